@@ -1,0 +1,33 @@
+//! Additional authenticated data: which row a ciphertext belongs to.
+
+/// Binds a sealed value and its data key to one version of one secret.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SecretAad<'a> {
+    /// The vault id.
+    pub vault: &'a str,
+    /// The project id.
+    pub project: &'a str,
+    /// The secret id.
+    pub secret: &'a str,
+    /// The version whose ciphertext this is.
+    pub version: u32,
+}
+
+/// Length-prefixed encoding, so that no two different tuples encode to the same bytes.
+pub(crate) fn encode(label: &str, parts: &[&str], version: Option<u32>) -> Vec<u8> {
+    let mut out = Vec::with_capacity(96);
+    for p in std::iter::once(&label).chain(parts.iter()) {
+        out.extend_from_slice(&(p.len() as u32).to_be_bytes());
+        out.extend_from_slice(p.as_bytes());
+    }
+    if let Some(v) = version {
+        out.extend_from_slice(&v.to_be_bytes());
+    }
+    out
+}
+
+impl SecretAad<'_> {
+    pub(crate) fn bytes(&self, label: &str) -> Vec<u8> {
+        encode(label, &[self.vault, self.project, self.secret], Some(self.version))
+    }
+}

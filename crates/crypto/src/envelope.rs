@@ -1,0 +1,133 @@
+//! Project keys, per-version data keys and sealed values.
+
+use std::fmt;
+
+use aws_lc_rs::aead::{AES_256_GCM, Aad, NONCE_LEN, Nonce, RandomizedNonceKey};
+use zeroize::Zeroizing;
+
+use crate::aad::SecretAad;
+use crate::{CryptoError, random_key};
+
+/// Format tag of every sealed blob, so a later scheme can coexist with this one.
+const FORMAT_V1: u8 = 1;
+const LABEL_DEK: &str = "signet/v1/data-key";
+const LABEL_VALUE: &str = "signet/v1/value";
+
+/// Seals `plaintext` under `key` with a fresh random nonce: `FORMAT_V1 || nonce || ct || tag`.
+pub(crate) fn seal(key: &[u8; 32], aad: &[u8], plaintext: &[u8]) -> Result<Vec<u8>, CryptoError> {
+    let k = RandomizedNonceKey::new(&AES_256_GCM, key).map_err(|_| CryptoError::Seal)?;
+    let mut buf = Vec::with_capacity(1 + NONCE_LEN + plaintext.len() + 16);
+    buf.extend_from_slice(plaintext);
+    let nonce = k.seal_in_place_append_tag(Aad::from(aad), &mut buf).map_err(|_| CryptoError::Seal)?;
+    let mut out = Vec::with_capacity(1 + NONCE_LEN + buf.len());
+    out.push(FORMAT_V1);
+    out.extend_from_slice(nonce.as_ref());
+    out.extend_from_slice(&buf);
+    Ok(out)
+}
+
+/// Opens what [`seal`] produced. The plaintext is returned in zeroizing memory.
+pub(crate) fn open(key: &[u8; 32], aad: &[u8], sealed: &[u8]) -> Result<Zeroizing<Vec<u8>>, CryptoError> {
+    let (&format, rest) = sealed.split_first().ok_or(CryptoError::Open)?;
+    if format != FORMAT_V1 || rest.len() < NONCE_LEN + 16 {
+        return Err(CryptoError::Open);
+    }
+    let (nonce, ct) = rest.split_at(NONCE_LEN);
+    let nonce = Nonce::try_assume_unique_for_key(nonce).map_err(|_| CryptoError::Open)?;
+    let k = RandomizedNonceKey::new(&AES_256_GCM, key).map_err(|_| CryptoError::Open)?;
+    let mut buf = Zeroizing::new(ct.to_vec());
+    let len = k.open_in_place(nonce, Aad::from(aad), buf.as_mut_slice()).map_err(|_| CryptoError::Open)?.len();
+    buf.truncate(len);
+    Ok(buf)
+}
+
+/// A project's key: it wraps the data key of every secret version in the project.
+pub struct ProjectKey(pub(crate) Zeroizing<[u8; 32]>);
+
+impl ProjectKey {
+    /// A fresh random project key.
+    pub fn generate() -> Result<Self, CryptoError> {
+        random_key().map(Self)
+    }
+
+    /// Encrypts one secret version: a fresh data key seals the value, and this project key
+    /// seals the data key. Both seals are bound to `aad`.
+    pub fn seal_value(&self, aad: &SecretAad<'_>, plaintext: &[u8]) -> Result<SealedValue, CryptoError> {
+        let dek = random_key()?;
+        let ciphertext = seal(&dek, &aad.bytes(LABEL_VALUE), plaintext)?;
+        let wrapped_dek = seal(&self.0, &aad.bytes(LABEL_DEK), dek.as_ref())?;
+        Ok(SealedValue { wrapped_dek, ciphertext })
+    }
+
+    /// Decrypts one secret version. Fails if any part was altered or belongs to another row.
+    pub fn open_value(&self, aad: &SecretAad<'_>, sealed: &SealedValue) -> Result<Zeroizing<Vec<u8>>, CryptoError> {
+        let dek = open(&self.0, &aad.bytes(LABEL_DEK), &sealed.wrapped_dek)?;
+        let dek: &[u8; 32] = dek.as_slice().try_into().map_err(|_| CryptoError::Open)?;
+        open(dek, &aad.bytes(LABEL_VALUE), &sealed.ciphertext)
+    }
+}
+
+impl fmt::Debug for ProjectKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("ProjectKey(***)")
+    }
+}
+
+/// One encrypted secret version as stored: the wrapped data key and the value's ciphertext.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SealedValue {
+    /// The data key, sealed under the project key.
+    pub wrapped_dek: Vec<u8>,
+    /// The value, sealed under the data key.
+    pub ciphertext: Vec<u8>,
+}
+
+impl fmt::Debug for SealedValue {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "SealedValue({} + {} bytes)", self.wrapped_dek.len(), self.ciphertext.len())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn aad(version: u32) -> SecretAad<'static> {
+        SecretAad { vault: "vault_a1b2c3d4e5f6g7h8", project: "proj_0123456789", secret: "sk_a1b2c3d4e5", version }
+    }
+
+    #[test]
+    fn round_trip() {
+        let pk = ProjectKey::generate().unwrap();
+        let sealed = pk.seal_value(&aad(1), b"hunter2").unwrap();
+        assert_eq!(pk.open_value(&aad(1), &sealed).unwrap().as_slice(), b"hunter2");
+        assert!(!sealed.ciphertext.windows(7).any(|w| w == b"hunter2"));
+    }
+
+    #[test]
+    fn moved_or_altered_ciphertexts_fail() {
+        let pk = ProjectKey::generate().unwrap();
+        let sealed = pk.seal_value(&aad(1), b"hunter2").unwrap();
+        assert_eq!(pk.open_value(&aad(2), &sealed), Err(CryptoError::Open));
+        let other = SecretAad { secret: "sk_zzzzzzzzzz", ..aad(1) };
+        assert_eq!(pk.open_value(&other, &sealed), Err(CryptoError::Open));
+        let other = SecretAad { project: "proj_zzzzzzzzzz", ..aad(1) };
+        assert_eq!(pk.open_value(&other, &sealed), Err(CryptoError::Open));
+        for i in 0..sealed.ciphertext.len() {
+            let mut bad = sealed.clone();
+            bad.ciphertext[i] ^= 1;
+            assert_eq!(pk.open_value(&aad(1), &bad), Err(CryptoError::Open), "byte {i}");
+        }
+        let mut bad = sealed.clone();
+        bad.wrapped_dek.truncate(10);
+        assert_eq!(pk.open_value(&aad(1), &bad), Err(CryptoError::Open));
+        let wrong = ProjectKey::generate().unwrap();
+        assert_eq!(wrong.open_value(&aad(1), &sealed), Err(CryptoError::Open));
+    }
+
+    #[test]
+    fn debug_is_redacted() {
+        let pk = ProjectKey::generate().unwrap();
+        assert_eq!(format!("{pk:?}"), "ProjectKey(***)");
+    }
+}

@@ -1,0 +1,175 @@
+//! The root key and what is derived from it.
+
+use std::fmt;
+
+use hkdf::Hkdf;
+use hmac::{Hmac, KeyInit, Mac};
+use sha2::Sha256;
+use subtle::ConstantTimeEq;
+use zeroize::Zeroizing;
+
+use crate::aad::encode;
+use crate::envelope::{ProjectKey, open, seal};
+use crate::{CryptoError, random_key};
+
+const INFO_PROJECT_KEK: &[u8] = b"signet/v1/project-kek";
+const INFO_KEY_CHECK: &[u8] = b"signet/v1/key-check";
+const INFO_AUDIT: &[u8] = b"signet/v1/audit-chain";
+const LABEL_PROJECT_KEY: &str = "signet/v1/project-key";
+
+/// The installation's root key. Only derived keys ever touch data.
+pub struct RootKey(Zeroizing<[u8; 32]>);
+
+impl RootKey {
+    /// A fresh random root key.
+    pub fn generate() -> Result<Self, CryptoError> {
+        random_key().map(Self)
+    }
+
+    /// Parses the file form: 64 hex digits, surrounding whitespace allowed.
+    pub fn from_hex(text: &str) -> Result<Self, CryptoError> {
+        let raw = Zeroizing::new(hex::decode(text.trim()).map_err(|_| CryptoError::KeyFormat)?);
+        let bytes: [u8; 32] = raw.as_slice().try_into().map_err(|_| CryptoError::KeyFormat)?;
+        Ok(Self(Zeroizing::new(bytes)))
+    }
+
+    /// The file form.
+    pub fn to_hex(&self) -> Zeroizing<String> {
+        Zeroizing::new(hex::encode(self.0.as_ref()))
+    }
+
+    fn derive(&self, info: &[u8]) -> Zeroizing<[u8; 32]> {
+        let hk = Hkdf::<Sha256>::new(None, self.0.as_ref());
+        let mut out = Zeroizing::new([0u8; 32]);
+        // 32 bytes is far below HKDF-SHA256's 8160-byte limit, so expand cannot fail.
+        let _ = hk.expand(info, out.as_mut());
+        out
+    }
+
+    /// A value that identifies this key without revealing it. Stored beside the data so that a
+    /// wrong key is detected at start, not at the first failed decryption.
+    pub fn key_check(&self) -> KeyCheck {
+        KeyCheck(*self.derive(INFO_KEY_CHECK))
+    }
+
+    /// The MAC key that chains the audit log.
+    pub fn audit_key(&self) -> AuditKey {
+        AuditKey(self.derive(INFO_AUDIT))
+    }
+
+    /// Wraps a project key for storage, bound to its vault and project.
+    pub fn wrap_project_key(&self, vault: &str, project: &str, key: &ProjectKey) -> Result<WrappedProjectKey, CryptoError> {
+        let kek = self.derive(INFO_PROJECT_KEK);
+        seal(&kek, &encode(LABEL_PROJECT_KEY, &[vault, project], None), key.0.as_ref()).map(WrappedProjectKey)
+    }
+
+    /// Unwraps a stored project key.
+    pub fn unwrap_project_key(&self, vault: &str, project: &str, wrapped: &WrappedProjectKey) -> Result<ProjectKey, CryptoError> {
+        let kek = self.derive(INFO_PROJECT_KEK);
+        let raw = open(&kek, &encode(LABEL_PROJECT_KEY, &[vault, project], None), &wrapped.0)?;
+        let bytes: [u8; 32] = raw.as_slice().try_into().map_err(|_| CryptoError::Open)?;
+        Ok(ProjectKey(Zeroizing::new(bytes)))
+    }
+}
+
+impl fmt::Debug for RootKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("RootKey(***)")
+    }
+}
+
+/// A stored project key, sealed under the root key's project-KEK.
+#[derive(Clone, PartialEq, Eq)]
+pub struct WrappedProjectKey(pub Vec<u8>);
+
+impl fmt::Debug for WrappedProjectKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "WrappedProjectKey({} bytes)", self.0.len())
+    }
+}
+
+/// Identifies a root key; see [`RootKey::key_check`].
+#[derive(Clone, Copy)]
+pub struct KeyCheck(pub [u8; 32]);
+
+impl KeyCheck {
+    /// Constant-time comparison with a stored value.
+    pub fn matches(&self, stored: &[u8]) -> bool {
+        stored.len() == 32 && bool::from(self.0.ct_eq(stored))
+    }
+}
+
+impl fmt::Debug for KeyCheck {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("KeyCheck(..)")
+    }
+}
+
+/// Keys the audit hash chain: without it, nobody can rewrite the log and recompute the chain.
+pub struct AuditKey(Zeroizing<[u8; 32]>);
+
+impl AuditKey {
+    /// `HMAC-SHA256(key, prev_hash || record)`: the link after `prev_hash`.
+    pub fn link(&self, prev_hash: &[u8; 32], record: &[u8]) -> [u8; 32] {
+        // HMAC takes keys of any length, so construction cannot fail.
+        let Ok(mut mac) = <Hmac<Sha256> as KeyInit>::new_from_slice(self.0.as_ref()) else {
+            return [0; 32];
+        };
+        mac.update(prev_hash);
+        mac.update(record);
+        mac.finalize().into_bytes().into()
+    }
+
+    /// Constant-time check of a stored link.
+    pub fn check(&self, prev_hash: &[u8; 32], record: &[u8], stored: &[u8]) -> bool {
+        stored.len() == 32 && bool::from(self.link(prev_hash, record).ct_eq(stored))
+    }
+}
+
+impl fmt::Debug for AuditKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("AuditKey(***)")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::SecretAad;
+
+    #[test]
+    fn project_keys_unwrap_only_with_the_same_root_and_ids() {
+        let root = RootKey::generate().unwrap();
+        let pk = ProjectKey::generate().unwrap();
+        let w = root.wrap_project_key("vault_a", "proj_a", &pk).unwrap();
+        let back = root.unwrap_project_key("vault_a", "proj_a", &w).unwrap();
+        let aad = SecretAad { vault: "vault_a", project: "proj_a", secret: "sk_a", version: 1 };
+        let sealed = pk.seal_value(&aad, b"v").unwrap();
+        assert_eq!(back.open_value(&aad, &sealed).unwrap().as_slice(), b"v");
+        assert!(root.unwrap_project_key("vault_a", "proj_b", &w).is_err());
+        let other = RootKey::generate().unwrap();
+        assert!(other.unwrap_project_key("vault_a", "proj_a", &w).is_err());
+    }
+
+    #[test]
+    fn key_check_tells_keys_apart() {
+        let a = RootKey::generate().unwrap();
+        let b = RootKey::from_hex(&a.to_hex()).unwrap();
+        assert!(a.key_check().matches(&b.key_check().0));
+        let c = RootKey::generate().unwrap();
+        assert!(!a.key_check().matches(&c.key_check().0));
+        assert!(RootKey::from_hex("abcd").is_err());
+        assert_eq!(format!("{a:?}"), "RootKey(***)");
+    }
+
+    #[test]
+    fn audit_links_depend_on_key_prev_and_record() {
+        let root = RootKey::generate().unwrap();
+        let k = root.audit_key();
+        let l = k.link(&[0; 32], b"r1");
+        assert!(k.check(&[0; 32], b"r1", &l));
+        assert!(!k.check(&[1; 32], b"r1", &l));
+        assert!(!k.check(&[0; 32], b"r2", &l));
+        assert!(!RootKey::generate().unwrap().audit_key().check(&[0; 32], b"r1", &l));
+    }
+}

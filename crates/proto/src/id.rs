@@ -1,0 +1,215 @@
+//! Wire forms of ids. Each id is a newtype that can only be built from a string that already has
+//! the canonical form: parse, don't normalise.
+
+use std::fmt;
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+/// Why a string is not an id of the expected kind.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[error("malformed {kind} id")]
+pub struct IdError {
+    kind: &'static str,
+}
+
+const ALPHANUMERIC: &[u8; 62] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+
+/// Draws `len` characters from [`ALPHANUMERIC`] with the OS RNG, without modulo bias.
+fn random_alphanumeric(len: usize) -> String {
+    let mut out = String::with_capacity(len);
+    while out.len() < len {
+        let mut buf = [0u8; 32];
+        // The OS RNG failing is not recoverable for a secrets server; every key would be unsafe.
+        #[allow(clippy::expect_used)]
+        getrandom::fill(&mut buf).expect("the OS random number generator failed");
+        for b in buf {
+            // 248 = 4 * 62: bytes at or above it would bias the draw, so they are skipped.
+            if b < 248 && out.len() < len {
+                out.push(ALPHANUMERIC[(b % 62) as usize] as char);
+            }
+        }
+    }
+    out
+}
+
+macro_rules! prefixed_id {
+    ($(#[$doc:meta])* $name:ident, $prefix:literal, $len:literal, $kind:literal) => {
+        $(#[$doc])*
+        #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub struct $name(String);
+
+        impl $name {
+            /// The fixed prefix of every id of this kind.
+            pub const PREFIX: &'static str = $prefix;
+
+            /// A fresh random id.
+            pub fn generate() -> Self {
+                Self(format!("{}{}", $prefix, random_alphanumeric($len)))
+            }
+
+            /// Parses the exact wire form: the prefix, then exactly the right number of ASCII
+            /// letters and digits.
+            pub fn parse(s: &str) -> Result<Self, IdError> {
+                let ok = s
+                    .strip_prefix($prefix)
+                    .is_some_and(|rest| rest.len() == $len && rest.bytes().all(|b| b.is_ascii_alphanumeric()));
+                if ok { Ok(Self(s.to_owned())) } else { Err(IdError { kind: $kind }) }
+            }
+
+            /// The wire form.
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+
+        impl fmt::Debug for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+
+        impl std::str::FromStr for $name {
+            type Err = IdError;
+            fn from_str(s: &str) -> Result<Self, IdError> {
+                Self::parse(s)
+            }
+        }
+
+        impl Serialize for $name {
+            fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.serialize_str(&self.0)
+            }
+        }
+
+        impl<'de> Deserialize<'de> for $name {
+            fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                let s = String::deserialize(d)?;
+                Self::parse(&s).map_err(serde::de::Error::custom)
+            }
+        }
+    };
+}
+
+prefixed_id!(
+    /// A vault: one installation's tenant. `vault_` and 16 letters or digits.
+    VaultId, "vault_", 16, "vault"
+);
+prefixed_id!(
+    /// A project, which groups secrets and owns a project key. `proj_` and 10 letters or digits.
+    ProjectId, "proj_", 10, "project"
+);
+prefixed_id!(
+    /// A secret. `sk_` and 10 letters or digits.
+    SecretId, "sk_", 10, "secret"
+);
+
+macro_rules! uuid_id {
+    ($(#[$doc:meta])* $name:ident, $kind:literal) => {
+        $(#[$doc])*
+        #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub struct $name(uuid::Uuid);
+
+        impl $name {
+            /// A fresh random (v4) id.
+            pub fn generate() -> Self {
+                Self(uuid::Uuid::new_v4())
+            }
+
+            /// Parses only the canonical hyphenated lowercase form, so that one principal has
+            /// exactly one spelling (the nonce store is keyed on it).
+            pub fn parse(s: &str) -> Result<Self, IdError> {
+                match uuid::Uuid::try_parse(s) {
+                    Ok(u) if u.hyphenated().to_string() == s => Ok(Self(u)),
+                    _ => Err(IdError { kind: $kind }),
+                }
+            }
+
+            /// The 16 raw bytes.
+            pub fn as_bytes(&self) -> &[u8; 16] {
+                self.0.as_bytes()
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                fmt::Display::fmt(&self.0.hyphenated(), f)
+            }
+        }
+
+        impl fmt::Debug for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                fmt::Display::fmt(&self.0.hyphenated(), f)
+            }
+        }
+
+        impl std::str::FromStr for $name {
+            type Err = IdError;
+            fn from_str(s: &str) -> Result<Self, IdError> {
+                Self::parse(s)
+            }
+        }
+
+        impl Serialize for $name {
+            fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.collect_str(&self.0.hyphenated())
+            }
+        }
+
+        impl<'de> Deserialize<'de> for $name {
+            fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                let s = String::deserialize(d)?;
+                Self::parse(&s).map_err(serde::de::Error::custom)
+            }
+        }
+    };
+}
+
+uuid_id!(
+    /// A machine: a workload that reads secrets with its own Ed25519 key.
+    MachineId, "machine"
+);
+uuid_id!(
+    /// An operator: a human's signing key for the admin API.
+    OperatorId, "operator"
+);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prefixed_ids_parse_only_the_exact_form() {
+        assert!(SecretId::parse("sk_a1b2c3d4e5").is_ok());
+        for bad in ["sk_a1b2c3d4e", "sk_a1b2c3d4e5f", "SK_a1b2c3d4e5", "sk_a1b2c3d4-5", "sk_a1b2c3d4é", ""] {
+            assert!(SecretId::parse(bad).is_err(), "{bad}");
+        }
+        assert!(VaultId::parse("vault_a1b2c3d4e5f6g7h8").is_ok());
+        assert!(ProjectId::parse("proj_0123456789").is_ok());
+    }
+
+    #[test]
+    fn generated_ids_round_trip() {
+        for _ in 0..50 {
+            let s = SecretId::generate();
+            assert_eq!(SecretId::parse(s.as_str()), Ok(s));
+            let v = VaultId::generate();
+            assert_eq!(VaultId::parse(v.as_str()), Ok(v));
+        }
+    }
+
+    #[test]
+    fn uuid_ids_reject_non_canonical_spellings() {
+        let m = MachineId::generate();
+        let s = m.to_string();
+        assert_eq!(MachineId::parse(&s), Ok(m));
+        assert!(MachineId::parse(&s.to_uppercase()).is_err());
+        assert!(MachineId::parse(&s.replace('-', "")).is_err());
+        assert!(MachineId::parse(&format!("{{{s}}}")).is_err());
+    }
+}

@@ -1,0 +1,20 @@
+//! Signet's machine-authentication protocol, the wire forms of ids, and the identity files.
+//!
+//! Everything here is pure: no files, no sockets, no clocks, no async. The server and every
+//! client build the signed string with the same code, so it is defined exactly once
+//! (`docs/protocol.md` is its normative description; `testdata/vectors/` its conformance tests).
+#![forbid(unsafe_code)]
+
+pub mod id;
+pub mod identity;
+pub mod key;
+pub mod request;
+
+pub use id::{IdError, MachineId, OperatorId, ProjectId, SecretId, VaultId};
+pub use identity::{Identity, IdentityError};
+pub use key::{Fingerprint, KeyError, PublicKey, SecretSeed};
+pub use request::{
+    BodyHash, CanonicalPath, Method, Nonce, ProtocolError, SignatureB64, SignedHeaders, Timestamp,
+    CLOCK_WINDOW_SECS, HEADER_MACHINE_ID, HEADER_NONCE, HEADER_OPERATOR_ID, HEADER_SIGNATURE,
+    HEADER_TIMESTAMP,
+};
