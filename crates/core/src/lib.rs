@@ -1,1 +1,25 @@
-//! placeholder
+//! Signet's business rules.
+//!
+//! [`Signet`] is the one service the HTTP layer talks to. It authenticates signed requests,
+//! authorises machine reads in the order the threat model fixes (cheapest first), manages
+//! secrets, machines, tokens and the allowlist for operators, and writes every decision to the
+//! hash-chained audit log before answering. It sees storage only through `signet_store::Store`:
+//! no SQL, no HTTP types.
+#![forbid(unsafe_code)]
+
+pub mod audit;
+pub mod auth;
+mod clock;
+pub mod enrollment;
+mod error;
+pub mod machine;
+pub mod network;
+pub mod operator;
+pub mod read;
+pub mod secret;
+mod service;
+pub mod vault;
+
+pub use clock::{Clock, SystemClock};
+pub use error::{CoreError, CoreResult};
+pub use service::{Signet, SignetConfig};

@@ -1,0 +1,223 @@
+//! Authentication of signed requests, for machines and operators alike.
+//!
+//! The checks run cheapest first, and every failure that is about identity looks the same from
+//! outside (one uniform 401). The order for machines is fixed by the threat model:
+//!
+//! 1. vault IP allowlist (before any key lookup or signature work);
+//! 2. header syntax, clock window, key lookup, `verify_strict`, then the nonce (recorded only
+//!    after the signature verifies, so nobody can burn another principal's nonces);
+//! 3. machine state: approved, enabled, not expired;
+//! 4. the machine's own allowed CIDRs.
+//!
+//! Project membership and per-secret grants are checked by the read path (`read` module).
+
+use std::net::IpAddr;
+
+use dashmap::DashMap;
+use ed25519_dalek::VerifyingKey;
+use signet_proto::request::{signing_string, verify};
+use signet_proto::{BodyHash, CanonicalPath, CLOCK_WINDOW_SECS, MachineId, Method, Nonce, OperatorId, ProtocolError, PublicKey, SignatureB64, Timestamp};
+use signet_store::{ActorKind, MachineRecord, MachineStatus, OperatorRecord};
+
+use crate::network::ip_in_cidrs;
+use crate::{CoreError, CoreResult, Signet};
+
+/// The signed parts of an HTTP request, exactly as received.
+#[derive(Debug, Clone, Copy)]
+pub struct SignedRequest<'a> {
+    /// `X-Machine-Id` or `X-Operator-Id`, if present.
+    pub principal_id: Option<&'a str>,
+    /// The HTTP method.
+    pub method: &'a str,
+    /// The raw request target: path and any query.
+    pub target: &'a str,
+    /// `X-Timestamp`.
+    pub timestamp: Option<&'a str>,
+    /// `X-Nonce`.
+    pub nonce: Option<&'a str>,
+    /// `X-Signature`.
+    pub signature: Option<&'a str>,
+    /// The exact body bytes.
+    pub body: &'a [u8],
+    /// The client address, as the server decided it (trusted proxies applied).
+    pub source_ip: IpAddr,
+}
+
+/// A machine whose request authenticated and whose state allows it to ask.
+#[derive(Debug, Clone)]
+pub struct AuthedMachine {
+    /// The machine as it was at this request.
+    pub record: MachineRecord,
+    /// Where the request came from.
+    pub source_ip: IpAddr,
+}
+
+/// An operator whose request authenticated.
+#[derive(Debug, Clone)]
+pub struct AuthedOperator {
+    /// The operator.
+    pub record: OperatorRecord,
+    /// Where the request came from.
+    pub source_ip: IpAddr,
+}
+
+/// Parsed verifying keys by raw bytes. The mapping never changes, so it never needs invalidating;
+/// it is bounded by the number of registered keys.
+#[derive(Default)]
+pub(crate) struct KeyCache(DashMap<[u8; 32], VerifyingKey>);
+
+impl KeyCache {
+    fn get(&self, pk: &PublicKey) -> VerifyingKey {
+        if let Some(k) = self.0.get(pk.as_bytes()) {
+            return *k;
+        }
+        let k = pk.verifying_key();
+        self.0.insert(*pk.as_bytes(), k);
+        k
+    }
+}
+
+/// The parsed, not yet verified, signed parts.
+struct Parsed {
+    method: Method,
+    path: CanonicalPath,
+    ts: Timestamp,
+    nonce: Nonce,
+    sig: SignatureB64,
+}
+
+/// Why authentication failed, for the audit log only.
+enum Failure {
+    Malformed(ProtocolError),
+    Protocol(ProtocolError),
+    UnknownPrincipal,
+    Replay,
+    State(&'static str),
+}
+
+impl Failure {
+    fn reason(&self) -> &'static str {
+        match self {
+            Self::Malformed(_) => "malformed_request",
+            Self::Protocol(ProtocolError::Window) => "clock_window",
+            Self::Protocol(ProtocolError::BadSignature) => "bad_signature",
+            Self::Protocol(_) => "malformed_headers",
+            Self::UnknownPrincipal => "unknown_principal",
+            Self::Replay => "replayed_nonce",
+            Self::State(s) => s,
+        }
+    }
+}
+
+fn parse(req: &SignedRequest<'_>) -> Result<Parsed, Failure> {
+    // The path decides 400 vs 401, so it is checked before the headers.
+    let path = CanonicalPath::parse(req.target).map_err(Failure::Malformed)?;
+    let p = |e| Failure::Protocol(e);
+    Ok(Parsed {
+        method: Method::parse(req.method).map_err(p)?,
+        path,
+        ts: Timestamp::parse(req.timestamp.unwrap_or_default()).map_err(p)?,
+        nonce: Nonce::parse(req.nonce.unwrap_or_default()).map_err(p)?,
+        sig: SignatureB64::parse(req.signature.unwrap_or_default()).map_err(p)?,
+    })
+}
+
+impl Signet {
+    /// Verifies signature, window and nonce for the principal whose key is `pk`.
+    async fn verify_signed(&self, principal: &str, pk: &PublicKey, parsed: &Parsed, body: &[u8]) -> Result<(), Failure> {
+        let now_ms = self.now_ms();
+        parsed.ts.check_window(now_ms.div_euclid(1000)).map_err(Failure::Protocol)?;
+        let s = signing_string(&parsed.method, &parsed.path, parsed.ts, &parsed.nonce, &BodyHash::of(body));
+        verify(&self.keys.get(pk), &s, &parsed.sig).map_err(Failure::Protocol)?;
+        // Keep the pair until the timestamp can no longer pass the window, plus a second of
+        // rounding slack; never less.
+        let expires_ms = (parsed.ts.secs() + CLOCK_WINDOW_SECS + 1) * 1000;
+        match self.store.remember_nonce(principal, parsed.nonce.as_str(), expires_ms).await {
+            Ok(true) => Ok(()),
+            Ok(false) => Err(Failure::Replay),
+            // Fail closed: a nonce that cannot be recorded cannot be trusted to be fresh.
+            Err(_) => Err(Failure::State("nonce_store_unavailable")),
+        }
+    }
+
+    /// Authenticates a machine request (steps 1–4 of the module docs).
+    pub async fn authenticate_machine(&self, req: &SignedRequest<'_>) -> CoreResult<AuthedMachine> {
+        let claimed = req.principal_id.unwrap_or_default();
+        if !self.policy.ip_allowed(req.source_ip) {
+            let reason = "ip_allowlist";
+            self.audit_auth_failure(ActorKind::Machine, claimed, req.source_ip, "machine_request_denied", reason).await;
+            return Err(CoreError::Forbidden);
+        }
+        match self.authenticate_machine_inner(req).await {
+            Ok(m) => Ok(m),
+            Err((failure, err)) => {
+                if !matches!(failure, Failure::Malformed(_)) {
+                    let action = if err == CoreError::Forbidden { "machine_request_denied" } else { "auth_failure" };
+                    self.audit_auth_failure(ActorKind::Machine, claimed, req.source_ip, action, failure.reason()).await;
+                }
+                Err(err)
+            }
+        }
+    }
+
+    async fn authenticate_machine_inner(&self, req: &SignedRequest<'_>) -> Result<AuthedMachine, (Failure, CoreError)> {
+        let unauth = |f| (f, CoreError::Unauthenticated);
+        let parsed = parse(req).map_err(|f| match f {
+            Failure::Malformed(e) => (Failure::Malformed(e), CoreError::bad(e.to_string())),
+            f => unauth(f),
+        })?;
+        let id = MachineId::parse(req.principal_id.unwrap_or_default()).map_err(|_| unauth(Failure::UnknownPrincipal))?;
+        let machine = match self.store.machine(&id).await {
+            Ok(Some(m)) => m,
+            Ok(None) => return Err(unauth(Failure::UnknownPrincipal)),
+            Err(_) => return Err((Failure::State("store_unavailable"), CoreError::Unavailable)),
+        };
+        self.verify_signed(&format!("m:{id}"), &machine.public_key, &parsed, req.body).await.map_err(|f| match f {
+            Failure::State(s) => (Failure::State(s), CoreError::Unavailable),
+            f => unauth(f),
+        })?;
+        // A machine that no longer exists as an identity fails authentication; one that exists
+        // but may not act right now is forbidden.
+        match machine.status {
+            MachineStatus::Approved => {}
+            MachineStatus::Pending => return Err((Failure::State("machine_pending"), CoreError::Forbidden)),
+            MachineStatus::Denied => return Err(unauth(Failure::State("machine_denied"))),
+            MachineStatus::Revoked => return Err(unauth(Failure::State("machine_revoked"))),
+        }
+        if machine.expires_ms.is_some_and(|exp| self.now_ms() >= exp) {
+            return Err(unauth(Failure::State("machine_expired")));
+        }
+        if !machine.enabled {
+            return Err((Failure::State("machine_disabled"), CoreError::Forbidden));
+        }
+        if !machine.allowed_cidrs.is_empty() && !ip_in_cidrs(req.source_ip, &machine.allowed_cidrs) {
+            return Err((Failure::State("machine_cidr"), CoreError::Forbidden));
+        }
+        Ok(AuthedMachine { record: machine, source_ip: req.source_ip })
+    }
+
+    /// Authenticates an operator request.
+    pub async fn authenticate_operator(&self, req: &SignedRequest<'_>) -> CoreResult<AuthedOperator> {
+        let claimed = req.principal_id.unwrap_or_default();
+        let result = async {
+            let parsed = parse(req)?;
+            let id = OperatorId::parse(claimed).map_err(|_| Failure::UnknownPrincipal)?;
+            let op = match self.store.operator(&id).await {
+                Ok(Some(op)) if !op.disabled => op,
+                Ok(_) => return Err(Failure::UnknownPrincipal),
+                Err(_) => return Err(Failure::State("store_unavailable")),
+            };
+            self.verify_signed(&format!("o:{id}"), &op.public_key, &parsed, req.body).await?;
+            Ok(op)
+        }
+        .await;
+        match result {
+            Ok(op) => Ok(AuthedOperator { record: op, source_ip: req.source_ip }),
+            Err(Failure::Malformed(e)) => Err(CoreError::bad(e.to_string())),
+            Err(f) => {
+                self.audit_auth_failure(ActorKind::Operator, claimed, req.source_ip, "auth_failure", f.reason()).await;
+                Err(if matches!(f, Failure::State(_)) { CoreError::Unavailable } else { CoreError::Unauthenticated })
+            }
+        }
+    }
+}

@@ -1,0 +1,458 @@
+//! Getting a machine's public key registered. The private key is generated on the machine and
+//! never leaves it; the server only ever receives the raw public key.
+//!
+//! Three ways in:
+//! - a **bootstrap token**: single use, ten minutes, stored as a hash; the machine is pending
+//!   until an operator approves it;
+//! - an **enrollment token**: a reusable policy template (projects, secrets, uses, lifetimes,
+//!   source CIDR, hostname pattern) that creates auto-approved ephemeral machines;
+//! - a **tokenless request**: no secret at all; the operator approves only by quoting the key's
+//!   fingerprint, which the machine printed. Rate limited, and a vault setting turns it off.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::Mutex;
+
+use regex::RegexBuilder;
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+use signet_proto::{MachineId, ProjectId, PublicKey, SecretId};
+use signet_store::{
+    ActorKind, AuditResult, BootstrapTokenRecord, EnrollMethod, EnrollmentGrant, EnrollmentTokenRecord, MachineKind, MachineRecord,
+    MachineStatus, StoreError,
+};
+use zeroize::Zeroizing;
+
+use crate::auth::AuthedOperator;
+use crate::network::{ip_in_cidrs, new_public_id, parse_cidr};
+use crate::{CoreError, CoreResult, Signet};
+
+/// How long a bootstrap token lives.
+pub const BOOTSTRAP_TTL_MS: i64 = 10 * 60 * 1000;
+const MAX_USES: u32 = 10_000;
+const MAX_TOKEN_TTL_SECS: i64 = 30 * 24 * 3600;
+const MAX_MACHINE_TTL_SECS: i64 = 366 * 24 * 3600;
+
+/// A freshly issued token. The text exists only in this value and in the operator's hands.
+pub struct IssuedToken(pub Zeroizing<String>);
+
+impl std::fmt::Debug for IssuedToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("IssuedToken(***)")
+    }
+}
+
+fn new_token(prefix: &str) -> CoreResult<IssuedToken> {
+    let mut raw = Zeroizing::new([0u8; 32]);
+    getrandom::fill(raw.as_mut()).map_err(|_| CoreError::Unavailable)?;
+    Ok(IssuedToken(Zeroizing::new(format!("{prefix}{}", hex::encode(raw.as_ref())))))
+}
+
+/// Tokens carry 256 random bits, so a plain SHA-256 is a safe one-way index.
+pub fn token_hash(token: &str) -> [u8; 32] {
+    Sha256::digest(token.as_bytes()).into()
+}
+
+/// Throttles tokenless requests per source address (fixed one-minute windows).
+pub(crate) struct RequestLimiter {
+    per_minute: u32,
+    windows: Mutex<HashMap<IpAddr, (i64, u32)>>,
+}
+
+impl RequestLimiter {
+    pub(crate) fn new(per_minute: u32) -> Self {
+        Self { per_minute, windows: Mutex::new(HashMap::new()) }
+    }
+
+    fn allow(&self, ip: IpAddr, now_ms: i64) -> bool {
+        let window = now_ms.div_euclid(60_000);
+        // A poisoned lock only means a panic elsewhere mid-update of plain counters.
+        let mut w = self.windows.lock().unwrap_or_else(|e| e.into_inner());
+        if w.len() > 100_000 {
+            w.retain(|_, (win, _)| *win == window);
+        }
+        let entry = w.entry(ip.to_canonical()).or_insert((window, 0));
+        if entry.0 != window {
+            *entry = (window, 0);
+        }
+        entry.1 += 1;
+        entry.1 <= self.per_minute
+    }
+}
+
+/// Who is asking to register.
+#[derive(Debug, Clone)]
+pub struct Registration<'a> {
+    /// The raw public key, standard base64.
+    pub public_key: &'a str,
+    /// The hostname it reports.
+    pub hostname: &'a str,
+    /// An optional label; defaults to the hostname.
+    pub name: Option<&'a str>,
+    /// Where the request came from.
+    pub source_ip: IpAddr,
+}
+
+/// What the machine is told after registering.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Registered {
+    /// Its new id.
+    pub machine_id: MachineId,
+    /// Its name.
+    pub machine_name: String,
+    /// The vault.
+    pub vault_id: signet_proto::VaultId,
+    /// Where to send signed requests.
+    pub api_url: String,
+    /// `pending` or `approved`.
+    pub status: &'static str,
+    /// The key's fingerprint.
+    pub fingerprint: String,
+    /// When it stops authenticating (Unix ms), for ephemeral machines.
+    pub expires_at: Option<i64>,
+}
+
+/// An enrollment token as shown to operators (never its text, except once at issue).
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EnrollmentTokenView {
+    /// Its id.
+    pub id: String,
+    /// The token text: present only in the response that issued it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub token: Option<String>,
+    /// A label.
+    pub name: String,
+    /// Projects new machines join.
+    pub project_ids: Vec<ProjectId>,
+    /// Secrets new machines are granted.
+    pub secret_ids: Vec<SecretId>,
+    /// How many machines it may create.
+    pub max_uses: u32,
+    /// How many it has created.
+    pub uses: u32,
+    /// Unix ms.
+    pub expires_at: i64,
+    /// Lifetime of each machine.
+    pub machine_ttl_secs: i64,
+    /// Required source network.
+    pub source_cidr: Option<String>,
+    /// Required hostname pattern.
+    pub hostname_pattern: Option<String>,
+    /// Unix ms.
+    pub revoked_at: Option<i64>,
+    /// Unix ms.
+    pub created_at: i64,
+}
+
+impl From<EnrollmentTokenRecord> for EnrollmentTokenView {
+    fn from(t: EnrollmentTokenRecord) -> Self {
+        Self {
+            id: t.id,
+            token: None,
+            name: t.name,
+            project_ids: t.project_ids,
+            secret_ids: t.secret_ids,
+            max_uses: t.max_uses,
+            uses: t.uses,
+            expires_at: t.expires_ms,
+            machine_ttl_secs: t.machine_ttl_secs,
+            source_cidr: t.source_cidr,
+            hostname_pattern: t.hostname_pattern,
+            revoked_at: t.revoked_ms,
+            created_at: t.created_ms,
+        }
+    }
+}
+
+/// What an operator asks for when issuing an enrollment token.
+#[derive(Debug, Clone, Default)]
+pub struct EnrollmentSpec {
+    /// A label.
+    pub name: Option<String>,
+    /// Projects to attach.
+    pub project_ids: Vec<String>,
+    /// Secrets to grant.
+    pub secret_ids: Vec<String>,
+    /// Default 1.
+    pub max_uses: Option<u32>,
+    /// Token lifetime; default one hour.
+    pub ttl_secs: Option<i64>,
+    /// Machine lifetime; default one day.
+    pub machine_ttl_secs: Option<i64>,
+    /// Required source network.
+    pub source_cidr: Option<String>,
+    /// Required hostname pattern (a regex matched against the whole hostname).
+    pub hostname_pattern: Option<String>,
+}
+
+fn check_hostname(h: &str) -> CoreResult<()> {
+    let ok = (1..=253).contains(&h.len()) && h.bytes().all(|b| b.is_ascii_alphanumeric() || b"-._".contains(&b));
+    if ok { Ok(()) } else { Err(CoreError::bad("hostname must be 1-253 characters of letters, digits and -._")) }
+}
+
+fn machine_name(name: Option<&str>, hostname: &str) -> CoreResult<String> {
+    let n = name.unwrap_or(hostname);
+    if !(1..=255).contains(&n.chars().count()) || n.chars().any(char::is_control) {
+        return Err(CoreError::bad("name must be 1-255 characters without control characters"));
+    }
+    Ok(n.to_owned())
+}
+
+fn compile_pattern(p: &str) -> CoreResult<regex::Regex> {
+    RegexBuilder::new(&format!("^(?:{p})$"))
+        .size_limit(1 << 16)
+        .build()
+        .map_err(|_| CoreError::bad("hostname pattern is not a valid regular expression"))
+}
+
+impl Signet {
+    fn new_machine(&self, reg: &Registration<'_>, via: EnrollMethod, status: MachineStatus) -> CoreResult<MachineRecord> {
+        check_hostname(reg.hostname)?;
+        let public_key = PublicKey::from_base64(reg.public_key).map_err(|e| CoreError::bad(e.to_string()))?;
+        Ok(MachineRecord {
+            id: MachineId::generate(),
+            name: machine_name(reg.name, reg.hostname)?,
+            hostname: reg.hostname.to_owned(),
+            public_key,
+            status,
+            enabled: true,
+            kind: MachineKind::Standard,
+            expires_ms: None,
+            enrolled_via: via,
+            enrollment_token_id: None,
+            registered_ip: reg.source_ip.to_canonical().to_string(),
+            allowed_cidrs: Vec::new(),
+            created_ms: self.now_ms(),
+        })
+    }
+
+    fn registered(&self, m: &MachineRecord) -> Registered {
+        Registered {
+            machine_id: m.id,
+            machine_name: m.name.clone(),
+            vault_id: self.vault.clone(),
+            api_url: self.config.api_url.clone(),
+            status: m.status.as_str(),
+            fingerprint: m.public_key.fingerprint().to_string(),
+            expires_at: m.expires_ms,
+        }
+    }
+
+    async fn enrollment_audit(&self, m: Option<&MachineRecord>, ip: IpAddr, action: &str, result: AuditResult, detail: &str) -> CoreResult<()> {
+        let (kind, id) = match m {
+            Some(m) => (ActorKind::Machine, m.id.to_string()),
+            None => (ActorKind::Anonymous, String::new()),
+        };
+        let e = self.event(kind, &id, action, &id, &ip.to_string(), result, detail);
+        self.journal(vec![e], Vec::new()).await
+    }
+
+    async fn refuse(&self, ip: IpAddr, action: &str, reason: &str) -> CoreError {
+        // The refusal is audited; if even that fails, the answer is the same refusal.
+        let _ = self.enrollment_audit(None, ip, action, AuditResult::Denied, reason).await;
+        CoreError::Forbidden
+    }
+
+    fn key_conflict(e: StoreError) -> CoreError {
+        match e {
+            StoreError::Conflict(_) => CoreError::Conflict("public_key_taken"),
+            e => e.into(),
+        }
+    }
+
+    /// Issues a single-use bootstrap token.
+    pub async fn issue_bootstrap_token(&self, op: &AuthedOperator) -> CoreResult<(BootstrapTokenRecord, IssuedToken)> {
+        let token = new_token("sgb_")?;
+        let now = self.now_ms();
+        let rec = BootstrapTokenRecord {
+            id: new_public_id("bt_"),
+            token_hash: token_hash(&token.0),
+            created_by: op.record.id,
+            created_ms: now,
+            expires_ms: now + BOOTSTRAP_TTL_MS,
+            used_ms: None,
+        };
+        self.store.insert_bootstrap_token(&rec).await?;
+        self.audit_operator(op, "bootstrap_token_create", &rec.id, "").await?;
+        Ok((rec, token))
+    }
+
+    /// Whether a bootstrap token is currently redeemable (for serving the install script).
+    pub async fn bootstrap_token_usable(&self, token: &str) -> CoreResult<bool> {
+        let now = self.now_ms();
+        Ok(self.store.bootstrap_token(&token_hash(token)).await?.is_some_and(|t| t.used_ms.is_none() && t.expires_ms > now))
+    }
+
+    /// Registers a pending machine with a bootstrap token.
+    pub async fn enroll_with_bootstrap_token(&self, token: &str, reg: &Registration<'_>) -> CoreResult<Registered> {
+        const ACTION: &str = "machine_enroll_bootstrap";
+        if !self.enrollment_ip_allowed(reg.source_ip) {
+            return Err(self.refuse(reg.source_ip, ACTION, "ip_allowlist").await);
+        }
+        let m = self.new_machine(reg, EnrollMethod::Bootstrap, MachineStatus::Pending)?;
+        match self.store.redeem_bootstrap_token(&token_hash(token), self.now_ms(), &m).await {
+            Ok(()) => {}
+            Err(StoreError::NotFound) => return Err(self.refuse(reg.source_ip, ACTION, "bad_token").await),
+            Err(e) => return Err(Self::key_conflict(e)),
+        }
+        self.enrollment_audit(Some(&m), reg.source_ip, ACTION, AuditResult::Ok, &format!("fingerprint={}", m.public_key.fingerprint())).await?;
+        Ok(self.registered(&m))
+    }
+
+    /// Registers a pending machine with no token. The operator must quote its fingerprint.
+    pub async fn enroll_by_request(&self, vault: &str, reg: &Registration<'_>) -> CoreResult<Registered> {
+        const ACTION: &str = "machine_enroll_request";
+        if vault != self.vault.as_str() || !self.enrollment_ip_allowed(reg.source_ip) {
+            return Err(self.refuse(reg.source_ip, ACTION, "vault_or_ip").await);
+        }
+        if !self.limiter.allow(reg.source_ip, self.now_ms()) {
+            return Err(CoreError::RateLimited);
+        }
+        if !self.store.vault().await?.is_some_and(|v| v.tokenless_enrollment) {
+            return Err(self.refuse(reg.source_ip, ACTION, "tokenless_disabled").await);
+        }
+        let m = self.new_machine(reg, EnrollMethod::Request, MachineStatus::Pending)?;
+        self.store.insert_machine(&m).await.map_err(Self::key_conflict)?;
+        self.enrollment_audit(Some(&m), reg.source_ip, ACTION, AuditResult::Ok, &format!("fingerprint={}", m.public_key.fingerprint())).await?;
+        Ok(self.registered(&m))
+    }
+
+    /// Issues an enrollment token.
+    pub async fn issue_enrollment_token(&self, op: &AuthedOperator, spec: &EnrollmentSpec) -> CoreResult<EnrollmentTokenView> {
+        let name = spec.name.clone().unwrap_or_else(|| "enrollment".to_owned());
+        crate::secret::check_name("token", &name)?;
+        let max_uses = spec.max_uses.unwrap_or(1);
+        if !(1..=MAX_USES).contains(&max_uses) {
+            return Err(CoreError::bad(format!("maxUses must be 1-{MAX_USES}")));
+        }
+        let ttl = spec.ttl_secs.unwrap_or(3600);
+        let machine_ttl = spec.machine_ttl_secs.unwrap_or(24 * 3600);
+        if !(60..=MAX_TOKEN_TTL_SECS).contains(&ttl) || !(60..=MAX_MACHINE_TTL_SECS).contains(&machine_ttl) {
+            return Err(CoreError::bad("ttl must be 1 minute to 30 days; machine ttl 1 minute to 366 days"));
+        }
+        if spec.project_ids.is_empty() {
+            return Err(CoreError::bad("an enrollment token needs at least one project"));
+        }
+        let mut projects = Vec::new();
+        for p in &spec.project_ids {
+            let pid = ProjectId::parse(p).map_err(|_| CoreError::bad(format!("unknown project {p:?}")))?;
+            self.store.project(&pid).await?.ok_or_else(|| CoreError::bad(format!("unknown project {p:?}")))?;
+            projects.push(pid);
+        }
+        let mut secrets = Vec::new();
+        for s in &spec.secret_ids {
+            let sid = SecretId::parse(s).map_err(|_| CoreError::bad(format!("unknown secret {s:?}")))?;
+            let rec = self.store.secret(&sid).await?.filter(|r| r.deleted_ms.is_none());
+            let rec = rec.ok_or_else(|| CoreError::bad(format!("unknown secret {s:?}")))?;
+            if !projects.contains(&rec.project_id) {
+                return Err(CoreError::bad(format!("secret {s} is not in the token's projects")));
+            }
+            secrets.push(sid);
+        }
+        let source_cidr = spec.source_cidr.as_deref().map(parse_cidr).transpose()?.map(|n| n.to_string());
+        if let Some(p) = &spec.hostname_pattern {
+            compile_pattern(p)?;
+        }
+        let token = new_token("sge_")?;
+        let now = self.now_ms();
+        let rec = EnrollmentTokenRecord {
+            id: new_public_id("et_"),
+            token_hash: token_hash(&token.0),
+            name,
+            project_ids: projects,
+            secret_ids: secrets,
+            max_uses,
+            uses: 0,
+            expires_ms: now + ttl * 1000,
+            machine_ttl_secs: machine_ttl,
+            source_cidr,
+            hostname_pattern: spec.hostname_pattern.clone(),
+            created_by: op.record.id,
+            created_ms: now,
+            revoked_ms: None,
+        };
+        self.store.insert_enrollment_token(&rec).await?;
+        self.audit_operator(op, "enrollment_token_create", &rec.id, &format!("max_uses={max_uses}")).await?;
+        let mut view = EnrollmentTokenView::from(rec);
+        view.token = Some(token.0.to_string());
+        Ok(view)
+    }
+
+    /// All enrollment tokens.
+    pub async fn enrollment_tokens(&self) -> CoreResult<Vec<EnrollmentTokenView>> {
+        Ok(self.store.enrollment_tokens().await?.into_iter().map(EnrollmentTokenView::from).collect())
+    }
+
+    /// Revokes one; machines it already created keep running.
+    pub async fn revoke_enrollment_token(&self, op: &AuthedOperator, id: &str) -> CoreResult<EnrollmentTokenView> {
+        self.store.revoke_enrollment_token(id, self.now_ms()).await?;
+        self.audit_operator(op, "enrollment_token_revoke", id, "").await?;
+        self.enrollment_tokens().await?.into_iter().find(|t| t.id == id).ok_or(CoreError::NotFound)
+    }
+
+    /// Creates an auto-approved ephemeral machine from an enrollment token
+    /// (`POST /v1/{vaultId}/enroll/register`, the SDKs' in-memory bootstrap).
+    pub async fn enroll_with_enrollment_token(&self, vault: &str, token: &str, reg: &Registration<'_>) -> CoreResult<Registered> {
+        const ACTION: &str = "machine_enroll_token";
+        if vault != self.vault.as_str() || !self.enrollment_ip_allowed(reg.source_ip) {
+            return Err(self.refuse(reg.source_ip, ACTION, "vault_or_ip").await);
+        }
+        let now = self.now_ms();
+        let Some(t) = self.store.enrollment_token_by_hash(&token_hash(token)).await? else {
+            return Err(self.refuse(reg.source_ip, ACTION, "bad_token").await);
+        };
+        if t.revoked_ms.is_some() || t.expires_ms <= now || t.uses >= t.max_uses {
+            return Err(self.refuse(reg.source_ip, ACTION, "token_spent").await);
+        }
+        if let Some(c) = &t.source_cidr {
+            if !ip_in_cidrs(reg.source_ip, std::slice::from_ref(c)) {
+                return Err(self.refuse(reg.source_ip, ACTION, "source_cidr").await);
+            }
+        }
+        if let Some(p) = &t.hostname_pattern {
+            if !compile_pattern(p)?.is_match(reg.hostname) {
+                return Err(self.refuse(reg.source_ip, ACTION, "hostname_pattern").await);
+            }
+        }
+        let mut m = self.new_machine(reg, EnrollMethod::Enrollment, MachineStatus::Approved)?;
+        m.kind = MachineKind::Ephemeral;
+        m.expires_ms = Some(now + t.machine_ttl_secs * 1000);
+        m.enrollment_token_id = Some(t.id.clone());
+        let grant = EnrollmentGrant { project_ids: t.project_ids.clone(), secret_ids: t.secret_ids.clone() };
+        match self.store.redeem_enrollment_token(&t.id, now, &m, &grant).await {
+            Ok(()) => {}
+            Err(StoreError::NotFound) => return Err(self.refuse(reg.source_ip, ACTION, "token_spent").await),
+            Err(e) => return Err(Self::key_conflict(e)),
+        }
+        self.enrollment_audit(Some(&m), reg.source_ip, ACTION, AuditResult::Ok, &format!("token={}", t.id)).await?;
+        Ok(self.registered(&m))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn limiter_counts_per_source_and_window() {
+        let l = RequestLimiter::new(2);
+        let a: IpAddr = "10.0.0.1".parse().unwrap();
+        let b: IpAddr = "10.0.0.2".parse().unwrap();
+        assert!(l.allow(a, 0));
+        assert!(l.allow(a, 1));
+        assert!(!l.allow(a, 2));
+        assert!(l.allow(b, 2));
+        assert!(l.allow(a, 60_000));
+    }
+
+    #[test]
+    fn patterns_are_anchored() {
+        let r = compile_pattern("web-[0-9]+").unwrap();
+        assert!(r.is_match("web-12"));
+        assert!(!r.is_match("evil-web-12"));
+        assert!(!r.is_match("web-12.evil"));
+        assert!(compile_pattern("(").is_err());
+    }
+}

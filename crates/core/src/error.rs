@@ -1,0 +1,52 @@
+//! Errors of the business layer. Each variant maps to one HTTP status in the server; messages
+//! are safe to show to the caller (no ids that were not supplied, no internals).
+
+use signet_store::StoreError;
+
+/// Why an operation was refused or failed.
+#[derive(Debug, thiserror::Error, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum CoreError {
+    /// Input is malformed; the message says which field and why.
+    #[error("{0}")]
+    BadRequest(String),
+    /// Conflicts with existing state; the payload is a stable code.
+    #[error("conflict: {0}")]
+    Conflict(&'static str),
+    /// Authenticated, but not allowed (also: a secret that does not exist, to a machine).
+    #[error("access denied")]
+    Forbidden,
+    /// The object does not exist (operator routes only; machines always get `Forbidden`).
+    #[error("not found")]
+    NotFound,
+    /// Too many attempts from this source.
+    #[error("rate limited")]
+    RateLimited,
+    /// Authentication failed. Deliberately says nothing about why.
+    #[error("authentication failed")]
+    Unauthenticated,
+    /// A fail-closed dependency (the store or the audit log) is down.
+    #[error("service unavailable")]
+    Unavailable,
+}
+
+/// Result alias.
+pub type CoreResult<T> = Result<T, CoreError>;
+
+impl From<StoreError> for CoreError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::Conflict(rule) => Self::Conflict(rule),
+            StoreError::NotFound => Self::NotFound,
+            // Corrupt data is logged by the store; to the caller it is an outage, not a detail.
+            _ => Self::Unavailable,
+        }
+    }
+}
+
+impl CoreError {
+    /// Shorthand for a bad-request error.
+    pub fn bad(msg: impl Into<String>) -> Self {
+        Self::BadRequest(msg.into())
+    }
+}

@@ -1,0 +1,204 @@
+//! Machine lifecycle as operators drive it. Every change is visible to the machine's very next
+//! request, because authentication reads the machine's row on every request.
+
+use serde::Serialize;
+use signet_proto::{Fingerprint, MachineId, ProjectId, SecretId};
+use signet_store::{EnrollMethod, MachineRecord, MachineStatus, StoreError};
+
+use crate::auth::AuthedOperator;
+use crate::network::parse_cidr;
+use crate::{CoreError, CoreResult, Signet};
+
+/// Most CIDRs one machine may be restricted to.
+const MAX_MACHINE_CIDRS: usize = 64;
+
+/// A machine as shown to operators.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MachineView {
+    /// Its id.
+    pub id: MachineId,
+    /// Its name.
+    pub name: String,
+    /// The hostname it reported.
+    pub hostname: String,
+    /// `pending`, `approved`, `denied` or `revoked`.
+    pub status: &'static str,
+    /// Whether it may act when approved.
+    pub enabled: bool,
+    /// `standard` or `ephemeral`.
+    pub kind: &'static str,
+    /// When it stops authenticating, Unix ms.
+    pub expires_at: Option<i64>,
+    /// `bootstrap`, `enrollment` or `request`.
+    pub enrolled_via: &'static str,
+    /// The key's fingerprint, to compare with what the machine printed.
+    pub fingerprint: String,
+    /// The raw public key, base64.
+    pub public_key: String,
+    /// Where it registered from.
+    pub registered_ip: String,
+    /// Source restriction; empty means any.
+    pub allowed_cidrs: Vec<String>,
+    /// Projects it is attached to.
+    pub projects: Vec<ProjectId>,
+    /// Secrets it is granted.
+    pub grants: Vec<SecretId>,
+    /// Unix ms.
+    pub created_at: i64,
+}
+
+fn parse_machine_id(id: &str) -> CoreResult<MachineId> {
+    MachineId::parse(id).map_err(|_| CoreError::NotFound)
+}
+
+impl Signet {
+    async fn view(&self, m: MachineRecord) -> CoreResult<MachineView> {
+        let projects = self.store.memberships(&m.id).await?;
+        let grants = self.store.grants(&m.id).await?;
+        Ok(MachineView {
+            fingerprint: m.public_key.fingerprint().to_string(),
+            public_key: m.public_key.to_base64(),
+            id: m.id,
+            name: m.name,
+            hostname: m.hostname,
+            status: m.status.as_str(),
+            enabled: m.enabled,
+            kind: m.kind.as_str(),
+            expires_at: m.expires_ms,
+            enrolled_via: m.enrolled_via.as_str(),
+            registered_ip: m.registered_ip,
+            allowed_cidrs: m.allowed_cidrs,
+            projects,
+            grants,
+            created_at: m.created_ms,
+        })
+    }
+
+    /// One machine.
+    pub async fn machine_view(&self, id: &str) -> CoreResult<MachineView> {
+        let id = parse_machine_id(id)?;
+        let m = self.store.machine(&id).await?.ok_or(CoreError::NotFound)?;
+        self.view(m).await
+    }
+
+    /// All machines, newest first.
+    pub async fn machine_views(&self) -> CoreResult<Vec<MachineView>> {
+        let mut out = Vec::new();
+        for m in self.store.machines().await? {
+            out.push(self.view(m).await?);
+        }
+        Ok(out)
+    }
+
+    async fn transition(&self, op: &AuthedOperator, id: &str, from: MachineStatus, to: MachineStatus, action: &str) -> CoreResult<MachineView> {
+        let mid = parse_machine_id(id)?;
+        self.store.transition_machine(&mid, from, to).await.map_err(|e| match e {
+            StoreError::NotFound => CoreError::Conflict("machine_state"),
+            e => e.into(),
+        })?;
+        self.audit_operator(op, action, &mid.to_string(), "").await?;
+        self.machine_view(id).await
+    }
+
+    /// Approves a pending machine. A tokenless request is approved only when the operator quotes
+    /// the fingerprint the machine printed; for any machine, a quoted fingerprint must match.
+    pub async fn approve_machine(&self, op: &AuthedOperator, id: &str, fingerprint: Option<&str>) -> CoreResult<MachineView> {
+        let mid = parse_machine_id(id)?;
+        let m = self.store.machine(&mid).await?.ok_or(CoreError::NotFound)?;
+        let quoted = match fingerprint {
+            Some(f) => Some(Fingerprint::parse(f).ok_or_else(|| CoreError::bad("fingerprint is malformed"))?),
+            None => None,
+        };
+        match quoted {
+            Some(q) if !q.matches(&m.public_key.fingerprint()) => {
+                let detail = "fingerprint_mismatch";
+                let e = self.event(signet_store::ActorKind::Operator, &op.record.id.to_string(), "machine_approve", &mid.to_string(), &op.source_ip.to_string(), signet_store::AuditResult::Denied, detail);
+                self.journal(vec![e], Vec::new()).await?;
+                return Err(CoreError::bad("the fingerprint does not match this machine's key"));
+            }
+            None if m.enrolled_via == EnrollMethod::Request => {
+                return Err(CoreError::bad("a tokenless request is approved only with --fingerprint, as printed on the machine"));
+            }
+            _ => {}
+        }
+        self.transition(op, id, MachineStatus::Pending, MachineStatus::Approved, "machine_approve").await
+    }
+
+    /// Denies a pending machine.
+    pub async fn deny_machine(&self, op: &AuthedOperator, id: &str) -> CoreResult<MachineView> {
+        self.transition(op, id, MachineStatus::Pending, MachineStatus::Denied, "machine_deny").await
+    }
+
+    /// Enables or disables a machine.
+    pub async fn set_machine_enabled(&self, op: &AuthedOperator, id: &str, enabled: bool) -> CoreResult<MachineView> {
+        let mid = parse_machine_id(id)?;
+        self.store.set_machine_enabled(&mid, enabled).await?;
+        self.audit_operator(op, if enabled { "machine_enable" } else { "machine_disable" }, &mid.to_string(), "").await?;
+        self.machine_view(id).await
+    }
+
+    /// Revokes a machine: its grants and memberships go with it.
+    pub async fn revoke_machine(&self, op: &AuthedOperator, id: &str) -> CoreResult<MachineView> {
+        let mid = parse_machine_id(id)?;
+        self.store.revoke_machine(&mid).await?;
+        self.audit_operator(op, "machine_revoke", &mid.to_string(), "").await?;
+        self.machine_view(id).await
+    }
+
+    /// Attaches a machine to a project (grants nothing by itself).
+    pub async fn attach_machine(&self, op: &AuthedOperator, id: &str, project: &str) -> CoreResult<MachineView> {
+        let mid = parse_machine_id(id)?;
+        let pid = ProjectId::parse(project).map_err(|_| CoreError::bad("unknown project"))?;
+        self.store.attach(&mid, &pid).await?;
+        self.audit_operator(op, "machine_attach", &mid.to_string(), pid.as_str()).await?;
+        self.machine_view(id).await
+    }
+
+    /// Detaches a machine from a project, dropping its grants there.
+    pub async fn detach_machine(&self, op: &AuthedOperator, id: &str, project: &str) -> CoreResult<MachineView> {
+        let mid = parse_machine_id(id)?;
+        let pid = ProjectId::parse(project).map_err(|_| CoreError::bad("unknown project"))?;
+        self.store.detach(&mid, &pid).await?;
+        self.audit_operator(op, "machine_detach", &mid.to_string(), pid.as_str()).await?;
+        self.machine_view(id).await
+    }
+
+    /// Grants or ungrants secrets. A grant needs the machine attached to the secret's project, so
+    /// that detaching always means "nothing in that project".
+    pub async fn set_grants(&self, op: &AuthedOperator, id: &str, secrets: &[String], grant: bool) -> CoreResult<MachineView> {
+        let mid = parse_machine_id(id)?;
+        if secrets.is_empty() || secrets.len() > 100 {
+            return Err(CoreError::bad("give 1-100 secret ids"));
+        }
+        self.store.machine(&mid).await?.ok_or(CoreError::NotFound)?;
+        let memberships = self.store.memberships(&mid).await?;
+        for s in secrets {
+            let sid = SecretId::parse(s).map_err(|_| CoreError::bad(format!("unknown secret {s:?}")))?;
+            if grant {
+                let rec = self.store.secret(&sid).await?.filter(|r| r.deleted_ms.is_none());
+                let rec = rec.ok_or_else(|| CoreError::bad(format!("unknown secret {s:?}")))?;
+                if !memberships.contains(&rec.project_id) {
+                    return Err(CoreError::bad(format!("attach the machine to {} before granting {s}", rec.project_id)));
+                }
+                self.store.grant(&mid, &sid).await?;
+            } else {
+                self.store.ungrant(&mid, &sid).await?;
+            }
+            self.audit_operator(op, if grant { "grant_add" } else { "grant_remove" }, &mid.to_string(), sid.as_str()).await?;
+        }
+        self.machine_view(id).await
+    }
+
+    /// Replaces the machine's allowed source CIDRs (empty: any source).
+    pub async fn set_machine_cidrs(&self, op: &AuthedOperator, id: &str, cidrs: &[String]) -> CoreResult<MachineView> {
+        let mid = parse_machine_id(id)?;
+        if cidrs.len() > MAX_MACHINE_CIDRS {
+            return Err(CoreError::bad(format!("at most {MAX_MACHINE_CIDRS} CIDRs")));
+        }
+        let parsed = cidrs.iter().map(|c| parse_cidr(c).map(|n| n.to_string())).collect::<CoreResult<Vec<_>>>()?;
+        self.store.set_machine_cidrs(&mid, &parsed).await?;
+        self.audit_operator(op, "machine_cidrs_set", &mid.to_string(), &parsed.join(",")).await?;
+        self.machine_view(id).await
+    }
+}

@@ -1,0 +1,30 @@
+//! Operator keys. The owner's key is created on the server host with file access
+//! (`signet operator init`), never over the network.
+
+use signet_proto::{OperatorId, SecretSeed};
+use signet_store::{ActorKind, AuditResult, OperatorRecord};
+
+use crate::{CoreError, CoreResult, Signet};
+
+impl Signet {
+    /// Creates an operator key pair. The private seed is returned to be written to the caller's
+    /// identity file; the store keeps only the public key.
+    pub async fn create_operator(&self, name: &str, owner: bool) -> CoreResult<(OperatorRecord, SecretSeed)> {
+        if !(1..=255).contains(&name.chars().count()) || name.chars().any(char::is_control) {
+            return Err(CoreError::bad("operator name must be 1-255 characters"));
+        }
+        let seed = SecretSeed::generate();
+        let rec = OperatorRecord {
+            id: OperatorId::generate(),
+            name: name.to_owned(),
+            public_key: seed.public_key(),
+            owner,
+            disabled: false,
+            created_ms: self.now_ms(),
+        };
+        self.store.insert_operator(&rec).await?;
+        let e = self.event(ActorKind::System, "", "operator_create", &rec.id.to_string(), "local", AuditResult::Ok, &format!("owner={owner}"));
+        self.journal(vec![e], Vec::new()).await?;
+        Ok((rec, seed))
+    }
+}

@@ -1,0 +1,223 @@
+//! What machines read. Steps 5 and 6 of authorisation (project membership, then an explicit
+//! grant) happen here, then decryption, then the durable audit record, then the answer.
+
+use serde::Serialize;
+use signet_crypto::{SealedValue, SecretAad, WrappedProjectKey};
+use signet_proto::{ProjectId, SecretId};
+use signet_store::{ActorKind, AuditResult, GrantedSecret, ReadMark, SecretKind, SecretReadView};
+use zeroize::Zeroizing;
+
+use crate::auth::AuthedMachine;
+use crate::{CoreError, CoreResult, Signet};
+
+/// Most ids one poll may watch.
+pub const MAX_WATCH: usize = 100;
+
+/// A decrypted value on its way to one machine. Zeroized on drop; `Debug` is redacted.
+pub struct SecretValue(pub Zeroizing<String>);
+
+impl std::fmt::Debug for SecretValue {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SecretValue(***)")
+    }
+}
+
+/// One exported secret.
+#[derive(Debug)]
+pub struct Exported {
+    /// Its id.
+    pub id: SecretId,
+    /// Its name.
+    pub name: String,
+    /// The decrypted value.
+    pub value: SecretValue,
+    /// Comma-joined field names, for structured secrets.
+    pub field_names: Option<String>,
+}
+
+/// A listed secret.
+#[derive(Debug, Clone, Serialize)]
+pub struct Listed {
+    /// Its id.
+    pub id: SecretId,
+    /// Its name.
+    pub name: String,
+    /// Comma-joined field names, for structured secrets.
+    pub field_names: Option<String>,
+    /// Its project.
+    pub project_id: ProjectId,
+    /// Its project's name.
+    pub project_name: String,
+    /// `secret` or `structured`, the SikkerKey CLI's type names.
+    pub kind: &'static str,
+}
+
+/// Poll answer for one watched id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PollStatus {
+    /// No longer attached and granted.
+    AccessDenied,
+    /// A version newer than the one this machine last read.
+    Changed,
+    /// Deleted or unknown.
+    Deleted,
+}
+
+fn joined(names: &Option<Vec<String>>) -> Option<String> {
+    names.as_ref().map(|n| n.join(","))
+}
+
+impl From<GrantedSecret> for Listed {
+    fn from(g: GrantedSecret) -> Self {
+        Self {
+            field_names: joined(&g.secret.field_names),
+            kind: if g.secret.kind == SecretKind::Structured { "structured" } else { "secret" },
+            id: g.secret.id,
+            name: g.secret.name,
+            project_id: g.secret.project_id,
+            project_name: g.project_name,
+        }
+    }
+}
+
+impl Signet {
+    fn decrypt(&self, view: &SecretReadView) -> CoreResult<SecretValue> {
+        let s = &view.secret;
+        let project_key = self
+            .root
+            .unwrap_project_key(self.vault.as_str(), s.project_id.as_str(), &WrappedProjectKey(view.wrapped_project_key.clone()))
+            .map_err(|_| CoreError::Unavailable)?;
+        let aad = SecretAad { vault: self.vault.as_str(), project: s.project_id.as_str(), secret: s.id.as_str(), version: view.value_version };
+        let sealed = SealedValue { wrapped_dek: view.wrapped_dek.clone(), ciphertext: view.ciphertext.clone() };
+        let plain = project_key.open_value(&aad, &sealed).map_err(|_| {
+            tracing::error!(secret = %s.id, version = view.value_version, "stored secret failed to decrypt");
+            CoreError::Unavailable
+        })?;
+        let text = String::from_utf8(plain.to_vec()).map_err(|_| CoreError::Unavailable)?;
+        Ok(SecretValue(Zeroizing::new(text)))
+    }
+
+    /// `GET /v1/secret/{id}`.
+    pub async fn read_secret(&self, m: &AuthedMachine, id: &str) -> CoreResult<SecretValue> {
+        // An id that cannot exist is answered exactly like one that does not.
+        let Ok(secret_id) = SecretId::parse(id) else {
+            self.audit_machine_denied(m, "secret_read", "", "not_found").await?;
+            return Err(CoreError::Forbidden);
+        };
+        let view = match self.store.read_view(&m.record.id, &secret_id).await? {
+            Some(v) => v,
+            None => {
+                self.audit_machine_denied(m, "secret_read", secret_id.as_str(), "not_found").await?;
+                return Err(CoreError::Forbidden);
+            }
+        };
+        if !view.attached || !view.granted {
+            let reason = if view.attached { "no_grant" } else { "not_attached" };
+            self.audit_machine_denied(m, "secret_read", secret_id.as_str(), reason).await?;
+            return Err(CoreError::Forbidden);
+        }
+        let value = self.decrypt(&view)?;
+        let e = self.event(
+            ActorKind::Machine,
+            &m.record.id.to_string(),
+            "secret_read",
+            secret_id.as_str(),
+            &m.source_ip.to_string(),
+            AuditResult::Ok,
+            &format!("version={}", view.secret.current_version),
+        );
+        let mark = ReadMark { machine: m.record.id, secret: secret_id, version: view.secret.current_version };
+        // Fail closed: the value leaves only after its record is durable.
+        self.journal(vec![e], vec![mark]).await?;
+        Ok(value)
+    }
+
+    fn parse_project(&self, project: Option<&str>) -> CoreResult<Option<ProjectId>> {
+        // A malformed project id names no project the machine could see: an empty answer would
+        // hide typos, so it is refused like any project the machine is not attached to.
+        project.map(|p| ProjectId::parse(p).map_err(|_| CoreError::Forbidden)).transpose()
+    }
+
+    /// `GET /v1/secrets`, `POST /v1/secrets/list`, `GET /v1/cli/secrets`.
+    pub async fn list_secrets(&self, m: &AuthedMachine, project: Option<&str>) -> CoreResult<Vec<Listed>> {
+        let project = self.parse_project(project)?;
+        let rows = self.store.granted_secrets(&m.record.id, project.as_ref()).await?;
+        let e = self.event(
+            ActorKind::Machine,
+            &m.record.id.to_string(),
+            "secret_list",
+            project.as_ref().map(ProjectId::as_str).unwrap_or_default(),
+            &m.source_ip.to_string(),
+            AuditResult::Ok,
+            &format!("count={}", rows.len()),
+        );
+        self.journal(vec![e], Vec::new()).await?;
+        Ok(rows.into_iter().map(Listed::from).collect())
+    }
+
+    /// `POST /v1/secrets/export`: every granted secret's value in one round trip, each audited as
+    /// a read.
+    pub async fn export(&self, m: &AuthedMachine, project: Option<&str>) -> CoreResult<Vec<Exported>> {
+        let project = self.parse_project(project)?;
+        let views = self.store.granted_read_views(&m.record.id, project.as_ref()).await?;
+        let mut out = Vec::with_capacity(views.len());
+        let mut events = Vec::with_capacity(views.len());
+        let mut marks = Vec::with_capacity(views.len());
+        let (who, ip) = (m.record.id.to_string(), m.source_ip.to_string());
+        for v in &views {
+            let value = self.decrypt(v)?;
+            let s = &v.secret;
+            events.push(self.event(ActorKind::Machine, &who, "secret_read", s.id.as_str(), &ip, AuditResult::Ok, &format!("version={} via=export", s.current_version)));
+            marks.push(ReadMark { machine: m.record.id, secret: s.id.clone(), version: s.current_version });
+            out.push(Exported { id: s.id.clone(), name: s.name.clone(), value, field_names: joined(&s.field_names) });
+        }
+        if events.is_empty() {
+            events.push(self.event(ActorKind::Machine, &who, "secret_export", "", &ip, AuditResult::Ok, "count=0"));
+        }
+        self.journal(events, marks).await?;
+        Ok(out)
+    }
+
+    /// `POST /v1/secrets/poll`.
+    pub async fn poll(&self, m: &AuthedMachine, watch: &[String]) -> CoreResult<Vec<(String, PollStatus)>> {
+        if watch.len() > MAX_WATCH {
+            return Err(CoreError::bad(format!("watch at most {MAX_WATCH} ids")));
+        }
+        let mut ids = Vec::with_capacity(watch.len());
+        let mut out = Vec::new();
+        for w in watch {
+            match SecretId::parse(w) {
+                Ok(id) => ids.push(id),
+                Err(_) => out.push((w.clone(), PollStatus::Deleted)),
+            }
+        }
+        for row in self.store.poll(&m.record.id, &ids).await? {
+            let status = match row.current_version {
+                None => Some(PollStatus::Deleted),
+                Some(_) if row.deleted => Some(PollStatus::Deleted),
+                Some(_) if !row.readable => Some(PollStatus::AccessDenied),
+                Some(v) if row.last_read_version.is_none_or(|r| r < v) => Some(PollStatus::Changed),
+                Some(_) => None,
+            };
+            if let Some(s) = status {
+                out.push((row.secret_id.to_string(), s));
+            }
+        }
+        let e = self.event(ActorKind::Machine, &m.record.id.to_string(), "secret_poll", "", &m.source_ip.to_string(), AuditResult::Ok, &format!("watched={}", watch.len()));
+        self.journal(vec![e], Vec::new()).await?;
+        Ok(out)
+    }
+
+    /// `GET /v1/cli/projects`: projects the machine is attached to, with names.
+    pub async fn machine_projects(&self, m: &AuthedMachine) -> CoreResult<Vec<(ProjectId, String)>> {
+        let mut out = Vec::new();
+        for pid in self.store.memberships(&m.record.id).await? {
+            if let Some(p) = self.store.project(&pid).await? {
+                out.push((p.id, p.name));
+            }
+        }
+        out.sort_by(|a, b| a.1.cmp(&b.1));
+        Ok(out)
+    }
+}

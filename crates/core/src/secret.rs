@@ -1,0 +1,347 @@
+//! Projects and secrets, as operators manage them. Humans write; only machines read values.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+use signet_crypto::{ProjectKey, SecretAad};
+use signet_proto::{ProjectId, SecretId};
+use signet_store::{NewVersion, ProjectRecord, SecretKind, SecretRecord, VersionContent, VersionRecord};
+use zeroize::Zeroizing;
+
+use crate::auth::AuthedOperator;
+use crate::{CoreError, CoreResult, Signet};
+
+/// Largest value accepted, in bytes (the HTTP layer also caps secret writes at 1 MiB).
+pub const MAX_VALUE_BYTES: usize = 1024 * 1024 - 4096;
+/// Most fields in a structured secret.
+pub const MAX_FIELDS: usize = 100;
+
+/// What an operator writes.
+pub enum SecretInput {
+    /// A standard secret's value.
+    Value(Zeroizing<String>),
+    /// A structured secret's fields.
+    Fields(BTreeMap<String, Zeroizing<String>>),
+}
+
+impl std::fmt::Debug for SecretInput {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Value(_) => f.write_str("Value(***)"),
+            Self::Fields(m) => write!(f, "Fields({:?})", m.keys().collect::<Vec<_>>()),
+        }
+    }
+}
+
+/// Secret and project names: 1–255 characters of letters, digits, space and `_ - . / : @ +`,
+/// not starting or ending with a space. Wide enough for `DATABASE_URL` and `db creds`, narrow
+/// enough to be safe in a shell, an HTML page and a log line.
+pub fn check_name(what: &str, name: &str) -> CoreResult<()> {
+    let ok_chars = name.chars().all(|c| c.is_ascii_alphanumeric() || " _-./:@+".contains(c));
+    let len = name.chars().count();
+    if !(1..=255).contains(&len) || !ok_chars || name.starts_with(' ') || name.ends_with(' ') {
+        return Err(CoreError::bad(format!(
+            "{what} name must be 1-255 characters of letters, digits, space and _-./:@+ (no leading or trailing space)"
+        )));
+    }
+    Ok(())
+}
+
+/// Field names: 1–64 characters of letters, digits and `_ - .`, so that the comma-joined
+/// `fieldNames` string of the machine API is unambiguous.
+pub fn check_field_name(name: &str) -> CoreResult<()> {
+    let ok = (1..=64).contains(&name.len()) && name.bytes().all(|b| b.is_ascii_alphanumeric() || b"_-.".contains(&b));
+    if ok { Ok(()) } else { Err(CoreError::bad(format!("field name {name:?} must be 1-64 characters of letters, digits and _-."))) }
+}
+
+impl SecretInput {
+    /// Validates and turns the input into its stored shape: kind, field names and plaintext.
+    fn into_plaintext(self) -> CoreResult<(SecretKind, Option<Vec<String>>, Zeroizing<String>)> {
+        match self {
+            Self::Value(v) => {
+                if v.len() > MAX_VALUE_BYTES {
+                    return Err(CoreError::bad("value is too large"));
+                }
+                Ok((SecretKind::Standard, None, v))
+            }
+            Self::Fields(fields) => {
+                if fields.is_empty() || fields.len() > MAX_FIELDS {
+                    return Err(CoreError::bad(format!("a structured secret needs 1-{MAX_FIELDS} fields")));
+                }
+                for k in fields.keys() {
+                    check_field_name(k)?;
+                }
+                let names = fields.keys().cloned().collect();
+                // Every field value is a JSON string: the SDKs stringify anything else
+                // differently from one another.
+                let map: serde_json::Map<String, serde_json::Value> =
+                    fields.iter().map(|(k, v)| (k.clone(), serde_json::Value::String(v.to_string()))).collect();
+                let json = Zeroizing::new(serde_json::Value::Object(map).to_string());
+                if json.len() > MAX_VALUE_BYTES {
+                    return Err(CoreError::bad("value is too large"));
+                }
+                Ok((SecretKind::Structured, Some(names), json))
+            }
+        }
+    }
+}
+
+/// A project as shown to operators.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ProjectView {
+    /// Its id.
+    pub id: ProjectId,
+    /// Its name.
+    pub name: String,
+    /// Unix ms.
+    pub created_at: i64,
+}
+
+impl From<ProjectRecord> for ProjectView {
+    fn from(p: ProjectRecord) -> Self {
+        Self { id: p.id, name: p.name, created_at: p.created_ms }
+    }
+}
+
+/// A secret's metadata as shown to operators (never the value).
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SecretView {
+    /// Its id.
+    pub id: SecretId,
+    /// Its name.
+    pub name: String,
+    /// Its project.
+    pub project_id: ProjectId,
+    /// `standard` or `structured`.
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    /// Field names of a structured secret.
+    pub field_names: Option<Vec<String>>,
+    /// The current version.
+    pub version: u32,
+    /// Unix ms.
+    pub created_at: i64,
+    /// Unix ms.
+    pub updated_at: i64,
+}
+
+impl From<SecretRecord> for SecretView {
+    fn from(s: SecretRecord) -> Self {
+        Self {
+            id: s.id,
+            name: s.name,
+            project_id: s.project_id,
+            kind: s.kind.as_str(),
+            field_names: s.field_names,
+            version: s.current_version,
+            created_at: s.created_ms,
+            updated_at: s.updated_ms,
+        }
+    }
+}
+
+/// A version as shown to operators.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct VersionView {
+    /// The version number.
+    pub version: u32,
+    /// The version whose value it carries (differs after a rollback).
+    pub value_version: u32,
+    /// `standard` or `structured`.
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    /// Field names.
+    pub field_names: Option<Vec<String>>,
+    /// Who wrote it.
+    pub created_by: String,
+    /// Unix ms.
+    pub created_at: i64,
+}
+
+impl From<VersionRecord> for VersionView {
+    fn from(v: VersionRecord) -> Self {
+        Self {
+            version: v.version,
+            value_version: v.value_version,
+            kind: v.kind.as_str(),
+            field_names: v.field_names,
+            created_by: v.created_by,
+            created_at: v.created_ms,
+        }
+    }
+}
+
+fn parse_secret_id(id: &str) -> CoreResult<SecretId> {
+    SecretId::parse(id).map_err(|_| CoreError::NotFound)
+}
+
+fn parse_project_id(id: &str) -> CoreResult<ProjectId> {
+    ProjectId::parse(id).map_err(|_| CoreError::NotFound)
+}
+
+impl Signet {
+    /// Creates a project with a fresh project key.
+    pub async fn create_project(&self, op: &AuthedOperator, name: &str) -> CoreResult<ProjectView> {
+        check_name("project", name)?;
+        let id = ProjectId::generate();
+        let key = ProjectKey::generate().map_err(|_| CoreError::Unavailable)?;
+        let wrapped = self.root.wrap_project_key(self.vault.as_str(), id.as_str(), &key).map_err(|_| CoreError::Unavailable)?;
+        let p = ProjectRecord { id, name: name.to_owned(), wrapped_key: wrapped.0, created_ms: self.now_ms() };
+        self.store.insert_project(&p).await?;
+        self.audit_operator(op, "project_create", p.id.as_str(), &p.name).await?;
+        Ok(p.into())
+    }
+
+    /// All projects.
+    pub async fn projects(&self) -> CoreResult<Vec<ProjectView>> {
+        Ok(self.store.projects().await?.into_iter().map(ProjectView::from).collect())
+    }
+
+    async fn project_key(&self, project: &ProjectRecord) -> CoreResult<ProjectKey> {
+        self.root
+            .unwrap_project_key(self.vault.as_str(), project.id.as_str(), &signet_crypto::WrappedProjectKey(project.wrapped_key.clone()))
+            .map_err(|_| {
+                tracing::error!(project = %project.id, "project key failed to unwrap");
+                CoreError::Unavailable
+            })
+    }
+
+    async fn seal_version(&self, project: &ProjectRecord, secret: &SecretId, version: u32, input: SecretInput, by: &str) -> CoreResult<NewVersion> {
+        let (kind, field_names, plaintext) = input.into_plaintext()?;
+        let key = self.project_key(project).await?;
+        let aad = SecretAad { vault: self.vault.as_str(), project: project.id.as_str(), secret: secret.as_str(), version };
+        let sealed = key.seal_value(&aad, plaintext.as_bytes()).map_err(|_| CoreError::Unavailable)?;
+        Ok(NewVersion {
+            kind,
+            field_names,
+            content: VersionContent::Sealed { wrapped_dek: sealed.wrapped_dek, ciphertext: sealed.ciphertext },
+            created_by: by.to_owned(),
+            created_ms: self.now_ms(),
+        })
+    }
+
+    /// Creates a secret (version 1).
+    pub async fn create_secret(&self, op: &AuthedOperator, project: &str, name: &str, input: SecretInput) -> CoreResult<SecretView> {
+        check_name("secret", name)?;
+        let project_id = ProjectId::parse(project).map_err(|_| CoreError::bad("unknown project"))?;
+        let project = self.store.project(&project_id).await?.ok_or_else(|| CoreError::bad("unknown project"))?;
+        let id = SecretId::generate();
+        let by = op.record.id.to_string();
+        let first = self.seal_version(&project, &id, 1, input, &by).await?;
+        let now = first.created_ms;
+        let rec = SecretRecord {
+            id,
+            project_id,
+            name: name.to_owned(),
+            kind: first.kind,
+            field_names: first.field_names.clone(),
+            current_version: 1,
+            created_ms: now,
+            updated_ms: now,
+            deleted_ms: None,
+        };
+        self.store.insert_secret(&rec, &first).await?;
+        self.audit_operator(op, "secret_create", rec.id.as_str(), &format!("project={} version=1", rec.project_id)).await?;
+        Ok(rec.into())
+    }
+
+    async fn live_secret(&self, id: &SecretId) -> CoreResult<SecretRecord> {
+        match self.store.secret(id).await? {
+            Some(s) if s.deleted_ms.is_none() => Ok(s),
+            _ => Err(CoreError::NotFound),
+        }
+    }
+
+    /// Writes a new version.
+    pub async fn update_secret(&self, op: &AuthedOperator, id: &str, input: SecretInput) -> CoreResult<SecretView> {
+        let id = parse_secret_id(id)?;
+        let s = self.live_secret(&id).await?;
+        let project = self.store.project(&s.project_id).await?.ok_or(CoreError::NotFound)?;
+        let next = s.current_version + 1;
+        let v = self.seal_version(&project, &id, next, input, &op.record.id.to_string()).await?;
+        self.store.append_version(&id, s.current_version, &v).await?;
+        self.audit_operator(op, "secret_update", id.as_str(), &format!("version={next}")).await?;
+        self.secret_view(id.as_str()).await
+    }
+
+    /// Writes a new version whose value is that of `version`.
+    pub async fn rollback_secret(&self, op: &AuthedOperator, id: &str, version: u32) -> CoreResult<SecretView> {
+        let id = parse_secret_id(id)?;
+        let s = self.live_secret(&id).await?;
+        let versions = self.store.versions(&id).await?;
+        let target = versions.iter().find(|v| v.version == version).ok_or_else(|| CoreError::bad("no such version"))?;
+        let next = s.current_version + 1;
+        let v = NewVersion {
+            kind: target.kind,
+            field_names: target.field_names.clone(),
+            content: VersionContent::Pointer(target.value_version),
+            created_by: op.record.id.to_string(),
+            created_ms: self.now_ms(),
+        };
+        self.store.append_version(&id, s.current_version, &v).await?;
+        self.audit_operator(op, "secret_rollback", id.as_str(), &format!("version={next} value_of={version}")).await?;
+        self.secret_view(id.as_str()).await
+    }
+
+    /// Soft-deletes a secret.
+    pub async fn delete_secret(&self, op: &AuthedOperator, id: &str) -> CoreResult<()> {
+        let id = parse_secret_id(id)?;
+        self.store.delete_secret(&id, self.now_ms()).await?;
+        self.audit_operator(op, "secret_delete", id.as_str(), "").await
+    }
+
+    /// A live secret's metadata.
+    pub async fn secret_view(&self, id: &str) -> CoreResult<SecretView> {
+        let id = parse_secret_id(id)?;
+        Ok(self.live_secret(&id).await?.into())
+    }
+
+    /// A project's live secrets.
+    pub async fn secrets_in_project(&self, project: &str) -> CoreResult<Vec<SecretView>> {
+        let p = parse_project_id(project)?;
+        if self.store.project(&p).await?.is_none() {
+            return Err(CoreError::NotFound);
+        }
+        Ok(self.store.secrets_in_project(&p).await?.into_iter().map(SecretView::from).collect())
+    }
+
+    /// A secret's versions, oldest first.
+    pub async fn versions(&self, id: &str) -> CoreResult<Vec<VersionView>> {
+        let id = parse_secret_id(id)?;
+        self.live_secret(&id).await?;
+        Ok(self.store.versions(&id).await?.into_iter().map(VersionView::from).collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names() {
+        for ok in ["DATABASE_URL", "db creds", "a", "prod/api-key:v2", &"x".repeat(255)] {
+            assert!(check_name("secret", ok).is_ok(), "{ok}");
+        }
+        for bad in ["", " a", "a ", "a\nb", "<img>", "a;b", "é", &"x".repeat(256)] {
+            assert!(check_name("secret", bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn structured_values_are_json_objects_of_strings() {
+        let mut m = BTreeMap::new();
+        m.insert("user".to_owned(), Zeroizing::new("app".to_owned()));
+        m.insert("pass".to_owned(), Zeroizing::new("p\"w".to_owned()));
+        let (kind, names, json) = SecretInput::Fields(m).into_plaintext().unwrap();
+        assert_eq!(kind, SecretKind::Structured);
+        assert_eq!(names.unwrap(), vec!["pass", "user"]);
+        assert_eq!(json.as_str(), r#"{"pass":"p\"w","user":"app"}"#);
+        let mut bad = BTreeMap::new();
+        bad.insert("a,b".to_owned(), Zeroizing::new(String::new()));
+        assert!(SecretInput::Fields(bad).into_plaintext().is_err());
+        assert!(SecretInput::Fields(BTreeMap::new()).into_plaintext().is_err());
+    }
+}

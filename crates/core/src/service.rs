@@ -1,0 +1,97 @@
+//! The service object shared by every request.
+
+use std::sync::Arc;
+
+use signet_crypto::RootKey;
+use signet_proto::VaultId;
+use signet_store::Store;
+
+use crate::audit::ChainKey;
+use crate::auth::KeyCache;
+use crate::clock::Clock;
+use crate::enrollment::RequestLimiter;
+use crate::network::PolicyCache;
+use crate::vault::{self, OpenError};
+
+/// Settings that come from the server's configuration rather than the database.
+#[derive(Debug, Clone)]
+pub struct SignetConfig {
+    /// The public base URL machines are told to use (no trailing slash).
+    pub api_url: String,
+    /// Tokenless enrollment requests allowed per source address per minute.
+    pub tokenless_requests_per_minute: u32,
+}
+
+impl Default for SignetConfig {
+    fn default() -> Self {
+        Self { api_url: "http://localhost:8420".to_owned(), tokenless_requests_per_minute: 5 }
+    }
+}
+
+/// The business layer: one per process, shared by all requests.
+pub struct Signet {
+    /// Where everything lives.
+    pub(crate) store: Arc<dyn Store>,
+    /// Unwraps project keys. Held for the life of the process; zeroized on drop.
+    pub(crate) root: RootKey,
+    /// This installation's vault.
+    pub(crate) vault: VaultId,
+    /// Time source (tests move it).
+    pub(crate) clock: Arc<dyn Clock>,
+    /// Links the audit chain with a key derived from the root key.
+    pub(crate) chain: ChainKey,
+    /// Vault settings and allowlist, read on every machine request, so cached and refreshed
+    /// whenever this process changes them.
+    pub(crate) policy: PolicyCache,
+    /// Parsed public keys: decompressing a point costs more than the lookup.
+    pub(crate) keys: KeyCache,
+    /// Throttles tokenless enrollment requests.
+    pub(crate) limiter: RequestLimiter,
+    /// Static settings.
+    pub(crate) config: SignetConfig,
+}
+
+impl Signet {
+    /// Opens the vault in `store` (creating it on a fresh store) and checks that `root` is the
+    /// key its data was written under.
+    pub async fn open(store: Arc<dyn Store>, root: RootKey, clock: Arc<dyn Clock>, config: SignetConfig) -> Result<Self, OpenError> {
+        let vault = vault::open_or_create(store.as_ref(), &root, clock.now_ms()).await?;
+        let policy = PolicyCache::load(store.as_ref()).await.map_err(OpenError::Store)?;
+        Ok(Self {
+            chain: ChainKey::new(root.audit_key()),
+            limiter: RequestLimiter::new(config.tokenless_requests_per_minute),
+            store,
+            root,
+            vault: vault.id,
+            clock,
+            policy,
+            keys: KeyCache::default(),
+            config,
+        })
+    }
+
+    /// The vault this installation serves.
+    pub fn vault_id(&self) -> &VaultId {
+        &self.vault
+    }
+
+    /// The public base URL.
+    pub fn api_url(&self) -> &str {
+        &self.config.api_url
+    }
+
+    /// Current time, Unix ms.
+    pub fn now_ms(&self) -> i64 {
+        self.clock.now_ms()
+    }
+
+    /// Whether the store answers (for `/readyz`).
+    pub async fn ready(&self) -> bool {
+        self.store.vault().await.is_ok()
+    }
+
+    /// Forgets expired nonces; run periodically.
+    pub async fn sweep(&self) -> crate::CoreResult<u64> {
+        Ok(self.store.sweep_nonces(self.now_ms()).await?)
+    }
+}

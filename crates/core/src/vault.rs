@@ -1,0 +1,85 @@
+//! Opening an installation: the vault is created once, then every start checks the root key.
+
+use serde::Serialize;
+use signet_crypto::RootKey;
+use signet_proto::VaultId;
+use signet_store::{Store, StoreError, VaultRecord};
+
+use crate::CoreResult;
+use crate::Signet;
+use crate::auth::AuthedOperator;
+
+/// Why the vault could not be opened.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum OpenError {
+    /// The root key is not the one this database was written with.
+    #[error(
+        "the root key does not match this database (key-check mismatch); refusing to start. \
+         Supply the root key this data folder was created with"
+    )]
+    WrongRootKey,
+    /// The store failed.
+    #[error("storage failed while opening the vault: {0}")]
+    Store(StoreError),
+}
+
+/// Opens the vault, creating it with `root`'s key-check value on a fresh store.
+pub(crate) async fn open_or_create(store: &dyn Store, root: &RootKey, now_ms: i64) -> Result<VaultRecord, OpenError> {
+    let check = root.key_check();
+    if let Some(v) = store.vault().await.map_err(OpenError::Store)? {
+        return if check.matches(&v.key_check) { Ok(v) } else { Err(OpenError::WrongRootKey) };
+    }
+    let v = VaultRecord {
+        id: VaultId::generate(),
+        key_check: check.0.to_vec(),
+        tokenless_enrollment: true,
+        ip_allowlist_enabled: false,
+        created_ms: now_ms,
+    };
+    match store.create_vault(&v).await {
+        Ok(()) => Ok(v),
+        // Another process created it first; check against theirs.
+        Err(StoreError::Conflict(_)) => match store.vault().await.map_err(OpenError::Store)? {
+            Some(v) if check.matches(&v.key_check) => Ok(v),
+            Some(_) => Err(OpenError::WrongRootKey),
+            None => Err(OpenError::Store(StoreError::Unavailable)),
+        },
+        Err(e) => Err(OpenError::Store(e)),
+    }
+}
+
+/// The vault as shown to operators.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct VaultView {
+    /// Its id.
+    pub vault_id: VaultId,
+    /// Whether tokenless enrollment requests are accepted.
+    pub tokenless_enrollment: bool,
+    /// Whether the IP allowlist is enforced.
+    pub ip_allowlist_enabled: bool,
+    /// Unix ms.
+    pub created_at: i64,
+}
+
+impl Signet {
+    /// The vault's settings.
+    pub async fn vault_view(&self) -> CoreResult<VaultView> {
+        let v = self.store.vault().await?.ok_or(crate::CoreError::Unavailable)?;
+        Ok(VaultView {
+            vault_id: v.id,
+            tokenless_enrollment: v.tokenless_enrollment,
+            ip_allowlist_enabled: v.ip_allowlist_enabled,
+            created_at: v.created_ms,
+        })
+    }
+
+    /// Turns tokenless enrollment requests on or off.
+    pub async fn set_tokenless_enrollment(&self, op: &AuthedOperator, enabled: bool) -> CoreResult<VaultView> {
+        self.store.set_tokenless_enrollment(enabled).await?;
+        self.policy.refresh(self.store.as_ref()).await?;
+        self.audit_operator(op, "vault_settings_update", "", &format!("tokenless_enrollment={enabled}")).await?;
+        self.vault_view().await
+    }
+}
