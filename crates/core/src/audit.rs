@@ -127,7 +127,7 @@ impl Signet {
     /// Appends events (and read marks) durably. Fails closed: on error the caller must not
     /// release anything the events describe.
     pub(crate) async fn journal(&self, events: Vec<AuditEvent>, read_marks: Vec<ReadMark>) -> CoreResult<()> {
-        match self.store.append_journal(JournalBatch { events, read_marks }, &self.chain).await {
+        match self.store.append_journal(JournalBatch { events, read_marks }, self.chain.clone()).await {
             Ok(_) => Ok(()),
             Err(e) => {
                 tracing::error!(error = %e, "audit append failed; failing closed");
@@ -166,7 +166,7 @@ impl Signet {
 
     /// Walks the whole chain and checks every link, the sequence, and the head.
     pub async fn audit_verify(&self, op: &AuthedOperator) -> CoreResult<VerifyReport> {
-        let report = verify_chain(self.store.as_ref(), &self.chain).await?;
+        let report = verify_chain(self.store.as_ref(), self.chain.as_ref()).await?;
         self.audit_operator(op, "audit_verify", "", if report.ok { "ok" } else { "broken" }).await?;
         Ok(report)
     }

@@ -209,8 +209,16 @@ impl Signet {
         Ok(out)
     }
 
+    /// `GET /v1/whoami`: audited like every machine call, which also makes its nonce durable.
+    pub async fn machine_whoami(&self, m: &AuthedMachine) -> CoreResult<()> {
+        let e = self.event(ActorKind::Machine, &m.record.id.to_string(), "machine_whoami", "", &m.source_ip.to_string(), AuditResult::Ok, "");
+        self.journal(vec![e], Vec::new()).await
+    }
+
     /// `GET /v1/cli/projects`: projects the machine is attached to, with names.
     pub async fn machine_projects(&self, m: &AuthedMachine) -> CoreResult<Vec<(ProjectId, String)>> {
+        let e = self.event(ActorKind::Machine, &m.record.id.to_string(), "project_list", "", &m.source_ip.to_string(), AuditResult::Ok, "");
+        self.journal(vec![e], Vec::new()).await?;
         let mut out = Vec::new();
         for pid in self.store.memberships(&m.record.id).await? {
             if let Some(p) = self.store.project(&pid).await? {

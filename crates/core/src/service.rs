@@ -39,7 +39,7 @@ pub struct Signet {
     /// Time source (tests move it).
     pub(crate) clock: Arc<dyn Clock>,
     /// Links the audit chain with a key derived from the root key.
-    pub(crate) chain: ChainKey,
+    pub(crate) chain: Arc<ChainKey>,
     /// Vault settings and allowlist, read on every machine request, so cached and refreshed
     /// whenever this process changes them.
     pub(crate) policy: PolicyCache,
@@ -58,7 +58,7 @@ impl Signet {
         let vault = vault::open_or_create(store.as_ref(), &root, clock.now_ms()).await?;
         let policy = PolicyCache::load(store.as_ref()).await.map_err(OpenError::Store)?;
         Ok(Self {
-            chain: ChainKey::new(root.audit_key()),
+            chain: Arc::new(ChainKey::new(root.audit_key())),
             limiter: RequestLimiter::new(config.tokenless_requests_per_minute),
             store,
             root,

@@ -1,1 +1,108 @@
-//! placeholder
+//! Signet's HTTP server.
+//!
+//! [`router`] builds the axum router over an [`AppState`], so tests can drive it with `oneshot`;
+//! [`run`] serves it on a listener the caller bound (tests bind port 0) until `shutdown`
+//! resolves. [`install`] is the composition root: the only place that picks a storage backend.
+#![forbid(unsafe_code)]
+
+pub mod bootstrap;
+pub mod config;
+pub mod error;
+pub mod extract;
+pub mod install;
+pub mod listener;
+mod routes;
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::Request;
+use axum::http::{HeaderValue, Method, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use ipnet::IpNet;
+use signet_core::Signet;
+use signet_proto::{CanonicalPath, ProtocolError};
+
+use crate::error::{ApiError, ErrorCode};
+use crate::extract::Peer;
+pub use crate::listener::{Listener, TlsListener};
+
+/// What every handler can reach.
+#[derive(Clone)]
+pub struct AppState {
+    /// The business layer.
+    pub signet: Arc<Signet>,
+    /// Peers whose `X-Forwarded-For` is believed. Empty: nobody's.
+    pub trusted_proxies: Arc<Vec<IpNet>>,
+}
+
+/// Rejects, before routing, what no API route accepts: HEAD/OPTIONS/TRACE/CONNECT, query strings
+/// and non-canonical paths. Doing it here (not in the extractor) means a request the router would
+/// not even match, like `/v1//secrets`, still gets a clear 400 rather than a 404.
+async fn guard(req: Request<Body>, next: Next) -> Response {
+    let target = req.uri().path_and_query().map(|p| p.as_str()).unwrap_or("/");
+    if target.starts_with("/v1/") || target == "/v1" {
+        if matches!(*req.method(), Method::HEAD | Method::OPTIONS | Method::TRACE | Method::CONNECT) {
+            return ApiError::new(ErrorCode::MethodNotAllowed).into_response();
+        }
+        if let Err(e) = CanonicalPath::parse(target) {
+            let msg = match e {
+                ProtocolError::QueryString => "query strings are not accepted on signed routes",
+                _ => "request path is not in canonical form",
+            };
+            return ApiError::malformed(msg).into_response();
+        }
+    }
+    let mut resp = next.run(req).await;
+    // API answers may carry secret values: no cache anywhere may keep them.
+    resp.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    resp.headers_mut().insert("x-content-type-options", HeaderValue::from_static("nosniff"));
+    resp
+}
+
+async fn not_found() -> ApiError {
+    ApiError::new(ErrorCode::NotFound)
+}
+
+/// The complete router.
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .merge(routes::machine::routes())
+        .merge(routes::admin::routes())
+        .merge(routes::enroll::routes())
+        .merge(routes::health::routes())
+        .fallback(not_found)
+        .method_not_allowed_fallback(|| async { ApiError::new(ErrorCode::MethodNotAllowed) })
+        .layer(middleware::from_fn(guard))
+        .with_state(state)
+}
+
+/// Serves `state` on `listener` until `shutdown` resolves, then drains in-flight requests.
+/// Also sweeps expired nonces once a minute.
+pub async fn run(listener: Listener, state: AppState, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
+    let signet = state.signet.clone();
+    let sweeper = tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(60));
+        loop {
+            tick.tick().await;
+            if let Err(e) = signet.sweep().await {
+                tracing::warn!(error = %e, "nonce sweep failed; will retry");
+            }
+        }
+    });
+    let app = router(state);
+    let result = match listener {
+        Listener::Plain(l) => {
+            axum::serve(l, app.into_make_service_with_connect_info::<Peer>()).with_graceful_shutdown(shutdown).await
+        }
+        Listener::Tls(l) => {
+            axum::serve(l, app.into_make_service_with_connect_info::<Peer>()).with_graceful_shutdown(shutdown).await
+        }
+    };
+    sweeper.abort();
+    result
+}

@@ -1,0 +1,235 @@
+//! Real processes: a `signet server` on a free port with its own data folder, and `signet` CLI
+//! invocations with their own `SIGNET_HOME`. Nothing is mocked; the test talks HTTP to the server
+//! exactly as a user's shell would.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use serde_json::Value;
+
+/// The binary under test.
+pub fn bin() -> &'static str {
+    env!("CARGO_BIN_EXE_signet")
+}
+
+/// A running server and the folders around it.
+pub struct TestServer {
+    /// Keeps the temporary folders alive (data, homes, logs).
+    pub root: tempfile::TempDir,
+    /// The server's data folder.
+    pub data_dir: PathBuf,
+    /// `SIGNET_HOME` of the operator's CLI.
+    pub operator_home: PathBuf,
+    /// `SIGNET_HOME` of the machine's CLI.
+    pub machine_home: PathBuf,
+    /// Where the server's stderr goes (appended across restarts).
+    pub log_path: PathBuf,
+    /// `http://localhost:PORT`.
+    pub url: String,
+    /// The port, kept across restarts so identities stay valid.
+    pub port: u16,
+    child: Option<Child>,
+}
+
+impl TestServer {
+    /// Starts a fresh server on a free port.
+    pub fn start() -> Self {
+        Self::start_with(&[])
+    }
+
+    /// Starts a fresh server with extra flags.
+    pub fn start_with(extra: &[&str]) -> Self {
+        let root = tempfile::tempdir().expect("tempdir");
+        let data_dir = root.path().join("data");
+        let operator_home = root.path().join("operator-home");
+        let machine_home = root.path().join("machine-home");
+        let log_path = root.path().join("server.log");
+        let mut s = Self { root, data_dir, operator_home, machine_home, log_path, url: String::new(), port: 0, child: None };
+        s.spawn(0, extra).expect("server starts");
+        s
+    }
+
+    /// Spawns the server process; returns its stderr text if it exits instead of listening.
+    pub fn spawn(&mut self, port: u16, extra: &[&str]) -> Result<(), String> {
+        let mut cmd = Command::new(bin());
+        cmd.arg("server").arg("--data-dir").arg(&self.data_dir).arg("--listen").arg(format!("127.0.0.1:{port}"));
+        cmd.args(extra);
+        cmd.env("SIGNET_LOG", "debug").env_remove("SIGNET_CONFIG").stdout(Stdio::null()).stderr(Stdio::piped());
+        let mut child = cmd.spawn().expect("spawn signet server");
+        let stderr = child.stderr.take().expect("piped stderr");
+        let (tx, rx) = mpsc::channel();
+        let log_path = self.log_path.clone();
+        std::thread::spawn(move || {
+            use std::io::Write;
+            let mut log = std::fs::OpenOptions::new().create(true).append(true).open(log_path).expect("log file");
+            let mut sent = false;
+            for line in BufReader::new(stderr).lines() {
+                let Ok(line) = line else { break };
+                let _ = writeln!(log, "{line}");
+                if !sent {
+                    if let Some(addr) = line.strip_prefix("signet: listening on ") {
+                        let _ = tx.send(Ok(addr.to_owned()));
+                        sent = true;
+                    }
+                }
+            }
+            if !sent {
+                let _ = tx.send(Err(()));
+            }
+        });
+        match rx.recv_timeout(Duration::from_secs(60)) {
+            Ok(Ok(addr)) => {
+                let port: u16 = addr.rsplit(':').next().and_then(|p| p.parse().ok()).expect("port");
+                self.port = port;
+                self.url = format!("http://localhost:{port}");
+                self.child = Some(child);
+                Ok(())
+            }
+            _ => {
+                let _ = child.wait();
+                Err(std::fs::read_to_string(&self.log_path).unwrap_or_default())
+            }
+        }
+    }
+
+    /// SIGKILL, as a crash would.
+    pub fn kill9(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    /// Graceful stop (SIGTERM), waiting for exit.
+    pub fn stop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(c.id() as i32), nix::sys::signal::Signal::SIGTERM);
+            let _ = c.wait();
+        }
+    }
+
+    /// Starts again on the same port and data folder.
+    pub fn restart(&mut self) {
+        self.stop();
+        let port = self.port;
+        self.spawn(port, &[]).expect("server restarts");
+    }
+
+    /// Runs the CLI as the operator.
+    pub fn op(&self, args: &[&str]) -> Output {
+        run(&self.operator_home, args)
+    }
+
+    /// Runs the CLI as the operator with `--json` and parses the one object it prints; panics
+    /// with the CLI's stderr on failure.
+    pub fn op_json(&self, args: &[&str]) -> Value {
+        let mut all = vec!["--json"];
+        all.extend_from_slice(args);
+        let out = self.op(&all);
+        assert!(out.status.success(), "signet {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
+        serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("signet {args:?}: not JSON ({e}): {}", String::from_utf8_lossy(&out.stdout)))
+    }
+
+    /// Runs the CLI as the machine.
+    pub fn machine(&self, args: &[&str]) -> Output {
+        run(&self.machine_home, args)
+    }
+
+    /// The machine's identity file.
+    pub fn machine_identity(&self) -> PathBuf {
+        let vaults = self.machine_home.join("vaults");
+        let dir = std::fs::read_dir(&vaults).expect("vaults dir").next().expect("one vault").expect("entry").path();
+        dir.join("identity.json")
+    }
+
+    /// `signet operator init` for this server.
+    pub fn operator_init(&self) -> Value {
+        let out = Command::new(bin())
+            .args(["operator", "init", "--json", "--data-dir"])
+            .arg(&self.data_dir)
+            .args(["--api-url", &self.url])
+            .env("SIGNET_HOME", &self.operator_home)
+            .output()
+            .expect("run operator init");
+        assert!(out.status.success(), "operator init: {}", String::from_utf8_lossy(&out.stderr));
+        serde_json::from_slice(&out.stdout).expect("operator init JSON")
+    }
+
+    /// The server's log so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log_path).unwrap_or_default()
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        self.kill9();
+    }
+}
+
+/// Runs `signet` with `SIGNET_HOME=home`.
+pub fn run(home: &Path, args: &[&str]) -> Output {
+    Command::new(bin())
+        .args(args)
+        .env("SIGNET_HOME", home)
+        .env_remove("SIGNET_IDENTITY")
+        .env_remove("SIGNET_OPERATOR_IDENTITY")
+        .output()
+        .expect("run signet")
+}
+
+/// Stdout as text.
+pub fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+/// Stderr as text.
+pub fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// Everything a signed read needs: a project, a secret, and an approved machine attached to the
+/// project and granted the secret.
+pub struct Fixture {
+    /// The server.
+    pub server: TestServer,
+    /// The project id.
+    pub project: String,
+    /// A standard secret's id.
+    pub secret: String,
+    /// Its value.
+    pub value: String,
+    /// The machine id.
+    pub machine: String,
+}
+
+impl Fixture {
+    /// The full newcomer path: operator init, project, secret, bootstrap token, enroll,
+    /// approve, attach, grant.
+    pub fn new() -> Self {
+        Self::with_server(TestServer::start())
+    }
+
+    /// The same, on a given server.
+    pub fn with_server(server: TestServer) -> Self {
+        server.operator_init();
+        let project = server.op_json(&["project", "create", "payments"])["id"].as_str().expect("project id").to_owned();
+        let value = "postgres://app:s3cr3t@db/payments".to_owned();
+        let secret = server.op_json(&["secret", "create", "--project", &project, "--name", "DATABASE_URL", "--value", &value])["id"]
+            .as_str()
+            .expect("secret id")
+            .to_owned();
+        let token = server.op_json(&["token", "bootstrap"])["token"].as_str().expect("token").to_owned();
+        let out = server.machine(&["enroll", "--server", &server.url, "--token", &token, "--name", "web-1"]);
+        assert!(out.status.success(), "enroll: {}", stderr(&out));
+        let ident: Value = serde_json::from_str(&std::fs::read_to_string(server.machine_identity()).expect("identity")).expect("json");
+        let machine = ident["machineId"].as_str().expect("machine id").to_owned();
+        server.op_json(&["machine", "approve", &machine]);
+        server.op_json(&["machine", "attach", &machine, "--project", &project]);
+        server.op_json(&["machine", "grant", &machine, "--secret", &secret]);
+        Self { server, project, secret, value, machine }
+    }
+}

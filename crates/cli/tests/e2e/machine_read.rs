@@ -1,0 +1,145 @@
+use serde_json::Value;
+use signet_client::MachineClient;
+use signet_client::identity;
+use signet_proto::Identity;
+
+use crate::harness::{Fixture, stderr, stdout};
+
+fn client(f: &Fixture) -> MachineClient {
+    let creds = identity::load::<Identity>(&f.server.machine_identity()).expect("identity");
+    MachineClient::new(creds).expect("client")
+}
+
+fn audit(f: &Fixture) -> Vec<Value> {
+    f.server.op_json(&["audit", "list", "--limit", "1000"])["records"].as_array().expect("records").clone()
+}
+
+fn count(records: &[Value], action: &str, result: &str) -> usize {
+    records.iter().filter(|r| r["action"] == action && r["result"] == result).count()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn newcomer_path_then_every_rejection() {
+    let f = Fixture::new();
+    let path = format!("/v1/secret/{}", f.secret);
+
+    // `signet get` returns the value, and `signet run -- env` shows it.
+    let out = f.server.machine(&["get", &f.secret]);
+    assert!(out.status.success(), "get: {}", stderr(&out));
+    assert_eq!(stdout(&out).trim_end(), f.value);
+    let out = f.server.machine(&["run", "--all", "--", "env"]);
+    assert!(out.status.success(), "run: {}", stderr(&out));
+    assert!(stdout(&out).lines().any(|l| l == format!("DATABASE_URL={}", f.value)), "env lacks the secret");
+
+    let c = client(&f);
+
+    // The identical request replayed: 401, with one uniform body and the server's time.
+    let req = c.signed("GET", &path).build().expect("build");
+    let first = req.send().await.expect("send");
+    assert_eq!(first.status, 200);
+    let replay = req.send().await.expect("send");
+    assert_eq!(replay.status, 401);
+    let uniform = replay.body.clone();
+    assert!(replay.header("date").is_some(), "401 must carry the server's time");
+    assert!(!String::from_utf8_lossy(&uniform).contains(&f.value));
+
+    // Timestamp outside the window either way: 401; on the edge: accepted.
+    for (offset, want) in [(301, 401), (-301, 401), (295, 200), (-295, 200)] {
+        let r = c.signed("GET", &path).timestamp_offset(offset).build().expect("build").send().await.expect("send");
+        assert_eq!(r.status, want, "offset {offset}");
+        if want == 401 {
+            assert_eq!(r.body, uniform, "401 bodies must be identical");
+        }
+    }
+
+    // Body changed after signing.
+    let mut req = c.signed("POST", "/v1/secrets/list").json(&serde_json::json!({"projectId": f.project})).build().expect("build");
+    req.body = format!("{{\"projectId\": \"{}\"}}", f.project).into_bytes();
+    let r = req.send().await.expect("send");
+    assert_eq!((r.status, &r.body), (401, &uniform));
+
+    // Path changed after signing (another secret's path).
+    let mut req = c.signed("GET", &path).build().expect("build");
+    req.path = "/v1/secret/sk_AAAAAAAAAA".to_owned();
+    let r = req.send().await.expect("send");
+    assert_eq!((r.status, &r.body), (401, &uniform));
+
+    // Method changed after signing: signed as POST, sent as GET.
+    let mut req = c.signed("POST", &path).build().expect("build");
+    req.method = "GET".to_owned();
+    let r = req.send().await.expect("send");
+    assert_eq!((r.status, &r.body), (401, &uniform));
+
+    // A query string on a signed route: 400, signed or not.
+    let r = c.signed("GET", &format!("{path}?version=1")).unchecked_path().build().expect("build").send_verbatim().await.expect("send");
+    assert_eq!(r.status, 400);
+    // Non-canonical paths: 400, never normalised.
+    for bad in [format!("/v1//secret/{}", f.secret), format!("/v1/secret/{}/", f.secret), format!("/v1/./secret/{}", f.secret)] {
+        let r = c.signed("GET", &bad).unchecked_path().build().expect("build").send_verbatim().await.expect("send");
+        assert_eq!(r.status, 400, "{bad}");
+    }
+
+    // Disabled: refused on the next request; enabled again: served.
+    f.server.op_json(&["machine", "disable", &f.machine]);
+    let r = c.signed("GET", &path).build().expect("build").send().await.expect("send");
+    assert!(r.status == 401 || r.status == 403, "disabled machine got {}", r.status);
+    f.server.op_json(&["machine", "enable", &f.machine]);
+    assert_eq!(c.signed("GET", &path).build().expect("build").send().await.expect("send").status, 200);
+
+    // A source outside the machine's allowed CIDRs: 403; back to any source: 200.
+    f.server.op_json(&["machine", "allow-cidr", &f.machine, "10.0.0.0/8"]);
+    assert_eq!(c.signed("GET", &path).build().expect("build").send().await.expect("send").status, 403);
+    f.server.op_json(&["machine", "allow-cidr", &f.machine, "127.0.0.0/8"]);
+    assert_eq!(c.signed("GET", &path).build().expect("build").send().await.expect("send").status, 200);
+
+    // The grant removed: 403 on the very next request, same as a secret that does not exist.
+    f.server.op_json(&["machine", "ungrant", &f.machine, "--secret", &f.secret]);
+    let denied = c.signed("GET", &path).build().expect("build").send().await.expect("send");
+    assert_eq!(denied.status, 403);
+    let missing = c.signed("GET", "/v1/secret/sk_ZZZZZZZZZZ").build().expect("build").send().await.expect("send");
+    assert_eq!((missing.status, &missing.body), (403, &denied.body));
+
+    // The audit shows each event.
+    let records = audit(&f);
+    assert!(count(&records, "secret_read", "ok") >= 5, "reads are audited");
+    assert!(count(&records, "auth_failure", "denied") >= 6, "auth failures are audited");
+    assert!(count(&records, "secret_read", "denied") >= 2, "denials are audited");
+    for action in ["machine_enroll_bootstrap", "machine_approve", "machine_attach", "grant_add", "grant_remove", "machine_disable", "machine_enable", "machine_cidrs_set", "secret_create", "project_create", "bootstrap_token_create"] {
+        assert!(records.iter().any(|r| r["action"] == action), "no {action} record");
+    }
+    let reasons: Vec<&str> = records.iter().filter(|r| r["action"] == "auth_failure").filter_map(|r| r["detail"].as_str()).collect();
+    for reason in ["replayed_nonce", "clock_window", "bad_signature"] {
+        assert!(reasons.contains(&reason), "no auth_failure with {reason}: {reasons:?}");
+    }
+
+    // `signet audit verify` passes, then fails after one row is changed in the database.
+    let ok = f.server.op(&["audit", "verify"]);
+    assert!(ok.status.success(), "verify: {} {}", stdout(&ok), stderr(&ok));
+    let db = rusqlite::Connection::open(f.server.data_dir.join("signet.db")).expect("open db");
+    let changed = db.execute("UPDATE audit SET detail = 'edited' WHERE seq = 3", []).expect("edit row");
+    assert_eq!(changed, 1);
+    drop(db);
+    let bad = f.server.op(&["audit", "verify"]);
+    assert!(!bad.status.success(), "verify must fail after an edit");
+    assert!((stdout(&bad) + &stderr(&bad)).contains('3'), "verify names the bad record");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn operator_and_machine_keys_do_not_cross() {
+    let f = Fixture::new();
+    let c = client(&f);
+    // A machine's signature with its id in X-Operator-Id on an admin route: 401.
+    let r = c
+        .signed("GET", "/v1/admin/projects")
+        .remove_header("x-machine-id")
+        .header("x-operator-id", f.machine.clone())
+        .build()
+        .expect("build")
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(r.status, 401);
+    // No admin route answers a machine-signed request.
+    let r = c.signed("GET", "/v1/admin/projects").build().expect("build").send().await.expect("send");
+    assert_eq!(r.status, 401);
+}

@@ -1,0 +1,18 @@
+//! End-to-end tests: real `signet` processes talking HTTP.
+//!
+//! One test binary; each module is one acceptance area.
+
+mod harness;
+
+// The newcomer path, then every way a signed read must fail (issue 2, acceptance 1).
+mod machine_read;
+// Replay protection across a restart (acceptance 3).
+mod restart;
+// Acknowledged writes survive `kill -9` (acceptance 4).
+mod crash;
+// Wrong or missing root key; no plaintext in files or logs (acceptance 5).
+mod root_key;
+// Tokenless enrollment approved only by fingerprint (acceptance 6).
+mod tokenless;
+// Bootstrap script, enrollment tokens, machine lifecycle and the remaining machine routes.
+mod enrollment;

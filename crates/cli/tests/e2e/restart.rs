@@ -1,0 +1,26 @@
+use signet_client::MachineClient;
+use signet_client::identity;
+use signet_proto::Identity;
+
+use crate::harness::Fixture;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_request_captured_before_a_restart_is_rejected_after_it() {
+    let mut f = Fixture::new();
+    let c = MachineClient::new(identity::load::<Identity>(&f.server.machine_identity()).expect("identity")).expect("client");
+    let path = format!("/v1/secret/{}", f.secret);
+    let captured = c.signed("GET", &path).build().expect("build");
+    assert_eq!(captured.send().await.expect("send").status, 200);
+    // A graceful restart, then a crash restart: neither forgets the nonce.
+    f.server.restart();
+    assert_eq!(captured.send().await.expect("send").status, 401);
+    let second = c.signed("GET", &path).build().expect("build");
+    assert_eq!(second.send().await.expect("send").status, 200);
+    f.server.kill9();
+    let port = f.server.port;
+    f.server.spawn(port, &[]).expect("restart after kill -9");
+    assert_eq!(second.send().await.expect("send").status, 401);
+    assert_eq!(captured.send().await.expect("send").status, 401);
+    // Fresh requests still work.
+    assert_eq!(c.signed("GET", &path).build().expect("build").send().await.expect("send").status, 200);
+}

@@ -1,0 +1,192 @@
+//! Server configuration: a TOML file, overridden by command-line flags, resolved once into typed
+//! values (parse, don't validate later).
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use ipnet::IpNet;
+use serde::Deserialize;
+
+/// Why a configuration was refused.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("cannot read config file {0}")]
+    Read(String),
+    /// The file is not valid TOML for this schema.
+    #[error("invalid config file {path}: {message}")]
+    Parse {
+        /// The file.
+        path: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// A value is invalid; the message says which and why.
+    #[error("{0}")]
+    Invalid(String),
+}
+
+/// The file format. Every field is optional; flags override the file.
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileConfig {
+    /// Address to listen on (default `127.0.0.1:8420`).
+    pub listen: Option<SocketAddr>,
+    /// Data folder (default `./signet-data`).
+    pub data_dir: Option<PathBuf>,
+    /// Public base URL given to machines.
+    pub api_url: Option<String>,
+    /// TLS certificate chain (PEM).
+    pub tls_cert: Option<PathBuf>,
+    /// TLS private key (PEM).
+    pub tls_key: Option<PathBuf>,
+    /// Allow plain HTTP on a non-loopback address (behind a TLS-terminating proxy).
+    pub insecure_http: Option<bool>,
+    /// CIDRs of proxies whose `X-Forwarded-For` is believed.
+    pub trusted_proxies: Option<Vec<String>>,
+    /// File holding the root key (64 hex digits). Default: `<data_dir>/root.key`.
+    pub root_key_file: Option<PathBuf>,
+    /// Name of an environment variable holding the root key instead.
+    pub root_key_env: Option<String>,
+    /// Log as JSON lines.
+    pub log_json: Option<bool>,
+    /// Tokenless enrollment requests per source per minute (default 5).
+    pub tokenless_requests_per_minute: Option<u32>,
+}
+
+impl FileConfig {
+    /// Reads a TOML file.
+    pub fn load(path: &Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|_| ConfigError::Read(path.display().to_string()))?;
+        toml::from_str(&text).map_err(|e| ConfigError::Parse { path: path.display().to_string(), message: e.message().to_owned() })
+    }
+}
+
+/// Where the root key comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RootKeySource {
+    /// `<data_dir>/root.key`, created on first start.
+    DataDir,
+    /// A file the operator manages; never created by Signet.
+    File(PathBuf),
+    /// An environment variable.
+    Env(String),
+}
+
+/// The resolved configuration.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    /// Address to listen on.
+    pub listen: SocketAddr,
+    /// Data folder.
+    pub data_dir: PathBuf,
+    /// Public base URL, without a trailing slash.
+    pub api_url: String,
+    /// TLS certificate and key, if serving HTTPS.
+    pub tls: Option<(PathBuf, PathBuf)>,
+    /// Trusted proxies.
+    pub trusted_proxies: Vec<IpNet>,
+    /// Root key source.
+    pub root_key: RootKeySource,
+    /// JSON logs.
+    pub log_json: bool,
+    /// Tokenless enrollment rate.
+    pub tokenless_requests_per_minute: u32,
+}
+
+/// The URL a listener advertises when none is configured. The SikkerKey SDKs accept plain HTTP
+/// only to `http://localhost`, so loopback listeners advertise that name rather than the address.
+pub fn default_api_url(listen: SocketAddr, tls: bool) -> String {
+    let scheme = if tls { "https" } else { "http" };
+    let host = match listen.ip() {
+        ip if ip.is_loopback() => "localhost".to_owned(),
+        std::net::IpAddr::V6(v6) => format!("[{v6}]"),
+        ip => ip.to_string(),
+    };
+    format!("{scheme}://{host}:{}", listen.port())
+}
+
+/// Checks a public URL: scheme, no path, and none of the characters that could break out of the
+/// quoting in the bootstrap script.
+fn check_api_url(url: &str) -> Result<String, ConfigError> {
+    let url = url.to_owned();
+    let rest = url.strip_prefix("https://").or_else(|| url.strip_prefix("http://"));
+    let ok = rest.is_some_and(|r| !r.is_empty() && !r.contains('/'))
+        && !url.chars().any(|c| c.is_whitespace() || c.is_control() || "'\"\\$`;|&<>(){}".contains(c));
+    if ok {
+        Ok(url)
+    } else {
+        Err(ConfigError::Invalid(format!(
+            "api_url must be http(s)://host[:port] with no path or trailing slash, got {url:?}"
+        )))
+    }
+}
+
+impl FileConfig {
+    /// Resolves into a [`ServerConfig`], applying defaults and checking combinations.
+    pub fn resolve(self) -> Result<ServerConfig, ConfigError> {
+        let listen = self.listen.unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8420)));
+        let tls = match (self.tls_cert, self.tls_key) {
+            (Some(c), Some(k)) => Some((c, k)),
+            (None, None) => None,
+            _ => return Err(ConfigError::Invalid("give both tls_cert and tls_key, or neither".into())),
+        };
+        if tls.is_none() && !listen.ip().is_loopback() && !self.insecure_http.unwrap_or(false) {
+            return Err(ConfigError::Invalid(format!(
+                "refusing plain HTTP on non-loopback address {listen}: give --tls-cert/--tls-key, or --insecure-http behind a TLS proxy"
+            )));
+        }
+        let api_url = check_api_url(&self.api_url.unwrap_or_else(|| default_api_url(listen, tls.is_some())))?;
+        let trusted_proxies = self
+            .trusted_proxies
+            .unwrap_or_default()
+            .iter()
+            .map(|c| c.parse::<IpNet>().map_err(|_| ConfigError::Invalid(format!("trusted_proxies: not a CIDR: {c:?}"))))
+            .collect::<Result<_, _>>()?;
+        let root_key = match (self.root_key_file, self.root_key_env) {
+            (Some(_), Some(_)) => return Err(ConfigError::Invalid("give root_key_file or root_key_env, not both".into())),
+            (Some(f), None) => RootKeySource::File(f),
+            (None, Some(v)) => RootKeySource::Env(v),
+            (None, None) => RootKeySource::DataDir,
+        };
+        Ok(ServerConfig {
+            listen,
+            data_dir: self.data_dir.unwrap_or_else(|| PathBuf::from("signet-data")),
+            api_url,
+            tls,
+            trusted_proxies,
+            root_key,
+            log_json: self.log_json.unwrap_or(false),
+            tokenless_requests_per_minute: self.tokenless_requests_per_minute.unwrap_or(5),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_loopback_and_localhost() {
+        let c = FileConfig::default().resolve().unwrap();
+        assert_eq!(c.listen.to_string(), "127.0.0.1:8420");
+        assert_eq!(c.api_url, "http://localhost:8420");
+        assert_eq!(c.root_key, RootKeySource::DataDir);
+    }
+
+    #[test]
+    fn plain_http_off_loopback_needs_the_flag() {
+        let f = FileConfig { listen: Some("0.0.0.0:8420".parse().unwrap()), ..Default::default() };
+        assert!(f.clone().resolve().is_err());
+        assert!(FileConfig { insecure_http: Some(true), ..f }.resolve().is_ok());
+    }
+
+    #[test]
+    fn api_urls_cannot_break_the_script_quoting() {
+        for bad in ["http://x/'; rm -rf /", "http://x/", "ftp://x", "http://x$(id)", "https://"] {
+            assert!(check_api_url(bad).is_err(), "{bad}");
+        }
+        assert!(check_api_url("https://vault.example:8443").is_ok());
+    }
+}

@@ -1,0 +1,177 @@
+//! The one error type every handler returns, and the table of stable error codes.
+//!
+//! Bodies are `{"error": "<message>", "code": "<code>"}`. The SikkerKey SDKs read `error`; our
+//! own clients switch on `code`, which never changes once published. Every 401 has the same body,
+//! whatever failed. 5xx bodies are generic; the cause goes to the log, never to the client.
+
+use axum::Json;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+use signet_core::CoreError;
+
+/// A stable error code and the status it always maps to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ErrorCode {
+    /// 403: not allowed (including a secret that does not exist, to a machine).
+    AccessDenied,
+    /// 401: any authentication failure.
+    AuthenticationFailed,
+    /// 409: the request conflicts with current state.
+    Conflict,
+    /// 500: a bug; details only in the log.
+    Internal,
+    /// 400: malformed input; the message says what.
+    MalformedRequest,
+    /// 405: method not routed (HEAD, OPTIONS and TRACE never are on the API).
+    MethodNotAllowed,
+    /// 404: no such route, or (operators only) no such object.
+    NotFound,
+    /// 413: body over the route's limit.
+    PayloadTooLarge,
+    /// 409: the public key is already registered.
+    PublicKeyTaken,
+    /// 429: too many requests from this source.
+    RateLimited,
+    /// 503: the store or the audit log is down; fail closed.
+    Unavailable,
+}
+
+impl ErrorCode {
+    /// The HTTP status.
+    pub fn status(self) -> StatusCode {
+        match self {
+            Self::AccessDenied => StatusCode::FORBIDDEN,
+            Self::AuthenticationFailed => StatusCode::UNAUTHORIZED,
+            Self::Conflict | Self::PublicKeyTaken => StatusCode::CONFLICT,
+            Self::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+            Self::MalformedRequest => StatusCode::BAD_REQUEST,
+            Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            Self::NotFound => StatusCode::NOT_FOUND,
+            Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::RateLimited => StatusCode::TOO_MANY_REQUESTS,
+            Self::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+        }
+    }
+
+    /// The stable code string.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::AccessDenied => "access_denied",
+            Self::AuthenticationFailed => "authentication_failed",
+            Self::Conflict => "conflict",
+            Self::Internal => "internal",
+            Self::MalformedRequest => "malformed_request",
+            Self::MethodNotAllowed => "method_not_allowed",
+            Self::NotFound => "not_found",
+            Self::PayloadTooLarge => "payload_too_large",
+            Self::PublicKeyTaken => "public_key_taken",
+            Self::RateLimited => "rate_limited",
+            Self::Unavailable => "unavailable",
+        }
+    }
+
+    /// The fixed message for codes whose message never varies.
+    fn default_message(self) -> &'static str {
+        match self {
+            Self::AccessDenied => "access denied",
+            Self::AuthenticationFailed => "authentication failed",
+            Self::Conflict => "conflict",
+            Self::Internal => "internal error",
+            Self::MalformedRequest => "malformed request",
+            Self::MethodNotAllowed => "method not allowed",
+            Self::NotFound => "not found",
+            Self::PayloadTooLarge => "request body too large",
+            Self::PublicKeyTaken => "public key is already registered",
+            Self::RateLimited => "too many requests",
+            Self::Unavailable => "service temporarily unavailable",
+        }
+    }
+}
+
+/// An error response.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiError {
+    code: ErrorCode,
+    message: Option<String>,
+}
+
+impl ApiError {
+    /// An error with the code's fixed message.
+    pub fn new(code: ErrorCode) -> Self {
+        Self { code, message: None }
+    }
+
+    /// A 400 with a specific, safe message.
+    pub fn malformed(message: impl Into<String>) -> Self {
+        Self { code: ErrorCode::MalformedRequest, message: Some(message.into()) }
+    }
+
+    /// The code.
+    pub fn code(&self) -> ErrorCode {
+        self.code
+    }
+}
+
+impl From<CoreError> for ApiError {
+    fn from(e: CoreError) -> Self {
+        match e {
+            CoreError::BadRequest(m) => Self::malformed(m),
+            CoreError::Conflict("public_key_taken") => Self::new(ErrorCode::PublicKeyTaken),
+            CoreError::Conflict(rule) => Self { code: ErrorCode::Conflict, message: Some(format!("conflict: {rule}")) },
+            CoreError::Forbidden => Self::new(ErrorCode::AccessDenied),
+            CoreError::NotFound => Self::new(ErrorCode::NotFound),
+            CoreError::RateLimited => Self::new(ErrorCode::RateLimited),
+            CoreError::Unauthenticated => Self::new(ErrorCode::AuthenticationFailed),
+            CoreError::Unavailable => Self::new(ErrorCode::Unavailable),
+            _ => Self::new(ErrorCode::Internal),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        // Authentication failures must be indistinguishable, so their message is never custom.
+        let message = match self.code {
+            ErrorCode::AuthenticationFailed => self.code.default_message().to_owned(),
+            _ => self.message.unwrap_or_else(|| self.code.default_message().to_owned()),
+        };
+        let mut resp = (self.code.status(), Json(json!({ "error": message, "code": self.code.as_str() }))).into_response();
+        if self.code == ErrorCode::RateLimited || self.code == ErrorCode::Unavailable {
+            resp.headers_mut().insert("retry-after", axum::http::HeaderValue::from_static("1"));
+        }
+        resp
+    }
+}
+
+/// Handler result alias.
+pub type ApiResult<T> = Result<T, ApiError>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_are_unique_and_statuses_fixed() {
+        let all = [
+            ErrorCode::AccessDenied,
+            ErrorCode::AuthenticationFailed,
+            ErrorCode::Conflict,
+            ErrorCode::Internal,
+            ErrorCode::MalformedRequest,
+            ErrorCode::MethodNotAllowed,
+            ErrorCode::NotFound,
+            ErrorCode::PayloadTooLarge,
+            ErrorCode::PublicKeyTaken,
+            ErrorCode::RateLimited,
+            ErrorCode::Unavailable,
+        ];
+        let mut names: Vec<_> = all.iter().map(|c| c.as_str()).collect();
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), all.len());
+        assert_eq!(ErrorCode::AuthenticationFailed.status(), StatusCode::UNAUTHORIZED);
+        assert_eq!(ErrorCode::AccessDenied.status(), StatusCode::FORBIDDEN);
+    }
+}

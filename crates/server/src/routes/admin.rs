@@ -1,0 +1,320 @@
+//! The admin API for operators. Signed with an operator key; never returns a secret value.
+//! Queries with parameters are POSTs with a JSON body, since signed routes take no query string.
+
+use std::collections::BTreeMap;
+
+use axum::extract::{Path, State};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use signet_core::enrollment::EnrollmentSpec;
+use signet_core::secret::SecretInput;
+use signet_store::AuditFilter;
+use zeroize::Zeroizing;
+
+use crate::AppState;
+use crate::bootstrap::install_command;
+use crate::error::{ApiError, ApiResult};
+use crate::extract::{OperatorCall, json};
+
+/// Routes for operators.
+pub(crate) fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/v1/admin/whoami", get(whoami))
+        .route("/v1/admin/vault", get(vault))
+        .route("/v1/admin/vault/settings", post(vault_settings))
+        .route("/v1/admin/projects", get(projects).post(create_project))
+        .route("/v1/admin/secrets", post(create_secret))
+        .route("/v1/admin/secrets/query", post(query_secrets))
+        .route("/v1/admin/secrets/{id}", get(secret))
+        .route("/v1/admin/secrets/{id}/update", post(update_secret))
+        .route("/v1/admin/secrets/{id}/versions", get(versions))
+        .route("/v1/admin/secrets/{id}/rollback", post(rollback))
+        .route("/v1/admin/secrets/{id}/delete", post(delete_secret))
+        .route("/v1/admin/tokens/bootstrap", post(bootstrap_token))
+        .route("/v1/admin/tokens/enrollment", get(enrollment_tokens).post(create_enrollment_token))
+        .route("/v1/admin/tokens/enrollment/{id}/revoke", post(revoke_enrollment_token))
+        .route("/v1/admin/machines", get(machines))
+        .route("/v1/admin/machines/{id}", get(machine))
+        .route("/v1/admin/machines/{id}/{action}", post(machine_action))
+        .route("/v1/admin/ip-allowlist", get(allowlist).post(allowlist_add))
+        .route("/v1/admin/ip-allowlist/enable", post(allowlist_enable))
+        .route("/v1/admin/ip-allowlist/disable", post(allowlist_disable))
+        .route("/v1/admin/ip-allowlist/{id}/delete", post(allowlist_remove))
+        .route("/v1/admin/audit/query", post(audit_query))
+        .route("/v1/admin/audit/verify", post(audit_verify))
+}
+
+fn to_json<T: serde::Serialize>(v: T) -> ApiResult<Json<Value>> {
+    serde_json::to_value(v).map(Json).map_err(|_| ApiError::new(crate::error::ErrorCode::Internal))
+}
+
+/// Bodies that must be empty or `{}`.
+fn no_body(call: &OperatorCall) -> ApiResult<()> {
+    if call.body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(());
+    }
+    let _: serde_json::Map<String, Value> = json(&call.body)
+        .and_then(|m: serde_json::Map<String, Value>| if m.is_empty() { Ok(m) } else { Err(ApiError::malformed("this route takes no fields")) })?;
+    Ok(())
+}
+
+async fn whoami(State(s): State<AppState>, call: OperatorCall) -> ApiResult<Json<Value>> {
+    let o = &call.operator.record;
+    Ok(Json(json!({ "operatorId": o.id, "name": o.name, "vaultId": s.signet.vault_id(), "owner": o.owner })))
+}
+
+async fn vault(State(s): State<AppState>, _call: OperatorCall) -> ApiResult<Json<Value>> {
+    to_json(s.signet.vault_view().await?)
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct VaultSettings {
+    tokenless_enrollment: Option<bool>,
+}
+
+async fn vault_settings(State(s): State<AppState>, call: OperatorCall) -> ApiResult<Json<Value>> {
+    let b: VaultSettings = json(&call.body)?;
+    let view = match b.tokenless_enrollment {
+        Some(on) => s.signet.set_tokenless_enrollment(&call.operator, on).await?,
+        None => s.signet.vault_view().await?,
+    };
+    to_json(view)
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NameBody {
+    name: String,
+}
+
+async fn create_project(State(s): State<AppState>, call: OperatorCall) -> ApiResult<Json<Value>> {
+    let b: NameBody = json(&call.body)?;
+    to_json(s.signet.create_project(&call.operator, &b.name).await?)
+}
+
+async fn projects(State(s): State<AppState>, _call: OperatorCall) -> ApiResult<Json<Value>> {
+    Ok(Json(json!({ "projects": s.signet.projects().await? })))
+}
+
+/// A secret write: exactly one of `value` and `fields`. Values are held in zeroizing memory.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct ValueBody {
+    project_id: Option<String>,
+    name: Option<String>,
+    value: Option<Zeroizing<String>>,
+    fields: Option<BTreeMap<String, Zeroizing<String>>>,
+}
+
+impl ValueBody {
+    fn input(self) -> ApiResult<SecretInput> {
+        match (self.value, self.fields) {
+            (Some(v), None) => Ok(SecretInput::Value(v)),
+            (None, Some(f)) => Ok(SecretInput::Fields(f)),
+            _ => Err(ApiError::malformed("give exactly one of value and fields")),
+        }
+    }
+}
+
+async fn create_secret(State(s): State<AppState>, call: OperatorCall) -> ApiResult<Json<Value>> {
+    let mut b: ValueBody = json(&call.body)?;
+    let project = b.project_id.take().ok_or_else(|| ApiError::malformed("missing field `projectId`"))?;
+    let name = b.name.take().ok_or_else(|| ApiError::malformed("missing field `name`"))?;
+    to_json(s.signet.create_secret(&call.operator, &project, &name, b.input()?).await?)
+}
+
+async fn update_secret(State(s): State<AppState>, Path(id): Path<String>, call: OperatorCall) -> ApiResult<Json<Value>> {
+    let b: ValueBody = json(&call.body)?;
+    if b.project_id.is_some() || b.name.is_some() {
+        return Err(ApiError::malformed("an update takes only value or fields"));
+    }
+    to_json(s.signet.update_secret(&call.operator, &id, b.input()?).await?)
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct ProjectBody {
+    project_id: String,
+}
+
+async fn query_secrets(State(s): State<AppState>, call: OperatorCall) -> ApiResult<Json<Value>> {
+    let b: ProjectBody = json(&call.body)?;
+    Ok(Json(json!({ "secrets": s.signet.secrets_in_project(&b.project_id).await? })))
+}
+
+async fn secret(State(s): State<AppState>, Path(id): Path<String>, _call: OperatorCall) -> ApiResult<Json<Value>> {
+    to_json(s.signet.secret_view(&id).await?)
+}
+
+async fn versions(State(s): State<AppState>, Path(id): Path<String>, _call: OperatorCall) -> ApiResult<Json<Value>> {
+    Ok(Json(json!({ "versions": s.signet.versions(&id).await? })))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct VersionBody {
+    version: u32,
+}
+
+async fn rollback(State(s): State<AppState>, Path(id): Path<String>, call: OperatorCall) -> ApiResult<Json<Value>> {
+    let b: VersionBody = json(&call.body)?;
+    to_json(s.signet.rollback_secret(&call.operator, &id, b.version).await?)
+}
+
+async fn delete_secret(State(s): State<AppState>, Path(id): Path<String>, call: OperatorCall) -> ApiResult<Json<Value>> {
+    no_body(&call)?;
+    s.signet.delete_secret(&call.operator, &id).await?;
+    Ok(Json(json!({ "id": id, "deleted": true })))
+}
+
+async fn bootstrap_token(State(s): State<AppState>, call: OperatorCall) -> ApiResult<Json<Value>> {
+    no_body(&call)?;
+    let (rec, token) = s.signet.issue_bootstrap_token(&call.operator).await?;
+    let script_url = format!("{}/v1/bootstrap/{}", s.signet.api_url(), token.0.as_str());
+    Ok(Json(json!({
+        "id": rec.id,
+        "token": token.0.as_str(),
+        "expiresAt": rec.expires_ms,
+        "scriptUrl": script_url,
+        "command": install_command(&script_url),
+    })))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct EnrollmentBody {
+    name: Option<String>,
+    #[serde(default)]
+    project_ids: Vec<String>,
+    #[serde(default)]
+    secret_ids: Vec<String>,
+    max_uses: Option<u32>,
+    ttl_secs: Option<i64>,
+    machine_ttl_secs: Option<i64>,
+    source_cidr: Option<String>,
+    hostname_pattern: Option<String>,
+}
+
+async fn create_enrollment_token(State(s): State<AppState>, call: OperatorCall) -> ApiResult<Json<Value>> {
+    let b: EnrollmentBody = json(&call.body)?;
+    let spec = EnrollmentSpec {
+        name: b.name,
+        project_ids: b.project_ids,
+        secret_ids: b.secret_ids,
+        max_uses: b.max_uses,
+        ttl_secs: b.ttl_secs,
+        machine_ttl_secs: b.machine_ttl_secs,
+        source_cidr: b.source_cidr,
+        hostname_pattern: b.hostname_pattern,
+    };
+    to_json(s.signet.issue_enrollment_token(&call.operator, &spec).await?)
+}
+
+async fn enrollment_tokens(State(s): State<AppState>, _call: OperatorCall) -> ApiResult<Json<Value>> {
+    Ok(Json(json!({ "tokens": s.signet.enrollment_tokens().await? })))
+}
+
+async fn revoke_enrollment_token(State(s): State<AppState>, Path(id): Path<String>, call: OperatorCall) -> ApiResult<Json<Value>> {
+    no_body(&call)?;
+    to_json(s.signet.revoke_enrollment_token(&call.operator, &id).await?)
+}
+
+async fn machines(State(s): State<AppState>, _call: OperatorCall) -> ApiResult<Json<Value>> {
+    Ok(Json(json!({ "machines": s.signet.machine_views().await? })))
+}
+
+async fn machine(State(s): State<AppState>, Path(id): Path<String>, _call: OperatorCall) -> ApiResult<Json<Value>> {
+    to_json(s.signet.machine_view(&id).await?)
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct MachineBody {
+    fingerprint: Option<String>,
+    project_id: Option<String>,
+    secret_ids: Option<Vec<String>>,
+    cidrs: Option<Vec<String>>,
+}
+
+async fn machine_action(State(s): State<AppState>, Path((id, action)): Path<(String, String)>, call: OperatorCall) -> ApiResult<Json<Value>> {
+    let b: MachineBody = crate::extract::json_opt(&call.body)?.unwrap_or_default();
+    let op = &call.operator;
+    let need = |v: Option<String>, f: &str| v.ok_or_else(|| ApiError::malformed(format!("missing field `{f}`")));
+    let sig = &s.signet;
+    let view = match action.as_str() {
+        "approve" => sig.approve_machine(op, &id, b.fingerprint.as_deref()).await?,
+        "deny" => sig.deny_machine(op, &id).await?,
+        "enable" => sig.set_machine_enabled(op, &id, true).await?,
+        "disable" => sig.set_machine_enabled(op, &id, false).await?,
+        "revoke" => sig.revoke_machine(op, &id).await?,
+        "attach" => sig.attach_machine(op, &id, &need(b.project_id, "projectId")?).await?,
+        "detach" => sig.detach_machine(op, &id, &need(b.project_id, "projectId")?).await?,
+        "grant" => sig.set_grants(op, &id, &b.secret_ids.unwrap_or_default(), true).await?,
+        "ungrant" => sig.set_grants(op, &id, &b.secret_ids.unwrap_or_default(), false).await?,
+        "cidrs" => sig.set_machine_cidrs(op, &id, &b.cidrs.unwrap_or_default()).await?,
+        _ => return Err(ApiError::new(crate::error::ErrorCode::NotFound)),
+    };
+    to_json(view)
+}
+
+async fn allowlist(State(s): State<AppState>, _call: OperatorCall) -> ApiResult<Json<Value>> {
+    to_json(s.signet.allowlist().await?)
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CidrBody {
+    cidr: String,
+    label: Option<String>,
+}
+
+async fn allowlist_add(State(s): State<AppState>, call: OperatorCall) -> ApiResult<Json<Value>> {
+    let b: CidrBody = json(&call.body)?;
+    to_json(s.signet.allowlist_add(&call.operator, &b.cidr, b.label.as_deref().unwrap_or_default()).await?)
+}
+
+async fn allowlist_remove(State(s): State<AppState>, Path(id): Path<String>, call: OperatorCall) -> ApiResult<Json<Value>> {
+    no_body(&call)?;
+    s.signet.allowlist_remove(&call.operator, &id).await?;
+    Ok(Json(json!({ "id": id, "deleted": true })))
+}
+
+async fn allowlist_enable(State(s): State<AppState>, call: OperatorCall) -> ApiResult<Json<Value>> {
+    no_body(&call)?;
+    to_json(s.signet.allowlist_set_enabled(&call.operator, true).await?)
+}
+
+async fn allowlist_disable(State(s): State<AppState>, call: OperatorCall) -> ApiResult<Json<Value>> {
+    no_body(&call)?;
+    to_json(s.signet.allowlist_set_enabled(&call.operator, false).await?)
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct AuditQuery {
+    limit: Option<u32>,
+    before_seq: Option<u64>,
+    actor_id: Option<String>,
+    action: Option<String>,
+    result: Option<String>,
+}
+
+async fn audit_query(State(s): State<AppState>, call: OperatorCall) -> ApiResult<Json<Value>> {
+    let q: AuditQuery = crate::extract::json_opt(&call.body)?.unwrap_or_default();
+    let filter = AuditFilter {
+        before_seq: q.before_seq,
+        actor_id: q.actor_id,
+        action: q.action,
+        result: q.result.as_deref().map(signet_core::audit::parse_result).transpose()?,
+        limit: q.limit.unwrap_or(100),
+    };
+    Ok(Json(json!({ "records": s.signet.audit_list(&filter).await? })))
+}
+
+async fn audit_verify(State(s): State<AppState>, call: OperatorCall) -> ApiResult<Json<Value>> {
+    no_body(&call)?;
+    to_json(s.signet.audit_verify(&call.operator).await?)
+}

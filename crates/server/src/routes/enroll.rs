@@ -1,0 +1,97 @@
+//! Unsigned enrollment routes. They accept only a public key: the private key never leaves the
+//! machine that generated it.
+
+use axum::extract::{Path, State};
+use axum::http::HeaderMap;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::Deserialize;
+use serde_json::json;
+use signet_core::enrollment::Registration;
+
+use crate::AppState;
+use crate::bootstrap::script;
+use crate::error::{ApiError, ApiResult, ErrorCode};
+use crate::extract::{ClientIp, MAX_BODY, json, read_body};
+
+/// Enrollment routes.
+pub(crate) fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/v1/enroll/bootstrap", post(bootstrap))
+        .route("/v1/{vault}/enroll/register", post(register))
+        .route("/v1/{vault}/enroll/request", post(request))
+        .route("/v1/bootstrap/{token}", get(bootstrap_script))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct EnrollBody {
+    token: Option<String>,
+    public_key: String,
+    hostname: String,
+    name: Option<String>,
+}
+
+async fn body(headers: &HeaderMap, body: axum::body::Body) -> ApiResult<EnrollBody> {
+    json(&read_body(headers, body, MAX_BODY).await?)
+}
+
+fn registration<'a>(b: &'a EnrollBody, ip: std::net::IpAddr) -> Registration<'a> {
+    Registration { public_key: &b.public_key, hostname: &b.hostname, name: b.name.as_deref(), source_ip: ip }
+}
+
+async fn bootstrap(State(s): State<AppState>, ClientIp(ip): ClientIp, headers: HeaderMap, raw: axum::body::Body) -> ApiResult<Response> {
+    let b = body(&headers, raw).await?;
+    let token = b.token.as_deref().ok_or_else(|| ApiError::malformed("missing field `token`"))?;
+    let r = s.signet.enroll_with_bootstrap_token(token, &registration(&b, ip)).await?;
+    Ok(Json(json!({
+        "machineId": r.machine_id,
+        "machineName": r.machine_name,
+        "vaultId": r.vault_id,
+        "apiUrl": r.api_url,
+        "status": r.status,
+        "fingerprint": r.fingerprint,
+    }))
+    .into_response())
+}
+
+async fn register(State(s): State<AppState>, Path(vault): Path<String>, ClientIp(ip): ClientIp, headers: HeaderMap, raw: axum::body::Body) -> ApiResult<Response> {
+    let b = body(&headers, raw).await?;
+    let token = b.token.as_deref().ok_or_else(|| ApiError::malformed("missing field `token`"))?;
+    let r = s.signet.enroll_with_enrollment_token(&vault, token, &registration(&b, ip)).await?;
+    Ok(Json(json!({
+        "machineId": r.machine_id,
+        "machineName": r.machine_name,
+        "vaultId": r.vault_id,
+        "expiresAt": r.expires_at,
+        "apiUrl": r.api_url,
+    }))
+    .into_response())
+}
+
+async fn request(State(s): State<AppState>, Path(vault): Path<String>, ClientIp(ip): ClientIp, headers: HeaderMap, raw: axum::body::Body) -> ApiResult<Response> {
+    let b = body(&headers, raw).await?;
+    if b.token.is_some() {
+        return Err(ApiError::malformed("a tokenless request carries no token"));
+    }
+    let r = s.signet.enroll_by_request(&vault, &registration(&b, ip)).await?;
+    Ok(Json(json!({
+        "machineId": r.machine_id,
+        "machineName": r.machine_name,
+        "vaultId": r.vault_id,
+        "apiUrl": r.api_url,
+        "status": r.status,
+        "fingerprint": r.fingerprint,
+    }))
+    .into_response())
+}
+
+async fn bootstrap_script(State(s): State<AppState>, Path(token): Path<String>) -> ApiResult<Response> {
+    // Only a well-formed, live token gets a script; everything else is the same refusal.
+    let well_formed = token.len() == 68 && token.starts_with("sgb_") && token[4..].bytes().all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase());
+    if !well_formed || !s.signet.bootstrap_token_usable(&token).await? {
+        return Err(ApiError::new(ErrorCode::AccessDenied));
+    }
+    Ok(([(axum::http::header::CONTENT_TYPE, "text/x-shellscript; charset=utf-8")], script(s.signet.api_url(), &token)).into_response())
+}

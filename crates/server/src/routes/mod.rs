@@ -1,0 +1,6 @@
+//! HTTP routes, one module per audience.
+
+pub(crate) mod admin;
+pub(crate) mod enroll;
+pub(crate) mod health;
+pub(crate) mod machine;

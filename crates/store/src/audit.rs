@@ -1,0 +1,179 @@
+//! The audit log: append-only, hash-chained, written in durable group commits.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use signet_proto::{MachineId, SecretId};
+
+use crate::StoreResult;
+
+/// Who acted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ActorKind {
+    /// A request that did not authenticate as anyone.
+    Anonymous,
+    /// A machine key.
+    Machine,
+    /// An operator key.
+    Operator,
+    /// The server itself (start-up, sweeps).
+    System,
+}
+
+impl ActorKind {
+    /// The stored and wire name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Anonymous => "anonymous",
+            Self::Machine => "machine",
+            Self::Operator => "operator",
+            Self::System => "system",
+        }
+    }
+
+    /// Parses the stored name.
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "anonymous" => Some(Self::Anonymous),
+            "machine" => Some(Self::Machine),
+            "operator" => Some(Self::Operator),
+            "system" => Some(Self::System),
+            _ => None,
+        }
+    }
+}
+
+/// How it ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuditResult {
+    /// Refused by policy (403) or authentication (401).
+    Denied,
+    /// Failed for another reason (bad input, internal error).
+    Failed,
+    /// Succeeded.
+    Ok,
+}
+
+impl AuditResult {
+    /// The stored and wire name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Denied => "denied",
+            Self::Failed => "failed",
+            Self::Ok => "ok",
+        }
+    }
+
+    /// Parses the stored name.
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "denied" => Some(Self::Denied),
+            "failed" => Some(Self::Failed),
+            "ok" => Some(Self::Ok),
+            _ => None,
+        }
+    }
+}
+
+/// One event, before it is chained.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditEvent {
+    /// Unix ms.
+    pub ts_ms: i64,
+    /// Who acted.
+    pub actor_kind: ActorKind,
+    /// Their id (empty for anonymous).
+    pub actor_id: String,
+    /// What they did, a stable snake_case name such as `secret_read`.
+    pub action: String,
+    /// What they did it to (an id, or empty).
+    pub target: String,
+    /// The client address as the server decided it.
+    pub source_ip: String,
+    /// How it ended.
+    pub result: AuditResult,
+    /// A short reason or context; never a secret.
+    pub detail: String,
+}
+
+/// A chained, stored event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditRecord {
+    /// Position in the chain, from 1, without gaps.
+    pub seq: u64,
+    /// The event.
+    pub event: AuditEvent,
+    /// `hash` of record `seq - 1` (zeros for the first).
+    pub prev_hash: [u8; 32],
+    /// `AuditChain::link(prev_hash, seq, event)`.
+    pub hash: [u8; 32],
+}
+
+/// The newest link, kept apart from the rows so that deleting the tail is detectable.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AuditHead {
+    /// Sequence of the newest record.
+    pub seq: u64,
+    /// Its hash.
+    pub hash: [u8; 32],
+}
+
+/// Computes chain links. Core implements it with a key the store never sees.
+pub trait AuditChain: Send + Sync {
+    /// The hash of record `seq` whose predecessor has hash `prev`.
+    fn link(&self, prev: &[u8; 32], seq: u64, event: &AuditEvent) -> [u8; 32];
+}
+
+/// That a machine read a secret at a version (for the poll endpoint's "changed").
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReadMark {
+    /// The reader.
+    pub machine: MachineId,
+    /// What it read.
+    pub secret: SecretId,
+    /// The version it was given.
+    pub version: u32,
+}
+
+/// One group commit.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct JournalBatch {
+    /// Events to chain and append, in order.
+    pub events: Vec<AuditEvent>,
+    /// Read marks to upsert in the same transaction.
+    pub read_marks: Vec<ReadMark>,
+}
+
+/// Which records to list, newest first.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AuditFilter {
+    /// Only records with `seq` below this.
+    pub before_seq: Option<u64>,
+    /// Only this actor id.
+    pub actor_id: Option<String>,
+    /// Only this action.
+    pub action: Option<String>,
+    /// Only this result.
+    pub result: Option<AuditResult>,
+    /// At most this many (the store caps it at 1000).
+    pub limit: u32,
+}
+
+/// The audit log.
+#[async_trait]
+pub trait AuditStore {
+    /// Chains and appends the batch's events after the current head, upserts its read marks,
+    /// and moves the head, all in one durable transaction. Returns the new records' sequence
+    /// numbers. On error nothing was written.
+    ///
+    /// The chain is shared rather than borrowed because only the backend knows the head at the
+    /// moment the batch is written: links are computed inside the transaction, possibly on the
+    /// backend's own writer thread, which a borrow cannot reach.
+    async fn append_journal(&self, batch: JournalBatch, chain: Arc<dyn AuditChain>) -> StoreResult<Vec<u64>>;
+    /// Records newest first, filtered.
+    async fn audit(&self, filter: &AuditFilter) -> StoreResult<Vec<AuditRecord>>;
+    /// Records with `seq >= from`, oldest first, at most `limit`.
+    async fn audit_range(&self, from: u64, limit: u32) -> StoreResult<Vec<AuditRecord>>;
+    /// The stored head, `None` before the first record.
+    async fn audit_head(&self) -> StoreResult<Option<AuditHead>>;
+}

@@ -1,0 +1,17 @@
+//! Single-use nonces.
+
+use async_trait::async_trait;
+
+use crate::StoreResult;
+
+/// Remembers each (principal, nonce) pair until its timestamp leaves the clock window.
+#[async_trait]
+pub trait NonceStore {
+    /// Records the pair if it is new and returns `true`; returns `false` if it was seen and has
+    /// not expired. The pair must be durable no later than any audit record appended after this
+    /// call returns, so a restart never forgets a nonce whose request was answered.
+    /// `expires_ms` is when the pair may be forgotten; entries are never dropped before it.
+    async fn remember_nonce(&self, principal: &str, nonce: &str, expires_ms: i64) -> StoreResult<bool>;
+    /// Forgets pairs that expired before `now_ms`; returns how many.
+    async fn sweep_nonces(&self, now_ms: i64) -> StoreResult<u64>;
+}

@@ -1,0 +1,35 @@
+//! Operators: humans' signing keys for the admin API.
+
+use async_trait::async_trait;
+use signet_proto::{OperatorId, PublicKey};
+
+use crate::StoreResult;
+
+/// One operator key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OperatorRecord {
+    /// Travels in `X-Operator-Id`.
+    pub id: OperatorId,
+    /// A label for people.
+    pub name: String,
+    /// Its Ed25519 key. Unique across operators and machines.
+    pub public_key: PublicKey,
+    /// Whether it is the vault's owner (created by `signet operator init`).
+    pub owner: bool,
+    /// A disabled key authenticates nothing.
+    pub disabled: bool,
+    /// Creation time, Unix ms.
+    pub created_ms: i64,
+}
+
+/// Operator keys.
+#[async_trait]
+pub trait OperatorStore {
+    /// Adds an operator. `Conflict("public_key")` if the key is already registered to any
+    /// operator or machine.
+    async fn insert_operator(&self, op: &OperatorRecord) -> StoreResult<()>;
+    /// Looks one up by id.
+    async fn operator(&self, id: &OperatorId) -> StoreResult<Option<OperatorRecord>>;
+    /// All operators, oldest first.
+    async fn operators(&self) -> StoreResult<Vec<OperatorRecord>>;
+}

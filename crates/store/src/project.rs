@@ -1,0 +1,30 @@
+//! Projects: groups of secrets, each with its own wrapped key.
+
+use async_trait::async_trait;
+use signet_proto::ProjectId;
+
+use crate::StoreResult;
+
+/// One project.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProjectRecord {
+    /// Its id.
+    pub id: ProjectId,
+    /// Unique name.
+    pub name: String,
+    /// The project key, wrapped under the root key (opaque to the store).
+    pub wrapped_key: Vec<u8>,
+    /// Creation time, Unix ms.
+    pub created_ms: i64,
+}
+
+/// Projects.
+#[async_trait]
+pub trait ProjectStore {
+    /// Adds a project. `Conflict("project_name")` if the name is taken.
+    async fn insert_project(&self, project: &ProjectRecord) -> StoreResult<()>;
+    /// Looks one up by id.
+    async fn project(&self, id: &ProjectId) -> StoreResult<Option<ProjectRecord>>;
+    /// All projects, by name.
+    async fn projects(&self) -> StoreResult<Vec<ProjectRecord>>;
+}

@@ -1,0 +1,34 @@
+//! The vault: this installation's tenant, with its settings and root-key check value.
+
+use async_trait::async_trait;
+use signet_proto::VaultId;
+
+use crate::StoreResult;
+
+/// The single vault an installation serves.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VaultRecord {
+    /// Its id, fixed at creation.
+    pub id: VaultId,
+    /// Identifies the root key the data was written under (see `signet_crypto::KeyCheck`).
+    pub key_check: Vec<u8>,
+    /// Whether machines may register without any token (`signet enroll --request`).
+    pub tokenless_enrollment: bool,
+    /// Whether the vault IP allowlist is enforced. Enabled and empty admits nothing.
+    pub ip_allowlist_enabled: bool,
+    /// Creation time, Unix ms.
+    pub created_ms: i64,
+}
+
+/// Vault creation and settings.
+#[async_trait]
+pub trait VaultStore {
+    /// The vault, or `None` on a fresh database.
+    async fn vault(&self) -> StoreResult<Option<VaultRecord>>;
+    /// Creates the vault. Fails with `Conflict("vault")` if one exists.
+    async fn create_vault(&self, vault: &VaultRecord) -> StoreResult<()>;
+    /// Turns tokenless enrollment requests on or off.
+    async fn set_tokenless_enrollment(&self, enabled: bool) -> StoreResult<()>;
+    /// Turns the vault IP allowlist on or off.
+    async fn set_ip_allowlist_enabled(&self, enabled: bool) -> StoreResult<()>;
+}
