@@ -98,8 +98,14 @@ pub(crate) async fn read_body(headers: &HeaderMap, body: Body, limit: usize) -> 
     axum::body::to_bytes(body, limit).await.map_err(|_| ApiError::new(ErrorCode::PayloadTooLarge))
 }
 
+/// A header's value, only if it was sent exactly once: a repeated authentication header is
+/// ambiguous (which one was signed?), so it authenticates nothing.
 fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
-    headers.get(name).and_then(|v| v.to_str().ok())
+    let mut values = headers.get_all(name).iter();
+    match (values.next(), values.next()) {
+        (Some(v), None) => v.to_str().ok(),
+        _ => None,
+    }
 }
 
 /// A request whose signature, window and nonce checked out for an approved machine.

@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# Signed-read benchmark (BENCHMARKS.md): the server is pinned to core 0, the load generator to
+# core 1. Every read is a fresh signature, timestamp and nonce over keep-alive connections, and
+# every read is audited durably (fail-closed) before it is answered.
+#
+#   scripts/bench.sh [RUNS] [CONNECTIONS] [SECONDS]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+RUNS="${1:-3}"
+CONNS="${2:-32}"
+SECS="${3:-10}"
+
+cargo build --release --locked --bin signet --bin signet-bench >&2
+BIN="$PWD/target/release"
+TMP="$(mktemp -d)"
+SERVER=""
+cleanup() { [ -n "$SERVER" ] && kill "$SERVER" 2>/dev/null; wait 2>/dev/null; rm -rf "$TMP"; }
+trap cleanup EXIT
+
+TOKIO_WORKER_THREADS=1 taskset -c 0 "$BIN/signet" server --data-dir "$TMP/data" --listen 127.0.0.1:0 2>"$TMP/server.log" &
+SERVER=$!
+for _ in $(seq 1 100); do
+  PORT="$(sed -n 's/^signet: listening on 127\.0\.0\.1:\([0-9]*\)$/\1/p' "$TMP/server.log")"
+  [ -n "$PORT" ] && break
+  sleep 0.1
+done
+[ -n "${PORT:-}" ] || { cat "$TMP/server.log" >&2; exit 1; }
+URL="http://localhost:$PORT"
+
+op() { SIGNET_HOME="$TMP/op" "$BIN/signet" --json "$@"; }
+field() { python3 -c "import json,sys; print(json.load(sys.stdin)[\"$1\"])"; }
+
+SIGNET_HOME="$TMP/op" "$BIN/signet" operator init --data-dir "$TMP/data" --api-url "$URL" >/dev/null
+PROJECT="$(op project create bench | field id)"
+SECRET="$(op secret create --project "$PROJECT" --name BENCH_SECRET --value "$(head -c 48 /dev/urandom | base64)" | field id)"
+TOKEN="$(op token bootstrap | field token)"
+SIGNET_HOME="$TMP/machine" "$BIN/signet" enroll --server "$URL" --token "$TOKEN" --name bench >/dev/null
+IDENTITY="$(ls -d "$TMP"/machine/vaults/*/)identity.json"
+MACHINE="$(field machineId < "$IDENTITY")"
+op machine approve "$MACHINE" >/dev/null
+op machine attach "$MACHINE" --project "$PROJECT" >/dev/null
+op machine grant "$MACHINE" --secret "$SECRET" >/dev/null
+
+echo "server: pid $SERVER on core 0 (1 tokio worker + the SQLite writer thread); load: core 1, $CONNS connections, ${SECS}s per run" >&2
+for run in $(seq 1 "$RUNS"); do
+  taskset -c 1 "$BIN/signet-bench" --identity "$IDENTITY" --secret "$SECRET" --connections "$CONNS" --duration "$SECS"
+done
+READS="$(op audit list --action secret_read --limit 1 | python3 -c 'import json,sys; r=json.load(sys.stdin)["records"]; print(r[0]["seq"] if r else 0)')"
+echo "audit head seq after the runs: $READS" >&2
+SIGNET_HOME="$TMP/op" "$BIN/signet" audit verify >&2

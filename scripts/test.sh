@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Runs every test Signet has, on a fresh clone, with nothing but Rust and Python 3 installed:
+#   formatting and lints; unit, conformance, in-process router and end-to-end process tests;
+#   the protocol vectors re-checked in Python; and the official SikkerKey Python SDK reading
+#   secrets from a real server.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+step() { printf '\n==> %s\n' "$*"; }
+
+step "cargo fmt --check"
+cargo fmt --all --check
+
+step "cargo clippy -D warnings"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+
+step "cargo test (unit, store conformance, router, end-to-end processes)"
+cargo test --workspace --locked
+
+step "Python venv for the second-language checks"
+if [ ! -x .venv/bin/python ]; then
+  python3 -m venv .venv
+fi
+.venv/bin/pip install --quiet --disable-pip-version-check -r tests/requirements.txt
+
+step "protocol vectors, independent Python implementation"
+.venv/bin/python scripts/vectors/check_vectors.py testdata/vectors
+
+step "official sikkerkey Python SDK against a real server"
+SIGNET_BIN="$PWD/target/debug/signet" .venv/bin/python -m pytest -q tests/sdk
