@@ -186,7 +186,14 @@ mod tests {
     #[test]
     fn prefixed_ids_parse_only_the_exact_form() {
         assert!(SecretId::parse("sk_a1b2c3d4e5").is_ok());
-        for bad in ["sk_a1b2c3d4e", "sk_a1b2c3d4e5f", "SK_a1b2c3d4e5", "sk_a1b2c3d4-5", "sk_a1b2c3d4é", ""] {
+        for bad in [
+            "sk_a1b2c3d4e",
+            "sk_a1b2c3d4e5f",
+            "SK_a1b2c3d4e5",
+            "sk_a1b2c3d4-5",
+            "sk_a1b2c3d4é",
+            "",
+        ] {
             assert!(SecretId::parse(bad).is_err(), "{bad}");
         }
         assert!(VaultId::parse("vault_a1b2c3d4e5f6g7h8").is_ok());

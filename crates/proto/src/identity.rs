@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use crate::id::{MachineId, VaultId};
 
 /// Why an identity document was refused.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum IdentityError {
     /// Not the JSON shape of an identity file.
@@ -18,6 +18,62 @@ pub enum IdentityError {
     /// The API URL is neither HTTPS nor plain HTTP to a loopback host.
     #[error("apiUrl must be https://, or http:// to a loopback host")]
     InsecureUrl,
+    /// The API URL is not exactly `scheme://host[:port]`: it has a path (even a trailing `/`),
+    /// a query, a fragment, user info, an empty host or a bad port.
+    #[error(
+        "apiUrl must be scheme://host[:port], with no path, trailing slash, query or user info"
+    )]
+    MalformedUrl,
+}
+
+/// The host of an `apiUrl`, as far as the loopback rule cares.
+enum Host<'a> {
+    Name(&'a str),
+    V6(std::net::Ipv6Addr),
+}
+
+impl Host<'_> {
+    fn is_loopback(&self) -> bool {
+        match self {
+            Self::Name(name) => {
+                *name == "localhost"
+                    || name
+                        .parse::<std::net::Ipv4Addr>()
+                        .is_ok_and(|ip| ip.is_loopback())
+            }
+            Self::V6(ip) => ip.is_loopback(),
+        }
+    }
+}
+
+/// Parses `host [":" port]` and nothing more, or `None`.
+fn origin_host(authority: &str) -> Option<Host<'_>> {
+    let (host, port) = if let Some(bracketed) = authority.strip_prefix('[') {
+        let (inside, after) = bracketed.split_once(']')?;
+        let port = if after.is_empty() {
+            None
+        } else {
+            Some(after.strip_prefix(':')?)
+        };
+        (Host::V6(inside.parse().ok()?), port)
+    } else {
+        let (name, port) = match authority.split_once(':') {
+            Some((name, port)) => (name, Some(port)),
+            None => (authority, None),
+        };
+        let name_ok = !name.is_empty()
+            && name
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_'));
+        (Host::Name(name_ok.then_some(name)?), port)
+    };
+    if let Some(port) = port {
+        let digits_ok = (1..=5).contains(&port.len()) && port.bytes().all(|b| b.is_ascii_digit());
+        if !digits_ok || port.starts_with('0') || port.parse::<u16>().is_err() {
+            return None;
+        }
+    }
+    Some(host)
 }
 
 /// The contents of `identity.json`.
@@ -30,29 +86,42 @@ pub struct Identity {
     pub machine_name: String,
     /// The vault the machine belongs to.
     pub vault_id: VaultId,
-    /// The server's base URL, without a trailing slash.
+    /// The server's origin, `scheme://host[:port]`: no path, not even a trailing slash
+    /// (see [`Identity::check_url`]).
     pub api_url: String,
     /// Absolute path of the private key file.
     pub private_key_path: String,
 }
 
 impl Identity {
-    /// Checks that the URL would not send signed requests in the clear to another host.
+    /// Checks an `apiUrl`: an origin and nothing else, and never plain HTTP to another host.
+    ///
+    /// The form is `https://host[:port]`, or `http://host[:port]` with `host` one of
+    /// `localhost`, an IPv4 loopback address or `[::1]`:
+    ///
+    /// - no path, not even `/`: the SikkerKey SDKs build request URLs as `apiUrl + path`, so a
+    ///   trailing slash would send `//v1/...`, which the server refuses as non-canonical;
+    /// - no query, fragment or user info (`http://localhost:8420@evil.example` names
+    ///   `evil.example`, not the loopback host);
+    /// - `host` is a name of letters, digits, `-`, `.` and `_`, or a bracketed IPv6 address;
+    ///   `port` is 1 to 65535 in decimal without leading zeros.
+    ///
+    /// Scheme and loopback failures are [`IdentityError::InsecureUrl`]; any other departure from
+    /// the form is [`IdentityError::MalformedUrl`].
     pub fn check_url(url: &str) -> Result<(), IdentityError> {
-        if url.starts_with("https://") {
-            return Ok(());
-        }
-        let Some(rest) = url.strip_prefix("http://") else {
+        let (https, authority) = if let Some(rest) = url.strip_prefix("https://") {
+            (true, rest)
+        } else if let Some(rest) = url.strip_prefix("http://") {
+            (false, rest)
+        } else {
             return Err(IdentityError::InsecureUrl);
         };
-        let host_port = rest.split('/').next().unwrap_or_default();
-        let host = if let Some(v6) = host_port.strip_prefix('[') {
-            v6.split(']').next().unwrap_or_default()
+        let host = origin_host(authority).ok_or(IdentityError::MalformedUrl)?;
+        if https || host.is_loopback() {
+            Ok(())
         } else {
-            host_port.split(':').next().unwrap_or_default()
-        };
-        let loopback = host == "localhost" || host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback());
-        if loopback { Ok(()) } else { Err(IdentityError::InsecureUrl) }
+            Err(IdentityError::InsecureUrl)
+        }
     }
 
     /// Parses `identity.json` and checks its URL.
@@ -77,12 +146,101 @@ mod tests {
 
     #[test]
     fn url_policy() {
-        for ok in ["https://vault.example", "http://localhost:8420", "http://127.0.0.1:1", "http://[::1]:8420"] {
-            assert!(Identity::check_url(ok).is_ok(), "{ok}");
+        for ok in [
+            "https://x",
+            "https://vault.example",
+            "https://vault.example:8443",
+            "https://10.0.0.1",
+            "https://[2001:db8::1]:443",
+            "https://signet_server:8420",
+            "http://localhost",
+            "http://localhost:8420",
+            "http://127.0.0.1:1",
+            "http://127.1.2.3:65535",
+            "http://[::1]",
+            "http://[::1]:8420",
+        ] {
+            assert_eq!(Identity::check_url(ok), Ok(()), "{ok}");
         }
-        for bad in ["http://vault.example", "http://10.0.0.1", "ftp://x", "http://localhost.evil.com", "localhost"] {
-            assert!(Identity::check_url(bad).is_err(), "{bad}");
+        for insecure in [
+            "http://vault.example",
+            "http://10.0.0.1",
+            "http://[2001:db8::1]",
+            "http://localhost.evil.com",
+            "http://127.0.0.1.evil.com",
+            "ftp://x",
+            "HTTPS://x",
+            "localhost",
+            "//localhost",
+            " https://x",
+            "",
+        ] {
+            assert_eq!(
+                Identity::check_url(insecure),
+                Err(IdentityError::InsecureUrl),
+                "{insecure}"
+            );
         }
+        for malformed in [
+            // A path of any kind, including the bare trailing slash the SDKs would double.
+            "https://x/",
+            "https://x/api",
+            "https://x:8443/",
+            "http://localhost:8420/",
+            "http://localhost/v1",
+            "http://[::1]/",
+            "https://x\\api",
+            // Query, fragment, user info.
+            "https://x?",
+            "https://x?a=b",
+            "https://x#",
+            "https://user@x",
+            "http://localhost:8420@evil.example",
+            "http://localhost@evil.example",
+            // Empty host, bad ports, bad brackets, whitespace.
+            "https://",
+            "https://:8443",
+            "http://localhost:",
+            "http://localhost:0",
+            "http://localhost:08420",
+            "http://localhost:65536",
+            "http://localhost:84a0",
+            "http://localhost:8420:1",
+            "http://[::1",
+            "http://[::1]x",
+            "http://[::1]:",
+            "http://[localhost]",
+            "https://x ",
+            "https://x\n",
+        ] {
+            assert_eq!(
+                Identity::check_url(malformed),
+                Err(IdentityError::MalformedUrl),
+                "{malformed:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn from_json_applies_the_url_policy() {
+        let mut id = Identity {
+            machine_id: MachineId::generate(),
+            machine_name: "web-1".into(),
+            vault_id: VaultId::generate(),
+            api_url: "https://vault.example/".into(),
+            private_key_path: "/home/a/.signet/vaults/v/private.pem".into(),
+        };
+        assert_eq!(
+            Identity::from_json(&id.to_json()),
+            Err(IdentityError::MalformedUrl)
+        );
+        id.api_url = "http://vault.example".into();
+        assert_eq!(
+            Identity::from_json(&id.to_json()),
+            Err(IdentityError::InsecureUrl)
+        );
+        id.api_url = "https://vault.example".into();
+        assert_eq!(Identity::from_json(&id.to_json()), Ok(id));
     }
 
     #[test]
@@ -95,7 +253,13 @@ mod tests {
             private_key_path: "/home/a/.signet/vaults/v/private.pem".into(),
         };
         let json = id.to_json();
-        for key in ["machineId", "machineName", "vaultId", "apiUrl", "privateKeyPath"] {
+        for key in [
+            "machineId",
+            "machineName",
+            "vaultId",
+            "apiUrl",
+            "privateKeyPath",
+        ] {
             assert!(json.contains(key), "{key}");
         }
         assert_eq!(Identity::from_json(&json).unwrap(), id);

@@ -1,10 +1,11 @@
 //! Ed25519 keys as Signet accepts them: public keys are parsed strictly (canonical, not of small
-//! order), private seeds live in zeroizing memory and never print.
+//! order, no small-order component), private seeds live in zeroizing memory and never print.
 
 use std::fmt;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
+use ed25519_dalek::pkcs8::spki::der::pem::LineEnding;
 use ed25519_dalek::pkcs8::{DecodePrivateKey, EncodePrivateKey, KeypairBytes};
 use ed25519_dalek::{SigningKey, VerifyingKey};
 use sha2::{Digest, Sha256};
@@ -24,6 +25,11 @@ pub enum KeyError {
     /// A point of small order: it would verify signatures on almost any message.
     #[error("public key has small order")]
     Weak,
+    /// A "mixed-order" point: not of small order, but with a small-order (torsion) component,
+    /// so `[L]A` is not the identity. No key derived from a seed has one, and cofactored and
+    /// cofactorless verifiers disagree on signatures under such a key.
+    #[error("public key has a small-order component (it is not in the prime-order subgroup)")]
+    Torsion,
     /// The PEM was not a PKCS#8 Ed25519 private key.
     #[error("private key must be a PKCS#8 Ed25519 PEM")]
     PrivatePem,
@@ -41,7 +47,9 @@ impl PublicKey {
         Self::from_bytes(&bytes)
     }
 
-    /// Validates raw bytes: on the curve, canonically encoded, and not of small order.
+    /// Validates raw bytes, in this order (`docs/protocol.md` §12): on the curve and canonically
+    /// encoded ([`KeyError::NonCanonical`]), not of small order ([`KeyError::Weak`]), and in the
+    /// prime-order subgroup, `[L]A = identity` ([`KeyError::Torsion`]).
     pub fn from_bytes(bytes: &[u8; 32]) -> Result<Self, KeyError> {
         let vk = VerifyingKey::from_bytes(bytes).map_err(|_| KeyError::NonCanonical)?;
         // Decompression accepts y >= p; re-compressing exposes such aliases of a valid key.
@@ -50,6 +58,12 @@ impl PublicKey {
         }
         if vk.is_weak() {
             return Err(KeyError::Weak);
+        }
+        // A mixed-order key (a valid key plus a point of order 2, 4 or 8) passes the checks
+        // above and `verify_strict`. Every honest key is [a]B, so it lies in the prime-order
+        // subgroup; anything else is refused.
+        if !vk.to_edwards().is_torsion_free() {
+            return Err(KeyError::Torsion);
         }
         Ok(Self(*bytes))
     }
@@ -153,10 +167,15 @@ impl SecretSeed {
     }
 
     /// PKCS#8 v1 PEM (`-----BEGIN PRIVATE KEY-----`), the form `openssl genpkey` writes and
-    /// every SikkerKey SDK reads.
+    /// every SikkerKey SDK reads, with LF line endings on every platform (`LineEnding::default()`
+    /// is CRLF on Windows, which would make the file differ from `openssl` and the vectors).
     pub fn to_pkcs8_pem(&self) -> Result<Zeroizing<String>, KeyError> {
-        let kp = KeypairBytes { secret_key: *self.0, public_key: None };
-        kp.to_pkcs8_pem(Default::default()).map_err(|_| KeyError::PrivatePem)
+        let kp = KeypairBytes {
+            secret_key: *self.0,
+            public_key: None,
+        };
+        kp.to_pkcs8_pem(LineEnding::LF)
+            .map_err(|_| KeyError::PrivatePem)
     }
 
     /// Reads a PKCS#8 Ed25519 PEM (v1 or v2).
@@ -188,11 +207,11 @@ mod tests {
         identity[0] = 1;
         assert_eq!(PublicKey::from_bytes(&identity), Err(KeyError::Weak));
         // y = p + 1 encodes the same point as y = 1, non-canonically.
+        // p = 2^255 - 19 = 0x7fff..ffed (little-endian: ed ff .. ff 7f); p + 1 = ee ff .. ff 7f.
         let mut alias = [0xffu8; 32];
         alias[0] = 0xee;
         alias[31] = 0x7f;
-        alias[0] = 0xee; // p = 2^255 - 19 = 0x7fff..ffed; p + 1 = ..ffee
-        assert!(PublicKey::from_bytes(&alias).is_err());
+        assert_eq!(PublicKey::from_bytes(&alias), Err(KeyError::NonCanonical));
         // Wrong lengths and encodings.
         assert_eq!(PublicKey::from_base64("AAAA"), Err(KeyError::Encoding));
         let good = SecretSeed::from_bytes([7; 32]).public_key();
@@ -202,10 +221,50 @@ mod tests {
     }
 
     #[test]
+    fn rejects_mixed_order_keys() {
+        use curve25519_dalek::edwards::CompressedEdwardsY;
+        let honest = SecretSeed::from_bytes([7; 32]).public_key();
+        // A point of order 8 (docs/protocol.md §12 lists all eight small-order points).
+        let t8: [u8; 32] =
+            hex::decode("26e8958fc2b227b045c3f489f2ef98f0d5dfac05d3c63339b13802886d53fc05")
+                .unwrap()
+                .try_into()
+                .unwrap();
+        let t8 = CompressedEdwardsY(t8).decompress().unwrap();
+        assert_eq!(
+            PublicKey::from_bytes(&t8.compress().to_bytes()),
+            Err(KeyError::Weak)
+        );
+        let a = CompressedEdwardsY(*honest.as_bytes()).decompress().unwrap();
+        for k in 1..8u8 {
+            // A plus a torsion point of order 8, 4 or 2: canonical, not small, still refused.
+            let mixed = (a + t8 * curve25519_dalek::Scalar::from(k))
+                .compress()
+                .to_bytes();
+            assert_eq!(
+                PublicKey::from_bytes(&mixed),
+                Err(KeyError::Torsion),
+                "A + [{k}]T8"
+            );
+            assert_eq!(
+                PublicKey::from_base64(&STANDARD.encode(mixed)),
+                Err(KeyError::Torsion)
+            );
+        }
+        // y = 3 is a canonical point of order 8L.
+        let mut y3 = [0u8; 32];
+        y3[0] = 3;
+        assert_eq!(PublicKey::from_bytes(&y3), Err(KeyError::Torsion));
+        assert_eq!(PublicKey::from_bytes(honest.as_bytes()), Ok(honest));
+    }
+
+    #[test]
     fn pem_round_trips_and_debug_is_redacted() {
         let seed = SecretSeed::from_bytes([9; 32]);
         let pem = seed.to_pkcs8_pem().unwrap();
         assert!(pem.starts_with("-----BEGIN PRIVATE KEY-----\n"));
+        assert!(pem.ends_with("-----END PRIVATE KEY-----\n"));
+        assert!(!pem.contains('\r'), "LF line endings only");
         let back = SecretSeed::from_pkcs8_pem(&pem).unwrap();
         assert_eq!(back.expose(), seed.expose());
         assert_eq!(format!("{seed:?}"), "SecretSeed(***)");
@@ -218,7 +277,11 @@ mod tests {
         let shown = fp.to_string();
         assert_eq!(shown.len(), 24);
         assert!(Fingerprint::parse(&shown).unwrap().matches(&fp));
-        assert!(Fingerprint::parse(&shown.to_uppercase()).unwrap().matches(&fp));
+        assert!(
+            Fingerprint::parse(&shown.to_uppercase())
+                .unwrap()
+                .matches(&fp)
+        );
         let other = SecretSeed::from_bytes([4; 32]).public_key().fingerprint();
         assert!(!other.matches(&fp));
     }

@@ -14,7 +14,7 @@ pub use id::{IdError, MachineId, OperatorId, ProjectId, SecretId, VaultId};
 pub use identity::{Identity, IdentityError};
 pub use key::{Fingerprint, KeyError, PublicKey, SecretSeed};
 pub use request::{
-    BodyHash, CanonicalPath, Method, Nonce, ProtocolError, SignatureB64, SignedHeaders, Timestamp,
-    CLOCK_WINDOW_SECS, HEADER_MACHINE_ID, HEADER_NONCE, HEADER_OPERATOR_ID, HEADER_SIGNATURE,
-    HEADER_TIMESTAMP,
+    BodyHash, CLOCK_WINDOW_SECS, CanonicalPath, HEADER_MACHINE_ID, HEADER_NONCE,
+    HEADER_OPERATOR_ID, HEADER_SIGNATURE, HEADER_TIMESTAMP, Method, Nonce, ProtocolError,
+    SignatureB64, SignedHeaders, Timestamp,
 };

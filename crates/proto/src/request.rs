@@ -40,8 +40,23 @@ pub enum ProtocolError {
     /// The nonce is not 16 to 64 characters of `[A-Za-z0-9+/=_-]`.
     #[error("malformed nonce")]
     Nonce,
-    /// The path is not in canonical form (empty segment, dot segment, encoded `/`, `.` or `%`,
-    /// trailing slash, or a byte outside the allowed set).
+    /// The request target is not a canonical origin-form path (`docs/protocol.md` §4). Refused:
+    ///
+    /// - a target that does not start with `/` (absolute-form, `*`, empty);
+    /// - an empty segment (`//`), including an empty last one (a trailing slash; `/` alone is
+    ///   fine);
+    /// - a `.` or `..` segment;
+    /// - `%` not followed by two hex digits;
+    /// - percent-encoding with lower-case hex (`%c3`);
+    /// - an encoded `/` (`%2F`) or `%` (`%25`);
+    /// - an encoded unreserved character: letter, digit, `-`, `.`, `_`, `~` (`%73`, `%2E`);
+    /// - an encoded control character, `%00` to `%1F` or `%7F`;
+    /// - encoded octets of a segment that do not decode to UTF-8 (`%FF`, the overlong `%C0%AF`);
+    /// - any raw byte outside the `pchar` set of RFC 3986 (unreserved, `!$&'()*+,;=`, `:`, `@`):
+    ///   a space, `\`, `#`, `"`, controls, raw non-ASCII.
+    ///
+    /// Encoded reserved characters (`%3A`), encoded spaces and encoded UTF-8 are accepted as sent.
+    /// A `?` anywhere is [`ProtocolError::QueryString`] instead.
     #[error("non-canonical path")]
     NonCanonicalPath,
     /// A query string on a signed route: signed routes take none.
@@ -106,36 +121,7 @@ impl CanonicalPath {
             if segment.is_empty() || segment == "." || segment == ".." {
                 return Err(ProtocolError::NonCanonicalPath);
             }
-            let bytes = segment.as_bytes();
-            let mut i = 0;
-            while i < bytes.len() {
-                let b = bytes[i];
-                if b == b'%' {
-                    let hex = bytes.get(i + 1..i + 3).ok_or(ProtocolError::NonCanonicalPath)?;
-                    // RFC 3986 spells percent-encoding with upper-case hex; lower case is a
-                    // second spelling of the same path.
-                    if !hex.iter().all(|h| h.is_ascii_digit() || (b'A'..=b'F').contains(h)) {
-                        return Err(ProtocolError::NonCanonicalPath);
-                    }
-                    let decoded = std::str::from_utf8(hex)
-                        .ok()
-                        .and_then(|h| u8::from_str_radix(h, 16).ok())
-                        .ok_or(ProtocolError::NonCanonicalPath)?;
-                    // An encoded separator, percent or unreserved character would let two
-                    // spellings name one resource (or smuggle a segment past a router).
-                    if matches!(decoded, b'/' | b'%' | b'.' | b'-' | b'_' | b'~') || decoded.is_ascii_alphanumeric() {
-                        return Err(ProtocolError::NonCanonicalPath);
-                    }
-                    i += 3;
-                    continue;
-                }
-                let allowed = b.is_ascii_alphanumeric()
-                    || matches!(b, b'-' | b'.' | b'_' | b'~' | b'!' | b'$' | b'&' | b'\'' | b'(' | b')' | b'*' | b'+' | b',' | b';' | b'=' | b':' | b'@');
-                if !allowed {
-                    return Err(ProtocolError::NonCanonicalPath);
-                }
-                i += 1;
-            }
+            check_segment(segment)?;
         }
         Ok(Self(target.to_owned()))
     }
@@ -144,6 +130,61 @@ impl CanonicalPath {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+}
+
+/// Checks the bytes of one non-empty segment (see [`ProtocolError::NonCanonicalPath`]).
+fn check_segment(segment: &str) -> Result<(), ProtocolError> {
+    let bytes = segment.as_bytes();
+    // The segment with its escapes decoded, to check that encoded octets form UTF-8.
+    let mut decoded = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let b = bytes[i];
+        if b == b'%' {
+            let hex = bytes
+                .get(i + 1..i + 3)
+                .ok_or(ProtocolError::NonCanonicalPath)?;
+            // RFC 3986 spells percent-encoding with upper-case hex; lower case is a second
+            // spelling of the same path.
+            if !hex
+                .iter()
+                .all(|h| h.is_ascii_digit() || (b'A'..=b'F').contains(h))
+            {
+                return Err(ProtocolError::NonCanonicalPath);
+            }
+            let octet = std::str::from_utf8(hex)
+                .ok()
+                .and_then(|h| u8::from_str_radix(h, 16).ok())
+                .ok_or(ProtocolError::NonCanonicalPath)?;
+            // An encoded separator, percent or unreserved character would let two spellings
+            // name one resource (or smuggle a segment past a router). An encoded control
+            // character (NUL, CR, LF, DEL, ...) has no place in a resource name and is a classic
+            // way to cut or split a path, a log line or a header once something decodes it.
+            let refused = matches!(octet, b'/' | b'%' | b'.' | b'-' | b'_' | b'~')
+                || octet.is_ascii_alphanumeric()
+                || octet.is_ascii_control();
+            if refused {
+                return Err(ProtocolError::NonCanonicalPath);
+            }
+            decoded.push(octet);
+            i += 3;
+            continue;
+        }
+        // `pchar` of RFC 3986 without `pct-encoded`: unreserved, sub-delims, `:` and `@`.
+        let allowed = b.is_ascii_alphanumeric() || b"-._~!$&'()*+,;=:@".contains(&b);
+        if !allowed {
+            return Err(ProtocolError::NonCanonicalPath);
+        }
+        decoded.push(b);
+        i += 1;
+    }
+    // Encoded octets >= 0x80 are how UTF-8 travels, so they are allowed, but only as UTF-8: a
+    // stray `%FF` names nothing, and an overlong form such as `%C0%AF` is `/` in disguise to a
+    // lenient decoder.
+    if std::str::from_utf8(&decoded).is_err() {
+        return Err(ProtocolError::NonCanonicalPath);
+    }
+    Ok(())
 }
 
 /// A timestamp in decimal Unix seconds.
@@ -195,8 +236,14 @@ impl Nonce {
     /// Parses the header value.
     pub fn parse(s: &str) -> Result<Self, ProtocolError> {
         let ok = (16..=64).contains(&s.len())
-            && s.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'=' | b'_' | b'-'));
-        if ok { Ok(Self(s.to_owned())) } else { Err(ProtocolError::Nonce) }
+            && s.bytes().all(|b| {
+                b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'=' | b'_' | b'-')
+            });
+        if ok {
+            Ok(Self(s.to_owned()))
+        } else {
+            Err(ProtocolError::Nonce)
+        }
     }
 
     /// A fresh nonce in the SDKs' form: 16 OS-random bytes, standard base64.
@@ -249,14 +296,32 @@ impl BodyHash {
 }
 
 /// Builds the exact string that is signed.
-pub fn signing_string(method: &Method, path: &CanonicalPath, ts: Timestamp, nonce: &Nonce, body: &BodyHash) -> String {
-    format!("{}:{}:{}:{}:{}", method.as_str(), path.as_str(), ts.secs(), nonce.as_str(), body.as_str())
+pub fn signing_string(
+    method: &Method,
+    path: &CanonicalPath,
+    ts: Timestamp,
+    nonce: &Nonce,
+    body: &BodyHash,
+) -> String {
+    format!(
+        "{}:{}:{}:{}:{}",
+        method.as_str(),
+        path.as_str(),
+        ts.secs(),
+        nonce.as_str(),
+        body.as_str()
+    )
 }
 
 /// Checks a signature over the signing string with `verify_strict`, which also refuses
 /// small-order keys and non-canonical signatures.
-pub fn verify(key: &ed25519_dalek::VerifyingKey, signing_string: &str, signature: &SignatureB64) -> Result<(), ProtocolError> {
-    key.verify_strict(signing_string.as_bytes(), &signature.0).map_err(|_| ProtocolError::BadSignature)
+pub fn verify(
+    key: &ed25519_dalek::VerifyingKey,
+    signing_string: &str,
+    signature: &SignatureB64,
+) -> Result<(), ProtocolError> {
+    key.verify_strict(signing_string.as_bytes(), &signature.0)
+        .map_err(|_| ProtocolError::BadSignature)
 }
 
 /// The four authentication headers of one request.
@@ -274,7 +339,14 @@ pub struct SignedHeaders {
 
 impl SignedHeaders {
     /// Signs one request. `path` must be the exact path the client will send.
-    pub fn sign(seed: &SecretSeed, method: &Method, path: &CanonicalPath, body: &[u8], ts: Timestamp, nonce: &Nonce) -> Self {
+    pub fn sign(
+        seed: &SecretSeed,
+        method: &Method,
+        path: &CanonicalPath,
+        body: &[u8],
+        ts: Timestamp,
+        nonce: &Nonce,
+    ) -> Self {
         let s = signing_string(method, path, ts, nonce, &BodyHash::of(body));
         let sig = seed.signing_key().sign(s.as_bytes());
         Self {
@@ -287,7 +359,15 @@ impl SignedHeaders {
 }
 
 /// Verifies `headers` against `key` for a request with this method, path and body.
-pub fn verify_request(key: &PublicKey, method: &Method, path: &CanonicalPath, body: &[u8], ts: Timestamp, nonce: &Nonce, sig: &SignatureB64) -> Result<(), ProtocolError> {
+pub fn verify_request(
+    key: &PublicKey,
+    method: &Method,
+    path: &CanonicalPath,
+    body: &[u8],
+    ts: Timestamp,
+    nonce: &Nonce,
+    sig: &SignatureB64,
+) -> Result<(), ProtocolError> {
     let s = signing_string(method, path, ts, nonce, &BodyHash::of(body));
     verify(&key.verifying_key(), &s, sig)
 }
@@ -298,7 +378,18 @@ mod tests {
 
     #[test]
     fn canonical_paths() {
-        for ok in ["/v1/secret/sk_a1b2c3d4e5", "/v1/secrets", "/", "/v1/a%20b", "/v1/a:b"] {
+        for ok in [
+            "/v1/secret/sk_a1b2c3d4e5",
+            "/v1/secrets",
+            "/",
+            "/v1/a%20b",
+            "/v1/a:b",
+            "/v1/a%3Ab",
+            "/v1/caf%C3%A9",
+            "/v1/%E2%82%AC",
+            "/v1/%F0%9F%94%91",
+            "/v1/%C2%80",
+        ] {
             assert!(CanonicalPath::parse(ok).is_ok(), "{ok}");
         }
         let cases = [
@@ -320,9 +411,41 @@ mod tests {
             ("/v1/sec rets", ProtocolError::NonCanonicalPath),
             ("/v1/séc", ProtocolError::NonCanonicalPath),
             ("/v1\\secrets", ProtocolError::NonCanonicalPath),
+            ("/v1/sec\u{0}rets", ProtocolError::NonCanonicalPath),
+            ("/v1/sec\trets", ProtocolError::NonCanonicalPath),
+            ("/v1/a#b", ProtocolError::NonCanonicalPath),
+            ("/v1/a\"b", ProtocolError::NonCanonicalPath),
+            // Encoded controls: every one of %00-%1F and %7F is refused (all 33 below).
+            ("/v1/sk_%00", ProtocolError::NonCanonicalPath),
+            ("/v1/sk_%0A", ProtocolError::NonCanonicalPath),
+            ("/v1/sk_%0D%0A", ProtocolError::NonCanonicalPath),
+            ("/v1/sk_%1F", ProtocolError::NonCanonicalPath),
+            ("/v1/sk_%7F", ProtocolError::NonCanonicalPath),
+            // Encoded octets that are not UTF-8.
+            ("/v1/sk_%FF", ProtocolError::NonCanonicalPath),
+            ("/v1/sk_%80", ProtocolError::NonCanonicalPath),
+            ("/v1/caf%C3", ProtocolError::NonCanonicalPath),
+            ("/v1/caf%C3/%A9", ProtocolError::NonCanonicalPath),
+            ("/v1/%C0%AF", ProtocolError::NonCanonicalPath),
+            ("/v1/%C0%AE%C0%AE", ProtocolError::NonCanonicalPath),
+            ("/v1/%ED%A0%80", ProtocolError::NonCanonicalPath),
         ];
         for (bad, want) in cases {
-            assert_eq!(CanonicalPath::parse(bad), Err(want), "{bad}");
+            assert_eq!(CanonicalPath::parse(bad), Err(want), "{bad:?}");
+        }
+        for octet in (0x00..=0x1f).chain([0x7f]) {
+            let path = format!("/v1/sk_%{octet:02X}x");
+            assert_eq!(
+                CanonicalPath::parse(&path),
+                Err(ProtocolError::NonCanonicalPath),
+                "{path}"
+            );
+        }
+        // Every other encoded ASCII octet that is neither unreserved nor `/` or `%` is accepted.
+        for octet in 0x20..0x7fu8 {
+            let path = format!("/v1/sk_%{octet:02X}x");
+            let refused = octet.is_ascii_alphanumeric() || b"/%.-_~".contains(&octet);
+            assert_eq!(CanonicalPath::parse(&path).is_err(), refused, "{path}");
         }
     }
 
@@ -330,8 +453,21 @@ mod tests {
     fn timestamps() {
         assert_eq!(Timestamp::parse("1711468800"), Ok(Timestamp(1711468800)));
         assert_eq!(Timestamp::parse("0"), Ok(Timestamp(0)));
-        for bad in ["", "-1", "+1", "01711468800", "1711468800000000", "17114688e0", " 1", "1.0"] {
-            assert_eq!(Timestamp::parse(bad), Err(ProtocolError::Timestamp), "{bad}");
+        for bad in [
+            "",
+            "-1",
+            "+1",
+            "01711468800",
+            "1711468800000000",
+            "17114688e0",
+            " 1",
+            "1.0",
+        ] {
+            assert_eq!(
+                Timestamp::parse(bad),
+                Err(ProtocolError::Timestamp),
+                "{bad}"
+            );
         }
         let t = Timestamp(1000);
         assert!(t.check_window(1300).is_ok());
@@ -345,7 +481,13 @@ mod tests {
         assert!(Nonce::parse("AAAAAAAAAAAAAAAAAAAAAA==").is_ok());
         assert!(Nonce::parse("0123456789abcdef0123456789abcdef").is_ok());
         assert!(Nonce::parse(&"a".repeat(64)).is_ok());
-        for bad in ["short", &"a".repeat(65), "aaaaaaaaaaaaaaa:a", "aaaaaaaaaaaaaaaa aa", "aaaaaaaaaaaaaaaaé"] {
+        for bad in [
+            "short",
+            &"a".repeat(65),
+            "aaaaaaaaaaaaaaa:a",
+            "aaaaaaaaaaaaaaaa aa",
+            "aaaaaaaaaaaaaaaaé",
+        ] {
             assert_eq!(Nonce::parse(bad), Err(ProtocolError::Nonce), "{bad}");
         }
         let n = Nonce::generate();
@@ -369,22 +511,47 @@ mod tests {
         let sig = SignatureB64::parse(&h.signature).unwrap();
         assert!(verify_request(&pk, &m, &p, b"", ts, &n, &sig).is_ok());
         let post = Method::parse("POST").unwrap();
-        assert_eq!(verify_request(&pk, &post, &p, b"", ts, &n, &sig), Err(ProtocolError::BadSignature));
-        assert_eq!(verify_request(&pk, &m, &p, b"x", ts, &n, &sig), Err(ProtocolError::BadSignature));
-        assert_eq!(verify_request(&pk, &m, &p, b"", Timestamp(1711468801), &n, &sig), Err(ProtocolError::BadSignature));
+        assert_eq!(
+            verify_request(&pk, &post, &p, b"", ts, &n, &sig),
+            Err(ProtocolError::BadSignature)
+        );
+        assert_eq!(
+            verify_request(&pk, &m, &p, b"x", ts, &n, &sig),
+            Err(ProtocolError::BadSignature)
+        );
+        assert_eq!(
+            verify_request(&pk, &m, &p, b"", Timestamp(1711468801), &n, &sig),
+            Err(ProtocolError::BadSignature)
+        );
         let other = SecretSeed::from_bytes([2; 32]).public_key();
-        assert_eq!(verify_request(&other, &m, &p, b"", ts, &n, &sig), Err(ProtocolError::BadSignature));
+        assert_eq!(
+            verify_request(&other, &m, &p, b"", ts, &n, &sig),
+            Err(ProtocolError::BadSignature)
+        );
     }
 
     #[test]
     fn signature_decoding_is_strict() {
         let seed = SecretSeed::from_bytes([1; 32]);
-        let h = SignedHeaders::sign(&seed, &Method::parse("GET").unwrap(), &CanonicalPath::parse("/").unwrap(), b"", Timestamp(1), &Nonce::generate());
+        let h = SignedHeaders::sign(
+            &seed,
+            &Method::parse("GET").unwrap(),
+            &CanonicalPath::parse("/").unwrap(),
+            b"",
+            Timestamp(1),
+            &Nonce::generate(),
+        );
         assert!(SignatureB64::parse(&h.signature).is_ok());
-        assert_eq!(SignatureB64::parse(h.signature.trim_end_matches('=')), Err(ProtocolError::Signature));
+        assert_eq!(
+            SignatureB64::parse(h.signature.trim_end_matches('=')),
+            Err(ProtocolError::Signature)
+        );
         let url_safe = h.signature.replace('+', "-").replace('/', "_");
         if url_safe != h.signature {
-            assert_eq!(SignatureB64::parse(&url_safe), Err(ProtocolError::Signature));
+            assert_eq!(
+                SignatureB64::parse(&url_safe),
+                Err(ProtocolError::Signature)
+            );
         }
         assert_eq!(SignatureB64::parse("AAAA"), Err(ProtocolError::Signature));
     }

@@ -113,7 +113,7 @@ fn check_api_url(url: &str) -> Result<String, ConfigError> {
     let url = url.to_owned();
     let rest = url.strip_prefix("https://").or_else(|| url.strip_prefix("http://"));
     let ok = rest.is_some_and(|r| !r.is_empty() && !r.contains('/'))
-        && !url.chars().any(|c| c.is_whitespace() || c.is_control() || "'\"\\$`;|&<>(){}".contains(c));
+        && !url.chars().any(|c| c.is_whitespace() || c.is_control() || "'\"\\$`;|&<>(){}@?#".contains(c));
     if ok {
         Ok(url)
     } else {
@@ -184,7 +184,7 @@ mod tests {
 
     #[test]
     fn api_urls_cannot_break_the_script_quoting() {
-        for bad in ["http://x/'; rm -rf /", "http://x/", "ftp://x", "http://x$(id)", "https://"] {
+        for bad in ["http://x/'; rm -rf /", "http://x/", "ftp://x", "http://x$(id)", "https://", "http://localhost:1@evil.example", "https://x?a"] {
             assert!(check_api_url(bad).is_err(), "{bad}");
         }
         assert!(check_api_url("https://vault.example:8443").is_ok());
