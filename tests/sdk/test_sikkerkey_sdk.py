@@ -32,11 +32,13 @@ def test_sdk_reads_with_the_identity_signet_enroll_wrote(server, monkeypatch):
     assert sk.get_fields(fields) == {"user": "app", "pass": 'p w"x'}
     assert sk.get_field(fields, "user") == "app"
 
-    listed = {s["id"]: s for s in sk.list_secrets()}
+    listed = {s.id: s for s in sk.list_secrets()}
     assert set(listed) == {std, fields}
-    assert listed[fields]["name"] == "db creds"
-    assert listed[std]["fieldNames"] is None
-    assert [s["id"] for s in sk.list_secrets_by_project(project)] and len(sk.list_secrets_by_project(project)) == 2
+    assert listed[fields].name == "db creds"
+    assert listed[fields].field_names == "pass,user"
+    assert listed[fields].project_id == project
+    assert listed[std].field_names is None
+    assert {s.id for s in sk.list_secrets_by_project(project)} == {std, fields}
 
     exported = sk.export()
     assert exported["DATABASE_URL"] == "postgres://app:pw@db/pay"
@@ -56,7 +58,7 @@ def test_sdk_in_memory_bootstrap_with_an_enrollment_token(server, monkeypatch):
 
     sk = SikkerKey.bootstrap_in_memory(server.vault, token, hostname="lambda-1", name="fn")
     assert sk.get_secret(secret) == "k-42"
-    assert [s["id"] for s in sk.list_secrets()] == [secret]
+    assert [s.id for s in sk.list_secrets()] == [secret]
 
     # Nothing was written to disk for it, and the machine is an approved ephemeral one.
     machines = server.op("machine", "list")["machines"]

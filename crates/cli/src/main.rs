@@ -1,1 +1,284 @@
-fn main() {}
+//! `signet`: the one binary for the server, the operator CLI and the machine CLI.
+//!
+//! The machine side mirrors SikkerKey's public CLI (`get`, `list`, `export`, `run`, `whoami`,
+//! `status`), reading `~/.signet/vaults/<vaultId>/identity.json`. The operator side calls the
+//! admin API with an operator identity from `~/.signet/operators/<vaultId>/`. Exit codes: 0 on
+//! success, 1 on any error with one `error: ...` line on stderr; `run` exits with its child's
+//! code.
+
+use std::io::Write as _;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+mod access;
+mod allowlist;
+mod audit;
+mod child;
+mod duration;
+mod enrollment;
+mod environment;
+mod export;
+mod identity;
+mod ids;
+mod machine;
+mod output;
+mod project;
+mod secret;
+mod serve;
+mod token;
+mod vault;
+
+/// Signet: a self-hosted secrets manager in which no machine holds a bearer token.
+#[derive(Debug, Parser)]
+#[command(name = "signet", version, max_term_width = 100)]
+struct Cli {
+    /// Print one JSON object instead of text (accepted before or after the subcommand).
+    #[arg(long, global = true)]
+    json: bool,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the Signet server.
+    Server(serve::ServerArgs),
+    /// Operator identities.
+    #[command(subcommand)]
+    Operator(OperatorCommand),
+
+    /// Projects, which group secrets (operator).
+    Project(project::ProjectArgs),
+    /// Secrets: create, update, version, delete (operator; values go in, never out).
+    Secret(secret::SecretArgs),
+    /// Bootstrap and enrollment tokens (operator).
+    Token(token::TokenArgs),
+    /// Machines: approve, scope and revoke (operator).
+    Machine(machine::MachineArgs),
+    /// Vault-wide settings (operator).
+    Vault(vault::VaultArgs),
+    /// The vault's source-IP allowlist (operator).
+    IpAllowlist(allowlist::AllowlistArgs),
+    /// The hash-chained audit log (operator).
+    Audit(audit::AuditArgs),
+
+    /// Enroll this machine: make a key here and register its public half.
+    Enroll(enrollment::EnrollArgs),
+    /// Print one secret's value, or one field of a structured secret.
+    Get(access::GetArgs),
+    /// List the secrets this machine can read, by project.
+    List(access::ListArgs),
+    /// Print readable secrets as env, dotenv, YAML or JSON.
+    Export(export::ExportArgs),
+    /// Run a command with secrets in its environment.
+    Run(child::RunArgs),
+    /// Show this machine's identity, locally and as the server sees it.
+    Whoami(identity::WhoamiArgs),
+    /// Check the key file, authenticate, and count readable secrets.
+    Status(identity::StatusArgs),
+}
+
+#[derive(Debug, Subcommand)]
+enum OperatorCommand {
+    /// Create the vault's first operator identity (run on the server host).
+    Init(serve::OperatorInitArgs),
+    /// Show the operator identity as the server sees it.
+    Whoami(identity::OperatorWhoamiArgs),
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            // Help and version go to stdout with success; usage errors exit 1 (not clap's 2).
+            let _ = e.print();
+            return if e.use_stderr() {
+                ExitCode::from(1)
+            } else {
+                ExitCode::SUCCESS
+            };
+        }
+    };
+    let outcome = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt.block_on(dispatch(cli.command, cli.json)),
+        Err(e) => Err(anyhow::Error::new(e).context("cannot start the async runtime")),
+    };
+    match outcome {
+        Ok(code) => code,
+        Err(e) => report(&e),
+    }
+}
+
+async fn dispatch(command: Command, json: bool) -> anyhow::Result<ExitCode> {
+    match command {
+        Command::Server(args) => serve::server(args).await.map(|()| ExitCode::SUCCESS),
+        Command::Operator(OperatorCommand::Init(args)) => {
+            serve::operator_init(args, json).await.map(|()| ExitCode::SUCCESS)
+        }
+        Command::Operator(OperatorCommand::Whoami(args)) => {
+            identity::operator_whoami(args, json).await
+        }
+        Command::Project(args) => project::run(args, json).await,
+        Command::Secret(args) => secret::run(args, json).await,
+        Command::Token(args) => token::run(args, json).await,
+        Command::Machine(args) => machine::run(args, json).await,
+        Command::Vault(args) => vault::run(args, json).await,
+        Command::IpAllowlist(args) => allowlist::run(args, json).await,
+        Command::Audit(args) => audit::run(args, json).await,
+        Command::Enroll(args) => enrollment::run(args, json).await,
+        Command::Get(args) => access::get(args, json).await,
+        Command::List(args) => access::list(args, json).await,
+        Command::Export(args) => export::run(args, json).await,
+        Command::Run(args) => child::run(args).await,
+        Command::Whoami(args) => identity::whoami(args, json).await,
+        Command::Status(args) => identity::status(args, json).await,
+    }
+}
+
+/// Prints the error as one line and picks the exit code. A closed stdout (`signet get x | head`)
+/// is not an error.
+fn report(e: &anyhow::Error) -> ExitCode {
+    let broken_pipe = e.chain().any(|c| {
+        c.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+    });
+    if broken_pipe {
+        return ExitCode::SUCCESS;
+    }
+    let text: String = format!("{e:#}")
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
+    let _ = writeln!(std::io::stderr(), "error: {text}");
+    ExitCode::from(1)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+    use clap::CommandFactory as _;
+
+    use super::*;
+
+    #[test]
+    fn command_tree_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn run_takes_the_command_after_the_separator() {
+        let cli = Cli::try_parse_from([
+            "signet", "run", "--all", "--prefix", "APP_", "--", "env", "--json",
+        ])
+        .unwrap();
+        let Command::Run(args) = cli.command else {
+            panic!()
+        };
+        assert_eq!(args.command, ["env", "--json"]);
+    }
+
+    #[test]
+    fn secret_content_is_exactly_one_of_value_file_or_fields() {
+        let ok = [
+            "signet",
+            "secret",
+            "create",
+            "--project",
+            "p",
+            "--name",
+            "n",
+            "--field",
+            "a=1",
+            "--field",
+            "b=2",
+        ];
+        assert!(Cli::try_parse_from(ok).is_ok());
+        let both = [
+            "signet",
+            "secret",
+            "create",
+            "--project",
+            "p",
+            "--name",
+            "n",
+            "--value",
+            "v",
+            "--field",
+            "a=1",
+        ];
+        assert!(Cli::try_parse_from(both).is_err());
+        let none = [
+            "signet",
+            "secret",
+            "create",
+            "--project",
+            "p",
+            "--name",
+            "n",
+        ];
+        assert!(Cli::try_parse_from(none).is_err());
+    }
+
+    #[test]
+    fn enroll_modes_are_exclusive() {
+        assert!(
+            Cli::try_parse_from(["signet", "enroll", "--server", "https://x", "--token", "t"])
+                .is_ok()
+        );
+        assert!(
+            Cli::try_parse_from([
+                "signet",
+                "enroll",
+                "--server",
+                "https://x",
+                "--vault",
+                "vault_a1b2c3d4e5f6g7h8",
+                "--request"
+            ])
+            .is_ok()
+        );
+        assert!(
+            Cli::try_parse_from(["signet", "enroll", "--server", "https://x", "--request"])
+                .is_err()
+        );
+        assert!(
+            Cli::try_parse_from([
+                "signet",
+                "enroll",
+                "--server",
+                "https://x",
+                "--token",
+                "t",
+                "--request",
+                "--vault",
+                "vault_a1b2c3d4e5f6g7h8"
+            ])
+            .is_err()
+        );
+        assert!(Cli::try_parse_from(["signet", "enroll", "--server", "https://x"]).is_err());
+    }
+
+    #[test]
+    fn json_flag_is_accepted_before_or_after_the_subcommand() {
+        for argv in [
+            &["signet", "--json", "project", "list"][..],
+            &["signet", "project", "list", "--json"],
+            &[
+                "signet",
+                "machine",
+                "approve",
+                "x",
+                "--json",
+                "--fingerprint",
+                "f",
+            ],
+            &["signet", "--json", "list"],
+            &["signet", "export", "--json"],
+        ] {
+            let cli = Cli::try_parse_from(argv).unwrap_or_else(|e| panic!("{argv:?}: {e}"));
+            assert!(cli.json, "{argv:?}");
+        }
+    }
+}

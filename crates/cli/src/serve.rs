@@ -1,20 +1,177 @@
-//! PLACEHOLDER so the CLI compiles; the lead owns this file and will overwrite it with the
-//! real `signet server` and `signet operator init`.
+//! `signet server` and `signet operator init`: the two commands that run on the server host
+//! with file access to the data folder.
 
-/// Arguments of `signet server` (placeholder).
-#[derive(Debug, clap::Args)]
-pub struct ServerArgs {}
+use std::net::SocketAddr;
+use std::path::PathBuf;
 
-/// Runs the server (placeholder).
-pub async fn server(_args: ServerArgs) -> anyhow::Result<()> {
-    anyhow::bail!("`signet server` is not built yet")
+use anyhow::{Context, Result};
+use clap::Args;
+use signet_client::identity::{OperatorIdentity, SignetHome};
+use signet_core::SignetConfig;
+use signet_server::config::FileConfig;
+use signet_server::{AppState, Listener, TlsListener, install};
+
+/// `signet server` flags. Each overrides the same key of `--config`.
+#[derive(Debug, Args)]
+pub struct ServerArgs {
+    /// Data folder (database and, by default, the root key). Default: ./signet-data
+    #[arg(long, env = "SIGNET_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// Address to listen on. Default: 127.0.0.1:8420
+    #[arg(long, env = "SIGNET_LISTEN")]
+    pub listen: Option<SocketAddr>,
+    /// TOML configuration file.
+    #[arg(long, env = "SIGNET_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// TLS certificate chain (PEM).
+    #[arg(long, requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// TLS private key (PEM).
+    #[arg(long, requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+    /// Allow plain HTTP on a non-loopback address (only behind a TLS-terminating proxy).
+    #[arg(long)]
+    pub insecure_http: bool,
+    /// Public base URL given to machines. Default: derived from --listen.
+    #[arg(long)]
+    pub api_url: Option<String>,
+    /// Log JSON lines instead of text.
+    #[arg(long)]
+    pub log_json: bool,
 }
 
-/// Arguments of `signet operator init` (placeholder).
-#[derive(Debug, clap::Args)]
-pub struct OperatorInitArgs {}
+impl ServerArgs {
+    fn file_config(&self) -> Result<FileConfig> {
+        let mut f = match &self.config {
+            Some(p) => FileConfig::load(p)?,
+            None => FileConfig::default(),
+        };
+        f.data_dir = self.data_dir.clone().or(f.data_dir);
+        f.listen = self.listen.or(f.listen);
+        f.tls_cert = self.tls_cert.clone().or(f.tls_cert);
+        f.tls_key = self.tls_key.clone().or(f.tls_key);
+        f.api_url = self.api_url.clone().or(f.api_url);
+        if self.insecure_http {
+            f.insecure_http = Some(true);
+        }
+        if self.log_json {
+            f.log_json = Some(true);
+        }
+        Ok(f)
+    }
+}
 
-/// Creates the first operator identity (placeholder).
-pub fn operator_init(_args: OperatorInitArgs) -> anyhow::Result<()> {
-    anyhow::bail!("`signet operator init` is not built yet")
+fn init_logging(json: bool) {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("SIGNET_LOG").unwrap_or_else(|_| "info".into());
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(false);
+    let _ = if json { builder.json().try_init() } else { builder.try_init() };
+}
+
+/// A secrets server must not leave its memory in a core file.
+fn disable_core_dumps() {
+    if let Err(e) = nix::sys::resource::setrlimit(nix::sys::resource::Resource::RLIMIT_CORE, 0, 0) {
+        tracing::warn!(error = %e, "could not disable core dumps");
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    let Ok(mut term) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) else {
+        let _ = ctrl_c.await;
+        return;
+    };
+    tokio::select! {
+        _ = ctrl_c => {}
+        _ = term.recv() => {}
+    }
+    tracing::info!("shutting down: draining in-flight requests");
+}
+
+/// Runs the server until SIGINT or SIGTERM.
+pub async fn server(args: ServerArgs) -> Result<()> {
+    let file = args.file_config()?;
+    let url_given = file.api_url.is_some();
+    let mut config = file.resolve()?;
+    init_logging(config.log_json);
+    disable_core_dumps();
+    // Bind first: with port 0 the advertised URL depends on the port the OS picked.
+    let tcp = tokio::net::TcpListener::bind(config.listen).await.with_context(|| format!("cannot listen on {}", config.listen))?;
+    if !url_given && config.listen.port() == 0 {
+        config.api_url = signet_server::config::default_api_url(tcp.local_addr()?, config.tls.is_some());
+    }
+    let signet = install::open_server(&config).await?;
+    let listener = match &config.tls {
+        Some((cert, key)) => Listener::Tls(TlsListener::new(tcp, signet_server::listener::acceptor(cert, key)?)?),
+        None => Listener::Plain(tcp),
+    };
+    let addr = listener.local_addr()?;
+    let data_dir = std::path::absolute(&config.data_dir).unwrap_or(config.data_dir.clone());
+    // A stable line for scripts and tests that start the server on port 0.
+    eprintln!("signet: listening on {addr}");
+    tracing::info!(%addr, vault = %signet.vault_id(), api_url = %config.api_url, data_dir = %data_dir.display(), "signet server listening");
+    eprintln!(
+        "\nSignet is serving vault {vault} on {url}\n\
+         Next, in another shell on this host, create your operator key (once):\n  \
+         signet operator init --data-dir {dir} --api-url {url}\n",
+        vault = signet.vault_id(),
+        url = config.api_url,
+        dir = data_dir.display(),
+    );
+    let state = AppState { signet, trusted_proxies: std::sync::Arc::new(config.trusted_proxies.clone()) };
+    signet_server::run(listener, state, shutdown_signal()).await?;
+    Ok(())
+}
+
+/// `signet operator init` flags.
+#[derive(Debug, Args)]
+pub struct OperatorInitArgs {
+    /// The server's data folder.
+    #[arg(long, env = "SIGNET_DATA_DIR")]
+    pub data_dir: PathBuf,
+    /// The server's public URL, written into the operator identity.
+    #[arg(long)]
+    pub api_url: String,
+    /// A name for this operator key.
+    #[arg(long, default_value = "owner")]
+    pub name: String,
+    /// The server's config file, if the root key is not in the data folder.
+    #[arg(long, env = "SIGNET_CONFIG")]
+    pub config: Option<PathBuf>,
+}
+
+/// Creates an operator key pair for the local CLI. Needs file access to the data folder and no
+/// network; the private key is written only under `$SIGNET_HOME/operators/<vaultId>/`.
+pub async fn operator_init(args: OperatorInitArgs, json: bool) -> Result<()> {
+    let mut file = match &args.config {
+        Some(p) => FileConfig::load(p)?,
+        None => FileConfig::default(),
+    };
+    file.data_dir = Some(args.data_dir.clone());
+    file.api_url = Some(args.api_url.trim_end_matches('/').to_owned());
+    // No listener is opened here; only the key source and the URL are resolved.
+    file.insecure_http = Some(true);
+    let config = file.resolve()?;
+    let core = SignetConfig { api_url: config.api_url.clone(), ..SignetConfig::default() };
+    let signet = install::open(&config.data_dir, &config.root_key, core).await?;
+    let (rec, seed) = signet.create_operator(&args.name, true).await?;
+    let identity = OperatorIdentity {
+        operator_id: rec.id,
+        name: rec.name.clone(),
+        vault_id: signet.vault_id().clone(),
+        api_url: config.api_url.clone(),
+        private_key_path: String::new(),
+    };
+    let saved = SignetHome::from_env()?.save(identity, seed)?;
+    let path = saved.credentials.path().display().to_string();
+    if json {
+        println!("{}", serde_json::json!({ "id": rec.id, "operatorId": rec.id, "vaultId": signet.vault_id(), "identity": path }));
+    } else {
+        println!("Operator {} created for vault {}.", rec.id, signet.vault_id());
+        println!("Identity written to {path} (key 0600).");
+        if let Some(old) = saved.replaced {
+            println!("The previous identity was moved to {}.", old.display());
+        }
+        println!("Try: signet project create demo");
+    }
+    Ok(())
 }

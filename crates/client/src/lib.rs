@@ -1,1 +1,42 @@
-//! placeholder
+//! The Rust SDK for Signet.
+//!
+//! - [`identity`]: the identity files under `SIGNET_HOME` (default `~/.signet`), laid out like
+//!   SikkerKey's so its SDKs can read them.
+//! - [`MachineClient`]: a machine's signed reads (`docs/api.md`, machine routes), with the
+//!   SikkerKey SDKs' retries (429, 503 and network failures; 1, 2, 4 s) and 15 s timeout.
+//! - [`OperatorClient`]: the admin API, signed with an operator's key.
+//! - [`enroll`]: the unsigned enrollment calls that create a machine identity.
+//! - [`SignedRequest`]: the low-level builder both clients use, which is also the test-support
+//!   API for sending replays, stale timestamps and tampered requests.
+//!
+//! No request is sent unless the server URL is `https://`, or `http://` to a loopback host.
+//! Secret values come back as [`SecretValue`], which zeroizes on drop and never prints; buffers
+//! inside the HTTP stack are outside this crate's reach, so the wiping is best effort.
+//!
+//! This crate depends only on `signet-proto` among Signet's crates: never on the server side.
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+pub mod enroll;
+mod error;
+pub mod identity;
+mod machine;
+mod operator;
+mod request;
+mod secret;
+
+pub use error::{ClientError, HttpErrorKind, IdentityFileError};
+pub use identity::{Credentials, OperatorIdentity, SignetHome};
+pub use machine::{
+    CliProject, CliSecret, ExportedSecret, MachineClient, MachineWhoami, SecretChange,
+    SecretSummary,
+};
+pub use operator::{OperatorClient, SecretContent};
+pub use request::{
+    ClientOptions, PreparedRequest, Principal, RawResponse, SignOverrides, SignedRequest, Signer,
+    unix_now,
+};
+pub use secret::SecretValue;
+pub use signet_proto::{
+    Fingerprint, Identity, MachineId, OperatorId, ProjectId, SecretId, SecretSeed, VaultId,
+};

@@ -18,6 +18,27 @@ use signet_store::{ActorKind, AuditChain, AuditEvent, AuditFilter, AuditRecord, 
 use crate::auth::{AuthedMachine, AuthedOperator};
 use crate::{CoreError, CoreResult, Signet};
 
+/// Who an audit record is about: the kind and id of the actor, and where they acted from.
+pub(crate) struct Actor {
+    kind: ActorKind,
+    id: String,
+    ip: String,
+}
+
+impl Actor {
+    pub(crate) fn machine(m: &AuthedMachine) -> Self {
+        Self { kind: ActorKind::Machine, id: m.record.id.to_string(), ip: m.source_ip.to_string() }
+    }
+
+    pub(crate) fn operator(op: &AuthedOperator) -> Self {
+        Self { kind: ActorKind::Operator, id: op.record.id.to_string(), ip: op.source_ip.to_string() }
+    }
+
+    pub(crate) fn new(kind: ActorKind, id: &str, ip: &str) -> Self {
+        Self { kind, id: id.to_owned(), ip: ip.to_owned() }
+    }
+}
+
 /// Records per page when walking the chain.
 const VERIFY_PAGE: u32 = 1000;
 
@@ -111,14 +132,14 @@ impl From<AuditRecord> for AuditView {
 
 impl Signet {
     /// Builds an event stamped now.
-    pub(crate) fn event(&self, kind: ActorKind, actor: &str, action: &str, target: &str, ip: &str, result: AuditResult, detail: &str) -> AuditEvent {
+    pub(crate) fn event(&self, actor: &Actor, action: &str, target: &str, result: AuditResult, detail: &str) -> AuditEvent {
         AuditEvent {
             ts_ms: self.now_ms(),
-            actor_kind: kind,
-            actor_id: actor.to_owned(),
+            actor_kind: actor.kind,
+            actor_id: actor.id.clone(),
             action: action.to_owned(),
             target: target.to_owned(),
-            source_ip: ip.to_owned(),
+            source_ip: actor.ip.clone(),
             result,
             detail: detail.to_owned(),
         }
@@ -138,13 +159,13 @@ impl Signet {
 
     /// Records an operator action that succeeded.
     pub(crate) async fn audit_operator(&self, op: &AuthedOperator, action: &str, target: &str, detail: &str) -> CoreResult<()> {
-        let e = self.event(ActorKind::Operator, &op.record.id.to_string(), action, target, &op.source_ip.to_string(), AuditResult::Ok, detail);
+        let e = self.event(&Actor::operator(op), action, target, AuditResult::Ok, detail);
         self.journal(vec![e], Vec::new()).await
     }
 
     /// Records a machine request that was refused after authentication.
     pub(crate) async fn audit_machine_denied(&self, m: &AuthedMachine, action: &str, target: &str, reason: &str) -> CoreResult<()> {
-        let e = self.event(ActorKind::Machine, &m.record.id.to_string(), action, target, &m.source_ip.to_string(), AuditResult::Denied, reason);
+        let e = self.event(&Actor::machine(m), action, target, AuditResult::Denied, reason);
         self.journal(vec![e], Vec::new()).await
     }
 
@@ -153,7 +174,7 @@ impl Signet {
         // The claimed id is attacker-chosen text; only something shaped like an id is kept.
         let id_like = claimed.len() <= 36 && claimed.bytes().all(|b| b.is_ascii_hexdigit() || b == b'-');
         let claimed = if id_like { claimed } else { "(malformed)" };
-        let e = self.event(kind, claimed, action, "", &ip.to_string(), AuditResult::Denied, reason);
+        let e = self.event(&Actor::new(kind, claimed, &ip.to_string()), action, "", AuditResult::Denied, reason);
         let _ = self.journal(vec![e], Vec::new()).await;
     }
 

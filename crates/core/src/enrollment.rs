@@ -23,6 +23,7 @@ use signet_store::{
 };
 use zeroize::Zeroizing;
 
+use crate::audit::Actor;
 use crate::auth::AuthedOperator;
 use crate::network::{ip_in_cidrs, new_public_id, parse_cidr};
 use crate::{CoreError, CoreResult, Signet};
@@ -245,7 +246,7 @@ impl Signet {
             Some(m) => (ActorKind::Machine, m.id.to_string()),
             None => (ActorKind::Anonymous, String::new()),
         };
-        let e = self.event(kind, &id, action, &id, &ip.to_string(), result, detail);
+        let e = self.event(&Actor::new(kind, &id, &ip.to_string()), action, &id, result, detail);
         self.journal(vec![e], Vec::new()).await
     }
 
@@ -406,15 +407,15 @@ impl Signet {
         if t.revoked_ms.is_some() || t.expires_ms <= now || t.uses >= t.max_uses {
             return Err(self.refuse(reg.source_ip, ACTION, "token_spent").await);
         }
-        if let Some(c) = &t.source_cidr {
-            if !ip_in_cidrs(reg.source_ip, std::slice::from_ref(c)) {
-                return Err(self.refuse(reg.source_ip, ACTION, "source_cidr").await);
-            }
+        if let Some(c) = &t.source_cidr
+            && !ip_in_cidrs(reg.source_ip, std::slice::from_ref(c))
+        {
+            return Err(self.refuse(reg.source_ip, ACTION, "source_cidr").await);
         }
-        if let Some(p) = &t.hostname_pattern {
-            if !compile_pattern(p)?.is_match(reg.hostname) {
-                return Err(self.refuse(reg.source_ip, ACTION, "hostname_pattern").await);
-            }
+        if let Some(p) = &t.hostname_pattern
+            && !compile_pattern(p)?.is_match(reg.hostname)
+        {
+            return Err(self.refuse(reg.source_ip, ACTION, "hostname_pattern").await);
         }
         let mut m = self.new_machine(reg, EnrollMethod::Enrollment, MachineStatus::Approved)?;
         m.kind = MachineKind::Ephemeral;

@@ -113,7 +113,7 @@ impl Signet {
         match quoted {
             Some(q) if !q.matches(&m.public_key.fingerprint()) => {
                 let detail = "fingerprint_mismatch";
-                let e = self.event(signet_store::ActorKind::Operator, &op.record.id.to_string(), "machine_approve", &mid.to_string(), &op.source_ip.to_string(), signet_store::AuditResult::Denied, detail);
+                let e = self.event(&crate::audit::Actor::operator(op), "machine_approve", &mid.to_string(), signet_store::AuditResult::Denied, detail);
                 self.journal(vec![e], Vec::new()).await?;
                 return Err(CoreError::bad("the fingerprint does not match this machine's key"));
             }

@@ -4,6 +4,7 @@
 use signet_proto::{OperatorId, SecretSeed};
 use signet_store::{ActorKind, AuditResult, OperatorRecord};
 
+use crate::audit::Actor;
 use crate::{CoreError, CoreResult, Signet};
 
 impl Signet {
@@ -23,7 +24,7 @@ impl Signet {
             created_ms: self.now_ms(),
         };
         self.store.insert_operator(&rec).await?;
-        let e = self.event(ActorKind::System, "", "operator_create", &rec.id.to_string(), "local", AuditResult::Ok, &format!("owner={owner}"));
+        let e = self.event(&Actor::new(ActorKind::System, "", "local"), "operator_create", &rec.id.to_string(), AuditResult::Ok, &format!("owner={owner}"));
         self.journal(vec![e], Vec::new()).await?;
         Ok((rec, seed))
     }

@@ -4,9 +4,10 @@
 use serde::Serialize;
 use signet_crypto::{SealedValue, SecretAad, WrappedProjectKey};
 use signet_proto::{ProjectId, SecretId};
-use signet_store::{ActorKind, AuditResult, GrantedSecret, ReadMark, SecretKind, SecretReadView};
+use signet_store::{AuditResult, GrantedSecret, ReadMark, SecretKind, SecretReadView};
 use zeroize::Zeroizing;
 
+use crate::audit::Actor;
 use crate::auth::AuthedMachine;
 use crate::{CoreError, CoreResult, Signet};
 
@@ -118,14 +119,7 @@ impl Signet {
             return Err(CoreError::Forbidden);
         }
         let value = self.decrypt(&view)?;
-        let e = self.event(
-            ActorKind::Machine,
-            &m.record.id.to_string(),
-            "secret_read",
-            secret_id.as_str(),
-            &m.source_ip.to_string(),
-            AuditResult::Ok,
-            &format!("version={}", view.secret.current_version),
+        let e = self.event(&Actor::machine(m), "secret_read", secret_id.as_str(), AuditResult::Ok, &format!("version={}", view.secret.current_version),
         );
         let mark = ReadMark { machine: m.record.id, secret: secret_id, version: view.secret.current_version };
         // Fail closed: the value leaves only after its record is durable.
@@ -143,14 +137,7 @@ impl Signet {
     pub async fn list_secrets(&self, m: &AuthedMachine, project: Option<&str>) -> CoreResult<Vec<Listed>> {
         let project = self.parse_project(project)?;
         let rows = self.store.granted_secrets(&m.record.id, project.as_ref()).await?;
-        let e = self.event(
-            ActorKind::Machine,
-            &m.record.id.to_string(),
-            "secret_list",
-            project.as_ref().map(ProjectId::as_str).unwrap_or_default(),
-            &m.source_ip.to_string(),
-            AuditResult::Ok,
-            &format!("count={}", rows.len()),
+        let e = self.event(&Actor::machine(m), "secret_list", project.as_ref().map(ProjectId::as_str).unwrap_or_default(), AuditResult::Ok, &format!("count={}", rows.len()),
         );
         self.journal(vec![e], Vec::new()).await?;
         Ok(rows.into_iter().map(Listed::from).collect())
@@ -164,16 +151,16 @@ impl Signet {
         let mut out = Vec::with_capacity(views.len());
         let mut events = Vec::with_capacity(views.len());
         let mut marks = Vec::with_capacity(views.len());
-        let (who, ip) = (m.record.id.to_string(), m.source_ip.to_string());
+        let who = Actor::machine(m);
         for v in &views {
             let value = self.decrypt(v)?;
             let s = &v.secret;
-            events.push(self.event(ActorKind::Machine, &who, "secret_read", s.id.as_str(), &ip, AuditResult::Ok, &format!("version={} via=export", s.current_version)));
+            events.push(self.event(&who, "secret_read", s.id.as_str(), AuditResult::Ok, &format!("version={} via=export", s.current_version)));
             marks.push(ReadMark { machine: m.record.id, secret: s.id.clone(), version: s.current_version });
             out.push(Exported { id: s.id.clone(), name: s.name.clone(), value, field_names: joined(&s.field_names) });
         }
         if events.is_empty() {
-            events.push(self.event(ActorKind::Machine, &who, "secret_export", "", &ip, AuditResult::Ok, "count=0"));
+            events.push(self.event(&who, "secret_export", "", AuditResult::Ok, "count=0"));
         }
         self.journal(events, marks).await?;
         Ok(out)
@@ -204,20 +191,20 @@ impl Signet {
                 out.push((row.secret_id.to_string(), s));
             }
         }
-        let e = self.event(ActorKind::Machine, &m.record.id.to_string(), "secret_poll", "", &m.source_ip.to_string(), AuditResult::Ok, &format!("watched={}", watch.len()));
+        let e = self.event(&Actor::machine(m), "secret_poll", "", AuditResult::Ok, &format!("watched={}", watch.len()));
         self.journal(vec![e], Vec::new()).await?;
         Ok(out)
     }
 
     /// `GET /v1/whoami`: audited like every machine call, which also makes its nonce durable.
     pub async fn machine_whoami(&self, m: &AuthedMachine) -> CoreResult<()> {
-        let e = self.event(ActorKind::Machine, &m.record.id.to_string(), "machine_whoami", "", &m.source_ip.to_string(), AuditResult::Ok, "");
+        let e = self.event(&Actor::machine(m), "machine_whoami", "", AuditResult::Ok, "");
         self.journal(vec![e], Vec::new()).await
     }
 
     /// `GET /v1/cli/projects`: projects the machine is attached to, with names.
     pub async fn machine_projects(&self, m: &AuthedMachine) -> CoreResult<Vec<(ProjectId, String)>> {
-        let e = self.event(ActorKind::Machine, &m.record.id.to_string(), "project_list", "", &m.source_ip.to_string(), AuditResult::Ok, "");
+        let e = self.event(&Actor::machine(m), "project_list", "", AuditResult::Ok, "");
         self.journal(vec![e], Vec::new()).await?;
         let mut out = Vec::new();
         for pid in self.store.memberships(&m.record.id).await? {

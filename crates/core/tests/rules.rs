@@ -1,4 +1,5 @@
 //! Business rules that depend on time, driven with a manual clock over a real SQLite store.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // Tests fail loudly by design.
 
 use std::net::IpAddr;
 use std::sync::Arc;

@@ -57,7 +57,10 @@ async fn guard(req: Request<Body>, next: Next) -> Response {
             return ApiError::malformed(msg).into_response();
         }
     }
+    let (method, path, started) = (req.method().clone(), req.uri().path().to_owned(), std::time::Instant::now());
     let mut resp = next.run(req).await;
+    // Paths name secrets by id, never by value; bodies and signature headers are never logged.
+    tracing::debug!(%method, %path, status = resp.status().as_u16(), micros = started.elapsed().as_micros() as u64, "request");
     // API answers may carry secret values: no cache anywhere may keep them.
     resp.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     resp.headers_mut().insert("x-content-type-options", HeaderValue::from_static("nosniff"));

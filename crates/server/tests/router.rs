@@ -1,5 +1,6 @@
 //! The router driven in-process with `oneshot`, on a real SQLite file: the request-shape rules
 //! that hold before any handler runs, and the error bodies.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // Tests fail loudly by design.
 
 use std::net::SocketAddr;
 use std::sync::Arc;

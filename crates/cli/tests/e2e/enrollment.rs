@@ -37,9 +37,12 @@ fn the_bootstrap_script_enrolls_with_openssl_and_curl() {
     let printed = stdout(&out);
     let fp = printed.lines().find_map(|l| l.strip_prefix("Key fingerprint: ")).expect("fingerprint line").trim().to_owned();
 
-    // The token was single use.
-    let again = Command::new("sh").arg("-c").arg(&command).env("SIGNET_HOME", s.root.path().join("h2")).output().expect("sh");
-    assert!(!again.status.success(), "a spent token must not work twice");
+    // The token was single use: the script is no longer served (curl -f fails, so `sh` reads
+    // nothing), and no identity is written.
+    let h2 = s.root.path().join("h2");
+    let again = Command::new("sh").arg("-c").arg(&command).env("SIGNET_HOME", &h2).output().expect("sh");
+    assert!(stderr(&again).contains("403"), "curl reports the refusal: {}", stderr(&again));
+    assert!(!h2.join("vaults").exists(), "a spent token must not enroll twice");
 
     s.op_json(&["machine", "approve", &machine, "--fingerprint", &fp]);
     s.op_json(&["machine", "attach", &machine, "--project", &project]);

@@ -69,11 +69,9 @@ impl TestServer {
             for line in BufReader::new(stderr).lines() {
                 let Ok(line) = line else { break };
                 let _ = writeln!(log, "{line}");
-                if !sent {
-                    if let Some(addr) = line.strip_prefix("signet: listening on ") {
-                        let _ = tx.send(Ok(addr.to_owned()));
-                        sent = true;
-                    }
+                if !sent && let Some(addr) = line.strip_prefix("signet: listening on ") {
+                    let _ = tx.send(Ok(addr.to_owned()));
+                    sent = true;
                 }
             }
             if !sent {

@@ -115,7 +115,12 @@ async fn newcomer_path_then_every_rejection() {
     // `signet audit verify` passes, then fails after one row is changed in the database.
     let ok = f.server.op(&["audit", "verify"]);
     assert!(ok.status.success(), "verify: {} {}", stdout(&ok), stderr(&ok));
+    // The append-only triggers stop accidents, not someone with the file: drop them first, as
+    // an attacker would.
     let db = rusqlite::Connection::open(f.server.data_dir.join("signet.db")).expect("open db");
+    let blocked = db.execute("UPDATE audit SET detail = 'edited' WHERE seq = 3", []);
+    assert!(blocked.is_err(), "the trigger refuses in-place edits");
+    db.execute_batch("DROP TRIGGER audit_no_update").expect("drop trigger");
     let changed = db.execute("UPDATE audit SET detail = 'edited' WHERE seq = 3", []).expect("edit row");
     assert_eq!(changed, 1);
     drop(db);
@@ -142,4 +147,28 @@ async fn operator_and_machine_keys_do_not_cross() {
     // No admin route answers a machine-signed request.
     let r = c.signed("GET", "/v1/admin/projects").build().expect("build").send().await.expect("send");
     assert_eq!(r.status, 401);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_audit_outage_fails_closed_with_503_and_no_secret() {
+    let f = Fixture::new();
+    let c = client(&f);
+    let path = format!("/v1/secret/{}", f.secret);
+    assert_eq!(c.signed("GET", &path).build().expect("build").send().await.expect("send").status, 200);
+
+    // Another process (a backup tool, say) holds the write lock: the audit record cannot be made
+    // durable, so the read must fail with 503 and carry no secret bytes.
+    let db = rusqlite::Connection::open(f.server.data_dir.join("signet.db")).expect("open db");
+    db.execute_batch("BEGIN EXCLUSIVE").expect("lock");
+    let r = c.signed("GET", &path).build().expect("build").send().await.expect("send");
+    assert_eq!(r.status, 503, "{}", r.text());
+    assert_eq!(r.json().expect("json")["code"], "unavailable");
+    assert!(!r.text().contains(&f.value), "no secret bytes on a failed audit");
+    db.execute_batch("ROLLBACK").expect("unlock");
+    drop(db);
+
+    // The server recovers by itself.
+    let r = c.signed("GET", &path).build().expect("build").send().await.expect("send");
+    assert_eq!(r.status, 200);
+    assert!(!f.server.log().contains(&f.value), "the outage must not log the value");
 }

@@ -1,6 +1,7 @@
 //! End-to-end tests: real `signet` processes talking HTTP.
 //!
 //! One test binary; each module is one acceptance area.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod harness;
 

@@ -1,0 +1,121 @@
+//! `signet audit`: read the hash-chained audit log and check that it is unbroken.
+
+use std::process::ExitCode;
+
+use serde_json::{Map, Value, json};
+
+use crate::identity::OperatorOpts;
+use crate::output::{self, Table};
+
+/// `signet audit`.
+#[derive(Debug, clap::Args)]
+pub struct AuditArgs {
+    #[command(flatten)]
+    opts: OperatorOpts,
+    #[command(subcommand)]
+    command: AuditCommand,
+}
+
+#[derive(Debug, clap::Subcommand)]
+enum AuditCommand {
+    /// List records, newest first.
+    List {
+        /// At most this many records.
+        #[arg(long)]
+        limit: Option<u64>,
+        /// Only this action.
+        #[arg(long)]
+        action: Option<String>,
+        /// Only this actor (a machine or operator id).
+        #[arg(long, value_name = "ID")]
+        actor: Option<String>,
+        /// Only this result.
+        #[arg(long)]
+        result: Option<String>,
+        /// Only records older than this sequence number (to page back).
+        #[arg(long, value_name = "SEQ")]
+        before: Option<u64>,
+    },
+    /// Recompute the hash chain; exits 1 when it is broken.
+    Verify,
+}
+
+/// Runs an `audit` subcommand.
+pub async fn run(args: AuditArgs, json: bool) -> anyhow::Result<ExitCode> {
+    let client = args.opts.client()?;
+    match args.command {
+        AuditCommand::List {
+            limit,
+            action,
+            actor,
+            result,
+            before,
+        } => {
+            let mut body = Map::new();
+            let filters = [
+                ("limit", limit.map(Value::from)),
+                ("beforeSeq", before.map(Value::from)),
+                ("actorId", actor.map(Value::from)),
+                ("action", action.map(Value::from)),
+                ("result", result.map(Value::from)),
+            ];
+            for (k, v) in filters {
+                if let Some(v) = v {
+                    body.insert(k.into(), v);
+                }
+            }
+            let r = client
+                .request("POST", "/v1/admin/audit/query", Some(&Value::Object(body)))
+                .await?;
+            if json {
+                output::json(&r)?;
+            } else {
+                let mut t = Table::new(&[
+                    "SEQ", "TIME", "ACTOR", "ACTION", "TARGET", "RESULT", "SOURCE",
+                ]);
+                for rec in r["records"].as_array().into_iter().flatten() {
+                    let actor = format!(
+                        "{}:{}",
+                        output::text(&rec["actorKind"]),
+                        output::text(&rec["actorId"])
+                    );
+                    t.row(vec![
+                        output::text(&rec["seq"]),
+                        output::time(&rec["ts"]),
+                        actor,
+                        output::text(&rec["action"]),
+                        output::text(&rec["target"]),
+                        output::text(&rec["result"]),
+                        output::text(&rec["sourceIp"]),
+                    ]);
+                }
+                t.print("no records")?;
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        AuditCommand::Verify => {
+            let r = client
+                .request("POST", "/v1/admin/audit/verify", Some(&json!({})))
+                .await?;
+            let ok = r["ok"].as_bool() == Some(true);
+            if json {
+                output::json(&r)?;
+            } else if ok {
+                output::lines([format!(
+                    "audit chain ok: {} records, head at seq {}",
+                    output::text(&r["records"]),
+                    output::text(&r["headSeq"])
+                )])?;
+            }
+            if ok {
+                return Ok(ExitCode::SUCCESS);
+            }
+            eprintln!(
+                "error: the audit chain is broken at seq {}: {}",
+                output::text(&r["firstBadSeq"]),
+                output::text(&r["problem"])
+            );
+            Ok(ExitCode::from(1))
+        }
+    }
+}

@@ -1,0 +1,225 @@
+//! `signet run`: a child process started with secrets added to its environment. Signet stays in
+//! between only to forward SIGINT and SIGTERM and to pass the child's exit status back.
+
+use std::io::Write as _;
+use std::os::unix::process::ExitStatusExt as _;
+use std::process::ExitCode;
+
+use anyhow::Context as _;
+use nix::sys::signal::{Signal, kill};
+use nix::unistd::Pid;
+use signet_client::{MachineClient, ProjectId, SecretId};
+use tokio::signal::unix::{SignalKind, signal};
+
+use crate::environment::EnvVars;
+use crate::export::{collect, resolve_project};
+use crate::identity::MachineOpts;
+
+/// `signet run`.
+#[derive(Debug, clap::Args)]
+#[command(group(clap::ArgGroup::new("which").required(true).args(["secret", "all"])))]
+pub struct RunArgs {
+    /// A secret to inject, by id (repeatable). Its variable is named after the secret's name.
+    #[arg(long, value_name = "ID")]
+    secret: Vec<String>,
+    /// Inject every readable secret (or every one in --project).
+    #[arg(long)]
+    all: bool,
+    /// Limit to this project (its name or id).
+    #[arg(long, value_name = "PROJECT")]
+    project: Option<String>,
+    /// Prepended to every variable name.
+    #[arg(long, default_value = "")]
+    prefix: String,
+    /// Print the variables that would be set (values masked) instead of running anything.
+    #[arg(long)]
+    dry_run: bool,
+    /// With --dry-run, print the real values.
+    #[arg(long, requires = "dry_run")]
+    show_values: bool,
+    #[command(flatten)]
+    opts: MachineOpts,
+    /// The command and its arguments, after `--`.
+    #[arg(last = true, value_name = "COMMAND")]
+    pub command: Vec<String>,
+}
+
+/// Builds the variables, then runs the command (or prints them for `--dry-run`).
+pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
+    if args.command.is_empty() && !args.dry_run {
+        anyhow::bail!("no command given: use `signet run ... -- COMMAND [ARGS...]`");
+    }
+    let client = args.opts.client()?;
+    let project = match &args.project {
+        Some(p) => Some(resolve_project(&client, p).await?),
+        None => None,
+    };
+    let vars = if args.all {
+        collect(&client, project.as_ref(), &args.prefix).await?
+    } else {
+        chosen(&client, &args.secret, project.as_ref(), &args.prefix).await?
+    };
+
+    if args.dry_run {
+        eprintln!("{} env var(s)", vars.len());
+        let mut out = std::io::stdout().lock();
+        for (k, v) in vars.iter() {
+            let shown = if args.show_values { v.expose() } else { "****" };
+            writeln!(out, "{k}={shown}")?;
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    spawn_and_wait(&args.command, vars).await
+}
+
+/// The variables for `--secret` ids: names from the listing, values read one by one (so each
+/// read is a read of that secret, as the server's change tracking expects).
+async fn chosen(
+    client: &MachineClient,
+    ids: &[String],
+    project: Option<&ProjectId>,
+    prefix: &str,
+) -> anyhow::Result<EnvVars> {
+    let listed = match project {
+        Some(p) => client.list_secrets_in_project(p).await?,
+        None => client.list_secrets().await?,
+    };
+    let mut vars = EnvVars::new(prefix);
+    for raw in ids {
+        let id = SecretId::parse(raw).map_err(|_| {
+            anyhow::anyhow!("{raw:?} is not a secret id (sk_ and 10 letters or digits)")
+        })?;
+        let summary = listed.iter().find(|s| s.id == id);
+        if summary.is_none() && project.is_some() {
+            anyhow::bail!("secret {id} is not readable in that project");
+        }
+        let value = client
+            .get_secret(&id)
+            .await
+            .with_context(|| format!("cannot read secret {id}"))?;
+        // A secret missing from the listing (it should not be) is named by its id, as
+        // SikkerKey's CLI names every `--secret`.
+        let (name, structured) = summary.map_or((id.as_str(), false), |s| {
+            (s.name.as_str(), s.field_names.is_some())
+        });
+        vars.add(id.as_str(), name, &value, structured);
+    }
+    for w in &vars.warnings {
+        eprintln!("warning: {w}");
+    }
+    Ok(vars)
+}
+
+/// Starts the child, forwards SIGINT and SIGTERM to it, and returns its exit code (128 + the
+/// signal number when a signal ended it). A command that cannot be found exits 127, one that
+/// cannot be executed 126, as shells and `env` do.
+async fn spawn_and_wait(command: &[String], vars: EnvVars) -> anyhow::Result<ExitCode> {
+    // Listen before spawning, so no signal can arrive in between and kill Signet instead.
+    let mut sigint = signal(SignalKind::interrupt()).context("cannot listen for SIGINT")?;
+    let mut sigterm = signal(SignalKind::terminate()).context("cannot listen for SIGTERM")?;
+
+    let (program, rest) = command
+        .split_first()
+        .ok_or_else(|| anyhow::anyhow!("no command given"))?;
+    let mut cmd = tokio::process::Command::new(program);
+    cmd.args(rest);
+    for (k, v) in vars.iter() {
+        cmd.env(k, v.expose());
+    }
+    let spawned = cmd.spawn();
+    // The values now live in the child; drop Signet's copies before the long wait.
+    drop(cmd);
+    drop(vars);
+    let mut child = match spawned {
+        Ok(child) => child,
+        Err(e) => {
+            let code = match e.kind() {
+                std::io::ErrorKind::NotFound => 127,
+                std::io::ErrorKind::PermissionDenied => 126,
+                _ => 1,
+            };
+            eprintln!("error: cannot run {program:?}: {e}");
+            return Ok(ExitCode::from(code));
+        }
+    };
+
+    let status = loop {
+        tokio::select! {
+            status = child.wait() => break status.context("cannot wait for the child")?,
+            _ = sigint.recv() => forward(child.id(), Signal::SIGINT),
+            _ = sigterm.recv() => forward(child.id(), Signal::SIGTERM),
+        }
+    };
+    Ok(ExitCode::from(exit_code(status)))
+}
+
+/// Sends `sig` to the child. A child that already exited (no pid, or ESRCH) needs nothing.
+fn forward(pid: Option<u32>, sig: Signal) {
+    if let Some(pid) = pid.and_then(|p| i32::try_from(p).ok()) {
+        let _ = kill(Pid::from_raw(pid), sig);
+    }
+}
+
+/// The child's exit code, or 128 + signal, clamped to what a process can exit with.
+fn exit_code(status: std::process::ExitStatus) -> u8 {
+    let code = match (status.code(), status.signal()) {
+        (Some(code), _) => code,
+        (None, Some(sig)) => 128 + sig,
+        (None, None) => 1,
+    };
+    u8::try_from(code & 0xff).unwrap_or(1)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+    use std::os::unix::process::ExitStatusExt as _;
+
+    use super::*;
+
+    #[test]
+    fn exit_codes_pass_through_and_signals_add_128() {
+        assert_eq!(exit_code(std::process::ExitStatus::from_raw(0)), 0);
+        assert_eq!(exit_code(std::process::ExitStatus::from_raw(3 << 8)), 3);
+        assert_eq!(exit_code(std::process::ExitStatus::from_raw(15)), 143);
+        assert_eq!(exit_code(std::process::ExitStatus::from_raw(9)), 137);
+    }
+
+    /// One test, not several: a signal sent to this test process reaches every listener in it.
+    #[tokio::test]
+    async fn the_child_gets_the_variables_and_forwarded_signals_and_its_code_comes_back() {
+        let mut vars = EnvVars::new("T_");
+        vars.add(
+            "sk_1",
+            "db pass",
+            &signet_client::SecretValue::new("s3cret"),
+            false,
+        );
+        let script = r#"test "$T_DB_PASS" = s3cret && exit 7"#;
+        let code = spawn_and_wait(&["sh".into(), "-c".into(), script.into()], vars)
+            .await
+            .unwrap();
+        assert_eq!(code, ExitCode::from(7));
+
+        let missing = spawn_and_wait(&["/nonexistent/cmd".into()], EnvVars::new(""))
+            .await
+            .unwrap();
+        assert_eq!(missing, ExitCode::from(127));
+
+        // SIGTERM to Signet reaches the child, whose own exit code comes back.
+        let script = r#"trap 'kill $! 2>/dev/null; exit 42' TERM; sleep 30 & wait"#;
+        let run = tokio::spawn(spawn_and_wait(
+            vec!["sh".into(), "-c".into(), script.into()].leak(),
+            EnvVars::new(""),
+        ));
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+        kill(nix::unistd::getpid(), Signal::SIGTERM).unwrap();
+        let code = tokio::time::timeout(std::time::Duration::from_secs(10), run)
+            .await
+            .unwrap()
+            .unwrap()
+            .unwrap();
+        assert_eq!(code, ExitCode::from(42));
+    }
+}

@@ -1,0 +1,322 @@
+//! `signet secret`: operators write secrets and manage their versions. Values go in, never come
+//! back out: the admin API has no route that returns one.
+
+use std::collections::BTreeMap;
+use std::io::Read as _;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::Context as _;
+use serde_json::{Value, json};
+use signet_client::{SecretContent, SecretValue};
+use zeroize::Zeroizing;
+
+use crate::identity::OperatorOpts;
+use crate::output::{self, Table};
+use crate::{ids, project};
+
+/// `signet secret`.
+#[derive(Debug, clap::Args)]
+pub struct SecretArgs {
+    #[command(flatten)]
+    opts: OperatorOpts,
+    #[command(subcommand)]
+    command: SecretCommand,
+}
+
+#[derive(Debug, clap::Subcommand)]
+enum SecretCommand {
+    /// Create a secret in a project.
+    Create {
+        /// The project (its name or id).
+        #[arg(long)]
+        project: String,
+        /// The secret's name (it also names the variable in `signet run` and `export`).
+        #[arg(long)]
+        name: String,
+        #[command(flatten)]
+        content: ContentArgs,
+    },
+    /// Write a new version of a secret.
+    Update {
+        /// The secret's id.
+        id: String,
+        #[command(flatten)]
+        content: ContentArgs,
+    },
+    /// List a project's secrets (without values).
+    List {
+        /// The project (its name or id).
+        #[arg(long)]
+        project: String,
+    },
+    /// Show one secret's metadata.
+    Show {
+        /// The secret's id.
+        id: String,
+    },
+    /// List a secret's versions.
+    Versions {
+        /// The secret's id.
+        id: String,
+    },
+    /// Make an old version's value current again (as a new version).
+    Rollback {
+        /// The secret's id.
+        id: String,
+        /// The version whose value to restore.
+        #[arg(long)]
+        version: u64,
+    },
+    /// Delete a secret.
+    Delete {
+        /// The secret's id.
+        id: String,
+    },
+}
+
+/// The new content: exactly one of a value, a value file, or fields.
+#[derive(Debug, clap::Args)]
+#[group(required = true, multiple = false)]
+struct ContentArgs {
+    /// The value. It shows in shell history and `ps`; prefer --value-file.
+    #[arg(long)]
+    value: Option<String>,
+    /// Read the value from a file, byte for byte (`-` reads stdin; a trailing newline is kept).
+    #[arg(long, value_name = "FILE")]
+    value_file: Option<PathBuf>,
+    /// One field of a structured secret (repeatable).
+    #[arg(long = "field", value_name = "KEY=VALUE", value_parser = parse_field)]
+    fields: Vec<(String, String)>,
+}
+
+impl ContentArgs {
+    fn into_content(self) -> anyhow::Result<SecretContent> {
+        if let Some(v) = self.value {
+            return Ok(SecretContent::Value(SecretValue::new(v)));
+        }
+        if let Some(path) = self.value_file {
+            return Ok(SecretContent::Value(read_value_file(&path)?));
+        }
+        let mut fields = BTreeMap::new();
+        for (k, v) in self.fields {
+            if fields.insert(k.clone(), SecretValue::new(v)).is_some() {
+                anyhow::bail!("field {k:?} is given twice");
+            }
+        }
+        Ok(SecretContent::Fields(fields))
+    }
+}
+
+/// Parses `KEY=VALUE`, splitting at the first `=`. Field names are `[A-Za-z0-9_.-]`, the set the
+/// server accepts (so the comma-joined `fieldNames` stays unambiguous).
+fn parse_field(s: &str) -> Result<(String, String), String> {
+    let (k, v) = s
+        .split_once('=')
+        .ok_or_else(|| "expected KEY=VALUE".to_owned())?;
+    let valid = !k.is_empty()
+        && k.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'));
+    if !valid {
+        return Err(format!(
+            "field name {k:?} must be letters, digits, '_', '.' or '-'"
+        ));
+    }
+    Ok((k.to_owned(), v.to_owned()))
+}
+
+/// Reads a value verbatim; it must be UTF-8, since values travel as JSON strings.
+fn read_value_file(path: &Path) -> anyhow::Result<SecretValue> {
+    let mut bytes = Zeroizing::new(Vec::new());
+    if path == Path::new("-") {
+        std::io::stdin()
+            .read_to_end(&mut bytes)
+            .context("cannot read the value from stdin")?;
+    } else {
+        let mut f =
+            std::fs::File::open(path).with_context(|| format!("cannot read {}", path.display()))?;
+        f.read_to_end(&mut bytes)
+            .with_context(|| format!("cannot read {}", path.display()))?;
+    }
+    let text = std::str::from_utf8(&bytes)
+        .map_err(|_| anyhow::anyhow!("the value in {} is not UTF-8 text", path.display()))?;
+    Ok(SecretValue::new(text))
+}
+
+/// Runs a `secret` subcommand.
+pub async fn run(args: SecretArgs, json: bool) -> anyhow::Result<ExitCode> {
+    let client = args.opts.client()?;
+    match args.command {
+        SecretCommand::Create {
+            project,
+            name,
+            content,
+        } => {
+            let content = content.into_content()?;
+            let project = project::resolve(&client, &project).await?;
+            let s = client.create_secret(&project, &name, &content).await?;
+            print_secret(json, "created secret", &s)?;
+        }
+        SecretCommand::Update { id, content } => {
+            let id = ids::secret(&id)?;
+            let content = content.into_content()?;
+            print_secret(
+                json,
+                "updated secret",
+                &client.update_secret(&id, &content).await?,
+            )?;
+        }
+        SecretCommand::Show { id } => {
+            let id = ids::secret(&id)?;
+            print_secret(
+                json,
+                "secret",
+                &client
+                    .request("GET", &format!("/v1/admin/secrets/{id}"), None)
+                    .await?,
+            )?;
+        }
+        SecretCommand::Rollback { id, version } => {
+            let id = ids::secret(&id)?;
+            let body = json!({ "version": version });
+            let s = client
+                .request(
+                    "POST",
+                    &format!("/v1/admin/secrets/{id}/rollback"),
+                    Some(&body),
+                )
+                .await?;
+            print_secret(json, "rolled back secret", &s)?;
+        }
+        SecretCommand::Delete { id } => {
+            let id = ids::secret(&id)?;
+            let r = client
+                .request("POST", &format!("/v1/admin/secrets/{id}/delete"), None)
+                .await?;
+            if json {
+                output::json(&r)?;
+            } else {
+                output::lines([format!("deleted secret {}", output::text(&r["id"]))])?;
+            }
+        }
+        SecretCommand::List { project } => {
+            let project = project::resolve(&client, &project).await?;
+            let r = client
+                .request(
+                    "POST",
+                    "/v1/admin/secrets/query",
+                    Some(&json!({ "projectId": project })),
+                )
+                .await?;
+            if json {
+                return output::json(&r).map(|()| ExitCode::SUCCESS);
+            }
+            let mut t = Table::new(&["ID", "NAME", "TYPE", "FIELDS", "VERSION", "UPDATED"]);
+            for s in r["secrets"].as_array().into_iter().flatten() {
+                t.row(vec![
+                    output::text(&s["id"]),
+                    output::text(&s["name"]),
+                    output::text(&s["type"]),
+                    output::text(&s["fieldNames"]),
+                    output::text(&s["version"]),
+                    output::time(&s["updatedAt"]),
+                ]);
+            }
+            t.print("no secrets")?;
+        }
+        SecretCommand::Versions { id } => {
+            let id = ids::secret(&id)?;
+            let r = client
+                .request("GET", &format!("/v1/admin/secrets/{id}/versions"), None)
+                .await?;
+            if json {
+                return output::json(&r).map(|()| ExitCode::SUCCESS);
+            }
+            let mut t = Table::new(&[
+                "VERSION",
+                "VALUE-VERSION",
+                "TYPE",
+                "FIELDS",
+                "CREATED-BY",
+                "CREATED",
+            ]);
+            for v in r["versions"].as_array().into_iter().flatten() {
+                t.row(vec![
+                    output::text(&v["version"]),
+                    output::text(&v["valueVersion"]),
+                    output::text(&v["type"]),
+                    output::text(&v["fieldNames"]),
+                    output::text(&v["createdBy"]),
+                    output::time(&v["createdAt"]),
+                ]);
+            }
+            t.print("no versions")?;
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Prints a secret object: as it is with `--json`, else a title (what just happened) and its
+/// metadata. Secret objects never carry a value.
+fn print_secret(json: bool, title: &str, s: &Value) -> anyhow::Result<()> {
+    if json {
+        return output::json(s);
+    }
+    output::lines([
+        format!(
+            "{title} {} ({})",
+            output::text(&s["id"]),
+            output::text(&s["name"])
+        ),
+        format!("  project: {}", output::text(&s["projectId"])),
+        format!(
+            "  type:    {} (fields: {})",
+            output::text(&s["type"]),
+            output::text(&s["fieldNames"])
+        ),
+        format!("  version: {}", output::text(&s["version"])),
+        format!("  updated: {}", output::time(&s["updatedAt"])),
+    ])
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+    use super::*;
+
+    #[test]
+    fn fields_split_at_the_first_equals_sign() {
+        assert_eq!(
+            parse_field("url=postgres://u:p@h/db?x=1"),
+            Ok(("url".into(), "postgres://u:p@h/db?x=1".into()))
+        );
+        assert_eq!(parse_field("empty="), Ok(("empty".into(), String::new())));
+        assert_eq!(parse_field("a.b-c_d=1"), Ok(("a.b-c_d".into(), "1".into())));
+        for bad in ["novalue", "=v", "a b=1", "a,b=1", "é=1"] {
+            assert!(parse_field(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn duplicate_fields_are_refused() {
+        let content = ContentArgs {
+            value: None,
+            value_file: None,
+            fields: vec![("a".into(), "1".into()), ("a".into(), "2".into())],
+        };
+        assert!(content.into_content().is_err());
+    }
+
+    #[test]
+    fn value_files_are_read_verbatim() {
+        let tmp = tempfile::NamedTempFile::new().unwrap();
+        std::fs::write(tmp.path(), "line1\nline2\n").unwrap();
+        assert_eq!(
+            read_value_file(tmp.path()).unwrap().expose(),
+            "line1\nline2\n"
+        );
+        std::fs::write(tmp.path(), [0xff, 0xfe]).unwrap();
+        assert!(read_value_file(tmp.path()).is_err());
+    }
+}

@@ -1,0 +1,78 @@
+//! `signet vault`: settings that apply to the whole vault.
+
+use std::process::ExitCode;
+
+use serde_json::{Value, json};
+
+use crate::identity::OperatorOpts;
+use crate::output;
+
+/// `signet vault`.
+#[derive(Debug, clap::Args)]
+pub struct VaultArgs {
+    #[command(flatten)]
+    opts: OperatorOpts,
+    #[command(subcommand)]
+    command: VaultCommand,
+}
+
+#[derive(Debug, clap::Subcommand)]
+enum VaultCommand {
+    /// Show the vault's settings.
+    Show,
+    /// Change the vault's settings.
+    Settings {
+        /// Whether machines may ask to join without a token (`signet enroll --request`).
+        #[arg(long, value_enum)]
+        tokenless: Switch,
+    },
+}
+
+/// An on/off setting.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum Switch {
+    On,
+    Off,
+}
+
+/// Runs a `vault` subcommand.
+pub async fn run(args: VaultArgs, json: bool) -> anyhow::Result<ExitCode> {
+    let client = args.opts.client()?;
+    let vault = match args.command {
+        VaultCommand::Show => client.request("GET", "/v1/admin/vault", None).await?,
+        VaultCommand::Settings { tokenless } => {
+            let body = json!({ "tokenlessEnrollment": tokenless == Switch::On });
+            client
+                .request("POST", "/v1/admin/vault/settings", Some(&body))
+                .await?
+        }
+    };
+    if json {
+        output::json(&vault)?;
+    } else {
+        output::lines(describe(&vault))?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn describe(v: &Value) -> Vec<String> {
+    let on_off = |b: &Value| {
+        if b.as_bool() == Some(true) {
+            "on"
+        } else {
+            "off"
+        }
+    };
+    vec![
+        format!("vault {}", output::text(&v["vaultId"])),
+        format!(
+            "  tokenless enrollment: {}",
+            on_off(&v["tokenlessEnrollment"])
+        ),
+        format!(
+            "  ip allowlist:         {}",
+            on_off(&v["ipAllowlistEnabled"])
+        ),
+        format!("  created:              {}", output::time(&v["createdAt"])),
+    ]
+}

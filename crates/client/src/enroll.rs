@@ -1,0 +1,201 @@
+//! Enrollment: a machine makes its key locally, registers only the public half, and saves its
+//! identity under the Signet home. These routes are unsigned (the machine has no identity yet).
+//!
+//! Three ways in, as `docs/api.md` describes:
+//! - [`bootstrap`]: with a bootstrap token (which names the vault); the machine waits for an
+//!   operator's approval.
+//! - [`register_with_enrollment_token`]: with an enrollment token; the machine is approved at
+//!   once and is ephemeral.
+//! - [`request`]: with no token; the operator approves it by quoting the fingerprint.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde::Deserialize;
+use signet_proto::{Fingerprint, Identity, MachineId, SecretSeed, VaultId};
+
+use crate::error::ClientError;
+use crate::identity::{Credentials, SignetHome};
+use crate::request::{checked_base_url, http_client};
+
+/// How long one enrollment call may take, as in the SikkerKey SDKs.
+const TIMEOUT: Duration = Duration::from_secs(15);
+
+/// The outcome of an enrollment.
+#[derive(Debug)]
+pub struct Enrollment {
+    /// The identity as saved (its `apiUrl` is the one the server returned), with its key.
+    pub credentials: Credentials<Identity>,
+    /// The fingerprint of the new public key; an operator quotes it to approve a tokenless
+    /// request.
+    pub fingerprint: Fingerprint,
+    /// The machine's status: `pending` for bootstrap and tokenless requests; `None` when the
+    /// server did not say (enrollment tokens approve at once).
+    pub status: Option<String>,
+    /// When an ephemeral machine expires (Unix ms).
+    pub expires_at: Option<i64>,
+    /// Where an identity previously saved for the same vault was moved, if there was one.
+    pub replaced: Option<PathBuf>,
+}
+
+/// The enrollment routes' answer: the union of the register and bootstrap shapes.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct EnrollResponse {
+    machine_id: MachineId,
+    #[serde(default)]
+    machine_name: String,
+    vault_id: VaultId,
+    #[serde(default)]
+    api_url: Option<String>,
+    #[serde(default)]
+    status: Option<String>,
+    #[serde(default)]
+    fingerprint: Option<String>,
+    #[serde(default)]
+    expires_at: Option<i64>,
+}
+
+/// `POST /v1/enroll/bootstrap` with a bootstrap token. The machine is pending until an operator
+/// approves it.
+pub async fn bootstrap(
+    home: &SignetHome,
+    server_url: &str,
+    token: &str,
+    hostname: &str,
+    name: Option<&str>,
+) -> Result<Enrollment, ClientError> {
+    enroll(
+        home,
+        server_url,
+        "/v1/enroll/bootstrap",
+        None,
+        Some(token),
+        hostname,
+        name,
+    )
+    .await
+}
+
+/// `POST /v1/{vaultId}/enroll/register` with an enrollment token. The machine is approved at
+/// once, ephemeral, and scoped by the token.
+pub async fn register_with_enrollment_token(
+    home: &SignetHome,
+    server_url: &str,
+    vault: &VaultId,
+    token: &str,
+    hostname: &str,
+    name: Option<&str>,
+) -> Result<Enrollment, ClientError> {
+    enroll(
+        home,
+        server_url,
+        &format!("/v1/{vault}/enroll/register"),
+        Some(vault),
+        Some(token),
+        hostname,
+        name,
+    )
+    .await
+}
+
+/// `POST /v1/{vaultId}/enroll/request` without a token. The machine is pending; the operator
+/// must quote [`Enrollment::fingerprint`] to approve it. Rate limited, and refused when the vault
+/// turned tokenless requests off.
+pub async fn request(
+    home: &SignetHome,
+    server_url: &str,
+    vault: &VaultId,
+    hostname: &str,
+    name: Option<&str>,
+) -> Result<Enrollment, ClientError> {
+    enroll(
+        home,
+        server_url,
+        &format!("/v1/{vault}/enroll/request"),
+        Some(vault),
+        None,
+        hostname,
+        name,
+    )
+    .await
+}
+
+async fn enroll(
+    home: &SignetHome,
+    server_url: &str,
+    path: &str,
+    vault: Option<&VaultId>,
+    token: Option<&str>,
+    hostname: &str,
+    name: Option<&str>,
+) -> Result<Enrollment, ClientError> {
+    // The token must not travel in the clear, so the URL is checked before anything else.
+    let base = checked_base_url(server_url)?;
+    let seed = SecretSeed::generate();
+    let public_key = seed.public_key();
+
+    let mut body = serde_json::Map::new();
+    if let Some(token) = token {
+        body.insert("token".into(), token.into());
+    }
+    body.insert("publicKey".into(), public_key.to_base64().into());
+    body.insert("hostname".into(), hostname.into());
+    if let Some(name) = name.filter(|n| !n.is_empty()) {
+        body.insert("name".into(), name.into());
+    }
+
+    let http = http_client(TIMEOUT)?;
+    let resp = http
+        .post(format!("{base}{path}"))
+        .json(&body)
+        .send()
+        .await
+        .map_err(|e| ClientError::Transport {
+            connect: e.is_connect(),
+            source: Box::new(e),
+        })?;
+    let status = resp.status();
+    let bytes = resp.bytes().await.map_err(ClientError::transport)?;
+    // Any 2xx is success here (unlike signed routes), as the SikkerKey SDKs accept 201.
+    if !status.is_success() {
+        return Err(ClientError::from_response(status.as_u16(), &bytes));
+    }
+    let r: EnrollResponse = serde_json::from_slice(&bytes)
+        .map_err(|e| ClientError::decode("enrollment response", e))?;
+
+    if vault.is_some_and(|v| *v != r.vault_id) {
+        return Err(ClientError::Decode {
+            what: "the enrollment answer names another vault",
+            source: None,
+        });
+    }
+    let fingerprint = public_key.fingerprint();
+    if let Some(server) = &r.fingerprint
+        && !Fingerprint::parse(server).is_some_and(|fp| fp.matches(&fingerprint))
+    {
+        return Err(ClientError::FingerprintMismatch {
+            local: fingerprint.to_string(),
+            server: server.clone(),
+        });
+    }
+    let api_url = match r.api_url.as_deref().map(str::trim) {
+        Some(url) if !url.is_empty() => checked_base_url(url)?,
+        _ => base,
+    };
+    let identity = Identity {
+        machine_id: r.machine_id,
+        machine_name: r.machine_name,
+        vault_id: r.vault_id,
+        api_url,
+        private_key_path: String::new(),
+    };
+    let saved = home.save(identity, seed)?;
+    Ok(Enrollment {
+        credentials: saved.credentials,
+        fingerprint,
+        status: r.status,
+        expires_at: r.expires_at,
+        replaced: saved.replaced,
+    })
+}

@@ -1,0 +1,226 @@
+//! The operator client: the admin API, signed with an operator's key.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::Arc;
+
+use serde::Serialize;
+use signet_proto::{ProjectId, SecretId};
+use zeroize::Zeroizing;
+
+use crate::error::ClientError;
+use crate::identity::{self, Credentials, OperatorIdentity};
+use crate::request::{
+    ClientOptions, Principal, RawResponse, RetryNetwork, SignOverrides, SignedRequest, Signer,
+};
+use crate::secret::SecretValue;
+
+/// The content of a secret write: exactly one of a plain value or a set of fields.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SecretContent {
+    /// A structured secret's fields.
+    Fields(BTreeMap<String, SecretValue>),
+    /// A standard secret's value.
+    Value(SecretValue),
+}
+
+/// The body of `POST /v1/admin/secrets` and `.../update`, borrowing the plaintext so that the
+/// only copy made is the serialised body, which is wiped after sending.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct SecretWrite<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    project_id: Option<&'a ProjectId>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    name: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    value: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    fields: Option<BTreeMap<&'a str, &'a str>>,
+}
+
+impl<'a> SecretWrite<'a> {
+    fn new(
+        project_id: Option<&'a ProjectId>,
+        name: Option<&'a str>,
+        content: &'a SecretContent,
+    ) -> Self {
+        let (value, fields) = match content {
+            SecretContent::Value(v) => (Some(v.expose()), None),
+            SecretContent::Fields(f) => (
+                None,
+                Some(f.iter().map(|(k, v)| (k.as_str(), v.expose())).collect()),
+            ),
+        };
+        Self {
+            project_id,
+            name,
+            value,
+            fields,
+        }
+    }
+
+    fn to_body(&self) -> Result<Zeroizing<Vec<u8>>, ClientError> {
+        serde_json::to_vec(self)
+            .map(Zeroizing::new)
+            .map_err(|e| ClientError::decode("secret body", e))
+    }
+}
+
+/// Calls the admin API as one operator. Operators never receive secret values; the API only
+/// takes them. Requests are re-signed on every attempt and retried on 429 and 503, and on
+/// network failures only when nothing reached the server (an admin write must not be applied
+/// twice). Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct OperatorClient {
+    signer: Arc<Signer>,
+    identity: Arc<OperatorIdentity>,
+}
+
+impl OperatorClient {
+    /// A client for a loaded operator identity, with default timeout and retries.
+    pub fn new(credentials: Credentials<OperatorIdentity>) -> Result<Self, ClientError> {
+        Self::with_options(credentials, ClientOptions::default())
+    }
+
+    /// A client with explicit timeout and retry settings.
+    pub fn with_options(
+        credentials: Credentials<OperatorIdentity>,
+        options: ClientOptions,
+    ) -> Result<Self, ClientError> {
+        let (identity, seed, _) = credentials.into_parts();
+        let signer = Signer::new(
+            Principal::Operator(identity.operator_id),
+            seed,
+            &identity.api_url,
+            options,
+        )?;
+        Ok(Self {
+            signer: Arc::new(signer),
+            identity: Arc::new(identity),
+        })
+    }
+
+    /// A client for the operator identity at `explicit`, else `SIGNET_OPERATOR_IDENTITY`, else
+    /// the single folder under `$SIGNET_HOME/operators`.
+    pub fn from_env(explicit: Option<&Path>) -> Result<Self, ClientError> {
+        Self::new(identity::load_operator_from_env(explicit)?)
+    }
+
+    /// The identity this client signs as.
+    pub fn identity(&self) -> &OperatorIdentity {
+        &self.identity
+    }
+
+    /// The signer, for low-level requests.
+    pub fn signer(&self) -> &Signer {
+        &self.signer
+    }
+
+    /// Starts a low-level signed request (test-support; see [`SignedRequest`]).
+    pub fn signed(&self, method: &str, path: &str) -> SignedRequest<'_> {
+        self.signer.signed(method, path)
+    }
+
+    /// Signs and sends one request with `overrides`, once, without retry, and returns the raw
+    /// response whatever its status (test-support).
+    pub async fn send_signed(
+        &self,
+        method: &str,
+        path: &str,
+        body: Vec<u8>,
+        overrides: SignOverrides,
+    ) -> Result<RawResponse, ClientError> {
+        self.signed(method, path)
+            .body(body)
+            .overrides(overrides)
+            .build()?
+            .send()
+            .await
+    }
+
+    /// Calls an admin route (`docs/api.md`) and returns its JSON answer. `body` is sent as
+    /// compact JSON; `None` sends an empty body (and no `Content-Type`).
+    pub async fn request(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<&serde_json::Value>,
+    ) -> Result<serde_json::Value, ClientError> {
+        let bytes = match body {
+            Some(v) => serde_json::to_vec(v).map_err(|e| ClientError::decode("request body", e))?,
+            None => Vec::new(),
+        };
+        self.call(method, path, &bytes).await
+    }
+
+    /// `POST /v1/admin/secrets`: creates a secret, returning the secret object.
+    pub async fn create_secret(
+        &self,
+        project: &ProjectId,
+        name: &str,
+        content: &SecretContent,
+    ) -> Result<serde_json::Value, ClientError> {
+        let body = SecretWrite::new(Some(project), Some(name), content).to_body()?;
+        self.call("POST", "/v1/admin/secrets", &body).await
+    }
+
+    /// `POST /v1/admin/secrets/{id}/update`: writes a new version, returning the secret object.
+    pub async fn update_secret(
+        &self,
+        id: &SecretId,
+        content: &SecretContent,
+    ) -> Result<serde_json::Value, ClientError> {
+        let body = SecretWrite::new(None, None, content).to_body()?;
+        self.call("POST", &format!("/v1/admin/secrets/{id}/update"), &body)
+            .await
+    }
+
+    async fn call(
+        &self,
+        method: &str,
+        path: &str,
+        body: &[u8],
+    ) -> Result<serde_json::Value, ClientError> {
+        let network = if method == "GET" {
+            RetryNetwork::Always
+        } else {
+            RetryNetwork::ConnectOnly
+        };
+        self.signer
+            .call_json(method, path, body, network, "admin response")
+            .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+    use super::*;
+
+    #[test]
+    fn secret_bodies_carry_exactly_one_of_value_or_fields() {
+        let project = ProjectId::parse("proj_0123456789").unwrap();
+        let value = SecretContent::Value(SecretValue::new("s3cr\"et"));
+        let body = SecretWrite::new(Some(&project), Some("db"), &value)
+            .to_body()
+            .unwrap();
+        assert_eq!(
+            std::str::from_utf8(&body).unwrap(),
+            r#"{"projectId":"proj_0123456789","name":"db","value":"s3cr\"et"}"#
+        );
+        let fields = SecretContent::Fields(
+            [
+                ("user".to_owned(), SecretValue::new("u")),
+                ("pass".to_owned(), SecretValue::new("p")),
+            ]
+            .into(),
+        );
+        let body = SecretWrite::new(None, None, &fields).to_body().unwrap();
+        assert_eq!(
+            std::str::from_utf8(&body).unwrap(),
+            r#"{"fields":{"pass":"p","user":"u"}}"#
+        );
+    }
+}
