@@ -1,0 +1,190 @@
+//! The hash-chained audit log and the read marks that travel with it.
+//!
+//! Appends run on the writer thread, which is the only writer, so reading the head, chaining the
+//! events after it and moving it happen with nothing in between: concurrent appenders always
+//! form one gapless chain. The head is read from its row in each append rather than cached, so a
+//! rolled-back savepoint or another process's append can never leave a stale copy behind.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use rusqlite::{Row, Transaction, params};
+use signet_store::{
+    ActorKind, AuditChain, AuditEvent, AuditFilter, AuditHead, AuditRecord, AuditResult,
+    AuditStore, JournalBatch, StoreError, StoreResult,
+};
+
+use crate::SqliteStore;
+use crate::error::corrupt;
+use crate::row::{col, name, seq, seq_param};
+use crate::statement::{all, exec, one};
+
+/// The most records one listing returns, whatever the filter asks for.
+const MAX_LIMIT: u32 = 1000;
+
+macro_rules! record_select {
+    ($where:literal, $order:literal) => {
+        concat!(
+            "SELECT seq, ts_ms, actor_kind, actor_id, action, target, source_ip, result, detail, prev_hash, hash
+             FROM audit WHERE ",
+            $where,
+            $order
+        )
+    };
+}
+
+fn record(row: &Row<'_>) -> StoreResult<AuditRecord> {
+    Ok(AuditRecord {
+        seq: seq(row, 0)?,
+        event: AuditEvent {
+            ts_ms: col(row, 1)?,
+            actor_kind: name(row, 2, ActorKind::parse)?,
+            actor_id: col(row, 3)?,
+            action: col(row, 4)?,
+            target: col(row, 5)?,
+            source_ip: col(row, 6)?,
+            result: name(row, 7, AuditResult::parse)?,
+            detail: col(row, 8)?,
+        },
+        prev_hash: col(row, 9)?,
+        hash: col(row, 10)?,
+    })
+}
+
+fn head(row: &Row<'_>) -> StoreResult<AuditHead> {
+    Ok(AuditHead {
+        seq: seq(row, 0)?,
+        hash: col(row, 1)?,
+    })
+}
+
+fn append(
+    tx: &Transaction<'_>,
+    batch: &JournalBatch,
+    chain: &dyn AuditChain,
+) -> StoreResult<Vec<u64>> {
+    let current = one(
+        tx,
+        "SELECT seq, hash FROM audit_head WHERE singleton = 1",
+        [],
+        head,
+    )?;
+    let (mut seq, mut prev) = match current {
+        Some(h) => (h.seq, h.hash),
+        None => {
+            // No head is only valid for an empty log; chaining from zero onto existing records
+            // would hide that the head was removed.
+            if one(tx, "SELECT 1 FROM audit LIMIT 1", [], |_| Ok(()))?.is_some() {
+                return Err(corrupt("audit head"));
+            }
+            (0, [0; 32])
+        }
+    };
+    let mut appended = Vec::with_capacity(batch.events.len());
+    for event in &batch.events {
+        seq = seq.checked_add(1).ok_or(StoreError::Corrupt)?;
+        let hash = chain.link(&prev, seq, event);
+        exec(
+            tx,
+            "INSERT INTO audit (seq, ts_ms, actor_kind, actor_id, action, target, source_ip, result, detail, prev_hash, hash)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+            params![
+                seq_param(seq),
+                event.ts_ms,
+                event.actor_kind.as_str(),
+                event.actor_id,
+                event.action,
+                event.target,
+                event.source_ip,
+                event.result.as_str(),
+                event.detail,
+                prev,
+                hash,
+            ],
+        )?;
+        appended.push(seq);
+        prev = hash;
+    }
+    if !appended.is_empty() {
+        exec(
+            tx,
+            "INSERT INTO audit_head (singleton, seq, hash) VALUES (1, ?1, ?2)
+             ON CONFLICT (singleton) DO UPDATE SET seq = excluded.seq, hash = excluded.hash",
+            params![seq_param(seq), prev],
+        )?;
+    }
+    for mark in &batch.read_marks {
+        exec(
+            tx,
+            "INSERT INTO read_marks (machine_id, secret_id, version) VALUES (?1, ?2, ?3)
+             ON CONFLICT (machine_id, secret_id) DO UPDATE SET version = excluded.version",
+            params![mark.machine.to_string(), mark.secret.as_str(), mark.version],
+        )?;
+    }
+    Ok(appended)
+}
+
+#[async_trait]
+impl AuditStore for SqliteStore {
+    async fn append_journal(
+        &self,
+        batch: JournalBatch,
+        chain: Arc<dyn AuditChain>,
+    ) -> StoreResult<Vec<u64>> {
+        self.write(move |tx| append(tx, &batch, chain.as_ref()))
+            .await
+    }
+
+    async fn audit(&self, filter: &AuditFilter) -> StoreResult<Vec<AuditRecord>> {
+        let before = filter.before_seq.map_or(i64::MAX, seq_param);
+        let p = params![
+            before,
+            filter.actor_id,
+            filter.action,
+            filter.result.map(AuditResult::as_str),
+            filter.limit.min(MAX_LIMIT)
+        ];
+        // A filter on actor or action gets a statement where it is a plain equality, so SQLite
+        // walks that column's index (whose entries end in `seq`) instead of the whole log.
+        // Unused parameters are gaps in the numbering, which SQLite allows.
+        let sql = match (&filter.actor_id, &filter.action) {
+            (Some(_), _) => record_select!(
+                "actor_id = ?2 AND seq < ?1 AND (?3 IS NULL OR action = ?3) AND (?4 IS NULL OR result = ?4)",
+                " ORDER BY seq DESC LIMIT ?5"
+            ),
+            (None, Some(_)) => {
+                record_select!(
+                    "action = ?3 AND seq < ?1 AND (?4 IS NULL OR result = ?4)",
+                    " ORDER BY seq DESC LIMIT ?5"
+                )
+            }
+            (None, None) => record_select!(
+                "seq < ?1 AND (?4 IS NULL OR result = ?4)",
+                " ORDER BY seq DESC LIMIT ?5"
+            ),
+        };
+        self.read(|c| all(c, sql, p, record))
+    }
+
+    async fn audit_range(&self, from: u64, limit: u32) -> StoreResult<Vec<AuditRecord>> {
+        self.read(|c| {
+            all(
+                c,
+                record_select!("seq >= ?1", " ORDER BY seq LIMIT ?2"),
+                params![seq_param(from), limit],
+                record,
+            )
+        })
+    }
+
+    async fn audit_head(&self) -> StoreResult<Option<AuditHead>> {
+        self.read(|c| {
+            one(
+                c,
+                "SELECT seq, hash FROM audit_head WHERE singleton = 1",
+                [],
+                head,
+            )
+        })
+    }
+}

@@ -1,0 +1,104 @@
+//! The replay cache: an in-memory set in front of the durable `nonces` table.
+//!
+//! The set decides (an insert-if-absent costs well under a microsecond); the table only lets the
+//! set survive a restart. A fresh pair's INSERT is enqueued on the writer, not awaited: the
+//! request it belongs to goes on meanwhile, and its audit record is enqueued after it.
+//!
+//! A pair stays in the set until a sweep forgets it, even past its expiry. The store has no
+//! clock of its own: judging expiry by the wall clock here would admit replays whenever the
+//! caller's clock (which stamps `expires_ms` and drives the sweeps) runs behind it. The trait
+//! allows this: an expired pair *may* be forgotten, and a replay of one fails the caller's
+//! timestamp window anyway.
+
+use async_trait::async_trait;
+use dashmap::{DashMap, Entry};
+use rusqlite::{Connection, Transaction, params};
+use signet_store::{NonceStore, StoreResult};
+
+use crate::SqliteStore;
+use crate::row::col;
+use crate::statement::{all, exec};
+
+/// Every (principal, nonce) pair seen and not yet swept, with the time it may be forgotten.
+pub(crate) struct NonceSet {
+    seen: DashMap<(String, String), i64>,
+}
+
+impl NonceSet {
+    /// Loads every stored pair. Sweeps keep the table to about one clock window of traffic.
+    pub(crate) fn load(conn: &Connection) -> StoreResult<Self> {
+        let rows = all(
+            conn,
+            "SELECT principal, nonce, expires_ms FROM nonces",
+            [],
+            |r| Ok(((col(r, 0)?, col(r, 1)?), col(r, 2)?)),
+        )?;
+        Ok(Self {
+            seen: rows.into_iter().collect(),
+        })
+    }
+
+    /// Records the pair and returns `true` if it was not in the set.
+    fn admit(&self, principal: &str, nonce: &str, expires_ms: i64) -> bool {
+        let key = (principal.to_owned(), nonce.to_owned());
+        // `entry` holds the shard lock, so of two racing callers exactly one finds it vacant.
+        match self.seen.entry(key) {
+            Entry::Occupied(_) => false,
+            Entry::Vacant(slot) => {
+                slot.insert(expires_ms);
+                true
+            }
+        }
+    }
+
+    /// Forgets the pairs that expired before `now_ms`, never one before its expiry.
+    fn sweep(&self, now_ms: i64) {
+        self.seen.retain(|_, expires_ms| *expires_ms >= now_ms);
+    }
+}
+
+/// An upsert, not an insert: a pair swept from the set may still have its row if the sweep's
+/// DELETE has not run yet, and its reuse must not fail.
+fn persist(tx: &Transaction<'_>, principal: &str, nonce: &str, expires_ms: i64) -> StoreResult<()> {
+    exec(
+        tx,
+        "INSERT INTO nonces (principal, nonce, expires_ms) VALUES (?1, ?2, ?3)
+         ON CONFLICT (principal, nonce) DO UPDATE SET expires_ms = excluded.expires_ms",
+        params![principal, nonce, expires_ms],
+    )
+    .map(drop)
+}
+
+#[async_trait]
+impl NonceStore for SqliteStore {
+    async fn remember_nonce(
+        &self,
+        principal: &str,
+        nonce: &str,
+        expires_ms: i64,
+    ) -> StoreResult<bool> {
+        if !self.nonces.admit(principal, nonce, expires_ms) {
+            return Ok(false);
+        }
+        let (principal, nonce) = (principal.to_owned(), nonce.to_owned());
+        // Invariant: the pair is durable no later than any audit record appended after this
+        // call returns. The INSERT is on the writer's FIFO queue before we return, so any
+        // `append_journal` that starts afterwards is queued behind it and commits in the same
+        // transaction or a later one. Waiting for the commit here would add an fsync to every
+        // request for nothing. If the write fails, the set still holds the pair, so this
+        // process keeps refusing it; the writer logs the failure.
+        let _not_awaited = self
+            .writer
+            .submit(move |tx| persist(tx, &principal, &nonce, expires_ms))
+            .await?;
+        Ok(true)
+    }
+
+    async fn sweep_nonces(&self, now_ms: i64) -> StoreResult<u64> {
+        self.nonces.sweep(now_ms);
+        let removed = self
+            .write(move |tx| exec(tx, "DELETE FROM nonces WHERE expires_ms < ?1", [now_ms]))
+            .await?;
+        Ok(u64::try_from(removed).unwrap_or(u64::MAX))
+    }
+}

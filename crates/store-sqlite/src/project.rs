@@ -1,0 +1,57 @@
+//! Projects.
+
+use async_trait::async_trait;
+use rusqlite::{Row, params};
+use signet_proto::ProjectId;
+use signet_store::{ProjectRecord, ProjectStore, StoreResult};
+
+use crate::SqliteStore;
+use crate::row::{col, id};
+use crate::statement::{all, exec, one};
+
+fn project(row: &Row<'_>) -> StoreResult<ProjectRecord> {
+    Ok(ProjectRecord {
+        id: id(row, 0)?,
+        name: col(row, 1)?,
+        wrapped_key: col(row, 2)?,
+        created_ms: col(row, 3)?,
+    })
+}
+
+#[async_trait]
+impl ProjectStore for SqliteStore {
+    async fn insert_project(&self, p: &ProjectRecord) -> StoreResult<()> {
+        let p = p.clone();
+        self.write(move |tx| {
+            exec(
+                tx,
+                "INSERT INTO projects (id, name, wrapped_key, created_ms) VALUES (?1, ?2, ?3, ?4)",
+                params![p.id.as_str(), p.name, p.wrapped_key, p.created_ms],
+            )
+            .map(drop)
+        })
+        .await
+    }
+
+    async fn project(&self, id: &ProjectId) -> StoreResult<Option<ProjectRecord>> {
+        self.read(|c| {
+            one(
+                c,
+                "SELECT id, name, wrapped_key, created_ms FROM projects WHERE id = ?1",
+                [id.as_str()],
+                project,
+            )
+        })
+    }
+
+    async fn projects(&self) -> StoreResult<Vec<ProjectRecord>> {
+        self.read(|c| {
+            all(
+                c,
+                "SELECT id, name, wrapped_key, created_ms FROM projects ORDER BY name",
+                [],
+                project,
+            )
+        })
+    }
+}

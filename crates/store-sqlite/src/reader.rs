@@ -1,0 +1,74 @@
+//! Read-only connections, pooled, used directly on the calling task.
+//!
+//! In WAL mode a reader never waits for the writer: it sees the last commit made before its
+//! statement started. Reads run inline in the async method rather than through `spawn_blocking`:
+//! the hot reads (a machine, a read view) touch a few cached pages and take microseconds, less
+//! than the hop to the blocking pool and back. Nothing in a read awaits while holding a
+//! connection.
+
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::time::Duration;
+
+use rusqlite::{Connection, OpenFlags};
+use signet_store::{StoreError, StoreResult};
+
+use crate::error::db;
+
+/// Idle connections kept open. Concurrency of reads is bounded by the runtime's worker threads,
+/// so a handful suffices; extras opened under a burst are closed when returned.
+const MAX_IDLE: usize = 8;
+
+/// Prepared statements kept per connection: more than the store has distinct queries.
+pub(crate) const STATEMENT_CACHE: usize = 64;
+
+/// How long a statement waits on a lock held by another process before giving up.
+pub(crate) const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+pub(crate) struct ReaderPool {
+    path: PathBuf,
+    idle: Mutex<Vec<Connection>>,
+}
+
+impl ReaderPool {
+    pub(crate) fn new(path: &Path) -> Self {
+        Self {
+            path: path.to_owned(),
+            idle: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// Runs `f` on a pooled connection.
+    pub(crate) fn read<R>(&self, f: impl FnOnce(&Connection) -> StoreResult<R>) -> StoreResult<R> {
+        let conn = match self.take() {
+            Some(conn) => conn,
+            None => self.open()?,
+        };
+        let result = f(&conn);
+        self.put_back(conn);
+        result
+    }
+
+    fn take(&self) -> Option<Connection> {
+        // A poisoned lock only means another reader panicked; the idle list is still valid.
+        self.idle.lock().unwrap_or_else(|p| p.into_inner()).pop()
+    }
+
+    fn put_back(&self, conn: Connection) {
+        let mut idle = self.idle.lock().unwrap_or_else(|p| p.into_inner());
+        if idle.len() < MAX_IDLE {
+            idle.push(conn);
+        }
+    }
+
+    fn open(&self) -> StoreResult<Connection> {
+        let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let conn = Connection::open_with_flags(&self.path, flags).map_err(|e| {
+            tracing::error!(error = %e, path = %self.path.display(), "cannot open a sqlite reader");
+            StoreError::Unavailable
+        })?;
+        conn.busy_timeout(BUSY_TIMEOUT).map_err(db)?;
+        conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
+        Ok(conn)
+    }
+}

@@ -1,0 +1,69 @@
+//! The vault row.
+
+use async_trait::async_trait;
+use rusqlite::{Row, params};
+use signet_store::{StoreResult, VaultRecord, VaultStore};
+
+use crate::SqliteStore;
+use crate::row::{col, id};
+use crate::statement::{exec, exec_found, one};
+
+fn vault(row: &Row<'_>) -> StoreResult<VaultRecord> {
+    Ok(VaultRecord {
+        id: id(row, 0)?,
+        key_check: col(row, 1)?,
+        tokenless_enrollment: col(row, 2)?,
+        ip_allowlist_enabled: col(row, 3)?,
+        created_ms: col(row, 4)?,
+    })
+}
+
+#[async_trait]
+impl VaultStore for SqliteStore {
+    async fn vault(&self) -> StoreResult<Option<VaultRecord>> {
+        self.read(|c| {
+            one(
+                c,
+                "SELECT id, key_check, tokenless_enrollment, ip_allowlist_enabled, created_ms FROM vault WHERE singleton = 1",
+                [],
+                vault,
+            )
+        })
+    }
+
+    async fn create_vault(&self, v: &VaultRecord) -> StoreResult<()> {
+        let v = v.clone();
+        self.write(move |tx| {
+            exec(
+                tx,
+                "INSERT INTO vault (singleton, id, key_check, tokenless_enrollment, ip_allowlist_enabled, created_ms)
+                 VALUES (1, ?1, ?2, ?3, ?4, ?5)",
+                params![v.id.as_str(), v.key_check, v.tokenless_enrollment, v.ip_allowlist_enabled, v.created_ms],
+            )
+            .map(drop)
+        })
+        .await
+    }
+
+    async fn set_tokenless_enrollment(&self, enabled: bool) -> StoreResult<()> {
+        self.write(move |tx| {
+            exec_found(
+                tx,
+                "UPDATE vault SET tokenless_enrollment = ?1 WHERE singleton = 1",
+                [enabled],
+            )
+        })
+        .await
+    }
+
+    async fn set_ip_allowlist_enabled(&self, enabled: bool) -> StoreResult<()> {
+        self.write(move |tx| {
+            exec_found(
+                tx,
+                "UPDATE vault SET ip_allowlist_enabled = ?1 WHERE singleton = 1",
+                [enabled],
+            )
+        })
+        .await
+    }
+}

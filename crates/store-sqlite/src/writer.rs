@@ -1,0 +1,358 @@
+//! The single writer: one thread owns the write connection and commits queued work in groups.
+//!
+//! SQLite admits one writer at a time, and with `synchronous=FULL` each commit costs an fsync
+//! (about 130 µs here). Instead of many connections queueing on the lock and paying one fsync
+//! each, every write is a closure sent to this thread. The thread takes whatever is queued (up to
+//! [`MAX_BATCH`]), opens one `BEGIN IMMEDIATE` transaction, runs each closure inside its own
+//! savepoint, and commits once. A closure that fails rolls back only its savepoint and its caller
+//! gets that error; the others are unaffected. Results are sent only after the commit has
+//! returned, so an acknowledged write is on disk. If the commit fails (or SQLite abandons the
+//! transaction mid-batch), every caller in the batch gets [`StoreError::Unavailable`].
+//!
+//! The queue is FIFO: work enqueued after other work commits in the same batch or a later one,
+//! never earlier. The nonce store relies on this (see `nonce.rs`).
+//!
+//! A caller that stops waiting (its future is dropped) does not cancel its write.
+
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::thread::JoinHandle;
+
+use rusqlite::{Connection, Transaction, TransactionBehavior};
+use signet_store::{StoreError, StoreResult};
+use tokio::sync::{mpsc, oneshot};
+
+use crate::error::db;
+
+/// How many closures share one transaction at most, which bounds how long the first caller in a
+/// batch waits behind the others.
+const MAX_BATCH: usize = 512;
+
+/// How much work may wait for the writer before enqueueing callers wait too.
+const QUEUE_DEPTH: usize = 4096;
+
+/// One unit of work for the writer, type-erased so that closures returning different types share
+/// one queue.
+pub(crate) trait Work: Send {
+    /// Runs inside the batch's transaction. `false` means the closure failed and its savepoint
+    /// must be rolled back.
+    fn run(&mut self, tx: &Transaction<'_>) -> bool;
+    /// Tells the caller how it ended, once the fate of the batch is known.
+    fn finish(self: Box<Self>, committed: bool);
+}
+
+/// A closure, its result once run, and where to send that result.
+struct Call<F, R> {
+    job: Option<F>,
+    result: Option<StoreResult<R>>,
+    reply: oneshot::Sender<StoreResult<R>>,
+}
+
+impl<F, R> Work for Call<F, R>
+where
+    F: FnOnce(&Transaction<'_>) -> StoreResult<R> + Send,
+    R: Send,
+{
+    fn run(&mut self, tx: &Transaction<'_>) -> bool {
+        let Some(job) = self.job.take() else {
+            return false;
+        };
+        // A panicking closure must not take the writer thread, and with it every later write,
+        // down with it. Its savepoint is rolled back like any other failure.
+        let result = catch_unwind(AssertUnwindSafe(|| job(tx))).unwrap_or_else(|_| {
+            tracing::error!("a write closure panicked");
+            Err(StoreError::Unavailable)
+        });
+        let ok = result.is_ok();
+        self.result = Some(result);
+        ok
+    }
+
+    fn finish(self: Box<Self>, committed: bool) {
+        let result = match self.result {
+            Some(result) if committed => result,
+            _ => Err(StoreError::Unavailable),
+        };
+        // The caller may have stopped waiting; the outcome stands either way.
+        let _ = self.reply.send(result);
+    }
+}
+
+/// The writer: the sending side of its queue, and its thread.
+///
+/// Dropping it closes the queue, then waits for the thread to commit what was already queued,
+/// so work handed over without waiting (nonces) is on disk once the store is gone.
+pub(crate) struct Writer {
+    /// `None` only while dropping.
+    tx: Option<mpsc::Sender<Box<dyn Work>>>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Writer {
+    /// Starts the writer on its own thread with the connection it will own.
+    pub(crate) fn spawn(conn: Connection) -> StoreResult<Writer> {
+        let (tx, rx) = mpsc::channel(QUEUE_DEPTH);
+        let thread = std::thread::Builder::new()
+            .name("signet-sqlite-writer".into())
+            .spawn(move || run(conn, rx))
+            .map_err(|e| {
+                tracing::error!(error = %e, "cannot start the sqlite writer thread");
+                StoreError::Unavailable
+            })?;
+        Ok(Writer {
+            tx: Some(tx),
+            thread: Some(thread),
+        })
+    }
+
+    /// Enqueues a closure and returns where its result will arrive. Waits only if the queue is
+    /// full.
+    pub(crate) async fn submit<F, R>(
+        &self,
+        job: F,
+    ) -> StoreResult<oneshot::Receiver<StoreResult<R>>>
+    where
+        F: FnOnce(&Transaction<'_>) -> StoreResult<R> + Send + 'static,
+        R: Send + 'static,
+    {
+        let (reply, rx) = oneshot::channel();
+        let call = Call {
+            job: Some(job),
+            result: None,
+            reply,
+        };
+        let Some(tx) = &self.tx else {
+            return Err(StoreError::Unavailable);
+        };
+        tx.send(Box::new(call)).await.map_err(|_| {
+            tracing::error!("the sqlite writer has stopped");
+            StoreError::Unavailable
+        })?;
+        Ok(rx)
+    }
+
+    /// Enqueues a closure and waits until its batch is committed.
+    pub(crate) async fn write<F, R>(&self, job: F) -> StoreResult<R>
+    where
+        F: FnOnce(&Transaction<'_>) -> StoreResult<R> + Send + 'static,
+        R: Send + 'static,
+    {
+        let rx = self.submit(job).await?;
+        rx.await.map_err(|_| StoreError::Unavailable)?
+    }
+}
+
+impl Drop for Writer {
+    fn drop(&mut self) {
+        // The thread leaves its loop once the queue is closed and drained; joining before
+        // closing it would wait forever.
+        drop(self.tx.take());
+        if let Some(thread) = self.thread.take()
+            && thread.join().is_err()
+        {
+            tracing::error!("the sqlite writer thread panicked");
+        }
+    }
+}
+
+fn run(mut conn: Connection, mut rx: mpsc::Receiver<Box<dyn Work>>) {
+    let mut batch: Vec<Box<dyn Work>> = Vec::with_capacity(MAX_BATCH);
+    // `blocking_recv` is fine here: this is a plain thread, never a runtime worker.
+    while let Some(first) = rx.blocking_recv() {
+        batch.push(first);
+        while batch.len() < MAX_BATCH {
+            match rx.try_recv() {
+                Ok(work) => batch.push(work),
+                Err(_) => break,
+            }
+        }
+        commit_batch(&mut conn, &mut batch);
+    }
+}
+
+/// Runs one batch in one transaction and reports to every caller in it. Leaves `batch` empty.
+pub(crate) fn commit_batch(conn: &mut Connection, batch: &mut Vec<Box<dyn Work>>) {
+    let committed = run_in_transaction(conn, batch);
+    for work in batch.drain(..) {
+        work.finish(committed);
+    }
+}
+
+/// Returns whether the batch committed.
+fn run_in_transaction(conn: &mut Connection, batch: &mut [Box<dyn Work>]) -> bool {
+    let tx = match conn.transaction_with_behavior(TransactionBehavior::Immediate) {
+        Ok(tx) => tx,
+        Err(e) => {
+            db(e);
+            return false;
+        }
+    };
+    for work in batch.iter_mut() {
+        if savepoint(&tx, "SAVEPOINT work").is_err() {
+            return false;
+        }
+        let ok = work.run(&tx);
+        // Some failures (I/O, out of memory) make SQLite roll back the whole transaction
+        // itself; the earlier closures' changes are gone, so nothing in this batch may report
+        // success.
+        if tx.is_autocommit() {
+            tracing::error!("sqlite abandoned a write transaction; failing the whole batch");
+            return false;
+        }
+        let closed = if ok {
+            savepoint(&tx, "RELEASE work")
+        } else {
+            savepoint(&tx, "ROLLBACK TO work").and_then(|()| savepoint(&tx, "RELEASE work"))
+        };
+        if closed.is_err() {
+            return false;
+        }
+    }
+    match tx.commit() {
+        Ok(()) => true,
+        Err(e) => {
+            db(e);
+            false
+        }
+    }
+}
+
+fn savepoint(tx: &Transaction<'_>, sql: &'static str) -> StoreResult<()> {
+    tx.prepare_cached(sql)
+        .and_then(|mut st| st.execute([]))
+        .map(drop)
+        .map_err(db)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use std::sync::Arc;
+
+    use super::*;
+
+    fn scratch() -> (tempfile::TempDir, Connection) {
+        let dir = tempfile::tempdir().unwrap();
+        let conn = Connection::open(dir.path().join("w.sqlite3")).unwrap();
+        conn.execute_batch(
+            "PRAGMA foreign_keys = ON;
+             CREATE TABLE parent (id INTEGER PRIMARY KEY);
+             CREATE TABLE child (id INTEGER PRIMARY KEY, parent INTEGER NOT NULL REFERENCES parent (id));
+             CREATE TABLE t (v INTEGER PRIMARY KEY);",
+        )
+        .unwrap();
+        (dir, conn)
+    }
+
+    fn call<F, R>(job: F) -> (Box<dyn Work>, oneshot::Receiver<StoreResult<R>>)
+    where
+        F: FnOnce(&Transaction<'_>) -> StoreResult<R> + Send + 'static,
+        R: Send + 'static,
+    {
+        let (reply, rx) = oneshot::channel();
+        (
+            Box::new(Call {
+                job: Some(job),
+                result: None,
+                reply,
+            }),
+            rx,
+        )
+    }
+
+    fn insert(v: i64) -> impl FnOnce(&Transaction<'_>) -> StoreResult<i64> + Send + 'static {
+        move |tx| {
+            tx.execute("INSERT INTO t (v) VALUES (?1)", [v])
+                .map(|_| v)
+                .map_err(db)
+        }
+    }
+
+    fn count(conn: &Connection) -> i64 {
+        conn.query_row("SELECT count(*) FROM t", [], |r| r.get(0))
+            .unwrap()
+    }
+
+    #[test]
+    fn a_failing_closure_rolls_back_only_itself() {
+        let (_dir, mut conn) = scratch();
+        let (a, ra) = call(insert(1));
+        // Inserts a row, then fails: its row must not survive.
+        let (b, rb) = call(|tx: &Transaction<'_>| -> StoreResult<()> {
+            tx.execute("INSERT INTO t (v) VALUES (2)", []).map_err(db)?;
+            tx.execute("INSERT INTO t (v) VALUES (1)", []).map_err(db)?;
+            Ok(())
+        });
+        let (c, rc) = call(|_tx: &Transaction<'_>| -> StoreResult<()> { panic!("boom") });
+        let (d, rd) = call(insert(3));
+        commit_batch(&mut conn, &mut vec![a, b, c, d]);
+
+        assert_eq!(ra.blocking_recv().unwrap(), Ok(1));
+        assert_eq!(rb.blocking_recv().unwrap(), Err(StoreError::Conflict("id")));
+        assert_eq!(rc.blocking_recv().unwrap(), Err(StoreError::Unavailable));
+        assert_eq!(rd.blocking_recv().unwrap(), Ok(3));
+        let rows: Vec<i64> = conn
+            .prepare("SELECT v FROM t ORDER BY v")
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .map(|r| r.unwrap())
+            .collect();
+        assert_eq!(rows, [1, 3]);
+    }
+
+    #[test]
+    fn a_failed_commit_fails_every_caller_in_the_batch() {
+        let (_dir, mut conn) = scratch();
+        let (a, ra) = call(insert(1));
+        // A deferred foreign key is checked only at COMMIT, so this batch cannot commit.
+        let (b, rb) = call(|tx: &Transaction<'_>| -> StoreResult<()> {
+            tx.execute_batch(
+                "PRAGMA defer_foreign_keys = ON; INSERT INTO child (id, parent) VALUES (1, 99);",
+            )
+            .map_err(db)
+        });
+        commit_batch(&mut conn, &mut vec![a, b]);
+
+        assert_eq!(ra.blocking_recv().unwrap(), Err(StoreError::Unavailable));
+        assert_eq!(rb.blocking_recv().unwrap(), Err(StoreError::Unavailable));
+        assert_eq!(count(&conn), 0);
+        assert!(
+            conn.is_autocommit(),
+            "the failed transaction was rolled back"
+        );
+
+        // The connection is still usable for the next batch.
+        let (c, rc) = call(insert(5));
+        commit_batch(&mut conn, &mut vec![c]);
+        assert_eq!(rc.blocking_recv().unwrap(), Ok(5));
+        assert_eq!(count(&conn), 1);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn concurrent_callers_each_get_their_own_result() {
+        let (dir, conn) = scratch();
+        let writer = Arc::new(Writer::spawn(conn).unwrap());
+        writer.write(insert(-1)).await.unwrap();
+        let mut tasks = Vec::new();
+        for v in 0..200_i64 {
+            let writer = Arc::clone(&writer);
+            // Every tenth caller collides with the row written above.
+            let row = if v % 10 == 9 { -1 } else { v };
+            tasks.push(tokio::spawn(
+                async move { (v, writer.write(insert(row)).await) },
+            ));
+        }
+        for task in tasks {
+            let (v, result) = task.await.unwrap();
+            if v % 10 == 9 {
+                assert_eq!(result, Err(StoreError::Conflict("id")));
+            } else {
+                assert_eq!(result, Ok(v));
+            }
+        }
+        drop(writer);
+        let conn = Connection::open(dir.path().join("w.sqlite3")).unwrap();
+        assert_eq!(count(&conn), 181);
+    }
+}

@@ -1,0 +1,298 @@
+//! The hash-chained audit log.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use super::fixture::{self, assert_chain, chain, event};
+use crate::{
+    ActorKind, AuditEvent, AuditFilter, AuditHead, AuditRecord, AuditResult, JournalBatch, Store,
+};
+
+fn batch(events: Vec<AuditEvent>) -> JournalBatch {
+    JournalBatch {
+        events,
+        read_marks: Vec::new(),
+    }
+}
+
+fn seqs(records: &[AuditRecord]) -> Vec<u64> {
+    records.iter().map(|r| r.seq).collect()
+}
+
+fn filter(limit: u32) -> AuditFilter {
+    AuditFilter {
+        limit,
+        ..AuditFilter::default()
+    }
+}
+
+/// An empty log has no head and no records.
+pub async fn an_empty_log_has_no_head(store: Arc<dyn Store>) {
+    assert_eq!(store.audit_head().await.unwrap(), None);
+    assert_eq!(store.audit(&filter(10)).await.unwrap(), []);
+    assert_eq!(store.audit_range(1, 10).await.unwrap(), []);
+}
+
+/// Batches get consecutive sequence numbers from 1, each record links to the one before, and
+/// the head names the last.
+pub async fn appends_chain_without_gaps(store: Arc<dyn Store>) {
+    let first: Vec<_> = (0..3)
+        .map(|i| event("a", &format!("first_{i}"), AuditResult::Ok))
+        .collect();
+    let second = vec![
+        AuditEvent {
+            detail: "why".to_owned(),
+            ..event("", "login", AuditResult::Denied)
+        },
+        AuditEvent {
+            actor_kind: ActorKind::System,
+            ts_ms: fixture::NOW + 9,
+            ..event("", "sweep", AuditResult::Failed)
+        },
+    ];
+    assert_eq!(
+        store
+            .append_journal(batch(first.clone()), chain())
+            .await
+            .unwrap(),
+        [1, 2, 3]
+    );
+    assert_eq!(
+        store
+            .append_journal(batch(second.clone()), chain())
+            .await
+            .unwrap(),
+        [4, 5]
+    );
+
+    let records = store.audit_range(1, 100).await.unwrap();
+    assert_chain(&records);
+    let events: Vec<_> = records.iter().map(|r| r.event.clone()).collect();
+    assert_eq!(events, [first, second].concat());
+    assert_eq!(
+        store.audit_head().await.unwrap(),
+        Some(AuditHead {
+            seq: 5,
+            hash: records[4].hash
+        })
+    );
+}
+
+/// A batch without events appends nothing and leaves the head alone.
+pub async fn an_empty_batch_writes_nothing(store: Arc<dyn Store>) {
+    store
+        .append_journal(batch(vec![event("a", "x", AuditResult::Ok)]), chain())
+        .await
+        .unwrap();
+    let head = store.audit_head().await.unwrap();
+    assert_eq!(
+        store
+            .append_journal(JournalBatch::default(), chain())
+            .await
+            .unwrap(),
+        Vec::<u64>::new()
+    );
+    assert_eq!(store.audit_head().await.unwrap(), head);
+    assert_eq!(store.audit_range(1, 10).await.unwrap().len(), 1);
+}
+
+/// Concurrent appenders still produce one gapless chain, each batch contiguous in it.
+pub async fn concurrent_appenders_keep_one_chain(store: Arc<dyn Store>) {
+    const TASKS: usize = 8;
+    const BATCHES: usize = 25;
+    let tasks: Vec<_> = (0..TASKS)
+        .map(|t| {
+            let store = Arc::clone(&store);
+            tokio::spawn(async move {
+                let mut placed = Vec::new();
+                for b in 0..BATCHES {
+                    let events: Vec<_> = (0..2)
+                        .map(|e| {
+                            event(&format!("task_{t}"), &format!("b{b}_e{e}"), AuditResult::Ok)
+                        })
+                        .collect();
+                    let got = store
+                        .append_journal(batch(events.clone()), chain())
+                        .await
+                        .unwrap();
+                    assert_eq!(got.len(), 2);
+                    assert_eq!(got[1], got[0] + 1, "a batch's records are contiguous");
+                    placed.extend(got.into_iter().zip(events));
+                }
+                placed
+            })
+        })
+        .collect();
+    let mut by_seq = BTreeMap::new();
+    for task in tasks {
+        for (seq, event) in task.await.unwrap() {
+            assert!(
+                by_seq.insert(seq, event).is_none(),
+                "seq {seq} handed out twice"
+            );
+        }
+    }
+    let total = TASKS * BATCHES * 2;
+    assert_eq!(
+        by_seq.keys().copied().collect::<Vec<_>>(),
+        (1..=total as u64).collect::<Vec<_>>()
+    );
+
+    let records = store.audit_range(1, 10_000).await.unwrap();
+    assert_eq!(records.len(), total);
+    assert_chain(&records);
+    for r in &records {
+        assert_eq!(
+            Some(&r.event),
+            by_seq.get(&r.seq),
+            "record {} holds the event its appender was told",
+            r.seq
+        );
+    }
+    let last = &records[total - 1];
+    assert_eq!(
+        store.audit_head().await.unwrap(),
+        Some(AuditHead {
+            seq: last.seq,
+            hash: last.hash
+        })
+    );
+}
+
+/// Listings are newest first, and each filter narrows them; `before_seq` pages backwards.
+pub async fn listing_filters_newest_first(store: Arc<dyn Store>) {
+    let events = vec![
+        event("a", "read", AuditResult::Ok),
+        event("b", "read", AuditResult::Denied),
+        event("a", "write", AuditResult::Ok),
+        event("b", "write", AuditResult::Failed),
+        event("a", "read", AuditResult::Denied),
+        event("a", "read", AuditResult::Ok),
+    ];
+    store
+        .append_journal(batch(events.clone()), chain())
+        .await
+        .unwrap();
+    let listed = async |f: AuditFilter| seqs(&store.audit(&f).await.unwrap());
+    let actor = |a: &str| Some(a.to_owned());
+
+    let all = store.audit(&filter(100)).await.unwrap();
+    assert_eq!(seqs(&all), [6, 5, 4, 3, 2, 1]);
+    assert_eq!(all[5].event, events[0]);
+    assert_eq!(
+        listed(AuditFilter {
+            actor_id: actor("a"),
+            ..filter(100)
+        })
+        .await,
+        [6, 5, 3, 1]
+    );
+    assert_eq!(
+        listed(AuditFilter {
+            action: actor("read"),
+            ..filter(100)
+        })
+        .await,
+        [6, 5, 2, 1]
+    );
+    assert_eq!(
+        listed(AuditFilter {
+            actor_id: actor("a"),
+            action: actor("read"),
+            ..filter(100)
+        })
+        .await,
+        [6, 5, 1]
+    );
+    assert_eq!(
+        listed(AuditFilter {
+            result: Some(AuditResult::Denied),
+            ..filter(100)
+        })
+        .await,
+        [5, 2]
+    );
+    assert_eq!(
+        listed(AuditFilter {
+            actor_id: actor("a"),
+            result: Some(AuditResult::Ok),
+            ..filter(100)
+        })
+        .await,
+        [6, 3, 1]
+    );
+    let write_failed = AuditFilter {
+        action: actor("write"),
+        result: Some(AuditResult::Failed),
+        ..filter(100)
+    };
+    assert_eq!(listed(write_failed).await, [4]);
+    assert_eq!(
+        listed(AuditFilter {
+            actor_id: actor("nobody"),
+            ..filter(100)
+        })
+        .await,
+        Vec::<u64>::new()
+    );
+
+    assert_eq!(
+        listed(AuditFilter {
+            before_seq: Some(5),
+            ..filter(100)
+        })
+        .await,
+        [4, 3, 2, 1]
+    );
+    assert_eq!(
+        listed(AuditFilter {
+            before_seq: Some(5),
+            actor_id: actor("a"),
+            ..filter(100)
+        })
+        .await,
+        [3, 1]
+    );
+    assert_eq!(listed(filter(2)).await, [6, 5]);
+    assert_eq!(
+        listed(AuditFilter {
+            before_seq: Some(6),
+            action: actor("read"),
+            ..filter(2)
+        })
+        .await,
+        [5, 2]
+    );
+    assert_eq!(
+        listed(AuditFilter {
+            before_seq: Some(1),
+            ..filter(100)
+        })
+        .await,
+        Vec::<u64>::new()
+    );
+}
+
+/// No listing returns more than 1000 records.
+pub async fn listing_is_capped(store: Arc<dyn Store>) {
+    let events: Vec<_> = (0..1005)
+        .map(|i| event("a", &format!("e{i}"), AuditResult::Ok))
+        .collect();
+    store.append_journal(batch(events), chain()).await.unwrap();
+    let listed = store.audit(&filter(u32::MAX)).await.unwrap();
+    assert_eq!(listed.len(), 1000);
+    assert_eq!((listed[0].seq, listed[999].seq), (1005, 6));
+}
+
+/// Ranges start at `from` (inclusive), oldest first, at most `limit` long.
+pub async fn range_pages_oldest_first(store: Arc<dyn Store>) {
+    let events: Vec<_> = (0..10)
+        .map(|i| event("a", &format!("e{i}"), AuditResult::Ok))
+        .collect();
+    store.append_journal(batch(events), chain()).await.unwrap();
+    assert_eq!(seqs(&store.audit_range(3, 4).await.unwrap()), [3, 4, 5, 6]);
+    assert_eq!(seqs(&store.audit_range(9, 10).await.unwrap()), [9, 10]);
+    assert_eq!(seqs(&store.audit_range(0, 2).await.unwrap()), [1, 2]);
+    assert_eq!(store.audit_range(11, 5).await.unwrap(), []);
+    assert_chain(&store.audit_range(1, 10).await.unwrap());
+}

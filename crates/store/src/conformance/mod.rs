@@ -1,0 +1,202 @@
+//! The conformance suite: one set of test bodies that every backend runs.
+//!
+//! Each body is `pub async fn name(store: Arc<dyn Store>)`, checks only what the trait docs
+//! promise, and panics on failure. A backend runs them all from an integration test with
+//!
+//! ```ignore
+//! signet_store::conformance_suite!(my_backend::fresh_test_store());
+//! ```
+//!
+//! where the argument is an async expression evaluated once per test. It yields either an
+//! `Arc<dyn Store>` or any [`Harness`] that owns extra state for the test's duration (a temporary
+//! database it deletes on success and keeps on failure, say). The macro expands to one
+//! `#[tokio::test]` per body, grouped in a module per noun (`machine::revoking_drops_...`), so the
+//! test crate needs `tokio` as a dependency.
+//!
+//! Adding a body means adding it to the list in
+//! [`conformance_suite!`](crate::conformance_suite); a unit test below fails if a
+//! `pub async fn` is missing from the list. The generated modules are named after the nouns
+//! (`audit`, `machine`, ...), so the test crate must not define modules of those names.
+// Test bodies: a failed `unwrap` is a failed test, which is exactly what should happen.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::sync::Arc;
+
+use crate::Store;
+
+pub mod audit;
+pub mod fixture;
+pub mod machine;
+pub mod network;
+pub mod nonce;
+pub mod operator;
+pub mod project;
+pub mod secret;
+pub mod token;
+pub mod vault;
+
+/// What a backend's constructor expression yields: the store under test, plus anything that
+/// must live until the test ends. It is dropped after the body returns or panics, so a `Drop`
+/// impl can tell the two apart with [`std::thread::panicking`].
+pub trait Harness {
+    /// The store the test body receives.
+    fn store(&self) -> Arc<dyn Store>;
+}
+
+impl Harness for Arc<dyn Store> {
+    fn store(&self) -> Arc<dyn Store> {
+        Arc::clone(self)
+    }
+}
+
+impl<T: Store + 'static> Harness for Arc<T> {
+    fn store(&self) -> Arc<dyn Store> {
+        Arc::clone(self) as Arc<dyn Store>
+    }
+}
+
+/// Expands to one `#[tokio::test]` per conformance body, each on a fresh store from `$make`.
+///
+/// The `@` arms are internal: the list of bodies lives in exactly one place, and `@names` lets
+/// this crate check the list against the functions it defines.
+#[macro_export]
+macro_rules! conformance_suite {
+    (@names) => {
+        $crate::conformance_suite!(@with (names))
+    };
+    (@with $mode:tt) => {
+        $crate::conformance_suite! { @emit $mode;
+            audit {
+                an_empty_log_has_no_head,
+                appends_chain_without_gaps,
+                an_empty_batch_writes_nothing,
+                concurrent_appenders_keep_one_chain,
+                listing_filters_newest_first,
+                listing_is_capped,
+                range_pages_oldest_first,
+            }
+            machine {
+                machines_round_trip_newest_first,
+                a_key_is_unique_across_machines_and_operators,
+                transitions_need_the_expected_state,
+                enabling_and_cidrs_need_the_machine,
+                revoking_drops_grants_and_memberships,
+                attach_and_grant_are_idempotent_and_need_both_rows,
+                detach_drops_only_that_projects_grants,
+            }
+            network {
+                allowlist_round_trips_oldest_first,
+                a_cidr_is_listed_once,
+                removing_needs_the_entry,
+            }
+            nonce {
+                a_nonce_is_fresh_once,
+                an_expired_nonce_may_be_reused,
+                sweeping_forgets_only_expired_nonces,
+                concurrent_uses_of_one_nonce_admit_one,
+            }
+            operator {
+                operators_round_trip_oldest_first,
+                an_operator_key_is_unique,
+            }
+            project {
+                projects_round_trip_by_name,
+                a_project_name_is_unique,
+            }
+            secret {
+                secrets_round_trip_with_their_first_version,
+                a_live_secret_name_is_unique_per_project,
+                a_secret_needs_its_project,
+                versions_append_optimistically,
+                concurrent_appends_on_one_version_let_one_win,
+                appending_needs_a_live_secret,
+                a_rollback_must_point_at_a_sealed_version,
+                deleting_hides_a_secret_but_keeps_its_metadata,
+                read_view_reports_attachment_and_grant,
+                read_view_hides_missing_and_deleted_secrets,
+                read_view_follows_a_rollback,
+                granted_views_need_attachment_and_grant,
+                poll_reports_each_watched_secret,
+                a_read_mark_is_replaced_by_the_next,
+            }
+            token {
+                bootstrap_tokens_are_single_use,
+                expired_or_unknown_bootstrap_tokens_are_refused,
+                a_bootstrap_key_conflict_leaves_the_token_unspent,
+                concurrent_bootstrap_redeems_let_one_win,
+                enrollment_tokens_round_trip_newest_first,
+                enrollment_redeem_counts_a_use_and_applies_the_grant,
+                concurrent_enrollment_redeems_stop_at_max_uses,
+                revoked_or_expired_enrollment_tokens_create_nothing,
+                an_enrollment_key_conflict_uses_nothing,
+            }
+            vault {
+                a_fresh_store_has_no_vault,
+                the_vault_is_created_once,
+                vault_settings_change,
+            }
+        }
+    };
+    (@emit (names); $($module:ident { $($test:ident),* $(,)? })*) => {
+        &[$($(concat!(stringify!($module), "::", stringify!($test))),*),*]
+    };
+    (@emit (tests $make:expr); $($module:ident { $($test:ident),* $(,)? })*) => {
+        $(
+            mod $module {
+                #[allow(unused_imports)]
+                use super::*;
+                $(
+                    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                    async fn $test() {
+                        let harness = $make.await;
+                        $crate::conformance::$module::$test($crate::conformance::Harness::store(&harness)).await;
+                        drop(harness);
+                    }
+                )*
+            }
+        )*
+    };
+    ($make:expr) => {
+        $crate::conformance_suite!(@with (tests $make));
+    };
+}
+
+#[cfg(test)]
+mod tests {
+    /// Every `pub async fn` of every suite module, read from the source.
+    fn defined() -> Vec<String> {
+        let sources = [
+            ("audit", include_str!("audit.rs")),
+            ("machine", include_str!("machine.rs")),
+            ("network", include_str!("network.rs")),
+            ("nonce", include_str!("nonce.rs")),
+            ("operator", include_str!("operator.rs")),
+            ("project", include_str!("project.rs")),
+            ("secret", include_str!("secret.rs")),
+            ("token", include_str!("token.rs")),
+            ("vault", include_str!("vault.rs")),
+        ];
+        let mut names = Vec::new();
+        for (module, src) in sources {
+            for line in src.lines() {
+                if let Some(rest) = line.strip_prefix("pub async fn ") {
+                    let name: String = rest
+                        .chars()
+                        .take_while(|c| c.is_alphanumeric() || *c == '_')
+                        .collect();
+                    names.push(format!("{module}::{name}"));
+                }
+            }
+        }
+        names.sort();
+        names
+    }
+
+    #[test]
+    fn the_suite_lists_every_body() {
+        let listed: &[&str] = crate::conformance_suite!(@names);
+        let mut listed: Vec<String> = listed.iter().map(|s| s.to_string()).collect();
+        listed.sort();
+        assert_eq!(listed, defined());
+    }
+}

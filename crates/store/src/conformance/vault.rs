@@ -1,0 +1,43 @@
+//! The vault row and its settings.
+
+use std::sync::Arc;
+
+use super::fixture;
+use crate::{Store, StoreError};
+
+/// Before `create_vault`, there is none.
+pub async fn a_fresh_store_has_no_vault(store: Arc<dyn Store>) {
+    assert_eq!(store.vault().await.unwrap(), None);
+}
+
+/// `create_vault` stores the record as given, once; a second is `Conflict("vault")`.
+pub async fn the_vault_is_created_once(store: Arc<dyn Store>) {
+    let v = fixture::vault();
+    store.create_vault(&v).await.unwrap();
+    assert_eq!(store.vault().await.unwrap(), Some(v.clone()));
+
+    assert_eq!(
+        store.create_vault(&fixture::vault()).await,
+        Err(StoreError::Conflict("vault"))
+    );
+    assert_eq!(store.vault().await.unwrap(), Some(v));
+}
+
+/// Each setting changes on its own and reads back.
+pub async fn vault_settings_change(store: Arc<dyn Store>) {
+    let v = fixture::vault();
+    store.create_vault(&v).await.unwrap();
+
+    store.set_tokenless_enrollment(true).await.unwrap();
+    let got = store.vault().await.unwrap().unwrap();
+    assert!(got.tokenless_enrollment);
+    assert!(!got.ip_allowlist_enabled);
+
+    store.set_ip_allowlist_enabled(true).await.unwrap();
+    store.set_tokenless_enrollment(false).await.unwrap();
+    let got = store.vault().await.unwrap().unwrap();
+    assert!(!got.tokenless_enrollment);
+    assert!(got.ip_allowlist_enabled);
+    assert_eq!(got.id, v.id);
+    assert_eq!(got.key_check, v.key_check);
+}
