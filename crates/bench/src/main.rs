@@ -18,7 +18,10 @@ use signet_proto::{CanonicalPath, Identity, Method, Nonce, SecretSeed, SignedHea
 
 /// Command-line flags.
 #[derive(Debug, Parser)]
-#[command(name = "signet-bench", about = "Load generator for signed secret reads")]
+#[command(
+    name = "signet-bench",
+    about = "Load generator for signed secret reads"
+)]
 struct Args {
     /// The machine's identity.json.
     #[arg(long)]
@@ -46,11 +49,23 @@ struct Tally {
 }
 
 fn unix_now() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64)
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64)
 }
 
-async fn connection(addr: String, host: String, ident: Identity, seed: std::sync::Arc<SecretSeed>, path: String, measure_from: Instant, until: Instant) -> Result<Tally> {
-    let stream = tokio::net::TcpStream::connect(&addr).await.with_context(|| format!("connect {addr}"))?;
+async fn connection(
+    addr: String,
+    host: String,
+    ident: Identity,
+    seed: std::sync::Arc<SecretSeed>,
+    path: String,
+    measure_from: Instant,
+    until: Instant,
+) -> Result<Tally> {
+    let stream = tokio::net::TcpStream::connect(&addr)
+        .await
+        .with_context(|| format!("connect {addr}"))?;
     stream.set_nodelay(true)?;
     let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
     tokio::spawn(conn);
@@ -63,7 +78,14 @@ async fn connection(addr: String, host: String, ident: Identity, seed: std::sync
         if now >= until {
             return Ok(t);
         }
-        let h = SignedHeaders::sign(&seed, &method, &cpath, b"", Timestamp::from_secs(unix_now()), &Nonce::generate());
+        let h = SignedHeaders::sign(
+            &seed,
+            &method,
+            &cpath,
+            b"",
+            Timestamp::from_secs(unix_now()),
+            &Nonce::generate(),
+        );
         let req = Request::get(path.as_str())
             .header("host", host.as_str())
             .header("x-machine-id", machine_id.as_str())
@@ -78,7 +100,8 @@ async fn connection(addr: String, host: String, ident: Identity, seed: std::sync
                 let _ = resp.into_body().collect().await;
                 if sent >= measure_from {
                     if ok {
-                        t.latencies_us.push(sent.elapsed().as_micros().min(u32::MAX as u128) as u32);
+                        t.latencies_us
+                            .push(sent.elapsed().as_micros().min(u32::MAX as u128) as u32);
                     } else {
                         t.non_200 += 1;
                     }
@@ -105,7 +128,10 @@ async fn main() -> Result<()> {
     let args = Args::parse();
     let creds = identity::load::<Identity>(&args.identity)?;
     let (ident, seed, _) = creds.into_parts();
-    let rest = ident.api_url.strip_prefix("http://").context("signet-bench speaks plain HTTP to a loopback server")?;
+    let rest = ident
+        .api_url
+        .strip_prefix("http://")
+        .context("signet-bench speaks plain HTTP to a loopback server")?;
     let host = rest.to_owned();
     let addr = rest.replacen("localhost", "127.0.0.1", 1);
     let path = format!("/v1/secret/{}", args.secret);
@@ -115,7 +141,15 @@ async fn main() -> Result<()> {
     let until = measure_from + Duration::from_secs(args.duration);
     let mut tasks = Vec::new();
     for _ in 0..args.connections {
-        tasks.push(tokio::spawn(connection(addr.clone(), host.clone(), ident.clone(), seed.clone(), path.clone(), measure_from, until)));
+        tasks.push(tokio::spawn(connection(
+            addr.clone(),
+            host.clone(),
+            ident.clone(),
+            seed.clone(),
+            path.clone(),
+            measure_from,
+            until,
+        )));
     }
     let mut all = Vec::new();
     let (mut errors, mut non_200) = (0, 0);

@@ -100,7 +100,10 @@ fn main() -> ExitCode {
             };
         }
     };
-    let outcome = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let outcome = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt.block_on(dispatch(cli.command, cli.json)),
         Err(e) => Err(anyhow::Error::new(e).context("cannot start the async runtime")),
     };
@@ -113,9 +116,9 @@ fn main() -> ExitCode {
 async fn dispatch(command: Command, json: bool) -> anyhow::Result<ExitCode> {
     match command {
         Command::Server(args) => serve::server(args).await.map(|()| ExitCode::SUCCESS),
-        Command::Operator(OperatorCommand::Init(args)) => {
-            serve::operator_init(args, json).await.map(|()| ExitCode::SUCCESS)
-        }
+        Command::Operator(OperatorCommand::Init(args)) => serve::operator_init(args, json)
+            .await
+            .map(|()| ExitCode::SUCCESS),
         Command::Operator(OperatorCommand::Whoami(args)) => {
             identity::operator_whoami(args, json).await
         }

@@ -62,9 +62,17 @@ impl ServerArgs {
 }
 
 fn init_logging(json: bool) {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("SIGNET_LOG").unwrap_or_else(|_| "info".into());
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(false);
-    let _ = if json { builder.json().try_init() } else { builder.try_init() };
+    let filter =
+        tracing_subscriber::EnvFilter::try_from_env("SIGNET_LOG").unwrap_or_else(|_| "info".into());
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false);
+    let _ = if json {
+        builder.json().try_init()
+    } else {
+        builder.try_init()
+    };
 }
 
 /// A secrets server must not leave its memory in a core file.
@@ -76,7 +84,8 @@ fn disable_core_dumps() {
 
 async fn shutdown_signal() {
     let ctrl_c = tokio::signal::ctrl_c();
-    let Ok(mut term) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) else {
+    let Ok(mut term) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+    else {
         let _ = ctrl_c.await;
         return;
     };
@@ -95,13 +104,19 @@ pub async fn server(args: ServerArgs) -> Result<()> {
     init_logging(config.log_json);
     disable_core_dumps();
     // Bind first: with port 0 the advertised URL depends on the port the OS picked.
-    let tcp = tokio::net::TcpListener::bind(config.listen).await.with_context(|| format!("cannot listen on {}", config.listen))?;
+    let tcp = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", config.listen))?;
     if !url_given && config.listen.port() == 0 {
-        config.api_url = signet_server::config::default_api_url(tcp.local_addr()?, config.tls.is_some());
+        config.api_url =
+            signet_server::config::default_api_url(tcp.local_addr()?, config.tls.is_some());
     }
     let signet = install::open_server(&config).await?;
     let listener = match &config.tls {
-        Some((cert, key)) => Listener::Tls(TlsListener::new(tcp, signet_server::listener::acceptor(cert, key)?)?),
+        Some((cert, key)) => Listener::Tls(TlsListener::new(
+            tcp,
+            signet_server::listener::acceptor(cert, key)?,
+        )?),
         None => Listener::Plain(tcp),
     };
     let addr = listener.local_addr()?;
@@ -117,7 +132,10 @@ pub async fn server(args: ServerArgs) -> Result<()> {
         url = config.api_url,
         dir = data_dir.display(),
     );
-    let state = AppState { signet, trusted_proxies: std::sync::Arc::new(config.trusted_proxies.clone()) };
+    let state = AppState {
+        signet,
+        trusted_proxies: std::sync::Arc::new(config.trusted_proxies.clone()),
+    };
     signet_server::run(listener, state, shutdown_signal()).await?;
     Ok(())
 }
@@ -151,7 +169,10 @@ pub async fn operator_init(args: OperatorInitArgs, json: bool) -> Result<()> {
     // No listener is opened here; only the key source and the URL are resolved.
     file.insecure_http = Some(true);
     let config = file.resolve()?;
-    let core = SignetConfig { api_url: config.api_url.clone(), ..SignetConfig::default() };
+    let core = SignetConfig {
+        api_url: config.api_url.clone(),
+        ..SignetConfig::default()
+    };
     let signet = install::open(&config.data_dir, &config.root_key, core).await?;
     let (rec, seed) = signet.create_operator(&args.name, true).await?;
     let identity = OperatorIdentity {
@@ -164,9 +185,16 @@ pub async fn operator_init(args: OperatorInitArgs, json: bool) -> Result<()> {
     let saved = SignetHome::from_env()?.save(identity, seed)?;
     let path = saved.credentials.path().display().to_string();
     if json {
-        println!("{}", serde_json::json!({ "id": rec.id, "operatorId": rec.id, "vaultId": signet.vault_id(), "identity": path }));
+        println!(
+            "{}",
+            serde_json::json!({ "id": rec.id, "operatorId": rec.id, "vaultId": signet.vault_id(), "identity": path })
+        );
     } else {
-        println!("Operator {} created for vault {}.", rec.id, signet.vault_id());
+        println!(
+            "Operator {} created for vault {}.",
+            rec.id,
+            signet.vault_id()
+        );
         println!("Identity written to {path} (key 0600).");
         if let Some(old) = saved.replaced {
             println!("The previous identity was moved to {}.", old.display());

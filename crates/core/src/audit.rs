@@ -13,7 +13,10 @@ use std::net::IpAddr;
 
 use serde::Serialize;
 use signet_crypto::AuditKey;
-use signet_store::{ActorKind, AuditChain, AuditEvent, AuditFilter, AuditRecord, AuditResult, JournalBatch, ReadMark};
+use signet_store::{
+    ActorKind, AuditChain, AuditEvent, AuditFilter, AuditRecord, AuditResult, JournalBatch,
+    ReadMark,
+};
 
 use crate::auth::{AuthedMachine, AuthedOperator};
 use crate::{CoreError, CoreResult, Signet};
@@ -27,15 +30,27 @@ pub(crate) struct Actor {
 
 impl Actor {
     pub(crate) fn machine(m: &AuthedMachine) -> Self {
-        Self { kind: ActorKind::Machine, id: m.record.id.to_string(), ip: m.source_ip.to_string() }
+        Self {
+            kind: ActorKind::Machine,
+            id: m.record.id.to_string(),
+            ip: m.source_ip.to_string(),
+        }
     }
 
     pub(crate) fn operator(op: &AuthedOperator) -> Self {
-        Self { kind: ActorKind::Operator, id: op.record.id.to_string(), ip: op.source_ip.to_string() }
+        Self {
+            kind: ActorKind::Operator,
+            id: op.record.id.to_string(),
+            ip: op.source_ip.to_string(),
+        }
     }
 
     pub(crate) fn new(kind: ActorKind, id: &str, ip: &str) -> Self {
-        Self { kind, id: id.to_owned(), ip: ip.to_owned() }
+        Self {
+            kind,
+            id: id.to_owned(),
+            ip: ip.to_owned(),
+        }
     }
 }
 
@@ -58,7 +73,15 @@ fn encode(seq: u64, e: &AuditEvent) -> Vec<u8> {
     out.extend_from_slice(b"signet/v1/audit");
     out.extend_from_slice(&seq.to_be_bytes());
     out.extend_from_slice(&e.ts_ms.to_be_bytes());
-    for field in [e.actor_kind.as_str(), &e.actor_id, &e.action, &e.target, &e.source_ip, e.result.as_str(), &e.detail] {
+    for field in [
+        e.actor_kind.as_str(),
+        &e.actor_id,
+        &e.action,
+        &e.target,
+        &e.source_ip,
+        e.result.as_str(),
+        &e.detail,
+    ] {
         out.extend_from_slice(&(field.len() as u32).to_be_bytes());
         out.extend_from_slice(field.as_bytes());
     }
@@ -132,7 +155,14 @@ impl From<AuditRecord> for AuditView {
 
 impl Signet {
     /// Builds an event stamped now.
-    pub(crate) fn event(&self, actor: &Actor, action: &str, target: &str, result: AuditResult, detail: &str) -> AuditEvent {
+    pub(crate) fn event(
+        &self,
+        actor: &Actor,
+        action: &str,
+        target: &str,
+        result: AuditResult,
+        detail: &str,
+    ) -> AuditEvent {
         AuditEvent {
             ts_ms: self.now_ms(),
             actor_kind: actor.kind,
@@ -147,8 +177,16 @@ impl Signet {
 
     /// Appends events (and read marks) durably. Fails closed: on error the caller must not
     /// release anything the events describe.
-    pub(crate) async fn journal(&self, events: Vec<AuditEvent>, read_marks: Vec<ReadMark>) -> CoreResult<()> {
-        match self.store.append_journal(JournalBatch { events, read_marks }, self.chain.clone()).await {
+    pub(crate) async fn journal(
+        &self,
+        events: Vec<AuditEvent>,
+        read_marks: Vec<ReadMark>,
+    ) -> CoreResult<()> {
+        match self
+            .store
+            .append_journal(JournalBatch { events, read_marks }, self.chain.clone())
+            .await
+        {
             Ok(_) => Ok(()),
             Err(e) => {
                 tracing::error!(error = %e, "audit append failed; failing closed");
@@ -158,23 +196,61 @@ impl Signet {
     }
 
     /// Records an operator action that succeeded.
-    pub(crate) async fn audit_operator(&self, op: &AuthedOperator, action: &str, target: &str, detail: &str) -> CoreResult<()> {
-        let e = self.event(&Actor::operator(op), action, target, AuditResult::Ok, detail);
+    pub(crate) async fn audit_operator(
+        &self,
+        op: &AuthedOperator,
+        action: &str,
+        target: &str,
+        detail: &str,
+    ) -> CoreResult<()> {
+        let e = self.event(
+            &Actor::operator(op),
+            action,
+            target,
+            AuditResult::Ok,
+            detail,
+        );
         self.journal(vec![e], Vec::new()).await
     }
 
     /// Records a machine request that was refused after authentication.
-    pub(crate) async fn audit_machine_denied(&self, m: &AuthedMachine, action: &str, target: &str, reason: &str) -> CoreResult<()> {
-        let e = self.event(&Actor::machine(m), action, target, AuditResult::Denied, reason);
+    pub(crate) async fn audit_machine_denied(
+        &self,
+        m: &AuthedMachine,
+        action: &str,
+        target: &str,
+        reason: &str,
+    ) -> CoreResult<()> {
+        let e = self.event(
+            &Actor::machine(m),
+            action,
+            target,
+            AuditResult::Denied,
+            reason,
+        );
         self.journal(vec![e], Vec::new()).await
     }
 
     /// Records a request that did not authenticate. Best effort: the caller answers 401 either way.
-    pub(crate) async fn audit_auth_failure(&self, kind: ActorKind, claimed: &str, ip: IpAddr, action: &str, reason: &str) {
+    pub(crate) async fn audit_auth_failure(
+        &self,
+        kind: ActorKind,
+        claimed: &str,
+        ip: IpAddr,
+        action: &str,
+        reason: &str,
+    ) {
         // The claimed id is attacker-chosen text; only something shaped like an id is kept.
-        let id_like = claimed.len() <= 36 && claimed.bytes().all(|b| b.is_ascii_hexdigit() || b == b'-');
+        let id_like =
+            claimed.len() <= 36 && claimed.bytes().all(|b| b.is_ascii_hexdigit() || b == b'-');
         let claimed = if id_like { claimed } else { "(malformed)" };
-        let e = self.event(&Actor::new(kind, claimed, &ip.to_string()), action, "", AuditResult::Denied, reason);
+        let e = self.event(
+            &Actor::new(kind, claimed, &ip.to_string()),
+            action,
+            "",
+            AuditResult::Denied,
+            reason,
+        );
         let _ = self.journal(vec![e], Vec::new()).await;
     }
 
@@ -182,19 +258,34 @@ impl Signet {
     pub async fn audit_list(&self, filter: &AuditFilter) -> CoreResult<Vec<AuditView>> {
         let mut f = filter.clone();
         f.limit = f.limit.clamp(1, 1000);
-        Ok(self.store.audit(&f).await?.into_iter().map(AuditView::from).collect())
+        Ok(self
+            .store
+            .audit(&f)
+            .await?
+            .into_iter()
+            .map(AuditView::from)
+            .collect())
     }
 
     /// Walks the whole chain and checks every link, the sequence, and the head.
     pub async fn audit_verify(&self, op: &AuthedOperator) -> CoreResult<VerifyReport> {
         let report = verify_chain(self.store.as_ref(), self.chain.as_ref()).await?;
-        self.audit_operator(op, "audit_verify", "", if report.ok { "ok" } else { "broken" }).await?;
+        self.audit_operator(
+            op,
+            "audit_verify",
+            "",
+            if report.ok { "ok" } else { "broken" },
+        )
+        .await?;
         Ok(report)
     }
 }
 
 /// Checks the chain in `store` with `chain`. Separate from [`Signet`] so tools can run it too.
-pub async fn verify_chain(store: &dyn signet_store::Store, chain: &dyn AuditChain) -> CoreResult<VerifyReport> {
+pub async fn verify_chain(
+    store: &dyn signet_store::Store,
+    chain: &dyn AuditChain,
+) -> CoreResult<VerifyReport> {
     let head = store.audit_head().await?;
     let mut prev = [0u8; 32];
     let mut expected = 1u64;
@@ -213,13 +304,25 @@ pub async fn verify_chain(store: &dyn signet_store::Store, chain: &dyn AuditChai
         }
         for r in page {
             if r.seq != expected {
-                return Ok(fail(expected, checked, format!("record {expected} is missing (next is {})", r.seq)));
+                return Ok(fail(
+                    expected,
+                    checked,
+                    format!("record {expected} is missing (next is {})", r.seq),
+                ));
             }
             if r.prev_hash != prev {
-                return Ok(fail(r.seq, checked, format!("record {} does not link to its predecessor", r.seq)));
+                return Ok(fail(
+                    r.seq,
+                    checked,
+                    format!("record {} does not link to its predecessor", r.seq),
+                ));
             }
             if chain.link(&prev, r.seq, &r.event) != r.hash {
-                return Ok(fail(r.seq, checked, format!("record {} was altered", r.seq)));
+                return Ok(fail(
+                    r.seq,
+                    checked,
+                    format!("record {} was altered", r.seq),
+                ));
             }
             prev = r.hash;
             expected += 1;
@@ -231,12 +334,28 @@ pub async fn verify_chain(store: &dyn signet_store::Store, chain: &dyn AuditChai
         None if last == 0 => {}
         None => return Ok(fail(1, checked, "the chain head is missing".to_owned())),
         Some(h) if h.seq != last => {
-            return Ok(fail(last + 1, checked, format!("the head says {} records but {} remain", h.seq, last)));
+            return Ok(fail(
+                last + 1,
+                checked,
+                format!("the head says {} records but {} remain", h.seq, last),
+            ));
         }
-        Some(h) if h.hash != prev => return Ok(fail(last, checked, "the head does not match the newest record".to_owned())),
+        Some(h) if h.hash != prev => {
+            return Ok(fail(
+                last,
+                checked,
+                "the head does not match the newest record".to_owned(),
+            ));
+        }
         Some(_) => {}
     }
-    Ok(VerifyReport { ok: true, records: checked, head_seq: head.map(|h| h.seq), first_bad_seq: None, problem: None })
+    Ok(VerifyReport {
+        ok: true,
+        records: checked,
+        head_seq: head.map(|h| h.seq),
+        first_bad_seq: None,
+        problem: None,
+    })
 }
 
 /// Parses an audit result filter value.

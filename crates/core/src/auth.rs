@@ -16,7 +16,10 @@ use std::net::IpAddr;
 use dashmap::DashMap;
 use ed25519_dalek::VerifyingKey;
 use signet_proto::request::{signing_string, verify};
-use signet_proto::{BodyHash, CanonicalPath, CLOCK_WINDOW_SECS, MachineId, Method, Nonce, OperatorId, ProtocolError, PublicKey, SignatureB64, Timestamp};
+use signet_proto::{
+    BodyHash, CLOCK_WINDOW_SECS, CanonicalPath, MachineId, Method, Nonce, OperatorId,
+    ProtocolError, PublicKey, SignatureB64, Timestamp,
+};
 use signet_store::{ActorKind, MachineRecord, MachineStatus, OperatorRecord};
 
 use crate::network::ip_in_cidrs;
@@ -67,13 +70,14 @@ pub struct AuthedOperator {
 pub(crate) struct KeyCache(DashMap<[u8; 32], VerifyingKey>);
 
 impl KeyCache {
-    fn get(&self, pk: &PublicKey) -> VerifyingKey {
+    /// The decompressed key; `None` for stored bytes that are not a point (a tampered store).
+    fn get(&self, pk: &PublicKey) -> Option<VerifyingKey> {
         if let Some(k) = self.0.get(pk.as_bytes()) {
-            return *k;
+            return Some(*k);
         }
-        let k = pk.verifying_key();
+        let k = pk.verifying_key().ok()?;
         self.0.insert(*pk.as_bytes(), k);
-        k
+        Some(k)
     }
 }
 
@@ -124,15 +128,38 @@ fn parse(req: &SignedRequest<'_>) -> Result<Parsed, Failure> {
 
 impl Signet {
     /// Verifies signature, window and nonce for the principal whose key is `pk`.
-    async fn verify_signed(&self, principal: &str, pk: &PublicKey, parsed: &Parsed, body: &[u8]) -> Result<(), Failure> {
+    async fn verify_signed(
+        &self,
+        principal: &str,
+        pk: &PublicKey,
+        parsed: &Parsed,
+        body: &[u8],
+    ) -> Result<(), Failure> {
         let now_ms = self.now_ms();
-        parsed.ts.check_window(now_ms.div_euclid(1000)).map_err(Failure::Protocol)?;
-        let s = signing_string(&parsed.method, &parsed.path, parsed.ts, &parsed.nonce, &BodyHash::of(body));
-        verify(&self.keys.get(pk), &s, &parsed.sig).map_err(Failure::Protocol)?;
+        parsed
+            .ts
+            .check_window(now_ms.div_euclid(1000))
+            .map_err(Failure::Protocol)?;
+        let s = signing_string(
+            &parsed.method,
+            &parsed.path,
+            parsed.ts,
+            &parsed.nonce,
+            &BodyHash::of(body),
+        );
+        let key = self
+            .keys
+            .get(pk)
+            .ok_or(Failure::Protocol(ProtocolError::BadSignature))?;
+        verify(&key, &s, &parsed.sig).map_err(Failure::Protocol)?;
         // Keep the pair until the timestamp can no longer pass the window, plus a second of
         // rounding slack; never less.
         let expires_ms = (parsed.ts.secs() + CLOCK_WINDOW_SECS + 1) * 1000;
-        match self.store.remember_nonce(principal, parsed.nonce.as_str(), expires_ms).await {
+        match self
+            .store
+            .remember_nonce(principal, parsed.nonce.as_str(), expires_ms)
+            .await
+        {
             Ok(true) => Ok(()),
             Ok(false) => Err(Failure::Replay),
             // Fail closed: a nonce that cannot be recorded cannot be trusted to be fresh.
@@ -145,42 +172,68 @@ impl Signet {
         let claimed = req.principal_id.unwrap_or_default();
         if !self.policy.ip_allowed(req.source_ip) {
             let reason = "ip_allowlist";
-            self.audit_auth_failure(ActorKind::Machine, claimed, req.source_ip, "machine_request_denied", reason).await;
+            self.audit_auth_failure(
+                ActorKind::Machine,
+                claimed,
+                req.source_ip,
+                "machine_request_denied",
+                reason,
+            )
+            .await;
             return Err(CoreError::Forbidden);
         }
         match self.authenticate_machine_inner(req).await {
             Ok(m) => Ok(m),
             Err((failure, err)) => {
                 if !matches!(failure, Failure::Malformed(_)) {
-                    let action = if err == CoreError::Forbidden { "machine_request_denied" } else { "auth_failure" };
-                    self.audit_auth_failure(ActorKind::Machine, claimed, req.source_ip, action, failure.reason()).await;
+                    let action = if err == CoreError::Forbidden {
+                        "machine_request_denied"
+                    } else {
+                        "auth_failure"
+                    };
+                    self.audit_auth_failure(
+                        ActorKind::Machine,
+                        claimed,
+                        req.source_ip,
+                        action,
+                        failure.reason(),
+                    )
+                    .await;
                 }
                 Err(err)
             }
         }
     }
 
-    async fn authenticate_machine_inner(&self, req: &SignedRequest<'_>) -> Result<AuthedMachine, (Failure, CoreError)> {
+    async fn authenticate_machine_inner(
+        &self,
+        req: &SignedRequest<'_>,
+    ) -> Result<AuthedMachine, (Failure, CoreError)> {
         let unauth = |f| (f, CoreError::Unauthenticated);
         let parsed = parse(req).map_err(|f| match f {
             Failure::Malformed(e) => (Failure::Malformed(e), CoreError::bad(e.to_string())),
             f => unauth(f),
         })?;
-        let id = MachineId::parse(req.principal_id.unwrap_or_default()).map_err(|_| unauth(Failure::UnknownPrincipal))?;
+        let id = MachineId::parse(req.principal_id.unwrap_or_default())
+            .map_err(|_| unauth(Failure::UnknownPrincipal))?;
         let machine = match self.store.machine(&id).await {
             Ok(Some(m)) => m,
             Ok(None) => return Err(unauth(Failure::UnknownPrincipal)),
             Err(_) => return Err((Failure::State("store_unavailable"), CoreError::Unavailable)),
         };
-        self.verify_signed(&format!("m:{id}"), &machine.public_key, &parsed, req.body).await.map_err(|f| match f {
-            Failure::State(s) => (Failure::State(s), CoreError::Unavailable),
-            f => unauth(f),
-        })?;
+        self.verify_signed(&format!("m:{id}"), &machine.public_key, &parsed, req.body)
+            .await
+            .map_err(|f| match f {
+                Failure::State(s) => (Failure::State(s), CoreError::Unavailable),
+                f => unauth(f),
+            })?;
         // A machine that no longer exists as an identity fails authentication; one that exists
         // but may not act right now is forbidden.
         match machine.status {
             MachineStatus::Approved => {}
-            MachineStatus::Pending => return Err((Failure::State("machine_pending"), CoreError::Forbidden)),
+            MachineStatus::Pending => {
+                return Err((Failure::State("machine_pending"), CoreError::Forbidden));
+            }
             MachineStatus::Denied => return Err(unauth(Failure::State("machine_denied"))),
             MachineStatus::Revoked => return Err(unauth(Failure::State("machine_revoked"))),
         }
@@ -190,14 +243,21 @@ impl Signet {
         if !machine.enabled {
             return Err((Failure::State("machine_disabled"), CoreError::Forbidden));
         }
-        if !machine.allowed_cidrs.is_empty() && !ip_in_cidrs(req.source_ip, &machine.allowed_cidrs) {
+        if !machine.allowed_cidrs.is_empty() && !ip_in_cidrs(req.source_ip, &machine.allowed_cidrs)
+        {
             return Err((Failure::State("machine_cidr"), CoreError::Forbidden));
         }
-        Ok(AuthedMachine { record: machine, source_ip: req.source_ip })
+        Ok(AuthedMachine {
+            record: machine,
+            source_ip: req.source_ip,
+        })
     }
 
     /// Authenticates an operator request.
-    pub async fn authenticate_operator(&self, req: &SignedRequest<'_>) -> CoreResult<AuthedOperator> {
+    pub async fn authenticate_operator(
+        &self,
+        req: &SignedRequest<'_>,
+    ) -> CoreResult<AuthedOperator> {
         let claimed = req.principal_id.unwrap_or_default();
         let result = async {
             let parsed = parse(req)?;
@@ -207,16 +267,31 @@ impl Signet {
                 Ok(_) => return Err(Failure::UnknownPrincipal),
                 Err(_) => return Err(Failure::State("store_unavailable")),
             };
-            self.verify_signed(&format!("o:{id}"), &op.public_key, &parsed, req.body).await?;
+            self.verify_signed(&format!("o:{id}"), &op.public_key, &parsed, req.body)
+                .await?;
             Ok(op)
         }
         .await;
         match result {
-            Ok(op) => Ok(AuthedOperator { record: op, source_ip: req.source_ip }),
+            Ok(op) => Ok(AuthedOperator {
+                record: op,
+                source_ip: req.source_ip,
+            }),
             Err(Failure::Malformed(e)) => Err(CoreError::bad(e.to_string())),
             Err(f) => {
-                self.audit_auth_failure(ActorKind::Operator, claimed, req.source_ip, "auth_failure", f.reason()).await;
-                Err(if matches!(f, Failure::State(_)) { CoreError::Unavailable } else { CoreError::Unauthenticated })
+                self.audit_auth_failure(
+                    ActorKind::Operator,
+                    claimed,
+                    req.source_ip,
+                    "auth_failure",
+                    f.reason(),
+                )
+                .await;
+                Err(if matches!(f, Failure::State(_)) {
+                    CoreError::Unavailable
+                } else {
+                    CoreError::Unauthenticated
+                })
             }
         }
     }

@@ -18,8 +18,8 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 use signet_proto::{MachineId, ProjectId, PublicKey, SecretId};
 use signet_store::{
-    ActorKind, AuditResult, BootstrapTokenRecord, EnrollMethod, EnrollmentGrant, EnrollmentTokenRecord, MachineKind, MachineRecord,
-    MachineStatus, StoreError,
+    ActorKind, AuditResult, BootstrapTokenRecord, EnrollMethod, EnrollmentGrant,
+    EnrollmentTokenRecord, MachineKind, MachineRecord, MachineStatus, StoreError,
 };
 use zeroize::Zeroizing;
 
@@ -46,7 +46,10 @@ impl std::fmt::Debug for IssuedToken {
 fn new_token(prefix: &str) -> CoreResult<IssuedToken> {
     let mut raw = Zeroizing::new([0u8; 32]);
     getrandom::fill(raw.as_mut()).map_err(|_| CoreError::Unavailable)?;
-    Ok(IssuedToken(Zeroizing::new(format!("{prefix}{}", hex::encode(raw.as_ref())))))
+    Ok(IssuedToken(Zeroizing::new(format!(
+        "{prefix}{}",
+        hex::encode(raw.as_ref())
+    ))))
 }
 
 /// Tokens carry 256 random bits, so a plain SHA-256 is a safe one-way index.
@@ -62,7 +65,10 @@ pub(crate) struct RequestLimiter {
 
 impl RequestLimiter {
     pub(crate) fn new(per_minute: u32) -> Self {
-        Self { per_minute, windows: Mutex::new(HashMap::new()) }
+        Self {
+            per_minute,
+            windows: Mutex::new(HashMap::new()),
+        }
     }
 
     fn allow(&self, ip: IpAddr, now_ms: i64) -> bool {
@@ -189,14 +195,24 @@ pub struct EnrollmentSpec {
 }
 
 fn check_hostname(h: &str) -> CoreResult<()> {
-    let ok = (1..=253).contains(&h.len()) && h.bytes().all(|b| b.is_ascii_alphanumeric() || b"-._".contains(&b));
-    if ok { Ok(()) } else { Err(CoreError::bad("hostname must be 1-253 characters of letters, digits and -._")) }
+    let ok = (1..=253).contains(&h.len())
+        && h.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-._".contains(&b));
+    if ok {
+        Ok(())
+    } else {
+        Err(CoreError::bad(
+            "hostname must be 1-253 characters of letters, digits and -._",
+        ))
+    }
 }
 
 fn machine_name(name: Option<&str>, hostname: &str) -> CoreResult<String> {
     let n = name.unwrap_or(hostname);
     if !(1..=255).contains(&n.chars().count()) || n.chars().any(char::is_control) {
-        return Err(CoreError::bad("name must be 1-255 characters without control characters"));
+        return Err(CoreError::bad(
+            "name must be 1-255 characters without control characters",
+        ));
     }
     Ok(n.to_owned())
 }
@@ -209,9 +225,15 @@ fn compile_pattern(p: &str) -> CoreResult<regex::Regex> {
 }
 
 impl Signet {
-    fn new_machine(&self, reg: &Registration<'_>, via: EnrollMethod, status: MachineStatus) -> CoreResult<MachineRecord> {
+    fn new_machine(
+        &self,
+        reg: &Registration<'_>,
+        via: EnrollMethod,
+        status: MachineStatus,
+    ) -> CoreResult<MachineRecord> {
         check_hostname(reg.hostname)?;
-        let public_key = PublicKey::from_base64(reg.public_key).map_err(|e| CoreError::bad(e.to_string()))?;
+        let public_key =
+            PublicKey::from_base64(reg.public_key).map_err(|e| CoreError::bad(e.to_string()))?;
         Ok(MachineRecord {
             id: MachineId::generate(),
             name: machine_name(reg.name, reg.hostname)?,
@@ -241,18 +263,33 @@ impl Signet {
         }
     }
 
-    async fn enrollment_audit(&self, m: Option<&MachineRecord>, ip: IpAddr, action: &str, result: AuditResult, detail: &str) -> CoreResult<()> {
+    async fn enrollment_audit(
+        &self,
+        m: Option<&MachineRecord>,
+        ip: IpAddr,
+        action: &str,
+        result: AuditResult,
+        detail: &str,
+    ) -> CoreResult<()> {
         let (kind, id) = match m {
             Some(m) => (ActorKind::Machine, m.id.to_string()),
             None => (ActorKind::Anonymous, String::new()),
         };
-        let e = self.event(&Actor::new(kind, &id, &ip.to_string()), action, &id, result, detail);
+        let e = self.event(
+            &Actor::new(kind, &id, &ip.to_string()),
+            action,
+            &id,
+            result,
+            detail,
+        );
         self.journal(vec![e], Vec::new()).await
     }
 
     async fn refuse(&self, ip: IpAddr, action: &str, reason: &str) -> CoreError {
         // The refusal is audited; if even that fails, the answer is the same refusal.
-        let _ = self.enrollment_audit(None, ip, action, AuditResult::Denied, reason).await;
+        let _ = self
+            .enrollment_audit(None, ip, action, AuditResult::Denied, reason)
+            .await;
         CoreError::Forbidden
     }
 
@@ -264,7 +301,10 @@ impl Signet {
     }
 
     /// Issues a single-use bootstrap token.
-    pub async fn issue_bootstrap_token(&self, op: &AuthedOperator) -> CoreResult<(BootstrapTokenRecord, IssuedToken)> {
+    pub async fn issue_bootstrap_token(
+        &self,
+        op: &AuthedOperator,
+    ) -> CoreResult<(BootstrapTokenRecord, IssuedToken)> {
         let token = new_token("sgb_")?;
         let now = self.now_ms();
         let rec = BootstrapTokenRecord {
@@ -276,34 +316,60 @@ impl Signet {
             used_ms: None,
         };
         self.store.insert_bootstrap_token(&rec).await?;
-        self.audit_operator(op, "bootstrap_token_create", &rec.id, "").await?;
+        self.audit_operator(op, "bootstrap_token_create", &rec.id, "")
+            .await?;
         Ok((rec, token))
     }
 
     /// Whether a bootstrap token is currently redeemable (for serving the install script).
     pub async fn bootstrap_token_usable(&self, token: &str) -> CoreResult<bool> {
         let now = self.now_ms();
-        Ok(self.store.bootstrap_token(&token_hash(token)).await?.is_some_and(|t| t.used_ms.is_none() && t.expires_ms > now))
+        Ok(self
+            .store
+            .bootstrap_token(&token_hash(token))
+            .await?
+            .is_some_and(|t| t.used_ms.is_none() && t.expires_ms > now))
     }
 
     /// Registers a pending machine with a bootstrap token.
-    pub async fn enroll_with_bootstrap_token(&self, token: &str, reg: &Registration<'_>) -> CoreResult<Registered> {
+    pub async fn enroll_with_bootstrap_token(
+        &self,
+        token: &str,
+        reg: &Registration<'_>,
+    ) -> CoreResult<Registered> {
         const ACTION: &str = "machine_enroll_bootstrap";
         if !self.enrollment_ip_allowed(reg.source_ip) {
             return Err(self.refuse(reg.source_ip, ACTION, "ip_allowlist").await);
         }
         let m = self.new_machine(reg, EnrollMethod::Bootstrap, MachineStatus::Pending)?;
-        match self.store.redeem_bootstrap_token(&token_hash(token), self.now_ms(), &m).await {
+        match self
+            .store
+            .redeem_bootstrap_token(&token_hash(token), self.now_ms(), &m)
+            .await
+        {
             Ok(()) => {}
-            Err(StoreError::NotFound) => return Err(self.refuse(reg.source_ip, ACTION, "bad_token").await),
+            Err(StoreError::NotFound) => {
+                return Err(self.refuse(reg.source_ip, ACTION, "bad_token").await);
+            }
             Err(e) => return Err(Self::key_conflict(e)),
         }
-        self.enrollment_audit(Some(&m), reg.source_ip, ACTION, AuditResult::Ok, &format!("fingerprint={}", m.public_key.fingerprint())).await?;
+        self.enrollment_audit(
+            Some(&m),
+            reg.source_ip,
+            ACTION,
+            AuditResult::Ok,
+            &format!("fingerprint={}", m.public_key.fingerprint()),
+        )
+        .await?;
         Ok(self.registered(&m))
     }
 
     /// Registers a pending machine with no token. The operator must quote its fingerprint.
-    pub async fn enroll_by_request(&self, vault: &str, reg: &Registration<'_>) -> CoreResult<Registered> {
+    pub async fn enroll_by_request(
+        &self,
+        vault: &str,
+        reg: &Registration<'_>,
+    ) -> CoreResult<Registered> {
         const ACTION: &str = "machine_enroll_request";
         if vault != self.vault.as_str() || !self.enrollment_ip_allowed(reg.source_ip) {
             return Err(self.refuse(reg.source_ip, ACTION, "vault_or_ip").await);
@@ -311,17 +377,38 @@ impl Signet {
         if !self.limiter.allow(reg.source_ip, self.now_ms()) {
             return Err(CoreError::RateLimited);
         }
-        if !self.store.vault().await?.is_some_and(|v| v.tokenless_enrollment) {
-            return Err(self.refuse(reg.source_ip, ACTION, "tokenless_disabled").await);
+        if !self
+            .store
+            .vault()
+            .await?
+            .is_some_and(|v| v.tokenless_enrollment)
+        {
+            return Err(self
+                .refuse(reg.source_ip, ACTION, "tokenless_disabled")
+                .await);
         }
         let m = self.new_machine(reg, EnrollMethod::Request, MachineStatus::Pending)?;
-        self.store.insert_machine(&m).await.map_err(Self::key_conflict)?;
-        self.enrollment_audit(Some(&m), reg.source_ip, ACTION, AuditResult::Ok, &format!("fingerprint={}", m.public_key.fingerprint())).await?;
+        self.store
+            .insert_machine(&m)
+            .await
+            .map_err(Self::key_conflict)?;
+        self.enrollment_audit(
+            Some(&m),
+            reg.source_ip,
+            ACTION,
+            AuditResult::Ok,
+            &format!("fingerprint={}", m.public_key.fingerprint()),
+        )
+        .await?;
         Ok(self.registered(&m))
     }
 
     /// Issues an enrollment token.
-    pub async fn issue_enrollment_token(&self, op: &AuthedOperator, spec: &EnrollmentSpec) -> CoreResult<EnrollmentTokenView> {
+    pub async fn issue_enrollment_token(
+        &self,
+        op: &AuthedOperator,
+        spec: &EnrollmentSpec,
+    ) -> CoreResult<EnrollmentTokenView> {
         let name = spec.name.clone().unwrap_or_else(|| "enrollment".to_owned());
         crate::secret::check_name("token", &name)?;
         let max_uses = spec.max_uses.unwrap_or(1);
@@ -330,29 +417,51 @@ impl Signet {
         }
         let ttl = spec.ttl_secs.unwrap_or(3600);
         let machine_ttl = spec.machine_ttl_secs.unwrap_or(24 * 3600);
-        if !(60..=MAX_TOKEN_TTL_SECS).contains(&ttl) || !(60..=MAX_MACHINE_TTL_SECS).contains(&machine_ttl) {
-            return Err(CoreError::bad("ttl must be 1 minute to 30 days; machine ttl 1 minute to 366 days"));
+        if !(60..=MAX_TOKEN_TTL_SECS).contains(&ttl)
+            || !(60..=MAX_MACHINE_TTL_SECS).contains(&machine_ttl)
+        {
+            return Err(CoreError::bad(
+                "ttl must be 1 minute to 30 days; machine ttl 1 minute to 366 days",
+            ));
         }
         if spec.project_ids.is_empty() {
-            return Err(CoreError::bad("an enrollment token needs at least one project"));
+            return Err(CoreError::bad(
+                "an enrollment token needs at least one project",
+            ));
         }
         let mut projects = Vec::new();
         for p in &spec.project_ids {
-            let pid = ProjectId::parse(p).map_err(|_| CoreError::bad(format!("unknown project {p:?}")))?;
-            self.store.project(&pid).await?.ok_or_else(|| CoreError::bad(format!("unknown project {p:?}")))?;
+            let pid = ProjectId::parse(p)
+                .map_err(|_| CoreError::bad(format!("unknown project {p:?}")))?;
+            self.store
+                .project(&pid)
+                .await?
+                .ok_or_else(|| CoreError::bad(format!("unknown project {p:?}")))?;
             projects.push(pid);
         }
         let mut secrets = Vec::new();
         for s in &spec.secret_ids {
-            let sid = SecretId::parse(s).map_err(|_| CoreError::bad(format!("unknown secret {s:?}")))?;
-            let rec = self.store.secret(&sid).await?.filter(|r| r.deleted_ms.is_none());
+            let sid =
+                SecretId::parse(s).map_err(|_| CoreError::bad(format!("unknown secret {s:?}")))?;
+            let rec = self
+                .store
+                .secret(&sid)
+                .await?
+                .filter(|r| r.deleted_ms.is_none());
             let rec = rec.ok_or_else(|| CoreError::bad(format!("unknown secret {s:?}")))?;
             if !projects.contains(&rec.project_id) {
-                return Err(CoreError::bad(format!("secret {s} is not in the token's projects")));
+                return Err(CoreError::bad(format!(
+                    "secret {s} is not in the token's projects"
+                )));
             }
             secrets.push(sid);
         }
-        let source_cidr = spec.source_cidr.as_deref().map(parse_cidr).transpose()?.map(|n| n.to_string());
+        let source_cidr = spec
+            .source_cidr
+            .as_deref()
+            .map(parse_cidr)
+            .transpose()?
+            .map(|n| n.to_string());
         if let Some(p) = &spec.hostname_pattern {
             compile_pattern(p)?;
         }
@@ -375,7 +484,13 @@ impl Signet {
             revoked_ms: None,
         };
         self.store.insert_enrollment_token(&rec).await?;
-        self.audit_operator(op, "enrollment_token_create", &rec.id, &format!("max_uses={max_uses}")).await?;
+        self.audit_operator(
+            op,
+            "enrollment_token_create",
+            &rec.id,
+            &format!("max_uses={max_uses}"),
+        )
+        .await?;
         let mut view = EnrollmentTokenView::from(rec);
         view.token = Some(token.0.to_string());
         Ok(view)
@@ -383,25 +498,51 @@ impl Signet {
 
     /// All enrollment tokens.
     pub async fn enrollment_tokens(&self) -> CoreResult<Vec<EnrollmentTokenView>> {
-        Ok(self.store.enrollment_tokens().await?.into_iter().map(EnrollmentTokenView::from).collect())
+        Ok(self
+            .store
+            .enrollment_tokens()
+            .await?
+            .into_iter()
+            .map(EnrollmentTokenView::from)
+            .collect())
     }
 
     /// Revokes one; machines it already created keep running.
-    pub async fn revoke_enrollment_token(&self, op: &AuthedOperator, id: &str) -> CoreResult<EnrollmentTokenView> {
-        self.store.revoke_enrollment_token(id, self.now_ms()).await?;
-        self.audit_operator(op, "enrollment_token_revoke", id, "").await?;
-        self.enrollment_tokens().await?.into_iter().find(|t| t.id == id).ok_or(CoreError::NotFound)
+    pub async fn revoke_enrollment_token(
+        &self,
+        op: &AuthedOperator,
+        id: &str,
+    ) -> CoreResult<EnrollmentTokenView> {
+        self.store
+            .revoke_enrollment_token(id, self.now_ms())
+            .await?;
+        self.audit_operator(op, "enrollment_token_revoke", id, "")
+            .await?;
+        self.enrollment_tokens()
+            .await?
+            .into_iter()
+            .find(|t| t.id == id)
+            .ok_or(CoreError::NotFound)
     }
 
     /// Creates an auto-approved ephemeral machine from an enrollment token
     /// (`POST /v1/{vaultId}/enroll/register`, the SDKs' in-memory bootstrap).
-    pub async fn enroll_with_enrollment_token(&self, vault: &str, token: &str, reg: &Registration<'_>) -> CoreResult<Registered> {
+    pub async fn enroll_with_enrollment_token(
+        &self,
+        vault: &str,
+        token: &str,
+        reg: &Registration<'_>,
+    ) -> CoreResult<Registered> {
         const ACTION: &str = "machine_enroll_token";
         if vault != self.vault.as_str() || !self.enrollment_ip_allowed(reg.source_ip) {
             return Err(self.refuse(reg.source_ip, ACTION, "vault_or_ip").await);
         }
         let now = self.now_ms();
-        let Some(t) = self.store.enrollment_token_by_hash(&token_hash(token)).await? else {
+        let Some(t) = self
+            .store
+            .enrollment_token_by_hash(&token_hash(token))
+            .await?
+        else {
             return Err(self.refuse(reg.source_ip, ACTION, "bad_token").await);
         };
         if t.revoked_ms.is_some() || t.expires_ms <= now || t.uses >= t.max_uses {
@@ -421,13 +562,29 @@ impl Signet {
         m.kind = MachineKind::Ephemeral;
         m.expires_ms = Some(now + t.machine_ttl_secs * 1000);
         m.enrollment_token_id = Some(t.id.clone());
-        let grant = EnrollmentGrant { project_ids: t.project_ids.clone(), secret_ids: t.secret_ids.clone() };
-        match self.store.redeem_enrollment_token(&t.id, now, &m, &grant).await {
+        let grant = EnrollmentGrant {
+            project_ids: t.project_ids.clone(),
+            secret_ids: t.secret_ids.clone(),
+        };
+        match self
+            .store
+            .redeem_enrollment_token(&t.id, now, &m, &grant)
+            .await
+        {
             Ok(()) => {}
-            Err(StoreError::NotFound) => return Err(self.refuse(reg.source_ip, ACTION, "token_spent").await),
+            Err(StoreError::NotFound) => {
+                return Err(self.refuse(reg.source_ip, ACTION, "token_spent").await);
+            }
             Err(e) => return Err(Self::key_conflict(e)),
         }
-        self.enrollment_audit(Some(&m), reg.source_ip, ACTION, AuditResult::Ok, &format!("token={}", t.id)).await?;
+        self.enrollment_audit(
+            Some(&m),
+            reg.source_ip,
+            ACTION,
+            AuditResult::Ok,
+            &format!("token={}", t.id),
+        )
+        .await?;
         Ok(self.registered(&m))
     }
 }

@@ -91,50 +91,107 @@ impl Signet {
         Ok(out)
     }
 
-    async fn transition(&self, op: &AuthedOperator, id: &str, from: MachineStatus, to: MachineStatus, action: &str) -> CoreResult<MachineView> {
+    async fn transition(
+        &self,
+        op: &AuthedOperator,
+        id: &str,
+        from: MachineStatus,
+        to: MachineStatus,
+        action: &str,
+    ) -> CoreResult<MachineView> {
         let mid = parse_machine_id(id)?;
-        self.store.transition_machine(&mid, from, to).await.map_err(|e| match e {
-            StoreError::NotFound => CoreError::Conflict("machine_state"),
-            e => e.into(),
-        })?;
-        self.audit_operator(op, action, &mid.to_string(), "").await?;
+        self.store
+            .transition_machine(&mid, from, to)
+            .await
+            .map_err(|e| match e {
+                StoreError::NotFound => CoreError::Conflict("machine_state"),
+                e => e.into(),
+            })?;
+        self.audit_operator(op, action, &mid.to_string(), "")
+            .await?;
         self.machine_view(id).await
     }
 
     /// Approves a pending machine. A tokenless request is approved only when the operator quotes
     /// the fingerprint the machine printed; for any machine, a quoted fingerprint must match.
-    pub async fn approve_machine(&self, op: &AuthedOperator, id: &str, fingerprint: Option<&str>) -> CoreResult<MachineView> {
+    pub async fn approve_machine(
+        &self,
+        op: &AuthedOperator,
+        id: &str,
+        fingerprint: Option<&str>,
+    ) -> CoreResult<MachineView> {
         let mid = parse_machine_id(id)?;
         let m = self.store.machine(&mid).await?.ok_or(CoreError::NotFound)?;
         let quoted = match fingerprint {
-            Some(f) => Some(Fingerprint::parse(f).ok_or_else(|| CoreError::bad("fingerprint is malformed"))?),
+            Some(f) => Some(
+                Fingerprint::parse(f).ok_or_else(|| CoreError::bad("fingerprint is malformed"))?,
+            ),
             None => None,
         };
         match quoted {
             Some(q) if !q.matches(&m.public_key.fingerprint()) => {
                 let detail = "fingerprint_mismatch";
-                let e = self.event(&crate::audit::Actor::operator(op), "machine_approve", &mid.to_string(), signet_store::AuditResult::Denied, detail);
+                let e = self.event(
+                    &crate::audit::Actor::operator(op),
+                    "machine_approve",
+                    &mid.to_string(),
+                    signet_store::AuditResult::Denied,
+                    detail,
+                );
                 self.journal(vec![e], Vec::new()).await?;
-                return Err(CoreError::bad("the fingerprint does not match this machine's key"));
+                return Err(CoreError::bad(
+                    "the fingerprint does not match this machine's key",
+                ));
             }
             None if m.enrolled_via == EnrollMethod::Request => {
-                return Err(CoreError::bad("a tokenless request is approved only with --fingerprint, as printed on the machine"));
+                return Err(CoreError::bad(
+                    "a tokenless request is approved only with --fingerprint, as printed on the machine",
+                ));
             }
             _ => {}
         }
-        self.transition(op, id, MachineStatus::Pending, MachineStatus::Approved, "machine_approve").await
+        self.transition(
+            op,
+            id,
+            MachineStatus::Pending,
+            MachineStatus::Approved,
+            "machine_approve",
+        )
+        .await
     }
 
     /// Denies a pending machine.
     pub async fn deny_machine(&self, op: &AuthedOperator, id: &str) -> CoreResult<MachineView> {
-        self.transition(op, id, MachineStatus::Pending, MachineStatus::Denied, "machine_deny").await
+        self.transition(
+            op,
+            id,
+            MachineStatus::Pending,
+            MachineStatus::Denied,
+            "machine_deny",
+        )
+        .await
     }
 
     /// Enables or disables a machine.
-    pub async fn set_machine_enabled(&self, op: &AuthedOperator, id: &str, enabled: bool) -> CoreResult<MachineView> {
+    pub async fn set_machine_enabled(
+        &self,
+        op: &AuthedOperator,
+        id: &str,
+        enabled: bool,
+    ) -> CoreResult<MachineView> {
         let mid = parse_machine_id(id)?;
         self.store.set_machine_enabled(&mid, enabled).await?;
-        self.audit_operator(op, if enabled { "machine_enable" } else { "machine_disable" }, &mid.to_string(), "").await?;
+        self.audit_operator(
+            op,
+            if enabled {
+                "machine_enable"
+            } else {
+                "machine_disable"
+            },
+            &mid.to_string(),
+            "",
+        )
+        .await?;
         self.machine_view(id).await
     }
 
@@ -142,31 +199,50 @@ impl Signet {
     pub async fn revoke_machine(&self, op: &AuthedOperator, id: &str) -> CoreResult<MachineView> {
         let mid = parse_machine_id(id)?;
         self.store.revoke_machine(&mid).await?;
-        self.audit_operator(op, "machine_revoke", &mid.to_string(), "").await?;
+        self.audit_operator(op, "machine_revoke", &mid.to_string(), "")
+            .await?;
         self.machine_view(id).await
     }
 
     /// Attaches a machine to a project (grants nothing by itself).
-    pub async fn attach_machine(&self, op: &AuthedOperator, id: &str, project: &str) -> CoreResult<MachineView> {
+    pub async fn attach_machine(
+        &self,
+        op: &AuthedOperator,
+        id: &str,
+        project: &str,
+    ) -> CoreResult<MachineView> {
         let mid = parse_machine_id(id)?;
         let pid = ProjectId::parse(project).map_err(|_| CoreError::bad("unknown project"))?;
         self.store.attach(&mid, &pid).await?;
-        self.audit_operator(op, "machine_attach", &mid.to_string(), pid.as_str()).await?;
+        self.audit_operator(op, "machine_attach", &mid.to_string(), pid.as_str())
+            .await?;
         self.machine_view(id).await
     }
 
     /// Detaches a machine from a project, dropping its grants there.
-    pub async fn detach_machine(&self, op: &AuthedOperator, id: &str, project: &str) -> CoreResult<MachineView> {
+    pub async fn detach_machine(
+        &self,
+        op: &AuthedOperator,
+        id: &str,
+        project: &str,
+    ) -> CoreResult<MachineView> {
         let mid = parse_machine_id(id)?;
         let pid = ProjectId::parse(project).map_err(|_| CoreError::bad("unknown project"))?;
         self.store.detach(&mid, &pid).await?;
-        self.audit_operator(op, "machine_detach", &mid.to_string(), pid.as_str()).await?;
+        self.audit_operator(op, "machine_detach", &mid.to_string(), pid.as_str())
+            .await?;
         self.machine_view(id).await
     }
 
     /// Grants or ungrants secrets. A grant needs the machine attached to the secret's project, so
     /// that detaching always means "nothing in that project".
-    pub async fn set_grants(&self, op: &AuthedOperator, id: &str, secrets: &[String], grant: bool) -> CoreResult<MachineView> {
+    pub async fn set_grants(
+        &self,
+        op: &AuthedOperator,
+        id: &str,
+        secrets: &[String],
+        grant: bool,
+    ) -> CoreResult<MachineView> {
         let mid = parse_machine_id(id)?;
         if secrets.is_empty() || secrets.len() > 100 {
             return Err(CoreError::bad("give 1-100 secret ids"));
@@ -174,31 +250,54 @@ impl Signet {
         self.store.machine(&mid).await?.ok_or(CoreError::NotFound)?;
         let memberships = self.store.memberships(&mid).await?;
         for s in secrets {
-            let sid = SecretId::parse(s).map_err(|_| CoreError::bad(format!("unknown secret {s:?}")))?;
+            let sid =
+                SecretId::parse(s).map_err(|_| CoreError::bad(format!("unknown secret {s:?}")))?;
             if grant {
-                let rec = self.store.secret(&sid).await?.filter(|r| r.deleted_ms.is_none());
+                let rec = self
+                    .store
+                    .secret(&sid)
+                    .await?
+                    .filter(|r| r.deleted_ms.is_none());
                 let rec = rec.ok_or_else(|| CoreError::bad(format!("unknown secret {s:?}")))?;
                 if !memberships.contains(&rec.project_id) {
-                    return Err(CoreError::bad(format!("attach the machine to {} before granting {s}", rec.project_id)));
+                    return Err(CoreError::bad(format!(
+                        "attach the machine to {} before granting {s}",
+                        rec.project_id
+                    )));
                 }
                 self.store.grant(&mid, &sid).await?;
             } else {
                 self.store.ungrant(&mid, &sid).await?;
             }
-            self.audit_operator(op, if grant { "grant_add" } else { "grant_remove" }, &mid.to_string(), sid.as_str()).await?;
+            self.audit_operator(
+                op,
+                if grant { "grant_add" } else { "grant_remove" },
+                &mid.to_string(),
+                sid.as_str(),
+            )
+            .await?;
         }
         self.machine_view(id).await
     }
 
     /// Replaces the machine's allowed source CIDRs (empty: any source).
-    pub async fn set_machine_cidrs(&self, op: &AuthedOperator, id: &str, cidrs: &[String]) -> CoreResult<MachineView> {
+    pub async fn set_machine_cidrs(
+        &self,
+        op: &AuthedOperator,
+        id: &str,
+        cidrs: &[String],
+    ) -> CoreResult<MachineView> {
         let mid = parse_machine_id(id)?;
         if cidrs.len() > MAX_MACHINE_CIDRS {
             return Err(CoreError::bad(format!("at most {MAX_MACHINE_CIDRS} CIDRs")));
         }
-        let parsed = cidrs.iter().map(|c| parse_cidr(c).map(|n| n.to_string())).collect::<CoreResult<Vec<_>>>()?;
+        let parsed = cidrs
+            .iter()
+            .map(|c| parse_cidr(c).map(|n| n.to_string()))
+            .collect::<CoreResult<Vec<_>>>()?;
         self.store.set_machine_cidrs(&mid, &parsed).await?;
-        self.audit_operator(op, "machine_cidrs_set", &mid.to_string(), &parsed.join(",")).await?;
+        self.audit_operator(op, "machine_cidrs_set", &mid.to_string(), &parsed.join(","))
+            .await?;
         self.machine_view(id).await
     }
 }

@@ -16,9 +16,14 @@ use crate::{CoreError, CoreResult, Signet};
 /// Parses a CIDR and requires its canonical form (host bits clear, no leading zeros), so what an
 /// operator reads back is exactly what is enforced.
 pub fn parse_cidr(s: &str) -> CoreResult<IpNet> {
-    let net: IpNet = s.parse().map_err(|_| CoreError::bad(format!("not a CIDR: {s:?}")))?;
+    let net: IpNet = s
+        .parse()
+        .map_err(|_| CoreError::bad(format!("not a CIDR: {s:?}")))?;
     if net.trunc() != net || net.to_string() != s {
-        return Err(CoreError::bad(format!("CIDR must be in canonical form: {}", net.trunc())));
+        return Err(CoreError::bad(format!(
+            "CIDR must be in canonical form: {}",
+            net.trunc()
+        )));
     }
     Ok(net)
 }
@@ -27,7 +32,10 @@ pub fn parse_cidr(s: &str) -> CoreResult<IpNet> {
 /// nothing).
 pub fn ip_in_cidrs(ip: IpAddr, cidrs: &[String]) -> bool {
     let ip = ip.to_canonical();
-    cidrs.iter().filter_map(|c| c.parse::<IpNet>().ok()).any(|n| n.contains(&ip))
+    cidrs
+        .iter()
+        .filter_map(|c| c.parse::<IpNet>().ok())
+        .any(|n| n.contains(&ip))
 }
 
 /// The vault-level network state every machine request consults.
@@ -49,11 +57,19 @@ impl PolicyCache {
 
     pub(crate) async fn refresh(&self, store: &dyn Store) -> StoreResult<()> {
         let enabled = store.vault().await?.is_some_and(|v| v.ip_allowlist_enabled);
-        let nets = store.allowlist().await?.iter().filter_map(|e| e.cidr.parse().ok()).collect();
+        let nets = store
+            .allowlist()
+            .await?
+            .iter()
+            .filter_map(|e| e.cidr.parse().ok())
+            .collect();
         // A poisoned lock only means a writer panicked mid-assignment of a plain value; the
         // value is still a whole Policy, so recover it.
         let mut p = self.0.write().unwrap_or_else(|e| e.into_inner());
-        *p = Policy { allowlist_enabled: enabled, nets };
+        *p = Policy {
+            allowlist_enabled: enabled,
+            nets,
+        };
         Ok(())
     }
 
@@ -91,7 +107,12 @@ pub struct EntryView {
 
 impl From<AllowlistEntry> for EntryView {
     fn from(e: AllowlistEntry) -> Self {
-        Self { id: e.id, cidr: e.cidr, label: e.label, created_at: e.created_ms }
+        Self {
+            id: e.id,
+            cidr: e.cidr,
+            label: e.label,
+            created_at: e.created_ms,
+        }
     }
 }
 
@@ -106,21 +127,44 @@ pub(crate) fn new_public_id(prefix: &str) -> String {
 impl Signet {
     /// The allowlist and whether it is enforced.
     pub async fn allowlist(&self) -> CoreResult<AllowlistView> {
-        let enabled = self.store.vault().await?.is_some_and(|v| v.ip_allowlist_enabled);
-        let entries = self.store.allowlist().await?.into_iter().map(EntryView::from).collect();
+        let enabled = self
+            .store
+            .vault()
+            .await?
+            .is_some_and(|v| v.ip_allowlist_enabled);
+        let entries = self
+            .store
+            .allowlist()
+            .await?
+            .into_iter()
+            .map(EntryView::from)
+            .collect();
         Ok(AllowlistView { enabled, entries })
     }
 
     /// Adds a CIDR.
-    pub async fn allowlist_add(&self, op: &AuthedOperator, cidr: &str, label: &str) -> CoreResult<EntryView> {
+    pub async fn allowlist_add(
+        &self,
+        op: &AuthedOperator,
+        cidr: &str,
+        label: &str,
+    ) -> CoreResult<EntryView> {
         let net = parse_cidr(cidr)?;
         if label.chars().count() > 100 || label.chars().any(char::is_control) {
-            return Err(CoreError::bad("label must be at most 100 printable characters"));
+            return Err(CoreError::bad(
+                "label must be at most 100 printable characters",
+            ));
         }
-        let entry = AllowlistEntry { id: new_public_id("ipa_"), cidr: net.to_string(), label: label.to_owned(), created_ms: self.now_ms() };
+        let entry = AllowlistEntry {
+            id: new_public_id("ipa_"),
+            cidr: net.to_string(),
+            label: label.to_owned(),
+            created_ms: self.now_ms(),
+        };
         self.store.insert_allowlist_entry(&entry).await?;
         self.policy.refresh(self.store.as_ref()).await?;
-        self.audit_operator(op, "ip_allowlist_add", &entry.id, &entry.cidr).await?;
+        self.audit_operator(op, "ip_allowlist_add", &entry.id, &entry.cidr)
+            .await?;
         Ok(entry.into())
     }
 
@@ -132,10 +176,18 @@ impl Signet {
     }
 
     /// Turns enforcement on or off.
-    pub async fn allowlist_set_enabled(&self, op: &AuthedOperator, enabled: bool) -> CoreResult<AllowlistView> {
+    pub async fn allowlist_set_enabled(
+        &self,
+        op: &AuthedOperator,
+        enabled: bool,
+    ) -> CoreResult<AllowlistView> {
         self.store.set_ip_allowlist_enabled(enabled).await?;
         self.policy.refresh(self.store.as_ref()).await?;
-        let action = if enabled { "ip_allowlist_enable" } else { "ip_allowlist_disable" };
+        let action = if enabled {
+            "ip_allowlist_enable"
+        } else {
+            "ip_allowlist_disable"
+        };
         self.audit_operator(op, action, "", "").await?;
         self.allowlist().await
     }
@@ -145,8 +197,6 @@ impl Signet {
         self.policy.ip_allowed(ip)
     }
 }
-
-
 
 #[cfg(test)]
 mod tests {

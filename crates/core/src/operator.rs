@@ -10,7 +10,11 @@ use crate::{CoreError, CoreResult, Signet};
 impl Signet {
     /// Creates an operator key pair. The private seed is returned to be written to the caller's
     /// identity file; the store keeps only the public key.
-    pub async fn create_operator(&self, name: &str, owner: bool) -> CoreResult<(OperatorRecord, SecretSeed)> {
+    pub async fn create_operator(
+        &self,
+        name: &str,
+        owner: bool,
+    ) -> CoreResult<(OperatorRecord, SecretSeed)> {
         if !(1..=255).contains(&name.chars().count()) || name.chars().any(char::is_control) {
             return Err(CoreError::bad("operator name must be 1-255 characters"));
         }
@@ -24,7 +28,13 @@ impl Signet {
             created_ms: self.now_ms(),
         };
         self.store.insert_operator(&rec).await?;
-        let e = self.event(&Actor::new(ActorKind::System, "", "local"), "operator_create", &rec.id.to_string(), AuditResult::Ok, &format!("owner={owner}"));
+        let e = self.event(
+            &Actor::new(ActorKind::System, "", "local"),
+            "operator_create",
+            &rec.id.to_string(),
+            AuditResult::Ok,
+            &format!("owner={owner}"),
+        );
         self.journal(vec![e], Vec::new()).await?;
         Ok((rec, seed))
     }

@@ -73,7 +73,11 @@ impl From<GrantedSecret> for Listed {
     fn from(g: GrantedSecret) -> Self {
         Self {
             field_names: joined(&g.secret.field_names),
-            kind: if g.secret.kind == SecretKind::Structured { "structured" } else { "secret" },
+            kind: if g.secret.kind == SecretKind::Structured {
+                "structured"
+            } else {
+                "secret"
+            },
             id: g.secret.id,
             name: g.secret.name,
             project_id: g.secret.project_id,
@@ -87,10 +91,22 @@ impl Signet {
         let s = &view.secret;
         let project_key = self
             .root
-            .unwrap_project_key(self.vault.as_str(), s.project_id.as_str(), &WrappedProjectKey(view.wrapped_project_key.clone()))
+            .unwrap_project_key(
+                self.vault.as_str(),
+                s.project_id.as_str(),
+                &WrappedProjectKey(view.wrapped_project_key.clone()),
+            )
             .map_err(|_| CoreError::Unavailable)?;
-        let aad = SecretAad { vault: self.vault.as_str(), project: s.project_id.as_str(), secret: s.id.as_str(), version: view.value_version };
-        let sealed = SealedValue { wrapped_dek: view.wrapped_dek.clone(), ciphertext: view.ciphertext.clone() };
+        let aad = SecretAad {
+            vault: self.vault.as_str(),
+            project: s.project_id.as_str(),
+            secret: s.id.as_str(),
+            version: view.value_version,
+        };
+        let sealed = SealedValue {
+            wrapped_dek: view.wrapped_dek.clone(),
+            ciphertext: view.ciphertext.clone(),
+        };
         let plain = project_key.open_value(&aad, &sealed).map_err(|_| {
             tracing::error!(secret = %s.id, version = view.value_version, "stored secret failed to decrypt");
             CoreError::Unavailable
@@ -103,25 +119,41 @@ impl Signet {
     pub async fn read_secret(&self, m: &AuthedMachine, id: &str) -> CoreResult<SecretValue> {
         // An id that cannot exist is answered exactly like one that does not.
         let Ok(secret_id) = SecretId::parse(id) else {
-            self.audit_machine_denied(m, "secret_read", "", "not_found").await?;
+            self.audit_machine_denied(m, "secret_read", "", "not_found")
+                .await?;
             return Err(CoreError::Forbidden);
         };
         let view = match self.store.read_view(&m.record.id, &secret_id).await? {
             Some(v) => v,
             None => {
-                self.audit_machine_denied(m, "secret_read", secret_id.as_str(), "not_found").await?;
+                self.audit_machine_denied(m, "secret_read", secret_id.as_str(), "not_found")
+                    .await?;
                 return Err(CoreError::Forbidden);
             }
         };
         if !view.attached || !view.granted {
-            let reason = if view.attached { "no_grant" } else { "not_attached" };
-            self.audit_machine_denied(m, "secret_read", secret_id.as_str(), reason).await?;
+            let reason = if view.attached {
+                "no_grant"
+            } else {
+                "not_attached"
+            };
+            self.audit_machine_denied(m, "secret_read", secret_id.as_str(), reason)
+                .await?;
             return Err(CoreError::Forbidden);
         }
         let value = self.decrypt(&view)?;
-        let e = self.event(&Actor::machine(m), "secret_read", secret_id.as_str(), AuditResult::Ok, &format!("version={}", view.secret.current_version),
+        let e = self.event(
+            &Actor::machine(m),
+            "secret_read",
+            secret_id.as_str(),
+            AuditResult::Ok,
+            &format!("version={}", view.secret.current_version),
         );
-        let mark = ReadMark { machine: m.record.id, secret: secret_id, version: view.secret.current_version };
+        let mark = ReadMark {
+            machine: m.record.id,
+            secret: secret_id,
+            version: view.secret.current_version,
+        };
         // Fail closed: the value leaves only after its record is durable.
         self.journal(vec![e], vec![mark]).await?;
         Ok(value)
@@ -130,14 +162,28 @@ impl Signet {
     fn parse_project(&self, project: Option<&str>) -> CoreResult<Option<ProjectId>> {
         // A malformed project id names no project the machine could see: an empty answer would
         // hide typos, so it is refused like any project the machine is not attached to.
-        project.map(|p| ProjectId::parse(p).map_err(|_| CoreError::Forbidden)).transpose()
+        project
+            .map(|p| ProjectId::parse(p).map_err(|_| CoreError::Forbidden))
+            .transpose()
     }
 
     /// `GET /v1/secrets`, `POST /v1/secrets/list`, `GET /v1/cli/secrets`.
-    pub async fn list_secrets(&self, m: &AuthedMachine, project: Option<&str>) -> CoreResult<Vec<Listed>> {
+    pub async fn list_secrets(
+        &self,
+        m: &AuthedMachine,
+        project: Option<&str>,
+    ) -> CoreResult<Vec<Listed>> {
         let project = self.parse_project(project)?;
-        let rows = self.store.granted_secrets(&m.record.id, project.as_ref()).await?;
-        let e = self.event(&Actor::machine(m), "secret_list", project.as_ref().map(ProjectId::as_str).unwrap_or_default(), AuditResult::Ok, &format!("count={}", rows.len()),
+        let rows = self
+            .store
+            .granted_secrets(&m.record.id, project.as_ref())
+            .await?;
+        let e = self.event(
+            &Actor::machine(m),
+            "secret_list",
+            project.as_ref().map(ProjectId::as_str).unwrap_or_default(),
+            AuditResult::Ok,
+            &format!("count={}", rows.len()),
         );
         self.journal(vec![e], Vec::new()).await?;
         Ok(rows.into_iter().map(Listed::from).collect())
@@ -145,9 +191,16 @@ impl Signet {
 
     /// `POST /v1/secrets/export`: every granted secret's value in one round trip, each audited as
     /// a read.
-    pub async fn export(&self, m: &AuthedMachine, project: Option<&str>) -> CoreResult<Vec<Exported>> {
+    pub async fn export(
+        &self,
+        m: &AuthedMachine,
+        project: Option<&str>,
+    ) -> CoreResult<Vec<Exported>> {
         let project = self.parse_project(project)?;
-        let views = self.store.granted_read_views(&m.record.id, project.as_ref()).await?;
+        let views = self
+            .store
+            .granted_read_views(&m.record.id, project.as_ref())
+            .await?;
         let mut out = Vec::with_capacity(views.len());
         let mut events = Vec::with_capacity(views.len());
         let mut marks = Vec::with_capacity(views.len());
@@ -155,9 +208,24 @@ impl Signet {
         for v in &views {
             let value = self.decrypt(v)?;
             let s = &v.secret;
-            events.push(self.event(&who, "secret_read", s.id.as_str(), AuditResult::Ok, &format!("version={} via=export", s.current_version)));
-            marks.push(ReadMark { machine: m.record.id, secret: s.id.clone(), version: s.current_version });
-            out.push(Exported { id: s.id.clone(), name: s.name.clone(), value, field_names: joined(&s.field_names) });
+            events.push(self.event(
+                &who,
+                "secret_read",
+                s.id.as_str(),
+                AuditResult::Ok,
+                &format!("version={} via=export", s.current_version),
+            ));
+            marks.push(ReadMark {
+                machine: m.record.id,
+                secret: s.id.clone(),
+                version: s.current_version,
+            });
+            out.push(Exported {
+                id: s.id.clone(),
+                name: s.name.clone(),
+                value,
+                field_names: joined(&s.field_names),
+            });
         }
         if events.is_empty() {
             events.push(self.event(&who, "secret_export", "", AuditResult::Ok, "count=0"));
@@ -167,7 +235,11 @@ impl Signet {
     }
 
     /// `POST /v1/secrets/poll`.
-    pub async fn poll(&self, m: &AuthedMachine, watch: &[String]) -> CoreResult<Vec<(String, PollStatus)>> {
+    pub async fn poll(
+        &self,
+        m: &AuthedMachine,
+        watch: &[String],
+    ) -> CoreResult<Vec<(String, PollStatus)>> {
         if watch.len() > MAX_WATCH {
             return Err(CoreError::bad(format!("watch at most {MAX_WATCH} ids")));
         }
@@ -191,19 +263,34 @@ impl Signet {
                 out.push((row.secret_id.to_string(), s));
             }
         }
-        let e = self.event(&Actor::machine(m), "secret_poll", "", AuditResult::Ok, &format!("watched={}", watch.len()));
+        let e = self.event(
+            &Actor::machine(m),
+            "secret_poll",
+            "",
+            AuditResult::Ok,
+            &format!("watched={}", watch.len()),
+        );
         self.journal(vec![e], Vec::new()).await?;
         Ok(out)
     }
 
     /// `GET /v1/whoami`: audited like every machine call, which also makes its nonce durable.
     pub async fn machine_whoami(&self, m: &AuthedMachine) -> CoreResult<()> {
-        let e = self.event(&Actor::machine(m), "machine_whoami", "", AuditResult::Ok, "");
+        let e = self.event(
+            &Actor::machine(m),
+            "machine_whoami",
+            "",
+            AuditResult::Ok,
+            "",
+        );
         self.journal(vec![e], Vec::new()).await
     }
 
     /// `GET /v1/cli/projects`: projects the machine is attached to, with names.
-    pub async fn machine_projects(&self, m: &AuthedMachine) -> CoreResult<Vec<(ProjectId, String)>> {
+    pub async fn machine_projects(
+        &self,
+        m: &AuthedMachine,
+    ) -> CoreResult<Vec<(ProjectId, String)>> {
         let e = self.event(&Actor::machine(m), "project_list", "", AuditResult::Ok, "");
         self.journal(vec![e], Vec::new()).await?;
         let mut out = Vec::new();

@@ -5,7 +5,9 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 use signet_crypto::{ProjectKey, SecretAad};
 use signet_proto::{ProjectId, SecretId};
-use signet_store::{NewVersion, ProjectRecord, SecretKind, SecretRecord, VersionContent, VersionRecord};
+use signet_store::{
+    NewVersion, ProjectRecord, SecretKind, SecretRecord, VersionContent, VersionRecord,
+};
 use zeroize::Zeroizing;
 
 use crate::auth::AuthedOperator;
@@ -37,7 +39,9 @@ impl std::fmt::Debug for SecretInput {
 /// not starting or ending with a space. Wide enough for `DATABASE_URL` and `db creds`, narrow
 /// enough to be safe in a shell, an HTML page and a log line.
 pub fn check_name(what: &str, name: &str) -> CoreResult<()> {
-    let ok_chars = name.chars().all(|c| c.is_ascii_alphanumeric() || " _-./:@+".contains(c));
+    let ok_chars = name
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || " _-./:@+".contains(c));
     let len = name.chars().count();
     if !(1..=255).contains(&len) || !ok_chars || name.starts_with(' ') || name.ends_with(' ') {
         return Err(CoreError::bad(format!(
@@ -50,8 +54,17 @@ pub fn check_name(what: &str, name: &str) -> CoreResult<()> {
 /// Field names: 1–64 characters of letters, digits and `_ - .`, so that the comma-joined
 /// `fieldNames` string of the machine API is unambiguous.
 pub fn check_field_name(name: &str) -> CoreResult<()> {
-    let ok = (1..=64).contains(&name.len()) && name.bytes().all(|b| b.is_ascii_alphanumeric() || b"_-.".contains(&b));
-    if ok { Ok(()) } else { Err(CoreError::bad(format!("field name {name:?} must be 1-64 characters of letters, digits and _-."))) }
+    let ok = (1..=64).contains(&name.len())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"_-.".contains(&b));
+    if ok {
+        Ok(())
+    } else {
+        Err(CoreError::bad(format!(
+            "field name {name:?} must be 1-64 characters of letters, digits and _-."
+        )))
+    }
 }
 
 impl SecretInput {
@@ -66,7 +79,9 @@ impl SecretInput {
             }
             Self::Fields(fields) => {
                 if fields.is_empty() || fields.len() > MAX_FIELDS {
-                    return Err(CoreError::bad(format!("a structured secret needs 1-{MAX_FIELDS} fields")));
+                    return Err(CoreError::bad(format!(
+                        "a structured secret needs 1-{MAX_FIELDS} fields"
+                    )));
                 }
                 for k in fields.keys() {
                     check_field_name(k)?;
@@ -74,8 +89,10 @@ impl SecretInput {
                 let names = fields.keys().cloned().collect();
                 // Every field value is a JSON string: the SDKs stringify anything else
                 // differently from one another.
-                let map: serde_json::Map<String, serde_json::Value> =
-                    fields.iter().map(|(k, v)| (k.clone(), serde_json::Value::String(v.to_string()))).collect();
+                let map: serde_json::Map<String, serde_json::Value> = fields
+                    .iter()
+                    .map(|(k, v)| (k.clone(), serde_json::Value::String(v.to_string())))
+                    .collect();
                 let json = Zeroizing::new(serde_json::Value::Object(map).to_string());
                 if json.len() > MAX_VALUE_BYTES {
                     return Err(CoreError::bad("value is too large"));
@@ -100,7 +117,11 @@ pub struct ProjectView {
 
 impl From<ProjectRecord> for ProjectView {
     fn from(p: ProjectRecord) -> Self {
-        Self { id: p.id, name: p.name, created_at: p.created_ms }
+        Self {
+            id: p.id,
+            name: p.name,
+            created_at: p.created_ms,
+        }
     }
 }
 
@@ -188,46 +209,93 @@ impl Signet {
         check_name("project", name)?;
         let id = ProjectId::generate();
         let key = ProjectKey::generate().map_err(|_| CoreError::Unavailable)?;
-        let wrapped = self.root.wrap_project_key(self.vault.as_str(), id.as_str(), &key).map_err(|_| CoreError::Unavailable)?;
-        let p = ProjectRecord { id, name: name.to_owned(), wrapped_key: wrapped.0, created_ms: self.now_ms() };
+        let wrapped = self
+            .root
+            .wrap_project_key(self.vault.as_str(), id.as_str(), &key)
+            .map_err(|_| CoreError::Unavailable)?;
+        let p = ProjectRecord {
+            id,
+            name: name.to_owned(),
+            wrapped_key: wrapped.0,
+            created_ms: self.now_ms(),
+        };
         self.store.insert_project(&p).await?;
-        self.audit_operator(op, "project_create", p.id.as_str(), &p.name).await?;
+        self.audit_operator(op, "project_create", p.id.as_str(), &p.name)
+            .await?;
         Ok(p.into())
     }
 
     /// All projects.
     pub async fn projects(&self) -> CoreResult<Vec<ProjectView>> {
-        Ok(self.store.projects().await?.into_iter().map(ProjectView::from).collect())
+        Ok(self
+            .store
+            .projects()
+            .await?
+            .into_iter()
+            .map(ProjectView::from)
+            .collect())
     }
 
     async fn project_key(&self, project: &ProjectRecord) -> CoreResult<ProjectKey> {
         self.root
-            .unwrap_project_key(self.vault.as_str(), project.id.as_str(), &signet_crypto::WrappedProjectKey(project.wrapped_key.clone()))
+            .unwrap_project_key(
+                self.vault.as_str(),
+                project.id.as_str(),
+                &signet_crypto::WrappedProjectKey(project.wrapped_key.clone()),
+            )
             .map_err(|_| {
                 tracing::error!(project = %project.id, "project key failed to unwrap");
                 CoreError::Unavailable
             })
     }
 
-    async fn seal_version(&self, project: &ProjectRecord, secret: &SecretId, version: u32, input: SecretInput, by: &str) -> CoreResult<NewVersion> {
+    async fn seal_version(
+        &self,
+        project: &ProjectRecord,
+        secret: &SecretId,
+        version: u32,
+        input: SecretInput,
+        by: &str,
+    ) -> CoreResult<NewVersion> {
         let (kind, field_names, plaintext) = input.into_plaintext()?;
         let key = self.project_key(project).await?;
-        let aad = SecretAad { vault: self.vault.as_str(), project: project.id.as_str(), secret: secret.as_str(), version };
-        let sealed = key.seal_value(&aad, plaintext.as_bytes()).map_err(|_| CoreError::Unavailable)?;
+        let aad = SecretAad {
+            vault: self.vault.as_str(),
+            project: project.id.as_str(),
+            secret: secret.as_str(),
+            version,
+        };
+        let sealed = key
+            .seal_value(&aad, plaintext.as_bytes())
+            .map_err(|_| CoreError::Unavailable)?;
         Ok(NewVersion {
             kind,
             field_names,
-            content: VersionContent::Sealed { wrapped_dek: sealed.wrapped_dek, ciphertext: sealed.ciphertext },
+            content: VersionContent::Sealed {
+                wrapped_dek: sealed.wrapped_dek,
+                ciphertext: sealed.ciphertext,
+            },
             created_by: by.to_owned(),
             created_ms: self.now_ms(),
         })
     }
 
     /// Creates a secret (version 1).
-    pub async fn create_secret(&self, op: &AuthedOperator, project: &str, name: &str, input: SecretInput) -> CoreResult<SecretView> {
+    pub async fn create_secret(
+        &self,
+        op: &AuthedOperator,
+        project: &str,
+        name: &str,
+        input: SecretInput,
+    ) -> CoreResult<SecretView> {
         check_name("secret", name)?;
-        let project_id = ProjectId::parse(project).map_err(|_| CoreError::bad("unknown project"))?;
-        let project = self.store.project(&project_id).await?.ok_or_else(|| CoreError::bad("unknown project"))?;
+        let project_id =
+            ProjectId::parse(project).map_err(|_| CoreError::bad("unknown project"))?;
+        let project = self
+            .store
+            .project(&project_id)
+            .await?
+            .ok_or_else(|| CoreError::bad("unknown project"))?;
         let id = SecretId::generate();
         let by = op.record.id.to_string();
         let first = self.seal_version(&project, &id, 1, input, &by).await?;
@@ -244,7 +312,13 @@ impl Signet {
             deleted_ms: None,
         };
         self.store.insert_secret(&rec, &first).await?;
-        self.audit_operator(op, "secret_create", rec.id.as_str(), &format!("project={} version=1", rec.project_id)).await?;
+        self.audit_operator(
+            op,
+            "secret_create",
+            rec.id.as_str(),
+            &format!("project={} version=1", rec.project_id),
+        )
+        .await?;
         Ok(rec.into())
     }
 
@@ -256,23 +330,45 @@ impl Signet {
     }
 
     /// Writes a new version.
-    pub async fn update_secret(&self, op: &AuthedOperator, id: &str, input: SecretInput) -> CoreResult<SecretView> {
+    pub async fn update_secret(
+        &self,
+        op: &AuthedOperator,
+        id: &str,
+        input: SecretInput,
+    ) -> CoreResult<SecretView> {
         let id = parse_secret_id(id)?;
         let s = self.live_secret(&id).await?;
-        let project = self.store.project(&s.project_id).await?.ok_or(CoreError::NotFound)?;
+        let project = self
+            .store
+            .project(&s.project_id)
+            .await?
+            .ok_or(CoreError::NotFound)?;
         let next = s.current_version + 1;
-        let v = self.seal_version(&project, &id, next, input, &op.record.id.to_string()).await?;
-        self.store.append_version(&id, s.current_version, &v).await?;
-        self.audit_operator(op, "secret_update", id.as_str(), &format!("version={next}")).await?;
+        let v = self
+            .seal_version(&project, &id, next, input, &op.record.id.to_string())
+            .await?;
+        self.store
+            .append_version(&id, s.current_version, &v)
+            .await?;
+        self.audit_operator(op, "secret_update", id.as_str(), &format!("version={next}"))
+            .await?;
         self.secret_view(id.as_str()).await
     }
 
     /// Writes a new version whose value is that of `version`.
-    pub async fn rollback_secret(&self, op: &AuthedOperator, id: &str, version: u32) -> CoreResult<SecretView> {
+    pub async fn rollback_secret(
+        &self,
+        op: &AuthedOperator,
+        id: &str,
+        version: u32,
+    ) -> CoreResult<SecretView> {
         let id = parse_secret_id(id)?;
         let s = self.live_secret(&id).await?;
         let versions = self.store.versions(&id).await?;
-        let target = versions.iter().find(|v| v.version == version).ok_or_else(|| CoreError::bad("no such version"))?;
+        let target = versions
+            .iter()
+            .find(|v| v.version == version)
+            .ok_or_else(|| CoreError::bad("no such version"))?;
         let next = s.current_version + 1;
         let v = NewVersion {
             kind: target.kind,
@@ -281,8 +377,16 @@ impl Signet {
             created_by: op.record.id.to_string(),
             created_ms: self.now_ms(),
         };
-        self.store.append_version(&id, s.current_version, &v).await?;
-        self.audit_operator(op, "secret_rollback", id.as_str(), &format!("version={next} value_of={version}")).await?;
+        self.store
+            .append_version(&id, s.current_version, &v)
+            .await?;
+        self.audit_operator(
+            op,
+            "secret_rollback",
+            id.as_str(),
+            &format!("version={next} value_of={version}"),
+        )
+        .await?;
         self.secret_view(id.as_str()).await
     }
 
@@ -290,7 +394,8 @@ impl Signet {
     pub async fn delete_secret(&self, op: &AuthedOperator, id: &str) -> CoreResult<()> {
         let id = parse_secret_id(id)?;
         self.store.delete_secret(&id, self.now_ms()).await?;
-        self.audit_operator(op, "secret_delete", id.as_str(), "").await
+        self.audit_operator(op, "secret_delete", id.as_str(), "")
+            .await
     }
 
     /// A live secret's metadata.
@@ -305,14 +410,26 @@ impl Signet {
         if self.store.project(&p).await?.is_none() {
             return Err(CoreError::NotFound);
         }
-        Ok(self.store.secrets_in_project(&p).await?.into_iter().map(SecretView::from).collect())
+        Ok(self
+            .store
+            .secrets_in_project(&p)
+            .await?
+            .into_iter()
+            .map(SecretView::from)
+            .collect())
     }
 
     /// A secret's versions, oldest first.
     pub async fn versions(&self, id: &str) -> CoreResult<Vec<VersionView>> {
         let id = parse_secret_id(id)?;
         self.live_secret(&id).await?;
-        Ok(self.store.versions(&id).await?.into_iter().map(VersionView::from).collect())
+        Ok(self
+            .store
+            .versions(&id)
+            .await?
+            .into_iter()
+            .map(VersionView::from)
+            .collect())
     }
 }
 
@@ -322,10 +439,25 @@ mod tests {
 
     #[test]
     fn names() {
-        for ok in ["DATABASE_URL", "db creds", "a", "prod/api-key:v2", &"x".repeat(255)] {
+        for ok in [
+            "DATABASE_URL",
+            "db creds",
+            "a",
+            "prod/api-key:v2",
+            &"x".repeat(255),
+        ] {
             assert!(check_name("secret", ok).is_ok(), "{ok}");
         }
-        for bad in ["", " a", "a ", "a\nb", "<img>", "a;b", "é", &"x".repeat(256)] {
+        for bad in [
+            "",
+            " a",
+            "a ",
+            "a\nb",
+            "<img>",
+            "a;b",
+            "é",
+            &"x".repeat(256),
+        ] {
             assert!(check_name("secret", bad).is_err(), "{bad}");
         }
     }
@@ -342,6 +474,10 @@ mod tests {
         let mut bad = BTreeMap::new();
         bad.insert("a,b".to_owned(), Zeroizing::new(String::new()));
         assert!(SecretInput::Fields(bad).into_plaintext().is_err());
-        assert!(SecretInput::Fields(BTreeMap::new()).into_plaintext().is_err());
+        assert!(
+            SecretInput::Fields(BTreeMap::new())
+                .into_plaintext()
+                .is_err()
+        );
     }
 }

@@ -24,7 +24,10 @@ pub struct SignetConfig {
 
 impl Default for SignetConfig {
     fn default() -> Self {
-        Self { api_url: "http://localhost:8420".to_owned(), tokenless_requests_per_minute: 5 }
+        Self {
+            api_url: "http://localhost:8420".to_owned(),
+            tokenless_requests_per_minute: 5,
+        }
     }
 }
 
@@ -54,9 +57,16 @@ pub struct Signet {
 impl Signet {
     /// Opens the vault in `store` (creating it on a fresh store) and checks that `root` is the
     /// key its data was written under.
-    pub async fn open(store: Arc<dyn Store>, root: RootKey, clock: Arc<dyn Clock>, config: SignetConfig) -> Result<Self, OpenError> {
+    pub async fn open(
+        store: Arc<dyn Store>,
+        root: RootKey,
+        clock: Arc<dyn Clock>,
+        config: SignetConfig,
+    ) -> Result<Self, OpenError> {
         let vault = vault::open_or_create(store.as_ref(), &root, clock.now_ms()).await?;
-        let policy = PolicyCache::load(store.as_ref()).await.map_err(OpenError::Store)?;
+        let policy = PolicyCache::load(store.as_ref())
+            .await
+            .map_err(OpenError::Store)?;
         Ok(Self {
             chain: Arc::new(ChainKey::new(root.audit_key())),
             limiter: RequestLimiter::new(config.tokenless_requests_per_minute),

@@ -25,10 +25,18 @@ pub enum OpenError {
 }
 
 /// Opens the vault, creating it with `root`'s key-check value on a fresh store.
-pub(crate) async fn open_or_create(store: &dyn Store, root: &RootKey, now_ms: i64) -> Result<VaultRecord, OpenError> {
+pub(crate) async fn open_or_create(
+    store: &dyn Store,
+    root: &RootKey,
+    now_ms: i64,
+) -> Result<VaultRecord, OpenError> {
     let check = root.key_check();
     if let Some(v) = store.vault().await.map_err(OpenError::Store)? {
-        return if check.matches(&v.key_check) { Ok(v) } else { Err(OpenError::WrongRootKey) };
+        return if check.matches(&v.key_check) {
+            Ok(v)
+        } else {
+            Err(OpenError::WrongRootKey)
+        };
     }
     let v = VaultRecord {
         id: VaultId::generate(),
@@ -66,7 +74,11 @@ pub struct VaultView {
 impl Signet {
     /// The vault's settings.
     pub async fn vault_view(&self) -> CoreResult<VaultView> {
-        let v = self.store.vault().await?.ok_or(crate::CoreError::Unavailable)?;
+        let v = self
+            .store
+            .vault()
+            .await?
+            .ok_or(crate::CoreError::Unavailable)?;
         Ok(VaultView {
             vault_id: v.id,
             tokenless_enrollment: v.tokenless_enrollment,
@@ -76,10 +88,20 @@ impl Signet {
     }
 
     /// Turns tokenless enrollment requests on or off.
-    pub async fn set_tokenless_enrollment(&self, op: &AuthedOperator, enabled: bool) -> CoreResult<VaultView> {
+    pub async fn set_tokenless_enrollment(
+        &self,
+        op: &AuthedOperator,
+        enabled: bool,
+    ) -> CoreResult<VaultView> {
         self.store.set_tokenless_enrollment(enabled).await?;
         self.policy.refresh(self.store.as_ref()).await?;
-        self.audit_operator(op, "vault_settings_update", "", &format!("tokenless_enrollment={enabled}")).await?;
+        self.audit_operator(
+            op,
+            "vault_settings_update",
+            "",
+            &format!("tokenless_enrollment={enabled}"),
+        )
+        .await?;
         self.vault_view().await
     }
 }

@@ -36,14 +36,45 @@ async fn world() -> World {
     let dir = tempfile::tempdir().expect("tmp");
     let store = SqliteStore::open(&dir.path().join("signet.db")).expect("store");
     let clock = Arc::new(ManualClock(AtomicI64::new(1_800_000_000_000)));
-    let signet = Signet::open(Arc::new(store), RootKey::generate().expect("key"), clock.clone(), SignetConfig::default()).await.expect("open");
-    let (rec, _seed) = signet.create_operator("owner", true).await.expect("operator");
-    let op = AuthedOperator { record: rec, source_ip: LOCAL };
-    World { signet, clock, op, _dir: dir }
+    let signet = Signet::open(
+        Arc::new(store),
+        RootKey::generate().expect("key"),
+        clock.clone(),
+        SignetConfig::default(),
+    )
+    .await
+    .expect("open");
+    let (rec, _seed) = signet
+        .create_operator("owner", true)
+        .await
+        .expect("operator");
+    let op = AuthedOperator {
+        record: rec,
+        source_ip: LOCAL,
+    };
+    World {
+        signet,
+        clock,
+        op,
+        _dir: dir,
+    }
 }
 
-fn signed<'a>(seed: &SecretSeed, id: &'a str, path: &str, now_ms: i64, parts: &'a mut Vec<String>) -> SignedRequest<'a> {
-    let h = SignedHeaders::sign(seed, &Method::parse("GET").expect("m"), &CanonicalPath::parse(path).expect("p"), b"", Timestamp::from_secs(now_ms / 1000), &Nonce::generate());
+fn signed<'a>(
+    seed: &SecretSeed,
+    id: &'a str,
+    path: &str,
+    now_ms: i64,
+    parts: &'a mut Vec<String>,
+) -> SignedRequest<'a> {
+    let h = SignedHeaders::sign(
+        seed,
+        &Method::parse("GET").expect("m"),
+        &CanonicalPath::parse(path).expect("p"),
+        b"",
+        Timestamp::from_secs(now_ms / 1000),
+        &Nonce::generate(),
+    );
     parts.clear();
     parts.extend([path.to_owned(), h.timestamp, h.nonce, h.signature]);
     SignedRequest {
@@ -64,24 +95,65 @@ async fn ephemeral_machines_stop_authenticating_at_expiry() {
     let project = w.signet.create_project(&w.op, "p").await.expect("project");
     let secret = w
         .signet
-        .create_secret(&w.op, project.id.as_str(), "S", SecretInput::Value(Zeroizing::new("v".into())))
+        .create_secret(
+            &w.op,
+            project.id.as_str(),
+            "S",
+            SecretInput::Value(Zeroizing::new("v".into())),
+        )
         .await
         .expect("secret");
-    let spec = EnrollmentSpec { project_ids: vec![project.id.to_string()], secret_ids: vec![secret.id.to_string()], machine_ttl_secs: Some(120), ..Default::default() };
-    let token = w.signet.issue_enrollment_token(&w.op, &spec).await.expect("token").token.expect("text");
+    let spec = EnrollmentSpec {
+        project_ids: vec![project.id.to_string()],
+        secret_ids: vec![secret.id.to_string()],
+        machine_ttl_secs: Some(120),
+        ..Default::default()
+    };
+    let token = w
+        .signet
+        .issue_enrollment_token(&w.op, &spec)
+        .await
+        .expect("token")
+        .token
+        .expect("text");
     let seed = SecretSeed::generate();
     let pk = seed.public_key().to_base64();
-    let reg = Registration { public_key: &pk, hostname: "fn-1", name: None, source_ip: LOCAL };
-    let r = w.signet.enroll_with_enrollment_token(w.signet.vault_id().as_str(), &token, &reg).await.expect("enroll");
+    let reg = Registration {
+        public_key: &pk,
+        hostname: "fn-1",
+        name: None,
+        source_ip: LOCAL,
+    };
+    let r = w
+        .signet
+        .enroll_with_enrollment_token(w.signet.vault_id().as_str(), &token, &reg)
+        .await
+        .expect("enroll");
     let id = r.machine_id.to_string();
     let path = format!("/v1/secret/{}", secret.id);
     let mut buf = Vec::new();
 
-    let m = w.signet.authenticate_machine(&signed(&seed, &id, &path, w.clock.now_ms(), &mut buf)).await.expect("fresh machine");
-    assert_eq!(w.signet.read_secret(&m, secret.id.as_str()).await.expect("read").0.as_str(), "v");
+    let m = w
+        .signet
+        .authenticate_machine(&signed(&seed, &id, &path, w.clock.now_ms(), &mut buf))
+        .await
+        .expect("fresh machine");
+    assert_eq!(
+        w.signet
+            .read_secret(&m, secret.id.as_str())
+            .await
+            .expect("read")
+            .0
+            .as_str(),
+        "v"
+    );
 
     w.clock.0.fetch_add(121_000, Ordering::SeqCst);
-    let err = w.signet.authenticate_machine(&signed(&seed, &id, &path, w.clock.now_ms(), &mut buf)).await.expect_err("expired");
+    let err = w
+        .signet
+        .authenticate_machine(&signed(&seed, &id, &path, w.clock.now_ms(), &mut buf))
+        .await
+        .expect_err("expired");
     assert_eq!(err, CoreError::Unauthenticated);
 }
 
@@ -92,13 +164,39 @@ async fn bootstrap_tokens_expire_after_ten_minutes_and_work_once() {
     let (_, late) = w.signet.issue_bootstrap_token(&w.op).await.expect("token");
     let k1 = SecretSeed::generate().public_key().to_base64();
     let k2 = SecretSeed::generate().public_key().to_base64();
-    let reg1 = Registration { public_key: &k1, hostname: "a", name: None, source_ip: LOCAL };
-    let reg2 = Registration { public_key: &k2, hostname: "b", name: None, source_ip: LOCAL };
-    let r = w.signet.enroll_with_bootstrap_token(&token.0, &reg1).await.expect("first use");
+    let reg1 = Registration {
+        public_key: &k1,
+        hostname: "a",
+        name: None,
+        source_ip: LOCAL,
+    };
+    let reg2 = Registration {
+        public_key: &k2,
+        hostname: "b",
+        name: None,
+        source_ip: LOCAL,
+    };
+    let r = w
+        .signet
+        .enroll_with_bootstrap_token(&token.0, &reg1)
+        .await
+        .expect("first use");
     assert_eq!(r.status, "pending");
-    assert_eq!(w.signet.enroll_with_bootstrap_token(&token.0, &reg2).await.expect_err("second use"), CoreError::Forbidden);
+    assert_eq!(
+        w.signet
+            .enroll_with_bootstrap_token(&token.0, &reg2)
+            .await
+            .expect_err("second use"),
+        CoreError::Forbidden
+    );
     w.clock.0.fetch_add(10 * 60 * 1000 + 1, Ordering::SeqCst);
-    assert_eq!(w.signet.enroll_with_bootstrap_token(&late.0, &reg2).await.expect_err("expired"), CoreError::Forbidden);
+    assert_eq!(
+        w.signet
+            .enroll_with_bootstrap_token(&late.0, &reg2)
+            .await
+            .expect_err("expired"),
+        CoreError::Forbidden
+    );
 }
 
 #[tokio::test]
@@ -107,14 +205,37 @@ async fn a_pending_machine_is_forbidden_and_a_reused_key_is_refused() {
     let (_, token) = w.signet.issue_bootstrap_token(&w.op).await.expect("token");
     let seed = SecretSeed::generate();
     let pk = seed.public_key().to_base64();
-    let reg = Registration { public_key: &pk, hostname: "a", name: None, source_ip: LOCAL };
-    let r = w.signet.enroll_with_bootstrap_token(&token.0, &reg).await.expect("enroll");
+    let reg = Registration {
+        public_key: &pk,
+        hostname: "a",
+        name: None,
+        source_ip: LOCAL,
+    };
+    let r = w
+        .signet
+        .enroll_with_bootstrap_token(&token.0, &reg)
+        .await
+        .expect("enroll");
     let id = r.machine_id.to_string();
     let mut buf = Vec::new();
-    let err = w.signet.authenticate_machine(&signed(&seed, &id, "/v1/secrets", w.clock.now_ms(), &mut buf)).await.expect_err("pending");
+    let err = w
+        .signet
+        .authenticate_machine(&signed(
+            &seed,
+            &id,
+            "/v1/secrets",
+            w.clock.now_ms(),
+            &mut buf,
+        ))
+        .await
+        .expect_err("pending");
     assert_eq!(err, CoreError::Forbidden);
     let (_, token2) = w.signet.issue_bootstrap_token(&w.op).await.expect("token");
-    let err = w.signet.enroll_with_bootstrap_token(&token2.0, &reg).await.expect_err("same key twice");
+    let err = w
+        .signet
+        .enroll_with_bootstrap_token(&token2.0, &reg)
+        .await
+        .expect_err("same key twice");
     assert_eq!(err, CoreError::Conflict("public_key_taken"));
 }
 
@@ -123,11 +244,37 @@ async fn the_vault_allowlist_is_checked_first_and_empty_admits_nothing() {
     let w = world().await;
     let seed = SecretSeed::generate();
     let mut buf = Vec::new();
-    w.signet.allowlist_set_enabled(&w.op, true).await.expect("enable");
+    w.signet
+        .allowlist_set_enabled(&w.op, true)
+        .await
+        .expect("enable");
     // Enabled and empty: even an unknown machine is refused as forbidden before any key lookup.
-    let err = w.signet.authenticate_machine(&signed(&seed, "7d444840-9dc0-11d1-b245-5ffdce74fad2", "/v1/secrets", w.clock.now_ms(), &mut buf)).await.expect_err("blocked");
+    let err = w
+        .signet
+        .authenticate_machine(&signed(
+            &seed,
+            "7d444840-9dc0-11d1-b245-5ffdce74fad2",
+            "/v1/secrets",
+            w.clock.now_ms(),
+            &mut buf,
+        ))
+        .await
+        .expect_err("blocked");
     assert_eq!(err, CoreError::Forbidden);
-    w.signet.allowlist_add(&w.op, "127.0.0.0/8", "local").await.expect("add");
-    let err = w.signet.authenticate_machine(&signed(&seed, "7d444840-9dc0-11d1-b245-5ffdce74fad2", "/v1/secrets", w.clock.now_ms(), &mut buf)).await.expect_err("unknown");
+    w.signet
+        .allowlist_add(&w.op, "127.0.0.0/8", "local")
+        .await
+        .expect("add");
+    let err = w
+        .signet
+        .authenticate_machine(&signed(
+            &seed,
+            "7d444840-9dc0-11d1-b245-5ffdce74fad2",
+            "/v1/secrets",
+            w.clock.now_ms(),
+            &mut buf,
+        ))
+        .await
+        .expect_err("unknown");
     assert_eq!(err, CoreError::Unauthenticated);
 }

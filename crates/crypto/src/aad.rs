@@ -28,6 +28,10 @@ pub(crate) fn encode(label: &str, parts: &[&str], version: Option<u32>) -> Vec<u
 
 impl SecretAad<'_> {
     pub(crate) fn bytes(&self, label: &str) -> Vec<u8> {
-        encode(label, &[self.vault, self.project, self.secret], Some(self.version))
+        encode(
+            label,
+            &[self.vault, self.project, self.secret],
+            Some(self.version),
+        )
     }
 }

@@ -18,7 +18,9 @@ pub(crate) fn seal(key: &[u8; 32], aad: &[u8], plaintext: &[u8]) -> Result<Vec<u
     let k = RandomizedNonceKey::new(&AES_256_GCM, key).map_err(|_| CryptoError::Seal)?;
     let mut buf = Vec::with_capacity(1 + NONCE_LEN + plaintext.len() + 16);
     buf.extend_from_slice(plaintext);
-    let nonce = k.seal_in_place_append_tag(Aad::from(aad), &mut buf).map_err(|_| CryptoError::Seal)?;
+    let nonce = k
+        .seal_in_place_append_tag(Aad::from(aad), &mut buf)
+        .map_err(|_| CryptoError::Seal)?;
     let mut out = Vec::with_capacity(1 + NONCE_LEN + buf.len());
     out.push(FORMAT_V1);
     out.extend_from_slice(nonce.as_ref());
@@ -27,7 +29,11 @@ pub(crate) fn seal(key: &[u8; 32], aad: &[u8], plaintext: &[u8]) -> Result<Vec<u
 }
 
 /// Opens what [`seal`] produced. The plaintext is returned in zeroizing memory.
-pub(crate) fn open(key: &[u8; 32], aad: &[u8], sealed: &[u8]) -> Result<Zeroizing<Vec<u8>>, CryptoError> {
+pub(crate) fn open(
+    key: &[u8; 32],
+    aad: &[u8],
+    sealed: &[u8],
+) -> Result<Zeroizing<Vec<u8>>, CryptoError> {
     let (&format, rest) = sealed.split_first().ok_or(CryptoError::Open)?;
     if format != FORMAT_V1 || rest.len() < NONCE_LEN + 16 {
         return Err(CryptoError::Open);
@@ -36,7 +42,10 @@ pub(crate) fn open(key: &[u8; 32], aad: &[u8], sealed: &[u8]) -> Result<Zeroizin
     let nonce = Nonce::try_assume_unique_for_key(nonce).map_err(|_| CryptoError::Open)?;
     let k = RandomizedNonceKey::new(&AES_256_GCM, key).map_err(|_| CryptoError::Open)?;
     let mut buf = Zeroizing::new(ct.to_vec());
-    let len = k.open_in_place(nonce, Aad::from(aad), buf.as_mut_slice()).map_err(|_| CryptoError::Open)?.len();
+    let len = k
+        .open_in_place(nonce, Aad::from(aad), buf.as_mut_slice())
+        .map_err(|_| CryptoError::Open)?
+        .len();
     buf.truncate(len);
     Ok(buf)
 }
@@ -52,15 +61,26 @@ impl ProjectKey {
 
     /// Encrypts one secret version: a fresh data key seals the value, and this project key
     /// seals the data key. Both seals are bound to `aad`.
-    pub fn seal_value(&self, aad: &SecretAad<'_>, plaintext: &[u8]) -> Result<SealedValue, CryptoError> {
+    pub fn seal_value(
+        &self,
+        aad: &SecretAad<'_>,
+        plaintext: &[u8],
+    ) -> Result<SealedValue, CryptoError> {
         let dek = random_key()?;
         let ciphertext = seal(&dek, &aad.bytes(LABEL_VALUE), plaintext)?;
         let wrapped_dek = seal(&self.0, &aad.bytes(LABEL_DEK), dek.as_ref())?;
-        Ok(SealedValue { wrapped_dek, ciphertext })
+        Ok(SealedValue {
+            wrapped_dek,
+            ciphertext,
+        })
     }
 
     /// Decrypts one secret version. Fails if any part was altered or belongs to another row.
-    pub fn open_value(&self, aad: &SecretAad<'_>, sealed: &SealedValue) -> Result<Zeroizing<Vec<u8>>, CryptoError> {
+    pub fn open_value(
+        &self,
+        aad: &SecretAad<'_>,
+        sealed: &SealedValue,
+    ) -> Result<Zeroizing<Vec<u8>>, CryptoError> {
         let dek = open(&self.0, &aad.bytes(LABEL_DEK), &sealed.wrapped_dek)?;
         let dek: &[u8; 32] = dek.as_slice().try_into().map_err(|_| CryptoError::Open)?;
         open(dek, &aad.bytes(LABEL_VALUE), &sealed.ciphertext)
@@ -84,7 +104,12 @@ pub struct SealedValue {
 
 impl fmt::Debug for SealedValue {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "SealedValue({} + {} bytes)", self.wrapped_dek.len(), self.ciphertext.len())
+        write!(
+            f,
+            "SealedValue({} + {} bytes)",
+            self.wrapped_dek.len(),
+            self.ciphertext.len()
+        )
     }
 }
 
@@ -93,14 +118,22 @@ mod tests {
     use super::*;
 
     fn aad(version: u32) -> SecretAad<'static> {
-        SecretAad { vault: "vault_a1b2c3d4e5f6g7h8", project: "proj_0123456789", secret: "sk_a1b2c3d4e5", version }
+        SecretAad {
+            vault: "vault_a1b2c3d4e5f6g7h8",
+            project: "proj_0123456789",
+            secret: "sk_a1b2c3d4e5",
+            version,
+        }
     }
 
     #[test]
     fn round_trip() {
         let pk = ProjectKey::generate().unwrap();
         let sealed = pk.seal_value(&aad(1), b"hunter2").unwrap();
-        assert_eq!(pk.open_value(&aad(1), &sealed).unwrap().as_slice(), b"hunter2");
+        assert_eq!(
+            pk.open_value(&aad(1), &sealed).unwrap().as_slice(),
+            b"hunter2"
+        );
         assert!(!sealed.ciphertext.windows(7).any(|w| w == b"hunter2"));
     }
 
@@ -109,14 +142,24 @@ mod tests {
         let pk = ProjectKey::generate().unwrap();
         let sealed = pk.seal_value(&aad(1), b"hunter2").unwrap();
         assert_eq!(pk.open_value(&aad(2), &sealed), Err(CryptoError::Open));
-        let other = SecretAad { secret: "sk_zzzzzzzzzz", ..aad(1) };
+        let other = SecretAad {
+            secret: "sk_zzzzzzzzzz",
+            ..aad(1)
+        };
         assert_eq!(pk.open_value(&other, &sealed), Err(CryptoError::Open));
-        let other = SecretAad { project: "proj_zzzzzzzzzz", ..aad(1) };
+        let other = SecretAad {
+            project: "proj_zzzzzzzzzz",
+            ..aad(1)
+        };
         assert_eq!(pk.open_value(&other, &sealed), Err(CryptoError::Open));
         for i in 0..sealed.ciphertext.len() {
             let mut bad = sealed.clone();
             bad.ciphertext[i] ^= 1;
-            assert_eq!(pk.open_value(&aad(1), &bad), Err(CryptoError::Open), "byte {i}");
+            assert_eq!(
+                pk.open_value(&aad(1), &bad),
+                Err(CryptoError::Open),
+                "byte {i}"
+            );
         }
         let mut bad = sealed.clone();
         bad.wrapped_dek.truncate(10);

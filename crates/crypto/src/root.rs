@@ -29,7 +29,10 @@ impl RootKey {
     /// Parses the file form: 64 hex digits, surrounding whitespace allowed.
     pub fn from_hex(text: &str) -> Result<Self, CryptoError> {
         let raw = Zeroizing::new(hex::decode(text.trim()).map_err(|_| CryptoError::KeyFormat)?);
-        let bytes: [u8; 32] = raw.as_slice().try_into().map_err(|_| CryptoError::KeyFormat)?;
+        let bytes: [u8; 32] = raw
+            .as_slice()
+            .try_into()
+            .map_err(|_| CryptoError::KeyFormat)?;
         Ok(Self(Zeroizing::new(bytes)))
     }
 
@@ -58,15 +61,34 @@ impl RootKey {
     }
 
     /// Wraps a project key for storage, bound to its vault and project.
-    pub fn wrap_project_key(&self, vault: &str, project: &str, key: &ProjectKey) -> Result<WrappedProjectKey, CryptoError> {
+    pub fn wrap_project_key(
+        &self,
+        vault: &str,
+        project: &str,
+        key: &ProjectKey,
+    ) -> Result<WrappedProjectKey, CryptoError> {
         let kek = self.derive(INFO_PROJECT_KEK);
-        seal(&kek, &encode(LABEL_PROJECT_KEY, &[vault, project], None), key.0.as_ref()).map(WrappedProjectKey)
+        seal(
+            &kek,
+            &encode(LABEL_PROJECT_KEY, &[vault, project], None),
+            key.0.as_ref(),
+        )
+        .map(WrappedProjectKey)
     }
 
     /// Unwraps a stored project key.
-    pub fn unwrap_project_key(&self, vault: &str, project: &str, wrapped: &WrappedProjectKey) -> Result<ProjectKey, CryptoError> {
+    pub fn unwrap_project_key(
+        &self,
+        vault: &str,
+        project: &str,
+        wrapped: &WrappedProjectKey,
+    ) -> Result<ProjectKey, CryptoError> {
         let kek = self.derive(INFO_PROJECT_KEK);
-        let raw = open(&kek, &encode(LABEL_PROJECT_KEY, &[vault, project], None), &wrapped.0)?;
+        let raw = open(
+            &kek,
+            &encode(LABEL_PROJECT_KEY, &[vault, project], None),
+            &wrapped.0,
+        )?;
         let bytes: [u8; 32] = raw.as_slice().try_into().map_err(|_| CryptoError::Open)?;
         Ok(ProjectKey(Zeroizing::new(bytes)))
     }
@@ -143,7 +165,12 @@ mod tests {
         let pk = ProjectKey::generate().unwrap();
         let w = root.wrap_project_key("vault_a", "proj_a", &pk).unwrap();
         let back = root.unwrap_project_key("vault_a", "proj_a", &w).unwrap();
-        let aad = SecretAad { vault: "vault_a", project: "proj_a", secret: "sk_a", version: 1 };
+        let aad = SecretAad {
+            vault: "vault_a",
+            project: "proj_a",
+            secret: "sk_a",
+            version: 1,
+        };
         let sealed = pk.seal_value(&aad, b"v").unwrap();
         assert_eq!(back.open_value(&aad, &sealed).unwrap().as_slice(), b"v");
         assert!(root.unwrap_project_key("vault_a", "proj_b", &w).is_err());
@@ -170,6 +197,11 @@ mod tests {
         assert!(k.check(&[0; 32], b"r1", &l));
         assert!(!k.check(&[1; 32], b"r1", &l));
         assert!(!k.check(&[0; 32], b"r2", &l));
-        assert!(!RootKey::generate().unwrap().audit_key().check(&[0; 32], b"r1", &l));
+        assert!(
+            !RootKey::generate()
+                .unwrap()
+                .audit_key()
+                .check(&[0; 32], b"r1", &l)
+        );
     }
 }

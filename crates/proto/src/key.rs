@@ -68,6 +68,15 @@ impl PublicKey {
         Ok(Self(*bytes))
     }
 
+    /// Re-admits a key that [`from_bytes`](Self::from_bytes) accepted when it was registered,
+    /// as a store reads it back. The registration checks cost a full scalar multiplication, and
+    /// repeating them on every request would double the cost of authentication; skipping them
+    /// loses nothing, because only validated keys are ever stored and `verify_strict` still
+    /// refuses small-order keys on every request. Never use it for a key from the network.
+    pub fn from_registered(bytes: [u8; 32]) -> Self {
+        Self(bytes)
+    }
+
     /// The raw 32 bytes.
     pub fn as_bytes(&self) -> &[u8; 32] {
         &self.0
@@ -78,11 +87,10 @@ impl PublicKey {
         STANDARD.encode(self.0)
     }
 
-    /// The decompressed key, ready for `verify_strict`.
-    pub fn verifying_key(&self) -> VerifyingKey {
-        // Invariant: `from_bytes` only builds a `PublicKey` from bytes that decompress.
-        #[allow(clippy::expect_used)]
-        VerifyingKey::from_bytes(&self.0).expect("validated at construction")
+    /// The decompressed key, ready for `verify_strict`. Fails only for a key re-admitted with
+    /// [`from_registered`](Self::from_registered) from a store that was tampered with.
+    pub fn verifying_key(&self) -> Result<VerifyingKey, KeyError> {
+        VerifyingKey::from_bytes(&self.0).map_err(|_| KeyError::NonCanonical)
     }
 
     /// The short fingerprint an operator quotes to approve a tokenless request.

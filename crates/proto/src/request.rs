@@ -369,7 +369,10 @@ pub fn verify_request(
     sig: &SignatureB64,
 ) -> Result<(), ProtocolError> {
     let s = signing_string(method, path, ts, nonce, &BodyHash::of(body));
-    verify(&key.verifying_key(), &s, sig)
+    let vk = key
+        .verifying_key()
+        .map_err(|_| ProtocolError::BadSignature)?;
+    verify(&vk, &s, sig)
 }
 
 #[cfg(test)]

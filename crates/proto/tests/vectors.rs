@@ -475,9 +475,11 @@ fn check_signing(text: &str) -> Result<(), String> {
     {
         let key = decode_seed(seed)?.public_key();
         let sig = SignatureB64::parse(sig).map_err(|_| "X-Signature does not decode")?;
-        ensure(verify(&key.verifying_key(), message, &sig).is_ok(), || {
-            "the client's own signature does not verify".into()
-        })?;
+        ensure(
+            key.verifying_key()
+                .is_ok_and(|vk| verify(&vk, message, &sig).is_ok()),
+            || "the client's own signature does not verify".into(),
+        )?;
     }
     Ok(())
 }

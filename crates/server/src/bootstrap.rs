@@ -12,7 +12,9 @@ pub fn install_command(script_url: &str) -> String {
 
 /// The script for one token.
 pub fn script(api_url: &str, token: &str) -> String {
-    SCRIPT.replace("@API_URL@", api_url).replace("@TOKEN@", token)
+    SCRIPT
+        .replace("@API_URL@", api_url)
+        .replace("@TOKEN@", token)
 }
 
 const SCRIPT: &str = r#"#!/bin/sh

@@ -58,8 +58,12 @@ pub struct FileConfig {
 impl FileConfig {
     /// Reads a TOML file.
     pub fn load(path: &Path) -> Result<Self, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|_| ConfigError::Read(path.display().to_string()))?;
-        toml::from_str(&text).map_err(|e| ConfigError::Parse { path: path.display().to_string(), message: e.message().to_owned() })
+        let text = std::fs::read_to_string(path)
+            .map_err(|_| ConfigError::Read(path.display().to_string()))?;
+        toml::from_str(&text).map_err(|e| ConfigError::Parse {
+            path: path.display().to_string(),
+            message: e.message().to_owned(),
+        })
     }
 }
 
@@ -111,9 +115,13 @@ pub fn default_api_url(listen: SocketAddr, tls: bool) -> String {
 /// quoting in the bootstrap script.
 fn check_api_url(url: &str) -> Result<String, ConfigError> {
     let url = url.to_owned();
-    let rest = url.strip_prefix("https://").or_else(|| url.strip_prefix("http://"));
+    let rest = url
+        .strip_prefix("https://")
+        .or_else(|| url.strip_prefix("http://"));
     let ok = rest.is_some_and(|r| !r.is_empty() && !r.contains('/'))
-        && !url.chars().any(|c| c.is_whitespace() || c.is_control() || "'\"\\$`;|&<>(){}@?#".contains(c));
+        && !url
+            .chars()
+            .any(|c| c.is_whitespace() || c.is_control() || "'\"\\$`;|&<>(){}@?#".contains(c));
     if ok {
         Ok(url)
     } else {
@@ -126,33 +134,53 @@ fn check_api_url(url: &str) -> Result<String, ConfigError> {
 impl FileConfig {
     /// Resolves into a [`ServerConfig`], applying defaults and checking combinations.
     pub fn resolve(self) -> Result<ServerConfig, ConfigError> {
-        let listen = self.listen.unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8420)));
+        let listen = self
+            .listen
+            .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8420)));
         let tls = match (self.tls_cert, self.tls_key) {
             (Some(c), Some(k)) => Some((c, k)),
             (None, None) => None,
-            _ => return Err(ConfigError::Invalid("give both tls_cert and tls_key, or neither".into())),
+            _ => {
+                return Err(ConfigError::Invalid(
+                    "give both tls_cert and tls_key, or neither".into(),
+                ));
+            }
         };
         if tls.is_none() && !listen.ip().is_loopback() && !self.insecure_http.unwrap_or(false) {
             return Err(ConfigError::Invalid(format!(
                 "refusing plain HTTP on non-loopback address {listen}: give --tls-cert/--tls-key, or --insecure-http behind a TLS proxy"
             )));
         }
-        let api_url = check_api_url(&self.api_url.unwrap_or_else(|| default_api_url(listen, tls.is_some())))?;
+        let api_url = check_api_url(
+            &self
+                .api_url
+                .unwrap_or_else(|| default_api_url(listen, tls.is_some())),
+        )?;
         let trusted_proxies = self
             .trusted_proxies
             .unwrap_or_default()
             .iter()
-            .map(|c| c.parse::<IpNet>().map_err(|_| ConfigError::Invalid(format!("trusted_proxies: not a CIDR: {c:?}"))))
+            .map(|c| {
+                c.parse::<IpNet>().map_err(|_| {
+                    ConfigError::Invalid(format!("trusted_proxies: not a CIDR: {c:?}"))
+                })
+            })
             .collect::<Result<_, _>>()?;
         let root_key = match (self.root_key_file, self.root_key_env) {
-            (Some(_), Some(_)) => return Err(ConfigError::Invalid("give root_key_file or root_key_env, not both".into())),
+            (Some(_), Some(_)) => {
+                return Err(ConfigError::Invalid(
+                    "give root_key_file or root_key_env, not both".into(),
+                ));
+            }
             (Some(f), None) => RootKeySource::File(f),
             (None, Some(v)) => RootKeySource::Env(v),
             (None, None) => RootKeySource::DataDir,
         };
         Ok(ServerConfig {
             listen,
-            data_dir: self.data_dir.unwrap_or_else(|| PathBuf::from("signet-data")),
+            data_dir: self
+                .data_dir
+                .unwrap_or_else(|| PathBuf::from("signet-data")),
             api_url,
             tls,
             trusted_proxies,
@@ -177,14 +205,32 @@ mod tests {
 
     #[test]
     fn plain_http_off_loopback_needs_the_flag() {
-        let f = FileConfig { listen: Some("0.0.0.0:8420".parse().unwrap()), ..Default::default() };
+        let f = FileConfig {
+            listen: Some("0.0.0.0:8420".parse().unwrap()),
+            ..Default::default()
+        };
         assert!(f.clone().resolve().is_err());
-        assert!(FileConfig { insecure_http: Some(true), ..f }.resolve().is_ok());
+        assert!(
+            FileConfig {
+                insecure_http: Some(true),
+                ..f
+            }
+            .resolve()
+            .is_ok()
+        );
     }
 
     #[test]
     fn api_urls_cannot_break_the_script_quoting() {
-        for bad in ["http://x/'; rm -rf /", "http://x/", "ftp://x", "http://x$(id)", "https://", "http://localhost:1@evil.example", "https://x?a"] {
+        for bad in [
+            "http://x/'; rm -rf /",
+            "http://x/",
+            "ftp://x",
+            "http://x$(id)",
+            "https://",
+            "http://localhost:1@evil.example",
+            "https://x?a",
+        ] {
             assert!(check_api_url(bad).is_err(), "{bad}");
         }
         assert!(check_api_url("https://vault.example:8443").is_ok());

@@ -100,12 +100,18 @@ pub struct ApiError {
 impl ApiError {
     /// An error with the code's fixed message.
     pub fn new(code: ErrorCode) -> Self {
-        Self { code, message: None }
+        Self {
+            code,
+            message: None,
+        }
     }
 
     /// A 400 with a specific, safe message.
     pub fn malformed(message: impl Into<String>) -> Self {
-        Self { code: ErrorCode::MalformedRequest, message: Some(message.into()) }
+        Self {
+            code: ErrorCode::MalformedRequest,
+            message: Some(message.into()),
+        }
     }
 
     /// The code.
@@ -119,7 +125,10 @@ impl From<CoreError> for ApiError {
         match e {
             CoreError::BadRequest(m) => Self::malformed(m),
             CoreError::Conflict("public_key_taken") => Self::new(ErrorCode::PublicKeyTaken),
-            CoreError::Conflict(rule) => Self { code: ErrorCode::Conflict, message: Some(format!("conflict: {rule}")) },
+            CoreError::Conflict(rule) => Self {
+                code: ErrorCode::Conflict,
+                message: Some(format!("conflict: {rule}")),
+            },
             CoreError::Forbidden => Self::new(ErrorCode::AccessDenied),
             CoreError::NotFound => Self::new(ErrorCode::NotFound),
             CoreError::RateLimited => Self::new(ErrorCode::RateLimited),
@@ -135,11 +144,18 @@ impl IntoResponse for ApiError {
         // Authentication failures must be indistinguishable, so their message is never custom.
         let message = match self.code {
             ErrorCode::AuthenticationFailed => self.code.default_message().to_owned(),
-            _ => self.message.unwrap_or_else(|| self.code.default_message().to_owned()),
+            _ => self
+                .message
+                .unwrap_or_else(|| self.code.default_message().to_owned()),
         };
-        let mut resp = (self.code.status(), Json(json!({ "error": message, "code": self.code.as_str() }))).into_response();
+        let mut resp = (
+            self.code.status(),
+            Json(json!({ "error": message, "code": self.code.as_str() })),
+        )
+            .into_response();
         if self.code == ErrorCode::RateLimited || self.code == ErrorCode::Unavailable {
-            resp.headers_mut().insert("retry-after", axum::http::HeaderValue::from_static("1"));
+            resp.headers_mut()
+                .insert("retry-after", axum::http::HeaderValue::from_static("1"));
         }
         resp
     }
@@ -171,7 +187,10 @@ mod tests {
         names.sort_unstable();
         names.dedup();
         assert_eq!(names.len(), all.len());
-        assert_eq!(ErrorCode::AuthenticationFailed.status(), StatusCode::UNAUTHORIZED);
+        assert_eq!(
+            ErrorCode::AuthenticationFailed.status(),
+            StatusCode::UNAUTHORIZED
+        );
         assert_eq!(ErrorCode::AccessDenied.status(), StatusCode::FORBIDDEN);
     }
 }

@@ -15,7 +15,9 @@ use axum::http::{HeaderMap, Request, header};
 use axum::serve::IncomingStream;
 use serde::de::DeserializeOwned;
 use signet_core::auth::{AuthedMachine, AuthedOperator, SignedRequest};
-use signet_proto::{HEADER_MACHINE_ID, HEADER_NONCE, HEADER_OPERATOR_ID, HEADER_SIGNATURE, HEADER_TIMESTAMP};
+use signet_proto::{
+    HEADER_MACHINE_ID, HEADER_NONCE, HEADER_OPERATOR_ID, HEADER_SIGNATURE, HEADER_TIMESTAMP,
+};
 
 use crate::AppState;
 use crate::error::{ApiError, ErrorCode};
@@ -62,7 +64,10 @@ pub(crate) fn client_ip(state: &AppState, peer: IpAddr, headers: &HeaderMap) -> 
         .filter_map(|h| h.trim().parse::<IpAddr>().ok())
         .map(|ip| ip.to_canonical())
         .collect();
-    hops.into_iter().rev().find(|ip| !trusted(ip)).unwrap_or(peer)
+    hops.into_iter()
+        .rev()
+        .find(|ip| !trusted(ip))
+        .unwrap_or(peer)
 }
 
 fn peer_of(parts: &Parts) -> IpAddr {
@@ -84,18 +89,32 @@ impl FromRequestParts<AppState> for ClientIp {
 }
 
 fn body_limit(path: &str) -> usize {
-    let secret_write = path == "/v1/admin/secrets" || (path.starts_with("/v1/admin/secrets/") && path.ends_with("/update"));
-    if secret_write { MAX_SECRET_BODY } else { MAX_BODY }
+    let secret_write = path == "/v1/admin/secrets"
+        || (path.starts_with("/v1/admin/secrets/") && path.ends_with("/update"));
+    if secret_write {
+        MAX_SECRET_BODY
+    } else {
+        MAX_BODY
+    }
 }
 
 /// Reads the body up to `limit`, answering 413 beyond it (early, from Content-Length, when the
 /// client announced the size).
-pub(crate) async fn read_body(headers: &HeaderMap, body: Body, limit: usize) -> Result<Bytes, ApiError> {
-    let declared = headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());
+pub(crate) async fn read_body(
+    headers: &HeaderMap,
+    body: Body,
+    limit: usize,
+) -> Result<Bytes, ApiError> {
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
     if declared.is_some_and(|n| n > limit as u64) {
         return Err(ApiError::new(ErrorCode::PayloadTooLarge));
     }
-    axum::body::to_bytes(body, limit).await.map_err(|_| ApiError::new(ErrorCode::PayloadTooLarge))
+    axum::body::to_bytes(body, limit)
+        .await
+        .map_err(|_| ApiError::new(ErrorCode::PayloadTooLarge))
 }
 
 /// A header's value, only if it was sent exactly once: a repeated authentication header is
@@ -131,11 +150,20 @@ async fn signed(req: Request<Body>, state: &AppState) -> Result<(Parts, Bytes, I
     Ok((parts, body, ip))
 }
 
-fn signed_request<'a>(parts: &'a Parts, body: &'a [u8], ip: IpAddr, id_header: &str) -> SignedRequest<'a> {
+fn signed_request<'a>(
+    parts: &'a Parts,
+    body: &'a [u8],
+    ip: IpAddr,
+    id_header: &str,
+) -> SignedRequest<'a> {
     SignedRequest {
         principal_id: header(&parts.headers, id_header),
         method: parts.method.as_str(),
-        target: parts.uri.path_and_query().map(|p| p.as_str()).unwrap_or("/"),
+        target: parts
+            .uri
+            .path_and_query()
+            .map(|p| p.as_str())
+            .unwrap_or("/"),
         timestamp: header(&parts.headers, HEADER_TIMESTAMP),
         nonce: header(&parts.headers, HEADER_NONCE),
         signature: header(&parts.headers, HEADER_SIGNATURE),
@@ -153,7 +181,10 @@ impl FromRequest<AppState> for MachineCall {
         if parts.headers.contains_key(HEADER_OPERATOR_ID) {
             return Err(ApiError::new(ErrorCode::AuthenticationFailed));
         }
-        let machine = state.signet.authenticate_machine(&signed_request(&parts, &body, ip, HEADER_MACHINE_ID)).await?;
+        let machine = state
+            .signet
+            .authenticate_machine(&signed_request(&parts, &body, ip, HEADER_MACHINE_ID))
+            .await?;
         Ok(Self { machine, body })
     }
 }
@@ -166,7 +197,10 @@ impl FromRequest<AppState> for OperatorCall {
         if parts.headers.contains_key(HEADER_MACHINE_ID) {
             return Err(ApiError::new(ErrorCode::AuthenticationFailed));
         }
-        let operator = state.signet.authenticate_operator(&signed_request(&parts, &body, ip, HEADER_OPERATOR_ID)).await?;
+        let operator = state
+            .signet
+            .authenticate_operator(&signed_request(&parts, &body, ip, HEADER_OPERATOR_ID))
+            .await?;
         Ok(Self { operator, body })
     }
 }
@@ -182,7 +216,11 @@ pub(crate) fn json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
 
 /// Parses an optional JSON body: empty means `None`.
 pub(crate) fn json_opt<T: DeserializeOwned>(body: &[u8]) -> Result<Option<T>, ApiError> {
-    if body.iter().all(u8::is_ascii_whitespace) { Ok(None) } else { json(body).map(Some) }
+    if body.iter().all(u8::is_ascii_whitespace) {
+        Ok(None)
+    } else {
+        json(body).map(Some)
+    }
 }
 
 trait ClassifyMessage {
@@ -196,7 +234,13 @@ impl ClassifyMessage for serde_json::Error {
                 // "unknown field `x`, expected ..." and "missing field `x`" name only a key; any
                 // other data error may quote the submitted value, which could be a secret.
                 let s = self.to_string();
-                let head = s.split(", expected").next().unwrap_or_default().split(" at line ").next().unwrap_or_default();
+                let head = s
+                    .split(", expected")
+                    .next()
+                    .unwrap_or_default()
+                    .split(" at line ")
+                    .next()
+                    .unwrap_or_default();
                 if head.starts_with("unknown field") || head.starts_with("missing field") {
                     head.replace(|c: char| c.is_control(), "")
                 } else {

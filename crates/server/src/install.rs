@@ -60,18 +60,29 @@ fn read_key_file(path: &Path) -> Result<Option<RootKey>, InstallError> {
     match fs::read_to_string(path) {
         Ok(text) => {
             let text = Zeroizing::new(text);
-            RootKey::from_hex(&text).map(Some).map_err(|_| InstallError::BadRootKey(path.display().to_string()))
+            RootKey::from_hex(&text)
+                .map(Some)
+                .map_err(|_| InstallError::BadRootKey(path.display().to_string()))
         }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(InstallError::DataDir(path.display().to_string(), e.to_string())),
+        Err(e) => Err(InstallError::DataDir(
+            path.display().to_string(),
+            e.to_string(),
+        )),
     }
 }
 
 fn create_key_file(path: &Path) -> Result<RootKey, InstallError> {
     let err = |e: std::io::Error| InstallError::DataDir(path.display().to_string(), e.to_string());
-    let key = RootKey::generate().map_err(|_| InstallError::DataDir(path.display().to_string(), "OS RNG failed".into()))?;
+    let key = RootKey::generate()
+        .map_err(|_| InstallError::DataDir(path.display().to_string(), "OS RNG failed".into()))?;
     // create_new: never overwrite a key that appeared meanwhile.
-    let mut f = OpenOptions::new().write(true).create_new(true).mode(0o600).open(path).map_err(err)?;
+    let mut f = OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+        .map_err(err)?;
     f.write_all(key.to_hex().as_bytes()).map_err(err)?;
     f.write_all(b"\n").map_err(err)?;
     f.sync_all().map_err(err)?;
@@ -83,12 +94,19 @@ pub fn root_key(source: &RootKeySource, data_dir: &Path) -> Result<RootKey, Inst
     let db = data_dir.join(DB_FILE);
     let db_exists = db.exists();
     match source {
-        RootKeySource::File(path) => read_key_file(path)?
-            .ok_or_else(|| InstallError::MissingRootKey(db.display().to_string(), format!("file {} not found", path.display()))),
+        RootKeySource::File(path) => read_key_file(path)?.ok_or_else(|| {
+            InstallError::MissingRootKey(
+                db.display().to_string(),
+                format!("file {} not found", path.display()),
+            )
+        }),
         RootKeySource::Env(var) => {
             let text = Zeroizing::new(std::env::var(var).unwrap_or_default());
             if text.trim().is_empty() {
-                return Err(InstallError::MissingRootKey(db.display().to_string(), format!("environment variable {var} is empty")));
+                return Err(InstallError::MissingRootKey(
+                    db.display().to_string(),
+                    format!("environment variable {var} is empty"),
+                ));
             }
             RootKey::from_hex(&text).map_err(|_| InstallError::BadRootKey(format!("${var}")))
         }
@@ -96,7 +114,10 @@ pub fn root_key(source: &RootKeySource, data_dir: &Path) -> Result<RootKey, Inst
             let path = data_dir.join(ROOT_KEY_FILE);
             match read_key_file(&path)? {
                 Some(k) => Ok(k),
-                None if db_exists => Err(InstallError::MissingRootKey(db.display().to_string(), format!("{} not found", path.display()))),
+                None if db_exists => Err(InstallError::MissingRootKey(
+                    db.display().to_string(),
+                    format!("{} not found", path.display()),
+                )),
                 None => create_key_file(&path),
             }
         }
@@ -104,17 +125,25 @@ pub fn root_key(source: &RootKeySource, data_dir: &Path) -> Result<RootKey, Inst
 }
 
 /// Opens (or creates) the installation in `data_dir` and returns the business layer.
-pub async fn open(data_dir: &Path, source: &RootKeySource, config: SignetConfig) -> Result<Arc<Signet>, InstallError> {
+pub async fn open(
+    data_dir: &Path,
+    source: &RootKeySource,
+    config: SignetConfig,
+) -> Result<Arc<Signet>, InstallError> {
     make_private_dir(data_dir)?;
     let key = root_key(source, data_dir)?;
     let db: PathBuf = data_dir.join(DB_FILE);
-    let store = SqliteStore::open(&db).map_err(|_| InstallError::Store(db.display().to_string()))?;
+    let store =
+        SqliteStore::open(&db).map_err(|_| InstallError::Store(db.display().to_string()))?;
     let signet = Signet::open(Arc::new(store), key, Arc::new(SystemClock), config).await?;
     Ok(Arc::new(signet))
 }
 
 /// Opens the installation a [`ServerConfig`] describes.
 pub async fn open_server(config: &ServerConfig) -> Result<Arc<Signet>, InstallError> {
-    let core = SignetConfig { api_url: config.api_url.clone(), tokenless_requests_per_minute: config.tokenless_requests_per_minute };
+    let core = SignetConfig {
+        api_url: config.api_url.clone(),
+        tokenless_requests_per_minute: config.tokenless_requests_per_minute,
+    };
     open(&config.data_dir, &config.root_key, core).await
 }

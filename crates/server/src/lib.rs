@@ -44,9 +44,16 @@ pub struct AppState {
 /// and non-canonical paths. Doing it here (not in the extractor) means a request the router would
 /// not even match, like `/v1//secrets`, still gets a clear 400 rather than a 404.
 async fn guard(req: Request<Body>, next: Next) -> Response {
-    let target = req.uri().path_and_query().map(|p| p.as_str()).unwrap_or("/");
+    let target = req
+        .uri()
+        .path_and_query()
+        .map(|p| p.as_str())
+        .unwrap_or("/");
     if target.starts_with("/v1/") || target == "/v1" {
-        if matches!(*req.method(), Method::HEAD | Method::OPTIONS | Method::TRACE | Method::CONNECT) {
+        if matches!(
+            *req.method(),
+            Method::HEAD | Method::OPTIONS | Method::TRACE | Method::CONNECT
+        ) {
             return ApiError::new(ErrorCode::MethodNotAllowed).into_response();
         }
         if let Err(e) = CanonicalPath::parse(target) {
@@ -57,13 +64,21 @@ async fn guard(req: Request<Body>, next: Next) -> Response {
             return ApiError::malformed(msg).into_response();
         }
     }
-    let (method, path, started) = (req.method().clone(), req.uri().path().to_owned(), std::time::Instant::now());
+    let (method, path, started) = (
+        req.method().clone(),
+        req.uri().path().to_owned(),
+        std::time::Instant::now(),
+    );
     let mut resp = next.run(req).await;
     // Paths name secrets by id, never by value; bodies and signature headers are never logged.
     tracing::debug!(%method, %path, status = resp.status().as_u16(), micros = started.elapsed().as_micros() as u64, "request");
     // API answers may carry secret values: no cache anywhere may keep them.
-    resp.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    resp.headers_mut().insert("x-content-type-options", HeaderValue::from_static("nosniff"));
+    resp.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    resp.headers_mut().insert(
+        "x-content-type-options",
+        HeaderValue::from_static("nosniff"),
+    );
     resp
 }
 
@@ -86,7 +101,11 @@ pub fn router(state: AppState) -> Router {
 
 /// Serves `state` on `listener` until `shutdown` resolves, then drains in-flight requests.
 /// Also sweeps expired nonces once a minute.
-pub async fn run(listener: Listener, state: AppState, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
+pub async fn run(
+    listener: Listener,
+    state: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
     let signet = state.signet.clone();
     let sweeper = tokio::spawn(async move {
         let mut tick = tokio::time::interval(Duration::from_secs(60));
@@ -100,10 +119,14 @@ pub async fn run(listener: Listener, state: AppState, shutdown: impl Future<Outp
     let app = router(state);
     let result = match listener {
         Listener::Plain(l) => {
-            axum::serve(l, app.into_make_service_with_connect_info::<Peer>()).with_graceful_shutdown(shutdown).await
+            axum::serve(l, app.into_make_service_with_connect_info::<Peer>())
+                .with_graceful_shutdown(shutdown)
+                .await
         }
         Listener::Tls(l) => {
-            axum::serve(l, app.into_make_service_with_connect_info::<Peer>()).with_graceful_shutdown(shutdown).await
+            axum::serve(l, app.into_make_service_with_connect_info::<Peer>())
+                .with_graceful_shutdown(shutdown)
+                .await
         }
     };
     sweeper.abort();

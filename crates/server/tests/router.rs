@@ -17,18 +17,34 @@ use tower::ServiceExt;
 
 async fn app() -> (axum::Router, tempfile::TempDir) {
     let dir = tempfile::tempdir().expect("tmp");
-    let signet = install::open(&dir.path().join("data"), &RootKeySource::DataDir, SignetConfig::default()).await.expect("open");
-    let state = AppState { signet, trusted_proxies: Arc::new(Vec::new()) };
+    let signet = install::open(
+        &dir.path().join("data"),
+        &RootKeySource::DataDir,
+        SignetConfig::default(),
+    )
+    .await
+    .expect("open");
+    let state = AppState {
+        signet,
+        trusted_proxies: Arc::new(Vec::new()),
+    };
     let peer = Peer(SocketAddr::from(([127, 0, 0, 1], 40000)));
     (router(state).layer(MockConnectInfo(peer)), dir)
 }
 
-async fn call(app: &axum::Router, req: Request<Body>) -> (StatusCode, serde_json::Value, axum::http::HeaderMap) {
+async fn call(
+    app: &axum::Router,
+    req: Request<Body>,
+) -> (StatusCode, serde_json::Value, axum::http::HeaderMap) {
     let resp = app.clone().oneshot(req).await.expect("infallible");
     let status = resp.status();
     let headers = resp.headers().clone();
     let bytes = resp.into_body().collect().await.expect("body").to_bytes();
-    (status, serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null), headers)
+    (
+        status,
+        serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null),
+        headers,
+    )
 }
 
 fn get(uri: &str) -> Request<Body> {
@@ -53,13 +69,26 @@ async fn every_authentication_failure_has_the_same_body() {
     assert_eq!(unsigned.1["code"], "authentication_failed");
     let admin = call(&app, get("/v1/admin/projects")).await;
     assert_eq!((admin.0, &admin.1), (StatusCode::UNAUTHORIZED, &unsigned.1));
-    assert_eq!(unsigned.2.get("cache-control").and_then(|v| v.to_str().ok()), Some("no-store"));
+    assert_eq!(
+        unsigned
+            .2
+            .get("cache-control")
+            .and_then(|v| v.to_str().ok()),
+        Some("no-store")
+    );
 }
 
 #[tokio::test]
 async fn query_strings_and_non_canonical_paths_are_400_before_routing() {
     let (app, _dir) = app().await;
-    for uri in ["/v1/secrets?x=1", "/v1//secrets", "/v1/secrets/", "/v1/./secrets", "/v1/secret/%2E%2E", "/v1/secret/sk%5fAAAAAAAAAA"] {
+    for uri in [
+        "/v1/secrets?x=1",
+        "/v1//secrets",
+        "/v1/secrets/",
+        "/v1/./secrets",
+        "/v1/secret/%2E%2E",
+        "/v1/secret/sk%5fAAAAAAAAAA",
+    ] {
         let (status, body, _) = call(&app, get(uri)).await;
         assert_eq!(status, StatusCode::BAD_REQUEST, "{uri}");
         assert_eq!(body["code"], "malformed_request", "{uri}");
@@ -70,7 +99,11 @@ async fn query_strings_and_non_canonical_paths_are_400_before_routing() {
 async fn head_options_and_trace_are_not_routed() {
     let (app, _dir) = app().await;
     for m in ["HEAD", "OPTIONS", "TRACE"] {
-        let req = Request::builder().method(m).uri("/v1/secrets").body(Body::empty()).expect("request");
+        let req = Request::builder()
+            .method(m)
+            .uri("/v1/secrets")
+            .body(Body::empty())
+            .expect("request");
         let resp = app.clone().oneshot(req).await.expect("infallible");
         assert_eq!(resp.status(), StatusCode::METHOD_NOT_ALLOWED, "{m}");
     }
@@ -80,10 +113,15 @@ async fn head_options_and_trace_are_not_routed() {
 async fn oversized_bodies_are_413() {
     let (app, _dir) = app().await;
     let big = vec![b'a'; 16 * 1024 + 1];
-    let req = Request::post("/v1/secrets/list").header("content-length", big.len()).body(Body::from(big.clone())).expect("request");
+    let req = Request::post("/v1/secrets/list")
+        .header("content-length", big.len())
+        .body(Body::from(big.clone()))
+        .expect("request");
     assert_eq!(call(&app, req).await.0, StatusCode::PAYLOAD_TOO_LARGE);
     // Without a declared length the limit still holds.
-    let req = Request::post("/v1/enroll/bootstrap").body(Body::from(big)).expect("request");
+    let req = Request::post("/v1/enroll/bootstrap")
+        .body(Body::from(big))
+        .expect("request");
     assert_eq!(call(&app, req).await.0, StatusCode::PAYLOAD_TOO_LARGE);
 }
 
@@ -93,12 +131,19 @@ async fn enrollment_rejects_weak_keys_and_bad_tokens_without_detail() {
     // The identity point: small order.
     let weak = "AQAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=";
     let body = serde_json::json!({"token": "sgb_0", "publicKey": weak, "hostname": "h"});
-    let req = Request::post("/v1/enroll/bootstrap").header("content-type", "application/json").body(Body::from(body.to_string())).expect("request");
+    let req = Request::post("/v1/enroll/bootstrap")
+        .header("content-type", "application/json")
+        .body(Body::from(body.to_string()))
+        .expect("request");
     let (status, json, _) = call(&app, req).await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{json}");
-    let good = signet_proto::SecretSeed::generate().public_key().to_base64();
+    let good = signet_proto::SecretSeed::generate()
+        .public_key()
+        .to_base64();
     let body = serde_json::json!({"token": "sgb_0", "publicKey": good, "hostname": "h"});
-    let req = Request::post("/v1/enroll/bootstrap").body(Body::from(body.to_string())).expect("request");
+    let req = Request::post("/v1/enroll/bootstrap")
+        .body(Body::from(body.to_string()))
+        .expect("request");
     let (status, json, _) = call(&app, req).await;
     assert_eq!(status, StatusCode::FORBIDDEN);
     assert_eq!(json["error"], "access denied");
@@ -109,8 +154,16 @@ async fn enrollment_rejects_weak_keys_and_bad_tokens_without_detail() {
 #[tokio::test]
 async fn health() {
     let (app, _dir) = app().await;
-    let resp = app.clone().oneshot(get("/healthz")).await.expect("infallible");
+    let resp = app
+        .clone()
+        .oneshot(get("/healthz"))
+        .await
+        .expect("infallible");
     assert_eq!(resp.status(), StatusCode::OK);
-    let resp = app.clone().oneshot(get("/readyz")).await.expect("infallible");
+    let resp = app
+        .clone()
+        .oneshot(get("/readyz"))
+        .await
+        .expect("infallible");
     assert_eq!(resp.status(), StatusCode::OK);
 }

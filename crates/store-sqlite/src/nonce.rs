@@ -1,14 +1,18 @@
 //! The replay cache: an in-memory set in front of the durable `nonces` table.
 //!
 //! The set decides (an insert-if-absent costs well under a microsecond); the table only lets the
-//! set survive a restart. A fresh pair's INSERT is enqueued on the writer, not awaited: the
-//! request it belongs to goes on meanwhile, and its audit record is enqueued after it.
+//! set survive a restart. Fresh pairs are buffered and written by one flush job on the writer's
+//! queue, not awaited: the request goes on meanwhile, and its audit record is queued behind the
+//! flush that carries its nonce. One flush per group commit, rather than one job per nonce, halves
+//! the writer's work on the signed-read path.
 //!
 //! A pair stays in the set until a sweep forgets it, even past its expiry. The store has no
 //! clock of its own: judging expiry by the wall clock here would admit replays whenever the
 //! caller's clock (which stamps `expires_ms` and drives the sweeps) runs behind it. The trait
 //! allows this: an expired pair *may* be forgotten, and a replay of one fails the caller's
 //! timestamp window anyway.
+
+use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use dashmap::{DashMap, Entry};
@@ -22,6 +26,19 @@ use crate::statement::{all, exec};
 /// Every (principal, nonce) pair seen and not yet swept, with the time it may be forgotten.
 pub(crate) struct NonceSet {
     seen: DashMap<(String, String), i64>,
+    /// Pairs admitted but not yet handed to a flush job.
+    pending: Arc<Mutex<Pending>>,
+    /// Serialises "buffer, and enqueue a flush if none is queued", so that no caller can return
+    /// (and queue its audit record) before the flush carrying its pair is on the queue.
+    enqueue: tokio::sync::Mutex<()>,
+}
+
+/// The write buffer.
+#[derive(Default)]
+struct Pending {
+    rows: Vec<(String, String, i64)>,
+    /// A flush job is on the writer's queue and has not yet taken `rows`.
+    flush_queued: bool,
 }
 
 impl NonceSet {
@@ -35,6 +52,8 @@ impl NonceSet {
         )?;
         Ok(Self {
             seen: rows.into_iter().collect(),
+            pending: Arc::default(),
+            enqueue: tokio::sync::Mutex::new(()),
         })
     }
 
@@ -80,17 +99,48 @@ impl NonceStore for SqliteStore {
         if !self.nonces.admit(principal, nonce, expires_ms) {
             return Ok(false);
         }
-        let (principal, nonce) = (principal.to_owned(), nonce.to_owned());
         // Invariant: the pair is durable no later than any audit record appended after this
-        // call returns. The INSERT is on the writer's FIFO queue before we return, so any
-        // `append_journal` that starts afterwards is queued behind it and commits in the same
-        // transaction or a later one. Waiting for the commit here would add an fsync to every
-        // request for nothing. If the write fails, the set still holds the pair, so this
-        // process keeps refusing it; the writer logs the failure.
-        let _not_awaited = self
-            .writer
-            .submit(move |tx| persist(tx, &principal, &nonce, expires_ms))
-            .await?;
+        // call returns. Either a flush job is already queued and has not yet taken the buffer
+        // (it will take this pair when it runs, ahead of anything queued after now), or this
+        // call queues one before returning. The `enqueue` lock keeps a second caller from
+        // returning between the first caller's buffering and its enqueue. Waiting for the commit
+        // here would add an fsync to every request for nothing. If the write fails, the set
+        // still holds the pair, so this process keeps refusing it; the writer logs the failure.
+        let _turn = self.nonces.enqueue.lock().await;
+        let needs_flush = {
+            // A poisoned lock only means a flush panicked mid-take; the buffer is still a Vec.
+            let mut p = self
+                .nonces
+                .pending
+                .lock()
+                .unwrap_or_else(|e| e.into_inner());
+            p.rows
+                .push((principal.to_owned(), nonce.to_owned(), expires_ms));
+            !std::mem::replace(&mut p.flush_queued, true)
+        };
+        if needs_flush {
+            let pending = self.nonces.pending.clone();
+            let submitted = self
+                .writer
+                .submit(move |tx| {
+                    let rows = {
+                        let mut p = pending.lock().unwrap_or_else(|e| e.into_inner());
+                        p.flush_queued = false;
+                        std::mem::take(&mut p.rows)
+                    };
+                    rows.iter().try_for_each(|(p, n, e)| persist(tx, p, n, *e))
+                })
+                .await;
+            if let Err(e) = submitted {
+                // The writer is gone: no flush is queued after all, and the caller fails closed.
+                self.nonces
+                    .pending
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .flush_queued = false;
+                return Err(e);
+            }
+        }
         Ok(true)
     }
 

@@ -156,16 +156,32 @@ impl Drop for Writer {
 
 fn run(mut conn: Connection, mut rx: mpsc::Receiver<Box<dyn Work>>) {
     let mut batch: Vec<Box<dyn Work>> = Vec::with_capacity(MAX_BATCH);
+    let mut busy = false;
     // `blocking_recv` is fine here: this is a plain thread, never a runtime worker.
     while let Some(first) = rx.blocking_recv() {
         batch.push(first);
-        while batch.len() < MAX_BATCH {
-            match rx.try_recv() {
-                Ok(work) => batch.push(work),
-                Err(_) => break,
-            }
+        drain(&mut rx, &mut batch);
+        // Under load (the last batch had company), linger briefly so that the requests being
+        // handled right now join this commit instead of paying for the next fsync. An idle
+        // store commits at once.
+        if busy && batch.len() < MAX_BATCH {
+            std::thread::sleep(LINGER);
+            drain(&mut rx, &mut batch);
         }
+        busy = batch.len() > 1;
         commit_batch(&mut conn, &mut batch);
+    }
+}
+
+/// How long a busy writer waits for more work before committing.
+const LINGER: std::time::Duration = std::time::Duration::from_micros(250);
+
+fn drain(rx: &mut mpsc::Receiver<Box<dyn Work>>, batch: &mut Vec<Box<dyn Work>>) {
+    while batch.len() < MAX_BATCH {
+        match rx.try_recv() {
+            Ok(work) => batch.push(work),
+            Err(_) => break,
+        }
     }
 }
 

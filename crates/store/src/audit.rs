@@ -169,7 +169,11 @@ pub trait AuditStore {
     /// The chain is shared rather than borrowed because only the backend knows the head at the
     /// moment the batch is written: links are computed inside the transaction, possibly on the
     /// backend's own writer thread, which a borrow cannot reach.
-    async fn append_journal(&self, batch: JournalBatch, chain: Arc<dyn AuditChain>) -> StoreResult<Vec<u64>>;
+    async fn append_journal(
+        &self,
+        batch: JournalBatch,
+        chain: Arc<dyn AuditChain>,
+    ) -> StoreResult<Vec<u64>>;
     /// Records newest first, filtered.
     async fn audit(&self, filter: &AuditFilter) -> StoreResult<Vec<AuditRecord>>;
     /// Records with `seq >= from`, oldest first, at most `limit`.

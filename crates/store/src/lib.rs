@@ -24,14 +24,20 @@ mod vault;
 #[cfg(feature = "conformance")]
 pub mod conformance;
 
-pub use audit::{ActorKind, AuditChain, AuditEvent, AuditFilter, AuditHead, AuditRecord, AuditResult, AuditStore, JournalBatch, ReadMark};
-pub use machine::{EnrollMethod, MachineKind, MachineRecord, MachineStatus, MachineStore, NewMachine};
+pub use audit::{
+    ActorKind, AuditChain, AuditEvent, AuditFilter, AuditHead, AuditRecord, AuditResult,
+    AuditStore, JournalBatch, ReadMark,
+};
+pub use machine::{
+    EnrollMethod, MachineKind, MachineRecord, MachineStatus, MachineStore, NewMachine,
+};
 pub use network::{AllowlistEntry, NetworkStore};
 pub use nonce::NonceStore;
 pub use operator::{OperatorRecord, OperatorStore};
 pub use project::{ProjectRecord, ProjectStore};
 pub use secret::{
-    GrantedSecret, NewVersion, PollRow, SecretKind, SecretReadView, SecretRecord, SecretStore, VersionContent, VersionRecord,
+    GrantedSecret, NewVersion, PollRow, SecretKind, SecretReadView, SecretRecord, SecretStore,
+    VersionContent, VersionRecord,
 };
 pub use token::{BootstrapTokenRecord, EnrollmentGrant, EnrollmentTokenRecord, TokenStore};
 pub use vault::{VaultRecord, VaultStore};
@@ -60,11 +66,31 @@ pub type StoreResult<T> = Result<T, StoreError>;
 
 /// Everything a backend implements. The composition root holds one as `Arc<dyn Store>`.
 pub trait Store:
-    AuditStore + MachineStore + NetworkStore + NonceStore + OperatorStore + ProjectStore + SecretStore + TokenStore + VaultStore + Send + Sync
+    AuditStore
+    + MachineStore
+    + NetworkStore
+    + NonceStore
+    + OperatorStore
+    + ProjectStore
+    + SecretStore
+    + TokenStore
+    + VaultStore
+    + Send
+    + Sync
 {
 }
 
 impl<T> Store for T where
-    T: AuditStore + MachineStore + NetworkStore + NonceStore + OperatorStore + ProjectStore + SecretStore + TokenStore + VaultStore + Send + Sync
+    T: AuditStore
+        + MachineStore
+        + NetworkStore
+        + NonceStore
+        + OperatorStore
+        + ProjectStore
+        + SecretStore
+        + TokenStore
+        + VaultStore
+        + Send
+        + Sync
 {
 }

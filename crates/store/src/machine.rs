@@ -147,7 +147,12 @@ pub trait MachineStore {
     async fn insert_machine(&self, machine: &NewMachine) -> StoreResult<()>;
     /// Moves a machine from `from` to `to` (for example pending → approved). `NotFound` if the
     /// machine is missing or not in `from`.
-    async fn transition_machine(&self, id: &MachineId, from: MachineStatus, to: MachineStatus) -> StoreResult<()>;
+    async fn transition_machine(
+        &self,
+        id: &MachineId,
+        from: MachineStatus,
+        to: MachineStatus,
+    ) -> StoreResult<()>;
     /// Enables or disables. `NotFound` if missing.
     async fn set_machine_enabled(&self, id: &MachineId, enabled: bool) -> StoreResult<()>;
     /// Marks it revoked and drops all its grants and memberships, atomically. `NotFound` if

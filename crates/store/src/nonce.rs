@@ -11,7 +11,12 @@ pub trait NonceStore {
     /// not expired. The pair must be durable no later than any audit record appended after this
     /// call returns, so a restart never forgets a nonce whose request was answered.
     /// `expires_ms` is when the pair may be forgotten; entries are never dropped before it.
-    async fn remember_nonce(&self, principal: &str, nonce: &str, expires_ms: i64) -> StoreResult<bool>;
+    async fn remember_nonce(
+        &self,
+        principal: &str,
+        nonce: &str,
+        expires_ms: i64,
+    ) -> StoreResult<bool>;
     /// Forgets pairs that expired before `now_ms`; returns how many.
     async fn sweep_nonces(&self, now_ms: i64) -> StoreResult<u64>;
 }

@@ -163,7 +163,12 @@ pub trait SecretStore {
     /// Appends version `expected_current + 1`. Fails with `Conflict("version")` if the current
     /// version is no longer `expected_current` (a concurrent write won), and `NotFound` if the
     /// secret does not exist or is deleted. A `Pointer` must name an existing sealed version.
-    async fn append_version(&self, id: &SecretId, expected_current: u32, version: &NewVersion) -> StoreResult<()>;
+    async fn append_version(
+        &self,
+        id: &SecretId,
+        expected_current: u32,
+        version: &NewVersion,
+    ) -> StoreResult<()>;
     /// Soft-deletes a live secret. `NotFound` if missing or already deleted.
     async fn delete_secret(&self, id: &SecretId, now_ms: i64) -> StoreResult<()>;
     /// Metadata of a secret, deleted or not.
@@ -174,13 +179,25 @@ pub trait SecretStore {
     async fn versions(&self, id: &SecretId) -> StoreResult<Vec<VersionRecord>>;
     /// The read view of one live secret for one machine; `None` if the secret does not exist or
     /// is deleted.
-    async fn read_view(&self, machine: &MachineId, secret: &SecretId) -> StoreResult<Option<SecretReadView>>;
+    async fn read_view(
+        &self,
+        machine: &MachineId,
+        secret: &SecretId,
+    ) -> StoreResult<Option<SecretReadView>>;
     /// Read views of every live secret the machine is attached to and granted, optionally within
     /// one project, by name.
-    async fn granted_read_views(&self, machine: &MachineId, project: Option<&ProjectId>) -> StoreResult<Vec<SecretReadView>>;
+    async fn granted_read_views(
+        &self,
+        machine: &MachineId,
+        project: Option<&ProjectId>,
+    ) -> StoreResult<Vec<SecretReadView>>;
     /// Metadata of every live secret the machine is attached to and granted, optionally within
     /// one project, by project then name.
-    async fn granted_secrets(&self, machine: &MachineId, project: Option<&ProjectId>) -> StoreResult<Vec<GrantedSecret>>;
+    async fn granted_secrets(
+        &self,
+        machine: &MachineId,
+        project: Option<&ProjectId>,
+    ) -> StoreResult<Vec<GrantedSecret>>;
     /// Poll state of each watched id, in the order given.
     async fn poll(&self, machine: &MachineId, ids: &[SecretId]) -> StoreResult<Vec<PollRow>>;
 }

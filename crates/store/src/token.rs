@@ -72,16 +72,27 @@ pub trait TokenStore {
     /// Stores a new bootstrap token.
     async fn insert_bootstrap_token(&self, token: &BootstrapTokenRecord) -> StoreResult<()>;
     /// Looks up a bootstrap token by digest, spent or not.
-    async fn bootstrap_token(&self, token_hash: &[u8; 32]) -> StoreResult<Option<BootstrapTokenRecord>>;
+    async fn bootstrap_token(
+        &self,
+        token_hash: &[u8; 32],
+    ) -> StoreResult<Option<BootstrapTokenRecord>>;
     /// Spends the token and registers the pending machine in one transaction. `NotFound` if the
     /// token is unknown, spent, or expired at `now_ms`; `Conflict("public_key")` if the key is
     /// known (the token is then not spent).
-    async fn redeem_bootstrap_token(&self, token_hash: &[u8; 32], now_ms: i64, machine: &NewMachine) -> StoreResult<()>;
+    async fn redeem_bootstrap_token(
+        &self,
+        token_hash: &[u8; 32],
+        now_ms: i64,
+        machine: &NewMachine,
+    ) -> StoreResult<()>;
 
     /// Stores a new enrollment token.
     async fn insert_enrollment_token(&self, token: &EnrollmentTokenRecord) -> StoreResult<()>;
     /// Looks up an enrollment token by digest.
-    async fn enrollment_token_by_hash(&self, token_hash: &[u8; 32]) -> StoreResult<Option<EnrollmentTokenRecord>>;
+    async fn enrollment_token_by_hash(
+        &self,
+        token_hash: &[u8; 32],
+    ) -> StoreResult<Option<EnrollmentTokenRecord>>;
     /// All enrollment tokens, newest first.
     async fn enrollment_tokens(&self) -> StoreResult<Vec<EnrollmentTokenRecord>>;
     /// Revokes one. `NotFound` if missing or already revoked.
@@ -89,5 +100,11 @@ pub trait TokenStore {
     /// Counts one use and registers the machine with its memberships and grants, in one
     /// transaction. `NotFound` if, at that moment, the token is revoked, expired at `now_ms`, or
     /// used up; `Conflict("public_key")` if the key is known.
-    async fn redeem_enrollment_token(&self, token_id: &str, now_ms: i64, machine: &NewMachine, grant: &EnrollmentGrant) -> StoreResult<()>;
+    async fn redeem_enrollment_token(
+        &self,
+        token_id: &str,
+        now_ms: i64,
+        machine: &NewMachine,
+        grant: &EnrollmentGrant,
+    ) -> StoreResult<()>;
 }

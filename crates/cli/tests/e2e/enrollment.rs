@@ -16,33 +16,86 @@ fn mode(p: &std::path::Path) -> u32 {
 fn the_bootstrap_script_enrolls_with_openssl_and_curl() {
     let s = TestServer::start();
     s.operator_init();
-    let project = s.op_json(&["project", "create", "scripts"])["id"].as_str().expect("id").to_owned();
-    let secret = s.op_json(&["secret", "create", "--project", &project, "--name", "API_KEY", "--value", "k-123"])["id"].as_str().expect("id").to_owned();
+    let project = s.op_json(&["project", "create", "scripts"])["id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    let secret = s.op_json(&[
+        "secret",
+        "create",
+        "--project",
+        &project,
+        "--name",
+        "API_KEY",
+        "--value",
+        "k-123",
+    ])["id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
     let issued = s.op_json(&["token", "bootstrap"]);
     let command = issued["command"].as_str().expect("command").to_owned();
-    assert!(command.starts_with("curl -fsSL '") && command.ends_with("| sh"), "{command}");
+    assert!(
+        command.starts_with("curl -fsSL '") && command.ends_with("| sh"),
+        "{command}"
+    );
 
     let home = s.root.path().join("script-home");
-    let out = Command::new("sh").arg("-c").arg(&command).env("SIGNET_HOME", &home).env("HOME", s.root.path()).output().expect("sh");
-    assert!(out.status.success(), "script failed: {}{}", stdout(&out), stderr(&out));
+    let out = Command::new("sh")
+        .arg("-c")
+        .arg(&command)
+        .env("SIGNET_HOME", &home)
+        .env("HOME", s.root.path())
+        .output()
+        .expect("sh");
+    assert!(
+        out.status.success(),
+        "script failed: {}{}",
+        stdout(&out),
+        stderr(&out)
+    );
     let vaults = home.join("vaults");
-    let dir = std::fs::read_dir(&vaults).expect("vaults").next().expect("one").expect("entry").path();
+    let dir = std::fs::read_dir(&vaults)
+        .expect("vaults")
+        .next()
+        .expect("one")
+        .expect("entry")
+        .path();
     assert_eq!(mode(&home), 0o700);
     assert_eq!(mode(&vaults), 0o700);
     assert_eq!(mode(&dir), 0o700);
     assert_eq!(mode(&dir.join("private.pem")), 0o600);
     assert_eq!(mode(&dir.join("identity.json")), 0o600);
-    let ident: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(dir.join("identity.json")).expect("read")).expect("json");
+    let ident: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("identity.json")).expect("read"))
+            .expect("json");
     let machine = ident["machineId"].as_str().expect("id").to_owned();
     let printed = stdout(&out);
-    let fp = printed.lines().find_map(|l| l.strip_prefix("Key fingerprint: ")).expect("fingerprint line").trim().to_owned();
+    let fp = printed
+        .lines()
+        .find_map(|l| l.strip_prefix("Key fingerprint: "))
+        .expect("fingerprint line")
+        .trim()
+        .to_owned();
 
     // The token was single use: the script is no longer served (curl -f fails, so `sh` reads
     // nothing), and no identity is written.
     let h2 = s.root.path().join("h2");
-    let again = Command::new("sh").arg("-c").arg(&command).env("SIGNET_HOME", &h2).output().expect("sh");
-    assert!(stderr(&again).contains("403"), "curl reports the refusal: {}", stderr(&again));
-    assert!(!h2.join("vaults").exists(), "a spent token must not enroll twice");
+    let again = Command::new("sh")
+        .arg("-c")
+        .arg(&command)
+        .env("SIGNET_HOME", &h2)
+        .output()
+        .expect("sh");
+    assert!(
+        stderr(&again).contains("403"),
+        "curl reports the refusal: {}",
+        stderr(&again)
+    );
+    assert!(
+        !h2.join("vaults").exists(),
+        "a spent token must not enroll twice"
+    );
 
     s.op_json(&["machine", "approve", &machine, "--fingerprint", &fp]);
     s.op_json(&["machine", "attach", &machine, "--project", &project]);
@@ -56,16 +109,62 @@ fn the_bootstrap_script_enrolls_with_openssl_and_curl() {
 fn an_enrollment_token_creates_approved_ephemeral_machines_up_to_its_uses() {
     let s = TestServer::start();
     s.operator_init();
-    let project = s.op_json(&["project", "create", "ci"])["id"].as_str().expect("id").to_owned();
-    let secret = s.op_json(&["secret", "create", "--project", &project, "--name", "TOKEN", "--value", "t-1"])["id"].as_str().expect("id").to_owned();
-    let vault = s.op_json(&["vault", "show"])["vaultId"].as_str().expect("vault").to_owned();
-    let t = s.op_json(&["token", "enrollment", "create", "--project", &project, "--secret", &secret, "--uses", "1", "--machine-ttl", "1h", "--hostname-pattern", "[a-z0-9.-]+"]);
+    let project = s.op_json(&["project", "create", "ci"])["id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    let secret = s.op_json(&[
+        "secret",
+        "create",
+        "--project",
+        &project,
+        "--name",
+        "TOKEN",
+        "--value",
+        "t-1",
+    ])["id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    let vault = s.op_json(&["vault", "show"])["vaultId"]
+        .as_str()
+        .expect("vault")
+        .to_owned();
+    let t = s.op_json(&[
+        "token",
+        "enrollment",
+        "create",
+        "--project",
+        &project,
+        "--secret",
+        &secret,
+        "--uses",
+        "1",
+        "--machine-ttl",
+        "1h",
+        "--hostname-pattern",
+        "[a-z0-9.-]+",
+    ]);
     let token = t["token"].as_str().expect("token").to_owned();
 
-    let out = s.machine(&["enroll", "--server", &s.url, "--vault", &vault, "--enrollment-token", &token, "--name", "ci-runner"]);
+    let out = s.machine(&[
+        "enroll",
+        "--server",
+        &s.url,
+        "--vault",
+        &vault,
+        "--enrollment-token",
+        &token,
+        "--name",
+        "ci-runner",
+    ]);
     assert!(out.status.success(), "{}", stderr(&out));
     let out = s.machine(&["get", &secret]);
-    assert!(out.status.success(), "auto-approved and granted: {}", stderr(&out));
+    assert!(
+        out.status.success(),
+        "auto-approved and granted: {}",
+        stderr(&out)
+    );
     assert_eq!(stdout(&out).trim_end(), "t-1");
     let listed = s.op_json(&["machine", "list"]);
     let m = &listed["machines"][0];
@@ -73,7 +172,18 @@ fn an_enrollment_token_creates_approved_ephemeral_machines_up_to_its_uses() {
     assert!(m["expiresAt"].as_i64().is_some());
 
     let other = s.root.path().join("other");
-    let out = crate::harness::run(&other, &["enroll", "--server", &s.url, "--vault", &vault, "--enrollment-token", &token]);
+    let out = crate::harness::run(
+        &other,
+        &[
+            "enroll",
+            "--server",
+            &s.url,
+            "--vault",
+            &vault,
+            "--enrollment-token",
+            &token,
+        ],
+    );
     assert!(!out.status.success(), "uses are exhausted");
 
     // Revoking the token stops new enrollments but not existing machines.
@@ -86,21 +196,46 @@ fn an_enrollment_token_creates_approved_ephemeral_machines_up_to_its_uses() {
 async fn poll_list_export_and_revoke() {
     let f = Fixture::new();
     let s = &f.server;
-    let fields = s.op_json(&["secret", "create", "--project", &f.project, "--name", "db creds", "--field", "user=app", "--field", "pass=pw"]);
+    let fields = s.op_json(&[
+        "secret",
+        "create",
+        "--project",
+        &f.project,
+        "--name",
+        "db creds",
+        "--field",
+        "user=app",
+        "--field",
+        "pass=pw",
+    ]);
     let fields_id = fields["id"].as_str().expect("id").to_owned();
     s.op_json(&["machine", "grant", &f.machine, "--secret", &fields_id]);
-    let c = MachineClient::new(identity::load::<Identity>(&s.machine_identity()).expect("identity")).expect("client");
+    let c =
+        MachineClient::new(identity::load::<Identity>(&s.machine_identity()).expect("identity"))
+            .expect("client");
     let sid = SecretId::parse(&f.secret).expect("id");
 
     // List: SikkerKey shape, fieldNames a string or null.
-    let r = c.signed("GET", "/v1/secrets").build().expect("build").send().await.expect("send");
+    let r = c
+        .signed("GET", "/v1/secrets")
+        .build()
+        .expect("build")
+        .send()
+        .await
+        .expect("send");
     let v = r.json().expect("json");
     let rows = v["secrets"].as_array().expect("secrets");
     assert_eq!(rows.len(), 2);
-    let structured = rows.iter().find(|r| r["id"] == fields_id.as_str()).expect("listed");
+    let structured = rows
+        .iter()
+        .find(|r| r["id"] == fields_id.as_str())
+        .expect("listed");
     assert_eq!(structured["fieldNames"], "pass,user");
     assert_eq!(structured["projectId"], f.project.as_str());
-    assert!(rows.iter().any(|r| r["id"] == f.secret.as_str() && r["fieldNames"].is_null()));
+    assert!(
+        rows.iter()
+            .any(|r| r["id"] == f.secret.as_str() && r["fieldNames"].is_null())
+    );
 
     // Export with an empty body, as the SDKs send it.
     let exported = c.export(None).await.expect("export");
@@ -108,27 +243,50 @@ async fn poll_list_export_and_revoke() {
     let out = s.machine(&["get", &fields_id, "pass"]);
     assert_eq!(stdout(&out).trim_end(), "pw");
     let out = s.machine(&["run", "--all", "--", "env"]);
-    assert!(stdout(&out).lines().any(|l| l == "DB_CREDS_USER=app"), "{}", stdout(&out));
+    assert!(
+        stdout(&out).lines().any(|l| l == "DB_CREDS_USER=app"),
+        "{}",
+        stdout(&out)
+    );
 
     // Poll: nothing changed since the reads above; then changed, access_denied, deleted.
     let body = json!({"watch": [f.secret, fields_id]});
     let poll = |c: &MachineClient, body: serde_json::Value| {
-        let req = c.signed("POST", "/v1/secrets/poll").json(&body).build().expect("build");
+        let req = c
+            .signed("POST", "/v1/secrets/poll")
+            .json(&body)
+            .build()
+            .expect("build");
         async move { req.send().await.expect("send").json().expect("json") }
     };
     assert_eq!(poll(&c, body.clone()).await["changes"], json!({}));
     s.op_json(&["secret", "update", &f.secret, "--value", "v2"]);
-    assert_eq!(poll(&c, body.clone()).await["changes"][&f.secret]["status"], "changed");
+    assert_eq!(
+        poll(&c, body.clone()).await["changes"][&f.secret]["status"],
+        "changed"
+    );
     assert_eq!(c.get_secret(&sid).await.expect("read").expose(), "v2");
     assert_eq!(poll(&c, body.clone()).await["changes"], json!({}));
     s.op_json(&["machine", "ungrant", &f.machine, "--secret", &fields_id]);
-    assert_eq!(poll(&c, body.clone()).await["changes"][&fields_id]["status"], "access_denied");
+    assert_eq!(
+        poll(&c, body.clone()).await["changes"][&fields_id]["status"],
+        "access_denied"
+    );
     s.op_json(&["secret", "delete", &f.secret]);
-    assert_eq!(poll(&c, body.clone()).await["changes"][&f.secret]["status"], "deleted");
+    assert_eq!(
+        poll(&c, body.clone()).await["changes"][&f.secret]["status"],
+        "deleted"
+    );
 
     // Revoked: the next request does not authenticate.
     s.op_json(&["machine", "revoke", &f.machine]);
-    let r = c.signed("GET", "/v1/secrets").build().expect("build").send().await.expect("send");
+    let r = c
+        .signed("GET", "/v1/secrets")
+        .build()
+        .expect("build")
+        .send()
+        .await
+        .expect("send");
     assert_eq!(r.status, 401);
 }
 

@@ -47,7 +47,16 @@ impl TestServer {
         let operator_home = root.path().join("operator-home");
         let machine_home = root.path().join("machine-home");
         let log_path = root.path().join("server.log");
-        let mut s = Self { root, data_dir, operator_home, machine_home, log_path, url: String::new(), port: 0, child: None };
+        let mut s = Self {
+            root,
+            data_dir,
+            operator_home,
+            machine_home,
+            log_path,
+            url: String::new(),
+            port: 0,
+            child: None,
+        };
         s.spawn(0, extra).expect("server starts");
         s
     }
@@ -55,16 +64,27 @@ impl TestServer {
     /// Spawns the server process; returns its stderr text if it exits instead of listening.
     pub fn spawn(&mut self, port: u16, extra: &[&str]) -> Result<(), String> {
         let mut cmd = Command::new(bin());
-        cmd.arg("server").arg("--data-dir").arg(&self.data_dir).arg("--listen").arg(format!("127.0.0.1:{port}"));
+        cmd.arg("server")
+            .arg("--data-dir")
+            .arg(&self.data_dir)
+            .arg("--listen")
+            .arg(format!("127.0.0.1:{port}"));
         cmd.args(extra);
-        cmd.env("SIGNET_LOG", "debug").env_remove("SIGNET_CONFIG").stdout(Stdio::null()).stderr(Stdio::piped());
+        cmd.env("SIGNET_LOG", "debug")
+            .env_remove("SIGNET_CONFIG")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped());
         let mut child = cmd.spawn().expect("spawn signet server");
         let stderr = child.stderr.take().expect("piped stderr");
         let (tx, rx) = mpsc::channel();
         let log_path = self.log_path.clone();
         std::thread::spawn(move || {
             use std::io::Write;
-            let mut log = std::fs::OpenOptions::new().create(true).append(true).open(log_path).expect("log file");
+            let mut log = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(log_path)
+                .expect("log file");
             let mut sent = false;
             for line in BufReader::new(stderr).lines() {
                 let Ok(line) = line else { break };
@@ -80,7 +100,11 @@ impl TestServer {
         });
         match rx.recv_timeout(Duration::from_secs(60)) {
             Ok(Ok(addr)) => {
-                let port: u16 = addr.rsplit(':').next().and_then(|p| p.parse().ok()).expect("port");
+                let port: u16 = addr
+                    .rsplit(':')
+                    .next()
+                    .and_then(|p| p.parse().ok())
+                    .expect("port");
                 self.port = port;
                 self.url = format!("http://localhost:{port}");
                 self.child = Some(child);
@@ -104,7 +128,10 @@ impl TestServer {
     /// Graceful stop (SIGTERM), waiting for exit.
     pub fn stop(&mut self) {
         if let Some(mut c) = self.child.take() {
-            let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(c.id() as i32), nix::sys::signal::Signal::SIGTERM);
+            let _ = nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(c.id() as i32),
+                nix::sys::signal::Signal::SIGTERM,
+            );
             let _ = c.wait();
         }
     }
@@ -127,8 +154,17 @@ impl TestServer {
         let mut all = vec!["--json"];
         all.extend_from_slice(args);
         let out = self.op(&all);
-        assert!(out.status.success(), "signet {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
-        serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("signet {args:?}: not JSON ({e}): {}", String::from_utf8_lossy(&out.stdout)))
+        assert!(
+            out.status.success(),
+            "signet {args:?} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+            panic!(
+                "signet {args:?}: not JSON ({e}): {}",
+                String::from_utf8_lossy(&out.stdout)
+            )
+        })
     }
 
     /// Runs the CLI as the machine.
@@ -139,7 +175,12 @@ impl TestServer {
     /// The machine's identity file.
     pub fn machine_identity(&self) -> PathBuf {
         let vaults = self.machine_home.join("vaults");
-        let dir = std::fs::read_dir(&vaults).expect("vaults dir").next().expect("one vault").expect("entry").path();
+        let dir = std::fs::read_dir(&vaults)
+            .expect("vaults dir")
+            .next()
+            .expect("one vault")
+            .expect("entry")
+            .path();
         dir.join("identity.json")
     }
 
@@ -152,7 +193,11 @@ impl TestServer {
             .env("SIGNET_HOME", &self.operator_home)
             .output()
             .expect("run operator init");
-        assert!(out.status.success(), "operator init: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "operator init: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         serde_json::from_slice(&out.stdout).expect("operator init JSON")
     }
 
@@ -214,20 +259,52 @@ impl Fixture {
     /// The same, on a given server.
     pub fn with_server(server: TestServer) -> Self {
         server.operator_init();
-        let project = server.op_json(&["project", "create", "payments"])["id"].as_str().expect("project id").to_owned();
+        let project = server.op_json(&["project", "create", "payments"])["id"]
+            .as_str()
+            .expect("project id")
+            .to_owned();
         let value = "postgres://app:s3cr3t@db/payments".to_owned();
-        let secret = server.op_json(&["secret", "create", "--project", &project, "--name", "DATABASE_URL", "--value", &value])["id"]
+        let secret = server.op_json(&[
+            "secret",
+            "create",
+            "--project",
+            &project,
+            "--name",
+            "DATABASE_URL",
+            "--value",
+            &value,
+        ])["id"]
             .as_str()
             .expect("secret id")
             .to_owned();
-        let token = server.op_json(&["token", "bootstrap"])["token"].as_str().expect("token").to_owned();
-        let out = server.machine(&["enroll", "--server", &server.url, "--token", &token, "--name", "web-1"]);
+        let token = server.op_json(&["token", "bootstrap"])["token"]
+            .as_str()
+            .expect("token")
+            .to_owned();
+        let out = server.machine(&[
+            "enroll",
+            "--server",
+            &server.url,
+            "--token",
+            &token,
+            "--name",
+            "web-1",
+        ]);
         assert!(out.status.success(), "enroll: {}", stderr(&out));
-        let ident: Value = serde_json::from_str(&std::fs::read_to_string(server.machine_identity()).expect("identity")).expect("json");
+        let ident: Value = serde_json::from_str(
+            &std::fs::read_to_string(server.machine_identity()).expect("identity"),
+        )
+        .expect("json");
         let machine = ident["machineId"].as_str().expect("machine id").to_owned();
         server.op_json(&["machine", "approve", &machine]);
         server.op_json(&["machine", "attach", &machine, "--project", &project]);
         server.op_json(&["machine", "grant", &machine, "--secret", &secret]);
-        Self { server, project, secret, value, machine }
+        Self {
+            server,
+            project,
+            secret,
+            value,
+            machine,
+        }
     }
 }

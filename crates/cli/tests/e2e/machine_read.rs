@@ -11,11 +11,17 @@ fn client(f: &Fixture) -> MachineClient {
 }
 
 fn audit(f: &Fixture) -> Vec<Value> {
-    f.server.op_json(&["audit", "list", "--limit", "1000"])["records"].as_array().expect("records").clone()
+    f.server.op_json(&["audit", "list", "--limit", "1000"])["records"]
+        .as_array()
+        .expect("records")
+        .clone()
 }
 
 fn count(records: &[Value], action: &str, result: &str) -> usize {
-    records.iter().filter(|r| r["action"] == action && r["result"] == result).count()
+    records
+        .iter()
+        .filter(|r| r["action"] == action && r["result"] == result)
+        .count()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -29,7 +35,12 @@ async fn newcomer_path_then_every_rejection() {
     assert_eq!(stdout(&out).trim_end(), f.value);
     let out = f.server.machine(&["run", "--all", "--", "env"]);
     assert!(out.status.success(), "run: {}", stderr(&out));
-    assert!(stdout(&out).lines().any(|l| l == format!("DATABASE_URL={}", f.value)), "env lacks the secret");
+    assert!(
+        stdout(&out)
+            .lines()
+            .any(|l| l == format!("DATABASE_URL={}", f.value)),
+        "env lacks the secret"
+    );
 
     let c = client(&f);
 
@@ -40,12 +51,22 @@ async fn newcomer_path_then_every_rejection() {
     let replay = req.send().await.expect("send");
     assert_eq!(replay.status, 401);
     let uniform = replay.body.clone();
-    assert!(replay.header("date").is_some(), "401 must carry the server's time");
+    assert!(
+        replay.header("date").is_some(),
+        "401 must carry the server's time"
+    );
     assert!(!String::from_utf8_lossy(&uniform).contains(&f.value));
 
     // Timestamp outside the window either way: 401; on the edge: accepted.
     for (offset, want) in [(301, 401), (-301, 401), (295, 200), (-295, 200)] {
-        let r = c.signed("GET", &path).timestamp_offset(offset).build().expect("build").send().await.expect("send");
+        let r = c
+            .signed("GET", &path)
+            .timestamp_offset(offset)
+            .build()
+            .expect("build")
+            .send()
+            .await
+            .expect("send");
         assert_eq!(r.status, want, "offset {offset}");
         if want == 401 {
             assert_eq!(r.body, uniform, "401 bodies must be identical");
@@ -53,7 +74,11 @@ async fn newcomer_path_then_every_rejection() {
     }
 
     // Body changed after signing.
-    let mut req = c.signed("POST", "/v1/secrets/list").json(&serde_json::json!({"projectId": f.project})).build().expect("build");
+    let mut req = c
+        .signed("POST", "/v1/secrets/list")
+        .json(&serde_json::json!({"projectId": f.project}))
+        .build()
+        .expect("build");
     req.body = format!("{{\"projectId\": \"{}\"}}", f.project).into_bytes();
     let r = req.send().await.expect("send");
     assert_eq!((r.status, &r.body), (401, &uniform));
@@ -71,62 +96,174 @@ async fn newcomer_path_then_every_rejection() {
     assert_eq!((r.status, &r.body), (401, &uniform));
 
     // A query string on a signed route: 400, signed or not.
-    let r = c.signed("GET", &format!("{path}?version=1")).unchecked_path().build().expect("build").send_verbatim().await.expect("send");
+    let r = c
+        .signed("GET", &format!("{path}?version=1"))
+        .unchecked_path()
+        .build()
+        .expect("build")
+        .send_verbatim()
+        .await
+        .expect("send");
     assert_eq!(r.status, 400);
     // Non-canonical paths: 400, never normalised.
-    for bad in [format!("/v1//secret/{}", f.secret), format!("/v1/secret/{}/", f.secret), format!("/v1/./secret/{}", f.secret)] {
-        let r = c.signed("GET", &bad).unchecked_path().build().expect("build").send_verbatim().await.expect("send");
+    for bad in [
+        format!("/v1//secret/{}", f.secret),
+        format!("/v1/secret/{}/", f.secret),
+        format!("/v1/./secret/{}", f.secret),
+    ] {
+        let r = c
+            .signed("GET", &bad)
+            .unchecked_path()
+            .build()
+            .expect("build")
+            .send_verbatim()
+            .await
+            .expect("send");
         assert_eq!(r.status, 400, "{bad}");
     }
 
     // Disabled: refused on the next request; enabled again: served.
     f.server.op_json(&["machine", "disable", &f.machine]);
-    let r = c.signed("GET", &path).build().expect("build").send().await.expect("send");
-    assert!(r.status == 401 || r.status == 403, "disabled machine got {}", r.status);
+    let r = c
+        .signed("GET", &path)
+        .build()
+        .expect("build")
+        .send()
+        .await
+        .expect("send");
+    assert!(
+        r.status == 401 || r.status == 403,
+        "disabled machine got {}",
+        r.status
+    );
     f.server.op_json(&["machine", "enable", &f.machine]);
-    assert_eq!(c.signed("GET", &path).build().expect("build").send().await.expect("send").status, 200);
+    assert_eq!(
+        c.signed("GET", &path)
+            .build()
+            .expect("build")
+            .send()
+            .await
+            .expect("send")
+            .status,
+        200
+    );
 
     // A source outside the machine's allowed CIDRs: 403; back to any source: 200.
-    f.server.op_json(&["machine", "allow-cidr", &f.machine, "10.0.0.0/8"]);
-    assert_eq!(c.signed("GET", &path).build().expect("build").send().await.expect("send").status, 403);
-    f.server.op_json(&["machine", "allow-cidr", &f.machine, "127.0.0.0/8"]);
-    assert_eq!(c.signed("GET", &path).build().expect("build").send().await.expect("send").status, 200);
+    f.server
+        .op_json(&["machine", "allow-cidr", &f.machine, "10.0.0.0/8"]);
+    assert_eq!(
+        c.signed("GET", &path)
+            .build()
+            .expect("build")
+            .send()
+            .await
+            .expect("send")
+            .status,
+        403
+    );
+    f.server
+        .op_json(&["machine", "allow-cidr", &f.machine, "127.0.0.0/8"]);
+    assert_eq!(
+        c.signed("GET", &path)
+            .build()
+            .expect("build")
+            .send()
+            .await
+            .expect("send")
+            .status,
+        200
+    );
 
     // The grant removed: 403 on the very next request, same as a secret that does not exist.
-    f.server.op_json(&["machine", "ungrant", &f.machine, "--secret", &f.secret]);
-    let denied = c.signed("GET", &path).build().expect("build").send().await.expect("send");
+    f.server
+        .op_json(&["machine", "ungrant", &f.machine, "--secret", &f.secret]);
+    let denied = c
+        .signed("GET", &path)
+        .build()
+        .expect("build")
+        .send()
+        .await
+        .expect("send");
     assert_eq!(denied.status, 403);
-    let missing = c.signed("GET", "/v1/secret/sk_ZZZZZZZZZZ").build().expect("build").send().await.expect("send");
+    let missing = c
+        .signed("GET", "/v1/secret/sk_ZZZZZZZZZZ")
+        .build()
+        .expect("build")
+        .send()
+        .await
+        .expect("send");
     assert_eq!((missing.status, &missing.body), (403, &denied.body));
 
     // The audit shows each event.
     let records = audit(&f);
-    assert!(count(&records, "secret_read", "ok") >= 5, "reads are audited");
-    assert!(count(&records, "auth_failure", "denied") >= 6, "auth failures are audited");
-    assert!(count(&records, "secret_read", "denied") >= 2, "denials are audited");
-    for action in ["machine_enroll_bootstrap", "machine_approve", "machine_attach", "grant_add", "grant_remove", "machine_disable", "machine_enable", "machine_cidrs_set", "secret_create", "project_create", "bootstrap_token_create"] {
-        assert!(records.iter().any(|r| r["action"] == action), "no {action} record");
+    assert!(
+        count(&records, "secret_read", "ok") >= 5,
+        "reads are audited"
+    );
+    assert!(
+        count(&records, "auth_failure", "denied") >= 6,
+        "auth failures are audited"
+    );
+    assert!(
+        count(&records, "secret_read", "denied") >= 2,
+        "denials are audited"
+    );
+    for action in [
+        "machine_enroll_bootstrap",
+        "machine_approve",
+        "machine_attach",
+        "grant_add",
+        "grant_remove",
+        "machine_disable",
+        "machine_enable",
+        "machine_cidrs_set",
+        "secret_create",
+        "project_create",
+        "bootstrap_token_create",
+    ] {
+        assert!(
+            records.iter().any(|r| r["action"] == action),
+            "no {action} record"
+        );
     }
-    let reasons: Vec<&str> = records.iter().filter(|r| r["action"] == "auth_failure").filter_map(|r| r["detail"].as_str()).collect();
+    let reasons: Vec<&str> = records
+        .iter()
+        .filter(|r| r["action"] == "auth_failure")
+        .filter_map(|r| r["detail"].as_str())
+        .collect();
     for reason in ["replayed_nonce", "clock_window", "bad_signature"] {
-        assert!(reasons.contains(&reason), "no auth_failure with {reason}: {reasons:?}");
+        assert!(
+            reasons.contains(&reason),
+            "no auth_failure with {reason}: {reasons:?}"
+        );
     }
 
     // `signet audit verify` passes, then fails after one row is changed in the database.
     let ok = f.server.op(&["audit", "verify"]);
-    assert!(ok.status.success(), "verify: {} {}", stdout(&ok), stderr(&ok));
+    assert!(
+        ok.status.success(),
+        "verify: {} {}",
+        stdout(&ok),
+        stderr(&ok)
+    );
     // The append-only triggers stop accidents, not someone with the file: drop them first, as
     // an attacker would.
     let db = rusqlite::Connection::open(f.server.data_dir.join("signet.db")).expect("open db");
     let blocked = db.execute("UPDATE audit SET detail = 'edited' WHERE seq = 3", []);
     assert!(blocked.is_err(), "the trigger refuses in-place edits");
-    db.execute_batch("DROP TRIGGER audit_no_update").expect("drop trigger");
-    let changed = db.execute("UPDATE audit SET detail = 'edited' WHERE seq = 3", []).expect("edit row");
+    db.execute_batch("DROP TRIGGER audit_no_update")
+        .expect("drop trigger");
+    let changed = db
+        .execute("UPDATE audit SET detail = 'edited' WHERE seq = 3", [])
+        .expect("edit row");
     assert_eq!(changed, 1);
     drop(db);
     let bad = f.server.op(&["audit", "verify"]);
     assert!(!bad.status.success(), "verify must fail after an edit");
-    assert!((stdout(&bad) + &stderr(&bad)).contains('3'), "verify names the bad record");
+    assert!(
+        (stdout(&bad) + &stderr(&bad)).contains('3'),
+        "verify names the bad record"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -145,7 +282,13 @@ async fn operator_and_machine_keys_do_not_cross() {
         .expect("send");
     assert_eq!(r.status, 401);
     // No admin route answers a machine-signed request.
-    let r = c.signed("GET", "/v1/admin/projects").build().expect("build").send().await.expect("send");
+    let r = c
+        .signed("GET", "/v1/admin/projects")
+        .build()
+        .expect("build")
+        .send()
+        .await
+        .expect("send");
     assert_eq!(r.status, 401);
 }
 
@@ -154,21 +297,48 @@ async fn an_audit_outage_fails_closed_with_503_and_no_secret() {
     let f = Fixture::new();
     let c = client(&f);
     let path = format!("/v1/secret/{}", f.secret);
-    assert_eq!(c.signed("GET", &path).build().expect("build").send().await.expect("send").status, 200);
+    assert_eq!(
+        c.signed("GET", &path)
+            .build()
+            .expect("build")
+            .send()
+            .await
+            .expect("send")
+            .status,
+        200
+    );
 
     // Another process (a backup tool, say) holds the write lock: the audit record cannot be made
     // durable, so the read must fail with 503 and carry no secret bytes.
     let db = rusqlite::Connection::open(f.server.data_dir.join("signet.db")).expect("open db");
     db.execute_batch("BEGIN EXCLUSIVE").expect("lock");
-    let r = c.signed("GET", &path).build().expect("build").send().await.expect("send");
+    let r = c
+        .signed("GET", &path)
+        .build()
+        .expect("build")
+        .send()
+        .await
+        .expect("send");
     assert_eq!(r.status, 503, "{}", r.text());
     assert_eq!(r.json().expect("json")["code"], "unavailable");
-    assert!(!r.text().contains(&f.value), "no secret bytes on a failed audit");
+    assert!(
+        !r.text().contains(&f.value),
+        "no secret bytes on a failed audit"
+    );
     db.execute_batch("ROLLBACK").expect("unlock");
     drop(db);
 
     // The server recovers by itself.
-    let r = c.signed("GET", &path).build().expect("build").send().await.expect("send");
+    let r = c
+        .signed("GET", &path)
+        .build()
+        .expect("build")
+        .send()
+        .await
+        .expect("send");
     assert_eq!(r.status, 200);
-    assert!(!f.server.log().contains(&f.value), "the outage must not log the value");
+    assert!(
+        !f.server.log().contains(&f.value),
+        "the outage must not log the value"
+    );
 }

@@ -7,7 +7,10 @@ use crate::harness::Fixture;
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_request_captured_before_a_restart_is_rejected_after_it() {
     let mut f = Fixture::new();
-    let c = MachineClient::new(identity::load::<Identity>(&f.server.machine_identity()).expect("identity")).expect("client");
+    let c = MachineClient::new(
+        identity::load::<Identity>(&f.server.machine_identity()).expect("identity"),
+    )
+    .expect("client");
     let path = format!("/v1/secret/{}", f.secret);
     let captured = c.signed("GET", &path).build().expect("build");
     assert_eq!(captured.send().await.expect("send").status, 200);
@@ -22,5 +25,14 @@ async fn a_request_captured_before_a_restart_is_rejected_after_it() {
     assert_eq!(second.send().await.expect("send").status, 401);
     assert_eq!(captured.send().await.expect("send").status, 401);
     // Fresh requests still work.
-    assert_eq!(c.signed("GET", &path).build().expect("build").send().await.expect("send").status, 200);
+    assert_eq!(
+        c.signed("GET", &path)
+            .build()
+            .expect("build")
+            .send()
+            .await
+            .expect("send")
+            .status,
+        200
+    );
 }

@@ -11,8 +11,14 @@ fn a_missing_or_wrong_root_key_stops_the_server_at_start() {
 
     std::fs::remove_file(&key_path).expect("remove key");
     let log = s.spawn(port, &[]).expect_err("must refuse without its key");
-    assert!(log.contains("root key is missing"), "unclear message: {log}");
-    assert!(!key_path.exists(), "a new key must not be made for an existing database");
+    assert!(
+        log.contains("root key is missing"),
+        "unclear message: {log}"
+    );
+    assert!(
+        !key_path.exists(),
+        "a new key must not be made for an existing database"
+    );
 
     let other = "ab".repeat(32);
     std::fs::write(&key_path, &other).expect("write wrong key");
@@ -27,32 +33,63 @@ fn a_missing_or_wrong_root_key_stops_the_server_at_start() {
 fn a_canary_never_reaches_the_database_the_wal_or_the_logs() {
     let f = Fixture::new();
     let canary = "CANARY-7f3a9c1e-never-in-a-file";
-    let id = f.server.op_json(&["secret", "create", "--project", &f.project, "--name", "canary", "--value", canary])["id"]
+    let id = f.server.op_json(&[
+        "secret",
+        "create",
+        "--project",
+        &f.project,
+        "--name",
+        "canary",
+        "--value",
+        canary,
+    ])["id"]
         .as_str()
         .expect("id")
         .to_owned();
-    let fields = f.server.op_json(&["secret", "create", "--project", &f.project, "--name", "canary-fields", "--field", &format!("token={canary}")])["id"]
+    let fields = f.server.op_json(&[
+        "secret",
+        "create",
+        "--project",
+        &f.project,
+        "--name",
+        "canary-fields",
+        "--field",
+        &format!("token={canary}"),
+    ])["id"]
         .as_str()
         .expect("id")
         .to_owned();
-    f.server.op_json(&["machine", "grant", &f.machine, "--secret", &id, "--secret", &fields]);
+    f.server.op_json(&[
+        "machine", "grant", &f.machine, "--secret", &id, "--secret", &fields,
+    ]);
     for _ in 0..3 {
         let out = f.server.machine(&["get", &id]);
         assert_eq!(stdout(&out).trim_end(), canary, "{}", stderr(&out));
     }
     assert!(stdout(&f.server.machine(&["export", "--format", "json"])).contains(canary));
-    f.server.op_json(&["secret", "update", &id, "--value", &format!("{canary}-v2")]);
+    f.server
+        .op_json(&["secret", "update", &id, "--value", &format!("{canary}-v2")]);
     assert!(stdout(&f.server.machine(&["get", &id])).contains(canary));
 
     let mut checked = 0;
     for entry in std::fs::read_dir(&f.server.data_dir).expect("data dir") {
         let path = entry.expect("entry").path();
         let bytes = std::fs::read(&path).expect("read");
-        assert!(!bytes.windows(canary.len()).any(|w| w == canary.as_bytes()), "canary found in {}", path.display());
+        assert!(
+            !bytes.windows(canary.len()).any(|w| w == canary.as_bytes()),
+            "canary found in {}",
+            path.display()
+        );
         checked += 1;
     }
-    assert!(checked >= 3, "expected the database, its WAL and the key file; saw {checked} files");
-    assert!(f.server.data_dir.join("signet.db-wal").exists(), "the WAL must be checked too");
+    assert!(
+        checked >= 3,
+        "expected the database, its WAL and the key file; saw {checked} files"
+    );
+    assert!(
+        f.server.data_dir.join("signet.db-wal").exists(),
+        "the WAL must be checked too"
+    );
     let log = f.server.log();
     assert!(log.len() > 1000, "the debug log should have content");
     assert!(!log.contains(canary), "canary found in the server log");

@@ -33,8 +33,14 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/v1/admin/secrets/{id}/rollback", post(rollback))
         .route("/v1/admin/secrets/{id}/delete", post(delete_secret))
         .route("/v1/admin/tokens/bootstrap", post(bootstrap_token))
-        .route("/v1/admin/tokens/enrollment", get(enrollment_tokens).post(create_enrollment_token))
-        .route("/v1/admin/tokens/enrollment/{id}/revoke", post(revoke_enrollment_token))
+        .route(
+            "/v1/admin/tokens/enrollment",
+            get(enrollment_tokens).post(create_enrollment_token),
+        )
+        .route(
+            "/v1/admin/tokens/enrollment/{id}/revoke",
+            post(revoke_enrollment_token),
+        )
         .route("/v1/admin/machines", get(machines))
         .route("/v1/admin/machines/{id}", get(machine))
         .route("/v1/admin/machines/{id}/{action}", post(machine_action))
@@ -47,7 +53,9 @@ pub(crate) fn routes() -> Router<AppState> {
 }
 
 fn to_json<T: serde::Serialize>(v: T) -> ApiResult<Json<Value>> {
-    serde_json::to_value(v).map(Json).map_err(|_| ApiError::new(crate::error::ErrorCode::Internal))
+    serde_json::to_value(v)
+        .map(Json)
+        .map_err(|_| ApiError::new(crate::error::ErrorCode::Internal))
 }
 
 /// Bodies that must be empty or `{}`.
@@ -55,14 +63,22 @@ fn no_body(call: &OperatorCall) -> ApiResult<()> {
     if call.body.iter().all(u8::is_ascii_whitespace) {
         return Ok(());
     }
-    let _: serde_json::Map<String, Value> = json(&call.body)
-        .and_then(|m: serde_json::Map<String, Value>| if m.is_empty() { Ok(m) } else { Err(ApiError::malformed("this route takes no fields")) })?;
+    let _: serde_json::Map<String, Value> =
+        json(&call.body).and_then(|m: serde_json::Map<String, Value>| {
+            if m.is_empty() {
+                Ok(m)
+            } else {
+                Err(ApiError::malformed("this route takes no fields"))
+            }
+        })?;
     Ok(())
 }
 
 async fn whoami(State(s): State<AppState>, call: OperatorCall) -> ApiResult<Json<Value>> {
     let o = &call.operator.record;
-    Ok(Json(json!({ "operatorId": o.id, "name": o.name, "vaultId": s.signet.vault_id(), "owner": o.owner })))
+    Ok(Json(
+        json!({ "operatorId": o.id, "name": o.name, "vaultId": s.signet.vault_id(), "owner": o.owner }),
+    ))
 }
 
 async fn vault(State(s): State<AppState>, _call: OperatorCall) -> ApiResult<Json<Value>> {
@@ -78,7 +94,11 @@ struct VaultSettings {
 async fn vault_settings(State(s): State<AppState>, call: OperatorCall) -> ApiResult<Json<Value>> {
     let b: VaultSettings = json(&call.body)?;
     let view = match b.tokenless_enrollment {
-        Some(on) => s.signet.set_tokenless_enrollment(&call.operator, on).await?,
+        Some(on) => {
+            s.signet
+                .set_tokenless_enrollment(&call.operator, on)
+                .await?
+        }
         None => s.signet.vault_view().await?,
     };
     to_json(view)
@@ -121,17 +141,35 @@ impl ValueBody {
 
 async fn create_secret(State(s): State<AppState>, call: OperatorCall) -> ApiResult<Json<Value>> {
     let mut b: ValueBody = json(&call.body)?;
-    let project = b.project_id.take().ok_or_else(|| ApiError::malformed("missing field `projectId`"))?;
-    let name = b.name.take().ok_or_else(|| ApiError::malformed("missing field `name`"))?;
-    to_json(s.signet.create_secret(&call.operator, &project, &name, b.input()?).await?)
+    let project = b
+        .project_id
+        .take()
+        .ok_or_else(|| ApiError::malformed("missing field `projectId`"))?;
+    let name = b
+        .name
+        .take()
+        .ok_or_else(|| ApiError::malformed("missing field `name`"))?;
+    to_json(
+        s.signet
+            .create_secret(&call.operator, &project, &name, b.input()?)
+            .await?,
+    )
 }
 
-async fn update_secret(State(s): State<AppState>, Path(id): Path<String>, call: OperatorCall) -> ApiResult<Json<Value>> {
+async fn update_secret(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+    call: OperatorCall,
+) -> ApiResult<Json<Value>> {
     let b: ValueBody = json(&call.body)?;
     if b.project_id.is_some() || b.name.is_some() {
         return Err(ApiError::malformed("an update takes only value or fields"));
     }
-    to_json(s.signet.update_secret(&call.operator, &id, b.input()?).await?)
+    to_json(
+        s.signet
+            .update_secret(&call.operator, &id, b.input()?)
+            .await?,
+    )
 }
 
 #[derive(Deserialize)]
@@ -142,14 +180,24 @@ struct ProjectBody {
 
 async fn query_secrets(State(s): State<AppState>, call: OperatorCall) -> ApiResult<Json<Value>> {
     let b: ProjectBody = json(&call.body)?;
-    Ok(Json(json!({ "secrets": s.signet.secrets_in_project(&b.project_id).await? })))
+    Ok(Json(
+        json!({ "secrets": s.signet.secrets_in_project(&b.project_id).await? }),
+    ))
 }
 
-async fn secret(State(s): State<AppState>, Path(id): Path<String>, _call: OperatorCall) -> ApiResult<Json<Value>> {
+async fn secret(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+    _call: OperatorCall,
+) -> ApiResult<Json<Value>> {
     to_json(s.signet.secret_view(&id).await?)
 }
 
-async fn versions(State(s): State<AppState>, Path(id): Path<String>, _call: OperatorCall) -> ApiResult<Json<Value>> {
+async fn versions(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+    _call: OperatorCall,
+) -> ApiResult<Json<Value>> {
     Ok(Json(json!({ "versions": s.signet.versions(&id).await? })))
 }
 
@@ -159,12 +207,24 @@ struct VersionBody {
     version: u32,
 }
 
-async fn rollback(State(s): State<AppState>, Path(id): Path<String>, call: OperatorCall) -> ApiResult<Json<Value>> {
+async fn rollback(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+    call: OperatorCall,
+) -> ApiResult<Json<Value>> {
     let b: VersionBody = json(&call.body)?;
-    to_json(s.signet.rollback_secret(&call.operator, &id, b.version).await?)
+    to_json(
+        s.signet
+            .rollback_secret(&call.operator, &id, b.version)
+            .await?,
+    )
 }
 
-async fn delete_secret(State(s): State<AppState>, Path(id): Path<String>, call: OperatorCall) -> ApiResult<Json<Value>> {
+async fn delete_secret(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+    call: OperatorCall,
+) -> ApiResult<Json<Value>> {
     no_body(&call)?;
     s.signet.delete_secret(&call.operator, &id).await?;
     Ok(Json(json!({ "id": id, "deleted": true })))
@@ -198,7 +258,10 @@ struct EnrollmentBody {
     hostname_pattern: Option<String>,
 }
 
-async fn create_enrollment_token(State(s): State<AppState>, call: OperatorCall) -> ApiResult<Json<Value>> {
+async fn create_enrollment_token(
+    State(s): State<AppState>,
+    call: OperatorCall,
+) -> ApiResult<Json<Value>> {
     let b: EnrollmentBody = json(&call.body)?;
     let spec = EnrollmentSpec {
         name: b.name,
@@ -210,23 +273,44 @@ async fn create_enrollment_token(State(s): State<AppState>, call: OperatorCall) 
         source_cidr: b.source_cidr,
         hostname_pattern: b.hostname_pattern,
     };
-    to_json(s.signet.issue_enrollment_token(&call.operator, &spec).await?)
+    to_json(
+        s.signet
+            .issue_enrollment_token(&call.operator, &spec)
+            .await?,
+    )
 }
 
-async fn enrollment_tokens(State(s): State<AppState>, _call: OperatorCall) -> ApiResult<Json<Value>> {
-    Ok(Json(json!({ "tokens": s.signet.enrollment_tokens().await? })))
+async fn enrollment_tokens(
+    State(s): State<AppState>,
+    _call: OperatorCall,
+) -> ApiResult<Json<Value>> {
+    Ok(Json(
+        json!({ "tokens": s.signet.enrollment_tokens().await? }),
+    ))
 }
 
-async fn revoke_enrollment_token(State(s): State<AppState>, Path(id): Path<String>, call: OperatorCall) -> ApiResult<Json<Value>> {
+async fn revoke_enrollment_token(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+    call: OperatorCall,
+) -> ApiResult<Json<Value>> {
     no_body(&call)?;
-    to_json(s.signet.revoke_enrollment_token(&call.operator, &id).await?)
+    to_json(
+        s.signet
+            .revoke_enrollment_token(&call.operator, &id)
+            .await?,
+    )
 }
 
 async fn machines(State(s): State<AppState>, _call: OperatorCall) -> ApiResult<Json<Value>> {
     Ok(Json(json!({ "machines": s.signet.machine_views().await? })))
 }
 
-async fn machine(State(s): State<AppState>, Path(id): Path<String>, _call: OperatorCall) -> ApiResult<Json<Value>> {
+async fn machine(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+    _call: OperatorCall,
+) -> ApiResult<Json<Value>> {
     to_json(s.signet.machine_view(&id).await?)
 }
 
@@ -239,22 +323,46 @@ struct MachineBody {
     cidrs: Option<Vec<String>>,
 }
 
-async fn machine_action(State(s): State<AppState>, Path((id, action)): Path<(String, String)>, call: OperatorCall) -> ApiResult<Json<Value>> {
+async fn machine_action(
+    State(s): State<AppState>,
+    Path((id, action)): Path<(String, String)>,
+    call: OperatorCall,
+) -> ApiResult<Json<Value>> {
     let b: MachineBody = crate::extract::json_opt(&call.body)?.unwrap_or_default();
     let op = &call.operator;
-    let need = |v: Option<String>, f: &str| v.ok_or_else(|| ApiError::malformed(format!("missing field `{f}`")));
+    let need = |v: Option<String>, f: &str| {
+        v.ok_or_else(|| ApiError::malformed(format!("missing field `{f}`")))
+    };
     let sig = &s.signet;
     let view = match action.as_str() {
-        "approve" => sig.approve_machine(op, &id, b.fingerprint.as_deref()).await?,
+        "approve" => {
+            sig.approve_machine(op, &id, b.fingerprint.as_deref())
+                .await?
+        }
         "deny" => sig.deny_machine(op, &id).await?,
         "enable" => sig.set_machine_enabled(op, &id, true).await?,
         "disable" => sig.set_machine_enabled(op, &id, false).await?,
         "revoke" => sig.revoke_machine(op, &id).await?,
-        "attach" => sig.attach_machine(op, &id, &need(b.project_id, "projectId")?).await?,
-        "detach" => sig.detach_machine(op, &id, &need(b.project_id, "projectId")?).await?,
-        "grant" => sig.set_grants(op, &id, &b.secret_ids.unwrap_or_default(), true).await?,
-        "ungrant" => sig.set_grants(op, &id, &b.secret_ids.unwrap_or_default(), false).await?,
-        "cidrs" => sig.set_machine_cidrs(op, &id, &b.cidrs.unwrap_or_default()).await?,
+        "attach" => {
+            sig.attach_machine(op, &id, &need(b.project_id, "projectId")?)
+                .await?
+        }
+        "detach" => {
+            sig.detach_machine(op, &id, &need(b.project_id, "projectId")?)
+                .await?
+        }
+        "grant" => {
+            sig.set_grants(op, &id, &b.secret_ids.unwrap_or_default(), true)
+                .await?
+        }
+        "ungrant" => {
+            sig.set_grants(op, &id, &b.secret_ids.unwrap_or_default(), false)
+                .await?
+        }
+        "cidrs" => {
+            sig.set_machine_cidrs(op, &id, &b.cidrs.unwrap_or_default())
+                .await?
+        }
         _ => return Err(ApiError::new(crate::error::ErrorCode::NotFound)),
     };
     to_json(view)
@@ -273,10 +381,22 @@ struct CidrBody {
 
 async fn allowlist_add(State(s): State<AppState>, call: OperatorCall) -> ApiResult<Json<Value>> {
     let b: CidrBody = json(&call.body)?;
-    to_json(s.signet.allowlist_add(&call.operator, &b.cidr, b.label.as_deref().unwrap_or_default()).await?)
+    to_json(
+        s.signet
+            .allowlist_add(
+                &call.operator,
+                &b.cidr,
+                b.label.as_deref().unwrap_or_default(),
+            )
+            .await?,
+    )
 }
 
-async fn allowlist_remove(State(s): State<AppState>, Path(id): Path<String>, call: OperatorCall) -> ApiResult<Json<Value>> {
+async fn allowlist_remove(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+    call: OperatorCall,
+) -> ApiResult<Json<Value>> {
     no_body(&call)?;
     s.signet.allowlist_remove(&call.operator, &id).await?;
     Ok(Json(json!({ "id": id, "deleted": true })))
@@ -287,9 +407,16 @@ async fn allowlist_enable(State(s): State<AppState>, call: OperatorCall) -> ApiR
     to_json(s.signet.allowlist_set_enabled(&call.operator, true).await?)
 }
 
-async fn allowlist_disable(State(s): State<AppState>, call: OperatorCall) -> ApiResult<Json<Value>> {
+async fn allowlist_disable(
+    State(s): State<AppState>,
+    call: OperatorCall,
+) -> ApiResult<Json<Value>> {
     no_body(&call)?;
-    to_json(s.signet.allowlist_set_enabled(&call.operator, false).await?)
+    to_json(
+        s.signet
+            .allowlist_set_enabled(&call.operator, false)
+            .await?,
+    )
 }
 
 #[derive(Deserialize, Default)]
@@ -308,10 +435,16 @@ async fn audit_query(State(s): State<AppState>, call: OperatorCall) -> ApiResult
         before_seq: q.before_seq,
         actor_id: q.actor_id,
         action: q.action,
-        result: q.result.as_deref().map(signet_core::audit::parse_result).transpose()?,
+        result: q
+            .result
+            .as_deref()
+            .map(signet_core::audit::parse_result)
+            .transpose()?,
         limit: q.limit.unwrap_or(100),
     };
-    Ok(Json(json!({ "records": s.signet.audit_list(&filter).await? })))
+    Ok(Json(
+        json!({ "records": s.signet.audit_list(&filter).await? }),
+    ))
 }
 
 async fn audit_verify(State(s): State<AppState>, call: OperatorCall) -> ApiResult<Json<Value>> {

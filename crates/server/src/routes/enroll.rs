@@ -38,13 +38,29 @@ async fn body(headers: &HeaderMap, body: axum::body::Body) -> ApiResult<EnrollBo
 }
 
 fn registration<'a>(b: &'a EnrollBody, ip: std::net::IpAddr) -> Registration<'a> {
-    Registration { public_key: &b.public_key, hostname: &b.hostname, name: b.name.as_deref(), source_ip: ip }
+    Registration {
+        public_key: &b.public_key,
+        hostname: &b.hostname,
+        name: b.name.as_deref(),
+        source_ip: ip,
+    }
 }
 
-async fn bootstrap(State(s): State<AppState>, ClientIp(ip): ClientIp, headers: HeaderMap, raw: axum::body::Body) -> ApiResult<Response> {
+async fn bootstrap(
+    State(s): State<AppState>,
+    ClientIp(ip): ClientIp,
+    headers: HeaderMap,
+    raw: axum::body::Body,
+) -> ApiResult<Response> {
     let b = body(&headers, raw).await?;
-    let token = b.token.as_deref().ok_or_else(|| ApiError::malformed("missing field `token`"))?;
-    let r = s.signet.enroll_with_bootstrap_token(token, &registration(&b, ip)).await?;
+    let token = b
+        .token
+        .as_deref()
+        .ok_or_else(|| ApiError::malformed("missing field `token`"))?;
+    let r = s
+        .signet
+        .enroll_with_bootstrap_token(token, &registration(&b, ip))
+        .await?;
     Ok(Json(json!({
         "machineId": r.machine_id,
         "machineName": r.machine_name,
@@ -56,10 +72,22 @@ async fn bootstrap(State(s): State<AppState>, ClientIp(ip): ClientIp, headers: H
     .into_response())
 }
 
-async fn register(State(s): State<AppState>, Path(vault): Path<String>, ClientIp(ip): ClientIp, headers: HeaderMap, raw: axum::body::Body) -> ApiResult<Response> {
+async fn register(
+    State(s): State<AppState>,
+    Path(vault): Path<String>,
+    ClientIp(ip): ClientIp,
+    headers: HeaderMap,
+    raw: axum::body::Body,
+) -> ApiResult<Response> {
     let b = body(&headers, raw).await?;
-    let token = b.token.as_deref().ok_or_else(|| ApiError::malformed("missing field `token`"))?;
-    let r = s.signet.enroll_with_enrollment_token(&vault, token, &registration(&b, ip)).await?;
+    let token = b
+        .token
+        .as_deref()
+        .ok_or_else(|| ApiError::malformed("missing field `token`"))?;
+    let r = s
+        .signet
+        .enroll_with_enrollment_token(&vault, token, &registration(&b, ip))
+        .await?;
     Ok(Json(json!({
         "machineId": r.machine_id,
         "machineName": r.machine_name,
@@ -70,12 +98,21 @@ async fn register(State(s): State<AppState>, Path(vault): Path<String>, ClientIp
     .into_response())
 }
 
-async fn request(State(s): State<AppState>, Path(vault): Path<String>, ClientIp(ip): ClientIp, headers: HeaderMap, raw: axum::body::Body) -> ApiResult<Response> {
+async fn request(
+    State(s): State<AppState>,
+    Path(vault): Path<String>,
+    ClientIp(ip): ClientIp,
+    headers: HeaderMap,
+    raw: axum::body::Body,
+) -> ApiResult<Response> {
     let b = body(&headers, raw).await?;
     if b.token.is_some() {
         return Err(ApiError::malformed("a tokenless request carries no token"));
     }
-    let r = s.signet.enroll_by_request(&vault, &registration(&b, ip)).await?;
+    let r = s
+        .signet
+        .enroll_by_request(&vault, &registration(&b, ip))
+        .await?;
     Ok(Json(json!({
         "machineId": r.machine_id,
         "machineName": r.machine_name,
@@ -87,11 +124,25 @@ async fn request(State(s): State<AppState>, Path(vault): Path<String>, ClientIp(
     .into_response())
 }
 
-async fn bootstrap_script(State(s): State<AppState>, Path(token): Path<String>) -> ApiResult<Response> {
+async fn bootstrap_script(
+    State(s): State<AppState>,
+    Path(token): Path<String>,
+) -> ApiResult<Response> {
     // Only a well-formed, live token gets a script; everything else is the same refusal.
-    let well_formed = token.len() == 68 && token.starts_with("sgb_") && token[4..].bytes().all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase());
+    let well_formed = token.len() == 68
+        && token.starts_with("sgb_")
+        && token[4..]
+            .bytes()
+            .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase());
     if !well_formed || !s.signet.bootstrap_token_usable(&token).await? {
         return Err(ApiError::new(ErrorCode::AccessDenied));
     }
-    Ok(([(axum::http::header::CONTENT_TYPE, "text/x-shellscript; charset=utf-8")], script(s.signet.api_url(), &token)).into_response())
+    Ok((
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "text/x-shellscript; charset=utf-8",
+        )],
+        script(s.signet.api_url(), &token),
+    )
+        .into_response())
 }

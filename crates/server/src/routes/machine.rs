@@ -46,7 +46,11 @@ struct PollBody {
     watch: Vec<String>,
 }
 
-async fn read_secret(State(s): State<AppState>, Path(id): Path<String>, call: MachineCall) -> ApiResult<Response> {
+async fn read_secret(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+    call: MachineCall,
+) -> ApiResult<Response> {
     let v = s.signet.read_secret(&call.machine, &id).await?;
     Ok(Json(json!({ "value": v.0.as_str() })).into_response())
 }
@@ -73,16 +77,27 @@ fn listed(rows: Vec<signet_core::read::Listed>, cli: bool) -> Value {
 }
 
 async fn list_secrets(State(s): State<AppState>, call: MachineCall) -> ApiResult<Json<Value>> {
-    Ok(Json(listed(s.signet.list_secrets(&call.machine, None).await?, false)))
+    Ok(Json(listed(
+        s.signet.list_secrets(&call.machine, None).await?,
+        false,
+    )))
 }
 
 async fn list_in_project(State(s): State<AppState>, call: MachineCall) -> ApiResult<Json<Value>> {
     let body: ProjectBody = json(&call.body)?;
-    Ok(Json(listed(s.signet.list_secrets(&call.machine, Some(&body.project_id)).await?, false)))
+    Ok(Json(listed(
+        s.signet
+            .list_secrets(&call.machine, Some(&body.project_id))
+            .await?,
+        false,
+    )))
 }
 
 async fn cli_secrets(State(s): State<AppState>, call: MachineCall) -> ApiResult<Json<Value>> {
-    Ok(Json(listed(s.signet.list_secrets(&call.machine, None).await?, true)))
+    Ok(Json(listed(
+        s.signet.list_secrets(&call.machine, None).await?,
+        true,
+    )))
 }
 
 async fn export(State(s): State<AppState>, call: MachineCall) -> ApiResult<Response> {
@@ -101,8 +116,13 @@ async fn export(State(s): State<AppState>, call: MachineCall) -> ApiResult<Respo
 
 async fn poll(State(s): State<AppState>, call: MachineCall) -> ApiResult<Json<Value>> {
     let body: PollBody = json(&call.body)?;
-    let changes: Map<String, Value> =
-        s.signet.poll(&call.machine, &body.watch).await?.into_iter().map(|(id, st)| (id, json!({ "status": st }))).collect();
+    let changes: Map<String, Value> = s
+        .signet
+        .poll(&call.machine, &body.watch)
+        .await?
+        .into_iter()
+        .map(|(id, st)| (id, json!({ "status": st })))
+        .collect();
     Ok(Json(json!({ "changes": changes })))
 }
 
