@@ -3,11 +3,12 @@
 # core 1. Every read is a fresh signature, timestamp and nonce over keep-alive connections, and
 # every read is audited durably (fail-closed) before it is answered.
 #
-#   scripts/bench.sh [RUNS] [CONNECTIONS] [SECONDS]
+#   scripts/bench.sh [RUNS] [CONNECTION COUNTS] [SECONDS]
+#   e.g. scripts/bench.sh 5 "32 128" 10   (runs alternate between the counts on one server)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 RUNS="${1:-3}"
-CONNS="${2:-32}"
+CONNS="${2:-32 128}"
 SECS="${3:-10}"
 
 cargo build --release --locked --bin signet --bin signet-bench >&2
@@ -41,9 +42,11 @@ op machine approve "$MACHINE" >/dev/null
 op machine attach "$MACHINE" --project "$PROJECT" >/dev/null
 op machine grant "$MACHINE" --secret "$SECRET" >/dev/null
 
-echo "server: pid $SERVER on core 0 (1 tokio worker + the SQLite writer thread); load: core 1, $CONNS connections, ${SECS}s per run" >&2
+echo "server: pid $SERVER on core 0 (1 tokio worker + the SQLite writer thread); load: core 1; ${SECS}s per run" >&2
 for run in $(seq 1 "$RUNS"); do
-  taskset -c 1 "$BIN/signet-bench" --identity "$IDENTITY" --secret "$SECRET" --connections "$CONNS" --duration "$SECS"
+  for c in $CONNS; do
+    taskset -c 1 "$BIN/signet-bench" --identity "$IDENTITY" --secret "$SECRET" --connections "$c" --duration "$SECS"
+  done
 done
 READS="$(op audit list --action secret_read --limit 1 | python3 -c 'import json,sys; r=json.load(sys.stdin)["records"]; print(r[0]["seq"] if r else 0)')"
 echo "audit head seq after the runs: $READS" >&2

@@ -252,3 +252,59 @@ impl ClassifyMessage for serde_json::Error {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use axum::http::HeaderValue;
+
+    use super::*;
+
+    async fn state(trusted: &[&str]) -> (AppState, tempfile::TempDir) {
+        let dir = tempfile::tempdir().unwrap();
+        let signet = crate::install::open(
+            &dir.path().join("d"),
+            &crate::config::RootKeySource::DataDir,
+            Default::default(),
+        )
+        .await
+        .unwrap();
+        let proxies = trusted.iter().map(|c| c.parse().unwrap()).collect();
+        (
+            AppState {
+                signet,
+                trusted_proxies: Arc::new(proxies),
+            },
+            dir,
+        )
+    }
+
+    #[tokio::test]
+    async fn forwarded_for_counts_only_from_trusted_proxies() {
+        let mut h = HeaderMap::new();
+        h.insert(
+            "x-forwarded-for",
+            HeaderValue::from_static("203.0.113.9, 10.0.0.7"),
+        );
+        let (none, _d1) = state(&[]).await;
+        let peer: IpAddr = "10.0.0.5".parse().unwrap();
+        assert_eq!(
+            client_ip(&none, peer, &h),
+            peer,
+            "an untrusted peer's header is ignored"
+        );
+        let (trusted, _d2) = state(&["10.0.0.0/8"]).await;
+        // The right-most hop that is not itself a trusted proxy is the client.
+        assert_eq!(
+            client_ip(&trusted, peer, &h),
+            "203.0.113.9".parse::<IpAddr>().unwrap()
+        );
+        let mapped: IpAddr = "::ffff:10.0.0.5".parse().unwrap();
+        assert_eq!(
+            client_ip(&trusted, mapped, &h),
+            "203.0.113.9".parse::<IpAddr>().unwrap()
+        );
+        assert_eq!(client_ip(&trusted, peer, &HeaderMap::new()), peer);
+    }
+}

@@ -305,3 +305,119 @@ fn rollback_makes_a_new_version_with_the_old_value() {
     assert_eq!(v.len(), 4);
     assert_eq!(v[3]["valueVersion"], 1);
 }
+
+#[test]
+fn the_server_speaks_tls_with_rustls() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let dir = tmp.path();
+    let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
+    let made = Command::new("openssl")
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+            "-nodes",
+            "-days",
+            "1",
+            "-subj",
+            "/CN=localhost",
+        ])
+        .args(["-addext", "subjectAltName=DNS:localhost"])
+        .arg("-keyout")
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .output()
+        .expect("openssl");
+    assert!(made.status.success(), "openssl: {}", stderr(&made));
+
+    let mut tls = TestServer::start_with(&[
+        "--tls-cert",
+        cert.to_str().expect("utf8"),
+        "--tls-key",
+        key.to_str().expect("utf8"),
+    ]);
+    let url = format!("https://localhost:{}/healthz", tls.port);
+    let out = Command::new("curl")
+        .args(["-sS", "--cacert"])
+        .arg(&cert)
+        .arg(&url)
+        .output()
+        .expect("curl");
+    assert!(out.status.success(), "curl over TLS: {}", stderr(&out));
+    assert_eq!(stdout(&out), "ok");
+    // Plain HTTP to the TLS port is not served.
+    let plain = Command::new("curl")
+        .args(["-sS", "--max-time", "5"])
+        .arg(format!("http://localhost:{}/healthz", tls.port))
+        .output()
+        .expect("curl");
+    assert_ne!(stdout(&plain), "ok");
+    tls.stop();
+}
+
+#[test]
+fn plain_http_off_loopback_is_refused_without_the_flag() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let out = Command::new(crate::harness::bin())
+        .args(["server", "--listen", "0.0.0.0:0", "--data-dir"])
+        .arg(dir.path().join("data"))
+        .output()
+        .expect("run");
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("refusing plain HTTP"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn run_exits_with_the_childs_code_and_forwards_sigterm() {
+    let f = Fixture::new();
+    let out = f.server.machine(&[
+        "run",
+        "--secret",
+        &f.secret,
+        "--",
+        "sh",
+        "-c",
+        "test -n \"$DATABASE_URL\" && exit 7",
+    ]);
+    assert_eq!(out.status.code(), Some(7), "{}", stderr(&out));
+
+    let mut child = Command::new(crate::harness::bin())
+        .args([
+            "run",
+            "--all",
+            "--",
+            "sh",
+            "-c",
+            "trap 'exit 42' TERM; echo ready; while :; do sleep 0.1; done",
+        ])
+        .env("SIGNET_HOME", &f.server.machine_home)
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let mut line = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(child.stdout.take().expect("stdout")),
+        &mut line,
+    )
+    .expect("read");
+    assert_eq!(line.trim(), "ready");
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        nix::sys::signal::Signal::SIGTERM,
+    )
+    .expect("signal");
+    let status = child.wait().expect("wait");
+    assert_eq!(
+        status.code(),
+        Some(42),
+        "the child saw SIGTERM and its exit code came back"
+    );
+}

@@ -8,7 +8,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::json;
-use signet_core::enrollment::Registration;
+use signet_core::enrollment::{Registered, Registration};
 
 use crate::AppState;
 use crate::bootstrap::script;
@@ -37,6 +37,25 @@ async fn body(headers: &HeaderMap, body: axum::body::Body) -> ApiResult<EnrollBo
     json(&read_body(headers, body, MAX_BODY).await?)
 }
 
+fn required_token(b: &EnrollBody) -> ApiResult<&str> {
+    b.token
+        .as_deref()
+        .ok_or_else(|| ApiError::malformed("missing field `token`"))
+}
+
+/// The answer to a registration that waits for an operator.
+fn pending(r: &Registered) -> Response {
+    Json(json!({
+        "machineId": r.machine_id,
+        "machineName": r.machine_name,
+        "vaultId": r.vault_id,
+        "apiUrl": r.api_url,
+        "status": r.status,
+        "fingerprint": r.fingerprint,
+    }))
+    .into_response()
+}
+
 fn registration<'a>(b: &'a EnrollBody, ip: std::net::IpAddr) -> Registration<'a> {
     Registration {
         public_key: &b.public_key,
@@ -53,23 +72,12 @@ async fn bootstrap(
     raw: axum::body::Body,
 ) -> ApiResult<Response> {
     let b = body(&headers, raw).await?;
-    let token = b
-        .token
-        .as_deref()
-        .ok_or_else(|| ApiError::malformed("missing field `token`"))?;
+    let token = required_token(&b)?;
     let r = s
         .signet
         .enroll_with_bootstrap_token(token, &registration(&b, ip))
         .await?;
-    Ok(Json(json!({
-        "machineId": r.machine_id,
-        "machineName": r.machine_name,
-        "vaultId": r.vault_id,
-        "apiUrl": r.api_url,
-        "status": r.status,
-        "fingerprint": r.fingerprint,
-    }))
-    .into_response())
+    Ok(pending(&r))
 }
 
 async fn register(
@@ -80,10 +88,7 @@ async fn register(
     raw: axum::body::Body,
 ) -> ApiResult<Response> {
     let b = body(&headers, raw).await?;
-    let token = b
-        .token
-        .as_deref()
-        .ok_or_else(|| ApiError::malformed("missing field `token`"))?;
+    let token = required_token(&b)?;
     let r = s
         .signet
         .enroll_with_enrollment_token(&vault, token, &registration(&b, ip))
@@ -113,15 +118,7 @@ async fn request(
         .signet
         .enroll_by_request(&vault, &registration(&b, ip))
         .await?;
-    Ok(Json(json!({
-        "machineId": r.machine_id,
-        "machineName": r.machine_name,
-        "vaultId": r.vault_id,
-        "apiUrl": r.api_url,
-        "status": r.status,
-        "fingerprint": r.fingerprint,
-    }))
-    .into_response())
+    Ok(pending(&r))
 }
 
 async fn bootstrap_script(
