@@ -138,13 +138,16 @@ CREATE TABLE ip_allowlist (
     created_ms INTEGER NOT NULL
 ) STRICT;
 
--- The durable copy of the replay cache; the process keeps the authoritative set in memory.
+-- The durable copy of the replay cache; the process keeps the authoritative set in memory and
+-- enforces uniqueness there. Rows are kept in arrival (rowid) order so that a group commit
+-- appends its nonces to the last page: keyed by (principal, nonce), every random nonce dirtied a
+-- different page, and the WAL grew by one page per signed request. A duplicate row (a pair reused
+-- after a sweep) is harmless when the set is reloaded.
 CREATE TABLE nonces (
     principal  TEXT    NOT NULL,
     nonce      TEXT    NOT NULL,
-    expires_ms INTEGER NOT NULL,
-    PRIMARY KEY (principal, nonce)
-) STRICT, WITHOUT ROWID;
+    expires_ms INTEGER NOT NULL
+) STRICT;
 
 CREATE INDEX nonces_expiry ON nonces (expires_ms);
 

@@ -76,13 +76,10 @@ impl NonceSet {
     }
 }
 
-/// An upsert, not an insert: a pair swept from the set may still have its row if the sweep's
-/// DELETE has not run yet, and its reuse must not fail.
 fn persist(tx: &Transaction<'_>, principal: &str, nonce: &str, expires_ms: i64) -> StoreResult<()> {
     exec(
         tx,
-        "INSERT INTO nonces (principal, nonce, expires_ms) VALUES (?1, ?2, ?3)
-         ON CONFLICT (principal, nonce) DO UPDATE SET expires_ms = excluded.expires_ms",
+        "INSERT INTO nonces (principal, nonce, expires_ms) VALUES (?1, ?2, ?3)",
         params![principal, nonce, expires_ms],
     )
     .map(drop)
