@@ -6,6 +6,19 @@ fn a_missing_or_wrong_root_key_stops_the_server_at_start() {
     s.operator_init();
     let key_path = s.data_dir.join("root.key");
     let key = std::fs::read_to_string(&key_path).expect("root key");
+    let mode = |p: &std::path::Path| {
+        std::os::unix::fs::PermissionsExt::mode(
+            &std::fs::metadata(p).expect("metadata").permissions(),
+        ) & 0o777
+    };
+    assert_eq!(mode(&s.data_dir), 0o700, "the data folder is private");
+    assert_eq!(mode(&key_path), 0o600, "the root key file is private");
+    assert_eq!(
+        mode(&s.data_dir.join("signet.db")),
+        0o600,
+        "the database is private"
+    );
+    assert_eq!(key.trim().len(), 64, "the key file holds 64 hex digits");
     let port = s.port;
     s.stop();
 
