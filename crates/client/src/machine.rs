@@ -10,9 +10,7 @@ use signet_proto::{Identity, MachineId, ProjectId, SecretId, VaultId};
 
 use crate::error::ClientError;
 use crate::identity::{self, Credentials};
-use crate::request::{
-    ClientOptions, Principal, RawResponse, RetryNetwork, SignOverrides, SignedRequest, Signer,
-};
+use crate::request::{ClientOptions, Principal, RetryNetwork, SignedRequest, Signer};
 use crate::secret::SecretValue;
 
 /// A secret as listed by `GET /v1/secrets` and `POST /v1/secrets/list` (no value).
@@ -216,23 +214,6 @@ impl MachineClient {
     /// Starts a low-level signed request (test-support; see [`SignedRequest`]).
     pub fn signed(&self, method: &str, path: &str) -> SignedRequest<'_> {
         self.signer.signed(method, path)
-    }
-
-    /// Signs and sends one request with `overrides`, once, without retry, and returns the raw
-    /// response whatever its status (test-support).
-    pub async fn send_signed(
-        &self,
-        method: &str,
-        path: &str,
-        body: Vec<u8>,
-        overrides: SignOverrides,
-    ) -> Result<RawResponse, ClientError> {
-        self.signed(method, path)
-            .body(body)
-            .overrides(overrides)
-            .build()?
-            .send()
-            .await
     }
 
     /// `GET /v1/secret/{id}`: the value of one secret.

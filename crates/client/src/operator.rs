@@ -10,9 +10,7 @@ use zeroize::Zeroizing;
 
 use crate::error::ClientError;
 use crate::identity::{self, Credentials, OperatorIdentity};
-use crate::request::{
-    ClientOptions, Principal, RawResponse, RetryNetwork, SignOverrides, SignedRequest, Signer,
-};
+use crate::request::{ClientOptions, Principal, RetryNetwork, SignedRequest, Signer};
 use crate::secret::SecretValue;
 
 /// The content of a secret write: exactly one of a plain value or a set of fields.
@@ -120,23 +118,6 @@ impl OperatorClient {
     /// Starts a low-level signed request (test-support; see [`SignedRequest`]).
     pub fn signed(&self, method: &str, path: &str) -> SignedRequest<'_> {
         self.signer.signed(method, path)
-    }
-
-    /// Signs and sends one request with `overrides`, once, without retry, and returns the raw
-    /// response whatever its status (test-support).
-    pub async fn send_signed(
-        &self,
-        method: &str,
-        path: &str,
-        body: Vec<u8>,
-        overrides: SignOverrides,
-    ) -> Result<RawResponse, ClientError> {
-        self.signed(method, path)
-            .body(body)
-            .overrides(overrides)
-            .build()?
-            .send()
-            .await
     }
 
     /// Calls an admin route (`docs/api.md`) and returns its JSON answer. `body` is sent as

@@ -165,6 +165,23 @@ impl Signer {
         SignedRequest::new(self, method, path)
     }
 
+    /// Signs and sends one request with `overrides`, once, without retry, and returns the raw
+    /// response whatever its status (test-support).
+    pub async fn send_signed(
+        &self,
+        method: &str,
+        path: &str,
+        body: Vec<u8>,
+        overrides: SignOverrides,
+    ) -> Result<RawResponse, ClientError> {
+        self.signed(method, path)
+            .body(body)
+            .overrides(overrides)
+            .build()?
+            .send()
+            .await
+    }
+
     /// Sends a signed request, re-signed with a fresh timestamp and nonce on every attempt, and
     /// retried on 429, 503 and (per `network`) network failures. Success is exactly 200, as on
     /// every signed route; the 200 response is returned.
