@@ -204,32 +204,28 @@ impl Signet {
         self.machine_view(id).await
     }
 
-    /// Attaches a machine to a project (grants nothing by itself).
-    pub async fn attach_machine(
+    /// Attaches a machine to a project (which grants nothing by itself), or detaches it, which
+    /// drops its grants on that project's secrets.
+    pub async fn set_membership(
         &self,
         op: &AuthedOperator,
         id: &str,
         project: &str,
+        attach: bool,
     ) -> CoreResult<MachineView> {
         let mid = parse_machine_id(id)?;
         let pid = ProjectId::parse(project).map_err(|_| CoreError::bad("unknown project"))?;
-        self.store.attach(&mid, &pid).await?;
-        self.audit_operator(op, "machine_attach", &mid.to_string(), pid.as_str())
-            .await?;
-        self.machine_view(id).await
-    }
-
-    /// Detaches a machine from a project, dropping its grants there.
-    pub async fn detach_machine(
-        &self,
-        op: &AuthedOperator,
-        id: &str,
-        project: &str,
-    ) -> CoreResult<MachineView> {
-        let mid = parse_machine_id(id)?;
-        let pid = ProjectId::parse(project).map_err(|_| CoreError::bad("unknown project"))?;
-        self.store.detach(&mid, &pid).await?;
-        self.audit_operator(op, "machine_detach", &mid.to_string(), pid.as_str())
+        if attach {
+            self.store.attach(&mid, &pid).await?;
+        } else {
+            self.store.detach(&mid, &pid).await?;
+        }
+        let action = if attach {
+            "machine_attach"
+        } else {
+            "machine_detach"
+        };
+        self.audit_operator(op, action, &mid.to_string(), pid.as_str())
             .await?;
         self.machine_view(id).await
     }

@@ -344,11 +344,11 @@ async fn machine_action(
         "disable" => sig.set_machine_enabled(op, &id, false).await?,
         "revoke" => sig.revoke_machine(op, &id).await?,
         "attach" => {
-            sig.attach_machine(op, &id, &need(b.project_id, "projectId")?)
+            sig.set_membership(op, &id, &need(b.project_id, "projectId")?, true)
                 .await?
         }
         "detach" => {
-            sig.detach_machine(op, &id, &need(b.project_id, "projectId")?)
+            sig.set_membership(op, &id, &need(b.project_id, "projectId")?, false)
                 .await?
         }
         "grant" => {
