@@ -26,7 +26,8 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 use signet_proto::{OperatorId, PublicKey, UserId, VaultId};
 use signet_store::{
-    ActorKind, AuditResult, LoginRecord, LoginResult, OperatorRecord, Role, UserRecord, UserStatus,
+    ActorKind, AuditResult, LoginRecord, LoginResult, OperatorRecord, Role, StoreError, UserRecord,
+    UserStatus,
 };
 use totp_rs::{Algorithm as TotpAlgorithm, Builder as TotpBuilder, Totp};
 use unicode_normalization::UnicodeNormalization;
@@ -523,7 +524,13 @@ impl Signet {
             user_id: Some(user.id),
             expires_ms: Some(now + CLI_KEY_TTL_MS),
         };
-        self.store.insert_operator(&rec).await?;
+        self.store
+            .insert_operator(&rec)
+            .await
+            .map_err(|e| match e {
+                StoreError::Conflict("public_key") => CoreError::Conflict("public_key_taken"),
+                e => e.into(),
+            })?;
         let e = self.event(
             &Actor::new(ActorKind::Anonymous, "", &ip),
             "operator_cli_login",
