@@ -230,9 +230,35 @@ fn argon2() -> CoreResult<Argon2<'static>> {
     Ok(Argon2::new(Algorithm::Argon2id, Version::V0x13, params))
 }
 
+/// Bounds concurrent Argon2id computations. Each holds [`ARGON2_M_COST_KIB`] of memory for
+/// its duration, and the blocking pool alone would admit hundreds at once: a flood of sign-ins
+/// from many addresses must queue here rather than exhaust the host's memory.
+pub(crate) struct HashGate(tokio::sync::Semaphore);
+
+impl HashGate {
+    /// One permit per core: more concurrent hashes would not finish sooner.
+    pub(crate) fn new() -> Self {
+        let cores = std::thread::available_parallelism().map_or(2, std::num::NonZero::get);
+        Self(tokio::sync::Semaphore::new(cores))
+    }
+
+    async fn run<R: Send + 'static>(
+        &self,
+        job: impl FnOnce() -> CoreResult<R> + Send + 'static,
+    ) -> CoreResult<R> {
+        // The semaphore is never closed, so acquiring fails only if it were.
+        let permit = self.0.acquire().await.map_err(|_| CoreError::Unavailable)?;
+        let r = tokio::task::spawn_blocking(job)
+            .await
+            .map_err(|_| CoreError::Unavailable)?;
+        drop(permit);
+        r
+    }
+}
+
 /// Hashes on the blocking pool: 16 ms of CPU would stall every request on a runtime worker.
-async fn hash_password(p: Password) -> CoreResult<String> {
-    tokio::task::spawn_blocking(move || {
+async fn hash_password(gate: &HashGate, p: Password) -> CoreResult<String> {
+    gate.run(move || {
         argon2()?
             .hash_password(p.as_bytes())
             .map(|h| h.to_string())
@@ -242,19 +268,17 @@ async fn hash_password(p: Password) -> CoreResult<String> {
             })
     })
     .await
-    .map_err(|_| CoreError::Unavailable)?
 }
 
 /// Whether `p` matches `phc`. A malformed stored hash is a mismatch (and logged), never a panic.
-async fn verify_password(p: Password, phc: String) -> CoreResult<bool> {
-    tokio::task::spawn_blocking(move || {
+async fn verify_password(gate: &HashGate, p: Password, phc: String) -> CoreResult<bool> {
+    gate.run(move || {
         // Parameters come from the PHC string itself, so old hashes keep verifying if the
         // constants change.
         let a = argon2()?;
         Ok(a.verify_password(p.as_bytes(), phc.as_str()).is_ok())
     })
     .await
-    .map_err(|_| CoreError::Unavailable)?
 }
 
 fn totp(seed: &[u8], account: &str) -> CoreResult<Totp> {
@@ -315,7 +339,7 @@ impl Signet {
         if self.store.user_count().await? > 0 {
             return Err(CoreError::Conflict("users_exist"));
         }
-        let password_hash = hash_password(new.password).await?;
+        let password_hash = hash_password(&self.hashes, new.password).await?;
 
         let id = UserId::generate();
         let mut seed = Zeroizing::new([0u8; TOTP_SEED_BYTES]);
@@ -404,7 +428,7 @@ impl Signet {
         let phc = user
             .as_ref()
             .map_or_else(|| DUMMY_PHC.to_owned(), |u| u.password_hash.clone());
-        let password_ok = verify_password(attempt.password.clone(), phc).await?;
+        let password_ok = verify_password(&self.hashes, attempt.password.clone(), phc).await?;
 
         let Some(user) = user else {
             self.record_login(None, &attempt, LoginResult::Failed, "unknown_login")
@@ -603,6 +627,7 @@ mod tests {
 
     #[tokio::test]
     async fn the_dummy_hash_has_the_live_parameters() {
+        let gate = HashGate::new();
         let parsed = argon2::PasswordHash::new(DUMMY_PHC).unwrap();
         assert_eq!(parsed.algorithm.as_str(), "argon2id");
         let params = Params::try_from(&parsed).unwrap();
@@ -611,16 +636,16 @@ mod tests {
             (ARGON2_M_COST_KIB, ARGON2_T_COST, ARGON2_P_COST)
         );
         assert!(
-            !verify_password(Password::new("anything at all"), DUMMY_PHC.into())
+            !verify_password(&gate, Password::new("anything at all"), DUMMY_PHC.into())
                 .await
                 .unwrap()
         );
-        let fresh = hash_password(Password::new("correct horse battery"))
+        let fresh = hash_password(&gate, Password::new("correct horse battery"))
             .await
             .unwrap();
         assert!(fresh.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"));
         assert!(
-            verify_password(Password::new("correct horse battery"), fresh)
+            verify_password(&gate, Password::new("correct horse battery"), fresh)
                 .await
                 .unwrap()
         );
