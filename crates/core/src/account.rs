@@ -368,10 +368,6 @@ impl Signet {
             locked_until_ms: None,
             created_ms: self.now_ms(),
         };
-        // The store re-checks "no user yet" in the insert's own transaction: two racing
-        // create-owner calls cannot both win.
-        self.store.insert_first_user(&user).await?;
-
         let mut codes = Vec::with_capacity(RECOVERY_CODES);
         let mut digests = Vec::with_capacity(RECOVERY_CODES);
         for _ in 0..RECOVERY_CODES {
@@ -379,7 +375,10 @@ impl Signet {
             digests.push(recovery_digest(&code));
             codes.push(code);
         }
-        self.store.replace_recovery_codes(&id, &digests).await?;
+        // The store re-checks "no user yet" in the insert's own transaction, so two racing
+        // create-owner calls cannot both win, and stores the codes in the same one, so an owner
+        // never exists without the codes they are about to be shown.
+        self.store.insert_first_user(&user, &digests).await?;
 
         let e = self.event(
             &Actor::new(ActorKind::System, "", "local"),

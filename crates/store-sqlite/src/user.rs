@@ -65,6 +65,21 @@ fn insert(tx: &rusqlite::Transaction<'_>, u: &UserRecord) -> StoreResult<()> {
     .map(drop)
 }
 
+fn insert_codes(
+    tx: &rusqlite::Transaction<'_>,
+    user: &str,
+    hashes: &[[u8; 32]],
+) -> StoreResult<()> {
+    for h in hashes {
+        exec(
+            tx,
+            "INSERT INTO recovery_codes (user_id, code_hash, used_ms) VALUES (?1, ?2, NULL)",
+            params![user, h.as_slice()],
+        )?;
+    }
+    Ok(())
+}
+
 #[async_trait]
 impl UserStore for SqliteStore {
     async fn insert_user(&self, u: &UserRecord) -> StoreResult<()> {
@@ -72,8 +87,12 @@ impl UserStore for SqliteStore {
         self.write(move |tx| insert(tx, &u)).await
     }
 
-    async fn insert_first_user(&self, u: &UserRecord) -> StoreResult<()> {
-        let u = u.clone();
+    async fn insert_first_user(
+        &self,
+        u: &UserRecord,
+        recovery_hashes: &[[u8; 32]],
+    ) -> StoreResult<()> {
+        let (u, hashes) = (u.clone(), recovery_hashes.to_vec());
         // The check and the insert share the writer's transaction, so two callers cannot both
         // see an empty table.
         self.write(move |tx| {
@@ -81,7 +100,8 @@ impl UserStore for SqliteStore {
             if exists.is_some() {
                 return Err(StoreError::Conflict("users_exist"));
             }
-            insert(tx, &u)
+            insert(tx, &u)?;
+            insert_codes(tx, &u.id.to_string(), &hashes)
         })
         .await
     }
@@ -188,14 +208,7 @@ impl UserStore for SqliteStore {
         let (id, hashes) = (id.to_string(), hashes.to_vec());
         self.write(move |tx| {
             exec(tx, "DELETE FROM recovery_codes WHERE user_id = ?1", [&id])?;
-            for h in &hashes {
-                exec(
-                    tx,
-                    "INSERT INTO recovery_codes (user_id, code_hash, used_ms) VALUES (?1, ?2, NULL)",
-                    params![id, h.as_slice()],
-                )?;
-            }
-            Ok(())
+            insert_codes(tx, &id, &hashes)
         })
         .await
     }

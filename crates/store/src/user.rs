@@ -188,9 +188,14 @@ pub struct LoginRecord {
 pub trait UserStore {
     /// Adds a user. `Conflict("username")` or `Conflict("email")` if the canonical form is taken.
     async fn insert_user(&self, user: &UserRecord) -> StoreResult<()>;
-    /// Adds a user only if there is none yet, in one transaction: `Conflict("users_exist")`
-    /// otherwise. This is how the single owner is created.
-    async fn insert_first_user(&self, user: &UserRecord) -> StoreResult<()>;
+    /// Adds a user and their recovery code digests only if there is no user yet, all in one
+    /// transaction: `Conflict("users_exist")` otherwise. This is how the single owner is
+    /// created; an owner can never exist without the codes they were shown.
+    async fn insert_first_user(
+        &self,
+        user: &UserRecord,
+        recovery_hashes: &[[u8; 32]],
+    ) -> StoreResult<()>;
     /// Looks one up by id.
     async fn user(&self, id: &UserId) -> StoreResult<Option<UserRecord>>;
     /// Looks one up by canonical username or canonical email.

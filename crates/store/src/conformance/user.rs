@@ -69,7 +69,7 @@ pub async fn the_first_user_is_created_once(store: Arc<dyn Store>) {
         let store = Arc::clone(&store);
         tasks.push(tokio::spawn(async move {
             store
-                .insert_first_user(&fixture::user(&format!("owner{i}"), NOW))
+                .insert_first_user(&fixture::user(&format!("owner{i}"), NOW), &[[i; 32]])
                 .await
         }));
     }
@@ -82,6 +82,31 @@ pub async fn the_first_user_is_created_once(store: Arc<dyn Store>) {
     }
     assert_eq!(won, 1);
     assert_eq!(store.user_count().await.unwrap(), 1);
+    // The winner has exactly its own code; the losers' codes were never stored.
+    let owner = store
+        .user_by_login(&owner_name(&store).await)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(store.unused_recovery_codes(&owner.id).await.unwrap(), 1);
+    let i: u8 = owner.username.trim_start_matches("owner").parse().unwrap();
+    assert!(
+        store
+            .use_recovery_code(&owner.id, &[i; 32], NOW)
+            .await
+            .unwrap()
+    );
+}
+
+/// The one user's username, found by trying the names the race used.
+async fn owner_name(store: &Arc<dyn Store>) -> String {
+    for i in 0..8 {
+        let name = format!("owner{i}");
+        if store.user_by_login(&name).await.unwrap().is_some() {
+            return name;
+        }
+    }
+    panic!("no owner")
 }
 
 /// A TOTP step is accepted only if it is later than the last one, once under concurrency;
