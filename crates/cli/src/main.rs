@@ -12,6 +12,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 mod access;
+mod account;
 mod allowlist;
 mod audit;
 mod child;
@@ -47,6 +48,12 @@ enum Command {
     /// Operator identities.
     #[command(subcommand)]
     Operator(OperatorCommand),
+    /// Human accounts (`create-owner` runs on the server host).
+    User(account::UserArgs),
+    /// Sign in with a password and a second factor; makes an operator key here that expires.
+    Login(account::LoginArgs),
+    /// Revoke the operator key made by `signet login`.
+    Logout(account::LogoutArgs),
 
     /// Projects, which group secrets (operator).
     Project(project::ProjectArgs),
@@ -122,6 +129,9 @@ async fn dispatch(command: Command, json: bool) -> anyhow::Result<ExitCode> {
         Command::Operator(OperatorCommand::Whoami(args)) => {
             identity::operator_whoami(args, json).await
         }
+        Command::User(args) => account::user(args, json).await,
+        Command::Login(args) => account::login(args, json).await,
+        Command::Logout(args) => account::logout(args, json).await,
         Command::Project(args) => project::run(args, json).await,
         Command::Secret(args) => secret::run(args, json).await,
         Command::Token(args) => token::run(args, json).await,

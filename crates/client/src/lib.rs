@@ -6,6 +6,7 @@
 //!   SikkerKey SDKs' retries (429, 503 and network failures; 1, 2, 4 s) and 15 s timeout.
 //! - [`OperatorClient`]: the admin API, signed with an operator's key.
 //! - [`enroll`]: the unsigned enrollment calls that create a machine identity.
+//! - [`login`]: `signet login`, which trades a password and a second factor for an operator key.
 //! - [`SignedRequest`]: the low-level builder both clients use, which is also the test-support
 //!   API for sending replays, stale timestamps and tampered requests.
 //!
@@ -20,6 +21,7 @@
 pub mod enroll;
 mod error;
 pub mod identity;
+pub mod login;
 mod machine;
 mod operator;
 mod request;

@@ -20,7 +20,7 @@ use signet_proto::{
     BodyHash, CLOCK_WINDOW_SECS, CanonicalPath, MachineId, Method, Nonce, OperatorId,
     ProtocolError, PublicKey, SignatureB64, Timestamp,
 };
-use signet_store::{ActorKind, MachineRecord, MachineStatus, OperatorRecord};
+use signet_store::{ActorKind, MachineRecord, MachineStatus, OperatorRecord, UserStatus};
 
 use crate::network::ip_in_cidrs;
 use crate::{CoreError, CoreResult, Signet};
@@ -96,6 +96,9 @@ enum Failure {
     Protocol(ProtocolError),
     UnknownPrincipal,
     Replay,
+    /// The principal exists and signed correctly but may no longer act (an expired CLI key, a
+    /// suspended user): a 401, unlike `State`, which is the server's own trouble.
+    Refused(&'static str),
     State(&'static str),
 }
 
@@ -108,7 +111,7 @@ impl Failure {
             Self::Protocol(_) => "malformed_headers",
             Self::UnknownPrincipal => "unknown_principal",
             Self::Replay => "replayed_nonce",
-            Self::State(s) => s,
+            Self::Refused(s) | Self::State(s) => s,
         }
     }
 }
@@ -269,6 +272,18 @@ impl Signet {
             };
             self.verify_signed(&format!("o:{id}"), &op.public_key, &parsed, req.body)
                 .await?;
+            // A CLI sign-in key lives only as long as its session (`signet login`), and only
+            // while its user may sign in; the headless `operator init` key has neither limit.
+            if op.expires_ms.is_some_and(|exp| self.now_ms() >= exp) {
+                return Err(Failure::Refused("operator_expired"));
+            }
+            if let Some(user) = &op.user_id {
+                match self.store.user(user).await {
+                    Ok(Some(u)) if u.status == UserStatus::Active => {}
+                    Ok(_) => return Err(Failure::Refused("user_inactive")),
+                    Err(_) => return Err(Failure::State("store_unavailable")),
+                }
+            }
             Ok(op)
         }
         .await;

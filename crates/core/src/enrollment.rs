@@ -71,7 +71,7 @@ impl RequestLimiter {
         }
     }
 
-    fn allow(&self, ip: IpAddr, now_ms: i64) -> bool {
+    pub(crate) fn allow(&self, ip: IpAddr, now_ms: i64) -> bool {
         let window = now_ms.div_euclid(60_000);
         // A poisoned lock only means a panic elsewhere mid-update of plain counters.
         let mut w = self.windows.lock().unwrap_or_else(|e| e.into_inner());

@@ -7,6 +7,7 @@
 //! no SQL, no HTTP types.
 #![forbid(unsafe_code)]
 
+pub mod account;
 pub mod audit;
 pub mod auth;
 mod clock;

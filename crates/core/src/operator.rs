@@ -26,6 +26,10 @@ impl Signet {
             owner,
             disabled: false,
             created_ms: self.now_ms(),
+            // The headless key belongs to no user and never expires: it is how an installation
+            // is administered before (or without) accounts.
+            user_id: None,
+            expires_ms: None,
         };
         self.store.insert_operator(&rec).await?;
         let e = self.event(

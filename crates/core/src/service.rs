@@ -50,6 +50,10 @@ pub struct Signet {
     pub(crate) keys: KeyCache,
     /// Throttles tokenless enrollment requests.
     pub(crate) limiter: RequestLimiter,
+    /// Bounds concurrent password hashes (memory-hard, 19 MiB each).
+    pub(crate) hashes: crate::account::HashGate,
+    /// Throttles sign-in attempts per source address (the per-account lock is in the store).
+    pub(crate) login_limiter: RequestLimiter,
     /// Static settings.
     pub(crate) config: SignetConfig,
 }
@@ -70,6 +74,10 @@ impl Signet {
         Ok(Self {
             chain: Arc::new(ChainKey::new(root.audit_key())),
             limiter: RequestLimiter::new(config.tokenless_requests_per_minute),
+            hashes: crate::account::HashGate::new(),
+            login_limiter: RequestLimiter::new(
+                crate::account::LOGIN_ATTEMPTS_PER_SOURCE_PER_MINUTE,
+            ),
             store,
             root,
             vault: vault.id,

@@ -16,6 +16,8 @@ const INFO_PROJECT_KEK: &[u8] = b"signet/v1/project-kek";
 const INFO_KEY_CHECK: &[u8] = b"signet/v1/key-check";
 const INFO_AUDIT: &[u8] = b"signet/v1/audit-chain";
 const LABEL_PROJECT_KEY: &str = "signet/v1/project-key";
+const INFO_TOTP_KEK: &[u8] = b"signet/v1/totp-kek";
+const LABEL_TOTP_SEED: &str = "signet/v1/totp-seed";
 
 /// The installation's root key. Only derived keys ever touch data.
 pub struct RootKey(Zeroizing<[u8; 32]>);
@@ -91,6 +93,29 @@ impl RootKey {
         )?;
         let bytes: [u8; 32] = raw.as_slice().try_into().map_err(|_| CryptoError::Open)?;
         Ok(ProjectKey(Zeroizing::new(bytes)))
+    }
+
+    /// Seals a user's TOTP seed for storage, bound to its vault and user, under a key of its
+    /// own: a leaked database alone yields no second factor.
+    pub fn seal_totp_seed(
+        &self,
+        vault: &str,
+        user: &str,
+        seed: &[u8],
+    ) -> Result<Vec<u8>, CryptoError> {
+        let kek = self.derive(INFO_TOTP_KEK);
+        seal(&kek, &encode(LABEL_TOTP_SEED, &[vault, user], None), seed)
+    }
+
+    /// Opens a stored TOTP seed.
+    pub fn open_totp_seed(
+        &self,
+        vault: &str,
+        user: &str,
+        sealed: &[u8],
+    ) -> Result<Zeroizing<Vec<u8>>, CryptoError> {
+        let kek = self.derive(INFO_TOTP_KEK);
+        open(&kek, &encode(LABEL_TOTP_SEED, &[vault, user], None), sealed)
     }
 }
 
@@ -176,6 +201,17 @@ mod tests {
         assert!(root.unwrap_project_key("vault_a", "proj_b", &w).is_err());
         let other = RootKey::generate().unwrap();
         assert!(other.unwrap_project_key("vault_a", "proj_a", &w).is_err());
+    }
+
+    #[test]
+    fn totp_seeds_open_only_for_their_user_and_root() {
+        let root = RootKey::generate().unwrap();
+        let sealed = root.seal_totp_seed("vault_a", "u1", &[7; 20]).unwrap();
+        let back = root.open_totp_seed("vault_a", "u1", &sealed).unwrap();
+        assert_eq!(back.as_slice(), &[7; 20]);
+        assert!(root.open_totp_seed("vault_a", "u2", &sealed).is_err());
+        let other = RootKey::generate().unwrap();
+        assert!(other.open_totp_seed("vault_a", "u1", &sealed).is_err());
     }
 
     #[test]

@@ -178,6 +178,10 @@ uuid_id!(
     /// An operator: a human's signing key for the admin API.
     OperatorId, "operator"
 );
+uuid_id!(
+    /// A user: a human account that signs in with a password and a second factor.
+    UserId, "user"
+);
 
 #[cfg(test)]
 mod tests {

@@ -92,6 +92,7 @@ pub fn router(state: AppState) -> Router {
         .merge(routes::machine::routes())
         .merge(routes::admin::routes())
         .merge(routes::enroll::routes())
+        .merge(routes::auth::routes())
         .merge(routes::health::routes())
         .fallback(not_found)
         .method_not_allowed_fallback(|| async { ApiError::new(ErrorCode::MethodNotAllowed) })

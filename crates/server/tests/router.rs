@@ -167,3 +167,73 @@ async fn health() {
         .expect("infallible");
     assert_eq!(resp.status(), StatusCode::OK);
 }
+
+fn post_json(uri: &str, body: &serde_json::Value) -> Request<Body> {
+    Request::post(uri)
+        .header("content-type", "application/json")
+        .body(Body::from(body.to_string()))
+        .expect("request")
+}
+
+#[tokio::test]
+async fn cli_login_failures_are_uniform_then_throttled() {
+    let (app, _dir) = app().await;
+    let admin = call(&app, get("/v1/admin/projects")).await;
+    let key = signet_proto::SecretSeed::generate()
+        .public_key()
+        .to_base64();
+    let attempt = |password: &str| {
+        post_json(
+            "/v1/auth/cli-login",
+            &serde_json::json!({
+                "login": "nobody@example.test",
+                "password": password,
+                "totp": "123456",
+                "publicKey": key,
+            }),
+        )
+    };
+
+    let unknown = call(&app, attempt("a long enough passphrase")).await;
+    assert_eq!(
+        (unknown.0, &unknown.1),
+        (StatusCode::UNAUTHORIZED, &admin.1)
+    );
+
+    // Shape errors are 400 and never quote the submitted values.
+    let both = post_json(
+        "/v1/auth/cli-login",
+        &serde_json::json!({
+            "login": "x", "password": "hunter2hunter2", "totp": "1", "recoveryCode": "2",
+            "publicKey": key,
+        }),
+    );
+    let both = call(&app, both).await;
+    assert_eq!(both.0, StatusCode::BAD_REQUEST);
+    let typed = post_json(
+        "/v1/auth/cli-login",
+        &serde_json::json!({ "login": "x", "password": 12345678, "publicKey": key }),
+    );
+    let typed = call(&app, typed).await;
+    assert_eq!(typed.0, StatusCode::BAD_REQUEST);
+    assert!(!typed.1.to_string().contains("12345678"), "{}", typed.1);
+    let bad_key = post_json(
+        "/v1/auth/cli-login",
+        &serde_json::json!({ "login": "x", "password": "hunter2hunter2", "publicKey": "AAAA" }),
+    );
+    assert_eq!(call(&app, bad_key).await.0, StatusCode::BAD_REQUEST);
+
+    // One source gets a fixed budget of attempts per minute, then 429 with Retry-After.
+    let mut throttled = None;
+    for _ in 0..signet_core::account::LOGIN_ATTEMPTS_PER_SOURCE_PER_MINUTE {
+        let r = call(&app, attempt("another long passphrase")).await;
+        if r.0 == StatusCode::TOO_MANY_REQUESTS {
+            throttled = Some(r);
+            break;
+        }
+        assert_eq!((r.0, &r.1), (StatusCode::UNAUTHORIZED, &admin.1));
+    }
+    let throttled = throttled.expect("throttled within the budget");
+    assert_eq!(throttled.1["code"], "rate_limited");
+    assert!(throttled.2.contains_key("retry-after"));
+}

@@ -13,6 +13,8 @@ const UNIQUE_RULES: &[(&str, &str)] = &[
     ("secrets.project_id, secrets.name", "secret_name"),
     ("ip_allowlist.cidr", "cidr"),
     ("vault.singleton", "vault"),
+    ("users.username", "username"),
+    ("users.email", "email"),
     (
         "secret_versions.secret_id, secret_versions.version",
         "version",

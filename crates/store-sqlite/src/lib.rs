@@ -31,6 +31,7 @@ mod schema;
 mod secret;
 mod statement;
 mod token;
+mod user;
 mod vault;
 mod writer;
 

@@ -6,8 +6,8 @@ use signet_proto::{OperatorId, PublicKey};
 use signet_store::{OperatorRecord, OperatorStore, StoreResult};
 
 use crate::SqliteStore;
-use crate::row::{col, id, public_key};
-use crate::statement::{all, exec, one};
+use crate::row::{col, id, opt_id, public_key};
+use crate::statement::{all, exec, exec_found, one};
 
 /// Claims a key for a principal, forever. `Conflict("public_key")` if any principal, live or
 /// revoked, ever held it.
@@ -33,6 +33,8 @@ fn operator(row: &Row<'_>) -> StoreResult<OperatorRecord> {
         owner: col(row, 3)?,
         disabled: col(row, 4)?,
         created_ms: col(row, 5)?,
+        user_id: opt_id(row, 6)?,
+        expires_ms: col(row, 7)?,
     })
 }
 
@@ -45,8 +47,18 @@ impl OperatorStore for SqliteStore {
             claim_key(tx, &op.public_key, "operator", &id)?;
             exec(
                 tx,
-                "INSERT INTO operators (id, name, public_key, owner, disabled, created_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                params![id, op.name, op.public_key.as_bytes(), op.owner, op.disabled, op.created_ms],
+                "INSERT INTO operators (id, name, public_key, owner, disabled, created_ms, user_id, expires_ms)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                params![
+                    id,
+                    op.name,
+                    op.public_key.as_bytes(),
+                    op.owner,
+                    op.disabled,
+                    op.created_ms,
+                    op.user_id.map(|u| u.to_string()),
+                    op.expires_ms
+                ],
             )
             .map(drop)
         })
@@ -55,12 +67,24 @@ impl OperatorStore for SqliteStore {
 
     async fn operator(&self, id: &OperatorId) -> StoreResult<Option<OperatorRecord>> {
         let id = id.to_string();
-        self.read(|c| one(c, "SELECT id, name, public_key, owner, disabled, created_ms FROM operators WHERE id = ?1", [id], operator))
+        self.read(|c| one(c, "SELECT id, name, public_key, owner, disabled, created_ms, user_id, expires_ms FROM operators WHERE id = ?1", [id], operator))
     }
 
     async fn operators(&self) -> StoreResult<Vec<OperatorRecord>> {
         self.read(|c| {
-            all(c, "SELECT id, name, public_key, owner, disabled, created_ms FROM operators ORDER BY created_ms, rowid", [], operator)
+            all(c, "SELECT id, name, public_key, owner, disabled, created_ms, user_id, expires_ms FROM operators ORDER BY created_ms, rowid", [], operator)
         })
+    }
+
+    async fn disable_operator(&self, id: &OperatorId) -> StoreResult<()> {
+        let id = id.to_string();
+        self.write(move |tx| {
+            exec_found(
+                tx,
+                "UPDATE operators SET disabled = 1 WHERE id = ?1 AND disabled = 0",
+                [id],
+            )
+        })
+        .await
     }
 }

@@ -22,6 +22,12 @@ pub(crate) fn id<T: FromStr>(row: &Row<'_>, idx: usize) -> StoreResult<T> {
     s.parse().map_err(|_| corrupt("id"))
 }
 
+/// An optional id in its wire form.
+pub(crate) fn opt_id<T: FromStr>(row: &Row<'_>, idx: usize) -> StoreResult<Option<T>> {
+    let s: Option<String> = col(row, idx)?;
+    s.map(|s| s.parse().map_err(|_| corrupt("id"))).transpose()
+}
+
 /// A stored enum name, parsed with the record type's own `parse`.
 pub(crate) fn name<T>(row: &Row<'_>, idx: usize, parse: fn(&str) -> Option<T>) -> StoreResult<T> {
     let s: String = col(row, idx)?;

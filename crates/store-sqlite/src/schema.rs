@@ -14,7 +14,10 @@ use crate::error::db;
 use crate::reader::{BUSY_TIMEOUT, STATEMENT_CACHE};
 
 /// Every migration, in order. Never edit or reorder one that has shipped; add a new file.
-const MIGRATIONS: &[&str] = &[include_str!("../migrations/0001_init.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("../migrations/0001_init.sql"),
+    include_str!("../migrations/0002_accounts.sql"),
+];
 
 /// Creates the file if needed and opens the write connection, configured and migrated.
 pub(crate) fn open_writer(path: &Path) -> StoreResult<Connection> {

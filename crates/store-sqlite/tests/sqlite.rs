@@ -9,7 +9,9 @@ use std::sync::Arc;
 use signet_store::conformance::fixture::{
     self, FAR_FUTURE, add_machine, add_project, add_secret, assert_chain, chain, event,
 };
-use signet_store::{AuditResult, JournalBatch, ReadMark, Store, StoreError};
+use signet_store::{
+    AuditResult, JournalBatch, OperatorStore, ReadMark, Store, StoreError, UserStore,
+};
 use signet_store_sqlite::SqliteStore;
 use test_db::TestDb;
 
@@ -108,7 +110,7 @@ async fn a_new_file_is_private_and_migrated() {
     let version: i64 = conn
         .query_row("PRAGMA user_version", [], |r| r.get(0))
         .unwrap();
-    assert_eq!(version, 1);
+    assert_eq!(version, 2);
     let mode: String = conn
         .query_row("PRAGMA journal_mode", [], |r| r.get(0))
         .unwrap();
@@ -305,4 +307,36 @@ async fn an_expired_nonce_is_refused_until_swept() {
             .await
             .unwrap()
     );
+}
+
+/// A file written before accounts existed gains them on open; its operator keys keep working,
+/// belong to no user and never expire.
+#[tokio::test]
+async fn a_pre_accounts_file_is_migrated_forward() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("old.sqlite3");
+    let id = "5f0c2f6e-93c2-4d2f-a9e4-0e0b8a1c7d21";
+    {
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        conn.execute_batch(include_str!("../migrations/0001_init.sql"))
+            .unwrap();
+        conn.pragma_update(None, "user_version", 1).unwrap();
+        let key = fixture::key();
+        conn.execute(
+            "INSERT INTO principal_keys (public_key, kind, principal_id) VALUES (?1, 'operator', ?2)",
+            rusqlite::params![key.as_bytes(), id],
+        )
+        .unwrap();
+        conn.execute(
+            "INSERT INTO operators (id, name, public_key, owner, disabled, created_ms)
+             VALUES (?1, 'owner', ?2, 1, 0, 1)",
+            rusqlite::params![id, key.as_bytes()],
+        )
+        .unwrap();
+    }
+    let store = SqliteStore::open(&path).unwrap();
+    let op = store.operator(&id.parse().unwrap()).await.unwrap().unwrap();
+    assert!(op.owner);
+    assert_eq!((op.user_id, op.expires_ms), (None, None));
+    assert_eq!(store.user_count().await.unwrap(), 0);
 }

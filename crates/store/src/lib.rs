@@ -19,6 +19,7 @@ mod operator;
 mod project;
 mod secret;
 mod token;
+mod user;
 mod vault;
 
 #[cfg(feature = "conformance")]
@@ -40,6 +41,7 @@ pub use secret::{
     VersionContent, VersionRecord,
 };
 pub use token::{BootstrapTokenRecord, EnrollmentGrant, EnrollmentTokenRecord, TokenStore};
+pub use user::{Lockout, LoginRecord, LoginResult, Role, UserRecord, UserStatus, UserStore};
 pub use vault::{VaultRecord, VaultStore};
 
 /// Why a storage operation failed, without any driver detail.
@@ -74,6 +76,7 @@ pub trait Store:
     + ProjectStore
     + SecretStore
     + TokenStore
+    + UserStore
     + VaultStore
     + Send
     + Sync
@@ -89,6 +92,7 @@ impl<T> Store for T where
         + ProjectStore
         + SecretStore
         + TokenStore
+        + UserStore
         + VaultStore
         + Send
         + Sync

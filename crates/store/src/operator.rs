@@ -1,7 +1,7 @@
 //! Operators: humans' signing keys for the admin API.
 
 use async_trait::async_trait;
-use signet_proto::{OperatorId, PublicKey};
+use signet_proto::{OperatorId, PublicKey, UserId};
 
 use crate::StoreResult;
 
@@ -20,6 +20,10 @@ pub struct OperatorRecord {
     pub disabled: bool,
     /// Creation time, Unix ms.
     pub created_ms: i64,
+    /// The user who signed in to create it; `None` for the headless `signet operator init` key.
+    pub user_id: Option<UserId>,
+    /// The key stops authenticating at this time, Unix ms; `None` never expires.
+    pub expires_ms: Option<i64>,
 }
 
 /// Operator keys.
@@ -32,4 +36,7 @@ pub trait OperatorStore {
     async fn operator(&self, id: &OperatorId) -> StoreResult<Option<OperatorRecord>>;
     /// All operators, oldest first.
     async fn operators(&self) -> StoreResult<Vec<OperatorRecord>>;
+    /// Disables an operator key for good (logout, revocation). `NotFound` if it does not exist
+    /// or is disabled already.
+    async fn disable_operator(&self, id: &OperatorId) -> StoreResult<()>;
 }

@@ -17,3 +17,5 @@ mod root_key;
 mod tokenless;
 // Bootstrap script, enrollment tokens, machine lifecycle and the remaining machine routes.
 mod enrollment;
+// CLI sign-in with password and TOTP, logout, uniform 401s (issue 3, acceptance 5).
+mod login;

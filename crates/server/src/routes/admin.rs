@@ -22,6 +22,7 @@ use crate::extract::{OperatorCall, json};
 pub(crate) fn routes() -> Router<AppState> {
     Router::new()
         .route("/v1/admin/whoami", get(whoami))
+        .route("/v1/admin/logout", post(logout))
         .route("/v1/admin/vault", get(vault))
         .route("/v1/admin/vault/settings", post(vault_settings))
         .route("/v1/admin/projects", get(projects).post(create_project))
@@ -79,6 +80,13 @@ async fn whoami(State(s): State<AppState>, call: OperatorCall) -> ApiResult<Json
     Ok(Json(
         json!({ "operatorId": o.id, "name": o.name, "vaultId": s.signet.vault_id(), "owner": o.owner }),
     ))
+}
+
+/// Revokes the key that signed this request; its next request is a 401.
+async fn logout(State(s): State<AppState>, call: OperatorCall) -> ApiResult<Json<Value>> {
+    no_body(&call)?;
+    s.signet.logout(&call.operator).await?;
+    Ok(Json(json!({ "loggedOut": true })))
 }
 
 async fn vault(State(s): State<AppState>, _call: OperatorCall) -> ApiResult<Json<Value>> {

@@ -1,6 +1,7 @@
 //! HTTP routes, one module per audience.
 
 pub(crate) mod admin;
+pub(crate) mod auth;
 pub(crate) mod enroll;
 pub(crate) mod health;
 pub(crate) mod machine;

@@ -3,13 +3,15 @@
 use std::hash::{DefaultHasher, Hash, Hasher};
 use std::sync::Arc;
 
-use signet_proto::{MachineId, OperatorId, ProjectId, PublicKey, SecretId, SecretSeed, VaultId};
+use signet_proto::{
+    MachineId, OperatorId, ProjectId, PublicKey, SecretId, SecretSeed, UserId, VaultId,
+};
 
 use crate::{
     ActorKind, AllowlistEntry, AuditChain, AuditEvent, AuditRecord, AuditResult,
     BootstrapTokenRecord, EnrollMethod, EnrollmentTokenRecord, MachineKind, MachineRecord,
-    MachineStatus, NewVersion, OperatorRecord, ProjectRecord, SecretKind, SecretRecord, Store,
-    VaultRecord, VersionContent,
+    MachineStatus, NewVersion, OperatorRecord, ProjectRecord, Role, SecretKind, SecretRecord,
+    Store, UserRecord, UserStatus, VaultRecord, VersionContent,
 };
 
 /// A fixed "now" for records and token checks. Nonce expiry is judged by the backend's own
@@ -53,6 +55,26 @@ pub fn operator(name: &str, created_ms: i64) -> OperatorRecord {
         public_key: key(),
         owner: false,
         disabled: false,
+        created_ms,
+        user_id: None,
+        expires_ms: None,
+    }
+}
+
+/// An active developer without TOTP, named after `name` (already canonical).
+pub fn user(name: &str, created_ms: i64) -> UserRecord {
+    UserRecord {
+        id: UserId::generate(),
+        username: name.to_owned(),
+        email: format!("{name}@example.test"),
+        display_name: name.to_uppercase(),
+        password_hash: format!("$argon2id$v=19$m=19456,t=2,p=1$c2FsdA${name}"),
+        totp_sealed: None,
+        totp_last_step: 0,
+        role: Role::Developer,
+        status: UserStatus::Active,
+        failed_attempts: 0,
+        locked_until_ms: None,
         created_ms,
     }
 }

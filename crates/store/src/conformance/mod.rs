@@ -33,6 +33,7 @@ pub mod operator;
 pub mod project;
 pub mod secret;
 pub mod token;
+pub mod user;
 pub mod vault;
 
 /// What a backend's constructor expression yields: the store under test, plus anything that
@@ -98,6 +99,7 @@ macro_rules! conformance_suite {
             operator {
                 operators_round_trip_oldest_first,
                 an_operator_key_is_unique,
+                disabling_an_operator_is_final,
             }
             project {
                 projects_round_trip_by_name,
@@ -129,6 +131,16 @@ macro_rules! conformance_suite {
                 concurrent_enrollment_redeems_stop_at_max_uses,
                 revoked_or_expired_enrollment_tokens_create_nothing,
                 an_enrollment_key_conflict_uses_nothing,
+            }
+            user {
+                users_round_trip_by_id_and_login,
+                a_username_and_an_email_are_unique,
+                the_first_user_is_created_once,
+                totp_steps_only_move_forward,
+                failures_lock_an_account,
+                recovery_codes_are_single_use,
+                logins_list_newest_first,
+                operator_keys_carry_their_user_and_expiry,
             }
             vault {
                 a_fresh_store_has_no_vault,
@@ -174,6 +186,7 @@ mod tests {
             ("project", include_str!("project.rs")),
             ("secret", include_str!("secret.rs")),
             ("token", include_str!("token.rs")),
+            ("user", include_str!("user.rs")),
             ("vault", include_str!("vault.rs")),
         ];
         let mut names = Vec::new();

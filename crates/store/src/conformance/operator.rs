@@ -49,3 +49,19 @@ pub async fn an_operator_key_is_unique(store: Arc<dyn Store>) {
     assert_eq!(store.operator(&twin.id).await.unwrap(), None);
     assert_eq!(store.operators().await.unwrap(), [first]);
 }
+
+/// Disabling a key is permanent and happens once; unknown keys are `NotFound`.
+pub async fn disabling_an_operator_is_final(store: Arc<dyn Store>) {
+    let op = fixture::operator("leaving", fixture::NOW);
+    store.insert_operator(&op).await.unwrap();
+    store.disable_operator(&op.id).await.unwrap();
+    assert!(store.operator(&op.id).await.unwrap().unwrap().disabled);
+    assert_eq!(
+        store.disable_operator(&op.id).await,
+        Err(StoreError::NotFound)
+    );
+    assert_eq!(
+        store.disable_operator(&OperatorId::generate()).await,
+        Err(StoreError::NotFound)
+    );
+}

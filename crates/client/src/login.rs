@@ -1,0 +1,134 @@
+//! `signet login`: trade a password and a second factor for a fresh operator key that expires.
+//! The key is made here; only its public half is sent, so nothing the server returns could be
+//! replayed by someone who later reads the response.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use signet_proto::{OperatorId, SecretSeed, VaultId};
+use zeroize::Zeroizing;
+
+use crate::error::ClientError;
+use crate::identity::{Credentials, OperatorIdentity, SignetHome};
+use crate::request::{checked_base_url, http_client};
+
+/// A sign-in may wait for a password hash on a busy server.
+const TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The second factor given with the password.
+#[derive(Clone)]
+pub enum LoginFactor {
+    /// A code from an authenticator app.
+    Totp(Zeroizing<String>),
+    /// One of the account's recovery codes.
+    RecoveryCode(Zeroizing<String>),
+}
+
+impl std::fmt::Debug for LoginFactor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::Totp(_) => "Totp(***)",
+            Self::RecoveryCode(_) => "RecoveryCode(***)",
+        })
+    }
+}
+
+/// The outcome of a sign-in.
+#[derive(Debug)]
+pub struct Login {
+    /// The identity as saved, with its key.
+    pub credentials: Credentials<OperatorIdentity>,
+    /// When the key stops authenticating, Unix ms.
+    pub expires_at: i64,
+    /// Where an identity previously saved for the same vault was moved, if there was one.
+    pub replaced: Option<PathBuf>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct LoginBody<'a> {
+    login: &'a str,
+    password: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    totp: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    recovery_code: Option<&'a str>,
+    public_key: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    name: Option<&'a str>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct LoginResponse {
+    operator_id: OperatorId,
+    vault_id: VaultId,
+    expires_at: i64,
+    api_url: String,
+}
+
+/// `POST /v1/auth/cli-login`, then saves the new operator identity under `home`.
+pub async fn cli_login(
+    home: &SignetHome,
+    server_url: &str,
+    login: &str,
+    password: &str,
+    factor: Option<&LoginFactor>,
+    name: Option<&str>,
+) -> Result<Login, ClientError> {
+    // The password must not travel in the clear, so the URL is checked before anything else.
+    let base = checked_base_url(server_url)?;
+    let seed = SecretSeed::generate();
+    let body = LoginBody {
+        login,
+        password,
+        totp: match factor {
+            Some(LoginFactor::Totp(c)) => Some(c.as_str()),
+            _ => None,
+        },
+        recovery_code: match factor {
+            Some(LoginFactor::RecoveryCode(c)) => Some(c.as_str()),
+            _ => None,
+        },
+        public_key: seed.public_key().to_base64(),
+        name,
+    };
+    let bytes = Zeroizing::new(
+        serde_json::to_vec(&body).map_err(|e| ClientError::decode("login body", e))?,
+    );
+    let resp = http_client(TIMEOUT)?
+        .post(format!("{base}/v1/auth/cli-login"))
+        .header("content-type", "application/json")
+        .body(bytes.to_vec())
+        .send()
+        .await
+        .map_err(|e| ClientError::Transport {
+            connect: e.is_connect(),
+            source: Box::new(e),
+        })?;
+    let status = resp.status();
+    let answer = resp.bytes().await.map_err(ClientError::transport)?;
+    if !status.is_success() {
+        return Err(ClientError::from_response(status.as_u16(), &answer));
+    }
+    let r: LoginResponse =
+        serde_json::from_slice(&answer).map_err(|e| ClientError::decode("login response", e))?;
+    let api_url = match r.api_url.trim() {
+        "" => base,
+        url => checked_base_url(url)?,
+    };
+    let identity = OperatorIdentity {
+        operator_id: r.operator_id,
+        name: name.unwrap_or("cli").to_owned(),
+        vault_id: r.vault_id,
+        api_url,
+        private_key_path: String::new(),
+    };
+    let saved = home.save(identity, seed)?;
+    Ok(Login {
+        credentials: saved.credentials,
+        expires_at: r.expires_at,
+        replaced: saved.replaced,
+    })
+}

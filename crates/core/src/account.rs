@@ -1,0 +1,662 @@
+//! Human accounts: the owner created headless, password + TOTP sign-in, and the CLI sign-in
+//! that trades a successful login for a short-lived operator key.
+//!
+//! # Sign-in rules (docs/threat-model.md repeats them)
+//!
+//! * Passwords are 12 to 1024 characters and stored as Argon2id PHC strings with the
+//!   parameters below. Hashing runs on the blocking pool, never on a runtime worker.
+//! * Usernames and emails are compared in canonical form (NFKC, lowercase), so `Alice`,
+//!   `ALICE` and `Ａｌｉｃｅ` are one account with one lockout counter.
+//! * An unknown login is hashed against [`DUMMY_PHC`] so that it costs what a known one costs,
+//!   and every failure (unknown login, wrong password, wrong or reused code, suspended user) is
+//!   the same [`CoreError::Unauthenticated`].
+//! * [`LOCKOUT_FAILURES`] consecutive failures lock the account for [`LOCKOUT_MS`]; the counter
+//!   lives in the store so replicas share it. Each source address gets
+//!   [`LOGIN_ATTEMPTS_PER_SOURCE_PER_MINUTE`] attempts a minute (in memory, per process).
+//! * A TOTP code (RFC 6238: SHA-1, 6 digits, 30 s, ±1 step) is accepted once: its step must be
+//!   later than the last accepted one, checked and recorded in one store statement.
+//! * Recovery codes are stored as SHA-256 digests and spent once.
+
+use std::fmt;
+use std::net::IpAddr;
+
+use argon2::password_hash::{PasswordHasher, PasswordVerifier};
+use argon2::{Algorithm, Argon2, Params, Version};
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+use signet_proto::{OperatorId, PublicKey, UserId, VaultId};
+use signet_store::{
+    ActorKind, AuditResult, LoginRecord, LoginResult, OperatorRecord, Role, StoreError, UserRecord,
+    UserStatus,
+};
+use totp_rs::{Algorithm as TotpAlgorithm, Builder as TotpBuilder, Totp};
+use unicode_normalization::UnicodeNormalization;
+use zeroize::Zeroizing;
+
+use crate::audit::Actor;
+use crate::auth::AuthedOperator;
+use crate::{CoreError, CoreResult, Signet};
+
+/// Argon2id memory cost in KiB (19 MiB): OWASP's minimum for Argon2id, about 16 ms per hash
+/// per core on the reference machine (deps.md §3.4).
+pub const ARGON2_M_COST_KIB: u32 = 19_456;
+/// Argon2id passes over memory.
+pub const ARGON2_T_COST: u32 = 2;
+/// Argon2id lanes: one, so a login costs one core and the blocking pool bounds the total.
+pub const ARGON2_P_COST: u32 = 1;
+/// Shortest accepted password, in characters.
+pub const PASSWORD_MIN_CHARS: usize = 12;
+/// Longest accepted password, in characters: a bound on hashing input, not on strength.
+pub const PASSWORD_MAX_CHARS: usize = 1024;
+/// Consecutive failed sign-ins that lock an account.
+pub const LOCKOUT_FAILURES: u32 = 5;
+/// How long a locked account refuses sign-ins: 15 minutes.
+pub const LOCKOUT_MS: i64 = 15 * 60 * 1000;
+/// Sign-in attempts one source address may make per minute, whichever accounts it names.
+pub const LOGIN_ATTEMPTS_PER_SOURCE_PER_MINUTE: u32 = 20;
+/// TOTP time step.
+pub const TOTP_STEP_SECS: u64 = 30;
+/// TOTP code length.
+pub const TOTP_DIGITS: u8 = 6;
+/// Steps either side of now a TOTP code may belong to (clock drift).
+pub const TOTP_SKEW: u8 = 1;
+/// TOTP seed length: 160 bits, the HMAC-SHA-1 block RFC 4226 recommends.
+const TOTP_SEED_BYTES: usize = 20;
+/// Recovery codes issued with an account.
+pub const RECOVERY_CODES: usize = 10;
+/// How long a key registered by `signet login` authenticates: 12 hours (per-vault setting
+/// later).
+pub const CLI_KEY_TTL_MS: i64 = 12 * 3600 * 1000;
+/// Issuer shown by authenticator apps.
+const TOTP_ISSUER: &str = "Signet";
+
+/// A well-formed Argon2id PHC string with the parameters above whose salt and output are random
+/// bytes: no password matches it short of a preimage. An unknown login is verified against it
+/// so that it takes as long as a known one.
+pub const DUMMY_PHC: &str = "$argon2id$v=19$m=19456,t=2,p=1$aDXpsEIl8hAtHljd8R3Yqg$KTFHcOGxlhoLYLo5fGMRSI+YRQVWdH0ZgJi21Jxqgq8";
+
+/// A password, zeroized on drop, never printed.
+#[derive(Clone)]
+pub struct Password(Zeroizing<String>);
+
+impl Password {
+    /// Wraps what the user typed.
+    pub fn new(s: impl Into<String>) -> Self {
+        Self(Zeroizing::new(s.into()))
+    }
+
+    fn as_bytes(&self) -> &[u8] {
+        self.0.as_bytes()
+    }
+}
+
+impl fmt::Debug for Password {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Password(***)")
+    }
+}
+
+/// The second factor given with a password.
+#[derive(Clone)]
+pub enum SecondFactor {
+    /// A TOTP code from an authenticator.
+    Totp(Zeroizing<String>),
+    /// One of the recovery codes issued with the account.
+    Recovery(Zeroizing<String>),
+    /// Nothing given: the sign-in fails like any other wrong code.
+    Missing,
+}
+
+impl fmt::Debug for SecondFactor {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Totp(_) => "Totp(***)",
+            Self::Recovery(_) => "Recovery(***)",
+            Self::Missing => "Missing",
+        })
+    }
+}
+
+/// What `create_owner` needs.
+#[derive(Debug, Clone)]
+pub struct NewOwner<'a> {
+    /// The username as typed.
+    pub username: &'a str,
+    /// The email as typed.
+    pub email: &'a str,
+    /// The password.
+    pub password: Password,
+}
+
+/// What the new owner is shown once: how to enroll an authenticator, and recovery codes.
+pub struct OwnerEnrollment {
+    /// The created account.
+    pub user: UserRecord,
+    /// `otpauth://totp/...` with the seed, for an authenticator app.
+    pub otpauth_uri: Zeroizing<String>,
+    /// The recovery codes in clear; only their digests are stored.
+    pub recovery_codes: Vec<Zeroizing<String>>,
+}
+
+impl fmt::Debug for OwnerEnrollment {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("OwnerEnrollment")
+            .field("user", &self.user)
+            .finish_non_exhaustive()
+    }
+}
+
+/// One sign-in attempt.
+#[derive(Debug, Clone)]
+pub struct LoginAttempt<'a> {
+    /// Username or email, as typed.
+    pub login: &'a str,
+    /// The password.
+    pub password: Password,
+    /// The TOTP or recovery code.
+    pub second_factor: SecondFactor,
+    /// Where the request came from.
+    pub source_ip: IpAddr,
+    /// The client's `User-Agent`.
+    pub user_agent: &'a str,
+}
+
+/// What the CLI is told after signing in: enough to write its operator identity.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CliLogin {
+    /// The new operator key's id.
+    pub operator_id: OperatorId,
+    /// The vault it administers.
+    pub vault_id: VaultId,
+    /// When the key stops authenticating, Unix ms.
+    pub expires_at: i64,
+    /// The server's public base URL.
+    pub api_url: String,
+}
+
+/// The canonical form of a username or email: NFKC, then lowercase, then NFKC again (lowercasing
+/// can leave a string that is no longer normalised), without surrounding whitespace. Control
+/// characters are refused rather than stripped, so two different inputs never meet by accident.
+pub fn canonical(s: &str) -> CoreResult<String> {
+    let nfkc: String = s.trim().nfkc().collect();
+    let lower: String = nfkc.to_lowercase().nfkc().collect();
+    if lower.is_empty() || lower.chars().any(char::is_control) {
+        return Err(CoreError::bad(
+            "login must be non-empty, without control characters",
+        ));
+    }
+    Ok(lower)
+}
+
+fn canonical_username(s: &str) -> CoreResult<String> {
+    let c = canonical(s)?;
+    // No `@`: a username then never equals an email, so one login names at most one account.
+    if c.chars().count() > 64 || c.contains('@') || c.chars().any(char::is_whitespace) {
+        return Err(CoreError::bad(
+            "username must be 1-64 characters, without '@' or spaces",
+        ));
+    }
+    Ok(c)
+}
+
+fn canonical_email(s: &str) -> CoreResult<String> {
+    let c = canonical(s)?;
+    let valid = c.len() <= 254
+        && !c.chars().any(char::is_whitespace)
+        && c.split_once('@').is_some_and(|(local, domain)| {
+            !local.is_empty() && !domain.is_empty() && !domain.contains('@')
+        });
+    if !valid {
+        return Err(CoreError::bad("email must look like name@domain"));
+    }
+    Ok(c)
+}
+
+/// Checks the password length rules.
+pub fn check_password(p: &Password) -> CoreResult<()> {
+    let n = p.0.chars().count();
+    if !(PASSWORD_MIN_CHARS..=PASSWORD_MAX_CHARS).contains(&n) {
+        return Err(CoreError::bad(format!(
+            "password must be {PASSWORD_MIN_CHARS}-{PASSWORD_MAX_CHARS} characters"
+        )));
+    }
+    Ok(())
+}
+
+fn argon2() -> CoreResult<Argon2<'static>> {
+    let params = Params::new(ARGON2_M_COST_KIB, ARGON2_T_COST, ARGON2_P_COST, None)
+        .map_err(|_| CoreError::Unavailable)?;
+    Ok(Argon2::new(Algorithm::Argon2id, Version::V0x13, params))
+}
+
+/// Bounds concurrent Argon2id computations. Each holds [`ARGON2_M_COST_KIB`] of memory for
+/// its duration, and the blocking pool alone would admit hundreds at once: a flood of sign-ins
+/// from many addresses must queue here rather than exhaust the host's memory.
+pub(crate) struct HashGate(tokio::sync::Semaphore);
+
+impl HashGate {
+    /// One permit per core: more concurrent hashes would not finish sooner.
+    pub(crate) fn new() -> Self {
+        let cores = std::thread::available_parallelism().map_or(2, std::num::NonZero::get);
+        Self(tokio::sync::Semaphore::new(cores))
+    }
+
+    async fn run<R: Send + 'static>(
+        &self,
+        job: impl FnOnce() -> CoreResult<R> + Send + 'static,
+    ) -> CoreResult<R> {
+        // The semaphore is never closed, so acquiring fails only if it were.
+        let permit = self.0.acquire().await.map_err(|_| CoreError::Unavailable)?;
+        let r = tokio::task::spawn_blocking(job)
+            .await
+            .map_err(|_| CoreError::Unavailable)?;
+        drop(permit);
+        r
+    }
+}
+
+/// Hashes on the blocking pool: 16 ms of CPU would stall every request on a runtime worker.
+async fn hash_password(gate: &HashGate, p: Password) -> CoreResult<String> {
+    gate.run(move || {
+        argon2()?
+            .hash_password(p.as_bytes())
+            .map(|h| h.to_string())
+            .map_err(|e| {
+                tracing::error!(error = %e, "password hashing failed");
+                CoreError::Unavailable
+            })
+    })
+    .await
+}
+
+/// Whether `p` matches `phc`. A malformed stored hash is a mismatch (and logged), never a panic.
+async fn verify_password(gate: &HashGate, p: Password, phc: String) -> CoreResult<bool> {
+    gate.run(move || {
+        // Parameters come from the PHC string itself, so old hashes keep verifying if the
+        // constants change.
+        let a = argon2()?;
+        Ok(a.verify_password(p.as_bytes(), phc.as_str()).is_ok())
+    })
+    .await
+}
+
+fn totp(seed: &[u8], account: &str) -> CoreResult<Totp> {
+    TotpBuilder::new()
+        .with_algorithm(TotpAlgorithm::SHA1)
+        .with_digits(TOTP_DIGITS)
+        .with_skew(u16::from(TOTP_SKEW))
+        .with_step_duration(TOTP_STEP_SECS)
+        .with_secret(seed.to_vec())
+        .with_account_name(account)
+        .with_issuer(Some(TOTP_ISSUER))
+        .build()
+        .map_err(|e| {
+            tracing::error!(error = %e, "cannot build a TOTP");
+            CoreError::Unavailable
+        })
+}
+
+/// A recovery code as typed, reduced to what was issued: lowercase, no separators or spaces.
+fn recovery_digest(code: &str) -> [u8; 32] {
+    let clean = Zeroizing::new(
+        code.chars()
+            .filter(|c| c.is_ascii_alphanumeric())
+            .map(|c| c.to_ascii_lowercase())
+            .collect::<String>(),
+    );
+    Sha256::digest(clean.as_bytes()).into()
+}
+
+/// Ten random lowercase base32 characters, shown as `xxxxx-xxxxx` (50 bits each: enough, since
+/// each is single use and guesses are throttled).
+fn new_recovery_code() -> CoreResult<Zeroizing<String>> {
+    const ALPHABET: &[u8; 32] = b"abcdefghijklmnopqrstuvwxyz234567";
+    let mut raw = Zeroizing::new([0u8; 10]);
+    getrandom::fill(raw.as_mut()).map_err(|_| CoreError::Unavailable)?;
+    let mut out = Zeroizing::new(String::with_capacity(11));
+    for (i, b) in raw.iter().enumerate() {
+        if i == 5 {
+            out.push('-');
+        }
+        // 256 is a multiple of 32, so masking keeps the draw uniform.
+        out.push(char::from(ALPHABET[usize::from(b & 31)]));
+    }
+    Ok(out)
+}
+
+fn truncate(s: &str, max: usize) -> String {
+    s.chars().filter(|c| !c.is_control()).take(max).collect()
+}
+
+impl Signet {
+    /// Creates the owner account: only on an installation without users. Enrolls TOTP and
+    /// issues the recovery codes, returned once in clear.
+    pub async fn create_owner(&self, new: NewOwner<'_>) -> CoreResult<OwnerEnrollment> {
+        let username = canonical_username(new.username)?;
+        let email = canonical_email(new.email)?;
+        check_password(&new.password)?;
+        if self.store.user_count().await? > 0 {
+            return Err(CoreError::Conflict("users_exist"));
+        }
+        let password_hash = hash_password(&self.hashes, new.password).await?;
+
+        let id = UserId::generate();
+        let mut seed = Zeroizing::new([0u8; TOTP_SEED_BYTES]);
+        getrandom::fill(seed.as_mut()).map_err(|_| CoreError::Unavailable)?;
+        let sealed = self
+            .root
+            .seal_totp_seed(self.vault.as_str(), &id.to_string(), seed.as_ref())
+            .map_err(|_| CoreError::Unavailable)?;
+        let otpauth_uri = Zeroizing::new(totp(seed.as_ref(), &email)?.to_url().map_err(|e| {
+            tracing::error!(error = %e, "cannot render the otpauth URI");
+            CoreError::Unavailable
+        })?);
+
+        let user = UserRecord {
+            id,
+            username: username.clone(),
+            email,
+            display_name: truncate(new.username.trim(), 255),
+            password_hash,
+            totp_sealed: Some(sealed),
+            // Step 0 is 1970: every real code is later.
+            totp_last_step: 0,
+            role: Role::Owner,
+            status: UserStatus::Active,
+            failed_attempts: 0,
+            locked_until_ms: None,
+            created_ms: self.now_ms(),
+        };
+        let mut codes = Vec::with_capacity(RECOVERY_CODES);
+        let mut digests = Vec::with_capacity(RECOVERY_CODES);
+        for _ in 0..RECOVERY_CODES {
+            let code = new_recovery_code()?;
+            digests.push(recovery_digest(&code));
+            codes.push(code);
+        }
+        // The store re-checks "no user yet" in the insert's own transaction, so two racing
+        // create-owner calls cannot both win, and stores the codes in the same one, so an owner
+        // never exists without the codes they are about to be shown.
+        self.store.insert_first_user(&user, &digests).await?;
+
+        let e = self.event(
+            &Actor::new(ActorKind::System, "", "local"),
+            "user_create_owner",
+            &id.to_string(),
+            AuditResult::Ok,
+            &format!("username={username}"),
+        );
+        self.journal(vec![e], Vec::new()).await?;
+        Ok(OwnerEnrollment {
+            user,
+            otpauth_uri,
+            recovery_codes: codes,
+        })
+    }
+
+    /// Checks a sign-in. Every failure is [`CoreError::Unauthenticated`]; a locked account or a
+    /// source over its budget is [`CoreError::RateLimited`]. Each attempt lands in the login
+    /// history and the audit log, without what was typed.
+    pub async fn login(&self, attempt: LoginAttempt<'_>) -> CoreResult<UserRecord> {
+        let now = self.now_ms();
+        let ip = attempt.source_ip;
+        if !self.login_limiter.allow(ip, now) {
+            self.record_login(None, &attempt, LoginResult::Throttled, "source_throttled")
+                .await?;
+            return Err(CoreError::RateLimited);
+        }
+        // An uncanonicalisable login names nobody, and is treated exactly like an unknown one.
+        let user = match canonical(attempt.login) {
+            Ok(c) => self.store.user_by_login(&c).await?,
+            Err(_) => None,
+        };
+        if let Some(u) = &user
+            && u.locked_until_ms.is_some_and(|until| now < until)
+        {
+            self.record_login(
+                Some(u.id),
+                &attempt,
+                LoginResult::Throttled,
+                "account_locked",
+            )
+            .await?;
+            return Err(CoreError::RateLimited);
+        }
+
+        let phc = user
+            .as_ref()
+            .map_or_else(|| DUMMY_PHC.to_owned(), |u| u.password_hash.clone());
+        let password_ok = verify_password(&self.hashes, attempt.password.clone(), phc).await?;
+
+        let Some(user) = user else {
+            self.record_login(None, &attempt, LoginResult::Failed, "unknown_login")
+                .await?;
+            return Err(CoreError::Unauthenticated);
+        };
+        // The second factor is checked only behind a correct password, so a password guess
+        // cannot burn the user's TOTP step or recovery codes.
+        let reason = if !password_ok {
+            Some("bad_password")
+        } else if user.status != UserStatus::Active {
+            Some("user_suspended")
+        } else if !self.second_factor_ok(&user, &attempt.second_factor).await? {
+            Some("bad_second_factor")
+        } else {
+            None
+        };
+        if let Some(reason) = reason {
+            self.store
+                .record_login_failure(&user.id, now, LOCKOUT_FAILURES, LOCKOUT_MS)
+                .await?;
+            self.record_login(Some(user.id), &attempt, LoginResult::Failed, reason)
+                .await?;
+            return Err(CoreError::Unauthenticated);
+        }
+        self.store.reset_login_failures(&user.id).await?;
+        self.record_login(Some(user.id), &attempt, LoginResult::Ok, "")
+            .await?;
+        Ok(user)
+    }
+
+    async fn second_factor_ok(&self, user: &UserRecord, factor: &SecondFactor) -> CoreResult<bool> {
+        match factor {
+            SecondFactor::Missing => Ok(false),
+            SecondFactor::Recovery(code) => Ok(self
+                .store
+                .use_recovery_code(&user.id, &recovery_digest(code), self.now_ms())
+                .await?),
+            SecondFactor::Totp(code) => {
+                let Some(sealed) = &user.totp_sealed else {
+                    return Ok(false);
+                };
+                let seed = self
+                    .root
+                    .open_totp_seed(self.vault.as_str(), &user.id.to_string(), sealed)
+                    .map_err(|_| {
+                        tracing::error!(user = %user.id, "a stored TOTP seed does not open");
+                        CoreError::Unavailable
+                    })?;
+                let now_secs = u64::try_from(self.now_ms() / 1000).unwrap_or(0);
+                let Some(step) = totp(&seed, &user.email)?.check(code.trim(), now_secs) else {
+                    return Ok(false);
+                };
+                // The library finds the step; only the store can say whether it was used.
+                let step = i64::try_from(step).unwrap_or(i64::MAX);
+                Ok(self.store.accept_totp_step(&user.id, step).await?)
+            }
+        }
+    }
+
+    async fn record_login(
+        &self,
+        user: Option<UserId>,
+        attempt: &LoginAttempt<'_>,
+        result: LoginResult,
+        reason: &str,
+    ) -> CoreResult<()> {
+        let ip = attempt.source_ip.to_canonical().to_string();
+        self.store
+            .append_login(&LoginRecord {
+                user_id: user,
+                at_ms: self.now_ms(),
+                ip: ip.clone(),
+                user_agent: truncate(attempt.user_agent, 256),
+                result,
+            })
+            .await?;
+        let (audit_result, detail) = match result {
+            LoginResult::Ok => (AuditResult::Ok, String::new()),
+            _ => (AuditResult::Denied, format!("reason={reason}")),
+        };
+        let e = self.event(
+            &Actor::new(ActorKind::Anonymous, "", &ip),
+            "user_login",
+            &user.map(|u| u.to_string()).unwrap_or_default(),
+            audit_result,
+            &detail,
+        );
+        self.journal(vec![e], Vec::new()).await
+    }
+
+    /// Signs a user in and registers `public_key` (standard base64) as an operator key of
+    /// theirs that expires after [`CLI_KEY_TTL_MS`].
+    pub async fn cli_login(
+        &self,
+        attempt: LoginAttempt<'_>,
+        public_key: &str,
+        name: Option<&str>,
+    ) -> CoreResult<CliLogin> {
+        // The key is checked first so that a malformed one is a 400 that spends no attempt.
+        let public_key =
+            PublicKey::from_base64(public_key).map_err(|e| CoreError::bad(e.to_string()))?;
+        let name = truncate(name.unwrap_or("cli").trim(), 255);
+        if name.is_empty() {
+            return Err(CoreError::bad("name must not be empty"));
+        }
+        let ip = attempt.source_ip.to_canonical().to_string();
+        let user = self.login(attempt).await?;
+        let now = self.now_ms();
+        let rec = OperatorRecord {
+            id: OperatorId::generate(),
+            name,
+            public_key,
+            owner: user.role == Role::Owner,
+            disabled: false,
+            created_ms: now,
+            user_id: Some(user.id),
+            expires_ms: Some(now + CLI_KEY_TTL_MS),
+        };
+        self.store
+            .insert_operator(&rec)
+            .await
+            .map_err(|e| match e {
+                StoreError::Conflict("public_key") => CoreError::Conflict("public_key_taken"),
+                e => e.into(),
+            })?;
+        let e = self.event(
+            &Actor::new(ActorKind::Anonymous, "", &ip),
+            "operator_cli_login",
+            &rec.id.to_string(),
+            AuditResult::Ok,
+            &format!("user={}", user.id),
+        );
+        self.journal(vec![e], Vec::new()).await?;
+        Ok(CliLogin {
+            operator_id: rec.id,
+            vault_id: self.vault.clone(),
+            expires_at: now + CLI_KEY_TTL_MS,
+            api_url: self.config.api_url.clone(),
+        })
+    }
+
+    /// A user's sign-in attempts, newest first.
+    pub async fn login_history(&self, user: &UserId, limit: u32) -> CoreResult<Vec<LoginRecord>> {
+        Ok(self.store.logins(user, limit.min(1000)).await?)
+    }
+
+    /// Revokes the key that signed this request: its next request gets 401.
+    pub async fn logout(&self, op: &AuthedOperator) -> CoreResult<()> {
+        self.store.disable_operator(&op.record.id).await?;
+        let e = self.event(
+            &Actor::new(
+                ActorKind::Operator,
+                &op.record.id.to_string(),
+                &op.source_ip.to_canonical().to_string(),
+            ),
+            "operator_logout",
+            &op.record.id.to_string(),
+            AuditResult::Ok,
+            "",
+        );
+        self.journal(vec![e], Vec::new()).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    #[test]
+    fn variants_share_one_canonical_form() {
+        let a = canonical("Alice").unwrap();
+        assert_eq!(canonical("ALICE").unwrap(), a);
+        assert_eq!(canonical(" alice ").unwrap(), a);
+        // Fullwidth letters fold under NFKC.
+        assert_eq!(canonical("Ａｌｉｃｅ").unwrap(), a);
+        assert!(canonical("al\u{7}ice").is_err());
+        assert!(canonical("  ").is_err());
+        assert!(canonical_username("a@b").is_err());
+        assert!(canonical_email("nobody").is_err());
+        assert_eq!(
+            canonical_email("Bob@Example.COM").unwrap(),
+            "bob@example.com"
+        );
+    }
+
+    #[test]
+    fn password_length_is_checked_in_characters() {
+        assert!(check_password(&Password::new("short")).is_err());
+        assert!(check_password(&Password::new("ééééééééééé")).is_err());
+        assert!(check_password(&Password::new("éééééééééééé")).is_ok());
+        assert!(check_password(&Password::new("x".repeat(1025))).is_err());
+    }
+
+    #[tokio::test]
+    async fn the_dummy_hash_has_the_live_parameters() {
+        let gate = HashGate::new();
+        let parsed = argon2::PasswordHash::new(DUMMY_PHC).unwrap();
+        assert_eq!(parsed.algorithm.as_str(), "argon2id");
+        let params = Params::try_from(&parsed).unwrap();
+        assert_eq!(
+            (params.m_cost(), params.t_cost(), params.p_cost()),
+            (ARGON2_M_COST_KIB, ARGON2_T_COST, ARGON2_P_COST)
+        );
+        assert!(
+            !verify_password(&gate, Password::new("anything at all"), DUMMY_PHC.into())
+                .await
+                .unwrap()
+        );
+        let fresh = hash_password(&gate, Password::new("correct horse battery"))
+            .await
+            .unwrap();
+        assert!(fresh.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"));
+        assert!(
+            verify_password(&gate, Password::new("correct horse battery"), fresh)
+                .await
+                .unwrap()
+        );
+    }
+
+    #[test]
+    fn recovery_codes_read_back_however_typed() {
+        let code = new_recovery_code().unwrap();
+        assert_eq!(code.len(), 11);
+        assert_eq!(
+            recovery_digest(&code),
+            recovery_digest(&code.to_uppercase().replace('-', " "))
+        );
+    }
+}

@@ -1,0 +1,390 @@
+//! Sign-in rules driven with a manual clock over a real SQLite store: lockout, TOTP reuse,
+//! canonical logins, recovery codes and CLI keys.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // Tests fail loudly by design.
+
+use std::net::{IpAddr, Ipv4Addr};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
+
+use signet_core::account::{
+    CLI_KEY_TTL_MS, LOCKOUT_FAILURES, LOCKOUT_MS, LoginAttempt, NewOwner, OwnerEnrollment,
+    Password, SecondFactor,
+};
+use signet_core::auth::SignedRequest;
+use signet_core::{Clock, CoreError, Signet, SignetConfig};
+use signet_crypto::RootKey;
+use signet_proto::{CanonicalPath, Method, Nonce, SecretSeed, SignedHeaders, Timestamp};
+use signet_store_sqlite::SqliteStore;
+use totp_rs::Totp;
+use zeroize::Zeroizing;
+
+struct ManualClock(AtomicI64);
+
+impl Clock for ManualClock {
+    fn now_ms(&self) -> i64 {
+        self.0.load(Ordering::SeqCst)
+    }
+}
+
+const PASSWORD: &str = "correct horse battery staple";
+
+struct World {
+    signet: Signet,
+    clock: Arc<ManualClock>,
+    owner: OwnerEnrollment,
+    totp: Totp,
+    _dir: tempfile::TempDir,
+}
+
+impl World {
+    fn advance(&self, ms: i64) {
+        self.clock.0.fetch_add(ms, Ordering::SeqCst);
+    }
+
+    fn code(&self) -> String {
+        let secs = u64::try_from(self.clock.now_ms() / 1000).unwrap();
+        self.totp.generate(secs).to_string()
+    }
+}
+
+async fn world() -> World {
+    let dir = tempfile::tempdir().expect("tmp");
+    let store = SqliteStore::open(&dir.path().join("signet.db")).expect("store");
+    let clock = Arc::new(ManualClock(AtomicI64::new(1_800_000_000_000)));
+    let signet = Signet::open(
+        Arc::new(store),
+        RootKey::generate().expect("key"),
+        clock.clone(),
+        SignetConfig::default(),
+    )
+    .await
+    .expect("open");
+    let owner = signet
+        .create_owner(NewOwner {
+            username: "Owner",
+            email: "Owner@Example.test",
+            password: Password::new(PASSWORD),
+        })
+        .await
+        .expect("owner");
+    let totp = Totp::from_url(owner.otpauth_uri.as_str()).expect("otpauth uri");
+    World {
+        signet,
+        clock,
+        owner,
+        totp,
+        _dir: dir,
+    }
+}
+
+fn ip(last: u8) -> IpAddr {
+    IpAddr::V4(Ipv4Addr::new(192, 0, 2, last))
+}
+
+fn attempt<'a>(login: &'a str, password: &str, factor: SecondFactor) -> LoginAttempt<'a> {
+    LoginAttempt {
+        login,
+        password: Password::new(password),
+        second_factor: factor,
+        source_ip: ip(1),
+        user_agent: "test",
+    }
+}
+
+fn totp(code: &str) -> SecondFactor {
+    SecondFactor::Totp(Zeroizing::new(code.to_owned()))
+}
+
+#[tokio::test]
+async fn the_owner_is_created_once_with_ten_codes() {
+    let w = world().await;
+    assert_eq!(w.owner.recovery_codes.len(), 10);
+    assert!(w.owner.otpauth_uri.starts_with("otpauth://totp/"));
+    assert_eq!(w.owner.user.username, "owner");
+    assert_eq!(w.owner.user.email, "owner@example.test");
+    let again = w
+        .signet
+        .create_owner(NewOwner {
+            username: "second",
+            email: "second@example.test",
+            password: Password::new(PASSWORD),
+        })
+        .await;
+    assert_eq!(again.unwrap_err(), CoreError::Conflict("users_exist"));
+    let weak = w
+        .signet
+        .create_owner(NewOwner {
+            username: "x",
+            email: "x@example.test",
+            password: Password::new("too short"),
+        })
+        .await;
+    assert!(matches!(weak, Err(CoreError::BadRequest(_))));
+}
+
+#[tokio::test]
+async fn a_totp_code_is_accepted_once() {
+    let w = world().await;
+    let code = w.code();
+    let u = w
+        .signet
+        .login(attempt("owner", PASSWORD, totp(&code)))
+        .await
+        .expect("first use");
+    assert_eq!(u.id, w.owner.user.id);
+    assert_eq!(
+        w.signet
+            .login(attempt("owner", PASSWORD, totp(&code)))
+            .await
+            .unwrap_err(),
+        CoreError::Unauthenticated
+    );
+    // Within the skew window the previous step's code is valid, but it is older than the step
+    // just accepted, so it is refused too.
+    w.advance(30_000);
+    assert_eq!(
+        w.signet
+            .login(attempt("owner", PASSWORD, totp(&code)))
+            .await
+            .unwrap_err(),
+        CoreError::Unauthenticated
+    );
+    w.signet
+        .login(attempt("owner", PASSWORD, totp(&w.code())))
+        .await
+        .expect("the next step's code");
+    assert_eq!(
+        w.signet
+            .login(attempt("owner", PASSWORD, SecondFactor::Missing))
+            .await
+            .unwrap_err(),
+        CoreError::Unauthenticated
+    );
+}
+
+#[tokio::test]
+async fn unknown_logins_and_wrong_passwords_fail_alike() {
+    let w = world().await;
+    let unknown = w
+        .signet
+        .login(attempt("nobody", PASSWORD, totp(&w.code())))
+        .await
+        .unwrap_err();
+    let wrong = w
+        .signet
+        .login(attempt("owner", "wrong password!!", totp(&w.code())))
+        .await
+        .unwrap_err();
+    let bad_code = w
+        .signet
+        .login(attempt("owner", PASSWORD, totp("000000")))
+        .await
+        .unwrap_err();
+    assert_eq!(unknown, CoreError::Unauthenticated);
+    assert_eq!(wrong, unknown);
+    assert_eq!(bad_code, unknown);
+    assert_eq!(unknown.to_string(), wrong.to_string());
+}
+
+#[tokio::test]
+async fn case_and_unicode_variants_share_one_lockout() {
+    let w = world().await;
+    let variants = [
+        "OWNER",
+        "Ｏｗｎｅｒ",
+        "owner@EXAMPLE.test",
+        " owner ",
+        "ＯＷＮＥＲ@example.test",
+    ];
+    assert_eq!(variants.len(), LOCKOUT_FAILURES as usize);
+    for v in variants {
+        assert_eq!(
+            w.signet
+                .login(attempt(v, "wrong password!!", totp(&w.code())))
+                .await
+                .unwrap_err(),
+            CoreError::Unauthenticated,
+            "{v}"
+        );
+    }
+    // Locked: even the right password and code are refused, without spending the code.
+    let code = w.code();
+    assert_eq!(
+        w.signet
+            .login(attempt("owner", PASSWORD, totp(&code)))
+            .await
+            .unwrap_err(),
+        CoreError::RateLimited
+    );
+    w.advance(LOCKOUT_MS - 1);
+    assert_eq!(
+        w.signet
+            .login(attempt("owner", PASSWORD, totp(&w.code())))
+            .await
+            .unwrap_err(),
+        CoreError::RateLimited
+    );
+    w.advance(1);
+    w.signet
+        .login(attempt("owner", PASSWORD, totp(&w.code())))
+        .await
+        .expect("the lock has expired");
+    let history = w
+        .signet
+        .login_history(&w.owner.user.id, 20)
+        .await
+        .expect("history");
+    assert_eq!(history.len(), 8);
+}
+
+#[tokio::test]
+async fn each_source_is_throttled() {
+    let w = world().await;
+    let mut limited = false;
+    for i in 0..25 {
+        // Unknown logins, so the account lock plays no part.
+        let r = w
+            .signet
+            .login(attempt("nobody", PASSWORD, SecondFactor::Missing))
+            .await
+            .unwrap_err();
+        if r == CoreError::RateLimited {
+            assert!(i >= 20, "throttled after {i}");
+            limited = true;
+        }
+    }
+    assert!(limited);
+    // Another source is unaffected.
+    let other = LoginAttempt {
+        source_ip: ip(2),
+        ..attempt("owner", PASSWORD, totp(&w.code()))
+    };
+    w.signet.login(other).await.expect("another source");
+}
+
+#[tokio::test]
+async fn a_recovery_code_works_once() {
+    let w = world().await;
+    let code = w.owner.recovery_codes[3].clone();
+    let rec = || SecondFactor::Recovery(code.clone());
+    // A wrong password does not spend the code.
+    assert_eq!(
+        w.signet
+            .login(attempt("owner", "wrong password!!", rec()))
+            .await
+            .unwrap_err(),
+        CoreError::Unauthenticated
+    );
+    w.signet
+        .login(attempt("owner", PASSWORD, rec()))
+        .await
+        .expect("first use");
+    assert_eq!(
+        w.signet
+            .login(attempt("owner", PASSWORD, rec()))
+            .await
+            .unwrap_err(),
+        CoreError::Unauthenticated
+    );
+}
+
+fn signed<'a>(
+    seed: &SecretSeed,
+    id: &'a str,
+    now_ms: i64,
+    parts: &'a mut Vec<String>,
+) -> SignedRequest<'a> {
+    let path = "/v1/admin/projects";
+    let h = SignedHeaders::sign(
+        seed,
+        &Method::parse("GET").expect("m"),
+        &CanonicalPath::parse(path).expect("p"),
+        b"",
+        Timestamp::from_secs(now_ms / 1000),
+        &Nonce::generate(),
+    );
+    parts.clear();
+    parts.extend([path.to_owned(), h.timestamp, h.nonce, h.signature]);
+    SignedRequest {
+        principal_id: Some(id),
+        method: "GET",
+        target: &parts[0],
+        timestamp: Some(&parts[1]),
+        nonce: Some(&parts[2]),
+        signature: Some(&parts[3]),
+        body: b"",
+        source_ip: ip(1),
+    }
+}
+
+#[tokio::test]
+async fn cli_keys_expire_and_log_out() {
+    let w = world().await;
+    let seed = SecretSeed::generate();
+    let pk = seed.public_key().to_base64();
+    let r = w
+        .signet
+        .cli_login(
+            attempt("owner", PASSWORD, totp(&w.code())),
+            &pk,
+            Some("laptop"),
+        )
+        .await
+        .expect("cli login");
+    assert_eq!(r.expires_at, w.clock.now_ms() + CLI_KEY_TTL_MS);
+    let id = r.operator_id.to_string();
+    let mut buf = Vec::new();
+    let op = w
+        .signet
+        .authenticate_operator(&signed(&seed, &id, w.clock.now_ms(), &mut buf))
+        .await
+        .expect("fresh key");
+    assert_eq!(op.record.user_id, Some(w.owner.user.id));
+
+    w.advance(CLI_KEY_TTL_MS);
+    assert_eq!(
+        w.signet
+            .authenticate_operator(&signed(&seed, &id, w.clock.now_ms(), &mut buf))
+            .await
+            .unwrap_err(),
+        CoreError::Unauthenticated
+    );
+
+    // A second key, logged out.
+    let seed = SecretSeed::generate();
+    let pk = seed.public_key().to_base64();
+    let r = w
+        .signet
+        .cli_login(attempt("owner", PASSWORD, totp(&w.code())), &pk, None)
+        .await
+        .expect("cli login");
+    let id = r.operator_id.to_string();
+    let op = w
+        .signet
+        .authenticate_operator(&signed(&seed, &id, w.clock.now_ms(), &mut buf))
+        .await
+        .expect("fresh key");
+    w.signet.logout(&op).await.expect("logout");
+    assert_eq!(
+        w.signet
+            .authenticate_operator(&signed(&seed, &id, w.clock.now_ms(), &mut buf))
+            .await
+            .unwrap_err(),
+        CoreError::Unauthenticated
+    );
+
+    // A failed sign-in registers nothing.
+    let seed = SecretSeed::generate();
+    let pk = seed.public_key().to_base64();
+    assert_eq!(
+        w.signet
+            .cli_login(
+                attempt("owner", "wrong password!!", totp(&w.code())),
+                &pk,
+                None
+            )
+            .await
+            .unwrap_err(),
+        CoreError::Unauthenticated
+    );
+}

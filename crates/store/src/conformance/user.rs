@@ -1,0 +1,324 @@
+//! Users, recovery codes and login history.
+
+use std::sync::Arc;
+
+use signet_proto::UserId;
+
+use super::fixture::{self, HOUR, NOW};
+use crate::{
+    Lockout, LoginRecord, LoginResult, OperatorRecord, Role, Store, StoreError, UserRecord,
+};
+
+/// Users read back as stored, by id, username or email; unknown ones are `None`.
+pub async fn users_round_trip_by_id_and_login(store: Arc<dyn Store>) {
+    assert_eq!(store.user_count().await.unwrap(), 0);
+    let alice = UserRecord {
+        role: Role::Owner,
+        totp_sealed: Some(vec![1, 2, 3]),
+        totp_last_step: 7,
+        locked_until_ms: Some(NOW),
+        failed_attempts: 2,
+        ..fixture::user("alice", NOW)
+    };
+    store.insert_user(&alice).await.unwrap();
+    store.insert_user(&fixture::user("bob", NOW)).await.unwrap();
+
+    assert_eq!(store.user(&alice.id).await.unwrap(), Some(alice.clone()));
+    assert_eq!(
+        store.user_by_login("alice").await.unwrap(),
+        Some(alice.clone())
+    );
+    assert_eq!(
+        store.user_by_login("alice@example.test").await.unwrap(),
+        Some(alice.clone())
+    );
+    assert_eq!(store.user_by_login("carol").await.unwrap(), None);
+    assert_eq!(store.user(&UserId::generate()).await.unwrap(), None);
+    assert_eq!(store.user_count().await.unwrap(), 2);
+}
+
+/// Canonical usernames and emails are unique; a conflict inserts nothing.
+pub async fn a_username_and_an_email_are_unique(store: Arc<dyn Store>) {
+    let first = fixture::user("dana", NOW);
+    store.insert_user(&first).await.unwrap();
+    let same_name = UserRecord {
+        email: "other@example.test".into(),
+        ..fixture::user("dana", NOW)
+    };
+    assert_eq!(
+        store.insert_user(&same_name).await,
+        Err(StoreError::Conflict("username"))
+    );
+    let same_email = UserRecord {
+        email: first.email.clone(),
+        ..fixture::user("erin", NOW)
+    };
+    assert_eq!(
+        store.insert_user(&same_email).await,
+        Err(StoreError::Conflict("email"))
+    );
+    assert_eq!(store.user(&same_name.id).await.unwrap(), None);
+    assert_eq!(store.user(&same_email.id).await.unwrap(), None);
+    assert_eq!(store.user_count().await.unwrap(), 1);
+}
+
+/// The first user is created once, however many callers race.
+pub async fn the_first_user_is_created_once(store: Arc<dyn Store>) {
+    let mut tasks = Vec::new();
+    for i in 0..8 {
+        let store = Arc::clone(&store);
+        tasks.push(tokio::spawn(async move {
+            store
+                .insert_first_user(&fixture::user(&format!("owner{i}"), NOW), &[[i; 32]])
+                .await
+        }));
+    }
+    let mut won = 0;
+    for t in tasks {
+        match t.await.unwrap() {
+            Ok(()) => won += 1,
+            Err(e) => assert_eq!(e, StoreError::Conflict("users_exist")),
+        }
+    }
+    assert_eq!(won, 1);
+    assert_eq!(store.user_count().await.unwrap(), 1);
+    // The winner has exactly its own code; the losers' codes were never stored.
+    let owner = store
+        .user_by_login(&owner_name(&store).await)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(store.unused_recovery_codes(&owner.id).await.unwrap(), 1);
+    let i: u8 = owner.username.trim_start_matches("owner").parse().unwrap();
+    assert!(
+        store
+            .use_recovery_code(&owner.id, &[i; 32], NOW)
+            .await
+            .unwrap()
+    );
+}
+
+/// The one user's username, found by trying the names the race used.
+async fn owner_name(store: &Arc<dyn Store>) -> String {
+    for i in 0..8 {
+        let name = format!("owner{i}");
+        if store.user_by_login(&name).await.unwrap().is_some() {
+            return name;
+        }
+    }
+    panic!("no owner")
+}
+
+/// A TOTP step is accepted only if it is later than the last one, once under concurrency;
+/// enrolling a new seed sets the step.
+pub async fn totp_steps_only_move_forward(store: Arc<dyn Store>) {
+    let u = fixture::user("frank", NOW);
+    store.insert_user(&u).await.unwrap();
+    assert_eq!(
+        store.set_totp(&UserId::generate(), &[9; 8], 5).await,
+        Err(StoreError::NotFound)
+    );
+    store.set_totp(&u.id, &[9; 8], 5).await.unwrap();
+    let stored = store.user(&u.id).await.unwrap().unwrap();
+    assert_eq!(stored.totp_sealed.as_deref(), Some(&[9u8; 8][..]));
+    assert_eq!(stored.totp_last_step, 5);
+
+    assert!(!store.accept_totp_step(&u.id, 5).await.unwrap());
+    assert!(!store.accept_totp_step(&u.id, 4).await.unwrap());
+    assert!(store.accept_totp_step(&u.id, 6).await.unwrap());
+    assert!(!store.accept_totp_step(&u.id, 6).await.unwrap());
+
+    let mut tasks = Vec::new();
+    for _ in 0..8 {
+        let store = Arc::clone(&store);
+        let id = u.id;
+        tasks.push(tokio::spawn(
+            async move { store.accept_totp_step(&id, 9).await },
+        ));
+    }
+    let mut won = 0;
+    for t in tasks {
+        if t.await.unwrap().unwrap() {
+            won += 1;
+        }
+    }
+    assert_eq!(won, 1);
+    assert_eq!(store.user(&u.id).await.unwrap().unwrap().totp_last_step, 9);
+    assert!(
+        !store
+            .accept_totp_step(&UserId::generate(), 100)
+            .await
+            .unwrap()
+    );
+}
+
+/// Failures are counted until the limit, which locks the account and restarts the count;
+/// concurrent failures all count; a success clears the lock.
+pub async fn failures_lock_an_account(store: Arc<dyn Store>) {
+    let u = fixture::user("gina", NOW);
+    store.insert_user(&u).await.unwrap();
+    for n in 1..=4 {
+        assert_eq!(
+            store
+                .record_login_failure(&u.id, NOW, 5, HOUR)
+                .await
+                .unwrap(),
+            Lockout {
+                failed_attempts: n,
+                locked_until_ms: None
+            }
+        );
+    }
+    assert_eq!(
+        store
+            .record_login_failure(&u.id, NOW + 9, 5, HOUR)
+            .await
+            .unwrap(),
+        Lockout {
+            failed_attempts: 0,
+            locked_until_ms: Some(NOW + 9 + HOUR)
+        }
+    );
+    let stored = store.user(&u.id).await.unwrap().unwrap();
+    assert_eq!(
+        (stored.failed_attempts, stored.locked_until_ms),
+        (0, Some(NOW + 9 + HOUR))
+    );
+
+    store.reset_login_failures(&u.id).await.unwrap();
+    let stored = store.user(&u.id).await.unwrap().unwrap();
+    assert_eq!((stored.failed_attempts, stored.locked_until_ms), (0, None));
+
+    let mut tasks = Vec::new();
+    for _ in 0..3 {
+        let store = Arc::clone(&store);
+        let id = u.id;
+        tasks.push(tokio::spawn(async move {
+            store.record_login_failure(&id, NOW, 100, HOUR).await
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap().unwrap();
+    }
+    assert_eq!(store.user(&u.id).await.unwrap().unwrap().failed_attempts, 3);
+
+    assert_eq!(
+        store
+            .record_login_failure(&UserId::generate(), NOW, 5, HOUR)
+            .await,
+        Err(StoreError::NotFound)
+    );
+    assert_eq!(
+        store.reset_login_failures(&UserId::generate()).await,
+        Err(StoreError::NotFound)
+    );
+}
+
+/// A recovery code is spent once, even under concurrency; replacing the set forgets the old
+/// codes; codes belong to one user.
+pub async fn recovery_codes_are_single_use(store: Arc<dyn Store>) {
+    let u = fixture::user("hank", NOW);
+    let other = fixture::user("ivy", NOW);
+    store.insert_user(&u).await.unwrap();
+    store.insert_user(&other).await.unwrap();
+    let codes: Vec<[u8; 32]> = (0..10).map(|_| fixture::random32()).collect();
+    store.replace_recovery_codes(&u.id, &codes).await.unwrap();
+    assert_eq!(store.unused_recovery_codes(&u.id).await.unwrap(), 10);
+
+    assert!(
+        !store
+            .use_recovery_code(&other.id, &codes[0], NOW)
+            .await
+            .unwrap()
+    );
+    assert!(
+        store
+            .use_recovery_code(&u.id, &codes[0], NOW)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .use_recovery_code(&u.id, &codes[0], NOW)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .use_recovery_code(&u.id, &fixture::random32(), NOW)
+            .await
+            .unwrap()
+    );
+
+    let mut tasks = Vec::new();
+    for _ in 0..8 {
+        let store = Arc::clone(&store);
+        let (id, code) = (u.id, codes[1]);
+        tasks.push(tokio::spawn(async move {
+            store.use_recovery_code(&id, &code, NOW).await
+        }));
+    }
+    let mut won = 0;
+    for t in tasks {
+        if t.await.unwrap().unwrap() {
+            won += 1;
+        }
+    }
+    assert_eq!(won, 1);
+    assert_eq!(store.unused_recovery_codes(&u.id).await.unwrap(), 8);
+
+    let fresh = [fixture::random32()];
+    store.replace_recovery_codes(&u.id, &fresh).await.unwrap();
+    assert_eq!(store.unused_recovery_codes(&u.id).await.unwrap(), 1);
+    assert!(
+        !store
+            .use_recovery_code(&u.id, &codes[2], NOW)
+            .await
+            .unwrap()
+    );
+    assert!(
+        store
+            .use_recovery_code(&u.id, &fresh[0], NOW)
+            .await
+            .unwrap()
+    );
+}
+
+/// The login history lists one user's attempts, newest first, capped.
+pub async fn logins_list_newest_first(store: Arc<dyn Store>) {
+    let u = fixture::user("jack", NOW);
+    store.insert_user(&u).await.unwrap();
+    let attempt = |at_ms, result, user_id| LoginRecord {
+        user_id,
+        at_ms,
+        ip: "192.0.2.1".into(),
+        user_agent: "signet-cli".into(),
+        result,
+    };
+    let a = attempt(NOW, LoginResult::Failed, Some(u.id));
+    let b = attempt(NOW + 1, LoginResult::Throttled, Some(u.id));
+    let c = attempt(NOW + 2, LoginResult::Ok, Some(u.id));
+    let nobody = attempt(NOW + 3, LoginResult::Failed, None);
+    for l in [&a, &b, &c, &nobody] {
+        store.append_login(l).await.unwrap();
+    }
+    assert_eq!(
+        store.logins(&u.id, 10).await.unwrap(),
+        [c.clone(), b.clone(), a]
+    );
+    assert_eq!(store.logins(&u.id, 2).await.unwrap(), [c, b]);
+    assert_eq!(store.logins(&UserId::generate(), 10).await.unwrap(), []);
+}
+
+/// An operator key may belong to a user and expire; both read back.
+pub async fn operator_keys_carry_their_user_and_expiry(store: Arc<dyn Store>) {
+    let u = fixture::user("kim", NOW);
+    store.insert_user(&u).await.unwrap();
+    let op = OperatorRecord {
+        user_id: Some(u.id),
+        expires_ms: Some(NOW + HOUR),
+        ..fixture::operator("kim's laptop", NOW)
+    };
+    store.insert_operator(&op).await.unwrap();
+    assert_eq!(store.operator(&op.id).await.unwrap(), Some(op));
+}
