@@ -19,6 +19,7 @@ use signet_store::{
 };
 
 use crate::auth::{AuthedMachine, AuthedOperator};
+use crate::role::Permission;
 use crate::{CoreError, CoreResult, Signet};
 
 /// Who an audit record is about: the kind and id of the actor, and where they acted from.
@@ -269,6 +270,7 @@ impl Signet {
 
     /// Walks the whole chain and checks every link, the sequence, and the head.
     pub async fn audit_verify(&self, op: &AuthedOperator) -> CoreResult<VerifyReport> {
+        self.require(op, Permission::Read, "audit_verify").await?;
         let report = verify_chain(self.store.as_ref(), self.chain.as_ref()).await?;
         self.audit_operator(
             op,

@@ -20,7 +20,7 @@ use signet_proto::{
     BodyHash, CLOCK_WINDOW_SECS, CanonicalPath, MachineId, Method, Nonce, OperatorId,
     ProtocolError, PublicKey, SignatureB64, Timestamp,
 };
-use signet_store::{ActorKind, MachineRecord, MachineStatus, OperatorRecord, UserStatus};
+use signet_store::{ActorKind, MachineRecord, MachineStatus, OperatorRecord, Role, UserStatus};
 
 use crate::network::ip_in_cidrs;
 use crate::{CoreError, CoreResult, Signet};
@@ -60,6 +60,8 @@ pub struct AuthedMachine {
 pub struct AuthedOperator {
     /// The operator.
     pub record: OperatorRecord,
+    /// The role this request acts with, resolved once at authentication (`crate::role`).
+    pub role: Role,
     /// Where the request came from.
     pub source_ip: IpAddr,
 }
@@ -277,19 +279,23 @@ impl Signet {
             if op.expires_ms.is_some_and(|exp| self.now_ms() >= exp) {
                 return Err(Failure::Refused("operator_expired"));
             }
-            if let Some(user) = &op.user_id {
-                match self.store.user(user).await {
-                    Ok(Some(u)) if u.status == UserStatus::Active => {}
+            // The role is read here, once, so a demotion takes effect on the next request. A key
+            // without a user was made on the server host with file access: it is the owner.
+            let role = match &op.user_id {
+                None => Role::Owner,
+                Some(user) => match self.store.user(user).await {
+                    Ok(Some(u)) if u.status == UserStatus::Active => u.role,
                     Ok(_) => return Err(Failure::Refused("user_inactive")),
                     Err(_) => return Err(Failure::State("store_unavailable")),
-                }
-            }
-            Ok(op)
+                },
+            };
+            Ok((op, role))
         }
         .await;
         match result {
-            Ok(op) => Ok(AuthedOperator {
+            Ok((op, role)) => Ok(AuthedOperator {
                 record: op,
+                role,
                 source_ip: req.source_ip,
             }),
             Err(Failure::Malformed(e)) => Err(CoreError::bad(e.to_string())),

@@ -26,6 +26,7 @@ use zeroize::Zeroizing;
 use crate::audit::Actor;
 use crate::auth::AuthedOperator;
 use crate::network::{ip_in_cidrs, new_public_id, parse_cidr};
+use crate::role::Permission;
 use crate::{CoreError, CoreResult, Signet};
 
 /// How long a bootstrap token lives.
@@ -305,6 +306,8 @@ impl Signet {
         &self,
         op: &AuthedOperator,
     ) -> CoreResult<(BootstrapTokenRecord, IssuedToken)> {
+        self.require(op, Permission::ManageTokens, "bootstrap_token_create")
+            .await?;
         let token = new_token("sgb_")?;
         let now = self.now_ms();
         let rec = BootstrapTokenRecord {
@@ -409,6 +412,8 @@ impl Signet {
         op: &AuthedOperator,
         spec: &EnrollmentSpec,
     ) -> CoreResult<EnrollmentTokenView> {
+        self.require(op, Permission::ManageTokens, "enrollment_token_create")
+            .await?;
         let name = spec.name.clone().unwrap_or_else(|| "enrollment".to_owned());
         crate::secret::check_name("token", &name)?;
         let max_uses = spec.max_uses.unwrap_or(1);
@@ -513,6 +518,8 @@ impl Signet {
         op: &AuthedOperator,
         id: &str,
     ) -> CoreResult<EnrollmentTokenView> {
+        self.require(op, Permission::ManageTokens, "enrollment_token_revoke")
+            .await?;
         self.store
             .revoke_enrollment_token(id, self.now_ms())
             .await?;

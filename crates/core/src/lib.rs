@@ -17,6 +17,7 @@ pub mod machine;
 pub mod network;
 pub mod operator;
 pub mod read;
+pub mod role;
 pub mod secret;
 mod service;
 pub mod vault;

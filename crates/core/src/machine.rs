@@ -7,6 +7,7 @@ use signet_store::{EnrollMethod, MachineRecord, MachineStatus, StoreError};
 
 use crate::auth::AuthedOperator;
 use crate::network::parse_cidr;
+use crate::role::Permission;
 use crate::{CoreError, CoreResult, Signet};
 
 /// Most CIDRs one machine may be restricted to.
@@ -120,6 +121,8 @@ impl Signet {
         id: &str,
         fingerprint: Option<&str>,
     ) -> CoreResult<MachineView> {
+        self.require(op, Permission::ManageMachines, "machine_approve")
+            .await?;
         let mid = parse_machine_id(id)?;
         let m = self.store.machine(&mid).await?.ok_or(CoreError::NotFound)?;
         let quoted = match fingerprint {
@@ -162,6 +165,8 @@ impl Signet {
 
     /// Denies a pending machine.
     pub async fn deny_machine(&self, op: &AuthedOperator, id: &str) -> CoreResult<MachineView> {
+        self.require(op, Permission::ManageMachines, "machine_deny")
+            .await?;
         self.transition(
             op,
             id,
@@ -179,6 +184,16 @@ impl Signet {
         id: &str,
         enabled: bool,
     ) -> CoreResult<MachineView> {
+        self.require(
+            op,
+            Permission::ManageMachines,
+            if enabled {
+                "machine_enable"
+            } else {
+                "machine_disable"
+            },
+        )
+        .await?;
         let mid = parse_machine_id(id)?;
         self.store.set_machine_enabled(&mid, enabled).await?;
         self.audit_operator(
@@ -197,6 +212,8 @@ impl Signet {
 
     /// Revokes a machine: its grants and memberships go with it.
     pub async fn revoke_machine(&self, op: &AuthedOperator, id: &str) -> CoreResult<MachineView> {
+        self.require(op, Permission::ManageMachines, "machine_revoke")
+            .await?;
         let mid = parse_machine_id(id)?;
         self.store.revoke_machine(&mid).await?;
         self.audit_operator(op, "machine_revoke", &mid.to_string(), "")
@@ -213,6 +230,16 @@ impl Signet {
         project: &str,
         attach: bool,
     ) -> CoreResult<MachineView> {
+        self.require(
+            op,
+            Permission::ManageMachines,
+            if attach {
+                "machine_attach"
+            } else {
+                "machine_detach"
+            },
+        )
+        .await?;
         let mid = parse_machine_id(id)?;
         let pid = ProjectId::parse(project).map_err(|_| CoreError::bad("unknown project"))?;
         if attach {
@@ -239,6 +266,12 @@ impl Signet {
         secrets: &[String],
         grant: bool,
     ) -> CoreResult<MachineView> {
+        self.require(
+            op,
+            Permission::ManageMachines,
+            if grant { "grant_add" } else { "grant_remove" },
+        )
+        .await?;
         let mid = parse_machine_id(id)?;
         if secrets.is_empty() || secrets.len() > 100 {
             return Err(CoreError::bad("give 1-100 secret ids"));
@@ -283,6 +316,8 @@ impl Signet {
         id: &str,
         cidrs: &[String],
     ) -> CoreResult<MachineView> {
+        self.require(op, Permission::ManageMachines, "machine_cidrs_set")
+            .await?;
         let mid = parse_machine_id(id)?;
         if cidrs.len() > MAX_MACHINE_CIDRS {
             return Err(CoreError::bad(format!("at most {MAX_MACHINE_CIDRS} CIDRs")));

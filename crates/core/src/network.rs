@@ -11,6 +11,7 @@ use serde::Serialize;
 use signet_store::{AllowlistEntry, Store, StoreResult};
 
 use crate::auth::AuthedOperator;
+use crate::role::Permission;
 use crate::{CoreError, CoreResult, Signet};
 
 /// Parses a CIDR and requires its canonical form (host bits clear, no leading zeros), so what an
@@ -149,6 +150,8 @@ impl Signet {
         cidr: &str,
         label: &str,
     ) -> CoreResult<EntryView> {
+        self.require(op, Permission::ManageAllowlist, "ip_allowlist_add")
+            .await?;
         let net = parse_cidr(cidr)?;
         if label.chars().count() > 100 || label.chars().any(char::is_control) {
             return Err(CoreError::bad(
@@ -170,6 +173,8 @@ impl Signet {
 
     /// Removes an entry.
     pub async fn allowlist_remove(&self, op: &AuthedOperator, id: &str) -> CoreResult<()> {
+        self.require(op, Permission::ManageAllowlist, "ip_allowlist_remove")
+            .await?;
         self.store.remove_allowlist_entry(id).await?;
         self.policy.refresh(self.store.as_ref()).await?;
         self.audit_operator(op, "ip_allowlist_remove", id, "").await
@@ -181,6 +186,16 @@ impl Signet {
         op: &AuthedOperator,
         enabled: bool,
     ) -> CoreResult<AllowlistView> {
+        self.require(
+            op,
+            Permission::ManageAllowlist,
+            if enabled {
+                "ip_allowlist_enable"
+            } else {
+                "ip_allowlist_disable"
+            },
+        )
+        .await?;
         self.store.set_ip_allowlist_enabled(enabled).await?;
         self.policy.refresh(self.store.as_ref()).await?;
         let action = if enabled {

@@ -11,6 +11,7 @@ use signet_store::{
 use zeroize::Zeroizing;
 
 use crate::auth::AuthedOperator;
+use crate::role::Permission;
 use crate::{CoreError, CoreResult, Signet};
 
 /// Largest value accepted, in bytes (the HTTP layer also caps secret writes at 1 MiB).
@@ -206,6 +207,8 @@ fn parse_project_id(id: &str) -> CoreResult<ProjectId> {
 impl Signet {
     /// Creates a project with a fresh project key.
     pub async fn create_project(&self, op: &AuthedOperator, name: &str) -> CoreResult<ProjectView> {
+        self.require(op, Permission::ManageProjects, "project_create")
+            .await?;
         check_name("project", name)?;
         let id = ProjectId::generate();
         let key = ProjectKey::generate().map_err(|_| CoreError::Unavailable)?;
@@ -288,6 +291,8 @@ impl Signet {
         name: &str,
         input: SecretInput,
     ) -> CoreResult<SecretView> {
+        self.require(op, Permission::WriteSecrets, "secret_create")
+            .await?;
         check_name("secret", name)?;
         let project_id =
             ProjectId::parse(project).map_err(|_| CoreError::bad("unknown project"))?;
@@ -336,6 +341,8 @@ impl Signet {
         id: &str,
         input: SecretInput,
     ) -> CoreResult<SecretView> {
+        self.require(op, Permission::WriteSecrets, "secret_update")
+            .await?;
         let id = parse_secret_id(id)?;
         let s = self.live_secret(&id).await?;
         let project = self
@@ -362,6 +369,8 @@ impl Signet {
         id: &str,
         version: u32,
     ) -> CoreResult<SecretView> {
+        self.require(op, Permission::WriteSecrets, "secret_rollback")
+            .await?;
         let id = parse_secret_id(id)?;
         let s = self.live_secret(&id).await?;
         let versions = self.store.versions(&id).await?;
@@ -392,6 +401,8 @@ impl Signet {
 
     /// Soft-deletes a secret.
     pub async fn delete_secret(&self, op: &AuthedOperator, id: &str) -> CoreResult<()> {
+        self.require(op, Permission::WriteSecrets, "secret_delete")
+            .await?;
         let id = parse_secret_id(id)?;
         self.store.delete_secret(&id, self.now_ms()).await?;
         self.audit_operator(op, "secret_delete", id.as_str(), "")

@@ -8,6 +8,7 @@ use signet_store::{Store, StoreError, VaultRecord};
 use crate::CoreResult;
 use crate::Signet;
 use crate::auth::AuthedOperator;
+use crate::role::Permission;
 
 /// Why the vault could not be opened.
 #[derive(Debug, thiserror::Error)]
@@ -93,6 +94,8 @@ impl Signet {
         op: &AuthedOperator,
         enabled: bool,
     ) -> CoreResult<VaultView> {
+        self.require(op, Permission::ManageVault, "vault_settings_update")
+            .await?;
         self.store.set_tokenless_enrollment(enabled).await?;
         self.policy.refresh(self.store.as_ref()).await?;
         self.audit_operator(

@@ -50,6 +50,7 @@ async fn world() -> World {
         .expect("operator");
     let op = AuthedOperator {
         record: rec,
+        role: signet_store::Role::Owner,
         source_ip: LOCAL,
     };
     World {

@@ -1,0 +1,528 @@
+//! Roles: the permission table, the "grant at or below your own role" rule, the role resolved at
+//! authentication, and every mutating operator method refusing (and auditing) a role without
+//! the permission while changing nothing. Manual clock, real SQLite store.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // Tests fail loudly by design.
+
+use std::net::{IpAddr, Ipv4Addr};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
+
+use signet_core::auth::{AuthedOperator, SignedRequest};
+use signet_core::enrollment::EnrollmentSpec;
+use signet_core::role::{Permission, allows, may_grant};
+use signet_core::secret::SecretInput;
+use signet_core::{Clock, CoreError, Signet, SignetConfig};
+use signet_crypto::RootKey;
+use signet_proto::{
+    CanonicalPath, Method, Nonce, OperatorId, SecretSeed, SignedHeaders, Timestamp, UserId,
+};
+use signet_store::{
+    AuditFilter, OperatorRecord, OperatorStore, Role, UserRecord, UserStatus, UserStore,
+};
+use signet_store_sqlite::SqliteStore;
+use zeroize::Zeroizing;
+
+struct ManualClock(AtomicI64);
+
+impl Clock for ManualClock {
+    fn now_ms(&self) -> i64 {
+        self.0.load(Ordering::SeqCst)
+    }
+}
+
+const LOCAL: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
+const ROLES: [Role; 4] = [Role::Viewer, Role::Developer, Role::Admin, Role::Owner];
+
+struct World {
+    signet: Signet,
+    store: Arc<SqliteStore>,
+    clock: Arc<ManualClock>,
+    owner: AuthedOperator,
+    _dir: tempfile::TempDir,
+}
+
+async fn world() -> World {
+    let dir = tempfile::tempdir().expect("tmp");
+    let store = Arc::new(SqliteStore::open(&dir.path().join("signet.db")).expect("store"));
+    let clock = Arc::new(ManualClock(AtomicI64::new(1_800_000_000_000)));
+    let signet = Signet::open(
+        store.clone(),
+        RootKey::generate().expect("key"),
+        clock.clone(),
+        SignetConfig::default(),
+    )
+    .await
+    .expect("open");
+    let (rec, _seed) = signet
+        .create_operator("owner", true)
+        .await
+        .expect("operator");
+    let owner = AuthedOperator {
+        record: rec,
+        role: Role::Owner,
+        source_ip: LOCAL,
+    };
+    World {
+        signet,
+        store,
+        clock,
+        owner,
+        _dir: dir,
+    }
+}
+
+impl World {
+    /// A user with `role` and a CLI key of theirs, as `signet login` would leave them.
+    async fn user_key(&self, name: &str, role: Role) -> (SecretSeed, OperatorId) {
+        let now = self.clock.now_ms();
+        let user = UserRecord {
+            id: UserId::generate(),
+            username: name.to_owned(),
+            email: format!("{name}@example.test"),
+            display_name: name.to_owned(),
+            password_hash: "unused".to_owned(),
+            totp_sealed: None,
+            totp_last_step: 0,
+            role,
+            status: UserStatus::Active,
+            failed_attempts: 0,
+            locked_until_ms: None,
+            created_ms: now,
+        };
+        self.store.insert_user(&user).await.expect("user");
+        let seed = SecretSeed::generate();
+        let op = OperatorRecord {
+            id: OperatorId::generate(),
+            name: name.to_owned(),
+            public_key: seed.public_key(),
+            owner: false,
+            disabled: false,
+            created_ms: now,
+            user_id: Some(user.id),
+            expires_ms: Some(now + 3_600_000),
+        };
+        self.store.insert_operator(&op).await.expect("operator");
+        (seed, op.id)
+    }
+
+    async fn authed(&self, seed: &SecretSeed, id: &OperatorId) -> AuthedOperator {
+        let id = id.to_string();
+        let mut parts = Vec::new();
+        self.signet
+            .authenticate_operator(&signed(seed, &id, self.clock.now_ms(), &mut parts))
+            .await
+            .expect("authenticates")
+    }
+
+    fn as_role(&self, role: Role) -> AuthedOperator {
+        AuthedOperator {
+            role,
+            ..self.owner.clone()
+        }
+    }
+}
+
+fn signed<'a>(
+    seed: &SecretSeed,
+    id: &'a str,
+    now_ms: i64,
+    parts: &'a mut Vec<String>,
+) -> SignedRequest<'a> {
+    let path = "/v1/admin/projects";
+    let h = SignedHeaders::sign(
+        seed,
+        &Method::parse("GET").expect("m"),
+        &CanonicalPath::parse(path).expect("p"),
+        b"",
+        Timestamp::from_secs(now_ms / 1000),
+        &Nonce::generate(),
+    );
+    parts.clear();
+    parts.extend([path.to_owned(), h.timestamp, h.nonce, h.signature]);
+    SignedRequest {
+        principal_id: Some(id),
+        method: "GET",
+        target: &parts[0],
+        timestamp: Some(&parts[1]),
+        nonce: Some(&parts[2]),
+        signature: Some(&parts[3]),
+        body: b"",
+        source_ip: LOCAL,
+    }
+}
+
+fn value(s: &str) -> SecretInput {
+    SecretInput::Value(Zeroizing::new(s.to_owned()))
+}
+
+/// The documented table, written out in full so a change to it is a deliberate test change.
+#[test]
+fn the_permission_table() {
+    use Permission::*;
+    let expected: [(Permission, [bool; 4]); 9] = [
+        //                  viewer developer admin owner
+        (Read, [true, true, true, true]),
+        (WriteSecrets, [false, true, true, true]),
+        (ManageProjects, [false, false, true, true]),
+        (ManageTokens, [false, false, true, true]),
+        (ManageMachines, [false, false, true, true]),
+        (ManageAllowlist, [false, false, true, true]),
+        (ManageVault, [false, false, true, true]),
+        (ManageUsers, [false, false, true, true]),
+        (ManageOwners, [false, false, false, true]),
+    ];
+    assert_eq!(expected.len(), Permission::ALL.len());
+    for (perm, row) in expected {
+        for (role, want) in ROLES.into_iter().zip(row) {
+            assert_eq!(allows(role, perm), want, "{role:?} {perm:?}");
+        }
+    }
+}
+
+#[test]
+fn a_role_is_granted_only_at_or_below_ones_own() {
+    for granter in ROLES {
+        for granted in ROLES {
+            let want = match granter {
+                Role::Owner => true,
+                Role::Admin => granted != Role::Owner,
+                Role::Developer | Role::Viewer => false,
+            };
+            assert_eq!(
+                may_grant(granter, granted),
+                want,
+                "{granter:?} -> {granted:?}"
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn the_role_is_resolved_at_authentication() {
+    let w = world().await;
+    // The headless key has no user: it is the owner.
+    let headless = w
+        .signet
+        .create_operator("headless", true)
+        .await
+        .expect("op");
+    assert!(headless.0.user_id.is_none());
+    let op = w.authed(&headless.1, &headless.0.id).await;
+    assert_eq!(op.role, Role::Owner);
+    for (name, role) in [
+        ("viewer", Role::Viewer),
+        ("developer", Role::Developer),
+        ("admin", Role::Admin),
+    ] {
+        let (seed, id) = w.user_key(name, role).await;
+        assert_eq!(w.authed(&seed, &id).await.role, role);
+    }
+}
+
+#[tokio::test]
+async fn a_viewer_changes_nothing_and_every_refusal_is_audited() {
+    let w = world().await;
+    let (seed, id) = w.user_key("viewer", Role::Viewer).await;
+    let viewer = w.authed(&seed, &id).await;
+    assert_eq!(viewer.role, Role::Viewer);
+
+    let project = w.signet.create_project(&w.owner, "app").await.expect("p");
+    let pid = project.id.to_string();
+    let secret = w
+        .signet
+        .create_secret(&w.owner, &pid, "DB", value("one"))
+        .await
+        .expect("s");
+    let sid = secret.id.to_string();
+    // Any well-formed or not id: the role check comes before the lookup, so it never matters.
+    let mid = "00000000-0000-4000-8000-000000000000";
+    let s = &w.signet;
+    let v = &viewer;
+    let spec = EnrollmentSpec {
+        name: None,
+        project_ids: vec![pid.clone()],
+        secret_ids: Vec::new(),
+        max_uses: Some(1),
+        ttl_secs: None,
+        machine_ttl_secs: None,
+        source_cidr: None,
+        hostname_pattern: None,
+    };
+    let secrets = vec![sid.clone()];
+    let cidrs = vec!["10.0.0.0/8".to_owned()];
+    let tokenless = s.vault_view().await.unwrap().tokenless_enrollment;
+
+    let refusals: Vec<(&str, Result<(), CoreError>)> = vec![
+        ("create_project", s.create_project(v, "x").await.map(drop)),
+        (
+            "create_secret",
+            s.create_secret(v, &pid, "X", value("v")).await.map(drop),
+        ),
+        (
+            "update_secret",
+            s.update_secret(v, &sid, value("two")).await.map(drop),
+        ),
+        (
+            "rollback_secret",
+            s.rollback_secret(v, &sid, 1).await.map(drop),
+        ),
+        ("delete_secret", s.delete_secret(v, &sid).await),
+        (
+            "issue_bootstrap_token",
+            s.issue_bootstrap_token(v).await.map(drop),
+        ),
+        (
+            "issue_enrollment_token",
+            s.issue_enrollment_token(v, &spec).await.map(drop),
+        ),
+        (
+            "revoke_enrollment_token",
+            s.revoke_enrollment_token(v, mid).await.map(drop),
+        ),
+        (
+            "approve_machine",
+            s.approve_machine(v, mid, None).await.map(drop),
+        ),
+        ("deny_machine", s.deny_machine(v, mid).await.map(drop)),
+        (
+            "enable_machine",
+            s.set_machine_enabled(v, mid, true).await.map(drop),
+        ),
+        (
+            "disable_machine",
+            s.set_machine_enabled(v, mid, false).await.map(drop),
+        ),
+        ("revoke_machine", s.revoke_machine(v, mid).await.map(drop)),
+        (
+            "attach",
+            s.set_membership(v, mid, &pid, true).await.map(drop),
+        ),
+        (
+            "detach",
+            s.set_membership(v, mid, &pid, false).await.map(drop),
+        ),
+        (
+            "grant",
+            s.set_grants(v, mid, &secrets, true).await.map(drop),
+        ),
+        (
+            "ungrant",
+            s.set_grants(v, mid, &secrets, false).await.map(drop),
+        ),
+        ("cidrs", s.set_machine_cidrs(v, mid, &cidrs).await.map(drop)),
+        (
+            "allowlist_add",
+            s.allowlist_add(v, "10.0.0.0/8", "x").await.map(drop),
+        ),
+        ("allowlist_remove", s.allowlist_remove(v, mid).await),
+        (
+            "allowlist_enable",
+            s.allowlist_set_enabled(v, true).await.map(drop),
+        ),
+        (
+            "allowlist_disable",
+            s.allowlist_set_enabled(v, false).await.map(drop),
+        ),
+        (
+            "vault_settings",
+            s.set_tokenless_enrollment(v, !tokenless).await.map(drop),
+        ),
+    ];
+    for (what, r) in &refusals {
+        assert_eq!(r, &Err(CoreError::Forbidden), "{what}");
+    }
+
+    // Nothing changed.
+    assert_eq!(s.projects().await.unwrap().len(), 1);
+    let now = s.secret_view(&sid).await.unwrap();
+    assert_eq!(now.version, 1);
+    assert_eq!(s.versions(&sid).await.unwrap().len(), 1);
+    assert!(s.enrollment_tokens().await.unwrap().is_empty());
+    let al = s.allowlist().await.unwrap();
+    assert!(!al.enabled && al.entries.is_empty());
+    assert_eq!(
+        s.vault_view().await.unwrap().tokenless_enrollment,
+        tokenless
+    );
+
+    // Every refusal is in the audit log as a denial by this operator.
+    let denied = s
+        .audit_list(&AuditFilter {
+            before_seq: None,
+            actor_id: Some(viewer.record.id.to_string()),
+            action: None,
+            result: None,
+            limit: 1000,
+        })
+        .await
+        .unwrap();
+    assert_eq!(denied.len(), refusals.len());
+    assert!(denied.iter().all(|r| r.result == "denied"
+        && r.detail.starts_with("role=viewer needs=")
+        && r.target.is_empty()));
+
+    // Reads still work, and audit verify is a read.
+    assert!(s.audit_verify(v).await.is_ok());
+}
+
+#[tokio::test]
+async fn a_developer_writes_secrets_but_manages_nothing_else() {
+    let w = world().await;
+    let dev = w.as_role(Role::Developer);
+    let pid = w
+        .signet
+        .create_project(&w.owner, "app")
+        .await
+        .unwrap()
+        .id
+        .to_string();
+    let s = &w.signet;
+    let sec = s
+        .create_secret(&dev, &pid, "DB", value("one"))
+        .await
+        .expect("developer creates");
+    let sid = sec.id.to_string();
+    assert_eq!(
+        s.update_secret(&dev, &sid, value("two"))
+            .await
+            .unwrap()
+            .version,
+        2
+    );
+    assert_eq!(s.rollback_secret(&dev, &sid, 1).await.unwrap().version, 3);
+    s.delete_secret(&dev, &sid)
+        .await
+        .expect("developer deletes");
+
+    assert_eq!(
+        s.create_project(&dev, "other").await.unwrap_err(),
+        CoreError::Forbidden
+    );
+    assert_eq!(
+        s.issue_bootstrap_token(&dev).await.unwrap_err(),
+        CoreError::Forbidden
+    );
+    assert_eq!(
+        s.approve_machine(&dev, "00000000-0000-4000-8000-000000000000", None)
+            .await
+            .unwrap_err(),
+        CoreError::Forbidden
+    );
+}
+
+#[tokio::test]
+async fn an_admin_manages_the_vault() {
+    let w = world().await;
+    let admin = w.as_role(Role::Admin);
+    let s = &w.signet;
+    s.create_project(&admin, "app").await.expect("project");
+    s.issue_bootstrap_token(&admin).await.expect("token");
+    s.allowlist_add(&admin, "10.0.0.0/8", "office")
+        .await
+        .expect("allowlist");
+    let before = s.vault_view().await.unwrap().tokenless_enrollment;
+    assert_eq!(
+        s.set_tokenless_enrollment(&admin, !before)
+            .await
+            .unwrap()
+            .tokenless_enrollment,
+        !before
+    );
+}
+
+/// Every `.route(...)` of the admin router: its path and whether it takes POST.
+fn admin_routes(src: &str) -> Vec<(String, bool)> {
+    let mut out = Vec::new();
+    let mut rest = src;
+    while let Some(i) = rest.find(".route(") {
+        rest = &rest[i + ".route(".len()..];
+        let mut depth = 1;
+        let end = rest
+            .char_indices()
+            .find(|&(_, c)| {
+                match c {
+                    '(' => depth += 1,
+                    ')' => depth -= 1,
+                    _ => {}
+                }
+                depth == 0
+            })
+            .map(|(j, _)| j)
+            .expect("balanced .route(");
+        let call = &rest[..end];
+        let path = call.split('"').nth(1).expect("a quoted path").to_owned();
+        out.push((path, call.contains("post(")));
+        rest = &rest[end..];
+    }
+    out
+}
+
+/// Catches a mutating admin route added without a role check: every POST route (and every
+/// machine action) must be listed here, either as checked by
+/// `a_viewer_changes_nothing_and_every_refusal_is_audited` or as open to viewers on purpose.
+#[test]
+fn every_post_admin_route_is_classified() {
+    let src = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../server/src/routes/admin.rs"),
+    )
+    .expect("admin.rs");
+    // Refused to viewers, each by a core method exercised in the viewer test above.
+    let checked = [
+        "/v1/admin/vault/settings",
+        "/v1/admin/projects",
+        "/v1/admin/secrets",
+        "/v1/admin/secrets/{id}/update",
+        "/v1/admin/secrets/{id}/rollback",
+        "/v1/admin/secrets/{id}/delete",
+        "/v1/admin/tokens/bootstrap",
+        "/v1/admin/tokens/enrollment",
+        "/v1/admin/tokens/enrollment/{id}/revoke",
+        "/v1/admin/machines/{id}/{action}",
+        "/v1/admin/ip-allowlist",
+        "/v1/admin/ip-allowlist/enable",
+        "/v1/admin/ip-allowlist/disable",
+        "/v1/admin/ip-allowlist/{id}/delete",
+    ];
+    // POST only because signed routes carry parameters in the body, or acting on one's own key.
+    let open_to_viewers = [
+        "/v1/admin/logout",
+        "/v1/admin/secrets/query",
+        "/v1/admin/audit/query",
+        "/v1/admin/audit/verify",
+    ];
+    let posts: Vec<String> = admin_routes(&src)
+        .into_iter()
+        .filter_map(|(p, post)| post.then_some(p))
+        .collect();
+    assert!(posts.len() > 10, "the parser found the routes: {posts:?}");
+    for p in &posts {
+        assert!(
+            checked.contains(&p.as_str()) || open_to_viewers.contains(&p.as_str()),
+            "POST {p} is not classified: add a role check in core and to the viewer test"
+        );
+    }
+    for p in checked.iter().chain(&open_to_viewers) {
+        assert!(
+            posts.iter().any(|q| q == p),
+            "{p} is no longer a POST route"
+        );
+    }
+    // The machine actions are the arms of one handler: each is a viewer refusal above.
+    let actions: Vec<&str> = src
+        .lines()
+        .filter_map(|l| {
+            l.trim()
+                .strip_prefix('"')?
+                .split_once("\" =>")
+                .map(|(a, _)| a)
+        })
+        .collect();
+    let tested = [
+        "approve", "deny", "enable", "disable", "revoke", "attach", "detach", "grant", "ungrant",
+        "cidrs",
+    ];
+    assert_eq!(
+        actions, tested,
+        "machine actions changed: update the viewer test"
+    );
+}
