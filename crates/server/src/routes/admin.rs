@@ -77,9 +77,13 @@ fn no_body(call: &OperatorCall) -> ApiResult<()> {
 
 async fn whoami(State(s): State<AppState>, call: OperatorCall) -> ApiResult<Json<Value>> {
     let o = &call.operator.record;
-    Ok(Json(
-        json!({ "operatorId": o.id, "name": o.name, "vaultId": s.signet.vault_id(), "owner": o.owner }),
-    ))
+    Ok(Json(json!({
+        "operatorId": o.id,
+        "name": o.name,
+        "vaultId": s.signet.vault_id(),
+        "owner": o.owner,
+        "role": call.operator.role.as_str(),
+    })))
 }
 
 /// Revokes the key that signed this request; its next request is a 401.
