@@ -35,6 +35,7 @@ use zeroize::Zeroizing;
 
 use crate::audit::Actor;
 use crate::auth::AuthedOperator;
+use crate::role::{Permission, may_grant};
 use crate::{CoreError, CoreResult, Signet};
 
 /// Argon2id memory cost in KiB (19 MiB): OWASP's minimum for Argon2id, about 16 ms per hash
@@ -126,6 +127,53 @@ pub struct NewOwner<'a> {
     pub email: &'a str,
     /// The password.
     pub password: Password,
+}
+
+/// What `create_user` needs.
+#[derive(Debug, Clone)]
+pub struct NewUser<'a> {
+    /// The username as typed.
+    pub username: &'a str,
+    /// The email as typed.
+    pub email: &'a str,
+    /// The password.
+    pub password: Password,
+    /// The role to give.
+    pub role: Role,
+}
+
+/// A user as operators see them: no hash, no seed, no counters.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UserView {
+    /// The account's id.
+    pub id: UserId,
+    /// Canonical username.
+    pub username: String,
+    /// Canonical email.
+    pub email: String,
+    /// As typed at creation.
+    pub display_name: String,
+    /// `owner`, `admin`, `developer` or `viewer`.
+    pub role: &'static str,
+    /// `active` or `suspended`.
+    pub status: &'static str,
+    /// Unix ms.
+    pub created_at: i64,
+}
+
+impl From<UserRecord> for UserView {
+    fn from(u: UserRecord) -> Self {
+        Self {
+            id: u.id,
+            username: u.username,
+            email: u.email,
+            display_name: u.display_name,
+            role: u.role.as_str(),
+            status: u.status.as_str(),
+            created_at: u.created_ms,
+        }
+    }
 }
 
 /// What the new owner is shown once: how to enroll an authenticator, and recovery codes.
@@ -339,7 +387,96 @@ impl Signet {
         if self.store.user_count().await? > 0 {
             return Err(CoreError::Conflict("users_exist"));
         }
-        let password_hash = hash_password(&self.hashes, new.password).await?;
+        let (enrollment, digests) = self
+            .prepare_user(new.username, username, email, new.password, Role::Owner)
+            .await?;
+        // The store re-checks "no user yet" in the insert's own transaction, so two racing
+        // create-owner calls cannot both win, and stores the codes in the same one, so an owner
+        // never exists without the codes they are about to be shown.
+        self.store
+            .insert_first_user(&enrollment.user, &digests)
+            .await?;
+
+        let e = self.event(
+            &Actor::new(ActorKind::System, "", "local"),
+            "user_create_owner",
+            &enrollment.user.id.to_string(),
+            AuditResult::Ok,
+            &format!("username={}", enrollment.user.username),
+        );
+        self.journal(vec![e], Vec::new()).await?;
+        Ok(enrollment)
+    }
+
+    /// Creates a user on behalf of an operator who may manage users, with a role at or below
+    /// their own (`crate::role::may_grant`). Like the owner, the user gets a TOTP enrollment and
+    /// recovery codes, returned once in clear.
+    pub async fn create_user(
+        &self,
+        op: &AuthedOperator,
+        new: NewUser<'_>,
+    ) -> CoreResult<OwnerEnrollment> {
+        self.require(op, Permission::ManageUsers, "user_create")
+            .await?;
+        if !may_grant(op.role, new.role) {
+            let e = self.event(
+                &Actor::operator(op),
+                "user_create",
+                "",
+                AuditResult::Denied,
+                &format!("role={} grants={}", op.role.as_str(), new.role.as_str()),
+            );
+            self.journal(vec![e], Vec::new()).await?;
+            return Err(CoreError::Forbidden);
+        }
+        let username = canonical_username(new.username)?;
+        let email = canonical_email(new.email)?;
+        check_password(&new.password)?;
+        let (enrollment, digests) = self
+            .prepare_user(new.username, username, email, new.password, new.role)
+            .await?;
+        // One transaction: the account never exists without the codes its user is shown.
+        self.store
+            .insert_user_with_codes(&enrollment.user, &digests)
+            .await?;
+        self.audit_operator(
+            op,
+            "user_create",
+            &enrollment.user.id.to_string(),
+            &format!(
+                "username={} role={}",
+                enrollment.user.username,
+                new.role.as_str()
+            ),
+        )
+        .await?;
+        Ok(enrollment)
+    }
+
+    /// Every user, without anything secret. Admins and owners only: it lists people's emails.
+    pub async fn users(&self, op: &AuthedOperator) -> CoreResult<Vec<UserView>> {
+        self.require(op, Permission::ManageUsers, "user_list")
+            .await?;
+        Ok(self
+            .store
+            .users()
+            .await?
+            .into_iter()
+            .map(UserView::from)
+            .collect())
+    }
+
+    /// Hashes the password, makes and seals a TOTP seed and the recovery codes: everything a
+    /// new account is, before it is stored. Returns the codes' digests for the store.
+    async fn prepare_user(
+        &self,
+        typed_username: &str,
+        username: String,
+        email: String,
+        password: Password,
+        role: Role,
+    ) -> CoreResult<(OwnerEnrollment, Vec<[u8; 32]>)> {
+        let password_hash = hash_password(&self.hashes, password).await?;
 
         let id = UserId::generate();
         let mut seed = Zeroizing::new([0u8; TOTP_SEED_BYTES]);
@@ -355,14 +492,14 @@ impl Signet {
 
         let user = UserRecord {
             id,
-            username: username.clone(),
+            username,
             email,
-            display_name: truncate(new.username.trim(), 255),
+            display_name: truncate(typed_username.trim(), 255),
             password_hash,
             totp_sealed: Some(sealed),
             // Step 0 is 1970: every real code is later.
             totp_last_step: 0,
-            role: Role::Owner,
+            role,
             status: UserStatus::Active,
             failed_attempts: 0,
             locked_until_ms: None,
@@ -375,24 +512,14 @@ impl Signet {
             digests.push(recovery_digest(&code));
             codes.push(code);
         }
-        // The store re-checks "no user yet" in the insert's own transaction, so two racing
-        // create-owner calls cannot both win, and stores the codes in the same one, so an owner
-        // never exists without the codes they are about to be shown.
-        self.store.insert_first_user(&user, &digests).await?;
-
-        let e = self.event(
-            &Actor::new(ActorKind::System, "", "local"),
-            "user_create_owner",
-            &id.to_string(),
-            AuditResult::Ok,
-            &format!("username={username}"),
-        );
-        self.journal(vec![e], Vec::new()).await?;
-        Ok(OwnerEnrollment {
-            user,
-            otpauth_uri,
-            recovery_codes: codes,
-        })
+        Ok((
+            OwnerEnrollment {
+                user,
+                otpauth_uri,
+                recovery_codes: codes,
+            },
+            digests,
+        ))
     }
 
     /// Checks a sign-in. Every failure is [`CoreError::Unauthenticated`]; a locked account or a

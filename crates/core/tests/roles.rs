@@ -7,6 +7,7 @@ use std::net::{IpAddr, Ipv4Addr};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
 
+use signet_core::account::{NewUser, Password};
 use signet_core::auth::{AuthedOperator, SignedRequest};
 use signet_core::enrollment::EnrollmentSpec;
 use signet_core::role::{Permission, allows, may_grant};
@@ -148,6 +149,15 @@ fn signed<'a>(
         signature: Some(&parts[3]),
         body: b"",
         source_ip: LOCAL,
+    }
+}
+
+fn new_user(name: &str, role: Role) -> NewUser<'_> {
+    NewUser {
+        username: name,
+        email: "someone@example.test",
+        password: Password::new("correct horse battery staple"),
+        role,
     }
 }
 
@@ -327,6 +337,13 @@ async fn a_viewer_changes_nothing_and_every_refusal_is_audited() {
             "vault_settings",
             s.set_tokenless_enrollment(v, !tokenless).await.map(drop),
         ),
+        (
+            "create_user",
+            s.create_user(v, new_user("eve", Role::Viewer))
+                .await
+                .map(drop),
+        ),
+        ("list_users", s.users(v).await.map(drop)),
     ];
     for (what, r) in &refusals {
         assert_eq!(r, &Err(CoreError::Forbidden), "{what}");
@@ -482,6 +499,7 @@ fn every_post_admin_route_is_classified() {
         "/v1/admin/ip-allowlist/enable",
         "/v1/admin/ip-allowlist/disable",
         "/v1/admin/ip-allowlist/{id}/delete",
+        "/v1/admin/users",
     ];
     // POST only because signed routes carry parameters in the body, or acting on one's own key.
     let open_to_viewers = [
@@ -524,5 +542,81 @@ fn every_post_admin_route_is_classified() {
     assert_eq!(
         actions, tested,
         "machine actions changed: update the viewer test"
+    );
+}
+
+#[tokio::test]
+async fn users_are_created_with_a_role_at_or_below_the_creators() {
+    let w = world().await;
+    let s = &w.signet;
+    let admin = w.as_role(Role::Admin);
+    let made = s
+        .create_user(&admin, new_user("Dev", Role::Developer))
+        .await
+        .expect("admin creates a developer");
+    assert_eq!(made.user.role, Role::Developer);
+    assert_eq!(made.user.username, "dev");
+    assert_eq!(made.recovery_codes.len(), 10);
+    assert!(made.otpauth_uri.starts_with("otpauth://totp/"));
+    // The debug form of what was shown once carries neither the URI nor the codes.
+    let shown = format!("{made:?}");
+    assert!(!shown.contains("otpauth") && !shown.contains(made.recovery_codes[0].as_str()));
+
+    // An admin cannot make an owner; a developer or viewer cannot make anyone.
+    let owner_try = NewUser {
+        email: "boss@example.test",
+        ..new_user("boss", Role::Owner)
+    };
+    assert_eq!(
+        s.create_user(&admin, owner_try).await.unwrap_err(),
+        CoreError::Forbidden
+    );
+    for role in [Role::Developer, Role::Viewer] {
+        let weak = w.as_role(role);
+        assert_eq!(
+            s.create_user(&weak, new_user("v", Role::Viewer))
+                .await
+                .unwrap_err(),
+            CoreError::Forbidden
+        );
+    }
+    // The owner can make another owner; the same username again is a conflict.
+    let owner2 = NewUser {
+        email: "boss@example.test",
+        ..new_user("boss", Role::Owner)
+    };
+    s.create_user(&w.owner, owner2)
+        .await
+        .expect("owner creates owner");
+    let again = NewUser {
+        email: "dev2@example.test",
+        ..new_user("dev", Role::Viewer)
+    };
+    assert_eq!(
+        s.create_user(&admin, again).await.unwrap_err(),
+        CoreError::Conflict("username")
+    );
+
+    let list = s.users(&admin).await.expect("list");
+    let roles: Vec<(&str, &str)> = list.iter().map(|u| (u.username.as_str(), u.role)).collect();
+    assert_eq!(roles, [("boss", "owner"), ("dev", "developer")]);
+    let json = serde_json::to_string(&list).unwrap();
+    assert!(!json.contains("argon2") && !json.contains("password"));
+
+    // The refused owner grant is audited with what was asked for.
+    let denied = s
+        .audit_list(&AuditFilter {
+            before_seq: None,
+            actor_id: None,
+            action: Some("user_create".into()),
+            result: None,
+            limit: 100,
+        })
+        .await
+        .unwrap();
+    assert!(
+        denied
+            .iter()
+            .any(|r| r.result == "denied" && r.detail == "role=admin grants=owner")
     );
 }

@@ -106,6 +106,30 @@ impl UserStore for SqliteStore {
         .await
     }
 
+    async fn insert_user_with_codes(
+        &self,
+        u: &UserRecord,
+        recovery_hashes: &[[u8; 32]],
+    ) -> StoreResult<()> {
+        let (u, hashes) = (u.clone(), recovery_hashes.to_vec());
+        self.write(move |tx| {
+            insert(tx, &u)?;
+            insert_codes(tx, &u.id.to_string(), &hashes)
+        })
+        .await
+    }
+
+    async fn users(&self) -> StoreResult<Vec<UserRecord>> {
+        self.read(|c| {
+            all(
+                c,
+                "SELECT id, username, email, display_name, password_hash, totp_sealed, totp_last_step, role, status, failed_attempts, locked_until_ms, created_ms FROM users ORDER BY created_ms, username",
+                [],
+                user,
+            )
+        })
+    }
+
     async fn user(&self, id: &UserId) -> StoreResult<Option<UserRecord>> {
         let id = id.to_string();
         self.read(|c| {

@@ -196,6 +196,15 @@ pub trait UserStore {
         user: &UserRecord,
         recovery_hashes: &[[u8; 32]],
     ) -> StoreResult<()>;
+    /// Adds a user and their recovery code digests in one transaction, so an account made by
+    /// an operator never exists without the codes it was shown. Conflicts as `insert_user`.
+    async fn insert_user_with_codes(
+        &self,
+        user: &UserRecord,
+        recovery_hashes: &[[u8; 32]],
+    ) -> StoreResult<()>;
+    /// Every user, oldest first.
+    async fn users(&self) -> StoreResult<Vec<UserRecord>>;
     /// Looks one up by id.
     async fn user(&self, id: &UserId) -> StoreResult<Option<UserRecord>>;
     /// Looks one up by canonical username or canonical email.

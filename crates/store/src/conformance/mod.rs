@@ -136,6 +136,7 @@ macro_rules! conformance_suite {
                 users_round_trip_by_id_and_login,
                 a_username_and_an_email_are_unique,
                 the_first_user_is_created_once,
+                a_user_is_added_with_their_codes,
                 totp_steps_only_move_forward,
                 failures_lock_an_account,
                 recovery_codes_are_single_use,

@@ -62,6 +62,38 @@ pub async fn a_username_and_an_email_are_unique(store: Arc<dyn Store>) {
     assert_eq!(store.user_count().await.unwrap(), 1);
 }
 
+/// A user made by an operator lands with their codes, or (on a conflict) neither does; the
+/// list holds every user.
+pub async fn a_user_is_added_with_their_codes(store: Arc<dyn Store>) {
+    let first = fixture::user("fay", NOW);
+    store
+        .insert_user_with_codes(&first, &[[1; 32], [2; 32]])
+        .await
+        .unwrap();
+    assert_eq!(store.unused_recovery_codes(&first.id).await.unwrap(), 2);
+    let clash = UserRecord {
+        email: "new@example.test".into(),
+        ..fixture::user("fay", NOW)
+    };
+    assert_eq!(
+        store.insert_user_with_codes(&clash, &[[3; 32]]).await,
+        Err(StoreError::Conflict("username"))
+    );
+    assert_eq!(store.unused_recovery_codes(&clash.id).await.unwrap(), 0);
+    store
+        .insert_user_with_codes(&fixture::user("gus", NOW + 1), &[])
+        .await
+        .unwrap();
+    let names: Vec<String> = store
+        .users()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|u| u.username)
+        .collect();
+    assert_eq!(names, ["fay", "gus"]);
+}
+
 /// The first user is created once, however many callers race.
 pub async fn the_first_user_is_created_once(store: Arc<dyn Store>) {
     let mut tasks = Vec::new();
