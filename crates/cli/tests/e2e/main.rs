@@ -19,3 +19,5 @@ mod tokenless;
 mod enrollment;
 // CLI sign-in with password and TOTP, logout, uniform 401s (issue 3, acceptance 5).
 mod login;
+// Operator roles: a viewer changes nothing, a developer only secrets (issue 3, acceptance 4).
+mod roles;

@@ -8,9 +8,10 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{Value, json};
+use signet_core::account::{NewUser, Password};
 use signet_core::enrollment::EnrollmentSpec;
 use signet_core::secret::SecretInput;
-use signet_store::AuditFilter;
+use signet_store::{AuditFilter, Role};
 use zeroize::Zeroizing;
 
 use crate::AppState;
@@ -51,6 +52,7 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/v1/admin/ip-allowlist/{id}/delete", post(allowlist_remove))
         .route("/v1/admin/audit/query", post(audit_query))
         .route("/v1/admin/audit/verify", post(audit_verify))
+        .route("/v1/admin/users", get(users).post(create_user))
 }
 
 fn to_json<T: serde::Serialize>(v: T) -> ApiResult<Json<Value>> {
@@ -462,4 +464,41 @@ async fn audit_query(State(s): State<AppState>, call: OperatorCall) -> ApiResult
 async fn audit_verify(State(s): State<AppState>, call: OperatorCall) -> ApiResult<Json<Value>> {
     no_body(&call)?;
     to_json(s.signet.audit_verify(&call.operator).await?)
+}
+
+/// A new user. The password is held in zeroizing memory and never echoed.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct UserBody {
+    username: String,
+    email: String,
+    password: Zeroizing<String>,
+    role: String,
+}
+
+/// Creates a user; the answer carries their TOTP enrollment and recovery codes, shown once.
+async fn create_user(State(s): State<AppState>, call: OperatorCall) -> ApiResult<Json<Value>> {
+    let mut b: UserBody = json(&call.body)?;
+    let role = Role::parse(&b.role)
+        .ok_or_else(|| ApiError::malformed("role must be owner, admin, developer or viewer"))?;
+    let new = NewUser {
+        username: &b.username,
+        email: &b.email,
+        // Moved, not copied: the only clear copy stays in zeroizing memory.
+        password: Password::new(std::mem::take(&mut *b.password)),
+        role,
+    };
+    let e = s.signet.create_user(&call.operator, new).await?;
+    let codes: Vec<&str> = e.recovery_codes.iter().map(|c| c.as_str()).collect();
+    Ok(Json(json!({
+        "user": signet_core::account::UserView::from(e.user.clone()),
+        "otpauthUri": e.otpauth_uri.as_str(),
+        "recoveryCodes": codes,
+    })))
+}
+
+async fn users(State(s): State<AppState>, call: OperatorCall) -> ApiResult<Json<Value>> {
+    Ok(Json(
+        json!({ "users": s.signet.users(&call.operator).await? }),
+    ))
 }

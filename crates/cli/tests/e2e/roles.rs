@@ -1,0 +1,420 @@
+//! Roles end to end: the owner creates a viewer and a developer with `signet user create`, each
+//! signs in with `signet login` and TOTP, and then every mutating admin route is called with the
+//! viewer's key: each must be a 403 with the uniform body and change nothing. The table of
+//! routes is checked against the router's source, so a POST route added without a role check
+//! fails here until it is listed (and refused).
+
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+use serde_json::{Value, json};
+use signet_client::OperatorClient;
+use signet_client::identity::{self, OperatorIdentity};
+use totp_rs::Totp;
+
+use crate::harness::{Fixture, TestServer, bin, stderr};
+
+const PASSWORD: &str = "a long enough passphrase";
+
+fn run_with_stdin(home: &Path, args: &[&str], stdin: &str) -> Output {
+    let mut child = Command::new(bin())
+        .args(args)
+        .env("SIGNET_HOME", home)
+        .env_remove("SIGNET_IDENTITY")
+        .env_remove("SIGNET_OPERATOR_IDENTITY")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn signet");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(stdin.as_bytes())
+        .expect("write stdin");
+    child.wait_with_output().expect("signet output")
+}
+
+/// The owner creates a user with `role`; returns their TOTP generator.
+fn create_user(server: &TestServer, name: &str, role: &str) -> Totp {
+    let email = format!("{name}@example.test");
+    let out = run_with_stdin(
+        &server.operator_home,
+        &[
+            "--json",
+            "user",
+            "create",
+            "--username",
+            name,
+            "--email",
+            &email,
+            "--role",
+            role,
+            "--password-stdin",
+        ],
+        &format!("{PASSWORD}\n"),
+    );
+    assert!(out.status.success(), "user create: {}", stderr(&out));
+    let made: Value = serde_json::from_slice(&out.stdout).expect("user create JSON");
+    assert_eq!(made["user"]["role"], role);
+    assert_eq!(made["recoveryCodes"].as_array().expect("codes").len(), 10);
+    assert!(made["user"].get("passwordHash").is_none());
+    Totp::from_url(made["otpauthUri"].as_str().expect("uri")).expect("otpauth uri")
+}
+
+/// `signet login` as that user into a home of their own; returns a client with the new key.
+fn login(server: &TestServer, name: &str, totp: &Totp) -> OperatorClient {
+    let home = server.root.path().join(format!("{name}-home"));
+    let email = format!("{name}@example.test");
+    let code = totp.generate_current().to_string();
+    let out = run_with_stdin(
+        &home,
+        &[
+            "--json",
+            "login",
+            "--server",
+            &server.url,
+            "--email",
+            &email,
+            "--password-stdin",
+            "--totp",
+            &code,
+        ],
+        &format!("{PASSWORD}\n"),
+    );
+    assert!(out.status.success(), "login {name}: {}", stderr(&out));
+    let dir = std::fs::read_dir(home.join("operators"))
+        .expect("operators")
+        .next()
+        .expect("one")
+        .expect("entry")
+        .path();
+    OperatorClient::new(identity::load::<OperatorIdentity>(&dir.join("identity.json")).expect("id"))
+        .expect("client")
+}
+
+fn owner_client(server: &TestServer) -> OperatorClient {
+    let dir: PathBuf = std::fs::read_dir(server.operator_home.join("operators"))
+        .expect("operators")
+        .next()
+        .expect("one")
+        .expect("entry")
+        .path();
+    OperatorClient::new(identity::load::<OperatorIdentity>(&dir.join("identity.json")).expect("id"))
+        .expect("client")
+}
+
+/// Status and body of one signed call, without retries or error mapping.
+async fn raw(c: &OperatorClient, method: &str, path: &str, body: Option<&Value>) -> (u16, Vec<u8>) {
+    let mut req = c.signed(method, path);
+    if let Some(b) = body {
+        req = req.body(serde_json::to_vec(b).expect("json"));
+    }
+    let r = req.build().expect("build").send().await.expect("send");
+    (r.status, r.body.clone())
+}
+
+/// Every `.route(...)` in the admin router's source: its path and whether it takes POST.
+fn admin_post_routes() -> Vec<String> {
+    let src = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../server/src/routes/admin.rs"),
+    )
+    .expect("admin.rs");
+    let mut out = Vec::new();
+    let mut rest = src.as_str();
+    while let Some(i) = rest.find(".route(") {
+        rest = &rest[i + ".route(".len()..];
+        let mut depth = 1;
+        let end = rest
+            .char_indices()
+            .find(|&(_, c)| {
+                match c {
+                    '(' => depth += 1,
+                    ')' => depth -= 1,
+                    _ => {}
+                }
+                depth == 0
+            })
+            .map(|(j, _)| j)
+            .expect("balanced .route(");
+        let call = &rest[..end];
+        if call.contains("post(") {
+            out.push(call.split('"').nth(1).expect("quoted path").to_owned());
+        }
+        rest = &rest[end..];
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_viewer_cannot_change_anything_and_a_developer_only_secrets() {
+    let f = Fixture::new();
+    let s = &f.server;
+    let owner = owner_client(s);
+    let (p, sid, mid) = (&f.project, &f.secret, &f.machine);
+
+    // Objects for the id-taking routes to aim at, so a 403 is the role and not a missing id.
+    let token = owner
+        .request(
+            "POST",
+            "/v1/admin/tokens/enrollment",
+            Some(&json!({"projectIds": [p]})),
+        )
+        .await
+        .expect("enrollment token");
+    let tid = token["id"].as_str().expect("token id").to_owned();
+    let entry = owner
+        .request(
+            "POST",
+            "/v1/admin/ip-allowlist",
+            Some(&json!({"cidr": "127.0.0.0/8", "label": "here"})),
+        )
+        .await
+        .expect("allowlist entry");
+    let eid = entry["id"].as_str().expect("entry id").to_owned();
+
+    let viewer_totp = create_user(s, "vera", "viewer");
+    let dev_totp = create_user(s, "dave", "developer");
+    let listed = s.op_json(&["user", "list"]);
+    assert_eq!(listed["users"].as_array().expect("users").len(), 2);
+    let viewer = login(s, "vera", &viewer_totp);
+
+    let before = |v: &Value| v.to_string();
+    let snapshot = async || {
+        let mut all = Vec::new();
+        for path in [
+            "/v1/admin/vault".to_owned(),
+            "/v1/admin/projects".to_owned(),
+            format!("/v1/admin/secrets/{sid}"),
+            format!("/v1/admin/secrets/{sid}/versions"),
+            "/v1/admin/tokens/enrollment".to_owned(),
+            "/v1/admin/machines".to_owned(),
+            "/v1/admin/ip-allowlist".to_owned(),
+            "/v1/admin/users".to_owned(),
+        ] {
+            all.push(before(
+                &owner.request("GET", &path, None).await.expect(&path),
+            ));
+        }
+        all
+    };
+    let was = snapshot().await;
+    let tokenless = owner
+        .request("GET", "/v1/admin/vault", None)
+        .await
+        .expect("vault")["tokenlessEnrollment"]
+        .as_bool()
+        .expect("bool");
+
+    // (route as written in admin.rs, concrete path, body). Every POST route of the router
+    // must appear here or in `open_to_viewers` below.
+    let m = |a: &str| format!("/v1/admin/machines/{mid}/{a}");
+    let machine_route = "/v1/admin/machines/{id}/{action}";
+    let table: Vec<(&str, String, Option<Value>)> = vec![
+        (
+            "/v1/admin/vault/settings",
+            "/v1/admin/vault/settings".into(),
+            Some(json!({"tokenlessEnrollment": !tokenless})),
+        ),
+        (
+            "/v1/admin/projects",
+            "/v1/admin/projects".into(),
+            Some(json!({"name": "x"})),
+        ),
+        (
+            "/v1/admin/secrets",
+            "/v1/admin/secrets".into(),
+            Some(json!({"projectId": p, "name": "X", "value": "v"})),
+        ),
+        (
+            "/v1/admin/secrets/{id}/update",
+            format!("/v1/admin/secrets/{sid}/update"),
+            Some(json!({"value": "changed"})),
+        ),
+        (
+            "/v1/admin/secrets/{id}/rollback",
+            format!("/v1/admin/secrets/{sid}/rollback"),
+            Some(json!({"version": 1})),
+        ),
+        (
+            "/v1/admin/secrets/{id}/delete",
+            format!("/v1/admin/secrets/{sid}/delete"),
+            None,
+        ),
+        (
+            "/v1/admin/tokens/bootstrap",
+            "/v1/admin/tokens/bootstrap".into(),
+            Some(json!({})),
+        ),
+        (
+            "/v1/admin/tokens/enrollment",
+            "/v1/admin/tokens/enrollment".into(),
+            Some(json!({"projectIds": [p]})),
+        ),
+        (
+            "/v1/admin/tokens/enrollment/{id}/revoke",
+            format!("/v1/admin/tokens/enrollment/{tid}/revoke"),
+            None,
+        ),
+        (machine_route, m("approve"), None),
+        (machine_route, m("deny"), None),
+        (machine_route, m("enable"), None),
+        (machine_route, m("disable"), None),
+        (machine_route, m("revoke"), None),
+        (machine_route, m("attach"), Some(json!({"projectId": p}))),
+        (machine_route, m("detach"), Some(json!({"projectId": p}))),
+        (machine_route, m("grant"), Some(json!({"secretIds": [sid]}))),
+        (
+            machine_route,
+            m("ungrant"),
+            Some(json!({"secretIds": [sid]})),
+        ),
+        (
+            machine_route,
+            m("cidrs"),
+            Some(json!({"cidrs": ["10.0.0.0/8"]})),
+        ),
+        (
+            "/v1/admin/ip-allowlist",
+            "/v1/admin/ip-allowlist".into(),
+            Some(json!({"cidr": "10.9.0.0/16"})),
+        ),
+        (
+            "/v1/admin/ip-allowlist/enable",
+            "/v1/admin/ip-allowlist/enable".into(),
+            None,
+        ),
+        (
+            "/v1/admin/ip-allowlist/disable",
+            "/v1/admin/ip-allowlist/disable".into(),
+            None,
+        ),
+        (
+            "/v1/admin/ip-allowlist/{id}/delete",
+            format!("/v1/admin/ip-allowlist/{eid}/delete"),
+            None,
+        ),
+        (
+            "/v1/admin/users",
+            "/v1/admin/users".into(),
+            Some(
+                json!({"username": "mal", "email": "mal@example.test", "password": PASSWORD, "role": "viewer"}),
+            ),
+        ),
+    ];
+    // POST only because signed routes carry their parameters in the body, or acting on the
+    // caller's own key: open to viewers on purpose.
+    let open_to_viewers = [
+        "/v1/admin/logout",
+        "/v1/admin/secrets/query",
+        "/v1/admin/audit/query",
+        "/v1/admin/audit/verify",
+    ];
+    let routes = admin_post_routes();
+    assert!(routes.len() > 10, "parsed the router: {routes:?}");
+    for r in &routes {
+        assert!(
+            table.iter().any(|(t, _, _)| t == r) || open_to_viewers.contains(&r.as_str()),
+            "POST {r} is in the router but not in this table: add it (and a role check in core)"
+        );
+    }
+    let actions = [
+        "approve", "deny", "enable", "disable", "revoke", "attach", "detach", "grant", "ungrant",
+        "cidrs",
+    ];
+    for a in actions {
+        assert!(table.iter().any(|(_, path, _)| *path == m(a)), "{a}");
+    }
+
+    let uniform = serde_json::to_vec(&json!({"error": "access denied", "code": "access_denied"}))
+        .expect("json");
+    let mut first: Option<Vec<u8>> = None;
+    for (_, path, body) in &table {
+        let (status, got) = raw(&viewer, "POST", path, body.as_ref()).await;
+        assert_eq!(
+            status,
+            403,
+            "viewer POST {path}: {}",
+            String::from_utf8_lossy(&got)
+        );
+        let parsed: Value = serde_json::from_slice(&got).expect("403 JSON");
+        assert_eq!(
+            parsed,
+            serde_json::from_slice::<Value>(&uniform).expect("json")
+        );
+        match &first {
+            None => first = Some(got),
+            Some(b) => assert_eq!(b, &got, "403 bodies must be identical ({path})"),
+        }
+    }
+    // Listing users shows emails: not for viewers either.
+    assert_eq!(raw(&viewer, "GET", "/v1/admin/users", None).await.0, 403);
+    assert_eq!(snapshot().await, was, "a refused call changed something");
+
+    // Reads still work for the viewer.
+    for path in [
+        "/v1/admin/projects",
+        "/v1/admin/machines",
+        "/v1/admin/whoami",
+    ] {
+        assert_eq!(raw(&viewer, "GET", path, None).await.0, 200, "{path}");
+    }
+    let audit = viewer
+        .request(
+            "POST",
+            "/v1/admin/audit/query",
+            Some(&json!({"result": "denied"})),
+        )
+        .await
+        .expect("viewer reads the audit log");
+    let denials = audit["records"]
+        .as_array()
+        .expect("records")
+        .iter()
+        .filter(|r| {
+            r["detail"]
+                .as_str()
+                .is_some_and(|d| d.starts_with("role=viewer"))
+        })
+        .count();
+    assert_eq!(denials, table.len() + 1, "every refusal is audited");
+    let me = viewer
+        .request("GET", "/v1/admin/whoami", None)
+        .await
+        .expect("whoami");
+    assert_eq!(me["role"], "viewer");
+
+    // A developer writes secrets, and nothing else.
+    let dev = login(s, "dave", &dev_totp);
+    let created = dev
+        .request(
+            "POST",
+            "/v1/admin/secrets",
+            Some(&json!({"projectId": p, "name": "DEV_ONLY", "value": "one"})),
+        )
+        .await
+        .expect("developer creates a secret");
+    let new_id = created["id"].as_str().expect("id").to_owned();
+    let updated = dev
+        .request(
+            "POST",
+            &format!("/v1/admin/secrets/{new_id}/update"),
+            Some(&json!({"value": "two"})),
+        )
+        .await
+        .expect("developer updates a secret");
+    assert_eq!(updated["version"], 2);
+    assert_eq!(raw(&dev, "POST", &m("approve"), None).await.0, 403);
+    assert_eq!(
+        raw(&dev, "POST", "/v1/admin/tokens/bootstrap", Some(&json!({})))
+            .await
+            .0,
+        403
+    );
+    assert!(
+        !s.log().contains(PASSWORD),
+        "a password reached the server log"
+    );
+}
