@@ -137,19 +137,30 @@ pub async fn user(args: UserArgs, json: bool) -> Result<ExitCode> {
     }
 }
 
+/// `POST /v1/admin/users`.
+#[derive(serde::Serialize)]
+struct NewUserBody<'a> {
+    username: &'a str,
+    email: &'a str,
+    password: &'a str,
+    role: &'a str,
+}
+
 async fn create_user(args: CreateUserArgs, json: bool) -> Result<ExitCode> {
     let password = read_password(args.password_stdin)?;
     let client = args.opts.client()?;
-    let body = json!({
-        "username": args.username,
-        "email": args.email,
-        "password": password.as_str(),
-        "role": args.role,
-    });
-    let r = client.request("POST", "/v1/admin/users", Some(&body)).await;
-    // The request body held the password in clear; it goes now, not at the end of the command.
-    drop(body);
-    let r = r.context("cannot create the user")?;
+    // The body holds the password, so it is encoded straight into zeroizing memory rather than
+    // kept in a `serde_json::Value`.
+    let body = Zeroizing::new(serde_json::to_vec(&NewUserBody {
+        username: &args.username,
+        email: &args.email,
+        password: password.as_str(),
+        role: &args.role,
+    })?);
+    let r = client
+        .request_bytes("POST", "/v1/admin/users", &body)
+        .await
+        .context("cannot create the user")?;
     if json {
         output::json(&r)?;
     } else {

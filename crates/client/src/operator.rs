@@ -135,6 +135,17 @@ impl OperatorClient {
         self.call(method, path, &bytes).await
     }
 
+    /// Like [`request`](Self::request), with the body already encoded: for bodies that hold a
+    /// password, which the caller keeps in zeroizing memory instead of a `serde_json::Value`.
+    pub async fn request_bytes(
+        &self,
+        method: &str,
+        path: &str,
+        body: &[u8],
+    ) -> Result<serde_json::Value, ClientError> {
+        self.call(method, path, body).await
+    }
+
     /// `POST /v1/admin/secrets`: creates a secret, returning the secret object.
     pub async fn create_secret(
         &self,
