@@ -1,0 +1,107 @@
+// The signed-in user's own account: password, second factors, passkeys, sessions, CLI keys and
+// recent sign-ins.
+
+import * as api from './api.js';
+import { h, screen, card, table, when, mono, badge, action, field, form, announce, button, modal, fail } from './page.js';
+import { passkeysSupported, passkeyCreation } from './auth.js';
+
+export async function accountPage() {
+  const a = await api.get('/v1/admin/account');
+  const reload = () => accountPage();
+  const u = a.user || {};
+
+  const pwErr = h('p', { class: 'error-text', role: 'alert' });
+  const password = form('stack', [
+    field('Current password', { name: 'currentPassword', type: 'password', autocomplete: 'current-password', required: true, id: 'pw-current' }),
+    field('New password', { name: 'newPassword', type: 'password', autocomplete: 'new-password', required: true, id: 'pw-new' }, { hint: 'At least 12 characters.' }),
+    field('Repeat new password', { name: 'newPassword2', type: 'password', autocomplete: 'new-password', required: true, id: 'pw-new2' }),
+    pwErr,
+  ], 'Change password', async (v, f) => {
+    pwErr.textContent = '';
+    if (v.newPassword !== v.newPassword2) { pwErr.textContent = 'The two new passwords differ.'; return; }
+    if (v.newPassword.length < 12) { pwErr.textContent = 'The new password needs at least 12 characters.'; return; }
+    try {
+      await api.post('/v1/admin/account/password', { currentPassword: v.currentPassword, newPassword: v.newPassword });
+      f.reset();
+      announce('Password changed.');
+    } catch (e) {
+      pwErr.textContent = e.status === 401 || e.status === 403 ? 'The current password is not right.' : e.message;
+    }
+  });
+
+  const addPasskey = passkeysSupported() ? form('inline', [
+    field('Passkey name', { name: 'name', autocomplete: 'off', placeholder: 'Laptop', id: 'passkey-name', required: true }),
+  ], 'Add a passkey', async (v) => {
+    const start = await api.post('/v1/admin/account/passkeys/register/start', { name: v.name.trim() || 'Passkey' });
+    let credential;
+    try {
+      credential = await passkeyCreation(start.publicKey);
+    } catch (e) {
+      throw new Error(e.name === 'NotAllowedError' ? 'The passkey prompt was closed.' : `The browser could not create a passkey: ${e.message}`);
+    }
+    const p = await api.post('/v1/admin/account/passkeys/register/finish', { challengeId: start.challengeId, credential });
+    announce(`Passkey ${p.name} added.`);
+    await reload();
+  }) : h('p', { class: 'muted' }, 'This browser does not support passkeys.');
+
+  const passkeys = a.passkeys || [];
+  const sessions = a.sessions || [];
+  const cliKeys = a.cliKeys || [];
+  const logins = a.logins || [];
+
+  screen('Account',
+    card('You', h('dl', { class: 'props' },
+      h('dt', null, 'Username'), h('dd', null, u.username),
+      h('dt', null, 'Email'), h('dd', null, u.email),
+      h('dt', null, 'Role'), h('dd', null, badge(u.role)),
+      h('dt', null, 'Authenticator'), h('dd', null, a.totpEnabled ? badge('on', 'ok') : badge('off', 'warn')),
+      h('dt', null, 'Recovery codes left'), h('dd', { id: 'recovery-left' }, String(a.recoveryCodesLeft ?? '—'),
+        a.recoveryCodesLeft !== undefined && a.recoveryCodesLeft < 3 ? h('span', { class: 'muted small' }, ' — running low') : null))),
+    card('Passkeys',
+      table('Passkeys', ['Name', 'Added', 'Last used', ''], passkeys.map((p) => [p.name, when(p.createdAt), when(p.lastUsedAt),
+        h('div', { class: 'actions' },
+          button('Rename', () => renameDialog(p, reload), 'small'),
+          action('Remove', async () => {
+            await api.post(`/v1/admin/account/passkeys/${api.seg(p.id)}/delete`, {});
+            announce(`Passkey ${p.name} removed.`);
+            await reload();
+          }, { cls: 'small danger', confirmText: `Remove the passkey ${p.name}?` }))]),
+      'No passkeys yet. A passkey signs you in without a password or code.'),
+      h('div', { class: 'top-gap' }, addPasskey)),
+    card('Password', password),
+    card('Sessions', table('Sessions', ['Browser', 'From', 'Started', 'Last seen', ''],
+      sessions.map((s) => [h('span', { class: 'small' }, s.userAgent || '—'), mono(s.ip), when(s.createdAt), when(s.lastSeenAt),
+        s.current ? badge('this one', 'ok') : action('Sign out', async () => {
+          await api.post(`/v1/admin/account/sessions/${api.seg(s.id)}/revoke`, {});
+          announce('Session signed out.');
+          await reload();
+        }, { cls: 'small' })]))),
+    card('CLI keys', h('p', { class: 'muted small' }, 'Keys made by ', mono('signet login'), ' on your computers.'),
+      table('CLI keys', ['Name', 'Key id', 'Created', 'Expires', ''],
+        cliKeys.map((k) => [k.name || '—', mono(k.operatorId), when(k.createdAt), when(k.expiresAt),
+          action('Revoke', async () => {
+            await api.post(`/v1/admin/account/cli-keys/${api.seg(k.operatorId)}/revoke`, {});
+            announce('CLI key revoked.');
+            await reload();
+          }, { cls: 'small danger', confirmText: 'Revoke this CLI key? That computer must sign in again.' })]),
+        'No CLI keys.')),
+    card('Recent sign-ins', table('Sign-ins', ['When', 'From', 'Browser', 'Result'],
+      logins.map((l) => [when(l.at), mono(l.ip), h('span', { class: 'small' }, l.userAgent || '—'),
+        badge(l.result, l.result === 'ok' ? 'ok' : 'bad')]), 'No sign-ins recorded.')));
+}
+
+function renameDialog(p, reload) {
+  const name = field('New name', { name: 'name', value: p.name, autocomplete: 'off', id: 'passkey-rename' });
+  const save = h('button', { type: 'button', class: 'primary' }, 'Rename');
+  const d = modal(`Rename ${p.name}`, name, [button('Cancel', () => d.close()), save]);
+  save.addEventListener('click', async () => {
+    try {
+      await api.post(`/v1/admin/account/passkeys/${api.seg(p.id)}/rename`, { name: name.control.value.trim() });
+      d.close();
+      announce('Passkey renamed.');
+      await reload();
+    } catch (e) {
+      fail(e);
+    }
+  });
+}

@@ -1,0 +1,82 @@
+// The audit log: filters, paging backwards by sequence number, and a CSV of what was loaded.
+
+import * as api from './api.js';
+import { h, screen, card, table, when, mono, field, form, button, announce, action } from './page.js';
+import { resultBadge } from './overview.js';
+
+const PAGE = 50;
+
+function csvCell(v) {
+  const s = v === null || v === undefined ? '' : typeof v === 'object' ? JSON.stringify(v) : String(v);
+  // A leading = + - @ would make a spreadsheet evaluate the cell.
+  const safe = /^[=+\-@\t\r]/.test(s) ? `'${s}` : s;
+  return /[",\n\r]/.test(safe) ? `"${safe.replace(/"/g, '""')}"` : safe;
+}
+
+export function toCsv(records) {
+  const cols = ['seq', 'ts', 'time', 'actorKind', 'actorId', 'action', 'target', 'sourceIp', 'result', 'detail', 'hash'];
+  const lines = [cols.join(',')];
+  for (const r of records) {
+    lines.push(cols.map((c) => csvCell(c === 'time' ? new Date(r.ts).toISOString() : r[c])).join(','));
+  }
+  return `${lines.join('\r\n')}\r\n`;
+}
+
+export async function auditPage() {
+  let filter = {};
+  let loaded = [];
+  const body = h('div');
+  const more = button('Older records', () => load(true));
+  more.hidden = true;
+  const info = h('p', { class: 'muted small' });
+
+  async function load(older) {
+    const q = { ...filter, limit: PAGE };
+    if (older && loaded.length) q.beforeSeq = loaded[loaded.length - 1].seq;
+    const { records = [] } = await api.post('/v1/admin/audit/query', q);
+    loaded = older ? loaded.concat(records) : records;
+    more.hidden = records.length < PAGE;
+    info.textContent = `${loaded.length} record${loaded.length === 1 ? '' : 's'} loaded.`;
+    body.replaceChildren(table('Audit records', ['Seq', 'When', 'Actor', 'Action', 'Target', 'Source', 'Result', 'Detail'],
+      loaded.map((r) => [String(r.seq), when(r.ts), h('span', null, r.actorKind, ' ', mono(r.actorId)), r.action,
+        mono(r.target), mono(r.sourceIp), resultBadge(r.result),
+        h('span', { class: 'small' }, typeof r.detail === 'object' && r.detail !== null ? JSON.stringify(r.detail) : (r.detail ?? ''))]),
+      'No records match.'));
+  }
+
+  const filters = form('inline', [
+    field('Actor id', { name: 'actorId', autocomplete: 'off', id: 'audit-actor' }),
+    field('Action', { name: 'action', autocomplete: 'off', placeholder: 'machine.approve', id: 'audit-action' }),
+    field('Result', { name: 'result', id: 'audit-result', options: [['', 'any'], ['ok', 'ok'], ['denied', 'denied'], ['failed', 'failed']] }, { tag: 'select' }),
+    field('From', { name: 'since', type: 'datetime-local', id: 'audit-since' }),
+    field('Until', { name: 'until', type: 'datetime-local', id: 'audit-until' }),
+  ], 'Apply filters', async (v) => {
+    filter = {};
+    if (v.actorId.trim()) filter.actorId = v.actorId.trim();
+    if (v.action.trim()) filter.action = v.action.trim();
+    if (v.result) filter.result = v.result;
+    if (v.since) filter.sinceMs = new Date(v.since).getTime();
+    if (v.until) filter.untilMs = new Date(v.until).getTime();
+    await load(false);
+  });
+
+  const exportCsv = button('Export CSV', () => {
+    const blob = new Blob([toCsv(loaded)], { type: 'text/csv' });
+    const a = h('a', { href: URL.createObjectURL(blob), download: `signet-audit-${new Date().toISOString().slice(0, 19).replace(/:/g, '')}.csv` });
+    document.body.appendChild(a);
+    a.click();
+    a.remove();
+    setTimeout(() => URL.revokeObjectURL(a.href), 10000);
+    announce(`Exported ${loaded.length} records.`);
+  });
+  const verify = action('Verify the chain', async () => {
+    const r = await api.post('/v1/admin/audit/verify', {});
+    announce(r.ok ? `The chain is intact: ${r.records} records up to ${r.headSeq}.`
+      : `The chain is broken at ${r.firstBadSeq}: ${r.problem}`, r.ok ? 'info' : 'error');
+  });
+
+  screen('Audit log',
+    card('Filter', filters),
+    card(null, h('div', { class: 'actions' }, exportCsv, verify), info, body, h('div', { class: 'top-gap' }, more)));
+  await load(false);
+}

@@ -1,0 +1,22 @@
+// Projects group secrets; machines are attached to projects.
+
+import * as api from './api.js';
+import { h, screen, card, table, when, mono, field, form, announce } from './page.js';
+
+export async function projectsPage() {
+  const { projects = [] } = await api.get('/v1/admin/projects');
+  const create = form('inline', [
+    field('New project name', { name: 'name', required: true, autocomplete: 'off', id: 'project-name' }),
+  ], 'Create project', async (v, f) => {
+    const p = await api.post('/v1/admin/projects', { name: v.name.trim() });
+    announce(`Project ${p.name} created.`);
+    f.reset();
+    await projectsPage();
+  });
+  screen('Projects',
+    card('Create a project', create),
+    card('All projects', table('Projects', ['Name', 'Id', 'Created', ''],
+      projects.map((p) => [p.name, mono(p.id), when(p.createdAt),
+        h('a', { href: `#/secrets/${encodeURIComponent(p.id)}` }, 'Secrets')]),
+      'No projects yet. Create one to hold secrets.')));
+}

@@ -1,0 +1,129 @@
+// Secrets of a project. Values go in and are never shown back: the admin API does not return them.
+
+import * as api from './api.js';
+import { h, screen, card, table, when, mono, field, form, announce, badge, action, button, modal, fail } from './page.js';
+
+let seq = 0;
+
+/** The value part of a secret form: one value, or named fields for a structured secret. */
+function valueEditor(type, fieldNames = []) {
+  const wrap = h('div', { class: 'stack-sm' });
+  if (type === 'standard') {
+    const v = field('Value', { name: 'value', autocomplete: 'off', spellcheck: 'false', id: `secret-value-${++seq}` },
+      { tag: 'textarea', hint: 'Stored encrypted. It will not be shown again.' });
+    wrap.appendChild(v);
+    return { el: wrap, read: () => ({ value: v.control.value }) };
+  }
+  const rows = h('div', { class: 'stack-sm' });
+  const addRow = (name = '') => {
+    const n = ++seq;
+    const row = h('fieldset', { class: 'fieldrow' },
+      h('legend', null, `Field ${rows.children.length + 1}`),
+      field('Field name', { class: 'fname', value: name, autocomplete: 'off', pattern: '[A-Za-z0-9_.-]+', id: `fname-${n}` }),
+      field('Field value', { class: 'fvalue', autocomplete: 'off', spellcheck: 'false', id: `fvalue-${n}` }),
+      button('Remove field', () => row.remove(), 'small danger'));
+    rows.appendChild(row);
+  };
+  (fieldNames.length ? fieldNames : ['']).forEach(addRow);
+  wrap.append(rows, button('Add field', () => addRow(), 'small'));
+  return {
+    el: wrap,
+    read: () => {
+      const fields = {};
+      for (const row of rows.children) {
+        const name = row.querySelector('.fname').value.trim();
+        if (name) fields[name] = row.querySelector('.fvalue').value;
+      }
+      return { fields };
+    },
+  };
+}
+
+export async function secretsPage(projectId) {
+  const { projects = [] } = await api.get('/v1/admin/projects');
+  if (!projects.length) {
+    screen('Secrets', h('p', { class: 'callout' }, 'Secrets live in projects. ', h('a', { href: '#/projects' }, 'Create a project first.')));
+    return;
+  }
+  const project = projects.find((p) => p.id === projectId) || projects[0];
+  const { secrets = [] } = await api.post('/v1/admin/secrets/query', { projectId: project.id });
+  const picker = field('Project', { id: 'secrets-project', options: projects.map((p) => [p.id, p.name]) }, { tag: 'select' });
+  picker.control.value = project.id;
+  picker.control.addEventListener('change', () => { location.hash = `#/secrets/${encodeURIComponent(picker.control.value)}`; });
+
+  let editor = valueEditor('standard');
+  const editorSlot = h('div', null, editor.el);
+  const typeSel = field('Type', { name: 'type', id: 'secret-type', options: [['standard', 'Standard (one value)'], ['structured', 'Structured (named fields)']] }, { tag: 'select' });
+  typeSel.control.addEventListener('change', () => {
+    editor = valueEditor(typeSel.control.value);
+    editorSlot.replaceChildren(editor.el);
+  });
+  const create = form('stack', [
+    field('Name', { name: 'name', required: true, autocomplete: 'off', id: 'secret-name' }, { hint: 'For example DATABASE_URL.' }),
+    typeSel, editorSlot,
+  ], 'Create secret', async (v, f) => {
+    const s = await api.post('/v1/admin/secrets', { projectId: project.id, name: v.name.trim(), ...editor.read() });
+    announce(`Secret ${s.name} created (version ${s.version}).`);
+    f.reset();
+    await secretsPage(project.id);
+  });
+
+  const rows = secrets.map((s) => [
+    s.name,
+    h('span', null, badge(s.type), s.fieldNames ? h('span', { class: 'muted small' }, ' ', s.fieldNames.join(', ')) : null),
+    String(s.version),
+    when(s.updatedAt),
+    mono(s.id),
+    h('div', { class: 'actions' },
+      button('Update', () => updateDialog(s, project.id), 'small'),
+      button('Versions', () => versionsDialog(s, project.id), 'small'),
+      action('Delete', async () => {
+        await api.post(`/v1/admin/secrets/${api.seg(s.id)}/delete`, {});
+        announce(`Secret ${s.name} deleted.`);
+        await secretsPage(project.id);
+      }, { cls: 'small danger', confirmText: `Delete the secret ${s.name}? Machines will no longer read it.` })),
+  ]);
+  screen('Secrets',
+    h('div', { class: 'card' }, picker),
+    card(`Secrets in ${project.name}`, table('Secrets', ['Name', 'Type', 'Version', 'Updated', 'Id', 'Actions'], rows,
+      'No secrets in this project yet.')),
+    card('Create a secret', create));
+}
+
+function updateDialog(s, projectId) {
+  const editor = valueEditor(s.type, s.fieldNames || []);
+  const f = h('form', { class: 'stack' }, h('p', { class: 'muted small' }, 'The new value becomes a new version; older versions stay for rollback.'), editor.el);
+  const save = h('button', { type: 'button', class: 'primary' }, 'Save new version');
+  const d = modal(`Update ${s.name}`, f, [button('Cancel', () => d.close()), save]);
+  save.addEventListener('click', async () => {
+    save.disabled = true;
+    try {
+      const r = await api.post(`/v1/admin/secrets/${api.seg(s.id)}/update`, editor.read());
+      d.close();
+      announce(`${s.name} is now at version ${r.version}.`);
+      await secretsPage(projectId);
+    } catch (e) {
+      fail(e);
+    } finally {
+      save.disabled = false;
+    }
+  });
+}
+
+async function versionsDialog(s, projectId) {
+  let versions;
+  try {
+    versions = (await api.get(`/v1/admin/secrets/${api.seg(s.id)}/versions`)).versions || [];
+  } catch (e) {
+    fail(e);
+    return;
+  }
+  const d = modal(`Versions of ${s.name}`, table('Versions', ['Version', 'Type', 'By', 'Created', ''],
+    versions.map((v) => [String(v.version), v.type, mono(v.createdBy), when(v.createdAt),
+      v.version === s.version ? badge('current', 'ok') : action('Roll back', async () => {
+        const r = await api.post(`/v1/admin/secrets/${api.seg(s.id)}/rollback`, { version: v.version });
+        d.close();
+        announce(`${s.name} rolled back: version ${r.version} has the value of version ${v.version}.`);
+        await secretsPage(projectId);
+      }, { cls: 'small' })])), [button('Close', () => d.close())]);
+}

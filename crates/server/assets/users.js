@@ -1,0 +1,113 @@
+// People: create or invite them, set their role (and, below admin, the projects they see),
+// suspend, activate or remove them.
+
+import * as api from './api.js';
+import { h, screen, card, table, when, badge, action, field, form, announce, copyable, button, modal, fail } from './page.js';
+
+const ROLES = ['viewer', 'developer', 'admin', 'owner'];
+
+function projectPicker(projects, chosen, prefix) {
+  return h('fieldset', { class: 'project-scope' }, h('legend', null, 'Projects (none ticked = all projects)'),
+    projects.map((p) => field(p.name, { type: 'checkbox', name: `project:${p.id}`, id: `${prefix}-${p.id}`, checked: Array.isArray(chosen) && chosen.includes(p.id) })));
+}
+
+function scope(v) {
+  const ids = Object.keys(v).filter((k) => k.startsWith('project:') && v[k]).map((k) => k.slice(8));
+  return ids.length ? ids : undefined;
+}
+
+export async function usersPage() {
+  const [{ users = [] }, { projects = [] }] = await Promise.all([api.get('/v1/admin/users'), api.get('/v1/admin/projects')]);
+  let invites = [];
+  try { invites = (await api.get('/v1/admin/users/invites')).invites || []; } catch { /* older server */ }
+  const me = api.session.user || {};
+  const reload = () => usersPage();
+  const projectName = (id) => (projects.find((p) => p.id === id) || { name: id }).name;
+
+  const inviteOut = h('div', { 'aria-live': 'polite', id: 'invite-result' });
+  const invite = form('stack', [
+    field('Email', { name: 'email', type: 'email', required: true, autocomplete: 'off', id: 'invite-email' }),
+    field('Role', { name: 'role', id: 'invite-role', options: ROLES }, { tag: 'select' }),
+    projects.length ? projectPicker(projects, null, 'invite-p') : null,
+  ], 'Create invitation', async (v, f) => {
+    const body = { email: v.email.trim(), role: v.role };
+    const p = scope(v);
+    if (p && (v.role === 'developer' || v.role === 'viewer')) body.projects = p;
+    const r = await api.post('/v1/admin/users/invite', body);
+    f.reset();
+    inviteOut.replaceChildren(h('p', null, `Send this link to ${body.email}. It works once, until `, when(r.expiresAt), '.'), copyable(r.inviteUrl));
+    announce('Invitation created.');
+  });
+
+  const statusBadge = (u) => badge(u.status, u.status === 'active' ? 'ok' : 'warn');
+  const rows = users.map((u) => [
+    h('span', null, u.username, u.id === me.id ? h('span', { class: 'muted small' }, ' (you)') : null),
+    u.email, badge(u.role),
+    u.projects ? u.projects.map(projectName).join(', ') : 'all',
+    statusBadge(u), when(u.createdAt),
+    u.id === me.id ? '' : h('div', { class: 'actions' },
+      button('Role…', () => roleDialog(u, projects, reload), 'small'),
+      u.status === 'suspended'
+        ? action('Activate', async () => { await api.post(`/v1/admin/users/${api.seg(u.id)}/activate`, {}); await reload(); }, { cls: 'small', done: `${u.username} activated.` })
+        : action('Suspend', async () => { await api.post(`/v1/admin/users/${api.seg(u.id)}/suspend`, {}); await reload(); }, { cls: 'small', done: `${u.username} suspended.`, confirmText: `Suspend ${u.username}? Their sessions and keys stop working.` }),
+      action('Remove', async () => { await api.post(`/v1/admin/users/${api.seg(u.id)}/delete`, {}); await reload(); }, { cls: 'small danger', done: `${u.username} removed.`, confirmText: `Remove ${u.username} for good?` })),
+  ]);
+
+  screen('Users',
+    card('People', table('Users', ['Username', 'Email', 'Role', 'Projects', 'Status', 'Created', ''], rows)),
+    card('Invite someone', h('p', { class: 'muted small' }, 'They choose their own username and password and set up their authenticator.'), invite, inviteOut),
+    invites.length ? card('Invitations', table('Invitations', ['Email', 'Role', 'Status', 'Expires', ''],
+      invites.map((i) => [i.email, badge(i.role), i.status, when(i.expiresAt),
+        i.status === 'pending' ? action('Revoke', async () => { await api.post(`/v1/admin/users/invites/${api.seg(i.id)}/revoke`, {}); await reload(); }, { cls: 'small danger', done: 'Invitation revoked.' }) : ''])))
+      : null,
+    card('Create a user directly', createForm(projects, reload)));
+}
+
+function createForm(projects, reload) {
+  const out = h('div', { 'aria-live': 'polite' });
+  const f = form('stack', [
+    field('Username', { name: 'username', required: true, autocomplete: 'off', id: 'cu-username' }),
+    field('Email', { name: 'email', type: 'email', required: true, autocomplete: 'off', id: 'cu-email' }),
+    field('Initial password', { name: 'password', type: 'password', required: true, autocomplete: 'new-password', id: 'cu-password' }, { hint: 'At least 12 characters; tell it to them over a separate channel.' }),
+    field('Role', { name: 'role', id: 'cu-role', options: ROLES }, { tag: 'select' }),
+  ], 'Create user', async (v, form_) => {
+    const r = await api.post('/v1/admin/users', { username: v.username.trim(), email: v.email.trim(), password: v.password, role: v.role });
+    form_.reset();
+    await reload();
+    const d = modal(`${r.user.username} created`, h('div', null,
+      h('p', { class: 'callout' }, 'Give these to them now; they are shown only once.'),
+      h('h3', null, 'otpauth link'), copyable(r.otpauthUri),
+      h('h3', null, 'Recovery codes'), h('ol', { class: 'codes' }, (r.recoveryCodes || []).map((c) => h('li', null, c)))),
+    [button('Done', () => d.close(), 'primary')]);
+  });
+  return h('div', null, f, out);
+}
+
+function roleDialog(u, projects, reload) {
+  const role = field('Role', { name: 'role', id: 'role-select', options: ROLES }, { tag: 'select' });
+  role.control.value = u.role;
+  const picker = projects.length ? projectPicker(projects, u.projects, 'role-p') : null;
+  const save = h('button', { type: 'button', class: 'primary' }, 'Save role');
+  const body = h('form', { class: 'stack' }, role, picker,
+    h('p', { class: 'muted small' }, 'Project scope applies to developers and viewers.'));
+  const d = modal(`Role of ${u.username}`, body, [button('Cancel', () => d.close()), save]);
+  save.addEventListener('click', async () => {
+    save.disabled = true;
+    const v = {};
+    for (const el of body.elements) if (el.name) v[el.name] = el.type === 'checkbox' ? el.checked : el.value;
+    const payload = { role: v.role };
+    const p = scope(v);
+    if (p && (v.role === 'developer' || v.role === 'viewer')) payload.projects = p;
+    try {
+      await api.post(`/v1/admin/users/${api.seg(u.id)}/role`, payload);
+      d.close();
+      announce(`${u.username} is now ${v.role}.`);
+      await reload();
+    } catch (e) {
+      fail(e);
+    } finally {
+      save.disabled = false;
+    }
+  });
+}
+
