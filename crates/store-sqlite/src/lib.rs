@@ -29,6 +29,7 @@ mod reader;
 mod row;
 mod schema;
 mod secret;
+mod session;
 mod statement;
 mod token;
 mod user;

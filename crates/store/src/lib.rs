@@ -18,6 +18,7 @@ mod nonce;
 mod operator;
 mod project;
 mod secret;
+mod session;
 mod token;
 mod user;
 mod vault;
@@ -40,6 +41,7 @@ pub use secret::{
     GrantedSecret, NewVersion, PollRow, SecretKind, SecretReadView, SecretRecord, SecretStore,
     VersionContent, VersionRecord,
 };
+pub use session::{SessionRecord, SessionStore};
 pub use token::{BootstrapTokenRecord, EnrollmentGrant, EnrollmentTokenRecord, TokenStore};
 pub use user::{Lockout, LoginRecord, LoginResult, Role, UserRecord, UserStatus, UserStore};
 pub use vault::{VaultRecord, VaultStore};
@@ -75,6 +77,7 @@ pub trait Store:
     + OperatorStore
     + ProjectStore
     + SecretStore
+    + SessionStore
     + TokenStore
     + UserStore
     + VaultStore
@@ -91,6 +94,7 @@ impl<T> Store for T where
         + OperatorStore
         + ProjectStore
         + SecretStore
+        + SessionStore
         + TokenStore
         + UserStore
         + VaultStore
