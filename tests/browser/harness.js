@@ -1,0 +1,192 @@
+// Real processes for the browser tests: a `signet server` on a free port with its own data folder,
+// headless Chromium through playwright-core, and the `signet` CLI with its own SIGNET_HOME.
+
+import { spawn, execFile } from 'node:child_process';
+import { mkdtempSync, rmSync, readFileSync, readdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve, dirname } from 'node:path';
+import net from 'node:net';
+import { fileURLToPath } from 'node:url';
+import { chromium } from 'playwright-core';
+import { totp, secretFromUri } from './totp.js';
+
+const here = dirname(fileURLToPath(import.meta.url));
+export const repoRoot = resolve(here, '../..');
+export const BIN = process.env.SIGNET_BIN || resolve(here, '../../target/debug/signet');
+export const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
+
+export function freePort() {
+  return new Promise((ok, fail) => {
+    const srv = net.createServer();
+    srv.unref();
+    srv.on('error', fail);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address();
+      srv.close(() => ok(port));
+    });
+  });
+}
+
+/** Starts a fresh server; resolves once it listens, with the setup link it printed. */
+export async function startServer() {
+  const root = mkdtempSync(join(tmpdir(), 'signet-browser-'));
+  const port = await freePort();
+  const url = `http://localhost:${port}`;
+  const env = { ...process.env, SIGNET_LOG: 'info' };
+  delete env.SIGNET_CONFIG;
+  const child = spawn(BIN, ['server', '--data-dir', join(root, 'data'), '--listen', `127.0.0.1:${port}`, '--api-url', url], {
+    env,
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  let log = '';
+  let setupUrl = null;
+  await new Promise((ok, fail) => {
+    const timer = setTimeout(() => fail(new Error(`server did not start:\n${log}`)), 60000);
+    child.stderr.setEncoding('utf8');
+    child.stderr.on('data', (chunk) => {
+      log += chunk;
+      const m = log.match(/(https?:\/\/\S+\/#\/setup\/[A-Za-z0-9_-]+)/);
+      if (m) setupUrl = m[1];
+      if (log.includes('signet: listening on')) {
+        clearTimeout(timer);
+        ok();
+      }
+    });
+    child.on('exit', (code) => { clearTimeout(timer); fail(new Error(`server exited ${code}:\n${log}`)); });
+  });
+  // The link may come a line or two after the listening line.
+  for (let i = 0; i < 40 && !setupUrl; i++) await sleep(50);
+  child.removeAllListeners('exit');
+  return {
+    url,
+    port,
+    root,
+    dataDir: join(root, 'data'),
+    get setupUrl() { return setupUrl; },
+    get log() { return log; },
+    home: (name) => join(root, `home-${name}`),
+    async stop() {
+      if (child.exitCode === null) {
+        child.kill('SIGTERM');
+        await new Promise((ok) => { child.once('exit', ok); setTimeout(ok, 5000); });
+      }
+      rmSync(root, { recursive: true, force: true });
+    },
+  };
+}
+
+export const sleep = (ms) => new Promise((ok) => setTimeout(ok, ms));
+
+/** Runs the CLI with SIGNET_HOME=home; resolves with {code, stdout, stderr}. */
+export function signet(home, args, { timeout = 60000 } = {}) {
+  return new Promise((ok) => {
+    const env = { ...process.env, SIGNET_HOME: home };
+    delete env.SIGNET_IDENTITY;
+    delete env.SIGNET_OPERATOR_IDENTITY;
+    execFile(BIN, args, { env, timeout }, (err, stdout, stderr) => {
+      ok({ code: err ? (err.code ?? 1) : 0, stdout, stderr });
+    });
+  });
+}
+
+/** A machine's identity file under a CLI home. */
+export function machineIdentity(home) {
+  const vaults = join(home, 'vaults');
+  const dir = readdirSync(vaults)[0];
+  return JSON.parse(readFileSync(join(vaults, dir, 'identity.json'), 'utf8'));
+}
+
+export async function launch() {
+  return chromium.launch({
+    executablePath: CHROMIUM,
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--disable-background-networking',
+      '--disable-component-update', '--disable-sync', '--no-first-run'],
+  });
+}
+
+/** A page that fails the test on any uncaught error or CSP violation in the app. */
+export async function newPage(browser, { width = 1280, height = 860 } = {}) {
+  const context = await browser.newContext({ viewport: { width, height } });
+  const page = await context.newPage();
+  page.problems = [];
+  page.on('pageerror', (e) => page.problems.push(`pageerror: ${e.message}`));
+  page.on('console', (m) => {
+    if (m.type() === 'error' && /Content Security Policy|Refused to/.test(m.text())) page.problems.push(`console: ${m.text()}`);
+  });
+  page.on('dialog', (d) => { page.problems.push(`dialog: ${d.type()} ${d.message()}`); d.dismiss().catch(() => {}); });
+  return page;
+}
+
+/** TOTP codes, never the same step twice for one secret: the server refuses a reused code. */
+const lastStep = new Map();
+export async function freshTotp(secret) {
+  for (;;) {
+    const step = Math.floor(Date.now() / 30000);
+    if (lastStep.get(secret) !== step) {
+      lastStep.set(secret, step);
+      return totp(secret, step * 30000);
+    }
+    await sleep(30000 - (Date.now() % 30000) + 50);
+  }
+}
+
+/** First-run setup through the browser; returns the owner's credentials. */
+export async function setupOwner(page, server, { username = 'alice', email = 'alice@example.com', password = 'correct horse battery staple' } = {}) {
+  if (!server.setupUrl) throw new Error(`no setup link in the server log:\n${server.log}`);
+  await page.goto(server.setupUrl.replace(/^https?:\/\/[^/]+/, server.url));
+  await page.getByLabel('Username').fill(username);
+  await page.getByLabel('Email').fill(email);
+  await page.getByLabel('Password', { exact: true }).fill(password);
+  await page.getByLabel('Repeat password').fill(password);
+  await page.getByRole('button', { name: 'Create owner account' }).click();
+  await page.locator('#recovery-codes li').first().waitFor();
+  const codes = await page.locator('#recovery-codes li').allTextContents();
+  const uri = await page.locator('code').first().textContent();
+  return { username, email, password, totpSecret: secretFromUri(uri), recoveryCodes: codes, otpauthUri: uri };
+}
+
+/** Signs in through the login form with password and a fresh TOTP code. */
+export async function login(page, server, who, { login = who.username } = {}) {
+  await page.goto(`${server.url}/#/login`);
+  await page.getByLabel('Username or email').fill(login);
+  await page.getByLabel('Password').fill(who.password);
+  await page.getByLabel('Authenticator code').fill(await freshTotp(who.totpSecret));
+  await page.getByRole('button', { name: 'Sign in', exact: true }).click();
+  await page.getByRole('heading', { name: 'Overview' }).waitFor();
+}
+
+/** The cookie a browser context holds for the server, as a Cookie header. */
+export async function cookieHeader(page) {
+  const cookies = await page.context().cookies();
+  return cookies.map((c) => `${c.name}=${c.value}`).join('; ');
+}
+
+/** A fetch run inside the page, so it carries the session cookie, Origin and Sec-Fetch-Site. */
+export function pageFetch(page, method, path, body, { csrf = true } = {}) {
+  return page.evaluate(async ({ method, path, body, csrf }) => {
+    const headers = { Accept: 'application/json' };
+    if (method === 'POST') headers['Content-Type'] = 'application/json';
+    if (csrf) {
+      const s = await fetch('/v1/auth/session', { credentials: 'same-origin' });
+      if (s.ok) headers['X-CSRF-Token'] = (await s.json()).csrfToken;
+    }
+    const r = await fetch(path, { method, headers, credentials: 'same-origin', body: method === 'POST' ? JSON.stringify(body ?? {}) : undefined });
+    const text = await r.text();
+    let json = null;
+    try { json = JSON.parse(text); } catch { /* not JSON */ }
+    return { status: r.status, json, text };
+  }, { method, path, body, csrf });
+}
+
+/** Whether the server has a route yet (the backend lands in parts): anything but 404/405. */
+export async function hasRoute(url, method, path) {
+  const r = await fetch(url + path, { method, headers: { 'Content-Type': 'application/json' }, body: method === 'POST' ? '{}' : undefined });
+  return r.status !== 404 && r.status !== 405;
+}
+
+/** Creates a user with a role from an owner's page; returns credentials with the TOTP secret. */
+export async function createUser(page, { username, email, password, role }) {
+  const r = await pageFetch(page, 'POST', '/v1/admin/users', { username, email, password, role });
+  if (r.status !== 200) throw new Error(`create user: ${r.status} ${r.text}`);
+  return { username, email, password, role, id: r.json.user.id, totpSecret: secretFromUri(r.json.otpauthUri) };
+}
