@@ -169,6 +169,7 @@ export function confirmDialog(text) {
 export function screen(title, ...children) {
   const main = document.getElementById('main');
   clear(main);
+  main.className = '';
   document.title = `${title} · Signet`;
   main.appendChild(h('h1', null, title));
   append(main, children);
