@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# Runs every test Signet has, on a fresh clone, with nothing but Rust and Python 3 installed:
+# Runs every test Signet has, on a fresh clone, with Rust, Python 3, Node 20 and Chromium installed:
 #   formatting and lints; unit, conformance, in-process router and end-to-end process tests;
 #   the protocol vectors re-checked in Python; and the official SikkerKey Python SDK reading
-#   secrets from a real server.
+#   secrets from a real server; and the web dashboard in headless Chromium.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -28,3 +28,11 @@ step "protocol vectors, independent Python implementation"
 
 step "official sikkerkey Python SDK against a real server"
 SIGNET_BIN="$PWD/target/debug/signet" .venv/bin/python -m pytest -q tests/sdk
+
+step "dashboard in headless Chromium (playwright-core, node:test)"
+cargo build --locked -p signet-cli
+(
+  cd tests/browser
+  npm ci --no-audit --no-fund --loglevel=error
+  SIGNET_BIN="$PWD/../../target/debug/signet" node --test --test-concurrency=1 --test-timeout=120000
+)

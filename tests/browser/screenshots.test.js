@@ -3,11 +3,13 @@
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync } from 'node:fs';
-import { join } from 'node:path';
-import { startServer, launch, newPage, setupOwner, login, signet, hasRoute, pageFetch, createUser, repoRoot } from './harness.js';
+import { mkdirSync, mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { startServer, launch, newPage, setupOwner, login, signet, hasRoute, pageFetch, createUser } from './harness.js';
 
-const OUT = process.env.SCREENSHOT_DIR || join(repoRoot, 'docs/screenshots');
+// A test run leaves the repository alone; `npm run screenshots` refreshes docs/screenshots.
+const OUT = process.env.SCREENSHOT_DIR ? resolve(process.env.SCREENSHOT_DIR) : mkdtempSync(join(tmpdir(), 'signet-shots-'));
 
 let server;
 let browser;
