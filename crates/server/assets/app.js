@@ -41,7 +41,7 @@ function shell(signedIn) {
   if (!signedIn) return;
   const user = api.session.user || {};
   who.append(
-    h('span', null, user.username || '', ' ', h('span', { class: 'badge' }, user.role || '')),
+    h('span', { class: 'who-name' }, user.username || ''), h('span', { class: 'badge' }, user.role || ''),
     button('Sign out', logout, 'small'),
   );
   const { name } = route();
