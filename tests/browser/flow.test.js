@@ -8,6 +8,7 @@ import { startServer, launch, newPage, setupOwner, login, signet, hasRoute } fro
 
 let server;
 let browser;
+let page;
 
 before(async () => {
   server = await startServer();
@@ -21,7 +22,7 @@ after(async () => {
 
 test('setup, sign in, add a secret, enroll and approve a machine, and the machine reads it', async (t) => {
   if (!(await hasRoute(server.url, 'POST', '/v1/auth/setup'))) return t.skip('waiting for backend route POST /v1/auth/setup');
-  const page = await newPage(browser);
+  page = await newPage(browser);
 
   const owner = await setupOwner(page, server);
   assert.equal(owner.recoveryCodes.length, 10, 'ten recovery codes are shown once');
@@ -76,5 +77,74 @@ test('setup, sign in, add a secret, enroll and approve a machine, and the machin
   const got = await signet(home, ['get', secretId]);
   assert.equal(got.code, 0, got.stderr);
   assert.equal(got.stdout.trimEnd(), value);
+  assert.deepEqual(page.problems, []);
+});
+
+test('secrets lifecycle, tokens, allowlist and the audit log from the dashboard', async (t) => {
+  if (!page) return t.skip('waiting for backend route POST /v1/auth/setup');
+  // A structured secret, updated, rolled back and deleted.
+  await page.goto(`${server.url}/#/secrets`);
+  await page.getByLabel('Name', { exact: true }).fill('STRIPE');
+  await page.getByLabel('Type').selectOption('structured');
+  await page.getByLabel('Field name').fill('publishable_key');
+  await page.getByLabel('Field value').fill('pk_live_1');
+  await page.getByRole('button', { name: 'Add field' }).click();
+  await page.getByLabel('Field name').nth(1).fill('secret_key');
+  await page.getByLabel('Field value').nth(1).fill('sk_live_1');
+  await page.getByRole('button', { name: 'Create secret' }).click();
+  const row = page.locator('tr', { hasText: 'STRIPE' });
+  await row.getByText('publishable_key, secret_key').waitFor();
+  await row.getByRole('button', { name: 'Update' }).click();
+  const dialog = page.getByRole('dialog');
+  await dialog.getByLabel('Field value').first().fill('pk_live_2');
+  await dialog.getByLabel('Field value').nth(1).fill('sk_live_2');
+  await dialog.getByRole('button', { name: 'Save new version' }).click();
+  await page.locator('#status', { hasText: 'version 2' }).waitFor();
+  await page.locator('tr', { hasText: 'STRIPE' }).getByRole('button', { name: 'Versions' }).click();
+  await page.getByRole('dialog').getByRole('button', { name: 'Roll back' }).click();
+  await page.locator('#status', { hasText: 'rolled back' }).waitFor();
+  await page.locator('tr', { hasText: 'STRIPE' }).getByRole('cell', { name: '3', exact: true }).waitFor();
+  await page.locator('tr', { hasText: 'STRIPE' }).getByRole('button', { name: 'Delete' }).click();
+  await page.getByRole('dialog').getByRole('button', { name: 'Confirm' }).click();
+  await page.locator('#status', { hasText: 'STRIPE deleted' }).waitFor();
+  assert.equal(await page.locator('tr', { hasText: 'STRIPE' }).count(), 0);
+
+  // An enrollment token, shown once, then revoked.
+  await page.getByRole('link', { name: 'Tokens' }).click();
+  await page.getByLabel('Name', { exact: true }).fill('ci runners');
+  await page.getByLabel('payments').check();
+  await page.getByRole('button', { name: 'Create enrollment token' }).click();
+  await page.locator('#enroll-result code').waitFor();
+  const tokenRow = page.locator('tr', { hasText: 'ci runners' });
+  await tokenRow.getByText('active').waitFor();
+  await tokenRow.getByRole('button', { name: 'Revoke' }).click();
+  await page.getByRole('dialog').getByRole('button', { name: 'Confirm' }).click();
+  await page.locator('tr', { hasText: 'ci runners' }).getByText('revoked').waitFor();
+
+  // An allowlist range added and removed (the list stays off, so this browser keeps access).
+  await page.getByRole('link', { name: 'IP allowlist' }).click();
+  await page.getByLabel('CIDR').fill('10.0.0.0/8');
+  await page.getByLabel('Label').fill('office');
+  await page.getByRole('button', { name: 'Add range' }).click();
+  const range = page.locator('tr', { hasText: '10.0.0.0/8' });
+  await range.waitFor();
+  await range.getByRole('button', { name: 'Remove' }).click();
+  await page.getByRole('dialog').getByRole('button', { name: 'Confirm' }).click();
+  await page.locator('#status', { hasText: 'removed' }).waitFor();
+
+  // The audit log shows what happened and exports it as CSV.
+  await page.getByRole('link', { name: 'Audit log' }).click();
+  await page.getByLabel('Result').selectOption('ok');
+  await page.getByRole('button', { name: 'Apply filters' }).click();
+  await page.locator('main tbody tr').first().waitFor();
+  const download = page.waitForEvent('download');
+  await page.getByRole('button', { name: 'Export CSV' }).click();
+  const csv = await (await download).createReadStream();
+  let text = '';
+  for await (const chunk of csv) text += chunk;
+  const lines = text.trim().split('\r\n');
+  assert.equal(lines[0], 'seq,ts,time,actorKind,actorId,action,target,sourceIp,result,detail,hash');
+  assert.ok(lines.length > 3, text);
+  assert.ok(lines.slice(1).every((l) => l.includes(',ok,')), 'the filter applies to the export');
   assert.deepEqual(page.problems, []);
 });
