@@ -137,6 +137,7 @@ test('secrets lifecycle, tokens, allowlist and the audit log from the dashboard'
   await page.getByLabel('Result').selectOption('ok');
   await page.getByRole('button', { name: 'Apply filters' }).click();
   await page.locator('main tbody tr').first().waitFor();
+  await page.waitForFunction(() => [...document.querySelectorAll('main tbody .badge')].every((b) => b.textContent === 'ok'));
   const download = page.waitForEvent('download');
   await page.getByRole('button', { name: 'Export CSV' }).click();
   const csv = await (await download).createReadStream();
