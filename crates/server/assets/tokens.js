@@ -9,7 +9,7 @@ export async function tokensPage() {
     api.get('/v1/admin/tokens/enrollment'),
     api.get('/v1/admin/projects'),
   ]);
-  const bootstrapOut = h('div', { id: 'bootstrap-result', 'aria-live': 'polite' });
+  const bootstrapOut = h('div', { id: 'bootstrap-result', class: 'top-gap', 'aria-live': 'polite' });
   const bootstrap = action('Issue bootstrap token', async () => {
     const t = await api.post('/v1/admin/tokens/bootstrap', {});
     bootstrapOut.replaceChildren(
