@@ -305,7 +305,7 @@ impl HashGate {
 }
 
 /// Hashes on the blocking pool: 16 ms of CPU would stall every request on a runtime worker.
-async fn hash_password(gate: &HashGate, p: Password) -> CoreResult<String> {
+pub(crate) async fn hash_password(gate: &HashGate, p: Password) -> CoreResult<String> {
     gate.run(move || {
         argon2()?
             .hash_password(p.as_bytes())
@@ -319,7 +319,7 @@ async fn hash_password(gate: &HashGate, p: Password) -> CoreResult<String> {
 }
 
 /// Whether `p` matches `phc`. A malformed stored hash is a mismatch (and logged), never a panic.
-async fn verify_password(gate: &HashGate, p: Password, phc: String) -> CoreResult<bool> {
+pub(crate) async fn verify_password(gate: &HashGate, p: Password, phc: String) -> CoreResult<bool> {
     gate.run(move || {
         // Parameters come from the PHC string itself, so old hashes keep verifying if the
         // constants change.
@@ -418,6 +418,7 @@ impl Signet {
     ) -> CoreResult<OwnerEnrollment> {
         self.require(op, Permission::ManageUsers, "user_create")
             .await?;
+        self.require_step_up(op, "user_create").await?;
         if !may_grant(op.role, new.role) {
             let e = self.event(
                 &Actor::operator(op),
@@ -586,7 +587,11 @@ impl Signet {
         Ok(user)
     }
 
-    async fn second_factor_ok(&self, user: &UserRecord, factor: &SecondFactor) -> CoreResult<bool> {
+    pub(crate) async fn second_factor_ok(
+        &self,
+        user: &UserRecord,
+        factor: &SecondFactor,
+    ) -> CoreResult<bool> {
         match factor {
             SecondFactor::Missing => Ok(false),
             SecondFactor::Recovery(code) => Ok(self
@@ -615,7 +620,7 @@ impl Signet {
         }
     }
 
-    async fn record_login(
+    pub(crate) async fn record_login(
         &self,
         user: Option<UserId>,
         attempt: &LoginAttempt<'_>,
@@ -702,17 +707,21 @@ impl Signet {
         Ok(self.store.logins(user, limit.min(1000)).await?)
     }
 
-    /// Revokes the key that signed this request: its next request gets 401.
+    /// Ends what authenticated this request, the browser session or the signing key: its next
+    /// request gets 401.
     pub async fn logout(&self, op: &AuthedOperator) -> CoreResult<()> {
-        self.store.disable_operator(&op.record.id).await?;
+        if let Some(grant) = op.session {
+            return self.end_session(op, grant).await;
+        }
+        self.store.disable_operator(&op.id).await?;
         let e = self.event(
             &Actor::new(
                 ActorKind::Operator,
-                &op.record.id.to_string(),
+                &op.id.to_string(),
                 &op.source_ip.to_canonical().to_string(),
             ),
             "operator_logout",
-            &op.record.id.to_string(),
+            &op.id.to_string(),
             AuditResult::Ok,
             "",
         );

@@ -78,12 +78,14 @@ fn no_body(call: &OperatorCall) -> ApiResult<()> {
 }
 
 async fn whoami(State(s): State<AppState>, call: OperatorCall) -> ApiResult<Json<Value>> {
-    let o = &call.operator.record;
+    let o = &call.operator;
     Ok(Json(json!({
         "operatorId": o.id,
         "name": o.name,
         "vaultId": s.signet.vault_id(),
         "owner": o.owner,
+        "userId": o.user_id,
+        "session": o.session.is_some(),
         "role": call.operator.role.as_str(),
     })))
 }

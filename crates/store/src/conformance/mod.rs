@@ -127,6 +127,7 @@ macro_rules! conformance_suite {
                 touch_and_step_up_need_a_live_session,
                 revocation_is_per_user_and_final,
                 user_operators_lists_live_keys_of_that_user,
+                a_password_hash_is_replaced,
             }
             token {
                 bootstrap_tokens_are_single_use,

@@ -63,7 +63,11 @@ pub async fn touch_and_step_up_need_a_live_session(store: Arc<dyn Store>) {
             .await
             .unwrap()
     );
-    let got = store.session_by_token(&s.token_hash).await.unwrap().unwrap();
+    let got = store
+        .session_by_token(&s.token_hash)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(got.last_seen_ms, NOW + 60_000);
     assert_eq!(got.step_up_ms, Some(NOW + 90_000));
 
@@ -80,8 +84,17 @@ pub async fn touch_and_step_up_need_a_live_session(store: Arc<dyn Store>) {
             .await
             .unwrap()
     );
-    assert!(!store.touch_session(&SessionId::generate(), NOW).await.unwrap());
-    let got = store.session_by_token(&s.token_hash).await.unwrap().unwrap();
+    assert!(
+        !store
+            .touch_session(&SessionId::generate(), NOW)
+            .await
+            .unwrap()
+    );
+    let got = store
+        .session_by_token(&s.token_hash)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(got.revoked_ms, Some(NOW + 100_000));
     assert_eq!(got.last_seen_ms, NOW + 60_000);
 }
@@ -166,4 +179,20 @@ pub async fn user_operators_lists_live_keys_of_that_user(store: Arc<dyn Store>) 
         .map(|o| o.name)
         .collect();
     assert_eq!(names, vec!["new", "old"]);
+}
+
+/// A password hash is replaced in place; an unknown user is `NotFound`.
+pub async fn a_password_hash_is_replaced(store: Arc<dyn Store>) {
+    let alice = fixture::user("alice", NOW);
+    store.insert_user(&alice).await.unwrap();
+    store
+        .set_password_hash(&alice.id, "$argon2id$new")
+        .await
+        .unwrap();
+    let got = store.user(&alice.id).await.unwrap().unwrap();
+    assert_eq!(got.password_hash, "$argon2id$new");
+    assert_eq!(
+        store.set_password_hash(&UserId::generate(), "x").await,
+        Err(StoreError::NotFound)
+    );
 }
