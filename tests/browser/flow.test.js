@@ -30,20 +30,20 @@ test('setup, sign in, add a secret, enroll and approve a machine, and the machin
   await page.getByRole('heading', { name: 'Sign in' }).waitFor();
   await login(page, server, owner);
 
-  await page.getByRole('link', { name: 'Projects' }).click();
+  await page.getByRole('navigation').getByRole('link', { name: 'Projects', exact: true }).click();
   await page.getByLabel('New project name').fill('payments');
   await page.getByRole('button', { name: 'Create project' }).click();
   await page.locator('tr', { hasText: 'payments' }).waitFor();
 
   const value = 'postgres://app:s3cr3t@db/payments';
-  await page.getByRole('link', { name: 'Secrets' }).click();
+  await page.getByRole('navigation').getByRole('link', { name: 'Secrets', exact: true }).click();
   await page.getByLabel('Name', { exact: true }).fill('DATABASE_URL');
   await page.getByLabel('Value').fill(value);
   await page.getByRole('button', { name: 'Create secret' }).click();
   await page.locator('tr', { hasText: 'DATABASE_URL' }).waitFor();
   assert.equal(await page.getByText(value).count(), 0, 'the value is never shown back');
 
-  await page.getByRole('link', { name: 'Tokens' }).click();
+  await page.getByRole('navigation').getByRole('link', { name: 'Tokens', exact: true }).click();
   await page.getByRole('button', { name: 'Issue bootstrap token' }).click();
   const command = (await page.locator('#bootstrap-result code').textContent()).trim();
   assert.match(command, /^curl -fsSL '?http:\/\/localhost:\d+\/v1\/bootstrap\/\S+'? \| sh$/);
@@ -55,7 +55,7 @@ test('setup, sign in, add a secret, enroll and approve a machine, and the machin
   const { fingerprint } = JSON.parse(enrolled.stdout);
   assert.ok(fingerprint);
 
-  await page.getByRole('link', { name: 'Machines' }).click();
+  await page.getByRole('navigation').getByRole('link', { name: 'Machines', exact: true }).click();
   const row = page.locator('tr', { hasText: 'web-1' });
   await row.waitFor();
   assert.equal((await row.locator('.fingerprint').textContent()).trim(), fingerprint, 'the fingerprint the machine printed');
@@ -66,7 +66,7 @@ test('setup, sign in, add a secret, enroll and approve a machine, and the machin
   await page.getByRole('heading', { name: 'web-1' }).waitFor();
   await page.getByText('active', { exact: true }).first().waitFor();
 
-  await page.getByLabel('Project').selectOption({ label: 'payments' });
+  await page.getByLabel('Project', { exact: true }).selectOption({ label: 'payments' });
   await page.getByRole('button', { name: 'Attach' }).click();
   const grant = page.getByLabel(/DATABASE_URL/);
   await grant.waitFor();
@@ -110,11 +110,11 @@ test('secrets lifecycle, tokens, allowlist and the audit log from the dashboard'
   assert.equal(await page.locator('tr', { hasText: 'STRIPE' }).count(), 0);
 
   // An enrollment token, shown once, then revoked.
-  await page.getByRole('link', { name: 'Tokens' }).click();
+  await page.getByRole('navigation').getByRole('link', { name: 'Tokens', exact: true }).click();
   await page.getByLabel('Name', { exact: true }).fill('ci runners');
   await page.getByLabel('payments').check();
   await page.getByRole('button', { name: 'Create enrollment token' }).click();
-  await page.locator('#enroll-result code').waitFor();
+  await page.locator('#enroll-result code').first().waitFor();
   const tokenRow = page.locator('tr', { hasText: 'ci runners' });
   await tokenRow.getByText('active').waitFor();
   await tokenRow.getByRole('button', { name: 'Revoke' }).click();
@@ -122,7 +122,7 @@ test('secrets lifecycle, tokens, allowlist and the audit log from the dashboard'
   await page.locator('tr', { hasText: 'ci runners' }).getByText('revoked').waitFor();
 
   // An allowlist range added and removed (the list stays off, so this browser keeps access).
-  await page.getByRole('link', { name: 'IP allowlist' }).click();
+  await page.getByRole('navigation').getByRole('link', { name: 'IP allowlist', exact: true }).click();
   await page.getByLabel('CIDR').fill('10.0.0.0/8');
   await page.getByLabel('Label').fill('office');
   await page.getByRole('button', { name: 'Add range' }).click();
@@ -133,7 +133,7 @@ test('secrets lifecycle, tokens, allowlist and the audit log from the dashboard'
   await page.locator('#status', { hasText: 'removed' }).waitFor();
 
   // The audit log shows what happened and exports it as CSV.
-  await page.getByRole('link', { name: 'Audit log' }).click();
+  await page.getByRole('navigation').getByRole('link', { name: 'Audit log', exact: true }).click();
   await page.getByLabel('Result').selectOption('ok');
   await page.getByRole('button', { name: 'Apply filters' }).click();
   await page.locator('main tbody tr').first().waitFor();

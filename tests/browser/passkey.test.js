@@ -33,7 +33,7 @@ test('register a passkey, sign out, sign in with the passkey alone', async (t) =
 
   const owner = await setupOwner(page, server);
   await login(page, server, owner);
-  await page.getByRole('link', { name: 'Account' }).click();
+  await page.getByRole('navigation').getByRole('link', { name: 'Account', exact: true }).click();
   await page.getByLabel('Passkey name').fill('Test laptop');
   await page.getByRole('button', { name: 'Add a passkey' }).click();
   await page.locator('tr', { hasText: 'Test laptop' }).waitFor();
@@ -47,7 +47,7 @@ test('register a passkey, sign out, sign in with the passkey alone', async (t) =
   await page.getByRole('heading', { name: 'Overview' }).waitFor();
   await page.getByText(owner.username, { exact: true }).waitFor();
 
-  await page.getByRole('link', { name: 'Account' }).click();
+  await page.getByRole('navigation').getByRole('link', { name: 'Account', exact: true }).click();
   const row = page.locator('tr', { hasText: 'Test laptop' });
   await row.waitFor();
   assert.notEqual((await row.locator('td').nth(1).textContent()).trim(), '—', 'last use recorded');

@@ -129,7 +129,7 @@ test('a viewer session gets 403 on every POST admin route and changes nothing', 
   assert.deepEqual(await snapshot(), was, 'nothing changed');
 
   // The dashboard hides what a viewer cannot open.
-  assert.equal(await viewerPage.getByRole('link', { name: 'Users' }).count(), 0);
+  assert.equal(await viewerPage.getByRole('navigation').getByRole('link', { name: 'Users', exact: true }).count(), 0);
   assert.deepEqual(viewerPage.problems, []);
   assert.deepEqual(ownerPage.problems, []);
 });
