@@ -75,6 +75,8 @@ test('every main page renders; screenshots for the docs', async (t) => {
     ['account', '#/account', 'Account'],
   ];
   for (const [name, hash, heading] of pages) {
+    // A fresh load each time: going to the hash already shown would not render it again.
+    await page.goto('about:blank');
     await page.goto(`${server.url}/${hash}`);
     await page.getByRole('heading', { name: heading, level: 1 }).waitFor();
     await page.waitForLoadState('networkidle');

@@ -69,7 +69,8 @@ export function table(caption, headers, rows, empty = 'Nothing here yet.') {
       h('caption', { class: 'sr-only' }, caption),
       h('thead', null, h('tr', null, headers.map((t) => h('th', { scope: 'col' }, t)))),
       h('tbody', null, rows.map((r) => h('tr', null, r.map((c, i) =>
-        i === 0 ? h('th', { scope: 'row' }, c) : h('td', null, c)))))));
+        // data-label lets a phone show each row as a labelled card (see app.css).
+        i === 0 ? h('th', { scope: 'row' }, c) : h('td', { 'data-label': headers[i] || null }, c)))))));
 }
 
 let statusTimer = 0;
