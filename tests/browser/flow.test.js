@@ -4,11 +4,13 @@
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startServer, launch, newPage, setupOwner, login, signet, hasRoute } from './harness.js';
+import { startServer, launch, newPage, setupOwner, login, signet, hasRoute, freshTotp } from './harness.js';
 
 let server;
 let browser;
 let page;
+let owner;
+let loginCode;
 
 before(async () => {
   server = await startServer();
@@ -24,11 +26,11 @@ test('setup, sign in, add a secret, enroll and approve a machine, and the machin
   if (!(await hasRoute(server.url, 'POST', '/v1/auth/setup'))) return t.skip('waiting for backend route POST /v1/auth/setup');
   page = await newPage(browser);
 
-  const owner = await setupOwner(page, server);
+  owner = await setupOwner(page, server);
   assert.equal(owner.recoveryCodes.length, 10, 'ten recovery codes are shown once');
   await page.getByRole('button', { name: /continue to sign in/i }).click();
   await page.getByRole('heading', { name: 'Sign in' }).waitFor();
-  await login(page, server, owner);
+  loginCode = await login(page, server, owner);
 
   await page.getByRole('navigation').getByRole('link', { name: 'Projects', exact: true }).click();
   await page.getByLabel('New project name').fill('payments');
@@ -147,5 +149,31 @@ test('secrets lifecycle, tokens, allowlist and the audit log from the dashboard'
   assert.equal(lines[0], 'seq,ts,time,actorKind,actorId,action,target,sourceIp,result,detail,hash');
   assert.ok(lines.length > 3, text);
   assert.ok(lines.slice(1).every((l) => l.includes(',ok,')), 'the filter applies to the export');
+  assert.deepEqual(page.problems, []);
+});
+
+test('a sensitive action asks for a fresh second factor, refuses a reused code, then goes through', async (t) => {
+  if (!owner) return t.skip('waiting for backend route POST /v1/auth/setup');
+  // The sign-in just now counts as a step-up for five minutes; the server's 403 for a stale one
+  // is played once here, and everything after it (step-up, retry) is the real server.
+  let played = false;
+  await page.route('**/v1/admin/tokens/bootstrap', async (route) => {
+    if (played) return route.continue();
+    played = true;
+    return route.fulfill({ status: 403, contentType: 'application/json', body: JSON.stringify({ error: 'step-up required', code: 'step_up_required' }) });
+  });
+  await page.goto(`${server.url}/#/tokens`);
+  await page.getByRole('button', { name: 'Issue bootstrap token' }).click();
+  const dialog = page.getByRole('dialog', { name: 'Confirm it is you' });
+  await dialog.waitFor();
+  await dialog.getByLabel('Authenticator code').fill(loginCode);
+  await dialog.getByRole('button', { name: 'Confirm' }).click();
+  await dialog.getByText(/not accepted/).waitFor();
+  await dialog.getByLabel('Authenticator code').fill(await freshTotp(owner.totpSecret));
+  await dialog.getByRole('button', { name: 'Confirm' }).click();
+  await page.locator('#bootstrap-result code').waitFor();
+  assert.match(await page.locator('#bootstrap-result code').textContent(), /\/v1\/bootstrap\//);
+  assert.equal(await dialog.count(), 0, 'the dialog closed');
+  await page.unroute('**/v1/admin/tokens/bootstrap');
   assert.deepEqual(page.problems, []);
 });

@@ -145,14 +145,16 @@ export async function setupOwner(page, server, { username = 'alice', email = 'al
   return { username, email, password, totpSecret: secretFromUri(uri), recoveryCodes: codes, otpauthUri: uri };
 }
 
-/** Signs in through the login form with password and a fresh TOTP code. */
+/** Signs in through the login form with password and a fresh TOTP code; returns the code. */
 export async function login(page, server, who, { login = who.username } = {}) {
   await page.goto(`${server.url}/#/login`);
   await page.getByLabel('Username or email').fill(login);
   await page.getByLabel('Password').fill(who.password);
-  await page.getByLabel('Authenticator code').fill(await freshTotp(who.totpSecret));
+  const code = await freshTotp(who.totpSecret);
+  await page.getByLabel('Authenticator code').fill(code);
   await page.getByRole('button', { name: 'Sign in', exact: true }).click();
   await page.getByRole('heading', { name: 'Overview' }).waitFor();
+  return code;
 }
 
 /** The cookie a browser context holds for the server, as a Cookie header. */
