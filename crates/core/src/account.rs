@@ -65,8 +65,8 @@ pub const TOTP_SKEW: u8 = 1;
 const TOTP_SEED_BYTES: usize = 20;
 /// Recovery codes issued with an account.
 pub const RECOVERY_CODES: usize = 10;
-/// How long a key registered by `signet login` authenticates: 12 hours (per-vault setting
-/// later).
+/// How long a key registered by `signet login` authenticates unless the vault says otherwise
+/// (`signet vault settings --cli-key-ttl`): 12 hours.
 pub const CLI_KEY_TTL_MS: i64 = 12 * 3600 * 1000;
 /// Issuer shown by authenticator apps.
 const TOTP_ISSUER: &str = "Signet";
@@ -669,6 +669,11 @@ impl Signet {
         let ip = attempt.source_ip.to_canonical().to_string();
         let user = self.login(attempt).await?;
         let now = self.now_ms();
+        let ttl = self
+            .store
+            .vault()
+            .await?
+            .map_or(CLI_KEY_TTL_MS, |v| v.cli_key_ttl_ms);
         let rec = OperatorRecord {
             id: OperatorId::generate(),
             name,
@@ -677,7 +682,7 @@ impl Signet {
             disabled: false,
             created_ms: now,
             user_id: Some(user.id),
-            expires_ms: Some(now + CLI_KEY_TTL_MS),
+            expires_ms: Some(now + ttl),
         };
         self.store
             .insert_operator(&rec)
@@ -697,7 +702,7 @@ impl Signet {
         Ok(CliLogin {
             operator_id: rec.id,
             vault_id: self.vault.clone(),
-            expires_at: now + CLI_KEY_TTL_MS,
+            expires_at: now + ttl,
             api_url: self.config.api_url.clone(),
         })
     }
