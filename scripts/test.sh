@@ -34,5 +34,5 @@ cargo build --locked -p signet-cli
 (
   cd tests/browser
   npm ci --no-audit --no-fund --loglevel=error
-  SIGNET_BIN="$PWD/../../target/debug/signet" node --test --test-concurrency=1 --test-timeout=120000
+  SIGNET_BIN="${CARGO_TARGET_DIR:-$PWD/../../target}/debug/signet" node --test --test-concurrency=1 --test-timeout=120000
 )
