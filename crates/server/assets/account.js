@@ -40,8 +40,8 @@ export async function accountPage() {
       throw new Error(e.name === 'NotAllowedError' ? 'The passkey prompt was closed.' : `The browser could not create a passkey: ${e.message}`);
     }
     const p = await api.post('/v1/admin/account/passkeys/register/finish', { challengeId: start.challengeId, credential });
-    announce(`Passkey ${p.name} added.`);
     await reload();
+    announce(`Passkey ${p.name} added.`);
   }) : h('p', { class: 'muted' }, 'This browser does not support passkeys.');
 
   const passkeys = a.passkeys || [];
@@ -63,8 +63,8 @@ export async function accountPage() {
           button('Rename', () => renameDialog(p, reload), 'small'),
           action('Remove', async () => {
             await api.post(`/v1/admin/account/passkeys/${api.seg(p.id)}/delete`, {});
-            announce(`Passkey ${p.name} removed.`);
             await reload();
+            announce(`Passkey ${p.name} removed.`);
           }, { cls: 'small danger', confirmText: `Remove the passkey ${p.name}?` }))]),
       'No passkeys yet. A passkey signs you in without a password or code.'),
       h('div', { class: 'top-gap' }, addPasskey)),
@@ -73,16 +73,16 @@ export async function accountPage() {
       sessions.map((s) => [h('span', { class: 'small' }, s.userAgent || '—'), mono(s.ip), when(s.createdAt), when(s.lastSeenAt),
         s.current ? badge('this one', 'ok') : action('Sign out', async () => {
           await api.post(`/v1/admin/account/sessions/${api.seg(s.id)}/revoke`, {});
-          announce('Session signed out.');
           await reload();
+          announce('Session signed out.');
         }, { cls: 'small' })]))),
     card('CLI keys', h('p', { class: 'muted small' }, 'Keys made by ', mono('signet login'), ' on your computers.'),
       table('CLI keys', ['Name', 'Key id', 'Created', 'Expires', ''],
         cliKeys.map((k) => [k.name || '—', mono(k.operatorId), when(k.createdAt), when(k.expiresAt),
           action('Revoke', async () => {
             await api.post(`/v1/admin/account/cli-keys/${api.seg(k.operatorId)}/revoke`, {});
-            announce('CLI key revoked.');
             await reload();
+            announce('CLI key revoked.');
           }, { cls: 'small danger', confirmText: 'Revoke this CLI key? That computer must sign in again.' })]),
         'No CLI keys.')),
     card('Recent sign-ins', table('Sign-ins', ['When', 'From', 'Browser', 'Result'],
@@ -98,8 +98,8 @@ function renameDialog(p, reload) {
     try {
       await api.post(`/v1/admin/account/passkeys/${api.seg(p.id)}/rename`, { name: name.control.value.trim() });
       d.close();
-      announce('Passkey renamed.');
       await reload();
+      announce('Passkey renamed.');
     } catch (e) {
       fail(e);
     }

@@ -13,9 +13,9 @@ export async function allowlistPage() {
     const body = { cidr: v.cidr.trim() };
     if (v.label.trim()) body.label = v.label.trim();
     await api.post('/v1/admin/ip-allowlist', body);
-    announce(`${body.cidr} added.`);
     f.reset();
     await allowlistPage();
+    announce(`${body.cidr} added.`);
   });
   const toggle = list.enabled
     ? action('Turn off', async () => { await api.post('/v1/admin/ip-allowlist/disable', {}); await allowlistPage(); },
@@ -28,8 +28,8 @@ export async function allowlistPage() {
       entries.map((e) => [mono(e.cidr), e.label || '—', when(e.createdAt),
         action('Remove', async () => {
           await api.post(`/v1/admin/ip-allowlist/${api.seg(e.id)}/delete`, {});
-          announce(`${e.cidr} removed.`);
           await allowlistPage();
+          announce(`${e.cidr} removed.`);
         }, { cls: 'small danger', confirmText: `Remove ${e.cidr} from the allowlist?` })]),
       'No ranges yet.'), add));
 }

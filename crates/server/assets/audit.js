@@ -25,12 +25,13 @@ export function toCsv(records) {
 export async function auditPage() {
   let filter = {};
   let loaded = [];
-  const body = h('div');
+  const body = h('div', { id: 'audit-records', 'aria-busy': 'false' });
   const more = button('Older records', () => load(true));
   more.hidden = true;
   const info = h('p', { class: 'muted small' });
 
   async function load(older) {
+    body.setAttribute('aria-busy', 'true');
     const q = { ...filter, limit: PAGE };
     if (older && loaded.length) q.beforeSeq = loaded[loaded.length - 1].seq;
     const { records = [] } = await api.post('/v1/admin/audit/query', q);
@@ -42,6 +43,7 @@ export async function auditPage() {
         mono(r.target), mono(r.sourceIp), resultBadge(r.result),
         h('span', { class: 'small' }, typeof r.detail === 'object' && r.detail !== null ? JSON.stringify(r.detail) : (r.detail ?? ''))]),
       'No records match.'));
+    body.setAttribute('aria-busy', 'false');
   }
 
   const filters = form('inline', [

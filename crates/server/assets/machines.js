@@ -27,13 +27,13 @@ export async function machinesPage(id) {
           h('div', { class: 'actions' },
             action('Approve', async () => {
               await act(m, 'approve', { fingerprint: m.fingerprint });
-              announce(`${m.name} approved.`);
               await reload();
+              announce(`${m.name} approved.`);
             }, { cls: 'small primary', confirmText: `Approve ${m.name}? Its key fingerprint is ${m.fingerprint}.` }),
             action('Deny', async () => {
               await act(m, 'deny');
-              announce(`${m.name} denied.`);
               await reload();
+              announce(`${m.name} denied.`);
             }, { cls: 'small danger' }))]),
         'No machine is waiting.')),
     card('All machines', table('Machines', ['Name', 'Hostname', 'Status', 'Kind', 'Projects', 'Secrets', 'Enrolled', ''],

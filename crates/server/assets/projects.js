@@ -9,9 +9,9 @@ export async function projectsPage() {
     field('New project name', { name: 'name', required: true, autocomplete: 'off', id: 'project-name' }),
   ], 'Create project', async (v, f) => {
     const p = await api.post('/v1/admin/projects', { name: v.name.trim() });
-    announce(`Project ${p.name} created.`);
     f.reset();
     await projectsPage();
+    announce(`Project ${p.name} created.`);
   });
   screen('Projects',
     card('Create a project', create),

@@ -63,9 +63,9 @@ export async function secretsPage(projectId) {
     typeSel, editorSlot,
   ], 'Create secret', async (v, f) => {
     const s = await api.post('/v1/admin/secrets', { projectId: project.id, name: v.name.trim(), ...editor.read() });
-    announce(`Secret ${s.name} created (version ${s.version}).`);
     f.reset();
     await secretsPage(project.id);
+    announce(`Secret ${s.name} created (version ${s.version}).`);
   });
 
   const rows = secrets.map((s) => [
@@ -79,8 +79,8 @@ export async function secretsPage(projectId) {
       button('Versions', () => versionsDialog(s, project.id), 'small'),
       action('Delete', async () => {
         await api.post(`/v1/admin/secrets/${api.seg(s.id)}/delete`, {});
-        announce(`Secret ${s.name} deleted.`);
         await secretsPage(project.id);
+        announce(`Secret ${s.name} deleted.`);
       }, { cls: 'small danger', confirmText: `Delete the secret ${s.name}? Machines will no longer read it.` })),
   ]);
   screen('Secrets',
@@ -100,8 +100,8 @@ function updateDialog(s, projectId) {
     try {
       const r = await api.post(`/v1/admin/secrets/${api.seg(s.id)}/update`, editor.read());
       d.close();
-      announce(`${s.name} is now at version ${r.version}.`);
       await secretsPage(projectId);
+      announce(`${s.name} is now at version ${r.version}.`);
     } catch (e) {
       fail(e);
     } finally {
@@ -123,7 +123,7 @@ async function versionsDialog(s, projectId) {
       v.version === s.version ? badge('current', 'ok') : action('Roll back', async () => {
         const r = await api.post(`/v1/admin/secrets/${api.seg(s.id)}/rollback`, { version: v.version });
         d.close();
-        announce(`${s.name} rolled back: version ${r.version} has the value of version ${v.version}.`);
         await secretsPage(projectId);
+        announce(`${s.name} rolled back: version ${r.version} has the value of version ${v.version}.`);
       }, { cls: 'small' })])), [button('Close', () => d.close())]);
 }

@@ -64,8 +64,8 @@ export async function tokensPage() {
           (t.projectIds || []).map(name).join(', ') || '—', when(t.expiresAt),
           t.revokedAt ? '' : action('Revoke', async () => {
             await api.post(`/v1/admin/tokens/enrollment/${api.seg(t.id)}/revoke`, {});
-            announce('Token revoked.');
             await tokensPage();
+            announce('Token revoked.');
           }, { cls: 'small danger', confirmText: 'Revoke this enrollment token? Machines already enrolled stay.' })]),
         'No enrollment tokens.')),
     card('New enrollment token', create));

@@ -101,8 +101,8 @@ function roleDialog(u, projects, reload) {
     try {
       await api.post(`/v1/admin/users/${api.seg(u.id)}/role`, payload);
       d.close();
-      announce(`${u.username} is now ${v.role}.`);
       await reload();
+      announce(`${u.username} is now ${v.role}.`);
     } catch (e) {
       fail(e);
     } finally {
