@@ -19,6 +19,9 @@ pub enum CoreError {
     /// The object does not exist (operator routes only; machines always get `Forbidden`).
     #[error("not found")]
     NotFound,
+    /// Passkeys cannot work with this server's public URL (no domain, or not a secure origin).
+    #[error("passkeys are unavailable on this server")]
+    PasskeysUnavailable,
     /// Too many attempts from this source.
     #[error("rate limited")]
     RateLimited,

@@ -16,6 +16,7 @@ mod error;
 pub mod machine;
 pub mod network;
 pub mod operator;
+pub mod passkey;
 pub mod read;
 pub mod role;
 pub mod secret;

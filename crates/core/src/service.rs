@@ -54,6 +54,8 @@ pub struct Signet {
     pub(crate) hashes: crate::account::HashGate,
     /// Throttles sign-in attempts per source address (the per-account lock is in the store).
     pub(crate) login_limiter: RequestLimiter,
+    /// The WebAuthn relying party, from `config.api_url`.
+    pub(crate) passkeys: crate::passkey::RelyingParty,
     /// Static settings.
     pub(crate) config: SignetConfig,
 }
@@ -84,6 +86,7 @@ impl Signet {
             clock,
             policy,
             keys: KeyCache::default(),
+            passkeys: crate::passkey::RelyingParty::from_api_url(&config.api_url),
             config,
         })
     }
@@ -108,8 +111,10 @@ impl Signet {
         self.store.vault().await.is_ok()
     }
 
-    /// Forgets expired nonces; run periodically.
+    /// Forgets expired nonces and WebAuthn ceremonies; run periodically. Returns how many rows
+    /// went.
     pub async fn sweep(&self) -> crate::CoreResult<u64> {
-        Ok(self.store.sweep_nonces(self.now_ms()).await?)
+        let nonces = self.store.sweep_nonces(self.now_ms()).await?;
+        Ok(nonces + self.sweep_ceremonies().await?)
     }
 }

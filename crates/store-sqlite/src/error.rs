@@ -15,6 +15,7 @@ const UNIQUE_RULES: &[(&str, &str)] = &[
     ("vault.singleton", "vault"),
     ("users.username", "username"),
     ("users.email", "email"),
+    ("passkeys.credential_id", "credential_id"),
     (
         "secret_versions.secret_id, secret_versions.version",
         "version",

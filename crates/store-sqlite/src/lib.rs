@@ -24,6 +24,7 @@ mod machine;
 mod network;
 mod nonce;
 mod operator;
+mod passkey;
 mod project;
 mod reader;
 mod row;

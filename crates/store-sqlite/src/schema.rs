@@ -17,6 +17,7 @@ use crate::reader::{BUSY_TIMEOUT, STATEMENT_CACHE};
 const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0001_init.sql"),
     include_str!("../migrations/0002_accounts.sql"),
+    include_str!("../migrations/0004_passkeys.sql"),
 ];
 
 /// Creates the file if needed and opens the write connection, configured and migrated.

@@ -16,6 +16,7 @@ mod machine;
 mod network;
 mod nonce;
 mod operator;
+mod passkey;
 mod project;
 mod secret;
 mod token;
@@ -35,6 +36,7 @@ pub use machine::{
 pub use network::{AllowlistEntry, NetworkStore};
 pub use nonce::NonceStore;
 pub use operator::{OperatorRecord, OperatorStore};
+pub use passkey::{CeremonyKind, CeremonyRecord, PasskeyRecord, PasskeyStore};
 pub use project::{ProjectRecord, ProjectStore};
 pub use secret::{
     GrantedSecret, NewVersion, PollRow, SecretKind, SecretReadView, SecretRecord, SecretStore,
@@ -73,6 +75,7 @@ pub trait Store:
     + NetworkStore
     + NonceStore
     + OperatorStore
+    + PasskeyStore
     + ProjectStore
     + SecretStore
     + TokenStore
@@ -89,6 +92,7 @@ impl<T> Store for T where
         + NetworkStore
         + NonceStore
         + OperatorStore
+        + PasskeyStore
         + ProjectStore
         + SecretStore
         + TokenStore

@@ -30,6 +30,7 @@ pub mod machine;
 pub mod network;
 pub mod nonce;
 pub mod operator;
+pub mod passkey;
 pub mod project;
 pub mod secret;
 pub mod token;
@@ -100,6 +101,17 @@ macro_rules! conformance_suite {
                 operators_round_trip_oldest_first,
                 an_operator_key_is_unique,
                 disabling_an_operator_is_final,
+            }
+            passkey {
+                passkeys_round_trip_per_user,
+                a_credential_is_registered_once_and_within_the_limit,
+                concurrent_registrations_stop_at_the_limit,
+                the_signature_counter_only_moves_forward,
+                concurrent_uses_with_one_counter_admit_one,
+                only_the_owner_renames_or_deletes,
+                a_ceremony_is_taken_once_before_it_expires,
+                concurrent_takes_of_a_ceremony_admit_one,
+                sweeping_forgets_only_expired_ceremonies,
             }
             project {
                 projects_round_trip_by_name,
@@ -184,6 +196,7 @@ mod tests {
             ("network", include_str!("network.rs")),
             ("nonce", include_str!("nonce.rs")),
             ("operator", include_str!("operator.rs")),
+            ("passkey", include_str!("passkey.rs")),
             ("project", include_str!("project.rs")),
             ("secret", include_str!("secret.rs")),
             ("token", include_str!("token.rs")),
