@@ -30,6 +30,8 @@ pub enum ErrorCode {
     NotFound,
     /// 413: body over the route's limit.
     PayloadTooLarge,
+    /// 403: the server's public URL cannot be a WebAuthn relying party (no domain, or not HTTPS).
+    PasskeysUnavailable,
     /// 409: the public key is already registered.
     PublicKeyTaken,
     /// 429: too many requests from this source.
@@ -42,7 +44,7 @@ impl ErrorCode {
     /// The HTTP status.
     pub fn status(self) -> StatusCode {
         match self {
-            Self::AccessDenied => StatusCode::FORBIDDEN,
+            Self::AccessDenied | Self::PasskeysUnavailable => StatusCode::FORBIDDEN,
             Self::AuthenticationFailed => StatusCode::UNAUTHORIZED,
             Self::Conflict | Self::PublicKeyTaken => StatusCode::CONFLICT,
             Self::Internal => StatusCode::INTERNAL_SERVER_ERROR,
@@ -66,6 +68,7 @@ impl ErrorCode {
             Self::MethodNotAllowed => "method_not_allowed",
             Self::NotFound => "not_found",
             Self::PayloadTooLarge => "payload_too_large",
+            Self::PasskeysUnavailable => "passkeys_unavailable",
             Self::PublicKeyTaken => "public_key_taken",
             Self::RateLimited => "rate_limited",
             Self::Unavailable => "unavailable",
@@ -83,6 +86,9 @@ impl ErrorCode {
             Self::MethodNotAllowed => "method not allowed",
             Self::NotFound => "not found",
             Self::PayloadTooLarge => "request body too large",
+            Self::PasskeysUnavailable => {
+                "passkeys need the server's public URL to be https://<domain> (or http://localhost)"
+            }
             Self::PublicKeyTaken => "public key is already registered",
             Self::RateLimited => "too many requests",
             Self::Unavailable => "service temporarily unavailable",
@@ -131,6 +137,7 @@ impl From<CoreError> for ApiError {
             },
             CoreError::Forbidden => Self::new(ErrorCode::AccessDenied),
             CoreError::NotFound => Self::new(ErrorCode::NotFound),
+            CoreError::PasskeysUnavailable => Self::new(ErrorCode::PasskeysUnavailable),
             CoreError::RateLimited => Self::new(ErrorCode::RateLimited),
             CoreError::Unauthenticated => Self::new(ErrorCode::AuthenticationFailed),
             CoreError::Unavailable => Self::new(ErrorCode::Unavailable),
@@ -179,6 +186,7 @@ mod tests {
             ErrorCode::MethodNotAllowed,
             ErrorCode::NotFound,
             ErrorCode::PayloadTooLarge,
+            ErrorCode::PasskeysUnavailable,
             ErrorCode::PublicKeyTaken,
             ErrorCode::RateLimited,
             ErrorCode::Unavailable,

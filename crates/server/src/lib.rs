@@ -93,6 +93,7 @@ pub fn router(state: AppState) -> Router {
         .merge(routes::admin::routes())
         .merge(routes::enroll::routes())
         .merge(routes::auth::routes())
+        .merge(routes::passkey::routes())
         .merge(routes::health::routes())
         .fallback(not_found)
         .method_not_allowed_fallback(|| async { ApiError::new(ErrorCode::MethodNotAllowed) })
