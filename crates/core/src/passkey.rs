@@ -210,7 +210,7 @@ impl Signet {
     /// The user an operator key acts for. A key that belongs to no user (`signet operator init`)
     /// has no account to hold passkeys.
     async fn account_of(&self, op: &AuthedOperator, action: &str) -> CoreResult<UserId> {
-        if let Some(user) = op.record.user_id {
+        if let Some(user) = op.user_id {
             return Ok(user);
         }
         let e = self.event(
@@ -361,7 +361,7 @@ impl Signet {
 
     /// The operator's own passkeys, oldest first. Empty for a key without a user.
     pub async fn passkeys(&self, op: &AuthedOperator) -> CoreResult<Vec<PasskeyView>> {
-        let Some(user) = op.record.user_id else {
+        let Some(user) = op.user_id else {
             return Ok(Vec::new());
         };
         self.passkeys_of(&user).await

@@ -54,6 +54,8 @@ pub struct Signet {
     pub(crate) hashes: crate::account::HashGate,
     /// Throttles sign-in attempts per source address (the per-account lock is in the store).
     pub(crate) login_limiter: RequestLimiter,
+    /// The first-run setup code, while no user exists.
+    pub(crate) setup: crate::session::SetupSlot,
     /// The WebAuthn relying party, from `config.api_url`.
     pub(crate) passkeys: crate::passkey::RelyingParty,
     /// Static settings.
@@ -86,6 +88,7 @@ impl Signet {
             clock,
             policy,
             keys: KeyCache::default(),
+            setup: Default::default(),
             passkeys: crate::passkey::RelyingParty::from_api_url(&config.api_url),
             config,
         })

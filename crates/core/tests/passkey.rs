@@ -47,8 +47,8 @@ impl World {
 
     /// An operator key of `user`'s, as authentication would hand it to core.
     fn op(&self, user: &UserRecord) -> AuthedOperator {
-        AuthedOperator {
-            record: OperatorRecord {
+        AuthedOperator::key(
+            OperatorRecord {
                 id: OperatorId::generate(),
                 name: "browser".into(),
                 public_key: SecretSeed::generate().public_key(),
@@ -58,9 +58,9 @@ impl World {
                 user_id: Some(user.id),
                 expires_ms: None,
             },
-            role: user.role,
-            source_ip: ip(),
-        }
+            user.role,
+            ip(),
+        )
     }
 
     async fn add_user(&self, name: &str, status: UserStatus) -> UserRecord {
@@ -539,7 +539,7 @@ async fn step_up_takes_the_users_own_passkey_once() {
 async fn a_key_without_a_user_has_no_passkeys() {
     let w = world().await;
     let mut op = w.op(&w.owner);
-    op.record.user_id = None;
+    op.user_id = None;
     assert_eq!(
         w.signet.passkey_register_start(&op, "x").await.unwrap_err(),
         CoreError::Forbidden

@@ -58,11 +58,7 @@ async fn world() -> World {
         .create_operator("owner", true)
         .await
         .expect("operator");
-    let owner = AuthedOperator {
-        record: rec,
-        role: Role::Owner,
-        source_ip: LOCAL,
-    };
+    let owner = AuthedOperator::key(rec, Role::Owner, LOCAL);
     World {
         signet,
         store,
@@ -366,7 +362,7 @@ async fn a_viewer_changes_nothing_and_every_refusal_is_audited() {
     let denied = s
         .audit_list(&AuditFilter {
             before_seq: None,
-            actor_id: Some(viewer.record.id.to_string()),
+            actor_id: Some(viewer.id.to_string()),
             action: None,
             result: None,
             limit: 1000,

@@ -48,11 +48,7 @@ async fn world() -> World {
         .create_operator("owner", true)
         .await
         .expect("operator");
-    let op = AuthedOperator {
-        record: rec,
-        role: signet_store::Role::Owner,
-        source_ip: LOCAL,
-    };
+    let op = AuthedOperator::key(rec, signet_store::Role::Owner, LOCAL);
     World {
         signet,
         clock,

@@ -196,6 +196,11 @@ uuid_id!(
     /// A user: a human account that signs in with a password and a second factor.
     UserId, "user"
 );
+uuid_id!(
+    /// A browser session: what a signed-in dashboard's cookie stands for. The id is public (it
+    /// names the session in lists); the cookie's secret is a different value.
+    SessionId, "session"
+);
 
 #[cfg(test)]
 mod tests {

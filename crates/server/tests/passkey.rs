@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use axum::body::Body;
 use axum::extract::connect_info::MockConnectInfo;
-use axum::http::{Request, StatusCode};
+use axum::http::{HeaderMap, Request, StatusCode};
 use http_body_util::BodyExt;
 use serde_json::{Value, json};
 use signet_core::account::{NewOwner, Password};
@@ -39,35 +39,67 @@ async fn app(api_url: &str) -> (axum::Router, Arc<Signet>, tempfile::TempDir) {
     )
     .await
     .expect("open");
-    let state = AppState {
-        signet: signet.clone(),
-        trusted_proxies: Arc::new(Vec::new()),
-    };
+    let state = AppState::new(signet.clone(), Vec::new());
     let peer = Peer(SocketAddr::from(([127, 0, 0, 1], 40000)));
     (router(state).layer(MockConnectInfo(peer)), signet, dir)
 }
 
 async fn call(app: &axum::Router, req: Request<Body>) -> (StatusCode, Value) {
+    let (status, body, _) = call_h(app, req).await;
+    (status, body)
+}
+
+async fn call_h(app: &axum::Router, req: Request<Body>) -> (StatusCode, Value, HeaderMap) {
     let resp = app.clone().oneshot(req).await.expect("infallible");
     let status = resp.status();
+    let headers = resp.headers().clone();
     let bytes = resp.into_body().collect().await.expect("body").to_bytes();
     (
         status,
         serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+        headers,
     )
 }
 
 fn post(uri: &str, body: &Value) -> Request<Body> {
-    Request::post(uri)
+    browser(uri, body, None)
+}
+
+/// A same-origin browser POST, with the session cookie and its CSRF token when given.
+fn browser(uri: &str, body: &Value, session: Option<(&str, &str)>) -> Request<Body> {
+    let mut b = Request::post(uri)
+        .header("host", "localhost:8420")
+        .header("origin", ORIGIN)
+        .header("sec-fetch-site", "same-origin")
         .header("content-type", "application/json")
-        .header("user-agent", "router-test")
-        .body(Body::from(body.to_string()))
-        .expect("request")
+        .header("user-agent", "router-test");
+    if let Some((cookie, csrf)) = session {
+        b = b.header("cookie", cookie).header("x-csrf-token", csrf);
+    }
+    b.body(Body::from(body.to_string())).expect("request")
+}
+
+/// What a discoverable authenticator answers to `options` (a `publicKey` object).
+fn assert_with(token: &mut SoftPasskey, options: &Value, raw_id: &str, handle: &[u8]) -> Value {
+    let mut options = options.clone();
+    if options["allowCredentials"]
+        .as_array()
+        .is_none_or(Vec::is_empty)
+    {
+        options["allowCredentials"] = json!([{ "type": "public-key", "id": raw_id }]);
+    }
+    let rcr: RequestChallengeResponse =
+        serde_json::from_value(json!({ "publicKey": options })).unwrap();
+    let mut cred: PublicKeyCredential = token
+        .do_authentication(Url::parse(ORIGIN).unwrap(), rcr)
+        .unwrap();
+    cred.response.user_handle = Some(handle.to_vec());
+    serde_json::to_value(&cred).unwrap()
 }
 
 fn op(user: &UserRecord) -> AuthedOperator {
-    AuthedOperator {
-        record: OperatorRecord {
+    AuthedOperator::key(
+        OperatorRecord {
             id: OperatorId::generate(),
             name: "browser".into(),
             public_key: SecretSeed::generate().public_key(),
@@ -77,9 +109,9 @@ fn op(user: &UserRecord) -> AuthedOperator {
             user_id: Some(user.id),
             expires_ms: None,
         },
-        role: Role::Owner,
-        source_ip: IpAddr::V4(Ipv4Addr::LOCALHOST),
-    }
+        Role::Owner,
+        IpAddr::V4(Ipv4Addr::LOCALHOST),
+    )
 }
 
 /// Registers a passkey for a new owner through core, and returns the software authenticator
@@ -116,7 +148,7 @@ async fn owner_with_passkey(signet: &Signet) -> (UserRecord, SoftPasskey, String
 }
 
 #[tokio::test]
-async fn a_passkey_signs_in_over_http_once_per_challenge() {
+async fn a_passkey_opens_a_session_steps_up_and_manages_passkeys_over_http() {
     let (app, signet, _dir) = app(ORIGIN).await;
     let (owner, mut token, raw_id, handle) = owner_with_passkey(&signet).await;
 
@@ -125,20 +157,28 @@ async fn a_passkey_signs_in_over_http_once_per_challenge() {
     assert!(start["challengeId"].as_str().unwrap().starts_with("wac_"));
     assert_eq!(start["publicKey"]["rpId"], "localhost");
     assert_eq!(start["publicKey"]["userVerification"], "required");
-
-    let mut options = start["publicKey"].clone();
-    options["allowCredentials"] = json!([{ "type": "public-key", "id": raw_id }]);
-    let rcr: RequestChallengeResponse =
-        serde_json::from_value(json!({ "publicKey": options })).unwrap();
-    let mut cred: PublicKeyCredential = token
-        .do_authentication(Url::parse(ORIGIN).unwrap(), rcr)
-        .unwrap();
-    cred.response.user_handle = Some(handle);
+    let cred = assert_with(&mut token, &start["publicKey"], &raw_id, &handle);
     let body = json!({ "challengeId": start["challengeId"], "credential": cred });
 
-    let (status, done) = call(&app, post("/v1/auth/passkey/login/finish", &body)).await;
-    assert_eq!(status, StatusCode::OK, "{done}");
-    assert_eq!(done["userId"], owner.id.to_string());
+    // The answer is a session, exactly like a password sign-in's.
+    let (status, view, headers) = call_h(&app, post("/v1/auth/passkey/login/finish", &body)).await;
+    assert_eq!(status, StatusCode::OK, "{view}");
+    assert_eq!(view["user"]["id"], owner.id.to_string());
+    assert!(
+        view["stepUpUntil"].is_i64(),
+        "a passkey sign-in counts as a step-up"
+    );
+    let csrf = view["csrfToken"].as_str().unwrap().to_owned();
+    let cookie = headers
+        .get("set-cookie")
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_owned();
+    let session = Some((cookie.as_str(), csrf.as_str()));
 
     // The same answer again: the uniform 401 every failed sign-in gets.
     let (status, again) = call(&app, post("/v1/auth/passkey/login/finish", &body)).await;
@@ -151,9 +191,125 @@ async fn a_passkey_signs_in_over_http_once_per_challenge() {
     )
     .await;
     assert_eq!(again, unsigned);
-
     let history = signet.login_history(&owner.id, 10).await.unwrap();
     assert_eq!(history[0].user_agent, "router-test");
+
+    // Step-up in the session.
+    let (status, c) = call(
+        &app,
+        browser("/v1/auth/step-up/passkey/start", &json!({}), session),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{c}");
+    let cred = assert_with(&mut token, &c["publicKey"], &raw_id, &handle);
+    let answer = json!({ "challengeId": c["challengeId"], "credential": cred });
+    let (status, done) = call(
+        &app,
+        browser("/v1/auth/step-up/passkey/finish", &answer, session),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{done}");
+    assert!(done["stepUpUntil"].is_i64());
+    let (status, _) = call(
+        &app,
+        browser("/v1/auth/step-up/passkey/finish", &answer, session),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "a challenge answers once");
+    // Without the CSRF token nothing happens.
+    let (status, json) = call(
+        &app,
+        browser(
+            "/v1/auth/step-up/passkey/start",
+            &json!({}),
+            Some((cookie.as_str(), "wrong")),
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{json}");
+
+    // Register a second passkey, rename it, list it on the account page, delete it.
+    let (status, c) = call(
+        &app,
+        browser(
+            "/v1/admin/account/passkeys/register/start",
+            &json!({ "name": "phone" }),
+            session,
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{c}");
+    let mut options = c["publicKey"].clone();
+    options["authenticatorSelection"]["residentKey"] = json!("discouraged");
+    options["authenticatorSelection"]["requireResidentKey"] = json!(false);
+    let ccr: CreationChallengeResponse =
+        serde_json::from_value(json!({ "publicKey": options })).unwrap();
+    let cred = SoftPasskey::new(true)
+        .do_registration(Url::parse(ORIGIN).unwrap(), ccr)
+        .unwrap();
+    let (status, phone) = call(
+        &app,
+        browser(
+            "/v1/admin/account/passkeys/register/finish",
+            &json!({ "challengeId": c["challengeId"], "credential": cred }),
+            session,
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{phone}");
+    assert_eq!(phone["name"], "phone");
+    assert!(phone["lastUsedAt"].is_null());
+    let id = phone["id"].as_str().unwrap().to_owned();
+    let (status, renamed) = call(
+        &app,
+        browser(
+            &format!("/v1/admin/account/passkeys/{id}/rename"),
+            &json!({ "name": "old phone" }),
+            session,
+        ),
+    )
+    .await;
+    assert_eq!(
+        (status, &renamed["name"]),
+        (StatusCode::OK, &json!("old phone"))
+    );
+    let req = Request::get("/v1/admin/account")
+        .header("host", "localhost:8420")
+        .header("cookie", &cookie)
+        .body(Body::empty())
+        .unwrap();
+    let (status, account) = call(&app, req).await;
+    assert_eq!(status, StatusCode::OK, "{account}");
+    let names: Vec<&str> = account["passkeys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["laptop", "old phone"]);
+    let (status, deleted) = call(
+        &app,
+        browser(
+            &format!("/v1/admin/account/passkeys/{id}/delete"),
+            &json!({}),
+            session,
+        ),
+    )
+    .await;
+    assert_eq!(
+        (status, deleted),
+        (StatusCode::OK, json!({ "deleted": true }))
+    );
+    let (status, _) = call(
+        &app,
+        browser(
+            &format!("/v1/admin/account/passkeys/{id}/delete"),
+            &json!({}),
+            session,
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
 }
 
 #[tokio::test]

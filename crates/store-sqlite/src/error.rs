@@ -15,6 +15,7 @@ const UNIQUE_RULES: &[(&str, &str)] = &[
     ("vault.singleton", "vault"),
     ("users.username", "username"),
     ("users.email", "email"),
+    ("sessions.token_hash", "token_hash"),
     ("passkeys.credential_id", "credential_id"),
     (
         "secret_versions.secret_id, secret_versions.version",

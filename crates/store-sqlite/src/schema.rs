@@ -17,7 +17,9 @@ use crate::reader::{BUSY_TIMEOUT, STATEMENT_CACHE};
 const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0001_init.sql"),
     include_str!("../migrations/0002_accounts.sql"),
+    include_str!("../migrations/0003_sessions.sql"),
     include_str!("../migrations/0004_passkeys.sql"),
+    include_str!("../migrations/0006_cli_key_ttl.sql"),
 ];
 
 /// Creates the file if needed and opens the write connection, configured and migrated.

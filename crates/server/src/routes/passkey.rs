@@ -2,17 +2,22 @@
 //! caller's own passkeys (`/v1/admin/account/passkeys/...`). The WebAuthn work is in
 //! `signet_core::passkey`; these handlers only move JSON.
 
-use axum::extract::{Path, State};
+use axum::body::Body;
+use axum::extract::{Path, Request, State};
 use axum::http::{HeaderMap, header};
+use axum::response::Response;
 use axum::routing::post;
 use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{Value, json};
+use signet_core::auth::SessionGrant;
 use signet_core::passkey::PasskeyAnswer;
+use signet_proto::UserId;
 
 use crate::AppState;
 use crate::error::{ApiError, ApiResult, ErrorCode};
-use crate::extract::{ClientIp, MAX_BODY, OperatorCall, json, json_opt, read_body};
+use crate::extract::{OperatorCall, json, json_opt};
+use crate::routes::auth::{browser_post, session_response};
 
 /// Passkey routes.
 pub(crate) fn routes() -> Router<AppState> {
@@ -68,46 +73,47 @@ fn to_json<T: serde::Serialize>(v: T) -> ApiResult<Json<Value>> {
         .map_err(|_| ApiError::new(ErrorCode::Internal))
 }
 
-async fn login_start(
-    State(s): State<AppState>,
-    ClientIp(ip): ClientIp,
-    headers: HeaderMap,
-    raw: axum::body::Body,
-) -> ApiResult<Json<Value>> {
-    empty(&read_body(&headers, raw, MAX_BODY).await?)?;
+async fn login_start(State(s): State<AppState>, req: Request<Body>) -> ApiResult<Json<Value>> {
+    let (_parts, body, ip) = browser_post(&s, req).await?;
+    empty(&body)?;
     to_json(s.signet.passkey_login_start(ip).await?)
 }
 
-async fn login_finish(
-    State(s): State<AppState>,
-    ClientIp(ip): ClientIp,
-    headers: HeaderMap,
-    raw: axum::body::Body,
-) -> ApiResult<Json<Value>> {
-    let b: AnswerBody = json(&read_body(&headers, raw, MAX_BODY).await?)?;
+/// Signs in and opens a browser session exactly as a password sign-in does: same answer, same
+/// cookie, and any session the browser still had is ended.
+async fn login_finish(State(s): State<AppState>, req: Request<Body>) -> ApiResult<Response> {
+    let (parts, body, ip) = browser_post(&s, req).await?;
+    let b: AnswerBody = json(&body)?;
+    let ua = user_agent(&parts.headers);
     let user = s
         .signet
         .passkey_login_finish(PasskeyAnswer {
             challenge_id: &b.challenge_id,
             credential: &b.credential,
             source_ip: ip,
-            user_agent: user_agent(&headers),
+            user_agent: ua,
         })
         .await?;
-    Ok(Json(json!({ "userId": user.id })))
+    let previous = s.web.session_secret(&parts.headers);
+    let opened = s
+        .signet
+        .open_session(&user, ip, ua, previous.as_ref())
+        .await?;
+    session_response(&s, opened)
 }
 
-/// The user a step-up is for: the caller's own account.
-fn account(call: &OperatorCall) -> ApiResult<signet_proto::UserId> {
-    call.operator
-        .record
-        .user_id
-        .ok_or_else(|| ApiError::new(ErrorCode::AccessDenied))
+/// The session a step-up is for, and its user. Step-up is a property of a browser session; a
+/// signed CLI request has nothing to step up.
+fn session_of(call: &OperatorCall) -> ApiResult<(SessionGrant, UserId)> {
+    match (call.operator.session, call.operator.user_id) {
+        (Some(grant), Some(user)) => Ok((grant, user)),
+        _ => Err(ApiError::malformed("step-up is for browser sessions")),
+    }
 }
 
 async fn step_up_start(State(s): State<AppState>, call: OperatorCall) -> ApiResult<Json<Value>> {
     empty(&call.body)?;
-    let user = account(&call)?;
+    let (_, user) = session_of(&call)?;
     to_json(s.signet.passkey_step_up_start(&user).await?)
 }
 
@@ -117,7 +123,7 @@ async fn step_up_finish(
     call: OperatorCall,
 ) -> ApiResult<Json<Value>> {
     let b: AnswerBody = json(&call.body)?;
-    let user = account(&call)?;
+    let (grant, user) = session_of(&call)?;
     s.signet
         .passkey_step_up_finish(
             &user,
@@ -129,7 +135,11 @@ async fn step_up_finish(
             },
         )
         .await?;
-    Ok(Json(json!({ "steppedUp": true })))
+    let until = s
+        .signet
+        .mark_step_up(&call.operator, grant, "passkey")
+        .await?;
+    Ok(Json(json!({ "stepUpUntil": until })))
 }
 
 async fn register_start(State(s): State<AppState>, call: OperatorCall) -> ApiResult<Json<Value>> {
