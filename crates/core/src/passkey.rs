@@ -254,6 +254,9 @@ impl Signet {
     ) -> CoreResult<PasskeyChallenge> {
         let rp = self.passkeys.get()?;
         let user_id = self.account_of(op, "passkey_register").await?;
+        // A passkey outlives the session that adds it: a hijacked session must not be able to
+        // plant one without a fresh second factor.
+        self.require_step_up(op, "passkey_register").await?;
         let name = check_name(name)?;
         let user = self
             .store

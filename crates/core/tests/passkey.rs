@@ -9,11 +9,12 @@ use std::sync::atomic::{AtomicI64, Ordering};
 
 use serde_json::{Value, json};
 use signet_core::account::{NewOwner, Password};
-use signet_core::auth::AuthedOperator;
+use signet_core::auth::{AuthedOperator, SessionGrant};
 use signet_core::passkey::{CEREMONY_TTL_MS, PasskeyAnswer, PasskeyChallenge};
+use signet_core::session::STEP_UP_WINDOW_MS;
 use signet_core::{Clock, CoreError, Signet, SignetConfig};
 use signet_crypto::RootKey;
-use signet_proto::{OperatorId, SecretSeed, UserId};
+use signet_proto::{OperatorId, SecretSeed, SessionId, UserId};
 use signet_store::{AuditFilter, OperatorRecord, Role, Store, UserRecord, UserStatus};
 use signet_store_sqlite::SqliteStore;
 use webauthn_authenticator_rs::WebauthnAuthenticator;
@@ -532,6 +533,25 @@ async fn step_up_takes_the_users_own_passkey_once() {
         audit
             .iter()
             .any(|(a, r, _)| a == "user_step_up" && r == "denied")
+    );
+}
+
+#[tokio::test]
+async fn registering_in_a_session_needs_a_fresh_step_up() {
+    let w = world().await;
+    let mut op = w.op(&w.owner);
+    op.session = Some(SessionGrant {
+        id: SessionId::generate(),
+        step_up_ms: Some(w.clock.now_ms()),
+    });
+    w.signet.passkey_register_start(&op, "fresh").await.unwrap();
+    w.advance(STEP_UP_WINDOW_MS);
+    assert_eq!(
+        w.signet
+            .passkey_register_start(&op, "stale")
+            .await
+            .unwrap_err(),
+        CoreError::StepUpRequired
     );
 }
 

@@ -1,6 +1,7 @@
-//! Passkey routes: usernameless sign-in and step-up (unsigned `/v1/auth/...`), and managing the
-//! caller's own passkeys (`/v1/admin/account/passkeys/...`). The WebAuthn work is in
-//! `signet_core::passkey`; these handlers only move JSON.
+//! Passkey routes: usernameless sign-in (unauthenticated, same-origin checked like the password
+//! sign-in, and answered with a session), step-up inside a browser session, and managing the
+//! caller's own passkeys (`/v1/admin/account/passkeys/...`, session or signed). The WebAuthn work
+//! is in `signet_core::passkey`; these handlers only move JSON.
 
 use axum::body::Body;
 use axum::extract::{Path, Request, State};
