@@ -182,6 +182,10 @@ uuid_id!(
     /// A user: a human account that signs in with a password and a second factor.
     UserId, "user"
 );
+uuid_id!(
+    /// An invitation to become a user, spent once by the person it was sent to.
+    InviteId, "invite"
+);
 
 #[cfg(test)]
 mod tests {

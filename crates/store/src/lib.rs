@@ -12,6 +12,7 @@
 #![forbid(unsafe_code)]
 
 mod audit;
+mod invite;
 mod machine;
 mod network;
 mod nonce;
@@ -29,6 +30,7 @@ pub use audit::{
     ActorKind, AuditChain, AuditEvent, AuditFilter, AuditHead, AuditRecord, AuditResult,
     AuditStore, JournalBatch, ReadMark,
 };
+pub use invite::{InviteRecord, InviteStore};
 pub use machine::{
     EnrollMethod, MachineKind, MachineRecord, MachineStatus, MachineStore, NewMachine,
 };
@@ -69,6 +71,7 @@ pub type StoreResult<T> = Result<T, StoreError>;
 /// Everything a backend implements. The composition root holds one as `Arc<dyn Store>`.
 pub trait Store:
     AuditStore
+    + InviteStore
     + MachineStore
     + NetworkStore
     + NonceStore
@@ -85,6 +88,7 @@ pub trait Store:
 
 impl<T> Store for T where
     T: AuditStore
+        + InviteStore
         + MachineStore
         + NetworkStore
         + NonceStore
