@@ -51,6 +51,7 @@ async fn world() -> World {
     let op = AuthedOperator {
         record: rec,
         role: signet_store::Role::Owner,
+        scope: signet_core::role::Scope::All,
         source_ip: LOCAL,
     };
     World {

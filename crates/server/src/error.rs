@@ -22,6 +22,8 @@ pub enum ErrorCode {
     Conflict,
     /// 500: a bug; details only in the log.
     Internal,
+    /// 403: an invitation code that is unknown, used, expired or revoked (one answer for all).
+    InviteRefused,
     /// 400: malformed input; the message says what.
     MalformedRequest,
     /// 405: method not routed (HEAD, OPTIONS and TRACE never are on the API).
@@ -42,7 +44,7 @@ impl ErrorCode {
     /// The HTTP status.
     pub fn status(self) -> StatusCode {
         match self {
-            Self::AccessDenied => StatusCode::FORBIDDEN,
+            Self::AccessDenied | Self::InviteRefused => StatusCode::FORBIDDEN,
             Self::AuthenticationFailed => StatusCode::UNAUTHORIZED,
             Self::Conflict | Self::PublicKeyTaken => StatusCode::CONFLICT,
             Self::Internal => StatusCode::INTERNAL_SERVER_ERROR,
@@ -62,6 +64,7 @@ impl ErrorCode {
             Self::AuthenticationFailed => "authentication_failed",
             Self::Conflict => "conflict",
             Self::Internal => "internal",
+            Self::InviteRefused => "invite_refused",
             Self::MalformedRequest => "malformed_request",
             Self::MethodNotAllowed => "method_not_allowed",
             Self::NotFound => "not_found",
@@ -79,6 +82,7 @@ impl ErrorCode {
             Self::AuthenticationFailed => "authentication failed",
             Self::Conflict => "conflict",
             Self::Internal => "internal error",
+            Self::InviteRefused => "invitation refused",
             Self::MalformedRequest => "malformed request",
             Self::MethodNotAllowed => "method not allowed",
             Self::NotFound => "not found",
@@ -130,6 +134,7 @@ impl From<CoreError> for ApiError {
                 message: Some(format!("conflict: {rule}")),
             },
             CoreError::Forbidden => Self::new(ErrorCode::AccessDenied),
+            CoreError::InviteRefused => Self::new(ErrorCode::InviteRefused),
             CoreError::NotFound => Self::new(ErrorCode::NotFound),
             CoreError::RateLimited => Self::new(ErrorCode::RateLimited),
             CoreError::Unauthenticated => Self::new(ErrorCode::AuthenticationFailed),
@@ -175,6 +180,7 @@ mod tests {
             ErrorCode::AuthenticationFailed,
             ErrorCode::Conflict,
             ErrorCode::Internal,
+            ErrorCode::InviteRefused,
             ErrorCode::MalformedRequest,
             ErrorCode::MethodNotAllowed,
             ErrorCode::NotFound,

@@ -91,6 +91,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(routes::machine::routes())
         .merge(routes::admin::routes())
+        .merge(routes::user::routes())
         .merge(routes::enroll::routes())
         .merge(routes::auth::routes())
         .merge(routes::health::routes())

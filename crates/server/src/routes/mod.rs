@@ -5,3 +5,4 @@ pub(crate) mod auth;
 pub(crate) mod enroll;
 pub(crate) mod health;
 pub(crate) mod machine;
+pub(crate) mod user;
