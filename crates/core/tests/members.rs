@@ -196,7 +196,7 @@ async fn a_scoped_developer_touches_only_their_projects() {
         .into_iter()
         .map(|p| p.id)
         .collect();
-    assert_eq!(listed, [mine.clone()]);
+    assert_eq!(listed, std::slice::from_ref(&mine));
     assert_eq!(
         s.secrets_in_project(&d, mine.as_str()).await.unwrap().len(),
         1
