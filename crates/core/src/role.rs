@@ -17,7 +17,9 @@
 //! | `ManageOwners`    |        |           |       |   ✓   |
 //!
 //! `Read` covers listing and showing projects, secret metadata, versions, machines, tokens, the
-//! allowlist, audit list and verify, and whoami. Granting a role is further limited by
+//! allowlist, audit list and verify, and whoami. `ManageUsers` covers creating, inviting,
+//! re-roling, suspending and removing users (`crate::user`, `crate::invite`), never oneself, and
+//! owners only with `ManageOwners`. Granting a role is further limited by
 //! [`may_grant`]: nobody hands out more than they hold.
 //!
 //! # Project scope
