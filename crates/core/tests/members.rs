@@ -600,3 +600,69 @@ async fn an_invitation_is_used_once_before_it_expires() {
     assert_eq!(states, ["revoked", "expired", "accepted"]);
     assert_eq!(s.users(&admin_op).await.unwrap().len(), 2);
 }
+
+#[tokio::test]
+async fn a_scoped_viewer_sees_only_machines_on_their_projects() {
+    use signet_proto::{MachineId, SecretId};
+    use signet_store::{EnrollMethod, MachineKind, MachineRecord, MachineStatus, MachineStore};
+
+    let w = world().await;
+    let s = &w.signet;
+    let mine = w.project("mine").await;
+    let theirs = w.project("theirs").await;
+    let my_secret = SecretId::parse(&w.secret(&mine, "A").await).unwrap();
+    let their_secret = SecretId::parse(&w.secret(&theirs, "B").await).unwrap();
+    let machine = |name: &str| MachineRecord {
+        id: MachineId::generate(),
+        name: name.to_owned(),
+        hostname: name.to_owned(),
+        public_key: SecretSeed::generate().public_key(),
+        status: MachineStatus::Approved,
+        enabled: true,
+        kind: MachineKind::Standard,
+        expires_ms: None,
+        enrolled_via: EnrollMethod::Bootstrap,
+        enrollment_token_id: None,
+        registered_ip: "192.0.2.1".to_owned(),
+        allowed_cidrs: Vec::new(),
+        created_ms: w.clock.now_ms(),
+    };
+    let both = machine("both");
+    let other = machine("other");
+    for m in [&both, &other] {
+        w.store.insert_machine(m).await.unwrap();
+        w.store.attach(&m.id, &theirs).await.unwrap();
+    }
+    w.store.attach(&both.id, &mine).await.unwrap();
+    w.store.grant(&both.id, &my_secret).await.unwrap();
+    w.store.grant(&both.id, &their_secret).await.unwrap();
+
+    let viewer = w.member("vi", Role::Viewer, Some(vec![mine.clone()])).await;
+    let v = w.auth(&viewer).await.unwrap();
+    let seen = s.machine_views(&v).await.unwrap();
+    assert_eq!(seen.len(), 1);
+    assert_eq!(seen[0].id, both.id);
+    assert_eq!(seen[0].projects, std::slice::from_ref(&mine));
+    assert_eq!(seen[0].grants, std::slice::from_ref(&my_secret));
+    s.machine_view(&v, &both.id.to_string()).await.unwrap();
+    assert_eq!(
+        s.machine_view(&v, &other.id.to_string()).await.map(drop),
+        denied()
+    );
+    assert_eq!(
+        s.machine_view(&v, &MachineId::generate().to_string())
+            .await
+            .map(drop),
+        denied()
+    );
+    // The owner sees everything.
+    assert_eq!(s.machine_views(&w.owner).await.unwrap().len(), 2);
+    assert_eq!(
+        s.machine_view(&w.owner, &both.id.to_string())
+            .await
+            .unwrap()
+            .grants
+            .len(),
+        2
+    );
+}
