@@ -67,6 +67,10 @@ async fn an_invited_scoped_developer_sees_only_their_project() {
     assert_eq!(made["user"]["role"], "developer");
     assert_eq!(made["user"]["projects"], json!([mine]));
     assert_eq!(made["recoveryCodes"].as_array().expect("codes").len(), 10);
+    // The seed in base32 (160 bits), for authenticators that cannot scan the URI.
+    let seed = made["totpSecret"].as_str().expect("totpSecret");
+    assert_eq!(seed.len(), 32);
+    assert!(made["otpauthUri"].as_str().expect("uri").contains(seed));
     let uid = made["user"]["id"].as_str().expect("user id").to_owned();
     let totp = Totp::from_url(made["otpauthUri"].as_str().expect("uri")).expect("otpauth");
     // The link works once.
