@@ -132,10 +132,18 @@ pub async fn server(args: ServerArgs) -> Result<()> {
         url = config.api_url,
         dir = data_dir.display(),
     );
-    let state = AppState {
-        signet,
-        trusted_proxies: std::sync::Arc::new(config.trusted_proxies.clone()),
-    };
+    // Printed, never logged: the code is a credential for the first owner, for one hour.
+    if let Some(code) = signet.issue_setup_code().await? {
+        eprintln!(
+            "First run: create the owner account in a browser, within one hour:\n  \
+             {url}/#/setup/{code}\n\
+             (or headless: signet user create-owner --data-dir {dir})\n",
+            url = config.api_url,
+            code = code.as_str(),
+            dir = data_dir.display(),
+        );
+    }
+    let state = AppState::new(signet, config.trusted_proxies.clone());
     signet_server::run(listener, state, shutdown_signal()).await?;
     Ok(())
 }

@@ -24,7 +24,10 @@ enum VaultCommand {
     Settings {
         /// Whether machines may ask to join without a token (`signet enroll --request`).
         #[arg(long, value_enum)]
-        tokenless: Switch,
+        tokenless: Option<Switch>,
+        /// How long keys made by `signet login` authenticate from now on (`12h`, `30m`, `7d`).
+        #[arg(long, value_parser = crate::duration::parse)]
+        cli_key_ttl: Option<u64>,
     },
 }
 
@@ -40,8 +43,21 @@ pub async fn run(args: VaultArgs, json: bool) -> anyhow::Result<ExitCode> {
     let client = args.opts.client()?;
     let vault = match args.command {
         VaultCommand::Show => client.request("GET", "/v1/admin/vault", None).await?,
-        VaultCommand::Settings { tokenless } => {
-            let body = json!({ "tokenlessEnrollment": tokenless == Switch::On });
+        VaultCommand::Settings {
+            tokenless,
+            cli_key_ttl,
+        } => {
+            let mut body = serde_json::Map::new();
+            if let Some(t) = tokenless {
+                body.insert("tokenlessEnrollment".into(), json!(t == Switch::On));
+            }
+            if let Some(ttl) = cli_key_ttl {
+                body.insert("cliKeyTtlMs".into(), json!(ttl.saturating_mul(1000)));
+            }
+            if body.is_empty() {
+                anyhow::bail!("give --tokenless and/or --cli-key-ttl");
+            }
+            let body = Value::Object(body);
             client
                 .request("POST", "/v1/admin/vault/settings", Some(&body))
                 .await?
@@ -72,6 +88,10 @@ fn describe(v: &Value) -> Vec<String> {
         format!(
             "  ip allowlist:         {}",
             on_off(&v["ipAllowlistEnabled"])
+        ),
+        format!(
+            "  cli key lifetime:     {} min",
+            v["cliKeyTtlMs"].as_i64().unwrap_or_default() / 60_000
         ),
         format!("  created:              {}", output::time(&v["createdAt"])),
     ]

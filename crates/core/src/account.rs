@@ -65,8 +65,8 @@ pub const TOTP_SKEW: u8 = 1;
 const TOTP_SEED_BYTES: usize = 20;
 /// Recovery codes issued with an account.
 pub const RECOVERY_CODES: usize = 10;
-/// How long a key registered by `signet login` authenticates: 12 hours (per-vault setting
-/// later).
+/// How long a key registered by `signet login` authenticates unless the vault says otherwise
+/// (`signet vault settings --cli-key-ttl`): 12 hours.
 pub const CLI_KEY_TTL_MS: i64 = 12 * 3600 * 1000;
 /// Issuer shown by authenticator apps.
 const TOTP_ISSUER: &str = "Signet";
@@ -313,7 +313,7 @@ impl HashGate {
 }
 
 /// Hashes on the blocking pool: 16 ms of CPU would stall every request on a runtime worker.
-async fn hash_password(gate: &HashGate, p: Password) -> CoreResult<String> {
+pub(crate) async fn hash_password(gate: &HashGate, p: Password) -> CoreResult<String> {
     gate.run(move || {
         argon2()?
             .hash_password(p.as_bytes())
@@ -327,7 +327,7 @@ async fn hash_password(gate: &HashGate, p: Password) -> CoreResult<String> {
 }
 
 /// Whether `p` matches `phc`. A malformed stored hash is a mismatch (and logged), never a panic.
-async fn verify_password(gate: &HashGate, p: Password, phc: String) -> CoreResult<bool> {
+pub(crate) async fn verify_password(gate: &HashGate, p: Password, phc: String) -> CoreResult<bool> {
     gate.run(move || {
         // Parameters come from the PHC string itself, so old hashes keep verifying if the
         // constants change.
@@ -445,6 +445,7 @@ impl Signet {
     ) -> CoreResult<OwnerEnrollment> {
         self.require(op, Permission::ManageUsers, "user_create")
             .await?;
+        self.require_step_up(op, "user_create").await?;
         if !may_grant(op.role, new.role) {
             let e = self.event(
                 &Actor::operator(op),
@@ -657,7 +658,11 @@ impl Signet {
         Ok(user)
     }
 
-    async fn second_factor_ok(&self, user: &UserRecord, factor: &SecondFactor) -> CoreResult<bool> {
+    pub(crate) async fn second_factor_ok(
+        &self,
+        user: &UserRecord,
+        factor: &SecondFactor,
+    ) -> CoreResult<bool> {
         match factor {
             SecondFactor::Missing => Ok(false),
             SecondFactor::Recovery(code) => Ok(self
@@ -686,7 +691,7 @@ impl Signet {
         }
     }
 
-    async fn record_login(
+    pub(crate) async fn record_login(
         &self,
         user: Option<UserId>,
         attempt: &LoginAttempt<'_>,
@@ -735,6 +740,11 @@ impl Signet {
         let ip = attempt.source_ip.to_canonical().to_string();
         let user = self.login(attempt).await?;
         let now = self.now_ms();
+        let ttl = self
+            .store
+            .vault()
+            .await?
+            .map_or(CLI_KEY_TTL_MS, |v| v.cli_key_ttl_ms);
         let rec = OperatorRecord {
             id: OperatorId::generate(),
             name,
@@ -743,7 +753,7 @@ impl Signet {
             disabled: false,
             created_ms: now,
             user_id: Some(user.id),
-            expires_ms: Some(now + CLI_KEY_TTL_MS),
+            expires_ms: Some(now + ttl),
         };
         self.store
             .insert_operator(&rec)
@@ -763,7 +773,7 @@ impl Signet {
         Ok(CliLogin {
             operator_id: rec.id,
             vault_id: self.vault.clone(),
-            expires_at: now + CLI_KEY_TTL_MS,
+            expires_at: now + ttl,
             api_url: self.config.api_url.clone(),
         })
     }
@@ -773,17 +783,21 @@ impl Signet {
         Ok(self.store.logins(user, limit.min(1000)).await?)
     }
 
-    /// Revokes the key that signed this request: its next request gets 401.
+    /// Ends what authenticated this request, the browser session or the signing key: its next
+    /// request gets 401.
     pub async fn logout(&self, op: &AuthedOperator) -> CoreResult<()> {
-        self.store.disable_operator(&op.record.id).await?;
+        if let Some(grant) = op.session {
+            return self.end_session(op, grant).await;
+        }
+        self.store.disable_operator(&op.id).await?;
         let e = self.event(
             &Actor::new(
                 ActorKind::Operator,
-                &op.record.id.to_string(),
+                &op.id.to_string(),
                 &op.source_ip.to_canonical().to_string(),
             ),
             "operator_logout",
-            &op.record.id.to_string(),
+            &op.id.to_string(),
             AuditResult::Ok,
             "",
         );

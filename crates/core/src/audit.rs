@@ -41,7 +41,7 @@ impl Actor {
     pub(crate) fn operator(op: &AuthedOperator) -> Self {
         Self {
             kind: ActorKind::Operator,
-            id: op.record.id.to_string(),
+            id: op.id.to_string(),
             ip: op.source_ip.to_string(),
         }
     }

@@ -18,7 +18,7 @@ use ed25519_dalek::VerifyingKey;
 use signet_proto::request::{signing_string, verify};
 use signet_proto::{
     BodyHash, CLOCK_WINDOW_SECS, CanonicalPath, MachineId, Method, Nonce, OperatorId,
-    ProtocolError, PublicKey, SignatureB64, Timestamp,
+    ProtocolError, PublicKey, SessionId, SignatureB64, Timestamp, UserId,
 };
 use signet_store::{ActorKind, MachineRecord, MachineStatus, OperatorRecord, Role, UserStatus};
 
@@ -56,17 +56,52 @@ pub struct AuthedMachine {
     pub source_ip: IpAddr,
 }
 
-/// An operator whose request authenticated.
+/// An operator whose request authenticated: a signed request from an operator key, or a
+/// browser session (`crate::session`).
 #[derive(Debug, Clone)]
 pub struct AuthedOperator {
-    /// The operator.
-    pub record: OperatorRecord,
+    /// The acting principal: the key's id, or the session's own operator id. Audit records and
+    /// `created_by` fields name it.
+    pub id: OperatorId,
+    /// The key's label, or `browser` for a session.
+    pub name: String,
+    /// Whether it is the headless owner key made by `signet operator init`.
+    pub owner: bool,
+    /// The signed-in user behind it; `None` for a headless `operator init` key.
+    pub user_id: Option<UserId>,
+    /// Set when the request came with a browser session cookie.
+    pub session: Option<SessionGrant>,
     /// The role this request acts with, resolved once at authentication (`crate::role`).
     pub role: Role,
     /// The projects this request may touch, resolved with the role.
     pub scope: Scope,
     /// Where the request came from.
     pub source_ip: IpAddr,
+}
+
+/// What a browser session brings to a request beyond its user.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SessionGrant {
+    /// The session.
+    pub id: SessionId,
+    /// When a second factor was last given in it, Unix ms (step-up).
+    pub step_up_ms: Option<i64>,
+}
+
+impl AuthedOperator {
+    /// An operator authenticated by a signed request with `key`.
+    pub fn key(key: OperatorRecord, role: Role, source_ip: IpAddr) -> Self {
+        Self {
+            id: key.id,
+            name: key.name,
+            owner: key.owner,
+            user_id: key.user_id,
+            session: None,
+            role,
+            scope: Scope::All,
+            source_ip,
+        }
+    }
 }
 
 /// Parsed verifying keys by raw bytes. The mapping never changes, so it never needs invalidating;
@@ -299,10 +334,8 @@ impl Signet {
         .await;
         match result {
             Ok((op, role, scope)) => Ok(AuthedOperator {
-                record: op,
-                role,
                 scope,
-                source_ip: req.source_ip,
+                ..AuthedOperator::key(op, role, req.source_ip)
             }),
             Err(Failure::Malformed(e)) => Err(CoreError::bad(e.to_string())),
             Err(f) => {

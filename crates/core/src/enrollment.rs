@@ -308,12 +308,13 @@ impl Signet {
     ) -> CoreResult<(BootstrapTokenRecord, IssuedToken)> {
         self.require(op, Permission::ManageTokens, "bootstrap_token_create")
             .await?;
+        self.require_step_up(op, "bootstrap_token_create").await?;
         let token = new_token("sgb_")?;
         let now = self.now_ms();
         let rec = BootstrapTokenRecord {
             id: new_public_id("bt_"),
             token_hash: token_hash(&token.0),
-            created_by: op.record.id,
+            created_by: op.id,
             created_ms: now,
             expires_ms: now + BOOTSTRAP_TTL_MS,
             used_ms: None,
@@ -414,6 +415,7 @@ impl Signet {
     ) -> CoreResult<EnrollmentTokenView> {
         self.require(op, Permission::ManageTokens, "enrollment_token_create")
             .await?;
+        self.require_step_up(op, "enrollment_token_create").await?;
         let name = spec.name.clone().unwrap_or_else(|| "enrollment".to_owned());
         crate::secret::check_name("token", &name)?;
         let max_uses = spec.max_uses.unwrap_or(1);
@@ -484,7 +486,7 @@ impl Signet {
             machine_ttl_secs: machine_ttl,
             source_cidr,
             hostname_pattern: spec.hostname_pattern.clone(),
-            created_by: op.record.id,
+            created_by: op.id,
             created_ms: now,
             revoked_ms: None,
         };

@@ -28,6 +28,13 @@ pub enum CoreError {
     /// Authentication failed. Deliberately says nothing about why.
     #[error("authentication failed")]
     Unauthenticated,
+    /// A sensitive action in a browser session needs a second factor given within the last
+    /// five minutes (`crate::session`).
+    #[error("a recent second factor is required")]
+    StepUpRequired,
+    /// First-run setup is closed: wrong, expired or spent code, or a user exists already.
+    #[error("setup is closed")]
+    SetupClosed,
     /// A fail-closed dependency (the store or the audit log) is down.
     #[error("service unavailable")]
     Unavailable,

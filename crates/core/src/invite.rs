@@ -132,6 +132,7 @@ impl Signet {
     ) -> CoreResult<IssuedInvite> {
         self.require(op, Permission::ManageUsers, "user_invite")
             .await?;
+        self.require_step_up(op, "user_invite").await?;
         if !may_grant(op.role, new.role) {
             return Err(self
                 .deny(
@@ -157,7 +158,7 @@ impl Signet {
             email,
             role: new.role,
             projects,
-            created_by: op.record.id,
+            created_by: op.id,
             created_ms: now,
             expires_ms: now + INVITE_TTL_MS,
             used_ms: None,

@@ -21,6 +21,7 @@ pub mod read;
 pub mod role;
 pub mod secret;
 mod service;
+pub mod session;
 pub mod user;
 pub mod vault;
 

@@ -168,6 +168,7 @@ impl Signet {
     ) -> CoreResult<MachineView> {
         self.require(op, Permission::ManageMachines, "machine_approve")
             .await?;
+        self.require_step_up(op, "machine_approve").await?;
         let mid = parse_machine_id(id)?;
         let m = self.store.machine(&mid).await?.ok_or(CoreError::NotFound)?;
         let quoted = match fingerprint {
@@ -363,6 +364,7 @@ impl Signet {
     ) -> CoreResult<MachineView> {
         self.require(op, Permission::ManageMachines, "machine_cidrs_set")
             .await?;
+        self.require_step_up(op, "machine_cidrs_set").await?;
         let mid = parse_machine_id(id)?;
         if cidrs.len() > MAX_MACHINE_CIDRS {
             return Err(CoreError::bad(format!("at most {MAX_MACHINE_CIDRS} CIDRs")));

@@ -152,6 +152,7 @@ impl Signet {
     ) -> CoreResult<EntryView> {
         self.require(op, Permission::ManageAllowlist, "ip_allowlist_add")
             .await?;
+        self.require_step_up(op, "ip_allowlist_add").await?;
         let net = parse_cidr(cidr)?;
         if label.chars().count() > 100 || label.chars().any(char::is_control) {
             return Err(CoreError::bad(
@@ -175,6 +176,7 @@ impl Signet {
     pub async fn allowlist_remove(&self, op: &AuthedOperator, id: &str) -> CoreResult<()> {
         self.require(op, Permission::ManageAllowlist, "ip_allowlist_remove")
             .await?;
+        self.require_step_up(op, "ip_allowlist_remove").await?;
         self.store.remove_allowlist_entry(id).await?;
         self.policy.refresh(self.store.as_ref()).await?;
         self.audit_operator(op, "ip_allowlist_remove", id, "").await
@@ -186,16 +188,14 @@ impl Signet {
         op: &AuthedOperator,
         enabled: bool,
     ) -> CoreResult<AllowlistView> {
-        self.require(
-            op,
-            Permission::ManageAllowlist,
-            if enabled {
-                "ip_allowlist_enable"
-            } else {
-                "ip_allowlist_disable"
-            },
-        )
-        .await?;
+        let action = if enabled {
+            "ip_allowlist_enable"
+        } else {
+            "ip_allowlist_disable"
+        };
+        self.require(op, Permission::ManageAllowlist, action)
+            .await?;
+        self.require_step_up(op, action).await?;
         self.store.set_ip_allowlist_enabled(enabled).await?;
         self.policy.refresh(self.store.as_ref()).await?;
         let action = if enabled {

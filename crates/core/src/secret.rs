@@ -305,7 +305,7 @@ impl Signet {
             .await?
             .ok_or_else(|| CoreError::bad("unknown project"))?;
         let id = SecretId::generate();
-        let by = op.record.id.to_string();
+        let by = op.id.to_string();
         let first = self.seal_version(&project, &id, 1, input, &by).await?;
         let now = first.created_ms;
         let rec = SecretRecord {
@@ -377,7 +377,7 @@ impl Signet {
             .ok_or(CoreError::NotFound)?;
         let next = s.current_version + 1;
         let v = self
-            .seal_version(&project, &id, next, input, &op.record.id.to_string())
+            .seal_version(&project, &id, next, input, &op.id.to_string())
             .await?;
         self.store
             .append_version(&id, s.current_version, &v)
@@ -408,7 +408,7 @@ impl Signet {
             kind: target.kind,
             field_names: target.field_names.clone(),
             content: VersionContent::Pointer(target.value_version),
-            created_by: op.record.id.to_string(),
+            created_by: op.id.to_string(),
             created_ms: self.now_ms(),
         };
         self.store

@@ -54,6 +54,8 @@ pub struct Signet {
     pub(crate) hashes: crate::account::HashGate,
     /// Throttles sign-in attempts per source address (the per-account lock is in the store).
     pub(crate) login_limiter: RequestLimiter,
+    /// The first-run setup code, while no user exists.
+    pub(crate) setup: crate::session::SetupSlot,
     /// Static settings.
     pub(crate) config: SignetConfig,
 }
@@ -84,6 +86,7 @@ impl Signet {
             clock,
             policy,
             keys: KeyCache::default(),
+            setup: Default::default(),
             config,
         })
     }

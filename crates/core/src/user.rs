@@ -2,6 +2,8 @@
 //!
 //! # Rules (checked here, whatever the route)
 //!
+//! * In a browser session, a role change needs a recent second factor (step-up, as creating and
+//!   inviting users do); suspension and removal only take access away, so they do not.
 //! * Only operators who may manage users ([`Permission::ManageUsers`]: admins and owners).
 //! * A role is given only at or below the giver's own ([`may_grant`]).
 //! * Only owners touch owners ([`Permission::ManageOwners`]): an admin cannot demote, suspend or
@@ -47,7 +49,7 @@ impl Signet {
             Some(u) if u.status != UserStatus::Removed => u,
             _ => return Err(CoreError::NotFound),
         };
-        if op.record.user_id == Some(user.id) {
+        if op.user_id == Some(user.id) {
             return Err(self.deny(op, action, "target=self").await);
         }
         if user.role == Role::Owner && !allows(op.role, Permission::ManageOwners) {
@@ -79,6 +81,7 @@ impl Signet {
         change: AccessChange,
     ) -> CoreResult<UserView> {
         let user = self.manageable_user(op, id, "user_role_set").await?;
+        self.require_step_up(op, "user_role_set").await?;
         if !may_grant(op.role, change.role) {
             return Err(self
                 .deny(

@@ -45,6 +45,7 @@ pub(crate) async fn open_or_create(
         tokenless_enrollment: true,
         ip_allowlist_enabled: false,
         created_ms: now_ms,
+        cli_key_ttl_ms: crate::account::CLI_KEY_TTL_MS,
     };
     match store.create_vault(&v).await {
         Ok(()) => Ok(v),
@@ -68,6 +69,8 @@ pub struct VaultView {
     pub tokenless_enrollment: bool,
     /// Whether the IP allowlist is enforced.
     pub ip_allowlist_enabled: bool,
+    /// How long a `signet login` key authenticates, ms.
+    pub cli_key_ttl_ms: i64,
     /// Unix ms.
     pub created_at: i64,
 }
@@ -84,6 +87,7 @@ impl Signet {
             vault_id: v.id,
             tokenless_enrollment: v.tokenless_enrollment,
             ip_allowlist_enabled: v.ip_allowlist_enabled,
+            cli_key_ttl_ms: v.cli_key_ttl_ms,
             created_at: v.created_ms,
         })
     }
@@ -107,4 +111,30 @@ impl Signet {
         .await?;
         self.vault_view().await
     }
+
+    /// Sets how long keys made by `signet login` from now on authenticate: between
+    /// [`CLI_KEY_TTL_MIN_MS`] and [`CLI_KEY_TTL_MAX_MS`]. Keys already issued keep their expiry.
+    pub async fn set_cli_key_ttl(&self, op: &AuthedOperator, ttl_ms: i64) -> CoreResult<VaultView> {
+        self.require(op, Permission::ManageVault, "vault_settings_update")
+            .await?;
+        if !(CLI_KEY_TTL_MIN_MS..=CLI_KEY_TTL_MAX_MS).contains(&ttl_ms) {
+            return Err(crate::CoreError::bad(
+                "cliKeyTtlMs must be between 5 minutes and 30 days",
+            ));
+        }
+        self.store.set_cli_key_ttl(ttl_ms).await?;
+        self.audit_operator(
+            op,
+            "vault_settings_update",
+            "",
+            &format!("cli_key_ttl_ms={ttl_ms}"),
+        )
+        .await?;
+        self.vault_view().await
+    }
 }
+
+/// Shortest lifetime a vault may give CLI sign-in keys: 5 minutes.
+pub const CLI_KEY_TTL_MIN_MS: i64 = 5 * 60 * 1000;
+/// Longest: 30 days.
+pub const CLI_KEY_TTL_MAX_MS: i64 = 30 * 24 * 3600 * 1000;

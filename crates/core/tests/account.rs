@@ -339,7 +339,7 @@ async fn cli_keys_expire_and_log_out() {
         .authenticate_operator(&signed(&seed, &id, w.clock.now_ms(), &mut buf))
         .await
         .expect("fresh key");
-    assert_eq!(op.record.user_id, Some(w.owner.user.id));
+    assert_eq!(op.user_id, Some(w.owner.user.id));
 
     w.advance(CLI_KEY_TTL_MS);
     assert_eq!(

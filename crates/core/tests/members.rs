@@ -63,12 +63,7 @@ async fn world() -> World {
         .create_operator("owner", true)
         .await
         .expect("operator");
-    let owner = AuthedOperator {
-        record: rec,
-        role: Role::Owner,
-        scope: Scope::All,
-        source_ip: LOCAL,
-    };
+    let owner = AuthedOperator::key(rec, Role::Owner, LOCAL);
     World {
         signet,
         store,

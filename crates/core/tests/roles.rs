@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicI64, Ordering};
 use signet_core::account::{NewUser, Password};
 use signet_core::auth::{AuthedOperator, SignedRequest};
 use signet_core::enrollment::EnrollmentSpec;
-use signet_core::role::{Permission, Scope, allows, may_grant};
+use signet_core::role::{Permission, allows, may_grant};
 use signet_core::secret::SecretInput;
 use signet_core::{Clock, CoreError, Signet, SignetConfig};
 use signet_crypto::RootKey;
@@ -58,12 +58,7 @@ async fn world() -> World {
         .create_operator("owner", true)
         .await
         .expect("operator");
-    let owner = AuthedOperator {
-        record: rec,
-        role: Role::Owner,
-        scope: Scope::All,
-        source_ip: LOCAL,
-    };
+    let owner = AuthedOperator::key(rec, Role::Owner, LOCAL);
     World {
         signet,
         store,
@@ -372,7 +367,7 @@ async fn a_viewer_changes_nothing_and_every_refusal_is_audited() {
             &w.owner,
             &AuditFilter {
                 before_seq: None,
-                actor_id: Some(viewer.record.id.to_string()),
+                actor_id: Some(viewer.id.to_string()),
                 action: None,
                 result: None,
                 limit: 1000,

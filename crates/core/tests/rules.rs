@@ -48,12 +48,7 @@ async fn world() -> World {
         .create_operator("owner", true)
         .await
         .expect("operator");
-    let op = AuthedOperator {
-        record: rec,
-        role: signet_store::Role::Owner,
-        scope: signet_core::role::Scope::All,
-        source_ip: LOCAL,
-    };
+    let op = AuthedOperator::key(rec, signet_store::Role::Owner, LOCAL);
     World {
         signet,
         clock,

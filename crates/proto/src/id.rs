@@ -183,6 +183,11 @@ uuid_id!(
     UserId, "user"
 );
 uuid_id!(
+    /// A browser session: what a signed-in dashboard's cookie stands for. The id is public (it
+    /// names the session in lists); the cookie's secret is a different value.
+    SessionId, "session"
+);
+uuid_id!(
     /// An invitation to become a user, spent once by the person it was sent to.
     InviteId, "invite"
 );

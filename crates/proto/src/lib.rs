@@ -10,7 +10,9 @@ pub mod identity;
 pub mod key;
 pub mod request;
 
-pub use id::{IdError, InviteId, MachineId, OperatorId, ProjectId, SecretId, UserId, VaultId};
+pub use id::{
+    IdError, InviteId, MachineId, OperatorId, ProjectId, SecretId, SessionId, UserId, VaultId,
+};
 pub use identity::{Identity, IdentityError};
 pub use key::{Fingerprint, KeyError, PublicKey, SecretSeed};
 pub use request::{

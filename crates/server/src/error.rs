@@ -38,13 +38,24 @@ pub enum ErrorCode {
     RateLimited,
     /// 503: the store or the audit log is down; fail closed.
     Unavailable,
+    /// 403: a browser request that another site could have made (no CSRF token, foreign
+    /// `Origin` or `Sec-Fetch-Site`).
+    CsrfRefused,
+    /// 403: the action needs a second factor given in this session within five minutes.
+    StepUpRequired,
+    /// 403: first-run setup is closed (wrong, expired or spent code, or a user exists).
+    SetupClosed,
 }
 
 impl ErrorCode {
     /// The HTTP status.
     pub fn status(self) -> StatusCode {
         match self {
-            Self::AccessDenied | Self::InviteRefused => StatusCode::FORBIDDEN,
+            Self::AccessDenied
+            | Self::CsrfRefused
+            | Self::InviteRefused
+            | Self::StepUpRequired
+            | Self::SetupClosed => StatusCode::FORBIDDEN,
             Self::AuthenticationFailed => StatusCode::UNAUTHORIZED,
             Self::Conflict | Self::PublicKeyTaken => StatusCode::CONFLICT,
             Self::Internal => StatusCode::INTERNAL_SERVER_ERROR,
@@ -72,6 +83,9 @@ impl ErrorCode {
             Self::PublicKeyTaken => "public_key_taken",
             Self::RateLimited => "rate_limited",
             Self::Unavailable => "unavailable",
+            Self::CsrfRefused => "csrf_refused",
+            Self::StepUpRequired => "step_up_required",
+            Self::SetupClosed => "setup_closed",
         }
     }
 
@@ -90,6 +104,9 @@ impl ErrorCode {
             Self::PublicKeyTaken => "public key is already registered",
             Self::RateLimited => "too many requests",
             Self::Unavailable => "service temporarily unavailable",
+            Self::CsrfRefused => "cross-site request refused",
+            Self::StepUpRequired => "confirm with a second factor to continue",
+            Self::SetupClosed => "setup is closed",
         }
     }
 }
@@ -139,6 +156,8 @@ impl From<CoreError> for ApiError {
             CoreError::RateLimited => Self::new(ErrorCode::RateLimited),
             CoreError::Unauthenticated => Self::new(ErrorCode::AuthenticationFailed),
             CoreError::Unavailable => Self::new(ErrorCode::Unavailable),
+            CoreError::StepUpRequired => Self::new(ErrorCode::StepUpRequired),
+            CoreError::SetupClosed => Self::new(ErrorCode::SetupClosed),
             _ => Self::new(ErrorCode::Internal),
         }
     }

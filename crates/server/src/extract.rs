@@ -15,6 +15,7 @@ use axum::http::{HeaderMap, Request, header};
 use axum::serve::IncomingStream;
 use serde::de::DeserializeOwned;
 use signet_core::auth::{AuthedMachine, AuthedOperator, SignedRequest};
+use signet_core::session::SessionSecret;
 use signet_proto::{
     HEADER_MACHINE_ID, HEADER_NONCE, HEADER_OPERATOR_ID, HEADER_SIGNATURE, HEADER_TIMESTAMP,
 };
@@ -70,7 +71,7 @@ pub(crate) fn client_ip(state: &AppState, peer: IpAddr, headers: &HeaderMap) -> 
         .unwrap_or(peer)
 }
 
-fn peer_of(parts: &Parts) -> IpAddr {
+pub(crate) fn peer_of(parts: &Parts) -> IpAddr {
     parts
         .extensions
         .get::<ConnectInfo<Peer>>()
@@ -135,12 +136,15 @@ pub struct MachineCall {
     pub body: Bytes,
 }
 
-/// A request whose signature, window and nonce checked out for an operator.
+/// An authenticated admin request: signed with an operator key (signature, window and nonce
+/// checked), or made by a dashboard with a live session cookie (cross-site checks passed).
 pub struct OperatorCall {
     /// The operator.
     pub operator: AuthedOperator,
-    /// The exact body that was signed.
+    /// The exact body that was signed (or sent, for a session).
     pub body: Bytes,
+    /// The session cookie's secret, for session requests.
+    pub session_secret: Option<SessionSecret>,
 }
 
 async fn signed(req: Request<Body>, state: &AppState) -> Result<(Parts, Bytes, IpAddr), ApiError> {
@@ -197,11 +201,29 @@ impl FromRequest<AppState> for OperatorCall {
         if parts.headers.contains_key(HEADER_MACHINE_ID) {
             return Err(ApiError::new(ErrorCode::AuthenticationFailed));
         }
+        // A signed request is judged by its signature alone; a cookie next to it is ignored.
+        if !parts.headers.contains_key(HEADER_OPERATOR_ID)
+            && let Some(secret) = state.web.session_secret(&parts.headers)
+        {
+            // Cross-site checks first: a forged request is refused before the session is even
+            // looked up, whether or not it is alive.
+            state.web.check_same_origin(&parts, Some(&secret))?;
+            let operator = state.signet.authenticate_session(&secret, ip).await?;
+            return Ok(Self {
+                operator,
+                body,
+                session_secret: Some(secret),
+            });
+        }
         let operator = state
             .signet
             .authenticate_operator(&signed_request(&parts, &body, ip, HEADER_OPERATOR_ID))
             .await?;
-        Ok(Self { operator, body })
+        Ok(Self {
+            operator,
+            body,
+            session_secret: None,
+        })
     }
 }
 
@@ -255,7 +277,6 @@ impl ClassifyMessage for serde_json::Error {
 
 #[cfg(test)]
 mod tests {
-    use std::sync::Arc;
 
     use axum::http::HeaderValue;
 
@@ -271,13 +292,7 @@ mod tests {
         .await
         .unwrap();
         let proxies = trusted.iter().map(|c| c.parse().unwrap()).collect();
-        (
-            AppState {
-                signet,
-                trusted_proxies: Arc::new(proxies),
-            },
-            dir,
-        )
+        (AppState::new(signet, proxies), dir)
     }
 
     #[tokio::test]

@@ -7,11 +7,13 @@
 
 pub mod bootstrap;
 pub mod config;
+mod dashboard;
 pub mod error;
 pub mod extract;
 pub mod install;
 pub mod listener;
 mod routes;
+pub mod session;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -30,6 +32,7 @@ use signet_proto::{CanonicalPath, ProtocolError};
 use crate::error::{ApiError, ErrorCode};
 use crate::extract::Peer;
 pub use crate::listener::{Listener, TlsListener};
+use crate::session::WebConfig;
 
 /// What every handler can reach.
 #[derive(Clone)]
@@ -38,6 +41,20 @@ pub struct AppState {
     pub signet: Arc<Signet>,
     /// Peers whose `X-Forwarded-For` is believed. Empty: nobody's.
     pub trusted_proxies: Arc<Vec<IpNet>>,
+    /// The dashboard's origin and cookie policy.
+    pub web: Arc<WebConfig>,
+}
+
+impl AppState {
+    /// State for `signet`, whose public URL decides the dashboard's origin and cookies.
+    pub fn new(signet: Arc<Signet>, trusted_proxies: Vec<IpNet>) -> Self {
+        let web = WebConfig::from_public_url(signet.api_url());
+        Self {
+            signet,
+            trusted_proxies: Arc::new(trusted_proxies),
+            web: Arc::new(web),
+        }
+    }
 }
 
 /// Rejects, before routing, what no API route accepts: HEAD/OPTIONS/TRACE/CONNECT, query strings
@@ -75,9 +92,29 @@ async fn guard(req: Request<Body>, next: Next) -> Response {
     // API answers may carry secret values: no cache anywhere may keep them.
     resp.headers_mut()
         .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    resp.headers_mut().insert(
+    let h = resp.headers_mut();
+    h.insert(
         "x-content-type-options",
         HeaderValue::from_static("nosniff"),
+    );
+    // The dashboard's policy, on every answer: nothing but our own files runs, nothing frames
+    // us, and no URL (with ids in it) leaks to another site.
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(dashboard::CSP),
+    );
+    h.insert("x-frame-options", HeaderValue::from_static("DENY"));
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    h.insert(
+        "cross-origin-opener-policy",
+        HeaderValue::from_static("same-origin"),
+    );
+    h.insert(
+        "cross-origin-resource-policy",
+        HeaderValue::from_static("same-origin"),
     );
     resp
 }
@@ -95,6 +132,8 @@ pub fn router(state: AppState) -> Router {
         .merge(routes::enroll::routes())
         .merge(routes::auth::routes())
         .merge(routes::health::routes())
+        .merge(routes::account::routes())
+        .merge(dashboard::routes())
         .fallback(not_found)
         .method_not_allowed_fallback(|| async { ApiError::new(ErrorCode::MethodNotAllowed) })
         .layer(middleware::from_fn(guard))

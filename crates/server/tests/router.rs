@@ -3,7 +3,6 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // Tests fail loudly by design.
 
 use std::net::SocketAddr;
-use std::sync::Arc;
 
 use axum::body::Body;
 use axum::extract::connect_info::MockConnectInfo;
@@ -24,10 +23,7 @@ async fn app() -> (axum::Router, tempfile::TempDir) {
     )
     .await
     .expect("open");
-    let state = AppState {
-        signet,
-        trusted_proxies: Arc::new(Vec::new()),
-    };
+    let state = AppState::new(signet, Vec::new());
     let peer = Peer(SocketAddr::from(([127, 0, 0, 1], 40000)));
     (router(state).layer(MockConnectInfo(peer)), dir)
 }
@@ -223,9 +219,11 @@ async fn cli_login_failures_are_uniform_then_throttled() {
     );
     assert_eq!(call(&app, bad_key).await.0, StatusCode::BAD_REQUEST);
 
-    // One source gets a fixed budget of attempts per minute, then 429 with Retry-After.
+    // One source gets a fixed budget of attempts per minute, then 429 with Retry-After. The
+    // windows are fixed minutes, so the loop may straddle one boundary: twice the budget plus
+    // one attempt must still overflow one of the two windows.
     let mut throttled = None;
-    for _ in 0..signet_core::account::LOGIN_ATTEMPTS_PER_SOURCE_PER_MINUTE {
+    for _ in 0..=2 * signet_core::account::LOGIN_ATTEMPTS_PER_SOURCE_PER_MINUTE {
         let r = call(&app, attempt("another long passphrase")).await;
         if r.0 == StatusCode::TOO_MANY_REQUESTS {
             throttled = Some(r);

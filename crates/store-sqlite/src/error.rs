@@ -15,6 +15,7 @@ const UNIQUE_RULES: &[(&str, &str)] = &[
     ("vault.singleton", "vault"),
     ("users.username", "username"),
     ("users.email", "email"),
+    ("sessions.token_hash", "token_hash"),
     ("invites.code_hash", "invite_code"),
     (
         "secret_versions.secret_id, secret_versions.version",

@@ -30,6 +30,7 @@ mod reader;
 mod row;
 mod schema;
 mod secret;
+mod session;
 mod statement;
 mod token;
 mod user;

@@ -2,7 +2,7 @@
 
 use async_trait::async_trait;
 use rusqlite::{Row, Transaction, params};
-use signet_proto::{OperatorId, PublicKey};
+use signet_proto::{OperatorId, PublicKey, UserId};
 use signet_store::{OperatorRecord, OperatorStore, StoreResult};
 
 use crate::SqliteStore;
@@ -73,6 +73,20 @@ impl OperatorStore for SqliteStore {
     async fn operators(&self) -> StoreResult<Vec<OperatorRecord>> {
         self.read(|c| {
             all(c, "SELECT id, name, public_key, owner, disabled, created_ms, user_id, expires_ms FROM operators ORDER BY created_ms, rowid", [], operator)
+        })
+    }
+
+    async fn user_operators(&self, user: &UserId, now_ms: i64) -> StoreResult<Vec<OperatorRecord>> {
+        let user = user.to_string();
+        self.read(|c| {
+            all(
+                c,
+                "SELECT id, name, public_key, owner, disabled, created_ms, user_id, expires_ms FROM operators
+                 WHERE user_id = ?1 AND disabled = 0 AND (expires_ms IS NULL OR expires_ms > ?2)
+                 ORDER BY created_ms DESC, rowid DESC",
+                params![user, now_ms],
+                operator,
+            )
         })
     }
 

@@ -17,8 +17,10 @@ use crate::reader::{BUSY_TIMEOUT, STATEMENT_CACHE};
 const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0001_init.sql"),
     include_str!("../migrations/0002_accounts.sql"),
-    // 0003 and 0004 are added on other branches; when they merge they go before this line, in
-    // file order, so that the index of each file stays its number.
+    include_str!("../migrations/0003_sessions.sql"),
+    include_str!("../migrations/0006_cli_key_ttl.sql"),
+    // Numbered on its branch before 0006 shipped; applied after it, since shipped migrations
+    // never move.
     include_str!("../migrations/0005_members.sql"),
 ];
 

@@ -245,6 +245,18 @@ impl UserStore for SqliteStore {
         u64::try_from(n.unwrap_or(0)).map_err(|_| StoreError::Corrupt)
     }
 
+    async fn set_password_hash(&self, id: &UserId, phc: &str) -> StoreResult<()> {
+        let (id, phc) = (id.to_string(), phc.to_owned());
+        self.write(move |tx| {
+            exec_found(
+                tx,
+                "UPDATE users SET password_hash = ?2 WHERE id = ?1",
+                params![id, phc],
+            )
+        })
+        .await
+    }
+
     async fn set_totp(&self, id: &UserId, sealed: &[u8], step: i64) -> StoreResult<()> {
         let (id, sealed) = (id.to_string(), sealed.to_vec());
         self.write(move |tx| {

@@ -15,6 +15,7 @@ fn vault(row: &Row<'_>) -> StoreResult<VaultRecord> {
         tokenless_enrollment: col(row, 2)?,
         ip_allowlist_enabled: col(row, 3)?,
         created_ms: col(row, 4)?,
+        cli_key_ttl_ms: col(row, 5)?,
     })
 }
 
@@ -24,7 +25,7 @@ impl VaultStore for SqliteStore {
         self.read(|c| {
             one(
                 c,
-                "SELECT id, key_check, tokenless_enrollment, ip_allowlist_enabled, created_ms FROM vault WHERE singleton = 1",
+                "SELECT id, key_check, tokenless_enrollment, ip_allowlist_enabled, created_ms, cli_key_ttl_ms FROM vault WHERE singleton = 1",
                 [],
                 vault,
             )
@@ -36,9 +37,9 @@ impl VaultStore for SqliteStore {
         self.write(move |tx| {
             exec(
                 tx,
-                "INSERT INTO vault (singleton, id, key_check, tokenless_enrollment, ip_allowlist_enabled, created_ms)
-                 VALUES (1, ?1, ?2, ?3, ?4, ?5)",
-                params![v.id.as_str(), v.key_check, v.tokenless_enrollment, v.ip_allowlist_enabled, v.created_ms],
+                "INSERT INTO vault (singleton, id, key_check, tokenless_enrollment, ip_allowlist_enabled, created_ms, cli_key_ttl_ms)
+                 VALUES (1, ?1, ?2, ?3, ?4, ?5, ?6)",
+                params![v.id.as_str(), v.key_check, v.tokenless_enrollment, v.ip_allowlist_enabled, v.created_ms, v.cli_key_ttl_ms],
             )
             .map(drop)
         })
@@ -62,6 +63,17 @@ impl VaultStore for SqliteStore {
                 tx,
                 "UPDATE vault SET ip_allowlist_enabled = ?1 WHERE singleton = 1",
                 [enabled],
+            )
+        })
+        .await
+    }
+
+    async fn set_cli_key_ttl(&self, ttl_ms: i64) -> StoreResult<()> {
+        self.write(move |tx| {
+            exec_found(
+                tx,
+                "UPDATE vault SET cli_key_ttl_ms = ?1 WHERE singleton = 1",
+                [ttl_ms],
             )
         })
         .await

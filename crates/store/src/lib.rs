@@ -19,6 +19,7 @@ mod nonce;
 mod operator;
 mod project;
 mod secret;
+mod session;
 mod token;
 mod user;
 mod vault;
@@ -42,6 +43,7 @@ pub use secret::{
     GrantedSecret, NewVersion, PollRow, SecretKind, SecretReadView, SecretRecord, SecretStore,
     VersionContent, VersionRecord,
 };
+pub use session::{SessionRecord, SessionStore};
 pub use token::{BootstrapTokenRecord, EnrollmentGrant, EnrollmentTokenRecord, TokenStore};
 pub use user::{Lockout, LoginRecord, LoginResult, Role, UserRecord, UserStatus, UserStore};
 pub use vault::{VaultRecord, VaultStore};
@@ -78,6 +80,7 @@ pub trait Store:
     + OperatorStore
     + ProjectStore
     + SecretStore
+    + SessionStore
     + TokenStore
     + UserStore
     + VaultStore
@@ -95,6 +98,7 @@ impl<T> Store for T where
         + OperatorStore
         + ProjectStore
         + SecretStore
+        + SessionStore
         + TokenStore
         + UserStore
         + VaultStore

@@ -36,6 +36,9 @@ pub trait OperatorStore {
     async fn operator(&self, id: &OperatorId) -> StoreResult<Option<OperatorRecord>>;
     /// All operators, oldest first.
     async fn operators(&self) -> StoreResult<Vec<OperatorRecord>>;
+    /// The keys `user` made by signing in (`signet login`) that are enabled and unexpired at
+    /// `now_ms`, newest first.
+    async fn user_operators(&self, user: &UserId, now_ms: i64) -> StoreResult<Vec<OperatorRecord>>;
     /// Disables an operator key for good (logout, revocation). `NotFound` if it does not exist
     /// or is disabled already.
     async fn disable_operator(&self, id: &OperatorId) -> StoreResult<()>;

@@ -220,6 +220,8 @@ pub trait UserStore {
     async fn user_by_login(&self, canonical: &str) -> StoreResult<Option<UserRecord>>;
     /// How many users exist.
     async fn user_count(&self) -> StoreResult<u64>;
+    /// Replaces the password hash. `NotFound` if the user does not exist.
+    async fn set_password_hash(&self, id: &UserId, phc: &str) -> StoreResult<()>;
     /// Stores a (new) sealed TOTP seed and resets the last accepted step to `step`.
     /// `NotFound` if the user does not exist.
     async fn set_totp(&self, id: &UserId, sealed: &[u8], step: i64) -> StoreResult<()>;

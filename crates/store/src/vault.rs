@@ -18,6 +18,8 @@ pub struct VaultRecord {
     pub ip_allowlist_enabled: bool,
     /// Creation time, Unix ms.
     pub created_ms: i64,
+    /// How long a key registered by `signet login` authenticates, ms.
+    pub cli_key_ttl_ms: i64,
 }
 
 /// Vault creation and settings.
@@ -31,4 +33,6 @@ pub trait VaultStore {
     async fn set_tokenless_enrollment(&self, enabled: bool) -> StoreResult<()>;
     /// Turns the vault IP allowlist on or off.
     async fn set_ip_allowlist_enabled(&self, enabled: bool) -> StoreResult<()>;
+    /// Sets how long new CLI sign-in keys live. Keys already issued keep their expiry.
+    async fn set_cli_key_ttl(&self, ttl_ms: i64) -> StoreResult<()>;
 }

@@ -126,7 +126,45 @@ fn cli_login_project_list_logout() {
     let out = login(&server, &server.operator_home, &code);
     assert!(out.status.success(), "login: {}", stderr(&out));
     let logged: Value = serde_json::from_slice(&out.stdout).expect("login JSON");
-    assert!(logged["expiresAt"].as_i64().expect("expiry") > 0);
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_millis() as i64;
+    let lives = logged["expiresAt"].as_i64().expect("expiry") - now_ms;
+    assert!(
+        (43_100_000..=43_200_000).contains(&lives),
+        "12 hours by default: {lives} ms"
+    );
+
+    // The vault decides how long sign-in keys live from now on.
+    let vault = server.op_json(&["vault", "settings", "--cli-key-ttl", "1h"]);
+    assert_eq!(vault["cliKeyTtlMs"], 3_600_000);
+    let too_short = server.op(&["vault", "settings", "--cli-key-ttl", "1m"]);
+    assert!(!too_short.status.success(), "under 5 minutes is refused");
+    let recovery = owner["recoveryCodes"][9].as_str().expect("code");
+    let other_home = server.root.path().join("second-home");
+    let out = run_with_stdin(
+        &other_home,
+        &[
+            "--json",
+            "login",
+            "--server",
+            &server.url,
+            "--email",
+            EMAIL,
+            "--password-stdin",
+            "--recovery-code",
+            recovery,
+        ],
+        &format!("{PASSWORD}\n"),
+    );
+    assert!(out.status.success(), "second login: {}", stderr(&out));
+    let second: Value = serde_json::from_slice(&out.stdout).expect("login JSON");
+    let lives = second["expiresAt"].as_i64().expect("expiry") - now_ms;
+    assert!(
+        (3_500_000..=3_700_000).contains(&lives),
+        "the key lives the vault's hour: {lives} ms"
+    );
 
     let out = server.op(&["project", "list"]);
     assert!(out.status.success(), "project list: {}", stderr(&out));

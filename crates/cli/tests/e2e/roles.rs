@@ -37,8 +37,8 @@ pub(crate) fn run_with_stdin(home: &Path, args: &[&str], stdin: &str) -> Output 
     child.wait_with_output().expect("signet output")
 }
 
-/// The owner creates a user with `role`; returns their TOTP generator.
-fn create_user(server: &TestServer, name: &str, role: &str) -> Totp {
+/// The owner creates a user with `role`; returns their TOTP generator and recovery codes.
+fn create_user(server: &TestServer, name: &str, role: &str) -> (Totp, Vec<String>) {
     let email = format!("{name}@example.test");
     let out = run_with_stdin(
         &server.operator_home,
@@ -61,7 +61,64 @@ fn create_user(server: &TestServer, name: &str, role: &str) -> Totp {
     assert_eq!(made["user"]["role"], role);
     assert_eq!(made["recoveryCodes"].as_array().expect("codes").len(), 10);
     assert!(made["user"].get("passwordHash").is_none());
-    Totp::from_url(made["otpauthUri"].as_str().expect("uri")).expect("otpauth uri")
+    let codes = made["recoveryCodes"]
+        .as_array()
+        .expect("codes")
+        .iter()
+        .map(|c| c.as_str().expect("code").to_owned())
+        .collect();
+    (
+        Totp::from_url(made["otpauthUri"].as_str().expect("uri")).expect("otpauth uri"),
+        codes,
+    )
+}
+
+/// A dashboard session for `login`, signed in with a recovery code (the TOTP step may be spent
+/// already); returns the cookie pair and the CSRF token.
+async fn browser_login(server: &TestServer, login: &str, recovery_code: &str) -> (String, String) {
+    let r = reqwest::Client::new()
+        .post(format!("{}/v1/auth/session", server.url))
+        .header("origin", &server.url)
+        .json(&json!({"login": login, "password": PASSWORD, "recoveryCode": recovery_code}))
+        .send()
+        .await
+        .expect("session login");
+    assert_eq!(r.status(), 200, "session login");
+    let cookie = r
+        .headers()
+        .get("set-cookie")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .expect("set-cookie")
+        .to_owned();
+    let view: Value = r.json().await.expect("session JSON");
+    (cookie, view["csrfToken"].as_str().expect("csrf").to_owned())
+}
+
+/// Status and body of one call made the way the dashboard makes it: cookie, CSRF token, Origin.
+async fn session_call(
+    server: &TestServer,
+    (cookie, csrf): &(String, String),
+    method: &str,
+    path: &str,
+    body: Option<&Value>,
+) -> (u16, Vec<u8>) {
+    let mut req = reqwest::Client::new()
+        .request(
+            method.parse().expect("method"),
+            format!("{}{path}", server.url),
+        )
+        .header("cookie", cookie)
+        .header("origin", &server.url)
+        .header("x-csrf-token", csrf);
+    if method == "POST" {
+        req = req
+            .header("content-type", "application/json")
+            .body(body.map_or_else(|| b"{}".to_vec(), |b| serde_json::to_vec(b).expect("json")));
+    }
+    let r = req.send().await.expect("send");
+    let status = r.status().as_u16();
+    (status, r.bytes().await.expect("body").to_vec())
 }
 
 /// `signet login` as that user into a home of their own; returns a client with the new key.
@@ -196,8 +253,8 @@ async fn a_viewer_cannot_change_anything_and_a_developer_only_secrets() {
         .expect("allowlist entry");
     let eid = entry["id"].as_str().expect("entry id").to_owned();
 
-    let viewer_totp = create_user(s, "vera", "viewer");
-    let dev_totp = create_user(s, "dave", "developer");
+    let (viewer_totp, viewer_codes) = create_user(s, "vera", "viewer");
+    let (dev_totp, _) = create_user(s, "dave", "developer");
     let listed = s.op_json(&["user", "list"]);
     assert_eq!(listed["users"].as_array().expect("users").len(), 2);
     let dave_id = listed["users"][1]["id"]
@@ -404,6 +461,36 @@ async fn a_viewer_cannot_change_anything_and_a_developer_only_secrets() {
     assert_eq!(raw(&viewer, "GET", "/v1/admin/users", None).await.0, 403);
     assert_eq!(snapshot().await, was, "a refused call changed something");
 
+    // The same table through the dashboard's way in: a viewer's browser session with a valid
+    // CSRF token gets the same 403 body everywhere, and nothing changes.
+    let session = browser_login(s, "VERA", &viewer_codes[0]).await;
+    for (_, path, body) in &table {
+        let (status, got) = session_call(s, &session, "POST", path, body.as_ref()).await;
+        assert_eq!(
+            (status, &got),
+            (403, first.as_ref().expect("a 403 body")),
+            "viewer session POST {path}: {}",
+            String::from_utf8_lossy(&got)
+        );
+    }
+    assert_eq!(
+        session_call(s, &session, "GET", "/v1/admin/users", None)
+            .await
+            .0,
+        403
+    );
+    assert_eq!(
+        session_call(s, &session, "GET", "/v1/admin/projects", None)
+            .await
+            .0,
+        200
+    );
+    assert_eq!(
+        snapshot().await,
+        was,
+        "a refused session call changed something"
+    );
+
     // Reads still work for the viewer.
     for path in [
         "/v1/admin/projects",
@@ -430,7 +517,7 @@ async fn a_viewer_cannot_change_anything_and_a_developer_only_secrets() {
                 .is_some_and(|d| d.starts_with("role=viewer"))
         })
         .count();
-    assert_eq!(denials, table.len() + 1, "every refusal is audited");
+    assert_eq!(denials, 2 * (table.len() + 1), "every refusal is audited");
     let me = viewer
         .request("GET", "/v1/admin/whoami", None)
         .await

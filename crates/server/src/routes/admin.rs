@@ -78,12 +78,14 @@ fn no_body(call: &OperatorCall) -> ApiResult<()> {
 }
 
 async fn whoami(State(s): State<AppState>, call: OperatorCall) -> ApiResult<Json<Value>> {
-    let o = &call.operator.record;
+    let o = &call.operator;
     Ok(Json(json!({
         "operatorId": o.id,
         "name": o.name,
         "vaultId": s.signet.vault_id(),
         "owner": o.owner,
+        "userId": o.user_id,
+        "session": o.session.is_some(),
         "role": call.operator.role.as_str(),
         "projects": match &call.operator.scope {
             signet_core::role::Scope::All => Value::Null,
@@ -107,19 +109,26 @@ async fn vault(State(s): State<AppState>, _call: OperatorCall) -> ApiResult<Json
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 struct VaultSettings {
     tokenless_enrollment: Option<bool>,
+    cli_key_ttl_ms: Option<i64>,
 }
 
 async fn vault_settings(State(s): State<AppState>, call: OperatorCall) -> ApiResult<Json<Value>> {
     let b: VaultSettings = json(&call.body)?;
-    let view = match b.tokenless_enrollment {
-        Some(on) => {
+    let mut view = None;
+    if let Some(on) = b.tokenless_enrollment {
+        view = Some(
             s.signet
                 .set_tokenless_enrollment(&call.operator, on)
-                .await?
-        }
-        None => s.signet.vault_view().await?,
-    };
-    to_json(view)
+                .await?,
+        );
+    }
+    if let Some(ttl) = b.cli_key_ttl_ms {
+        view = Some(s.signet.set_cli_key_ttl(&call.operator, ttl).await?);
+    }
+    match view {
+        Some(v) => to_json(v),
+        None => to_json(s.signet.vault_view().await?),
+    }
 }
 
 #[derive(Deserialize)]

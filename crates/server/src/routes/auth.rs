@@ -2,22 +2,30 @@
 //! password and a second factor instead. Every failure is the same 401 body; a locked account or
 //! a source over its budget is 429.
 
-use axum::extract::State;
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::http::request::Parts;
 use axum::http::{HeaderMap, header};
-use axum::routing::post;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::Deserialize;
-use serde_json::Value;
-use signet_core::account::{LoginAttempt, Password, SecondFactor};
+use serde_json::{Value, json};
+use signet_core::account::{
+    LoginAttempt, NewOwner, OwnerEnrollment, Password, SecondFactor, UserView,
+};
+use signet_core::session::OpenedSession;
 use zeroize::Zeroizing;
 
 use crate::AppState;
 use crate::error::{ApiError, ApiResult, ErrorCode};
-use crate::extract::{ClientIp, MAX_BODY, json, read_body};
+use crate::extract::{ClientIp, MAX_BODY, OperatorCall, json, read_body};
 
 /// Sign-in routes.
 pub(crate) fn routes() -> Router<AppState> {
-    Router::new().route("/v1/auth/cli-login", post(cli_login))
+    Router::new()
+        .route("/v1/auth/cli-login", post(cli_login))
+        .merge(browser_routes())
 }
 
 /// The body. Its secrets are zeroized when it is dropped.
@@ -70,4 +78,159 @@ async fn cli_login(
     serde_json::to_value(r)
         .map(Json)
         .map_err(|_| ApiError::new(ErrorCode::Internal))
+}
+
+/// Sign-in routes for browsers: first-run setup, sessions and step-up.
+pub(crate) fn browser_routes() -> Router<AppState> {
+    Router::new()
+        .route("/v1/auth/setup", get(setup_state).post(setup))
+        .route("/v1/auth/session", get(session).post(session_login))
+        .route("/v1/auth/session/logout", post(session_logout))
+        .route("/v1/auth/step-up", post(step_up))
+}
+
+/// An unauthenticated browser POST: same-origin checked, body read into zeroizing memory (it
+/// holds a password).
+async fn browser_post(
+    state: &AppState,
+    req: Request<Body>,
+) -> ApiResult<(Parts, Zeroizing<Vec<u8>>, std::net::IpAddr)> {
+    let (parts, body) = req.into_parts();
+    state.web.check_same_origin(&parts, None)?;
+    let body = Zeroizing::new(read_body(&parts.headers, body, MAX_BODY).await?.to_vec());
+    let ip = crate::extract::client_ip(state, crate::extract::peer_of(&parts), &parts.headers);
+    Ok((parts, body, ip))
+}
+
+fn user_agent(headers: &HeaderMap) -> &str {
+    headers
+        .get(header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+}
+
+async fn setup_state(State(s): State<AppState>) -> ApiResult<Json<Value>> {
+    Ok(Json(json!({ "open": s.signet.setup_open().await? })))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct SetupBody {
+    code: Zeroizing<String>,
+    username: String,
+    email: String,
+    password: Zeroizing<String>,
+}
+
+async fn setup(State(s): State<AppState>, req: Request<Body>) -> ApiResult<Json<Value>> {
+    let (_parts, body, ip) = browser_post(&s, req).await?;
+    let mut b: SetupBody = json(&body)?;
+    let new = NewOwner {
+        username: &b.username,
+        email: &b.email,
+        password: Password::new(std::mem::take(&mut *b.password)),
+    };
+    let e = s.signet.setup_owner(&b.code, ip, new).await?;
+    Ok(Json(enrollment_json(&e)))
+}
+
+/// What a new account is shown once: the authenticator URI (and its secret, for typing in),
+/// and the recovery codes.
+pub(crate) fn enrollment_json(e: &OwnerEnrollment) -> Value {
+    let codes: Vec<&str> = e.recovery_codes.iter().map(|c| c.as_str()).collect();
+    let secret = e
+        .otpauth_uri
+        .split(['?', '&'])
+        .find_map(|kv| kv.strip_prefix("secret="))
+        .unwrap_or_default();
+    json!({
+        "user": UserView::from(e.user.clone()),
+        "otpauthUri": e.otpauth_uri.as_str(),
+        "totpSecret": secret,
+        "recoveryCodes": codes,
+    })
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct SessionLoginBody {
+    login: String,
+    password: Zeroizing<String>,
+    totp: Option<Zeroizing<String>>,
+    recovery_code: Option<Zeroizing<String>>,
+}
+
+/// Answers a fresh session: its view as JSON and the cookie.
+pub(crate) fn session_response(s: &AppState, opened: OpenedSession) -> ApiResult<Response> {
+    let cookie = s
+        .web
+        .set_cookie(&opened.secret)
+        .ok_or_else(|| ApiError::new(ErrorCode::Internal))?;
+    let mut resp = Json(&opened.view).into_response();
+    resp.headers_mut().insert(header::SET_COOKIE, cookie);
+    Ok(resp)
+}
+
+async fn session_login(State(s): State<AppState>, req: Request<Body>) -> ApiResult<Response> {
+    let (parts, body, ip) = browser_post(&s, req).await?;
+    let b: SessionLoginBody = json(&body)?;
+    let second_factor = match (b.totp, b.recovery_code) {
+        (Some(code), None) => SecondFactor::Totp(code),
+        (None, Some(code)) => SecondFactor::Recovery(code),
+        (None, None) => SecondFactor::Missing,
+        (Some(_), Some(_)) => {
+            return Err(ApiError::malformed(
+                "give either `totp` or `recoveryCode`, not both",
+            ));
+        }
+    };
+    let previous = s.web.session_secret(&parts.headers);
+    let attempt = LoginAttempt {
+        login: &b.login,
+        password: Password::new(b.password.as_str()),
+        second_factor,
+        source_ip: ip,
+        user_agent: user_agent(&parts.headers),
+    };
+    let opened = s.signet.session_login(attempt, previous.as_ref()).await?;
+    session_response(&s, opened)
+}
+
+async fn session(State(s): State<AppState>, call: OperatorCall) -> ApiResult<Json<Value>> {
+    let secret = call
+        .session_secret
+        .as_ref()
+        .ok_or_else(|| ApiError::new(ErrorCode::AuthenticationFailed))?;
+    let view = s.signet.session_view(secret, &call.operator).await?;
+    serde_json::to_value(view)
+        .map(Json)
+        .map_err(|_| ApiError::new(ErrorCode::Internal))
+}
+
+async fn session_logout(State(s): State<AppState>, call: OperatorCall) -> ApiResult<Response> {
+    s.signet.logout(&call.operator).await?;
+    let mut resp = Json(json!({ "loggedOut": true })).into_response();
+    if let Some(clear) = s.web.clear_cookie() {
+        resp.headers_mut().insert(header::SET_COOKIE, clear);
+    }
+    Ok(resp)
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct StepUpBody {
+    totp: Zeroizing<String>,
+}
+
+async fn step_up(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    call: OperatorCall,
+) -> ApiResult<Json<Value>> {
+    let b: StepUpBody = json(&call.body)?;
+    let until = s
+        .signet
+        .step_up_totp(&call.operator, b.totp, user_agent(&headers))
+        .await?;
+    Ok(Json(json!({ "stepUpUntil": until })))
 }

@@ -1,5 +1,6 @@
 //! HTTP routes, one module per audience.
 
+pub(crate) mod account;
 pub(crate) mod admin;
 pub(crate) mod auth;
 pub(crate) mod enroll;

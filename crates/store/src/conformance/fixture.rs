@@ -44,6 +44,7 @@ pub fn vault() -> VaultRecord {
         tokenless_enrollment: false,
         ip_allowlist_enabled: false,
         created_ms: NOW,
+        cli_key_ttl_ms: 12 * HOUR,
     }
 }
 

@@ -33,6 +33,7 @@ pub mod nonce;
 pub mod operator;
 pub mod project;
 pub mod secret;
+pub mod session;
 pub mod token;
 pub mod user;
 pub mod vault;
@@ -129,6 +130,13 @@ macro_rules! conformance_suite {
                 poll_reports_each_watched_secret,
                 a_read_mark_is_replaced_by_the_next,
             }
+            session {
+                sessions_round_trip_by_token,
+                touch_and_step_up_need_a_live_session,
+                revocation_is_per_user_and_final,
+                user_operators_lists_live_keys_of_that_user,
+                a_password_hash_is_replaced,
+            }
             token {
                 bootstrap_tokens_are_single_use,
                 expired_or_unknown_bootstrap_tokens_are_refused,
@@ -198,6 +206,7 @@ mod tests {
             ("operator", include_str!("operator.rs")),
             ("project", include_str!("project.rs")),
             ("secret", include_str!("secret.rs")),
+            ("session", include_str!("session.rs")),
             ("token", include_str!("token.rs")),
             ("user", include_str!("user.rs")),
             ("vault", include_str!("vault.rs")),

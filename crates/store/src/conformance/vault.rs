@@ -40,4 +40,11 @@ pub async fn vault_settings_change(store: Arc<dyn Store>) {
     assert!(got.ip_allowlist_enabled);
     assert_eq!(got.id, v.id);
     assert_eq!(got.key_check, v.key_check);
+    assert_eq!(got.cli_key_ttl_ms, v.cli_key_ttl_ms);
+
+    store.set_cli_key_ttl(3_600_000).await.unwrap();
+    assert_eq!(
+        store.vault().await.unwrap().unwrap().cli_key_ttl_ms,
+        3_600_000
+    );
 }

@@ -1,0 +1,73 @@
+//! The signed-in user's own account: security overview, password, sessions and CLI keys.
+//! Session or signed; a headless `operator init` key has no account (400).
+
+use axum::extract::{Path, State};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use signet_core::account::Password;
+use zeroize::Zeroizing;
+
+use crate::AppState;
+use crate::error::{ApiError, ApiResult, ErrorCode};
+use crate::extract::{OperatorCall, json};
+
+/// Account routes.
+pub(crate) fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/v1/admin/account", get(account))
+        .route("/v1/admin/account/password", post(password))
+        .route(
+            "/v1/admin/account/sessions/{id}/revoke",
+            post(revoke_session),
+        )
+        .route(
+            "/v1/admin/account/cli-keys/{id}/revoke",
+            post(revoke_cli_key),
+        )
+}
+
+async fn account(State(s): State<AppState>, call: OperatorCall) -> ApiResult<Json<Value>> {
+    let view = s.signet.account_view(&call.operator).await?;
+    serde_json::to_value(view)
+        .map(Json)
+        .map_err(|_| ApiError::new(ErrorCode::Internal))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct PasswordBody {
+    current_password: Zeroizing<String>,
+    new_password: Zeroizing<String>,
+}
+
+async fn password(State(s): State<AppState>, call: OperatorCall) -> ApiResult<Json<Value>> {
+    let mut b: PasswordBody = json(&call.body)?;
+    s.signet
+        .change_password(
+            &call.operator,
+            Password::new(std::mem::take(&mut *b.current_password)),
+            Password::new(std::mem::take(&mut *b.new_password)),
+        )
+        .await?;
+    Ok(Json(json!({ "changed": true })))
+}
+
+async fn revoke_session(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+    call: OperatorCall,
+) -> ApiResult<Json<Value>> {
+    s.signet.revoke_own_session(&call.operator, &id).await?;
+    Ok(Json(json!({ "revoked": true })))
+}
+
+async fn revoke_cli_key(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+    call: OperatorCall,
+) -> ApiResult<Json<Value>> {
+    s.signet.revoke_own_cli_key(&call.operator, &id).await?;
+    Ok(Json(json!({ "revoked": true })))
+}
