@@ -661,3 +661,95 @@ async fn a_scoped_viewer_sees_only_machines_on_their_projects() {
         2
     );
 }
+
+/// Signs `login` in to a browser session with a fresh TOTP code of `totp`.
+async fn session(w: &World, login: &str, totp: &totp_rs::Totp) -> AuthedOperator {
+    use signet_core::account::{LoginAttempt, SecondFactor};
+
+    w.clock.0.fetch_add(30_000, Ordering::SeqCst);
+    let secs = u64::try_from(w.clock.now_ms() / 1000).unwrap();
+    let opened = w
+        .signet
+        .session_login(
+            LoginAttempt {
+                login,
+                password: Password::new("correct horse battery staple"),
+                second_factor: SecondFactor::Totp(Zeroizing::new(totp.generate(secs).to_string())),
+                source_ip: LOCAL,
+                user_agent: "test",
+            },
+            None,
+        )
+        .await
+        .expect("session login");
+    w.signet
+        .authenticate_session(&opened.secret, LOCAL)
+        .await
+        .expect("session")
+}
+
+#[tokio::test]
+async fn sessions_carry_the_scope_and_role_changes_and_invitations_need_a_step_up() {
+    use signet_core::account::{NewOwner, NewUser};
+    use signet_core::session::STEP_UP_WINDOW_MS;
+
+    let w = world().await;
+    let s = &w.signet;
+    let p = w.project("p").await;
+    let _other = w.project("other").await;
+    let owner = s
+        .create_owner(NewOwner {
+            username: "boss",
+            email: "boss@example.test",
+            password: Password::new("correct horse battery staple"),
+        })
+        .await
+        .unwrap();
+    let dev = s
+        .create_user(
+            &w.owner,
+            NewUser {
+                username: "dev",
+                email: "dev@example.test",
+                password: Password::new("correct horse battery staple"),
+                role: Role::Developer,
+                projects: Some(vec![p.to_string()]),
+            },
+        )
+        .await
+        .unwrap();
+    let dev_totp = totp_rs::Totp::from_url(dev.otpauth_uri.as_str()).unwrap();
+    let dev_op = session(&w, "dev", &dev_totp).await;
+    assert_eq!(dev_op.scope, Scope::Projects([p.clone()].into()));
+    assert_eq!(s.projects(&dev_op).await.unwrap().len(), 1);
+
+    let boss_totp = totp_rs::Totp::from_url(owner.otpauth_uri.as_str()).unwrap();
+    let boss = session(&w, "boss", &boss_totp).await;
+    let invite = || NewInvite {
+        email: "later@example.test",
+        role: Role::Viewer,
+        projects: None,
+    };
+    let to_viewer = || AccessChange {
+        role: Role::Viewer,
+        projects: None,
+    };
+    let dev_id = dev.user.id.to_string();
+    // Signing in counts as a step-up.
+    s.invite_user(&boss, invite()).await.unwrap();
+    w.clock.0.fetch_add(STEP_UP_WINDOW_MS, Ordering::SeqCst);
+    assert_eq!(
+        s.invite_user(&boss, invite()).await.map(drop),
+        Err(CoreError::StepUpRequired)
+    );
+    assert_eq!(
+        s.set_user_role(&boss, &dev_id, to_viewer()).await.map(drop),
+        Err(CoreError::StepUpRequired)
+    );
+    // Taking access away needs no step-up.
+    s.set_user_active(&boss, &dev_id, false).await.unwrap();
+    // Signed CLI requests are not subject to it.
+    s.set_user_role(&w.owner, &dev_id, to_viewer())
+        .await
+        .unwrap();
+}
