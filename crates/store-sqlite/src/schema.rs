@@ -18,9 +18,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0001_init.sql"),
     include_str!("../migrations/0002_accounts.sql"),
     include_str!("../migrations/0003_sessions.sql"),
-    include_str!("../migrations/0006_cli_key_ttl.sql"),
-    // Numbered on its branch before 0006 shipped; applied after it, since shipped migrations
-    // never move.
+    include_str!("../migrations/0004_cli_key_ttl.sql"),
     include_str!("../migrations/0005_members.sql"),
 ];
 
