@@ -13,6 +13,7 @@ pub mod auth;
 mod clock;
 pub mod enrollment;
 mod error;
+pub mod invite;
 pub mod machine;
 pub mod network;
 pub mod operator;
@@ -22,6 +23,7 @@ pub mod role;
 pub mod secret;
 mod service;
 pub mod session;
+pub mod user;
 pub mod vault;
 
 pub use clock::{Clock, SystemClock};

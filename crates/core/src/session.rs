@@ -403,6 +403,7 @@ impl Signet {
                 step_up_ms: rec.step_up_ms,
             }),
             role: user.role,
+            scope: crate::role::Scope::of(user.role, user.projects.as_deref()),
             source_ip,
         })
     }

@@ -78,6 +78,7 @@ impl World {
             failed_attempts: 0,
             locked_until_ms: None,
             created_ms: self.clock.now_ms(),
+            projects: None,
         };
         self.store.insert_user(&u).await.unwrap();
         u
@@ -89,7 +90,7 @@ impl World {
             ..Default::default()
         };
         self.signet
-            .audit_list(&filter)
+            .audit_list(&self.op(&self.owner), &filter)
             .await
             .unwrap()
             .into_iter()

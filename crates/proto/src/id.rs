@@ -201,6 +201,10 @@ uuid_id!(
     /// names the session in lists); the cookie's secret is a different value.
     SessionId, "session"
 );
+uuid_id!(
+    /// An invitation to become a user, spent once by the person it was sent to.
+    InviteId, "invite"
+);
 
 #[cfg(test)]
 mod tests {

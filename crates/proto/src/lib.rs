@@ -11,8 +11,8 @@ pub mod key;
 pub mod request;
 
 pub use id::{
-    CeremonyId, IdError, MachineId, OperatorId, PasskeyId, ProjectId, SecretId, SessionId, UserId,
-    VaultId,
+    CeremonyId, IdError, InviteId, MachineId, OperatorId, PasskeyId, ProjectId, SecretId,
+    SessionId, UserId, VaultId,
 };
 pub use identity::{Identity, IdentityError};
 pub use key::{Fingerprint, KeyError, PublicKey, SecretSeed};

@@ -22,6 +22,8 @@ pub enum ErrorCode {
     Conflict,
     /// 500: a bug; details only in the log.
     Internal,
+    /// 403: an invitation code that is unknown, used, expired or revoked (one answer for all).
+    InviteRefused,
     /// 400: malformed input; the message says what.
     MalformedRequest,
     /// 405: method not routed (HEAD, OPTIONS and TRACE never are on the API).
@@ -53,6 +55,7 @@ impl ErrorCode {
         match self {
             Self::AccessDenied
             | Self::CsrfRefused
+            | Self::InviteRefused
             | Self::StepUpRequired
             | Self::SetupClosed
             | Self::PasskeysUnavailable => StatusCode::FORBIDDEN,
@@ -75,6 +78,7 @@ impl ErrorCode {
             Self::AuthenticationFailed => "authentication_failed",
             Self::Conflict => "conflict",
             Self::Internal => "internal",
+            Self::InviteRefused => "invite_refused",
             Self::MalformedRequest => "malformed_request",
             Self::MethodNotAllowed => "method_not_allowed",
             Self::NotFound => "not_found",
@@ -96,6 +100,7 @@ impl ErrorCode {
             Self::AuthenticationFailed => "authentication failed",
             Self::Conflict => "conflict",
             Self::Internal => "internal error",
+            Self::InviteRefused => "invitation refused",
             Self::MalformedRequest => "malformed request",
             Self::MethodNotAllowed => "method not allowed",
             Self::NotFound => "not found",
@@ -153,6 +158,7 @@ impl From<CoreError> for ApiError {
                 message: Some(format!("conflict: {rule}")),
             },
             CoreError::Forbidden => Self::new(ErrorCode::AccessDenied),
+            CoreError::InviteRefused => Self::new(ErrorCode::InviteRefused),
             CoreError::NotFound => Self::new(ErrorCode::NotFound),
             CoreError::PasskeysUnavailable => Self::new(ErrorCode::PasskeysUnavailable),
             CoreError::RateLimited => Self::new(ErrorCode::RateLimited),
@@ -201,6 +207,7 @@ mod tests {
             ErrorCode::AuthenticationFailed,
             ErrorCode::Conflict,
             ErrorCode::Internal,
+            ErrorCode::InviteRefused,
             ErrorCode::MalformedRequest,
             ErrorCode::MethodNotAllowed,
             ErrorCode::NotFound,

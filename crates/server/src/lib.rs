@@ -128,6 +128,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(routes::machine::routes())
         .merge(routes::admin::routes())
+        .merge(routes::user::routes())
         .merge(routes::enroll::routes())
         .merge(routes::auth::routes())
         .merge(routes::passkey::routes())

@@ -20,6 +20,7 @@
 
 mod audit;
 mod error;
+mod invite;
 mod machine;
 mod network;
 mod nonce;

@@ -12,6 +12,7 @@
 #![forbid(unsafe_code)]
 
 mod audit;
+mod invite;
 mod machine;
 mod network;
 mod nonce;
@@ -31,6 +32,7 @@ pub use audit::{
     ActorKind, AuditChain, AuditEvent, AuditFilter, AuditHead, AuditRecord, AuditResult,
     AuditStore, JournalBatch, ReadMark,
 };
+pub use invite::{InviteRecord, InviteStore};
 pub use machine::{
     EnrollMethod, MachineKind, MachineRecord, MachineStatus, MachineStore, NewMachine,
 };
@@ -73,6 +75,7 @@ pub type StoreResult<T> = Result<T, StoreError>;
 /// Everything a backend implements. The composition root holds one as `Arc<dyn Store>`.
 pub trait Store:
     AuditStore
+    + InviteStore
     + MachineStore
     + NetworkStore
     + NonceStore
@@ -91,6 +94,7 @@ pub trait Store:
 
 impl<T> Store for T where
     T: AuditStore
+        + InviteStore
         + MachineStore
         + NetworkStore
         + NonceStore

@@ -7,3 +7,4 @@ pub(crate) mod enroll;
 pub(crate) mod health;
 pub(crate) mod machine;
 pub(crate) mod passkey;
+pub(crate) mod user;

@@ -26,6 +26,7 @@ use crate::Store;
 
 pub mod audit;
 pub mod fixture;
+pub mod invite;
 pub mod machine;
 pub mod network;
 pub mod nonce;
@@ -77,6 +78,13 @@ macro_rules! conformance_suite {
                 listing_filters_newest_first,
                 listing_is_capped,
                 range_pages_oldest_first,
+                listing_filters_by_time,
+            }
+            invite {
+                invites_round_trip_newest_first,
+                an_invite_is_accepted_once,
+                expired_or_revoked_invites_create_nothing,
+                concurrent_accepts_let_one_win,
             }
             machine {
                 machines_round_trip_newest_first,
@@ -162,6 +170,9 @@ macro_rules! conformance_suite {
                 recovery_codes_are_single_use,
                 logins_list_newest_first,
                 operator_keys_carry_their_user_and_expiry,
+                scope_is_stored_and_replaced_with_the_role,
+                the_last_active_owner_stays,
+                removal_is_final_and_disables_keys,
             }
             vault {
                 a_fresh_store_has_no_vault,
@@ -200,6 +211,7 @@ mod tests {
     fn defined() -> Vec<String> {
         let sources = [
             ("audit", include_str!("audit.rs")),
+            ("invite", include_str!("invite.rs")),
             ("machine", include_str!("machine.rs")),
             ("network", include_str!("network.rs")),
             ("nonce", include_str!("nonce.rs")),

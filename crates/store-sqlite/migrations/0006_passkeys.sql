@@ -1,5 +1,4 @@
--- 0004: passkeys (WebAuthn credentials) of users, and the single-use state of WebAuthn ceremonies.
--- 0003 (browser sessions) is added beside it; this file must stay fourth in `MIGRATIONS`.
+-- 0006: passkeys (WebAuthn credentials) of users, and the single-use state of WebAuthn ceremonies.
 
 -- `credential` is the WebAuthn library's JSON (public key, counter, flags); `sign_count` repeats
 -- the counter so that "only forward" is one conditional UPDATE. A user's passkeys go with them.
