@@ -9,7 +9,7 @@ use std::process::ExitCode;
 use anyhow::{Context as _, Result, bail};
 use serde_json::json;
 use signet_client::SignetHome;
-use signet_client::login::{LoginFactor, cli_login};
+use signet_client::login::{LoginFactor, accept_invite, cli_login};
 use signet_core::SignetConfig;
 use signet_core::account::{NewOwner, Password};
 use signet_server::config::FileConfig;
@@ -39,6 +39,81 @@ enum UserCommand {
         #[command(flatten)]
         opts: OperatorOpts,
     },
+    /// Invite someone by email with a role at or below yours. Prints a link, valid 72 hours and
+    /// shown once: Signet sends no mail, so pass it on yourself.
+    Invite(InviteArgs),
+    /// List invitations and their state.
+    Invites {
+        #[command(flatten)]
+        opts: OperatorOpts,
+    },
+    /// Revoke a pending invitation.
+    RevokeInvite {
+        #[command(flatten)]
+        opts: OperatorOpts,
+        /// The invitation's id.
+        id: String,
+    },
+    /// Change a user's role, and for developers and viewers their projects.
+    Role(RoleArgs),
+    /// Suspend a user: their keys stop working until they are activated again.
+    Suspend(UserIdArgs),
+    /// Activate a suspended user.
+    Activate(UserIdArgs),
+    /// Remove a user for good: they never sign in again and every key of theirs is disabled.
+    Remove(UserIdArgs),
+    /// Create your account from an invitation link. Prints your TOTP enrollment URI and ten
+    /// recovery codes, shown only this once.
+    AcceptInvite(AcceptInviteArgs),
+}
+
+#[derive(Debug, clap::Args)]
+struct InviteArgs {
+    #[command(flatten)]
+    opts: OperatorOpts,
+    /// Their email.
+    #[arg(long)]
+    email: String,
+    /// admin, developer or viewer (owner, for owners).
+    #[arg(long)]
+    role: String,
+    /// Limit a developer or viewer to this project (repeat for more) [default: every project].
+    #[arg(long = "project", value_name = "PROJECT_ID")]
+    projects: Vec<String>,
+}
+
+#[derive(Debug, clap::Args)]
+struct RoleArgs {
+    #[command(flatten)]
+    opts: OperatorOpts,
+    /// The user's id.
+    id: String,
+    /// owner, admin, developer or viewer.
+    #[arg(long)]
+    role: String,
+    /// Limit a developer or viewer to this project (repeat for more) [default: every project].
+    #[arg(long = "project", value_name = "PROJECT_ID")]
+    projects: Vec<String>,
+}
+
+#[derive(Debug, clap::Args)]
+struct UserIdArgs {
+    #[command(flatten)]
+    opts: OperatorOpts,
+    /// The user's id.
+    id: String,
+}
+
+#[derive(Debug, clap::Args)]
+struct AcceptInviteArgs {
+    /// The link you were sent (URL/#/invite/CODE).
+    link: String,
+    /// The username you want.
+    #[arg(long)]
+    username: String,
+    /// Read the password from the first line of standard input instead of prompting.
+    #[arg(long)]
+    password_stdin: bool,
 }
 
 #[derive(Debug, clap::Args)]
@@ -54,6 +129,9 @@ struct CreateUserArgs {
     /// owner, admin, developer or viewer.
     #[arg(long)]
     role: String,
+    /// Limit a developer or viewer to this project (repeat for more) [default: every project].
+    #[arg(long = "project", value_name = "PROJECT_ID")]
+    projects: Vec<String>,
     /// Read the password from the first line of standard input instead of prompting.
     #[arg(long)]
     password_stdin: bool,
@@ -134,7 +212,154 @@ pub async fn user(args: UserArgs, json: bool) -> Result<ExitCode> {
         UserCommand::CreateOwner(a) => create_owner(a, json).await,
         UserCommand::Create(a) => create_user(a, json).await,
         UserCommand::List { opts } => list_users(opts, json).await,
+        UserCommand::Invite(a) => invite(a, json).await,
+        UserCommand::Invites { opts } => list_invites(opts, json).await,
+        UserCommand::RevokeInvite { opts, id } => {
+            let path = format!("/v1/admin/users/invites/{id}/revoke");
+            let r = opts
+                .client()?
+                .request("POST", &path, Some(&json!({})))
+                .await?;
+            done(&r, json, format!("Invitation {id} revoked."))
+        }
+        UserCommand::Role(a) => {
+            let path = format!("/v1/admin/users/{}/role", a.id);
+            let body = json!({ "role": a.role, "projects": scope(a.projects) });
+            let r = a.opts.client()?.request("POST", &path, Some(&body)).await?;
+            let msg = format!(
+                "User {} is now {}{}.",
+                output::text(&r["username"]),
+                output::text(&r["role"]),
+                scope_text(&r["projects"])
+            );
+            done(&r, json, msg)
+        }
+        UserCommand::Suspend(a) => user_action(a, "suspend", json).await,
+        UserCommand::Activate(a) => user_action(a, "activate", json).await,
+        UserCommand::Remove(a) => user_action(a, "delete", json).await,
+        UserCommand::AcceptInvite(a) => accept(a, json).await,
     }
+}
+
+/// Repeated `--project` flags as the wire's `projects`: none given is every project.
+fn scope(projects: Vec<String>) -> serde_json::Value {
+    if projects.is_empty() {
+        serde_json::Value::Null
+    } else {
+        json!(projects)
+    }
+}
+
+fn scope_text(projects: &serde_json::Value) -> String {
+    match projects.as_array() {
+        Some(list) => format!(
+            " on {}",
+            list.iter().map(output::text).collect::<Vec<_>>().join(", ")
+        ),
+        None => String::new(),
+    }
+}
+
+fn done(r: &serde_json::Value, json: bool, message: String) -> Result<ExitCode> {
+    if json {
+        output::json(r)?;
+    } else {
+        output::lines([message])?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn user_action(a: UserIdArgs, action: &str, json: bool) -> Result<ExitCode> {
+    let path = format!("/v1/admin/users/{}/{action}", a.id);
+    let r = a
+        .opts
+        .client()?
+        .request("POST", &path, Some(&json!({})))
+        .await?;
+    let msg = match action {
+        "delete" => format!("User {} removed.", a.id),
+        _ => format!(
+            "User {} is {}.",
+            output::text(&r["username"]),
+            output::text(&r["status"])
+        ),
+    };
+    done(&r, json, msg)
+}
+
+async fn invite(a: InviteArgs, json: bool) -> Result<ExitCode> {
+    let body = json!({ "email": a.email, "role": a.role, "projects": scope(a.projects) });
+    let r = a
+        .opts
+        .client()?
+        .request("POST", "/v1/admin/users/invite", Some(&body))
+        .await
+        .context("cannot create the invitation")?;
+    let msg = format!(
+        "Invitation {} for {} created. Send them this link (shown once, valid until {}):\n  {}",
+        output::text(&r["inviteId"]),
+        a.email,
+        output::time(&r["expiresAt"]),
+        output::text(&r["inviteUrl"])
+    );
+    done(&r, json, msg)
+}
+
+async fn list_invites(opts: OperatorOpts, json: bool) -> Result<ExitCode> {
+    let r = opts
+        .client()?
+        .request("GET", "/v1/admin/users/invites", None)
+        .await?;
+    if json {
+        output::json(&r)?;
+    } else {
+        let mut t = Table::new(&["ID", "EMAIL", "ROLE", "STATUS", "EXPIRES"]);
+        for i in r["invites"].as_array().into_iter().flatten() {
+            t.row(vec![
+                output::text(&i["id"]),
+                output::text(&i["email"]),
+                format!("{}{}", output::text(&i["role"]), scope_text(&i["projects"])),
+                output::text(&i["status"]),
+                output::time(&i["expiresAt"]),
+            ]);
+        }
+        t.print("no invitations")?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn accept(a: AcceptInviteArgs, json: bool) -> Result<ExitCode> {
+    let password = read_password(a.password_stdin)?;
+    let r = accept_invite(&a.link, &a.username, &password)
+        .await
+        .context("cannot accept the invitation")?;
+    if json {
+        output::json(&r)?;
+    } else {
+        let u = &r["user"];
+        let mut lines = vec![
+            format!(
+                "Account {} ({}) created with role {}{}.",
+                output::text(&u["username"]),
+                output::text(&u["email"]),
+                output::text(&u["role"]),
+                scope_text(&u["projects"])
+            ),
+            "Add this to your authenticator app (shown once):".to_owned(),
+            format!("  {}", output::text(&r["otpauthUri"])),
+            "Recovery codes, each usable once (shown once; keep them offline):".to_owned(),
+        ];
+        lines.extend(
+            r["recoveryCodes"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(|c| format!("  {}", output::text(c))),
+        );
+        lines.push("Then: signet login --server URL --email EMAIL".to_owned());
+        output::lines(lines)?;
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 /// `POST /v1/admin/users`.
@@ -144,6 +369,7 @@ struct NewUserBody<'a> {
     email: &'a str,
     password: &'a str,
     role: &'a str,
+    projects: Option<&'a [String]>,
 }
 
 async fn create_user(args: CreateUserArgs, json: bool) -> Result<ExitCode> {
@@ -156,6 +382,7 @@ async fn create_user(args: CreateUserArgs, json: bool) -> Result<ExitCode> {
         email: &args.email,
         password: password.as_str(),
         role: &args.role,
+        projects: (!args.projects.is_empty()).then_some(args.projects.as_slice()),
     })?);
     let r = client
         .request_bytes("POST", "/v1/admin/users", &body)
@@ -200,7 +427,7 @@ async fn list_users(opts: OperatorOpts, json: bool) -> Result<ExitCode> {
                 output::text(&u["id"]),
                 output::text(&u["username"]),
                 output::text(&u["email"]),
-                output::text(&u["role"]),
+                format!("{}{}", output::text(&u["role"]), scope_text(&u["projects"])),
                 output::text(&u["status"]),
                 output::time(&u["createdAt"]),
             ]);

@@ -35,9 +35,30 @@ enum AuditCommand {
         /// Only records older than this sequence number (to page back).
         #[arg(long, value_name = "SEQ")]
         before: Option<u64>,
+        /// Only records from this long ago on (`90m`, `24h`, `7d`), or from this Unix time in
+        /// milliseconds.
+        #[arg(long, value_name = "AGO|MS", value_parser = parse_time)]
+        since: Option<i64>,
+        /// Only records before this long ago, or before this Unix time in milliseconds.
+        #[arg(long, value_name = "AGO|MS", value_parser = parse_time)]
+        until: Option<i64>,
     },
     /// Recompute the hash chain; exits 1 when it is broken.
     Verify,
+}
+
+/// A point in time: a Unix time in milliseconds (13 digits or more), or a duration ago.
+fn parse_time(s: &str) -> Result<i64, String> {
+    if s.len() >= 13
+        && let Ok(ms) = s.parse::<i64>()
+    {
+        return Ok(ms);
+    }
+    let secs = crate::duration::parse(s)?;
+    let ago = i64::try_from(secs.saturating_mul(1000)).map_err(|_| "too long ago".to_owned())?;
+    Ok(signet_client::unix_now()
+        .saturating_mul(1000)
+        .saturating_sub(ago))
 }
 
 /// Runs an `audit` subcommand.
@@ -50,6 +71,8 @@ pub async fn run(args: AuditArgs, json: bool) -> anyhow::Result<ExitCode> {
             actor,
             result,
             before,
+            since,
+            until,
         } => {
             let mut body = Map::new();
             let filters = [
@@ -58,6 +81,8 @@ pub async fn run(args: AuditArgs, json: bool) -> anyhow::Result<ExitCode> {
                 ("actorId", actor.map(Value::from)),
                 ("action", action.map(Value::from)),
                 ("result", result.map(Value::from)),
+                ("sinceMs", since.map(Value::from)),
+                ("untilMs", until.map(Value::from)),
             ];
             for (k, v) in filters {
                 if let Some(v) = v {

@@ -132,3 +132,52 @@ pub async fn cli_login(
         replaced: saved.replaced,
     })
 }
+
+#[derive(Serialize)]
+struct AcceptBody<'a> {
+    code: &'a str,
+    username: &'a str,
+    password: &'a str,
+}
+
+/// Accepts an invitation: `link` is the `<server>/#/invite/<code>` URL the inviter passed on.
+/// Creates the account with the chosen username and password and returns the server's answer
+/// (`user`, `otpauthUri`, `totpSecret`, `recoveryCodes`), which the caller shows once.
+pub async fn accept_invite(
+    link: &str,
+    username: &str,
+    password: &str,
+) -> Result<serde_json::Value, ClientError> {
+    let (server, code) =
+        link.trim()
+            .split_once("/#/invite/")
+            .ok_or(ClientError::InvalidRequest {
+                what: "invitation link (URL/#/invite/CODE)",
+            })?;
+    // The password must not travel in the clear, so the URL is checked before anything else.
+    let base = checked_base_url(server)?;
+    let bytes = Zeroizing::new(
+        serde_json::to_vec(&AcceptBody {
+            code,
+            username,
+            password,
+        })
+        .map_err(|e| ClientError::decode("invitation body", e))?,
+    );
+    let resp = http_client(TIMEOUT)?
+        .post(format!("{base}/v1/auth/invite/accept"))
+        .header("content-type", "application/json")
+        .body(bytes.to_vec())
+        .send()
+        .await
+        .map_err(|e| ClientError::Transport {
+            connect: e.is_connect(),
+            source: Box::new(e),
+        })?;
+    let status = resp.status();
+    let answer = resp.bytes().await.map_err(ClientError::transport)?;
+    if !status.is_success() {
+        return Err(ClientError::from_response(status.as_u16(), &answer));
+    }
+    serde_json::from_slice(&answer).map_err(|e| ClientError::decode("invitation answer", e))
+}

@@ -24,7 +24,7 @@ use argon2::password_hash::{PasswordHasher, PasswordVerifier};
 use argon2::{Algorithm, Argon2, Params, Version};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
-use signet_proto::{OperatorId, PublicKey, UserId, VaultId};
+use signet_proto::{OperatorId, ProjectId, PublicKey, UserId, VaultId};
 use signet_store::{
     ActorKind, AuditResult, LoginRecord, LoginResult, OperatorRecord, Role, StoreError, UserRecord,
     UserStatus,
@@ -35,7 +35,7 @@ use zeroize::Zeroizing;
 
 use crate::audit::Actor;
 use crate::auth::AuthedOperator;
-use crate::role::{Permission, may_grant};
+use crate::role::{Permission, may_grant, rank};
 use crate::{CoreError, CoreResult, Signet};
 
 /// Argon2id memory cost in KiB (19 MiB): OWASP's minimum for Argon2id, about 16 ms per hash
@@ -140,7 +140,12 @@ pub struct NewUser<'a> {
     pub password: Password,
     /// The role to give.
     pub role: Role,
+    /// Project ids a developer or viewer is limited to; `None` for every project.
+    pub projects: Option<Vec<String>>,
 }
+
+/// Most projects one user or invitation may be scoped to.
+pub const MAX_SCOPED_PROJECTS: usize = 1000;
 
 /// A user as operators see them: no hash, no seed, no counters.
 #[derive(Debug, Clone, Serialize)]
@@ -156,10 +161,12 @@ pub struct UserView {
     pub display_name: String,
     /// `owner`, `admin`, `developer` or `viewer`.
     pub role: &'static str,
-    /// `active` or `suspended`.
+    /// `active`, `suspended` or `removed`.
     pub status: &'static str,
     /// Unix ms.
     pub created_at: i64,
+    /// The projects a developer or viewer is limited to; `None` for every project.
+    pub projects: Option<Vec<ProjectId>>,
 }
 
 impl From<UserRecord> for UserView {
@@ -172,6 +179,7 @@ impl From<UserRecord> for UserView {
             role: u.role.as_str(),
             status: u.status.as_str(),
             created_at: u.created_ms,
+            projects: u.projects,
         }
     }
 }
@@ -237,7 +245,7 @@ pub fn canonical(s: &str) -> CoreResult<String> {
     Ok(lower)
 }
 
-fn canonical_username(s: &str) -> CoreResult<String> {
+pub(crate) fn canonical_username(s: &str) -> CoreResult<String> {
     let c = canonical(s)?;
     // No `@`: a username then never equals an email, so one login names at most one account.
     if c.chars().count() > 64 || c.contains('@') || c.chars().any(char::is_whitespace) {
@@ -248,7 +256,7 @@ fn canonical_username(s: &str) -> CoreResult<String> {
     Ok(c)
 }
 
-fn canonical_email(s: &str) -> CoreResult<String> {
+pub(crate) fn canonical_email(s: &str) -> CoreResult<String> {
     let c = canonical(s)?;
     let valid = c.len() <= 254
         && !c.chars().any(char::is_whitespace)
@@ -373,7 +381,19 @@ fn new_recovery_code() -> CoreResult<Zeroizing<String>> {
     Ok(out)
 }
 
-fn truncate(s: &str, max: usize) -> String {
+/// A scope for audit details: `all`, or the ids joined with commas.
+pub(crate) fn scope_detail(projects: Option<&[ProjectId]>) -> String {
+    match projects {
+        None => "all".to_owned(),
+        Some(list) => list
+            .iter()
+            .map(ProjectId::as_str)
+            .collect::<Vec<_>>()
+            .join(","),
+    }
+}
+
+pub(crate) fn truncate(s: &str, max: usize) -> String {
     s.chars().filter(|c| !c.is_control()).take(max).collect()
 }
 
@@ -388,7 +408,14 @@ impl Signet {
             return Err(CoreError::Conflict("users_exist"));
         }
         let (enrollment, digests) = self
-            .prepare_user(new.username, username, email, new.password, Role::Owner)
+            .prepare_user(
+                new.username,
+                username,
+                email,
+                new.password,
+                Role::Owner,
+                None,
+            )
             .await?;
         // The store re-checks "no user yet" in the insert's own transaction, so two racing
         // create-owner calls cannot both win, and stores the codes in the same one, so an owner
@@ -433,8 +460,16 @@ impl Signet {
         let username = canonical_username(new.username)?;
         let email = canonical_email(new.email)?;
         check_password(&new.password)?;
+        let projects = self.check_scope(new.role, new.projects.as_deref()).await?;
         let (enrollment, digests) = self
-            .prepare_user(new.username, username, email, new.password, new.role)
+            .prepare_user(
+                new.username,
+                username,
+                email,
+                new.password,
+                new.role,
+                projects,
+            )
             .await?;
         // One transaction: the account never exists without the codes its user is shown.
         self.store
@@ -445,9 +480,10 @@ impl Signet {
             "user_create",
             &enrollment.user.id.to_string(),
             &format!(
-                "username={} role={}",
+                "username={} role={} projects={}",
                 enrollment.user.username,
-                new.role.as_str()
+                new.role.as_str(),
+                scope_detail(enrollment.user.projects.as_deref())
             ),
         )
         .await?;
@@ -467,15 +503,49 @@ impl Signet {
             .collect())
     }
 
+    /// Parses a requested project scope: only developers and viewers take one, and every id
+    /// must name an existing project. Sorted and without repeats.
+    pub(crate) async fn check_scope(
+        &self,
+        role: Role,
+        projects: Option<&[String]>,
+    ) -> CoreResult<Option<Vec<ProjectId>>> {
+        let Some(list) = projects else {
+            return Ok(None);
+        };
+        if rank(role) >= rank(Role::Admin) {
+            return Err(CoreError::bad(
+                "projects apply only to developers and viewers",
+            ));
+        }
+        if list.len() > MAX_SCOPED_PROJECTS {
+            return Err(CoreError::bad(format!(
+                "at most {MAX_SCOPED_PROJECTS} projects"
+            )));
+        }
+        let mut ids = Vec::with_capacity(list.len());
+        for p in list {
+            let id = ProjectId::parse(p).map_err(|_| CoreError::bad("unknown project"))?;
+            if self.store.project(&id).await?.is_none() {
+                return Err(CoreError::bad("unknown project"));
+            }
+            ids.push(id);
+        }
+        ids.sort();
+        ids.dedup();
+        Ok(Some(ids))
+    }
+
     /// Hashes the password, makes and seals a TOTP seed and the recovery codes: everything a
     /// new account is, before it is stored. Returns the codes' digests for the store.
-    async fn prepare_user(
+    pub(crate) async fn prepare_user(
         &self,
         typed_username: &str,
         username: String,
         email: String,
         password: Password,
         role: Role,
+        projects: Option<Vec<ProjectId>>,
     ) -> CoreResult<(OwnerEnrollment, Vec<[u8; 32]>)> {
         let password_hash = hash_password(&self.hashes, password).await?;
 
@@ -501,6 +571,7 @@ impl Signet {
             // Step 0 is 1970: every real code is later.
             totp_last_step: 0,
             role,
+            projects,
             status: UserStatus::Active,
             failed_attempts: 0,
             locked_until_ms: None,

@@ -255,8 +255,13 @@ impl Signet {
         let _ = self.journal(vec![e], Vec::new()).await;
     }
 
-    /// Lists records, newest first.
-    pub async fn audit_list(&self, filter: &AuditFilter) -> CoreResult<Vec<AuditView>> {
+    /// Lists records, newest first. Not for scoped operators: the log covers every project.
+    pub async fn audit_list(
+        &self,
+        op: &AuthedOperator,
+        filter: &AuditFilter,
+    ) -> CoreResult<Vec<AuditView>> {
+        self.require_unscoped(op, "audit_list").await?;
         let mut f = filter.clone();
         f.limit = f.limit.clamp(1, 1000);
         Ok(self
@@ -271,6 +276,7 @@ impl Signet {
     /// Walks the whole chain and checks every link, the sequence, and the head.
     pub async fn audit_verify(&self, op: &AuthedOperator) -> CoreResult<VerifyReport> {
         self.require(op, Permission::Read, "audit_verify").await?;
+        self.require_unscoped(op, "audit_verify").await?;
         let report = verify_chain(self.store.as_ref(), self.chain.as_ref()).await?;
         self.audit_operator(
             op,

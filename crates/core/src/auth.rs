@@ -23,6 +23,7 @@ use signet_proto::{
 use signet_store::{ActorKind, MachineRecord, MachineStatus, OperatorRecord, Role, UserStatus};
 
 use crate::network::ip_in_cidrs;
+use crate::role::Scope;
 use crate::{CoreError, CoreResult, Signet};
 
 /// The signed parts of an HTTP request, exactly as received.
@@ -72,6 +73,8 @@ pub struct AuthedOperator {
     pub session: Option<SessionGrant>,
     /// The role this request acts with, resolved once at authentication (`crate::role`).
     pub role: Role,
+    /// The projects this request may touch, resolved with the role.
+    pub scope: Scope,
     /// Where the request came from.
     pub source_ip: IpAddr,
 }
@@ -95,6 +98,7 @@ impl AuthedOperator {
             user_id: key.user_id,
             session: None,
             role,
+            scope: Scope::All,
             source_ip,
         }
     }
@@ -315,19 +319,24 @@ impl Signet {
             }
             // The role is read here, once, so a demotion takes effect on the next request. A key
             // without a user was made on the server host with file access: it is the owner.
-            let role = match &op.user_id {
-                None => Role::Owner,
+            let (role, scope) = match &op.user_id {
+                None => (Role::Owner, Scope::All),
                 Some(user) => match self.store.user(user).await {
-                    Ok(Some(u)) if u.status == UserStatus::Active => u.role,
+                    Ok(Some(u)) if u.status == UserStatus::Active => {
+                        (u.role, Scope::of(u.role, u.projects.as_deref()))
+                    }
                     Ok(_) => return Err(Failure::Refused("user_inactive")),
                     Err(_) => return Err(Failure::State("store_unavailable")),
                 },
             };
-            Ok((op, role))
+            Ok((op, role, scope))
         }
         .await;
         match result {
-            Ok((op, role)) => Ok(AuthedOperator::key(op, role, req.source_ip)),
+            Ok((op, role, scope)) => Ok(AuthedOperator {
+                scope,
+                ..AuthedOperator::key(op, role, req.source_ip)
+            }),
             Err(Failure::Malformed(e)) => Err(CoreError::bad(e.to_string())),
             Err(f) => {
                 self.audit_auth_failure(

@@ -503,8 +503,17 @@ impl Signet {
         Ok(view)
     }
 
-    /// All enrollment tokens.
-    pub async fn enrollment_tokens(&self) -> CoreResult<Vec<EnrollmentTokenView>> {
+    /// All enrollment tokens. Not for scoped operators: tokens name projects and secrets
+    /// across the vault.
+    pub async fn enrollment_tokens(
+        &self,
+        op: &AuthedOperator,
+    ) -> CoreResult<Vec<EnrollmentTokenView>> {
+        self.require_unscoped(op, "enrollment_token_list").await?;
+        self.all_enrollment_tokens().await
+    }
+
+    async fn all_enrollment_tokens(&self) -> CoreResult<Vec<EnrollmentTokenView>> {
         Ok(self
             .store
             .enrollment_tokens()
@@ -527,7 +536,7 @@ impl Signet {
             .await?;
         self.audit_operator(op, "enrollment_token_revoke", id, "")
             .await?;
-        self.enrollment_tokens()
+        self.all_enrollment_tokens()
             .await?
             .into_iter()
             .find(|t| t.id == id)

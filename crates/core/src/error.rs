@@ -16,9 +16,15 @@ pub enum CoreError {
     /// Authenticated, but not allowed (also: a secret that does not exist, to a machine).
     #[error("access denied")]
     Forbidden,
+    /// An invitation code that is unknown, used, expired or revoked: one answer for all four.
+    #[error("invitation refused")]
+    InviteRefused,
     /// The object does not exist (operator routes only; machines always get `Forbidden`).
     #[error("not found")]
     NotFound,
+    /// Passkeys cannot work with this server's public URL (no domain, or not a secure origin).
+    #[error("passkeys are unavailable on this server")]
+    PasskeysUnavailable,
     /// Too many attempts from this source.
     #[error("rate limited")]
     RateLimited,

@@ -13,14 +13,17 @@ pub mod auth;
 mod clock;
 pub mod enrollment;
 mod error;
+pub mod invite;
 pub mod machine;
 pub mod network;
 pub mod operator;
+pub mod passkey;
 pub mod read;
 pub mod role;
 pub mod secret;
 mod service;
 pub mod session;
+pub mod user;
 pub mod vault;
 
 pub use clock::{Clock, SystemClock};

@@ -76,18 +76,63 @@ impl Signet {
         })
     }
 
-    /// One machine.
-    pub async fn machine_view(&self, id: &str) -> CoreResult<MachineView> {
+    /// One machine, whoever asks.
+    async fn machine_by_id(&self, id: &str) -> CoreResult<MachineView> {
         let id = parse_machine_id(id)?;
         let m = self.store.machine(&id).await?.ok_or(CoreError::NotFound)?;
         self.view(m).await
     }
 
-    /// All machines, newest first.
-    pub async fn machine_views(&self) -> CoreResult<Vec<MachineView>> {
+    /// What of `view` a scoped operator may see: `None` unless the machine is attached to a
+    /// project in scope; otherwise only the in-scope projects and the grants on their secrets.
+    async fn within_scope(
+        &self,
+        op: &AuthedOperator,
+        mut view: MachineView,
+    ) -> CoreResult<Option<MachineView>> {
+        if !op.scope.is_limited() {
+            return Ok(Some(view));
+        }
+        view.projects.retain(|p| op.scope.covers(p));
+        if view.projects.is_empty() {
+            return Ok(None);
+        }
+        let mut grants = Vec::with_capacity(view.grants.len());
+        for g in view.grants {
+            if let Some(s) = self.store.secret(&g).await?
+                && op.scope.covers(&s.project_id)
+            {
+                grants.push(g);
+            }
+        }
+        view.grants = grants;
+        Ok(Some(view))
+    }
+
+    /// One machine. To a scoped operator, a machine attached to none of their projects is the
+    /// same 403 as one that does not exist.
+    pub async fn machine_view(&self, op: &AuthedOperator, id: &str) -> CoreResult<MachineView> {
+        let found = match self.machine_by_id(id).await {
+            Ok(v) => Some(v),
+            Err(CoreError::NotFound) if op.scope.is_limited() => None,
+            Err(e) => return Err(e),
+        };
+        match found {
+            Some(v) => match self.within_scope(op, v).await? {
+                Some(v) => Ok(v),
+                None => Err(self.deny(op, "machine_show", "scope=out").await),
+            },
+            None => Err(self.deny(op, "machine_show", "scope=out").await),
+        }
+    }
+
+    /// The machines the operator may see (all, unless scoped), newest first.
+    pub async fn machine_views(&self, op: &AuthedOperator) -> CoreResult<Vec<MachineView>> {
         let mut out = Vec::new();
         for m in self.store.machines().await? {
-            out.push(self.view(m).await?);
+            if let Some(v) = self.within_scope(op, self.view(m).await?).await? {
+                out.push(v);
+            }
         }
         Ok(out)
     }
@@ -110,7 +155,7 @@ impl Signet {
             })?;
         self.audit_operator(op, action, &mid.to_string(), "")
             .await?;
-        self.machine_view(id).await
+        self.machine_by_id(id).await
     }
 
     /// Approves a pending machine. A tokenless request is approved only when the operator quotes
@@ -208,7 +253,7 @@ impl Signet {
             "",
         )
         .await?;
-        self.machine_view(id).await
+        self.machine_by_id(id).await
     }
 
     /// Revokes a machine: its grants and memberships go with it.
@@ -219,7 +264,7 @@ impl Signet {
         self.store.revoke_machine(&mid).await?;
         self.audit_operator(op, "machine_revoke", &mid.to_string(), "")
             .await?;
-        self.machine_view(id).await
+        self.machine_by_id(id).await
     }
 
     /// Attaches a machine to a project (which grants nothing by itself), or detaches it, which
@@ -255,7 +300,7 @@ impl Signet {
         };
         self.audit_operator(op, action, &mid.to_string(), pid.as_str())
             .await?;
-        self.machine_view(id).await
+        self.machine_by_id(id).await
     }
 
     /// Grants or ungrants secrets. A grant needs the machine attached to the secret's project, so
@@ -307,7 +352,7 @@ impl Signet {
             )
             .await?;
         }
-        self.machine_view(id).await
+        self.machine_by_id(id).await
     }
 
     /// Replaces the machine's allowed source CIDRs (empty: any source).
@@ -331,6 +376,6 @@ impl Signet {
         self.store.set_machine_cidrs(&mid, &parsed).await?;
         self.audit_operator(op, "machine_cidrs_set", &mid.to_string(), &parsed.join(","))
             .await?;
-        self.machine_view(id).await
+        self.machine_by_id(id).await
     }
 }

@@ -17,11 +17,30 @@
 //! | `ManageOwners`    |        |           |       |   ✓   |
 //!
 //! `Read` covers listing and showing projects, secret metadata, versions, machines, tokens, the
-//! allowlist, audit list and verify, and whoami. Granting a role is further limited by
+//! allowlist, audit list and verify, and whoami. `ManageUsers` covers creating, inviting,
+//! re-roling, suspending and removing users (`crate::user`, `crate::invite`), never oneself, and
+//! owners only with `ManageOwners`. Granting a role is further limited by
 //! [`may_grant`]: nobody hands out more than they hold.
 //!
-//! Not yet here (issue 3): scoping developers and viewers to the projects they are given.
+//! # Project scope
+//!
+//! A developer or viewer may be limited to chosen projects ([`Scope`], resolved at
+//! authentication next to the role; owners and admins are never limited). A scoped operator:
+//!
+//! * lists only the projects in scope;
+//! * gets the same 403 for a secret or project outside the scope as for one that does not exist
+//!   (query, show, versions, create, update, rollback, delete), so the scope does not reveal
+//!   what lies outside it;
+//! * lists only machines attached to a project in scope, each showing only the in-scope
+//!   projects and grants; any other machine is the same 403;
+//! * is refused the enrollment token list and the audit log (query and verify): both describe
+//!   the whole vault. The vault settings and the IP allowlist stay readable.
+//!
+//! Every refusal is audited like a missing permission.
 
+use std::collections::BTreeSet;
+
+use signet_proto::ProjectId;
 use signet_store::{AuditResult, Role};
 
 use crate::audit::Actor;
@@ -118,7 +137,87 @@ pub fn may_grant(granter: Role, granted: Role) -> bool {
         && (granted != Role::Owner || allows(granter, Permission::ManageOwners))
 }
 
+/// The projects an operator's request may touch.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum Scope {
+    /// Every project: owners, admins, keys without a user, and unscoped developers and viewers.
+    #[default]
+    All,
+    /// Only these.
+    Projects(BTreeSet<ProjectId>),
+}
+
+impl Scope {
+    /// The scope a user with `role` and stored `projects` acts with. Owners and admins are
+    /// never limited, whatever is stored: they manage the projects themselves.
+    pub fn of(role: Role, projects: Option<&[ProjectId]>) -> Self {
+        match projects {
+            Some(list) if rank(role) < rank(Role::Admin) => {
+                Self::Projects(list.iter().cloned().collect())
+            }
+            _ => Self::All,
+        }
+    }
+
+    /// Whether `project` is in scope.
+    pub fn covers(&self, project: &ProjectId) -> bool {
+        match self {
+            Self::All => true,
+            Self::Projects(set) => set.contains(project),
+        }
+    }
+
+    /// Whether this scope leaves some project out (or might: a project created later).
+    pub fn is_limited(&self) -> bool {
+        matches!(self, Self::Projects(_))
+    }
+}
+
 impl Signet {
+    /// Audits a refusal of `action` and returns the error to answer with. A failed journal
+    /// write is the answer instead: an unrecorded denial is an outage.
+    pub(crate) async fn deny(&self, op: &AuthedOperator, action: &str, detail: &str) -> CoreError {
+        let e = self.event(
+            &Actor::operator(op),
+            action,
+            "",
+            AuditResult::Denied,
+            detail,
+        );
+        match self.journal(vec![e], Vec::new()).await {
+            Ok(()) => CoreError::Forbidden,
+            Err(err) => err,
+        }
+    }
+
+    /// Refuses a scoped operator: for views of the whole vault (the audit log, tokens).
+    pub(crate) async fn require_unscoped(
+        &self,
+        op: &AuthedOperator,
+        action: &str,
+    ) -> CoreResult<()> {
+        if op.scope.is_limited() {
+            return Err(self.deny(op, action, "scope=projects needs=all").await);
+        }
+        Ok(())
+    }
+
+    /// Refuses unless `project` (already parsed; `None` when the caller named something that
+    /// is not a project id) is in the operator's scope. Whether it exists is the caller's
+    /// business: to a scoped operator, missing and out of scope are the same 403.
+    pub(crate) async fn require_project(
+        &self,
+        op: &AuthedOperator,
+        project: Option<&ProjectId>,
+        action: &str,
+    ) -> CoreResult<()> {
+        match (&op.scope, project) {
+            (Scope::All, _) => Ok(()),
+            (scope, Some(p)) if scope.covers(p) => Ok(()),
+            _ => Err(self.deny(op, action, "scope=out").await),
+        }
+    }
+
     /// Refuses, and audits the refusal, unless the operator's role holds `perm`. `action` names
     /// what was attempted, as the success record would. It runs before any input is parsed, so
     /// the record carries no caller-chosen target text.

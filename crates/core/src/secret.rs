@@ -228,13 +228,14 @@ impl Signet {
         Ok(p.into())
     }
 
-    /// All projects.
-    pub async fn projects(&self) -> CoreResult<Vec<ProjectView>> {
+    /// The projects in the operator's scope (all of them for most).
+    pub async fn projects(&self, op: &AuthedOperator) -> CoreResult<Vec<ProjectView>> {
         Ok(self
             .store
             .projects()
             .await?
             .into_iter()
+            .filter(|p| op.scope.covers(&p.id))
             .map(ProjectView::from)
             .collect())
     }
@@ -293,9 +294,11 @@ impl Signet {
     ) -> CoreResult<SecretView> {
         self.require(op, Permission::WriteSecrets, "secret_create")
             .await?;
+        let parsed = ProjectId::parse(project).ok();
+        self.require_project(op, parsed.as_ref(), "secret_create")
+            .await?;
         check_name("secret", name)?;
-        let project_id =
-            ProjectId::parse(project).map_err(|_| CoreError::bad("unknown project"))?;
+        let project_id = parsed.ok_or_else(|| CoreError::bad("unknown project"))?;
         let project = self
             .store
             .project(&project_id)
@@ -334,6 +337,28 @@ impl Signet {
         }
     }
 
+    /// The live secret `id`, if the operator's scope covers its project. To a scoped operator
+    /// an unknown, deleted or malformed id is the same audited 403 as one outside the scope;
+    /// to anyone else it is a 404.
+    async fn secret_in_scope(
+        &self,
+        op: &AuthedOperator,
+        id: &str,
+        action: &str,
+    ) -> CoreResult<SecretRecord> {
+        let found = match SecretId::parse(id) {
+            Ok(id) => match self.live_secret(&id).await {
+                Ok(s) => Some(s),
+                Err(CoreError::NotFound) => None,
+                Err(e) => return Err(e),
+            },
+            Err(_) => None,
+        };
+        self.require_project(op, found.as_ref().map(|s| &s.project_id), action)
+            .await?;
+        found.ok_or(CoreError::NotFound)
+    }
+
     /// Writes a new version.
     pub async fn update_secret(
         &self,
@@ -343,8 +368,8 @@ impl Signet {
     ) -> CoreResult<SecretView> {
         self.require(op, Permission::WriteSecrets, "secret_update")
             .await?;
-        let id = parse_secret_id(id)?;
-        let s = self.live_secret(&id).await?;
+        let s = self.secret_in_scope(op, id, "secret_update").await?;
+        let id = s.id.clone();
         let project = self
             .store
             .project(&s.project_id)
@@ -359,7 +384,7 @@ impl Signet {
             .await?;
         self.audit_operator(op, "secret_update", id.as_str(), &format!("version={next}"))
             .await?;
-        self.secret_view(id.as_str()).await
+        Ok(self.live_secret(&id).await?.into())
     }
 
     /// Writes a new version whose value is that of `version`.
@@ -371,8 +396,8 @@ impl Signet {
     ) -> CoreResult<SecretView> {
         self.require(op, Permission::WriteSecrets, "secret_rollback")
             .await?;
-        let id = parse_secret_id(id)?;
-        let s = self.live_secret(&id).await?;
+        let s = self.secret_in_scope(op, id, "secret_rollback").await?;
+        let id = s.id.clone();
         let versions = self.store.versions(&id).await?;
         let target = versions
             .iter()
@@ -396,27 +421,36 @@ impl Signet {
             &format!("version={next} value_of={version}"),
         )
         .await?;
-        self.secret_view(id.as_str()).await
+        Ok(self.live_secret(&id).await?.into())
     }
 
     /// Soft-deletes a secret.
     pub async fn delete_secret(&self, op: &AuthedOperator, id: &str) -> CoreResult<()> {
         self.require(op, Permission::WriteSecrets, "secret_delete")
             .await?;
-        let id = parse_secret_id(id)?;
+        let id = if op.scope.is_limited() {
+            self.secret_in_scope(op, id, "secret_delete").await?.id
+        } else {
+            parse_secret_id(id)?
+        };
         self.store.delete_secret(&id, self.now_ms()).await?;
         self.audit_operator(op, "secret_delete", id.as_str(), "")
             .await
     }
 
     /// A live secret's metadata.
-    pub async fn secret_view(&self, id: &str) -> CoreResult<SecretView> {
-        let id = parse_secret_id(id)?;
-        Ok(self.live_secret(&id).await?.into())
+    pub async fn secret_view(&self, op: &AuthedOperator, id: &str) -> CoreResult<SecretView> {
+        Ok(self.secret_in_scope(op, id, "secret_show").await?.into())
     }
 
     /// A project's live secrets.
-    pub async fn secrets_in_project(&self, project: &str) -> CoreResult<Vec<SecretView>> {
+    pub async fn secrets_in_project(
+        &self,
+        op: &AuthedOperator,
+        project: &str,
+    ) -> CoreResult<Vec<SecretView>> {
+        self.require_project(op, ProjectId::parse(project).ok().as_ref(), "secret_query")
+            .await?;
         let p = parse_project_id(project)?;
         if self.store.project(&p).await?.is_none() {
             return Err(CoreError::NotFound);
@@ -431,9 +465,8 @@ impl Signet {
     }
 
     /// A secret's versions, oldest first.
-    pub async fn versions(&self, id: &str) -> CoreResult<Vec<VersionView>> {
-        let id = parse_secret_id(id)?;
-        self.live_secret(&id).await?;
+    pub async fn versions(&self, op: &AuthedOperator, id: &str) -> CoreResult<Vec<VersionView>> {
+        let id = self.secret_in_scope(op, id, "secret_versions").await?.id;
         Ok(self
             .store
             .versions(&id)

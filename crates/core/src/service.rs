@@ -56,6 +56,8 @@ pub struct Signet {
     pub(crate) login_limiter: RequestLimiter,
     /// The first-run setup code, while no user exists.
     pub(crate) setup: crate::session::SetupSlot,
+    /// The WebAuthn relying party, from `config.api_url`.
+    pub(crate) passkeys: crate::passkey::RelyingParty,
     /// Static settings.
     pub(crate) config: SignetConfig,
 }
@@ -87,6 +89,7 @@ impl Signet {
             policy,
             keys: KeyCache::default(),
             setup: Default::default(),
+            passkeys: crate::passkey::RelyingParty::from_api_url(&config.api_url),
             config,
         })
     }
@@ -111,8 +114,10 @@ impl Signet {
         self.store.vault().await.is_ok()
     }
 
-    /// Forgets expired nonces; run periodically.
+    /// Forgets expired nonces and WebAuthn ceremonies; run periodically. Returns how many rows
+    /// went.
     pub async fn sweep(&self) -> crate::CoreResult<u64> {
-        Ok(self.store.sweep_nonces(self.now_ms()).await?)
+        let nonces = self.store.sweep_nonces(self.now_ms()).await?;
+        Ok(nonces + self.sweep_ceremonies().await?)
     }
 }

@@ -192,6 +192,8 @@ pub struct AccountView {
     pub totp_enabled: bool,
     /// Unused recovery codes.
     pub recovery_codes_left: u32,
+    /// Registered passkeys, oldest first.
+    pub passkeys: Vec<crate::passkey::PasskeyView>,
     /// Live browser sessions.
     pub sessions: Vec<SessionListing>,
     /// Live CLI keys.
@@ -401,6 +403,7 @@ impl Signet {
                 step_up_ms: rec.step_up_ms,
             }),
             role: user.role,
+            scope: crate::role::Scope::of(user.role, user.projects.as_deref()),
             source_ip,
         })
     }
@@ -632,6 +635,7 @@ impl Signet {
         Ok(AccountView {
             totp_enabled: user.totp_sealed.is_some(),
             recovery_codes_left: self.store.unused_recovery_codes(&user_id).await?,
+            passkeys: self.passkeys_of(&user_id).await?,
             user: user.into(),
             sessions,
             cli_keys,

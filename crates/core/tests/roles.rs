@@ -81,6 +81,7 @@ impl World {
             totp_sealed: None,
             totp_last_step: 0,
             role,
+            projects: None,
             status: UserStatus::Active,
             failed_attempts: 0,
             locked_until_ms: None,
@@ -154,6 +155,7 @@ fn new_user(name: &str, role: Role) -> NewUser<'_> {
         email: "someone@example.test",
         password: Password::new("correct horse battery staple"),
         role,
+        projects: None,
     }
 }
 
@@ -346,11 +348,12 @@ async fn a_viewer_changes_nothing_and_every_refusal_is_audited() {
     }
 
     // Nothing changed.
-    assert_eq!(s.projects().await.unwrap().len(), 1);
-    let now = s.secret_view(&sid).await.unwrap();
+    let o = &w.owner;
+    assert_eq!(s.projects(o).await.unwrap().len(), 1);
+    let now = s.secret_view(o, &sid).await.unwrap();
     assert_eq!(now.version, 1);
-    assert_eq!(s.versions(&sid).await.unwrap().len(), 1);
-    assert!(s.enrollment_tokens().await.unwrap().is_empty());
+    assert_eq!(s.versions(o, &sid).await.unwrap().len(), 1);
+    assert!(s.enrollment_tokens(o).await.unwrap().is_empty());
     let al = s.allowlist().await.unwrap();
     assert!(!al.enabled && al.entries.is_empty());
     assert_eq!(
@@ -360,13 +363,17 @@ async fn a_viewer_changes_nothing_and_every_refusal_is_audited() {
 
     // Every refusal is in the audit log as a denial by this operator.
     let denied = s
-        .audit_list(&AuditFilter {
-            before_seq: None,
-            actor_id: Some(viewer.id.to_string()),
-            action: None,
-            result: None,
-            limit: 1000,
-        })
+        .audit_list(
+            &w.owner,
+            &AuditFilter {
+                before_seq: None,
+                actor_id: Some(viewer.id.to_string()),
+                action: None,
+                result: None,
+                limit: 1000,
+                ..AuditFilter::default()
+            },
+        )
         .await
         .unwrap();
     assert_eq!(denied.len(), refusals.len());
@@ -601,13 +608,17 @@ async fn users_are_created_with_a_role_at_or_below_the_creators() {
 
     // The refused owner grant is audited with what was asked for.
     let denied = s
-        .audit_list(&AuditFilter {
-            before_seq: None,
-            actor_id: None,
-            action: Some("user_create".into()),
-            result: None,
-            limit: 100,
-        })
+        .audit_list(
+            &w.owner,
+            &AuditFilter {
+                before_seq: None,
+                actor_id: None,
+                action: Some("user_create".into()),
+                result: None,
+                limit: 100,
+                ..AuditFilter::default()
+            },
+        )
         .await
         .unwrap();
     assert!(

@@ -108,6 +108,15 @@ prefixed_id!(
     /// A secret. `sk_` and 10 letters or digits.
     SecretId, "sk_", 10, "secret"
 );
+prefixed_id!(
+    /// A passkey registered to a user. `pkey_` and 16 letters or digits.
+    PasskeyId, "pkey_", 16, "passkey"
+);
+prefixed_id!(
+    /// One WebAuthn ceremony (a challenge handed to a browser). `wac_` and 24 letters or digits:
+    /// it names server-side state, so it is as long as a session id.
+    CeremonyId, "wac_", 24, "challenge"
+);
 
 macro_rules! uuid_id {
     ($(#[$doc:meta])* $name:ident, $kind:literal) => {
@@ -133,6 +142,11 @@ macro_rules! uuid_id {
             /// The 16 raw bytes.
             pub fn as_bytes(&self) -> &[u8; 16] {
                 self.0.as_bytes()
+            }
+
+            /// The id with these 16 raw bytes (the inverse of [`Self::as_bytes`]).
+            pub fn from_bytes(bytes: [u8; 16]) -> Self {
+                Self(uuid::Uuid::from_bytes(bytes))
             }
         }
 
@@ -186,6 +200,10 @@ uuid_id!(
     /// A browser session: what a signed-in dashboard's cookie stands for. The id is public (it
     /// names the session in lists); the cookie's secret is a different value.
     SessionId, "session"
+);
+uuid_id!(
+    /// An invitation to become a user, spent once by the person it was sent to.
+    InviteId, "invite"
 );
 
 #[cfg(test)]

@@ -10,7 +10,10 @@ pub mod identity;
 pub mod key;
 pub mod request;
 
-pub use id::{IdError, MachineId, OperatorId, ProjectId, SecretId, SessionId, UserId, VaultId};
+pub use id::{
+    CeremonyId, IdError, InviteId, MachineId, OperatorId, PasskeyId, ProjectId, SecretId,
+    SessionId, UserId, VaultId,
+};
 pub use identity::{Identity, IdentityError};
 pub use key::{Fingerprint, KeyError, PublicKey, SecretSeed};
 pub use request::{

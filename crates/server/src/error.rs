@@ -22,6 +22,8 @@ pub enum ErrorCode {
     Conflict,
     /// 500: a bug; details only in the log.
     Internal,
+    /// 403: an invitation code that is unknown, used, expired or revoked (one answer for all).
+    InviteRefused,
     /// 400: malformed input; the message says what.
     MalformedRequest,
     /// 405: method not routed (HEAD, OPTIONS and TRACE never are on the API).
@@ -30,6 +32,8 @@ pub enum ErrorCode {
     NotFound,
     /// 413: body over the route's limit.
     PayloadTooLarge,
+    /// 403: the server's public URL cannot be a WebAuthn relying party (no domain, or not HTTPS).
+    PasskeysUnavailable,
     /// 409: the public key is already registered.
     PublicKeyTaken,
     /// 429: too many requests from this source.
@@ -49,9 +53,12 @@ impl ErrorCode {
     /// The HTTP status.
     pub fn status(self) -> StatusCode {
         match self {
-            Self::AccessDenied | Self::CsrfRefused | Self::StepUpRequired | Self::SetupClosed => {
-                StatusCode::FORBIDDEN
-            }
+            Self::AccessDenied
+            | Self::CsrfRefused
+            | Self::InviteRefused
+            | Self::StepUpRequired
+            | Self::SetupClosed
+            | Self::PasskeysUnavailable => StatusCode::FORBIDDEN,
             Self::AuthenticationFailed => StatusCode::UNAUTHORIZED,
             Self::Conflict | Self::PublicKeyTaken => StatusCode::CONFLICT,
             Self::Internal => StatusCode::INTERNAL_SERVER_ERROR,
@@ -71,10 +78,12 @@ impl ErrorCode {
             Self::AuthenticationFailed => "authentication_failed",
             Self::Conflict => "conflict",
             Self::Internal => "internal",
+            Self::InviteRefused => "invite_refused",
             Self::MalformedRequest => "malformed_request",
             Self::MethodNotAllowed => "method_not_allowed",
             Self::NotFound => "not_found",
             Self::PayloadTooLarge => "payload_too_large",
+            Self::PasskeysUnavailable => "passkeys_unavailable",
             Self::PublicKeyTaken => "public_key_taken",
             Self::RateLimited => "rate_limited",
             Self::Unavailable => "unavailable",
@@ -91,10 +100,14 @@ impl ErrorCode {
             Self::AuthenticationFailed => "authentication failed",
             Self::Conflict => "conflict",
             Self::Internal => "internal error",
+            Self::InviteRefused => "invitation refused",
             Self::MalformedRequest => "malformed request",
             Self::MethodNotAllowed => "method not allowed",
             Self::NotFound => "not found",
             Self::PayloadTooLarge => "request body too large",
+            Self::PasskeysUnavailable => {
+                "passkeys need the server's public URL to be https://<domain> (or http://localhost)"
+            }
             Self::PublicKeyTaken => "public key is already registered",
             Self::RateLimited => "too many requests",
             Self::Unavailable => "service temporarily unavailable",
@@ -145,7 +158,9 @@ impl From<CoreError> for ApiError {
                 message: Some(format!("conflict: {rule}")),
             },
             CoreError::Forbidden => Self::new(ErrorCode::AccessDenied),
+            CoreError::InviteRefused => Self::new(ErrorCode::InviteRefused),
             CoreError::NotFound => Self::new(ErrorCode::NotFound),
+            CoreError::PasskeysUnavailable => Self::new(ErrorCode::PasskeysUnavailable),
             CoreError::RateLimited => Self::new(ErrorCode::RateLimited),
             CoreError::Unauthenticated => Self::new(ErrorCode::AuthenticationFailed),
             CoreError::Unavailable => Self::new(ErrorCode::Unavailable),
@@ -192,10 +207,12 @@ mod tests {
             ErrorCode::AuthenticationFailed,
             ErrorCode::Conflict,
             ErrorCode::Internal,
+            ErrorCode::InviteRefused,
             ErrorCode::MalformedRequest,
             ErrorCode::MethodNotAllowed,
             ErrorCode::NotFound,
             ErrorCode::PayloadTooLarge,
+            ErrorCode::PasskeysUnavailable,
             ErrorCode::PublicKeyTaken,
             ErrorCode::RateLimited,
             ErrorCode::Unavailable,

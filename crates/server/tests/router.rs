@@ -235,3 +235,55 @@ async fn cli_login_failures_are_uniform_then_throttled() {
     assert_eq!(throttled.1["code"], "rate_limited");
     assert!(throttled.2.contains_key("retry-after"));
 }
+
+#[tokio::test]
+async fn invitation_refusals_are_one_403_and_the_user_routes_need_a_signature() {
+    let (app, _dir) = app().await;
+    let accept = |code: &str| {
+        post_json(
+            "/v1/auth/invite/accept",
+            &serde_json::json!({
+                "code": code,
+                "username": "newcomer",
+                "password": "a long enough passphrase",
+            }),
+        )
+    };
+    let unknown = call(&app, accept(&"0".repeat(64))).await;
+    assert_eq!(unknown.0, StatusCode::FORBIDDEN);
+    assert_eq!(
+        unknown.1,
+        serde_json::json!({"error": "invitation refused", "code": "invite_refused"})
+    );
+    // Any other wrong code answers the same, whatever it looks like.
+    assert_eq!(call(&app, accept("x")).await.1, unknown.1);
+    assert_eq!(call(&app, accept(&"z".repeat(500))).await.1, unknown.1);
+    // Shape errors are 400 and never quote the password.
+    let short = post_json(
+        "/v1/auth/invite/accept",
+        &serde_json::json!({"code": "x", "username": "n", "password": "short"}),
+    );
+    let short = call(&app, short).await;
+    assert_eq!(short.0, StatusCode::BAD_REQUEST);
+    assert!(!short.1.to_string().contains("\"short\""));
+    let extra = post_json(
+        "/v1/auth/invite/accept",
+        &serde_json::json!({"code": "x", "username": "n", "password": "a long enough passphrase", "role": "owner"}),
+    );
+    assert_eq!(call(&app, extra).await.0, StatusCode::BAD_REQUEST);
+
+    // The management routes exist and are signed-only.
+    let unsigned = call(&app, get("/v1/admin/projects")).await.1;
+    for uri in [
+        "/v1/admin/users/invite",
+        "/v1/admin/users/invites/7d444840-9dc0-11d1-b245-5ffdce74fad2/revoke",
+        "/v1/admin/users/7d444840-9dc0-11d1-b245-5ffdce74fad2/role",
+        "/v1/admin/users/7d444840-9dc0-11d1-b245-5ffdce74fad2/suspend",
+        "/v1/admin/users/7d444840-9dc0-11d1-b245-5ffdce74fad2/delete",
+    ] {
+        let r = call(&app, post_json(uri, &serde_json::json!({}))).await;
+        assert_eq!((r.0, &r.1), (StatusCode::UNAUTHORIZED, &unsigned), "{uri}");
+    }
+    let r = call(&app, get("/v1/admin/users/invites")).await;
+    assert_eq!(r.0, StatusCode::UNAUTHORIZED);
+}

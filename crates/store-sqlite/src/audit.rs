@@ -144,24 +144,31 @@ impl AuditStore for SqliteStore {
             filter.actor_id,
             filter.action,
             filter.result.map(AuditResult::as_str),
-            filter.limit.min(MAX_LIMIT)
+            filter.limit.min(MAX_LIMIT),
+            filter.since_ms,
+            filter.until_ms
         ];
         // A filter on actor or action gets a statement where it is a plain equality, so SQLite
-        // walks that column's index (whose entries end in `seq`) instead of the whole log.
-        // Unused parameters are gaps in the numbering, which SQLite allows.
+        // walks that column's index (whose entries end in `seq`) instead of the whole log. The
+        // time bounds are plain conditions: `ts_ms` grows with `seq`, so walking newest first
+        // finds the window quickly. Unused parameters are gaps in the numbering, which SQLite
+        // allows.
         let sql = match (&filter.actor_id, &filter.action) {
             (Some(_), _) => record_select!(
-                "actor_id = ?2 AND seq < ?1 AND (?3 IS NULL OR action = ?3) AND (?4 IS NULL OR result = ?4)",
+                "actor_id = ?2 AND seq < ?1 AND (?3 IS NULL OR action = ?3) AND (?4 IS NULL OR result = ?4)
+                 AND (?6 IS NULL OR ts_ms >= ?6) AND (?7 IS NULL OR ts_ms < ?7)",
                 " ORDER BY seq DESC LIMIT ?5"
             ),
             (None, Some(_)) => {
                 record_select!(
-                    "action = ?3 AND seq < ?1 AND (?4 IS NULL OR result = ?4)",
+                    "action = ?3 AND seq < ?1 AND (?4 IS NULL OR result = ?4)
+                     AND (?6 IS NULL OR ts_ms >= ?6) AND (?7 IS NULL OR ts_ms < ?7)",
                     " ORDER BY seq DESC LIMIT ?5"
                 )
             }
             (None, None) => record_select!(
-                "seq < ?1 AND (?4 IS NULL OR result = ?4)",
+                "seq < ?1 AND (?4 IS NULL OR result = ?4)
+                 AND (?6 IS NULL OR ts_ms >= ?6) AND (?7 IS NULL OR ts_ms < ?7)",
                 " ORDER BY seq DESC LIMIT ?5"
             ),
         };

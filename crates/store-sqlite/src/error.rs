@@ -16,6 +16,8 @@ const UNIQUE_RULES: &[(&str, &str)] = &[
     ("users.username", "username"),
     ("users.email", "email"),
     ("sessions.token_hash", "token_hash"),
+    ("invites.code_hash", "invite_code"),
+    ("passkeys.credential_id", "credential_id"),
     (
         "secret_versions.secret_id, secret_versions.version",
         "version",

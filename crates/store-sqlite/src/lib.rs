@@ -20,10 +20,12 @@
 
 mod audit;
 mod error;
+mod invite;
 mod machine;
 mod network;
 mod nonce;
 mod operator;
+mod passkey;
 mod project;
 mod reader;
 mod row;

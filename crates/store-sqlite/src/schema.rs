@@ -18,7 +18,9 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0001_init.sql"),
     include_str!("../migrations/0002_accounts.sql"),
     include_str!("../migrations/0003_sessions.sql"),
-    include_str!("../migrations/0006_cli_key_ttl.sql"),
+    include_str!("../migrations/0004_cli_key_ttl.sql"),
+    include_str!("../migrations/0005_members.sql"),
+    include_str!("../migrations/0006_passkeys.sql"),
 ];
 
 /// Creates the file if needed and opens the write connection, configured and migrated.

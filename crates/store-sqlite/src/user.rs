@@ -3,8 +3,8 @@
 //! conditional statement, so it holds however the writer batches the requests.
 
 use async_trait::async_trait;
-use rusqlite::{Row, params};
-use signet_proto::UserId;
+use rusqlite::{Connection, Row, params};
+use signet_proto::{ProjectId, UserId};
 use signet_store::{
     Lockout, LoginRecord, LoginResult, Role, StoreError, StoreResult, UserRecord, UserStatus,
     UserStore,
@@ -14,7 +14,27 @@ use crate::SqliteStore;
 use crate::row::{col, id, name, opt_id};
 use crate::statement::{all, exec, exec_found, one};
 
+/// `SELECT` of every user column, in the order [`user`] decodes, then the rest of the statement.
+macro_rules! user_select {
+    ($rest:literal) => {
+        concat!(
+            "SELECT id, username, email, display_name, password_hash, totp_sealed, totp_last_step,
+                    role, status, failed_attempts, locked_until_ms, created_ms, scoped, removed_ms
+             FROM users ",
+            $rest
+        )
+    };
+}
+
+/// A user row. `projects` is `Some(empty)` when the user is scoped; [`with_projects`] fills it.
 fn user(row: &Row<'_>) -> StoreResult<UserRecord> {
+    let scoped: bool = col(row, 12)?;
+    let removed_ms: Option<i64> = col(row, 13)?;
+    let status = if removed_ms.is_some() {
+        UserStatus::Removed
+    } else {
+        name(row, 8, UserStatus::parse)?
+    };
     Ok(UserRecord {
         id: id(row, 0)?,
         username: col(row, 1)?,
@@ -24,11 +44,73 @@ fn user(row: &Row<'_>) -> StoreResult<UserRecord> {
         totp_sealed: col(row, 5)?,
         totp_last_step: col(row, 6)?,
         role: name(row, 7, Role::parse)?,
-        status: name(row, 8, UserStatus::parse)?,
+        projects: scoped.then(Vec::new),
+        status,
         failed_attempts: col(row, 9)?,
         locked_until_ms: col(row, 10)?,
         created_ms: col(row, 11)?,
     })
+}
+
+/// Reads a scoped user's projects.
+fn with_projects(c: &Connection, mut u: UserRecord) -> StoreResult<UserRecord> {
+    if let Some(list) = u.projects.as_mut() {
+        *list = all(
+            c,
+            "SELECT project_id FROM user_projects WHERE user_id = ?1 ORDER BY project_id",
+            [u.id.to_string()],
+            |r| id(r, 0),
+        )?;
+    }
+    Ok(u)
+}
+
+/// Replaces a user's scope: `None` unscopes them.
+fn write_scope(c: &Connection, user: &UserId, projects: Option<&[ProjectId]>) -> StoreResult<()> {
+    let user = user.to_string();
+    exec(c, "DELETE FROM user_projects WHERE user_id = ?1", [&user])?;
+    exec(
+        c,
+        "UPDATE users SET scoped = ?2 WHERE id = ?1",
+        params![user, projects.is_some()],
+    )?;
+    for p in projects.unwrap_or_default() {
+        exec(
+            c,
+            "INSERT OR IGNORE INTO user_projects (user_id, project_id) VALUES (?1, ?2)",
+            params![user, p.as_str()],
+        )?;
+    }
+    Ok(())
+}
+
+/// Refuses, inside the caller's transaction, a change that would leave no active owner: `user`
+/// is about to stop being one.
+fn keep_an_owner(c: &Connection, user: &UserId) -> StoreResult<()> {
+    let others = one(
+        c,
+        "SELECT count(*) FROM users
+         WHERE role = 'owner' AND status = 'active' AND removed_ms IS NULL AND id != ?1",
+        [user.to_string()],
+        |r| col::<i64>(r, 0),
+    )?
+    .unwrap_or(0);
+    if others == 0 {
+        return Err(StoreError::Conflict("last_owner"));
+    }
+    Ok(())
+}
+
+/// The user as the writer sees it now; `NotFound` for unknown or removed.
+fn live_user(c: &Connection, id: &UserId) -> StoreResult<UserRecord> {
+    match one(c, user_select!("WHERE id = ?1"), [id.to_string()], user)? {
+        Some(u) if u.status != UserStatus::Removed => Ok(u),
+        _ => Err(StoreError::NotFound),
+    }
+}
+
+fn is_active_owner(u: &UserRecord) -> bool {
+    u.role == Role::Owner && u.status == UserStatus::Active
 }
 
 fn login(row: &Row<'_>) -> StoreResult<LoginRecord> {
@@ -41,12 +123,18 @@ fn login(row: &Row<'_>) -> StoreResult<LoginRecord> {
     })
 }
 
-fn insert(tx: &rusqlite::Transaction<'_>, u: &UserRecord) -> StoreResult<()> {
+pub(crate) fn insert(tx: &rusqlite::Transaction<'_>, u: &UserRecord) -> StoreResult<()> {
+    // A removed user is stored as suspended plus `removed_ms` (migration 0005).
+    let (status, removed_ms) = match u.status {
+        UserStatus::Removed => (UserStatus::Suspended, Some(u.created_ms)),
+        s => (s, None),
+    };
     exec(
         tx,
         "INSERT INTO users (id, username, email, display_name, password_hash, totp_sealed,
-             totp_last_step, role, status, failed_attempts, locked_until_ms, created_ms)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+             totp_last_step, role, status, failed_attempts, locked_until_ms, created_ms,
+             removed_ms)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
         params![
             u.id.to_string(),
             u.username,
@@ -56,16 +144,17 @@ fn insert(tx: &rusqlite::Transaction<'_>, u: &UserRecord) -> StoreResult<()> {
             u.totp_sealed,
             u.totp_last_step,
             u.role.as_str(),
-            u.status.as_str(),
+            status.as_str(),
             u.failed_attempts,
             u.locked_until_ms,
-            u.created_ms
+            u.created_ms,
+            removed_ms
         ],
-    )
-    .map(drop)
+    )?;
+    write_scope(tx, &u.id, u.projects.as_deref())
 }
 
-fn insert_codes(
+pub(crate) fn insert_codes(
     tx: &rusqlite::Transaction<'_>,
     user: &str,
     hashes: &[[u8; 32]],
@@ -121,24 +210,19 @@ impl UserStore for SqliteStore {
 
     async fn users(&self) -> StoreResult<Vec<UserRecord>> {
         self.read(|c| {
-            all(
-                c,
-                "SELECT id, username, email, display_name, password_hash, totp_sealed, totp_last_step, role, status, failed_attempts, locked_until_ms, created_ms FROM users ORDER BY created_ms, username",
-                [],
-                user,
-            )
+            all(c, user_select!("ORDER BY created_ms, username"), [], user)?
+                .into_iter()
+                .map(|u| with_projects(c, u))
+                .collect()
         })
     }
 
     async fn user(&self, id: &UserId) -> StoreResult<Option<UserRecord>> {
         let id = id.to_string();
         self.read(|c| {
-            one(
-                c,
-                "SELECT id, username, email, display_name, password_hash, totp_sealed, totp_last_step, role, status, failed_attempts, locked_until_ms, created_ms FROM users WHERE id = ?1",
-                [id],
-                user,
-            )
+            one(c, user_select!("WHERE id = ?1"), [id], user)?
+                .map(|u| with_projects(c, u))
+                .transpose()
         })
     }
 
@@ -147,10 +231,12 @@ impl UserStore for SqliteStore {
         self.read(|c| {
             one(
                 c,
-                "SELECT id, username, email, display_name, password_hash, totp_sealed, totp_last_step, role, status, failed_attempts, locked_until_ms, created_ms FROM users WHERE username = ?1 OR email = ?1",
+                user_select!("WHERE username = ?1 OR email = ?1"),
                 [canonical],
                 user,
-            )
+            )?
+            .map(|u| with_projects(c, u))
+            .transpose()
         })
     }
 
@@ -311,5 +397,72 @@ impl UserStore for SqliteStore {
                 login,
             )
         })
+    }
+
+    async fn set_user_access(
+        &self,
+        id: &UserId,
+        role: Role,
+        projects: Option<&[ProjectId]>,
+    ) -> StoreResult<()> {
+        let (id, projects) = (*id, projects.map(<[ProjectId]>::to_vec));
+        self.write(move |tx| {
+            let u = live_user(tx, &id)?;
+            if is_active_owner(&u) && role != Role::Owner {
+                keep_an_owner(tx, &id)?;
+            }
+            exec(
+                tx,
+                "UPDATE users SET role = ?2 WHERE id = ?1",
+                params![id.to_string(), role.as_str()],
+            )?;
+            write_scope(tx, &id, projects.as_deref())
+        })
+        .await
+    }
+
+    async fn set_user_active(&self, id: &UserId, active: bool) -> StoreResult<()> {
+        let id = *id;
+        let status = if active {
+            UserStatus::Active
+        } else {
+            UserStatus::Suspended
+        };
+        self.write(move |tx| {
+            let u = live_user(tx, &id)?;
+            if is_active_owner(&u) && status != UserStatus::Active {
+                keep_an_owner(tx, &id)?;
+            }
+            exec(
+                tx,
+                "UPDATE users SET status = ?2 WHERE id = ?1",
+                params![id.to_string(), status.as_str()],
+            )
+            .map(drop)
+        })
+        .await
+    }
+
+    async fn remove_user(&self, id: &UserId, now_ms: i64) -> StoreResult<()> {
+        let id = *id;
+        self.write(move |tx| {
+            let u = live_user(tx, &id)?;
+            if is_active_owner(&u) {
+                keep_an_owner(tx, &id)?;
+            }
+            let id = id.to_string();
+            exec(
+                tx,
+                "UPDATE users SET status = 'suspended', removed_ms = ?2 WHERE id = ?1",
+                params![id, now_ms],
+            )?;
+            exec(
+                tx,
+                "UPDATE operators SET disabled = 1 WHERE user_id = ?1",
+                [id],
+            )
+            .map(drop)
+        })
+        .await
     }
 }

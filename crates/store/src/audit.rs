@@ -155,6 +155,11 @@ pub struct AuditFilter {
     pub action: Option<String>,
     /// Only this result.
     pub result: Option<AuditResult>,
+    /// Only records at or after this time, Unix ms.
+    pub since_ms: Option<i64>,
+    /// Only records before this time, Unix ms (exclusive, so consecutive windows never
+    /// overlap).
+    pub until_ms: Option<i64>,
     /// At most this many (the store caps it at 1000).
     pub limit: u32,
 }

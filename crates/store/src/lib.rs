@@ -12,10 +12,12 @@
 #![forbid(unsafe_code)]
 
 mod audit;
+mod invite;
 mod machine;
 mod network;
 mod nonce;
 mod operator;
+mod passkey;
 mod project;
 mod secret;
 mod session;
@@ -30,12 +32,14 @@ pub use audit::{
     ActorKind, AuditChain, AuditEvent, AuditFilter, AuditHead, AuditRecord, AuditResult,
     AuditStore, JournalBatch, ReadMark,
 };
+pub use invite::{InviteRecord, InviteStore};
 pub use machine::{
     EnrollMethod, MachineKind, MachineRecord, MachineStatus, MachineStore, NewMachine,
 };
 pub use network::{AllowlistEntry, NetworkStore};
 pub use nonce::NonceStore;
 pub use operator::{OperatorRecord, OperatorStore};
+pub use passkey::{CeremonyKind, CeremonyRecord, PasskeyRecord, PasskeyStore};
 pub use project::{ProjectRecord, ProjectStore};
 pub use secret::{
     GrantedSecret, NewVersion, PollRow, SecretKind, SecretReadView, SecretRecord, SecretStore,
@@ -71,10 +75,12 @@ pub type StoreResult<T> = Result<T, StoreError>;
 /// Everything a backend implements. The composition root holds one as `Arc<dyn Store>`.
 pub trait Store:
     AuditStore
+    + InviteStore
     + MachineStore
     + NetworkStore
     + NonceStore
     + OperatorStore
+    + PasskeyStore
     + ProjectStore
     + SecretStore
     + SessionStore
@@ -88,10 +94,12 @@ pub trait Store:
 
 impl<T> Store for T where
     T: AuditStore
+        + InviteStore
         + MachineStore
         + NetworkStore
         + NonceStore
         + OperatorStore
+        + PasskeyStore
         + ProjectStore
         + SecretStore
         + SessionStore

@@ -7,7 +7,7 @@
 use std::fmt;
 
 use async_trait::async_trait;
-use signet_proto::UserId;
+use signet_proto::{ProjectId, UserId};
 
 use crate::StoreResult;
 
@@ -52,8 +52,11 @@ impl Role {
 pub enum UserStatus {
     /// May sign in.
     Active,
-    /// May not sign in; their keys stop authenticating.
+    /// May not sign in; their keys stop authenticating. Reversible.
     Suspended,
+    /// Removed for good: never signs in again, every key disabled. The row stays for the audit
+    /// log and login history, and keeps its username and email reserved.
+    Removed,
 }
 
 impl UserStatus {
@@ -62,6 +65,7 @@ impl UserStatus {
         match self {
             Self::Active => "active",
             Self::Suspended => "suspended",
+            Self::Removed => "removed",
         }
     }
 
@@ -70,6 +74,7 @@ impl UserStatus {
         match s {
             "active" => Some(Self::Active),
             "suspended" => Some(Self::Suspended),
+            "removed" => Some(Self::Removed),
             _ => None,
         }
     }
@@ -95,6 +100,9 @@ pub struct UserRecord {
     pub totp_last_step: i64,
     /// What the user may do.
     pub role: Role,
+    /// The projects a developer or viewer is limited to; `None` means every project. Owners and
+    /// admins are never limited, whatever is stored.
+    pub projects: Option<Vec<ProjectId>>,
     /// Whether the user may sign in.
     pub status: UserStatus,
     /// Consecutive failed sign-ins since the last success or lock.
@@ -119,6 +127,7 @@ impl fmt::Debug for UserRecord {
             )
             .field("totp_last_step", &self.totp_last_step)
             .field("role", &self.role)
+            .field("projects", &self.projects)
             .field("status", &self.status)
             .field("failed_attempts", &self.failed_attempts)
             .field("locked_until_ms", &self.locked_until_ms)
@@ -248,4 +257,20 @@ pub trait UserStore {
     async fn append_login(&self, login: &LoginRecord) -> StoreResult<()>;
     /// A user's sign-in attempts, newest first, at most `limit`.
     async fn logins(&self, id: &UserId, limit: u32) -> StoreResult<Vec<LoginRecord>>;
+    /// Sets a user's role and project scope together. `NotFound` for an unknown or removed
+    /// user; `Conflict("last_owner")` if it would leave no active owner, decided in the same
+    /// transaction as the change so that two concurrent demotions cannot both pass.
+    async fn set_user_access(
+        &self,
+        id: &UserId,
+        role: Role,
+        projects: Option<&[ProjectId]>,
+    ) -> StoreResult<()>;
+    /// Reactivates (`true`) or suspends (`false`) a user. `NotFound` for an unknown or removed
+    /// user; `Conflict("last_owner")` if it would leave no active owner.
+    async fn set_user_active(&self, id: &UserId, active: bool) -> StoreResult<()>;
+    /// Removes a user for good and disables every operator key of theirs, in one transaction.
+    /// `NotFound` for an unknown or already removed user; `Conflict("last_owner")` if it would
+    /// leave no active owner.
+    async fn remove_user(&self, id: &UserId, now_ms: i64) -> StoreResult<()>;
 }

@@ -21,3 +21,5 @@ mod enrollment;
 mod login;
 // Operator roles: a viewer changes nothing, a developer only secrets (issue 3, acceptance 4).
 mod roles;
+// Invitations, project scope, role change, suspension and removal (issue 3).
+mod members;

@@ -15,9 +15,9 @@ use totp_rs::Totp;
 
 use crate::harness::{Fixture, TestServer, bin, stderr};
 
-const PASSWORD: &str = "a long enough passphrase";
+pub(crate) const PASSWORD: &str = "a long enough passphrase";
 
-fn run_with_stdin(home: &Path, args: &[&str], stdin: &str) -> Output {
+pub(crate) fn run_with_stdin(home: &Path, args: &[&str], stdin: &str) -> Output {
     let mut child = Command::new(bin())
         .args(args)
         .env("SIGNET_HOME", home)
@@ -122,7 +122,7 @@ async fn session_call(
 }
 
 /// `signet login` as that user into a home of their own; returns a client with the new key.
-fn login(server: &TestServer, name: &str, totp: &Totp) -> OperatorClient {
+pub(crate) fn login(server: &TestServer, name: &str, totp: &Totp) -> OperatorClient {
     let home = server.root.path().join(format!("{name}-home"));
     let email = format!("{name}@example.test");
     let code = totp.generate_current().to_string();
@@ -152,7 +152,7 @@ fn login(server: &TestServer, name: &str, totp: &Totp) -> OperatorClient {
         .expect("client")
 }
 
-fn owner_client(server: &TestServer) -> OperatorClient {
+pub(crate) fn owner_client(server: &TestServer) -> OperatorClient {
     let dir: PathBuf = std::fs::read_dir(server.operator_home.join("operators"))
         .expect("operators")
         .next()
@@ -164,7 +164,12 @@ fn owner_client(server: &TestServer) -> OperatorClient {
 }
 
 /// Status and body of one signed call, without retries or error mapping.
-async fn raw(c: &OperatorClient, method: &str, path: &str, body: Option<&Value>) -> (u16, Vec<u8>) {
+pub(crate) async fn raw(
+    c: &OperatorClient,
+    method: &str,
+    path: &str,
+    body: Option<&Value>,
+) -> (u16, Vec<u8>) {
     let mut req = c.signed(method, path);
     if let Some(b) = body {
         req = req.body(serde_json::to_vec(b).expect("json"));
@@ -173,14 +178,30 @@ async fn raw(c: &OperatorClient, method: &str, path: &str, body: Option<&Value>)
     (r.status, r.body.clone())
 }
 
-/// Every `.route(...)` in the admin router's source: its path and whether it takes POST.
+/// Every POST `.route(...)` under `/v1/admin/` in the routers' sources (the admin routes and
+/// the user management routes).
 fn admin_post_routes() -> Vec<String> {
-    let src = std::fs::read_to_string(
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("../server/src/routes/admin.rs"),
-    )
-    .expect("admin.rs");
     let mut out = Vec::new();
-    let mut rest = src.as_str();
+    for file in ["admin.rs", "user.rs"] {
+        let src = std::fs::read_to_string(
+            Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("../server/src/routes")
+                .join(file),
+        )
+        .expect("router source");
+        out.extend(
+            post_routes(&src)
+                .into_iter()
+                .filter(|r| r.starts_with("/v1/admin/")),
+        );
+    }
+    out
+}
+
+/// Every `.route(...)` in a router's source that takes POST.
+fn post_routes(src: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut rest = src;
     while let Some(i) = rest.find(".route(") {
         rest = &rest[i + ".route(".len()..];
         let mut depth = 1;
@@ -236,6 +257,19 @@ async fn a_viewer_cannot_change_anything_and_a_developer_only_secrets() {
     let (dev_totp, _) = create_user(s, "dave", "developer");
     let listed = s.op_json(&["user", "list"]);
     assert_eq!(listed["users"].as_array().expect("users").len(), 2);
+    let dave_id = listed["users"][1]["id"]
+        .as_str()
+        .expect("user id")
+        .to_owned();
+    let invite = s.op_json(&[
+        "user",
+        "invite",
+        "--email",
+        "inv@example.test",
+        "--role",
+        "viewer",
+    ]);
+    let iid = invite["inviteId"].as_str().expect("invite id").to_owned();
     let viewer = login(s, "vera", &viewer_totp);
 
     let before = |v: &Value| v.to_string();
@@ -250,6 +284,7 @@ async fn a_viewer_cannot_change_anything_and_a_developer_only_secrets() {
             "/v1/admin/machines".to_owned(),
             "/v1/admin/ip-allowlist".to_owned(),
             "/v1/admin/users".to_owned(),
+            "/v1/admin/users/invites".to_owned(),
         ] {
             all.push(before(
                 &owner.request("GET", &path, None).await.expect(&path),
@@ -269,6 +304,8 @@ async fn a_viewer_cannot_change_anything_and_a_developer_only_secrets() {
     // must appear here or in `open_to_viewers` below.
     let m = |a: &str| format!("/v1/admin/machines/{mid}/{a}");
     let machine_route = "/v1/admin/machines/{id}/{action}";
+    let u = |a: &str| format!("/v1/admin/users/{dave_id}/{a}");
+    let user_route = "/v1/admin/users/{id}/{action}";
     let table: Vec<(&str, String, Option<Value>)> = vec![
         (
             "/v1/admin/vault/settings",
@@ -360,6 +397,20 @@ async fn a_viewer_cannot_change_anything_and_a_developer_only_secrets() {
                 json!({"username": "mal", "email": "mal@example.test", "password": PASSWORD, "role": "viewer"}),
             ),
         ),
+        (
+            "/v1/admin/users/invite",
+            "/v1/admin/users/invite".into(),
+            Some(json!({"email": "mal@example.test", "role": "viewer"})),
+        ),
+        (
+            "/v1/admin/users/invites/{id}/revoke",
+            format!("/v1/admin/users/invites/{iid}/revoke"),
+            None,
+        ),
+        (user_route, u("role"), Some(json!({"role": "viewer"}))),
+        (user_route, u("suspend"), None),
+        (user_route, u("activate"), None),
+        (user_route, u("delete"), None),
     ];
     // POST only because signed routes carry their parameters in the body, or acting on the
     // caller's own key: open to viewers on purpose.

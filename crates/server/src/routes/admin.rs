@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 use signet_core::account::{NewUser, Password};
 use signet_core::enrollment::EnrollmentSpec;
 use signet_core::secret::SecretInput;
-use signet_store::{AuditFilter, Role};
+use signet_store::AuditFilter;
 use zeroize::Zeroizing;
 
 use crate::AppState;
@@ -87,6 +87,10 @@ async fn whoami(State(s): State<AppState>, call: OperatorCall) -> ApiResult<Json
         "userId": o.user_id,
         "session": o.session.is_some(),
         "role": call.operator.role.as_str(),
+        "projects": match &call.operator.scope {
+            signet_core::role::Scope::All => Value::Null,
+            signet_core::role::Scope::Projects(p) => json!(p),
+        },
     })))
 }
 
@@ -138,8 +142,10 @@ async fn create_project(State(s): State<AppState>, call: OperatorCall) -> ApiRes
     to_json(s.signet.create_project(&call.operator, &b.name).await?)
 }
 
-async fn projects(State(s): State<AppState>, _call: OperatorCall) -> ApiResult<Json<Value>> {
-    Ok(Json(json!({ "projects": s.signet.projects().await? })))
+async fn projects(State(s): State<AppState>, call: OperatorCall) -> ApiResult<Json<Value>> {
+    Ok(Json(
+        json!({ "projects": s.signet.projects(&call.operator).await? }),
+    ))
 }
 
 /// A secret write: exactly one of `value` and `fields`. Values are held in zeroizing memory.
@@ -204,24 +210,26 @@ struct ProjectBody {
 async fn query_secrets(State(s): State<AppState>, call: OperatorCall) -> ApiResult<Json<Value>> {
     let b: ProjectBody = json(&call.body)?;
     Ok(Json(
-        json!({ "secrets": s.signet.secrets_in_project(&b.project_id).await? }),
+        json!({ "secrets": s.signet.secrets_in_project(&call.operator, &b.project_id).await? }),
     ))
 }
 
 async fn secret(
     State(s): State<AppState>,
     Path(id): Path<String>,
-    _call: OperatorCall,
+    call: OperatorCall,
 ) -> ApiResult<Json<Value>> {
-    to_json(s.signet.secret_view(&id).await?)
+    to_json(s.signet.secret_view(&call.operator, &id).await?)
 }
 
 async fn versions(
     State(s): State<AppState>,
     Path(id): Path<String>,
-    _call: OperatorCall,
+    call: OperatorCall,
 ) -> ApiResult<Json<Value>> {
-    Ok(Json(json!({ "versions": s.signet.versions(&id).await? })))
+    Ok(Json(
+        json!({ "versions": s.signet.versions(&call.operator, &id).await? }),
+    ))
 }
 
 #[derive(Deserialize)]
@@ -305,10 +313,10 @@ async fn create_enrollment_token(
 
 async fn enrollment_tokens(
     State(s): State<AppState>,
-    _call: OperatorCall,
+    call: OperatorCall,
 ) -> ApiResult<Json<Value>> {
     Ok(Json(
-        json!({ "tokens": s.signet.enrollment_tokens().await? }),
+        json!({ "tokens": s.signet.enrollment_tokens(&call.operator).await? }),
     ))
 }
 
@@ -325,16 +333,18 @@ async fn revoke_enrollment_token(
     )
 }
 
-async fn machines(State(s): State<AppState>, _call: OperatorCall) -> ApiResult<Json<Value>> {
-    Ok(Json(json!({ "machines": s.signet.machine_views().await? })))
+async fn machines(State(s): State<AppState>, call: OperatorCall) -> ApiResult<Json<Value>> {
+    Ok(Json(
+        json!({ "machines": s.signet.machine_views(&call.operator).await? }),
+    ))
 }
 
 async fn machine(
     State(s): State<AppState>,
     Path(id): Path<String>,
-    _call: OperatorCall,
+    call: OperatorCall,
 ) -> ApiResult<Json<Value>> {
-    to_json(s.signet.machine_view(&id).await?)
+    to_json(s.signet.machine_view(&call.operator, &id).await?)
 }
 
 #[derive(Deserialize, Default)]
@@ -450,6 +460,8 @@ struct AuditQuery {
     actor_id: Option<String>,
     action: Option<String>,
     result: Option<String>,
+    since_ms: Option<i64>,
+    until_ms: Option<i64>,
 }
 
 async fn audit_query(State(s): State<AppState>, call: OperatorCall) -> ApiResult<Json<Value>> {
@@ -463,10 +475,12 @@ async fn audit_query(State(s): State<AppState>, call: OperatorCall) -> ApiResult
             .as_deref()
             .map(signet_core::audit::parse_result)
             .transpose()?,
+        since_ms: q.since_ms,
+        until_ms: q.until_ms,
         limit: q.limit.unwrap_or(100),
     };
     Ok(Json(
-        json!({ "records": s.signet.audit_list(&filter).await? }),
+        json!({ "records": s.signet.audit_list(&call.operator, &filter).await? }),
     ))
 }
 
@@ -483,19 +497,20 @@ struct UserBody {
     email: String,
     password: Zeroizing<String>,
     role: String,
+    projects: Option<Vec<String>>,
 }
 
 /// Creates a user; the answer carries their TOTP enrollment and recovery codes, shown once.
 async fn create_user(State(s): State<AppState>, call: OperatorCall) -> ApiResult<Json<Value>> {
     let mut b: UserBody = json(&call.body)?;
-    let role = Role::parse(&b.role)
-        .ok_or_else(|| ApiError::malformed("role must be owner, admin, developer or viewer"))?;
+    let role = crate::routes::user::parse_role(&b.role)?;
     let new = NewUser {
         username: &b.username,
         email: &b.email,
         // Moved, not copied: the only clear copy stays in zeroizing memory.
         password: Password::new(std::mem::take(&mut *b.password)),
         role,
+        projects: b.projects.take(),
     };
     let e = s.signet.create_user(&call.operator, new).await?;
     let codes: Vec<&str> = e.recovery_codes.iter().map(|c| c.as_str()).collect();

@@ -91,7 +91,7 @@ pub(crate) fn browser_routes() -> Router<AppState> {
 
 /// An unauthenticated browser POST: same-origin checked, body read into zeroizing memory (it
 /// holds a password).
-async fn browser_post(
+pub(crate) async fn browser_post(
     state: &AppState,
     req: Request<Body>,
 ) -> ApiResult<(Parts, Zeroizing<Vec<u8>>, std::net::IpAddr)> {

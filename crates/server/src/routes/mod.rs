@@ -6,3 +6,5 @@ pub(crate) mod auth;
 pub(crate) mod enroll;
 pub(crate) mod health;
 pub(crate) mod machine;
+pub(crate) mod passkey;
+pub(crate) mod user;

@@ -296,3 +296,32 @@ pub async fn range_pages_oldest_first(store: Arc<dyn Store>) {
     assert_eq!(store.audit_range(11, 5).await.unwrap(), []);
     assert_chain(&store.audit_range(1, 10).await.unwrap());
 }
+
+/// `since_ms` is inclusive and `until_ms` exclusive, alone, together and with the other filters.
+pub async fn listing_filters_by_time(store: Arc<dyn Store>) {
+    let at = |ts_ms: i64, actor: &str| AuditEvent {
+        ts_ms,
+        ..event(actor, "read", AuditResult::Ok)
+    };
+    let events = vec![at(100, "a"), at(200, "b"), at(300, "a"), at(400, "b")];
+    store.append_journal(batch(events), chain()).await.unwrap();
+    let listed = async |since: Option<i64>, until: Option<i64>, actor: Option<&str>| {
+        seqs(
+            &store
+                .audit(&AuditFilter {
+                    since_ms: since,
+                    until_ms: until,
+                    actor_id: actor.map(str::to_owned),
+                    ..filter(100)
+                })
+                .await
+                .unwrap(),
+        )
+    };
+    assert_eq!(listed(Some(200), None, None).await, [4, 3, 2]);
+    assert_eq!(listed(None, Some(300), None).await, [2, 1]);
+    assert_eq!(listed(Some(200), Some(400), None).await, [3, 2]);
+    assert_eq!(listed(Some(200), Some(400), Some("a")).await, [3]);
+    assert_eq!(listed(Some(500), None, None).await, Vec::<u64>::new());
+    assert_eq!(listed(Some(300), Some(300), None).await, Vec::<u64>::new());
+}

@@ -73,6 +73,7 @@ pub fn user(name: &str, created_ms: i64) -> UserRecord {
         totp_sealed: None,
         totp_last_step: 0,
         role: Role::Developer,
+        projects: None,
         status: UserStatus::Active,
         failed_attempts: 0,
         locked_until_ms: None,

@@ -26,10 +26,12 @@ use crate::Store;
 
 pub mod audit;
 pub mod fixture;
+pub mod invite;
 pub mod machine;
 pub mod network;
 pub mod nonce;
 pub mod operator;
+pub mod passkey;
 pub mod project;
 pub mod secret;
 pub mod session;
@@ -76,6 +78,13 @@ macro_rules! conformance_suite {
                 listing_filters_newest_first,
                 listing_is_capped,
                 range_pages_oldest_first,
+                listing_filters_by_time,
+            }
+            invite {
+                invites_round_trip_newest_first,
+                an_invite_is_accepted_once,
+                expired_or_revoked_invites_create_nothing,
+                concurrent_accepts_let_one_win,
             }
             machine {
                 machines_round_trip_newest_first,
@@ -101,6 +110,17 @@ macro_rules! conformance_suite {
                 operators_round_trip_oldest_first,
                 an_operator_key_is_unique,
                 disabling_an_operator_is_final,
+            }
+            passkey {
+                passkeys_round_trip_per_user,
+                a_credential_is_registered_once_and_within_the_limit,
+                concurrent_registrations_stop_at_the_limit,
+                the_signature_counter_only_moves_forward,
+                concurrent_uses_with_one_counter_admit_one,
+                only_the_owner_renames_or_deletes,
+                a_ceremony_is_taken_once_before_it_expires,
+                concurrent_takes_of_a_ceremony_admit_one,
+                sweeping_forgets_only_expired_ceremonies,
             }
             project {
                 projects_round_trip_by_name,
@@ -150,6 +170,9 @@ macro_rules! conformance_suite {
                 recovery_codes_are_single_use,
                 logins_list_newest_first,
                 operator_keys_carry_their_user_and_expiry,
+                scope_is_stored_and_replaced_with_the_role,
+                the_last_active_owner_stays,
+                removal_is_final_and_disables_keys,
             }
             vault {
                 a_fresh_store_has_no_vault,
@@ -188,10 +211,12 @@ mod tests {
     fn defined() -> Vec<String> {
         let sources = [
             ("audit", include_str!("audit.rs")),
+            ("invite", include_str!("invite.rs")),
             ("machine", include_str!("machine.rs")),
             ("network", include_str!("network.rs")),
             ("nonce", include_str!("nonce.rs")),
             ("operator", include_str!("operator.rs")),
+            ("passkey", include_str!("passkey.rs")),
             ("project", include_str!("project.rs")),
             ("secret", include_str!("secret.rs")),
             ("session", include_str!("session.rs")),

@@ -7,6 +7,7 @@ use signet_proto::UserId;
 use super::fixture::{self, HOUR, NOW};
 use crate::{
     Lockout, LoginRecord, LoginResult, OperatorRecord, Role, Store, StoreError, UserRecord,
+    UserStatus,
 };
 
 /// Users read back as stored, by id, username or email; unknown ones are `None`.
@@ -353,4 +354,176 @@ pub async fn operator_keys_carry_their_user_and_expiry(store: Arc<dyn Store>) {
     };
     store.insert_operator(&op).await.unwrap();
     assert_eq!(store.operator(&op.id).await.unwrap(), Some(op));
+}
+
+/// A user's project scope is stored with them, read back sorted, and replaced with their role;
+/// `None` is every project, an empty list none. Unknown users and projects are `NotFound`.
+pub async fn scope_is_stored_and_replaced_with_the_role(store: Arc<dyn Store>) {
+    let mut ps = vec![
+        fixture::add_project(&store, "p1").await.id,
+        fixture::add_project(&store, "p2").await.id,
+    ];
+    ps.sort();
+    let hal = UserRecord {
+        projects: Some(ps.clone()),
+        ..fixture::user("hal", NOW)
+    };
+    store.insert_user(&hal).await.unwrap();
+    assert_eq!(store.user(&hal.id).await.unwrap(), Some(hal.clone()));
+    assert_eq!(
+        store.user_by_login("hal").await.unwrap().unwrap().projects,
+        Some(ps.clone())
+    );
+
+    store
+        .set_user_access(&hal.id, Role::Viewer, Some(&ps[1..]))
+        .await
+        .unwrap();
+    let now = store.user(&hal.id).await.unwrap().unwrap();
+    assert_eq!(
+        (now.role, now.projects),
+        (Role::Viewer, Some(ps[1..].to_vec()))
+    );
+    store
+        .set_user_access(&hal.id, Role::Viewer, Some(&[]))
+        .await
+        .unwrap();
+    assert_eq!(
+        store.user(&hal.id).await.unwrap().unwrap().projects,
+        Some(vec![])
+    );
+    store
+        .set_user_access(&hal.id, Role::Admin, None)
+        .await
+        .unwrap();
+    let listed = store.users().await.unwrap();
+    assert_eq!(
+        (listed[0].role, listed[0].projects.clone()),
+        (Role::Admin, None)
+    );
+
+    assert_eq!(
+        store
+            .set_user_access(&UserId::generate(), Role::Viewer, None)
+            .await,
+        Err(StoreError::NotFound)
+    );
+    assert_eq!(
+        store
+            .set_user_access(
+                &hal.id,
+                Role::Viewer,
+                Some(&[signet_proto::ProjectId::generate()])
+            )
+            .await,
+        Err(StoreError::NotFound)
+    );
+    // The refused change left everything as it was.
+    let after = store.user(&hal.id).await.unwrap().unwrap();
+    assert_eq!((after.role, after.projects), (Role::Admin, None));
+}
+
+/// No role change, suspension or removal may leave the store without an active owner.
+pub async fn the_last_active_owner_stays(store: Arc<dyn Store>) {
+    let first = UserRecord {
+        role: Role::Owner,
+        ..fixture::user("ida", NOW)
+    };
+    store.insert_user(&first).await.unwrap();
+    let last = Err(StoreError::Conflict("last_owner"));
+    assert_eq!(
+        store.set_user_access(&first.id, Role::Admin, None).await,
+        last
+    );
+    assert_eq!(store.set_user_active(&first.id, false).await, last);
+    assert_eq!(store.remove_user(&first.id, NOW).await, last);
+    // Keeping the role is no demotion.
+    store
+        .set_user_access(&first.id, Role::Owner, None)
+        .await
+        .unwrap();
+
+    let second = UserRecord {
+        role: Role::Owner,
+        ..fixture::user("jon", NOW)
+    };
+    store.insert_user(&second).await.unwrap();
+    store.set_user_active(&second.id, false).await.unwrap();
+    // A suspended owner does not count.
+    assert_eq!(
+        store.set_user_access(&first.id, Role::Admin, None).await,
+        last
+    );
+    store.set_user_active(&second.id, true).await.unwrap();
+    store
+        .set_user_access(&first.id, Role::Admin, None)
+        .await
+        .unwrap();
+    assert_eq!(store.remove_user(&second.id, NOW).await, last);
+
+    // Two owners demoting each other at once: one wins.
+    let third = UserRecord {
+        role: Role::Owner,
+        ..fixture::user("kim", NOW)
+    };
+    store.insert_user(&third).await.unwrap();
+    let (a, b) = tokio::join!(
+        store.set_user_access(&second.id, Role::Admin, None),
+        store.set_user_access(&third.id, Role::Admin, None)
+    );
+    assert!(a.is_ok() != b.is_ok(), "{a:?} {b:?}");
+}
+
+/// Suspension is reversible; removal is final, disables the user's keys and keeps their name
+/// and email taken.
+pub async fn removal_is_final_and_disables_keys(store: Arc<dyn Store>) {
+    let lou = fixture::user("lou", NOW);
+    store.insert_user(&lou).await.unwrap();
+    let key = OperatorRecord {
+        user_id: Some(lou.id),
+        ..fixture::operator("lou-cli", NOW)
+    };
+    store.insert_operator(&key).await.unwrap();
+
+    store.set_user_active(&lou.id, false).await.unwrap();
+    assert_eq!(
+        store.user(&lou.id).await.unwrap().unwrap().status,
+        UserStatus::Suspended
+    );
+    store.set_user_active(&lou.id, true).await.unwrap();
+    assert_eq!(
+        store.user(&lou.id).await.unwrap().unwrap().status,
+        UserStatus::Active
+    );
+
+    store.remove_user(&lou.id, NOW + HOUR).await.unwrap();
+    assert_eq!(
+        store.user(&lou.id).await.unwrap().unwrap().status,
+        UserStatus::Removed
+    );
+    assert!(store.operator(&key.id).await.unwrap().unwrap().disabled);
+    assert_eq!(
+        store.set_user_active(&lou.id, true).await,
+        Err(StoreError::NotFound)
+    );
+    assert_eq!(
+        store.set_user_access(&lou.id, Role::Viewer, None).await,
+        Err(StoreError::NotFound)
+    );
+    assert_eq!(
+        store.remove_user(&lou.id, NOW).await,
+        Err(StoreError::NotFound)
+    );
+    assert_eq!(
+        store.remove_user(&UserId::generate(), NOW).await,
+        Err(StoreError::NotFound)
+    );
+    let same_name = UserRecord {
+        email: "new-lou@example.test".into(),
+        ..fixture::user("lou", NOW)
+    };
+    assert_eq!(
+        store.insert_user(&same_name).await,
+        Err(StoreError::Conflict("username"))
+    );
 }

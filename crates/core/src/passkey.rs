@@ -1,0 +1,697 @@
+//! Passkeys (WebAuthn) for human accounts: registering them, signing in with one without typing a
+//! username, and proving presence again inside a session (step-up).
+//!
+//! # Rules (docs/threat-model.md repeats them)
+//!
+//! * The relying party is the server's public URL (`api_url`): its host is the RP ID and its
+//!   origin the only origin accepted. It must name a domain, served over HTTPS (or plain HTTP on
+//!   `localhost`, which browsers treat as a secure context). Otherwise every passkey call is
+//!   [`CoreError::PasskeysUnavailable`]: an IP address cannot be an RP ID.
+//! * Every ceremony's state (the challenge) is stored server-side, bound to its kind and, except
+//!   for a usernameless sign-in, to its user, and removed when it is finished or after
+//!   [`CEREMONY_TTL_MS`]. A challenge is answered at most once, by any replica.
+//! * Passkeys require user verification, so one is a complete sign-in on its own and counts as a
+//!   step-up.
+//! * A sign-in names nobody up front, so starting one reveals nothing about accounts; every
+//!   failure at the end is the same [`CoreError::Unauthenticated`] and lands in the login history
+//!   and the audit log with its real reason.
+//! * A failed passkey sign-in does not count toward the password lockout, and the lock does not
+//!   stop a valid passkey: an assertion cannot be guessed, and a credential id is not a secret,
+//!   so counting failures would only let anyone who saw an id lock its owner out.
+//! * The signature counter only moves forward, checked and stored in one statement, so a cloned
+//!   authenticator or a replayed assertion loses even when it races the real one.
+
+use std::fmt;
+use std::net::IpAddr;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use signet_proto::{CeremonyId, PasskeyId, UserId};
+use signet_store::{
+    ActorKind, AuditResult, CeremonyKind, CeremonyRecord, LoginRecord, LoginResult, PasskeyRecord,
+    StoreError, UserRecord, UserStatus,
+};
+use webauthn_rs::prelude::{
+    AuthenticationResult, DiscoverableAuthentication, Passkey, PasskeyAuthentication,
+    PasskeyRegistration, PublicKeyCredential, RegisterPublicKeyCredential, Url, Uuid, Webauthn,
+    WebauthnBuilder,
+};
+
+use crate::audit::Actor;
+use crate::auth::AuthedOperator;
+use crate::{CoreError, CoreResult, Signet};
+
+/// Passkeys one user may register.
+pub const MAX_PASSKEYS_PER_USER: u32 = 10;
+/// Longest passkey name, in characters.
+pub const PASSKEY_NAME_MAX_CHARS: usize = 64;
+/// How long a browser has to answer a challenge: the WebAuthn recommended timeout, 5 minutes.
+pub const CEREMONY_TTL_MS: i64 = 5 * 60 * 1000;
+/// Shown by authenticators next to the account.
+const RP_NAME: &str = "Signet";
+
+/// The WebAuthn relying party this server is, or why it cannot be one.
+pub(crate) struct RelyingParty(Result<Webauthn, String>);
+
+impl RelyingParty {
+    /// Builds the relying party from the public base URL, logging why passkeys are off if they
+    /// must be.
+    pub(crate) fn from_api_url(api_url: &str) -> Self {
+        let rp = relying_party(api_url);
+        match &rp {
+            Ok(_) => tracing::debug!(api_url, "passkeys available"),
+            Err(why) => tracing::info!(api_url, reason = %why, "passkeys unavailable"),
+        }
+        Self(rp)
+    }
+
+    fn get(&self) -> CoreResult<&Webauthn> {
+        self.0.as_ref().map_err(|_| CoreError::PasskeysUnavailable)
+    }
+}
+
+fn relying_party(api_url: &str) -> Result<Webauthn, String> {
+    let url = Url::parse(api_url).map_err(|e| format!("api_url is not a URL: {e}"))?;
+    let Some(host) = url.domain() else {
+        return Err("api_url must name a domain, not an IP address".to_owned());
+    };
+    let localhost = host == "localhost" || host.ends_with(".localhost");
+    match url.scheme() {
+        "https" => {}
+        "http" if localhost => {}
+        _ => return Err("api_url must be https (or http on localhost)".to_owned()),
+    }
+    // The origin is scheme, host and port only: what a browser puts in `clientDataJSON`.
+    let origin = Url::parse(&url.origin().ascii_serialization())
+        .map_err(|e| format!("api_url has no origin: {e}"))?;
+    let timeout = Duration::from_millis(CEREMONY_TTL_MS.unsigned_abs());
+    WebauthnBuilder::new(host, &origin)
+        .and_then(|b| b.rp_name(RP_NAME).timeout(timeout).build())
+        .map_err(|e| format!("webauthn rejects the relying party: {e}"))
+}
+
+/// A passkey as its owner sees it: no key material.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PasskeyView {
+    /// The passkey's id.
+    pub id: PasskeyId,
+    /// What the user calls it.
+    pub name: String,
+    /// Registration time, Unix ms.
+    pub created_at: i64,
+    /// Last sign-in or step-up with it, Unix ms.
+    pub last_used_at: Option<i64>,
+}
+
+impl From<PasskeyRecord> for PasskeyView {
+    fn from(p: PasskeyRecord) -> Self {
+        Self {
+            id: p.id,
+            name: p.name,
+            created_at: p.created_ms,
+            last_used_at: p.last_used_ms,
+        }
+    }
+}
+
+/// What a browser needs to run a ceremony: the id to send back, and the options for
+/// `navigator.credentials.create/get` (`PublicKeyCredential{Creation,Request}OptionsJSON`).
+#[derive(Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PasskeyChallenge {
+    /// Sent back with the answer.
+    pub challenge_id: CeremonyId,
+    /// The options, JSON as the browser's `parse…OptionsFromJSON` reads it.
+    pub public_key: Value,
+}
+
+impl fmt::Debug for PasskeyChallenge {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PasskeyChallenge")
+            .field("challenge_id", &self.challenge_id)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A browser's answer to a ceremony.
+#[derive(Clone, Copy)]
+pub struct PasskeyAnswer<'a> {
+    /// The `challengeId` it was given.
+    pub challenge_id: &'a str,
+    /// `PublicKeyCredential.toJSON()`.
+    pub credential: &'a Value,
+    /// Where the request came from.
+    pub source_ip: IpAddr,
+    /// The client's `User-Agent`.
+    pub user_agent: &'a str,
+}
+
+impl fmt::Debug for PasskeyAnswer<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PasskeyAnswer")
+            .field("challenge_id", &self.challenge_id)
+            .field("source_ip", &self.source_ip)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A registration's stored state: the name chosen at the start travels with the challenge.
+#[derive(Serialize, Deserialize)]
+struct Registration {
+    name: String,
+    state: PasskeyRegistration,
+}
+
+fn check_name(name: &str) -> CoreResult<String> {
+    let name = name.trim();
+    let n = name.chars().count();
+    if n == 0 || n > PASSKEY_NAME_MAX_CHARS || name.chars().any(char::is_control) {
+        return Err(CoreError::bad(format!(
+            "name must be 1-{PASSKEY_NAME_MAX_CHARS} characters, without control characters"
+        )));
+    }
+    Ok(name.to_owned())
+}
+
+fn parse_challenge(s: &str) -> CoreResult<CeremonyId> {
+    CeremonyId::parse(s).map_err(|_| CoreError::bad("challengeId is malformed"))
+}
+
+fn parse_credential<T: serde::de::DeserializeOwned>(v: &Value) -> CoreResult<T> {
+    // serde's message could quote attacker-chosen bytes; the caller only needs to know it failed.
+    serde_json::from_value(v.clone())
+        .map_err(|_| CoreError::bad("credential is not a WebAuthn PublicKeyCredential"))
+}
+
+fn handle(user: &UserId) -> Uuid {
+    Uuid::from_bytes(*user.as_bytes())
+}
+
+/// State we wrote ourselves that no longer reads back: a bug or tampering, never the client's.
+fn corrupt(what: &str) -> CoreError {
+    tracing::error!(what, "stored webauthn data does not decode");
+    CoreError::Unavailable
+}
+
+fn to_json<T: Serialize>(v: &T, what: &str) -> CoreResult<String> {
+    serde_json::to_string(v).map_err(|_| {
+        tracing::error!(what, "cannot serialise webauthn data");
+        CoreError::Unavailable
+    })
+}
+
+fn truncate(s: &str, max: usize) -> String {
+    s.chars().filter(|c| !c.is_control()).take(max).collect()
+}
+
+impl Signet {
+    /// The user an operator key acts for. A key that belongs to no user (`signet operator init`)
+    /// has no account to hold passkeys.
+    async fn account_of(&self, op: &AuthedOperator, action: &str) -> CoreResult<UserId> {
+        if let Some(user) = op.user_id {
+            return Ok(user);
+        }
+        let e = self.event(
+            &Actor::operator(op),
+            action,
+            "",
+            AuditResult::Denied,
+            "reason=no_user_account",
+        );
+        self.journal(vec![e], Vec::new()).await?;
+        Err(CoreError::Forbidden)
+    }
+
+    async fn store_ceremony(
+        &self,
+        kind: CeremonyKind,
+        user: Option<UserId>,
+        state: String,
+        options: Value,
+    ) -> CoreResult<PasskeyChallenge> {
+        let ceremony = CeremonyRecord {
+            id: CeremonyId::generate(),
+            kind,
+            user_id: user,
+            state,
+            expires_ms: self.now_ms() + CEREMONY_TTL_MS,
+        };
+        self.store.insert_ceremony(&ceremony).await?;
+        Ok(PasskeyChallenge {
+            challenge_id: ceremony.id,
+            public_key: options,
+        })
+    }
+
+    /// Starts adding a passkey named `name` to the operator's own account. Returns the creation
+    /// options for `navigator.credentials.create`.
+    pub async fn passkey_register_start(
+        &self,
+        op: &AuthedOperator,
+        name: &str,
+    ) -> CoreResult<PasskeyChallenge> {
+        let rp = self.passkeys.get()?;
+        let user_id = self.account_of(op, "passkey_register").await?;
+        // A passkey outlives the session that adds it: a hijacked session must not be able to
+        // plant one without a fresh second factor.
+        self.require_step_up(op, "passkey_register").await?;
+        let name = check_name(name)?;
+        let user = self
+            .store
+            .user(&user_id)
+            .await?
+            .ok_or(CoreError::NotFound)?;
+        let existing = self.store.passkeys(&user_id).await?;
+        if existing.len() >= MAX_PASSKEYS_PER_USER as usize {
+            return Err(CoreError::Conflict("passkey_limit"));
+        }
+        // Listing what is registered stops an authenticator from registering a second time.
+        let exclude = existing.iter().map(|p| p.credential_id.clone()).collect();
+        let (ccr, state) = rp
+            .start_passkey_registration(
+                handle(&user_id),
+                &user.username,
+                &user.display_name,
+                Some(exclude),
+            )
+            .map_err(|e| {
+                tracing::error!(error = %e, "cannot start a passkey registration");
+                CoreError::Unavailable
+            })?;
+        let mut options =
+            serde_json::to_value(&ccr.public_key).map_err(|_| corrupt("creation options"))?;
+        // Sign-in names no user, so the authenticator must keep the credential (a discoverable
+        // credential); the library leaves that to the authenticator.
+        if let Some(sel) = options
+            .get_mut("authenticatorSelection")
+            .and_then(Value::as_object_mut)
+        {
+            sel.insert("residentKey".to_owned(), Value::from("required"));
+            sel.insert("requireResidentKey".to_owned(), Value::from(true));
+        }
+        let state = to_json(&Registration { name, state }, "registration state")?;
+        self.store_ceremony(CeremonyKind::Registration, Some(user_id), state, options)
+            .await
+    }
+
+    /// Finishes a registration started by the same user: verifies the authenticator's answer and
+    /// stores the passkey.
+    pub async fn passkey_register_finish(
+        &self,
+        op: &AuthedOperator,
+        challenge_id: &str,
+        credential: &Value,
+    ) -> CoreResult<PasskeyView> {
+        let rp = self.passkeys.get()?;
+        let user_id = self.account_of(op, "passkey_register").await?;
+        let id = parse_challenge(challenge_id)?;
+        let answer: RegisterPublicKeyCredential = parse_credential(credential)?;
+        let gone = || CoreError::bad("the challenge is unknown, used or expired");
+        let ceremony = self
+            .store
+            .take_ceremony(&id, CeremonyKind::Registration, self.now_ms())
+            .await?
+            .ok_or_else(gone)?;
+        // Another user's challenge is as good as none: it was theirs to finish.
+        if ceremony.user_id != Some(user_id) {
+            return Err(gone());
+        }
+        let reg: Registration =
+            serde_json::from_str(&ceremony.state).map_err(|_| corrupt("registration state"))?;
+        let passkey = match rp.finish_passkey_registration(&answer, &reg.state) {
+            Ok(p) => p,
+            Err(e) => {
+                tracing::debug!(error = %e, "passkey registration refused");
+                let ev = self.event(
+                    &Actor::operator(op),
+                    "passkey_register",
+                    "",
+                    AuditResult::Denied,
+                    "reason=bad_attestation",
+                );
+                self.journal(vec![ev], Vec::new()).await?;
+                return Err(CoreError::bad("the passkey could not be verified"));
+            }
+        };
+        let record = PasskeyRecord {
+            id: PasskeyId::generate(),
+            user_id,
+            credential_id: passkey.cred_id().clone(),
+            name: reg.name,
+            credential: to_json(&passkey, "passkey")?,
+            sign_count: 0,
+            created_ms: self.now_ms(),
+            last_used_ms: None,
+        };
+        self.store
+            .insert_passkey(&record, MAX_PASSKEYS_PER_USER)
+            .await
+            .map_err(|e| match e {
+                StoreError::Conflict("credential_id") => CoreError::Conflict("passkey_exists"),
+                e => e.into(),
+            })?;
+        self.audit_operator(
+            op,
+            "passkey_register",
+            record.id.as_str(),
+            &format!("user={user_id} name={}", truncate(&record.name, 64)),
+        )
+        .await?;
+        Ok(record.into())
+    }
+
+    /// The operator's own passkeys, oldest first. Empty for a key without a user.
+    pub async fn passkeys(&self, op: &AuthedOperator) -> CoreResult<Vec<PasskeyView>> {
+        let Some(user) = op.user_id else {
+            return Ok(Vec::new());
+        };
+        self.passkeys_of(&user).await
+    }
+
+    /// A user's passkeys, oldest first (for the account page).
+    pub async fn passkeys_of(&self, user: &UserId) -> CoreResult<Vec<PasskeyView>> {
+        Ok(self
+            .store
+            .passkeys(user)
+            .await?
+            .into_iter()
+            .map(PasskeyView::from)
+            .collect())
+    }
+
+    /// Renames one of the operator's own passkeys. Someone else's is [`CoreError::NotFound`].
+    pub async fn passkey_rename(
+        &self,
+        op: &AuthedOperator,
+        id: &str,
+        name: &str,
+    ) -> CoreResult<PasskeyView> {
+        let user = self.account_of(op, "passkey_rename").await?;
+        let id = PasskeyId::parse(id).map_err(|_| CoreError::NotFound)?;
+        let name = check_name(name)?;
+        let p = self.store.rename_passkey(&user, &id, &name).await?;
+        self.audit_operator(
+            op,
+            "passkey_rename",
+            id.as_str(),
+            &format!("user={user} name={}", truncate(&name, 64)),
+        )
+        .await?;
+        Ok(p.into())
+    }
+
+    /// Removes one of the operator's own passkeys. Someone else's is [`CoreError::NotFound`].
+    pub async fn passkey_delete(&self, op: &AuthedOperator, id: &str) -> CoreResult<()> {
+        let user = self.account_of(op, "passkey_delete").await?;
+        let id = PasskeyId::parse(id).map_err(|_| CoreError::NotFound)?;
+        self.store.delete_passkey(&user, &id).await?;
+        self.audit_operator(op, "passkey_delete", id.as_str(), &format!("user={user}"))
+            .await
+    }
+
+    /// Starts a usernameless sign-in: the options name no user and list no credential, so they
+    /// say nothing about which accounts exist. Throttled per source like password sign-ins,
+    /// since each start stores a ceremony.
+    pub async fn passkey_login_start(&self, source_ip: IpAddr) -> CoreResult<PasskeyChallenge> {
+        let rp = self.passkeys.get()?;
+        if !self.login_limiter.allow(source_ip, self.now_ms()) {
+            return Err(CoreError::RateLimited);
+        }
+        let (rcr, state) = rp.start_discoverable_authentication().map_err(|e| {
+            tracing::error!(error = %e, "cannot start a passkey sign-in");
+            CoreError::Unavailable
+        })?;
+        // Only `publicKey` goes out: the library marks this request for conditional mediation
+        // (autofill), and whether to use that is the page's choice, not the server's.
+        let options =
+            serde_json::to_value(&rcr.public_key).map_err(|_| corrupt("request options"))?;
+        let state = to_json(&state, "authentication state")?;
+        self.store_ceremony(CeremonyKind::Authentication, None, state, options)
+            .await
+    }
+
+    /// Finishes a usernameless sign-in and returns the user. Every failure is
+    /// [`CoreError::Unauthenticated`]; each attempt lands in the login history and the audit log.
+    pub async fn passkey_login_finish(&self, answer: PasskeyAnswer<'_>) -> CoreResult<UserRecord> {
+        let rp = self.passkeys.get()?;
+        let id = parse_challenge(answer.challenge_id)?;
+        let credential: PublicKeyCredential = parse_credential(answer.credential)?;
+        match self.passkey_login_check(rp, &id, &credential).await? {
+            Ok(user) => {
+                self.store.reset_login_failures(&user.id).await?;
+                self.record_passkey_login(Some(user.id), &answer, LoginResult::Ok, "")
+                    .await?;
+                Ok(user)
+            }
+            Err((user, reason)) => {
+                self.record_passkey_login(user, &answer, LoginResult::Failed, reason)
+                    .await?;
+                Err(CoreError::Unauthenticated)
+            }
+        }
+    }
+
+    /// The checks of a sign-in, in order. The inner error names the account (when one is known)
+    /// and the reason, for the history only.
+    async fn passkey_login_check(
+        &self,
+        rp: &Webauthn,
+        id: &CeremonyId,
+        credential: &PublicKeyCredential,
+    ) -> CoreResult<Result<UserRecord, (Option<UserId>, &'static str)>> {
+        let Some(ceremony) = self
+            .store
+            .take_ceremony(id, CeremonyKind::Authentication, self.now_ms())
+            .await?
+        else {
+            return Ok(Err((None, "unknown_challenge")));
+        };
+        let state: DiscoverableAuthentication =
+            serde_json::from_str(&ceremony.state).map_err(|_| corrupt("authentication state"))?;
+        let Ok((claimed, credential_id)) = rp.identify_discoverable_authentication(credential)
+        else {
+            return Ok(Err((None, "no_user_handle")));
+        };
+        let Some(stored) = self.store.passkey_by_credential(credential_id).await? else {
+            return Ok(Err((None, "unknown_credential")));
+        };
+        let owner = stored.user_id;
+        // The authenticator names the user; the credential must be theirs (WebAuthn §7.2 step 6).
+        if claimed != handle(&owner) {
+            return Ok(Err((Some(owner), "user_handle_mismatch")));
+        }
+        let passkey: Passkey =
+            serde_json::from_str(&stored.credential).map_err(|_| corrupt("passkey"))?;
+        let result = match rp.finish_discoverable_authentication_v2(credential, state, &passkey) {
+            Ok(r) => r,
+            Err(e) => {
+                tracing::debug!(error = %e, "passkey assertion refused");
+                return Ok(Err((Some(owner), "bad_assertion")));
+            }
+        };
+        let Some(user) = self.store.user(&owner).await? else {
+            return Ok(Err((None, "unknown_user")));
+        };
+        if user.status != UserStatus::Active {
+            return Ok(Err((Some(owner), "user_suspended")));
+        }
+        if !self.accept_use(&stored, passkey, &result).await? {
+            return Ok(Err((Some(owner), "counter_regressed")));
+        }
+        Ok(Ok(user))
+    }
+
+    /// Stores the counter and flags an accepted assertion reported. `false` if a later use was
+    /// accepted meanwhile (see `PasskeyStore::record_passkey_use`).
+    async fn accept_use(
+        &self,
+        stored: &PasskeyRecord,
+        mut passkey: Passkey,
+        result: &AuthenticationResult,
+    ) -> CoreResult<bool> {
+        passkey.update_credential(result);
+        let json = to_json(&passkey, "passkey")?;
+        Ok(self
+            .store
+            .record_passkey_use(&stored.id, &json, result.counter(), self.now_ms())
+            .await?)
+    }
+
+    async fn record_passkey_login(
+        &self,
+        user: Option<UserId>,
+        answer: &PasskeyAnswer<'_>,
+        result: LoginResult,
+        reason: &str,
+    ) -> CoreResult<()> {
+        let ip = answer.source_ip.to_canonical().to_string();
+        self.store
+            .append_login(&LoginRecord {
+                user_id: user,
+                at_ms: self.now_ms(),
+                ip: ip.clone(),
+                user_agent: truncate(answer.user_agent, 256),
+                result,
+            })
+            .await?;
+        let (audit_result, detail) = match result {
+            LoginResult::Ok => (AuditResult::Ok, "method=passkey".to_owned()),
+            _ => (
+                AuditResult::Denied,
+                format!("method=passkey reason={reason}"),
+            ),
+        };
+        let e = self.event(
+            &Actor::new(ActorKind::Anonymous, "", &ip),
+            "user_login",
+            &user.map(|u| u.to_string()).unwrap_or_default(),
+            audit_result,
+            &detail,
+        );
+        self.journal(vec![e], Vec::new()).await
+    }
+
+    /// Starts a step-up for `user` (the session's user): the options list their passkeys.
+    /// A user without passkeys gets a 400.
+    pub async fn passkey_step_up_start(&self, user: &UserId) -> CoreResult<PasskeyChallenge> {
+        let rp = self.passkeys.get()?;
+        let passkeys = self
+            .store
+            .passkeys(user)
+            .await?
+            .iter()
+            .map(|p| serde_json::from_str::<Passkey>(&p.credential))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|_| corrupt("passkey"))?;
+        if passkeys.is_empty() {
+            return Err(CoreError::bad("this account has no passkey"));
+        }
+        let (rcr, state) = rp.start_passkey_authentication(&passkeys).map_err(|e| {
+            tracing::error!(error = %e, "cannot start a passkey step-up");
+            CoreError::Unavailable
+        })?;
+        let options =
+            serde_json::to_value(&rcr.public_key).map_err(|_| corrupt("request options"))?;
+        let state = to_json(&state, "step-up state")?;
+        self.store_ceremony(CeremonyKind::StepUp, Some(*user), state, options)
+            .await
+    }
+
+    /// Finishes a step-up for `user`. Any failure (unknown, used, expired or someone else's
+    /// challenge; a credential not theirs; a bad assertion; a suspended user) is
+    /// [`CoreError::Unauthenticated`]. The caller records the step-up on the session.
+    pub async fn passkey_step_up_finish(
+        &self,
+        user: &UserId,
+        answer: PasskeyAnswer<'_>,
+    ) -> CoreResult<()> {
+        let rp = self.passkeys.get()?;
+        let id = parse_challenge(answer.challenge_id)?;
+        let credential: PublicKeyCredential = parse_credential(answer.credential)?;
+        let outcome = self
+            .passkey_step_up_check(rp, user, &id, &credential)
+            .await?;
+        let (result, detail) = match outcome {
+            Ok(()) => (AuditResult::Ok, "method=passkey".to_owned()),
+            Err(reason) => (
+                AuditResult::Denied,
+                format!("method=passkey reason={reason}"),
+            ),
+        };
+        let ip = answer.source_ip.to_canonical().to_string();
+        let e = self.event(
+            &Actor::new(ActorKind::Anonymous, "", &ip),
+            "user_step_up",
+            &user.to_string(),
+            result,
+            &detail,
+        );
+        self.journal(vec![e], Vec::new()).await?;
+        outcome.map_err(|_| CoreError::Unauthenticated)
+    }
+
+    async fn passkey_step_up_check(
+        &self,
+        rp: &Webauthn,
+        user: &UserId,
+        id: &CeremonyId,
+        credential: &PublicKeyCredential,
+    ) -> CoreResult<Result<(), &'static str>> {
+        let Some(ceremony) = self
+            .store
+            .take_ceremony(id, CeremonyKind::StepUp, self.now_ms())
+            .await?
+        else {
+            return Ok(Err("unknown_challenge"));
+        };
+        if ceremony.user_id != Some(*user) {
+            return Ok(Err("other_users_challenge"));
+        }
+        let state: PasskeyAuthentication =
+            serde_json::from_str(&ceremony.state).map_err(|_| corrupt("step-up state"))?;
+        let Some(stored) = self
+            .store
+            .passkey_by_credential(&credential.raw_id)
+            .await?
+            .filter(|p| p.user_id == *user)
+        else {
+            return Ok(Err("unknown_credential"));
+        };
+        let passkey: Passkey =
+            serde_json::from_str(&stored.credential).map_err(|_| corrupt("passkey"))?;
+        let result = match rp.finish_passkey_authentication(credential, &state) {
+            Ok(r) => r,
+            Err(e) => {
+                tracing::debug!(error = %e, "passkey step-up assertion refused");
+                return Ok(Err("bad_assertion"));
+            }
+        };
+        match self.store.user(user).await? {
+            Some(u) if u.status == UserStatus::Active => {}
+            _ => return Ok(Err("user_inactive")),
+        }
+        if !self.accept_use(&stored, passkey, &result).await? {
+            return Ok(Err("counter_regressed"));
+        }
+        Ok(Ok(()))
+    }
+
+    /// Forgets expired ceremonies; run with the nonce sweep.
+    pub(crate) async fn sweep_ceremonies(&self) -> CoreResult<u64> {
+        Ok(self.store.sweep_ceremonies(self.now_ms()).await?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    #[test]
+    fn the_relying_party_needs_a_domain_over_a_secure_origin() {
+        assert!(relying_party("http://localhost:8420").is_ok());
+        assert!(relying_party("https://vault.example.com").is_ok());
+        assert!(relying_party("https://vault.example.com:8443").is_ok());
+        for bad in [
+            "http://127.0.0.1:8420",
+            "https://[::1]:8420",
+            "https://10.0.0.1",
+            "http://vault.example.com",
+            "not a url",
+        ] {
+            assert!(relying_party(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn names_are_trimmed_and_bounded() {
+        assert_eq!(check_name("  laptop ").unwrap(), "laptop");
+        assert_eq!(check_name(&"é".repeat(64)).unwrap(), "é".repeat(64));
+        assert!(check_name(&"é".repeat(65)).is_err());
+        assert!(check_name("   ").is_err());
+        assert!(check_name("a\u{7}b").is_err());
+    }
+}

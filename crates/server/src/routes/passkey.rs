@@ -1,0 +1,185 @@
+//! Passkey routes: usernameless sign-in (unauthenticated, same-origin checked like the password
+//! sign-in, and answered with a session), step-up inside a browser session, and managing the
+//! caller's own passkeys (`/v1/admin/account/passkeys/...`, session or signed). The WebAuthn work
+//! is in `signet_core::passkey`; these handlers only move JSON.
+
+use axum::body::Body;
+use axum::extract::{Path, Request, State};
+use axum::http::{HeaderMap, header};
+use axum::response::Response;
+use axum::routing::post;
+use axum::{Json, Router};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use signet_core::auth::SessionGrant;
+use signet_core::passkey::PasskeyAnswer;
+use signet_proto::UserId;
+
+use crate::AppState;
+use crate::error::{ApiError, ApiResult, ErrorCode};
+use crate::extract::{OperatorCall, json, json_opt};
+use crate::routes::auth::{browser_post, session_response};
+
+/// Passkey routes.
+pub(crate) fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/v1/auth/passkey/login/start", post(login_start))
+        .route("/v1/auth/passkey/login/finish", post(login_finish))
+        .route("/v1/auth/step-up/passkey/start", post(step_up_start))
+        .route("/v1/auth/step-up/passkey/finish", post(step_up_finish))
+        .route(
+            "/v1/admin/account/passkeys/register/start",
+            post(register_start),
+        )
+        .route(
+            "/v1/admin/account/passkeys/register/finish",
+            post(register_finish),
+        )
+        .route("/v1/admin/account/passkeys/{id}/rename", post(rename))
+        .route("/v1/admin/account/passkeys/{id}/delete", post(delete))
+}
+
+/// A browser's answer to a ceremony.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct AnswerBody {
+    challenge_id: String,
+    credential: Value,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NameBody {
+    name: String,
+}
+
+/// Bodies that must be empty or `{}`.
+fn empty(body: &[u8]) -> ApiResult<()> {
+    match json_opt::<serde_json::Map<String, Value>>(body)? {
+        Some(m) if !m.is_empty() => Err(ApiError::malformed("this route takes no fields")),
+        _ => Ok(()),
+    }
+}
+
+fn user_agent(headers: &HeaderMap) -> &str {
+    headers
+        .get(header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+}
+
+fn to_json<T: serde::Serialize>(v: T) -> ApiResult<Json<Value>> {
+    serde_json::to_value(v)
+        .map(Json)
+        .map_err(|_| ApiError::new(ErrorCode::Internal))
+}
+
+async fn login_start(State(s): State<AppState>, req: Request<Body>) -> ApiResult<Json<Value>> {
+    let (_parts, body, ip) = browser_post(&s, req).await?;
+    empty(&body)?;
+    to_json(s.signet.passkey_login_start(ip).await?)
+}
+
+/// Signs in and opens a browser session exactly as a password sign-in does: same answer, same
+/// cookie, and any session the browser still had is ended.
+async fn login_finish(State(s): State<AppState>, req: Request<Body>) -> ApiResult<Response> {
+    let (parts, body, ip) = browser_post(&s, req).await?;
+    let b: AnswerBody = json(&body)?;
+    let ua = user_agent(&parts.headers);
+    let user = s
+        .signet
+        .passkey_login_finish(PasskeyAnswer {
+            challenge_id: &b.challenge_id,
+            credential: &b.credential,
+            source_ip: ip,
+            user_agent: ua,
+        })
+        .await?;
+    let previous = s.web.session_secret(&parts.headers);
+    let opened = s
+        .signet
+        .open_session(&user, ip, ua, previous.as_ref())
+        .await?;
+    session_response(&s, opened)
+}
+
+/// The session a step-up is for, and its user. Step-up is a property of a browser session; a
+/// signed CLI request has nothing to step up.
+fn session_of(call: &OperatorCall) -> ApiResult<(SessionGrant, UserId)> {
+    match (call.operator.session, call.operator.user_id) {
+        (Some(grant), Some(user)) => Ok((grant, user)),
+        _ => Err(ApiError::malformed("step-up is for browser sessions")),
+    }
+}
+
+async fn step_up_start(State(s): State<AppState>, call: OperatorCall) -> ApiResult<Json<Value>> {
+    empty(&call.body)?;
+    let (_, user) = session_of(&call)?;
+    to_json(s.signet.passkey_step_up_start(&user).await?)
+}
+
+async fn step_up_finish(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    call: OperatorCall,
+) -> ApiResult<Json<Value>> {
+    let b: AnswerBody = json(&call.body)?;
+    let (grant, user) = session_of(&call)?;
+    s.signet
+        .passkey_step_up_finish(
+            &user,
+            PasskeyAnswer {
+                challenge_id: &b.challenge_id,
+                credential: &b.credential,
+                source_ip: call.operator.source_ip,
+                user_agent: user_agent(&headers),
+            },
+        )
+        .await?;
+    let until = s
+        .signet
+        .mark_step_up(&call.operator, grant, "passkey")
+        .await?;
+    Ok(Json(json!({ "stepUpUntil": until })))
+}
+
+async fn register_start(State(s): State<AppState>, call: OperatorCall) -> ApiResult<Json<Value>> {
+    let b: NameBody = json(&call.body)?;
+    to_json(
+        s.signet
+            .passkey_register_start(&call.operator, &b.name)
+            .await?,
+    )
+}
+
+async fn register_finish(State(s): State<AppState>, call: OperatorCall) -> ApiResult<Json<Value>> {
+    let b: AnswerBody = json(&call.body)?;
+    to_json(
+        s.signet
+            .passkey_register_finish(&call.operator, &b.challenge_id, &b.credential)
+            .await?,
+    )
+}
+
+async fn rename(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+    call: OperatorCall,
+) -> ApiResult<Json<Value>> {
+    let b: NameBody = json(&call.body)?;
+    to_json(
+        s.signet
+            .passkey_rename(&call.operator, &id, &b.name)
+            .await?,
+    )
+}
+
+async fn delete(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+    call: OperatorCall,
+) -> ApiResult<Json<Value>> {
+    empty(&call.body)?;
+    s.signet.passkey_delete(&call.operator, &id).await?;
+    Ok(Json(json!({ "deleted": true })))
+}
