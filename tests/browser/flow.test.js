@@ -5,6 +5,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { startServer, launch, newPage, setupOwner, login, signet, hasRoute, freshTotp } from './harness.js';
+import { secretFromUri } from './totp.js';
 
 let server;
 let browser;
@@ -178,4 +179,34 @@ test('a sensitive action asks for a fresh second factor, refuses a reused code, 
   assert.equal(await dialog.count(), 0, 'the dialog closed');
   await page.unroute('**/v1/admin/tokens/bootstrap');
   assert.deepEqual(page.problems, []);
+});
+
+test('an invitation link lets a new person choose a password, enroll TOTP and sign in with their role', async (t) => {
+  if (!owner) return t.skip('waiting for backend route POST /v1/auth/setup');
+  if (!(await hasRoute(server.url, 'POST', '/v1/auth/invite/accept'))) return t.skip('waiting for backend route POST /v1/auth/invite/accept');
+  await page.goto(`${server.url}/#/users`);
+  await page.getByRole('heading', { name: 'Users', level: 1 }).waitFor();
+  await page.getByLabel('Email').first().fill('carol@example.com');
+  await page.locator('#invite-role').selectOption('developer');
+  await page.getByRole('button', { name: 'Create invitation' }).click();
+  const link = (await page.locator('#invite-result code').textContent()).trim();
+  assert.match(link, /^http:\/\/localhost:\d+\/#\/invite\/\S+$/);
+
+  const carolPage = await newPage(browser);
+  await carolPage.goto(link);
+  await carolPage.getByRole('heading', { name: 'Accept invitation' }).waitFor();
+  const carol = { username: 'carol', password: 'carol-password-long' };
+  await carolPage.getByLabel('Username').fill(carol.username);
+  await carolPage.getByLabel('Password', { exact: true }).fill(carol.password);
+  await carolPage.getByLabel('Repeat password').fill(carol.password);
+  await carolPage.getByRole('button', { name: 'Create account' }).click();
+  await carolPage.locator('#recovery-codes li').first().waitFor();
+  assert.equal(await carolPage.locator('#recovery-codes li').count(), 10);
+  carol.totpSecret = secretFromUri(await carolPage.locator('code').first().textContent());
+  await carolPage.getByRole('button', { name: /continue to sign in/i }).click();
+  await login(carolPage, server, carol);
+  await carolPage.locator('.who .badge', { hasText: 'developer' }).waitFor();
+  assert.equal(await carolPage.getByRole('navigation').getByRole('link', { name: 'Users', exact: true }).count(), 0);
+  assert.deepEqual(carolPage.problems, []);
+  await carolPage.close();
 });
