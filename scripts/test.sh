@@ -27,7 +27,7 @@ step "protocol vectors, independent Python implementation"
 .venv/bin/python scripts/vectors/check_vectors.py testdata/vectors
 
 step "official sikkerkey Python SDK against a real server"
-SIGNET_BIN="$PWD/target/debug/signet" .venv/bin/python -m pytest -q tests/sdk
+SIGNET_BIN="${CARGO_TARGET_DIR:-$PWD/target}/debug/signet" .venv/bin/python -m pytest -q tests/sdk
 
 step "dashboard in headless Chromium (playwright-core, node:test)"
 cargo build --locked -p signet-cli

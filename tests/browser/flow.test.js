@@ -24,7 +24,7 @@ after(async () => {
 });
 
 test('setup, sign in, add a secret, enroll and approve a machine, and the machine reads it', async (t) => {
-  if (!(await hasRoute(server.url, 'POST', '/v1/auth/setup'))) return t.skip('waiting for backend route POST /v1/auth/setup');
+  assert.ok(await hasRoute(server.url, 'POST', '/v1/auth/setup'), 'the server routes POST /v1/auth/setup');
   page = await newPage(browser);
 
   owner = await setupOwner(page, server);
@@ -84,7 +84,7 @@ test('setup, sign in, add a secret, enroll and approve a machine, and the machin
 });
 
 test('secrets lifecycle, tokens, allowlist and the audit log from the dashboard', async (t) => {
-  if (!page) return t.skip('waiting for backend route POST /v1/auth/setup');
+  assert.ok(page, 'an earlier test in this file signed in');
   // A structured secret, updated, rolled back and deleted.
   await page.goto(`${server.url}/#/secrets`);
   await page.getByLabel('Name', { exact: true }).fill('STRIPE');
@@ -156,7 +156,7 @@ test('secrets lifecycle, tokens, allowlist and the audit log from the dashboard'
 });
 
 test('a sensitive action asks for a fresh second factor, refuses a reused code, then goes through', async (t) => {
-  if (!owner) return t.skip('waiting for backend route POST /v1/auth/setup');
+  assert.ok(owner, 'an earlier test in this file signed in');
   // The sign-in just now counts as a step-up for five minutes; the server's 403 for a stale one
   // is played once here, and everything after it (step-up, retry) is the real server.
   let played = false;
@@ -182,8 +182,8 @@ test('a sensitive action asks for a fresh second factor, refuses a reused code, 
 });
 
 test('an invitation link lets a new person choose a password, enroll TOTP and sign in with their role', async (t) => {
-  if (!owner) return t.skip('waiting for backend route POST /v1/auth/setup');
-  if (!(await hasRoute(server.url, 'POST', '/v1/auth/invite/accept'))) return t.skip('waiting for backend route POST /v1/auth/invite/accept');
+  assert.ok(owner, 'an earlier test in this file signed in');
+  assert.ok(await hasRoute(server.url, 'POST', '/v1/auth/invite/accept'), 'the server routes POST /v1/auth/invite/accept');
   await page.goto(`${server.url}/#/users`);
   await page.getByRole('heading', { name: 'Users', level: 1 }).waitFor();
   await page.getByLabel('Email').first().fill('carol@example.com');

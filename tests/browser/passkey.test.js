@@ -19,8 +19,8 @@ after(async () => {
 });
 
 test('register a passkey, sign out, sign in with the passkey alone', async (t) => {
-  if (!(await hasRoute(server.url, 'POST', '/v1/auth/setup'))) return t.skip('waiting for backend route POST /v1/auth/setup');
-  if (!(await hasRoute(server.url, 'POST', '/v1/auth/passkey/login/start'))) return t.skip('waiting for backend route POST /v1/auth/passkey/login/start');
+  assert.ok(await hasRoute(server.url, 'POST', '/v1/auth/setup'), 'the server routes POST /v1/auth/setup');
+  assert.ok(await hasRoute(server.url, 'POST', '/v1/auth/passkey/login/start'), 'the server routes POST /v1/auth/passkey/login/start');
   const page = await newPage(browser);
   const cdp = await page.context().newCDPSession(page);
   await cdp.send('WebAuthn.enable');
