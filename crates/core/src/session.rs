@@ -466,25 +466,8 @@ impl Signet {
         self.store
             .revoke_session(&user, &grant.id, self.now_ms())
             .await?;
-        self.audit_operator_event(op, "session_logout", &grant.id.to_string(), "")
+        self.audit_operator(op, "session_logout", &grant.id.to_string(), "")
             .await
-    }
-
-    async fn audit_operator_event(
-        &self,
-        op: &AuthedOperator,
-        action: &str,
-        target: &str,
-        detail: &str,
-    ) -> CoreResult<()> {
-        let e = self.event(
-            &Actor::operator(op),
-            action,
-            target,
-            AuditResult::Ok,
-            detail,
-        );
-        self.journal(vec![e], Vec::new()).await
     }
 
     /// Refuses with [`CoreError::StepUpRequired`] (audited) unless this browser session gave a
@@ -525,16 +508,7 @@ impl Signet {
         let grant = op
             .session
             .ok_or_else(|| CoreError::bad("step-up is for browser sessions"))?;
-        let user_id = op.user_id.ok_or(CoreError::Unauthenticated)?;
-        let user = self
-            .store
-            .user(&user_id)
-            .await?
-            .ok_or(CoreError::Unauthenticated)?;
-        let now = self.now_ms();
-        if user.locked_until_ms.is_some_and(|until| now < until) {
-            return Err(CoreError::RateLimited);
-        }
+        let user = self.own_unlocked_account(op).await?;
         let attempt = LoginAttempt {
             login: &user.username,
             password: Password::new(""),
@@ -543,14 +517,7 @@ impl Signet {
             user_agent,
         };
         if !self.second_factor_ok(&user, &attempt.second_factor).await? {
-            self.store
-                .record_login_failure(
-                    &user.id,
-                    now,
-                    crate::account::LOCKOUT_FAILURES,
-                    crate::account::LOCKOUT_MS,
-                )
-                .await?;
+            self.count_failure(&user).await?;
             self.record_login(Some(user.id), &attempt, LoginResult::Failed, "bad_step_up")
                 .await?;
             return Err(CoreError::Unauthenticated);
@@ -570,7 +537,7 @@ impl Signet {
         if !self.store.set_session_step_up(&grant.id, now).await? {
             return Err(CoreError::Unauthenticated);
         }
-        self.audit_operator_event(
+        self.audit_operator(
             op,
             "session_step_up",
             &grant.id.to_string(),
@@ -578,6 +545,39 @@ impl Signet {
         )
         .await?;
         Ok(now + STEP_UP_WINDOW_MS)
+    }
+
+    /// The caller's own account, refused while it is locked: a re-check of a factor inside a
+    /// session (step-up, password change) is throttled like a sign-in.
+    async fn own_unlocked_account(&self, op: &AuthedOperator) -> CoreResult<UserRecord> {
+        let user_id = op
+            .user_id
+            .ok_or_else(|| CoreError::bad("this key belongs to no user account"))?;
+        let user = self
+            .store
+            .user(&user_id)
+            .await?
+            .ok_or(CoreError::Unauthenticated)?;
+        if user
+            .locked_until_ms
+            .is_some_and(|until| self.now_ms() < until)
+        {
+            return Err(CoreError::RateLimited);
+        }
+        Ok(user)
+    }
+
+    /// Counts a wrong factor given inside a session towards the account's lockout.
+    async fn count_failure(&self, user: &UserRecord) -> CoreResult<()> {
+        self.store
+            .record_login_failure(
+                &user.id,
+                self.now_ms(),
+                crate::account::LOCKOUT_FAILURES,
+                crate::account::LOCKOUT_MS,
+            )
+            .await?;
+        Ok(())
     }
 
     /// The signed-in user's security page: sessions, CLI keys, sign-in history.
@@ -650,7 +650,7 @@ impl Signet {
         if !self.store.revoke_session(&user, &id, self.now_ms()).await? {
             return Err(CoreError::NotFound);
         }
-        self.audit_operator_event(op, "session_revoke", &id.to_string(), "")
+        self.audit_operator(op, "session_revoke", &id.to_string(), "")
             .await
     }
 
@@ -668,7 +668,7 @@ impl Signet {
             return Err(CoreError::NotFound);
         }
         self.store.disable_operator(&id).await?;
-        self.audit_operator_event(op, "operator_revoke", &id.to_string(), "")
+        self.audit_operator(op, "operator_revoke", &id.to_string(), "")
             .await
     }
 
@@ -685,28 +685,14 @@ impl Signet {
             .user_id
             .ok_or_else(|| CoreError::bad("this key belongs to no user account"))?;
         crate::account::check_password(&new)?;
-        let user = self
-            .store
-            .user(&user_id)
-            .await?
-            .ok_or(CoreError::Unauthenticated)?;
-        let now = self.now_ms();
-        if user.locked_until_ms.is_some_and(|until| now < until) {
-            return Err(CoreError::RateLimited);
-        }
+        let user = self.own_unlocked_account(op).await?;
         if !crate::account::verify_password(&self.hashes, current, user.password_hash.clone())
             .await?
         {
-            self.store
-                .record_login_failure(
-                    &user.id,
-                    now,
-                    crate::account::LOCKOUT_FAILURES,
-                    crate::account::LOCKOUT_MS,
-                )
-                .await?;
+            self.count_failure(&user).await?;
             return Err(CoreError::Unauthenticated);
         }
+        let now = self.now_ms();
         let phc = crate::account::hash_password(&self.hashes, new).await?;
         self.store.set_password_hash(&user_id, &phc).await?;
         let keep = op.session.map(|s| s.id);
@@ -715,7 +701,7 @@ impl Signet {
                 self.store.revoke_session(&user_id, &s.id, now).await?;
             }
         }
-        self.audit_operator_event(op, "user_password_change", &user_id.to_string(), "")
+        self.audit_operator(op, "user_password_change", &user_id.to_string(), "")
             .await
     }
 

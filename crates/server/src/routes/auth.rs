@@ -50,16 +50,7 @@ async fn cli_login(
     // password too.
     let body = Zeroizing::new(read_body(&headers, raw, MAX_BODY).await?.to_vec());
     let b: CliLoginBody = json(&body)?;
-    let second_factor = match (b.totp, b.recovery_code) {
-        (Some(code), None) => SecondFactor::Totp(code),
-        (None, Some(code)) => SecondFactor::Recovery(code),
-        (None, None) => SecondFactor::Missing,
-        (Some(_), Some(_)) => {
-            return Err(ApiError::malformed(
-                "give either `totp` or `recoveryCode`, not both",
-            ));
-        }
-    };
+    let second_factor = second_factor(b.totp, b.recovery_code)?;
     let user_agent = headers
         .get(header::USER_AGENT)
         .and_then(|v| v.to_str().ok())
@@ -78,6 +69,21 @@ async fn cli_login(
     serde_json::to_value(r)
         .map(Json)
         .map_err(|_| ApiError::new(ErrorCode::Internal))
+}
+
+/// At most one of a TOTP code and a recovery code.
+fn second_factor(
+    totp: Option<Zeroizing<String>>,
+    recovery_code: Option<Zeroizing<String>>,
+) -> ApiResult<SecondFactor> {
+    match (totp, recovery_code) {
+        (Some(code), None) => Ok(SecondFactor::Totp(code)),
+        (None, Some(code)) => Ok(SecondFactor::Recovery(code)),
+        (None, None) => Ok(SecondFactor::Missing),
+        (Some(_), Some(_)) => Err(ApiError::malformed(
+            "give either `totp` or `recoveryCode`, not both",
+        )),
+    }
 }
 
 /// Sign-in routes for browsers: first-run setup, sessions and step-up.
@@ -174,16 +180,7 @@ pub(crate) fn session_response(s: &AppState, opened: OpenedSession) -> ApiResult
 async fn session_login(State(s): State<AppState>, req: Request<Body>) -> ApiResult<Response> {
     let (parts, body, ip) = browser_post(&s, req).await?;
     let b: SessionLoginBody = json(&body)?;
-    let second_factor = match (b.totp, b.recovery_code) {
-        (Some(code), None) => SecondFactor::Totp(code),
-        (None, Some(code)) => SecondFactor::Recovery(code),
-        (None, None) => SecondFactor::Missing,
-        (Some(_), Some(_)) => {
-            return Err(ApiError::malformed(
-                "give either `totp` or `recoveryCode`, not both",
-            ));
-        }
-    };
+    let second_factor = second_factor(b.totp, b.recovery_code)?;
     let previous = s.web.session_secret(&parts.headers);
     let attempt = LoginAttempt {
         login: &b.login,
