@@ -698,26 +698,52 @@ impl Signet {
         result: LoginResult,
         reason: &str,
     ) -> CoreResult<()> {
-        let ip = attempt.source_ip.to_canonical().to_string();
+        self.record_sign_in(
+            user,
+            attempt.source_ip,
+            attempt.user_agent,
+            None,
+            result,
+            reason,
+        )
+        .await
+    }
+
+    /// Appends a sign-in attempt to the user's history and the audit log, never with what was
+    /// typed. `method` names a sign-in other than password + second factor (`passkey`).
+    pub(crate) async fn record_sign_in(
+        &self,
+        user: Option<UserId>,
+        source_ip: IpAddr,
+        user_agent: &str,
+        method: Option<&str>,
+        result: LoginResult,
+        reason: &str,
+    ) -> CoreResult<()> {
+        let ip = source_ip.to_canonical().to_string();
         self.store
             .append_login(&LoginRecord {
                 user_id: user,
                 at_ms: self.now_ms(),
                 ip: ip.clone(),
-                user_agent: truncate(attempt.user_agent, 256),
+                user_agent: truncate(user_agent, 256),
                 result,
             })
             .await?;
-        let (audit_result, detail) = match result {
-            LoginResult::Ok => (AuditResult::Ok, String::new()),
-            _ => (AuditResult::Denied, format!("reason={reason}")),
+        let mut detail: Vec<String> = method.map(|m| format!("method={m}")).into_iter().collect();
+        let audit_result = match result {
+            LoginResult::Ok => AuditResult::Ok,
+            _ => {
+                detail.push(format!("reason={reason}"));
+                AuditResult::Denied
+            }
         };
         let e = self.event(
             &Actor::new(ActorKind::Anonymous, "", &ip),
             "user_login",
             &user.map(|u| u.to_string()).unwrap_or_default(),
             audit_result,
-            &detail,
+            &detail.join(" "),
         );
         self.journal(vec![e], Vec::new()).await
     }

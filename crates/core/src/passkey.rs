@@ -29,8 +29,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use signet_proto::{CeremonyId, PasskeyId, UserId};
 use signet_store::{
-    ActorKind, AuditResult, CeremonyKind, CeremonyRecord, LoginRecord, LoginResult, PasskeyRecord,
-    StoreError, UserRecord, UserStatus,
+    ActorKind, AuditResult, CeremonyKind, CeremonyRecord, LoginResult, PasskeyRecord, StoreError,
+    UserRecord, UserStatus,
 };
 use webauthn_rs::prelude::{
     AuthenticationResult, DiscoverableAuthentication, Passkey, PasskeyAuthentication,
@@ -441,13 +441,27 @@ impl Signet {
         match self.passkey_login_check(rp, &id, &credential).await? {
             Ok(user) => {
                 self.store.reset_login_failures(&user.id).await?;
-                self.record_passkey_login(Some(user.id), &answer, LoginResult::Ok, "")
-                    .await?;
+                self.record_sign_in(
+                    Some(user.id),
+                    answer.source_ip,
+                    answer.user_agent,
+                    Some("passkey"),
+                    LoginResult::Ok,
+                    "",
+                )
+                .await?;
                 Ok(user)
             }
             Err((user, reason)) => {
-                self.record_passkey_login(user, &answer, LoginResult::Failed, reason)
-                    .await?;
+                self.record_sign_in(
+                    user,
+                    answer.source_ip,
+                    answer.user_agent,
+                    Some("passkey"),
+                    LoginResult::Failed,
+                    reason,
+                )
+                .await?;
                 Err(CoreError::Unauthenticated)
             }
         }
@@ -517,40 +531,6 @@ impl Signet {
             .store
             .record_passkey_use(&stored.id, &json, result.counter(), self.now_ms())
             .await?)
-    }
-
-    async fn record_passkey_login(
-        &self,
-        user: Option<UserId>,
-        answer: &PasskeyAnswer<'_>,
-        result: LoginResult,
-        reason: &str,
-    ) -> CoreResult<()> {
-        let ip = answer.source_ip.to_canonical().to_string();
-        self.store
-            .append_login(&LoginRecord {
-                user_id: user,
-                at_ms: self.now_ms(),
-                ip: ip.clone(),
-                user_agent: truncate(answer.user_agent, 256),
-                result,
-            })
-            .await?;
-        let (audit_result, detail) = match result {
-            LoginResult::Ok => (AuditResult::Ok, "method=passkey".to_owned()),
-            _ => (
-                AuditResult::Denied,
-                format!("method=passkey reason={reason}"),
-            ),
-        };
-        let e = self.event(
-            &Actor::new(ActorKind::Anonymous, "", &ip),
-            "user_login",
-            &user.map(|u| u.to_string()).unwrap_or_default(),
-            audit_result,
-            &detail,
-        );
-        self.journal(vec![e], Vec::new()).await
     }
 
     /// Starts a step-up for `user` (the session's user): the options list their passkeys.
