@@ -30,9 +30,12 @@ step "official sikkerkey Python SDK against a real server"
 SIGNET_BIN="${CARGO_TARGET_DIR:-$PWD/target}/debug/signet" .venv/bin/python -m pytest -q tests/sdk
 
 step "dashboard in headless Chromium (playwright-core, node:test)"
-cargo build --locked -p signet-cli
+# `cargo test` above built the binary (the end-to-end tests run it); a separate `cargo build`
+# would unify features differently and compile everything again.
+signet_bin="${CARGO_TARGET_DIR:-$PWD/target}/debug/signet"
+[ -x "$signet_bin" ] || cargo build --locked -p signet-cli
 (
   cd tests/browser
   npm ci --no-audit --no-fund --loglevel=error
-  SIGNET_BIN="${CARGO_TARGET_DIR:-$PWD/../../target}/debug/signet" node --test --test-concurrency=1 --test-timeout=120000
+  SIGNET_BIN="$signet_bin" node --test --test-concurrency=1 --test-timeout=120000
 )
