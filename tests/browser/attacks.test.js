@@ -122,6 +122,7 @@ test('a TOTP code that was used once is refused the second time', async (t) => {
   const page = await newPage(browser);
   const signIn = async () => {
     await page.goto(`${server.url}/#/login`);
+    await page.getByRole('heading', { name: 'Sign in', level: 1 }).waitFor();
     await page.getByLabel('Username or email').fill('dave');
     await page.getByLabel('Password').fill(dave.password);
     await page.getByLabel('Authenticator code').fill(code);

@@ -4,7 +4,7 @@
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startServer, launch, newPage, setupOwner, login, signet, hasRoute, freshTotp } from './harness.js';
+import { startServer, launch, newPage, setupOwner, login, signet, hasRoute, freshTotp, go } from './harness.js';
 import { secretFromUri } from './totp.js';
 
 let server;
@@ -33,20 +33,20 @@ test('setup, sign in, add a secret, enroll and approve a machine, and the machin
   await page.getByRole('heading', { name: 'Sign in' }).waitFor();
   loginCode = await login(page, server, owner);
 
-  await page.getByRole('navigation').getByRole('link', { name: 'Projects', exact: true }).click();
+  await go(page, 'Projects');
   await page.getByLabel('New project name').fill('payments');
   await page.getByRole('button', { name: 'Create project' }).click();
   await page.locator('tr', { hasText: 'payments' }).waitFor();
 
   const value = 'postgres://app:s3cr3t@db/payments';
-  await page.getByRole('navigation').getByRole('link', { name: 'Secrets', exact: true }).click();
+  await go(page, 'Secrets');
   await page.getByLabel('Name', { exact: true }).fill('DATABASE_URL');
   await page.getByLabel('Value').fill(value);
   await page.getByRole('button', { name: 'Create secret' }).click();
   await page.locator('tr', { hasText: 'DATABASE_URL' }).waitFor();
   assert.equal(await page.getByText(value).count(), 0, 'the value is never shown back');
 
-  await page.getByRole('navigation').getByRole('link', { name: 'Tokens', exact: true }).click();
+  await go(page, 'Tokens');
   await page.getByRole('button', { name: 'Issue bootstrap token' }).click();
   const command = (await page.locator('#bootstrap-result code').textContent()).trim();
   assert.match(command, /^curl -fsSL '?http:\/\/localhost:\d+\/v1\/bootstrap\/\S+'? \| sh$/);
@@ -58,7 +58,7 @@ test('setup, sign in, add a secret, enroll and approve a machine, and the machin
   const { fingerprint } = JSON.parse(enrolled.stdout);
   assert.ok(fingerprint);
 
-  await page.getByRole('navigation').getByRole('link', { name: 'Machines', exact: true }).click();
+  await go(page, 'Machines');
   const row = page.locator('tr', { hasText: 'web-1' });
   await row.waitFor();
   assert.equal((await row.locator('.fingerprint').textContent()).trim(), fingerprint, 'the fingerprint the machine printed');
@@ -87,6 +87,7 @@ test('secrets lifecycle, tokens, allowlist and the audit log from the dashboard'
   assert.ok(page, 'an earlier test in this file signed in');
   // A structured secret, updated, rolled back and deleted.
   await page.goto(`${server.url}/#/secrets`);
+  await page.getByRole('heading', { name: 'Secrets', level: 1, exact: true }).waitFor();
   await page.getByLabel('Name', { exact: true }).fill('STRIPE');
   await page.getByLabel('Type').selectOption('structured');
   await page.getByLabel('Field name').fill('publishable_key');
@@ -116,7 +117,7 @@ test('secrets lifecycle, tokens, allowlist and the audit log from the dashboard'
   await page.locator('tr', { hasText: 'STRIPE' }).waitFor({ state: 'detached' });
 
   // An enrollment token, shown once, then revoked.
-  await page.getByRole('navigation').getByRole('link', { name: 'Tokens', exact: true }).click();
+  await go(page, 'Tokens');
   await page.getByLabel('Name', { exact: true }).fill('ci runners');
   await page.getByLabel('payments').check();
   await page.getByRole('button', { name: 'Create enrollment token' }).click();
@@ -128,7 +129,7 @@ test('secrets lifecycle, tokens, allowlist and the audit log from the dashboard'
   await page.locator('tr', { hasText: 'ci runners' }).getByText('revoked').waitFor();
 
   // An allowlist range added and removed (the list stays off, so this browser keeps access).
-  await page.getByRole('navigation').getByRole('link', { name: 'IP allowlist', exact: true }).click();
+  await go(page, 'IP allowlist');
   await page.getByLabel('CIDR').fill('10.0.0.0/8');
   await page.getByLabel('Label').fill('office');
   await page.getByRole('button', { name: 'Add range' }).click();
@@ -139,7 +140,7 @@ test('secrets lifecycle, tokens, allowlist and the audit log from the dashboard'
   await page.locator('#status', { hasText: 'removed' }).waitFor();
 
   // The audit log shows what happened and exports it as CSV.
-  await page.getByRole('navigation').getByRole('link', { name: 'Audit log', exact: true }).click();
+  await go(page, 'Audit log');
   await page.getByLabel('Result').selectOption('ok');
   await page.getByRole('button', { name: 'Apply filters' }).click();
   await page.locator('#audit-records[aria-busy="false"] tbody tr').first().waitFor();

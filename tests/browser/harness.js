@@ -192,3 +192,10 @@ export async function createUser(page, { username, email, password, role }) {
   if (r.status !== 200) throw new Error(`create user: ${r.status} ${r.text}`);
   return { username, email, password, role, id: r.json.user.id, totpSecret: secretFromUri(r.json.otpauthUri) };
 }
+
+// Opens a page from the navigation and waits until that page has rendered: the previous page's
+// form fields must not be filled by mistake while the new one is still loading its data.
+export async function go(page, name) {
+  await page.getByRole('navigation').getByRole('link', { name, exact: true }).click();
+  await page.getByRole('heading', { name, level: 1, exact: true }).waitFor();
+}

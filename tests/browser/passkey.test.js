@@ -3,7 +3,7 @@
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startServer, launch, newPage, setupOwner, login, hasRoute } from './harness.js';
+import { startServer, launch, newPage, setupOwner, login, hasRoute, go } from './harness.js';
 
 let server;
 let browser;
@@ -33,7 +33,7 @@ test('register a passkey, sign out, sign in with the passkey alone', async (t) =
 
   const owner = await setupOwner(page, server);
   await login(page, server, owner);
-  await page.getByRole('navigation').getByRole('link', { name: 'Account', exact: true }).click();
+  await go(page, 'Account');
   await page.getByLabel('Passkey name').fill('Test laptop');
   await page.getByRole('button', { name: 'Add a passkey' }).click();
   await page.locator('tr', { hasText: 'Test laptop' }).waitFor();
@@ -47,7 +47,7 @@ test('register a passkey, sign out, sign in with the passkey alone', async (t) =
   await page.getByRole('heading', { name: 'Overview' }).waitFor();
   await page.getByText(owner.username, { exact: true }).waitFor();
 
-  await page.getByRole('navigation').getByRole('link', { name: 'Account', exact: true }).click();
+  await go(page, 'Account');
   const row = page.locator('tr', { hasText: 'Test laptop' });
   await row.waitFor();
   assert.notEqual((await row.locator('td').nth(1).textContent()).trim(), '—', 'last use recorded');
