@@ -12,6 +12,7 @@
 #![forbid(unsafe_code)]
 
 mod audit;
+mod change;
 mod invite;
 mod machine;
 mod network;
@@ -22,6 +23,7 @@ mod project;
 mod secret;
 mod session;
 mod token;
+mod transfer;
 mod user;
 mod vault;
 
@@ -32,6 +34,7 @@ pub use audit::{
     ActorKind, AuditChain, AuditEvent, AuditFilter, AuditHead, AuditRecord, AuditResult,
     AuditStore, JournalBatch, ReadMark,
 };
+pub use change::{Change, ChangeFeed, ChangeWatcher, FeedState};
 pub use invite::{InviteRecord, InviteStore};
 pub use machine::{
     EnrollMethod, MachineKind, MachineRecord, MachineStatus, MachineStore, NewMachine,
@@ -47,6 +50,7 @@ pub use secret::{
 };
 pub use session::{SessionRecord, SessionStore};
 pub use token::{BootstrapTokenRecord, EnrollmentGrant, EnrollmentTokenRecord, TokenStore};
+pub use transfer::{Cell, Table, TransferStore};
 pub use user::{Lockout, LoginRecord, LoginResult, Role, UserRecord, UserStatus, UserStore};
 pub use vault::{VaultRecord, VaultStore};
 
@@ -75,6 +79,7 @@ pub type StoreResult<T> = Result<T, StoreError>;
 /// Everything a backend implements. The composition root holds one as `Arc<dyn Store>`.
 pub trait Store:
     AuditStore
+    + ChangeFeed
     + InviteStore
     + MachineStore
     + NetworkStore
@@ -94,6 +99,7 @@ pub trait Store:
 
 impl<T> Store for T where
     T: AuditStore
+        + ChangeFeed
         + InviteStore
         + MachineStore
         + NetworkStore
