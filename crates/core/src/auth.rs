@@ -213,7 +213,16 @@ impl Signet {
     /// Authenticates a machine request (steps 1–4 of the module docs).
     pub async fn authenticate_machine(&self, req: &SignedRequest<'_>) -> CoreResult<AuthedMachine> {
         let claimed = req.principal_id.unwrap_or_default();
-        if !self.policy.ip_allowed(req.source_ip) {
+        let allowed = match self
+            .policy
+            .ip_allowed(self.store.as_ref(), req.source_ip)
+            .await
+        {
+            Ok(allowed) => allowed,
+            // Fail closed: a policy that cannot be read admits nobody.
+            Err(_) => return Err(CoreError::Unavailable),
+        };
+        if !allowed {
             let reason = "ip_allowlist";
             self.audit_auth_failure(
                 ActorKind::Machine,

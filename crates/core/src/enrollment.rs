@@ -342,7 +342,7 @@ impl Signet {
         reg: &Registration<'_>,
     ) -> CoreResult<Registered> {
         const ACTION: &str = "machine_enroll_bootstrap";
-        if !self.enrollment_ip_allowed(reg.source_ip) {
+        if !self.enrollment_ip_allowed(reg.source_ip).await? {
             return Err(self.refuse(reg.source_ip, ACTION, "ip_allowlist").await);
         }
         let m = self.new_machine(reg, EnrollMethod::Bootstrap, MachineStatus::Pending)?;
@@ -375,7 +375,7 @@ impl Signet {
         reg: &Registration<'_>,
     ) -> CoreResult<Registered> {
         const ACTION: &str = "machine_enroll_request";
-        if vault != self.vault.as_str() || !self.enrollment_ip_allowed(reg.source_ip) {
+        if vault != self.vault.as_str() || !self.enrollment_ip_allowed(reg.source_ip).await? {
             return Err(self.refuse(reg.source_ip, ACTION, "vault_or_ip").await);
         }
         if !self.limiter.allow(reg.source_ip, self.now_ms()) {
@@ -552,7 +552,7 @@ impl Signet {
         reg: &Registration<'_>,
     ) -> CoreResult<Registered> {
         const ACTION: &str = "machine_enroll_token";
-        if vault != self.vault.as_str() || !self.enrollment_ip_allowed(reg.source_ip) {
+        if vault != self.vault.as_str() || !self.enrollment_ip_allowed(reg.source_ip).await? {
             return Err(self.refuse(reg.source_ip, ACTION, "vault_or_ip").await);
         }
         let now = self.now_ms();

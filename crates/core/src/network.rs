@@ -4,11 +4,12 @@
 //! the IPv4 address it maps, so it cannot slip past an IPv4 rule.
 
 use std::net::IpAddr;
-use std::sync::RwLock;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
 
 use ipnet::IpNet;
 use serde::Serialize;
-use signet_store::{AllowlistEntry, Store, StoreResult};
+use signet_store::{AllowlistEntry, Change, FeedState, Store, StoreResult};
 
 use crate::auth::AuthedOperator;
 use crate::role::Permission;
@@ -46,17 +47,70 @@ struct Policy {
     nets: Vec<IpNet>,
 }
 
-/// A snapshot of the vault's network policy, refreshed by every change this process makes.
-pub(crate) struct PolicyCache(RwLock<Policy>);
+/// A snapshot of the vault's network policy.
+///
+/// It is reloaded after every change this process makes, and, when several replicas share the
+/// store, whenever the store's change feed reports a change made anywhere. While the feed is down
+/// the snapshot is not trusted at all: every request reads the policy from the store, so a
+/// replica never admits an address that another replica has just removed.
+pub(crate) struct PolicyCache(Arc<PolicyState>);
+
+struct PolicyState {
+    policy: RwLock<Policy>,
+    /// Counts changes reported by the feed.
+    reported: AtomicU64,
+    /// The value of `reported` when the snapshot was read; older than `reported` means stale.
+    loaded: AtomicU64,
+    /// The feed is down, so changes may go unreported.
+    blind: AtomicBool,
+}
+
+impl PolicyState {
+    fn on_change(&self, change: Change) {
+        match change {
+            Change::Policy => {
+                self.reported.fetch_add(1, Ordering::SeqCst);
+            }
+            Change::Lost => self.blind.store(true, Ordering::SeqCst),
+            Change::Resumed => {
+                // Bump first: a request between the two stores must reload, not trust the
+                // snapshot taken while the feed was down.
+                self.reported.fetch_add(1, Ordering::SeqCst);
+                self.blind.store(false, Ordering::SeqCst);
+            }
+        }
+    }
+
+    fn fresh(&self) -> bool {
+        !self.blind.load(Ordering::SeqCst)
+            && self.loaded.load(Ordering::SeqCst) == self.reported.load(Ordering::SeqCst)
+    }
+}
 
 impl PolicyCache {
+    /// Watches `store` for changes, then loads the policy, in that order, so nothing changed
+    /// after the load goes unnoticed.
     pub(crate) async fn load(store: &dyn Store) -> StoreResult<Self> {
-        let cache = Self(RwLock::new(Policy::default()));
+        let state = Arc::new(PolicyState {
+            policy: RwLock::new(Policy::default()),
+            reported: AtomicU64::new(0),
+            loaded: AtomicU64::new(0),
+            blind: AtomicBool::new(false),
+        });
+        let watcher = Arc::clone(&state);
+        let feed = store.watch(Arc::new(move |change| watcher.on_change(change)));
+        if feed == FeedState::Down {
+            state.blind.store(true, Ordering::SeqCst);
+        }
+        let cache = Self(state);
         cache.refresh(store).await?;
         Ok(cache)
     }
 
     pub(crate) async fn refresh(&self, store: &dyn Store) -> StoreResult<()> {
+        // Read the counter before the store: a change reported during the load leaves the
+        // snapshot marked stale, to be read again by the next request.
+        let generation = self.0.reported.load(Ordering::SeqCst);
         let enabled = store.vault().await?.is_some_and(|v| v.ip_allowlist_enabled);
         let nets = store
             .allowlist()
@@ -66,19 +120,24 @@ impl PolicyCache {
             .collect();
         // A poisoned lock only means a writer panicked mid-assignment of a plain value; the
         // value is still a whole Policy, so recover it.
-        let mut p = self.0.write().unwrap_or_else(|e| e.into_inner());
+        let mut p = self.0.policy.write().unwrap_or_else(|e| e.into_inner());
         *p = Policy {
             allowlist_enabled: enabled,
             nets,
         };
+        self.0.loaded.fetch_max(generation, Ordering::SeqCst);
         Ok(())
     }
 
-    /// Step 1 of machine authentication. Enabled and empty admits nothing.
-    pub(crate) fn ip_allowed(&self, ip: IpAddr) -> bool {
-        let p = self.0.read().unwrap_or_else(|e| e.into_inner());
+    /// Step 1 of machine authentication. Enabled and empty admits nothing. Reads the store
+    /// first when the snapshot may be stale; fails (closed) if it cannot.
+    pub(crate) async fn ip_allowed(&self, store: &dyn Store, ip: IpAddr) -> StoreResult<bool> {
+        if !self.0.fresh() {
+            self.refresh(store).await?;
+        }
+        let p = self.0.policy.read().unwrap_or_else(|e| e.into_inner());
         let ip = ip.to_canonical();
-        !p.allowlist_enabled || p.nets.iter().any(|n| n.contains(&ip))
+        Ok(!p.allowlist_enabled || p.nets.iter().any(|n| n.contains(&ip)))
     }
 }
 
@@ -208,13 +267,15 @@ impl Signet {
     }
 
     /// Whether enrollment from `ip` passes the vault allowlist.
-    pub(crate) fn enrollment_ip_allowed(&self, ip: IpAddr) -> bool {
-        self.policy.ip_allowed(ip)
+    pub(crate) async fn enrollment_ip_allowed(&self, ip: IpAddr) -> CoreResult<bool> {
+        Ok(self.policy.ip_allowed(self.store.as_ref(), ip).await?)
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use signet_store::{NetworkStore, VaultStore};
+
     use super::*;
 
     #[test]
@@ -224,6 +285,69 @@ mod tests {
         assert!(parse_cidr("10.0.0.1/8").is_err());
         assert!(parse_cidr("10.0.0.0").is_err());
         assert!(parse_cidr("010.0.0.0/8").is_err());
+    }
+
+    fn entry(id: &str, cidr: &str) -> AllowlistEntry {
+        AllowlistEntry {
+            id: id.into(),
+            cidr: cidr.into(),
+            label: String::new(),
+            created_ms: 1,
+        }
+    }
+
+    /// Writes made behind the cache's back stand for another replica's writes: the snapshot
+    /// holds until the feed reports them, and is not trusted at all while the feed is down.
+    #[tokio::test]
+    async fn the_change_feed_invalidates_the_policy_snapshot() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = signet_store_sqlite::SqliteStore::open(&dir.path().join("s.db")).unwrap();
+        let vault = signet_store::VaultRecord {
+            id: signet_proto::VaultId::parse("vault_a1b2c3d4e5f6g7h8").unwrap(),
+            key_check: vec![0; 32],
+            tokenless_enrollment: false,
+            ip_allowlist_enabled: true,
+            created_ms: 1,
+            cli_key_ttl_ms: 43_200_000,
+        };
+        store.create_vault(&vault).await.unwrap();
+        store
+            .insert_allowlist_entry(&entry("ipa_1", "10.0.0.0/8"))
+            .await
+            .unwrap();
+        let cache = PolicyCache::load(&store).await.unwrap();
+        let inside: IpAddr = "10.1.1.1".parse().unwrap();
+        let other: IpAddr = "192.168.1.1".parse().unwrap();
+        assert!(cache.ip_allowed(&store, inside).await.unwrap());
+        assert!(!cache.ip_allowed(&store, other).await.unwrap());
+
+        // Unreported, the snapshot stands: that is what the feed is for.
+        store
+            .insert_allowlist_entry(&entry("ipa_2", "192.168.0.0/16"))
+            .await
+            .unwrap();
+        assert!(!cache.ip_allowed(&store, other).await.unwrap());
+        cache.0.on_change(Change::Policy);
+        assert!(cache.ip_allowed(&store, other).await.unwrap());
+
+        // Feed down: every request reads the store, so an unreported removal still counts.
+        cache.0.on_change(Change::Lost);
+        store.remove_allowlist_entry("ipa_2").await.unwrap();
+        assert!(!cache.ip_allowed(&store, other).await.unwrap());
+        store.remove_allowlist_entry("ipa_1").await.unwrap();
+        assert!(!cache.ip_allowed(&store, inside).await.unwrap());
+
+        // Back up: one reload, then the snapshot is trusted again.
+        cache.0.on_change(Change::Resumed);
+        store.set_ip_allowlist_enabled(false).await.unwrap();
+        assert!(cache.ip_allowed(&store, other).await.unwrap());
+        store.set_ip_allowlist_enabled(true).await.unwrap();
+        assert!(
+            cache.ip_allowed(&store, other).await.unwrap(),
+            "a live feed's snapshot is used until the next report"
+        );
+        cache.0.on_change(Change::Policy);
+        assert!(!cache.ip_allowed(&store, other).await.unwrap());
     }
 
     #[test]

@@ -43,8 +43,8 @@ pub struct Signet {
     pub(crate) clock: Arc<dyn Clock>,
     /// Links the audit chain with a key derived from the root key.
     pub(crate) chain: Arc<ChainKey>,
-    /// Vault settings and allowlist, read on every machine request, so cached and refreshed
-    /// whenever this process changes them.
+    /// Vault settings and allowlist, read on every machine request, so cached: reloaded after
+    /// this process's changes and whenever the store's change feed reports another replica's.
     pub(crate) policy: PolicyCache,
     /// Parsed public keys: decompressing a point costs more than the lookup.
     pub(crate) keys: KeyCache,
