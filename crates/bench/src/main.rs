@@ -38,6 +38,10 @@ struct Args {
     /// Seconds of unmeasured warm-up first.
     #[arg(long, default_value_t = 2)]
     warmup: u64,
+    /// Base URLs to spread the connections over, round robin (replicas of one vault; a
+    /// signature does not cover the host). Default: the identity's server.
+    #[arg(long = "url")]
+    urls: Vec<String>,
 }
 
 /// What one connection saw.
@@ -128,19 +132,26 @@ async fn main() -> Result<()> {
     let args = Args::parse();
     let creds = identity::load::<Identity>(&args.identity)?;
     let (ident, seed, _) = creds.into_parts();
-    let rest = ident
-        .api_url
-        .strip_prefix("http://")
-        .context("signet-bench speaks plain HTTP to a loopback server")?;
-    let host = rest.to_owned();
-    let addr = rest.replacen("localhost", "127.0.0.1", 1);
+    let urls = if args.urls.is_empty() {
+        vec![ident.api_url.clone()]
+    } else {
+        args.urls.clone()
+    };
+    let mut targets = Vec::new();
+    for url in &urls {
+        let rest = url
+            .strip_prefix("http://")
+            .context("signet-bench speaks plain HTTP to a loopback server")?;
+        targets.push((rest.replacen("localhost", "127.0.0.1", 1), rest.to_owned()));
+    }
     let path = format!("/v1/secret/{}", args.secret);
     let seed = std::sync::Arc::new(seed);
     let start = Instant::now();
     let measure_from = start + Duration::from_secs(args.warmup);
     let until = measure_from + Duration::from_secs(args.duration);
     let mut tasks = Vec::new();
-    for _ in 0..args.connections {
+    for i in 0..args.connections {
+        let (addr, host) = &targets[i % targets.len()];
         tasks.push(tokio::spawn(connection(
             addr.clone(),
             host.clone(),
@@ -165,6 +176,7 @@ async fn main() -> Result<()> {
         "reads": all.len(),
         "seconds": args.duration,
         "connections": args.connections,
+        "servers": targets.len(),
         "reads_per_sec": (reads_per_sec * 10.0).round() / 10.0,
         "p50_ms": percentile(&all, 0.50),
         "p90_ms": percentile(&all, 0.90),

@@ -31,6 +31,9 @@ pub struct TestServer {
     pub url: String,
     /// The port, kept across restarts so identities stay valid.
     pub port: u16,
+    /// The `--config` file, also given to `operator init` (replicas keep their database URL and
+    /// shared root key there).
+    pub config: Option<PathBuf>,
     child: Option<Child>,
 }
 
@@ -40,14 +43,28 @@ impl TestServer {
         Self::start_with(&[])
     }
 
+    /// Starts a fresh server with a config file (which stays in charge across restarts).
+    pub fn start_with_config(config: &Path) -> Self {
+        let mut s = Self::unstarted();
+        s.config = Some(config.to_owned());
+        s.spawn(0, &[]).expect("server starts");
+        s
+    }
+
     /// Starts a fresh server with extra flags.
     pub fn start_with(extra: &[&str]) -> Self {
+        let mut s = Self::unstarted();
+        s.spawn(0, extra).expect("server starts");
+        s
+    }
+
+    fn unstarted() -> Self {
         let root = tempfile::tempdir().expect("tempdir");
         let data_dir = root.path().join("data");
         let operator_home = root.path().join("operator-home");
         let machine_home = root.path().join("machine-home");
         let log_path = root.path().join("server.log");
-        let mut s = Self {
+        Self {
             root,
             data_dir,
             operator_home,
@@ -55,10 +72,9 @@ impl TestServer {
             log_path,
             url: String::new(),
             port: 0,
+            config: None,
             child: None,
-        };
-        s.spawn(0, extra).expect("server starts");
-        s
+        }
     }
 
     /// Spawns the server process; returns its stderr text if it exits instead of listening.
@@ -69,6 +85,9 @@ impl TestServer {
             .arg(&self.data_dir)
             .arg("--listen")
             .arg(format!("127.0.0.1:{port}"));
+        if let Some(config) = &self.config {
+            cmd.arg("--config").arg(config);
+        }
         cmd.args(extra);
         cmd.env("SIGNET_LOG", "debug")
             .env_remove("SIGNET_CONFIG")
@@ -186,13 +205,15 @@ impl TestServer {
 
     /// `signet operator init` for this server.
     pub fn operator_init(&self) -> Value {
-        let out = Command::new(bin())
-            .args(["operator", "init", "--json", "--data-dir"])
+        let mut cmd = Command::new(bin());
+        cmd.args(["operator", "init", "--json", "--data-dir"])
             .arg(&self.data_dir)
             .args(["--api-url", &self.url])
-            .env("SIGNET_HOME", &self.operator_home)
-            .output()
-            .expect("run operator init");
+            .env("SIGNET_HOME", &self.operator_home);
+        if let Some(config) = &self.config {
+            cmd.arg("--config").arg(config);
+        }
+        let out = cmd.output().expect("run operator init");
         assert!(
             out.status.success(),
             "operator init: {}",
