@@ -15,14 +15,15 @@ SIGNET = os.environ.get("SIGNET_BIN", str(REPO / "target" / "debug" / "signet"))
 
 
 class Server:
-    def __init__(self, root: Path):
+    def __init__(self, root: Path, config: Path | None = None, init_operator: bool = True):
         self.root = root
         self.data = root / "data"
         self.op_home = root / "operator"
         self.machine_home = root / "machine"
         self.log = root / "server.log"
+        self.config = ["--config", str(config)] if config else []
         self.proc = subprocess.Popen(
-            [SIGNET, "server", "--data-dir", str(self.data), "--listen", "127.0.0.1:0"],
+            [SIGNET, "server", "--data-dir", str(self.data), "--listen", "127.0.0.1:0", *self.config],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
             text=True,
@@ -46,8 +47,11 @@ class Server:
         assert self.port, "server did not start: " + self.log.read_text()
         # The SikkerKey SDKs accept plain HTTP only to http://localhost.
         self.url = f"http://localhost:{self.port}"
-        out = self.run(self.op_home, "operator", "init", "--json", "--data-dir", str(self.data), "--api-url", self.url)
-        self.vault = json.loads(out)["vaultId"]
+        if init_operator:
+            out = self.run(
+                self.op_home, "operator", "init", "--json", "--data-dir", str(self.data), "--api-url", self.url, *self.config
+            )
+            self.vault = json.loads(out)["vaultId"]
 
     def run(self, home: Path, *args: str) -> str:
         env = dict(os.environ, SIGNET_HOME=str(home))
@@ -72,3 +76,11 @@ def server():
             yield s
         finally:
             s.stop()
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """Lets a fixture see whether its test failed (`request.node.rep_call`), to keep evidence."""
+    outcome = yield
+    rep = outcome.get_result()
+    setattr(item, "rep_" + rep.when, rep)
