@@ -2,7 +2,9 @@
 # Runs every test Signet has, on a fresh clone, with Rust, Python 3, Node 20 and Chromium installed:
 #   formatting and lints; unit, conformance, in-process router and end-to-end process tests;
 #   the protocol vectors re-checked in Python; and the official SikkerKey Python SDK reading
-#   secrets from a real server; and the web dashboard in headless Chromium.
+#   secrets from a real server (also across two replicas on PostgreSQL); and the web dashboard
+#   in headless Chromium. The PostgreSQL tests need a server at $SIGNET_TEST_PG_URL (default
+#   postgres://postgres@127.0.0.1:5432/test) whose user may create databases.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

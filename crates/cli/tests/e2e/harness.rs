@@ -45,10 +45,15 @@ impl TestServer {
 
     /// Starts a fresh server with a config file (which stays in charge across restarts).
     pub fn start_with_config(config: &Path) -> Self {
+        Self::try_start_with_config(config).expect("server starts")
+    }
+
+    /// The same, returning the server's log if it exits instead of listening.
+    pub fn try_start_with_config(config: &Path) -> Result<Self, String> {
         let mut s = Self::unstarted();
         s.config = Some(config.to_owned());
-        s.spawn(0, &[]).expect("server starts");
-        s
+        s.spawn(0, &[])?;
+        Ok(s)
     }
 
     /// Starts a fresh server with extra flags.

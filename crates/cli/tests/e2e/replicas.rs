@@ -183,6 +183,15 @@ async fn replicas_share_writes_nonces_revocations_and_policy() {
     f.server.op_json(&["machine", "revoke", &f.machine]);
     assert_eq!(read(&on_b, &f.secret).await.0, 401);
     assert_eq!(read(&on_a, &f.secret).await.0, 401);
+
+    // A third replica given another root key refuses to start, and writes nothing.
+    let other = tempfile::tempdir().unwrap();
+    let wrong = shared_config(other.path(), r.db.url());
+    let log = TestServer::try_start_with_config(&wrong)
+        .err()
+        .expect("a replica with another root key must not start");
+    assert!(log.contains("root key"), "{log}");
+    assert_eq!(read(&on_a, &f.secret).await.0, 401);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
