@@ -6,15 +6,15 @@ use signet_client::MachineClient;
 use signet_client::identity;
 use signet_proto::{Identity, SecretId};
 
-use crate::harness::{Fixture, TestServer, stderr, stdout};
+use crate::harness::{Backend, Fixture, TestServer, every_backend, stderr, stdout};
 
 fn mode(p: &std::path::Path) -> u32 {
     std::fs::metadata(p).expect("metadata").permissions().mode() & 0o777
 }
 
-#[test]
-fn the_bootstrap_script_enrolls_with_openssl_and_curl() {
-    let s = TestServer::start();
+every_backend!(fn the_bootstrap_script_enrolls_with_openssl_and_curl);
+fn the_bootstrap_script_enrolls_with_openssl_and_curl(backend: Backend) {
+    let s = TestServer::start_on(backend);
     s.operator_init();
     let project = s.op_json(&["project", "create", "scripts"])["id"]
         .as_str()
@@ -105,9 +105,9 @@ fn the_bootstrap_script_enrolls_with_openssl_and_curl() {
     assert_eq!(stdout(&out).trim_end(), "k-123");
 }
 
-#[test]
-fn an_enrollment_token_creates_approved_ephemeral_machines_up_to_its_uses() {
-    let s = TestServer::start();
+every_backend!(fn an_enrollment_token_creates_approved_ephemeral_machines_up_to_its_uses);
+fn an_enrollment_token_creates_approved_ephemeral_machines_up_to_its_uses(backend: Backend) {
+    let s = TestServer::start_on(backend);
     s.operator_init();
     let project = s.op_json(&["project", "create", "ci"])["id"]
         .as_str()
@@ -192,9 +192,9 @@ fn an_enrollment_token_creates_approved_ephemeral_machines_up_to_its_uses() {
     assert!(s.machine(&["get", &secret]).status.success());
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn poll_list_export_and_revoke() {
-    let f = Fixture::new();
+every_backend!(async fn poll_list_export_and_revoke);
+async fn poll_list_export_and_revoke(backend: Backend) {
+    let f = Fixture::on(backend);
     let s = &f.server;
     let fields = s.op_json(&[
         "secret",
@@ -290,9 +290,9 @@ async fn poll_list_export_and_revoke() {
     assert_eq!(r.status, 401);
 }
 
-#[test]
-fn rollback_makes_a_new_version_with_the_old_value() {
-    let f = Fixture::new();
+every_backend!(fn rollback_makes_a_new_version_with_the_old_value);
+fn rollback_makes_a_new_version_with_the_old_value(backend: Backend) {
+    let f = Fixture::on(backend);
     let s = &f.server;
     s.op_json(&["secret", "update", &f.secret, "--value", "second"]);
     s.op_json(&["secret", "update", &f.secret, "--value", "third"]);

@@ -15,6 +15,130 @@ pub fn bin() -> &'static str {
     env!("CARGO_BIN_EXE_signet")
 }
 
+/// Which storage a test server runs on. Tests that hold for every backend run once per variant
+/// (see [`every_backend!`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// The embedded default: a SQLite file in the data folder.
+    Sqlite,
+    /// A fresh database on the test PostgreSQL, with the root key in a file named by the config.
+    Postgres,
+}
+
+/// A fresh database on the test PostgreSQL (`SIGNET_TEST_PG_URL`, default
+/// `postgres://postgres@127.0.0.1:5432/test`). Dropped when the test passes; kept, with its name
+/// printed, when it fails.
+pub struct PgDatabase {
+    admin: String,
+    name: String,
+    url: String,
+}
+
+/// Runs SQL with `psql` against `url`; the error is psql's stderr.
+pub fn psql(url: &str, sql: &str) -> Result<(), String> {
+    let out = Command::new("psql")
+        .args([url, "-qc", sql])
+        .output()
+        .map_err(|e| e.to_string())?;
+    if out.status.success() {
+        Ok(())
+    } else {
+        Err(String::from_utf8_lossy(&out.stderr).into_owned())
+    }
+}
+
+impl PgDatabase {
+    /// Creates it.
+    pub fn create() -> Self {
+        let admin = std::env::var("SIGNET_TEST_PG_URL")
+            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
+        let mut raw = [0u8; 6];
+        getrandom::fill(&mut raw).expect("OS RNG");
+        let name = format!("signet_e2e_{}", hex::encode(raw));
+        psql(&admin, &format!("CREATE DATABASE {name}"))
+            .unwrap_or_else(|e| panic!("cannot create a test database on {admin}: {e}"));
+        let base = admin.rsplit_once('/').map_or(admin.as_str(), |(b, _)| b);
+        let url = format!("{base}/{name}");
+        Self { admin, name, url }
+    }
+
+    /// A `postgres://` URL to it.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+}
+
+impl Drop for PgDatabase {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            eprintln!("kept database {} for inspection ({})", self.name, self.url);
+        } else if let Err(e) = psql(
+            &self.admin,
+            &format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name),
+        ) {
+            eprintln!("could not drop test database {}: {e}", self.name);
+        }
+    }
+}
+
+/// Writes `signet.toml` naming `database_url` and a fresh root key file, both in `dir`; returns
+/// the config's path. Every replica given this file shares the database and the key.
+pub fn shared_config(dir: &Path, database_url: &str) -> PathBuf {
+    use std::os::unix::fs::OpenOptionsExt;
+    let key_path = dir.join("root.key");
+    let mut key = [0u8; 32];
+    getrandom::fill(&mut key).expect("OS RNG");
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&key_path)
+        .expect("root key file");
+    std::io::Write::write_all(&mut f, hex::encode(key).as_bytes()).expect("write root key");
+    let config = dir.join("signet.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "database_url = {:?}\nroot_key_file = {:?}\n",
+            database_url,
+            key_path.display().to_string()
+        ),
+    )
+    .expect("write config");
+    config
+}
+
+/// Runs one test body once per [`Backend`]: `every_backend!(async fn name)` (or `fn name` for a
+/// synchronous body) expands to a module `name` with the tests `sqlite` and `postgres`, each
+/// calling `name(backend)`.
+macro_rules! every_backend {
+    (async fn $name:ident) => {
+        mod $name {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                super::$name(crate::harness::Backend::Sqlite).await
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                super::$name(crate::harness::Backend::Postgres).await
+            }
+        }
+    };
+    (fn $name:ident) => {
+        mod $name {
+            #[test]
+            fn sqlite() {
+                super::$name(crate::harness::Backend::Sqlite)
+            }
+            #[test]
+            fn postgres() {
+                super::$name(crate::harness::Backend::Postgres)
+            }
+        }
+    };
+}
+pub(crate) use every_backend;
+
 /// A running server and the folders around it.
 pub struct TestServer {
     /// Keeps the temporary folders alive (data, homes, logs).
@@ -35,12 +159,30 @@ pub struct TestServer {
     /// shared root key there).
     pub config: Option<PathBuf>,
     child: Option<Child>,
+    // After `child` (killed in `drop`), so the database outlives the process.
+    db: Option<PgDatabase>,
 }
 
 impl TestServer {
     /// Starts a fresh server on a free port.
     pub fn start() -> Self {
         Self::start_with(&[])
+    }
+
+    /// Starts a fresh server on `backend`.
+    pub fn start_on(backend: Backend) -> Self {
+        match backend {
+            Backend::Sqlite => Self::start(),
+            Backend::Postgres => {
+                let db = PgDatabase::create();
+                let mut s = Self::unstarted();
+                let config = shared_config(s.root.path(), db.url());
+                s.config = Some(config);
+                s.db = Some(db);
+                s.spawn(0, &[]).expect("server starts on PostgreSQL");
+                s
+            }
+        }
     }
 
     /// Starts a fresh server with a config file (which stays in charge across restarts).
@@ -79,6 +221,7 @@ impl TestServer {
             port: 0,
             config: None,
             child: None,
+            db: None,
         }
     }
 
@@ -227,6 +370,11 @@ impl TestServer {
         serde_json::from_slice(&out.stdout).expect("operator init JSON")
     }
 
+    /// The PostgreSQL database this server runs on, if not SQLite.
+    pub fn database_url(&self) -> Option<&str> {
+        self.db.as_ref().map(PgDatabase::url)
+    }
+
     /// The server's log so far.
     pub fn log(&self) -> String {
         std::fs::read_to_string(&self.log_path).unwrap_or_default()
@@ -280,6 +428,11 @@ impl Fixture {
     /// approve, attach, grant.
     pub fn new() -> Self {
         Self::with_server(TestServer::start())
+    }
+
+    /// The same on `backend`.
+    pub fn on(backend: Backend) -> Self {
+        Self::with_server(TestServer::start_on(backend))
     }
 
     /// The same, on a given server.

@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 use signet_proto::SecretSeed;
 use totp_rs::Totp;
 
-use crate::harness::{TestServer, bin, stderr, stdout};
+use crate::harness::{Backend, TestServer, bin, every_backend, stderr, stdout};
 
 const PASSWORD: &str = "a long enough passphrase";
 const EMAIL: &str = "Owner@Example.test";
@@ -79,23 +79,30 @@ fn login(server: &TestServer, home: &Path, code: &str) -> Output {
     )
 }
 
-#[test]
-fn cli_login_project_list_logout() {
-    let server = TestServer::start();
+every_backend!(fn cli_login_project_list_logout);
+fn cli_login_project_list_logout(backend: Backend) {
+    let server = TestServer::start_on(backend);
+    // On the server host: the data folder, plus the config naming the database if not SQLite.
+    let host_args = |args: &[&'static str]| {
+        let mut all = args.to_vec();
+        all.extend(["--data-dir", server.data_dir.to_str().expect("utf-8 path")]);
+        if let Some(c) = &server.config {
+            all.extend(["--config", c.to_str().expect("utf-8 path")]);
+        }
+        all
+    };
     let out = run_with_stdin(
         &server.operator_home,
-        &[
+        &host_args(&[
             "--json",
             "user",
             "create-owner",
-            "--data-dir",
-            server.data_dir.to_str().expect("utf-8 path"),
             "--email",
             EMAIL,
             "--username",
             "owner",
             "--password-stdin",
-        ],
+        ]),
         &format!("{PASSWORD}\n"),
     );
     assert!(out.status.success(), "create-owner: {}", stderr(&out));
@@ -107,17 +114,15 @@ fn cli_login_project_list_logout() {
     // A second owner is refused.
     let again = run_with_stdin(
         &server.operator_home,
-        &[
+        &host_args(&[
             "user",
             "create-owner",
-            "--data-dir",
-            server.data_dir.to_str().expect("utf-8 path"),
             "--email",
             "other@example.test",
             "--username",
             "other",
             "--password-stdin",
-        ],
+        ]),
         &format!("{PASSWORD}\n"),
     );
     assert!(!again.status.success());

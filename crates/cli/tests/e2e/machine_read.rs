@@ -3,7 +3,7 @@ use signet_client::MachineClient;
 use signet_client::identity;
 use signet_proto::Identity;
 
-use crate::harness::{Fixture, stderr, stdout};
+use crate::harness::{Backend, Fixture, every_backend, psql, stderr, stdout};
 
 fn client(f: &Fixture) -> MachineClient {
     let creds = identity::load::<Identity>(&f.server.machine_identity()).expect("identity");
@@ -24,9 +24,9 @@ fn count(records: &[Value], action: &str, result: &str) -> usize {
         .count()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn newcomer_path_then_every_rejection() {
-    let f = Fixture::new();
+every_backend!(async fn newcomer_path_then_every_rejection);
+async fn newcomer_path_then_every_rejection(backend: Backend) {
+    let f = Fixture::on(backend);
     let path = format!("/v1/secret/{}", f.secret);
 
     // `signet get` returns the value, and `signet run -- env` shows it.
@@ -246,18 +246,27 @@ async fn newcomer_path_then_every_rejection() {
         stdout(&ok),
         stderr(&ok)
     );
-    // The append-only triggers stop accidents, not someone with the file: drop them first, as
-    // an attacker would.
-    let db = rusqlite::Connection::open(f.server.data_dir.join("signet.db")).expect("open db");
-    let blocked = db.execute("UPDATE audit SET detail = 'edited' WHERE seq = 3", []);
-    assert!(blocked.is_err(), "the trigger refuses in-place edits");
-    db.execute_batch("DROP TRIGGER audit_no_update")
-        .expect("drop trigger");
-    let changed = db
-        .execute("UPDATE audit SET detail = 'edited' WHERE seq = 3", [])
-        .expect("edit row");
-    assert_eq!(changed, 1);
-    drop(db);
+    // The append-only triggers stop accidents, not someone with the database: get past them
+    // first, as an attacker would.
+    const EDIT: &str = "UPDATE audit SET detail = 'edited' WHERE seq = 3";
+    match f.server.database_url() {
+        None => {
+            let db =
+                rusqlite::Connection::open(f.server.data_dir.join("signet.db")).expect("open db");
+            assert!(db.execute(EDIT, []).is_err(), "the trigger refuses edits");
+            db.execute_batch("DROP TRIGGER audit_no_update")
+                .expect("drop trigger");
+            assert_eq!(db.execute(EDIT, []).expect("edit row"), 1);
+        }
+        Some(url) => {
+            assert!(psql(url, EDIT).is_err(), "the trigger refuses edits");
+            psql(
+                url,
+                &format!("ALTER TABLE audit DISABLE TRIGGER USER; {EDIT}"),
+            )
+            .expect("edit row");
+        }
+    }
     let bad = f.server.op(&["audit", "verify"]);
     assert!(!bad.status.success(), "verify must fail after an edit");
     assert!(
@@ -266,9 +275,9 @@ async fn newcomer_path_then_every_rejection() {
     );
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn operator_and_machine_keys_do_not_cross() {
-    let f = Fixture::new();
+every_backend!(async fn operator_and_machine_keys_do_not_cross);
+async fn operator_and_machine_keys_do_not_cross(backend: Backend) {
+    let f = Fixture::on(backend);
     let c = client(&f);
     // A machine's signature with its id in X-Operator-Id on an admin route: 401.
     let r = c

@@ -23,3 +23,8 @@ mod login;
 mod roles;
 // Invitations, project scope, role change, suspension and removal (issue 3).
 mod members;
+// Two replicas on one PostgreSQL: shared writes, nonces, revocations and one audit chain
+// (issue 4, acceptance 1 and 2).
+mod replicas;
+// PostgreSQL stopped mid-load: 503, no secret, recovery without a restart (acceptance 3).
+mod pg_outage;

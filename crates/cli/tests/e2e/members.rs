@@ -6,12 +6,12 @@
 use serde_json::{Value, json};
 use totp_rs::Totp;
 
-use crate::harness::{Fixture, stderr};
+use crate::harness::{Backend, Fixture, every_backend, stderr};
 use crate::roles::{PASSWORD, login, owner_client, raw, run_with_stdin};
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_invited_scoped_developer_sees_only_their_project() {
-    let f = Fixture::new();
+every_backend!(async fn an_invited_scoped_developer_sees_only_their_project);
+async fn an_invited_scoped_developer_sees_only_their_project(backend: Backend) {
+    let f = Fixture::on(backend);
     let s = &f.server;
     let owner = owner_client(s);
     let mine = &f.project;

@@ -11,8 +11,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::harness::{Fixture, TestServer};
-use crate::replicas::shared_config;
+use crate::harness::{Fixture, TestServer, shared_config};
 
 /// A PostgreSQL cluster owned by one test.
 struct PrivateCluster {
@@ -110,10 +109,9 @@ async fn postgres_stopped_mid_load_fails_closed_and_recovers() {
     let config = shared_config(dir.path(), &cluster.url());
     let f = Fixture::with_server(TestServer::start_with_config(&config));
     let client = Arc::new({
-        let creds = signet_client::identity::load::<signet_proto::Identity>(
-            &f.server.machine_identity(),
-        )
-        .unwrap();
+        let creds =
+            signet_client::identity::load::<signet_proto::Identity>(&f.server.machine_identity())
+                .unwrap();
         signet_client::MachineClient::new(creds).unwrap()
     });
     assert_eq!(read(&client, &f.secret).await.0, 200);
@@ -216,7 +214,10 @@ async fn postgres_stopped_mid_load_fails_closed_and_recovers() {
         .filter_map(|v| v["version"].as_u64())
         .collect();
     for (version, _) in &acknowledged {
-        assert!(stored.contains(version), "acknowledged version {version} lost");
+        assert!(
+            stored.contains(version),
+            "acknowledged version {version} lost"
+        );
     }
     let (status, body) = read(&client, &f.secret).await;
     let (last, value) = acknowledged.last().unwrap();

@@ -4,16 +4,14 @@
 //! that share it and one root key, started at the same moment so that both race for the
 //! migration lock.
 
-use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use serde_json::Value;
 use signet_client::identity::{self, Credentials};
 use signet_client::{MachineClient, PreparedRequest};
 use signet_proto::Identity;
-use signet_store_postgres::testing::TestDatabase;
 
-use crate::harness::{Fixture, TestServer, stderr};
+use crate::harness::{Fixture, PgDatabase, TestServer, shared_config, stderr};
 
 /// A database, a shared root key and config, and two replicas.
 pub struct Replicas {
@@ -21,44 +19,16 @@ pub struct Replicas {
     pub a: Fixture,
     /// Replica B.
     pub b: TestServer,
-    /// The shared config file (database URL and root key file).
-    pub config: PathBuf,
     // Dropped last, so the database outlives both processes; kept if the test failed.
     _dir: tempfile::TempDir,
-    pub db: TestDatabase,
-}
-
-/// Writes a config naming `database_url` and a fresh shared root key file, in `dir`.
-pub fn shared_config(dir: &Path, database_url: &str) -> PathBuf {
-    use std::os::unix::fs::OpenOptionsExt;
-    let key_path = dir.join("root.key");
-    let mut key = [0u8; 32];
-    getrandom::fill(&mut key).unwrap();
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(&key_path)
-        .unwrap();
-    std::io::Write::write_all(&mut f, hex::encode(key).as_bytes()).unwrap();
-    let config = dir.join("signet.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "database_url = {:?}\nroot_key_file = {:?}\n",
-            database_url,
-            key_path.display().to_string()
-        ),
-    )
-    .unwrap();
-    config
+    pub db: PgDatabase,
 }
 
 impl Replicas {
     /// A fresh database, two replicas started at once, and the fixture (project, secret,
     /// approved and granted machine) set up through A.
-    pub async fn start() -> Self {
-        let db = TestDatabase::create().await;
+    pub fn start() -> Self {
+        let db = PgDatabase::create();
         let dir = tempfile::tempdir().unwrap();
         let config = shared_config(dir.path(), db.url());
         let (a, b) = std::thread::scope(|s| {
@@ -70,7 +40,6 @@ impl Replicas {
         Self {
             a,
             b,
-            config,
             _dir: dir,
             db,
         }
@@ -109,7 +78,11 @@ impl Replicas {
         let mut all = vec!["--json"];
         all.extend_from_slice(args);
         let out = crate::harness::run(&home, &all);
-        assert!(out.status.success(), "signet {args:?} on B: {}", stderr(&out));
+        assert!(
+            out.status.success(),
+            "signet {args:?} on B: {}",
+            stderr(&out)
+        );
         serde_json::from_slice(&out.stdout).unwrap()
     }
 }
@@ -139,7 +112,7 @@ async fn send_to(req: &PreparedRequest, base: &str) -> u16 {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn replicas_share_writes_nonces_revocations_and_policy() {
-    let r = Replicas::start().await;
+    let r = Replicas::start();
     let f = &r.a;
     let on_a = r.machine_at(&f.server);
     let on_b = r.machine_at(&r.b);
@@ -148,9 +121,8 @@ async fn replicas_share_writes_nonces_revocations_and_policy() {
     let (status, body) = read(&on_b, &f.secret).await;
     assert_eq!(status, 200, "{body}");
     assert!(body.contains(&f.value));
-    f.server.op_json(&[
-        "secret", "update", &f.secret, "--value", "rotated-on-A",
-    ]);
+    f.server
+        .op_json(&["secret", "update", &f.secret, "--value", "rotated-on-A"]);
     let (status, body) = read(&on_b, &f.secret).await;
     assert_eq!((status, body.contains("rotated-on-A")), (200, true));
 
@@ -198,7 +170,7 @@ async fn replicas_share_writes_nonces_revocations_and_policy() {
 async fn concurrent_reads_on_both_replicas_keep_one_audit_chain() {
     const READS: usize = 1000;
     const TASKS: usize = 16;
-    let r = Replicas::start().await;
+    let r = Replicas::start();
     let f = &r.a;
     let clients = [
         Arc::new(r.machine_at(&f.server)),
@@ -223,11 +195,22 @@ async fn concurrent_reads_on_both_replicas_keep_one_audit_chain() {
 
     // Exactly one `secret_read ok` record per read, none lost and none doubled.
     let page = f.server.op_json(&[
-        "audit", "list", "--action", "secret_read", "--result", "ok", "--limit", "1000",
+        "audit",
+        "list",
+        "--action",
+        "secret_read",
+        "--result",
+        "ok",
+        "--limit",
+        "1000",
     ]);
     let records = page["records"].as_array().unwrap();
     assert_eq!(records.len(), READS);
-    let oldest = records.iter().filter_map(|r| r["seq"].as_u64()).min().unwrap();
+    let oldest = records
+        .iter()
+        .filter_map(|r| r["seq"].as_u64())
+        .min()
+        .unwrap();
     let older = r.op_b(&[
         "audit",
         "list",

@@ -13,7 +13,7 @@ use signet_client::OperatorClient;
 use signet_client::identity::{self, OperatorIdentity};
 use totp_rs::Totp;
 
-use crate::harness::{Fixture, TestServer, bin, stderr};
+use crate::harness::{Backend, Fixture, TestServer, bin, every_backend, stderr};
 
 pub(crate) const PASSWORD: &str = "a long enough passphrase";
 
@@ -226,9 +226,9 @@ fn post_routes(src: &str) -> Vec<String> {
     out
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_viewer_cannot_change_anything_and_a_developer_only_secrets() {
-    let f = Fixture::new();
+every_backend!(async fn a_viewer_cannot_change_anything_and_a_developer_only_secrets);
+async fn a_viewer_cannot_change_anything_and_a_developer_only_secrets(backend: Backend) {
+    let f = Fixture::on(backend);
     let s = &f.server;
     let owner = owner_client(s);
     let (p, sid, mid) = (&f.project, &f.secret, &f.machine);

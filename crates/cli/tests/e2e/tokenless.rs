@@ -1,8 +1,8 @@
-use crate::harness::{TestServer, stderr, stdout};
+use crate::harness::{Backend, TestServer, every_backend, stderr, stdout};
 
-#[test]
-fn a_tokenless_request_is_approved_only_with_its_fingerprint() {
-    let s = TestServer::start();
+every_backend!(fn a_tokenless_request_is_approved_only_with_its_fingerprint);
+fn a_tokenless_request_is_approved_only_with_its_fingerprint(backend: Backend) {
+    let s = TestServer::start_on(backend);
     s.operator_init();
     let vault = s.op_json(&["vault", "show"])["vaultId"]
         .as_str()
