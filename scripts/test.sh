@@ -40,4 +40,6 @@ signet_bin="${CARGO_TARGET_DIR:-$PWD/target}/debug/signet"
   cd tests/browser
   npm ci --no-audit --no-fund --loglevel=error
   SIGNET_BIN="$signet_bin" node --test --test-concurrency=1 --test-timeout=120000
+  # The same suite again with every server on its own PostgreSQL database.
+  SIGNET_TEST_BACKEND=postgres SIGNET_BIN="$signet_bin" node --test --test-concurrency=1 --test-timeout=120000
 )

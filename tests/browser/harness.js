@@ -1,8 +1,9 @@
 // Real processes for the browser tests: a `signet server` on a free port with its own data folder,
 // headless Chromium through playwright-core, and the `signet` CLI with its own SIGNET_HOME.
 
-import { spawn, execFile } from 'node:child_process';
-import { mkdtempSync, rmSync, readFileSync, readdirSync } from 'node:fs';
+import { spawn, execFile, execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join, resolve, dirname } from 'node:path';
 import net from 'node:net';
@@ -27,6 +28,27 @@ export function freePort() {
   });
 }
 
+/**
+ * The storage every server in this run uses: `sqlite` (default, the data folder's file) or
+ * `postgres` (SIGNET_TEST_BACKEND=postgres: a fresh database per server on SIGNET_TEST_PG_URL,
+ * default postgres://postgres@127.0.0.1:5432/test). The suite runs once per backend.
+ */
+export const BACKEND = process.env.SIGNET_TEST_BACKEND || 'sqlite';
+const PG_ADMIN = process.env.SIGNET_TEST_PG_URL || 'postgres://postgres@127.0.0.1:5432/test';
+
+/** For PostgreSQL: a fresh database, a root key file and a config naming both, in `root`. */
+function postgresConfig(root) {
+  const name = `signet_browser_${randomBytes(6).toString('hex')}`;
+  execFileSync('psql', [PG_ADMIN, '-qc', `CREATE DATABASE ${name}`]);
+  const key = join(root, 'root.key');
+  writeFileSync(key, randomBytes(32).toString('hex'), { mode: 0o600 });
+  const config = join(root, 'signet.toml');
+  const base = PG_ADMIN.slice(0, PG_ADMIN.lastIndexOf('/'));
+  writeFileSync(config, `database_url = "${base}/${name}"\nroot_key_file = "${key}"\n`, { mode: 0o600 });
+  const drop = () => execFileSync('psql', [PG_ADMIN, '-qc', `DROP DATABASE IF EXISTS ${name} WITH (FORCE)`]);
+  return { args: ['--config', config], drop };
+}
+
 /** Starts a fresh server; resolves once it listens, with the setup link it printed. */
 export async function startServer() {
   const root = mkdtempSync(join(tmpdir(), 'signet-browser-'));
@@ -34,7 +56,8 @@ export async function startServer() {
   const url = `http://localhost:${port}`;
   const env = { ...process.env, SIGNET_LOG: 'info' };
   delete env.SIGNET_CONFIG;
-  const child = spawn(BIN, ['server', '--data-dir', join(root, 'data'), '--listen', `127.0.0.1:${port}`, '--api-url', url], {
+  const storage = BACKEND === 'postgres' ? postgresConfig(root) : { args: [], drop: () => {} };
+  const child = spawn(BIN, ['server', '--data-dir', join(root, 'data'), '--listen', `127.0.0.1:${port}`, '--api-url', url, ...storage.args], {
     env,
     stdio: ['ignore', 'ignore', 'pipe'],
   });
@@ -71,6 +94,7 @@ export async function startServer() {
         await new Promise((ok) => { child.once('exit', ok); setTimeout(ok, 5000); });
       }
       rmSync(root, { recursive: true, force: true });
+      storage.drop();
     },
   };
 }
