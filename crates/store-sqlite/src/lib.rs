@@ -34,6 +34,7 @@ mod secret;
 mod session;
 mod statement;
 mod token;
+mod transfer;
 mod user;
 mod vault;
 mod writer;
