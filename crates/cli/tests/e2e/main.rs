@@ -23,3 +23,5 @@ mod login;
 mod roles;
 // Invitations, project scope, role change, suspension and removal (issue 3).
 mod members;
+// `signet storage migrate` from a running server's file into a new one, served there (issue 4).
+mod storage;
