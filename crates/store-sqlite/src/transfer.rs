@@ -332,6 +332,8 @@ fn import_table(conn: &Connection, name: &str, table: Table) -> StoreResult<()> 
 #[async_trait]
 impl TransferStore for SqliteStore {
     async fn export_tables(&self) -> StoreResult<Vec<Table>> {
+        // Inline on the calling task like every read; only `signet storage migrate` exports, and
+        // it has nothing else to run meanwhile.
         self.read(|c| {
             // One read transaction: WAL gives it one snapshot of the file, however many commits
             // the server makes meanwhile. Dropping it ends it; a reader has nothing to commit.

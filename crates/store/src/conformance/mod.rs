@@ -2,16 +2,17 @@
 //!
 //! Each body is `pub async fn name(store: Arc<dyn Store>)`, checks only what the trait docs
 //! promise, and panics on failure. The bodies after the `;` in the list (export and import) need
-//! two stores and are `pub async fn name(source: Arc<dyn Store>, target: Arc<dyn Store>)`; the
-//! macro evaluates the constructor twice for them. A backend runs them all from an integration test with
+//! two stores and are `pub async fn name(source: Arc<dyn Store>, target: Arc<dyn Store>)`. A
+//! backend runs them all from an integration test with
 //!
 //! ```ignore
 //! signet_store::conformance_suite!(my_backend::fresh_test_store());
 //! ```
 //!
-//! where the argument is an async expression evaluated once per test (twice for the transfer bodies). It yields either an
-//! `Arc<dyn Store>` or any [`Harness`] that owns extra state for the test's duration (a temporary
-//! database it deletes on success and keeps on failure, say). The macro expands to one
+//! where the argument is an async expression evaluated once per test (twice, for a source and a
+//! target, in the transfer bodies). It yields either an `Arc<dyn Store>` or any [`Harness`] that
+//! owns extra state for the test's duration (a temporary database it deletes on success and keeps
+//! on failure, say). The macro expands to one
 //! `#[tokio::test]` per body, grouped in a module per noun (`machine::revoking_drops_...`), so the
 //! test crate needs `tokio` as a dependency.
 //!

@@ -708,10 +708,15 @@ pub async fn export_is_stable(source: Arc<dyn Store>, target: Arc<dyn Store>) {
     let names: Vec<&String> = first.iter().map(|t| &t.name).collect();
     let empty_names: Vec<&String> = empty.iter().map(|t| &t.name).collect();
     assert_eq!(names, empty_names, "the same tables, in the same order");
+    let mut unique = names.clone();
+    unique.sort();
+    unique.dedup();
+    assert_eq!(unique.len(), names.len(), "each table once: {names:?}");
     assert!(
-        !names
-            .iter()
-            .any(|n| n.contains("version") && *n != "secret_versions"),
+        !names.iter().any(|n| n.starts_with('_')
+            || n.starts_with("sqlite_")
+            || n.contains("migration")
+            || n.contains("schema")),
         "no bookkeeping: {names:?}"
     );
 }
