@@ -142,3 +142,37 @@ fn a_running_installation_moves_to_a_new_file() {
     );
     assert_eq!(row_counts(&new_db), before);
 }
+
+/// A missing source, a source without a vault and a URL the command cannot use are refused with
+/// a message that says which, and leave no file behind where there was none.
+#[test]
+fn unusable_sources_and_urls_are_refused_clearly() {
+    let dir = tempfile::tempdir().unwrap();
+    let home = dir.path().join("home");
+    let missing = dir.path().join("missing.db");
+    let target = dir.path().join("target").join("signet.db");
+    let url = |p: &Path| format!("sqlite://{}", p.display());
+    let migrate =
+        |from: &str, to: &str| run(&home, &["storage", "migrate", "--from", from, "--to", to]);
+
+    let out = migrate(&url(&missing), &url(&target));
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("no database at"), "{}", stderr(&out));
+    assert!(!missing.exists() && !target.exists());
+
+    // An empty file is an empty database to SQLite: no vault in it.
+    let empty = dir.path().join("empty.db");
+    drop(rusqlite::Connection::open(&empty).unwrap());
+    let out = migrate(&url(&empty), &url(&target));
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("holds no vault"), "{}", stderr(&out));
+    assert!(!target.exists());
+
+    let out = migrate("mysql://root:hunter2@db/signet", &url(&target));
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("--from"), "{}", stderr(&out));
+    assert!(!stderr(&out).contains("hunter2"), "{}", stderr(&out));
+    let out = migrate(&url(&empty), "postgres://signet:hunter2@db/signet");
+    assert!(!out.status.success());
+    assert!(!stderr(&out).contains("hunter2"), "{}", stderr(&out));
+}
