@@ -141,6 +141,16 @@ fn a_running_installation_moves_to_a_new_file() {
         stderr(&again)
     );
     assert_eq!(row_counts(&new_db), before);
+
+    // With no server on it, a copy leaves the source file byte for byte as it was.
+    let source = std::fs::read(&old_db).unwrap();
+    let third = f.server.root.path().join("third").join("signet.db");
+    let out = migrate(&f, &old_db, &third);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        std::fs::read(&old_db).unwrap() == source,
+        "the source changed"
+    );
 }
 
 /// A missing source, a source without a vault and a URL the command cannot use are refused with
