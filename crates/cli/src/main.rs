@@ -27,6 +27,7 @@ mod output;
 mod project;
 mod secret;
 mod serve;
+mod storage;
 mod token;
 mod vault;
 
@@ -48,6 +49,8 @@ enum Command {
     /// Operator identities.
     #[command(subcommand)]
     Operator(OperatorCommand),
+    /// The database itself: copy an installation to another backend (runs on the server host).
+    Storage(storage::StorageArgs),
     /// Human accounts (`create-owner` runs on the server host).
     User(account::UserArgs),
     /// Sign in with a password and a second factor; makes an operator key here that expires.
@@ -128,6 +131,10 @@ async fn dispatch(command: Command, json: bool) -> anyhow::Result<ExitCode> {
             .map(|()| ExitCode::SUCCESS),
         Command::Operator(OperatorCommand::Whoami(args)) => {
             identity::operator_whoami(args, json).await
+        }
+        Command::Storage(args) => {
+            serve::init_logging(false, "warn");
+            storage::run(args, json).await
         }
         Command::User(args) => account::user(args, json).await,
         Command::Login(args) => account::login(args, json).await,
@@ -232,6 +239,22 @@ mod tests {
             "n",
         ];
         assert!(Cli::try_parse_from(none).is_err());
+    }
+
+    #[test]
+    fn storage_migrate_takes_two_database_urls() {
+        let ok = [
+            "signet",
+            "storage",
+            "migrate",
+            "--from",
+            "sqlite:///var/lib/signet/signet.db",
+            "--to",
+            "postgres://signet@db/signet",
+        ];
+        assert!(Cli::try_parse_from(ok).is_ok());
+        let missing = ["signet", "storage", "migrate", "--from", "sqlite:///a"];
+        assert!(Cli::try_parse_from(missing).is_err());
     }
 
     #[test]

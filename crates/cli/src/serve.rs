@@ -61,9 +61,10 @@ impl ServerArgs {
     }
 }
 
-fn init_logging(json: bool) {
-    let filter =
-        tracing_subscriber::EnvFilter::try_from_env("SIGNET_LOG").unwrap_or_else(|_| "info".into());
+/// Logs to stderr at `default` level unless `SIGNET_LOG` says otherwise.
+pub(crate) fn init_logging(json: bool, default: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("SIGNET_LOG")
+        .unwrap_or_else(|_| default.into());
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
@@ -101,7 +102,7 @@ pub async fn server(args: ServerArgs) -> Result<()> {
     let file = args.file_config()?;
     let url_given = file.api_url.is_some();
     let mut config = file.resolve()?;
-    init_logging(config.log_json);
+    init_logging(config.log_json, "info");
     disable_core_dumps();
     // Bind first: with port 0 the advertised URL depends on the port the OS picked.
     let tcp = tokio::net::TcpListener::bind(config.listen)

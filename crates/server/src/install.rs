@@ -1,6 +1,7 @@
 //! The composition root: makes the data folder, loads or creates the root key, picks the storage
 //! backend and opens the vault. It is the only code that names a backend crate.
 
+use std::fmt;
 use std::fs::{self, OpenOptions};
 use std::io::Write;
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
@@ -9,6 +10,7 @@ use std::sync::Arc;
 
 use signet_core::{Signet, SignetConfig, SystemClock};
 use signet_crypto::RootKey;
+use signet_store::Store;
 use signet_store_sqlite::SqliteStore;
 use zeroize::Zeroizing;
 
@@ -41,6 +43,116 @@ pub enum InstallError {
     /// The store could not be opened.
     #[error("cannot open the database {0}; is it readable and not corrupt?")]
     Store(String),
+    /// A database URL that names no backend Signet knows, or no database.
+    #[error("{0}")]
+    DatabaseUrl(String),
+    /// The URL names a backend this build does not include.
+    #[error("{0}")]
+    Unsupported(&'static str),
+}
+
+/// Where a store lives: `sqlite://PATH` or `postgres://...` / `postgresql://...`.
+///
+/// Parsed, not normalised: the SQLite path is the text after `sqlite://` exactly (so
+/// `sqlite:///var/lib/signet/signet.db` is absolute and `sqlite://data/signet.db` relative to
+/// the working directory), and a PostgreSQL URL is kept as given for the driver to read. Both
+/// `Debug` and `Display` hide a PostgreSQL password.
+#[derive(Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum DatabaseUrl {
+    /// A SQLite file.
+    Sqlite(PathBuf),
+    /// A PostgreSQL connection URL, as given.
+    Postgres(String),
+}
+
+impl DatabaseUrl {
+    /// Parses a URL. The error names only the scheme, never the rest: it may hold a password.
+    pub fn parse(url: &str) -> Result<DatabaseUrl, InstallError> {
+        let Some((scheme, rest)) = url.split_once("://") else {
+            return Err(InstallError::DatabaseUrl(
+                "a database URL starts with sqlite://, postgres:// or postgresql:// \
+                 (for example sqlite:///var/lib/signet/signet.db)"
+                    .into(),
+            ));
+        };
+        match scheme {
+            "sqlite" if rest.is_empty() => Err(InstallError::DatabaseUrl(
+                "sqlite:// needs the path of the database file after it \
+                 (sqlite:///absolute/path or sqlite://relative/path)"
+                    .into(),
+            )),
+            "sqlite" => Ok(DatabaseUrl::Sqlite(PathBuf::from(rest))),
+            "postgres" | "postgresql" => Ok(DatabaseUrl::Postgres(url.to_owned())),
+            other => Err(InstallError::DatabaseUrl(format!(
+                "unsupported database URL scheme `{}`; use sqlite://PATH, postgres:// or \
+                 postgresql://",
+                other
+                    .chars()
+                    .filter(|c| !c.is_control())
+                    .collect::<String>()
+            ))),
+        }
+    }
+}
+
+impl std::str::FromStr for DatabaseUrl {
+    type Err = InstallError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::parse(s)
+    }
+}
+
+impl fmt::Display for DatabaseUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Sqlite(path) => write!(f, "sqlite://{}", path.display()),
+            Self::Postgres(url) => f.write_str(&redact_password(url)),
+        }
+    }
+}
+
+impl fmt::Debug for DatabaseUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "DatabaseUrl({self})")
+    }
+}
+
+/// `scheme://user:secret@host/db` becomes `scheme://user:***@host/db`; anything else is
+/// returned as it is.
+fn redact_password(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    let authority_end = rest.find(['/', '?']).unwrap_or(rest.len());
+    let (authority, tail) = rest.split_at(authority_end);
+    let Some((userinfo, host)) = authority.rsplit_once('@') else {
+        return url.to_owned();
+    };
+    match userinfo.split_once(':') {
+        Some((user, _)) => format!("{scheme}://{user}:***@{host}{tail}"),
+        None => url.to_owned(),
+    }
+}
+
+/// Opens the store `url` names, creating an empty one if there is none (a SQLite file with mode
+/// 0600 in a 0700 folder made if missing), and bringing its schema up to date. Opens no vault:
+/// `signet storage migrate` needs the store as it is, and a target without a vault.
+pub async fn open_store(url: &DatabaseUrl) -> Result<Arc<dyn Store>, InstallError> {
+    match url {
+        DatabaseUrl::Sqlite(path) => {
+            if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+                make_private_dir(dir)?;
+            }
+            let store = SqliteStore::open(path)
+                .map_err(|_| InstallError::Store(path.display().to_string()))?;
+            Ok(Arc::new(store))
+        }
+        DatabaseUrl::Postgres(_) => Err(InstallError::Unsupported(
+            "the postgres backend is not built into this signet yet",
+        )),
+    }
 }
 
 fn make_private_dir(dir: &Path) -> Result<(), InstallError> {
@@ -146,4 +258,76 @@ pub async fn open_server(config: &ServerConfig) -> Result<Arc<Signet>, InstallEr
         tokenless_requests_per_minute: config.tokenless_requests_per_minute,
     };
     open(&config.data_dir, &config.root_key, core).await
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    #[test]
+    fn database_urls_parse_without_normalising() {
+        assert_eq!(
+            DatabaseUrl::parse("sqlite:///var/lib/signet/signet.db").unwrap(),
+            DatabaseUrl::Sqlite(PathBuf::from("/var/lib/signet/signet.db"))
+        );
+        assert_eq!(
+            DatabaseUrl::parse("sqlite://data/../signet.db").unwrap(),
+            DatabaseUrl::Sqlite(PathBuf::from("data/../signet.db"))
+        );
+        for url in [
+            "postgres://signet:pw@db:5432/signet?sslmode=require",
+            "postgresql://db/signet",
+        ] {
+            assert_eq!(
+                DatabaseUrl::parse(url).unwrap(),
+                DatabaseUrl::Postgres(url.to_owned())
+            );
+        }
+    }
+
+    #[test]
+    fn bad_database_urls_are_refused_without_echoing_them() {
+        for url in [
+            "",
+            "sqlite://",
+            "sqlite:signet.db",
+            "/var/lib/signet/signet.db",
+            "mysql://root:hunter2@db/signet",
+            "SQLITE:///x",
+        ] {
+            let e = DatabaseUrl::parse(url).unwrap_err().to_string();
+            assert!(e.contains("sqlite://"), "{url}: {e}");
+            assert!(!e.contains("hunter2"), "{e}");
+        }
+    }
+
+    #[test]
+    fn a_postgres_password_is_never_displayed() {
+        let url = DatabaseUrl::parse("postgres://signet:hunter2@db:5432/signet").unwrap();
+        assert_eq!(url.to_string(), "postgres://signet:***@db:5432/signet");
+        assert!(!format!("{url:?}").contains("hunter2"));
+        let url = DatabaseUrl::parse("postgresql://db/signet?user=x").unwrap();
+        assert_eq!(url.to_string(), "postgresql://db/signet?user=x");
+    }
+
+    #[tokio::test]
+    async fn open_store_makes_the_folder_and_an_empty_store() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("new").join("signet.db");
+        let url = DatabaseUrl::parse(&format!("sqlite://{}", path.display())).unwrap();
+        let store = open_store(&url).await.unwrap();
+        assert_eq!(store.vault().await.unwrap(), None);
+        let mode = fs::metadata(path.parent().unwrap())
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o700);
+        let pg = DatabaseUrl::parse("postgres://db/signet").unwrap();
+        assert!(matches!(
+            open_store(&pg).await,
+            Err(InstallError::Unsupported(_))
+        ));
+    }
 }

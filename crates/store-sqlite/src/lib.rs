@@ -13,6 +13,8 @@
 //!   readers never wait for the writer.
 //! * **An in-memory nonce set** in front of the durable `nonces` table (see `nonce.rs`).
 //! * **Forward-only migrations** embedded in the binary, tracked by `PRAGMA user_version`.
+//! * **Export and import of every table** for `signet storage migrate` (see `transfer.rs`): an
+//!   export is one read snapshot, an import one write transaction into a file without a vault.
 //!
 //! No driver error, SQL text or stored value ever leaves this crate: failures are logged with
 //! `tracing` and reported as a bare [`StoreError`].
@@ -34,6 +36,7 @@ mod secret;
 mod session;
 mod statement;
 mod token;
+mod transfer;
 mod user;
 mod vault;
 mod writer;

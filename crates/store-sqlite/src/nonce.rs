@@ -78,6 +78,19 @@ impl NonceSet {
         })
     }
 
+    /// Adds every stored pair to the set, keeping the pairs it already holds. Used after an
+    /// import has filled the table behind the set's back.
+    pub(crate) fn learn(&self, conn: &Connection) -> StoreResult<()> {
+        let loaded = Self::load(conn)?;
+        for (key, expires_ms) in loaded.seen {
+            self.seen
+                .entry(key)
+                .and_modify(|e| *e = (*e).max(expires_ms))
+                .or_insert(expires_ms);
+        }
+        Ok(())
+    }
+
     /// Records the pair and returns `true` if it was not in the set.
     fn admit(&self, principal: &str, nonce: &str, expires_ms: i64) -> bool {
         let key = pair_key(principal, nonce);

@@ -351,3 +351,46 @@ async fn a_pre_accounts_file_is_migrated_forward() {
     assert_eq!((op.user_id, op.expires_ms), (None, None));
     assert_eq!(store.user_count().await.unwrap(), 0);
 }
+
+/// An export is one snapshot even while another connection keeps writing: in every export the
+/// audit head names exactly the last record exported, and every exported record links to the one
+/// before it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_export_is_one_snapshot_while_another_process_writes() {
+    let db = TestDb::create();
+    let server: Arc<dyn Store> = Arc::new(SqliteStore::open(db.path()).unwrap());
+    server.create_vault(&fixture::vault()).await.unwrap();
+    let writing = {
+        let server = Arc::clone(&server);
+        tokio::spawn(async move {
+            for i in 0..300 {
+                server
+                    .append_journal(one_event(&format!("w{i}")), chain())
+                    .await
+                    .unwrap();
+            }
+        })
+    };
+    let exporter = db.dyn_store();
+    let mut seen = Vec::new();
+    while !writing.is_finished() {
+        let tables = exporter.export_tables().await.unwrap();
+        let table = |name: &str| tables.iter().find(|t| t.name == name).unwrap();
+        let audit = table("audit");
+        let head = table("audit_head");
+        let seq = audit.columns.iter().position(|c| c == "seq").unwrap();
+        let head_seq = head.columns.iter().position(|c| c == "seq").unwrap();
+        let last = audit.rows.last().map(|r| r[seq].clone());
+        let head = head.rows.first().map(|r| r[head_seq].clone());
+        assert_eq!(
+            last, head,
+            "the head and the records come from one snapshot"
+        );
+        seen.push(audit.rows.len());
+    }
+    writing.await.unwrap();
+    assert!(
+        seen.iter().any(|n| *n > 0 && *n < 300),
+        "some export ran mid-write: {seen:?}"
+    );
+}

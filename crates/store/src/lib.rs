@@ -90,6 +90,7 @@ pub trait Store:
     + SecretStore
     + SessionStore
     + TokenStore
+    + TransferStore
     + UserStore
     + VaultStore
     + Send
@@ -110,6 +111,7 @@ impl<T> Store for T where
         + SecretStore
         + SessionStore
         + TokenStore
+        + TransferStore
         + UserStore
         + VaultStore
         + Send

@@ -28,3 +28,5 @@ mod members;
 mod replicas;
 // PostgreSQL stopped mid-load: 503, no secret, recovery without a restart (acceptance 3).
 mod pg_outage;
+// `signet storage migrate` from a running server's file into a new one, served there (issue 4).
+mod storage;

@@ -1,15 +1,18 @@
 //! The conformance suite: one set of test bodies that every backend runs.
 //!
 //! Each body is `pub async fn name(store: Arc<dyn Store>)`, checks only what the trait docs
-//! promise, and panics on failure. A backend runs them all from an integration test with
+//! promise, and panics on failure. The bodies after the `;` in the list (export and import) need
+//! two stores and are `pub async fn name(source: Arc<dyn Store>, target: Arc<dyn Store>)`. A
+//! backend runs them all from an integration test with
 //!
 //! ```ignore
 //! signet_store::conformance_suite!(my_backend::fresh_test_store());
 //! ```
 //!
-//! where the argument is an async expression evaluated once per test. It yields either an
-//! `Arc<dyn Store>` or any [`Harness`] that owns extra state for the test's duration (a temporary
-//! database it deletes on success and keeps on failure, say). The macro expands to one
+//! where the argument is an async expression evaluated once per test (twice, for a source and a
+//! target, in the transfer bodies). It yields either an `Arc<dyn Store>` or any [`Harness`] that
+//! owns extra state for the test's duration (a temporary database it deletes on success and keeps
+//! on failure, say). The macro expands to one
 //! `#[tokio::test]` per body, grouped in a module per noun (`machine::revoking_drops_...`), so the
 //! test crate needs `tokio` as a dependency.
 //!
@@ -36,6 +39,7 @@ pub mod project;
 pub mod secret;
 pub mod session;
 pub mod token;
+pub mod transfer;
 pub mod user;
 pub mod vault;
 
@@ -179,12 +183,32 @@ macro_rules! conformance_suite {
                 the_vault_is_created_once,
                 vault_settings_change,
             }
+            ;
+            // Bodies that take two fresh stores: (source, target).
+            transfer {
+                round_trip_reads_the_same,
+                import_refuses_a_store_that_is_not_empty,
+                import_refuses_unknown_tables_and_columns,
+                import_refuses_an_ill_typed_cell,
+                export_is_stable,
+            }
         }
     };
-    (@emit (names); $($module:ident { $($test:ident),* $(,)? })*) => {
-        &[$($(concat!(stringify!($module), "::", stringify!($test))),*),*]
+    (@emit (names);
+        $($module:ident { $($test:ident),* $(,)? })*
+        ;
+        $($pair_module:ident { $($pair_test:ident),* $(,)? })*
+    ) => {
+        &[
+            $($(concat!(stringify!($module), "::", stringify!($test)),)*)*
+            $($(concat!(stringify!($pair_module), "::", stringify!($pair_test)),)*)*
+        ]
     };
-    (@emit (tests $make:expr); $($module:ident { $($test:ident),* $(,)? })*) => {
+    (@emit (tests $make:expr);
+        $($module:ident { $($test:ident),* $(,)? })*
+        ;
+        $($pair_module:ident { $($pair_test:ident),* $(,)? })*
+    ) => {
         $(
             mod $module {
                 #[allow(unused_imports)]
@@ -195,6 +219,27 @@ macro_rules! conformance_suite {
                         let harness = $make.await;
                         $crate::conformance::$module::$test($crate::conformance::Harness::store(&harness)).await;
                         drop(harness);
+                    }
+                )*
+            }
+        )*
+        $(
+            mod $pair_module {
+                #[allow(unused_imports)]
+                use super::*;
+                $(
+                    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                    async fn $pair_test() {
+                        // Two evaluations: two independent fresh stores.
+                        let source = $make.await;
+                        let target = $make.await;
+                        $crate::conformance::$pair_module::$pair_test(
+                            $crate::conformance::Harness::store(&source),
+                            $crate::conformance::Harness::store(&target),
+                        )
+                        .await;
+                        drop(target);
+                        drop(source);
                     }
                 )*
             }
@@ -221,6 +266,7 @@ mod tests {
             ("secret", include_str!("secret.rs")),
             ("session", include_str!("session.rs")),
             ("token", include_str!("token.rs")),
+            ("transfer", include_str!("transfer.rs")),
             ("user", include_str!("user.rs")),
             ("vault", include_str!("vault.rs")),
         ];
