@@ -154,6 +154,9 @@ struct CreateOwnerArgs {
     /// The server's config file, if the root key is not in the data folder.
     #[arg(long, env = "SIGNET_CONFIG")]
     config: Option<PathBuf>,
+    /// The server's database, if not the SQLite file in the data folder.
+    #[arg(long, env = "SIGNET_DATABASE_URL", hide_env_values = true)]
+    database_url: Option<String>,
 }
 
 /// `signet login`.
@@ -444,6 +447,7 @@ async fn create_owner(args: CreateOwnerArgs, json: bool) -> Result<ExitCode> {
         None => FileConfig::default(),
     };
     file.data_dir = Some(args.data_dir.clone());
+    file.database_url = args.database_url.clone().or(file.database_url);
     // No listener is opened here; only the data folder and the key source are resolved.
     file.insecure_http = Some(true);
     let config = file.resolve()?;
@@ -451,7 +455,7 @@ async fn create_owner(args: CreateOwnerArgs, json: bool) -> Result<ExitCode> {
         api_url: config.api_url.clone(),
         ..SignetConfig::default()
     };
-    let signet = install::open(&config.data_dir, &config.root_key, core).await?;
+    let signet = install::open(&config.data_dir, &config.database, &config.root_key, core).await?;
     let owner = signet
         .create_owner(NewOwner {
             username: &args.username,

@@ -23,6 +23,11 @@ pub struct ServerArgs {
     /// TOML configuration file.
     #[arg(long, env = "SIGNET_CONFIG")]
     pub config: Option<PathBuf>,
+    /// Where the data lives: sqlite://PATH, or postgres://USER@HOST/DB to run several replicas
+    /// on one database (the root key must then come from root_key_file or root_key_env).
+    /// Default: the SQLite file in the data folder.
+    #[arg(long, env = "SIGNET_DATABASE_URL", hide_env_values = true)]
+    pub database_url: Option<String>,
     /// TLS certificate chain (PEM).
     #[arg(long, requires = "tls_key")]
     pub tls_cert: Option<PathBuf>,
@@ -47,6 +52,7 @@ impl ServerArgs {
             None => FileConfig::default(),
         };
         f.data_dir = self.data_dir.clone().or(f.data_dir);
+        f.database_url = self.database_url.clone().or(f.database_url);
         f.listen = self.listen.or(f.listen);
         f.tls_cert = self.tls_cert.clone().or(f.tls_cert);
         f.tls_key = self.tls_key.clone().or(f.tls_key);
@@ -164,6 +170,9 @@ pub struct OperatorInitArgs {
     /// The server's config file, if the root key is not in the data folder.
     #[arg(long, env = "SIGNET_CONFIG")]
     pub config: Option<PathBuf>,
+    /// The server's database, if not the SQLite file in the data folder.
+    #[arg(long, env = "SIGNET_DATABASE_URL", hide_env_values = true)]
+    pub database_url: Option<String>,
 }
 
 /// Creates an operator key pair for the local CLI. Needs file access to the data folder and no
@@ -174,6 +183,7 @@ pub async fn operator_init(args: OperatorInitArgs, json: bool) -> Result<()> {
         None => FileConfig::default(),
     };
     file.data_dir = Some(args.data_dir.clone());
+    file.database_url = args.database_url.clone().or(file.database_url);
     file.api_url = Some(args.api_url.trim_end_matches('/').to_owned());
     // No listener is opened here; only the key source and the URL are resolved.
     file.insecure_http = Some(true);
@@ -182,7 +192,7 @@ pub async fn operator_init(args: OperatorInitArgs, json: bool) -> Result<()> {
         api_url: config.api_url.clone(),
         ..SignetConfig::default()
     };
-    let signet = install::open(&config.data_dir, &config.root_key, core).await?;
+    let signet = install::open(&config.data_dir, &config.database, &config.root_key, core).await?;
     let (rec, seed) = signet.create_operator(&args.name, true).await?;
     let identity = OperatorIdentity {
         operator_id: rec.id,

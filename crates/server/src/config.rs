@@ -5,6 +5,8 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use ipnet::IpNet;
+
+use crate::install::DatabaseUrl;
 use serde::Deserialize;
 
 /// Why a configuration was refused.
@@ -45,6 +47,9 @@ pub struct FileConfig {
     pub insecure_http: Option<bool>,
     /// CIDRs of proxies whose `X-Forwarded-For` is believed.
     pub trusted_proxies: Option<Vec<String>>,
+    /// Where the data lives: `sqlite://PATH` or `postgres://…` (several replicas may share one
+    /// PostgreSQL database). Default: `<data_dir>/signet.db`.
+    pub database_url: Option<String>,
     /// File holding the root key (64 hex digits). Default: `<data_dir>/root.key`.
     pub root_key_file: Option<PathBuf>,
     /// Name of an environment variable holding the root key instead.
@@ -91,6 +96,8 @@ pub struct ServerConfig {
     pub tls: Option<(PathBuf, PathBuf)>,
     /// Trusted proxies.
     pub trusted_proxies: Vec<IpNet>,
+    /// Where the data lives.
+    pub database: DatabaseUrl,
     /// Root key source.
     pub root_key: RootKeySource,
     /// JSON logs.
@@ -176,11 +183,28 @@ impl FileConfig {
             (None, Some(v)) => RootKeySource::Env(v),
             (None, None) => RootKeySource::DataDir,
         };
+        let data_dir = self
+            .data_dir
+            .unwrap_or_else(|| PathBuf::from("signet-data"));
+        let database = match &self.database_url {
+            Some(url) => {
+                DatabaseUrl::parse(url).map_err(|e| ConfigError::Invalid(e.to_string()))?
+            }
+            None => DatabaseUrl::Sqlite(data_dir.join(crate::install::DB_FILE)),
+        };
+        // Replicas starting at once on an empty database must not each invent a key.
+        if matches!(database, DatabaseUrl::Postgres(_)) && root_key == RootKeySource::DataDir {
+            return Err(ConfigError::Invalid(
+                "a PostgreSQL database needs the root key every replica shares: set \
+                 root_key_file or root_key_env in the config (make one with \
+                 `head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \\n'`)"
+                    .into(),
+            ));
+        }
         Ok(ServerConfig {
             listen,
-            data_dir: self
-                .data_dir
-                .unwrap_or_else(|| PathBuf::from("signet-data")),
+            data_dir,
+            database,
             api_url,
             tls,
             trusted_proxies,

@@ -286,6 +286,9 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let signet = crate::install::open(
             &dir.path().join("d"),
+            &crate::install::DatabaseUrl::Sqlite(
+                dir.path().join("d").join(crate::install::DB_FILE),
+            ),
             &crate::config::RootKeySource::DataDir,
             Default::default(),
         )

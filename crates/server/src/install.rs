@@ -201,33 +201,41 @@ fn create_key_file(path: &Path) -> Result<RootKey, InstallError> {
     Ok(key)
 }
 
-/// Loads the root key for `data_dir`, creating it only for a brand-new installation.
-pub fn root_key(source: &RootKeySource, data_dir: &Path) -> Result<RootKey, InstallError> {
-    let db = data_dir.join(DB_FILE);
-    let db_exists = db.exists();
+/// Loads the root key for the installation in `data_dir` whose data lives in `database`,
+/// creating it only for a brand-new SQLite installation. A PostgreSQL database is shared by
+/// replicas, so its key always comes from the config.
+pub fn root_key(
+    source: &RootKeySource,
+    data_dir: &Path,
+    database: &DatabaseUrl,
+) -> Result<RootKey, InstallError> {
+    let db = database.to_string();
     match source {
         RootKeySource::File(path) => read_key_file(path)?.ok_or_else(|| {
-            InstallError::MissingRootKey(
-                db.display().to_string(),
-                format!("file {} not found", path.display()),
-            )
+            InstallError::MissingRootKey(db, format!("file {} not found", path.display()))
         }),
         RootKeySource::Env(var) => {
             let text = Zeroizing::new(std::env::var(var).unwrap_or_default());
             if text.trim().is_empty() {
                 return Err(InstallError::MissingRootKey(
-                    db.display().to_string(),
+                    db,
                     format!("environment variable {var} is empty"),
                 ));
             }
             RootKey::from_hex(&text).map_err(|_| InstallError::BadRootKey(format!("${var}")))
         }
         RootKeySource::DataDir => {
+            let DatabaseUrl::Sqlite(file) = database else {
+                return Err(InstallError::MissingRootKey(
+                    db,
+                    "a shared database needs root_key_file or root_key_env".into(),
+                ));
+            };
             let path = data_dir.join(ROOT_KEY_FILE);
             match read_key_file(&path)? {
                 Some(k) => Ok(k),
-                None if db_exists => Err(InstallError::MissingRootKey(
-                    db.display().to_string(),
+                None if file.exists() => Err(InstallError::MissingRootKey(
+                    db,
                     format!("{} not found", path.display()),
                 )),
                 None => create_key_file(&path),
@@ -236,18 +244,18 @@ pub fn root_key(source: &RootKeySource, data_dir: &Path) -> Result<RootKey, Inst
     }
 }
 
-/// Opens (or creates) the installation in `data_dir` and returns the business layer.
+/// Opens (or creates) the installation whose data lives in `database` and returns the business
+/// layer. `data_dir` holds the root key by default.
 pub async fn open(
     data_dir: &Path,
+    database: &DatabaseUrl,
     source: &RootKeySource,
     config: SignetConfig,
 ) -> Result<Arc<Signet>, InstallError> {
     make_private_dir(data_dir)?;
-    let key = root_key(source, data_dir)?;
-    let db: PathBuf = data_dir.join(DB_FILE);
-    let store =
-        SqliteStore::open(&db).map_err(|_| InstallError::Store(db.display().to_string()))?;
-    let signet = Signet::open(Arc::new(store), key, Arc::new(SystemClock), config).await?;
+    let key = root_key(source, data_dir, database)?;
+    let store = open_store(database).await?;
+    let signet = Signet::open(store, key, Arc::new(SystemClock), config).await?;
     Ok(Arc::new(signet))
 }
 
@@ -257,7 +265,7 @@ pub async fn open_server(config: &ServerConfig) -> Result<Arc<Signet>, InstallEr
         api_url: config.api_url.clone(),
         tokenless_requests_per_minute: config.tokenless_requests_per_minute,
     };
-    open(&config.data_dir, &config.root_key, core).await
+    open(&config.data_dir, &config.database, &config.root_key, core).await
 }
 
 #[cfg(test)]

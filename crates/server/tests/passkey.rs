@@ -31,6 +31,7 @@ async fn app(api_url: &str) -> (axum::Router, Arc<Signet>, tempfile::TempDir) {
     let dir = tempfile::tempdir().expect("tmp");
     let signet = install::open(
         &dir.path().join("data"),
+        &install::DatabaseUrl::Sqlite(dir.path().join("data").join(install::DB_FILE)),
         &RootKeySource::DataDir,
         SignetConfig {
             api_url: api_url.to_owned(),

@@ -18,6 +18,7 @@ async fn app() -> (axum::Router, tempfile::TempDir) {
     let dir = tempfile::tempdir().expect("tmp");
     let signet = install::open(
         &dir.path().join("data"),
+        &install::DatabaseUrl::Sqlite(dir.path().join("data").join(install::DB_FILE)),
         &RootKeySource::DataDir,
         SignetConfig::default(),
     )

@@ -28,6 +28,7 @@ async fn app() -> App {
     let dir = tempfile::tempdir().expect("tmp");
     let signet = install::open(
         &dir.path().join("data"),
+        &install::DatabaseUrl::Sqlite(dir.path().join("data").join(install::DB_FILE)),
         &RootKeySource::DataDir,
         SignetConfig {
             api_url: ORIGIN.to_owned(),
