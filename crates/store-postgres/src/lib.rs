@@ -70,6 +70,7 @@ use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 
 use crate::audit::Journal;
 use crate::change::Feed;
+pub use crate::change::LISTENER_APP;
 
 /// Tuning for [`PgStore::connect_with`].
 #[derive(Debug, Clone)]
@@ -102,9 +103,15 @@ impl PgOptions {
         self
     }
 
-    /// Sets the acquire timeout.
+    /// Sets the acquire timeout (also the limit on opening the migration connection).
     pub fn acquire_timeout(mut self, timeout: Duration) -> Self {
         self.acquire_timeout = timeout;
+        self
+    }
+
+    /// Sets how long `connect` waits for the change feed to listen.
+    pub fn listen_timeout(mut self, timeout: Duration) -> Self {
+        self.listen_timeout = timeout;
         self
     }
 }
@@ -127,18 +134,12 @@ impl PgStore {
     /// Fails with [`StoreError::Unavailable`] if the URL is malformed or the database cannot be
     /// reached, and [`StoreError::Corrupt`] if it was migrated by a newer Signet.
     pub async fn connect_with(url: &str, options: PgOptions) -> Result<PgStore, StoreError> {
-        let connect = PgConnectOptions::from_str(url).map_err(|e| {
-            // The error may quote the URL, and the URL may hold a password.
-            let _ = e;
+        // The parse error is not logged: it may quote the URL, and the URL may hold a password.
+        let connect = PgConnectOptions::from_str(url).map_err(|_| {
             tracing::error!("the postgres database URL does not parse");
             StoreError::Unavailable
         })?;
-        tokio::time::timeout(options.acquire_timeout * 5, schema::migrate(&connect))
-            .await
-            .map_err(|_| {
-                tracing::error!("postgres did not answer in time while migrating");
-                StoreError::Unavailable
-            })??;
+        schema::migrate(&connect, options.acquire_timeout).await?;
         let pool = PgPoolOptions::new()
             .max_connections(options.max_connections)
             .acquire_timeout(options.acquire_timeout)

@@ -6,7 +6,7 @@
 //! applies the missing ones, each in its own transaction together with its record. The first
 //! replica does the work; the others wait on the lock, then find nothing to do.
 
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use signet_store::{StoreError, StoreResult};
 use sqlx::postgres::{PgConnectOptions, PgConnection};
@@ -32,9 +32,20 @@ pub(crate) const MIGRATIONS: &[Migration] = &[Migration {
 }];
 
 /// Applies any missing migrations. [`StoreError::Corrupt`] if the database records a version
-/// this binary does not know (it was written by a newer Signet).
-pub(crate) async fn migrate(options: &PgConnectOptions) -> StoreResult<()> {
-    let mut conn = PgConnection::connect_with(options).await.map_err(db)?;
+/// this binary does not know (it was written by a newer Signet); [`StoreError::Unavailable`] if
+/// no connection opens within `connect_timeout`. Waiting for another replica's migrations is
+/// not limited: they are what this replica needs before it can serve.
+pub(crate) async fn migrate(
+    options: &PgConnectOptions,
+    connect_timeout: Duration,
+) -> StoreResult<()> {
+    let mut conn = tokio::time::timeout(connect_timeout, PgConnection::connect_with(options))
+        .await
+        .map_err(|_| {
+            tracing::error!("postgres did not answer in time");
+            StoreError::Unavailable
+        })?
+        .map_err(db)?;
     let result = migrate_locked(&mut conn).await;
     // Closing the session releases the advisory lock whatever happened above; an explicit
     // unlock first keeps it short when the close is slow.

@@ -336,7 +336,7 @@ async fn insert(conn: &mut PgConnection, mut t: Checked) -> StoreResult<()> {
         // column name from this database's own catalog (both checked in `check`), quoted; the
         // casts are fixed strings per column kind; and every value travels as a bound
         // parameter.
-        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql.clone()));
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql.clone())).persistent(false);
         for column in chunk {
             q = match column {
                 Values::Int(v) => q.bind(v),
