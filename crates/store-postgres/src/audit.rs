@@ -221,6 +221,23 @@ async fn savepoint(tx: &mut Transaction<'static, Postgres>, sql: &'static str) -
         })
 }
 
+/// `chain.link`, which is the caller's code: a panic in it must not take the journal task, and
+/// with it every later append, down. The batch fails instead, like any other failed batch.
+fn link(
+    chain: &dyn AuditChain,
+    prev: &[u8; 32],
+    seq: u64,
+    event: &AuditEvent,
+) -> StoreResult<[u8; 32]> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        chain.link(prev, seq, event)
+    }))
+    .map_err(|_| {
+        tracing::error!("the audit chain panicked");
+        StoreError::Unavailable
+    })
+}
+
 /// The new link after a batch: its sequence number and hash.
 type Link = Option<(u64, [u8; 32])>;
 
@@ -251,7 +268,7 @@ async fn append(
     );
     for event in &batch.events {
         seq = seq.checked_add(1).ok_or(StoreError::Corrupt)?;
-        let hash = chain.link(&prev, seq, event);
+        let hash = link(chain, &prev, seq, event)?;
         seqs.push(seq);
         seq_col.push(seq_param(seq));
         ts.push(event.ts_ms);

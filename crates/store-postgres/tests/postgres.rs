@@ -528,3 +528,30 @@ async fn a_bad_import_writes_nothing() {
     }
     to.pg().import_tables(good).await.unwrap();
 }
+
+/// A chain that panics on one action.
+struct Grenade;
+
+impl signet_store::AuditChain for Grenade {
+    fn link(&self, prev: &[u8; 32], seq: u64, event: &AuditEvent) -> [u8; 32] {
+        assert_ne!(event.action, "boom", "the chain refuses");
+        fixture::TestChain.link(prev, seq, event)
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_panicking_chain_fails_its_batch_not_the_journal() {
+    let h = TestStore::create().await;
+    let store = h.pg();
+    assert_eq!(
+        store
+            .append_journal(one_event("boom"), Arc::new(Grenade))
+            .await,
+        Err(StoreError::Unavailable)
+    );
+    assert_eq!(
+        store.append_journal(one_event("fine"), chain()).await,
+        Ok(vec![1])
+    );
+    assert_chain(&store.audit_range(1, 10).await.unwrap());
+}
