@@ -2,9 +2,10 @@
 //!
 //! Appends from this process go through one journal task. It takes whatever is queued (up to
 //! [`MAX_GROUP`] batches), opens one transaction, takes the advisory lock [`AUDIT_LOCK`] that
-//! every appender in every process takes, reads the head, and chains each batch after it inside
-//! its own savepoint, so a batch that fails rolls back alone. Then it moves the head and commits
-//! once. Callers are answered only after the commit returned; if it failed, every caller in the
+//! every appender in every process takes, reads the head, chains every batch after it and
+//! writes them all with one statement. If that statement fails, the group is written again with
+//! each batch in its own savepoint, so a batch that fails rolls back alone. Then it moves the
+//! head and commits once. Callers are answered only after the commit returned; if it failed, every caller in the
 //! group gets [`StoreError::Unavailable`] and nothing was written.
 //!
 //! The lock is taken before the head is read and held until commit, so two replicas appending
@@ -17,7 +18,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use signet_store::{
     ActorKind, AuditChain, AuditEvent, AuditFilter, AuditHead, AuditRecord, AuditResult,
-    AuditStore, JournalBatch, StoreError, StoreResult,
+    AuditStore, JournalBatch, ReadMark, StoreError, StoreResult,
 };
 use sqlx::postgres::{PgPool, PgRow};
 use sqlx::{PgConnection, Postgres, Transaction};
@@ -117,16 +118,21 @@ impl Journal {
     }
 }
 
+fn drain(rx: &mut mpsc::Receiver<Append>, group: &mut Vec<Append>) {
+    while group.len() < MAX_GROUP {
+        match rx.try_recv() {
+            Ok(more) => group.push(more),
+            Err(_) => break,
+        }
+    }
+}
+
 async fn run(pool: PgPool, mut rx: mpsc::Receiver<Append>) {
     let mut group = Vec::with_capacity(MAX_GROUP);
     while let Some(first) = rx.recv().await {
         group.push(first);
-        while group.len() < MAX_GROUP {
-            match rx.try_recv() {
-                Ok(more) => group.push(more),
-                Err(_) => break,
-            }
-        }
+        drain(&mut rx, &mut group);
+        tracing::trace!(batches = group.len(), "audit group");
         let outcomes = write_group(&pool, &group).await;
         for (i, append) in group.drain(..).enumerate() {
             let outcome = match &outcomes {
@@ -139,9 +145,29 @@ async fn run(pool: PgPool, mut rx: mpsc::Receiver<Append>) {
     }
 }
 
-/// Writes a group in one transaction. `Err` means nothing was written and every caller gets
-/// that error; `Ok` holds each caller's own result.
+/// Writes a group. `Err` means nothing was written and every caller gets that error; `Ok`
+/// holds each caller's own result.
+///
+/// The common case, where every batch is fine, costs one `INSERT` for the whole group's events
+/// and one upsert for its read marks. Only if one of those fails is the group written again,
+/// each batch in its own savepoint, to find out whose batch it was.
 async fn write_group(pool: &PgPool, group: &[Append]) -> StoreResult<Vec<StoreResult<Vec<u64>>>> {
+    match write_together(pool, group).await? {
+        Together::Done(outcomes) => Ok(outcomes),
+        Together::Split => write_apart(pool, group).await,
+    }
+}
+
+/// How the one-statement attempt went.
+enum Together {
+    /// Committed (or failed as a whole): each caller's result.
+    Done(Vec<StoreResult<Vec<u64>>>),
+    /// A statement failed with several batches in it; nothing was written.
+    Split,
+}
+
+/// Starts the group's transaction, takes the append lock and reads the head.
+async fn open(pool: &PgPool) -> StoreResult<(Transaction<'static, Postgres>, u64, [u8; 32])> {
     let mut tx = pool.begin().await.map_err(db)?;
     sqlx::query("SELECT pg_advisory_xact_lock($1)")
         .bind(AUDIT_LOCK)
@@ -154,8 +180,8 @@ async fn write_group(pool: &PgPool, group: &[Append]) -> StoreResult<Vec<StoreRe
         .map_err(db)?
         .map(|r| head(&r))
         .transpose()?;
-    let (mut seq, mut prev) = match current {
-        Some(h) => (h.seq, h.hash),
+    match current {
+        Some(h) => Ok((tx, h.seq, h.hash)),
         None => {
             // No head is only valid for an empty log; chaining from zero onto existing records
             // would hide that the head was removed.
@@ -166,23 +192,100 @@ async fn write_group(pool: &PgPool, group: &[Append]) -> StoreResult<Vec<StoreRe
             if any.is_some() {
                 return Err(corrupt("audit head"));
             }
-            (0, [0; 32])
+            Ok((tx, 0, [0; 32]))
         }
-    };
-    let start = seq;
+    }
+}
+
+/// Moves the head if it moved, and commits. A failed commit is `Unavailable` for everyone.
+async fn finish(
+    mut tx: Transaction<'static, Postgres>,
+    moved: Option<(u64, [u8; 32])>,
+) -> StoreResult<()> {
+    if let Some((seq, hash)) = moved {
+        sqlx::query(
+            "INSERT INTO audit_head (singleton, seq, hash) VALUES (1, $1, $2)
+             ON CONFLICT (singleton) DO UPDATE SET seq = excluded.seq, hash = excluded.hash",
+        )
+        .bind(seq_param(seq))
+        .bind(hash.as_slice())
+        .execute(&mut *tx)
+        .await
+        .map_err(db)?;
+    }
+    tx.commit().await.map_err(|e| {
+        db(e);
+        StoreError::Unavailable
+    })
+}
+
+fn is_empty(batch: &JournalBatch) -> bool {
+    batch.events.is_empty() && batch.read_marks.is_empty()
+}
+
+async fn write_together(pool: &PgPool, group: &[Append]) -> StoreResult<Together> {
+    let (mut tx, start, start_hash) = open(pool).await?;
+    let (mut seq, mut prev) = (start, start_hash);
+    let mut rows = Rows::default();
+    let mut marks = Marks::default();
     let mut outcomes = Vec::with_capacity(group.len());
-    for a in group {
-        if a.batch.events.is_empty() && a.batch.read_marks.is_empty() {
+    let mut writers = Vec::new();
+    for (i, a) in group.iter().enumerate() {
+        if is_empty(&a.batch) {
             outcomes.push(Ok(Vec::new()));
             continue;
         }
+        match rows.chain(&a.batch, a.chain.as_ref(), &mut seq, &mut prev) {
+            Ok(seqs) => {
+                marks.add(&a.batch.read_marks);
+                writers.push(i);
+                outcomes.push(Ok(seqs));
+            }
+            Err(e) => outcomes.push(Err(e)),
+        }
+    }
+    if let Err(e) = write(&mut tx, &rows, &marks).await {
+        if let Err(rollback) = tx.rollback().await {
+            db(rollback);
+        }
+        return Ok(match writers.as_slice() {
+            // Alone in the group, the batch's error is its own.
+            [only] => {
+                outcomes[*only] = Err(e);
+                Together::Done(outcomes)
+            }
+            _ => Together::Split,
+        });
+    }
+    finish(tx, (seq != start).then_some((seq, prev))).await?;
+    Ok(Together::Done(outcomes))
+}
+
+async fn write_apart(pool: &PgPool, group: &[Append]) -> StoreResult<Vec<StoreResult<Vec<u64>>>> {
+    let (mut tx, start, start_hash) = open(pool).await?;
+    let (mut seq, mut prev) = (start, start_hash);
+    let mut outcomes = Vec::with_capacity(group.len());
+    for a in group {
+        if is_empty(&a.batch) {
+            outcomes.push(Ok(Vec::new()));
+            continue;
+        }
+        let (mut next, mut next_hash) = (seq, prev);
+        let mut rows = Rows::default();
+        let seqs = match rows.chain(&a.batch, a.chain.as_ref(), &mut next, &mut next_hash) {
+            Ok(seqs) => seqs,
+            Err(e) => {
+                outcomes.push(Err(e));
+                continue;
+            }
+        };
+        let mut marks = Marks::default();
+        marks.add(&a.batch.read_marks);
         savepoint(&mut tx, "SAVEPOINT batch").await?;
-        match append(&mut tx, &a.batch, a.chain.as_ref(), seq, prev).await {
-            Ok((seqs, last)) => {
+        match write(&mut tx, &rows, &marks).await {
+            Ok(()) => {
                 savepoint(&mut tx, "RELEASE SAVEPOINT batch").await?;
-                if let Some((s, h)) = last {
-                    (seq, prev) = (s, h);
-                }
+                (seq, prev) = (next, next_hash);
                 outcomes.push(Ok(seqs));
             }
             Err(e) => {
@@ -192,21 +295,7 @@ async fn write_group(pool: &PgPool, group: &[Append]) -> StoreResult<Vec<StoreRe
             }
         }
     }
-    if seq != start {
-        sqlx::query(
-            "INSERT INTO audit_head (singleton, seq, hash) VALUES (1, $1, $2)
-             ON CONFLICT (singleton) DO UPDATE SET seq = excluded.seq, hash = excluded.hash",
-        )
-        .bind(seq_param(seq))
-        .bind(prev.as_slice())
-        .execute(&mut *tx)
-        .await
-        .map_err(db)?;
-    }
-    tx.commit().await.map_err(|e| {
-        db(e);
-        StoreError::Unavailable
-    })?;
+    finish(tx, (seq != start).then_some((seq, prev))).await?;
     Ok(outcomes)
 }
 
@@ -238,92 +327,113 @@ fn link(
     })
 }
 
-/// The new link after a batch: its sequence number and hash.
-type Link = Option<(u64, [u8; 32])>;
+/// Chained records as columns, for one `INSERT … SELECT * FROM UNNEST(…)`.
+#[derive(Default)]
+struct Rows<'a> {
+    seq: Vec<i64>,
+    ts: Vec<i64>,
+    kind: Vec<&'static str>,
+    actor: Vec<&'a str>,
+    action: Vec<&'a str>,
+    target: Vec<&'a str>,
+    ip: Vec<&'a str>,
+    result: Vec<&'static str>,
+    detail: Vec<&'a str>,
+    prev: Vec<Vec<u8>>,
+    hash: Vec<Vec<u8>>,
+}
 
-/// Chains and inserts one batch after `(seq, prev)`, and upserts its read marks.
-async fn append(
-    conn: &mut PgConnection,
-    batch: &JournalBatch,
-    chain: &dyn AuditChain,
-    mut seq: u64,
-    mut prev: [u8; 32],
-) -> StoreResult<(Vec<u64>, Link)> {
-    let n = batch.events.len();
-    let mut seqs = Vec::with_capacity(n);
-    let (mut seq_col, mut ts, mut kind, mut actor, mut action, mut target, mut ip, mut result) = (
-        Vec::with_capacity(n),
-        Vec::with_capacity(n),
-        Vec::with_capacity(n),
-        Vec::with_capacity(n),
-        Vec::with_capacity(n),
-        Vec::with_capacity(n),
-        Vec::with_capacity(n),
-        Vec::with_capacity(n),
-    );
-    let (mut detail, mut prevs, mut hashes) = (
-        Vec::with_capacity(n),
-        Vec::with_capacity(n),
-        Vec::with_capacity(n),
-    );
-    for event in &batch.events {
-        seq = seq.checked_add(1).ok_or(StoreError::Corrupt)?;
-        let hash = link(chain, &prev, seq, event)?;
-        seqs.push(seq);
-        seq_col.push(seq_param(seq));
-        ts.push(event.ts_ms);
-        kind.push(event.actor_kind.as_str());
-        actor.push(event.actor_id.as_str());
-        action.push(event.action.as_str());
-        target.push(event.target.as_str());
-        ip.push(event.source_ip.as_str());
-        result.push(event.result.as_str());
-        detail.push(event.detail.as_str());
-        prevs.push(prev.to_vec());
-        hashes.push(hash.to_vec());
-        prev = hash;
+impl<'a> Rows<'a> {
+    /// Chains `batch` after `(seq, prev)` and moves them to its last record. On error nothing
+    /// changes.
+    fn chain(
+        &mut self,
+        batch: &'a JournalBatch,
+        chain: &dyn AuditChain,
+        seq: &mut u64,
+        prev: &mut [u8; 32],
+    ) -> StoreResult<Vec<u64>> {
+        let (mut s, mut p) = (*seq, *prev);
+        let mut links = Vec::with_capacity(batch.events.len());
+        for event in &batch.events {
+            s = s.checked_add(1).ok_or(StoreError::Corrupt)?;
+            let hash = link(chain, &p, s, event)?;
+            links.push((s, p, hash));
+            p = hash;
+        }
+        let mut seqs = Vec::with_capacity(links.len());
+        for (event, (s, p, hash)) in batch.events.iter().zip(links) {
+            seqs.push(s);
+            self.seq.push(seq_param(s));
+            self.ts.push(event.ts_ms);
+            self.kind.push(event.actor_kind.as_str());
+            self.actor.push(&event.actor_id);
+            self.action.push(&event.action);
+            self.target.push(&event.target);
+            self.ip.push(&event.source_ip);
+            self.result.push(event.result.as_str());
+            self.detail.push(&event.detail);
+            self.prev.push(p.to_vec());
+            self.hash.push(hash.to_vec());
+        }
+        (*seq, *prev) = (s, p);
+        Ok(seqs)
     }
-    if n > 0 {
-        // One statement for the whole batch: the arrays are zipped row by row.
+}
+
+/// Read marks reduced to the last one per (machine, secret), which is what upserting them in
+/// order would leave: one upsert statement may not touch a row twice.
+#[derive(Default)]
+struct Marks {
+    index: HashMap<(String, String), usize>,
+    machines: Vec<String>,
+    secrets: Vec<String>,
+    versions: Vec<i64>,
+}
+
+impl Marks {
+    fn add(&mut self, marks: &[ReadMark]) {
+        for m in marks {
+            let key = (m.machine.to_string(), m.secret.to_string());
+            let version = i64::from(m.version);
+            match self.index.get(&key) {
+                Some(&i) => self.versions[i] = version,
+                None => {
+                    self.index.insert(key.clone(), self.versions.len());
+                    self.machines.push(key.0);
+                    self.secrets.push(key.1);
+                    self.versions.push(version);
+                }
+            }
+        }
+    }
+}
+
+/// Inserts the records and upserts the read marks.
+async fn write(conn: &mut PgConnection, rows: &Rows<'_>, marks: &Marks) -> StoreResult<()> {
+    if !rows.seq.is_empty() {
+        // The arrays are zipped row by row.
         sqlx::query(
             "INSERT INTO audit (seq, ts_ms, actor_kind, actor_id, action, target, source_ip, result, detail, prev_hash, hash)
              SELECT * FROM UNNEST($1::int8[], $2::int8[], $3::text[], $4::text[], $5::text[], $6::text[],
                                   $7::text[], $8::text[], $9::text[], $10::bytea[], $11::bytea[])",
         )
-        .bind(seq_col)
-        .bind(ts)
-        .bind(kind)
-        .bind(actor)
-        .bind(action)
-        .bind(target)
-        .bind(ip)
-        .bind(result)
-        .bind(detail)
-        .bind(prevs)
-        .bind(hashes)
+        .bind(&rows.seq)
+        .bind(&rows.ts)
+        .bind(&rows.kind)
+        .bind(&rows.actor)
+        .bind(&rows.action)
+        .bind(&rows.target)
+        .bind(&rows.ip)
+        .bind(&rows.result)
+        .bind(&rows.detail)
+        .bind(&rows.prev)
+        .bind(&rows.hash)
         .execute(&mut *conn)
         .await
         .map_err(db)?;
     }
-    if !batch.read_marks.is_empty() {
-        // One upsert may not touch a row twice, so a batch's marks are reduced to the last one
-        // per (machine, secret), which is what applying them in order would leave.
-        let mut last: HashMap<(String, String), i64> = HashMap::new();
-        let mut order = Vec::new();
-        for m in &batch.read_marks {
-            let key = (m.machine.to_string(), m.secret.to_string());
-            if last.insert(key.clone(), i64::from(m.version)).is_none() {
-                order.push(key);
-            }
-        }
-        let mut machines = Vec::with_capacity(order.len());
-        let mut secrets = Vec::with_capacity(order.len());
-        let mut versions = Vec::with_capacity(order.len());
-        for key in order {
-            versions.push(last.get(&key).copied().unwrap_or_default());
-            machines.push(key.0);
-            secrets.push(key.1);
-        }
+    if !marks.versions.is_empty() {
         sqlx::query(
             // Re-reading an unchanged secret is the common case; the WHERE leaves its row alone.
             "INSERT INTO read_marks (machine_id, secret_id, version)
@@ -331,15 +441,14 @@ async fn append(
              ON CONFLICT (machine_id, secret_id) DO UPDATE SET version = excluded.version
              WHERE read_marks.version <> excluded.version",
         )
-        .bind(machines)
-        .bind(secrets)
-        .bind(versions)
+        .bind(&marks.machines)
+        .bind(&marks.secrets)
+        .bind(&marks.versions)
         .execute(&mut *conn)
         .await
         .map_err(db)?;
     }
-    let last = seqs.last().map(|s| (*s, prev));
-    Ok((seqs, last))
+    Ok(())
 }
 
 #[async_trait]
