@@ -1,0 +1,523 @@
+//! The hash-chained audit log and the read marks that travel with it, group-committed.
+//!
+//! Appends from this process go through one journal task. It takes whatever is queued (up to
+//! [`MAX_GROUP`] batches), opens one transaction, takes the advisory lock [`AUDIT_LOCK`] that
+//! every appender in every process takes, reads the head, chains every batch after it and
+//! writes them all with one statement. If that statement fails, the group is written again with
+//! each batch in its own savepoint, so a batch that fails rolls back alone. Then it moves the
+//! head and commits once. Callers are answered only after the commit returned; if it failed, every caller in the
+//! group gets [`StoreError::Unavailable`] and nothing was written.
+//!
+//! The lock is taken before the head is read and held until commit, so two replicas appending
+//! at once are serialised and form one gapless chain. A row lock on `audit_head` would not do:
+//! before the first record there is no row to lock.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use signet_store::{
+    ActorKind, AuditChain, AuditEvent, AuditFilter, AuditHead, AuditRecord, AuditResult,
+    AuditStore, JournalBatch, ReadMark, StoreError, StoreResult,
+};
+use sqlx::postgres::{PgPool, PgRow};
+use sqlx::{PgConnection, Postgres, Transaction};
+use tokio::sync::{mpsc, oneshot};
+
+use crate::PgStore;
+use crate::error::{corrupt, db};
+use crate::row::{col, digest, name, seq, seq_param};
+
+/// The advisory lock key that serialises appends across processes ("SIGNET" then 2).
+const AUDIT_LOCK: i64 = 0x5349_474E_4554_0002;
+
+/// How many batches share one transaction at most, which bounds how long the first caller in a
+/// group waits behind the others.
+const MAX_GROUP: usize = 256;
+
+/// How many appends may wait for the journal before callers wait too.
+const QUEUE_DEPTH: usize = 4096;
+
+/// The most records one listing returns, whatever the filter asks for.
+const MAX_LIMIT: u32 = 1000;
+
+macro_rules! record_select {
+    ($where:literal, $order:literal) => {
+        concat!(
+            "SELECT seq, ts_ms, actor_kind, actor_id, action, target, source_ip, result, detail, prev_hash, hash
+             FROM audit WHERE ",
+            $where,
+            $order
+        )
+    };
+}
+
+fn record(row: &PgRow) -> StoreResult<AuditRecord> {
+    Ok(AuditRecord {
+        seq: seq(row, 0)?,
+        event: AuditEvent {
+            ts_ms: col(row, 1)?,
+            actor_kind: name(row, 2, ActorKind::parse)?,
+            actor_id: col(row, 3)?,
+            action: col(row, 4)?,
+            target: col(row, 5)?,
+            source_ip: col(row, 6)?,
+            result: name(row, 7, AuditResult::parse)?,
+            detail: col(row, 8)?,
+        },
+        prev_hash: digest(row, 9)?,
+        hash: digest(row, 10)?,
+    })
+}
+
+fn head(row: &PgRow) -> StoreResult<AuditHead> {
+    Ok(AuditHead {
+        seq: seq(row, 0)?,
+        hash: digest(row, 1)?,
+    })
+}
+
+/// One caller's batch, and where its answer goes.
+struct Append {
+    batch: JournalBatch,
+    chain: Arc<dyn AuditChain>,
+    reply: oneshot::Sender<StoreResult<Vec<u64>>>,
+}
+
+/// The sending side of the journal task's queue. Dropping it lets the task finish what is
+/// queued and stop.
+pub(crate) struct Journal {
+    queue: mpsc::Sender<Append>,
+}
+
+impl Journal {
+    pub(crate) fn spawn(pool: PgPool) -> Journal {
+        let (queue, rx) = mpsc::channel(QUEUE_DEPTH);
+        tokio::spawn(run(pool, rx));
+        Journal { queue }
+    }
+
+    async fn append(
+        &self,
+        batch: JournalBatch,
+        chain: Arc<dyn AuditChain>,
+    ) -> StoreResult<Vec<u64>> {
+        let (reply, answer) = oneshot::channel();
+        self.queue
+            .send(Append {
+                batch,
+                chain,
+                reply,
+            })
+            .await
+            .map_err(|_| {
+                tracing::error!("the audit journal has stopped");
+                StoreError::Unavailable
+            })?;
+        answer.await.map_err(|_| StoreError::Unavailable)?
+    }
+}
+
+fn drain(rx: &mut mpsc::Receiver<Append>, group: &mut Vec<Append>) {
+    while group.len() < MAX_GROUP {
+        match rx.try_recv() {
+            Ok(more) => group.push(more),
+            Err(_) => break,
+        }
+    }
+}
+
+async fn run(pool: PgPool, mut rx: mpsc::Receiver<Append>) {
+    let mut group = Vec::with_capacity(MAX_GROUP);
+    while let Some(first) = rx.recv().await {
+        group.push(first);
+        drain(&mut rx, &mut group);
+        tracing::trace!(batches = group.len(), "audit group");
+        let outcomes = write_group(&pool, &group).await;
+        for (i, append) in group.drain(..).enumerate() {
+            let outcome = match &outcomes {
+                Ok(each) => each.get(i).cloned().unwrap_or(Err(StoreError::Unavailable)),
+                Err(e) => Err(e.clone()),
+            };
+            // The caller may have stopped waiting; the outcome stands either way.
+            let _ = append.reply.send(outcome);
+        }
+    }
+}
+
+/// Writes a group. `Err` means nothing was written and every caller gets that error; `Ok`
+/// holds each caller's own result.
+///
+/// The common case, where every batch is fine, costs one `INSERT` for the whole group's events
+/// and one upsert for its read marks. Only if one of those fails is the group written again,
+/// each batch in its own savepoint, to find out whose batch it was.
+async fn write_group(pool: &PgPool, group: &[Append]) -> StoreResult<Vec<StoreResult<Vec<u64>>>> {
+    match write_together(pool, group).await? {
+        Together::Done(outcomes) => Ok(outcomes),
+        Together::Split => write_apart(pool, group).await,
+    }
+}
+
+/// How the one-statement attempt went.
+enum Together {
+    /// Committed (or failed as a whole): each caller's result.
+    Done(Vec<StoreResult<Vec<u64>>>),
+    /// A statement failed with several batches in it; nothing was written.
+    Split,
+}
+
+/// Starts the group's transaction, takes the append lock and reads the head.
+async fn open(pool: &PgPool) -> StoreResult<(Transaction<'static, Postgres>, u64, [u8; 32])> {
+    let mut tx = pool.begin().await.map_err(db)?;
+    sqlx::query("SELECT pg_advisory_xact_lock($1)")
+        .bind(AUDIT_LOCK)
+        .execute(&mut *tx)
+        .await
+        .map_err(db)?;
+    let current = sqlx::query("SELECT seq, hash FROM audit_head WHERE singleton = 1")
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(db)?
+        .map(|r| head(&r))
+        .transpose()?;
+    match current {
+        Some(h) => Ok((tx, h.seq, h.hash)),
+        None => {
+            // No head is only valid for an empty log; chaining from zero onto existing records
+            // would hide that the head was removed.
+            let any = sqlx::query("SELECT 1 FROM audit LIMIT 1")
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(db)?;
+            if any.is_some() {
+                return Err(corrupt("audit head"));
+            }
+            Ok((tx, 0, [0; 32]))
+        }
+    }
+}
+
+/// Moves the head if it moved, and commits. A failed commit is `Unavailable` for everyone.
+async fn finish(
+    mut tx: Transaction<'static, Postgres>,
+    moved: Option<(u64, [u8; 32])>,
+) -> StoreResult<()> {
+    if let Some((seq, hash)) = moved {
+        sqlx::query(
+            "INSERT INTO audit_head (singleton, seq, hash) VALUES (1, $1, $2)
+             ON CONFLICT (singleton) DO UPDATE SET seq = excluded.seq, hash = excluded.hash",
+        )
+        .bind(seq_param(seq))
+        .bind(hash.as_slice())
+        .execute(&mut *tx)
+        .await
+        .map_err(db)?;
+    }
+    tx.commit().await.map_err(|e| {
+        db(e);
+        StoreError::Unavailable
+    })
+}
+
+fn is_empty(batch: &JournalBatch) -> bool {
+    batch.events.is_empty() && batch.read_marks.is_empty()
+}
+
+async fn write_together(pool: &PgPool, group: &[Append]) -> StoreResult<Together> {
+    let (mut tx, start, start_hash) = open(pool).await?;
+    let (mut seq, mut prev) = (start, start_hash);
+    let mut rows = Rows::default();
+    let mut marks = Marks::default();
+    let mut outcomes = Vec::with_capacity(group.len());
+    let mut writers = Vec::new();
+    for (i, a) in group.iter().enumerate() {
+        if is_empty(&a.batch) {
+            outcomes.push(Ok(Vec::new()));
+            continue;
+        }
+        match rows.chain(&a.batch, a.chain.as_ref(), &mut seq, &mut prev) {
+            Ok(seqs) => {
+                marks.add(&a.batch.read_marks);
+                writers.push(i);
+                outcomes.push(Ok(seqs));
+            }
+            Err(e) => outcomes.push(Err(e)),
+        }
+    }
+    if let Err(e) = write(&mut tx, &rows, &marks).await {
+        if let Err(rollback) = tx.rollback().await {
+            db(rollback);
+        }
+        return Ok(match writers.as_slice() {
+            // Alone in the group, the batch's error is its own.
+            [only] => {
+                outcomes[*only] = Err(e);
+                Together::Done(outcomes)
+            }
+            _ => Together::Split,
+        });
+    }
+    finish(tx, (seq != start).then_some((seq, prev))).await?;
+    Ok(Together::Done(outcomes))
+}
+
+async fn write_apart(pool: &PgPool, group: &[Append]) -> StoreResult<Vec<StoreResult<Vec<u64>>>> {
+    let (mut tx, start, start_hash) = open(pool).await?;
+    let (mut seq, mut prev) = (start, start_hash);
+    let mut outcomes = Vec::with_capacity(group.len());
+    for a in group {
+        if is_empty(&a.batch) {
+            outcomes.push(Ok(Vec::new()));
+            continue;
+        }
+        let (mut next, mut next_hash) = (seq, prev);
+        let mut rows = Rows::default();
+        let seqs = match rows.chain(&a.batch, a.chain.as_ref(), &mut next, &mut next_hash) {
+            Ok(seqs) => seqs,
+            Err(e) => {
+                outcomes.push(Err(e));
+                continue;
+            }
+        };
+        let mut marks = Marks::default();
+        marks.add(&a.batch.read_marks);
+        savepoint(&mut tx, "SAVEPOINT batch").await?;
+        match write(&mut tx, &rows, &marks).await {
+            Ok(()) => {
+                savepoint(&mut tx, "RELEASE SAVEPOINT batch").await?;
+                (seq, prev) = (next, next_hash);
+                outcomes.push(Ok(seqs));
+            }
+            Err(e) => {
+                savepoint(&mut tx, "ROLLBACK TO SAVEPOINT batch").await?;
+                savepoint(&mut tx, "RELEASE SAVEPOINT batch").await?;
+                outcomes.push(Err(e));
+            }
+        }
+    }
+    finish(tx, (seq != start).then_some((seq, prev))).await?;
+    Ok(outcomes)
+}
+
+async fn savepoint(tx: &mut Transaction<'static, Postgres>, sql: &'static str) -> StoreResult<()> {
+    sqlx::query(sql)
+        .execute(&mut **tx)
+        .await
+        .map(drop)
+        .map_err(|e| {
+            db(e);
+            StoreError::Unavailable
+        })
+}
+
+/// `chain.link`, which is the caller's code: a panic in it must not take the journal task, and
+/// with it every later append, down. The batch fails instead, like any other failed batch.
+fn link(
+    chain: &dyn AuditChain,
+    prev: &[u8; 32],
+    seq: u64,
+    event: &AuditEvent,
+) -> StoreResult<[u8; 32]> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        chain.link(prev, seq, event)
+    }))
+    .map_err(|_| {
+        tracing::error!("the audit chain panicked");
+        StoreError::Unavailable
+    })
+}
+
+/// Chained records as columns, for one `INSERT … SELECT * FROM UNNEST(…)`.
+#[derive(Default)]
+struct Rows<'a> {
+    seq: Vec<i64>,
+    ts: Vec<i64>,
+    kind: Vec<&'static str>,
+    actor: Vec<&'a str>,
+    action: Vec<&'a str>,
+    target: Vec<&'a str>,
+    ip: Vec<&'a str>,
+    result: Vec<&'static str>,
+    detail: Vec<&'a str>,
+    prev: Vec<Vec<u8>>,
+    hash: Vec<Vec<u8>>,
+}
+
+impl<'a> Rows<'a> {
+    /// Chains `batch` after `(seq, prev)` and moves them to its last record. On error nothing
+    /// changes.
+    fn chain(
+        &mut self,
+        batch: &'a JournalBatch,
+        chain: &dyn AuditChain,
+        seq: &mut u64,
+        prev: &mut [u8; 32],
+    ) -> StoreResult<Vec<u64>> {
+        let (mut s, mut p) = (*seq, *prev);
+        let mut links = Vec::with_capacity(batch.events.len());
+        for event in &batch.events {
+            s = s.checked_add(1).ok_or(StoreError::Corrupt)?;
+            let hash = link(chain, &p, s, event)?;
+            links.push((s, p, hash));
+            p = hash;
+        }
+        let mut seqs = Vec::with_capacity(links.len());
+        for (event, (s, p, hash)) in batch.events.iter().zip(links) {
+            seqs.push(s);
+            self.seq.push(seq_param(s));
+            self.ts.push(event.ts_ms);
+            self.kind.push(event.actor_kind.as_str());
+            self.actor.push(&event.actor_id);
+            self.action.push(&event.action);
+            self.target.push(&event.target);
+            self.ip.push(&event.source_ip);
+            self.result.push(event.result.as_str());
+            self.detail.push(&event.detail);
+            self.prev.push(p.to_vec());
+            self.hash.push(hash.to_vec());
+        }
+        (*seq, *prev) = (s, p);
+        Ok(seqs)
+    }
+}
+
+/// Read marks reduced to the last one per (machine, secret), which is what upserting them in
+/// order would leave: one upsert statement may not touch a row twice.
+#[derive(Default)]
+struct Marks {
+    index: HashMap<(String, String), usize>,
+    machines: Vec<String>,
+    secrets: Vec<String>,
+    versions: Vec<i64>,
+}
+
+impl Marks {
+    fn add(&mut self, marks: &[ReadMark]) {
+        for m in marks {
+            let key = (m.machine.to_string(), m.secret.to_string());
+            let version = i64::from(m.version);
+            match self.index.get(&key) {
+                Some(&i) => self.versions[i] = version,
+                None => {
+                    self.index.insert(key.clone(), self.versions.len());
+                    self.machines.push(key.0);
+                    self.secrets.push(key.1);
+                    self.versions.push(version);
+                }
+            }
+        }
+    }
+}
+
+/// Inserts the records and upserts the read marks.
+async fn write(conn: &mut PgConnection, rows: &Rows<'_>, marks: &Marks) -> StoreResult<()> {
+    if !rows.seq.is_empty() {
+        // The arrays are zipped row by row.
+        sqlx::query(
+            "INSERT INTO audit (seq, ts_ms, actor_kind, actor_id, action, target, source_ip, result, detail, prev_hash, hash)
+             SELECT * FROM UNNEST($1::int8[], $2::int8[], $3::text[], $4::text[], $5::text[], $6::text[],
+                                  $7::text[], $8::text[], $9::text[], $10::bytea[], $11::bytea[])",
+        )
+        .bind(&rows.seq)
+        .bind(&rows.ts)
+        .bind(&rows.kind)
+        .bind(&rows.actor)
+        .bind(&rows.action)
+        .bind(&rows.target)
+        .bind(&rows.ip)
+        .bind(&rows.result)
+        .bind(&rows.detail)
+        .bind(&rows.prev)
+        .bind(&rows.hash)
+        .execute(&mut *conn)
+        .await
+        .map_err(db)?;
+    }
+    if !marks.versions.is_empty() {
+        sqlx::query(
+            // Re-reading an unchanged secret is the common case; the WHERE leaves its row alone.
+            "INSERT INTO read_marks (machine_id, secret_id, version)
+             SELECT * FROM UNNEST($1::text[], $2::text[], $3::int8[])
+             ON CONFLICT (machine_id, secret_id) DO UPDATE SET version = excluded.version
+             WHERE read_marks.version <> excluded.version",
+        )
+        .bind(&marks.machines)
+        .bind(&marks.secrets)
+        .bind(&marks.versions)
+        .execute(&mut *conn)
+        .await
+        .map_err(db)?;
+    }
+    Ok(())
+}
+
+#[async_trait]
+impl AuditStore for PgStore {
+    async fn append_journal(
+        &self,
+        batch: JournalBatch,
+        chain: Arc<dyn AuditChain>,
+    ) -> StoreResult<Vec<u64>> {
+        self.journal.append(batch, chain).await
+    }
+
+    async fn audit(&self, filter: &AuditFilter) -> StoreResult<Vec<AuditRecord>> {
+        // A filter on actor or action gets a statement where it is a plain equality, so the
+        // planner walks that column's index (which ends in `seq`) instead of the whole log.
+        let sql = match (&filter.actor_id, &filter.action) {
+            (Some(_), _) => record_select!(
+                "actor_id = $2 AND seq < $1 AND ($3::text IS NULL OR action = $3)
+                 AND ($4::text IS NULL OR result = $4)
+                 AND ($6::int8 IS NULL OR ts_ms >= $6) AND ($7::int8 IS NULL OR ts_ms < $7)",
+                " ORDER BY seq DESC LIMIT $5"
+            ),
+            (None, Some(_)) => record_select!(
+                "action = $3 AND seq < $1 AND ($2::text IS NULL OR actor_id = $2)
+                 AND ($4::text IS NULL OR result = $4)
+                 AND ($6::int8 IS NULL OR ts_ms >= $6) AND ($7::int8 IS NULL OR ts_ms < $7)",
+                " ORDER BY seq DESC LIMIT $5"
+            ),
+            (None, None) => record_select!(
+                "seq < $1 AND ($2::text IS NULL OR actor_id = $2) AND ($3::text IS NULL OR action = $3)
+                 AND ($4::text IS NULL OR result = $4)
+                 AND ($6::int8 IS NULL OR ts_ms >= $6) AND ($7::int8 IS NULL OR ts_ms < $7)",
+                " ORDER BY seq DESC LIMIT $5"
+            ),
+        };
+        sqlx::query(sql)
+            .bind(filter.before_seq.map_or(i64::MAX, seq_param))
+            .bind(filter.actor_id.as_deref())
+            .bind(filter.action.as_deref())
+            .bind(filter.result.map(AuditResult::as_str))
+            .bind(i64::from(filter.limit.min(MAX_LIMIT)))
+            .bind(filter.since_ms)
+            .bind(filter.until_ms)
+            .fetch_all(self.pool())
+            .await
+            .map_err(db)?
+            .iter()
+            .map(record)
+            .collect()
+    }
+
+    async fn audit_range(&self, from: u64, limit: u32) -> StoreResult<Vec<AuditRecord>> {
+        sqlx::query(record_select!("seq >= $1", " ORDER BY seq LIMIT $2"))
+            .bind(seq_param(from))
+            .bind(i64::from(limit))
+            .fetch_all(self.pool())
+            .await
+            .map_err(db)?
+            .iter()
+            .map(record)
+            .collect()
+    }
+
+    async fn audit_head(&self) -> StoreResult<Option<AuditHead>> {
+        sqlx::query("SELECT seq, hash FROM audit_head WHERE singleton = 1")
+            .fetch_optional(self.pool())
+            .await
+            .map_err(db)?
+            .map(|r| head(&r))
+            .transpose()
+    }
+}

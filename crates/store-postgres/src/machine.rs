@@ -1,0 +1,256 @@
+//! Machines, their memberships and grants.
+
+use async_trait::async_trait;
+use signet_proto::{MachineId, ProjectId, SecretId};
+use signet_store::{
+    EnrollMethod, MachineKind, MachineRecord, MachineStatus, MachineStore, NewMachine, StoreResult,
+};
+use sqlx::PgConnection;
+use sqlx::postgres::PgRow;
+
+use crate::error::db;
+use crate::operator::claim_key;
+use crate::row::{col, id, list, name, public_key, to_list};
+use crate::{PgStore, found};
+
+macro_rules! machine_select {
+    ($rest:literal) => {
+        concat!(
+            "SELECT id, name, hostname, public_key, status, enabled, kind, expires_ms, enrolled_via,
+                    enrollment_token_id, registered_ip, allowed_cidrs, created_ms
+             FROM machines ",
+            $rest
+        )
+    };
+}
+
+fn machine(row: &PgRow) -> StoreResult<MachineRecord> {
+    Ok(MachineRecord {
+        id: id(row, 0)?,
+        name: col(row, 1)?,
+        hostname: col(row, 2)?,
+        public_key: public_key(row, 3)?,
+        status: name(row, 4, MachineStatus::parse)?,
+        enabled: col(row, 5)?,
+        kind: name(row, 6, MachineKind::parse)?,
+        expires_ms: col(row, 7)?,
+        enrolled_via: name(row, 8, EnrollMethod::parse)?,
+        enrollment_token_id: col(row, 9)?,
+        registered_ip: col(row, 10)?,
+        allowed_cidrs: list(row, 11)?,
+        created_ms: col(row, 12)?,
+    })
+}
+
+/// Claims the machine's key and inserts it, inside the caller's transaction (token redemptions
+/// do this together with spending the token).
+pub(crate) async fn insert(conn: &mut PgConnection, m: &NewMachine) -> StoreResult<()> {
+    let id = m.id.to_string();
+    claim_key(&mut *conn, &m.public_key, "machine", &id).await?;
+    sqlx::query(
+        "INSERT INTO machines (id, name, hostname, public_key, status, enabled, kind, expires_ms, enrolled_via,
+                               enrollment_token_id, registered_ip, allowed_cidrs, created_ms)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+    )
+    .bind(&id)
+    .bind(&m.name)
+    .bind(&m.hostname)
+    .bind(m.public_key.as_bytes().as_slice())
+    .bind(m.status.as_str())
+    .bind(m.enabled)
+    .bind(m.kind.as_str())
+    .bind(m.expires_ms)
+    .bind(m.enrolled_via.as_str())
+    .bind(m.enrollment_token_id.as_deref())
+    .bind(&m.registered_ip)
+    .bind(to_list(&m.allowed_cidrs))
+    .bind(m.created_ms)
+    .execute(conn)
+    .await
+    .map(drop)
+    .map_err(db)
+}
+
+/// Attaches inside the caller's transaction. `NotFound` (a foreign key) if either is missing.
+pub(crate) async fn attach(
+    conn: &mut PgConnection,
+    machine: &str,
+    project: &str,
+) -> StoreResult<()> {
+    sqlx::query(
+        "INSERT INTO memberships (machine_id, project_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+    )
+    .bind(machine)
+    .bind(project)
+    .execute(conn)
+    .await
+    .map(drop)
+    .map_err(db)
+}
+
+#[async_trait]
+impl MachineStore for PgStore {
+    async fn machine(&self, id: &MachineId) -> StoreResult<Option<MachineRecord>> {
+        sqlx::query(machine_select!("WHERE id = $1"))
+            .bind(id.to_string())
+            .fetch_optional(self.pool())
+            .await
+            .map_err(db)?
+            .map(|r| machine(&r))
+            .transpose()
+    }
+
+    async fn machines(&self) -> StoreResult<Vec<MachineRecord>> {
+        // SQLite breaks ties on insertion order (rowid); the id makes this order stable.
+        sqlx::query(machine_select!("ORDER BY created_ms DESC, id DESC"))
+            .fetch_all(self.pool())
+            .await
+            .map_err(db)?
+            .iter()
+            .map(machine)
+            .collect()
+    }
+
+    async fn insert_machine(&self, m: &NewMachine) -> StoreResult<()> {
+        let mut tx = self.begin().await?;
+        insert(&mut tx, m).await?;
+        tx.commit().await.map_err(db)
+    }
+
+    async fn transition_machine(
+        &self,
+        id: &MachineId,
+        from: MachineStatus,
+        to: MachineStatus,
+    ) -> StoreResult<()> {
+        found(
+            sqlx::query("UPDATE machines SET status = $3 WHERE id = $1 AND status = $2")
+                .bind(id.to_string())
+                .bind(from.as_str())
+                .bind(to.as_str())
+                .execute(self.pool())
+                .await
+                .map_err(db)?,
+        )
+    }
+
+    async fn set_machine_enabled(&self, id: &MachineId, enabled: bool) -> StoreResult<()> {
+        found(
+            sqlx::query("UPDATE machines SET enabled = $2 WHERE id = $1")
+                .bind(id.to_string())
+                .bind(enabled)
+                .execute(self.pool())
+                .await
+                .map_err(db)?,
+        )
+    }
+
+    async fn revoke_machine(&self, id: &MachineId) -> StoreResult<()> {
+        let id = id.to_string();
+        let mut tx = self.begin().await?;
+        found(
+            sqlx::query(
+                "UPDATE machines SET status = 'revoked' WHERE id = $1 AND status <> 'revoked'",
+            )
+            .bind(&id)
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?,
+        )?;
+        sqlx::query("DELETE FROM grants WHERE machine_id = $1")
+            .bind(&id)
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?;
+        sqlx::query("DELETE FROM memberships WHERE machine_id = $1")
+            .bind(&id)
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?;
+        tx.commit().await.map_err(db)
+    }
+
+    async fn set_machine_cidrs(&self, id: &MachineId, cidrs: &[String]) -> StoreResult<()> {
+        found(
+            sqlx::query("UPDATE machines SET allowed_cidrs = $2 WHERE id = $1")
+                .bind(id.to_string())
+                .bind(to_list(cidrs))
+                .execute(self.pool())
+                .await
+                .map_err(db)?,
+        )
+    }
+
+    async fn attach(&self, machine: &MachineId, project: &ProjectId) -> StoreResult<()> {
+        let mut conn = self.pool().acquire().await.map_err(db)?;
+        attach(&mut conn, &machine.to_string(), &project.to_string()).await
+    }
+
+    async fn detach(&self, machine: &MachineId, project: &ProjectId) -> StoreResult<()> {
+        let (machine, project) = (machine.to_string(), project.to_string());
+        let mut tx = self.begin().await?;
+        sqlx::query("DELETE FROM memberships WHERE machine_id = $1 AND project_id = $2")
+            .bind(&machine)
+            .bind(&project)
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?;
+        sqlx::query(
+            "DELETE FROM grants WHERE machine_id = $1 AND secret_id IN (SELECT id FROM secrets WHERE project_id = $2)",
+        )
+        .bind(&machine)
+        .bind(&project)
+        .execute(&mut *tx)
+        .await
+        .map_err(db)?;
+        tx.commit().await.map_err(db)
+    }
+
+    async fn memberships(&self, machine: &MachineId) -> StoreResult<Vec<ProjectId>> {
+        sqlx::query(
+            "SELECT project_id FROM memberships WHERE machine_id = $1 ORDER BY project_id COLLATE \"C\"",
+        )
+        .bind(machine.to_string())
+        .fetch_all(self.pool())
+        .await
+        .map_err(db)?
+        .iter()
+        .map(|r| id(r, 0))
+        .collect()
+    }
+
+    async fn grant(&self, machine: &MachineId, secret: &SecretId) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO grants (machine_id, secret_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+        )
+        .bind(machine.to_string())
+        .bind(secret.to_string())
+        .execute(self.pool())
+        .await
+        .map(drop)
+        .map_err(db)
+    }
+
+    async fn ungrant(&self, machine: &MachineId, secret: &SecretId) -> StoreResult<()> {
+        sqlx::query("DELETE FROM grants WHERE machine_id = $1 AND secret_id = $2")
+            .bind(machine.to_string())
+            .bind(secret.to_string())
+            .execute(self.pool())
+            .await
+            .map(drop)
+            .map_err(db)
+    }
+
+    async fn grants(&self, machine: &MachineId) -> StoreResult<Vec<SecretId>> {
+        sqlx::query(
+            "SELECT secret_id FROM grants WHERE machine_id = $1 ORDER BY secret_id COLLATE \"C\"",
+        )
+        .bind(machine.to_string())
+        .fetch_all(self.pool())
+        .await
+        .map_err(db)?
+        .iter()
+        .map(|r| id(r, 0))
+        .collect()
+    }
+}

@@ -1,0 +1,148 @@
+//! The schema: forward-only migrations, applied at connect under a session advisory lock.
+//!
+//! Several replicas may start at once against one database. Each takes
+//! `pg_advisory_lock(MIGRATION_LOCK)` on a connection of its own (not a pooled one, so closing it
+//! is sure to release the lock), reads which versions `signet_schema_migrations` records, and
+//! applies the missing ones, each in its own transaction together with its record. The first
+//! replica does the work; the others wait on the lock, then find nothing to do.
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use signet_store::{StoreError, StoreResult};
+use sqlx::postgres::{PgConnectOptions, PgConnection};
+use sqlx::{Connection, Row};
+
+use crate::error::db;
+
+/// The advisory lock key that serialises migrations ("SIGNET" then 1).
+const MIGRATION_LOCK: i64 = 0x5349_474E_4554_0001;
+
+/// One migration: its version (from 1, without gaps), its name and its SQL.
+pub(crate) struct Migration {
+    pub(crate) version: i64,
+    pub(crate) name: &'static str,
+    pub(crate) sql: &'static str,
+}
+
+/// Every migration, in order. Never edit or reorder one that has shipped; add a new file.
+pub(crate) const MIGRATIONS: &[Migration] = &[Migration {
+    version: 1,
+    name: "0001_init.sql",
+    sql: include_str!("../migrations/0001_init.sql"),
+}];
+
+/// Applies any missing migrations. [`StoreError::Corrupt`] if the database records a version
+/// this binary does not know (it was written by a newer Signet); [`StoreError::Unavailable`] if
+/// no connection opens within `connect_timeout`. Waiting for another replica's migrations is
+/// not limited: they are what this replica needs before it can serve.
+pub(crate) async fn migrate(
+    options: &PgConnectOptions,
+    connect_timeout: Duration,
+) -> StoreResult<()> {
+    let mut conn = tokio::time::timeout(connect_timeout, PgConnection::connect_with(options))
+        .await
+        .map_err(|_| {
+            tracing::error!("postgres did not answer in time");
+            StoreError::Unavailable
+        })?
+        .map_err(db)?;
+    let result = migrate_locked(&mut conn).await;
+    // Closing the session releases the advisory lock whatever happened above; an explicit
+    // unlock first keeps it short when the close is slow.
+    let _ = sqlx::query("SELECT pg_advisory_unlock($1)")
+        .bind(MIGRATION_LOCK)
+        .execute(&mut conn)
+        .await;
+    if let Err(e) = conn.close().await {
+        tracing::warn!(error = %e, "closing the migration connection failed");
+    }
+    result
+}
+
+async fn migrate_locked(conn: &mut PgConnection) -> StoreResult<()> {
+    sqlx::query("SELECT pg_advisory_lock($1)")
+        .bind(MIGRATION_LOCK)
+        .execute(&mut *conn)
+        .await
+        .map_err(db)?;
+    sqlx::raw_sql(
+        "CREATE TABLE IF NOT EXISTS signet_schema_migrations (
+             version    BIGINT PRIMARY KEY,
+             name       TEXT   NOT NULL,
+             applied_ms BIGINT NOT NULL
+         )",
+    )
+    .execute(&mut *conn)
+    .await
+    .map_err(db)?;
+    let applied: i64 =
+        sqlx::query("SELECT coalesce(max(version), 0) FROM signet_schema_migrations")
+            .fetch_one(&mut *conn)
+            .await
+            .map_err(db)?
+            .try_get(0)
+            .map_err(db)?;
+    let known = MIGRATIONS.last().map_or(0, |m| m.version);
+    if applied > known {
+        tracing::error!(
+            schema = applied,
+            known,
+            "the database was written by a newer Signet; refusing to open it"
+        );
+        return Err(StoreError::Corrupt);
+    }
+    for m in MIGRATIONS.iter().filter(|m| m.version > applied) {
+        let mut tx = conn.begin().await.map_err(db)?;
+        sqlx::raw_sql(m.sql).execute(&mut *tx).await.map_err(db)?;
+        sqlx::query(
+            "INSERT INTO signet_schema_migrations (version, name, applied_ms) VALUES ($1, $2, $3)",
+        )
+        .bind(m.version)
+        .bind(m.name)
+        .bind(now_ms())
+        .execute(&mut *tx)
+        .await
+        .map_err(db)?;
+        tx.commit().await.map_err(db)?;
+        tracing::info!(
+            version = m.version,
+            name = m.name,
+            "applied postgres migration"
+        );
+    }
+    Ok(())
+}
+
+fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A migration file that is not compiled in would never run; one compiled in twice, or out
+    /// of order, would corrupt the version numbering.
+    #[test]
+    fn the_compiled_list_is_the_migrations_folder() {
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/migrations");
+        let mut files: Vec<String> = std::fs::read_dir(dir)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .filter(|n| n.ends_with(".sql"))
+            .collect();
+        files.sort();
+        let compiled: Vec<String> = MIGRATIONS.iter().map(|m| m.name.to_owned()).collect();
+        assert_eq!(files, compiled);
+        for (i, m) in (1_i64..).zip(MIGRATIONS) {
+            assert_eq!(m.version, i, "versions count from 1 without gaps");
+            assert!(m.name.starts_with(&format!("{i:04}_")));
+            let path = format!("{dir}/{}", m.name);
+            assert_eq!(std::fs::read_to_string(path).ok().as_deref(), Some(m.sql));
+        }
+    }
+}

@@ -1,0 +1,91 @@
+//! The vault row. Every change to it is announced on the change feed in its own transaction.
+
+use async_trait::async_trait;
+use signet_store::{StoreResult, VaultRecord, VaultStore};
+use sqlx::postgres::PgRow;
+
+use crate::change::notify_policy;
+use crate::error::db;
+use crate::row::{col, id};
+use crate::{PgStore, found};
+
+fn vault(row: &PgRow) -> StoreResult<VaultRecord> {
+    Ok(VaultRecord {
+        id: id(row, 0)?,
+        key_check: col(row, 1)?,
+        tokenless_enrollment: col(row, 2)?,
+        ip_allowlist_enabled: col(row, 3)?,
+        created_ms: col(row, 4)?,
+        cli_key_ttl_ms: col(row, 5)?,
+    })
+}
+
+impl PgStore {
+    /// Runs one settings update and announces it, committed together.
+    async fn update_vault(
+        &self,
+        query: sqlx::query::Query<'_, sqlx::Postgres, sqlx::postgres::PgArguments>,
+    ) -> StoreResult<()> {
+        let mut tx = self.begin().await?;
+        found(query.execute(&mut *tx).await.map_err(db)?)?;
+        notify_policy(&mut tx).await?;
+        tx.commit().await.map_err(db)
+    }
+}
+
+#[async_trait]
+impl VaultStore for PgStore {
+    async fn vault(&self) -> StoreResult<Option<VaultRecord>> {
+        sqlx::query(
+            "SELECT id, key_check, tokenless_enrollment, ip_allowlist_enabled, created_ms, cli_key_ttl_ms
+             FROM vault WHERE singleton = 1",
+        )
+        .fetch_optional(self.pool())
+        .await
+        .map_err(db)?
+        .map(|r| vault(&r))
+        .transpose()
+    }
+
+    async fn create_vault(&self, v: &VaultRecord) -> StoreResult<()> {
+        let mut tx = self.begin().await?;
+        sqlx::query(
+            "INSERT INTO vault (singleton, id, key_check, tokenless_enrollment, ip_allowlist_enabled, created_ms, cli_key_ttl_ms)
+             VALUES (1, $1, $2, $3, $4, $5, $6)",
+        )
+        .bind(v.id.to_string())
+        .bind(&v.key_check)
+        .bind(v.tokenless_enrollment)
+        .bind(v.ip_allowlist_enabled)
+        .bind(v.created_ms)
+        .bind(v.cli_key_ttl_ms)
+        .execute(&mut *tx)
+        .await
+        .map_err(db)?;
+        notify_policy(&mut tx).await?;
+        tx.commit().await.map_err(db)
+    }
+
+    async fn set_tokenless_enrollment(&self, enabled: bool) -> StoreResult<()> {
+        self.update_vault(
+            sqlx::query("UPDATE vault SET tokenless_enrollment = $1 WHERE singleton = 1")
+                .bind(enabled),
+        )
+        .await
+    }
+
+    async fn set_ip_allowlist_enabled(&self, enabled: bool) -> StoreResult<()> {
+        self.update_vault(
+            sqlx::query("UPDATE vault SET ip_allowlist_enabled = $1 WHERE singleton = 1")
+                .bind(enabled),
+        )
+        .await
+    }
+
+    async fn set_cli_key_ttl(&self, ttl_ms: i64) -> StoreResult<()> {
+        self.update_vault(
+            sqlx::query("UPDATE vault SET cli_key_ttl_ms = $1 WHERE singleton = 1").bind(ttl_ms),
+        )
+        .await
+    }
+}
