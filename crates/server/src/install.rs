@@ -11,6 +11,7 @@ use std::sync::Arc;
 use signet_core::{Signet, SignetConfig, SystemClock};
 use signet_crypto::RootKey;
 use signet_store::Store;
+use signet_store_postgres::PgStore;
 use signet_store_sqlite::SqliteStore;
 use zeroize::Zeroizing;
 
@@ -46,9 +47,6 @@ pub enum InstallError {
     /// A database URL that names no backend Signet knows, or no database.
     #[error("{0}")]
     DatabaseUrl(String),
-    /// The URL names a backend this build does not include.
-    #[error("{0}")]
-    Unsupported(&'static str),
 }
 
 /// Where a store lives: `sqlite://PATH` or `postgres://...` / `postgresql://...`.
@@ -149,9 +147,13 @@ pub async fn open_store(url: &DatabaseUrl) -> Result<Arc<dyn Store>, InstallErro
                 .map_err(|_| InstallError::Store(path.display().to_string()))?;
             Ok(Arc::new(store))
         }
-        DatabaseUrl::Postgres(_) => Err(InstallError::Unsupported(
-            "the postgres backend is not built into this signet yet",
-        )),
+        // Migrations run under an advisory lock, so replicas may all start at once.
+        DatabaseUrl::Postgres(raw) => {
+            let store = PgStore::connect(raw)
+                .await
+                .map_err(|_| InstallError::Store(url.to_string()))?;
+            Ok(Arc::new(store))
+        }
     }
 }
 
@@ -332,10 +334,15 @@ mod tests {
             .permissions()
             .mode();
         assert_eq!(mode & 0o777, 0o700);
-        let pg = DatabaseUrl::parse("postgres://db/signet").unwrap();
-        assert!(matches!(
-            open_store(&pg).await,
-            Err(InstallError::Unsupported(_))
-        ));
+        // Nothing listens on port 9: a clear error that names the database but not the password.
+        let pg = DatabaseUrl::parse("postgres://signet:hunter2@127.0.0.1:9/signet").unwrap();
+        let Err(e) = open_store(&pg).await else {
+            panic!("connected to nothing")
+        };
+        let msg = e.to_string();
+        assert!(
+            msg.contains("127.0.0.1:9/signet") && !msg.contains("hunter2"),
+            "{msg}"
+        );
     }
 }
