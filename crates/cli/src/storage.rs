@@ -8,7 +8,7 @@ use std::process::ExitCode;
 use anyhow::{Context, Result, bail};
 use serde_json::json;
 use signet_server::install::{self, DatabaseUrl};
-use signet_store::{Store, StoreError, Table};
+use signet_store::{Cell, Store, StoreError, Table};
 
 use crate::output;
 
@@ -154,15 +154,53 @@ fn not_empty(to: &DatabaseUrl) -> String {
     format!("the target {to} is not empty; migrate only into a new database (nothing was changed)")
 }
 
+/// A cell in a form that sorts, so rows can be compared as multisets.
+#[derive(PartialEq, Eq, PartialOrd, Ord)]
+enum Key<'a> {
+    Null,
+    Int(i64),
+    Text(&'a str),
+    Bytes(&'a [u8]),
+}
+
+/// A table's rows with their cells in `columns` order, sorted. Backends keep different table
+/// and row orders (SQLite by rowid, PostgreSQL by key), so a copy is the same data, not the same
+/// sequence. `None` if the table lacks one of `columns`.
+fn canonical<'a>(table: &'a Table, columns: &[String]) -> Option<Vec<Vec<Key<'a>>>> {
+    let index: Vec<usize> = columns
+        .iter()
+        .map(|c| table.columns.iter().position(|have| have == c))
+        .collect::<Option<_>>()?;
+    let mut rows: Vec<Vec<Key<'a>>> = table
+        .rows
+        .iter()
+        .map(|row| {
+            index
+                .iter()
+                .map(|&i| match row.get(i) {
+                    Some(Cell::Int(v)) => Key::Int(*v),
+                    Some(Cell::Text(v)) => Key::Text(v),
+                    Some(Cell::Bytes(v)) => Key::Bytes(v),
+                    Some(Cell::Null) | None => Key::Null,
+                })
+                .collect()
+        })
+        .collect();
+    rows.sort_unstable();
+    Some(rows)
+}
+
 /// The name of the first table whose columns or rows differ, or that is missing on one side.
 fn first_difference<'a>(expected: &'a [Table], actual: &[Table]) -> Option<&'a str> {
-    for (i, want) in expected.iter().enumerate() {
-        match actual.iter().find(|t| t.name == want.name) {
-            Some(got) if got == want => {}
-            _ => return Some(&want.name),
-        }
-        // Same tables, same order: a backend that reorders them has changed too.
-        if actual.get(i).map(|t| &t.name) != Some(&want.name) {
+    for want in expected {
+        let same = actual
+            .iter()
+            .find(|t| t.name == want.name)
+            .is_some_and(|got| {
+                got.columns.len() == want.columns.len()
+                    && canonical(got, &want.columns) == canonical(want, &want.columns)
+            });
+        if !same {
             return Some(&want.name);
         }
     }
@@ -209,7 +247,15 @@ mod tests {
         let mut c = a.clone();
         c.push(table("extra", vec![]));
         assert_eq!(first_difference(&a, &c), Some("(extra tables)"));
+        // Another backend's table and row order is the same data.
         let swapped = vec![a[1].clone(), a[0].clone()];
-        assert_eq!(first_difference(&a, &swapped), Some("vault"));
+        assert_eq!(first_difference(&a, &swapped), None);
+        let two = table("audit", vec![vec![Cell::Int(1)], vec![Cell::Int(2)]]);
+        let mut reversed = two.clone();
+        reversed.rows.reverse();
+        assert_eq!(first_difference(&[two.clone()], &[reversed]), None);
+        let mut changed = two.clone();
+        changed.rows[1] = vec![Cell::Text("2".into())];
+        assert_eq!(first_difference(&[two], &[changed]), Some("audit"));
     }
 }

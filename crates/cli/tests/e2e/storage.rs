@@ -186,3 +186,131 @@ fn unusable_sources_and_urls_are_refused_clearly() {
     assert!(!out.status.success());
     assert!(!stderr(&out).contains("hunter2"), "{}", stderr(&out));
 }
+
+/// What an operator and a machine read, for comparing one installation with its copy. Nothing
+/// here changes as a side effect of reading it.
+fn reads(f: &Fixture) -> Vec<Value> {
+    let s = &f.server;
+    let mut all = vec![
+        s.op_json(&["project", "list"]),
+        s.op_json(&["secret", "list", "--project", &f.project]),
+        s.op_json(&["secret", "versions", &f.secret]),
+        s.op_json(&["ip-allowlist", "list"]),
+        s.op_json(&["vault", "show"]),
+    ];
+    let out = s.machine(&["get", &f.secret]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    all.push(Value::from(stdout(&out)));
+    let out = s.machine(&["export", "--format", "json"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    all.push(serde_json::from_slice(&out.stdout).unwrap());
+    all
+}
+
+/// Issue 4, acceptance 4: a populated, running SQLite installation copied into PostgreSQL reads
+/// the same there, with the same machine key and root key, and its audit chain verifies.
+#[test]
+fn a_running_installation_moves_to_postgres() {
+    let mut f = Fixture::new();
+    let s = &f.server;
+    s.op_json(&["secret", "update", &f.secret, "--value", "second-version"]);
+    s.op_json(&[
+        "secret",
+        "create",
+        "--project",
+        &f.project,
+        "--name",
+        "db creds",
+        "--field",
+        "user=app",
+        "--field",
+        "pass=p4ss",
+    ]);
+    s.op_json(&["ip-allowlist", "add", "10.0.0.0/8"]);
+    s.op_json(&["token", "bootstrap"]);
+    let before = reads(&f);
+    let audit_before = s.op_json(&["audit", "list", "--limit", "1000"])["records"]
+        .as_array()
+        .unwrap()
+        .clone();
+
+    let db = crate::harness::PgDatabase::create();
+    let old_db = s.data_dir.join("signet.db");
+    let reading = {
+        let (home, secret) = (s.machine_home.clone(), f.secret.clone());
+        std::thread::spawn(move || {
+            for _ in 0..5 {
+                assert!(run(&home, &["get", &secret]).status.success());
+            }
+        })
+    };
+    let out = run(
+        &s.operator_home,
+        &[
+            "--json",
+            "storage",
+            "migrate",
+            "--from",
+            &format!("sqlite://{}", old_db.display()),
+            "--to",
+            db.url(),
+        ],
+    );
+    reading.join().unwrap();
+    assert!(out.status.success(), "migrate: {}", stderr(&out));
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["verified"], true);
+    assert_eq!(rows(&report, "secret_versions"), 3);
+    assert_eq!(rows(&report, "ip_allowlist"), 1);
+    // The fixture enrolled with one; one more is unused.
+    assert_eq!(rows(&report, "bootstrap_tokens"), 2);
+
+    // The same process settings, now on PostgreSQL, with the root key the SQLite node used.
+    f.server.stop();
+    let config = f.server.root.path().join("postgres.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "database_url = {:?}\nroot_key_file = {:?}\n",
+            db.url(),
+            f.server.data_dir.join("root.key").display().to_string()
+        ),
+    )
+    .unwrap();
+    f.server.config = Some(config);
+    let port = f.server.port;
+    f.server
+        .spawn(port, &[])
+        .expect("a server starts on PostgreSQL");
+    assert!(f.server.log().contains("signet: listening on"));
+
+    assert_eq!(reads(&f), before, "reads differ after the move");
+    let audit_after = f.server.op_json(&["audit", "list", "--limit", "1000"])["records"]
+        .as_array()
+        .unwrap()
+        .clone();
+    for record in &audit_before {
+        assert!(audit_after.contains(record), "lost or changed: {record}");
+    }
+    let verify = f.server.op_json(&["audit", "verify"]);
+    assert_eq!(verify["ok"], true, "{verify}");
+
+    // A second copy into the now used database is refused.
+    let again = run(
+        &f.server.operator_home,
+        &[
+            "storage",
+            "migrate",
+            "--from",
+            &format!("sqlite://{}", old_db.display()),
+            "--to",
+            db.url(),
+        ],
+    );
+    assert!(!again.status.success());
+    assert!(
+        stderr(&again).contains("is not empty"),
+        "{}",
+        stderr(&again)
+    );
+}
