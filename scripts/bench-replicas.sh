@@ -34,19 +34,20 @@ psql "$PG/postgres" -qc "CREATE DATABASE $DB" >/dev/null
 ( umask 077; head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' > "$TMP/root.key" )
 printf 'database_url = "%s/%s"\nroot_key_file = "%s"\n' "$PG" "$DB" "$TMP/root.key" > "$TMP/signet.toml"
 
-start() { # name core -> prints the port
+start() { # name core -> sets PORT (not via $(...): the server would hold its stdout open)
   TOKIO_WORKER_THREADS=1 taskset -c "$2" "$BIN/signet" server --config "$TMP/signet.toml" \
-    --data-dir "$TMP/$1" --listen 127.0.0.1:0 2>"$TMP/$1.log" &
+    --data-dir "$TMP/$1" --listen 127.0.0.1:0 >/dev/null 2>"$TMP/$1.log" &
   PIDS+=($!)
+  PORT=""
   for _ in $(seq 1 100); do
-    port="$(sed -n 's/^signet: listening on 127\.0\.0\.1:\([0-9]*\)$/\1/p' "$TMP/$1.log")"
-    [ -n "$port" ] && { echo "$port"; return; }
+    PORT="$(sed -n 's/^signet: listening on 127\.0\.0\.1:\([0-9]*\)$/\1/p' "$TMP/$1.log")"
+    [ -n "$PORT" ] && return
     sleep 0.1
   done
   cat "$TMP/$1.log" >&2; exit 1
 }
-A="http://localhost:$(start a 0)"
-B="http://localhost:$(start b 1)"
+start a 0; A="http://localhost:$PORT"
+start b 1; B="http://localhost:$PORT"
 
 op() { SIGNET_HOME="$TMP/op" "$BIN/signet" --json "$@"; }
 field() { python3 -c "import json,sys; print(json.load(sys.stdin)[\"$1\"])"; }

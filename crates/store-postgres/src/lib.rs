@@ -127,6 +127,10 @@ impl PgOptions {
 /// The PostgreSQL-backed [`Store`](signet_store::Store). Cheap to share as `Arc<dyn Store>`.
 pub struct PgStore {
     pool: PgPool,
+    /// Connections that commit without waiting for the WAL flush, for nonces only (see
+    /// `nonce.rs`): a replay is refused from the moment of commit, and the flush of the audit
+    /// record that follows carries the nonce's earlier WAL with it.
+    nonces: PgPool,
     journal: Journal,
     feed: Feed,
 }
@@ -152,10 +156,20 @@ impl PgStore {
             .max_connections(options.max_connections)
             .acquire_timeout(options.acquire_timeout)
             .connect_lazy_with(connect.clone().application_name("signet"));
+        let nonces = PgPoolOptions::new()
+            .max_connections((options.max_connections / 2).max(2))
+            .acquire_timeout(options.acquire_timeout)
+            .connect_lazy_with(
+                connect
+                    .clone()
+                    .application_name("signet-nonces")
+                    .options([("synchronous_commit", "off")]),
+            );
         let feed = Feed::start(&connect, &options).await;
         Ok(PgStore {
             journal: Journal::spawn(pool.clone()),
             pool,
+            nonces,
             feed,
         })
     }
@@ -163,6 +177,11 @@ impl PgStore {
     /// The pool, for the crate's own statements.
     pub(crate) fn pool(&self) -> &PgPool {
         &self.pool
+    }
+
+    /// The pool whose commits do not wait for the WAL flush (nonces only).
+    pub(crate) fn nonce_pool(&self) -> &PgPool {
+        &self.nonces
     }
 
     /// Starts a transaction on a pooled connection.
