@@ -253,7 +253,10 @@ mod tests {
         let two = table("audit", vec![vec![Cell::Int(1)], vec![Cell::Int(2)]]);
         let mut reversed = two.clone();
         reversed.rows.reverse();
-        assert_eq!(first_difference(&[two.clone()], &[reversed]), None);
+        assert_eq!(
+            first_difference(std::slice::from_ref(&two), &[reversed]),
+            None
+        );
         let mut changed = two.clone();
         changed.rows[1] = vec![Cell::Text("2".into())];
         assert_eq!(first_difference(&[two], &[changed]), Some("audit"));
