@@ -150,7 +150,7 @@ pub async fn server(args: ServerArgs) -> Result<()> {
             dir = data_dir.display(),
         );
     }
-    let state = AppState::new(signet, config.trusted_proxies.clone());
+    let state = AppState::new(signet, config.trusted_proxies.clone()).with_limits(config.limits);
     signet_server::run(listener, state, shutdown_signal()).await?;
     Ok(())
 }

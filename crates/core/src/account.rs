@@ -18,7 +18,7 @@
 //! * Recovery codes are stored as SHA-256 digests and spent once.
 
 use std::fmt;
-use std::net::IpAddr;
+use crate::network::ClientAddr;
 
 use argon2::password_hash::{PasswordHasher, PasswordVerifier};
 use argon2::{Algorithm, Argon2, Params, Version};
@@ -212,7 +212,7 @@ pub struct LoginAttempt<'a> {
     /// The TOTP or recovery code.
     pub second_factor: SecondFactor,
     /// Where the request came from.
-    pub source_ip: IpAddr,
+    pub source_ip: ClientAddr,
     /// The client's `User-Agent`.
     pub user_agent: &'a str,
 }
@@ -714,7 +714,7 @@ impl Signet {
     pub(crate) async fn record_sign_in(
         &self,
         user: Option<UserId>,
-        source_ip: IpAddr,
+        source_ip: ClientAddr,
         user_agent: &str,
         method: Option<&str>,
         result: LoginResult,

@@ -9,7 +9,7 @@
 //! Durability does not cap throughput because the store group-commits: every append queued while
 //! one transaction is being synced goes into the next one.
 
-use std::net::IpAddr;
+use crate::network::ClientAddr;
 
 use serde::Serialize;
 use signet_crypto::AuditKey;
@@ -237,7 +237,7 @@ impl Signet {
         &self,
         kind: ActorKind,
         claimed: &str,
-        ip: IpAddr,
+        ip: ClientAddr,
         action: &str,
         reason: &str,
     ) {

@@ -11,7 +11,7 @@
 //!
 //! Project membership and per-secret grants are checked by the read path (`read` module).
 
-use std::net::IpAddr;
+use crate::network::ClientAddr;
 
 use dashmap::DashMap;
 use ed25519_dalek::VerifyingKey;
@@ -44,7 +44,7 @@ pub struct SignedRequest<'a> {
     /// The exact body bytes.
     pub body: &'a [u8],
     /// The client address, as the server decided it (trusted proxies applied).
-    pub source_ip: IpAddr,
+    pub source_ip: ClientAddr,
 }
 
 /// A machine whose request authenticated and whose state allows it to ask.
@@ -53,7 +53,7 @@ pub struct AuthedMachine {
     /// The machine as it was at this request.
     pub record: MachineRecord,
     /// Where the request came from.
-    pub source_ip: IpAddr,
+    pub source_ip: ClientAddr,
 }
 
 /// An operator whose request authenticated: a signed request from an operator key, or a
@@ -76,7 +76,7 @@ pub struct AuthedOperator {
     /// The projects this request may touch, resolved with the role.
     pub scope: Scope,
     /// Where the request came from.
-    pub source_ip: IpAddr,
+    pub source_ip: ClientAddr,
 }
 
 /// What a browser session brings to a request beyond its user.
@@ -90,7 +90,7 @@ pub struct SessionGrant {
 
 impl AuthedOperator {
     /// An operator authenticated by a signed request with `key`.
-    pub fn key(key: OperatorRecord, role: Role, source_ip: IpAddr) -> Self {
+    pub fn key(key: OperatorRecord, role: Role, source_ip: ClientAddr) -> Self {
         Self {
             id: key.id,
             name: key.name,

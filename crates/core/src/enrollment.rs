@@ -10,7 +10,7 @@
 //!   fingerprint, which the machine printed. Rate limited, and a vault setting turns it off.
 
 use std::collections::HashMap;
-use std::net::IpAddr;
+use crate::network::ClientAddr;
 use std::sync::Mutex;
 
 use regex::RegexBuilder;
@@ -61,7 +61,7 @@ pub fn token_hash(token: &str) -> [u8; 32] {
 /// Throttles tokenless requests per source address (fixed one-minute windows).
 pub(crate) struct RequestLimiter {
     per_minute: u32,
-    windows: Mutex<HashMap<IpAddr, (i64, u32)>>,
+    windows: Mutex<HashMap<ClientAddr, (i64, u32)>>,
 }
 
 impl RequestLimiter {
@@ -72,7 +72,7 @@ impl RequestLimiter {
         }
     }
 
-    pub(crate) fn allow(&self, ip: IpAddr, now_ms: i64) -> bool {
+    pub(crate) fn allow(&self, ip: ClientAddr, now_ms: i64) -> bool {
         let window = now_ms.div_euclid(60_000);
         // A poisoned lock only means a panic elsewhere mid-update of plain counters.
         let mut w = self.windows.lock().unwrap_or_else(|e| e.into_inner());
@@ -98,7 +98,7 @@ pub struct Registration<'a> {
     /// An optional label; defaults to the hostname.
     pub name: Option<&'a str>,
     /// Where the request came from.
-    pub source_ip: IpAddr,
+    pub source_ip: ClientAddr,
 }
 
 /// What the machine is told after registering.
@@ -267,7 +267,7 @@ impl Signet {
     async fn enrollment_audit(
         &self,
         m: Option<&MachineRecord>,
-        ip: IpAddr,
+        ip: ClientAddr,
         action: &str,
         result: AuditResult,
         detail: &str,
@@ -286,7 +286,7 @@ impl Signet {
         self.journal(vec![e], Vec::new()).await
     }
 
-    async fn refuse(&self, ip: IpAddr, action: &str, reason: &str) -> CoreError {
+    async fn refuse(&self, ip: ClientAddr, action: &str, reason: &str) -> CoreError {
         // The refusal is audited; if even that fails, the answer is the same refusal.
         let _ = self
             .enrollment_audit(None, ip, action, AuditResult::Denied, reason)
@@ -614,8 +614,8 @@ mod tests {
     #[test]
     fn limiter_counts_per_source_and_window() {
         let l = RequestLimiter::new(2);
-        let a: IpAddr = "10.0.0.1".parse().unwrap();
-        let b: IpAddr = "10.0.0.2".parse().unwrap();
+        let a: ClientAddr = "10.0.0.1".parse().unwrap();
+        let b: ClientAddr = "10.0.0.2".parse().unwrap();
         assert!(l.allow(a, 0));
         assert!(l.allow(a, 1));
         assert!(!l.allow(a, 2));

@@ -11,7 +11,7 @@
 //! and the invitation is spent in the same transaction. Every way a code can be wrong (unknown,
 //! used, expired, revoked) is the same [`CoreError::InviteRefused`].
 
-use std::net::IpAddr;
+use crate::network::ClientAddr;
 
 use serde::Serialize;
 use sha2::{Digest, Sha256};
@@ -112,7 +112,7 @@ pub struct InviteAcceptance<'a> {
     /// Their password.
     pub password: Password,
     /// Where the request came from.
-    pub source_ip: IpAddr,
+    pub source_ip: ClientAddr,
 }
 
 fn code_hash(code: &str) -> [u8; 32] {

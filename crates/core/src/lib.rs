@@ -19,6 +19,7 @@ pub mod network;
 pub mod operator;
 pub mod passkey;
 pub mod read;
+pub mod readiness;
 pub mod role;
 pub mod secret;
 mod service;

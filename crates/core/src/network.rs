@@ -15,6 +15,71 @@ use crate::auth::AuthedOperator;
 use crate::role::Permission;
 use crate::{CoreError, CoreResult, Signet};
 
+/// The client address of a request, as the server decided it.
+///
+/// `Unknown` is what a forwarded chain that cannot be read yields (a trusted proxy passed on a
+/// hop that is not an address): no network rule can place it, so every rule refuses it. It is a
+/// variant, not a sentinel address, so no CIDR can ever contain it by accident. Audit records
+/// show it as `unknown`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ClientAddr {
+    /// A readable address, kept in canonical form (IPv4-mapped IPv6 is the IPv4 address).
+    Known(IpAddr),
+    /// No address could be read.
+    Unknown,
+}
+
+impl ClientAddr {
+    /// The address, if known.
+    pub fn ip(self) -> Option<IpAddr> {
+        match self {
+            Self::Known(ip) => Some(ip),
+            Self::Unknown => None,
+        }
+    }
+
+    /// The same address in canonical form.
+    pub fn to_canonical(self) -> Self {
+        match self {
+            Self::Known(ip) => Self::Known(ip.to_canonical()),
+            Self::Unknown => Self::Unknown,
+        }
+    }
+
+    /// Whether the address is inside `net`; an unknown address is inside nothing.
+    pub fn within(self, net: &IpNet) -> bool {
+        match self {
+            Self::Known(ip) => net.contains(&ip.to_canonical()),
+            Self::Unknown => false,
+        }
+    }
+}
+
+impl From<IpAddr> for ClientAddr {
+    fn from(ip: IpAddr) -> Self {
+        Self::Known(ip.to_canonical())
+    }
+}
+
+/// Parses a bare address only (`10.0.0.1`, `::1`); `unknown` is never parsed into `Unknown`,
+/// which only the server's own decision can produce.
+impl std::str::FromStr for ClientAddr {
+    type Err = std::net::AddrParseError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        s.parse::<IpAddr>().map(Self::from)
+    }
+}
+
+impl std::fmt::Display for ClientAddr {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Known(ip) => ip.fmt(f),
+            Self::Unknown => f.write_str("unknown"),
+        }
+    }
+}
+
 /// Parses a CIDR and requires its canonical form (host bits clear, no leading zeros), so what an
 /// operator reads back is exactly what is enforced.
 pub fn parse_cidr(s: &str) -> CoreResult<IpNet> {
@@ -31,13 +96,12 @@ pub fn parse_cidr(s: &str) -> CoreResult<IpNet> {
 }
 
 /// Whether `ip` is inside any of `cidrs` (stored canonical strings; unparsable ones match
-/// nothing).
-pub fn ip_in_cidrs(ip: IpAddr, cidrs: &[String]) -> bool {
-    let ip = ip.to_canonical();
+/// nothing). An unknown address is inside none.
+pub fn ip_in_cidrs(ip: ClientAddr, cidrs: &[String]) -> bool {
     cidrs
         .iter()
         .filter_map(|c| c.parse::<IpNet>().ok())
-        .any(|n| n.contains(&ip))
+        .any(|n| ip.within(&n))
 }
 
 /// The vault-level network state every machine request consults.
@@ -131,13 +195,13 @@ impl PolicyCache {
 
     /// Step 1 of machine authentication. Enabled and empty admits nothing. Reads the store
     /// first when the snapshot may be stale; fails (closed) if it cannot.
-    pub(crate) async fn ip_allowed(&self, store: &dyn Store, ip: IpAddr) -> StoreResult<bool> {
+    /// An unknown address is inside no entry, so an enabled allowlist refuses it.
+    pub(crate) async fn ip_allowed(&self, store: &dyn Store, ip: ClientAddr) -> StoreResult<bool> {
         if !self.0.fresh() {
             self.refresh(store).await?;
         }
         let p = self.0.policy.read().unwrap_or_else(|e| e.into_inner());
-        let ip = ip.to_canonical();
-        Ok(!p.allowlist_enabled || p.nets.iter().any(|n| n.contains(&ip)))
+        Ok(!p.allowlist_enabled || p.nets.iter().any(|n| ip.within(n)))
     }
 }
 
@@ -267,7 +331,7 @@ impl Signet {
     }
 
     /// Whether enrollment from `ip` passes the vault allowlist.
-    pub(crate) async fn enrollment_ip_allowed(&self, ip: IpAddr) -> CoreResult<bool> {
+    pub(crate) async fn enrollment_ip_allowed(&self, ip: ClientAddr) -> CoreResult<bool> {
         Ok(self.policy.ip_allowed(self.store.as_ref(), ip).await?)
     }
 }
@@ -316,10 +380,17 @@ mod tests {
             .await
             .unwrap();
         let cache = PolicyCache::load(&store).await.unwrap();
-        let inside: IpAddr = "10.1.1.1".parse().unwrap();
-        let other: IpAddr = "192.168.1.1".parse().unwrap();
+        let inside: ClientAddr = "10.1.1.1".parse().unwrap();
+        let other: ClientAddr = "192.168.1.1".parse().unwrap();
         assert!(cache.ip_allowed(&store, inside).await.unwrap());
         assert!(!cache.ip_allowed(&store, other).await.unwrap());
+        assert!(
+            !cache
+                .ip_allowed(&store, ClientAddr::Unknown)
+                .await
+                .unwrap(),
+            "an unknown address is inside no entry"
+        );
 
         // Unreported, the snapshot stands: that is what the feed is for.
         store
@@ -348,6 +419,19 @@ mod tests {
         );
         cache.0.on_change(Change::Policy);
         assert!(!cache.ip_allowed(&store, other).await.unwrap());
+    }
+
+    #[test]
+    fn an_unknown_address_is_inside_no_network() {
+        let everything = vec!["0.0.0.0/0".to_owned(), "::/0".to_owned()];
+        assert!(ip_in_cidrs("192.0.2.1".parse().unwrap(), &everything));
+        assert!(!ip_in_cidrs(ClientAddr::Unknown, &everything));
+        assert_eq!(ClientAddr::Unknown.to_string(), "unknown");
+        assert!("unknown".parse::<ClientAddr>().is_err());
+        assert_eq!(
+            "::ffff:10.0.0.1".parse::<ClientAddr>().unwrap().to_string(),
+            "10.0.0.1"
+        );
     }
 
     #[test]

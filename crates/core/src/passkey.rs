@@ -22,7 +22,7 @@
 //!   authenticator or a replayed assertion loses even when it races the real one.
 
 use std::fmt;
-use std::net::IpAddr;
+use crate::network::ClientAddr;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
@@ -143,7 +143,7 @@ pub struct PasskeyAnswer<'a> {
     /// `PublicKeyCredential.toJSON()`.
     pub credential: &'a Value,
     /// Where the request came from.
-    pub source_ip: IpAddr,
+    pub source_ip: ClientAddr,
     /// The client's `User-Agent`.
     pub user_agent: &'a str,
 }
@@ -414,7 +414,7 @@ impl Signet {
     /// Starts a usernameless sign-in: the options name no user and list no credential, so they
     /// say nothing about which accounts exist. Throttled per source like password sign-ins,
     /// since each start stores a ceremony.
-    pub async fn passkey_login_start(&self, source_ip: IpAddr) -> CoreResult<PasskeyChallenge> {
+    pub async fn passkey_login_start(&self, source_ip: ClientAddr) -> CoreResult<PasskeyChallenge> {
         let rp = self.passkeys.get()?;
         if !self.login_limiter.allow(source_ip, self.now_ms()) {
             return Err(CoreError::RateLimited);

@@ -58,6 +58,8 @@ pub struct Signet {
     pub(crate) setup: crate::session::SetupSlot,
     /// The WebAuthn relying party, from `config.api_url`.
     pub(crate) passkeys: crate::passkey::RelyingParty,
+    /// The last readiness answer (`/readyz`).
+    pub(crate) readiness: crate::readiness::Readiness,
     /// Static settings.
     pub(crate) config: SignetConfig,
 }
@@ -90,6 +92,7 @@ impl Signet {
             keys: KeyCache::default(),
             setup: Default::default(),
             passkeys: crate::passkey::RelyingParty::from_api_url(&config.api_url),
+            readiness: Default::default(),
             config,
         })
     }
@@ -109,9 +112,10 @@ impl Signet {
         self.clock.now_ms()
     }
 
-    /// Whether the store answers (for `/readyz`).
+    /// Whether the store answers reads and takes the audit log's writes (for `/readyz`);
+    /// bounded and cached, see [`crate::readiness`].
     pub async fn ready(&self) -> bool {
-        self.store.vault().await.is_ok()
+        self.readiness.check(self.store.as_ref()).await
     }
 
     /// Forgets expired nonces and WebAuthn ceremonies; run periodically. Returns how many rows

@@ -19,7 +19,7 @@
 //!   compared in constant time and is spent by the owner's creation.
 
 use std::fmt;
-use std::net::IpAddr;
+use crate::network::ClientAddr;
 use std::sync::Mutex;
 
 use base64::Engine;
@@ -238,7 +238,7 @@ impl Signet {
     pub async fn setup_owner(
         &self,
         code: &str,
-        source_ip: IpAddr,
+        source_ip: ClientAddr,
         new: NewOwner<'_>,
     ) -> CoreResult<OwnerEnrollment> {
         // The per-source sign-in budget also bounds guesses here (on top of 256 bits).
@@ -271,7 +271,7 @@ impl Signet {
         Ok(enrollment)
     }
 
-    async fn audit_setup(&self, ip: IpAddr, result: AuditResult, detail: &str) -> CoreResult<()> {
+    async fn audit_setup(&self, ip: ClientAddr, result: AuditResult, detail: &str) -> CoreResult<()> {
         let e = self.event(
             &Actor::new(ActorKind::Anonymous, "", &ip.to_canonical().to_string()),
             "setup_owner",
@@ -299,7 +299,7 @@ impl Signet {
     pub async fn open_session(
         &self,
         user: &UserRecord,
-        source_ip: IpAddr,
+        source_ip: ClientAddr,
         user_agent: &str,
         previous: Option<&SessionSecret>,
     ) -> CoreResult<OpenedSession> {
@@ -368,7 +368,7 @@ impl Signet {
     pub async fn authenticate_session(
         &self,
         secret: &SessionSecret,
-        source_ip: IpAddr,
+        source_ip: ClientAddr,
     ) -> CoreResult<AuthedOperator> {
         let now = self.now_ms();
         let found = self.live_session(secret, now).await;

@@ -3,6 +3,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // Tests fail loudly by design.
 
 use std::net::{IpAddr, Ipv4Addr};
+use signet_core::network::ClientAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
 
@@ -77,8 +78,8 @@ async fn world() -> World {
     }
 }
 
-fn ip(last: u8) -> IpAddr {
-    IpAddr::V4(Ipv4Addr::new(192, 0, 2, last))
+fn ip(last: u8) -> ClientAddr {
+    ClientAddr::Known(IpAddr::V4(Ipv4Addr::new(192, 0, 2, last)))
 }
 
 fn attempt<'a>(login: &'a str, password: &str, factor: SecondFactor) -> LoginAttempt<'a> {

@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // Tests fail loudly by design.
 
 use std::net::{IpAddr, Ipv4Addr};
+use signet_core::network::ClientAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
 
@@ -137,8 +138,8 @@ async fn world() -> World {
     world_at(ORIGIN).await
 }
 
-fn ip() -> IpAddr {
-    IpAddr::V4(Ipv4Addr::new(192, 0, 2, 7))
+fn ip() -> ClientAddr {
+    ClientAddr::Known(IpAddr::V4(Ipv4Addr::new(192, 0, 2, 7)))
 }
 
 /// A browser with one software authenticator. The soft token keeps no resident credentials and

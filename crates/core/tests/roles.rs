@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // Tests fail loudly by design.
 
 use std::net::{IpAddr, Ipv4Addr};
+use signet_core::network::ClientAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
 
@@ -31,7 +32,7 @@ impl Clock for ManualClock {
     }
 }
 
-const LOCAL: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
+const LOCAL: ClientAddr = ClientAddr::Known(IpAddr::V4(Ipv4Addr::LOCALHOST));
 const ROLES: [Role; 4] = [Role::Viewer, Role::Developer, Role::Admin, Role::Owner];
 
 struct World {

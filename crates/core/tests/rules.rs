@@ -2,6 +2,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // Tests fail loudly by design.
 
 use std::net::IpAddr;
+use signet_core::network::ClientAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
 
@@ -30,7 +31,7 @@ struct World {
     _dir: tempfile::TempDir,
 }
 
-const LOCAL: IpAddr = IpAddr::V4(std::net::Ipv4Addr::LOCALHOST);
+const LOCAL: ClientAddr = ClientAddr::Known(IpAddr::V4(std::net::Ipv4Addr::LOCALHOST));
 
 async fn world() -> World {
     let dir = tempfile::tempdir().expect("tmp");

@@ -3,6 +3,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // Tests fail loudly by design.
 
 use std::net::{IpAddr, Ipv4Addr};
+use signet_core::network::ClientAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
 
@@ -64,8 +65,8 @@ impl World {
     }
 }
 
-fn ip() -> IpAddr {
-    IpAddr::V4(Ipv4Addr::new(192, 0, 2, 1))
+fn ip() -> ClientAddr {
+    ClientAddr::Known(IpAddr::V4(Ipv4Addr::new(192, 0, 2, 1)))
 }
 
 async fn empty_world() -> (Signet, Arc<ManualClock>, tempfile::TempDir) {

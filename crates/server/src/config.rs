@@ -3,9 +3,11 @@
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use ipnet::IpNet;
 
+use crate::connection::ConnectionLimits;
 use crate::install::DatabaseUrl;
 use serde::Deserialize;
 
@@ -58,6 +60,15 @@ pub struct FileConfig {
     pub log_json: Option<bool>,
     /// Tokenless enrollment requests per source per minute (default 5).
     pub tokenless_requests_per_minute: Option<u32>,
+    /// Seconds a client has to send a request's headers, counted from the connection or from
+    /// the previous response, so it also closes idle kept-alive connections (default 10).
+    pub header_read_timeout_secs: Option<u64>,
+    /// Seconds a client has to send a request's body once its headers arrived (default 30).
+    pub body_read_timeout_secs: Option<u64>,
+    /// Seconds a client has to finish the TLS handshake (default 10).
+    pub tls_handshake_timeout_secs: Option<u64>,
+    /// Open connections at most; further ones wait in the listen backlog (default 1024).
+    pub max_connections: Option<usize>,
 }
 
 impl FileConfig {
@@ -104,6 +115,8 @@ pub struct ServerConfig {
     pub log_json: bool,
     /// Tokenless enrollment rate.
     pub tokenless_requests_per_minute: u32,
+    /// Connection timeouts and cap.
+    pub limits: ConnectionLimits,
 }
 
 /// The URL a listener advertises when none is configured. The SikkerKey SDKs accept plain HTTP
@@ -201,6 +214,40 @@ impl FileConfig {
                     .into(),
             ));
         }
+        let defaults = ConnectionLimits::default();
+        let secs = |name: &str, v: Option<u64>, default: Duration| match v {
+            None => Ok(default),
+            Some(0) => Err(ConfigError::Invalid(format!(
+                "{name} must be at least 1 (seconds)"
+            ))),
+            Some(s) => Ok(Duration::from_secs(s)),
+        };
+        let limits = ConnectionLimits {
+            header_read: secs(
+                "header_read_timeout_secs",
+                self.header_read_timeout_secs,
+                defaults.header_read,
+            )?,
+            body_read: secs(
+                "body_read_timeout_secs",
+                self.body_read_timeout_secs,
+                defaults.body_read,
+            )?,
+            tls_handshake: secs(
+                "tls_handshake_timeout_secs",
+                self.tls_handshake_timeout_secs,
+                defaults.tls_handshake,
+            )?,
+            max_connections: match self.max_connections {
+                None => defaults.max_connections,
+                Some(0) => {
+                    return Err(ConfigError::Invalid(
+                        "max_connections must be at least 1".into(),
+                    ));
+                }
+                Some(n) => n,
+            },
+        };
         Ok(ServerConfig {
             listen,
             data_dir,
@@ -211,6 +258,7 @@ impl FileConfig {
             root_key,
             log_json: self.log_json.unwrap_or(false),
             tokenless_requests_per_minute: self.tokenless_requests_per_minute.unwrap_or(5),
+            limits,
         })
     }
 }
@@ -225,6 +273,36 @@ mod tests {
         assert_eq!(c.listen.to_string(), "127.0.0.1:8420");
         assert_eq!(c.api_url, "http://localhost:8420");
         assert_eq!(c.root_key, RootKeySource::DataDir);
+        assert_eq!(c.limits, ConnectionLimits::default());
+    }
+
+    #[test]
+    fn connection_limits_are_read_and_zero_is_refused() {
+        let c = FileConfig {
+            header_read_timeout_secs: Some(2),
+            body_read_timeout_secs: Some(3),
+            tls_handshake_timeout_secs: Some(4),
+            max_connections: Some(5),
+            ..Default::default()
+        }
+        .resolve()
+        .unwrap();
+        assert_eq!(c.limits.header_read, Duration::from_secs(2));
+        assert_eq!(c.limits.body_read, Duration::from_secs(3));
+        assert_eq!(c.limits.tls_handshake, Duration::from_secs(4));
+        assert_eq!(c.limits.max_connections, 5);
+        for bad in [
+            FileConfig {
+                header_read_timeout_secs: Some(0),
+                ..Default::default()
+            },
+            FileConfig {
+                max_connections: Some(0),
+                ..Default::default()
+            },
+        ] {
+            assert!(bad.resolve().is_err());
+        }
     }
 
     #[test]

@@ -47,6 +47,10 @@ pub enum ErrorCode {
     StepUpRequired,
     /// 403: first-run setup is closed (wrong, expired or spent code, or a user exists).
     SetupClosed,
+    /// 415: the body carries a `Content-Encoding`; no route decodes one, so none accepts it.
+    UnsupportedEncoding,
+    /// 408: the request body did not arrive within the body read timeout.
+    RequestTimeout,
 }
 
 impl ErrorCode {
@@ -68,6 +72,8 @@ impl ErrorCode {
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Self::RateLimited => StatusCode::TOO_MANY_REQUESTS,
             Self::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            Self::UnsupportedEncoding => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Self::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
         }
     }
 
@@ -90,6 +96,8 @@ impl ErrorCode {
             Self::CsrfRefused => "csrf_refused",
             Self::StepUpRequired => "step_up_required",
             Self::SetupClosed => "setup_closed",
+            Self::UnsupportedEncoding => "unsupported_encoding",
+            Self::RequestTimeout => "request_timeout",
         }
     }
 
@@ -114,6 +122,8 @@ impl ErrorCode {
             Self::CsrfRefused => "cross-site request refused",
             Self::StepUpRequired => "confirm with a second factor to continue",
             Self::SetupClosed => "setup is closed",
+            Self::UnsupportedEncoding => "content-encoding is not supported; send the body as is",
+            Self::RequestTimeout => "request body not received in time",
         }
     }
 }
@@ -216,6 +226,8 @@ mod tests {
             ErrorCode::PublicKeyTaken,
             ErrorCode::RateLimited,
             ErrorCode::Unavailable,
+            ErrorCode::UnsupportedEncoding,
+            ErrorCode::RequestTimeout,
         ];
         let mut names: Vec<_> = all.iter().map(|c| c.as_str()).collect();
         names.sort_unstable();

@@ -5,16 +5,16 @@
 //! covers its hash, then hands the exact bytes to core. Handlers parse JSON from those same bytes:
 //! what was verified is what is used.
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
 use axum::body::{Body, Bytes};
-use axum::extract::connect_info::Connected;
 use axum::extract::{ConnectInfo, FromRequest, FromRequestParts};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, Request, header};
-use axum::serve::IncomingStream;
+use ipnet::IpNet;
 use serde::de::DeserializeOwned;
 use signet_core::auth::{AuthedMachine, AuthedOperator, SignedRequest};
+use signet_core::network::ClientAddr;
 use signet_core::session::SessionSecret;
 use signet_proto::{
     HEADER_MACHINE_ID, HEADER_NONCE, HEADER_OPERATOR_ID, HEADER_SIGNATURE, HEADER_TIMESTAMP,
@@ -22,63 +22,91 @@ use signet_proto::{
 
 use crate::AppState;
 use crate::error::{ApiError, ErrorCode};
-use crate::listener::TlsListener;
 
 /// Body limit on machine and admin routes.
 pub const MAX_BODY: usize = 16 * 1024;
 /// Body limit on secret writes.
 pub const MAX_SECRET_BODY: usize = 1024 * 1024;
 
-/// The TCP peer of a connection.
+/// The TCP peer of a connection (set by `connection::serve` on every request).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Peer(pub SocketAddr);
 
-impl Connected<IncomingStream<'_, tokio::net::TcpListener>> for Peer {
-    fn connect_info(stream: IncomingStream<'_, tokio::net::TcpListener>) -> Self {
-        Self(*stream.remote_addr())
-    }
-}
-
-impl Connected<IncomingStream<'_, TlsListener>> for Peer {
-    fn connect_info(stream: IncomingStream<'_, TlsListener>) -> Self {
-        Self(*stream.remote_addr())
-    }
-}
 
 /// The client address as the server decides it: the TCP peer, unless the peer is a configured
 /// trusted proxy, in which case the right-most `X-Forwarded-For` hop that is not itself a trusted
-/// proxy. Anything else in the header is client-controlled and ignored.
+/// proxy. Anything left of that hop is client-controlled and ignored. A hop that cannot be read
+/// where the walk needs it makes the address [`ClientAddr::Unknown`], which every network rule
+/// refuses: skipping it would let the client-written hop to its left stand in for the client.
 #[derive(Debug, Clone, Copy)]
-pub struct ClientIp(pub IpAddr);
+pub struct ClientIp(pub ClientAddr);
 
-pub(crate) fn client_ip(state: &AppState, peer: IpAddr, headers: &HeaderMap) -> IpAddr {
-    let peer = peer.to_canonical();
-    let trusted = |ip: &IpAddr| state.trusted_proxies.iter().any(|n| n.contains(ip));
-    if !trusted(&peer) {
-        return peer;
-    }
-    let hops: Vec<IpAddr> = headers
-        .get_all("x-forwarded-for")
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .filter_map(|h| h.trim().parse::<IpAddr>().ok())
-        .map(|ip| ip.to_canonical())
-        .collect();
-    hops.into_iter()
-        .rev()
-        .find(|ip| !trusted(ip))
-        .unwrap_or(peer)
+pub(crate) fn client_ip(state: &AppState, peer: Option<IpAddr>, headers: &HeaderMap) -> ClientAddr {
+    forwarded_client(&state.trusted_proxies, peer, headers)
 }
 
-pub(crate) fn peer_of(parts: &Parts) -> IpAddr {
+/// [`client_ip`] over a list of trusted proxy networks.
+pub fn forwarded_client(trusted: &[IpNet], peer: Option<IpAddr>, headers: &HeaderMap) -> ClientAddr {
+    // Without connection info (never under `run`) there is no address to decide from.
+    let Some(peer) = peer.map(|p| p.to_canonical()) else {
+        return ClientAddr::Unknown;
+    };
+    let trusted = |ip: &IpAddr| trusted.iter().any(|n| n.contains(ip));
+    if !trusted(&peer) {
+        return ClientAddr::Known(peer);
+    }
+    // Hops in the order they were appended; a header line that is not visible ASCII is one
+    // unreadable hop.
+    let hops: Vec<Option<IpAddr>> = headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .flat_map(|v| match v.to_str() {
+            Ok(text) => text.split(',').map(forwarded_hop).collect::<Vec<_>>(),
+            Err(_) => vec![None],
+        })
+        .collect();
+    for hop in hops.into_iter().rev() {
+        match hop {
+            None => return ClientAddr::Unknown,
+            Some(ip) if trusted(&ip) => continue,
+            Some(ip) => return ClientAddr::Known(ip),
+        }
+    }
+    ClientAddr::Known(peer)
+}
+
+/// Reads one `X-Forwarded-For` hop: `IPv4`, `IPv4:port`, `IPv6` or `[IPv6]:port`, with optional
+/// surrounding spaces. Parsed, not normalised: no zone ids, no zero-padded octets, no
+/// `unknown`, no obfuscated forms; those are `None`.
+pub fn forwarded_hop(hop: &str) -> Option<IpAddr> {
+    let hop = hop.trim_matches([' ', '\t']);
+    let port_ok = |p: &str| {
+        !p.is_empty() && p.len() <= 5 && p.bytes().all(|b| b.is_ascii_digit()) && p.parse::<u16>().is_ok()
+    };
+    let ip = if let Some(rest) = hop.strip_prefix('[') {
+        let (v6, port) = rest.split_once("]:")?;
+        if !port_ok(port) {
+            return None;
+        }
+        IpAddr::V6(v6.parse::<Ipv6Addr>().ok()?)
+    } else if let Ok(v6) = hop.parse::<Ipv6Addr>() {
+        IpAddr::V6(v6)
+    } else {
+        let v4 = match hop.split_once(':') {
+            Some((v4, port)) if port_ok(port) => v4,
+            Some(_) => return None,
+            None => hop,
+        };
+        IpAddr::V4(v4.parse::<Ipv4Addr>().ok()?)
+    };
+    Some(ip.to_canonical())
+}
+
+pub(crate) fn peer_of(parts: &Parts) -> Option<IpAddr> {
     parts
         .extensions
         .get::<ConnectInfo<Peer>>()
         .map(|c| c.0.0.ip())
-        // Without connection info (never under `run`), fall back to an address that matches no
-        // allowlist rather than a trusted one.
-        .unwrap_or(IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED))
 }
 
 impl FromRequestParts<AppState> for ClientIp {
@@ -113,9 +141,18 @@ pub(crate) async fn read_body(
     if declared.is_some_and(|n| n > limit as u64) {
         return Err(ApiError::new(ErrorCode::PayloadTooLarge));
     }
-    axum::body::to_bytes(body, limit)
-        .await
-        .map_err(|_| ApiError::new(ErrorCode::PayloadTooLarge))
+    axum::body::to_bytes(body, limit).await.map_err(|e| {
+        // The connection's body deadline passed (`connection::DeadlineBody`); anything else
+        // that stops the read is the limit.
+        let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(&e);
+        while let Some(c) = cause {
+            if c.is::<crate::connection::BodyTimeout>() {
+                return ApiError::new(ErrorCode::RequestTimeout);
+            }
+            cause = c.source();
+        }
+        ApiError::new(ErrorCode::PayloadTooLarge)
+    })
 }
 
 /// A header's value, only if it was sent exactly once: a repeated authentication header is
@@ -147,7 +184,10 @@ pub struct OperatorCall {
     pub session_secret: Option<SessionSecret>,
 }
 
-async fn signed(req: Request<Body>, state: &AppState) -> Result<(Parts, Bytes, IpAddr), ApiError> {
+async fn signed(
+    req: Request<Body>,
+    state: &AppState,
+) -> Result<(Parts, Bytes, ClientAddr), ApiError> {
     let (parts, body) = req.into_parts();
     let body = read_body(&parts.headers, body, body_limit(parts.uri.path())).await?;
     let ip = client_ip(state, peer_of(&parts), &parts.headers);
@@ -157,7 +197,7 @@ async fn signed(req: Request<Body>, state: &AppState) -> Result<(Parts, Bytes, I
 fn signed_request<'a>(
     parts: &'a Parts,
     body: &'a [u8],
-    ip: IpAddr,
+    ip: ClientAddr,
     id_header: &str,
 ) -> SignedRequest<'a> {
     SignedRequest {
@@ -298,31 +338,136 @@ mod tests {
         (AppState::new(signet, proxies), dir)
     }
 
+    fn xff(value: &str) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        h.insert("x-forwarded-for", HeaderValue::from_str(value).unwrap());
+        h
+    }
+
+    fn known(ip: &str) -> ClientAddr {
+        ClientAddr::Known(ip.parse().unwrap())
+    }
+
     #[tokio::test]
     async fn forwarded_for_counts_only_from_trusted_proxies() {
-        let mut h = HeaderMap::new();
-        h.insert(
-            "x-forwarded-for",
-            HeaderValue::from_static("203.0.113.9, 10.0.0.7"),
-        );
+        let h = xff("203.0.113.9, 10.0.0.7");
         let (none, _d1) = state(&[]).await;
         let peer: IpAddr = "10.0.0.5".parse().unwrap();
         assert_eq!(
-            client_ip(&none, peer, &h),
-            peer,
+            client_ip(&none, Some(peer), &h),
+            ClientAddr::Known(peer),
             "an untrusted peer's header is ignored"
         );
         let (trusted, _d2) = state(&["10.0.0.0/8"]).await;
         // The right-most hop that is not itself a trusted proxy is the client.
-        assert_eq!(
-            client_ip(&trusted, peer, &h),
-            "203.0.113.9".parse::<IpAddr>().unwrap()
-        );
+        assert_eq!(client_ip(&trusted, Some(peer), &h), known("203.0.113.9"));
         let mapped: IpAddr = "::ffff:10.0.0.5".parse().unwrap();
+        assert_eq!(client_ip(&trusted, Some(mapped), &h), known("203.0.113.9"));
         assert_eq!(
-            client_ip(&trusted, mapped, &h),
-            "203.0.113.9".parse::<IpAddr>().unwrap()
+            client_ip(&trusted, Some(peer), &HeaderMap::new()),
+            ClientAddr::Known(peer)
         );
-        assert_eq!(client_ip(&trusted, peer, &HeaderMap::new()), peer);
+        assert_eq!(client_ip(&trusted, None, &h), ClientAddr::Unknown);
+    }
+
+    #[test]
+    fn a_hop_is_an_address_with_an_optional_port() {
+        for (hop, ip) in [
+            ("192.0.2.1", "192.0.2.1"),
+            (" 192.0.2.1 ", "192.0.2.1"),
+            ("192.0.2.1:443", "192.0.2.1"),
+            ("127.0.0.3:443", "127.0.0.3"),
+            ("2001:db8::1", "2001:db8::1"),
+            ("::1", "::1"),
+            ("[::1]:80", "::1"),
+            ("[2001:db8::1]:65535", "2001:db8::1"),
+            ("::ffff:192.0.2.1", "192.0.2.1"),
+            ("[::ffff:192.0.2.1]:1", "192.0.2.1"),
+        ] {
+            assert_eq!(forwarded_hop(hop), Some(ip.parse().unwrap()), "{hop:?}");
+        }
+    }
+
+    #[test]
+    fn anything_else_in_a_hop_is_unreadable() {
+        for hop in [
+            "",
+            "  ",
+            "unknown",
+            "_hidden",
+            "fe80::1%eth0",
+            "[fe80::1%eth0]:80",
+            "010.0.0.1",
+            "10.0.0.01",
+            "0x7f.0.0.1",
+            "2130706433",
+            "10.1",
+            "192.0.2.1:",
+            "192.0.2.1:65536",
+            "192.0.2.1:+80",
+            "192.0.2.1:80:80",
+            "[::1]",
+            "[::1]:",
+            "[::1]:x",
+            "[192.0.2.1]:80",
+            "::1:80:",
+            "garbage",
+            "192.0.2.1 192.0.2.2",
+            "for=192.0.2.1",
+            "\"192.0.2.1\"",
+        ] {
+            assert_eq!(forwarded_hop(hop), None, "{hop:?}");
+        }
+    }
+
+    #[test]
+    fn an_unreadable_right_most_hop_makes_the_client_unknown() {
+        let trusted: Vec<IpNet> = vec!["127.0.0.0/8".parse().unwrap()];
+        let peer = Some("127.0.0.1".parse().unwrap());
+        for bad in [
+            "unknown",
+            "",
+            "fe80::1%eth0",
+            "010.0.0.1",
+            "garbage",
+            "192.0.2.1:99999",
+        ] {
+            let value = format!("198.51.100.7, {bad}");
+            assert_eq!(
+                forwarded_client(&trusted, peer, &xff(&value)),
+                ClientAddr::Unknown,
+                "{value:?}"
+            );
+        }
+        // Readable forms with ports are the address they name; trusted hops are walked past.
+        for (value, client) in [
+            ("198.51.100.7, 192.0.2.1:443", "192.0.2.1"),
+            ("198.51.100.7, [2001:db8::5]:80", "2001:db8::5"),
+            ("198.51.100.7, 192.0.2.1, 127.0.0.9:80", "192.0.2.1"),
+            ("garbage, 192.0.2.1", "192.0.2.1"),
+        ] {
+            assert_eq!(
+                forwarded_client(&trusted, peer, &xff(value)),
+                known(client),
+                "{value:?}"
+            );
+        }
+        // An unreadable hop behind a trusted one still stops the walk.
+        assert_eq!(
+            forwarded_client(&trusted, peer, &xff("198.51.100.7, unknown, 127.0.0.2")),
+            ClientAddr::Unknown
+        );
+        // Every hop trusted: the peer.
+        assert_eq!(
+            forwarded_client(&trusted, peer, &xff("127.0.0.2")),
+            known("127.0.0.1")
+        );
+        // A second header line counts as later hops; a non-ASCII one is unreadable.
+        let mut h = xff("192.0.2.1");
+        h.append("x-forwarded-for", HeaderValue::from_static("198.51.100.7"));
+        assert_eq!(forwarded_client(&trusted, peer, &h), known("198.51.100.7"));
+        let mut h = xff("192.0.2.1");
+        h.append("x-forwarded-for", HeaderValue::from_bytes(b"\xff").unwrap());
+        assert_eq!(forwarded_client(&trusted, peer, &h), ClientAddr::Unknown);
     }
 }

@@ -35,6 +35,12 @@ pub enum InstallError {
          Restore the root key this database was created with"
     )]
     MissingRootKey(String, String),
+    /// The root key file can be read or written by group or others.
+    #[error(
+        "the root key file {0} is accessible to other users (mode {1:o}); refusing to start. \
+         Make it private with: chmod 600 {0}"
+    )]
+    KeyFileExposed(String, u32),
     /// The root key is unreadable or malformed.
     #[error("the root key in {0} is not 64 hex digits")]
     BadRootKey(String),
@@ -171,19 +177,27 @@ fn make_private_dir(dir: &Path) -> Result<(), InstallError> {
 }
 
 fn read_key_file(path: &Path) -> Result<Option<RootKey>, InstallError> {
-    match fs::read_to_string(path) {
-        Ok(text) => {
-            let text = Zeroizing::new(text);
-            RootKey::from_hex(&text)
-                .map(Some)
-                .map_err(|_| InstallError::BadRootKey(path.display().to_string()))
-        }
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(InstallError::DataDir(
+    let io = |e: std::io::Error| InstallError::DataDir(path.display().to_string(), e.to_string());
+    let mut file = match fs::File::open(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(io(e)),
+    };
+    // As ssh does for private keys: a key others could read may already be theirs, and one
+    // others could write may be swapped. The mode is read from the open file, so the file
+    // checked is the file read.
+    let mode = file.metadata().map_err(io)?.permissions().mode() & 0o777;
+    if mode & 0o077 != 0 {
+        return Err(InstallError::KeyFileExposed(
             path.display().to_string(),
-            e.to_string(),
-        )),
+            mode,
+        ));
     }
+    let mut text = Zeroizing::new(String::new());
+    std::io::Read::read_to_string(&mut file, &mut text).map_err(io)?;
+    RootKey::from_hex(&text)
+        .map(Some)
+        .map_err(|_| InstallError::BadRootKey(path.display().to_string()))
 }
 
 fn create_key_file(path: &Path) -> Result<RootKey, InstallError> {

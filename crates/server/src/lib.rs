@@ -7,6 +7,7 @@
 
 pub mod bootstrap;
 pub mod config;
+pub mod connection;
 mod dashboard;
 pub mod error;
 pub mod extract;
@@ -29,8 +30,8 @@ use ipnet::IpNet;
 use signet_core::Signet;
 use signet_proto::{CanonicalPath, ProtocolError};
 
+use crate::connection::ConnectionLimits;
 use crate::error::{ApiError, ErrorCode};
-use crate::extract::Peer;
 pub use crate::listener::{Listener, TlsListener};
 use crate::session::WebConfig;
 
@@ -43,6 +44,8 @@ pub struct AppState {
     pub trusted_proxies: Arc<Vec<IpNet>>,
     /// The dashboard's origin and cookie policy.
     pub web: Arc<WebConfig>,
+    /// Timeouts and the connection cap `run` enforces.
+    pub limits: ConnectionLimits,
 }
 
 impl AppState {
@@ -53,7 +56,13 @@ impl AppState {
             signet,
             trusted_proxies: Arc::new(trusted_proxies),
             web: Arc::new(web),
+            limits: ConnectionLimits::default(),
         }
+    }
+
+    /// The same state, served under `limits`.
+    pub fn with_limits(self, limits: ConnectionLimits) -> Self {
+        Self { limits, ..self }
     }
 }
 
@@ -61,6 +70,12 @@ impl AppState {
 /// and non-canonical paths. Doing it here (not in the extractor) means a request the router would
 /// not even match, like `/v1//secrets`, still gets a clear 400 rather than a 404.
 async fn guard(req: Request<Body>, next: Next) -> Response {
+    // No route decodes a compressed body, and serving one as if it were plain would verify or
+    // store bytes the client did not mean: refuse any encoding (even `identity`, which a client
+    // has no reason to send) before anything reads the body.
+    if req.headers().contains_key(header::CONTENT_ENCODING) {
+        return ApiError::new(ErrorCode::UnsupportedEncoding).into_response();
+    }
     let target = req
         .uri()
         .path_and_query()
@@ -141,7 +156,8 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
-/// Serves `state` on `listener` until `shutdown` resolves, then drains in-flight requests.
+/// Serves `state` on `listener` until `shutdown` resolves, then drains in-flight requests, under
+/// `state.limits` (header, body and TLS handshake timeouts; a cap on open connections).
 /// Also sweeps expired nonces once a minute.
 pub async fn run(
     listener: Listener,
@@ -158,19 +174,8 @@ pub async fn run(
             }
         }
     });
-    let app = router(state);
-    let result = match listener {
-        Listener::Plain(l) => {
-            axum::serve(l, app.into_make_service_with_connect_info::<Peer>())
-                .with_graceful_shutdown(shutdown)
-                .await
-        }
-        Listener::Tls(l) => {
-            axum::serve(l, app.into_make_service_with_connect_info::<Peer>())
-                .with_graceful_shutdown(shutdown)
-                .await
-        }
-    };
+    let limits = state.limits;
+    let result = connection::serve(listener, router(state), limits, shutdown).await;
     sweeper.abort();
     result
 }

@@ -111,7 +111,7 @@ fn op(user: &UserRecord) -> AuthedOperator {
             expires_ms: None,
         },
         Role::Owner,
-        IpAddr::V4(Ipv4Addr::LOCALHOST),
+        IpAddr::V4(Ipv4Addr::LOCALHOST).into(),
     )
 }
 

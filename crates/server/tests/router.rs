@@ -288,3 +288,38 @@ async fn invitation_refusals_are_one_403_and_the_user_routes_need_a_signature() 
     let r = call(&app, get("/v1/admin/users/invites")).await;
     assert_eq!(r.0, StatusCode::UNAUTHORIZED);
 }
+
+#[tokio::test]
+async fn a_content_encoding_is_415_before_routing_or_authentication() {
+    let (app, _dir) = app().await;
+    let good = signet_proto::SecretSeed::generate()
+        .public_key()
+        .to_base64();
+    let body = serde_json::json!({"token": "sgb_0", "publicKey": good, "hostname": "h"});
+    for (method, uri, encoding) in [
+        ("POST", "/v1/enroll/bootstrap", "gzip"),
+        ("POST", "/v1/secrets/list", "deflate"),
+        ("POST", "/v1/admin/projects", "br"),
+        ("GET", "/v1/secret/sk_AAAAAAAAAA", "identity"),
+        ("POST", "/v1/no/such/route", "gzip"),
+    ] {
+        let req = Request::builder()
+            .method(method)
+            .uri(uri)
+            .header("content-type", "application/json")
+            .header("content-encoding", encoding)
+            .body(Body::from(body.to_string()))
+            .expect("request");
+        let (status, json, _) = call(&app, req).await;
+        assert_eq!(status, StatusCode::UNSUPPORTED_MEDIA_TYPE, "{uri} {json}");
+        assert_eq!(json["code"], "unsupported_encoding", "{uri}");
+    }
+    // The same enrollment without the header reaches the handler (and its own 403 for a bad
+    // token), so the 415 above came from the encoding alone.
+    let req = Request::post("/v1/enroll/bootstrap")
+        .header("content-type", "application/json")
+        .body(Body::from(body.to_string()))
+        .expect("request");
+    let (status, _, _) = call(&app, req).await;
+    assert_ne!(status, StatusCode::UNSUPPORTED_MEDIA_TYPE);
+}

@@ -453,6 +453,17 @@ async fn write(conn: &mut PgConnection, rows: &Rows<'_>, marks: &Marks) -> Store
 
 #[async_trait]
 impl AuditStore for PgStore {
+    async fn probe_write(&self) -> StoreResult<()> {
+        // Assigning a transaction id is what a read-only or recovering server refuses, and
+        // committing it waits for the WAL flush the append needs; nothing is written.
+        let mut tx = self.pool().begin().await.map_err(db)?;
+        sqlx::query("SELECT txid_current()")
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?;
+        tx.commit().await.map_err(db)
+    }
+
     async fn append_journal(
         &self,
         batch: JournalBatch,

@@ -128,6 +128,12 @@ fn append(
 
 #[async_trait]
 impl AuditStore for SqliteStore {
+    async fn probe_write(&self) -> StoreResult<()> {
+        // An empty job still runs inside the writer's `BEGIN IMMEDIATE`, so it waits behind
+        // the queue and fails when another process holds the write lock, as an append would.
+        self.write(|_tx| Ok(())).await
+    }
+
     async fn append_journal(
         &self,
         batch: JournalBatch,

@@ -185,4 +185,8 @@ pub trait AuditStore {
     async fn audit_range(&self, from: u64, limit: u32) -> StoreResult<Vec<AuditRecord>>;
     /// The stored head, `None` before the first record.
     async fn audit_head(&self) -> StoreResult<Option<AuditHead>>;
+    /// Opens a write transaction that changes nothing, on the path an append takes, and commits
+    /// it: `Ok` only if an append could be made durable right now. For readiness; callers bound
+    /// how long they wait.
+    async fn probe_write(&self) -> StoreResult<()>;
 }

@@ -30,3 +30,6 @@ mod replicas;
 mod pg_outage;
 // `signet storage migrate` from a running server's file into a new one, served there (issue 4).
 mod storage;
+// The HTTP edge: forwarded client addresses, encoded bodies, key file modes, readiness, slow
+// clients (issue 9).
+mod edge;

@@ -35,11 +35,78 @@ fn a_missing_or_wrong_root_key_stops_the_server_at_start() {
 
     let other = "ab".repeat(32);
     std::fs::write(&key_path, &other).expect("write wrong key");
+    // Private, so that the key's value (not its mode) is what is refused.
+    std::fs::set_permissions(
+        &key_path,
+        std::os::unix::fs::PermissionsExt::from_mode(0o600),
+    )
+    .expect("chmod");
     let log = s.spawn(port, &[]).expect_err("must refuse a wrong key");
     assert!(log.contains("does not match"), "unclear message: {log}");
 
     std::fs::write(&key_path, &key).expect("restore key");
     s.spawn(port, &[]).expect("starts with the right key");
+}
+
+/// Finding 9: like ssh with a private key, a root key file that group or others may read or
+/// write stops the server, with a message naming the file and the fix; after `chmod 600` it
+/// starts. Both the data folder's key and a config's `root_key_file`.
+#[test]
+fn a_root_key_file_open_to_others_stops_the_server_at_start() {
+    use std::os::unix::fs::PermissionsExt;
+    let chmod = |p: &std::path::Path, mode: u32| {
+        std::fs::set_permissions(p, std::fs::Permissions::from_mode(mode)).expect("chmod")
+    };
+    let mut s = TestServer::start();
+    s.operator_init();
+    let key_path = s.data_dir.join("root.key");
+    let port = s.port;
+    s.stop();
+    for mode in [0o640, 0o604, 0o620, 0o602, 0o660, 0o644] {
+        chmod(&key_path, mode);
+        let log = s
+            .spawn(port, &[])
+            .expect_err("must refuse a key file open to others");
+        assert!(
+            log.contains(&format!("chmod 600 {}", key_path.display())),
+            "mode {mode:o}: unclear message: {log}"
+        );
+        std::fs::write(&s.log_path, "").expect("clear log");
+    }
+    // The refused start exits with a failure status, without listening.
+    let status = std::process::Command::new(crate::harness::bin())
+        .arg("server")
+        .arg("--data-dir")
+        .arg(&s.data_dir)
+        .arg("--listen")
+        .arg("127.0.0.1:0")
+        .env_remove("SIGNET_CONFIG")
+        .stderr(std::process::Stdio::null())
+        .status()
+        .expect("run signet");
+    assert!(!status.success(), "exit status {status}");
+    chmod(&key_path, 0o600);
+    s.spawn(port, &[]).expect("starts after chmod 600");
+    s.stop();
+    chmod(&key_path, 0o400);
+    s.spawn(port, &[]).expect("a read-only key for the owner is fine");
+    s.stop();
+
+    // A key file named by the config is held to the same rule.
+    let dir = tempfile::tempdir().expect("tmp");
+    let db = dir.path().join("db").join("signet.db");
+    let config = crate::harness::shared_config(dir.path(), &format!("sqlite://{}", db.display()));
+    let key_file = dir.path().join("root.key");
+    chmod(&key_file, 0o644);
+    let log = TestServer::try_start_with_config(&config)
+        .err()
+        .expect("must refuse a config key file open to others");
+    assert!(
+        log.contains(&format!("chmod 600 {}", key_file.display())),
+        "unclear message: {log}"
+    );
+    chmod(&key_file, 0o600);
+    TestServer::try_start_with_config(&config).expect("starts after chmod 600");
 }
 
 #[test]

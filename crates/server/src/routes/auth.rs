@@ -100,7 +100,7 @@ pub(crate) fn browser_routes() -> Router<AppState> {
 pub(crate) async fn browser_post(
     state: &AppState,
     req: Request<Body>,
-) -> ApiResult<(Parts, Zeroizing<Vec<u8>>, std::net::IpAddr)> {
+) -> ApiResult<(Parts, Zeroizing<Vec<u8>>, signet_core::network::ClientAddr)> {
     let (parts, body) = req.into_parts();
     state.web.check_same_origin(&parts, None)?;
     let body = Zeroizing::new(read_body(&parts.headers, body, MAX_BODY).await?.to_vec());

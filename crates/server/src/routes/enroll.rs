@@ -56,7 +56,7 @@ fn pending(r: &Registered) -> Response {
     .into_response()
 }
 
-fn registration<'a>(b: &'a EnrollBody, ip: std::net::IpAddr) -> Registration<'a> {
+fn registration<'a>(b: &'a EnrollBody, ip: signet_core::network::ClientAddr) -> Registration<'a> {
     Registration {
         public_key: &b.public_key,
         hostname: &b.hostname,

@@ -325,3 +325,19 @@ pub async fn listing_filters_by_time(store: Arc<dyn Store>) {
     assert_eq!(listed(Some(500), None, None).await, Vec::<u64>::new());
     assert_eq!(listed(Some(300), Some(300), None).await, Vec::<u64>::new());
 }
+
+/// The readiness probe commits on a healthy store, and leaves the log as it was.
+pub async fn a_write_probe_commits_and_changes_nothing(store: Arc<dyn Store>) {
+    store.probe_write().await.unwrap();
+    assert_eq!(store.audit_head().await.unwrap(), None);
+    store
+        .append_journal(batch(vec![event("a", "x", AuditResult::Ok)]), chain())
+        .await
+        .unwrap();
+    let head = store.audit_head().await.unwrap();
+    for _ in 0..3 {
+        store.probe_write().await.unwrap();
+    }
+    assert_eq!(store.audit_head().await.unwrap(), head);
+    assert_eq!(seqs(&store.audit(&filter(10)).await.unwrap()), [1]);
+}

@@ -83,6 +83,7 @@ macro_rules! conformance_suite {
                 listing_is_capped,
                 range_pages_oldest_first,
                 listing_filters_by_time,
+                a_write_probe_commits_and_changes_nothing,
             }
             invite {
                 invites_round_trip_newest_first,
