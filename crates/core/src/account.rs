@@ -17,8 +17,8 @@
 //!   later than the last accepted one, checked and recorded in one store statement.
 //! * Recovery codes are stored as SHA-256 digests and spent once.
 
-use std::fmt;
 use crate::network::ClientAddr;
+use std::fmt;
 
 use argon2::password_hash::{PasswordHasher, PasswordVerifier};
 use argon2::{Algorithm, Argon2, Params, Version};

@@ -9,8 +9,8 @@
 //! - a **tokenless request**: no secret at all; the operator approves only by quoting the key's
 //!   fingerprint, which the machine printed. Rate limited, and a vault setting turns it off.
 
-use std::collections::HashMap;
 use crate::network::ClientAddr;
+use std::collections::HashMap;
 use std::sync::Mutex;
 
 use regex::RegexBuilder;

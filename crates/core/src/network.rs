@@ -385,10 +385,7 @@ mod tests {
         assert!(cache.ip_allowed(&store, inside).await.unwrap());
         assert!(!cache.ip_allowed(&store, other).await.unwrap());
         assert!(
-            !cache
-                .ip_allowed(&store, ClientAddr::Unknown)
-                .await
-                .unwrap(),
+            !cache.ip_allowed(&store, ClientAddr::Unknown).await.unwrap(),
             "an unknown address is inside no entry"
         );
 

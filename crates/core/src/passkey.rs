@@ -21,8 +21,8 @@
 //! * The signature counter only moves forward, checked and stored in one statement, so a cloned
 //!   authenticator or a replayed assertion loses even when it races the real one.
 
-use std::fmt;
 use crate::network::ClientAddr;
+use std::fmt;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};

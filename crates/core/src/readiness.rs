@@ -46,9 +46,7 @@ impl Readiness {
         if let Some(ok) = self.cached(true) {
             return ok;
         }
-        let probe = async {
-            store.vault().await.is_ok() && store.probe_write().await.is_ok()
-        };
+        let probe = async { store.vault().await.is_ok() && store.probe_write().await.is_ok() };
         let ok = tokio::time::timeout(PROBE_DEADLINE, probe)
             .await
             .unwrap_or(false);

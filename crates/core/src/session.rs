@@ -18,8 +18,8 @@
 //! * The setup code printed at first start carries 256 bits, lives [`SETUP_CODE_TTL_MS`], is
 //!   compared in constant time and is spent by the owner's creation.
 
-use std::fmt;
 use crate::network::ClientAddr;
+use std::fmt;
 use std::sync::Mutex;
 
 use base64::Engine;
@@ -271,7 +271,12 @@ impl Signet {
         Ok(enrollment)
     }
 
-    async fn audit_setup(&self, ip: ClientAddr, result: AuditResult, detail: &str) -> CoreResult<()> {
+    async fn audit_setup(
+        &self,
+        ip: ClientAddr,
+        result: AuditResult,
+        detail: &str,
+    ) -> CoreResult<()> {
         let e = self.event(
             &Actor::new(ActorKind::Anonymous, "", &ip.to_canonical().to_string()),
             "setup_owner",

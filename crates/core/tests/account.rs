@@ -2,8 +2,8 @@
 //! canonical logins, recovery codes and CLI keys.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // Tests fail loudly by design.
 
-use std::net::{IpAddr, Ipv4Addr};
 use signet_core::network::ClientAddr;
+use std::net::{IpAddr, Ipv4Addr};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
 

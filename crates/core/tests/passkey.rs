@@ -3,8 +3,8 @@
 //! signature counter, single-use and expiring challenges, ownership, suspension and origins.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // Tests fail loudly by design.
 
-use std::net::{IpAddr, Ipv4Addr};
 use signet_core::network::ClientAddr;
+use std::net::{IpAddr, Ipv4Addr};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
 

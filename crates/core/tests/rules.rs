@@ -1,8 +1,8 @@
 //! Business rules that depend on time, driven with a manual clock over a real SQLite store.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // Tests fail loudly by design.
 
-use std::net::IpAddr;
 use signet_core::network::ClientAddr;
+use std::net::IpAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
 

@@ -32,7 +32,6 @@ pub const MAX_SECRET_BODY: usize = 1024 * 1024;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Peer(pub SocketAddr);
 
-
 /// The client address as the server decides it: the TCP peer, unless the peer is a configured
 /// trusted proxy, in which case the right-most `X-Forwarded-For` hop that is not itself a trusted
 /// proxy. Anything left of that hop is client-controlled and ignored. A hop that cannot be read
@@ -46,7 +45,11 @@ pub(crate) fn client_ip(state: &AppState, peer: Option<IpAddr>, headers: &Header
 }
 
 /// [`client_ip`] over a list of trusted proxy networks.
-pub fn forwarded_client(trusted: &[IpNet], peer: Option<IpAddr>, headers: &HeaderMap) -> ClientAddr {
+pub fn forwarded_client(
+    trusted: &[IpNet],
+    peer: Option<IpAddr>,
+    headers: &HeaderMap,
+) -> ClientAddr {
     // Without connection info (never under `run`) there is no address to decide from.
     let Some(peer) = peer.map(|p| p.to_canonical()) else {
         return ClientAddr::Unknown;
@@ -81,7 +84,10 @@ pub fn forwarded_client(trusted: &[IpNet], peer: Option<IpAddr>, headers: &Heade
 pub fn forwarded_hop(hop: &str) -> Option<IpAddr> {
     let hop = hop.trim_matches([' ', '\t']);
     let port_ok = |p: &str| {
-        !p.is_empty() && p.len() <= 5 && p.bytes().all(|b| b.is_ascii_digit()) && p.parse::<u16>().is_ok()
+        !p.is_empty()
+            && p.len() <= 5
+            && p.bytes().all(|b| b.is_ascii_digit())
+            && p.parse::<u16>().is_ok()
     };
     let ip = if let Some(rest) = hop.strip_prefix('[') {
         let (v6, port) = rest.split_once("]:")?;

@@ -120,7 +120,10 @@ async fn an_encoded_body_is_refused_with_415() {
         .await
         .expect("send");
     assert_eq!(encoded.status, 415, "{}", encoded.text());
-    assert_eq!(encoded.json().expect("json")["code"], "unsupported_encoding");
+    assert_eq!(
+        encoded.json().expect("json")["code"],
+        "unsupported_encoding"
+    );
     let plain = c
         .signed("POST", "/v1/secrets/list")
         .json(&serde_json::json!({"projectId": f.project}))
@@ -250,7 +253,10 @@ async fn held_open(port: u16, head: &'static [u8], trickle: &'static [u8]) -> st
     })
     .await;
     writer.abort();
-    assert!(closed.is_ok(), "the server kept a stalled client for a minute");
+    assert!(
+        closed.is_ok(),
+        "the server kept a stalled client for a minute"
+    );
     started.elapsed()
 }
 

@@ -89,7 +89,8 @@ fn a_root_key_file_open_to_others_stops_the_server_at_start() {
     s.spawn(port, &[]).expect("starts after chmod 600");
     s.stop();
     chmod(&key_path, 0o400);
-    s.spawn(port, &[]).expect("a read-only key for the owner is fine");
+    s.spawn(port, &[])
+        .expect("a read-only key for the owner is fine");
     s.stop();
 
     // A key file named by the config is held to the same rule.
