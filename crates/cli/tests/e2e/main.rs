@@ -30,3 +30,5 @@ mod replicas;
 mod pg_outage;
 // `signet storage migrate` from a running server's file into a new one, served there (issue 4).
 mod storage;
+// A structured secret's update keeps the fields not retyped (issue 9, finding 11).
+mod fields;
