@@ -38,11 +38,26 @@ enum SecretCommand {
         content: ContentArgs,
     },
     /// Write a new version of a secret.
+    ///
+    /// With --keep-field or --remove-field, a structured secret's new version starts from its
+    /// current fields: each current field is kept (--keep-field, its value stays on the server),
+    /// replaced (--field), or removed (--remove-field), and every current field must be named;
+    /// --field with a new name adds one.
     Update {
         /// The secret's id.
         id: String,
         #[command(flatten)]
         content: ContentArgs,
+        /// Keep this current field's value as it is (repeatable).
+        #[arg(long = "keep-field", value_name = "NAME", group = "ContentArgs", conflicts_with_all = ["value", "value_file"])]
+        keep_fields: Vec<String>,
+        /// Leave this current field out of the new version (repeatable).
+        #[arg(long = "remove-field", value_name = "NAME", group = "ContentArgs", conflicts_with_all = ["value", "value_file"])]
+        remove_fields: Vec<String>,
+        /// The version the kept fields are read from; the update is refused if the secret has
+        /// moved on since (default: the current version, read just before).
+        #[arg(long, value_name = "N")]
+        base_version: Option<u32>,
     },
     /// List a project's secrets (without values).
     List {
@@ -75,15 +90,16 @@ enum SecretCommand {
     },
 }
 
-/// The new content: exactly one of a value, a value file, or fields.
+/// The new content: exactly one of a value, a value file, or fields (for an update, fields may
+/// come with --keep-field and --remove-field, which join this group).
 #[derive(Debug, clap::Args)]
-#[group(required = true, multiple = false)]
+#[group(required = true, multiple = true)]
 struct ContentArgs {
     /// The value. It shows in shell history and `ps`; prefer --value-file.
-    #[arg(long)]
+    #[arg(long, conflicts_with_all = ["value_file", "fields"])]
     value: Option<String>,
     /// Read the value from a file, byte for byte (`-` reads stdin; a trailing newline is kept).
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, value_name = "FILE", conflicts_with = "fields")]
     value_file: Option<PathBuf>,
     /// One field of a structured secret (repeatable).
     #[arg(long = "field", value_name = "KEY=VALUE", value_parser = parse_field)]
@@ -125,6 +141,20 @@ fn parse_field(s: &str) -> Result<(String, String), String> {
     Ok((k.to_owned(), v.to_owned()))
 }
 
+/// The secret's current version, from its metadata.
+async fn current_version(
+    client: &signet_client::OperatorClient,
+    id: &signet_proto::SecretId,
+) -> anyhow::Result<u32> {
+    let s = client
+        .request("GET", &format!("/v1/admin/secrets/{id}"), None)
+        .await?;
+    s["version"]
+        .as_u64()
+        .and_then(|v| u32::try_from(v).ok())
+        .context("the server's answer has no version")
+}
+
 /// Reads a value verbatim; it must be UTF-8, since values travel as JSON strings.
 fn read_value_file(path: &Path) -> anyhow::Result<SecretValue> {
     let mut bytes = Zeroizing::new(Vec::new());
@@ -157,7 +187,38 @@ pub async fn run(args: SecretArgs, json: bool) -> anyhow::Result<ExitCode> {
             let s = client.create_secret(&project, &name, &content).await?;
             print_secret(json, "created secret", &s)?;
         }
-        SecretCommand::Update { id, content } => {
+        SecretCommand::Update {
+            id,
+            content,
+            keep_fields,
+            remove_fields,
+            base_version,
+        } if !keep_fields.is_empty() || !remove_fields.is_empty() => {
+            let id = ids::secret(&id)?;
+            let SecretContent::Fields(set) = content.into_content()? else {
+                anyhow::bail!("--keep-field and --remove-field go with --field, not a value");
+            };
+            let base = match base_version {
+                Some(b) => b,
+                None => current_version(&client, &id).await?,
+            };
+            print_secret(
+                json,
+                "updated secret",
+                &client
+                    .merge_secret_fields(&id, base, &keep_fields, &remove_fields, &set)
+                    .await?,
+            )?;
+        }
+        SecretCommand::Update {
+            id,
+            content,
+            base_version,
+            ..
+        } => {
+            if base_version.is_some() {
+                anyhow::bail!("--base-version goes with --keep-field or --remove-field");
+            }
             let id = ids::secret(&id)?;
             let content = content.into_content()?;
             print_secret(

@@ -168,6 +168,39 @@ impl OperatorClient {
             .await
     }
 
+    /// `POST /v1/admin/secrets/{id}/update` starting from the current fields of a structured
+    /// secret: `keep` carries current fields over (their values never leave the server),
+    /// `remove` drops current fields, `set` replaces or adds. `base_version` is the version the
+    /// caller started from; a newer one on the server is a 409 and nothing is written.
+    pub async fn merge_secret_fields(
+        &self,
+        id: &SecretId,
+        base_version: u32,
+        keep: &[String],
+        remove: &[String],
+        set: &BTreeMap<String, SecretValue>,
+    ) -> Result<serde_json::Value, ClientError> {
+        #[derive(Serialize)]
+        #[serde(rename_all = "camelCase")]
+        struct FieldMergeBody<'a> {
+            base_version: u32,
+            keep_fields: &'a [String],
+            remove_fields: &'a [String],
+            fields: BTreeMap<&'a str, &'a str>,
+        }
+        let body = FieldMergeBody {
+            base_version,
+            keep_fields: keep,
+            remove_fields: remove,
+            fields: set.iter().map(|(k, v)| (k.as_str(), v.expose())).collect(),
+        };
+        let body = serde_json::to_vec(&body)
+            .map(Zeroizing::new)
+            .map_err(|e| ClientError::decode("secret body", e))?;
+        self.call("POST", &format!("/v1/admin/secrets/{id}/update"), &body)
+            .await
+    }
+
     async fn call(
         &self,
         method: &str,

@@ -87,7 +87,7 @@ impl From<GrantedSecret> for Listed {
 }
 
 impl Signet {
-    fn decrypt(&self, view: &SecretReadView) -> CoreResult<SecretValue> {
+    pub(crate) fn decrypt(&self, view: &SecretReadView) -> CoreResult<SecretValue> {
         let s = &view.secret;
         let project_key = self
             .root

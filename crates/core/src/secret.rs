@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 use signet_crypto::{ProjectKey, SecretAad};
-use signet_proto::{ProjectId, SecretId};
+use signet_proto::{MachineId, ProjectId, SecretId};
 use signet_store::{
     NewVersion, ProjectRecord, SecretKind, SecretRecord, VersionContent, VersionRecord,
 };
@@ -25,6 +25,117 @@ pub enum SecretInput {
     Value(Zeroizing<String>),
     /// A structured secret's fields.
     Fields(BTreeMap<String, Zeroizing<String>>),
+}
+
+/// A structured secret's new version built from its current one: each current field is kept
+/// (its value never leaves the server), replaced, or removed, and new fields may be added. The
+/// merge is against `base_version`, the version the person saw; if the secret has moved on since,
+/// nothing is written and the answer is a conflict, so a concurrent update is never undone.
+pub struct FieldMerge {
+    /// The version the caller started from; it must still be the current one.
+    pub base_version: u32,
+    /// Current fields to carry over unchanged.
+    pub keep: Vec<String>,
+    /// Current fields to leave out of the new version.
+    pub remove: Vec<String>,
+    /// New values: a current field's name replaces it, any other name adds a field.
+    pub set: BTreeMap<String, Zeroizing<String>>,
+}
+
+impl std::fmt::Debug for FieldMerge {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FieldMerge")
+            .field("base_version", &self.base_version)
+            .field("keep", &self.keep)
+            .field("remove", &self.remove)
+            .field("set", &self.set.keys().collect::<Vec<_>>())
+            .finish()
+    }
+}
+
+/// The conflict of a merge whose base version is no longer the current one.
+const STALE_BASE: &str =
+    "version: the secret has a newer version than baseVersion; start again from it";
+
+/// What a merge did, by field name (never values): for the audit record.
+#[derive(Debug, Default, PartialEq, Eq)]
+struct MergeSummary {
+    kept: Vec<String>,
+    replaced: Vec<String>,
+    removed: Vec<String>,
+    added: Vec<String>,
+}
+
+impl MergeSummary {
+    fn detail(&self) -> String {
+        format!(
+            "kept={} replaced={} removed={} added={}",
+            self.kept.join(","),
+            self.replaced.join(","),
+            self.removed.join(","),
+            self.added.join(",")
+        )
+    }
+}
+
+impl FieldMerge {
+    /// Applies the merge to the current fields. Every current field must be named exactly once
+    /// (kept, replaced or removed), so a client that forgot one cannot blank it silently;
+    /// `keep` and `remove` may name only current fields.
+    fn apply(
+        mut self,
+        mut current: BTreeMap<String, Zeroizing<String>>,
+    ) -> CoreResult<(BTreeMap<String, Zeroizing<String>>, MergeSummary)> {
+        let mut summary = MergeSummary::default();
+        let mut seen = std::collections::BTreeSet::new();
+        for name in self.keep.iter().chain(&self.remove) {
+            if !current.contains_key(name) {
+                check_field_name(name)?;
+                return Err(CoreError::bad(format!(
+                    "field {name:?} is not a field of the current version"
+                )));
+            }
+            if !seen.insert(name.clone()) || self.set.contains_key(name) {
+                return Err(CoreError::bad(format!(
+                    "field {name:?} is named more than once"
+                )));
+            }
+        }
+        for name in &self.remove {
+            current.remove(name);
+            summary.removed.push(name.clone());
+        }
+        let mut out = BTreeMap::new();
+        for name in std::mem::take(&mut self.keep) {
+            if let Some(v) = current.remove(&name) {
+                out.insert(name.clone(), v);
+                summary.kept.push(name);
+            }
+        }
+        for (name, v) in std::mem::take(&mut self.set) {
+            if current.remove(&name).is_some() {
+                summary.replaced.push(name.clone());
+            } else {
+                summary.added.push(name.clone());
+            }
+            out.insert(name, v);
+        }
+        if let Some(name) = current.keys().next() {
+            return Err(CoreError::bad(format!(
+                "field {name:?} is neither kept, replaced nor removed; name every current field"
+            )));
+        }
+        Ok((out, summary))
+    }
+}
+
+/// A structured value as stored: a JSON object of strings.
+fn parse_fields(plain: &str) -> CoreResult<BTreeMap<String, Zeroizing<String>>> {
+    let map: BTreeMap<String, Zeroizing<String>> = serde_json::from_str(plain).map_err(|_| {
+        tracing::error!("a structured secret's stored value is not an object of strings");
+        CoreError::Unavailable
+    })?;
+    Ok(map)
 }
 
 impl std::fmt::Debug for SecretInput {
@@ -387,6 +498,78 @@ impl Signet {
         Ok(self.live_secret(&id).await?.into())
     }
 
+    /// Writes a new version of a structured secret from its current fields (see [`FieldMerge`]).
+    /// The kept values are decrypted and re-sealed here; they never travel to the caller.
+    pub async fn merge_secret_fields(
+        &self,
+        op: &AuthedOperator,
+        id: &str,
+        merge: FieldMerge,
+    ) -> CoreResult<SecretView> {
+        self.require(op, Permission::WriteSecrets, "secret_update")
+            .await?;
+        let s = self.secret_in_scope(op, id, "secret_update").await?;
+        let id = s.id.clone();
+        // `read_view` also reports a machine's membership and grant; an operator is no machine,
+        // so an id that matches no row stands in and only the value columns are used.
+        let view = self
+            .store
+            .read_view(&MachineId::generate(), &id)
+            .await?
+            .ok_or(CoreError::NotFound)?;
+        let base = view.secret.current_version;
+        if merge.base_version != base {
+            return Err(CoreError::Conflict(STALE_BASE));
+        }
+        if view.secret.kind != SecretKind::Structured {
+            return Err(CoreError::bad(
+                "only a structured secret's fields can be kept or removed",
+            ));
+        }
+        let current = parse_fields(&self.decrypt(&view)?.0)?;
+        let (fields, summary) = merge.apply(current)?;
+        let project = self
+            .store
+            .project(&s.project_id)
+            .await?
+            .ok_or(CoreError::NotFound)?;
+        let next = base + 1;
+        let v = self
+            .seal_version(
+                &project,
+                &id,
+                next,
+                SecretInput::Fields(fields),
+                &op.id.to_string(),
+            )
+            .await?;
+        // Conditional on `base`: a concurrent update since the read above makes this a conflict.
+        self.store
+            .append_version(&id, base, &v)
+            .await
+            .map_err(|e| match CoreError::from(e) {
+                CoreError::Conflict("version") => CoreError::Conflict(STALE_BASE),
+                e => e,
+            })?;
+        self.audit_operator(
+            op,
+            "secret_update",
+            id.as_str(),
+            &format!("version={next} {}", summary.detail()),
+        )
+        .await?;
+        // The answer is the version this write created, not a re-read that a later write could
+        // already have moved on.
+        Ok(SecretRecord {
+            kind: v.kind,
+            field_names: v.field_names,
+            current_version: next,
+            updated_ms: v.created_ms,
+            ..view.secret
+        }
+        .into())
+    }
+
     /// Writes a new version whose value is that of `version`.
     pub async fn rollback_secret(
         &self,
@@ -504,6 +687,66 @@ mod tests {
         ] {
             assert!(check_name("secret", bad).is_err(), "{bad}");
         }
+    }
+
+    fn fields(pairs: &[(&str, &str)]) -> BTreeMap<String, Zeroizing<String>> {
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), Zeroizing::new((*v).to_owned())))
+            .collect()
+    }
+
+    fn merge(keep: &[&str], remove: &[&str], set: &[(&str, &str)]) -> FieldMerge {
+        FieldMerge {
+            base_version: 1,
+            keep: keep.iter().map(|s| (*s).to_owned()).collect(),
+            remove: remove.iter().map(|s| (*s).to_owned()).collect(),
+            set: fields(set),
+        }
+    }
+
+    #[test]
+    fn a_merge_keeps_replaces_removes_and_adds() {
+        let current = fields(&[("host", "h"), ("pass", "old"), ("user", "u")]);
+        let (out, summary) = merge(&["user"], &["host"], &[("pass", "new"), ("port", "1")])
+            .apply(current)
+            .unwrap();
+        let plain: Vec<(&str, &str)> = out.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        assert_eq!(plain, [("pass", "new"), ("port", "1"), ("user", "u")]);
+        assert_eq!(
+            summary,
+            MergeSummary {
+                kept: vec!["user".into()],
+                replaced: vec!["pass".into()],
+                removed: vec!["host".into()],
+                added: vec!["port".into()],
+            }
+        );
+        assert_eq!(
+            summary.detail(),
+            "kept=user replaced=pass removed=host added=port"
+        );
+    }
+
+    #[test]
+    fn a_merge_names_every_current_field_exactly_once() {
+        let current = || fields(&[("a", "1"), ("b", "2")]);
+        for bad in [
+            merge(&["a", "b", "c"], &[], &[]),
+            merge(&["a"], &["zz"], &[("b", "x")]),
+            merge(&["a"], &[], &[]),
+            merge(&["a", "a", "b"], &[], &[]),
+            merge(&["a", "b"], &["b"], &[]),
+            merge(&["a", "b"], &[], &[("a", "x")]),
+            merge(&["a,b"], &[], &[]),
+        ] {
+            let shown = format!("{bad:?}");
+            assert!(
+                matches!(bad.apply(current()), Err(CoreError::BadRequest(_))),
+                "{shown}"
+            );
+        }
+        assert!(!format!("{:?}", merge(&[], &[], &[("a", "hunter2")])).contains("hunter2"));
     }
 
     #[test]

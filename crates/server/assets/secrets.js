@@ -90,20 +90,121 @@ export async function secretsPage(projectId) {
     card('Create a secret', create));
 }
 
+/**
+ * The fields part of a structured secret's update. It starts from the current field names: each
+ * is kept as it is (the default: its value stays on the server and is never sent here),
+ * replaced, or removed, and new fields can be added. `summary()` says what will change, by name.
+ */
+function fieldUpdateEditor(currentNames, onChange) {
+  const wrap = h('div', { class: 'stack-sm' });
+  const current = currentNames.map((name) => {
+    const n = ++seq;
+    const what = field('Change', { class: 'faction', id: `faction-${n}`,
+      options: [['keep', 'Keep current value'], ['replace', 'Replace value'], ['remove', 'Remove field']] }, { tag: 'select' });
+    const value = field('Field value', { class: 'fvalue', autocomplete: 'off', spellcheck: 'false', id: `fvalue-${n}`,
+      placeholder: 'Kept as it is' });
+    const sync = () => {
+      value.control.disabled = what.control.value === 'remove';
+      value.control.placeholder = what.control.value === 'keep' ? 'Kept as it is' : '';
+      onChange();
+    };
+    // Typing a value means replacing it; choosing "keep" again forgets what was typed.
+    value.control.addEventListener('input', () => {
+      if (what.control.value === 'keep' && value.control.value !== '') what.control.value = 'replace';
+      sync();
+    });
+    what.control.addEventListener('change', () => {
+      if (what.control.value !== 'replace') value.control.value = '';
+      sync();
+    });
+    wrap.appendChild(h('fieldset', { class: 'fieldrow' }, h('legend', null, name), what, value));
+    return { name, what: what.control, value: value.control };
+  });
+  const added = h('div', { class: 'stack-sm' });
+  const addRow = () => {
+    const n = ++seq;
+    const row = h('fieldset', { class: 'fieldrow' },
+      h('legend', null, 'New field'),
+      field('Field name', { class: 'fname', autocomplete: 'off', pattern: '[A-Za-z0-9_.-]+', id: `fname-${n}` }),
+      field('Field value', { class: 'fvalue', autocomplete: 'off', spellcheck: 'false', id: `fvalue-${n}` }),
+      button('Remove field', () => { row.remove(); onChange(); }, 'small danger'));
+    row.addEventListener('input', onChange);
+    added.appendChild(row);
+    onChange();
+  };
+  wrap.append(added, button('Add field', addRow, 'small'));
+
+  /** The plan, by field name; throws on a name that cannot be used. */
+  const plan = () => {
+    const p = { keep: [], replace: [], remove: [], add: [], values: {} };
+    for (const c of current) {
+      if (c.what.value === 'keep') p.keep.push(c.name);
+      else if (c.what.value === 'remove') p.remove.push(c.name);
+      else { p.replace.push(c.name); p.values[c.name] = c.value.value; }
+    }
+    for (const row of added.children) {
+      const name = row.querySelector('.fname').value.trim();
+      if (!name) continue;
+      if (currentNames.includes(name) || p.add.includes(name)) throw new Error(`The field ${name} is there already.`);
+      p.add.push(name);
+      p.values[name] = row.querySelector('.fvalue').value;
+    }
+    return p;
+  };
+  return {
+    el: wrap,
+    plan,
+    body: (baseVersion) => {
+      const p = plan();
+      return { baseVersion, keepFields: p.keep, removeFields: p.remove, fields: p.values };
+    },
+  };
+}
+
+/** What an update will do, by field name only. */
+function changeSummary(p) {
+  const line = (label, names) => (names.length ? h('li', null, `${label}: ${names.join(', ')}`) : null);
+  const items = [line('Added', p.add), line('Replaced', p.replace), line('Removed', p.remove), line('Kept as they are', p.keep)]
+    .filter(Boolean);
+  if (!p.keep.length && !p.replace.length && !p.add.length) {
+    items.push(h('li', { class: 'error-text' }, 'A structured secret needs at least one field.'));
+  }
+  return h('ul', null, items);
+}
+
 function updateDialog(s, projectId) {
-  const editor = valueEditor(s.type, s.fieldNames || []);
-  const f = h('form', { class: 'stack' }, h('p', { class: 'muted small' }, 'The new value becomes a new version; older versions stay for rollback.'), editor.el);
+  const structured = s.type === 'structured';
+  const summary = h('div', { id: 'update-summary', class: 'callout', 'aria-live': 'polite' });
+  const refresh = () => {
+    try {
+      summary.replaceChildren(h('p', null, 'What will change:'), changeSummary(editor.plan()));
+    } catch (e) {
+      summary.replaceChildren(h('p', { class: 'error-text' }, e.message));
+    }
+  };
+  const editor = structured ? fieldUpdateEditor(s.fieldNames || [], () => refresh()) : valueEditor(s.type);
+  const f = h('form', { class: 'stack' },
+    h('p', { class: 'muted small' }, 'The new value becomes a new version; older versions stay for rollback.'),
+    editor.el, structured ? summary : null);
+  if (structured) refresh();
   const save = h('button', { type: 'button', class: 'primary' }, 'Save new version');
   const d = modal(`Update ${s.name}`, f, [button('Cancel', () => d.close()), save]);
   save.addEventListener('click', async () => {
     save.disabled = true;
     try {
-      const r = await api.post(`/v1/admin/secrets/${api.seg(s.id)}/update`, editor.read());
+      // A structured update names the version it started from: if someone saved a newer one
+      // meanwhile, the server refuses rather than undo their change.
+      const body = structured ? editor.body(s.version) : editor.read();
+      const r = await api.post(`/v1/admin/secrets/${api.seg(s.id)}/update`, body);
       d.close();
       await secretsPage(projectId);
       announce(`${s.name} is now at version ${r.version}.`);
     } catch (e) {
-      fail(e);
+      if (e.status === 409) {
+        fail(new Error(`${s.name} was changed by someone else meanwhile; nothing was saved. Close this and open Update again to start from the new version.`));
+      } else {
+        fail(e);
+      }
     } finally {
       save.disabled = false;
     }

@@ -33,3 +33,5 @@ mod storage;
 // The HTTP edge: forwarded client addresses, encoded bodies, key file modes, readiness, slow
 // clients (issue 9).
 mod edge;
+// A structured secret's update keeps the fields not retyped (issue 9, finding 11).
+mod fields;

@@ -10,7 +10,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use signet_core::account::{NewUser, Password};
 use signet_core::enrollment::EnrollmentSpec;
-use signet_core::secret::SecretInput;
+use signet_core::secret::{FieldMerge, SecretInput};
 use signet_store::AuditFilter;
 use zeroize::Zeroizing;
 
@@ -149,6 +149,8 @@ async fn projects(State(s): State<AppState>, call: OperatorCall) -> ApiResult<Js
 }
 
 /// A secret write: exactly one of `value` and `fields`. Values are held in zeroizing memory.
+/// An update may instead start from the current fields: `keepFields` and `removeFields` name
+/// current fields, `fields` replaces or adds, and `baseVersion` is the version the caller saw.
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 struct ValueBody {
@@ -156,10 +158,41 @@ struct ValueBody {
     name: Option<String>,
     value: Option<Zeroizing<String>>,
     fields: Option<BTreeMap<String, Zeroizing<String>>>,
+    keep_fields: Option<Vec<String>>,
+    remove_fields: Option<Vec<String>>,
+    base_version: Option<u32>,
 }
 
 impl ValueBody {
+    fn is_merge(&self) -> bool {
+        self.keep_fields.is_some() || self.remove_fields.is_some() || self.base_version.is_some()
+    }
+
+    fn merge(self) -> ApiResult<FieldMerge> {
+        if self.value.is_some() {
+            return Err(ApiError::malformed(
+                "keepFields and removeFields go with fields, not value",
+            ));
+        }
+        let base_version = self.base_version.ok_or_else(|| {
+            ApiError::malformed(
+                "missing field `baseVersion` (the version the fields were read from)",
+            )
+        })?;
+        Ok(FieldMerge {
+            base_version,
+            keep: self.keep_fields.unwrap_or_default(),
+            remove: self.remove_fields.unwrap_or_default(),
+            set: self.fields.unwrap_or_default(),
+        })
+    }
+
     fn input(self) -> ApiResult<SecretInput> {
+        if self.is_merge() {
+            return Err(ApiError::malformed(
+                "keepFields, removeFields and baseVersion belong to an update",
+            ));
+        }
         match (self.value, self.fields) {
             (Some(v), None) => Ok(SecretInput::Value(v)),
             (None, Some(f)) => Ok(SecretInput::Fields(f)),
@@ -193,6 +226,13 @@ async fn update_secret(
     let b: ValueBody = json(&call.body)?;
     if b.project_id.is_some() || b.name.is_some() {
         return Err(ApiError::malformed("an update takes only value or fields"));
+    }
+    if b.is_merge() {
+        return to_json(
+            s.signet
+                .merge_secret_fields(&call.operator, &id, b.merge()?)
+                .await?,
+        );
     }
     to_json(
         s.signet
