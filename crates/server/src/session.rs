@@ -128,7 +128,9 @@ impl WebConfig {
         let single = |name: &str| {
             let mut all = headers.get_all(name).iter();
             match (all.next(), all.next()) {
-                (Some(v), None) => v.to_str().ok(),
+                // A value that is not visible ASCII cannot be judged, so it is judged foreign:
+                // treating it as absent would skip the check (found by fuzzing).
+                (Some(v), None) => Some(v.to_str().unwrap_or("\u{0}")),
                 (None, None) => None,
                 // Two values: refuse rather than pick one.
                 _ => Some("\u{0}"),
@@ -168,6 +170,27 @@ mod tests {
             b = b.header(*k, *v);
         }
         b.body(()).unwrap().into_parts().0
+    }
+
+    #[test]
+    fn unreadable_fetch_metadata_or_origin_is_refused() {
+        let web = WebConfig::from_public_url("http://localhost:8420");
+        let with = |name: &str, value: &[u8]| {
+            let mut p = parts(Method::POST, &[]);
+            p.headers.insert(
+                axum::http::HeaderName::from_bytes(name.as_bytes()).unwrap(),
+                axum::http::HeaderValue::from_bytes(value).unwrap(),
+            );
+            p
+        };
+        // The fuzzer's input: `same-origin` with non-ASCII bytes in the middle.
+        let site = with("sec-fetch-site", b"same\xD3\x94rigin");
+        assert!(web.check_same_origin(&site, None).is_err());
+        let origin = with("origin", b"http://localhost:8420\xff");
+        assert!(web.check_same_origin(&origin, None).is_err());
+        // Readable and same-origin still passes.
+        let ok = with("sec-fetch-site", b"same-origin");
+        assert!(web.check_same_origin(&ok, None).is_ok());
     }
 
     #[test]
