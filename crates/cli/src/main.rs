@@ -110,6 +110,8 @@ fn main() -> ExitCode {
             };
         }
     };
+    // Test builds only: arms the fault points `FAILPOINTS` names (see signet_core::fault).
+    let _faults = signet_core::fault::arm_from_env();
     let outcome = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -28,6 +28,13 @@ pub enum CoreError {
     /// Too many attempts from this source.
     #[error("rate limited")]
     RateLimited,
+    /// Over a budget that refills at a known rate (a machine's request budget, the password-hash
+    /// queue, a source's authentication failures): 429 with this `Retry-After`, at least 1 s.
+    #[error("over budget")]
+    OverBudget {
+        /// Whole seconds until a retry can succeed.
+        retry_after_secs: u64,
+    },
     /// Authentication failed. Deliberately says nothing about why.
     #[error("authentication failed")]
     Unauthenticated,

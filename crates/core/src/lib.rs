@@ -13,6 +13,7 @@ pub mod auth;
 mod clock;
 pub mod enrollment;
 mod error;
+pub mod fault;
 pub mod invite;
 pub mod machine;
 pub mod network;

@@ -133,6 +133,8 @@ impl ErrorCode {
 pub struct ApiError {
     code: ErrorCode,
     message: Option<String>,
+    /// `Retry-After` in seconds, for 429 and 503; `None` means 1 s.
+    retry_after_secs: Option<u64>,
 }
 
 impl ApiError {
@@ -141,6 +143,7 @@ impl ApiError {
         Self {
             code,
             message: None,
+            retry_after_secs: None,
         }
     }
 
@@ -149,6 +152,7 @@ impl ApiError {
         Self {
             code: ErrorCode::MalformedRequest,
             message: Some(message.into()),
+            retry_after_secs: None,
         }
     }
 
@@ -166,12 +170,18 @@ impl From<CoreError> for ApiError {
             CoreError::Conflict(rule) => Self {
                 code: ErrorCode::Conflict,
                 message: Some(format!("conflict: {rule}")),
+                retry_after_secs: None,
             },
             CoreError::Forbidden => Self::new(ErrorCode::AccessDenied),
             CoreError::InviteRefused => Self::new(ErrorCode::InviteRefused),
             CoreError::NotFound => Self::new(ErrorCode::NotFound),
             CoreError::PasskeysUnavailable => Self::new(ErrorCode::PasskeysUnavailable),
             CoreError::RateLimited => Self::new(ErrorCode::RateLimited),
+            CoreError::OverBudget { retry_after_secs } => Self {
+                code: ErrorCode::RateLimited,
+                message: None,
+                retry_after_secs: Some(retry_after_secs.max(1)),
+            },
             CoreError::Unauthenticated => Self::new(ErrorCode::AuthenticationFailed),
             CoreError::Unavailable => Self::new(ErrorCode::Unavailable),
             CoreError::StepUpRequired => Self::new(ErrorCode::StepUpRequired),
@@ -196,8 +206,9 @@ impl IntoResponse for ApiError {
         )
             .into_response();
         if self.code == ErrorCode::RateLimited || self.code == ErrorCode::Unavailable {
+            let secs = self.retry_after_secs.unwrap_or(1).max(1);
             resp.headers_mut()
-                .insert("retry-after", axum::http::HeaderValue::from_static("1"));
+                .insert("retry-after", axum::http::HeaderValue::from(secs));
         }
         resp
     }
@@ -238,5 +249,23 @@ mod tests {
             StatusCode::UNAUTHORIZED
         );
         assert_eq!(ErrorCode::AccessDenied.status(), StatusCode::FORBIDDEN);
+    }
+
+    #[test]
+    fn over_budget_is_429_with_its_retry_after() {
+        let resp = ApiError::from(CoreError::OverBudget {
+            retry_after_secs: 17,
+        })
+        .into_response();
+        assert_eq!(resp.status(), StatusCode::TOO_MANY_REQUESTS);
+        assert_eq!(resp.headers()["retry-after"], "17");
+        // A zero would tell a client to hammer at once; the floor is one second.
+        let resp = ApiError::from(CoreError::OverBudget {
+            retry_after_secs: 0,
+        })
+        .into_response();
+        assert_eq!(resp.headers()["retry-after"], "1");
+        let resp = ApiError::from(CoreError::RateLimited).into_response();
+        assert_eq!(resp.headers()["retry-after"], "1");
     }
 }
