@@ -420,10 +420,6 @@ impl Signet {
         // The store re-checks "no user yet" in the insert's own transaction, so two racing
         // create-owner calls cannot both win, and stores the codes in the same one, so an owner
         // never exists without the codes they are about to be shown.
-        self.store
-            .insert_first_user(&enrollment.user, &digests)
-            .await?;
-
         let e = self.event(
             &Actor::new(ActorKind::System, "", "local"),
             "user_create_owner",
@@ -431,7 +427,9 @@ impl Signet {
             AuditResult::Ok,
             &format!("username={}", enrollment.user.username),
         );
-        self.journal(vec![e], Vec::new()).await?;
+        self.audited_event(e)
+            .insert_first_user(&enrollment.user, &digests)
+            .await?;
         Ok(enrollment)
     }
 
@@ -472,10 +470,7 @@ impl Signet {
             )
             .await?;
         // One transaction: the account never exists without the codes its user is shown.
-        self.store
-            .insert_user_with_codes(&enrollment.user, &digests)
-            .await?;
-        self.audit_operator(
+        self.audited(
             op,
             "user_create",
             &enrollment.user.id.to_string(),
@@ -486,6 +481,7 @@ impl Signet {
                 scope_detail(enrollment.user.projects.as_deref())
             ),
         )
+        .insert_user_with_codes(&enrollment.user, &digests)
         .await?;
         Ok(enrollment)
     }
@@ -781,13 +777,6 @@ impl Signet {
             user_id: Some(user.id),
             expires_ms: Some(now + ttl),
         };
-        self.store
-            .insert_operator(&rec)
-            .await
-            .map_err(|e| match e {
-                StoreError::Conflict("public_key") => CoreError::Conflict("public_key_taken"),
-                e => e.into(),
-            })?;
         let e = self.event(
             &Actor::new(ActorKind::Anonymous, "", &ip),
             "operator_cli_login",
@@ -795,7 +784,13 @@ impl Signet {
             AuditResult::Ok,
             &format!("user={}", user.id),
         );
-        self.journal(vec![e], Vec::new()).await?;
+        self.audited_event(e)
+            .insert_operator(&rec)
+            .await
+            .map_err(|e| match e {
+                StoreError::Conflict("public_key") => CoreError::Conflict("public_key_taken"),
+                e => e.into(),
+            })?;
         Ok(CliLogin {
             operator_id: rec.id,
             vault_id: self.vault.clone(),
@@ -815,7 +810,6 @@ impl Signet {
         if let Some(grant) = op.session {
             return self.end_session(op, grant).await;
         }
-        self.store.disable_operator(&op.id).await?;
         let e = self.event(
             &Actor::new(
                 ActorKind::Operator,
@@ -827,7 +821,8 @@ impl Signet {
             AuditResult::Ok,
             "",
         );
-        self.journal(vec![e], Vec::new()).await
+        self.audited_event(e).disable_operator(&op.id).await?;
+        Ok(())
     }
 }
 

@@ -14,8 +14,8 @@ use crate::network::ClientAddr;
 use serde::Serialize;
 use signet_crypto::AuditKey;
 use signet_store::{
-    ActorKind, AuditChain, AuditEvent, AuditFilter, AuditRecord, AuditResult, JournalBatch,
-    ReadMark,
+    ActorKind, AuditChain, AuditEvent, AuditFilter, AuditRecord, AuditResult, Audited,
+    JournalBatch, ReadMark, Store,
 };
 
 use crate::auth::{AuthedMachine, AuthedOperator};
@@ -174,6 +174,34 @@ impl Signet {
             result,
             detail: detail.to_owned(),
         }
+    }
+
+    /// A store handle whose next write commits together with `event`: the change and its
+    /// record are durable together or not at all (see `AuditStore::audited`). Call the write on
+    /// it directly; reads go to `self.store`.
+    pub(crate) fn audited_event(&self, event: AuditEvent) -> Box<dyn Store> {
+        self.store.audited(Audited {
+            event,
+            chain: self.chain.clone(),
+        })
+    }
+
+    /// [`Signet::audited_event`] for an operator action that succeeds if the write does.
+    pub(crate) fn audited(
+        &self,
+        op: &AuthedOperator,
+        action: &str,
+        target: &str,
+        detail: &str,
+    ) -> Box<dyn Store> {
+        let e = self.event(
+            &Actor::operator(op),
+            action,
+            target,
+            AuditResult::Ok,
+            detail,
+        );
+        self.audited_event(e)
     }
 
     /// Appends events (and read marks) durably. Fails closed: on error the caller must not

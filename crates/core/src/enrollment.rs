@@ -18,7 +18,7 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 use signet_proto::{MachineId, ProjectId, PublicKey, SecretId};
 use signet_store::{
-    ActorKind, AuditResult, BootstrapTokenRecord, EnrollMethod, EnrollmentGrant,
+    ActorKind, AuditEvent, AuditResult, BootstrapTokenRecord, EnrollMethod, EnrollmentGrant,
     EnrollmentTokenRecord, MachineKind, MachineRecord, MachineStatus, StoreError,
 };
 use zeroize::Zeroizing;
@@ -264,6 +264,27 @@ impl Signet {
         }
     }
 
+    fn enrollment_event(
+        &self,
+        m: Option<&MachineRecord>,
+        ip: ClientAddr,
+        action: &str,
+        result: AuditResult,
+        detail: &str,
+    ) -> AuditEvent {
+        let (kind, id) = match m {
+            Some(m) => (ActorKind::Machine, m.id.to_string()),
+            None => (ActorKind::Anonymous, String::new()),
+        };
+        self.event(
+            &Actor::new(kind, &id, &ip.to_string()),
+            action,
+            &id,
+            result,
+            detail,
+        )
+    }
+
     async fn enrollment_audit(
         &self,
         m: Option<&MachineRecord>,
@@ -272,18 +293,19 @@ impl Signet {
         result: AuditResult,
         detail: &str,
     ) -> CoreResult<()> {
-        let (kind, id) = match m {
-            Some(m) => (ActorKind::Machine, m.id.to_string()),
-            None => (ActorKind::Anonymous, String::new()),
-        };
-        let e = self.event(
-            &Actor::new(kind, &id, &ip.to_string()),
-            action,
-            &id,
-            result,
-            detail,
-        );
+        let e = self.enrollment_event(m, ip, action, result, detail);
         self.journal(vec![e], Vec::new()).await
+    }
+
+    /// A store handle whose next write registers `m` together with its enrollment record.
+    fn enrolling(
+        &self,
+        m: &MachineRecord,
+        ip: ClientAddr,
+        action: &str,
+        detail: &str,
+    ) -> Box<dyn signet_store::Store> {
+        self.audited_event(self.enrollment_event(Some(m), ip, action, AuditResult::Ok, detail))
     }
 
     async fn refuse(&self, ip: ClientAddr, action: &str, reason: &str) -> CoreError {
@@ -319,8 +341,8 @@ impl Signet {
             expires_ms: now + BOOTSTRAP_TTL_MS,
             used_ms: None,
         };
-        self.store.insert_bootstrap_token(&rec).await?;
-        self.audit_operator(op, "bootstrap_token_create", &rec.id, "")
+        self.audited(op, "bootstrap_token_create", &rec.id, "")
+            .insert_bootstrap_token(&rec)
             .await?;
         Ok((rec, token))
     }
@@ -346,8 +368,9 @@ impl Signet {
             return Err(self.refuse(reg.source_ip, ACTION, "ip_allowlist").await);
         }
         let m = self.new_machine(reg, EnrollMethod::Bootstrap, MachineStatus::Pending)?;
+        let detail = format!("fingerprint={}", m.public_key.fingerprint());
         match self
-            .store
+            .enrolling(&m, reg.source_ip, ACTION, &detail)
             .redeem_bootstrap_token(&token_hash(token), self.now_ms(), &m)
             .await
         {
@@ -357,14 +380,6 @@ impl Signet {
             }
             Err(e) => return Err(Self::key_conflict(e)),
         }
-        self.enrollment_audit(
-            Some(&m),
-            reg.source_ip,
-            ACTION,
-            AuditResult::Ok,
-            &format!("fingerprint={}", m.public_key.fingerprint()),
-        )
-        .await?;
         Ok(self.registered(&m))
     }
 
@@ -392,18 +407,11 @@ impl Signet {
                 .await);
         }
         let m = self.new_machine(reg, EnrollMethod::Request, MachineStatus::Pending)?;
-        self.store
+        let detail = format!("fingerprint={}", m.public_key.fingerprint());
+        self.enrolling(&m, reg.source_ip, ACTION, &detail)
             .insert_machine(&m)
             .await
             .map_err(Self::key_conflict)?;
-        self.enrollment_audit(
-            Some(&m),
-            reg.source_ip,
-            ACTION,
-            AuditResult::Ok,
-            &format!("fingerprint={}", m.public_key.fingerprint()),
-        )
-        .await?;
         Ok(self.registered(&m))
     }
 
@@ -490,13 +498,13 @@ impl Signet {
             created_ms: now,
             revoked_ms: None,
         };
-        self.store.insert_enrollment_token(&rec).await?;
-        self.audit_operator(
+        self.audited(
             op,
             "enrollment_token_create",
             &rec.id,
             &format!("max_uses={max_uses}"),
         )
+        .insert_enrollment_token(&rec)
         .await?;
         let mut view = EnrollmentTokenView::from(rec);
         view.token = Some(token.0.to_string());
@@ -531,10 +539,8 @@ impl Signet {
     ) -> CoreResult<EnrollmentTokenView> {
         self.require(op, Permission::ManageTokens, "enrollment_token_revoke")
             .await?;
-        self.store
+        self.audited(op, "enrollment_token_revoke", id, "")
             .revoke_enrollment_token(id, self.now_ms())
-            .await?;
-        self.audit_operator(op, "enrollment_token_revoke", id, "")
             .await?;
         self.all_enrollment_tokens()
             .await?
@@ -585,7 +591,7 @@ impl Signet {
             secret_ids: t.secret_ids.clone(),
         };
         match self
-            .store
+            .enrolling(&m, reg.source_ip, ACTION, &format!("token={}", t.id))
             .redeem_enrollment_token(&t.id, now, &m, &grant)
             .await
         {
@@ -595,14 +601,6 @@ impl Signet {
             }
             Err(e) => return Err(Self::key_conflict(e)),
         }
-        self.enrollment_audit(
-            Some(&m),
-            reg.source_ip,
-            ACTION,
-            AuditResult::Ok,
-            &format!("token={}", t.id),
-        )
-        .await?;
         Ok(self.registered(&m))
     }
 }

@@ -164,8 +164,7 @@ impl Signet {
             used_ms: None,
             revoked_ms: None,
         };
-        self.store.insert_invite(&rec).await?;
-        self.audit_operator(
+        self.audited(
             op,
             "user_invite",
             &rec.id.to_string(),
@@ -176,6 +175,7 @@ impl Signet {
                 scope_detail(rec.projects.as_deref())
             ),
         )
+        .insert_invite(&rec)
         .await?;
         let url = Zeroizing::new(format!(
             "{}/#/invite/{}",
@@ -207,9 +207,10 @@ impl Signet {
         self.require(op, Permission::ManageUsers, "user_invite_revoke")
             .await?;
         let id = parse_invite_id(id)?;
-        self.store.revoke_invite(&id, self.now_ms()).await?;
-        self.audit_operator(op, "user_invite_revoke", &id.to_string(), "")
-            .await
+        self.audited(op, "user_invite_revoke", &id.to_string(), "")
+            .revoke_invite(&id, self.now_ms())
+            .await?;
+        Ok(())
     }
 
     /// Creates the account an invitation describes, with the username and password its holder
@@ -242,17 +243,6 @@ impl Signet {
             )
             .await?;
         // Password hashing took a while: the store re-checks the invitation as it spends it.
-        match self
-            .store
-            .accept_invite(&invite.id, self.now_ms(), &enrollment.user, &digests)
-            .await
-        {
-            Ok(()) => {}
-            Err(StoreError::NotFound) => {
-                return Err(self.refuse_invite(&ip, &invite.id.to_string()).await);
-            }
-            Err(e) => return Err(e.into()),
-        }
         let e = self.event(
             &Actor::new(ActorKind::Anonymous, "", &ip),
             "user_invite_accept",
@@ -265,7 +255,17 @@ impl Signet {
                 invite.role.as_str()
             ),
         );
-        self.journal(vec![e], Vec::new()).await?;
+        match self
+            .audited_event(e)
+            .accept_invite(&invite.id, self.now_ms(), &enrollment.user, &digests)
+            .await
+        {
+            Ok(()) => {}
+            Err(StoreError::NotFound) => {
+                return Err(self.refuse_invite(&ip, &invite.id.to_string()).await);
+            }
+            Err(e) => return Err(e.into()),
+        }
         Ok(enrollment)
     }
 

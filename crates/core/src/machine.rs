@@ -146,15 +146,13 @@ impl Signet {
         action: &str,
     ) -> CoreResult<MachineView> {
         let mid = parse_machine_id(id)?;
-        self.store
+        self.audited(op, action, &mid.to_string(), "")
             .transition_machine(&mid, from, to)
             .await
             .map_err(|e| match e {
                 StoreError::NotFound => CoreError::Conflict("machine_state"),
                 e => e.into(),
             })?;
-        self.audit_operator(op, action, &mid.to_string(), "")
-            .await?;
         self.machine_by_id(id).await
     }
 
@@ -241,8 +239,7 @@ impl Signet {
         )
         .await?;
         let mid = parse_machine_id(id)?;
-        self.store.set_machine_enabled(&mid, enabled).await?;
-        self.audit_operator(
+        self.audited(
             op,
             if enabled {
                 "machine_enable"
@@ -252,6 +249,7 @@ impl Signet {
             &mid.to_string(),
             "",
         )
+        .set_machine_enabled(&mid, enabled)
         .await?;
         self.machine_by_id(id).await
     }
@@ -261,8 +259,8 @@ impl Signet {
         self.require(op, Permission::ManageMachines, "machine_revoke")
             .await?;
         let mid = parse_machine_id(id)?;
-        self.store.revoke_machine(&mid).await?;
-        self.audit_operator(op, "machine_revoke", &mid.to_string(), "")
+        self.audited(op, "machine_revoke", &mid.to_string(), "")
+            .revoke_machine(&mid)
             .await?;
         self.machine_by_id(id).await
     }
@@ -288,18 +286,17 @@ impl Signet {
         .await?;
         let mid = parse_machine_id(id)?;
         let pid = ProjectId::parse(project).map_err(|_| CoreError::bad("unknown project"))?;
-        if attach {
-            self.store.attach(&mid, &pid).await?;
-        } else {
-            self.store.detach(&mid, &pid).await?;
-        }
         let action = if attach {
             "machine_attach"
         } else {
             "machine_detach"
         };
-        self.audit_operator(op, action, &mid.to_string(), pid.as_str())
-            .await?;
+        let store = self.audited(op, action, &mid.to_string(), pid.as_str());
+        if attach {
+            store.attach(&mid, &pid).await?;
+        } else {
+            store.detach(&mid, &pid).await?;
+        }
         self.machine_by_id(id).await
     }
 
@@ -340,17 +337,18 @@ impl Signet {
                         rec.project_id
                     )));
                 }
-                self.store.grant(&mid, &sid).await?;
-            } else {
-                self.store.ungrant(&mid, &sid).await?;
             }
-            self.audit_operator(
+            let store = self.audited(
                 op,
                 if grant { "grant_add" } else { "grant_remove" },
                 &mid.to_string(),
                 sid.as_str(),
-            )
-            .await?;
+            );
+            if grant {
+                store.grant(&mid, &sid).await?;
+            } else {
+                store.ungrant(&mid, &sid).await?;
+            }
         }
         self.machine_by_id(id).await
     }
@@ -373,8 +371,8 @@ impl Signet {
             .iter()
             .map(|c| parse_cidr(c).map(|n| n.to_string()))
             .collect::<CoreResult<Vec<_>>>()?;
-        self.store.set_machine_cidrs(&mid, &parsed).await?;
-        self.audit_operator(op, "machine_cidrs_set", &mid.to_string(), &parsed.join(","))
+        self.audited(op, "machine_cidrs_set", &mid.to_string(), &parsed.join(","))
+            .set_machine_cidrs(&mid, &parsed)
             .await?;
         self.machine_by_id(id).await
     }

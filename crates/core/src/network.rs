@@ -288,10 +288,10 @@ impl Signet {
             label: label.to_owned(),
             created_ms: self.now_ms(),
         };
-        self.store.insert_allowlist_entry(&entry).await?;
-        self.policy.refresh(self.store.as_ref()).await?;
-        self.audit_operator(op, "ip_allowlist_add", &entry.id, &entry.cidr)
+        self.audited(op, "ip_allowlist_add", &entry.id, &entry.cidr)
+            .insert_allowlist_entry(&entry)
             .await?;
+        self.policy.refresh(self.store.as_ref()).await?;
         Ok(entry.into())
     }
 
@@ -300,9 +300,11 @@ impl Signet {
         self.require(op, Permission::ManageAllowlist, "ip_allowlist_remove")
             .await?;
         self.require_step_up(op, "ip_allowlist_remove").await?;
-        self.store.remove_allowlist_entry(id).await?;
+        self.audited(op, "ip_allowlist_remove", id, "")
+            .remove_allowlist_entry(id)
+            .await?;
         self.policy.refresh(self.store.as_ref()).await?;
-        self.audit_operator(op, "ip_allowlist_remove", id, "").await
+        Ok(())
     }
 
     /// Turns enforcement on or off.
@@ -319,14 +321,10 @@ impl Signet {
         self.require(op, Permission::ManageAllowlist, action)
             .await?;
         self.require_step_up(op, action).await?;
-        self.store.set_ip_allowlist_enabled(enabled).await?;
+        self.audited(op, action, "", "")
+            .set_ip_allowlist_enabled(enabled)
+            .await?;
         self.policy.refresh(self.store.as_ref()).await?;
-        let action = if enabled {
-            "ip_allowlist_enable"
-        } else {
-            "ip_allowlist_disable"
-        };
-        self.audit_operator(op, action, "", "").await?;
         self.allowlist().await
     }
 

@@ -31,7 +31,6 @@ impl Signet {
             user_id: None,
             expires_ms: None,
         };
-        self.store.insert_operator(&rec).await?;
         let e = self.event(
             &Actor::new(ActorKind::System, "", "local"),
             "operator_create",
@@ -39,7 +38,7 @@ impl Signet {
             AuditResult::Ok,
             &format!("owner={owner}"),
         );
-        self.journal(vec![e], Vec::new()).await?;
+        self.audited_event(e).insert_operator(&rec).await?;
         Ok((rec, seed))
     }
 }

@@ -345,20 +345,18 @@ impl Signet {
             created_ms: self.now_ms(),
             last_used_ms: None,
         };
-        self.store
-            .insert_passkey(&record, MAX_PASSKEYS_PER_USER)
-            .await
-            .map_err(|e| match e {
-                StoreError::Conflict("credential_id") => CoreError::Conflict("passkey_exists"),
-                e => e.into(),
-            })?;
-        self.audit_operator(
+        self.audited(
             op,
             "passkey_register",
             record.id.as_str(),
             &format!("user={user_id} name={}", truncate(&record.name, 64)),
         )
-        .await?;
+        .insert_passkey(&record, MAX_PASSKEYS_PER_USER)
+        .await
+        .map_err(|e| match e {
+            StoreError::Conflict("credential_id") => CoreError::Conflict("passkey_exists"),
+            e => e.into(),
+        })?;
         Ok(record.into())
     }
 
@@ -391,14 +389,15 @@ impl Signet {
         let user = self.account_of(op, "passkey_rename").await?;
         let id = PasskeyId::parse(id).map_err(|_| CoreError::NotFound)?;
         let name = check_name(name)?;
-        let p = self.store.rename_passkey(&user, &id, &name).await?;
-        self.audit_operator(
-            op,
-            "passkey_rename",
-            id.as_str(),
-            &format!("user={user} name={}", truncate(&name, 64)),
-        )
-        .await?;
+        let p = self
+            .audited(
+                op,
+                "passkey_rename",
+                id.as_str(),
+                &format!("user={user} name={}", truncate(&name, 64)),
+            )
+            .rename_passkey(&user, &id, &name)
+            .await?;
         Ok(p.into())
     }
 
@@ -406,9 +405,10 @@ impl Signet {
     pub async fn passkey_delete(&self, op: &AuthedOperator, id: &str) -> CoreResult<()> {
         let user = self.account_of(op, "passkey_delete").await?;
         let id = PasskeyId::parse(id).map_err(|_| CoreError::NotFound)?;
-        self.store.delete_passkey(&user, &id).await?;
-        self.audit_operator(op, "passkey_delete", id.as_str(), &format!("user={user}"))
-            .await
+        self.audited(op, "passkey_delete", id.as_str(), &format!("user={user}"))
+            .delete_passkey(&user, &id)
+            .await?;
+        Ok(())
     }
 
     /// Starts a usernameless sign-in: the options name no user and list no credential, so they

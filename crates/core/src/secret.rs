@@ -307,6 +307,18 @@ impl From<VersionRecord> for VersionView {
     }
 }
 
+/// The secret as the write that created version `written` left it: the answer names that
+/// version, never a later one that a concurrent write may already have added.
+fn written_version(before: SecretRecord, written: u32, v: NewVersion) -> SecretRecord {
+    SecretRecord {
+        kind: v.kind,
+        field_names: v.field_names,
+        current_version: written,
+        updated_ms: v.created_ms,
+        ..before
+    }
+}
+
 fn parse_secret_id(id: &str) -> CoreResult<SecretId> {
     SecretId::parse(id).map_err(|_| CoreError::NotFound)
 }
@@ -333,8 +345,8 @@ impl Signet {
             wrapped_key: wrapped.0,
             created_ms: self.now_ms(),
         };
-        self.store.insert_project(&p).await?;
-        self.audit_operator(op, "project_create", p.id.as_str(), &p.name)
+        self.audited(op, "project_create", p.id.as_str(), &p.name)
+            .insert_project(&p)
             .await?;
         Ok(p.into())
     }
@@ -430,13 +442,13 @@ impl Signet {
             updated_ms: now,
             deleted_ms: None,
         };
-        self.store.insert_secret(&rec, &first).await?;
-        self.audit_operator(
+        self.audited(
             op,
             "secret_create",
             rec.id.as_str(),
             &format!("project={} version=1", rec.project_id),
         )
+        .insert_secret(&rec, &first)
         .await?;
         Ok(rec.into())
     }
@@ -490,12 +502,13 @@ impl Signet {
         let v = self
             .seal_version(&project, &id, next, input, &op.id.to_string())
             .await?;
-        self.store
+        // Conditional on the version read above, so `next` is exactly what the store writes or
+        // the write fails; the record names it before the transaction starts.
+        let written = self
+            .audited(op, "secret_update", id.as_str(), &format!("version={next}"))
             .append_version(&id, s.current_version, &v)
             .await?;
-        self.audit_operator(op, "secret_update", id.as_str(), &format!("version={next}"))
-            .await?;
-        Ok(self.live_secret(&id).await?.into())
+        Ok(written_version(s, written, v).into())
     }
 
     /// Writes a new version of a structured secret from its current fields (see [`FieldMerge`]).
@@ -544,30 +557,20 @@ impl Signet {
             )
             .await?;
         // Conditional on `base`: a concurrent update since the read above makes this a conflict.
-        self.store
+        let written = self
+            .audited(
+                op,
+                "secret_update",
+                id.as_str(),
+                &format!("version={next} {}", summary.detail()),
+            )
             .append_version(&id, base, &v)
             .await
             .map_err(|e| match CoreError::from(e) {
                 CoreError::Conflict("version") => CoreError::Conflict(STALE_BASE),
                 e => e,
             })?;
-        self.audit_operator(
-            op,
-            "secret_update",
-            id.as_str(),
-            &format!("version={next} {}", summary.detail()),
-        )
-        .await?;
-        // The answer is the version this write created, not a re-read that a later write could
-        // already have moved on.
-        Ok(SecretRecord {
-            kind: v.kind,
-            field_names: v.field_names,
-            current_version: next,
-            updated_ms: v.created_ms,
-            ..view.secret
-        }
-        .into())
+        Ok(written_version(view.secret, written, v).into())
     }
 
     /// Writes a new version whose value is that of `version`.
@@ -594,17 +597,16 @@ impl Signet {
             created_by: op.id.to_string(),
             created_ms: self.now_ms(),
         };
-        self.store
+        let written = self
+            .audited(
+                op,
+                "secret_rollback",
+                id.as_str(),
+                &format!("version={next} value_of={version}"),
+            )
             .append_version(&id, s.current_version, &v)
             .await?;
-        self.audit_operator(
-            op,
-            "secret_rollback",
-            id.as_str(),
-            &format!("version={next} value_of={version}"),
-        )
-        .await?;
-        Ok(self.live_secret(&id).await?.into())
+        Ok(written_version(s, written, v).into())
     }
 
     /// Soft-deletes a secret.
@@ -616,9 +618,10 @@ impl Signet {
         } else {
             parse_secret_id(id)?
         };
-        self.store.delete_secret(&id, self.now_ms()).await?;
-        self.audit_operator(op, "secret_delete", id.as_str(), "")
-            .await
+        self.audited(op, "secret_delete", id.as_str(), "")
+            .delete_secret(&id, self.now_ms())
+            .await?;
+        Ok(())
     }
 
     /// A live secret's metadata.

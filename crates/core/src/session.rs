@@ -339,7 +339,6 @@ impl Signet {
                 .collect(),
             revoked_ms: None,
         };
-        self.store.insert_session(&rec).await?;
         let e = self.event(
             &Actor::new(ActorKind::Operator, &rec.operator_id.to_string(), &ip),
             "session_open",
@@ -347,7 +346,7 @@ impl Signet {
             AuditResult::Ok,
             &format!("user={}", user.id),
         );
-        self.journal(vec![e], Vec::new()).await?;
+        self.audited_event(e).insert_session(&rec).await?;
         let view = self.view_of(&secret, &rec, user.clone());
         Ok(OpenedSession { secret, view })
     }
@@ -468,11 +467,12 @@ impl Signet {
         grant: SessionGrant,
     ) -> CoreResult<()> {
         let user = op.user_id.ok_or(CoreError::Unauthenticated)?;
-        self.store
+        // Already ended (a second logout racing the first) is still a logout; only a session
+        // this call ended gets a record.
+        self.audited(op, "session_logout", &grant.id.to_string(), "")
             .revoke_session(&user, &grant.id, self.now_ms())
             .await?;
-        self.audit_operator(op, "session_logout", &grant.id.to_string(), "")
-            .await
+        Ok(())
     }
 
     /// Refuses with [`CoreError::StepUpRequired`] (audited) unless this browser session gave a
@@ -539,16 +539,18 @@ impl Signet {
         factor: &str,
     ) -> CoreResult<i64> {
         let now = self.now_ms();
-        if !self.store.set_session_step_up(&grant.id, now).await? {
+        let marked = self
+            .audited(
+                op,
+                "session_step_up",
+                &grant.id.to_string(),
+                &format!("factor={factor}"),
+            )
+            .set_session_step_up(&grant.id, now)
+            .await?;
+        if !marked {
             return Err(CoreError::Unauthenticated);
         }
-        self.audit_operator(
-            op,
-            "session_step_up",
-            &grant.id.to_string(),
-            &format!("factor={factor}"),
-        )
-        .await?;
         Ok(now + STEP_UP_WINDOW_MS)
     }
 
@@ -652,11 +654,14 @@ impl Signet {
     pub async fn revoke_own_session(&self, op: &AuthedOperator, id: &str) -> CoreResult<()> {
         let user = op.user_id.ok_or(CoreError::NotFound)?;
         let id = SessionId::parse(id).map_err(|_| CoreError::NotFound)?;
-        if !self.store.revoke_session(&user, &id, self.now_ms()).await? {
+        let revoked = self
+            .audited(op, "session_revoke", &id.to_string(), "")
+            .revoke_session(&user, &id, self.now_ms())
+            .await?;
+        if !revoked {
             return Err(CoreError::NotFound);
         }
-        self.audit_operator(op, "session_revoke", &id.to_string(), "")
-            .await
+        Ok(())
     }
 
     /// Disables one of the caller's own CLI keys. Another user's key is [`CoreError::NotFound`].
@@ -672,9 +677,10 @@ impl Signet {
         if !mine {
             return Err(CoreError::NotFound);
         }
-        self.store.disable_operator(&id).await?;
-        self.audit_operator(op, "operator_revoke", &id.to_string(), "")
-            .await
+        self.audited(op, "operator_revoke", &id.to_string(), "")
+            .disable_operator(&id)
+            .await?;
+        Ok(())
     }
 
     /// Changes the caller's password after checking the current one, and ends their other
@@ -699,15 +705,18 @@ impl Signet {
         }
         let now = self.now_ms();
         let phc = crate::account::hash_password(&self.hashes, new).await?;
-        self.store.set_password_hash(&user_id, &phc).await?;
+        // The record commits with the new hash, which is the change; ending the other sessions
+        // afterwards is a consequence that a retry completes.
+        self.audited(op, "user_password_change", &user_id.to_string(), "")
+            .set_password_hash(&user_id, &phc)
+            .await?;
         let keep = op.session.map(|s| s.id);
         for s in self.store.live_sessions(&user_id, now).await? {
             if Some(s.id) != keep {
                 self.store.revoke_session(&user_id, &s.id, now).await?;
             }
         }
-        self.audit_operator(op, "user_password_change", &user_id.to_string(), "")
-            .await
+        Ok(())
     }
 
     /// The user behind an operator, for routes that show it.

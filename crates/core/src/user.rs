@@ -94,10 +94,7 @@ impl Signet {
         let projects = self
             .check_scope(change.role, change.projects.as_deref())
             .await?;
-        self.store
-            .set_user_access(&user.id, change.role, projects.as_deref())
-            .await?;
-        self.audit_operator(
+        self.audited(
             op,
             "user_role_set",
             &user.id.to_string(),
@@ -108,6 +105,7 @@ impl Signet {
                 scope_detail(projects.as_deref())
             ),
         )
+        .set_user_access(&user.id, change.role, projects.as_deref())
         .await?;
         self.user_view(&user.id).await
     }
@@ -126,8 +124,8 @@ impl Signet {
             "user_suspend"
         };
         let user = self.manageable_user(op, id, action).await?;
-        self.store.set_user_active(&user.id, active).await?;
-        self.audit_operator(op, action, &user.id.to_string(), "")
+        self.audited(op, action, &user.id.to_string(), "")
+            .set_user_active(&user.id, active)
             .await?;
         self.user_view(&user.id).await
     }
@@ -137,13 +135,14 @@ impl Signet {
     /// email stay taken.
     pub async fn remove_user(&self, op: &AuthedOperator, id: &str) -> CoreResult<()> {
         let user = self.manageable_user(op, id, "user_remove").await?;
-        self.store.remove_user(&user.id, self.now_ms()).await?;
-        self.audit_operator(
+        self.audited(
             op,
             "user_remove",
             &user.id.to_string(),
             &format!("username={}", user.username),
         )
-        .await
+        .remove_user(&user.id, self.now_ms())
+        .await?;
+        Ok(())
     }
 }

@@ -100,15 +100,15 @@ impl Signet {
     ) -> CoreResult<VaultView> {
         self.require(op, Permission::ManageVault, "vault_settings_update")
             .await?;
-        self.store.set_tokenless_enrollment(enabled).await?;
-        self.policy.refresh(self.store.as_ref()).await?;
-        self.audit_operator(
+        self.audited(
             op,
             "vault_settings_update",
             "",
             &format!("tokenless_enrollment={enabled}"),
         )
+        .set_tokenless_enrollment(enabled)
         .await?;
+        self.policy.refresh(self.store.as_ref()).await?;
         self.vault_view().await
     }
 
@@ -122,13 +122,13 @@ impl Signet {
                 "cliKeyTtlMs must be between 5 minutes and 30 days",
             ));
         }
-        self.store.set_cli_key_ttl(ttl_ms).await?;
-        self.audit_operator(
+        self.audited(
             op,
             "vault_settings_update",
             "",
             &format!("cli_key_ttl_ms={ttl_ms}"),
         )
+        .set_cli_key_ttl(ttl_ms)
         .await?;
         self.vault_view().await
     }

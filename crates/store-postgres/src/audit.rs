@@ -17,7 +17,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use signet_store::{
-    ActorKind, AuditChain, AuditEvent, AuditFilter, AuditHead, AuditRecord, AuditResult,
+    ActorKind, Audited, AuditChain, AuditEvent, AuditFilter, AuditHead, AuditRecord, AuditResult,
     AuditStore, JournalBatch, ReadMark, StoreError, StoreResult,
 };
 use sqlx::postgres::{PgPool, PgRow};
@@ -174,27 +174,46 @@ async fn open(pool: &PgPool) -> StoreResult<(Transaction<'static, Postgres>, u64
         .execute(&mut *tx)
         .await
         .map_err(db)?;
+    let (seq, hash) = read_head(&mut tx).await?;
+    Ok((tx, seq, hash))
+}
+
+/// The head under the append lock, `(0, zeros)` for an empty log.
+async fn read_head(conn: &mut PgConnection) -> StoreResult<(u64, [u8; 32])> {
     let current = sqlx::query("SELECT seq, hash FROM audit_head WHERE singleton = 1")
-        .fetch_optional(&mut *tx)
+        .fetch_optional(&mut *conn)
         .await
         .map_err(db)?
         .map(|r| head(&r))
         .transpose()?;
     match current {
-        Some(h) => Ok((tx, h.seq, h.hash)),
+        Some(h) => Ok((h.seq, h.hash)),
         None => {
             // No head is only valid for an empty log; chaining from zero onto existing records
             // would hide that the head was removed.
             let any = sqlx::query("SELECT 1 FROM audit LIMIT 1")
-                .fetch_optional(&mut *tx)
+                .fetch_optional(&mut *conn)
                 .await
                 .map_err(db)?;
             if any.is_some() {
                 return Err(corrupt("audit head"));
             }
-            Ok((tx, 0, [0; 32]))
+            Ok((0, [0; 32]))
         }
     }
+}
+
+async fn move_head(conn: &mut PgConnection, seq: u64, hash: [u8; 32]) -> StoreResult<()> {
+    sqlx::query(
+        "INSERT INTO audit_head (singleton, seq, hash) VALUES (1, $1, $2)
+         ON CONFLICT (singleton) DO UPDATE SET seq = excluded.seq, hash = excluded.hash",
+    )
+    .bind(seq_param(seq))
+    .bind(hash.as_slice())
+    .execute(&mut *conn)
+    .await
+    .map_err(db)
+    .map(drop)
 }
 
 /// Moves the head if it moved, and commits. A failed commit is `Unavailable` for everyone.
@@ -203,15 +222,7 @@ async fn finish(
     moved: Option<(u64, [u8; 32])>,
 ) -> StoreResult<()> {
     if let Some((seq, hash)) = moved {
-        sqlx::query(
-            "INSERT INTO audit_head (singleton, seq, hash) VALUES (1, $1, $2)
-             ON CONFLICT (singleton) DO UPDATE SET seq = excluded.seq, hash = excluded.hash",
-        )
-        .bind(seq_param(seq))
-        .bind(hash.as_slice())
-        .execute(&mut *tx)
-        .await
-        .map_err(db)?;
+        move_head(&mut tx, seq, hash).await?;
     }
     tx.commit().await.map_err(|e| {
         db(e);
@@ -451,8 +462,40 @@ async fn write(conn: &mut PgConnection, rows: &Rows<'_>, marks: &Marks) -> Store
     Ok(())
 }
 
+/// Chains one change's record inside the change's own transaction (see `PgStore::commit`).
+///
+/// It takes the append lock that the journal takes, as late as it can (just before commit), so
+/// concurrent changes and journal groups still form one gapless chain and the lock is held for
+/// as short a time as an ordinary group's.
+pub(crate) async fn append_record(
+    tx: &mut Transaction<'static, Postgres>,
+    record: &Audited,
+) -> StoreResult<()> {
+    // Stands for any append failure after the change's statements: the change must roll back.
+    fail::fail_point!("audit_append_fail", |_| Err(StoreError::Unavailable));
+    sqlx::query("SELECT pg_advisory_xact_lock($1)")
+        .bind(AUDIT_LOCK)
+        .execute(&mut **tx)
+        .await
+        .map_err(db)?;
+    let (start, start_hash) = read_head(tx).await?;
+    let (mut seq, mut prev) = (start, start_hash);
+    let batch = JournalBatch {
+        events: vec![record.event.clone()],
+        read_marks: Vec::new(),
+    };
+    let mut rows = Rows::default();
+    rows.chain(&batch, record.chain.as_ref(), &mut seq, &mut prev)?;
+    write(tx, &rows, &Marks::default()).await?;
+    move_head(tx, seq, prev).await
+}
+
 #[async_trait]
 impl AuditStore for PgStore {
+    fn audited(&self, record: Audited) -> Box<dyn signet_store::Store> {
+        Box::new(self.with_record(record))
+    }
+
     async fn probe_write(&self) -> StoreResult<()> {
         // Assigning a transaction id is what a read-only or recovering server refuses, and
         // committing it waits for the WAL flush the append needs; nothing is written.

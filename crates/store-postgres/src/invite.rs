@@ -53,7 +53,7 @@ impl InviteStore for PgStore {
             .projects
             .as_ref()
             .map(|p| to_list(&p.iter().map(ProjectId::as_str).collect::<Vec<_>>()));
-        sqlx::query(
+        self.execute(sqlx::query(
             "INSERT INTO invites (id, code_hash, email, role, projects, created_by,
                  created_ms, expires_ms, used_ms, revoked_ms)
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
@@ -68,10 +68,8 @@ impl InviteStore for PgStore {
         .bind(i.expires_ms)
         .bind(i.used_ms)
         .bind(i.revoked_ms)
-        .execute(self.pool())
-        .await
-        .map(drop)
-        .map_err(db)
+        )
+        .await.map(drop)
     }
 
     async fn invites(&self) -> StoreResult<Vec<InviteRecord>> {
@@ -97,21 +95,22 @@ impl InviteStore for PgStore {
 
     async fn revoke_invite(&self, invite_id: &InviteId, now_ms: i64) -> StoreResult<()> {
         let invite_id = invite_id.to_string();
+        let mut tx = self.begin().await?;
         let done = sqlx::query(
             "UPDATE invites SET revoked_ms = $2
              WHERE id = $1 AND used_ms IS NULL AND revoked_ms IS NULL",
         )
         .bind(&invite_id)
         .bind(now_ms)
-        .execute(self.pool())
+        .execute(&mut *tx)
         .await
         .map_err(db)?;
         if done.rows_affected() == 1 {
-            return Ok(());
+            return self.commit(tx).await;
         }
         let exists = sqlx::query("SELECT 1 FROM invites WHERE id = $1")
             .bind(&invite_id)
-            .fetch_optional(self.pool())
+            .fetch_optional(&mut *tx)
             .await
             .map_err(db)?;
         Err(match exists {
@@ -151,6 +150,6 @@ impl InviteStore for PgStore {
             .execute(&mut *tx)
             .await
             .map_err(db)?;
-        tx.commit().await.map_err(db)
+        self.commit(tx).await
     }
 }

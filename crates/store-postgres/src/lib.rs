@@ -71,9 +71,10 @@ pub mod testing;
 
 use std::fmt;
 use std::str::FromStr;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use signet_store::{StoreError, StoreResult};
+use signet_store::{Audited, StoreError, StoreResult};
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 
 use crate::audit::Journal;
@@ -125,14 +126,19 @@ impl PgOptions {
 }
 
 /// The PostgreSQL-backed [`Store`](signet_store::Store). Cheap to share as `Arc<dyn Store>`.
+///
+/// An audited handle (`AuditStore::audited`) is another `PgStore` over the same pools, journal
+/// and feed, carrying the record its next write appends before committing.
 pub struct PgStore {
     pool: PgPool,
     /// Connections that commit without waiting for the WAL flush, for nonces only (see
     /// `nonce.rs`): a replay is refused from the moment of commit, and the flush of the audit
     /// record that follows carries the nonce's earlier WAL with it.
     nonces: PgPool,
-    journal: Journal,
-    feed: Feed,
+    journal: Arc<Journal>,
+    feed: Arc<Feed>,
+    /// The audit record the next write commits with, taken by that write.
+    record: Mutex<Option<Audited>>,
 }
 
 impl PgStore {
@@ -167,11 +173,23 @@ impl PgStore {
             );
         let feed = Feed::start(&connect, &options).await;
         Ok(PgStore {
-            journal: Journal::spawn(pool.clone()),
+            journal: Arc::new(Journal::spawn(pool.clone())),
             pool,
             nonces,
-            feed,
+            feed: Arc::new(feed),
+            record: Mutex::new(None),
         })
+    }
+
+    /// A handle on the same database whose next write carries `record`.
+    fn with_record(&self, record: Audited) -> PgStore {
+        PgStore {
+            pool: self.pool.clone(),
+            nonces: self.nonces.clone(),
+            journal: Arc::clone(&self.journal),
+            feed: Arc::clone(&self.feed),
+            record: Mutex::new(Some(record)),
+        }
     }
 
     /// The pool, for the crate's own statements.
@@ -188,6 +206,34 @@ impl PgStore {
     pub(crate) async fn begin(&self) -> StoreResult<sqlx::Transaction<'static, sqlx::Postgres>> {
         self.pool.begin().await.map_err(error::db)
     }
+
+    /// Commits a write's transaction. On an audited handle the record is chained and appended
+    /// first, in the same transaction, so the change and its record are durable together or
+    /// not at all. Every write method ends here (a single-statement write too), which is what
+    /// lets any of them carry a record.
+    pub(crate) async fn commit(
+        &self,
+        mut tx: sqlx::Transaction<'static, sqlx::Postgres>,
+    ) -> StoreResult<()> {
+        // A poisoned lock only means another write through this handle panicked; the slot is
+        // still an Option.
+        let record = self
+            .record
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        let Some(record) = record else {
+            return tx.commit().await.map_err(error::db);
+        };
+        // Dropping `tx` on error rolls the change back with the record.
+        audit::append_record(&mut tx, &record).await?;
+        // A crash here leaves neither the change nor its record.
+        fail::fail_point!("change_before_commit", |_| std::process::abort());
+        tx.commit().await.map_err(error::db)?;
+        // A crash here leaves both, unanswered.
+        fail::fail_point!("change_after_commit", |_| std::process::abort());
+        Ok(())
+    }
 }
 
 impl fmt::Debug for PgStore {
@@ -195,6 +241,73 @@ impl fmt::Debug for PgStore {
         f.debug_struct("PgStore")
             .field("pool_size", &self.pool.size())
             .finish_non_exhaustive()
+    }
+}
+
+impl PgStore {
+    fn carries_record(&self) -> bool {
+        self.record
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .is_some()
+    }
+
+    /// Runs a one-statement write. Without a record it autocommits on the pool; with one it
+    /// runs in a transaction that commits the record too.
+    pub(crate) async fn execute(
+        &self,
+        statement: sqlx::query::Query<'_, sqlx::Postgres, sqlx::postgres::PgArguments>,
+    ) -> StoreResult<sqlx::postgres::PgQueryResult> {
+        if !self.carries_record() {
+            return statement.execute(&self.pool).await.map_err(error::db);
+        }
+        let mut tx = self.begin().await?;
+        let done = statement.execute(&mut *tx).await.map_err(error::db)?;
+        self.commit(tx).await?;
+        Ok(done)
+    }
+
+    /// [`PgStore::execute`] for a statement whose answer is whether it changed a row: when it
+    /// changed none, the record is not committed, as nothing happened that it would describe.
+    pub(crate) async fn execute_changed(
+        &self,
+        statement: sqlx::query::Query<'_, sqlx::Postgres, sqlx::postgres::PgArguments>,
+    ) -> StoreResult<bool> {
+        if !self.carries_record() {
+            let done = statement.execute(&self.pool).await.map_err(error::db)?;
+            return Ok(done.rows_affected() > 0);
+        }
+        let mut tx = self.begin().await?;
+        let done = statement.execute(&mut *tx).await.map_err(error::db)?;
+        if done.rows_affected() == 0 {
+            return Ok(false);
+        }
+        self.commit(tx).await?;
+        Ok(true)
+    }
+
+    /// [`PgStore::execute`] for a statement that must change a row: `NotFound`, with nothing
+    /// committed (not the record either), if it changed none.
+    pub(crate) async fn execute_found(
+        &self,
+        statement: sqlx::query::Query<'_, sqlx::Postgres, sqlx::postgres::PgArguments>,
+    ) -> StoreResult<()> {
+        if !self.carries_record() {
+            return found(statement.execute(&self.pool).await.map_err(error::db)?);
+        }
+        let mut tx = self.begin().await?;
+        found(statement.execute(&mut *tx).await.map_err(error::db)?)?;
+        self.commit(tx).await
+    }
+}
+
+impl Drop for PgStore {
+    fn drop(&mut self) {
+        if self.carries_record() {
+            // The write failed before its commit, or was never attempted: nothing the record
+            // describes happened.
+            tracing::debug!("an audited store handle was dropped with its record unwritten");
+        }
     }
 }
 

@@ -114,7 +114,7 @@ impl MachineStore for PgStore {
     async fn insert_machine(&self, m: &NewMachine) -> StoreResult<()> {
         let mut tx = self.begin().await?;
         insert(&mut tx, m).await?;
-        tx.commit().await.map_err(db)
+        self.commit(tx).await
     }
 
     async fn transition_machine(
@@ -123,26 +123,20 @@ impl MachineStore for PgStore {
         from: MachineStatus,
         to: MachineStatus,
     ) -> StoreResult<()> {
-        found(
-            sqlx::query("UPDATE machines SET status = $3 WHERE id = $1 AND status = $2")
+        self.execute_found(sqlx::query("UPDATE machines SET status = $3 WHERE id = $1 AND status = $2")
                 .bind(id.to_string())
                 .bind(from.as_str())
                 .bind(to.as_str())
-                .execute(self.pool())
+                )
                 .await
-                .map_err(db)?,
-        )
     }
 
     async fn set_machine_enabled(&self, id: &MachineId, enabled: bool) -> StoreResult<()> {
-        found(
-            sqlx::query("UPDATE machines SET enabled = $2 WHERE id = $1")
+        self.execute_found(sqlx::query("UPDATE machines SET enabled = $2 WHERE id = $1")
                 .bind(id.to_string())
                 .bind(enabled)
-                .execute(self.pool())
+                )
                 .await
-                .map_err(db)?,
-        )
     }
 
     async fn revoke_machine(&self, id: &MachineId) -> StoreResult<()> {
@@ -167,23 +161,21 @@ impl MachineStore for PgStore {
             .execute(&mut *tx)
             .await
             .map_err(db)?;
-        tx.commit().await.map_err(db)
+        self.commit(tx).await
     }
 
     async fn set_machine_cidrs(&self, id: &MachineId, cidrs: &[String]) -> StoreResult<()> {
-        found(
-            sqlx::query("UPDATE machines SET allowed_cidrs = $2 WHERE id = $1")
+        self.execute_found(sqlx::query("UPDATE machines SET allowed_cidrs = $2 WHERE id = $1")
                 .bind(id.to_string())
                 .bind(to_list(cidrs))
-                .execute(self.pool())
+                )
                 .await
-                .map_err(db)?,
-        )
     }
 
     async fn attach(&self, machine: &MachineId, project: &ProjectId) -> StoreResult<()> {
-        let mut conn = self.pool().acquire().await.map_err(db)?;
-        attach(&mut conn, &machine.to_string(), &project.to_string()).await
+        let mut tx = self.begin().await?;
+        attach(&mut tx, &machine.to_string(), &project.to_string()).await?;
+        self.commit(tx).await
     }
 
     async fn detach(&self, machine: &MachineId, project: &ProjectId) -> StoreResult<()> {
@@ -203,7 +195,7 @@ impl MachineStore for PgStore {
         .execute(&mut *tx)
         .await
         .map_err(db)?;
-        tx.commit().await.map_err(db)
+        self.commit(tx).await
     }
 
     async fn memberships(&self, machine: &MachineId) -> StoreResult<Vec<ProjectId>> {
@@ -220,25 +212,21 @@ impl MachineStore for PgStore {
     }
 
     async fn grant(&self, machine: &MachineId, secret: &SecretId) -> StoreResult<()> {
-        sqlx::query(
+        self.execute(sqlx::query(
             "INSERT INTO grants (machine_id, secret_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
         )
         .bind(machine.to_string())
         .bind(secret.to_string())
-        .execute(self.pool())
-        .await
-        .map(drop)
-        .map_err(db)
+        )
+        .await.map(drop)
     }
 
     async fn ungrant(&self, machine: &MachineId, secret: &SecretId) -> StoreResult<()> {
-        sqlx::query("DELETE FROM grants WHERE machine_id = $1 AND secret_id = $2")
+        self.execute(sqlx::query("DELETE FROM grants WHERE machine_id = $1 AND secret_id = $2")
             .bind(machine.to_string())
             .bind(secret.to_string())
-            .execute(self.pool())
-            .await
-            .map(drop)
-            .map_err(db)
+            )
+            .await.map(drop)
     }
 
     async fn grants(&self, machine: &MachineId) -> StoreResult<Vec<SecretId>> {

@@ -33,7 +33,7 @@ impl NetworkStore for PgStore {
         .await
         .map_err(db)?;
         notify_policy(&mut tx).await?;
-        tx.commit().await.map_err(db)
+        self.commit(tx).await
     }
 
     async fn remove_allowlist_entry(&self, id: &str) -> StoreResult<()> {
@@ -46,7 +46,7 @@ impl NetworkStore for PgStore {
                 .map_err(db)?,
         )?;
         notify_policy(&mut tx).await?;
-        tx.commit().await.map_err(db)
+        self.commit(tx).await
     }
 
     async fn allowlist(&self) -> StoreResult<Vec<AllowlistEntry>> {

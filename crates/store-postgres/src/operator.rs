@@ -71,7 +71,7 @@ impl OperatorStore for PgStore {
         .execute(&mut *tx)
         .await
         .map_err(db)?;
-        tx.commit().await.map_err(db)
+        self.commit(tx).await
     }
 
     async fn operator(&self, id: &OperatorId) -> StoreResult<Option<OperatorRecord>> {
@@ -111,12 +111,9 @@ impl OperatorStore for PgStore {
     }
 
     async fn disable_operator(&self, id: &OperatorId) -> StoreResult<()> {
-        found(
-            sqlx::query("UPDATE operators SET disabled = TRUE WHERE id = $1 AND NOT disabled")
+        self.execute_found(sqlx::query("UPDATE operators SET disabled = TRUE WHERE id = $1 AND NOT disabled")
                 .bind(id.to_string())
-                .execute(self.pool())
+                )
                 .await
-                .map_err(db)?,
-        )
     }
 }

@@ -84,7 +84,7 @@ impl PasskeyStore for PgStore {
         .execute(&mut *tx)
         .await
         .map_err(db)?;
-        tx.commit().await.map_err(db)
+        self.commit(tx).await
     }
 
     async fn passkeys(&self, user: &UserId) -> StoreResult<Vec<PasskeyRecord>> {
@@ -123,7 +123,7 @@ impl PasskeyStore for PgStore {
         let id = id.to_string();
         // The comparison and the write are one statement: of two assertions verified against
         // the same stored counter, only the first to land may move it.
-        let changed = sqlx::query(
+        let changed = self.execute(sqlx::query(
             "UPDATE passkeys SET credential = $2, sign_count = $3, last_used_ms = $4
              WHERE id = $1 AND (sign_count < $3 OR (sign_count = 0 AND $3 = 0))",
         )
@@ -131,9 +131,8 @@ impl PasskeyStore for PgStore {
         .bind(credential)
         .bind(i64::from(sign_count))
         .bind(used_ms)
-        .execute(self.pool())
-        .await
-        .map_err(db)?;
+        )
+        .await?;
         if changed.rows_affected() == 1 {
             return Ok(true);
         }
@@ -155,6 +154,7 @@ impl PasskeyStore for PgStore {
         id: &PasskeyId,
         name: &str,
     ) -> StoreResult<PasskeyRecord> {
+        let mut tx = self.begin().await?;
         let row = sqlx::query(
             "UPDATE passkeys SET name = $3 WHERE id = $1 AND user_id = $2
              RETURNING id, user_id, credential_id, name, credential, sign_count, created_ms, last_used_ms",
@@ -162,26 +162,25 @@ impl PasskeyStore for PgStore {
         .bind(id.to_string())
         .bind(user.to_string())
         .bind(name)
-        .fetch_optional(self.pool())
+        .fetch_optional(&mut *tx)
         .await
         .map_err(db)?
         .ok_or(StoreError::NotFound)?;
-        passkey(&row)
+        let renamed = passkey(&row)?;
+        self.commit(tx).await?;
+        Ok(renamed)
     }
 
     async fn delete_passkey(&self, user: &UserId, id: &PasskeyId) -> StoreResult<()> {
-        found(
-            sqlx::query("DELETE FROM passkeys WHERE id = $1 AND user_id = $2")
+        self.execute_found(sqlx::query("DELETE FROM passkeys WHERE id = $1 AND user_id = $2")
                 .bind(id.to_string())
                 .bind(user.to_string())
-                .execute(self.pool())
+                )
                 .await
-                .map_err(db)?,
-        )
     }
 
     async fn insert_ceremony(&self, c: &CeremonyRecord) -> StoreResult<()> {
-        sqlx::query(
+        self.execute(sqlx::query(
             "INSERT INTO webauthn_ceremonies (id, kind, user_id, state, expires_ms)
              VALUES ($1, $2, $3, $4, $5)",
         )
@@ -190,10 +189,8 @@ impl PasskeyStore for PgStore {
         .bind(c.user_id.map(|u| u.to_string()))
         .bind(&c.state)
         .bind(c.expires_ms)
-        .execute(self.pool())
-        .await
-        .map(drop)
-        .map_err(db)
+        )
+        .await.map(drop)
     }
 
     async fn take_ceremony(
@@ -217,11 +214,10 @@ impl PasskeyStore for PgStore {
     }
 
     async fn sweep_ceremonies(&self, now_ms: i64) -> StoreResult<u64> {
-        let done = sqlx::query("DELETE FROM webauthn_ceremonies WHERE expires_ms <= $1")
+        let done = self.execute(sqlx::query("DELETE FROM webauthn_ceremonies WHERE expires_ms <= $1")
             .bind(now_ms)
-            .execute(self.pool())
-            .await
-            .map_err(db)?;
+            )
+            .await?;
         Ok(done.rows_affected())
     }
 }

@@ -21,17 +21,15 @@ fn project(row: &PgRow) -> StoreResult<ProjectRecord> {
 #[async_trait]
 impl ProjectStore for PgStore {
     async fn insert_project(&self, p: &ProjectRecord) -> StoreResult<()> {
-        sqlx::query(
+        self.execute(sqlx::query(
             "INSERT INTO projects (id, name, wrapped_key, created_ms) VALUES ($1, $2, $3, $4)",
         )
         .bind(p.id.to_string())
         .bind(&p.name)
         .bind(&p.wrapped_key)
         .bind(p.created_ms)
-        .execute(self.pool())
-        .await
-        .map(drop)
-        .map_err(db)
+        )
+        .await.map(drop)
     }
 
     async fn project(&self, id: &ProjectId) -> StoreResult<Option<ProjectRecord>> {

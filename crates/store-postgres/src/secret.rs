@@ -157,7 +157,7 @@ impl SecretStore for PgStore {
         .await
         .map_err(db)?;
         insert_version(&mut tx, &id, 1, first).await?;
-        tx.commit().await.map_err(db)
+        self.commit(tx).await
     }
 
     async fn append_version(
@@ -165,7 +165,7 @@ impl SecretStore for PgStore {
         id: &SecretId,
         expected_current: u32,
         v: &NewVersion,
-    ) -> StoreResult<()> {
+    ) -> StoreResult<u32> {
         let id = id.to_string();
         let next = expected_current
             .checked_add(1)
@@ -200,18 +200,16 @@ impl SecretStore for PgStore {
             });
         }
         insert_version(&mut tx, &id, next, v).await?;
-        tx.commit().await.map_err(db)
+        self.commit(tx).await?;
+        Ok(next)
     }
 
     async fn delete_secret(&self, id: &SecretId, now_ms: i64) -> StoreResult<()> {
-        found(
-            sqlx::query("UPDATE secrets SET deleted_ms = $2 WHERE id = $1 AND deleted_ms IS NULL")
+        self.execute_found(sqlx::query("UPDATE secrets SET deleted_ms = $2 WHERE id = $1 AND deleted_ms IS NULL")
                 .bind(id.to_string())
                 .bind(now_ms)
-                .execute(self.pool())
+                )
                 .await
-                .map_err(db)?,
-        )
     }
 
     async fn secret(&self, id: &SecretId) -> StoreResult<Option<SecretRecord>> {

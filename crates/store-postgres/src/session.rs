@@ -40,7 +40,7 @@ fn session(row: &PgRow) -> StoreResult<SessionRecord> {
 #[async_trait]
 impl SessionStore for PgStore {
     async fn insert_session(&self, s: &SessionRecord) -> StoreResult<()> {
-        sqlx::query(
+        self.execute(sqlx::query(
             "INSERT INTO sessions (id, token_hash, user_id, operator_id, created_ms, last_seen_ms,
                  expires_ms, step_up_ms, ip, user_agent, revoked_ms)
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
@@ -56,10 +56,8 @@ impl SessionStore for PgStore {
         .bind(&s.ip)
         .bind(&s.user_agent)
         .bind(s.revoked_ms)
-        .execute(self.pool())
-        .await
-        .map(drop)
-        .map_err(db)
+        )
+        .await.map(drop)
     }
 
     async fn session_by_token(&self, token_hash: &[u8; 32]) -> StoreResult<Option<SessionRecord>> {
@@ -75,27 +73,24 @@ impl SessionStore for PgStore {
     async fn touch_session(&self, id: &SessionId, now_ms: i64) -> StoreResult<bool> {
         // `greatest` keeps `last_seen_ms` from going backwards; the live check is the row's
         // existence with no revocation.
-        let done = sqlx::query(
+        let done = self.execute(sqlx::query(
             "UPDATE sessions SET last_seen_ms = greatest(last_seen_ms, $2)
              WHERE id = $1 AND revoked_ms IS NULL",
         )
         .bind(id.to_string())
         .bind(now_ms)
-        .execute(self.pool())
-        .await
-        .map_err(db)?;
+        )
+        .await?;
         Ok(done.rows_affected() == 1)
     }
 
     async fn set_session_step_up(&self, id: &SessionId, now_ms: i64) -> StoreResult<bool> {
-        let done =
+        self.execute_changed(
             sqlx::query("UPDATE sessions SET step_up_ms = $2 WHERE id = $1 AND revoked_ms IS NULL")
                 .bind(id.to_string())
-                .bind(now_ms)
-                .execute(self.pool())
-                .await
-                .map_err(db)?;
-        Ok(done.rows_affected() == 1)
+                .bind(now_ms),
+        )
+        .await
     }
 
     async fn revoke_session(
@@ -104,28 +99,26 @@ impl SessionStore for PgStore {
         id: &SessionId,
         now_ms: i64,
     ) -> StoreResult<bool> {
-        let done = sqlx::query(
-            "UPDATE sessions SET revoked_ms = $3
-             WHERE id = $1 AND user_id = $2 AND revoked_ms IS NULL",
+        self.execute_changed(
+            sqlx::query(
+                "UPDATE sessions SET revoked_ms = $3
+                 WHERE id = $1 AND user_id = $2 AND revoked_ms IS NULL",
+            )
+            .bind(id.to_string())
+            .bind(user.to_string())
+            .bind(now_ms),
         )
-        .bind(id.to_string())
-        .bind(user.to_string())
-        .bind(now_ms)
-        .execute(self.pool())
         .await
-        .map_err(db)?;
-        Ok(done.rows_affected() == 1)
     }
 
     async fn revoke_user_sessions(&self, user: &UserId, now_ms: i64) -> StoreResult<u64> {
-        let done = sqlx::query(
+        let done = self.execute(sqlx::query(
             "UPDATE sessions SET revoked_ms = $2 WHERE user_id = $1 AND revoked_ms IS NULL",
         )
         .bind(user.to_string())
         .bind(now_ms)
-        .execute(self.pool())
-        .await
-        .map_err(db)?;
+        )
+        .await?;
         Ok(done.rows_affected())
     }
 

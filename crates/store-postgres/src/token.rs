@@ -59,7 +59,7 @@ fn enrollment(row: &PgRow) -> StoreResult<EnrollmentTokenRecord> {
 #[async_trait]
 impl TokenStore for PgStore {
     async fn insert_bootstrap_token(&self, t: &BootstrapTokenRecord) -> StoreResult<()> {
-        sqlx::query(
+        self.execute(sqlx::query(
             "INSERT INTO bootstrap_tokens (id, token_hash, created_by, created_ms, expires_ms, used_ms)
              VALUES ($1, $2, $3, $4, $5, $6)",
         )
@@ -69,10 +69,8 @@ impl TokenStore for PgStore {
         .bind(t.created_ms)
         .bind(t.expires_ms)
         .bind(t.used_ms)
-        .execute(self.pool())
-        .await
-        .map(drop)
-        .map_err(db)
+        )
+        .await.map(drop)
     }
 
     async fn bootstrap_token(
@@ -111,11 +109,11 @@ impl TokenStore for PgStore {
         )?;
         // On a key conflict the transaction is rolled back, and the token with it.
         insert(&mut tx, machine).await?;
-        tx.commit().await.map_err(db)
+        self.commit(tx).await
     }
 
     async fn insert_enrollment_token(&self, t: &EnrollmentTokenRecord) -> StoreResult<()> {
-        sqlx::query(
+        self.execute(sqlx::query(
             "INSERT INTO enrollment_tokens (id, token_hash, name, project_ids, secret_ids, max_uses, uses, expires_ms,
                                             machine_ttl_secs, source_cidr, hostname_pattern, created_by, created_ms,
                                             revoked_ms)
@@ -135,10 +133,8 @@ impl TokenStore for PgStore {
         .bind(t.created_by.to_string())
         .bind(t.created_ms)
         .bind(t.revoked_ms)
-        .execute(self.pool())
-        .await
-        .map(drop)
-        .map_err(db)
+        )
+        .await.map(drop)
     }
 
     async fn enrollment_token_by_hash(
@@ -166,16 +162,13 @@ impl TokenStore for PgStore {
     }
 
     async fn revoke_enrollment_token(&self, id: &str, now_ms: i64) -> StoreResult<()> {
-        found(
-            sqlx::query(
+        self.execute_found(sqlx::query(
                 "UPDATE enrollment_tokens SET revoked_ms = $2 WHERE id = $1 AND revoked_ms IS NULL",
             )
             .bind(id)
             .bind(now_ms)
-            .execute(self.pool())
+            )
             .await
-            .map_err(db)?,
-        )
     }
 
     async fn redeem_enrollment_token(
@@ -217,6 +210,6 @@ impl TokenStore for PgStore {
             .await
             .map_err(db)?;
         }
-        tx.commit().await.map_err(db)
+        self.commit(tx).await
     }
 }

@@ -422,7 +422,11 @@ impl TransferStore for PgStore {
         if checked.windows(2).any(|w| w[0].order == w[1].order) {
             return Err(corrupt("a table imported twice"));
         }
-        for t in checked {
+        for (i, t) in checked.into_iter().enumerate() {
+            // A crash with some tables copied must leave the target without any of them.
+            if i > 0 {
+                fail::fail_point!("transfer_mid_import", |_| std::process::abort());
+            }
             insert(&mut tx, t).await?;
         }
         notify_policy(&mut tx).await?;

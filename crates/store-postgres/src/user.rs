@@ -220,7 +220,7 @@ impl UserStore for PgStore {
     async fn insert_user(&self, u: &UserRecord) -> StoreResult<()> {
         let mut tx = self.begin().await?;
         insert(&mut tx, u).await?;
-        tx.commit().await.map_err(db)
+        self.commit(tx).await
     }
 
     async fn insert_first_user(
@@ -240,7 +240,7 @@ impl UserStore for PgStore {
         }
         insert(&mut tx, u).await?;
         insert_codes(&mut tx, &u.id, recovery_hashes).await?;
-        tx.commit().await.map_err(db)
+        self.commit(tx).await
     }
 
     async fn insert_user_with_codes(
@@ -251,7 +251,7 @@ impl UserStore for PgStore {
         let mut tx = self.begin().await?;
         insert(&mut tx, u).await?;
         insert_codes(&mut tx, &u.id, recovery_hashes).await?;
-        tx.commit().await.map_err(db)
+        self.commit(tx).await
     }
 
     async fn users(&self) -> StoreResult<Vec<UserRecord>> {
@@ -269,6 +269,7 @@ impl UserStore for PgStore {
         for r in &rows {
             out.push(with_projects(&mut tx, user(r)?).await?);
         }
+        // A read: it must not take an audited handle's record.
         tx.commit().await.map_err(db)?;
         Ok(out)
     }
@@ -308,37 +309,30 @@ impl UserStore for PgStore {
     }
 
     async fn set_password_hash(&self, id: &UserId, phc: &str) -> StoreResult<()> {
-        found(
-            sqlx::query("UPDATE users SET password_hash = $2 WHERE id = $1")
+        self.execute_found(sqlx::query("UPDATE users SET password_hash = $2 WHERE id = $1")
                 .bind(id.to_string())
                 .bind(phc)
-                .execute(self.pool())
+                )
                 .await
-                .map_err(db)?,
-        )
     }
 
     async fn set_totp(&self, id: &UserId, sealed: &[u8], step: i64) -> StoreResult<()> {
-        found(
-            sqlx::query("UPDATE users SET totp_sealed = $2, totp_last_step = $3 WHERE id = $1")
+        self.execute_found(sqlx::query("UPDATE users SET totp_sealed = $2, totp_last_step = $3 WHERE id = $1")
                 .bind(id.to_string())
                 .bind(sealed)
                 .bind(step)
-                .execute(self.pool())
+                )
                 .await
-                .map_err(db)?,
-        )
     }
 
     async fn accept_totp_step(&self, id: &UserId, step: i64) -> StoreResult<bool> {
-        let done = sqlx::query(
+        let done = self.execute(sqlx::query(
             "UPDATE users SET totp_last_step = $2 WHERE id = $1 AND totp_last_step < $2",
         )
         .bind(id.to_string())
         .bind(step)
-        .execute(self.pool())
-        .await
-        .map_err(db)?;
+        )
+        .await?;
         Ok(done.rows_affected() == 1)
     }
 
@@ -374,15 +368,12 @@ impl UserStore for PgStore {
     }
 
     async fn reset_login_failures(&self, id: &UserId) -> StoreResult<()> {
-        found(
-            sqlx::query(
+        self.execute_found(sqlx::query(
                 "UPDATE users SET failed_attempts = 0, locked_until_ms = NULL WHERE id = $1",
             )
             .bind(id.to_string())
-            .execute(self.pool())
+            )
             .await
-            .map_err(db)?,
-        )
     }
 
     async fn replace_recovery_codes(&self, id: &UserId, hashes: &[[u8; 32]]) -> StoreResult<()> {
@@ -393,7 +384,7 @@ impl UserStore for PgStore {
             .await
             .map_err(db)?;
         insert_codes(&mut tx, id, hashes).await?;
-        tx.commit().await.map_err(db)
+        self.commit(tx).await
     }
 
     async fn use_recovery_code(
@@ -402,16 +393,15 @@ impl UserStore for PgStore {
         hash: &[u8; 32],
         now_ms: i64,
     ) -> StoreResult<bool> {
-        let done = sqlx::query(
+        let done = self.execute(sqlx::query(
             "UPDATE recovery_codes SET used_ms = $3
              WHERE user_id = $1 AND code_hash = $2 AND used_ms IS NULL",
         )
         .bind(id.to_string())
         .bind(hash.as_slice())
         .bind(now_ms)
-        .execute(self.pool())
-        .await
-        .map_err(db)?;
+        )
+        .await?;
         Ok(done.rows_affected() == 1)
     }
 
@@ -427,7 +417,7 @@ impl UserStore for PgStore {
     }
 
     async fn append_login(&self, l: &LoginRecord) -> StoreResult<()> {
-        sqlx::query(
+        self.execute(sqlx::query(
             "INSERT INTO logins (user_id, at_ms, ip, user_agent, result) VALUES ($1, $2, $3, $4, $5)",
         )
         .bind(l.user_id.map(|u| u.to_string()))
@@ -435,10 +425,8 @@ impl UserStore for PgStore {
         .bind(&l.ip)
         .bind(&l.user_agent)
         .bind(l.result.as_str())
-        .execute(self.pool())
-        .await
-        .map(drop)
-        .map_err(db)
+        )
+        .await.map(drop)
     }
 
     async fn logins(&self, id: &UserId, limit: u32) -> StoreResult<Vec<LoginRecord>> {
@@ -476,7 +464,7 @@ impl UserStore for PgStore {
             .await
             .map_err(db)?;
         write_scope(&mut tx, id, projects).await?;
-        tx.commit().await.map_err(db)
+        self.commit(tx).await
     }
 
     async fn set_user_active(&self, id: &UserId, active: bool) -> StoreResult<()> {
@@ -496,7 +484,7 @@ impl UserStore for PgStore {
             .execute(&mut *tx)
             .await
             .map_err(db)?;
-        tx.commit().await.map_err(db)
+        self.commit(tx).await
     }
 
     async fn remove_user(&self, id: &UserId, now_ms: i64) -> StoreResult<()> {
@@ -517,6 +505,6 @@ impl UserStore for PgStore {
             .execute(&mut *tx)
             .await
             .map_err(db)?;
-        tx.commit().await.map_err(db)
+        self.commit(tx).await
     }
 }

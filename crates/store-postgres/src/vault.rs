@@ -29,7 +29,7 @@ impl PgStore {
         let mut tx = self.begin().await?;
         found(query.execute(&mut *tx).await.map_err(db)?)?;
         notify_policy(&mut tx).await?;
-        tx.commit().await.map_err(db)
+        self.commit(tx).await
     }
 }
 
@@ -63,7 +63,7 @@ impl VaultStore for PgStore {
         .await
         .map_err(db)?;
         notify_policy(&mut tx).await?;
-        tx.commit().await.map_err(db)
+        self.commit(tx).await
     }
 
     async fn set_tokenless_enrollment(&self, enabled: bool) -> StoreResult<()> {

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use rusqlite::{Row, Transaction, params};
 use signet_store::{
-    ActorKind, AuditChain, AuditEvent, AuditFilter, AuditHead, AuditRecord, AuditResult,
+    ActorKind, Audited, AuditChain, AuditEvent, AuditFilter, AuditHead, AuditRecord, AuditResult,
     AuditStore, JournalBatch, StoreError, StoreResult,
 };
 
@@ -126,8 +126,23 @@ fn append(
     Ok(appended)
 }
 
+/// Chains one change's record inside the change's own transaction (see `SqliteStore::write`).
+pub(crate) fn append_record(tx: &Transaction<'_>, record: &Audited) -> StoreResult<()> {
+    // Stands for any append failure after the change's statements: the change must roll back.
+    fail::fail_point!("audit_append_fail", |_| Err(StoreError::Unavailable));
+    let batch = JournalBatch {
+        events: vec![record.event.clone()],
+        read_marks: Vec::new(),
+    };
+    append(tx, &batch, record.chain.as_ref()).map(drop)
+}
+
 #[async_trait]
 impl AuditStore for SqliteStore {
+    fn audited(&self, record: Audited) -> Box<dyn signet_store::Store> {
+        Box::new(self.with_record(record))
+    }
+
     async fn probe_write(&self) -> StoreResult<()> {
         // An empty job still runs inside the writer's `BEGIN IMMEDIATE`, so it waits behind
         // the queue and fails when another process holds the write lock, as an append would.

@@ -43,21 +43,27 @@ mod writer;
 
 use std::fmt;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, PoisonError};
 
 use rusqlite::{Connection, Transaction};
-use signet_store::{StoreError, StoreResult};
+use signet_store::{Audited, StoreError, StoreResult};
 
 use crate::nonce::NonceSet;
 use crate::reader::ReaderPool;
 use crate::writer::Writer;
 
 /// The SQLite-backed [`Store`](signet_store::Store). Cheap to share as `Arc<dyn Store>`.
+///
+/// An audited handle (`AuditStore::audited`) is another `SqliteStore` over the same readers,
+/// nonce set and writer, carrying the record its next write appends.
 pub struct SqliteStore {
     path: PathBuf,
-    readers: ReaderPool,
+    readers: Arc<ReaderPool>,
     /// The authority for nonce deduplication on this node; the table is its durable copy.
-    nonces: NonceSet,
-    writer: Writer,
+    nonces: Arc<NonceSet>,
+    writer: Arc<Writer>,
+    /// The audit record the next write commits with, taken by that write.
+    record: Mutex<Option<Audited>>,
 }
 
 impl SqliteStore {
@@ -72,10 +78,22 @@ impl SqliteStore {
         let writer = Writer::spawn(conn)?;
         Ok(SqliteStore {
             path: path.to_owned(),
-            readers: ReaderPool::new(path),
-            nonces,
-            writer,
+            readers: Arc::new(ReaderPool::new(path)),
+            nonces: Arc::new(nonces),
+            writer: Arc::new(writer),
+            record: Mutex::new(None),
         })
+    }
+
+    /// A handle on the same database whose next write carries `record`.
+    fn with_record(&self, record: Audited) -> SqliteStore {
+        SqliteStore {
+            path: self.path.clone(),
+            readers: Arc::clone(&self.readers),
+            nonces: Arc::clone(&self.nonces),
+            writer: Arc::clone(&self.writer),
+            record: Mutex::new(Some(record)),
+        }
     }
 
     /// The database file.
@@ -87,12 +105,66 @@ impl SqliteStore {
         self.readers.read(f)
     }
 
+    /// Runs `job` in the writer's transaction. On an audited handle the record is chained and
+    /// appended after the job in the same savepoint, so a failed append undoes the change.
     async fn write<F, R>(&self, job: F) -> StoreResult<R>
     where
         F: FnOnce(&Transaction<'_>) -> StoreResult<R> + Send + 'static,
         R: Send + 'static,
     {
-        self.writer.write(job).await
+        self.write_where(job, |_| true).await
+    }
+
+    /// [`SqliteStore::write`] for a job whose answer can say "nothing changed" (`changed`
+    /// false): then an audited handle's record is not appended, as nothing happened that it
+    /// would describe.
+    async fn write_where<F, R>(&self, job: F, changed: fn(&R) -> bool) -> StoreResult<R>
+    where
+        F: FnOnce(&Transaction<'_>) -> StoreResult<R> + Send + 'static,
+        R: Send + 'static,
+    {
+        // A poisoned lock only means another write through this handle panicked; the slot is
+        // still an Option.
+        let record = self
+            .record
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        let Some(record) = record else {
+            return self.writer.write(job).await;
+        };
+        let done = self
+            .writer
+            .write(move |tx| {
+                let done = job(tx)?;
+                if !changed(&done) {
+                    return Ok(done);
+                }
+                audit::append_record(tx, &record)?;
+                // A crash here leaves neither the change nor its record: the batch is not
+                // committed.
+                fail::fail_point!("change_before_commit", |_| std::process::abort());
+                Ok(done)
+            })
+            .await?;
+        // A crash here leaves both, unanswered.
+        fail::fail_point!("change_after_commit", |_| std::process::abort());
+        Ok(done)
+    }
+}
+
+impl Drop for SqliteStore {
+    fn drop(&mut self) {
+        let unwritten = self
+            .record
+            .get_mut()
+            .unwrap_or_else(PoisonError::into_inner)
+            .is_some();
+        if unwritten {
+            // Core drops a handle unwritten only when the write was never attempted (it
+            // failed a check first), so nothing happened that the record would describe.
+            tracing::debug!("an audited store handle was dropped without a write");
+        }
     }
 }
 

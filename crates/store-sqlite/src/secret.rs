@@ -164,7 +164,7 @@ impl SecretStore for SqliteStore {
         id: &SecretId,
         expected_current: u32,
         v: &NewVersion,
-    ) -> StoreResult<()> {
+    ) -> StoreResult<u32> {
         let (id, v) = (id.clone(), v.clone());
         self.write(move |tx| {
             let next = expected_current.checked_add(1).ok_or(StoreError::Conflict("version"))?;
@@ -190,7 +190,8 @@ impl SecretStore for SqliteStore {
                     _ => StoreError::NotFound,
                 });
             }
-            insert_version(tx, id.as_str(), next, &v)
+            insert_version(tx, id.as_str(), next, &v)?;
+            Ok(next)
         })
         .await
     }

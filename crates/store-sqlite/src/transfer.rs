@@ -357,7 +357,11 @@ impl TransferStore for SqliteStore {
             if vaults != 0 {
                 return Err(StoreError::Conflict("not_empty"));
             }
-            for (name, table) in plan(tx, tables)? {
+            for (i, (name, table)) in plan(tx, tables)?.into_iter().enumerate() {
+                // A crash with some tables copied must leave the target without any of them.
+                if i > 0 {
+                    fail::fail_point!("transfer_mid_import", |_| std::process::abort());
+                }
                 import_table(tx, &name, table)?;
             }
             Ok(())

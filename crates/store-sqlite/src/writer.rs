@@ -202,7 +202,11 @@ fn run_in_transaction(conn: &mut Connection, batch: &mut [Box<dyn Work>]) -> boo
             return false;
         }
     };
-    for work in batch.iter_mut() {
+    for (i, work) in batch.iter_mut().enumerate() {
+        // A crash with part of a group written must lose the whole group and answer none of it.
+        if i > 0 {
+            fail::fail_point!("group_commit_mid", |_| std::process::abort());
+        }
         if savepoint(&tx, "SAVEPOINT work").is_err() {
             return false;
         }

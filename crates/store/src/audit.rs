@@ -124,6 +124,24 @@ pub trait AuditChain: Send + Sync {
     fn link(&self, prev: &[u8; 32], seq: u64, event: &AuditEvent) -> [u8; 32];
 }
 
+/// A change's audit record, handed to the store so that it commits in the change's transaction:
+/// both are durable or neither is, whatever crashes in between.
+#[derive(Clone)]
+pub struct Audited {
+    /// The record, before it is chained.
+    pub event: AuditEvent,
+    /// Links it after the head the transaction sees.
+    pub chain: Arc<dyn AuditChain>,
+}
+
+impl std::fmt::Debug for Audited {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Audited")
+            .field("event", &self.event)
+            .finish_non_exhaustive()
+    }
+}
+
 /// That a machine read a secret at a version (for the poll endpoint's "changed").
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ReadMark {
@@ -179,6 +197,11 @@ pub trait AuditStore {
         batch: JournalBatch,
         chain: Arc<dyn AuditChain>,
     ) -> StoreResult<Vec<u64>>;
+    /// A handle on this store whose next write also chains and appends `record` inside that
+    /// write's transaction, so the change and its record commit together or not at all (an
+    /// append that fails rolls the change back). Reads through the handle are ordinary. It
+    /// carries one record: a second write through the same handle carries none.
+    fn audited(&self, record: Audited) -> Box<dyn crate::Store>;
     /// Records newest first, filtered.
     async fn audit(&self, filter: &AuditFilter) -> StoreResult<Vec<AuditRecord>>;
     /// Records with `seq >= from`, oldest first, at most `limit`.

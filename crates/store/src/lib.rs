@@ -31,7 +31,7 @@ mod vault;
 pub mod conformance;
 
 pub use audit::{
-    ActorKind, AuditChain, AuditEvent, AuditFilter, AuditHead, AuditRecord, AuditResult,
+    ActorKind, Audited, AuditChain, AuditEvent, AuditFilter, AuditHead, AuditRecord, AuditResult,
     AuditStore, JournalBatch, ReadMark,
 };
 pub use change::{Change, ChangeFeed, ChangeWatcher, FeedState};

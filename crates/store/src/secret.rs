@@ -163,12 +163,14 @@ pub trait SecretStore {
     /// Appends version `expected_current + 1`. Fails with `Conflict("version")` if the current
     /// version is no longer `expected_current` (a concurrent write won), and `NotFound` if the
     /// secret does not exist or is deleted. A `Pointer` must name an existing sealed version.
+    /// Returns the number of the version this call wrote, decided inside its transaction, so
+    /// a caller answers with its own write even when another has already followed it.
     async fn append_version(
         &self,
         id: &SecretId,
         expected_current: u32,
         version: &NewVersion,
-    ) -> StoreResult<()>;
+    ) -> StoreResult<u32>;
     /// Soft-deletes a live secret. `NotFound` if missing or already deleted.
     async fn delete_secret(&self, id: &SecretId, now_ms: i64) -> StoreResult<()>;
     /// Metadata of a secret, deleted or not.

@@ -205,6 +205,17 @@ impl TestServer {
         s
     }
 
+    /// A server on `backend` that has not started yet (to start it with [`TestServer::spawn_env`]).
+    pub fn unstarted_on(backend: Backend) -> Self {
+        let mut s = Self::unstarted();
+        if backend == Backend::Postgres {
+            let db = PgDatabase::create();
+            s.config = Some(shared_config(s.root.path(), db.url()));
+            s.db = Some(db);
+        }
+        s
+    }
+
     fn unstarted() -> Self {
         let root = tempfile::tempdir().expect("tempdir");
         let data_dir = root.path().join("data");
@@ -227,6 +238,16 @@ impl TestServer {
 
     /// Spawns the server process; returns its stderr text if it exits instead of listening.
     pub fn spawn(&mut self, port: u16, extra: &[&str]) -> Result<(), String> {
+        self.spawn_env(port, extra, &[])
+    }
+
+    /// [`TestServer::spawn`] with extra environment variables (`FAILPOINTS`, say).
+    pub fn spawn_env(
+        &mut self,
+        port: u16,
+        extra: &[&str],
+        env: &[(&str, &str)],
+    ) -> Result<(), String> {
         let mut cmd = Command::new(bin());
         cmd.arg("server")
             .arg("--data-dir")
@@ -238,6 +259,7 @@ impl TestServer {
         }
         cmd.args(extra);
         cmd.env("SIGNET_LOG", "debug")
+            .envs(env.iter().copied())
             .env_remove("SIGNET_CONFIG")
             .stdout(Stdio::null())
             .stderr(Stdio::piped());
@@ -290,6 +312,22 @@ impl TestServer {
             let _ = c.kill();
             let _ = c.wait();
         }
+    }
+
+    /// Waits up to `timeout` for the server to exit on its own; true if it did.
+    pub fn wait_exit(&mut self, timeout: Duration) -> bool {
+        let deadline = std::time::Instant::now() + timeout;
+        while std::time::Instant::now() < deadline {
+            match self.child.as_mut().map(Child::try_wait) {
+                None => return true,
+                Some(Ok(Some(_))) => {
+                    self.child = None;
+                    return true;
+                }
+                Some(_) => std::thread::sleep(Duration::from_millis(20)),
+            }
+        }
+        false
     }
 
     /// Graceful stop (SIGTERM), waiting for exit.

@@ -35,3 +35,8 @@ mod storage;
 mod edge;
 // A structured secret's update keeps the fields not retyped (issue 9, finding 11).
 mod fields;
+// Named fault points: a crash or audit failure mid-write loses nothing acknowledged and serves
+// nothing half-written; a change commits with its audit record (issue 9, finding 4).
+mod faults;
+// Concurrent updates are each told the version they created (issue 9, finding 5).
+mod versions;

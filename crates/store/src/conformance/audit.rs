@@ -3,10 +3,29 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use signet_proto::{SessionId, UserId};
+
 use super::fixture::{self, assert_chain, chain, event};
 use crate::{
-    ActorKind, AuditEvent, AuditFilter, AuditHead, AuditRecord, AuditResult, JournalBatch, Store,
+    ActorKind, AuditEvent, AuditFilter, AuditHead, AuditRecord, AuditResult, Audited,
+    JournalBatch, Store, StoreError,
 };
+
+fn audited(action: &str) -> Audited {
+    Audited {
+        event: AuditEvent {
+            actor_kind: ActorKind::Operator,
+            ..event("op", action, AuditResult::Ok)
+        },
+        chain: chain(),
+    }
+}
+
+async fn actions(store: &Arc<dyn Store>) -> Vec<String> {
+    let records = store.audit_range(1, 10_000).await.unwrap();
+    assert_chain(&records);
+    records.into_iter().map(|r| r.event.action).collect()
+}
 
 fn batch(events: Vec<AuditEvent>) -> JournalBatch {
     JournalBatch {
@@ -340,4 +359,93 @@ pub async fn a_write_probe_commits_and_changes_nothing(store: Arc<dyn Store>) {
     }
     assert_eq!(store.audit_head().await.unwrap(), head);
     assert_eq!(seqs(&store.audit(&filter(10)).await.unwrap()), [1]);
+}
+
+/// A write through an audited handle commits its record with it, chained after the head.
+pub async fn an_audited_write_commits_with_its_record(store: Arc<dyn Store>) {
+    store
+        .append_journal(batch(vec![event("m", "before", AuditResult::Ok)]), chain())
+        .await
+        .unwrap();
+    let p = fixture::project("p");
+    store
+        .audited(audited("project_create"))
+        .insert_project(&p)
+        .await
+        .unwrap();
+    assert_eq!(store.projects().await.unwrap(), [p]);
+    assert_eq!(actions(&store).await, ["before", "project_create"]);
+    assert_eq!(store.audit_head().await.unwrap().map(|h| h.seq), Some(2));
+}
+
+/// A write the store refuses leaves neither the change nor its record.
+pub async fn a_refused_audited_write_leaves_no_record(store: Arc<dyn Store>) {
+    let first = fixture::add_project(&store, "p").await;
+    let again = fixture::project("p");
+    assert_eq!(
+        store
+            .audited(audited("project_create"))
+            .insert_project(&again)
+            .await,
+        Err(StoreError::Conflict("project_name"))
+    );
+    assert_eq!(store.projects().await.unwrap(), [first]);
+    assert_eq!(actions(&store).await, Vec::<String>::new());
+    assert_eq!(store.audit_head().await.unwrap(), None);
+}
+
+/// One handle, one record: a second write through it is an ordinary write.
+pub async fn an_audited_handle_carries_one_record(store: Arc<dyn Store>) {
+    let handle = store.audited(audited("project_create"));
+    handle.insert_project(&fixture::project("a")).await.unwrap();
+    handle.insert_project(&fixture::project("b")).await.unwrap();
+    assert_eq!(store.projects().await.unwrap().len(), 2);
+    assert_eq!(actions(&store).await, ["project_create"]);
+}
+
+/// A write whose answer is "nothing changed" does not commit the record of a change.
+pub async fn a_write_that_changes_nothing_records_nothing(store: Arc<dyn Store>) {
+    let revoked = store
+        .audited(audited("session_revoke"))
+        .revoke_session(&UserId::generate(), &SessionId::generate(), fixture::NOW)
+        .await
+        .unwrap();
+    assert!(!revoked);
+    assert_eq!(actions(&store).await, Vec::<String>::new());
+}
+
+/// Audited writes and journal appends running at once still form one gapless chain, each
+/// record present exactly once.
+pub async fn audited_writes_and_appends_keep_one_chain(store: Arc<dyn Store>) {
+    const EACH: usize = 20;
+    let mut tasks = Vec::new();
+    for i in 0..EACH {
+        let s = Arc::clone(&store);
+        tasks.push(tokio::spawn(async move {
+            s.audited(audited(&format!("change_{i}")))
+                .insert_project(&fixture::project(&format!("p{i}")))
+                .await
+                .unwrap();
+        }));
+        let s = Arc::clone(&store);
+        tasks.push(tokio::spawn(async move {
+            s.append_journal(
+                batch(vec![event("m", &format!("read_{i}"), AuditResult::Ok)]),
+                chain(),
+            )
+            .await
+            .unwrap();
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+    let mut got = actions(&store).await;
+    got.sort();
+    let mut want: Vec<String> = (0..EACH)
+        .flat_map(|i| [format!("change_{i}"), format!("read_{i}")])
+        .collect();
+    want.sort();
+    assert_eq!(got, want);
+    assert_eq!(store.projects().await.unwrap().len(), EACH);
 }

@@ -84,6 +84,11 @@ macro_rules! conformance_suite {
                 range_pages_oldest_first,
                 listing_filters_by_time,
                 a_write_probe_commits_and_changes_nothing,
+                an_audited_write_commits_with_its_record,
+                a_refused_audited_write_leaves_no_record,
+                an_audited_handle_carries_one_record,
+                a_write_that_changes_nothing_records_nothing,
+                audited_writes_and_appends_keep_one_chain,
             }
             invite {
                 invites_round_trip_newest_first,
@@ -137,6 +142,7 @@ macro_rules! conformance_suite {
                 a_secret_needs_its_project,
                 versions_append_optimistically,
                 concurrent_appends_on_one_version_let_one_win,
+                concurrent_appends_are_told_the_version_they_wrote,
                 appending_needs_a_live_secret,
                 a_rollback_must_point_at_a_sealed_version,
                 deleting_hides_a_secret_but_keeps_its_metadata,

@@ -108,7 +108,7 @@ pub async fn versions_append_optimistically(store: Arc<dyn Store>) {
     let s = add_secret(&store, &p.id, "s").await;
 
     let v2 = structured(sealed(2), NOW + 10);
-    store.append_version(&s.id, 1, &v2).await.unwrap();
+    assert_eq!(store.append_version(&s.id, 1, &v2).await.unwrap(), 2);
     let got = store.secret(&s.id).await.unwrap().unwrap();
     assert_eq!(got.current_version, 2);
     assert_eq!(got.kind, SecretKind::Structured);
@@ -157,7 +157,10 @@ pub async fn concurrent_appends_on_one_version_let_one_win(store: Arc<dyn Store>
     let mut won = 0;
     for task in tasks {
         match task.await.unwrap() {
-            Ok(()) => won += 1,
+            Ok(written) => {
+                won += 1;
+                assert_eq!(written, 2, "the winner is told the version it wrote");
+            }
             Err(e) => assert_eq!(e, StoreError::Conflict("version")),
         }
     }
@@ -167,6 +170,50 @@ pub async fn concurrent_appends_on_one_version_let_one_win(store: Arc<dyn Store>
         2
     );
     assert_eq!(store.versions(&s.id).await.unwrap().len(), 2);
+}
+
+/// Writers that each retry until their append lands are each told a different version, and the
+/// version each is told is the one that holds what it wrote, however the appends interleave.
+pub async fn concurrent_appends_are_told_the_version_they_wrote(store: Arc<dyn Store>) {
+    const WRITERS: u32 = 8;
+    let p = add_project(&store, "p").await;
+    let s = add_secret(&store, &p.id, "s").await;
+    let tasks: Vec<_> = (0..WRITERS)
+        .map(|i| {
+            let (store, id) = (Arc::clone(&store), s.id.clone());
+            tokio::spawn(async move {
+                let v = NewVersion {
+                    created_by: format!("writer_{i}"),
+                    ..version(sealed(20), NOW)
+                };
+                loop {
+                    let current = store.secret(&id).await.unwrap().unwrap().current_version;
+                    match store.append_version(&id, current, &v).await {
+                        Ok(written) => return (i, written),
+                        Err(StoreError::Conflict("version")) => tokio::task::yield_now().await,
+                        Err(e) => panic!("append failed: {e}"),
+                    }
+                }
+            })
+        })
+        .collect();
+    let mut told = Vec::new();
+    for task in tasks {
+        told.push(task.await.unwrap());
+    }
+    let mut numbers: Vec<u32> = told.iter().map(|&(_, v)| v).collect();
+    numbers.sort_unstable();
+    assert_eq!(numbers, (2..=WRITERS + 1).collect::<Vec<_>>(), "each told a distinct version");
+    let versions = store.versions(&s.id).await.unwrap();
+    for (i, written) in told {
+        let stored = &versions[usize::try_from(written).unwrap() - 1];
+        assert_eq!(stored.version, written);
+        assert_eq!(
+            stored.created_by,
+            format!("writer_{i}"),
+            "version {written} holds what its writer was told"
+        );
+    }
 }
 
 /// Appending to a missing or deleted secret is `NotFound`.
