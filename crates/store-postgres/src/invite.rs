@@ -53,23 +53,25 @@ impl InviteStore for PgStore {
             .projects
             .as_ref()
             .map(|p| to_list(&p.iter().map(ProjectId::as_str).collect::<Vec<_>>()));
-        self.execute(sqlx::query(
-            "INSERT INTO invites (id, code_hash, email, role, projects, created_by,
+        self.execute(
+            sqlx::query(
+                "INSERT INTO invites (id, code_hash, email, role, projects, created_by,
                  created_ms, expires_ms, used_ms, revoked_ms)
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+            )
+            .bind(i.id.to_string())
+            .bind(i.code_hash.as_slice())
+            .bind(&i.email)
+            .bind(i.role.as_str())
+            .bind(projects)
+            .bind(i.created_by.to_string())
+            .bind(i.created_ms)
+            .bind(i.expires_ms)
+            .bind(i.used_ms)
+            .bind(i.revoked_ms),
         )
-        .bind(i.id.to_string())
-        .bind(i.code_hash.as_slice())
-        .bind(&i.email)
-        .bind(i.role.as_str())
-        .bind(projects)
-        .bind(i.created_by.to_string())
-        .bind(i.created_ms)
-        .bind(i.expires_ms)
-        .bind(i.used_ms)
-        .bind(i.revoked_ms)
-        )
-        .await.map(drop)
+        .await
+        .map(drop)
     }
 
     async fn invites(&self) -> StoreResult<Vec<InviteRecord>> {

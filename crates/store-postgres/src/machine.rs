@@ -123,20 +123,22 @@ impl MachineStore for PgStore {
         from: MachineStatus,
         to: MachineStatus,
     ) -> StoreResult<()> {
-        self.execute_found(sqlx::query("UPDATE machines SET status = $3 WHERE id = $1 AND status = $2")
+        self.execute_found(
+            sqlx::query("UPDATE machines SET status = $3 WHERE id = $1 AND status = $2")
                 .bind(id.to_string())
                 .bind(from.as_str())
-                .bind(to.as_str())
-                )
-                .await
+                .bind(to.as_str()),
+        )
+        .await
     }
 
     async fn set_machine_enabled(&self, id: &MachineId, enabled: bool) -> StoreResult<()> {
-        self.execute_found(sqlx::query("UPDATE machines SET enabled = $2 WHERE id = $1")
+        self.execute_found(
+            sqlx::query("UPDATE machines SET enabled = $2 WHERE id = $1")
                 .bind(id.to_string())
-                .bind(enabled)
-                )
-                .await
+                .bind(enabled),
+        )
+        .await
     }
 
     async fn revoke_machine(&self, id: &MachineId) -> StoreResult<()> {
@@ -165,11 +167,12 @@ impl MachineStore for PgStore {
     }
 
     async fn set_machine_cidrs(&self, id: &MachineId, cidrs: &[String]) -> StoreResult<()> {
-        self.execute_found(sqlx::query("UPDATE machines SET allowed_cidrs = $2 WHERE id = $1")
+        self.execute_found(
+            sqlx::query("UPDATE machines SET allowed_cidrs = $2 WHERE id = $1")
                 .bind(id.to_string())
-                .bind(to_list(cidrs))
-                )
-                .await
+                .bind(to_list(cidrs)),
+        )
+        .await
     }
 
     async fn attach(&self, machine: &MachineId, project: &ProjectId) -> StoreResult<()> {
@@ -212,21 +215,25 @@ impl MachineStore for PgStore {
     }
 
     async fn grant(&self, machine: &MachineId, secret: &SecretId) -> StoreResult<()> {
-        self.execute(sqlx::query(
-            "INSERT INTO grants (machine_id, secret_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+        self.execute(
+            sqlx::query(
+                "INSERT INTO grants (machine_id, secret_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+            )
+            .bind(machine.to_string())
+            .bind(secret.to_string()),
         )
-        .bind(machine.to_string())
-        .bind(secret.to_string())
-        )
-        .await.map(drop)
+        .await
+        .map(drop)
     }
 
     async fn ungrant(&self, machine: &MachineId, secret: &SecretId) -> StoreResult<()> {
-        self.execute(sqlx::query("DELETE FROM grants WHERE machine_id = $1 AND secret_id = $2")
-            .bind(machine.to_string())
-            .bind(secret.to_string())
-            )
-            .await.map(drop)
+        self.execute(
+            sqlx::query("DELETE FROM grants WHERE machine_id = $1 AND secret_id = $2")
+                .bind(machine.to_string())
+                .bind(secret.to_string()),
+        )
+        .await
+        .map(drop)
     }
 
     async fn grants(&self, machine: &MachineId) -> StoreResult<Vec<SecretId>> {

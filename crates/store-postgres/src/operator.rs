@@ -8,7 +8,7 @@ use sqlx::postgres::PgRow;
 
 use crate::error::db;
 use crate::row::{col, id, opt_id, public_key};
-use crate::{PgStore, found};
+use crate::PgStore;
 
 /// Claims a key for a principal, forever. `Conflict("public_key")` if any principal, live or
 /// revoked, ever held it.
@@ -111,9 +111,10 @@ impl OperatorStore for PgStore {
     }
 
     async fn disable_operator(&self, id: &OperatorId) -> StoreResult<()> {
-        self.execute_found(sqlx::query("UPDATE operators SET disabled = TRUE WHERE id = $1 AND NOT disabled")
-                .bind(id.to_string())
-                )
-                .await
+        self.execute_found(
+            sqlx::query("UPDATE operators SET disabled = TRUE WHERE id = $1 AND NOT disabled")
+                .bind(id.to_string()),
+        )
+        .await
     }
 }

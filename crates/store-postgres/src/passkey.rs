@@ -11,7 +11,7 @@ use sqlx::postgres::PgRow;
 
 use crate::error::db;
 use crate::row::{col, id, name, opt_id, small};
-use crate::{PgStore, found};
+use crate::PgStore;
 
 macro_rules! passkey_select {
     ($rest:literal) => {
@@ -123,16 +123,18 @@ impl PasskeyStore for PgStore {
         let id = id.to_string();
         // The comparison and the write are one statement: of two assertions verified against
         // the same stored counter, only the first to land may move it.
-        let changed = self.execute(sqlx::query(
-            "UPDATE passkeys SET credential = $2, sign_count = $3, last_used_ms = $4
+        let changed = self
+            .execute(
+                sqlx::query(
+                    "UPDATE passkeys SET credential = $2, sign_count = $3, last_used_ms = $4
              WHERE id = $1 AND (sign_count < $3 OR (sign_count = 0 AND $3 = 0))",
-        )
-        .bind(&id)
-        .bind(credential)
-        .bind(i64::from(sign_count))
-        .bind(used_ms)
-        )
-        .await?;
+                )
+                .bind(&id)
+                .bind(credential)
+                .bind(i64::from(sign_count))
+                .bind(used_ms),
+            )
+            .await?;
         if changed.rows_affected() == 1 {
             return Ok(true);
         }
@@ -172,25 +174,28 @@ impl PasskeyStore for PgStore {
     }
 
     async fn delete_passkey(&self, user: &UserId, id: &PasskeyId) -> StoreResult<()> {
-        self.execute_found(sqlx::query("DELETE FROM passkeys WHERE id = $1 AND user_id = $2")
+        self.execute_found(
+            sqlx::query("DELETE FROM passkeys WHERE id = $1 AND user_id = $2")
                 .bind(id.to_string())
-                .bind(user.to_string())
-                )
-                .await
+                .bind(user.to_string()),
+        )
+        .await
     }
 
     async fn insert_ceremony(&self, c: &CeremonyRecord) -> StoreResult<()> {
-        self.execute(sqlx::query(
-            "INSERT INTO webauthn_ceremonies (id, kind, user_id, state, expires_ms)
+        self.execute(
+            sqlx::query(
+                "INSERT INTO webauthn_ceremonies (id, kind, user_id, state, expires_ms)
              VALUES ($1, $2, $3, $4, $5)",
+            )
+            .bind(c.id.to_string())
+            .bind(c.kind.as_str())
+            .bind(c.user_id.map(|u| u.to_string()))
+            .bind(&c.state)
+            .bind(c.expires_ms),
         )
-        .bind(c.id.to_string())
-        .bind(c.kind.as_str())
-        .bind(c.user_id.map(|u| u.to_string()))
-        .bind(&c.state)
-        .bind(c.expires_ms)
-        )
-        .await.map(drop)
+        .await
+        .map(drop)
     }
 
     async fn take_ceremony(
@@ -214,8 +219,9 @@ impl PasskeyStore for PgStore {
     }
 
     async fn sweep_ceremonies(&self, now_ms: i64) -> StoreResult<u64> {
-        let done = self.execute(sqlx::query("DELETE FROM webauthn_ceremonies WHERE expires_ms <= $1")
-            .bind(now_ms)
+        let done = self
+            .execute(
+                sqlx::query("DELETE FROM webauthn_ceremonies WHERE expires_ms <= $1").bind(now_ms),
             )
             .await?;
         Ok(done.rows_affected())

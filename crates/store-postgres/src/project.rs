@@ -21,15 +21,17 @@ fn project(row: &PgRow) -> StoreResult<ProjectRecord> {
 #[async_trait]
 impl ProjectStore for PgStore {
     async fn insert_project(&self, p: &ProjectRecord) -> StoreResult<()> {
-        self.execute(sqlx::query(
-            "INSERT INTO projects (id, name, wrapped_key, created_ms) VALUES ($1, $2, $3, $4)",
+        self.execute(
+            sqlx::query(
+                "INSERT INTO projects (id, name, wrapped_key, created_ms) VALUES ($1, $2, $3, $4)",
+            )
+            .bind(p.id.to_string())
+            .bind(&p.name)
+            .bind(&p.wrapped_key)
+            .bind(p.created_ms),
         )
-        .bind(p.id.to_string())
-        .bind(&p.name)
-        .bind(&p.wrapped_key)
-        .bind(p.created_ms)
-        )
-        .await.map(drop)
+        .await
+        .map(drop)
     }
 
     async fn project(&self, id: &ProjectId) -> StoreResult<Option<ProjectRecord>> {

@@ -11,7 +11,7 @@ use sqlx::postgres::PgRow;
 
 use crate::error::{corrupt, db};
 use crate::row::{col, id, name, opt_list, opt_small, small, to_list};
-use crate::{PgStore, found};
+use crate::PgStore;
 
 /// The secret columns every query below starts with, in the order [`secret`] reads them.
 macro_rules! secret_columns {
@@ -205,11 +205,12 @@ impl SecretStore for PgStore {
     }
 
     async fn delete_secret(&self, id: &SecretId, now_ms: i64) -> StoreResult<()> {
-        self.execute_found(sqlx::query("UPDATE secrets SET deleted_ms = $2 WHERE id = $1 AND deleted_ms IS NULL")
+        self.execute_found(
+            sqlx::query("UPDATE secrets SET deleted_ms = $2 WHERE id = $1 AND deleted_ms IS NULL")
                 .bind(id.to_string())
-                .bind(now_ms)
-                )
-                .await
+                .bind(now_ms),
+        )
+        .await
     }
 
     async fn secret(&self, id: &SecretId) -> StoreResult<Option<SecretRecord>> {

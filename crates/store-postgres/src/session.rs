@@ -73,14 +73,16 @@ impl SessionStore for PgStore {
     async fn touch_session(&self, id: &SessionId, now_ms: i64) -> StoreResult<bool> {
         // `greatest` keeps `last_seen_ms` from going backwards; the live check is the row's
         // existence with no revocation.
-        let done = self.execute(sqlx::query(
-            "UPDATE sessions SET last_seen_ms = greatest(last_seen_ms, $2)
+        let done = self
+            .execute(
+                sqlx::query(
+                    "UPDATE sessions SET last_seen_ms = greatest(last_seen_ms, $2)
              WHERE id = $1 AND revoked_ms IS NULL",
-        )
-        .bind(id.to_string())
-        .bind(now_ms)
-        )
-        .await?;
+                )
+                .bind(id.to_string())
+                .bind(now_ms),
+            )
+            .await?;
         Ok(done.rows_affected() == 1)
     }
 
@@ -112,13 +114,15 @@ impl SessionStore for PgStore {
     }
 
     async fn revoke_user_sessions(&self, user: &UserId, now_ms: i64) -> StoreResult<u64> {
-        let done = self.execute(sqlx::query(
-            "UPDATE sessions SET revoked_ms = $2 WHERE user_id = $1 AND revoked_ms IS NULL",
-        )
-        .bind(user.to_string())
-        .bind(now_ms)
-        )
-        .await?;
+        let done = self
+            .execute(
+                sqlx::query(
+                    "UPDATE sessions SET revoked_ms = $2 WHERE user_id = $1 AND revoked_ms IS NULL",
+                )
+                .bind(user.to_string())
+                .bind(now_ms),
+            )
+            .await?;
         Ok(done.rows_affected())
     }
 

@@ -162,13 +162,14 @@ impl TokenStore for PgStore {
     }
 
     async fn revoke_enrollment_token(&self, id: &str, now_ms: i64) -> StoreResult<()> {
-        self.execute_found(sqlx::query(
+        self.execute_found(
+            sqlx::query(
                 "UPDATE enrollment_tokens SET revoked_ms = $2 WHERE id = $1 AND revoked_ms IS NULL",
             )
             .bind(id)
-            .bind(now_ms)
-            )
-            .await
+            .bind(now_ms),
+        )
+        .await
     }
 
     async fn redeem_enrollment_token(

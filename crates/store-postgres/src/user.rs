@@ -15,7 +15,7 @@ use sqlx::postgres::PgRow;
 
 use crate::error::{corrupt, db};
 use crate::row::{col, id, name, opt_id, small};
-use crate::{PgStore, found};
+use crate::PgStore;
 
 /// Serialises "is there a user yet" with the insert that follows ("SIGNET" then 4).
 const FIRST_USER_LOCK: i64 = 0x5349_474E_4554_0004;
@@ -309,30 +309,34 @@ impl UserStore for PgStore {
     }
 
     async fn set_password_hash(&self, id: &UserId, phc: &str) -> StoreResult<()> {
-        self.execute_found(sqlx::query("UPDATE users SET password_hash = $2 WHERE id = $1")
+        self.execute_found(
+            sqlx::query("UPDATE users SET password_hash = $2 WHERE id = $1")
                 .bind(id.to_string())
-                .bind(phc)
-                )
-                .await
+                .bind(phc),
+        )
+        .await
     }
 
     async fn set_totp(&self, id: &UserId, sealed: &[u8], step: i64) -> StoreResult<()> {
-        self.execute_found(sqlx::query("UPDATE users SET totp_sealed = $2, totp_last_step = $3 WHERE id = $1")
+        self.execute_found(
+            sqlx::query("UPDATE users SET totp_sealed = $2, totp_last_step = $3 WHERE id = $1")
                 .bind(id.to_string())
                 .bind(sealed)
-                .bind(step)
-                )
-                .await
+                .bind(step),
+        )
+        .await
     }
 
     async fn accept_totp_step(&self, id: &UserId, step: i64) -> StoreResult<bool> {
-        let done = self.execute(sqlx::query(
-            "UPDATE users SET totp_last_step = $2 WHERE id = $1 AND totp_last_step < $2",
-        )
-        .bind(id.to_string())
-        .bind(step)
-        )
-        .await?;
+        let done = self
+            .execute(
+                sqlx::query(
+                    "UPDATE users SET totp_last_step = $2 WHERE id = $1 AND totp_last_step < $2",
+                )
+                .bind(id.to_string())
+                .bind(step),
+            )
+            .await?;
         Ok(done.rows_affected() == 1)
     }
 
@@ -368,12 +372,13 @@ impl UserStore for PgStore {
     }
 
     async fn reset_login_failures(&self, id: &UserId) -> StoreResult<()> {
-        self.execute_found(sqlx::query(
+        self.execute_found(
+            sqlx::query(
                 "UPDATE users SET failed_attempts = 0, locked_until_ms = NULL WHERE id = $1",
             )
-            .bind(id.to_string())
-            )
-            .await
+            .bind(id.to_string()),
+        )
+        .await
     }
 
     async fn replace_recovery_codes(&self, id: &UserId, hashes: &[[u8; 32]]) -> StoreResult<()> {
@@ -393,15 +398,17 @@ impl UserStore for PgStore {
         hash: &[u8; 32],
         now_ms: i64,
     ) -> StoreResult<bool> {
-        let done = self.execute(sqlx::query(
-            "UPDATE recovery_codes SET used_ms = $3
+        let done = self
+            .execute(
+                sqlx::query(
+                    "UPDATE recovery_codes SET used_ms = $3
              WHERE user_id = $1 AND code_hash = $2 AND used_ms IS NULL",
-        )
-        .bind(id.to_string())
-        .bind(hash.as_slice())
-        .bind(now_ms)
-        )
-        .await?;
+                )
+                .bind(id.to_string())
+                .bind(hash.as_slice())
+                .bind(now_ms),
+            )
+            .await?;
         Ok(done.rows_affected() == 1)
     }
 

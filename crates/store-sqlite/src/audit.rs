@@ -10,8 +10,8 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use rusqlite::{Row, Transaction, params};
 use signet_store::{
-    ActorKind, Audited, AuditChain, AuditEvent, AuditFilter, AuditHead, AuditRecord, AuditResult,
-    AuditStore, JournalBatch, StoreError, StoreResult,
+    ActorKind, AuditChain, AuditEvent, AuditFilter, AuditHead, AuditRecord, AuditResult,
+    AuditStore, Audited, JournalBatch, StoreError, StoreResult,
 };
 
 use crate::SqliteStore;

@@ -86,14 +86,17 @@ impl SessionStore for SqliteStore {
 
     async fn set_session_step_up(&self, id: &SessionId, now_ms: i64) -> StoreResult<bool> {
         let id = id.to_string();
-        self.write_where(move |tx| {
-            exec(
-                tx,
-                "UPDATE sessions SET step_up_ms = ?2 WHERE id = ?1 AND revoked_ms IS NULL",
-                params![id, now_ms],
-            )
-            .map(|n| n == 1)
-        }, |changed| *changed)
+        self.write_where(
+            move |tx| {
+                exec(
+                    tx,
+                    "UPDATE sessions SET step_up_ms = ?2 WHERE id = ?1 AND revoked_ms IS NULL",
+                    params![id, now_ms],
+                )
+                .map(|n| n == 1)
+            },
+            |changed| *changed,
+        )
         .await
     }
 
@@ -104,15 +107,18 @@ impl SessionStore for SqliteStore {
         now_ms: i64,
     ) -> StoreResult<bool> {
         let (user, id) = (user.to_string(), id.to_string());
-        self.write_where(move |tx| {
-            exec(
-                tx,
-                "UPDATE sessions SET revoked_ms = ?3
+        self.write_where(
+            move |tx| {
+                exec(
+                    tx,
+                    "UPDATE sessions SET revoked_ms = ?3
                  WHERE id = ?1 AND user_id = ?2 AND revoked_ms IS NULL",
-                params![id, user, now_ms],
-            )
-            .map(|n| n == 1)
-        }, |changed| *changed)
+                    params![id, user, now_ms],
+                )
+                .map(|n| n == 1)
+            },
+            |changed| *changed,
+        )
         .await
     }
 

@@ -31,8 +31,8 @@ mod vault;
 pub mod conformance;
 
 pub use audit::{
-    ActorKind, Audited, AuditChain, AuditEvent, AuditFilter, AuditHead, AuditRecord, AuditResult,
-    AuditStore, JournalBatch, ReadMark,
+    ActorKind, AuditChain, AuditEvent, AuditFilter, AuditHead, AuditRecord, AuditResult,
+    AuditStore, Audited, JournalBatch, ReadMark,
 };
 pub use change::{Change, ChangeFeed, ChangeWatcher, FeedState};
 pub use invite::{InviteRecord, InviteStore};

@@ -51,9 +51,14 @@ fn restart(f: &mut Fixture) {
 
 /// The `secret_update` records naming `secret`, as their `version=N` numbers.
 fn update_records(f: &Fixture, secret: &str) -> Vec<u64> {
-    let listed = f
-        .server
-        .op_json(&["audit", "list", "--action", "secret_update", "--limit", "1000"]);
+    let listed = f.server.op_json(&[
+        "audit",
+        "list",
+        "--action",
+        "secret_update",
+        "--limit",
+        "1000",
+    ]);
     let mut versions: Vec<u64> = listed["records"]
         .as_array()
         .expect("records")
@@ -100,14 +105,21 @@ fn machine_reads(f: &Fixture) -> String {
 fn crash_on_update(backend: Backend, point: &str) -> Fixture {
     let mut f = Fixture::on(backend);
     arm(&mut f, &format!("{point}=return"));
-    let out = f
-        .server
-        .op(&["secret", "update", &f.secret, "--value", "written-before-the-crash"]);
+    let out = f.server.op(&[
+        "secret",
+        "update",
+        &f.secret,
+        "--value",
+        "written-before-the-crash",
+    ]);
     assert!(
         !out.status.success(),
         "an update that crashed the server was acknowledged"
     );
-    assert!(f.server.wait_exit(DIES_WITHIN), "the server did not die at {point}");
+    assert!(
+        f.server.wait_exit(DIES_WITHIN),
+        "the server did not die at {point}"
+    );
     restart(&mut f);
     f
 }
@@ -207,13 +219,19 @@ async fn a_crash_mid_group_commit_loses_only_the_unanswered_group() {
     // The point fires only in a batch of two or more writes, which concurrent updates make.
     arm(&mut f, "group_commit_mid=return");
     let told = update_until_refused(Arc::new(operator(&f)), &ids).await;
-    assert!(f.server.wait_exit(DIES_WITHIN), "the server did not die mid-group");
+    assert!(
+        f.server.wait_exit(DIES_WITHIN),
+        "the server did not die mid-group"
+    );
     restart(&mut f);
     for id in &ids {
         let current = current_version(&f, id);
         let acked = told.get(id).cloned().unwrap_or_default();
         if let Some(last) = acked.iter().max() {
-            assert!(current >= *last, "{id}: acknowledged v{last}, found v{current}");
+            assert!(
+                current >= *last,
+                "{id}: acknowledged v{last}, found v{current}"
+            );
         }
         changes_match_records(&f, id);
     }
@@ -225,8 +243,12 @@ every_backend!(fn a_crash_between_migrations_is_completed_by_the_next_start);
 fn a_crash_between_migrations_is_completed_by_the_next_start(backend: Backend) {
     let mut s = TestServer::unstarted_on(backend);
     let died = s.spawn_env(0, &[], &[("FAILPOINTS", "migration_mid=return")]);
-    assert!(died.is_err(), "the server started although it crashed mid-migration");
-    s.spawn(0, &[]).expect("the next start completes the migrations");
+    assert!(
+        died.is_err(),
+        "the server started although it crashed mid-migration"
+    );
+    s.spawn(0, &[])
+        .expect("the next start completes the migrations");
     let f = Fixture::with_server(s);
     assert_eq!(machine_reads(&f), f.value);
     changes_match_records(&f, &f.secret);
@@ -239,10 +261,7 @@ fn a_crash_mid_import_leaves_the_target_empty(backend: Backend) {
     let f = Fixture::new();
     f.server
         .op_json(&["secret", "update", &f.secret, "--value", "second"]);
-    let from = format!(
-        "sqlite://{}",
-        f.server.data_dir.join("signet.db").display()
-    );
+    let from = format!("sqlite://{}", f.server.data_dir.join("signet.db").display());
     let pg = (backend == Backend::Postgres).then(PgDatabase::create);
     let to = match &pg {
         Some(db) => db.url().to_owned(),

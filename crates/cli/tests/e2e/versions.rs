@@ -60,7 +60,11 @@ async fn concurrent_updates_are_told_the_version_they_wrote(backend: Backend) {
         all.extend(t.await.expect("writer"));
     }
     let distinct: BTreeSet<u64> = all.iter().copied().collect();
-    assert_eq!(distinct.len(), all.len(), "two updates were told the same version: {all:?}");
+    assert_eq!(
+        distinct.len(),
+        all.len(),
+        "two updates were told the same version: {all:?}"
+    );
     let total = (WRITERS * EACH) as u64;
     assert_eq!(distinct, (2..=total + 1).collect::<BTreeSet<_>>());
     assert_eq!(

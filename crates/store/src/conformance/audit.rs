@@ -7,8 +7,8 @@ use signet_proto::{SessionId, UserId};
 
 use super::fixture::{self, assert_chain, chain, event};
 use crate::{
-    ActorKind, AuditEvent, AuditFilter, AuditHead, AuditRecord, AuditResult, Audited,
-    JournalBatch, Store, StoreError,
+    ActorKind, AuditEvent, AuditFilter, AuditHead, AuditRecord, AuditResult, Audited, JournalBatch,
+    Store, StoreError,
 };
 
 fn audited(action: &str) -> Audited {

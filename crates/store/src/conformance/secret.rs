@@ -203,7 +203,11 @@ pub async fn concurrent_appends_are_told_the_version_they_wrote(store: Arc<dyn S
     }
     let mut numbers: Vec<u32> = told.iter().map(|&(_, v)| v).collect();
     numbers.sort_unstable();
-    assert_eq!(numbers, (2..=WRITERS + 1).collect::<Vec<_>>(), "each told a distinct version");
+    assert_eq!(
+        numbers,
+        (2..=WRITERS + 1).collect::<Vec<_>>(),
+        "each told a distinct version"
+    );
     let versions = store.versions(&s.id).await.unwrap();
     for (i, written) in told {
         let stored = &versions[usize::try_from(written).unwrap() - 1];
