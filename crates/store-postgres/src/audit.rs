@@ -478,7 +478,7 @@ pub(crate) async fn append_record(
         .execute(&mut **tx)
         .await
         .map_err(db)?;
-    let (start, start_hash) = read_head(&mut **tx).await?;
+    let (start, start_hash) = read_head(tx).await?;
     let (mut seq, mut prev) = (start, start_hash);
     let batch = JournalBatch {
         events: vec![record.event.clone()],
@@ -486,8 +486,8 @@ pub(crate) async fn append_record(
     };
     let mut rows = Rows::default();
     rows.chain(&batch, record.chain.as_ref(), &mut seq, &mut prev)?;
-    write(&mut **tx, &rows, &Marks::default()).await?;
-    move_head(&mut **tx, seq, prev).await
+    write(tx, &rows, &Marks::default()).await?;
+    move_head(tx, seq, prev).await
 }
 
 #[async_trait]

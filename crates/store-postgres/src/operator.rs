@@ -6,9 +6,9 @@ use signet_store::{OperatorRecord, OperatorStore, StoreResult};
 use sqlx::PgConnection;
 use sqlx::postgres::PgRow;
 
+use crate::PgStore;
 use crate::error::db;
 use crate::row::{col, id, opt_id, public_key};
-use crate::PgStore;
 
 /// Claims a key for a principal, forever. `Conflict("public_key")` if any principal, live or
 /// revoked, ever held it.

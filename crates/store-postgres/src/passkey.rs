@@ -9,9 +9,9 @@ use signet_store::{
 };
 use sqlx::postgres::PgRow;
 
+use crate::PgStore;
 use crate::error::db;
 use crate::row::{col, id, name, opt_id, small};
-use crate::PgStore;
 
 macro_rules! passkey_select {
     ($rest:literal) => {

@@ -9,9 +9,9 @@ use signet_store::{
 use sqlx::PgConnection;
 use sqlx::postgres::PgRow;
 
+use crate::PgStore;
 use crate::error::{corrupt, db};
 use crate::row::{col, id, name, opt_list, opt_small, small, to_list};
-use crate::PgStore;
 
 /// The secret columns every query below starts with, in the order [`secret`] reads them.
 macro_rules! secret_columns {

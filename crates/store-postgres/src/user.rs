@@ -13,9 +13,9 @@ use signet_store::{
 use sqlx::PgConnection;
 use sqlx::postgres::PgRow;
 
+use crate::PgStore;
 use crate::error::{corrupt, db};
 use crate::row::{col, id, name, opt_id, small};
-use crate::PgStore;
 
 /// Serialises "is there a user yet" with the insert that follows ("SIGNET" then 4).
 const FIRST_USER_LOCK: i64 = 0x5349_474E_4554_0004;
