@@ -193,8 +193,7 @@ async fn update_until_refused(
     for t in tasks {
         let _ = t.await;
     }
-    let told = told.lock().await.clone();
-    told
+    told.lock().await.clone()
 }
 
 /// Killed inside a group commit with part of the group written: none of the group survives,
