@@ -16,7 +16,9 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use serde::Deserialize;
-use signet_proto::{EnrollmentProof, Fingerprint, Identity, MachineId, SecretSeed, Timestamp, VaultId};
+use signet_proto::{
+    EnrollmentProof, Fingerprint, Identity, MachineId, SecretSeed, Timestamp, VaultId,
+};
 
 use crate::error::ClientError;
 use crate::identity::{Credentials, SignetHome};

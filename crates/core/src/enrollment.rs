@@ -21,7 +21,9 @@ use std::sync::Mutex;
 use regex::RegexBuilder;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
-use signet_proto::{EnrollmentProof, MachineId, ProjectId, ProtocolError, PublicKey, SecretId, VaultId};
+use signet_proto::{
+    EnrollmentProof, MachineId, ProjectId, ProtocolError, PublicKey, SecretId, VaultId,
+};
 use signet_store::{
     ActorKind, AuditResult, BootstrapTokenRecord, EnrollMethod, EnrollmentGrant,
     EnrollmentTokenRecord, MachineKind, MachineRecord, MachineStatus, StoreError,
@@ -327,9 +329,8 @@ impl Signet {
             (Some(sig), Some(ts)) => {
                 let key = PublicKey::from_base64(reg.public_key)
                     .map_err(|e| CoreError::bad(e.to_string()))?;
-                let checked = EnrollmentProof::parse(sig, ts).and_then(|p| {
-                    p.verify(&key, vault, token, self.now_ms().div_euclid(1000))
-                });
+                let checked = EnrollmentProof::parse(sig, ts)
+                    .and_then(|p| p.verify(&key, vault, token, self.now_ms().div_euclid(1000)));
                 match checked {
                     Ok(()) => return Ok(()),
                     Err(e) => CoreError::EnrollmentProofInvalid(proof_problem(e)),

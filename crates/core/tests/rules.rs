@@ -321,8 +321,14 @@ async fn enrollment_proofs_bind_key_token_vault_and_time_and_never_spend_a_token
     let wrong = [
         (victim, for_token.clone()),
         (own_key, proof(&own, None, Some("sgb_other"), now_secs)),
-        (own_key, proof(&own, Some(&vault), Some(token.0.as_str()), now_secs)),
-        (own_key, proof(&own, None, Some(token.0.as_str()), now_secs - 301)),
+        (
+            own_key,
+            proof(&own, Some(&vault), Some(token.0.as_str()), now_secs),
+        ),
+        (
+            own_key,
+            proof(&own, None, Some(token.0.as_str()), now_secs - 301),
+        ),
     ];
     for (key, p) in &wrong {
         let e = w

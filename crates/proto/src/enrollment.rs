@@ -141,12 +141,7 @@ mod tests {
         let vault = VaultId::parse("vault_a1b2c3d4e5f6g7h8").unwrap();
         let other = VaultId::parse("vault_zzzzzzzzzzzzzzzz").unwrap();
         let now = 1_711_468_800;
-        let p = EnrollmentProof::sign(
-            &seed(1),
-            Some(&vault),
-            Some("t"),
-            Timestamp::from_secs(now),
-        );
+        let p = EnrollmentProof::sign(&seed(1), Some(&vault), Some("t"), Timestamp::from_secs(now));
         let key = seed(1).public_key();
         assert_eq!(p.verify(&key, Some(&vault), Some("t"), now + 300), Ok(()));
         let refused = [

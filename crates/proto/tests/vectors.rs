@@ -687,11 +687,12 @@ fn check_enrollment(text: &str) -> Result<(), String> {
     )?;
     let ts = Timestamp::parse(&case.timestamp.to_string()).map_err(|e| e.to_string())?;
     let built = proof_message(vault.as_ref(), case.token.as_deref(), &key, ts);
-    ensure(built == case.message, || format!("the crate builds {built}"))?;
+    ensure(built == case.message, || {
+        format!("the crate builds {built}")
+    })?;
 
-    let got = EnrollmentProof::parse(&case.proof, case.timestamp).and_then(|p| {
-        p.verify(&key, vault.as_ref(), case.token.as_deref(), case.now)
-    });
+    let got = EnrollmentProof::parse(&case.proof, case.timestamp)
+        .and_then(|p| p.verify(&key, vault.as_ref(), case.token.as_deref(), case.now));
     let want = match (case.expect.as_str(), case.reason.as_deref()) {
         ("valid", None) => Ok(()),
         ("invalid", Some("signature_encoding")) => Err(ProtocolError::Signature),
@@ -699,7 +700,10 @@ fn check_enrollment(text: &str) -> Result<(), String> {
         (
             "invalid",
             Some(
-                "wrong_key" | "wrong_token" | "wrong_vault" | "corrupted_signature"
+                "wrong_key"
+                | "wrong_token"
+                | "wrong_vault"
+                | "corrupted_signature"
                 | "non_canonical_signature",
             ),
         ) => Err(ProtocolError::BadSignature),
@@ -710,9 +714,10 @@ fn check_enrollment(text: &str) -> Result<(), String> {
     // One defect per case: the client's own signature over what it signed is the honest one
     // (Ed25519 is deterministic), except where the signature itself is the defect.
     let client = case.client_message.as_deref().unwrap_or(&case.message);
-    ensure(case.client_message.as_deref() != Some(case.message.as_str()), || {
-        "client_message repeats message".into()
-    })?;
+    ensure(
+        case.client_message.as_deref() != Some(case.message.as_str()),
+        || "client_message repeats message".into(),
+    )?;
     let honest = STANDARD.encode(
         ed25519_dalek::Signer::sign(&decode_seed(&case.seed)?.signing_key(), client.as_bytes())
             .to_bytes(),
@@ -734,15 +739,20 @@ fn check_enrollment(text: &str) -> Result<(), String> {
         let canonical: Option<curve25519_dalek::Scalar> =
             curve25519_dalek::Scalar::from_canonical_bytes(s).into();
         ensure(canonical.is_none(), || "S is canonical".into())?;
-        ensure(sig.get(..32) == STANDARD.decode(&honest).ok().as_deref().and_then(|h| h.get(..32)), || {
-            "R is not the honest signature's".into()
-        })?;
+        ensure(
+            sig.get(..32)
+                == STANDARD
+                    .decode(&honest)
+                    .ok()
+                    .as_deref()
+                    .and_then(|h| h.get(..32)),
+            || "R is not the honest signature's".into(),
+        )?;
     }
     if case.reason.as_deref() == Some("wrong_key") {
-        ensure(
-            decode_seed(&case.seed)?.public_key() != key,
-            || "the signer owns the key".into(),
-        )?;
+        ensure(decode_seed(&case.seed)?.public_key() != key, || {
+            "the signer owns the key".into()
+        })?;
     }
     Ok(())
 }

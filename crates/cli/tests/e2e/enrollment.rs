@@ -473,7 +473,14 @@ async fn enrollment_proves_possession_of_the_key_and_a_vault_can_require_it(back
         .expect("id")
         .to_owned();
     let secret = s.op_json(&[
-        "secret", "create", "--project", &project, "--name", "K", "--value", "v-1",
+        "secret",
+        "create",
+        "--project",
+        &project,
+        "--name",
+        "K",
+        "--value",
+        "v-1",
     ])["id"]
         .as_str()
         .expect("id")
@@ -540,7 +547,10 @@ async fn enrollment_proves_possession_of_the_key_and_a_vault_can_require_it(back
     let (status, body) = post_json(&register, &stale).await;
     assert_eq!(status, 400, "{body}");
     assert!(
-        body["error"].as_str().expect("error").contains("300 seconds"),
+        body["error"]
+            .as_str()
+            .expect("error")
+            .contains("300 seconds"),
         "{body}"
     );
     assert_eq!(uses(), 0, "no refused attempt spends a use of the token");
@@ -589,13 +599,20 @@ async fn enrollment_proves_possession_of_the_key_and_a_vault_can_require_it(back
         stdout(&out),
         stderr(&out)
     );
-    assert!(!stderr(&out).contains("without a proof"), "{}", stderr(&out));
+    assert!(
+        !stderr(&out).contains("without a proof"),
+        "{}",
+        stderr(&out)
+    );
 
     // Off: a SikkerKey-style body (no proof) registers again; a bad proof is still refused.
     let set = s.op_json(&["vault", "settings", "--require-enrollment-proof", "off"]);
     assert_eq!(set["requireEnrollmentProof"], false);
     let (status, body) = post_json(&register, &forged).await;
-    assert_eq!((status, &body["code"]), (400, &json!("enrollment_proof_invalid")));
+    assert_eq!(
+        (status, &body["code"]),
+        (400, &json!("enrollment_proof_invalid"))
+    );
     let sdk_key = SecretSeed::generate().public_key();
     let sdk_style = json!({"token": token, "publicKey": sdk_key.to_base64(), "hostname": "sdk"});
     let (status, body) = post_json(&register, &sdk_style).await;

@@ -55,7 +55,14 @@ pub async fn enrollment_proof_requirement_changes(store: Arc<dyn Store>) {
     let v = fixture::vault();
     assert!(!v.enrollment_proof_required);
     store.create_vault(&v).await.unwrap();
-    assert!(!store.vault().await.unwrap().unwrap().enrollment_proof_required);
+    assert!(
+        !store
+            .vault()
+            .await
+            .unwrap()
+            .unwrap()
+            .enrollment_proof_required
+    );
 
     store.set_enrollment_proof_required(true).await.unwrap();
     let got = store.vault().await.unwrap().unwrap();
