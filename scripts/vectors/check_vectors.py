@@ -527,8 +527,93 @@ def check_identity(case: dict) -> None:
 
 
 # ---------------------------------------------------------------------------------------------
+# Enrollment proofs (docs/protocol.md §15).
 
-CHECKS = {"signing": check_signing, "keys": check_key, "identity": check_identity}
+PROOF_DOMAIN = "signet-enroll-v1"
+ENROLL_REASONS = {"wrong_key", "wrong_token", "wrong_vault", "corrupted_signature"}
+
+
+def proof_message(vault: str | None, token: str | None, public_key: str, ts: int) -> str:
+    """signet-enroll-v1:<vaultId>:<sha256hex(token)>:<publicKey>:<timestamp>, empty fields for
+    no vault (the bootstrap route) and no token (a tokenless request)."""
+    digest = hashlib.sha256(token.encode("utf-8")).hexdigest() if token is not None else ""
+    return f"{PROOF_DOMAIN}:{vault or ''}:{digest}:{public_key}:{ts}"
+
+
+def verify_proof(case: dict) -> tuple[str, str | None]:
+    """The server's check, as (expect, reason); a failed signature is reported as
+    "bad_signature", which every signature reason maps to."""
+    sig = strict_b64(case["proof"], 64)
+    if sig is None:
+        return ("invalid", "signature_encoding")
+    ts = case["timestamp"]
+    ensure(isinstance(ts, int) and 0 <= ts < 10**12, "timestamp is not decimal Unix seconds")
+    if case["now"] - ts > WINDOW_SECS:
+        return ("invalid", "window_past")
+    if ts - case["now"] > WINDOW_SECS:
+        return ("invalid", "window_future")
+    ensure(key_problem(case["public_key"]) is None, "the registered public_key is refused")
+    public = base64.b64decode(case["public_key"])
+    # verify_strict: S < L and R not of small order, then the equation (OpenSSL checks S < L
+    # itself; it is checked here first so the reason is known).
+    if int.from_bytes(sig[32:], "little") >= L:
+        return ("invalid", "non_canonical_signature")
+    if sig[:32] in SMALL_ORDER_ANY:
+        return ("invalid", "small_order_r")
+    message = proof_message(case["vault_id"], case["token"], case["public_key"], ts)
+    try:
+        Ed25519PublicKey.from_public_bytes(public).verify(sig, message.encode("utf-8"))
+    except InvalidSignature:
+        return ("invalid", "bad_signature")
+    return ("valid", None)
+
+
+def check_enrollment(case: dict) -> None:
+    token = case["token"]
+    digest = hashlib.sha256(token.encode("utf-8")).hexdigest() if token is not None else None
+    ensure(digest == case["token_sha256"], "token_sha256 is not the token's")
+    if case["vault_id"] is not None:
+        ensure(VAULT_RE.fullmatch(case["vault_id"]) is not None, "vault_id")
+    built = proof_message(case["vault_id"], token, case["public_key"], case["timestamp"])
+    ensure(built == case["message"], f"message is {built!r} here")
+
+    want = (case["expect"], case.get("reason"))
+    got = verify_proof(case)
+    if got == ("invalid", "bad_signature"):
+        ensure(want[0] == "invalid" and want[1] in ENROLL_REASONS, f"expected {want}, got {got}")
+    else:
+        ensure(got == want, f"expected {want}, got {got}")
+
+    client = case.get("client_message", case["message"])
+    ensure(client.startswith(PROOF_DOMAIN + ":") and client.count(":") == 4, "client_message shape")
+    honest = sign(case["seed"], client)
+    reason = case.get("reason")
+    if reason in (None, "wrong_key", "wrong_token", "wrong_vault", "window_past", "window_future"):
+        # One defect per case: the proof is the signer's honest signature over what it signed.
+        ensure(b64(honest) == case["proof"], "the proof is not the honest signature over client_message")
+    if reason == "wrong_key":
+        ensure(b64(public_of(case["seed"])) != case["public_key"], "the signer owns the key")
+    if reason in ("wrong_token", "wrong_vault"):
+        # The field that differs is the one the reason names.
+        c, v = client.split(":"), case["message"].split(":")
+        differs = [i for i in range(5) if c[i] != v[i]]
+        ensure(differs == [2 if reason == "wrong_token" else 1], f"fields {differs} differ")
+    if reason == "non_canonical_signature":
+        sig = base64.b64decode(case["proof"])
+        ensure(lax_verify(base64.b64decode(case["public_key"]), client.encode("utf-8"), sig),
+               "a lax verifier refuses it too, so the case tests nothing strict")
+        s, honest_s = int.from_bytes(sig[32:], "little"), int.from_bytes(honest[32:], "little")
+        ensure(sig[:32] == honest[:32] and s - L == honest_s, "not the honest signature with S + L")
+
+
+# ---------------------------------------------------------------------------------------------
+
+CHECKS = {
+    "signing": check_signing,
+    "keys": check_key,
+    "identity": check_identity,
+    "enrollment": check_enrollment,
+}
 
 
 def main(argv: list[str]) -> int:

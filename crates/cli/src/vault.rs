@@ -28,6 +28,10 @@ enum VaultCommand {
         /// How long keys made by `signet login` authenticate from now on (`12h`, `30m`, `7d`).
         #[arg(long, value_parser = crate::duration::parse)]
         cli_key_ttl: Option<u64>,
+        /// Whether enrollment must prove possession of the new key. `signet enroll` and the
+        /// bootstrap script always do; the SikkerKey SDKs cannot, so `on` refuses them.
+        #[arg(long, value_enum)]
+        require_enrollment_proof: Option<Switch>,
     },
 }
 
@@ -46,6 +50,7 @@ pub async fn run(args: VaultArgs, json: bool) -> anyhow::Result<ExitCode> {
         VaultCommand::Settings {
             tokenless,
             cli_key_ttl,
+            require_enrollment_proof,
         } => {
             let mut body = serde_json::Map::new();
             if let Some(t) = tokenless {
@@ -54,8 +59,11 @@ pub async fn run(args: VaultArgs, json: bool) -> anyhow::Result<ExitCode> {
             if let Some(ttl) = cli_key_ttl {
                 body.insert("cliKeyTtlMs".into(), json!(ttl.saturating_mul(1000)));
             }
+            if let Some(p) = require_enrollment_proof {
+                body.insert("requireEnrollmentProof".into(), json!(p == Switch::On));
+            }
             if body.is_empty() {
-                anyhow::bail!("give --tokenless and/or --cli-key-ttl");
+                anyhow::bail!("give --tokenless, --cli-key-ttl or --require-enrollment-proof");
             }
             let body = Value::Object(body);
             client
@@ -88,6 +96,14 @@ fn describe(v: &Value) -> Vec<String> {
         format!(
             "  ip allowlist:         {}",
             on_off(&v["ipAllowlistEnabled"])
+        ),
+        format!(
+            "  enrollment proof:     {}",
+            if v["requireEnrollmentProof"].as_bool() == Some(true) {
+                "required"
+            } else {
+                "optional"
+            }
         ),
         format!(
             "  cli key lifetime:     {} min",

@@ -7,16 +7,22 @@
 //! - [`register_with_enrollment_token`]: with an enrollment token; the machine is approved at
 //!   once and is ephemeral.
 //! - [`request`]: with no token; the operator approves it by quoting the fingerprint.
+//!
+//! Every body carries a proof of possession (`proof`, `timestamp`): the new key's signature over
+//! the vault, the token's hash, the key and the time (`docs/protocol.md` §15), so a vault that
+//! requires one accepts this client.
 
 use std::path::PathBuf;
 use std::time::Duration;
 
 use serde::Deserialize;
-use signet_proto::{Fingerprint, Identity, MachineId, SecretSeed, VaultId};
+use signet_proto::{
+    EnrollmentProof, Fingerprint, Identity, MachineId, SecretSeed, Timestamp, VaultId,
+};
 
 use crate::error::ClientError;
 use crate::identity::{Credentials, SignetHome};
-use crate::request::{checked_base_url, http_client};
+use crate::request::{checked_base_url, http_client, unix_now};
 
 /// How long one enrollment call may take, as in the SikkerKey SDKs.
 const TIMEOUT: Duration = Duration::from_secs(15);
@@ -144,6 +150,9 @@ async fn enroll(
     if let Some(name) = name.filter(|n| !n.is_empty()) {
         body.insert("name".into(), name.into());
     }
+    let proof = EnrollmentProof::sign(&seed, vault, token, Timestamp::from_secs(unix_now()));
+    body.insert("proof".into(), proof.signature.to_base64().into());
+    body.insert("timestamp".into(), proof.timestamp.secs().into());
 
     let http = http_client(TIMEOUT)?;
     let resp = http

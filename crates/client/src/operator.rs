@@ -146,6 +146,18 @@ impl OperatorClient {
         self.call(method, path, body).await
     }
 
+    /// `POST /v1/admin/vault/settings` with `requireEnrollmentProof`: whether enrollment must
+    /// prove possession of the new key (off by default, since the SikkerKey SDKs cannot).
+    /// Returns the vault object.
+    pub async fn set_enrollment_proof_required(
+        &self,
+        required: bool,
+    ) -> Result<serde_json::Value, ClientError> {
+        let body = serde_json::json!({ "requireEnrollmentProof": required });
+        self.request("POST", "/v1/admin/vault/settings", Some(&body))
+            .await
+    }
+
     /// `POST /v1/admin/secrets`: creates a secret, returning the secret object.
     pub async fn create_secret(
         &self,

@@ -8,6 +8,11 @@
 //!   source CIDR, hostname pattern) that creates auto-approved ephemeral machines;
 //! - a **tokenless request**: no secret at all; the operator approves only by quoting the key's
 //!   fingerprint, which the machine printed. Rate limited, and a vault setting turns it off.
+//!
+//! Each may carry a proof of possession (`signet_proto::enrollment`): the new key's signature
+//! over the vault, the token's hash, the key and a timestamp. A proof that is sent must hold; a
+//! vault setting makes it required. Both are checked before the token is looked up, so a refused
+//! attempt never spends a token and its answer says nothing about the token.
 
 use crate::network::ClientAddr;
 use std::collections::HashMap;
@@ -16,7 +21,9 @@ use std::sync::Mutex;
 use regex::RegexBuilder;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
-use signet_proto::{MachineId, ProjectId, PublicKey, SecretId};
+use signet_proto::{
+    EnrollmentProof, MachineId, ProjectId, ProtocolError, PublicKey, SecretId, VaultId,
+};
 use signet_store::{
     ActorKind, AuditEvent, AuditResult, BootstrapTokenRecord, EnrollMethod, EnrollmentGrant,
     EnrollmentTokenRecord, MachineKind, MachineRecord, MachineStatus, StoreError,
@@ -99,6 +106,10 @@ pub struct Registration<'a> {
     pub name: Option<&'a str>,
     /// Where the request came from.
     pub source_ip: ClientAddr,
+    /// The `proof` field: the new key's base64 signature over the proof string.
+    pub proof: Option<&'a str>,
+    /// The `timestamp` field the proof signs, Unix seconds.
+    pub proof_timestamp: Option<i64>,
 }
 
 /// What the machine is told after registering.
@@ -316,6 +327,50 @@ impl Signet {
         CoreError::Forbidden
     }
 
+    /// Checks the proof of possession, before any token is looked up or spent. `vault` is the
+    /// vault the route names (`None` on the bootstrap route); `token` the token sent, if any.
+    async fn check_proof(
+        &self,
+        reg: &Registration<'_>,
+        vault: Option<&VaultId>,
+        token: Option<&str>,
+        action: &str,
+    ) -> CoreResult<()> {
+        let refused = match (reg.proof, reg.proof_timestamp) {
+            (None, None) => {
+                let required = self
+                    .store
+                    .vault()
+                    .await?
+                    .is_some_and(|v| v.enrollment_proof_required);
+                if !required {
+                    return Ok(());
+                }
+                CoreError::EnrollmentProofRequired
+            }
+            (Some(sig), Some(ts)) => {
+                let key = PublicKey::from_base64(reg.public_key)
+                    .map_err(|e| CoreError::bad(e.to_string()))?;
+                let checked = EnrollmentProof::parse(sig, ts)
+                    .and_then(|p| p.verify(&key, vault, token, self.now_ms().div_euclid(1000)));
+                match checked {
+                    Ok(()) => return Ok(()),
+                    Err(e) => CoreError::EnrollmentProofInvalid(proof_problem(e)),
+                }
+            }
+            _ => CoreError::EnrollmentProofInvalid("proof and timestamp are sent together"),
+        };
+        let reason = match refused {
+            CoreError::EnrollmentProofRequired => "proof_required",
+            _ => "bad_proof",
+        };
+        // The refusal is audited; if even that fails, the answer is the same refusal.
+        let _ = self
+            .enrollment_audit(None, reg.source_ip, action, AuditResult::Denied, reason)
+            .await;
+        Err(refused)
+    }
+
     fn key_conflict(e: StoreError) -> CoreError {
         match e {
             StoreError::Conflict(_) => CoreError::Conflict("public_key_taken"),
@@ -367,6 +422,8 @@ impl Signet {
         if !self.enrollment_ip_allowed(reg.source_ip).await? {
             return Err(self.refuse(reg.source_ip, ACTION, "ip_allowlist").await);
         }
+        // The token names the vault, which the machine does not know yet: no vault is signed.
+        self.check_proof(reg, None, Some(token), ACTION).await?;
         let m = self.new_machine(reg, EnrollMethod::Bootstrap, MachineStatus::Pending)?;
         let detail = format!("fingerprint={}", m.public_key.fingerprint());
         match self
@@ -406,6 +463,8 @@ impl Signet {
                 .refuse(reg.source_ip, ACTION, "tokenless_disabled")
                 .await);
         }
+        self.check_proof(reg, Some(&self.vault), None, ACTION)
+            .await?;
         let m = self.new_machine(reg, EnrollMethod::Request, MachineStatus::Pending)?;
         let detail = format!("fingerprint={}", m.public_key.fingerprint());
         self.enrolling(&m, reg.source_ip, ACTION, &detail)
@@ -561,6 +620,8 @@ impl Signet {
         if vault != self.vault.as_str() || !self.enrollment_ip_allowed(reg.source_ip).await? {
             return Err(self.refuse(reg.source_ip, ACTION, "vault_or_ip").await);
         }
+        self.check_proof(reg, Some(&self.vault), Some(token), ACTION)
+            .await?;
         let now = self.now_ms();
         let Some(t) = self
             .store
@@ -602,6 +663,18 @@ impl Signet {
             Err(e) => return Err(Self::key_conflict(e)),
         }
         Ok(self.registered(&m))
+    }
+}
+
+/// What to tell a client whose proof does not hold. Everything a proof is checked against is in
+/// the request (and the clock), so naming the failed check gives nothing away and saves a
+/// client's author from guessing (a skewed clock looks nothing like a wrong string).
+fn proof_problem(e: ProtocolError) -> &'static str {
+    match e {
+        ProtocolError::Signature => "proof is not standard padded base64 of 64 bytes",
+        ProtocolError::Timestamp => "timestamp is not decimal Unix seconds",
+        ProtocolError::Window => "timestamp is more than 300 seconds from the server's clock",
+        _ => "proof does not verify under publicKey (see docs/protocol.md, enrollment proof)",
     }
 }
 

@@ -48,6 +48,13 @@ pub enum CoreError {
     /// A fail-closed dependency (the store or the audit log) is down.
     #[error("service unavailable")]
     Unavailable,
+    /// The vault requires enrollment to prove possession of the new key, and no proof came.
+    #[error("enrollment proof required")]
+    EnrollmentProofRequired,
+    /// An enrollment proof that does not hold; the payload says which part, safely: the proof
+    /// is checked against nothing but the request and the clock, so the reason reveals nothing.
+    #[error("enrollment proof invalid: {0}")]
+    EnrollmentProofInvalid(&'static str),
 }
 
 /// Result alias.

@@ -371,6 +371,7 @@ mod tests {
             ip_allowlist_enabled: true,
             created_ms: 1,
             cli_key_ttl_ms: 43_200_000,
+            enrollment_proof_required: false,
         };
         store.create_vault(&vault).await.unwrap();
         store

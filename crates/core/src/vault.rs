@@ -46,6 +46,8 @@ pub(crate) async fn open_or_create(
         ip_allowlist_enabled: false,
         created_ms: now_ms,
         cli_key_ttl_ms: crate::account::CLI_KEY_TTL_MS,
+        // Off, so the SikkerKey SDKs (which cannot prove possession) can enroll.
+        enrollment_proof_required: false,
     };
     match store.create_vault(&v).await {
         Ok(()) => Ok(v),
@@ -71,6 +73,8 @@ pub struct VaultView {
     pub ip_allowlist_enabled: bool,
     /// How long a `signet login` key authenticates, ms.
     pub cli_key_ttl_ms: i64,
+    /// Whether enrollment must prove possession of the new key.
+    pub require_enrollment_proof: bool,
     /// Unix ms.
     pub created_at: i64,
 }
@@ -88,6 +92,7 @@ impl Signet {
             tokenless_enrollment: v.tokenless_enrollment,
             ip_allowlist_enabled: v.ip_allowlist_enabled,
             cli_key_ttl_ms: v.cli_key_ttl_ms,
+            require_enrollment_proof: v.enrollment_proof_required,
             created_at: v.created_ms,
         })
     }
@@ -109,6 +114,26 @@ impl Signet {
         .set_tokenless_enrollment(enabled)
         .await?;
         self.policy.refresh(self.store.as_ref()).await?;
+        self.vault_view().await
+    }
+
+    /// Requires enrollment to prove possession of the new key, or stops requiring it. While on,
+    /// the SikkerKey SDKs cannot enroll (they send no proof).
+    pub async fn set_enrollment_proof_required(
+        &self,
+        op: &AuthedOperator,
+        required: bool,
+    ) -> CoreResult<VaultView> {
+        self.require(op, Permission::ManageVault, "vault_settings_update")
+            .await?;
+        self.audited(
+            op,
+            "vault_settings_update",
+            "",
+            &format!("require_enrollment_proof={required}"),
+        )
+        .set_enrollment_proof_required(required)
+        .await?;
         self.vault_view().await
     }
 

@@ -121,6 +121,8 @@ async fn ephemeral_machines_stop_authenticating_at_expiry() {
         hostname: "fn-1",
         name: None,
         source_ip: LOCAL,
+        proof: None,
+        proof_timestamp: None,
     };
     let r = w
         .signet
@@ -167,12 +169,16 @@ async fn bootstrap_tokens_expire_after_ten_minutes_and_work_once() {
         hostname: "a",
         name: None,
         source_ip: LOCAL,
+        proof: None,
+        proof_timestamp: None,
     };
     let reg2 = Registration {
         public_key: &k2,
         hostname: "b",
         name: None,
         source_ip: LOCAL,
+        proof: None,
+        proof_timestamp: None,
     };
     let r = w
         .signet
@@ -208,6 +214,8 @@ async fn a_pending_machine_is_forbidden_and_a_reused_key_is_refused() {
         hostname: "a",
         name: None,
         source_ip: LOCAL,
+        proof: None,
+        proof_timestamp: None,
     };
     let r = w
         .signet
@@ -275,4 +283,91 @@ async fn the_vault_allowlist_is_checked_first_and_empty_admits_nothing() {
         .await
         .expect_err("unknown");
     assert_eq!(err, CoreError::Unauthenticated);
+}
+
+/// Proof of possession at enrollment: a sent proof must hold for this key, token, vault and
+/// clock; a vault that requires one refuses a body without it; and no refusal spends the token.
+#[tokio::test]
+async fn enrollment_proofs_bind_key_token_vault_and_time_and_never_spend_a_token() {
+    use signet_proto::EnrollmentProof;
+
+    let w = world().await;
+    let vault = w.signet.vault_id().clone();
+    let now_secs = w.clock.now_ms() / 1000;
+    let (_, token) = w.signet.issue_bootstrap_token(&w.op).await.expect("token");
+    let own = SecretSeed::generate();
+    let victim = SecretSeed::generate().public_key().to_base64();
+    let own_key = own.public_key().to_base64();
+    let (victim, own_key) = (victim.as_str(), own_key.as_str());
+    let proof = |seed: &SecretSeed, vault, token, secs| {
+        let p = EnrollmentProof::sign(seed, vault, token, Timestamp::from_secs(secs));
+        (p.signature.to_base64(), p.timestamp.secs())
+    };
+    fn reg<'a>(key: &'a str, p: Option<&'a (String, i64)>) -> Registration<'a> {
+        Registration {
+            public_key: key,
+            hostname: "a",
+            name: None,
+            source_ip: LOCAL,
+            proof: p.map(|p| p.0.as_str()),
+            proof_timestamp: p.map(|p| p.1),
+        }
+    }
+    let invalid = |e: CoreError| matches!(e, CoreError::EnrollmentProofInvalid(_));
+
+    // Sent, it must hold, whatever the setting: someone else's key with the holder's proof,
+    // a proof for another token or vault, and a stale one are all refused.
+    let for_token = proof(&own, None, Some(token.0.as_str()), now_secs);
+    let wrong = [
+        (victim, for_token.clone()),
+        (own_key, proof(&own, None, Some("sgb_other"), now_secs)),
+        (
+            own_key,
+            proof(&own, Some(&vault), Some(token.0.as_str()), now_secs),
+        ),
+        (
+            own_key,
+            proof(&own, None, Some(token.0.as_str()), now_secs - 301),
+        ),
+    ];
+    for (key, p) in &wrong {
+        let e = w
+            .signet
+            .enroll_with_bootstrap_token(&token.0, &reg(key, Some(p)))
+            .await
+            .expect_err("a proof that does not hold");
+        assert!(invalid(e.clone()), "{e:?}");
+    }
+
+    // Required: a proof-less body (SikkerKey-style) is refused with its own error.
+    w.signet
+        .set_enrollment_proof_required(&w.op, true)
+        .await
+        .expect("setting");
+    assert_eq!(
+        w.signet
+            .enroll_with_bootstrap_token(&token.0, &reg(victim, None))
+            .await
+            .expect_err("no proof"),
+        CoreError::EnrollmentProofRequired
+    );
+
+    // None of the refusals spent the single-use token: the honest proof still enrolls with it.
+    let r = w
+        .signet
+        .enroll_with_bootstrap_token(&token.0, &reg(own_key, Some(&for_token)))
+        .await
+        .expect("honest proof");
+    assert_eq!(r.status, "pending");
+
+    // Off again: a body without a proof is accepted, as the SikkerKey SDKs send it.
+    w.signet
+        .set_enrollment_proof_required(&w.op, false)
+        .await
+        .expect("setting");
+    let (_, token2) = w.signet.issue_bootstrap_token(&w.op).await.expect("token");
+    w.signet
+        .enroll_with_bootstrap_token(&token2.0, &reg(victim, None))
+        .await
+        .expect("no proof, not required");
 }

@@ -31,8 +31,8 @@ use serde::Serialize;
 use sha2::{Digest, Sha256, Sha512};
 use signet_proto::request::signing_string;
 use signet_proto::{
-    BodyHash, CLOCK_WINDOW_SECS, CanonicalPath, Identity, MachineId, Method, Nonce, PublicKey,
-    SecretSeed, SignedHeaders, Timestamp, VaultId,
+    BodyHash, CLOCK_WINDOW_SECS, CanonicalPath, EnrollmentProof, Identity, MachineId, Method,
+    Nonce, PublicKey, SecretSeed, SignedHeaders, Timestamp, VaultId, proof_message, token_digest,
 };
 
 /// The verifier's clock for every signing case: 2024-03-26T16:00:00Z, the timestamp in
@@ -1547,6 +1547,352 @@ fn identity_cases() -> Vec<(&'static str, IdentityCase)> {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Enrollment proofs.
+
+/// A bootstrap token (`sgb_` and 64 hex digits); fixed, so the vectors are.
+const BOOTSTRAP_TOKEN: &str =
+    "sgb_0f1e2d3c4b5a69788796a5b4c3d2e1f00f1e2d3c4b5a69788796a5b4c3d2e1f0";
+/// An enrollment token (`sge_` and 64 hex digits).
+const ENROLLMENT_TOKEN: &str =
+    "sge_a0b1c2d3e4f5061728394a5b6c7d8e9fa0b1c2d3e4f5061728394a5b6c7d8e9f";
+/// Another vault, for proofs made for the wrong one.
+const OTHER_VAULT: &str = "vault_Zz9Yy8Xx7Ww6Vv5U";
+
+#[derive(Serialize)]
+struct EnrollmentCase {
+    comment: String,
+    expect: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reason: Option<&'static str>,
+    now: i64,
+    route: &'static str,
+    seed: String,
+    vault_id: Option<String>,
+    token: Option<String>,
+    token_sha256: Option<String>,
+    public_key: String,
+    timestamp: i64,
+    proof: String,
+    message: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    client_message: Option<String>,
+}
+
+/// What a client signed: the route's vault and token as it saw them, and the key it named.
+struct Signed<'a> {
+    vault: Option<&'a str>,
+    token: Option<&'a str>,
+    key_seed: &'a str,
+    ts: i64,
+}
+
+/// One enrollment case: the verifier's view (`route`'s vault, the token and key sent) and, when
+/// it differs, the client's (`signed`). `seed` signs; `tamper` alters the signature text.
+#[allow(clippy::too_many_arguments)]
+fn enrollment_case(
+    comment: &str,
+    reason: Option<&'static str>,
+    route: &'static str,
+    sent_token: Option<&str>,
+    sent_key_seed: &str,
+    signer: &str,
+    signed: &Signed<'_>,
+    tamper: fn(Vec<u8>) -> String,
+) -> EnrollmentCase {
+    let vault_of = |v: Option<&str>| v.map(|v| VaultId::parse(v).expect("vault id"));
+    let route_vault = match route {
+        "bootstrap" => None,
+        _ => Some(VAULT),
+    };
+    let ts = Timestamp::from_secs(signed.ts);
+    let client_message = proof_message(
+        vault_of(signed.vault).as_ref(),
+        signed.token,
+        &seed(signed.key_seed).public_key(),
+        ts,
+    );
+    let message = proof_message(
+        vault_of(route_vault).as_ref(),
+        sent_token,
+        &seed(sent_key_seed).public_key(),
+        ts,
+    );
+    // The crate's signer when the client signed its own key's string; a raw signature when it
+    // names another key (the attack a proof exists to stop).
+    let raw = if signer == signed.key_seed {
+        let p = EnrollmentProof::sign(
+            &seed(signer),
+            vault_of(signed.vault).as_ref(),
+            signed.token,
+            ts,
+        );
+        assert_eq!(
+            p.verify(
+                &seed(signer).public_key(),
+                vault_of(signed.vault).as_ref(),
+                signed.token,
+                signed.ts,
+            ),
+            Ok(()),
+            "the crate's proof verifies"
+        );
+        STANDARD.decode(p.signature.to_base64()).expect("base64")
+    } else {
+        seed(signer)
+            .signing_key()
+            .sign(client_message.as_bytes())
+            .to_bytes()
+            .to_vec()
+    };
+    EnrollmentCase {
+        comment: comment.to_owned(),
+        expect: if reason.is_some() { "invalid" } else { "valid" },
+        reason,
+        now: NOW,
+        route,
+        seed: signer.to_owned(),
+        vault_id: route_vault.map(str::to_owned),
+        token: sent_token.map(str::to_owned),
+        token_sha256: sent_token.map(token_digest),
+        public_key: public_b64(sent_key_seed),
+        timestamp: signed.ts,
+        proof: tamper(raw),
+        client_message: (client_message != message).then_some(client_message),
+        message,
+    }
+}
+
+fn enrollment_cases() -> Vec<(&'static str, EnrollmentCase)> {
+    let honest = |v: Vec<u8>| STANDARD.encode(v);
+    let unpadded = |v: Vec<u8>| drop_padding(STANDARD.encode(v));
+    let corrupted = |mut v: Vec<u8>| {
+        v[32] ^= 0x01;
+        STANDARD.encode(v)
+    };
+    let s_plus_l = |v: Vec<u8>| {
+        let mut out = v[..32].to_vec();
+        out.extend_from_slice(&add_le(&v[32..], &ORDER_L));
+        STANDARD.encode(out)
+    };
+    let register = |ts| Signed {
+        vault: Some(VAULT),
+        token: Some(ENROLLMENT_TOKEN),
+        key_seed: SEED_A,
+        ts,
+    };
+    vec![
+        (
+            "valid_register_v1",
+            enrollment_case(
+                "An enrollment-token registration (POST /v1/{vaultId}/enroll/register): the new key \
+                 signs the vault in the route, the token's SHA-256, itself and the time.",
+                None,
+                "register",
+                Some(ENROLLMENT_TOKEN),
+                SEED_A,
+                SEED_A,
+                &register(NOW),
+                honest,
+            ),
+        ),
+        (
+            "valid_bootstrap_v1",
+            enrollment_case(
+                "A bootstrap registration (POST /v1/enroll/bootstrap): the token names the vault and \
+                 the machine does not know it yet, so the vault field is empty.",
+                None,
+                "bootstrap",
+                Some(BOOTSTRAP_TOKEN),
+                SEED_B,
+                SEED_B,
+                &Signed {
+                    vault: None,
+                    token: Some(BOOTSTRAP_TOKEN),
+                    key_seed: SEED_B,
+                    ts: NOW,
+                },
+                honest,
+            ),
+        ),
+        (
+            "valid_request_v1",
+            enrollment_case(
+                "A tokenless request (POST /v1/{vaultId}/enroll/request): no token, so the token \
+                 field is empty.",
+                None,
+                "request",
+                None,
+                SEED_A,
+                SEED_A,
+                &Signed {
+                    vault: Some(VAULT),
+                    token: None,
+                    key_seed: SEED_A,
+                    ts: NOW,
+                },
+                honest,
+            ),
+        ),
+        (
+            "valid_window_edge_v1",
+            enrollment_case(
+                "A timestamp exactly 300 s behind the verifier's clock is still inside the window.",
+                None,
+                "register",
+                Some(ENROLLMENT_TOKEN),
+                SEED_A,
+                SEED_A,
+                &register(NOW - CLOCK_WINDOW_SECS),
+                honest,
+            ),
+        ),
+        (
+            "wrong_key_v1",
+            enrollment_case(
+                "The attack: a token holder registers someone else's public key (TEST 2's) and signs \
+                 the proof string naming it with their own key (TEST 1's). Only the named key's \
+                 private half can make a proof that verifies.",
+                Some("wrong_key"),
+                "register",
+                Some(ENROLLMENT_TOKEN),
+                SEED_B,
+                SEED_A,
+                &Signed {
+                    vault: Some(VAULT),
+                    token: Some(ENROLLMENT_TOKEN),
+                    key_seed: SEED_B,
+                    ts: NOW,
+                },
+                honest,
+            ),
+        ),
+        (
+            "wrong_token_v1",
+            enrollment_case(
+                "A proof made for another token (a bootstrap token's) replayed with this one.",
+                Some("wrong_token"),
+                "register",
+                Some(ENROLLMENT_TOKEN),
+                SEED_A,
+                SEED_A,
+                &Signed {
+                    vault: Some(VAULT),
+                    token: Some(BOOTSTRAP_TOKEN),
+                    key_seed: SEED_A,
+                    ts: NOW,
+                },
+                honest,
+            ),
+        ),
+        (
+            "wrong_vault_v1",
+            enrollment_case(
+                "A proof made for another vault, sent to this one with the same token.",
+                Some("wrong_vault"),
+                "register",
+                Some(ENROLLMENT_TOKEN),
+                SEED_A,
+                SEED_A,
+                &Signed {
+                    vault: Some(OTHER_VAULT),
+                    token: Some(ENROLLMENT_TOKEN),
+                    key_seed: SEED_A,
+                    ts: NOW,
+                },
+                honest,
+            ),
+        ),
+        (
+            "bootstrap_proof_on_register_v1",
+            enrollment_case(
+                "A proof with an empty vault field (the bootstrap route's) sent to a route that \
+                 names a vault: the verifier signs the route's vault in, so it does not verify.",
+                Some("wrong_vault"),
+                "register",
+                Some(ENROLLMENT_TOKEN),
+                SEED_A,
+                SEED_A,
+                &Signed {
+                    vault: None,
+                    token: Some(ENROLLMENT_TOKEN),
+                    key_seed: SEED_A,
+                    ts: NOW,
+                },
+                honest,
+            ),
+        ),
+        (
+            "window_past_v1",
+            enrollment_case(
+                "An honest proof 301 s old: outside the window, refused before the signature is \
+                 checked.",
+                Some("window_past"),
+                "register",
+                Some(ENROLLMENT_TOKEN),
+                SEED_A,
+                SEED_A,
+                &register(NOW - CLOCK_WINDOW_SECS - 1),
+                honest,
+            ),
+        ),
+        (
+            "window_future_v1",
+            enrollment_case(
+                "An honest proof dated 301 s ahead of the verifier's clock.",
+                Some("window_future"),
+                "register",
+                Some(ENROLLMENT_TOKEN),
+                SEED_A,
+                SEED_A,
+                &register(NOW + CLOCK_WINDOW_SECS + 1),
+                honest,
+            ),
+        ),
+        (
+            "signature_encoding_v1",
+            enrollment_case(
+                "The honest signature without its base64 padding: only the canonical padded form \
+                 of 64 bytes is accepted.",
+                Some("signature_encoding"),
+                "register",
+                Some(ENROLLMENT_TOKEN),
+                SEED_A,
+                SEED_A,
+                &register(NOW),
+                unpadded,
+            ),
+        ),
+        (
+            "corrupted_signature_v1",
+            enrollment_case(
+                "The honest signature with one bit of S flipped.",
+                Some("corrupted_signature"),
+                "register",
+                Some(ENROLLMENT_TOKEN),
+                SEED_A,
+                SEED_A,
+                &register(NOW),
+                corrupted,
+            ),
+        ),
+        (
+            "non_canonical_signature_v1",
+            enrollment_case(
+                "The honest signature with S + L (malleated): it satisfies the verification \
+                 equation, but S >= L is refused, as by verify_strict.",
+                Some("non_canonical_signature"),
+                "register",
+                Some(ENROLLMENT_TOKEN),
+                SEED_A,
+                SEED_A,
+                &register(NOW),
+                s_plus_l,
+            ),
+        ),
+    ]
+}
+
+// ---------------------------------------------------------------------------------------------
 // Output.
 
 fn pretty<T: Serialize>(value: &T) -> String {
@@ -1573,6 +1919,12 @@ fn all_files() -> Vec<(PathBuf, String)> {
     for (name, case) in identity_cases() {
         files.push((
             Path::new("identity").join(format!("{name}.json")),
+            pretty(&case),
+        ));
+    }
+    for (name, case) in enrollment_cases() {
+        files.push((
+            Path::new("enrollment").join(format!("{name}.json")),
             pretty(&case),
         ));
     }
@@ -1614,7 +1966,7 @@ fn run(out: &Path, check: bool) -> Result<usize, Box<dyn std::error::Error>> {
     // Hand-written or imported vectors may live beside the generated ones; name them, never
     // delete them.
     let ours: BTreeSet<PathBuf> = files.iter().map(|(p, _)| out.join(p)).collect();
-    for dir in ["signing", "keys", "identity"] {
+    for dir in ["signing", "keys", "identity", "enrollment"] {
         let Ok(entries) = std::fs::read_dir(out.join(dir)) else {
             continue;
         };

@@ -5,11 +5,13 @@
 //! (`docs/protocol.md` is its normative description; `testdata/vectors/` its conformance tests).
 #![forbid(unsafe_code)]
 
+pub mod enrollment;
 pub mod id;
 pub mod identity;
 pub mod key;
 pub mod request;
 
+pub use enrollment::{EnrollmentProof, PROOF_DOMAIN, proof_message, token_digest};
 pub use id::{
     CeremonyId, IdError, InviteId, MachineId, OperatorId, PasskeyId, ProjectId, SecretId,
     SessionId, UserId, VaultId,

@@ -279,6 +279,12 @@ impl SignatureB64 {
     }
 }
 
+impl From<Signature> for SignatureB64 {
+    fn from(sig: Signature) -> Self {
+        Self(sig)
+    }
+}
+
 /// Lower-case hex SHA-256 of the exact body bytes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BodyHash(String);

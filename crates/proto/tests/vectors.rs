@@ -17,8 +17,9 @@ use ed25519_dalek::Verifier as _;
 use serde::Deserialize;
 use signet_proto::request::{signing_string, verify, verify_request};
 use signet_proto::{
-    BodyHash, CanonicalPath, Fingerprint, Identity, KeyError, MachineId, Method, Nonce, OperatorId,
-    ProtocolError, PublicKey, SecretSeed, SignatureB64, SignedHeaders, Timestamp,
+    BodyHash, CanonicalPath, EnrollmentProof, Fingerprint, Identity, KeyError, MachineId, Method,
+    Nonce, OperatorId, ProtocolError, PublicKey, SecretSeed, SignatureB64, SignedHeaders,
+    Timestamp, VaultId, proof_message, token_digest,
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -647,4 +648,116 @@ fn check_identity(text: &str) -> Result<(), String> {
 #[test]
 fn identity_vectors() {
     run_dir("identity", check_identity);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Enrollment proofs.
+
+#[derive(Deserialize)]
+struct EnrollmentCase {
+    expect: String,
+    #[serde(default)]
+    reason: Option<String>,
+    now: i64,
+    seed: String,
+    vault_id: Option<String>,
+    token: Option<String>,
+    token_sha256: Option<String>,
+    public_key: String,
+    timestamp: i64,
+    proof: String,
+    message: String,
+    #[serde(default)]
+    client_message: Option<String>,
+}
+
+fn check_enrollment(text: &str) -> Result<(), String> {
+    let case: EnrollmentCase =
+        serde_json::from_str(text).map_err(|e| format!("unreadable: {e}"))?;
+    let vault = case
+        .vault_id
+        .as_deref()
+        .map(VaultId::parse)
+        .transpose()
+        .map_err(|_| "vault_id")?;
+    let key = PublicKey::from_base64(&case.public_key).map_err(|e| e.to_string())?;
+    ensure(
+        case.token.as_deref().map(token_digest) == case.token_sha256,
+        || "token_sha256 is not the token's".into(),
+    )?;
+    let ts = Timestamp::parse(&case.timestamp.to_string()).map_err(|e| e.to_string())?;
+    let built = proof_message(vault.as_ref(), case.token.as_deref(), &key, ts);
+    ensure(built == case.message, || {
+        format!("the crate builds {built}")
+    })?;
+
+    let got = EnrollmentProof::parse(&case.proof, case.timestamp)
+        .and_then(|p| p.verify(&key, vault.as_ref(), case.token.as_deref(), case.now));
+    let want = match (case.expect.as_str(), case.reason.as_deref()) {
+        ("valid", None) => Ok(()),
+        ("invalid", Some("signature_encoding")) => Err(ProtocolError::Signature),
+        ("invalid", Some("window_past" | "window_future")) => Err(ProtocolError::Window),
+        (
+            "invalid",
+            Some(
+                "wrong_key"
+                | "wrong_token"
+                | "wrong_vault"
+                | "corrupted_signature"
+                | "non_canonical_signature",
+            ),
+        ) => Err(ProtocolError::BadSignature),
+        (e, r) => return Err(format!("unknown expect/reason {e}/{r:?}")),
+    };
+    ensure(got == want, || format!("expected {want:?}, got {got:?}"))?;
+
+    // One defect per case: the client's own signature over what it signed is the honest one
+    // (Ed25519 is deterministic), except where the signature itself is the defect.
+    let client = case.client_message.as_deref().unwrap_or(&case.message);
+    ensure(
+        case.client_message.as_deref() != Some(case.message.as_str()),
+        || "client_message repeats message".into(),
+    )?;
+    let honest = STANDARD.encode(
+        ed25519_dalek::Signer::sign(&decode_seed(&case.seed)?.signing_key(), client.as_bytes())
+            .to_bytes(),
+    );
+    let signature_is_the_defect = matches!(
+        case.reason.as_deref(),
+        Some("signature_encoding" | "corrupted_signature" | "non_canonical_signature")
+    );
+    ensure(signature_is_the_defect || honest == case.proof, || {
+        "the proof is not the signer's honest signature over client_message".into()
+    })?;
+    if case.reason.as_deref() == Some("non_canonical_signature") {
+        // The honest signature with S + L: R is the honest one and S is not canonical.
+        let sig = STANDARD.decode(&case.proof).map_err(|_| "proof base64")?;
+        let s: [u8; 32] = sig
+            .get(32..)
+            .and_then(|s| s.try_into().ok())
+            .ok_or("proof length")?;
+        let canonical: Option<curve25519_dalek::Scalar> =
+            curve25519_dalek::Scalar::from_canonical_bytes(s).into();
+        ensure(canonical.is_none(), || "S is canonical".into())?;
+        ensure(
+            sig.get(..32)
+                == STANDARD
+                    .decode(&honest)
+                    .ok()
+                    .as_deref()
+                    .and_then(|h| h.get(..32)),
+            || "R is not the honest signature's".into(),
+        )?;
+    }
+    if case.reason.as_deref() == Some("wrong_key") {
+        ensure(decode_seed(&case.seed)?.public_key() != key, || {
+            "the signer owns the key".into()
+        })?;
+    }
+    Ok(())
+}
+
+#[test]
+fn enrollment_vectors() {
+    run_dir("enrollment", check_enrollment);
 }

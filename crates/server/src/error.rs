@@ -51,6 +51,16 @@ pub enum ErrorCode {
     UnsupportedEncoding,
     /// 408: the request body did not arrive within the body read timeout.
     RequestTimeout,
+    /// 403: the vault requires enrollment to prove possession of the new key, and the request
+    /// carried no proof (the SikkerKey SDKs cannot send one). Not 400: the body is well formed,
+    /// the vault's policy refuses it, as with any other 403.
+    EnrollmentProofRequired,
+    /// 400: an enrollment proof was sent and does not hold (bad encoding, stale timestamp, or
+    /// a signature that does not verify); the message says which. Not the uniform 401: the
+    /// proof is checked only against the request itself and the clock, never against anything
+    /// the server keeps secret, so a precise answer is no oracle, and it is checked before the
+    /// token is looked up, so it says nothing about the token.
+    EnrollmentProofInvalid,
 }
 
 impl ErrorCode {
@@ -62,11 +72,12 @@ impl ErrorCode {
             | Self::InviteRefused
             | Self::StepUpRequired
             | Self::SetupClosed
-            | Self::PasskeysUnavailable => StatusCode::FORBIDDEN,
+            | Self::PasskeysUnavailable
+            | Self::EnrollmentProofRequired => StatusCode::FORBIDDEN,
             Self::AuthenticationFailed => StatusCode::UNAUTHORIZED,
             Self::Conflict | Self::PublicKeyTaken => StatusCode::CONFLICT,
             Self::Internal => StatusCode::INTERNAL_SERVER_ERROR,
-            Self::MalformedRequest => StatusCode::BAD_REQUEST,
+            Self::MalformedRequest | Self::EnrollmentProofInvalid => StatusCode::BAD_REQUEST,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Self::NotFound => StatusCode::NOT_FOUND,
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
@@ -98,6 +109,8 @@ impl ErrorCode {
             Self::SetupClosed => "setup_closed",
             Self::UnsupportedEncoding => "unsupported_encoding",
             Self::RequestTimeout => "request_timeout",
+            Self::EnrollmentProofRequired => "enrollment_proof_required",
+            Self::EnrollmentProofInvalid => "enrollment_proof_invalid",
         }
     }
 
@@ -124,6 +137,12 @@ impl ErrorCode {
             Self::SetupClosed => "setup is closed",
             Self::UnsupportedEncoding => "content-encoding is not supported; send the body as is",
             Self::RequestTimeout => "request body not received in time",
+            Self::EnrollmentProofRequired => {
+                "this vault requires enrollment to prove possession of the new key (a `proof` \
+                 signed by it, as `signet enroll` sends); SikkerKey SDKs cannot, so enroll with \
+                 `signet enroll` or ask an operator to turn the requirement off"
+            }
+            Self::EnrollmentProofInvalid => "enrollment proof invalid",
         }
     }
 }
@@ -186,6 +205,12 @@ impl From<CoreError> for ApiError {
             CoreError::Unavailable => Self::new(ErrorCode::Unavailable),
             CoreError::StepUpRequired => Self::new(ErrorCode::StepUpRequired),
             CoreError::SetupClosed => Self::new(ErrorCode::SetupClosed),
+            CoreError::EnrollmentProofRequired => Self::new(ErrorCode::EnrollmentProofRequired),
+            CoreError::EnrollmentProofInvalid(why) => Self {
+                code: ErrorCode::EnrollmentProofInvalid,
+                message: Some(format!("enrollment proof invalid: {why}")),
+                retry_after_secs: None,
+            },
             _ => Self::new(ErrorCode::Internal),
         }
     }
@@ -239,6 +264,8 @@ mod tests {
             ErrorCode::Unavailable,
             ErrorCode::UnsupportedEncoding,
             ErrorCode::RequestTimeout,
+            ErrorCode::EnrollmentProofRequired,
+            ErrorCode::EnrollmentProofInvalid,
         ];
         let mut names: Vec<_> = all.iter().map(|c| c.as_str()).collect();
         names.sort_unstable();

@@ -17,7 +17,7 @@ use crate::error::db;
 /// The advisory lock key that serialises migrations ("SIGNET" then 1).
 const MIGRATION_LOCK: i64 = 0x5349_474E_4554_0001;
 
-/// One migration: its version (from 1, without gaps), its name and its SQL.
+/// One migration: its version (the number its file name starts with), its name and its SQL.
 pub(crate) struct Migration {
     pub(crate) version: i64,
     pub(crate) name: &'static str,
@@ -25,11 +25,20 @@ pub(crate) struct Migration {
 }
 
 /// Every migration, in order. Never edit or reorder one that has shipped; add a new file.
-pub(crate) const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    name: "0001_init.sql",
-    sql: include_str!("../migrations/0001_init.sql"),
-}];
+/// Numbers are handed out ahead of time to concurrent work, so a build may lack some (a gap):
+/// each is applied when its own version is not recorded, not by comparison with the highest.
+pub(crate) const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "0001_init.sql",
+        sql: include_str!("../migrations/0001_init.sql"),
+    },
+    Migration {
+        version: 4,
+        name: "0004_enrollment_proof.sql",
+        sql: include_str!("../migrations/0004_enrollment_proof.sql"),
+    },
+];
 
 /// Applies any missing migrations. [`StoreError::Corrupt`] if the database records a version
 /// this binary does not know (it was written by a newer Signet); [`StoreError::Unavailable`] if
@@ -75,23 +84,25 @@ async fn migrate_locked(conn: &mut PgConnection) -> StoreResult<()> {
     .execute(&mut *conn)
     .await
     .map_err(db)?;
-    let applied: i64 =
-        sqlx::query("SELECT coalesce(max(version), 0) FROM signet_schema_migrations")
-            .fetch_one(&mut *conn)
-            .await
-            .map_err(db)?
-            .try_get(0)
-            .map_err(db)?;
-    let known = MIGRATIONS.last().map_or(0, |m| m.version);
-    if applied > known {
+    let applied: Vec<i64> = sqlx::query("SELECT version FROM signet_schema_migrations")
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(db)?
+        .iter()
+        .map(|r| r.try_get(0))
+        .collect::<Result<_, _>>()
+        .map_err(db)?;
+    if let Some(unknown) = applied
+        .iter()
+        .find(|v| !MIGRATIONS.iter().any(|m| m.version == **v))
+    {
         tracing::error!(
-            schema = applied,
-            known,
+            schema = unknown,
             "the database was written by a newer Signet; refusing to open it"
         );
         return Err(StoreError::Corrupt);
     }
-    for m in MIGRATIONS.iter().filter(|m| m.version > applied) {
+    for m in MIGRATIONS.iter().filter(|m| !applied.contains(&m.version)) {
         let mut tx = conn.begin().await.map_err(db)?;
         sqlx::raw_sql(m.sql).execute(&mut *tx).await.map_err(db)?;
         sqlx::query(
@@ -141,9 +152,10 @@ mod tests {
         files.sort();
         let compiled: Vec<String> = MIGRATIONS.iter().map(|m| m.name.to_owned()).collect();
         assert_eq!(files, compiled);
-        for (i, m) in (1_i64..).zip(MIGRATIONS) {
-            assert_eq!(m.version, i, "versions count from 1 without gaps");
-            assert!(m.name.starts_with(&format!("{i:04}_")));
+        for (i, m) in MIGRATIONS.iter().enumerate() {
+            let before = i.checked_sub(1).map_or(0, |b| MIGRATIONS[b].version);
+            assert!(m.version > before, "versions increase");
+            assert!(m.name.starts_with(&format!("{:04}_", m.version)));
             let path = format!("{dir}/{}", m.name);
             assert_eq!(std::fs::read_to_string(path).ok().as_deref(), Some(m.sql));
         }

@@ -17,6 +17,7 @@ fn vault(row: &PgRow) -> StoreResult<VaultRecord> {
         ip_allowlist_enabled: col(row, 3)?,
         created_ms: col(row, 4)?,
         cli_key_ttl_ms: col(row, 5)?,
+        enrollment_proof_required: col(row, 6)?,
     })
 }
 
@@ -37,7 +38,8 @@ impl PgStore {
 impl VaultStore for PgStore {
     async fn vault(&self) -> StoreResult<Option<VaultRecord>> {
         sqlx::query(
-            "SELECT id, key_check, tokenless_enrollment, ip_allowlist_enabled, created_ms, cli_key_ttl_ms
+            "SELECT id, key_check, tokenless_enrollment, ip_allowlist_enabled, created_ms, cli_key_ttl_ms,
+                    enrollment_proof_required
              FROM vault WHERE singleton = 1",
         )
         .fetch_optional(self.pool())
@@ -50,8 +52,9 @@ impl VaultStore for PgStore {
     async fn create_vault(&self, v: &VaultRecord) -> StoreResult<()> {
         let mut tx = self.begin().await?;
         sqlx::query(
-            "INSERT INTO vault (singleton, id, key_check, tokenless_enrollment, ip_allowlist_enabled, created_ms, cli_key_ttl_ms)
-             VALUES (1, $1, $2, $3, $4, $5, $6)",
+            "INSERT INTO vault (singleton, id, key_check, tokenless_enrollment, ip_allowlist_enabled, created_ms, cli_key_ttl_ms,
+                                enrollment_proof_required)
+             VALUES (1, $1, $2, $3, $4, $5, $6, $7)",
         )
         .bind(v.id.to_string())
         .bind(&v.key_check)
@@ -59,6 +62,7 @@ impl VaultStore for PgStore {
         .bind(v.ip_allowlist_enabled)
         .bind(v.created_ms)
         .bind(v.cli_key_ttl_ms)
+        .bind(v.enrollment_proof_required)
         .execute(&mut *tx)
         .await
         .map_err(db)?;
@@ -85,6 +89,14 @@ impl VaultStore for PgStore {
     async fn set_cli_key_ttl(&self, ttl_ms: i64) -> StoreResult<()> {
         self.update_vault(
             sqlx::query("UPDATE vault SET cli_key_ttl_ms = $1 WHERE singleton = 1").bind(ttl_ms),
+        )
+        .await
+    }
+
+    async fn set_enrollment_proof_required(&self, required: bool) -> StoreResult<()> {
+        self.update_vault(
+            sqlx::query("UPDATE vault SET enrollment_proof_required = $1 WHERE singleton = 1")
+                .bind(required),
         )
         .await
     }

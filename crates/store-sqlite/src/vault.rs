@@ -16,6 +16,7 @@ fn vault(row: &Row<'_>) -> StoreResult<VaultRecord> {
         ip_allowlist_enabled: col(row, 3)?,
         created_ms: col(row, 4)?,
         cli_key_ttl_ms: col(row, 5)?,
+        enrollment_proof_required: col(row, 6)?,
     })
 }
 
@@ -25,7 +26,7 @@ impl VaultStore for SqliteStore {
         self.read(|c| {
             one(
                 c,
-                "SELECT id, key_check, tokenless_enrollment, ip_allowlist_enabled, created_ms, cli_key_ttl_ms FROM vault WHERE singleton = 1",
+                "SELECT id, key_check, tokenless_enrollment, ip_allowlist_enabled, created_ms, cli_key_ttl_ms, enrollment_proof_required FROM vault WHERE singleton = 1",
                 [],
                 vault,
             )
@@ -37,9 +38,9 @@ impl VaultStore for SqliteStore {
         self.write(move |tx| {
             exec(
                 tx,
-                "INSERT INTO vault (singleton, id, key_check, tokenless_enrollment, ip_allowlist_enabled, created_ms, cli_key_ttl_ms)
-                 VALUES (1, ?1, ?2, ?3, ?4, ?5, ?6)",
-                params![v.id.as_str(), v.key_check, v.tokenless_enrollment, v.ip_allowlist_enabled, v.created_ms, v.cli_key_ttl_ms],
+                "INSERT INTO vault (singleton, id, key_check, tokenless_enrollment, ip_allowlist_enabled, created_ms, cli_key_ttl_ms, enrollment_proof_required)
+                 VALUES (1, ?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                params![v.id.as_str(), v.key_check, v.tokenless_enrollment, v.ip_allowlist_enabled, v.created_ms, v.cli_key_ttl_ms, v.enrollment_proof_required],
             )
             .map(drop)
         })
@@ -74,6 +75,17 @@ impl VaultStore for SqliteStore {
                 tx,
                 "UPDATE vault SET cli_key_ttl_ms = ?1 WHERE singleton = 1",
                 [ttl_ms],
+            )
+        })
+        .await
+    }
+
+    async fn set_enrollment_proof_required(&self, required: bool) -> StoreResult<()> {
+        self.write(move |tx| {
+            exec_found(
+                tx,
+                "UPDATE vault SET enrollment_proof_required = ?1 WHERE singleton = 1",
+                [required],
             )
         })
         .await

@@ -20,6 +20,9 @@ pub struct VaultRecord {
     pub created_ms: i64,
     /// How long a key registered by `signet login` authenticates, ms.
     pub cli_key_ttl_ms: i64,
+    /// Whether enrollment must carry the new key's proof of possession. Off by default: the
+    /// SikkerKey SDKs cannot send one.
+    pub enrollment_proof_required: bool,
 }
 
 /// Vault creation and settings.
@@ -35,4 +38,6 @@ pub trait VaultStore {
     async fn set_ip_allowlist_enabled(&self, enabled: bool) -> StoreResult<()>;
     /// Sets how long new CLI sign-in keys live. Keys already issued keep their expiry.
     async fn set_cli_key_ttl(&self, ttl_ms: i64) -> StoreResult<()>;
+    /// Requires (or stops requiring) a proof of possession at enrollment.
+    async fn set_enrollment_proof_required(&self, required: bool) -> StoreResult<()>;
 }

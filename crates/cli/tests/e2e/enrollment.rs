@@ -421,3 +421,202 @@ fn run_exits_with_the_childs_code_and_forwards_sigterm() {
         "the child saw SIGTERM and its exit code came back"
     );
 }
+
+/// `POST path` with a JSON body, unsigned (enrollment routes are): the status and JSON answer.
+async fn post_json(url: &str, body: &serde_json::Value) -> (u16, serde_json::Value) {
+    let r = reqwest::Client::new()
+        .post(url)
+        .header("content-type", "application/json")
+        .body(body.to_string())
+        .send()
+        .await
+        .expect("send");
+    let status = r.status().as_u16();
+    let text = r.text().await.expect("body");
+    (
+        status,
+        serde_json::from_str(&text).unwrap_or(serde_json::Value::Null),
+    )
+}
+
+/// The `proof` and `timestamp` fields `seed` makes for its own key.
+fn proof_by(
+    seed: &signet_proto::SecretSeed,
+    vault: Option<&signet_proto::VaultId>,
+    token: Option<&str>,
+    secs: i64,
+) -> (String, i64) {
+    let p = signet_proto::EnrollmentProof::sign(
+        seed,
+        vault,
+        token,
+        signet_proto::Timestamp::from_secs(secs),
+    );
+    (p.signature.to_base64(), p.timestamp.secs())
+}
+
+fn unix_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_secs() as i64
+}
+
+every_backend!(async fn enrollment_proves_possession_of_the_key_and_a_vault_can_require_it);
+async fn enrollment_proves_possession_of_the_key_and_a_vault_can_require_it(backend: Backend) {
+    use signet_proto::{SecretSeed, VaultId};
+
+    let s = TestServer::start_on(backend);
+    s.operator_init();
+    let project = s.op_json(&["project", "create", "pop"])["id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    let secret = s.op_json(&[
+        "secret",
+        "create",
+        "--project",
+        &project,
+        "--name",
+        "K",
+        "--value",
+        "v-1",
+    ])["id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    let shown = s.op_json(&["vault", "show"]);
+    assert_eq!(shown["requireEnrollmentProof"], false, "off by default");
+    let vault_text = shown["vaultId"].as_str().expect("vault").to_owned();
+    let vault = VaultId::parse(&vault_text).expect("vault id");
+    let t = s.op_json(&[
+        "token",
+        "enrollment",
+        "create",
+        "--project",
+        &project,
+        "--secret",
+        &secret,
+        "--uses",
+        "3",
+    ]);
+    let token = t["token"].as_str().expect("token").to_owned();
+    let register = format!("{}/v1/{vault_text}/enroll/register", s.url);
+    let uses = || s.op_json(&["token", "enrollment", "list"])["tokens"][0]["uses"].clone();
+
+    let set = s.op_json(&["vault", "settings", "--require-enrollment-proof", "on"]);
+    assert_eq!(set["requireEnrollmentProof"], true);
+    let audit = s
+        .op_json(&["audit", "list", "--action", "vault_settings_update"])
+        .to_string();
+    assert!(
+        audit.contains("require_enrollment_proof=true"),
+        "the change is audited: {audit}"
+    );
+
+    // The attack: a token holder registers someone else's public key. Without a proof it is
+    // refused while the vault requires one, with a message that says why.
+    let victim = SecretSeed::generate().public_key();
+    let attacker = SecretSeed::generate();
+    let bare = json!({"token": token, "publicKey": victim.to_base64(), "hostname": "h"});
+    let (status, body) = post_json(&register, &bare).await;
+    assert_eq!(status, 403, "{body}");
+    assert_eq!(body["code"], "enrollment_proof_required");
+    let message = body["error"].as_str().expect("error");
+    assert!(
+        message.contains("prove possession") && message.contains("SikkerKey"),
+        "{message}"
+    );
+
+    // With a proof the attacker can make (by their own key): refused, setting on or off.
+    let (proof, ts) = proof_by(&attacker, Some(&vault), Some(&token), unix_now());
+    let forged = json!({
+        "token": token, "publicKey": victim.to_base64(), "hostname": "h",
+        "proof": proof, "timestamp": ts,
+    });
+    let (status, body) = post_json(&register, &forged).await;
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(body["code"], "enrollment_proof_invalid");
+    // A stale proof by the right key is refused too, and says so.
+    let own = SecretSeed::generate();
+    let (proof, ts) = proof_by(&own, Some(&vault), Some(&token), unix_now() - 3600);
+    let stale = json!({
+        "token": token, "publicKey": own.public_key().to_base64(), "hostname": "h",
+        "proof": proof, "timestamp": ts,
+    });
+    let (status, body) = post_json(&register, &stale).await;
+    assert_eq!(status, 400, "{body}");
+    assert!(
+        body["error"]
+            .as_str()
+            .expect("error")
+            .contains("300 seconds"),
+        "{body}"
+    );
+    assert_eq!(uses(), 0, "no refused attempt spends a use of the token");
+
+    // Signet's CLI proves possession: it enrolls while the proof is required, and reads.
+    let out = s.machine(&[
+        "enroll",
+        "--server",
+        &s.url,
+        "--vault",
+        &vault_text,
+        "--enrollment-token",
+        &token,
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(stdout(&s.machine(&["get", &secret])).trim_end(), "v-1");
+    assert_eq!(uses(), 1);
+    // So does a tokenless request, and the bootstrap script (openssl pkeyutl -rawin).
+    let asking = s.root.path().join("asking");
+    let out = crate::harness::run(
+        &asking,
+        &[
+            "enroll",
+            "--server",
+            &s.url,
+            "--vault",
+            &vault_text,
+            "--request",
+        ],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let command = s.op_json(&["token", "bootstrap"])["command"]
+        .as_str()
+        .expect("command")
+        .to_owned();
+    let out = Command::new("sh")
+        .arg("-c")
+        .arg(&command)
+        .env("SIGNET_HOME", s.root.path().join("scripted"))
+        .env("HOME", s.root.path())
+        .output()
+        .expect("sh");
+    assert!(
+        out.status.success(),
+        "the script proves possession: {}{}",
+        stdout(&out),
+        stderr(&out)
+    );
+    assert!(
+        !stderr(&out).contains("without a proof"),
+        "{}",
+        stderr(&out)
+    );
+
+    // Off: a SikkerKey-style body (no proof) registers again; a bad proof is still refused.
+    let set = s.op_json(&["vault", "settings", "--require-enrollment-proof", "off"]);
+    assert_eq!(set["requireEnrollmentProof"], false);
+    let (status, body) = post_json(&register, &forged).await;
+    assert_eq!(
+        (status, &body["code"]),
+        (400, &json!("enrollment_proof_invalid"))
+    );
+    let sdk_key = SecretSeed::generate().public_key();
+    let sdk_style = json!({"token": token, "publicKey": sdk_key.to_base64(), "hostname": "sdk"});
+    let (status, body) = post_json(&register, &sdk_style).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["vaultId"], vault_text.as_str());
+    assert_eq!(uses(), 2);
+}

@@ -110,6 +110,7 @@ async fn vault(State(s): State<AppState>, _call: OperatorCall) -> ApiResult<Json
 struct VaultSettings {
     tokenless_enrollment: Option<bool>,
     cli_key_ttl_ms: Option<i64>,
+    require_enrollment_proof: Option<bool>,
 }
 
 async fn vault_settings(State(s): State<AppState>, call: OperatorCall) -> ApiResult<Json<Value>> {
@@ -124,6 +125,13 @@ async fn vault_settings(State(s): State<AppState>, call: OperatorCall) -> ApiRes
     }
     if let Some(ttl) = b.cli_key_ttl_ms {
         view = Some(s.signet.set_cli_key_ttl(&call.operator, ttl).await?);
+    }
+    if let Some(on) = b.require_enrollment_proof {
+        view = Some(
+            s.signet
+                .set_enrollment_proof_required(&call.operator, on)
+                .await?,
+        );
     }
     match view {
         Some(v) => to_json(v),

@@ -31,6 +31,10 @@ struct EnrollBody {
     public_key: String,
     hostname: String,
     name: Option<String>,
+    /// Proof of possession (Signet's clients; the SikkerKey SDKs send none).
+    proof: Option<String>,
+    /// The Unix seconds the proof signs.
+    timestamp: Option<i64>,
 }
 
 async fn body(headers: &HeaderMap, body: axum::body::Body) -> ApiResult<EnrollBody> {
@@ -62,6 +66,8 @@ fn registration<'a>(b: &'a EnrollBody, ip: signet_core::network::ClientAddr) -> 
         hostname: &b.hostname,
         name: b.name.as_deref(),
         source_ip: ip,
+        proof: b.proof.as_deref(),
+        proof_timestamp: b.timestamp,
     }
 }
 

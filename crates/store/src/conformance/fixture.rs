@@ -45,6 +45,7 @@ pub fn vault() -> VaultRecord {
         ip_allowlist_enabled: false,
         created_ms: NOW,
         cli_key_ttl_ms: 12 * HOUR,
+        enrollment_proof_required: false,
     }
 }
 

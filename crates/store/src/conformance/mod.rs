@@ -189,6 +189,7 @@ macro_rules! conformance_suite {
                 a_fresh_store_has_no_vault,
                 the_vault_is_created_once,
                 vault_settings_change,
+                enrollment_proof_requirement_changes,
             }
             ;
             // Bodies that take two fresh stores: (source, target).

@@ -43,6 +43,7 @@ async fn populate(store: &Arc<dyn Store>) -> Population {
     let mut vault = fixture::vault();
     vault.tokenless_enrollment = true;
     vault.cli_key_ttl_ms = 2 * HOUR;
+    vault.enrollment_proof_required = true;
     store.create_vault(&vault).await.unwrap();
     store.set_ip_allowlist_enabled(true).await.unwrap();
 

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use super::fixture;
-use crate::{Store, StoreError};
+use crate::{Store, StoreError, VaultRecord};
 
 /// Before `create_vault`, there is none.
 pub async fn a_fresh_store_has_no_vault(store: Arc<dyn Store>) {
@@ -47,4 +47,34 @@ pub async fn vault_settings_change(store: Arc<dyn Store>) {
         store.vault().await.unwrap().unwrap().cli_key_ttl_ms,
         3_600_000
     );
+}
+
+/// The proof-of-possession requirement is off on a new vault (SikkerKey SDKs cannot send a
+/// proof), turns on and off on its own, and leaves the other settings alone.
+pub async fn enrollment_proof_requirement_changes(store: Arc<dyn Store>) {
+    let v = fixture::vault();
+    assert!(!v.enrollment_proof_required);
+    store.create_vault(&v).await.unwrap();
+    assert!(
+        !store
+            .vault()
+            .await
+            .unwrap()
+            .unwrap()
+            .enrollment_proof_required
+    );
+
+    store.set_enrollment_proof_required(true).await.unwrap();
+    let got = store.vault().await.unwrap().unwrap();
+    assert!(got.enrollment_proof_required);
+    assert_eq!(
+        VaultRecord {
+            enrollment_proof_required: false,
+            ..got
+        },
+        v
+    );
+
+    store.set_enrollment_proof_required(false).await.unwrap();
+    assert_eq!(store.vault().await.unwrap(), Some(v));
 }
