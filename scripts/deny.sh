@@ -31,6 +31,6 @@ if [ "$age_days" -gt 120 ]; then
     echo "warning: the advisory snapshot is over 120 days old; refresh it with scripts/deny-snapshot.sh" >&2
 fi
 
-cargo deny --offline --log-level error check --config deny.toml
-cargo deny --offline --log-level error --manifest-path fuzz/Cargo.toml check --config deny.toml
+cargo deny --offline --log-level error --config deny.toml check
+cargo deny --offline --log-level error --config deny.toml --manifest-path fuzz/Cargo.toml check
 echo "cargo deny: main workspace and fuzz/ clean"

@@ -17,7 +17,10 @@ fuzz_target!(|data: &[u8]| {
             check_canonical(target);
         }
         Err(e) => {
-            assert!(matches!(e, ProtocolError::NonCanonicalPath | ProtocolError::QueryString));
+            assert!(matches!(
+                e,
+                ProtocolError::NonCanonicalPath | ProtocolError::QueryString
+            ));
             assert!(e.is_malformed_request());
         }
     }
@@ -40,14 +43,21 @@ fn check_canonical(path: &str) {
         while i < bytes.len() {
             if bytes[i] == b'%' {
                 let hex = &segment[i + 1..i + 3];
-                assert!(hex.bytes().all(|b| b.is_ascii_digit() || (b'A'..=b'F').contains(&b)));
+                assert!(
+                    hex.bytes()
+                        .all(|b| b.is_ascii_digit() || (b'A'..=b'F').contains(&b))
+                );
                 let octet = u8::from_str_radix(hex, 16).expect("checked hex");
                 assert!(!octet.is_ascii_alphanumeric() && !b"/%.-_~".contains(&octet));
                 assert!(!octet.is_ascii_control());
                 decoded.push(octet);
                 i += 3;
             } else {
-                assert!(bytes[i].is_ascii_graphic(), "raw byte {:#x} in {path:?}", bytes[i]);
+                assert!(
+                    bytes[i].is_ascii_graphic(),
+                    "raw byte {:#x} in {path:?}",
+                    bytes[i]
+                );
                 assert!(!b"\\\"<>^`{|}[]".contains(&bytes[i]));
                 decoded.push(bytes[i]);
                 i += 1;

@@ -11,7 +11,11 @@ use signet_server::error::ErrorCode;
 use signet_server::fuzzing::http::{HeaderMap, HeaderValue, Method, Request, header};
 use signet_server::session::{CSRF_HEADER, WebConfig};
 
-const ORIGINS: [&str; 3] = ["https://signet.example", "http://127.0.0.1:8420", "http://signet.lan"];
+const ORIGINS: [&str; 3] = [
+    "https://signet.example",
+    "http://127.0.0.1:8420",
+    "http://signet.lan",
+];
 
 fuzz_target!(|data: &[u8]| {
     let Some(req) = RawRequest::parse(data) else {
@@ -35,11 +39,23 @@ fuzz_target!(|data: &[u8]| {
         if let Some(secret) = &cookie {
             // The cookie we set is the cookie we read back, and nothing else.
             let value = secret.expose();
-            assert!(value.len() == 43 && value.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'));
-            let set = web.set_cookie(secret).expect("a parsed secret makes a header");
+            assert!(
+                value.len() == 43
+                    && value
+                        .bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+            );
+            let set = web
+                .set_cookie(secret)
+                .expect("a parsed secret makes a header");
             let mut back = HeaderMap::new();
             back.insert(header::COOKIE, set);
-            assert_eq!(web.session_secret(&back).map(|s| s.expose().to_owned()).as_deref(), Some(value));
+            assert_eq!(
+                web.session_secret(&back)
+                    .map(|s| s.expose().to_owned())
+                    .as_deref(),
+                Some(value)
+            );
         }
         for session in [None, Some(&fixed), cookie.as_ref()] {
             let verdict = web.check_same_origin(&parts, session);
@@ -69,11 +85,20 @@ fn passed(headers: &HeaderMap, method: &Method, session: Option<&SessionSecret>,
         let origin = origin.to_str().expect("an unreadable Origin passed");
         let host = single(header::HOST.as_str()).and_then(|h| h.to_str().ok());
         let authority = origin.split_once("://").map(|(_, a)| a);
-        let own_host = host.is_some_and(|h| authority.is_some_and(|a| !a.is_empty() && a.eq_ignore_ascii_case(h)));
-        assert!(origin.eq_ignore_ascii_case(own) || own_host, "foreign Origin {origin:?} passed");
+        let own_host = host
+            .is_some_and(|h| authority.is_some_and(|a| !a.is_empty() && a.eq_ignore_ascii_case(h)));
+        assert!(
+            origin.eq_ignore_ascii_case(own) || own_host,
+            "foreign Origin {origin:?} passed"
+        );
     }
-    if *method != Method::GET && let Some(secret) = session {
-        assert!(single(header::ORIGIN.as_str()).is_some(), "a session write without Origin passed");
+    if *method != Method::GET
+        && let Some(secret) = session
+    {
+        assert!(
+            single(header::ORIGIN.as_str()).is_some(),
+            "a session write without Origin passed"
+        );
         let token = single(CSRF_HEADER).expect("a session write without a CSRF token passed");
         assert_eq!(token.as_bytes(), secret.csrf_token().as_bytes());
     }

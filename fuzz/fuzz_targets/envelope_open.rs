@@ -43,22 +43,31 @@ fuzz_target!(|input: Input| {
         wrapped_dek: input.wrapped_dek.clone(),
         ciphertext: input.ciphertext.clone(),
     };
-    assert_eq!(PROJECT.open_value(&aad, &foreign).err(), Some(CryptoError::Open));
+    assert_eq!(
+        PROJECT.open_value(&aad, &foreign).err(),
+        Some(CryptoError::Open)
+    );
     let wrapped = WrappedProjectKey(input.wrapped_dek.clone());
     assert!(matches!(
         ROOT.unwrap_project_key(&input.vault, &input.project, &wrapped),
         Err(CryptoError::Open)
     ));
     assert_eq!(
-        ROOT.open_totp_seed(&input.vault, &input.secret, &input.ciphertext).err(),
+        ROOT.open_totp_seed(&input.vault, &input.secret, &input.ciphertext)
+            .err(),
         Some(CryptoError::Open)
     );
 
     // What we seal opens to the same bytes, under the same AAD only.
     let sealed = PROJECT.seal_value(&aad, &input.plaintext).expect("seal");
-    let opened = PROJECT.open_value(&aad, &sealed).expect("what we sealed opens");
+    let opened = PROJECT
+        .open_value(&aad, &sealed)
+        .expect("what we sealed opens");
     assert_eq!(opened.as_slice(), input.plaintext.as_slice());
-    let next = SecretAad { version: input.version.wrapping_add(1), ..aad };
+    let next = SecretAad {
+        version: input.version.wrapping_add(1),
+        ..aad
+    };
     assert!(PROJECT.open_value(&next, &sealed).is_err());
 
     // One flipped bit anywhere in either blob is refused.
@@ -86,9 +95,15 @@ fuzz_target!(|input: Input| {
         .unwrap_project_key(&input.vault, &input.project, &wrapped)
         .expect("what we wrapped unwraps");
     assert_eq!(
-        unwrapped.open_value(&aad, &sealed).as_deref().map(Vec::as_slice),
+        unwrapped
+            .open_value(&aad, &sealed)
+            .as_deref()
+            .map(Vec::as_slice),
         Ok(input.plaintext.as_slice())
     );
     let elsewhere = format!("{}x", input.project);
-    assert!(ROOT.unwrap_project_key(&input.vault, &elsewhere, &wrapped).is_err());
+    assert!(
+        ROOT.unwrap_project_key(&input.vault, &elsewhere, &wrapped)
+            .is_err()
+    );
 });

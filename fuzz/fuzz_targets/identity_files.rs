@@ -38,16 +38,26 @@ fuzz_target!(|data: &[u8]| {
     let operator = json_text.and_then(|t| serde_json::from_str::<OperatorIdentity>(t).ok());
     if let Some(op) = &operator {
         let again = serde_json::to_string(op).expect("serialises");
-        assert_eq!(serde_json::from_str::<OperatorIdentity>(&again).ok().as_ref(), Some(op));
+        assert_eq!(
+            serde_json::from_str::<OperatorIdentity>(&again)
+                .ok()
+                .as_ref(),
+            Some(op)
+        );
     }
 
-    let seed = std::str::from_utf8(pem).ok().and_then(|p| SecretSeed::from_pkcs8_pem(p).ok());
+    let seed = std::str::from_utf8(pem)
+        .ok()
+        .and_then(|p| SecretSeed::from_pkcs8_pem(p).ok());
     if let Some(seed) = &seed {
         let pem_again = seed.to_pkcs8_pem().expect("a parsed key writes back");
         let again = SecretSeed::from_pkcs8_pem(&pem_again).expect("what we write, we read");
         assert_eq!(again.expose(), seed.expose());
         let public = seed.public_key();
-        assert_eq!(PublicKey::from_base64(&public.to_base64()).ok(), Some(public));
+        assert_eq!(
+            PublicKey::from_base64(&public.to_base64()).ok(),
+            Some(public)
+        );
     }
 
     if let Ok(text) = std::str::from_utf8(key_text) {
@@ -81,7 +91,11 @@ fuzz_target!(|data: &[u8]| {
     fs::write(&key_path, pem).expect("write key");
     fs::set_permissions(&key_path, fs::Permissions::from_mode(0o600)).expect("key mode");
     let loaded = load::<Identity>(&id_path);
-    assert_eq!(loaded.is_ok(), machine.is_some() && seed.is_some(), "{loaded:?}");
+    assert_eq!(
+        loaded.is_ok(),
+        machine.is_some() && seed.is_some(),
+        "{loaded:?}"
+    );
     if let (Ok(creds), Some(id), Some(seed)) = (&loaded, &machine, &seed) {
         assert_eq!(creds.identity(), id);
         assert_eq!(creds.seed().expose(), seed.expose());

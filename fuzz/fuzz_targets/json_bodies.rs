@@ -22,7 +22,10 @@ fuzz_target!(|data: &[u8]| {
         assert_eq!(e.code(), ErrorCode::MalformedRequest, "{name}");
         let shown = format!("{e:?}");
         for v in &values {
-            assert!(!shown.contains(v.as_str()), "{name} quoted a value: {shown}");
+            assert!(
+                !shown.contains(v.as_str()),
+                "{name} quoted a value: {shown}"
+            );
         }
     }
 });

@@ -47,16 +47,23 @@ fuzz_target!(|data: &[u8]| {
     if let Some(p) = &path {
         assert_eq!(p.as_str(), req.target);
     }
-    let ts = h.timestamp.and_then(|t| Timestamp::parse(t).ok().map(|p| (t, p)));
+    let ts = h
+        .timestamp
+        .and_then(|t| Timestamp::parse(t).ok().map(|p| (t, p)));
     if let Some((text, t)) = ts {
         assert_eq!(t.to_string(), text);
     }
     let nonce = h.nonce.and_then(|n| Nonce::parse(n).ok());
     if let (Some(n), Some(text)) = (&nonce, h.nonce) {
         assert_eq!(n.as_str(), text);
-        assert!(!n.as_str().contains(':'), "a nonce must not split the signed string");
+        assert!(
+            !n.as_str().contains(':'),
+            "a nonce must not split the signed string"
+        );
     }
-    let sig = h.signature.and_then(|s| SignatureB64::parse(s).ok().map(|p| (s, p)));
+    let sig = h
+        .signature
+        .and_then(|s| SignatureB64::parse(s).ok().map(|p| (s, p)));
     if let Some((text, s)) = &sig {
         assert_eq!(&s.to_base64(), text);
     }
@@ -91,7 +98,11 @@ fuzz_target!(|data: &[u8]| {
         assert!(verify_request(&key, method, path, req.body, ts, nonce, &ours_sig).is_ok());
         if let Some((_, theirs)) = &sig {
             let ok = verify_request(&key, method, path, req.body, ts, nonce, theirs).is_ok();
-            assert_eq!(ok, *theirs == ours_sig, "a signature verified for other bytes");
+            assert_eq!(
+                ok,
+                *theirs == ours_sig,
+                "a signature verified for other bytes"
+            );
         }
     }
 
@@ -106,9 +117,14 @@ fuzz_target!(|data: &[u8]| {
             }
         }
     }
-    let trusted = ["127.0.0.0/8".parse().expect("a literal network"), "::1/128".parse().expect("a literal network")];
+    let trusted = [
+        "127.0.0.0/8".parse().expect("a literal network"),
+        "::1/128".parse().expect("a literal network"),
+    ];
     let peer = IpAddr::V4(Ipv4Addr::LOCALHOST);
-    if let signet_core::network::ClientAddr::Known(ip) = forwarded_client(&trusted, Some(peer), &req.headers) {
+    if let signet_core::network::ClientAddr::Known(ip) =
+        forwarded_client(&trusted, Some(peer), &req.headers)
+    {
         let is_peer = ip == peer;
         assert!(is_peer || !trusted.iter().any(|n: &ipnet::IpNet| n.contains(&ip)));
     }
