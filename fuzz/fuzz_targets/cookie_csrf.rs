@@ -83,7 +83,13 @@ fn passed(headers: &HeaderMap, method: &Method, session: Option<&SessionSecret>,
     }
     if let Some(origin) = single(header::ORIGIN.as_str()) {
         let origin = origin.to_str().expect("an unreadable Origin passed");
-        let host = single(header::HOST.as_str()).and_then(|h| h.to_str().ok());
+        // Host may be repeated: the server then reads it as no host, and only the configured
+        // origin can pass (found by fuzzing: the property, not the server, was wrong).
+        let mut hosts = headers.get_all(header::HOST).iter();
+        let host = match (hosts.next(), hosts.next()) {
+            (Some(h), None) => h.to_str().ok(),
+            _ => None,
+        };
         let authority = origin.split_once("://").map(|(_, a)| a);
         let own_host = host
             .is_some_and(|h| authority.is_some_and(|a| !a.is_empty() && a.eq_ignore_ascii_case(h)));
