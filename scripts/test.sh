@@ -16,6 +16,9 @@ cargo fmt --all --check
 step "cargo clippy -D warnings"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
+step "cargo deny (advisories from the committed snapshot, licences, bans, sources)"
+./scripts/deny.sh
+
 step "cargo test (unit, store conformance, router, end-to-end processes)"
 cargo test --workspace --locked
 
@@ -27,6 +30,11 @@ fi
 
 step "protocol vectors, independent Python implementation"
 .venv/bin/python scripts/vectors/check_vectors.py testdata/vectors
+
+step "fuzz targets over the committed corpus (docs/fuzzing.md)"
+# Replay only (-runs=0): the instrumented build of fuzz/ is the cost (several minutes on a cold
+# fuzz/target); mutation runs of any length are `scripts/fuzz.sh SECONDS`.
+./scripts/fuzz.sh 0
 
 step "official sikkerkey Python SDK against a real server"
 SIGNET_BIN="${CARGO_TARGET_DIR:-$PWD/target}/debug/signet" .venv/bin/python -m pytest -q tests/sdk

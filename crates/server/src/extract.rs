@@ -163,7 +163,7 @@ pub(crate) async fn read_body(
 
 /// A header's value, only if it was sent exactly once: a repeated authentication header is
 /// ambiguous (which one was signed?), so it authenticates nothing.
-fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+pub(crate) fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
     let mut values = headers.get_all(name).iter();
     match (values.next(), values.next()) {
         (Some(v), None) => v.to_str().ok(),

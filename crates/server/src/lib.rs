@@ -11,6 +11,8 @@ pub mod connection;
 mod dashboard;
 pub mod error;
 pub mod extract;
+#[cfg(feature = "fuzzing")]
+pub mod fuzzing;
 pub mod install;
 pub mod listener;
 mod routes;

@@ -37,7 +37,7 @@ async fn account(State(s): State<AppState>, call: OperatorCall) -> ApiResult<Jso
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
-struct PasswordBody {
+pub(crate) struct PasswordBody {
     current_password: Zeroizing<String>,
     new_password: Zeroizing<String>,
 }

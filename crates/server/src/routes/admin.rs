@@ -107,7 +107,7 @@ async fn vault(State(s): State<AppState>, _call: OperatorCall) -> ApiResult<Json
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
-struct VaultSettings {
+pub(crate) struct VaultSettings {
     tokenless_enrollment: Option<bool>,
     cli_key_ttl_ms: Option<i64>,
     require_enrollment_proof: Option<bool>,
@@ -141,7 +141,7 @@ async fn vault_settings(State(s): State<AppState>, call: OperatorCall) -> ApiRes
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct NameBody {
+pub(crate) struct NameBody {
     name: String,
 }
 
@@ -161,7 +161,7 @@ async fn projects(State(s): State<AppState>, call: OperatorCall) -> ApiResult<Js
 /// current fields, `fields` replaces or adds, and `baseVersion` is the version the caller saw.
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
-struct ValueBody {
+pub(crate) struct ValueBody {
     project_id: Option<String>,
     name: Option<String>,
     value: Option<Zeroizing<String>>,
@@ -251,7 +251,7 @@ async fn update_secret(
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
-struct ProjectBody {
+pub(crate) struct ProjectBody {
     project_id: String,
 }
 
@@ -282,7 +282,7 @@ async fn versions(
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct VersionBody {
+pub(crate) struct VersionBody {
     version: u32,
 }
 
@@ -324,7 +324,7 @@ async fn bootstrap_token(State(s): State<AppState>, call: OperatorCall) -> ApiRe
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
-struct EnrollmentBody {
+pub(crate) struct EnrollmentBody {
     name: Option<String>,
     #[serde(default)]
     project_ids: Vec<String>,
@@ -397,7 +397,7 @@ async fn machine(
 
 #[derive(Deserialize, Default)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
-struct MachineBody {
+pub(crate) struct MachineBody {
     fingerprint: Option<String>,
     project_id: Option<String>,
     secret_ids: Option<Vec<String>>,
@@ -455,7 +455,7 @@ async fn allowlist(State(s): State<AppState>, _call: OperatorCall) -> ApiResult<
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct CidrBody {
+pub(crate) struct CidrBody {
     cidr: String,
     label: Option<String>,
 }
@@ -502,7 +502,7 @@ async fn allowlist_disable(
 
 #[derive(Deserialize, Default)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
-struct AuditQuery {
+pub(crate) struct AuditQuery {
     limit: Option<u32>,
     before_seq: Option<u64>,
     actor_id: Option<String>,
@@ -540,7 +540,7 @@ async fn audit_verify(State(s): State<AppState>, call: OperatorCall) -> ApiResul
 /// A new user. The password is held in zeroizing memory and never echoed.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct UserBody {
+pub(crate) struct UserBody {
     username: String,
     email: String,
     password: Zeroizing<String>,

@@ -31,7 +31,7 @@ pub(crate) fn routes() -> Router<AppState> {
 /// The body. Its secrets are zeroized when it is dropped.
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
-struct CliLoginBody {
+pub(crate) struct CliLoginBody {
     login: String,
     password: Zeroizing<String>,
     totp: Option<Zeroizing<String>>,
@@ -121,7 +121,7 @@ async fn setup_state(State(s): State<AppState>) -> ApiResult<Json<Value>> {
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
-struct SetupBody {
+pub(crate) struct SetupBody {
     code: Zeroizing<String>,
     username: String,
     email: String,
@@ -159,7 +159,7 @@ pub(crate) fn enrollment_json(e: &OwnerEnrollment) -> Value {
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
-struct SessionLoginBody {
+pub(crate) struct SessionLoginBody {
     login: String,
     password: Zeroizing<String>,
     totp: Option<Zeroizing<String>>,
@@ -215,7 +215,7 @@ async fn session_logout(State(s): State<AppState>, call: OperatorCall) -> ApiRes
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
-struct StepUpBody {
+pub(crate) struct StepUpBody {
     totp: Zeroizing<String>,
 }
 

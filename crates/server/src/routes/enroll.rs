@@ -26,7 +26,7 @@ pub(crate) fn routes() -> Router<AppState> {
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
-struct EnrollBody {
+pub(crate) struct EnrollBody {
     token: Option<String>,
     public_key: String,
     hostname: String,

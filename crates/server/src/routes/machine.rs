@@ -27,13 +27,13 @@ pub(crate) fn routes() -> Router<AppState> {
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
-struct ProjectBody {
+pub(crate) struct ProjectBody {
     project_id: String,
 }
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
-struct ExportBody {
+pub(crate) struct ExportBody {
     project_id: Option<String>,
     // The SikkerKey CLI may scope by application; Signet has no applications, so a request
     // scoped to one is answered for nothing rather than for everything.
@@ -42,7 +42,7 @@ struct ExportBody {
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct PollBody {
+pub(crate) struct PollBody {
     watch: Vec<String>,
 }
 

@@ -42,14 +42,14 @@ pub(crate) fn routes() -> Router<AppState> {
 /// A browser's answer to a ceremony.
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
-struct AnswerBody {
+pub(crate) struct AnswerBody {
     challenge_id: String,
     credential: Value,
 }
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct NameBody {
+pub(crate) struct NameBody {
     name: String,
 }
 

@@ -43,7 +43,7 @@ fn to_json<T: serde::Serialize>(v: T) -> ApiResult<Json<Value>> {
 /// `{role, projects?}` for an invitation or a role change, plus the invitee's email.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct InviteBody {
+pub(crate) struct InviteBody {
     email: String,
     role: String,
     projects: Option<Vec<String>>,
@@ -95,7 +95,7 @@ async fn revoke_invite(
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct RoleBody {
+pub(crate) struct RoleBody {
     role: String,
     projects: Option<Vec<String>>,
 }
@@ -134,7 +134,7 @@ async fn user_action(
 /// The invitee's answer. Its secrets are zeroized when it is dropped.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct AcceptBody {
+pub(crate) struct AcceptBody {
     code: Zeroizing<String>,
     username: String,
     password: Zeroizing<String>,

@@ -1,0 +1,89 @@
+//! Entry points for the fuzz targets in `fuzz/` (docs/fuzzing.md).
+//!
+//! Compiled only with the `fuzzing` feature, which no shipped build turns on. Nothing here adds
+//! behaviour: each function names a private parser exactly as the request path calls it, so an
+//! instrumented build outside this crate can drive it with arbitrary bytes.
+
+use axum::http::HeaderMap;
+use serde::de::DeserializeOwned;
+use signet_proto::{
+    HEADER_MACHINE_ID, HEADER_NONCE, HEADER_OPERATOR_ID, HEADER_SIGNATURE, HEADER_TIMESTAMP,
+};
+
+use crate::error::ApiError;
+use crate::extract::{header, json, json_opt};
+use crate::routes::{account, admin, auth, enroll, machine, passkey, user};
+
+pub use axum::http;
+
+/// The authentication headers as the signed-request extractor reads them: each only if sent
+/// exactly once and visible ASCII.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AuthHeaders<'a> {
+    /// `X-Machine-Id`.
+    pub machine_id: Option<&'a str>,
+    /// `X-Operator-Id`.
+    pub operator_id: Option<&'a str>,
+    /// `X-Timestamp`.
+    pub timestamp: Option<&'a str>,
+    /// `X-Nonce`.
+    pub nonce: Option<&'a str>,
+    /// `X-Signature`.
+    pub signature: Option<&'a str>,
+}
+
+/// Reads the authentication headers the way `extract::signed_request` does.
+pub fn auth_headers(headers: &HeaderMap) -> AuthHeaders<'_> {
+    AuthHeaders {
+        machine_id: header(headers, HEADER_MACHINE_ID),
+        operator_id: header(headers, HEADER_OPERATOR_ID),
+        timestamp: header(headers, HEADER_TIMESTAMP),
+        nonce: header(headers, HEADER_NONCE),
+        signature: header(headers, HEADER_SIGNATURE),
+    }
+}
+
+/// One body type's verdict on a body.
+pub type BodyVerdict = (&'static str, Result<(), ApiError>);
+
+fn required<T: DeserializeOwned>(name: &'static str, body: &[u8]) -> BodyVerdict {
+    (name, json::<T>(body).map(drop))
+}
+
+fn optional<T: DeserializeOwned>(name: &'static str, body: &[u8]) -> BodyVerdict {
+    (name, json_opt::<T>(body).map(drop))
+}
+
+/// Parses `body` as every JSON request body the server accepts, through the same `json` /
+/// `json_opt` calls the handlers make, and says what each made of it.
+pub fn json_bodies(body: &[u8]) -> Vec<BodyVerdict> {
+    type Object = serde_json::Map<String, serde_json::Value>;
+    vec![
+        required::<account::PasswordBody>("account::PasswordBody", body),
+        required::<admin::VaultSettings>("admin::VaultSettings", body),
+        required::<admin::NameBody>("admin::NameBody", body),
+        required::<admin::ValueBody>("admin::ValueBody", body),
+        required::<admin::ProjectBody>("admin::ProjectBody", body),
+        required::<admin::VersionBody>("admin::VersionBody", body),
+        required::<admin::EnrollmentBody>("admin::EnrollmentBody", body),
+        optional::<admin::MachineBody>("admin::MachineBody", body),
+        required::<admin::CidrBody>("admin::CidrBody", body),
+        optional::<admin::AuditQuery>("admin::AuditQuery", body),
+        required::<admin::UserBody>("admin::UserBody", body),
+        required::<Object>("admin::no_body", body),
+        required::<auth::CliLoginBody>("auth::CliLoginBody", body),
+        required::<auth::SetupBody>("auth::SetupBody", body),
+        required::<auth::SessionLoginBody>("auth::SessionLoginBody", body),
+        required::<auth::StepUpBody>("auth::StepUpBody", body),
+        required::<enroll::EnrollBody>("enroll::EnrollBody", body),
+        required::<machine::ProjectBody>("machine::ProjectBody", body),
+        optional::<machine::ExportBody>("machine::ExportBody", body),
+        required::<machine::PollBody>("machine::PollBody", body),
+        required::<passkey::AnswerBody>("passkey::AnswerBody", body),
+        required::<passkey::NameBody>("passkey::NameBody", body),
+        optional::<Object>("passkey::empty", body),
+        required::<user::InviteBody>("user::InviteBody", body),
+        required::<user::RoleBody>("user::RoleBody", body),
+        required::<user::AcceptBody>("user::AcceptBody", body),
+    ]
+}
