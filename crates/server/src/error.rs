@@ -51,6 +51,8 @@ pub enum ErrorCode {
     UnsupportedEncoding,
     /// 408: the request body did not arrive within the body read timeout.
     RequestTimeout,
+    /// 400: a new password is too easy to guess; the message is the estimator's advice.
+    WeakPassword,
 }
 
 impl ErrorCode {
@@ -66,7 +68,7 @@ impl ErrorCode {
             Self::AuthenticationFailed => StatusCode::UNAUTHORIZED,
             Self::Conflict | Self::PublicKeyTaken => StatusCode::CONFLICT,
             Self::Internal => StatusCode::INTERNAL_SERVER_ERROR,
-            Self::MalformedRequest => StatusCode::BAD_REQUEST,
+            Self::MalformedRequest | Self::WeakPassword => StatusCode::BAD_REQUEST,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Self::NotFound => StatusCode::NOT_FOUND,
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
@@ -98,6 +100,7 @@ impl ErrorCode {
             Self::SetupClosed => "setup_closed",
             Self::UnsupportedEncoding => "unsupported_encoding",
             Self::RequestTimeout => "request_timeout",
+            Self::WeakPassword => "weak_password",
         }
     }
 
@@ -124,6 +127,7 @@ impl ErrorCode {
             Self::SetupClosed => "setup is closed",
             Self::UnsupportedEncoding => "content-encoding is not supported; send the body as is",
             Self::RequestTimeout => "request body not received in time",
+            Self::WeakPassword => "password is too easy to guess",
         }
     }
 }
@@ -186,6 +190,11 @@ impl From<CoreError> for ApiError {
             CoreError::Unavailable => Self::new(ErrorCode::Unavailable),
             CoreError::StepUpRequired => Self::new(ErrorCode::StepUpRequired),
             CoreError::SetupClosed => Self::new(ErrorCode::SetupClosed),
+            CoreError::WeakPassword(advice) => Self {
+                code: ErrorCode::WeakPassword,
+                message: Some(format!("password is too easy to guess: {advice}")),
+                retry_after_secs: None,
+            },
             _ => Self::new(ErrorCode::Internal),
         }
     }
@@ -239,6 +248,7 @@ mod tests {
             ErrorCode::Unavailable,
             ErrorCode::UnsupportedEncoding,
             ErrorCode::RequestTimeout,
+            ErrorCode::WeakPassword,
         ];
         let mut names: Vec<_> = all.iter().map(|c| c.as_str()).collect();
         names.sort_unstable();
