@@ -31,9 +31,9 @@ use signet_store::{
     ActorKind, AuditResult, LoginRecord, LoginResult, OperatorRecord, Role, StoreError, UserRecord,
     UserStatus,
 };
-use totp_rs::{Algorithm as TotpAlgorithm, Builder as TotpBuilder, Totp};
 use subtle::ConstantTimeEq;
 use tokio::sync::Semaphore;
+use totp_rs::{Algorithm as TotpAlgorithm, Builder as TotpBuilder, Totp};
 use unicode_normalization::UnicodeNormalization;
 use zeroize::{Zeroize, Zeroizing};
 
@@ -290,7 +290,8 @@ pub fn check_password(p: &Password, user_inputs: &[&str]) -> CoreResult<()> {
     }
     // zxcvbn's matching grows faster than linearly with length; a prefix this long that is
     // strong makes the whole strong, and an attacker's budget is spent long before it.
-    let head: Zeroizing<String> = Zeroizing::new(p.0.chars().take(PASSWORD_ESTIMATE_CHARS).collect());
+    let head: Zeroizing<String> =
+        Zeroizing::new(p.0.chars().take(PASSWORD_ESTIMATE_CHARS).collect());
     let estimate = zxcvbn::zxcvbn(&head, user_inputs);
     if u8::from(estimate.score()) < PASSWORD_MIN_SCORE {
         let advice = estimate
@@ -373,12 +374,11 @@ impl HashGate {
         &self,
         job: impl FnOnce(&mut [Block]) -> CoreResult<R> + Send + 'static,
     ) -> CoreResult<R> {
-        let admitted =
-            Arc::clone(&self.admitted)
-                .try_acquire_owned()
-                .map_err(|_| CoreError::OverBudget {
-                    retry_after_secs: HASH_RETRY_AFTER_SECS,
-                })?;
+        let admitted = Arc::clone(&self.admitted)
+            .try_acquire_owned()
+            .map_err(|_| CoreError::OverBudget {
+                retry_after_secs: HASH_RETRY_AFTER_SECS,
+            })?;
         // The semaphores are never closed, so acquiring fails only if one were.
         let slot = Arc::clone(&self.slots)
             .acquire_owned()
@@ -754,8 +754,7 @@ impl Signet {
             .map_or_else(|| DUMMY_PHC.to_owned(), |u| u.password_hash.clone());
         // Known and unknown logins queue at the same gate, so a full queue says nothing about
         // which logins exist.
-        let password_ok = match verify_password(&self.hashes, attempt.password.clone(), phc).await
-        {
+        let password_ok = match verify_password(&self.hashes, attempt.password.clone(), phc).await {
             Err(e @ CoreError::OverBudget { .. }) => {
                 self.record_login(
                     user.as_ref().map(|u| u.id),
@@ -1056,7 +1055,8 @@ mod tests {
         let old = Argon2::new(Algorithm::Argon2id, Version::V0x13, params);
         let salt = b"sixteen byte slt";
         let mut out = [0u8; 32];
-        old.hash_password_into(b"older password", salt, &mut out).unwrap();
+        old.hash_password_into(b"older password", salt, &mut out)
+            .unwrap();
         let phc = PasswordHash {
             algorithm: Algorithm::Argon2id.ident(),
             version: Some(19),
@@ -1065,9 +1065,21 @@ mod tests {
             hash: Some(Output::new(&out).unwrap()),
         }
         .to_string();
-        assert!(verify_password(&gate, Password::new("older password"), phc.clone()).await.unwrap());
-        assert!(!verify_password(&gate, Password::new("older passwore"), phc).await.unwrap());
-        assert!(!verify_password(&gate, Password::new("x"), "not a phc".into()).await.unwrap());
+        assert!(
+            verify_password(&gate, Password::new("older password"), phc.clone())
+                .await
+                .unwrap()
+        );
+        assert!(
+            !verify_password(&gate, Password::new("older passwore"), phc)
+                .await
+                .unwrap()
+        );
+        assert!(
+            !verify_password(&gate, Password::new("x"), "not a phc".into())
+                .await
+                .unwrap()
+        );
     }
 
     #[tokio::test]
@@ -1079,7 +1091,8 @@ mod tests {
         // The first job holds the one slot until released; the second waits in the queue.
         let mut waiting = Vec::new();
         for _ in 0..2 {
-            let (gate, held, started) = (Arc::clone(&gate), Arc::clone(&held), Arc::clone(&started));
+            let (gate, held, started) =
+                (Arc::clone(&gate), Arc::clone(&held), Arc::clone(&started));
             waiting.push(tokio::spawn(async move {
                 gate.run(move |memory| {
                     assert_eq!(memory.len(), ARGON2_M_COST_KIB as usize);

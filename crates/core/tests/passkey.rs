@@ -603,7 +603,10 @@ async fn a_counter_going_backwards_is_refused_and_audited_as_counter_regressed()
         "{audit:?}"
     );
     // The stored counter is the clone's: the refused assertions changed nothing.
-    assert_eq!(w.store.passkeys(&w.owner.id).await.unwrap()[0].sign_count, 1000);
+    assert_eq!(
+        w.store.passkeys(&w.owner.id).await.unwrap()[0].sign_count,
+        1000
+    );
 }
 
 #[tokio::test]

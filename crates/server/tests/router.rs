@@ -278,7 +278,10 @@ async fn invitation_refusals_are_one_403_and_the_user_routes_need_a_signature() 
         assert_eq!(r.0, StatusCode::BAD_REQUEST);
         assert_eq!(r.1["code"], "weak_password");
         let message = r.1["error"].as_str().unwrap();
-        assert!(message.starts_with("password is too easy to guess: "), "{message}");
+        assert!(
+            message.starts_with("password is too easy to guess: "),
+            "{message}"
+        );
         assert!(!r.1.to_string().contains(weak));
     }
     let extra = post_json(

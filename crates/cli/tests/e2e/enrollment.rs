@@ -303,7 +303,14 @@ async fn poll_answers_alike_for_unknown_and_unreadable_ids(backend: Backend) {
         .to_owned();
     let create = |name: &str| {
         s.op_json(&[
-            "secret", "create", "--project", &other, "--name", name, "--value", "v",
+            "secret",
+            "create",
+            "--project",
+            &other,
+            "--name",
+            name,
+            "--value",
+            "v",
         ])["id"]
             .as_str()
             .expect("id")
@@ -332,7 +339,10 @@ async fn poll_answers_alike_for_unknown_and_unreadable_ids(backend: Backend) {
     let baseline = answer(&never).await;
     assert_eq!(
         baseline,
-        (200, r#"{"changes":{"ID":{"status":"access_denied"}}}"#.to_owned())
+        (
+            200,
+            r#"{"changes":{"ID":{"status":"access_denied"}}}"#.to_owned()
+        )
     );
     for id in [elsewhere.as_str(), deleted_elsewhere.as_str(), "sk_nope"] {
         assert_eq!(answer(id).await, baseline, "{id}");

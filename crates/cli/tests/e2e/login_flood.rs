@@ -71,7 +71,12 @@ async fn five_hundred_sign_ins_keep_memory_bounded_and_the_reader_served() {
             let mut seen = Vec::new();
             while !done.load(Ordering::SeqCst) {
                 let start = Instant::now();
-                let r = reader.signed("GET", &path).build().expect("build").send().await;
+                let r = reader
+                    .signed("GET", &path)
+                    .build()
+                    .expect("build")
+                    .send()
+                    .await;
                 seen.push((r.map(|r| r.status).unwrap_or(0), start.elapsed()));
             }
             seen
@@ -98,7 +103,10 @@ async fn five_hundred_sign_ins_keep_memory_bounded_and_the_reader_served() {
             });
             let req = http
                 .post(&url)
-                .header("x-forwarded-for", format!("10.9.{}.{}", i / 250, i % 250 + 1))
+                .header(
+                    "x-forwarded-for",
+                    format!("10.9.{}.{}", i / 250, i % 250 + 1),
+                )
                 .json(&body);
             tokio::spawn(async move { req.send().await.map(|r| r.status().as_u16()) })
         })

@@ -520,7 +520,11 @@ pub async fn poll_grants_deletion_only_to_the_granted(store: Arc<dyn Store>) {
         store.delete_secret(&s.id, NOW).await.unwrap();
     }
 
-    let watched = [granted.id.clone(), ungranted.id.clone(), elsewhere.id.clone()];
+    let watched = [
+        granted.id.clone(),
+        ungranted.id.clone(),
+        elsewhere.id.clone(),
+    ];
     let rows = store.poll(&m.id, &watched).await.unwrap();
     let seen: Vec<_> = rows.iter().map(|r| (r.deleted, r.granted)).collect();
     assert_eq!(seen, [(true, true), (true, false), (true, false)]);
