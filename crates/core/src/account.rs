@@ -20,8 +20,10 @@
 use crate::network::ClientAddr;
 use std::fmt;
 
-use argon2::password_hash::{PasswordHasher, PasswordVerifier};
-use argon2::{Algorithm, Argon2, Params, Version};
+use std::sync::{Arc, Mutex, PoisonError};
+
+use argon2::password_hash::phc::{Output, ParamsString, PasswordHash, Salt};
+use argon2::{Algorithm, Argon2, Block, Params, Version};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 use signet_proto::{OperatorId, ProjectId, PublicKey, UserId, VaultId};
@@ -29,9 +31,11 @@ use signet_store::{
     ActorKind, AuditResult, LoginRecord, LoginResult, OperatorRecord, Role, StoreError, UserRecord,
     UserStatus,
 };
+use subtle::ConstantTimeEq;
+use tokio::sync::Semaphore;
 use totp_rs::{Algorithm as TotpAlgorithm, Builder as TotpBuilder, Totp};
 use unicode_normalization::UnicodeNormalization;
-use zeroize::Zeroizing;
+use zeroize::{Zeroize, Zeroizing};
 
 use crate::audit::Actor;
 use crate::auth::AuthedOperator;
@@ -49,6 +53,11 @@ pub const ARGON2_P_COST: u32 = 1;
 pub const PASSWORD_MIN_CHARS: usize = 12;
 /// Longest accepted password, in characters: a bound on hashing input, not on strength.
 pub const PASSWORD_MAX_CHARS: usize = 1024;
+/// Lowest zxcvbn score a new password must reach: 3 means about 10^10 guesses, out of reach of
+/// an online attacker and costly offline against Argon2id (issue 9, finding 7).
+pub const PASSWORD_MIN_SCORE: u8 = 3;
+/// Characters of a new password the strength estimate looks at.
+const PASSWORD_ESTIMATE_CHARS: usize = 100;
 /// Consecutive failed sign-ins that lock an account.
 pub const LOCKOUT_FAILURES: u32 = 5;
 /// How long a locked account refuses sign-ins: 15 minutes.
@@ -269,13 +278,30 @@ pub(crate) fn canonical_email(s: &str) -> CoreResult<String> {
     Ok(c)
 }
 
-/// Checks the password length rules.
-pub fn check_password(p: &Password) -> CoreResult<()> {
+/// Checks a new password: its length, then its strength as zxcvbn estimates it, counting
+/// `user_inputs` (the account's username and email) as known to the attacker. Only new
+/// passwords are checked; signing in with an old weak one still works.
+pub fn check_password(p: &Password, user_inputs: &[&str]) -> CoreResult<()> {
     let n = p.0.chars().count();
     if !(PASSWORD_MIN_CHARS..=PASSWORD_MAX_CHARS).contains(&n) {
         return Err(CoreError::bad(format!(
             "password must be {PASSWORD_MIN_CHARS}-{PASSWORD_MAX_CHARS} characters"
         )));
+    }
+    // zxcvbn's matching grows faster than linearly with length; a prefix this long that is
+    // strong makes the whole strong, and an attacker's budget is spent long before it.
+    let head: Zeroizing<String> =
+        Zeroizing::new(p.0.chars().take(PASSWORD_ESTIMATE_CHARS).collect());
+    let estimate = zxcvbn::zxcvbn(&head, user_inputs);
+    if u8::from(estimate.score()) < PASSWORD_MIN_SCORE {
+        let advice = estimate
+            .feedback()
+            .and_then(zxcvbn::feedback::Feedback::warning)
+            .map_or_else(
+                || "add another word or two; uncommon words are better".to_owned(),
+                |w| w.to_string(),
+            );
+        return Err(CoreError::WeakPassword(advice));
     }
     Ok(())
 }
@@ -286,55 +312,155 @@ fn argon2() -> CoreResult<Argon2<'static>> {
     Ok(Argon2::new(Algorithm::Argon2id, Version::V0x13, params))
 }
 
-/// Bounds concurrent Argon2id computations. Each holds [`ARGON2_M_COST_KIB`] of memory for
-/// its duration, and the blocking pool alone would admit hundreds at once: a flood of sign-ins
-/// from many addresses must queue here rather than exhaust the host's memory.
-pub(crate) struct HashGate(tokio::sync::Semaphore);
+/// Most Argon2id computations at once, whatever the core count: each holds a
+/// [`ARGON2_M_COST_KIB`] block, so this bounds the memory sign-ins can take.
+pub const HASH_SLOTS_MAX: usize = 4;
+/// Sign-ins that may wait for a hashing slot; the next one is refused with 429 at once rather
+/// than queued without bound (issue 9, finding 6).
+pub const HASH_QUEUE: usize = 32;
+/// What a sign-in refused for a full hashing queue is told to wait: a slot clears a queue of
+/// [`HASH_QUEUE`] in well under a second on the reference machine.
+pub const HASH_RETRY_AFTER_SECS: u64 = 1;
+
+/// One slot's Argon2 working memory: allocated once, reused by every hash in that slot, and
+/// wiped after each so no password-derived state outlives its hash.
+struct HashMemory(Box<[Block]>);
+
+impl HashMemory {
+    fn new(blocks: usize) -> Self {
+        Self(vec![Block::default(); blocks].into_boxed_slice())
+    }
+
+    fn wipe(&mut self) {
+        self.0.iter_mut().for_each(Zeroize::zeroize);
+    }
+}
+
+impl Drop for HashMemory {
+    fn drop(&mut self) {
+        self.wipe();
+    }
+}
+
+/// Bounds Argon2id computations and the memory they take. A sign-in is admitted if fewer than
+/// `slots + queue` are in flight (else [`CoreError::OverBudget`]), then waits for one of
+/// `slots` slots, then hashes on the blocking pool in that slot's reused memory. Freed hash
+/// memory is not reliably given back to the OS by the allocator, so a fixed set of blocks is
+/// what keeps a login flood's footprint flat.
+pub(crate) struct HashGate {
+    admitted: Arc<Semaphore>,
+    slots: Arc<Semaphore>,
+    memory: Arc<Mutex<Vec<HashMemory>>>,
+}
 
 impl HashGate {
-    /// One permit per core: more concurrent hashes would not finish sooner.
+    /// One slot per core up to [`HASH_SLOTS_MAX`]: more concurrent hashes would not finish
+    /// sooner, only hold more memory.
     pub(crate) fn new() -> Self {
         let cores = std::thread::available_parallelism().map_or(2, std::num::NonZero::get);
-        Self(tokio::sync::Semaphore::new(cores))
+        Self::with_limits(cores.min(HASH_SLOTS_MAX), HASH_QUEUE)
+    }
+
+    pub(crate) fn with_limits(slots: usize, queue: usize) -> Self {
+        let slots = slots.max(1);
+        Self {
+            admitted: Arc::new(Semaphore::new(slots + queue)),
+            slots: Arc::new(Semaphore::new(slots)),
+            memory: Arc::new(Mutex::new(Vec::with_capacity(slots))),
+        }
     }
 
     async fn run<R: Send + 'static>(
         &self,
-        job: impl FnOnce() -> CoreResult<R> + Send + 'static,
+        job: impl FnOnce(&mut [Block]) -> CoreResult<R> + Send + 'static,
     ) -> CoreResult<R> {
-        // The semaphore is never closed, so acquiring fails only if it were.
-        let permit = self.0.acquire().await.map_err(|_| CoreError::Unavailable)?;
-        let r = tokio::task::spawn_blocking(job)
+        let admitted = Arc::clone(&self.admitted)
+            .try_acquire_owned()
+            .map_err(|_| CoreError::OverBudget {
+                retry_after_secs: HASH_RETRY_AFTER_SECS,
+            })?;
+        // The semaphores are never closed, so acquiring fails only if one were.
+        let slot = Arc::clone(&self.slots)
+            .acquire_owned()
             .await
             .map_err(|_| CoreError::Unavailable)?;
-        drop(permit);
-        r
+        let pool = Arc::clone(&self.memory);
+        tokio::task::spawn_blocking(move || {
+            // The permits live as long as the hash, not the request: a client that hangs up
+            // must not free a slot whose hash is still running.
+            let _held = (admitted, slot);
+            // A slot holds at most one block, so the pool never has more than `slots`.
+            let taken = pool.lock().unwrap_or_else(PoisonError::into_inner).pop();
+            let mut memory = taken.unwrap_or_else(|| HashMemory::new(ARGON2_M_COST_KIB as usize));
+            let r = job(&mut memory.0);
+            memory.wipe();
+            pool.lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .push(memory);
+            r
+        })
+        .await
+        .map_err(|_| CoreError::Unavailable)?
     }
 }
 
 /// Hashes on the blocking pool: 16 ms of CPU would stall every request on a runtime worker.
 pub(crate) async fn hash_password(gate: &HashGate, p: Password) -> CoreResult<String> {
-    gate.run(move || {
-        argon2()?
-            .hash_password(p.as_bytes())
-            .map(|h| h.to_string())
-            .map_err(|e| {
-                tracing::error!(error = %e, "password hashing failed");
-                CoreError::Unavailable
-            })
+    let mut salt = [0u8; argon2::RECOMMENDED_SALT_LEN];
+    getrandom::fill(&mut salt).map_err(|_| CoreError::Unavailable)?;
+    gate.run(move |memory| {
+        let a = argon2()?;
+        let mut out = Zeroizing::new([0u8; Params::DEFAULT_OUTPUT_LEN]);
+        let hashing_failed = |e: &dyn fmt::Display| {
+            tracing::error!(error = %e, "password hashing failed");
+            CoreError::Unavailable
+        };
+        a.hash_password_into_with_memory(p.as_bytes(), &salt, out.as_mut(), memory)
+            .map_err(|e| hashing_failed(&e))?;
+        let phc = PasswordHash {
+            algorithm: Algorithm::Argon2id.ident(),
+            version: Some(Version::V0x13.into()),
+            params: ParamsString::try_from(a.params()).map_err(|e| hashing_failed(&e))?,
+            salt: Some(Salt::new(&salt).map_err(|e| hashing_failed(&e))?),
+            hash: Some(Output::new(out.as_ref()).map_err(|e| hashing_failed(&e))?),
+        };
+        Ok(phc.to_string())
     })
     .await
 }
 
 /// Whether `p` matches `phc`. A malformed stored hash is a mismatch (and logged), never a panic.
+/// The hash is recomputed with the PHC string's own algorithm, parameters and salt, in the
+/// slot's memory, and compared in constant time.
 pub(crate) async fn verify_password(gate: &HashGate, p: Password, phc: String) -> CoreResult<bool> {
-    gate.run(move || {
-        // Parameters come from the PHC string itself, so old hashes keep verifying if the
-        // constants change.
-        let a = argon2()?;
-        Ok(a.verify_password(p.as_bytes(), phc.as_str()).is_ok())
+    gate.run(move |memory| {
+        let Some((a, salt, expected)) = stored_hash(&phc) else {
+            tracing::error!("a stored password hash is unreadable");
+            return Ok(false);
+        };
+        let mut out = Zeroizing::new(vec![0u8; expected.len()]);
+        if let Err(e) = a.hash_password_into_with_memory(p.as_bytes(), &salt, &mut out, memory) {
+            tracing::error!(error = %e, "password hashing failed");
+            return Ok(false);
+        }
+        Ok(bool::from(out.as_slice().ct_eq(expected.as_bytes())))
     })
     .await
+}
+
+/// The hasher, salt and expected output a PHC string names, if it is an Argon2 hash. Parameters
+/// come from the string itself, so old hashes keep verifying if the constants are lowered; one
+/// whose memory cost exceeds a slot's (not made by this code) fails to hash and is a mismatch.
+fn stored_hash(phc: &str) -> Option<(Argon2<'static>, Salt, Output)> {
+    let parsed = PasswordHash::new(phc).ok()?;
+    let algorithm = Algorithm::try_from(parsed.algorithm.as_str()).ok()?;
+    let version = Version::try_from(parsed.version.unwrap_or(Version::V0x13.into())).ok()?;
+    let params = Params::try_from(&parsed).ok()?;
+    Some((
+        Argon2::new(algorithm, version, params),
+        parsed.salt?,
+        parsed.hash?,
+    ))
 }
 
 fn totp(seed: &[u8], account: &str) -> CoreResult<Totp> {
@@ -403,7 +529,7 @@ impl Signet {
     pub async fn create_owner(&self, new: NewOwner<'_>) -> CoreResult<OwnerEnrollment> {
         let username = canonical_username(new.username)?;
         let email = canonical_email(new.email)?;
-        check_password(&new.password)?;
+        check_password(&new.password, &[new.username, &username, &email])?;
         if self.store.user_count().await? > 0 {
             return Err(CoreError::Conflict("users_exist"));
         }
@@ -457,7 +583,7 @@ impl Signet {
         }
         let username = canonical_username(new.username)?;
         let email = canonical_email(new.email)?;
-        check_password(&new.password)?;
+        check_password(&new.password, &[new.username, &username, &email])?;
         let projects = self.check_scope(new.role, new.projects.as_deref()).await?;
         let (enrollment, digests) = self
             .prepare_user(
@@ -622,7 +748,21 @@ impl Signet {
         let phc = user
             .as_ref()
             .map_or_else(|| DUMMY_PHC.to_owned(), |u| u.password_hash.clone());
-        let password_ok = verify_password(&self.hashes, attempt.password.clone(), phc).await?;
+        // Known and unknown logins queue at the same gate, so a full queue says nothing about
+        // which logins exist.
+        let password_ok = match verify_password(&self.hashes, attempt.password.clone(), phc).await {
+            Err(e @ CoreError::OverBudget { .. }) => {
+                self.record_login(
+                    user.as_ref().map(|u| u.id),
+                    &attempt,
+                    LoginResult::Throttled,
+                    "hash_queue_full",
+                )
+                .await?;
+                return Err(e);
+            }
+            r => r?,
+        };
 
         let Some(user) = user else {
             self.record_login(None, &attempt, LoginResult::Failed, "unknown_login")
@@ -849,12 +989,132 @@ mod tests {
         );
     }
 
+    fn length_refused(p: &str) -> bool {
+        matches!(
+            check_password(&Password::new(p), &[]),
+            Err(CoreError::BadRequest(_))
+        )
+    }
+
     #[test]
     fn password_length_is_checked_in_characters() {
-        assert!(check_password(&Password::new("short")).is_err());
-        assert!(check_password(&Password::new("ééééééééééé")).is_err());
-        assert!(check_password(&Password::new("éééééééééééé")).is_ok());
-        assert!(check_password(&Password::new("x".repeat(1025))).is_err());
+        assert!(length_refused("short"));
+        assert!(length_refused("ééééééééééé"));
+        assert!(!length_refused("éééééééééééé"));
+        assert!(length_refused(&"x".repeat(1025)));
+    }
+
+    #[test]
+    fn common_passwords_are_refused_with_advice_and_strong_ones_accepted() {
+        // The two the review signed up with (issue 9, finding 7).
+        for weak in ["password1234", "123456789012"] {
+            match check_password(&Password::new(weak), &[]) {
+                Err(CoreError::WeakPassword(advice)) => {
+                    assert!(!advice.is_empty());
+                    assert!(!advice.contains(weak), "{advice}");
+                }
+                other => panic!("{weak}: {other:?}"),
+            }
+        }
+        // A username or address is known to the attacker.
+        let own = Password::new("alice.wonderland@example.com");
+        assert!(check_password(&own, &[]).is_ok());
+        assert!(matches!(
+            check_password(&own, &["alice", "alice.wonderland@example.com"]),
+            Err(CoreError::WeakPassword(_))
+        ));
+        assert!(check_password(&Password::new("maple tundra ferry quiet"), &[]).is_ok());
+        // A long password is estimated from its head, quickly.
+        let long = format!("maple tundra ferry quiet {}", "z".repeat(990));
+        let start = std::time::Instant::now();
+        assert!(check_password(&Password::new(long), &[]).is_ok());
+        assert!(start.elapsed() < std::time::Duration::from_secs(5));
+    }
+
+    #[tokio::test]
+    async fn hashes_interoperate_with_the_library_s_own_verifier() {
+        use argon2::PasswordVerifier;
+        let gate = HashGate::new();
+        let ours = hash_password(&gate, Password::new("maple tundra ferry quiet"))
+            .await
+            .unwrap();
+        let library = argon2();
+        assert!(
+            library
+                .unwrap()
+                .verify_password(b"maple tundra ferry quiet", ours.as_str())
+                .is_ok()
+        );
+        // And a library-made hash (another salt length, older parameters) verifies here.
+        let params = Params::new(8 * 1024, 1, 1, None).unwrap();
+        let old = Argon2::new(Algorithm::Argon2id, Version::V0x13, params);
+        let salt = b"sixteen byte slt";
+        let mut out = [0u8; 32];
+        old.hash_password_into(b"older password", salt, &mut out)
+            .unwrap();
+        let phc = PasswordHash {
+            algorithm: Algorithm::Argon2id.ident(),
+            version: Some(19),
+            params: ParamsString::try_from(old.params()).unwrap(),
+            salt: Some(Salt::new(salt).unwrap()),
+            hash: Some(Output::new(&out).unwrap()),
+        }
+        .to_string();
+        assert!(
+            verify_password(&gate, Password::new("older password"), phc.clone())
+                .await
+                .unwrap()
+        );
+        assert!(
+            !verify_password(&gate, Password::new("older passwore"), phc)
+                .await
+                .unwrap()
+        );
+        assert!(
+            !verify_password(&gate, Password::new("x"), "not a phc".into())
+                .await
+                .unwrap()
+        );
+    }
+
+    #[tokio::test]
+    async fn a_full_hash_queue_is_refused_with_retry_after() {
+        let gate = Arc::new(HashGate::with_limits(1, 1));
+        let (release, held) = std::sync::mpsc::channel::<()>();
+        let held = Arc::new(Mutex::new(held));
+        let started = Arc::new(tokio::sync::Notify::new());
+        // The first job holds the one slot until released; the second waits in the queue.
+        let mut waiting = Vec::new();
+        for _ in 0..2 {
+            let (gate, held, started) =
+                (Arc::clone(&gate), Arc::clone(&held), Arc::clone(&started));
+            waiting.push(tokio::spawn(async move {
+                gate.run(move |memory| {
+                    assert_eq!(memory.len(), ARGON2_M_COST_KIB as usize);
+                    started.notify_one();
+                    held.lock().unwrap().recv().unwrap();
+                    Ok(())
+                })
+                .await
+            }));
+        }
+        // On this single-threaded runtime both spawned calls ran (one hashing, one queued)
+        // before the notification wakes this task.
+        started.notified().await;
+        assert_eq!(
+            gate.run(|_| Ok(())).await.unwrap_err(),
+            CoreError::OverBudget {
+                retry_after_secs: HASH_RETRY_AFTER_SECS
+            }
+        );
+        release.send(()).unwrap();
+        release.send(()).unwrap();
+        for w in waiting {
+            w.await.unwrap().unwrap();
+        }
+        // Slots and memory are handed back: the gate admits again, with one block kept.
+        gate.run(|_| Ok(())).await.unwrap();
+        assert_eq!(gate.memory.lock().unwrap().len(), 1);
     }
 
     #[tokio::test]
@@ -872,12 +1132,12 @@ mod tests {
                 .await
                 .unwrap()
         );
-        let fresh = hash_password(&gate, Password::new("correct horse battery"))
+        let fresh = hash_password(&gate, Password::new("maple tundra ferry quiet"))
             .await
             .unwrap();
         assert!(fresh.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"));
         assert!(
-            verify_password(&gate, Password::new("correct horse battery"), fresh)
+            verify_password(&gate, Password::new("maple tundra ferry quiet"), fresh)
                 .await
                 .unwrap()
         );

@@ -45,6 +45,10 @@ pub enum CoreError {
     /// First-run setup is closed: wrong, expired or spent code, or a user exists already.
     #[error("setup is closed")]
     SetupClosed,
+    /// A new password is too easy to guess; the message is the estimator's advice, never the
+    /// password.
+    #[error("password is too easy to guess: {0}")]
+    WeakPassword(String),
     /// A fail-closed dependency (the store or the audit log) is down.
     #[error("service unavailable")]
     Unavailable,

@@ -219,7 +219,7 @@ impl Signet {
     pub async fn accept_invite(&self, a: InviteAcceptance<'_>) -> CoreResult<OwnerEnrollment> {
         // Input that is malformed whatever the code is answers 400 without touching the code.
         let username = canonical_username(a.username)?;
-        check_password(&a.password)?;
+        check_password(&a.password, &[a.username, &username])?;
         let ip = a.source_ip.to_canonical().to_string();
         let now = self.now_ms();
         let invite = if a.code.chars().count() <= MAX_CODE_CHARS {
@@ -232,6 +232,8 @@ impl Signet {
         let Some(invite) = usable else {
             return Err(self.refuse_invite(&ip, "").await);
         };
+        // The address is known only now; a password made of it is as weak as the username.
+        check_password(&a.password, &[a.username, &username, &invite.email])?;
         let (enrollment, digests) = self
             .prepare_user(
                 a.username,

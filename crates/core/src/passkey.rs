@@ -35,7 +35,7 @@ use signet_store::{
 use webauthn_rs::prelude::{
     AuthenticationResult, DiscoverableAuthentication, Passkey, PasskeyAuthentication,
     PasskeyRegistration, PublicKeyCredential, RegisterPublicKeyCredential, Url, Uuid, Webauthn,
-    WebauthnBuilder,
+    WebauthnBuilder, WebauthnError,
 };
 
 use crate::audit::Actor;
@@ -500,10 +500,7 @@ impl Signet {
             serde_json::from_str(&stored.credential).map_err(|_| corrupt("passkey"))?;
         let result = match rp.finish_discoverable_authentication_v2(credential, state, &passkey) {
             Ok(r) => r,
-            Err(e) => {
-                tracing::debug!(error = %e, "passkey assertion refused");
-                return Ok(Err((Some(owner), "bad_assertion")));
-            }
+            Err(e) => return Ok(Err((Some(owner), refusal(&e, &owner, &stored.id)))),
         };
         let Some(user) = self.store.user(&owner).await? else {
             return Ok(Err((None, "unknown_user")));
@@ -512,7 +509,8 @@ impl Signet {
             return Ok(Err((Some(owner), "user_suspended")));
         }
         if !self.accept_use(&stored, passkey, &result).await? {
-            return Ok(Err((Some(owner), "counter_regressed")));
+            counter_regressed(&owner, &stored.id);
+            return Ok(Err((Some(owner), COUNTER_REGRESSED)));
         }
         Ok(Ok(user))
     }
@@ -623,17 +621,15 @@ impl Signet {
             serde_json::from_str(&stored.credential).map_err(|_| corrupt("passkey"))?;
         let result = match rp.finish_passkey_authentication(credential, &state) {
             Ok(r) => r,
-            Err(e) => {
-                tracing::debug!(error = %e, "passkey step-up assertion refused");
-                return Ok(Err("bad_assertion"));
-            }
+            Err(e) => return Ok(Err(refusal(&e, user, &stored.id))),
         };
         match self.store.user(user).await? {
             Some(u) if u.status == UserStatus::Active => {}
             _ => return Ok(Err("user_inactive")),
         }
         if !self.accept_use(&stored, passkey, &result).await? {
-            return Ok(Err("counter_regressed"));
+            counter_regressed(user, &stored.id);
+            return Ok(Err(COUNTER_REGRESSED));
         }
         Ok(Ok(()))
     }
@@ -642,6 +638,32 @@ impl Signet {
     pub(crate) async fn sweep_ceremonies(&self) -> CoreResult<u64> {
         Ok(self.store.sweep_ceremonies(self.now_ms()).await?)
     }
+}
+
+/// The audit reason for an assertion whose signature counter did not move past the stored one.
+const COUNTER_REGRESSED: &str = "counter_regressed";
+
+/// Why the library refused an assertion, as the audit reason. A counter at or below the stored
+/// one is told apart from other refusals (issue 9, finding 8): the library checks it before
+/// the store does, and it is the one refusal that says a key was copied.
+fn refusal(e: &WebauthnError, user: &UserId, passkey: &PasskeyId) -> &'static str {
+    if matches!(e, WebauthnError::CredentialPossibleCompromise) {
+        counter_regressed(user, passkey);
+        COUNTER_REGRESSED
+    } else {
+        tracing::debug!(error = %e, "passkey assertion refused");
+        "bad_assertion"
+    }
+}
+
+/// A correctly signed assertion whose counter went backwards: two authenticators hold the same
+/// private key. Worth an operator's attention, unlike a mistyped or stale assertion.
+fn counter_regressed(user: &UserId, passkey: &PasskeyId) {
+    tracing::warn!(
+        %user,
+        passkey = passkey.as_str(),
+        "passkey signature counter went backwards; the authenticator may have been cloned"
+    );
 }
 
 #[cfg(test)]

@@ -57,11 +57,12 @@ pub struct Listed {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum PollStatus {
-    /// No longer attached and granted.
+    /// Not a secret this machine may read: never existed, malformed, in another project, or no
+    /// longer attached and granted. One answer for all, so poll cannot probe for existence.
     AccessDenied,
     /// A version newer than the one this machine last read.
     Changed,
-    /// Deleted or unknown.
+    /// Deleted while this machine was still attached and granted.
     Deleted,
 }
 
@@ -248,14 +249,16 @@ impl Signet {
         for w in watch {
             match SecretId::parse(w) {
                 Ok(id) => ids.push(id),
-                Err(_) => out.push((w.clone(), PollStatus::Deleted)),
+                Err(_) => out.push((w.clone(), PollStatus::AccessDenied)),
             }
         }
         for row in self.store.poll(&m.record.id, &ids).await? {
+            // Grant before deletion: only a machine that could read the secret may learn it
+            // existed and was deleted (issue 9, finding 2).
             let status = match row.current_version {
-                None => Some(PollStatus::Deleted),
+                None => Some(PollStatus::AccessDenied),
+                Some(_) if !row.granted => Some(PollStatus::AccessDenied),
                 Some(_) if row.deleted => Some(PollStatus::Deleted),
-                Some(_) if !row.readable => Some(PollStatus::AccessDenied),
                 Some(v) if row.last_read_version.is_none_or(|r| r < v) => Some(PollStatus::Changed),
                 Some(_) => None,
             };

@@ -695,8 +695,8 @@ impl Signet {
         let user_id = op
             .user_id
             .ok_or_else(|| CoreError::bad("this key belongs to no user account"))?;
-        crate::account::check_password(&new)?;
         let user = self.own_unlocked_account(op).await?;
+        crate::account::check_password(&new, &[&user.username, &user.email])?;
         if !crate::account::verify_password(&self.hashes, current, user.password_hash.clone())
             .await?
         {

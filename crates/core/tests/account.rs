@@ -123,6 +123,47 @@ async fn the_owner_is_created_once_with_ten_codes() {
     assert!(matches!(weak, Err(CoreError::BadRequest(_))));
 }
 
+/// Issue 9, finding 7: the first owner's password is checked for strength, with the username
+/// and email counted as known to an attacker.
+#[tokio::test]
+async fn a_common_password_cannot_make_the_first_owner() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let store = SqliteStore::open(&dir.path().join("signet.db")).expect("store");
+    let signet = Signet::open(
+        Arc::new(store),
+        RootKey::generate().expect("key"),
+        Arc::new(ManualClock(AtomicI64::new(1_800_000_000_000))),
+        SignetConfig::default(),
+    )
+    .await
+    .expect("open");
+    for (username, password) in [
+        ("owner", "password1234"),
+        ("owner", "123456789012"),
+        ("marguerite.fontaine", "marguerite.fontaine"),
+    ] {
+        let r = signet
+            .create_owner(NewOwner {
+                username,
+                email: "marguerite.fontaine@example.test",
+                password: Password::new(password),
+            })
+            .await;
+        assert!(
+            matches!(r, Err(CoreError::WeakPassword(_))),
+            "{password}: {r:?}"
+        );
+    }
+    signet
+        .create_owner(NewOwner {
+            username: "owner",
+            email: "owner@example.test",
+            password: Password::new("maple tundra ferry quiet"),
+        })
+        .await
+        .expect("a strong password is accepted");
+}
+
 #[tokio::test]
 async fn a_totp_code_is_accepted_once() {
     let w = world().await;

@@ -538,6 +538,77 @@ async fn step_up_takes_the_users_own_passkey_once() {
     );
 }
 
+/// Sets every `counter` in the library's serialised credential.
+fn set_counter(v: &mut Value, to: u32) {
+    match v {
+        Value::Object(m) => {
+            for (k, inner) in m.iter_mut() {
+                if k == "counter" {
+                    *inner = json!(to);
+                } else {
+                    set_counter(inner, to);
+                }
+            }
+        }
+        Value::Array(a) => a.iter_mut().for_each(|i| set_counter(i, to)),
+        _ => {}
+    }
+}
+
+/// Issue 9, finding 8: a copy of the authenticator signed in with a later counter; the original's
+/// next assertion, correctly signed but with a lower counter, is refused and audited as
+/// `counter_regressed` (not a generic bad assertion), for sign-in and step-up alike.
+#[tokio::test]
+async fn a_counter_going_backwards_is_refused_and_audited_as_counter_regressed() {
+    let w = world().await;
+    let mut b = register(&w, &w.owner, "key").await;
+    w.advance(1000);
+    login(&w, &mut b).await.unwrap();
+    let stored = w.store.passkeys(&w.owner.id).await.unwrap().remove(0);
+    let mut credential: Value = serde_json::from_str(&stored.credential).unwrap();
+    set_counter(&mut credential, 1000);
+    assert!(
+        w.store
+            .record_passkey_use(&stored.id, &credential.to_string(), 1000, w.clock.now_ms())
+            .await
+            .unwrap()
+    );
+
+    w.advance(1000);
+    assert_eq!(login(&w, &mut b).await, Err(CoreError::Unauthenticated));
+    let c = w.signet.passkey_step_up_start(&w.owner.id).await.unwrap();
+    let cred = b.get(&c);
+    assert_eq!(
+        w.signet
+            .passkey_step_up_finish(&w.owner.id, answer(&c, &cred))
+            .await,
+        Err(CoreError::Unauthenticated)
+    );
+
+    let audit = w.audit_actions().await;
+    assert!(
+        audit.contains(&(
+            "user_login".into(),
+            "denied".into(),
+            "method=passkey reason=counter_regressed".into()
+        )),
+        "{audit:?}"
+    );
+    assert!(
+        audit.contains(&(
+            "user_step_up".into(),
+            "denied".into(),
+            "method=passkey reason=counter_regressed".into()
+        )),
+        "{audit:?}"
+    );
+    // The stored counter is the clone's: the refused assertions changed nothing.
+    assert_eq!(
+        w.store.passkeys(&w.owner.id).await.unwrap()[0].sign_count,
+        1000
+    );
+}
+
 #[tokio::test]
 async fn registering_in_a_session_needs_a_fresh_step_up() {
     let w = world().await;

@@ -333,6 +333,12 @@ async fn a_password_change_needs_the_old_one_and_ends_other_sessions() {
         .change_password(&op, Password::new(PASSWORD), Password::new("short"))
         .await;
     assert!(matches!(weak.unwrap_err(), CoreError::BadRequest(_)));
+    // A common password is refused however long (issue 9, finding 7).
+    let common = w
+        .signet
+        .change_password(&op, Password::new(PASSWORD), Password::new("password1234"))
+        .await;
+    assert!(matches!(common.unwrap_err(), CoreError::WeakPassword(_)));
     w.signet
         .change_password(
             &op,

@@ -61,6 +61,8 @@ pub enum ErrorCode {
     /// the server keeps secret, so a precise answer is no oracle, and it is checked before the
     /// token is looked up, so it says nothing about the token.
     EnrollmentProofInvalid,
+    /// 400: a new password is too easy to guess; the message is the estimator's advice.
+    WeakPassword,
 }
 
 impl ErrorCode {
@@ -77,7 +79,9 @@ impl ErrorCode {
             Self::AuthenticationFailed => StatusCode::UNAUTHORIZED,
             Self::Conflict | Self::PublicKeyTaken => StatusCode::CONFLICT,
             Self::Internal => StatusCode::INTERNAL_SERVER_ERROR,
-            Self::MalformedRequest | Self::EnrollmentProofInvalid => StatusCode::BAD_REQUEST,
+            Self::MalformedRequest | Self::EnrollmentProofInvalid | Self::WeakPassword => {
+                StatusCode::BAD_REQUEST
+            }
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Self::NotFound => StatusCode::NOT_FOUND,
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
@@ -111,6 +115,7 @@ impl ErrorCode {
             Self::RequestTimeout => "request_timeout",
             Self::EnrollmentProofRequired => "enrollment_proof_required",
             Self::EnrollmentProofInvalid => "enrollment_proof_invalid",
+            Self::WeakPassword => "weak_password",
         }
     }
 
@@ -143,6 +148,7 @@ impl ErrorCode {
                  `signet enroll` or ask an operator to turn the requirement off"
             }
             Self::EnrollmentProofInvalid => "enrollment proof invalid",
+            Self::WeakPassword => "password is too easy to guess",
         }
     }
 }
@@ -211,6 +217,11 @@ impl From<CoreError> for ApiError {
                 message: Some(format!("enrollment proof invalid: {why}")),
                 retry_after_secs: None,
             },
+            CoreError::WeakPassword(advice) => Self {
+                code: ErrorCode::WeakPassword,
+                message: Some(format!("password is too easy to guess: {advice}")),
+                retry_after_secs: None,
+            },
             _ => Self::new(ErrorCode::Internal),
         }
     }
@@ -266,6 +277,7 @@ mod tests {
             ErrorCode::RequestTimeout,
             ErrorCode::EnrollmentProofRequired,
             ErrorCode::EnrollmentProofInvalid,
+            ErrorCode::WeakPassword,
         ];
         let mut names: Vec<_> = all.iter().map(|c| c.as_str()).collect();
         names.sort_unstable();

@@ -336,8 +336,7 @@ impl SecretStore for PgStore {
         let rows = sqlx::query(
             "SELECT s.current_version,
                     s.deleted_ms IS NOT NULL,
-                    s.deleted_ms IS NULL
-                      AND EXISTS (SELECT 1 FROM memberships m WHERE m.machine_id = $1 AND m.project_id = s.project_id)
+                    EXISTS (SELECT 1 FROM memberships m WHERE m.machine_id = $1 AND m.project_id = s.project_id)
                       AND EXISTS (SELECT 1 FROM grants g WHERE g.machine_id = $1 AND g.secret_id = s.id),
                     rm.version
              FROM unnest($2::text[]) WITH ORDINALITY AS w (id, pos)
@@ -358,12 +357,12 @@ impl SecretStore for PgStore {
             .map(|(id, r)| {
                 let current_version = opt_small(&r, 0)?;
                 let deleted: Option<bool> = col(&r, 1)?;
-                let readable: Option<bool> = col(&r, 2)?;
+                let granted: Option<bool> = col(&r, 2)?;
                 Ok(PollRow {
                     secret_id: id.clone(),
                     current_version,
                     deleted: deleted.unwrap_or(false) && current_version.is_some(),
-                    readable: readable.unwrap_or(false) && current_version.is_some(),
+                    granted: granted.unwrap_or(false) && current_version.is_some(),
                     last_read_version: opt_small(&r, 3)?,
                 })
             })

@@ -325,8 +325,7 @@ impl SecretStore for SqliteStore {
                 c,
                 "SELECT s.current_version,
                         s.deleted_ms IS NOT NULL,
-                        s.deleted_ms IS NULL
-                          AND EXISTS (SELECT 1 FROM memberships m WHERE m.machine_id = ?1 AND m.project_id = s.project_id)
+                        EXISTS (SELECT 1 FROM memberships m WHERE m.machine_id = ?1 AND m.project_id = s.project_id)
                           AND EXISTS (SELECT 1 FROM grants g WHERE g.machine_id = ?1 AND g.secret_id = s.id),
                         rm.version
                  FROM json_each(?2) w
@@ -337,9 +336,9 @@ impl SecretStore for SqliteStore {
                 |r| {
                     let current_version: Option<u32> = col(r, 0)?;
                     let deleted: Option<bool> = col(r, 1)?;
-                    let readable: Option<bool> = col(r, 2)?;
+                    let granted: Option<bool> = col(r, 2)?;
                     let last_read: Option<u32> = col(r, 3)?;
-                    Ok((current_version, deleted.unwrap_or(false), readable.unwrap_or(false), last_read))
+                    Ok((current_version, deleted.unwrap_or(false), granted.unwrap_or(false), last_read))
                 },
             )
         })?;
@@ -350,11 +349,11 @@ impl SecretStore for SqliteStore {
             .iter()
             .zip(rows)
             .map(
-                |(id, (current_version, deleted, readable, last_read_version))| PollRow {
+                |(id, (current_version, deleted, granted, last_read_version))| PollRow {
                     secret_id: id.clone(),
                     current_version,
                     deleted: deleted && current_version.is_some(),
-                    readable: readable && current_version.is_some(),
+                    granted: granted && current_version.is_some(),
                     last_read_version,
                 },
             )

@@ -148,8 +148,9 @@ pub struct PollRow {
     pub current_version: Option<u32>,
     /// Set if the secret is soft-deleted.
     pub deleted: bool,
-    /// Attached and granted.
-    pub readable: bool,
+    /// The machine is attached to the secret's project and granted the secret, whether or not
+    /// it is deleted: only such a machine may learn that it was deleted.
+    pub granted: bool,
     /// The version this machine last read, if it ever read it.
     pub last_read_version: Option<u32>,
 }

@@ -290,6 +290,70 @@ async fn poll_list_export_and_revoke(backend: Backend) {
     assert_eq!(r.status, 401);
 }
 
+every_backend!(async fn poll_answers_alike_for_unknown_and_unreadable_ids);
+/// Issue 9, finding 2: poll answers an id that never existed, a malformed one, and secrets of
+/// another project (live or deleted) with the same bytes; `deleted` is kept for a secret the
+/// machine was granted.
+async fn poll_answers_alike_for_unknown_and_unreadable_ids(backend: Backend) {
+    let f = Fixture::on(backend);
+    let s = &f.server;
+    let other = s.op_json(&["project", "create", "other"])["id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    let create = |name: &str| {
+        s.op_json(&[
+            "secret",
+            "create",
+            "--project",
+            &other,
+            "--name",
+            name,
+            "--value",
+            "v",
+        ])["id"]
+            .as_str()
+            .expect("id")
+            .to_owned()
+    };
+    let elsewhere = create("ELSEWHERE");
+    let deleted_elsewhere = create("GONE");
+    s.op_json(&["secret", "delete", &deleted_elsewhere]);
+    let never = SecretId::generate().to_string();
+    let c =
+        MachineClient::new(identity::load::<Identity>(&s.machine_identity()).expect("identity"))
+            .expect("client");
+    let answer = async |id: &str| {
+        let r = c
+            .signed("POST", "/v1/secrets/poll")
+            .json(&json!({ "watch": [id] }))
+            .build()
+            .expect("build")
+            .send()
+            .await
+            .expect("send");
+        let body = String::from_utf8_lossy(&r.body).into_owned();
+        (r.status, body.replace(id, "ID"))
+    };
+
+    let baseline = answer(&never).await;
+    assert_eq!(
+        baseline,
+        (
+            200,
+            r#"{"changes":{"ID":{"status":"access_denied"}}}"#.to_owned()
+        )
+    );
+    for id in [elsewhere.as_str(), deleted_elsewhere.as_str(), "sk_nope"] {
+        assert_eq!(answer(id).await, baseline, "{id}");
+    }
+    s.op_json(&["secret", "delete", &f.secret]);
+    assert_eq!(
+        answer(&f.secret).await,
+        (200, r#"{"changes":{"ID":{"status":"deleted"}}}"#.to_owned())
+    );
+}
+
 every_backend!(fn rollback_makes_a_new_version_with_the_old_value);
 fn rollback_makes_a_new_version_with_the_old_value(backend: Backend) {
     let f = Fixture::on(backend);

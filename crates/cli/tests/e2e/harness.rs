@@ -413,6 +413,11 @@ impl TestServer {
         self.db.as_ref().map(PgDatabase::url)
     }
 
+    /// The server process's id, while it runs (for reading `/proc/<pid>/status`).
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
+
     /// The server's log so far.
     pub fn log(&self) -> String {
         std::fs::read_to_string(&self.log_path).unwrap_or_default()

@@ -17,7 +17,7 @@ const PASSWORD: &str = "a long enough passphrase";
 const EMAIL: &str = "Owner@Example.test";
 
 /// Runs `signet` with `SIGNET_HOME=home` and `stdin` on its standard input.
-fn run_with_stdin(home: &Path, args: &[&str], stdin: &str) -> Output {
+pub(crate) fn run_with_stdin(home: &Path, args: &[&str], stdin: &str) -> Output {
     let mut child = Command::new(bin())
         .args(args)
         .env("SIGNET_HOME", home)

@@ -151,6 +151,7 @@ macro_rules! conformance_suite {
                 read_view_follows_a_rollback,
                 granted_views_need_attachment_and_grant,
                 poll_reports_each_watched_secret,
+                poll_grants_deletion_only_to_the_granted,
                 a_read_mark_is_replaced_by_the_next,
             }
             session {

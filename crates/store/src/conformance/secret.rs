@@ -485,7 +485,7 @@ pub async fn granted_views_need_attachment_and_grant(store: Arc<dyn Store>) {
     );
 }
 
-/// One poll row per watched id, in order: existence, deletion, readability and the last read.
+/// One poll row per watched id, in order: existence, deletion, the grant and the last read.
 pub async fn poll_reports_each_watched_secret(store: Arc<dyn Store>) {
     let p = add_project(&store, "p").await;
     let readable = add_secret(&store, &p.id, "readable").await;
@@ -516,7 +516,7 @@ pub async fn poll_reports_each_watched_secret(store: Arc<dyn Store>) {
         secret_id: readable.id.clone(),
         current_version: Some(2),
         deleted: false,
-        readable: true,
+        granted: true,
         last_read_version: Some(1),
     };
     assert_eq!(
@@ -525,14 +525,19 @@ pub async fn poll_reports_each_watched_secret(store: Arc<dyn Store>) {
             secret_id: unknown,
             current_version: None,
             deleted: false,
-            readable: false,
+            granted: false,
             last_read_version: None
         }
     );
     assert_eq!(rows[1], live);
     assert_eq!(
-        (&rows[2].secret_id, rows[2].current_version, rows[2].deleted),
-        (&deleted.id, Some(1), true)
+        (
+            &rows[2].secret_id,
+            rows[2].current_version,
+            rows[2].deleted,
+            rows[2].granted
+        ),
+        (&deleted.id, Some(1), true, true)
     );
     assert_eq!(rows[2].last_read_version, None);
     assert_eq!(
@@ -541,12 +546,39 @@ pub async fn poll_reports_each_watched_secret(store: Arc<dyn Store>) {
             secret_id: ungranted.id,
             current_version: Some(1),
             deleted: false,
-            readable: false,
+            granted: false,
             last_read_version: None
         }
     );
     assert_eq!(rows[4], live);
     assert_eq!(store.poll(&m.id, &[]).await.unwrap(), []);
+}
+
+/// A deleted secret the machine was never granted, or that lives in another project, is not
+/// granted: poll must not tell it apart from one that never existed (issue 9, finding 2).
+pub async fn poll_grants_deletion_only_to_the_granted(store: Arc<dyn Store>) {
+    let p = add_project(&store, "p").await;
+    let other = add_project(&store, "other").await;
+    let m = add_machine(&store, "m").await;
+    store.attach(&m.id, &p.id).await.unwrap();
+    let granted = add_secret(&store, &p.id, "granted").await;
+    let ungranted = add_secret(&store, &p.id, "ungranted").await;
+    let elsewhere = add_secret(&store, &other.id, "elsewhere").await;
+    // A grant without membership of the project does not count either.
+    store.grant(&m.id, &elsewhere.id).await.unwrap();
+    store.grant(&m.id, &granted.id).await.unwrap();
+    for s in [&granted, &ungranted, &elsewhere] {
+        store.delete_secret(&s.id, NOW).await.unwrap();
+    }
+
+    let watched = [
+        granted.id.clone(),
+        ungranted.id.clone(),
+        elsewhere.id.clone(),
+    ];
+    let rows = store.poll(&m.id, &watched).await.unwrap();
+    let seen: Vec<_> = rows.iter().map(|r| (r.deleted, r.granted)).collect();
+    assert_eq!(seen, [(true, true), (true, false), (true, false)]);
 }
 
 /// A machine's read mark on a secret is replaced by its next one, and is its own.
