@@ -25,11 +25,18 @@ pub(crate) struct Migration {
 }
 
 /// Every migration, in order. Never edit or reorder one that has shipped; add a new file.
-pub(crate) const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    name: "0001_init.sql",
-    sql: include_str!("../migrations/0001_init.sql"),
-}];
+pub(crate) const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "0001_init.sql",
+        sql: include_str!("../migrations/0001_init.sql"),
+    },
+    Migration {
+        version: 2,
+        name: "0002_policy_version.sql",
+        sql: include_str!("../migrations/0002_policy_version.sql"),
+    },
+];
 
 /// Applies any missing migrations. [`StoreError::Corrupt`] if the database records a version
 /// this binary does not know (it was written by a newer Signet); [`StoreError::Unavailable`] if

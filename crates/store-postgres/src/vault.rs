@@ -1,7 +1,8 @@
-//! The vault row. Every change to it is announced on the change feed in its own transaction.
+//! The vault row. Every change to it advances the policy stamp and is announced on the change
+//! feed, in its own transaction (`change::notify_policy`).
 
 use async_trait::async_trait;
-use signet_store::{StoreResult, VaultRecord, VaultStore};
+use signet_store::{PolicyVersion, StoreResult, VaultRecord, VaultStore};
 use sqlx::postgres::PgRow;
 
 use crate::change::notify_policy;
@@ -87,5 +88,14 @@ impl VaultStore for PgStore {
             sqlx::query("UPDATE vault SET cli_key_ttl_ms = $1 WHERE singleton = 1").bind(ttl_ms),
         )
         .await
+    }
+
+    async fn policy_version(&self) -> StoreResult<PolicyVersion> {
+        let version: Option<i64> =
+            sqlx::query_scalar("SELECT policy_version FROM vault WHERE singleton = 1")
+                .fetch_optional(self.pool())
+                .await
+                .map_err(db)?;
+        Ok(PolicyVersion(version.unwrap_or_default()))
     }
 }

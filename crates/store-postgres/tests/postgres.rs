@@ -72,7 +72,13 @@ async fn concurrent_connects_migrate_once() {
             .fetch_all(&mut conn)
             .await
             .unwrap();
-    assert_eq!(rows, [(1, "0001_init.sql".to_owned())]);
+    assert_eq!(
+        rows,
+        [
+            (1, "0001_init.sql".to_owned()),
+            (2, "0002_policy_version.sql".to_owned())
+        ]
+    );
     // Every store works on the one schema.
     stores[3].create_vault(&fixture::vault()).await.unwrap();
     assert!(stores[0].vault().await.unwrap().is_some());
@@ -84,7 +90,7 @@ async fn concurrent_connects_migrate_once() {
         .fetch_one(&mut conn)
         .await
         .unwrap();
-    assert_eq!(n, 1);
+    assert_eq!(n, 2);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -99,6 +99,7 @@ macro_rules! conformance_suite {
                 revoking_drops_grants_and_memberships,
                 attach_and_grant_are_idempotent_and_need_both_rows,
                 detach_drops_only_that_projects_grants,
+                the_machine_lookup_carries_the_policy_stamp,
             }
             network {
                 allowlist_round_trips_oldest_first,
@@ -183,6 +184,7 @@ macro_rules! conformance_suite {
                 a_fresh_store_has_no_vault,
                 the_vault_is_created_once,
                 vault_settings_change,
+                every_policy_write_advances_the_stamp,
             }
             ;
             // Bodies that take two fresh stores: (source, target).
