@@ -37,13 +37,23 @@ const MAX_BACKOFF: Duration = Duration::from_secs(2);
 /// (what makes the change binding on every replica's next request) and announces it (an early
 /// hint, which PostgreSQL delivers only if and when that transaction commits). One statement,
 /// so the stamp costs no extra round trip; without a vault row there is no stamp to advance.
-pub(crate) async fn notify_policy(conn: &mut PgConnection) -> StoreResult<()> {
+pub(crate) async fn policy_changed(conn: &mut PgConnection) -> StoreResult<()> {
     sqlx::query(
         "WITH bumped AS (
              UPDATE vault SET policy_version = policy_version + 1 WHERE singleton = 1
          )
          SELECT pg_notify('signet_changes', 'policy')",
     )
+    .execute(conn)
+    .await
+    .map(drop)
+    .map_err(db)
+}
+
+/// Announces a policy change without advancing the stamp, inside the caller's transaction: for
+/// an import, which copies the stamp along with the rest of the vault row.
+pub(crate) async fn notify_policy(conn: &mut PgConnection) -> StoreResult<()> {
+    sqlx::query("SELECT pg_notify('signet_changes', 'policy')")
         .execute(conn)
         .await
         .map(drop)

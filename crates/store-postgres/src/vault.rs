@@ -1,11 +1,11 @@
 //! The vault row. Every change to it advances the policy stamp and is announced on the change
-//! feed, in its own transaction (`change::notify_policy`).
+//! feed, in its own transaction (`change::policy_changed`).
 
 use async_trait::async_trait;
 use signet_store::{PolicyVersion, StoreResult, VaultRecord, VaultStore};
 use sqlx::postgres::PgRow;
 
-use crate::change::notify_policy;
+use crate::change::policy_changed;
 use crate::error::db;
 use crate::row::{col, id};
 use crate::{PgStore, found};
@@ -29,7 +29,7 @@ impl PgStore {
     ) -> StoreResult<()> {
         let mut tx = self.begin().await?;
         found(query.execute(&mut *tx).await.map_err(db)?)?;
-        notify_policy(&mut tx).await?;
+        policy_changed(&mut tx).await?;
         tx.commit().await.map_err(db)
     }
 }
@@ -63,7 +63,7 @@ impl VaultStore for PgStore {
         .execute(&mut *tx)
         .await
         .map_err(db)?;
-        notify_policy(&mut tx).await?;
+        policy_changed(&mut tx).await?;
         tx.commit().await.map_err(db)
     }
 

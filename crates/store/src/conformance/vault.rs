@@ -78,8 +78,9 @@ pub async fn every_policy_write_advances_the_stamp(store: Arc<dyn Store>) {
     let twin = fixture::allowlist_entry("10.9.0.0/16", fixture::NOW);
     store.insert_allowlist_entry(&twin).await.unwrap();
     let before = store.policy_version().await.unwrap();
+    let same_cidr = fixture::allowlist_entry("10.9.0.0/16", fixture::NOW + 1);
     assert_eq!(
-        store.insert_allowlist_entry(&twin).await,
+        store.insert_allowlist_entry(&same_cidr).await,
         Err(StoreError::Conflict("cidr"))
     );
     assert_eq!(
