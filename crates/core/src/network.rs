@@ -390,7 +390,10 @@ impl Signet {
     /// look up, so it reads the stamp on its own: one indexed read, on a rare path.
     pub(crate) async fn enrollment_ip_allowed(&self, ip: ClientAddr) -> CoreResult<bool> {
         let stamp = self.store.policy_version().await?;
-        Ok(self.policy.ip_allowed(self.store.as_ref(), stamp, ip).await?)
+        Ok(self
+            .policy
+            .ip_allowed(self.store.as_ref(), stamp, ip)
+            .await?)
     }
 }
 
@@ -485,9 +488,8 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn concurrent_stale_requests_share_one_reload() {
         let dir = tempfile::tempdir().unwrap();
-        let store = Arc::new(
-            signet_store_sqlite::SqliteStore::open(&dir.path().join("s.db")).unwrap(),
-        );
+        let store =
+            Arc::new(signet_store_sqlite::SqliteStore::open(&dir.path().join("s.db")).unwrap());
         let vault = signet_store::VaultRecord {
             id: signet_proto::VaultId::parse("vault_a1b2c3d4e5f6g7h8").unwrap(),
             key_check: vec![0; 32],

@@ -127,21 +127,19 @@ impl Pair {
 
     /// Flips the allowlist through A, over and over, and asks B right after each flip.
     async fn flip_through_a_read_through_b(&self, flips: usize) {
-        assert_eq!(self.ask(&self.b).await, Ok(()), "B serves before any change");
+        assert_eq!(
+            self.ask(&self.b).await,
+            Ok(()),
+            "B serves before any change"
+        );
         for i in 0..flips {
-            self.a
-                .allowlist_set_enabled(&self.op, true)
-                .await
-                .unwrap();
+            self.a.allowlist_set_enabled(&self.op, true).await.unwrap();
             assert_eq!(
                 self.ask(&self.b).await,
                 Err(CoreError::Forbidden),
                 "flip {i}: B admitted a request after A enabled an empty allowlist"
             );
-            self.a
-                .allowlist_set_enabled(&self.op, false)
-                .await
-                .unwrap();
+            self.a.allowlist_set_enabled(&self.op, false).await.unwrap();
             assert_eq!(
                 self.ask(&self.b).await,
                 Ok(()),
@@ -149,10 +147,7 @@ impl Pair {
             );
         }
         // Entries count the same way: enabled with 127.0.0.0/8 admits, its removal refuses.
-        self.a
-            .allowlist_set_enabled(&self.op, true)
-            .await
-            .unwrap();
+        self.a.allowlist_set_enabled(&self.op, true).await.unwrap();
         let entry = self
             .a
             .allowlist_add(&self.op, "127.0.0.0/8", "local")

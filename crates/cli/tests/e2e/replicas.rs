@@ -270,12 +270,18 @@ async fn a_policy_flip_on_a_binds_b_at_once_with_its_feed_dropped() {
             .await
             .unwrap();
         let (status, body) = read(&on_b, &f.secret).await;
-        assert_eq!(status, 403, "flip {i}: B served after A enabled the allowlist: {body}");
+        assert_eq!(
+            status, 403,
+            "flip {i}: B served after A enabled the allowlist: {body}"
+        );
         assert!(!body.contains(&f.value));
         op.request("POST", "/v1/admin/ip-allowlist/disable", None)
             .await
             .unwrap();
         let (status, body) = read(&on_b, &f.secret).await;
-        assert_eq!(status, 200, "flip {i}: B refused after A disabled it: {body}");
+        assert_eq!(
+            status, 200,
+            "flip {i}: B refused after A disabled it: {body}"
+        );
     }
 }

@@ -297,10 +297,7 @@ pub async fn the_machine_lookup_carries_the_policy_stamp(store: Arc<dyn Store>) 
     let found = store.machine_at_policy(&m.id).await.unwrap();
     assert_eq!(found.machine, store.machine(&m.id).await.unwrap());
     assert_eq!(found.machine.as_ref(), Some(&m));
-    assert_eq!(
-        found.policy_version,
-        store.policy_version().await.unwrap()
-    );
+    assert_eq!(found.policy_version, store.policy_version().await.unwrap());
 
     store.set_ip_allowlist_enabled(true).await.unwrap();
     let after = store.machine_at_policy(&m.id).await.unwrap();

@@ -58,21 +58,36 @@ pub async fn every_policy_write_advances_the_stamp(store: Arc<dyn Store>) {
 
     let entry = fixture::allowlist_entry("10.8.0.0/16", fixture::NOW);
     let mut advanced = |now: PolicyVersion, what: &str| {
-        assert!(now > last, "{what} must advance the stamp: {now:?} after {last:?}");
+        assert!(
+            now > last,
+            "{what} must advance the stamp: {now:?} after {last:?}"
+        );
         last = now;
     };
     store.set_ip_allowlist_enabled(true).await.unwrap();
-    advanced(store.policy_version().await.unwrap(), "enabling the allowlist");
+    advanced(
+        store.policy_version().await.unwrap(),
+        "enabling the allowlist",
+    );
     store.insert_allowlist_entry(&entry).await.unwrap();
     advanced(store.policy_version().await.unwrap(), "adding an entry");
     store.remove_allowlist_entry(&entry.id).await.unwrap();
     advanced(store.policy_version().await.unwrap(), "removing an entry");
     store.set_ip_allowlist_enabled(false).await.unwrap();
-    advanced(store.policy_version().await.unwrap(), "disabling the allowlist");
+    advanced(
+        store.policy_version().await.unwrap(),
+        "disabling the allowlist",
+    );
     store.set_tokenless_enrollment(true).await.unwrap();
-    advanced(store.policy_version().await.unwrap(), "tokenless enrollment");
+    advanced(
+        store.policy_version().await.unwrap(),
+        "tokenless enrollment",
+    );
     store.set_cli_key_ttl(3_600_000).await.unwrap();
-    advanced(store.policy_version().await.unwrap(), "the CLI key lifetime");
+    advanced(
+        store.policy_version().await.unwrap(),
+        "the CLI key lifetime",
+    );
 
     // Failed writes roll back with their stamp; reads and unrelated writes leave it.
     let twin = fixture::allowlist_entry("10.9.0.0/16", fixture::NOW);
