@@ -3,7 +3,8 @@
 //! The checks run cheapest first, and every failure that is about identity looks the same from
 //! outside (one uniform 401). The order for machines is fixed by the threat model:
 //!
-//! 1. vault IP allowlist (before any key lookup or signature work);
+//! 1. vault IP allowlist (before any signature work), decided on a policy at least as new as
+//!    the policy stamp that the machine lookup read in the same statement (`PolicyCache`);
 //! 2. header syntax, clock window, key lookup, `verify_strict`, then the nonce (recorded only
 //!    after the signature verifies, so nobody can burn another principal's nonces);
 //! 3. machine state: approved, enabled, not expired;
@@ -20,7 +21,9 @@ use signet_proto::{
     BodyHash, CLOCK_WINDOW_SECS, CanonicalPath, MachineId, Method, Nonce, OperatorId,
     ProtocolError, PublicKey, SessionId, SignatureB64, Timestamp, UserId,
 };
-use signet_store::{ActorKind, MachineRecord, MachineStatus, OperatorRecord, Role, UserStatus};
+use signet_store::{
+    ActorKind, MachineAtPolicy, MachineRecord, MachineStatus, OperatorRecord, Role, UserStatus,
+};
 
 use crate::network::ip_in_cidrs;
 use crate::role::Scope;
@@ -211,11 +214,39 @@ impl Signet {
     }
 
     /// Authenticates a machine request (steps 1–4 of the module docs).
+    ///
+    /// The machine is looked up first, because the same statement returns the vault's policy
+    /// stamp: step 1 then decides on a policy at least as new as that stamp, never on a snapshot
+    /// that another replica's change has outdated. The lookup is one indexed read; the signature
+    /// work still comes after the allowlist.
     pub async fn authenticate_machine(&self, req: &SignedRequest<'_>) -> CoreResult<AuthedMachine> {
         let claimed = req.principal_id.unwrap_or_default();
+        let lookup = match MachineId::parse(claimed) {
+            Ok(id) => self.store.machine_at_policy(&id).await,
+            // No machine to load, but the allowlist still decides on the current policy.
+            Err(_) => self
+                .store
+                .policy_version()
+                .await
+                .map(|policy_version| MachineAtPolicy {
+                    machine: None,
+                    policy_version,
+                }),
+        };
+        let Ok(found) = lookup else {
+            self.audit_auth_failure(
+                ActorKind::Machine,
+                claimed,
+                req.source_ip,
+                "auth_failure",
+                "store_unavailable",
+            )
+            .await;
+            return Err(CoreError::Unavailable);
+        };
         let allowed = match self
             .policy
-            .ip_allowed(self.store.as_ref(), req.source_ip)
+            .ip_allowed(self.store.as_ref(), found.policy_version, req.source_ip)
             .await
         {
             Ok(allowed) => allowed,
@@ -234,7 +265,7 @@ impl Signet {
             .await;
             return Err(CoreError::Forbidden);
         }
-        match self.authenticate_machine_inner(req).await {
+        match self.authenticate_machine_inner(req, found.machine).await {
             Ok(m) => Ok(m),
             Err((failure, err)) => {
                 if !matches!(failure, Failure::Malformed(_)) {
@@ -257,22 +288,21 @@ impl Signet {
         }
     }
 
+    /// Steps 2–4, on the machine the lookup found (`None`: unknown or malformed id).
     async fn authenticate_machine_inner(
         &self,
         req: &SignedRequest<'_>,
+        machine: Option<MachineRecord>,
     ) -> Result<AuthedMachine, (Failure, CoreError)> {
         let unauth = |f| (f, CoreError::Unauthenticated);
         let parsed = parse(req).map_err(|f| match f {
             Failure::Malformed(e) => (Failure::Malformed(e), CoreError::bad(e.to_string())),
             f => unauth(f),
         })?;
-        let id = MachineId::parse(req.principal_id.unwrap_or_default())
-            .map_err(|_| unauth(Failure::UnknownPrincipal))?;
-        let machine = match self.store.machine(&id).await {
-            Ok(Some(m)) => m,
-            Ok(None) => return Err(unauth(Failure::UnknownPrincipal)),
-            Err(_) => return Err((Failure::State("store_unavailable"), CoreError::Unavailable)),
+        let Some(machine) = machine else {
+            return Err(unauth(Failure::UnknownPrincipal));
         };
+        let id = &machine.id;
         self.verify_signed(&format!("m:{id}"), &machine.public_key, &parsed, req.body)
             .await
             .map_err(|f| match f {

@@ -4,12 +4,12 @@
 //! the IPv4 address it maps, so it cannot slip past an IPv4 rule.
 
 use std::net::IpAddr;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 
 use ipnet::IpNet;
 use serde::Serialize;
-use signet_store::{AllowlistEntry, Change, FeedState, Store, StoreResult};
+use signet_store::{AllowlistEntry, Change, PolicyVersion, Store, StoreError, StoreResult};
 
 use crate::auth::AuthedOperator;
 use crate::role::Permission;
@@ -111,70 +111,98 @@ struct Policy {
     nets: Vec<IpNet>,
 }
 
-/// A snapshot of the vault's network policy.
+/// A policy and the stamp it was read at (at least as new as the stamp: the stamp is read
+/// first, the policy after it).
+#[derive(Debug, Clone, Default)]
+struct Snapshot {
+    version: PolicyVersion,
+    policy: Arc<Policy>,
+}
+
+/// A snapshot of the vault's network policy, kept current by the policy stamp.
 ///
-/// It is reloaded after every change this process makes, and, when several replicas share the
-/// store, whenever the store's change feed reports a change made anywhere. While the feed is down
-/// the snapshot is not trusted at all: every request reads the policy from the store, so a
-/// replica never admits an address that another replica has just removed.
+/// Every write to the policy advances the vault's stamp in its own transaction
+/// ([`PolicyVersion`]), and every signed request reads the stamp in the statement that loads its
+/// machine. A request whose stamp is newer than the snapshot reloads it before anything is
+/// decided, so a change made through any replica binds every replica from the next request on,
+/// whether or not its change notification has arrived. The change feed is only a hint: a report
+/// marks the snapshot stale so it is reloaded early, before a request has to wait for it.
+/// Reloads are single-flight: concurrent requests that find the snapshot stale wait for one load.
 pub(crate) struct PolicyCache(Arc<PolicyState>);
 
 struct PolicyState {
-    policy: RwLock<Policy>,
+    snapshot: RwLock<Snapshot>,
     /// Counts changes reported by the feed.
     reported: AtomicU64,
     /// The value of `reported` when the snapshot was read; older than `reported` means stale.
     loaded: AtomicU64,
-    /// The feed is down, so changes may go unreported.
-    blind: AtomicBool,
+    /// Held while the snapshot is being reloaded, so one load serves every waiting request.
+    reload: tokio::sync::Mutex<()>,
+    /// How many times the policy was read from the store (single flight is tested on it).
+    loads: AtomicU64,
 }
 
 impl PolicyState {
     fn on_change(&self, change: Change) {
         match change {
-            Change::Policy => {
+            // After an outage anything may have changed; one early reload catches up. Requests
+            // never depended on the feed, so an outage itself needs no reaction.
+            Change::Policy | Change::Resumed => {
                 self.reported.fetch_add(1, Ordering::SeqCst);
             }
-            Change::Lost => self.blind.store(true, Ordering::SeqCst),
-            Change::Resumed => {
-                // Bump first: a request between the two stores must reload, not trust the
-                // snapshot taken while the feed was down.
-                self.reported.fetch_add(1, Ordering::SeqCst);
-                self.blind.store(false, Ordering::SeqCst);
-            }
+            Change::Lost => {}
         }
     }
 
-    fn fresh(&self) -> bool {
-        !self.blind.load(Ordering::SeqCst)
-            && self.loaded.load(Ordering::SeqCst) == self.reported.load(Ordering::SeqCst)
+    fn snapshot(&self) -> Snapshot {
+        // A poisoned lock only means a writer panicked mid-assignment of a plain value; the
+        // value is still a whole Snapshot, so recover it.
+        self.snapshot
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// Whether the snapshot may be used for a request that read `stamp`.
+    fn current_for(&self, stamp: PolicyVersion) -> bool {
+        self.loaded.load(Ordering::SeqCst) == self.reported.load(Ordering::SeqCst)
+            && self.snapshot().version >= stamp
     }
 }
 
 impl PolicyCache {
-    /// Watches `store` for changes, then loads the policy, in that order, so nothing changed
-    /// after the load goes unnoticed.
+    /// Watches `store` for changes, then loads the policy.
     pub(crate) async fn load(store: &dyn Store) -> StoreResult<Self> {
         let state = Arc::new(PolicyState {
-            policy: RwLock::new(Policy::default()),
+            snapshot: RwLock::new(Snapshot::default()),
             reported: AtomicU64::new(0),
             loaded: AtomicU64::new(0),
-            blind: AtomicBool::new(false),
+            reload: tokio::sync::Mutex::new(()),
+            loads: AtomicU64::new(0),
         });
         let watcher = Arc::clone(&state);
-        let feed = store.watch(Arc::new(move |change| watcher.on_change(change)));
-        if feed == FeedState::Down {
-            state.blind.store(true, Ordering::SeqCst);
-        }
+        // Whether the feed is live does not matter: it only ever brings a reload forward.
+        let _ = store.watch(Arc::new(move |change| watcher.on_change(change)));
         let cache = Self(state);
         cache.refresh(store).await?;
         Ok(cache)
     }
 
+    /// Reloads the snapshot now (after this process's own policy writes).
     pub(crate) async fn refresh(&self, store: &dyn Store) -> StoreResult<()> {
-        // Read the counter before the store: a change reported during the load leaves the
-        // snapshot marked stale, to be read again by the next request.
+        let _flight = self.0.reload.lock().await;
+        self.read(store).await
+    }
+
+    /// Reads the stamp, then the policy, and installs them; the caller holds `reload`.
+    async fn read(&self, store: &dyn Store) -> StoreResult<()> {
+        // The feed counter before the store: a change reported during the load leaves the
+        // snapshot marked stale, to be read again early.
         let generation = self.0.reported.load(Ordering::SeqCst);
+        self.0.loads.fetch_add(1, Ordering::Relaxed);
+        // The stamp before the policy: what is read after it is at least that new, so the
+        // snapshot never claims a stamp its contents are older than.
+        let version = store.policy_version().await?;
         let enabled = store.vault().await?.is_some_and(|v| v.ip_allowlist_enabled);
         let nets = store
             .allowlist()
@@ -182,25 +210,53 @@ impl PolicyCache {
             .iter()
             .filter_map(|e| e.cidr.parse().ok())
             .collect();
-        // A poisoned lock only means a writer panicked mid-assignment of a plain value; the
-        // value is still a whole Policy, so recover it.
-        let mut p = self.0.policy.write().unwrap_or_else(|e| e.into_inner());
-        *p = Policy {
-            allowlist_enabled: enabled,
-            nets,
+        // Loads are serialised by `reload`, so this replaces an older load, never a newer one.
+        *self.0.snapshot.write().unwrap_or_else(|e| e.into_inner()) = Snapshot {
+            version,
+            policy: Arc::new(Policy {
+                allowlist_enabled: enabled,
+                nets,
+            }),
         };
         self.0.loaded.fetch_max(generation, Ordering::SeqCst);
         Ok(())
     }
 
-    /// Step 1 of machine authentication. Enabled and empty admits nothing. Reads the store
-    /// first when the snapshot may be stale; fails (closed) if it cannot.
-    /// An unknown address is inside no entry, so an enabled allowlist refuses it.
-    pub(crate) async fn ip_allowed(&self, store: &dyn Store, ip: ClientAddr) -> StoreResult<bool> {
-        if !self.0.fresh() {
-            self.refresh(store).await?;
+    /// A snapshot at least as new as `stamp`, reloading first if needed (single-flight).
+    async fn at(&self, store: &dyn Store, stamp: PolicyVersion) -> StoreResult<Arc<Policy>> {
+        if !self.0.current_for(stamp) {
+            let _flight = self.0.reload.lock().await;
+            // Another request's load, finished while this one waited, may have done it.
+            if !self.0.current_for(stamp) {
+                self.read(store).await?;
+            }
         }
-        let p = self.0.policy.read().unwrap_or_else(|e| e.into_inner());
+        let snapshot = self.0.snapshot();
+        if snapshot.version < stamp {
+            // The load read the stamp after the request did; the store went backwards (a
+            // restored backup, say). Deciding on an older policy is what this cache exists
+            // to prevent, so refuse to decide.
+            tracing::error!(
+                snapshot = snapshot.version.0,
+                stamp = stamp.0,
+                "the policy stamp went backwards"
+            );
+            return Err(StoreError::Unavailable);
+        }
+        Ok(snapshot.policy)
+    }
+
+    /// Step 1 of machine authentication, for a request that read `stamp` (with its machine, or
+    /// on its own): enabled and empty admits nothing. Reloads first when the snapshot is older
+    /// than the stamp or the feed reported a change; fails (closed) if it cannot.
+    /// An unknown address is inside no entry, so an enabled allowlist refuses it.
+    pub(crate) async fn ip_allowed(
+        &self,
+        store: &dyn Store,
+        stamp: PolicyVersion,
+        ip: ClientAddr,
+    ) -> StoreResult<bool> {
+        let p = self.at(store, stamp).await?;
         Ok(!p.allowlist_enabled || p.nets.iter().any(|n| ip.within(n)))
     }
 }
@@ -328,9 +384,14 @@ impl Signet {
         self.allowlist().await
     }
 
-    /// Whether enrollment from `ip` passes the vault allowlist.
+    /// Whether enrollment from `ip` passes the vault allowlist. Enrollment has no machine to
+    /// look up, so it reads the stamp on its own: one indexed read, on a rare path.
     pub(crate) async fn enrollment_ip_allowed(&self, ip: ClientAddr) -> CoreResult<bool> {
-        Ok(self.policy.ip_allowed(self.store.as_ref(), ip).await?)
+        let stamp = self.store.policy_version().await?;
+        Ok(self
+            .policy
+            .ip_allowed(self.store.as_ref(), stamp, ip)
+            .await?)
     }
 }
 
@@ -358,10 +419,11 @@ mod tests {
         }
     }
 
-    /// Writes made behind the cache's back stand for another replica's writes: the snapshot
-    /// holds until the feed reports them, and is not trusted at all while the feed is down.
+    /// Writes made behind the cache's back stand for another replica's writes: a request that
+    /// read the newer stamp reloads before deciding, with or without a report from the feed; a
+    /// report alone reloads early.
     #[tokio::test]
-    async fn the_change_feed_invalidates_the_policy_snapshot() {
+    async fn a_newer_stamp_or_a_report_reloads_the_policy_snapshot() {
         let dir = tempfile::tempdir().unwrap();
         let store = signet_store_sqlite::SqliteStore::open(&dir.path().join("s.db")).unwrap();
         let vault = signet_store::VaultRecord {
@@ -381,40 +443,81 @@ mod tests {
         let cache = PolicyCache::load(&store).await.unwrap();
         let inside: ClientAddr = "10.1.1.1".parse().unwrap();
         let other: ClientAddr = "192.168.1.1".parse().unwrap();
-        assert!(cache.ip_allowed(&store, inside).await.unwrap());
-        assert!(!cache.ip_allowed(&store, other).await.unwrap());
+        let old = store.policy_version().await.unwrap();
+        assert!(cache.ip_allowed(&store, old, inside).await.unwrap());
+        assert!(!cache.ip_allowed(&store, old, other).await.unwrap());
         assert!(
-            !cache.ip_allowed(&store, ClientAddr::Unknown).await.unwrap(),
+            !cache
+                .ip_allowed(&store, old, ClientAddr::Unknown)
+                .await
+                .unwrap(),
             "an unknown address is inside no entry"
         );
 
-        // Unreported, the snapshot stands: that is what the feed is for.
+        // Another replica adds an entry and no report comes: a request that read its stamp
+        // before the change may still be decided on the old snapshot, one that read it after
+        // may not.
         store
             .insert_allowlist_entry(&entry("ipa_2", "192.168.0.0/16"))
             .await
             .unwrap();
-        assert!(!cache.ip_allowed(&store, other).await.unwrap());
-        cache.0.on_change(Change::Policy);
-        assert!(cache.ip_allowed(&store, other).await.unwrap());
+        assert!(!cache.ip_allowed(&store, old, other).await.unwrap());
+        let new = store.policy_version().await.unwrap();
+        assert!(new > old);
+        assert!(cache.ip_allowed(&store, new, other).await.unwrap());
 
-        // Feed down: every request reads the store, so an unreported removal still counts.
+        // Removals and disabling too, and a lost feed changes nothing.
         cache.0.on_change(Change::Lost);
         store.remove_allowlist_entry("ipa_2").await.unwrap();
-        assert!(!cache.ip_allowed(&store, other).await.unwrap());
-        store.remove_allowlist_entry("ipa_1").await.unwrap();
-        assert!(!cache.ip_allowed(&store, inside).await.unwrap());
-
-        // Back up: one reload, then the snapshot is trusted again.
-        cache.0.on_change(Change::Resumed);
+        let stamp = store.policy_version().await.unwrap();
+        assert!(!cache.ip_allowed(&store, stamp, other).await.unwrap());
         store.set_ip_allowlist_enabled(false).await.unwrap();
-        assert!(cache.ip_allowed(&store, other).await.unwrap());
+        let stamp = store.policy_version().await.unwrap();
+        assert!(cache.ip_allowed(&store, stamp, other).await.unwrap());
+
+        // A report reloads early, even for a request that read an older stamp.
         store.set_ip_allowlist_enabled(true).await.unwrap();
-        assert!(
-            cache.ip_allowed(&store, other).await.unwrap(),
-            "a live feed's snapshot is used until the next report"
-        );
+        assert!(cache.ip_allowed(&store, stamp, other).await.unwrap());
         cache.0.on_change(Change::Policy);
-        assert!(!cache.ip_allowed(&store, other).await.unwrap());
+        assert!(!cache.ip_allowed(&store, stamp, other).await.unwrap());
+        assert!(cache.ip_allowed(&store, stamp, inside).await.unwrap());
+    }
+
+    /// Many requests that find the snapshot stale share one load.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn concurrent_stale_requests_share_one_reload() {
+        let dir = tempfile::tempdir().unwrap();
+        let store =
+            Arc::new(signet_store_sqlite::SqliteStore::open(&dir.path().join("s.db")).unwrap());
+        let vault = signet_store::VaultRecord {
+            id: signet_proto::VaultId::parse("vault_a1b2c3d4e5f6g7h8").unwrap(),
+            key_check: vec![0; 32],
+            tokenless_enrollment: false,
+            ip_allowlist_enabled: false,
+            created_ms: 1,
+            cli_key_ttl_ms: 43_200_000,
+            enrollment_proof_required: false,
+        };
+        store.create_vault(&vault).await.unwrap();
+        let cache = Arc::new(PolicyCache::load(store.as_ref()).await.unwrap());
+        store.set_ip_allowlist_enabled(true).await.unwrap();
+        let stamp = store.policy_version().await.unwrap();
+        let before = cache.0.loads.load(Ordering::SeqCst);
+        let mut tasks = tokio::task::JoinSet::new();
+        for _ in 0..32 {
+            let (cache, store) = (Arc::clone(&cache), Arc::clone(&store));
+            tasks.spawn(async move {
+                cache
+                    .ip_allowed(store.as_ref(), stamp, "10.0.0.1".parse().unwrap())
+                    .await
+                    .unwrap()
+            });
+        }
+        for allowed in tasks.join_all().await {
+            assert!(!allowed, "every request sees the enabled, empty allowlist");
+        }
+        assert_eq!(cache.0.snapshot().version, stamp);
+        assert_eq!(cache.0.loads.load(Ordering::SeqCst), before + 1);
     }
 
     #[test]

@@ -43,8 +43,9 @@ pub struct Signet {
     pub(crate) clock: Arc<dyn Clock>,
     /// Links the audit chain with a key derived from the root key.
     pub(crate) chain: Arc<ChainKey>,
-    /// Vault settings and allowlist, read on every machine request, so cached: reloaded after
-    /// this process's changes and whenever the store's change feed reports another replica's.
+    /// The allowlist, read on every machine request, so cached: reloaded whenever a request's
+    /// policy stamp is newer than the cache (another replica changed it), after this process's
+    /// own changes, and early when the store's change feed reports one.
     pub(crate) policy: PolicyCache,
     /// Parsed public keys: decompressing a point costs more than the lookup.
     pub(crate) keys: KeyCache,

@@ -254,7 +254,8 @@ async fn the_vault_allowlist_is_checked_first_and_empty_admits_nothing() {
         .allowlist_set_enabled(&w.op, true)
         .await
         .expect("enable");
-    // Enabled and empty: even an unknown machine is refused as forbidden before any key lookup.
+    // Enabled and empty: even an unknown machine is refused as forbidden, before any signature
+    // work.
     let err = w
         .signet
         .authenticate_machine(&signed(

@@ -1,8 +1,10 @@
 //! The change feed: LISTEN/NOTIFY on one dedicated connection.
 //!
-//! Every write to the vault settings or the IP allowlist runs `pg_notify(CHANNEL, 'policy')` in
-//! its own transaction, so the notification goes out exactly when the change commits, from
-//! whichever replica made it. Each store runs a listener task on a connection of its own
+//! Every write to the vault settings or the IP allowlist advances the vault's policy stamp and
+//! runs `pg_notify(CHANNEL, 'policy')` in its own transaction, so the notification goes out
+//! exactly when the change commits, from whichever replica made it. The notification is only a
+//! hint for an early reload: it arrives some time after the commit, so correctness rests on the
+//! stamp, which each signed request reads with its machine lookup. Each store runs a listener task on a connection of its own
 //! (application name [`LISTENER_APP`], outside the main pool so that a `LISTEN` never leaks into
 //! a pooled connection) and calls every watcher on each notification.
 //!
@@ -31,8 +33,25 @@ pub const LISTENER_APP: &str = "signet-listener";
 const MIN_BACKOFF: Duration = Duration::from_millis(100);
 const MAX_BACKOFF: Duration = Duration::from_secs(2);
 
-/// Announces a policy change to every replica, inside the caller's transaction: PostgreSQL
-/// delivers it only if and when that transaction commits.
+/// Records a policy change inside the caller's transaction: advances the vault's policy stamp
+/// (what makes the change binding on every replica's next request) and announces it (an early
+/// hint, which PostgreSQL delivers only if and when that transaction commits). One statement,
+/// so the stamp costs no extra round trip; without a vault row there is no stamp to advance.
+pub(crate) async fn policy_changed(conn: &mut PgConnection) -> StoreResult<()> {
+    sqlx::query(
+        "WITH bumped AS (
+             UPDATE vault SET policy_version = policy_version + 1 WHERE singleton = 1
+         )
+         SELECT pg_notify('signet_changes', 'policy')",
+    )
+    .execute(conn)
+    .await
+    .map(drop)
+    .map_err(db)
+}
+
+/// Announces a policy change without advancing the stamp, inside the caller's transaction: for
+/// an import, which copies the stamp along with the rest of the vault row.
 pub(crate) async fn notify_policy(conn: &mut PgConnection) -> StoreResult<()> {
     sqlx::query("SELECT pg_notify('signet_changes', 'policy')")
         .execute(conn)
@@ -134,7 +153,7 @@ async fn listen(pool: PgPool, shared: Shared, ready: oneshot::Sender<()>) {
                     match listener.try_recv().await {
                         // Any payload counts: an unknown one is a newer replica's change, and
                         // reporting it as a policy change only costs a reload.
-                        Ok(Some(_)) => tell(&transition(&shared, None), Change::Policy),
+                        Ok(Some(_)) => deliver(&shared),
                         Ok(None) => {
                             tracing::warn!("change feed connection lost");
                             break;
@@ -153,6 +172,14 @@ async fn listen(pool: PgPool, shared: Shared, ready: oneshot::Sender<()>) {
         tokio::time::sleep(backoff).await;
         backoff = (backoff * 2).min(MAX_BACKOFF);
     }
+}
+
+/// Tells every watcher of one notification. The fault point `change_feed_drop` (test builds
+/// only) swallows it, as a notification still in flight would: the policy stamp, not the feed,
+/// must keep every replica's next request on the current policy.
+fn deliver(shared: &Shared) {
+    fail::fail_point!("change_feed_drop", |_| ());
+    tell(&transition(shared, None), Change::Policy);
 }
 
 impl ChangeFeed for PgStore {

@@ -3,7 +3,8 @@
 use async_trait::async_trait;
 use signet_proto::{MachineId, ProjectId, SecretId};
 use signet_store::{
-    EnrollMethod, MachineKind, MachineRecord, MachineStatus, MachineStore, NewMachine, StoreResult,
+    EnrollMethod, MachineAtPolicy, MachineKind, MachineRecord, MachineStatus, MachineStore,
+    NewMachine, PolicyVersion, StoreResult,
 };
 use sqlx::PgConnection;
 use sqlx::postgres::PgRow;
@@ -98,6 +99,29 @@ impl MachineStore for PgStore {
             .map_err(db)?
             .map(|r| machine(&r))
             .transpose()
+    }
+
+    async fn machine_at_policy(&self, id: &MachineId) -> StoreResult<MachineAtPolicy> {
+        // One row whatever exists: the machine's columns are NULL for an unknown id, the stamp
+        // NULL (read as zero) without a vault.
+        let row = sqlx::query(
+            "SELECT m.id, m.name, m.hostname, m.public_key, m.status, m.enabled, m.kind, m.expires_ms,
+                    m.enrolled_via, m.enrollment_token_id, m.registered_ip, m.allowed_cidrs,
+                    m.created_ms, v.policy_version
+             FROM (SELECT 1) AS one
+             LEFT JOIN vault AS v ON v.singleton = 1
+             LEFT JOIN machines AS m ON m.id = $1",
+        )
+        .bind(id.to_string())
+        .fetch_one(self.pool())
+        .await
+        .map_err(db)?;
+        let present: Option<String> = col(&row, 0)?;
+        let version: Option<i64> = col(&row, 13)?;
+        Ok(MachineAtPolicy {
+            machine: present.map(|_| machine(&row)).transpose()?,
+            policy_version: PolicyVersion(version.unwrap_or_default()),
+        })
     }
 
     async fn machines(&self) -> StoreResult<Vec<MachineRecord>> {

@@ -4,7 +4,7 @@ use async_trait::async_trait;
 use signet_store::{AllowlistEntry, NetworkStore, StoreResult};
 use sqlx::postgres::PgRow;
 
-use crate::change::notify_policy;
+use crate::change::policy_changed;
 use crate::error::db;
 use crate::row::col;
 use crate::{PgStore, found};
@@ -32,7 +32,7 @@ impl NetworkStore for PgStore {
         .execute(&mut *tx)
         .await
         .map_err(db)?;
-        notify_policy(&mut tx).await?;
+        policy_changed(&mut tx).await?;
         self.commit(tx).await
     }
 
@@ -45,7 +45,7 @@ impl NetworkStore for PgStore {
                 .await
                 .map_err(db)?,
         )?;
-        notify_policy(&mut tx).await?;
+        policy_changed(&mut tx).await?;
         self.commit(tx).await
     }
 

@@ -34,6 +34,11 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         sql: include_str!("../migrations/0001_init.sql"),
     },
     Migration {
+        version: 2,
+        name: "0002_policy_version.sql",
+        sql: include_str!("../migrations/0002_policy_version.sql"),
+    },
+    Migration {
         version: 4,
         name: "0004_enrollment_proof.sql",
         sql: include_str!("../migrations/0004_enrollment_proof.sql"),

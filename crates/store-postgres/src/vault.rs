@@ -1,10 +1,11 @@
-//! The vault row. Every change to it is announced on the change feed in its own transaction.
+//! The vault row. Every change to it advances the policy stamp and is announced on the change
+//! feed, in its own transaction (`change::policy_changed`).
 
 use async_trait::async_trait;
-use signet_store::{StoreResult, VaultRecord, VaultStore};
+use signet_store::{PolicyVersion, StoreResult, VaultRecord, VaultStore};
 use sqlx::postgres::PgRow;
 
-use crate::change::notify_policy;
+use crate::change::policy_changed;
 use crate::error::db;
 use crate::row::{col, id};
 use crate::{PgStore, found};
@@ -29,7 +30,7 @@ impl PgStore {
     ) -> StoreResult<()> {
         let mut tx = self.begin().await?;
         found(query.execute(&mut *tx).await.map_err(db)?)?;
-        notify_policy(&mut tx).await?;
+        policy_changed(&mut tx).await?;
         self.commit(tx).await
     }
 }
@@ -66,7 +67,7 @@ impl VaultStore for PgStore {
         .execute(&mut *tx)
         .await
         .map_err(db)?;
-        notify_policy(&mut tx).await?;
+        policy_changed(&mut tx).await?;
         self.commit(tx).await
     }
 
@@ -99,5 +100,14 @@ impl VaultStore for PgStore {
                 .bind(required),
         )
         .await
+    }
+
+    async fn policy_version(&self) -> StoreResult<PolicyVersion> {
+        let version: Option<i64> =
+            sqlx::query_scalar("SELECT policy_version FROM vault WHERE singleton = 1")
+                .fetch_optional(self.pool())
+                .await
+                .map_err(db)?;
+        Ok(PolicyVersion(version.unwrap_or_default()))
     }
 }

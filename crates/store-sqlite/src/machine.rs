@@ -4,7 +4,8 @@ use async_trait::async_trait;
 use rusqlite::{Row, Transaction, params};
 use signet_proto::{MachineId, ProjectId, SecretId};
 use signet_store::{
-    EnrollMethod, MachineKind, MachineRecord, MachineStatus, MachineStore, NewMachine, StoreResult,
+    EnrollMethod, MachineAtPolicy, MachineKind, MachineRecord, MachineStatus, MachineStore,
+    NewMachine, PolicyVersion, StoreResult,
 };
 
 use crate::SqliteStore;
@@ -83,6 +84,36 @@ impl MachineStore for SqliteStore {
                 machine,
             )
         })
+    }
+
+    async fn machine_at_policy(&self, id: &MachineId) -> StoreResult<MachineAtPolicy> {
+        let id = id.to_string();
+        // One row whatever exists: the machine's columns are NULL for an unknown id, the stamp
+        // NULL (read as zero) without a vault.
+        let found = self.read(|c| {
+            one(
+                c,
+                "SELECT m.id, m.name, m.hostname, m.public_key, m.status, m.enabled, m.kind, m.expires_ms,
+                        m.enrolled_via, m.enrollment_token_id, m.registered_ip, m.allowed_cidrs,
+                        m.created_ms, v.policy_version
+                 FROM (SELECT 1) AS one
+                 LEFT JOIN vault AS v ON v.singleton = 1
+                 LEFT JOIN machines AS m ON m.id = ?1",
+                [id],
+                |row| {
+                    let present: Option<String> = col(row, 0)?;
+                    let version: Option<i64> = col(row, 13)?;
+                    Ok(MachineAtPolicy {
+                        machine: present.map(|_| machine(row)).transpose()?,
+                        policy_version: PolicyVersion(version.unwrap_or_default()),
+                    })
+                },
+            )
+        })?;
+        Ok(found.unwrap_or(MachineAtPolicy {
+            machine: None,
+            policy_version: PolicyVersion::default(),
+        }))
     }
 
     async fn machines(&self) -> StoreResult<Vec<MachineRecord>> {

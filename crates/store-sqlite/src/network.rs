@@ -1,4 +1,4 @@
-//! The vault IP allowlist.
+//! The vault IP allowlist. Every write advances the policy stamp in the same transaction.
 
 use async_trait::async_trait;
 use rusqlite::{Row, params};
@@ -7,6 +7,7 @@ use signet_store::{AllowlistEntry, NetworkStore, StoreResult};
 use crate::SqliteStore;
 use crate::row::col;
 use crate::statement::{all, exec, exec_found};
+use crate::vault::bump_policy;
 
 fn entry(row: &Row<'_>) -> StoreResult<AllowlistEntry> {
     Ok(AllowlistEntry {
@@ -26,16 +27,19 @@ impl NetworkStore for SqliteStore {
                 tx,
                 "INSERT INTO ip_allowlist (id, cidr, label, created_ms) VALUES (?1, ?2, ?3, ?4)",
                 params![e.id, e.cidr, e.label, e.created_ms],
-            )
-            .map(drop)
+            )?;
+            bump_policy(tx)
         })
         .await
     }
 
     async fn remove_allowlist_entry(&self, id: &str) -> StoreResult<()> {
         let id = id.to_owned();
-        self.write(move |tx| exec_found(tx, "DELETE FROM ip_allowlist WHERE id = ?1", [id]))
-            .await
+        self.write(move |tx| {
+            exec_found(tx, "DELETE FROM ip_allowlist WHERE id = ?1", [id])?;
+            bump_policy(tx)
+        })
+        .await
     }
 
     async fn allowlist(&self) -> StoreResult<Vec<AllowlistEntry>> {

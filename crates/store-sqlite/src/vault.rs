@@ -1,12 +1,23 @@
-//! The vault row.
+//! The vault row. Every settings write advances the policy stamp in the same statement.
 
 use async_trait::async_trait;
 use rusqlite::{Row, params};
-use signet_store::{StoreResult, VaultRecord, VaultStore};
+use signet_store::{PolicyVersion, StoreResult, VaultRecord, VaultStore};
 
 use crate::SqliteStore;
 use crate::row::{col, id};
 use crate::statement::{exec, exec_found, one};
+
+/// Advances the policy stamp inside the caller's transaction; a store without a vault has no
+/// stamp to advance, which is not an error (the allowlist can be written before `create_vault`).
+pub(crate) fn bump_policy(tx: &rusqlite::Connection) -> StoreResult<()> {
+    exec(
+        tx,
+        "UPDATE vault SET policy_version = policy_version + 1 WHERE singleton = 1",
+        [],
+    )
+    .map(drop)
+}
 
 fn vault(row: &Row<'_>) -> StoreResult<VaultRecord> {
     Ok(VaultRecord {
@@ -51,7 +62,7 @@ impl VaultStore for SqliteStore {
         self.write(move |tx| {
             exec_found(
                 tx,
-                "UPDATE vault SET tokenless_enrollment = ?1 WHERE singleton = 1",
+                "UPDATE vault SET tokenless_enrollment = ?1, policy_version = policy_version + 1 WHERE singleton = 1",
                 [enabled],
             )
         })
@@ -62,7 +73,7 @@ impl VaultStore for SqliteStore {
         self.write(move |tx| {
             exec_found(
                 tx,
-                "UPDATE vault SET ip_allowlist_enabled = ?1 WHERE singleton = 1",
+                "UPDATE vault SET ip_allowlist_enabled = ?1, policy_version = policy_version + 1 WHERE singleton = 1",
                 [enabled],
             )
         })
@@ -73,7 +84,7 @@ impl VaultStore for SqliteStore {
         self.write(move |tx| {
             exec_found(
                 tx,
-                "UPDATE vault SET cli_key_ttl_ms = ?1 WHERE singleton = 1",
+                "UPDATE vault SET cli_key_ttl_ms = ?1, policy_version = policy_version + 1 WHERE singleton = 1",
                 [ttl_ms],
             )
         })
@@ -84,10 +95,22 @@ impl VaultStore for SqliteStore {
         self.write(move |tx| {
             exec_found(
                 tx,
-                "UPDATE vault SET enrollment_proof_required = ?1 WHERE singleton = 1",
+                "UPDATE vault SET enrollment_proof_required = ?1, policy_version = policy_version + 1 WHERE singleton = 1",
                 [required],
             )
         })
         .await
+    }
+
+    async fn policy_version(&self) -> StoreResult<PolicyVersion> {
+        self.read(|c| {
+            one(
+                c,
+                "SELECT policy_version FROM vault WHERE singleton = 1",
+                [],
+                |r| col(r, 0).map(PolicyVersion),
+            )
+        })
+        .map(Option::unwrap_or_default)
     }
 }

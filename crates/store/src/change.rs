@@ -2,9 +2,12 @@
 //!
 //! A single-node backend (SQLite) has one writer process, and core refreshes its own caches after
 //! its own writes, so it never reports anything. A shared backend (PostgreSQL behind several
-//! replicas) reports every write that touches cached state, so each replica's next request sees
-//! it, and reports when it may have missed some, so core stops trusting its caches until the feed
-//! is live again.
+//! replicas) reports every write that touches cached state, and reports when it may have missed
+//! some.
+//!
+//! The feed is a hint for early reloads, never what correctness rests on: a report arrives some
+//! time after the commit. What makes a policy change bind every replica's next request is the
+//! policy stamp ([`PolicyVersion`](crate::PolicyVersion)) each request reads with its machine.
 
 use std::sync::Arc;
 

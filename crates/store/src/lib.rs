@@ -37,7 +37,8 @@ pub use audit::{
 pub use change::{Change, ChangeFeed, ChangeWatcher, FeedState};
 pub use invite::{InviteRecord, InviteStore};
 pub use machine::{
-    EnrollMethod, MachineKind, MachineRecord, MachineStatus, MachineStore, NewMachine,
+    EnrollMethod, MachineAtPolicy, MachineKind, MachineRecord, MachineStatus, MachineStore,
+    NewMachine,
 };
 pub use network::{AllowlistEntry, NetworkStore};
 pub use nonce::NonceStore;
@@ -52,7 +53,7 @@ pub use session::{SessionRecord, SessionStore};
 pub use token::{BootstrapTokenRecord, EnrollmentGrant, EnrollmentTokenRecord, TokenStore};
 pub use transfer::{Cell, Table, TransferStore};
 pub use user::{Lockout, LoginRecord, LoginResult, Role, UserRecord, UserStatus, UserStore};
-pub use vault::{VaultRecord, VaultStore};
+pub use vault::{PolicyVersion, VaultRecord, VaultStore};
 
 /// Why a storage operation failed, without any driver detail.
 #[derive(Debug, thiserror::Error, Clone, PartialEq, Eq)]

@@ -3,7 +3,7 @@
 use async_trait::async_trait;
 use signet_proto::{MachineId, ProjectId, PublicKey, SecretId};
 
-use crate::StoreResult;
+use crate::{PolicyVersion, StoreResult};
 
 /// Where a machine is in its life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -132,6 +132,15 @@ pub struct MachineRecord {
     pub created_ms: i64,
 }
 
+/// A machine lookup together with the vault's policy stamp, both read by one statement.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MachineAtPolicy {
+    /// The machine, or `None` if the id is unknown.
+    pub machine: Option<MachineRecord>,
+    /// The policy stamp at the moment of the lookup (known or not).
+    pub policy_version: PolicyVersion,
+}
+
 /// A machine to register (alias kept for readability at call sites).
 pub type NewMachine = MachineRecord;
 
@@ -140,6 +149,10 @@ pub type NewMachine = MachineRecord;
 pub trait MachineStore {
     /// Looks one up by id. On the hot path: backends answer from an index in one round trip.
     async fn machine(&self, id: &MachineId) -> StoreResult<Option<MachineRecord>>;
+    /// [`machine`](Self::machine) plus the vault's policy stamp, in the same statement (no extra
+    /// round trip): the lookup every signed machine request makes. The stamp is returned for an
+    /// unknown id too, so the allowlist still decides such a request on a current policy.
+    async fn machine_at_policy(&self, id: &MachineId) -> StoreResult<MachineAtPolicy>;
     /// All machines, newest first.
     async fn machines(&self) -> StoreResult<Vec<MachineRecord>>;
     /// Registers a pending machine without any token (tokenless request).

@@ -25,6 +25,17 @@ pub struct VaultRecord {
     pub enrollment_proof_required: bool,
 }
 
+/// The vault's policy stamp: a counter that moves forward in the same transaction as every write
+/// to the vault settings or the IP allowlist, on every backend.
+///
+/// A replica caches the policy; a signed request reads the stamp with its machine lookup
+/// ([`MachineStore::machine_at_policy`](crate::MachineStore::machine_at_policy)), and a cache
+/// older than the stamp is reloaded before it decides anything. That makes a policy change
+/// effective on every replica at the next request, whether or not a change notification has
+/// arrived. Zero on a store without a vault.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct PolicyVersion(pub i64);
+
 /// Vault creation and settings.
 #[async_trait]
 pub trait VaultStore {
@@ -40,4 +51,7 @@ pub trait VaultStore {
     async fn set_cli_key_ttl(&self, ttl_ms: i64) -> StoreResult<()>;
     /// Requires (or stops requiring) a proof of possession at enrollment.
     async fn set_enrollment_proof_required(&self, required: bool) -> StoreResult<()>;
+    /// The current policy stamp (see [`PolicyVersion`]). Every setter above, and every
+    /// allowlist write, advances it in its own transaction; a write that fails leaves it.
+    async fn policy_version(&self) -> StoreResult<PolicyVersion>;
 }

@@ -158,6 +158,9 @@ pub struct TestServer {
     /// The `--config` file, also given to `operator init` (replicas keep their database URL and
     /// shared root key there).
     pub config: Option<PathBuf>,
+    /// Extra environment for the server process (for example `FAILPOINTS`), kept across
+    /// restarts.
+    pub env: Vec<(String, String)>,
     child: Option<Child>,
     // After `child` (killed in `drop`), so the database outlives the process.
     db: Option<PgDatabase>,
@@ -192,8 +195,17 @@ impl TestServer {
 
     /// The same, returning the server's log if it exits instead of listening.
     pub fn try_start_with_config(config: &Path) -> Result<Self, String> {
+        Self::try_start_with_config_env(config, &[])
+    }
+
+    /// The same, with extra environment for the server process.
+    pub fn try_start_with_config_env(config: &Path, env: &[(&str, &str)]) -> Result<Self, String> {
         let mut s = Self::unstarted();
         s.config = Some(config.to_owned());
+        s.env = env
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
         s.spawn(0, &[])?;
         Ok(s)
     }
@@ -231,6 +243,7 @@ impl TestServer {
             url: String::new(),
             port: 0,
             config: None,
+            env: Vec::new(),
             child: None,
             db: None,
         }
@@ -261,6 +274,7 @@ impl TestServer {
         cmd.env("SIGNET_LOG", "debug")
             .envs(env.iter().copied())
             .env_remove("SIGNET_CONFIG")
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
             .stdout(Stdio::null())
             .stderr(Stdio::piped());
         let mut child = cmd.spawn().expect("spawn signet server");

@@ -7,8 +7,8 @@
 use std::sync::Arc;
 
 use serde_json::Value;
-use signet_client::identity::{self, Credentials};
-use signet_client::{MachineClient, PreparedRequest};
+use signet_client::identity::{self, Credentials, OperatorIdentity};
+use signet_client::{MachineClient, OperatorClient, PreparedRequest};
 use signet_proto::Identity;
 
 use crate::harness::{Fixture, PgDatabase, TestServer, shared_config, stderr};
@@ -28,12 +28,19 @@ impl Replicas {
     /// A fresh database, two replicas started at once, and the fixture (project, secret,
     /// approved and granted machine) set up through A.
     pub fn start() -> Self {
+        Self::start_with_b_env(&[])
+    }
+
+    /// The same, with extra environment for B's process (fault points, say).
+    pub fn start_with_b_env(b_env: &[(&str, &str)]) -> Self {
         let db = PgDatabase::create();
         let dir = tempfile::tempdir().unwrap();
         let config = shared_config(dir.path(), db.url());
         let (a, b) = std::thread::scope(|s| {
             let a = s.spawn(|| TestServer::start_with_config(&config));
-            let b = s.spawn(|| TestServer::start_with_config(&config));
+            let b = s.spawn(|| {
+                TestServer::try_start_with_config_env(&config, b_env).expect("server starts")
+            });
             (a.join().unwrap(), b.join().unwrap())
         });
         let a = Fixture::with_server(a);
@@ -234,5 +241,44 @@ async fn concurrent_reads_on_both_replicas_keep_one_audit_chain() {
         r.op_b(&["audit", "verify"]),
     ] {
         assert_eq!(verify["ok"], true, "{verify}");
+    }
+}
+
+/// Issue 9, finding 3: B's change feed drops every notification (`change_feed_drop`), and still
+/// each allowlist flip made through A binds B at the very next request, 50 times over: the
+/// policy stamp B reads with the machine, not the feed, carries the change.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_policy_flip_on_a_binds_b_at_once_with_its_feed_dropped() {
+    // Test builds carry the fault points (signet-cli's dev-dependencies), so B's feed is dead.
+    let r = Replicas::start_with_b_env(&[("FAILPOINTS", "change_feed_drop=return")]);
+    let f = &r.a;
+    let op_ident = std::fs::read_dir(f.server.operator_home.join("operators"))
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path()
+        .join("identity.json");
+    let op = OperatorClient::new(identity::load::<OperatorIdentity>(&op_ident).unwrap()).unwrap();
+    let on_b = r.machine_at(&r.b);
+    assert_eq!(read(&on_b, &f.secret).await.0, 200);
+    for i in 0..50 {
+        op.request("POST", "/v1/admin/ip-allowlist/enable", None)
+            .await
+            .unwrap();
+        let (status, body) = read(&on_b, &f.secret).await;
+        assert_eq!(
+            status, 403,
+            "flip {i}: B served after A enabled the allowlist: {body}"
+        );
+        assert!(!body.contains(&f.value));
+        op.request("POST", "/v1/admin/ip-allowlist/disable", None)
+            .await
+            .unwrap();
+        let (status, body) = read(&on_b, &f.secret).await;
+        assert_eq!(
+            status, 200,
+            "flip {i}: B refused after A disabled it: {body}"
+        );
     }
 }

@@ -6,7 +6,8 @@ use signet_proto::{MachineId, ProjectId, SecretId};
 
 use super::fixture::{self, NOW, add_machine, add_project, add_secret};
 use crate::{
-    EnrollMethod, MachineKind, MachineRecord, MachineStatus, OperatorRecord, Store, StoreError,
+    EnrollMethod, MachineKind, MachineRecord, MachineStatus, OperatorRecord, PolicyVersion, Store,
+    StoreError,
 };
 
 /// Every field reads back as stored; the listing is newest first; unknown ids are `None`.
@@ -281,4 +282,36 @@ pub async fn detach_drops_only_that_projects_grants(store: Arc<dyn Store>) {
 
     store.detach(&m.id, &p.id).await.unwrap();
     assert_eq!(store.grants(&m.id).await.unwrap(), [q1.id]);
+}
+
+/// The lookup a signed request makes returns the machine and the current policy stamp together,
+/// for an unknown id too, and the stamp follows every policy write.
+pub async fn the_machine_lookup_carries_the_policy_stamp(store: Arc<dyn Store>) {
+    let unknown = MachineId::generate();
+    let bare = store.machine_at_policy(&unknown).await.unwrap();
+    assert_eq!(bare.machine, None);
+    assert_eq!(bare.policy_version, PolicyVersion(0), "no vault, no stamp");
+
+    store.create_vault(&fixture::vault()).await.unwrap();
+    let m = add_machine(&store, "stamped").await;
+    let found = store.machine_at_policy(&m.id).await.unwrap();
+    assert_eq!(found.machine, store.machine(&m.id).await.unwrap());
+    assert_eq!(found.machine.as_ref(), Some(&m));
+    assert_eq!(found.policy_version, store.policy_version().await.unwrap());
+
+    store.set_ip_allowlist_enabled(true).await.unwrap();
+    let after = store.machine_at_policy(&m.id).await.unwrap();
+    assert!(after.policy_version > found.policy_version);
+    assert_eq!(after.machine, Some(m.clone()));
+    store
+        .insert_allowlist_entry(&fixture::allowlist_entry("10.0.0.0/8", NOW))
+        .await
+        .unwrap();
+    let missing = store.machine_at_policy(&unknown).await.unwrap();
+    assert_eq!(missing.machine, None);
+    assert!(missing.policy_version > after.policy_version);
+    assert_eq!(
+        missing.policy_version,
+        store.policy_version().await.unwrap()
+    );
 }

@@ -104,6 +104,7 @@ macro_rules! conformance_suite {
                 revoking_drops_grants_and_memberships,
                 attach_and_grant_are_idempotent_and_need_both_rows,
                 detach_drops_only_that_projects_grants,
+                the_machine_lookup_carries_the_policy_stamp,
             }
             network {
                 allowlist_round_trips_oldest_first,
@@ -191,6 +192,7 @@ macro_rules! conformance_suite {
                 the_vault_is_created_once,
                 vault_settings_change,
                 enrollment_proof_requirement_changes,
+                every_policy_write_advances_the_stamp,
             }
             ;
             // Bodies that take two fresh stores: (source, target).

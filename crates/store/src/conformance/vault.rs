@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use super::fixture;
-use crate::{Store, StoreError, VaultRecord};
+use crate::{PolicyVersion, Store, StoreError, VaultRecord};
 
 /// Before `create_vault`, there is none.
 pub async fn a_fresh_store_has_no_vault(store: Arc<dyn Store>) {
@@ -77,4 +77,68 @@ pub async fn enrollment_proof_requirement_changes(store: Arc<dyn Store>) {
 
     store.set_enrollment_proof_required(false).await.unwrap();
     assert_eq!(store.vault().await.unwrap(), Some(v));
+}
+
+/// Every write to the settings or the allowlist advances the policy stamp; reads, other writes
+/// and failed writes leave it. Zero before the vault exists.
+pub async fn every_policy_write_advances_the_stamp(store: Arc<dyn Store>) {
+    assert_eq!(store.policy_version().await.unwrap(), PolicyVersion(0));
+    store.create_vault(&fixture::vault()).await.unwrap();
+    let mut last = store.policy_version().await.unwrap();
+
+    let entry = fixture::allowlist_entry("10.8.0.0/16", fixture::NOW);
+    let mut advanced = |now: PolicyVersion, what: &str| {
+        assert!(
+            now > last,
+            "{what} must advance the stamp: {now:?} after {last:?}"
+        );
+        last = now;
+    };
+    store.set_ip_allowlist_enabled(true).await.unwrap();
+    advanced(
+        store.policy_version().await.unwrap(),
+        "enabling the allowlist",
+    );
+    store.insert_allowlist_entry(&entry).await.unwrap();
+    advanced(store.policy_version().await.unwrap(), "adding an entry");
+    store.remove_allowlist_entry(&entry.id).await.unwrap();
+    advanced(store.policy_version().await.unwrap(), "removing an entry");
+    store.set_ip_allowlist_enabled(false).await.unwrap();
+    advanced(
+        store.policy_version().await.unwrap(),
+        "disabling the allowlist",
+    );
+    store.set_tokenless_enrollment(true).await.unwrap();
+    advanced(
+        store.policy_version().await.unwrap(),
+        "tokenless enrollment",
+    );
+    store.set_cli_key_ttl(3_600_000).await.unwrap();
+    advanced(
+        store.policy_version().await.unwrap(),
+        "the CLI key lifetime",
+    );
+    store.set_enrollment_proof_required(true).await.unwrap();
+    advanced(
+        store.policy_version().await.unwrap(),
+        "the enrollment proof requirement",
+    );
+
+    // Failed writes roll back with their stamp; reads and unrelated writes leave it.
+    let twin = fixture::allowlist_entry("10.9.0.0/16", fixture::NOW);
+    store.insert_allowlist_entry(&twin).await.unwrap();
+    let before = store.policy_version().await.unwrap();
+    let same_cidr = fixture::allowlist_entry("10.9.0.0/16", fixture::NOW + 1);
+    assert_eq!(
+        store.insert_allowlist_entry(&same_cidr).await,
+        Err(StoreError::Conflict("cidr"))
+    );
+    assert_eq!(
+        store.remove_allowlist_entry("ip_missing").await,
+        Err(StoreError::NotFound)
+    );
+    store.vault().await.unwrap();
+    store.allowlist().await.unwrap();
+    fixture::add_machine(&store, "unrelated").await;
+    assert_eq!(store.policy_version().await.unwrap(), before);
 }
