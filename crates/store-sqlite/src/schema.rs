@@ -21,6 +21,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0004_cli_key_ttl.sql"),
     include_str!("../migrations/0005_members.sql"),
     include_str!("../migrations/0006_passkeys.sql"),
+    include_str!("../migrations/0008_request_budget.sql"),
 ];
 
 /// Creates the file if needed and opens the write connection, configured and migrated.

@@ -28,6 +28,7 @@ use std::sync::Arc;
 use crate::Store;
 
 pub mod audit;
+pub mod budget;
 pub mod fixture;
 pub mod invite;
 pub mod machine;
@@ -84,6 +85,10 @@ macro_rules! conformance_suite {
                 range_pages_oldest_first,
                 listing_filters_by_time,
                 a_write_probe_commits_and_changes_nothing,
+            }
+            budget {
+                budgets_round_trip_and_clear,
+                a_machine_budget_needs_the_machine,
             }
             invite {
                 invites_round_trip_newest_first,
@@ -257,6 +262,7 @@ mod tests {
     fn defined() -> Vec<String> {
         let sources = [
             ("audit", include_str!("audit.rs")),
+            ("budget", include_str!("budget.rs")),
             ("invite", include_str!("invite.rs")),
             ("machine", include_str!("machine.rs")),
             ("network", include_str!("network.rs")),
