@@ -35,3 +35,6 @@ mod storage;
 mod edge;
 // A structured secret's update keeps the fields not retyped (issue 9, finding 11).
 mod fields;
+// Junk-request floods and per-machine request budgets, each while a signed reader reads
+// (issue 9, "cheap to abuse").
+mod floods;
