@@ -156,7 +156,7 @@ impl Signet {
                 // rest go into the source's `auth_failures` record.
                 self.audit_signed_failure(
                     signet_store::ActorKind::Machine,
-                    id.as_str(),
+                    &id.to_string(),
                     m.source_ip,
                     "machine_over_budget",
                     "request_budget",
