@@ -387,6 +387,11 @@ async fn a_machine_over_its_request_budget_waits_and_others_do_not() {
     assert_eq!(view.machines.len(), 1);
 }
 
+fn from(mut r: SignedRequest<'_>, ip: ClientAddr) -> SignedRequest<'_> {
+    r.source_ip = ip;
+    r
+}
+
 #[tokio::test]
 async fn a_source_past_its_failure_budget_is_refused_before_any_signature_work() {
     let w = world().await;
@@ -394,10 +399,6 @@ async fn a_source_past_its_failure_budget_is_refused_before_any_signature_work()
     let forger = SecretSeed::generate();
     let mut buf = Vec::new();
     let attacker = ClientAddr::Known("203.0.113.9".parse().unwrap());
-    let from = |mut r: SignedRequest<'_>, ip| {
-        r.source_ip = ip;
-        r
-    };
     // 30 failures a minute (the default): each is a 401, then 429.
     for _ in 0..30 {
         let r = from(signed(&forger, &id, &path, w.clock.now_ms(), &mut buf), attacker);
