@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use serde_json::Value;
 use signet_client::MachineClient;
@@ -81,7 +81,7 @@ async fn junk(http: &reqwest::Client, url: &str, machine: &str, i: u64) -> u16 {
     let (id, ts, sig) = match i % 3 {
         0 => (machine, now.as_str(), "A".repeat(86) + "=="),
         1 => (unknown.as_str(), now.as_str(), "A".repeat(86) + "=="),
-        _ => (machine, "yesterday", "not base64!"),
+        _ => (machine, "yesterday", "not base64!".to_owned()),
     };
     http.post(format!("{url}/v1/secrets/list"))
         .header("x-forwarded-for", source)
@@ -96,9 +96,9 @@ async fn junk(http: &reqwest::Client, url: &str, machine: &str, i: u64) -> u16 {
         .as_u16()
 }
 
-/// 10,000 junk signed requests from four sources while a machine reads a secret: the reader
-/// gets only 200s, the junk only 401s and 429s, the audit log grows by a few records per source
-/// per interval that together count every junk request, and memory stays under the ceiling.
+// 10,000 junk signed requests from four sources while a machine reads a secret: the reader
+// gets only 200s, the junk only 401s and 429s, the audit log grows by a few records per source
+// per interval that together count every junk request, and memory stays under the ceiling.
 every_backend!(async fn junk_is_counted_not_logged_while_the_reader_is_served);
 async fn junk_is_counted_not_logged_while_the_reader_is_served(backend: Backend) {
     let mut f = flood_server(
@@ -249,9 +249,9 @@ fn second_machine(f: &Fixture, name: &str) -> (String, std::path::PathBuf) {
     (id, ident)
 }
 
-/// A machine over its own budget gets 429 with `Retry-After`, while another machine (on the
-/// vault default) keeps getting 200s; the operator's change is audited, and clearing the budget
-/// lifts it at once.
+// A machine over its own budget gets 429 with `Retry-After`, while another machine (on the
+// vault default) keeps getting 200s; the operator's change is audited, and clearing the budget
+// lifts it at once.
 every_backend!(async fn a_machine_over_its_budget_is_refused_and_others_are_not);
 async fn a_machine_over_its_budget_is_refused_and_others_are_not(backend: Backend) {
     let f = flood_server(backend, "");
