@@ -29,7 +29,12 @@ pub enum Kind {
 }
 
 /// Forwarded sources of the junk (the server must trust 127.0.0.1 as a proxy).
-const SOURCES: [&str; 4] = ["203.0.113.1", "203.0.113.2", "198.51.100.7", "2001:db8:7::1"];
+const SOURCES: [&str; 4] = [
+    "203.0.113.1",
+    "203.0.113.2",
+    "198.51.100.7",
+    "2001:db8:7::1",
+];
 
 async fn connect(addr: &str) -> Result<SendRequest<Empty<Bytes>>> {
     let stream = tokio::net::TcpStream::connect(addr)
@@ -246,7 +251,11 @@ pub async fn run(kind: Kind, args: &Args) -> Result<()> {
     });
     println!("{report}");
     if non_200 > 0 || s(2) > 0 || s(3) > 0 {
-        bail!("the reader got {non_200} non-200 answers; junk got {} x 200, {} other", s(2), s(3));
+        bail!(
+            "the reader got {non_200} non-200 answers; junk got {} x 200, {} other",
+            s(2),
+            s(3)
+        );
     }
     Ok(())
 }

@@ -49,7 +49,10 @@ fn print(budgets: &Value) -> anyhow::Result<()> {
     )])?;
     let mut t = Table::new(&["MACHINE", "BUDGET"]);
     for m in budgets["machines"].as_array().into_iter().flatten() {
-        t.row(vec![output::text(&m["machineId"]), per_minute(&m["perMinute"])]);
+        t.row(vec![
+            output::text(&m["machineId"]),
+            per_minute(&m["perMinute"]),
+        ]);
     }
     t.print("no machine has its own budget")
 }

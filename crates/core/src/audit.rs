@@ -261,8 +261,8 @@ impl Signet {
         let outcome = self.failures.record(ip, reason, spends, self.now_ms());
         if outcome.write_now {
             // The claimed id is attacker-chosen text; only something shaped like an id is kept.
-            let id_like = claimed.len() <= 36
-                && claimed.bytes().all(|b| b.is_ascii_hexdigit() || b == b'-');
+            let id_like =
+                claimed.len() <= 36 && claimed.bytes().all(|b| b.is_ascii_hexdigit() || b == b'-');
             let claimed = if id_like { claimed } else { "(malformed)" };
             let e = self.event(
                 &Actor::new(kind, claimed, &ip.to_string()),

@@ -131,16 +131,12 @@ impl Signet {
             return Ok(());
         };
         let clock = &self.budgets.clock;
-        let mut entry = self
-            .budgets
-            .limiters
-            .entry(id.clone())
-            .or_insert_with(|| {
-                (
-                    per_minute,
-                    RateLimiter::direct_with_clock(Quota::per_minute(quota), clock.clone()),
-                )
-            });
+        let mut entry = self.budgets.limiters.entry(id.clone()).or_insert_with(|| {
+            (
+                per_minute,
+                RateLimiter::direct_with_clock(Quota::per_minute(quota), clock.clone()),
+            )
+        });
         if entry.0 != per_minute {
             *entry = (
                 per_minute,
@@ -170,7 +166,8 @@ impl Signet {
 
     /// Every budget set.
     pub async fn request_budgets(&self, op: &AuthedOperator) -> CoreResult<BudgetView> {
-        self.require(op, Permission::Read, "request_budgets").await?;
+        self.require(op, Permission::Read, "request_budgets")
+            .await?;
         Ok(self.store.request_budgets().await?.into())
     }
 
@@ -194,7 +191,9 @@ impl Signet {
                 // Budgets are vault-wide capacity, not a project's business.
                 self.require_unscoped(op, action).await?;
                 let id = MachineId::parse(id).map_err(|_| CoreError::NotFound)?;
-                self.store.set_machine_request_budget(&id, per_minute).await?;
+                self.store
+                    .set_machine_request_budget(&id, per_minute)
+                    .await?;
                 id.to_string()
             }
         };

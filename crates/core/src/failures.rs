@@ -100,7 +100,10 @@ impl Source {
             Some(IpAddr::V6(v6)) => {
                 let [a, b, c, d, ..] = v6.segments();
                 Self::Net64(
-                    (u64::from(a) << 48) | (u64::from(b) << 32) | (u64::from(c) << 16) | u64::from(d),
+                    (u64::from(a) << 48)
+                        | (u64::from(b) << 32)
+                        | (u64::from(c) << 16)
+                        | u64::from(d),
                 )
             }
             Some(ip) => Self::Addr(ip),
@@ -255,16 +258,27 @@ impl Failures {
             return Ok(());
         }
         e.last_ms = now_ms;
-        e.window.get_or_insert_with(|| (now_ms, Tally::default())).1.limited += 1;
+        e.window
+            .get_or_insert_with(|| (now_ms, Tally::default()))
+            .1
+            .limited += 1;
         let wait_ms = e.blocked_until_ms - now_ms;
-        Err(u64::try_from(wait_ms.div_euclid(1000) + i64::from(wait_ms % 1000 != 0))
-            .unwrap_or(1)
-            .max(1))
+        Err(
+            u64::try_from(wait_ms.div_euclid(1000) + i64::from(wait_ms % 1000 != 0))
+                .unwrap_or(1)
+                .max(1),
+        )
     }
 
     /// Counts one failure of `addr`; `spends` says whether it uses up budget (failed
     /// authentication does; a refusal after a valid signature does not).
-    pub(crate) fn record(&self, addr: ClientAddr, reason: &str, spends: bool, now_ms: i64) -> Outcome {
+    pub(crate) fn record(
+        &self,
+        addr: ClientAddr,
+        reason: &str,
+        spends: bool,
+        now_ms: i64,
+    ) -> Outcome {
         let source = Source::of(addr);
         let mut guard = self.lock();
         let t = &mut *guard;
@@ -273,7 +287,9 @@ impl Failures {
                 let Some((old, generation)) = t.order.pop_front() else {
                     break;
                 };
-                if t.entries.get(&old).is_some_and(|e| e.generation == generation)
+                if t.entries
+                    .get(&old)
+                    .is_some_and(|e| e.generation == generation)
                     && let Some(e) = t.entries.remove(&old)
                     && let Some((started, tally)) = e.window
                 {
@@ -339,7 +355,9 @@ impl Failures {
         let mut due = Vec::new();
         let mut t = self.lock();
         for (source, e) in &mut t.entries {
-            if e.window.as_ref().is_some_and(|(started, _)| ended(*started))
+            if e.window
+                .as_ref()
+                .is_some_and(|(started, _)| ended(*started))
                 && let Some((started, tally)) = e.window.take()
                 && !tally.is_empty()
             {
@@ -467,7 +485,10 @@ mod tests {
         let now = clock.now_ms();
         let src = ip("198.51.100.1");
         for _ in 0..10 {
-            assert_eq!(f.record(src, "machine_disabled", false, now).over_budget, None);
+            assert_eq!(
+                f.record(src, "machine_disabled", false, now).over_budget,
+                None
+            );
         }
         assert_eq!(f.admit(src, now), Ok(()));
     }
@@ -499,7 +520,12 @@ mod tests {
         assert_eq!(due.len(), 1);
         assert_eq!(due[0].source, "192.0.2.7");
         assert_eq!(due[0].tally.count, 499);
-        assert!(due[0].tally.detail(60_000).starts_with("count=499 limited=0 "));
+        assert!(
+            due[0]
+                .tally
+                .detail(60_000)
+                .starts_with("count=499 limited=0 ")
+        );
         // The next failure opens a new interval and is written at once again.
         assert!(f.record(src, "bad_signature", true, now + 60_001).write_now);
     }
@@ -517,7 +543,10 @@ mod tests {
         let due = f.take_due(now, true);
         assert_eq!(due.len(), 5, "four sources and `other`");
         let total: u64 = due.iter().map(|d| d.tally.count).sum();
-        assert_eq!(total, 50, "every failure beyond each source's first is counted once");
+        assert_eq!(
+            total, 50,
+            "every failure beyond each source's first is counted once"
+        );
     }
 
     #[test]

@@ -316,7 +316,11 @@ async fn granted_machine(w: &World, name: &str) -> (SecretSeed, String, String) 
         .enroll_with_enrollment_token(w.signet.vault_id().as_str(), &token, &reg)
         .await
         .expect("enroll");
-    (seed, r.machine_id.to_string(), format!("/v1/secret/{}", secret.id))
+    (
+        seed,
+        r.machine_id.to_string(),
+        format!("/v1/secret/{}", secret.id),
+    )
 }
 
 #[tokio::test]
@@ -401,19 +405,30 @@ async fn a_source_past_its_failure_budget_is_refused_before_any_signature_work()
     let attacker = ClientAddr::Known("203.0.113.9".parse().unwrap());
     // 30 failures a minute (the default): each is a 401, then 429.
     for _ in 0..30 {
-        let r = from(signed(&forger, &id, &path, w.clock.now_ms(), &mut buf), attacker);
+        let r = from(
+            signed(&forger, &id, &path, w.clock.now_ms(), &mut buf),
+            attacker,
+        );
         assert_eq!(
             w.signet.authenticate_machine(&r).await.err(),
             Some(CoreError::Unauthenticated)
         );
     }
-    let r = from(signed(&forger, &id, &path, w.clock.now_ms(), &mut buf), attacker);
+    let r = from(
+        signed(&forger, &id, &path, w.clock.now_ms(), &mut buf),
+        attacker,
+    );
     assert!(matches!(
         w.signet.authenticate_machine(&r).await,
-        Err(CoreError::OverBudget { retry_after_secs: 1..=2 })
+        Err(CoreError::OverBudget {
+            retry_after_secs: 1..=2
+        })
     ));
     // Now even a correctly signed request from that source is refused unread...
-    let r = from(signed(&seed, &id, &path, w.clock.now_ms(), &mut buf), attacker);
+    let r = from(
+        signed(&seed, &id, &path, w.clock.now_ms(), &mut buf),
+        attacker,
+    );
     assert!(matches!(
         w.signet.authenticate_machine(&r).await,
         Err(CoreError::OverBudget { .. })

@@ -178,7 +178,8 @@ pub async fn run(
     // Authentication failures are counted in memory and written one record per source per
     // interval; this writes the intervals that ended, and the final flush below the rest.
     let signet = state.signet.clone();
-    let every = Duration::from_secs(signet.auth_failure_interval_secs().clamp(1, 60) / 4).max(Duration::from_secs(1));
+    let every = Duration::from_secs(signet.auth_failure_interval_secs().clamp(1, 60) / 4)
+        .max(Duration::from_secs(1));
     let flusher = tokio::spawn(async move {
         let mut tick = tokio::time::interval(every);
         loop {

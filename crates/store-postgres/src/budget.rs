@@ -16,16 +16,15 @@ fn per_minute(v: i64) -> StoreResult<u32> {
 #[async_trait]
 impl BudgetStore for PgStore {
     async fn request_budgets(&self) -> StoreResult<RequestBudgets> {
-        let vault: Option<i64> = match sqlx::query(
-            "SELECT request_budget_per_minute FROM vault WHERE singleton = 1",
-        )
-        .fetch_optional(self.pool())
-        .await
-        .map_err(db)?
-        {
-            Some(row) => col(&row, 0)?,
-            None => None,
-        };
+        let vault: Option<i64> =
+            match sqlx::query("SELECT request_budget_per_minute FROM vault WHERE singleton = 1")
+                .fetch_optional(self.pool())
+                .await
+                .map_err(db)?
+            {
+                Some(row) => col(&row, 0)?,
+                None => None,
+            };
         let machines = sqlx::query(
             "SELECT id, request_budget_per_minute FROM machines
              WHERE request_budget_per_minute IS NOT NULL ORDER BY id",

@@ -16,7 +16,12 @@ use crate::harness::{Backend, Fixture, TestServer, every_backend, stderr};
 /// Junk requests in the flood.
 const JUNK: u64 = 10_000;
 /// Sources the junk comes from (`X-Forwarded-For`, believed from 127.0.0.1).
-const SOURCES: [&str; 4] = ["203.0.113.1", "203.0.113.2", "198.51.100.7", "2001:db8:7::1"];
+const SOURCES: [&str; 4] = [
+    "203.0.113.1",
+    "203.0.113.2",
+    "198.51.100.7",
+    "2001:db8:7::1",
+];
 /// The audit interval in this test, seconds.
 const INTERVAL_SECS: u64 = 2;
 /// The server's peak resident memory may not pass this during the flood (debug build).
@@ -191,7 +196,13 @@ async fn junk_is_counted_not_logged_while_the_reader_is_served(backend: Backend)
     for r in &aggregates {
         let ip = r["sourceIp"].as_str().expect("source");
         assert!(
-            ["203.0.113.1", "203.0.113.2", "198.51.100.7", "2001:db8:7::/64"].contains(&ip),
+            [
+                "203.0.113.1",
+                "203.0.113.2",
+                "198.51.100.7",
+                "2001:db8:7::/64"
+            ]
+            .contains(&ip),
             "{ip}"
         );
     }
@@ -230,7 +241,9 @@ fn second_machine(f: &Fixture, name: &str) -> (String, std::path::PathBuf) {
         .to_owned();
     let out = crate::harness::run(
         &home,
-        &["enroll", "--server", &s.url, "--token", &token, "--name", name],
+        &[
+            "enroll", "--server", &s.url, "--token", &token, "--name", name,
+        ],
     );
     assert!(out.status.success(), "enroll: {}", stderr(&out));
     let dir = std::fs::read_dir(home.join("vaults"))
@@ -283,7 +296,11 @@ async fn a_machine_over_its_budget_is_refused_and_others_are_not(backend: Backen
             retry_after = r.header("retry-after").map(str::to_owned);
         }
         statuses.push(r.status);
-        assert_eq!(read(&calm).await.status, 200, "the other machine is unaffected");
+        assert_eq!(
+            read(&calm).await.status,
+            200,
+            "the other machine is unaffected"
+        );
     }
     assert_eq!(&statuses[..5], [200; 5], "{statuses:?}");
     assert!(statuses[5..].iter().all(|s| *s == 429), "{statuses:?}");
@@ -295,10 +312,17 @@ async fn a_machine_over_its_budget_is_refused_and_others_are_not(backend: Backen
 
     let changes = audit(s, "request_budget_update");
     assert_eq!(changes.len(), 2, "{changes:?}");
-    assert!(changes.iter().any(|r| r["target"] == f.machine.as_str()
-        && r["detail"] == "per_minute=5"));
+    assert!(
+        changes
+            .iter()
+            .any(|r| r["target"] == f.machine.as_str() && r["detail"] == "per_minute=5")
+    );
     let over = audit(s, "machine_over_budget");
-    assert_eq!(over.len(), 1, "the first refusal is written, the rest counted");
+    assert_eq!(
+        over.len(),
+        1,
+        "the first refusal is written, the rest counted"
+    );
 
     // Cleared: the machine follows the vault default (600/min) again, at once.
     s.op_json(&["budget", "set", "--machine", &f.machine, "--clear"]);
@@ -306,5 +330,4 @@ async fn a_machine_over_its_budget_is_refused_and_others_are_not(backend: Backen
     let shown = s.op_json(&["budget", "show"]);
     assert_eq!(shown["defaultPerMinute"], 600);
     assert_eq!(shown["machines"], serde_json::json!([]));
-
 }

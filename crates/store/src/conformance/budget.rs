@@ -17,8 +17,14 @@ pub async fn budgets_round_trip_and_clear(store: Arc<dyn Store>) {
     let a = add_machine(&store, "a").await;
     let b = add_machine(&store, "b").await;
     store.set_vault_request_budget(Some(600)).await.unwrap();
-    store.set_machine_request_budget(&a.id, Some(5)).await.unwrap();
-    store.set_machine_request_budget(&b.id, Some(0)).await.unwrap();
+    store
+        .set_machine_request_budget(&a.id, Some(5))
+        .await
+        .unwrap();
+    store
+        .set_machine_request_budget(&b.id, Some(0))
+        .await
+        .unwrap();
     let mut machines = vec![(a.id.clone(), 5), (b.id.clone(), 0)];
     machines.sort_by(|x, y| x.0.to_string().cmp(&y.0.to_string()));
     assert_eq!(
