@@ -7,12 +7,15 @@
 #
 #   scripts/bench/floods.sh [RUNS] [PROFILE]     e.g. scripts/bench/floods.sh 5 release
 #
-# PROFILE is `release` (the figures in BENCHMARKS.md) or `debug` (a quick check).
+# PROFILE is `release` (the figures to quote) or `debug` (a quick check). SKIP_BUILD=1 uses the
+# binaries already in target/PROFILE (for example the ones `cargo test` built).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 RUNS="${1:-5}"
 PROFILE="${2:-release}"
-if [ "$PROFILE" = release ]; then
+if [ -n "${SKIP_BUILD:-}" ]; then
+  :
+elif [ "$PROFILE" = release ]; then
   cargo build --release --locked --bin signet --bin signet-bench >&2
 else
   cargo build --locked --bin signet --bin signet-bench >&2
