@@ -131,7 +131,7 @@ impl Signet {
             return Ok(());
         };
         let clock = &self.budgets.clock;
-        let mut entry = self.budgets.limiters.entry(id.clone()).or_insert_with(|| {
+        let mut entry = self.budgets.limiters.entry(*id).or_insert_with(|| {
             (
                 per_minute,
                 RateLimiter::direct_with_clock(Quota::per_minute(quota), clock.clone()),

@@ -25,8 +25,8 @@ pub async fn budgets_round_trip_and_clear(store: Arc<dyn Store>) {
         .set_machine_request_budget(&b.id, Some(0))
         .await
         .unwrap();
-    let mut machines = vec![(a.id.clone(), 5), (b.id.clone(), 0)];
-    machines.sort_by(|x, y| x.0.to_string().cmp(&y.0.to_string()));
+    let mut machines = vec![(a.id, 5), (b.id, 0)];
+    machines.sort_by_key(|m| m.0.to_string());
     assert_eq!(
         store.request_budgets().await.unwrap(),
         RequestBudgets {
@@ -45,7 +45,7 @@ pub async fn budgets_round_trip_and_clear(store: Arc<dyn Store>) {
         store.request_budgets().await.unwrap(),
         RequestBudgets {
             vault_per_minute: None,
-            machines: vec![(a.id.clone(), u32::MAX)],
+            machines: vec![(a.id, u32::MAX)],
         }
     );
 }
