@@ -168,9 +168,10 @@ async fn slow(addr: String, stalls: bool, stop: Arc<AtomicBool>) -> Result<u64> 
             if !stalls && s.write_all(b"X").await.is_err() {
                 break;
             }
-            match tokio::time::timeout(Duration::from_millis(500), s.read(&mut buf)).await {
-                Ok(Ok(0) | Err(_)) => break,
-                Ok(Ok(_)) | Err(_) => {}
+            let read = tokio::time::timeout(Duration::from_millis(500), s.read(&mut buf)).await;
+            // Closed (or failed) by the server: that is the cut being measured.
+            if let Ok(Ok(0) | Err(_)) = read {
+                break;
             }
         }
         cuts += 1;
