@@ -42,7 +42,19 @@ struct Args {
     /// signature does not cover the host). Default: the identity's server.
     #[arg(long = "url")]
     urls: Vec<String>,
+    /// Instead of a throughput run: one signed reader reads while this flood runs
+    /// (`docs`: BENCHMARKS.md, scripts/bench/floods.sh).
+    #[arg(long, value_enum)]
+    flood: Option<flood::Kind>,
+    /// Junk requests in a `junk` flood.
+    #[arg(long, default_value_t = 10_000)]
+    junk: u64,
+    /// Concurrent connections of the flood (junk senders, or slow clients).
+    #[arg(long, default_value_t = 16)]
+    flood_connections: usize,
 }
+
+mod flood;
 
 /// What one connection saw.
 #[derive(Default)]
@@ -130,6 +142,9 @@ fn percentile(sorted: &[u32], p: f64) -> f64 {
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<()> {
     let args = Args::parse();
+    if let Some(kind) = args.flood {
+        return flood::run(kind, &args).await;
+    }
     let creds = identity::load::<Identity>(&args.identity)?;
     let (ident, seed, _) = creds.into_parts();
     let urls = if args.urls.is_empty() {

@@ -15,6 +15,7 @@ mod access;
 mod account;
 mod allowlist;
 mod audit;
+mod budget;
 mod child;
 mod duration;
 mod enrollment;
@@ -72,6 +73,8 @@ enum Command {
     IpAllowlist(allowlist::AllowlistArgs),
     /// The hash-chained audit log (operator).
     Audit(audit::AuditArgs),
+    /// Request budgets: signed requests per minute, vault-wide and per machine (operator).
+    Budget(budget::BudgetArgs),
 
     /// Enroll this machine: make a key here and register its public half.
     Enroll(enrollment::EnrollArgs),
@@ -148,6 +151,7 @@ async fn dispatch(command: Command, json: bool) -> anyhow::Result<ExitCode> {
         Command::Vault(args) => vault::run(args, json).await,
         Command::IpAllowlist(args) => allowlist::run(args, json).await,
         Command::Audit(args) => audit::run(args, json).await,
+        Command::Budget(args) => budget::run(args, json).await,
         Command::Enroll(args) => enrollment::run(args, json).await,
         Command::Get(args) => access::get(args, json).await,
         Command::List(args) => access::list(args, json).await,

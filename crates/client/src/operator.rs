@@ -5,7 +5,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use serde::Serialize;
-use signet_proto::{ProjectId, SecretId};
+use signet_proto::{MachineId, ProjectId, SecretId};
 use zeroize::Zeroizing;
 
 use crate::error::ClientError;
@@ -155,6 +155,28 @@ impl OperatorClient {
     ) -> Result<serde_json::Value, ClientError> {
         let body = serde_json::json!({ "requireEnrollmentProof": required });
         self.request("POST", "/v1/admin/vault/settings", Some(&body))
+            .await
+    }
+
+    /// `GET /v1/admin/request-budgets`: the vault default and every machine's own budget
+    /// (requests per minute; 0 or unset is unlimited).
+    pub async fn request_budgets(&self) -> Result<serde_json::Value, ClientError> {
+        self.call("GET", "/v1/admin/request-budgets", &[]).await
+    }
+
+    /// `POST /v1/admin/request-budgets`: sets the vault default (`machine` = `None`) or one
+    /// machine's budget, in requests per minute (0: unlimited); `None` clears it, so a machine
+    /// follows the default again. Returns every budget.
+    pub async fn set_request_budget(
+        &self,
+        machine: Option<&MachineId>,
+        per_minute: Option<u32>,
+    ) -> Result<serde_json::Value, ClientError> {
+        let body = serde_json::json!({
+            "machineId": machine.map(|m| m.to_string()),
+            "requestsPerMinute": per_minute,
+        });
+        self.request("POST", "/v1/admin/request-budgets", Some(&body))
             .await
     }
 

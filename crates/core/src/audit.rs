@@ -260,7 +260,8 @@ impl Signet {
         self.journal(vec![e], Vec::new()).await
     }
 
-    /// Records a request that did not authenticate. Best effort: the caller answers 401 either way.
+    /// Records a request that did not authenticate. Best effort: the caller answers 401 either
+    /// way. Spends no budget (see [`Self::audit_signed_failure`]).
     pub(crate) async fn audit_auth_failure(
         &self,
         kind: ActorKind,
@@ -269,18 +270,38 @@ impl Signet {
         action: &str,
         reason: &str,
     ) {
-        // The claimed id is attacker-chosen text; only something shaped like an id is kept.
-        let id_like =
-            claimed.len() <= 36 && claimed.bytes().all(|b| b.is_ascii_hexdigit() || b == b'-');
-        let claimed = if id_like { claimed } else { "(malformed)" };
-        let e = self.event(
-            &Actor::new(kind, claimed, &ip.to_string()),
-            action,
-            "",
-            AuditResult::Denied,
-            reason,
-        );
-        let _ = self.journal(vec![e], Vec::new()).await;
+        self.audit_signed_failure(kind, claimed, ip, action, reason, false)
+            .await;
+    }
+
+    /// Records a refused signed request. Only the first failure of a source in an interval is
+    /// written here; the rest are counted and written together (`crate::failures`). A failure
+    /// that `spends` uses up the source's budget: `Some(retry_after_secs)` once it is spent.
+    pub(crate) async fn audit_signed_failure(
+        &self,
+        kind: ActorKind,
+        claimed: &str,
+        ip: ClientAddr,
+        action: &str,
+        reason: &str,
+        spends: bool,
+    ) -> Option<u64> {
+        let outcome = self.failures.record(ip, reason, spends, self.now_ms());
+        if outcome.write_now {
+            // The claimed id is attacker-chosen text; only something shaped like an id is kept.
+            let id_like =
+                claimed.len() <= 36 && claimed.bytes().all(|b| b.is_ascii_hexdigit() || b == b'-');
+            let claimed = if id_like { claimed } else { "(malformed)" };
+            let e = self.event(
+                &Actor::new(kind, claimed, &ip.to_string()),
+                action,
+                "",
+                AuditResult::Denied,
+                reason,
+            );
+            let _ = self.journal(vec![e], Vec::new()).await;
+        }
+        outcome.over_budget
     }
 
     /// Lists records, newest first. Not for scoped operators: the log covers every project.

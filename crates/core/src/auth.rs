@@ -3,12 +3,15 @@
 //! The checks run cheapest first, and every failure that is about identity looks the same from
 //! outside (one uniform 401). The order for machines is fixed by the threat model:
 //!
-//! 1. vault IP allowlist (before any signature work), decided on a policy at least as new as
+//! 1. the source's authentication-failure budget (`crate::failures`), before any key lookup
+//!    or signature work;
+//! 2. vault IP allowlist (before any signature work), decided on a policy at least as new as
 //!    the policy stamp that the machine lookup read in the same statement (`PolicyCache`);
-//! 2. header syntax, clock window, key lookup, `verify_strict`, then the nonce (recorded only
+//! 3. header syntax, clock window, key lookup, `verify_strict`, then the nonce (recorded only
 //!    after the signature verifies, so nobody can burn another principal's nonces);
-//! 3. machine state: approved, enabled, not expired;
-//! 4. the machine's own allowed CIDRs.
+//! 4. machine state: approved, enabled, not expired;
+//! 5. the machine's own allowed CIDRs;
+//! 6. the machine's request budget (`crate::budget`).
 //!
 //! Project membership and per-secret grants are checked by the read path (`read` module).
 
@@ -221,6 +224,11 @@ impl Signet {
     /// work still comes after the allowlist.
     pub async fn authenticate_machine(&self, req: &SignedRequest<'_>) -> CoreResult<AuthedMachine> {
         let claimed = req.principal_id.unwrap_or_default();
+        // A source that has spent its failure budget costs a map lookup, not a database read or
+        // a signature check.
+        self.failures
+            .admit(req.source_ip, self.now_ms())
+            .map_err(|retry_after_secs| CoreError::OverBudget { retry_after_secs })?;
         let lookup = match MachineId::parse(claimed) {
             Ok(id) => self.store.machine_at_policy(&id).await,
             // No machine to load, but the allowlist still decides on the current policy.
@@ -266,7 +274,10 @@ impl Signet {
             return Err(CoreError::Forbidden);
         }
         match self.authenticate_machine_inner(req, found.machine).await {
-            Ok(m) => Ok(m),
+            Ok(m) => {
+                self.spend_request_budget(&m).await?;
+                Ok(m)
+            }
             Err((failure, err)) => {
                 if !matches!(failure, Failure::Malformed(_)) {
                     let action = if err == CoreError::Forbidden {
@@ -274,14 +285,21 @@ impl Signet {
                     } else {
                         "auth_failure"
                     };
-                    self.audit_auth_failure(
-                        ActorKind::Machine,
-                        claimed,
-                        req.source_ip,
-                        action,
-                        failure.reason(),
-                    )
-                    .await;
+                    // Only failed authentication spends the budget: not a refusal after a valid
+                    // signature, and not our own outage.
+                    let over = self
+                        .audit_signed_failure(
+                            ActorKind::Machine,
+                            claimed,
+                            req.source_ip,
+                            action,
+                            failure.reason(),
+                            err == CoreError::Unauthenticated,
+                        )
+                        .await;
+                    if let Some(retry_after_secs) = over {
+                        return Err(CoreError::OverBudget { retry_after_secs });
+                    }
                 }
                 Err(err)
             }
@@ -341,6 +359,9 @@ impl Signet {
         req: &SignedRequest<'_>,
     ) -> CoreResult<AuthedOperator> {
         let claimed = req.principal_id.unwrap_or_default();
+        self.failures
+            .admit(req.source_ip, self.now_ms())
+            .map_err(|retry_after_secs| CoreError::OverBudget { retry_after_secs })?;
         let result = async {
             let parsed = parse(req)?;
             let id = OperatorId::parse(claimed).map_err(|_| Failure::UnknownPrincipal)?;
@@ -378,18 +399,21 @@ impl Signet {
             }),
             Err(Failure::Malformed(e)) => Err(CoreError::bad(e.to_string())),
             Err(f) => {
-                self.audit_auth_failure(
-                    ActorKind::Operator,
-                    claimed,
-                    req.source_ip,
-                    "auth_failure",
-                    f.reason(),
-                )
-                .await;
-                Err(if matches!(f, Failure::State(_)) {
-                    CoreError::Unavailable
-                } else {
-                    CoreError::Unauthenticated
+                let outage = matches!(f, Failure::State(_));
+                let over = self
+                    .audit_signed_failure(
+                        ActorKind::Operator,
+                        claimed,
+                        req.source_ip,
+                        "auth_failure",
+                        f.reason(),
+                        !outage,
+                    )
+                    .await;
+                Err(match over {
+                    _ if outage => CoreError::Unavailable,
+                    Some(retry_after_secs) => CoreError::OverBudget { retry_after_secs },
+                    None => CoreError::Unauthenticated,
                 })
             }
         }

@@ -10,9 +10,11 @@
 pub mod account;
 pub mod audit;
 pub mod auth;
+pub mod budget;
 mod clock;
 pub mod enrollment;
 mod error;
+pub mod failures;
 pub mod fault;
 pub mod invite;
 pub mod machine;

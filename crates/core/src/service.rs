@@ -20,6 +20,9 @@ pub struct SignetConfig {
     pub api_url: String,
     /// Tokenless enrollment requests allowed per source address per minute.
     pub tokenless_requests_per_minute: u32,
+    /// The per-source authentication-failure budget and audit aggregation
+    /// (`crate::failures`).
+    pub auth_failures: crate::failures::FailureLimits,
 }
 
 impl Default for SignetConfig {
@@ -27,6 +30,7 @@ impl Default for SignetConfig {
         Self {
             api_url: "http://localhost:8420".to_owned(),
             tokenless_requests_per_minute: 5,
+            auth_failures: crate::failures::FailureLimits::default(),
         }
     }
 }
@@ -61,6 +65,10 @@ pub struct Signet {
     pub(crate) passkeys: crate::passkey::RelyingParty,
     /// The last readiness answer (`/readyz`).
     pub(crate) readiness: crate::readiness::Readiness,
+    /// Authentication failures per source: the budget and the aggregated audit.
+    pub(crate) failures: crate::failures::Failures,
+    /// Request budgets per machine.
+    pub(crate) budgets: crate::budget::Budgets,
     /// Static settings.
     pub(crate) config: SignetConfig,
 }
@@ -88,12 +96,14 @@ impl Signet {
             store,
             root,
             vault: vault.id,
-            clock,
+            clock: clock.clone(),
             policy,
             keys: KeyCache::default(),
             setup: Default::default(),
             passkeys: crate::passkey::RelyingParty::from_api_url(&config.api_url),
             readiness: Default::default(),
+            failures: crate::failures::Failures::new(config.auth_failures, clock.clone()),
+            budgets: crate::budget::Budgets::new(clock.clone()),
             config,
         })
     }

@@ -372,3 +372,172 @@ async fn enrollment_proofs_bind_key_token_vault_and_time_and_never_spend_a_token
         .await
         .expect("no proof, not required");
 }
+
+/// An approved machine (from an enrollment token) granted one secret: its key, id and read path.
+async fn granted_machine(w: &World, name: &str) -> (SecretSeed, String, String) {
+    let project = w.signet.create_project(&w.op, name).await.expect("project");
+    let secret = w
+        .signet
+        .create_secret(
+            &w.op,
+            project.id.as_str(),
+            "S",
+            SecretInput::Value(Zeroizing::new("v".into())),
+        )
+        .await
+        .expect("secret");
+    let spec = EnrollmentSpec {
+        project_ids: vec![project.id.to_string()],
+        secret_ids: vec![secret.id.to_string()],
+        machine_ttl_secs: Some(3600),
+        ..Default::default()
+    };
+    let token = w
+        .signet
+        .issue_enrollment_token(&w.op, &spec)
+        .await
+        .expect("token")
+        .token
+        .expect("text");
+    let seed = SecretSeed::generate();
+    let pk = seed.public_key().to_base64();
+    let reg = Registration {
+        public_key: &pk,
+        hostname: name,
+        name: None,
+        source_ip: LOCAL,
+        proof: None,
+        proof_timestamp: None,
+    };
+    let r = w
+        .signet
+        .enroll_with_enrollment_token(w.signet.vault_id().as_str(), &token, &reg)
+        .await
+        .expect("enroll");
+    (
+        seed,
+        r.machine_id.to_string(),
+        format!("/v1/secret/{}", secret.id),
+    )
+}
+
+#[tokio::test]
+async fn a_machine_over_its_request_budget_waits_and_others_do_not() {
+    let w = world().await;
+    let (seed, id, path) = granted_machine(&w, "busy").await;
+    let (seed2, id2, path2) = granted_machine(&w, "calm").await;
+    let mut buf = Vec::new();
+    w.signet
+        .set_request_budget(&w.op, Some(&id), Some(2))
+        .await
+        .expect("set");
+    for _ in 0..2 {
+        w.signet
+            .authenticate_machine(&signed(&seed, &id, &path, w.clock.now_ms(), &mut buf))
+            .await
+            .expect("within budget");
+    }
+    let over = w
+        .signet
+        .authenticate_machine(&signed(&seed, &id, &path, w.clock.now_ms(), &mut buf))
+        .await;
+    assert_eq!(
+        over.err(),
+        Some(CoreError::OverBudget {
+            retry_after_secs: 30
+        })
+    );
+    for _ in 0..5 {
+        w.signet
+            .authenticate_machine(&signed(&seed2, &id2, &path2, w.clock.now_ms(), &mut buf))
+            .await
+            .expect("another machine is unaffected");
+    }
+    // Two a minute refill one every 30 s.
+    w.clock.0.fetch_add(30_000, Ordering::SeqCst);
+    w.signet
+        .authenticate_machine(&signed(&seed, &id, &path, w.clock.now_ms(), &mut buf))
+        .await
+        .expect("refilled");
+    // The vault default applies to machines without their own; 0 is unlimited.
+    w.signet
+        .set_request_budget(&w.op, None, Some(1))
+        .await
+        .expect("default");
+    w.signet
+        .set_request_budget(&w.op, Some(&id), Some(0))
+        .await
+        .expect("unlimited");
+    for _ in 0..5 {
+        w.signet
+            .authenticate_machine(&signed(&seed, &id, &path, w.clock.now_ms(), &mut buf))
+            .await
+            .expect("unlimited");
+    }
+    w.signet
+        .authenticate_machine(&signed(&seed2, &id2, &path2, w.clock.now_ms(), &mut buf))
+        .await
+        .expect("first under the default");
+    assert!(matches!(
+        w.signet
+            .authenticate_machine(&signed(&seed2, &id2, &path2, w.clock.now_ms(), &mut buf))
+            .await,
+        Err(CoreError::OverBudget { .. })
+    ));
+    let view = w.signet.request_budgets(&w.op).await.expect("view");
+    assert_eq!(view.default_per_minute, Some(1));
+    assert_eq!(view.machines.len(), 1);
+}
+
+fn from(mut r: SignedRequest<'_>, ip: ClientAddr) -> SignedRequest<'_> {
+    r.source_ip = ip;
+    r
+}
+
+#[tokio::test]
+async fn a_source_past_its_failure_budget_is_refused_before_any_signature_work() {
+    let w = world().await;
+    let (seed, id, path) = granted_machine(&w, "m").await;
+    let forger = SecretSeed::generate();
+    let mut buf = Vec::new();
+    let attacker = ClientAddr::Known("203.0.113.9".parse().unwrap());
+    // 30 failures a minute (the default): each is a 401, then 429.
+    for _ in 0..30 {
+        let r = from(
+            signed(&forger, &id, &path, w.clock.now_ms(), &mut buf),
+            attacker,
+        );
+        assert_eq!(
+            w.signet.authenticate_machine(&r).await.err(),
+            Some(CoreError::Unauthenticated)
+        );
+    }
+    let r = from(
+        signed(&forger, &id, &path, w.clock.now_ms(), &mut buf),
+        attacker,
+    );
+    assert!(matches!(
+        w.signet.authenticate_machine(&r).await,
+        Err(CoreError::OverBudget {
+            retry_after_secs: 1..=2
+        })
+    ));
+    // Now even a correctly signed request from that source is refused unread...
+    let r = from(
+        signed(&seed, &id, &path, w.clock.now_ms(), &mut buf),
+        attacker,
+    );
+    assert!(matches!(
+        w.signet.authenticate_machine(&r).await,
+        Err(CoreError::OverBudget { .. })
+    ));
+    // ...while the same machine from its own address is served.
+    w.signet
+        .authenticate_machine(&signed(&seed, &id, &path, w.clock.now_ms(), &mut buf))
+        .await
+        .expect("another source is unaffected");
+    // The failures so far: one record now, the rest in one aggregate when the interval ends.
+    w.clock.0.fetch_add(60_000, Ordering::SeqCst);
+    assert_eq!(w.signet.flush_auth_failures(false).await.expect("flush"), 1);
+    assert_eq!(w.signet.flush_auth_failures(true).await.expect("flush"), 0);
+}

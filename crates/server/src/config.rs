@@ -7,6 +7,8 @@ use std::time::Duration;
 
 use ipnet::IpNet;
 
+use signet_core::failures::FailureLimits;
+
 use crate::connection::ConnectionLimits;
 use crate::install::DatabaseUrl;
 use serde::Deserialize;
@@ -69,6 +71,14 @@ pub struct FileConfig {
     pub tls_handshake_timeout_secs: Option<u64>,
     /// Open connections at most; further ones wait in the listen backlog (default 1024).
     pub max_connections: Option<usize>,
+    /// Failed signed requests a source may make per minute before it is answered 429 without
+    /// any signature work (default 30; 0 turns the budget off, not the aggregation).
+    pub auth_failures_per_minute: Option<u32>,
+    /// Seconds over which a source's authentication failures are counted into one audit record
+    /// (default 60).
+    pub auth_failure_audit_interval_secs: Option<u64>,
+    /// Sources whose failures are tracked at most; the oldest is evicted beyond (default 10000).
+    pub auth_failure_max_sources: Option<usize>,
 }
 
 impl FileConfig {
@@ -117,6 +127,8 @@ pub struct ServerConfig {
     pub tokenless_requests_per_minute: u32,
     /// Connection timeouts and cap.
     pub limits: ConnectionLimits,
+    /// The per-source authentication-failure budget and audit aggregation.
+    pub auth_failures: FailureLimits,
 }
 
 /// The URL a listener advertises when none is configured. The SikkerKey SDKs accept plain HTTP
@@ -248,6 +260,30 @@ impl FileConfig {
                 Some(n) => n,
             },
         };
+        let failure_defaults = FailureLimits::default();
+        let auth_failures = FailureLimits {
+            per_minute: self
+                .auth_failures_per_minute
+                .unwrap_or(failure_defaults.per_minute),
+            audit_interval_secs: match self.auth_failure_audit_interval_secs {
+                None => failure_defaults.audit_interval_secs,
+                Some(0) => {
+                    return Err(ConfigError::Invalid(
+                        "auth_failure_audit_interval_secs must be at least 1".into(),
+                    ));
+                }
+                Some(s) => s,
+            },
+            max_sources: match self.auth_failure_max_sources {
+                None => failure_defaults.max_sources,
+                Some(0) => {
+                    return Err(ConfigError::Invalid(
+                        "auth_failure_max_sources must be at least 1".into(),
+                    ));
+                }
+                Some(n) => n,
+            },
+        };
         Ok(ServerConfig {
             listen,
             data_dir,
@@ -259,6 +295,7 @@ impl FileConfig {
             log_json: self.log_json.unwrap_or(false),
             tokenless_requests_per_minute: self.tokenless_requests_per_minute.unwrap_or(5),
             limits,
+            auth_failures,
         })
     }
 }
@@ -298,6 +335,43 @@ mod tests {
             },
             FileConfig {
                 max_connections: Some(0),
+                ..Default::default()
+            },
+        ] {
+            assert!(bad.resolve().is_err());
+        }
+    }
+
+    #[test]
+    fn auth_failure_settings_are_read_and_zero_is_refused_where_meaningless() {
+        let d = FileConfig::default().resolve().unwrap().auth_failures;
+        assert_eq!(
+            (d.per_minute, d.audit_interval_secs, d.max_sources),
+            (30, 60, 10_000)
+        );
+        let c = FileConfig {
+            auth_failures_per_minute: Some(0),
+            auth_failure_audit_interval_secs: Some(5),
+            auth_failure_max_sources: Some(7),
+            ..Default::default()
+        }
+        .resolve()
+        .unwrap();
+        assert_eq!(
+            c.auth_failures,
+            FailureLimits {
+                per_minute: 0,
+                audit_interval_secs: 5,
+                max_sources: 7
+            }
+        );
+        for bad in [
+            FileConfig {
+                auth_failure_audit_interval_secs: Some(0),
+                ..Default::default()
+            },
+            FileConfig {
+                auth_failure_max_sources: Some(0),
                 ..Default::default()
             },
         ] {

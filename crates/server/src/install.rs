@@ -280,6 +280,7 @@ pub async fn open_server(config: &ServerConfig) -> Result<Arc<Signet>, InstallEr
     let core = SignetConfig {
         api_url: config.api_url.clone(),
         tokenless_requests_per_minute: config.tokenless_requests_per_minute,
+        auth_failures: config.auth_failures,
     };
     open(&config.data_dir, &config.database, &config.root_key, core).await
 }

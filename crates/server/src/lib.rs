@@ -160,7 +160,8 @@ pub fn router(state: AppState) -> Router {
 
 /// Serves `state` on `listener` until `shutdown` resolves, then drains in-flight requests, under
 /// `state.limits` (header, body and TLS handshake timeouts; a cap on open connections).
-/// Also sweeps expired nonces once a minute.
+/// Also sweeps expired nonces once a minute, and writes counted authentication failures as
+/// their intervals end and once more before returning.
 pub async fn run(
     listener: Listener,
     state: AppState,
@@ -176,8 +177,28 @@ pub async fn run(
             }
         }
     });
+    // Authentication failures are counted in memory and written one record per source per
+    // interval; this writes the intervals that ended, and the final flush below the rest.
+    let signet = state.signet.clone();
+    let every = Duration::from_secs(signet.auth_failure_interval_secs().clamp(1, 60) / 4)
+        .max(Duration::from_secs(1));
+    let flusher = tokio::spawn(async move {
+        let mut tick = tokio::time::interval(every);
+        loop {
+            tick.tick().await;
+            if let Err(e) = signet.flush_auth_failures(false).await {
+                tracing::warn!(error = %e, "writing counted authentication failures failed; will retry");
+            }
+        }
+    });
+    let signet = state.signet.clone();
     let limits = state.limits;
     let result = connection::serve(listener, router(state), limits, shutdown).await;
     sweeper.abort();
+    flusher.abort();
+    // In-flight requests are drained: nothing more can be counted.
+    if let Err(e) = signet.flush_auth_failures(true).await {
+        tracing::warn!(error = %e, "writing counted authentication failures at shutdown failed");
+    }
     result
 }

@@ -48,6 +48,7 @@
 #![forbid(unsafe_code)]
 
 mod audit;
+mod budget;
 mod change;
 mod error;
 mod invite;

@@ -21,6 +21,7 @@
 #![forbid(unsafe_code)]
 
 mod audit;
+mod budget;
 mod error;
 mod invite;
 mod machine;

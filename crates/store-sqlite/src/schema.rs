@@ -22,6 +22,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0005_members.sql"),
     include_str!("../migrations/0006_passkeys.sql"),
     include_str!("../migrations/0007_policy_version.sql"),
+    include_str!("../migrations/0008_request_budget.sql"),
     include_str!("../migrations/0009_enrollment_proof.sql"),
 ];
 

@@ -12,6 +12,7 @@
 #![forbid(unsafe_code)]
 
 mod audit;
+mod budget;
 mod change;
 mod invite;
 mod machine;
@@ -34,6 +35,7 @@ pub use audit::{
     ActorKind, AuditChain, AuditEvent, AuditFilter, AuditHead, AuditRecord, AuditResult,
     AuditStore, Audited, JournalBatch, ReadMark,
 };
+pub use budget::{BudgetStore, RequestBudgets};
 pub use change::{Change, ChangeFeed, ChangeWatcher, FeedState};
 pub use invite::{InviteRecord, InviteStore};
 pub use machine::{
@@ -80,6 +82,7 @@ pub type StoreResult<T> = Result<T, StoreError>;
 /// Everything a backend implements. The composition root holds one as `Arc<dyn Store>`.
 pub trait Store:
     AuditStore
+    + BudgetStore
     + ChangeFeed
     + InviteStore
     + MachineStore
@@ -101,6 +104,7 @@ pub trait Store:
 
 impl<T> Store for T where
     T: AuditStore
+        + BudgetStore
         + ChangeFeed
         + InviteStore
         + MachineStore

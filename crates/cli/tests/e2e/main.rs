@@ -43,3 +43,6 @@ mod versions;
 // 500 concurrent sign-ins: bounded memory, no 5xx, a signed reader still served (issue 9,
 // finding 6).
 mod login_flood;
+// Junk-request floods and per-machine request budgets, each while a signed reader reads
+// (issue 9, "cheap to abuse").
+mod floods;

@@ -50,6 +50,10 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/v1/admin/ip-allowlist/enable", post(allowlist_enable))
         .route("/v1/admin/ip-allowlist/disable", post(allowlist_disable))
         .route("/v1/admin/ip-allowlist/{id}/delete", post(allowlist_remove))
+        .route(
+            "/v1/admin/request-budgets",
+            get(request_budgets).post(set_request_budget),
+        )
         .route("/v1/admin/audit/query", post(audit_query))
         .route("/v1/admin/audit/verify", post(audit_verify))
         .route("/v1/admin/users", get(users).post(create_user))
@@ -496,6 +500,35 @@ async fn allowlist_disable(
     to_json(
         s.signet
             .allowlist_set_enabled(&call.operator, false)
+            .await?,
+    )
+}
+
+async fn request_budgets(State(s): State<AppState>, call: OperatorCall) -> ApiResult<Json<Value>> {
+    to_json(s.signet.request_budgets(&call.operator).await?)
+}
+
+/// `machineId` absent: the vault default. `requestsPerMinute` absent or null: cleared (0 is
+/// unlimited).
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct BudgetBody {
+    machine_id: Option<String>,
+    requests_per_minute: Option<u32>,
+}
+
+async fn set_request_budget(
+    State(s): State<AppState>,
+    call: OperatorCall,
+) -> ApiResult<Json<Value>> {
+    let b: BudgetBody = json(&call.body)?;
+    to_json(
+        s.signet
+            .set_request_budget(
+                &call.operator,
+                b.machine_id.as_deref(),
+                b.requests_per_minute,
+            )
             .await?,
     )
 }

@@ -28,6 +28,7 @@ use std::sync::Arc;
 use crate::Store;
 
 pub mod audit;
+pub mod budget;
 pub mod fixture;
 pub mod invite;
 pub mod machine;
@@ -89,6 +90,10 @@ macro_rules! conformance_suite {
                 an_audited_handle_carries_one_record,
                 a_write_that_changes_nothing_records_nothing,
                 audited_writes_and_appends_keep_one_chain,
+            }
+            budget {
+                budgets_round_trip_and_clear,
+                a_machine_budget_needs_the_machine,
             }
             invite {
                 invites_round_trip_newest_first,
@@ -267,6 +272,7 @@ mod tests {
     fn defined() -> Vec<String> {
         let sources = [
             ("audit", include_str!("audit.rs")),
+            ("budget", include_str!("budget.rs")),
             ("invite", include_str!("invite.rs")),
             ("machine", include_str!("machine.rs")),
             ("network", include_str!("network.rs")),
