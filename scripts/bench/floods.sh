@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Flood benchmark (BENCHMARKS.md, issue 9): one signed reader reads a secret while the server is
 # flooded, (a) with 10,000 junk signed requests from four forwarded sources, (b) with slow
-# clients (slow headers, stalled bodies) past the connection cap. Each run starts a fresh server,
+# clients (slow headers, stalled bodies) past the connection cap, (c) with 500 concurrent
+# password sign-ins from as many forwarded addresses (one in five with the right password).
+# Each run starts a fresh server,
 # so VmHWM is that run's peak. Reports, per run: reader p50/p99, audit records the flood added
 # (the reader's own `secret_read` records excluded), server VmHWM.
 #
@@ -67,12 +69,20 @@ fresh() {
   op machine grant "$machine" --secret "$SECRET" >/dev/null
 }
 
+# The bench account's password: strong enough for the strength check, never a real one.
+export SIGNET_BENCH_PASSWORD="maple tundra ferry quiet"
 echo "commit $(git rev-parse --short HEAD), $PROFILE build, $RUNS runs per flood" >&2
 for run in $(seq 1 "$RUNS"); do
-  for kind in junk slow; do
+  for kind in junk slow login; do
     fresh
+    if [ "$kind" = login ]; then
+      # The account every fifth sign-in uses (right password, second factor never sent).
+      printf '%s\n' "$SIGNET_BENCH_PASSWORD" | SIGNET_HOME="$TMP/op" "$BIN/signet" --json user create-owner \
+        --email owner@example.test --username owner --password-stdin \
+        --data-dir "$TMP/data" --config "$TMP/signet.toml" >/dev/null
+    fi
     before="$(head_seq)"
-    report="$("$BIN/signet-bench" --identity "$IDENTITY" --secret "$SECRET" --flood "$kind" --junk 10000 \
+    report="$("$BIN/signet-bench" --identity "$IDENTITY" --secret "$SECRET" --flood "$kind" --junk 10000 --sign-ins 500 \
       --flood-connections $([ "$kind" = junk ] && echo 16 || echo 96) --duration 10)"
     hwm="$(sed -n 's/^VmHWM:[[:space:]]*\([0-9]*\) kB/\1/p' "/proc/$SERVER/status")"
     # A graceful stop writes the failures still counted; then read the log back.

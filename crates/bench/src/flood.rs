@@ -26,6 +26,10 @@ pub enum Kind {
     /// `--flood-connections` clients that send headers a byte at a time or declare a body and
     /// stall, reconnecting when cut, for `--duration` seconds.
     Slow,
+    /// `--sign-ins` concurrent password sign-ins (`POST /v1/auth/cli-login`), each from its own
+    /// forwarded address so no per-source limit absorbs them: what bounds memory is the
+    /// password-hash queue.
+    Login,
 }
 
 /// Forwarded sources of the junk (the server must trust 127.0.0.1 as a proxy).
@@ -142,6 +146,43 @@ async fn junk(
     }
 }
 
+/// One sign-in on its own connection; the status it got.
+async fn sign_in(
+    addr: String,
+    host: String,
+    n: u64,
+    login: String,
+    password: String,
+) -> Result<u16> {
+    let stream = tokio::net::TcpStream::connect(&addr)
+        .await
+        .with_context(|| format!("connect {addr}"))?;
+    let (mut sender, conn) =
+        hyper::client::conn::http1::handshake::<_, http_body_util::Full<Bytes>>(TokioIo::new(
+            stream,
+        ))
+        .await?;
+    tokio::spawn(conn);
+    let body = serde_json::json!({
+        "login": login,
+        "password": password,
+        "publicKey": SecretSeed::generate().public_key().to_base64(),
+    })
+    .to_string();
+    let req = Request::post("/v1/auth/cli-login")
+        .header("host", host.as_str())
+        .header("content-type", "application/json")
+        .header(
+            "x-forwarded-for",
+            format!("10.{}.{}.{}", n / 62_500, n / 250 % 250, n % 250 + 1),
+        )
+        .body(http_body_util::Full::new(Bytes::from(body)))?;
+    let resp = sender.send_request(req).await?;
+    let status = resp.status().as_u16();
+    let _ = resp.into_body().collect().await;
+    Ok(status)
+}
+
 const SLOW_HEADERS: &[u8] = b"GET /healthz HTTP/1.1\r\nHost: localhost\r\n";
 const STALLED_BODY: &[u8] = b"POST /v1/enroll/bootstrap HTTP/1.1\r\nHost: localhost\r\n\
 Content-Type: application/json\r\nContent-Length: 4096\r\n\r\n{\"token\":";
@@ -230,6 +271,34 @@ pub async fn run(kind: Kind, args: &Args) -> Result<()> {
                 cuts += t.await??;
             }
         }
+        Kind::Login => {
+            let password = std::env::var(&args.password_env)
+                .with_context(|| format!("the password of --login in ${}", args.password_env))?;
+            let mut tasks = Vec::new();
+            for n in 0..args.sign_ins {
+                let (login, password) = if n % 5 == 0 {
+                    (args.login.clone(), password.clone())
+                } else {
+                    (format!("nobody{n}"), format!("wrong guess number {n}"))
+                };
+                tasks.push(tokio::spawn(sign_in(
+                    addr.clone(),
+                    host.clone(),
+                    n,
+                    login,
+                    password,
+                )));
+            }
+            for t in tasks {
+                let slot = match t.await?? {
+                    401 => 0,
+                    429 => 1,
+                    200 => 2,
+                    _ => 3,
+                };
+                statuses[slot].fetch_add(1, Ordering::Relaxed);
+            }
+        }
     }
     let flood_secs = started.elapsed().as_secs_f64();
     stop.store(true, Ordering::Relaxed);
@@ -251,7 +320,9 @@ pub async fn run(kind: Kind, args: &Args) -> Result<()> {
         "reader_non_200": non_200,
     });
     println!("{report}");
-    if non_200 > 0 || s(2) > 0 || s(3) > 0 {
+    // A right password is a 200 (the second factor comes next); junk never is.
+    let refused_200 = if matches!(kind, Kind::Login) { 0 } else { s(2) };
+    if non_200 > 0 || refused_200 > 0 || s(3) > 0 {
         bail!(
             "the reader got {non_200} non-200 answers; junk got {} x 200, {} other",
             s(2),

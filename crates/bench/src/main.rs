@@ -52,6 +52,17 @@ struct Args {
     /// Concurrent connections of the flood (junk senders, or slow clients).
     #[arg(long, default_value_t = 16)]
     flood_connections: usize,
+    /// Concurrent sign-ins in a `login` flood, each on its own connection and forwarded address.
+    #[arg(long, default_value_t = 500)]
+    sign_ins: u64,
+    /// A real account's login name for a `login` flood: every fifth sign-in uses it (with
+    /// `--password`), the rest guess wrong for unknown names.
+    #[arg(long, default_value = "owner")]
+    login: String,
+    /// The password of `--login`, read from this environment variable so it stays off the
+    /// command line.
+    #[arg(long, default_value = "SIGNET_BENCH_PASSWORD")]
+    password_env: String,
 }
 
 mod flood;
