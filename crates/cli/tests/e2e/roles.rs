@@ -285,6 +285,7 @@ async fn a_viewer_cannot_change_anything_and_a_developer_only_secrets(backend: B
             "/v1/admin/ip-allowlist".to_owned(),
             "/v1/admin/users".to_owned(),
             "/v1/admin/users/invites".to_owned(),
+            "/v1/admin/request-budgets".to_owned(),
         ] {
             all.push(before(
                 &owner.request("GET", &path, None).await.expect(&path),
@@ -311,6 +312,11 @@ async fn a_viewer_cannot_change_anything_and_a_developer_only_secrets(backend: B
             "/v1/admin/vault/settings",
             "/v1/admin/vault/settings".into(),
             Some(json!({"tokenlessEnrollment": !tokenless})),
+        ),
+        (
+            "/v1/admin/request-budgets",
+            "/v1/admin/request-budgets".into(),
+            Some(json!({"requestsPerMinute": 5})),
         ),
         (
             "/v1/admin/projects",
