@@ -534,10 +534,25 @@ async fn bootstrap_sends_only_the_public_key_and_saves_the_identity() {
     assert_eq!(sent["token"], "tok_123");
     assert_eq!(sent["hostname"], "host-1");
     assert_eq!(sent["name"], "web-1");
+    // The proof of possession is a signature and its timestamp, never key material.
+    let mut fields: Vec<&str> = sent
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    fields.sort_unstable();
     assert_eq!(
-        sent.as_object().unwrap().len(),
-        4,
-        "nothing but token, publicKey, hostname and name"
+        fields,
+        [
+            "hostname",
+            "name",
+            "proof",
+            "publicKey",
+            "timestamp",
+            "token"
+        ],
+        "nothing but token, publicKey, hostname, name and the proof"
     );
     assert_eq!(
         sent["publicKey"],

@@ -337,6 +337,18 @@ async fn a_viewer_changes_nothing_and_every_refusal_is_audited() {
             s.set_tokenless_enrollment(v, !tokenless).await.map(drop),
         ),
         (
+            "enrollment_proof_setting",
+            s.set_enrollment_proof_required(v, true).await.map(drop),
+        ),
+        (
+            "vault_request_budget",
+            s.set_request_budget(v, None, Some(5)).await.map(drop),
+        ),
+        (
+            "machine_request_budget",
+            s.set_request_budget(v, Some(mid), Some(5)).await.map(drop),
+        ),
+        (
             "create_user",
             s.create_user(v, new_user("eve", Role::Viewer))
                 .await
@@ -490,6 +502,7 @@ fn every_post_admin_route_is_classified() {
     // Refused to viewers, each by a core method exercised in the viewer test above.
     let checked = [
         "/v1/admin/vault/settings",
+        "/v1/admin/request-budgets",
         "/v1/admin/projects",
         "/v1/admin/secrets",
         "/v1/admin/secrets/{id}/update",
