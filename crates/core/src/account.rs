@@ -723,7 +723,7 @@ impl Signet {
         let now = self.now_ms();
         let ip = attempt.source_ip;
         if !self.login_limiter.allow(ip, now) {
-            self.record_login(None, &attempt, LoginResult::Throttled, "source_throttled")
+            self.record_refused_login(None, &attempt, "source_throttled")
                 .await?;
             return Err(CoreError::RateLimited);
         }
@@ -752,13 +752,8 @@ impl Signet {
         // which logins exist.
         let password_ok = match verify_password(&self.hashes, attempt.password.clone(), phc).await {
             Err(e @ CoreError::OverBudget { .. }) => {
-                self.record_login(
-                    user.as_ref().map(|u| u.id),
-                    &attempt,
-                    LoginResult::Throttled,
-                    "hash_queue_full",
-                )
-                .await?;
+                self.record_refused_login(user.as_ref().map(|u| u.id), &attempt, "hash_queue_full")
+                    .await?;
                 return Err(e);
             }
             r => r?,
@@ -843,6 +838,39 @@ impl Signet {
             reason,
         )
         .await
+    }
+
+    /// A sign-in refused before any password was checked (its source over budget, or the hash
+    /// queue full): what a flood is made of. Its audit record goes through the per-source
+    /// aggregation of authentication failures (`crate::failures`), so a flood from one source
+    /// adds one record per interval rather than one per request; an attempt that names a real
+    /// account still gets its row in that user's sign-in history.
+    async fn record_refused_login(
+        &self,
+        user: Option<UserId>,
+        attempt: &LoginAttempt<'_>,
+        reason: &str,
+    ) -> CoreResult<()> {
+        if let Some(id) = user {
+            self.store
+                .append_login(&LoginRecord {
+                    user_id: Some(id),
+                    at_ms: self.now_ms(),
+                    ip: attempt.source_ip.to_canonical().to_string(),
+                    user_agent: truncate(attempt.user_agent, 256),
+                    result: LoginResult::Throttled,
+                })
+                .await?;
+        }
+        self.audit_auth_failure(
+            ActorKind::Anonymous,
+            "",
+            attempt.source_ip,
+            "user_login",
+            reason,
+        )
+        .await;
+        Ok(())
     }
 
     /// Appends a sign-in attempt to the user's history and the audit log, never with what was

@@ -15,6 +15,7 @@ use signet_core::auth::SignedRequest;
 use signet_core::{Clock, CoreError, Signet, SignetConfig};
 use signet_crypto::RootKey;
 use signet_proto::{CanonicalPath, Method, Nonce, SecretSeed, SignedHeaders, Timestamp};
+use signet_store::{AuditFilter, AuditStore};
 use signet_store_sqlite::SqliteStore;
 use totp_rs::Totp;
 use zeroize::Zeroizing;
@@ -31,6 +32,7 @@ const PASSWORD: &str = "correct horse battery staple";
 
 struct World {
     signet: Signet,
+    store: Arc<SqliteStore>,
     clock: Arc<ManualClock>,
     owner: OwnerEnrollment,
     totp: Totp,
@@ -50,10 +52,10 @@ impl World {
 
 async fn world() -> World {
     let dir = tempfile::tempdir().expect("tmp");
-    let store = SqliteStore::open(&dir.path().join("signet.db")).expect("store");
+    let store = Arc::new(SqliteStore::open(&dir.path().join("signet.db")).expect("store"));
     let clock = Arc::new(ManualClock(AtomicI64::new(1_800_000_000_000)));
     let signet = Signet::open(
-        Arc::new(store),
+        store.clone(),
         RootKey::generate().expect("key"),
         clock.clone(),
         SignetConfig::default(),
@@ -71,6 +73,7 @@ async fn world() -> World {
     let totp = Totp::from_url(owner.otpauth_uri.as_str()).expect("otpauth uri");
     World {
         signet,
+        store,
         clock,
         owner,
         totp,
@@ -302,6 +305,56 @@ async fn each_source_is_throttled() {
         ..attempt("owner", PASSWORD, totp(&w.code()))
     };
     w.signet.login(other).await.expect("another source");
+}
+
+/// A flood from one source past its sign-in budget adds a bounded number of audit records: the
+/// refusals are counted per source and written together when the interval ends.
+#[tokio::test]
+async fn a_throttled_flood_from_one_source_is_audited_in_aggregate() {
+    let w = world().await;
+    let records = |action: &str| {
+        let store = w.store.clone();
+        let action = action.to_owned();
+        async move {
+            store
+                .audit(&AuditFilter {
+                    action: Some(action),
+                    limit: 1000,
+                    ..AuditFilter::default()
+                })
+                .await
+                .expect("audit")
+        }
+    };
+    let before = records("user_login").await.len();
+    let mut throttled = 0;
+    for _ in 0..200 {
+        if w.signet
+            .login(attempt("nobody", PASSWORD, SecondFactor::Missing))
+            .await
+            .unwrap_err()
+            == CoreError::RateLimited
+        {
+            throttled += 1;
+        }
+    }
+    assert!(throttled >= 150, "{throttled} throttled");
+    // The attempts that were checked are one record each; of the refusals only the first is.
+    let single = records("user_login").await.len() - before;
+    assert!(
+        single <= 200 - throttled + 1,
+        "{single} records for {throttled} refusals"
+    );
+    w.advance(61_000);
+    w.signet.flush_auth_failures(false).await.expect("flush");
+    let aggregates = records("auth_failures").await;
+    assert_eq!(aggregates.len(), 1, "{aggregates:?}");
+    let detail = &aggregates[0].event.detail;
+    assert!(
+        detail.contains(&format!("count={} ", throttled - 1))
+            && detail.contains("source_throttled"),
+        "{detail}"
+    );
 }
 
 #[tokio::test]
