@@ -12,7 +12,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use signet_client::identity::{self, OperatorIdentity};
 use signet_client::{ClientError, OperatorClient};
 use tokio::sync::Mutex;
 
@@ -20,19 +19,6 @@ use crate::harness::{Backend, Fixture, PgDatabase, TestServer, bin, every_backen
 
 /// How long a server armed to crash may take to die once the operation reached the point.
 const DIES_WITHIN: Duration = Duration::from_secs(20);
-
-fn operator(f: &Fixture) -> OperatorClient {
-    let dir = std::fs::read_dir(f.server.operator_home.join("operators"))
-        .expect("operators")
-        .next()
-        .expect("one")
-        .expect("entry")
-        .path();
-    OperatorClient::new(
-        identity::load::<OperatorIdentity>(&dir.join("identity.json")).expect("op identity"),
-    )
-    .expect("op client")
-}
 
 /// Restarts the server on its port with `FAILPOINTS=points`.
 fn arm(f: &mut Fixture, points: &str) {
@@ -149,7 +135,7 @@ every_backend!(async fn an_audit_failure_rolls_the_change_back);
 async fn an_audit_failure_rolls_the_change_back(backend: Backend) {
     let mut f = Fixture::on(backend);
     arm(&mut f, "audit_append_fail=return");
-    let op = operator(&f);
+    let op = f.operator_client();
     let err = op
         .request(
             "POST",
@@ -217,7 +203,7 @@ async fn a_crash_mid_group_commit_loses_only_the_unanswered_group() {
     }
     // The point fires only in a batch of two or more writes, which concurrent updates make.
     arm(&mut f, "group_commit_mid=return");
-    let told = update_until_refused(Arc::new(operator(&f)), &ids).await;
+    let told = update_until_refused(Arc::new(f.operator_client()), &ids).await;
     assert!(
         f.server.wait_exit(DIES_WITHIN),
         "the server did not die mid-group"

@@ -4,23 +4,8 @@
 //! version the caller saw, so a concurrent update in between is a 409, never undone.
 
 use serde_json::{Value, json};
-use signet_client::OperatorClient;
-use signet_client::identity::{self, OperatorIdentity};
 
 use crate::harness::{Backend, Fixture, every_backend, stderr, stdout};
-
-fn operator(f: &Fixture) -> OperatorClient {
-    let dir = std::fs::read_dir(f.server.operator_home.join("operators"))
-        .expect("operators")
-        .next()
-        .expect("one")
-        .expect("entry")
-        .path();
-    OperatorClient::new(
-        identity::load::<OperatorIdentity>(&dir.join("identity.json")).expect("op identity"),
-    )
-    .expect("op client")
-}
 
 /// What the machine reads for one field, or `None` if the read fails.
 fn read(f: &Fixture, secret: &str, field: &str) -> Option<String> {
@@ -98,7 +83,7 @@ async fn updates_keep_replace_remove_and_add_fields(backend: Backend) {
 
     // Refused with a 400, and nothing written: an unknown name to keep or remove, a current
     // field left unnamed, a field named twice, a merge of a standard secret.
-    let op = operator(&f);
+    let op = f.operator_client();
     let path = format!("/v1/admin/secrets/{secret}/update");
     for (body, says) in [
         (

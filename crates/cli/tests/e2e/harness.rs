@@ -481,6 +481,23 @@ pub struct Fixture {
 }
 
 impl Fixture {
+    /// A typed client signed with the operator key `operator init` made for this fixture.
+    pub fn operator_client(&self) -> signet_client::OperatorClient {
+        let dir = std::fs::read_dir(self.server.operator_home.join("operators"))
+            .expect("operators")
+            .next()
+            .expect("one")
+            .expect("entry")
+            .path();
+        signet_client::OperatorClient::new(
+            signet_client::identity::load::<signet_client::identity::OperatorIdentity>(
+                &dir.join("identity.json"),
+            )
+            .expect("op identity"),
+        )
+        .expect("op client")
+    }
+
     /// The full newcomer path: operator init, project, secret, bootstrap token, enroll,
     /// approve, attach, grant.
     pub fn new() -> Self {

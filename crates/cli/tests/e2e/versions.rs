@@ -5,33 +5,19 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use serde_json::json;
-use signet_client::identity::{self, OperatorIdentity};
-use signet_client::{HttpErrorKind, OperatorClient};
+use signet_client::HttpErrorKind;
 
 use crate::harness::{Backend, Fixture, every_backend};
 
 const WRITERS: usize = 6;
 const EACH: usize = 5;
 
-fn operator(f: &Fixture) -> OperatorClient {
-    let dir = std::fs::read_dir(f.server.operator_home.join("operators"))
-        .expect("operators")
-        .next()
-        .expect("one")
-        .expect("entry")
-        .path();
-    OperatorClient::new(
-        identity::load::<OperatorIdentity>(&dir.join("identity.json")).expect("op identity"),
-    )
-    .expect("op client")
-}
-
 every_backend!(async fn concurrent_updates_are_told_the_version_they_wrote);
 /// Writers race on one secret, each retrying its own update after a 409 until it lands: every
 /// answer names a different version, together exactly the versions that exist.
 async fn concurrent_updates_are_told_the_version_they_wrote(backend: Backend) {
     let f = Fixture::on(backend);
-    let op = Arc::new(operator(&f));
+    let op = Arc::new(f.operator_client());
     let path = format!("/v1/admin/secrets/{}/update", f.secret);
     let tasks: Vec<_> = (0..WRITERS)
         .map(|w| {
