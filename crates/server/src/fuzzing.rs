@@ -70,6 +70,7 @@ pub fn json_bodies(body: &[u8]) -> Vec<BodyVerdict> {
         required::<admin::CidrBody>("admin::CidrBody", body),
         optional::<admin::AuditQuery>("admin::AuditQuery", body),
         required::<admin::UserBody>("admin::UserBody", body),
+        required::<admin::BudgetBody>("admin::BudgetBody", body),
         required::<Object>("admin::no_body", body),
         required::<auth::CliLoginBody>("auth::CliLoginBody", body),
         required::<auth::SetupBody>("auth::SetupBody", body),

@@ -512,7 +512,7 @@ async fn request_budgets(State(s): State<AppState>, call: OperatorCall) -> ApiRe
 /// unlimited).
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
-struct BudgetBody {
+pub(crate) struct BudgetBody {
     machine_id: Option<String>,
     requests_per_minute: Option<u32>,
 }
