@@ -72,7 +72,8 @@ test('a viewer session gets 403 on every POST admin route and changes nothing', 
   if (invited.status === 200) inviteId = invited.json.inviteId;
 
   const snapshotPaths = ['/v1/admin/vault', '/v1/admin/projects', `/v1/admin/secrets/${sid}`, `/v1/admin/secrets/${sid}/versions`,
-    '/v1/admin/tokens/enrollment', '/v1/admin/machines', '/v1/admin/ip-allowlist', '/v1/admin/users'];
+    '/v1/admin/tokens/enrollment', '/v1/admin/machines', '/v1/admin/ip-allowlist', '/v1/admin/users',
+    '/v1/admin/request-budgets'];
   const snapshot = async () => Promise.all(snapshotPaths.map(async (path) => JSON.stringify(await ok('GET', path))));
   const was = await snapshot();
   const tokenless = (await ok('GET', '/v1/admin/vault')).tokenlessEnrollment;
@@ -83,6 +84,8 @@ test('a viewer session gets 403 on every POST admin route and changes nothing', 
   const user = '/v1/admin/users/{id}/{action}';
   const table = [
     ['/v1/admin/vault/settings', '/v1/admin/vault/settings', { tokenlessEnrollment: !tokenless }],
+    ['/v1/admin/request-budgets', '/v1/admin/request-budgets', { requestsPerMinute: 5 }],
+    ['/v1/admin/request-budgets', '/v1/admin/request-budgets', { machineId: mid, requestsPerMinute: 5 }],
     ['/v1/admin/projects', '/v1/admin/projects', { name: 'x' }],
     ['/v1/admin/secrets', '/v1/admin/secrets', { projectId: p, name: 'X', value: 'v' }],
     ['/v1/admin/secrets/{id}/update', `/v1/admin/secrets/${sid}/update`, { value: 'changed' }],
