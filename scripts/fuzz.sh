@@ -54,7 +54,7 @@ for t in "${targets[@]}"; do
         tail -n 40 "$log" >&2
     fi
     execs="$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -n 1)"
-    last="$(grep -E '^#[0-9]+' "$log" | tail -n 1 || true)"
+    last="$(grep -aE '^#[0-9]+' "$log" | tail -n 1 || true)"
     cov="$(sed -nE 's/.* cov: ([0-9]+).*/\1/p' <<<"$last")"
     ft="$(sed -nE 's/.* ft: ([0-9]+).*/\1/p' <<<"$last")"
     corp="$(sed -nE 's/.* corp: ([0-9]+\/[0-9a-zA-Z]+).*/\1/p' <<<"$last")"
