@@ -28,6 +28,9 @@ export RUSTFLAGS="-Cpasses=sancov-module \
 -Cllvm-args=-sanitizer-coverage-trace-compares \
 -Cllvm-args=-sanitizer-coverage-stack-depth \
 --cfg fuzzing -Cdebug-assertions -Coverflow-checks"
+# fuzz/ keeps its own target dir even when the caller sets CARGO_TARGET_DIR for the workspace:
+# the binaries are run from it below, and instrumented builds must not mix with the others.
+export CARGO_TARGET_DIR="$PWD/target"
 build_start=$SECONDS
 cargo build --release --locked --target "$triple" --bins
 echo "fuzz build: $((SECONDS - build_start)) s"
