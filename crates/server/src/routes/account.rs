@@ -6,6 +6,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{Value, json};
+use signet_api::route;
 use signet_core::account::Password;
 use zeroize::Zeroizing;
 
@@ -16,16 +17,10 @@ use crate::extract::{OperatorCall, json};
 /// Account routes.
 pub(crate) fn routes() -> Router<AppState> {
     Router::new()
-        .route("/v1/admin/account", get(account))
-        .route("/v1/admin/account/password", post(password))
-        .route(
-            "/v1/admin/account/sessions/{id}/revoke",
-            post(revoke_session),
-        )
-        .route(
-            "/v1/admin/account/cli-keys/{id}/revoke",
-            post(revoke_cli_key),
-        )
+        .route(route::admin::ACCOUNT, get(account))
+        .route(route::admin::ACCOUNT_PASSWORD, post(password))
+        .route(route::admin::ACCOUNT_SESSION_REVOKE, post(revoke_session))
+        .route(route::admin::ACCOUNT_CLI_KEY_REVOKE, post(revoke_cli_key))
 }
 
 async fn account(State(s): State<AppState>, call: OperatorCall) -> ApiResult<Json<Value>> {

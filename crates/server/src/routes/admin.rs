@@ -1,6 +1,7 @@
 //! The admin API for operators. Signed with an operator key; never returns a secret value.
 //! Queries with parameters are POSTs with a JSON body, since signed routes take no query string.
 
+use signet_api::route;
 use std::collections::BTreeMap;
 
 use axum::extract::{Path, State};
@@ -22,41 +23,41 @@ use crate::extract::{OperatorCall, json};
 /// Routes for operators.
 pub(crate) fn routes() -> Router<AppState> {
     Router::new()
-        .route("/v1/admin/whoami", get(whoami))
-        .route("/v1/admin/logout", post(logout))
-        .route("/v1/admin/vault", get(vault))
-        .route("/v1/admin/vault/settings", post(vault_settings))
-        .route("/v1/admin/projects", get(projects).post(create_project))
-        .route("/v1/admin/secrets", post(create_secret))
-        .route("/v1/admin/secrets/query", post(query_secrets))
-        .route("/v1/admin/secrets/{id}", get(secret))
-        .route("/v1/admin/secrets/{id}/update", post(update_secret))
-        .route("/v1/admin/secrets/{id}/versions", get(versions))
-        .route("/v1/admin/secrets/{id}/rollback", post(rollback))
-        .route("/v1/admin/secrets/{id}/delete", post(delete_secret))
-        .route("/v1/admin/tokens/bootstrap", post(bootstrap_token))
+        .route(route::admin::WHOAMI, get(whoami))
+        .route(route::admin::LOGOUT, post(logout))
+        .route(route::admin::VAULT, get(vault))
+        .route(route::admin::VAULT_SETTINGS, post(vault_settings))
+        .route(route::admin::PROJECTS, get(projects).post(create_project))
+        .route(route::admin::SECRETS, post(create_secret))
+        .route(route::admin::SECRETS_QUERY, post(query_secrets))
+        .route(route::admin::SECRET, get(secret))
+        .route(route::admin::SECRET_UPDATE, post(update_secret))
+        .route(route::admin::SECRET_VERSIONS, get(versions))
+        .route(route::admin::SECRET_ROLLBACK, post(rollback))
+        .route(route::admin::SECRET_DELETE, post(delete_secret))
+        .route(route::admin::BOOTSTRAP_TOKENS, post(bootstrap_token))
         .route(
-            "/v1/admin/tokens/enrollment",
+            route::admin::ENROLLMENT_TOKENS,
             get(enrollment_tokens).post(create_enrollment_token),
         )
         .route(
-            "/v1/admin/tokens/enrollment/{id}/revoke",
+            route::admin::ENROLLMENT_TOKEN_REVOKE,
             post(revoke_enrollment_token),
         )
-        .route("/v1/admin/machines", get(machines))
-        .route("/v1/admin/machines/{id}", get(machine))
-        .route("/v1/admin/machines/{id}/{action}", post(machine_action))
-        .route("/v1/admin/ip-allowlist", get(allowlist).post(allowlist_add))
-        .route("/v1/admin/ip-allowlist/enable", post(allowlist_enable))
-        .route("/v1/admin/ip-allowlist/disable", post(allowlist_disable))
-        .route("/v1/admin/ip-allowlist/{id}/delete", post(allowlist_remove))
+        .route(route::admin::MACHINES, get(machines))
+        .route(route::admin::MACHINE, get(machine))
+        .route(route::admin::MACHINE_ACTION, post(machine_action))
+        .route(route::admin::ALLOWLIST, get(allowlist).post(allowlist_add))
+        .route(route::admin::ALLOWLIST_ENABLE, post(allowlist_enable))
+        .route(route::admin::ALLOWLIST_DISABLE, post(allowlist_disable))
+        .route(route::admin::ALLOWLIST_DELETE, post(allowlist_remove))
         .route(
-            "/v1/admin/request-budgets",
+            route::admin::REQUEST_BUDGETS,
             get(request_budgets).post(set_request_budget),
         )
-        .route("/v1/admin/audit/query", post(audit_query))
-        .route("/v1/admin/audit/verify", post(audit_verify))
-        .route("/v1/admin/users", get(users).post(create_user))
+        .route(route::admin::AUDIT_QUERY, post(audit_query))
+        .route(route::admin::AUDIT_VERIFY, post(audit_verify))
+        .route(route::admin::USERS, get(users).post(create_user))
 }
 
 fn to_json<T: serde::Serialize>(v: T) -> ApiResult<Json<Value>> {

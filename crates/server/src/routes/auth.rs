@@ -11,6 +11,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{Value, json};
+use signet_api::route;
 use signet_core::account::{
     LoginAttempt, NewOwner, OwnerEnrollment, Password, SecondFactor, UserView,
 };
@@ -24,7 +25,7 @@ use crate::extract::{ClientIp, MAX_BODY, OperatorCall, json, read_body};
 /// Sign-in routes.
 pub(crate) fn routes() -> Router<AppState> {
     Router::new()
-        .route("/v1/auth/cli-login", post(cli_login))
+        .route(route::auth::CLI_LOGIN, post(cli_login))
         .merge(browser_routes())
 }
 
@@ -89,10 +90,10 @@ fn second_factor(
 /// Sign-in routes for browsers: first-run setup, sessions and step-up.
 pub(crate) fn browser_routes() -> Router<AppState> {
     Router::new()
-        .route("/v1/auth/setup", get(setup_state).post(setup))
-        .route("/v1/auth/session", get(session).post(session_login))
-        .route("/v1/auth/session/logout", post(session_logout))
-        .route("/v1/auth/step-up", post(step_up))
+        .route(route::auth::SETUP, get(setup_state).post(setup))
+        .route(route::auth::SESSION, get(session).post(session_login))
+        .route(route::auth::SESSION_LOGOUT, post(session_logout))
+        .route(route::auth::STEP_UP, post(step_up))
 }
 
 /// An unauthenticated browser POST: same-origin checked, body read into zeroizing memory (it

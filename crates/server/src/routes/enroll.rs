@@ -8,6 +8,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::json;
+use signet_api::route;
 use signet_core::enrollment::{Registered, Registration};
 
 use crate::AppState;
@@ -18,10 +19,10 @@ use crate::extract::{ClientIp, MAX_BODY, json, read_body};
 /// Enrollment routes.
 pub(crate) fn routes() -> Router<AppState> {
     Router::new()
-        .route("/v1/enroll/bootstrap", post(bootstrap))
-        .route("/v1/{vault}/enroll/register", post(register))
-        .route("/v1/{vault}/enroll/request", post(request))
-        .route("/v1/bootstrap/{token}", get(bootstrap_script))
+        .route(route::enroll::BOOTSTRAP, post(bootstrap))
+        .route(route::enroll::REGISTER, post(register))
+        .route(route::enroll::REQUEST, post(request))
+        .route(route::enroll::BOOTSTRAP_SCRIPT, get(bootstrap_script))
 }
 
 #[derive(Deserialize)]

@@ -4,14 +4,15 @@ use axum::Router;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::get;
+use signet_api::route;
 
 use crate::AppState;
 
 /// Health routes (unsigned, no body).
 pub(crate) fn routes() -> Router<AppState> {
     Router::new()
-        .route("/healthz", get(healthz))
-        .route("/readyz", get(readyz))
+        .route(route::health::LIVE, get(healthz))
+        .route(route::health::READY, get(readyz))
 }
 
 async fn healthz() -> &'static str {

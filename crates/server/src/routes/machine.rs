@@ -7,6 +7,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
+use signet_api::route;
 
 use crate::AppState;
 use crate::error::ApiResult;
@@ -15,14 +16,14 @@ use crate::extract::{MachineCall, json, json_opt};
 /// Routes for machines.
 pub(crate) fn routes() -> Router<AppState> {
     Router::new()
-        .route("/v1/secret/{id}", get(read_secret))
-        .route("/v1/secrets", get(list_secrets))
-        .route("/v1/secrets/list", post(list_in_project))
-        .route("/v1/secrets/export", post(export))
-        .route("/v1/secrets/poll", post(poll))
-        .route("/v1/cli/projects", get(cli_projects))
-        .route("/v1/cli/secrets", get(cli_secrets))
-        .route("/v1/whoami", get(whoami))
+        .route(route::machine::SECRET, get(read_secret))
+        .route(route::machine::SECRETS, get(list_secrets))
+        .route(route::machine::SECRETS_LIST, post(list_in_project))
+        .route(route::machine::SECRETS_EXPORT, post(export))
+        .route(route::machine::SECRETS_POLL, post(poll))
+        .route(route::machine::CLI_PROJECTS, get(cli_projects))
+        .route(route::machine::CLI_SECRETS, get(cli_secrets))
+        .route(route::machine::WHOAMI, get(whoami))
 }
 
 #[derive(Deserialize)]

@@ -11,6 +11,7 @@ use axum::routing::post;
 use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{Value, json};
+use signet_api::route;
 use signet_core::auth::SessionGrant;
 use signet_core::passkey::PasskeyAnswer;
 use signet_proto::UserId;
@@ -23,20 +24,14 @@ use crate::routes::auth::{browser_post, session_response};
 /// Passkey routes.
 pub(crate) fn routes() -> Router<AppState> {
     Router::new()
-        .route("/v1/auth/passkey/login/start", post(login_start))
-        .route("/v1/auth/passkey/login/finish", post(login_finish))
-        .route("/v1/auth/step-up/passkey/start", post(step_up_start))
-        .route("/v1/auth/step-up/passkey/finish", post(step_up_finish))
-        .route(
-            "/v1/admin/account/passkeys/register/start",
-            post(register_start),
-        )
-        .route(
-            "/v1/admin/account/passkeys/register/finish",
-            post(register_finish),
-        )
-        .route("/v1/admin/account/passkeys/{id}/rename", post(rename))
-        .route("/v1/admin/account/passkeys/{id}/delete", post(delete))
+        .route(route::auth::PASSKEY_LOGIN_START, post(login_start))
+        .route(route::auth::PASSKEY_LOGIN_FINISH, post(login_finish))
+        .route(route::auth::STEP_UP_PASSKEY_START, post(step_up_start))
+        .route(route::auth::STEP_UP_PASSKEY_FINISH, post(step_up_finish))
+        .route(route::admin::PASSKEY_REGISTER_START, post(register_start))
+        .route(route::admin::PASSKEY_REGISTER_FINISH, post(register_finish))
+        .route(route::admin::PASSKEY_RENAME, post(rename))
+        .route(route::admin::PASSKEY_DELETE, post(delete))
 }
 
 /// A browser's answer to a ceremony.

@@ -8,6 +8,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{Value, json};
+use signet_api::route;
 use signet_core::account::{OwnerEnrollment, Password, UserView};
 use signet_core::invite::{InviteAcceptance, NewInvite};
 use signet_core::user::AccessChange;
@@ -21,11 +22,11 @@ use crate::extract::{ClientIp, MAX_BODY, OperatorCall, json, read_body};
 /// User management routes.
 pub(crate) fn routes() -> Router<AppState> {
     Router::new()
-        .route("/v1/admin/users/invite", post(invite))
-        .route("/v1/admin/users/invites", get(invites))
-        .route("/v1/admin/users/invites/{id}/revoke", post(revoke_invite))
-        .route("/v1/admin/users/{id}/{action}", post(user_action))
-        .route("/v1/auth/invite/accept", post(accept_invite))
+        .route(route::admin::USERS_INVITE, post(invite))
+        .route(route::admin::USERS_INVITES, get(invites))
+        .route(route::admin::USERS_INVITE_REVOKE, post(revoke_invite))
+        .route(route::admin::USER_ACTION, post(user_action))
+        .route(route::auth::INVITE_ACCEPT, post(accept_invite))
 }
 
 /// A role from the wire.

@@ -1,0 +1,11 @@
+//! Signet's wire contract.
+//!
+//! Everything a client and the server must agree on lives here, once: the path of every route,
+//! the typed body of every request and answer, and the table of stable error codes. The server
+//! maps the business layer's domain types to these types; the SDK decodes them; the OpenAPI
+//! document is generated from them. Pure: no I/O, no async, no dependency on the server's
+//! framework or any storage driver.
+#![forbid(unsafe_code)]
+
+pub mod openapi;
+pub mod route;

@@ -1,0 +1,152 @@
+//! The path of every route, as the router matches it (`{name}` is a path parameter).
+//!
+//! The router, the SDK and the OpenAPI document all take paths from here, so a renamed route is a
+//! compile error rather than a 404 found in an end-to-end test. Routes are grouped by who may call
+//! them; the comment on each group says how a request proves who it comes from.
+
+/// Probes; no authentication.
+pub mod health {
+    /// Liveness: the process answers.
+    pub const LIVE: &str = "/healthz";
+    /// Readiness: the store answers reads and takes audit writes.
+    pub const READY: &str = "/readyz";
+}
+
+/// Machine routes: every request is signed by the machine's Ed25519 key (`docs/protocol.md`).
+/// Wire-compatible with SikkerKey's SDKs and CLI.
+pub mod machine {
+    /// One secret's value.
+    pub const SECRET: &str = "/v1/secret/{id}";
+    /// The secrets this machine may read, across projects.
+    pub const SECRETS: &str = "/v1/secrets";
+    /// The secrets this machine may read in one project.
+    pub const SECRETS_LIST: &str = "/v1/secrets/list";
+    /// Several secrets' values at once.
+    pub const SECRETS_EXPORT: &str = "/v1/secrets/export";
+    /// Which of the given secrets changed since the given versions.
+    pub const SECRETS_POLL: &str = "/v1/secrets/poll";
+    /// The projects this machine can read from (SikkerKey CLI).
+    pub const CLI_PROJECTS: &str = "/v1/cli/projects";
+    /// The secrets this machine can read (SikkerKey CLI).
+    pub const CLI_SECRETS: &str = "/v1/cli/secrets";
+    /// The machine's own identity.
+    pub const WHOAMI: &str = "/v1/whoami";
+}
+
+/// Enrollment: a new machine registers its public key, with a token or as a request an operator
+/// approves.
+pub mod enroll {
+    /// Redeems a bootstrap token (the `curl | sh` script's call).
+    pub const BOOTSTRAP: &str = "/v1/enroll/bootstrap";
+    /// Registers a key with an enrollment token.
+    pub const REGISTER: &str = "/v1/{vault}/enroll/register";
+    /// Registers a key without a token, pending an operator's approval.
+    pub const REQUEST: &str = "/v1/{vault}/enroll/request";
+    /// The shell script that enrolls a machine with a bootstrap token.
+    pub const BOOTSTRAP_SCRIPT: &str = "/v1/bootstrap/{token}";
+}
+
+/// Human sign-in: the dashboard's session cookie, and the CLI's key registration.
+pub mod auth {
+    /// Registers a CLI operator key with a password and second factor.
+    pub const CLI_LOGIN: &str = "/v1/auth/cli-login";
+    /// First-run setup: whether it is open (GET), and creating the first owner (POST).
+    pub const SETUP: &str = "/v1/auth/setup";
+    /// The browser session: who is signed in (GET), and signing in (POST).
+    pub const SESSION: &str = "/v1/auth/session";
+    /// Ends the browser session.
+    pub const SESSION_LOGOUT: &str = "/v1/auth/session/logout";
+    /// Confirms a second factor (TOTP) for the sensitive actions that need a recent one.
+    pub const STEP_UP: &str = "/v1/auth/step-up";
+    /// Starts a passkey sign-in.
+    pub const PASSKEY_LOGIN_START: &str = "/v1/auth/passkey/login/start";
+    /// Finishes a passkey sign-in.
+    pub const PASSKEY_LOGIN_FINISH: &str = "/v1/auth/passkey/login/finish";
+    /// Starts a passkey step-up.
+    pub const STEP_UP_PASSKEY_START: &str = "/v1/auth/step-up/passkey/start";
+    /// Finishes a passkey step-up.
+    pub const STEP_UP_PASSKEY_FINISH: &str = "/v1/auth/step-up/passkey/finish";
+    /// Accepts an invitation: creates the invited user.
+    pub const INVITE_ACCEPT: &str = "/v1/auth/invite/accept";
+}
+
+/// Operator routes: a signed CLI request (operator key) or a browser session with its CSRF
+/// token.
+pub mod admin {
+    /// The caller's identity and role.
+    pub const WHOAMI: &str = "/v1/admin/whoami";
+    /// Revokes the calling CLI key.
+    pub const LOGOUT: &str = "/v1/admin/logout";
+    /// The vault's settings.
+    pub const VAULT: &str = "/v1/admin/vault";
+    /// Changes the vault's settings.
+    pub const VAULT_SETTINGS: &str = "/v1/admin/vault/settings";
+    /// Projects: list (GET), create (POST).
+    pub const PROJECTS: &str = "/v1/admin/projects";
+    /// Creates a secret.
+    pub const SECRETS: &str = "/v1/admin/secrets";
+    /// Lists secrets matching a query.
+    pub const SECRETS_QUERY: &str = "/v1/admin/secrets/query";
+    /// One secret's metadata.
+    pub const SECRET: &str = "/v1/admin/secrets/{id}";
+    /// Writes a new version of a secret.
+    pub const SECRET_UPDATE: &str = "/v1/admin/secrets/{id}/update";
+    /// A secret's versions.
+    pub const SECRET_VERSIONS: &str = "/v1/admin/secrets/{id}/versions";
+    /// Makes an earlier version current again.
+    pub const SECRET_ROLLBACK: &str = "/v1/admin/secrets/{id}/rollback";
+    /// Deletes a secret.
+    pub const SECRET_DELETE: &str = "/v1/admin/secrets/{id}/delete";
+    /// Issues a bootstrap token.
+    pub const BOOTSTRAP_TOKENS: &str = "/v1/admin/tokens/bootstrap";
+    /// Enrollment tokens: list (GET), issue (POST).
+    pub const ENROLLMENT_TOKENS: &str = "/v1/admin/tokens/enrollment";
+    /// Revokes an enrollment token.
+    pub const ENROLLMENT_TOKEN_REVOKE: &str = "/v1/admin/tokens/enrollment/{id}/revoke";
+    /// Machines.
+    pub const MACHINES: &str = "/v1/admin/machines";
+    /// One machine.
+    pub const MACHINE: &str = "/v1/admin/machines/{id}";
+    /// An action on one machine (approve, reject, revoke, grant, ...).
+    pub const MACHINE_ACTION: &str = "/v1/admin/machines/{id}/{action}";
+    /// The IP allowlist: entries (GET), add one (POST).
+    pub const ALLOWLIST: &str = "/v1/admin/ip-allowlist";
+    /// Turns the allowlist on.
+    pub const ALLOWLIST_ENABLE: &str = "/v1/admin/ip-allowlist/enable";
+    /// Turns the allowlist off.
+    pub const ALLOWLIST_DISABLE: &str = "/v1/admin/ip-allowlist/disable";
+    /// Removes an allowlist entry.
+    pub const ALLOWLIST_DELETE: &str = "/v1/admin/ip-allowlist/{id}/delete";
+    /// Per-machine request budgets: list (GET), set one (POST).
+    pub const REQUEST_BUDGETS: &str = "/v1/admin/request-budgets";
+    /// Reads the audit log.
+    pub const AUDIT_QUERY: &str = "/v1/admin/audit/query";
+    /// Verifies the audit log's hash chain.
+    pub const AUDIT_VERIFY: &str = "/v1/admin/audit/verify";
+    /// Users: list (GET), create (POST).
+    pub const USERS: &str = "/v1/admin/users";
+    /// Invites a user.
+    pub const USERS_INVITE: &str = "/v1/admin/users/invite";
+    /// Open invitations.
+    pub const USERS_INVITES: &str = "/v1/admin/users/invites";
+    /// Revokes an invitation.
+    pub const USERS_INVITE_REVOKE: &str = "/v1/admin/users/invites/{id}/revoke";
+    /// An action on one user (role, disable, enable, ...).
+    pub const USER_ACTION: &str = "/v1/admin/users/{id}/{action}";
+    /// The caller's own account.
+    pub const ACCOUNT: &str = "/v1/admin/account";
+    /// Changes the caller's password.
+    pub const ACCOUNT_PASSWORD: &str = "/v1/admin/account/password";
+    /// Ends one of the caller's browser sessions.
+    pub const ACCOUNT_SESSION_REVOKE: &str = "/v1/admin/account/sessions/{id}/revoke";
+    /// Revokes one of the caller's CLI keys.
+    pub const ACCOUNT_CLI_KEY_REVOKE: &str = "/v1/admin/account/cli-keys/{id}/revoke";
+    /// Starts registering a passkey.
+    pub const PASSKEY_REGISTER_START: &str = "/v1/admin/account/passkeys/register/start";
+    /// Finishes registering a passkey.
+    pub const PASSKEY_REGISTER_FINISH: &str = "/v1/admin/account/passkeys/register/finish";
+    /// Renames a passkey.
+    pub const PASSKEY_RENAME: &str = "/v1/admin/account/passkeys/{id}/rename";
+    /// Deletes a passkey.
+    pub const PASSKEY_DELETE: &str = "/v1/admin/account/passkeys/{id}/delete";
+}
