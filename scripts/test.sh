@@ -21,6 +21,11 @@ cargo clippy -p signet-server --features fuzzing --lib --locked -- -D warnings
 step "cargo deny (advisories from the committed snapshot, licences, bans, sources)"
 ./scripts/deny.sh
 
+step "layering: the pure crates never depend on a driver, an HTTP stack or tokio's sockets"
+./scripts/layering.sh
+# The same check (and deny.toml's per-crate wrappers) on a copy with a planted violation.
+./scripts/layering-selftest.sh
+
 step "cargo test (unit, store conformance, router, end-to-end processes)"
 cargo test --workspace --locked
 
