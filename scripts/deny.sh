@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # `cargo deny check` (advisories, licenses, bans, sources) over the main workspace and fuzz/,
 # offline: advisories come from the committed snapshot in deny/advisory-db/ (see deny.toml).
-# Installs nothing: .ci/run installs cargo-deny when it is missing.
+# Installs nothing: scripts/setup.sh (run first by scripts/test.sh) installs cargo-deny.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

@@ -1,14 +1,20 @@
 #!/usr/bin/env bash
-# Runs every test Signet has, on a fresh clone, with Rust, Python 3, Node 20 and Chromium installed:
-#   formatting and lints; unit, conformance, in-process router and end-to-end process tests;
-#   the protocol vectors re-checked in Python; and the official SikkerKey Python SDK reading
-#   secrets from a real server (also across two replicas on PostgreSQL); and the web dashboard
-#   in headless Chromium. The PostgreSQL tests need a server at $SIGNET_TEST_PG_URL (default
-#   postgres://postgres@127.0.0.1:5432/test) whose user may create databases.
+# Runs every test Signet has, on a fresh clone with Rust installed: scripts/setup.sh first
+# installs or starts the rest (Chromium, Node.js, PostgreSQL, the Python venv, cargo-deny); then
+#   formatting and lints; the dependency rules (cargo deny, the layering check and its
+#   self-test, the architecture map); unit, conformance, in-process router and end-to-end process
+#   tests; the protocol vectors re-checked in Python; and the official SikkerKey Python SDK
+#   reading secrets from a real server (also across two replicas on PostgreSQL); and the web
+#   dashboard in headless Chromium. The PostgreSQL tests use $SIGNET_TEST_PG_URL (default
+#   postgres://postgres@127.0.0.1:5432/test, which setup.sh starts and creates) whose user may
+#   create databases.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 step() { printf '\n==> %s\n' "$*"; }
+
+step "set-up (scripts/setup.sh: packages, PostgreSQL, venv, Node packages; quick when done)"
+./scripts/setup.sh
 
 step "cargo fmt --check"
 cargo fmt --all --check
@@ -29,12 +35,6 @@ step "layering: the pure crates never depend on a driver, an HTTP stack or tokio
 step "cargo test (unit, store conformance, router, end-to-end processes)"
 cargo test --workspace --locked
 
-step "Python venv for the second-language checks"
-if [ ! -x .venv/bin/python ]; then
-  python3 -m venv .venv
-fi
-.venv/bin/pip install --quiet --disable-pip-version-check -r tests/requirements.txt
-
 step "protocol vectors, independent Python implementation"
 .venv/bin/python scripts/vectors/check_vectors.py testdata/vectors
 
@@ -53,7 +53,6 @@ signet_bin="${CARGO_TARGET_DIR:-$PWD/target}/debug/signet"
 [ -x "$signet_bin" ] || cargo build --locked -p signet-cli
 (
   cd tests/browser
-  npm ci --no-audit --no-fund --loglevel=error
   SIGNET_BIN="$signet_bin" node --test --test-concurrency=1 --test-timeout=120000
   # The same suite again with every server on its own PostgreSQL database.
   SIGNET_TEST_BACKEND=postgres SIGNET_BIN="$signet_bin" node --test --test-concurrency=1 --test-timeout=120000
