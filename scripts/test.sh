@@ -32,6 +32,9 @@ step "layering: the pure crates never depend on a driver, an HTTP stack or tokio
 # The same check (and deny.toml's per-crate wrappers) on a copy with a planted violation.
 ./scripts/layering-selftest.sh
 
+step "architecture map: docs/architecture.md names every source file"
+./scripts/architecture-map.sh
+
 step "cargo test (unit, store conformance, router, end-to-end processes)"
 cargo test --workspace --locked
 
