@@ -70,6 +70,14 @@ sed 's/^tokio\.workspace = true$/tokio = { workspace = true, features = ["net"] 
 expect_failure "tokio's net feature in core (layering.sh)" \
     'signet-core depends on tokio with its `net` feature' scripts/layering.sh "$copy"
 
+# The same feature, inherited from [workspace.dependencies] rather than asked for by core.
+cp "$work/core.toml" "$core"
+cp "$copy/Cargo.toml" "$work/root.toml"
+sed -E 's/^(tokio = \{ version = "[^"]*", features = \[)/\1"net", /' "$work/root.toml" >"$copy/Cargo.toml"
+expect_failure "tokio's net feature from the workspace's tokio (layering.sh)" \
+    'signet-core depends on tokio with its `net` feature' scripts/layering.sh "$copy"
+cp "$work/root.toml" "$copy/Cargo.toml"
+
 # The same rusqlite line, seen by cargo-deny's per-crate wrappers (deny.toml [bans]).
 if cargo deny --version >/dev/null 2>&1; then
     with_dependency 'rusqlite.workspace = true'
