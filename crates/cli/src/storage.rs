@@ -3,6 +3,7 @@
 //! copy by exporting it again. Runs on the server host; needs no root key, since nothing is
 //! decrypted: ciphertexts, wrapped keys and audit hashes travel byte for byte.
 
+use signet_store::Conflict;
 use std::process::ExitCode;
 
 use anyhow::{Context, Result, bail};
@@ -83,7 +84,7 @@ async fn migrate(from: &DatabaseUrl, to: &DatabaseUrl, json: bool) -> Result<Exi
         .with_context(|| format!("cannot export {from}"))?;
     match target.import_tables(tables.clone()).await {
         Ok(()) => {}
-        Err(StoreError::Conflict("not_empty")) => bail!(not_empty(to)),
+        Err(StoreError::Conflict(Conflict::NotEmpty)) => bail!(not_empty(to)),
         Err(e) => {
             return Err(store_error(e))
                 .with_context(|| format!("cannot import into {to}; nothing was written to it"));

@@ -18,6 +18,7 @@
 //! * Recovery codes are stored as SHA-256 digests and spent once.
 
 use crate::network::ClientAddr;
+use signet_store::Conflict;
 use std::fmt;
 
 use std::sync::{Arc, Mutex, PoisonError};
@@ -531,7 +532,7 @@ impl Signet {
         let email = canonical_email(new.email)?;
         check_password(&new.password, &[new.username, &username, &email])?;
         if self.store.user_count().await? > 0 {
-            return Err(CoreError::Conflict("users_exist"));
+            return Err(CoreError::Conflict(Conflict::UsersExist));
         }
         let (enrollment, digests) = self
             .prepare_user(
@@ -956,7 +957,9 @@ impl Signet {
             .insert_operator(&rec)
             .await
             .map_err(|e| match e {
-                StoreError::Conflict("public_key") => CoreError::Conflict("public_key_taken"),
+                StoreError::Conflict(Conflict::PublicKey) => {
+                    CoreError::Conflict(Conflict::PublicKeyTaken)
+                }
                 e => e.into(),
             })?;
         Ok(CliLogin {

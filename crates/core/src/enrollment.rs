@@ -15,6 +15,7 @@
 //! attempt never spends a token and its answer says nothing about the token.
 
 use crate::network::ClientAddr;
+use signet_store::Conflict;
 use std::collections::HashMap;
 use std::sync::Mutex;
 
@@ -373,7 +374,7 @@ impl Signet {
 
     fn key_conflict(e: StoreError) -> CoreError {
         match e {
-            StoreError::Conflict(_) => CoreError::Conflict("public_key_taken"),
+            StoreError::Conflict(_) => CoreError::Conflict(Conflict::PublicKeyTaken),
             e => e.into(),
         }
     }

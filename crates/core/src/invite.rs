@@ -12,6 +12,7 @@
 //! used, expired, revoked) is the same [`CoreError::InviteRefused`].
 
 use crate::network::ClientAddr;
+use signet_store::Conflict;
 
 use serde::Serialize;
 use sha2::{Digest, Sha256};
@@ -145,7 +146,7 @@ impl Signet {
         let email = canonical_email(new.email)?;
         // Checked again when the account is created; asking now spares the invitee a dead link.
         if self.store.user_by_login(&email).await?.is_some() {
-            return Err(CoreError::Conflict("email"));
+            return Err(CoreError::Conflict(Conflict::Email));
         }
         let projects = self.check_scope(new.role, new.projects.as_deref()).await?;
         let mut raw = Zeroizing::new([0u8; 32]);

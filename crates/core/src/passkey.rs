@@ -22,6 +22,7 @@
 //!   authenticator or a replayed assertion loses even when it races the real one.
 
 use crate::network::ClientAddr;
+use signet_store::Conflict;
 use std::fmt;
 use std::time::Duration;
 
@@ -265,7 +266,7 @@ impl Signet {
             .ok_or(CoreError::NotFound)?;
         let existing = self.store.passkeys(&user_id).await?;
         if existing.len() >= MAX_PASSKEYS_PER_USER as usize {
-            return Err(CoreError::Conflict("passkey_limit"));
+            return Err(CoreError::Conflict(Conflict::PasskeyLimit));
         }
         // Listing what is registered stops an authenticator from registering a second time.
         let exclude = existing.iter().map(|p| p.credential_id.clone()).collect();
@@ -354,7 +355,9 @@ impl Signet {
         .insert_passkey(&record, MAX_PASSKEYS_PER_USER)
         .await
         .map_err(|e| match e {
-            StoreError::Conflict("credential_id") => CoreError::Conflict("passkey_exists"),
+            StoreError::Conflict(Conflict::CredentialId) => {
+                CoreError::Conflict(Conflict::PasskeyExists)
+            }
             e => e.into(),
         })?;
         Ok(record.into())

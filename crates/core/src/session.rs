@@ -19,6 +19,7 @@
 //!   compared in constant time and is spent by the owner's creation.
 
 use crate::network::ClientAddr;
+use signet_store::Conflict;
 use std::fmt;
 use std::sync::Mutex;
 
@@ -258,7 +259,7 @@ impl Signet {
             return Err(CoreError::SetupClosed);
         }
         let enrollment = match self.create_owner(new).await {
-            Err(CoreError::Conflict("users_exist")) => return Err(CoreError::SetupClosed),
+            Err(CoreError::Conflict(Conflict::UsersExist)) => return Err(CoreError::SetupClosed),
             r => r?,
         };
         *self.setup.0.lock().map_err(|_| CoreError::Unavailable)? = None;

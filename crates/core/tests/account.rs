@@ -2,6 +2,7 @@
 //! canonical logins, recovery codes and CLI keys.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // Tests fail loudly by design.
 
+use signet_core::Conflict;
 use signet_core::network::ClientAddr;
 use std::net::{IpAddr, Ipv4Addr};
 use std::sync::Arc;
@@ -114,7 +115,10 @@ async fn the_owner_is_created_once_with_ten_codes() {
             password: Password::new(PASSWORD),
         })
         .await;
-    assert_eq!(again.unwrap_err(), CoreError::Conflict("users_exist"));
+    assert_eq!(
+        again.unwrap_err(),
+        CoreError::Conflict(Conflict::UsersExist)
+    );
     let weak = w
         .signet
         .create_owner(NewOwner {

@@ -3,6 +3,7 @@
 //! signature counter, single-use and expiring challenges, ownership, suspension and origins.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // Tests fail loudly by design.
 
+use signet_core::Conflict;
 use signet_core::network::ClientAddr;
 use std::net::{IpAddr, Ipv4Addr};
 use std::sync::Arc;
@@ -658,7 +659,7 @@ async fn names_and_the_per_user_limit_are_enforced() {
             .passkey_register_start(&op, "eleventh")
             .await
             .unwrap_err(),
-        CoreError::Conflict("passkey_limit")
+        CoreError::Conflict(Conflict::PasskeyLimit)
     );
 }
 

@@ -3,6 +3,7 @@
 //! the permission while changing nothing. Manual clock, real SQLite store.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // Tests fail loudly by design.
 
+use signet_core::Conflict;
 use signet_core::network::ClientAddr;
 use std::net::{IpAddr, Ipv4Addr};
 use std::sync::Arc;
@@ -611,7 +612,7 @@ async fn users_are_created_with_a_role_at_or_below_the_creators() {
     };
     assert_eq!(
         s.create_user(&admin, again).await.unwrap_err(),
-        CoreError::Conflict("username")
+        CoreError::Conflict(Conflict::Username)
     );
 
     let list = s.users(&admin).await.expect("list");

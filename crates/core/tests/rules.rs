@@ -1,6 +1,7 @@
 //! Business rules that depend on time, driven with a manual clock over a real SQLite store.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // Tests fail loudly by design.
 
+use signet_core::Conflict;
 use signet_core::network::ClientAddr;
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -242,7 +243,7 @@ async fn a_pending_machine_is_forbidden_and_a_reused_key_is_refused() {
         .enroll_with_bootstrap_token(&token2.0, &reg)
         .await
         .expect_err("same key twice");
-    assert_eq!(err, CoreError::Conflict("public_key_taken"));
+    assert_eq!(err, CoreError::Conflict(Conflict::PublicKeyTaken));
 }
 
 #[tokio::test]

@@ -3,6 +3,7 @@
 
 use async_trait::async_trait;
 use signet_proto::{InviteId, ProjectId};
+use signet_store::Conflict;
 use signet_store::{InviteRecord, InviteStore, Role, StoreError, StoreResult, UserRecord};
 use sqlx::postgres::PgRow;
 
@@ -116,7 +117,7 @@ impl InviteStore for PgStore {
             .await
             .map_err(db)?;
         Err(match exists {
-            Some(_) => StoreError::Conflict("invite_spent"),
+            Some(_) => StoreError::Conflict(Conflict::InviteSpent),
             None => StoreError::NotFound,
         })
     }

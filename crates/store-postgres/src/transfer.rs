@@ -7,6 +7,7 @@
 //! transaction, and checks everything it was given (table names, column names, cell types)
 //! against this database's own catalog before the first row is written.
 
+use signet_store::Conflict;
 use std::collections::HashMap;
 
 use async_trait::async_trait;
@@ -411,7 +412,7 @@ impl TransferStore for PgStore {
             .await
             .map_err(db)?;
         if occupied.is_some() {
-            return Err(StoreError::Conflict("not_empty"));
+            return Err(StoreError::Conflict(Conflict::NotEmpty));
         }
         let catalog = catalog(&mut tx).await?;
         let mut checked = tables

@@ -2,6 +2,7 @@
 //! the change feed, transfer, and failing fast.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+use signet_store::Conflict;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -491,7 +492,7 @@ async fn export_and_import_round_trip() {
 
     assert_eq!(
         to.pg().import_tables(exported).await,
-        Err(StoreError::Conflict("not_empty"))
+        Err(StoreError::Conflict(Conflict::NotEmpty))
     );
 }
 

@@ -11,6 +11,7 @@
 //! `WITHOUT ROWID` tables travel in primary-key order. Either way two exports of an unchanged
 //! file are equal.
 
+use signet_store::Conflict;
 use std::collections::{HashMap, HashSet};
 
 use async_trait::async_trait;
@@ -355,7 +356,7 @@ impl TransferStore for SqliteStore {
                 .query_row("SELECT count(*) FROM vault", [], |r| r.get(0))
                 .map_err(db)?;
             if vaults != 0 {
-                return Err(StoreError::Conflict("not_empty"));
+                return Err(StoreError::Conflict(Conflict::NotEmpty));
             }
             for (i, (name, table)) in plan(tx, tables)?.into_iter().enumerate() {
                 // A crash with some tables copied must leave the target without any of them.

@@ -1,5 +1,6 @@
 //! The hash-chained audit log.
 
+use crate::Conflict;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
@@ -387,7 +388,7 @@ pub async fn a_refused_audited_write_leaves_no_record(store: Arc<dyn Store>) {
             .audited(audited("project_create"))
             .insert_project(&again)
             .await,
-        Err(StoreError::Conflict("project_name"))
+        Err(StoreError::Conflict(Conflict::ProjectName))
     );
     assert_eq!(store.projects().await.unwrap(), [first]);
     assert_eq!(actions(&store).await, Vec::<String>::new());

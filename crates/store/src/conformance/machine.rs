@@ -1,5 +1,6 @@
 //! Machines, memberships and grants.
 
+use crate::Conflict;
 use std::sync::Arc;
 
 use signet_proto::{MachineId, ProjectId, SecretId};
@@ -51,7 +52,7 @@ pub async fn a_key_is_unique_across_machines_and_operators(store: Arc<dyn Store>
     };
     assert_eq!(
         store.insert_machine(&twin).await,
-        Err(StoreError::Conflict("public_key"))
+        Err(StoreError::Conflict(Conflict::PublicKey))
     );
     assert_eq!(store.machine(&twin.id).await.unwrap(), None);
 
@@ -61,7 +62,7 @@ pub async fn a_key_is_unique_across_machines_and_operators(store: Arc<dyn Store>
     };
     assert_eq!(
         store.insert_operator(&op).await,
-        Err(StoreError::Conflict("public_key"))
+        Err(StoreError::Conflict(Conflict::PublicKey))
     );
 
     let op = fixture::operator("op", NOW);
@@ -72,7 +73,7 @@ pub async fn a_key_is_unique_across_machines_and_operators(store: Arc<dyn Store>
     };
     assert_eq!(
         store.insert_machine(&borrower).await,
-        Err(StoreError::Conflict("public_key"))
+        Err(StoreError::Conflict(Conflict::PublicKey))
     );
 
     store.revoke_machine(&m.id).await.unwrap();
@@ -82,7 +83,7 @@ pub async fn a_key_is_unique_across_machines_and_operators(store: Arc<dyn Store>
     };
     assert_eq!(
         store.insert_machine(&heir).await,
-        Err(StoreError::Conflict("public_key"))
+        Err(StoreError::Conflict(Conflict::PublicKey))
     );
     assert_eq!(store.machines().await.unwrap().len(), 1);
 }

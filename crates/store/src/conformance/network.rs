@@ -1,5 +1,6 @@
 //! The vault IP allowlist.
 
+use crate::Conflict;
 use std::sync::Arc;
 
 use super::fixture;
@@ -24,7 +25,7 @@ pub async fn a_cidr_is_listed_once(store: Arc<dyn Store>) {
     let twin = fixture::allowlist_entry("10.8.0.0/16", fixture::NOW + 1);
     assert_eq!(
         store.insert_allowlist_entry(&twin).await,
-        Err(StoreError::Conflict("cidr"))
+        Err(StoreError::Conflict(Conflict::Cidr))
     );
     assert_eq!(store.allowlist().await.unwrap(), [first]);
 }

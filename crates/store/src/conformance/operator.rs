@@ -1,5 +1,6 @@
 //! Operator keys.
 
+use crate::Conflict;
 use std::sync::Arc;
 
 use signet_proto::OperatorId;
@@ -44,7 +45,7 @@ pub async fn an_operator_key_is_unique(store: Arc<dyn Store>) {
     };
     assert_eq!(
         store.insert_operator(&twin).await,
-        Err(StoreError::Conflict("public_key"))
+        Err(StoreError::Conflict(Conflict::PublicKey))
     );
     assert_eq!(store.operator(&twin.id).await.unwrap(), None);
     assert_eq!(store.operators().await.unwrap(), [first]);

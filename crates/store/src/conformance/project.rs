@@ -1,5 +1,6 @@
 //! Projects.
 
+use crate::Conflict;
 use std::sync::Arc;
 
 use signet_proto::ProjectId;
@@ -26,7 +27,7 @@ pub async fn a_project_name_is_unique(store: Arc<dyn Store>) {
     let twin = fixture::project("web");
     assert_eq!(
         store.insert_project(&twin).await,
-        Err(StoreError::Conflict("project_name"))
+        Err(StoreError::Conflict(Conflict::ProjectName))
     );
     assert_eq!(store.project(&twin.id).await.unwrap(), None);
     assert_eq!(store.projects().await.unwrap(), [first]);

@@ -1,5 +1,6 @@
 //! Secrets, versions, and the machine read path.
 
+use crate::Conflict;
 use std::sync::Arc;
 
 use signet_proto::{MachineId, ProjectId, SecretId};
@@ -81,7 +82,7 @@ pub async fn a_live_secret_name_is_unique_per_project(store: Arc<dyn Store>) {
     let (twin, first) = fixture::secret(&p.id, "db");
     assert_eq!(
         store.insert_secret(&twin, &first).await,
-        Err(StoreError::Conflict("secret_name"))
+        Err(StoreError::Conflict(Conflict::SecretName))
     );
     assert_eq!(store.secret(&twin.id).await.unwrap(), None);
 
@@ -120,13 +121,13 @@ pub async fn versions_append_optimistically(store: Arc<dyn Store>) {
         store
             .append_version(&s.id, 1, &version(sealed(3), NOW))
             .await,
-        Err(StoreError::Conflict("version"))
+        Err(StoreError::Conflict(Conflict::Version))
     );
     assert_eq!(
         store
             .append_version(&s.id, 3, &version(sealed(3), NOW))
             .await,
-        Err(StoreError::Conflict("version"))
+        Err(StoreError::Conflict(Conflict::Version))
     );
     let versions = store.versions(&s.id).await.unwrap();
     assert_eq!(
@@ -161,7 +162,7 @@ pub async fn concurrent_appends_on_one_version_let_one_win(store: Arc<dyn Store>
                 won += 1;
                 assert_eq!(written, 2, "the winner is told the version it wrote");
             }
-            Err(e) => assert_eq!(e, StoreError::Conflict("version")),
+            Err(e) => assert_eq!(e, StoreError::Conflict(Conflict::Version)),
         }
     }
     assert_eq!(won, 1);
@@ -190,7 +191,9 @@ pub async fn concurrent_appends_are_told_the_version_they_wrote(store: Arc<dyn S
                     let current = store.secret(&id).await.unwrap().unwrap().current_version;
                     match store.append_version(&id, current, &v).await {
                         Ok(written) => return (i, written),
-                        Err(StoreError::Conflict("version")) => tokio::task::yield_now().await,
+                        Err(StoreError::Conflict(Conflict::Version)) => {
+                            tokio::task::yield_now().await
+                        }
                         Err(e) => panic!("append failed: {e}"),
                     }
                 }

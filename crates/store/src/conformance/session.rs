@@ -1,5 +1,6 @@
 //! Browser sessions and the CLI keys a user signed in with.
 
+use crate::Conflict;
 use std::sync::Arc;
 
 use signet_proto::{OperatorId, SessionId, UserId};
@@ -43,7 +44,7 @@ pub async fn sessions_round_trip_by_token(store: Arc<dyn Store>) {
     };
     assert_eq!(
         store.insert_session(&twin).await,
-        Err(StoreError::Conflict("token_hash"))
+        Err(StoreError::Conflict(Conflict::TokenHash))
     );
 }
 

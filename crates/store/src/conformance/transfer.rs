@@ -2,6 +2,7 @@
 //! the same backend. What is checked is what the traits can see: after a copy, every read the
 //! target answers is the read the source answers.
 
+use crate::Conflict;
 use std::sync::Arc;
 
 use signet_proto::{
@@ -617,7 +618,7 @@ pub async fn import_refuses_a_store_that_is_not_empty(
 
     assert_eq!(
         target.import_tables(tables).await,
-        Err(StoreError::Conflict("not_empty"))
+        Err(StoreError::Conflict(Conflict::NotEmpty))
     );
     assert_eq!(target.export_tables().await.unwrap(), before);
     assert_eq!(target.vault().await.unwrap(), Some(vault));
