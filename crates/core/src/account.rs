@@ -18,7 +18,6 @@
 //! * Recovery codes are stored as SHA-256 digests and spent once.
 
 use crate::network::ClientAddr;
-use signet_store::Conflict;
 use std::fmt;
 
 use std::sync::{Arc, Mutex, PoisonError};
@@ -29,8 +28,8 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 use signet_proto::{OperatorId, ProjectId, PublicKey, UserId, VaultId};
 use signet_store::{
-    ActorKind, AuditResult, LoginRecord, LoginResult, OperatorRecord, Role, StoreError, UserRecord,
-    UserStatus,
+    ActorKind, AuditResult, Conflict, LoginRecord, LoginResult, OperatorRecord, Role, StoreError,
+    UserRecord, UserStatus,
 };
 use subtle::ConstantTimeEq;
 use tokio::sync::Semaphore;

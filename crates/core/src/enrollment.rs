@@ -15,7 +15,6 @@
 //! attempt never spends a token and its answer says nothing about the token.
 
 use crate::network::ClientAddr;
-use signet_store::Conflict;
 use std::collections::HashMap;
 use std::sync::Mutex;
 
@@ -26,8 +25,8 @@ use signet_proto::{
     EnrollmentProof, MachineId, ProjectId, ProtocolError, PublicKey, SecretId, VaultId,
 };
 use signet_store::{
-    ActorKind, AuditEvent, AuditResult, BootstrapTokenRecord, EnrollMethod, EnrollmentGrant,
-    EnrollmentTokenRecord, MachineKind, MachineRecord, MachineStatus, StoreError,
+    ActorKind, AuditEvent, AuditResult, BootstrapTokenRecord, Conflict, EnrollMethod,
+    EnrollmentGrant, EnrollmentTokenRecord, MachineKind, MachineRecord, MachineStatus, StoreError,
 };
 use zeroize::Zeroizing;
 

@@ -12,12 +12,11 @@
 //! used, expired, revoked) is the same [`CoreError::InviteRefused`].
 
 use crate::network::ClientAddr;
-use signet_store::Conflict;
 
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 use signet_proto::{InviteId, ProjectId};
-use signet_store::{ActorKind, AuditResult, InviteRecord, Role, StoreError};
+use signet_store::{ActorKind, AuditResult, Conflict, InviteRecord, Role, StoreError};
 use zeroize::Zeroizing;
 
 use crate::account::{

@@ -3,8 +3,7 @@
 
 use serde::Serialize;
 use signet_proto::{Fingerprint, MachineId, ProjectId, SecretId};
-use signet_store::Conflict;
-use signet_store::{EnrollMethod, MachineRecord, MachineStatus, StoreError};
+use signet_store::{Conflict, EnrollMethod, MachineRecord, MachineStatus, StoreError};
 
 use crate::auth::AuthedOperator;
 use crate::network::parse_cidr;

@@ -22,7 +22,6 @@
 //!   authenticator or a replayed assertion loses even when it races the real one.
 
 use crate::network::ClientAddr;
-use signet_store::Conflict;
 use std::fmt;
 use std::time::Duration;
 
@@ -30,8 +29,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use signet_proto::{CeremonyId, PasskeyId, UserId};
 use signet_store::{
-    ActorKind, AuditResult, CeremonyKind, CeremonyRecord, LoginResult, PasskeyRecord, StoreError,
-    UserRecord, UserStatus,
+    ActorKind, AuditResult, CeremonyKind, CeremonyRecord, Conflict, LoginResult, PasskeyRecord,
+    StoreError, UserRecord, UserStatus,
 };
 use webauthn_rs::prelude::{
     AuthenticationResult, DiscoverableAuthentication, Passkey, PasskeyAuthentication,

@@ -1,13 +1,12 @@
 //! Projects and secrets, as operators manage them. Humans write; only machines read values.
 
-use signet_store::Conflict;
 use std::collections::BTreeMap;
 
 use serde::Serialize;
 use signet_crypto::{ProjectKey, SecretAad};
 use signet_proto::{MachineId, ProjectId, SecretId};
 use signet_store::{
-    NewVersion, ProjectRecord, SecretKind, SecretRecord, VersionContent, VersionRecord,
+    Conflict, NewVersion, ProjectRecord, SecretKind, SecretRecord, VersionContent, VersionRecord,
 };
 use zeroize::Zeroizing;
 

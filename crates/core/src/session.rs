@@ -19,7 +19,6 @@
 //!   compared in constant time and is spent by the owner's creation.
 
 use crate::network::ClientAddr;
-use signet_store::Conflict;
 use std::fmt;
 use std::sync::Mutex;
 
@@ -28,7 +27,9 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 use signet_proto::{OperatorId, SessionId};
-use signet_store::{ActorKind, AuditResult, LoginResult, SessionRecord, UserRecord, UserStatus};
+use signet_store::{
+    ActorKind, AuditResult, Conflict, LoginResult, SessionRecord, UserRecord, UserStatus,
+};
 use subtle::ConstantTimeEq;
 use zeroize::Zeroizing;
 

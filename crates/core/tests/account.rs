@@ -2,7 +2,6 @@
 //! canonical logins, recovery codes and CLI keys.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // Tests fail loudly by design.
 
-use signet_core::Conflict;
 use signet_core::network::ClientAddr;
 use std::net::{IpAddr, Ipv4Addr};
 use std::sync::Arc;
@@ -13,7 +12,7 @@ use signet_core::account::{
     Password, SecondFactor,
 };
 use signet_core::auth::SignedRequest;
-use signet_core::{Clock, CoreError, Signet, SignetConfig};
+use signet_core::{Clock, Conflict, CoreError, Signet, SignetConfig};
 use signet_crypto::RootKey;
 use signet_proto::{CanonicalPath, Method, Nonce, SecretSeed, SignedHeaders, Timestamp};
 use signet_store::{AuditFilter, AuditStore};

@@ -4,7 +4,6 @@
 //! SQLite store.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // Tests fail loudly by design.
 
-use signet_core::Conflict;
 use signet_core::network::ClientAddr;
 use std::net::{IpAddr, Ipv4Addr};
 use std::sync::Arc;
@@ -16,7 +15,7 @@ use signet_core::invite::{INVITE_TTL_MS, InviteAcceptance, NewInvite};
 use signet_core::role::Scope;
 use signet_core::secret::SecretInput;
 use signet_core::user::AccessChange;
-use signet_core::{Clock, CoreError, Signet, SignetConfig};
+use signet_core::{Clock, Conflict, CoreError, Signet, SignetConfig};
 use signet_crypto::RootKey;
 use signet_proto::{
     CanonicalPath, Method, Nonce, OperatorId, ProjectId, SecretSeed, SignedHeaders, Timestamp,

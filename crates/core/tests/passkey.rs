@@ -3,7 +3,6 @@
 //! signature counter, single-use and expiring challenges, ownership, suspension and origins.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // Tests fail loudly by design.
 
-use signet_core::Conflict;
 use signet_core::network::ClientAddr;
 use std::net::{IpAddr, Ipv4Addr};
 use std::sync::Arc;
@@ -14,7 +13,7 @@ use signet_core::account::{NewOwner, Password};
 use signet_core::auth::{AuthedOperator, SessionGrant};
 use signet_core::passkey::{CEREMONY_TTL_MS, PasskeyAnswer, PasskeyChallenge};
 use signet_core::session::STEP_UP_WINDOW_MS;
-use signet_core::{Clock, CoreError, Signet, SignetConfig};
+use signet_core::{Clock, Conflict, CoreError, Signet, SignetConfig};
 use signet_crypto::RootKey;
 use signet_proto::{OperatorId, SecretSeed, SessionId, UserId};
 use signet_store::{AuditFilter, OperatorRecord, Role, Store, UserRecord, UserStatus};

@@ -3,7 +3,6 @@
 //! the permission while changing nothing. Manual clock, real SQLite store.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // Tests fail loudly by design.
 
-use signet_core::Conflict;
 use signet_core::network::ClientAddr;
 use std::net::{IpAddr, Ipv4Addr};
 use std::sync::Arc;
@@ -14,7 +13,7 @@ use signet_core::auth::{AuthedOperator, SignedRequest};
 use signet_core::enrollment::EnrollmentSpec;
 use signet_core::role::{Permission, allows, may_grant};
 use signet_core::secret::SecretInput;
-use signet_core::{Clock, CoreError, Signet, SignetConfig};
+use signet_core::{Clock, Conflict, CoreError, Signet, SignetConfig};
 use signet_crypto::RootKey;
 use signet_proto::{
     CanonicalPath, Method, Nonce, OperatorId, SecretSeed, SignedHeaders, Timestamp, UserId,

@@ -1,7 +1,6 @@
 //! Business rules that depend on time, driven with a manual clock over a real SQLite store.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // Tests fail loudly by design.
 
-use signet_core::Conflict;
 use signet_core::network::ClientAddr;
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -10,7 +9,7 @@ use std::sync::atomic::{AtomicI64, Ordering};
 use signet_core::auth::{AuthedOperator, SignedRequest};
 use signet_core::enrollment::{EnrollmentSpec, Registration};
 use signet_core::secret::SecretInput;
-use signet_core::{Clock, CoreError, Signet, SignetConfig};
+use signet_core::{Clock, Conflict, CoreError, Signet, SignetConfig};
 use signet_crypto::RootKey;
 use signet_proto::{CanonicalPath, Method, Nonce, SecretSeed, SignedHeaders, Timestamp};
 use signet_store_sqlite::SqliteStore;

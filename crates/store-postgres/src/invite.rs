@@ -3,8 +3,9 @@
 
 use async_trait::async_trait;
 use signet_proto::{InviteId, ProjectId};
-use signet_store::Conflict;
-use signet_store::{InviteRecord, InviteStore, Role, StoreError, StoreResult, UserRecord};
+use signet_store::{
+    Conflict, InviteRecord, InviteStore, Role, StoreError, StoreResult, UserRecord,
+};
 use sqlx::postgres::PgRow;
 
 use crate::error::{corrupt, db};

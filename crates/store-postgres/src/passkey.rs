@@ -4,9 +4,8 @@
 
 use async_trait::async_trait;
 use signet_proto::{CeremonyId, PasskeyId, UserId};
-use signet_store::Conflict;
 use signet_store::{
-    CeremonyKind, CeremonyRecord, PasskeyRecord, PasskeyStore, StoreError, StoreResult,
+    CeremonyKind, CeremonyRecord, Conflict, PasskeyRecord, PasskeyStore, StoreError, StoreResult,
 };
 use sqlx::postgres::PgRow;
 

@@ -2,10 +2,9 @@
 
 use async_trait::async_trait;
 use signet_proto::{MachineId, ProjectId, SecretId};
-use signet_store::Conflict;
 use signet_store::{
-    GrantedSecret, NewVersion, PollRow, SecretKind, SecretReadView, SecretRecord, SecretStore,
-    StoreError, StoreResult, VersionContent, VersionRecord,
+    Conflict, GrantedSecret, NewVersion, PollRow, SecretKind, SecretReadView, SecretRecord,
+    SecretStore, StoreError, StoreResult, VersionContent, VersionRecord,
 };
 use sqlx::PgConnection;
 use sqlx::postgres::PgRow;

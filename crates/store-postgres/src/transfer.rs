@@ -7,11 +7,10 @@
 //! transaction, and checks everything it was given (table names, column names, cell types)
 //! against this database's own catalog before the first row is written.
 
-use signet_store::Conflict;
 use std::collections::HashMap;
 
 use async_trait::async_trait;
-use signet_store::{Cell, StoreError, StoreResult, Table, TransferStore};
+use signet_store::{Cell, Conflict, StoreError, StoreResult, Table, TransferStore};
 use sqlx::postgres::PgRow;
 use sqlx::{Column, PgConnection, Row};
 

@@ -6,10 +6,9 @@
 
 use async_trait::async_trait;
 use signet_proto::{ProjectId, UserId};
-use signet_store::Conflict;
 use signet_store::{
-    Lockout, LoginRecord, LoginResult, Role, StoreError, StoreResult, UserRecord, UserStatus,
-    UserStore,
+    Conflict, Lockout, LoginRecord, LoginResult, Role, StoreError, StoreResult, UserRecord,
+    UserStatus, UserStore,
 };
 use sqlx::PgConnection;
 use sqlx::postgres::PgRow;

@@ -2,7 +2,6 @@
 //! the change feed, transfer, and failing fast.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use signet_store::Conflict;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -10,8 +9,9 @@ use signet_store::conformance::fixture::{
     self, FAR_FUTURE, add_machine, add_project, add_secret, assert_chain, chain, event,
 };
 use signet_store::{
-    AuditEvent, AuditResult, AuditStore, Cell, Change, ChangeFeed, FeedState, JournalBatch,
-    NetworkStore, NonceStore, ReadMark, Store, StoreError, Table, TransferStore, VaultStore,
+    AuditEvent, AuditResult, AuditStore, Cell, Change, ChangeFeed, Conflict, FeedState,
+    JournalBatch, NetworkStore, NonceStore, ReadMark, Store, StoreError, Table, TransferStore,
+    VaultStore,
 };
 use signet_store_postgres::testing::{TestDatabase, TestStore};
 use signet_store_postgres::{PgOptions, PgStore};

@@ -4,8 +4,9 @@
 use async_trait::async_trait;
 use rusqlite::{Row, params};
 use signet_proto::{InviteId, ProjectId};
-use signet_store::Conflict;
-use signet_store::{InviteRecord, InviteStore, Role, StoreError, StoreResult, UserRecord};
+use signet_store::{
+    Conflict, InviteRecord, InviteStore, Role, StoreError, StoreResult, UserRecord,
+};
 
 use crate::SqliteStore;
 use crate::error::corrupt;

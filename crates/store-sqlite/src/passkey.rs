@@ -5,9 +5,8 @@
 use async_trait::async_trait;
 use rusqlite::{Row, params};
 use signet_proto::{CeremonyId, PasskeyId, UserId};
-use signet_store::Conflict;
 use signet_store::{
-    CeremonyKind, CeremonyRecord, PasskeyRecord, PasskeyStore, StoreError, StoreResult,
+    CeremonyKind, CeremonyRecord, Conflict, PasskeyRecord, PasskeyStore, StoreError, StoreResult,
 };
 
 use crate::SqliteStore;

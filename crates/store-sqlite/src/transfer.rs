@@ -11,13 +11,12 @@
 //! `WITHOUT ROWID` tables travel in primary-key order. Either way two exports of an unchanged
 //! file are equal.
 
-use signet_store::Conflict;
 use std::collections::{HashMap, HashSet};
 
 use async_trait::async_trait;
 use rusqlite::Connection;
 use rusqlite::types::{Value, ValueRef};
-use signet_store::{Cell, StoreError, StoreResult, Table, TransferStore};
+use signet_store::{Cell, Conflict, StoreError, StoreResult, Table, TransferStore};
 
 use crate::SqliteStore;
 use crate::error::db;

@@ -5,10 +5,9 @@
 use async_trait::async_trait;
 use rusqlite::{Connection, Row, params};
 use signet_proto::{ProjectId, UserId};
-use signet_store::Conflict;
 use signet_store::{
-    Lockout, LoginRecord, LoginResult, Role, StoreError, StoreResult, UserRecord, UserStatus,
-    UserStore,
+    Conflict, Lockout, LoginRecord, LoginResult, Role, StoreError, StoreResult, UserRecord,
+    UserStatus, UserStore,
 };
 
 use crate::SqliteStore;

@@ -1,6 +1,5 @@
 //! The hash-chained audit log.
 
-use crate::Conflict;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
@@ -8,8 +7,8 @@ use signet_proto::{SessionId, UserId};
 
 use super::fixture::{self, assert_chain, chain, event};
 use crate::{
-    ActorKind, AuditEvent, AuditFilter, AuditHead, AuditRecord, AuditResult, Audited, JournalBatch,
-    Store, StoreError,
+    ActorKind, AuditEvent, AuditFilter, AuditHead, AuditRecord, AuditResult, Audited, Conflict,
+    JournalBatch, Store, StoreError,
 };
 
 fn audited(action: &str) -> Audited {

@@ -1,13 +1,12 @@
 //! Invitations: listed newest first, found by code digest, spent once together with the
 //! account they create, and revocable until then.
 
-use crate::Conflict;
 use std::sync::Arc;
 
 use signet_proto::{InviteId, OperatorId, UserId};
 
 use super::fixture::{self, HOUR, NOW};
-use crate::{InviteRecord, Role, Store, StoreError, UserRecord};
+use crate::{Conflict, InviteRecord, Role, Store, StoreError, UserRecord};
 
 fn invite(email: &str, created_ms: i64) -> InviteRecord {
     InviteRecord {

@@ -1,14 +1,13 @@
 //! Machines, memberships and grants.
 
-use crate::Conflict;
 use std::sync::Arc;
 
 use signet_proto::{MachineId, ProjectId, SecretId};
 
 use super::fixture::{self, NOW, add_machine, add_project, add_secret};
 use crate::{
-    EnrollMethod, MachineKind, MachineRecord, MachineStatus, OperatorRecord, PolicyVersion, Store,
-    StoreError,
+    Conflict, EnrollMethod, MachineKind, MachineRecord, MachineStatus, OperatorRecord,
+    PolicyVersion, Store, StoreError,
 };
 
 /// Every field reads back as stored; the listing is newest first; unknown ids are `None`.

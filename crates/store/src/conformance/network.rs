@@ -1,10 +1,9 @@
 //! The vault IP allowlist.
 
-use crate::Conflict;
 use std::sync::Arc;
 
 use super::fixture;
-use crate::{Store, StoreError};
+use crate::{Conflict, Store, StoreError};
 
 /// Entries read back as stored, oldest first.
 pub async fn allowlist_round_trips_oldest_first(store: Arc<dyn Store>) {

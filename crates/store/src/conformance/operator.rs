@@ -1,12 +1,11 @@
 //! Operator keys.
 
-use crate::Conflict;
 use std::sync::Arc;
 
 use signet_proto::OperatorId;
 
 use super::fixture;
-use crate::{OperatorRecord, Store, StoreError};
+use crate::{Conflict, OperatorRecord, Store, StoreError};
 
 /// Operators read back as stored, listed oldest first; unknown ids are `None`.
 pub async fn operators_round_trip_oldest_first(store: Arc<dyn Store>) {

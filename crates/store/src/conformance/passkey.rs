@@ -1,12 +1,11 @@
 //! Passkeys and WebAuthn ceremony state.
 
-use crate::Conflict;
 use std::sync::Arc;
 
 use signet_proto::{CeremonyId, PasskeyId, UserId};
 
 use super::fixture::{self, HOUR, NOW};
-use crate::{CeremonyKind, CeremonyRecord, PasskeyRecord, Store, StoreError, UserRecord};
+use crate::{CeremonyKind, CeremonyRecord, Conflict, PasskeyRecord, Store, StoreError, UserRecord};
 
 fn passkey(user: &UserId, credential_id: &[u8], created_ms: i64) -> PasskeyRecord {
     PasskeyRecord {

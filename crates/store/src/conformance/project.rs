@@ -1,12 +1,11 @@
 //! Projects.
 
-use crate::Conflict;
 use std::sync::Arc;
 
 use signet_proto::ProjectId;
 
 use super::fixture;
-use crate::{Store, StoreError};
+use crate::{Conflict, Store, StoreError};
 
 /// Projects read back as stored, listed by name; unknown ids are `None`.
 pub async fn projects_round_trip_by_name(store: Arc<dyn Store>) {

@@ -1,14 +1,13 @@
 //! Secrets, versions, and the machine read path.
 
-use crate::Conflict;
 use std::sync::Arc;
 
 use signet_proto::{MachineId, ProjectId, SecretId};
 
 use super::fixture::{self, NOW, add_machine, add_project, add_secret, sealed, version};
 use crate::{
-    AuditResult, JournalBatch, NewVersion, PollRow, ReadMark, SecretKind, SecretRecord, Store,
-    StoreError, VersionContent, VersionRecord,
+    AuditResult, Conflict, JournalBatch, NewVersion, PollRow, ReadMark, SecretKind, SecretRecord,
+    Store, StoreError, VersionContent, VersionRecord,
 };
 
 fn structured(content: VersionContent, created_ms: i64) -> NewVersion {

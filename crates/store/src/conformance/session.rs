@@ -1,12 +1,11 @@
 //! Browser sessions and the CLI keys a user signed in with.
 
-use crate::Conflict;
 use std::sync::Arc;
 
 use signet_proto::{OperatorId, SessionId, UserId};
 
 use super::fixture::{self, HOUR, NOW};
-use crate::{OperatorRecord, SessionRecord, Store, StoreError};
+use crate::{Conflict, OperatorRecord, SessionRecord, Store, StoreError};
 
 fn session(user: &UserId, created_ms: i64) -> SessionRecord {
     SessionRecord {

@@ -1,10 +1,9 @@
 //! Bootstrap and enrollment tokens: single use, use limits, expiry, revocation, races.
 
-use crate::Conflict;
 use std::sync::Arc;
 
 use super::fixture::{self, HOUR, NOW, add_machine, add_project, add_secret};
-use crate::{EnrollmentGrant, EnrollmentTokenRecord, MachineRecord, Store, StoreError};
+use crate::{Conflict, EnrollmentGrant, EnrollmentTokenRecord, MachineRecord, Store, StoreError};
 
 /// A grant of no projects and no secrets.
 fn nothing() -> EnrollmentGrant {

@@ -2,7 +2,6 @@
 //! the same backend. What is checked is what the traits can see: after a copy, every read the
 //! target answers is the read the source answers.
 
-use crate::Conflict;
 use std::sync::Arc;
 
 use signet_proto::{
@@ -11,8 +10,8 @@ use signet_proto::{
 
 use super::fixture::{self, FAR_FUTURE, HOUR, NOW, chain, event};
 use crate::{
-    AuditFilter, AuditResult, Cell, CeremonyKind, CeremonyRecord, EnrollmentGrant, InviteRecord,
-    JournalBatch, LoginRecord, LoginResult, MachineRecord, MachineStatus, NewVersion,
+    AuditFilter, AuditResult, Cell, CeremonyKind, CeremonyRecord, Conflict, EnrollmentGrant,
+    InviteRecord, JournalBatch, LoginRecord, LoginResult, MachineRecord, MachineStatus, NewVersion,
     OperatorRecord, PasskeyRecord, ReadMark, Role, SecretKind, SecretRecord, SessionRecord, Store,
     StoreError, Table, UserRecord, VersionContent,
 };

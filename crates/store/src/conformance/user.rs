@@ -1,14 +1,13 @@
 //! Users, recovery codes and login history.
 
-use crate::Conflict;
 use std::sync::Arc;
 
 use signet_proto::UserId;
 
 use super::fixture::{self, HOUR, NOW};
 use crate::{
-    Lockout, LoginRecord, LoginResult, OperatorRecord, Role, Store, StoreError, UserRecord,
-    UserStatus,
+    Conflict, Lockout, LoginRecord, LoginResult, OperatorRecord, Role, Store, StoreError,
+    UserRecord, UserStatus,
 };
 
 /// Users read back as stored, by id, username or email; unknown ones are `None`.

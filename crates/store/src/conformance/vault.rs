@@ -1,10 +1,9 @@
 //! The vault row and its settings.
 
-use crate::Conflict;
 use std::sync::Arc;
 
 use super::fixture;
-use crate::{PolicyVersion, Store, StoreError, VaultRecord};
+use crate::{Conflict, PolicyVersion, Store, StoreError, VaultRecord};
 
 /// Before `create_vault`, there is none.
 pub async fn a_fresh_store_has_no_vault(store: Arc<dyn Store>) {
