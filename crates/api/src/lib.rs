@@ -7,5 +7,6 @@
 //! framework or any storage driver.
 #![forbid(unsafe_code)]
 
+pub mod error;
 pub mod openapi;
 pub mod route;

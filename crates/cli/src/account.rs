@@ -10,7 +10,6 @@ use anyhow::{Context as _, Result, bail};
 use serde_json::json;
 use signet_client::SignetHome;
 use signet_client::login::{LoginFactor, accept_invite, cli_login};
-use signet_core::SignetConfig;
 use signet_core::account::{NewOwner, Password};
 use signet_server::config::FileConfig;
 use signet_server::install;
@@ -451,26 +450,22 @@ async fn create_owner(args: CreateOwnerArgs, json: bool) -> Result<ExitCode> {
     // No listener is opened here; only the data folder and the key source are resolved.
     file.insecure_http = Some(true);
     let config = file.resolve()?;
-    let core = SignetConfig {
-        api_url: config.api_url.clone(),
-        ..SignetConfig::default()
-    };
-    let signet = install::open(&config.data_dir, &config.database, &config.root_key, core).await?;
-    let owner = signet
-        .create_owner(NewOwner {
+    let (owner, vault_id) = install::create_owner(
+        &config,
+        NewOwner {
             username: &args.username,
             email: &args.email,
             password: Password::new(password.as_str()),
-        })
-        .await
-        .context("cannot create the owner")?;
+        },
+    )
+    .await?;
     let codes: Vec<&str> = owner.recovery_codes.iter().map(|c| c.as_str()).collect();
     if json {
         output::json(&json!({
             "userId": owner.user.id,
             "username": owner.user.username,
             "email": owner.user.email,
-            "vaultId": signet.vault_id(),
+            "vaultId": vault_id,
             "otpauthUri": owner.otpauth_uri.as_str(),
             "recoveryCodes": codes,
         }))?;
@@ -478,9 +473,7 @@ async fn create_owner(args: CreateOwnerArgs, json: bool) -> Result<ExitCode> {
         let mut lines = vec![
             format!(
                 "Owner {} ({}) created for vault {}.",
-                owner.user.username,
-                owner.user.email,
-                signet.vault_id()
+                owner.user.username, owner.user.email, vault_id
             ),
             "Add this to your authenticator app (shown once):".to_owned(),
             format!("  {}", owner.otpauth_uri.as_str()),

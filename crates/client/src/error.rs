@@ -2,6 +2,8 @@
 
 use std::path::PathBuf;
 
+pub use signet_api::error::ErrorCode;
+
 /// What kind of refusal an HTTP error status is. The SikkerKey SDKs raise one exception class
 /// per status; this enum is the Rust equivalent, so callers can match on the kind without
 /// remembering numbers.
@@ -139,7 +141,8 @@ pub enum ClientError {
         status: u16,
         /// The status's classification.
         kind: HttpErrorKind,
-        /// The server's stable error code (`code`), when the body had one.
+        /// The server's stable error code (`code`), when the body had one, as sent; see
+        /// [`ClientError::error_code`] for it decoded.
         code: Option<String>,
         /// The server's `error` message, or a description of the status when there was none.
         message: String,
@@ -184,6 +187,19 @@ impl ClientError {
     pub fn status(&self) -> Option<u16> {
         match self {
             Self::Http { status, .. } => Some(*status),
+            _ => None,
+        }
+    }
+
+    /// The server's stable error code of an [`ClientError::Http`] error, decoded with the same
+    /// table the server answers from. `None` for another kind of error, a body without a code,
+    /// or a code this SDK does not know (a newer server's): match on [`ClientError::http_kind`]
+    /// then.
+    pub fn error_code(&self) -> Option<ErrorCode> {
+        match self {
+            Self::Http {
+                code: Some(code), ..
+            } => ErrorCode::parse(code),
             _ => None,
         }
     }
@@ -282,6 +298,20 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
+    }
+
+    #[test]
+    fn codes_decode_with_the_servers_table() {
+        let e = ClientError::from_response(
+            409,
+            br#"{"error":"public key is already registered","code":"public_key_taken"}"#,
+        );
+        assert_eq!(e.error_code(), Some(ErrorCode::PublicKeyTaken));
+        assert_eq!(e.error_code().map(ErrorCode::status), e.status());
+        // A code from a newer server is kept as sent, and decodes to nothing.
+        let e = ClientError::from_response(403, br#"{"error":"no","code":"forbidden"}"#);
+        assert_eq!(e.error_code(), None);
+        assert_eq!(ClientError::from_response(404, b"").error_code(), None);
     }
 
     #[test]

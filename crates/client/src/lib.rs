@@ -27,7 +27,7 @@ mod operator;
 mod request;
 mod secret;
 
-pub use error::{ClientError, HttpErrorKind, IdentityFileError};
+pub use error::{ClientError, ErrorCode, HttpErrorKind, IdentityFileError};
 pub use identity::{Credentials, OperatorIdentity, SignetHome};
 pub use machine::{
     CliProject, CliSecret, ExportedSecret, MachineClient, MachineWhoami, SecretChange,

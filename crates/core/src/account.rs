@@ -28,8 +28,8 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 use signet_proto::{OperatorId, ProjectId, PublicKey, UserId, VaultId};
 use signet_store::{
-    ActorKind, AuditResult, LoginRecord, LoginResult, OperatorRecord, Role, StoreError, UserRecord,
-    UserStatus,
+    ActorKind, AuditResult, Conflict, LoginRecord, LoginResult, OperatorRecord, Role, StoreError,
+    UserRecord, UserStatus,
 };
 use subtle::ConstantTimeEq;
 use tokio::sync::Semaphore;
@@ -531,7 +531,7 @@ impl Signet {
         let email = canonical_email(new.email)?;
         check_password(&new.password, &[new.username, &username, &email])?;
         if self.store.user_count().await? > 0 {
-            return Err(CoreError::Conflict("users_exist"));
+            return Err(CoreError::Conflict(Conflict::UsersExist));
         }
         let (enrollment, digests) = self
             .prepare_user(
@@ -956,7 +956,9 @@ impl Signet {
             .insert_operator(&rec)
             .await
             .map_err(|e| match e {
-                StoreError::Conflict("public_key") => CoreError::Conflict("public_key_taken"),
+                StoreError::Conflict(Conflict::PublicKey) => {
+                    CoreError::Conflict(Conflict::PublicKeyTaken)
+                }
                 e => e.into(),
             })?;
         Ok(CliLogin {

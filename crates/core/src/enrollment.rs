@@ -25,8 +25,8 @@ use signet_proto::{
     EnrollmentProof, MachineId, ProjectId, ProtocolError, PublicKey, SecretId, VaultId,
 };
 use signet_store::{
-    ActorKind, AuditEvent, AuditResult, BootstrapTokenRecord, EnrollMethod, EnrollmentGrant,
-    EnrollmentTokenRecord, MachineKind, MachineRecord, MachineStatus, StoreError,
+    ActorKind, AuditEvent, AuditResult, BootstrapTokenRecord, Conflict, EnrollMethod,
+    EnrollmentGrant, EnrollmentTokenRecord, MachineKind, MachineRecord, MachineStatus, StoreError,
 };
 use zeroize::Zeroizing;
 
@@ -373,7 +373,7 @@ impl Signet {
 
     fn key_conflict(e: StoreError) -> CoreError {
         match e {
-            StoreError::Conflict(_) => CoreError::Conflict("public_key_taken"),
+            StoreError::Conflict(_) => CoreError::Conflict(Conflict::PublicKeyTaken),
             e => e.into(),
         }
     }

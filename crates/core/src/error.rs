@@ -1,18 +1,20 @@
 //! Errors of the business layer. Each variant maps to one HTTP status in the server; messages
 //! are safe to show to the caller (no ids that were not supplied, no internals).
 
-use signet_store::StoreError;
+use signet_store::{Conflict, StoreError};
 
 /// Why an operation was refused or failed.
+///
+/// Not `#[non_exhaustive]`: the server maps every variant to an answer in one exhaustive
+/// `match`, so a new variant does not compile until it has been given one.
 #[derive(Debug, thiserror::Error, Clone, PartialEq, Eq)]
-#[non_exhaustive]
 pub enum CoreError {
     /// Input is malformed; the message says which field and why.
     #[error("{0}")]
     BadRequest(String),
-    /// Conflicts with existing state; the payload is a stable code.
+    /// Conflicts with existing state; the payload names the rule.
     #[error("conflict: {0}")]
-    Conflict(&'static str),
+    Conflict(Conflict),
     /// Authenticated, but not allowed (also: a secret that does not exist, to a machine).
     #[error("access denied")]
     Forbidden,
@@ -69,8 +71,9 @@ impl From<StoreError> for CoreError {
         match e {
             StoreError::Conflict(rule) => Self::Conflict(rule),
             StoreError::NotFound => Self::NotFound,
+            StoreError::Unavailable => Self::Unavailable,
             // Corrupt data is logged by the store; to the caller it is an outage, not a detail.
-            _ => Self::Unavailable,
+            StoreError::Corrupt => Self::Unavailable,
         }
     }
 }

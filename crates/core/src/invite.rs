@@ -16,7 +16,7 @@ use crate::network::ClientAddr;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 use signet_proto::{InviteId, ProjectId};
-use signet_store::{ActorKind, AuditResult, InviteRecord, Role, StoreError};
+use signet_store::{ActorKind, AuditResult, Conflict, InviteRecord, Role, StoreError};
 use zeroize::Zeroizing;
 
 use crate::account::{
@@ -145,7 +145,7 @@ impl Signet {
         let email = canonical_email(new.email)?;
         // Checked again when the account is created; asking now spares the invitee a dead link.
         if self.store.user_by_login(&email).await?.is_some() {
-            return Err(CoreError::Conflict("email"));
+            return Err(CoreError::Conflict(Conflict::Email));
         }
         let projects = self.check_scope(new.role, new.projects.as_deref()).await?;
         let mut raw = Zeroizing::new([0u8; 32]);

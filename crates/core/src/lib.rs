@@ -33,3 +33,5 @@ pub mod vault;
 pub use clock::{Clock, SystemClock};
 pub use error::{CoreError, CoreResult};
 pub use service::{Signet, SignetConfig};
+/// The rule a conflicting write breaks, as [`CoreError::Conflict`] carries it.
+pub use signet_store::Conflict;

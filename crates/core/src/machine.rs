@@ -3,7 +3,7 @@
 
 use serde::Serialize;
 use signet_proto::{Fingerprint, MachineId, ProjectId, SecretId};
-use signet_store::{EnrollMethod, MachineRecord, MachineStatus, StoreError};
+use signet_store::{Conflict, EnrollMethod, MachineRecord, MachineStatus, StoreError};
 
 use crate::auth::AuthedOperator;
 use crate::network::parse_cidr;
@@ -150,7 +150,7 @@ impl Signet {
             .transition_machine(&mid, from, to)
             .await
             .map_err(|e| match e {
-                StoreError::NotFound => CoreError::Conflict("machine_state"),
+                StoreError::NotFound => CoreError::Conflict(Conflict::MachineState),
                 e => e.into(),
             })?;
         self.machine_by_id(id).await

@@ -29,8 +29,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use signet_proto::{CeremonyId, PasskeyId, UserId};
 use signet_store::{
-    ActorKind, AuditResult, CeremonyKind, CeremonyRecord, LoginResult, PasskeyRecord, StoreError,
-    UserRecord, UserStatus,
+    ActorKind, AuditResult, CeremonyKind, CeremonyRecord, Conflict, LoginResult, PasskeyRecord,
+    StoreError, UserRecord, UserStatus,
 };
 use webauthn_rs::prelude::{
     AuthenticationResult, DiscoverableAuthentication, Passkey, PasskeyAuthentication,
@@ -265,7 +265,7 @@ impl Signet {
             .ok_or(CoreError::NotFound)?;
         let existing = self.store.passkeys(&user_id).await?;
         if existing.len() >= MAX_PASSKEYS_PER_USER as usize {
-            return Err(CoreError::Conflict("passkey_limit"));
+            return Err(CoreError::Conflict(Conflict::PasskeyLimit));
         }
         // Listing what is registered stops an authenticator from registering a second time.
         let exclude = existing.iter().map(|p| p.credential_id.clone()).collect();
@@ -354,7 +354,9 @@ impl Signet {
         .insert_passkey(&record, MAX_PASSKEYS_PER_USER)
         .await
         .map_err(|e| match e {
-            StoreError::Conflict("credential_id") => CoreError::Conflict("passkey_exists"),
+            StoreError::Conflict(Conflict::CredentialId) => {
+                CoreError::Conflict(Conflict::PasskeyExists)
+            }
             e => e.into(),
         })?;
         Ok(record.into())

@@ -6,7 +6,7 @@ use serde::Serialize;
 use signet_crypto::{ProjectKey, SecretAad};
 use signet_proto::{MachineId, ProjectId, SecretId};
 use signet_store::{
-    NewVersion, ProjectRecord, SecretKind, SecretRecord, VersionContent, VersionRecord,
+    Conflict, NewVersion, ProjectRecord, SecretKind, SecretRecord, VersionContent, VersionRecord,
 };
 use zeroize::Zeroizing;
 
@@ -52,10 +52,6 @@ impl std::fmt::Debug for FieldMerge {
             .finish()
     }
 }
-
-/// The conflict of a merge whose base version is no longer the current one.
-const STALE_BASE: &str =
-    "version: the secret has a newer version than baseVersion; start again from it";
 
 /// What a merge did, by field name (never values): for the audit record.
 #[derive(Debug, Default, PartialEq, Eq)]
@@ -532,7 +528,7 @@ impl Signet {
             .ok_or(CoreError::NotFound)?;
         let base = view.secret.current_version;
         if merge.base_version != base {
-            return Err(CoreError::Conflict(STALE_BASE));
+            return Err(CoreError::Conflict(Conflict::StaleBase));
         }
         if view.secret.kind != SecretKind::Structured {
             return Err(CoreError::bad(
@@ -567,7 +563,7 @@ impl Signet {
             .append_version(&id, base, &v)
             .await
             .map_err(|e| match CoreError::from(e) {
-                CoreError::Conflict("version") => CoreError::Conflict(STALE_BASE),
+                CoreError::Conflict(Conflict::Version) => CoreError::Conflict(Conflict::StaleBase),
                 e => e,
             })?;
         Ok(written_version(view.secret, written, v).into())

@@ -27,7 +27,9 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 use signet_proto::{OperatorId, SessionId};
-use signet_store::{ActorKind, AuditResult, LoginResult, SessionRecord, UserRecord, UserStatus};
+use signet_store::{
+    ActorKind, AuditResult, Conflict, LoginResult, SessionRecord, UserRecord, UserStatus,
+};
 use subtle::ConstantTimeEq;
 use zeroize::Zeroizing;
 
@@ -258,7 +260,7 @@ impl Signet {
             return Err(CoreError::SetupClosed);
         }
         let enrollment = match self.create_owner(new).await {
-            Err(CoreError::Conflict("users_exist")) => return Err(CoreError::SetupClosed),
+            Err(CoreError::Conflict(Conflict::UsersExist)) => return Err(CoreError::SetupClosed),
             r => r?,
         };
         *self.setup.0.lock().map_err(|_| CoreError::Unavailable)? = None;

@@ -12,7 +12,7 @@ use signet_core::account::{
     Password, SecondFactor,
 };
 use signet_core::auth::SignedRequest;
-use signet_core::{Clock, CoreError, Signet, SignetConfig};
+use signet_core::{Clock, Conflict, CoreError, Signet, SignetConfig};
 use signet_crypto::RootKey;
 use signet_proto::{CanonicalPath, Method, Nonce, SecretSeed, SignedHeaders, Timestamp};
 use signet_store::{AuditFilter, AuditStore};
@@ -114,7 +114,10 @@ async fn the_owner_is_created_once_with_ten_codes() {
             password: Password::new(PASSWORD),
         })
         .await;
-    assert_eq!(again.unwrap_err(), CoreError::Conflict("users_exist"));
+    assert_eq!(
+        again.unwrap_err(),
+        CoreError::Conflict(Conflict::UsersExist)
+    );
     let weak = w
         .signet
         .create_owner(NewOwner {

@@ -15,7 +15,7 @@ use signet_core::invite::{INVITE_TTL_MS, InviteAcceptance, NewInvite};
 use signet_core::role::Scope;
 use signet_core::secret::SecretInput;
 use signet_core::user::AccessChange;
-use signet_core::{Clock, CoreError, Signet, SignetConfig};
+use signet_core::{Clock, Conflict, CoreError, Signet, SignetConfig};
 use signet_crypto::RootKey;
 use signet_proto::{
     CanonicalPath, Method, Nonce, OperatorId, ProjectId, SecretSeed, SignedHeaders, Timestamp,
@@ -393,13 +393,13 @@ async fn role_changes_follow_the_rules() {
         s.set_user_role(&w.owner, &id(&boss), change(Role::Admin))
             .await
             .map(drop),
-        Err(CoreError::Conflict("last_owner"))
+        Err(CoreError::Conflict(Conflict::LastOwner))
     );
     assert_eq!(
         s.set_user_active(&w.owner, &id(&boss), false)
             .await
             .map(drop),
-        Err(CoreError::Conflict("last_owner"))
+        Err(CoreError::Conflict(Conflict::LastOwner))
     );
 
     // Allowed: the change lands on the next request.
@@ -577,7 +577,7 @@ async fn an_invitation_is_used_once_before_it_expires() {
     assert_eq!(
         s.revoke_invite(&admin_op, &revoked.invite.id.to_string())
             .await,
-        Err(CoreError::Conflict("invite_spent"))
+        Err(CoreError::Conflict(Conflict::InviteSpent))
     );
     w.clock.0.fetch_add(INVITE_TTL_MS, Ordering::SeqCst);
     for c in [code_of(&later.url), code_of(&revoked.url), &"0".repeat(64)] {

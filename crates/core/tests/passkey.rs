@@ -13,7 +13,7 @@ use signet_core::account::{NewOwner, Password};
 use signet_core::auth::{AuthedOperator, SessionGrant};
 use signet_core::passkey::{CEREMONY_TTL_MS, PasskeyAnswer, PasskeyChallenge};
 use signet_core::session::STEP_UP_WINDOW_MS;
-use signet_core::{Clock, CoreError, Signet, SignetConfig};
+use signet_core::{Clock, Conflict, CoreError, Signet, SignetConfig};
 use signet_crypto::RootKey;
 use signet_proto::{OperatorId, SecretSeed, SessionId, UserId};
 use signet_store::{AuditFilter, OperatorRecord, Role, Store, UserRecord, UserStatus};
@@ -658,7 +658,7 @@ async fn names_and_the_per_user_limit_are_enforced() {
             .passkey_register_start(&op, "eleventh")
             .await
             .unwrap_err(),
-        CoreError::Conflict("passkey_limit")
+        CoreError::Conflict(Conflict::PasskeyLimit)
     );
 }
 

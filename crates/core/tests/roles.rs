@@ -13,7 +13,7 @@ use signet_core::auth::{AuthedOperator, SignedRequest};
 use signet_core::enrollment::EnrollmentSpec;
 use signet_core::role::{Permission, allows, may_grant};
 use signet_core::secret::SecretInput;
-use signet_core::{Clock, CoreError, Signet, SignetConfig};
+use signet_core::{Clock, Conflict, CoreError, Signet, SignetConfig};
 use signet_crypto::RootKey;
 use signet_proto::{
     CanonicalPath, Method, Nonce, OperatorId, SecretSeed, SignedHeaders, Timestamp, UserId,
@@ -611,7 +611,7 @@ async fn users_are_created_with_a_role_at_or_below_the_creators() {
     };
     assert_eq!(
         s.create_user(&admin, again).await.unwrap_err(),
-        CoreError::Conflict("username")
+        CoreError::Conflict(Conflict::Username)
     );
 
     let list = s.users(&admin).await.expect("list");

@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicI64, Ordering};
 use signet_core::auth::{AuthedOperator, SignedRequest};
 use signet_core::enrollment::{EnrollmentSpec, Registration};
 use signet_core::secret::SecretInput;
-use signet_core::{Clock, CoreError, Signet, SignetConfig};
+use signet_core::{Clock, Conflict, CoreError, Signet, SignetConfig};
 use signet_crypto::RootKey;
 use signet_proto::{CanonicalPath, Method, Nonce, SecretSeed, SignedHeaders, Timestamp};
 use signet_store_sqlite::SqliteStore;
@@ -242,7 +242,7 @@ async fn a_pending_machine_is_forbidden_and_a_reused_key_is_refused() {
         .enroll_with_bootstrap_token(&token2.0, &reg)
         .await
         .expect_err("same key twice");
-    assert_eq!(err, CoreError::Conflict("public_key_taken"));
+    assert_eq!(err, CoreError::Conflict(Conflict::PublicKeyTaken));
 }
 
 #[tokio::test]

@@ -1,4 +1,5 @@
-//! The one error type every handler returns, and the table of stable error codes.
+//! The one error type every handler returns, over the table of stable error codes in
+//! `signet_api::error`.
 //!
 //! Bodies are `{"error": "<message>", "code": "<code>"}`. The SikkerKey SDKs read `error`; our
 //! own clients switch on `code`, which never changes once published. Every 401 has the same body,
@@ -7,150 +8,15 @@
 use axum::Json;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use serde_json::json;
-use signet_core::CoreError;
+use serde::Serialize;
+use signet_core::{Conflict, CoreError};
 
-/// A stable error code and the status it always maps to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum ErrorCode {
-    /// 403: not allowed (including a secret that does not exist, to a machine).
-    AccessDenied,
-    /// 401: any authentication failure.
-    AuthenticationFailed,
-    /// 409: the request conflicts with current state.
-    Conflict,
-    /// 500: a bug; details only in the log.
-    Internal,
-    /// 403: an invitation code that is unknown, used, expired or revoked (one answer for all).
-    InviteRefused,
-    /// 400: malformed input; the message says what.
-    MalformedRequest,
-    /// 405: method not routed (HEAD, OPTIONS and TRACE never are on the API).
-    MethodNotAllowed,
-    /// 404: no such route, or (operators only) no such object.
-    NotFound,
-    /// 413: body over the route's limit.
-    PayloadTooLarge,
-    /// 403: the server's public URL cannot be a WebAuthn relying party (no domain, or not HTTPS).
-    PasskeysUnavailable,
-    /// 409: the public key is already registered.
-    PublicKeyTaken,
-    /// 429: too many requests from this source.
-    RateLimited,
-    /// 503: the store or the audit log is down; fail closed.
-    Unavailable,
-    /// 403: a browser request that another site could have made (no CSRF token, foreign
-    /// `Origin` or `Sec-Fetch-Site`).
-    CsrfRefused,
-    /// 403: the action needs a second factor given in this session within five minutes.
-    StepUpRequired,
-    /// 403: first-run setup is closed (wrong, expired or spent code, or a user exists).
-    SetupClosed,
-    /// 415: the body carries a `Content-Encoding`; no route decodes one, so none accepts it.
-    UnsupportedEncoding,
-    /// 408: the request body did not arrive within the body read timeout.
-    RequestTimeout,
-    /// 403: the vault requires enrollment to prove possession of the new key, and the request
-    /// carried no proof (the SikkerKey SDKs cannot send one). Not 400: the body is well formed,
-    /// the vault's policy refuses it, as with any other 403.
-    EnrollmentProofRequired,
-    /// 400: an enrollment proof was sent and does not hold (bad encoding, stale timestamp, or
-    /// a signature that does not verify); the message says which. Not the uniform 401: the
-    /// proof is checked only against the request itself and the clock, never against anything
-    /// the server keeps secret, so a precise answer is no oracle, and it is checked before the
-    /// token is looked up, so it says nothing about the token.
-    EnrollmentProofInvalid,
-    /// 400: a new password is too easy to guess; the message is the estimator's advice.
-    WeakPassword,
-}
+pub use signet_api::error::ErrorCode;
 
-impl ErrorCode {
-    /// The HTTP status.
-    pub fn status(self) -> StatusCode {
-        match self {
-            Self::AccessDenied
-            | Self::CsrfRefused
-            | Self::InviteRefused
-            | Self::StepUpRequired
-            | Self::SetupClosed
-            | Self::PasskeysUnavailable
-            | Self::EnrollmentProofRequired => StatusCode::FORBIDDEN,
-            Self::AuthenticationFailed => StatusCode::UNAUTHORIZED,
-            Self::Conflict | Self::PublicKeyTaken => StatusCode::CONFLICT,
-            Self::Internal => StatusCode::INTERNAL_SERVER_ERROR,
-            Self::MalformedRequest | Self::EnrollmentProofInvalid | Self::WeakPassword => {
-                StatusCode::BAD_REQUEST
-            }
-            Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
-            Self::NotFound => StatusCode::NOT_FOUND,
-            Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
-            Self::RateLimited => StatusCode::TOO_MANY_REQUESTS,
-            Self::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
-            Self::UnsupportedEncoding => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            Self::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
-        }
-    }
-
-    /// The stable code string.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::AccessDenied => "access_denied",
-            Self::AuthenticationFailed => "authentication_failed",
-            Self::Conflict => "conflict",
-            Self::Internal => "internal",
-            Self::InviteRefused => "invite_refused",
-            Self::MalformedRequest => "malformed_request",
-            Self::MethodNotAllowed => "method_not_allowed",
-            Self::NotFound => "not_found",
-            Self::PayloadTooLarge => "payload_too_large",
-            Self::PasskeysUnavailable => "passkeys_unavailable",
-            Self::PublicKeyTaken => "public_key_taken",
-            Self::RateLimited => "rate_limited",
-            Self::Unavailable => "unavailable",
-            Self::CsrfRefused => "csrf_refused",
-            Self::StepUpRequired => "step_up_required",
-            Self::SetupClosed => "setup_closed",
-            Self::UnsupportedEncoding => "unsupported_encoding",
-            Self::RequestTimeout => "request_timeout",
-            Self::EnrollmentProofRequired => "enrollment_proof_required",
-            Self::EnrollmentProofInvalid => "enrollment_proof_invalid",
-            Self::WeakPassword => "weak_password",
-        }
-    }
-
-    /// The fixed message for codes whose message never varies.
-    fn default_message(self) -> &'static str {
-        match self {
-            Self::AccessDenied => "access denied",
-            Self::AuthenticationFailed => "authentication failed",
-            Self::Conflict => "conflict",
-            Self::Internal => "internal error",
-            Self::InviteRefused => "invitation refused",
-            Self::MalformedRequest => "malformed request",
-            Self::MethodNotAllowed => "method not allowed",
-            Self::NotFound => "not found",
-            Self::PayloadTooLarge => "request body too large",
-            Self::PasskeysUnavailable => {
-                "passkeys need the server's public URL to be https://<domain> (or http://localhost)"
-            }
-            Self::PublicKeyTaken => "public key is already registered",
-            Self::RateLimited => "too many requests",
-            Self::Unavailable => "service temporarily unavailable",
-            Self::CsrfRefused => "cross-site request refused",
-            Self::StepUpRequired => "confirm with a second factor to continue",
-            Self::SetupClosed => "setup is closed",
-            Self::UnsupportedEncoding => "content-encoding is not supported; send the body as is",
-            Self::RequestTimeout => "request body not received in time",
-            Self::EnrollmentProofRequired => {
-                "this vault requires enrollment to prove possession of the new key (a `proof` \
-                 signed by it, as `signet enroll` sends); SikkerKey SDKs cannot, so enroll with \
-                 `signet enroll` or ask an operator to turn the requirement off"
-            }
-            Self::EnrollmentProofInvalid => "enrollment proof invalid",
-            Self::WeakPassword => "password is too easy to guess",
-        }
-    }
+/// The HTTP status of a code. Every status in the table is a valid one (a test checks), so the
+/// fallback is never taken.
+pub fn status(code: ErrorCode) -> StatusCode {
+    StatusCode::from_u16(code.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
 }
 
 /// An error response.
@@ -188,14 +54,18 @@ impl ApiError {
 }
 
 impl From<CoreError> for ApiError {
+    /// One exhaustive `match`, no catch-all: a new `CoreError` variant does not compile until it
+    /// is given an answer here.
     fn from(e: CoreError) -> Self {
         match e {
             CoreError::BadRequest(m) => Self::malformed(m),
-            CoreError::Conflict("public_key_taken") => Self::new(ErrorCode::PublicKeyTaken),
-            CoreError::Conflict(rule) => Self {
-                code: ErrorCode::Conflict,
-                message: Some(format!("conflict: {rule}")),
-                retry_after_secs: None,
+            CoreError::Conflict(rule) => match conflict_code(rule) {
+                ErrorCode::Conflict => Self {
+                    code: ErrorCode::Conflict,
+                    message: Some(format!("conflict: {rule}")),
+                    retry_after_secs: None,
+                },
+                code => Self::new(code),
             },
             CoreError::Forbidden => Self::new(ErrorCode::AccessDenied),
             CoreError::InviteRefused => Self::new(ErrorCode::InviteRefused),
@@ -222,9 +92,43 @@ impl From<CoreError> for ApiError {
                 message: Some(format!("password is too easy to guess: {advice}")),
                 retry_after_secs: None,
             },
-            _ => Self::new(ErrorCode::Internal),
         }
     }
+}
+
+/// The code a broken rule is answered with. A `conflict` answer names the rule in its message
+/// (`conflict: <rule>`); a rule with a code of its own gets that code's message.
+fn conflict_code(rule: Conflict) -> ErrorCode {
+    match rule {
+        Conflict::PublicKeyTaken => ErrorCode::PublicKeyTaken,
+        Conflict::Id
+        | Conflict::Vault
+        | Conflict::ProjectName
+        | Conflict::SecretName
+        | Conflict::Version
+        | Conflict::PublicKey
+        | Conflict::Cidr
+        | Conflict::Username
+        | Conflict::Email
+        | Conflict::TokenHash
+        | Conflict::InviteCode
+        | Conflict::InviteSpent
+        | Conflict::CredentialId
+        | Conflict::PasskeyLimit
+        | Conflict::LastOwner
+        | Conflict::UsersExist
+        | Conflict::NotEmpty
+        | Conflict::MachineState
+        | Conflict::StaleBase
+        | Conflict::PasskeyExists => ErrorCode::Conflict,
+    }
+}
+
+/// The body of every error answer; field order is the wire's (`error`, then `code`).
+#[derive(Serialize)]
+struct Body<'a> {
+    error: &'a str,
+    code: ErrorCode,
 }
 
 impl IntoResponse for ApiError {
@@ -237,8 +141,11 @@ impl IntoResponse for ApiError {
                 .unwrap_or_else(|| self.code.default_message().to_owned()),
         };
         let mut resp = (
-            self.code.status(),
-            Json(json!({ "error": message, "code": self.code.as_str() })),
+            status(self.code),
+            Json(Body {
+                error: &message,
+                code: self.code,
+            }),
         )
             .into_response();
         if self.code == ErrorCode::RateLimited || self.code == ErrorCode::Unavailable {
@@ -255,39 +162,72 @@ pub type ApiResult<T> = Result<T, ApiError>;
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used)]
+
     use super::*;
 
     #[test]
-    fn codes_are_unique_and_statuses_fixed() {
-        let all = [
-            ErrorCode::AccessDenied,
-            ErrorCode::AuthenticationFailed,
-            ErrorCode::Conflict,
-            ErrorCode::Internal,
-            ErrorCode::InviteRefused,
-            ErrorCode::MalformedRequest,
-            ErrorCode::MethodNotAllowed,
-            ErrorCode::NotFound,
-            ErrorCode::PayloadTooLarge,
-            ErrorCode::PasskeysUnavailable,
-            ErrorCode::PublicKeyTaken,
-            ErrorCode::RateLimited,
-            ErrorCode::Unavailable,
-            ErrorCode::UnsupportedEncoding,
-            ErrorCode::RequestTimeout,
-            ErrorCode::EnrollmentProofRequired,
-            ErrorCode::EnrollmentProofInvalid,
-            ErrorCode::WeakPassword,
-        ];
-        let mut names: Vec<_> = all.iter().map(|c| c.as_str()).collect();
-        names.sort_unstable();
-        names.dedup();
-        assert_eq!(names.len(), all.len());
+    fn every_code_has_a_valid_status() {
+        for &code in ErrorCode::ALL {
+            assert_eq!(status(code).as_u16(), code.status(), "{code}");
+        }
         assert_eq!(
-            ErrorCode::AuthenticationFailed.status(),
+            status(ErrorCode::AuthenticationFailed),
             StatusCode::UNAUTHORIZED
         );
-        assert_eq!(ErrorCode::AccessDenied.status(), StatusCode::FORBIDDEN);
+        assert_eq!(status(ErrorCode::AccessDenied), StatusCode::FORBIDDEN);
+    }
+
+    async fn body_of(e: ApiError) -> (StatusCode, String) {
+        let resp = e.into_response();
+        let status = resp.status();
+        let bytes = axum::body::to_bytes(resp.into_body(), usize::MAX)
+            .await
+            .unwrap();
+        (status, String::from_utf8(bytes.to_vec()).unwrap())
+    }
+
+    /// The bytes on the wire, exactly as they were before the table moved to `signet_api`.
+    #[tokio::test]
+    async fn bodies_are_byte_identical() {
+        assert_eq!(
+            body_of(ApiError::new(ErrorCode::AccessDenied)).await,
+            (
+                StatusCode::FORBIDDEN,
+                r#"{"error":"access denied","code":"access_denied"}"#.to_owned()
+            )
+        );
+        assert_eq!(
+            body_of(CoreError::Conflict(Conflict::PublicKeyTaken).into()).await,
+            (
+                StatusCode::CONFLICT,
+                r#"{"error":"public key is already registered","code":"public_key_taken"}"#
+                    .to_owned()
+            )
+        );
+        assert_eq!(
+            body_of(CoreError::Conflict(Conflict::Username).into()).await,
+            (
+                StatusCode::CONFLICT,
+                r#"{"error":"conflict: username","code":"conflict"}"#.to_owned()
+            )
+        );
+        assert_eq!(
+            body_of(CoreError::Conflict(Conflict::StaleBase).into())
+                .await
+                .1,
+            r#"{"error":"conflict: version: the secret has a newer version than baseVersion; start again from it","code":"conflict"}"#
+        );
+        // A custom message never reaches a 401.
+        let e = ApiError {
+            code: ErrorCode::AuthenticationFailed,
+            message: Some("no such key".into()),
+            retry_after_secs: None,
+        };
+        assert_eq!(
+            body_of(e).await.1,
+            r#"{"error":"authentication failed","code":"authentication_failed"}"#
+        );
     }
 
     #[test]

@@ -1,5 +1,7 @@
 //! The composition root: makes the data folder, loads or creates the root key, picks the storage
-//! backend and opens the vault. It is the only code that names a backend crate.
+//! backend and opens the vault. It is the only code that names a backend crate or holds a
+//! [`Store`]; the CLI's offline commands (`create-owner`, `storage migrate`) call the operations
+//! here instead of opening stores themselves.
 
 use std::fmt;
 use std::fs::{self, OpenOptions};
@@ -8,9 +10,11 @@ use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use signet_core::{Signet, SignetConfig, SystemClock};
+use signet_core::account::{NewOwner, OwnerEnrollment};
+use signet_core::{CoreError, Signet, SignetConfig, SystemClock};
 use signet_crypto::RootKey;
-use signet_store::Store;
+use signet_proto::VaultId;
+use signet_store::{Cell, Conflict, Store, StoreError, Table};
 use signet_store_postgres::PgStore;
 use signet_store_sqlite::SqliteStore;
 use zeroize::Zeroizing;
@@ -143,7 +147,7 @@ fn redact_password(url: &str) -> String {
 /// Opens the store `url` names, creating an empty one if there is none (a SQLite file with mode
 /// 0600 in a 0700 folder made if missing), and bringing its schema up to date. Opens no vault:
 /// `signet storage migrate` needs the store as it is, and a target without a vault.
-pub async fn open_store(url: &DatabaseUrl) -> Result<Arc<dyn Store>, InstallError> {
+async fn open_store(url: &DatabaseUrl) -> Result<Arc<dyn Store>, InstallError> {
     match url {
         DatabaseUrl::Sqlite(path) => {
             if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
@@ -285,6 +289,234 @@ pub async fn open_server(config: &ServerConfig) -> Result<Arc<Signet>, InstallEr
     open(&config.data_dir, &config.database, &config.root_key, core).await
 }
 
+/// Why the first owner could not be created offline.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum OwnerError {
+    /// The installation could not be opened.
+    #[error(transparent)]
+    Install(#[from] InstallError),
+    /// The business layer refused the owner (a user exists, a weak password, ...).
+    #[error("cannot create the owner")]
+    Create(#[source] CoreError),
+}
+
+/// `signet server create-owner`: opens (or creates) the installation `config` describes and
+/// creates its first owner. Returns what the owner is shown once, and the vault's id.
+pub async fn create_owner(
+    config: &ServerConfig,
+    owner: NewOwner<'_>,
+) -> Result<(OwnerEnrollment, VaultId), OwnerError> {
+    // Offline: only the public URL matters (it goes into the authenticator's label); the
+    // server's budgets keep their defaults, as no request is served.
+    let core = SignetConfig {
+        api_url: config.api_url.clone(),
+        ..SignetConfig::default()
+    };
+    let signet = open(&config.data_dir, &config.database, &config.root_key, core).await?;
+    let created = signet
+        .create_owner(owner)
+        .await
+        .map_err(OwnerError::Create)?;
+    Ok((created, signet.vault_id().clone()))
+}
+
+/// Why `signet storage migrate` stopped. The messages name the command's `--from` and `--to`,
+/// since that command is their only reader.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum TransferError {
+    /// The source is a SQLite file that does not exist (opening it would create it).
+    #[error("no database at {}; check --from", .0.display())]
+    NoSource(PathBuf),
+    /// Source and target are the same database.
+    #[error("--from and --to name the same database")]
+    SameDatabase,
+    /// The source could not be opened.
+    #[error("cannot open the source {0}")]
+    OpenSource(DatabaseUrl, #[source] InstallError),
+    /// The source could not be read.
+    #[error("cannot read the source {0}")]
+    ReadSource(DatabaseUrl, #[source] StoreFailure),
+    /// The source holds no vault.
+    #[error("the source {0} holds no vault; there is nothing to migrate")]
+    NoVault(DatabaseUrl),
+    /// The target could not be opened.
+    #[error("cannot open the target {0}")]
+    OpenTarget(DatabaseUrl, #[source] InstallError),
+    /// The target could not be read.
+    #[error("cannot read the target {0}")]
+    ReadTarget(DatabaseUrl, #[source] StoreFailure),
+    /// The target holds a vault or rows already; nothing was changed.
+    #[error("the target {0} is not empty; migrate only into a new database (nothing was changed)")]
+    NotEmpty(DatabaseUrl),
+    /// The source could not be exported.
+    #[error("cannot export {0}")]
+    Export(DatabaseUrl, #[source] StoreFailure),
+    /// The target refused the import; it wrote nothing.
+    #[error("cannot import into {0}; nothing was written to it")]
+    Import(DatabaseUrl, #[source] StoreFailure),
+    /// The copy could not be read back.
+    #[error("cannot read back {0} to verify the copy")]
+    ReadBack(DatabaseUrl, #[source] StoreFailure),
+    /// The copy read back differs from what was exported.
+    #[error(
+        "the copy in {to} differs from the source (table {table}); do not use it: delete it and \
+         run the migration again"
+    )]
+    Differs {
+        /// The target.
+        to: DatabaseUrl,
+        /// The first table that differs (or "(extra tables)").
+        table: String,
+    },
+}
+
+/// A store error told to the person running a migration. Store errors carry no detail by design
+/// (the backend logged it), so this says what each means.
+#[derive(Debug, thiserror::Error)]
+#[error("{}", describe(.0))]
+pub struct StoreFailure(StoreError);
+
+fn describe(e: &StoreError) -> String {
+    match e {
+        StoreError::Unavailable => "the database is unavailable (see the log above)".to_owned(),
+        StoreError::Corrupt => {
+            "the data does not fit the database schema (see the log above)".to_owned()
+        }
+        StoreError::Conflict(_) | StoreError::NotFound => e.to_string(),
+    }
+}
+
+/// What a migration copied.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Transfer {
+    /// The vault that was copied.
+    pub vault_id: VaultId,
+    /// Every table, in the source's order, with its row count.
+    pub tables: Vec<(String, usize)>,
+}
+
+/// `signet storage migrate`: copies every table from the store `from` names into the empty
+/// store `to` names, through the backends' export and import, then proves the copy by exporting
+/// it again. Needs no root key, since nothing is decrypted: ciphertexts, wrapped keys and audit
+/// hashes travel byte for byte. The source may stay in use; the copy is one consistent snapshot.
+pub async fn transfer(from: &DatabaseUrl, to: &DatabaseUrl) -> Result<Transfer, TransferError> {
+    // Opening a missing SQLite file would create it, and then report an empty source.
+    if let DatabaseUrl::Sqlite(path) = from
+        && !path.exists()
+    {
+        return Err(TransferError::NoSource(path.clone()));
+    }
+    if from == to {
+        return Err(TransferError::SameDatabase);
+    }
+    let failed = |e: StoreError| StoreFailure(e);
+    let source = open_store(from)
+        .await
+        .map_err(|e| TransferError::OpenSource(from.clone(), e))?;
+    let Some(vault) = source
+        .vault()
+        .await
+        .map_err(|e| TransferError::ReadSource(from.clone(), failed(e)))?
+    else {
+        return Err(TransferError::NoVault(from.clone()));
+    };
+    let target = open_store(to)
+        .await
+        .map_err(|e| TransferError::OpenTarget(to.clone(), e))?;
+    refuse_unless_empty(target.as_ref(), to).await?;
+
+    let tables = source
+        .export_tables()
+        .await
+        .map_err(|e| TransferError::Export(from.clone(), failed(e)))?;
+    match target.import_tables(tables.clone()).await {
+        Ok(()) => {}
+        Err(StoreError::Conflict(Conflict::NotEmpty)) => {
+            return Err(TransferError::NotEmpty(to.clone()));
+        }
+        Err(e) => return Err(TransferError::Import(to.clone(), failed(e))),
+    }
+    let copy = target
+        .export_tables()
+        .await
+        .map_err(|e| TransferError::ReadBack(to.clone(), failed(e)))?;
+    if let Some(name) = first_difference(&tables, &copy) {
+        return Err(TransferError::Differs {
+            to: to.clone(),
+            table: name.to_owned(),
+        });
+    }
+    Ok(Transfer {
+        vault_id: vault.id,
+        tables: tables.into_iter().map(|t| (t.name, t.rows.len())).collect(),
+    })
+}
+
+async fn refuse_unless_empty(target: &dyn Store, to: &DatabaseUrl) -> Result<(), TransferError> {
+    let read = |e: StoreError| TransferError::ReadTarget(to.clone(), StoreFailure(e));
+    let vault = target.vault().await.map_err(read)?;
+    let tables = target.export_tables().await.map_err(read)?;
+    if vault.is_some() || tables.iter().any(|t| !t.rows.is_empty()) {
+        return Err(TransferError::NotEmpty(to.clone()));
+    }
+    Ok(())
+}
+
+/// A cell in a form that sorts, so rows can be compared as multisets.
+#[derive(PartialEq, Eq, PartialOrd, Ord)]
+enum Key<'a> {
+    Null,
+    Int(i64),
+    Text(&'a str),
+    Bytes(&'a [u8]),
+}
+
+/// A table's rows with their cells in `columns` order, sorted. Backends keep different table
+/// and row orders (SQLite by rowid, PostgreSQL by key), so a copy is the same data, not the same
+/// sequence. `None` if the table lacks one of `columns`.
+fn canonical<'a>(table: &'a Table, columns: &[String]) -> Option<Vec<Vec<Key<'a>>>> {
+    let index: Vec<usize> = columns
+        .iter()
+        .map(|c| table.columns.iter().position(|have| have == c))
+        .collect::<Option<_>>()?;
+    let mut rows: Vec<Vec<Key<'a>>> = table
+        .rows
+        .iter()
+        .map(|row| {
+            index
+                .iter()
+                .map(|&i| match row.get(i) {
+                    Some(Cell::Int(v)) => Key::Int(*v),
+                    Some(Cell::Text(v)) => Key::Text(v),
+                    Some(Cell::Bytes(v)) => Key::Bytes(v),
+                    Some(Cell::Null) | None => Key::Null,
+                })
+                .collect()
+        })
+        .collect();
+    rows.sort_unstable();
+    Some(rows)
+}
+
+/// The name of the first table whose columns or rows differ, or that is missing on one side.
+fn first_difference<'a>(expected: &'a [Table], actual: &[Table]) -> Option<&'a str> {
+    for want in expected {
+        let same = actual
+            .iter()
+            .find(|t| t.name == want.name)
+            .is_some_and(|got| {
+                got.columns.len() == want.columns.len()
+                    && canonical(got, &want.columns) == canonical(want, &want.columns)
+            });
+        if !same {
+            return Some(&want.name);
+        }
+    }
+    (actual.len() != expected.len()).then_some("(extra tables)")
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
@@ -359,5 +591,47 @@ mod tests {
             msg.contains("127.0.0.1:9/signet") && !msg.contains("hunter2"),
             "{msg}"
         );
+    }
+}
+
+#[cfg(test)]
+mod transfer_tests {
+    use super::*;
+
+    fn table(name: &str, rows: Vec<Vec<Cell>>) -> Table {
+        Table {
+            name: name.to_owned(),
+            columns: vec!["v".to_owned()],
+            rows,
+        }
+    }
+
+    #[test]
+    fn a_difference_names_its_table() {
+        let a = vec![
+            table("vault", vec![vec![Cell::Int(1)]]),
+            table("audit", vec![]),
+        ];
+        assert_eq!(first_difference(&a, &a.clone()), None);
+        let mut b = a.clone();
+        b[1].rows.push(vec![Cell::Null]);
+        assert_eq!(first_difference(&a, &b), Some("audit"));
+        assert_eq!(first_difference(&a, &a[..1]), Some("audit"));
+        let mut c = a.clone();
+        c.push(table("extra", vec![]));
+        assert_eq!(first_difference(&a, &c), Some("(extra tables)"));
+        // Another backend's table and row order is the same data.
+        let swapped = vec![a[1].clone(), a[0].clone()];
+        assert_eq!(first_difference(&a, &swapped), None);
+        let two = table("audit", vec![vec![Cell::Int(1)], vec![Cell::Int(2)]]);
+        let mut reversed = two.clone();
+        reversed.rows.reverse();
+        assert_eq!(
+            first_difference(std::slice::from_ref(&two), &[reversed]),
+            None
+        );
+        let mut changed = two.clone();
+        changed.rows[1] = vec![Cell::Text("2".into())];
+        assert_eq!(first_difference(&[two], &[changed]), Some("audit"));
     }
 }

@@ -1,29 +1,29 @@
 //! How driver errors become [`StoreError`]s: the detail is logged here and never returned.
 
-use signet_store::StoreError;
+use signet_store::{Conflict, StoreError};
 
 /// The uniqueness rules callers can tell apart, keyed by the constraint (or unique index) name
 /// PostgreSQL reports. The migration names each of them, so the list is exact; the rule names
 /// are the ones the store traits document and the SQLite backend returns.
-const UNIQUE_RULES: &[(&str, &str)] = &[
-    ("principal_keys_pkey", "public_key"),
-    ("projects_name_key", "project_name"),
-    ("secrets_live_name", "secret_name"),
-    ("ip_allowlist_cidr_key", "cidr"),
-    ("vault_pkey", "vault"),
-    ("users_username_key", "username"),
-    ("users_email_key", "email"),
-    ("sessions_token_hash_key", "token_hash"),
-    ("invites_code_hash_key", "invite_code"),
-    ("passkeys_credential_id_key", "credential_id"),
-    ("secret_versions_pkey", "version"),
+const UNIQUE_RULES: &[(&str, Conflict)] = &[
+    ("principal_keys_pkey", Conflict::PublicKey),
+    ("projects_name_key", Conflict::ProjectName),
+    ("secrets_live_name", Conflict::SecretName),
+    ("ip_allowlist_cidr_key", Conflict::Cidr),
+    ("vault_pkey", Conflict::Vault),
+    ("users_username_key", Conflict::Username),
+    ("users_email_key", Conflict::Email),
+    ("sessions_token_hash_key", Conflict::TokenHash),
+    ("invites_code_hash_key", Conflict::InviteCode),
+    ("passkeys_credential_id_key", Conflict::CredentialId),
+    ("secret_versions_pkey", Conflict::Version),
 ];
 
 /// The rule a unique constraint stands for; an unnamed one is an identifier collision.
-pub(crate) fn unique_rule(constraint: Option<&str>) -> &'static str {
+pub(crate) fn unique_rule(constraint: Option<&str>) -> Conflict {
     constraint
         .and_then(|c| UNIQUE_RULES.iter().find(|(name, _)| *name == c))
-        .map_or("id", |(_, rule)| rule)
+        .map_or(Conflict::Id, |&(_, rule)| rule)
 }
 
 /// Maps a driver error, logging what the caller will not see. Only the error code, constraint,
@@ -61,7 +61,7 @@ fn database(
         // unique_violation
         "23505" => {
             let rule = unique_rule(constraint);
-            if rule == "id" {
+            if rule == Conflict::Id {
                 // A random id or token digest collided, or a caller inserted the same record
                 // twice: still a uniqueness conflict, just not one with a documented name.
                 tracing::warn!(constraint, table, "uniqueness conflict on an identifier");
@@ -110,19 +110,19 @@ mod tests {
     fn unique_violations_name_their_rule() {
         assert_eq!(
             database("23505", Some("secrets_live_name"), None, "duplicate key"),
-            StoreError::Conflict("secret_name")
+            StoreError::Conflict(Conflict::SecretName)
         );
         assert_eq!(
             database("23505", Some("principal_keys_pkey"), None, "duplicate key"),
-            StoreError::Conflict("public_key")
+            StoreError::Conflict(Conflict::PublicKey)
         );
         assert_eq!(
             database("23505", Some("machines_pkey"), None, "duplicate key"),
-            StoreError::Conflict("id")
+            StoreError::Conflict(Conflict::Id)
         );
         assert_eq!(
             database("23505", None, None, "duplicate key"),
-            StoreError::Conflict("id")
+            StoreError::Conflict(Conflict::Id)
         );
     }
 

@@ -3,7 +3,9 @@
 
 use async_trait::async_trait;
 use signet_proto::{InviteId, ProjectId};
-use signet_store::{InviteRecord, InviteStore, Role, StoreError, StoreResult, UserRecord};
+use signet_store::{
+    Conflict, InviteRecord, InviteStore, Role, StoreError, StoreResult, UserRecord,
+};
 use sqlx::postgres::PgRow;
 
 use crate::error::{corrupt, db};
@@ -116,7 +118,7 @@ impl InviteStore for PgStore {
             .await
             .map_err(db)?;
         Err(match exists {
-            Some(_) => StoreError::Conflict("invite_spent"),
+            Some(_) => StoreError::Conflict(Conflict::InviteSpent),
             None => StoreError::NotFound,
         })
     }

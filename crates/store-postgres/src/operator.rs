@@ -10,7 +10,7 @@ use crate::PgStore;
 use crate::error::db;
 use crate::row::{col, id, opt_id, public_key};
 
-/// Claims a key for a principal, forever. `Conflict("public_key")` if any principal, live or
+/// Claims a key for a principal, forever. `Conflict::PublicKey` if any principal, live or
 /// revoked, ever held it.
 pub(crate) async fn claim_key(
     conn: &mut PgConnection,

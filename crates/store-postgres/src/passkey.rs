@@ -5,7 +5,7 @@
 use async_trait::async_trait;
 use signet_proto::{CeremonyId, PasskeyId, UserId};
 use signet_store::{
-    CeremonyKind, CeremonyRecord, PasskeyRecord, PasskeyStore, StoreError, StoreResult,
+    CeremonyKind, CeremonyRecord, Conflict, PasskeyRecord, PasskeyStore, StoreError, StoreResult,
 };
 use sqlx::postgres::PgRow;
 
@@ -66,7 +66,7 @@ impl PasskeyStore for PgStore {
             .await
             .map_err(db)?;
         if held >= i64::from(max_per_user) {
-            return Err(StoreError::Conflict("passkey_limit"));
+            return Err(StoreError::Conflict(Conflict::PasskeyLimit));
         }
         sqlx::query(
             "INSERT INTO passkeys (id, user_id, credential_id, name, credential, sign_count,

@@ -3,8 +3,8 @@
 use async_trait::async_trait;
 use signet_proto::{MachineId, ProjectId, SecretId};
 use signet_store::{
-    GrantedSecret, NewVersion, PollRow, SecretKind, SecretReadView, SecretRecord, SecretStore,
-    StoreError, StoreResult, VersionContent, VersionRecord,
+    Conflict, GrantedSecret, NewVersion, PollRow, SecretKind, SecretReadView, SecretRecord,
+    SecretStore, StoreError, StoreResult, VersionContent, VersionRecord,
 };
 use sqlx::PgConnection;
 use sqlx::postgres::PgRow;
@@ -169,7 +169,7 @@ impl SecretStore for PgStore {
         let id = id.to_string();
         let next = expected_current
             .checked_add(1)
-            .ok_or(StoreError::Conflict("version"))?;
+            .ok_or(StoreError::Conflict(Conflict::Version))?;
         let mut tx = self.begin().await?;
         // The condition on `current_version` is what makes concurrent writers safe: a second
         // append built on the same version waits for the first to commit, then no longer
@@ -195,7 +195,7 @@ impl SecretStore for PgStore {
                     .await
                     .map_err(db)?;
             return Err(match live {
-                Some(true) => StoreError::Conflict("version"),
+                Some(true) => StoreError::Conflict(Conflict::Version),
                 _ => StoreError::NotFound,
             });
         }

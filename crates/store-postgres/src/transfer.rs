@@ -10,7 +10,7 @@
 use std::collections::HashMap;
 
 use async_trait::async_trait;
-use signet_store::{Cell, StoreError, StoreResult, Table, TransferStore};
+use signet_store::{Cell, Conflict, StoreError, StoreResult, Table, TransferStore};
 use sqlx::postgres::PgRow;
 use sqlx::{Column, PgConnection, Row};
 
@@ -411,7 +411,7 @@ impl TransferStore for PgStore {
             .await
             .map_err(db)?;
         if occupied.is_some() {
-            return Err(StoreError::Conflict("not_empty"));
+            return Err(StoreError::Conflict(Conflict::NotEmpty));
         }
         let catalog = catalog(&mut tx).await?;
         let mut checked = tables

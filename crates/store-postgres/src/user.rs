@@ -7,8 +7,8 @@
 use async_trait::async_trait;
 use signet_proto::{ProjectId, UserId};
 use signet_store::{
-    Lockout, LoginRecord, LoginResult, Role, StoreError, StoreResult, UserRecord, UserStatus,
-    UserStore,
+    Conflict, Lockout, LoginRecord, LoginResult, Role, StoreError, StoreResult, UserRecord,
+    UserStatus, UserStore,
 };
 use sqlx::PgConnection;
 use sqlx::postgres::PgRow;
@@ -130,7 +130,7 @@ async fn keep_an_owner(conn: &mut PgConnection, user: &UserId) -> StoreResult<()
     .await
     .map_err(db)?;
     if others == 0 {
-        return Err(StoreError::Conflict("last_owner"));
+        return Err(StoreError::Conflict(Conflict::LastOwner));
     }
     Ok(())
 }
@@ -236,7 +236,7 @@ impl UserStore for PgStore {
             .await
             .map_err(db)?;
         if exists.is_some() {
-            return Err(StoreError::Conflict("users_exist"));
+            return Err(StoreError::Conflict(Conflict::UsersExist));
         }
         insert(&mut tx, u).await?;
         insert_codes(&mut tx, &u.id, recovery_hashes).await?;

@@ -9,8 +9,9 @@ use signet_store::conformance::fixture::{
     self, FAR_FUTURE, add_machine, add_project, add_secret, assert_chain, chain, event,
 };
 use signet_store::{
-    AuditEvent, AuditResult, AuditStore, Cell, Change, ChangeFeed, FeedState, JournalBatch,
-    NetworkStore, NonceStore, ReadMark, Store, StoreError, Table, TransferStore, VaultStore,
+    AuditEvent, AuditResult, AuditStore, Cell, Change, ChangeFeed, Conflict, FeedState,
+    JournalBatch, NetworkStore, NonceStore, ReadMark, Store, StoreError, Table, TransferStore,
+    VaultStore,
 };
 use signet_store_postgres::testing::{TestDatabase, TestStore};
 use signet_store_postgres::{PgOptions, PgStore};
@@ -491,7 +492,7 @@ async fn export_and_import_round_trip() {
 
     assert_eq!(
         to.pg().import_tables(exported).await,
-        Err(StoreError::Conflict("not_empty"))
+        Err(StoreError::Conflict(Conflict::NotEmpty))
     );
 }
 

@@ -2,25 +2,25 @@
 
 use rusqlite::ErrorCode;
 use rusqlite::ffi;
-use signet_store::StoreError;
+use signet_store::{Conflict, StoreError};
 
 /// The uniqueness rules callers can tell apart, keyed by the column list SQLite names when the
 /// rule is violated (`UNIQUE constraint failed: <columns>`). The schema is ours, so the list is
 /// exact; the names are the ones the store traits document.
-const UNIQUE_RULES: &[(&str, &str)] = &[
-    ("principal_keys.public_key", "public_key"),
-    ("projects.name", "project_name"),
-    ("secrets.project_id, secrets.name", "secret_name"),
-    ("ip_allowlist.cidr", "cidr"),
-    ("vault.singleton", "vault"),
-    ("users.username", "username"),
-    ("users.email", "email"),
-    ("sessions.token_hash", "token_hash"),
-    ("invites.code_hash", "invite_code"),
-    ("passkeys.credential_id", "credential_id"),
+const UNIQUE_RULES: &[(&str, Conflict)] = &[
+    ("principal_keys.public_key", Conflict::PublicKey),
+    ("projects.name", Conflict::ProjectName),
+    ("secrets.project_id, secrets.name", Conflict::SecretName),
+    ("ip_allowlist.cidr", Conflict::Cidr),
+    ("vault.singleton", Conflict::Vault),
+    ("users.username", Conflict::Username),
+    ("users.email", Conflict::Email),
+    ("sessions.token_hash", Conflict::TokenHash),
+    ("invites.code_hash", Conflict::InviteCode),
+    ("passkeys.credential_id", Conflict::CredentialId),
     (
         "secret_versions.secret_id, secret_versions.version",
-        "version",
+        Conflict::Version,
     ),
 ];
 
@@ -61,12 +61,12 @@ fn constraint(extended: i32, msg: Option<&str>) -> StoreError {
                 .and_then(|m| m.strip_prefix("UNIQUE constraint failed: "))
                 .unwrap_or_default();
             match UNIQUE_RULES.iter().find(|(cols, _)| *cols == columns) {
-                Some((_, rule)) => StoreError::Conflict(rule),
+                Some(&(_, rule)) => StoreError::Conflict(rule),
                 None => {
                     // A random id or token digest collided, or a caller inserted the same record
                     // twice: still a uniqueness conflict, just not one with a documented name.
                     tracing::warn!(columns, "uniqueness conflict on an identifier");
-                    StoreError::Conflict("id")
+                    StoreError::Conflict(Conflict::Id)
                 }
             }
         }
@@ -105,17 +105,17 @@ mod tests {
             ffi::SQLITE_CONSTRAINT_UNIQUE,
             "UNIQUE constraint failed: secrets.project_id, secrets.name",
         );
-        assert_eq!(db(e), StoreError::Conflict("secret_name"));
+        assert_eq!(db(e), StoreError::Conflict(Conflict::SecretName));
         let e = failure(
             ffi::SQLITE_CONSTRAINT_PRIMARYKEY,
             "UNIQUE constraint failed: principal_keys.public_key",
         );
-        assert_eq!(db(e), StoreError::Conflict("public_key"));
+        assert_eq!(db(e), StoreError::Conflict(Conflict::PublicKey));
         let e = failure(
             ffi::SQLITE_CONSTRAINT_PRIMARYKEY,
             "UNIQUE constraint failed: machines.id",
         );
-        assert_eq!(db(e), StoreError::Conflict("id"));
+        assert_eq!(db(e), StoreError::Conflict(Conflict::Id));
     }
 
     #[test]

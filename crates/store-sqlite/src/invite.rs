@@ -4,7 +4,9 @@
 use async_trait::async_trait;
 use rusqlite::{Row, params};
 use signet_proto::{InviteId, ProjectId};
-use signet_store::{InviteRecord, InviteStore, Role, StoreError, StoreResult, UserRecord};
+use signet_store::{
+    Conflict, InviteRecord, InviteStore, Role, StoreError, StoreResult, UserRecord,
+};
 
 use crate::SqliteStore;
 use crate::error::corrupt;
@@ -125,7 +127,7 @@ impl InviteStore for SqliteStore {
                 |r| col::<i64>(r, 0),
             )?;
             Err(match exists {
-                Some(_) => StoreError::Conflict("invite_spent"),
+                Some(_) => StoreError::Conflict(Conflict::InviteSpent),
                 None => StoreError::NotFound,
             })
         })

@@ -9,7 +9,7 @@ use crate::SqliteStore;
 use crate::row::{col, id, opt_id, public_key};
 use crate::statement::{all, exec, exec_found, one};
 
-/// Claims a key for a principal, forever. `Conflict("public_key")` if any principal, live or
+/// Claims a key for a principal, forever. `Conflict::PublicKey` if any principal, live or
 /// revoked, ever held it.
 pub(crate) fn claim_key(
     tx: &Transaction<'_>,

@@ -6,7 +6,7 @@ use async_trait::async_trait;
 use rusqlite::{Row, params};
 use signet_proto::{CeremonyId, PasskeyId, UserId};
 use signet_store::{
-    CeremonyKind, CeremonyRecord, PasskeyRecord, PasskeyStore, StoreError, StoreResult,
+    CeremonyKind, CeremonyRecord, Conflict, PasskeyRecord, PasskeyStore, StoreError, StoreResult,
 };
 
 use crate::SqliteStore;
@@ -50,7 +50,7 @@ impl PasskeyStore for SqliteStore {
             )?
             .unwrap_or(0);
             if held >= max_per_user {
-                return Err(StoreError::Conflict("passkey_limit"));
+                return Err(StoreError::Conflict(Conflict::PasskeyLimit));
             }
             exec(
                 tx,

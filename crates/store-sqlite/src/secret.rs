@@ -4,8 +4,8 @@ use async_trait::async_trait;
 use rusqlite::{Row, Transaction, params};
 use signet_proto::{MachineId, ProjectId, SecretId};
 use signet_store::{
-    GrantedSecret, NewVersion, PollRow, SecretKind, SecretReadView, SecretRecord, SecretStore,
-    StoreError, StoreResult, VersionContent, VersionRecord,
+    Conflict, GrantedSecret, NewVersion, PollRow, SecretKind, SecretReadView, SecretRecord,
+    SecretStore, StoreError, StoreResult, VersionContent, VersionRecord,
 };
 
 use crate::SqliteStore;
@@ -167,7 +167,7 @@ impl SecretStore for SqliteStore {
     ) -> StoreResult<u32> {
         let (id, v) = (id.clone(), v.clone());
         self.write(move |tx| {
-            let next = expected_current.checked_add(1).ok_or(StoreError::Conflict("version"))?;
+            let next = expected_current.checked_add(1).ok_or(StoreError::Conflict(Conflict::Version))?;
             // The condition on `current_version` is what makes concurrent writers safe: only
             // one of two appends built on the same version can match it.
             let moved = exec(
@@ -186,7 +186,7 @@ impl SecretStore for SqliteStore {
             if moved == 0 {
                 let live = one(tx, "SELECT deleted_ms IS NULL FROM secrets WHERE id = ?1", [id.as_str()], |r| col::<bool>(r, 0))?;
                 return Err(match live {
-                    Some(true) => StoreError::Conflict("version"),
+                    Some(true) => StoreError::Conflict(Conflict::Version),
                     _ => StoreError::NotFound,
                 });
             }

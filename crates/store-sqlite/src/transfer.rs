@@ -16,7 +16,7 @@ use std::collections::{HashMap, HashSet};
 use async_trait::async_trait;
 use rusqlite::Connection;
 use rusqlite::types::{Value, ValueRef};
-use signet_store::{Cell, StoreError, StoreResult, Table, TransferStore};
+use signet_store::{Cell, Conflict, StoreError, StoreResult, Table, TransferStore};
 
 use crate::SqliteStore;
 use crate::error::db;
@@ -355,7 +355,7 @@ impl TransferStore for SqliteStore {
                 .query_row("SELECT count(*) FROM vault", [], |r| r.get(0))
                 .map_err(db)?;
             if vaults != 0 {
-                return Err(StoreError::Conflict("not_empty"));
+                return Err(StoreError::Conflict(Conflict::NotEmpty));
             }
             for (i, (name, table)) in plan(tx, tables)?.into_iter().enumerate() {
                 // A crash with some tables copied must leave the target without any of them.

@@ -6,8 +6,8 @@ use async_trait::async_trait;
 use rusqlite::{Connection, Row, params};
 use signet_proto::{ProjectId, UserId};
 use signet_store::{
-    Lockout, LoginRecord, LoginResult, Role, StoreError, StoreResult, UserRecord, UserStatus,
-    UserStore,
+    Conflict, Lockout, LoginRecord, LoginResult, Role, StoreError, StoreResult, UserRecord,
+    UserStatus, UserStore,
 };
 
 use crate::SqliteStore;
@@ -96,7 +96,7 @@ fn keep_an_owner(c: &Connection, user: &UserId) -> StoreResult<()> {
     )?
     .unwrap_or(0);
     if others == 0 {
-        return Err(StoreError::Conflict("last_owner"));
+        return Err(StoreError::Conflict(Conflict::LastOwner));
     }
     Ok(())
 }
@@ -187,7 +187,7 @@ impl UserStore for SqliteStore {
         self.write(move |tx| {
             let exists = one(tx, "SELECT 1 FROM users LIMIT 1", [], |r| col::<i64>(r, 0))?;
             if exists.is_some() {
-                return Err(StoreError::Conflict("users_exist"));
+                return Err(StoreError::Conflict(Conflict::UsersExist));
             }
             insert(tx, &u)?;
             insert_codes(tx, &u.id.to_string(), &hashes)

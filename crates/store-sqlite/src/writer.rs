@@ -249,6 +249,8 @@ mod tests {
 
     use std::sync::Arc;
 
+    use signet_store::Conflict;
+
     use super::*;
 
     fn scratch() -> (tempfile::TempDir, Connection) {
@@ -308,7 +310,10 @@ mod tests {
         commit_batch(&mut conn, &mut vec![a, b, c, d]);
 
         assert_eq!(ra.blocking_recv().unwrap(), Ok(1));
-        assert_eq!(rb.blocking_recv().unwrap(), Err(StoreError::Conflict("id")));
+        assert_eq!(
+            rb.blocking_recv().unwrap(),
+            Err(StoreError::Conflict(Conflict::Id))
+        );
         assert_eq!(rc.blocking_recv().unwrap(), Err(StoreError::Unavailable));
         assert_eq!(rd.blocking_recv().unwrap(), Ok(3));
         let rows: Vec<i64> = conn
@@ -366,7 +371,7 @@ mod tests {
         for task in tasks {
             let (v, result) = task.await.unwrap();
             if v % 10 == 9 {
-                assert_eq!(result, Err(StoreError::Conflict("id")));
+                assert_eq!(result, Err(StoreError::Conflict(Conflict::Id)));
             } else {
                 assert_eq!(result, Ok(v));
             }

@@ -34,20 +34,20 @@ pub struct InviteRecord {
 /// Invitations.
 #[async_trait]
 pub trait InviteStore {
-    /// Adds an invitation. `Conflict("invite_code")` if the digest exists already.
+    /// Adds an invitation. `Conflict::InviteCode` if the digest exists already.
     async fn insert_invite(&self, invite: &InviteRecord) -> StoreResult<()>;
     /// Every invitation, newest first.
     async fn invites(&self) -> StoreResult<Vec<InviteRecord>>;
     /// The invitation whose code has this digest, whatever its state.
     async fn invite_by_code(&self, code_hash: &[u8; 32]) -> StoreResult<Option<InviteRecord>>;
     /// Revokes an invitation that is neither accepted nor revoked. `NotFound` if there is no
-    /// such invitation; `Conflict("invite_spent")` if it was accepted or revoked already.
+    /// such invitation; `Conflict::InviteSpent` if it was accepted or revoked already.
     async fn revoke_invite(&self, id: &InviteId, now_ms: i64) -> StoreResult<()>;
     /// Spends the invitation and creates `user` with their recovery code digests, all in one
     /// transaction. The invitation must be unaccepted, unrevoked and unexpired at `now_ms`,
     /// checked by the statement that spends it, so of two concurrent acceptances exactly one
-    /// wins: `NotFound` otherwise. A username or email conflict (`Conflict("username")`,
-    /// `Conflict("email")`) leaves the invitation unspent.
+    /// wins: `NotFound` otherwise. A username or email conflict (`Conflict::Username`,
+    /// `Conflict::Email`) leaves the invitation unspent.
     async fn accept_invite(
         &self,
         id: &InviteId,

@@ -58,22 +58,112 @@ pub use user::{Lockout, LoginRecord, LoginResult, Role, UserRecord, UserStatus, 
 pub use vault::{PolicyVersion, VaultRecord, VaultStore};
 
 /// Why a storage operation failed, without any driver detail.
+///
+/// Not `#[non_exhaustive]`: core maps every variant in one exhaustive `match`, so a new one does
+/// not compile until core has decided what it means to a caller.
 #[derive(Debug, thiserror::Error, Clone, PartialEq, Eq)]
-#[non_exhaustive]
 pub enum StoreError {
     /// The backend cannot be reached or could not make the change durable. Callers fail closed
     /// (503) and may retry.
     #[error("storage unavailable")]
     Unavailable,
-    /// A uniqueness rule was violated; the payload names the rule (for example `"public_key"`).
+    /// A rule about existing state was violated; the payload names the rule.
     #[error("conflict: {0}")]
-    Conflict(&'static str),
+    Conflict(Conflict),
     /// The row the operation needs does not exist (or no longer qualifies).
     #[error("not found")]
     NotFound,
     /// Stored data could not be decoded: a bug or tampering, never a client error.
     #[error("stored data is corrupt")]
     Corrupt,
+}
+
+/// Which rule about existing state a write would break. Named once, here, for the store and the
+/// business layer above it: each has a stable name ([`Conflict::as_str`]) that the server puts in
+/// its `409 conflict` message, so the names never change once published.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Conflict {
+    /// A random id or token digest collided, or the same record was inserted twice: a
+    /// uniqueness conflict without a documented rule.
+    Id,
+    /// A vault exists already.
+    Vault,
+    /// A project of that name exists.
+    ProjectName,
+    /// A live secret of that name exists in the project.
+    SecretName,
+    /// The secret's current version is not the one the write expected.
+    Version,
+    /// The public key is registered to a principal (live or not) already.
+    PublicKey,
+    /// The CIDR is on the allowlist already.
+    Cidr,
+    /// The username's canonical form is taken.
+    Username,
+    /// The email's canonical form is taken.
+    Email,
+    /// A session with that token digest exists.
+    TokenHash,
+    /// An invitation with that code digest exists.
+    InviteCode,
+    /// The invitation was accepted or revoked already.
+    InviteSpent,
+    /// The passkey credential is registered already.
+    CredentialId,
+    /// The user has as many passkeys as allowed.
+    PasskeyLimit,
+    /// The change would leave the vault without an active owner.
+    LastOwner,
+    /// A user exists, so the first owner can no longer be created.
+    UsersExist,
+    /// An import target holds data already.
+    NotEmpty,
+    /// Raised by the business layer, not a backend: an enrollment's public key is registered
+    /// already (the server answers `public_key_taken`).
+    PublicKeyTaken,
+    /// Raised by the business layer: the machine changed state (was removed) meanwhile.
+    MachineState,
+    /// Raised by the business layer: a field merge's base version is no longer the current one.
+    StaleBase,
+    /// Raised by the business layer: the passkey is registered to this user already.
+    PasskeyExists,
+}
+
+impl Conflict {
+    /// The rule's stable name, as the server's `conflict` message shows it.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Id => "id",
+            Self::Vault => "vault",
+            Self::ProjectName => "project_name",
+            Self::SecretName => "secret_name",
+            Self::Version => "version",
+            Self::PublicKey => "public_key",
+            Self::Cidr => "cidr",
+            Self::Username => "username",
+            Self::Email => "email",
+            Self::TokenHash => "token_hash",
+            Self::InviteCode => "invite_code",
+            Self::InviteSpent => "invite_spent",
+            Self::CredentialId => "credential_id",
+            Self::PasskeyLimit => "passkey_limit",
+            Self::LastOwner => "last_owner",
+            Self::UsersExist => "users_exist",
+            Self::NotEmpty => "not_empty",
+            Self::PublicKeyTaken => "public_key_taken",
+            Self::MachineState => "machine_state",
+            Self::StaleBase => {
+                "version: the secret has a newer version than baseVersion; start again from it"
+            }
+            Self::PasskeyExists => "passkey_exists",
+        }
+    }
+}
+
+impl std::fmt::Display for Conflict {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 /// Result alias for store methods.

@@ -156,7 +156,7 @@ pub trait MachineStore {
     /// All machines, newest first.
     async fn machines(&self) -> StoreResult<Vec<MachineRecord>>;
     /// Registers a pending machine without any token (tokenless request).
-    /// `Conflict("public_key")` if the key is known.
+    /// `Conflict::PublicKey` if the key is known.
     async fn insert_machine(&self, machine: &NewMachine) -> StoreResult<()>;
     /// Moves a machine from `from` to `to` (for example pending → approved). `NotFound` if the
     /// machine is missing or not in `from`.

@@ -20,7 +20,7 @@ pub struct AllowlistEntry {
 /// The vault IP allowlist. Whether it is enforced is a vault setting.
 #[async_trait]
 pub trait NetworkStore {
-    /// Adds an entry. `Conflict("cidr")` if the CIDR is listed already.
+    /// Adds an entry. `Conflict::Cidr` if the CIDR is listed already.
     async fn insert_allowlist_entry(&self, entry: &AllowlistEntry) -> StoreResult<()>;
     /// Removes an entry. `NotFound` if missing.
     async fn remove_allowlist_entry(&self, id: &str) -> StoreResult<()>;

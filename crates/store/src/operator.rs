@@ -29,7 +29,7 @@ pub struct OperatorRecord {
 /// Operator keys.
 #[async_trait]
 pub trait OperatorStore {
-    /// Adds an operator. `Conflict("public_key")` if the key is already registered to any
+    /// Adds an operator. `Conflict::PublicKey` if the key is already registered to any
     /// operator or machine.
     async fn insert_operator(&self, op: &OperatorRecord) -> StoreResult<()>;
     /// Looks one up by id.

@@ -114,7 +114,7 @@ impl fmt::Debug for CeremonyRecord {
 #[async_trait]
 pub trait PasskeyStore {
     /// Registers a passkey, unless its user already has `max_per_user`:
-    /// `Conflict("passkey_limit")` then, `Conflict("credential_id")` if the credential is
+    /// `Conflict::PasskeyLimit` then, `Conflict::CredentialId` if the credential is
     /// registered already (to anyone), `NotFound` if the user does not exist. The count and the
     /// insert share one transaction, so racing registrations cannot pass the limit together.
     async fn insert_passkey(&self, passkey: &PasskeyRecord, max_per_user: u32) -> StoreResult<()>;
@@ -146,7 +146,7 @@ pub trait PasskeyStore {
     ) -> StoreResult<PasskeyRecord>;
     /// Deletes one of `user`'s passkeys. `NotFound` if it is not theirs.
     async fn delete_passkey(&self, user: &UserId, id: &PasskeyId) -> StoreResult<()>;
-    /// Stores a new ceremony. `Conflict("id")` if the id is taken.
+    /// Stores a new ceremony. `Conflict::Id` if the id is taken.
     async fn insert_ceremony(&self, ceremony: &CeremonyRecord) -> StoreResult<()>;
     /// Removes the ceremony with this id and kind and returns it if it had not expired at
     /// `now_ms`. Atomic: of any number of racing calls, on any replica, at most one gets it.

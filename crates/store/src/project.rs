@@ -21,7 +21,7 @@ pub struct ProjectRecord {
 /// Projects.
 #[async_trait]
 pub trait ProjectStore {
-    /// Adds a project. `Conflict("project_name")` if the name is taken.
+    /// Adds a project. `Conflict::ProjectName` if the name is taken.
     async fn insert_project(&self, project: &ProjectRecord) -> StoreResult<()>;
     /// Looks one up by id.
     async fn project(&self, id: &ProjectId) -> StoreResult<Option<ProjectRecord>>;

@@ -158,10 +158,10 @@ pub struct PollRow {
 /// Secrets, versions, and the machine-side views.
 #[async_trait]
 pub trait SecretStore {
-    /// Creates a secret with its first version. `Conflict("secret_name")` if a live secret of
+    /// Creates a secret with its first version. `Conflict::SecretName` if a live secret of
     /// that name exists in the project; `NotFound` if the project does not exist.
     async fn insert_secret(&self, secret: &SecretRecord, first: &NewVersion) -> StoreResult<()>;
-    /// Appends version `expected_current + 1`. Fails with `Conflict("version")` if the current
+    /// Appends version `expected_current + 1`. Fails with `Conflict::Version` if the current
     /// version is no longer `expected_current` (a concurrent write won), and `NotFound` if the
     /// secret does not exist or is deleted. A `Pointer` must name an existing sealed version.
     /// Returns the number of the version this call wrote, decided inside its transaction, so

@@ -39,7 +39,7 @@ pub struct SessionRecord {
 /// Browser sessions.
 #[async_trait]
 pub trait SessionStore {
-    /// Adds a session. `Conflict("token_hash")` if the digest exists (a broken RNG, never
+    /// Adds a session. `Conflict::TokenHash` if the digest exists (a broken RNG, never
     /// expected).
     async fn insert_session(&self, session: &SessionRecord) -> StoreResult<()>;
     /// The session whose cookie hashes to `token_hash`, revoked or not (the caller decides).

@@ -77,7 +77,7 @@ pub trait TokenStore {
         token_hash: &[u8; 32],
     ) -> StoreResult<Option<BootstrapTokenRecord>>;
     /// Spends the token and registers the pending machine in one transaction. `NotFound` if the
-    /// token is unknown, spent, or expired at `now_ms`; `Conflict("public_key")` if the key is
+    /// token is unknown, spent, or expired at `now_ms`; `Conflict::PublicKey` if the key is
     /// known (the token is then not spent).
     async fn redeem_bootstrap_token(
         &self,
@@ -99,7 +99,7 @@ pub trait TokenStore {
     async fn revoke_enrollment_token(&self, id: &str, now_ms: i64) -> StoreResult<()>;
     /// Counts one use and registers the machine with its memberships and grants, in one
     /// transaction. `NotFound` if, at that moment, the token is revoked, expired at `now_ms`, or
-    /// used up; `Conflict("public_key")` if the key is known.
+    /// used up; `Conflict::PublicKey` if the key is known.
     async fn redeem_enrollment_token(
         &self,
         token_id: &str,

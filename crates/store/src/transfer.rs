@@ -55,7 +55,7 @@ pub trait TransferStore {
     /// satisfies every foreign key. Bookkeeping such as the schema version is not included.
     async fn export_tables(&self) -> StoreResult<Vec<Table>>;
     /// Loads `tables` (as another backend exported them) into this store in one transaction.
-    /// Fails with `Conflict("not_empty")` and writes nothing unless the store holds no vault.
+    /// Fails with `Conflict::NotEmpty` and writes nothing unless the store holds no vault.
     /// Fails with `Corrupt` and writes nothing if a table or column is unknown here, or a cell
     /// does not fit its column. Table and column names are checked against this backend's own
     /// schema before any statement is built from them.

@@ -195,10 +195,10 @@ pub struct LoginRecord {
 /// Users, recovery codes and login history.
 #[async_trait]
 pub trait UserStore {
-    /// Adds a user. `Conflict("username")` or `Conflict("email")` if the canonical form is taken.
+    /// Adds a user. `Conflict::Username` or `Conflict::Email` if the canonical form is taken.
     async fn insert_user(&self, user: &UserRecord) -> StoreResult<()>;
     /// Adds a user and their recovery code digests only if there is no user yet, all in one
-    /// transaction: `Conflict("users_exist")` otherwise. This is how the single owner is
+    /// transaction: `Conflict::UsersExist` otherwise. This is how the single owner is
     /// created; an owner can never exist without the codes they were shown.
     async fn insert_first_user(
         &self,
@@ -258,7 +258,7 @@ pub trait UserStore {
     /// A user's sign-in attempts, newest first, at most `limit`.
     async fn logins(&self, id: &UserId, limit: u32) -> StoreResult<Vec<LoginRecord>>;
     /// Sets a user's role and project scope together. `NotFound` for an unknown or removed
-    /// user; `Conflict("last_owner")` if it would leave no active owner, decided in the same
+    /// user; `Conflict::LastOwner` if it would leave no active owner, decided in the same
     /// transaction as the change so that two concurrent demotions cannot both pass.
     async fn set_user_access(
         &self,
@@ -267,10 +267,10 @@ pub trait UserStore {
         projects: Option<&[ProjectId]>,
     ) -> StoreResult<()>;
     /// Reactivates (`true`) or suspends (`false`) a user. `NotFound` for an unknown or removed
-    /// user; `Conflict("last_owner")` if it would leave no active owner.
+    /// user; `Conflict::LastOwner` if it would leave no active owner.
     async fn set_user_active(&self, id: &UserId, active: bool) -> StoreResult<()>;
     /// Removes a user for good and disables every operator key of theirs, in one transaction.
-    /// `NotFound` for an unknown or already removed user; `Conflict("last_owner")` if it would
+    /// `NotFound` for an unknown or already removed user; `Conflict::LastOwner` if it would
     /// leave no active owner.
     async fn remove_user(&self, id: &UserId, now_ms: i64) -> StoreResult<()>;
 }

@@ -41,7 +41,7 @@ pub struct PolicyVersion(pub i64);
 pub trait VaultStore {
     /// The vault, or `None` on a fresh database.
     async fn vault(&self) -> StoreResult<Option<VaultRecord>>;
-    /// Creates the vault. Fails with `Conflict("vault")` if one exists.
+    /// Creates the vault. Fails with `Conflict::Vault` if one exists.
     async fn create_vault(&self, vault: &VaultRecord) -> StoreResult<()>;
     /// Turns tokenless enrollment requests on or off.
     async fn set_tokenless_enrollment(&self, enabled: bool) -> StoreResult<()>;

@@ -7,8 +7,8 @@ use signet_proto::{SessionId, UserId};
 
 use super::fixture::{self, assert_chain, chain, event};
 use crate::{
-    ActorKind, AuditEvent, AuditFilter, AuditHead, AuditRecord, AuditResult, Audited, JournalBatch,
-    Store, StoreError,
+    ActorKind, AuditEvent, AuditFilter, AuditHead, AuditRecord, AuditResult, Audited, Conflict,
+    JournalBatch, Store, StoreError,
 };
 
 fn audited(action: &str) -> Audited {
@@ -387,7 +387,7 @@ pub async fn a_refused_audited_write_leaves_no_record(store: Arc<dyn Store>) {
             .audited(audited("project_create"))
             .insert_project(&again)
             .await,
-        Err(StoreError::Conflict("project_name"))
+        Err(StoreError::Conflict(Conflict::ProjectName))
     );
     assert_eq!(store.projects().await.unwrap(), [first]);
     assert_eq!(actions(&store).await, Vec::<String>::new());

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use signet_proto::{InviteId, OperatorId, UserId};
 
 use super::fixture::{self, HOUR, NOW};
-use crate::{InviteRecord, Role, Store, StoreError, UserRecord};
+use crate::{Conflict, InviteRecord, Role, Store, StoreError, UserRecord};
 
 fn invite(email: &str, created_ms: i64) -> InviteRecord {
     InviteRecord {
@@ -52,7 +52,7 @@ pub async fn invites_round_trip_newest_first(store: Arc<dyn Store>) {
     };
     assert_eq!(
         store.insert_invite(&same_code).await,
-        Err(StoreError::Conflict("invite_code"))
+        Err(StoreError::Conflict(Conflict::InviteCode))
     );
 }
 
@@ -75,7 +75,7 @@ pub async fn an_invite_is_accepted_once(store: Arc<dyn Store>) {
         store
             .accept_invite(&inv.id, NOW + 1, &clash, &[[1; 32]])
             .await,
-        Err(StoreError::Conflict("username"))
+        Err(StoreError::Conflict(Conflict::Username))
     );
     assert_eq!(store.invites().await.unwrap()[0].used_ms, None);
 
@@ -103,7 +103,7 @@ pub async fn an_invite_is_accepted_once(store: Arc<dyn Store>) {
     assert_eq!(store.user(&again.id).await.unwrap(), None);
     assert_eq!(
         store.revoke_invite(&inv.id, NOW + 3).await,
-        Err(StoreError::Conflict("invite_spent"))
+        Err(StoreError::Conflict(Conflict::InviteSpent))
     );
 }
 
@@ -116,7 +116,7 @@ pub async fn expired_or_revoked_invites_create_nothing(store: Arc<dyn Store>) {
     store.revoke_invite(&revoked.id, NOW).await.unwrap();
     assert_eq!(
         store.revoke_invite(&revoked.id, NOW).await,
-        Err(StoreError::Conflict("invite_spent"))
+        Err(StoreError::Conflict(Conflict::InviteSpent))
     );
     assert_eq!(
         store.revoke_invite(&InviteId::generate(), NOW).await,

@@ -6,8 +6,8 @@ use signet_proto::{MachineId, ProjectId, SecretId};
 
 use super::fixture::{self, NOW, add_machine, add_project, add_secret};
 use crate::{
-    EnrollMethod, MachineKind, MachineRecord, MachineStatus, OperatorRecord, PolicyVersion, Store,
-    StoreError,
+    Conflict, EnrollMethod, MachineKind, MachineRecord, MachineStatus, OperatorRecord,
+    PolicyVersion, Store, StoreError,
 };
 
 /// Every field reads back as stored; the listing is newest first; unknown ids are `None`.
@@ -51,7 +51,7 @@ pub async fn a_key_is_unique_across_machines_and_operators(store: Arc<dyn Store>
     };
     assert_eq!(
         store.insert_machine(&twin).await,
-        Err(StoreError::Conflict("public_key"))
+        Err(StoreError::Conflict(Conflict::PublicKey))
     );
     assert_eq!(store.machine(&twin.id).await.unwrap(), None);
 
@@ -61,7 +61,7 @@ pub async fn a_key_is_unique_across_machines_and_operators(store: Arc<dyn Store>
     };
     assert_eq!(
         store.insert_operator(&op).await,
-        Err(StoreError::Conflict("public_key"))
+        Err(StoreError::Conflict(Conflict::PublicKey))
     );
 
     let op = fixture::operator("op", NOW);
@@ -72,7 +72,7 @@ pub async fn a_key_is_unique_across_machines_and_operators(store: Arc<dyn Store>
     };
     assert_eq!(
         store.insert_machine(&borrower).await,
-        Err(StoreError::Conflict("public_key"))
+        Err(StoreError::Conflict(Conflict::PublicKey))
     );
 
     store.revoke_machine(&m.id).await.unwrap();
@@ -82,7 +82,7 @@ pub async fn a_key_is_unique_across_machines_and_operators(store: Arc<dyn Store>
     };
     assert_eq!(
         store.insert_machine(&heir).await,
-        Err(StoreError::Conflict("public_key"))
+        Err(StoreError::Conflict(Conflict::PublicKey))
     );
     assert_eq!(store.machines().await.unwrap().len(), 1);
 }

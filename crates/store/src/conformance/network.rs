@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use super::fixture;
-use crate::{Store, StoreError};
+use crate::{Conflict, Store, StoreError};
 
 /// Entries read back as stored, oldest first.
 pub async fn allowlist_round_trips_oldest_first(store: Arc<dyn Store>) {
@@ -24,7 +24,7 @@ pub async fn a_cidr_is_listed_once(store: Arc<dyn Store>) {
     let twin = fixture::allowlist_entry("10.8.0.0/16", fixture::NOW + 1);
     assert_eq!(
         store.insert_allowlist_entry(&twin).await,
-        Err(StoreError::Conflict("cidr"))
+        Err(StoreError::Conflict(Conflict::Cidr))
     );
     assert_eq!(store.allowlist().await.unwrap(), [first]);
 }

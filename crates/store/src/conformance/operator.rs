@@ -5,7 +5,7 @@ use std::sync::Arc;
 use signet_proto::OperatorId;
 
 use super::fixture;
-use crate::{OperatorRecord, Store, StoreError};
+use crate::{Conflict, OperatorRecord, Store, StoreError};
 
 /// Operators read back as stored, listed oldest first; unknown ids are `None`.
 pub async fn operators_round_trip_oldest_first(store: Arc<dyn Store>) {
@@ -44,7 +44,7 @@ pub async fn an_operator_key_is_unique(store: Arc<dyn Store>) {
     };
     assert_eq!(
         store.insert_operator(&twin).await,
-        Err(StoreError::Conflict("public_key"))
+        Err(StoreError::Conflict(Conflict::PublicKey))
     );
     assert_eq!(store.operator(&twin.id).await.unwrap(), None);
     assert_eq!(store.operators().await.unwrap(), [first]);

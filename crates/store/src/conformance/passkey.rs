@@ -5,7 +5,7 @@ use std::sync::Arc;
 use signet_proto::{CeremonyId, PasskeyId, UserId};
 
 use super::fixture::{self, HOUR, NOW};
-use crate::{CeremonyKind, CeremonyRecord, PasskeyRecord, Store, StoreError, UserRecord};
+use crate::{CeremonyKind, CeremonyRecord, Conflict, PasskeyRecord, Store, StoreError, UserRecord};
 
 fn passkey(user: &UserId, credential_id: &[u8], created_ms: i64) -> PasskeyRecord {
     PasskeyRecord {
@@ -85,7 +85,7 @@ pub async fn a_credential_is_registered_once_and_within_the_limit(store: Arc<dyn
     let clash = passkey(&bob.id, b"same", NOW);
     assert_eq!(
         store.insert_passkey(&clash, 10).await,
-        Err(StoreError::Conflict("credential_id"))
+        Err(StoreError::Conflict(Conflict::CredentialId))
     );
     assert!(store.passkeys(&bob.id).await.unwrap().is_empty());
 
@@ -97,7 +97,7 @@ pub async fn a_credential_is_registered_once_and_within_the_limit(store: Arc<dyn
         store
             .insert_passkey(&passkey(&alice.id, b"three", NOW), 2)
             .await,
-        Err(StoreError::Conflict("passkey_limit"))
+        Err(StoreError::Conflict(Conflict::PasskeyLimit))
     );
     assert_eq!(store.passkeys(&alice.id).await.unwrap().len(), 2);
     assert_eq!(store.passkey_by_credential(b"three").await.unwrap(), None);
@@ -124,7 +124,7 @@ pub async fn concurrent_registrations_stop_at_the_limit(store: Arc<dyn Store>) {
     for t in tasks {
         match t.await.unwrap() {
             Ok(()) => ok += 1,
-            Err(e) => assert_eq!(e, StoreError::Conflict("passkey_limit")),
+            Err(e) => assert_eq!(e, StoreError::Conflict(Conflict::PasskeyLimit)),
         }
     }
     assert_eq!(ok, 5);
@@ -261,7 +261,7 @@ pub async fn a_ceremony_is_taken_once_before_it_expires(store: Arc<dyn Store>) {
     }
     assert_eq!(
         store.insert_ceremony(&login).await,
-        Err(StoreError::Conflict("id"))
+        Err(StoreError::Conflict(Conflict::Id))
     );
 
     // The wrong kind neither returns nor spends it.

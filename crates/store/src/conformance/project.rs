@@ -5,7 +5,7 @@ use std::sync::Arc;
 use signet_proto::ProjectId;
 
 use super::fixture;
-use crate::{Store, StoreError};
+use crate::{Conflict, Store, StoreError};
 
 /// Projects read back as stored, listed by name; unknown ids are `None`.
 pub async fn projects_round_trip_by_name(store: Arc<dyn Store>) {
@@ -26,7 +26,7 @@ pub async fn a_project_name_is_unique(store: Arc<dyn Store>) {
     let twin = fixture::project("web");
     assert_eq!(
         store.insert_project(&twin).await,
-        Err(StoreError::Conflict("project_name"))
+        Err(StoreError::Conflict(Conflict::ProjectName))
     );
     assert_eq!(store.project(&twin.id).await.unwrap(), None);
     assert_eq!(store.projects().await.unwrap(), [first]);

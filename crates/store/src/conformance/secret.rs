@@ -6,8 +6,8 @@ use signet_proto::{MachineId, ProjectId, SecretId};
 
 use super::fixture::{self, NOW, add_machine, add_project, add_secret, sealed, version};
 use crate::{
-    AuditResult, JournalBatch, NewVersion, PollRow, ReadMark, SecretKind, SecretRecord, Store,
-    StoreError, VersionContent, VersionRecord,
+    AuditResult, Conflict, JournalBatch, NewVersion, PollRow, ReadMark, SecretKind, SecretRecord,
+    Store, StoreError, VersionContent, VersionRecord,
 };
 
 fn structured(content: VersionContent, created_ms: i64) -> NewVersion {
@@ -81,7 +81,7 @@ pub async fn a_live_secret_name_is_unique_per_project(store: Arc<dyn Store>) {
     let (twin, first) = fixture::secret(&p.id, "db");
     assert_eq!(
         store.insert_secret(&twin, &first).await,
-        Err(StoreError::Conflict("secret_name"))
+        Err(StoreError::Conflict(Conflict::SecretName))
     );
     assert_eq!(store.secret(&twin.id).await.unwrap(), None);
 
@@ -120,13 +120,13 @@ pub async fn versions_append_optimistically(store: Arc<dyn Store>) {
         store
             .append_version(&s.id, 1, &version(sealed(3), NOW))
             .await,
-        Err(StoreError::Conflict("version"))
+        Err(StoreError::Conflict(Conflict::Version))
     );
     assert_eq!(
         store
             .append_version(&s.id, 3, &version(sealed(3), NOW))
             .await,
-        Err(StoreError::Conflict("version"))
+        Err(StoreError::Conflict(Conflict::Version))
     );
     let versions = store.versions(&s.id).await.unwrap();
     assert_eq!(
@@ -161,7 +161,7 @@ pub async fn concurrent_appends_on_one_version_let_one_win(store: Arc<dyn Store>
                 won += 1;
                 assert_eq!(written, 2, "the winner is told the version it wrote");
             }
-            Err(e) => assert_eq!(e, StoreError::Conflict("version")),
+            Err(e) => assert_eq!(e, StoreError::Conflict(Conflict::Version)),
         }
     }
     assert_eq!(won, 1);
@@ -190,7 +190,9 @@ pub async fn concurrent_appends_are_told_the_version_they_wrote(store: Arc<dyn S
                     let current = store.secret(&id).await.unwrap().unwrap().current_version;
                     match store.append_version(&id, current, &v).await {
                         Ok(written) => return (i, written),
-                        Err(StoreError::Conflict("version")) => tokio::task::yield_now().await,
+                        Err(StoreError::Conflict(Conflict::Version)) => {
+                            tokio::task::yield_now().await
+                        }
                         Err(e) => panic!("append failed: {e}"),
                     }
                 }

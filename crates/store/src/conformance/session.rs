@@ -5,7 +5,7 @@ use std::sync::Arc;
 use signet_proto::{OperatorId, SessionId, UserId};
 
 use super::fixture::{self, HOUR, NOW};
-use crate::{OperatorRecord, SessionRecord, Store, StoreError};
+use crate::{Conflict, OperatorRecord, SessionRecord, Store, StoreError};
 
 fn session(user: &UserId, created_ms: i64) -> SessionRecord {
     SessionRecord {
@@ -43,7 +43,7 @@ pub async fn sessions_round_trip_by_token(store: Arc<dyn Store>) {
     };
     assert_eq!(
         store.insert_session(&twin).await,
-        Err(StoreError::Conflict("token_hash"))
+        Err(StoreError::Conflict(Conflict::TokenHash))
     );
 }
 

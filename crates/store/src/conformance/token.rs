@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use super::fixture::{self, HOUR, NOW, add_machine, add_project, add_secret};
-use crate::{EnrollmentGrant, EnrollmentTokenRecord, MachineRecord, Store, StoreError};
+use crate::{Conflict, EnrollmentGrant, EnrollmentTokenRecord, MachineRecord, Store, StoreError};
 
 /// A grant of no projects and no secrets.
 fn nothing() -> EnrollmentGrant {
@@ -122,7 +122,7 @@ pub async fn a_bootstrap_key_conflict_leaves_the_token_unspent(store: Arc<dyn St
         store
             .redeem_bootstrap_token(&t.token_hash, NOW, &thief)
             .await,
-        Err(StoreError::Conflict("public_key"))
+        Err(StoreError::Conflict(Conflict::PublicKey))
     );
     assert_eq!(
         store
@@ -361,7 +361,7 @@ pub async fn an_enrollment_key_conflict_uses_nothing(store: Arc<dyn Store>) {
     };
     assert_eq!(
         store.redeem_enrollment_token(&t.id, NOW, &m, &grant).await,
-        Err(StoreError::Conflict("public_key"))
+        Err(StoreError::Conflict(Conflict::PublicKey))
     );
     assert_eq!(uses(&store, &t).await, 0);
     assert_eq!(store.machine(&m.id).await.unwrap(), None);

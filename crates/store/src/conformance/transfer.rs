@@ -10,8 +10,8 @@ use signet_proto::{
 
 use super::fixture::{self, FAR_FUTURE, HOUR, NOW, chain, event};
 use crate::{
-    AuditFilter, AuditResult, Cell, CeremonyKind, CeremonyRecord, EnrollmentGrant, InviteRecord,
-    JournalBatch, LoginRecord, LoginResult, MachineRecord, MachineStatus, NewVersion,
+    AuditFilter, AuditResult, Cell, CeremonyKind, CeremonyRecord, Conflict, EnrollmentGrant,
+    InviteRecord, JournalBatch, LoginRecord, LoginResult, MachineRecord, MachineStatus, NewVersion,
     OperatorRecord, PasskeyRecord, ReadMark, Role, SecretKind, SecretRecord, SessionRecord, Store,
     StoreError, Table, UserRecord, VersionContent,
 };
@@ -617,7 +617,7 @@ pub async fn import_refuses_a_store_that_is_not_empty(
 
     assert_eq!(
         target.import_tables(tables).await,
-        Err(StoreError::Conflict("not_empty"))
+        Err(StoreError::Conflict(Conflict::NotEmpty))
     );
     assert_eq!(target.export_tables().await.unwrap(), before);
     assert_eq!(target.vault().await.unwrap(), Some(vault));

@@ -6,8 +6,8 @@ use signet_proto::UserId;
 
 use super::fixture::{self, HOUR, NOW};
 use crate::{
-    Lockout, LoginRecord, LoginResult, OperatorRecord, Role, Store, StoreError, UserRecord,
-    UserStatus,
+    Conflict, Lockout, LoginRecord, LoginResult, OperatorRecord, Role, Store, StoreError,
+    UserRecord, UserStatus,
 };
 
 /// Users read back as stored, by id, username or email; unknown ones are `None`.
@@ -48,7 +48,7 @@ pub async fn a_username_and_an_email_are_unique(store: Arc<dyn Store>) {
     };
     assert_eq!(
         store.insert_user(&same_name).await,
-        Err(StoreError::Conflict("username"))
+        Err(StoreError::Conflict(Conflict::Username))
     );
     let same_email = UserRecord {
         email: first.email.clone(),
@@ -56,7 +56,7 @@ pub async fn a_username_and_an_email_are_unique(store: Arc<dyn Store>) {
     };
     assert_eq!(
         store.insert_user(&same_email).await,
-        Err(StoreError::Conflict("email"))
+        Err(StoreError::Conflict(Conflict::Email))
     );
     assert_eq!(store.user(&same_name.id).await.unwrap(), None);
     assert_eq!(store.user(&same_email.id).await.unwrap(), None);
@@ -78,7 +78,7 @@ pub async fn a_user_is_added_with_their_codes(store: Arc<dyn Store>) {
     };
     assert_eq!(
         store.insert_user_with_codes(&clash, &[[3; 32]]).await,
-        Err(StoreError::Conflict("username"))
+        Err(StoreError::Conflict(Conflict::Username))
     );
     assert_eq!(store.unused_recovery_codes(&clash.id).await.unwrap(), 0);
     store
@@ -110,7 +110,7 @@ pub async fn the_first_user_is_created_once(store: Arc<dyn Store>) {
     for t in tasks {
         match t.await.unwrap() {
             Ok(()) => won += 1,
-            Err(e) => assert_eq!(e, StoreError::Conflict("users_exist")),
+            Err(e) => assert_eq!(e, StoreError::Conflict(Conflict::UsersExist)),
         }
     }
     assert_eq!(won, 1);
@@ -430,7 +430,7 @@ pub async fn the_last_active_owner_stays(store: Arc<dyn Store>) {
         ..fixture::user("ida", NOW)
     };
     store.insert_user(&first).await.unwrap();
-    let last = Err(StoreError::Conflict("last_owner"));
+    let last = Err(StoreError::Conflict(Conflict::LastOwner));
     assert_eq!(
         store.set_user_access(&first.id, Role::Admin, None).await,
         last
@@ -524,6 +524,6 @@ pub async fn removal_is_final_and_disables_keys(store: Arc<dyn Store>) {
     };
     assert_eq!(
         store.insert_user(&same_name).await,
-        Err(StoreError::Conflict("username"))
+        Err(StoreError::Conflict(Conflict::Username))
     );
 }

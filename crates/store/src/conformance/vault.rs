@@ -3,14 +3,14 @@
 use std::sync::Arc;
 
 use super::fixture;
-use crate::{PolicyVersion, Store, StoreError, VaultRecord};
+use crate::{Conflict, PolicyVersion, Store, StoreError, VaultRecord};
 
 /// Before `create_vault`, there is none.
 pub async fn a_fresh_store_has_no_vault(store: Arc<dyn Store>) {
     assert_eq!(store.vault().await.unwrap(), None);
 }
 
-/// `create_vault` stores the record as given, once; a second is `Conflict("vault")`.
+/// `create_vault` stores the record as given, once; a second is `Conflict::Vault`.
 pub async fn the_vault_is_created_once(store: Arc<dyn Store>) {
     let v = fixture::vault();
     store.create_vault(&v).await.unwrap();
@@ -18,7 +18,7 @@ pub async fn the_vault_is_created_once(store: Arc<dyn Store>) {
 
     assert_eq!(
         store.create_vault(&fixture::vault()).await,
-        Err(StoreError::Conflict("vault"))
+        Err(StoreError::Conflict(Conflict::Vault))
     );
     assert_eq!(store.vault().await.unwrap(), Some(v));
 }
@@ -131,7 +131,7 @@ pub async fn every_policy_write_advances_the_stamp(store: Arc<dyn Store>) {
     let same_cidr = fixture::allowlist_entry("10.9.0.0/16", fixture::NOW + 1);
     assert_eq!(
         store.insert_allowlist_entry(&same_cidr).await,
-        Err(StoreError::Conflict("cidr"))
+        Err(StoreError::Conflict(Conflict::Cidr))
     );
     assert_eq!(
         store.remove_allowlist_entry("ip_missing").await,
