@@ -22,6 +22,22 @@ after(async () => {
   await server?.stop();
 });
 
+/**
+ * The path a `.route(...)` call registers: a quoted literal, or a `route::<area>::<NAME>`
+ * constant looked up in crates/api/src/route.rs, where every route path is declared.
+ */
+function routePath(call) {
+  const literal = call.split('"')[1];
+  if (literal !== undefined) return literal;
+  const m = /^\s*route::(\w+)::(\w+)/.exec(call);
+  if (!m) throw new Error(`a path literal or a route:: constant: ${call}`);
+  const src = readFileSync(join(repoRoot, 'crates/api/src/route.rs'), 'utf8');
+  const area = src.split(`pub mod ${m[1]} {`)[1];
+  const line = area?.split('\n').find((l) => l.trim().startsWith(`pub const ${m[2]}: &str = `));
+  if (!line) throw new Error(`no route constant ${m[1]}::${m[2]}`);
+  return line.split('"')[1];
+}
+
 /** Every `.route(...)` under /v1/admin/ that takes POST, as written in the server's route files. */
 function adminPostRoutes() {
   const dir = join(repoRoot, 'crates/server/src/routes');
@@ -37,7 +53,7 @@ function adminPostRoutes() {
         if (rest[end] === ')') depth--;
       }
       const call = rest.slice(0, end);
-      const path = call.split('"')[1];
+      const path = routePath(call);
       if (call.includes('post(') && path && path.startsWith('/v1/admin/')) out.push(path);
       rest = rest.slice(end);
     }

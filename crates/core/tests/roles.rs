@@ -464,6 +464,36 @@ async fn an_admin_manages_the_vault() {
 }
 
 /// Every `.route(...)` of the admin router: its path and whether it takes POST.
+/// The path a `.route(...)` call registers: a quoted literal, or a `route::<area>::<NAME>`
+/// constant looked up in `crates/api/src/route.rs`, where every route path is declared.
+fn route_path(call: &str) -> String {
+    if let Some(path) = call.split('"').nth(1) {
+        return path.to_owned();
+    }
+    let name = call
+        .split(',')
+        .next()
+        .and_then(|c| c.trim().strip_prefix("route::"))
+        .expect("a path literal or a route:: constant");
+    let (area, constant) = name.split_once("::").expect("route::<area>::<NAME>");
+    let src = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../api/src/route.rs"),
+    )
+    .expect("route.rs");
+    let body = src
+        .split(&format!("pub mod {area} {{"))
+        .nth(1)
+        .expect("the route area");
+    let line = body
+        .lines()
+        .find(|l| {
+            l.trim_start()
+                .starts_with(&format!("pub const {constant}: &str = "))
+        })
+        .expect("the route constant");
+    line.split('"').nth(1).expect("a quoted path").to_owned()
+}
+
 fn admin_routes(src: &str) -> Vec<(String, bool)> {
     let mut out = Vec::new();
     let mut rest = src;
@@ -483,8 +513,7 @@ fn admin_routes(src: &str) -> Vec<(String, bool)> {
             .map(|(j, _)| j)
             .expect("balanced .route(");
         let call = &rest[..end];
-        let path = call.split('"').nth(1).expect("a quoted path").to_owned();
-        out.push((path, call.contains("post(")));
+        out.push((route_path(call), call.contains("post(")));
         rest = &rest[end..];
     }
     out
