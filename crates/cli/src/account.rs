@@ -457,6 +457,7 @@ async fn create_owner(args: CreateOwnerArgs, json: bool) -> Result<ExitCode> {
     };
     let signet = install::open(&config.data_dir, &config.database, &config.root_key, core).await?;
     let owner = signet
+        .accounts()
         .create_owner(NewOwner {
             username: &args.username,
             email: &args.email,
