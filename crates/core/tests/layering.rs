@@ -8,6 +8,7 @@
 //! The source is read as text, not parsed: comments and string literals are stripped first, and
 //! the checks only look for `crate::` paths and `fn` items at the first indentation level of an
 //! `impl` block, which `cargo fmt` keeps stable.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // Tests fail loudly by design.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -253,10 +254,10 @@ fn find_cycle(g: &BTreeMap<String, BTreeSet<String>>) -> Option<Vec<String>> {
     }
     let mut marks = BTreeMap::new();
     for n in g.keys() {
-        if marks.get(n).copied().unwrap_or(Mark::New) == Mark::New {
-            if let Some(c) = visit(n, g, &mut marks, &mut Vec::new()) {
-                return Some(c);
-            }
+        if marks.get(n).copied().unwrap_or(Mark::New) == Mark::New
+            && let Some(c) = visit(n, g, &mut marks, &mut Vec::new())
+        {
+            return Some(c);
         }
     }
     None
