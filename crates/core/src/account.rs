@@ -17,9 +17,7 @@
 //!   later than the last accepted one, checked and recorded in one store statement.
 //! * Recovery codes are stored as SHA-256 digests and spent once.
 
-use crate::address::ClientAddr;
 use std::fmt;
-
 use std::sync::{Arc, Mutex, PoisonError};
 
 use argon2::password_hash::phc::{Output, ParamsString, PasswordHash, Salt};
@@ -37,6 +35,7 @@ use totp_rs::{Algorithm as TotpAlgorithm, Builder as TotpBuilder, Totp};
 use unicode_normalization::UnicodeNormalization;
 use zeroize::{Zeroize, Zeroizing};
 
+use crate::address::ClientAddr;
 use crate::context::Context;
 use crate::enrollment::RequestLimiter;
 use crate::journal::Actor;

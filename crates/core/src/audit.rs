@@ -9,16 +9,17 @@
 //! Durability does not cap throughput because the store group-commits: every append queued while
 //! one transaction is being synced goes into the next one.
 
-pub use crate::chain::ChainKey;
-use crate::journal::Actor;
+use std::sync::Arc;
+
 use serde::Serialize;
 use signet_store::{ActorKind, AuditChain, AuditEvent, AuditFilter, AuditRecord, AuditResult};
 
+pub use crate::chain::ChainKey;
 use crate::context::Context;
+use crate::journal::Actor;
 use crate::principal::AuthedOperator;
 use crate::role::Permission;
 use crate::{CoreError, CoreResult};
-use std::sync::Arc;
 
 /// Records per page when walking the chain.
 const VERIFY_PAGE: u32 = 1000;

@@ -15,7 +15,7 @@
 //!
 //! Project membership and per-secret grants are checked by the read path (`read` module).
 
-use crate::address::ClientAddr;
+use std::sync::Arc;
 
 use dashmap::DashMap;
 use ed25519_dalek::VerifyingKey;
@@ -26,14 +26,13 @@ use signet_proto::{
 };
 use signet_store::{ActorKind, MachineAtPolicy, MachineRecord, MachineStatus, Role, UserStatus};
 
-use crate::address::ip_in_cidrs;
+use crate::address::{ClientAddr, ip_in_cidrs};
 use crate::budget::Budgets;
 use crate::context::Context;
 use crate::network::Network;
 pub use crate::principal::{AuthedMachine, AuthedOperator, SessionGrant};
 use crate::role::Scope;
 use crate::{CoreError, CoreResult};
-use std::sync::Arc;
 
 /// The signed parts of an HTTP request, exactly as received.
 #[derive(Debug, Clone, Copy)]

@@ -14,8 +14,8 @@
 //! vault setting makes it required. Both are checked before the token is looked up, so a refused
 //! attempt never spends a token and its answer says nothing about the token.
 
-use crate::address::ClientAddr;
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::sync::Mutex;
 
 use regex::RegexBuilder;
@@ -30,14 +30,13 @@ use signet_store::{
 };
 use zeroize::Zeroizing;
 
-use crate::address::{ip_in_cidrs, parse_cidr};
+use crate::address::{ClientAddr, ip_in_cidrs, parse_cidr};
 use crate::context::Context;
 use crate::journal::Actor;
 use crate::network::{Network, new_public_id};
 use crate::principal::AuthedOperator;
 use crate::role::Permission;
 use crate::{CoreError, CoreResult};
-use std::sync::Arc;
 
 /// How long a bootstrap token lives.
 pub const BOOTSTRAP_TTL_MS: i64 = 10 * 60 * 1000;

@@ -11,7 +11,7 @@
 //! and the invitation is spent in the same transaction. Every way a code can be wrong (unknown,
 //! used, expired, revoked) is the same [`CoreError::InviteRefused`].
 
-use crate::address::ClientAddr;
+use std::sync::Arc;
 
 use serde::Serialize;
 use sha2::{Digest, Sha256};
@@ -19,16 +19,16 @@ use signet_proto::{InviteId, ProjectId};
 use signet_store::{ActorKind, AuditResult, InviteRecord, Role, StoreError};
 use zeroize::Zeroizing;
 
-use crate::account::Accounts;
 use crate::account::{
-    OwnerEnrollment, Password, canonical_email, canonical_username, check_password, scope_detail,
+    Accounts, OwnerEnrollment, Password, canonical_email, canonical_username, check_password,
+    scope_detail,
 };
+use crate::address::ClientAddr;
 use crate::context::Context;
 use crate::journal::Actor;
 use crate::principal::AuthedOperator;
 use crate::role::{Permission, may_grant};
 use crate::{CoreError, CoreResult};
-use std::sync::Arc;
 
 /// How long an invitation works: 72 hours.
 pub const INVITE_TTL_MS: i64 = 72 * 3600 * 1000;

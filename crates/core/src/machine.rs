@@ -1,6 +1,8 @@
 //! Machine lifecycle as operators drive it. Every change is visible to the machine's very next
 //! request, because authentication reads the machine's row on every request.
 
+use std::sync::Arc;
+
 use serde::Serialize;
 use signet_proto::{Fingerprint, MachineId, ProjectId, SecretId};
 use signet_store::{EnrollMethod, MachineRecord, MachineStatus, StoreError};
@@ -10,7 +12,6 @@ use crate::context::Context;
 use crate::principal::AuthedOperator;
 use crate::role::Permission;
 use crate::{CoreError, CoreResult};
-use std::sync::Arc;
 
 /// Most CIDRs one machine may be restricted to.
 const MAX_MACHINE_CIDRS: usize = 64;

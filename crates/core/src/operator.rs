@@ -1,13 +1,14 @@
 //! Operator keys. The owner's key is created on the server host with file access
 //! (`signet operator init`), never over the network.
 
+use std::sync::Arc;
+
 use signet_proto::{OperatorId, SecretSeed};
 use signet_store::{ActorKind, AuditResult, OperatorRecord};
 
 use crate::context::Context;
 use crate::journal::Actor;
 use crate::{CoreError, CoreResult};
-use std::sync::Arc;
 
 /// Headless operator keys (`signet operator init`).
 #[derive(Clone)]

@@ -21,8 +21,8 @@
 //! * The signature counter only moves forward, checked and stored in one statement, so a cloned
 //!   authenticator or a replayed assertion loses even when it races the real one.
 
-use crate::address::ClientAddr;
 use std::fmt;
+use std::sync::Arc;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
@@ -39,11 +39,11 @@ use webauthn_rs::prelude::{
 };
 
 use crate::account::Accounts;
+use crate::address::ClientAddr;
 use crate::context::Context;
 use crate::journal::Actor;
 use crate::principal::AuthedOperator;
 use crate::{CoreError, CoreResult};
-use std::sync::Arc;
 
 /// Passkeys one user may register.
 pub const MAX_PASSKEYS_PER_USER: u32 = 10;

@@ -1,6 +1,8 @@
 //! What machines read. Steps 5 and 6 of authorisation (project membership, then an explicit
 //! grant) happen here, then decryption, then the durable audit record, then the answer.
 
+use std::sync::Arc;
+
 use serde::Serialize;
 use signet_crypto::{SealedValue, SecretAad, WrappedProjectKey};
 use signet_proto::{ProjectId, SecretId};
@@ -11,7 +13,6 @@ use crate::context::Context;
 use crate::journal::Actor;
 use crate::principal::AuthedMachine;
 use crate::{CoreError, CoreResult};
-use std::sync::Arc;
 
 /// Most ids one poll may watch.
 pub const MAX_WATCH: usize = 100;

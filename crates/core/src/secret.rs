@@ -1,6 +1,7 @@
 //! Projects and secrets, as operators manage them. Humans write; only machines read values.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use serde::Serialize;
 use signet_crypto::{ProjectKey, SecretAad};
@@ -15,7 +16,6 @@ use crate::principal::AuthedOperator;
 use crate::read::Reads;
 use crate::role::Permission;
 use crate::{CoreError, CoreResult};
-use std::sync::Arc;
 
 /// Largest value accepted, in bytes (the HTTP layer also caps secret writes at 1 MiB).
 pub const MAX_VALUE_BYTES: usize = 1024 * 1024 - 4096;

@@ -18,8 +18,8 @@
 //! * The setup code printed at first start carries 256 bits, lives [`SETUP_CODE_TTL_MS`], is
 //!   compared in constant time and is spent by the owner's creation.
 
-use crate::address::ClientAddr;
 use std::fmt;
+use std::sync::Arc;
 use std::sync::Mutex;
 
 use base64::Engine;
@@ -31,14 +31,15 @@ use signet_store::{ActorKind, AuditResult, LoginResult, SessionRecord, UserRecor
 use subtle::ConstantTimeEq;
 use zeroize::Zeroizing;
 
-use crate::account::Accounts;
-use crate::account::{LoginAttempt, NewOwner, OwnerEnrollment, Password, SecondFactor, UserView};
+use crate::account::{
+    Accounts, LoginAttempt, NewOwner, OwnerEnrollment, Password, SecondFactor, UserView,
+};
+use crate::address::ClientAddr;
 use crate::context::Context;
 use crate::journal::Actor;
 use crate::passkey::Passkeys;
 use crate::principal::{AuthedOperator, SessionGrant};
 use crate::{CoreError, CoreResult};
-use std::sync::Arc;
 
 /// A session ends this long after its last request: 30 minutes.
 pub const SESSION_IDLE_MS: i64 = 30 * 60 * 1000;

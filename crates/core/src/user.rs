@@ -17,16 +17,16 @@
 //!
 //! Every change and every refusal is in the audit log, written before the answer.
 
+use std::sync::Arc;
+
 use signet_proto::UserId;
 use signet_store::{Role, UserRecord, UserStatus};
 
-use crate::account::Accounts;
-use crate::account::{UserView, scope_detail};
+use crate::account::{Accounts, UserView, scope_detail};
 use crate::context::Context;
 use crate::principal::AuthedOperator;
 use crate::role::{Permission, allows, may_grant};
 use crate::{CoreError, CoreResult};
-use std::sync::Arc;
 
 /// What `set_user_role` changes.
 #[derive(Debug, Clone)]

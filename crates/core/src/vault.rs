@@ -1,5 +1,7 @@
 //! Opening an installation: the vault is created once, then every start checks the root key.
 
+use std::sync::Arc;
+
 use serde::Serialize;
 use signet_crypto::RootKey;
 use signet_proto::VaultId;
@@ -10,7 +12,6 @@ use crate::context::Context;
 use crate::network::Network;
 use crate::principal::AuthedOperator;
 use crate::role::Permission;
-use std::sync::Arc;
 
 /// Why the vault could not be opened.
 #[derive(Debug, thiserror::Error)]
