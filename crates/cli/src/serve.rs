@@ -140,7 +140,7 @@ pub async fn server(args: ServerArgs) -> Result<()> {
         dir = data_dir.display(),
     );
     // Printed, never logged: the code is a credential for the first owner, for one hour.
-    if let Some(code) = signet.issue_setup_code().await? {
+    if let Some(code) = signet.sessions().issue_setup_code().await? {
         eprintln!(
             "First run: create the owner account in a browser, within one hour:\n  \
              {url}/#/setup/{code}\n\
@@ -193,7 +193,7 @@ pub async fn operator_init(args: OperatorInitArgs, json: bool) -> Result<()> {
         ..SignetConfig::default()
     };
     let signet = install::open(&config.data_dir, &config.database, &config.root_key, core).await?;
-    let (rec, seed) = signet.create_operator(&args.name, true).await?;
+    let (rec, seed) = signet.operators().create_operator(&args.name, true).await?;
     let identity = OperatorIdentity {
         operator_id: rec.id,
         name: rec.name.clone(),

@@ -17,9 +17,7 @@
 //!   later than the last accepted one, checked and recorded in one store statement.
 //! * Recovery codes are stored as SHA-256 digests and spent once.
 
-use crate::network::ClientAddr;
 use std::fmt;
-
 use std::sync::{Arc, Mutex, PoisonError};
 
 use argon2::password_hash::phc::{Output, ParamsString, PasswordHash, Salt};
@@ -37,10 +35,13 @@ use totp_rs::{Algorithm as TotpAlgorithm, Builder as TotpBuilder, Totp};
 use unicode_normalization::UnicodeNormalization;
 use zeroize::{Zeroize, Zeroizing};
 
-use crate::audit::Actor;
-use crate::auth::AuthedOperator;
+use crate::address::ClientAddr;
+use crate::context::Context;
+use crate::enrollment::RequestLimiter;
+use crate::journal::Actor;
+use crate::principal::{AuthedOperator, SessionGrant};
 use crate::role::{Permission, may_grant, rank};
-use crate::{CoreError, CoreResult, Signet};
+use crate::{CoreError, CoreResult};
 
 /// Argon2id memory cost in KiB (19 MiB): OWASP's minimum for Argon2id, about 16 ms per hash
 /// per core on the reference machine (deps.md §3.4).
@@ -523,14 +524,41 @@ pub(crate) fn truncate(s: &str, max: usize) -> String {
     s.chars().filter(|c| !c.is_control()).take(max).collect()
 }
 
-impl Signet {
+/// Users' own accounts: the owner, sign-in (password, TOTP, recovery codes, lockout), CLI login keys and logout. Owns the password-hash gate and the per-source sign-in limiter.
+#[derive(Clone)]
+pub struct Accounts {
+    /// The shared store, keys, clock, audit writer and permission checks.
+    pub(crate) cx: Arc<Context>,
+    /// Bounds concurrent password hashes (memory-hard, 19 MiB each); shared with sessions and invites, which hash through this service.
+    pub(crate) hashes: Arc<HashGate>,
+    /// Throttles sign-in attempts per source address (the per-account lock is in the store).
+    pub(crate) login_limiter: Arc<RequestLimiter>,
+}
+
+impl Accounts {
+    /// Ends the session that made this request.
+    pub(crate) async fn end_session(
+        &self,
+        op: &AuthedOperator,
+        grant: SessionGrant,
+    ) -> CoreResult<()> {
+        let user = op.user_id.ok_or(CoreError::Unauthenticated)?;
+        // Already ended (a second logout racing the first) is still a logout; only a session
+        // this call ended gets a record.
+        self.cx
+            .audited(op, "session_logout", &grant.id.to_string(), "")
+            .revoke_session(&user, &grant.id, self.cx.now_ms())
+            .await?;
+        Ok(())
+    }
+
     /// Creates the owner account: only on an installation without users. Enrolls TOTP and
     /// issues the recovery codes, returned once in clear.
     pub async fn create_owner(&self, new: NewOwner<'_>) -> CoreResult<OwnerEnrollment> {
         let username = canonical_username(new.username)?;
         let email = canonical_email(new.email)?;
         check_password(&new.password, &[new.username, &username, &email])?;
-        if self.store.user_count().await? > 0 {
+        if self.cx.store.user_count().await? > 0 {
             return Err(CoreError::Conflict(Conflict::UsersExist));
         }
         let (enrollment, digests) = self
@@ -546,14 +574,15 @@ impl Signet {
         // The store re-checks "no user yet" in the insert's own transaction, so two racing
         // create-owner calls cannot both win, and stores the codes in the same one, so an owner
         // never exists without the codes they are about to be shown.
-        let e = self.event(
+        let e = self.cx.event(
             &Actor::new(ActorKind::System, "", "local"),
             "user_create_owner",
             &enrollment.user.id.to_string(),
             AuditResult::Ok,
             &format!("username={}", enrollment.user.username),
         );
-        self.audited_event(e)
+        self.cx
+            .audited_event(e)
             .insert_first_user(&enrollment.user, &digests)
             .await?;
         Ok(enrollment)
@@ -567,18 +596,19 @@ impl Signet {
         op: &AuthedOperator,
         new: NewUser<'_>,
     ) -> CoreResult<OwnerEnrollment> {
-        self.require(op, Permission::ManageUsers, "user_create")
+        self.cx
+            .require(op, Permission::ManageUsers, "user_create")
             .await?;
-        self.require_step_up(op, "user_create").await?;
+        self.cx.require_step_up(op, "user_create").await?;
         if !may_grant(op.role, new.role) {
-            let e = self.event(
+            let e = self.cx.event(
                 &Actor::operator(op),
                 "user_create",
                 "",
                 AuditResult::Denied,
                 &format!("role={} grants={}", op.role.as_str(), new.role.as_str()),
             );
-            self.journal(vec![e], Vec::new()).await?;
+            self.cx.journal(vec![e], Vec::new()).await?;
             return Err(CoreError::Forbidden);
         }
         let username = canonical_username(new.username)?;
@@ -596,27 +626,30 @@ impl Signet {
             )
             .await?;
         // One transaction: the account never exists without the codes its user is shown.
-        self.audited(
-            op,
-            "user_create",
-            &enrollment.user.id.to_string(),
-            &format!(
-                "username={} role={} projects={}",
-                enrollment.user.username,
-                new.role.as_str(),
-                scope_detail(enrollment.user.projects.as_deref())
-            ),
-        )
-        .insert_user_with_codes(&enrollment.user, &digests)
-        .await?;
+        self.cx
+            .audited(
+                op,
+                "user_create",
+                &enrollment.user.id.to_string(),
+                &format!(
+                    "username={} role={} projects={}",
+                    enrollment.user.username,
+                    new.role.as_str(),
+                    scope_detail(enrollment.user.projects.as_deref())
+                ),
+            )
+            .insert_user_with_codes(&enrollment.user, &digests)
+            .await?;
         Ok(enrollment)
     }
 
     /// Every user, without anything secret. Admins and owners only: it lists people's emails.
     pub async fn users(&self, op: &AuthedOperator) -> CoreResult<Vec<UserView>> {
-        self.require(op, Permission::ManageUsers, "user_list")
+        self.cx
+            .require(op, Permission::ManageUsers, "user_list")
             .await?;
         Ok(self
+            .cx
             .store
             .users()
             .await?
@@ -648,7 +681,7 @@ impl Signet {
         let mut ids = Vec::with_capacity(list.len());
         for p in list {
             let id = ProjectId::parse(p).map_err(|_| CoreError::bad("unknown project"))?;
-            if self.store.project(&id).await?.is_none() {
+            if self.cx.store.project(&id).await?.is_none() {
                 return Err(CoreError::bad("unknown project"));
             }
             ids.push(id);
@@ -675,8 +708,9 @@ impl Signet {
         let mut seed = Zeroizing::new([0u8; TOTP_SEED_BYTES]);
         getrandom::fill(seed.as_mut()).map_err(|_| CoreError::Unavailable)?;
         let sealed = self
+            .cx
             .root
-            .seal_totp_seed(self.vault.as_str(), &id.to_string(), seed.as_ref())
+            .seal_totp_seed(self.cx.vault.as_str(), &id.to_string(), seed.as_ref())
             .map_err(|_| CoreError::Unavailable)?;
         let otpauth_uri = Zeroizing::new(totp(seed.as_ref(), &email)?.to_url().map_err(|e| {
             tracing::error!(error = %e, "cannot render the otpauth URI");
@@ -697,7 +731,7 @@ impl Signet {
             status: UserStatus::Active,
             failed_attempts: 0,
             locked_until_ms: None,
-            created_ms: self.now_ms(),
+            created_ms: self.cx.now_ms(),
         };
         let mut codes = Vec::with_capacity(RECOVERY_CODES);
         let mut digests = Vec::with_capacity(RECOVERY_CODES);
@@ -720,7 +754,7 @@ impl Signet {
     /// source over its budget is [`CoreError::RateLimited`]. Each attempt lands in the login
     /// history and the audit log, without what was typed.
     pub async fn login(&self, attempt: LoginAttempt<'_>) -> CoreResult<UserRecord> {
-        let now = self.now_ms();
+        let now = self.cx.now_ms();
         let ip = attempt.source_ip;
         if !self.login_limiter.allow(ip, now) {
             self.record_refused_login(None, &attempt, "source_throttled")
@@ -729,7 +763,7 @@ impl Signet {
         }
         // An uncanonicalisable login names nobody, and is treated exactly like an unknown one.
         let user = match canonical(attempt.login) {
-            Ok(c) => self.store.user_by_login(&c).await?,
+            Ok(c) => self.cx.store.user_by_login(&c).await?,
             Err(_) => None,
         };
         if let Some(u) = &user
@@ -776,14 +810,15 @@ impl Signet {
             None
         };
         if let Some(reason) = reason {
-            self.store
+            self.cx
+                .store
                 .record_login_failure(&user.id, now, LOCKOUT_FAILURES, LOCKOUT_MS)
                 .await?;
             self.record_login(Some(user.id), &attempt, LoginResult::Failed, reason)
                 .await?;
             return Err(CoreError::Unauthenticated);
         }
-        self.store.reset_login_failures(&user.id).await?;
+        self.cx.store.reset_login_failures(&user.id).await?;
         self.record_login(Some(user.id), &attempt, LoginResult::Ok, "")
             .await?;
         Ok(user)
@@ -797,27 +832,29 @@ impl Signet {
         match factor {
             SecondFactor::Missing => Ok(false),
             SecondFactor::Recovery(code) => Ok(self
+                .cx
                 .store
-                .use_recovery_code(&user.id, &recovery_digest(code), self.now_ms())
+                .use_recovery_code(&user.id, &recovery_digest(code), self.cx.now_ms())
                 .await?),
             SecondFactor::Totp(code) => {
                 let Some(sealed) = &user.totp_sealed else {
                     return Ok(false);
                 };
                 let seed = self
+                    .cx
                     .root
-                    .open_totp_seed(self.vault.as_str(), &user.id.to_string(), sealed)
+                    .open_totp_seed(self.cx.vault.as_str(), &user.id.to_string(), sealed)
                     .map_err(|_| {
                         tracing::error!(user = %user.id, "a stored TOTP seed does not open");
                         CoreError::Unavailable
                     })?;
-                let now_secs = u64::try_from(self.now_ms() / 1000).unwrap_or(0);
+                let now_secs = u64::try_from(self.cx.now_ms() / 1000).unwrap_or(0);
                 let Some(step) = totp(&seed, &user.email)?.check(code.trim(), now_secs) else {
                     return Ok(false);
                 };
                 // The library finds the step; only the store can say whether it was used.
                 let step = i64::try_from(step).unwrap_or(i64::MAX);
-                Ok(self.store.accept_totp_step(&user.id, step).await?)
+                Ok(self.cx.store.accept_totp_step(&user.id, step).await?)
             }
         }
     }
@@ -852,24 +889,26 @@ impl Signet {
         reason: &str,
     ) -> CoreResult<()> {
         if let Some(id) = user {
-            self.store
+            self.cx
+                .store
                 .append_login(&LoginRecord {
                     user_id: Some(id),
-                    at_ms: self.now_ms(),
+                    at_ms: self.cx.now_ms(),
                     ip: attempt.source_ip.to_canonical().to_string(),
                     user_agent: truncate(attempt.user_agent, 256),
                     result: LoginResult::Throttled,
                 })
                 .await?;
         }
-        self.audit_auth_failure(
-            ActorKind::Anonymous,
-            "",
-            attempt.source_ip,
-            "user_login",
-            reason,
-        )
-        .await;
+        self.cx
+            .audit_auth_failure(
+                ActorKind::Anonymous,
+                "",
+                attempt.source_ip,
+                "user_login",
+                reason,
+            )
+            .await;
         Ok(())
     }
 
@@ -885,10 +924,11 @@ impl Signet {
         reason: &str,
     ) -> CoreResult<()> {
         let ip = source_ip.to_canonical().to_string();
-        self.store
+        self.cx
+            .store
             .append_login(&LoginRecord {
                 user_id: user,
-                at_ms: self.now_ms(),
+                at_ms: self.cx.now_ms(),
                 ip: ip.clone(),
                 user_agent: truncate(user_agent, 256),
                 result,
@@ -902,14 +942,14 @@ impl Signet {
                 AuditResult::Denied
             }
         };
-        let e = self.event(
+        let e = self.cx.event(
             &Actor::new(ActorKind::Anonymous, "", &ip),
             "user_login",
             &user.map(|u| u.to_string()).unwrap_or_default(),
             audit_result,
             &detail.join(" "),
         );
-        self.journal(vec![e], Vec::new()).await
+        self.cx.journal(vec![e], Vec::new()).await
     }
 
     /// Signs a user in and registers `public_key` (standard base64) as an operator key of
@@ -929,8 +969,9 @@ impl Signet {
         }
         let ip = attempt.source_ip.to_canonical().to_string();
         let user = self.login(attempt).await?;
-        let now = self.now_ms();
+        let now = self.cx.now_ms();
         let ttl = self
+            .cx
             .store
             .vault()
             .await?
@@ -945,14 +986,15 @@ impl Signet {
             user_id: Some(user.id),
             expires_ms: Some(now + ttl),
         };
-        let e = self.event(
+        let e = self.cx.event(
             &Actor::new(ActorKind::Anonymous, "", &ip),
             "operator_cli_login",
             &rec.id.to_string(),
             AuditResult::Ok,
             &format!("user={}", user.id),
         );
-        self.audited_event(e)
+        self.cx
+            .audited_event(e)
             .insert_operator(&rec)
             .await
             .map_err(|e| match e {
@@ -963,15 +1005,15 @@ impl Signet {
             })?;
         Ok(CliLogin {
             operator_id: rec.id,
-            vault_id: self.vault.clone(),
+            vault_id: self.cx.vault.clone(),
             expires_at: now + ttl,
-            api_url: self.config.api_url.clone(),
+            api_url: self.cx.config.api_url.clone(),
         })
     }
 
     /// A user's sign-in attempts, newest first.
     pub async fn login_history(&self, user: &UserId, limit: u32) -> CoreResult<Vec<LoginRecord>> {
-        Ok(self.store.logins(user, limit.min(1000)).await?)
+        Ok(self.cx.store.logins(user, limit.min(1000)).await?)
     }
 
     /// Ends what authenticated this request, the browser session or the signing key: its next
@@ -980,7 +1022,7 @@ impl Signet {
         if let Some(grant) = op.session {
             return self.end_session(op, grant).await;
         }
-        let e = self.event(
+        let e = self.cx.event(
             &Actor::new(
                 ActorKind::Operator,
                 &op.id.to_string(),
@@ -991,7 +1033,7 @@ impl Signet {
             AuditResult::Ok,
             "",
         );
-        self.audited_event(e).disable_operator(&op.id).await?;
+        self.cx.audited_event(e).disable_operator(&op.id).await?;
         Ok(())
     }
 }

@@ -9,91 +9,20 @@
 //! Durability does not cap throughput because the store group-commits: every append queued while
 //! one transaction is being synced goes into the next one.
 
-use crate::network::ClientAddr;
+use std::sync::Arc;
 
 use serde::Serialize;
-use signet_crypto::AuditKey;
-use signet_store::{
-    ActorKind, AuditChain, AuditEvent, AuditFilter, AuditRecord, AuditResult, Audited,
-    JournalBatch, ReadMark, Store,
-};
+use signet_store::{ActorKind, AuditChain, AuditEvent, AuditFilter, AuditRecord, AuditResult};
 
-use crate::auth::{AuthedMachine, AuthedOperator};
+pub use crate::chain::ChainKey;
+use crate::context::Context;
+use crate::journal::Actor;
+use crate::principal::AuthedOperator;
 use crate::role::Permission;
-use crate::{CoreError, CoreResult, Signet};
-
-/// Who an audit record is about: the kind and id of the actor, and where they acted from.
-pub(crate) struct Actor {
-    kind: ActorKind,
-    id: String,
-    ip: String,
-}
-
-impl Actor {
-    pub(crate) fn machine(m: &AuthedMachine) -> Self {
-        Self {
-            kind: ActorKind::Machine,
-            id: m.record.id.to_string(),
-            ip: m.source_ip.to_string(),
-        }
-    }
-
-    pub(crate) fn operator(op: &AuthedOperator) -> Self {
-        Self {
-            kind: ActorKind::Operator,
-            id: op.id.to_string(),
-            ip: op.source_ip.to_string(),
-        }
-    }
-
-    pub(crate) fn new(kind: ActorKind, id: &str, ip: &str) -> Self {
-        Self {
-            kind,
-            id: id.to_owned(),
-            ip: ip.to_owned(),
-        }
-    }
-}
+use crate::{CoreError, CoreResult};
 
 /// Records per page when walking the chain.
 const VERIFY_PAGE: u32 = 1000;
-
-/// Links records with the root-derived audit key.
-pub struct ChainKey(AuditKey);
-
-impl ChainKey {
-    /// Wraps the key.
-    pub fn new(key: AuditKey) -> Self {
-        Self(key)
-    }
-}
-
-/// The bytes a link covers: every field, length-prefixed so no two records encode alike.
-fn encode(seq: u64, e: &AuditEvent) -> Vec<u8> {
-    let mut out = Vec::with_capacity(128);
-    out.extend_from_slice(b"signet/v1/audit");
-    out.extend_from_slice(&seq.to_be_bytes());
-    out.extend_from_slice(&e.ts_ms.to_be_bytes());
-    for field in [
-        e.actor_kind.as_str(),
-        &e.actor_id,
-        &e.action,
-        &e.target,
-        &e.source_ip,
-        e.result.as_str(),
-        &e.detail,
-    ] {
-        out.extend_from_slice(&(field.len() as u32).to_be_bytes());
-        out.extend_from_slice(field.as_bytes());
-    }
-    out
-}
-
-impl AuditChain for ChainKey {
-    fn link(&self, prev: &[u8; 32], seq: u64, event: &AuditEvent) -> [u8; 32] {
-        self.0.link(prev, &encode(seq, event))
-    }
-}
 
 /// The outcome of `signet audit verify`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -154,166 +83,25 @@ impl From<AuditRecord> for AuditView {
     }
 }
 
-impl Signet {
-    /// Builds an event stamped now.
-    pub(crate) fn event(
-        &self,
-        actor: &Actor,
-        action: &str,
-        target: &str,
-        result: AuditResult,
-        detail: &str,
-    ) -> AuditEvent {
-        AuditEvent {
-            ts_ms: self.now_ms(),
-            actor_kind: actor.kind,
-            actor_id: actor.id.clone(),
-            action: action.to_owned(),
-            target: target.to_owned(),
-            source_ip: actor.ip.clone(),
-            result,
-            detail: detail.to_owned(),
-        }
-    }
+/// The audit log as operators see it: listing, verifying the chain, and the aggregated authentication-failure records.
+#[derive(Clone)]
+pub struct AuditLog {
+    /// The shared store, keys, clock, audit writer and permission checks.
+    pub(crate) cx: Arc<Context>,
+}
 
-    /// A store handle whose next write commits together with `event`: the change and its
-    /// record are durable together or not at all (see `AuditStore::audited`). Call the write on
-    /// it directly; reads go to `self.store`.
-    pub(crate) fn audited_event(&self, event: AuditEvent) -> Box<dyn Store> {
-        self.store.audited(Audited {
-            event,
-            chain: self.chain.clone(),
-        })
-    }
-
-    /// [`Signet::audited_event`] for an operator action that succeeds if the write does.
-    pub(crate) fn audited(
-        &self,
-        op: &AuthedOperator,
-        action: &str,
-        target: &str,
-        detail: &str,
-    ) -> Box<dyn Store> {
-        let e = self.event(
-            &Actor::operator(op),
-            action,
-            target,
-            AuditResult::Ok,
-            detail,
-        );
-        self.audited_event(e)
-    }
-
-    /// Appends events (and read marks) durably. Fails closed: on error the caller must not
-    /// release anything the events describe.
-    pub(crate) async fn journal(
-        &self,
-        events: Vec<AuditEvent>,
-        read_marks: Vec<ReadMark>,
-    ) -> CoreResult<()> {
-        match self
-            .store
-            .append_journal(JournalBatch { events, read_marks }, self.chain.clone())
-            .await
-        {
-            Ok(_) => Ok(()),
-            Err(e) => {
-                tracing::error!(error = %e, "audit append failed; failing closed");
-                Err(CoreError::Unavailable)
-            }
-        }
-    }
-
-    /// Records an operator action that succeeded.
-    pub(crate) async fn audit_operator(
-        &self,
-        op: &AuthedOperator,
-        action: &str,
-        target: &str,
-        detail: &str,
-    ) -> CoreResult<()> {
-        let e = self.event(
-            &Actor::operator(op),
-            action,
-            target,
-            AuditResult::Ok,
-            detail,
-        );
-        self.journal(vec![e], Vec::new()).await
-    }
-
-    /// Records a machine request that was refused after authentication.
-    pub(crate) async fn audit_machine_denied(
-        &self,
-        m: &AuthedMachine,
-        action: &str,
-        target: &str,
-        reason: &str,
-    ) -> CoreResult<()> {
-        let e = self.event(
-            &Actor::machine(m),
-            action,
-            target,
-            AuditResult::Denied,
-            reason,
-        );
-        self.journal(vec![e], Vec::new()).await
-    }
-
-    /// Records a request that did not authenticate. Best effort: the caller answers 401 either
-    /// way. Spends no budget (see [`Self::audit_signed_failure`]).
-    pub(crate) async fn audit_auth_failure(
-        &self,
-        kind: ActorKind,
-        claimed: &str,
-        ip: ClientAddr,
-        action: &str,
-        reason: &str,
-    ) {
-        self.audit_signed_failure(kind, claimed, ip, action, reason, false)
-            .await;
-    }
-
-    /// Records a refused signed request. Only the first failure of a source in an interval is
-    /// written here; the rest are counted and written together (`crate::failures`). A failure
-    /// that `spends` uses up the source's budget: `Some(retry_after_secs)` once it is spent.
-    pub(crate) async fn audit_signed_failure(
-        &self,
-        kind: ActorKind,
-        claimed: &str,
-        ip: ClientAddr,
-        action: &str,
-        reason: &str,
-        spends: bool,
-    ) -> Option<u64> {
-        let outcome = self.failures.record(ip, reason, spends, self.now_ms());
-        if outcome.write_now {
-            // The claimed id is attacker-chosen text; only something shaped like an id is kept.
-            let id_like =
-                claimed.len() <= 36 && claimed.bytes().all(|b| b.is_ascii_hexdigit() || b == b'-');
-            let claimed = if id_like { claimed } else { "(malformed)" };
-            let e = self.event(
-                &Actor::new(kind, claimed, &ip.to_string()),
-                action,
-                "",
-                AuditResult::Denied,
-                reason,
-            );
-            let _ = self.journal(vec![e], Vec::new()).await;
-        }
-        outcome.over_budget
-    }
-
+impl AuditLog {
     /// Lists records, newest first. Not for scoped operators: the log covers every project.
     pub async fn audit_list(
         &self,
         op: &AuthedOperator,
         filter: &AuditFilter,
     ) -> CoreResult<Vec<AuditView>> {
-        self.require_unscoped(op, "audit_list").await?;
+        self.cx.require_unscoped(op, "audit_list").await?;
         let mut f = filter.clone();
         f.limit = f.limit.clamp(1, 1000);
         Ok(self
+            .cx
             .store
             .audit(&f)
             .await?
@@ -324,21 +112,62 @@ impl Signet {
 
     /// Walks the whole chain and checks every link, the sequence, and the head.
     pub async fn audit_verify(&self, op: &AuthedOperator) -> CoreResult<VerifyReport> {
-        self.require(op, Permission::Read, "audit_verify").await?;
-        self.require_unscoped(op, "audit_verify").await?;
-        let report = verify_chain(self.store.as_ref(), self.chain.as_ref()).await?;
-        self.audit_operator(
-            op,
-            "audit_verify",
-            "",
-            if report.ok { "ok" } else { "broken" },
-        )
-        .await?;
+        self.cx
+            .require(op, Permission::Read, "audit_verify")
+            .await?;
+        self.cx.require_unscoped(op, "audit_verify").await?;
+        let report = verify_chain(self.cx.store.as_ref(), self.cx.chain.as_ref()).await?;
+        self.cx
+            .audit_operator(
+                op,
+                "audit_verify",
+                "",
+                if report.ok { "ok" } else { "broken" },
+            )
+            .await?;
         Ok(report)
     }
 }
 
-/// Checks the chain in `store` with `chain`. Separate from [`Signet`] so tools can run it too.
+impl AuditLog {
+    /// Writes one `auth_failures` record per source whose interval has ended (every pending
+    /// one, when `all`: on shutdown). Run periodically; returns how many records it wrote.
+    pub async fn flush_auth_failures(&self, all: bool) -> CoreResult<usize> {
+        let now = self.cx.now_ms();
+        let due = self.cx.failures.take_due(now, all);
+        if due.is_empty() {
+            return Ok(0);
+        }
+        let events: Vec<AuditEvent> = due
+            .iter()
+            .map(|d| {
+                self.cx.event(
+                    &Actor::new(ActorKind::Anonymous, "", &d.source),
+                    "auth_failures",
+                    "",
+                    AuditResult::Denied,
+                    &d.tally.detail(now.saturating_sub(d.started_ms)),
+                )
+            })
+            .collect();
+        let n = events.len();
+        self.cx.journal(events, Vec::new()).await?;
+        Ok(n)
+    }
+
+    /// How long failures are counted before their record is written, seconds.
+    pub fn auth_failure_interval_secs(&self) -> u64 {
+        self.cx.failures.limits.audit_interval_secs
+    }
+
+    /// Sources whose authentication failures are being tracked (memory is bounded by
+    /// `auth_failure_max_sources`).
+    pub fn auth_failure_sources(&self) -> usize {
+        self.cx.failures.tracked()
+    }
+}
+
+/// Checks the chain in `store` with `chain`. Separate from [`AuditLog`] so tools can run it too.
 pub async fn verify_chain(
     store: &dyn signet_store::Store,
     chain: &dyn AuditChain,

@@ -15,22 +15,24 @@
 //!
 //! Project membership and per-secret grants are checked by the read path (`read` module).
 
-use crate::network::ClientAddr;
+use std::sync::Arc;
 
 use dashmap::DashMap;
 use ed25519_dalek::VerifyingKey;
 use signet_proto::request::{signing_string, verify};
 use signet_proto::{
     BodyHash, CLOCK_WINDOW_SECS, CanonicalPath, MachineId, Method, Nonce, OperatorId,
-    ProtocolError, PublicKey, SessionId, SignatureB64, Timestamp, UserId,
+    ProtocolError, PublicKey, SignatureB64, Timestamp,
 };
-use signet_store::{
-    ActorKind, MachineAtPolicy, MachineRecord, MachineStatus, OperatorRecord, Role, UserStatus,
-};
+use signet_store::{ActorKind, MachineAtPolicy, MachineRecord, MachineStatus, Role, UserStatus};
 
-use crate::network::ip_in_cidrs;
+use crate::address::{ClientAddr, ip_in_cidrs};
+use crate::budget::Budgets;
+use crate::context::Context;
+use crate::network::Network;
+pub use crate::principal::{AuthedMachine, AuthedOperator, SessionGrant};
 use crate::role::Scope;
-use crate::{CoreError, CoreResult, Signet};
+use crate::{CoreError, CoreResult};
 
 /// The signed parts of an HTTP request, exactly as received.
 #[derive(Debug, Clone, Copy)]
@@ -51,63 +53,6 @@ pub struct SignedRequest<'a> {
     pub body: &'a [u8],
     /// The client address, as the server decided it (trusted proxies applied).
     pub source_ip: ClientAddr,
-}
-
-/// A machine whose request authenticated and whose state allows it to ask.
-#[derive(Debug, Clone)]
-pub struct AuthedMachine {
-    /// The machine as it was at this request.
-    pub record: MachineRecord,
-    /// Where the request came from.
-    pub source_ip: ClientAddr,
-}
-
-/// An operator whose request authenticated: a signed request from an operator key, or a
-/// browser session (`crate::session`).
-#[derive(Debug, Clone)]
-pub struct AuthedOperator {
-    /// The acting principal: the key's id, or the session's own operator id. Audit records and
-    /// `created_by` fields name it.
-    pub id: OperatorId,
-    /// The key's label, or `browser` for a session.
-    pub name: String,
-    /// Whether it is the headless owner key made by `signet operator init`.
-    pub owner: bool,
-    /// The signed-in user behind it; `None` for a headless `operator init` key.
-    pub user_id: Option<UserId>,
-    /// Set when the request came with a browser session cookie.
-    pub session: Option<SessionGrant>,
-    /// The role this request acts with, resolved once at authentication (`crate::role`).
-    pub role: Role,
-    /// The projects this request may touch, resolved with the role.
-    pub scope: Scope,
-    /// Where the request came from.
-    pub source_ip: ClientAddr,
-}
-
-/// What a browser session brings to a request beyond its user.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct SessionGrant {
-    /// The session.
-    pub id: SessionId,
-    /// When a second factor was last given in it, Unix ms (step-up).
-    pub step_up_ms: Option<i64>,
-}
-
-impl AuthedOperator {
-    /// An operator authenticated by a signed request with `key`.
-    pub fn key(key: OperatorRecord, role: Role, source_ip: ClientAddr) -> Self {
-        Self {
-            id: key.id,
-            name: key.name,
-            owner: key.owner,
-            user_id: key.user_id,
-            session: None,
-            role,
-            scope: Scope::All,
-            source_ip,
-        }
-    }
 }
 
 /// Parsed verifying keys by raw bytes. The mapping never changes, so it never needs invalidating;
@@ -175,7 +120,20 @@ fn parse(req: &SignedRequest<'_>) -> Result<Parsed, Failure> {
     })
 }
 
-impl Signet {
+/// Authentication of signed requests, machines and operators.
+#[derive(Clone)]
+pub struct Auth {
+    /// The shared store, keys, clock, audit writer and permission checks.
+    pub(crate) cx: Arc<Context>,
+    /// Parsed public keys: decompressing a point costs more than the lookup.
+    pub(crate) keys: Arc<KeyCache>,
+    /// The allowlist, checked before any signature work.
+    pub(crate) network: Network,
+    /// Request budgets, spent once a machine has authenticated.
+    pub(crate) budgets: Budgets,
+}
+
+impl Auth {
     /// Verifies signature, window and nonce for the principal whose key is `pk`.
     async fn verify_signed(
         &self,
@@ -184,7 +142,7 @@ impl Signet {
         parsed: &Parsed,
         body: &[u8],
     ) -> Result<(), Failure> {
-        let now_ms = self.now_ms();
+        let now_ms = self.cx.now_ms();
         parsed
             .ts
             .check_window(now_ms.div_euclid(1000))
@@ -205,6 +163,7 @@ impl Signet {
         // rounding slack; never less.
         let expires_ms = (parsed.ts.secs() + CLOCK_WINDOW_SECS + 1) * 1000;
         match self
+            .cx
             .store
             .remember_nonce(principal, parsed.nonce.as_str(), expires_ms)
             .await
@@ -226,13 +185,15 @@ impl Signet {
         let claimed = req.principal_id.unwrap_or_default();
         // A source that has spent its failure budget costs a map lookup, not a database read or
         // a signature check.
-        self.failures
-            .admit(req.source_ip, self.now_ms())
+        self.cx
+            .failures
+            .admit(req.source_ip, self.cx.now_ms())
             .map_err(|retry_after_secs| CoreError::OverBudget { retry_after_secs })?;
         let lookup = match MachineId::parse(claimed) {
-            Ok(id) => self.store.machine_at_policy(&id).await,
+            Ok(id) => self.cx.store.machine_at_policy(&id).await,
             // No machine to load, but the allowlist still decides on the current policy.
             Err(_) => self
+                .cx
                 .store
                 .policy_version()
                 .await
@@ -242,19 +203,21 @@ impl Signet {
                 }),
         };
         let Ok(found) = lookup else {
-            self.audit_auth_failure(
-                ActorKind::Machine,
-                claimed,
-                req.source_ip,
-                "auth_failure",
-                "store_unavailable",
-            )
-            .await;
+            self.cx
+                .audit_auth_failure(
+                    ActorKind::Machine,
+                    claimed,
+                    req.source_ip,
+                    "auth_failure",
+                    "store_unavailable",
+                )
+                .await;
             return Err(CoreError::Unavailable);
         };
         let allowed = match self
+            .network
             .policy
-            .ip_allowed(self.store.as_ref(), found.policy_version, req.source_ip)
+            .ip_allowed(self.cx.store.as_ref(), found.policy_version, req.source_ip)
             .await
         {
             Ok(allowed) => allowed,
@@ -263,19 +226,20 @@ impl Signet {
         };
         if !allowed {
             let reason = "ip_allowlist";
-            self.audit_auth_failure(
-                ActorKind::Machine,
-                claimed,
-                req.source_ip,
-                "machine_request_denied",
-                reason,
-            )
-            .await;
+            self.cx
+                .audit_auth_failure(
+                    ActorKind::Machine,
+                    claimed,
+                    req.source_ip,
+                    "machine_request_denied",
+                    reason,
+                )
+                .await;
             return Err(CoreError::Forbidden);
         }
         match self.authenticate_machine_inner(req, found.machine).await {
             Ok(m) => {
-                self.spend_request_budget(&m).await?;
+                self.budgets.spend_request_budget(&m).await?;
                 Ok(m)
             }
             Err((failure, err)) => {
@@ -288,6 +252,7 @@ impl Signet {
                     // Only failed authentication spends the budget: not a refusal after a valid
                     // signature, and not our own outage.
                     let over = self
+                        .cx
                         .audit_signed_failure(
                             ActorKind::Machine,
                             claimed,
@@ -337,7 +302,10 @@ impl Signet {
             MachineStatus::Denied => return Err(unauth(Failure::State("machine_denied"))),
             MachineStatus::Revoked => return Err(unauth(Failure::State("machine_revoked"))),
         }
-        if machine.expires_ms.is_some_and(|exp| self.now_ms() >= exp) {
+        if machine
+            .expires_ms
+            .is_some_and(|exp| self.cx.now_ms() >= exp)
+        {
             return Err(unauth(Failure::State("machine_expired")));
         }
         if !machine.enabled {
@@ -359,13 +327,14 @@ impl Signet {
         req: &SignedRequest<'_>,
     ) -> CoreResult<AuthedOperator> {
         let claimed = req.principal_id.unwrap_or_default();
-        self.failures
-            .admit(req.source_ip, self.now_ms())
+        self.cx
+            .failures
+            .admit(req.source_ip, self.cx.now_ms())
             .map_err(|retry_after_secs| CoreError::OverBudget { retry_after_secs })?;
         let result = async {
             let parsed = parse(req)?;
             let id = OperatorId::parse(claimed).map_err(|_| Failure::UnknownPrincipal)?;
-            let op = match self.store.operator(&id).await {
+            let op = match self.cx.store.operator(&id).await {
                 Ok(Some(op)) if !op.disabled => op,
                 Ok(_) => return Err(Failure::UnknownPrincipal),
                 Err(_) => return Err(Failure::State("store_unavailable")),
@@ -374,14 +343,14 @@ impl Signet {
                 .await?;
             // A CLI sign-in key lives only as long as its session (`signet login`), and only
             // while its user may sign in; the headless `operator init` key has neither limit.
-            if op.expires_ms.is_some_and(|exp| self.now_ms() >= exp) {
+            if op.expires_ms.is_some_and(|exp| self.cx.now_ms() >= exp) {
                 return Err(Failure::Refused("operator_expired"));
             }
             // The role is read here, once, so a demotion takes effect on the next request. A key
             // without a user was made on the server host with file access: it is the owner.
             let (role, scope) = match &op.user_id {
                 None => (Role::Owner, Scope::All),
-                Some(user) => match self.store.user(user).await {
+                Some(user) => match self.cx.store.user(user).await {
                     Ok(Some(u)) if u.status == UserStatus::Active => {
                         (u.role, Scope::of(u.role, u.projects.as_deref()))
                     }
@@ -401,6 +370,7 @@ impl Signet {
             Err(f) => {
                 let outage = matches!(f, Failure::State(_));
                 let over = self
+                    .cx
                     .audit_signed_failure(
                         ActorKind::Operator,
                         claimed,

@@ -19,11 +19,12 @@ use serde::Serialize;
 use signet_proto::MachineId;
 use signet_store::RequestBudgets;
 
-use crate::auth::{AuthedMachine, AuthedOperator};
 use crate::clock::Clock;
+use crate::context::Context;
 use crate::failures::{BudgetClock, Limiter, spend};
+use crate::principal::{AuthedMachine, AuthedOperator};
 use crate::role::Permission;
-use crate::{CoreError, CoreResult, Signet};
+use crate::{CoreError, CoreResult};
 
 /// How stale another replica's change may be here, ms.
 pub const RELOAD_MS: i64 = 5_000;
@@ -36,14 +37,14 @@ struct Settings {
 }
 
 /// The cached settings and one limiter per machine that has a budget.
-pub(crate) struct Budgets {
+pub(crate) struct BudgetState {
     clock: BudgetClock,
     settings: RwLock<Option<Arc<Settings>>>,
     /// Bounded by the machines that authenticated: only they reach it.
     limiters: DashMap<MachineId, (u32, Limiter)>,
 }
 
-impl Budgets {
+impl BudgetState {
     pub(crate) fn new(clock: Arc<dyn Clock>) -> Self {
         Self {
             clock: BudgetClock(clock),
@@ -101,19 +102,28 @@ impl From<RequestBudgets> for BudgetView {
     }
 }
 
-impl Signet {
+/// Request budgets per machine: enforcement and the operator settings.
+#[derive(Clone)]
+pub struct Budgets {
+    /// The shared store, keys, clock, audit writer and permission checks.
+    pub(crate) cx: Arc<Context>,
+    /// The cached settings and a limiter per machine.
+    pub(crate) state: Arc<BudgetState>,
+}
+
+impl Budgets {
     async fn budget_settings(&self) -> CoreResult<Arc<Settings>> {
-        let now = self.now_ms();
-        if let Some(s) = self.budgets.cached(now) {
+        let now = self.cx.now_ms();
+        if let Some(s) = self.state.cached(now) {
             return Ok(s);
         }
-        let b = self.store.request_budgets().await?;
+        let b = self.cx.store.request_budgets().await?;
         let s = Arc::new(Settings {
             loaded_ms: now,
             default: b.vault_per_minute.unwrap_or(0),
             machines: b.machines.into_iter().collect(),
         });
-        self.budgets.store(Some(s.clone()));
+        self.state.store(Some(s.clone()));
         Ok(s)
     }
 
@@ -127,11 +137,11 @@ impl Signet {
             .copied()
             .unwrap_or(settings.default);
         let Some(quota) = NonZeroU32::new(per_minute) else {
-            self.budgets.limiters.remove(id);
+            self.state.limiters.remove(id);
             return Ok(());
         };
-        let clock = &self.budgets.clock;
-        let mut entry = self.budgets.limiters.entry(*id).or_insert_with(|| {
+        let clock = &self.state.clock;
+        let mut entry = self.state.limiters.entry(*id).or_insert_with(|| {
             (
                 per_minute,
                 RateLimiter::direct_with_clock(Quota::per_minute(quota), clock.clone()),
@@ -150,15 +160,16 @@ impl Signet {
             Some(retry_after_secs) => {
                 // Counted, not written one by one: the first of an interval is written, the
                 // rest go into the source's `auth_failures` record.
-                self.audit_signed_failure(
-                    signet_store::ActorKind::Machine,
-                    &id.to_string(),
-                    m.source_ip,
-                    "machine_over_budget",
-                    "request_budget",
-                    false,
-                )
-                .await;
+                self.cx
+                    .audit_signed_failure(
+                        signet_store::ActorKind::Machine,
+                        &id.to_string(),
+                        m.source_ip,
+                        "machine_over_budget",
+                        "request_budget",
+                        false,
+                    )
+                    .await;
                 Err(CoreError::OverBudget { retry_after_secs })
             }
         }
@@ -166,9 +177,10 @@ impl Signet {
 
     /// Every budget set.
     pub async fn request_budgets(&self, op: &AuthedOperator) -> CoreResult<BudgetView> {
-        self.require(op, Permission::Read, "request_budgets")
+        self.cx
+            .require(op, Permission::Read, "request_budgets")
             .await?;
-        Ok(self.store.request_budgets().await?.into())
+        Ok(self.cx.store.request_budgets().await?.into())
     }
 
     /// Sets the vault-wide default (`machine` = `None`) or one machine's budget; `per_minute`
@@ -186,23 +198,27 @@ impl Signet {
         };
         match machine {
             None => {
-                self.require(op, Permission::ManageVault, action).await?;
-                self.audited(op, action, "vault", &detail)
+                self.cx.require(op, Permission::ManageVault, action).await?;
+                self.cx
+                    .audited(op, action, "vault", &detail)
                     .set_vault_request_budget(per_minute)
                     .await?;
             }
             Some(id) => {
-                self.require(op, Permission::ManageMachines, action).await?;
+                self.cx
+                    .require(op, Permission::ManageMachines, action)
+                    .await?;
                 // Budgets are vault-wide capacity, not a project's business.
-                self.require_unscoped(op, action).await?;
+                self.cx.require_unscoped(op, action).await?;
                 let id = MachineId::parse(id).map_err(|_| CoreError::NotFound)?;
-                self.audited(op, action, &id.to_string(), &detail)
+                self.cx
+                    .audited(op, action, &id.to_string(), &detail)
                     .set_machine_request_budget(&id, per_minute)
                     .await?;
             }
         }
         // Effective on this replica's next request.
-        self.budgets.store(None);
-        Ok(self.store.request_budgets().await?.into())
+        self.state.store(None);
+        Ok(self.cx.store.request_budgets().await?.into())
     }
 }

@@ -14,8 +14,8 @@
 //! vault setting makes it required. Both are checked before the token is looked up, so a refused
 //! attempt never spends a token and its answer says nothing about the token.
 
-use crate::network::ClientAddr;
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::sync::Mutex;
 
 use regex::RegexBuilder;
@@ -30,11 +30,13 @@ use signet_store::{
 };
 use zeroize::Zeroizing;
 
-use crate::audit::Actor;
-use crate::auth::AuthedOperator;
-use crate::network::{ip_in_cidrs, new_public_id, parse_cidr};
+use crate::address::{ClientAddr, ip_in_cidrs, parse_cidr};
+use crate::context::Context;
+use crate::journal::Actor;
+use crate::network::{Network, new_public_id};
+use crate::principal::AuthedOperator;
 use crate::role::Permission;
-use crate::{CoreError, CoreResult, Signet};
+use crate::{CoreError, CoreResult};
 
 /// How long a bootstrap token lives.
 pub const BOOTSTRAP_TTL_MS: i64 = 10 * 60 * 1000;
@@ -236,7 +238,18 @@ fn compile_pattern(p: &str) -> CoreResult<regex::Regex> {
         .map_err(|_| CoreError::bad("hostname pattern is not a valid regular expression"))
 }
 
-impl Signet {
+/// Bootstrap and enrollment tokens, tokenless requests, and enrolling machines.
+#[derive(Clone)]
+pub struct Enrollment {
+    /// The shared store, keys, clock, audit writer and permission checks.
+    pub(crate) cx: Arc<Context>,
+    /// The allowlist enrollment passes first.
+    pub(crate) network: Network,
+    /// Throttles tokenless enrollment requests per source address.
+    pub(crate) limiter: Arc<RequestLimiter>,
+}
+
+impl Enrollment {
     fn new_machine(
         &self,
         reg: &Registration<'_>,
@@ -259,7 +272,7 @@ impl Signet {
             enrollment_token_id: None,
             registered_ip: reg.source_ip.to_canonical().to_string(),
             allowed_cidrs: Vec::new(),
-            created_ms: self.now_ms(),
+            created_ms: self.cx.now_ms(),
         })
     }
 
@@ -267,8 +280,8 @@ impl Signet {
         Registered {
             machine_id: m.id,
             machine_name: m.name.clone(),
-            vault_id: self.vault.clone(),
-            api_url: self.config.api_url.clone(),
+            vault_id: self.cx.vault.clone(),
+            api_url: self.cx.config.api_url.clone(),
             status: m.status.as_str(),
             fingerprint: m.public_key.fingerprint().to_string(),
             expires_at: m.expires_ms,
@@ -287,7 +300,7 @@ impl Signet {
             Some(m) => (ActorKind::Machine, m.id.to_string()),
             None => (ActorKind::Anonymous, String::new()),
         };
-        self.event(
+        self.cx.event(
             &Actor::new(kind, &id, &ip.to_string()),
             action,
             &id,
@@ -305,7 +318,7 @@ impl Signet {
         detail: &str,
     ) -> CoreResult<()> {
         let e = self.enrollment_event(m, ip, action, result, detail);
-        self.journal(vec![e], Vec::new()).await
+        self.cx.journal(vec![e], Vec::new()).await
     }
 
     /// A store handle whose next write registers `m` together with its enrollment record.
@@ -316,7 +329,8 @@ impl Signet {
         action: &str,
         detail: &str,
     ) -> Box<dyn signet_store::Store> {
-        self.audited_event(self.enrollment_event(Some(m), ip, action, AuditResult::Ok, detail))
+        self.cx
+            .audited_event(self.enrollment_event(Some(m), ip, action, AuditResult::Ok, detail))
     }
 
     async fn refuse(&self, ip: ClientAddr, action: &str, reason: &str) -> CoreError {
@@ -339,6 +353,7 @@ impl Signet {
         let refused = match (reg.proof, reg.proof_timestamp) {
             (None, None) => {
                 let required = self
+                    .cx
                     .store
                     .vault()
                     .await?
@@ -352,7 +367,7 @@ impl Signet {
                 let key = PublicKey::from_base64(reg.public_key)
                     .map_err(|e| CoreError::bad(e.to_string()))?;
                 let checked = EnrollmentProof::parse(sig, ts)
-                    .and_then(|p| p.verify(&key, vault, token, self.now_ms().div_euclid(1000)));
+                    .and_then(|p| p.verify(&key, vault, token, self.cx.now_ms().div_euclid(1000)));
                 match checked {
                     Ok(()) => return Ok(()),
                     Err(e) => CoreError::EnrollmentProofInvalid(proof_problem(e)),
@@ -383,11 +398,14 @@ impl Signet {
         &self,
         op: &AuthedOperator,
     ) -> CoreResult<(BootstrapTokenRecord, IssuedToken)> {
-        self.require(op, Permission::ManageTokens, "bootstrap_token_create")
+        self.cx
+            .require(op, Permission::ManageTokens, "bootstrap_token_create")
             .await?;
-        self.require_step_up(op, "bootstrap_token_create").await?;
+        self.cx
+            .require_step_up(op, "bootstrap_token_create")
+            .await?;
         let token = new_token("sgb_")?;
-        let now = self.now_ms();
+        let now = self.cx.now_ms();
         let rec = BootstrapTokenRecord {
             id: new_public_id("bt_"),
             token_hash: token_hash(&token.0),
@@ -396,7 +414,8 @@ impl Signet {
             expires_ms: now + BOOTSTRAP_TTL_MS,
             used_ms: None,
         };
-        self.audited(op, "bootstrap_token_create", &rec.id, "")
+        self.cx
+            .audited(op, "bootstrap_token_create", &rec.id, "")
             .insert_bootstrap_token(&rec)
             .await?;
         Ok((rec, token))
@@ -404,8 +423,9 @@ impl Signet {
 
     /// Whether a bootstrap token is currently redeemable (for serving the install script).
     pub async fn bootstrap_token_usable(&self, token: &str) -> CoreResult<bool> {
-        let now = self.now_ms();
+        let now = self.cx.now_ms();
         Ok(self
+            .cx
             .store
             .bootstrap_token(&token_hash(token))
             .await?
@@ -419,7 +439,7 @@ impl Signet {
         reg: &Registration<'_>,
     ) -> CoreResult<Registered> {
         const ACTION: &str = "machine_enroll_bootstrap";
-        if !self.enrollment_ip_allowed(reg.source_ip).await? {
+        if !self.network.enrollment_ip_allowed(reg.source_ip).await? {
             return Err(self.refuse(reg.source_ip, ACTION, "ip_allowlist").await);
         }
         // The token names the vault, which the machine does not know yet: no vault is signed.
@@ -428,7 +448,7 @@ impl Signet {
         let detail = format!("fingerprint={}", m.public_key.fingerprint());
         match self
             .enrolling(&m, reg.source_ip, ACTION, &detail)
-            .redeem_bootstrap_token(&token_hash(token), self.now_ms(), &m)
+            .redeem_bootstrap_token(&token_hash(token), self.cx.now_ms(), &m)
             .await
         {
             Ok(()) => {}
@@ -447,13 +467,16 @@ impl Signet {
         reg: &Registration<'_>,
     ) -> CoreResult<Registered> {
         const ACTION: &str = "machine_enroll_request";
-        if vault != self.vault.as_str() || !self.enrollment_ip_allowed(reg.source_ip).await? {
+        if vault != self.cx.vault.as_str()
+            || !self.network.enrollment_ip_allowed(reg.source_ip).await?
+        {
             return Err(self.refuse(reg.source_ip, ACTION, "vault_or_ip").await);
         }
-        if !self.limiter.allow(reg.source_ip, self.now_ms()) {
+        if !self.limiter.allow(reg.source_ip, self.cx.now_ms()) {
             return Err(CoreError::RateLimited);
         }
         if !self
+            .cx
             .store
             .vault()
             .await?
@@ -463,7 +486,7 @@ impl Signet {
                 .refuse(reg.source_ip, ACTION, "tokenless_disabled")
                 .await);
         }
-        self.check_proof(reg, Some(&self.vault), None, ACTION)
+        self.check_proof(reg, Some(&self.cx.vault), None, ACTION)
             .await?;
         let m = self.new_machine(reg, EnrollMethod::Request, MachineStatus::Pending)?;
         let detail = format!("fingerprint={}", m.public_key.fingerprint());
@@ -480,9 +503,12 @@ impl Signet {
         op: &AuthedOperator,
         spec: &EnrollmentSpec,
     ) -> CoreResult<EnrollmentTokenView> {
-        self.require(op, Permission::ManageTokens, "enrollment_token_create")
+        self.cx
+            .require(op, Permission::ManageTokens, "enrollment_token_create")
             .await?;
-        self.require_step_up(op, "enrollment_token_create").await?;
+        self.cx
+            .require_step_up(op, "enrollment_token_create")
+            .await?;
         let name = spec.name.clone().unwrap_or_else(|| "enrollment".to_owned());
         crate::secret::check_name("token", &name)?;
         let max_uses = spec.max_uses.unwrap_or(1);
@@ -507,7 +533,8 @@ impl Signet {
         for p in &spec.project_ids {
             let pid = ProjectId::parse(p)
                 .map_err(|_| CoreError::bad(format!("unknown project {p:?}")))?;
-            self.store
+            self.cx
+                .store
                 .project(&pid)
                 .await?
                 .ok_or_else(|| CoreError::bad(format!("unknown project {p:?}")))?;
@@ -518,6 +545,7 @@ impl Signet {
             let sid =
                 SecretId::parse(s).map_err(|_| CoreError::bad(format!("unknown secret {s:?}")))?;
             let rec = self
+                .cx
                 .store
                 .secret(&sid)
                 .await?
@@ -540,7 +568,7 @@ impl Signet {
             compile_pattern(p)?;
         }
         let token = new_token("sge_")?;
-        let now = self.now_ms();
+        let now = self.cx.now_ms();
         let rec = EnrollmentTokenRecord {
             id: new_public_id("et_"),
             token_hash: token_hash(&token.0),
@@ -557,14 +585,15 @@ impl Signet {
             created_ms: now,
             revoked_ms: None,
         };
-        self.audited(
-            op,
-            "enrollment_token_create",
-            &rec.id,
-            &format!("max_uses={max_uses}"),
-        )
-        .insert_enrollment_token(&rec)
-        .await?;
+        self.cx
+            .audited(
+                op,
+                "enrollment_token_create",
+                &rec.id,
+                &format!("max_uses={max_uses}"),
+            )
+            .insert_enrollment_token(&rec)
+            .await?;
         let mut view = EnrollmentTokenView::from(rec);
         view.token = Some(token.0.to_string());
         Ok(view)
@@ -576,12 +605,15 @@ impl Signet {
         &self,
         op: &AuthedOperator,
     ) -> CoreResult<Vec<EnrollmentTokenView>> {
-        self.require_unscoped(op, "enrollment_token_list").await?;
+        self.cx
+            .require_unscoped(op, "enrollment_token_list")
+            .await?;
         self.all_enrollment_tokens().await
     }
 
     async fn all_enrollment_tokens(&self) -> CoreResult<Vec<EnrollmentTokenView>> {
         Ok(self
+            .cx
             .store
             .enrollment_tokens()
             .await?
@@ -596,10 +628,12 @@ impl Signet {
         op: &AuthedOperator,
         id: &str,
     ) -> CoreResult<EnrollmentTokenView> {
-        self.require(op, Permission::ManageTokens, "enrollment_token_revoke")
+        self.cx
+            .require(op, Permission::ManageTokens, "enrollment_token_revoke")
             .await?;
-        self.audited(op, "enrollment_token_revoke", id, "")
-            .revoke_enrollment_token(id, self.now_ms())
+        self.cx
+            .audited(op, "enrollment_token_revoke", id, "")
+            .revoke_enrollment_token(id, self.cx.now_ms())
             .await?;
         self.all_enrollment_tokens()
             .await?
@@ -617,13 +651,16 @@ impl Signet {
         reg: &Registration<'_>,
     ) -> CoreResult<Registered> {
         const ACTION: &str = "machine_enroll_token";
-        if vault != self.vault.as_str() || !self.enrollment_ip_allowed(reg.source_ip).await? {
+        if vault != self.cx.vault.as_str()
+            || !self.network.enrollment_ip_allowed(reg.source_ip).await?
+        {
             return Err(self.refuse(reg.source_ip, ACTION, "vault_or_ip").await);
         }
-        self.check_proof(reg, Some(&self.vault), Some(token), ACTION)
+        self.check_proof(reg, Some(&self.cx.vault), Some(token), ACTION)
             .await?;
-        let now = self.now_ms();
+        let now = self.cx.now_ms();
         let Some(t) = self
+            .cx
             .store
             .enrollment_token_by_hash(&token_hash(token))
             .await?

@@ -25,12 +25,9 @@ use governor::middleware::NoOpMiddleware;
 use governor::nanos::Nanos;
 use governor::state::{InMemoryState, NotKeyed};
 use governor::{Quota, RateLimiter};
-use signet_store::{ActorKind, AuditEvent, AuditResult};
 
-use crate::audit::Actor;
+use crate::address::ClientAddr;
 use crate::clock::Clock;
-use crate::network::ClientAddr;
-use crate::{CoreResult, Signet};
 
 /// Distinct reasons kept per tally; further ones are counted under `other`.
 const MAX_REASONS: usize = 8;
@@ -165,7 +162,7 @@ impl Tally {
         self.count == 0 && self.limited == 0
     }
 
-    fn detail(&self, window_ms: i64) -> String {
+    pub(crate) fn detail(&self, window_ms: i64) -> String {
         let reasons: Vec<String> = self
             .reasons
             .iter()
@@ -211,14 +208,14 @@ pub(crate) struct Outcome {
 
 /// One aggregate record, due to be written.
 pub(crate) struct Due {
-    source: String,
-    started_ms: i64,
-    tally: Tally,
+    pub(crate) source: String,
+    pub(crate) started_ms: i64,
+    pub(crate) tally: Tally,
 }
 
 /// The per-source table.
 pub(crate) struct Failures {
-    limits: FailureLimits,
+    pub(crate) limits: FailureLimits,
     quota: Option<Quota>,
     clock: BudgetClock,
     table: Mutex<Table>,
@@ -391,44 +388,6 @@ impl Failures {
     /// Sources tracked now.
     pub(crate) fn tracked(&self) -> usize {
         self.lock().entries.len()
-    }
-}
-
-impl Signet {
-    /// Writes one `auth_failures` record per source whose interval has ended (every pending
-    /// one, when `all`: on shutdown). Run periodically; returns how many records it wrote.
-    pub async fn flush_auth_failures(&self, all: bool) -> CoreResult<usize> {
-        let now = self.now_ms();
-        let due = self.failures.take_due(now, all);
-        if due.is_empty() {
-            return Ok(0);
-        }
-        let events: Vec<AuditEvent> = due
-            .iter()
-            .map(|d| {
-                self.event(
-                    &Actor::new(ActorKind::Anonymous, "", &d.source),
-                    "auth_failures",
-                    "",
-                    AuditResult::Denied,
-                    &d.tally.detail(now.saturating_sub(d.started_ms)),
-                )
-            })
-            .collect();
-        let n = events.len();
-        self.journal(events, Vec::new()).await?;
-        Ok(n)
-    }
-
-    /// How long failures are counted before their record is written, seconds.
-    pub fn auth_failure_interval_secs(&self) -> u64 {
-        self.failures.limits.audit_interval_secs
-    }
-
-    /// Sources whose authentication failures are being tracked (memory is bounded by
-    /// `auth_failure_max_sources`).
-    pub fn auth_failure_sources(&self) -> usize {
-        self.failures.tracked()
     }
 }
 

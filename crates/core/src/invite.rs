@@ -11,7 +11,7 @@
 //! and the invitation is spent in the same transaction. Every way a code can be wrong (unknown,
 //! used, expired, revoked) is the same [`CoreError::InviteRefused`].
 
-use crate::network::ClientAddr;
+use std::sync::Arc;
 
 use serde::Serialize;
 use sha2::{Digest, Sha256};
@@ -20,12 +20,15 @@ use signet_store::{ActorKind, AuditResult, Conflict, InviteRecord, Role, StoreEr
 use zeroize::Zeroizing;
 
 use crate::account::{
-    OwnerEnrollment, Password, canonical_email, canonical_username, check_password, scope_detail,
+    Accounts, OwnerEnrollment, Password, canonical_email, canonical_username, check_password,
+    scope_detail,
 };
-use crate::audit::Actor;
-use crate::auth::AuthedOperator;
+use crate::address::ClientAddr;
+use crate::context::Context;
+use crate::journal::Actor;
+use crate::principal::AuthedOperator;
 use crate::role::{Permission, may_grant};
-use crate::{CoreError, CoreResult, Signet};
+use crate::{CoreError, CoreResult};
 
 /// How long an invitation works: 72 hours.
 pub const INVITE_TTL_MS: i64 = 72 * 3600 * 1000;
@@ -123,18 +126,29 @@ fn parse_invite_id(id: &str) -> CoreResult<InviteId> {
     InviteId::parse(id).map_err(|_| CoreError::NotFound)
 }
 
-impl Signet {
+/// Invitations: issuing, listing, revoking and accepting them.
+#[derive(Clone)]
+pub struct Invites {
+    /// The shared store, keys, clock, audit writer and permission checks.
+    pub(crate) cx: Arc<Context>,
+    /// Prepares the invited user (password hash, scope checks).
+    pub(crate) accounts: Accounts,
+}
+
+impl Invites {
     /// Creates an invitation and returns its link, shown once.
     pub async fn invite_user(
         &self,
         op: &AuthedOperator,
         new: NewInvite<'_>,
     ) -> CoreResult<IssuedInvite> {
-        self.require(op, Permission::ManageUsers, "user_invite")
+        self.cx
+            .require(op, Permission::ManageUsers, "user_invite")
             .await?;
-        self.require_step_up(op, "user_invite").await?;
+        self.cx.require_step_up(op, "user_invite").await?;
         if !may_grant(op.role, new.role) {
             return Err(self
+                .cx
                 .deny(
                     op,
                     "user_invite",
@@ -144,14 +158,17 @@ impl Signet {
         }
         let email = canonical_email(new.email)?;
         // Checked again when the account is created; asking now spares the invitee a dead link.
-        if self.store.user_by_login(&email).await?.is_some() {
+        if self.cx.store.user_by_login(&email).await?.is_some() {
             return Err(CoreError::Conflict(Conflict::Email));
         }
-        let projects = self.check_scope(new.role, new.projects.as_deref()).await?;
+        let projects = self
+            .accounts
+            .check_scope(new.role, new.projects.as_deref())
+            .await?;
         let mut raw = Zeroizing::new([0u8; 32]);
         getrandom::fill(raw.as_mut()).map_err(|_| CoreError::Unavailable)?;
         let code = Zeroizing::new(hex::encode(raw.as_ref()));
-        let now = self.now_ms();
+        let now = self.cx.now_ms();
         let rec = InviteRecord {
             id: InviteId::generate(),
             code_hash: code_hash(&code),
@@ -164,22 +181,23 @@ impl Signet {
             used_ms: None,
             revoked_ms: None,
         };
-        self.audited(
-            op,
-            "user_invite",
-            &rec.id.to_string(),
-            &format!(
-                "email={} role={} projects={}",
-                rec.email,
-                rec.role.as_str(),
-                scope_detail(rec.projects.as_deref())
-            ),
-        )
-        .insert_invite(&rec)
-        .await?;
+        self.cx
+            .audited(
+                op,
+                "user_invite",
+                &rec.id.to_string(),
+                &format!(
+                    "email={} role={} projects={}",
+                    rec.email,
+                    rec.role.as_str(),
+                    scope_detail(rec.projects.as_deref())
+                ),
+            )
+            .insert_invite(&rec)
+            .await?;
         let url = Zeroizing::new(format!(
             "{}/#/invite/{}",
-            self.config.api_url.trim_end_matches('/'),
+            self.cx.config.api_url.trim_end_matches('/'),
             code.as_str()
         ));
         Ok(IssuedInvite {
@@ -190,10 +208,12 @@ impl Signet {
 
     /// Every invitation, newest first, with its state.
     pub async fn invites(&self, op: &AuthedOperator) -> CoreResult<Vec<InviteView>> {
-        self.require(op, Permission::ManageUsers, "user_invite_list")
+        self.cx
+            .require(op, Permission::ManageUsers, "user_invite_list")
             .await?;
-        let now = self.now_ms();
+        let now = self.cx.now_ms();
         Ok(self
+            .cx
             .store
             .invites()
             .await?
@@ -204,11 +224,13 @@ impl Signet {
 
     /// Revokes a pending invitation. `409 conflict: invite_spent` if it was accepted or revoked.
     pub async fn revoke_invite(&self, op: &AuthedOperator, id: &str) -> CoreResult<()> {
-        self.require(op, Permission::ManageUsers, "user_invite_revoke")
+        self.cx
+            .require(op, Permission::ManageUsers, "user_invite_revoke")
             .await?;
         let id = parse_invite_id(id)?;
-        self.audited(op, "user_invite_revoke", &id.to_string(), "")
-            .revoke_invite(&id, self.now_ms())
+        self.cx
+            .audited(op, "user_invite_revoke", &id.to_string(), "")
+            .revoke_invite(&id, self.cx.now_ms())
             .await?;
         Ok(())
     }
@@ -221,9 +243,9 @@ impl Signet {
         let username = canonical_username(a.username)?;
         check_password(&a.password, &[a.username, &username])?;
         let ip = a.source_ip.to_canonical().to_string();
-        let now = self.now_ms();
+        let now = self.cx.now_ms();
         let invite = if a.code.chars().count() <= MAX_CODE_CHARS {
-            self.store.invite_by_code(&code_hash(a.code)).await?
+            self.cx.store.invite_by_code(&code_hash(a.code)).await?
         } else {
             None
         };
@@ -235,6 +257,7 @@ impl Signet {
         // The address is known only now; a password made of it is as weak as the username.
         check_password(&a.password, &[a.username, &username, &invite.email])?;
         let (enrollment, digests) = self
+            .accounts
             .prepare_user(
                 a.username,
                 username,
@@ -245,7 +268,7 @@ impl Signet {
             )
             .await?;
         // Password hashing took a while: the store re-checks the invitation as it spends it.
-        let e = self.event(
+        let e = self.cx.event(
             &Actor::new(ActorKind::Anonymous, "", &ip),
             "user_invite_accept",
             &enrollment.user.id.to_string(),
@@ -258,8 +281,9 @@ impl Signet {
             ),
         );
         match self
+            .cx
             .audited_event(e)
-            .accept_invite(&invite.id, self.now_ms(), &enrollment.user, &digests)
+            .accept_invite(&invite.id, self.cx.now_ms(), &enrollment.user, &digests)
             .await
         {
             Ok(()) => {}
@@ -272,14 +296,14 @@ impl Signet {
     }
 
     async fn refuse_invite(&self, ip: &str, target: &str) -> CoreError {
-        let e = self.event(
+        let e = self.cx.event(
             &Actor::new(ActorKind::Anonymous, "", ip),
             "user_invite_accept",
             target,
             AuditResult::Denied,
             "",
         );
-        match self.journal(vec![e], Vec::new()).await {
+        match self.cx.journal(vec![e], Vec::new()).await {
             Ok(()) => CoreError::InviteRefused,
             Err(err) => err,
         }

@@ -1,26 +1,38 @@
 //! Signet's business rules.
 //!
-//! [`Signet`] is the one service the HTTP layer talks to. It authenticates signed requests,
-//! authorises machine reads in the order the threat model fixes (cheapest first), manages
-//! secrets, machines, tokens and the allowlist for operators, and writes every decision to the
-//! hash-chained audit log before answering. It sees storage only through `signet_store::Store`:
-//! no SQL, no HTTP types.
+//! [`Signet`] is what the HTTP layer talks to: it opens the vault and hands out one service per
+//! area (`signet.auth()`, `signet.reads()`, `signet.secrets()`, `signet.machines()`, ...), all
+//! over one shared context. The services authenticate signed requests, authorise machine reads
+//! in the order the threat model fixes (cheapest first), manage secrets, machines, tokens and
+//! the allowlist for operators, and write every decision to the hash-chained audit log before
+//! answering. They see storage only through `signet_store::Store`: no SQL, no HTTP types.
+//!
+//! Layering, lowest first (a module imports only from lower ones; `tests/layering.rs` fails on
+//! an import circle): pure pieces (`clock`, `error`, `address`, `role`, `principal`, `chain`,
+//! `failures`, `readiness`) → `context` → the audit writer `journal` and the checks
+//! `permission` (both implemented on the context) → the services.
 #![forbid(unsafe_code)]
 
 pub mod account;
+pub mod address;
 pub mod audit;
 pub mod auth;
 pub mod budget;
+mod chain;
 mod clock;
+mod context;
 pub mod enrollment;
 mod error;
 pub mod failures;
 pub mod fault;
 pub mod invite;
+mod journal;
 pub mod machine;
 pub mod network;
 pub mod operator;
 pub mod passkey;
+mod permission;
+pub mod principal;
 pub mod read;
 pub mod readiness;
 pub mod role;
@@ -31,7 +43,8 @@ pub mod user;
 pub mod vault;
 
 pub use clock::{Clock, SystemClock};
+pub use context::SignetConfig;
 pub use error::{CoreError, CoreResult};
-pub use service::{Signet, SignetConfig};
+pub use service::Signet;
 /// The rule a conflicting write breaks, as [`CoreError::Conflict`] carries it.
 pub use signet_store::Conflict;

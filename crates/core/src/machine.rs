@@ -1,14 +1,17 @@
 //! Machine lifecycle as operators drive it. Every change is visible to the machine's very next
 //! request, because authentication reads the machine's row on every request.
 
+use std::sync::Arc;
+
 use serde::Serialize;
 use signet_proto::{Fingerprint, MachineId, ProjectId, SecretId};
 use signet_store::{Conflict, EnrollMethod, MachineRecord, MachineStatus, StoreError};
 
-use crate::auth::AuthedOperator;
-use crate::network::parse_cidr;
+use crate::address::parse_cidr;
+use crate::context::Context;
+use crate::principal::AuthedOperator;
 use crate::role::Permission;
-use crate::{CoreError, CoreResult, Signet};
+use crate::{CoreError, CoreResult};
 
 /// Most CIDRs one machine may be restricted to.
 const MAX_MACHINE_CIDRS: usize = 64;
@@ -53,10 +56,17 @@ fn parse_machine_id(id: &str) -> CoreResult<MachineId> {
     MachineId::parse(id).map_err(|_| CoreError::NotFound)
 }
 
-impl Signet {
+/// Machine lifecycle for operators: views, approval, state, membership, grants and CIDRs.
+#[derive(Clone)]
+pub struct Machines {
+    /// The shared store, keys, clock, audit writer and permission checks.
+    pub(crate) cx: Arc<Context>,
+}
+
+impl Machines {
     async fn view(&self, m: MachineRecord) -> CoreResult<MachineView> {
-        let projects = self.store.memberships(&m.id).await?;
-        let grants = self.store.grants(&m.id).await?;
+        let projects = self.cx.store.memberships(&m.id).await?;
+        let grants = self.cx.store.grants(&m.id).await?;
         Ok(MachineView {
             fingerprint: m.public_key.fingerprint().to_string(),
             public_key: m.public_key.to_base64(),
@@ -79,7 +89,12 @@ impl Signet {
     /// One machine, whoever asks.
     async fn machine_by_id(&self, id: &str) -> CoreResult<MachineView> {
         let id = parse_machine_id(id)?;
-        let m = self.store.machine(&id).await?.ok_or(CoreError::NotFound)?;
+        let m = self
+            .cx
+            .store
+            .machine(&id)
+            .await?
+            .ok_or(CoreError::NotFound)?;
         self.view(m).await
     }
 
@@ -99,7 +114,7 @@ impl Signet {
         }
         let mut grants = Vec::with_capacity(view.grants.len());
         for g in view.grants {
-            if let Some(s) = self.store.secret(&g).await?
+            if let Some(s) = self.cx.store.secret(&g).await?
                 && op.scope.covers(&s.project_id)
             {
                 grants.push(g);
@@ -120,16 +135,16 @@ impl Signet {
         match found {
             Some(v) => match self.within_scope(op, v).await? {
                 Some(v) => Ok(v),
-                None => Err(self.deny(op, "machine_show", "scope=out").await),
+                None => Err(self.cx.deny(op, "machine_show", "scope=out").await),
             },
-            None => Err(self.deny(op, "machine_show", "scope=out").await),
+            None => Err(self.cx.deny(op, "machine_show", "scope=out").await),
         }
     }
 
     /// The machines the operator may see (all, unless scoped), newest first.
     pub async fn machine_views(&self, op: &AuthedOperator) -> CoreResult<Vec<MachineView>> {
         let mut out = Vec::new();
-        for m in self.store.machines().await? {
+        for m in self.cx.store.machines().await? {
             if let Some(v) = self.within_scope(op, self.view(m).await?).await? {
                 out.push(v);
             }
@@ -146,7 +161,8 @@ impl Signet {
         action: &str,
     ) -> CoreResult<MachineView> {
         let mid = parse_machine_id(id)?;
-        self.audited(op, action, &mid.to_string(), "")
+        self.cx
+            .audited(op, action, &mid.to_string(), "")
             .transition_machine(&mid, from, to)
             .await
             .map_err(|e| match e {
@@ -164,11 +180,17 @@ impl Signet {
         id: &str,
         fingerprint: Option<&str>,
     ) -> CoreResult<MachineView> {
-        self.require(op, Permission::ManageMachines, "machine_approve")
+        self.cx
+            .require(op, Permission::ManageMachines, "machine_approve")
             .await?;
-        self.require_step_up(op, "machine_approve").await?;
+        self.cx.require_step_up(op, "machine_approve").await?;
         let mid = parse_machine_id(id)?;
-        let m = self.store.machine(&mid).await?.ok_or(CoreError::NotFound)?;
+        let m = self
+            .cx
+            .store
+            .machine(&mid)
+            .await?
+            .ok_or(CoreError::NotFound)?;
         let quoted = match fingerprint {
             Some(f) => Some(
                 Fingerprint::parse(f).ok_or_else(|| CoreError::bad("fingerprint is malformed"))?,
@@ -178,14 +200,14 @@ impl Signet {
         match quoted {
             Some(q) if !q.matches(&m.public_key.fingerprint()) => {
                 let detail = "fingerprint_mismatch";
-                let e = self.event(
-                    &crate::audit::Actor::operator(op),
+                let e = self.cx.event(
+                    &crate::journal::Actor::operator(op),
                     "machine_approve",
                     &mid.to_string(),
                     signet_store::AuditResult::Denied,
                     detail,
                 );
-                self.journal(vec![e], Vec::new()).await?;
+                self.cx.journal(vec![e], Vec::new()).await?;
                 return Err(CoreError::bad(
                     "the fingerprint does not match this machine's key",
                 ));
@@ -209,7 +231,8 @@ impl Signet {
 
     /// Denies a pending machine.
     pub async fn deny_machine(&self, op: &AuthedOperator, id: &str) -> CoreResult<MachineView> {
-        self.require(op, Permission::ManageMachines, "machine_deny")
+        self.cx
+            .require(op, Permission::ManageMachines, "machine_deny")
             .await?;
         self.transition(
             op,
@@ -228,38 +251,42 @@ impl Signet {
         id: &str,
         enabled: bool,
     ) -> CoreResult<MachineView> {
-        self.require(
-            op,
-            Permission::ManageMachines,
-            if enabled {
-                "machine_enable"
-            } else {
-                "machine_disable"
-            },
-        )
-        .await?;
+        self.cx
+            .require(
+                op,
+                Permission::ManageMachines,
+                if enabled {
+                    "machine_enable"
+                } else {
+                    "machine_disable"
+                },
+            )
+            .await?;
         let mid = parse_machine_id(id)?;
-        self.audited(
-            op,
-            if enabled {
-                "machine_enable"
-            } else {
-                "machine_disable"
-            },
-            &mid.to_string(),
-            "",
-        )
-        .set_machine_enabled(&mid, enabled)
-        .await?;
+        self.cx
+            .audited(
+                op,
+                if enabled {
+                    "machine_enable"
+                } else {
+                    "machine_disable"
+                },
+                &mid.to_string(),
+                "",
+            )
+            .set_machine_enabled(&mid, enabled)
+            .await?;
         self.machine_by_id(id).await
     }
 
     /// Revokes a machine: its grants and memberships go with it.
     pub async fn revoke_machine(&self, op: &AuthedOperator, id: &str) -> CoreResult<MachineView> {
-        self.require(op, Permission::ManageMachines, "machine_revoke")
+        self.cx
+            .require(op, Permission::ManageMachines, "machine_revoke")
             .await?;
         let mid = parse_machine_id(id)?;
-        self.audited(op, "machine_revoke", &mid.to_string(), "")
+        self.cx
+            .audited(op, "machine_revoke", &mid.to_string(), "")
             .revoke_machine(&mid)
             .await?;
         self.machine_by_id(id).await
@@ -274,16 +301,17 @@ impl Signet {
         project: &str,
         attach: bool,
     ) -> CoreResult<MachineView> {
-        self.require(
-            op,
-            Permission::ManageMachines,
-            if attach {
-                "machine_attach"
-            } else {
-                "machine_detach"
-            },
-        )
-        .await?;
+        self.cx
+            .require(
+                op,
+                Permission::ManageMachines,
+                if attach {
+                    "machine_attach"
+                } else {
+                    "machine_detach"
+                },
+            )
+            .await?;
         let mid = parse_machine_id(id)?;
         let pid = ProjectId::parse(project).map_err(|_| CoreError::bad("unknown project"))?;
         let action = if attach {
@@ -291,7 +319,7 @@ impl Signet {
         } else {
             "machine_detach"
         };
-        let store = self.audited(op, action, &mid.to_string(), pid.as_str());
+        let store = self.cx.audited(op, action, &mid.to_string(), pid.as_str());
         if attach {
             store.attach(&mid, &pid).await?;
         } else {
@@ -309,23 +337,29 @@ impl Signet {
         secrets: &[String],
         grant: bool,
     ) -> CoreResult<MachineView> {
-        self.require(
-            op,
-            Permission::ManageMachines,
-            if grant { "grant_add" } else { "grant_remove" },
-        )
-        .await?;
+        self.cx
+            .require(
+                op,
+                Permission::ManageMachines,
+                if grant { "grant_add" } else { "grant_remove" },
+            )
+            .await?;
         let mid = parse_machine_id(id)?;
         if secrets.is_empty() || secrets.len() > 100 {
             return Err(CoreError::bad("give 1-100 secret ids"));
         }
-        self.store.machine(&mid).await?.ok_or(CoreError::NotFound)?;
-        let memberships = self.store.memberships(&mid).await?;
+        self.cx
+            .store
+            .machine(&mid)
+            .await?
+            .ok_or(CoreError::NotFound)?;
+        let memberships = self.cx.store.memberships(&mid).await?;
         for s in secrets {
             let sid =
                 SecretId::parse(s).map_err(|_| CoreError::bad(format!("unknown secret {s:?}")))?;
             if grant {
                 let rec = self
+                    .cx
                     .store
                     .secret(&sid)
                     .await?
@@ -338,7 +372,7 @@ impl Signet {
                     )));
                 }
             }
-            let store = self.audited(
+            let store = self.cx.audited(
                 op,
                 if grant { "grant_add" } else { "grant_remove" },
                 &mid.to_string(),
@@ -360,9 +394,10 @@ impl Signet {
         id: &str,
         cidrs: &[String],
     ) -> CoreResult<MachineView> {
-        self.require(op, Permission::ManageMachines, "machine_cidrs_set")
+        self.cx
+            .require(op, Permission::ManageMachines, "machine_cidrs_set")
             .await?;
-        self.require_step_up(op, "machine_cidrs_set").await?;
+        self.cx.require_step_up(op, "machine_cidrs_set").await?;
         let mid = parse_machine_id(id)?;
         if cidrs.len() > MAX_MACHINE_CIDRS {
             return Err(CoreError::bad(format!("at most {MAX_MACHINE_CIDRS} CIDRs")));
@@ -371,7 +406,8 @@ impl Signet {
             .iter()
             .map(|c| parse_cidr(c).map(|n| n.to_string()))
             .collect::<CoreResult<Vec<_>>>()?;
-        self.audited(op, "machine_cidrs_set", &mid.to_string(), &parsed.join(","))
+        self.cx
+            .audited(op, "machine_cidrs_set", &mid.to_string(), &parsed.join(","))
             .set_machine_cidrs(&mid, &parsed)
             .await?;
         self.machine_by_id(id).await

@@ -3,7 +3,6 @@
 //! Addresses are compared in canonical form: an IPv4-mapped IPv6 address (`::ffff:10.0.0.1`) is
 //! the IPv4 address it maps, so it cannot slip past an IPv4 rule.
 
-use std::net::IpAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 
@@ -11,98 +10,11 @@ use ipnet::IpNet;
 use serde::Serialize;
 use signet_store::{AllowlistEntry, Change, PolicyVersion, Store, StoreError, StoreResult};
 
-use crate::auth::AuthedOperator;
+pub use crate::address::{ClientAddr, ip_in_cidrs, parse_cidr};
+use crate::context::Context;
+use crate::principal::AuthedOperator;
 use crate::role::Permission;
-use crate::{CoreError, CoreResult, Signet};
-
-/// The client address of a request, as the server decided it.
-///
-/// `Unknown` is what a forwarded chain that cannot be read yields (a trusted proxy passed on a
-/// hop that is not an address): no network rule can place it, so every rule refuses it. It is a
-/// variant, not a sentinel address, so no CIDR can ever contain it by accident. Audit records
-/// show it as `unknown`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum ClientAddr {
-    /// A readable address, kept in canonical form (IPv4-mapped IPv6 is the IPv4 address).
-    Known(IpAddr),
-    /// No address could be read.
-    Unknown,
-}
-
-impl ClientAddr {
-    /// The address, if known.
-    pub fn ip(self) -> Option<IpAddr> {
-        match self {
-            Self::Known(ip) => Some(ip),
-            Self::Unknown => None,
-        }
-    }
-
-    /// The same address in canonical form.
-    pub fn to_canonical(self) -> Self {
-        match self {
-            Self::Known(ip) => Self::Known(ip.to_canonical()),
-            Self::Unknown => Self::Unknown,
-        }
-    }
-
-    /// Whether the address is inside `net`; an unknown address is inside nothing.
-    pub fn within(self, net: &IpNet) -> bool {
-        match self {
-            Self::Known(ip) => net.contains(&ip.to_canonical()),
-            Self::Unknown => false,
-        }
-    }
-}
-
-impl From<IpAddr> for ClientAddr {
-    fn from(ip: IpAddr) -> Self {
-        Self::Known(ip.to_canonical())
-    }
-}
-
-/// Parses a bare address only (`10.0.0.1`, `::1`); `unknown` is never parsed into `Unknown`,
-/// which only the server's own decision can produce.
-impl std::str::FromStr for ClientAddr {
-    type Err = std::net::AddrParseError;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        s.parse::<IpAddr>().map(Self::from)
-    }
-}
-
-impl std::fmt::Display for ClientAddr {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Self::Known(ip) => ip.fmt(f),
-            Self::Unknown => f.write_str("unknown"),
-        }
-    }
-}
-
-/// Parses a CIDR and requires its canonical form (host bits clear, no leading zeros), so what an
-/// operator reads back is exactly what is enforced.
-pub fn parse_cidr(s: &str) -> CoreResult<IpNet> {
-    let net: IpNet = s
-        .parse()
-        .map_err(|_| CoreError::bad(format!("not a CIDR: {s:?}")))?;
-    if net.trunc() != net || net.to_string() != s {
-        return Err(CoreError::bad(format!(
-            "CIDR must be in canonical form: {}",
-            net.trunc()
-        )));
-    }
-    Ok(net)
-}
-
-/// Whether `ip` is inside any of `cidrs` (stored canonical strings; unparsable ones match
-/// nothing). An unknown address is inside none.
-pub fn ip_in_cidrs(ip: ClientAddr, cidrs: &[String]) -> bool {
-    cidrs
-        .iter()
-        .filter_map(|c| c.parse::<IpNet>().ok())
-        .any(|n| ip.within(&n))
-}
+use crate::{CoreError, CoreResult};
 
 /// The vault-level network state every machine request consults.
 #[derive(Debug, Clone, Default)]
@@ -128,6 +40,7 @@ struct Snapshot {
 /// whether or not its change notification has arrived. The change feed is only a hint: a report
 /// marks the snapshot stale so it is reloaded early, before a request has to wait for it.
 /// Reloads are single-flight: concurrent requests that find the snapshot stale wait for one load.
+#[derive(Clone)]
 pub(crate) struct PolicyCache(Arc<PolicyState>);
 
 struct PolicyState {
@@ -304,15 +217,26 @@ pub(crate) fn new_public_id(prefix: &str) -> String {
     format!("{prefix}{}", hex::encode(raw))
 }
 
-impl Signet {
+/// The vault IP allowlist: its operator API and the cached policy every machine request reads.
+#[derive(Clone)]
+pub struct Network {
+    /// The shared store, keys, clock, audit writer and permission checks.
+    pub(crate) cx: Arc<Context>,
+    /// The allowlist, read on every machine request, so cached: reloaded whenever a request's policy stamp is newer than the cache (another replica changed it), after this process's own changes, and early when the store's change feed reports one.
+    pub(crate) policy: PolicyCache,
+}
+
+impl Network {
     /// The allowlist and whether it is enforced.
     pub async fn allowlist(&self) -> CoreResult<AllowlistView> {
         let enabled = self
+            .cx
             .store
             .vault()
             .await?
             .is_some_and(|v| v.ip_allowlist_enabled);
         let entries = self
+            .cx
             .store
             .allowlist()
             .await?
@@ -329,9 +253,10 @@ impl Signet {
         cidr: &str,
         label: &str,
     ) -> CoreResult<EntryView> {
-        self.require(op, Permission::ManageAllowlist, "ip_allowlist_add")
+        self.cx
+            .require(op, Permission::ManageAllowlist, "ip_allowlist_add")
             .await?;
-        self.require_step_up(op, "ip_allowlist_add").await?;
+        self.cx.require_step_up(op, "ip_allowlist_add").await?;
         let net = parse_cidr(cidr)?;
         if label.chars().count() > 100 || label.chars().any(char::is_control) {
             return Err(CoreError::bad(
@@ -342,24 +267,27 @@ impl Signet {
             id: new_public_id("ipa_"),
             cidr: net.to_string(),
             label: label.to_owned(),
-            created_ms: self.now_ms(),
+            created_ms: self.cx.now_ms(),
         };
-        self.audited(op, "ip_allowlist_add", &entry.id, &entry.cidr)
+        self.cx
+            .audited(op, "ip_allowlist_add", &entry.id, &entry.cidr)
             .insert_allowlist_entry(&entry)
             .await?;
-        self.policy.refresh(self.store.as_ref()).await?;
+        self.policy.refresh(self.cx.store.as_ref()).await?;
         Ok(entry.into())
     }
 
     /// Removes an entry.
     pub async fn allowlist_remove(&self, op: &AuthedOperator, id: &str) -> CoreResult<()> {
-        self.require(op, Permission::ManageAllowlist, "ip_allowlist_remove")
+        self.cx
+            .require(op, Permission::ManageAllowlist, "ip_allowlist_remove")
             .await?;
-        self.require_step_up(op, "ip_allowlist_remove").await?;
-        self.audited(op, "ip_allowlist_remove", id, "")
+        self.cx.require_step_up(op, "ip_allowlist_remove").await?;
+        self.cx
+            .audited(op, "ip_allowlist_remove", id, "")
             .remove_allowlist_entry(id)
             .await?;
-        self.policy.refresh(self.store.as_ref()).await?;
+        self.policy.refresh(self.cx.store.as_ref()).await?;
         Ok(())
     }
 
@@ -374,23 +302,25 @@ impl Signet {
         } else {
             "ip_allowlist_disable"
         };
-        self.require(op, Permission::ManageAllowlist, action)
+        self.cx
+            .require(op, Permission::ManageAllowlist, action)
             .await?;
-        self.require_step_up(op, action).await?;
-        self.audited(op, action, "", "")
+        self.cx.require_step_up(op, action).await?;
+        self.cx
+            .audited(op, action, "", "")
             .set_ip_allowlist_enabled(enabled)
             .await?;
-        self.policy.refresh(self.store.as_ref()).await?;
+        self.policy.refresh(self.cx.store.as_ref()).await?;
         self.allowlist().await
     }
 
     /// Whether enrollment from `ip` passes the vault allowlist. Enrollment has no machine to
     /// look up, so it reads the stamp on its own: one indexed read, on a rare path.
     pub(crate) async fn enrollment_ip_allowed(&self, ip: ClientAddr) -> CoreResult<bool> {
-        let stamp = self.store.policy_version().await?;
+        let stamp = self.cx.store.policy_version().await?;
         Ok(self
             .policy
-            .ip_allowed(self.store.as_ref(), stamp, ip)
+            .ip_allowed(self.cx.store.as_ref(), stamp, ip)
             .await?)
     }
 }
@@ -400,15 +330,6 @@ mod tests {
     use signet_store::{NetworkStore, VaultStore};
 
     use super::*;
-
-    #[test]
-    fn cidrs_must_be_canonical() {
-        assert!(parse_cidr("10.0.0.0/8").is_ok());
-        assert!(parse_cidr("2001:db8::/32").is_ok());
-        assert!(parse_cidr("10.0.0.1/8").is_err());
-        assert!(parse_cidr("10.0.0.0").is_err());
-        assert!(parse_cidr("010.0.0.0/8").is_err());
-    }
 
     fn entry(id: &str, cidr: &str) -> AllowlistEntry {
         AllowlistEntry {

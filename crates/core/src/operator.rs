@@ -1,13 +1,23 @@
 //! Operator keys. The owner's key is created on the server host with file access
 //! (`signet operator init`), never over the network.
 
+use std::sync::Arc;
+
 use signet_proto::{OperatorId, SecretSeed};
 use signet_store::{ActorKind, AuditResult, OperatorRecord};
 
-use crate::audit::Actor;
-use crate::{CoreError, CoreResult, Signet};
+use crate::context::Context;
+use crate::journal::Actor;
+use crate::{CoreError, CoreResult};
 
-impl Signet {
+/// Headless operator keys (`signet operator init`).
+#[derive(Clone)]
+pub struct Operators {
+    /// The shared store, keys, clock, audit writer and permission checks.
+    pub(crate) cx: Arc<Context>,
+}
+
+impl Operators {
     /// Creates an operator key pair. The private seed is returned to be written to the caller's
     /// identity file; the store keeps only the public key.
     pub async fn create_operator(
@@ -25,20 +35,20 @@ impl Signet {
             public_key: seed.public_key(),
             owner,
             disabled: false,
-            created_ms: self.now_ms(),
+            created_ms: self.cx.now_ms(),
             // The headless key belongs to no user and never expires: it is how an installation
             // is administered before (or without) accounts.
             user_id: None,
             expires_ms: None,
         };
-        let e = self.event(
+        let e = self.cx.event(
             &Actor::new(ActorKind::System, "", "local"),
             "operator_create",
             &rec.id.to_string(),
             AuditResult::Ok,
             &format!("owner={owner}"),
         );
-        self.audited_event(e).insert_operator(&rec).await?;
+        self.cx.audited_event(e).insert_operator(&rec).await?;
         Ok((rec, seed))
     }
 }

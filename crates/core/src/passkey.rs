@@ -21,8 +21,8 @@
 //! * The signature counter only moves forward, checked and stored in one statement, so a cloned
 //!   authenticator or a replayed assertion loses even when it races the real one.
 
-use crate::network::ClientAddr;
 use std::fmt;
+use std::sync::Arc;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
@@ -38,9 +38,12 @@ use webauthn_rs::prelude::{
     WebauthnBuilder, WebauthnError,
 };
 
-use crate::audit::Actor;
-use crate::auth::AuthedOperator;
-use crate::{CoreError, CoreResult, Signet};
+use crate::account::Accounts;
+use crate::address::ClientAddr;
+use crate::context::Context;
+use crate::journal::Actor;
+use crate::principal::AuthedOperator;
+use crate::{CoreError, CoreResult};
 
 /// Passkeys one user may register.
 pub const MAX_PASSKEYS_PER_USER: u32 = 10;
@@ -206,21 +209,32 @@ fn truncate(s: &str, max: usize) -> String {
     s.chars().filter(|c| !c.is_control()).take(max).collect()
 }
 
-impl Signet {
+/// Passkeys (WebAuthn): registration, usernameless sign-in, step-up and the ceremonies' state.
+#[derive(Clone)]
+pub struct Passkeys {
+    /// The shared store, keys, clock, audit writer and permission checks.
+    pub(crate) cx: Arc<Context>,
+    /// Records sign-ins and throttles them per source like a password sign-in.
+    pub(crate) accounts: Accounts,
+    /// The WebAuthn relying party, from `config.api_url`.
+    pub(crate) rp: Arc<RelyingParty>,
+}
+
+impl Passkeys {
     /// The user an operator key acts for. A key that belongs to no user (`signet operator init`)
     /// has no account to hold passkeys.
     async fn account_of(&self, op: &AuthedOperator, action: &str) -> CoreResult<UserId> {
         if let Some(user) = op.user_id {
             return Ok(user);
         }
-        let e = self.event(
+        let e = self.cx.event(
             &Actor::operator(op),
             action,
             "",
             AuditResult::Denied,
             "reason=no_user_account",
         );
-        self.journal(vec![e], Vec::new()).await?;
+        self.cx.journal(vec![e], Vec::new()).await?;
         Err(CoreError::Forbidden)
     }
 
@@ -236,9 +250,9 @@ impl Signet {
             kind,
             user_id: user,
             state,
-            expires_ms: self.now_ms() + CEREMONY_TTL_MS,
+            expires_ms: self.cx.now_ms() + CEREMONY_TTL_MS,
         };
-        self.store.insert_ceremony(&ceremony).await?;
+        self.cx.store.insert_ceremony(&ceremony).await?;
         Ok(PasskeyChallenge {
             challenge_id: ceremony.id,
             public_key: options,
@@ -252,18 +266,19 @@ impl Signet {
         op: &AuthedOperator,
         name: &str,
     ) -> CoreResult<PasskeyChallenge> {
-        let rp = self.passkeys.get()?;
+        let rp = self.rp.get()?;
         let user_id = self.account_of(op, "passkey_register").await?;
         // A passkey outlives the session that adds it: a hijacked session must not be able to
         // plant one without a fresh second factor.
-        self.require_step_up(op, "passkey_register").await?;
+        self.cx.require_step_up(op, "passkey_register").await?;
         let name = check_name(name)?;
         let user = self
+            .cx
             .store
             .user(&user_id)
             .await?
             .ok_or(CoreError::NotFound)?;
-        let existing = self.store.passkeys(&user_id).await?;
+        let existing = self.cx.store.passkeys(&user_id).await?;
         if existing.len() >= MAX_PASSKEYS_PER_USER as usize {
             return Err(CoreError::Conflict(Conflict::PasskeyLimit));
         }
@@ -304,14 +319,15 @@ impl Signet {
         challenge_id: &str,
         credential: &Value,
     ) -> CoreResult<PasskeyView> {
-        let rp = self.passkeys.get()?;
+        let rp = self.rp.get()?;
         let user_id = self.account_of(op, "passkey_register").await?;
         let id = parse_challenge(challenge_id)?;
         let answer: RegisterPublicKeyCredential = parse_credential(credential)?;
         let gone = || CoreError::bad("the challenge is unknown, used or expired");
         let ceremony = self
+            .cx
             .store
-            .take_ceremony(&id, CeremonyKind::Registration, self.now_ms())
+            .take_ceremony(&id, CeremonyKind::Registration, self.cx.now_ms())
             .await?
             .ok_or_else(gone)?;
         // Another user's challenge is as good as none: it was theirs to finish.
@@ -324,14 +340,14 @@ impl Signet {
             Ok(p) => p,
             Err(e) => {
                 tracing::debug!(error = %e, "passkey registration refused");
-                let ev = self.event(
+                let ev = self.cx.event(
                     &Actor::operator(op),
                     "passkey_register",
                     "",
                     AuditResult::Denied,
                     "reason=bad_attestation",
                 );
-                self.journal(vec![ev], Vec::new()).await?;
+                self.cx.journal(vec![ev], Vec::new()).await?;
                 return Err(CoreError::bad("the passkey could not be verified"));
             }
         };
@@ -342,23 +358,24 @@ impl Signet {
             name: reg.name,
             credential: to_json(&passkey, "passkey")?,
             sign_count: 0,
-            created_ms: self.now_ms(),
+            created_ms: self.cx.now_ms(),
             last_used_ms: None,
         };
-        self.audited(
-            op,
-            "passkey_register",
-            record.id.as_str(),
-            &format!("user={user_id} name={}", truncate(&record.name, 64)),
-        )
-        .insert_passkey(&record, MAX_PASSKEYS_PER_USER)
-        .await
-        .map_err(|e| match e {
-            StoreError::Conflict(Conflict::CredentialId) => {
-                CoreError::Conflict(Conflict::PasskeyExists)
-            }
-            e => e.into(),
-        })?;
+        self.cx
+            .audited(
+                op,
+                "passkey_register",
+                record.id.as_str(),
+                &format!("user={user_id} name={}", truncate(&record.name, 64)),
+            )
+            .insert_passkey(&record, MAX_PASSKEYS_PER_USER)
+            .await
+            .map_err(|e| match e {
+                StoreError::Conflict(Conflict::CredentialId) => {
+                    CoreError::Conflict(Conflict::PasskeyExists)
+                }
+                e => e.into(),
+            })?;
         Ok(record.into())
     }
 
@@ -373,6 +390,7 @@ impl Signet {
     /// A user's passkeys, oldest first (for the account page).
     pub async fn passkeys_of(&self, user: &UserId) -> CoreResult<Vec<PasskeyView>> {
         Ok(self
+            .cx
             .store
             .passkeys(user)
             .await?
@@ -392,6 +410,7 @@ impl Signet {
         let id = PasskeyId::parse(id).map_err(|_| CoreError::NotFound)?;
         let name = check_name(name)?;
         let p = self
+            .cx
             .audited(
                 op,
                 "passkey_rename",
@@ -407,7 +426,8 @@ impl Signet {
     pub async fn passkey_delete(&self, op: &AuthedOperator, id: &str) -> CoreResult<()> {
         let user = self.account_of(op, "passkey_delete").await?;
         let id = PasskeyId::parse(id).map_err(|_| CoreError::NotFound)?;
-        self.audited(op, "passkey_delete", id.as_str(), &format!("user={user}"))
+        self.cx
+            .audited(op, "passkey_delete", id.as_str(), &format!("user={user}"))
             .delete_passkey(&user, &id)
             .await?;
         Ok(())
@@ -417,8 +437,12 @@ impl Signet {
     /// say nothing about which accounts exist. Throttled per source like password sign-ins,
     /// since each start stores a ceremony.
     pub async fn passkey_login_start(&self, source_ip: ClientAddr) -> CoreResult<PasskeyChallenge> {
-        let rp = self.passkeys.get()?;
-        if !self.login_limiter.allow(source_ip, self.now_ms()) {
+        let rp = self.rp.get()?;
+        if !self
+            .accounts
+            .login_limiter
+            .allow(source_ip, self.cx.now_ms())
+        {
             return Err(CoreError::RateLimited);
         }
         let (rcr, state) = rp.start_discoverable_authentication().map_err(|e| {
@@ -437,33 +461,35 @@ impl Signet {
     /// Finishes a usernameless sign-in and returns the user. Every failure is
     /// [`CoreError::Unauthenticated`]; each attempt lands in the login history and the audit log.
     pub async fn passkey_login_finish(&self, answer: PasskeyAnswer<'_>) -> CoreResult<UserRecord> {
-        let rp = self.passkeys.get()?;
+        let rp = self.rp.get()?;
         let id = parse_challenge(answer.challenge_id)?;
         let credential: PublicKeyCredential = parse_credential(answer.credential)?;
         match self.passkey_login_check(rp, &id, &credential).await? {
             Ok(user) => {
-                self.store.reset_login_failures(&user.id).await?;
-                self.record_sign_in(
-                    Some(user.id),
-                    answer.source_ip,
-                    answer.user_agent,
-                    Some("passkey"),
-                    LoginResult::Ok,
-                    "",
-                )
-                .await?;
+                self.cx.store.reset_login_failures(&user.id).await?;
+                self.accounts
+                    .record_sign_in(
+                        Some(user.id),
+                        answer.source_ip,
+                        answer.user_agent,
+                        Some("passkey"),
+                        LoginResult::Ok,
+                        "",
+                    )
+                    .await?;
                 Ok(user)
             }
             Err((user, reason)) => {
-                self.record_sign_in(
-                    user,
-                    answer.source_ip,
-                    answer.user_agent,
-                    Some("passkey"),
-                    LoginResult::Failed,
-                    reason,
-                )
-                .await?;
+                self.accounts
+                    .record_sign_in(
+                        user,
+                        answer.source_ip,
+                        answer.user_agent,
+                        Some("passkey"),
+                        LoginResult::Failed,
+                        reason,
+                    )
+                    .await?;
                 Err(CoreError::Unauthenticated)
             }
         }
@@ -478,8 +504,9 @@ impl Signet {
         credential: &PublicKeyCredential,
     ) -> CoreResult<Result<UserRecord, (Option<UserId>, &'static str)>> {
         let Some(ceremony) = self
+            .cx
             .store
-            .take_ceremony(id, CeremonyKind::Authentication, self.now_ms())
+            .take_ceremony(id, CeremonyKind::Authentication, self.cx.now_ms())
             .await?
         else {
             return Ok(Err((None, "unknown_challenge")));
@@ -490,7 +517,7 @@ impl Signet {
         else {
             return Ok(Err((None, "no_user_handle")));
         };
-        let Some(stored) = self.store.passkey_by_credential(credential_id).await? else {
+        let Some(stored) = self.cx.store.passkey_by_credential(credential_id).await? else {
             return Ok(Err((None, "unknown_credential")));
         };
         let owner = stored.user_id;
@@ -504,7 +531,7 @@ impl Signet {
             Ok(r) => r,
             Err(e) => return Ok(Err((Some(owner), refusal(&e, &owner, &stored.id)))),
         };
-        let Some(user) = self.store.user(&owner).await? else {
+        let Some(user) = self.cx.store.user(&owner).await? else {
             return Ok(Err((None, "unknown_user")));
         };
         if user.status != UserStatus::Active {
@@ -528,16 +555,18 @@ impl Signet {
         passkey.update_credential(result);
         let json = to_json(&passkey, "passkey")?;
         Ok(self
+            .cx
             .store
-            .record_passkey_use(&stored.id, &json, result.counter(), self.now_ms())
+            .record_passkey_use(&stored.id, &json, result.counter(), self.cx.now_ms())
             .await?)
     }
 
     /// Starts a step-up for `user` (the session's user): the options list their passkeys.
     /// A user without passkeys gets a 400.
     pub async fn passkey_step_up_start(&self, user: &UserId) -> CoreResult<PasskeyChallenge> {
-        let rp = self.passkeys.get()?;
+        let rp = self.rp.get()?;
         let passkeys = self
+            .cx
             .store
             .passkeys(user)
             .await?
@@ -567,7 +596,7 @@ impl Signet {
         user: &UserId,
         answer: PasskeyAnswer<'_>,
     ) -> CoreResult<()> {
-        let rp = self.passkeys.get()?;
+        let rp = self.rp.get()?;
         let id = parse_challenge(answer.challenge_id)?;
         let credential: PublicKeyCredential = parse_credential(answer.credential)?;
         let outcome = self
@@ -581,14 +610,14 @@ impl Signet {
             ),
         };
         let ip = answer.source_ip.to_canonical().to_string();
-        let e = self.event(
+        let e = self.cx.event(
             &Actor::new(ActorKind::Anonymous, "", &ip),
             "user_step_up",
             &user.to_string(),
             result,
             &detail,
         );
-        self.journal(vec![e], Vec::new()).await?;
+        self.cx.journal(vec![e], Vec::new()).await?;
         outcome.map_err(|_| CoreError::Unauthenticated)
     }
 
@@ -600,8 +629,9 @@ impl Signet {
         credential: &PublicKeyCredential,
     ) -> CoreResult<Result<(), &'static str>> {
         let Some(ceremony) = self
+            .cx
             .store
-            .take_ceremony(id, CeremonyKind::StepUp, self.now_ms())
+            .take_ceremony(id, CeremonyKind::StepUp, self.cx.now_ms())
             .await?
         else {
             return Ok(Err("unknown_challenge"));
@@ -612,6 +642,7 @@ impl Signet {
         let state: PasskeyAuthentication =
             serde_json::from_str(&ceremony.state).map_err(|_| corrupt("step-up state"))?;
         let Some(stored) = self
+            .cx
             .store
             .passkey_by_credential(&credential.raw_id)
             .await?
@@ -625,7 +656,7 @@ impl Signet {
             Ok(r) => r,
             Err(e) => return Ok(Err(refusal(&e, user, &stored.id))),
         };
-        match self.store.user(user).await? {
+        match self.cx.store.user(user).await? {
             Some(u) if u.status == UserStatus::Active => {}
             _ => return Ok(Err("user_inactive")),
         }
@@ -638,7 +669,7 @@ impl Signet {
 
     /// Forgets expired ceremonies; run with the nonce sweep.
     pub(crate) async fn sweep_ceremonies(&self) -> CoreResult<u64> {
-        Ok(self.store.sweep_ceremonies(self.now_ms()).await?)
+        Ok(self.cx.store.sweep_ceremonies(self.cx.now_ms()).await?)
     }
 }
 

@@ -1,15 +1,18 @@
 //! What machines read. Steps 5 and 6 of authorisation (project membership, then an explicit
 //! grant) happen here, then decryption, then the durable audit record, then the answer.
 
+use std::sync::Arc;
+
 use serde::Serialize;
 use signet_crypto::{SealedValue, SecretAad, WrappedProjectKey};
 use signet_proto::{ProjectId, SecretId};
 use signet_store::{AuditResult, GrantedSecret, ReadMark, SecretKind, SecretReadView};
 use zeroize::Zeroizing;
 
-use crate::audit::Actor;
-use crate::auth::AuthedMachine;
-use crate::{CoreError, CoreResult, Signet};
+use crate::context::Context;
+use crate::journal::Actor;
+use crate::principal::AuthedMachine;
+use crate::{CoreError, CoreResult};
 
 /// Most ids one poll may watch.
 pub const MAX_WATCH: usize = 100;
@@ -87,19 +90,27 @@ impl From<GrantedSecret> for Listed {
     }
 }
 
-impl Signet {
+/// Machine reads: one secret, the granted list, export, poll, and the machine's own view.
+#[derive(Clone)]
+pub struct Reads {
+    /// The shared store, keys, clock, audit writer and permission checks.
+    pub(crate) cx: Arc<Context>,
+}
+
+impl Reads {
     pub(crate) fn decrypt(&self, view: &SecretReadView) -> CoreResult<SecretValue> {
         let s = &view.secret;
         let project_key = self
+            .cx
             .root
             .unwrap_project_key(
-                self.vault.as_str(),
+                self.cx.vault.as_str(),
                 s.project_id.as_str(),
                 &WrappedProjectKey(view.wrapped_project_key.clone()),
             )
             .map_err(|_| CoreError::Unavailable)?;
         let aad = SecretAad {
-            vault: self.vault.as_str(),
+            vault: self.cx.vault.as_str(),
             project: s.project_id.as_str(),
             secret: s.id.as_str(),
             version: view.value_version,
@@ -120,14 +131,16 @@ impl Signet {
     pub async fn read_secret(&self, m: &AuthedMachine, id: &str) -> CoreResult<SecretValue> {
         // An id that cannot exist is answered exactly like one that does not.
         let Ok(secret_id) = SecretId::parse(id) else {
-            self.audit_machine_denied(m, "secret_read", "", "not_found")
+            self.cx
+                .audit_machine_denied(m, "secret_read", "", "not_found")
                 .await?;
             return Err(CoreError::Forbidden);
         };
-        let view = match self.store.read_view(&m.record.id, &secret_id).await? {
+        let view = match self.cx.store.read_view(&m.record.id, &secret_id).await? {
             Some(v) => v,
             None => {
-                self.audit_machine_denied(m, "secret_read", secret_id.as_str(), "not_found")
+                self.cx
+                    .audit_machine_denied(m, "secret_read", secret_id.as_str(), "not_found")
                     .await?;
                 return Err(CoreError::Forbidden);
             }
@@ -138,12 +151,13 @@ impl Signet {
             } else {
                 "not_attached"
             };
-            self.audit_machine_denied(m, "secret_read", secret_id.as_str(), reason)
+            self.cx
+                .audit_machine_denied(m, "secret_read", secret_id.as_str(), reason)
                 .await?;
             return Err(CoreError::Forbidden);
         }
         let value = self.decrypt(&view)?;
-        let e = self.event(
+        let e = self.cx.event(
             &Actor::machine(m),
             "secret_read",
             secret_id.as_str(),
@@ -156,7 +170,7 @@ impl Signet {
             version: view.secret.current_version,
         };
         // Fail closed: the value leaves only after its record is durable.
-        self.journal(vec![e], vec![mark]).await?;
+        self.cx.journal(vec![e], vec![mark]).await?;
         Ok(value)
     }
 
@@ -176,17 +190,18 @@ impl Signet {
     ) -> CoreResult<Vec<Listed>> {
         let project = self.parse_project(project)?;
         let rows = self
+            .cx
             .store
             .granted_secrets(&m.record.id, project.as_ref())
             .await?;
-        let e = self.event(
+        let e = self.cx.event(
             &Actor::machine(m),
             "secret_list",
             project.as_ref().map(ProjectId::as_str).unwrap_or_default(),
             AuditResult::Ok,
             &format!("count={}", rows.len()),
         );
-        self.journal(vec![e], Vec::new()).await?;
+        self.cx.journal(vec![e], Vec::new()).await?;
         Ok(rows.into_iter().map(Listed::from).collect())
     }
 
@@ -199,6 +214,7 @@ impl Signet {
     ) -> CoreResult<Vec<Exported>> {
         let project = self.parse_project(project)?;
         let views = self
+            .cx
             .store
             .granted_read_views(&m.record.id, project.as_ref())
             .await?;
@@ -209,7 +225,7 @@ impl Signet {
         for v in &views {
             let value = self.decrypt(v)?;
             let s = &v.secret;
-            events.push(self.event(
+            events.push(self.cx.event(
                 &who,
                 "secret_read",
                 s.id.as_str(),
@@ -229,9 +245,12 @@ impl Signet {
             });
         }
         if events.is_empty() {
-            events.push(self.event(&who, "secret_export", "", AuditResult::Ok, "count=0"));
+            events.push(
+                self.cx
+                    .event(&who, "secret_export", "", AuditResult::Ok, "count=0"),
+            );
         }
-        self.journal(events, marks).await?;
+        self.cx.journal(events, marks).await?;
         Ok(out)
     }
 
@@ -252,7 +271,7 @@ impl Signet {
                 Err(_) => out.push((w.clone(), PollStatus::AccessDenied)),
             }
         }
-        for row in self.store.poll(&m.record.id, &ids).await? {
+        for row in self.cx.store.poll(&m.record.id, &ids).await? {
             // Grant before deletion: only a machine that could read the secret may learn it
             // existed and was deleted (issue 9, finding 2).
             let status = match row.current_version {
@@ -266,27 +285,27 @@ impl Signet {
                 out.push((row.secret_id.to_string(), s));
             }
         }
-        let e = self.event(
+        let e = self.cx.event(
             &Actor::machine(m),
             "secret_poll",
             "",
             AuditResult::Ok,
             &format!("watched={}", watch.len()),
         );
-        self.journal(vec![e], Vec::new()).await?;
+        self.cx.journal(vec![e], Vec::new()).await?;
         Ok(out)
     }
 
     /// `GET /v1/whoami`: audited like every machine call, which also makes its nonce durable.
     pub async fn machine_whoami(&self, m: &AuthedMachine) -> CoreResult<()> {
-        let e = self.event(
+        let e = self.cx.event(
             &Actor::machine(m),
             "machine_whoami",
             "",
             AuditResult::Ok,
             "",
         );
-        self.journal(vec![e], Vec::new()).await
+        self.cx.journal(vec![e], Vec::new()).await
     }
 
     /// `GET /v1/cli/projects`: projects the machine is attached to, with names.
@@ -294,11 +313,13 @@ impl Signet {
         &self,
         m: &AuthedMachine,
     ) -> CoreResult<Vec<(ProjectId, String)>> {
-        let e = self.event(&Actor::machine(m), "project_list", "", AuditResult::Ok, "");
-        self.journal(vec![e], Vec::new()).await?;
+        let e = self
+            .cx
+            .event(&Actor::machine(m), "project_list", "", AuditResult::Ok, "");
+        self.cx.journal(vec![e], Vec::new()).await?;
         let mut out = Vec::new();
-        for pid in self.store.memberships(&m.record.id).await? {
-            if let Some(p) = self.store.project(&pid).await? {
+        for pid in self.cx.store.memberships(&m.record.id).await? {
+            if let Some(p) = self.cx.store.project(&pid).await? {
                 out.push((p.id, p.name));
             }
         }

@@ -41,11 +41,7 @@
 use std::collections::BTreeSet;
 
 use signet_proto::ProjectId;
-use signet_store::{AuditResult, Role};
-
-use crate::audit::Actor;
-use crate::auth::AuthedOperator;
-use crate::{CoreError, CoreResult, Signet};
+use signet_store::Role;
 
 /// Something an operator may be allowed to do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -170,75 +166,5 @@ impl Scope {
     /// Whether this scope leaves some project out (or might: a project created later).
     pub fn is_limited(&self) -> bool {
         matches!(self, Self::Projects(_))
-    }
-}
-
-impl Signet {
-    /// Audits a refusal of `action` and returns the error to answer with. A failed journal
-    /// write is the answer instead: an unrecorded denial is an outage.
-    pub(crate) async fn deny(&self, op: &AuthedOperator, action: &str, detail: &str) -> CoreError {
-        let e = self.event(
-            &Actor::operator(op),
-            action,
-            "",
-            AuditResult::Denied,
-            detail,
-        );
-        match self.journal(vec![e], Vec::new()).await {
-            Ok(()) => CoreError::Forbidden,
-            Err(err) => err,
-        }
-    }
-
-    /// Refuses a scoped operator: for views of the whole vault (the audit log, tokens).
-    pub(crate) async fn require_unscoped(
-        &self,
-        op: &AuthedOperator,
-        action: &str,
-    ) -> CoreResult<()> {
-        if op.scope.is_limited() {
-            return Err(self.deny(op, action, "scope=projects needs=all").await);
-        }
-        Ok(())
-    }
-
-    /// Refuses unless `project` (already parsed; `None` when the caller named something that
-    /// is not a project id) is in the operator's scope. Whether it exists is the caller's
-    /// business: to a scoped operator, missing and out of scope are the same 403.
-    pub(crate) async fn require_project(
-        &self,
-        op: &AuthedOperator,
-        project: Option<&ProjectId>,
-        action: &str,
-    ) -> CoreResult<()> {
-        match (&op.scope, project) {
-            (Scope::All, _) => Ok(()),
-            (scope, Some(p)) if scope.covers(p) => Ok(()),
-            _ => Err(self.deny(op, action, "scope=out").await),
-        }
-    }
-
-    /// Refuses, and audits the refusal, unless the operator's role holds `perm`. `action` names
-    /// what was attempted, as the success record would. It runs before any input is parsed, so
-    /// the record carries no caller-chosen target text.
-    pub(crate) async fn require(
-        &self,
-        op: &AuthedOperator,
-        perm: Permission,
-        action: &str,
-    ) -> CoreResult<()> {
-        if allows(op.role, perm) {
-            return Ok(());
-        }
-        let e = self.event(
-            &Actor::operator(op),
-            action,
-            "",
-            AuditResult::Denied,
-            &format!("role={} needs={}", op.role.as_str(), perm.as_str()),
-        );
-        // Fail closed like every other audited decision: an unrecorded denial is an outage.
-        self.journal(vec![e], Vec::new()).await?;
-        Err(CoreError::Forbidden)
     }
 }

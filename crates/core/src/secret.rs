@@ -1,6 +1,7 @@
 //! Projects and secrets, as operators manage them. Humans write; only machines read values.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use serde::Serialize;
 use signet_crypto::{ProjectKey, SecretAad};
@@ -10,9 +11,11 @@ use signet_store::{
 };
 use zeroize::Zeroizing;
 
-use crate::auth::AuthedOperator;
+use crate::context::Context;
+use crate::principal::AuthedOperator;
+use crate::read::Reads;
 use crate::role::Permission;
-use crate::{CoreError, CoreResult, Signet};
+use crate::{CoreError, CoreResult};
 
 /// Largest value accepted, in bytes (the HTTP layer also caps secret writes at 1 MiB).
 pub const MAX_VALUE_BYTES: usize = 1024 * 1024 - 4096;
@@ -323,25 +326,37 @@ fn parse_project_id(id: &str) -> CoreResult<ProjectId> {
     ProjectId::parse(id).map_err(|_| CoreError::NotFound)
 }
 
-impl Signet {
+/// Projects, secrets and their versions, for operators.
+#[derive(Clone)]
+pub struct Secrets {
+    /// The shared store, keys, clock, audit writer and permission checks.
+    pub(crate) cx: Arc<Context>,
+    /// Decrypts a version for field merges.
+    pub(crate) reads: Reads,
+}
+
+impl Secrets {
     /// Creates a project with a fresh project key.
     pub async fn create_project(&self, op: &AuthedOperator, name: &str) -> CoreResult<ProjectView> {
-        self.require(op, Permission::ManageProjects, "project_create")
+        self.cx
+            .require(op, Permission::ManageProjects, "project_create")
             .await?;
         check_name("project", name)?;
         let id = ProjectId::generate();
         let key = ProjectKey::generate().map_err(|_| CoreError::Unavailable)?;
         let wrapped = self
+            .cx
             .root
-            .wrap_project_key(self.vault.as_str(), id.as_str(), &key)
+            .wrap_project_key(self.cx.vault.as_str(), id.as_str(), &key)
             .map_err(|_| CoreError::Unavailable)?;
         let p = ProjectRecord {
             id,
             name: name.to_owned(),
             wrapped_key: wrapped.0,
-            created_ms: self.now_ms(),
+            created_ms: self.cx.now_ms(),
         };
-        self.audited(op, "project_create", p.id.as_str(), &p.name)
+        self.cx
+            .audited(op, "project_create", p.id.as_str(), &p.name)
             .insert_project(&p)
             .await?;
         Ok(p.into())
@@ -350,6 +365,7 @@ impl Signet {
     /// The projects in the operator's scope (all of them for most).
     pub async fn projects(&self, op: &AuthedOperator) -> CoreResult<Vec<ProjectView>> {
         Ok(self
+            .cx
             .store
             .projects()
             .await?
@@ -360,9 +376,10 @@ impl Signet {
     }
 
     async fn project_key(&self, project: &ProjectRecord) -> CoreResult<ProjectKey> {
-        self.root
+        self.cx
+            .root
             .unwrap_project_key(
-                self.vault.as_str(),
+                self.cx.vault.as_str(),
                 project.id.as_str(),
                 &signet_crypto::WrappedProjectKey(project.wrapped_key.clone()),
             )
@@ -383,7 +400,7 @@ impl Signet {
         let (kind, field_names, plaintext) = input.into_plaintext()?;
         let key = self.project_key(project).await?;
         let aad = SecretAad {
-            vault: self.vault.as_str(),
+            vault: self.cx.vault.as_str(),
             project: project.id.as_str(),
             secret: secret.as_str(),
             version,
@@ -399,7 +416,7 @@ impl Signet {
                 ciphertext: sealed.ciphertext,
             },
             created_by: by.to_owned(),
-            created_ms: self.now_ms(),
+            created_ms: self.cx.now_ms(),
         })
     }
 
@@ -411,14 +428,17 @@ impl Signet {
         name: &str,
         input: SecretInput,
     ) -> CoreResult<SecretView> {
-        self.require(op, Permission::WriteSecrets, "secret_create")
+        self.cx
+            .require(op, Permission::WriteSecrets, "secret_create")
             .await?;
         let parsed = ProjectId::parse(project).ok();
-        self.require_project(op, parsed.as_ref(), "secret_create")
+        self.cx
+            .require_project(op, parsed.as_ref(), "secret_create")
             .await?;
         check_name("secret", name)?;
         let project_id = parsed.ok_or_else(|| CoreError::bad("unknown project"))?;
         let project = self
+            .cx
             .store
             .project(&project_id)
             .await?
@@ -438,19 +458,20 @@ impl Signet {
             updated_ms: now,
             deleted_ms: None,
         };
-        self.audited(
-            op,
-            "secret_create",
-            rec.id.as_str(),
-            &format!("project={} version=1", rec.project_id),
-        )
-        .insert_secret(&rec, &first)
-        .await?;
+        self.cx
+            .audited(
+                op,
+                "secret_create",
+                rec.id.as_str(),
+                &format!("project={} version=1", rec.project_id),
+            )
+            .insert_secret(&rec, &first)
+            .await?;
         Ok(rec.into())
     }
 
     async fn live_secret(&self, id: &SecretId) -> CoreResult<SecretRecord> {
-        match self.store.secret(id).await? {
+        match self.cx.store.secret(id).await? {
             Some(s) if s.deleted_ms.is_none() => Ok(s),
             _ => Err(CoreError::NotFound),
         }
@@ -473,7 +494,8 @@ impl Signet {
             },
             Err(_) => None,
         };
-        self.require_project(op, found.as_ref().map(|s| &s.project_id), action)
+        self.cx
+            .require_project(op, found.as_ref().map(|s| &s.project_id), action)
             .await?;
         found.ok_or(CoreError::NotFound)
     }
@@ -485,11 +507,13 @@ impl Signet {
         id: &str,
         input: SecretInput,
     ) -> CoreResult<SecretView> {
-        self.require(op, Permission::WriteSecrets, "secret_update")
+        self.cx
+            .require(op, Permission::WriteSecrets, "secret_update")
             .await?;
         let s = self.secret_in_scope(op, id, "secret_update").await?;
         let id = s.id.clone();
         let project = self
+            .cx
             .store
             .project(&s.project_id)
             .await?
@@ -501,6 +525,7 @@ impl Signet {
         // Conditional on the version read above, so `next` is exactly what the store writes or
         // the write fails; the record names it before the transaction starts.
         let written = self
+            .cx
             .audited(op, "secret_update", id.as_str(), &format!("version={next}"))
             .append_version(&id, s.current_version, &v)
             .await?;
@@ -515,13 +540,15 @@ impl Signet {
         id: &str,
         merge: FieldMerge,
     ) -> CoreResult<SecretView> {
-        self.require(op, Permission::WriteSecrets, "secret_update")
+        self.cx
+            .require(op, Permission::WriteSecrets, "secret_update")
             .await?;
         let s = self.secret_in_scope(op, id, "secret_update").await?;
         let id = s.id.clone();
         // `read_view` also reports a machine's membership and grant; an operator is no machine,
         // so an id that matches no row stands in and only the value columns are used.
         let view = self
+            .cx
             .store
             .read_view(&MachineId::generate(), &id)
             .await?
@@ -535,9 +562,10 @@ impl Signet {
                 "only a structured secret's fields can be kept or removed",
             ));
         }
-        let current = parse_fields(&self.decrypt(&view)?.0)?;
+        let current = parse_fields(&self.reads.decrypt(&view)?.0)?;
         let (fields, summary) = merge.apply(current)?;
         let project = self
+            .cx
             .store
             .project(&s.project_id)
             .await?
@@ -554,6 +582,7 @@ impl Signet {
             .await?;
         // Conditional on `base`: a concurrent update since the read above makes this a conflict.
         let written = self
+            .cx
             .audited(
                 op,
                 "secret_update",
@@ -576,11 +605,12 @@ impl Signet {
         id: &str,
         version: u32,
     ) -> CoreResult<SecretView> {
-        self.require(op, Permission::WriteSecrets, "secret_rollback")
+        self.cx
+            .require(op, Permission::WriteSecrets, "secret_rollback")
             .await?;
         let s = self.secret_in_scope(op, id, "secret_rollback").await?;
         let id = s.id.clone();
-        let versions = self.store.versions(&id).await?;
+        let versions = self.cx.store.versions(&id).await?;
         let target = versions
             .iter()
             .find(|v| v.version == version)
@@ -591,9 +621,10 @@ impl Signet {
             field_names: target.field_names.clone(),
             content: VersionContent::Pointer(target.value_version),
             created_by: op.id.to_string(),
-            created_ms: self.now_ms(),
+            created_ms: self.cx.now_ms(),
         };
         let written = self
+            .cx
             .audited(
                 op,
                 "secret_rollback",
@@ -607,15 +638,17 @@ impl Signet {
 
     /// Soft-deletes a secret.
     pub async fn delete_secret(&self, op: &AuthedOperator, id: &str) -> CoreResult<()> {
-        self.require(op, Permission::WriteSecrets, "secret_delete")
+        self.cx
+            .require(op, Permission::WriteSecrets, "secret_delete")
             .await?;
         let id = if op.scope.is_limited() {
             self.secret_in_scope(op, id, "secret_delete").await?.id
         } else {
             parse_secret_id(id)?
         };
-        self.audited(op, "secret_delete", id.as_str(), "")
-            .delete_secret(&id, self.now_ms())
+        self.cx
+            .audited(op, "secret_delete", id.as_str(), "")
+            .delete_secret(&id, self.cx.now_ms())
             .await?;
         Ok(())
     }
@@ -631,13 +664,15 @@ impl Signet {
         op: &AuthedOperator,
         project: &str,
     ) -> CoreResult<Vec<SecretView>> {
-        self.require_project(op, ProjectId::parse(project).ok().as_ref(), "secret_query")
+        self.cx
+            .require_project(op, ProjectId::parse(project).ok().as_ref(), "secret_query")
             .await?;
         let p = parse_project_id(project)?;
-        if self.store.project(&p).await?.is_none() {
+        if self.cx.store.project(&p).await?.is_none() {
             return Err(CoreError::NotFound);
         }
         Ok(self
+            .cx
             .store
             .secrets_in_project(&p)
             .await?
@@ -650,6 +685,7 @@ impl Signet {
     pub async fn versions(&self, op: &AuthedOperator, id: &str) -> CoreResult<Vec<VersionView>> {
         let id = self.secret_in_scope(op, id, "secret_versions").await?.id;
         Ok(self
+            .cx
             .store
             .versions(&id)
             .await?

@@ -1,4 +1,5 @@
-//! The service object shared by every request.
+//! The front door shared by every request: opens the vault and hands out the per-area
+//! services, which all work over one shared [`Context`].
 
 use std::sync::Arc;
 
@@ -6,71 +7,49 @@ use signet_crypto::RootKey;
 use signet_proto::VaultId;
 use signet_store::Store;
 
-use crate::audit::ChainKey;
-use crate::auth::KeyCache;
+use crate::account::{Accounts, HashGate, LOGIN_ATTEMPTS_PER_SOURCE_PER_MINUTE};
+use crate::audit::AuditLog;
+use crate::auth::{Auth, KeyCache};
+use crate::budget::{BudgetState, Budgets};
+use crate::chain::ChainKey;
 use crate::clock::Clock;
-use crate::enrollment::RequestLimiter;
-use crate::network::PolicyCache;
-use crate::vault::{self, OpenError};
+use crate::context::{Context, SignetConfig};
+use crate::enrollment::{Enrollment, RequestLimiter};
+use crate::failures::Failures;
+use crate::invite::Invites;
+use crate::machine::Machines;
+use crate::network::{Network, PolicyCache};
+use crate::operator::Operators;
+use crate::passkey::{Passkeys, RelyingParty};
+use crate::read::Reads;
+use crate::readiness::Readiness;
+use crate::secret::Secrets;
+use crate::session::Sessions;
+use crate::user::Users;
+use crate::vault::{self, OpenError, VaultSettings};
 
-/// Settings that come from the server's configuration rather than the database.
-#[derive(Debug, Clone)]
-pub struct SignetConfig {
-    /// The public base URL machines are told to use (no trailing slash).
-    pub api_url: String,
-    /// Tokenless enrollment requests allowed per source address per minute.
-    pub tokenless_requests_per_minute: u32,
-    /// The per-source authentication-failure budget and audit aggregation
-    /// (`crate::failures`).
-    pub auth_failures: crate::failures::FailureLimits,
-}
-
-impl Default for SignetConfig {
-    fn default() -> Self {
-        Self {
-            api_url: "http://localhost:8420".to_owned(),
-            tokenless_requests_per_minute: 5,
-            auth_failures: crate::failures::FailureLimits::default(),
-        }
-    }
-}
-
-/// The business layer: one per process, shared by all requests.
+/// The business layer: one per process, shared by all requests. Each area's rules are a
+/// service reached through an accessor (`signet.secrets()`, `signet.machines()`, ...).
 pub struct Signet {
-    /// Where everything lives.
-    pub(crate) store: Arc<dyn Store>,
-    /// Unwraps project keys. Held for the life of the process; zeroized on drop.
-    pub(crate) root: RootKey,
-    /// This installation's vault.
-    pub(crate) vault: VaultId,
-    /// Time source (tests move it).
-    pub(crate) clock: Arc<dyn Clock>,
-    /// Links the audit chain with a key derived from the root key.
-    pub(crate) chain: Arc<ChainKey>,
-    /// The allowlist, read on every machine request, so cached: reloaded whenever a request's
-    /// policy stamp is newer than the cache (another replica changed it), after this process's
-    /// own changes, and early when the store's change feed reports one.
-    pub(crate) policy: PolicyCache,
-    /// Parsed public keys: decompressing a point costs more than the lookup.
-    pub(crate) keys: KeyCache,
-    /// Throttles tokenless enrollment requests.
-    pub(crate) limiter: RequestLimiter,
-    /// Bounds concurrent password hashes (memory-hard, 19 MiB each).
-    pub(crate) hashes: crate::account::HashGate,
-    /// Throttles sign-in attempts per source address (the per-account lock is in the store).
-    pub(crate) login_limiter: RequestLimiter,
-    /// The first-run setup code, while no user exists.
-    pub(crate) setup: crate::session::SetupSlot,
-    /// The WebAuthn relying party, from `config.api_url`.
-    pub(crate) passkeys: crate::passkey::RelyingParty,
+    /// What the services share.
+    cx: Arc<Context>,
     /// The last readiness answer (`/readyz`).
-    pub(crate) readiness: crate::readiness::Readiness,
-    /// Authentication failures per source: the budget and the aggregated audit.
-    pub(crate) failures: crate::failures::Failures,
-    /// Request budgets per machine.
-    pub(crate) budgets: crate::budget::Budgets,
-    /// Static settings.
-    pub(crate) config: SignetConfig,
+    readiness: Readiness,
+    accounts: Accounts,
+    audit: AuditLog,
+    auth: Auth,
+    budgets: Budgets,
+    enrollment: Enrollment,
+    invites: Invites,
+    machines: Machines,
+    network: Network,
+    operators: Operators,
+    passkeys: Passkeys,
+    reads: Reads,
+    secrets: Secrets,
+    sessions: Sessions,
+    users: Users,
+    vault: VaultSettings,
 }
 
 impl Signet {
@@ -86,53 +65,181 @@ impl Signet {
         let policy = PolicyCache::load(store.as_ref())
             .await
             .map_err(OpenError::Store)?;
-        Ok(Self {
+        let cx = Arc::new(Context {
             chain: Arc::new(ChainKey::new(root.audit_key())),
-            limiter: RequestLimiter::new(config.tokenless_requests_per_minute),
-            hashes: crate::account::HashGate::new(),
-            login_limiter: RequestLimiter::new(
-                crate::account::LOGIN_ATTEMPTS_PER_SOURCE_PER_MINUTE,
-            ),
             store,
             root,
             vault: vault.id,
             clock: clock.clone(),
-            policy,
-            keys: KeyCache::default(),
-            setup: Default::default(),
-            passkeys: crate::passkey::RelyingParty::from_api_url(&config.api_url),
-            readiness: Default::default(),
-            failures: crate::failures::Failures::new(config.auth_failures, clock.clone()),
-            budgets: crate::budget::Budgets::new(clock.clone()),
+            failures: Failures::new(config.auth_failures, clock.clone()),
             config,
+        });
+        let network = Network {
+            cx: cx.clone(),
+            policy,
+        };
+        let budgets = Budgets {
+            cx: cx.clone(),
+            state: Arc::new(BudgetState::new(clock)),
+        };
+        let accounts = Accounts {
+            cx: cx.clone(),
+            hashes: Arc::new(HashGate::new()),
+            login_limiter: Arc::new(RequestLimiter::new(LOGIN_ATTEMPTS_PER_SOURCE_PER_MINUTE)),
+        };
+        let passkeys = Passkeys {
+            cx: cx.clone(),
+            accounts: accounts.clone(),
+            rp: Arc::new(RelyingParty::from_api_url(&cx.config.api_url)),
+        };
+        let reads = Reads { cx: cx.clone() };
+        Ok(Self {
+            readiness: Readiness::default(),
+            audit: AuditLog { cx: cx.clone() },
+            auth: Auth {
+                cx: cx.clone(),
+                keys: Arc::new(KeyCache::default()),
+                network: network.clone(),
+                budgets: budgets.clone(),
+            },
+            enrollment: Enrollment {
+                cx: cx.clone(),
+                network: network.clone(),
+                limiter: Arc::new(RequestLimiter::new(cx.config.tokenless_requests_per_minute)),
+            },
+            invites: Invites {
+                cx: cx.clone(),
+                accounts: accounts.clone(),
+            },
+            machines: Machines { cx: cx.clone() },
+            operators: Operators { cx: cx.clone() },
+            secrets: Secrets {
+                cx: cx.clone(),
+                reads: reads.clone(),
+            },
+            sessions: Sessions {
+                cx: cx.clone(),
+                accounts: accounts.clone(),
+                passkeys: passkeys.clone(),
+                setup: Arc::default(),
+            },
+            users: Users {
+                cx: cx.clone(),
+                accounts: accounts.clone(),
+            },
+            vault: VaultSettings {
+                cx: cx.clone(),
+                network: network.clone(),
+            },
+            accounts,
+            budgets,
+            network,
+            passkeys,
+            reads,
+            cx,
         })
     }
 
     /// The vault this installation serves.
     pub fn vault_id(&self) -> &VaultId {
-        &self.vault
+        &self.cx.vault
     }
 
     /// The public base URL.
     pub fn api_url(&self) -> &str {
-        &self.config.api_url
+        &self.cx.config.api_url
     }
 
     /// Current time, Unix ms.
     pub fn now_ms(&self) -> i64 {
-        self.clock.now_ms()
+        self.cx.now_ms()
     }
 
     /// Whether the store answers reads and takes the audit log's writes (for `/readyz`);
     /// bounded and cached, see [`crate::readiness`].
     pub async fn ready(&self) -> bool {
-        self.readiness.check(self.store.as_ref()).await
+        self.readiness.check(self.cx.store.as_ref()).await
     }
 
     /// Forgets expired nonces and WebAuthn ceremonies; run periodically. Returns how many rows
     /// went.
     pub async fn sweep(&self) -> crate::CoreResult<u64> {
-        let nonces = self.store.sweep_nonces(self.now_ms()).await?;
-        Ok(nonces + self.sweep_ceremonies().await?)
+        let nonces = self.cx.store.sweep_nonces(self.now_ms()).await?;
+        Ok(nonces + self.passkeys.sweep_ceremonies().await?)
+    }
+
+    /// Owner and user accounts, sign-in, CLI login keys, logout.
+    pub fn accounts(&self) -> &Accounts {
+        &self.accounts
+    }
+
+    /// The audit log: listing, verification, aggregated failure records.
+    pub fn audit(&self) -> &AuditLog {
+        &self.audit
+    }
+
+    /// Authentication of signed requests.
+    pub fn auth(&self) -> &Auth {
+        &self.auth
+    }
+
+    /// Request budgets per machine.
+    pub fn budgets(&self) -> &Budgets {
+        &self.budgets
+    }
+
+    /// Tokens and enrollment.
+    pub fn enrollment(&self) -> &Enrollment {
+        &self.enrollment
+    }
+
+    /// Invitations.
+    pub fn invites(&self) -> &Invites {
+        &self.invites
+    }
+
+    /// Machine lifecycle for operators.
+    pub fn machines(&self) -> &Machines {
+        &self.machines
+    }
+
+    /// The vault IP allowlist.
+    pub fn network(&self) -> &Network {
+        &self.network
+    }
+
+    /// Headless operator keys.
+    pub fn operators(&self) -> &Operators {
+        &self.operators
+    }
+
+    /// Passkeys (WebAuthn).
+    pub fn passkeys(&self) -> &Passkeys {
+        &self.passkeys
+    }
+
+    /// Machine reads.
+    pub fn reads(&self) -> &Reads {
+        &self.reads
+    }
+
+    /// Projects, secrets and versions.
+    pub fn secrets(&self) -> &Secrets {
+        &self.secrets
+    }
+
+    /// Browser sessions, setup and the account page.
+    pub fn sessions(&self) -> &Sessions {
+        &self.sessions
+    }
+
+    /// Managing other users.
+    pub fn users(&self) -> &Users {
+        &self.users
+    }
+
+    /// The vault's settings.
+    pub fn vault(&self) -> &VaultSettings {
+        &self.vault
     }
 }

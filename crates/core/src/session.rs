@@ -18,8 +18,8 @@
 //! * The setup code printed at first start carries 256 bits, lives [`SETUP_CODE_TTL_MS`], is
 //!   compared in constant time and is spent by the owner's creation.
 
-use crate::network::ClientAddr;
 use std::fmt;
+use std::sync::Arc;
 use std::sync::Mutex;
 
 use base64::Engine;
@@ -33,17 +33,21 @@ use signet_store::{
 use subtle::ConstantTimeEq;
 use zeroize::Zeroizing;
 
-use crate::account::{LoginAttempt, NewOwner, OwnerEnrollment, Password, SecondFactor, UserView};
-use crate::audit::Actor;
-use crate::auth::{AuthedOperator, SessionGrant};
-use crate::{CoreError, CoreResult, Signet};
+use crate::account::{
+    Accounts, LoginAttempt, NewOwner, OwnerEnrollment, Password, SecondFactor, UserView,
+};
+use crate::address::ClientAddr;
+use crate::context::Context;
+use crate::journal::Actor;
+use crate::passkey::Passkeys;
+use crate::principal::{AuthedOperator, SessionGrant};
+use crate::{CoreError, CoreResult};
 
 /// A session ends this long after its last request: 30 minutes.
 pub const SESSION_IDLE_MS: i64 = 30 * 60 * 1000;
 /// A session ends this long after sign-in, whatever the activity: 12 hours.
 pub const SESSION_ABSOLUTE_MS: i64 = 12 * 3600 * 1000;
-/// A second factor counts for step-up this long: 5 minutes.
-pub const STEP_UP_WINDOW_MS: i64 = 5 * 60 * 1000;
+pub use crate::permission::STEP_UP_WINDOW_MS;
 /// The first-run setup code is valid this long: 1 hour.
 pub const SETUP_CODE_TTL_MS: i64 = 3600 * 1000;
 /// `last_seen` is written at most this often per session: idle expiry is coarse by this much,
@@ -214,17 +218,30 @@ pub(crate) struct SetupCode {
 #[derive(Default)]
 pub(crate) struct SetupSlot(Mutex<Option<SetupCode>>);
 
-impl Signet {
+/// Browser sessions: first-run setup, sign-in, step-up, and the account page.
+#[derive(Clone)]
+pub struct Sessions {
+    /// The shared store, keys, clock, audit writer and permission checks.
+    pub(crate) cx: Arc<Context>,
+    /// Passwords, second factors and sign-in records.
+    pub(crate) accounts: Accounts,
+    /// The account page lists the user's passkeys.
+    pub(crate) passkeys: Passkeys,
+    /// The first-run setup code, while no user exists.
+    pub(crate) setup: Arc<SetupSlot>,
+}
+
+impl Sessions {
     /// Issues the one-time setup code if no user exists yet (printed by `signet server`);
     /// `None` otherwise. A new code replaces any earlier one.
     pub async fn issue_setup_code(&self) -> CoreResult<Option<Zeroizing<String>>> {
-        if self.store.user_count().await? > 0 {
+        if self.cx.store.user_count().await? > 0 {
             return Ok(None);
         }
         let code = random_b64()?;
         let slot = SetupCode {
             digest: Sha256::digest(code.as_bytes()).into(),
-            expires_ms: self.now_ms() + SETUP_CODE_TTL_MS,
+            expires_ms: self.cx.now_ms() + SETUP_CODE_TTL_MS,
         };
         *self.setup.0.lock().map_err(|_| CoreError::Unavailable)? = Some(slot);
         Ok(Some(code))
@@ -232,7 +249,7 @@ impl Signet {
 
     /// Whether first-run setup is still possible: no user exists yet.
     pub async fn setup_open(&self) -> CoreResult<bool> {
-        Ok(self.store.user_count().await? == 0)
+        Ok(self.cx.store.user_count().await? == 0)
     }
 
     /// Creates the first owner with the setup code. A wrong, expired or spent code, or an
@@ -244,14 +261,18 @@ impl Signet {
         new: NewOwner<'_>,
     ) -> CoreResult<OwnerEnrollment> {
         // The per-source sign-in budget also bounds guesses here (on top of 256 bits).
-        if !self.login_limiter.allow(source_ip, self.now_ms()) {
+        if !self
+            .accounts
+            .login_limiter
+            .allow(source_ip, self.cx.now_ms())
+        {
             return Err(CoreError::RateLimited);
         }
         let presented: [u8; 32] = Sha256::digest(code.trim().as_bytes()).into();
         let live = {
             let slot = self.setup.0.lock().map_err(|_| CoreError::Unavailable)?;
             slot.as_ref().is_some_and(|s| {
-                self.now_ms() < s.expires_ms && bool::from(s.digest.ct_eq(&presented))
+                self.cx.now_ms() < s.expires_ms && bool::from(s.digest.ct_eq(&presented))
             })
         };
         if !live {
@@ -259,7 +280,7 @@ impl Signet {
                 .await?;
             return Err(CoreError::SetupClosed);
         }
-        let enrollment = match self.create_owner(new).await {
+        let enrollment = match self.accounts.create_owner(new).await {
             Err(CoreError::Conflict(Conflict::UsersExist)) => return Err(CoreError::SetupClosed),
             r => r?,
         };
@@ -279,14 +300,14 @@ impl Signet {
         result: AuditResult,
         detail: &str,
     ) -> CoreResult<()> {
-        let e = self.event(
+        let e = self.cx.event(
             &Actor::new(ActorKind::Anonymous, "", &ip.to_canonical().to_string()),
             "setup_owner",
             "",
             result,
             detail,
         );
-        self.journal(vec![e], Vec::new()).await
+        self.cx.journal(vec![e], Vec::new()).await
     }
 
     /// Signs in with a password and second factor and opens a browser session. `previous` is
@@ -297,7 +318,7 @@ impl Signet {
         previous: Option<&SessionSecret>,
     ) -> CoreResult<OpenedSession> {
         let (ip, ua) = (attempt.source_ip, attempt.user_agent.to_owned());
-        let user = self.login(attempt).await?;
+        let user = self.accounts.login(attempt).await?;
         self.open_session(&user, ip, &ua, previous).await
     }
 
@@ -313,12 +334,13 @@ impl Signet {
         if user.status != UserStatus::Active {
             return Err(CoreError::Unauthenticated);
         }
-        let now = self.now_ms();
+        let now = self.cx.now_ms();
         if let Some(prev) = previous
-            && let Some(old) = self.store.session_by_token(&prev.digest()).await?
+            && let Some(old) = self.cx.store.session_by_token(&prev.digest()).await?
             && old.revoked_ms.is_none()
         {
-            self.store
+            self.cx
+                .store
                 .revoke_session(&old.user_id, &old.id, now)
                 .await?;
         }
@@ -341,14 +363,14 @@ impl Signet {
                 .collect(),
             revoked_ms: None,
         };
-        let e = self.event(
+        let e = self.cx.event(
             &Actor::new(ActorKind::Operator, &rec.operator_id.to_string(), &ip),
             "session_open",
             &rec.id.to_string(),
             AuditResult::Ok,
             &format!("user={}", user.id),
         );
-        self.audited_event(e).insert_session(&rec).await?;
+        self.cx.audited_event(e).insert_session(&rec).await?;
         let view = self.view_of(&secret, &rec, user.clone());
         Ok(OpenedSession { secret, view })
     }
@@ -376,25 +398,26 @@ impl Signet {
         secret: &SessionSecret,
         source_ip: ClientAddr,
     ) -> CoreResult<AuthedOperator> {
-        let now = self.now_ms();
+        let now = self.cx.now_ms();
         let found = self.live_session(secret, now).await;
         let (rec, user) = match found {
             Ok(pair) => pair,
             Err(Refusal::Store) => return Err(CoreError::Unavailable),
             Err(Refusal::Denied(reason)) => {
-                self.audit_auth_failure(
-                    ActorKind::Operator,
-                    "",
-                    source_ip,
-                    "session_failure",
-                    reason,
-                )
-                .await;
+                self.cx
+                    .audit_auth_failure(
+                        ActorKind::Operator,
+                        "",
+                        source_ip,
+                        "session_failure",
+                        reason,
+                    )
+                    .await;
                 return Err(CoreError::Unauthenticated);
             }
         };
         if now - rec.last_seen_ms >= TOUCH_EVERY_MS
-            && !self.store.touch_session(&rec.id, now).await?
+            && !self.cx.store.touch_session(&rec.id, now).await?
         {
             // Revoked between the read and now: the revocation wins.
             return Err(CoreError::Unauthenticated);
@@ -419,7 +442,7 @@ impl Signet {
         secret: &SessionSecret,
         now: i64,
     ) -> Result<(SessionRecord, UserRecord), Refusal> {
-        let rec = match self.store.session_by_token(&secret.digest()).await {
+        let rec = match self.cx.store.session_by_token(&secret.digest()).await {
             Ok(Some(r)) => r,
             Ok(None) => return Err(Refusal::Denied("unknown_session")),
             Err(_) => return Err(Refusal::Store),
@@ -432,10 +455,14 @@ impl Signet {
         }
         if now - rec.last_seen_ms >= SESSION_IDLE_MS {
             // End it for good, so a clock step backwards cannot revive it.
-            let _ = self.store.revoke_session(&rec.user_id, &rec.id, now).await;
+            let _ = self
+                .cx
+                .store
+                .revoke_session(&rec.user_id, &rec.id, now)
+                .await;
             return Err(Refusal::Denied("session_idle"));
         }
-        let user = match self.store.user(&rec.user_id).await {
+        let user = match self.cx.store.user(&rec.user_id).await {
             Ok(Some(u)) if u.status == UserStatus::Active => u,
             Ok(_) => return Err(Refusal::Denied("user_inactive")),
             Err(_) => return Err(Refusal::Store),
@@ -449,59 +476,17 @@ impl Signet {
         secret: &SessionSecret,
         op: &AuthedOperator,
     ) -> CoreResult<SessionView> {
-        let (rec, user) = self
-            .live_session(secret, self.now_ms())
-            .await
-            .map_err(|r| match r {
-                Refusal::Store => CoreError::Unavailable,
-                Refusal::Denied(_) => CoreError::Unauthenticated,
-            })?;
+        let (rec, user) =
+            self.live_session(secret, self.cx.now_ms())
+                .await
+                .map_err(|r| match r {
+                    Refusal::Store => CoreError::Unavailable,
+                    Refusal::Denied(_) => CoreError::Unauthenticated,
+                })?;
         if Some(rec.id) != op.session.map(|s| s.id) {
             return Err(CoreError::Unauthenticated);
         }
         Ok(self.view_of(secret, &rec, user))
-    }
-
-    /// Ends the session that made this request.
-    pub(crate) async fn end_session(
-        &self,
-        op: &AuthedOperator,
-        grant: SessionGrant,
-    ) -> CoreResult<()> {
-        let user = op.user_id.ok_or(CoreError::Unauthenticated)?;
-        // Already ended (a second logout racing the first) is still a logout; only a session
-        // this call ended gets a record.
-        self.audited(op, "session_logout", &grant.id.to_string(), "")
-            .revoke_session(&user, &grant.id, self.now_ms())
-            .await?;
-        Ok(())
-    }
-
-    /// Refuses with [`CoreError::StepUpRequired`] (audited) unless this browser session gave a
-    /// second factor within [`STEP_UP_WINDOW_MS`]. Signed requests pass (module docs).
-    pub(crate) async fn require_step_up(
-        &self,
-        op: &AuthedOperator,
-        action: &str,
-    ) -> CoreResult<()> {
-        let Some(grant) = op.session else {
-            return Ok(());
-        };
-        let fresh = grant
-            .step_up_ms
-            .is_some_and(|t| self.now_ms() - t < STEP_UP_WINDOW_MS);
-        if fresh {
-            return Ok(());
-        }
-        let e = self.event(
-            &Actor::operator(op),
-            action,
-            "",
-            AuditResult::Denied,
-            "reason=step_up_required",
-        );
-        self.journal(vec![e], Vec::new()).await?;
-        Err(CoreError::StepUpRequired)
     }
 
     /// Step-up with a TOTP code in the current browser session. A wrong or reused code is
@@ -523,9 +508,14 @@ impl Signet {
             source_ip: op.source_ip,
             user_agent,
         };
-        if !self.second_factor_ok(&user, &attempt.second_factor).await? {
+        if !self
+            .accounts
+            .second_factor_ok(&user, &attempt.second_factor)
+            .await?
+        {
             self.count_failure(&user).await?;
-            self.record_login(Some(user.id), &attempt, LoginResult::Failed, "bad_step_up")
+            self.accounts
+                .record_login(Some(user.id), &attempt, LoginResult::Failed, "bad_step_up")
                 .await?;
             return Err(CoreError::Unauthenticated);
         }
@@ -540,8 +530,9 @@ impl Signet {
         grant: SessionGrant,
         factor: &str,
     ) -> CoreResult<i64> {
-        let now = self.now_ms();
+        let now = self.cx.now_ms();
         let marked = self
+            .cx
             .audited(
                 op,
                 "session_step_up",
@@ -563,13 +554,14 @@ impl Signet {
             .user_id
             .ok_or_else(|| CoreError::bad("this key belongs to no user account"))?;
         let user = self
+            .cx
             .store
             .user(&user_id)
             .await?
             .ok_or(CoreError::Unauthenticated)?;
         if user
             .locked_until_ms
-            .is_some_and(|until| self.now_ms() < until)
+            .is_some_and(|until| self.cx.now_ms() < until)
         {
             return Err(CoreError::RateLimited);
         }
@@ -578,10 +570,11 @@ impl Signet {
 
     /// Counts a wrong factor given inside a session towards the account's lockout.
     async fn count_failure(&self, user: &UserRecord) -> CoreResult<()> {
-        self.store
+        self.cx
+            .store
             .record_login_failure(
                 &user.id,
-                self.now_ms(),
+                self.cx.now_ms(),
                 crate::account::LOCKOUT_FAILURES,
                 crate::account::LOCKOUT_MS,
             )
@@ -595,13 +588,15 @@ impl Signet {
             .user_id
             .ok_or_else(|| CoreError::bad("this key belongs to no user account"))?;
         let user = self
+            .cx
             .store
             .user(&user_id)
             .await?
             .ok_or(CoreError::Unauthenticated)?;
-        let now = self.now_ms();
+        let now = self.cx.now_ms();
         let current = op.session.map(|s| s.id);
         let sessions = self
+            .cx
             .store
             .live_sessions(&user_id, now)
             .await?
@@ -618,6 +613,7 @@ impl Signet {
             })
             .collect();
         let cli_keys = self
+            .cx
             .store
             .user_operators(&user_id, now)
             .await?
@@ -630,6 +626,7 @@ impl Signet {
             })
             .collect();
         let logins = self
+            .cx
             .store
             .logins(&user_id, 50)
             .await?
@@ -643,8 +640,8 @@ impl Signet {
             .collect();
         Ok(AccountView {
             totp_enabled: user.totp_sealed.is_some(),
-            recovery_codes_left: self.store.unused_recovery_codes(&user_id).await?,
-            passkeys: self.passkeys_of(&user_id).await?,
+            recovery_codes_left: self.cx.store.unused_recovery_codes(&user_id).await?,
+            passkeys: self.passkeys.passkeys_of(&user_id).await?,
             user: user.into(),
             sessions,
             cli_keys,
@@ -657,8 +654,9 @@ impl Signet {
         let user = op.user_id.ok_or(CoreError::NotFound)?;
         let id = SessionId::parse(id).map_err(|_| CoreError::NotFound)?;
         let revoked = self
+            .cx
             .audited(op, "session_revoke", &id.to_string(), "")
-            .revoke_session(&user, &id, self.now_ms())
+            .revoke_session(&user, &id, self.cx.now_ms())
             .await?;
         if !revoked {
             return Err(CoreError::NotFound);
@@ -671,15 +669,17 @@ impl Signet {
         let user = op.user_id.ok_or(CoreError::NotFound)?;
         let id = OperatorId::parse(id).map_err(|_| CoreError::NotFound)?;
         let mine = self
+            .cx
             .store
-            .user_operators(&user, self.now_ms())
+            .user_operators(&user, self.cx.now_ms())
             .await?
             .iter()
             .any(|k| k.id == id);
         if !mine {
             return Err(CoreError::NotFound);
         }
-        self.audited(op, "operator_revoke", &id.to_string(), "")
+        self.cx
+            .audited(op, "operator_revoke", &id.to_string(), "")
             .disable_operator(&id)
             .await?;
         Ok(())
@@ -699,23 +699,28 @@ impl Signet {
             .ok_or_else(|| CoreError::bad("this key belongs to no user account"))?;
         let user = self.own_unlocked_account(op).await?;
         crate::account::check_password(&new, &[&user.username, &user.email])?;
-        if !crate::account::verify_password(&self.hashes, current, user.password_hash.clone())
-            .await?
+        if !crate::account::verify_password(
+            &self.accounts.hashes,
+            current,
+            user.password_hash.clone(),
+        )
+        .await?
         {
             self.count_failure(&user).await?;
             return Err(CoreError::Unauthenticated);
         }
-        let now = self.now_ms();
-        let phc = crate::account::hash_password(&self.hashes, new).await?;
+        let now = self.cx.now_ms();
+        let phc = crate::account::hash_password(&self.accounts.hashes, new).await?;
         // The record commits with the new hash, which is the change; ending the other sessions
         // afterwards is a consequence that a retry completes.
-        self.audited(op, "user_password_change", &user_id.to_string(), "")
+        self.cx
+            .audited(op, "user_password_change", &user_id.to_string(), "")
             .set_password_hash(&user_id, &phc)
             .await?;
         let keep = op.session.map(|s| s.id);
-        for s in self.store.live_sessions(&user_id, now).await? {
+        for s in self.cx.store.live_sessions(&user_id, now).await? {
             if Some(s.id) != keep {
-                self.store.revoke_session(&user_id, &s.id, now).await?;
+                self.cx.store.revoke_session(&user_id, &s.id, now).await?;
             }
         }
         Ok(())
@@ -725,7 +730,7 @@ impl Signet {
     pub async fn user_of(&self, op: &AuthedOperator) -> CoreResult<Option<UserView>> {
         match op.user_id {
             None => Ok(None),
-            Some(id) => Ok(self.store.user(&id).await?.map(UserView::from)),
+            Some(id) => Ok(self.cx.store.user(&id).await?.map(UserView::from)),
         }
     }
 }

@@ -17,13 +17,16 @@
 //!
 //! Every change and every refusal is in the audit log, written before the answer.
 
+use std::sync::Arc;
+
 use signet_proto::UserId;
 use signet_store::{Role, UserRecord, UserStatus};
 
-use crate::account::{UserView, scope_detail};
-use crate::auth::AuthedOperator;
+use crate::account::{Accounts, UserView, scope_detail};
+use crate::context::Context;
+use crate::principal::AuthedOperator;
 use crate::role::{Permission, allows, may_grant};
-use crate::{CoreError, CoreResult, Signet};
+use crate::{CoreError, CoreResult};
 
 /// What `set_user_role` changes.
 #[derive(Debug, Clone)]
@@ -34,7 +37,16 @@ pub struct AccessChange {
     pub projects: Option<Vec<String>>,
 }
 
-impl Signet {
+/// Managing other users: role, active state, removal.
+#[derive(Clone)]
+pub struct Users {
+    /// The shared store, keys, clock, audit writer and permission checks.
+    pub(crate) cx: Arc<Context>,
+    /// Checks a scoped role's projects like account creation does.
+    pub(crate) accounts: Accounts,
+}
+
+impl Users {
     /// The user `id` if `op` may manage them at all: someone else, and not an owner unless `op`
     /// may manage owners. Refusals are audited under `action`.
     async fn manageable_user(
@@ -43,17 +55,18 @@ impl Signet {
         id: &str,
         action: &str,
     ) -> CoreResult<UserRecord> {
-        self.require(op, Permission::ManageUsers, action).await?;
+        self.cx.require(op, Permission::ManageUsers, action).await?;
         let id = UserId::parse(id).map_err(|_| CoreError::NotFound)?;
-        let user = match self.store.user(&id).await? {
+        let user = match self.cx.store.user(&id).await? {
             Some(u) if u.status != UserStatus::Removed => u,
             _ => return Err(CoreError::NotFound),
         };
         if op.user_id == Some(user.id) {
-            return Err(self.deny(op, action, "target=self").await);
+            return Err(self.cx.deny(op, action, "target=self").await);
         }
         if user.role == Role::Owner && !allows(op.role, Permission::ManageOwners) {
             return Err(self
+                .cx
                 .deny(
                     op,
                     action,
@@ -66,6 +79,7 @@ impl Signet {
 
     async fn user_view(&self, id: &UserId) -> CoreResult<UserView> {
         Ok(self
+            .cx
             .store
             .user(id)
             .await?
@@ -81,9 +95,10 @@ impl Signet {
         change: AccessChange,
     ) -> CoreResult<UserView> {
         let user = self.manageable_user(op, id, "user_role_set").await?;
-        self.require_step_up(op, "user_role_set").await?;
+        self.cx.require_step_up(op, "user_role_set").await?;
         if !may_grant(op.role, change.role) {
             return Err(self
+                .cx
                 .deny(
                     op,
                     "user_role_set",
@@ -92,21 +107,23 @@ impl Signet {
                 .await);
         }
         let projects = self
+            .accounts
             .check_scope(change.role, change.projects.as_deref())
             .await?;
-        self.audited(
-            op,
-            "user_role_set",
-            &user.id.to_string(),
-            &format!(
-                "from={} role={} projects={}",
-                user.role.as_str(),
-                change.role.as_str(),
-                scope_detail(projects.as_deref())
-            ),
-        )
-        .set_user_access(&user.id, change.role, projects.as_deref())
-        .await?;
+        self.cx
+            .audited(
+                op,
+                "user_role_set",
+                &user.id.to_string(),
+                &format!(
+                    "from={} role={} projects={}",
+                    user.role.as_str(),
+                    change.role.as_str(),
+                    scope_detail(projects.as_deref())
+                ),
+            )
+            .set_user_access(&user.id, change.role, projects.as_deref())
+            .await?;
         self.user_view(&user.id).await
     }
 
@@ -124,7 +141,8 @@ impl Signet {
             "user_suspend"
         };
         let user = self.manageable_user(op, id, action).await?;
-        self.audited(op, action, &user.id.to_string(), "")
+        self.cx
+            .audited(op, action, &user.id.to_string(), "")
             .set_user_active(&user.id, active)
             .await?;
         self.user_view(&user.id).await
@@ -135,14 +153,15 @@ impl Signet {
     /// email stay taken.
     pub async fn remove_user(&self, op: &AuthedOperator, id: &str) -> CoreResult<()> {
         let user = self.manageable_user(op, id, "user_remove").await?;
-        self.audited(
-            op,
-            "user_remove",
-            &user.id.to_string(),
-            &format!("username={}", user.username),
-        )
-        .remove_user(&user.id, self.now_ms())
-        .await?;
+        self.cx
+            .audited(
+                op,
+                "user_remove",
+                &user.id.to_string(),
+                &format!("username={}", user.username),
+            )
+            .remove_user(&user.id, self.cx.now_ms())
+            .await?;
         Ok(())
     }
 }

@@ -1,13 +1,16 @@
 //! Opening an installation: the vault is created once, then every start checks the root key.
 
+use std::sync::Arc;
+
 use serde::Serialize;
 use signet_crypto::RootKey;
 use signet_proto::VaultId;
 use signet_store::{Store, StoreError, VaultRecord};
 
 use crate::CoreResult;
-use crate::Signet;
-use crate::auth::AuthedOperator;
+use crate::context::Context;
+use crate::network::Network;
+use crate::principal::AuthedOperator;
 use crate::role::Permission;
 
 /// Why the vault could not be opened.
@@ -79,10 +82,20 @@ pub struct VaultView {
     pub created_at: i64,
 }
 
-impl Signet {
+/// The vault's settings: its view, tokenless enrollment, the enrollment proof, the CLI key lifetime.
+#[derive(Clone)]
+pub struct VaultSettings {
+    /// The shared store, keys, clock, audit writer and permission checks.
+    pub(crate) cx: Arc<Context>,
+    /// Reloads the cached policy after a settings change.
+    pub(crate) network: Network,
+}
+
+impl VaultSettings {
     /// The vault's settings.
     pub async fn vault_view(&self) -> CoreResult<VaultView> {
         let v = self
+            .cx
             .store
             .vault()
             .await?
@@ -103,17 +116,19 @@ impl Signet {
         op: &AuthedOperator,
         enabled: bool,
     ) -> CoreResult<VaultView> {
-        self.require(op, Permission::ManageVault, "vault_settings_update")
+        self.cx
+            .require(op, Permission::ManageVault, "vault_settings_update")
             .await?;
-        self.audited(
-            op,
-            "vault_settings_update",
-            "",
-            &format!("tokenless_enrollment={enabled}"),
-        )
-        .set_tokenless_enrollment(enabled)
-        .await?;
-        self.policy.refresh(self.store.as_ref()).await?;
+        self.cx
+            .audited(
+                op,
+                "vault_settings_update",
+                "",
+                &format!("tokenless_enrollment={enabled}"),
+            )
+            .set_tokenless_enrollment(enabled)
+            .await?;
+        self.network.policy.refresh(self.cx.store.as_ref()).await?;
         self.vault_view().await
     }
 
@@ -124,37 +139,41 @@ impl Signet {
         op: &AuthedOperator,
         required: bool,
     ) -> CoreResult<VaultView> {
-        self.require(op, Permission::ManageVault, "vault_settings_update")
+        self.cx
+            .require(op, Permission::ManageVault, "vault_settings_update")
             .await?;
-        self.audited(
-            op,
-            "vault_settings_update",
-            "",
-            &format!("require_enrollment_proof={required}"),
-        )
-        .set_enrollment_proof_required(required)
-        .await?;
+        self.cx
+            .audited(
+                op,
+                "vault_settings_update",
+                "",
+                &format!("require_enrollment_proof={required}"),
+            )
+            .set_enrollment_proof_required(required)
+            .await?;
         self.vault_view().await
     }
 
     /// Sets how long keys made by `signet login` from now on authenticate: between
     /// [`CLI_KEY_TTL_MIN_MS`] and [`CLI_KEY_TTL_MAX_MS`]. Keys already issued keep their expiry.
     pub async fn set_cli_key_ttl(&self, op: &AuthedOperator, ttl_ms: i64) -> CoreResult<VaultView> {
-        self.require(op, Permission::ManageVault, "vault_settings_update")
+        self.cx
+            .require(op, Permission::ManageVault, "vault_settings_update")
             .await?;
         if !(CLI_KEY_TTL_MIN_MS..=CLI_KEY_TTL_MAX_MS).contains(&ttl_ms) {
             return Err(crate::CoreError::bad(
                 "cliKeyTtlMs must be between 5 minutes and 30 days",
             ));
         }
-        self.audited(
-            op,
-            "vault_settings_update",
-            "",
-            &format!("cli_key_ttl_ms={ttl_ms}"),
-        )
-        .set_cli_key_ttl(ttl_ms)
-        .await?;
+        self.cx
+            .audited(
+                op,
+                "vault_settings_update",
+                "",
+                &format!("cli_key_ttl_ms={ttl_ms}"),
+            )
+            .set_cli_key_ttl(ttl_ms)
+            .await?;
         self.vault_view().await
     }
 }

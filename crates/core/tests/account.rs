@@ -63,6 +63,7 @@ async fn world() -> World {
     .await
     .expect("open");
     let owner = signet
+        .accounts()
         .create_owner(NewOwner {
             username: "Owner",
             email: "Owner@Example.test",
@@ -108,6 +109,7 @@ async fn the_owner_is_created_once_with_ten_codes() {
     assert_eq!(w.owner.user.email, "owner@example.test");
     let again = w
         .signet
+        .accounts()
         .create_owner(NewOwner {
             username: "second",
             email: "second@example.test",
@@ -120,6 +122,7 @@ async fn the_owner_is_created_once_with_ten_codes() {
     );
     let weak = w
         .signet
+        .accounts()
         .create_owner(NewOwner {
             username: "x",
             email: "x@example.test",
@@ -149,6 +152,7 @@ async fn a_common_password_cannot_make_the_first_owner() {
         ("marguerite.fontaine", "marguerite.fontaine"),
     ] {
         let r = signet
+            .accounts()
             .create_owner(NewOwner {
                 username,
                 email: "marguerite.fontaine@example.test",
@@ -161,6 +165,7 @@ async fn a_common_password_cannot_make_the_first_owner() {
         );
     }
     signet
+        .accounts()
         .create_owner(NewOwner {
             username: "owner",
             email: "owner@example.test",
@@ -176,12 +181,14 @@ async fn a_totp_code_is_accepted_once() {
     let code = w.code();
     let u = w
         .signet
+        .accounts()
         .login(attempt("owner", PASSWORD, totp(&code)))
         .await
         .expect("first use");
     assert_eq!(u.id, w.owner.user.id);
     assert_eq!(
         w.signet
+            .accounts()
             .login(attempt("owner", PASSWORD, totp(&code)))
             .await
             .unwrap_err(),
@@ -192,17 +199,20 @@ async fn a_totp_code_is_accepted_once() {
     w.advance(30_000);
     assert_eq!(
         w.signet
+            .accounts()
             .login(attempt("owner", PASSWORD, totp(&code)))
             .await
             .unwrap_err(),
         CoreError::Unauthenticated
     );
     w.signet
+        .accounts()
         .login(attempt("owner", PASSWORD, totp(&w.code())))
         .await
         .expect("the next step's code");
     assert_eq!(
         w.signet
+            .accounts()
             .login(attempt("owner", PASSWORD, SecondFactor::Missing))
             .await
             .unwrap_err(),
@@ -215,16 +225,19 @@ async fn unknown_logins_and_wrong_passwords_fail_alike() {
     let w = world().await;
     let unknown = w
         .signet
+        .accounts()
         .login(attempt("nobody", PASSWORD, totp(&w.code())))
         .await
         .unwrap_err();
     let wrong = w
         .signet
+        .accounts()
         .login(attempt("owner", "wrong password!!", totp(&w.code())))
         .await
         .unwrap_err();
     let bad_code = w
         .signet
+        .accounts()
         .login(attempt("owner", PASSWORD, totp("000000")))
         .await
         .unwrap_err();
@@ -248,6 +261,7 @@ async fn case_and_unicode_variants_share_one_lockout() {
     for v in variants {
         assert_eq!(
             w.signet
+                .accounts()
                 .login(attempt(v, "wrong password!!", totp(&w.code())))
                 .await
                 .unwrap_err(),
@@ -259,6 +273,7 @@ async fn case_and_unicode_variants_share_one_lockout() {
     let code = w.code();
     assert_eq!(
         w.signet
+            .accounts()
             .login(attempt("owner", PASSWORD, totp(&code)))
             .await
             .unwrap_err(),
@@ -267,6 +282,7 @@ async fn case_and_unicode_variants_share_one_lockout() {
     w.advance(LOCKOUT_MS - 1);
     assert_eq!(
         w.signet
+            .accounts()
             .login(attempt("owner", PASSWORD, totp(&w.code())))
             .await
             .unwrap_err(),
@@ -274,11 +290,13 @@ async fn case_and_unicode_variants_share_one_lockout() {
     );
     w.advance(1);
     w.signet
+        .accounts()
         .login(attempt("owner", PASSWORD, totp(&w.code())))
         .await
         .expect("the lock has expired");
     let history = w
         .signet
+        .accounts()
         .login_history(&w.owner.user.id, 20)
         .await
         .expect("history");
@@ -293,6 +311,7 @@ async fn each_source_is_throttled() {
         // Unknown logins, so the account lock plays no part.
         let r = w
             .signet
+            .accounts()
             .login(attempt("nobody", PASSWORD, SecondFactor::Missing))
             .await
             .unwrap_err();
@@ -307,7 +326,11 @@ async fn each_source_is_throttled() {
         source_ip: ip(2),
         ..attempt("owner", PASSWORD, totp(&w.code()))
     };
-    w.signet.login(other).await.expect("another source");
+    w.signet
+        .accounts()
+        .login(other)
+        .await
+        .expect("another source");
 }
 
 /// A flood from one source past its sign-in budget adds a bounded number of audit records: the
@@ -333,6 +356,7 @@ async fn a_throttled_flood_from_one_source_is_audited_in_aggregate() {
     let mut throttled = 0;
     for _ in 0..200 {
         if w.signet
+            .accounts()
             .login(attempt("nobody", PASSWORD, SecondFactor::Missing))
             .await
             .unwrap_err()
@@ -349,7 +373,11 @@ async fn a_throttled_flood_from_one_source_is_audited_in_aggregate() {
         "{single} records for {throttled} refusals"
     );
     w.advance(61_000);
-    w.signet.flush_auth_failures(false).await.expect("flush");
+    w.signet
+        .audit()
+        .flush_auth_failures(false)
+        .await
+        .expect("flush");
     let aggregates = records("auth_failures").await;
     assert_eq!(aggregates.len(), 1, "{aggregates:?}");
     let detail = &aggregates[0].event.detail;
@@ -368,17 +396,20 @@ async fn a_recovery_code_works_once() {
     // A wrong password does not spend the code.
     assert_eq!(
         w.signet
+            .accounts()
             .login(attempt("owner", "wrong password!!", rec()))
             .await
             .unwrap_err(),
         CoreError::Unauthenticated
     );
     w.signet
+        .accounts()
         .login(attempt("owner", PASSWORD, rec()))
         .await
         .expect("first use");
     assert_eq!(
         w.signet
+            .accounts()
             .login(attempt("owner", PASSWORD, rec()))
             .await
             .unwrap_err(),
@@ -422,6 +453,7 @@ async fn cli_keys_expire_and_log_out() {
     let pk = seed.public_key().to_base64();
     let r = w
         .signet
+        .accounts()
         .cli_login(
             attempt("owner", PASSWORD, totp(&w.code())),
             &pk,
@@ -434,6 +466,7 @@ async fn cli_keys_expire_and_log_out() {
     let mut buf = Vec::new();
     let op = w
         .signet
+        .auth()
         .authenticate_operator(&signed(&seed, &id, w.clock.now_ms(), &mut buf))
         .await
         .expect("fresh key");
@@ -442,6 +475,7 @@ async fn cli_keys_expire_and_log_out() {
     w.advance(CLI_KEY_TTL_MS);
     assert_eq!(
         w.signet
+            .auth()
             .authenticate_operator(&signed(&seed, &id, w.clock.now_ms(), &mut buf))
             .await
             .unwrap_err(),
@@ -453,18 +487,21 @@ async fn cli_keys_expire_and_log_out() {
     let pk = seed.public_key().to_base64();
     let r = w
         .signet
+        .accounts()
         .cli_login(attempt("owner", PASSWORD, totp(&w.code())), &pk, None)
         .await
         .expect("cli login");
     let id = r.operator_id.to_string();
     let op = w
         .signet
+        .auth()
         .authenticate_operator(&signed(&seed, &id, w.clock.now_ms(), &mut buf))
         .await
         .expect("fresh key");
-    w.signet.logout(&op).await.expect("logout");
+    w.signet.accounts().logout(&op).await.expect("logout");
     assert_eq!(
         w.signet
+            .auth()
             .authenticate_operator(&signed(&seed, &id, w.clock.now_ms(), &mut buf))
             .await
             .unwrap_err(),
@@ -476,6 +513,7 @@ async fn cli_keys_expire_and_log_out() {
     let pk = seed.public_key().to_base64();
     assert_eq!(
         w.signet
+            .accounts()
             .cli_login(
                 attempt("owner", "wrong password!!", totp(&w.code())),
                 &pk,

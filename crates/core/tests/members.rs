@@ -61,6 +61,7 @@ async fn world() -> World {
     .await
     .expect("open");
     let (rec, _seed) = signet
+        .operators()
         .create_operator("owner", true)
         .await
         .expect("operator");
@@ -131,6 +132,7 @@ impl World {
             &Nonce::generate(),
         );
         self.signet
+            .auth()
             .authenticate_operator(&SignedRequest {
                 principal_id: Some(&id),
                 method: "GET",
@@ -146,6 +148,7 @@ impl World {
 
     async fn project(&self, name: &str) -> ProjectId {
         self.signet
+            .secrets()
             .create_project(&self.owner, name)
             .await
             .expect("project")
@@ -154,6 +157,7 @@ impl World {
 
     async fn secret(&self, project: &ProjectId, name: &str) -> String {
         self.signet
+            .secrets()
             .create_secret(&self.owner, project.as_str(), name, value("v1"))
             .await
             .expect("secret")
@@ -186,6 +190,7 @@ async fn a_scoped_developer_touches_only_their_projects() {
 
     // Inside the scope: everything a developer may do.
     let listed: Vec<ProjectId> = s
+        .secrets()
         .projects(&d)
         .await
         .unwrap()
@@ -194,64 +199,107 @@ async fn a_scoped_developer_touches_only_their_projects() {
         .collect();
     assert_eq!(listed, std::slice::from_ref(&mine));
     assert_eq!(
-        s.secrets_in_project(&d, mine.as_str()).await.unwrap().len(),
+        s.secrets()
+            .secrets_in_project(&d, mine.as_str())
+            .await
+            .unwrap()
+            .len(),
         1
     );
-    s.secret_view(&d, &my_secret).await.unwrap();
-    s.update_secret(&d, &my_secret, value("v2")).await.unwrap();
-    assert_eq!(s.versions(&d, &my_secret).await.unwrap().len(), 2);
-    s.rollback_secret(&d, &my_secret, 1).await.unwrap();
+    s.secrets().secret_view(&d, &my_secret).await.unwrap();
+    s.secrets()
+        .update_secret(&d, &my_secret, value("v2"))
+        .await
+        .unwrap();
+    assert_eq!(s.secrets().versions(&d, &my_secret).await.unwrap().len(), 2);
+    s.secrets()
+        .rollback_secret(&d, &my_secret, 1)
+        .await
+        .unwrap();
     let made = s
+        .secrets()
         .create_secret(&d, mine.as_str(), "C", value("c"))
         .await
         .unwrap();
-    s.delete_secret(&d, made.id.as_str()).await.unwrap();
+    s.secrets()
+        .delete_secret(&d, made.id.as_str())
+        .await
+        .unwrap();
 
     // Outside it, and for what does not exist, the same 403.
     let missing_secret = "sk_0000000000";
     let missing_project = ProjectId::generate();
     for id in [their_secret.as_str(), missing_secret, "not-an-id"] {
-        assert_eq!(s.secret_view(&d, id).await.map(drop), denied(), "{id}");
-        assert_eq!(s.versions(&d, id).await.map(drop), denied(), "{id}");
         assert_eq!(
-            s.update_secret(&d, id, value("x")).await.map(drop),
+            s.secrets().secret_view(&d, id).await.map(drop),
             denied(),
             "{id}"
         );
         assert_eq!(
-            s.rollback_secret(&d, id, 1).await.map(drop),
+            s.secrets().versions(&d, id).await.map(drop),
             denied(),
             "{id}"
         );
-        assert_eq!(s.delete_secret(&d, id).await, denied(), "{id}");
+        assert_eq!(
+            s.secrets()
+                .update_secret(&d, id, value("x"))
+                .await
+                .map(drop),
+            denied(),
+            "{id}"
+        );
+        assert_eq!(
+            s.secrets().rollback_secret(&d, id, 1).await.map(drop),
+            denied(),
+            "{id}"
+        );
+        assert_eq!(s.secrets().delete_secret(&d, id).await, denied(), "{id}");
     }
     for p in [theirs.as_str(), missing_project.as_str(), "nope"] {
-        assert_eq!(s.secrets_in_project(&d, p).await.map(drop), denied(), "{p}");
         assert_eq!(
-            s.create_secret(&d, p, "D", value("d")).await.map(drop),
+            s.secrets().secrets_in_project(&d, p).await.map(drop),
+            denied(),
+            "{p}"
+        );
+        assert_eq!(
+            s.secrets()
+                .create_secret(&d, p, "D", value("d"))
+                .await
+                .map(drop),
             denied(),
             "{p}"
         );
     }
     // Whole-vault views are for unscoped operators.
-    assert_eq!(s.enrollment_tokens(&d).await.map(drop), denied());
     assert_eq!(
-        s.audit_list(&d, &AuditFilter::default()).await.map(drop),
+        s.enrollment().enrollment_tokens(&d).await.map(drop),
         denied()
     );
-    assert_eq!(s.machine_views(&d).await.unwrap().len(), 0);
+    assert_eq!(
+        s.audit()
+            .audit_list(&d, &AuditFilter::default())
+            .await
+            .map(drop),
+        denied()
+    );
+    assert_eq!(s.machines().machine_views(&d).await.unwrap().len(), 0);
 
     // Nothing outside changed, and every refusal is audited as a denial.
     let o = &w.owner;
-    assert_eq!(s.versions(o, &their_secret).await.unwrap().len(), 1);
     assert_eq!(
-        s.secrets_in_project(o, theirs.as_str())
+        s.secrets().versions(o, &their_secret).await.unwrap().len(),
+        1
+    );
+    assert_eq!(
+        s.secrets()
+            .secrets_in_project(o, theirs.as_str())
             .await
             .unwrap()
             .len(),
         1
     );
     let log = s
+        .audit()
         .audit_list(
             o,
             &AuditFilter {
@@ -269,12 +317,12 @@ async fn a_scoped_developer_touches_only_their_projects() {
     let free = w.member("free", Role::Developer, None).await;
     let f = w.auth(&free).await.unwrap();
     assert_eq!(f.scope, Scope::All);
-    assert_eq!(s.projects(&f).await.unwrap().len(), 2);
+    assert_eq!(s.secrets().projects(&f).await.unwrap().len(), 2);
     assert_eq!(
-        s.secret_view(&f, missing_secret).await.map(drop),
+        s.secrets().secret_view(&f, missing_secret).await.map(drop),
         Err(CoreError::NotFound)
     );
-    s.secret_view(&f, &their_secret).await.unwrap();
+    s.secrets().secret_view(&f, &their_secret).await.unwrap();
 }
 
 #[tokio::test]
@@ -289,6 +337,7 @@ async fn admins_are_never_scoped_and_a_new_scope_applies_on_the_next_request() {
     let viewer = w.member("vi", Role::Viewer, Some(vec![a.clone()])).await;
     assert_eq!(
         w.signet
+            .secrets()
             .projects(&w.auth(&viewer).await.unwrap())
             .await
             .unwrap()
@@ -298,6 +347,7 @@ async fn admins_are_never_scoped_and_a_new_scope_applies_on_the_next_request() {
     let admin_op = w.auth(&admin).await.unwrap();
     let view = w
         .signet
+        .users()
         .set_user_role(
             &admin_op,
             &viewer.user.to_string(),
@@ -313,6 +363,7 @@ async fn admins_are_never_scoped_and_a_new_scope_applies_on_the_next_request() {
     assert_eq!(view.projects, Some(both));
     assert_eq!(
         w.signet
+            .secrets()
             .projects(&w.auth(&viewer).await.unwrap())
             .await
             .unwrap()
@@ -328,6 +379,7 @@ async fn admins_are_never_scoped_and_a_new_scope_applies_on_the_next_request() {
     ] {
         let r = w
             .signet
+            .users()
             .set_user_role(
                 &admin_op,
                 &viewer.user.to_string(),
@@ -356,47 +408,54 @@ async fn role_changes_follow_the_rules() {
 
     // A developer manages nobody.
     assert_eq!(
-        s.set_user_active(&dev_op, &id(&admin), false)
+        s.users()
+            .set_user_active(&dev_op, &id(&admin), false)
             .await
             .map(drop),
         denied()
     );
     // Nobody above their own role, admins never touch owners, nobody touches themselves.
     assert_eq!(
-        s.set_user_role(&admin_op, &id(&dev), change(Role::Owner))
+        s.users()
+            .set_user_role(&admin_op, &id(&dev), change(Role::Owner))
             .await
             .map(drop),
         denied()
     );
     assert_eq!(
-        s.set_user_role(&admin_op, &id(&boss), change(Role::Viewer))
+        s.users()
+            .set_user_role(&admin_op, &id(&boss), change(Role::Viewer))
             .await
             .map(drop),
         denied()
     );
     assert_eq!(
-        s.set_user_active(&admin_op, &id(&boss), false)
+        s.users()
+            .set_user_active(&admin_op, &id(&boss), false)
             .await
             .map(drop),
         denied()
     );
-    assert_eq!(s.remove_user(&admin_op, &id(&boss)).await, denied());
+    assert_eq!(s.users().remove_user(&admin_op, &id(&boss)).await, denied());
     assert_eq!(
-        s.set_user_role(&admin_op, &id(&admin), change(Role::Viewer))
+        s.users()
+            .set_user_role(&admin_op, &id(&admin), change(Role::Viewer))
             .await
             .map(drop),
         denied()
     );
-    assert_eq!(s.remove_user(&boss_op, &id(&boss)).await, denied());
+    assert_eq!(s.users().remove_user(&boss_op, &id(&boss)).await, denied());
     // The last active owner stays, even for the headless owner key.
     assert_eq!(
-        s.set_user_role(&w.owner, &id(&boss), change(Role::Admin))
+        s.users()
+            .set_user_role(&w.owner, &id(&boss), change(Role::Admin))
             .await
             .map(drop),
         Err(CoreError::Conflict(Conflict::LastOwner))
     );
     assert_eq!(
-        s.set_user_active(&w.owner, &id(&boss), false)
+        s.users()
+            .set_user_active(&w.owner, &id(&boss), false)
             .await
             .map(drop),
         Err(CoreError::Conflict(Conflict::LastOwner))
@@ -404,6 +463,7 @@ async fn role_changes_follow_the_rules() {
 
     // Allowed: the change lands on the next request.
     let v = s
+        .users()
         .set_user_role(&admin_op, &id(&dev), change(Role::Viewer))
         .await
         .unwrap();
@@ -412,6 +472,7 @@ async fn role_changes_follow_the_rules() {
 
     // Suspension stops the key; activation brings it back; removal ends it for good.
     let v = s
+        .users()
         .set_user_active(&admin_op, &id(&dev), false)
         .await
         .unwrap();
@@ -420,21 +481,25 @@ async fn role_changes_follow_the_rules() {
         w.auth(&dev).await.map(drop),
         Err(CoreError::Unauthenticated)
     );
-    s.set_user_active(&admin_op, &id(&dev), true).await.unwrap();
+    s.users()
+        .set_user_active(&admin_op, &id(&dev), true)
+        .await
+        .unwrap();
     w.auth(&dev).await.unwrap();
-    s.remove_user(&admin_op, &id(&dev)).await.unwrap();
+    s.users().remove_user(&admin_op, &id(&dev)).await.unwrap();
     assert_eq!(
         w.auth(&dev).await.map(drop),
         Err(CoreError::Unauthenticated)
     );
     assert!(w.store.operator(&dev.key).await.unwrap().unwrap().disabled);
     assert_eq!(
-        s.set_user_active(&admin_op, &id(&dev), true)
+        s.users()
+            .set_user_active(&admin_op, &id(&dev), true)
             .await
             .map(drop),
         Err(CoreError::NotFound)
     );
-    let listed = s.users(&admin_op).await.unwrap();
+    let listed = s.accounts().users(&admin_op).await.unwrap();
     assert!(
         listed
             .iter()
@@ -443,6 +508,7 @@ async fn role_changes_follow_the_rules() {
 
     // Every change and refusal is in the log.
     let log = s
+        .audit()
         .audit_list(
             &w.owner,
             &AuditFilter {
@@ -493,19 +559,21 @@ async fn an_invitation_is_used_once_before_it_expires() {
 
     // At or below the inviter's role.
     assert_eq!(
-        s.invite_user(
-            &admin_op,
-            NewInvite {
-                email: "o@example.test",
-                role: Role::Owner,
-                projects: None
-            }
-        )
-        .await
-        .map(drop),
+        s.invites()
+            .invite_user(
+                &admin_op,
+                NewInvite {
+                    email: "o@example.test",
+                    role: Role::Owner,
+                    projects: None
+                }
+            )
+            .await
+            .map(drop),
         denied()
     );
     let issued = s
+        .invites()
         .invite_user(
             &admin_op,
             NewInvite {
@@ -527,14 +595,18 @@ async fn an_invitation_is_used_once_before_it_expires() {
         issued.invite.expires_at - issued.invite.created_at,
         INVITE_TTL_MS
     );
-    let listed = s.invites(&admin_op).await.unwrap();
+    let listed = s.invites().invites(&admin_op).await.unwrap();
     assert_eq!(
         (listed[0].status, listed[0].email.as_str()),
         ("pending", "new@example.test")
     );
     assert!(!serde_json::to_string(&listed).unwrap().contains(&code));
 
-    let e = s.accept_invite(acceptance(&code, "newbie")).await.unwrap();
+    let e = s
+        .invites()
+        .accept_invite(acceptance(&code, "newbie"))
+        .await
+        .unwrap();
     assert_eq!(e.recovery_codes.len(), 10);
     assert_eq!(e.user.email, "new@example.test");
     assert_eq!(
@@ -543,13 +615,20 @@ async fn an_invitation_is_used_once_before_it_expires() {
     );
     // Spent: the same code again is refused.
     assert_eq!(
-        s.accept_invite(acceptance(&code, "second")).await.map(drop),
+        s.invites()
+            .accept_invite(acceptance(&code, "second"))
+            .await
+            .map(drop),
         Err(CoreError::InviteRefused)
     );
-    assert_eq!(s.invites(&admin_op).await.unwrap()[0].status, "accepted");
+    assert_eq!(
+        s.invites().invites(&admin_op).await.unwrap()[0].status,
+        "accepted"
+    );
 
     // Expired and revoked codes and unknown ones are refused alike.
     let later = s
+        .invites()
         .invite_user(
             &admin_op,
             NewInvite {
@@ -561,6 +640,7 @@ async fn an_invitation_is_used_once_before_it_expires() {
         .await
         .unwrap();
     let revoked = s
+        .invites()
         .invite_user(
             &admin_op,
             NewInvite {
@@ -571,22 +651,28 @@ async fn an_invitation_is_used_once_before_it_expires() {
         )
         .await
         .unwrap();
-    s.revoke_invite(&admin_op, &revoked.invite.id.to_string())
+    s.invites()
+        .revoke_invite(&admin_op, &revoked.invite.id.to_string())
         .await
         .unwrap();
     assert_eq!(
-        s.revoke_invite(&admin_op, &revoked.invite.id.to_string())
+        s.invites()
+            .revoke_invite(&admin_op, &revoked.invite.id.to_string())
             .await,
         Err(CoreError::Conflict(Conflict::InviteSpent))
     );
     w.clock.0.fetch_add(INVITE_TTL_MS, Ordering::SeqCst);
     for c in [code_of(&later.url), code_of(&revoked.url), &"0".repeat(64)] {
         assert_eq!(
-            s.accept_invite(acceptance(c, "someone")).await.map(drop),
+            s.invites()
+                .accept_invite(acceptance(c, "someone"))
+                .await
+                .map(drop),
             Err(CoreError::InviteRefused)
         );
     }
     let states: Vec<&str> = s
+        .invites()
         .invites(&admin_op)
         .await
         .unwrap()
@@ -594,7 +680,7 @@ async fn an_invitation_is_used_once_before_it_expires() {
         .map(|i| i.status)
         .collect();
     assert_eq!(states, ["revoked", "expired", "accepted"]);
-    assert_eq!(s.users(&admin_op).await.unwrap().len(), 2);
+    assert_eq!(s.accounts().users(&admin_op).await.unwrap().len(), 2);
 }
 
 #[tokio::test]
@@ -635,26 +721,34 @@ async fn a_scoped_viewer_sees_only_machines_on_their_projects() {
 
     let viewer = w.member("vi", Role::Viewer, Some(vec![mine.clone()])).await;
     let v = w.auth(&viewer).await.unwrap();
-    let seen = s.machine_views(&v).await.unwrap();
+    let seen = s.machines().machine_views(&v).await.unwrap();
     assert_eq!(seen.len(), 1);
     assert_eq!(seen[0].id, both.id);
     assert_eq!(seen[0].projects, std::slice::from_ref(&mine));
     assert_eq!(seen[0].grants, std::slice::from_ref(&my_secret));
-    s.machine_view(&v, &both.id.to_string()).await.unwrap();
+    s.machines()
+        .machine_view(&v, &both.id.to_string())
+        .await
+        .unwrap();
     assert_eq!(
-        s.machine_view(&v, &other.id.to_string()).await.map(drop),
+        s.machines()
+            .machine_view(&v, &other.id.to_string())
+            .await
+            .map(drop),
         denied()
     );
     assert_eq!(
-        s.machine_view(&v, &MachineId::generate().to_string())
+        s.machines()
+            .machine_view(&v, &MachineId::generate().to_string())
             .await
             .map(drop),
         denied()
     );
     // The owner sees everything.
-    assert_eq!(s.machine_views(&w.owner).await.unwrap().len(), 2);
+    assert_eq!(s.machines().machine_views(&w.owner).await.unwrap().len(), 2);
     assert_eq!(
-        s.machine_view(&w.owner, &both.id.to_string())
+        s.machines()
+            .machine_view(&w.owner, &both.id.to_string())
             .await
             .unwrap()
             .grants
@@ -671,6 +765,7 @@ async fn session(w: &World, login: &str, totp: &totp_rs::Totp) -> AuthedOperator
     let secs = u64::try_from(w.clock.now_ms() / 1000).unwrap();
     let opened = w
         .signet
+        .sessions()
         .session_login(
             LoginAttempt {
                 login,
@@ -684,6 +779,7 @@ async fn session(w: &World, login: &str, totp: &totp_rs::Totp) -> AuthedOperator
         .await
         .expect("session login");
     w.signet
+        .sessions()
         .authenticate_session(&opened.secret, LOCAL)
         .await
         .expect("session")
@@ -699,6 +795,7 @@ async fn sessions_carry_the_scope_and_role_changes_and_invitations_need_a_step_u
     let p = w.project("p").await;
     let _other = w.project("other").await;
     let owner = s
+        .accounts()
         .create_owner(NewOwner {
             username: "boss",
             email: "boss@example.test",
@@ -707,6 +804,7 @@ async fn sessions_carry_the_scope_and_role_changes_and_invitations_need_a_step_u
         .await
         .unwrap();
     let dev = s
+        .accounts()
         .create_user(
             &w.owner,
             NewUser {
@@ -722,7 +820,7 @@ async fn sessions_carry_the_scope_and_role_changes_and_invitations_need_a_step_u
     let dev_totp = totp_rs::Totp::from_url(dev.otpauth_uri.as_str()).unwrap();
     let dev_op = session(&w, "dev", &dev_totp).await;
     assert_eq!(dev_op.scope, Scope::Projects([p.clone()].into()));
-    assert_eq!(s.projects(&dev_op).await.unwrap().len(), 1);
+    assert_eq!(s.secrets().projects(&dev_op).await.unwrap().len(), 1);
 
     let boss_totp = totp_rs::Totp::from_url(owner.otpauth_uri.as_str()).unwrap();
     let boss = session(&w, "boss", &boss_totp).await;
@@ -737,20 +835,27 @@ async fn sessions_carry_the_scope_and_role_changes_and_invitations_need_a_step_u
     };
     let dev_id = dev.user.id.to_string();
     // Signing in counts as a step-up.
-    s.invite_user(&boss, invite()).await.unwrap();
+    s.invites().invite_user(&boss, invite()).await.unwrap();
     w.clock.0.fetch_add(STEP_UP_WINDOW_MS, Ordering::SeqCst);
     assert_eq!(
-        s.invite_user(&boss, invite()).await.map(drop),
+        s.invites().invite_user(&boss, invite()).await.map(drop),
         Err(CoreError::StepUpRequired)
     );
     assert_eq!(
-        s.set_user_role(&boss, &dev_id, to_viewer()).await.map(drop),
+        s.users()
+            .set_user_role(&boss, &dev_id, to_viewer())
+            .await
+            .map(drop),
         Err(CoreError::StepUpRequired)
     );
     // Taking access away needs no step-up.
-    s.set_user_active(&boss, &dev_id, false).await.unwrap();
+    s.users()
+        .set_user_active(&boss, &dev_id, false)
+        .await
+        .unwrap();
     // Signed CLI requests are not subject to it.
-    s.set_user_role(&w.owner, &dev_id, to_viewer())
+    s.users()
+        .set_user_role(&w.owner, &dev_id, to_viewer())
         .await
         .unwrap();
 }

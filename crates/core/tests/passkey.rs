@@ -91,6 +91,7 @@ impl World {
             ..Default::default()
         };
         self.signet
+            .audit()
             .audit_list(&self.op(&self.owner), &filter)
             .await
             .unwrap()
@@ -117,6 +118,7 @@ async fn world_at(api_url: &str) -> World {
     .await
     .expect("open");
     let owner = signet
+        .accounts()
         .create_owner(NewOwner {
             username: "Owner",
             email: "owner@example.test",
@@ -239,9 +241,15 @@ fn answer<'a>(challenge: &'a PasskeyChallenge, credential: &'a Value) -> Passkey
 async fn register(w: &World, user: &UserRecord, name: &str) -> Browser {
     let mut b = Browser::new();
     let op = w.op(user);
-    let c = w.signet.passkey_register_start(&op, name).await.unwrap();
+    let c = w
+        .signet
+        .passkeys()
+        .passkey_register_start(&op, name)
+        .await
+        .unwrap();
     let cred = b.create(&c);
     w.signet
+        .passkeys()
         .passkey_register_finish(&op, c.challenge_id.as_str(), &cred)
         .await
         .unwrap();
@@ -249,9 +257,12 @@ async fn register(w: &World, user: &UserRecord, name: &str) -> Browser {
 }
 
 async fn login(w: &World, b: &mut Browser) -> Result<UserRecord, CoreError> {
-    let c = w.signet.passkey_login_start(ip()).await.unwrap();
+    let c = w.signet.passkeys().passkey_login_start(ip()).await.unwrap();
     let cred = b.get(&c);
-    w.signet.passkey_login_finish(answer(&c, &cred)).await
+    w.signet
+        .passkeys()
+        .passkey_login_finish(answer(&c, &cred))
+        .await
 }
 
 #[tokio::test]
@@ -260,6 +271,7 @@ async fn a_registered_passkey_signs_in_without_a_username_and_moves_the_counter(
     let op = w.op(&w.owner);
     let c = w
         .signet
+        .passkeys()
         .passkey_register_start(&op, " Laptop ")
         .await
         .unwrap();
@@ -269,15 +281,19 @@ async fn a_registered_passkey_signs_in_without_a_username_and_moves_the_counter(
     let cred = b.create(&c);
     let view = w
         .signet
+        .passkeys()
         .passkey_register_finish(&op, c.challenge_id.as_str(), &cred)
         .await
         .unwrap();
     assert_eq!(view.name, "Laptop");
     assert_eq!(view.last_used_at, None);
-    assert_eq!(w.signet.passkeys(&op).await.unwrap(), vec![view.clone()]);
+    assert_eq!(
+        w.signet.passkeys().passkeys(&op).await.unwrap(),
+        vec![view.clone()]
+    );
 
     // A sign-in's options name no user and list no credential: nothing to enumerate.
-    let start = w.signet.passkey_login_start(ip()).await.unwrap();
+    let start = w.signet.passkeys().passkey_login_start(ip()).await.unwrap();
     let allowed = &start.public_key["allowCredentials"];
     assert!(allowed.is_null() || allowed.as_array().unwrap().is_empty());
     assert_eq!(start.public_key["userVerification"], "required");
@@ -295,7 +311,12 @@ async fn a_registered_passkey_signs_in_without_a_username_and_moves_the_counter(
     let stored = &w.store.passkeys(&w.owner.id).await.unwrap()[0];
     assert!(stored.sign_count > first, "the counter moved forward");
 
-    let logins = w.signet.login_history(&w.owner.id, 10).await.unwrap();
+    let logins = w
+        .signet
+        .accounts()
+        .login_history(&w.owner.id, 10)
+        .await
+        .unwrap();
     assert_eq!(logins.len(), 2);
     assert!(
         logins
@@ -315,20 +336,27 @@ async fn a_registered_passkey_signs_in_without_a_username_and_moves_the_counter(
 async fn a_challenge_answers_once() {
     let w = world().await;
     let mut b = register(&w, &w.owner, "key").await;
-    let c = w.signet.passkey_login_start(ip()).await.unwrap();
+    let c = w.signet.passkeys().passkey_login_start(ip()).await.unwrap();
     let cred = b.get(&c);
     w.signet
+        .passkeys()
         .passkey_login_finish(answer(&c, &cred))
         .await
         .unwrap();
     assert_eq!(
-        w.signet.passkey_login_finish(answer(&c, &cred)).await,
+        w.signet
+            .passkeys()
+            .passkey_login_finish(answer(&c, &cred))
+            .await,
         Err(CoreError::Unauthenticated)
     );
     // The same assertion under a fresh challenge does not verify either: it signed the old one.
-    let fresh = w.signet.passkey_login_start(ip()).await.unwrap();
+    let fresh = w.signet.passkeys().passkey_login_start(ip()).await.unwrap();
     assert_eq!(
-        w.signet.passkey_login_finish(answer(&fresh, &cred)).await,
+        w.signet
+            .passkeys()
+            .passkey_login_finish(answer(&fresh, &cred))
+            .await,
         Err(CoreError::Unauthenticated)
     );
     let audit = w.audit_actions().await;
@@ -348,68 +376,104 @@ async fn a_challenge_answers_once() {
 async fn an_expired_challenge_is_refused() {
     let w = world().await;
     let mut b = register(&w, &w.owner, "key").await;
-    let c = w.signet.passkey_login_start(ip()).await.unwrap();
+    let c = w.signet.passkeys().passkey_login_start(ip()).await.unwrap();
     let cred = b.get(&c);
     w.advance(CEREMONY_TTL_MS + 1);
     assert_eq!(
-        w.signet.passkey_login_finish(answer(&c, &cred)).await,
+        w.signet
+            .passkeys()
+            .passkey_login_finish(answer(&c, &cred))
+            .await,
         Err(CoreError::Unauthenticated)
     );
 
     // Registration challenges expire too.
     let op = w.op(&w.owner);
-    let c = w.signet.passkey_register_start(&op, "late").await.unwrap();
+    let c = w
+        .signet
+        .passkeys()
+        .passkey_register_start(&op, "late")
+        .await
+        .unwrap();
     let cred = Browser::new().create(&c);
     w.advance(CEREMONY_TTL_MS);
     assert!(matches!(
         w.signet
+            .passkeys()
             .passkey_register_finish(&op, c.challenge_id.as_str(), &cred)
             .await,
         Err(CoreError::BadRequest(_))
     ));
-    assert_eq!(w.signet.passkeys(&op).await.unwrap().len(), 1);
+    assert_eq!(w.signet.passkeys().passkeys(&op).await.unwrap().len(), 1);
 }
 
 #[tokio::test]
 async fn another_users_passkey_cannot_be_renamed_deleted_or_registered_into() {
     let w = world().await;
     register(&w, &w.owner, "owner's").await;
-    let owners = w.signet.passkeys(&w.op(&w.owner)).await.unwrap();
+    let owners = w.signet.passkeys().passkeys(&w.op(&w.owner)).await.unwrap();
     let dev = w.add_user("dev", UserStatus::Active).await;
     let dev_op = w.op(&dev);
     let id = owners[0].id.as_str();
     assert_eq!(
-        w.signet.passkey_rename(&dev_op, id, "mine").await,
+        w.signet
+            .passkeys()
+            .passkey_rename(&dev_op, id, "mine")
+            .await,
         Err(CoreError::NotFound)
     );
     assert_eq!(
-        w.signet.passkey_delete(&dev_op, id).await,
+        w.signet.passkeys().passkey_delete(&dev_op, id).await,
         Err(CoreError::NotFound)
     );
-    assert_eq!(w.signet.passkeys(&w.op(&w.owner)).await.unwrap(), owners);
-    assert!(w.signet.passkeys(&dev_op).await.unwrap().is_empty());
+    assert_eq!(
+        w.signet.passkeys().passkeys(&w.op(&w.owner)).await.unwrap(),
+        owners
+    );
+    assert!(
+        w.signet
+            .passkeys()
+            .passkeys(&dev_op)
+            .await
+            .unwrap()
+            .is_empty()
+    );
 
     // A registration challenge is finished only by the user who started it.
     let c = w
         .signet
+        .passkeys()
         .passkey_register_start(&w.op(&w.owner), "second")
         .await
         .unwrap();
     let cred = Browser::new().create(&c);
     assert!(matches!(
         w.signet
+            .passkeys()
             .passkey_register_finish(&dev_op, c.challenge_id.as_str(), &cred)
             .await,
         Err(CoreError::BadRequest(_))
     ));
-    assert!(w.signet.passkeys(&dev_op).await.unwrap().is_empty());
+    assert!(
+        w.signet
+            .passkeys()
+            .passkeys(&dev_op)
+            .await
+            .unwrap()
+            .is_empty()
+    );
 
     // The owner renames and deletes their own; every change is audited.
     let op = w.op(&w.owner);
-    let renamed = w.signet.passkey_rename(&op, id, "Desk key").await.unwrap();
+    let renamed = w
+        .signet
+        .passkeys()
+        .passkey_rename(&op, id, "Desk key")
+        .await
+        .unwrap();
     assert_eq!(renamed.name, "Desk key");
-    w.signet.passkey_delete(&op, id).await.unwrap();
-    assert!(w.signet.passkeys(&op).await.unwrap().is_empty());
+    w.signet.passkeys().passkey_delete(&op, id).await.unwrap();
+    assert!(w.signet.passkeys().passkeys(&op).await.unwrap().is_empty());
     let audit = w.audit_actions().await;
     for action in ["passkey_rename", "passkey_delete"] {
         assert!(audit.iter().any(|(a, r, _)| a == action && r == "ok"));
@@ -421,8 +485,14 @@ async fn a_deleted_passkey_no_longer_signs_in() {
     let w = world().await;
     let mut b = register(&w, &w.owner, "key").await;
     let op = w.op(&w.owner);
-    let id = w.signet.passkeys(&op).await.unwrap()[0].id.clone();
-    w.signet.passkey_delete(&op, id.as_str()).await.unwrap();
+    let id = w.signet.passkeys().passkeys(&op).await.unwrap()[0]
+        .id
+        .clone();
+    w.signet
+        .passkeys()
+        .passkey_delete(&op, id.as_str())
+        .await
+        .unwrap();
     assert_eq!(login(&w, &mut b).await, Err(CoreError::Unauthenticated));
 }
 
@@ -432,7 +502,12 @@ async fn a_suspended_user_is_refused_like_anyone() {
     let dev = w.add_user("dev", UserStatus::Suspended).await;
     let mut b = register(&w, &dev, "key").await;
     assert_eq!(login(&w, &mut b).await, Err(CoreError::Unauthenticated));
-    let logins = w.signet.login_history(&dev.id, 10).await.unwrap();
+    let logins = w
+        .signet
+        .accounts()
+        .login_history(&dev.id, 10)
+        .await
+        .unwrap();
     assert_eq!(logins[0].result, signet_store::LoginResult::Failed);
     assert!(w.audit_actions().await.contains(&(
         "user_login".into(),
@@ -452,6 +527,7 @@ async fn an_answer_from_another_origin_is_refused() {
     let op = w.op(&w.owner);
     let c = w
         .signet
+        .passkeys()
         .passkey_register_start(&op, "phished")
         .await
         .unwrap();
@@ -460,11 +536,12 @@ async fn an_answer_from_another_origin_is_refused() {
     let cred = other.create(&c);
     assert!(matches!(
         w.signet
+            .passkeys()
             .passkey_register_finish(&op, c.challenge_id.as_str(), &cred)
             .await,
         Err(CoreError::BadRequest(_))
     ));
-    assert_eq!(w.signet.passkeys(&op).await.unwrap().len(), 1);
+    assert_eq!(w.signet.passkeys().passkeys(&op).await.unwrap().len(), 1);
 }
 
 #[tokio::test]
@@ -484,7 +561,12 @@ async fn step_up_takes_the_users_own_passkey_once() {
     let dev = w.add_user("dev", UserStatus::Active).await;
     let mut devs = register(&w, &dev, "dev key").await;
 
-    let c = w.signet.passkey_step_up_start(&w.owner.id).await.unwrap();
+    let c = w
+        .signet
+        .passkeys()
+        .passkey_step_up_start(&w.owner.id)
+        .await
+        .unwrap();
     assert_eq!(
         c.public_key["allowCredentials"].as_array().unwrap().len(),
         1,
@@ -492,11 +574,13 @@ async fn step_up_takes_the_users_own_passkey_once() {
     );
     let cred = owners.get(&c);
     w.signet
+        .passkeys()
         .passkey_step_up_finish(&w.owner.id, answer(&c, &cred))
         .await
         .unwrap();
     assert_eq!(
         w.signet
+            .passkeys()
             .passkey_step_up_finish(&w.owner.id, answer(&c, &cred))
             .await,
         Err(CoreError::Unauthenticated),
@@ -504,20 +588,32 @@ async fn step_up_takes_the_users_own_passkey_once() {
     );
 
     // Another user's challenge, or another user's passkey, proves nothing for this user.
-    let c = w.signet.passkey_step_up_start(&w.owner.id).await.unwrap();
+    let c = w
+        .signet
+        .passkeys()
+        .passkey_step_up_start(&w.owner.id)
+        .await
+        .unwrap();
     let cred = owners.get(&c);
     assert_eq!(
         w.signet
+            .passkeys()
             .passkey_step_up_finish(&dev.id, answer(&c, &cred))
             .await,
         Err(CoreError::Unauthenticated)
     );
-    let c = w.signet.passkey_step_up_start(&w.owner.id).await.unwrap();
+    let c = w
+        .signet
+        .passkeys()
+        .passkey_step_up_start(&w.owner.id)
+        .await
+        .unwrap();
     let mut options = c.clone();
     options.public_key["allowCredentials"] = json!([]);
     let cred = devs.get(&options);
     assert_eq!(
         w.signet
+            .passkeys()
             .passkey_step_up_finish(&w.owner.id, answer(&c, &cred))
             .await,
         Err(CoreError::Unauthenticated)
@@ -526,7 +622,7 @@ async fn step_up_takes_the_users_own_passkey_once() {
     // No passkey, no step-up by passkey.
     let bare = w.add_user("bare", UserStatus::Active).await;
     assert!(matches!(
-        w.signet.passkey_step_up_start(&bare.id).await,
+        w.signet.passkeys().passkey_step_up_start(&bare.id).await,
         Err(CoreError::BadRequest(_))
     ));
     let audit = w.audit_actions().await;
@@ -576,10 +672,16 @@ async fn a_counter_going_backwards_is_refused_and_audited_as_counter_regressed()
 
     w.advance(1000);
     assert_eq!(login(&w, &mut b).await, Err(CoreError::Unauthenticated));
-    let c = w.signet.passkey_step_up_start(&w.owner.id).await.unwrap();
+    let c = w
+        .signet
+        .passkeys()
+        .passkey_step_up_start(&w.owner.id)
+        .await
+        .unwrap();
     let cred = b.get(&c);
     assert_eq!(
         w.signet
+            .passkeys()
             .passkey_step_up_finish(&w.owner.id, answer(&c, &cred))
             .await,
         Err(CoreError::Unauthenticated)
@@ -617,10 +719,15 @@ async fn registering_in_a_session_needs_a_fresh_step_up() {
         id: SessionId::generate(),
         step_up_ms: Some(w.clock.now_ms()),
     });
-    w.signet.passkey_register_start(&op, "fresh").await.unwrap();
+    w.signet
+        .passkeys()
+        .passkey_register_start(&op, "fresh")
+        .await
+        .unwrap();
     w.advance(STEP_UP_WINDOW_MS);
     assert_eq!(
         w.signet
+            .passkeys()
             .passkey_register_start(&op, "stale")
             .await
             .unwrap_err(),
@@ -634,10 +741,14 @@ async fn a_key_without_a_user_has_no_passkeys() {
     let mut op = w.op(&w.owner);
     op.user_id = None;
     assert_eq!(
-        w.signet.passkey_register_start(&op, "x").await.unwrap_err(),
+        w.signet
+            .passkeys()
+            .passkey_register_start(&op, "x")
+            .await
+            .unwrap_err(),
         CoreError::Forbidden
     );
-    assert!(w.signet.passkeys(&op).await.unwrap().is_empty());
+    assert!(w.signet.passkeys().passkeys(&op).await.unwrap().is_empty());
 }
 
 #[tokio::test]
@@ -646,7 +757,7 @@ async fn names_and_the_per_user_limit_are_enforced() {
     let op = w.op(&w.owner);
     for bad in ["", "   ", &"x".repeat(65)] {
         assert!(matches!(
-            w.signet.passkey_register_start(&op, bad).await,
+            w.signet.passkeys().passkey_register_start(&op, bad).await,
             Err(CoreError::BadRequest(_))
         ));
     }
@@ -655,6 +766,7 @@ async fn names_and_the_per_user_limit_are_enforced() {
     }
     assert_eq!(
         w.signet
+            .passkeys()
             .passkey_register_start(&op, "eleventh")
             .await
             .unwrap_err(),
@@ -667,11 +779,19 @@ async fn passkeys_need_a_domain_in_the_public_url() {
     let w = world_at("http://127.0.0.1:8420").await;
     let op = w.op(&w.owner);
     assert_eq!(
-        w.signet.passkey_register_start(&op, "x").await.unwrap_err(),
+        w.signet
+            .passkeys()
+            .passkey_register_start(&op, "x")
+            .await
+            .unwrap_err(),
         CoreError::PasskeysUnavailable
     );
     assert_eq!(
-        w.signet.passkey_login_start(ip()).await.unwrap_err(),
+        w.signet
+            .passkeys()
+            .passkey_login_start(ip())
+            .await
+            .unwrap_err(),
         CoreError::PasskeysUnavailable
     );
 }

@@ -52,10 +52,11 @@ async fn pair(a_store: Arc<dyn Store>, b_store: Arc<dyn Store>) -> Pair {
     )
     .await
     .expect("open B");
-    let (rec, _) = a.create_operator("owner", true).await.unwrap();
+    let (rec, _) = a.operators().create_operator("owner", true).await.unwrap();
     let op = AuthedOperator::key(rec, signet_store::Role::Owner, LOCAL);
-    let project = a.create_project(&op, "p").await.unwrap();
+    let project = a.secrets().create_project(&op, "p").await.unwrap();
     let secret = a
+        .secrets()
         .create_secret(
             &op,
             project.id.as_str(),
@@ -70,6 +71,7 @@ async fn pair(a_store: Arc<dyn Store>, b_store: Arc<dyn Store>) -> Pair {
         ..Default::default()
     };
     let token = a
+        .enrollment()
         .issue_enrollment_token(&op, &spec)
         .await
         .unwrap()
@@ -86,6 +88,7 @@ async fn pair(a_store: Arc<dyn Store>, b_store: Arc<dyn Store>) -> Pair {
         proof_timestamp: None,
     };
     let machine = a
+        .enrollment()
         .enroll_with_enrollment_token(a.vault_id().as_str(), &token, &reg)
         .await
         .unwrap()
@@ -113,6 +116,7 @@ impl Pair {
             &Nonce::generate(),
         );
         signet
+            .auth()
             .authenticate_machine(&SignedRequest {
                 principal_id: Some(&self.machine),
                 method: "GET",
@@ -135,13 +139,21 @@ impl Pair {
             "B serves before any change"
         );
         for i in 0..flips {
-            self.a.allowlist_set_enabled(&self.op, true).await.unwrap();
+            self.a
+                .network()
+                .allowlist_set_enabled(&self.op, true)
+                .await
+                .unwrap();
             assert_eq!(
                 self.ask(&self.b).await,
                 Err(CoreError::Forbidden),
                 "flip {i}: B admitted a request after A enabled an empty allowlist"
             );
-            self.a.allowlist_set_enabled(&self.op, false).await.unwrap();
+            self.a
+                .network()
+                .allowlist_set_enabled(&self.op, false)
+                .await
+                .unwrap();
             assert_eq!(
                 self.ask(&self.b).await,
                 Ok(()),
@@ -149,14 +161,23 @@ impl Pair {
             );
         }
         // Entries count the same way: enabled with 127.0.0.0/8 admits, its removal refuses.
-        self.a.allowlist_set_enabled(&self.op, true).await.unwrap();
+        self.a
+            .network()
+            .allowlist_set_enabled(&self.op, true)
+            .await
+            .unwrap();
         let entry = self
             .a
+            .network()
             .allowlist_add(&self.op, "127.0.0.0/8", "local")
             .await
             .unwrap();
         assert_eq!(self.ask(&self.b).await, Ok(()), "B missed an added entry");
-        self.a.allowlist_remove(&self.op, &entry.id).await.unwrap();
+        self.a
+            .network()
+            .allowlist_remove(&self.op, &entry.id)
+            .await
+            .unwrap();
         assert_eq!(
             self.ask(&self.b).await,
             Err(CoreError::Forbidden),

@@ -56,6 +56,7 @@ async fn world() -> World {
     .await
     .expect("open");
     let (rec, _seed) = signet
+        .operators()
         .create_operator("owner", true)
         .await
         .expect("operator");
@@ -108,6 +109,7 @@ impl World {
         let id = id.to_string();
         let mut parts = Vec::new();
         self.signet
+            .auth()
             .authenticate_operator(&signed(seed, &id, self.clock.now_ms(), &mut parts))
             .await
             .expect("authenticates")
@@ -212,6 +214,7 @@ async fn the_role_is_resolved_at_authentication() {
     // The headless key has no user: it is the owner.
     let headless = w
         .signet
+        .operators()
         .create_operator("headless", true)
         .await
         .expect("op");
@@ -235,10 +238,16 @@ async fn a_viewer_changes_nothing_and_every_refusal_is_audited() {
     let viewer = w.authed(&seed, &id).await;
     assert_eq!(viewer.role, Role::Viewer);
 
-    let project = w.signet.create_project(&w.owner, "app").await.expect("p");
+    let project = w
+        .signet
+        .secrets()
+        .create_project(&w.owner, "app")
+        .await
+        .expect("p");
     let pid = project.id.to_string();
     let secret = w
         .signet
+        .secrets()
         .create_secret(&w.owner, &pid, "DB", value("one"))
         .await
         .expect("s");
@@ -259,102 +268,166 @@ async fn a_viewer_changes_nothing_and_every_refusal_is_audited() {
     };
     let secrets = vec![sid.clone()];
     let cidrs = vec!["10.0.0.0/8".to_owned()];
-    let tokenless = s.vault_view().await.unwrap().tokenless_enrollment;
+    let tokenless = s.vault().vault_view().await.unwrap().tokenless_enrollment;
 
     let refusals: Vec<(&str, Result<(), CoreError>)> = vec![
-        ("create_project", s.create_project(v, "x").await.map(drop)),
+        (
+            "create_project",
+            s.secrets().create_project(v, "x").await.map(drop),
+        ),
         (
             "create_secret",
-            s.create_secret(v, &pid, "X", value("v")).await.map(drop),
-        ),
-        (
-            "update_secret",
-            s.update_secret(v, &sid, value("two")).await.map(drop),
-        ),
-        (
-            "rollback_secret",
-            s.rollback_secret(v, &sid, 1).await.map(drop),
-        ),
-        ("delete_secret", s.delete_secret(v, &sid).await),
-        (
-            "issue_bootstrap_token",
-            s.issue_bootstrap_token(v).await.map(drop),
-        ),
-        (
-            "issue_enrollment_token",
-            s.issue_enrollment_token(v, &spec).await.map(drop),
-        ),
-        (
-            "revoke_enrollment_token",
-            s.revoke_enrollment_token(v, mid).await.map(drop),
-        ),
-        (
-            "approve_machine",
-            s.approve_machine(v, mid, None).await.map(drop),
-        ),
-        ("deny_machine", s.deny_machine(v, mid).await.map(drop)),
-        (
-            "enable_machine",
-            s.set_machine_enabled(v, mid, true).await.map(drop),
-        ),
-        (
-            "disable_machine",
-            s.set_machine_enabled(v, mid, false).await.map(drop),
-        ),
-        ("revoke_machine", s.revoke_machine(v, mid).await.map(drop)),
-        (
-            "attach",
-            s.set_membership(v, mid, &pid, true).await.map(drop),
-        ),
-        (
-            "detach",
-            s.set_membership(v, mid, &pid, false).await.map(drop),
-        ),
-        (
-            "grant",
-            s.set_grants(v, mid, &secrets, true).await.map(drop),
-        ),
-        (
-            "ungrant",
-            s.set_grants(v, mid, &secrets, false).await.map(drop),
-        ),
-        ("cidrs", s.set_machine_cidrs(v, mid, &cidrs).await.map(drop)),
-        (
-            "allowlist_add",
-            s.allowlist_add(v, "10.0.0.0/8", "x").await.map(drop),
-        ),
-        ("allowlist_remove", s.allowlist_remove(v, mid).await),
-        (
-            "allowlist_enable",
-            s.allowlist_set_enabled(v, true).await.map(drop),
-        ),
-        (
-            "allowlist_disable",
-            s.allowlist_set_enabled(v, false).await.map(drop),
-        ),
-        (
-            "vault_settings",
-            s.set_tokenless_enrollment(v, !tokenless).await.map(drop),
-        ),
-        (
-            "enrollment_proof_setting",
-            s.set_enrollment_proof_required(v, true).await.map(drop),
-        ),
-        (
-            "vault_request_budget",
-            s.set_request_budget(v, None, Some(5)).await.map(drop),
-        ),
-        (
-            "machine_request_budget",
-            s.set_request_budget(v, Some(mid), Some(5)).await.map(drop),
-        ),
-        (
-            "create_user",
-            s.create_user(v, new_user("eve", Role::Viewer))
+            s.secrets()
+                .create_secret(v, &pid, "X", value("v"))
                 .await
                 .map(drop),
         ),
-        ("list_users", s.users(v).await.map(drop)),
+        (
+            "update_secret",
+            s.secrets()
+                .update_secret(v, &sid, value("two"))
+                .await
+                .map(drop),
+        ),
+        (
+            "rollback_secret",
+            s.secrets().rollback_secret(v, &sid, 1).await.map(drop),
+        ),
+        ("delete_secret", s.secrets().delete_secret(v, &sid).await),
+        (
+            "issue_bootstrap_token",
+            s.enrollment().issue_bootstrap_token(v).await.map(drop),
+        ),
+        (
+            "issue_enrollment_token",
+            s.enrollment()
+                .issue_enrollment_token(v, &spec)
+                .await
+                .map(drop),
+        ),
+        (
+            "revoke_enrollment_token",
+            s.enrollment()
+                .revoke_enrollment_token(v, mid)
+                .await
+                .map(drop),
+        ),
+        (
+            "approve_machine",
+            s.machines().approve_machine(v, mid, None).await.map(drop),
+        ),
+        (
+            "deny_machine",
+            s.machines().deny_machine(v, mid).await.map(drop),
+        ),
+        (
+            "enable_machine",
+            s.machines()
+                .set_machine_enabled(v, mid, true)
+                .await
+                .map(drop),
+        ),
+        (
+            "disable_machine",
+            s.machines()
+                .set_machine_enabled(v, mid, false)
+                .await
+                .map(drop),
+        ),
+        (
+            "revoke_machine",
+            s.machines().revoke_machine(v, mid).await.map(drop),
+        ),
+        (
+            "attach",
+            s.machines()
+                .set_membership(v, mid, &pid, true)
+                .await
+                .map(drop),
+        ),
+        (
+            "detach",
+            s.machines()
+                .set_membership(v, mid, &pid, false)
+                .await
+                .map(drop),
+        ),
+        (
+            "grant",
+            s.machines()
+                .set_grants(v, mid, &secrets, true)
+                .await
+                .map(drop),
+        ),
+        (
+            "ungrant",
+            s.machines()
+                .set_grants(v, mid, &secrets, false)
+                .await
+                .map(drop),
+        ),
+        (
+            "cidrs",
+            s.machines()
+                .set_machine_cidrs(v, mid, &cidrs)
+                .await
+                .map(drop),
+        ),
+        (
+            "allowlist_add",
+            s.network()
+                .allowlist_add(v, "10.0.0.0/8", "x")
+                .await
+                .map(drop),
+        ),
+        (
+            "allowlist_remove",
+            s.network().allowlist_remove(v, mid).await,
+        ),
+        (
+            "allowlist_enable",
+            s.network().allowlist_set_enabled(v, true).await.map(drop),
+        ),
+        (
+            "allowlist_disable",
+            s.network().allowlist_set_enabled(v, false).await.map(drop),
+        ),
+        (
+            "vault_settings",
+            s.vault()
+                .set_tokenless_enrollment(v, !tokenless)
+                .await
+                .map(drop),
+        ),
+        (
+            "enrollment_proof_setting",
+            s.vault()
+                .set_enrollment_proof_required(v, true)
+                .await
+                .map(drop),
+        ),
+        (
+            "vault_request_budget",
+            s.budgets()
+                .set_request_budget(v, None, Some(5))
+                .await
+                .map(drop),
+        ),
+        (
+            "machine_request_budget",
+            s.budgets()
+                .set_request_budget(v, Some(mid), Some(5))
+                .await
+                .map(drop),
+        ),
+        (
+            "create_user",
+            s.accounts()
+                .create_user(v, new_user("eve", Role::Viewer))
+                .await
+                .map(drop),
+        ),
+        ("list_users", s.accounts().users(v).await.map(drop)),
     ];
     for (what, r) in &refusals {
         assert_eq!(r, &Err(CoreError::Forbidden), "{what}");
@@ -362,20 +435,27 @@ async fn a_viewer_changes_nothing_and_every_refusal_is_audited() {
 
     // Nothing changed.
     let o = &w.owner;
-    assert_eq!(s.projects(o).await.unwrap().len(), 1);
-    let now = s.secret_view(o, &sid).await.unwrap();
+    assert_eq!(s.secrets().projects(o).await.unwrap().len(), 1);
+    let now = s.secrets().secret_view(o, &sid).await.unwrap();
     assert_eq!(now.version, 1);
-    assert_eq!(s.versions(o, &sid).await.unwrap().len(), 1);
-    assert!(s.enrollment_tokens(o).await.unwrap().is_empty());
-    let al = s.allowlist().await.unwrap();
+    assert_eq!(s.secrets().versions(o, &sid).await.unwrap().len(), 1);
+    assert!(
+        s.enrollment()
+            .enrollment_tokens(o)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let al = s.network().allowlist().await.unwrap();
     assert!(!al.enabled && al.entries.is_empty());
     assert_eq!(
-        s.vault_view().await.unwrap().tokenless_enrollment,
+        s.vault().vault_view().await.unwrap().tokenless_enrollment,
         tokenless
     );
 
     // Every refusal is in the audit log as a denial by this operator.
     let denied = s
+        .audit()
         .audit_list(
             &w.owner,
             &AuditFilter {
@@ -395,7 +475,7 @@ async fn a_viewer_changes_nothing_and_every_refusal_is_audited() {
         && r.target.is_empty()));
 
     // Reads still work, and audit verify is a read.
-    assert!(s.audit_verify(v).await.is_ok());
+    assert!(s.audit().audit_verify(v).await.is_ok());
 }
 
 #[tokio::test]
@@ -404,6 +484,7 @@ async fn a_developer_writes_secrets_but_manages_nothing_else() {
     let dev = w.as_role(Role::Developer);
     let pid = w
         .signet
+        .secrets()
         .create_project(&w.owner, "app")
         .await
         .unwrap()
@@ -411,32 +492,46 @@ async fn a_developer_writes_secrets_but_manages_nothing_else() {
         .to_string();
     let s = &w.signet;
     let sec = s
+        .secrets()
         .create_secret(&dev, &pid, "DB", value("one"))
         .await
         .expect("developer creates");
     let sid = sec.id.to_string();
     assert_eq!(
-        s.update_secret(&dev, &sid, value("two"))
+        s.secrets()
+            .update_secret(&dev, &sid, value("two"))
             .await
             .unwrap()
             .version,
         2
     );
-    assert_eq!(s.rollback_secret(&dev, &sid, 1).await.unwrap().version, 3);
-    s.delete_secret(&dev, &sid)
+    assert_eq!(
+        s.secrets()
+            .rollback_secret(&dev, &sid, 1)
+            .await
+            .unwrap()
+            .version,
+        3
+    );
+    s.secrets()
+        .delete_secret(&dev, &sid)
         .await
         .expect("developer deletes");
 
     assert_eq!(
-        s.create_project(&dev, "other").await.unwrap_err(),
+        s.secrets().create_project(&dev, "other").await.unwrap_err(),
         CoreError::Forbidden
     );
     assert_eq!(
-        s.issue_bootstrap_token(&dev).await.unwrap_err(),
+        s.enrollment()
+            .issue_bootstrap_token(&dev)
+            .await
+            .unwrap_err(),
         CoreError::Forbidden
     );
     assert_eq!(
-        s.approve_machine(&dev, "00000000-0000-4000-8000-000000000000", None)
+        s.machines()
+            .approve_machine(&dev, "00000000-0000-4000-8000-000000000000", None)
             .await
             .unwrap_err(),
         CoreError::Forbidden
@@ -448,14 +543,22 @@ async fn an_admin_manages_the_vault() {
     let w = world().await;
     let admin = w.as_role(Role::Admin);
     let s = &w.signet;
-    s.create_project(&admin, "app").await.expect("project");
-    s.issue_bootstrap_token(&admin).await.expect("token");
-    s.allowlist_add(&admin, "10.0.0.0/8", "office")
+    s.secrets()
+        .create_project(&admin, "app")
+        .await
+        .expect("project");
+    s.enrollment()
+        .issue_bootstrap_token(&admin)
+        .await
+        .expect("token");
+    s.network()
+        .allowlist_add(&admin, "10.0.0.0/8", "office")
         .await
         .expect("allowlist");
-    let before = s.vault_view().await.unwrap().tokenless_enrollment;
+    let before = s.vault().vault_view().await.unwrap().tokenless_enrollment;
     assert_eq!(
-        s.set_tokenless_enrollment(&admin, !before)
+        s.vault()
+            .set_tokenless_enrollment(&admin, !before)
             .await
             .unwrap()
             .tokenless_enrollment,
@@ -597,6 +700,7 @@ async fn users_are_created_with_a_role_at_or_below_the_creators() {
     let s = &w.signet;
     let admin = w.as_role(Role::Admin);
     let made = s
+        .accounts()
         .create_user(&admin, new_user("Dev", Role::Developer))
         .await
         .expect("admin creates a developer");
@@ -614,13 +718,17 @@ async fn users_are_created_with_a_role_at_or_below_the_creators() {
         ..new_user("boss", Role::Owner)
     };
     assert_eq!(
-        s.create_user(&admin, owner_try).await.unwrap_err(),
+        s.accounts()
+            .create_user(&admin, owner_try)
+            .await
+            .unwrap_err(),
         CoreError::Forbidden
     );
     for role in [Role::Developer, Role::Viewer] {
         let weak = w.as_role(role);
         assert_eq!(
-            s.create_user(&weak, new_user("v", Role::Viewer))
+            s.accounts()
+                .create_user(&weak, new_user("v", Role::Viewer))
                 .await
                 .unwrap_err(),
             CoreError::Forbidden
@@ -631,7 +739,8 @@ async fn users_are_created_with_a_role_at_or_below_the_creators() {
         email: "boss@example.test",
         ..new_user("boss", Role::Owner)
     };
-    s.create_user(&w.owner, owner2)
+    s.accounts()
+        .create_user(&w.owner, owner2)
         .await
         .expect("owner creates owner");
     let again = NewUser {
@@ -639,11 +748,11 @@ async fn users_are_created_with_a_role_at_or_below_the_creators() {
         ..new_user("dev", Role::Viewer)
     };
     assert_eq!(
-        s.create_user(&admin, again).await.unwrap_err(),
+        s.accounts().create_user(&admin, again).await.unwrap_err(),
         CoreError::Conflict(Conflict::Username)
     );
 
-    let list = s.users(&admin).await.expect("list");
+    let list = s.accounts().users(&admin).await.expect("list");
     let roles: Vec<(&str, &str)> = list.iter().map(|u| (u.username.as_str(), u.role)).collect();
     assert_eq!(roles, [("boss", "owner"), ("dev", "developer")]);
     let json = serde_json::to_string(&list).unwrap();
@@ -651,6 +760,7 @@ async fn users_are_created_with_a_role_at_or_below_the_creators() {
 
     // The refused owner grant is audited with what was asked for.
     let denied = s
+        .audit()
         .audit_list(
             &w.owner,
             &AuditFilter {

@@ -46,6 +46,7 @@ async fn world() -> World {
     .await
     .expect("open");
     let (rec, _seed) = signet
+        .operators()
         .create_operator("owner", true)
         .await
         .expect("operator");
@@ -90,9 +91,15 @@ fn signed<'a>(
 #[tokio::test]
 async fn ephemeral_machines_stop_authenticating_at_expiry() {
     let w = world().await;
-    let project = w.signet.create_project(&w.op, "p").await.expect("project");
+    let project = w
+        .signet
+        .secrets()
+        .create_project(&w.op, "p")
+        .await
+        .expect("project");
     let secret = w
         .signet
+        .secrets()
         .create_secret(
             &w.op,
             project.id.as_str(),
@@ -109,6 +116,7 @@ async fn ephemeral_machines_stop_authenticating_at_expiry() {
     };
     let token = w
         .signet
+        .enrollment()
         .issue_enrollment_token(&w.op, &spec)
         .await
         .expect("token")
@@ -126,6 +134,7 @@ async fn ephemeral_machines_stop_authenticating_at_expiry() {
     };
     let r = w
         .signet
+        .enrollment()
         .enroll_with_enrollment_token(w.signet.vault_id().as_str(), &token, &reg)
         .await
         .expect("enroll");
@@ -135,11 +144,13 @@ async fn ephemeral_machines_stop_authenticating_at_expiry() {
 
     let m = w
         .signet
+        .auth()
         .authenticate_machine(&signed(&seed, &id, &path, w.clock.now_ms(), &mut buf))
         .await
         .expect("fresh machine");
     assert_eq!(
         w.signet
+            .reads()
             .read_secret(&m, secret.id.as_str())
             .await
             .expect("read")
@@ -151,6 +162,7 @@ async fn ephemeral_machines_stop_authenticating_at_expiry() {
     w.clock.0.fetch_add(121_000, Ordering::SeqCst);
     let err = w
         .signet
+        .auth()
         .authenticate_machine(&signed(&seed, &id, &path, w.clock.now_ms(), &mut buf))
         .await
         .expect_err("expired");
@@ -160,8 +172,18 @@ async fn ephemeral_machines_stop_authenticating_at_expiry() {
 #[tokio::test]
 async fn bootstrap_tokens_expire_after_ten_minutes_and_work_once() {
     let w = world().await;
-    let (_, token) = w.signet.issue_bootstrap_token(&w.op).await.expect("token");
-    let (_, late) = w.signet.issue_bootstrap_token(&w.op).await.expect("token");
+    let (_, token) = w
+        .signet
+        .enrollment()
+        .issue_bootstrap_token(&w.op)
+        .await
+        .expect("token");
+    let (_, late) = w
+        .signet
+        .enrollment()
+        .issue_bootstrap_token(&w.op)
+        .await
+        .expect("token");
     let k1 = SecretSeed::generate().public_key().to_base64();
     let k2 = SecretSeed::generate().public_key().to_base64();
     let reg1 = Registration {
@@ -182,12 +204,14 @@ async fn bootstrap_tokens_expire_after_ten_minutes_and_work_once() {
     };
     let r = w
         .signet
+        .enrollment()
         .enroll_with_bootstrap_token(&token.0, &reg1)
         .await
         .expect("first use");
     assert_eq!(r.status, "pending");
     assert_eq!(
         w.signet
+            .enrollment()
             .enroll_with_bootstrap_token(&token.0, &reg2)
             .await
             .expect_err("second use"),
@@ -196,6 +220,7 @@ async fn bootstrap_tokens_expire_after_ten_minutes_and_work_once() {
     w.clock.0.fetch_add(10 * 60 * 1000 + 1, Ordering::SeqCst);
     assert_eq!(
         w.signet
+            .enrollment()
             .enroll_with_bootstrap_token(&late.0, &reg2)
             .await
             .expect_err("expired"),
@@ -206,7 +231,12 @@ async fn bootstrap_tokens_expire_after_ten_minutes_and_work_once() {
 #[tokio::test]
 async fn a_pending_machine_is_forbidden_and_a_reused_key_is_refused() {
     let w = world().await;
-    let (_, token) = w.signet.issue_bootstrap_token(&w.op).await.expect("token");
+    let (_, token) = w
+        .signet
+        .enrollment()
+        .issue_bootstrap_token(&w.op)
+        .await
+        .expect("token");
     let seed = SecretSeed::generate();
     let pk = seed.public_key().to_base64();
     let reg = Registration {
@@ -219,6 +249,7 @@ async fn a_pending_machine_is_forbidden_and_a_reused_key_is_refused() {
     };
     let r = w
         .signet
+        .enrollment()
         .enroll_with_bootstrap_token(&token.0, &reg)
         .await
         .expect("enroll");
@@ -226,6 +257,7 @@ async fn a_pending_machine_is_forbidden_and_a_reused_key_is_refused() {
     let mut buf = Vec::new();
     let err = w
         .signet
+        .auth()
         .authenticate_machine(&signed(
             &seed,
             &id,
@@ -236,9 +268,15 @@ async fn a_pending_machine_is_forbidden_and_a_reused_key_is_refused() {
         .await
         .expect_err("pending");
     assert_eq!(err, CoreError::Forbidden);
-    let (_, token2) = w.signet.issue_bootstrap_token(&w.op).await.expect("token");
+    let (_, token2) = w
+        .signet
+        .enrollment()
+        .issue_bootstrap_token(&w.op)
+        .await
+        .expect("token");
     let err = w
         .signet
+        .enrollment()
         .enroll_with_bootstrap_token(&token2.0, &reg)
         .await
         .expect_err("same key twice");
@@ -251,6 +289,7 @@ async fn the_vault_allowlist_is_checked_first_and_empty_admits_nothing() {
     let seed = SecretSeed::generate();
     let mut buf = Vec::new();
     w.signet
+        .network()
         .allowlist_set_enabled(&w.op, true)
         .await
         .expect("enable");
@@ -258,6 +297,7 @@ async fn the_vault_allowlist_is_checked_first_and_empty_admits_nothing() {
     // work.
     let err = w
         .signet
+        .auth()
         .authenticate_machine(&signed(
             &seed,
             "7d444840-9dc0-11d1-b245-5ffdce74fad2",
@@ -269,11 +309,13 @@ async fn the_vault_allowlist_is_checked_first_and_empty_admits_nothing() {
         .expect_err("blocked");
     assert_eq!(err, CoreError::Forbidden);
     w.signet
+        .network()
         .allowlist_add(&w.op, "127.0.0.0/8", "local")
         .await
         .expect("add");
     let err = w
         .signet
+        .auth()
         .authenticate_machine(&signed(
             &seed,
             "7d444840-9dc0-11d1-b245-5ffdce74fad2",
@@ -295,7 +337,12 @@ async fn enrollment_proofs_bind_key_token_vault_and_time_and_never_spend_a_token
     let w = world().await;
     let vault = w.signet.vault_id().clone();
     let now_secs = w.clock.now_ms() / 1000;
-    let (_, token) = w.signet.issue_bootstrap_token(&w.op).await.expect("token");
+    let (_, token) = w
+        .signet
+        .enrollment()
+        .issue_bootstrap_token(&w.op)
+        .await
+        .expect("token");
     let own = SecretSeed::generate();
     let victim = SecretSeed::generate().public_key().to_base64();
     let own_key = own.public_key().to_base64();
@@ -334,6 +381,7 @@ async fn enrollment_proofs_bind_key_token_vault_and_time_and_never_spend_a_token
     for (key, p) in &wrong {
         let e = w
             .signet
+            .enrollment()
             .enroll_with_bootstrap_token(&token.0, &reg(key, Some(p)))
             .await
             .expect_err("a proof that does not hold");
@@ -342,11 +390,13 @@ async fn enrollment_proofs_bind_key_token_vault_and_time_and_never_spend_a_token
 
     // Required: a proof-less body (SikkerKey-style) is refused with its own error.
     w.signet
+        .vault()
         .set_enrollment_proof_required(&w.op, true)
         .await
         .expect("setting");
     assert_eq!(
         w.signet
+            .enrollment()
             .enroll_with_bootstrap_token(&token.0, &reg(victim, None))
             .await
             .expect_err("no proof"),
@@ -356,6 +406,7 @@ async fn enrollment_proofs_bind_key_token_vault_and_time_and_never_spend_a_token
     // None of the refusals spent the single-use token: the honest proof still enrolls with it.
     let r = w
         .signet
+        .enrollment()
         .enroll_with_bootstrap_token(&token.0, &reg(own_key, Some(&for_token)))
         .await
         .expect("honest proof");
@@ -363,11 +414,18 @@ async fn enrollment_proofs_bind_key_token_vault_and_time_and_never_spend_a_token
 
     // Off again: a body without a proof is accepted, as the SikkerKey SDKs send it.
     w.signet
+        .vault()
         .set_enrollment_proof_required(&w.op, false)
         .await
         .expect("setting");
-    let (_, token2) = w.signet.issue_bootstrap_token(&w.op).await.expect("token");
+    let (_, token2) = w
+        .signet
+        .enrollment()
+        .issue_bootstrap_token(&w.op)
+        .await
+        .expect("token");
     w.signet
+        .enrollment()
         .enroll_with_bootstrap_token(&token2.0, &reg(victim, None))
         .await
         .expect("no proof, not required");
@@ -375,9 +433,15 @@ async fn enrollment_proofs_bind_key_token_vault_and_time_and_never_spend_a_token
 
 /// An approved machine (from an enrollment token) granted one secret: its key, id and read path.
 async fn granted_machine(w: &World, name: &str) -> (SecretSeed, String, String) {
-    let project = w.signet.create_project(&w.op, name).await.expect("project");
+    let project = w
+        .signet
+        .secrets()
+        .create_project(&w.op, name)
+        .await
+        .expect("project");
     let secret = w
         .signet
+        .secrets()
         .create_secret(
             &w.op,
             project.id.as_str(),
@@ -394,6 +458,7 @@ async fn granted_machine(w: &World, name: &str) -> (SecretSeed, String, String) 
     };
     let token = w
         .signet
+        .enrollment()
         .issue_enrollment_token(&w.op, &spec)
         .await
         .expect("token")
@@ -411,6 +476,7 @@ async fn granted_machine(w: &World, name: &str) -> (SecretSeed, String, String) 
     };
     let r = w
         .signet
+        .enrollment()
         .enroll_with_enrollment_token(w.signet.vault_id().as_str(), &token, &reg)
         .await
         .expect("enroll");
@@ -428,17 +494,20 @@ async fn a_machine_over_its_request_budget_waits_and_others_do_not() {
     let (seed2, id2, path2) = granted_machine(&w, "calm").await;
     let mut buf = Vec::new();
     w.signet
+        .budgets()
         .set_request_budget(&w.op, Some(&id), Some(2))
         .await
         .expect("set");
     for _ in 0..2 {
         w.signet
+            .auth()
             .authenticate_machine(&signed(&seed, &id, &path, w.clock.now_ms(), &mut buf))
             .await
             .expect("within budget");
     }
     let over = w
         .signet
+        .auth()
         .authenticate_machine(&signed(&seed, &id, &path, w.clock.now_ms(), &mut buf))
         .await;
     assert_eq!(
@@ -449,6 +518,7 @@ async fn a_machine_over_its_request_budget_waits_and_others_do_not() {
     );
     for _ in 0..5 {
         w.signet
+            .auth()
             .authenticate_machine(&signed(&seed2, &id2, &path2, w.clock.now_ms(), &mut buf))
             .await
             .expect("another machine is unaffected");
@@ -456,35 +526,46 @@ async fn a_machine_over_its_request_budget_waits_and_others_do_not() {
     // Two a minute refill one every 30 s.
     w.clock.0.fetch_add(30_000, Ordering::SeqCst);
     w.signet
+        .auth()
         .authenticate_machine(&signed(&seed, &id, &path, w.clock.now_ms(), &mut buf))
         .await
         .expect("refilled");
     // The vault default applies to machines without their own; 0 is unlimited.
     w.signet
+        .budgets()
         .set_request_budget(&w.op, None, Some(1))
         .await
         .expect("default");
     w.signet
+        .budgets()
         .set_request_budget(&w.op, Some(&id), Some(0))
         .await
         .expect("unlimited");
     for _ in 0..5 {
         w.signet
+            .auth()
             .authenticate_machine(&signed(&seed, &id, &path, w.clock.now_ms(), &mut buf))
             .await
             .expect("unlimited");
     }
     w.signet
+        .auth()
         .authenticate_machine(&signed(&seed2, &id2, &path2, w.clock.now_ms(), &mut buf))
         .await
         .expect("first under the default");
     assert!(matches!(
         w.signet
+            .auth()
             .authenticate_machine(&signed(&seed2, &id2, &path2, w.clock.now_ms(), &mut buf))
             .await,
         Err(CoreError::OverBudget { .. })
     ));
-    let view = w.signet.request_budgets(&w.op).await.expect("view");
+    let view = w
+        .signet
+        .budgets()
+        .request_budgets(&w.op)
+        .await
+        .expect("view");
     assert_eq!(view.default_per_minute, Some(1));
     assert_eq!(view.machines.len(), 1);
 }
@@ -508,7 +589,7 @@ async fn a_source_past_its_failure_budget_is_refused_before_any_signature_work()
             attacker,
         );
         assert_eq!(
-            w.signet.authenticate_machine(&r).await.err(),
+            w.signet.auth().authenticate_machine(&r).await.err(),
             Some(CoreError::Unauthenticated)
         );
     }
@@ -517,7 +598,7 @@ async fn a_source_past_its_failure_budget_is_refused_before_any_signature_work()
         attacker,
     );
     assert!(matches!(
-        w.signet.authenticate_machine(&r).await,
+        w.signet.auth().authenticate_machine(&r).await,
         Err(CoreError::OverBudget {
             retry_after_secs: 1..=2
         })
@@ -528,16 +609,31 @@ async fn a_source_past_its_failure_budget_is_refused_before_any_signature_work()
         attacker,
     );
     assert!(matches!(
-        w.signet.authenticate_machine(&r).await,
+        w.signet.auth().authenticate_machine(&r).await,
         Err(CoreError::OverBudget { .. })
     ));
     // ...while the same machine from its own address is served.
     w.signet
+        .auth()
         .authenticate_machine(&signed(&seed, &id, &path, w.clock.now_ms(), &mut buf))
         .await
         .expect("another source is unaffected");
     // The failures so far: one record now, the rest in one aggregate when the interval ends.
     w.clock.0.fetch_add(60_000, Ordering::SeqCst);
-    assert_eq!(w.signet.flush_auth_failures(false).await.expect("flush"), 1);
-    assert_eq!(w.signet.flush_auth_failures(true).await.expect("flush"), 0);
+    assert_eq!(
+        w.signet
+            .audit()
+            .flush_auth_failures(false)
+            .await
+            .expect("flush"),
+        1
+    );
+    assert_eq!(
+        w.signet
+            .audit()
+            .flush_auth_failures(true)
+            .await
+            .expect("flush"),
+        0
+    );
 }

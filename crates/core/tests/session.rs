@@ -50,6 +50,7 @@ impl World {
         self.advance(30_000);
         let code = self.code();
         self.signet
+            .sessions()
             .session_login(
                 LoginAttempt {
                     login: "owner",
@@ -87,6 +88,7 @@ async fn empty_world() -> (Signet, Arc<ManualClock>, tempfile::TempDir) {
 async fn world() -> World {
     let (signet, clock, dir) = empty_world().await;
     let owner = signet
+        .accounts()
         .create_owner(NewOwner {
             username: "owner",
             email: "owner@example.test",
@@ -114,37 +116,58 @@ fn new_owner(name: &str) -> NewOwner<'_> {
 #[tokio::test]
 async fn the_setup_code_works_once_within_the_hour() {
     let (signet, clock, _dir) = empty_world().await;
-    assert!(signet.setup_open().await.unwrap());
-    let code = signet.issue_setup_code().await.unwrap().expect("a code");
+    assert!(signet.sessions().setup_open().await.unwrap());
+    let code = signet
+        .sessions()
+        .issue_setup_code()
+        .await
+        .unwrap()
+        .expect("a code");
     assert_eq!(code.len(), 43);
     // Wrong code: refused, nothing created.
     let wrong = signet
+        .sessions()
         .setup_owner("not-the-code", ip(), new_owner("first"))
         .await;
     assert_eq!(wrong.unwrap_err(), CoreError::SetupClosed);
-    assert!(signet.setup_open().await.unwrap());
+    assert!(signet.sessions().setup_open().await.unwrap());
 
     // Expired: a new code is needed.
     clock.0.fetch_add(SETUP_CODE_TTL_MS, Ordering::SeqCst);
-    let late = signet.setup_owner(&code, ip(), new_owner("first")).await;
+    let late = signet
+        .sessions()
+        .setup_owner(&code, ip(), new_owner("first"))
+        .await;
     assert_eq!(late.unwrap_err(), CoreError::SetupClosed);
 
     let code = signet
+        .sessions()
         .issue_setup_code()
         .await
         .unwrap()
         .expect("a new code");
     let made = signet
+        .sessions()
         .setup_owner(&code, ip(), new_owner("first"))
         .await
         .expect("setup");
     assert_eq!(made.user.role, signet_store::Role::Owner);
     assert_eq!(made.recovery_codes.len(), 10);
-    assert!(!signet.setup_open().await.unwrap());
+    assert!(!signet.sessions().setup_open().await.unwrap());
     // Spent, and no new code is issued once a user exists.
-    let again = signet.setup_owner(&code, ip(), new_owner("second")).await;
+    let again = signet
+        .sessions()
+        .setup_owner(&code, ip(), new_owner("second"))
+        .await;
     assert_eq!(again.unwrap_err(), CoreError::SetupClosed);
-    assert!(signet.issue_setup_code().await.unwrap().is_none());
+    assert!(
+        signet
+            .sessions()
+            .issue_setup_code()
+            .await
+            .unwrap()
+            .is_none()
+    );
 }
 
 #[tokio::test]
@@ -153,6 +176,7 @@ async fn a_session_authenticates_until_idle_or_absolute_timeout() {
     let s = w.login(None).await;
     let op = w
         .signet
+        .sessions()
         .authenticate_session(&s.secret, ip())
         .await
         .unwrap();
@@ -163,16 +187,25 @@ async fn a_session_authenticates_until_idle_or_absolute_timeout() {
     for _ in 0..4 {
         w.advance(SESSION_IDLE_MS - 60_000);
         w.signet
+            .sessions()
             .authenticate_session(&s.secret, ip())
             .await
             .unwrap();
     }
     // ...and silence ends it, for good.
     w.advance(SESSION_IDLE_MS);
-    let idle = w.signet.authenticate_session(&s.secret, ip()).await;
+    let idle = w
+        .signet
+        .sessions()
+        .authenticate_session(&s.secret, ip())
+        .await;
     assert_eq!(idle.unwrap_err(), CoreError::Unauthenticated);
     w.clock.0.fetch_sub(SESSION_IDLE_MS, Ordering::SeqCst);
-    let revived = w.signet.authenticate_session(&s.secret, ip()).await;
+    let revived = w
+        .signet
+        .sessions()
+        .authenticate_session(&s.secret, ip())
+        .await;
     assert_eq!(revived.unwrap_err(), CoreError::Unauthenticated);
 
     // The absolute timeout holds however busy the session is.
@@ -182,13 +215,18 @@ async fn a_session_authenticates_until_idle_or_absolute_timeout() {
     while w.clock.now_ms() + SESSION_IDLE_MS / 2 < end {
         w.advance(SESSION_IDLE_MS / 2);
         w.signet
+            .sessions()
             .authenticate_session(&s.secret, ip())
             .await
             .unwrap();
     }
     w.advance(SESSION_IDLE_MS / 2);
     assert!(w.clock.now_ms() >= end);
-    let over = w.signet.authenticate_session(&s.secret, ip()).await;
+    let over = w
+        .signet
+        .sessions()
+        .authenticate_session(&s.secret, ip())
+        .await;
     assert_eq!(over.unwrap_err(), CoreError::Unauthenticated);
 }
 
@@ -200,15 +238,24 @@ async fn signing_in_again_replaces_the_presented_session() {
     assert_ne!(first.view.session_id, second.view.session_id);
     assert_ne!(first.secret.expose(), second.secret.expose());
     assert_ne!(first.view.csrf_token, second.view.csrf_token);
-    let old = w.signet.authenticate_session(&first.secret, ip()).await;
+    let old = w
+        .signet
+        .sessions()
+        .authenticate_session(&first.secret, ip())
+        .await;
     assert_eq!(old.unwrap_err(), CoreError::Unauthenticated);
     w.signet
+        .sessions()
         .authenticate_session(&second.secret, ip())
         .await
         .unwrap();
     // A cookie nobody issued authenticates nobody.
     let forged = SessionSecret::parse(&"A".repeat(43)).unwrap();
-    let none = w.signet.authenticate_session(&forged, ip()).await;
+    let none = w
+        .signet
+        .sessions()
+        .authenticate_session(&forged, ip())
+        .await;
     assert_eq!(none.unwrap_err(), CoreError::Unauthenticated);
 }
 
@@ -219,13 +266,19 @@ async fn logout_ends_the_session_and_only_it() {
     let b = w.login(None).await;
     let op = w
         .signet
+        .sessions()
         .authenticate_session(&a.secret, ip())
         .await
         .unwrap();
-    w.signet.logout(&op).await.unwrap();
-    let dead = w.signet.authenticate_session(&a.secret, ip()).await;
+    w.signet.accounts().logout(&op).await.unwrap();
+    let dead = w
+        .signet
+        .sessions()
+        .authenticate_session(&a.secret, ip())
+        .await;
     assert_eq!(dead.unwrap_err(), CoreError::Unauthenticated);
     w.signet
+        .sessions()
         .authenticate_session(&b.secret, ip())
         .await
         .unwrap();
@@ -233,21 +286,28 @@ async fn logout_ends_the_session_and_only_it() {
     // Revoking from the account page: own sessions only.
     let op_b = w
         .signet
+        .sessions()
         .authenticate_session(&b.secret, ip())
         .await
         .unwrap();
     let c = w.login(None).await;
-    let view = w.signet.account_view(&op_b).await.unwrap();
+    let view = w.signet.sessions().account_view(&op_b).await.unwrap();
     assert_eq!(view.sessions.len(), 2);
     assert_eq!(view.sessions.iter().filter(|s| s.current).count(), 1);
     w.signet
+        .sessions()
         .revoke_own_session(&op_b, &c.view.session_id.to_string())
         .await
         .unwrap();
-    let gone = w.signet.authenticate_session(&c.secret, ip()).await;
+    let gone = w
+        .signet
+        .sessions()
+        .authenticate_session(&c.secret, ip())
+        .await;
     assert_eq!(gone.unwrap_err(), CoreError::Unauthenticated);
     let unknown = w
         .signet
+        .sessions()
         .revoke_own_session(&op_b, &signet_proto::SessionId::generate().to_string())
         .await;
     assert_eq!(unknown.unwrap_err(), CoreError::NotFound);
@@ -259,28 +319,43 @@ async fn sensitive_actions_need_a_recent_second_factor() {
     let s = w.login(None).await;
     let op = w
         .signet
+        .sessions()
         .authenticate_session(&s.secret, ip())
         .await
         .unwrap();
     // Signing in is a step-up: a token can be issued right away.
-    w.signet.issue_bootstrap_token(&op).await.unwrap();
+    w.signet
+        .enrollment()
+        .issue_bootstrap_token(&op)
+        .await
+        .unwrap();
 
     w.advance(STEP_UP_WINDOW_MS);
     let op = w
         .signet
+        .sessions()
         .authenticate_session(&s.secret, ip())
         .await
         .unwrap();
-    let stale = w.signet.issue_bootstrap_token(&op).await;
+    let stale = w.signet.enrollment().issue_bootstrap_token(&op).await;
     assert_eq!(stale.unwrap_err(), CoreError::StepUpRequired);
-    let stale = w.signet.allowlist_add(&op, "10.0.0.0/8", "office").await;
+    let stale = w
+        .signet
+        .network()
+        .allowlist_add(&op, "10.0.0.0/8", "office")
+        .await;
     assert_eq!(stale.unwrap_err(), CoreError::StepUpRequired);
     // Reading and ordinary writes need no step-up.
-    w.signet.create_project(&op, "demo").await.unwrap();
+    w.signet
+        .secrets()
+        .create_project(&op, "demo")
+        .await
+        .unwrap();
 
     // A wrong code is refused; the right one opens the window; the same code again is refused.
     let wrong = w
         .signet
+        .sessions()
         .step_up_totp(&op, Zeroizing::new("000000".into()), "test")
         .await;
     assert_eq!(wrong.unwrap_err(), CoreError::Unauthenticated);
@@ -288,22 +363,30 @@ async fn sensitive_actions_need_a_recent_second_factor() {
     let code = w.code();
     let until = w
         .signet
+        .sessions()
         .step_up_totp(&op, Zeroizing::new(code.clone()), "test")
         .await
         .unwrap();
     assert_eq!(until, w.clock.now_ms() + STEP_UP_WINDOW_MS);
     let reused = w
         .signet
+        .sessions()
         .step_up_totp(&op, Zeroizing::new(code), "test")
         .await;
     assert_eq!(reused.unwrap_err(), CoreError::Unauthenticated);
     let op = w
         .signet
+        .sessions()
         .authenticate_session(&s.secret, ip())
         .await
         .unwrap();
-    w.signet.issue_bootstrap_token(&op).await.unwrap();
     w.signet
+        .enrollment()
+        .issue_bootstrap_token(&op)
+        .await
+        .unwrap();
+    w.signet
+        .network()
         .allowlist_add(&op, "10.0.0.0/8", "office")
         .await
         .unwrap();
@@ -316,11 +399,13 @@ async fn a_password_change_needs_the_old_one_and_ends_other_sessions() {
     let other = w.login(None).await;
     let op = w
         .signet
+        .sessions()
         .authenticate_session(&mine.secret, ip())
         .await
         .unwrap();
     let wrong = w
         .signet
+        .sessions()
         .change_password(
             &op,
             Password::new("not my password"),
@@ -330,16 +415,19 @@ async fn a_password_change_needs_the_old_one_and_ends_other_sessions() {
     assert_eq!(wrong.unwrap_err(), CoreError::Unauthenticated);
     let weak = w
         .signet
+        .sessions()
         .change_password(&op, Password::new(PASSWORD), Password::new("short"))
         .await;
     assert!(matches!(weak.unwrap_err(), CoreError::BadRequest(_)));
     // A common password is refused however long (issue 9, finding 7).
     let common = w
         .signet
+        .sessions()
         .change_password(&op, Password::new(PASSWORD), Password::new("password1234"))
         .await;
     assert!(matches!(common.unwrap_err(), CoreError::WeakPassword(_)));
     w.signet
+        .sessions()
         .change_password(
             &op,
             Password::new(PASSWORD),
@@ -348,14 +436,20 @@ async fn a_password_change_needs_the_old_one_and_ends_other_sessions() {
         .await
         .unwrap();
     w.signet
+        .sessions()
         .authenticate_session(&mine.secret, ip())
         .await
         .unwrap();
-    let ended = w.signet.authenticate_session(&other.secret, ip()).await;
+    let ended = w
+        .signet
+        .sessions()
+        .authenticate_session(&other.secret, ip())
+        .await;
     assert_eq!(ended.unwrap_err(), CoreError::Unauthenticated);
     w.advance(30_000);
     let old = w
         .signet
+        .sessions()
         .session_login(
             LoginAttempt {
                 login: "owner",

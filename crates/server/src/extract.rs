@@ -233,6 +233,7 @@ impl FromRequest<AppState> for MachineCall {
         }
         let machine = state
             .signet
+            .auth()
             .authenticate_machine(&signed_request(&parts, &body, ip, HEADER_MACHINE_ID))
             .await?;
         Ok(Self { machine, body })
@@ -254,7 +255,11 @@ impl FromRequest<AppState> for OperatorCall {
             // Cross-site checks first: a forged request is refused before the session is even
             // looked up, whether or not it is alive.
             state.web.check_same_origin(&parts, Some(&secret))?;
-            let operator = state.signet.authenticate_session(&secret, ip).await?;
+            let operator = state
+                .signet
+                .sessions()
+                .authenticate_session(&secret, ip)
+                .await?;
             return Ok(Self {
                 operator,
                 body,
@@ -263,6 +268,7 @@ impl FromRequest<AppState> for OperatorCall {
         }
         let operator = state
             .signet
+            .auth()
             .authenticate_operator(&signed_request(&parts, &body, ip, HEADER_OPERATOR_ID))
             .await?;
         Ok(Self {

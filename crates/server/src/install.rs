@@ -315,6 +315,7 @@ pub async fn create_owner(
     };
     let signet = open(&config.data_dir, &config.database, &config.root_key, core).await?;
     let created = signet
+        .accounts()
         .create_owner(owner)
         .await
         .map_err(OwnerError::Create)?;

@@ -180,13 +180,13 @@ pub async fn run(
     // Authentication failures are counted in memory and written one record per source per
     // interval; this writes the intervals that ended, and the final flush below the rest.
     let signet = state.signet.clone();
-    let every = Duration::from_secs(signet.auth_failure_interval_secs().clamp(1, 60) / 4)
+    let every = Duration::from_secs(signet.audit().auth_failure_interval_secs().clamp(1, 60) / 4)
         .max(Duration::from_secs(1));
     let flusher = tokio::spawn(async move {
         let mut tick = tokio::time::interval(every);
         loop {
             tick.tick().await;
-            if let Err(e) = signet.flush_auth_failures(false).await {
+            if let Err(e) = signet.audit().flush_auth_failures(false).await {
                 tracing::warn!(error = %e, "writing counted authentication failures failed; will retry");
             }
         }
@@ -197,7 +197,7 @@ pub async fn run(
     sweeper.abort();
     flusher.abort();
     // In-flight requests are drained: nothing more can be counted.
-    if let Err(e) = signet.flush_auth_failures(true).await {
+    if let Err(e) = signet.audit().flush_auth_failures(true).await {
         tracing::warn!(error = %e, "writing counted authentication failures at shutdown failed");
     }
     result

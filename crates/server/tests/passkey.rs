@@ -119,6 +119,7 @@ fn op(user: &UserRecord) -> AuthedOperator {
 /// with what a discoverable credential would give back at sign-in: its id and the user handle.
 async fn owner_with_passkey(signet: &Signet) -> (UserRecord, SoftPasskey, String, Vec<u8>) {
     let owner = signet
+        .accounts()
         .create_owner(NewOwner {
             username: "owner",
             email: "owner@example.test",
@@ -128,7 +129,11 @@ async fn owner_with_passkey(signet: &Signet) -> (UserRecord, SoftPasskey, String
         .unwrap()
         .user;
     let op = op(&owner);
-    let c = signet.passkey_register_start(&op, "laptop").await.unwrap();
+    let c = signet
+        .passkeys()
+        .passkey_register_start(&op, "laptop")
+        .await
+        .unwrap();
     let mut options = c.public_key.clone();
     // The soft token stores no resident keys; see crates/core/tests/passkey.rs.
     options["authenticatorSelection"]["residentKey"] = json!("discouraged");
@@ -141,6 +146,7 @@ async fn owner_with_passkey(signet: &Signet) -> (UserRecord, SoftPasskey, String
         .unwrap();
     let cred = serde_json::to_value(&cred).unwrap();
     signet
+        .passkeys()
         .passkey_register_finish(&op, c.challenge_id.as_str(), &cred)
         .await
         .unwrap();
@@ -192,7 +198,11 @@ async fn a_passkey_opens_a_session_steps_up_and_manages_passkeys_over_http() {
     )
     .await;
     assert_eq!(again, unsigned);
-    let history = signet.login_history(&owner.id, 10).await.unwrap();
+    let history = signet
+        .accounts()
+        .login_history(&owner.id, 10)
+        .await
+        .unwrap();
     assert_eq!(history[0].user_agent, "router-test");
 
     // Step-up in the session.

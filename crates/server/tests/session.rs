@@ -38,6 +38,7 @@ async fn app() -> App {
     .await
     .expect("open");
     let setup_code = signet
+        .sessions()
         .issue_setup_code()
         .await
         .unwrap()

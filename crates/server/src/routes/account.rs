@@ -24,7 +24,7 @@ pub(crate) fn routes() -> Router<AppState> {
 }
 
 async fn account(State(s): State<AppState>, call: OperatorCall) -> ApiResult<Json<Value>> {
-    let view = s.signet.account_view(&call.operator).await?;
+    let view = s.signet.sessions().account_view(&call.operator).await?;
     serde_json::to_value(view)
         .map(Json)
         .map_err(|_| ApiError::new(ErrorCode::Internal))
@@ -40,6 +40,7 @@ pub(crate) struct PasswordBody {
 async fn password(State(s): State<AppState>, call: OperatorCall) -> ApiResult<Json<Value>> {
     let mut b: PasswordBody = json(&call.body)?;
     s.signet
+        .sessions()
         .change_password(
             &call.operator,
             Password::new(std::mem::take(&mut *b.current_password)),
@@ -54,7 +55,10 @@ async fn revoke_session(
     Path(id): Path<String>,
     call: OperatorCall,
 ) -> ApiResult<Json<Value>> {
-    s.signet.revoke_own_session(&call.operator, &id).await?;
+    s.signet
+        .sessions()
+        .revoke_own_session(&call.operator, &id)
+        .await?;
     Ok(Json(json!({ "revoked": true })))
 }
 
@@ -63,6 +67,9 @@ async fn revoke_cli_key(
     Path(id): Path<String>,
     call: OperatorCall,
 ) -> ApiResult<Json<Value>> {
-    s.signet.revoke_own_cli_key(&call.operator, &id).await?;
+    s.signet
+        .sessions()
+        .revoke_own_cli_key(&call.operator, &id)
+        .await?;
     Ok(Json(json!({ "revoked": true })))
 }

@@ -102,12 +102,12 @@ async fn whoami(State(s): State<AppState>, call: OperatorCall) -> ApiResult<Json
 /// Revokes the key that signed this request; its next request is a 401.
 async fn logout(State(s): State<AppState>, call: OperatorCall) -> ApiResult<Json<Value>> {
     no_body(&call)?;
-    s.signet.logout(&call.operator).await?;
+    s.signet.accounts().logout(&call.operator).await?;
     Ok(Json(json!({ "loggedOut": true })))
 }
 
 async fn vault(State(s): State<AppState>, _call: OperatorCall) -> ApiResult<Json<Value>> {
-    to_json(s.signet.vault_view().await?)
+    to_json(s.signet.vault().vault_view().await?)
 }
 
 #[derive(Deserialize)]
@@ -124,23 +124,30 @@ async fn vault_settings(State(s): State<AppState>, call: OperatorCall) -> ApiRes
     if let Some(on) = b.tokenless_enrollment {
         view = Some(
             s.signet
+                .vault()
                 .set_tokenless_enrollment(&call.operator, on)
                 .await?,
         );
     }
     if let Some(ttl) = b.cli_key_ttl_ms {
-        view = Some(s.signet.set_cli_key_ttl(&call.operator, ttl).await?);
+        view = Some(
+            s.signet
+                .vault()
+                .set_cli_key_ttl(&call.operator, ttl)
+                .await?,
+        );
     }
     if let Some(on) = b.require_enrollment_proof {
         view = Some(
             s.signet
+                .vault()
                 .set_enrollment_proof_required(&call.operator, on)
                 .await?,
         );
     }
     match view {
         Some(v) => to_json(v),
-        None => to_json(s.signet.vault_view().await?),
+        None => to_json(s.signet.vault().vault_view().await?),
     }
 }
 
@@ -152,12 +159,17 @@ pub(crate) struct NameBody {
 
 async fn create_project(State(s): State<AppState>, call: OperatorCall) -> ApiResult<Json<Value>> {
     let b: NameBody = json(&call.body)?;
-    to_json(s.signet.create_project(&call.operator, &b.name).await?)
+    to_json(
+        s.signet
+            .secrets()
+            .create_project(&call.operator, &b.name)
+            .await?,
+    )
 }
 
 async fn projects(State(s): State<AppState>, call: OperatorCall) -> ApiResult<Json<Value>> {
     Ok(Json(
-        json!({ "projects": s.signet.projects(&call.operator).await? }),
+        json!({ "projects": s.signet.secrets().projects(&call.operator).await? }),
     ))
 }
 
@@ -226,6 +238,7 @@ async fn create_secret(State(s): State<AppState>, call: OperatorCall) -> ApiResu
         .ok_or_else(|| ApiError::malformed("missing field `name`"))?;
     to_json(
         s.signet
+            .secrets()
             .create_secret(&call.operator, &project, &name, b.input()?)
             .await?,
     )
@@ -243,12 +256,14 @@ async fn update_secret(
     if b.is_merge() {
         return to_json(
             s.signet
+                .secrets()
                 .merge_secret_fields(&call.operator, &id, b.merge()?)
                 .await?,
         );
     }
     to_json(
         s.signet
+            .secrets()
             .update_secret(&call.operator, &id, b.input()?)
             .await?,
     )
@@ -263,7 +278,7 @@ pub(crate) struct ProjectBody {
 async fn query_secrets(State(s): State<AppState>, call: OperatorCall) -> ApiResult<Json<Value>> {
     let b: ProjectBody = json(&call.body)?;
     Ok(Json(
-        json!({ "secrets": s.signet.secrets_in_project(&call.operator, &b.project_id).await? }),
+        json!({ "secrets": s.signet.secrets().secrets_in_project(&call.operator, &b.project_id).await? }),
     ))
 }
 
@@ -272,7 +287,7 @@ async fn secret(
     Path(id): Path<String>,
     call: OperatorCall,
 ) -> ApiResult<Json<Value>> {
-    to_json(s.signet.secret_view(&call.operator, &id).await?)
+    to_json(s.signet.secrets().secret_view(&call.operator, &id).await?)
 }
 
 async fn versions(
@@ -281,7 +296,7 @@ async fn versions(
     call: OperatorCall,
 ) -> ApiResult<Json<Value>> {
     Ok(Json(
-        json!({ "versions": s.signet.versions(&call.operator, &id).await? }),
+        json!({ "versions": s.signet.secrets().versions(&call.operator, &id).await? }),
     ))
 }
 
@@ -299,6 +314,7 @@ async fn rollback(
     let b: VersionBody = json(&call.body)?;
     to_json(
         s.signet
+            .secrets()
             .rollback_secret(&call.operator, &id, b.version)
             .await?,
     )
@@ -310,13 +326,20 @@ async fn delete_secret(
     call: OperatorCall,
 ) -> ApiResult<Json<Value>> {
     no_body(&call)?;
-    s.signet.delete_secret(&call.operator, &id).await?;
+    s.signet
+        .secrets()
+        .delete_secret(&call.operator, &id)
+        .await?;
     Ok(Json(json!({ "id": id, "deleted": true })))
 }
 
 async fn bootstrap_token(State(s): State<AppState>, call: OperatorCall) -> ApiResult<Json<Value>> {
     no_body(&call)?;
-    let (rec, token) = s.signet.issue_bootstrap_token(&call.operator).await?;
+    let (rec, token) = s
+        .signet
+        .enrollment()
+        .issue_bootstrap_token(&call.operator)
+        .await?;
     let script_url = format!("{}/v1/bootstrap/{}", s.signet.api_url(), token.0.as_str());
     Ok(Json(json!({
         "id": rec.id,
@@ -359,6 +382,7 @@ async fn create_enrollment_token(
     };
     to_json(
         s.signet
+            .enrollment()
             .issue_enrollment_token(&call.operator, &spec)
             .await?,
     )
@@ -369,7 +393,7 @@ async fn enrollment_tokens(
     call: OperatorCall,
 ) -> ApiResult<Json<Value>> {
     Ok(Json(
-        json!({ "tokens": s.signet.enrollment_tokens(&call.operator).await? }),
+        json!({ "tokens": s.signet.enrollment().enrollment_tokens(&call.operator).await? }),
     ))
 }
 
@@ -381,6 +405,7 @@ async fn revoke_enrollment_token(
     no_body(&call)?;
     to_json(
         s.signet
+            .enrollment()
             .revoke_enrollment_token(&call.operator, &id)
             .await?,
     )
@@ -388,7 +413,7 @@ async fn revoke_enrollment_token(
 
 async fn machines(State(s): State<AppState>, call: OperatorCall) -> ApiResult<Json<Value>> {
     Ok(Json(
-        json!({ "machines": s.signet.machine_views(&call.operator).await? }),
+        json!({ "machines": s.signet.machines().machine_views(&call.operator).await? }),
     ))
 }
 
@@ -397,7 +422,12 @@ async fn machine(
     Path(id): Path<String>,
     call: OperatorCall,
 ) -> ApiResult<Json<Value>> {
-    to_json(s.signet.machine_view(&call.operator, &id).await?)
+    to_json(
+        s.signet
+            .machines()
+            .machine_view(&call.operator, &id)
+            .await?,
+    )
 }
 
 #[derive(Deserialize, Default)]
@@ -422,31 +452,37 @@ async fn machine_action(
     let sig = &s.signet;
     let view = match action.as_str() {
         "approve" => {
-            sig.approve_machine(op, &id, b.fingerprint.as_deref())
+            sig.machines()
+                .approve_machine(op, &id, b.fingerprint.as_deref())
                 .await?
         }
-        "deny" => sig.deny_machine(op, &id).await?,
-        "enable" => sig.set_machine_enabled(op, &id, true).await?,
-        "disable" => sig.set_machine_enabled(op, &id, false).await?,
-        "revoke" => sig.revoke_machine(op, &id).await?,
+        "deny" => sig.machines().deny_machine(op, &id).await?,
+        "enable" => sig.machines().set_machine_enabled(op, &id, true).await?,
+        "disable" => sig.machines().set_machine_enabled(op, &id, false).await?,
+        "revoke" => sig.machines().revoke_machine(op, &id).await?,
         "attach" => {
-            sig.set_membership(op, &id, &need(b.project_id, "projectId")?, true)
+            sig.machines()
+                .set_membership(op, &id, &need(b.project_id, "projectId")?, true)
                 .await?
         }
         "detach" => {
-            sig.set_membership(op, &id, &need(b.project_id, "projectId")?, false)
+            sig.machines()
+                .set_membership(op, &id, &need(b.project_id, "projectId")?, false)
                 .await?
         }
         "grant" => {
-            sig.set_grants(op, &id, &b.secret_ids.unwrap_or_default(), true)
+            sig.machines()
+                .set_grants(op, &id, &b.secret_ids.unwrap_or_default(), true)
                 .await?
         }
         "ungrant" => {
-            sig.set_grants(op, &id, &b.secret_ids.unwrap_or_default(), false)
+            sig.machines()
+                .set_grants(op, &id, &b.secret_ids.unwrap_or_default(), false)
                 .await?
         }
         "cidrs" => {
-            sig.set_machine_cidrs(op, &id, &b.cidrs.unwrap_or_default())
+            sig.machines()
+                .set_machine_cidrs(op, &id, &b.cidrs.unwrap_or_default())
                 .await?
         }
         _ => return Err(ApiError::new(crate::error::ErrorCode::NotFound)),
@@ -455,7 +491,7 @@ async fn machine_action(
 }
 
 async fn allowlist(State(s): State<AppState>, _call: OperatorCall) -> ApiResult<Json<Value>> {
-    to_json(s.signet.allowlist().await?)
+    to_json(s.signet.network().allowlist().await?)
 }
 
 #[derive(Deserialize)]
@@ -469,6 +505,7 @@ async fn allowlist_add(State(s): State<AppState>, call: OperatorCall) -> ApiResu
     let b: CidrBody = json(&call.body)?;
     to_json(
         s.signet
+            .network()
             .allowlist_add(
                 &call.operator,
                 &b.cidr,
@@ -484,13 +521,21 @@ async fn allowlist_remove(
     call: OperatorCall,
 ) -> ApiResult<Json<Value>> {
     no_body(&call)?;
-    s.signet.allowlist_remove(&call.operator, &id).await?;
+    s.signet
+        .network()
+        .allowlist_remove(&call.operator, &id)
+        .await?;
     Ok(Json(json!({ "id": id, "deleted": true })))
 }
 
 async fn allowlist_enable(State(s): State<AppState>, call: OperatorCall) -> ApiResult<Json<Value>> {
     no_body(&call)?;
-    to_json(s.signet.allowlist_set_enabled(&call.operator, true).await?)
+    to_json(
+        s.signet
+            .network()
+            .allowlist_set_enabled(&call.operator, true)
+            .await?,
+    )
 }
 
 async fn allowlist_disable(
@@ -500,13 +545,14 @@ async fn allowlist_disable(
     no_body(&call)?;
     to_json(
         s.signet
+            .network()
             .allowlist_set_enabled(&call.operator, false)
             .await?,
     )
 }
 
 async fn request_budgets(State(s): State<AppState>, call: OperatorCall) -> ApiResult<Json<Value>> {
-    to_json(s.signet.request_budgets(&call.operator).await?)
+    to_json(s.signet.budgets().request_budgets(&call.operator).await?)
 }
 
 /// `machineId` absent: the vault default. `requestsPerMinute` absent or null: cleared (0 is
@@ -525,6 +571,7 @@ async fn set_request_budget(
     let b: BudgetBody = json(&call.body)?;
     to_json(
         s.signet
+            .budgets()
             .set_request_budget(
                 &call.operator,
                 b.machine_id.as_deref(),
@@ -562,13 +609,13 @@ async fn audit_query(State(s): State<AppState>, call: OperatorCall) -> ApiResult
         limit: q.limit.unwrap_or(100),
     };
     Ok(Json(
-        json!({ "records": s.signet.audit_list(&call.operator, &filter).await? }),
+        json!({ "records": s.signet.audit().audit_list(&call.operator, &filter).await? }),
     ))
 }
 
 async fn audit_verify(State(s): State<AppState>, call: OperatorCall) -> ApiResult<Json<Value>> {
     no_body(&call)?;
-    to_json(s.signet.audit_verify(&call.operator).await?)
+    to_json(s.signet.audit().audit_verify(&call.operator).await?)
 }
 
 /// A new user. The password is held in zeroizing memory and never echoed.
@@ -594,7 +641,7 @@ async fn create_user(State(s): State<AppState>, call: OperatorCall) -> ApiResult
         role,
         projects: b.projects.take(),
     };
-    let e = s.signet.create_user(&call.operator, new).await?;
+    let e = s.signet.accounts().create_user(&call.operator, new).await?;
     let codes: Vec<&str> = e.recovery_codes.iter().map(|c| c.as_str()).collect();
     Ok(Json(json!({
         "user": signet_core::account::UserView::from(e.user.clone()),
@@ -605,6 +652,6 @@ async fn create_user(State(s): State<AppState>, call: OperatorCall) -> ApiResult
 
 async fn users(State(s): State<AppState>, call: OperatorCall) -> ApiResult<Json<Value>> {
     Ok(Json(
-        json!({ "users": s.signet.users(&call.operator).await? }),
+        json!({ "users": s.signet.accounts().users(&call.operator).await? }),
     ))
 }

@@ -65,6 +65,7 @@ async fn cli_login(
     };
     let r = s
         .signet
+        .accounts()
         .cli_login(attempt, &b.public_key, b.name.as_deref())
         .await?;
     serde_json::to_value(r)
@@ -117,7 +118,9 @@ fn user_agent(headers: &HeaderMap) -> &str {
 }
 
 async fn setup_state(State(s): State<AppState>) -> ApiResult<Json<Value>> {
-    Ok(Json(json!({ "open": s.signet.setup_open().await? })))
+    Ok(Json(
+        json!({ "open": s.signet.sessions().setup_open().await? }),
+    ))
 }
 
 #[derive(Deserialize)]
@@ -137,7 +140,7 @@ async fn setup(State(s): State<AppState>, req: Request<Body>) -> ApiResult<Json<
         email: &b.email,
         password: Password::new(std::mem::take(&mut *b.password)),
     };
-    let e = s.signet.setup_owner(&b.code, ip, new).await?;
+    let e = s.signet.sessions().setup_owner(&b.code, ip, new).await?;
     Ok(Json(enrollment_json(&e)))
 }
 
@@ -190,7 +193,11 @@ async fn session_login(State(s): State<AppState>, req: Request<Body>) -> ApiResu
         source_ip: ip,
         user_agent: user_agent(&parts.headers),
     };
-    let opened = s.signet.session_login(attempt, previous.as_ref()).await?;
+    let opened = s
+        .signet
+        .sessions()
+        .session_login(attempt, previous.as_ref())
+        .await?;
     session_response(&s, opened)
 }
 
@@ -199,14 +206,18 @@ async fn session(State(s): State<AppState>, call: OperatorCall) -> ApiResult<Jso
         .session_secret
         .as_ref()
         .ok_or_else(|| ApiError::new(ErrorCode::AuthenticationFailed))?;
-    let view = s.signet.session_view(secret, &call.operator).await?;
+    let view = s
+        .signet
+        .sessions()
+        .session_view(secret, &call.operator)
+        .await?;
     serde_json::to_value(view)
         .map(Json)
         .map_err(|_| ApiError::new(ErrorCode::Internal))
 }
 
 async fn session_logout(State(s): State<AppState>, call: OperatorCall) -> ApiResult<Response> {
-    s.signet.logout(&call.operator).await?;
+    s.signet.accounts().logout(&call.operator).await?;
     let mut resp = Json(json!({ "loggedOut": true })).into_response();
     if let Some(clear) = s.web.clear_cookie() {
         resp.headers_mut().insert(header::SET_COOKIE, clear);
@@ -228,6 +239,7 @@ async fn step_up(
     let b: StepUpBody = json(&call.body)?;
     let until = s
         .signet
+        .sessions()
         .step_up_totp(&call.operator, b.totp, user_agent(&headers))
         .await?;
     Ok(Json(json!({ "stepUpUntil": until })))

@@ -82,6 +82,7 @@ async fn bootstrap(
     let token = required_token(&b)?;
     let r = s
         .signet
+        .enrollment()
         .enroll_with_bootstrap_token(token, &registration(&b, ip))
         .await?;
     Ok(pending(&r))
@@ -98,6 +99,7 @@ async fn register(
     let token = required_token(&b)?;
     let r = s
         .signet
+        .enrollment()
         .enroll_with_enrollment_token(&vault, token, &registration(&b, ip))
         .await?;
     Ok(Json(json!({
@@ -123,6 +125,7 @@ async fn request(
     }
     let r = s
         .signet
+        .enrollment()
         .enroll_by_request(&vault, &registration(&b, ip))
         .await?;
     Ok(pending(&r))
@@ -138,7 +141,7 @@ async fn bootstrap_script(
         && token[4..]
             .bytes()
             .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase());
-    if !well_formed || !s.signet.bootstrap_token_usable(&token).await? {
+    if !well_formed || !s.signet.enrollment().bootstrap_token_usable(&token).await? {
         return Err(ApiError::new(ErrorCode::AccessDenied));
     }
     Ok((

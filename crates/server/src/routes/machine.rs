@@ -52,7 +52,7 @@ async fn read_secret(
     Path(id): Path<String>,
     call: MachineCall,
 ) -> ApiResult<Response> {
-    let v = s.signet.read_secret(&call.machine, &id).await?;
+    let v = s.signet.reads().read_secret(&call.machine, &id).await?;
     Ok(Json(json!({ "value": v.0.as_str() })).into_response())
 }
 
@@ -79,7 +79,7 @@ fn listed(rows: Vec<signet_core::read::Listed>, cli: bool) -> Value {
 
 async fn list_secrets(State(s): State<AppState>, call: MachineCall) -> ApiResult<Json<Value>> {
     Ok(Json(listed(
-        s.signet.list_secrets(&call.machine, None).await?,
+        s.signet.reads().list_secrets(&call.machine, None).await?,
         false,
     )))
 }
@@ -88,6 +88,7 @@ async fn list_in_project(State(s): State<AppState>, call: MachineCall) -> ApiRes
     let body: ProjectBody = json(&call.body)?;
     Ok(Json(listed(
         s.signet
+            .reads()
             .list_secrets(&call.machine, Some(&body.project_id))
             .await?,
         false,
@@ -96,7 +97,7 @@ async fn list_in_project(State(s): State<AppState>, call: MachineCall) -> ApiRes
 
 async fn cli_secrets(State(s): State<AppState>, call: MachineCall) -> ApiResult<Json<Value>> {
     Ok(Json(listed(
-        s.signet.list_secrets(&call.machine, None).await?,
+        s.signet.reads().list_secrets(&call.machine, None).await?,
         true,
     )))
 }
@@ -107,7 +108,11 @@ async fn export(State(s): State<AppState>, call: MachineCall) -> ApiResult<Respo
         return Ok(Json(json!({ "secrets": [] })).into_response());
     }
     let project = body.and_then(|b| b.project_id);
-    let rows = s.signet.export(&call.machine, project.as_deref()).await?;
+    let rows = s
+        .signet
+        .reads()
+        .export(&call.machine, project.as_deref())
+        .await?;
     let secrets: Vec<Value> = rows
         .iter()
         .map(|r| json!({ "id": r.id, "name": r.name, "value": r.value.0.as_str(), "fieldNames": r.field_names }))
@@ -119,6 +124,7 @@ async fn poll(State(s): State<AppState>, call: MachineCall) -> ApiResult<Json<Va
     let body: PollBody = json(&call.body)?;
     let changes: Map<String, Value> = s
         .signet
+        .reads()
         .poll(&call.machine, &body.watch)
         .await?
         .into_iter()
@@ -130,7 +136,7 @@ async fn poll(State(s): State<AppState>, call: MachineCall) -> ApiResult<Json<Va
 async fn cli_projects(State(s): State<AppState>, call: MachineCall) -> ApiResult<Json<Value>> {
     let projects: Vec<Value> = s
         .signet
-        .machine_projects(&call.machine)
+        .reads().machine_projects(&call.machine)
         .await?
         .into_iter()
         .map(|(id, name)| json!({ "projectId": id, "projectName": name, "applicationId": "", "applicationName": "" }))
@@ -139,7 +145,7 @@ async fn cli_projects(State(s): State<AppState>, call: MachineCall) -> ApiResult
 }
 
 async fn whoami(State(s): State<AppState>, call: MachineCall) -> ApiResult<Json<Value>> {
-    s.signet.machine_whoami(&call.machine).await?;
+    s.signet.reads().machine_whoami(&call.machine).await?;
     let m = &call.machine.record;
     Ok(Json(json!({
         "machineId": m.id,

@@ -72,7 +72,7 @@ fn to_json<T: serde::Serialize>(v: T) -> ApiResult<Json<Value>> {
 async fn login_start(State(s): State<AppState>, req: Request<Body>) -> ApiResult<Json<Value>> {
     let (_parts, body, ip) = browser_post(&s, req).await?;
     empty(&body)?;
-    to_json(s.signet.passkey_login_start(ip).await?)
+    to_json(s.signet.passkeys().passkey_login_start(ip).await?)
 }
 
 /// Signs in and opens a browser session exactly as a password sign-in does: same answer, same
@@ -83,6 +83,7 @@ async fn login_finish(State(s): State<AppState>, req: Request<Body>) -> ApiResul
     let ua = user_agent(&parts.headers);
     let user = s
         .signet
+        .passkeys()
         .passkey_login_finish(PasskeyAnswer {
             challenge_id: &b.challenge_id,
             credential: &b.credential,
@@ -93,6 +94,7 @@ async fn login_finish(State(s): State<AppState>, req: Request<Body>) -> ApiResul
     let previous = s.web.session_secret(&parts.headers);
     let opened = s
         .signet
+        .sessions()
         .open_session(&user, ip, ua, previous.as_ref())
         .await?;
     session_response(&s, opened)
@@ -110,7 +112,7 @@ fn session_of(call: &OperatorCall) -> ApiResult<(SessionGrant, UserId)> {
 async fn step_up_start(State(s): State<AppState>, call: OperatorCall) -> ApiResult<Json<Value>> {
     empty(&call.body)?;
     let (_, user) = session_of(&call)?;
-    to_json(s.signet.passkey_step_up_start(&user).await?)
+    to_json(s.signet.passkeys().passkey_step_up_start(&user).await?)
 }
 
 async fn step_up_finish(
@@ -121,6 +123,7 @@ async fn step_up_finish(
     let b: AnswerBody = json(&call.body)?;
     let (grant, user) = session_of(&call)?;
     s.signet
+        .passkeys()
         .passkey_step_up_finish(
             &user,
             PasskeyAnswer {
@@ -133,6 +136,7 @@ async fn step_up_finish(
         .await?;
     let until = s
         .signet
+        .sessions()
         .mark_step_up(&call.operator, grant, "passkey")
         .await?;
     Ok(Json(json!({ "stepUpUntil": until })))
@@ -142,6 +146,7 @@ async fn register_start(State(s): State<AppState>, call: OperatorCall) -> ApiRes
     let b: NameBody = json(&call.body)?;
     to_json(
         s.signet
+            .passkeys()
             .passkey_register_start(&call.operator, &b.name)
             .await?,
     )
@@ -151,6 +156,7 @@ async fn register_finish(State(s): State<AppState>, call: OperatorCall) -> ApiRe
     let b: AnswerBody = json(&call.body)?;
     to_json(
         s.signet
+            .passkeys()
             .passkey_register_finish(&call.operator, &b.challenge_id, &b.credential)
             .await?,
     )
@@ -164,6 +170,7 @@ async fn rename(
     let b: NameBody = json(&call.body)?;
     to_json(
         s.signet
+            .passkeys()
             .passkey_rename(&call.operator, &id, &b.name)
             .await?,
     )
@@ -175,6 +182,9 @@ async fn delete(
     call: OperatorCall,
 ) -> ApiResult<Json<Value>> {
     empty(&call.body)?;
-    s.signet.passkey_delete(&call.operator, &id).await?;
+    s.signet
+        .passkeys()
+        .passkey_delete(&call.operator, &id)
+        .await?;
     Ok(Json(json!({ "deleted": true })))
 }

@@ -57,7 +57,7 @@ async fn invite(State(s): State<AppState>, call: OperatorCall) -> ApiResult<Json
         role: parse_role(&b.role)?,
         projects: b.projects,
     };
-    let issued = s.signet.invite_user(&call.operator, new).await?;
+    let issued = s.signet.invites().invite_user(&call.operator, new).await?;
     Ok(Json(json!({
         "inviteId": issued.invite.id,
         "inviteUrl": issued.url.as_str(),
@@ -67,7 +67,7 @@ async fn invite(State(s): State<AppState>, call: OperatorCall) -> ApiResult<Json
 
 async fn invites(State(s): State<AppState>, call: OperatorCall) -> ApiResult<Json<Value>> {
     Ok(Json(
-        json!({ "invites": s.signet.invites(&call.operator).await? }),
+        json!({ "invites": s.signet.invites().invites(&call.operator).await? }),
     ))
 }
 
@@ -90,7 +90,10 @@ async fn revoke_invite(
     call: OperatorCall,
 ) -> ApiResult<Json<Value>> {
     no_body(&call.body)?;
-    s.signet.revoke_invite(&call.operator, &id).await?;
+    s.signet
+        .invites()
+        .revoke_invite(&call.operator, &id)
+        .await?;
     Ok(Json(json!({ "revoked": true })))
 }
 
@@ -114,17 +117,18 @@ async fn user_action(
                 role: parse_role(&b.role)?,
                 projects: b.projects,
             };
-            s.signet.set_user_role(op, &id, change).await?
+            s.signet.users().set_user_role(op, &id, change).await?
         }
         "suspend" | "activate" => {
             no_body(&call.body)?;
             s.signet
+                .users()
                 .set_user_active(op, &id, action == "activate")
                 .await?
         }
         "delete" => {
             no_body(&call.body)?;
-            s.signet.remove_user(op, &id).await?;
+            s.signet.users().remove_user(op, &id).await?;
             return Ok(Json(json!({ "deleted": true })));
         }
         _ => return Err(ApiError::new(ErrorCode::NotFound)),
@@ -168,6 +172,7 @@ async fn accept_invite(
     let mut b: AcceptBody = json(&body)?;
     let e = s
         .signet
+        .invites()
         .accept_invite(InviteAcceptance {
             code: &b.code,
             username: &b.username,

@@ -1,0 +1,65 @@
+//! The shared context every service works over: the store, the keys, the clock and the
+//! settings, plus the audit writer (`crate::journal`) and the permission checks
+//! (`crate::permission`) implemented on it. It sits below every service, so a service needing
+//! one of those rules reaches it here instead of importing a sibling service.
+
+use std::sync::Arc;
+
+use signet_crypto::RootKey;
+use signet_proto::VaultId;
+use signet_store::Store;
+
+use crate::chain::ChainKey;
+use crate::clock::Clock;
+use crate::failures::{FailureLimits, Failures};
+
+/// Settings that come from the server's configuration rather than the database.
+#[derive(Debug, Clone)]
+pub struct SignetConfig {
+    /// The public base URL machines are told to use (no trailing slash).
+    pub api_url: String,
+    /// Tokenless enrollment requests allowed per source address per minute.
+    pub tokenless_requests_per_minute: u32,
+    /// The per-source authentication-failure budget and audit aggregation
+    /// (`crate::failures`).
+    pub auth_failures: FailureLimits,
+}
+
+impl Default for SignetConfig {
+    fn default() -> Self {
+        Self {
+            api_url: "http://localhost:8420".to_owned(),
+            tokenless_requests_per_minute: 5,
+            auth_failures: FailureLimits::default(),
+        }
+    }
+}
+
+/// What every service shares; one per process, behind an `Arc` each service holds. State only
+/// one service uses lives in that service instead (the password-hash gate in `Accounts`, the
+/// policy cache in `Network`, ...).
+pub(crate) struct Context {
+    /// Where everything lives.
+    pub(crate) store: Arc<dyn Store>,
+    /// Unwraps project keys and seals TOTP seeds. Held for the life of the process; zeroized
+    /// on drop.
+    pub(crate) root: RootKey,
+    /// This installation's vault.
+    pub(crate) vault: VaultId,
+    /// Time source (tests move it).
+    pub(crate) clock: Arc<dyn Clock>,
+    /// Links the audit chain with a key derived from the root key.
+    pub(crate) chain: Arc<ChainKey>,
+    /// Authentication failures per source: the budget authentication checks first, and the
+    /// aggregated records the audit writer and `AuditLog::flush_auth_failures` write.
+    pub(crate) failures: Failures,
+    /// Static settings.
+    pub(crate) config: SignetConfig,
+}
+
+impl Context {
+    /// Current time, Unix ms.
+    pub(crate) fn now_ms(&self) -> i64 {
+        self.clock.now_ms()
+    }
+}
