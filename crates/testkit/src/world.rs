@@ -146,13 +146,18 @@ impl World {
         }
     }
 
-    /// One freshly signed operator request from `key`, through core's authenticator.
-    pub async fn authenticate_key(&self, key: &UserKey) -> Result<AuthedOperator, CoreError> {
-        let id = key.key.to_string();
+    /// One freshly signed operator request from key `id` (private half `seed`), through core's
+    /// authenticator.
+    pub async fn authenticate_key(
+        &self,
+        seed: &SecretSeed,
+        id: &OperatorId,
+    ) -> Result<AuthedOperator, CoreError> {
+        let id = id.to_string();
         let mut parts = Vec::new();
         self.signet
             .authenticate_operator(&signed(
-                &key.seed,
+                seed,
                 &id,
                 OPERATOR_PATH,
                 self.clock.now_ms(),
