@@ -469,6 +469,8 @@ impl Fixture {
 
     /// The full newcomer path: operator init, project, secret, bootstrap token, enroll,
     /// approve, attach, grant.
+    // No `Default`: this starts a process and runs a dozen CLI commands, nothing a default is.
+    #[allow(clippy::new_without_default)]
     pub fn new() -> Self {
         Self::with_server(TestServer::start())
     }
