@@ -4,7 +4,6 @@
 
 use signet_core::network::ClientAddr;
 use std::net::{IpAddr, Ipv4Addr};
-use std::ops::Deref;
 
 use signet_core::account::{
     CLI_KEY_TTL_MS, LOCKOUT_FAILURES, LOCKOUT_MS, LoginAttempt, NewOwner, OwnerEnrollment,
@@ -18,17 +17,11 @@ use signet_testkit::PASSWORD;
 use totp_rs::Totp;
 use zeroize::Zeroizing;
 
-/// The shared world with its first owner account and their authenticator.
-struct World {
-    kit: signet_testkit::World,
-    owner: OwnerEnrollment,
-    totp: Totp,
-}
-
-impl Deref for World {
-    type Target = signet_testkit::World;
-    fn deref(&self) -> &Self::Target {
-        &self.kit
+signet_testkit::world_with! {
+    /// The shared world with its first owner account and their authenticator.
+    struct World {
+        owner: OwnerEnrollment,
+        totp: Totp,
     }
 }
 

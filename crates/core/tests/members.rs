@@ -4,8 +4,6 @@
 //! SQLite store.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // Tests fail loudly by design.
 
-use std::ops::Deref;
-
 use signet_core::account::Password;
 use signet_core::auth::AuthedOperator;
 use signet_core::invite::{INVITE_TTL_MS, InviteAcceptance, NewInvite};
@@ -18,16 +16,10 @@ use signet_store::{AuditFilter, Role};
 use signet_testkit::{LOCAL, UserKey as Member};
 use zeroize::Zeroizing;
 
-/// The shared world, with the headless owner key acting and the public URL invitations name.
-struct World {
-    kit: signet_testkit::World,
-    owner: AuthedOperator,
-}
-
-impl Deref for World {
-    type Target = signet_testkit::World;
-    fn deref(&self) -> &Self::Target {
-        &self.kit
+signet_testkit::world_with! {
+    /// The shared world, with the headless owner key acting and the public URL invitations name.
+    struct World {
+        owner: AuthedOperator,
     }
 }
 

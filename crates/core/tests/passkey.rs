@@ -5,7 +5,6 @@
 
 use signet_core::network::ClientAddr;
 use std::net::{IpAddr, Ipv4Addr};
-use std::ops::Deref;
 
 use serde_json::{Value, json};
 use signet_core::auth::{AuthedOperator, SessionGrant};
@@ -22,16 +21,10 @@ use webauthn_rs::prelude::{
 
 const ORIGIN: &str = "http://localhost:8420";
 
-/// The shared world with its first owner account.
-struct World {
-    kit: signet_testkit::World,
-    owner: UserRecord,
-}
-
-impl Deref for World {
-    type Target = signet_testkit::World;
-    fn deref(&self) -> &Self::Target {
-        &self.kit
+signet_testkit::world_with! {
+    /// The shared world with its first owner account.
+    struct World {
+        owner: UserRecord,
     }
 }
 

@@ -3,8 +3,6 @@
 //! the permission while changing nothing. Manual clock, real SQLite store.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // Tests fail loudly by design.
 
-use std::ops::Deref;
-
 use signet_core::CoreError;
 use signet_core::account::{NewUser, Password};
 use signet_core::auth::AuthedOperator;
@@ -17,16 +15,10 @@ use zeroize::Zeroizing;
 
 const ROLES: [Role; 4] = [Role::Viewer, Role::Developer, Role::Admin, Role::Owner];
 
-/// The shared world with the headless owner key acting.
-struct World {
-    kit: signet_testkit::World,
-    owner: AuthedOperator,
-}
-
-impl Deref for World {
-    type Target = signet_testkit::World;
-    fn deref(&self) -> &Self::Target {
-        &self.kit
+signet_testkit::world_with! {
+    /// The shared world with the headless owner key acting.
+    struct World {
+        owner: AuthedOperator,
     }
 }
 

@@ -2,7 +2,6 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // Tests fail loudly by design.
 
 use signet_core::network::ClientAddr;
-use std::ops::Deref;
 
 use signet_core::auth::{AuthedOperator, SignedRequest};
 use signet_core::enrollment::{EnrollmentSpec, Registration};
@@ -12,16 +11,10 @@ use signet_proto::{SecretSeed, Timestamp};
 use signet_testkit::{LOCAL, signed};
 use zeroize::Zeroizing;
 
-/// The shared world with the headless owner key acting.
-struct World {
-    kit: signet_testkit::World,
-    op: AuthedOperator,
-}
-
-impl Deref for World {
-    type Target = signet_testkit::World;
-    fn deref(&self) -> &Self::Target {
-        &self.kit
+signet_testkit::world_with! {
+    /// The shared world with the headless owner key acting.
+    struct World {
+        op: AuthedOperator,
     }
 }
 

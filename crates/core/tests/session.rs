@@ -4,7 +4,6 @@
 
 use signet_core::network::ClientAddr;
 use std::net::{IpAddr, Ipv4Addr};
-use std::ops::Deref;
 
 use signet_core::account::{LoginAttempt, NewOwner, Password, SecondFactor};
 use signet_core::session::{
@@ -16,16 +15,10 @@ use signet_testkit::PASSWORD;
 use totp_rs::Totp;
 use zeroize::Zeroizing;
 
-/// The shared world with its first owner account's authenticator.
-struct World {
-    kit: signet_testkit::World,
-    totp: Totp,
-}
-
-impl Deref for World {
-    type Target = signet_testkit::World;
-    fn deref(&self) -> &Self::Target {
-        &self.kit
+signet_testkit::world_with! {
+    /// The shared world with its first owner account's authenticator.
+    struct World {
+        totp: Totp,
     }
 }
 

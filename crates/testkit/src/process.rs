@@ -424,6 +424,28 @@ pub fn run(home: &Path, args: &[&str]) -> Output {
         .expect("run signet")
 }
 
+/// Runs `signet` with `SIGNET_HOME=home` and `stdin` on its standard input (a password, say).
+pub fn run_with_stdin(home: &Path, args: &[&str], stdin: &str) -> Output {
+    use std::io::Write as _;
+    let mut child = Command::new(bin())
+        .args(args)
+        .env("SIGNET_HOME", home)
+        .env_remove("SIGNET_IDENTITY")
+        .env_remove("SIGNET_OPERATOR_IDENTITY")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn signet");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(stdin.as_bytes())
+        .expect("write stdin");
+    child.wait_with_output().expect("signet output")
+}
+
 /// Stdout as text.
 pub fn stdout(o: &Output) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()

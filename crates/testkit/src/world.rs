@@ -38,6 +38,38 @@ pub struct World {
     dir: tempfile::TempDir,
 }
 
+/// Declares a test binary's own world: a struct holding the shared [`World`] as `kit` plus the
+/// fields only its tests need, and derefing to the [`World`] so `w.signet`, `w.store`,
+/// `w.clock` and `w.advance(..)` read as before.
+///
+/// ```ignore
+/// signet_testkit::world_with! {
+///     /// The shared world with the headless owner key acting.
+///     struct World { op: AuthedOperator }
+/// }
+/// let kit = signet_testkit::World::sqlite().await;
+/// let w = World { op: kit.owner_operator().await, kit };
+/// ```
+#[macro_export]
+macro_rules! world_with {
+    ($(#[$meta:meta])* $vis:vis struct $name:ident {
+        $($(#[$fmeta:meta])* $field:ident : $ty:ty),* $(,)?
+    }) => {
+        $(#[$meta])*
+        $vis struct $name {
+            kit: $crate::World,
+            $($(#[$fmeta])* $field: $ty,)*
+        }
+
+        impl ::std::ops::Deref for $name {
+            type Target = $crate::World;
+            fn deref(&self) -> &$crate::World {
+                &self.kit
+            }
+        }
+    };
+}
+
 /// How to open a [`World`]; `.await` it.
 #[must_use = "a builder does nothing until awaited"]
 pub struct WorldBuilder {

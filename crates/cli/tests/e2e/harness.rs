@@ -5,5 +5,5 @@
 pub use signet_testkit::every_backend;
 pub use signet_testkit::postgres::{PgDatabase, psql};
 pub use signet_testkit::process::{
-    Backend, Fixture, TestServer, bin, run, shared_config, stderr, stdout,
+    Backend, Fixture, TestServer, bin, run, run_with_stdin, shared_config, stderr, stdout,
 };
