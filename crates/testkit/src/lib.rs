@@ -3,7 +3,8 @@
 //!
 //! - [`clock`]: [`ManualClock`], the time source a test moves by hand.
 //! - [`world`]: [`World`], a `Signet` over a real SQLite file in a temporary folder, and the
-//!   people and machines tests populate it with.
+//!   people and machines tests populate it with; [`world_with!`] declares a test binary's own
+//!   world around it.
 //! - [`signing`]: signed machine and operator requests as core's authenticators take them.
 //! - [`postgres`]: a fresh real PostgreSQL database per test, kept when the test fails.
 //! - `app` (feature `server`): the HTTP router in-process, driven with `oneshot`.
