@@ -41,7 +41,7 @@ pub fn bin() -> &'static Path {
 }
 
 /// Which storage a test server runs on. Tests that hold for every backend run once per variant
-/// (see [`every_backend!`]).
+/// (see [`every_backend!`](crate::every_backend)).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
     /// The embedded default: a SQLite file in the data folder.
