@@ -4,46 +4,28 @@
 
 use signet_core::network::ClientAddr;
 use std::net::{IpAddr, Ipv4Addr};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicI64, Ordering};
 
 use signet_core::account::{
     CLI_KEY_TTL_MS, LOCKOUT_FAILURES, LOCKOUT_MS, LoginAttempt, NewOwner, OwnerEnrollment,
     Password, SecondFactor,
 };
 use signet_core::auth::SignedRequest;
-use signet_core::{Clock, Conflict, CoreError, Signet, SignetConfig};
-use signet_crypto::RootKey;
-use signet_proto::{CanonicalPath, Method, Nonce, SecretSeed, SignedHeaders, Timestamp};
-use signet_store::{AuditFilter, AuditStore};
-use signet_store_sqlite::SqliteStore;
+use signet_core::{Clock, Conflict, CoreError};
+use signet_proto::SecretSeed;
+use signet_store::AuditFilter;
+use signet_testkit::PASSWORD;
 use totp_rs::Totp;
 use zeroize::Zeroizing;
 
-struct ManualClock(AtomicI64);
-
-impl Clock for ManualClock {
-    fn now_ms(&self) -> i64 {
-        self.0.load(Ordering::SeqCst)
+signet_testkit::world_with! {
+    /// The shared world with its first owner account and their authenticator.
+    struct World {
+        owner: OwnerEnrollment,
+        totp: Totp,
     }
-}
-
-const PASSWORD: &str = "correct horse battery staple";
-
-struct World {
-    signet: Signet,
-    store: Arc<SqliteStore>,
-    clock: Arc<ManualClock>,
-    owner: OwnerEnrollment,
-    totp: Totp,
-    _dir: tempfile::TempDir,
 }
 
 impl World {
-    fn advance(&self, ms: i64) {
-        self.clock.0.fetch_add(ms, Ordering::SeqCst);
-    }
-
     fn code(&self) -> String {
         let secs = u64::try_from(self.clock.now_ms() / 1000).unwrap();
         self.totp.generate(secs).to_string()
@@ -51,35 +33,10 @@ impl World {
 }
 
 async fn world() -> World {
-    let dir = tempfile::tempdir().expect("tmp");
-    let store = Arc::new(SqliteStore::open(&dir.path().join("signet.db")).expect("store"));
-    let clock = Arc::new(ManualClock(AtomicI64::new(1_800_000_000_000)));
-    let signet = Signet::open(
-        store.clone(),
-        RootKey::generate().expect("key"),
-        clock.clone(),
-        SignetConfig::default(),
-    )
-    .await
-    .expect("open");
-    let owner = signet
-        .accounts()
-        .create_owner(NewOwner {
-            username: "Owner",
-            email: "Owner@Example.test",
-            password: Password::new(PASSWORD),
-        })
-        .await
-        .expect("owner");
+    let kit = signet_testkit::World::sqlite().await;
+    let owner = kit.owner_user("Owner", "Owner@Example.test").await;
     let totp = Totp::from_url(owner.otpauth_uri.as_str()).expect("otpauth uri");
-    World {
-        signet,
-        store,
-        clock,
-        owner,
-        totp,
-        _dir: dir,
-    }
+    World { kit, owner, totp }
 }
 
 fn ip(last: u8) -> ClientAddr {
@@ -136,16 +93,8 @@ async fn the_owner_is_created_once_with_ten_codes() {
 /// and email counted as known to an attacker.
 #[tokio::test]
 async fn a_common_password_cannot_make_the_first_owner() {
-    let dir = tempfile::tempdir().expect("tmp");
-    let store = SqliteStore::open(&dir.path().join("signet.db")).expect("store");
-    let signet = Signet::open(
-        Arc::new(store),
-        RootKey::generate().expect("key"),
-        Arc::new(ManualClock(AtomicI64::new(1_800_000_000_000))),
-        SignetConfig::default(),
-    )
-    .await
-    .expect("open");
+    let w = signet_testkit::World::sqlite().await;
+    let signet = &w.signet;
     for (username, password) in [
         ("owner", "password1234"),
         ("owner", "123456789012"),
@@ -417,33 +366,14 @@ async fn a_recovery_code_works_once() {
     );
 }
 
+/// A signed operator request from the usual test source.
 fn signed<'a>(
     seed: &SecretSeed,
     id: &'a str,
     now_ms: i64,
     parts: &'a mut Vec<String>,
 ) -> SignedRequest<'a> {
-    let path = "/v1/admin/projects";
-    let h = SignedHeaders::sign(
-        seed,
-        &Method::parse("GET").expect("m"),
-        &CanonicalPath::parse(path).expect("p"),
-        b"",
-        Timestamp::from_secs(now_ms / 1000),
-        &Nonce::generate(),
-    );
-    parts.clear();
-    parts.extend([path.to_owned(), h.timestamp, h.nonce, h.signature]);
-    SignedRequest {
-        principal_id: Some(id),
-        method: "GET",
-        target: &parts[0],
-        timestamp: Some(&parts[1]),
-        nonce: Some(&parts[2]),
-        signature: Some(&parts[3]),
-        body: b"",
-        source_ip: ip(1),
-    }
+    signet_testkit::signed_from(seed, id, "/v1/admin/projects", now_ms, ip(1), parts)
 }
 
 #[tokio::test]

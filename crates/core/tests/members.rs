@@ -4,146 +4,41 @@
 //! SQLite store.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // Tests fail loudly by design.
 
-use signet_core::network::ClientAddr;
-use std::net::{IpAddr, Ipv4Addr};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicI64, Ordering};
-
 use signet_core::account::Password;
-use signet_core::auth::{AuthedOperator, SignedRequest};
+use signet_core::auth::AuthedOperator;
 use signet_core::invite::{INVITE_TTL_MS, InviteAcceptance, NewInvite};
 use signet_core::role::Scope;
 use signet_core::secret::SecretInput;
 use signet_core::user::AccessChange;
-use signet_core::{Clock, Conflict, CoreError, Signet, SignetConfig};
-use signet_crypto::RootKey;
-use signet_proto::{
-    CanonicalPath, Method, Nonce, OperatorId, ProjectId, SecretSeed, SignedHeaders, Timestamp,
-    UserId,
-};
-use signet_store::{
-    AuditFilter, OperatorRecord, OperatorStore, Role, UserRecord, UserStatus, UserStore,
-};
-use signet_store_sqlite::SqliteStore;
+use signet_core::{Clock, Conflict, CoreError};
+use signet_proto::{ProjectId, SecretSeed};
+use signet_store::{AuditFilter, Role};
+use signet_testkit::{LOCAL, UserKey as Member};
 use zeroize::Zeroizing;
 
-struct ManualClock(AtomicI64);
-
-impl Clock for ManualClock {
-    fn now_ms(&self) -> i64 {
-        self.0.load(Ordering::SeqCst)
+signet_testkit::world_with! {
+    /// The shared world, with the headless owner key acting and the public URL invitations name.
+    struct World {
+        owner: AuthedOperator,
     }
-}
-
-const LOCAL: ClientAddr = ClientAddr::Known(IpAddr::V4(Ipv4Addr::LOCALHOST));
-
-struct World {
-    signet: Signet,
-    store: Arc<SqliteStore>,
-    clock: Arc<ManualClock>,
-    owner: AuthedOperator,
-    _dir: tempfile::TempDir,
 }
 
 async fn world() -> World {
-    let dir = tempfile::tempdir().expect("tmp");
-    let store = Arc::new(SqliteStore::open(&dir.path().join("signet.db")).expect("store"));
-    let clock = Arc::new(ManualClock(AtomicI64::new(1_800_000_000_000)));
-    let signet = Signet::open(
-        store.clone(),
-        RootKey::generate().expect("key"),
-        clock.clone(),
-        SignetConfig {
-            api_url: "https://vault.example.test".to_owned(),
-            ..SignetConfig::default()
-        },
-    )
-    .await
-    .expect("open");
-    let (rec, _seed) = signet
-        .operators()
-        .create_operator("owner", true)
-        .await
-        .expect("operator");
-    let owner = AuthedOperator::key(rec, Role::Owner, LOCAL);
-    World {
-        signet,
-        store,
-        clock,
-        owner,
-        _dir: dir,
-    }
-}
-
-/// A user and a CLI key of theirs, as `signet login` would leave them.
-struct Member {
-    user: UserId,
-    seed: SecretSeed,
-    key: OperatorId,
+    let kit = signet_testkit::World::sqlite()
+        .api_url("https://vault.example.test")
+        .await;
+    let owner = kit.owner_operator().await;
+    World { kit, owner }
 }
 
 impl World {
+    /// A user and a CLI key of theirs, as `signet login` would leave them.
     async fn member(&self, name: &str, role: Role, projects: Option<Vec<ProjectId>>) -> Member {
-        let now = self.clock.now_ms();
-        let user = UserRecord {
-            id: UserId::generate(),
-            username: name.to_owned(),
-            email: format!("{name}@example.test"),
-            display_name: name.to_owned(),
-            password_hash: "unused".to_owned(),
-            totp_sealed: None,
-            totp_last_step: 0,
-            role,
-            projects,
-            status: UserStatus::Active,
-            failed_attempts: 0,
-            locked_until_ms: None,
-            created_ms: now,
-        };
-        self.store.insert_user(&user).await.expect("user");
-        let seed = SecretSeed::generate();
-        let op = OperatorRecord {
-            id: OperatorId::generate(),
-            name: name.to_owned(),
-            public_key: seed.public_key(),
-            owner: false,
-            disabled: false,
-            created_ms: now,
-            user_id: Some(user.id),
-            expires_ms: Some(now + 3_600_000),
-        };
-        self.store.insert_operator(&op).await.expect("operator");
-        Member {
-            user: user.id,
-            seed,
-            key: op.id,
-        }
+        self.user_key(name, role, projects).await
     }
 
     async fn auth(&self, m: &Member) -> Result<AuthedOperator, CoreError> {
-        let id = m.key.to_string();
-        let path = "/v1/admin/projects";
-        let h = SignedHeaders::sign(
-            &m.seed,
-            &Method::parse("GET").expect("m"),
-            &CanonicalPath::parse(path).expect("p"),
-            b"",
-            Timestamp::from_secs(self.clock.now_ms() / 1000),
-            &Nonce::generate(),
-        );
-        self.signet
-            .auth()
-            .authenticate_operator(&SignedRequest {
-                principal_id: Some(&id),
-                method: "GET",
-                target: path,
-                timestamp: Some(&h.timestamp),
-                nonce: Some(&h.nonce),
-                signature: Some(&h.signature),
-                body: b"",
-                source_ip: LOCAL,
-            })
-            .await
+        self.authenticate_key(&m.seed, &m.key).await
     }
 
     async fn project(&self, name: &str) -> ProjectId {
@@ -661,7 +556,7 @@ async fn an_invitation_is_used_once_before_it_expires() {
             .await,
         Err(CoreError::Conflict(Conflict::InviteSpent))
     );
-    w.clock.0.fetch_add(INVITE_TTL_MS, Ordering::SeqCst);
+    w.clock.advance(INVITE_TTL_MS);
     for c in [code_of(&later.url), code_of(&revoked.url), &"0".repeat(64)] {
         assert_eq!(
             s.invites()
@@ -686,7 +581,7 @@ async fn an_invitation_is_used_once_before_it_expires() {
 #[tokio::test]
 async fn a_scoped_viewer_sees_only_machines_on_their_projects() {
     use signet_proto::{MachineId, SecretId};
-    use signet_store::{EnrollMethod, MachineKind, MachineRecord, MachineStatus, MachineStore};
+    use signet_store::{EnrollMethod, MachineKind, MachineRecord, MachineStatus};
 
     let w = world().await;
     let s = &w.signet;
@@ -761,7 +656,7 @@ async fn a_scoped_viewer_sees_only_machines_on_their_projects() {
 async fn session(w: &World, login: &str, totp: &totp_rs::Totp) -> AuthedOperator {
     use signet_core::account::{LoginAttempt, SecondFactor};
 
-    w.clock.0.fetch_add(30_000, Ordering::SeqCst);
+    w.clock.advance(30_000);
     let secs = u64::try_from(w.clock.now_ms() / 1000).unwrap();
     let opened = w
         .signet
@@ -836,7 +731,7 @@ async fn sessions_carry_the_scope_and_role_changes_and_invitations_need_a_step_u
     let dev_id = dev.user.id.to_string();
     // Signing in counts as a step-up.
     s.invites().invite_user(&boss, invite()).await.unwrap();
-    w.clock.0.fetch_add(STEP_UP_WINDOW_MS, Ordering::SeqCst);
+    w.clock.advance(STEP_UP_WINDOW_MS);
     assert_eq!(
         s.invites().invite_user(&boss, invite()).await.map(drop),
         Err(CoreError::StepUpRequired)

@@ -5,19 +5,14 @@
 
 use signet_core::network::ClientAddr;
 use std::net::{IpAddr, Ipv4Addr};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicI64, Ordering};
 
 use serde_json::{Value, json};
-use signet_core::account::{NewOwner, Password};
 use signet_core::auth::{AuthedOperator, SessionGrant};
 use signet_core::passkey::{CEREMONY_TTL_MS, PasskeyAnswer, PasskeyChallenge};
 use signet_core::session::STEP_UP_WINDOW_MS;
-use signet_core::{Clock, Conflict, CoreError, Signet, SignetConfig};
-use signet_crypto::RootKey;
+use signet_core::{Clock, Conflict, CoreError};
 use signet_proto::{OperatorId, SecretSeed, SessionId, UserId};
-use signet_store::{AuditFilter, OperatorRecord, Role, Store, UserRecord, UserStatus};
-use signet_store_sqlite::SqliteStore;
+use signet_store::{AuditFilter, OperatorRecord, Role, UserRecord, UserStatus};
 use webauthn_authenticator_rs::WebauthnAuthenticator;
 use webauthn_authenticator_rs::softpasskey::SoftPasskey;
 use webauthn_rs::prelude::{
@@ -26,27 +21,14 @@ use webauthn_rs::prelude::{
 
 const ORIGIN: &str = "http://localhost:8420";
 
-struct ManualClock(AtomicI64);
-
-impl Clock for ManualClock {
-    fn now_ms(&self) -> i64 {
-        self.0.load(Ordering::SeqCst)
+signet_testkit::world_with! {
+    /// The shared world with its first owner account.
+    struct World {
+        owner: UserRecord,
     }
-}
-
-struct World {
-    signet: Signet,
-    store: Arc<dyn Store>,
-    clock: Arc<ManualClock>,
-    owner: UserRecord,
-    _dir: tempfile::TempDir,
 }
 
 impl World {
-    fn advance(&self, ms: i64) {
-        self.clock.0.fetch_add(ms, Ordering::SeqCst);
-    }
-
     /// An operator key of `user`'s, as authentication would hand it to core.
     fn op(&self, user: &UserRecord) -> AuthedOperator {
         AuthedOperator::key(
@@ -102,38 +84,9 @@ impl World {
 }
 
 async fn world_at(api_url: &str) -> World {
-    let dir = tempfile::tempdir().expect("tmp");
-    let store: Arc<dyn Store> =
-        Arc::new(SqliteStore::open(&dir.path().join("signet.db")).expect("store"));
-    let clock = Arc::new(ManualClock(AtomicI64::new(1_800_000_000_000)));
-    let signet = Signet::open(
-        store.clone(),
-        RootKey::generate().expect("key"),
-        clock.clone(),
-        SignetConfig {
-            api_url: api_url.to_owned(),
-            ..SignetConfig::default()
-        },
-    )
-    .await
-    .expect("open");
-    let owner = signet
-        .accounts()
-        .create_owner(NewOwner {
-            username: "Owner",
-            email: "owner@example.test",
-            password: Password::new("correct horse battery staple"),
-        })
-        .await
-        .expect("owner")
-        .user;
-    World {
-        signet,
-        store,
-        clock,
-        owner,
-        _dir: dir,
-    }
+    let kit = signet_testkit::World::sqlite().api_url(api_url).await;
+    let owner = kit.owner_user("Owner", "owner@example.test").await.user;
+    World { kit, owner }
 }
 
 async fn world() -> World {

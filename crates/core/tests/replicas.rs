@@ -4,22 +4,16 @@
 //! feed never reports another process's writes).
 #![allow(clippy::unwrap_used, clippy::expect_used)] // Tests fail loudly by design.
 
-use std::net::{IpAddr, Ipv4Addr};
 use std::sync::Arc;
 
-use signet_core::auth::{AuthedOperator, SignedRequest};
-use signet_core::enrollment::{EnrollmentSpec, Registration};
-use signet_core::network::ClientAddr;
-use signet_core::secret::SecretInput;
+use signet_core::auth::AuthedOperator;
 use signet_core::{CoreError, Signet, SignetConfig, SystemClock};
 use signet_crypto::RootKey;
-use signet_proto::{CanonicalPath, Method, Nonce, SecretSeed, SignedHeaders, Timestamp};
+use signet_proto::SecretSeed;
 use signet_store::Store;
-use signet_store_postgres::testing::TestDatabase;
 use signet_store_sqlite::SqliteStore;
-use zeroize::Zeroizing;
-
-const LOCAL: ClientAddr = ClientAddr::Known(IpAddr::V4(Ipv4Addr::LOCALHOST));
+use signet_testkit::postgres::TestDatabase;
+use signet_testkit::{granted_machine, signed};
 
 /// Replica A (where the operator acts) and replica B (where the machine reads), one vault.
 struct Pair {
@@ -53,80 +47,31 @@ async fn pair(a_store: Arc<dyn Store>, b_store: Arc<dyn Store>) -> Pair {
     .await
     .expect("open B");
     let (rec, _) = a.operators().create_operator("owner", true).await.unwrap();
-    let op = AuthedOperator::key(rec, signet_store::Role::Owner, LOCAL);
-    let project = a.secrets().create_project(&op, "p").await.unwrap();
-    let secret = a
-        .secrets()
-        .create_secret(
-            &op,
-            project.id.as_str(),
-            "S",
-            SecretInput::Value(Zeroizing::new("v".into())),
-        )
-        .await
-        .unwrap();
-    let spec = EnrollmentSpec {
-        project_ids: vec![project.id.to_string()],
-        secret_ids: vec![secret.id.to_string()],
-        ..Default::default()
-    };
-    let token = a
-        .enrollment()
-        .issue_enrollment_token(&op, &spec)
-        .await
-        .unwrap()
-        .token
-        .unwrap();
-    let seed = SecretSeed::generate();
-    let pk = seed.public_key().to_base64();
-    let reg = Registration {
-        public_key: &pk,
-        hostname: "reader",
-        name: None,
-        source_ip: LOCAL,
-        proof: None,
-        proof_timestamp: None,
-    };
-    let machine = a
-        .enrollment()
-        .enroll_with_enrollment_token(a.vault_id().as_str(), &token, &reg)
-        .await
-        .unwrap()
-        .machine_id
-        .to_string();
+    let op = AuthedOperator::key(rec, signet_store::Role::Owner, signet_testkit::LOCAL);
+    let reader = granted_machine(&a, &op, "reader", None).await;
     Pair {
         a,
         b,
         op,
-        machine,
-        seed,
-        path: format!("/v1/secret/{}", secret.id),
+        machine: reader.id,
+        seed: reader.seed,
+        path: reader.path,
     }
 }
 
 impl Pair {
     /// One freshly signed machine request to `signet`, from 127.0.0.1.
     async fn ask(&self, signet: &Signet) -> Result<(), CoreError> {
-        let h = SignedHeaders::sign(
-            &self.seed,
-            &Method::parse("GET").unwrap(),
-            &CanonicalPath::parse(&self.path).unwrap(),
-            b"",
-            Timestamp::from_secs(signet.now_ms() / 1000),
-            &Nonce::generate(),
-        );
+        let mut parts = Vec::new();
         signet
             .auth()
-            .authenticate_machine(&SignedRequest {
-                principal_id: Some(&self.machine),
-                method: "GET",
-                target: &self.path,
-                timestamp: Some(&h.timestamp),
-                nonce: Some(&h.nonce),
-                signature: Some(&h.signature),
-                body: b"",
-                source_ip: LOCAL,
-            })
+            .authenticate_machine(&signed(
+                &self.seed,
+                &self.machine,
+                &self.path,
+                signet.now_ms(),
+                &mut parts,
+            ))
             .await
             .map(drop)
     }

@@ -3,114 +3,40 @@
 //! the permission while changing nothing. Manual clock, real SQLite store.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // Tests fail loudly by design.
 
-use signet_core::network::ClientAddr;
-use std::net::{IpAddr, Ipv4Addr};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicI64, Ordering};
-
 use signet_core::account::{NewUser, Password};
-use signet_core::auth::{AuthedOperator, SignedRequest};
+use signet_core::auth::AuthedOperator;
 use signet_core::enrollment::EnrollmentSpec;
 use signet_core::role::{Permission, allows, may_grant};
 use signet_core::secret::SecretInput;
-use signet_core::{Clock, Conflict, CoreError, Signet, SignetConfig};
-use signet_crypto::RootKey;
-use signet_proto::{
-    CanonicalPath, Method, Nonce, OperatorId, SecretSeed, SignedHeaders, Timestamp, UserId,
-};
-use signet_store::{
-    AuditFilter, OperatorRecord, OperatorStore, Role, UserRecord, UserStatus, UserStore,
-};
-use signet_store_sqlite::SqliteStore;
+use signet_core::{Conflict, CoreError};
+use signet_proto::{OperatorId, SecretSeed};
+use signet_store::{AuditFilter, Role};
 use zeroize::Zeroizing;
 
-struct ManualClock(AtomicI64);
-
-impl Clock for ManualClock {
-    fn now_ms(&self) -> i64 {
-        self.0.load(Ordering::SeqCst)
-    }
-}
-
-const LOCAL: ClientAddr = ClientAddr::Known(IpAddr::V4(Ipv4Addr::LOCALHOST));
 const ROLES: [Role; 4] = [Role::Viewer, Role::Developer, Role::Admin, Role::Owner];
 
-struct World {
-    signet: Signet,
-    store: Arc<SqliteStore>,
-    clock: Arc<ManualClock>,
-    owner: AuthedOperator,
-    _dir: tempfile::TempDir,
+signet_testkit::world_with! {
+    /// The shared world with the headless owner key acting.
+    struct World {
+        owner: AuthedOperator,
+    }
 }
 
 async fn world() -> World {
-    let dir = tempfile::tempdir().expect("tmp");
-    let store = Arc::new(SqliteStore::open(&dir.path().join("signet.db")).expect("store"));
-    let clock = Arc::new(ManualClock(AtomicI64::new(1_800_000_000_000)));
-    let signet = Signet::open(
-        store.clone(),
-        RootKey::generate().expect("key"),
-        clock.clone(),
-        SignetConfig::default(),
-    )
-    .await
-    .expect("open");
-    let (rec, _seed) = signet
-        .operators()
-        .create_operator("owner", true)
-        .await
-        .expect("operator");
-    let owner = AuthedOperator::key(rec, Role::Owner, LOCAL);
-    World {
-        signet,
-        store,
-        clock,
-        owner,
-        _dir: dir,
-    }
+    let kit = signet_testkit::World::sqlite().await;
+    let owner = kit.owner_operator().await;
+    World { kit, owner }
 }
 
 impl World {
     /// A user with `role` and a CLI key of theirs, as `signet login` would leave them.
     async fn user_key(&self, name: &str, role: Role) -> (SecretSeed, OperatorId) {
-        let now = self.clock.now_ms();
-        let user = UserRecord {
-            id: UserId::generate(),
-            username: name.to_owned(),
-            email: format!("{name}@example.test"),
-            display_name: name.to_owned(),
-            password_hash: "unused".to_owned(),
-            totp_sealed: None,
-            totp_last_step: 0,
-            role,
-            projects: None,
-            status: UserStatus::Active,
-            failed_attempts: 0,
-            locked_until_ms: None,
-            created_ms: now,
-        };
-        self.store.insert_user(&user).await.expect("user");
-        let seed = SecretSeed::generate();
-        let op = OperatorRecord {
-            id: OperatorId::generate(),
-            name: name.to_owned(),
-            public_key: seed.public_key(),
-            owner: false,
-            disabled: false,
-            created_ms: now,
-            user_id: Some(user.id),
-            expires_ms: Some(now + 3_600_000),
-        };
-        self.store.insert_operator(&op).await.expect("operator");
-        (seed, op.id)
+        let k = self.kit.user_key(name, role, None).await;
+        (k.seed, k.key)
     }
 
     async fn authed(&self, seed: &SecretSeed, id: &OperatorId) -> AuthedOperator {
-        let id = id.to_string();
-        let mut parts = Vec::new();
-        self.signet
-            .auth()
-            .authenticate_operator(&signed(seed, &id, self.clock.now_ms(), &mut parts))
+        self.authenticate_key(seed, id)
             .await
             .expect("authenticates")
     }
@@ -120,35 +46,6 @@ impl World {
             role,
             ..self.owner.clone()
         }
-    }
-}
-
-fn signed<'a>(
-    seed: &SecretSeed,
-    id: &'a str,
-    now_ms: i64,
-    parts: &'a mut Vec<String>,
-) -> SignedRequest<'a> {
-    let path = "/v1/admin/projects";
-    let h = SignedHeaders::sign(
-        seed,
-        &Method::parse("GET").expect("m"),
-        &CanonicalPath::parse(path).expect("p"),
-        b"",
-        Timestamp::from_secs(now_ms / 1000),
-        &Nonce::generate(),
-    );
-    parts.clear();
-    parts.extend([path.to_owned(), h.timestamp, h.nonce, h.signature]);
-    SignedRequest {
-        principal_id: Some(id),
-        method: "GET",
-        target: &parts[0],
-        timestamp: Some(&parts[1]),
-        nonce: Some(&parts[2]),
-        signature: Some(&parts[3]),
-        body: b"",
-        source_ip: LOCAL,
     }
 }
 

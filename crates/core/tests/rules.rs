@@ -2,90 +2,26 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // Tests fail loudly by design.
 
 use signet_core::network::ClientAddr;
-use std::net::IpAddr;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicI64, Ordering};
 
 use signet_core::auth::{AuthedOperator, SignedRequest};
 use signet_core::enrollment::{EnrollmentSpec, Registration};
 use signet_core::secret::SecretInput;
-use signet_core::{Clock, Conflict, CoreError, Signet, SignetConfig};
-use signet_crypto::RootKey;
-use signet_proto::{CanonicalPath, Method, Nonce, SecretSeed, SignedHeaders, Timestamp};
-use signet_store_sqlite::SqliteStore;
+use signet_core::{Clock, Conflict, CoreError};
+use signet_proto::{SecretSeed, Timestamp};
+use signet_testkit::{LOCAL, signed};
 use zeroize::Zeroizing;
 
-/// A clock the test moves by hand.
-struct ManualClock(AtomicI64);
-
-impl Clock for ManualClock {
-    fn now_ms(&self) -> i64 {
-        self.0.load(Ordering::SeqCst)
+signet_testkit::world_with! {
+    /// The shared world with the headless owner key acting.
+    struct World {
+        op: AuthedOperator,
     }
 }
-
-struct World {
-    signet: Signet,
-    clock: Arc<ManualClock>,
-    op: AuthedOperator,
-    _dir: tempfile::TempDir,
-}
-
-const LOCAL: ClientAddr = ClientAddr::Known(IpAddr::V4(std::net::Ipv4Addr::LOCALHOST));
 
 async fn world() -> World {
-    let dir = tempfile::tempdir().expect("tmp");
-    let store = SqliteStore::open(&dir.path().join("signet.db")).expect("store");
-    let clock = Arc::new(ManualClock(AtomicI64::new(1_800_000_000_000)));
-    let signet = Signet::open(
-        Arc::new(store),
-        RootKey::generate().expect("key"),
-        clock.clone(),
-        SignetConfig::default(),
-    )
-    .await
-    .expect("open");
-    let (rec, _seed) = signet
-        .operators()
-        .create_operator("owner", true)
-        .await
-        .expect("operator");
-    let op = AuthedOperator::key(rec, signet_store::Role::Owner, LOCAL);
-    World {
-        signet,
-        clock,
-        op,
-        _dir: dir,
-    }
-}
-
-fn signed<'a>(
-    seed: &SecretSeed,
-    id: &'a str,
-    path: &str,
-    now_ms: i64,
-    parts: &'a mut Vec<String>,
-) -> SignedRequest<'a> {
-    let h = SignedHeaders::sign(
-        seed,
-        &Method::parse("GET").expect("m"),
-        &CanonicalPath::parse(path).expect("p"),
-        b"",
-        Timestamp::from_secs(now_ms / 1000),
-        &Nonce::generate(),
-    );
-    parts.clear();
-    parts.extend([path.to_owned(), h.timestamp, h.nonce, h.signature]);
-    SignedRequest {
-        principal_id: Some(id),
-        method: "GET",
-        target: &parts[0],
-        timestamp: Some(&parts[1]),
-        nonce: Some(&parts[2]),
-        signature: Some(&parts[3]),
-        body: b"",
-        source_ip: LOCAL,
-    }
+    let kit = signet_testkit::World::sqlite().await;
+    let op = kit.owner_operator().await;
+    World { kit, op }
 }
 
 #[tokio::test]
@@ -159,7 +95,7 @@ async fn ephemeral_machines_stop_authenticating_at_expiry() {
         "v"
     );
 
-    w.clock.0.fetch_add(121_000, Ordering::SeqCst);
+    w.clock.advance(121_000);
     let err = w
         .signet
         .auth()
@@ -217,7 +153,7 @@ async fn bootstrap_tokens_expire_after_ten_minutes_and_work_once() {
             .expect_err("second use"),
         CoreError::Forbidden
     );
-    w.clock.0.fetch_add(10 * 60 * 1000 + 1, Ordering::SeqCst);
+    w.clock.advance(10 * 60 * 1000 + 1);
     assert_eq!(
         w.signet
             .enrollment()
@@ -433,58 +369,8 @@ async fn enrollment_proofs_bind_key_token_vault_and_time_and_never_spend_a_token
 
 /// An approved machine (from an enrollment token) granted one secret: its key, id and read path.
 async fn granted_machine(w: &World, name: &str) -> (SecretSeed, String, String) {
-    let project = w
-        .signet
-        .secrets()
-        .create_project(&w.op, name)
-        .await
-        .expect("project");
-    let secret = w
-        .signet
-        .secrets()
-        .create_secret(
-            &w.op,
-            project.id.as_str(),
-            "S",
-            SecretInput::Value(Zeroizing::new("v".into())),
-        )
-        .await
-        .expect("secret");
-    let spec = EnrollmentSpec {
-        project_ids: vec![project.id.to_string()],
-        secret_ids: vec![secret.id.to_string()],
-        machine_ttl_secs: Some(3600),
-        ..Default::default()
-    };
-    let token = w
-        .signet
-        .enrollment()
-        .issue_enrollment_token(&w.op, &spec)
-        .await
-        .expect("token")
-        .token
-        .expect("text");
-    let seed = SecretSeed::generate();
-    let pk = seed.public_key().to_base64();
-    let reg = Registration {
-        public_key: &pk,
-        hostname: name,
-        name: None,
-        source_ip: LOCAL,
-        proof: None,
-        proof_timestamp: None,
-    };
-    let r = w
-        .signet
-        .enrollment()
-        .enroll_with_enrollment_token(w.signet.vault_id().as_str(), &token, &reg)
-        .await
-        .expect("enroll");
-    (
-        seed,
-        r.machine_id.to_string(),
-        format!("/v1/secret/{}", secret.id),
-    )
+    let m = signet_testkit::granted_machine(&w.signet, &w.op, name, Some(3600)).await;
+    (m.seed, m.id, m.path)
 }
 
 #[tokio::test]
@@ -524,7 +410,7 @@ async fn a_machine_over_its_request_budget_waits_and_others_do_not() {
             .expect("another machine is unaffected");
     }
     // Two a minute refill one every 30 s.
-    w.clock.0.fetch_add(30_000, Ordering::SeqCst);
+    w.clock.advance(30_000);
     w.signet
         .auth()
         .authenticate_machine(&signed(&seed, &id, &path, w.clock.now_ms(), &mut buf))
@@ -619,7 +505,7 @@ async fn a_source_past_its_failure_budget_is_refused_before_any_signature_work()
         .await
         .expect("another source is unaffected");
     // The failures so far: one record now, the rest in one aggregate when the interval ends.
-    w.clock.0.fetch_add(60_000, Ordering::SeqCst);
+    w.clock.advance(60_000);
     assert_eq!(
         w.signet
             .audit()

@@ -4,42 +4,25 @@
 
 use signet_core::network::ClientAddr;
 use std::net::{IpAddr, Ipv4Addr};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicI64, Ordering};
 
 use signet_core::account::{LoginAttempt, NewOwner, Password, SecondFactor};
 use signet_core::session::{
     OpenedSession, SESSION_ABSOLUTE_MS, SESSION_IDLE_MS, SETUP_CODE_TTL_MS, STEP_UP_WINDOW_MS,
     SessionSecret,
 };
-use signet_core::{Clock, CoreError, Signet, SignetConfig};
-use signet_crypto::RootKey;
-use signet_store_sqlite::SqliteStore;
+use signet_core::{Clock, CoreError};
+use signet_testkit::PASSWORD;
 use totp_rs::Totp;
 use zeroize::Zeroizing;
 
-struct ManualClock(AtomicI64);
-
-impl Clock for ManualClock {
-    fn now_ms(&self) -> i64 {
-        self.0.load(Ordering::SeqCst)
+signet_testkit::world_with! {
+    /// The shared world with its first owner account's authenticator.
+    struct World {
+        totp: Totp,
     }
-}
-
-const PASSWORD: &str = "correct horse battery staple";
-
-struct World {
-    signet: Signet,
-    clock: Arc<ManualClock>,
-    totp: Totp,
-    _dir: tempfile::TempDir,
 }
 
 impl World {
-    fn advance(&self, ms: i64) {
-        self.clock.0.fetch_add(ms, Ordering::SeqCst);
-    }
-
     fn code(&self) -> String {
         let secs = u64::try_from(self.clock.now_ms() / 1000).unwrap();
         self.totp.generate(secs).to_string()
@@ -70,39 +53,11 @@ fn ip() -> ClientAddr {
     ClientAddr::Known(IpAddr::V4(Ipv4Addr::new(192, 0, 2, 1)))
 }
 
-async fn empty_world() -> (Signet, Arc<ManualClock>, tempfile::TempDir) {
-    let dir = tempfile::tempdir().expect("tmp");
-    let store = SqliteStore::open(&dir.path().join("signet.db")).expect("store");
-    let clock = Arc::new(ManualClock(AtomicI64::new(1_800_000_000_000)));
-    let signet = Signet::open(
-        Arc::new(store),
-        RootKey::generate().expect("key"),
-        clock.clone(),
-        SignetConfig::default(),
-    )
-    .await
-    .expect("open");
-    (signet, clock, dir)
-}
-
 async fn world() -> World {
-    let (signet, clock, dir) = empty_world().await;
-    let owner = signet
-        .accounts()
-        .create_owner(NewOwner {
-            username: "owner",
-            email: "owner@example.test",
-            password: Password::new(PASSWORD),
-        })
-        .await
-        .expect("owner");
+    let kit = signet_testkit::World::sqlite().await;
+    let owner = kit.owner_user("owner", "owner@example.test").await;
     let totp = Totp::from_url(owner.otpauth_uri.as_str()).expect("otpauth uri");
-    World {
-        signet,
-        clock,
-        totp,
-        _dir: dir,
-    }
+    World { kit, totp }
 }
 
 fn new_owner(name: &str) -> NewOwner<'_> {
@@ -115,7 +70,8 @@ fn new_owner(name: &str) -> NewOwner<'_> {
 
 #[tokio::test]
 async fn the_setup_code_works_once_within_the_hour() {
-    let (signet, clock, _dir) = empty_world().await;
+    let w = signet_testkit::World::sqlite().await;
+    let (signet, clock) = (&w.signet, &w.clock);
     assert!(signet.sessions().setup_open().await.unwrap());
     let code = signet
         .sessions()
@@ -133,7 +89,7 @@ async fn the_setup_code_works_once_within_the_hour() {
     assert!(signet.sessions().setup_open().await.unwrap());
 
     // Expired: a new code is needed.
-    clock.0.fetch_add(SETUP_CODE_TTL_MS, Ordering::SeqCst);
+    clock.advance(SETUP_CODE_TTL_MS);
     let late = signet
         .sessions()
         .setup_owner(&code, ip(), new_owner("first"))
@@ -200,7 +156,7 @@ async fn a_session_authenticates_until_idle_or_absolute_timeout() {
         .authenticate_session(&s.secret, ip())
         .await;
     assert_eq!(idle.unwrap_err(), CoreError::Unauthenticated);
-    w.clock.0.fetch_sub(SESSION_IDLE_MS, Ordering::SeqCst);
+    w.clock.advance(-SESSION_IDLE_MS);
     let revived = w
         .signet
         .sessions()

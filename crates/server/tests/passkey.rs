@@ -2,23 +2,18 @@
 //! authenticator over HTTP, the uniform 401, the body rules, and `passkeys_unavailable`.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // Tests fail loudly by design.
 
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::net::{IpAddr, Ipv4Addr};
 use std::sync::Arc;
 
 use axum::body::Body;
-use axum::extract::connect_info::MockConnectInfo;
-use axum::http::{HeaderMap, Request, StatusCode};
-use http_body_util::BodyExt;
+use axum::http::{Request, StatusCode};
 use serde_json::{Value, json};
 use signet_core::account::{NewOwner, Password};
 use signet_core::auth::AuthedOperator;
 use signet_core::{Signet, SignetConfig};
 use signet_proto::{OperatorId, SecretSeed};
-use signet_server::config::RootKeySource;
-use signet_server::extract::Peer;
-use signet_server::{AppState, install, router};
 use signet_store::{OperatorRecord, Role, UserRecord};
-use tower::ServiceExt;
+use signet_testkit::app::{TestApp, call as call_h};
 use webauthn_authenticator_rs::WebauthnAuthenticator;
 use webauthn_authenticator_rs::softpasskey::SoftPasskey;
 use webauthn_rs::prelude::{
@@ -28,38 +23,17 @@ use webauthn_rs::prelude::{
 const ORIGIN: &str = "http://localhost:8420";
 
 async fn app(api_url: &str) -> (axum::Router, Arc<Signet>, tempfile::TempDir) {
-    let dir = tempfile::tempdir().expect("tmp");
-    let signet = install::open(
-        &dir.path().join("data"),
-        &install::DatabaseUrl::Sqlite(dir.path().join("data").join(install::DB_FILE)),
-        &RootKeySource::DataDir,
-        SignetConfig {
-            api_url: api_url.to_owned(),
-            ..SignetConfig::default()
-        },
-    )
-    .await
-    .expect("open");
-    let state = AppState::new(signet.clone(), Vec::new());
-    let peer = Peer(SocketAddr::from(([127, 0, 0, 1], 40000)));
-    (router(state).layer(MockConnectInfo(peer)), signet, dir)
+    let app = TestApp::sqlite(SignetConfig {
+        api_url: api_url.to_owned(),
+        ..SignetConfig::default()
+    })
+    .await;
+    (app.router, app.signet, app.dir)
 }
 
 async fn call(app: &axum::Router, req: Request<Body>) -> (StatusCode, Value) {
     let (status, body, _) = call_h(app, req).await;
     (status, body)
-}
-
-async fn call_h(app: &axum::Router, req: Request<Body>) -> (StatusCode, Value, HeaderMap) {
-    let resp = app.clone().oneshot(req).await.expect("infallible");
-    let status = resp.status();
-    let headers = resp.headers().clone();
-    let bytes = resp.into_body().collect().await.expect("body").to_bytes();
-    (
-        status,
-        serde_json::from_slice(&bytes).unwrap_or(Value::Null),
-        headers,
-    )
 }
 
 fn post(uri: &str, body: &Value) -> Request<Body> {

@@ -2,46 +2,15 @@
 //! that hold before any handler runs, and the error bodies.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // Tests fail loudly by design.
 
-use std::net::SocketAddr;
-
 use axum::body::Body;
-use axum::extract::connect_info::MockConnectInfo;
 use axum::http::{Request, StatusCode};
-use http_body_util::BodyExt;
 use signet_core::SignetConfig;
-use signet_server::config::RootKeySource;
-use signet_server::extract::Peer;
-use signet_server::{AppState, install, router};
+use signet_testkit::app::{TestApp, call};
 use tower::ServiceExt;
 
 async fn app() -> (axum::Router, tempfile::TempDir) {
-    let dir = tempfile::tempdir().expect("tmp");
-    let signet = install::open(
-        &dir.path().join("data"),
-        &install::DatabaseUrl::Sqlite(dir.path().join("data").join(install::DB_FILE)),
-        &RootKeySource::DataDir,
-        SignetConfig::default(),
-    )
-    .await
-    .expect("open");
-    let state = AppState::new(signet, Vec::new());
-    let peer = Peer(SocketAddr::from(([127, 0, 0, 1], 40000)));
-    (router(state).layer(MockConnectInfo(peer)), dir)
-}
-
-async fn call(
-    app: &axum::Router,
-    req: Request<Body>,
-) -> (StatusCode, serde_json::Value, axum::http::HeaderMap) {
-    let resp = app.clone().oneshot(req).await.expect("infallible");
-    let status = resp.status();
-    let headers = resp.headers().clone();
-    let bytes = resp.into_body().collect().await.expect("body").to_bytes();
-    (
-        status,
-        serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null),
-        headers,
-    )
+    let app = TestApp::sqlite(SignetConfig::default()).await;
+    (app.router, app.dir)
 }
 
 fn get(uri: &str) -> Request<Body> {

@@ -2,21 +2,14 @@
 //! cookie's attributes, the cross-site checks, logout, and the dashboard's headers.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // Tests fail loudly by design.
 
-use std::net::SocketAddr;
-
 use axum::body::Body;
-use axum::extract::connect_info::MockConnectInfo;
 use axum::http::{HeaderMap, Request, StatusCode};
-use http_body_util::BodyExt;
 use serde_json::{Value, json};
 use signet_core::SignetConfig;
-use signet_server::config::RootKeySource;
-use signet_server::extract::Peer;
-use signet_server::{AppState, install, router};
-use tower::ServiceExt;
+use signet_testkit::app::{TestApp, call};
 
 const ORIGIN: &str = "http://localhost:8420";
-const PASSWORD: &str = "correct horse battery staple";
+const PASSWORD: &str = signet_testkit::PASSWORD;
 
 struct App {
     router: axum::Router,
@@ -25,43 +18,28 @@ struct App {
 }
 
 async fn app() -> App {
-    let dir = tempfile::tempdir().expect("tmp");
-    let signet = install::open(
-        &dir.path().join("data"),
-        &install::DatabaseUrl::Sqlite(dir.path().join("data").join(install::DB_FILE)),
-        &RootKeySource::DataDir,
-        SignetConfig {
-            api_url: ORIGIN.to_owned(),
-            ..SignetConfig::default()
-        },
-    )
-    .await
-    .expect("open");
-    let setup_code = signet
+    let app = TestApp::sqlite(SignetConfig {
+        api_url: ORIGIN.to_owned(),
+        ..SignetConfig::default()
+    })
+    .await;
+    let setup_code = app
+        .signet
         .sessions()
         .issue_setup_code()
         .await
         .unwrap()
         .expect("fresh install")
         .to_string();
-    let peer = Peer(SocketAddr::from(([127, 0, 0, 1], 40000)));
     App {
-        router: router(AppState::new(signet, Vec::new())).layer(MockConnectInfo(peer)),
+        router: app.router,
         setup_code,
-        _dir: dir,
+        _dir: app.dir,
     }
 }
 
 async fn send(app: &App, req: Request<Body>) -> (StatusCode, Value, HeaderMap) {
-    let resp = app.router.clone().oneshot(req).await.expect("infallible");
-    let status = resp.status();
-    let headers = resp.headers().clone();
-    let bytes = resp.into_body().collect().await.expect("body").to_bytes();
-    (
-        status,
-        serde_json::from_slice(&bytes).unwrap_or(Value::Null),
-        headers,
-    )
+    call(&app.router, req).await
 }
 
 /// A browser-like request: same-origin headers, and the cookie and CSRF token when given.

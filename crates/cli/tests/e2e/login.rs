@@ -5,37 +5,16 @@
 
 use std::io::{Read as _, Write as _};
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::Output;
 
 use serde_json::{Value, json};
 use signet_proto::SecretSeed;
 use totp_rs::Totp;
 
-use crate::harness::{Backend, TestServer, bin, every_backend, stderr, stdout};
+use crate::harness::{Backend, TestServer, every_backend, run_with_stdin, stderr, stdout};
 
 const PASSWORD: &str = "a long enough passphrase";
 const EMAIL: &str = "Owner@Example.test";
-
-/// Runs `signet` with `SIGNET_HOME=home` and `stdin` on its standard input.
-pub(crate) fn run_with_stdin(home: &Path, args: &[&str], stdin: &str) -> Output {
-    let mut child = Command::new(bin())
-        .args(args)
-        .env("SIGNET_HOME", home)
-        .env_remove("SIGNET_IDENTITY")
-        .env_remove("SIGNET_OPERATOR_IDENTITY")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn signet");
-    child
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(stdin.as_bytes())
-        .expect("write stdin");
-    child.wait_with_output().expect("signet output")
-}
 
 /// One HTTP/1.1 POST with a JSON body, over a plain socket: the raw status and body.
 fn post(port: u16, path: &str, body: &Value) -> (u16, String) {

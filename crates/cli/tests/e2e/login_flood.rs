@@ -38,7 +38,7 @@ async fn five_hundred_sign_ins_keep_memory_bounded_and_the_reader_served() {
     std::fs::write(&config, "trusted_proxies = [\"127.0.0.1/32\"]\n").expect("config");
     let f = Fixture::with_server(TestServer::start_with_config(&config));
     let s = &f.server;
-    let out = crate::login::run_with_stdin(
+    let out = crate::harness::run_with_stdin(
         &s.operator_home,
         &[
             "--json",

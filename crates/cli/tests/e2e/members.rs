@@ -6,8 +6,9 @@
 use serde_json::{Value, json};
 use totp_rs::Totp;
 
+use crate::harness::run_with_stdin;
 use crate::harness::{Backend, Fixture, every_backend, stderr};
-use crate::roles::{PASSWORD, login, owner_client, raw, run_with_stdin};
+use crate::roles::{PASSWORD, login, owner_client, raw};
 
 every_backend!(async fn an_invited_scoped_developer_sees_only_their_project);
 async fn an_invited_scoped_developer_sees_only_their_project(backend: Backend) {

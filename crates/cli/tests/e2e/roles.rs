@@ -4,38 +4,16 @@
 //! routes is checked against the router's source, so a POST route added without a role check
 //! fails here until it is listed (and refused).
 
-use std::io::Write as _;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
 
 use serde_json::{Value, json};
 use signet_client::OperatorClient;
 use signet_client::identity::{self, OperatorIdentity};
 use totp_rs::Totp;
 
-use crate::harness::{Backend, Fixture, TestServer, bin, every_backend, stderr};
+use crate::harness::{Backend, Fixture, TestServer, every_backend, run_with_stdin, stderr};
 
 pub(crate) const PASSWORD: &str = "a long enough passphrase";
-
-pub(crate) fn run_with_stdin(home: &Path, args: &[&str], stdin: &str) -> Output {
-    let mut child = Command::new(bin())
-        .args(args)
-        .env("SIGNET_HOME", home)
-        .env_remove("SIGNET_IDENTITY")
-        .env_remove("SIGNET_OPERATOR_IDENTITY")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn signet");
-    child
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(stdin.as_bytes())
-        .expect("write stdin");
-    child.wait_with_output().expect("signet output")
-}
 
 /// The owner creates a user with `role`; returns their TOTP generator and recovery codes.
 fn create_user(server: &TestServer, name: &str, role: &str) -> (Totp, Vec<String>) {

@@ -1,0 +1,28 @@
+//! Test scaffolding shared by Signet's core, server and CLI tests, so each test binary states
+//! only what its tests are about.
+//!
+//! - [`clock`]: [`ManualClock`], the time source a test moves by hand.
+//! - [`world`]: [`World`], a `Signet` over a real SQLite file in a temporary folder, and the
+//!   people and machines tests populate it with; [`world_with!`] declares a test binary's own
+//!   world around it.
+//! - [`signing`]: signed machine and operator requests as core's authenticators take them.
+//! - [`postgres`]: a fresh real PostgreSQL database per test, kept when the test fails.
+//! - `app` (feature `server`): the HTTP router in-process, driven with `oneshot`.
+//! - `process` (feature `process`): a real `signet server` process on a free port, the CLI run
+//!   against it, and [`every_backend!`](crate::every_backend) to run a test on each backend.
+//!
+//! Used only as a dev-dependency (`publish = false`): it panics freely, as tests should.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // Test scaffolding fails loudly by design.
+
+#[cfg(feature = "server")]
+pub mod app;
+pub mod clock;
+pub mod postgres;
+#[cfg(feature = "process")]
+pub mod process;
+pub mod signing;
+pub mod world;
+
+pub use clock::ManualClock;
+pub use signing::{LOCAL, signed, signed_from};
+pub use world::{GrantedMachine, PASSWORD, UserKey, World, WorldBuilder, granted_machine};
