@@ -7,5 +7,9 @@
 //! framework or any storage driver.
 #![forbid(unsafe_code)]
 
+pub mod enroll;
+pub mod health;
+pub mod machine;
 pub mod openapi;
 pub mod route;
+pub mod wire_id;
