@@ -90,8 +90,8 @@ pub struct RegisteredMachine {
     request_body = EnrollRequest,
     responses((status = 200, description = "Registered, pending approval", body = PendingEnrollment),
               (status = 400, description = "Malformed body, or a proof that does not hold", body = ErrorBody),
-              (status = 401, description = "Unknown, spent or expired token", body = ErrorBody),
-              (status = 403, description = "Refused by the vault's policy", body = ErrorBody),
+              (status = 403, description = "An unknown, spent or expired token, an address the \
+                  allowlist refuses, or a proof the vault requires and did not get", body = ErrorBody),
               (status = 409, description = "The public key is already registered", body = ErrorBody),
               (status = 503, description = "The store or audit log is down", body = ErrorBody)))]
 #[allow(dead_code)] // A declaration for the OpenAPI document; the handler is in the server.
@@ -103,8 +103,8 @@ fn bootstrap() {}
     request_body = EnrollRequest,
     responses((status = 200, description = "Registered and approved", body = RegisteredMachine),
               (status = 400, description = "Malformed body, or a proof that does not hold", body = ErrorBody),
-              (status = 401, description = "Unknown vault, or an unusable token", body = ErrorBody),
-              (status = 403, description = "Refused by the vault's policy", body = ErrorBody),
+              (status = 403, description = "Another vault, an unusable token, or refused by the \
+                  token's or the vault's policy", body = ErrorBody),
               (status = 409, description = "The public key is already registered", body = ErrorBody),
               (status = 503, description = "The store or audit log is down", body = ErrorBody)))]
 #[allow(dead_code)] // A declaration for the OpenAPI document; the handler is in the server.
@@ -116,8 +116,8 @@ fn register() {}
     request_body = EnrollRequest,
     responses((status = 200, description = "Registered, pending approval", body = PendingEnrollment),
               (status = 400, description = "Malformed body, or a token was sent", body = ErrorBody),
-              (status = 401, description = "Unknown vault", body = ErrorBody),
-              (status = 403, description = "Tokenless requests are off, or refused by policy", body = ErrorBody),
+              (status = 403, description = "Another vault, tokenless requests turned off, or \
+                  refused by the vault's policy", body = ErrorBody),
               (status = 409, description = "The public key is already registered", body = ErrorBody),
               (status = 429, description = "Too many requests from this address", body = ErrorBody),
               (status = 503, description = "The store or audit log is down", body = ErrorBody)))]
