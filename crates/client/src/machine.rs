@@ -1,5 +1,11 @@
 //! The machine client: signed reads of secrets with a machine's own key, the SikkerKey SDK
 //! surface in Rust.
+//!
+//! Answers are `signet_api::machine`'s wire types where the SDK hands them out as they are
+//! (listings, whoami). Three keep an SDK-side shape: [`ExportedSecret`] (its value is a
+//! [`SecretValue`], with the structured-field rule), [`SecretChange`] (it keeps a status this
+//! SDK does not know instead of failing), and the SikkerKey CLI listings [`CliProject`] and
+//! [`CliSecret`] (decoded leniently, as the SikkerKey CLI decodes them).
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -15,21 +21,9 @@ use crate::identity::{self, Credentials};
 use crate::request::{ClientOptions, Principal, RetryNetwork, SignedRequest, Signer};
 use crate::secret::SecretValue;
 
-/// A secret as listed by `GET /v1/secrets` and `POST /v1/secrets/list` (no value).
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct SecretSummary {
-    /// The secret's id.
-    pub id: SecretId,
-    /// Its name.
-    pub name: String,
-    /// The comma-joined field names of a structured secret; `None` for a standard one.
-    #[serde(default)]
-    pub field_names: Option<String>,
-    /// The project it belongs to.
-    #[serde(default)]
-    pub project_id: Option<ProjectId>,
-}
+/// A secret as listed by `GET /v1/secrets` and `POST /v1/secrets/list` (no value): the wire
+/// type itself.
+pub use signet_api::machine::ListedSecret as SecretSummary;
 
 /// A secret with its value, as returned by `POST /v1/secrets/export`.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
