@@ -49,6 +49,9 @@ step "fuzz targets over the committed corpus (docs/fuzzing.md)"
 step "official sikkerkey Python SDK against a real server"
 SIGNET_BIN="${CARGO_TARGET_DIR:-$PWD/target}/debug/signet" .venv/bin/python -m pytest -q tests/sdk
 
+step "OpenAPI document: independent validator, and real answers against its schemas"
+SIGNET_BIN="${CARGO_TARGET_DIR:-$PWD/target}/debug/signet" .venv/bin/python -m pytest -q tests/openapi
+
 step "dashboard in headless Chromium (playwright-core, node:test)"
 # `cargo test` above built the binary (the end-to-end tests run it); a separate `cargo build`
 # would unify features differently and compile everything again.

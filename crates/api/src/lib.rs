@@ -7,6 +7,10 @@
 //! framework or any storage driver.
 #![forbid(unsafe_code)]
 
+pub mod enroll;
 pub mod error;
+pub mod health;
+pub mod machine;
 pub mod openapi;
 pub mod route;
+pub mod wire_id;

@@ -10,6 +10,8 @@ pub mod health {
     pub const LIVE: &str = "/healthz";
     /// Readiness: the store answers reads and takes audit writes.
     pub const READY: &str = "/readyz";
+    /// This API's OpenAPI 3.1 document.
+    pub const OPENAPI: &str = "/v1/openapi.json";
 }
 
 /// Machine routes: every request is signed by the machine's Ed25519 key (`docs/protocol.md`).

@@ -16,9 +16,12 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use serde::Deserialize;
+use signet_api::enroll::EnrollRequest;
+use signet_api::route;
 use signet_proto::{
     EnrollmentProof, Fingerprint, Identity, MachineId, SecretSeed, Timestamp, VaultId,
 };
+use zeroize::Zeroizing;
 
 use crate::error::ClientError;
 use crate::identity::{Credentials, SignetHome};
@@ -44,7 +47,9 @@ pub struct Enrollment {
     pub replaced: Option<PathBuf>,
 }
 
-/// The enrollment routes' answer: the union of the register and bootstrap shapes.
+/// The enrollment routes' answer: the union of `signet_api::enroll`'s `RegisteredMachine` and
+/// `PendingEnrollment`, decoded leniently so that a SikkerKey-compatible server that leaves out
+/// an optional field still enrolls.
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct EnrollResponse {
@@ -74,7 +79,7 @@ pub async fn bootstrap(
     enroll(
         home,
         server_url,
-        "/v1/enroll/bootstrap",
+        route::enroll::BOOTSTRAP,
         None,
         Some(token),
         hostname,
@@ -96,7 +101,7 @@ pub async fn register_with_enrollment_token(
     enroll(
         home,
         server_url,
-        &format!("/v1/{vault}/enroll/register"),
+        &route::enroll::REGISTER.replace("{vault}", vault.as_str()),
         Some(vault),
         Some(token),
         hostname,
@@ -118,7 +123,7 @@ pub async fn request(
     enroll(
         home,
         server_url,
-        &format!("/v1/{vault}/enroll/request"),
+        &route::enroll::REQUEST.replace("{vault}", vault.as_str()),
         Some(vault),
         None,
         hostname,
@@ -141,18 +146,15 @@ async fn enroll(
     let seed = SecretSeed::generate();
     let public_key = seed.public_key();
 
-    let mut body = serde_json::Map::new();
-    if let Some(token) = token {
-        body.insert("token".into(), token.into());
-    }
-    body.insert("publicKey".into(), public_key.to_base64().into());
-    body.insert("hostname".into(), hostname.into());
-    if let Some(name) = name.filter(|n| !n.is_empty()) {
-        body.insert("name".into(), name.into());
-    }
     let proof = EnrollmentProof::sign(&seed, vault, token, Timestamp::from_secs(unix_now()));
-    body.insert("proof".into(), proof.signature.to_base64().into());
-    body.insert("timestamp".into(), proof.timestamp.secs().into());
+    let body = EnrollRequest {
+        token: token.map(|t| Zeroizing::new(t.to_owned())),
+        public_key: public_key.to_base64(),
+        hostname: hostname.to_owned(),
+        name: name.filter(|n| !n.is_empty()).map(str::to_owned),
+        proof: Some(proof.signature.to_base64()),
+        timestamp: Some(proof.timestamp.secs()),
+    };
 
     let http = http_client(TIMEOUT)?;
     let resp = http

@@ -2,13 +2,15 @@
 //!
 //! - [`identity`]: the identity files under `SIGNET_HOME` (default `~/.signet`), laid out like
 //!   SikkerKey's so its SDKs can read them.
-//! - [`MachineClient`]: a machine's signed reads (`docs/api.md`, machine routes), with the
+//! - [`MachineClient`]: a machine's signed reads (`docs/openapi.json`, tag `machine`; the
+//!   answers are `signet_api`'s wire types), with the
 //!   SikkerKey SDKs' retries (429, 503 and network failures; 1, 2, 4 s) and 15 s timeout.
 //! - [`OperatorClient`]: the admin API, signed with an operator's key.
 //! - [`enroll`]: the unsigned enrollment calls that create a machine identity.
 //! - [`login`]: `signet login`, which trades a password and a second factor for an operator key.
-//! - [`SignedRequest`]: the low-level builder both clients use, which is also the test-support
-//!   API for sending replays, stale timestamps and tampered requests.
+//! - [`SignedRequest`]: the low-level builder both clients use. With the non-default `tamper`
+//!   feature (tests only) it is also the API for sending replays, stale timestamps and tampered
+//!   requests; without it, the SDK has no way to send a request an honest client would not.
 //!
 //! No request is sent unless the server URL is `https://`, or `http://` to a loopback host.
 //! Secret values come back as [`SecretValue`], which zeroizes on drop and never prints; buffers
@@ -34,9 +36,10 @@ pub use machine::{
     SecretSummary,
 };
 pub use operator::{OperatorClient, SecretContent};
+#[cfg(feature = "tamper")]
+pub use request::SignOverrides;
 pub use request::{
-    ClientOptions, PreparedRequest, Principal, RawResponse, SignOverrides, SignedRequest, Signer,
-    unix_now,
+    ClientOptions, PreparedRequest, Principal, RawResponse, SignedRequest, Signer, unix_now,
 };
 pub use secret::SecretValue;
 pub use signet_proto::{

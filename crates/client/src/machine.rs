@@ -1,33 +1,29 @@
 //! The machine client: signed reads of secrets with a machine's own key, the SikkerKey SDK
 //! surface in Rust.
+//!
+//! Answers are `signet_api::machine`'s wire types where the SDK hands them out as they are
+//! (listings, whoami). Three keep an SDK-side shape: [`ExportedSecret`] (its value is a
+//! [`SecretValue`], with the structured-field rule), [`SecretChange`] (it keeps a status this
+//! SDK does not know instead of failing), and the SikkerKey CLI listings [`CliProject`] and
+//! [`CliSecret`] (decoded leniently, as the SikkerKey CLI decodes them).
 
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
-use signet_proto::{Identity, MachineId, ProjectId, SecretId, VaultId};
+use signet_api::machine::{ExportRequest, PollRequest, ProjectScope, SecretAnswer};
+use signet_api::route;
+use signet_proto::{Identity, ProjectId, SecretId};
 
 use crate::error::ClientError;
 use crate::identity::{self, Credentials};
 use crate::request::{ClientOptions, Principal, RetryNetwork, SignedRequest, Signer};
 use crate::secret::SecretValue;
 
-/// A secret as listed by `GET /v1/secrets` and `POST /v1/secrets/list` (no value).
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct SecretSummary {
-    /// The secret's id.
-    pub id: SecretId,
-    /// Its name.
-    pub name: String,
-    /// The comma-joined field names of a structured secret; `None` for a standard one.
-    #[serde(default)]
-    pub field_names: Option<String>,
-    /// The project it belongs to.
-    #[serde(default)]
-    pub project_id: Option<ProjectId>,
-}
+/// A secret as listed by `GET /v1/secrets` and `POST /v1/secrets/list` (no value): the wire
+/// type itself.
+pub use signet_api::machine::ListedSecret as SecretSummary;
 
 /// A secret with its value, as returned by `POST /v1/secrets/export`.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -116,29 +112,8 @@ pub struct CliSecret {
     pub kind: String,
 }
 
-/// The server's view of this machine, from `GET /v1/whoami`.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct MachineWhoami {
-    /// The machine's id.
-    pub machine_id: MachineId,
-    /// Its name.
-    pub machine_name: String,
-    /// Its vault.
-    pub vault_id: VaultId,
-    /// Its approval status (e.g. `approved`).
-    pub status: String,
-    /// `standard` or `ephemeral`.
-    pub kind: String,
-    /// When an ephemeral machine expires (Unix ms); `None` for standard machines.
-    #[serde(default)]
-    pub expires_at: Option<i64>,
-}
-
-#[derive(Deserialize)]
-struct ValueResponse {
-    value: SecretValue,
-}
+/// The server's view of this machine, from `GET /v1/whoami`: the wire type itself.
+pub use signet_api::machine::MachineWhoami;
 
 #[derive(Deserialize)]
 struct SecretsResponse<T> {
@@ -218,10 +193,10 @@ impl MachineClient {
 
     /// `GET /v1/secret/{id}`: the value of one secret.
     pub async fn get_secret(&self, id: &SecretId) -> Result<SecretValue, ClientError> {
-        let r: ValueResponse = self
-            .get(&format!("/v1/secret/{id}"), "secret value")
-            .await?;
-        Ok(r.value)
+        let path = route::machine::SECRET.replace("{id}", id.as_str());
+        let mut r: SecretAnswer = self.get(&path, "secret value").await?;
+        // Moves the string out of the answer; the emptied `Zeroizing` is dropped harmlessly.
+        Ok(SecretValue::from(std::mem::take(&mut *r.value)))
     }
 
     /// The fields of a structured secret. Fails with [`ClientError::NotStructured`] when the
@@ -240,7 +215,8 @@ impl MachineClient {
 
     /// `GET /v1/secrets`: every secret this machine may read, without values.
     pub async fn list_secrets(&self) -> Result<Vec<SecretSummary>, ClientError> {
-        let r: SecretsResponse<SecretSummary> = self.get("/v1/secrets", "secret list").await?;
+        let r: SecretsResponse<SecretSummary> =
+            self.get(route::machine::SECRETS, "secret list").await?;
         Ok(r.secrets)
     }
 
@@ -249,10 +225,12 @@ impl MachineClient {
         &self,
         project: &ProjectId,
     ) -> Result<Vec<SecretSummary>, ClientError> {
-        let body =
-            serde_json::to_vec(&serde_json::json!({ "projectId": project })).unwrap_or_default();
-        let r: SecretsResponse<SecretSummary> =
-            self.post("/v1/secrets/list", &body, "secret list").await?;
+        let body = encode(&ProjectScope {
+            project_id: project.clone().into(),
+        })?;
+        let r: SecretsResponse<SecretSummary> = self
+            .post(route::machine::SECRETS_LIST, &body, "secret list")
+            .await?;
         Ok(r.secrets)
     }
 
@@ -263,14 +241,16 @@ impl MachineClient {
         project: Option<&ProjectId>,
     ) -> Result<Vec<ExportedSecret>, ClientError> {
         let body = match project {
-            Some(p) => {
-                serde_json::to_vec(&serde_json::json!({ "projectId": p })).unwrap_or_default()
-            }
+            Some(p) => encode(&ExportRequest {
+                project_id: Some(p.clone().into()),
+                application_id: None,
+            })?,
             None => Vec::new(),
         };
         // The response buffer, which holds every value in the clear, is wiped when dropped.
-        let r: SecretsResponse<ExportedSecret> =
-            self.post("/v1/secrets/export", &body, "export").await?;
+        let r: SecretsResponse<ExportedSecret> = self
+            .post(route::machine::SECRETS_EXPORT, &body, "export")
+            .await?;
         Ok(r.secrets)
     }
 
@@ -280,8 +260,12 @@ impl MachineClient {
         &self,
         ids: &[SecretId],
     ) -> Result<BTreeMap<SecretId, SecretChange>, ClientError> {
-        let body = serde_json::to_vec(&serde_json::json!({ "watch": ids })).unwrap_or_default();
-        let r: PollResponse = self.post("/v1/secrets/poll", &body, "poll").await?;
+        let body = encode(&PollRequest {
+            watch: ids.iter().map(|id| id.as_str().to_owned()).collect(),
+        })?;
+        let r: PollResponse = self
+            .post(route::machine::SECRETS_POLL, &body, "poll")
+            .await?;
         // Only ids that were asked about are reported, as the SDKs ignore the rest.
         Ok(r.changes
             .into_iter()
@@ -294,19 +278,22 @@ impl MachineClient {
 
     /// `GET /v1/cli/projects`: the projects this machine can read from.
     pub async fn cli_projects(&self) -> Result<Vec<CliProject>, ClientError> {
-        let r: ProjectsResponse = self.get("/v1/cli/projects", "project list").await?;
+        let r: ProjectsResponse = self
+            .get(route::machine::CLI_PROJECTS, "project list")
+            .await?;
         Ok(r.projects)
     }
 
     /// `GET /v1/cli/secrets`: readable secrets with their project names and types.
     pub async fn cli_secrets(&self) -> Result<Vec<CliSecret>, ClientError> {
-        let r: SecretsResponse<CliSecret> = self.get("/v1/cli/secrets", "secret list").await?;
+        let r: SecretsResponse<CliSecret> =
+            self.get(route::machine::CLI_SECRETS, "secret list").await?;
         Ok(r.secrets)
     }
 
     /// `GET /v1/whoami`: the server's view of this machine.
     pub async fn whoami(&self) -> Result<MachineWhoami, ClientError> {
-        self.get("/v1/whoami", "whoami").await
+        self.get(route::machine::WHOAMI, "whoami").await
     }
 
     async fn get<T: serde::de::DeserializeOwned>(
@@ -329,4 +316,10 @@ impl MachineClient {
             .call_json("POST", path, body, RetryNetwork::Always, what)
             .await
     }
+}
+
+/// A request body as JSON. The api's request types are plain strings, numbers and lists, whose
+/// serialisation cannot fail; an error is still reported rather than sending an empty body.
+fn encode<T: Serialize>(body: &T) -> Result<Vec<u8>, ClientError> {
+    serde_json::to_vec(body).map_err(|_| ClientError::InvalidRequest { what: "body" })
 }

@@ -1,7 +1,7 @@
 //! Signed requests: the [`Signer`] both clients share, the retry loop, and the low-level
 //! [`SignedRequest`] builder.
 //!
-//! The builder is also the SDK's test-support API. The server's end-to-end tests need to send
+//! With the non-default `tamper` feature, the builder is also the SDK's test-support API. The server's end-to-end tests need to send
 //! requests an honest client never would: a replayed nonce, a timestamp 301 seconds off, a body
 //! changed after signing, a query string. [`SignedRequest`] signs exactly like the typed
 //! methods, but lets each part be fixed or tampered with, and [`PreparedRequest::send`] makes
@@ -27,7 +27,9 @@ use std::fmt;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use ed25519_dalek::Signer as _;
+#[cfg(feature = "tamper")]
 use http_body_util::{BodyExt as _, Full};
+#[cfg(feature = "tamper")]
 use hyper::body::Bytes;
 use signet_proto::{
     BodyHash, CanonicalPath, HEADER_MACHINE_ID, HEADER_NONCE, HEADER_OPERATOR_ID, HEADER_SIGNATURE,
@@ -167,6 +169,7 @@ impl Signer {
 
     /// Signs and sends one request with `overrides`, once, without retry, and returns the raw
     /// response whatever its status (test-support).
+    #[cfg(feature = "tamper")]
     pub async fn send_signed(
         &self,
         method: &str,
@@ -248,7 +251,9 @@ pub(crate) fn http_client(timeout: Duration) -> Result<reqwest::Client, ClientEr
 }
 
 /// Fixed values and tampering for a [`SignedRequest`]. Test-support: an honest client never
-/// sets any of these.
+/// sets any of these, so the setters, and this type's export, exist only with the `tamper`
+/// feature (which pulls in raw hyper for [`PreparedRequest::send_verbatim`]); without it every
+/// request is signed with the defaults.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct SignOverrides {
     /// A fixed `X-Timestamp` (Unix seconds), signed as given. Wins over `timestamp_offset`.
@@ -301,6 +306,7 @@ impl<'a> SignedRequest<'a> {
     }
 
     /// The compact JSON of `value` as the body.
+    #[cfg(feature = "tamper")]
     pub fn json(self, value: &serde_json::Value) -> Self {
         // Serialising a `Value` to a `Vec` cannot fail.
         let body = serde_json::to_vec(value).unwrap_or_default();
@@ -314,42 +320,49 @@ impl<'a> SignedRequest<'a> {
     }
 
     /// Signs and sends this fixed `X-Timestamp` (Unix seconds).
+    #[cfg(feature = "tamper")]
     pub fn timestamp(mut self, secs: i64) -> Self {
         self.overrides.timestamp = Some(secs);
         self
     }
 
     /// Signs the system clock's time plus `secs`.
+    #[cfg(feature = "tamper")]
     pub fn timestamp_offset(mut self, secs: i64) -> Self {
         self.overrides.timestamp_offset = secs;
         self
     }
 
     /// Signs and sends this `X-Nonce` verbatim (to replay one, or to send a malformed one).
+    #[cfg(feature = "tamper")]
     pub fn nonce(mut self, nonce: impl Into<String>) -> Self {
         self.overrides.nonce = Some(nonce.into());
         self
     }
 
     /// Sets a header after signing, replacing one of the same name.
+    #[cfg(feature = "tamper")]
     pub fn header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
         self.overrides.headers.push((name.into(), value.into()));
         self
     }
 
     /// Removes a header after signing.
+    #[cfg(feature = "tamper")]
     pub fn remove_header(mut self, name: impl Into<String>) -> Self {
         self.overrides.remove_headers.push(name.into());
         self
     }
 
     /// Signs and sends the path without checking that it is canonical.
+    #[cfg(feature = "tamper")]
     pub fn unchecked_path(mut self) -> Self {
         self.overrides.unchecked_path = true;
         self
     }
 
     /// Applies a whole set of overrides, replacing any set before.
+    #[cfg(feature = "tamper")]
     pub fn overrides(mut self, overrides: SignOverrides) -> Self {
         self.overrides = overrides;
         self
@@ -427,6 +440,7 @@ impl<'a> SignedRequest<'a> {
             signing_string,
             base_url: self.signer.base_url.clone(),
             http: self.signer.http.clone(),
+            #[cfg(feature = "tamper")]
             timeout: self.signer.options.timeout,
         })
     }
@@ -480,6 +494,8 @@ pub struct PreparedRequest {
     pub signing_string: String,
     base_url: String,
     http: reqwest::Client,
+    /// The bound on [`send_verbatim`](Self::send_verbatim)'s exchange (`send` has reqwest's).
+    #[cfg(feature = "tamper")]
     timeout: Duration,
 }
 
@@ -560,6 +576,7 @@ impl PreparedRequest {
 
     /// Sends the request once over a fresh plain-HTTP connection, putting the method, path and
     /// headers on the wire byte for byte (no URL normalisation). `http://` servers only.
+    #[cfg(feature = "tamper")]
     pub async fn send_verbatim(&self) -> Result<RawResponse, ClientError> {
         let url = reqwest::Url::parse(&self.base_url)
             .map_err(|_| ClientError::InvalidRequest { what: "URL" })?;
@@ -690,6 +707,7 @@ impl RawResponse {
     }
 
     /// The body parsed as JSON.
+    #[cfg(feature = "tamper")]
     pub fn json(&self) -> Result<serde_json::Value, ClientError> {
         serde_json::from_slice(&self.body).map_err(|e| ClientError::decode("response body", e))
     }

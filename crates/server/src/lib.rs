@@ -150,6 +150,7 @@ pub fn router(state: AppState) -> Router {
         .merge(routes::auth::routes())
         .merge(routes::passkey::routes())
         .merge(routes::health::routes())
+        .merge(routes::openapi::routes())
         .merge(routes::account::routes())
         .merge(dashboard::routes())
         .fallback(not_found)

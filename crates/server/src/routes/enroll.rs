@@ -6,10 +6,12 @@ use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use serde::Deserialize;
-use serde_json::json;
+use signet_api::enroll::{EnrollRequest, PendingEnrollment, RegisteredMachine};
 use signet_api::route;
+use signet_api::wire_id::WireId;
 use signet_core::enrollment::{Registered, Registration};
+use signet_proto::VaultId;
+use zeroize::Zeroizing;
 
 use crate::AppState;
 use crate::bootstrap::script;
@@ -25,43 +27,33 @@ pub(crate) fn routes() -> Router<AppState> {
         .route(route::enroll::BOOTSTRAP_SCRIPT, get(bootstrap_script))
 }
 
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub(crate) struct EnrollBody {
-    token: Option<String>,
-    public_key: String,
-    hostname: String,
-    name: Option<String>,
-    /// Proof of possession (Signet's clients; the SikkerKey SDKs send none).
-    proof: Option<String>,
-    /// The Unix seconds the proof signs.
-    timestamp: Option<i64>,
-}
-
-async fn body(headers: &HeaderMap, body: axum::body::Body) -> ApiResult<EnrollBody> {
+async fn body(headers: &HeaderMap, body: axum::body::Body) -> ApiResult<EnrollRequest> {
     json(&read_body(headers, body, MAX_BODY).await?)
 }
 
-fn required_token(b: &EnrollBody) -> ApiResult<&str> {
+fn required_token(b: &EnrollRequest) -> ApiResult<&str> {
     b.token
         .as_deref()
+        .map(String::as_str)
         .ok_or_else(|| ApiError::malformed("missing field `token`"))
 }
 
 /// The answer to a registration that waits for an operator.
-fn pending(r: &Registered) -> Response {
-    Json(json!({
-        "machineId": r.machine_id,
-        "machineName": r.machine_name,
-        "vaultId": r.vault_id,
-        "apiUrl": r.api_url,
-        "status": r.status,
-        "fingerprint": r.fingerprint,
-    }))
-    .into_response()
+fn pending(r: Registered) -> PendingEnrollment {
+    PendingEnrollment {
+        machine_id: r.machine_id,
+        machine_name: r.machine_name,
+        vault_id: r.vault_id,
+        api_url: r.api_url,
+        status: r.status.to_owned(),
+        fingerprint: r.fingerprint,
+    }
 }
 
-fn registration<'a>(b: &'a EnrollBody, ip: signet_core::network::ClientAddr) -> Registration<'a> {
+fn registration<'a>(
+    b: &'a EnrollRequest,
+    ip: signet_core::network::ClientAddr,
+) -> Registration<'a> {
     Registration {
         public_key: &b.public_key,
         hostname: &b.hostname,
@@ -77,7 +69,7 @@ async fn bootstrap(
     ClientIp(ip): ClientIp,
     headers: HeaderMap,
     raw: axum::body::Body,
-) -> ApiResult<Response> {
+) -> ApiResult<Json<PendingEnrollment>> {
     let b = body(&headers, raw).await?;
     let token = required_token(&b)?;
     let r = s
@@ -85,40 +77,41 @@ async fn bootstrap(
         .enrollment()
         .enroll_with_bootstrap_token(token, &registration(&b, ip))
         .await?;
-    Ok(pending(&r))
+    Ok(Json(pending(r)))
 }
 
 async fn register(
     State(s): State<AppState>,
-    Path(vault): Path<String>,
+    // A malformed vault id reaches core, which refuses (and audits) it like another vault's.
+    Path(vault): Path<WireId<VaultId>>,
     ClientIp(ip): ClientIp,
     headers: HeaderMap,
     raw: axum::body::Body,
-) -> ApiResult<Response> {
+) -> ApiResult<Json<RegisteredMachine>> {
     let b = body(&headers, raw).await?;
     let token = required_token(&b)?;
     let r = s
         .signet
         .enrollment()
-        .enroll_with_enrollment_token(&vault, token, &registration(&b, ip))
+        .enroll_with_enrollment_token(&vault.to_string(), token, &registration(&b, ip))
         .await?;
-    Ok(Json(json!({
-        "machineId": r.machine_id,
-        "machineName": r.machine_name,
-        "vaultId": r.vault_id,
-        "expiresAt": r.expires_at,
-        "apiUrl": r.api_url,
+    Ok(Json(RegisteredMachine {
+        machine_id: r.machine_id,
+        machine_name: r.machine_name,
+        vault_id: r.vault_id,
+        expires_at: r.expires_at,
+        api_url: r.api_url,
     }))
-    .into_response())
 }
 
 async fn request(
     State(s): State<AppState>,
-    Path(vault): Path<String>,
+    // As in `register`: core refuses a malformed vault id like another vault's.
+    Path(vault): Path<WireId<VaultId>>,
     ClientIp(ip): ClientIp,
     headers: HeaderMap,
     raw: axum::body::Body,
-) -> ApiResult<Response> {
+) -> ApiResult<Json<PendingEnrollment>> {
     let b = body(&headers, raw).await?;
     if b.token.is_some() {
         return Err(ApiError::malformed("a tokenless request carries no token"));
@@ -126,14 +119,14 @@ async fn request(
     let r = s
         .signet
         .enrollment()
-        .enroll_by_request(&vault, &registration(&b, ip))
+        .enroll_by_request(&vault.to_string(), &registration(&b, ip))
         .await?;
-    Ok(pending(&r))
+    Ok(Json(pending(r)))
 }
 
 async fn bootstrap_script(
     State(s): State<AppState>,
-    Path(token): Path<String>,
+    Path(token): Path<Zeroizing<String>>,
 ) -> ApiResult<Response> {
     // Only a well-formed, live token gets a script; everything else is the same refusal.
     let well_formed = token.len() == 68

@@ -1,13 +1,19 @@
 //! The machine API, wire-compatible with the SikkerKey SDKs and CLI. Every route is signed with
-//! the machine's key; success is always 200.
+//! the machine's key; success is always 200. The wire types are `signet_api::machine`'s; this
+//! module maps core's answers to them.
 
 use axum::extract::{Path, State};
-use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use serde::Deserialize;
-use serde_json::{Map, Value, json};
+use signet_api::machine::{
+    CliProject, CliProjectList, CliSecret, CliSecretList, ExportAnswer, ExportRequest,
+    ExportedSecret, ListedSecret, MachineWhoami, PollAnswer, PollChange, PollRequest, PollStatus,
+    ProjectScope, SecretAnswer, SecretList,
+};
 use signet_api::route;
+use signet_api::wire_id::WireId;
+use signet_core::read::{Exported, Listed};
+use signet_proto::SecretId;
 
 use crate::AppState;
 use crate::error::ApiResult;
@@ -26,133 +32,160 @@ pub(crate) fn routes() -> Router<AppState> {
         .route(route::machine::WHOAMI, get(whoami))
 }
 
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub(crate) struct ProjectBody {
-    project_id: String,
+fn listed(r: Listed) -> ListedSecret {
+    ListedSecret {
+        id: r.id,
+        name: r.name,
+        field_names: r.field_names,
+        project_id: r.project_id,
+    }
 }
 
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub(crate) struct ExportBody {
-    project_id: Option<String>,
-    // The SikkerKey CLI may scope by application; Signet has no applications, so a request
-    // scoped to one is answered for nothing rather than for everything.
-    application_id: Option<String>,
+fn cli_listed(r: Listed) -> CliSecret {
+    CliSecret {
+        id: r.id,
+        name: r.name,
+        field_names: r.field_names,
+        project_id: r.project_id,
+        project_name: r.project_name,
+        application_id: String::new(),
+        application_name: String::new(),
+        kind: r.kind.to_owned(),
+    }
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct PollBody {
-    watch: Vec<String>,
+fn exported(r: Exported) -> ExportedSecret {
+    ExportedSecret {
+        id: r.id,
+        name: r.name,
+        value: r.value.0,
+        field_names: r.field_names,
+    }
+}
+
+fn poll_status(s: signet_core::read::PollStatus) -> PollStatus {
+    use signet_core::read::PollStatus as Core;
+    match s {
+        Core::AccessDenied => PollStatus::AccessDenied,
+        Core::Changed => PollStatus::Changed,
+        Core::Deleted => PollStatus::Deleted,
+    }
 }
 
 async fn read_secret(
     State(s): State<AppState>,
-    Path(id): Path<String>,
+    // A malformed id reaches core, which audits and refuses it like a secret that does not
+    // exist: the same 403 either way.
+    Path(id): Path<WireId<SecretId>>,
     call: MachineCall,
-) -> ApiResult<Response> {
-    let v = s.signet.reads().read_secret(&call.machine, &id).await?;
-    Ok(Json(json!({ "value": v.0.as_str() })).into_response())
+) -> ApiResult<Json<SecretAnswer>> {
+    let v = s
+        .signet
+        .reads()
+        .read_secret(&call.machine, &id.to_string())
+        .await?;
+    Ok(Json(SecretAnswer { value: v.0 }))
 }
 
-fn listed(rows: Vec<signet_core::read::Listed>, cli: bool) -> Value {
-    let secrets: Vec<Value> = rows
-        .into_iter()
-        .map(|r| {
-            let mut m = Map::new();
-            m.insert("id".into(), json!(r.id));
-            m.insert("name".into(), json!(r.name));
-            m.insert("fieldNames".into(), json!(r.field_names));
-            m.insert("projectId".into(), json!(r.project_id));
-            if cli {
-                m.insert("projectName".into(), json!(r.project_name));
-                m.insert("applicationId".into(), json!(""));
-                m.insert("applicationName".into(), json!(""));
-                m.insert("type".into(), json!(r.kind));
-            }
-            Value::Object(m)
-        })
-        .collect();
-    json!({ "secrets": secrets })
+async fn list_secrets(State(s): State<AppState>, call: MachineCall) -> ApiResult<Json<SecretList>> {
+    let rows = s.signet.reads().list_secrets(&call.machine, None).await?;
+    Ok(Json(SecretList {
+        secrets: rows.into_iter().map(listed).collect(),
+    }))
 }
 
-async fn list_secrets(State(s): State<AppState>, call: MachineCall) -> ApiResult<Json<Value>> {
-    Ok(Json(listed(
-        s.signet.reads().list_secrets(&call.machine, None).await?,
-        false,
-    )))
+async fn list_in_project(
+    State(s): State<AppState>,
+    call: MachineCall,
+) -> ApiResult<Json<SecretList>> {
+    let body: ProjectScope = json(&call.body)?;
+    let rows = s
+        .signet
+        .reads()
+        .list_secrets(&call.machine, Some(&body.project_id.to_string()))
+        .await?;
+    Ok(Json(SecretList {
+        secrets: rows.into_iter().map(listed).collect(),
+    }))
 }
 
-async fn list_in_project(State(s): State<AppState>, call: MachineCall) -> ApiResult<Json<Value>> {
-    let body: ProjectBody = json(&call.body)?;
-    Ok(Json(listed(
-        s.signet
-            .reads()
-            .list_secrets(&call.machine, Some(&body.project_id))
-            .await?,
-        false,
-    )))
+async fn cli_secrets(
+    State(s): State<AppState>,
+    call: MachineCall,
+) -> ApiResult<Json<CliSecretList>> {
+    let rows = s.signet.reads().list_secrets(&call.machine, None).await?;
+    Ok(Json(CliSecretList {
+        secrets: rows.into_iter().map(cli_listed).collect(),
+    }))
 }
 
-async fn cli_secrets(State(s): State<AppState>, call: MachineCall) -> ApiResult<Json<Value>> {
-    Ok(Json(listed(
-        s.signet.reads().list_secrets(&call.machine, None).await?,
-        true,
-    )))
-}
-
-async fn export(State(s): State<AppState>, call: MachineCall) -> ApiResult<Response> {
-    let body: Option<ExportBody> = json_opt(&call.body)?;
+async fn export(State(s): State<AppState>, call: MachineCall) -> ApiResult<Json<ExportAnswer>> {
+    let body: Option<ExportRequest> = json_opt(&call.body)?;
     if body.as_ref().is_some_and(|b| b.application_id.is_some()) {
-        return Ok(Json(json!({ "secrets": [] })).into_response());
+        return Ok(Json(ExportAnswer {
+            secrets: Vec::new(),
+        }));
     }
-    let project = body.and_then(|b| b.project_id);
+    let project = body.and_then(|b| b.project_id).map(|p| p.to_string());
     let rows = s
         .signet
         .reads()
         .export(&call.machine, project.as_deref())
         .await?;
-    let secrets: Vec<Value> = rows
-        .iter()
-        .map(|r| json!({ "id": r.id, "name": r.name, "value": r.value.0.as_str(), "fieldNames": r.field_names }))
-        .collect();
-    Ok(Json(json!({ "secrets": secrets })).into_response())
+    Ok(Json(ExportAnswer {
+        secrets: rows.into_iter().map(exported).collect(),
+    }))
 }
 
-async fn poll(State(s): State<AppState>, call: MachineCall) -> ApiResult<Json<Value>> {
-    let body: PollBody = json(&call.body)?;
-    let changes: Map<String, Value> = s
+async fn poll(State(s): State<AppState>, call: MachineCall) -> ApiResult<Json<PollAnswer>> {
+    let body: PollRequest = json(&call.body)?;
+    let changes = s
         .signet
         .reads()
         .poll(&call.machine, &body.watch)
         .await?
         .into_iter()
-        .map(|(id, st)| (id, json!({ "status": st })))
+        .map(|(id, st)| {
+            (
+                id,
+                PollChange {
+                    status: poll_status(st),
+                },
+            )
+        })
         .collect();
-    Ok(Json(json!({ "changes": changes })))
+    Ok(Json(PollAnswer { changes }))
 }
 
-async fn cli_projects(State(s): State<AppState>, call: MachineCall) -> ApiResult<Json<Value>> {
-    let projects: Vec<Value> = s
+async fn cli_projects(
+    State(s): State<AppState>,
+    call: MachineCall,
+) -> ApiResult<Json<CliProjectList>> {
+    let projects = s
         .signet
-        .reads().machine_projects(&call.machine)
+        .reads()
+        .machine_projects(&call.machine)
         .await?
         .into_iter()
-        .map(|(id, name)| json!({ "projectId": id, "projectName": name, "applicationId": "", "applicationName": "" }))
+        .map(|(project_id, project_name)| CliProject {
+            project_id,
+            project_name,
+            application_id: String::new(),
+            application_name: String::new(),
+        })
         .collect();
-    Ok(Json(json!({ "projects": projects })))
+    Ok(Json(CliProjectList { projects }))
 }
 
-async fn whoami(State(s): State<AppState>, call: MachineCall) -> ApiResult<Json<Value>> {
+async fn whoami(State(s): State<AppState>, call: MachineCall) -> ApiResult<Json<MachineWhoami>> {
     s.signet.reads().machine_whoami(&call.machine).await?;
     let m = &call.machine.record;
-    Ok(Json(json!({
-        "machineId": m.id,
-        "machineName": m.name,
-        "vaultId": s.signet.vault_id(),
-        "status": m.status.as_str(),
-        "kind": m.kind.as_str(),
-        "expiresAt": m.expires_ms,
-    })))
+    Ok(Json(MachineWhoami {
+        machine_id: m.id,
+        machine_name: m.name.clone(),
+        vault_id: s.signet.vault_id().clone(),
+        status: m.status.as_str().to_owned(),
+        kind: m.kind.as_str().to_owned(),
+        expires_at: m.expires_ms,
+    }))
 }

@@ -6,5 +6,6 @@ pub(crate) mod auth;
 pub(crate) mod enroll;
 pub(crate) mod health;
 pub(crate) mod machine;
+pub(crate) mod openapi;
 pub(crate) mod passkey;
 pub(crate) mod user;
