@@ -7,5 +7,6 @@
 //! framework or any storage driver.
 #![forbid(unsafe_code)]
 
+pub mod admin;
 pub mod openapi;
 pub mod route;
