@@ -11,7 +11,6 @@
 
 use crate::network::ClientAddr;
 
-use serde::Serialize;
 use signet_crypto::AuditKey;
 use signet_store::{
     ActorKind, AuditChain, AuditEvent, AuditFilter, AuditRecord, AuditResult, Audited,
@@ -96,8 +95,7 @@ impl AuditChain for ChainKey {
 }
 
 /// The outcome of `signet audit verify`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct VerifyReport {
     /// Whether the whole chain checked out.
     pub ok: bool,
@@ -112,8 +110,7 @@ pub struct VerifyReport {
 }
 
 /// A record as listed to operators.
-#[derive(Debug, Clone, Serialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Clone)]
 pub struct AuditView {
     /// Position in the chain.
     pub seq: u64,

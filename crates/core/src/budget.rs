@@ -15,7 +15,6 @@ use std::sync::{Arc, RwLock};
 
 use dashmap::DashMap;
 use governor::{Quota, RateLimiter};
-use serde::Serialize;
 use signet_proto::MachineId;
 use signet_store::RequestBudgets;
 
@@ -66,8 +65,7 @@ impl Budgets {
 }
 
 /// The budgets as operators see them.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BudgetView {
     /// The vault-wide default, requests per minute; `None` or 0: unlimited.
     pub default_per_minute: Option<u32>,
@@ -76,8 +74,7 @@ pub struct BudgetView {
 }
 
 /// One machine's own budget.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MachineBudget {
     /// The machine.
     pub machine_id: MachineId,

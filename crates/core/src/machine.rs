@@ -1,7 +1,6 @@
 //! Machine lifecycle as operators drive it. Every change is visible to the machine's very next
 //! request, because authentication reads the machine's row on every request.
 
-use serde::Serialize;
 use signet_proto::{Fingerprint, MachineId, ProjectId, SecretId};
 use signet_store::{EnrollMethod, MachineRecord, MachineStatus, StoreError};
 
@@ -14,8 +13,7 @@ use crate::{CoreError, CoreResult, Signet};
 const MAX_MACHINE_CIDRS: usize = 64;
 
 /// A machine as shown to operators.
-#[derive(Debug, Clone, Serialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Clone)]
 pub struct MachineView {
     /// Its id.
     pub id: MachineId,

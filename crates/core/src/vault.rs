@@ -1,6 +1,5 @@
 //! Opening an installation: the vault is created once, then every start checks the root key.
 
-use serde::Serialize;
 use signet_crypto::RootKey;
 use signet_proto::VaultId;
 use signet_store::{Store, StoreError, VaultRecord};
@@ -62,8 +61,7 @@ pub(crate) async fn open_or_create(
 }
 
 /// The vault as shown to operators.
-#[derive(Debug, Clone, Serialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Clone)]
 pub struct VaultView {
     /// Its id.
     pub vault_id: VaultId,

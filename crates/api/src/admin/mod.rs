@@ -16,6 +16,7 @@ pub mod operator;
 pub mod project;
 pub mod secret;
 pub mod token;
+pub mod user;
 pub mod vault;
 
 /// The answer to a delete: what was deleted.
@@ -45,6 +46,7 @@ pub fn api() -> utoipa::openapi::OpenApi {
         allowlist::Api::openapi(),
         budget::Api::openapi(),
         audit::Api::openapi(),
+        user::Api::openapi(),
     ] {
         doc.merge(area);
     }

@@ -198,6 +198,22 @@ fn admin_post_routes() -> Vec<String> {
     out
 }
 
+/// The path a `signet_api::route` constant (`admin::LOGOUT`) names, read from its source so the
+/// scan sees the routers exactly as written.
+fn route_constant(constant: &str) -> String {
+    let (group, name) = constant.split_once("::").expect("group::NAME");
+    let src =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../api/src/route.rs"))
+            .expect("route source");
+    let group_src = src
+        .split(&format!("pub mod {group} {{"))
+        .nth(1)
+        .expect("route group");
+    let decl = format!("pub const {name}: &str = \"");
+    let rest = group_src.split(&decl).nth(1).expect("route constant");
+    rest.split('"').next().expect("quoted path").to_owned()
+}
+
 /// Every `.route(...)` in a router's source that takes POST.
 fn post_routes(src: &str) -> Vec<String> {
     let mut out = Vec::new();
@@ -219,7 +235,11 @@ fn post_routes(src: &str) -> Vec<String> {
             .expect("balanced .route(");
         let call = &rest[..end];
         if call.contains("post(") {
-            out.push(call.split('"').nth(1).expect("quoted path").to_owned());
+            let first = call.split(',').next().expect("a path argument").trim();
+            out.push(match first.strip_prefix("route::") {
+                Some(constant) => route_constant(constant),
+                None => first.trim_matches('"').to_owned(),
+            });
         }
         rest = &rest[end..];
     }

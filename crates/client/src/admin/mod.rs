@@ -9,6 +9,7 @@ mod operator;
 mod project;
 mod secret;
 mod token;
+mod user;
 mod vault;
 
 use crate::error::ClientError;

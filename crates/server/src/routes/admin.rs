@@ -10,8 +10,6 @@ use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, State};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use serde::Deserialize;
-use serde_json::{Value, json};
 use signet_api::admin::DeletedAnswer;
 use signet_api::admin::allowlist::{AllowlistAddRequest, AllowlistAnswer, AllowlistEntryAnswer};
 use signet_api::admin::audit::{AuditQueryRequest, AuditRecordsAnswer, VerifyAnswer};
@@ -28,9 +26,10 @@ use signet_api::admin::secret::{
 use signet_api::admin::token::{
     BootstrapTokenAnswer, EnrollmentTokenAnswer, EnrollmentTokenRequest, EnrollmentTokensAnswer,
 };
+use signet_api::admin::user::{CreateUserRequest, CreatedUserAnswer, UsersAnswer};
 use signet_api::admin::vault::{VaultAnswer, VaultSettingsRequest};
 use signet_api::route;
-use signet_core::account::{NewUser, Password};
+use signet_core::account::{NewUser, Password, UserView};
 use signet_core::enrollment::EnrollmentSpec;
 use signet_core::role::Scope;
 use signet_core::secret::{FieldMerge, SecretInput};
@@ -564,20 +563,12 @@ async fn audit_verify(
     )))
 }
 
-/// A new user. The password is held in zeroizing memory and never echoed.
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct UserBody {
-    username: String,
-    email: String,
-    password: Zeroizing<String>,
-    role: String,
-    projects: Option<Vec<String>>,
-}
-
 /// Creates a user; the answer carries their TOTP enrollment and recovery codes, shown once.
-async fn create_user(State(s): State<AppState>, call: OperatorCall) -> ApiResult<Json<Value>> {
-    let mut b: UserBody = json(&call.body)?;
+async fn create_user(
+    State(s): State<AppState>,
+    call: OperatorCall,
+) -> ApiResult<Json<CreatedUserAnswer>> {
+    let mut b: CreateUserRequest = json(&call.body)?;
     let role = crate::routes::user::parse_role(&b.role)?;
     let new = NewUser {
         username: &b.username,
@@ -588,16 +579,16 @@ async fn create_user(State(s): State<AppState>, call: OperatorCall) -> ApiResult
         projects: b.projects.take(),
     };
     let e = s.signet.create_user(&call.operator, new).await?;
-    let codes: Vec<&str> = e.recovery_codes.iter().map(|c| c.as_str()).collect();
-    Ok(Json(json!({
-        "user": signet_core::account::UserView::from(e.user.clone()),
-        "otpauthUri": e.otpauth_uri.as_str(),
-        "recoveryCodes": codes,
-    })))
+    Ok(Json(CreatedUserAnswer {
+        user: answer::user(UserView::from(e.user)),
+        otpauth_uri: e.otpauth_uri,
+        recovery_codes: e.recovery_codes,
+    }))
 }
 
-async fn users(State(s): State<AppState>, call: OperatorCall) -> ApiResult<Json<Value>> {
-    Ok(Json(
-        json!({ "users": s.signet.users(&call.operator).await? }),
-    ))
+async fn users(State(s): State<AppState>, call: OperatorCall) -> ApiResult<Json<UsersAnswer>> {
+    let users = s.signet.users(&call.operator).await?;
+    Ok(Json(UsersAnswer {
+        users: users.into_iter().map(answer::user).collect(),
+    }))
 }

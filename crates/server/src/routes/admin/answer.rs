@@ -9,8 +9,10 @@ use signet_api::admin::{
     project::ProjectAnswer,
     secret::{SecretAnswer, VersionAnswer},
     token::EnrollmentTokenAnswer,
+    user::UserAnswer,
     vault::VaultAnswer,
 };
+use signet_core::account::UserView;
 use signet_core::audit::{AuditView, VerifyReport};
 use signet_core::budget::BudgetView;
 use signet_core::enrollment::EnrollmentTokenView;
@@ -153,5 +155,18 @@ pub(super) fn verify(r: VerifyReport) -> VerifyAnswer {
         head_seq: r.head_seq,
         first_bad_seq: r.first_bad_seq,
         problem: r.problem,
+    }
+}
+
+pub(super) fn user(u: UserView) -> UserAnswer {
+    UserAnswer {
+        id: u.id,
+        username: u.username,
+        email: u.email,
+        display_name: u.display_name,
+        role: u.role.to_owned(),
+        status: u.status.to_owned(),
+        created_at: u.created_at,
+        projects: u.projects,
     }
 }
