@@ -162,7 +162,7 @@ pub async fn run(args: TokenArgs, json: bool) -> anyhow::Result<ExitCode> {
         }
         TokenCommand::Enrollment(EnrollmentCommand::Revoke { id }) => {
             let id = ids::segment("token", &id)?;
-            let t = client.revoke_enrollment_token(&id).await?;
+            let t = client.revoke_enrollment_token(id).await?;
             if json {
                 output::json(&t)?;
             } else {

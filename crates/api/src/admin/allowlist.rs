@@ -3,6 +3,19 @@
 use serde::{Deserialize, Serialize};
 use utoipa::{OpenApi, ToSchema};
 
+/// An allowlist entry's public id (`ipa_` and hex, made by the server). Opaque to clients; the
+/// server looks it up as it is, so an unknown or malformed one is the same 404.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+#[serde(transparent)]
+pub struct AllowlistEntryId(pub String);
+
+impl AllowlistEntryId {
+    /// The id as text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
 /// The allowlist as operators see it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
@@ -18,7 +31,8 @@ pub struct AllowlistAnswer {
 #[serde(rename_all = "camelCase")]
 pub struct AllowlistEntryAnswer {
     /// Its id.
-    pub id: String,
+    #[schema(value_type = String)]
+    pub id: AllowlistEntryId,
     /// The network.
     pub cidr: String,
     /// A label.

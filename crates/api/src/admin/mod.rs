@@ -52,3 +52,46 @@ pub fn api() -> utoipa::openapi::OpenApi {
     }
     doc
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::route::admin as route;
+
+    /// Every operator path the document declares is a route the router serves, and every route
+    /// this module owns is declared.
+    #[test]
+    fn declared_paths_are_the_route_constants() {
+        let doc = super::api();
+        let declared: std::collections::BTreeSet<&str> =
+            doc.paths.paths.keys().map(String::as_str).collect();
+        let owned = [
+            route::WHOAMI,
+            route::LOGOUT,
+            route::VAULT,
+            route::VAULT_SETTINGS,
+            route::PROJECTS,
+            route::SECRETS,
+            route::SECRETS_QUERY,
+            route::SECRET,
+            route::SECRET_UPDATE,
+            route::SECRET_VERSIONS,
+            route::SECRET_ROLLBACK,
+            route::SECRET_DELETE,
+            route::BOOTSTRAP_TOKENS,
+            route::ENROLLMENT_TOKENS,
+            route::ENROLLMENT_TOKEN_REVOKE,
+            route::MACHINES,
+            route::MACHINE,
+            route::MACHINE_ACTION,
+            route::ALLOWLIST,
+            route::ALLOWLIST_ENABLE,
+            route::ALLOWLIST_DISABLE,
+            route::ALLOWLIST_DELETE,
+            route::REQUEST_BUDGETS,
+            route::AUDIT_QUERY,
+            route::AUDIT_VERIFY,
+            route::USERS,
+        ];
+        assert_eq!(declared, owned.into_iter().collect());
+    }
+}

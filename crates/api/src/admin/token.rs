@@ -5,6 +5,19 @@ use signet_proto::{ProjectId, SecretId};
 use utoipa::{OpenApi, ToSchema};
 use zeroize::Zeroizing;
 
+/// An enrollment token's public id (`et_` and hex, made by the server). Opaque to clients; the
+/// server looks it up as it is, so an unknown or malformed one is the same 404.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+#[serde(transparent)]
+pub struct EnrollmentTokenId(pub String);
+
+impl EnrollmentTokenId {
+    /// The id as text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
 /// `POST /v1/admin/tokens/bootstrap`: shown once; the token's text is never stored.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
@@ -59,7 +72,8 @@ pub struct EnrollmentTokenRequest {
 #[serde(rename_all = "camelCase")]
 pub struct EnrollmentTokenAnswer {
     /// Its id.
-    pub id: String,
+    #[schema(value_type = String)]
+    pub id: EnrollmentTokenId,
     /// The token text: present only in the answer that issued it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<String>)]

@@ -11,7 +11,9 @@ use axum::extract::{Path, State};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use signet_api::admin::DeletedAnswer;
-use signet_api::admin::allowlist::{AllowlistAddRequest, AllowlistAnswer, AllowlistEntryAnswer};
+use signet_api::admin::allowlist::{
+    AllowlistAddRequest, AllowlistAnswer, AllowlistEntryAnswer, AllowlistEntryId,
+};
 use signet_api::admin::audit::{AuditQueryRequest, AuditRecordsAnswer, VerifyAnswer};
 use signet_api::admin::budget::{BudgetsAnswer, SetBudgetRequest};
 use signet_api::admin::machine::{
@@ -24,7 +26,8 @@ use signet_api::admin::secret::{
     UpdateSecretRequest, VersionsAnswer,
 };
 use signet_api::admin::token::{
-    BootstrapTokenAnswer, EnrollmentTokenAnswer, EnrollmentTokenRequest, EnrollmentTokensAnswer,
+    BootstrapTokenAnswer, EnrollmentTokenAnswer, EnrollmentTokenId, EnrollmentTokenRequest,
+    EnrollmentTokensAnswer,
 };
 use signet_api::admin::user::{CreateUserRequest, CreatedUserAnswer, UsersAnswer};
 use signet_api::admin::vault::{VaultAnswer, VaultSettingsRequest};
@@ -362,17 +365,15 @@ async fn enrollment_tokens(
     }))
 }
 
-/// Enrollment token ids have no typed form (`etok_` and hex, made by core): core looks them up
-/// as text, and an unknown one is a 404.
 async fn revoke_enrollment_token(
     State(s): State<AppState>,
-    Path(id): Path<String>,
+    Path(id): Path<EnrollmentTokenId>,
     call: OperatorCall,
 ) -> ApiResult<Json<EnrollmentTokenAnswer>> {
     no_body(&call)?;
     Ok(Json(answer::enrollment_token(
         s.signet
-            .revoke_enrollment_token(&call.operator, &id)
+            .revoke_enrollment_token(&call.operator, id.as_str())
             .await?,
     )))
 }
@@ -470,16 +471,19 @@ async fn allowlist_add(
     )))
 }
 
-/// Allowlist entry ids have no typed form (made by core): core looks them up as text, and an
-/// unknown one is a 404.
 async fn allowlist_remove(
     State(s): State<AppState>,
-    Path(id): Path<String>,
+    Path(id): Path<AllowlistEntryId>,
     call: OperatorCall,
 ) -> ApiResult<Json<DeletedAnswer>> {
     no_body(&call)?;
-    s.signet.allowlist_remove(&call.operator, &id).await?;
-    Ok(Json(DeletedAnswer { id, deleted: true }))
+    s.signet
+        .allowlist_remove(&call.operator, id.as_str())
+        .await?;
+    Ok(Json(DeletedAnswer {
+        id: id.0,
+        deleted: true,
+    }))
 }
 
 async fn allowlist_enable(

@@ -2,13 +2,13 @@
 //! not `From` impls: both sides are other crates' types.
 
 use signet_api::admin::{
-    allowlist::{AllowlistAnswer, AllowlistEntryAnswer},
+    allowlist::{AllowlistAnswer, AllowlistEntryAnswer, AllowlistEntryId},
     audit::{AuditRecordAnswer, VerifyAnswer},
     budget::{BudgetsAnswer, MachineBudgetAnswer},
     machine::MachineAnswer,
     project::ProjectAnswer,
     secret::{SecretAnswer, VersionAnswer},
-    token::EnrollmentTokenAnswer,
+    token::{EnrollmentTokenAnswer, EnrollmentTokenId},
     user::UserAnswer,
     vault::VaultAnswer,
 };
@@ -56,7 +56,7 @@ pub(super) fn version(v: VersionView) -> VersionAnswer {
 
 pub(super) fn enrollment_token(t: EnrollmentTokenView) -> EnrollmentTokenAnswer {
     EnrollmentTokenAnswer {
-        id: t.id,
+        id: EnrollmentTokenId(t.id),
         token: t.token.map(Zeroizing::new),
         name: t.name,
         project_ids: t.project_ids,
@@ -101,7 +101,7 @@ pub(super) fn allowlist(a: AllowlistView) -> AllowlistAnswer {
 
 pub(super) fn allowlist_entry(e: EntryView) -> AllowlistEntryAnswer {
     AllowlistEntryAnswer {
-        id: e.id,
+        id: AllowlistEntryId(e.id),
         cidr: e.cidr,
         label: e.label,
         created_at: e.created_at,
