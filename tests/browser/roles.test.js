@@ -22,6 +22,14 @@ after(async () => {
   await server?.stop();
 });
 
+/** The path a `signet_api::route` constant (`admin::LOGOUT`) names, read from its source. */
+function routeConstant(constant) {
+  const [group, name] = constant.split('::');
+  const src = readFileSync(join(repoRoot, 'crates/api/src/route.rs'), 'utf8');
+  const groupSrc = src.split(`pub mod ${group} {`)[1] ?? '';
+  return (groupSrc.split(`pub const ${name}: &str = "`)[1] ?? '').split('"')[0];
+}
+
 /** Every `.route(...)` under /v1/admin/ that takes POST, as written in the server's route files. */
 function adminPostRoutes() {
   const dir = join(repoRoot, 'crates/server/src/routes');
@@ -37,7 +45,8 @@ function adminPostRoutes() {
         if (rest[end] === ')') depth--;
       }
       const call = rest.slice(0, end);
-      const path = call.split('"')[1];
+      const first = call.split(',')[0].trim();
+      const path = first.startsWith('route::') ? routeConstant(first.slice('route::'.length)) : call.split('"')[1];
       if (call.includes('post(') && path && path.startsWith('/v1/admin/')) out.push(path);
       rest = rest.slice(end);
     }
