@@ -7,6 +7,7 @@
 //! framework or any storage driver.
 #![forbid(unsafe_code)]
 
+pub mod admin;
 pub mod enroll;
 pub mod error;
 pub mod health;

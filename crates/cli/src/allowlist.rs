@@ -2,8 +2,6 @@
 
 use std::process::ExitCode;
 
-use serde_json::{Value, json};
-
 use crate::identity::OperatorOpts;
 use crate::ids;
 use crate::output::{self, Table};
@@ -45,69 +43,49 @@ pub async fn run(args: AllowlistArgs, json: bool) -> anyhow::Result<ExitCode> {
     let client = args.opts.client()?;
     let list = match args.command {
         AllowlistCommand::Add { cidr, label } => {
-            let mut body = json!({ "cidr": cidr });
-            if let Some(label) = label {
-                body["label"] = Value::from(label);
-            }
-            let e = client
-                .request("POST", "/v1/admin/ip-allowlist", Some(&body))
-                .await?;
+            let e = client.allowlist_add(&cidr, label.as_deref()).await?;
             if json {
                 output::json(&e)?;
             } else {
                 output::lines([format!(
                     "added {} ({}) as {}",
-                    output::text(&e["cidr"]),
-                    output::text(&e["label"]),
-                    output::text(&e["id"])
+                    output::cell(&e.cidr),
+                    output::cell(&e.label),
+                    output::cell(&e.id)
                 )])?;
             }
             return Ok(ExitCode::SUCCESS);
         }
         AllowlistCommand::Remove { id } => {
             let id = ids::segment("allowlist entry", &id)?;
-            let r = client
-                .request("POST", &format!("/v1/admin/ip-allowlist/{id}/delete"), None)
-                .await?;
+            let r = client.allowlist_remove(id).await?;
             if json {
                 output::json(&r)?;
             } else {
-                output::lines([format!("removed {}", output::text(&r["id"]))])?;
+                output::lines([format!("removed {}", output::cell(&r.id))])?;
             }
             return Ok(ExitCode::SUCCESS);
         }
-        AllowlistCommand::List => {
-            client
-                .request("GET", "/v1/admin/ip-allowlist", None)
-                .await?
-        }
-        AllowlistCommand::Enable => {
-            client
-                .request("POST", "/v1/admin/ip-allowlist/enable", None)
-                .await?
-        }
-        AllowlistCommand::Disable => {
-            client
-                .request("POST", "/v1/admin/ip-allowlist/disable", None)
-                .await?
-        }
+        AllowlistCommand::List => client.allowlist().await?,
+        AllowlistCommand::Enable => client.allowlist_set_enabled(true).await?,
+        AllowlistCommand::Disable => client.allowlist_set_enabled(false).await?,
     };
     if json {
         output::json(&list)?;
     } else {
-        let state = if list["enabled"].as_bool() == Some(true) {
+        let state = if list.enabled {
             "enforced"
         } else {
             "not enforced"
         };
         output::lines([format!("ip allowlist: {state}")])?;
         let mut t = Table::new(&["ID", "CIDR", "LABEL", "CREATED"]);
-        for e in list["entries"].as_array().into_iter().flatten() {
+        for e in &list.entries {
             t.row(vec![
-                output::text(&e["id"]),
-                output::text(&e["cidr"]),
-                output::text(&e["label"]),
-                output::time(&e["createdAt"]),
+                output::cell(&e.id),
+                output::cell(&e.cidr),
+                output::cell(&e.label),
+                output::at(e.created_at),
             ]);
         }
         t.print("no entries")?;

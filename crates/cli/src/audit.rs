@@ -2,7 +2,7 @@
 
 use std::process::ExitCode;
 
-use serde_json::{Map, Value, json};
+use signet_client::api::admin::audit::AuditQueryRequest;
 
 use crate::identity::OperatorOpts;
 use crate::output::{self, Table};
@@ -74,44 +74,39 @@ pub async fn run(args: AuditArgs, json: bool) -> anyhow::Result<ExitCode> {
             since,
             until,
         } => {
-            let mut body = Map::new();
-            let filters = [
-                ("limit", limit.map(Value::from)),
-                ("beforeSeq", before.map(Value::from)),
-                ("actorId", actor.map(Value::from)),
-                ("action", action.map(Value::from)),
-                ("result", result.map(Value::from)),
-                ("sinceMs", since.map(Value::from)),
-                ("untilMs", until.map(Value::from)),
-            ];
-            for (k, v) in filters {
-                if let Some(v) = v {
-                    body.insert(k.into(), v);
-                }
-            }
-            let r = client
-                .request("POST", "/v1/admin/audit/query", Some(&Value::Object(body)))
-                .await?;
+            let limit = limit
+                .map(|n| u32::try_from(n).map_err(|_| anyhow::anyhow!("--limit {n} is too large")))
+                .transpose()?;
+            let query = AuditQueryRequest {
+                limit,
+                before_seq: before,
+                actor_id: actor,
+                action,
+                result,
+                since_ms: since,
+                until_ms: until,
+            };
+            let r = client.audit(&query).await?;
             if json {
                 output::json(&r)?;
             } else {
                 let mut t = Table::new(&[
                     "SEQ", "TIME", "ACTOR", "ACTION", "TARGET", "RESULT", "SOURCE",
                 ]);
-                for rec in r["records"].as_array().into_iter().flatten() {
+                for rec in &r.records {
                     let actor = format!(
                         "{}:{}",
-                        output::text(&rec["actorKind"]),
-                        output::text(&rec["actorId"])
+                        output::cell(&rec.actor_kind),
+                        output::cell(&rec.actor_id)
                     );
                     t.row(vec![
-                        output::text(&rec["seq"]),
-                        output::time(&rec["ts"]),
+                        output::cell(&rec.seq),
+                        output::at(rec.ts),
                         actor,
-                        output::text(&rec["action"]),
-                        output::text(&rec["target"]),
-                        output::text(&rec["result"]),
-                        output::text(&rec["sourceIp"]),
+                        output::cell(&rec.action),
+                        output::cell(&rec.target),
+                        output::cell(&rec.result),
+                        output::cell(&rec.source_ip),
                     ]);
                 }
                 t.print("no records")?;
@@ -119,26 +114,23 @@ pub async fn run(args: AuditArgs, json: bool) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         AuditCommand::Verify => {
-            let r = client
-                .request("POST", "/v1/admin/audit/verify", Some(&json!({})))
-                .await?;
-            let ok = r["ok"].as_bool() == Some(true);
+            let r = client.audit_verify().await?;
             if json {
                 output::json(&r)?;
-            } else if ok {
+            } else if r.ok {
                 output::lines([format!(
                     "audit chain ok: {} records, head at seq {}",
-                    output::text(&r["records"]),
-                    output::text(&r["headSeq"])
+                    output::cell(&r.records),
+                    output::cell(&r.head_seq)
                 )])?;
             }
-            if ok {
+            if r.ok {
                 return Ok(ExitCode::SUCCESS);
             }
             eprintln!(
                 "error: the audit chain is broken at seq {}: {}",
-                output::text(&r["firstBadSeq"]),
-                output::text(&r["problem"])
+                output::cell(&r.first_bad_seq),
+                output::cell(&r.problem)
             );
             Ok(ExitCode::from(1))
         }

@@ -2,7 +2,7 @@
 
 use std::process::ExitCode;
 
-use serde_json::Value;
+use signet_client::api::admin::budget::BudgetsAnswer;
 
 use crate::identity::OperatorOpts;
 use crate::ids;
@@ -35,23 +35,23 @@ enum BudgetCommand {
     },
 }
 
-fn per_minute(v: &Value) -> String {
-    match v.as_u64() {
+fn per_minute(v: Option<u32>) -> String {
+    match v {
         None | Some(0) => "unlimited".to_owned(),
         Some(n) => format!("{n}/min"),
     }
 }
 
-fn print(budgets: &Value) -> anyhow::Result<()> {
+fn print(budgets: &BudgetsAnswer) -> anyhow::Result<()> {
     output::lines([format!(
         "default: {}",
-        per_minute(&budgets["defaultPerMinute"])
+        per_minute(budgets.default_per_minute)
     )])?;
     let mut t = Table::new(&["MACHINE", "BUDGET"]);
-    for m in budgets["machines"].as_array().into_iter().flatten() {
+    for m in &budgets.machines {
         t.row(vec![
-            output::text(&m["machineId"]),
-            per_minute(&m["perMinute"]),
+            output::cell(&m.machine_id),
+            per_minute(Some(m.per_minute)),
         ]);
     }
     t.print("no machine has its own budget")

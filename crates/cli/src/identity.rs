@@ -164,18 +164,18 @@ pub async fn status(args: StatusArgs, json: bool) -> anyhow::Result<ExitCode> {
 /// Prints the operator as the server sees it.
 pub async fn operator_whoami(args: OperatorWhoamiArgs, json: bool) -> anyhow::Result<ExitCode> {
     let client = args.opts.client()?;
-    let me = client.request("GET", "/v1/admin/whoami", None).await?;
+    let me = client.whoami().await?;
     if json {
         output::json(&me)?;
     } else {
         output::lines([
             format!(
                 "operator: {} ({})",
-                output::text(&me["operatorId"]),
-                output::text(&me["name"])
+                output::cell(&me.operator_id),
+                output::cell(&me.name)
             ),
-            format!("vault:    {}", output::text(&me["vaultId"])),
-            format!("owner:    {}", output::text(&me["owner"])),
+            format!("vault:    {}", output::cell(&me.vault_id)),
+            format!("owner:    {}", output::cell(&me.owner)),
             format!("server:   {}", client.identity().api_url),
         ])?;
     }

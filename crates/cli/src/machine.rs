@@ -2,8 +2,8 @@
 
 use std::process::ExitCode;
 
-use serde_json::{Value, json};
 use signet_client::Fingerprint;
+use signet_client::api::admin::machine::{MachineAction, MachineActionRequest, MachineAnswer};
 
 use crate::identity::OperatorOpts;
 use crate::output::{self, Table};
@@ -103,9 +103,10 @@ enum MachineCommand {
 /// Runs a `machine` subcommand.
 pub async fn run(args: MachineArgs, json: bool) -> anyhow::Result<ExitCode> {
     let client = args.opts.client()?;
+    let none = MachineActionRequest::default();
     let (verb, id, action, body) = match args.command {
         MachineCommand::List => {
-            let r = client.request("GET", "/v1/admin/machines", None).await?;
+            let r = client.machines().await?;
             if json {
                 output::json(&r)?;
             } else {
@@ -118,15 +119,15 @@ pub async fn run(args: MachineArgs, json: bool) -> anyhow::Result<ExitCode> {
                     "KIND",
                     "FINGERPRINT",
                 ]);
-                for m in r["machines"].as_array().into_iter().flatten() {
+                for m in &r.machines {
                     t.row(vec![
-                        output::text(&m["id"]),
-                        output::text(&m["name"]),
-                        output::text(&m["hostname"]),
-                        output::text(&m["status"]),
-                        output::text(&m["enabled"]),
-                        output::text(&m["kind"]),
-                        output::text(&m["fingerprint"]),
+                        output::cell(&m.id),
+                        output::cell(&m.name),
+                        output::cell(&m.hostname),
+                        output::cell(&m.status),
+                        output::cell(&m.enabled),
+                        output::cell(&m.kind),
+                        output::cell(&m.fingerprint),
                     ]);
                 }
                 t.print("no machines")?;
@@ -135,9 +136,7 @@ pub async fn run(args: MachineArgs, json: bool) -> anyhow::Result<ExitCode> {
         }
         MachineCommand::Show { id } => {
             let id = ids::machine(&id)?;
-            let m = client
-                .request("GET", &format!("/v1/admin/machines/{id}"), None)
-                .await?;
+            let m = client.machine(&id).await?;
             if json {
                 output::json(&m)?;
             } else {
@@ -146,57 +145,69 @@ pub async fn run(args: MachineArgs, json: bool) -> anyhow::Result<ExitCode> {
             return Ok(ExitCode::SUCCESS);
         }
         MachineCommand::Approve { id, fingerprint } => {
-            let body = match fingerprint {
+            let fingerprint = match fingerprint {
                 Some(f) => {
                     let fp = Fingerprint::parse(&f).ok_or_else(|| {
                         anyhow::anyhow!("{f:?} is not a fingerprint (20 hex digits)")
                     })?;
-                    json!({ "fingerprint": fp.to_string() })
+                    Some(fp.to_string())
                 }
-                None => json!({}),
+                None => None,
             };
-            ("approved", id, "approve", Some(body))
+            let body = MachineActionRequest {
+                fingerprint,
+                ..none
+            };
+            ("approved", id, MachineAction::Approve, body)
         }
-        MachineCommand::Deny { id } => ("denied", id, "deny", None),
-        MachineCommand::Enable { id } => ("enabled", id, "enable", None),
-        MachineCommand::Disable { id } => ("disabled", id, "disable", None),
-        MachineCommand::Revoke { id } => ("revoked", id, "revoke", None),
+        MachineCommand::Deny { id } => ("denied", id, MachineAction::Deny, none),
+        MachineCommand::Enable { id } => ("enabled", id, MachineAction::Enable, none),
+        MachineCommand::Disable { id } => ("disabled", id, MachineAction::Disable, none),
+        MachineCommand::Revoke { id } => ("revoked", id, MachineAction::Revoke, none),
         MachineCommand::Attach { id, project } => {
             let p = project::resolve(&client, &project).await?;
-            ("attached", id, "attach", Some(json!({ "projectId": p })))
+            let body = MachineActionRequest {
+                project_id: Some(p.to_string()),
+                ..none
+            };
+            ("attached", id, MachineAction::Attach, body)
         }
         MachineCommand::Detach { id, project } => {
             let p = project::resolve(&client, &project).await?;
-            ("detached", id, "detach", Some(json!({ "projectId": p })))
+            let body = MachineActionRequest {
+                project_id: Some(p.to_string()),
+                ..none
+            };
+            ("detached", id, MachineAction::Detach, body)
         }
-        MachineCommand::Grant { id, secret } => (
-            "granted",
-            id,
-            "grant",
-            Some(json!({ "secretIds": secret_ids(&secret)? })),
-        ),
-        MachineCommand::Ungrant { id, secret } => (
-            "ungranted",
-            id,
-            "ungrant",
-            Some(json!({ "secretIds": secret_ids(&secret)? })),
-        ),
+        MachineCommand::Grant { id, secret } => {
+            let body = MachineActionRequest {
+                secret_ids: Some(secret_ids(&secret)?),
+                ..none
+            };
+            ("granted", id, MachineAction::Grant, body)
+        }
+        MachineCommand::Ungrant { id, secret } => {
+            let body = MachineActionRequest {
+                secret_ids: Some(secret_ids(&secret)?),
+                ..none
+            };
+            ("ungranted", id, MachineAction::Ungrant, body)
+        }
         MachineCommand::AllowCidr { id, cidrs, any: _ } => {
-            ("updated", id, "cidrs", Some(json!({ "cidrs": cidrs })))
+            let body = MachineActionRequest {
+                cidrs: Some(cidrs),
+                ..none
+            };
+            ("updated", id, MachineAction::Cidrs, body)
         }
     };
     let id = ids::machine(&id)?;
-    let m = client
-        .request(
-            "POST",
-            &format!("/v1/admin/machines/{id}/{action}"),
-            body.as_ref(),
-        )
-        .await?;
+    let m = client.machine_action(&id, action, &body).await?;
     if json {
         output::json(&m)?;
     } else {
-        let mut lines = vec![format!("{verb} machine {}", output::text(&m["id"]))];
+        let mut lines = vec![format!("{verb} machine {}", output::cell(&m.id))];
         lines.extend(describe(&m).into_iter().skip(1));
         output::lines(lines)?;
     }
@@ -210,28 +221,24 @@ fn secret_ids(raw: &[String]) -> anyhow::Result<Vec<String>> {
 }
 
 /// A machine object as text: a title line, then its state and scope.
-fn describe(m: &Value) -> Vec<String> {
-    let enabled = if m["enabled"].as_bool() == Some(false) {
-        "disabled"
-    } else {
-        "enabled"
-    };
+fn describe(m: &MachineAnswer) -> Vec<String> {
+    let enabled = if m.enabled { "enabled" } else { "disabled" };
     vec![
-        format!("machine {}", output::text(&m["id"])),
+        format!("machine {}", output::cell(&m.id)),
         format!(
             "  name:        {} (host {})",
-            output::text(&m["name"]),
-            output::text(&m["hostname"])
+            output::cell(&m.name),
+            output::cell(&m.hostname)
         ),
         format!(
             "  status:      {} ({enabled}, {})",
-            output::text(&m["status"]),
-            output::text(&m["kind"])
+            output::cell(&m.status),
+            output::cell(&m.kind)
         ),
-        format!("  fingerprint: {}", output::text(&m["fingerprint"])),
-        format!("  projects:    {}", output::text(&m["projects"])),
-        format!("  grants:      {}", output::text(&m["grants"])),
-        format!("  cidrs:       {}", output::text(&m["allowedCidrs"])),
-        format!("  expires:     {}", output::time(&m["expiresAt"])),
+        format!("  fingerprint: {}", output::cell(&m.fingerprint)),
+        format!("  projects:    {}", output::cell(&m.projects)),
+        format!("  grants:      {}", output::cell(&m.grants)),
+        format!("  cidrs:       {}", output::cell(&m.allowed_cidrs)),
+        format!("  expires:     {}", output::at(m.expires_at)),
     ]
 }

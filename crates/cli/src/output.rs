@@ -97,6 +97,16 @@ pub fn text(value: &Value) -> String {
         .collect()
 }
 
+/// A typed answer's field as table text, exactly as [`text`] prints its JSON form.
+pub fn cell(value: &impl serde::Serialize) -> String {
+    serde_json::to_value(value).map_or_else(|_| "-".to_owned(), |v| text(&v))
+}
+
+/// Unix milliseconds, if any, as [`time`] prints them.
+pub fn at(ms: impl Into<Option<i64>>) -> String {
+    ms.into().map_or_else(|| "-".to_owned(), utc_from_millis)
+}
+
 /// A Unix-milliseconds JSON field as `YYYY-MM-DD HH:MM:SSZ` (UTC), or `-`.
 pub fn time(value: &Value) -> String {
     value

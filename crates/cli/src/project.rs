@@ -2,7 +2,6 @@
 
 use std::process::ExitCode;
 
-use serde_json::{Value, json};
 use signet_client::{OperatorClient, ProjectId};
 
 use crate::identity::OperatorOpts;
@@ -33,30 +32,28 @@ pub async fn run(args: ProjectArgs, json: bool) -> anyhow::Result<ExitCode> {
     let client = args.opts.client()?;
     match args.command {
         ProjectCommand::Create { name } => {
-            let p = client
-                .request("POST", "/v1/admin/projects", Some(&json!({ "name": name })))
-                .await?;
+            let p = client.create_project(&name).await?;
             if json {
                 output::json(&p)?;
             } else {
                 output::lines([format!(
                     "created project {} ({})",
-                    output::text(&p["id"]),
-                    output::text(&p["name"])
+                    output::cell(&p.id),
+                    output::cell(&p.name)
                 )])?;
             }
         }
         ProjectCommand::List => {
-            let r = client.request("GET", "/v1/admin/projects", None).await?;
+            let r = client.projects().await?;
             if json {
                 output::json(&r)?;
             } else {
                 let mut t = Table::new(&["ID", "NAME", "CREATED"]);
-                for p in r["projects"].as_array().into_iter().flatten() {
+                for p in &r.projects {
                     t.row(vec![
-                        output::text(&p["id"]),
-                        output::text(&p["name"]),
-                        output::time(&p["createdAt"]),
+                        output::cell(&p.id),
+                        output::cell(&p.name),
+                        output::at(p.created_at),
                     ]);
                 }
                 t.print("no projects")?;
@@ -71,20 +68,17 @@ pub async fn resolve(client: &OperatorClient, wanted: &str) -> anyhow::Result<Pr
     if let Ok(id) = ProjectId::parse(wanted) {
         return Ok(id);
     }
-    let r = client.request("GET", "/v1/admin/projects", None).await?;
-    let hits: Vec<&Value> = r["projects"]
-        .as_array()
+    let mut hits: Vec<ProjectId> = client
+        .projects()
+        .await?
+        .projects
         .into_iter()
-        .flatten()
-        .filter(|p| p["name"] == wanted)
+        .filter(|p| p.name == wanted)
+        .map(|p| p.id)
         .collect();
-    match hits.as_slice() {
-        [one] => {
-            let id = one["id"].as_str().unwrap_or_default();
-            ProjectId::parse(id)
-                .map_err(|_| anyhow::anyhow!("the server listed a malformed project id {id:?}"))
-        }
-        [] => anyhow::bail!("no project named {wanted:?}"),
+    match hits.len() {
+        1 => Ok(hits.remove(0)),
+        0 => anyhow::bail!("no project named {wanted:?}"),
         _ => anyhow::bail!("several projects are named {wanted:?}; use the project id"),
     }
 }

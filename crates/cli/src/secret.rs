@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::Context as _;
-use serde_json::{Value, json};
+use signet_client::api::admin::secret::SecretAnswer;
 use signet_client::{SecretContent, SecretValue};
 use zeroize::Zeroizing;
 
@@ -146,13 +146,7 @@ async fn current_version(
     client: &signet_client::OperatorClient,
     id: &signet_proto::SecretId,
 ) -> anyhow::Result<u32> {
-    let s = client
-        .request("GET", &format!("/v1/admin/secrets/{id}"), None)
-        .await?;
-    s["version"]
-        .as_u64()
-        .and_then(|v| u32::try_from(v).ok())
-        .context("the server's answer has no version")
+    Ok(client.secret(id).await?.version)
 }
 
 /// Reads a value verbatim; it must be UTF-8, since values travel as JSON strings.
@@ -229,67 +223,46 @@ pub async fn run(args: SecretArgs, json: bool) -> anyhow::Result<ExitCode> {
         }
         SecretCommand::Show { id } => {
             let id = ids::secret(&id)?;
-            print_secret(
-                json,
-                "secret",
-                &client
-                    .request("GET", &format!("/v1/admin/secrets/{id}"), None)
-                    .await?,
-            )?;
+            print_secret(json, "secret", &client.secret(&id).await?)?;
         }
         SecretCommand::Rollback { id, version } => {
             let id = ids::secret(&id)?;
-            let body = json!({ "version": version });
-            let s = client
-                .request(
-                    "POST",
-                    &format!("/v1/admin/secrets/{id}/rollback"),
-                    Some(&body),
-                )
-                .await?;
+            let version = u32::try_from(version)
+                .map_err(|_| anyhow::anyhow!("there is no version {version}"))?;
+            let s = client.rollback_secret(&id, version).await?;
             print_secret(json, "rolled back secret", &s)?;
         }
         SecretCommand::Delete { id } => {
             let id = ids::secret(&id)?;
-            let r = client
-                .request("POST", &format!("/v1/admin/secrets/{id}/delete"), None)
-                .await?;
+            let r = client.delete_secret(&id).await?;
             if json {
                 output::json(&r)?;
             } else {
-                output::lines([format!("deleted secret {}", output::text(&r["id"]))])?;
+                output::lines([format!("deleted secret {}", output::cell(&r.id))])?;
             }
         }
         SecretCommand::List { project } => {
             let project = project::resolve(&client, &project).await?;
-            let r = client
-                .request(
-                    "POST",
-                    "/v1/admin/secrets/query",
-                    Some(&json!({ "projectId": project })),
-                )
-                .await?;
+            let r = client.secrets(&project).await?;
             if json {
                 return output::json(&r).map(|()| ExitCode::SUCCESS);
             }
             let mut t = Table::new(&["ID", "NAME", "TYPE", "FIELDS", "VERSION", "UPDATED"]);
-            for s in r["secrets"].as_array().into_iter().flatten() {
+            for s in &r.secrets {
                 t.row(vec![
-                    output::text(&s["id"]),
-                    output::text(&s["name"]),
-                    output::text(&s["type"]),
-                    output::text(&s["fieldNames"]),
-                    output::text(&s["version"]),
-                    output::time(&s["updatedAt"]),
+                    output::cell(&s.id),
+                    output::cell(&s.name),
+                    output::cell(&s.kind),
+                    output::cell(&s.field_names),
+                    output::cell(&s.version),
+                    output::at(s.updated_at),
                 ]);
             }
             t.print("no secrets")?;
         }
         SecretCommand::Versions { id } => {
             let id = ids::secret(&id)?;
-            let r = client
-                .request("GET", &format!("/v1/admin/secrets/{id}/versions"), None)
-                .await?;
+            let r = client.secret_versions(&id).await?;
             if json {
                 return output::json(&r).map(|()| ExitCode::SUCCESS);
             }
@@ -301,14 +274,14 @@ pub async fn run(args: SecretArgs, json: bool) -> anyhow::Result<ExitCode> {
                 "CREATED-BY",
                 "CREATED",
             ]);
-            for v in r["versions"].as_array().into_iter().flatten() {
+            for v in &r.versions {
                 t.row(vec![
-                    output::text(&v["version"]),
-                    output::text(&v["valueVersion"]),
-                    output::text(&v["type"]),
-                    output::text(&v["fieldNames"]),
-                    output::text(&v["createdBy"]),
-                    output::time(&v["createdAt"]),
+                    output::cell(&v.version),
+                    output::cell(&v.value_version),
+                    output::cell(&v.kind),
+                    output::cell(&v.field_names),
+                    output::cell(&v.created_by),
+                    output::at(v.created_at),
                 ]);
             }
             t.print("no versions")?;
@@ -319,24 +292,24 @@ pub async fn run(args: SecretArgs, json: bool) -> anyhow::Result<ExitCode> {
 
 /// Prints a secret object: as it is with `--json`, else a title (what just happened) and its
 /// metadata. Secret objects never carry a value.
-fn print_secret(json: bool, title: &str, s: &Value) -> anyhow::Result<()> {
+fn print_secret(json: bool, title: &str, s: &SecretAnswer) -> anyhow::Result<()> {
     if json {
         return output::json(s);
     }
     output::lines([
         format!(
             "{title} {} ({})",
-            output::text(&s["id"]),
-            output::text(&s["name"])
+            output::cell(&s.id),
+            output::cell(&s.name)
         ),
-        format!("  project: {}", output::text(&s["projectId"])),
+        format!("  project: {}", output::cell(&s.project_id)),
         format!(
             "  type:    {} (fields: {})",
-            output::text(&s["type"]),
-            output::text(&s["fieldNames"])
+            output::cell(&s.kind),
+            output::cell(&s.field_names)
         ),
-        format!("  version: {}", output::text(&s["version"])),
-        format!("  updated: {}", output::time(&s["updatedAt"])),
+        format!("  version: {}", output::cell(&s.version)),
+        format!("  updated: {}", output::at(s.updated_at)),
     ])
 }
 

@@ -3,7 +3,7 @@
 
 use std::process::ExitCode;
 
-use serde_json::{Map, Value, json};
+use signet_client::api::admin::token::EnrollmentTokenRequest;
 
 use crate::identity::OperatorOpts;
 use crate::output::{self, Table};
@@ -68,68 +68,61 @@ struct CreateArgs {
     name: Option<String>,
 }
 
+/// A count or duration the server takes in a narrower integer; beyond it the server would refuse
+/// the body, so the CLI refuses first.
+fn narrow<T: TryFrom<u64>>(v: Option<u64>, what: &str) -> anyhow::Result<Option<T>> {
+    v.map(|n| T::try_from(n).map_err(|_| anyhow::anyhow!("{what} {n} is too large")))
+        .transpose()
+}
+
 /// Runs a `token` subcommand.
 pub async fn run(args: TokenArgs, json: bool) -> anyhow::Result<ExitCode> {
     let client = args.opts.client()?;
     match args.command {
         TokenCommand::Bootstrap => {
-            let t = client
-                .request("POST", "/v1/admin/tokens/bootstrap", Some(&json!({})))
-                .await?;
+            let t = client.bootstrap_token().await?;
             if json {
                 output::json(&t)?;
             } else {
                 output::lines([
-                    format!("token:   {}", output::text(&t["token"])),
-                    format!("expires: {}", output::time(&t["expiresAt"])),
+                    format!("token:   {}", output::cell(&t.token)),
+                    format!("expires: {}", output::at(t.expires_at)),
                     String::new(),
                     "Run on the machine to enroll it (it then waits for approval):".to_owned(),
-                    format!("  {}", output::text(&t["command"])),
+                    format!("  {}", output::cell(&t.command)),
                 ])?;
             }
         }
         TokenCommand::Enrollment(EnrollmentCommand::Create(c)) => {
             let mut project_ids = Vec::new();
             for p in &c.project {
-                project_ids.push(project::resolve(&client, p).await?);
+                project_ids.push(project::resolve(&client, p).await?.to_string());
             }
             let secret_ids = c
                 .secret
                 .iter()
-                .map(|s| ids::secret(s))
+                .map(|s| ids::secret(s).map(|id| id.to_string()))
                 .collect::<anyhow::Result<Vec<_>>>()?;
-            let mut body = Map::new();
-            body.insert("projectIds".into(), json!(project_ids));
-            body.insert("secretIds".into(), json!(secret_ids));
-            let optional = [
-                ("name", c.name.map(Value::from)),
-                ("maxUses", c.uses.map(Value::from)),
-                ("ttlSecs", c.ttl.map(Value::from)),
-                ("machineTtlSecs", c.machine_ttl.map(Value::from)),
-                ("sourceCidr", c.source_cidr.map(Value::from)),
-                ("hostnamePattern", c.hostname_pattern.map(Value::from)),
-            ];
-            for (k, v) in optional {
-                if let Some(v) = v {
-                    body.insert(k.into(), v);
-                }
-            }
-            let t = client
-                .request(
-                    "POST",
-                    "/v1/admin/tokens/enrollment",
-                    Some(&Value::Object(body)),
-                )
-                .await?;
+            let spec = EnrollmentTokenRequest {
+                name: c.name,
+                project_ids,
+                secret_ids,
+                max_uses: narrow(c.uses, "--uses")?,
+                ttl_secs: narrow(c.ttl, "--ttl")?,
+                machine_ttl_secs: narrow(c.machine_ttl, "--machine-ttl")?,
+                source_cidr: c.source_cidr,
+                hostname_pattern: c.hostname_pattern,
+            };
+            let t = client.create_enrollment_token(&spec).await?;
             if json {
                 output::json(&t)?;
             } else {
                 let vault = &client.identity().vault_id;
                 output::lines([
-                    format!("created enrollment token {}", output::text(&t["id"])),
-                    format!("token:   {}   (shown once)", output::text(&t["token"])),
-                    format!("expires: {}", output::time(&t["expiresAt"])),
-                    format!("uses:    {}", output::text(&t["maxUses"])),
+                    format!("created enrollment token {}", output::cell(&t.id)),
+                    format!("token:   {}   (shown once)", output::cell(&t.token)),
+                    format!("expires: {}", output::at(t.expires_at)),
+                    format!("uses:    {}", output::cell(&t.max_uses)),
                     String::new(),
                     "Enroll a machine with:".to_owned(),
                     format!(
@@ -140,33 +133,27 @@ pub async fn run(args: TokenArgs, json: bool) -> anyhow::Result<ExitCode> {
             }
         }
         TokenCommand::Enrollment(EnrollmentCommand::List) => {
-            let r = client
-                .request("GET", "/v1/admin/tokens/enrollment", None)
-                .await?;
+            let r = client.enrollment_tokens().await?;
             if json {
                 output::json(&r)?;
             } else {
                 let mut t = Table::new(&[
                     "ID", "NAME", "PROJECTS", "SECRETS", "USES", "EXPIRES", "STATE",
                 ]);
-                for tok in r["tokens"].as_array().into_iter().flatten() {
-                    let uses = format!(
-                        "{}/{}",
-                        output::text(&tok["uses"]),
-                        output::text(&tok["maxUses"])
-                    );
-                    let state = if tok["revokedAt"].is_null() {
+                for tok in &r.tokens {
+                    let uses = format!("{}/{}", tok.uses, tok.max_uses);
+                    let state = if tok.revoked_at.is_none() {
                         "active"
                     } else {
                         "revoked"
                     };
                     t.row(vec![
-                        output::text(&tok["id"]),
-                        output::text(&tok["name"]),
-                        output::text(&tok["projectIds"]),
-                        output::text(&tok["secretIds"]),
+                        output::cell(&tok.id),
+                        output::cell(&tok.name),
+                        output::cell(&tok.project_ids),
+                        output::cell(&tok.secret_ids),
                         uses,
-                        output::time(&tok["expiresAt"]),
+                        output::at(tok.expires_at),
                         state.to_owned(),
                     ]);
                 }
@@ -175,20 +162,11 @@ pub async fn run(args: TokenArgs, json: bool) -> anyhow::Result<ExitCode> {
         }
         TokenCommand::Enrollment(EnrollmentCommand::Revoke { id }) => {
             let id = ids::segment("token", &id)?;
-            let t = client
-                .request(
-                    "POST",
-                    &format!("/v1/admin/tokens/enrollment/{id}/revoke"),
-                    None,
-                )
-                .await?;
+            let t = client.revoke_enrollment_token(id).await?;
             if json {
                 output::json(&t)?;
             } else {
-                output::lines([format!(
-                    "revoked enrollment token {}",
-                    output::text(&t["id"])
-                )])?;
+                output::lines([format!("revoked enrollment token {}", output::cell(&t.id))])?;
             }
         }
     }

@@ -2,7 +2,7 @@
 
 use std::process::ExitCode;
 
-use serde_json::{Value, json};
+use signet_client::api::admin::vault::{VaultAnswer, VaultSettingsRequest};
 
 use crate::identity::OperatorOpts;
 use crate::output;
@@ -46,29 +46,27 @@ enum Switch {
 pub async fn run(args: VaultArgs, json: bool) -> anyhow::Result<ExitCode> {
     let client = args.opts.client()?;
     let vault = match args.command {
-        VaultCommand::Show => client.request("GET", "/v1/admin/vault", None).await?,
+        VaultCommand::Show => client.vault().await?,
         VaultCommand::Settings {
             tokenless,
             cli_key_ttl,
             require_enrollment_proof,
         } => {
-            let mut body = serde_json::Map::new();
-            if let Some(t) = tokenless {
-                body.insert("tokenlessEnrollment".into(), json!(t == Switch::On));
-            }
-            if let Some(ttl) = cli_key_ttl {
-                body.insert("cliKeyTtlMs".into(), json!(ttl.saturating_mul(1000)));
-            }
-            if let Some(p) = require_enrollment_proof {
-                body.insert("requireEnrollmentProof".into(), json!(p == Switch::On));
-            }
-            if body.is_empty() {
+            let cli_key_ttl_ms = cli_key_ttl
+                .map(|ttl| {
+                    i64::try_from(ttl.saturating_mul(1000))
+                        .map_err(|_| anyhow::anyhow!("--cli-key-ttl is too large"))
+                })
+                .transpose()?;
+            let settings = VaultSettingsRequest {
+                tokenless_enrollment: tokenless.map(|t| t == Switch::On),
+                cli_key_ttl_ms,
+                require_enrollment_proof: require_enrollment_proof.map(|p| p == Switch::On),
+            };
+            if settings == VaultSettingsRequest::default() {
                 anyhow::bail!("give --tokenless, --cli-key-ttl or --require-enrollment-proof");
             }
-            let body = Value::Object(body);
-            client
-                .request("POST", "/v1/admin/vault/settings", Some(&body))
-                .await?
+            client.set_vault_settings(&settings).await?
         }
     };
     if json {
@@ -79,36 +77,21 @@ pub async fn run(args: VaultArgs, json: bool) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn describe(v: &Value) -> Vec<String> {
-    let on_off = |b: &Value| {
-        if b.as_bool() == Some(true) {
-            "on"
-        } else {
-            "off"
-        }
-    };
+fn describe(v: &VaultAnswer) -> Vec<String> {
+    let on_off = |b: bool| if b { "on" } else { "off" };
     vec![
-        format!("vault {}", output::text(&v["vaultId"])),
-        format!(
-            "  tokenless enrollment: {}",
-            on_off(&v["tokenlessEnrollment"])
-        ),
-        format!(
-            "  ip allowlist:         {}",
-            on_off(&v["ipAllowlistEnabled"])
-        ),
+        format!("vault {}", output::cell(&v.vault_id)),
+        format!("  tokenless enrollment: {}", on_off(v.tokenless_enrollment)),
+        format!("  ip allowlist:         {}", on_off(v.ip_allowlist_enabled)),
         format!(
             "  enrollment proof:     {}",
-            if v["requireEnrollmentProof"].as_bool() == Some(true) {
+            if v.require_enrollment_proof {
                 "required"
             } else {
                 "optional"
             }
         ),
-        format!(
-            "  cli key lifetime:     {} min",
-            v["cliKeyTtlMs"].as_i64().unwrap_or_default() / 60_000
-        ),
-        format!("  created:              {}", output::time(&v["createdAt"])),
+        format!("  cli key lifetime:     {} min", v.cli_key_ttl_ms / 60_000),
+        format!("  created:              {}", output::at(v.created_at)),
     ]
 }

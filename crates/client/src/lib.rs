@@ -20,6 +20,7 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+mod admin;
 pub mod enroll;
 mod error;
 pub mod identity;
@@ -42,6 +43,8 @@ pub use request::{
     ClientOptions, PreparedRequest, Principal, RawResponse, SignedRequest, Signer, unix_now,
 };
 pub use secret::SecretValue;
+/// The wire contract's types, which the typed calls take and return.
+pub use signet_api as api;
 pub use signet_proto::{
     Fingerprint, Identity, MachineId, OperatorId, ProjectId, SecretId, SecretSeed, VaultId,
 };

@@ -5,7 +5,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use serde::Serialize;
-use signet_proto::{MachineId, ProjectId, SecretId};
+use signet_proto::ProjectId;
 use zeroize::Zeroizing;
 
 use crate::error::ClientError;
@@ -26,7 +26,7 @@ pub enum SecretContent {
 /// only copy made is the serialised body, which is wiped after sending.
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
-struct SecretWrite<'a> {
+pub(crate) struct SecretWrite<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     project_id: Option<&'a ProjectId>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -38,7 +38,7 @@ struct SecretWrite<'a> {
 }
 
 impl<'a> SecretWrite<'a> {
-    fn new(
+    pub(crate) fn new(
         project_id: Option<&'a ProjectId>,
         name: Option<&'a str>,
         content: &'a SecretContent,
@@ -58,7 +58,7 @@ impl<'a> SecretWrite<'a> {
         }
     }
 
-    fn to_body(&self) -> Result<Zeroizing<Vec<u8>>, ClientError> {
+    pub(crate) fn to_body(&self) -> Result<Zeroizing<Vec<u8>>, ClientError> {
         serde_json::to_vec(self)
             .map(Zeroizing::new)
             .map_err(|e| ClientError::decode("secret body", e))
@@ -146,101 +146,14 @@ impl OperatorClient {
         self.call(method, path, body).await
     }
 
-    /// `POST /v1/admin/vault/settings` with `requireEnrollmentProof`: whether enrollment must
-    /// prove possession of the new key (off by default, since the SikkerKey SDKs cannot).
-    /// Returns the vault object.
-    pub async fn set_enrollment_proof_required(
-        &self,
-        required: bool,
-    ) -> Result<serde_json::Value, ClientError> {
-        let body = serde_json::json!({ "requireEnrollmentProof": required });
-        self.request("POST", "/v1/admin/vault/settings", Some(&body))
-            .await
-    }
-
-    /// `GET /v1/admin/request-budgets`: the vault default and every machine's own budget
-    /// (requests per minute; 0 or unset is unlimited).
-    pub async fn request_budgets(&self) -> Result<serde_json::Value, ClientError> {
-        self.call("GET", "/v1/admin/request-budgets", &[]).await
-    }
-
-    /// `POST /v1/admin/request-budgets`: sets the vault default (`machine` = `None`) or one
-    /// machine's budget, in requests per minute (0: unlimited); `None` clears it, so a machine
-    /// follows the default again. Returns every budget.
-    pub async fn set_request_budget(
-        &self,
-        machine: Option<&MachineId>,
-        per_minute: Option<u32>,
-    ) -> Result<serde_json::Value, ClientError> {
-        let body = serde_json::json!({
-            "machineId": machine.map(|m| m.to_string()),
-            "requestsPerMinute": per_minute,
-        });
-        self.request("POST", "/v1/admin/request-budgets", Some(&body))
-            .await
-    }
-
-    /// `POST /v1/admin/secrets`: creates a secret, returning the secret object.
-    pub async fn create_secret(
-        &self,
-        project: &ProjectId,
-        name: &str,
-        content: &SecretContent,
-    ) -> Result<serde_json::Value, ClientError> {
-        let body = SecretWrite::new(Some(project), Some(name), content).to_body()?;
-        self.call("POST", "/v1/admin/secrets", &body).await
-    }
-
-    /// `POST /v1/admin/secrets/{id}/update`: writes a new version, returning the secret object.
-    pub async fn update_secret(
-        &self,
-        id: &SecretId,
-        content: &SecretContent,
-    ) -> Result<serde_json::Value, ClientError> {
-        let body = SecretWrite::new(None, None, content).to_body()?;
-        self.call("POST", &format!("/v1/admin/secrets/{id}/update"), &body)
-            .await
-    }
-
-    /// `POST /v1/admin/secrets/{id}/update` starting from the current fields of a structured
-    /// secret: `keep` carries current fields over (their values never leave the server),
-    /// `remove` drops current fields, `set` replaces or adds. `base_version` is the version the
-    /// caller started from; a newer one on the server is a 409 and nothing is written.
-    pub async fn merge_secret_fields(
-        &self,
-        id: &SecretId,
-        base_version: u32,
-        keep: &[String],
-        remove: &[String],
-        set: &BTreeMap<String, SecretValue>,
-    ) -> Result<serde_json::Value, ClientError> {
-        #[derive(Serialize)]
-        #[serde(rename_all = "camelCase")]
-        struct FieldMergeBody<'a> {
-            base_version: u32,
-            keep_fields: &'a [String],
-            remove_fields: &'a [String],
-            fields: BTreeMap<&'a str, &'a str>,
-        }
-        let body = FieldMergeBody {
-            base_version,
-            keep_fields: keep,
-            remove_fields: remove,
-            fields: set.iter().map(|(k, v)| (k.as_str(), v.expose())).collect(),
-        };
-        let body = serde_json::to_vec(&body)
-            .map(Zeroizing::new)
-            .map_err(|e| ClientError::decode("secret body", e))?;
-        self.call("POST", &format!("/v1/admin/secrets/{id}/update"), &body)
-            .await
-    }
-
-    async fn call(
+    /// Sends one signed admin call and decodes its answer (a typed one from `signet_api`, or a
+    /// `serde_json::Value` for [`request`](Self::request)).
+    pub(crate) async fn call<T: serde::de::DeserializeOwned>(
         &self,
         method: &str,
         path: &str,
         body: &[u8],
-    ) -> Result<serde_json::Value, ClientError> {
+    ) -> Result<T, ClientError> {
         let network = if method == "GET" {
             RetryNetwork::Always
         } else {

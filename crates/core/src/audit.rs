@@ -11,7 +11,6 @@
 
 use std::sync::Arc;
 
-use serde::Serialize;
 use signet_store::{ActorKind, AuditChain, AuditEvent, AuditFilter, AuditRecord, AuditResult};
 
 pub use crate::chain::ChainKey;
@@ -25,8 +24,7 @@ use crate::{CoreError, CoreResult};
 const VERIFY_PAGE: u32 = 1000;
 
 /// The outcome of `signet audit verify`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct VerifyReport {
     /// Whether the whole chain checked out.
     pub ok: bool,
@@ -41,8 +39,7 @@ pub struct VerifyReport {
 }
 
 /// A record as listed to operators.
-#[derive(Debug, Clone, Serialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Clone)]
 pub struct AuditView {
     /// Position in the chain.
     pub seq: u64,

@@ -15,7 +15,6 @@ use std::sync::{Arc, RwLock};
 
 use dashmap::DashMap;
 use governor::{Quota, RateLimiter};
-use serde::Serialize;
 use signet_proto::MachineId;
 use signet_store::RequestBudgets;
 
@@ -67,8 +66,7 @@ impl BudgetState {
 }
 
 /// The budgets as operators see them.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BudgetView {
     /// The vault-wide default, requests per minute; `None` or 0: unlimited.
     pub default_per_minute: Option<u32>,
@@ -77,8 +75,7 @@ pub struct BudgetView {
 }
 
 /// One machine's own budget.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MachineBudget {
     /// The machine.
     pub machine_id: MachineId,

@@ -135,13 +135,11 @@ pub struct Registered {
 }
 
 /// An enrollment token as shown to operators (never its text, except once at issue).
-#[derive(Debug, Clone, Serialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Clone)]
 pub struct EnrollmentTokenView {
     /// Its id.
     pub id: String,
     /// The token text: present only in the response that issued it.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub token: Option<String>,
     /// A label.
     pub name: String,

@@ -3,7 +3,6 @@
 
 use std::sync::Arc;
 
-use serde::Serialize;
 use signet_proto::{Fingerprint, MachineId, ProjectId, SecretId};
 use signet_store::{Conflict, EnrollMethod, MachineRecord, MachineStatus, StoreError};
 
@@ -17,8 +16,7 @@ use crate::{CoreError, CoreResult};
 const MAX_MACHINE_CIDRS: usize = 64;
 
 /// A machine as shown to operators.
-#[derive(Debug, Clone, Serialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Clone)]
 pub struct MachineView {
     /// Its id.
     pub id: MachineId,

@@ -7,7 +7,6 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 
 use ipnet::IpNet;
-use serde::Serialize;
 use signet_store::{AllowlistEntry, Change, PolicyVersion, Store, StoreError, StoreResult};
 
 pub use crate::address::{ClientAddr, ip_in_cidrs, parse_cidr};
@@ -175,8 +174,7 @@ impl PolicyCache {
 }
 
 /// The allowlist as shown to operators.
-#[derive(Debug, Clone, Serialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Clone)]
 pub struct AllowlistView {
     /// Whether it is enforced.
     pub enabled: bool,
@@ -185,8 +183,7 @@ pub struct AllowlistView {
 }
 
 /// One entry.
-#[derive(Debug, Clone, Serialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Clone)]
 pub struct EntryView {
     /// Its id.
     pub id: String,

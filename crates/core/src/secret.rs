@@ -3,7 +3,6 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use serde::Serialize;
 use signet_crypto::{ProjectKey, SecretAad};
 use signet_proto::{MachineId, ProjectId, SecretId};
 use signet_store::{
@@ -215,8 +214,7 @@ impl SecretInput {
 }
 
 /// A project as shown to operators.
-#[derive(Debug, Clone, Serialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Clone)]
 pub struct ProjectView {
     /// Its id.
     pub id: ProjectId,
@@ -237,8 +235,7 @@ impl From<ProjectRecord> for ProjectView {
 }
 
 /// A secret's metadata as shown to operators (never the value).
-#[derive(Debug, Clone, Serialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Clone)]
 pub struct SecretView {
     /// Its id.
     pub id: SecretId,
@@ -247,7 +244,6 @@ pub struct SecretView {
     /// Its project.
     pub project_id: ProjectId,
     /// `standard` or `structured`.
-    #[serde(rename = "type")]
     pub kind: &'static str,
     /// Field names of a structured secret.
     pub field_names: Option<Vec<String>>,
@@ -275,15 +271,13 @@ impl From<SecretRecord> for SecretView {
 }
 
 /// A version as shown to operators.
-#[derive(Debug, Clone, Serialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Clone)]
 pub struct VersionView {
     /// The version number.
     pub version: u32,
     /// The version whose value it carries (differs after a rollback).
     pub value_version: u32,
     /// `standard` or `structured`.
-    #[serde(rename = "type")]
     pub kind: &'static str,
     /// Field names.
     pub field_names: Option<Vec<String>>,

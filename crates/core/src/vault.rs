@@ -2,7 +2,6 @@
 
 use std::sync::Arc;
 
-use serde::Serialize;
 use signet_crypto::RootKey;
 use signet_proto::VaultId;
 use signet_store::{Store, StoreError, VaultRecord};
@@ -65,8 +64,7 @@ pub(crate) async fn open_or_create(
 }
 
 /// The vault as shown to operators.
-#[derive(Debug, Clone, Serialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Clone)]
 pub struct VaultView {
     /// Its id.
     pub vault_id: VaultId,

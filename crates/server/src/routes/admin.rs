@@ -1,17 +1,42 @@
 //! The admin API for operators. Signed with an operator key; never returns a secret value.
 //! Queries with parameters are POSTs with a JSON body, since signed routes take no query string.
+//! Bodies and answers are `signet_api::admin`'s types; [`answer`] maps core's views to them.
 
-use signet_api::route;
+mod answer;
+
 use std::collections::BTreeMap;
 
+use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, State};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use serde::Deserialize;
-use serde_json::{Value, json};
-use signet_core::account::{NewUser, Password};
+use signet_api::admin::DeletedAnswer;
+use signet_api::admin::allowlist::{
+    AllowlistAddRequest, AllowlistAnswer, AllowlistEntryAnswer, AllowlistEntryId,
+};
+use signet_api::admin::audit::{AuditQueryRequest, AuditRecordsAnswer, VerifyAnswer};
+use signet_api::admin::budget::{BudgetsAnswer, SetBudgetRequest};
+use signet_api::admin::machine::{
+    MachineAction, MachineActionRequest, MachineAnswer, MachinesAnswer,
+};
+use signet_api::admin::operator::{LogoutAnswer, WhoamiAnswer};
+use signet_api::admin::project::{CreateProjectRequest, ProjectAnswer, ProjectsAnswer};
+use signet_api::admin::secret::{
+    CreateSecretRequest, RollbackRequest, SecretAnswer, SecretQueryRequest, SecretsAnswer,
+    UpdateSecretRequest, VersionsAnswer,
+};
+use signet_api::admin::token::{
+    BootstrapTokenAnswer, EnrollmentTokenAnswer, EnrollmentTokenId, EnrollmentTokenRequest,
+    EnrollmentTokensAnswer,
+};
+use signet_api::admin::user::{CreateUserRequest, CreatedUserAnswer, UsersAnswer};
+use signet_api::admin::vault::{VaultAnswer, VaultSettingsRequest};
+use signet_api::route;
+use signet_core::account::{NewUser, Password, UserView};
 use signet_core::enrollment::EnrollmentSpec;
+use signet_core::role::Scope;
 use signet_core::secret::{FieldMerge, SecretInput};
+use signet_proto::{MachineId, SecretId};
 use signet_store::AuditFilter;
 use zeroize::Zeroizing;
 
@@ -60,10 +85,11 @@ pub(crate) fn routes() -> Router<AppState> {
         .route(route::admin::USERS, get(users).post(create_user))
 }
 
-fn to_json<T: serde::Serialize>(v: T) -> ApiResult<Json<Value>> {
-    serde_json::to_value(v)
-        .map(Json)
-        .map_err(|_| ApiError::new(crate::error::ErrorCode::Internal))
+/// A typed path id, or the 404 a malformed one has always answered. Taken as a `Result` so the
+/// caller is authenticated first: an unauthenticated request is a 401 whatever its path says.
+fn found<T>(path: Result<Path<T>, PathRejection>) -> ApiResult<T> {
+    path.map(|Path(t)| t)
+        .map_err(|_| ApiError::new(crate::error::ErrorCode::NotFound))
 }
 
 /// Bodies that must be empty or `{}`.
@@ -71,305 +97,247 @@ fn no_body(call: &OperatorCall) -> ApiResult<()> {
     if call.body.iter().all(u8::is_ascii_whitespace) {
         return Ok(());
     }
-    let _: serde_json::Map<String, Value> =
-        json(&call.body).and_then(|m: serde_json::Map<String, Value>| {
-            if m.is_empty() {
-                Ok(m)
-            } else {
-                Err(ApiError::malformed("this route takes no fields"))
-            }
-        })?;
-    Ok(())
+    let fields: serde_json::Map<String, serde_json::Value> = json(&call.body)?;
+    if fields.is_empty() {
+        Ok(())
+    } else {
+        Err(ApiError::malformed("this route takes no fields"))
+    }
 }
 
-async fn whoami(State(s): State<AppState>, call: OperatorCall) -> ApiResult<Json<Value>> {
-    let o = &call.operator;
-    Ok(Json(json!({
-        "operatorId": o.id,
-        "name": o.name,
-        "vaultId": s.signet.vault_id(),
-        "owner": o.owner,
-        "userId": o.user_id,
-        "session": o.session.is_some(),
-        "role": call.operator.role.as_str(),
-        "projects": match &call.operator.scope {
-            signet_core::role::Scope::All => Value::Null,
-            signet_core::role::Scope::Projects(p) => json!(p),
+async fn whoami(State(s): State<AppState>, call: OperatorCall) -> ApiResult<Json<WhoamiAnswer>> {
+    let o = call.operator;
+    Ok(Json(WhoamiAnswer {
+        operator_id: o.id,
+        name: o.name,
+        vault_id: s.signet.vault_id().clone(),
+        owner: o.owner,
+        user_id: o.user_id,
+        session: o.session.is_some(),
+        role: o.role.as_str().to_owned(),
+        projects: match o.scope {
+            Scope::All => None,
+            Scope::Projects(p) => Some(p.into_iter().collect()),
         },
-    })))
+    }))
 }
 
 /// Revokes the key that signed this request; its next request is a 401.
-async fn logout(State(s): State<AppState>, call: OperatorCall) -> ApiResult<Json<Value>> {
+async fn logout(State(s): State<AppState>, call: OperatorCall) -> ApiResult<Json<LogoutAnswer>> {
     no_body(&call)?;
     s.signet.accounts().logout(&call.operator).await?;
-    Ok(Json(json!({ "loggedOut": true })))
+    Ok(Json(LogoutAnswer { logged_out: true }))
 }
 
-async fn vault(State(s): State<AppState>, _call: OperatorCall) -> ApiResult<Json<Value>> {
-    to_json(s.signet.vault().vault_view().await?)
+async fn vault(State(s): State<AppState>, _call: OperatorCall) -> ApiResult<Json<VaultAnswer>> {
+    Ok(Json(answer::vault(s.signet.vault().vault_view().await?)))
 }
 
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub(crate) struct VaultSettings {
-    tokenless_enrollment: Option<bool>,
-    cli_key_ttl_ms: Option<i64>,
-    require_enrollment_proof: Option<bool>,
-}
-
-async fn vault_settings(State(s): State<AppState>, call: OperatorCall) -> ApiResult<Json<Value>> {
-    let b: VaultSettings = json(&call.body)?;
+async fn vault_settings(
+    State(s): State<AppState>,
+    call: OperatorCall,
+) -> ApiResult<Json<VaultAnswer>> {
+    let b: VaultSettingsRequest = json(&call.body)?;
     let mut view = None;
     if let Some(on) = b.tokenless_enrollment {
         view = Some(
             s.signet
-                .vault()
-                .set_tokenless_enrollment(&call.operator, on)
+                .vault().set_tokenless_enrollment(&call.operator, on)
                 .await?,
         );
     }
     if let Some(ttl) = b.cli_key_ttl_ms {
-        view = Some(
-            s.signet
-                .vault()
-                .set_cli_key_ttl(&call.operator, ttl)
-                .await?,
-        );
+        view = Some(s.signet.vault().set_cli_key_ttl(&call.operator, ttl).await?);
     }
     if let Some(on) = b.require_enrollment_proof {
         view = Some(
             s.signet
-                .vault()
-                .set_enrollment_proof_required(&call.operator, on)
+                .vault().set_enrollment_proof_required(&call.operator, on)
                 .await?,
         );
     }
-    match view {
-        Some(v) => to_json(v),
-        None => to_json(s.signet.vault().vault_view().await?),
-    }
+    let view = match view {
+        Some(v) => v,
+        None => s.signet.vault().vault_view().await?,
+    };
+    Ok(Json(answer::vault(view)))
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct NameBody {
-    name: String,
+async fn create_project(
+    State(s): State<AppState>,
+    call: OperatorCall,
+) -> ApiResult<Json<ProjectAnswer>> {
+    let b: CreateProjectRequest = json(&call.body)?;
+    Ok(Json(answer::project(
+        s.signet.secrets().create_project(&call.operator, &b.name).await?,
+    )))
 }
 
-async fn create_project(State(s): State<AppState>, call: OperatorCall) -> ApiResult<Json<Value>> {
-    let b: NameBody = json(&call.body)?;
-    to_json(
-        s.signet
-            .secrets()
-            .create_project(&call.operator, &b.name)
-            .await?,
-    )
+async fn projects(
+    State(s): State<AppState>,
+    call: OperatorCall,
+) -> ApiResult<Json<ProjectsAnswer>> {
+    let projects = s.signet.secrets().projects(&call.operator).await?;
+    Ok(Json(ProjectsAnswer {
+        projects: projects.into_iter().map(answer::project).collect(),
+    }))
 }
 
-async fn projects(State(s): State<AppState>, call: OperatorCall) -> ApiResult<Json<Value>> {
-    Ok(Json(
-        json!({ "projects": s.signet.secrets().projects(&call.operator).await? }),
-    ))
-}
-
-/// A secret write: exactly one of `value` and `fields`. Values are held in zeroizing memory.
-/// An update may instead start from the current fields: `keepFields` and `removeFields` name
-/// current fields, `fields` replaces or adds, and `baseVersion` is the version the caller saw.
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub(crate) struct ValueBody {
-    project_id: Option<String>,
-    name: Option<String>,
+/// Exactly one of a value and fields.
+fn secret_input(
     value: Option<Zeroizing<String>>,
     fields: Option<BTreeMap<String, Zeroizing<String>>>,
-    keep_fields: Option<Vec<String>>,
-    remove_fields: Option<Vec<String>>,
-    base_version: Option<u32>,
+) -> ApiResult<SecretInput> {
+    match (value, fields) {
+        (Some(v), None) => Ok(SecretInput::Value(v)),
+        (None, Some(f)) => Ok(SecretInput::Fields(f)),
+        _ => Err(ApiError::malformed("give exactly one of value and fields")),
+    }
 }
 
-impl ValueBody {
-    fn is_merge(&self) -> bool {
-        self.keep_fields.is_some() || self.remove_fields.is_some() || self.base_version.is_some()
-    }
+async fn create_secret(
+    State(s): State<AppState>,
+    call: OperatorCall,
+) -> ApiResult<Json<SecretAnswer>> {
+    let b: CreateSecretRequest = json(&call.body)?;
+    let input = secret_input(b.value, b.fields)?;
+    Ok(Json(answer::secret(
+        s.signet
+            .secrets().create_secret(&call.operator, &b.project_id, &b.name, input)
+            .await?,
+    )))
+}
 
-    fn merge(self) -> ApiResult<FieldMerge> {
-        if self.value.is_some() {
+/// A plain write, or (with `keepFields`, `removeFields` or `baseVersion`) a write that starts from
+/// the current fields.
+async fn update_secret(
+    State(s): State<AppState>,
+    id: Result<Path<SecretId>, PathRejection>,
+    call: OperatorCall,
+) -> ApiResult<Json<SecretAnswer>> {
+    let b: UpdateSecretRequest = json(&call.body)?;
+    let id = found(id)?;
+    let merge = b.keep_fields.is_some() || b.remove_fields.is_some() || b.base_version.is_some();
+    let view = if merge {
+        if b.value.is_some() {
             return Err(ApiError::malformed(
                 "keepFields and removeFields go with fields, not value",
             ));
         }
-        let base_version = self.base_version.ok_or_else(|| {
+        let base_version = b.base_version.ok_or_else(|| {
             ApiError::malformed(
                 "missing field `baseVersion` (the version the fields were read from)",
             )
         })?;
-        Ok(FieldMerge {
+        let merge = FieldMerge {
             base_version,
-            keep: self.keep_fields.unwrap_or_default(),
-            remove: self.remove_fields.unwrap_or_default(),
-            set: self.fields.unwrap_or_default(),
-        })
-    }
-
-    fn input(self) -> ApiResult<SecretInput> {
-        if self.is_merge() {
-            return Err(ApiError::malformed(
-                "keepFields, removeFields and baseVersion belong to an update",
-            ));
-        }
-        match (self.value, self.fields) {
-            (Some(v), None) => Ok(SecretInput::Value(v)),
-            (None, Some(f)) => Ok(SecretInput::Fields(f)),
-            _ => Err(ApiError::malformed("give exactly one of value and fields")),
-        }
-    }
-}
-
-async fn create_secret(State(s): State<AppState>, call: OperatorCall) -> ApiResult<Json<Value>> {
-    let mut b: ValueBody = json(&call.body)?;
-    let project = b
-        .project_id
-        .take()
-        .ok_or_else(|| ApiError::malformed("missing field `projectId`"))?;
-    let name = b
-        .name
-        .take()
-        .ok_or_else(|| ApiError::malformed("missing field `name`"))?;
-    to_json(
+            keep: b.keep_fields.unwrap_or_default(),
+            remove: b.remove_fields.unwrap_or_default(),
+            set: b.fields.unwrap_or_default(),
+        };
         s.signet
-            .secrets()
-            .create_secret(&call.operator, &project, &name, b.input()?)
-            .await?,
-    )
+            .secrets().merge_secret_fields(&call.operator, id.as_str(), merge)
+            .await?
+    } else {
+        let input = secret_input(b.value, b.fields)?;
+        s.signet
+            .secrets().update_secret(&call.operator, id.as_str(), input)
+            .await?
+    };
+    Ok(Json(answer::secret(view)))
 }
 
-async fn update_secret(
+async fn query_secrets(
     State(s): State<AppState>,
-    Path(id): Path<String>,
     call: OperatorCall,
-) -> ApiResult<Json<Value>> {
-    let b: ValueBody = json(&call.body)?;
-    if b.project_id.is_some() || b.name.is_some() {
-        return Err(ApiError::malformed("an update takes only value or fields"));
-    }
-    if b.is_merge() {
-        return to_json(
-            s.signet
-                .secrets()
-                .merge_secret_fields(&call.operator, &id, b.merge()?)
-                .await?,
-        );
-    }
-    to_json(
-        s.signet
-            .secrets()
-            .update_secret(&call.operator, &id, b.input()?)
-            .await?,
-    )
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub(crate) struct ProjectBody {
-    project_id: String,
-}
-
-async fn query_secrets(State(s): State<AppState>, call: OperatorCall) -> ApiResult<Json<Value>> {
-    let b: ProjectBody = json(&call.body)?;
-    Ok(Json(
-        json!({ "secrets": s.signet.secrets().secrets_in_project(&call.operator, &b.project_id).await? }),
-    ))
+) -> ApiResult<Json<SecretsAnswer>> {
+    let b: SecretQueryRequest = json(&call.body)?;
+    let secrets = s
+        .signet
+        .secrets().secrets_in_project(&call.operator, &b.project_id)
+        .await?;
+    Ok(Json(SecretsAnswer {
+        secrets: secrets.into_iter().map(answer::secret).collect(),
+    }))
 }
 
 async fn secret(
     State(s): State<AppState>,
-    Path(id): Path<String>,
+    id: Result<Path<SecretId>, PathRejection>,
     call: OperatorCall,
-) -> ApiResult<Json<Value>> {
-    to_json(s.signet.secrets().secret_view(&call.operator, &id).await?)
+) -> ApiResult<Json<SecretAnswer>> {
+    let id = found(id)?;
+    Ok(Json(answer::secret(
+        s.signet.secrets().secret_view(&call.operator, id.as_str()).await?,
+    )))
 }
 
 async fn versions(
     State(s): State<AppState>,
-    Path(id): Path<String>,
+    id: Result<Path<SecretId>, PathRejection>,
     call: OperatorCall,
-) -> ApiResult<Json<Value>> {
-    Ok(Json(
-        json!({ "versions": s.signet.secrets().versions(&call.operator, &id).await? }),
-    ))
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct VersionBody {
-    version: u32,
+) -> ApiResult<Json<VersionsAnswer>> {
+    let id = found(id)?;
+    let versions = s.signet.secrets().versions(&call.operator, id.as_str()).await?;
+    Ok(Json(VersionsAnswer {
+        versions: versions.into_iter().map(answer::version).collect(),
+    }))
 }
 
 async fn rollback(
     State(s): State<AppState>,
-    Path(id): Path<String>,
+    id: Result<Path<SecretId>, PathRejection>,
     call: OperatorCall,
-) -> ApiResult<Json<Value>> {
-    let b: VersionBody = json(&call.body)?;
-    to_json(
+) -> ApiResult<Json<SecretAnswer>> {
+    let b: RollbackRequest = json(&call.body)?;
+    let id = found(id)?;
+    Ok(Json(answer::secret(
         s.signet
-            .secrets()
-            .rollback_secret(&call.operator, &id, b.version)
+            .secrets().rollback_secret(&call.operator, id.as_str(), b.version)
             .await?,
-    )
+    )))
 }
 
 async fn delete_secret(
     State(s): State<AppState>,
-    Path(id): Path<String>,
+    id: Result<Path<SecretId>, PathRejection>,
     call: OperatorCall,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<DeletedAnswer>> {
     no_body(&call)?;
-    s.signet
-        .secrets()
-        .delete_secret(&call.operator, &id)
-        .await?;
-    Ok(Json(json!({ "id": id, "deleted": true })))
+    let id = found(id)?;
+    s.signet.secrets().delete_secret(&call.operator, id.as_str()).await?;
+    Ok(Json(DeletedAnswer {
+        id: id.to_string(),
+        deleted: true,
+    }))
 }
 
-async fn bootstrap_token(State(s): State<AppState>, call: OperatorCall) -> ApiResult<Json<Value>> {
+async fn bootstrap_token(
+    State(s): State<AppState>,
+    call: OperatorCall,
+) -> ApiResult<Json<BootstrapTokenAnswer>> {
     no_body(&call)?;
-    let (rec, token) = s
-        .signet
-        .enrollment()
-        .issue_bootstrap_token(&call.operator)
-        .await?;
-    let script_url = format!("{}/v1/bootstrap/{}", s.signet.api_url(), token.0.as_str());
-    Ok(Json(json!({
-        "id": rec.id,
-        "token": token.0.as_str(),
-        "expiresAt": rec.expires_ms,
-        "scriptUrl": script_url,
-        "command": install_command(&script_url),
-    })))
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub(crate) struct EnrollmentBody {
-    name: Option<String>,
-    #[serde(default)]
-    project_ids: Vec<String>,
-    #[serde(default)]
-    secret_ids: Vec<String>,
-    max_uses: Option<u32>,
-    ttl_secs: Option<i64>,
-    machine_ttl_secs: Option<i64>,
-    source_cidr: Option<String>,
-    hostname_pattern: Option<String>,
+    let (rec, token) = s.signet.enrollment().issue_bootstrap_token(&call.operator).await?;
+    let script_url = Zeroizing::new(format!(
+        "{}/v1/bootstrap/{}",
+        s.signet.api_url(),
+        token.0.as_str()
+    ));
+    let command = Zeroizing::new(install_command(&script_url));
+    Ok(Json(BootstrapTokenAnswer {
+        id: rec.id,
+        token: token.0,
+        expires_at: rec.expires_ms,
+        script_url,
+        command,
+    }))
 }
 
 async fn create_enrollment_token(
     State(s): State<AppState>,
     call: OperatorCall,
-) -> ApiResult<Json<Value>> {
-    let b: EnrollmentBody = json(&call.body)?;
+) -> ApiResult<Json<EnrollmentTokenAnswer>> {
+    let b: EnrollmentTokenRequest = json(&call.body)?;
     let spec = EnrollmentSpec {
         name: b.name,
         project_ids: b.project_ids,
@@ -380,221 +348,196 @@ async fn create_enrollment_token(
         source_cidr: b.source_cidr,
         hostname_pattern: b.hostname_pattern,
     };
-    to_json(
+    Ok(Json(answer::enrollment_token(
         s.signet
-            .enrollment()
-            .issue_enrollment_token(&call.operator, &spec)
+            .enrollment().issue_enrollment_token(&call.operator, &spec)
             .await?,
-    )
+    )))
 }
 
 async fn enrollment_tokens(
     State(s): State<AppState>,
     call: OperatorCall,
-) -> ApiResult<Json<Value>> {
-    Ok(Json(
-        json!({ "tokens": s.signet.enrollment().enrollment_tokens(&call.operator).await? }),
-    ))
+) -> ApiResult<Json<EnrollmentTokensAnswer>> {
+    let tokens = s.signet.enrollment().enrollment_tokens(&call.operator).await?;
+    Ok(Json(EnrollmentTokensAnswer {
+        tokens: tokens.into_iter().map(answer::enrollment_token).collect(),
+    }))
 }
 
 async fn revoke_enrollment_token(
     State(s): State<AppState>,
-    Path(id): Path<String>,
+    Path(id): Path<EnrollmentTokenId>,
     call: OperatorCall,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<EnrollmentTokenAnswer>> {
     no_body(&call)?;
-    to_json(
+    Ok(Json(answer::enrollment_token(
         s.signet
-            .enrollment()
-            .revoke_enrollment_token(&call.operator, &id)
+            .enrollment().revoke_enrollment_token(&call.operator, id.as_str())
             .await?,
-    )
+    )))
 }
 
-async fn machines(State(s): State<AppState>, call: OperatorCall) -> ApiResult<Json<Value>> {
-    Ok(Json(
-        json!({ "machines": s.signet.machines().machine_views(&call.operator).await? }),
-    ))
+async fn machines(
+    State(s): State<AppState>,
+    call: OperatorCall,
+) -> ApiResult<Json<MachinesAnswer>> {
+    let machines = s.signet.machines().machine_views(&call.operator).await?;
+    Ok(Json(MachinesAnswer {
+        machines: machines.into_iter().map(answer::machine).collect(),
+    }))
 }
 
 async fn machine(
     State(s): State<AppState>,
-    Path(id): Path<String>,
+    id: Result<Path<MachineId>, PathRejection>,
     call: OperatorCall,
-) -> ApiResult<Json<Value>> {
-    to_json(
+) -> ApiResult<Json<MachineAnswer>> {
+    let id = found(id)?;
+    Ok(Json(answer::machine(
         s.signet
-            .machines()
-            .machine_view(&call.operator, &id)
+            .machines().machine_view(&call.operator, &id.to_string())
             .await?,
-    )
-}
-
-#[derive(Deserialize, Default)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub(crate) struct MachineBody {
-    fingerprint: Option<String>,
-    project_id: Option<String>,
-    secret_ids: Option<Vec<String>>,
-    cidrs: Option<Vec<String>>,
+    )))
 }
 
 async fn machine_action(
     State(s): State<AppState>,
-    Path((id, action)): Path<(String, String)>,
+    path: Result<Path<(MachineId, MachineAction)>, PathRejection>,
     call: OperatorCall,
-) -> ApiResult<Json<Value>> {
-    let b: MachineBody = crate::extract::json_opt(&call.body)?.unwrap_or_default();
+) -> ApiResult<Json<MachineAnswer>> {
+    let b: MachineActionRequest = crate::extract::json_opt(&call.body)?.unwrap_or_default();
+    // An unknown action, like a malformed id, is a route that does not exist.
+    let (id, action) = found(path)?;
+    let id = id.to_string();
     let op = &call.operator;
     let need = |v: Option<String>, f: &str| {
         v.ok_or_else(|| ApiError::malformed(format!("missing field `{f}`")))
     };
     let sig = &s.signet;
-    let view = match action.as_str() {
-        "approve" => {
-            sig.machines()
-                .approve_machine(op, &id, b.fingerprint.as_deref())
+    let view = match action {
+        MachineAction::Approve => {
+            sig.machines().approve_machine(op, &id, b.fingerprint.as_deref())
                 .await?
         }
-        "deny" => sig.machines().deny_machine(op, &id).await?,
-        "enable" => sig.machines().set_machine_enabled(op, &id, true).await?,
-        "disable" => sig.machines().set_machine_enabled(op, &id, false).await?,
-        "revoke" => sig.machines().revoke_machine(op, &id).await?,
-        "attach" => {
-            sig.machines()
-                .set_membership(op, &id, &need(b.project_id, "projectId")?, true)
+        MachineAction::Deny => sig.machines().deny_machine(op, &id).await?,
+        MachineAction::Enable => sig.machines().set_machine_enabled(op, &id, true).await?,
+        MachineAction::Disable => sig.machines().set_machine_enabled(op, &id, false).await?,
+        MachineAction::Revoke => sig.machines().revoke_machine(op, &id).await?,
+        MachineAction::Attach => {
+            sig.machines().set_membership(op, &id, &need(b.project_id, "projectId")?, true)
                 .await?
         }
-        "detach" => {
-            sig.machines()
-                .set_membership(op, &id, &need(b.project_id, "projectId")?, false)
+        MachineAction::Detach => {
+            sig.machines().set_membership(op, &id, &need(b.project_id, "projectId")?, false)
                 .await?
         }
-        "grant" => {
-            sig.machines()
-                .set_grants(op, &id, &b.secret_ids.unwrap_or_default(), true)
+        MachineAction::Grant => {
+            sig.machines().set_grants(op, &id, &b.secret_ids.unwrap_or_default(), true)
                 .await?
         }
-        "ungrant" => {
-            sig.machines()
-                .set_grants(op, &id, &b.secret_ids.unwrap_or_default(), false)
+        MachineAction::Ungrant => {
+            sig.machines().set_grants(op, &id, &b.secret_ids.unwrap_or_default(), false)
                 .await?
         }
-        "cidrs" => {
-            sig.machines()
-                .set_machine_cidrs(op, &id, &b.cidrs.unwrap_or_default())
+        MachineAction::Cidrs => {
+            sig.machines().set_machine_cidrs(op, &id, &b.cidrs.unwrap_or_default())
                 .await?
         }
-        _ => return Err(ApiError::new(crate::error::ErrorCode::NotFound)),
     };
-    to_json(view)
+    Ok(Json(answer::machine(view)))
 }
 
-async fn allowlist(State(s): State<AppState>, _call: OperatorCall) -> ApiResult<Json<Value>> {
-    to_json(s.signet.network().allowlist().await?)
+async fn allowlist(
+    State(s): State<AppState>,
+    _call: OperatorCall,
+) -> ApiResult<Json<AllowlistAnswer>> {
+    Ok(Json(answer::allowlist(s.signet.network().allowlist().await?)))
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct CidrBody {
-    cidr: String,
-    label: Option<String>,
-}
-
-async fn allowlist_add(State(s): State<AppState>, call: OperatorCall) -> ApiResult<Json<Value>> {
-    let b: CidrBody = json(&call.body)?;
-    to_json(
+async fn allowlist_add(
+    State(s): State<AppState>,
+    call: OperatorCall,
+) -> ApiResult<Json<AllowlistEntryAnswer>> {
+    let b: AllowlistAddRequest = json(&call.body)?;
+    Ok(Json(answer::allowlist_entry(
         s.signet
-            .network()
-            .allowlist_add(
+            .network().allowlist_add(
                 &call.operator,
                 &b.cidr,
                 b.label.as_deref().unwrap_or_default(),
             )
             .await?,
-    )
+    )))
 }
 
 async fn allowlist_remove(
     State(s): State<AppState>,
-    Path(id): Path<String>,
+    Path(id): Path<AllowlistEntryId>,
     call: OperatorCall,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<DeletedAnswer>> {
     no_body(&call)?;
     s.signet
-        .network()
-        .allowlist_remove(&call.operator, &id)
+        .network().allowlist_remove(&call.operator, id.as_str())
         .await?;
-    Ok(Json(json!({ "id": id, "deleted": true })))
+    Ok(Json(DeletedAnswer {
+        id: id.0,
+        deleted: true,
+    }))
 }
 
-async fn allowlist_enable(State(s): State<AppState>, call: OperatorCall) -> ApiResult<Json<Value>> {
+async fn allowlist_enable(
+    State(s): State<AppState>,
+    call: OperatorCall,
+) -> ApiResult<Json<AllowlistAnswer>> {
     no_body(&call)?;
-    to_json(
-        s.signet
-            .network()
-            .allowlist_set_enabled(&call.operator, true)
-            .await?,
-    )
+    Ok(Json(answer::allowlist(
+        s.signet.network().allowlist_set_enabled(&call.operator, true).await?,
+    )))
 }
 
 async fn allowlist_disable(
     State(s): State<AppState>,
     call: OperatorCall,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<AllowlistAnswer>> {
     no_body(&call)?;
-    to_json(
+    Ok(Json(answer::allowlist(
         s.signet
-            .network()
-            .allowlist_set_enabled(&call.operator, false)
+            .network().allowlist_set_enabled(&call.operator, false)
             .await?,
-    )
+    )))
 }
 
-async fn request_budgets(State(s): State<AppState>, call: OperatorCall) -> ApiResult<Json<Value>> {
-    to_json(s.signet.budgets().request_budgets(&call.operator).await?)
-}
-
-/// `machineId` absent: the vault default. `requestsPerMinute` absent or null: cleared (0 is
-/// unlimited).
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub(crate) struct BudgetBody {
-    machine_id: Option<String>,
-    requests_per_minute: Option<u32>,
+async fn request_budgets(
+    State(s): State<AppState>,
+    call: OperatorCall,
+) -> ApiResult<Json<BudgetsAnswer>> {
+    Ok(Json(answer::budgets(
+        s.signet.budgets().request_budgets(&call.operator).await?,
+    )))
 }
 
 async fn set_request_budget(
     State(s): State<AppState>,
     call: OperatorCall,
-) -> ApiResult<Json<Value>> {
-    let b: BudgetBody = json(&call.body)?;
-    to_json(
+) -> ApiResult<Json<BudgetsAnswer>> {
+    let b: SetBudgetRequest = json(&call.body)?;
+    Ok(Json(answer::budgets(
         s.signet
-            .budgets()
-            .set_request_budget(
+            .budgets().set_request_budget(
                 &call.operator,
                 b.machine_id.as_deref(),
                 b.requests_per_minute,
             )
             .await?,
-    )
+    )))
 }
 
-#[derive(Deserialize, Default)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub(crate) struct AuditQuery {
-    limit: Option<u32>,
-    before_seq: Option<u64>,
-    actor_id: Option<String>,
-    action: Option<String>,
-    result: Option<String>,
-    since_ms: Option<i64>,
-    until_ms: Option<i64>,
-}
-
-async fn audit_query(State(s): State<AppState>, call: OperatorCall) -> ApiResult<Json<Value>> {
-    let q: AuditQuery = crate::extract::json_opt(&call.body)?.unwrap_or_default();
+async fn audit_query(
+    State(s): State<AppState>,
+    call: OperatorCall,
+) -> ApiResult<Json<AuditRecordsAnswer>> {
+    let q: AuditQueryRequest = crate::extract::json_opt(&call.body)?.unwrap_or_default();
     let filter = AuditFilter {
         before_seq: q.before_seq,
         actor_id: q.actor_id,
@@ -608,30 +551,28 @@ async fn audit_query(State(s): State<AppState>, call: OperatorCall) -> ApiResult
         until_ms: q.until_ms,
         limit: q.limit.unwrap_or(100),
     };
-    Ok(Json(
-        json!({ "records": s.signet.audit().audit_list(&call.operator, &filter).await? }),
-    ))
+    let records = s.signet.audit().audit_list(&call.operator, &filter).await?;
+    Ok(Json(AuditRecordsAnswer {
+        records: records.into_iter().map(answer::audit_record).collect(),
+    }))
 }
 
-async fn audit_verify(State(s): State<AppState>, call: OperatorCall) -> ApiResult<Json<Value>> {
+async fn audit_verify(
+    State(s): State<AppState>,
+    call: OperatorCall,
+) -> ApiResult<Json<VerifyAnswer>> {
     no_body(&call)?;
-    to_json(s.signet.audit().audit_verify(&call.operator).await?)
-}
-
-/// A new user. The password is held in zeroizing memory and never echoed.
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct UserBody {
-    username: String,
-    email: String,
-    password: Zeroizing<String>,
-    role: String,
-    projects: Option<Vec<String>>,
+    Ok(Json(answer::verify(
+        s.signet.audit().audit_verify(&call.operator).await?,
+    )))
 }
 
 /// Creates a user; the answer carries their TOTP enrollment and recovery codes, shown once.
-async fn create_user(State(s): State<AppState>, call: OperatorCall) -> ApiResult<Json<Value>> {
-    let mut b: UserBody = json(&call.body)?;
+async fn create_user(
+    State(s): State<AppState>,
+    call: OperatorCall,
+) -> ApiResult<Json<CreatedUserAnswer>> {
+    let mut b: CreateUserRequest = json(&call.body)?;
     let role = crate::routes::user::parse_role(&b.role)?;
     let new = NewUser {
         username: &b.username,
@@ -642,16 +583,16 @@ async fn create_user(State(s): State<AppState>, call: OperatorCall) -> ApiResult
         projects: b.projects.take(),
     };
     let e = s.signet.accounts().create_user(&call.operator, new).await?;
-    let codes: Vec<&str> = e.recovery_codes.iter().map(|c| c.as_str()).collect();
-    Ok(Json(json!({
-        "user": signet_core::account::UserView::from(e.user.clone()),
-        "otpauthUri": e.otpauth_uri.as_str(),
-        "recoveryCodes": codes,
-    })))
+    Ok(Json(CreatedUserAnswer {
+        user: answer::user(UserView::from(e.user)),
+        otpauth_uri: e.otpauth_uri,
+        recovery_codes: e.recovery_codes,
+    }))
 }
 
-async fn users(State(s): State<AppState>, call: OperatorCall) -> ApiResult<Json<Value>> {
-    Ok(Json(
-        json!({ "users": s.signet.accounts().users(&call.operator).await? }),
-    ))
+async fn users(State(s): State<AppState>, call: OperatorCall) -> ApiResult<Json<UsersAnswer>> {
+    let users = s.signet.accounts().users(&call.operator).await?;
+    Ok(Json(UsersAnswer {
+        users: users.into_iter().map(answer::user).collect(),
+    }))
 }

@@ -1,0 +1,107 @@
+//! The audit log: reading it, and verifying its hash chain.
+
+use serde::{Deserialize, Serialize};
+use utoipa::{OpenApi, ToSchema};
+
+/// `POST /v1/admin/audit/query`: a filter; every field is optional (the body may be empty).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct AuditQueryRequest {
+    /// Most records to return; default 100.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limit: Option<u32>,
+    /// Only records before this sequence number (the next page).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub before_seq: Option<u64>,
+    /// Only this actor's records.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub actor_id: Option<String>,
+    /// Only this action.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub action: Option<String>,
+    /// Only this result: `ok`, `denied` or `failed`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub result: Option<String>,
+    /// Only records at or after this time, Unix ms.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub since_ms: Option<i64>,
+    /// Only records before this time, Unix ms.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub until_ms: Option<i64>,
+}
+
+/// One audit record.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AuditRecordAnswer {
+    /// Position in the chain.
+    pub seq: u64,
+    /// Unix ms.
+    pub ts: i64,
+    /// `machine`, `operator`, `anonymous` or `system`.
+    pub actor_kind: String,
+    /// The actor's id.
+    pub actor_id: String,
+    /// What happened.
+    pub action: String,
+    /// To what.
+    pub target: String,
+    /// From where.
+    pub source_ip: String,
+    /// `ok`, `denied` or `failed`.
+    pub result: String,
+    /// Context.
+    pub detail: String,
+    /// The record's link, hex.
+    pub hash: String,
+}
+
+/// `POST /v1/admin/audit/query`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct AuditRecordsAnswer {
+    /// The matching records, newest first.
+    pub records: Vec<AuditRecordAnswer>,
+}
+
+/// `POST /v1/admin/audit/verify`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct VerifyAnswer {
+    /// Whether the whole chain checked out.
+    pub ok: bool,
+    /// How many records were checked.
+    pub records: u64,
+    /// The stored head's sequence number.
+    pub head_seq: Option<u64>,
+    /// The first record that failed, if any.
+    pub first_bad_seq: Option<u64>,
+    /// What was wrong, in words.
+    pub problem: Option<String>,
+}
+
+/// Reads the audit log.
+#[utoipa::path(post, path = "/v1/admin/audit/query", tag = "admin",
+    request_body = AuditQueryRequest,
+    responses((status = 200, body = AuditRecordsAnswer),
+              (status = 400, body = crate::openapi::ErrorBody),
+              (status = 401, body = crate::openapi::ErrorBody),
+              (status = 403, body = crate::openapi::ErrorBody)))]
+#[allow(dead_code)] // A declaration for the OpenAPI document; the handler is in the server.
+fn audit_query() {}
+
+/// Verifies the audit log's hash chain.
+#[utoipa::path(post, path = "/v1/admin/audit/verify", tag = "admin",
+    responses((status = 200, body = VerifyAnswer),
+              (status = 400, body = crate::openapi::ErrorBody),
+              (status = 401, body = crate::openapi::ErrorBody),
+              (status = 403, body = crate::openapi::ErrorBody)))]
+#[allow(dead_code)] // A declaration for the OpenAPI document; the handler is in the server.
+fn audit_verify() {}
+
+/// The audit routes.
+#[derive(OpenApi)]
+#[openapi(
+    paths(audit_query, audit_verify),
+    components(schemas(AuditQueryRequest, AuditRecordAnswer, AuditRecordsAnswer, VerifyAnswer))
+)]
+pub struct Api;

@@ -1,0 +1,97 @@
+//! Operator routes: a signed CLI request (operator key) or a browser session with its CSRF
+//! token. One module per noun; [`api`] gathers their OpenAPI declarations.
+//!
+//! Ids that a request body names stay text: a malformed one answers exactly like an unknown one
+//! (404, after the caller's permission is checked), as it always has, so the server parses them
+//! where it looks them up. Ids in answers and in paths are proto's typed ids.
+
+use serde::{Deserialize, Serialize};
+use utoipa::{OpenApi, ToSchema};
+
+pub mod allowlist;
+pub mod audit;
+pub mod budget;
+pub mod machine;
+pub mod operator;
+pub mod project;
+pub mod secret;
+pub mod token;
+pub mod user;
+pub mod vault;
+
+/// The answer to a delete: what was deleted.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct DeletedAnswer {
+    /// The deleted object's id, as the path named it.
+    pub id: String,
+    /// Always `true`.
+    pub deleted: bool,
+}
+
+/// What every operator module shares.
+#[derive(OpenApi)]
+#[openapi(components(schemas(DeletedAnswer)))]
+struct Shared;
+
+/// The operator routes' part of the document.
+pub fn api() -> utoipa::openapi::OpenApi {
+    let mut doc = Shared::openapi();
+    for area in [
+        operator::Api::openapi(),
+        vault::Api::openapi(),
+        project::Api::openapi(),
+        secret::Api::openapi(),
+        token::Api::openapi(),
+        machine::Api::openapi(),
+        allowlist::Api::openapi(),
+        budget::Api::openapi(),
+        audit::Api::openapi(),
+        user::Api::openapi(),
+    ] {
+        doc.merge(area);
+    }
+    doc
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::route::admin as route;
+
+    /// Every operator path the document declares is a route the router serves, and every route
+    /// this module owns is declared.
+    #[test]
+    fn declared_paths_are_the_route_constants() {
+        let doc = super::api();
+        let declared: std::collections::BTreeSet<&str> =
+            doc.paths.paths.keys().map(String::as_str).collect();
+        let owned = [
+            route::WHOAMI,
+            route::LOGOUT,
+            route::VAULT,
+            route::VAULT_SETTINGS,
+            route::PROJECTS,
+            route::SECRETS,
+            route::SECRETS_QUERY,
+            route::SECRET,
+            route::SECRET_UPDATE,
+            route::SECRET_VERSIONS,
+            route::SECRET_ROLLBACK,
+            route::SECRET_DELETE,
+            route::BOOTSTRAP_TOKENS,
+            route::ENROLLMENT_TOKENS,
+            route::ENROLLMENT_TOKEN_REVOKE,
+            route::MACHINES,
+            route::MACHINE,
+            route::MACHINE_ACTION,
+            route::ALLOWLIST,
+            route::ALLOWLIST_ENABLE,
+            route::ALLOWLIST_DISABLE,
+            route::ALLOWLIST_DELETE,
+            route::REQUEST_BUDGETS,
+            route::AUDIT_QUERY,
+            route::AUDIT_VERIFY,
+            route::USERS,
+        ];
+        assert_eq!(declared, owned.into_iter().collect());
+    }
+}

@@ -1,0 +1,59 @@
+//! Projects: they group secrets and are what machines are attached to.
+
+use serde::{Deserialize, Serialize};
+use signet_proto::ProjectId;
+use utoipa::{OpenApi, ToSchema};
+
+/// `POST /v1/admin/projects`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateProjectRequest {
+    /// The new project's name.
+    pub name: String,
+}
+
+/// A project as operators see it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ProjectAnswer {
+    /// Its id.
+    #[schema(value_type = String)]
+    pub id: ProjectId,
+    /// Its name.
+    pub name: String,
+    /// When it was created, Unix ms.
+    pub created_at: i64,
+}
+
+/// `GET /v1/admin/projects`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct ProjectsAnswer {
+    /// The projects in the caller's scope.
+    pub projects: Vec<ProjectAnswer>,
+}
+
+/// Lists the projects in the caller's scope.
+#[utoipa::path(get, path = "/v1/admin/projects", tag = "admin",
+    responses((status = 200, body = ProjectsAnswer),
+              (status = 401, body = crate::openapi::ErrorBody)))]
+#[allow(dead_code)] // A declaration for the OpenAPI document; the handler is in the server.
+fn list_projects() {}
+
+/// Creates a project.
+#[utoipa::path(post, path = "/v1/admin/projects", tag = "admin",
+    request_body = CreateProjectRequest,
+    responses((status = 200, body = ProjectAnswer),
+              (status = 400, body = crate::openapi::ErrorBody),
+              (status = 401, body = crate::openapi::ErrorBody),
+              (status = 403, body = crate::openapi::ErrorBody),
+              (status = 409, body = crate::openapi::ErrorBody)))]
+#[allow(dead_code)] // A declaration for the OpenAPI document; the handler is in the server.
+fn create_project() {}
+
+/// The project routes.
+#[derive(OpenApi)]
+#[openapi(
+    paths(list_projects, create_project),
+    components(schemas(CreateProjectRequest, ProjectAnswer, ProjectsAnswer))
+)]
+pub struct Api;

@@ -1,0 +1,229 @@
+//! Secrets as operators write them. Values go in, never come back out: no answer here carries
+//! one.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use signet_proto::{ProjectId, SecretId};
+use utoipa::{OpenApi, ToSchema};
+use zeroize::Zeroizing;
+
+/// `POST /v1/admin/secrets`: exactly one of `value` and `fields`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct CreateSecretRequest {
+    /// The project to create it in (text: a malformed id answers 404, like an unknown one).
+    pub project_id: String,
+    /// The secret's name.
+    pub name: String,
+    /// A standard secret's value.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>)]
+    pub value: Option<Zeroizing<String>>,
+    /// A structured secret's fields.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<BTreeMap<String, String>>)]
+    pub fields: Option<BTreeMap<String, Zeroizing<String>>>,
+}
+
+/// `POST /v1/admin/secrets/{id}/update`: exactly one of `value` and `fields`; or, starting from
+/// the current fields of a structured secret, `baseVersion` with `keepFields`, `removeFields`
+/// and `fields`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct UpdateSecretRequest {
+    /// A standard secret's new value.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>)]
+    pub value: Option<Zeroizing<String>>,
+    /// A structured secret's new fields (with a merge: the fields replaced or added).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<BTreeMap<String, String>>)]
+    pub fields: Option<BTreeMap<String, Zeroizing<String>>>,
+    /// Current fields carried over as they are; their values never leave the server.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub keep_fields: Option<Vec<String>>,
+    /// Current fields left out of the new version.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub remove_fields: Option<Vec<String>>,
+    /// The version the caller read the fields from; a newer one on the server is a 409.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub base_version: Option<u32>,
+}
+
+/// `POST /v1/admin/secrets/query`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SecretQueryRequest {
+    /// The project whose secrets to list (text: a malformed id answers like an unknown one).
+    pub project_id: String,
+}
+
+/// `POST /v1/admin/secrets/{id}/rollback`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RollbackRequest {
+    /// The version whose value becomes current again, as a new version.
+    pub version: u32,
+}
+
+/// A secret's metadata (never its value).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SecretAnswer {
+    /// Its id.
+    #[schema(value_type = String)]
+    pub id: SecretId,
+    /// Its name.
+    pub name: String,
+    /// Its project.
+    #[schema(value_type = String)]
+    pub project_id: ProjectId,
+    /// `standard` or `structured`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// A structured secret's field names; `null` for a standard one.
+    pub field_names: Option<Vec<String>>,
+    /// The current version.
+    pub version: u32,
+    /// Unix ms.
+    pub created_at: i64,
+    /// Unix ms.
+    pub updated_at: i64,
+}
+
+/// `POST /v1/admin/secrets/query`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct SecretsAnswer {
+    /// The project's live secrets.
+    pub secrets: Vec<SecretAnswer>,
+}
+
+/// One version of a secret.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct VersionAnswer {
+    /// The version number.
+    pub version: u32,
+    /// The version whose value it carries (differs after a rollback).
+    pub value_version: u32,
+    /// `standard` or `structured`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// A structured version's field names; `null` for a standard one.
+    pub field_names: Option<Vec<String>>,
+    /// The operator that wrote it.
+    pub created_by: String,
+    /// Unix ms.
+    pub created_at: i64,
+}
+
+/// `GET /v1/admin/secrets/{id}/versions`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct VersionsAnswer {
+    /// Every version, oldest first.
+    pub versions: Vec<VersionAnswer>,
+}
+
+/// Creates a secret.
+#[utoipa::path(post, path = "/v1/admin/secrets", tag = "admin",
+    request_body = CreateSecretRequest,
+    responses((status = 200, body = SecretAnswer),
+              (status = 400, body = crate::openapi::ErrorBody),
+              (status = 401, body = crate::openapi::ErrorBody),
+              (status = 403, body = crate::openapi::ErrorBody),
+              (status = 404, body = crate::openapi::ErrorBody),
+              (status = 409, body = crate::openapi::ErrorBody)))]
+#[allow(dead_code)] // A declaration for the OpenAPI document; the handler is in the server.
+fn create_secret() {}
+
+/// Lists a project's secrets.
+#[utoipa::path(post, path = "/v1/admin/secrets/query", tag = "admin",
+    request_body = SecretQueryRequest,
+    responses((status = 200, body = SecretsAnswer),
+              (status = 400, body = crate::openapi::ErrorBody),
+              (status = 401, body = crate::openapi::ErrorBody),
+              (status = 403, body = crate::openapi::ErrorBody),
+              (status = 404, body = crate::openapi::ErrorBody)))]
+#[allow(dead_code)] // A declaration for the OpenAPI document; the handler is in the server.
+fn query_secrets() {}
+
+/// One secret's metadata.
+#[utoipa::path(get, path = "/v1/admin/secrets/{id}", tag = "admin",
+    params(("id" = String, Path, description = "The secret's id")),
+    responses((status = 200, body = SecretAnswer),
+              (status = 401, body = crate::openapi::ErrorBody),
+              (status = 403, body = crate::openapi::ErrorBody),
+              (status = 404, body = crate::openapi::ErrorBody)))]
+#[allow(dead_code)] // A declaration for the OpenAPI document; the handler is in the server.
+fn show_secret() {}
+
+/// Writes a new version of a secret.
+#[utoipa::path(post, path = "/v1/admin/secrets/{id}/update", tag = "admin",
+    params(("id" = String, Path, description = "The secret's id")),
+    request_body = UpdateSecretRequest,
+    responses((status = 200, body = SecretAnswer),
+              (status = 400, body = crate::openapi::ErrorBody),
+              (status = 401, body = crate::openapi::ErrorBody),
+              (status = 403, body = crate::openapi::ErrorBody),
+              (status = 404, body = crate::openapi::ErrorBody),
+              (status = 409, body = crate::openapi::ErrorBody)))]
+#[allow(dead_code)] // A declaration for the OpenAPI document; the handler is in the server.
+fn update_secret() {}
+
+/// A secret's versions.
+#[utoipa::path(get, path = "/v1/admin/secrets/{id}/versions", tag = "admin",
+    params(("id" = String, Path, description = "The secret's id")),
+    responses((status = 200, body = VersionsAnswer),
+              (status = 401, body = crate::openapi::ErrorBody),
+              (status = 403, body = crate::openapi::ErrorBody),
+              (status = 404, body = crate::openapi::ErrorBody)))]
+#[allow(dead_code)] // A declaration for the OpenAPI document; the handler is in the server.
+fn secret_versions() {}
+
+/// Makes an earlier version's value current again, as a new version.
+#[utoipa::path(post, path = "/v1/admin/secrets/{id}/rollback", tag = "admin",
+    params(("id" = String, Path, description = "The secret's id")),
+    request_body = RollbackRequest,
+    responses((status = 200, body = SecretAnswer),
+              (status = 400, body = crate::openapi::ErrorBody),
+              (status = 401, body = crate::openapi::ErrorBody),
+              (status = 403, body = crate::openapi::ErrorBody),
+              (status = 404, body = crate::openapi::ErrorBody)))]
+#[allow(dead_code)] // A declaration for the OpenAPI document; the handler is in the server.
+fn rollback_secret() {}
+
+/// Deletes a secret.
+#[utoipa::path(post, path = "/v1/admin/secrets/{id}/delete", tag = "admin",
+    params(("id" = String, Path, description = "The secret's id")),
+    responses((status = 200, body = super::DeletedAnswer),
+              (status = 401, body = crate::openapi::ErrorBody),
+              (status = 403, body = crate::openapi::ErrorBody),
+              (status = 404, body = crate::openapi::ErrorBody)))]
+#[allow(dead_code)] // A declaration for the OpenAPI document; the handler is in the server.
+fn delete_secret() {}
+
+/// The secret routes.
+#[derive(OpenApi)]
+#[openapi(
+    paths(
+        create_secret,
+        query_secrets,
+        show_secret,
+        update_secret,
+        secret_versions,
+        rollback_secret,
+        delete_secret
+    ),
+    components(schemas(
+        CreateSecretRequest,
+        UpdateSecretRequest,
+        SecretQueryRequest,
+        RollbackRequest,
+        SecretAnswer,
+        SecretsAnswer,
+        VersionAnswer,
+        VersionsAnswer
+    ))
+)]
+pub struct Api;

@@ -1,0 +1,64 @@
+//! The vault's settings.
+
+use serde::{Deserialize, Serialize};
+use signet_proto::VaultId;
+use utoipa::{OpenApi, ToSchema};
+
+/// The vault as operators see it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct VaultAnswer {
+    /// Its id.
+    #[schema(value_type = String)]
+    pub vault_id: VaultId,
+    /// Whether tokenless enrollment requests are accepted.
+    pub tokenless_enrollment: bool,
+    /// Whether the IP allowlist is enforced.
+    pub ip_allowlist_enabled: bool,
+    /// How long a `signet login` key authenticates, ms.
+    pub cli_key_ttl_ms: i64,
+    /// Whether enrollment must prove possession of the new key.
+    pub require_enrollment_proof: bool,
+    /// Unix ms.
+    pub created_at: i64,
+}
+
+/// `POST /v1/admin/vault/settings`: the settings to change; absent ones stay as they are.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct VaultSettingsRequest {
+    /// Accept enrollment requests without a token (an operator approves each).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tokenless_enrollment: Option<bool>,
+    /// How long a `signet login` key authenticates, ms.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cli_key_ttl_ms: Option<i64>,
+    /// Whether enrollment must prove possession of the new key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub require_enrollment_proof: Option<bool>,
+}
+
+/// The vault's settings.
+#[utoipa::path(get, path = "/v1/admin/vault", tag = "admin",
+    responses((status = 200, body = VaultAnswer),
+              (status = 401, body = crate::openapi::ErrorBody)))]
+#[allow(dead_code)] // A declaration for the OpenAPI document; the handler is in the server.
+fn vault() {}
+
+/// Changes the vault's settings.
+#[utoipa::path(post, path = "/v1/admin/vault/settings", tag = "admin",
+    request_body = VaultSettingsRequest,
+    responses((status = 200, body = VaultAnswer),
+              (status = 400, body = crate::openapi::ErrorBody),
+              (status = 401, body = crate::openapi::ErrorBody),
+              (status = 403, body = crate::openapi::ErrorBody)))]
+#[allow(dead_code)] // A declaration for the OpenAPI document; the handler is in the server.
+fn vault_settings() {}
+
+/// The vault routes.
+#[derive(OpenApi)]
+#[openapi(
+    paths(vault, vault_settings),
+    components(schemas(VaultAnswer, VaultSettingsRequest))
+)]
+pub struct Api;

@@ -1,0 +1,30 @@
+//! The admin API's typed calls, one module per noun: each method sends one route of
+//! `signet_api::route::admin` and decodes its answer into `signet_api::admin`'s type.
+
+mod allowlist;
+mod audit;
+mod budget;
+mod machine;
+mod operator;
+mod project;
+mod secret;
+mod token;
+mod user;
+mod vault;
+
+use crate::error::ClientError;
+
+/// A route's path with its `{name}` parameters filled in. The signer refuses a path that is not
+/// canonical, so an id that would change the route's shape is never sent.
+pub(crate) fn path(template: &str, params: &[(&str, &str)]) -> String {
+    let mut out = template.to_owned();
+    for (name, value) in params {
+        out = out.replace(&format!("{{{name}}}"), value);
+    }
+    out
+}
+
+/// Encodes a request body.
+pub(crate) fn body(value: &impl serde::Serialize) -> Result<Vec<u8>, ClientError> {
+    serde_json::to_vec(value).map_err(|e| ClientError::decode("request body", e))
+}

@@ -1,0 +1,112 @@
+//! Secrets: operators write them and manage their versions; no answer carries a value.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+use signet_api::admin::DeletedAnswer;
+use signet_api::admin::secret::{
+    RollbackRequest, SecretAnswer, SecretQueryRequest, SecretsAnswer, VersionsAnswer,
+};
+use signet_api::route::admin as route;
+use signet_proto::{ProjectId, SecretId};
+use zeroize::Zeroizing;
+
+use crate::error::ClientError;
+use crate::operator::{OperatorClient, SecretContent, SecretWrite};
+use crate::secret::SecretValue;
+
+impl OperatorClient {
+    /// `POST /v1/admin/secrets`: creates a secret.
+    pub async fn create_secret(
+        &self,
+        project: &ProjectId,
+        name: &str,
+        content: &SecretContent,
+    ) -> Result<SecretAnswer, ClientError> {
+        let body = SecretWrite::new(Some(project), Some(name), content).to_body()?;
+        self.call("POST", route::SECRETS, &body).await
+    }
+
+    /// `POST /v1/admin/secrets/{id}/update`: writes a new version.
+    pub async fn update_secret(
+        &self,
+        id: &SecretId,
+        content: &SecretContent,
+    ) -> Result<SecretAnswer, ClientError> {
+        let body = SecretWrite::new(None, None, content).to_body()?;
+        let path = super::path(route::SECRET_UPDATE, &[("id", id.as_str())]);
+        self.call("POST", &path, &body).await
+    }
+
+    /// `POST /v1/admin/secrets/{id}/update` starting from the current fields of a structured
+    /// secret: `keep` carries current fields over (their values never leave the server),
+    /// `remove` drops current fields, `set` replaces or adds. `base_version` is the version the
+    /// caller started from; a newer one on the server is a 409 and nothing is written.
+    pub async fn merge_secret_fields(
+        &self,
+        id: &SecretId,
+        base_version: u32,
+        keep: &[String],
+        remove: &[String],
+        set: &BTreeMap<String, SecretValue>,
+    ) -> Result<SecretAnswer, ClientError> {
+        // Borrows the plaintext, so the only copy is the encoded body, wiped after sending.
+        #[derive(Serialize)]
+        #[serde(rename_all = "camelCase")]
+        struct FieldMergeBody<'a> {
+            base_version: u32,
+            keep_fields: &'a [String],
+            remove_fields: &'a [String],
+            fields: BTreeMap<&'a str, &'a str>,
+        }
+        let body = FieldMergeBody {
+            base_version,
+            keep_fields: keep,
+            remove_fields: remove,
+            fields: set.iter().map(|(k, v)| (k.as_str(), v.expose())).collect(),
+        };
+        let body = serde_json::to_vec(&body)
+            .map(Zeroizing::new)
+            .map_err(|e| ClientError::decode("secret body", e))?;
+        let path = super::path(route::SECRET_UPDATE, &[("id", id.as_str())]);
+        self.call("POST", &path, &body).await
+    }
+
+    /// `POST /v1/admin/secrets/query`: a project's secrets.
+    pub async fn secrets(&self, project: &ProjectId) -> Result<SecretsAnswer, ClientError> {
+        let body = super::body(&SecretQueryRequest {
+            project_id: project.to_string(),
+        })?;
+        self.call("POST", route::SECRETS_QUERY, &body).await
+    }
+
+    /// `GET /v1/admin/secrets/{id}`: one secret's metadata.
+    pub async fn secret(&self, id: &SecretId) -> Result<SecretAnswer, ClientError> {
+        let path = super::path(route::SECRET, &[("id", id.as_str())]);
+        self.call("GET", &path, &[]).await
+    }
+
+    /// `GET /v1/admin/secrets/{id}/versions`: a secret's versions.
+    pub async fn secret_versions(&self, id: &SecretId) -> Result<VersionsAnswer, ClientError> {
+        let path = super::path(route::SECRET_VERSIONS, &[("id", id.as_str())]);
+        self.call("GET", &path, &[]).await
+    }
+
+    /// `POST /v1/admin/secrets/{id}/rollback`: makes `version`'s value current again, as a new
+    /// version.
+    pub async fn rollback_secret(
+        &self,
+        id: &SecretId,
+        version: u32,
+    ) -> Result<SecretAnswer, ClientError> {
+        let body = super::body(&RollbackRequest { version })?;
+        let path = super::path(route::SECRET_ROLLBACK, &[("id", id.as_str())]);
+        self.call("POST", &path, &body).await
+    }
+
+    /// `POST /v1/admin/secrets/{id}/delete`: deletes a secret.
+    pub async fn delete_secret(&self, id: &SecretId) -> Result<DeletedAnswer, ClientError> {
+        let path = super::path(route::SECRET_DELETE, &[("id", id.as_str())]);
+        self.call("POST", &path, &[]).await
+    }
+}
