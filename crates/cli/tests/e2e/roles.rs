@@ -470,6 +470,37 @@ async fn a_viewer_cannot_change_anything_and_a_developer_only_secrets(backend: B
             Some(b) => assert_eq!(b, &got, "403 bodies must be identical ({path})"),
         }
     }
+    // The role is checked before the id is: a malformed id is the same 403 to a viewer (the path
+    // says nothing about what exists), and only a caller allowed to act learns it is not found.
+    let malformed = [
+        "/v1/admin/secrets/sk_nope/update",
+        "/v1/admin/secrets/sk_nope/rollback",
+        "/v1/admin/secrets/sk_nope/delete",
+        "/v1/admin/machines/not-a-uuid/revoke",
+    ];
+    for path in malformed {
+        let body = if path.ends_with("/update") {
+            Some(json!({"value": "changed"}))
+        } else if path.ends_with("/rollback") {
+            Some(json!({"version": 1}))
+        } else {
+            None
+        };
+        let (status, got) = raw(&viewer, "POST", path, body.as_ref()).await;
+        assert_eq!(
+            (status, &got),
+            (403, first.as_ref().expect("a 403 body")),
+            "viewer POST {path}: {}",
+            String::from_utf8_lossy(&got)
+        );
+        let (status, got) = raw(&owner, "POST", path, body.as_ref()).await;
+        assert_eq!(
+            status,
+            404,
+            "owner POST {path}: {}",
+            String::from_utf8_lossy(&got)
+        );
+    }
     // Listing users shows emails: not for viewers either.
     assert_eq!(raw(&viewer, "GET", "/v1/admin/users", None).await.0, 403);
     assert_eq!(snapshot().await, was, "a refused call changed something");
@@ -530,7 +561,12 @@ async fn a_viewer_cannot_change_anything_and_a_developer_only_secrets(backend: B
                 .is_some_and(|d| d.starts_with("role=viewer"))
         })
         .count();
-    assert_eq!(denials, 2 * (table.len() + 1), "every refusal is audited");
+    // The table and the user listing, by key and by session; and the malformed ids, by key.
+    assert_eq!(
+        denials,
+        2 * (table.len() + 1) + malformed.len(),
+        "every refusal is audited"
+    );
     let me = viewer
         .request("GET", "/v1/admin/whoami", None)
         .await

@@ -32,6 +32,7 @@ use signet_api::admin::token::{
 use signet_api::admin::user::{CreateUserRequest, CreatedUserAnswer, UsersAnswer};
 use signet_api::admin::vault::{VaultAnswer, VaultSettingsRequest};
 use signet_api::route;
+use signet_api::wire_id::WireId;
 use signet_core::account::{NewUser, Password, UserView};
 use signet_core::enrollment::EnrollmentSpec;
 use signet_core::role::Scope;
@@ -85,8 +86,10 @@ pub(crate) fn routes() -> Router<AppState> {
         .route(route::admin::USERS, get(users).post(create_user))
 }
 
-/// A typed path id, or the 404 a malformed one has always answered. Taken as a `Result` so the
-/// caller is authenticated first: an unauthenticated request is a 401 whatever its path says.
+/// A typed path, or the 404 an unknown machine action has always answered. Taken as a `Result`
+/// so the caller is authenticated first: an unauthenticated request is a 401 whatever its path
+/// says. Ids are `WireId`s, which never fail here: a malformed id reaches core, which checks the
+/// caller's role (and audits a refusal) before answering 404, as it did for a string id.
 fn found<T>(path: Result<Path<T>, PathRejection>) -> ApiResult<T> {
     path.map(|Path(t)| t)
         .map_err(|_| ApiError::new(crate::error::ErrorCode::NotFound))
@@ -142,17 +145,24 @@ async fn vault_settings(
     if let Some(on) = b.tokenless_enrollment {
         view = Some(
             s.signet
-                .vault().set_tokenless_enrollment(&call.operator, on)
+                .vault()
+                .set_tokenless_enrollment(&call.operator, on)
                 .await?,
         );
     }
     if let Some(ttl) = b.cli_key_ttl_ms {
-        view = Some(s.signet.vault().set_cli_key_ttl(&call.operator, ttl).await?);
+        view = Some(
+            s.signet
+                .vault()
+                .set_cli_key_ttl(&call.operator, ttl)
+                .await?,
+        );
     }
     if let Some(on) = b.require_enrollment_proof {
         view = Some(
             s.signet
-                .vault().set_enrollment_proof_required(&call.operator, on)
+                .vault()
+                .set_enrollment_proof_required(&call.operator, on)
                 .await?,
         );
     }
@@ -169,7 +179,10 @@ async fn create_project(
 ) -> ApiResult<Json<ProjectAnswer>> {
     let b: CreateProjectRequest = json(&call.body)?;
     Ok(Json(answer::project(
-        s.signet.secrets().create_project(&call.operator, &b.name).await?,
+        s.signet
+            .secrets()
+            .create_project(&call.operator, &b.name)
+            .await?,
     )))
 }
 
@@ -203,7 +216,8 @@ async fn create_secret(
     let input = secret_input(b.value, b.fields)?;
     Ok(Json(answer::secret(
         s.signet
-            .secrets().create_secret(&call.operator, &b.project_id, &b.name, input)
+            .secrets()
+            .create_secret(&call.operator, &b.project_id, &b.name, input)
             .await?,
     )))
 }
@@ -212,7 +226,7 @@ async fn create_secret(
 /// the current fields.
 async fn update_secret(
     State(s): State<AppState>,
-    id: Result<Path<SecretId>, PathRejection>,
+    id: Result<Path<WireId<SecretId>>, PathRejection>,
     call: OperatorCall,
 ) -> ApiResult<Json<SecretAnswer>> {
     let b: UpdateSecretRequest = json(&call.body)?;
@@ -236,12 +250,14 @@ async fn update_secret(
             set: b.fields.unwrap_or_default(),
         };
         s.signet
-            .secrets().merge_secret_fields(&call.operator, id.as_str(), merge)
+            .secrets()
+            .merge_secret_fields(&call.operator, &id.to_string(), merge)
             .await?
     } else {
         let input = secret_input(b.value, b.fields)?;
         s.signet
-            .secrets().update_secret(&call.operator, id.as_str(), input)
+            .secrets()
+            .update_secret(&call.operator, &id.to_string(), input)
             .await?
     };
     Ok(Json(answer::secret(view)))
@@ -254,7 +270,8 @@ async fn query_secrets(
     let b: SecretQueryRequest = json(&call.body)?;
     let secrets = s
         .signet
-        .secrets().secrets_in_project(&call.operator, &b.project_id)
+        .secrets()
+        .secrets_in_project(&call.operator, &b.project_id)
         .await?;
     Ok(Json(SecretsAnswer {
         secrets: secrets.into_iter().map(answer::secret).collect(),
@@ -263,22 +280,29 @@ async fn query_secrets(
 
 async fn secret(
     State(s): State<AppState>,
-    id: Result<Path<SecretId>, PathRejection>,
+    id: Result<Path<WireId<SecretId>>, PathRejection>,
     call: OperatorCall,
 ) -> ApiResult<Json<SecretAnswer>> {
     let id = found(id)?;
     Ok(Json(answer::secret(
-        s.signet.secrets().secret_view(&call.operator, id.as_str()).await?,
+        s.signet
+            .secrets()
+            .secret_view(&call.operator, &id.to_string())
+            .await?,
     )))
 }
 
 async fn versions(
     State(s): State<AppState>,
-    id: Result<Path<SecretId>, PathRejection>,
+    id: Result<Path<WireId<SecretId>>, PathRejection>,
     call: OperatorCall,
 ) -> ApiResult<Json<VersionsAnswer>> {
     let id = found(id)?;
-    let versions = s.signet.secrets().versions(&call.operator, id.as_str()).await?;
+    let versions = s
+        .signet
+        .secrets()
+        .versions(&call.operator, &id.to_string())
+        .await?;
     Ok(Json(VersionsAnswer {
         versions: versions.into_iter().map(answer::version).collect(),
     }))
@@ -286,26 +310,30 @@ async fn versions(
 
 async fn rollback(
     State(s): State<AppState>,
-    id: Result<Path<SecretId>, PathRejection>,
+    id: Result<Path<WireId<SecretId>>, PathRejection>,
     call: OperatorCall,
 ) -> ApiResult<Json<SecretAnswer>> {
     let b: RollbackRequest = json(&call.body)?;
     let id = found(id)?;
     Ok(Json(answer::secret(
         s.signet
-            .secrets().rollback_secret(&call.operator, id.as_str(), b.version)
+            .secrets()
+            .rollback_secret(&call.operator, &id.to_string(), b.version)
             .await?,
     )))
 }
 
 async fn delete_secret(
     State(s): State<AppState>,
-    id: Result<Path<SecretId>, PathRejection>,
+    id: Result<Path<WireId<SecretId>>, PathRejection>,
     call: OperatorCall,
 ) -> ApiResult<Json<DeletedAnswer>> {
     no_body(&call)?;
     let id = found(id)?;
-    s.signet.secrets().delete_secret(&call.operator, id.as_str()).await?;
+    s.signet
+        .secrets()
+        .delete_secret(&call.operator, &id.to_string())
+        .await?;
     Ok(Json(DeletedAnswer {
         id: id.to_string(),
         deleted: true,
@@ -317,7 +345,11 @@ async fn bootstrap_token(
     call: OperatorCall,
 ) -> ApiResult<Json<BootstrapTokenAnswer>> {
     no_body(&call)?;
-    let (rec, token) = s.signet.enrollment().issue_bootstrap_token(&call.operator).await?;
+    let (rec, token) = s
+        .signet
+        .enrollment()
+        .issue_bootstrap_token(&call.operator)
+        .await?;
     let script_url = Zeroizing::new(format!(
         "{}/v1/bootstrap/{}",
         s.signet.api_url(),
@@ -350,7 +382,8 @@ async fn create_enrollment_token(
     };
     Ok(Json(answer::enrollment_token(
         s.signet
-            .enrollment().issue_enrollment_token(&call.operator, &spec)
+            .enrollment()
+            .issue_enrollment_token(&call.operator, &spec)
             .await?,
     )))
 }
@@ -359,7 +392,11 @@ async fn enrollment_tokens(
     State(s): State<AppState>,
     call: OperatorCall,
 ) -> ApiResult<Json<EnrollmentTokensAnswer>> {
-    let tokens = s.signet.enrollment().enrollment_tokens(&call.operator).await?;
+    let tokens = s
+        .signet
+        .enrollment()
+        .enrollment_tokens(&call.operator)
+        .await?;
     Ok(Json(EnrollmentTokensAnswer {
         tokens: tokens.into_iter().map(answer::enrollment_token).collect(),
     }))
@@ -373,7 +410,8 @@ async fn revoke_enrollment_token(
     no_body(&call)?;
     Ok(Json(answer::enrollment_token(
         s.signet
-            .enrollment().revoke_enrollment_token(&call.operator, id.as_str())
+            .enrollment()
+            .revoke_enrollment_token(&call.operator, id.as_str())
             .await?,
     )))
 }
@@ -390,20 +428,21 @@ async fn machines(
 
 async fn machine(
     State(s): State<AppState>,
-    id: Result<Path<MachineId>, PathRejection>,
+    id: Result<Path<WireId<MachineId>>, PathRejection>,
     call: OperatorCall,
 ) -> ApiResult<Json<MachineAnswer>> {
     let id = found(id)?;
     Ok(Json(answer::machine(
         s.signet
-            .machines().machine_view(&call.operator, &id.to_string())
+            .machines()
+            .machine_view(&call.operator, &id.to_string())
             .await?,
     )))
 }
 
 async fn machine_action(
     State(s): State<AppState>,
-    path: Result<Path<(MachineId, MachineAction)>, PathRejection>,
+    path: Result<Path<(WireId<MachineId>, MachineAction)>, PathRejection>,
     call: OperatorCall,
 ) -> ApiResult<Json<MachineAnswer>> {
     let b: MachineActionRequest = crate::extract::json_opt(&call.body)?.unwrap_or_default();
@@ -417,7 +456,8 @@ async fn machine_action(
     let sig = &s.signet;
     let view = match action {
         MachineAction::Approve => {
-            sig.machines().approve_machine(op, &id, b.fingerprint.as_deref())
+            sig.machines()
+                .approve_machine(op, &id, b.fingerprint.as_deref())
                 .await?
         }
         MachineAction::Deny => sig.machines().deny_machine(op, &id).await?,
@@ -425,23 +465,28 @@ async fn machine_action(
         MachineAction::Disable => sig.machines().set_machine_enabled(op, &id, false).await?,
         MachineAction::Revoke => sig.machines().revoke_machine(op, &id).await?,
         MachineAction::Attach => {
-            sig.machines().set_membership(op, &id, &need(b.project_id, "projectId")?, true)
+            sig.machines()
+                .set_membership(op, &id, &need(b.project_id, "projectId")?, true)
                 .await?
         }
         MachineAction::Detach => {
-            sig.machines().set_membership(op, &id, &need(b.project_id, "projectId")?, false)
+            sig.machines()
+                .set_membership(op, &id, &need(b.project_id, "projectId")?, false)
                 .await?
         }
         MachineAction::Grant => {
-            sig.machines().set_grants(op, &id, &b.secret_ids.unwrap_or_default(), true)
+            sig.machines()
+                .set_grants(op, &id, &b.secret_ids.unwrap_or_default(), true)
                 .await?
         }
         MachineAction::Ungrant => {
-            sig.machines().set_grants(op, &id, &b.secret_ids.unwrap_or_default(), false)
+            sig.machines()
+                .set_grants(op, &id, &b.secret_ids.unwrap_or_default(), false)
                 .await?
         }
         MachineAction::Cidrs => {
-            sig.machines().set_machine_cidrs(op, &id, &b.cidrs.unwrap_or_default())
+            sig.machines()
+                .set_machine_cidrs(op, &id, &b.cidrs.unwrap_or_default())
                 .await?
         }
     };
@@ -452,7 +497,9 @@ async fn allowlist(
     State(s): State<AppState>,
     _call: OperatorCall,
 ) -> ApiResult<Json<AllowlistAnswer>> {
-    Ok(Json(answer::allowlist(s.signet.network().allowlist().await?)))
+    Ok(Json(answer::allowlist(
+        s.signet.network().allowlist().await?,
+    )))
 }
 
 async fn allowlist_add(
@@ -462,7 +509,8 @@ async fn allowlist_add(
     let b: AllowlistAddRequest = json(&call.body)?;
     Ok(Json(answer::allowlist_entry(
         s.signet
-            .network().allowlist_add(
+            .network()
+            .allowlist_add(
                 &call.operator,
                 &b.cidr,
                 b.label.as_deref().unwrap_or_default(),
@@ -478,7 +526,8 @@ async fn allowlist_remove(
 ) -> ApiResult<Json<DeletedAnswer>> {
     no_body(&call)?;
     s.signet
-        .network().allowlist_remove(&call.operator, id.as_str())
+        .network()
+        .allowlist_remove(&call.operator, id.as_str())
         .await?;
     Ok(Json(DeletedAnswer {
         id: id.0,
@@ -492,7 +541,10 @@ async fn allowlist_enable(
 ) -> ApiResult<Json<AllowlistAnswer>> {
     no_body(&call)?;
     Ok(Json(answer::allowlist(
-        s.signet.network().allowlist_set_enabled(&call.operator, true).await?,
+        s.signet
+            .network()
+            .allowlist_set_enabled(&call.operator, true)
+            .await?,
     )))
 }
 
@@ -503,7 +555,8 @@ async fn allowlist_disable(
     no_body(&call)?;
     Ok(Json(answer::allowlist(
         s.signet
-            .network().allowlist_set_enabled(&call.operator, false)
+            .network()
+            .allowlist_set_enabled(&call.operator, false)
             .await?,
     )))
 }
@@ -524,7 +577,8 @@ async fn set_request_budget(
     let b: SetBudgetRequest = json(&call.body)?;
     Ok(Json(answer::budgets(
         s.signet
-            .budgets().set_request_budget(
+            .budgets()
+            .set_request_budget(
                 &call.operator,
                 b.machine_id.as_deref(),
                 b.requests_per_minute,
