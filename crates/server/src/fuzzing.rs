@@ -6,13 +6,14 @@
 
 use axum::http::HeaderMap;
 use serde::de::DeserializeOwned;
+use signet_api as api;
 use signet_proto::{
     HEADER_MACHINE_ID, HEADER_NONCE, HEADER_OPERATOR_ID, HEADER_SIGNATURE, HEADER_TIMESTAMP,
 };
 
 use crate::error::ApiError;
 use crate::extract::{header, json, json_opt};
-use crate::routes::{account, admin, auth, enroll, machine, passkey, user};
+use crate::routes::{account, auth, passkey, user};
 
 pub use axum::http;
 
@@ -60,26 +61,30 @@ pub fn json_bodies(body: &[u8]) -> Vec<BodyVerdict> {
     type Object = serde_json::Map<String, serde_json::Value>;
     vec![
         required::<account::PasswordBody>("account::PasswordBody", body),
-        required::<admin::VaultSettings>("admin::VaultSettings", body),
-        required::<admin::NameBody>("admin::NameBody", body),
-        required::<admin::ValueBody>("admin::ValueBody", body),
-        required::<admin::ProjectBody>("admin::ProjectBody", body),
-        required::<admin::VersionBody>("admin::VersionBody", body),
-        required::<admin::EnrollmentBody>("admin::EnrollmentBody", body),
-        optional::<admin::MachineBody>("admin::MachineBody", body),
-        required::<admin::CidrBody>("admin::CidrBody", body),
-        optional::<admin::AuditQuery>("admin::AuditQuery", body),
-        required::<admin::UserBody>("admin::UserBody", body),
-        required::<admin::BudgetBody>("admin::BudgetBody", body),
+        required::<api::admin::vault::VaultSettingsRequest>("admin::VaultSettingsRequest", body),
+        required::<api::admin::project::CreateProjectRequest>("admin::CreateProjectRequest", body),
+        required::<api::admin::secret::CreateSecretRequest>("admin::CreateSecretRequest", body),
+        required::<api::admin::secret::UpdateSecretRequest>("admin::UpdateSecretRequest", body),
+        required::<api::admin::secret::SecretQueryRequest>("admin::SecretQueryRequest", body),
+        required::<api::admin::secret::RollbackRequest>("admin::RollbackRequest", body),
+        required::<api::admin::token::EnrollmentTokenRequest>(
+            "admin::EnrollmentTokenRequest",
+            body,
+        ),
+        optional::<api::admin::machine::MachineActionRequest>("admin::MachineActionRequest", body),
+        required::<api::admin::allowlist::AllowlistAddRequest>("admin::AllowlistAddRequest", body),
+        optional::<api::admin::audit::AuditQueryRequest>("admin::AuditQueryRequest", body),
+        required::<api::admin::user::CreateUserRequest>("admin::CreateUserRequest", body),
+        required::<api::admin::budget::SetBudgetRequest>("admin::SetBudgetRequest", body),
         required::<Object>("admin::no_body", body),
         required::<auth::CliLoginBody>("auth::CliLoginBody", body),
         required::<auth::SetupBody>("auth::SetupBody", body),
         required::<auth::SessionLoginBody>("auth::SessionLoginBody", body),
         required::<auth::StepUpBody>("auth::StepUpBody", body),
-        required::<enroll::EnrollBody>("enroll::EnrollBody", body),
-        required::<machine::ProjectBody>("machine::ProjectBody", body),
-        optional::<machine::ExportBody>("machine::ExportBody", body),
-        required::<machine::PollBody>("machine::PollBody", body),
+        required::<api::enroll::EnrollRequest>("enroll::EnrollRequest", body),
+        required::<api::machine::ProjectScope>("machine::ProjectScope", body),
+        optional::<api::machine::ExportRequest>("machine::ExportRequest", body),
+        required::<api::machine::PollRequest>("machine::PollRequest", body),
         required::<passkey::AnswerBody>("passkey::AnswerBody", body),
         required::<passkey::NameBody>("passkey::NameBody", body),
         optional::<Object>("passkey::empty", body),
