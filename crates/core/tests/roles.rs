@@ -571,15 +571,21 @@ fn every_post_admin_route_is_classified() {
             "{p} is no longer a POST route"
         );
     }
-    // The machine actions are the arms of one handler: each is a viewer refusal above.
-    let actions: Vec<&str> = src
+    // The machine actions are the wire names of `signet_api::admin::machine::MachineAction`
+    // (its `as_str` arms), each one a viewer refusal above.
+    let api = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../api/src/admin/machine.rs"),
+    )
+    .expect("api machine.rs");
+    let arms = api
+        .split("impl MachineAction {")
+        .nth(1)
+        .and_then(|rest| rest.split("pub fn as_str(self)").nth(1))
+        .expect("MachineAction::as_str");
+    let actions: Vec<&str> = arms
         .lines()
-        .filter_map(|l| {
-            l.trim()
-                .strip_prefix('"')?
-                .split_once("\" =>")
-                .map(|(a, _)| a)
-        })
+        .take_while(|l| !l.trim_start().starts_with("pub fn"))
+        .filter_map(|l| l.trim().strip_prefix("Self::")?.split('"').nth(1))
         .collect();
     let tested = [
         "approve", "deny", "enable", "disable", "revoke", "attach", "detach", "grant", "ungrant",
