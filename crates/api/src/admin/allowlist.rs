@@ -54,47 +54,47 @@ pub struct AllowlistAddRequest {
 
 /// The allowlist's entries and whether it is enforced.
 #[utoipa::path(get, path = "/v1/admin/ip-allowlist", tag = "admin",
-    responses((status = 200, body = AllowlistAnswer),
-              (status = 401, body = crate::openapi::ErrorBody)))]
+    responses((status = 200, description = "Success", body = AllowlistAnswer),
+              (status = 401, description = "Authentication failed", body = crate::openapi::ErrorBody)))]
 #[allow(dead_code)] // A declaration for the OpenAPI document; the handler is in the server.
 fn allowlist() {}
 
 /// Adds an entry.
 #[utoipa::path(post, path = "/v1/admin/ip-allowlist", tag = "admin",
     request_body = AllowlistAddRequest,
-    responses((status = 200, body = AllowlistEntryAnswer),
-              (status = 400, body = crate::openapi::ErrorBody),
-              (status = 401, body = crate::openapi::ErrorBody),
-              (status = 403, body = crate::openapi::ErrorBody)))]
+    responses((status = 200, description = "Success", body = AllowlistEntryAnswer),
+              (status = 400, description = "Malformed request", body = crate::openapi::ErrorBody),
+              (status = 401, description = "Authentication failed", body = crate::openapi::ErrorBody),
+              (status = 403, description = "Not allowed (the caller's role, CSRF or step-up)", body = crate::openapi::ErrorBody)))]
 #[allow(dead_code)] // A declaration for the OpenAPI document; the handler is in the server.
 fn allowlist_add() {}
 
 /// Turns the allowlist on.
 #[utoipa::path(post, path = "/v1/admin/ip-allowlist/enable", tag = "admin",
-    responses((status = 200, body = AllowlistAnswer),
-              (status = 400, body = crate::openapi::ErrorBody),
-              (status = 401, body = crate::openapi::ErrorBody),
-              (status = 403, body = crate::openapi::ErrorBody)))]
+    responses((status = 200, description = "Success", body = AllowlistAnswer),
+              (status = 400, description = "Malformed request", body = crate::openapi::ErrorBody),
+              (status = 401, description = "Authentication failed", body = crate::openapi::ErrorBody),
+              (status = 403, description = "Not allowed (the caller's role, CSRF or step-up)", body = crate::openapi::ErrorBody)))]
 #[allow(dead_code)] // A declaration for the OpenAPI document; the handler is in the server.
 fn allowlist_enable() {}
 
 /// Turns the allowlist off.
 #[utoipa::path(post, path = "/v1/admin/ip-allowlist/disable", tag = "admin",
-    responses((status = 200, body = AllowlistAnswer),
-              (status = 400, body = crate::openapi::ErrorBody),
-              (status = 401, body = crate::openapi::ErrorBody),
-              (status = 403, body = crate::openapi::ErrorBody)))]
+    responses((status = 200, description = "Success", body = AllowlistAnswer),
+              (status = 400, description = "Malformed request", body = crate::openapi::ErrorBody),
+              (status = 401, description = "Authentication failed", body = crate::openapi::ErrorBody),
+              (status = 403, description = "Not allowed (the caller's role, CSRF or step-up)", body = crate::openapi::ErrorBody)))]
 #[allow(dead_code)] // A declaration for the OpenAPI document; the handler is in the server.
 fn allowlist_disable() {}
 
 /// Removes an entry.
 #[utoipa::path(post, path = "/v1/admin/ip-allowlist/{id}/delete", tag = "admin",
     params(("id" = String, Path, description = "The entry's id")),
-    responses((status = 200, body = super::DeletedAnswer),
-              (status = 400, body = crate::openapi::ErrorBody),
-              (status = 401, body = crate::openapi::ErrorBody),
-              (status = 403, body = crate::openapi::ErrorBody),
-              (status = 404, body = crate::openapi::ErrorBody)))]
+    responses((status = 200, description = "Success", body = super::DeletedAnswer),
+              (status = 400, description = "Malformed request", body = crate::openapi::ErrorBody),
+              (status = 401, description = "Authentication failed", body = crate::openapi::ErrorBody),
+              (status = 403, description = "Not allowed (the caller's role, CSRF or step-up)", body = crate::openapi::ErrorBody),
+              (status = 404, description = "No such object", body = crate::openapi::ErrorBody)))]
 #[allow(dead_code)] // A declaration for the OpenAPI document; the handler is in the server.
 fn allowlist_delete() {}
 

@@ -82,19 +82,19 @@ pub struct VerifyAnswer {
 /// Reads the audit log.
 #[utoipa::path(post, path = "/v1/admin/audit/query", tag = "admin",
     request_body = AuditQueryRequest,
-    responses((status = 200, body = AuditRecordsAnswer),
-              (status = 400, body = crate::openapi::ErrorBody),
-              (status = 401, body = crate::openapi::ErrorBody),
-              (status = 403, body = crate::openapi::ErrorBody)))]
+    responses((status = 200, description = "Success", body = AuditRecordsAnswer),
+              (status = 400, description = "Malformed request", body = crate::openapi::ErrorBody),
+              (status = 401, description = "Authentication failed", body = crate::openapi::ErrorBody),
+              (status = 403, description = "Not allowed (the caller's role, CSRF or step-up)", body = crate::openapi::ErrorBody)))]
 #[allow(dead_code)] // A declaration for the OpenAPI document; the handler is in the server.
 fn audit_query() {}
 
 /// Verifies the audit log's hash chain.
 #[utoipa::path(post, path = "/v1/admin/audit/verify", tag = "admin",
-    responses((status = 200, body = VerifyAnswer),
-              (status = 400, body = crate::openapi::ErrorBody),
-              (status = 401, body = crate::openapi::ErrorBody),
-              (status = 403, body = crate::openapi::ErrorBody)))]
+    responses((status = 200, description = "Success", body = VerifyAnswer),
+              (status = 400, description = "Malformed request", body = crate::openapi::ErrorBody),
+              (status = 401, description = "Authentication failed", body = crate::openapi::ErrorBody),
+              (status = 403, description = "Not allowed (the caller's role, CSRF or step-up)", body = crate::openapi::ErrorBody)))]
 #[allow(dead_code)] // A declaration for the OpenAPI document; the handler is in the server.
 fn audit_verify() {}
 

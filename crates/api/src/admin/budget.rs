@@ -40,20 +40,20 @@ pub struct SetBudgetRequest {
 
 /// The vault default and every machine's own budget.
 #[utoipa::path(get, path = "/v1/admin/request-budgets", tag = "admin",
-    responses((status = 200, body = BudgetsAnswer),
-              (status = 401, body = crate::openapi::ErrorBody),
-              (status = 403, body = crate::openapi::ErrorBody)))]
+    responses((status = 200, description = "Success", body = BudgetsAnswer),
+              (status = 401, description = "Authentication failed", body = crate::openapi::ErrorBody),
+              (status = 403, description = "Not allowed (the caller's role, CSRF or step-up)", body = crate::openapi::ErrorBody)))]
 #[allow(dead_code)] // A declaration for the OpenAPI document; the handler is in the server.
 fn request_budgets() {}
 
 /// Sets or clears the vault default or one machine's budget.
 #[utoipa::path(post, path = "/v1/admin/request-budgets", tag = "admin",
     request_body = SetBudgetRequest,
-    responses((status = 200, body = BudgetsAnswer),
-              (status = 400, body = crate::openapi::ErrorBody),
-              (status = 401, body = crate::openapi::ErrorBody),
-              (status = 403, body = crate::openapi::ErrorBody),
-              (status = 404, body = crate::openapi::ErrorBody)))]
+    responses((status = 200, description = "Success", body = BudgetsAnswer),
+              (status = 400, description = "Malformed request", body = crate::openapi::ErrorBody),
+              (status = 401, description = "Authentication failed", body = crate::openapi::ErrorBody),
+              (status = 403, description = "Not allowed (the caller's role, CSRF or step-up)", body = crate::openapi::ErrorBody),
+              (status = 404, description = "No such object", body = crate::openapi::ErrorBody)))]
 #[allow(dead_code)] // A declaration for the OpenAPI document; the handler is in the server.
 fn set_request_budget() {}
 

@@ -114,17 +114,17 @@ pub struct MachineActionRequest {
 
 /// Lists machines.
 #[utoipa::path(get, path = "/v1/admin/machines", tag = "admin",
-    responses((status = 200, body = MachinesAnswer),
-              (status = 401, body = crate::openapi::ErrorBody)))]
+    responses((status = 200, description = "Success", body = MachinesAnswer),
+              (status = 401, description = "Authentication failed", body = crate::openapi::ErrorBody)))]
 #[allow(dead_code)] // A declaration for the OpenAPI document; the handler is in the server.
 fn machines() {}
 
 /// One machine.
 #[utoipa::path(get, path = "/v1/admin/machines/{id}", tag = "admin",
     params(("id" = String, Path, description = "The machine's id")),
-    responses((status = 200, body = MachineAnswer),
-              (status = 401, body = crate::openapi::ErrorBody),
-              (status = 404, body = crate::openapi::ErrorBody)))]
+    responses((status = 200, description = "Success", body = MachineAnswer),
+              (status = 401, description = "Authentication failed", body = crate::openapi::ErrorBody),
+              (status = 404, description = "No such object", body = crate::openapi::ErrorBody)))]
 #[allow(dead_code)] // A declaration for the OpenAPI document; the handler is in the server.
 fn machine() {}
 
@@ -133,12 +133,12 @@ fn machine() {}
     params(("id" = String, Path, description = "The machine's id"),
            ("action" = MachineAction, Path, description = "What to do")),
     request_body = MachineActionRequest,
-    responses((status = 200, body = MachineAnswer),
-              (status = 400, body = crate::openapi::ErrorBody),
-              (status = 401, body = crate::openapi::ErrorBody),
-              (status = 403, body = crate::openapi::ErrorBody),
-              (status = 404, body = crate::openapi::ErrorBody),
-              (status = 409, body = crate::openapi::ErrorBody)))]
+    responses((status = 200, description = "Success", body = MachineAnswer),
+              (status = 400, description = "Malformed request", body = crate::openapi::ErrorBody),
+              (status = 401, description = "Authentication failed", body = crate::openapi::ErrorBody),
+              (status = 403, description = "Not allowed (the caller's role, CSRF or step-up)", body = crate::openapi::ErrorBody),
+              (status = 404, description = "No such object", body = crate::openapi::ErrorBody),
+              (status = 409, description = "Conflicts with current state", body = crate::openapi::ErrorBody)))]
 #[allow(dead_code)] // A declaration for the OpenAPI document; the handler is in the server.
 fn machine_action() {}
 

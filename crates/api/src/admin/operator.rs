@@ -40,16 +40,16 @@ pub struct LogoutAnswer {
 
 /// The caller's identity and role.
 #[utoipa::path(get, path = "/v1/admin/whoami", tag = "admin",
-    responses((status = 200, body = WhoamiAnswer),
-              (status = 401, body = crate::openapi::ErrorBody)))]
+    responses((status = 200, description = "Success", body = WhoamiAnswer),
+              (status = 401, description = "Authentication failed", body = crate::openapi::ErrorBody)))]
 #[allow(dead_code)] // A declaration for the OpenAPI document; the handler is in the server.
 fn whoami() {}
 
 /// Revokes the CLI key that signed the request.
 #[utoipa::path(post, path = "/v1/admin/logout", tag = "admin",
-    responses((status = 200, body = LogoutAnswer),
-              (status = 400, body = crate::openapi::ErrorBody),
-              (status = 401, body = crate::openapi::ErrorBody)))]
+    responses((status = 200, description = "Success", body = LogoutAnswer),
+              (status = 400, description = "Malformed request", body = crate::openapi::ErrorBody),
+              (status = 401, description = "Authentication failed", body = crate::openapi::ErrorBody)))]
 #[allow(dead_code)] // A declaration for the OpenAPI document; the handler is in the server.
 fn logout() {}
 

@@ -34,19 +34,19 @@ pub struct ProjectsAnswer {
 
 /// Lists the projects in the caller's scope.
 #[utoipa::path(get, path = "/v1/admin/projects", tag = "admin",
-    responses((status = 200, body = ProjectsAnswer),
-              (status = 401, body = crate::openapi::ErrorBody)))]
+    responses((status = 200, description = "Success", body = ProjectsAnswer),
+              (status = 401, description = "Authentication failed", body = crate::openapi::ErrorBody)))]
 #[allow(dead_code)] // A declaration for the OpenAPI document; the handler is in the server.
 fn list_projects() {}
 
 /// Creates a project.
 #[utoipa::path(post, path = "/v1/admin/projects", tag = "admin",
     request_body = CreateProjectRequest,
-    responses((status = 200, body = ProjectAnswer),
-              (status = 400, body = crate::openapi::ErrorBody),
-              (status = 401, body = crate::openapi::ErrorBody),
-              (status = 403, body = crate::openapi::ErrorBody),
-              (status = 409, body = crate::openapi::ErrorBody)))]
+    responses((status = 200, description = "Success", body = ProjectAnswer),
+              (status = 400, description = "Malformed request", body = crate::openapi::ErrorBody),
+              (status = 401, description = "Authentication failed", body = crate::openapi::ErrorBody),
+              (status = 403, description = "Not allowed (the caller's role, CSRF or step-up)", body = crate::openapi::ErrorBody),
+              (status = 409, description = "Conflicts with current state", body = crate::openapi::ErrorBody)))]
 #[allow(dead_code)] // A declaration for the OpenAPI document; the handler is in the server.
 fn create_project() {}
 

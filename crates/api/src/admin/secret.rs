@@ -128,33 +128,33 @@ pub struct VersionsAnswer {
 /// Creates a secret.
 #[utoipa::path(post, path = "/v1/admin/secrets", tag = "admin",
     request_body = CreateSecretRequest,
-    responses((status = 200, body = SecretAnswer),
-              (status = 400, body = crate::openapi::ErrorBody),
-              (status = 401, body = crate::openapi::ErrorBody),
-              (status = 403, body = crate::openapi::ErrorBody),
-              (status = 404, body = crate::openapi::ErrorBody),
-              (status = 409, body = crate::openapi::ErrorBody)))]
+    responses((status = 200, description = "Success", body = SecretAnswer),
+              (status = 400, description = "Malformed request", body = crate::openapi::ErrorBody),
+              (status = 401, description = "Authentication failed", body = crate::openapi::ErrorBody),
+              (status = 403, description = "Not allowed (the caller's role, CSRF or step-up)", body = crate::openapi::ErrorBody),
+              (status = 404, description = "No such object", body = crate::openapi::ErrorBody),
+              (status = 409, description = "Conflicts with current state", body = crate::openapi::ErrorBody)))]
 #[allow(dead_code)] // A declaration for the OpenAPI document; the handler is in the server.
 fn create_secret() {}
 
 /// Lists a project's secrets.
 #[utoipa::path(post, path = "/v1/admin/secrets/query", tag = "admin",
     request_body = SecretQueryRequest,
-    responses((status = 200, body = SecretsAnswer),
-              (status = 400, body = crate::openapi::ErrorBody),
-              (status = 401, body = crate::openapi::ErrorBody),
-              (status = 403, body = crate::openapi::ErrorBody),
-              (status = 404, body = crate::openapi::ErrorBody)))]
+    responses((status = 200, description = "Success", body = SecretsAnswer),
+              (status = 400, description = "Malformed request", body = crate::openapi::ErrorBody),
+              (status = 401, description = "Authentication failed", body = crate::openapi::ErrorBody),
+              (status = 403, description = "Not allowed (the caller's role, CSRF or step-up)", body = crate::openapi::ErrorBody),
+              (status = 404, description = "No such object", body = crate::openapi::ErrorBody)))]
 #[allow(dead_code)] // A declaration for the OpenAPI document; the handler is in the server.
 fn query_secrets() {}
 
 /// One secret's metadata.
 #[utoipa::path(get, path = "/v1/admin/secrets/{id}", tag = "admin",
     params(("id" = String, Path, description = "The secret's id")),
-    responses((status = 200, body = SecretAnswer),
-              (status = 401, body = crate::openapi::ErrorBody),
-              (status = 403, body = crate::openapi::ErrorBody),
-              (status = 404, body = crate::openapi::ErrorBody)))]
+    responses((status = 200, description = "Success", body = SecretAnswer),
+              (status = 401, description = "Authentication failed", body = crate::openapi::ErrorBody),
+              (status = 403, description = "Not allowed (the caller's role, CSRF or step-up)", body = crate::openapi::ErrorBody),
+              (status = 404, description = "No such object", body = crate::openapi::ErrorBody)))]
 #[allow(dead_code)] // A declaration for the OpenAPI document; the handler is in the server.
 fn show_secret() {}
 
@@ -162,22 +162,22 @@ fn show_secret() {}
 #[utoipa::path(post, path = "/v1/admin/secrets/{id}/update", tag = "admin",
     params(("id" = String, Path, description = "The secret's id")),
     request_body = UpdateSecretRequest,
-    responses((status = 200, body = SecretAnswer),
-              (status = 400, body = crate::openapi::ErrorBody),
-              (status = 401, body = crate::openapi::ErrorBody),
-              (status = 403, body = crate::openapi::ErrorBody),
-              (status = 404, body = crate::openapi::ErrorBody),
-              (status = 409, body = crate::openapi::ErrorBody)))]
+    responses((status = 200, description = "Success", body = SecretAnswer),
+              (status = 400, description = "Malformed request", body = crate::openapi::ErrorBody),
+              (status = 401, description = "Authentication failed", body = crate::openapi::ErrorBody),
+              (status = 403, description = "Not allowed (the caller's role, CSRF or step-up)", body = crate::openapi::ErrorBody),
+              (status = 404, description = "No such object", body = crate::openapi::ErrorBody),
+              (status = 409, description = "Conflicts with current state", body = crate::openapi::ErrorBody)))]
 #[allow(dead_code)] // A declaration for the OpenAPI document; the handler is in the server.
 fn update_secret() {}
 
 /// A secret's versions.
 #[utoipa::path(get, path = "/v1/admin/secrets/{id}/versions", tag = "admin",
     params(("id" = String, Path, description = "The secret's id")),
-    responses((status = 200, body = VersionsAnswer),
-              (status = 401, body = crate::openapi::ErrorBody),
-              (status = 403, body = crate::openapi::ErrorBody),
-              (status = 404, body = crate::openapi::ErrorBody)))]
+    responses((status = 200, description = "Success", body = VersionsAnswer),
+              (status = 401, description = "Authentication failed", body = crate::openapi::ErrorBody),
+              (status = 403, description = "Not allowed (the caller's role, CSRF or step-up)", body = crate::openapi::ErrorBody),
+              (status = 404, description = "No such object", body = crate::openapi::ErrorBody)))]
 #[allow(dead_code)] // A declaration for the OpenAPI document; the handler is in the server.
 fn secret_versions() {}
 
@@ -185,21 +185,21 @@ fn secret_versions() {}
 #[utoipa::path(post, path = "/v1/admin/secrets/{id}/rollback", tag = "admin",
     params(("id" = String, Path, description = "The secret's id")),
     request_body = RollbackRequest,
-    responses((status = 200, body = SecretAnswer),
-              (status = 400, body = crate::openapi::ErrorBody),
-              (status = 401, body = crate::openapi::ErrorBody),
-              (status = 403, body = crate::openapi::ErrorBody),
-              (status = 404, body = crate::openapi::ErrorBody)))]
+    responses((status = 200, description = "Success", body = SecretAnswer),
+              (status = 400, description = "Malformed request", body = crate::openapi::ErrorBody),
+              (status = 401, description = "Authentication failed", body = crate::openapi::ErrorBody),
+              (status = 403, description = "Not allowed (the caller's role, CSRF or step-up)", body = crate::openapi::ErrorBody),
+              (status = 404, description = "No such object", body = crate::openapi::ErrorBody)))]
 #[allow(dead_code)] // A declaration for the OpenAPI document; the handler is in the server.
 fn rollback_secret() {}
 
 /// Deletes a secret.
 #[utoipa::path(post, path = "/v1/admin/secrets/{id}/delete", tag = "admin",
     params(("id" = String, Path, description = "The secret's id")),
-    responses((status = 200, body = super::DeletedAnswer),
-              (status = 401, body = crate::openapi::ErrorBody),
-              (status = 403, body = crate::openapi::ErrorBody),
-              (status = 404, body = crate::openapi::ErrorBody)))]
+    responses((status = 200, description = "Success", body = super::DeletedAnswer),
+              (status = 401, description = "Authentication failed", body = crate::openapi::ErrorBody),
+              (status = 403, description = "Not allowed (the caller's role, CSRF or step-up)", body = crate::openapi::ErrorBody),
+              (status = 404, description = "No such object", body = crate::openapi::ErrorBody)))]
 #[allow(dead_code)] // A declaration for the OpenAPI document; the handler is in the server.
 fn delete_secret() {}
 

@@ -113,40 +113,40 @@ pub struct EnrollmentTokensAnswer {
 
 /// Issues a one-use bootstrap token and the command that redeems it.
 #[utoipa::path(post, path = "/v1/admin/tokens/bootstrap", tag = "admin",
-    responses((status = 200, body = BootstrapTokenAnswer),
-              (status = 400, body = crate::openapi::ErrorBody),
-              (status = 401, body = crate::openapi::ErrorBody),
-              (status = 403, body = crate::openapi::ErrorBody)))]
+    responses((status = 200, description = "Success", body = BootstrapTokenAnswer),
+              (status = 400, description = "Malformed request", body = crate::openapi::ErrorBody),
+              (status = 401, description = "Authentication failed", body = crate::openapi::ErrorBody),
+              (status = 403, description = "Not allowed (the caller's role, CSRF or step-up)", body = crate::openapi::ErrorBody)))]
 #[allow(dead_code)] // A declaration for the OpenAPI document; the handler is in the server.
 fn bootstrap_token() {}
 
 /// Lists enrollment tokens.
 #[utoipa::path(get, path = "/v1/admin/tokens/enrollment", tag = "admin",
-    responses((status = 200, body = EnrollmentTokensAnswer),
-              (status = 401, body = crate::openapi::ErrorBody),
-              (status = 403, body = crate::openapi::ErrorBody)))]
+    responses((status = 200, description = "Success", body = EnrollmentTokensAnswer),
+              (status = 401, description = "Authentication failed", body = crate::openapi::ErrorBody),
+              (status = 403, description = "Not allowed (the caller's role, CSRF or step-up)", body = crate::openapi::ErrorBody)))]
 #[allow(dead_code)] // A declaration for the OpenAPI document; the handler is in the server.
 fn enrollment_tokens() {}
 
 /// Issues an enrollment token.
 #[utoipa::path(post, path = "/v1/admin/tokens/enrollment", tag = "admin",
     request_body = EnrollmentTokenRequest,
-    responses((status = 200, body = EnrollmentTokenAnswer),
-              (status = 400, body = crate::openapi::ErrorBody),
-              (status = 401, body = crate::openapi::ErrorBody),
-              (status = 403, body = crate::openapi::ErrorBody),
-              (status = 404, body = crate::openapi::ErrorBody)))]
+    responses((status = 200, description = "Success", body = EnrollmentTokenAnswer),
+              (status = 400, description = "Malformed request", body = crate::openapi::ErrorBody),
+              (status = 401, description = "Authentication failed", body = crate::openapi::ErrorBody),
+              (status = 403, description = "Not allowed (the caller's role, CSRF or step-up)", body = crate::openapi::ErrorBody),
+              (status = 404, description = "No such object", body = crate::openapi::ErrorBody)))]
 #[allow(dead_code)] // A declaration for the OpenAPI document; the handler is in the server.
 fn create_enrollment_token() {}
 
 /// Revokes an enrollment token.
 #[utoipa::path(post, path = "/v1/admin/tokens/enrollment/{id}/revoke", tag = "admin",
     params(("id" = String, Path, description = "The token's id")),
-    responses((status = 200, body = EnrollmentTokenAnswer),
-              (status = 400, body = crate::openapi::ErrorBody),
-              (status = 401, body = crate::openapi::ErrorBody),
-              (status = 403, body = crate::openapi::ErrorBody),
-              (status = 404, body = crate::openapi::ErrorBody)))]
+    responses((status = 200, description = "Success", body = EnrollmentTokenAnswer),
+              (status = 400, description = "Malformed request", body = crate::openapi::ErrorBody),
+              (status = 401, description = "Authentication failed", body = crate::openapi::ErrorBody),
+              (status = 403, description = "Not allowed (the caller's role, CSRF or step-up)", body = crate::openapi::ErrorBody),
+              (status = 404, description = "No such object", body = crate::openapi::ErrorBody)))]
 #[allow(dead_code)] // A declaration for the OpenAPI document; the handler is in the server.
 fn revoke_enrollment_token() {}
 

@@ -72,20 +72,20 @@ pub struct CreatedUserAnswer {
 
 /// Lists users.
 #[utoipa::path(get, path = "/v1/admin/users", tag = "admin",
-    responses((status = 200, body = UsersAnswer),
-              (status = 401, body = crate::openapi::ErrorBody),
-              (status = 403, body = crate::openapi::ErrorBody)))]
+    responses((status = 200, description = "Success", body = UsersAnswer),
+              (status = 401, description = "Authentication failed", body = crate::openapi::ErrorBody),
+              (status = 403, description = "Not allowed (the caller's role, CSRF or step-up)", body = crate::openapi::ErrorBody)))]
 #[allow(dead_code)] // A declaration for the OpenAPI document; the handler is in the server.
 fn users() {}
 
 /// Creates a user.
 #[utoipa::path(post, path = "/v1/admin/users", tag = "admin",
     request_body = CreateUserRequest,
-    responses((status = 200, body = CreatedUserAnswer),
-              (status = 400, body = crate::openapi::ErrorBody),
-              (status = 401, body = crate::openapi::ErrorBody),
-              (status = 403, body = crate::openapi::ErrorBody),
-              (status = 409, body = crate::openapi::ErrorBody)))]
+    responses((status = 200, description = "Success", body = CreatedUserAnswer),
+              (status = 400, description = "Malformed request", body = crate::openapi::ErrorBody),
+              (status = 401, description = "Authentication failed", body = crate::openapi::ErrorBody),
+              (status = 403, description = "Not allowed (the caller's role, CSRF or step-up)", body = crate::openapi::ErrorBody),
+              (status = 409, description = "Conflicts with current state", body = crate::openapi::ErrorBody)))]
 #[allow(dead_code)] // A declaration for the OpenAPI document; the handler is in the server.
 fn create_user() {}
 

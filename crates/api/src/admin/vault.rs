@@ -40,18 +40,18 @@ pub struct VaultSettingsRequest {
 
 /// The vault's settings.
 #[utoipa::path(get, path = "/v1/admin/vault", tag = "admin",
-    responses((status = 200, body = VaultAnswer),
-              (status = 401, body = crate::openapi::ErrorBody)))]
+    responses((status = 200, description = "Success", body = VaultAnswer),
+              (status = 401, description = "Authentication failed", body = crate::openapi::ErrorBody)))]
 #[allow(dead_code)] // A declaration for the OpenAPI document; the handler is in the server.
 fn vault() {}
 
 /// Changes the vault's settings.
 #[utoipa::path(post, path = "/v1/admin/vault/settings", tag = "admin",
     request_body = VaultSettingsRequest,
-    responses((status = 200, body = VaultAnswer),
-              (status = 400, body = crate::openapi::ErrorBody),
-              (status = 401, body = crate::openapi::ErrorBody),
-              (status = 403, body = crate::openapi::ErrorBody)))]
+    responses((status = 200, description = "Success", body = VaultAnswer),
+              (status = 400, description = "Malformed request", body = crate::openapi::ErrorBody),
+              (status = 401, description = "Authentication failed", body = crate::openapi::ErrorBody),
+              (status = 403, description = "Not allowed (the caller's role, CSRF or step-up)", body = crate::openapi::ErrorBody)))]
 #[allow(dead_code)] // A declaration for the OpenAPI document; the handler is in the server.
 fn vault_settings() {}
 
