@@ -3,7 +3,8 @@
 # code: each file under crates/*/src (and the crates' tests, examples, migrations and dashboard
 # assets, fuzz/, scripts/ and tests/) must appear in it as `path`, and every row of its "Every
 # file" tables must name a file that exists. Fails with the rows to add or remove, ready to
-# paste. Reads files only; takes well under a second.
+# paste. Also checks the crate dependency table against each crate's Cargo.toml. Reads files
+# only; takes well under a second.
 #
 #   scripts/architecture-map.sh [WORKSPACE_DIR]     (default: this checkout)
 set -euo pipefail
@@ -55,6 +56,45 @@ stale=()
 while IFS= read -r f; do
     [ -e "$f" ] || stale+=("$f")
 done < <(sed -n 's/^| `\([^`*{}]*\)` | .*/\1/p' "$map")
+
+# The crate dependency table ("| `signet-x` (...): ... | api, proto |") against each crate's
+# [dependencies] on workspace crates: a row that claims more or less than Cargo.toml is stale.
+deps_drift="$(python3 - "$map" <<'PY'
+import re, sys, pathlib
+rows = {}
+for line in open(sys.argv[1]):
+    m = re.match(r"\| (`signet-[^|]*) \| ([^|]*) \|$", line.strip())
+    if not m:
+        continue
+    claimed = set() if m.group(2).strip() == "nothing of ours" else {
+        "signet-" + re.sub(r"\(.*?\)", "", d).strip().replace("both backends", "")
+        for d in m.group(2).split(",")
+    }
+    if "both backends" in m.group(2):
+        claimed |= {"signet-store-sqlite", "signet-store-postgres"}
+    claimed.discard("signet-")
+    for crate in re.findall(r"^`(signet-[a-z-]+)`|, `(signet-[a-z-]+)`", m.group(1)):
+        rows[next(c for c in crate if c)] = claimed
+problems = []
+for toml in sorted(pathlib.Path("crates").glob("*/Cargo.toml")):
+    text = toml.read_text()
+    name = re.search(r'^name = "([^"]+)"', text, re.M).group(1)
+    deps = re.search(r"^\[dependencies\]\n(.*?)(^\[|\Z)", text, re.M | re.S)
+    actual = set(re.findall(r"^(signet-[a-z-]+)", deps.group(1), re.M)) if deps else set()
+    if name not in rows:
+        if "[dependencies]" in text and "dev-dependency only" not in text and name != "signet-testkit":
+            problems.append(f"{name}: no row in the dependency table")
+        continue
+    if rows[name] != actual:
+        problems.append(f"{name}: the table says {sorted(rows[name])}, Cargo.toml has {sorted(actual)}")
+print("\n".join(problems))
+PY
+)"
+if [ -n "$deps_drift" ]; then
+    echo "$map's crate dependency table differs from the crates' Cargo.toml:" >&2
+    printf '  %s\n' "$deps_drift" >&2
+    exit 1
+fi
 
 if [ "${#missing[@]}" -eq 0 ] && [ "${#stale[@]}" -eq 0 ]; then
     echo "architecture map: docs/architecture.md names all $(listed | wc -l) source files"

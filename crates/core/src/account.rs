@@ -24,6 +24,7 @@ use argon2::password_hash::phc::{Output, ParamsString, PasswordHash, Salt};
 use argon2::{Algorithm, Argon2, Block, Params, Version};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
+use signet_api::audit::{AuditAction, DenialReason};
 use signet_proto::{OperatorId, ProjectId, PublicKey, UserId, VaultId};
 use signet_store::{
     ActorKind, AuditResult, Conflict, LoginRecord, LoginResult, OperatorRecord, Role, StoreError,
@@ -546,7 +547,7 @@ impl Accounts {
         // Already ended (a second logout racing the first) is still a logout; only a session
         // this call ended gets a record.
         self.cx
-            .audited(op, "session_logout", &grant.id.to_string(), "")
+            .audited(op, AuditAction::SessionLogout, &grant.id.to_string(), "")
             .revoke_session(&user, &grant.id, self.cx.now_ms())
             .await?;
         Ok(())
@@ -576,7 +577,7 @@ impl Accounts {
         // never exists without the codes they are about to be shown.
         let e = self.cx.event(
             &Actor::new(ActorKind::System, "", "local"),
-            "user_create_owner",
+            AuditAction::UserCreateOwner,
             &enrollment.user.id.to_string(),
             AuditResult::Ok,
             &format!("username={}", enrollment.user.username),
@@ -597,13 +598,13 @@ impl Accounts {
         new: NewUser<'_>,
     ) -> CoreResult<OwnerEnrollment> {
         self.cx
-            .require(op, Permission::ManageUsers, "user_create")
+            .require(op, Permission::ManageUsers, AuditAction::UserCreate)
             .await?;
-        self.cx.require_step_up(op, "user_create").await?;
+        self.cx.require_step_up(op, AuditAction::UserCreate).await?;
         if !may_grant(op.role, new.role) {
             let e = self.cx.event(
                 &Actor::operator(op),
-                "user_create",
+                AuditAction::UserCreate,
                 "",
                 AuditResult::Denied,
                 &format!("role={} grants={}", op.role.as_str(), new.role.as_str()),
@@ -629,7 +630,7 @@ impl Accounts {
         self.cx
             .audited(
                 op,
-                "user_create",
+                AuditAction::UserCreate,
                 &enrollment.user.id.to_string(),
                 &format!(
                     "username={} role={} projects={}",
@@ -646,7 +647,7 @@ impl Accounts {
     /// Every user, without anything secret. Admins and owners only: it lists people's emails.
     pub async fn users(&self, op: &AuthedOperator) -> CoreResult<Vec<UserView>> {
         self.cx
-            .require(op, Permission::ManageUsers, "user_list")
+            .require(op, Permission::ManageUsers, AuditAction::UserList)
             .await?;
         Ok(self
             .cx
@@ -757,7 +758,7 @@ impl Accounts {
         let now = self.cx.now_ms();
         let ip = attempt.source_ip;
         if !self.login_limiter.allow(ip, now) {
-            self.record_refused_login(None, &attempt, "source_throttled")
+            self.record_refused_login(None, &attempt, DenialReason::SourceThrottled)
                 .await?;
             return Err(CoreError::RateLimited);
         }
@@ -773,7 +774,7 @@ impl Accounts {
                 Some(u.id),
                 &attempt,
                 LoginResult::Throttled,
-                "account_locked",
+                Some(DenialReason::AccountLocked),
             )
             .await?;
             return Err(CoreError::RateLimited);
@@ -786,26 +787,35 @@ impl Accounts {
         // which logins exist.
         let password_ok = match verify_password(&self.hashes, attempt.password.clone(), phc).await {
             Err(e @ CoreError::OverBudget { .. }) => {
-                self.record_refused_login(user.as_ref().map(|u| u.id), &attempt, "hash_queue_full")
-                    .await?;
+                self.record_refused_login(
+                    user.as_ref().map(|u| u.id),
+                    &attempt,
+                    DenialReason::HashQueueFull,
+                )
+                .await?;
                 return Err(e);
             }
             r => r?,
         };
 
         let Some(user) = user else {
-            self.record_login(None, &attempt, LoginResult::Failed, "unknown_login")
-                .await?;
+            self.record_login(
+                None,
+                &attempt,
+                LoginResult::Failed,
+                Some(DenialReason::UnknownLogin),
+            )
+            .await?;
             return Err(CoreError::Unauthenticated);
         };
         // The second factor is checked only behind a correct password, so a password guess
         // cannot burn the user's TOTP step or recovery codes.
         let reason = if !password_ok {
-            Some("bad_password")
+            Some(DenialReason::BadPassword)
         } else if user.status != UserStatus::Active {
-            Some("user_suspended")
+            Some(DenialReason::UserSuspended)
         } else if !self.second_factor_ok(&user, &attempt.second_factor).await? {
-            Some("bad_second_factor")
+            Some(DenialReason::BadSecondFactor)
         } else {
             None
         };
@@ -814,12 +824,12 @@ impl Accounts {
                 .store
                 .record_login_failure(&user.id, now, LOCKOUT_FAILURES, LOCKOUT_MS)
                 .await?;
-            self.record_login(Some(user.id), &attempt, LoginResult::Failed, reason)
+            self.record_login(Some(user.id), &attempt, LoginResult::Failed, Some(reason))
                 .await?;
             return Err(CoreError::Unauthenticated);
         }
         self.cx.store.reset_login_failures(&user.id).await?;
-        self.record_login(Some(user.id), &attempt, LoginResult::Ok, "")
+        self.record_login(Some(user.id), &attempt, LoginResult::Ok, None)
             .await?;
         Ok(user)
     }
@@ -864,7 +874,7 @@ impl Accounts {
         user: Option<UserId>,
         attempt: &LoginAttempt<'_>,
         result: LoginResult,
-        reason: &str,
+        reason: Option<DenialReason>,
     ) -> CoreResult<()> {
         self.record_sign_in(
             user,
@@ -886,7 +896,7 @@ impl Accounts {
         &self,
         user: Option<UserId>,
         attempt: &LoginAttempt<'_>,
-        reason: &str,
+        reason: DenialReason,
     ) -> CoreResult<()> {
         if let Some(id) = user {
             self.cx
@@ -905,7 +915,7 @@ impl Accounts {
                 ActorKind::Anonymous,
                 "",
                 attempt.source_ip,
-                "user_login",
+                AuditAction::UserLogin,
                 reason,
             )
             .await;
@@ -921,7 +931,7 @@ impl Accounts {
         user_agent: &str,
         method: Option<&str>,
         result: LoginResult,
-        reason: &str,
+        reason: Option<DenialReason>,
     ) -> CoreResult<()> {
         let ip = source_ip.to_canonical().to_string();
         self.cx
@@ -938,13 +948,16 @@ impl Accounts {
         let audit_result = match result {
             LoginResult::Ok => AuditResult::Ok,
             _ => {
-                detail.push(format!("reason={reason}"));
+                detail.push(format!(
+                    "reason={}",
+                    reason.map(DenialReason::as_str).unwrap_or_default()
+                ));
                 AuditResult::Denied
             }
         };
         let e = self.cx.event(
             &Actor::new(ActorKind::Anonymous, "", &ip),
-            "user_login",
+            AuditAction::UserLogin,
             &user.map(|u| u.to_string()).unwrap_or_default(),
             audit_result,
             &detail.join(" "),
@@ -988,7 +1001,7 @@ impl Accounts {
         };
         let e = self.cx.event(
             &Actor::new(ActorKind::Anonymous, "", &ip),
-            "operator_cli_login",
+            AuditAction::OperatorCliLogin,
             &rec.id.to_string(),
             AuditResult::Ok,
             &format!("user={}", user.id),
@@ -1028,7 +1041,7 @@ impl Accounts {
                 &op.id.to_string(),
                 &op.source_ip.to_canonical().to_string(),
             ),
-            "operator_logout",
+            AuditAction::OperatorLogout,
             &op.id.to_string(),
             AuditResult::Ok,
             "",

@@ -11,6 +11,7 @@
 
 use std::sync::Arc;
 
+use signet_api::audit::AuditAction;
 use signet_store::{ActorKind, AuditChain, AuditEvent, AuditFilter, AuditRecord, AuditResult};
 
 pub use crate::chain::ChainKey;
@@ -94,7 +95,7 @@ impl AuditLog {
         op: &AuthedOperator,
         filter: &AuditFilter,
     ) -> CoreResult<Vec<AuditView>> {
-        self.cx.require_unscoped(op, "audit_list").await?;
+        self.cx.require_unscoped(op, AuditAction::AuditList).await?;
         let mut f = filter.clone();
         f.limit = f.limit.clamp(1, 1000);
         Ok(self
@@ -110,14 +111,16 @@ impl AuditLog {
     /// Walks the whole chain and checks every link, the sequence, and the head.
     pub async fn audit_verify(&self, op: &AuthedOperator) -> CoreResult<VerifyReport> {
         self.cx
-            .require(op, Permission::Read, "audit_verify")
+            .require(op, Permission::Read, AuditAction::AuditVerify)
             .await?;
-        self.cx.require_unscoped(op, "audit_verify").await?;
+        self.cx
+            .require_unscoped(op, AuditAction::AuditVerify)
+            .await?;
         let report = verify_chain(self.cx.store.as_ref(), self.cx.chain.as_ref()).await?;
         self.cx
             .audit_operator(
                 op,
-                "audit_verify",
+                AuditAction::AuditVerify,
                 "",
                 if report.ok { "ok" } else { "broken" },
             )
@@ -140,7 +143,7 @@ impl AuditLog {
             .map(|d| {
                 self.cx.event(
                     &Actor::new(ActorKind::Anonymous, "", &d.source),
-                    "auth_failures",
+                    AuditAction::AuthFailures,
                     "",
                     AuditResult::Denied,
                     &d.tally.detail(now.saturating_sub(d.started_ms)),

@@ -19,6 +19,7 @@ use std::sync::Arc;
 
 use dashmap::DashMap;
 use ed25519_dalek::VerifyingKey;
+use signet_api::audit::{AuditAction, DenialReason};
 use signet_proto::request::{signing_string, verify};
 use signet_proto::{
     BodyHash, CLOCK_WINDOW_SECS, CanonicalPath, MachineId, Method, Nonce, OperatorId,
@@ -89,20 +90,20 @@ enum Failure {
     Replay,
     /// The principal exists and signed correctly but may no longer act (an expired CLI key, a
     /// suspended user): a 401, unlike `State`, which is the server's own trouble.
-    Refused(&'static str),
-    State(&'static str),
+    Refused(DenialReason),
+    State(DenialReason),
 }
 
 impl Failure {
-    fn reason(&self) -> &'static str {
+    fn reason(&self) -> DenialReason {
         match self {
-            Self::Malformed(_) => "malformed_request",
-            Self::Protocol(ProtocolError::Window) => "clock_window",
-            Self::Protocol(ProtocolError::BadSignature) => "bad_signature",
-            Self::Protocol(_) => "malformed_headers",
-            Self::UnknownPrincipal => "unknown_principal",
-            Self::Replay => "replayed_nonce",
-            Self::Refused(s) | Self::State(s) => s,
+            Self::Malformed(_) => DenialReason::MalformedRequest,
+            Self::Protocol(ProtocolError::Window) => DenialReason::ClockWindow,
+            Self::Protocol(ProtocolError::BadSignature) => DenialReason::BadSignature,
+            Self::Protocol(_) => DenialReason::MalformedHeaders,
+            Self::UnknownPrincipal => DenialReason::UnknownPrincipal,
+            Self::Replay => DenialReason::ReplayedNonce,
+            Self::Refused(r) | Self::State(r) => *r,
         }
     }
 }
@@ -171,7 +172,7 @@ impl Auth {
             Ok(true) => Ok(()),
             Ok(false) => Err(Failure::Replay),
             // Fail closed: a nonce that cannot be recorded cannot be trusted to be fresh.
-            Err(_) => Err(Failure::State("nonce_store_unavailable")),
+            Err(_) => Err(Failure::State(DenialReason::NonceStoreUnavailable)),
         }
     }
 
@@ -208,8 +209,8 @@ impl Auth {
                     ActorKind::Machine,
                     claimed,
                     req.source_ip,
-                    "auth_failure",
-                    "store_unavailable",
+                    AuditAction::AuthFailure,
+                    DenialReason::StoreUnavailable,
                 )
                 .await;
             return Err(CoreError::Unavailable);
@@ -225,13 +226,13 @@ impl Auth {
             Err(_) => return Err(CoreError::Unavailable),
         };
         if !allowed {
-            let reason = "ip_allowlist";
+            let reason = DenialReason::IpAllowlist;
             self.cx
                 .audit_auth_failure(
                     ActorKind::Machine,
                     claimed,
                     req.source_ip,
-                    "machine_request_denied",
+                    AuditAction::MachineRequestDenied,
                     reason,
                 )
                 .await;
@@ -245,9 +246,9 @@ impl Auth {
             Err((failure, err)) => {
                 if !matches!(failure, Failure::Malformed(_)) {
                     let action = if err == CoreError::Forbidden {
-                        "machine_request_denied"
+                        AuditAction::MachineRequestDenied
                     } else {
-                        "auth_failure"
+                        AuditAction::AuthFailure
                     };
                     // Only failed authentication spends the budget: not a refusal after a valid
                     // signature, and not our own outage.
@@ -297,23 +298,36 @@ impl Auth {
         match machine.status {
             MachineStatus::Approved => {}
             MachineStatus::Pending => {
-                return Err((Failure::State("machine_pending"), CoreError::Forbidden));
+                return Err((
+                    Failure::State(DenialReason::MachinePending),
+                    CoreError::Forbidden,
+                ));
             }
-            MachineStatus::Denied => return Err(unauth(Failure::State("machine_denied"))),
-            MachineStatus::Revoked => return Err(unauth(Failure::State("machine_revoked"))),
+            MachineStatus::Denied => {
+                return Err(unauth(Failure::State(DenialReason::MachineDenied)));
+            }
+            MachineStatus::Revoked => {
+                return Err(unauth(Failure::State(DenialReason::MachineRevoked)));
+            }
         }
         if machine
             .expires_ms
             .is_some_and(|exp| self.cx.now_ms() >= exp)
         {
-            return Err(unauth(Failure::State("machine_expired")));
+            return Err(unauth(Failure::State(DenialReason::MachineExpired)));
         }
         if !machine.enabled {
-            return Err((Failure::State("machine_disabled"), CoreError::Forbidden));
+            return Err((
+                Failure::State(DenialReason::MachineDisabled),
+                CoreError::Forbidden,
+            ));
         }
         if !machine.allowed_cidrs.is_empty() && !ip_in_cidrs(req.source_ip, &machine.allowed_cidrs)
         {
-            return Err((Failure::State("machine_cidr"), CoreError::Forbidden));
+            return Err((
+                Failure::State(DenialReason::MachineCidr),
+                CoreError::Forbidden,
+            ));
         }
         Ok(AuthedMachine {
             record: machine,
@@ -337,14 +351,14 @@ impl Auth {
             let op = match self.cx.store.operator(&id).await {
                 Ok(Some(op)) if !op.disabled => op,
                 Ok(_) => return Err(Failure::UnknownPrincipal),
-                Err(_) => return Err(Failure::State("store_unavailable")),
+                Err(_) => return Err(Failure::State(DenialReason::StoreUnavailable)),
             };
             self.verify_signed(&format!("o:{id}"), &op.public_key, &parsed, req.body)
                 .await?;
             // A CLI sign-in key lives only as long as its session (`signet login`), and only
             // while its user may sign in; the headless `operator init` key has neither limit.
             if op.expires_ms.is_some_and(|exp| self.cx.now_ms() >= exp) {
-                return Err(Failure::Refused("operator_expired"));
+                return Err(Failure::Refused(DenialReason::OperatorExpired));
             }
             // The role is read here, once, so a demotion takes effect on the next request. A key
             // without a user was made on the server host with file access: it is the owner.
@@ -354,8 +368,8 @@ impl Auth {
                     Ok(Some(u)) if u.status == UserStatus::Active => {
                         (u.role, Scope::of(u.role, u.projects.as_deref()))
                     }
-                    Ok(_) => return Err(Failure::Refused("user_inactive")),
-                    Err(_) => return Err(Failure::State("store_unavailable")),
+                    Ok(_) => return Err(Failure::Refused(DenialReason::UserInactive)),
+                    Err(_) => return Err(Failure::State(DenialReason::StoreUnavailable)),
                 },
             };
             Ok((op, role, scope))
@@ -375,7 +389,7 @@ impl Auth {
                         ActorKind::Operator,
                         claimed,
                         req.source_ip,
-                        "auth_failure",
+                        AuditAction::AuthFailure,
                         f.reason(),
                         !outage,
                     )

@@ -15,6 +15,7 @@ use std::sync::{Arc, RwLock};
 
 use dashmap::DashMap;
 use governor::{Quota, RateLimiter};
+use signet_api::audit::{AuditAction, DenialReason};
 use signet_proto::MachineId;
 use signet_store::RequestBudgets;
 
@@ -162,8 +163,8 @@ impl Budgets {
                         signet_store::ActorKind::Machine,
                         &id.to_string(),
                         m.source_ip,
-                        "machine_over_budget",
-                        "request_budget",
+                        AuditAction::MachineOverBudget,
+                        DenialReason::RequestBudget,
                         false,
                     )
                     .await;
@@ -175,7 +176,7 @@ impl Budgets {
     /// Every budget set.
     pub async fn request_budgets(&self, op: &AuthedOperator) -> CoreResult<BudgetView> {
         self.cx
-            .require(op, Permission::Read, "request_budgets")
+            .require(op, Permission::Read, AuditAction::RequestBudgets)
             .await?;
         Ok(self.cx.store.request_budgets().await?.into())
     }
@@ -188,7 +189,7 @@ impl Budgets {
         machine: Option<&str>,
         per_minute: Option<u32>,
     ) -> CoreResult<BudgetView> {
-        let action = "request_budget_update";
+        let action = AuditAction::RequestBudgetUpdate;
         let detail = match per_minute {
             Some(n) => format!("per_minute={n}"),
             None => "per_minute=default".to_owned(),

@@ -21,6 +21,7 @@ use std::sync::Mutex;
 use regex::RegexBuilder;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
+use signet_api::audit::{AuditAction, DenialReason};
 use signet_proto::{
     EnrollmentProof, MachineId, ProjectId, ProtocolError, PublicKey, SecretId, VaultId,
 };
@@ -290,7 +291,7 @@ impl Enrollment {
         &self,
         m: Option<&MachineRecord>,
         ip: ClientAddr,
-        action: &str,
+        action: AuditAction,
         result: AuditResult,
         detail: &str,
     ) -> AuditEvent {
@@ -311,7 +312,7 @@ impl Enrollment {
         &self,
         m: Option<&MachineRecord>,
         ip: ClientAddr,
-        action: &str,
+        action: AuditAction,
         result: AuditResult,
         detail: &str,
     ) -> CoreResult<()> {
@@ -324,17 +325,17 @@ impl Enrollment {
         &self,
         m: &MachineRecord,
         ip: ClientAddr,
-        action: &str,
+        action: AuditAction,
         detail: &str,
     ) -> Box<dyn signet_store::Store> {
         self.cx
             .audited_event(self.enrollment_event(Some(m), ip, action, AuditResult::Ok, detail))
     }
 
-    async fn refuse(&self, ip: ClientAddr, action: &str, reason: &str) -> CoreError {
+    async fn refuse(&self, ip: ClientAddr, action: AuditAction, reason: DenialReason) -> CoreError {
         // The refusal is audited; if even that fails, the answer is the same refusal.
         let _ = self
-            .enrollment_audit(None, ip, action, AuditResult::Denied, reason)
+            .enrollment_audit(None, ip, action, AuditResult::Denied, reason.as_str())
             .await;
         CoreError::Forbidden
     }
@@ -346,7 +347,7 @@ impl Enrollment {
         reg: &Registration<'_>,
         vault: Option<&VaultId>,
         token: Option<&str>,
-        action: &str,
+        action: AuditAction,
     ) -> CoreResult<()> {
         let refused = match (reg.proof, reg.proof_timestamp) {
             (None, None) => {
@@ -374,12 +375,18 @@ impl Enrollment {
             _ => CoreError::EnrollmentProofInvalid("proof and timestamp are sent together"),
         };
         let reason = match refused {
-            CoreError::EnrollmentProofRequired => "proof_required",
-            _ => "bad_proof",
+            CoreError::EnrollmentProofRequired => DenialReason::ProofRequired,
+            _ => DenialReason::BadProof,
         };
         // The refusal is audited; if even that fails, the answer is the same refusal.
         let _ = self
-            .enrollment_audit(None, reg.source_ip, action, AuditResult::Denied, reason)
+            .enrollment_audit(
+                None,
+                reg.source_ip,
+                action,
+                AuditResult::Denied,
+                reason.as_str(),
+            )
             .await;
         Err(refused)
     }
@@ -397,10 +404,14 @@ impl Enrollment {
         op: &AuthedOperator,
     ) -> CoreResult<(BootstrapTokenRecord, IssuedToken)> {
         self.cx
-            .require(op, Permission::ManageTokens, "bootstrap_token_create")
+            .require(
+                op,
+                Permission::ManageTokens,
+                AuditAction::BootstrapTokenCreate,
+            )
             .await?;
         self.cx
-            .require_step_up(op, "bootstrap_token_create")
+            .require_step_up(op, AuditAction::BootstrapTokenCreate)
             .await?;
         let token = new_token("sgb_")?;
         let now = self.cx.now_ms();
@@ -413,7 +424,7 @@ impl Enrollment {
             used_ms: None,
         };
         self.cx
-            .audited(op, "bootstrap_token_create", &rec.id, "")
+            .audited(op, AuditAction::BootstrapTokenCreate, &rec.id, "")
             .insert_bootstrap_token(&rec)
             .await?;
         Ok((rec, token))
@@ -436,9 +447,11 @@ impl Enrollment {
         token: &str,
         reg: &Registration<'_>,
     ) -> CoreResult<Registered> {
-        const ACTION: &str = "machine_enroll_bootstrap";
+        const ACTION: AuditAction = AuditAction::MachineEnrollBootstrap;
         if !self.network.enrollment_ip_allowed(reg.source_ip).await? {
-            return Err(self.refuse(reg.source_ip, ACTION, "ip_allowlist").await);
+            return Err(self
+                .refuse(reg.source_ip, ACTION, DenialReason::IpAllowlist)
+                .await);
         }
         // The token names the vault, which the machine does not know yet: no vault is signed.
         self.check_proof(reg, None, Some(token), ACTION).await?;
@@ -451,7 +464,9 @@ impl Enrollment {
         {
             Ok(()) => {}
             Err(StoreError::NotFound) => {
-                return Err(self.refuse(reg.source_ip, ACTION, "bad_token").await);
+                return Err(self
+                    .refuse(reg.source_ip, ACTION, DenialReason::BadToken)
+                    .await);
             }
             Err(e) => return Err(Self::key_conflict(e)),
         }
@@ -464,11 +479,13 @@ impl Enrollment {
         vault: &str,
         reg: &Registration<'_>,
     ) -> CoreResult<Registered> {
-        const ACTION: &str = "machine_enroll_request";
+        const ACTION: AuditAction = AuditAction::MachineEnrollRequest;
         if vault != self.cx.vault.as_str()
             || !self.network.enrollment_ip_allowed(reg.source_ip).await?
         {
-            return Err(self.refuse(reg.source_ip, ACTION, "vault_or_ip").await);
+            return Err(self
+                .refuse(reg.source_ip, ACTION, DenialReason::VaultOrIp)
+                .await);
         }
         if !self.limiter.allow(reg.source_ip, self.cx.now_ms()) {
             return Err(CoreError::RateLimited);
@@ -481,7 +498,7 @@ impl Enrollment {
             .is_some_and(|v| v.tokenless_enrollment)
         {
             return Err(self
-                .refuse(reg.source_ip, ACTION, "tokenless_disabled")
+                .refuse(reg.source_ip, ACTION, DenialReason::TokenlessDisabled)
                 .await);
         }
         self.check_proof(reg, Some(&self.cx.vault), None, ACTION)
@@ -502,10 +519,14 @@ impl Enrollment {
         spec: &EnrollmentSpec,
     ) -> CoreResult<EnrollmentTokenView> {
         self.cx
-            .require(op, Permission::ManageTokens, "enrollment_token_create")
+            .require(
+                op,
+                Permission::ManageTokens,
+                AuditAction::EnrollmentTokenCreate,
+            )
             .await?;
         self.cx
-            .require_step_up(op, "enrollment_token_create")
+            .require_step_up(op, AuditAction::EnrollmentTokenCreate)
             .await?;
         let name = spec.name.clone().unwrap_or_else(|| "enrollment".to_owned());
         crate::secret::check_name("token", &name)?;
@@ -586,7 +607,7 @@ impl Enrollment {
         self.cx
             .audited(
                 op,
-                "enrollment_token_create",
+                AuditAction::EnrollmentTokenCreate,
                 &rec.id,
                 &format!("max_uses={max_uses}"),
             )
@@ -604,7 +625,7 @@ impl Enrollment {
         op: &AuthedOperator,
     ) -> CoreResult<Vec<EnrollmentTokenView>> {
         self.cx
-            .require_unscoped(op, "enrollment_token_list")
+            .require_unscoped(op, AuditAction::EnrollmentTokenList)
             .await?;
         self.all_enrollment_tokens().await
     }
@@ -627,10 +648,14 @@ impl Enrollment {
         id: &str,
     ) -> CoreResult<EnrollmentTokenView> {
         self.cx
-            .require(op, Permission::ManageTokens, "enrollment_token_revoke")
+            .require(
+                op,
+                Permission::ManageTokens,
+                AuditAction::EnrollmentTokenRevoke,
+            )
             .await?;
         self.cx
-            .audited(op, "enrollment_token_revoke", id, "")
+            .audited(op, AuditAction::EnrollmentTokenRevoke, id, "")
             .revoke_enrollment_token(id, self.cx.now_ms())
             .await?;
         self.all_enrollment_tokens()
@@ -648,11 +673,13 @@ impl Enrollment {
         token: &str,
         reg: &Registration<'_>,
     ) -> CoreResult<Registered> {
-        const ACTION: &str = "machine_enroll_token";
+        const ACTION: AuditAction = AuditAction::MachineEnrollToken;
         if vault != self.cx.vault.as_str()
             || !self.network.enrollment_ip_allowed(reg.source_ip).await?
         {
-            return Err(self.refuse(reg.source_ip, ACTION, "vault_or_ip").await);
+            return Err(self
+                .refuse(reg.source_ip, ACTION, DenialReason::VaultOrIp)
+                .await);
         }
         self.check_proof(reg, Some(&self.cx.vault), Some(token), ACTION)
             .await?;
@@ -663,20 +690,28 @@ impl Enrollment {
             .enrollment_token_by_hash(&token_hash(token))
             .await?
         else {
-            return Err(self.refuse(reg.source_ip, ACTION, "bad_token").await);
+            return Err(self
+                .refuse(reg.source_ip, ACTION, DenialReason::BadToken)
+                .await);
         };
         if t.revoked_ms.is_some() || t.expires_ms <= now || t.uses >= t.max_uses {
-            return Err(self.refuse(reg.source_ip, ACTION, "token_spent").await);
+            return Err(self
+                .refuse(reg.source_ip, ACTION, DenialReason::TokenSpent)
+                .await);
         }
         if let Some(c) = &t.source_cidr
             && !ip_in_cidrs(reg.source_ip, std::slice::from_ref(c))
         {
-            return Err(self.refuse(reg.source_ip, ACTION, "source_cidr").await);
+            return Err(self
+                .refuse(reg.source_ip, ACTION, DenialReason::SourceCidr)
+                .await);
         }
         if let Some(p) = &t.hostname_pattern
             && !compile_pattern(p)?.is_match(reg.hostname)
         {
-            return Err(self.refuse(reg.source_ip, ACTION, "hostname_pattern").await);
+            return Err(self
+                .refuse(reg.source_ip, ACTION, DenialReason::HostnamePattern)
+                .await);
         }
         let mut m = self.new_machine(reg, EnrollMethod::Enrollment, MachineStatus::Approved)?;
         m.kind = MachineKind::Ephemeral;
@@ -693,7 +728,9 @@ impl Enrollment {
         {
             Ok(()) => {}
             Err(StoreError::NotFound) => {
-                return Err(self.refuse(reg.source_ip, ACTION, "token_spent").await);
+                return Err(self
+                    .refuse(reg.source_ip, ACTION, DenialReason::TokenSpent)
+                    .await);
             }
             Err(e) => return Err(Self::key_conflict(e)),
         }

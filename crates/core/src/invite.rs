@@ -15,6 +15,7 @@ use std::sync::Arc;
 
 use serde::Serialize;
 use sha2::{Digest, Sha256};
+use signet_api::audit::AuditAction;
 use signet_proto::{InviteId, ProjectId};
 use signet_store::{ActorKind, AuditResult, Conflict, InviteRecord, Role, StoreError};
 use zeroize::Zeroizing;
@@ -143,15 +144,15 @@ impl Invites {
         new: NewInvite<'_>,
     ) -> CoreResult<IssuedInvite> {
         self.cx
-            .require(op, Permission::ManageUsers, "user_invite")
+            .require(op, Permission::ManageUsers, AuditAction::UserInvite)
             .await?;
-        self.cx.require_step_up(op, "user_invite").await?;
+        self.cx.require_step_up(op, AuditAction::UserInvite).await?;
         if !may_grant(op.role, new.role) {
             return Err(self
                 .cx
                 .deny(
                     op,
-                    "user_invite",
+                    AuditAction::UserInvite,
                     &format!("role={} grants={}", op.role.as_str(), new.role.as_str()),
                 )
                 .await);
@@ -184,7 +185,7 @@ impl Invites {
         self.cx
             .audited(
                 op,
-                "user_invite",
+                AuditAction::UserInvite,
                 &rec.id.to_string(),
                 &format!(
                     "email={} role={} projects={}",
@@ -209,7 +210,7 @@ impl Invites {
     /// Every invitation, newest first, with its state.
     pub async fn invites(&self, op: &AuthedOperator) -> CoreResult<Vec<InviteView>> {
         self.cx
-            .require(op, Permission::ManageUsers, "user_invite_list")
+            .require(op, Permission::ManageUsers, AuditAction::UserInviteList)
             .await?;
         let now = self.cx.now_ms();
         Ok(self
@@ -225,11 +226,11 @@ impl Invites {
     /// Revokes a pending invitation. `409 conflict: invite_spent` if it was accepted or revoked.
     pub async fn revoke_invite(&self, op: &AuthedOperator, id: &str) -> CoreResult<()> {
         self.cx
-            .require(op, Permission::ManageUsers, "user_invite_revoke")
+            .require(op, Permission::ManageUsers, AuditAction::UserInviteRevoke)
             .await?;
         let id = parse_invite_id(id)?;
         self.cx
-            .audited(op, "user_invite_revoke", &id.to_string(), "")
+            .audited(op, AuditAction::UserInviteRevoke, &id.to_string(), "")
             .revoke_invite(&id, self.cx.now_ms())
             .await?;
         Ok(())
@@ -270,7 +271,7 @@ impl Invites {
         // Password hashing took a while: the store re-checks the invitation as it spends it.
         let e = self.cx.event(
             &Actor::new(ActorKind::Anonymous, "", &ip),
-            "user_invite_accept",
+            AuditAction::UserInviteAccept,
             &enrollment.user.id.to_string(),
             AuditResult::Ok,
             &format!(
@@ -298,7 +299,7 @@ impl Invites {
     async fn refuse_invite(&self, ip: &str, target: &str) -> CoreError {
         let e = self.cx.event(
             &Actor::new(ActorKind::Anonymous, "", ip),
-            "user_invite_accept",
+            AuditAction::UserInviteAccept,
             target,
             AuditResult::Denied,
             "",

@@ -2,6 +2,7 @@
 //! commits with its record, the fail-closed journal, and the refused-request records (counted
 //! per source by `crate::failures`). What is recorded and how it is verified is `crate::audit`.
 
+use signet_api::audit::{AuditAction, DenialReason};
 use signet_store::{ActorKind, AuditEvent, AuditResult, Audited, JournalBatch, ReadMark, Store};
 
 use crate::address::ClientAddr;
@@ -47,7 +48,7 @@ impl Context {
     pub(crate) fn event(
         &self,
         actor: &Actor,
-        action: &str,
+        action: AuditAction,
         target: &str,
         result: AuditResult,
         detail: &str,
@@ -56,7 +57,7 @@ impl Context {
             ts_ms: self.now_ms(),
             actor_kind: actor.kind,
             actor_id: actor.id.clone(),
-            action: action.to_owned(),
+            action: action.as_str().to_owned(),
             target: target.to_owned(),
             source_ip: actor.ip.clone(),
             result,
@@ -78,7 +79,7 @@ impl Context {
     pub(crate) fn audited(
         &self,
         op: &AuthedOperator,
-        action: &str,
+        action: AuditAction,
         target: &str,
         detail: &str,
     ) -> Box<dyn Store> {
@@ -116,7 +117,7 @@ impl Context {
     pub(crate) async fn audit_operator(
         &self,
         op: &AuthedOperator,
-        action: &str,
+        action: AuditAction,
         target: &str,
         detail: &str,
     ) -> CoreResult<()> {
@@ -134,16 +135,16 @@ impl Context {
     pub(crate) async fn audit_machine_denied(
         &self,
         m: &AuthedMachine,
-        action: &str,
+        action: AuditAction,
         target: &str,
-        reason: &str,
+        reason: DenialReason,
     ) -> CoreResult<()> {
         let e = self.event(
             &Actor::machine(m),
             action,
             target,
             AuditResult::Denied,
-            reason,
+            reason.as_str(),
         );
         self.journal(vec![e], Vec::new()).await
     }
@@ -155,8 +156,8 @@ impl Context {
         kind: ActorKind,
         claimed: &str,
         ip: ClientAddr,
-        action: &str,
-        reason: &str,
+        action: AuditAction,
+        reason: DenialReason,
     ) {
         self.audit_signed_failure(kind, claimed, ip, action, reason, false)
             .await;
@@ -170,11 +171,13 @@ impl Context {
         kind: ActorKind,
         claimed: &str,
         ip: ClientAddr,
-        action: &str,
-        reason: &str,
+        action: AuditAction,
+        reason: DenialReason,
         spends: bool,
     ) -> Option<u64> {
-        let outcome = self.failures.record(ip, reason, spends, self.now_ms());
+        let outcome = self
+            .failures
+            .record(ip, reason.as_str(), spends, self.now_ms());
         if outcome.write_now {
             // The claimed id is attacker-chosen text; only something shaped like an id is kept.
             let id_like =
@@ -185,7 +188,7 @@ impl Context {
                 action,
                 "",
                 AuditResult::Denied,
-                reason,
+                reason.as_str(),
             );
             let _ = self.journal(vec![e], Vec::new()).await;
         }

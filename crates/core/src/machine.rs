@@ -3,6 +3,7 @@
 
 use std::sync::Arc;
 
+use signet_api::audit::{AuditAction, DenialReason};
 use signet_proto::{Fingerprint, MachineId, ProjectId, SecretId};
 use signet_store::{Conflict, EnrollMethod, MachineRecord, MachineStatus, StoreError};
 
@@ -133,9 +134,15 @@ impl Machines {
         match found {
             Some(v) => match self.within_scope(op, v).await? {
                 Some(v) => Ok(v),
-                None => Err(self.cx.deny(op, "machine_show", "scope=out").await),
+                None => Err(self
+                    .cx
+                    .deny(op, AuditAction::MachineShow, "scope=out")
+                    .await),
             },
-            None => Err(self.cx.deny(op, "machine_show", "scope=out").await),
+            None => Err(self
+                .cx
+                .deny(op, AuditAction::MachineShow, "scope=out")
+                .await),
         }
     }
 
@@ -156,7 +163,7 @@ impl Machines {
         id: &str,
         from: MachineStatus,
         to: MachineStatus,
-        action: &str,
+        action: AuditAction,
     ) -> CoreResult<MachineView> {
         let mid = parse_machine_id(id)?;
         self.cx
@@ -179,9 +186,11 @@ impl Machines {
         fingerprint: Option<&str>,
     ) -> CoreResult<MachineView> {
         self.cx
-            .require(op, Permission::ManageMachines, "machine_approve")
+            .require(op, Permission::ManageMachines, AuditAction::MachineApprove)
             .await?;
-        self.cx.require_step_up(op, "machine_approve").await?;
+        self.cx
+            .require_step_up(op, AuditAction::MachineApprove)
+            .await?;
         let mid = parse_machine_id(id)?;
         let m = self
             .cx
@@ -197,10 +206,10 @@ impl Machines {
         };
         match quoted {
             Some(q) if !q.matches(&m.public_key.fingerprint()) => {
-                let detail = "fingerprint_mismatch";
+                let detail = DenialReason::FingerprintMismatch.as_str();
                 let e = self.cx.event(
                     &crate::journal::Actor::operator(op),
-                    "machine_approve",
+                    AuditAction::MachineApprove,
                     &mid.to_string(),
                     signet_store::AuditResult::Denied,
                     detail,
@@ -222,7 +231,7 @@ impl Machines {
             id,
             MachineStatus::Pending,
             MachineStatus::Approved,
-            "machine_approve",
+            AuditAction::MachineApprove,
         )
         .await
     }
@@ -230,14 +239,14 @@ impl Machines {
     /// Denies a pending machine.
     pub async fn deny_machine(&self, op: &AuthedOperator, id: &str) -> CoreResult<MachineView> {
         self.cx
-            .require(op, Permission::ManageMachines, "machine_deny")
+            .require(op, Permission::ManageMachines, AuditAction::MachineDeny)
             .await?;
         self.transition(
             op,
             id,
             MachineStatus::Pending,
             MachineStatus::Denied,
-            "machine_deny",
+            AuditAction::MachineDeny,
         )
         .await
     }
@@ -254,9 +263,9 @@ impl Machines {
                 op,
                 Permission::ManageMachines,
                 if enabled {
-                    "machine_enable"
+                    AuditAction::MachineEnable
                 } else {
-                    "machine_disable"
+                    AuditAction::MachineDisable
                 },
             )
             .await?;
@@ -265,9 +274,9 @@ impl Machines {
             .audited(
                 op,
                 if enabled {
-                    "machine_enable"
+                    AuditAction::MachineEnable
                 } else {
-                    "machine_disable"
+                    AuditAction::MachineDisable
                 },
                 &mid.to_string(),
                 "",
@@ -280,11 +289,11 @@ impl Machines {
     /// Revokes a machine: its grants and memberships go with it.
     pub async fn revoke_machine(&self, op: &AuthedOperator, id: &str) -> CoreResult<MachineView> {
         self.cx
-            .require(op, Permission::ManageMachines, "machine_revoke")
+            .require(op, Permission::ManageMachines, AuditAction::MachineRevoke)
             .await?;
         let mid = parse_machine_id(id)?;
         self.cx
-            .audited(op, "machine_revoke", &mid.to_string(), "")
+            .audited(op, AuditAction::MachineRevoke, &mid.to_string(), "")
             .revoke_machine(&mid)
             .await?;
         self.machine_by_id(id).await
@@ -304,18 +313,18 @@ impl Machines {
                 op,
                 Permission::ManageMachines,
                 if attach {
-                    "machine_attach"
+                    AuditAction::MachineAttach
                 } else {
-                    "machine_detach"
+                    AuditAction::MachineDetach
                 },
             )
             .await?;
         let mid = parse_machine_id(id)?;
         let pid = ProjectId::parse(project).map_err(|_| CoreError::bad("unknown project"))?;
         let action = if attach {
-            "machine_attach"
+            AuditAction::MachineAttach
         } else {
-            "machine_detach"
+            AuditAction::MachineDetach
         };
         let store = self.cx.audited(op, action, &mid.to_string(), pid.as_str());
         if attach {
@@ -339,7 +348,11 @@ impl Machines {
             .require(
                 op,
                 Permission::ManageMachines,
-                if grant { "grant_add" } else { "grant_remove" },
+                if grant {
+                    AuditAction::GrantAdd
+                } else {
+                    AuditAction::GrantRemove
+                },
             )
             .await?;
         let mid = parse_machine_id(id)?;
@@ -372,7 +385,11 @@ impl Machines {
             }
             let store = self.cx.audited(
                 op,
-                if grant { "grant_add" } else { "grant_remove" },
+                if grant {
+                    AuditAction::GrantAdd
+                } else {
+                    AuditAction::GrantRemove
+                },
                 &mid.to_string(),
                 sid.as_str(),
             );
@@ -393,9 +410,11 @@ impl Machines {
         cidrs: &[String],
     ) -> CoreResult<MachineView> {
         self.cx
-            .require(op, Permission::ManageMachines, "machine_cidrs_set")
+            .require(op, Permission::ManageMachines, AuditAction::MachineCidrsSet)
             .await?;
-        self.cx.require_step_up(op, "machine_cidrs_set").await?;
+        self.cx
+            .require_step_up(op, AuditAction::MachineCidrsSet)
+            .await?;
         let mid = parse_machine_id(id)?;
         if cidrs.len() > MAX_MACHINE_CIDRS {
             return Err(CoreError::bad(format!("at most {MAX_MACHINE_CIDRS} CIDRs")));
@@ -405,7 +424,12 @@ impl Machines {
             .map(|c| parse_cidr(c).map(|n| n.to_string()))
             .collect::<CoreResult<Vec<_>>>()?;
         self.cx
-            .audited(op, "machine_cidrs_set", &mid.to_string(), &parsed.join(","))
+            .audited(
+                op,
+                AuditAction::MachineCidrsSet,
+                &mid.to_string(),
+                &parsed.join(","),
+            )
             .set_machine_cidrs(&mid, &parsed)
             .await?;
         self.machine_by_id(id).await

@@ -7,6 +7,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 
 use ipnet::IpNet;
+use signet_api::audit::AuditAction;
 use signet_store::{AllowlistEntry, Change, PolicyVersion, Store, StoreError, StoreResult};
 
 pub use crate::address::{ClientAddr, ip_in_cidrs, parse_cidr};
@@ -251,9 +252,11 @@ impl Network {
         label: &str,
     ) -> CoreResult<EntryView> {
         self.cx
-            .require(op, Permission::ManageAllowlist, "ip_allowlist_add")
+            .require(op, Permission::ManageAllowlist, AuditAction::IpAllowlistAdd)
             .await?;
-        self.cx.require_step_up(op, "ip_allowlist_add").await?;
+        self.cx
+            .require_step_up(op, AuditAction::IpAllowlistAdd)
+            .await?;
         let net = parse_cidr(cidr)?;
         if label.chars().count() > 100 || label.chars().any(char::is_control) {
             return Err(CoreError::bad(
@@ -267,7 +270,7 @@ impl Network {
             created_ms: self.cx.now_ms(),
         };
         self.cx
-            .audited(op, "ip_allowlist_add", &entry.id, &entry.cidr)
+            .audited(op, AuditAction::IpAllowlistAdd, &entry.id, &entry.cidr)
             .insert_allowlist_entry(&entry)
             .await?;
         self.policy.refresh(self.cx.store.as_ref()).await?;
@@ -277,11 +280,17 @@ impl Network {
     /// Removes an entry.
     pub async fn allowlist_remove(&self, op: &AuthedOperator, id: &str) -> CoreResult<()> {
         self.cx
-            .require(op, Permission::ManageAllowlist, "ip_allowlist_remove")
+            .require(
+                op,
+                Permission::ManageAllowlist,
+                AuditAction::IpAllowlistRemove,
+            )
             .await?;
-        self.cx.require_step_up(op, "ip_allowlist_remove").await?;
         self.cx
-            .audited(op, "ip_allowlist_remove", id, "")
+            .require_step_up(op, AuditAction::IpAllowlistRemove)
+            .await?;
+        self.cx
+            .audited(op, AuditAction::IpAllowlistRemove, id, "")
             .remove_allowlist_entry(id)
             .await?;
         self.policy.refresh(self.cx.store.as_ref()).await?;
@@ -295,9 +304,9 @@ impl Network {
         enabled: bool,
     ) -> CoreResult<AllowlistView> {
         let action = if enabled {
-            "ip_allowlist_enable"
+            AuditAction::IpAllowlistEnable
         } else {
-            "ip_allowlist_disable"
+            AuditAction::IpAllowlistDisable
         };
         self.cx
             .require(op, Permission::ManageAllowlist, action)

@@ -3,6 +3,7 @@
 
 use std::sync::Arc;
 
+use signet_api::audit::AuditAction;
 use signet_proto::{OperatorId, SecretSeed};
 use signet_store::{ActorKind, AuditResult, OperatorRecord};
 
@@ -43,7 +44,7 @@ impl Operators {
         };
         let e = self.cx.event(
             &Actor::new(ActorKind::System, "", "local"),
-            "operator_create",
+            AuditAction::OperatorCreate,
             &rec.id.to_string(),
             AuditResult::Ok,
             &format!("owner={owner}"),

@@ -27,6 +27,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use signet_api::audit::{AuditAction, DenialReason};
 use signet_proto::{CeremonyId, PasskeyId, UserId};
 use signet_store::{
     ActorKind, AuditResult, CeremonyKind, CeremonyRecord, Conflict, LoginResult, PasskeyRecord,
@@ -223,7 +224,7 @@ pub struct Passkeys {
 impl Passkeys {
     /// The user an operator key acts for. A key that belongs to no user (`signet operator init`)
     /// has no account to hold passkeys.
-    async fn account_of(&self, op: &AuthedOperator, action: &str) -> CoreResult<UserId> {
+    async fn account_of(&self, op: &AuthedOperator, action: AuditAction) -> CoreResult<UserId> {
         if let Some(user) = op.user_id {
             return Ok(user);
         }
@@ -232,7 +233,7 @@ impl Passkeys {
             action,
             "",
             AuditResult::Denied,
-            "reason=no_user_account",
+            &format!("reason={}", DenialReason::NoUserAccount),
         );
         self.cx.journal(vec![e], Vec::new()).await?;
         Err(CoreError::Forbidden)
@@ -267,10 +268,12 @@ impl Passkeys {
         name: &str,
     ) -> CoreResult<PasskeyChallenge> {
         let rp = self.rp.get()?;
-        let user_id = self.account_of(op, "passkey_register").await?;
+        let user_id = self.account_of(op, AuditAction::PasskeyRegister).await?;
         // A passkey outlives the session that adds it: a hijacked session must not be able to
         // plant one without a fresh second factor.
-        self.cx.require_step_up(op, "passkey_register").await?;
+        self.cx
+            .require_step_up(op, AuditAction::PasskeyRegister)
+            .await?;
         let name = check_name(name)?;
         let user = self
             .cx
@@ -320,7 +323,7 @@ impl Passkeys {
         credential: &Value,
     ) -> CoreResult<PasskeyView> {
         let rp = self.rp.get()?;
-        let user_id = self.account_of(op, "passkey_register").await?;
+        let user_id = self.account_of(op, AuditAction::PasskeyRegister).await?;
         let id = parse_challenge(challenge_id)?;
         let answer: RegisterPublicKeyCredential = parse_credential(credential)?;
         let gone = || CoreError::bad("the challenge is unknown, used or expired");
@@ -342,10 +345,10 @@ impl Passkeys {
                 tracing::debug!(error = %e, "passkey registration refused");
                 let ev = self.cx.event(
                     &Actor::operator(op),
-                    "passkey_register",
+                    AuditAction::PasskeyRegister,
                     "",
                     AuditResult::Denied,
-                    "reason=bad_attestation",
+                    &format!("reason={}", DenialReason::BadAttestation),
                 );
                 self.cx.journal(vec![ev], Vec::new()).await?;
                 return Err(CoreError::bad("the passkey could not be verified"));
@@ -364,7 +367,7 @@ impl Passkeys {
         self.cx
             .audited(
                 op,
-                "passkey_register",
+                AuditAction::PasskeyRegister,
                 record.id.as_str(),
                 &format!("user={user_id} name={}", truncate(&record.name, 64)),
             )
@@ -406,14 +409,14 @@ impl Passkeys {
         id: &str,
         name: &str,
     ) -> CoreResult<PasskeyView> {
-        let user = self.account_of(op, "passkey_rename").await?;
+        let user = self.account_of(op, AuditAction::PasskeyRename).await?;
         let id = PasskeyId::parse(id).map_err(|_| CoreError::NotFound)?;
         let name = check_name(name)?;
         let p = self
             .cx
             .audited(
                 op,
-                "passkey_rename",
+                AuditAction::PasskeyRename,
                 id.as_str(),
                 &format!("user={user} name={}", truncate(&name, 64)),
             )
@@ -424,10 +427,15 @@ impl Passkeys {
 
     /// Removes one of the operator's own passkeys. Someone else's is [`CoreError::NotFound`].
     pub async fn passkey_delete(&self, op: &AuthedOperator, id: &str) -> CoreResult<()> {
-        let user = self.account_of(op, "passkey_delete").await?;
+        let user = self.account_of(op, AuditAction::PasskeyDelete).await?;
         let id = PasskeyId::parse(id).map_err(|_| CoreError::NotFound)?;
         self.cx
-            .audited(op, "passkey_delete", id.as_str(), &format!("user={user}"))
+            .audited(
+                op,
+                AuditAction::PasskeyDelete,
+                id.as_str(),
+                &format!("user={user}"),
+            )
             .delete_passkey(&user, &id)
             .await?;
         Ok(())
@@ -474,7 +482,7 @@ impl Passkeys {
                         answer.user_agent,
                         Some("passkey"),
                         LoginResult::Ok,
-                        "",
+                        None,
                     )
                     .await?;
                 Ok(user)
@@ -487,7 +495,7 @@ impl Passkeys {
                         answer.user_agent,
                         Some("passkey"),
                         LoginResult::Failed,
-                        reason,
+                        Some(reason),
                     )
                     .await?;
                 Err(CoreError::Unauthenticated)
@@ -502,28 +510,28 @@ impl Passkeys {
         rp: &Webauthn,
         id: &CeremonyId,
         credential: &PublicKeyCredential,
-    ) -> CoreResult<Result<UserRecord, (Option<UserId>, &'static str)>> {
+    ) -> CoreResult<Result<UserRecord, (Option<UserId>, DenialReason)>> {
         let Some(ceremony) = self
             .cx
             .store
             .take_ceremony(id, CeremonyKind::Authentication, self.cx.now_ms())
             .await?
         else {
-            return Ok(Err((None, "unknown_challenge")));
+            return Ok(Err((None, DenialReason::UnknownChallenge)));
         };
         let state: DiscoverableAuthentication =
             serde_json::from_str(&ceremony.state).map_err(|_| corrupt("authentication state"))?;
         let Ok((claimed, credential_id)) = rp.identify_discoverable_authentication(credential)
         else {
-            return Ok(Err((None, "no_user_handle")));
+            return Ok(Err((None, DenialReason::NoUserHandle)));
         };
         let Some(stored) = self.cx.store.passkey_by_credential(credential_id).await? else {
-            return Ok(Err((None, "unknown_credential")));
+            return Ok(Err((None, DenialReason::UnknownCredential)));
         };
         let owner = stored.user_id;
         // The authenticator names the user; the credential must be theirs (WebAuthn §7.2 step 6).
         if claimed != handle(&owner) {
-            return Ok(Err((Some(owner), "user_handle_mismatch")));
+            return Ok(Err((Some(owner), DenialReason::UserHandleMismatch)));
         }
         let passkey: Passkey =
             serde_json::from_str(&stored.credential).map_err(|_| corrupt("passkey"))?;
@@ -532,14 +540,14 @@ impl Passkeys {
             Err(e) => return Ok(Err((Some(owner), refusal(&e, &owner, &stored.id)))),
         };
         let Some(user) = self.cx.store.user(&owner).await? else {
-            return Ok(Err((None, "unknown_user")));
+            return Ok(Err((None, DenialReason::UnknownUser)));
         };
         if user.status != UserStatus::Active {
-            return Ok(Err((Some(owner), "user_suspended")));
+            return Ok(Err((Some(owner), DenialReason::UserSuspended)));
         }
         if !self.accept_use(&stored, passkey, &result).await? {
             counter_regressed(&owner, &stored.id);
-            return Ok(Err((Some(owner), COUNTER_REGRESSED)));
+            return Ok(Err((Some(owner), DenialReason::CounterRegressed)));
         }
         Ok(Ok(user))
     }
@@ -612,7 +620,7 @@ impl Passkeys {
         let ip = answer.source_ip.to_canonical().to_string();
         let e = self.cx.event(
             &Actor::new(ActorKind::Anonymous, "", &ip),
-            "user_step_up",
+            AuditAction::UserStepUp,
             &user.to_string(),
             result,
             &detail,
@@ -627,17 +635,17 @@ impl Passkeys {
         user: &UserId,
         id: &CeremonyId,
         credential: &PublicKeyCredential,
-    ) -> CoreResult<Result<(), &'static str>> {
+    ) -> CoreResult<Result<(), DenialReason>> {
         let Some(ceremony) = self
             .cx
             .store
             .take_ceremony(id, CeremonyKind::StepUp, self.cx.now_ms())
             .await?
         else {
-            return Ok(Err("unknown_challenge"));
+            return Ok(Err(DenialReason::UnknownChallenge));
         };
         if ceremony.user_id != Some(*user) {
-            return Ok(Err("other_users_challenge"));
+            return Ok(Err(DenialReason::OtherUsersChallenge));
         }
         let state: PasskeyAuthentication =
             serde_json::from_str(&ceremony.state).map_err(|_| corrupt("step-up state"))?;
@@ -648,7 +656,7 @@ impl Passkeys {
             .await?
             .filter(|p| p.user_id == *user)
         else {
-            return Ok(Err("unknown_credential"));
+            return Ok(Err(DenialReason::UnknownCredential));
         };
         let passkey: Passkey =
             serde_json::from_str(&stored.credential).map_err(|_| corrupt("passkey"))?;
@@ -658,11 +666,11 @@ impl Passkeys {
         };
         match self.cx.store.user(user).await? {
             Some(u) if u.status == UserStatus::Active => {}
-            _ => return Ok(Err("user_inactive")),
+            _ => return Ok(Err(DenialReason::UserInactive)),
         }
         if !self.accept_use(&stored, passkey, &result).await? {
             counter_regressed(user, &stored.id);
-            return Ok(Err(COUNTER_REGRESSED));
+            return Ok(Err(DenialReason::CounterRegressed));
         }
         Ok(Ok(()))
     }
@@ -673,19 +681,16 @@ impl Passkeys {
     }
 }
 
-/// The audit reason for an assertion whose signature counter did not move past the stored one.
-const COUNTER_REGRESSED: &str = "counter_regressed";
-
 /// Why the library refused an assertion, as the audit reason. A counter at or below the stored
 /// one is told apart from other refusals (issue 9, finding 8): the library checks it before
 /// the store does, and it is the one refusal that says a key was copied.
-fn refusal(e: &WebauthnError, user: &UserId, passkey: &PasskeyId) -> &'static str {
+fn refusal(e: &WebauthnError, user: &UserId, passkey: &PasskeyId) -> DenialReason {
     if matches!(e, WebauthnError::CredentialPossibleCompromise) {
         counter_regressed(user, passkey);
-        COUNTER_REGRESSED
+        DenialReason::CounterRegressed
     } else {
         tracing::debug!(error = %e, "passkey assertion refused");
-        "bad_assertion"
+        DenialReason::BadAssertion
     }
 }
 

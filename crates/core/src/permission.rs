@@ -2,6 +2,7 @@
 //! (`crate::role`), the operator's project scope, and step-up for browser sessions. Each refusal
 //! is written to the audit log before it is answered; an unrecorded denial is an outage.
 
+use signet_api::audit::{AuditAction, DenialReason};
 use signet_proto::ProjectId;
 use signet_store::AuditResult;
 
@@ -17,7 +18,12 @@ pub const STEP_UP_WINDOW_MS: i64 = 5 * 60 * 1000;
 impl Context {
     /// Audits a refusal of `action` and returns the error to answer with. A failed journal
     /// write is the answer instead: an unrecorded denial is an outage.
-    pub(crate) async fn deny(&self, op: &AuthedOperator, action: &str, detail: &str) -> CoreError {
+    pub(crate) async fn deny(
+        &self,
+        op: &AuthedOperator,
+        action: AuditAction,
+        detail: &str,
+    ) -> CoreError {
         let e = self.event(
             &Actor::operator(op),
             action,
@@ -35,7 +41,7 @@ impl Context {
     pub(crate) async fn require_unscoped(
         &self,
         op: &AuthedOperator,
-        action: &str,
+        action: AuditAction,
     ) -> CoreResult<()> {
         if op.scope.is_limited() {
             return Err(self.deny(op, action, "scope=projects needs=all").await);
@@ -50,7 +56,7 @@ impl Context {
         &self,
         op: &AuthedOperator,
         project: Option<&ProjectId>,
-        action: &str,
+        action: AuditAction,
     ) -> CoreResult<()> {
         match (&op.scope, project) {
             (Scope::All, _) => Ok(()),
@@ -66,7 +72,7 @@ impl Context {
         &self,
         op: &AuthedOperator,
         perm: Permission,
-        action: &str,
+        action: AuditAction,
     ) -> CoreResult<()> {
         if allows(op.role, perm) {
             return Ok(());
@@ -88,7 +94,7 @@ impl Context {
     pub(crate) async fn require_step_up(
         &self,
         op: &AuthedOperator,
-        action: &str,
+        action: AuditAction,
     ) -> CoreResult<()> {
         let Some(grant) = op.session else {
             return Ok(());
@@ -104,7 +110,7 @@ impl Context {
             action,
             "",
             AuditResult::Denied,
-            "reason=step_up_required",
+            &format!("reason={}", DenialReason::StepUpRequired),
         );
         self.journal(vec![e], Vec::new()).await?;
         Err(CoreError::StepUpRequired)

@@ -4,6 +4,7 @@
 use std::sync::Arc;
 
 use serde::Serialize;
+use signet_api::audit::{AuditAction, DenialReason};
 use signet_crypto::{SealedValue, SecretAad, WrappedProjectKey};
 use signet_proto::{ProjectId, SecretId};
 use signet_store::{AuditResult, GrantedSecret, ReadMark, SecretKind, SecretReadView};
@@ -132,7 +133,7 @@ impl Reads {
         // An id that cannot exist is answered exactly like one that does not.
         let Ok(secret_id) = SecretId::parse(id) else {
             self.cx
-                .audit_machine_denied(m, "secret_read", "", "not_found")
+                .audit_machine_denied(m, AuditAction::SecretRead, "", DenialReason::NotFound)
                 .await?;
             return Err(CoreError::Forbidden);
         };
@@ -140,26 +141,31 @@ impl Reads {
             Some(v) => v,
             None => {
                 self.cx
-                    .audit_machine_denied(m, "secret_read", secret_id.as_str(), "not_found")
+                    .audit_machine_denied(
+                        m,
+                        AuditAction::SecretRead,
+                        secret_id.as_str(),
+                        DenialReason::NotFound,
+                    )
                     .await?;
                 return Err(CoreError::Forbidden);
             }
         };
         if !view.attached || !view.granted {
             let reason = if view.attached {
-                "no_grant"
+                DenialReason::NoGrant
             } else {
-                "not_attached"
+                DenialReason::NotAttached
             };
             self.cx
-                .audit_machine_denied(m, "secret_read", secret_id.as_str(), reason)
+                .audit_machine_denied(m, AuditAction::SecretRead, secret_id.as_str(), reason)
                 .await?;
             return Err(CoreError::Forbidden);
         }
         let value = self.decrypt(&view)?;
         let e = self.cx.event(
             &Actor::machine(m),
-            "secret_read",
+            AuditAction::SecretRead,
             secret_id.as_str(),
             AuditResult::Ok,
             &format!("version={}", view.secret.current_version),
@@ -196,7 +202,7 @@ impl Reads {
             .await?;
         let e = self.cx.event(
             &Actor::machine(m),
-            "secret_list",
+            AuditAction::SecretList,
             project.as_ref().map(ProjectId::as_str).unwrap_or_default(),
             AuditResult::Ok,
             &format!("count={}", rows.len()),
@@ -227,7 +233,7 @@ impl Reads {
             let s = &v.secret;
             events.push(self.cx.event(
                 &who,
-                "secret_read",
+                AuditAction::SecretRead,
                 s.id.as_str(),
                 AuditResult::Ok,
                 &format!("version={} via=export", s.current_version),
@@ -245,10 +251,13 @@ impl Reads {
             });
         }
         if events.is_empty() {
-            events.push(
-                self.cx
-                    .event(&who, "secret_export", "", AuditResult::Ok, "count=0"),
-            );
+            events.push(self.cx.event(
+                &who,
+                AuditAction::SecretExport,
+                "",
+                AuditResult::Ok,
+                "count=0",
+            ));
         }
         self.cx.journal(events, marks).await?;
         Ok(out)
@@ -287,7 +296,7 @@ impl Reads {
         }
         let e = self.cx.event(
             &Actor::machine(m),
-            "secret_poll",
+            AuditAction::SecretPoll,
             "",
             AuditResult::Ok,
             &format!("watched={}", watch.len()),
@@ -300,7 +309,7 @@ impl Reads {
     pub async fn machine_whoami(&self, m: &AuthedMachine) -> CoreResult<()> {
         let e = self.cx.event(
             &Actor::machine(m),
-            "machine_whoami",
+            AuditAction::MachineWhoami,
             "",
             AuditResult::Ok,
             "",
@@ -313,9 +322,13 @@ impl Reads {
         &self,
         m: &AuthedMachine,
     ) -> CoreResult<Vec<(ProjectId, String)>> {
-        let e = self
-            .cx
-            .event(&Actor::machine(m), "project_list", "", AuditResult::Ok, "");
+        let e = self.cx.event(
+            &Actor::machine(m),
+            AuditAction::ProjectList,
+            "",
+            AuditResult::Ok,
+            "",
+        );
         self.cx.journal(vec![e], Vec::new()).await?;
         let mut out = Vec::new();
         for pid in self.cx.store.memberships(&m.record.id).await? {

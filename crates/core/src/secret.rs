@@ -3,6 +3,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use signet_api::audit::AuditAction;
 use signet_crypto::{ProjectKey, SecretAad};
 use signet_proto::{MachineId, ProjectId, SecretId};
 use signet_store::{
@@ -333,7 +334,7 @@ impl Secrets {
     /// Creates a project with a fresh project key.
     pub async fn create_project(&self, op: &AuthedOperator, name: &str) -> CoreResult<ProjectView> {
         self.cx
-            .require(op, Permission::ManageProjects, "project_create")
+            .require(op, Permission::ManageProjects, AuditAction::ProjectCreate)
             .await?;
         check_name("project", name)?;
         let id = ProjectId::generate();
@@ -350,7 +351,7 @@ impl Secrets {
             created_ms: self.cx.now_ms(),
         };
         self.cx
-            .audited(op, "project_create", p.id.as_str(), &p.name)
+            .audited(op, AuditAction::ProjectCreate, p.id.as_str(), &p.name)
             .insert_project(&p)
             .await?;
         Ok(p.into())
@@ -423,11 +424,11 @@ impl Secrets {
         input: SecretInput,
     ) -> CoreResult<SecretView> {
         self.cx
-            .require(op, Permission::WriteSecrets, "secret_create")
+            .require(op, Permission::WriteSecrets, AuditAction::SecretCreate)
             .await?;
         let parsed = ProjectId::parse(project).ok();
         self.cx
-            .require_project(op, parsed.as_ref(), "secret_create")
+            .require_project(op, parsed.as_ref(), AuditAction::SecretCreate)
             .await?;
         check_name("secret", name)?;
         let project_id = parsed.ok_or_else(|| CoreError::bad("unknown project"))?;
@@ -455,7 +456,7 @@ impl Secrets {
         self.cx
             .audited(
                 op,
-                "secret_create",
+                AuditAction::SecretCreate,
                 rec.id.as_str(),
                 &format!("project={} version=1", rec.project_id),
             )
@@ -478,7 +479,7 @@ impl Secrets {
         &self,
         op: &AuthedOperator,
         id: &str,
-        action: &str,
+        action: AuditAction,
     ) -> CoreResult<SecretRecord> {
         let found = match SecretId::parse(id) {
             Ok(id) => match self.live_secret(&id).await {
@@ -502,9 +503,11 @@ impl Secrets {
         input: SecretInput,
     ) -> CoreResult<SecretView> {
         self.cx
-            .require(op, Permission::WriteSecrets, "secret_update")
+            .require(op, Permission::WriteSecrets, AuditAction::SecretUpdate)
             .await?;
-        let s = self.secret_in_scope(op, id, "secret_update").await?;
+        let s = self
+            .secret_in_scope(op, id, AuditAction::SecretUpdate)
+            .await?;
         let id = s.id.clone();
         let project = self
             .cx
@@ -520,7 +523,12 @@ impl Secrets {
         // the write fails; the record names it before the transaction starts.
         let written = self
             .cx
-            .audited(op, "secret_update", id.as_str(), &format!("version={next}"))
+            .audited(
+                op,
+                AuditAction::SecretUpdate,
+                id.as_str(),
+                &format!("version={next}"),
+            )
             .append_version(&id, s.current_version, &v)
             .await?;
         Ok(written_version(s, written, v).into())
@@ -535,9 +543,11 @@ impl Secrets {
         merge: FieldMerge,
     ) -> CoreResult<SecretView> {
         self.cx
-            .require(op, Permission::WriteSecrets, "secret_update")
+            .require(op, Permission::WriteSecrets, AuditAction::SecretUpdate)
             .await?;
-        let s = self.secret_in_scope(op, id, "secret_update").await?;
+        let s = self
+            .secret_in_scope(op, id, AuditAction::SecretUpdate)
+            .await?;
         let id = s.id.clone();
         // `read_view` also reports a machine's membership and grant; an operator is no machine,
         // so an id that matches no row stands in and only the value columns are used.
@@ -579,7 +589,7 @@ impl Secrets {
             .cx
             .audited(
                 op,
-                "secret_update",
+                AuditAction::SecretUpdate,
                 id.as_str(),
                 &format!("version={next} {}", summary.detail()),
             )
@@ -600,9 +610,11 @@ impl Secrets {
         version: u32,
     ) -> CoreResult<SecretView> {
         self.cx
-            .require(op, Permission::WriteSecrets, "secret_rollback")
+            .require(op, Permission::WriteSecrets, AuditAction::SecretRollback)
             .await?;
-        let s = self.secret_in_scope(op, id, "secret_rollback").await?;
+        let s = self
+            .secret_in_scope(op, id, AuditAction::SecretRollback)
+            .await?;
         let id = s.id.clone();
         let versions = self.cx.store.versions(&id).await?;
         let target = versions
@@ -621,7 +633,7 @@ impl Secrets {
             .cx
             .audited(
                 op,
-                "secret_rollback",
+                AuditAction::SecretRollback,
                 id.as_str(),
                 &format!("version={next} value_of={version}"),
             )
@@ -633,15 +645,17 @@ impl Secrets {
     /// Soft-deletes a secret.
     pub async fn delete_secret(&self, op: &AuthedOperator, id: &str) -> CoreResult<()> {
         self.cx
-            .require(op, Permission::WriteSecrets, "secret_delete")
+            .require(op, Permission::WriteSecrets, AuditAction::SecretDelete)
             .await?;
         let id = if op.scope.is_limited() {
-            self.secret_in_scope(op, id, "secret_delete").await?.id
+            self.secret_in_scope(op, id, AuditAction::SecretDelete)
+                .await?
+                .id
         } else {
             parse_secret_id(id)?
         };
         self.cx
-            .audited(op, "secret_delete", id.as_str(), "")
+            .audited(op, AuditAction::SecretDelete, id.as_str(), "")
             .delete_secret(&id, self.cx.now_ms())
             .await?;
         Ok(())
@@ -649,7 +663,10 @@ impl Secrets {
 
     /// A live secret's metadata.
     pub async fn secret_view(&self, op: &AuthedOperator, id: &str) -> CoreResult<SecretView> {
-        Ok(self.secret_in_scope(op, id, "secret_show").await?.into())
+        Ok(self
+            .secret_in_scope(op, id, AuditAction::SecretShow)
+            .await?
+            .into())
     }
 
     /// A project's live secrets.
@@ -659,7 +676,11 @@ impl Secrets {
         project: &str,
     ) -> CoreResult<Vec<SecretView>> {
         self.cx
-            .require_project(op, ProjectId::parse(project).ok().as_ref(), "secret_query")
+            .require_project(
+                op,
+                ProjectId::parse(project).ok().as_ref(),
+                AuditAction::SecretQuery,
+            )
             .await?;
         let p = parse_project_id(project)?;
         if self.cx.store.project(&p).await?.is_none() {
@@ -677,7 +698,10 @@ impl Secrets {
 
     /// A secret's versions, oldest first.
     pub async fn versions(&self, op: &AuthedOperator, id: &str) -> CoreResult<Vec<VersionView>> {
-        let id = self.secret_in_scope(op, id, "secret_versions").await?.id;
+        let id = self
+            .secret_in_scope(op, id, AuditAction::SecretVersions)
+            .await?
+            .id;
         Ok(self
             .cx
             .store

@@ -26,6 +26,7 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
+use signet_api::audit::{AuditAction, DenialReason};
 use signet_proto::{OperatorId, SessionId};
 use signet_store::{
     ActorKind, AuditResult, Conflict, LoginResult, SessionRecord, UserRecord, UserStatus,
@@ -276,8 +277,12 @@ impl Sessions {
             })
         };
         if !live {
-            self.audit_setup(source_ip, AuditResult::Denied, "reason=bad_code")
-                .await?;
+            self.audit_setup(
+                source_ip,
+                AuditResult::Denied,
+                &format!("reason={}", DenialReason::BadCode),
+            )
+            .await?;
             return Err(CoreError::SetupClosed);
         }
         let enrollment = match self.accounts.create_owner(new).await {
@@ -302,7 +307,7 @@ impl Sessions {
     ) -> CoreResult<()> {
         let e = self.cx.event(
             &Actor::new(ActorKind::Anonymous, "", &ip.to_canonical().to_string()),
-            "setup_owner",
+            AuditAction::SetupOwner,
             "",
             result,
             detail,
@@ -365,7 +370,7 @@ impl Sessions {
         };
         let e = self.cx.event(
             &Actor::new(ActorKind::Operator, &rec.operator_id.to_string(), &ip),
-            "session_open",
+            AuditAction::SessionOpen,
             &rec.id.to_string(),
             AuditResult::Ok,
             &format!("user={}", user.id),
@@ -409,7 +414,7 @@ impl Sessions {
                         ActorKind::Operator,
                         "",
                         source_ip,
-                        "session_failure",
+                        AuditAction::SessionFailure,
                         reason,
                     )
                     .await;
@@ -444,14 +449,14 @@ impl Sessions {
     ) -> Result<(SessionRecord, UserRecord), Refusal> {
         let rec = match self.cx.store.session_by_token(&secret.digest()).await {
             Ok(Some(r)) => r,
-            Ok(None) => return Err(Refusal::Denied("unknown_session")),
+            Ok(None) => return Err(Refusal::Denied(DenialReason::UnknownSession)),
             Err(_) => return Err(Refusal::Store),
         };
         if rec.revoked_ms.is_some() {
-            return Err(Refusal::Denied("session_ended"));
+            return Err(Refusal::Denied(DenialReason::SessionEnded));
         }
         if now >= rec.expires_ms {
-            return Err(Refusal::Denied("session_expired"));
+            return Err(Refusal::Denied(DenialReason::SessionExpired));
         }
         if now - rec.last_seen_ms >= SESSION_IDLE_MS {
             // End it for good, so a clock step backwards cannot revive it.
@@ -460,11 +465,11 @@ impl Sessions {
                 .store
                 .revoke_session(&rec.user_id, &rec.id, now)
                 .await;
-            return Err(Refusal::Denied("session_idle"));
+            return Err(Refusal::Denied(DenialReason::SessionIdle));
         }
         let user = match self.cx.store.user(&rec.user_id).await {
             Ok(Some(u)) if u.status == UserStatus::Active => u,
-            Ok(_) => return Err(Refusal::Denied("user_inactive")),
+            Ok(_) => return Err(Refusal::Denied(DenialReason::UserInactive)),
             Err(_) => return Err(Refusal::Store),
         };
         Ok((rec, user))
@@ -515,7 +520,12 @@ impl Sessions {
         {
             self.count_failure(&user).await?;
             self.accounts
-                .record_login(Some(user.id), &attempt, LoginResult::Failed, "bad_step_up")
+                .record_login(
+                    Some(user.id),
+                    &attempt,
+                    LoginResult::Failed,
+                    Some(DenialReason::BadStepUp),
+                )
                 .await?;
             return Err(CoreError::Unauthenticated);
         }
@@ -535,7 +545,7 @@ impl Sessions {
             .cx
             .audited(
                 op,
-                "session_step_up",
+                AuditAction::SessionStepUp,
                 &grant.id.to_string(),
                 &format!("factor={factor}"),
             )
@@ -655,7 +665,7 @@ impl Sessions {
         let id = SessionId::parse(id).map_err(|_| CoreError::NotFound)?;
         let revoked = self
             .cx
-            .audited(op, "session_revoke", &id.to_string(), "")
+            .audited(op, AuditAction::SessionRevoke, &id.to_string(), "")
             .revoke_session(&user, &id, self.cx.now_ms())
             .await?;
         if !revoked {
@@ -679,7 +689,7 @@ impl Sessions {
             return Err(CoreError::NotFound);
         }
         self.cx
-            .audited(op, "operator_revoke", &id.to_string(), "")
+            .audited(op, AuditAction::OperatorRevoke, &id.to_string(), "")
             .disable_operator(&id)
             .await?;
         Ok(())
@@ -714,7 +724,12 @@ impl Sessions {
         // The record commits with the new hash, which is the change; ending the other sessions
         // afterwards is a consequence that a retry completes.
         self.cx
-            .audited(op, "user_password_change", &user_id.to_string(), "")
+            .audited(
+                op,
+                AuditAction::UserPasswordChange,
+                &user_id.to_string(),
+                "",
+            )
             .set_password_hash(&user_id, &phc)
             .await?;
         let keep = op.session.map(|s| s.id);
@@ -740,5 +755,5 @@ enum Refusal {
     /// The store is down: fail closed with 503.
     Store,
     /// Not a live session; the reason goes to the audit log only.
-    Denied(&'static str),
+    Denied(DenialReason),
 }

@@ -19,6 +19,7 @@
 
 use std::sync::Arc;
 
+use signet_api::audit::AuditAction;
 use signet_proto::UserId;
 use signet_store::{Role, UserRecord, UserStatus};
 
@@ -53,7 +54,7 @@ impl Users {
         &self,
         op: &AuthedOperator,
         id: &str,
-        action: &str,
+        action: AuditAction,
     ) -> CoreResult<UserRecord> {
         self.cx.require(op, Permission::ManageUsers, action).await?;
         let id = UserId::parse(id).map_err(|_| CoreError::NotFound)?;
@@ -94,14 +95,18 @@ impl Users {
         id: &str,
         change: AccessChange,
     ) -> CoreResult<UserView> {
-        let user = self.manageable_user(op, id, "user_role_set").await?;
-        self.cx.require_step_up(op, "user_role_set").await?;
+        let user = self
+            .manageable_user(op, id, AuditAction::UserRoleSet)
+            .await?;
+        self.cx
+            .require_step_up(op, AuditAction::UserRoleSet)
+            .await?;
         if !may_grant(op.role, change.role) {
             return Err(self
                 .cx
                 .deny(
                     op,
-                    "user_role_set",
+                    AuditAction::UserRoleSet,
                     &format!("role={} grants={}", op.role.as_str(), change.role.as_str()),
                 )
                 .await);
@@ -113,7 +118,7 @@ impl Users {
         self.cx
             .audited(
                 op,
-                "user_role_set",
+                AuditAction::UserRoleSet,
                 &user.id.to_string(),
                 &format!(
                     "from={} role={} projects={}",
@@ -136,9 +141,9 @@ impl Users {
         active: bool,
     ) -> CoreResult<UserView> {
         let action = if active {
-            "user_activate"
+            AuditAction::UserActivate
         } else {
-            "user_suspend"
+            AuditAction::UserSuspend
         };
         let user = self.manageable_user(op, id, action).await?;
         self.cx
@@ -152,11 +157,13 @@ impl Users {
     /// The account row stays (the audit log and login history name it), so its username and
     /// email stay taken.
     pub async fn remove_user(&self, op: &AuthedOperator, id: &str) -> CoreResult<()> {
-        let user = self.manageable_user(op, id, "user_remove").await?;
+        let user = self
+            .manageable_user(op, id, AuditAction::UserRemove)
+            .await?;
         self.cx
             .audited(
                 op,
-                "user_remove",
+                AuditAction::UserRemove,
                 &user.id.to_string(),
                 &format!("username={}", user.username),
             )

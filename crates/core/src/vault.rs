@@ -2,6 +2,7 @@
 
 use std::sync::Arc;
 
+use signet_api::audit::AuditAction;
 use signet_crypto::RootKey;
 use signet_proto::VaultId;
 use signet_store::{Store, StoreError, VaultRecord};
@@ -115,12 +116,16 @@ impl VaultSettings {
         enabled: bool,
     ) -> CoreResult<VaultView> {
         self.cx
-            .require(op, Permission::ManageVault, "vault_settings_update")
+            .require(
+                op,
+                Permission::ManageVault,
+                AuditAction::VaultSettingsUpdate,
+            )
             .await?;
         self.cx
             .audited(
                 op,
-                "vault_settings_update",
+                AuditAction::VaultSettingsUpdate,
                 "",
                 &format!("tokenless_enrollment={enabled}"),
             )
@@ -138,12 +143,16 @@ impl VaultSettings {
         required: bool,
     ) -> CoreResult<VaultView> {
         self.cx
-            .require(op, Permission::ManageVault, "vault_settings_update")
+            .require(
+                op,
+                Permission::ManageVault,
+                AuditAction::VaultSettingsUpdate,
+            )
             .await?;
         self.cx
             .audited(
                 op,
-                "vault_settings_update",
+                AuditAction::VaultSettingsUpdate,
                 "",
                 &format!("require_enrollment_proof={required}"),
             )
@@ -156,7 +165,11 @@ impl VaultSettings {
     /// [`CLI_KEY_TTL_MIN_MS`] and [`CLI_KEY_TTL_MAX_MS`]. Keys already issued keep their expiry.
     pub async fn set_cli_key_ttl(&self, op: &AuthedOperator, ttl_ms: i64) -> CoreResult<VaultView> {
         self.cx
-            .require(op, Permission::ManageVault, "vault_settings_update")
+            .require(
+                op,
+                Permission::ManageVault,
+                AuditAction::VaultSettingsUpdate,
+            )
             .await?;
         if !(CLI_KEY_TTL_MIN_MS..=CLI_KEY_TTL_MAX_MS).contains(&ttl_ms) {
             return Err(crate::CoreError::bad(
@@ -166,7 +179,7 @@ impl VaultSettings {
         self.cx
             .audited(
                 op,
-                "vault_settings_update",
+                AuditAction::VaultSettingsUpdate,
                 "",
                 &format!("cli_key_ttl_ms={ttl_ms}"),
             )

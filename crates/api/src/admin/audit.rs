@@ -42,7 +42,8 @@ pub struct AuditRecordAnswer {
     pub actor_kind: String,
     /// The actor's id.
     pub actor_id: String,
-    /// What happened.
+    /// What happened: one of [`AuditAction`](crate::audit::AuditAction)'s texts (text, so a
+    /// newer server's actions still read).
     pub action: String,
     /// To what.
     pub target: String,
@@ -50,7 +51,8 @@ pub struct AuditRecordAnswer {
     pub source_ip: String,
     /// `ok`, `denied` or `failed`.
     pub result: String,
-    /// Context.
+    /// Context: `key=value` pairs; for a refusal, its
+    /// [`DenialReason`](crate::audit::DenialReason), alone or as `reason=…`.
     pub detail: String,
     /// The record's link, hex.
     pub hash: String,
@@ -102,6 +104,13 @@ fn audit_verify() {}
 #[derive(OpenApi)]
 #[openapi(
     paths(audit_query, audit_verify),
-    components(schemas(AuditQueryRequest, AuditRecordAnswer, AuditRecordsAnswer, VerifyAnswer))
+    components(schemas(
+        AuditQueryRequest,
+        AuditRecordAnswer,
+        AuditRecordsAnswer,
+        VerifyAnswer,
+        crate::audit::AuditAction,
+        crate::audit::DenialReason
+    ))
 )]
 pub struct Api;

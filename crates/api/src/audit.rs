@@ -1,0 +1,383 @@
+//! The audit log's vocabulary, declared once: every action a record can name, and every reason
+//! a refusal is recorded with.
+//!
+//! Records store these as text (`action`, and the reason in `detail`), and the audit routes
+//! answer them as text, so a record written by an older or newer server still reads. New code
+//! names them only through these enums, which makes a typo a compile error and gives operators
+//! one list to filter and alert on (`docs/api.md` carries a copy that a test keeps equal).
+
+use std::borrow::Cow;
+use std::fmt;
+
+use utoipa::openapi::RefOr;
+use utoipa::openapi::schema::{ObjectBuilder, Schema, SchemaType, Type};
+use utoipa::{PartialSchema, ToSchema};
+
+/// Declares a text-valued vocabulary enum from rows of `Variant = "text";`, with `ALL`,
+/// `as_str`, `parse`, `Display` and an OpenAPI string-enum schema, all from the same rows.
+macro_rules! vocabulary {
+    (
+        $(#[$enum_doc:meta])*
+        $name:ident, $schema_doc:literal {
+            $( $(#[$doc:meta])* $variant:ident = $text:literal; )*
+        }
+    ) => {
+        $(#[$enum_doc])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        pub enum $name {
+            $( $(#[$doc])* $variant, )*
+        }
+
+        impl $name {
+            /// Every value, in table order.
+            pub const ALL: &'static [$name] = &[$(Self::$variant,)*];
+
+            /// The stored text; never changes once published.
+            pub const fn as_str(self) -> &'static str {
+                match self {
+                    $(Self::$variant => $text,)*
+                }
+            }
+
+            /// The value a stored text names; `None` for text this table does not know.
+            pub fn parse(text: &str) -> Option<Self> {
+                match text {
+                    $($text => Some(Self::$variant),)*
+                    _ => None,
+                }
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+
+        impl PartialSchema for $name {
+            fn schema() -> RefOr<Schema> {
+                ObjectBuilder::new()
+                    .schema_type(SchemaType::new(Type::String))
+                    .description(Some($schema_doc))
+                    .enum_values(Some(Self::ALL.iter().map(|v| v.as_str())))
+                    .into()
+            }
+        }
+
+        impl ToSchema for $name {
+            fn name() -> Cow<'static, str> {
+                Cow::Borrowed(stringify!($name))
+            }
+        }
+    };
+}
+
+vocabulary! {
+    /// What an audit record is about (its `action`).
+    AuditAction, "What an audit record is about. Records answer it as text, so a client must \
+                  accept values this list does not yet name." {
+        // Machines.
+        /// A machine read a secret's value (or was refused one).
+        SecretRead = "secret_read";
+        /// A machine asked which secrets changed since it last read them.
+        SecretPoll = "secret_poll";
+        /// A machine read every secret it is granted, at once.
+        SecretExport = "secret_export";
+        /// A machine listed the secrets it may read.
+        SecretList = "secret_list";
+        /// A machine asked who it is.
+        MachineWhoami = "machine_whoami";
+        /// A signed machine request refused after it authenticated, or from a refused source.
+        MachineRequestDenied = "machine_request_denied";
+        /// A machine went over its request budget.
+        MachineOverBudget = "machine_over_budget";
+        /// A signed request (machine or operator) that did not authenticate.
+        AuthFailure = "auth_failure";
+        /// The aggregate of one source's further authentication failures in an interval.
+        AuthFailures = "auth_failures";
+        // Enrollment.
+        /// A machine enrolled with the one-time bootstrap token.
+        MachineEnrollBootstrap = "machine_enroll_bootstrap";
+        /// A machine asked to enroll without a token, pending approval.
+        MachineEnrollRequest = "machine_enroll_request";
+        /// A machine enrolled with an enrollment token.
+        MachineEnrollToken = "machine_enroll_token";
+        /// The bootstrap token was (re)issued.
+        BootstrapTokenCreate = "bootstrap_token_create";
+        /// An enrollment token was created.
+        EnrollmentTokenCreate = "enrollment_token_create";
+        /// Enrollment tokens were listed.
+        EnrollmentTokenList = "enrollment_token_list";
+        /// An enrollment token was revoked.
+        EnrollmentTokenRevoke = "enrollment_token_revoke";
+        // Machines, as operators manage them.
+        /// A machine was shown to an operator.
+        MachineShow = "machine_show";
+        /// A pending machine was approved.
+        MachineApprove = "machine_approve";
+        /// A pending machine was denied.
+        MachineDeny = "machine_deny";
+        /// A machine was revoked.
+        MachineRevoke = "machine_revoke";
+        /// A machine was disabled.
+        MachineDisable = "machine_disable";
+        /// A machine was enabled again.
+        MachineEnable = "machine_enable";
+        /// A machine was attached to a project.
+        MachineAttach = "machine_attach";
+        /// A machine was detached from a project.
+        MachineDetach = "machine_detach";
+        /// A machine's source networks were set.
+        MachineCidrsSet = "machine_cidrs_set";
+        /// A machine was granted a secret.
+        GrantAdd = "grant_add";
+        /// A machine's grant on a secret was removed.
+        GrantRemove = "grant_remove";
+        // Projects and secrets, as operators manage them.
+        /// A project was created.
+        ProjectCreate = "project_create";
+        /// Projects were listed.
+        ProjectList = "project_list";
+        /// A secret was created.
+        SecretCreate = "secret_create";
+        /// A secret got a new version.
+        SecretUpdate = "secret_update";
+        /// A secret was rolled back to an earlier version.
+        SecretRollback = "secret_rollback";
+        /// A secret was deleted.
+        SecretDelete = "secret_delete";
+        /// A secret's metadata was shown to an operator.
+        SecretShow = "secret_show";
+        /// A secret's versions were listed.
+        SecretVersions = "secret_versions";
+        /// An operator listed or searched a project's secrets.
+        SecretQuery = "secret_query";
+        // The vault.
+        /// The vault's settings changed.
+        VaultSettingsUpdate = "vault_settings_update";
+        /// The vault's IP allowlist was turned on.
+        IpAllowlistEnable = "ip_allowlist_enable";
+        /// The vault's IP allowlist was turned off.
+        IpAllowlistDisable = "ip_allowlist_disable";
+        /// A network was added to the vault's IP allowlist.
+        IpAllowlistAdd = "ip_allowlist_add";
+        /// A network was removed from the vault's IP allowlist.
+        IpAllowlistRemove = "ip_allowlist_remove";
+        /// Request budgets were shown.
+        RequestBudgets = "request_budgets";
+        /// A request budget changed.
+        RequestBudgetUpdate = "request_budget_update";
+        /// The audit log was listed.
+        AuditList = "audit_list";
+        /// The audit chain was verified.
+        AuditVerify = "audit_verify";
+        // Operators and users.
+        /// An operator key was created.
+        OperatorCreate = "operator_create";
+        /// An operator key was revoked.
+        OperatorRevoke = "operator_revoke";
+        /// An operator key logged itself out.
+        OperatorLogout = "operator_logout";
+        /// A user signed in from the CLI and registered an operator key.
+        OperatorCliLogin = "operator_cli_login";
+        /// First-run setup created the owner.
+        SetupOwner = "setup_owner";
+        /// A user signed in (or failed to).
+        UserLogin = "user_login";
+        /// A user confirmed with a second factor (step-up).
+        UserStepUp = "user_step_up";
+        /// A user changed their password.
+        UserPasswordChange = "user_password_change";
+        /// A user was created.
+        UserCreate = "user_create";
+        /// An owner was created from the command line.
+        UserCreateOwner = "user_create_owner";
+        /// Users were listed.
+        UserList = "user_list";
+        /// A user's role changed.
+        UserRoleSet = "user_role_set";
+        /// A user was suspended.
+        UserSuspend = "user_suspend";
+        /// A suspended user was activated.
+        UserActivate = "user_activate";
+        /// A user was removed.
+        UserRemove = "user_remove";
+        /// An invitation was created.
+        UserInvite = "user_invite";
+        /// Invitations were listed.
+        UserInviteList = "user_invite_list";
+        /// An invitation was revoked.
+        UserInviteRevoke = "user_invite_revoke";
+        /// An invitation was accepted.
+        UserInviteAccept = "user_invite_accept";
+        /// A browser session opened.
+        SessionOpen = "session_open";
+        /// A browser session signed out.
+        SessionLogout = "session_logout";
+        /// A browser session was revoked.
+        SessionRevoke = "session_revoke";
+        /// A browser session confirmed with a second factor.
+        SessionStepUp = "session_step_up";
+        /// A browser session's cookie did not authenticate.
+        SessionFailure = "session_failure";
+        /// A passkey was registered.
+        PasskeyRegister = "passkey_register";
+        /// A passkey was renamed.
+        PasskeyRename = "passkey_rename";
+        /// A passkey was deleted.
+        PasskeyDelete = "passkey_delete";
+    }
+}
+
+vocabulary! {
+    /// Why a request was refused, as a refusal's record gives it (`detail`, alone or as
+    /// `reason=…`).
+    DenialReason, "Why a request was refused. Records answer it as text, so a client must \
+                   accept values this list does not yet name." {
+        // Signed requests.
+        /// The request line or path is malformed.
+        MalformedRequest = "malformed_request";
+        /// An authentication header is missing or malformed.
+        MalformedHeaders = "malformed_headers";
+        /// The timestamp is outside the ±300 s window.
+        ClockWindow = "clock_window";
+        /// The signature does not verify.
+        BadSignature = "bad_signature";
+        /// No such machine or operator key.
+        UnknownPrincipal = "unknown_principal";
+        /// The nonce was seen before.
+        ReplayedNonce = "replayed_nonce";
+        /// The nonce store could not be read or written.
+        NonceStoreUnavailable = "nonce_store_unavailable";
+        /// The store could not be read.
+        StoreUnavailable = "store_unavailable";
+        /// The source address is not on the vault's allowlist.
+        IpAllowlist = "ip_allowlist";
+        /// The source spent its failure budget.
+        SourceThrottled = "source_throttled";
+        /// The machine or source spent its request budget.
+        RequestBudget = "request_budget";
+        // Machine state.
+        /// The machine awaits approval.
+        MachinePending = "machine_pending";
+        /// The machine was denied.
+        MachineDenied = "machine_denied";
+        /// The machine was revoked.
+        MachineRevoked = "machine_revoked";
+        /// The machine's lifetime ended.
+        MachineExpired = "machine_expired";
+        /// The machine is disabled.
+        MachineDisabled = "machine_disabled";
+        /// The source address is outside the machine's networks.
+        MachineCidr = "machine_cidr";
+        /// The machine is not attached to the secret's project.
+        NotAttached = "not_attached";
+        /// The machine has no grant on the secret.
+        NoGrant = "no_grant";
+        /// The secret does not exist.
+        NotFound = "not_found";
+        // Operators and users.
+        /// The operator key's lifetime ended.
+        OperatorExpired = "operator_expired";
+        /// The user behind the key or session is suspended or removed.
+        UserInactive = "user_inactive";
+        /// The user is suspended.
+        UserSuspended = "user_suspended";
+        /// Too many failed sign-ins: the account is locked for a while.
+        AccountLocked = "account_locked";
+        /// No account has this username or email.
+        UnknownLogin = "unknown_login";
+        /// The account a passkey belongs to no longer exists.
+        UnknownUser = "unknown_user";
+        /// The password is wrong.
+        BadPassword = "bad_password";
+        /// The TOTP or recovery code is wrong.
+        BadSecondFactor = "bad_second_factor";
+        /// The step-up code is wrong.
+        BadStepUp = "bad_step_up";
+        /// The action needs a recent second factor.
+        StepUpRequired = "step_up_required";
+        /// The setup code is wrong.
+        BadCode = "bad_code";
+        /// No such session.
+        UnknownSession = "unknown_session";
+        /// The session ended (signed out or revoked).
+        SessionEnded = "session_ended";
+        /// The session outlived its absolute lifetime.
+        SessionExpired = "session_expired";
+        /// The session was idle too long.
+        SessionIdle = "session_idle";
+        // Passkeys.
+        /// No such passkey challenge (expired or used).
+        UnknownChallenge = "unknown_challenge";
+        /// The challenge belongs to another user.
+        OtherUsersChallenge = "other_users_challenge";
+        /// No such passkey.
+        UnknownCredential = "unknown_credential";
+        /// The assertion carries no user handle.
+        NoUserHandle = "no_user_handle";
+        /// The user handle names another user.
+        UserHandleMismatch = "user_handle_mismatch";
+        /// The assertion does not verify.
+        BadAssertion = "bad_assertion";
+        /// The attestation does not verify.
+        BadAttestation = "bad_attestation";
+        /// The authenticator's signature counter did not move forward: a cloned key.
+        CounterRegressed = "counter_regressed";
+        /// No user account behind the passkey.
+        NoUserAccount = "no_user_account";
+        // Enrollment.
+        /// The enrollment token is unknown, used up, expired or revoked.
+        BadToken = "bad_token";
+        /// The token was already spent.
+        TokenSpent = "token_spent";
+        /// The vault named is not this one, or the source may not enroll.
+        VaultOrIp = "vault_or_ip";
+        /// The source address is outside the token's networks.
+        SourceCidr = "source_cidr";
+        /// Enrollment without a token is turned off.
+        TokenlessDisabled = "tokenless_disabled";
+        /// The vault requires a possession proof and none came.
+        ProofRequired = "proof_required";
+        /// The possession proof does not verify.
+        BadProof = "bad_proof";
+        /// The fingerprint an operator quoted to approve a machine is not the machine's.
+        FingerprintMismatch = "fingerprint_mismatch";
+        /// The host name does not match the token's pattern.
+        HostnamePattern = "hostname_pattern";
+        /// The password hashing queue is full.
+        HashQueueFull = "hash_queue_full";
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashSet;
+
+    use super::{AuditAction, DenialReason};
+
+    #[test]
+    fn every_text_is_unique_snake_case_and_parses_back() {
+        fn check(texts: impl Iterator<Item = &'static str>) -> usize {
+            let mut seen = HashSet::new();
+            for t in texts {
+                assert!(seen.insert(t), "`{t}` is listed twice");
+                assert!(
+                    !t.is_empty() && t.bytes().all(|b| b.is_ascii_lowercase() || b == b'_'),
+                    "`{t}` is not snake_case"
+                );
+            }
+            seen.len()
+        }
+        check(AuditAction::ALL.iter().map(|a| a.as_str()));
+        check(DenialReason::ALL.iter().map(|r| r.as_str()));
+        for a in AuditAction::ALL {
+            assert_eq!(AuditAction::parse(a.as_str()), Some(*a));
+        }
+        for r in DenialReason::ALL {
+            assert_eq!(DenialReason::parse(r.as_str()), Some(*r));
+        }
+        assert_eq!(AuditAction::parse("Secret_Read"), None);
+        assert_eq!(DenialReason::parse(""), None);
+    }
+}
