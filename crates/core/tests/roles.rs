@@ -11,6 +11,7 @@ use signet_core::secret::SecretInput;
 use signet_core::{Conflict, CoreError};
 use signet_proto::{OperatorId, SecretSeed};
 use signet_store::{AuditFilter, Role};
+use signet_testkit::routes::route_path;
 use zeroize::Zeroizing;
 
 const ROLES: [Role; 4] = [Role::Viewer, Role::Developer, Role::Admin, Role::Owner];
@@ -464,36 +465,6 @@ async fn an_admin_manages_the_vault() {
 }
 
 /// Every `.route(...)` of the admin router: its path and whether it takes POST.
-/// The path a `.route(...)` call registers: a quoted literal, or a `route::<area>::<NAME>`
-/// constant looked up in `crates/api/src/route.rs`, where every route path is declared.
-fn route_path(call: &str) -> String {
-    if let Some(path) = call.split('"').nth(1) {
-        return path.to_owned();
-    }
-    let name = call
-        .split(',')
-        .next()
-        .and_then(|c| c.trim().strip_prefix("route::"))
-        .expect("a path literal or a route:: constant");
-    let (area, constant) = name.split_once("::").expect("route::<area>::<NAME>");
-    let src = std::fs::read_to_string(
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../api/src/route.rs"),
-    )
-    .expect("route.rs");
-    let body = src
-        .split(&format!("pub mod {area} {{"))
-        .nth(1)
-        .expect("the route area");
-    let line = body
-        .lines()
-        .find(|l| {
-            l.trim_start()
-                .starts_with(&format!("pub const {constant}: &str = "))
-        })
-        .expect("the route constant");
-    line.split('"').nth(1).expect("a quoted path").to_owned()
-}
-
 fn admin_routes(src: &str) -> Vec<(String, bool)> {
     let mut out = Vec::new();
     let mut rest = src;

@@ -7,6 +7,7 @@
 //!   world around it.
 //! - [`signing`]: signed machine and operator requests as core's authenticators take them.
 //! - [`postgres`]: a fresh real PostgreSQL database per test, kept when the test fails.
+//! - [`routes`]: route paths read from the routers' source, for rules checked on every route.
 //! - `app` (feature `server`): the HTTP router in-process, driven with `oneshot`.
 //! - `process` (feature `process`): a real `signet server` process on a free port, the CLI run
 //!   against it, and [`every_backend!`](crate::every_backend) to run a test on each backend.
@@ -20,6 +21,7 @@ pub mod clock;
 pub mod postgres;
 #[cfg(feature = "process")]
 pub mod process;
+pub mod routes;
 pub mod signing;
 pub mod world;
 

@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use serde_json::{Value, json};
 use signet_client::OperatorClient;
 use signet_client::identity::{self, OperatorIdentity};
+use signet_testkit::routes::route_path;
 use totp_rs::Totp;
 
 use crate::harness::{Backend, Fixture, TestServer, every_backend, run_with_stdin, stderr};
@@ -174,35 +175,6 @@ fn admin_post_routes() -> Vec<String> {
         );
     }
     out
-}
-
-/// The path a `.route(...)` call registers: a quoted literal, or a `route::<area>::<NAME>`
-/// constant looked up in `crates/api/src/route.rs`, where every route path is declared.
-fn route_path(call: &str) -> String {
-    if let Some(path) = call.split('"').nth(1) {
-        return path.to_owned();
-    }
-    let name = call
-        .split(',')
-        .next()
-        .and_then(|c| c.trim().strip_prefix("route::"))
-        .expect("a path literal or a route:: constant");
-    let (area, constant) = name.split_once("::").expect("route::<area>::<NAME>");
-    let src =
-        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../api/src/route.rs"))
-            .expect("route.rs");
-    let body = src
-        .split(&format!("pub mod {area} {{"))
-        .nth(1)
-        .expect("the route area");
-    let line = body
-        .lines()
-        .find(|l| {
-            l.trim_start()
-                .starts_with(&format!("pub const {constant}: &str = "))
-        })
-        .expect("the route constant");
-    line.split('"').nth(1).expect("a quoted path").to_owned()
 }
 
 /// Every `.route(...)` in a router's source that takes POST.
