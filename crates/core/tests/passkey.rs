@@ -13,11 +13,8 @@ use signet_core::session::STEP_UP_WINDOW_MS;
 use signet_core::{Clock, Conflict, CoreError};
 use signet_proto::{OperatorId, SecretSeed, SessionId, UserId};
 use signet_store::{AuditFilter, OperatorRecord, Role, UserRecord, UserStatus};
-use webauthn_authenticator_rs::WebauthnAuthenticator;
-use webauthn_authenticator_rs::softpasskey::SoftPasskey;
-use webauthn_rs::prelude::{
-    CreationChallengeResponse, PublicKeyCredential, RequestChallengeResponse, Url,
-};
+use signet_testkit::passkey::Passkey;
+use webauthn_rs::prelude::Url;
 
 const ORIGIN: &str = "http://localhost:8420";
 
@@ -97,90 +94,6 @@ fn ip() -> ClientAddr {
     ClientAddr::Known(IpAddr::V4(Ipv4Addr::new(192, 0, 2, 7)))
 }
 
-/// A browser with one software authenticator. The soft token keeps no resident credentials and
-/// returns no user handle, so this plays the part of a platform passkey: it accepts the
-/// "resident key required" options, answers a usernameless request with the credential it
-/// holds, and adds the user handle it was registered with, as a discoverable credential does.
-struct Browser {
-    token: SoftPasskey,
-    origin: Url,
-    credential_id: Option<String>,
-    user_handle: Option<Vec<u8>>,
-}
-
-impl Browser {
-    fn new() -> Self {
-        Self {
-            // Passkeys require user verification, which the soft token can only claim.
-            token: SoftPasskey::new(true),
-            origin: Url::parse(ORIGIN).unwrap(),
-            credential_id: None,
-            user_handle: None,
-        }
-    }
-
-    fn create(&mut self, challenge: &PasskeyChallenge) -> Value {
-        let mut options = challenge.public_key.clone();
-        let sel = options["authenticatorSelection"].as_object_mut().unwrap();
-        assert_eq!(
-            sel["residentKey"], "required",
-            "sign-in needs a discoverable credential"
-        );
-        sel.insert("residentKey".into(), json!("discouraged"));
-        sel.insert("requireResidentKey".into(), json!(false));
-        let user_id = options["user"]["id"].as_str().unwrap().to_owned();
-        let ccr: CreationChallengeResponse =
-            serde_json::from_value(json!({ "publicKey": options })).unwrap();
-        let cred = self
-            .token
-            .do_registration(self.origin.clone(), ccr)
-            .unwrap();
-        let v = serde_json::to_value(&cred).unwrap();
-        self.credential_id = Some(v["rawId"].as_str().unwrap().to_owned());
-        self.user_handle = Some(b64url_decode(&user_id));
-        v
-    }
-
-    fn get(&mut self, challenge: &PasskeyChallenge) -> Value {
-        let mut options = challenge.public_key.clone();
-        let usernameless = options["allowCredentials"]
-            .as_array()
-            .is_none_or(Vec::is_empty);
-        if usernameless {
-            options["allowCredentials"] = json!([{
-                "type": "public-key",
-                "id": self.credential_id.clone().unwrap(),
-            }]);
-        }
-        let rcr: RequestChallengeResponse =
-            serde_json::from_value(json!({ "publicKey": options })).unwrap();
-        let mut cred: PublicKeyCredential = self
-            .token
-            .do_authentication(self.origin.clone(), rcr)
-            .unwrap();
-        cred.response.user_handle = self.user_handle.clone();
-        serde_json::to_value(&cred).unwrap()
-    }
-}
-
-fn b64url_decode(s: &str) -> Vec<u8> {
-    // Small and local: the test needs only to turn `user.id` back into bytes.
-    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-    let mut bits = 0u32;
-    let mut n = 0;
-    let mut out = Vec::new();
-    for c in s.bytes().filter(|&c| c != b'=') {
-        let v = ALPHABET.iter().position(|&a| a == c).unwrap() as u32;
-        bits = (bits << 6) | v;
-        n += 6;
-        if n >= 8 {
-            n -= 8;
-            out.push((bits >> n) as u8);
-        }
-    }
-    out
-}
-
 fn answer<'a>(challenge: &'a PasskeyChallenge, credential: &'a Value) -> PasskeyAnswer<'a> {
     PasskeyAnswer {
         challenge_id: challenge.challenge_id.as_str(),
@@ -191,8 +104,8 @@ fn answer<'a>(challenge: &'a PasskeyChallenge, credential: &'a Value) -> Passkey
 }
 
 /// Registers a passkey for `user` with a fresh browser.
-async fn register(w: &World, user: &UserRecord, name: &str) -> Browser {
-    let mut b = Browser::new();
+async fn register(w: &World, user: &UserRecord, name: &str) -> Passkey {
+    let mut b = Passkey::new(ORIGIN);
     let op = w.op(user);
     let c = w
         .signet
@@ -200,7 +113,7 @@ async fn register(w: &World, user: &UserRecord, name: &str) -> Browser {
         .passkey_register_start(&op, name)
         .await
         .unwrap();
-    let cred = b.create(&c);
+    let cred = b.create(&c.public_key);
     w.signet
         .passkeys()
         .passkey_register_finish(&op, c.challenge_id.as_str(), &cred)
@@ -209,9 +122,9 @@ async fn register(w: &World, user: &UserRecord, name: &str) -> Browser {
     b
 }
 
-async fn login(w: &World, b: &mut Browser) -> Result<UserRecord, CoreError> {
+async fn login(w: &World, b: &mut Passkey) -> Result<UserRecord, CoreError> {
     let c = w.signet.passkeys().passkey_login_start(ip()).await.unwrap();
-    let cred = b.get(&c);
+    let cred = b.get(&c.public_key);
     w.signet
         .passkeys()
         .passkey_login_finish(answer(&c, &cred))
@@ -230,8 +143,8 @@ async fn a_registered_passkey_signs_in_without_a_username_and_moves_the_counter(
         .unwrap();
     // The options name the relying party by the public URL's host.
     assert_eq!(c.public_key["rp"]["id"], "localhost");
-    let mut b = Browser::new();
-    let cred = b.create(&c);
+    let mut b = Passkey::new(ORIGIN);
+    let cred = b.create(&c.public_key);
     let view = w
         .signet
         .passkeys()
@@ -290,7 +203,7 @@ async fn a_challenge_answers_once() {
     let w = world().await;
     let mut b = register(&w, &w.owner, "key").await;
     let c = w.signet.passkeys().passkey_login_start(ip()).await.unwrap();
-    let cred = b.get(&c);
+    let cred = b.get(&c.public_key);
     w.signet
         .passkeys()
         .passkey_login_finish(answer(&c, &cred))
@@ -330,7 +243,7 @@ async fn an_expired_challenge_is_refused() {
     let w = world().await;
     let mut b = register(&w, &w.owner, "key").await;
     let c = w.signet.passkeys().passkey_login_start(ip()).await.unwrap();
-    let cred = b.get(&c);
+    let cred = b.get(&c.public_key);
     w.advance(CEREMONY_TTL_MS + 1);
     assert_eq!(
         w.signet
@@ -348,7 +261,7 @@ async fn an_expired_challenge_is_refused() {
         .passkey_register_start(&op, "late")
         .await
         .unwrap();
-    let cred = Browser::new().create(&c);
+    let cred = Passkey::new(ORIGIN).create(&c.public_key);
     w.advance(CEREMONY_TTL_MS);
     assert!(matches!(
         w.signet
@@ -399,7 +312,7 @@ async fn another_users_passkey_cannot_be_renamed_deleted_or_registered_into() {
         .passkey_register_start(&w.op(&w.owner), "second")
         .await
         .unwrap();
-    let cred = Browser::new().create(&c);
+    let cred = Passkey::new(ORIGIN).create(&c.public_key);
     assert!(matches!(
         w.signet
             .passkeys()
@@ -484,9 +397,9 @@ async fn an_answer_from_another_origin_is_refused() {
         .passkey_register_start(&op, "phished")
         .await
         .unwrap();
-    let mut other = Browser::new();
+    let mut other = Passkey::new(ORIGIN);
     other.origin = Url::parse("http://localhost:9999").unwrap();
-    let cred = other.create(&c);
+    let cred = other.create(&c.public_key);
     assert!(matches!(
         w.signet
             .passkeys()
@@ -525,7 +438,7 @@ async fn step_up_takes_the_users_own_passkey_once() {
         1,
         "step-up lists the user's own passkeys"
     );
-    let cred = owners.get(&c);
+    let cred = owners.get(&c.public_key);
     w.signet
         .passkeys()
         .passkey_step_up_finish(&w.owner.id, answer(&c, &cred))
@@ -547,7 +460,7 @@ async fn step_up_takes_the_users_own_passkey_once() {
         .passkey_step_up_start(&w.owner.id)
         .await
         .unwrap();
-    let cred = owners.get(&c);
+    let cred = owners.get(&c.public_key);
     assert_eq!(
         w.signet
             .passkeys()
@@ -563,7 +476,7 @@ async fn step_up_takes_the_users_own_passkey_once() {
         .unwrap();
     let mut options = c.clone();
     options.public_key["allowCredentials"] = json!([]);
-    let cred = devs.get(&options);
+    let cred = devs.get(&options.public_key);
     assert_eq!(
         w.signet
             .passkeys()
@@ -631,7 +544,7 @@ async fn a_counter_going_backwards_is_refused_and_audited_as_counter_regressed()
         .passkey_step_up_start(&w.owner.id)
         .await
         .unwrap();
-    let cred = b.get(&c);
+    let cred = b.get(&c.public_key);
     assert_eq!(
         w.signet
             .passkeys()

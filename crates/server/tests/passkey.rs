@@ -14,11 +14,7 @@ use signet_core::{Signet, SignetConfig};
 use signet_proto::{OperatorId, SecretSeed};
 use signet_store::{OperatorRecord, Role, UserRecord};
 use signet_testkit::app::{TestApp, call as call_h};
-use webauthn_authenticator_rs::WebauthnAuthenticator;
-use webauthn_authenticator_rs::softpasskey::SoftPasskey;
-use webauthn_rs::prelude::{
-    CreationChallengeResponse, PublicKeyCredential, RequestChallengeResponse, Url,
-};
+use signet_testkit::passkey::Passkey;
 
 const ORIGIN: &str = "http://localhost:8420";
 
@@ -54,24 +50,6 @@ fn browser(uri: &str, body: &Value, session: Option<(&str, &str)>) -> Request<Bo
     b.body(Body::from(body.to_string())).expect("request")
 }
 
-/// What a discoverable authenticator answers to `options` (a `publicKey` object).
-fn assert_with(token: &mut SoftPasskey, options: &Value, raw_id: &str, handle: &[u8]) -> Value {
-    let mut options = options.clone();
-    if options["allowCredentials"]
-        .as_array()
-        .is_none_or(Vec::is_empty)
-    {
-        options["allowCredentials"] = json!([{ "type": "public-key", "id": raw_id }]);
-    }
-    let rcr: RequestChallengeResponse =
-        serde_json::from_value(json!({ "publicKey": options })).unwrap();
-    let mut cred: PublicKeyCredential = token
-        .do_authentication(Url::parse(ORIGIN).unwrap(), rcr)
-        .unwrap();
-    cred.response.user_handle = Some(handle.to_vec());
-    serde_json::to_value(&cred).unwrap()
-}
-
 fn op(user: &UserRecord) -> AuthedOperator {
     AuthedOperator::key(
         OperatorRecord {
@@ -89,9 +67,8 @@ fn op(user: &UserRecord) -> AuthedOperator {
     )
 }
 
-/// Registers a passkey for a new owner through core, and returns the software authenticator
-/// with what a discoverable credential would give back at sign-in: its id and the user handle.
-async fn owner_with_passkey(signet: &Signet) -> (UserRecord, SoftPasskey, String, Vec<u8>) {
+/// Registers a passkey for a new owner through core, and returns its software authenticator.
+async fn owner_with_passkey(signet: &Signet) -> (UserRecord, Passkey) {
     let owner = signet
         .accounts()
         .create_owner(NewOwner {
@@ -108,37 +85,31 @@ async fn owner_with_passkey(signet: &Signet) -> (UserRecord, SoftPasskey, String
         .passkey_register_start(&op, "laptop")
         .await
         .unwrap();
-    let mut options = c.public_key.clone();
-    // The soft token stores no resident keys; see crates/core/tests/passkey.rs.
-    options["authenticatorSelection"]["residentKey"] = json!("discouraged");
-    options["authenticatorSelection"]["requireResidentKey"] = json!(false);
-    let ccr: CreationChallengeResponse =
-        serde_json::from_value(json!({ "publicKey": options })).unwrap();
-    let mut token = SoftPasskey::new(true);
-    let cred = token
-        .do_registration(Url::parse(ORIGIN).unwrap(), ccr)
-        .unwrap();
-    let cred = serde_json::to_value(&cred).unwrap();
+    let mut passkey = Passkey::new(ORIGIN);
+    let cred = passkey.create(&c.public_key);
     signet
         .passkeys()
         .passkey_register_finish(&op, c.challenge_id.as_str(), &cred)
         .await
         .unwrap();
-    let raw_id = cred["rawId"].as_str().unwrap().to_owned();
-    (owner.clone(), token, raw_id, owner.id.as_bytes().to_vec())
+    assert_eq!(
+        passkey.user_handle.as_deref(),
+        Some(&owner.id.as_bytes()[..])
+    );
+    (owner, passkey)
 }
 
 #[tokio::test]
 async fn a_passkey_opens_a_session_steps_up_and_manages_passkeys_over_http() {
     let (app, signet, _dir) = app(ORIGIN).await;
-    let (owner, mut token, raw_id, handle) = owner_with_passkey(&signet).await;
+    let (owner, mut passkey) = owner_with_passkey(&signet).await;
 
     let (status, start) = call(&app, post("/v1/auth/passkey/login/start", &json!({}))).await;
     assert_eq!(status, StatusCode::OK, "{start}");
     assert!(start["challengeId"].as_str().unwrap().starts_with("wac_"));
     assert_eq!(start["publicKey"]["rpId"], "localhost");
     assert_eq!(start["publicKey"]["userVerification"], "required");
-    let cred = assert_with(&mut token, &start["publicKey"], &raw_id, &handle);
+    let cred = passkey.get(&start["publicKey"]);
     let body = json!({ "challengeId": start["challengeId"], "credential": cred });
 
     // The answer is a session, exactly like a password sign-in's.
@@ -186,7 +157,7 @@ async fn a_passkey_opens_a_session_steps_up_and_manages_passkeys_over_http() {
     )
     .await;
     assert_eq!(status, StatusCode::OK, "{c}");
-    let cred = assert_with(&mut token, &c["publicKey"], &raw_id, &handle);
+    let cred = passkey.get(&c["publicKey"]);
     let answer = json!({ "challengeId": c["challengeId"], "credential": cred });
     let (status, done) = call(
         &app,
@@ -224,14 +195,7 @@ async fn a_passkey_opens_a_session_steps_up_and_manages_passkeys_over_http() {
     )
     .await;
     assert_eq!(status, StatusCode::OK, "{c}");
-    let mut options = c["publicKey"].clone();
-    options["authenticatorSelection"]["residentKey"] = json!("discouraged");
-    options["authenticatorSelection"]["requireResidentKey"] = json!(false);
-    let ccr: CreationChallengeResponse =
-        serde_json::from_value(json!({ "publicKey": options })).unwrap();
-    let cred = SoftPasskey::new(true)
-        .do_registration(Url::parse(ORIGIN).unwrap(), ccr)
-        .unwrap();
+    let cred = Passkey::new(ORIGIN).create(&c["publicKey"]);
     let (status, phone) = call(
         &app,
         browser(

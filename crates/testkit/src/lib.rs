@@ -6,6 +6,7 @@
 //!   people and machines tests populate it with; [`world_with!`] declares a test binary's own
 //!   world around it.
 //! - [`signing`]: signed machine and operator requests as core's authenticators take them.
+//! - [`passkey`]: [`Passkey`](passkey::Passkey), a software passkey that signs real challenges.
 //! - [`postgres`]: a fresh real PostgreSQL database per test, kept when the test fails.
 //! - [`routes`]: route paths read from the routers' source, for rules checked on every route.
 //! - `app` (feature `server`): the HTTP router in-process, driven with `oneshot`.
@@ -18,6 +19,7 @@
 #[cfg(feature = "server")]
 pub mod app;
 pub mod clock;
+pub mod passkey;
 pub mod postgres;
 #[cfg(feature = "process")]
 pub mod process;
