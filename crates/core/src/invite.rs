@@ -13,7 +13,6 @@
 
 use std::sync::Arc;
 
-use serde::Serialize;
 use sha2::{Digest, Sha256};
 use signet_proto::{InviteId, ProjectId};
 use signet_store::{ActorKind, AuditResult, Conflict, InviteRecord, Role, StoreError};
@@ -47,8 +46,7 @@ pub struct NewInvite<'a> {
 }
 
 /// An invitation as operators see it: never the code.
-#[derive(Debug, Clone, Serialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Clone)]
 pub struct InviteView {
     /// Its id.
     pub id: InviteId,
