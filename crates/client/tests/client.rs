@@ -448,7 +448,7 @@ async fn operator_requests_are_signed_with_the_operator_header() {
         fast(),
     )
     .unwrap();
-    let created = client
+    let created: serde_json::Value = client
         .request(
             "POST",
             "/v1/admin/projects",
