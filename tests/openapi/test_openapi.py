@@ -175,3 +175,71 @@ def test_real_answers_match_their_schemas(server, doc):
     status, _, err = post_json(url + f"/v1/{server.vault}/enroll/request", {"token": "t", "publicKey": "k", "hostname": "h"})
     assert (status, err["code"]) == (400, "malformed_request")
     check(doc, "/v1/{vault}/enroll/request", "POST", status, err)
+
+
+def totp_now(secret_b32, step=30, digits=6):
+    """RFC 6238 (SHA-1) for the current step, without a TOTP library."""
+    import hmac
+    import struct
+
+    key = base64.b32decode(secret_b32.upper() + "=" * (-len(secret_b32) % 8))
+    counter = struct.pack(">Q", int(time.time()) // step)
+    mac = hmac.new(key, counter, hashlib.sha1).digest()
+    offset = mac[-1] & 0x0F
+    code = (struct.unpack(">I", mac[offset : offset + 4])[0] & 0x7FFFFFFF) % 10**digits
+    return str(code).zfill(digits)
+
+
+def test_sign_in_and_account_answers_match_their_schemas(server, doc):
+    """The `auth` routes and the session-driven `admin` ones: an invitation accepted, a browser
+    sign-in, the session, the account page, a refused step-up, the invitations list, logout."""
+    url = server.url
+    browser = {"Content-Type": "application/json", "Origin": url}
+
+    status, _, raw = request(url + "/v1/auth/setup")
+    check(doc, "/v1/auth/setup", "GET", status, json.loads(raw))
+    assert json.loads(raw) == {"open": True}
+
+    invited = server.op("user", "invite", "--email", "ann@example.test", "--role", "admin")
+    code = invited["inviteUrl"].split("/#/invite/")[1]
+    password = "correct horse battery staple"
+    status, _, raw = request(
+        url + "/v1/auth/invite/accept", "POST", json.dumps({"code": "nope", "username": "ann", "password": password}).encode(), browser
+    )
+    assert status == 403, raw
+    check(doc, "/v1/auth/invite/accept", "POST", status, json.loads(raw))
+    status, _, raw = request(
+        url + "/v1/auth/invite/accept", "POST", json.dumps({"code": code, "username": "ann", "password": password}).encode(), browser
+    )
+    assert status == 200, raw
+    account = json.loads(raw)
+    check(doc, "/v1/auth/invite/accept", "POST", status, account)
+    secret = account["totpSecret"]
+
+    # Sign in as a browser: the session answer, and its cookie.
+    body = json.dumps({"login": "ann", "password": password, "totp": totp_now(secret)}).encode()
+    req = urllib.request.Request(url + "/v1/auth/session", data=body, method="POST", headers=browser)
+    with urllib.request.urlopen(req, timeout=15) as r:
+        status, cookie, session = r.status, r.headers.get("set-cookie", ""), json.loads(r.read())
+    check(doc, "/v1/auth/session", "POST", status, session)
+    cookie = cookie.split(";")[0]
+    assert "signet_session=" in cookie, cookie
+    with_session = {"Cookie": cookie, "Origin": url}
+    csrf = dict(with_session, **{"X-CSRF-Token": session["csrfToken"], "Content-Type": "application/json"})
+
+    for path in ["/v1/auth/session", "/v1/admin/account", "/v1/admin/users/invites"]:
+        status, _, raw = request(url + path, headers=with_session)
+        assert status == 200, (path, raw)
+        check(doc, path, "GET", status, json.loads(raw))
+
+    # A wrong code is the uniform 401, and the session stays.
+    status, _, raw = request(url + "/v1/auth/step-up", "POST", json.dumps({"totp": "000000"}).encode(), csrf)
+    assert status == 401, raw
+    check(doc, "/v1/auth/step-up", "POST", status, json.loads(raw))
+
+    status, _, raw = request(url + "/v1/auth/session/logout", "POST", b"{}", csrf)
+    assert status == 200, raw
+    check(doc, "/v1/auth/session/logout", "POST", status, json.loads(raw))
+    status, _, raw = request(url + "/v1/auth/session", headers=with_session)
+    assert status == 401
+    check(doc, "/v1/auth/session", "GET", status, json.loads(raw))

@@ -9,6 +9,7 @@
 
 pub mod admin;
 pub mod audit;
+pub mod auth;
 pub mod enroll;
 pub mod error;
 pub mod health;

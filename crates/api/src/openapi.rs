@@ -110,6 +110,7 @@ pub fn document() -> utoipa::openapi::OpenApi {
         crate::health::Api::openapi(),
         crate::machine::Api::openapi(),
         crate::enroll::Api::openapi(),
+        crate::auth::Api::openapi(),
         crate::admin::api(),
     ];
     for area in areas {

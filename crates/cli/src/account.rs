@@ -8,14 +8,16 @@ use std::process::ExitCode;
 
 use anyhow::{Context as _, Result, bail};
 use serde_json::json;
-use signet_client::SignetHome;
+use signet_client::api::admin::user::{CreateUserRequest, InviteRequest, UserRoleRequest};
 use signet_client::login::{LoginFactor, accept_invite, cli_login};
+use signet_client::{ProjectId, SignetHome};
 use signet_core::account::{NewOwner, Password};
 use signet_server::config::FileConfig;
 use signet_server::install;
 use zeroize::Zeroizing;
 
 use crate::identity::OperatorOpts;
+use crate::ids;
 use crate::output::{self, Table};
 
 /// `signet user`.
@@ -217,52 +219,53 @@ pub async fn user(args: UserArgs, json: bool) -> Result<ExitCode> {
         UserCommand::Invite(a) => invite(a, json).await,
         UserCommand::Invites { opts } => list_invites(opts, json).await,
         UserCommand::RevokeInvite { opts, id } => {
-            let path = format!("/v1/admin/users/invites/{id}/revoke");
-            let r = opts
-                .client()?
-                .request("POST", &path, Some(&json!({})))
-                .await?;
+            let invite = ids::invite(&id)?;
+            let r = opts.client()?.revoke_invite(&invite).await?;
             done(&r, json, format!("Invitation {id} revoked."))
         }
         UserCommand::Role(a) => {
-            let path = format!("/v1/admin/users/{}/role", a.id);
-            let body = json!({ "role": a.role, "projects": scope(a.projects) });
-            let r = a.opts.client()?.request("POST", &path, Some(&body)).await?;
+            let id = ids::user(&a.id)?;
+            let change = UserRoleRequest {
+                role: a.role,
+                projects: scope(a.projects),
+            };
+            let u = a.opts.client()?.set_user_role(&id, &change).await?;
             let msg = format!(
                 "User {} is now {}{}.",
-                output::text(&r["username"]),
-                output::text(&r["role"]),
-                scope_text(&r["projects"])
+                output::cell(&u.username),
+                output::cell(&u.role),
+                scope_text(u.projects.as_deref())
             );
-            done(&r, json, msg)
+            done(&u, json, msg)
         }
-        UserCommand::Suspend(a) => user_action(a, "suspend", json).await,
-        UserCommand::Activate(a) => user_action(a, "activate", json).await,
-        UserCommand::Remove(a) => user_action(a, "delete", json).await,
+        UserCommand::Suspend(a) => set_active(a, false, json).await,
+        UserCommand::Activate(a) => set_active(a, true, json).await,
+        UserCommand::Remove(a) => {
+            let id = ids::user(&a.id)?;
+            let r = a.opts.client()?.remove_user(&id).await?;
+            done(&r, json, format!("User {} removed.", a.id))
+        }
         UserCommand::AcceptInvite(a) => accept(a, json).await,
     }
 }
 
 /// Repeated `--project` flags as the wire's `projects`: none given is every project.
-fn scope(projects: Vec<String>) -> serde_json::Value {
-    if projects.is_empty() {
-        serde_json::Value::Null
-    } else {
-        json!(projects)
-    }
+fn scope(projects: Vec<String>) -> Option<Vec<String>> {
+    (!projects.is_empty()).then_some(projects)
 }
 
-fn scope_text(projects: &serde_json::Value) -> String {
-    match projects.as_array() {
+/// ` on p1, p2` for a project scope; nothing for every project.
+fn scope_text(projects: Option<&[ProjectId]>) -> String {
+    match projects {
         Some(list) => format!(
             " on {}",
-            list.iter().map(output::text).collect::<Vec<_>>().join(", ")
+            list.iter().map(output::cell).collect::<Vec<_>>().join(", ")
         ),
         None => String::new(),
     }
 }
 
-fn done(r: &serde_json::Value, json: bool, message: String) -> Result<ExitCode> {
+fn done(r: &impl serde::Serialize, json: bool, message: String) -> Result<ExitCode> {
     if json {
         output::json(r)?;
     } else {
@@ -271,58 +274,56 @@ fn done(r: &serde_json::Value, json: bool, message: String) -> Result<ExitCode> 
     Ok(ExitCode::SUCCESS)
 }
 
-async fn user_action(a: UserIdArgs, action: &str, json: bool) -> Result<ExitCode> {
-    let path = format!("/v1/admin/users/{}/{action}", a.id);
-    let r = a
-        .opts
-        .client()?
-        .request("POST", &path, Some(&json!({})))
-        .await?;
-    let msg = match action {
-        "delete" => format!("User {} removed.", a.id),
-        _ => format!(
-            "User {} is {}.",
-            output::text(&r["username"]),
-            output::text(&r["status"])
-        ),
-    };
-    done(&r, json, msg)
+async fn set_active(a: UserIdArgs, active: bool, json: bool) -> Result<ExitCode> {
+    let id = ids::user(&a.id)?;
+    let u = a.opts.client()?.set_user_active(&id, active).await?;
+    let msg = format!(
+        "User {} is {}.",
+        output::cell(&u.username),
+        output::cell(&u.status)
+    );
+    done(&u, json, msg)
 }
 
 async fn invite(a: InviteArgs, json: bool) -> Result<ExitCode> {
-    let body = json!({ "email": a.email, "role": a.role, "projects": scope(a.projects) });
+    let request = InviteRequest {
+        email: a.email,
+        role: a.role,
+        projects: scope(a.projects),
+    };
     let r = a
         .opts
         .client()?
-        .request("POST", "/v1/admin/users/invite", Some(&body))
+        .invite_user(&request)
         .await
         .context("cannot create the invitation")?;
     let msg = format!(
         "Invitation {} for {} created. Send them this link (shown once, valid until {}):\n  {}",
-        output::text(&r["inviteId"]),
-        a.email,
-        output::time(&r["expiresAt"]),
-        output::text(&r["inviteUrl"])
+        output::cell(&r.invite_id),
+        request.email,
+        output::at(r.expires_at),
+        output::cell(&r.invite_url)
     );
     done(&r, json, msg)
 }
 
 async fn list_invites(opts: OperatorOpts, json: bool) -> Result<ExitCode> {
-    let r = opts
-        .client()?
-        .request("GET", "/v1/admin/users/invites", None)
-        .await?;
+    let r = opts.client()?.invites().await?;
     if json {
         output::json(&r)?;
     } else {
         let mut t = Table::new(&["ID", "EMAIL", "ROLE", "STATUS", "EXPIRES"]);
-        for i in r["invites"].as_array().into_iter().flatten() {
+        for i in &r.invites {
             t.row(vec![
-                output::text(&i["id"]),
-                output::text(&i["email"]),
-                format!("{}{}", output::text(&i["role"]), scope_text(&i["projects"])),
-                output::text(&i["status"]),
-                output::time(&i["expiresAt"]),
+                output::cell(&i.id),
+                output::cell(&i.email),
+                format!(
+                    "{}{}",
+                    output::cell(&i.role),
+                    scope_text(i.projects.as_deref())
+                ),
+                output::cell(&i.status),
+                output::at(i.expires_at),
             ]);
         }
         t.print("no invitations")?;
@@ -338,25 +339,23 @@ async fn accept(a: AcceptInviteArgs, json: bool) -> Result<ExitCode> {
     if json {
         output::json(&r)?;
     } else {
-        let u = &r["user"];
+        let u = &r.user;
         let mut lines = vec![
             format!(
                 "Account {} ({}) created with role {}{}.",
-                output::text(&u["username"]),
-                output::text(&u["email"]),
-                output::text(&u["role"]),
-                scope_text(&u["projects"])
+                output::cell(&u.username),
+                output::cell(&u.email),
+                output::cell(&u.role),
+                scope_text(u.projects.as_deref())
             ),
             "Add this to your authenticator app (shown once):".to_owned(),
-            format!("  {}", output::text(&r["otpauthUri"])),
+            format!("  {}", output::cell(&r.otpauth_uri)),
             "Recovery codes, each usable once (shown once; keep them offline):".to_owned(),
         ];
         lines.extend(
-            r["recoveryCodes"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .map(|c| format!("  {}", output::text(c))),
+            r.recovery_codes
+                .iter()
+                .map(|c| format!("  {}", output::cell(c))),
         );
         lines.push("Then: signet login --server URL --email EMAIL".to_owned());
         output::lines(lines)?;
@@ -364,53 +363,39 @@ async fn accept(a: AcceptInviteArgs, json: bool) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// `POST /v1/admin/users`.
-#[derive(serde::Serialize)]
-struct NewUserBody<'a> {
-    username: &'a str,
-    email: &'a str,
-    password: &'a str,
-    role: &'a str,
-    projects: Option<&'a [String]>,
-}
-
 async fn create_user(args: CreateUserArgs, json: bool) -> Result<ExitCode> {
     let password = read_password(args.password_stdin)?;
     let client = args.opts.client()?;
-    // The body holds the password, so it is encoded straight into zeroizing memory rather than
-    // kept in a `serde_json::Value`.
-    let body = Zeroizing::new(serde_json::to_vec(&NewUserBody {
-        username: &args.username,
-        email: &args.email,
-        password: password.as_str(),
-        role: &args.role,
-        projects: (!args.projects.is_empty()).then_some(args.projects.as_slice()),
-    })?);
+    let request = CreateUserRequest {
+        username: args.username,
+        email: args.email,
+        password,
+        role: args.role,
+        projects: scope(args.projects),
+    };
     let r = client
-        .request_bytes("POST", "/v1/admin/users", &body)
+        .create_user(&request)
         .await
         .context("cannot create the user")?;
     if json {
         output::json(&r)?;
     } else {
-        let u = &r["user"];
+        let u = &r.user;
         let mut lines = vec![
             format!(
                 "User {} ({}) created with role {}.",
-                output::text(&u["username"]),
-                output::text(&u["email"]),
-                output::text(&u["role"])
+                output::cell(&u.username),
+                output::cell(&u.email),
+                output::cell(&u.role)
             ),
             "Their authenticator enrollment (shown once):".to_owned(),
-            format!("  {}", output::text(&r["otpauthUri"])),
+            format!("  {}", output::cell(&r.otpauth_uri)),
             "Their recovery codes, each usable once (shown once):".to_owned(),
         ];
         lines.extend(
-            r["recoveryCodes"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .map(|c| format!("  {}", output::text(c))),
+            r.recovery_codes
+                .iter()
+                .map(|c| format!("  {}", output::cell(c))),
         );
         output::lines(lines)?;
     }
@@ -418,20 +403,23 @@ async fn create_user(args: CreateUserArgs, json: bool) -> Result<ExitCode> {
 }
 
 async fn list_users(opts: OperatorOpts, json: bool) -> Result<ExitCode> {
-    let client = opts.client()?;
-    let r = client.request("GET", "/v1/admin/users", None).await?;
+    let r = opts.client()?.users().await?;
     if json {
         output::json(&r)?;
     } else {
         let mut t = Table::new(&["ID", "USERNAME", "EMAIL", "ROLE", "STATUS", "CREATED"]);
-        for u in r["users"].as_array().into_iter().flatten() {
+        for u in &r.users {
             t.row(vec![
-                output::text(&u["id"]),
-                output::text(&u["username"]),
-                output::text(&u["email"]),
-                format!("{}{}", output::text(&u["role"]), scope_text(&u["projects"])),
-                output::text(&u["status"]),
-                output::time(&u["createdAt"]),
+                output::cell(&u.id),
+                output::cell(&u.username),
+                output::cell(&u.email),
+                format!(
+                    "{}{}",
+                    output::cell(&u.role),
+                    scope_text(u.projects.as_deref())
+                ),
+                output::cell(&u.status),
+                output::at(u.created_at),
             ]);
         }
         t.print("no users")?;
@@ -545,7 +533,7 @@ pub async fn login(args: LoginArgs, json: bool) -> Result<ExitCode> {
 /// server accepts.
 pub async fn logout(args: LogoutArgs, json: bool) -> Result<ExitCode> {
     let client = args.opts.client()?;
-    client.request("POST", "/v1/admin/logout", None).await?;
+    client.logout().await?;
     let id = client.identity();
     if json {
         output::json(&json!({ "operatorId": id.operator_id, "loggedOut": true }))?;

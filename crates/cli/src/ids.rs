@@ -1,6 +1,6 @@
 //! Ids typed on the command line, checked before they are put into a request path.
 
-use signet_client::{MachineId, SecretId};
+use signet_client::{InviteId, MachineId, SecretId, UserId};
 
 /// A secret id (`sk_` and 10 letters or digits).
 pub fn secret(raw: &str) -> anyhow::Result<SecretId> {
@@ -12,6 +12,17 @@ pub fn secret(raw: &str) -> anyhow::Result<SecretId> {
 pub fn machine(raw: &str) -> anyhow::Result<MachineId> {
     MachineId::parse(raw)
         .map_err(|_| anyhow::anyhow!("{raw:?} is not a machine id (a lower-case UUID)"))
+}
+
+/// A user id (a lower-case UUID).
+pub fn user(raw: &str) -> anyhow::Result<UserId> {
+    UserId::parse(raw).map_err(|_| anyhow::anyhow!("{raw:?} is not a user id (a lower-case UUID)"))
+}
+
+/// An invitation id (a lower-case UUID).
+pub fn invite(raw: &str) -> anyhow::Result<InviteId> {
+    InviteId::parse(raw)
+        .map_err(|_| anyhow::anyhow!("{raw:?} is not an invitation id (a lower-case UUID)"))
 }
 
 /// Any other id that becomes one path segment (token and allowlist-entry ids). Only letters,

@@ -102,16 +102,9 @@ pub fn cell(value: &impl serde::Serialize) -> String {
     serde_json::to_value(value).map_or_else(|_| "-".to_owned(), |v| text(&v))
 }
 
-/// Unix milliseconds, if any, as [`time`] prints them.
+/// Unix milliseconds, if any, as `YYYY-MM-DD HH:MM:SSZ` (UTC), or `-`.
 pub fn at(ms: impl Into<Option<i64>>) -> String {
     ms.into().map_or_else(|| "-".to_owned(), utc_from_millis)
-}
-
-/// A Unix-milliseconds JSON field as `YYYY-MM-DD HH:MM:SSZ` (UTC), or `-`.
-pub fn time(value: &Value) -> String {
-    value
-        .as_i64()
-        .map_or_else(|| "-".to_owned(), utc_from_millis)
 }
 
 /// Formats Unix milliseconds as UTC, with the civil-from-days algorithm of H. Hinnant (so no
@@ -151,7 +144,7 @@ mod tests {
         assert_eq!(utc_from_millis(1_711_468_800_000), "2024-03-26 16:00:00Z");
         assert_eq!(utc_from_millis(951_782_400_000), "2000-02-29 00:00:00Z");
         assert_eq!(utc_from_millis(-1000), "1969-12-31 23:59:59Z");
-        assert_eq!(time(&json!(null)), "-");
+        assert_eq!(at(None), "-");
     }
 
     #[test]

@@ -46,5 +46,6 @@ pub use secret::SecretValue;
 /// The wire contract's types, which the typed calls take and return.
 pub use signet_api as api;
 pub use signet_proto::{
-    Fingerprint, Identity, MachineId, OperatorId, ProjectId, SecretId, SecretSeed, VaultId,
+    Fingerprint, Identity, InviteId, MachineId, OperatorId, PasskeyId, ProjectId, SecretId,
+    SecretSeed, SessionId, UserId, VaultId,
 };

@@ -5,8 +5,9 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use serde::{Deserialize, Serialize};
-use signet_proto::{OperatorId, SecretSeed, VaultId};
+use signet_api::auth::{CliLoginAnswer, CliLoginRequest, InviteAcceptRequest, NewAccountAnswer};
+use signet_api::route::auth as route;
+use signet_proto::SecretSeed;
 use zeroize::Zeroizing;
 
 use crate::error::ClientError;
@@ -45,29 +46,6 @@ pub struct Login {
     pub replaced: Option<PathBuf>,
 }
 
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct LoginBody<'a> {
-    login: &'a str,
-    password: &'a str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    totp: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    recovery_code: Option<&'a str>,
-    public_key: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    name: Option<&'a str>,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct LoginResponse {
-    operator_id: OperatorId,
-    vault_id: VaultId,
-    expires_at: i64,
-    api_url: String,
-}
-
 /// `POST /v1/auth/cli-login`, then saves the new operator identity under `home`.
 pub async fn cli_login(
     home: &SignetHome,
@@ -80,25 +58,25 @@ pub async fn cli_login(
     // The password must not travel in the clear, so the URL is checked before anything else.
     let base = checked_base_url(server_url)?;
     let seed = SecretSeed::generate();
-    let body = LoginBody {
-        login,
-        password,
+    let body = CliLoginRequest {
+        login: login.to_owned(),
+        password: Zeroizing::new(password.to_owned()),
         totp: match factor {
-            Some(LoginFactor::Totp(c)) => Some(c.as_str()),
+            Some(LoginFactor::Totp(c)) => Some(c.clone()),
             _ => None,
         },
         recovery_code: match factor {
-            Some(LoginFactor::RecoveryCode(c)) => Some(c.as_str()),
+            Some(LoginFactor::RecoveryCode(c)) => Some(c.clone()),
             _ => None,
         },
         public_key: seed.public_key().to_base64(),
-        name,
+        name: name.map(str::to_owned),
     };
     let bytes = Zeroizing::new(
         serde_json::to_vec(&body).map_err(|e| ClientError::decode("login body", e))?,
     );
     let resp = http_client(TIMEOUT)?
-        .post(format!("{base}/v1/auth/cli-login"))
+        .post(format!("{base}{}", route::CLI_LOGIN))
         .header("content-type", "application/json")
         .body(bytes.to_vec())
         .send()
@@ -112,7 +90,7 @@ pub async fn cli_login(
     if !status.is_success() {
         return Err(ClientError::from_response(status.as_u16(), &answer));
     }
-    let r: LoginResponse =
+    let r: CliLoginAnswer =
         serde_json::from_slice(&answer).map_err(|e| ClientError::decode("login response", e))?;
     let api_url = match r.api_url.trim() {
         "" => base,
@@ -133,21 +111,14 @@ pub async fn cli_login(
     })
 }
 
-#[derive(Serialize)]
-struct AcceptBody<'a> {
-    code: &'a str,
-    username: &'a str,
-    password: &'a str,
-}
-
 /// Accepts an invitation: `link` is the `<server>/#/invite/<code>` URL the inviter passed on.
 /// Creates the account with the chosen username and password and returns the server's answer
-/// (`user`, `otpauthUri`, `totpSecret`, `recoveryCodes`), which the caller shows once.
+/// (the user, their TOTP enrollment and recovery codes), which the caller shows once.
 pub async fn accept_invite(
     link: &str,
     username: &str,
     password: &str,
-) -> Result<serde_json::Value, ClientError> {
+) -> Result<NewAccountAnswer, ClientError> {
     let (server, code) =
         link.trim()
             .split_once("/#/invite/")
@@ -157,15 +128,15 @@ pub async fn accept_invite(
     // The password must not travel in the clear, so the URL is checked before anything else.
     let base = checked_base_url(server)?;
     let bytes = Zeroizing::new(
-        serde_json::to_vec(&AcceptBody {
-            code,
-            username,
-            password,
+        serde_json::to_vec(&InviteAcceptRequest {
+            code: Zeroizing::new(code.to_owned()),
+            username: username.to_owned(),
+            password: Zeroizing::new(password.to_owned()),
         })
         .map_err(|e| ClientError::decode("invitation body", e))?,
     );
     let resp = http_client(TIMEOUT)?
-        .post(format!("{base}/v1/auth/invite/accept"))
+        .post(format!("{base}{}", route::INVITE_ACCEPT))
         .header("content-type", "application/json")
         .body(bytes.to_vec())
         .send()

@@ -120,34 +120,39 @@ impl OperatorClient {
         self.signer.signed(method, path)
     }
 
-    /// Calls an admin route (`docs/api.md`) and returns its JSON answer. `body` is sent as
-    /// compact JSON; `None` sends an empty body (and no `Content-Type`).
-    pub async fn request(
+    /// Calls any admin route and decodes its answer into `T` (a `signet_api` answer type, or
+    /// any other shape the caller expects). `body` is sent as compact JSON; `None` sends an
+    /// empty body (and no `Content-Type`). The typed methods are the usual way in; this is for
+    /// the routes' edges (tests, tools).
+    pub async fn request<B, T>(
         &self,
         method: &str,
         path: &str,
-        body: Option<&serde_json::Value>,
-    ) -> Result<serde_json::Value, ClientError> {
+        body: Option<&B>,
+    ) -> Result<T, ClientError>
+    where
+        B: Serialize + ?Sized,
+        T: serde::de::DeserializeOwned,
+    {
         let bytes = match body {
-            Some(v) => serde_json::to_vec(v).map_err(|e| ClientError::decode("request body", e))?,
+            Some(v) => crate::admin::body(v)?,
             None => Vec::new(),
         };
         self.call(method, path, &bytes).await
     }
 
     /// Like [`request`](Self::request), with the body already encoded: for bodies that hold a
-    /// password, which the caller keeps in zeroizing memory instead of a `serde_json::Value`.
-    pub async fn request_bytes(
+    /// password, which the caller keeps in zeroizing memory.
+    pub async fn request_bytes<T: serde::de::DeserializeOwned>(
         &self,
         method: &str,
         path: &str,
         body: &[u8],
-    ) -> Result<serde_json::Value, ClientError> {
+    ) -> Result<T, ClientError> {
         self.call(method, path, body).await
     }
 
-    /// Sends one signed admin call and decodes its answer (a typed one from `signet_api`, or a
-    /// `serde_json::Value` for [`request`](Self::request)).
+    /// Sends one signed admin call and decodes its answer (a typed one from `signet_api`).
     pub(crate) async fn call<T: serde::de::DeserializeOwned>(
         &self,
         method: &str,

@@ -9,15 +9,17 @@
 //!
 //! ```no_run
 //! # async fn demo(client: &signet_client::MachineClient) -> Result<(), signet_client::ClientError> {
+//! use signet_client::api::route::machine as route;
+//!
 //! let now = signet_client::unix_now();
-//! let stale = client.signed("GET", "/v1/secrets").timestamp(now - 301).build()?;
+//! let stale = client.signed("GET", route::SECRETS).timestamp(now - 301).build()?;
 //! assert_eq!(stale.send().await?.status, 401);
 //!
-//! let once = client.signed("GET", "/v1/secrets").build()?;
+//! let once = client.signed("GET", route::SECRETS).build()?;
 //! assert_eq!(once.send().await?.status, 200);
 //! assert_eq!(once.send().await?.status, 401); // the same nonce again: a replay
 //!
-//! let mut tampered = client.signed("POST", "/v1/secrets/list").json(&serde_json::json!({"projectId": "proj_0123456789"})).build()?;
+//! let mut tampered = client.signed("POST", route::SECRETS_LIST).json(&serde_json::json!({"projectId": "proj_0123456789"})).build()?;
 //! tampered.body = br#"{"projectId":"proj_9876543210"}"#.to_vec();
 //! assert_eq!(tampered.send().await?.status, 401);
 //! # Ok(()) }
@@ -284,8 +286,8 @@ pub struct SignedRequest<'a> {
 }
 
 impl<'a> SignedRequest<'a> {
-    /// A request with `method` (e.g. `"GET"`) to `path` (e.g. `"/v1/secrets"`), with an empty
-    /// body, a fresh timestamp and nonce.
+    /// A request with `method` (e.g. `"GET"`) to `path` (e.g. `route::machine::SECRETS`),
+    /// with an empty body, a fresh timestamp and nonce.
     pub fn new(signer: &'a Signer, method: &str, path: &str) -> Self {
         Self {
             signer,
@@ -305,10 +307,10 @@ impl<'a> SignedRequest<'a> {
         self
     }
 
-    /// The compact JSON of `value` as the body.
+    /// The compact JSON of `value` as the body (empty if `value` cannot be encoded as JSON, as
+    /// a map with non-string keys cannot).
     #[cfg(feature = "tamper")]
-    pub fn json(self, value: &serde_json::Value) -> Self {
-        // Serialising a `Value` to a `Vec` cannot fail.
+    pub fn json<T: serde::Serialize + ?Sized>(self, value: &T) -> Self {
         let body = serde_json::to_vec(value).unwrap_or_default();
         self.body(body)
     }
@@ -706,9 +708,9 @@ impl RawResponse {
             .map(|(_, v)| v.as_str())
     }
 
-    /// The body parsed as JSON.
+    /// The body parsed as JSON, into any shape (`serde_json::Value` for an untyped look).
     #[cfg(feature = "tamper")]
-    pub fn json(&self) -> Result<serde_json::Value, ClientError> {
+    pub fn json<T: serde::de::DeserializeOwned>(&self) -> Result<T, ClientError> {
         serde_json::from_slice(&self.body).map_err(|e| ClientError::decode("response body", e))
     }
 
@@ -737,7 +739,7 @@ mod tests {
     fn raw_signing_matches_the_protocol_crate() {
         let seed = SecretSeed::from_bytes([1; 32]);
         let method = Method::parse("POST").unwrap();
-        let path = CanonicalPath::parse("/v1/secrets/list").unwrap();
+        let path = CanonicalPath::parse(signet_api::route::machine::SECRETS_LIST).unwrap();
         let nonce = Nonce::parse("AAAAAAAAAAAAAAAAAAAAAA==").unwrap();
         let h = SignedHeaders::sign(
             &seed,
@@ -750,7 +752,7 @@ mod tests {
         let (s, sig) = sign_raw(
             &seed,
             "POST",
-            "/v1/secrets/list",
+            signet_api::route::machine::SECRETS_LIST,
             "1711468800",
             "AAAAAAAAAAAAAAAAAAAAAA==",
             b"{}",

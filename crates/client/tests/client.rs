@@ -448,7 +448,7 @@ async fn operator_requests_are_signed_with_the_operator_header() {
         fast(),
     )
     .unwrap();
-    let created = client
+    let created: serde_json::Value = client
         .request(
             "POST",
             "/v1/admin/projects",
@@ -612,4 +612,59 @@ async fn enrollment_checks_the_fingerprint_and_reports_refusals() {
         .await
         .unwrap_err();
     assert!(matches!(err, ClientError::InsecureUrl { .. }));
+}
+
+#[tokio::test]
+async fn user_actions_and_invitations_send_their_routes_and_decode_typed_answers() {
+    let uid = signet_client::UserId::generate();
+    let user = format!(
+        r#"{{"id":"{uid}","username":"ann","email":"ann@example.test","displayName":"Ann","role":"viewer","status":"active","createdAt":1,"projects":["proj_0123456789"]}}"#
+    );
+    let server = Server::new(vec![
+        (200, &user),
+        (200, r#"{"deleted":true}"#),
+        (200, &user),
+        (200, r#"{"revoked":true}"#),
+    ]);
+    let url = server.spawn().await;
+    let op = OperatorIdentity {
+        operator_id: OperatorId::generate(),
+        name: "alice".into(),
+        vault_id: VaultId::generate(),
+        api_url: url,
+        private_key_path: String::new(),
+    };
+    let client = OperatorClient::with_options(
+        Credentials::new(op, SecretSeed::from_bytes([9; 32]), "x".into()),
+        fast(),
+    )
+    .unwrap();
+    let change = signet_client::api::admin::user::UserRoleRequest {
+        role: "viewer".into(),
+        projects: Some(vec!["proj_0123456789".into()]),
+    };
+    let after = client.set_user_role(&uid, &change).await.unwrap();
+    assert_eq!(
+        after.projects,
+        Some(vec![ProjectId::parse("proj_0123456789").unwrap()])
+    );
+    assert!(client.remove_user(&uid).await.unwrap().deleted);
+    // An answer of the other action's shape is a decode error, not a silent success.
+    let wrong = client.remove_user(&uid).await.unwrap_err();
+    assert!(matches!(wrong, ClientError::Decode { .. }), "{wrong:?}");
+    let invite = signet_client::InviteId::generate();
+    assert!(client.revoke_invite(&invite).await.unwrap().revoked);
+
+    let seen = server.seen();
+    assert_eq!(seen[0].target, format!("/v1/admin/users/{uid}/role"));
+    assert_eq!(
+        seen[0].body,
+        br#"{"role":"viewer","projects":["proj_0123456789"]}"#
+    );
+    assert_eq!(seen[1].target, format!("/v1/admin/users/{uid}/delete"));
+    assert!(seen[1].body.is_empty());
+    assert_eq!(
+        seen[3].target,
+        format!("/v1/admin/users/invites/{invite}/revoke")
+    );
 }

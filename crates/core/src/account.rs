@@ -22,7 +22,6 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use argon2::password_hash::phc::{Output, ParamsString, PasswordHash, Salt};
 use argon2::{Algorithm, Argon2, Block, Params, Version};
-use serde::Serialize;
 use sha2::{Digest, Sha256};
 use signet_api::audit::{AuditAction, DenialReason};
 use signet_proto::{OperatorId, ProjectId, PublicKey, UserId, VaultId};
@@ -159,8 +158,7 @@ pub struct NewUser<'a> {
 pub const MAX_SCOPED_PROJECTS: usize = 1000;
 
 /// A user as operators see them: no hash, no seed, no counters.
-#[derive(Debug, Clone, Serialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Clone)]
 pub struct UserView {
     /// The account's id.
     pub id: UserId,
@@ -229,8 +227,7 @@ pub struct LoginAttempt<'a> {
 }
 
 /// What the CLI is told after signing in: enough to write its operator identity.
-#[derive(Debug, Clone, Serialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Clone)]
 pub struct CliLogin {
     /// The new operator key's id.
     pub operator_id: OperatorId,

@@ -19,7 +19,6 @@ use std::sync::Arc;
 use std::sync::Mutex;
 
 use regex::RegexBuilder;
-use serde::Serialize;
 use sha2::{Digest, Sha256};
 use signet_api::audit::{AuditAction, DenialReason};
 use signet_proto::{
@@ -116,8 +115,7 @@ pub struct Registration<'a> {
 }
 
 /// What the machine is told after registering.
-#[derive(Debug, Clone, Serialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Clone)]
 pub struct Registered {
     /// Its new id.
     pub machine_id: MachineId,

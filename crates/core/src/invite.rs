@@ -13,7 +13,6 @@
 
 use std::sync::Arc;
 
-use serde::Serialize;
 use sha2::{Digest, Sha256};
 use signet_api::audit::AuditAction;
 use signet_proto::{InviteId, ProjectId};
@@ -48,8 +47,7 @@ pub struct NewInvite<'a> {
 }
 
 /// An invitation as operators see it: never the code.
-#[derive(Debug, Clone, Serialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Clone)]
 pub struct InviteView {
     /// Its id.
     pub id: InviteId,

@@ -96,8 +96,7 @@ fn relying_party(api_url: &str) -> Result<Webauthn, String> {
 }
 
 /// A passkey as its owner sees it: no key material.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PasskeyView {
     /// The passkey's id.
     pub id: PasskeyId,
@@ -122,8 +121,7 @@ impl From<PasskeyRecord> for PasskeyView {
 
 /// What a browser needs to run a ceremony: the id to send back, and the options for
 /// `navigator.credentials.create/get` (`PublicKeyCredential{Creation,Request}OptionsJSON`).
-#[derive(Clone, Serialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Clone)]
 pub struct PasskeyChallenge {
     /// Sent back with the answer.
     pub challenge_id: CeremonyId,

@@ -24,7 +24,6 @@ use std::sync::Mutex;
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use serde::Serialize;
 use sha2::{Digest, Sha256};
 use signet_api::audit::{AuditAction, DenialReason};
 use signet_proto::{OperatorId, SessionId};
@@ -124,8 +123,7 @@ pub struct OpenedSession {
 }
 
 /// The current session, as the dashboard sees it.
-#[derive(Debug, Clone, Serialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Clone)]
 pub struct SessionView {
     /// Send it as `X-CSRF-Token` with every state-changing request.
     pub csrf_token: String,
@@ -142,8 +140,7 @@ pub struct SessionView {
 }
 
 /// One of the user's live sessions, for the account page.
-#[derive(Debug, Clone, Serialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Clone)]
 pub struct SessionListing {
     /// The session's id.
     pub id: SessionId,
@@ -162,8 +159,7 @@ pub struct SessionListing {
 }
 
 /// A CLI key the user made with `signet login`.
-#[derive(Debug, Clone, Serialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Clone)]
 pub struct CliKeyListing {
     /// The key's operator id.
     pub operator_id: OperatorId,
@@ -176,8 +172,7 @@ pub struct CliKeyListing {
 }
 
 /// One sign-in attempt, for the account page.
-#[derive(Debug, Clone, Serialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Clone)]
 pub struct LoginListing {
     /// When.
     pub at: i64,
@@ -190,8 +185,7 @@ pub struct LoginListing {
 }
 
 /// The signed-in user's own security settings and activity.
-#[derive(Debug, Clone, Serialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Clone)]
 pub struct AccountView {
     /// The user.
     pub user: UserView,

@@ -13,7 +13,6 @@ use signet_proto::{
 
 use crate::error::ApiError;
 use crate::extract::{header, json, json_opt};
-use crate::routes::{account, auth, passkey, user};
 
 pub use axum::http;
 
@@ -60,7 +59,10 @@ fn optional<T: DeserializeOwned>(name: &'static str, body: &[u8]) -> BodyVerdict
 pub fn json_bodies(body: &[u8]) -> Vec<BodyVerdict> {
     type Object = serde_json::Map<String, serde_json::Value>;
     vec![
-        required::<account::PasswordBody>("account::PasswordBody", body),
+        required::<api::admin::account::PasswordChangeRequest>(
+            "admin::PasswordChangeRequest",
+            body,
+        ),
         required::<api::admin::vault::VaultSettingsRequest>("admin::VaultSettingsRequest", body),
         required::<api::admin::project::CreateProjectRequest>("admin::CreateProjectRequest", body),
         required::<api::admin::secret::CreateSecretRequest>("admin::CreateSecretRequest", body),
@@ -77,19 +79,22 @@ pub fn json_bodies(body: &[u8]) -> Vec<BodyVerdict> {
         required::<api::admin::user::CreateUserRequest>("admin::CreateUserRequest", body),
         required::<api::admin::budget::SetBudgetRequest>("admin::SetBudgetRequest", body),
         required::<Object>("admin::no_body", body),
-        required::<auth::CliLoginBody>("auth::CliLoginBody", body),
-        required::<auth::SetupBody>("auth::SetupBody", body),
-        required::<auth::SessionLoginBody>("auth::SessionLoginBody", body),
-        required::<auth::StepUpBody>("auth::StepUpBody", body),
+        required::<api::auth::CliLoginRequest>("auth::CliLoginRequest", body),
+        required::<api::auth::SetupRequest>("auth::SetupRequest", body),
+        required::<api::auth::SessionLoginRequest>("auth::SessionLoginRequest", body),
+        required::<api::auth::StepUpRequest>("auth::StepUpRequest", body),
         required::<api::enroll::EnrollRequest>("enroll::EnrollRequest", body),
         required::<api::machine::ProjectScope>("machine::ProjectScope", body),
         optional::<api::machine::ExportRequest>("machine::ExportRequest", body),
         required::<api::machine::PollRequest>("machine::PollRequest", body),
-        required::<passkey::AnswerBody>("passkey::AnswerBody", body),
-        required::<passkey::NameBody>("passkey::NameBody", body),
+        required::<api::admin::passkey::PasskeyCredentialRequest>(
+            "passkey::PasskeyCredentialRequest",
+            body,
+        ),
+        required::<api::admin::passkey::PasskeyNameRequest>("passkey::PasskeyNameRequest", body),
         optional::<Object>("passkey::empty", body),
-        required::<user::InviteBody>("user::InviteBody", body),
-        required::<user::RoleBody>("user::RoleBody", body),
-        required::<user::AcceptBody>("user::AcceptBody", body),
+        required::<api::admin::user::InviteRequest>("user::InviteRequest", body),
+        required::<api::admin::user::UserRoleRequest>("user::UserRoleRequest", body),
+        required::<api::auth::InviteAcceptRequest>("auth::InviteAcceptRequest", body),
     ]
 }

@@ -1,6 +1,6 @@
 //! The served document, and the router and the document agreeing: every operation the document
-//! declares is routed with its method, and every method the router answers on a documented path
-//! is declared. Paths not yet in the document (areas still untyped) are left out.
+//! declares is routed with its method, every method the router answers on a documented path is
+//! declared, and every route path `signet_api::route` names is documented.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // Tests fail loudly by design.
 
 use std::collections::BTreeSet;
@@ -107,6 +107,19 @@ async fn router_and_document_agree() {
             }
         }
     }
+}
+
+#[test]
+fn every_route_constant_is_documented() {
+    let documented: BTreeSet<String> = documented().into_iter().map(|(p, _)| p).collect();
+    let missing: Vec<String> = route_constants()
+        .into_iter()
+        .filter(|p| !documented.contains(p))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "route constants missing from the document: {missing:?}"
+    );
 }
 
 #[tokio::test]

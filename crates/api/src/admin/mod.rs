@@ -8,11 +8,13 @@
 use serde::{Deserialize, Serialize};
 use utoipa::{OpenApi, ToSchema};
 
+pub mod account;
 pub mod allowlist;
 pub mod audit;
 pub mod budget;
 pub mod machine;
 pub mod operator;
+pub mod passkey;
 pub mod project;
 pub mod secret;
 pub mod token;
@@ -28,9 +30,23 @@ pub struct DeletedAnswer {
     pub deleted: bool,
 }
 
+/// The answer to a delete that names nothing back: `{"deleted": true}`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct DeletedFlagAnswer {
+    /// Always `true`.
+    pub deleted: bool,
+}
+
+/// The answer to a revocation: `{"revoked": true}`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct RevokedAnswer {
+    /// Always `true`.
+    pub revoked: bool,
+}
+
 /// What every operator module shares.
 #[derive(OpenApi)]
-#[openapi(components(schemas(DeletedAnswer)))]
+#[openapi(components(schemas(DeletedAnswer, DeletedFlagAnswer, RevokedAnswer)))]
 struct Shared;
 
 /// The operator routes' part of the document.
@@ -47,6 +63,8 @@ pub fn api() -> utoipa::openapi::OpenApi {
         budget::Api::openapi(),
         audit::Api::openapi(),
         user::Api::openapi(),
+        account::Api::openapi(),
+        passkey::Api::openapi(),
     ] {
         doc.merge(area);
     }
@@ -91,6 +109,18 @@ mod tests {
             route::AUDIT_QUERY,
             route::AUDIT_VERIFY,
             route::USERS,
+            route::USERS_INVITE,
+            route::USERS_INVITES,
+            route::USERS_INVITE_REVOKE,
+            route::USER_ACTION,
+            route::ACCOUNT,
+            route::ACCOUNT_PASSWORD,
+            route::ACCOUNT_SESSION_REVOKE,
+            route::ACCOUNT_CLI_KEY_REVOKE,
+            route::PASSKEY_REGISTER_START,
+            route::PASSKEY_REGISTER_FINISH,
+            route::PASSKEY_RENAME,
+            route::PASSKEY_DELETE,
         ];
         assert_eq!(declared, owned.into_iter().collect());
     }

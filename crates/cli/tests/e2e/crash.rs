@@ -7,6 +7,7 @@ use signet_client::{MachineClient, OperatorClient};
 use signet_proto::Identity;
 use tokio::sync::Mutex;
 
+use crate::harness::AdminJson;
 use crate::harness::Fixture;
 
 fn value(name: &str, version: u64) -> String {
@@ -40,7 +41,10 @@ async fn acknowledged_writes_survive_kill_9() {
             for i in 0..1000 {
                 let name = format!("burst-{w}-{i}");
                 let body = json!({"projectId": project, "name": name, "value": value(&name, 1)});
-                let Ok(created) = op.request("POST", "/v1/admin/secrets", Some(&body)).await else {
+                let Ok(created) = op
+                    .request_json("POST", "/v1/admin/secrets", Some(&body))
+                    .await
+                else {
                     return;
                 };
                 let id = created["id"].as_str().expect("id").to_owned();
@@ -48,7 +52,7 @@ async fn acknowledged_writes_survive_kill_9() {
                 for v in 2..=3 {
                     let body = json!({"value": value(&name, v)});
                     if op
-                        .request(
+                        .request_json(
                             "POST",
                             &format!("/v1/admin/secrets/{id}/update"),
                             Some(&body),
@@ -80,7 +84,7 @@ async fn acknowledged_writes_survive_kill_9() {
 
     // Grant the machine every secret that exists now, then read them all in one export.
     let listed = op
-        .request(
+        .request_json(
             "POST",
             "/v1/admin/secrets/query",
             Some(&json!({"projectId": f.project})),
@@ -94,7 +98,7 @@ async fn acknowledged_writes_survive_kill_9() {
         .map(|s| s["id"].as_str().expect("id").to_owned())
         .collect();
     for chunk in ids.chunks(100) {
-        op.request(
+        op.request_json(
             "POST",
             &format!("/v1/admin/machines/{}/grant", f.machine),
             Some(&json!({"secretIds": chunk})),
@@ -114,7 +118,7 @@ async fn acknowledged_writes_survive_kill_9() {
 
     for (id, (name, version)) in &acked {
         let meta = op
-            .request("GET", &format!("/v1/admin/secrets/{id}"), None)
+            .request_json("GET", &format!("/v1/admin/secrets/{id}"), None)
             .await
             .unwrap_or_else(|e| panic!("acknowledged {id} lost: {e}"));
         let current = meta["version"].as_u64().expect("version");

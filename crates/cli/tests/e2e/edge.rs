@@ -121,7 +121,7 @@ async fn an_encoded_body_is_refused_with_415() {
         .expect("send");
     assert_eq!(encoded.status, 415, "{}", encoded.text());
     assert_eq!(
-        encoded.json().expect("json")["code"],
+        encoded.json::<serde_json::Value>().expect("json")["code"],
         "unsupported_encoding"
     );
     let plain = c

@@ -223,7 +223,7 @@ async fn poll_list_export_and_revoke(backend: Backend) {
         .send()
         .await
         .expect("send");
-    let v = r.json().expect("json");
+    let v = r.json::<serde_json::Value>().expect("json");
     let rows = v["secrets"].as_array().expect("secrets");
     assert_eq!(rows.len(), 2);
     let structured = rows
@@ -257,7 +257,13 @@ async fn poll_list_export_and_revoke(backend: Backend) {
             .json(&body)
             .build()
             .expect("build");
-        async move { req.send().await.expect("send").json().expect("json") }
+        async move {
+            req.send()
+                .await
+                .expect("send")
+                .json::<serde_json::Value>()
+                .expect("json")
+        }
     };
     assert_eq!(poll(&c, body.clone()).await["changes"], json!({}));
     s.op_json(&["secret", "update", &f.secret, "--value", "v2"]);

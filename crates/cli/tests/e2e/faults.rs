@@ -15,6 +15,7 @@ use serde_json::{Value, json};
 use signet_client::{ClientError, OperatorClient};
 use tokio::sync::Mutex;
 
+use crate::harness::AdminJson;
 use crate::harness::{Backend, Fixture, PgDatabase, TestServer, bin, every_backend, run, stderr};
 
 /// How long a server armed to crash may take to die once the operation reached the point.
@@ -137,7 +138,7 @@ async fn an_audit_failure_rolls_the_change_back(backend: Backend) {
     arm(&mut f, "audit_append_fail=return");
     let op = f.operator_client();
     let err = op
-        .request(
+        .request_json(
             "POST",
             &format!("/v1/admin/secrets/{}/update", f.secret),
             Some(&json!({"value": "never-kept"})),
@@ -169,7 +170,7 @@ async fn update_until_refused(
                 let body = json!({"value": format!("{id}-{i}")});
                 let path = format!("/v1/admin/secrets/{id}/update");
                 let answer: Result<Value, ClientError> =
-                    op.request("POST", &path, Some(&body)).await;
+                    op.request_json("POST", &path, Some(&body)).await;
                 let Ok(answer) = answer else { return };
                 let v = answer["version"].as_u64().expect("version");
                 told.lock().await.entry(id.clone()).or_default().push(v);

@@ -5,6 +5,7 @@
 
 use serde_json::{Value, json};
 
+use crate::harness::AdminJson;
 use crate::harness::{Backend, Fixture, every_backend, stderr, stdout};
 
 /// What the machine reads for one field, or `None` if the read fails.
@@ -112,14 +113,14 @@ async fn updates_keep_replace_remove_and_add_fields(backend: Backend) {
         ),
     ] {
         let e = op
-            .request("POST", &path, Some(&body))
+            .request_json("POST", &path, Some(&body))
             .await
             .expect_err("refused");
         assert_eq!(e.status(), Some(400), "{body}: {e}");
         assert!(e.to_string().contains(says), "{body}: {e}");
     }
     let standard = op
-        .request(
+        .request_json(
             "POST",
             &format!("/v1/admin/secrets/{}/update", f.secret),
             Some(&json!({"baseVersion": 1, "keepFields": []})),
@@ -151,7 +152,7 @@ async fn updates_keep_replace_remove_and_add_fields(backend: Backend) {
     ]);
     assert_eq!(other["version"], 4);
     let late = op
-        .request(
+        .request_json(
             "POST",
             &path,
             Some(&json!({"baseVersion": 3, "keepFields": ["pass", "port"], "fields": {"user": "mine"}})),

@@ -349,7 +349,10 @@ async fn an_audit_outage_fails_closed_with_503_and_no_secret() {
         .await
         .expect("send");
     assert_eq!(r.status, 503, "{}", r.text());
-    assert_eq!(r.json().expect("json")["code"], "unavailable");
+    assert_eq!(
+        r.json::<serde_json::Value>().expect("json")["code"],
+        "unavailable"
+    );
     assert!(
         !r.text().contains(&f.value),
         "no secret bytes on a failed audit"

@@ -6,6 +6,7 @@
 use serde_json::{Value, json};
 use totp_rs::Totp;
 
+use crate::harness::AdminJson;
 use crate::harness::run_with_stdin;
 use crate::harness::{Backend, Fixture, every_backend, stderr};
 use crate::roles::{PASSWORD, login, owner_client, raw};
@@ -83,7 +84,7 @@ async fn an_invited_scoped_developer_sees_only_their_project(backend: Backend) {
 
     let ivy = login(s, "ivy", &totp);
     let projects = ivy
-        .request("GET", "/v1/admin/projects", None)
+        .request_json("GET", "/v1/admin/projects", None)
         .await
         .expect("projects");
     let ids: Vec<&str> = projects["projects"]
@@ -117,7 +118,7 @@ async fn an_invited_scoped_developer_sees_only_their_project(backend: Backend) {
         );
     }
     // Inside the scope, a developer works as usual.
-    ivy.request(
+    ivy.request_json(
         "POST",
         "/v1/admin/secrets",
         Some(&json!({"projectId": mine, "name": "IVY", "value": "v"})),
@@ -138,7 +139,7 @@ async fn an_invited_scoped_developer_sees_only_their_project(backend: Backend) {
     let widened = s.op_json(&["user", "role", &uid, "--role", "developer"]);
     assert_eq!(widened["projects"], Value::Null);
     let all = ivy
-        .request("GET", "/v1/admin/projects", None)
+        .request_json("GET", "/v1/admin/projects", None)
         .await
         .expect("projects");
     assert_eq!(all["projects"].as_array().expect("list").len(), 2);

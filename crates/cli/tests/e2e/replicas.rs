@@ -11,6 +11,7 @@ use signet_client::identity::{self, Credentials, OperatorIdentity};
 use signet_client::{MachineClient, OperatorClient, PreparedRequest};
 use signet_proto::Identity;
 
+use crate::harness::AdminJson;
 use crate::harness::{Fixture, PgDatabase, TestServer, shared_config, stderr};
 
 /// A database, a shared root key and config, and two replicas.
@@ -263,7 +264,7 @@ async fn a_policy_flip_on_a_binds_b_at_once_with_its_feed_dropped() {
     let on_b = r.machine_at(&r.b);
     assert_eq!(read(&on_b, &f.secret).await.0, 200);
     for i in 0..50 {
-        op.request("POST", "/v1/admin/ip-allowlist/enable", None)
+        op.request_json("POST", "/v1/admin/ip-allowlist/enable", None)
             .await
             .unwrap();
         let (status, body) = read(&on_b, &f.secret).await;
@@ -272,7 +273,7 @@ async fn a_policy_flip_on_a_binds_b_at_once_with_its_feed_dropped() {
             "flip {i}: B served after A enabled the allowlist: {body}"
         );
         assert!(!body.contains(&f.value));
-        op.request("POST", "/v1/admin/ip-allowlist/disable", None)
+        op.request_json("POST", "/v1/admin/ip-allowlist/disable", None)
             .await
             .unwrap();
         let (status, body) = read(&on_b, &f.secret).await;

@@ -12,6 +12,7 @@ use signet_client::identity::{self, OperatorIdentity};
 use signet_testkit::routes::route_path;
 use totp_rs::Totp;
 
+use crate::harness::AdminJson;
 use crate::harness::{Backend, Fixture, TestServer, every_backend, run_with_stdin, stderr};
 
 pub(crate) const PASSWORD: &str = "a long enough passphrase";
@@ -214,7 +215,7 @@ async fn a_viewer_cannot_change_anything_and_a_developer_only_secrets(backend: B
 
     // Objects for the id-taking routes to aim at, so a 403 is the role and not a missing id.
     let token = owner
-        .request(
+        .request_json(
             "POST",
             "/v1/admin/tokens/enrollment",
             Some(&json!({"projectIds": [p]})),
@@ -223,7 +224,7 @@ async fn a_viewer_cannot_change_anything_and_a_developer_only_secrets(backend: B
         .expect("enrollment token");
     let tid = token["id"].as_str().expect("token id").to_owned();
     let entry = owner
-        .request(
+        .request_json(
             "POST",
             "/v1/admin/ip-allowlist",
             Some(&json!({"cidr": "127.0.0.0/8", "label": "here"})),
@@ -267,14 +268,14 @@ async fn a_viewer_cannot_change_anything_and_a_developer_only_secrets(backend: B
             "/v1/admin/request-budgets".to_owned(),
         ] {
             all.push(before(
-                &owner.request("GET", &path, None).await.expect(&path),
+                &owner.request_json("GET", &path, None).await.expect(&path),
             ));
         }
         all
     };
     let was = snapshot().await;
     let tokenless = owner
-        .request("GET", "/v1/admin/vault", None)
+        .request_json("GET", "/v1/admin/vault", None)
         .await
         .expect("vault")["tokenlessEnrollment"]
         .as_bool()
@@ -516,7 +517,7 @@ async fn a_viewer_cannot_change_anything_and_a_developer_only_secrets(backend: B
         assert_eq!(raw(&viewer, "GET", path, None).await.0, 200, "{path}");
     }
     let audit = viewer
-        .request(
+        .request_json(
             "POST",
             "/v1/admin/audit/query",
             Some(&json!({"result": "denied"})),
@@ -540,7 +541,7 @@ async fn a_viewer_cannot_change_anything_and_a_developer_only_secrets(backend: B
         "every refusal is audited"
     );
     let me = viewer
-        .request("GET", "/v1/admin/whoami", None)
+        .request_json("GET", "/v1/admin/whoami", None)
         .await
         .expect("whoami");
     assert_eq!(me["role"], "viewer");
@@ -548,7 +549,7 @@ async fn a_viewer_cannot_change_anything_and_a_developer_only_secrets(backend: B
     // A developer writes secrets, and nothing else.
     let dev = login(s, "dave", &dev_totp);
     let created = dev
-        .request(
+        .request_json(
             "POST",
             "/v1/admin/secrets",
             Some(&json!({"projectId": p, "name": "DEV_ONLY", "value": "one"})),
@@ -557,7 +558,7 @@ async fn a_viewer_cannot_change_anything_and_a_developer_only_secrets(backend: B
         .expect("developer creates a secret");
     let new_id = created["id"].as_str().expect("id").to_owned();
     let updated = dev
-        .request(
+        .request_json(
             "POST",
             &format!("/v1/admin/secrets/{new_id}/update"),
             Some(&json!({"value": "two"})),

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use serde_json::json;
 use signet_client::HttpErrorKind;
 
+use crate::harness::AdminJson;
 use crate::harness::{Backend, Fixture, every_backend};
 
 const WRITERS: usize = 6;
@@ -27,7 +28,7 @@ async fn concurrent_updates_are_told_the_version_they_wrote(backend: Backend) {
                 for i in 0..EACH {
                     let body = json!({"value": format!("w{w}-{i}")});
                     loop {
-                        match op.request("POST", &path, Some(&body)).await {
+                        match op.request_json("POST", &path, Some(&body)).await {
                             Ok(answer) => {
                                 told.push(answer["version"].as_u64().expect("version"));
                                 break;

@@ -1,11 +1,13 @@
 //! The admin API's typed calls, one module per noun: each method sends one route of
 //! `signet_api::route::admin` and decodes its answer into `signet_api::admin`'s type.
 
+mod account;
 mod allowlist;
 mod audit;
 mod budget;
 mod machine;
 mod operator;
+mod passkey;
 mod project;
 mod secret;
 mod token;
@@ -25,6 +27,6 @@ pub(crate) fn path(template: &str, params: &[(&str, &str)]) -> String {
 }
 
 /// Encodes a request body.
-pub(crate) fn body(value: &impl serde::Serialize) -> Result<Vec<u8>, ClientError> {
+pub(crate) fn body<T: serde::Serialize + ?Sized>(value: &T) -> Result<Vec<u8>, ClientError> {
     serde_json::to_vec(value).map_err(|e| ClientError::decode("request body", e))
 }

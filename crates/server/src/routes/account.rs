@@ -1,18 +1,21 @@
 //! The signed-in user's own account: security overview, password, sessions and CLI keys.
 //! Session or signed; a headless `operator init` key has no account (400).
 
+use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, State};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use serde::Deserialize;
-use serde_json::{Value, json};
+use signet_api::admin::RevokedAnswer;
+use signet_api::admin::account::{AccountAnswer, PasswordChangeRequest, PasswordChangedAnswer};
 use signet_api::route;
+use signet_api::wire_id::WireId;
 use signet_core::account::Password;
-use zeroize::Zeroizing;
+use signet_proto::{OperatorId, SessionId};
 
 use crate::AppState;
-use crate::error::{ApiError, ApiResult, ErrorCode};
+use crate::error::ApiResult;
 use crate::extract::{OperatorCall, json};
+use crate::routes::admin::{answer, found};
 
 /// Account routes.
 pub(crate) fn routes() -> Router<AppState> {
@@ -23,22 +26,16 @@ pub(crate) fn routes() -> Router<AppState> {
         .route(route::admin::ACCOUNT_CLI_KEY_REVOKE, post(revoke_cli_key))
 }
 
-async fn account(State(s): State<AppState>, call: OperatorCall) -> ApiResult<Json<Value>> {
+async fn account(State(s): State<AppState>, call: OperatorCall) -> ApiResult<Json<AccountAnswer>> {
     let view = s.signet.sessions().account_view(&call.operator).await?;
-    serde_json::to_value(view)
-        .map(Json)
-        .map_err(|_| ApiError::new(ErrorCode::Internal))
+    Ok(Json(answer::account(view)))
 }
 
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub(crate) struct PasswordBody {
-    current_password: Zeroizing<String>,
-    new_password: Zeroizing<String>,
-}
-
-async fn password(State(s): State<AppState>, call: OperatorCall) -> ApiResult<Json<Value>> {
-    let mut b: PasswordBody = json(&call.body)?;
+async fn password(
+    State(s): State<AppState>,
+    call: OperatorCall,
+) -> ApiResult<Json<PasswordChangedAnswer>> {
+    let mut b: PasswordChangeRequest = json(&call.body)?;
     s.signet
         .sessions()
         .change_password(
@@ -47,29 +44,31 @@ async fn password(State(s): State<AppState>, call: OperatorCall) -> ApiResult<Js
             Password::new(std::mem::take(&mut *b.new_password)),
         )
         .await?;
-    Ok(Json(json!({ "changed": true })))
+    Ok(Json(PasswordChangedAnswer { changed: true }))
 }
 
 async fn revoke_session(
     State(s): State<AppState>,
-    Path(id): Path<String>,
+    id: Result<Path<WireId<SessionId>>, PathRejection>,
     call: OperatorCall,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<RevokedAnswer>> {
+    let id = found(id)?;
     s.signet
         .sessions()
-        .revoke_own_session(&call.operator, &id)
+        .revoke_own_session(&call.operator, &id.to_string())
         .await?;
-    Ok(Json(json!({ "revoked": true })))
+    Ok(Json(RevokedAnswer { revoked: true }))
 }
 
 async fn revoke_cli_key(
     State(s): State<AppState>,
-    Path(id): Path<String>,
+    id: Result<Path<WireId<OperatorId>>, PathRejection>,
     call: OperatorCall,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<RevokedAnswer>> {
+    let id = found(id)?;
     s.signet
         .sessions()
-        .revoke_own_cli_key(&call.operator, &id)
+        .revoke_own_cli_key(&call.operator, &id.to_string())
         .await?;
-    Ok(Json(json!({ "revoked": true })))
+    Ok(Json(RevokedAnswer { revoked: true }))
 }

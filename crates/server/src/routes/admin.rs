@@ -2,7 +2,7 @@
 //! Queries with parameters are POSTs with a JSON body, since signed routes take no query string.
 //! Bodies and answers are `signet_api::admin`'s types; [`answer`] maps core's views to them.
 
-mod answer;
+pub(crate) mod answer;
 
 use std::collections::BTreeMap;
 
@@ -90,7 +90,7 @@ pub(crate) fn routes() -> Router<AppState> {
 /// so the caller is authenticated first: an unauthenticated request is a 401 whatever its path
 /// says. Ids are `WireId`s, which never fail here: a malformed id reaches core, which checks the
 /// caller's role (and audits a refusal) before answering 404, as it did for a string id.
-fn found<T>(path: Result<Path<T>, PathRejection>) -> ApiResult<T> {
+pub(crate) fn found<T>(path: Result<Path<T>, PathRejection>) -> ApiResult<T> {
     path.map(|Path(t)| t)
         .map_err(|_| ApiError::new(crate::error::ErrorCode::NotFound))
 }

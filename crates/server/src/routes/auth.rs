@@ -9,18 +9,20 @@ use axum::http::{HeaderMap, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use serde::Deserialize;
-use serde_json::{Value, json};
-use signet_api::route;
-use signet_core::account::{
-    LoginAttempt, NewOwner, OwnerEnrollment, Password, SecondFactor, UserView,
+use signet_api::admin::operator::LogoutAnswer;
+use signet_api::auth::{
+    CliLoginAnswer, CliLoginRequest, NewAccountAnswer, SessionLoginRequest, SetupRequest,
+    SetupStateAnswer, StepUpAnswer, StepUpRequest,
 };
+use signet_api::route;
+use signet_core::account::{LoginAttempt, NewOwner, Password, SecondFactor};
 use signet_core::session::OpenedSession;
 use zeroize::Zeroizing;
 
 use crate::AppState;
 use crate::error::{ApiError, ApiResult, ErrorCode};
 use crate::extract::{ClientIp, MAX_BODY, OperatorCall, json, read_body};
+use crate::routes::admin::answer;
 
 /// Sign-in routes.
 pub(crate) fn routes() -> Router<AppState> {
@@ -29,28 +31,16 @@ pub(crate) fn routes() -> Router<AppState> {
         .merge(browser_routes())
 }
 
-/// The body. Its secrets are zeroized when it is dropped.
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub(crate) struct CliLoginBody {
-    login: String,
-    password: Zeroizing<String>,
-    totp: Option<Zeroizing<String>>,
-    recovery_code: Option<Zeroizing<String>>,
-    public_key: String,
-    name: Option<String>,
-}
-
 async fn cli_login(
     State(s): State<AppState>,
     ClientIp(ip): ClientIp,
     headers: HeaderMap,
     raw: axum::body::Body,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<CliLoginAnswer>> {
     // The parsed fields are zeroized on drop; so is this copy of the raw body, which holds the
     // password too.
     let body = Zeroizing::new(read_body(&headers, raw, MAX_BODY).await?.to_vec());
-    let b: CliLoginBody = json(&body)?;
+    let b: CliLoginRequest = json(&body)?;
     let second_factor = second_factor(b.totp, b.recovery_code)?;
     let user_agent = headers
         .get(header::USER_AGENT)
@@ -68,9 +58,12 @@ async fn cli_login(
         .accounts()
         .cli_login(attempt, &b.public_key, b.name.as_deref())
         .await?;
-    serde_json::to_value(r)
-        .map(Json)
-        .map_err(|_| ApiError::new(ErrorCode::Internal))
+    Ok(Json(CliLoginAnswer {
+        operator_id: r.operator_id,
+        vault_id: r.vault_id,
+        expires_at: r.expires_at,
+        api_url: r.api_url,
+    }))
 }
 
 /// At most one of a TOTP code and a recovery code.
@@ -117,57 +110,22 @@ fn user_agent(headers: &HeaderMap) -> &str {
         .unwrap_or_default()
 }
 
-async fn setup_state(State(s): State<AppState>) -> ApiResult<Json<Value>> {
-    Ok(Json(
-        json!({ "open": s.signet.sessions().setup_open().await? }),
-    ))
+async fn setup_state(State(s): State<AppState>) -> ApiResult<Json<SetupStateAnswer>> {
+    Ok(Json(SetupStateAnswer {
+        open: s.signet.sessions().setup_open().await?,
+    }))
 }
 
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub(crate) struct SetupBody {
-    code: Zeroizing<String>,
-    username: String,
-    email: String,
-    password: Zeroizing<String>,
-}
-
-async fn setup(State(s): State<AppState>, req: Request<Body>) -> ApiResult<Json<Value>> {
+async fn setup(State(s): State<AppState>, req: Request<Body>) -> ApiResult<Json<NewAccountAnswer>> {
     let (_parts, body, ip) = browser_post(&s, req).await?;
-    let mut b: SetupBody = json(&body)?;
+    let mut b: SetupRequest = json(&body)?;
     let new = NewOwner {
         username: &b.username,
         email: &b.email,
         password: Password::new(std::mem::take(&mut *b.password)),
     };
     let e = s.signet.sessions().setup_owner(&b.code, ip, new).await?;
-    Ok(Json(enrollment_json(&e)))
-}
-
-/// What a new account is shown once: the authenticator URI (and its secret, for typing in),
-/// and the recovery codes.
-pub(crate) fn enrollment_json(e: &OwnerEnrollment) -> Value {
-    let codes: Vec<&str> = e.recovery_codes.iter().map(|c| c.as_str()).collect();
-    let secret = e
-        .otpauth_uri
-        .split(['?', '&'])
-        .find_map(|kv| kv.strip_prefix("secret="))
-        .unwrap_or_default();
-    json!({
-        "user": UserView::from(e.user.clone()),
-        "otpauthUri": e.otpauth_uri.as_str(),
-        "totpSecret": secret,
-        "recoveryCodes": codes,
-    })
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub(crate) struct SessionLoginBody {
-    login: String,
-    password: Zeroizing<String>,
-    totp: Option<Zeroizing<String>>,
-    recovery_code: Option<Zeroizing<String>>,
+    Ok(Json(answer::new_account(e)))
 }
 
 /// Answers a fresh session: its view as JSON and the cookie.
@@ -176,14 +134,14 @@ pub(crate) fn session_response(s: &AppState, opened: OpenedSession) -> ApiResult
         .web
         .set_cookie(&opened.secret)
         .ok_or_else(|| ApiError::new(ErrorCode::Internal))?;
-    let mut resp = Json(&opened.view).into_response();
+    let mut resp = Json(answer::session(opened.view)).into_response();
     resp.headers_mut().insert(header::SET_COOKIE, cookie);
     Ok(resp)
 }
 
 async fn session_login(State(s): State<AppState>, req: Request<Body>) -> ApiResult<Response> {
     let (parts, body, ip) = browser_post(&s, req).await?;
-    let b: SessionLoginBody = json(&body)?;
+    let b: SessionLoginRequest = json(&body)?;
     let second_factor = second_factor(b.totp, b.recovery_code)?;
     let previous = s.web.session_secret(&parts.headers);
     let attempt = LoginAttempt {
@@ -201,7 +159,10 @@ async fn session_login(State(s): State<AppState>, req: Request<Body>) -> ApiResu
     session_response(&s, opened)
 }
 
-async fn session(State(s): State<AppState>, call: OperatorCall) -> ApiResult<Json<Value>> {
+async fn session(
+    State(s): State<AppState>,
+    call: OperatorCall,
+) -> ApiResult<Json<signet_api::auth::SessionAnswer>> {
     let secret = call
         .session_secret
         .as_ref()
@@ -211,36 +172,30 @@ async fn session(State(s): State<AppState>, call: OperatorCall) -> ApiResult<Jso
         .sessions()
         .session_view(secret, &call.operator)
         .await?;
-    serde_json::to_value(view)
-        .map(Json)
-        .map_err(|_| ApiError::new(ErrorCode::Internal))
+    Ok(Json(answer::session(view)))
 }
 
 async fn session_logout(State(s): State<AppState>, call: OperatorCall) -> ApiResult<Response> {
     s.signet.accounts().logout(&call.operator).await?;
-    let mut resp = Json(json!({ "loggedOut": true })).into_response();
+    let mut resp = Json(LogoutAnswer { logged_out: true }).into_response();
     if let Some(clear) = s.web.clear_cookie() {
         resp.headers_mut().insert(header::SET_COOKIE, clear);
     }
     Ok(resp)
 }
 
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub(crate) struct StepUpBody {
-    totp: Zeroizing<String>,
-}
-
 async fn step_up(
     State(s): State<AppState>,
     headers: HeaderMap,
     call: OperatorCall,
-) -> ApiResult<Json<Value>> {
-    let b: StepUpBody = json(&call.body)?;
+) -> ApiResult<Json<StepUpAnswer>> {
+    let b: StepUpRequest = json(&call.body)?;
     let until = s
         .signet
         .sessions()
         .step_up_totp(&call.operator, b.totp, user_agent(&headers))
         .await?;
-    Ok(Json(json!({ "stepUpUntil": until })))
+    Ok(Json(StepUpAnswer {
+        step_up_until: until,
+    }))
 }

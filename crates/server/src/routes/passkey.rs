@@ -4,21 +4,27 @@
 //! is in `signet_core::passkey`; these handlers only move JSON.
 
 use axum::body::Body;
+use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, Request, State};
 use axum::http::{HeaderMap, header};
 use axum::response::Response;
 use axum::routing::post;
 use axum::{Json, Router};
-use serde::Deserialize;
-use serde_json::{Value, json};
+use signet_api::admin::DeletedFlagAnswer;
+use signet_api::admin::passkey::{
+    PasskeyAnswer, PasskeyChallengeAnswer, PasskeyCredentialRequest, PasskeyNameRequest,
+};
+use signet_api::auth::StepUpAnswer;
 use signet_api::route;
+use signet_api::wire_id::WireId;
 use signet_core::auth::SessionGrant;
-use signet_core::passkey::PasskeyAnswer;
-use signet_proto::UserId;
+use signet_core::passkey::PasskeyAnswer as CeremonyAnswer;
+use signet_proto::{PasskeyId, UserId};
 
 use crate::AppState;
-use crate::error::{ApiError, ApiResult, ErrorCode};
+use crate::error::{ApiError, ApiResult};
 use crate::extract::{OperatorCall, json, json_opt};
+use crate::routes::admin::{answer, found};
 use crate::routes::auth::{browser_post, session_response};
 
 /// Passkey routes.
@@ -34,23 +40,9 @@ pub(crate) fn routes() -> Router<AppState> {
         .route(route::admin::PASSKEY_DELETE, post(delete))
 }
 
-/// A browser's answer to a ceremony.
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub(crate) struct AnswerBody {
-    challenge_id: String,
-    credential: Value,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct NameBody {
-    name: String,
-}
-
 /// Bodies that must be empty or `{}`.
 fn empty(body: &[u8]) -> ApiResult<()> {
-    match json_opt::<serde_json::Map<String, Value>>(body)? {
+    match json_opt::<serde_json::Map<String, serde_json::Value>>(body)? {
         Some(m) if !m.is_empty() => Err(ApiError::malformed("this route takes no fields")),
         _ => Ok(()),
     }
@@ -63,28 +55,27 @@ fn user_agent(headers: &HeaderMap) -> &str {
         .unwrap_or_default()
 }
 
-fn to_json<T: serde::Serialize>(v: T) -> ApiResult<Json<Value>> {
-    serde_json::to_value(v)
-        .map(Json)
-        .map_err(|_| ApiError::new(ErrorCode::Internal))
-}
-
-async fn login_start(State(s): State<AppState>, req: Request<Body>) -> ApiResult<Json<Value>> {
+async fn login_start(
+    State(s): State<AppState>,
+    req: Request<Body>,
+) -> ApiResult<Json<PasskeyChallengeAnswer>> {
     let (_parts, body, ip) = browser_post(&s, req).await?;
     empty(&body)?;
-    to_json(s.signet.passkeys().passkey_login_start(ip).await?)
+    Ok(Json(answer::challenge(
+        s.signet.passkeys().passkey_login_start(ip).await?,
+    )))
 }
 
 /// Signs in and opens a browser session exactly as a password sign-in does: same answer, same
 /// cookie, and any session the browser still had is ended.
 async fn login_finish(State(s): State<AppState>, req: Request<Body>) -> ApiResult<Response> {
     let (parts, body, ip) = browser_post(&s, req).await?;
-    let b: AnswerBody = json(&body)?;
+    let b: PasskeyCredentialRequest = json(&body)?;
     let ua = user_agent(&parts.headers);
     let user = s
         .signet
         .passkeys()
-        .passkey_login_finish(PasskeyAnswer {
+        .passkey_login_finish(CeremonyAnswer {
             challenge_id: &b.challenge_id,
             credential: &b.credential,
             source_ip: ip,
@@ -109,24 +100,29 @@ fn session_of(call: &OperatorCall) -> ApiResult<(SessionGrant, UserId)> {
     }
 }
 
-async fn step_up_start(State(s): State<AppState>, call: OperatorCall) -> ApiResult<Json<Value>> {
+async fn step_up_start(
+    State(s): State<AppState>,
+    call: OperatorCall,
+) -> ApiResult<Json<PasskeyChallengeAnswer>> {
     empty(&call.body)?;
     let (_, user) = session_of(&call)?;
-    to_json(s.signet.passkeys().passkey_step_up_start(&user).await?)
+    Ok(Json(answer::challenge(
+        s.signet.passkeys().passkey_step_up_start(&user).await?,
+    )))
 }
 
 async fn step_up_finish(
     State(s): State<AppState>,
     headers: HeaderMap,
     call: OperatorCall,
-) -> ApiResult<Json<Value>> {
-    let b: AnswerBody = json(&call.body)?;
+) -> ApiResult<Json<StepUpAnswer>> {
+    let b: PasskeyCredentialRequest = json(&call.body)?;
     let (grant, user) = session_of(&call)?;
     s.signet
         .passkeys()
         .passkey_step_up_finish(
             &user,
-            PasskeyAnswer {
+            CeremonyAnswer {
                 challenge_id: &b.challenge_id,
                 credential: &b.credential,
                 source_ip: call.operator.source_ip,
@@ -139,52 +135,62 @@ async fn step_up_finish(
         .sessions()
         .mark_step_up(&call.operator, grant, "passkey")
         .await?;
-    Ok(Json(json!({ "stepUpUntil": until })))
+    Ok(Json(StepUpAnswer {
+        step_up_until: until,
+    }))
 }
 
-async fn register_start(State(s): State<AppState>, call: OperatorCall) -> ApiResult<Json<Value>> {
-    let b: NameBody = json(&call.body)?;
-    to_json(
+async fn register_start(
+    State(s): State<AppState>,
+    call: OperatorCall,
+) -> ApiResult<Json<PasskeyChallengeAnswer>> {
+    let b: PasskeyNameRequest = json(&call.body)?;
+    Ok(Json(answer::challenge(
         s.signet
             .passkeys()
             .passkey_register_start(&call.operator, &b.name)
             .await?,
-    )
+    )))
 }
 
-async fn register_finish(State(s): State<AppState>, call: OperatorCall) -> ApiResult<Json<Value>> {
-    let b: AnswerBody = json(&call.body)?;
-    to_json(
+async fn register_finish(
+    State(s): State<AppState>,
+    call: OperatorCall,
+) -> ApiResult<Json<PasskeyAnswer>> {
+    let b: PasskeyCredentialRequest = json(&call.body)?;
+    Ok(Json(answer::passkey(
         s.signet
             .passkeys()
             .passkey_register_finish(&call.operator, &b.challenge_id, &b.credential)
             .await?,
-    )
+    )))
 }
 
 async fn rename(
     State(s): State<AppState>,
-    Path(id): Path<String>,
+    id: Result<Path<WireId<PasskeyId>>, PathRejection>,
     call: OperatorCall,
-) -> ApiResult<Json<Value>> {
-    let b: NameBody = json(&call.body)?;
-    to_json(
+) -> ApiResult<Json<PasskeyAnswer>> {
+    let b: PasskeyNameRequest = json(&call.body)?;
+    let id = found(id)?;
+    Ok(Json(answer::passkey(
         s.signet
             .passkeys()
-            .passkey_rename(&call.operator, &id, &b.name)
+            .passkey_rename(&call.operator, &id.to_string(), &b.name)
             .await?,
-    )
+    )))
 }
 
 async fn delete(
     State(s): State<AppState>,
-    Path(id): Path<String>,
+    id: Result<Path<WireId<PasskeyId>>, PathRejection>,
     call: OperatorCall,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<DeletedFlagAnswer>> {
     empty(&call.body)?;
+    let id = found(id)?;
     s.signet
         .passkeys()
-        .passkey_delete(&call.operator, &id)
+        .passkey_delete(&call.operator, &id.to_string())
         .await?;
-    Ok(Json(json!({ "deleted": true })))
+    Ok(Json(DeletedFlagAnswer { deleted: true }))
 }

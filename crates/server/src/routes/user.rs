@@ -2,22 +2,29 @@
 //! routes), and accepting an invitation (unauthenticated: the code is the credential). The
 //! rules live in `signet_core::user` and `signet_core::invite`; this is only the HTTP shape.
 
+use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, State};
 use axum::http::HeaderMap;
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use serde::Deserialize;
-use serde_json::{Value, json};
+use signet_api::admin::user::{
+    InviteRequest, InvitedAnswer, InvitesAnswer, UserAction, UserActionAnswer, UserRoleRequest,
+};
+use signet_api::admin::{DeletedFlagAnswer, RevokedAnswer};
+use signet_api::auth::{InviteAcceptRequest, NewAccountAnswer};
 use signet_api::route;
-use signet_core::account::{OwnerEnrollment, Password, UserView};
+use signet_api::wire_id::WireId;
+use signet_core::account::Password;
 use signet_core::invite::{InviteAcceptance, NewInvite};
 use signet_core::user::AccessChange;
+use signet_proto::{InviteId, UserId};
 use signet_store::Role;
 use zeroize::Zeroizing;
 
 use crate::AppState;
-use crate::error::{ApiError, ApiResult, ErrorCode};
+use crate::error::{ApiError, ApiResult};
 use crate::extract::{ClientIp, MAX_BODY, OperatorCall, json, read_body};
+use crate::routes::admin::{answer, found};
 
 /// User management routes.
 pub(crate) fn routes() -> Router<AppState> {
@@ -35,40 +42,26 @@ pub(crate) fn parse_role(s: &str) -> ApiResult<Role> {
         .ok_or_else(|| ApiError::malformed("role must be owner, admin, developer or viewer"))
 }
 
-fn to_json<T: serde::Serialize>(v: T) -> ApiResult<Json<Value>> {
-    serde_json::to_value(v)
-        .map(Json)
-        .map_err(|_| ApiError::new(ErrorCode::Internal))
-}
-
-/// `{role, projects?}` for an invitation or a role change, plus the invitee's email.
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct InviteBody {
-    email: String,
-    role: String,
-    projects: Option<Vec<String>>,
-}
-
-async fn invite(State(s): State<AppState>, call: OperatorCall) -> ApiResult<Json<Value>> {
-    let b: InviteBody = json(&call.body)?;
+async fn invite(State(s): State<AppState>, call: OperatorCall) -> ApiResult<Json<InvitedAnswer>> {
+    let b: InviteRequest = json(&call.body)?;
     let new = NewInvite {
         email: &b.email,
         role: parse_role(&b.role)?,
         projects: b.projects,
     };
     let issued = s.signet.invites().invite_user(&call.operator, new).await?;
-    Ok(Json(json!({
-        "inviteId": issued.invite.id,
-        "inviteUrl": issued.url.as_str(),
-        "expiresAt": issued.invite.expires_at,
-    })))
+    Ok(Json(InvitedAnswer {
+        invite_id: issued.invite.id,
+        expires_at: issued.invite.expires_at,
+        invite_url: issued.url,
+    }))
 }
 
-async fn invites(State(s): State<AppState>, call: OperatorCall) -> ApiResult<Json<Value>> {
-    Ok(Json(
-        json!({ "invites": s.signet.invites().invites(&call.operator).await? }),
-    ))
+async fn invites(State(s): State<AppState>, call: OperatorCall) -> ApiResult<Json<InvitesAnswer>> {
+    let invites = s.signet.invites().invites(&call.operator).await?;
+    Ok(Json(InvitesAnswer {
+        invites: invites.into_iter().map(answer::invite).collect(),
+    }))
 }
 
 /// Bodies that must be empty or `{}`.
@@ -76,7 +69,7 @@ fn no_body(body: &[u8]) -> ApiResult<()> {
     if body.iter().all(u8::is_ascii_whitespace) {
         return Ok(());
     }
-    let m: serde_json::Map<String, Value> = json(body)?;
+    let m: serde_json::Map<String, serde_json::Value> = json(body)?;
     if m.is_empty() {
         Ok(())
     } else {
@@ -86,79 +79,52 @@ fn no_body(body: &[u8]) -> ApiResult<()> {
 
 async fn revoke_invite(
     State(s): State<AppState>,
-    Path(id): Path<String>,
+    id: Result<Path<WireId<InviteId>>, PathRejection>,
     call: OperatorCall,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<RevokedAnswer>> {
     no_body(&call.body)?;
+    let id = found(id)?;
     s.signet
         .invites()
-        .revoke_invite(&call.operator, &id)
+        .revoke_invite(&call.operator, &id.to_string())
         .await?;
-    Ok(Json(json!({ "revoked": true })))
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct RoleBody {
-    role: String,
-    projects: Option<Vec<String>>,
+    Ok(Json(RevokedAnswer { revoked: true }))
 }
 
 async fn user_action(
     State(s): State<AppState>,
-    Path((id, action)): Path<(String, String)>,
+    path: Result<Path<(WireId<UserId>, UserAction)>, PathRejection>,
     call: OperatorCall,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<UserActionAnswer>> {
+    // An unknown action, like a malformed id, is a route that does not exist.
+    let (id, action) = found(path)?;
+    let id = id.to_string();
     let op = &call.operator;
-    let view: UserView = match action.as_str() {
-        "role" => {
-            let b: RoleBody = json(&call.body)?;
+    let view = match action {
+        UserAction::Role => {
+            let b: UserRoleRequest = json(&call.body)?;
             let change = AccessChange {
                 role: parse_role(&b.role)?,
                 projects: b.projects,
             };
             s.signet.users().set_user_role(op, &id, change).await?
         }
-        "suspend" | "activate" => {
+        UserAction::Suspend | UserAction::Activate => {
             no_body(&call.body)?;
             s.signet
                 .users()
-                .set_user_active(op, &id, action == "activate")
+                .set_user_active(op, &id, action == UserAction::Activate)
                 .await?
         }
-        "delete" => {
+        UserAction::Delete => {
             no_body(&call.body)?;
             s.signet.users().remove_user(op, &id).await?;
-            return Ok(Json(json!({ "deleted": true })));
+            return Ok(Json(UserActionAnswer::Deleted(DeletedFlagAnswer {
+                deleted: true,
+            })));
         }
-        _ => return Err(ApiError::new(ErrorCode::NotFound)),
     };
-    to_json(view)
-}
-
-/// The invitee's answer. Its secrets are zeroized when it is dropped.
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct AcceptBody {
-    code: Zeroizing<String>,
-    username: String,
-    password: Zeroizing<String>,
-}
-
-/// What a new account is shown once: the user, how to enroll an authenticator, the codes.
-pub(crate) fn enrollment_json(e: &OwnerEnrollment) -> ApiResult<Json<Value>> {
-    let secret = e
-        .otpauth_uri
-        .split_once("secret=")
-        .map(|(_, rest)| rest.split('&').next().unwrap_or_default())
-        .unwrap_or_default();
-    let codes: Vec<&str> = e.recovery_codes.iter().map(|c| c.as_str()).collect();
-    Ok(Json(json!({
-        "user": UserView::from(e.user.clone()),
-        "otpauthUri": e.otpauth_uri.as_str(),
-        "totpSecret": secret,
-        "recoveryCodes": codes,
-    })))
+    Ok(Json(UserActionAnswer::User(answer::user(view))))
 }
 
 async fn accept_invite(
@@ -166,10 +132,10 @@ async fn accept_invite(
     ClientIp(ip): ClientIp,
     headers: HeaderMap,
     raw: axum::body::Body,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<NewAccountAnswer>> {
     // The raw copy holds the password too, so it is zeroized as well.
     let body = Zeroizing::new(read_body(&headers, raw, MAX_BODY).await?.to_vec());
-    let mut b: AcceptBody = json(&body)?;
+    let mut b: InviteAcceptRequest = json(&body)?;
     let e = s
         .signet
         .invites()
@@ -180,5 +146,5 @@ async fn accept_invite(
             source_ip: ip,
         })
         .await?;
-    enrollment_json(&e)
+    Ok(Json(answer::new_account(e)))
 }

@@ -1,28 +1,34 @@
-//! Core's domain types as the operator routes' wire answers (`signet_api::admin`). Functions,
-//! not `From` impls: both sides are other crates' types.
+//! Core's domain types as the operator and sign-in routes' wire answers (`signet_api::admin`,
+//! `signet_api::auth`). Functions, not `From` impls: both sides are other crates' types.
 
 use signet_api::admin::{
+    account::{AccountAnswer, AccountSessionAnswer, CliKeyAnswer, LoginAttemptAnswer},
     allowlist::{AllowlistAnswer, AllowlistEntryAnswer, AllowlistEntryId},
     audit::{AuditRecordAnswer, VerifyAnswer},
     budget::{BudgetsAnswer, MachineBudgetAnswer},
     machine::MachineAnswer,
+    passkey::{PasskeyAnswer, PasskeyChallengeAnswer},
     project::ProjectAnswer,
     secret::{SecretAnswer, VersionAnswer},
     token::{EnrollmentTokenAnswer, EnrollmentTokenId},
-    user::UserAnswer,
+    user::{InviteAnswer, UserAnswer},
     vault::VaultAnswer,
 };
-use signet_core::account::UserView;
+use signet_api::auth::{NewAccountAnswer, SessionAnswer};
+use signet_core::account::{OwnerEnrollment, UserView};
 use signet_core::audit::{AuditView, VerifyReport};
 use signet_core::budget::BudgetView;
 use signet_core::enrollment::EnrollmentTokenView;
+use signet_core::invite::InviteView;
 use signet_core::machine::MachineView;
 use signet_core::network::{AllowlistView, EntryView};
+use signet_core::passkey::{PasskeyChallenge, PasskeyView};
 use signet_core::secret::{ProjectView, SecretView, VersionView};
+use signet_core::session::{AccountView, SessionView};
 use signet_core::vault::VaultView;
 use zeroize::Zeroizing;
 
-pub(super) fn project(p: ProjectView) -> ProjectAnswer {
+pub(crate) fn project(p: ProjectView) -> ProjectAnswer {
     ProjectAnswer {
         id: p.id,
         name: p.name,
@@ -30,7 +36,7 @@ pub(super) fn project(p: ProjectView) -> ProjectAnswer {
     }
 }
 
-pub(super) fn secret(s: SecretView) -> SecretAnswer {
+pub(crate) fn secret(s: SecretView) -> SecretAnswer {
     SecretAnswer {
         id: s.id,
         name: s.name,
@@ -43,7 +49,7 @@ pub(super) fn secret(s: SecretView) -> SecretAnswer {
     }
 }
 
-pub(super) fn version(v: VersionView) -> VersionAnswer {
+pub(crate) fn version(v: VersionView) -> VersionAnswer {
     VersionAnswer {
         version: v.version,
         value_version: v.value_version,
@@ -54,7 +60,7 @@ pub(super) fn version(v: VersionView) -> VersionAnswer {
     }
 }
 
-pub(super) fn enrollment_token(t: EnrollmentTokenView) -> EnrollmentTokenAnswer {
+pub(crate) fn enrollment_token(t: EnrollmentTokenView) -> EnrollmentTokenAnswer {
     EnrollmentTokenAnswer {
         id: EnrollmentTokenId(t.id),
         token: t.token.map(Zeroizing::new),
@@ -72,7 +78,7 @@ pub(super) fn enrollment_token(t: EnrollmentTokenView) -> EnrollmentTokenAnswer 
     }
 }
 
-pub(super) fn machine(m: MachineView) -> MachineAnswer {
+pub(crate) fn machine(m: MachineView) -> MachineAnswer {
     MachineAnswer {
         id: m.id,
         name: m.name,
@@ -92,14 +98,14 @@ pub(super) fn machine(m: MachineView) -> MachineAnswer {
     }
 }
 
-pub(super) fn allowlist(a: AllowlistView) -> AllowlistAnswer {
+pub(crate) fn allowlist(a: AllowlistView) -> AllowlistAnswer {
     AllowlistAnswer {
         enabled: a.enabled,
         entries: a.entries.into_iter().map(allowlist_entry).collect(),
     }
 }
 
-pub(super) fn allowlist_entry(e: EntryView) -> AllowlistEntryAnswer {
+pub(crate) fn allowlist_entry(e: EntryView) -> AllowlistEntryAnswer {
     AllowlistEntryAnswer {
         id: AllowlistEntryId(e.id),
         cidr: e.cidr,
@@ -108,7 +114,7 @@ pub(super) fn allowlist_entry(e: EntryView) -> AllowlistEntryAnswer {
     }
 }
 
-pub(super) fn budgets(b: BudgetView) -> BudgetsAnswer {
+pub(crate) fn budgets(b: BudgetView) -> BudgetsAnswer {
     BudgetsAnswer {
         default_per_minute: b.default_per_minute,
         machines: b
@@ -122,7 +128,7 @@ pub(super) fn budgets(b: BudgetView) -> BudgetsAnswer {
     }
 }
 
-pub(super) fn vault(v: VaultView) -> VaultAnswer {
+pub(crate) fn vault(v: VaultView) -> VaultAnswer {
     VaultAnswer {
         vault_id: v.vault_id,
         tokenless_enrollment: v.tokenless_enrollment,
@@ -133,7 +139,7 @@ pub(super) fn vault(v: VaultView) -> VaultAnswer {
     }
 }
 
-pub(super) fn audit_record(r: AuditView) -> AuditRecordAnswer {
+pub(crate) fn audit_record(r: AuditView) -> AuditRecordAnswer {
     AuditRecordAnswer {
         seq: r.seq,
         ts: r.ts,
@@ -148,7 +154,7 @@ pub(super) fn audit_record(r: AuditView) -> AuditRecordAnswer {
     }
 }
 
-pub(super) fn verify(r: VerifyReport) -> VerifyAnswer {
+pub(crate) fn verify(r: VerifyReport) -> VerifyAnswer {
     VerifyAnswer {
         ok: r.ok,
         records: r.records,
@@ -158,7 +164,7 @@ pub(super) fn verify(r: VerifyReport) -> VerifyAnswer {
     }
 }
 
-pub(super) fn user(u: UserView) -> UserAnswer {
+pub(crate) fn user(u: UserView) -> UserAnswer {
     UserAnswer {
         id: u.id,
         username: u.username,
@@ -168,5 +174,106 @@ pub(super) fn user(u: UserView) -> UserAnswer {
         status: u.status.to_owned(),
         created_at: u.created_at,
         projects: u.projects,
+    }
+}
+
+pub(crate) fn invite(i: InviteView) -> InviteAnswer {
+    InviteAnswer {
+        id: i.id,
+        email: i.email,
+        role: i.role.to_owned(),
+        projects: i.projects,
+        created_at: i.created_at,
+        expires_at: i.expires_at,
+        status: i.status.to_owned(),
+    }
+}
+
+pub(crate) fn passkey(p: PasskeyView) -> PasskeyAnswer {
+    PasskeyAnswer {
+        id: p.id,
+        name: p.name,
+        created_at: p.created_at,
+        last_used_at: p.last_used_at,
+    }
+}
+
+pub(crate) fn challenge(c: PasskeyChallenge) -> PasskeyChallengeAnswer {
+    PasskeyChallengeAnswer {
+        challenge_id: c.challenge_id,
+        public_key: c.public_key,
+    }
+}
+
+pub(crate) fn account(a: AccountView) -> AccountAnswer {
+    AccountAnswer {
+        user: user(a.user),
+        totp_enabled: a.totp_enabled,
+        recovery_codes_left: a.recovery_codes_left,
+        passkeys: a.passkeys.into_iter().map(passkey).collect(),
+        sessions: a
+            .sessions
+            .into_iter()
+            .map(|s| AccountSessionAnswer {
+                id: s.id,
+                created_at: s.created_at,
+                last_seen_at: s.last_seen_at,
+                expires_at: s.expires_at,
+                ip: s.ip,
+                user_agent: s.user_agent,
+                current: s.current,
+            })
+            .collect(),
+        cli_keys: a
+            .cli_keys
+            .into_iter()
+            .map(|k| CliKeyAnswer {
+                operator_id: k.operator_id,
+                name: k.name,
+                created_at: k.created_at,
+                expires_at: k.expires_at,
+            })
+            .collect(),
+        logins: a
+            .logins
+            .into_iter()
+            .map(|l| LoginAttemptAnswer {
+                at: l.at,
+                ip: l.ip,
+                user_agent: l.user_agent,
+                result: l.result.to_owned(),
+            })
+            .collect(),
+    }
+}
+
+pub(crate) fn session(v: SessionView) -> SessionAnswer {
+    SessionAnswer {
+        csrf_token: v.csrf_token,
+        user: user(v.user),
+        session_id: v.session_id,
+        expires_at: v.expires_at,
+        idle_timeout_ms: v.idle_timeout_ms,
+        step_up_until: v.step_up_until,
+    }
+}
+
+/// What a new account is shown once: the user, the authenticator URI and its secret (for typing
+/// in), and the recovery codes.
+pub(crate) fn new_account(e: OwnerEnrollment) -> NewAccountAnswer {
+    // The seed is the `secret=` query parameter; the label before `?` is percent-encoded, so it
+    // cannot hold one.
+    let totp_secret = Zeroizing::new(
+        e.otpauth_uri
+            .split(['?', '&'])
+            .find_map(|kv| kv.strip_prefix("secret="))
+            .unwrap_or_default()
+            .to_owned(),
+    );
+    NewAccountAnswer {
+        user: user(UserView::from(e.user)),
+        otpauth_uri: e.otpauth_uri,
+        totp_secret,
+        recovery_codes: e.recovery_codes,
     }
 }
