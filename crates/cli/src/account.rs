@@ -220,7 +220,7 @@ pub async fn user(args: UserArgs, json: bool) -> Result<ExitCode> {
         UserCommand::Invites { opts } => list_invites(opts, json).await,
         UserCommand::RevokeInvite { opts, id } => {
             let invite = ids::invite(&id)?;
-            let r = opts.client()?.revoke_invite(&invite).await?;
+            let r = opts.client()?.users().revoke_invite(&invite).await?;
             done(&r, json, format!("Invitation {id} revoked."))
         }
         UserCommand::Role(a) => {
@@ -229,7 +229,7 @@ pub async fn user(args: UserArgs, json: bool) -> Result<ExitCode> {
                 role: a.role,
                 projects: scope(a.projects),
             };
-            let u = a.opts.client()?.set_user_role(&id, &change).await?;
+            let u = a.opts.client()?.users().set_role(&id, &change).await?;
             let msg = format!(
                 "User {} is now {}{}.",
                 output::cell(&u.username),
@@ -242,7 +242,7 @@ pub async fn user(args: UserArgs, json: bool) -> Result<ExitCode> {
         UserCommand::Activate(a) => set_active(a, true, json).await,
         UserCommand::Remove(a) => {
             let id = ids::user(&a.id)?;
-            let r = a.opts.client()?.remove_user(&id).await?;
+            let r = a.opts.client()?.users().remove(&id).await?;
             done(&r, json, format!("User {} removed.", a.id))
         }
         UserCommand::AcceptInvite(a) => accept(a, json).await,
@@ -276,7 +276,7 @@ fn done(r: &impl serde::Serialize, json: bool, message: String) -> Result<ExitCo
 
 async fn set_active(a: UserIdArgs, active: bool, json: bool) -> Result<ExitCode> {
     let id = ids::user(&a.id)?;
-    let u = a.opts.client()?.set_user_active(&id, active).await?;
+    let u = a.opts.client()?.users().set_active(&id, active).await?;
     let msg = format!(
         "User {} is {}.",
         output::cell(&u.username),
@@ -294,7 +294,8 @@ async fn invite(a: InviteArgs, json: bool) -> Result<ExitCode> {
     let r = a
         .opts
         .client()?
-        .invite_user(&request)
+        .users()
+        .invite(&request)
         .await
         .context("cannot create the invitation")?;
     let msg = format!(
@@ -308,7 +309,7 @@ async fn invite(a: InviteArgs, json: bool) -> Result<ExitCode> {
 }
 
 async fn list_invites(opts: OperatorOpts, json: bool) -> Result<ExitCode> {
-    let r = opts.client()?.invites().await?;
+    let r = opts.client()?.users().invites().await?;
     if json {
         output::json(&r)?;
     } else {
@@ -374,7 +375,8 @@ async fn create_user(args: CreateUserArgs, json: bool) -> Result<ExitCode> {
         projects: scope(args.projects),
     };
     let r = client
-        .create_user(&request)
+        .users()
+        .create(&request)
         .await
         .context("cannot create the user")?;
     if json {
@@ -403,7 +405,7 @@ async fn create_user(args: CreateUserArgs, json: bool) -> Result<ExitCode> {
 }
 
 async fn list_users(opts: OperatorOpts, json: bool) -> Result<ExitCode> {
-    let r = opts.client()?.users().await?;
+    let r = opts.client()?.users().list().await?;
     if json {
         output::json(&r)?;
     } else {

@@ -43,7 +43,10 @@ pub async fn run(args: AllowlistArgs, json: bool) -> anyhow::Result<ExitCode> {
     let client = args.opts.client()?;
     let list = match args.command {
         AllowlistCommand::Add { cidr, label } => {
-            let e = client.allowlist_add(&cidr, label.as_deref()).await?;
+            let e = client
+                .vault()
+                .allowlist_add(&cidr, label.as_deref())
+                .await?;
             if json {
                 output::json(&e)?;
             } else {
@@ -58,7 +61,7 @@ pub async fn run(args: AllowlistArgs, json: bool) -> anyhow::Result<ExitCode> {
         }
         AllowlistCommand::Remove { id } => {
             let id = ids::segment("allowlist entry", &id)?;
-            let r = client.allowlist_remove(id).await?;
+            let r = client.vault().allowlist_remove(id).await?;
             if json {
                 output::json(&r)?;
             } else {
@@ -66,9 +69,9 @@ pub async fn run(args: AllowlistArgs, json: bool) -> anyhow::Result<ExitCode> {
             }
             return Ok(ExitCode::SUCCESS);
         }
-        AllowlistCommand::List => client.allowlist().await?,
-        AllowlistCommand::Enable => client.allowlist_set_enabled(true).await?,
-        AllowlistCommand::Disable => client.allowlist_set_enabled(false).await?,
+        AllowlistCommand::List => client.vault().allowlist().await?,
+        AllowlistCommand::Enable => client.vault().allowlist_set_enabled(true).await?,
+        AllowlistCommand::Disable => client.vault().allowlist_set_enabled(false).await?,
     };
     if json {
         output::json(&list)?;

@@ -86,7 +86,7 @@ pub async fn run(args: AuditArgs, json: bool) -> anyhow::Result<ExitCode> {
                 since_ms: since,
                 until_ms: until,
             };
-            let r = client.audit(&query).await?;
+            let r = client.audit().query(&query).await?;
             if json {
                 output::json(&r)?;
             } else {
@@ -114,7 +114,7 @@ pub async fn run(args: AuditArgs, json: bool) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         AuditCommand::Verify => {
-            let r = client.audit_verify().await?;
+            let r = client.audit().verify().await?;
             if json {
                 output::json(&r)?;
             } else if r.ok {

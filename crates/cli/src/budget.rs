@@ -61,7 +61,7 @@ fn print(budgets: &BudgetsAnswer) -> anyhow::Result<()> {
 pub async fn run(args: BudgetArgs, json: bool) -> anyhow::Result<ExitCode> {
     let client = args.opts.client()?;
     let budgets = match args.command {
-        BudgetCommand::Show => client.request_budgets().await?,
+        BudgetCommand::Show => client.vault().request_budgets().await?,
         BudgetCommand::Set {
             machine,
             per_minute,
@@ -69,6 +69,7 @@ pub async fn run(args: BudgetArgs, json: bool) -> anyhow::Result<ExitCode> {
         } => {
             let machine = machine.as_deref().map(ids::machine).transpose()?;
             client
+                .vault()
                 .set_request_budget(machine.as_ref(), per_minute)
                 .await?
         }

@@ -106,7 +106,7 @@ pub async fn run(args: MachineArgs, json: bool) -> anyhow::Result<ExitCode> {
     let none = MachineActionRequest::default();
     let (verb, id, action, body) = match args.command {
         MachineCommand::List => {
-            let r = client.machines().await?;
+            let r = client.machines().list().await?;
             if json {
                 output::json(&r)?;
             } else {
@@ -136,7 +136,7 @@ pub async fn run(args: MachineArgs, json: bool) -> anyhow::Result<ExitCode> {
         }
         MachineCommand::Show { id } => {
             let id = ids::machine(&id)?;
-            let m = client.machine(&id).await?;
+            let m = client.machines().show(&id).await?;
             if json {
                 output::json(&m)?;
             } else {
@@ -203,7 +203,7 @@ pub async fn run(args: MachineArgs, json: bool) -> anyhow::Result<ExitCode> {
         }
     };
     let id = ids::machine(&id)?;
-    let m = client.machine_action(&id, action, &body).await?;
+    let m = client.machines().act(&id, action, &body).await?;
     if json {
         output::json(&m)?;
     } else {

@@ -32,7 +32,7 @@ pub async fn run(args: ProjectArgs, json: bool) -> anyhow::Result<ExitCode> {
     let client = args.opts.client()?;
     match args.command {
         ProjectCommand::Create { name } => {
-            let p = client.create_project(&name).await?;
+            let p = client.projects().create(&name).await?;
             if json {
                 output::json(&p)?;
             } else {
@@ -44,7 +44,7 @@ pub async fn run(args: ProjectArgs, json: bool) -> anyhow::Result<ExitCode> {
             }
         }
         ProjectCommand::List => {
-            let r = client.projects().await?;
+            let r = client.projects().list().await?;
             if json {
                 output::json(&r)?;
             } else {
@@ -70,6 +70,7 @@ pub async fn resolve(client: &OperatorClient, wanted: &str) -> anyhow::Result<Pr
     }
     let mut hits: Vec<ProjectId> = client
         .projects()
+        .list()
         .await?
         .projects
         .into_iter()

@@ -146,7 +146,7 @@ async fn current_version(
     client: &signet_client::OperatorClient,
     id: &signet_proto::SecretId,
 ) -> anyhow::Result<u32> {
-    Ok(client.secret(id).await?.version)
+    Ok(client.secrets().show(id).await?.version)
 }
 
 /// Reads a value verbatim; it must be UTF-8, since values travel as JSON strings.
@@ -178,7 +178,7 @@ pub async fn run(args: SecretArgs, json: bool) -> anyhow::Result<ExitCode> {
         } => {
             let content = content.into_content()?;
             let project = project::resolve(&client, &project).await?;
-            let s = client.create_secret(&project, &name, &content).await?;
+            let s = client.secrets().create(&project, &name, &content).await?;
             print_secret(json, "created secret", &s)?;
         }
         SecretCommand::Update {
@@ -200,7 +200,8 @@ pub async fn run(args: SecretArgs, json: bool) -> anyhow::Result<ExitCode> {
                 json,
                 "updated secret",
                 &client
-                    .merge_secret_fields(&id, base, &keep_fields, &remove_fields, &set)
+                    .secrets()
+                    .merge_fields(&id, base, &keep_fields, &remove_fields, &set)
                     .await?,
             )?;
         }
@@ -218,23 +219,23 @@ pub async fn run(args: SecretArgs, json: bool) -> anyhow::Result<ExitCode> {
             print_secret(
                 json,
                 "updated secret",
-                &client.update_secret(&id, &content).await?,
+                &client.secrets().update(&id, &content).await?,
             )?;
         }
         SecretCommand::Show { id } => {
             let id = ids::secret(&id)?;
-            print_secret(json, "secret", &client.secret(&id).await?)?;
+            print_secret(json, "secret", &client.secrets().show(&id).await?)?;
         }
         SecretCommand::Rollback { id, version } => {
             let id = ids::secret(&id)?;
             let version = u32::try_from(version)
                 .map_err(|_| anyhow::anyhow!("there is no version {version}"))?;
-            let s = client.rollback_secret(&id, version).await?;
+            let s = client.secrets().rollback(&id, version).await?;
             print_secret(json, "rolled back secret", &s)?;
         }
         SecretCommand::Delete { id } => {
             let id = ids::secret(&id)?;
-            let r = client.delete_secret(&id).await?;
+            let r = client.secrets().delete(&id).await?;
             if json {
                 output::json(&r)?;
             } else {
@@ -243,7 +244,7 @@ pub async fn run(args: SecretArgs, json: bool) -> anyhow::Result<ExitCode> {
         }
         SecretCommand::List { project } => {
             let project = project::resolve(&client, &project).await?;
-            let r = client.secrets(&project).await?;
+            let r = client.secrets().list(&project).await?;
             if json {
                 return output::json(&r).map(|()| ExitCode::SUCCESS);
             }
@@ -262,7 +263,7 @@ pub async fn run(args: SecretArgs, json: bool) -> anyhow::Result<ExitCode> {
         }
         SecretCommand::Versions { id } => {
             let id = ids::secret(&id)?;
-            let r = client.secret_versions(&id).await?;
+            let r = client.secrets().versions(&id).await?;
             if json {
                 return output::json(&r).map(|()| ExitCode::SUCCESS);
             }

@@ -80,7 +80,7 @@ pub async fn run(args: TokenArgs, json: bool) -> anyhow::Result<ExitCode> {
     let client = args.opts.client()?;
     match args.command {
         TokenCommand::Bootstrap => {
-            let t = client.bootstrap_token().await?;
+            let t = client.tokens().bootstrap().await?;
             if json {
                 output::json(&t)?;
             } else {
@@ -113,7 +113,7 @@ pub async fn run(args: TokenArgs, json: bool) -> anyhow::Result<ExitCode> {
                 source_cidr: c.source_cidr,
                 hostname_pattern: c.hostname_pattern,
             };
-            let t = client.create_enrollment_token(&spec).await?;
+            let t = client.tokens().create_enrollment(&spec).await?;
             if json {
                 output::json(&t)?;
             } else {
@@ -133,7 +133,7 @@ pub async fn run(args: TokenArgs, json: bool) -> anyhow::Result<ExitCode> {
             }
         }
         TokenCommand::Enrollment(EnrollmentCommand::List) => {
-            let r = client.enrollment_tokens().await?;
+            let r = client.tokens().enrollment_list().await?;
             if json {
                 output::json(&r)?;
             } else {
@@ -162,7 +162,7 @@ pub async fn run(args: TokenArgs, json: bool) -> anyhow::Result<ExitCode> {
         }
         TokenCommand::Enrollment(EnrollmentCommand::Revoke { id }) => {
             let id = ids::segment("token", &id)?;
-            let t = client.revoke_enrollment_token(id).await?;
+            let t = client.tokens().revoke_enrollment(id).await?;
             if json {
                 output::json(&t)?;
             } else {

@@ -46,7 +46,7 @@ enum Switch {
 pub async fn run(args: VaultArgs, json: bool) -> anyhow::Result<ExitCode> {
     let client = args.opts.client()?;
     let vault = match args.command {
-        VaultCommand::Show => client.vault().await?,
+        VaultCommand::Show => client.vault().settings().await?,
         VaultCommand::Settings {
             tokenless,
             cli_key_ttl,
@@ -66,7 +66,7 @@ pub async fn run(args: VaultArgs, json: bool) -> anyhow::Result<ExitCode> {
             if settings == VaultSettingsRequest::default() {
                 anyhow::bail!("give --tokenless, --cli-key-ttl or --require-enrollment-proof");
             }
-            client.set_vault_settings(&settings).await?
+            client.vault().set_settings(&settings).await?
         }
     };
     if json {

@@ -5,7 +5,9 @@
 //! - [`MachineClient`]: a machine's signed reads (`docs/openapi.json`, tag `machine`; the
 //!   answers are `signet_api`'s wire types), with the
 //!   SikkerKey SDKs' retries (429, 503 and network failures; 1, 2, 4 s) and 15 s timeout.
-//! - [`OperatorClient`]: the admin API, signed with an operator's key.
+//! - [`OperatorClient`]: the admin API, signed with an operator's key, one handle per area
+//!   ([`Projects`], [`Secrets`], [`Machines`], [`Tokens`], [`Users`], [`Account`], [`Vault`],
+//!   [`Audit`]): `client.secrets().list(project)`. Every answer is `signet_api`'s wire type.
 //! - [`enroll`]: the unsigned enrollment calls that create a machine identity.
 //! - [`login`]: `signet login`, which trades a password and a second factor for an operator key.
 //! - [`SignedRequest`]: the low-level builder both clients use. With the non-default `tamper`
@@ -16,11 +18,12 @@
 //! Secret values come back as [`SecretValue`], which zeroizes on drop and never prints; buffers
 //! inside the HTTP stack are outside this crate's reach, so the wiping is best effort.
 //!
-//! This crate depends only on `signet-proto` among Signet's crates: never on the server side.
+//! Among Signet's crates this one depends only on `signet-proto` and `signet-api` (the wire
+//! contract): never on the server side.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
-mod admin;
+pub mod admin;
 pub mod enroll;
 mod error;
 pub mod identity;
@@ -30,6 +33,14 @@ mod operator;
 mod request;
 mod secret;
 
+pub use admin::account::Account;
+pub use admin::audit::Audit;
+pub use admin::machine::Machines;
+pub use admin::project::Projects;
+pub use admin::secret::Secrets;
+pub use admin::token::Tokens;
+pub use admin::user::Users;
+pub use admin::vault::Vault;
 pub use error::{ClientError, ErrorCode, HttpErrorKind, IdentityFileError};
 pub use identity::{Credentials, OperatorIdentity, SignetHome};
 pub use machine::{

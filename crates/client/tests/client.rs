@@ -459,7 +459,8 @@ async fn operator_requests_are_signed_with_the_operator_header() {
     assert_eq!(created["id"], "proj_0123456789");
     let project = ProjectId::parse("proj_0123456789").unwrap();
     client
-        .create_secret(
+        .secrets()
+        .create(
             &project,
             "db",
             &SecretContent::Value(SecretValue::new("pw")),
@@ -643,17 +644,17 @@ async fn user_actions_and_invitations_send_their_routes_and_decode_typed_answers
         role: "viewer".into(),
         projects: Some(vec!["proj_0123456789".into()]),
     };
-    let after = client.set_user_role(&uid, &change).await.unwrap();
+    let after = client.users().set_role(&uid, &change).await.unwrap();
     assert_eq!(
         after.projects,
         Some(vec![ProjectId::parse("proj_0123456789").unwrap()])
     );
-    assert!(client.remove_user(&uid).await.unwrap().deleted);
+    assert!(client.users().remove(&uid).await.unwrap().deleted);
     // An answer of the other action's shape is a decode error, not a silent success.
-    let wrong = client.remove_user(&uid).await.unwrap_err();
+    let wrong = client.users().remove(&uid).await.unwrap_err();
     assert!(matches!(wrong, ClientError::Decode { .. }), "{wrong:?}");
     let invite = signet_client::InviteId::generate();
-    assert!(client.revoke_invite(&invite).await.unwrap().revoked);
+    assert!(client.users().revoke_invite(&invite).await.unwrap().revoked);
 
     let seen = server.seen();
     assert_eq!(seen[0].target, format!("/v1/admin/users/{uid}/role"));

@@ -4,13 +4,13 @@ use signet_api::admin::DeletedAnswer;
 use signet_api::admin::allowlist::{AllowlistAddRequest, AllowlistAnswer, AllowlistEntryAnswer};
 use signet_api::route::admin as route;
 
+use super::vault::Vault;
 use crate::error::ClientError;
-use crate::operator::OperatorClient;
 
-impl OperatorClient {
+impl Vault<'_> {
     /// `GET /v1/admin/ip-allowlist`: the entries, and whether the list is enforced.
     pub async fn allowlist(&self) -> Result<AllowlistAnswer, ClientError> {
-        self.call("GET", route::ALLOWLIST, &[]).await
+        self.client.call("GET", route::ALLOWLIST, &[]).await
     }
 
     /// `POST /v1/admin/ip-allowlist`: adds a network.
@@ -23,7 +23,7 @@ impl OperatorClient {
             cidr: cidr.to_owned(),
             label: label.map(str::to_owned),
         })?;
-        self.call("POST", route::ALLOWLIST, &body).await
+        self.client.call("POST", route::ALLOWLIST, &body).await
     }
 
     /// `POST /v1/admin/ip-allowlist/enable` or `/disable`.
@@ -33,12 +33,12 @@ impl OperatorClient {
         } else {
             route::ALLOWLIST_DISABLE
         };
-        self.call("POST", path, &[]).await
+        self.client.call("POST", path, &[]).await
     }
 
     /// `POST /v1/admin/ip-allowlist/{id}/delete`: removes an entry.
     pub async fn allowlist_remove(&self, id: &str) -> Result<DeletedAnswer, ClientError> {
         let path = super::path(route::ALLOWLIST_DELETE, &[("id", id)]);
-        self.call("POST", &path, &[]).await
+        self.client.call("POST", &path, &[]).await
     }
 }

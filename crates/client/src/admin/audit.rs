@@ -6,18 +6,32 @@ use signet_api::route::admin as route;
 use crate::error::ClientError;
 use crate::operator::OperatorClient;
 
+/// The audit log: `client.audit()`.
+#[derive(Clone, Copy)]
+pub struct Audit<'a> {
+    /// The signed client every call goes through.
+    pub(super) client: &'a OperatorClient,
+}
+
 impl OperatorClient {
+    /// Calls on the audit log: reading and verifying it.
+    pub fn audit(&self) -> Audit<'_> {
+        Audit { client: self }
+    }
+}
+
+impl Audit<'_> {
     /// `POST /v1/admin/audit/query`: the records matching `query`, newest first.
-    pub async fn audit(
+    pub async fn query(
         &self,
         query: &AuditQueryRequest,
     ) -> Result<AuditRecordsAnswer, ClientError> {
         let body = super::body(query)?;
-        self.call("POST", route::AUDIT_QUERY, &body).await
+        self.client.call("POST", route::AUDIT_QUERY, &body).await
     }
 
     /// `POST /v1/admin/audit/verify`: checks the whole hash chain.
-    pub async fn audit_verify(&self) -> Result<VerifyAnswer, ClientError> {
-        self.call("POST", route::AUDIT_VERIFY, &[]).await
+    pub async fn verify(&self) -> Result<VerifyAnswer, ClientError> {
+        self.client.call("POST", route::AUDIT_VERIFY, &[]).await
     }
 }

@@ -4,14 +4,14 @@ use signet_api::admin::budget::{BudgetsAnswer, SetBudgetRequest};
 use signet_api::route::admin as route;
 use signet_proto::MachineId;
 
+use super::vault::Vault;
 use crate::error::ClientError;
-use crate::operator::OperatorClient;
 
-impl OperatorClient {
+impl Vault<'_> {
     /// `GET /v1/admin/request-budgets`: the vault default and every machine's own budget
     /// (requests per minute; 0 or unset is unlimited).
     pub async fn request_budgets(&self) -> Result<BudgetsAnswer, ClientError> {
-        self.call("GET", route::REQUEST_BUDGETS, &[]).await
+        self.client.call("GET", route::REQUEST_BUDGETS, &[]).await
     }
 
     /// `POST /v1/admin/request-budgets`: sets the vault default (`machine` = `None`) or one
@@ -26,6 +26,8 @@ impl OperatorClient {
             machine_id: machine.map(ToString::to_string),
             requests_per_minute: per_minute,
         })?;
-        self.call("POST", route::REQUEST_BUDGETS, &body).await
+        self.client
+            .call("POST", route::REQUEST_BUDGETS, &body)
+            .await
     }
 }

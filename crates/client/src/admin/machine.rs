@@ -9,21 +9,35 @@ use signet_proto::MachineId;
 use crate::error::ClientError;
 use crate::operator::OperatorClient;
 
+/// Machines as operators drive them: `client.machines()`.
+#[derive(Clone, Copy)]
+pub struct Machines<'a> {
+    /// The signed client every call goes through.
+    pub(super) client: &'a OperatorClient,
+}
+
 impl OperatorClient {
+    /// Calls on machines: listing, showing, and the approval and access actions.
+    pub fn machines(&self) -> Machines<'_> {
+        Machines { client: self }
+    }
+}
+
+impl Machines<'_> {
     /// `GET /v1/admin/machines`.
-    pub async fn machines(&self) -> Result<MachinesAnswer, ClientError> {
-        self.call("GET", route::MACHINES, &[]).await
+    pub async fn list(&self) -> Result<MachinesAnswer, ClientError> {
+        self.client.call("GET", route::MACHINES, &[]).await
     }
 
     /// `GET /v1/admin/machines/{id}`.
-    pub async fn machine(&self, id: &MachineId) -> Result<MachineAnswer, ClientError> {
+    pub async fn show(&self, id: &MachineId) -> Result<MachineAnswer, ClientError> {
         let path = super::path(route::MACHINE, &[("id", &id.to_string())]);
-        self.call("GET", &path, &[]).await
+        self.client.call("GET", &path, &[]).await
     }
 
     /// `POST /v1/admin/machines/{id}/{action}` with the fields the action uses (an empty
     /// request sends no body); answers the machine as it is after.
-    pub async fn machine_action(
+    pub async fn act(
         &self,
         id: &MachineId,
         action: MachineAction,
@@ -38,6 +52,6 @@ impl OperatorClient {
             route::MACHINE_ACTION,
             &[("id", &id.to_string()), ("action", action.as_str())],
         );
-        self.call("POST", &path, &body).await
+        self.client.call("POST", &path, &body).await
     }
 }

@@ -1,18 +1,20 @@
 //! The admin API's typed calls, one module per noun: each method sends one route of
-//! `signet_api::route::admin` and decodes its answer into `signet_api::admin`'s type.
+//! `signet_api::route::admin` and decodes its answer into `signet_api::admin`'s type. The calls
+//! hang off one small handle per area (`client.secrets()`, `client.vault()`, ...), so no type
+//! grows a method per route.
 
-mod account;
+pub mod account;
 mod allowlist;
-mod audit;
+pub mod audit;
 mod budget;
-mod machine;
+pub mod machine;
 mod operator;
 mod passkey;
-mod project;
-mod secret;
-mod token;
-mod user;
-mod vault;
+pub mod project;
+pub mod secret;
+pub mod token;
+pub mod user;
+pub mod vault;
 
 use crate::error::ClientError;
 

@@ -6,10 +6,10 @@ use signet_api::admin::passkey::{PasskeyAnswer, PasskeyNameRequest};
 use signet_api::route::admin as route;
 use signet_proto::PasskeyId;
 
+use super::account::Account;
 use crate::error::ClientError;
-use crate::operator::OperatorClient;
 
-impl OperatorClient {
+impl Account<'_> {
     /// `POST /v1/admin/account/passkeys/{id}/rename`.
     pub async fn rename_passkey(
         &self,
@@ -20,12 +20,12 @@ impl OperatorClient {
             name: name.to_owned(),
         })?;
         let path = super::path(route::PASSKEY_RENAME, &[("id", id.as_str())]);
-        self.call("POST", &path, &body).await
+        self.client.call("POST", &path, &body).await
     }
 
     /// `POST /v1/admin/account/passkeys/{id}/delete`.
     pub async fn delete_passkey(&self, id: &PasskeyId) -> Result<DeletedFlagAnswer, ClientError> {
         let path = super::path(route::PASSKEY_DELETE, &[("id", id.as_str())]);
-        self.call("POST", &path, &[]).await
+        self.client.call("POST", &path, &[]).await
     }
 }

@@ -6,17 +6,31 @@ use signet_api::route::admin as route;
 use crate::error::ClientError;
 use crate::operator::OperatorClient;
 
+/// Projects: `client.projects()`.
+#[derive(Clone, Copy)]
+pub struct Projects<'a> {
+    /// The signed client every call goes through.
+    pub(super) client: &'a OperatorClient,
+}
+
 impl OperatorClient {
+    /// Calls on projects.
+    pub fn projects(&self) -> Projects<'_> {
+        Projects { client: self }
+    }
+}
+
+impl Projects<'_> {
     /// `GET /v1/admin/projects`: the projects in the caller's scope.
-    pub async fn projects(&self) -> Result<ProjectsAnswer, ClientError> {
-        self.call("GET", route::PROJECTS, &[]).await
+    pub async fn list(&self) -> Result<ProjectsAnswer, ClientError> {
+        self.client.call("GET", route::PROJECTS, &[]).await
     }
 
     /// `POST /v1/admin/projects`: creates a project.
-    pub async fn create_project(&self, name: &str) -> Result<ProjectAnswer, ClientError> {
+    pub async fn create(&self, name: &str) -> Result<ProjectAnswer, ClientError> {
         let body = super::body(&CreateProjectRequest {
             name: name.to_owned(),
         })?;
-        self.call("POST", route::PROJECTS, &body).await
+        self.client.call("POST", route::PROJECTS, &body).await
     }
 }

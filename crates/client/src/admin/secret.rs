@@ -15,34 +15,48 @@ use crate::error::ClientError;
 use crate::operator::{OperatorClient, SecretContent, SecretWrite};
 use crate::secret::SecretValue;
 
+/// Secrets as operators write them: `client.secrets()`.
+#[derive(Clone, Copy)]
+pub struct Secrets<'a> {
+    /// The signed client every call goes through.
+    pub(super) client: &'a OperatorClient,
+}
+
 impl OperatorClient {
+    /// Calls on secrets: writing, listing, versions, rollback, deletion (values never come back).
+    pub fn secrets(&self) -> Secrets<'_> {
+        Secrets { client: self }
+    }
+}
+
+impl Secrets<'_> {
     /// `POST /v1/admin/secrets`: creates a secret.
-    pub async fn create_secret(
+    pub async fn create(
         &self,
         project: &ProjectId,
         name: &str,
         content: &SecretContent,
     ) -> Result<SecretAnswer, ClientError> {
         let body = SecretWrite::new(Some(project), Some(name), content).to_body()?;
-        self.call("POST", route::SECRETS, &body).await
+        self.client.call("POST", route::SECRETS, &body).await
     }
 
     /// `POST /v1/admin/secrets/{id}/update`: writes a new version.
-    pub async fn update_secret(
+    pub async fn update(
         &self,
         id: &SecretId,
         content: &SecretContent,
     ) -> Result<SecretAnswer, ClientError> {
         let body = SecretWrite::new(None, None, content).to_body()?;
         let path = super::path(route::SECRET_UPDATE, &[("id", id.as_str())]);
-        self.call("POST", &path, &body).await
+        self.client.call("POST", &path, &body).await
     }
 
     /// `POST /v1/admin/secrets/{id}/update` starting from the current fields of a structured
     /// secret: `keep` carries current fields over (their values never leave the server),
     /// `remove` drops current fields, `set` replaces or adds. `base_version` is the version the
     /// caller started from; a newer one on the server is a 409 and nothing is written.
-    pub async fn merge_secret_fields(
+    pub async fn merge_fields(
         &self,
         id: &SecretId,
         base_version: u32,
@@ -69,44 +83,40 @@ impl OperatorClient {
             .map(Zeroizing::new)
             .map_err(|e| ClientError::decode("secret body", e))?;
         let path = super::path(route::SECRET_UPDATE, &[("id", id.as_str())]);
-        self.call("POST", &path, &body).await
+        self.client.call("POST", &path, &body).await
     }
 
     /// `POST /v1/admin/secrets/query`: a project's secrets.
-    pub async fn secrets(&self, project: &ProjectId) -> Result<SecretsAnswer, ClientError> {
+    pub async fn list(&self, project: &ProjectId) -> Result<SecretsAnswer, ClientError> {
         let body = super::body(&SecretQueryRequest {
             project_id: project.to_string(),
         })?;
-        self.call("POST", route::SECRETS_QUERY, &body).await
+        self.client.call("POST", route::SECRETS_QUERY, &body).await
     }
 
     /// `GET /v1/admin/secrets/{id}`: one secret's metadata.
-    pub async fn secret(&self, id: &SecretId) -> Result<SecretAnswer, ClientError> {
+    pub async fn show(&self, id: &SecretId) -> Result<SecretAnswer, ClientError> {
         let path = super::path(route::SECRET, &[("id", id.as_str())]);
-        self.call("GET", &path, &[]).await
+        self.client.call("GET", &path, &[]).await
     }
 
     /// `GET /v1/admin/secrets/{id}/versions`: a secret's versions.
-    pub async fn secret_versions(&self, id: &SecretId) -> Result<VersionsAnswer, ClientError> {
+    pub async fn versions(&self, id: &SecretId) -> Result<VersionsAnswer, ClientError> {
         let path = super::path(route::SECRET_VERSIONS, &[("id", id.as_str())]);
-        self.call("GET", &path, &[]).await
+        self.client.call("GET", &path, &[]).await
     }
 
     /// `POST /v1/admin/secrets/{id}/rollback`: makes `version`'s value current again, as a new
     /// version.
-    pub async fn rollback_secret(
-        &self,
-        id: &SecretId,
-        version: u32,
-    ) -> Result<SecretAnswer, ClientError> {
+    pub async fn rollback(&self, id: &SecretId, version: u32) -> Result<SecretAnswer, ClientError> {
         let body = super::body(&RollbackRequest { version })?;
         let path = super::path(route::SECRET_ROLLBACK, &[("id", id.as_str())]);
-        self.call("POST", &path, &body).await
+        self.client.call("POST", &path, &body).await
     }
 
     /// `POST /v1/admin/secrets/{id}/delete`: deletes a secret.
-    pub async fn delete_secret(&self, id: &SecretId) -> Result<DeletedAnswer, ClientError> {
+    pub async fn delete(&self, id: &SecretId) -> Result<DeletedAnswer, ClientError> {
         let path = super::path(route::SECRET_DELETE, &[("id", id.as_str())]);
-        self.call("POST", &path, &[]).await
+        self.client.call("POST", &path, &[]).await
     }
 }

@@ -12,44 +12,55 @@ use zeroize::Zeroizing;
 use crate::error::ClientError;
 use crate::operator::OperatorClient;
 
+/// Users, invitations and the per-user actions: `client.users()`.
+#[derive(Clone, Copy)]
+pub struct Users<'a> {
+    /// The signed client every call goes through.
+    pub(super) client: &'a OperatorClient,
+}
+
 impl OperatorClient {
+    /// Calls on users and invitations (owners and admins).
+    pub fn users(&self) -> Users<'_> {
+        Users { client: self }
+    }
+}
+
+impl Users<'_> {
     /// `GET /v1/admin/users`.
-    pub async fn users(&self) -> Result<UsersAnswer, ClientError> {
-        self.call("GET", route::USERS, &[]).await
+    pub async fn list(&self) -> Result<UsersAnswer, ClientError> {
+        self.client.call("GET", route::USERS, &[]).await
     }
 
     /// `POST /v1/admin/users`: creates a user; the answer's TOTP URI and recovery codes are
     /// shown once. The encoded body, which holds the password, is wiped after sending.
-    pub async fn create_user(
-        &self,
-        user: &CreateUserRequest,
-    ) -> Result<CreatedUserAnswer, ClientError> {
+    pub async fn create(&self, user: &CreateUserRequest) -> Result<CreatedUserAnswer, ClientError> {
         let body = Zeroizing::new(super::body(user)?);
-        self.call("POST", route::USERS, &body).await
+        self.client.call("POST", route::USERS, &body).await
     }
 }
 
-impl OperatorClient {
+impl Users<'_> {
     /// `POST /v1/admin/users/invite`: answers the invitation link, shown once.
-    pub async fn invite_user(&self, invite: &InviteRequest) -> Result<InvitedAnswer, ClientError> {
+    pub async fn invite(&self, invite: &InviteRequest) -> Result<InvitedAnswer, ClientError> {
         let body = super::body(invite)?;
-        self.call("POST", route::USERS_INVITE, &body).await
+        self.client.call("POST", route::USERS_INVITE, &body).await
     }
 
     /// `GET /v1/admin/users/invites`: every invitation and its state.
     pub async fn invites(&self) -> Result<InvitesAnswer, ClientError> {
-        self.call("GET", route::USERS_INVITES, &[]).await
+        self.client.call("GET", route::USERS_INVITES, &[]).await
     }
 
     /// `POST /v1/admin/users/invites/{id}/revoke`.
     pub async fn revoke_invite(&self, id: &InviteId) -> Result<RevokedAnswer, ClientError> {
         let path = super::path(route::USERS_INVITE_REVOKE, &[("id", &id.to_string())]);
-        self.call("POST", &path, &[]).await
+        self.client.call("POST", &path, &[]).await
     }
 
     /// `POST /v1/admin/users/{id}/role`: changes a user's role and project scope; answers the
     /// user after.
-    pub async fn set_user_role(
+    pub async fn set_role(
         &self,
         id: &UserId,
         change: &UserRoleRequest,
@@ -63,11 +74,7 @@ impl OperatorClient {
 
     /// `POST /v1/admin/users/{id}/suspend` (`active == false`) or `.../activate`; answers the
     /// user after.
-    pub async fn set_user_active(
-        &self,
-        id: &UserId,
-        active: bool,
-    ) -> Result<UserAnswer, ClientError> {
+    pub async fn set_active(&self, id: &UserId, active: bool) -> Result<UserAnswer, ClientError> {
         let action = if active {
             UserAction::Activate
         } else {
@@ -80,7 +87,7 @@ impl OperatorClient {
     }
 
     /// `POST /v1/admin/users/{id}/delete`: removes a user for good.
-    pub async fn remove_user(&self, id: &UserId) -> Result<DeletedFlagAnswer, ClientError> {
+    pub async fn remove(&self, id: &UserId) -> Result<DeletedFlagAnswer, ClientError> {
         match self.user_action(id, UserAction::Delete, &[]).await? {
             UserActionAnswer::Deleted(d) => Ok(d),
             UserActionAnswer::User(_) => Err(unexpected()),
@@ -97,7 +104,7 @@ impl OperatorClient {
             route::USER_ACTION,
             &[("id", &id.to_string()), ("action", action.as_str())],
         );
-        self.call("POST", &path, body).await
+        self.client.call("POST", &path, body).await
     }
 }
 

@@ -6,19 +6,33 @@ use signet_api::route::admin as route;
 use crate::error::ClientError;
 use crate::operator::OperatorClient;
 
+/// The vault: its settings, IP allowlist and request budgets: `client.vault()`.
+#[derive(Clone, Copy)]
+pub struct Vault<'a> {
+    /// The signed client every call goes through.
+    pub(super) client: &'a OperatorClient,
+}
+
 impl OperatorClient {
+    /// Calls on the vault: settings, IP allowlist, request budgets.
+    pub fn vault(&self) -> Vault<'_> {
+        Vault { client: self }
+    }
+}
+
+impl Vault<'_> {
     /// `GET /v1/admin/vault`: the vault's settings.
-    pub async fn vault(&self) -> Result<VaultAnswer, ClientError> {
-        self.call("GET", route::VAULT, &[]).await
+    pub async fn settings(&self) -> Result<VaultAnswer, ClientError> {
+        self.client.call("GET", route::VAULT, &[]).await
     }
 
     /// `POST /v1/admin/vault/settings`: changes the settings given; the others stay.
-    pub async fn set_vault_settings(
+    pub async fn set_settings(
         &self,
         settings: &VaultSettingsRequest,
     ) -> Result<VaultAnswer, ClientError> {
         let body = super::body(settings)?;
-        self.call("POST", route::VAULT_SETTINGS, &body).await
+        self.client.call("POST", route::VAULT_SETTINGS, &body).await
     }
 
     /// `POST /v1/admin/vault/settings` with `requireEnrollmentProof`: whether enrollment must
@@ -27,7 +41,7 @@ impl OperatorClient {
         &self,
         required: bool,
     ) -> Result<VaultAnswer, ClientError> {
-        self.set_vault_settings(&VaultSettingsRequest {
+        self.set_settings(&VaultSettingsRequest {
             require_enrollment_proof: Some(required),
             ..VaultSettingsRequest::default()
         })
