@@ -3,7 +3,6 @@
 
 use std::sync::Arc;
 
-use serde::Serialize;
 use signet_api::audit::{AuditAction, DenialReason};
 use signet_crypto::{SealedValue, SecretAad, WrappedProjectKey};
 use signet_proto::{ProjectId, SecretId};
@@ -41,7 +40,7 @@ pub struct Exported {
 }
 
 /// A listed secret.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone)]
 pub struct Listed {
     /// Its id.
     pub id: SecretId,
@@ -58,8 +57,7 @@ pub struct Listed {
 }
 
 /// Poll answer for one watched id.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PollStatus {
     /// Not a secret this machine may read: never existed, malformed, in another project, or no
     /// longer attached and granted. One answer for all, so poll cannot probe for existence.
