@@ -136,6 +136,8 @@ vocabulary! {
         // Projects and secrets, as operators manage them.
         /// A project was created.
         ProjectCreate = "project_create";
+        /// A project was renamed.
+        ProjectRename = "project_rename";
         /// Projects were listed.
         ProjectList = "project_list";
         /// A secret was created.

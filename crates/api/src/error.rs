@@ -91,6 +91,14 @@ error_codes! {
     );
     /// 409: the public key is already registered.
     PublicKeyTaken = (409, "public_key_taken", "public key is already registered");
+    /// 409: a write carried `expectedVersion` and the secret's current version is another one;
+    /// nothing was written. The answer's `currentVersion` says which version is current, so the
+    /// client can read it again and retry.
+    VersionConflict = (
+        409,
+        "version_conflict",
+        "the secret's current version is not the expected one; read it again and retry"
+    );
     /// 429: too many requests from this source.
     RateLimited = (429, "rate_limited", "too many requests");
     /// 503: the store or the audit log is down; fail closed.

@@ -15,11 +15,16 @@ use utoipa::{Modify, OpenApi, ToSchema};
 /// Every error answer: `{"error": "<message>", "code": "<code>"}`. The SikkerKey SDKs read
 /// `error`; Signet's clients switch on `code`, which never changes once published.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
 pub struct ErrorBody {
     /// A message safe to show to the caller.
     pub error: String,
     /// The stable error code.
     pub code: String,
+    /// Only with `version_conflict`: the secret's current version, to read again and retry
+    /// from. Absent from every other error.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub current_version: Option<u32>,
 }
 
 /// The security schemes. A signed request (machine or operator) needs all four of its headers

@@ -85,6 +85,8 @@ pub mod admin {
     pub const VAULT_SETTINGS: &str = "/v1/admin/vault/settings";
     /// Projects: list (GET), create (POST).
     pub const PROJECTS: &str = "/v1/admin/projects";
+    /// Renames a project.
+    pub const PROJECT_RENAME: &str = "/v1/admin/projects/{id}/rename";
     /// Creates a secret.
     pub const SECRETS: &str = "/v1/admin/secrets";
     /// Lists secrets matching a query.

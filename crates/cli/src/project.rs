@@ -25,6 +25,13 @@ enum ProjectCommand {
     },
     /// List projects.
     List,
+    /// Rename a project (its id, secrets and machines stay as they are).
+    Rename {
+        /// The project (its name or id).
+        project: String,
+        /// Its new name.
+        new_name: String,
+    },
 }
 
 /// Runs a `project` subcommand.
@@ -38,6 +45,19 @@ pub async fn run(args: ProjectArgs, json: bool) -> anyhow::Result<ExitCode> {
             } else {
                 output::lines([format!(
                     "created project {} ({})",
+                    output::cell(&p.id),
+                    output::cell(&p.name)
+                )])?;
+            }
+        }
+        ProjectCommand::Rename { project, new_name } => {
+            let id = resolve(&client, &project).await?;
+            let p = client.projects().rename(&id, &new_name).await?;
+            if json {
+                output::json(&p)?;
+            } else {
+                output::lines([format!(
+                    "renamed project {} ({})",
                     output::cell(&p.id),
                     output::cell(&p.name)
                 )])?;

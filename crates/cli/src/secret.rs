@@ -39,15 +39,33 @@ enum SecretCommand {
     },
     /// Write a new version of a secret.
     ///
+    /// With --set or --unset, a structured secret's new version changes only the fields named:
+    /// --set replaces or adds a field, --unset removes one, and every other field is kept as it
+    /// is (its value stays on the server).
+    ///
     /// With --keep-field or --remove-field, a structured secret's new version starts from its
     /// current fields: each current field is kept (--keep-field, its value stays on the server),
     /// replaced (--field), or removed (--remove-field), and every current field must be named;
     /// --field with a new name adds one.
+    ///
+    /// With --cas N, the version is written only if the secret's current version is N;
+    /// otherwise nothing is written and the error names the current version.
     Update {
         /// The secret's id.
         id: String,
         #[command(flatten)]
         content: ContentArgs,
+        /// Set this field of a structured secret, keeping every field not named (repeatable).
+        #[arg(long = "set", value_name = "NAME=VALUE", value_parser = parse_field, group = "ContentArgs",
+              conflicts_with_all = ["value", "value_file", "fields", "keep_fields", "remove_fields", "base_version"])]
+        set: Vec<(String, String)>,
+        /// Remove this field of a structured secret, keeping every field not named (repeatable).
+        #[arg(long = "unset", value_name = "NAME", group = "ContentArgs",
+              conflicts_with_all = ["value", "value_file", "fields", "keep_fields", "remove_fields", "base_version"])]
+        unset: Vec<String>,
+        /// Check-and-set: write only if the secret's current version is N.
+        #[arg(long, value_name = "N")]
+        cas: Option<u32>,
         /// Keep this current field's value as it is (repeatable).
         #[arg(long = "keep-field", value_name = "NAME", group = "ContentArgs", conflicts_with_all = ["value", "value_file"])]
         keep_fields: Vec<String>,
@@ -82,6 +100,9 @@ enum SecretCommand {
         /// The version whose value to restore.
         #[arg(long)]
         version: u64,
+        /// Check-and-set: roll back only if the secret's current version is N.
+        #[arg(long, value_name = "N")]
+        cas: Option<u32>,
     },
     /// Delete a secret.
     Delete {
@@ -114,14 +135,19 @@ impl ContentArgs {
         if let Some(path) = self.value_file {
             return Ok(SecretContent::Value(read_value_file(&path)?));
         }
-        let mut fields = BTreeMap::new();
-        for (k, v) in self.fields {
-            if fields.insert(k.clone(), SecretValue::new(v)).is_some() {
-                anyhow::bail!("field {k:?} is given twice");
-            }
-        }
-        Ok(SecretContent::Fields(fields))
+        Ok(SecretContent::Fields(field_map(self.fields)?))
     }
+}
+
+/// `KEY=VALUE` pairs as a map; a key given twice is refused rather than silently overwritten.
+fn field_map(pairs: Vec<(String, String)>) -> anyhow::Result<BTreeMap<String, SecretValue>> {
+    let mut fields = BTreeMap::new();
+    for (k, v) in pairs {
+        if fields.insert(k.clone(), SecretValue::new(v)).is_some() {
+            anyhow::bail!("field {k:?} is given twice");
+        }
+    }
+    Ok(fields)
 }
 
 /// Parses `KEY=VALUE`, splitting at the first `=`. Field names are `[A-Za-z0-9_.-]`, the set the
@@ -183,16 +209,37 @@ pub async fn run(args: SecretArgs, json: bool) -> anyhow::Result<ExitCode> {
         }
         SecretCommand::Update {
             id,
+            set,
+            unset,
+            cas,
+            ..
+        } if !set.is_empty() || !unset.is_empty() => {
+            let id = ids::secret(&id)?;
+            let set = field_map(set)?;
+            print_secret(
+                json,
+                "updated secret",
+                &client
+                    .secrets()
+                    .patch_fields(&id, &set, &unset, cas)
+                    .await?,
+            )?;
+        }
+        SecretCommand::Update {
+            id,
             content,
             keep_fields,
             remove_fields,
             base_version,
+            cas,
+            ..
         } if !keep_fields.is_empty() || !remove_fields.is_empty() => {
             let id = ids::secret(&id)?;
             let SecretContent::Fields(set) = content.into_content()? else {
                 anyhow::bail!("--keep-field and --remove-field go with --field, not a value");
             };
-            let base = match base_version {
+            // The version the person expects is the one the kept fields are read from.
+            let base = match base_version.or(cas) {
                 Some(b) => b,
                 None => current_version(&client, &id).await?,
             };
@@ -201,7 +248,7 @@ pub async fn run(args: SecretArgs, json: bool) -> anyhow::Result<ExitCode> {
                 "updated secret",
                 &client
                     .secrets()
-                    .merge_fields(&id, base, &keep_fields, &remove_fields, &set)
+                    .merge_fields(&id, base, &keep_fields, &remove_fields, &set, cas)
                     .await?,
             )?;
         }
@@ -209,6 +256,7 @@ pub async fn run(args: SecretArgs, json: bool) -> anyhow::Result<ExitCode> {
             id,
             content,
             base_version,
+            cas,
             ..
         } => {
             if base_version.is_some() {
@@ -219,18 +267,18 @@ pub async fn run(args: SecretArgs, json: bool) -> anyhow::Result<ExitCode> {
             print_secret(
                 json,
                 "updated secret",
-                &client.secrets().update(&id, &content).await?,
+                &client.secrets().update(&id, &content, cas).await?,
             )?;
         }
         SecretCommand::Show { id } => {
             let id = ids::secret(&id)?;
             print_secret(json, "secret", &client.secrets().show(&id).await?)?;
         }
-        SecretCommand::Rollback { id, version } => {
+        SecretCommand::Rollback { id, version, cas } => {
             let id = ids::secret(&id)?;
             let version = u32::try_from(version)
                 .map_err(|_| anyhow::anyhow!("there is no version {version}"))?;
-            let s = client.secrets().rollback(&id, version).await?;
+            let s = client.secrets().rollback(&id, version, cas).await?;
             print_secret(json, "rolled back secret", &s)?;
         }
         SecretCommand::Delete { id } => {

@@ -146,6 +146,9 @@ pub enum ClientError {
         code: Option<String>,
         /// The server's `error` message, or a description of the status when there was none.
         message: String,
+        /// The body's `currentVersion`: on a `version_conflict`, the secret's current version,
+        /// to read again and retry from; `None` on every other error.
+        current_version: Option<u32>,
     },
     /// An identity or key file could not be found, read or written.
     #[error(transparent)]
@@ -204,6 +207,17 @@ impl ClientError {
         }
     }
 
+    /// The secret's current version that a `409 version_conflict` answer names (a
+    /// check-and-set write expected another one); `None` for any other error.
+    pub fn current_version(&self) -> Option<u32> {
+        match self {
+            Self::Http {
+                current_version, ..
+            } => *current_version,
+            _ => None,
+        }
+    }
+
     /// The classification of an [`ClientError::Http`] error.
     pub fn http_kind(&self) -> Option<HttpErrorKind> {
         match self {
@@ -217,24 +231,32 @@ impl ClientError {
     /// proxy's HTML error page still gives the user a clue.
     pub(crate) fn from_response(status: u16, body: &[u8]) -> Self {
         #[derive(serde::Deserialize)]
+        #[serde(rename_all = "camelCase")]
         struct ErrorBody {
             error: Option<String>,
             code: Option<String>,
+            current_version: Option<u32>,
         }
         let parsed = serde_json::from_slice::<ErrorBody>(body).ok();
-        let (message, code) = match parsed {
+        let (message, code, current_version) = match parsed {
             Some(ErrorBody {
                 error: Some(error),
                 code,
-            }) if !error.is_empty() => (error, code),
-            Some(ErrorBody { code, .. }) => (fallback_message(status, body), code),
-            None => (fallback_message(status, body), None),
+                current_version,
+            }) if !error.is_empty() => (error, code, current_version),
+            Some(ErrorBody {
+                code,
+                current_version,
+                ..
+            }) => (fallback_message(status, body), code, current_version),
+            None => (fallback_message(status, body), None, None),
         };
         Self::Http {
             status,
             kind: HttpErrorKind::from_status(status),
             code,
             message: one_line(&message),
+            current_version,
         }
     }
 
@@ -291,10 +313,12 @@ mod tests {
                 kind,
                 code,
                 message,
+                current_version,
             } => {
                 assert_eq!((status, kind), (403, HttpErrorKind::Forbidden));
                 assert_eq!(code.as_deref(), Some("forbidden"));
                 assert_eq!(message, "access denied");
+                assert_eq!(current_version, None);
             }
             other => panic!("{other:?}"),
         }
@@ -308,6 +332,14 @@ mod tests {
         );
         assert_eq!(e.error_code(), Some(ErrorCode::PublicKeyTaken));
         assert_eq!(e.error_code().map(ErrorCode::status), e.status());
+        assert_eq!(e.current_version(), None);
+        let e = ClientError::from_response(
+            409,
+            br#"{"error":"the secret is at version 4","code":"version_conflict","currentVersion":4}"#,
+        );
+        assert_eq!(e.error_code(), Some(ErrorCode::VersionConflict));
+        assert_eq!(e.current_version(), Some(4));
+        assert_eq!(e.to_string(), "the secret is at version 4");
         // A code from a newer server is kept as sent, and decodes to nothing.
         let e = ClientError::from_response(403, br#"{"error":"no","code":"forbidden"}"#);
         assert_eq!(e.error_code(), None);

@@ -35,6 +35,8 @@ pub(crate) struct SecretWrite<'a> {
     value: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     fields: Option<BTreeMap<&'a str, &'a str>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    expected_version: Option<u32>,
 }
 
 impl<'a> SecretWrite<'a> {
@@ -55,7 +57,14 @@ impl<'a> SecretWrite<'a> {
             name,
             value,
             fields,
+            expected_version: None,
         }
+    }
+
+    /// Makes the write a check-and-set on `expected` (an update only).
+    pub(crate) fn expecting(mut self, expected: Option<u32>) -> Self {
+        self.expected_version = expected;
+        self
     }
 
     pub(crate) fn to_body(&self) -> Result<Zeroizing<Vec<u8>>, ClientError> {

@@ -256,6 +256,7 @@ async fn gives_up_after_three_retries_and_never_retries_other_errors() {
             kind: HttpErrorKind::Forbidden,
             code: Some(code),
             message,
+            ..
         } => {
             assert_eq!(
                 (code.as_str(), message.as_str()),

@@ -15,6 +15,13 @@ pub enum CoreError {
     /// Conflicts with existing state; the payload names the rule.
     #[error("conflict: {0}")]
     Conflict(Conflict),
+    /// A check-and-set write expected another version than the secret's current one; nothing
+    /// was written. Carries the current version so the caller can read it again and retry.
+    #[error("the secret is at version {current_version}, not the expected one")]
+    VersionConflict {
+        /// The secret's current version when the write was refused.
+        current_version: u32,
+    },
     /// Authenticated, but not allowed (also: a secret that does not exist, to a machine).
     #[error("access denied")]
     Forbidden,

@@ -51,7 +51,7 @@ pub enum Permission {
     Read,
     /// Create, update, roll back and delete secrets.
     WriteSecrets,
-    /// Create projects.
+    /// Create and rename projects.
     ManageProjects,
     /// Issue and revoke bootstrap and enrollment tokens.
     ManageTokens,

@@ -7,7 +7,8 @@ use signet_api::audit::AuditAction;
 use signet_crypto::{ProjectKey, SecretAad};
 use signet_proto::{MachineId, ProjectId, SecretId};
 use signet_store::{
-    Conflict, NewVersion, ProjectRecord, SecretKind, SecretRecord, VersionContent, VersionRecord,
+    Conflict, NewVersion, ProjectRecord, SecretKind, SecretRecord, StoreError, VersionContent,
+    VersionRecord,
 };
 use zeroize::Zeroizing;
 
@@ -37,6 +38,9 @@ pub enum SecretInput {
 pub struct FieldMerge {
     /// The version the caller started from; it must still be the current one.
     pub base_version: u32,
+    /// Check-and-set: when given, the write happens only at this current version, else
+    /// [`CoreError::VersionConflict`].
+    pub expected_version: Option<u32>,
     /// Current fields to carry over unchanged.
     pub keep: Vec<String>,
     /// Current fields to leave out of the new version.
@@ -49,10 +53,95 @@ impl std::fmt::Debug for FieldMerge {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("FieldMerge")
             .field("base_version", &self.base_version)
+            .field("expected_version", &self.expected_version)
             .field("keep", &self.keep)
             .field("remove", &self.remove)
             .field("set", &self.set.keys().collect::<Vec<_>>())
             .finish()
+    }
+}
+
+/// A partial update of a structured secret: `set` replaces or adds fields, `unset` removes
+/// current ones, and every current field named in neither is kept as it is (its value never
+/// leaves the server). Against the current version, or only `expected_version` when given.
+pub struct FieldPatch {
+    /// New values: a current field's name replaces it, any other name adds a field.
+    pub set: BTreeMap<String, Zeroizing<String>>,
+    /// Current fields to leave out of the new version.
+    pub unset: Vec<String>,
+    /// Check-and-set: when given, the write happens only at this current version, else
+    /// [`CoreError::VersionConflict`].
+    pub expected_version: Option<u32>,
+}
+
+impl std::fmt::Debug for FieldPatch {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FieldPatch")
+            .field("set", &self.set.keys().collect::<Vec<_>>())
+            .field("unset", &self.unset)
+            .field("expected_version", &self.expected_version)
+            .finish()
+    }
+}
+
+impl FieldPatch {
+    /// Applies the patch to the current fields. Every name in `unset` must be a current field,
+    /// named once and not also set; the patch must change something. (That the result keeps at
+    /// least one field is checked with the rest of a structured value's rules when it is sealed.)
+    fn apply(
+        self,
+        mut current: BTreeMap<String, Zeroizing<String>>,
+    ) -> CoreResult<(BTreeMap<String, Zeroizing<String>>, MergeSummary)> {
+        if self.set.is_empty() && self.unset.is_empty() {
+            return Err(CoreError::bad("give at least one field to set or unset"));
+        }
+        let mut seen = std::collections::BTreeSet::new();
+        for name in &self.unset {
+            check_field_name(name)?;
+            if self.set.contains_key(name) {
+                return Err(CoreError::bad(format!(
+                    "field {name:?} is both set and unset"
+                )));
+            }
+            if !seen.insert(name) {
+                return Err(CoreError::bad(format!(
+                    "field {name:?} is named more than once"
+                )));
+            }
+            if !current.contains_key(name) {
+                return Err(CoreError::bad(format!(
+                    "field {name:?} is not a field of the current version"
+                )));
+            }
+        }
+        let mut summary = MergeSummary::default();
+        for name in self.unset {
+            current.remove(&name);
+            summary.removed.push(name);
+        }
+        summary.kept = current
+            .keys()
+            .filter(|k| !self.set.contains_key(*k))
+            .cloned()
+            .collect();
+        for (name, v) in self.set {
+            if current.insert(name.clone(), v).is_some() {
+                summary.replaced.push(name);
+            } else {
+                summary.added.push(name);
+            }
+        }
+        Ok((current, summary))
+    }
+}
+
+/// Refuses a check-and-set write whose expected version is not the current one.
+fn check_expected(expected: Option<u32>, current: u32) -> CoreResult<()> {
+    match expected {
+        Some(e) if e != current => Err(CoreError::VersionConflict {
+            current_version: current,
+        }),
+        _ => Ok(()),
     }
 }
 
@@ -370,6 +459,45 @@ impl Secrets {
             .collect())
     }
 
+    /// Renames a project; its id, key, secrets and memberships are untouched. Another
+    /// project's name is a `Conflict::ProjectName`, decided by the store's write.
+    pub async fn rename_project(
+        &self,
+        op: &AuthedOperator,
+        id: &str,
+        name: &str,
+    ) -> CoreResult<ProjectView> {
+        self.cx
+            .require(op, Permission::ManageProjects, AuditAction::ProjectRename)
+            .await?;
+        let parsed = ProjectId::parse(id).ok();
+        self.cx
+            .require_project(op, parsed.as_ref(), AuditAction::ProjectRename)
+            .await?;
+        let id = parsed.ok_or(CoreError::NotFound)?;
+        check_name("project", name)?;
+        let project = self
+            .cx
+            .store
+            .project(&id)
+            .await?
+            .ok_or(CoreError::NotFound)?;
+        // Both names passed `check_name` (no quotes or `=`), so the detail reads unambiguously.
+        self.cx
+            .audited(
+                op,
+                AuditAction::ProjectRename,
+                id.as_str(),
+                &format!("from={:?} to={name:?}", project.name),
+            )
+            .rename_project(&id, name)
+            .await?;
+        Ok(ProjectView {
+            name: name.to_owned(),
+            ..project.into()
+        })
+    }
+
     async fn project_key(&self, project: &ProjectRecord) -> CoreResult<ProjectKey> {
         self.cx
             .root
@@ -495,12 +623,32 @@ impl Secrets {
         found.ok_or(CoreError::NotFound)
     }
 
-    /// Writes a new version.
+    /// The error for a conditional append that lost to a concurrent write (`Conflict::Version`
+    /// from the store). A check-and-set caller is told the version that won, read again now;
+    /// any other store error is answered as it is.
+    async fn lost_race(&self, id: &SecretId, expected: Option<u32>, e: StoreError) -> CoreError {
+        if expected.is_none() || e != StoreError::Conflict(Conflict::Version) {
+            return e.into();
+        }
+        match self.cx.store.secret(id).await {
+            Ok(Some(s)) if s.deleted_ms.is_none() => CoreError::VersionConflict {
+                current_version: s.current_version,
+            },
+            Ok(_) => CoreError::NotFound,
+            Err(e) => e.into(),
+        }
+    }
+
+    /// Writes a new version. With `expected` (check-and-set), only if the secret's current
+    /// version is that one: otherwise [`CoreError::VersionConflict`] and nothing is written,
+    /// decided in the write's own transaction, so of two writers expecting the same version
+    /// exactly one wins.
     pub async fn update_secret(
         &self,
         op: &AuthedOperator,
         id: &str,
         input: SecretInput,
+        expected: Option<u32>,
     ) -> CoreResult<SecretView> {
         self.cx
             .require(op, Permission::WriteSecrets, AuditAction::SecretUpdate)
@@ -508,6 +656,7 @@ impl Secrets {
         let s = self
             .secret_in_scope(op, id, AuditAction::SecretUpdate)
             .await?;
+        check_expected(expected, s.current_version)?;
         let id = s.id.clone();
         let project = self
             .cx
@@ -519,9 +668,10 @@ impl Secrets {
         let v = self
             .seal_version(&project, &id, next, input, &op.id.to_string())
             .await?;
-        // Conditional on the version read above, so `next` is exactly what the store writes or
-        // the write fails; the record names it before the transaction starts.
-        let written = self
+        // Conditional on the version read above (the expected one, when given), so `next` is
+        // exactly what the store writes or the write fails; the record names it before the
+        // transaction starts.
+        let written = match self
             .cx
             .audited(
                 op,
@@ -530,7 +680,11 @@ impl Secrets {
                 &format!("version={next}"),
             )
             .append_version(&id, s.current_version, &v)
-            .await?;
+            .await
+        {
+            Ok(w) => w,
+            Err(e) => return Err(self.lost_race(&id, expected, e).await),
+        };
         Ok(written_version(s, written, v).into())
     }
 
@@ -541,6 +695,38 @@ impl Secrets {
         op: &AuthedOperator,
         id: &str,
         merge: FieldMerge,
+    ) -> CoreResult<SecretView> {
+        let (expected, base) = (merge.expected_version, merge.base_version);
+        self.rewrite_fields(op, id, expected, Some(base), |current| merge.apply(current))
+            .await
+    }
+
+    /// Writes a new version of a structured secret that sets and unsets some fields and keeps
+    /// every other one (see [`FieldPatch`]). The kept values never travel to the caller.
+    pub async fn patch_secret_fields(
+        &self,
+        op: &AuthedOperator,
+        id: &str,
+        patch: FieldPatch,
+    ) -> CoreResult<SecretView> {
+        let expected = patch.expected_version;
+        self.rewrite_fields(op, id, expected, None, |current| patch.apply(current))
+            .await
+    }
+
+    /// A new version of a structured secret computed from its current fields by `change`, at
+    /// the current version: which must be `expected` (check-and-set, a
+    /// [`CoreError::VersionConflict`] otherwise) and `base` (a field merge's base version, a
+    /// `Conflict::StaleBase` otherwise) when they are given.
+    async fn rewrite_fields(
+        &self,
+        op: &AuthedOperator,
+        id: &str,
+        expected: Option<u32>,
+        base: Option<u32>,
+        change: impl FnOnce(
+            BTreeMap<String, Zeroizing<String>>,
+        ) -> CoreResult<(BTreeMap<String, Zeroizing<String>>, MergeSummary)>,
     ) -> CoreResult<SecretView> {
         self.cx
             .require(op, Permission::WriteSecrets, AuditAction::SecretUpdate)
@@ -557,24 +743,25 @@ impl Secrets {
             .read_view(&MachineId::generate(), &id)
             .await?
             .ok_or(CoreError::NotFound)?;
-        let base = view.secret.current_version;
-        if merge.base_version != base {
+        let current_version = view.secret.current_version;
+        check_expected(expected, current_version)?;
+        if base.is_some_and(|b| b != current_version) {
             return Err(CoreError::Conflict(Conflict::StaleBase));
         }
         if view.secret.kind != SecretKind::Structured {
             return Err(CoreError::bad(
-                "only a structured secret's fields can be kept or removed",
+                "only a structured secret's fields can be kept, set or removed",
             ));
         }
         let current = parse_fields(&self.reads.decrypt(&view)?.0)?;
-        let (fields, summary) = merge.apply(current)?;
+        let (fields, summary) = change(current)?;
         let project = self
             .cx
             .store
             .project(&s.project_id)
             .await?
             .ok_or(CoreError::NotFound)?;
-        let next = base + 1;
+        let next = current_version + 1;
         let v = self
             .seal_version(
                 &project,
@@ -584,8 +771,9 @@ impl Secrets {
                 &op.id.to_string(),
             )
             .await?;
-        // Conditional on `base`: a concurrent update since the read above makes this a conflict.
-        let written = self
+        // Conditional on the version read above: a concurrent update since that read makes this
+        // a conflict, never a write over fields it did not see.
+        let written = match self
             .cx
             .audited(
                 op,
@@ -593,21 +781,30 @@ impl Secrets {
                 id.as_str(),
                 &format!("version={next} {}", summary.detail()),
             )
-            .append_version(&id, base, &v)
+            .append_version(&id, current_version, &v)
             .await
-            .map_err(|e| match CoreError::from(e) {
-                CoreError::Conflict(Conflict::Version) => CoreError::Conflict(Conflict::StaleBase),
-                e => e,
-            })?;
+        {
+            Ok(w) => w,
+            Err(e) => {
+                return Err(match self.lost_race(&id, expected, e).await {
+                    CoreError::Conflict(Conflict::Version) if base.is_some() => {
+                        CoreError::Conflict(Conflict::StaleBase)
+                    }
+                    e => e,
+                });
+            }
+        };
         Ok(written_version(view.secret, written, v).into())
     }
 
-    /// Writes a new version whose value is that of `version`.
+    /// Writes a new version whose value is that of `version`; with `expected`, only if the
+    /// secret's current version is that one (as [`Secrets::update_secret`]).
     pub async fn rollback_secret(
         &self,
         op: &AuthedOperator,
         id: &str,
         version: u32,
+        expected: Option<u32>,
     ) -> CoreResult<SecretView> {
         self.cx
             .require(op, Permission::WriteSecrets, AuditAction::SecretRollback)
@@ -615,6 +812,7 @@ impl Secrets {
         let s = self
             .secret_in_scope(op, id, AuditAction::SecretRollback)
             .await?;
+        check_expected(expected, s.current_version)?;
         let id = s.id.clone();
         let versions = self.cx.store.versions(&id).await?;
         let target = versions
@@ -629,7 +827,7 @@ impl Secrets {
             created_by: op.id.to_string(),
             created_ms: self.cx.now_ms(),
         };
-        let written = self
+        let written = match self
             .cx
             .audited(
                 op,
@@ -638,7 +836,11 @@ impl Secrets {
                 &format!("version={next} value_of={version}"),
             )
             .append_version(&id, s.current_version, &v)
-            .await?;
+            .await
+        {
+            Ok(w) => w,
+            Err(e) => return Err(self.lost_race(&id, expected, e).await),
+        };
         Ok(written_version(s, written, v).into())
     }
 
@@ -752,6 +954,7 @@ mod tests {
     fn merge(keep: &[&str], remove: &[&str], set: &[(&str, &str)]) -> FieldMerge {
         FieldMerge {
             base_version: 1,
+            expected_version: None,
             keep: keep.iter().map(|s| (*s).to_owned()).collect(),
             remove: remove.iter().map(|s| (*s).to_owned()).collect(),
             set: fields(set),
@@ -800,6 +1003,60 @@ mod tests {
             );
         }
         assert!(!format!("{:?}", merge(&[], &[], &[("a", "hunter2")])).contains("hunter2"));
+    }
+
+    fn patch(set: &[(&str, &str)], unset: &[&str]) -> FieldPatch {
+        FieldPatch {
+            set: fields(set),
+            unset: unset.iter().map(|s| (*s).to_owned()).collect(),
+            expected_version: None,
+        }
+    }
+
+    #[test]
+    fn a_patch_keeps_every_field_it_does_not_name() {
+        let current = fields(&[("host", "h"), ("pass", "old"), ("user", "u")]);
+        let (out, summary) = patch(&[("pass", "new"), ("port", "1")], &["host"])
+            .apply(current)
+            .unwrap();
+        let plain: Vec<(&str, &str)> = out.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        assert_eq!(plain, [("pass", "new"), ("port", "1"), ("user", "u")]);
+        assert_eq!(
+            summary.detail(),
+            "kept=user replaced=pass removed=host added=port"
+        );
+        // Removing every field is left to the structured value's own rule (1-100 fields).
+        let (out, _) = patch(&[], &["a"]).apply(fields(&[("a", "1")])).unwrap();
+        assert!(SecretInput::Fields(out).into_plaintext().is_err());
+    }
+
+    #[test]
+    fn a_patch_unsets_only_current_fields_once_and_never_one_it_sets() {
+        let current = || fields(&[("a", "1"), ("b", "2")]);
+        for bad in [
+            patch(&[], &["zz"]),
+            patch(&[("a", "x")], &["a"]),
+            patch(&[], &["a", "a"]),
+            patch(&[], &[]),
+            patch(&[], &["a,b"]),
+        ] {
+            let shown = format!("{bad:?}");
+            assert!(
+                matches!(bad.apply(current()), Err(CoreError::BadRequest(_))),
+                "{shown}"
+            );
+        }
+        assert!(!format!("{:?}", patch(&[("a", "hunter2")], &[])).contains("hunter2"));
+    }
+
+    #[test]
+    fn an_expected_version_must_be_the_current_one() {
+        assert_eq!(check_expected(None, 4), Ok(()));
+        assert_eq!(check_expected(Some(4), 4), Ok(()));
+        assert_eq!(
+            check_expected(Some(3), 4),
+            Err(CoreError::VersionConflict { current_version: 4 })
+        );
     }
 
     #[test]

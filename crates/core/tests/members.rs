@@ -103,12 +103,12 @@ async fn a_scoped_developer_touches_only_their_projects() {
     );
     s.secrets().secret_view(&d, &my_secret).await.unwrap();
     s.secrets()
-        .update_secret(&d, &my_secret, value("v2"))
+        .update_secret(&d, &my_secret, value("v2"), None)
         .await
         .unwrap();
     assert_eq!(s.secrets().versions(&d, &my_secret).await.unwrap().len(), 2);
     s.secrets()
-        .rollback_secret(&d, &my_secret, 1)
+        .rollback_secret(&d, &my_secret, 1, None)
         .await
         .unwrap();
     let made = s
@@ -137,14 +137,14 @@ async fn a_scoped_developer_touches_only_their_projects() {
         );
         assert_eq!(
             s.secrets()
-                .update_secret(&d, id, value("x"))
+                .update_secret(&d, id, value("x"), None)
                 .await
                 .map(drop),
             denied(),
             "{id}"
         );
         assert_eq!(
-            s.secrets().rollback_secret(&d, id, 1).await.map(drop),
+            s.secrets().rollback_secret(&d, id, 1, None).await.map(drop),
             denied(),
             "{id}"
         );

@@ -174,6 +174,10 @@ async fn a_viewer_changes_nothing_and_every_refusal_is_audited() {
             s.secrets().create_project(v, "x").await.map(drop),
         ),
         (
+            "rename_project",
+            s.secrets().rename_project(v, &pid, "x").await.map(drop),
+        ),
+        (
             "create_secret",
             s.secrets()
                 .create_secret(v, &pid, "X", value("v"))
@@ -183,13 +187,16 @@ async fn a_viewer_changes_nothing_and_every_refusal_is_audited() {
         (
             "update_secret",
             s.secrets()
-                .update_secret(v, &sid, value("two"))
+                .update_secret(v, &sid, value("two"), None)
                 .await
                 .map(drop),
         ),
         (
             "rollback_secret",
-            s.secrets().rollback_secret(v, &sid, 1).await.map(drop),
+            s.secrets()
+                .rollback_secret(v, &sid, 1, None)
+                .await
+                .map(drop),
         ),
         ("delete_secret", s.secrets().delete_secret(v, &sid).await),
         (
@@ -333,7 +340,9 @@ async fn a_viewer_changes_nothing_and_every_refusal_is_audited() {
 
     // Nothing changed.
     let o = &w.owner;
-    assert_eq!(s.secrets().projects(o).await.unwrap().len(), 1);
+    let projects = s.secrets().projects(o).await.unwrap();
+    assert_eq!(projects.len(), 1);
+    assert_eq!(projects[0].name, "app");
     let now = s.secrets().secret_view(o, &sid).await.unwrap();
     assert_eq!(now.version, 1);
     assert_eq!(s.secrets().versions(o, &sid).await.unwrap().len(), 1);
@@ -397,7 +406,7 @@ async fn a_developer_writes_secrets_but_manages_nothing_else() {
     let sid = sec.id.to_string();
     assert_eq!(
         s.secrets()
-            .update_secret(&dev, &sid, value("two"))
+            .update_secret(&dev, &sid, value("two"), None)
             .await
             .unwrap()
             .version,
@@ -405,7 +414,7 @@ async fn a_developer_writes_secrets_but_manages_nothing_else() {
     );
     assert_eq!(
         s.secrets()
-            .rollback_secret(&dev, &sid, 1)
+            .rollback_secret(&dev, &sid, 1, None)
             .await
             .unwrap()
             .version,
@@ -418,6 +427,13 @@ async fn a_developer_writes_secrets_but_manages_nothing_else() {
 
     assert_eq!(
         s.secrets().create_project(&dev, "other").await.unwrap_err(),
+        CoreError::Forbidden
+    );
+    assert_eq!(
+        s.secrets()
+            .rename_project(&dev, &pid, "other")
+            .await
+            .unwrap_err(),
         CoreError::Forbidden
     );
     assert_eq!(
@@ -441,10 +457,15 @@ async fn an_admin_manages_the_vault() {
     let w = world().await;
     let admin = w.as_role(Role::Admin);
     let s = &w.signet;
-    s.secrets()
+    let p = s
+        .secrets()
         .create_project(&admin, "app")
         .await
         .expect("project");
+    s.secrets()
+        .rename_project(&admin, p.id.as_str(), "app2")
+        .await
+        .expect("rename");
     s.enrollment()
         .issue_bootstrap_token(&admin)
         .await
@@ -504,6 +525,7 @@ fn every_post_admin_route_is_classified() {
         "/v1/admin/vault/settings",
         "/v1/admin/request-budgets",
         "/v1/admin/projects",
+        "/v1/admin/projects/{id}/rename",
         "/v1/admin/secrets",
         "/v1/admin/secrets/{id}/update",
         "/v1/admin/secrets/{id}/rollback",

@@ -26,6 +26,8 @@ pub struct ApiError {
     message: Option<String>,
     /// `Retry-After` in seconds, for 429 and 503; `None` means 1 s.
     retry_after_secs: Option<u64>,
+    /// The body's `currentVersion`: only a `version_conflict` carries one.
+    current_version: Option<u32>,
 }
 
 impl ApiError {
@@ -35,6 +37,7 @@ impl ApiError {
             code,
             message: None,
             retry_after_secs: None,
+            current_version: None,
         }
     }
 
@@ -44,6 +47,7 @@ impl ApiError {
             code: ErrorCode::MalformedRequest,
             message: Some(message.into()),
             retry_after_secs: None,
+            current_version: None,
         }
     }
 
@@ -64,6 +68,7 @@ impl From<CoreError> for ApiError {
                     code: ErrorCode::Conflict,
                     message: Some(format!("conflict: {rule}")),
                     retry_after_secs: None,
+                    current_version: None,
                 },
                 code => Self::new(code),
             },
@@ -76,6 +81,7 @@ impl From<CoreError> for ApiError {
                 code: ErrorCode::RateLimited,
                 message: None,
                 retry_after_secs: Some(retry_after_secs.max(1)),
+                current_version: None,
             },
             CoreError::Unauthenticated => Self::new(ErrorCode::AuthenticationFailed),
             CoreError::Unavailable => Self::new(ErrorCode::Unavailable),
@@ -86,11 +92,22 @@ impl From<CoreError> for ApiError {
                 code: ErrorCode::EnrollmentProofInvalid,
                 message: Some(format!("enrollment proof invalid: {why}")),
                 retry_after_secs: None,
+                current_version: None,
             },
             CoreError::WeakPassword(advice) => Self {
                 code: ErrorCode::WeakPassword,
                 message: Some(format!("password is too easy to guess: {advice}")),
                 retry_after_secs: None,
+                current_version: None,
+            },
+            CoreError::VersionConflict { current_version } => Self {
+                code: ErrorCode::VersionConflict,
+                message: Some(format!(
+                    "the secret is at version {current_version}, not the expected one; read it \
+                     again and retry"
+                )),
+                retry_after_secs: None,
+                current_version: Some(current_version),
             },
         }
     }
@@ -124,11 +141,15 @@ fn conflict_code(rule: Conflict) -> ErrorCode {
     }
 }
 
-/// The body of every error answer; field order is the wire's (`error`, then `code`).
+/// The body of every error answer; field order is the wire's (`error`, then `code`, then
+/// `currentVersion` on a `version_conflict` only).
 #[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
 struct Body<'a> {
     error: &'a str,
     code: ErrorCode,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    current_version: Option<u32>,
 }
 
 impl IntoResponse for ApiError {
@@ -145,6 +166,7 @@ impl IntoResponse for ApiError {
             Json(Body {
                 error: &message,
                 code: self.code,
+                current_version: self.current_version,
             }),
         )
             .into_response();
@@ -218,11 +240,21 @@ mod tests {
                 .1,
             r#"{"error":"conflict: version: the secret has a newer version than baseVersion; start again from it","code":"conflict"}"#
         );
+        // Only a version conflict carries the current version.
+        assert_eq!(
+            body_of(CoreError::VersionConflict { current_version: 7 }.into()).await,
+            (
+                StatusCode::CONFLICT,
+                r#"{"error":"the secret is at version 7, not the expected one; read it again and retry","code":"version_conflict","currentVersion":7}"#
+                    .to_owned()
+            )
+        );
         // A custom message never reaches a 401.
         let e = ApiError {
             code: ErrorCode::AuthenticationFailed,
             message: Some("no such key".into()),
             retry_after_secs: None,
+            current_version: None,
         };
         assert_eq!(
             body_of(e).await.1,

@@ -34,6 +34,15 @@ impl ProjectStore for PgStore {
         .map(drop)
     }
 
+    async fn rename_project(&self, id: &ProjectId, name: &str) -> StoreResult<()> {
+        self.execute_found(
+            sqlx::query("UPDATE projects SET name = $2 WHERE id = $1")
+                .bind(id.to_string())
+                .bind(name),
+        )
+        .await
+    }
+
     async fn project(&self, id: &ProjectId) -> StoreResult<Option<ProjectRecord>> {
         sqlx::query("SELECT id, name, wrapped_key, created_ms FROM projects WHERE id = $1")
             .bind(id.to_string())

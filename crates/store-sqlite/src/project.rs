@@ -7,7 +7,7 @@ use signet_store::{ProjectRecord, ProjectStore, StoreResult};
 
 use crate::SqliteStore;
 use crate::row::{col, id};
-use crate::statement::{all, exec, one};
+use crate::statement::{all, exec, exec_found, one};
 
 fn project(row: &Row<'_>) -> StoreResult<ProjectRecord> {
     Ok(ProjectRecord {
@@ -29,6 +29,18 @@ impl ProjectStore for SqliteStore {
                 params![p.id.as_str(), p.name, p.wrapped_key, p.created_ms],
             )
             .map(drop)
+        })
+        .await
+    }
+
+    async fn rename_project(&self, id: &ProjectId, name: &str) -> StoreResult<()> {
+        let (id, name) = (id.to_string(), name.to_owned());
+        self.write(move |tx| {
+            exec_found(
+                tx,
+                "UPDATE projects SET name = ?2 WHERE id = ?1",
+                params![id, name],
+            )
         })
         .await
     }

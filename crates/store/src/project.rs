@@ -27,4 +27,8 @@ pub trait ProjectStore {
     async fn project(&self, id: &ProjectId) -> StoreResult<Option<ProjectRecord>>;
     /// All projects, by name.
     async fn projects(&self) -> StoreResult<Vec<ProjectRecord>>;
+    /// Gives a project a new name. `Conflict::ProjectName` if another project has it (renaming
+    /// a project to its own name changes nothing and succeeds); `NotFound` if there is no such
+    /// project.
+    async fn rename_project(&self, id: &ProjectId, name: &str) -> StoreResult<()>;
 }

@@ -88,6 +88,7 @@ mod tests {
             route::VAULT,
             route::VAULT_SETTINGS,
             route::PROJECTS,
+            route::PROJECT_RENAME,
             route::SECRETS,
             route::SECRETS_QUERY,
             route::SECRET,

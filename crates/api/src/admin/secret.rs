@@ -26,9 +26,16 @@ pub struct CreateSecretRequest {
     pub fields: Option<BTreeMap<String, Zeroizing<String>>>,
 }
 
-/// `POST /v1/admin/secrets/{id}/update`: exactly one of `value` and `fields`; or, starting from
-/// the current fields of a structured secret, `baseVersion` with `keepFields`, `removeFields`
-/// and `fields`.
+/// `POST /v1/admin/secrets/{id}/update`, in one of three forms:
+///
+/// * a whole new value: exactly one of `value` and `fields`;
+/// * a partial update of a structured secret: `set` and/or `unset`; every current field not
+///   named is kept as it is (its value never leaves the server);
+/// * a field merge that names every current field: `baseVersion` with `keepFields`,
+///   `removeFields` and `fields`.
+///
+/// Each form may carry `expectedVersion`: the write happens only if the secret's current version
+/// is that one, else the answer is 409 `version_conflict` with `currentVersion`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct UpdateSecretRequest {
@@ -49,6 +56,18 @@ pub struct UpdateSecretRequest {
     /// The version the caller read the fields from; a newer one on the server is a 409.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub base_version: Option<u32>,
+    /// Fields to set (a current field's name replaces it, another name adds a field); every
+    /// current field not named in `set` or `unset` is kept.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<BTreeMap<String, String>>)]
+    pub set: Option<BTreeMap<String, Zeroizing<String>>>,
+    /// Current fields to remove; each must exist, and none may also be in `set`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unset: Option<Vec<String>>,
+    /// Write only if this is still the secret's current version (check-and-set); otherwise 409
+    /// `version_conflict` with `currentVersion`, and nothing is written.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expected_version: Option<u32>,
 }
 
 /// `POST /v1/admin/secrets/query`.
@@ -61,10 +80,14 @@ pub struct SecretQueryRequest {
 
 /// `POST /v1/admin/secrets/{id}/rollback`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct RollbackRequest {
     /// The version whose value becomes current again, as a new version.
     pub version: u32,
+    /// Roll back only if this is still the secret's current version (check-and-set); otherwise
+    /// 409 `version_conflict` with `currentVersion`, and nothing is written.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expected_version: Option<u32>,
 }
 
 /// A secret's metadata (never its value).
@@ -167,7 +190,9 @@ fn show_secret() {}
               (status = 401, description = "Authentication failed", body = crate::openapi::ErrorBody),
               (status = 403, description = "Not allowed (the caller's role, CSRF or step-up)", body = crate::openapi::ErrorBody),
               (status = 404, description = "No such object", body = crate::openapi::ErrorBody),
-              (status = 409, description = "Conflicts with current state", body = crate::openapi::ErrorBody)))]
+              (status = 409, description = "Conflicts with current state: `version_conflict` (with \
+                  `currentVersion`) when `expectedVersion` is not the current version, `conflict` \
+                  when `baseVersion` is not or a concurrent write won; nothing was written", body = crate::openapi::ErrorBody)))]
 #[allow(dead_code)] // A declaration for the OpenAPI document; the handler is in the server.
 fn update_secret() {}
 
@@ -189,7 +214,10 @@ fn secret_versions() {}
               (status = 400, description = "Malformed request", body = crate::openapi::ErrorBody),
               (status = 401, description = "Authentication failed", body = crate::openapi::ErrorBody),
               (status = 403, description = "Not allowed (the caller's role, CSRF or step-up)", body = crate::openapi::ErrorBody),
-              (status = 404, description = "No such object", body = crate::openapi::ErrorBody)))]
+              (status = 404, description = "No such object", body = crate::openapi::ErrorBody),
+              (status = 409, description = "Conflicts with current state: `version_conflict` (with \
+                  `currentVersion`) when `expectedVersion` is not the current version, `conflict` \
+                  when a concurrent write won; nothing was written", body = crate::openapi::ErrorBody)))]
 #[allow(dead_code)] // A declaration for the OpenAPI document; the handler is in the server.
 fn rollback_secret() {}
 

@@ -1,7 +1,11 @@
 //! Projects.
 
-use signet_api::admin::project::{CreateProjectRequest, ProjectAnswer, ProjectsAnswer};
+use signet_api::admin::project::{
+    CreateProjectRequest, ProjectAnswer, ProjectsAnswer, RenameProjectRequest,
+};
 use signet_api::route::admin as route;
+
+use signet_proto::ProjectId;
 
 use crate::error::ClientError;
 use crate::operator::OperatorClient;
@@ -32,5 +36,15 @@ impl Projects<'_> {
             name: name.to_owned(),
         })?;
         self.client.call("POST", route::PROJECTS, &body).await
+    }
+
+    /// `POST /v1/admin/projects/{id}/rename`: gives a project a new name (409 `conflict` if
+    /// another project has it).
+    pub async fn rename(&self, id: &ProjectId, name: &str) -> Result<ProjectAnswer, ClientError> {
+        let body = super::body(&RenameProjectRequest {
+            name: name.to_owned(),
+        })?;
+        let path = super::path(route::PROJECT_RENAME, &[("id", id.as_str())]);
+        self.client.call("POST", &path, &body).await
     }
 }

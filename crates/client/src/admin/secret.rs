@@ -41,13 +41,19 @@ impl Secrets<'_> {
         self.client.call("POST", route::SECRETS, &body).await
     }
 
-    /// `POST /v1/admin/secrets/{id}/update`: writes a new version.
+    /// `POST /v1/admin/secrets/{id}/update`: writes a new version. With `expected` Some(n)
+    /// (check-and-set), only if the secret's current version is n: otherwise a 409
+    /// `version_conflict` whose [`ClientError::current_version`] names the current one, and
+    /// nothing is written.
     pub async fn update(
         &self,
         id: &SecretId,
         content: &SecretContent,
+        expected: Option<u32>,
     ) -> Result<SecretAnswer, ClientError> {
-        let body = SecretWrite::new(None, None, content).to_body()?;
+        let body = SecretWrite::new(None, None, content)
+            .expecting(expected)
+            .to_body()?;
         let path = super::path(route::SECRET_UPDATE, &[("id", id.as_str())]);
         self.client.call("POST", &path, &body).await
     }
@@ -56,6 +62,7 @@ impl Secrets<'_> {
     /// secret: `keep` carries current fields over (their values never leave the server),
     /// `remove` drops current fields, `set` replaces or adds. `base_version` is the version the
     /// caller started from; a newer one on the server is a 409 and nothing is written.
+    /// `expected` adds a check-and-set, as in [`Secrets::update`].
     pub async fn merge_fields(
         &self,
         id: &SecretId,
@@ -63,6 +70,7 @@ impl Secrets<'_> {
         keep: &[String],
         remove: &[String],
         set: &BTreeMap<String, SecretValue>,
+        expected: Option<u32>,
     ) -> Result<SecretAnswer, ClientError> {
         // Borrows the plaintext, so the only copy is the encoded body, wiped after sending.
         #[derive(Serialize)]
@@ -72,12 +80,49 @@ impl Secrets<'_> {
             keep_fields: &'a [String],
             remove_fields: &'a [String],
             fields: BTreeMap<&'a str, &'a str>,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            expected_version: Option<u32>,
         }
         let body = FieldMergeBody {
             base_version,
             keep_fields: keep,
             remove_fields: remove,
             fields: set.iter().map(|(k, v)| (k.as_str(), v.expose())).collect(),
+            expected_version: expected,
+        };
+        let body = serde_json::to_vec(&body)
+            .map(Zeroizing::new)
+            .map_err(|e| ClientError::decode("secret body", e))?;
+        let path = super::path(route::SECRET_UPDATE, &[("id", id.as_str())]);
+        self.client.call("POST", &path, &body).await
+    }
+
+    /// `POST /v1/admin/secrets/{id}/update` as a partial update of a structured secret: `set`
+    /// replaces or adds fields, `unset` removes current ones, and every other current field is
+    /// kept on the server (its value never travels). `expected` adds a check-and-set, as in
+    /// [`Secrets::update`].
+    pub async fn patch_fields(
+        &self,
+        id: &SecretId,
+        set: &BTreeMap<String, SecretValue>,
+        unset: &[String],
+        expected: Option<u32>,
+    ) -> Result<SecretAnswer, ClientError> {
+        // Borrows the plaintext, so the only copy is the encoded body, wiped after sending.
+        #[derive(Serialize)]
+        #[serde(rename_all = "camelCase")]
+        struct FieldPatchBody<'a> {
+            #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+            set: BTreeMap<&'a str, &'a str>,
+            #[serde(skip_serializing_if = "<[String]>::is_empty")]
+            unset: &'a [String],
+            #[serde(skip_serializing_if = "Option::is_none")]
+            expected_version: Option<u32>,
+        }
+        let body = FieldPatchBody {
+            set: set.iter().map(|(k, v)| (k.as_str(), v.expose())).collect(),
+            unset,
+            expected_version: expected,
         };
         let body = serde_json::to_vec(&body)
             .map(Zeroizing::new)
@@ -107,9 +152,17 @@ impl Secrets<'_> {
     }
 
     /// `POST /v1/admin/secrets/{id}/rollback`: makes `version`'s value current again, as a new
-    /// version.
-    pub async fn rollback(&self, id: &SecretId, version: u32) -> Result<SecretAnswer, ClientError> {
-        let body = super::body(&RollbackRequest { version })?;
+    /// version. `expected` adds a check-and-set, as in [`Secrets::update`].
+    pub async fn rollback(
+        &self,
+        id: &SecretId,
+        version: u32,
+        expected: Option<u32>,
+    ) -> Result<SecretAnswer, ClientError> {
+        let body = super::body(&RollbackRequest {
+            version,
+            expected_version: expected,
+        })?;
         let path = super::path(route::SECRET_ROLLBACK, &[("id", id.as_str())]);
         self.client.call("POST", &path, &body).await
     }

@@ -20,7 +20,9 @@ use signet_api::admin::machine::{
     MachineAction, MachineActionRequest, MachineAnswer, MachinesAnswer,
 };
 use signet_api::admin::operator::{LogoutAnswer, WhoamiAnswer};
-use signet_api::admin::project::{CreateProjectRequest, ProjectAnswer, ProjectsAnswer};
+use signet_api::admin::project::{
+    CreateProjectRequest, ProjectAnswer, ProjectsAnswer, RenameProjectRequest,
+};
 use signet_api::admin::secret::{
     CreateSecretRequest, RollbackRequest, SecretAnswer, SecretQueryRequest, SecretsAnswer,
     UpdateSecretRequest, VersionsAnswer,
@@ -36,8 +38,8 @@ use signet_api::wire_id::WireId;
 use signet_core::account::{NewUser, Password, UserView};
 use signet_core::enrollment::EnrollmentSpec;
 use signet_core::role::Scope;
-use signet_core::secret::{FieldMerge, SecretInput};
-use signet_proto::{MachineId, SecretId};
+use signet_core::secret::{FieldMerge, FieldPatch, SecretInput};
+use signet_proto::{MachineId, ProjectId, SecretId};
 use signet_store::AuditFilter;
 use zeroize::Zeroizing;
 
@@ -54,6 +56,7 @@ pub(crate) fn routes() -> Router<AppState> {
         .route(route::admin::VAULT, get(vault))
         .route(route::admin::VAULT_SETTINGS, post(vault_settings))
         .route(route::admin::PROJECTS, get(projects).post(create_project))
+        .route(route::admin::PROJECT_RENAME, post(rename_project))
         .route(route::admin::SECRETS, post(create_secret))
         .route(route::admin::SECRETS_QUERY, post(query_secrets))
         .route(route::admin::SECRET, get(secret))
@@ -186,6 +189,21 @@ async fn create_project(
     )))
 }
 
+async fn rename_project(
+    State(s): State<AppState>,
+    id: Result<Path<WireId<ProjectId>>, PathRejection>,
+    call: OperatorCall,
+) -> ApiResult<Json<ProjectAnswer>> {
+    let b: RenameProjectRequest = json(&call.body)?;
+    let id = found(id)?;
+    Ok(Json(answer::project(
+        s.signet
+            .secrets()
+            .rename_project(&call.operator, &id.to_string(), &b.name)
+            .await?,
+    )))
+}
+
 async fn projects(
     State(s): State<AppState>,
     call: OperatorCall,
@@ -222,8 +240,9 @@ async fn create_secret(
     )))
 }
 
-/// A plain write, or (with `keepFields`, `removeFields` or `baseVersion`) a write that starts from
-/// the current fields.
+/// A plain write; a partial update (`set`, `unset`: every other current field is kept); or a
+/// field merge (`keepFields`, `removeFields`, `baseVersion`) that names every current field. Any
+/// of them may carry `expectedVersion` (check-and-set).
 async fn update_secret(
     State(s): State<AppState>,
     id: Result<Path<WireId<SecretId>>, PathRejection>,
@@ -231,8 +250,26 @@ async fn update_secret(
 ) -> ApiResult<Json<SecretAnswer>> {
     let b: UpdateSecretRequest = json(&call.body)?;
     let id = found(id)?;
+    let expected_version = b.expected_version;
+    let patch = b.set.is_some() || b.unset.is_some();
     let merge = b.keep_fields.is_some() || b.remove_fields.is_some() || b.base_version.is_some();
-    let view = if merge {
+    let view = if patch {
+        if merge || b.value.is_some() || b.fields.is_some() {
+            return Err(ApiError::malformed(
+                "set and unset go alone (with expectedVersion), not with value, fields, \
+                 keepFields, removeFields or baseVersion",
+            ));
+        }
+        let patch = FieldPatch {
+            set: b.set.unwrap_or_default(),
+            unset: b.unset.unwrap_or_default(),
+            expected_version,
+        };
+        s.signet
+            .secrets()
+            .patch_secret_fields(&call.operator, &id.to_string(), patch)
+            .await?
+    } else if merge {
         if b.value.is_some() {
             return Err(ApiError::malformed(
                 "keepFields and removeFields go with fields, not value",
@@ -245,6 +282,7 @@ async fn update_secret(
         })?;
         let merge = FieldMerge {
             base_version,
+            expected_version,
             keep: b.keep_fields.unwrap_or_default(),
             remove: b.remove_fields.unwrap_or_default(),
             set: b.fields.unwrap_or_default(),
@@ -257,7 +295,7 @@ async fn update_secret(
         let input = secret_input(b.value, b.fields)?;
         s.signet
             .secrets()
-            .update_secret(&call.operator, &id.to_string(), input)
+            .update_secret(&call.operator, &id.to_string(), input, expected_version)
             .await?
     };
     Ok(Json(answer::secret(view)))
@@ -318,7 +356,12 @@ async fn rollback(
     Ok(Json(answer::secret(
         s.signet
             .secrets()
-            .rollback_secret(&call.operator, &id.to_string(), b.version)
+            .rollback_secret(
+                &call.operator,
+                &id.to_string(),
+                b.version,
+                b.expected_version,
+            )
             .await?,
     )))
 }

@@ -141,6 +141,7 @@ macro_rules! conformance_suite {
             project {
                 projects_round_trip_by_name,
                 a_project_name_is_unique,
+                a_project_is_renamed_to_a_free_name,
             }
             secret {
                 secrets_round_trip_with_their_first_version,
