@@ -46,3 +46,5 @@ mod login_flood;
 // Junk-request floods and per-machine request budgets, each while a signed reader reads
 // (issue 9, "cheap to abuse").
 mod floods;
+// Check-and-set writes, partial field updates and project rename (issue 11, "Safe updates").
+mod safe_updates;

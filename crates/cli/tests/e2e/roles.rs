@@ -304,6 +304,11 @@ async fn a_viewer_cannot_change_anything_and_a_developer_only_secrets(backend: B
             Some(json!({"name": "x"})),
         ),
         (
+            "/v1/admin/projects/{id}/rename",
+            format!("/v1/admin/projects/{p}/rename"),
+            Some(json!({"name": "renamed"})),
+        ),
+        (
             "/v1/admin/secrets",
             "/v1/admin/secrets".into(),
             Some(json!({"projectId": p, "name": "X", "value": "v"})),
@@ -567,6 +572,17 @@ async fn a_viewer_cannot_change_anything_and_a_developer_only_secrets(backend: B
         .expect("developer updates a secret");
     assert_eq!(updated["version"], 2);
     assert_eq!(raw(&dev, "POST", &m("approve"), None).await.0, 403);
+    assert_eq!(
+        raw(
+            &dev,
+            "POST",
+            &format!("/v1/admin/projects/{p}/rename"),
+            Some(&json!({"name": "mine"}))
+        )
+        .await
+        .0,
+        403
+    );
     assert_eq!(
         raw(&dev, "POST", "/v1/admin/tokens/bootstrap", Some(&json!({})))
             .await
