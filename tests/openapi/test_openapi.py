@@ -232,6 +232,36 @@ def test_sign_in_and_account_answers_match_their_schemas(server, doc):
         assert status == 200, (path, raw)
         check(doc, path, "GET", status, json.loads(raw))
 
+    # Safe updates (issue 11): a project renamed, a name taken (409 `conflict`), and a stale
+    # check-and-set write (409 `version_conflict`, the only error with `currentVersion`).
+    def post(path, body):
+        status, _, raw = request(url + path, "POST", json.dumps(body).encode(), csrf)
+        return status, json.loads(raw)
+
+    status, project = post("/v1/admin/projects", {"name": "safe"})
+    assert status == 200, project
+    post("/v1/admin/projects", {"name": "taken"})
+    rename = "/v1/admin/projects/{id}/rename"
+    status, answer = post(f"/v1/admin/projects/{project['id']}/rename", {"name": "safer"})
+    assert (status, answer["name"]) == (200, "safer"), answer
+    check(doc, rename, "POST", status, answer)
+    status, err = post(f"/v1/admin/projects/{project['id']}/rename", {"name": "taken"})
+    assert (status, err["code"]) == (409, "conflict") and "currentVersion" not in err, err
+    check(doc, rename, "POST", status, err)
+    status, created = post("/v1/admin/secrets", {"projectId": project["id"], "name": "S", "fields": {"a": "1"}})
+    assert status == 200, created
+    update = "/v1/admin/secrets/{id}/update"
+    status, answer = post(f"/v1/admin/secrets/{created['id']}/update", {"set": {"b": "2"}, "expectedVersion": 1})
+    assert (status, answer["version"], answer["fieldNames"]) == (200, 2, ["a", "b"]), answer
+    # (Not checked against its schema: the admin and machine `SecretAnswer` schemas share a
+    # name, and the document keeps the machine one; a separate fix.)
+    status, err = post(f"/v1/admin/secrets/{created['id']}/update", {"unset": ["a"], "expectedVersion": 1})
+    assert (status, err["code"], err["currentVersion"]) == (409, "version_conflict", 2), err
+    check(doc, update, "POST", status, err)
+    status, err = post(f"/v1/admin/secrets/{created['id']}/rollback", {"version": 1, "expectedVersion": 1})
+    assert (status, err["code"], err["currentVersion"]) == (409, "version_conflict", 2), err
+    check(doc, "/v1/admin/secrets/{id}/rollback", "POST", status, err)
+
     # A wrong code is the uniform 401, and the session stays.
     status, _, raw = request(url + "/v1/auth/step-up", "POST", json.dumps({"totp": "000000"}).encode(), csrf)
     assert status == 401, raw
