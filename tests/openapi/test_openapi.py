@@ -253,8 +253,7 @@ def test_sign_in_and_account_answers_match_their_schemas(server, doc):
     update = "/v1/admin/secrets/{id}/update"
     status, answer = post(f"/v1/admin/secrets/{created['id']}/update", {"set": {"b": "2"}, "expectedVersion": 1})
     assert (status, answer["version"], answer["fieldNames"]) == (200, 2, ["a", "b"]), answer
-    # (Not checked against its schema: the admin and machine `SecretAnswer` schemas share a
-    # name, and the document keeps the machine one; a separate fix.)
+    check(doc, update, "POST", status, answer)
     status, err = post(f"/v1/admin/secrets/{created['id']}/update", {"unset": ["a"], "expectedVersion": 1})
     assert (status, err["code"], err["currentVersion"]) == (409, "version_conflict", 2), err
     check(doc, update, "POST", status, err)

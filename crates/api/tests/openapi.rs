@@ -73,3 +73,49 @@ fn machine_paths_are_the_route_constants() {
         assert!(declared.contains(&p), "{p} is not in the document");
     }
 }
+
+/// The document keys schemas by their type's bare name, so two wire types of the same name in
+/// different modules would silently share one schema (the second replacing the first, and every
+/// route of the other pointing at the wrong body). Every type that derives `ToSchema` in
+/// `crates/api/src` must have a name of its own.
+#[test]
+fn every_wire_type_has_a_schema_name_of_its_own() {
+    let src = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut stack = vec![src];
+    let mut seen: std::collections::BTreeMap<String, String> = Default::default();
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                stack.push(path);
+                continue;
+            }
+            let text = std::fs::read_to_string(&path).unwrap();
+            let mut derives_schema = false;
+            for line in text.lines() {
+                let line = line.trim();
+                if line.starts_with("#[derive(") {
+                    derives_schema = line.contains("ToSchema");
+                } else if let Some(rest) = line
+                    .strip_prefix("pub struct ")
+                    .or_else(|| line.strip_prefix("pub enum "))
+                {
+                    let name: String = rest
+                        .chars()
+                        .take_while(|c| c.is_alphanumeric() || *c == '_')
+                        .collect();
+                    if derives_schema
+                        && let Some(first) = seen.insert(name.clone(), path.display().to_string())
+                    {
+                        panic!(
+                            "`{name}` is a schema in both {first} and {}",
+                            path.display()
+                        );
+                    }
+                    derives_schema = false;
+                }
+            }
+        }
+    }
+    assert!(seen.contains_key("SecretMetadataAnswer") && seen.contains_key("SecretAnswer"));
+}

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::Context as _;
-use signet_client::api::admin::secret::SecretAnswer;
+use signet_client::api::admin::secret::SecretMetadataAnswer;
 use signet_client::{SecretContent, SecretValue};
 use zeroize::Zeroizing;
 
@@ -341,7 +341,7 @@ pub async fn run(args: SecretArgs, json: bool) -> anyhow::Result<ExitCode> {
 
 /// Prints a secret object: as it is with `--json`, else a title (what just happened) and its
 /// metadata. Secret objects never carry a value.
-fn print_secret(json: bool, title: &str, s: &SecretAnswer) -> anyhow::Result<()> {
+fn print_secret(json: bool, title: &str, s: &SecretMetadataAnswer) -> anyhow::Result<()> {
     if json {
         return output::json(s);
     }

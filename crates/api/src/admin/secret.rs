@@ -93,7 +93,7 @@ pub struct RollbackRequest {
 /// A secret's metadata (never its value).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
-pub struct SecretAnswer {
+pub struct SecretMetadataAnswer {
     /// Its id.
     #[schema(value_type = String)]
     pub id: SecretId,
@@ -119,7 +119,7 @@ pub struct SecretAnswer {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct SecretsAnswer {
     /// The project's live secrets.
-    pub secrets: Vec<SecretAnswer>,
+    pub secrets: Vec<SecretMetadataAnswer>,
 }
 
 /// One version of a secret.
@@ -151,7 +151,7 @@ pub struct VersionsAnswer {
 /// Creates a secret.
 #[utoipa::path(post, path = "/v1/admin/secrets", tag = "admin",
     request_body = CreateSecretRequest,
-    responses((status = 200, description = "Success", body = SecretAnswer),
+    responses((status = 200, description = "Success", body = SecretMetadataAnswer),
               (status = 400, description = "Malformed request", body = crate::openapi::ErrorBody),
               (status = 401, description = "Authentication failed", body = crate::openapi::ErrorBody),
               (status = 403, description = "Not allowed (the caller's role, CSRF or step-up)", body = crate::openapi::ErrorBody),
@@ -174,7 +174,7 @@ fn query_secrets() {}
 /// One secret's metadata.
 #[utoipa::path(get, path = "/v1/admin/secrets/{id}", tag = "admin",
     params(("id" = String, Path, description = "The secret's id")),
-    responses((status = 200, description = "Success", body = SecretAnswer),
+    responses((status = 200, description = "Success", body = SecretMetadataAnswer),
               (status = 401, description = "Authentication failed", body = crate::openapi::ErrorBody),
               (status = 403, description = "Not allowed (the caller's role, CSRF or step-up)", body = crate::openapi::ErrorBody),
               (status = 404, description = "No such object", body = crate::openapi::ErrorBody)))]
@@ -185,7 +185,7 @@ fn show_secret() {}
 #[utoipa::path(post, path = "/v1/admin/secrets/{id}/update", tag = "admin",
     params(("id" = String, Path, description = "The secret's id")),
     request_body = UpdateSecretRequest,
-    responses((status = 200, description = "Success", body = SecretAnswer),
+    responses((status = 200, description = "Success", body = SecretMetadataAnswer),
               (status = 400, description = "Malformed request", body = crate::openapi::ErrorBody),
               (status = 401, description = "Authentication failed", body = crate::openapi::ErrorBody),
               (status = 403, description = "Not allowed (the caller's role, CSRF or step-up)", body = crate::openapi::ErrorBody),
@@ -210,7 +210,7 @@ fn secret_versions() {}
 #[utoipa::path(post, path = "/v1/admin/secrets/{id}/rollback", tag = "admin",
     params(("id" = String, Path, description = "The secret's id")),
     request_body = RollbackRequest,
-    responses((status = 200, description = "Success", body = SecretAnswer),
+    responses((status = 200, description = "Success", body = SecretMetadataAnswer),
               (status = 400, description = "Malformed request", body = crate::openapi::ErrorBody),
               (status = 401, description = "Authentication failed", body = crate::openapi::ErrorBody),
               (status = 403, description = "Not allowed (the caller's role, CSRF or step-up)", body = crate::openapi::ErrorBody),
@@ -248,7 +248,7 @@ fn delete_secret() {}
         UpdateSecretRequest,
         SecretQueryRequest,
         RollbackRequest,
-        SecretAnswer,
+        SecretMetadataAnswer,
         SecretsAnswer,
         VersionAnswer,
         VersionsAnswer

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 use signet_api::admin::DeletedAnswer;
 use signet_api::admin::secret::{
-    RollbackRequest, SecretAnswer, SecretQueryRequest, SecretsAnswer, VersionsAnswer,
+    RollbackRequest, SecretMetadataAnswer, SecretQueryRequest, SecretsAnswer, VersionsAnswer,
 };
 use signet_api::route::admin as route;
 use signet_proto::{ProjectId, SecretId};
@@ -36,7 +36,7 @@ impl Secrets<'_> {
         project: &ProjectId,
         name: &str,
         content: &SecretContent,
-    ) -> Result<SecretAnswer, ClientError> {
+    ) -> Result<SecretMetadataAnswer, ClientError> {
         let body = SecretWrite::new(Some(project), Some(name), content).to_body()?;
         self.client.call("POST", route::SECRETS, &body).await
     }
@@ -50,7 +50,7 @@ impl Secrets<'_> {
         id: &SecretId,
         content: &SecretContent,
         expected: Option<u32>,
-    ) -> Result<SecretAnswer, ClientError> {
+    ) -> Result<SecretMetadataAnswer, ClientError> {
         let body = SecretWrite::new(None, None, content)
             .expecting(expected)
             .to_body()?;
@@ -71,7 +71,7 @@ impl Secrets<'_> {
         remove: &[String],
         set: &BTreeMap<String, SecretValue>,
         expected: Option<u32>,
-    ) -> Result<SecretAnswer, ClientError> {
+    ) -> Result<SecretMetadataAnswer, ClientError> {
         // Borrows the plaintext, so the only copy is the encoded body, wiped after sending.
         #[derive(Serialize)]
         #[serde(rename_all = "camelCase")]
@@ -107,7 +107,7 @@ impl Secrets<'_> {
         set: &BTreeMap<String, SecretValue>,
         unset: &[String],
         expected: Option<u32>,
-    ) -> Result<SecretAnswer, ClientError> {
+    ) -> Result<SecretMetadataAnswer, ClientError> {
         // Borrows the plaintext, so the only copy is the encoded body, wiped after sending.
         #[derive(Serialize)]
         #[serde(rename_all = "camelCase")]
@@ -140,7 +140,7 @@ impl Secrets<'_> {
     }
 
     /// `GET /v1/admin/secrets/{id}`: one secret's metadata.
-    pub async fn show(&self, id: &SecretId) -> Result<SecretAnswer, ClientError> {
+    pub async fn show(&self, id: &SecretId) -> Result<SecretMetadataAnswer, ClientError> {
         let path = super::path(route::SECRET, &[("id", id.as_str())]);
         self.client.call("GET", &path, &[]).await
     }
@@ -158,7 +158,7 @@ impl Secrets<'_> {
         id: &SecretId,
         version: u32,
         expected: Option<u32>,
-    ) -> Result<SecretAnswer, ClientError> {
+    ) -> Result<SecretMetadataAnswer, ClientError> {
         let body = super::body(&RollbackRequest {
             version,
             expected_version: expected,

@@ -24,7 +24,7 @@ use signet_api::admin::project::{
     CreateProjectRequest, ProjectAnswer, ProjectsAnswer, RenameProjectRequest,
 };
 use signet_api::admin::secret::{
-    CreateSecretRequest, RollbackRequest, SecretAnswer, SecretQueryRequest, SecretsAnswer,
+    CreateSecretRequest, RollbackRequest, SecretMetadataAnswer, SecretQueryRequest, SecretsAnswer,
     UpdateSecretRequest, VersionsAnswer,
 };
 use signet_api::admin::token::{
@@ -229,7 +229,7 @@ fn secret_input(
 async fn create_secret(
     State(s): State<AppState>,
     call: OperatorCall,
-) -> ApiResult<Json<SecretAnswer>> {
+) -> ApiResult<Json<SecretMetadataAnswer>> {
     let b: CreateSecretRequest = json(&call.body)?;
     let input = secret_input(b.value, b.fields)?;
     Ok(Json(answer::secret(
@@ -247,7 +247,7 @@ async fn update_secret(
     State(s): State<AppState>,
     id: Result<Path<WireId<SecretId>>, PathRejection>,
     call: OperatorCall,
-) -> ApiResult<Json<SecretAnswer>> {
+) -> ApiResult<Json<SecretMetadataAnswer>> {
     let b: UpdateSecretRequest = json(&call.body)?;
     let id = found(id)?;
     let expected_version = b.expected_version;
@@ -320,7 +320,7 @@ async fn secret(
     State(s): State<AppState>,
     id: Result<Path<WireId<SecretId>>, PathRejection>,
     call: OperatorCall,
-) -> ApiResult<Json<SecretAnswer>> {
+) -> ApiResult<Json<SecretMetadataAnswer>> {
     let id = found(id)?;
     Ok(Json(answer::secret(
         s.signet
@@ -350,7 +350,7 @@ async fn rollback(
     State(s): State<AppState>,
     id: Result<Path<WireId<SecretId>>, PathRejection>,
     call: OperatorCall,
-) -> ApiResult<Json<SecretAnswer>> {
+) -> ApiResult<Json<SecretMetadataAnswer>> {
     let b: RollbackRequest = json(&call.body)?;
     let id = found(id)?;
     Ok(Json(answer::secret(

@@ -9,7 +9,7 @@ use signet_api::admin::{
     machine::MachineAnswer,
     passkey::{PasskeyAnswer, PasskeyChallengeAnswer},
     project::ProjectAnswer,
-    secret::{SecretAnswer, VersionAnswer},
+    secret::{SecretMetadataAnswer, VersionAnswer},
     token::{EnrollmentTokenAnswer, EnrollmentTokenId},
     user::{InviteAnswer, UserAnswer},
     vault::VaultAnswer,
@@ -36,8 +36,8 @@ pub(crate) fn project(p: ProjectView) -> ProjectAnswer {
     }
 }
 
-pub(crate) fn secret(s: SecretView) -> SecretAnswer {
-    SecretAnswer {
+pub(crate) fn secret(s: SecretView) -> SecretMetadataAnswer {
+    SecretMetadataAnswer {
         id: s.id,
         name: s.name,
         project_id: s.project_id,
