@@ -31,6 +31,11 @@ if [ "$age_days" -gt 120 ]; then
     echo "warning: the advisory snapshot is over 120 days old; refresh it with scripts/deny-snapshot.sh" >&2
 fi
 
+# `--offline` below keeps cargo-deny from fetching its database; the crate sources it reads
+# through `cargo metadata` (every platform's, Windows-only ones included) must then be on disk.
+cargo fetch --locked --quiet
+cargo fetch --locked --quiet --manifest-path fuzz/Cargo.toml
+
 # Duplicate versions are warnings (deny.toml): shown for the main workspace, whose lock ships;
 # fuzz/ repeats the same ones, so only its errors are shown.
 cargo deny --offline --log-level warn --config deny.toml check --hide-inclusion-graph
