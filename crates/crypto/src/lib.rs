@@ -13,10 +13,13 @@
 //! Every seal carries an AAD that names the vault, project, secret and version it belongs to, so
 //! a ciphertext copied to another row fails to open. Keys live in zeroizing memory, print as
 //! `***`, and are never serialised except wrapped. The crate is pure: no files, no clocks.
+//!
+//! [`generator`] makes the random values rotation writes: a length and a charset, unbiased.
 #![forbid(unsafe_code)]
 
 mod aad;
 mod envelope;
+pub mod generator;
 mod root;
 
 pub use aad::SecretAad;
