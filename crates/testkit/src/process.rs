@@ -489,6 +489,30 @@ impl Fixture {
         .expect("op client")
     }
 
+    /// Creates a structured secret named `name` in the fixture's project with `fields`
+    /// (`NAME=VALUE` each, through the CLI's `--field`), grants it to the fixture's machine, and
+    /// returns its id.
+    pub fn structured_secret(&self, name: &str, fields: &[&str]) -> String {
+        let mut args = vec![
+            "secret",
+            "create",
+            "--project",
+            &self.project,
+            "--name",
+            name,
+        ];
+        for field in fields {
+            args.extend(["--field", field]);
+        }
+        let id = self.server.op_json(&args)["id"]
+            .as_str()
+            .expect("secret id")
+            .to_owned();
+        self.server
+            .op_json(&["machine", "grant", &self.machine, "--secret", &id]);
+        id
+    }
+
     /// The full newcomer path: operator init, project, secret, bootstrap token, enroll,
     /// approve, attach, grant.
     // No `Default`: this starts a process and runs a dozen CLI commands, nothing a default is.

@@ -24,24 +24,7 @@ every_backend!(async fn updates_keep_replace_remove_and_add_fields);
 async fn updates_keep_replace_remove_and_add_fields(backend: Backend) {
     let f = Fixture::on(backend);
     let s = &f.server;
-    let secret = s.op_json(&[
-        "secret",
-        "create",
-        "--project",
-        &f.project,
-        "--name",
-        "db",
-        "--field",
-        "host=db.internal",
-        "--field",
-        "user=app",
-        "--field",
-        "pass=old-pass",
-    ])["id"]
-        .as_str()
-        .expect("id")
-        .to_owned();
-    s.op_json(&["machine", "grant", &f.machine, "--secret", &secret]);
+    let secret = f.structured_secret("db", &["host=db.internal", "user=app", "pass=old-pass"]);
 
     // Replace one field, keep the other two: they are not retyped and stay intact.
     let v2 = s.op_json(&[

@@ -147,24 +147,7 @@ every_backend!(async fn set_and_unset_keep_every_field_not_named);
 async fn set_and_unset_keep_every_field_not_named(backend: Backend) {
     let f = Fixture::on(backend);
     let s = &f.server;
-    let secret = s.op_json(&[
-        "secret",
-        "create",
-        "--project",
-        &f.project,
-        "--name",
-        "db",
-        "--field",
-        "host=db.internal",
-        "--field",
-        "user=app",
-        "--field",
-        "pass=old-pass",
-    ])["id"]
-        .as_str()
-        .expect("id")
-        .to_owned();
-    s.op_json(&["machine", "grant", &f.machine, "--secret", &secret]);
+    let secret = f.structured_secret("db", &["host=db.internal", "user=app", "pass=old-pass"]);
 
     // Set one, add one, remove one, in one version; `user` is not named and stays.
     let out = s.op(&[
