@@ -77,6 +77,7 @@ test('a viewer session gets 403 on every POST admin route and changes nothing', 
   const sid = (await ok('POST', '/v1/admin/secrets', { projectId: p, name: 'DATABASE_URL', value: 'v1' })).id;
   const tid = (await ok('POST', '/v1/admin/tokens/enrollment', { projectIds: [p] })).id;
   const eid = (await ok('POST', '/v1/admin/ip-allowlist', { cidr: '127.0.0.0/8', label: 'here' })).id;
+  const polid = (await ok('POST', `/v1/admin/projects/${p}/policies`, { name: 'pol', rules: { perMinute: 5 } })).id;
   const boot = await ok('POST', '/v1/admin/tokens/bootstrap', {});
   const enrolled = await signet(server.home('m'), ['--json', 'enroll', '--server', server.url, '--token', boot.token, '--name', 'web-1']);
   assert.equal(enrolled.code, 0, enrolled.stderr);
@@ -104,6 +105,10 @@ test('a viewer session gets 403 on every POST admin route and changes nothing', 
     ['/v1/admin/request-budgets', '/v1/admin/request-budgets', { machineId: mid, requestsPerMinute: 5 }],
     ['/v1/admin/projects', '/v1/admin/projects', { name: 'x' }],
     ['/v1/admin/projects/{id}/rename', `/v1/admin/projects/${p}/rename`, { name: 'renamed' }],
+    ['/v1/admin/projects/{id}/policies', `/v1/admin/projects/${p}/policies`, { name: 'x' }],
+    ['/v1/admin/projects/{id}/policies/{policy}/update', `/v1/admin/projects/${p}/policies/${polid}/update`, { rules: {} }],
+    ['/v1/admin/projects/{id}/policies/{policy}/delete', `/v1/admin/projects/${p}/policies/${polid}/delete`, {}],
+    ['/v1/admin/secrets/{id}/policy', `/v1/admin/secrets/${sid}/policy`, { policyId: polid }],
     ['/v1/admin/secrets', '/v1/admin/secrets', { projectId: p, name: 'X', value: 'v' }],
     ['/v1/admin/secrets/{id}/update', `/v1/admin/secrets/${sid}/update`, { value: 'changed' }],
     ['/v1/admin/secrets/{id}/rollback', `/v1/admin/secrets/${sid}/rollback`, { version: 1 }],

@@ -148,6 +148,17 @@ vocabulary! {
         SecretRollback = "secret_rollback";
         /// A secret was deleted.
         SecretDelete = "secret_delete";
+        // Access policies.
+        /// An access policy was created.
+        PolicyCreate = "policy_create";
+        /// An access policy's rules were replaced.
+        PolicyUpdate = "policy_update";
+        /// An access policy was deleted.
+        PolicyDelete = "policy_delete";
+        /// Access policies were listed or one was shown.
+        PolicyList = "policy_list";
+        /// A policy was bound to a secret, or a secret's policy was unbound.
+        SecretPolicyBind = "secret_policy_bind";
         /// A secret's metadata was shown to an operator.
         SecretShow = "secret_show";
         /// A secret's versions were listed.
@@ -278,6 +289,21 @@ vocabulary! {
         NoGrant = "no_grant";
         /// The secret does not exist.
         NotFound = "not_found";
+        // The secret's access policy (one reason per axis).
+        /// Outside the policy's time window.
+        PolicyWindow = "policy_window";
+        /// The source address is outside the policy's networks.
+        PolicyCidr = "policy_cidr";
+        /// The machine spent the policy's reads for this minute.
+        PolicyRateMinute = "policy_rate_minute";
+        /// The machine spent the policy's reads for this day.
+        PolicyRateDay = "policy_rate_day";
+        /// The co-signing machine has not read the secret recently enough.
+        PolicyCosign = "policy_cosign";
+        /// The policy's expiry has passed.
+        PolicyExpired = "policy_expired";
+        /// The policy's maximum number of reads is spent.
+        PolicyMaxReads = "policy_max_reads";
         // Operators and users.
         /// The operator key's lifetime ended.
         OperatorExpired = "operator_expired";

@@ -87,6 +87,14 @@ pub mod admin {
     pub const PROJECTS: &str = "/v1/admin/projects";
     /// Renames a project.
     pub const PROJECT_RENAME: &str = "/v1/admin/projects/{id}/rename";
+    /// A project's access policies: list (GET), create (POST).
+    pub const PROJECT_POLICIES: &str = "/v1/admin/projects/{id}/policies";
+    /// One access policy.
+    pub const PROJECT_POLICY: &str = "/v1/admin/projects/{id}/policies/{policy}";
+    /// Renames an access policy and replaces its rules.
+    pub const PROJECT_POLICY_UPDATE: &str = "/v1/admin/projects/{id}/policies/{policy}/update";
+    /// Deletes an access policy no secret is bound to.
+    pub const PROJECT_POLICY_DELETE: &str = "/v1/admin/projects/{id}/policies/{policy}/delete";
     /// Creates a secret.
     pub const SECRETS: &str = "/v1/admin/secrets";
     /// Lists secrets matching a query.
@@ -101,6 +109,8 @@ pub mod admin {
     pub const SECRET_ROLLBACK: &str = "/v1/admin/secrets/{id}/rollback";
     /// Deletes a secret.
     pub const SECRET_DELETE: &str = "/v1/admin/secrets/{id}/delete";
+    /// Binds an access policy to a secret, or unbinds it.
+    pub const SECRET_POLICY: &str = "/v1/admin/secrets/{id}/policy";
     /// Issues a bootstrap token.
     pub const BOOTSTRAP_TOKENS: &str = "/v1/admin/tokens/bootstrap";
     /// Enrollment tokens: list (GET), issue (POST).

@@ -25,6 +25,7 @@ mod identity;
 mod ids;
 mod machine;
 mod output;
+mod policy;
 mod project;
 mod secret;
 mod serve;
@@ -61,6 +62,8 @@ enum Command {
 
     /// Projects, which group secrets (operator).
     Project(project::ProjectArgs),
+    /// Access policies: named rules a machine's read of a bound secret must pass (operator).
+    Policy(policy::PolicyArgs),
     /// Secrets: create, update, version, delete (operator; values go in, never out).
     Secret(secret::SecretArgs),
     /// Bootstrap and enrollment tokens (operator).
@@ -145,6 +148,7 @@ async fn dispatch(command: Command, json: bool) -> anyhow::Result<ExitCode> {
         Command::Login(args) => account::login(args, json).await,
         Command::Logout(args) => account::logout(args, json).await,
         Command::Project(args) => project::run(args, json).await,
+        Command::Policy(args) => policy::run(args, json).await,
         Command::Secret(args) => secret::run(args, json).await,
         Command::Token(args) => token::run(args, json).await,
         Command::Machine(args) => machine::run(args, json).await,

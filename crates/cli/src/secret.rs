@@ -109,6 +109,17 @@ enum SecretCommand {
         /// The secret's id.
         id: String,
     },
+    /// Bind an access policy of the secret's project to it, or unbind with --none.
+    Policy {
+        /// The secret's id.
+        id: String,
+        /// The policy's id.
+        #[arg(long, conflicts_with = "none", required_unless_present = "none")]
+        policy: Option<String>,
+        /// Unbind the secret's policy.
+        #[arg(long)]
+        none: bool,
+    },
 }
 
 /// The new content: exactly one of a value, a value file, or fields (for an update, fields may
@@ -280,6 +291,13 @@ pub async fn run(args: SecretArgs, json: bool) -> anyhow::Result<ExitCode> {
                 .map_err(|_| anyhow::anyhow!("there is no version {version}"))?;
             let s = client.secrets().rollback(&id, version, cas).await?;
             print_secret(json, "rolled back secret", &s)?;
+        }
+        SecretCommand::Policy {
+            id,
+            policy,
+            none: _,
+        } => {
+            crate::policy::bind(&client, &id, policy.as_deref(), json).await?;
         }
         SecretCommand::Delete { id } => {
             let id = ids::secret(&id)?;

@@ -36,6 +36,7 @@ mod secret;
 pub use admin::account::Account;
 pub use admin::audit::Audit;
 pub use admin::machine::Machines;
+pub use admin::policy::Policies;
 pub use admin::project::Projects;
 pub use admin::secret::Secrets;
 pub use admin::token::Tokens;
@@ -57,6 +58,6 @@ pub use secret::SecretValue;
 /// The wire contract's types, which the typed calls take and return.
 pub use signet_api as api;
 pub use signet_proto::{
-    Fingerprint, Identity, InviteId, MachineId, OperatorId, PasskeyId, ProjectId, SecretId,
-    SecretSeed, SessionId, UserId, VaultId,
+    Fingerprint, Identity, InviteId, MachineId, OperatorId, PasskeyId, PolicyId, ProjectId,
+    SecretId, SecretSeed, SessionId, UserId, VaultId,
 };

@@ -32,6 +32,7 @@ pub mod network;
 pub mod operator;
 pub mod passkey;
 mod permission;
+pub mod policy;
 pub mod principal;
 pub mod read;
 pub mod readiness;

@@ -11,6 +11,7 @@ use zeroize::Zeroizing;
 
 use crate::context::Context;
 use crate::journal::Actor;
+use crate::policy;
 use crate::principal::AuthedMachine;
 use crate::{CoreError, CoreResult};
 
@@ -160,6 +161,17 @@ impl Reads {
                 .await?;
             return Err(CoreError::Forbidden);
         }
+        // The access policy, after the grant and before decryption. Its record came with the
+        // view (one query); a secret without one goes straight on.
+        let admitted = match policy::admit(&self.cx, m, &view).await? {
+            Ok(a) => a,
+            Err(reason) => {
+                self.cx
+                    .audit_machine_denied(m, AuditAction::SecretRead, secret_id.as_str(), reason)
+                    .await?;
+                return Err(CoreError::Forbidden);
+            }
+        };
         let value = self.decrypt(&view)?;
         let e = self.cx.event(
             &Actor::machine(m),
@@ -175,6 +187,9 @@ impl Reads {
         };
         // Fail closed: the value leaves only after its record is durable.
         self.cx.journal(vec![e], vec![mark]).await?;
+        if admitted.rotate {
+            policy::rotation_due(&view.secret.id, view.secret.current_version);
+        }
         Ok(value)
     }
 
@@ -226,9 +241,25 @@ impl Reads {
         let mut events = Vec::with_capacity(views.len());
         let mut marks = Vec::with_capacity(views.len());
         let who = Actor::machine(m);
+        let mut due = Vec::new();
         for v in &views {
-            let value = self.decrypt(v)?;
             let s = &v.secret;
+            // A secret its policy refuses is left out of the export, with its own refusal.
+            match policy::admit(&self.cx, m, v).await? {
+                Ok(a) if a.rotate => due.push((s.id.clone(), s.current_version)),
+                Ok(_) => {}
+                Err(reason) => {
+                    events.push(self.cx.event(
+                        &who,
+                        AuditAction::SecretRead,
+                        s.id.as_str(),
+                        AuditResult::Denied,
+                        reason.as_str(),
+                    ));
+                    continue;
+                }
+            }
+            let value = self.decrypt(v)?;
             events.push(self.cx.event(
                 &who,
                 AuditAction::SecretRead,
@@ -258,6 +289,9 @@ impl Reads {
             ));
         }
         self.cx.journal(events, marks).await?;
+        for (secret, version) in &due {
+            policy::rotation_due(secret, *version);
+        }
         Ok(out)
     }
 

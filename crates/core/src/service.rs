@@ -21,6 +21,7 @@ use crate::machine::Machines;
 use crate::network::{Network, PolicyCache};
 use crate::operator::Operators;
 use crate::passkey::{Passkeys, RelyingParty};
+use crate::policy::Policies;
 use crate::read::Reads;
 use crate::readiness::Readiness;
 use crate::secret::Secrets;
@@ -45,6 +46,7 @@ pub struct Signet {
     network: Network,
     operators: Operators,
     passkeys: Passkeys,
+    policies: Policies,
     reads: Reads,
     secrets: Secrets,
     sessions: Sessions,
@@ -113,6 +115,7 @@ impl Signet {
             },
             machines: Machines { cx: cx.clone() },
             operators: Operators { cx: cx.clone() },
+            policies: Policies { cx: cx.clone() },
             secrets: Secrets {
                 cx: cx.clone(),
                 reads: reads.clone(),
@@ -226,6 +229,11 @@ impl Signet {
     /// Projects, secrets and versions.
     pub fn secrets(&self) -> &Secrets {
         &self.secrets
+    }
+
+    /// Access policies: CRUD and binding to secrets.
+    pub fn policies(&self) -> &Policies {
+        &self.policies
     }
 
     /// Browser sessions, setup and the account page.

@@ -200,6 +200,28 @@ async fn a_viewer_changes_nothing_and_every_refusal_is_audited() {
         ),
         ("delete_secret", s.secrets().delete_secret(v, &sid).await),
         (
+            "create_policy",
+            s.policies()
+                .create(v, &pid, "x", &Default::default())
+                .await
+                .map(drop),
+        ),
+        (
+            "update_policy",
+            s.policies()
+                .update(v, &pid, "pol_0123456789", None, &Default::default())
+                .await
+                .map(drop),
+        ),
+        (
+            "delete_policy",
+            s.policies().delete(v, &pid, "pol_0123456789").await,
+        ),
+        (
+            "bind_policy",
+            s.policies().bind(v, &sid, None).await.map(drop),
+        ),
+        (
             "issue_bootstrap_token",
             s.enrollment().issue_bootstrap_token(v).await.map(drop),
         ),
@@ -530,6 +552,10 @@ fn every_post_admin_route_is_classified() {
         "/v1/admin/secrets/{id}/update",
         "/v1/admin/secrets/{id}/rollback",
         "/v1/admin/secrets/{id}/delete",
+        "/v1/admin/projects/{id}/policies",
+        "/v1/admin/projects/{id}/policies/{policy}/update",
+        "/v1/admin/projects/{id}/policies/{policy}/delete",
+        "/v1/admin/secrets/{id}/policy",
         "/v1/admin/tokens/bootstrap",
         "/v1/admin/tokens/enrollment",
         "/v1/admin/tokens/enrollment/{id}/revoke",

@@ -109,6 +109,10 @@ prefixed_id!(
     SecretId, "sk_", 10, "secret"
 );
 prefixed_id!(
+    /// A named access policy of one project, bound to secrets. `pol_` and 10 letters or digits.
+    PolicyId, "pol_", 10, "policy"
+);
+prefixed_id!(
     /// A passkey registered to a user. `pkey_` and 16 letters or digits.
     PasskeyId, "pkey_", 16, "passkey"
 );

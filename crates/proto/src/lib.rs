@@ -13,7 +13,7 @@ pub mod request;
 
 pub use enrollment::{EnrollmentProof, PROOF_DOMAIN, proof_message, token_digest};
 pub use id::{
-    CeremonyId, IdError, InviteId, MachineId, OperatorId, PasskeyId, ProjectId, SecretId,
+    CeremonyId, IdError, InviteId, MachineId, OperatorId, PasskeyId, PolicyId, ProjectId, SecretId,
     SessionId, UserId, VaultId,
 };
 pub use identity::{Identity, IdentityError};

@@ -2,6 +2,7 @@
 
 import * as api from './api.js';
 import { h, screen, card, table, when, mono, field, form, announce, badge, action, button, modal, fail } from './page.js';
+import { policiesCard, policySelect } from './policies.js';
 
 let seq = 0;
 
@@ -68,12 +69,14 @@ export async function secretsPage(projectId) {
     announce(`Secret ${s.name} created (version ${s.version}).`);
   });
 
+  const policies = await policiesCard(project, () => secretsPage(project.id));
   const rows = secrets.map((s) => [
     s.name,
     h('span', null, badge(s.type), s.fieldNames ? h('span', { class: 'muted small' }, ' ', s.fieldNames.join(', ')) : null),
     String(s.version),
     when(s.updatedAt),
     mono(s.id),
+    policySelect(s, policies.policies),
     h('div', { class: 'actions' },
       button('Update', () => updateDialog(s, project.id), 'small'),
       button('Versions', () => versionsDialog(s, project.id), 'small'),
@@ -85,9 +88,10 @@ export async function secretsPage(projectId) {
   ]);
   screen('Secrets',
     h('div', { class: 'card' }, picker),
-    card(`Secrets in ${project.name}`, table('Secrets', ['Name', 'Type', 'Version', 'Updated', 'Id', 'Actions'], rows,
+    card(`Secrets in ${project.name}`, table('Secrets', ['Name', 'Type', 'Version', 'Updated', 'Id', 'Policy', 'Actions'], rows,
       'No secrets in this project yet.')),
-    card('Create a secret', create));
+    card('Create a secret', create),
+    policies.section);
 }
 
 /**

@@ -66,6 +66,11 @@ const ASSETS: &[(&str, &str, &[u8])] = &[
         include_bytes!("../assets/secrets.js"),
     ),
     (
+        "policies.js",
+        "text/javascript; charset=utf-8",
+        include_bytes!("../assets/policies.js"),
+    ),
+    (
         "machines.js",
         "text/javascript; charset=utf-8",
         include_bytes!("../assets/machines.js"),

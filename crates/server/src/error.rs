@@ -137,7 +137,9 @@ fn conflict_code(rule: Conflict) -> ErrorCode {
         | Conflict::NotEmpty
         | Conflict::MachineState
         | Conflict::StaleBase
-        | Conflict::PasskeyExists => ErrorCode::Conflict,
+        | Conflict::PasskeyExists
+        | Conflict::PolicyName
+        | Conflict::PolicyInUse => ErrorCode::Conflict,
     }
 }
 

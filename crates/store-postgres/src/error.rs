@@ -17,6 +17,7 @@ const UNIQUE_RULES: &[(&str, Conflict)] = &[
     ("invites_code_hash_key", Conflict::InviteCode),
     ("passkeys_credential_id_key", Conflict::CredentialId),
     ("secret_versions_pkey", Conflict::Version),
+    ("policies_project_name_key", Conflict::PolicyName),
 ];
 
 /// The rule a unique constraint stands for; an unnamed one is an identifier collision.

@@ -57,6 +57,7 @@ mod network;
 mod nonce;
 mod operator;
 mod passkey;
+mod policy;
 mod project;
 mod row;
 mod schema;

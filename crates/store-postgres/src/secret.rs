@@ -20,18 +20,22 @@ macro_rules! secret_columns {
     };
 }
 
-/// A read view: the secret, then the flags and the value, in the order [`view`] reads them.
-/// Versions are left-joined so that a missing one shows up as corruption, not as "no secret".
+/// A read view: the secret, then the flags, the value and the bound policy, in the order
+/// [`view`] reads them. Versions are left-joined so that a missing one shows up as corruption,
+/// not as "no secret". The policy is joined by primary key into this same statement, so a read
+/// of a secret without a policy costs no extra query (issue 11, section 4).
 macro_rules! view_select {
     ($from:literal, $where:literal, $order:literal) => {
         concat!(
             "SELECT ",
             secret_columns!(),
-            ", m.machine_id IS NOT NULL, g.machine_id IS NOT NULL, p.wrapped_key, val.version, val.wrapped_dek, val.ciphertext ",
+            ", m.machine_id IS NOT NULL, g.machine_id IS NOT NULL, p.wrapped_key, val.version, val.wrapped_dek, val.ciphertext,
+               pol.id, pol.project_id, pol.name, pol.rules, pol.created_ms, pol.updated_ms ",
             $from,
             " JOIN projects p ON p.id = s.project_id
               LEFT JOIN secret_versions cur ON cur.secret_id = s.id AND cur.version = s.current_version
               LEFT JOIN secret_versions val ON val.secret_id = s.id AND val.version = cur.value_version
+              LEFT JOIN policies pol ON pol.id = s.policy_id
               WHERE ",
             $where,
             $order
@@ -70,6 +74,10 @@ fn view(row: &PgRow) -> StoreResult<SecretReadView> {
         value_version,
         wrapped_dek,
         ciphertext,
+        policy: match col::<Option<String>>(row, 15)? {
+            Some(_) => Some(crate::policy::policy(row, 15)?),
+            None => None,
+        },
     })
 }
 

@@ -33,6 +33,7 @@ const TABLES: &[(&str, &str)] = &[
         "SELECT * FROM operators ORDER BY created_ms, id",
     ),
     ("projects", "SELECT * FROM projects ORDER BY created_ms, id"),
+    ("policies", "SELECT * FROM policies ORDER BY created_ms, id"),
     ("secrets", "SELECT * FROM secrets ORDER BY created_ms, id"),
     (
         "secret_versions",
@@ -68,6 +69,14 @@ const TABLES: &[(&str, &str)] = &[
     (
         "read_marks",
         "SELECT * FROM read_marks ORDER BY machine_id, secret_id",
+    ),
+    (
+        "policy_counters",
+        "SELECT * FROM policy_counters ORDER BY secret_id, machine_id, axis, bucket",
+    ),
+    (
+        "policy_reads",
+        "SELECT * FROM policy_reads ORDER BY secret_id, machine_id",
     ),
     (
         "recovery_codes",

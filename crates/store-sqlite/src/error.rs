@@ -18,6 +18,7 @@ const UNIQUE_RULES: &[(&str, Conflict)] = &[
     ("sessions.token_hash", Conflict::TokenHash),
     ("invites.code_hash", Conflict::InviteCode),
     ("passkeys.credential_id", Conflict::CredentialId),
+    ("policies.project_id, policies.name", Conflict::PolicyName),
     (
         "secret_versions.secret_id, secret_versions.version",
         Conflict::Version,

@@ -29,6 +29,7 @@ mod network;
 mod nonce;
 mod operator;
 mod passkey;
+mod policy;
 mod project;
 mod reader;
 mod row;

@@ -37,6 +37,7 @@ pub(crate) const TABLES: &[&str] = &[
     "invites",
     "passkeys",
     "webauthn_ceremonies",
+    "policies",
     "secrets",
     "secret_versions",
     "machines",
@@ -49,6 +50,8 @@ pub(crate) const TABLES: &[&str] = &[
     "audit",
     "audit_head",
     "read_marks",
+    "policy_counters",
+    "policy_reads",
 ];
 
 /// What a column holds, from its declared type. Every table is `STRICT`, so the declared type is

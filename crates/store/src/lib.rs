@@ -20,6 +20,7 @@ mod network;
 mod nonce;
 mod operator;
 mod passkey;
+mod policy;
 mod project;
 mod secret;
 mod session;
@@ -46,6 +47,9 @@ pub use network::{AllowlistEntry, NetworkStore};
 pub use nonce::NonceStore;
 pub use operator::{OperatorRecord, OperatorStore};
 pub use passkey::{CeremonyKind, CeremonyRecord, PasskeyRecord, PasskeyStore};
+pub use policy::{
+    CounterAxis, CounterTake, PolicyRead, PolicyReadOutcome, PolicyRecord, PolicyStore,
+};
 pub use project::{ProjectRecord, ProjectStore};
 pub use secret::{
     GrantedSecret, NewVersion, PollRow, SecretKind, SecretReadView, SecretRecord, SecretStore,
@@ -127,6 +131,10 @@ pub enum Conflict {
     StaleBase,
     /// Raised by the business layer: the passkey is registered to this user already.
     PasskeyExists,
+    /// A policy of that name exists in the project.
+    PolicyName,
+    /// A secret is still bound to the policy.
+    PolicyInUse,
 }
 
 impl Conflict {
@@ -156,6 +164,8 @@ impl Conflict {
                 "version: the secret has a newer version than baseVersion; start again from it"
             }
             Self::PasskeyExists => "passkey_exists",
+            Self::PolicyName => "policy_name",
+            Self::PolicyInUse => "policy_in_use",
         }
     }
 }
@@ -180,6 +190,7 @@ pub trait Store:
     + NonceStore
     + OperatorStore
     + PasskeyStore
+    + PolicyStore
     + ProjectStore
     + SecretStore
     + SessionStore
@@ -202,6 +213,7 @@ impl<T> Store for T where
         + NonceStore
         + OperatorStore
         + PasskeyStore
+        + PolicyStore
         + ProjectStore
         + SecretStore
         + SessionStore

@@ -128,6 +128,10 @@ pub struct SecretReadView {
     pub wrapped_dek: Vec<u8>,
     /// The value of `value_version`, sealed under the data key.
     pub ciphertext: Vec<u8>,
+    /// The access policy bound to the secret, joined into the same query: a read of a secret
+    /// without one costs no extra round trip, and a policy change is seen by the next read on
+    /// every replica (nothing is cached to go stale).
+    pub policy: Option<crate::PolicyRecord>,
 }
 
 /// A secret a machine may read: attached to its project and explicitly granted.

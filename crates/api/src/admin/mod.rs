@@ -15,6 +15,7 @@ pub mod budget;
 pub mod machine;
 pub mod operator;
 pub mod passkey;
+pub mod policy;
 pub mod project;
 pub mod secret;
 pub mod token;
@@ -56,6 +57,7 @@ pub fn api() -> utoipa::openapi::OpenApi {
         operator::Api::openapi(),
         vault::Api::openapi(),
         project::Api::openapi(),
+        policy::Api::openapi(),
         secret::Api::openapi(),
         token::Api::openapi(),
         machine::Api::openapi(),
@@ -89,6 +91,10 @@ mod tests {
             route::VAULT_SETTINGS,
             route::PROJECTS,
             route::PROJECT_RENAME,
+            route::PROJECT_POLICIES,
+            route::PROJECT_POLICY,
+            route::PROJECT_POLICY_UPDATE,
+            route::PROJECT_POLICY_DELETE,
             route::SECRETS,
             route::SECRETS_QUERY,
             route::SECRET,
@@ -96,6 +102,7 @@ mod tests {
             route::SECRET_VERSIONS,
             route::SECRET_ROLLBACK,
             route::SECRET_DELETE,
+            route::SECRET_POLICY,
             route::BOOTSTRAP_TOKENS,
             route::ENROLLMENT_TOKENS,
             route::ENROLLMENT_TOKEN_REVOKE,

@@ -48,3 +48,6 @@ mod login_flood;
 mod floods;
 // Check-and-set writes, partial field updates and project rename (issue 11, "Safe updates").
 mod safe_updates;
+// Access policies: CLI, a window refusing now, the in-use rule, an exact cap under racing
+// readers (issue 11, section 4).
+mod policy;

@@ -232,6 +232,15 @@ async fn a_viewer_cannot_change_anything_and_a_developer_only_secrets(backend: B
         .await
         .expect("allowlist entry");
     let eid = entry["id"].as_str().expect("entry id").to_owned();
+    let policy = owner
+        .request_json(
+            "POST",
+            &format!("/v1/admin/projects/{p}/policies"),
+            Some(&json!({"name": "pol", "rules": {"perMinute": 5}})),
+        )
+        .await
+        .expect("policy");
+    let polid = policy["id"].as_str().expect("policy id").to_owned();
 
     let (viewer_totp, viewer_codes) = create_user(s, "vera", "viewer");
     let (dev_totp, _) = create_user(s, "dave", "developer");
@@ -307,6 +316,26 @@ async fn a_viewer_cannot_change_anything_and_a_developer_only_secrets(backend: B
             "/v1/admin/projects/{id}/rename",
             format!("/v1/admin/projects/{p}/rename"),
             Some(json!({"name": "renamed"})),
+        ),
+        (
+            "/v1/admin/projects/{id}/policies",
+            format!("/v1/admin/projects/{p}/policies"),
+            Some(json!({"name": "x"})),
+        ),
+        (
+            "/v1/admin/projects/{id}/policies/{policy}/update",
+            format!("/v1/admin/projects/{p}/policies/{polid}/update"),
+            Some(json!({"rules": {}})),
+        ),
+        (
+            "/v1/admin/projects/{id}/policies/{policy}/delete",
+            format!("/v1/admin/projects/{p}/policies/{polid}/delete"),
+            None,
+        ),
+        (
+            "/v1/admin/secrets/{id}/policy",
+            format!("/v1/admin/secrets/{sid}/policy"),
+            Some(json!({"policyId": polid})),
         ),
         (
             "/v1/admin/secrets",

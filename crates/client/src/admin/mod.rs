@@ -10,6 +10,7 @@ mod budget;
 pub mod machine;
 mod operator;
 mod passkey;
+pub mod policy;
 pub mod project;
 pub mod secret;
 pub mod token;

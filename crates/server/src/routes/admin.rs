@@ -3,6 +3,7 @@
 //! Bodies and answers are `signet_api::admin`'s types; [`answer`] maps core's views to them.
 
 pub(crate) mod answer;
+mod policy;
 
 use std::collections::BTreeMap;
 
@@ -57,6 +58,13 @@ pub(crate) fn routes() -> Router<AppState> {
         .route(route::admin::VAULT_SETTINGS, post(vault_settings))
         .route(route::admin::PROJECTS, get(projects).post(create_project))
         .route(route::admin::PROJECT_RENAME, post(rename_project))
+        .route(
+            route::admin::PROJECT_POLICIES,
+            get(policy::list).post(policy::create),
+        )
+        .route(route::admin::PROJECT_POLICY, get(policy::show))
+        .route(route::admin::PROJECT_POLICY_UPDATE, post(policy::update))
+        .route(route::admin::PROJECT_POLICY_DELETE, post(policy::delete))
         .route(route::admin::SECRETS, post(create_secret))
         .route(route::admin::SECRETS_QUERY, post(query_secrets))
         .route(route::admin::SECRET, get(secret))
@@ -64,6 +72,10 @@ pub(crate) fn routes() -> Router<AppState> {
         .route(route::admin::SECRET_VERSIONS, get(versions))
         .route(route::admin::SECRET_ROLLBACK, post(rollback))
         .route(route::admin::SECRET_DELETE, post(delete_secret))
+        .route(
+            route::admin::SECRET_POLICY,
+            get(policy::bound).post(policy::bind),
+        )
         .route(route::admin::BOOTSTRAP_TOKENS, post(bootstrap_token))
         .route(
             route::admin::ENROLLMENT_TOKENS,

@@ -36,6 +36,7 @@ pub mod network;
 pub mod nonce;
 pub mod operator;
 pub mod passkey;
+pub mod policy;
 pub mod project;
 pub mod secret;
 pub mod session;
@@ -137,6 +138,12 @@ macro_rules! conformance_suite {
                 a_ceremony_is_taken_once_before_it_expires,
                 concurrent_takes_of_a_ceremony_admit_one,
                 sweeping_forgets_only_expired_ceremonies,
+            }
+            policy {
+                policies_round_trip_by_name,
+                a_bound_policy_is_in_the_read_view_and_in_use,
+                counters_take_all_or_nothing,
+                concurrent_takes_stop_exactly_at_the_cap,
             }
             project {
                 projects_round_trip_by_name,
@@ -280,6 +287,7 @@ mod tests {
             ("nonce", include_str!("nonce.rs")),
             ("operator", include_str!("operator.rs")),
             ("passkey", include_str!("passkey.rs")),
+            ("policy", include_str!("policy.rs")),
             ("project", include_str!("project.rs")),
             ("secret", include_str!("secret.rs")),
             ("session", include_str!("session.rs")),
