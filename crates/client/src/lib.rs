@@ -38,6 +38,7 @@ pub use admin::audit::Audit;
 pub use admin::machine::Machines;
 pub use admin::project::Projects;
 pub use admin::secret::Secrets;
+pub use admin::share::{Shares, open_share};
 pub use admin::token::Tokens;
 pub use admin::user::Users;
 pub use admin::vault::Vault;
@@ -58,5 +59,5 @@ pub use secret::SecretValue;
 pub use signet_api as api;
 pub use signet_proto::{
     Fingerprint, Identity, InviteId, MachineId, OperatorId, PasskeyId, ProjectId, SecretId,
-    SecretSeed, SessionId, UserId, VaultId,
+    SecretSeed, SessionId, ShareId, UserId, VaultId,
 };

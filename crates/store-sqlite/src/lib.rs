@@ -35,6 +35,7 @@ mod row;
 mod schema;
 mod secret;
 mod session;
+mod share;
 mod statement;
 mod token;
 mod transfer;

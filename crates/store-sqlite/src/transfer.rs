@@ -49,6 +49,7 @@ pub(crate) const TABLES: &[&str] = &[
     "audit",
     "audit_head",
     "read_marks",
+    "shares",
 ];
 
 /// What a column holds, from its declared type. Every table is `STRICT`, so the declared type is

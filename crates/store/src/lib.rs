@@ -23,6 +23,7 @@ mod passkey;
 mod project;
 mod secret;
 mod session;
+mod share;
 mod token;
 mod transfer;
 mod user;
@@ -52,6 +53,7 @@ pub use secret::{
     VersionContent, VersionRecord,
 };
 pub use session::{SessionRecord, SessionStore};
+pub use share::{ShareRecord, ShareStatus, ShareStore};
 pub use token::{BootstrapTokenRecord, EnrollmentGrant, EnrollmentTokenRecord, TokenStore};
 pub use transfer::{Cell, Table, TransferStore};
 pub use user::{Lockout, LoginRecord, LoginResult, Role, UserRecord, UserStatus, UserStore};
@@ -127,6 +129,8 @@ pub enum Conflict {
     StaleBase,
     /// Raised by the business layer: the passkey is registered to this user already.
     PasskeyExists,
+    /// The share link was opened, revoked or expired already.
+    ShareSpent,
 }
 
 impl Conflict {
@@ -156,6 +160,7 @@ impl Conflict {
                 "version: the secret has a newer version than baseVersion; start again from it"
             }
             Self::PasskeyExists => "passkey_exists",
+            Self::ShareSpent => "share_spent",
         }
     }
 }
@@ -183,6 +188,7 @@ pub trait Store:
     + ProjectStore
     + SecretStore
     + SessionStore
+    + ShareStore
     + TokenStore
     + TransferStore
     + UserStore
@@ -205,6 +211,7 @@ impl<T> Store for T where
         + ProjectStore
         + SecretStore
         + SessionStore
+        + ShareStore
         + TokenStore
         + TransferStore
         + UserStore

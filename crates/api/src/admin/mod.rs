@@ -17,6 +17,7 @@ pub mod operator;
 pub mod passkey;
 pub mod project;
 pub mod secret;
+pub mod share;
 pub mod token;
 pub mod user;
 pub mod vault;
@@ -65,6 +66,7 @@ pub fn api() -> utoipa::openapi::OpenApi {
         user::Api::openapi(),
         account::Api::openapi(),
         passkey::Api::openapi(),
+        share::Api::openapi(),
     ] {
         doc.merge(area);
     }
@@ -122,6 +124,8 @@ mod tests {
             route::PASSKEY_REGISTER_FINISH,
             route::PASSKEY_RENAME,
             route::PASSKEY_DELETE,
+            route::SHARES,
+            route::SHARE_REVOKE,
         ];
         assert_eq!(declared, owned.into_iter().collect());
     }

@@ -48,3 +48,6 @@ mod login_flood;
 mod floods;
 // Check-and-set writes, partial field updates and project rename (issue 11, "Safe updates").
 mod safe_updates;
+// One-time share links: opened once, destroyed by a wrong passphrase, never by a machine
+// (issue 11 §6).
+mod share;

@@ -12,6 +12,7 @@ mod operator;
 mod passkey;
 pub mod project;
 pub mod secret;
+pub mod share;
 pub mod token;
 pub mod user;
 pub mod vault;
