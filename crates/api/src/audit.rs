@@ -239,6 +239,15 @@ vocabulary! {
         PasskeyRename = "passkey_rename";
         /// A passkey was deleted.
         PasskeyDelete = "passkey_delete";
+        // One-time share links.
+        /// A share link was created.
+        ShareCreate = "share_create";
+        /// Share links were listed.
+        ShareList = "share_list";
+        /// A share link was opened (ok), or an attempt consumed it (denied).
+        ShareOpen = "share_open";
+        /// A share link was revoked.
+        ShareRevoke = "share_revoke";
     }
 }
 
@@ -375,6 +384,13 @@ vocabulary! {
         HostnamePattern = "hostname_pattern";
         /// The password hashing queue is full.
         HashQueueFull = "hash_queue_full";
+        // One-time share links.
+        /// The share link's passphrase was wrong; the link is destroyed.
+        WrongPassphrase = "wrong_passphrase";
+        /// The share link's lifetime ended; the link is erased.
+        Expired = "expired";
+        /// No share link has this id and secret part (nothing consumed).
+        UnknownShare = "unknown_share";
     }
 }
 

@@ -16,4 +16,5 @@ pub mod health;
 pub mod machine;
 pub mod openapi;
 pub mod route;
+pub mod share;
 pub mod wire_id;

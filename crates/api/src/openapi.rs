@@ -117,6 +117,7 @@ pub fn document() -> utoipa::openapi::OpenApi {
         crate::enroll::Api::openapi(),
         crate::auth::Api::openapi(),
         crate::admin::api(),
+        crate::share::Api::openapi(),
     ];
     for area in areas {
         doc.merge(area);

@@ -72,6 +72,13 @@ pub mod auth {
     pub const INVITE_ACCEPT: &str = "/v1/auth/invite/accept";
 }
 
+/// One-time share links, opened without signing in: the link's secret part and the passphrase
+/// are the credential. Never a machine route: a signed request gets nothing more here.
+pub mod share {
+    /// Opens a share link once, right passphrase or wrong.
+    pub const OPEN: &str = "/v1/share/open";
+}
+
 /// Operator routes: a signed CLI request (operator key) or a browser session with its CSRF
 /// token.
 pub mod admin {
@@ -163,4 +170,8 @@ pub mod admin {
     pub const PASSKEY_RENAME: &str = "/v1/admin/account/passkeys/{id}/rename";
     /// Deletes a passkey.
     pub const PASSKEY_DELETE: &str = "/v1/admin/account/passkeys/{id}/delete";
+    /// One-time share links: the caller's (an admin's: all) (GET), create one (POST).
+    pub const SHARES: &str = "/v1/admin/shares";
+    /// Revokes a pending share link.
+    pub const SHARE_REVOKE: &str = "/v1/admin/shares/{id}/revoke";
 }

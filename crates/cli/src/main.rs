@@ -29,6 +29,7 @@ mod policy;
 mod project;
 mod secret;
 mod serve;
+mod share;
 mod storage;
 mod token;
 mod vault;
@@ -78,6 +79,9 @@ enum Command {
     Audit(audit::AuditArgs),
     /// Request budgets: signed requests per minute, vault-wide and per machine (operator).
     Budget(budget::BudgetArgs),
+    /// One-time share links: a value for one reader, behind a passphrase (operator; `open`
+    /// needs no identity).
+    Share(share::ShareArgs),
 
     /// Enroll this machine: make a key here and register its public half.
     Enroll(enrollment::EnrollArgs),
@@ -156,6 +160,7 @@ async fn dispatch(command: Command, json: bool) -> anyhow::Result<ExitCode> {
         Command::IpAllowlist(args) => allowlist::run(args, json).await,
         Command::Audit(args) => audit::run(args, json).await,
         Command::Budget(args) => budget::run(args, json).await,
+        Command::Share(args) => share::run(args, json).await,
         Command::Enroll(args) => enrollment::run(args, json).await,
         Command::Get(args) => access::get(args, json).await,
         Command::List(args) => access::list(args, json).await,

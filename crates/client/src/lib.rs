@@ -39,6 +39,7 @@ pub use admin::machine::Machines;
 pub use admin::policy::Policies;
 pub use admin::project::Projects;
 pub use admin::secret::Secrets;
+pub use admin::share::{Shares, open_share};
 pub use admin::token::Tokens;
 pub use admin::user::Users;
 pub use admin::vault::Vault;
@@ -59,5 +60,5 @@ pub use secret::SecretValue;
 pub use signet_api as api;
 pub use signet_proto::{
     Fingerprint, Identity, InviteId, MachineId, OperatorId, PasskeyId, PolicyId, ProjectId,
-    SecretId, SecretSeed, SessionId, UserId, VaultId,
+    SecretId, SecretSeed, SessionId, ShareId, UserId, VaultId,
 };

@@ -99,6 +99,11 @@ impl Password {
     fn as_bytes(&self) -> &[u8] {
         self.0.as_bytes()
     }
+
+    /// Its length in characters.
+    pub(crate) fn chars(&self) -> usize {
+        self.0.chars().count()
+    }
 }
 
 impl fmt::Debug for Password {

@@ -34,6 +34,9 @@ pub enum CoreError {
     /// Passkeys cannot work with this server's public URL (no domain, or not a secure origin).
     #[error("passkeys are unavailable on this server")]
     PasskeysUnavailable,
+    /// A value over its size limit (a share link's 100 KB).
+    #[error("value too large")]
+    PayloadTooLarge,
     /// Too many attempts from this source.
     #[error("rate limited")]
     RateLimited,

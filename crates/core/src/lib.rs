@@ -40,6 +40,7 @@ pub mod role;
 pub mod secret;
 mod service;
 pub mod session;
+pub mod share;
 pub mod user;
 pub mod vault;
 

@@ -26,6 +26,7 @@ use crate::read::Reads;
 use crate::readiness::Readiness;
 use crate::secret::Secrets;
 use crate::session::Sessions;
+use crate::share::Shares;
 use crate::user::Users;
 use crate::vault::{self, OpenError, VaultSettings};
 
@@ -50,6 +51,7 @@ pub struct Signet {
     reads: Reads,
     secrets: Secrets,
     sessions: Sessions,
+    shares: Shares,
     users: Users,
     vault: VaultSettings,
 }
@@ -125,6 +127,10 @@ impl Signet {
                 accounts: accounts.clone(),
                 passkeys: passkeys.clone(),
                 setup: Arc::default(),
+            },
+            shares: Shares {
+                cx: cx.clone(),
+                accounts: accounts.clone(),
             },
             users: Users {
                 cx: cx.clone(),
@@ -239,6 +245,11 @@ impl Signet {
     /// Browser sessions, setup and the account page.
     pub fn sessions(&self) -> &Sessions {
         &self.sessions
+    }
+
+    /// One-time share links.
+    pub fn shares(&self) -> &Shares {
+        &self.shares
     }
 
     /// Managing other users.

@@ -8,6 +8,7 @@ use signet_core::auth::AuthedOperator;
 use signet_core::enrollment::EnrollmentSpec;
 use signet_core::role::{Permission, allows, may_grant};
 use signet_core::secret::SecretInput;
+use signet_core::share::NewShare;
 use signet_core::{Conflict, CoreError};
 use signet_proto::{OperatorId, SecretSeed};
 use signet_store::{AuditFilter, Role};
@@ -355,6 +356,24 @@ async fn a_viewer_changes_nothing_and_every_refusal_is_audited() {
                 .map(drop),
         ),
         ("list_users", s.accounts().users(v).await.map(drop)),
+        (
+            "create_share",
+            s.shares()
+                .create_share(
+                    v,
+                    NewShare {
+                        value: Zeroizing::new("v".to_owned()),
+                        passphrase: Password::new("long enough passphrase"),
+                        ttl_secs: 600,
+                    },
+                )
+                .await
+                .map(drop),
+        ),
+        (
+            "revoke_share",
+            s.shares().revoke_share(v, "shr_0000000000000000").await,
+        ),
     ];
     for (what, r) in &refusals {
         assert_eq!(r, &Err(CoreError::Forbidden), "{what}");
@@ -538,10 +557,12 @@ fn admin_routes(src: &str) -> Vec<(String, bool)> {
 /// `a_viewer_changes_nothing_and_every_refusal_is_audited` or as open to viewers on purpose.
 #[test]
 fn every_post_admin_route_is_classified() {
-    let src = std::fs::read_to_string(
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../server/src/routes/admin.rs"),
-    )
-    .expect("admin.rs");
+    let routes = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../server/src/routes");
+    let src = ["admin.rs", "share.rs"]
+        .iter()
+        .map(|f| std::fs::read_to_string(routes.join(f)).expect("routes file"))
+        .collect::<Vec<_>>()
+        .join("\n");
     // Refused to viewers, each by a core method exercised in the viewer test above.
     let checked = [
         "/v1/admin/vault/settings",
@@ -565,6 +586,8 @@ fn every_post_admin_route_is_classified() {
         "/v1/admin/ip-allowlist/disable",
         "/v1/admin/ip-allowlist/{id}/delete",
         "/v1/admin/users",
+        "/v1/admin/shares",
+        "/v1/admin/shares/{id}/revoke",
     ];
     // POST only because signed routes carry parameters in the body, or acting on one's own key.
     let open_to_viewers = [
@@ -575,6 +598,8 @@ fn every_post_admin_route_is_classified() {
     ];
     let posts: Vec<String> = admin_routes(&src)
         .into_iter()
+        // share.rs also serves the unsigned opening route, which no role governs.
+        .filter(|(p, _)| p.starts_with("/v1/admin/"))
         .filter_map(|(p, post)| post.then_some(p))
         .collect();
     assert!(posts.len() > 10, "the parser found the routes: {posts:?}");

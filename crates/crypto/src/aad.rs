@@ -13,6 +13,21 @@ pub struct SecretAad<'a> {
     pub version: u32,
 }
 
+/// Binds a one-time share's sealed value and its data key to one share of one vault.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ShareAad<'a> {
+    /// The vault id.
+    pub vault: &'a str,
+    /// The share id.
+    pub share: &'a str,
+}
+
+impl ShareAad<'_> {
+    pub(crate) fn bytes(&self, label: &str) -> Vec<u8> {
+        encode(label, &[self.vault, self.share], None)
+    }
+}
+
 /// Length-prefixed encoding, so that no two different tuples encode to the same bytes.
 pub(crate) fn encode(label: &str, parts: &[&str], version: Option<u32>) -> Vec<u8> {
     let mut out = Vec::with_capacity(96);

@@ -8,8 +8,8 @@ use sha2::Sha256;
 use subtle::ConstantTimeEq;
 use zeroize::Zeroizing;
 
-use crate::aad::encode;
-use crate::envelope::{ProjectKey, open, seal};
+use crate::aad::{ShareAad, encode};
+use crate::envelope::{ProjectKey, SealedValue, open, seal};
 use crate::{CryptoError, random_key};
 
 const INFO_PROJECT_KEK: &[u8] = b"signet/v1/project-kek";
@@ -18,6 +18,9 @@ const INFO_AUDIT: &[u8] = b"signet/v1/audit-chain";
 const LABEL_PROJECT_KEY: &str = "signet/v1/project-key";
 const INFO_TOTP_KEK: &[u8] = b"signet/v1/totp-kek";
 const LABEL_TOTP_SEED: &str = "signet/v1/totp-seed";
+const INFO_SHARE_KEK: &[u8] = b"signet/v1/share-kek";
+const LABEL_SHARE_DEK: &str = "signet/v1/share-data-key";
+const LABEL_SHARE_VALUE: &str = "signet/v1/share-value";
 
 /// The installation's root key. Only derived keys ever touch data.
 pub struct RootKey(Zeroizing<[u8; 32]>);
@@ -119,6 +122,38 @@ impl RootKey {
     }
 }
 
+impl RootKey {
+    /// Seals a one-time share's value like a secret version: a fresh data key seals the value
+    /// and a key derived for shares alone seals the data key, both bound to the vault and the
+    /// share, so a sealed share moved to another row (or read as a secret) fails to open.
+    pub fn seal_share(
+        &self,
+        aad: &ShareAad<'_>,
+        plaintext: &[u8],
+    ) -> Result<SealedValue, CryptoError> {
+        let dek = random_key()?;
+        let ciphertext = seal(&dek, &aad.bytes(LABEL_SHARE_VALUE), plaintext)?;
+        let kek = self.derive(INFO_SHARE_KEK);
+        let wrapped_dek = seal(&kek, &aad.bytes(LABEL_SHARE_DEK), dek.as_ref())?;
+        Ok(SealedValue {
+            wrapped_dek,
+            ciphertext,
+        })
+    }
+
+    /// Opens what [`Self::seal_share`] produced.
+    pub fn open_share(
+        &self,
+        aad: &ShareAad<'_>,
+        sealed: &SealedValue,
+    ) -> Result<Zeroizing<Vec<u8>>, CryptoError> {
+        let kek = self.derive(INFO_SHARE_KEK);
+        let dek = open(&kek, &aad.bytes(LABEL_SHARE_DEK), &sealed.wrapped_dek)?;
+        let dek: &[u8; 32] = dek.as_slice().try_into().map_err(|_| CryptoError::Open)?;
+        open(dek, &aad.bytes(LABEL_SHARE_VALUE), &sealed.ciphertext)
+    }
+}
+
 impl fmt::Debug for RootKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("RootKey(***)")
@@ -201,6 +236,45 @@ mod tests {
         assert!(root.unwrap_project_key("vault_a", "proj_b", &w).is_err());
         let other = RootKey::generate().unwrap();
         assert!(other.unwrap_project_key("vault_a", "proj_a", &w).is_err());
+    }
+
+    #[test]
+    fn shares_open_only_for_their_vault_share_and_root() {
+        let root = RootKey::generate().unwrap();
+        let aad = ShareAad {
+            vault: "vault_a",
+            share: "shr_a",
+        };
+        let sealed = root.seal_share(&aad, b"hunter2").unwrap();
+        assert_eq!(
+            root.open_share(&aad, &sealed).unwrap().as_slice(),
+            b"hunter2"
+        );
+        assert!(!sealed.ciphertext.windows(7).any(|w| w == b"hunter2"));
+        let moved = ShareAad {
+            share: "shr_b",
+            ..aad
+        };
+        assert_eq!(root.open_share(&moved, &sealed), Err(CryptoError::Open));
+        let other_vault = ShareAad {
+            vault: "vault_b",
+            ..aad
+        };
+        assert_eq!(
+            root.open_share(&other_vault, &sealed),
+            Err(CryptoError::Open)
+        );
+        let other = RootKey::generate().unwrap();
+        assert_eq!(other.open_share(&aad, &sealed), Err(CryptoError::Open));
+        // A share's data key is wrapped under its own derived key, never a project's.
+        let pk = ProjectKey::generate().unwrap();
+        let as_secret = SecretAad {
+            vault: "vault_a",
+            project: "shr_a",
+            secret: "",
+            version: 0,
+        };
+        assert!(pk.open_value(&as_secret, &sealed).is_err());
     }
 
     #[test]

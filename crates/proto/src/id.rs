@@ -121,6 +121,11 @@ prefixed_id!(
     /// it names server-side state, so it is as long as a session id.
     CeremonyId, "wac_", 24, "challenge"
 );
+prefixed_id!(
+    /// A one-time share link. `shr_` and 16 letters or digits. Public (it names the link in
+    /// lists); opening the link also takes the secret part in its fragment.
+    ShareId, "shr_", 16, "share"
+);
 
 macro_rules! uuid_id {
     ($(#[$doc:meta])* $name:ident, $kind:literal) => {

@@ -14,7 +14,7 @@ pub mod request;
 pub use enrollment::{EnrollmentProof, PROOF_DOMAIN, proof_message, token_digest};
 pub use id::{
     CeremonyId, IdError, InviteId, MachineId, OperatorId, PasskeyId, PolicyId, ProjectId, SecretId,
-    SessionId, UserId, VaultId,
+    SessionId, ShareId, UserId, VaultId,
 };
 pub use identity::{Identity, IdentityError};
 pub use key::{Fingerprint, KeyError, PublicKey, SecretSeed};

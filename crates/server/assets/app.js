@@ -12,6 +12,7 @@ import { allowlistPage } from './allowlist.js';
 import { auditPage } from './audit.js';
 import { usersPage } from './users.js';
 import { accountPage } from './account.js';
+import { sharePage, openSharePage } from './share.js';
 
 const PAGES = [
   ['', 'Overview', overviewPage],
@@ -22,10 +23,11 @@ const PAGES = [
   ['allowlist', 'IP allowlist', allowlistPage],
   ['audit', 'Audit log', auditPage],
   ['users', 'Users', usersPage, (role) => role === 'owner' || role === 'admin'],
+  ['share', 'Share', sharePage, (role) => role !== 'viewer'],
   ['account', 'Account', accountPage],
 ];
 
-const PUBLIC = { login: loginPage, setup: setupPage, invite: invitePage };
+const PUBLIC = { login: loginPage, setup: setupPage, invite: invitePage, s: openSharePage };
 
 function route() {
   const parts = location.hash.replace(/^#\/?/, '').split('/');

@@ -100,6 +100,11 @@ const ASSETS: &[(&str, &str, &[u8])] = &[
         "text/javascript; charset=utf-8",
         include_bytes!("../assets/account.js"),
     ),
+    (
+        "share.js",
+        "text/javascript; charset=utf-8",
+        include_bytes!("../assets/share.js"),
+    ),
 ];
 
 const INDEX: &[u8] = include_bytes!("../assets/index.html");

@@ -77,6 +77,7 @@ impl From<CoreError> for ApiError {
             CoreError::NotFound => Self::new(ErrorCode::NotFound),
             CoreError::PasskeysUnavailable => Self::new(ErrorCode::PasskeysUnavailable),
             CoreError::RateLimited => Self::new(ErrorCode::RateLimited),
+            CoreError::PayloadTooLarge => Self::new(ErrorCode::PayloadTooLarge),
             CoreError::OverBudget { retry_after_secs } => Self {
                 code: ErrorCode::RateLimited,
                 message: None,
@@ -139,7 +140,8 @@ fn conflict_code(rule: Conflict) -> ErrorCode {
         | Conflict::StaleBase
         | Conflict::PasskeyExists
         | Conflict::PolicyName
-        | Conflict::PolicyInUse => ErrorCode::Conflict,
+        | Conflict::PolicyInUse
+        | Conflict::ShareSpent => ErrorCode::Conflict,
     }
 }
 

@@ -124,7 +124,9 @@ impl FromRequestParts<AppState> for ClientIp {
 }
 
 fn body_limit(path: &str) -> usize {
+    // A share's value may be 100 KB; core answers 413 above that, the body limit well above.
     let secret_write = path == "/v1/admin/secrets"
+        || path == signet_api::route::admin::SHARES
         || (path.starts_with("/v1/admin/secrets/") && path.ends_with("/update"));
     if secret_write {
         MAX_SECRET_BODY

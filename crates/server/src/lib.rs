@@ -146,6 +146,7 @@ pub fn router(state: AppState) -> Router {
         .merge(routes::machine::routes())
         .merge(routes::admin::routes())
         .merge(routes::user::routes())
+        .merge(routes::share::routes())
         .merge(routes::enroll::routes())
         .merge(routes::auth::routes())
         .merge(routes::passkey::routes())

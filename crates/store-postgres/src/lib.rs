@@ -63,6 +63,7 @@ mod row;
 mod schema;
 mod secret;
 mod session;
+mod share;
 mod token;
 mod transfer;
 mod user;

@@ -53,6 +53,11 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         name: "0005_policies.sql",
         sql: include_str!("../migrations/0005_policies.sql"),
     },
+    Migration {
+        version: 6,
+        name: "0006_shares.sql",
+        sql: include_str!("../migrations/0006_shares.sql"),
+    },
 ];
 
 /// Applies any missing migrations. [`StoreError::Corrupt`] if the database records a version

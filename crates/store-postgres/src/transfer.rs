@@ -95,6 +95,7 @@ const TABLES: &[(&str, &str)] = &[
         "webauthn_ceremonies",
         "SELECT * FROM webauthn_ceremonies ORDER BY expires_ms, id",
     ),
+    ("shares", "SELECT * FROM shares ORDER BY created_ms, id"),
 ];
 
 /// Rows per `INSERT` on import: large enough to amortise the round trip, small enough to keep

@@ -36,6 +36,7 @@ mod row;
 mod schema;
 mod secret;
 mod session;
+mod share;
 mod statement;
 mod token;
 mod transfer;

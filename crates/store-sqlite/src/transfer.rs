@@ -52,6 +52,7 @@ pub(crate) const TABLES: &[&str] = &[
     "read_marks",
     "policy_counters",
     "policy_reads",
+    "shares",
 ];
 
 /// What a column holds, from its declared type. Every table is `STRICT`, so the declared type is

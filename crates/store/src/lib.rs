@@ -24,6 +24,7 @@ mod policy;
 mod project;
 mod secret;
 mod session;
+mod share;
 mod token;
 mod transfer;
 mod user;
@@ -56,6 +57,7 @@ pub use secret::{
     VersionContent, VersionRecord,
 };
 pub use session::{SessionRecord, SessionStore};
+pub use share::{ShareRecord, ShareStatus, ShareStore};
 pub use token::{BootstrapTokenRecord, EnrollmentGrant, EnrollmentTokenRecord, TokenStore};
 pub use transfer::{Cell, Table, TransferStore};
 pub use user::{Lockout, LoginRecord, LoginResult, Role, UserRecord, UserStatus, UserStore};
@@ -135,6 +137,8 @@ pub enum Conflict {
     PolicyName,
     /// A secret is still bound to the policy.
     PolicyInUse,
+    /// The share link was opened, revoked or expired already.
+    ShareSpent,
 }
 
 impl Conflict {
@@ -166,6 +170,7 @@ impl Conflict {
             Self::PasskeyExists => "passkey_exists",
             Self::PolicyName => "policy_name",
             Self::PolicyInUse => "policy_in_use",
+            Self::ShareSpent => "share_spent",
         }
     }
 }
@@ -194,6 +199,7 @@ pub trait Store:
     + ProjectStore
     + SecretStore
     + SessionStore
+    + ShareStore
     + TokenStore
     + TransferStore
     + UserStore
@@ -217,6 +223,7 @@ impl<T> Store for T where
         + ProjectStore
         + SecretStore
         + SessionStore
+        + ShareStore
         + TokenStore
         + TransferStore
         + UserStore

@@ -18,6 +18,7 @@ pub mod passkey;
 pub mod policy;
 pub mod project;
 pub mod secret;
+pub mod share;
 pub mod token;
 pub mod user;
 pub mod vault;
@@ -67,6 +68,7 @@ pub fn api() -> utoipa::openapi::OpenApi {
         user::Api::openapi(),
         account::Api::openapi(),
         passkey::Api::openapi(),
+        share::Api::openapi(),
     ] {
         doc.merge(area);
     }
@@ -129,6 +131,8 @@ mod tests {
             route::PASSKEY_REGISTER_FINISH,
             route::PASSKEY_RENAME,
             route::PASSKEY_DELETE,
+            route::SHARES,
+            route::SHARE_REVOKE,
         ];
         assert_eq!(declared, owned.into_iter().collect());
     }

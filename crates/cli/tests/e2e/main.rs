@@ -51,3 +51,6 @@ mod safe_updates;
 // Access policies: CLI, a window refusing now, the in-use rule, an exact cap under racing
 // readers (issue 11, section 4).
 mod policy;
+// One-time share links: opened once, destroyed by a wrong passphrase, never by a machine
+// (issue 11 §6).
+mod share;

@@ -162,7 +162,7 @@ pub(crate) async fn raw(
 /// the user management routes).
 fn admin_post_routes() -> Vec<String> {
     let mut out = Vec::new();
-    for file in ["admin.rs", "user.rs"] {
+    for file in ["admin.rs", "user.rs", "share.rs"] {
         let src = std::fs::read_to_string(
             Path::new(env!("CARGO_MANIFEST_DIR"))
                 .join("../server/src/routes")
@@ -425,6 +425,16 @@ async fn a_viewer_cannot_change_anything_and_a_developer_only_secrets(backend: B
         (
             "/v1/admin/users/invites/{id}/revoke",
             format!("/v1/admin/users/invites/{iid}/revoke"),
+            None,
+        ),
+        (
+            "/v1/admin/shares",
+            "/v1/admin/shares".into(),
+            Some(json!({"value": "v", "passphrase": "long enough passphrase", "ttlSeconds": 600})),
+        ),
+        (
+            "/v1/admin/shares/{id}/revoke",
+            "/v1/admin/shares/shr_0000000000000000/revoke".into(),
             None,
         ),
         (user_route, u("role"), Some(json!({"role": "viewer"}))),

@@ -13,6 +13,7 @@ mod passkey;
 pub mod policy;
 pub mod project;
 pub mod secret;
+pub mod share;
 pub mod token;
 pub mod user;
 pub mod vault;

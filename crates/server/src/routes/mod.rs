@@ -8,4 +8,5 @@ pub(crate) mod health;
 pub(crate) mod machine;
 pub(crate) mod openapi;
 pub(crate) mod passkey;
+pub(crate) mod share;
 pub(crate) mod user;

@@ -40,6 +40,7 @@ pub mod policy;
 pub mod project;
 pub mod secret;
 pub mod session;
+pub mod share;
 pub mod token;
 pub mod transfer;
 pub mod user;
@@ -174,6 +175,12 @@ macro_rules! conformance_suite {
                 revocation_is_per_user_and_final,
                 user_operators_lists_live_keys_of_that_user,
                 a_password_hash_is_replaced,
+            }
+            share {
+                shares_round_trip_newest_first,
+                a_share_closes_once_and_is_erased,
+                concurrent_closes_let_one_win,
+                expired_shares_are_never_viewed_and_are_swept,
             }
             token {
                 bootstrap_tokens_are_single_use,

@@ -378,6 +378,15 @@ async fn populate(store: &Arc<dyn Store>) -> Population {
                 .unwrap()
         );
     }
+    // Shares: one still pending (sealed value and all), one already opened (erased).
+    let pending_share = super::share::share(NOW, NOW + HOUR);
+    store.insert_share(&pending_share).await.unwrap();
+    let opened_share = super::share::share(NOW + 1, NOW + HOUR);
+    store.insert_share(&opened_share).await.unwrap();
+    store
+        .close_share(&opened_share.id, crate::ShareStatus::Viewed, NOW + 2)
+        .await
+        .unwrap();
     for batch in 0..3 {
         let events = (0..4)
             .map(|i| {
@@ -447,6 +456,7 @@ async fn reads(store: &Arc<dyn Store>, p: &Population) -> Vec<String> {
         read!("secret", store.secret(id));
         read!("versions", store.versions(id));
     }
+    read!("shares", store.shares());
     read!("machines", store.machines());
     for m in &p.machines {
         read!("machine", store.machine(m));

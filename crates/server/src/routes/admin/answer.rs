@@ -10,6 +10,7 @@ use signet_api::admin::{
     passkey::{PasskeyAnswer, PasskeyChallengeAnswer},
     project::ProjectAnswer,
     secret::{SecretMetadataAnswer, VersionAnswer},
+    share::ShareAnswer,
     token::{EnrollmentTokenAnswer, EnrollmentTokenId},
     user::{InviteAnswer, UserAnswer},
     vault::VaultAnswer,
@@ -25,6 +26,7 @@ use signet_core::network::{AllowlistView, EntryView};
 use signet_core::passkey::{PasskeyChallenge, PasskeyView};
 use signet_core::secret::{ProjectView, SecretView, VersionView};
 use signet_core::session::{AccountView, SessionView};
+use signet_core::share::ShareView;
 use signet_core::vault::VaultView;
 use zeroize::Zeroizing;
 
@@ -186,6 +188,18 @@ pub(crate) fn invite(i: InviteView) -> InviteAnswer {
         created_at: i.created_at,
         expires_at: i.expires_at,
         status: i.status.to_owned(),
+    }
+}
+
+pub(crate) fn share(s: ShareView) -> ShareAnswer {
+    ShareAnswer {
+        id: s.id,
+        status: s.status.to_owned(),
+        created_by: s.created_by,
+        created_by_user: s.created_by_user,
+        created_at: s.created_at,
+        expires_at: s.expires_at,
+        closed_at: s.closed_at,
     }
 }
 
