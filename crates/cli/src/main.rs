@@ -26,6 +26,7 @@ mod ids;
 mod machine;
 mod output;
 mod project;
+mod rotation;
 mod secret;
 mod serve;
 mod storage;

@@ -109,6 +109,17 @@ enum SecretCommand {
         /// The secret's id.
         id: String,
     },
+    /// Rotate a secret now: a new version with a value generated on the server (its rotation
+    /// settings, or 32 symbols in every field).
+    Rotate {
+        /// The secret's id.
+        id: String,
+    },
+    /// How a secret rotates: set, show, pause, resume, clear.
+    Rotation {
+        #[command(subcommand)]
+        command: crate::rotation::RotationCommand,
+    },
 }
 
 /// The new content: exactly one of a value, a value file, or fields (for an update, fields may
@@ -280,6 +291,14 @@ pub async fn run(args: SecretArgs, json: bool) -> anyhow::Result<ExitCode> {
                 .map_err(|_| anyhow::anyhow!("there is no version {version}"))?;
             let s = client.secrets().rollback(&id, version, cas).await?;
             print_secret(json, "rolled back secret", &s)?;
+        }
+        SecretCommand::Rotate { id } => {
+            let id = ids::secret(&id)?;
+            let s = client.rotation().rotate(&id).await?;
+            print_secret(json, "rotated secret", &s)?;
+        }
+        SecretCommand::Rotation { command } => {
+            return crate::rotation::run(&client, command, json).await;
         }
         SecretCommand::Delete { id } => {
             let id = ids::secret(&id)?;

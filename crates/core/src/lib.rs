@@ -36,6 +36,7 @@ pub mod principal;
 pub mod read;
 pub mod readiness;
 pub mod role;
+pub mod rotation;
 pub mod secret;
 mod service;
 pub mod session;

@@ -23,6 +23,7 @@ use crate::operator::Operators;
 use crate::passkey::{Passkeys, RelyingParty};
 use crate::read::Reads;
 use crate::readiness::Readiness;
+use crate::rotation::Rotation;
 use crate::secret::Secrets;
 use crate::session::Sessions;
 use crate::user::Users;
@@ -46,6 +47,7 @@ pub struct Signet {
     operators: Operators,
     passkeys: Passkeys,
     reads: Reads,
+    rotation: Rotation,
     secrets: Secrets,
     sessions: Sessions,
     users: Users,
@@ -93,6 +95,10 @@ impl Signet {
             rp: Arc::new(RelyingParty::from_api_url(&cx.config.api_url)),
         };
         let reads = Reads { cx: cx.clone() };
+        let secrets = Secrets {
+            cx: cx.clone(),
+            reads: reads.clone(),
+        };
         Ok(Self {
             readiness: Readiness::default(),
             audit: AuditLog { cx: cx.clone() },
@@ -113,10 +119,12 @@ impl Signet {
             },
             machines: Machines { cx: cx.clone() },
             operators: Operators { cx: cx.clone() },
-            secrets: Secrets {
+            rotation: Rotation {
                 cx: cx.clone(),
                 reads: reads.clone(),
+                secrets: secrets.clone(),
             },
+            secrets,
             sessions: Sessions {
                 cx: cx.clone(),
                 accounts: accounts.clone(),
@@ -221,6 +229,11 @@ impl Signet {
     /// Machine reads.
     pub fn reads(&self) -> &Reads {
         &self.reads
+    }
+
+    /// Rotation settings, manual rotation and the scheduler's tick.
+    pub fn rotation(&self) -> &Rotation {
+        &self.rotation
     }
 
     /// Projects, secrets and versions.

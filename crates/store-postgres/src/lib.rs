@@ -58,6 +58,7 @@ mod nonce;
 mod operator;
 mod passkey;
 mod project;
+mod rotation;
 mod row;
 mod schema;
 mod secret;

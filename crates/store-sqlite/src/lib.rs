@@ -31,6 +31,7 @@ mod operator;
 mod passkey;
 mod project;
 mod reader;
+mod rotation;
 mod row;
 mod schema;
 mod secret;

@@ -39,6 +39,7 @@ pub(crate) const TABLES: &[&str] = &[
     "webauthn_ceremonies",
     "secrets",
     "secret_versions",
+    "secret_rotations",
     "machines",
     "memberships",
     "grants",

@@ -21,6 +21,7 @@ mod nonce;
 mod operator;
 mod passkey;
 mod project;
+mod rotation;
 mod secret;
 mod session;
 mod token;
@@ -47,6 +48,7 @@ pub use nonce::NonceStore;
 pub use operator::{OperatorRecord, OperatorStore};
 pub use passkey::{CeremonyKind, CeremonyRecord, PasskeyRecord, PasskeyStore};
 pub use project::{ProjectRecord, ProjectStore};
+pub use rotation::{RotationClaim, RotationRecord, RotationStore};
 pub use secret::{
     GrantedSecret, NewVersion, PollRow, SecretKind, SecretReadView, SecretRecord, SecretStore,
     VersionContent, VersionRecord,
@@ -127,6 +129,9 @@ pub enum Conflict {
     StaleBase,
     /// Raised by the business layer: the passkey is registered to this user already.
     PasskeyExists,
+    /// A scheduled rotation's due moment was claimed by another replica, or the schedule
+    /// changed, since the scheduler read it.
+    RotationClaimed,
 }
 
 impl Conflict {
@@ -156,6 +161,7 @@ impl Conflict {
                 "version: the secret has a newer version than baseVersion; start again from it"
             }
             Self::PasskeyExists => "passkey_exists",
+            Self::RotationClaimed => "rotation_claimed",
         }
     }
 }
@@ -181,6 +187,7 @@ pub trait Store:
     + OperatorStore
     + PasskeyStore
     + ProjectStore
+    + RotationStore
     + SecretStore
     + SessionStore
     + TokenStore
@@ -203,6 +210,7 @@ impl<T> Store for T where
         + OperatorStore
         + PasskeyStore
         + ProjectStore
+        + RotationStore
         + SecretStore
         + SessionStore
         + TokenStore

@@ -16,6 +16,7 @@ pub mod machine;
 pub mod operator;
 pub mod passkey;
 pub mod project;
+pub mod rotation;
 pub mod secret;
 pub mod token;
 pub mod user;
@@ -57,6 +58,7 @@ pub fn api() -> utoipa::openapi::OpenApi {
         vault::Api::openapi(),
         project::Api::openapi(),
         secret::Api::openapi(),
+        rotation::Api::openapi(),
         token::Api::openapi(),
         machine::Api::openapi(),
         allowlist::Api::openapi(),

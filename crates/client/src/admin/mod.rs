@@ -11,6 +11,7 @@ pub mod machine;
 mod operator;
 mod passkey;
 pub mod project;
+pub mod rotation;
 pub mod secret;
 pub mod token;
 pub mod user;

@@ -3,6 +3,7 @@
 //! Bodies and answers are `signet_api::admin`'s types; [`answer`] maps core's views to them.
 
 pub(crate) mod answer;
+mod rotation;
 
 use std::collections::BTreeMap;
 
@@ -64,6 +65,14 @@ pub(crate) fn routes() -> Router<AppState> {
         .route(route::admin::SECRET_VERSIONS, get(versions))
         .route(route::admin::SECRET_ROLLBACK, post(rollback))
         .route(route::admin::SECRET_DELETE, post(delete_secret))
+        .route(route::admin::SECRET_ROTATE, post(rotation::rotate))
+        .route(
+            route::admin::SECRET_ROTATION,
+            get(rotation::show).post(rotation::set),
+        )
+        .route(route::admin::SECRET_ROTATION_CLEAR, post(rotation::clear))
+        .route(route::admin::SECRET_ROTATION_PAUSE, post(rotation::pause))
+        .route(route::admin::SECRET_ROTATION_RESUME, post(rotation::resume))
         .route(route::admin::BOOTSTRAP_TOKENS, post(bootstrap_token))
         .route(
             route::admin::ENROLLMENT_TOKENS,
