@@ -177,7 +177,7 @@ async fn run_watch_restarts_the_command_with_the_rotated_value(backend: Backend)
         .spawn()
         .expect("spawn signet run --watch");
 
-    assert_eq!(wait_for_lines(&starts, 1), [f.value.clone()]);
+    assert_eq!(wait_for_lines(&starts, 1), std::slice::from_ref(&f.value));
     let rotated = s.op_json(&["secret", "rotate", &f.secret]);
     assert_eq!(rotated["version"], 2);
     let got = wait_for_lines(&starts, 2);
