@@ -146,6 +146,16 @@ vocabulary! {
         SecretUpdate = "secret_update";
         /// A secret was rolled back to an earlier version.
         SecretRollback = "secret_rollback";
+        /// A secret's value was regenerated as a new version (`trigger=manual|schedule|policy`).
+        SecretRotate = "secret_rotate";
+        /// A secret's rotation settings were set.
+        SecretRotationSet = "secret_rotation_set";
+        /// A secret's rotation settings were removed.
+        SecretRotationClear = "secret_rotation_clear";
+        /// A secret's rotation schedule was paused.
+        SecretRotationPause = "secret_rotation_pause";
+        /// A secret's rotation schedule was resumed.
+        SecretRotationResume = "secret_rotation_resume";
         /// A secret was deleted.
         SecretDelete = "secret_delete";
         // Access policies.

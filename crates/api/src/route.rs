@@ -118,6 +118,16 @@ pub mod admin {
     pub const SECRET_DELETE: &str = "/v1/admin/secrets/{id}/delete";
     /// Binds an access policy to a secret, or unbinds it.
     pub const SECRET_POLICY: &str = "/v1/admin/secrets/{id}/policy";
+    /// Rotates a secret now.
+    pub const SECRET_ROTATE: &str = "/v1/admin/secrets/{id}/rotate";
+    /// A secret's rotation settings: show (GET), set (POST).
+    pub const SECRET_ROTATION: &str = "/v1/admin/secrets/{id}/rotation";
+    /// Removes a secret's rotation settings.
+    pub const SECRET_ROTATION_CLEAR: &str = "/v1/admin/secrets/{id}/rotation/clear";
+    /// Pauses a secret's rotation schedule.
+    pub const SECRET_ROTATION_PAUSE: &str = "/v1/admin/secrets/{id}/rotation/pause";
+    /// Resumes a secret's rotation schedule.
+    pub const SECRET_ROTATION_RESUME: &str = "/v1/admin/secrets/{id}/rotation/resume";
     /// Issues a bootstrap token.
     pub const BOOTSTRAP_TOKENS: &str = "/v1/admin/tokens/bootstrap";
     /// Enrollment tokens: list (GET), issue (POST).

@@ -1,5 +1,7 @@
 //! `signet run`: a child process started with secrets added to its environment. Signet stays in
-//! between only to forward SIGINT and SIGTERM and to pass the child's exit status back.
+//! between only to forward SIGINT and SIGTERM and to pass the child's exit status back; with
+//! `--watch`, also to poll for new versions (a rotation, an update) and restart the child with
+//! them.
 
 use std::io::Write as _;
 use std::os::unix::process::ExitStatusExt as _;
@@ -37,6 +39,14 @@ pub struct RunArgs {
     /// With --dry-run, print the real values.
     #[arg(long, requires = "dry_run")]
     show_values: bool,
+    /// Poll for new versions of the injected secrets (a rotation, an update); on one, stop the
+    /// child with SIGTERM and start it again with the new values. A child that exits is started
+    /// again at the next change.
+    #[arg(long, conflicts_with = "dry_run")]
+    watch: bool,
+    /// With --watch, how often to poll (e.g. 15s, 1m; default 15s).
+    #[arg(long, value_name = "DURATION", value_parser = crate::duration::parse, requires = "watch")]
+    watch_interval: Option<u64>,
     #[command(flatten)]
     opts: MachineOpts,
     /// The command and its arguments, after `--`.
@@ -54,11 +64,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         Some(p) => Some(resolve_project(&client, p).await?),
         None => None,
     };
-    let vars = if args.all {
-        collect(&client, project.as_ref(), &args.prefix).await?
-    } else {
-        chosen(&client, &args.secret, project.as_ref(), &args.prefix).await?
-    };
+    let vars = variables(&client, &args, project.as_ref()).await?;
 
     if args.dry_run {
         eprintln!("{} env var(s)", vars.len());
@@ -69,7 +75,147 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         }
         return Ok(ExitCode::SUCCESS);
     }
-    spawn_and_wait(&args.command, vars).await
+    if !args.watch {
+        return spawn_and_wait(&args.command, vars).await;
+    }
+    let every = std::time::Duration::from_secs(args.watch_interval.unwrap_or(15));
+    watch(&client, &args, project.as_ref(), vars, every).await
+}
+
+/// The variables `args` asks for, read now.
+async fn variables(
+    client: &MachineClient,
+    args: &RunArgs,
+    project: Option<&ProjectId>,
+) -> anyhow::Result<EnvVars> {
+    if args.all {
+        collect(client, project, &args.prefix).await
+    } else {
+        chosen(client, &args.secret, project, &args.prefix).await
+    }
+}
+
+/// `--watch`: runs the child, and every `every` asks the server which injected secrets have a
+/// version this machine has not read; on any, stops the child (SIGTERM), reads the variables
+/// again and starts it again. A poll that fails is retried at the next tick: the child keeps
+/// its values meanwhile. SIGINT or SIGTERM to Signet is forwarded and ends the watch with the
+/// child's code.
+async fn watch(
+    client: &MachineClient,
+    args: &RunArgs,
+    project: Option<&ProjectId>,
+    first: EnvVars,
+    every: std::time::Duration,
+) -> anyhow::Result<ExitCode> {
+    let mut sigint = signal(SignalKind::interrupt()).context("cannot listen for SIGINT")?;
+    let mut sigterm = signal(SignalKind::terminate()).context("cannot listen for SIGTERM")?;
+    let mut vars = Some(first);
+    loop {
+        let current = match vars.take() {
+            Some(v) => v,
+            None => variables(client, args, project).await?,
+        };
+        let ids: Vec<SecretId> = current
+            .ids()
+            .iter()
+            .filter_map(|id| SecretId::parse(id).ok())
+            .collect();
+        let mut running = match spawn(&args.command, current) {
+            Ok(child) => Some(Running::start(child)),
+            Err(code) => return Ok(ExitCode::from(code)),
+        };
+        let mut tick = tokio::time::interval(every);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        tick.tick().await;
+        loop {
+            let exited = async {
+                match running.as_mut() {
+                    Some(r) => (&mut r.exited).await,
+                    None => std::future::pending().await,
+                }
+            };
+            tokio::select! {
+                status = exited => {
+                    // Started again at the next change, with the values of that change.
+                    if let Ok(Ok(status)) = status {
+                        eprintln!("signet: the command exited with {}; waiting for a change", exit_code(status));
+                    }
+                    running = None;
+                }
+                _ = sigint.recv() => return Running::stop(running, Signal::SIGINT).await,
+                _ = sigterm.recv() => return Running::stop(running, Signal::SIGTERM).await,
+                _ = tick.tick() => {
+                    match client.poll(&ids).await {
+                        Ok(changes) if !changes.is_empty() => {
+                            eprintln!("signet: {} secret(s) changed; restarting the command", changes.len());
+                            Running::stop(running.take(), Signal::SIGTERM).await?;
+                            break;
+                        }
+                        Ok(_) => {}
+                        Err(e) => eprintln!("signet: polling for changes failed ({e}); will retry"),
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// A child under `--watch`: a task owns it and reports its exit, so the watch loop keeps only
+/// its pid to signal.
+struct Running {
+    pid: Option<u32>,
+    exited: tokio::sync::oneshot::Receiver<std::io::Result<std::process::ExitStatus>>,
+}
+
+impl Running {
+    fn start(mut child: tokio::process::Child) -> Self {
+        let pid = child.id();
+        let (tx, exited) = tokio::sync::oneshot::channel();
+        tokio::spawn(async move {
+            let _ = tx.send(child.wait().await);
+        });
+        Self { pid, exited }
+    }
+
+    /// Sends `sig` to the child and waits for it: its exit code (0 without a child).
+    async fn stop(running: Option<Self>, sig: Signal) -> anyhow::Result<ExitCode> {
+        let Some(r) = running else {
+            return Ok(ExitCode::SUCCESS);
+        };
+        forward(r.pid, sig);
+        let status = r
+            .exited
+            .await
+            .context("the child's waiter stopped")?
+            .context("cannot wait for the child")?;
+        Ok(ExitCode::from(exit_code(status)))
+    }
+}
+
+/// Starts `command` with `vars` in its environment; on failure, the exit code a shell would give
+/// (127 not found, 126 not executable).
+fn spawn(command: &[String], vars: EnvVars) -> Result<tokio::process::Child, u8> {
+    let Some((program, rest)) = command.split_first() else {
+        eprintln!("error: no command given");
+        return Err(1);
+    };
+    let mut cmd = tokio::process::Command::new(program);
+    cmd.args(rest);
+    for (k, v) in vars.iter() {
+        cmd.env(k, v.expose());
+    }
+    let spawned = cmd.spawn();
+    // The values now live in the child; drop Signet's copies before the long wait.
+    drop(cmd);
+    drop(vars);
+    spawned.map_err(|e| {
+        eprintln!("error: cannot run {program:?}: {e}");
+        match e.kind() {
+            std::io::ErrorKind::NotFound => 127,
+            std::io::ErrorKind::PermissionDenied => 126,
+            _ => 1,
+        }
+    })
 }
 
 /// The variables for `--secret` ids: names from the listing, values read one by one (so each
@@ -118,29 +264,9 @@ async fn spawn_and_wait(command: &[String], vars: EnvVars) -> anyhow::Result<Exi
     let mut sigint = signal(SignalKind::interrupt()).context("cannot listen for SIGINT")?;
     let mut sigterm = signal(SignalKind::terminate()).context("cannot listen for SIGTERM")?;
 
-    let (program, rest) = command
-        .split_first()
-        .ok_or_else(|| anyhow::anyhow!("no command given"))?;
-    let mut cmd = tokio::process::Command::new(program);
-    cmd.args(rest);
-    for (k, v) in vars.iter() {
-        cmd.env(k, v.expose());
-    }
-    let spawned = cmd.spawn();
-    // The values now live in the child; drop Signet's copies before the long wait.
-    drop(cmd);
-    drop(vars);
-    let mut child = match spawned {
+    let mut child = match spawn(command, vars) {
         Ok(child) => child,
-        Err(e) => {
-            let code = match e.kind() {
-                std::io::ErrorKind::NotFound => 127,
-                std::io::ErrorKind::PermissionDenied => 126,
-                _ => 1,
-            };
-            eprintln!("error: cannot run {program:?}: {e}");
-            return Ok(ExitCode::from(code));
-        }
+        Err(code) => return Ok(ExitCode::from(code)),
     };
 
     let status = loop {

@@ -31,6 +31,8 @@ pub fn env_name(name: &str) -> String {
 pub struct EnvVars {
     prefix: String,
     vars: BTreeMap<String, SecretValue>,
+    /// The secrets the variables came from, for `signet run --watch`.
+    ids: Vec<String>,
     /// Problems worth telling the user about on stderr.
     pub warnings: Vec<String>,
 }
@@ -48,6 +50,9 @@ impl EnvVars {
     /// non-empty JSON object of strings, each field becomes `NAME_FIELD`; otherwise the value is
     /// set as it is.
     pub fn add(&mut self, id: &str, name: &str, value: &SecretValue, structured: bool) {
+        if !self.ids.iter().any(|i| i == id) {
+            self.ids.push(id.to_owned());
+        }
         let base = env_name(name);
         if base.is_empty() {
             self.warnings.push(format!(
@@ -83,6 +88,11 @@ impl EnvVars {
     /// The variables, sorted by name.
     pub fn iter(&self) -> impl Iterator<Item = (&str, &SecretValue)> {
         self.vars.iter().map(|(k, v)| (k.as_str(), v))
+    }
+
+    /// The ids of the secrets added, in the order first added.
+    pub fn ids(&self) -> &[String] {
+        &self.ids
     }
 
     /// How many variables there are.

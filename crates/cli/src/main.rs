@@ -27,6 +27,7 @@ mod machine;
 mod output;
 mod policy;
 mod project;
+mod rotation;
 mod secret;
 mod serve;
 mod share;

@@ -119,6 +119,16 @@ enum SecretCommand {
         /// Unbind the secret's policy.
         #[arg(long)]
         none: bool,
+    /// Rotate a secret now: a new version with a value generated on the server (its rotation
+    /// settings, or 32 symbols in every field).
+    Rotate {
+        /// The secret's id.
+        id: String,
+    },
+    /// How a secret rotates: set, show, pause, resume, clear.
+    Rotation {
+        #[command(subcommand)]
+        command: crate::rotation::RotationCommand,
     },
 }
 
@@ -298,6 +308,13 @@ pub async fn run(args: SecretArgs, json: bool) -> anyhow::Result<ExitCode> {
             none: _,
         } => {
             crate::policy::bind(&client, &id, policy.as_deref(), json).await?;
+        SecretCommand::Rotate { id } => {
+            let id = ids::secret(&id)?;
+            let s = client.rotation().rotate(&id).await?;
+            print_secret(json, "rotated secret", &s)?;
+        }
+        SecretCommand::Rotation { command } => {
+            return crate::rotation::run(&client, command, json).await;
         }
         SecretCommand::Delete { id } => {
             let id = ids::secret(&id)?;

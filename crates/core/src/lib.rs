@@ -37,6 +37,7 @@ pub mod principal;
 pub mod read;
 pub mod readiness;
 pub mod role;
+pub mod rotation;
 pub mod secret;
 mod service;
 pub mod session;

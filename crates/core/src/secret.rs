@@ -218,7 +218,7 @@ impl FieldMerge {
 }
 
 /// A structured value as stored: a JSON object of strings.
-fn parse_fields(plain: &str) -> CoreResult<BTreeMap<String, Zeroizing<String>>> {
+pub(crate) fn parse_fields(plain: &str) -> CoreResult<BTreeMap<String, Zeroizing<String>>> {
     let map: BTreeMap<String, Zeroizing<String>> = serde_json::from_str(plain).map_err(|_| {
         tracing::error!("a structured secret's stored value is not an object of strings");
         CoreError::Unavailable
@@ -392,7 +392,7 @@ impl From<VersionRecord> for VersionView {
 
 /// The secret as the write that created version `written` left it: the answer names that
 /// version, never a later one that a concurrent write may already have added.
-fn written_version(before: SecretRecord, written: u32, v: NewVersion) -> SecretRecord {
+pub(crate) fn written_version(before: SecretRecord, written: u32, v: NewVersion) -> SecretRecord {
     SecretRecord {
         kind: v.kind,
         field_names: v.field_names,
@@ -512,7 +512,7 @@ impl Secrets {
             })
     }
 
-    async fn seal_version(
+    pub(crate) async fn seal_version(
         &self,
         project: &ProjectRecord,
         secret: &SecretId,
@@ -603,7 +603,7 @@ impl Secrets {
     /// The live secret `id`, if the operator's scope covers its project. To a scoped operator
     /// an unknown, deleted or malformed id is the same audited 403 as one outside the scope;
     /// to anyone else it is a 404.
-    async fn secret_in_scope(
+    pub(crate) async fn secret_in_scope(
         &self,
         op: &AuthedOperator,
         id: &str,

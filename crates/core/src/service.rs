@@ -24,6 +24,7 @@ use crate::passkey::{Passkeys, RelyingParty};
 use crate::policy::Policies;
 use crate::read::Reads;
 use crate::readiness::Readiness;
+use crate::rotation::Rotation;
 use crate::secret::Secrets;
 use crate::session::Sessions;
 use crate::share::Shares;
@@ -49,6 +50,7 @@ pub struct Signet {
     passkeys: Passkeys,
     policies: Policies,
     reads: Reads,
+    rotation: Rotation,
     secrets: Secrets,
     sessions: Sessions,
     shares: Shares,
@@ -97,6 +99,10 @@ impl Signet {
             rp: Arc::new(RelyingParty::from_api_url(&cx.config.api_url)),
         };
         let reads = Reads { cx: cx.clone() };
+        let secrets = Secrets {
+            cx: cx.clone(),
+            reads: reads.clone(),
+        };
         Ok(Self {
             readiness: Readiness::default(),
             audit: AuditLog { cx: cx.clone() },
@@ -118,10 +124,12 @@ impl Signet {
             machines: Machines { cx: cx.clone() },
             operators: Operators { cx: cx.clone() },
             policies: Policies { cx: cx.clone() },
-            secrets: Secrets {
+            rotation: Rotation {
                 cx: cx.clone(),
                 reads: reads.clone(),
+                secrets: secrets.clone(),
             },
+            secrets,
             sessions: Sessions {
                 cx: cx.clone(),
                 accounts: accounts.clone(),
@@ -230,6 +238,11 @@ impl Signet {
     /// Machine reads.
     pub fn reads(&self) -> &Reads {
         &self.reads
+    }
+
+    /// Rotation settings, manual rotation and the scheduler's tick.
+    pub fn rotation(&self) -> &Rotation {
+        &self.rotation
     }
 
     /// Projects, secrets and versions.

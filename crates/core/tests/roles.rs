@@ -7,6 +7,7 @@ use signet_core::account::{NewUser, Password};
 use signet_core::auth::AuthedOperator;
 use signet_core::enrollment::EnrollmentSpec;
 use signet_core::role::{Permission, allows, may_grant};
+use signet_core::rotation::RotationSpec;
 use signet_core::secret::SecretInput;
 use signet_core::share::NewShare;
 use signet_core::{Conflict, CoreError};
@@ -221,6 +222,24 @@ async fn a_viewer_changes_nothing_and_every_refusal_is_audited() {
         (
             "bind_policy",
             s.policies().bind(v, &sid, None).await.map(drop),
+            "rotate_secret",
+            s.rotation().rotate_now(v, &sid).await.map(drop),
+        ),
+        (
+            "set_rotation",
+            s.rotation()
+                .set(v, &sid, RotationSpec::default())
+                .await
+                .map(drop),
+        ),
+        ("clear_rotation", s.rotation().clear(v, &sid).await),
+        (
+            "pause_rotation",
+            s.rotation().set_paused(v, &sid, true).await.map(drop),
+        ),
+        (
+            "resume_rotation",
+            s.rotation().set_paused(v, &sid, false).await.map(drop),
         ),
         (
             "issue_bootstrap_token",
@@ -453,13 +472,22 @@ async fn a_developer_writes_secrets_but_manages_nothing_else() {
             .version,
         2
     );
+    s.rotation()
+        .set(&dev, &sid, RotationSpec::default())
+        .await
+        .expect("developer sets rotation");
+    assert_eq!(
+        s.rotation().rotate_now(&dev, &sid).await.unwrap().version,
+        3,
+        "developer rotates"
+    );
     assert_eq!(
         s.secrets()
             .rollback_secret(&dev, &sid, 1, None)
             .await
             .unwrap()
             .version,
-        3
+        4
     );
     s.secrets()
         .delete_secret(&dev, &sid)
@@ -577,6 +605,11 @@ fn every_post_admin_route_is_classified() {
         "/v1/admin/projects/{id}/policies/{policy}/update",
         "/v1/admin/projects/{id}/policies/{policy}/delete",
         "/v1/admin/secrets/{id}/policy",
+        "/v1/admin/secrets/{id}/rotate",
+        "/v1/admin/secrets/{id}/rotation",
+        "/v1/admin/secrets/{id}/rotation/clear",
+        "/v1/admin/secrets/{id}/rotation/pause",
+        "/v1/admin/secrets/{id}/rotation/resume",
         "/v1/admin/tokens/bootstrap",
         "/v1/admin/tokens/enrollment",
         "/v1/admin/tokens/enrollment/{id}/revoke",

@@ -80,6 +80,7 @@ export async function secretsPage(projectId) {
     h('div', { class: 'actions' },
       button('Update', () => updateDialog(s, project.id), 'small'),
       button('Versions', () => versionsDialog(s, project.id), 'small'),
+      button('Rotation', () => rotationDialog(s, project.id), 'small'),
       action('Delete', async () => {
         await api.post(`/v1/admin/secrets/${api.seg(s.id)}/delete`, {});
         await secretsPage(project.id);
@@ -231,4 +232,83 @@ async function versionsDialog(s, projectId) {
         await secretsPage(projectId);
         announce(`${s.name} rolled back: version ${r.version} has the value of version ${v.version}.`);
       }, { cls: 'small' })])), [button('Close', () => d.close())]);
+}
+
+const CHARSETS = ['symbols', 'alphanumeric', 'numbers', 'hex', 'base64url', 'uuid'];
+const INTERVALS = [['', 'No schedule (rotate by hand)'], ['300', 'Every 5 minutes'], ['3600', 'Every hour'],
+  ['86400', 'Every day'], ['604800', 'Every 7 days'], ['2592000', 'Every 30 days']];
+
+/** How a secret rotates: its settings, pause and resume, and "Rotate now". Never shows a value. */
+async function rotationDialog(s, projectId) {
+  const path = `/v1/admin/secrets/${api.seg(s.id)}/rotation`;
+  let current;
+  try {
+    current = (await api.get(path)).rotation;
+  } catch (e) {
+    fail(e);
+    return;
+  }
+  const status = h('div', { id: 'rotation-status', class: 'callout', 'aria-live': 'polite' });
+  const show = (r) => {
+    current = r;
+    if (!r) {
+      status.replaceChildren(h('p', null, 'No rotation settings: "Rotate now" makes 32 symbols in every field.'));
+      return;
+    }
+    const schedule = r.intervalSeconds ? `every ${r.intervalSeconds} s${r.paused ? ' (paused)' : ''}` : 'none (by hand only)';
+    status.replaceChildren(h('ul', null,
+      h('li', null, `Generator: ${r.length} × ${r.charset}`),
+      h('li', null, `Fields: ${r.fields ? r.fields.join(', ') : 'all'}`),
+      h('li', null, `Schedule: ${schedule}`),
+      h('li', null, 'Next: ', when(r.nextDueAt)),
+      h('li', null, 'Last rotated: ', when(r.lastRotatedAt))));
+  };
+  show(current);
+  const charset = field('Charset', { id: 'rotation-charset', options: CHARSETS.map((c) => [c, c]) }, { tag: 'select' });
+  const length = field('Length', { id: 'rotation-length', type: 'number', min: '1', max: '1024', value: '32' },
+    { hint: '1-1024 characters (a uuid is always 36).' });
+  const every = field('Schedule', { id: 'rotation-interval', options: INTERVALS }, { tag: 'select' });
+  const fields = s.type === 'structured'
+    ? field('Fields that rotate', { id: 'rotation-fields', autocomplete: 'off', value: (s.fieldNames || []).join(',') },
+      { hint: 'Comma-separated; the other fields keep their values.' })
+    : null;
+  if (current) {
+    charset.control.value = current.charset;
+    length.control.value = String(current.length);
+    every.control.value = current.intervalSeconds ? String(current.intervalSeconds) : '';
+    if (fields && current.fields) fields.control.value = current.fields.join(',');
+  }
+  const save = action('Save settings', async () => {
+    const body = { charset: charset.control.value };
+    if (charset.control.value !== 'uuid') body.length = Number(length.control.value);
+    if (every.control.value) body.intervalSeconds = Number(every.control.value);
+    if (fields) {
+      const names = fields.control.value.split(',').map((x) => x.trim()).filter(Boolean);
+      if (names.length && names.length < (s.fieldNames || []).length) body.fields = names;
+    }
+    show(await api.post(path, body));
+    announce(`Rotation settings of ${s.name} saved.`);
+  }, { cls: 'primary' });
+  const pause = action('Pause', async () => {
+    show(await api.post(`${path}/pause`, {}));
+    announce(`Rotation of ${s.name} paused.`);
+  }, { cls: 'small' });
+  const resume = action('Resume', async () => {
+    show(await api.post(`${path}/resume`, {}));
+    announce(`Rotation of ${s.name} resumed.`);
+  }, { cls: 'small' });
+  const clearIt = action('Clear settings', async () => {
+    await api.post(`${path}/clear`, {});
+    show(null);
+    announce(`Rotation settings of ${s.name} cleared.`);
+  }, { cls: 'small danger' });
+  const now = action('Rotate now', async () => {
+    const r = await api.post(`/v1/admin/secrets/${api.seg(s.id)}/rotate`, {});
+    d.close();
+    await secretsPage(projectId);
+    announce(`${s.name} rotated: version ${r.version} has a new generated value.`);
+  }, { cls: 'primary', confirmText: `Rotate ${s.name} now? Machines get the new value at their next read.` });
+  const f = h('form', { class: 'stack' }, status, charset, length, every, fields,
+    h('div', { class: 'actions' }, save, pause, resume, clearIt));
+  const d = modal(`Rotation of ${s.name}`, f, [button('Close', () => d.close()), now]);
 }

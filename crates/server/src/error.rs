@@ -141,7 +141,8 @@ fn conflict_code(rule: Conflict) -> ErrorCode {
         | Conflict::PasskeyExists
         | Conflict::PolicyName
         | Conflict::PolicyInUse
-        | Conflict::ShareSpent => ErrorCode::Conflict,
+        | Conflict::ShareSpent
+        | Conflict::RotationClaimed => ErrorCode::Conflict,
     }
 }
 

@@ -71,6 +71,7 @@ pub fn json_bodies(body: &[u8]) -> Vec<BodyVerdict> {
         required::<api::admin::policy::BindPolicyRequest>("admin::BindPolicyRequest", body),
         required::<api::admin::secret::CreateSecretRequest>("admin::CreateSecretRequest", body),
         required::<api::admin::secret::UpdateSecretRequest>("admin::UpdateSecretRequest", body),
+        required::<api::admin::rotation::SetRotationRequest>("admin::SetRotationRequest", body),
         required::<api::admin::secret::SecretQueryRequest>("admin::SecretQueryRequest", body),
         required::<api::admin::secret::RollbackRequest>("admin::RollbackRequest", body),
         required::<api::admin::token::EnrollmentTokenRequest>(

@@ -48,6 +48,8 @@ pub struct AppState {
     pub web: Arc<WebConfig>,
     /// Timeouts and the connection cap `run` enforces.
     pub limits: ConnectionLimits,
+    /// How often `run`'s scheduler looks for due rotations.
+    pub rotation_tick: Duration,
 }
 
 impl AppState {
@@ -59,6 +61,7 @@ impl AppState {
             trusted_proxies: Arc::new(trusted_proxies),
             web: Arc::new(web),
             limits: ConnectionLimits::default(),
+            rotation_tick: DEFAULT_ROTATION_TICK,
         }
     }
 
@@ -66,7 +69,19 @@ impl AppState {
     pub fn with_limits(self, limits: ConnectionLimits) -> Self {
         Self { limits, ..self }
     }
+
+    /// The same state, its scheduler looking for due rotations every `tick` (tests shorten it).
+    pub fn with_rotation_tick(self, tick: Duration) -> Self {
+        Self {
+            rotation_tick: tick,
+            ..self
+        }
+    }
 }
+
+/// The scheduler's default tick: a rotation runs at most this late, far below the shortest
+/// interval (5 minutes).
+pub const DEFAULT_ROTATION_TICK: Duration = Duration::from_secs(15);
 
 /// Rejects, before routing, what no API route accepts: HEAD/OPTIONS/TRACE/CONNECT, query strings
 /// and non-canonical paths. Doing it here (not in the extractor) means a request the router would
@@ -162,8 +177,9 @@ pub fn router(state: AppState) -> Router {
 
 /// Serves `state` on `listener` until `shutdown` resolves, then drains in-flight requests, under
 /// `state.limits` (header, body and TLS handshake timeouts; a cap on open connections).
-/// Also sweeps expired nonces once a minute, and writes counted authentication failures as
-/// their intervals end and once more before returning.
+/// Also sweeps expired nonces once a minute, rotates due secrets every `state.rotation_tick`
+/// (every replica does; each due rotation is claimed by one), and writes counted authentication
+/// failures as their intervals end and once more before returning.
 pub async fn run(
     listener: Listener,
     state: AppState,
@@ -194,10 +210,32 @@ pub async fn run(
         }
     });
     let signet = state.signet.clone();
+    let every = state.rotation_tick.max(Duration::from_millis(10));
+    let scheduler = tokio::spawn(async move {
+        let mut tick = tokio::time::interval(every);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            match signet.rotation().rotate_due().await {
+                Ok(r) if r.rotated + r.lost + r.failed > 0 => tracing::info!(
+                    rotated = r.rotated,
+                    lost = r.lost,
+                    failed = r.failed,
+                    "scheduled rotations"
+                ),
+                Ok(_) => {}
+                Err(e) => {
+                    tracing::warn!(error = %e, "looking for due rotations failed; will retry")
+                }
+            }
+        }
+    });
+    let signet = state.signet.clone();
     let limits = state.limits;
     let result = connection::serve(listener, router(state), limits, shutdown).await;
     sweeper.abort();
     flusher.abort();
+    scheduler.abort();
     // In-flight requests are drained: nothing more can be counted.
     if let Err(e) = signet.audit().flush_auth_failures(true).await {
         tracing::warn!(error = %e, "writing counted authentication failures at shutdown failed");

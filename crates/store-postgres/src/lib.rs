@@ -59,6 +59,7 @@ mod operator;
 mod passkey;
 mod policy;
 mod project;
+mod rotation;
 mod row;
 mod schema;
 mod secret;

@@ -58,6 +58,11 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         name: "0006_shares.sql",
         sql: include_str!("../migrations/0006_shares.sql"),
     },
+    Migration {
+        version: 7,
+        name: "0007_rotation.sql",
+        sql: include_str!("../migrations/0007_rotation.sql"),
+    },
 ];
 
 /// Applies any missing migrations. [`StoreError::Corrupt`] if the database records a version

@@ -144,6 +144,48 @@ async fn insert_version(
     .map_err(db)
 }
 
+/// Appends version `expected_current + 1` if the secret is live and still at `expected_current`
+/// (see `SecretStore::append_version`); returns the number written. The caller commits.
+pub(crate) async fn append(
+    conn: &mut PgConnection,
+    id: &str,
+    expected_current: u32,
+    v: &NewVersion,
+) -> StoreResult<u32> {
+    let next = expected_current
+        .checked_add(1)
+        .ok_or(StoreError::Conflict(Conflict::Version))?;
+    // The condition on `current_version` is what makes concurrent writers safe: a second append
+    // built on the same version waits for the first to commit, then no longer matches.
+    let moved = sqlx::query(
+        "UPDATE secrets SET current_version = $3, kind = $4, field_names = $5, updated_ms = $6
+         WHERE id = $1 AND current_version = $2 AND deleted_ms IS NULL",
+    )
+    .bind(id)
+    .bind(i64::from(expected_current))
+    .bind(i64::from(next))
+    .bind(v.kind.as_str())
+    .bind(field_names(v.field_names.as_ref()))
+    .bind(v.created_ms)
+    .execute(&mut *conn)
+    .await
+    .map_err(db)?;
+    if moved.rows_affected() == 0 {
+        let live: Option<bool> =
+            sqlx::query_scalar("SELECT deleted_ms IS NULL FROM secrets WHERE id = $1")
+                .bind(id)
+                .fetch_optional(&mut *conn)
+                .await
+                .map_err(db)?;
+        return Err(match live {
+            Some(true) => StoreError::Conflict(Conflict::Version),
+            _ => StoreError::NotFound,
+        });
+    }
+    insert_version(conn, id, next, v).await?;
+    Ok(next)
+}
+
 #[async_trait]
 impl SecretStore for PgStore {
     async fn insert_secret(&self, s: &SecretRecord, first: &NewVersion) -> StoreResult<()> {
@@ -174,40 +216,8 @@ impl SecretStore for PgStore {
         expected_current: u32,
         v: &NewVersion,
     ) -> StoreResult<u32> {
-        let id = id.to_string();
-        let next = expected_current
-            .checked_add(1)
-            .ok_or(StoreError::Conflict(Conflict::Version))?;
         let mut tx = self.begin().await?;
-        // The condition on `current_version` is what makes concurrent writers safe: a second
-        // append built on the same version waits for the first to commit, then no longer
-        // matches.
-        let moved = sqlx::query(
-            "UPDATE secrets SET current_version = $3, kind = $4, field_names = $5, updated_ms = $6
-             WHERE id = $1 AND current_version = $2 AND deleted_ms IS NULL",
-        )
-        .bind(&id)
-        .bind(i64::from(expected_current))
-        .bind(i64::from(next))
-        .bind(v.kind.as_str())
-        .bind(field_names(v.field_names.as_ref()))
-        .bind(v.created_ms)
-        .execute(&mut *tx)
-        .await
-        .map_err(db)?;
-        if moved.rows_affected() == 0 {
-            let live: Option<bool> =
-                sqlx::query_scalar("SELECT deleted_ms IS NULL FROM secrets WHERE id = $1")
-                    .bind(&id)
-                    .fetch_optional(&mut *tx)
-                    .await
-                    .map_err(db)?;
-            return Err(match live {
-                Some(true) => StoreError::Conflict(Conflict::Version),
-                _ => StoreError::NotFound,
-            });
-        }
-        insert_version(&mut tx, &id, next, v).await?;
+        let next = append(&mut tx, &id.to_string(), expected_current, v).await?;
         self.commit(tx).await?;
         Ok(next)
     }

@@ -39,6 +39,10 @@ const TABLES: &[(&str, &str)] = &[
         "secret_versions",
         "SELECT * FROM secret_versions ORDER BY secret_id, version",
     ),
+    (
+        "secret_rotations",
+        "SELECT * FROM secret_rotations ORDER BY secret_id",
+    ),
     ("machines", "SELECT * FROM machines ORDER BY created_ms, id"),
     (
         "memberships",

@@ -32,6 +32,7 @@ mod passkey;
 mod policy;
 mod project;
 mod reader;
+mod rotation;
 mod row;
 mod schema;
 mod secret;

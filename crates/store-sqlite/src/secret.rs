@@ -142,6 +142,48 @@ fn insert_version(
     .map(drop)
 }
 
+/// Appends version `expected_current + 1` if the secret is live and still at `expected_current`
+/// (see `SecretStore::append_version`); returns the number written.
+pub(crate) fn append(
+    tx: &Transaction<'_>,
+    id: &SecretId,
+    expected_current: u32,
+    v: &NewVersion,
+) -> StoreResult<u32> {
+    let next = expected_current
+        .checked_add(1)
+        .ok_or(StoreError::Conflict(Conflict::Version))?;
+    // The condition on `current_version` is what makes concurrent writers safe: only one of two
+    // appends built on the same version can match it.
+    let moved = exec(
+        tx,
+        "UPDATE secrets SET current_version = ?3, kind = ?4, field_names = ?5, updated_ms = ?6
+         WHERE id = ?1 AND current_version = ?2 AND deleted_ms IS NULL",
+        params![
+            id.as_str(),
+            expected_current,
+            next,
+            v.kind.as_str(),
+            field_names(v.field_names.as_ref()),
+            v.created_ms
+        ],
+    )?;
+    if moved == 0 {
+        let live = one(
+            tx,
+            "SELECT deleted_ms IS NULL FROM secrets WHERE id = ?1",
+            [id.as_str()],
+            |r| col::<bool>(r, 0),
+        )?;
+        return Err(match live {
+            Some(true) => StoreError::Conflict(Conflict::Version),
+            _ => StoreError::NotFound,
+        });
+    }
+    insert_version(tx, id.as_str(), next, v)?;
+    Ok(next)
+}
+
 #[async_trait]
 impl SecretStore for SqliteStore {
     async fn insert_secret(&self, s: &SecretRecord, first: &NewVersion) -> StoreResult<()> {
@@ -174,34 +216,8 @@ impl SecretStore for SqliteStore {
         v: &NewVersion,
     ) -> StoreResult<u32> {
         let (id, v) = (id.clone(), v.clone());
-        self.write(move |tx| {
-            let next = expected_current.checked_add(1).ok_or(StoreError::Conflict(Conflict::Version))?;
-            // The condition on `current_version` is what makes concurrent writers safe: only
-            // one of two appends built on the same version can match it.
-            let moved = exec(
-                tx,
-                "UPDATE secrets SET current_version = ?3, kind = ?4, field_names = ?5, updated_ms = ?6
-                 WHERE id = ?1 AND current_version = ?2 AND deleted_ms IS NULL",
-                params![
-                    id.as_str(),
-                    expected_current,
-                    next,
-                    v.kind.as_str(),
-                    field_names(v.field_names.as_ref()),
-                    v.created_ms
-                ],
-            )?;
-            if moved == 0 {
-                let live = one(tx, "SELECT deleted_ms IS NULL FROM secrets WHERE id = ?1", [id.as_str()], |r| col::<bool>(r, 0))?;
-                return Err(match live {
-                    Some(true) => StoreError::Conflict(Conflict::Version),
-                    _ => StoreError::NotFound,
-                });
-            }
-            insert_version(tx, id.as_str(), next, &v)?;
-            Ok(next)
-        })
-        .await
+        self.write(move |tx| append(tx, &id, expected_current, &v))
+            .await
     }
 
     async fn delete_secret(&self, id: &SecretId, now_ms: i64) -> StoreResult<()> {

@@ -40,6 +40,7 @@ pub(crate) const TABLES: &[&str] = &[
     "policies",
     "secrets",
     "secret_versions",
+    "secret_rotations",
     "machines",
     "memberships",
     "grants",

@@ -22,6 +22,7 @@ mod operator;
 mod passkey;
 mod policy;
 mod project;
+mod rotation;
 mod secret;
 mod session;
 mod share;
@@ -52,6 +53,7 @@ pub use policy::{
     CounterAxis, CounterTake, PolicyRead, PolicyReadOutcome, PolicyRecord, PolicyStore,
 };
 pub use project::{ProjectRecord, ProjectStore};
+pub use rotation::{RotationClaim, RotationRecord, RotationStore};
 pub use secret::{
     GrantedSecret, NewVersion, PollRow, SecretKind, SecretReadView, SecretRecord, SecretStore,
     VersionContent, VersionRecord,
@@ -139,6 +141,9 @@ pub enum Conflict {
     PolicyInUse,
     /// The share link was opened, revoked or expired already.
     ShareSpent,
+    /// A scheduled rotation's due moment was claimed by another replica, or the schedule
+    /// changed, since the scheduler read it.
+    RotationClaimed,
 }
 
 impl Conflict {
@@ -171,6 +176,7 @@ impl Conflict {
             Self::PolicyName => "policy_name",
             Self::PolicyInUse => "policy_in_use",
             Self::ShareSpent => "share_spent",
+            Self::RotationClaimed => "rotation_claimed",
         }
     }
 }
@@ -197,6 +203,7 @@ pub trait Store:
     + PasskeyStore
     + PolicyStore
     + ProjectStore
+    + RotationStore
     + SecretStore
     + SessionStore
     + ShareStore
@@ -221,6 +228,7 @@ impl<T> Store for T where
         + PasskeyStore
         + PolicyStore
         + ProjectStore
+        + RotationStore
         + SecretStore
         + SessionStore
         + ShareStore

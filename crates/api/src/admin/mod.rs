@@ -17,6 +17,7 @@ pub mod operator;
 pub mod passkey;
 pub mod policy;
 pub mod project;
+pub mod rotation;
 pub mod secret;
 pub mod share;
 pub mod token;
@@ -60,6 +61,7 @@ pub fn api() -> utoipa::openapi::OpenApi {
         project::Api::openapi(),
         policy::Api::openapi(),
         secret::Api::openapi(),
+        rotation::Api::openapi(),
         token::Api::openapi(),
         machine::Api::openapi(),
         allowlist::Api::openapi(),
@@ -105,6 +107,11 @@ mod tests {
             route::SECRET_ROLLBACK,
             route::SECRET_DELETE,
             route::SECRET_POLICY,
+            route::SECRET_ROTATE,
+            route::SECRET_ROTATION,
+            route::SECRET_ROTATION_CLEAR,
+            route::SECRET_ROTATION_PAUSE,
+            route::SECRET_ROTATION_RESUME,
             route::BOOTSTRAP_TOKENS,
             route::ENROLLMENT_TOKENS,
             route::ENROLLMENT_TOKEN_REVOKE,

@@ -54,3 +54,5 @@ mod policy;
 // One-time share links: opened once, destroyed by a wrong passphrase, never by a machine
 // (issue 11 §6).
 mod share;
+// Rotation settings, manual rotation and `signet run --watch` (issue 11, "Rotation").
+mod rotation;

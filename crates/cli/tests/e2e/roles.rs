@@ -358,6 +358,31 @@ async fn a_viewer_cannot_change_anything_and_a_developer_only_secrets(backend: B
             None,
         ),
         (
+            "/v1/admin/secrets/{id}/rotate",
+            format!("/v1/admin/secrets/{sid}/rotate"),
+            None,
+        ),
+        (
+            "/v1/admin/secrets/{id}/rotation",
+            format!("/v1/admin/secrets/{sid}/rotation"),
+            Some(json!({"intervalSeconds": 300})),
+        ),
+        (
+            "/v1/admin/secrets/{id}/rotation/clear",
+            format!("/v1/admin/secrets/{sid}/rotation/clear"),
+            None,
+        ),
+        (
+            "/v1/admin/secrets/{id}/rotation/pause",
+            format!("/v1/admin/secrets/{sid}/rotation/pause"),
+            None,
+        ),
+        (
+            "/v1/admin/secrets/{id}/rotation/resume",
+            format!("/v1/admin/secrets/{sid}/rotation/resume"),
+            None,
+        ),
+        (
             "/v1/admin/tokens/bootstrap",
             "/v1/admin/tokens/bootstrap".into(),
             Some(json!({})),

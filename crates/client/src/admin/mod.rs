@@ -12,6 +12,7 @@ mod operator;
 mod passkey;
 pub mod policy;
 pub mod project;
+pub mod rotation;
 pub mod secret;
 pub mod share;
 pub mod token;

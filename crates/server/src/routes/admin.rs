@@ -4,6 +4,7 @@
 
 pub(crate) mod answer;
 mod policy;
+mod rotation;
 
 use std::collections::BTreeMap;
 
@@ -76,6 +77,14 @@ pub(crate) fn routes() -> Router<AppState> {
             route::admin::SECRET_POLICY,
             get(policy::bound).post(policy::bind),
         )
+        .route(route::admin::SECRET_ROTATE, post(rotation::rotate))
+        .route(
+            route::admin::SECRET_ROTATION,
+            get(rotation::show).post(rotation::set),
+        )
+        .route(route::admin::SECRET_ROTATION_CLEAR, post(rotation::clear))
+        .route(route::admin::SECRET_ROTATION_PAUSE, post(rotation::pause))
+        .route(route::admin::SECRET_ROTATION_RESUME, post(rotation::resume))
         .route(route::admin::BOOTSTRAP_TOKENS, post(bootstrap_token))
         .route(
             route::admin::ENROLLMENT_TOKENS,

@@ -38,6 +38,7 @@ pub mod operator;
 pub mod passkey;
 pub mod policy;
 pub mod project;
+pub mod rotation;
 pub mod secret;
 pub mod session;
 pub mod share;
@@ -150,6 +151,11 @@ macro_rules! conformance_suite {
                 projects_round_trip_by_name,
                 a_project_name_is_unique,
                 a_project_is_renamed_to_a_free_name,
+            }
+            rotation {
+                rotation_settings_round_trip,
+                due_rotations_are_running_schedules_of_live_secrets,
+                a_due_rotation_is_claimed_once,
             }
             secret {
                 secrets_round_trip_with_their_first_version,

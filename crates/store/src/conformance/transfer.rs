@@ -67,6 +67,20 @@ async fn populate(store: &Arc<dyn Store>) -> Population {
         )
         .await
         .unwrap();
+    store
+        .set_rotation(&crate::RotationRecord {
+            secret_id: db_url.id.clone(),
+            charset: "hex".to_owned(),
+            length: 40,
+            fields: None,
+            interval_ms: Some(3_600_000),
+            paused: false,
+            next_due_ms: Some(NOW + 3_600_000),
+            last_rotated_ms: Some(NOW + 2),
+            updated_ms: NOW + 2,
+        })
+        .await
+        .unwrap();
     let fields = vec!["user".to_owned(), "password".to_owned()];
     let structured = SecretRecord {
         id: SecretId::generate(),
@@ -455,6 +469,7 @@ async fn reads(store: &Arc<dyn Store>, p: &Population) -> Vec<String> {
     for id in &p.secrets {
         read!("secret", store.secret(id));
         read!("versions", store.versions(id));
+        read!("rotation", store.rotation(id));
     }
     read!("shares", store.shares());
     read!("machines", store.machines());
