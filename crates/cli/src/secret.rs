@@ -119,6 +119,7 @@ enum SecretCommand {
         /// Unbind the secret's policy.
         #[arg(long)]
         none: bool,
+    },
     /// Rotate a secret now: a new version with a value generated on the server (its rotation
     /// settings, or 32 symbols in every field).
     Rotate {
@@ -308,6 +309,7 @@ pub async fn run(args: SecretArgs, json: bool) -> anyhow::Result<ExitCode> {
             none: _,
         } => {
             crate::policy::bind(&client, &id, policy.as_deref(), json).await?;
+        }
         SecretCommand::Rotate { id } => {
             let id = ids::secret(&id)?;
             let s = client.rotation().rotate(&id).await?;

@@ -222,6 +222,8 @@ async fn a_viewer_changes_nothing_and_every_refusal_is_audited() {
         (
             "bind_policy",
             s.policies().bind(v, &sid, None).await.map(drop),
+        ),
+        (
             "rotate_secret",
             s.rotation().rotate_now(v, &sid).await.map(drop),
         ),
