@@ -24,8 +24,8 @@ const PASSPHRASE = 'tell-no-one-1234';
 async function createLink(page, value) {
   await page.goto(`${server.url}/#/share`);
   await page.getByRole('heading', { name: 'Share', exact: true }).waitFor();
-  await page.getByLabel('Value').fill(value);
-  await page.getByLabel('Passphrase').fill(PASSPHRASE);
+  await page.getByLabel('Value', { exact: true }).fill(value);
+  await page.getByLabel('Passphrase', { exact: true }).fill(PASSPHRASE);
   await page.getByLabel('Lifetime').selectOption('3600');
   await page.getByRole('button', { name: 'Create link' }).click();
   const code = page.locator('#share-result code');
@@ -40,7 +40,7 @@ async function openLink(url, passphrase) {
   const reader = await newPage(browser);
   await reader.goto(url);
   await reader.getByText('You have one attempt').waitFor();
-  await reader.getByLabel('Passphrase').fill(passphrase);
+  await reader.getByLabel('Passphrase', { exact: true }).fill(passphrase);
   await reader.getByRole('button', { name: 'Show the value' }).click();
   const shown = reader.locator('#share-open-value, #share-open-gone');
   await shown.first().waitFor();
