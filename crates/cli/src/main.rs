@@ -30,6 +30,7 @@ mod secret;
 mod serve;
 mod storage;
 mod token;
+mod trash;
 mod vault;
 
 /// Signet: a self-hosted secrets manager in which no machine holds a bearer token.
@@ -75,6 +76,8 @@ enum Command {
     Audit(audit::AuditArgs),
     /// Request budgets: signed requests per minute, vault-wide and per machine (operator).
     Budget(budget::BudgetArgs),
+    /// Deleted secrets and projects: list, restore, purge, retention (operator).
+    Trash(trash::TrashArgs),
 
     /// Enroll this machine: make a key here and register its public half.
     Enroll(enrollment::EnrollArgs),
@@ -152,6 +155,7 @@ async fn dispatch(command: Command, json: bool) -> anyhow::Result<ExitCode> {
         Command::IpAllowlist(args) => allowlist::run(args, json).await,
         Command::Audit(args) => audit::run(args, json).await,
         Command::Budget(args) => budget::run(args, json).await,
+        Command::Trash(args) => trash::run(args, json).await,
         Command::Enroll(args) => enrollment::run(args, json).await,
         Command::Get(args) => access::get(args, json).await,
         Command::List(args) => access::list(args, json).await,

@@ -39,6 +39,7 @@ pub mod role;
 pub mod secret;
 mod service;
 pub mod session;
+pub mod trash;
 pub mod user;
 pub mod vault;
 

@@ -25,6 +25,7 @@ use crate::read::Reads;
 use crate::readiness::Readiness;
 use crate::secret::Secrets;
 use crate::session::Sessions;
+use crate::trash::Trash;
 use crate::user::Users;
 use crate::vault::{self, OpenError, VaultSettings};
 
@@ -48,6 +49,7 @@ pub struct Signet {
     reads: Reads,
     secrets: Secrets,
     sessions: Sessions,
+    trash: Trash,
     users: Users,
     vault: VaultSettings,
 }
@@ -123,6 +125,7 @@ impl Signet {
                 passkeys: passkeys.clone(),
                 setup: Arc::default(),
             },
+            trash: Trash { cx: cx.clone() },
             users: Users {
                 cx: cx.clone(),
                 accounts: accounts.clone(),
@@ -231,6 +234,11 @@ impl Signet {
     /// Browser sessions, setup and the account page.
     pub fn sessions(&self) -> &Sessions {
         &self.sessions
+    }
+
+    /// The trash: deleted secrets and projects, restore, purge, retention.
+    pub fn trash(&self) -> &Trash {
+        &self.trash
     }
 
     /// Managing other users.

@@ -137,7 +137,8 @@ fn conflict_code(rule: Conflict) -> ErrorCode {
         | Conflict::NotEmpty
         | Conflict::MachineState
         | Conflict::StaleBase
-        | Conflict::PasskeyExists => ErrorCode::Conflict,
+        | Conflict::PasskeyExists
+        | Conflict::ProjectTrashed => ErrorCode::Conflict,
     }
 }
 

@@ -37,6 +37,9 @@ use crate::error::{ApiError, ErrorCode};
 pub use crate::listener::{Listener, TlsListener};
 use crate::session::WebConfig;
 
+/// How often the trash retention job runs unless configured (`trash_purge_interval_secs`).
+pub const TRASH_PURGE_EVERY: Duration = Duration::from_secs(60);
+
 /// What every handler can reach.
 #[derive(Clone)]
 pub struct AppState {
@@ -48,6 +51,8 @@ pub struct AppState {
     pub web: Arc<WebConfig>,
     /// Timeouts and the connection cap `run` enforces.
     pub limits: ConnectionLimits,
+    /// How often `run` purges trashed items past the vault's retention.
+    pub trash_purge_every: Duration,
 }
 
 impl AppState {
@@ -59,6 +64,15 @@ impl AppState {
             trusted_proxies: Arc::new(trusted_proxies),
             web: Arc::new(web),
             limits: ConnectionLimits::default(),
+            trash_purge_every: TRASH_PURGE_EVERY,
+        }
+    }
+
+    /// The same state, running the trash retention job every `every`.
+    pub fn with_trash_purge_every(self, every: Duration) -> Self {
+        Self {
+            trash_purge_every: every,
+            ..self
         }
     }
 
@@ -192,11 +206,28 @@ pub async fn run(
             }
         }
     });
+    // Every replica runs the retention job; each purge is a conditional delete carrying its
+    // audit record, so an item is purged and recorded by exactly one of them.
+    let signet = state.signet.clone();
+    let every = state.trash_purge_every;
+    let purger = tokio::spawn(async move {
+        let mut tick = tokio::time::interval(every);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            match signet.trash().purge_due().await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(purged = n, "purged trashed items past retention"),
+                Err(e) => tracing::warn!(error = %e, "trash retention job failed; will retry"),
+            }
+        }
+    });
     let signet = state.signet.clone();
     let limits = state.limits;
     let result = connection::serve(listener, router(state), limits, shutdown).await;
     sweeper.abort();
     flusher.abort();
+    purger.abort();
     // In-flight requests are drained: nothing more can be counted.
     if let Err(e) = signet.audit().flush_auth_failures(true).await {
         tracing::warn!(error = %e, "writing counted authentication failures at shutdown failed");

@@ -64,6 +64,7 @@ mod secret;
 mod session;
 mod token;
 mod transfer;
+mod trash;
 mod user;
 mod vault;
 

@@ -38,6 +38,7 @@ mod session;
 mod statement;
 mod token;
 mod transfer;
+mod trash;
 mod user;
 mod vault;
 mod writer;

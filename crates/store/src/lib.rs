@@ -25,6 +25,7 @@ mod secret;
 mod session;
 mod token;
 mod transfer;
+mod trash;
 mod user;
 mod vault;
 
@@ -54,6 +55,7 @@ pub use secret::{
 pub use session::{SessionRecord, SessionStore};
 pub use token::{BootstrapTokenRecord, EnrollmentGrant, EnrollmentTokenRecord, TokenStore};
 pub use transfer::{Cell, Table, TransferStore};
+pub use trash::{DEFAULT_TRASH_RETENTION_DAYS, Deletion, TrashItem, TrashKind, TrashStore};
 pub use user::{Lockout, LoginRecord, LoginResult, Role, UserRecord, UserStatus, UserStore};
 pub use vault::{PolicyVersion, VaultRecord, VaultStore};
 
@@ -127,6 +129,8 @@ pub enum Conflict {
     StaleBase,
     /// Raised by the business layer: the passkey is registered to this user already.
     PasskeyExists,
+    /// A trashed secret cannot come back while its project is in the trash.
+    ProjectTrashed,
 }
 
 impl Conflict {
@@ -156,6 +160,9 @@ impl Conflict {
                 "version: the secret has a newer version than baseVersion; start again from it"
             }
             Self::PasskeyExists => "passkey_exists",
+            Self::ProjectTrashed => {
+                "project_trashed: the secret's project is in the trash; restore the project first"
+            }
         }
     }
 }
@@ -185,6 +192,7 @@ pub trait Store:
     + SessionStore
     + TokenStore
     + TransferStore
+    + TrashStore
     + UserStore
     + VaultStore
     + Send
@@ -207,6 +215,7 @@ impl<T> Store for T where
         + SessionStore
         + TokenStore
         + TransferStore
+        + TrashStore
         + UserStore
         + VaultStore
         + Send

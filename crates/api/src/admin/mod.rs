@@ -18,6 +18,7 @@ pub mod passkey;
 pub mod project;
 pub mod secret;
 pub mod token;
+pub mod trash;
 pub mod user;
 pub mod vault;
 
@@ -58,6 +59,7 @@ pub fn api() -> utoipa::openapi::OpenApi {
         project::Api::openapi(),
         secret::Api::openapi(),
         token::Api::openapi(),
+        trash::Api::openapi(),
         machine::Api::openapi(),
         allowlist::Api::openapi(),
         budget::Api::openapi(),
@@ -89,6 +91,11 @@ mod tests {
             route::VAULT_SETTINGS,
             route::PROJECTS,
             route::PROJECT_RENAME,
+            route::PROJECT_DELETE,
+            route::TRASH,
+            route::TRASH_RESTORE,
+            route::TRASH_PURGE,
+            route::TRASH_RETENTION,
             route::SECRETS,
             route::SECRETS_QUERY,
             route::SECRET,

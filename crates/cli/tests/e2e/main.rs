@@ -48,3 +48,5 @@ mod login_flood;
 mod floods;
 // Check-and-set writes, partial field updates and project rename (issue 11, "Safe updates").
 mod safe_updates;
+// Trash: delete, restore, purge and retention (issue 11, "Trash").
+mod trash;

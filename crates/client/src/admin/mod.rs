@@ -13,6 +13,7 @@ mod passkey;
 pub mod project;
 pub mod secret;
 pub mod token;
+pub mod trash;
 pub mod user;
 pub mod vault;
 
