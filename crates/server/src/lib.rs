@@ -175,8 +175,9 @@ pub fn router(state: AppState) -> Router {
 
 /// Serves `state` on `listener` until `shutdown` resolves, then drains in-flight requests, under
 /// `state.limits` (header, body and TLS handshake timeouts; a cap on open connections).
-/// Also sweeps expired nonces once a minute, and writes counted authentication failures as
-/// their intervals end and once more before returning.
+/// Also sweeps expired nonces once a minute, purges trashed items past the vault's retention every
+/// `state.trash_purge_every`, and writes counted authentication failures as their intervals end
+/// and once more before returning.
 pub async fn run(
     listener: Listener,
     state: AppState,

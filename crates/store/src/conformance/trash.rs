@@ -171,8 +171,11 @@ pub async fn restore_keeps_versions_and_grants(store: Arc<dyn Store>) {
     assert_eq!(view.secret.current_version, 2);
     assert_eq!(view.secret.deleted_ms, None);
     assert_eq!(store.versions(&s).await.unwrap(), versions);
-    assert_eq!(store.grants(&m).await.unwrap(), [s.clone()]);
-    assert_eq!(store.memberships(&m).await.unwrap(), [p.clone()]);
+    assert_eq!(store.grants(&m).await.unwrap(), std::slice::from_ref(&s));
+    assert_eq!(
+        store.memberships(&m).await.unwrap(),
+        std::slice::from_ref(&p)
+    );
     let listed: Vec<_> = store
         .trash()
         .await
@@ -207,7 +210,10 @@ pub async fn purge_removes_everything(store: Arc<dyn Store>) {
     store.purge_secret(&s, None).await.unwrap();
     assert_eq!(store.secret(&s).await.unwrap(), None);
     assert!(store.versions(&s).await.unwrap().is_empty());
-    assert_eq!(store.grants(&m).await.unwrap(), [kept.id.clone()]);
+    assert_eq!(
+        store.grants(&m).await.unwrap(),
+        std::slice::from_ref(&kept.id)
+    );
     let row = &store.poll(&m, std::slice::from_ref(&s)).await.unwrap()[0];
     assert_eq!((row.current_version, row.last_read_version), (None, None));
     assert_eq!(
