@@ -140,6 +140,8 @@ vocabulary! {
         ProjectRename = "project_rename";
         /// Projects were listed.
         ProjectList = "project_list";
+        /// A project, with every secret in it, was moved to the trash.
+        ProjectDelete = "project_delete";
         /// A secret was created.
         SecretCreate = "secret_create";
         /// A secret got a new version.
@@ -175,6 +177,16 @@ vocabulary! {
         SecretVersions = "secret_versions";
         /// An operator listed or searched a project's secrets.
         SecretQuery = "secret_query";
+        // The trash.
+        /// The trash was listed.
+        TrashList = "trash_list";
+        /// A secret or project came back from the trash.
+        TrashRestore = "trash_restore";
+        /// A secret or project was destroyed for good (by an operator, or by the server when
+        /// its retention ran out: actor `system`).
+        TrashPurge = "trash_purge";
+        /// The trash retention setting changed.
+        TrashRetentionSet = "trash_retention_set";
         // The vault.
         /// The vault's settings changed.
         VaultSettingsUpdate = "vault_settings_update";

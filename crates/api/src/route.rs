@@ -102,6 +102,16 @@ pub mod admin {
     pub const PROJECT_POLICY_UPDATE: &str = "/v1/admin/projects/{id}/policies/{policy}/update";
     /// Deletes an access policy no secret is bound to.
     pub const PROJECT_POLICY_DELETE: &str = "/v1/admin/projects/{id}/policies/{policy}/delete";
+    /// Moves a project, with its secrets, to the trash.
+    pub const PROJECT_DELETE: &str = "/v1/admin/projects/{id}/delete";
+    /// The trash: deleted secrets and projects.
+    pub const TRASH: &str = "/v1/admin/trash";
+    /// Brings a secret or project back from the trash.
+    pub const TRASH_RESTORE: &str = "/v1/admin/trash/{id}/restore";
+    /// Destroys a trashed secret or project for good.
+    pub const TRASH_PURGE: &str = "/v1/admin/trash/{id}/purge";
+    /// How long the trash keeps items.
+    pub const TRASH_RETENTION: &str = "/v1/admin/trash/retention";
     /// Creates a secret.
     pub const SECRETS: &str = "/v1/admin/secrets";
     /// Lists secrets matching a query.

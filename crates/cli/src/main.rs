@@ -33,6 +33,7 @@ mod serve;
 mod share;
 mod storage;
 mod token;
+mod trash;
 mod vault;
 
 /// Signet: a self-hosted secrets manager in which no machine holds a bearer token.
@@ -83,6 +84,8 @@ enum Command {
     /// One-time share links: a value for one reader, behind a passphrase (operator; `open`
     /// needs no identity).
     Share(share::ShareArgs),
+    /// Deleted secrets and projects: list, restore, purge, retention (operator).
+    Trash(trash::TrashArgs),
 
     /// Enroll this machine: make a key here and register its public half.
     Enroll(enrollment::EnrollArgs),
@@ -162,6 +165,7 @@ async fn dispatch(command: Command, json: bool) -> anyhow::Result<ExitCode> {
         Command::Audit(args) => audit::run(args, json).await,
         Command::Budget(args) => budget::run(args, json).await,
         Command::Share(args) => share::run(args, json).await,
+        Command::Trash(args) => trash::run(args, json).await,
         Command::Enroll(args) => enrollment::run(args, json).await,
         Command::Get(args) => access::get(args, json).await,
         Command::List(args) => access::list(args, json).await,

@@ -32,6 +32,11 @@ enum ProjectCommand {
         /// Its new name.
         new_name: String,
     },
+    /// Move a project, with every secret in it, to the trash (`signet trash` restores it).
+    Delete {
+        /// The project (its name or id).
+        project: String,
+    },
 }
 
 /// Runs a `project` subcommand.
@@ -60,6 +65,18 @@ pub async fn run(args: ProjectArgs, json: bool) -> anyhow::Result<ExitCode> {
                     "renamed project {} ({})",
                     output::cell(&p.id),
                     output::cell(&p.name)
+                )])?;
+            }
+        }
+        ProjectCommand::Delete { project } => {
+            let id = resolve(&client, &project).await?;
+            let d = client.trash().delete_project(&id).await?;
+            if json {
+                output::json(&d)?;
+            } else {
+                output::lines([format!(
+                    "moved project {} to the trash",
+                    output::cell(&d.id)
                 )])?;
             }
         }

@@ -150,7 +150,9 @@ pub async fn server(args: ServerArgs) -> Result<()> {
             dir = data_dir.display(),
         );
     }
-    let state = AppState::new(signet, config.trusted_proxies.clone()).with_limits(config.limits);
+    let state = AppState::new(signet, config.trusted_proxies.clone())
+        .with_limits(config.limits)
+        .with_trash_purge_every(config.trash_purge_every);
     signet_server::run(listener, state, shutdown_signal()).await?;
     Ok(())
 }

@@ -41,6 +41,7 @@ pub use admin::project::Projects;
 pub use admin::secret::Secrets;
 pub use admin::share::{Shares, open_share};
 pub use admin::token::Tokens;
+pub use admin::trash::Trash;
 pub use admin::user::Users;
 pub use admin::vault::Vault;
 pub use error::{ClientError, ErrorCode, HttpErrorKind, IdentityFileError};

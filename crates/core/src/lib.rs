@@ -42,6 +42,7 @@ pub mod secret;
 mod service;
 pub mod session;
 pub mod share;
+pub mod trash;
 pub mod user;
 pub mod vault;
 

@@ -844,7 +844,7 @@ impl Secrets {
         Ok(written_version(s, written, v).into())
     }
 
-    /// Soft-deletes a secret.
+    /// Moves a secret to the trash (`crate::trash`), recording who deleted it.
     pub async fn delete_secret(&self, op: &AuthedOperator, id: &str) -> CoreResult<()> {
         self.cx
             .require(op, Permission::WriteSecrets, AuditAction::SecretDelete)
@@ -856,9 +856,10 @@ impl Secrets {
         } else {
             parse_secret_id(id)?
         };
+        let d = crate::trash::deletion(&self.cx, op).await?;
         self.cx
             .audited(op, AuditAction::SecretDelete, id.as_str(), "")
-            .delete_secret(&id, self.cx.now_ms())
+            .trash_secret(&id, &d)
             .await?;
         Ok(())
     }

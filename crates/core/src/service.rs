@@ -28,6 +28,7 @@ use crate::rotation::Rotation;
 use crate::secret::Secrets;
 use crate::session::Sessions;
 use crate::share::Shares;
+use crate::trash::Trash;
 use crate::user::Users;
 use crate::vault::{self, OpenError, VaultSettings};
 
@@ -54,6 +55,7 @@ pub struct Signet {
     secrets: Secrets,
     sessions: Sessions,
     shares: Shares,
+    trash: Trash,
     users: Users,
     vault: VaultSettings,
 }
@@ -140,6 +142,7 @@ impl Signet {
                 cx: cx.clone(),
                 accounts: accounts.clone(),
             },
+            trash: Trash { cx: cx.clone() },
             users: Users {
                 cx: cx.clone(),
                 accounts: accounts.clone(),
@@ -263,6 +266,11 @@ impl Signet {
     /// One-time share links.
     pub fn shares(&self) -> &Shares {
         &self.shares
+    }
+
+    /// The trash: deleted secrets and projects, restore, purge, retention.
+    pub fn trash(&self) -> &Trash {
+        &self.trash
     }
 
     /// Managing other users.

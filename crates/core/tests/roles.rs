@@ -201,6 +201,13 @@ async fn a_viewer_changes_nothing_and_every_refusal_is_audited() {
                 .map(drop),
         ),
         ("delete_secret", s.secrets().delete_secret(v, &sid).await),
+        ("delete_project", s.trash().delete_project(v, &pid).await),
+        ("trash_restore", s.trash().restore(v, &sid).await.map(drop)),
+        ("trash_purge", s.trash().purge(v, &sid).await.map(drop)),
+        (
+            "trash_retention",
+            s.trash().set_retention_days(v, 7).await.map(drop),
+        ),
         (
             "create_policy",
             s.policies()
@@ -599,6 +606,10 @@ fn every_post_admin_route_is_classified() {
         "/v1/admin/request-budgets",
         "/v1/admin/projects",
         "/v1/admin/projects/{id}/rename",
+        "/v1/admin/projects/{id}/delete",
+        "/v1/admin/trash/{id}/restore",
+        "/v1/admin/trash/{id}/purge",
+        "/v1/admin/trash/retention",
         "/v1/admin/secrets",
         "/v1/admin/secrets/{id}/update",
         "/v1/admin/secrets/{id}/rollback",

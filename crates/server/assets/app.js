@@ -11,6 +11,7 @@ import { tokensPage } from './tokens.js';
 import { allowlistPage } from './allowlist.js';
 import { auditPage } from './audit.js';
 import { usersPage } from './users.js';
+import { trashPage } from './trash.js';
 import { accountPage } from './account.js';
 import { sharePage, openSharePage } from './share.js';
 
@@ -21,6 +22,7 @@ const PAGES = [
   ['machines', 'Machines', machinesPage],
   ['tokens', 'Tokens', tokensPage],
   ['allowlist', 'IP allowlist', allowlistPage],
+  ['trash', 'Trash', trashPage],
   ['audit', 'Audit log', auditPage],
   ['users', 'Users', usersPage, (role) => role === 'owner' || role === 'admin'],
   ['share', 'Share', sharePage, (role) => role !== 'viewer'],

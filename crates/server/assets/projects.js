@@ -1,7 +1,7 @@
 // Projects group secrets; machines are attached to projects.
 
 import * as api from './api.js';
-import { h, screen, card, table, when, mono, field, form, announce } from './page.js';
+import { h, screen, card, table, when, mono, field, form, announce, action } from './page.js';
 
 export async function projectsPage() {
   const { projects = [] } = await api.get('/v1/admin/projects');
@@ -15,8 +15,14 @@ export async function projectsPage() {
   });
   screen('Projects',
     card('Create a project', create),
-    card('All projects', table('Projects', ['Name', 'Id', 'Created', ''],
+    card('All projects', table('Projects', ['Name', 'Id', 'Created', 'Actions'],
       projects.map((p) => [p.name, mono(p.id), when(p.createdAt),
-        h('a', { href: `#/secrets/${encodeURIComponent(p.id)}` }, 'Secrets')]),
+        h('div', { class: 'actions' },
+          h('a', { href: `#/secrets/${encodeURIComponent(p.id)}` }, 'Secrets'),
+          action('Delete', async () => {
+            await api.post(`/v1/admin/projects/${api.seg(p.id)}/delete`, {});
+            await projectsPage();
+            announce(`Project ${p.name} moved to the trash.`);
+          }, { cls: 'small danger', confirmText: `Delete the project ${p.name} and every secret in it? Machines will no longer read them; it stays in the trash until purged.` }))]),
       'No projects yet. Create one to hold secrets.')));
 }

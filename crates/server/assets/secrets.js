@@ -84,8 +84,8 @@ export async function secretsPage(projectId) {
       action('Delete', async () => {
         await api.post(`/v1/admin/secrets/${api.seg(s.id)}/delete`, {});
         await secretsPage(project.id);
-        announce(`Secret ${s.name} deleted.`);
-      }, { cls: 'small danger', confirmText: `Delete the secret ${s.name}? Machines will no longer read it.` })),
+        announce(`Secret ${s.name} deleted (moved to the trash).`);
+      }, { cls: 'small danger', confirmText: `Delete the secret ${s.name}? Machines will no longer read it; it stays in the trash until purged.` })),
   ]);
   screen('Secrets',
     h('div', { class: 'card' }, picker),

@@ -79,6 +79,9 @@ pub struct FileConfig {
     pub auth_failure_audit_interval_secs: Option<u64>,
     /// Sources whose failures are tracked at most; the oldest is evicted beyond (default 10000).
     pub auth_failure_max_sources: Option<usize>,
+    /// Seconds between runs of the job that purges trashed items past the vault's retention
+    /// (default 60). Every replica runs it; each item is purged by exactly one.
+    pub trash_purge_interval_secs: Option<u64>,
 }
 
 impl FileConfig {
@@ -129,6 +132,8 @@ pub struct ServerConfig {
     pub limits: ConnectionLimits,
     /// The per-source authentication-failure budget and audit aggregation.
     pub auth_failures: FailureLimits,
+    /// How often the trash retention job runs.
+    pub trash_purge_every: Duration,
 }
 
 /// The URL a listener advertises when none is configured. The SikkerKey SDKs accept plain HTTP
@@ -284,6 +289,11 @@ impl FileConfig {
                 Some(n) => n,
             },
         };
+        let trash_purge_every = secs(
+            "trash_purge_interval_secs",
+            self.trash_purge_interval_secs,
+            crate::TRASH_PURGE_EVERY,
+        )?;
         Ok(ServerConfig {
             listen,
             data_dir,
@@ -296,6 +306,7 @@ impl FileConfig {
             tokenless_requests_per_minute: self.tokenless_requests_per_minute.unwrap_or(5),
             limits,
             auth_failures,
+            trash_purge_every,
         })
     }
 }

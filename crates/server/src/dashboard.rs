@@ -105,6 +105,11 @@ const ASSETS: &[(&str, &str, &[u8])] = &[
         "text/javascript; charset=utf-8",
         include_bytes!("../assets/share.js"),
     ),
+    (
+        "trash.js",
+        "text/javascript; charset=utf-8",
+        include_bytes!("../assets/trash.js"),
+    ),
 ];
 
 const INDEX: &[u8] = include_bytes!("../assets/index.html");

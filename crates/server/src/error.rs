@@ -142,7 +142,8 @@ fn conflict_code(rule: Conflict) -> ErrorCode {
         | Conflict::PolicyName
         | Conflict::PolicyInUse
         | Conflict::ShareSpent
-        | Conflict::RotationClaimed => ErrorCode::Conflict,
+        | Conflict::RotationClaimed
+        | Conflict::ProjectTrashed => ErrorCode::Conflict,
     }
 }
 

@@ -37,6 +37,9 @@ use crate::error::{ApiError, ErrorCode};
 pub use crate::listener::{Listener, TlsListener};
 use crate::session::WebConfig;
 
+/// How often the trash retention job runs unless configured (`trash_purge_interval_secs`).
+pub const TRASH_PURGE_EVERY: Duration = Duration::from_secs(60);
+
 /// What every handler can reach.
 #[derive(Clone)]
 pub struct AppState {
@@ -50,6 +53,8 @@ pub struct AppState {
     pub limits: ConnectionLimits,
     /// How often `run`'s scheduler looks for due rotations.
     pub rotation_tick: Duration,
+    /// How often `run` purges trashed items past the vault's retention.
+    pub trash_purge_every: Duration,
 }
 
 impl AppState {
@@ -62,6 +67,15 @@ impl AppState {
             web: Arc::new(web),
             limits: ConnectionLimits::default(),
             rotation_tick: DEFAULT_ROTATION_TICK,
+            trash_purge_every: TRASH_PURGE_EVERY,
+        }
+    }
+
+    /// The same state, running the trash retention job every `every`.
+    pub fn with_trash_purge_every(self, every: Duration) -> Self {
+        Self {
+            trash_purge_every: every,
+            ..self
         }
     }
 
@@ -178,8 +192,9 @@ pub fn router(state: AppState) -> Router {
 /// Serves `state` on `listener` until `shutdown` resolves, then drains in-flight requests, under
 /// `state.limits` (header, body and TLS handshake timeouts; a cap on open connections).
 /// Also sweeps expired nonces once a minute, rotates due secrets every `state.rotation_tick`
-/// (every replica does; each due rotation is claimed by one), and writes counted authentication
-/// failures as their intervals end and once more before returning.
+/// (every replica does; each due rotation is claimed by one), purges trashed items past the
+/// vault's retention every `state.trash_purge_every` (each item is purged by one), and writes
+/// counted authentication failures as their intervals end and once more before returning.
 pub async fn run(
     listener: Listener,
     state: AppState,
@@ -206,6 +221,22 @@ pub async fn run(
             tick.tick().await;
             if let Err(e) = signet.audit().flush_auth_failures(false).await {
                 tracing::warn!(error = %e, "writing counted authentication failures failed; will retry");
+            }
+        }
+    });
+    // Every replica runs the retention job; each purge is a conditional delete carrying its
+    // audit record, so an item is purged and recorded by exactly one of them.
+    let signet = state.signet.clone();
+    let every = state.trash_purge_every;
+    let purger = tokio::spawn(async move {
+        let mut tick = tokio::time::interval(every);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            match signet.trash().purge_due().await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(purged = n, "purged trashed items past retention"),
+                Err(e) => tracing::warn!(error = %e, "trash retention job failed; will retry"),
             }
         }
     });
@@ -236,6 +267,7 @@ pub async fn run(
     sweeper.abort();
     flusher.abort();
     scheduler.abort();
+    purger.abort();
     // In-flight requests are drained: nothing more can be counted.
     if let Err(e) = signet.audit().flush_auth_failures(true).await {
         tracing::warn!(error = %e, "writing counted authentication failures at shutdown failed");

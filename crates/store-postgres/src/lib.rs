@@ -67,6 +67,7 @@ mod session;
 mod share;
 mod token;
 mod transfer;
+mod trash;
 mod user;
 mod vault;
 

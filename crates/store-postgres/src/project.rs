@@ -36,7 +36,7 @@ impl ProjectStore for PgStore {
 
     async fn rename_project(&self, id: &ProjectId, name: &str) -> StoreResult<()> {
         self.execute_found(
-            sqlx::query("UPDATE projects SET name = $2 WHERE id = $1")
+            sqlx::query("UPDATE projects SET name = $2 WHERE id = $1 AND deleted_ms IS NULL")
                 .bind(id.to_string())
                 .bind(name),
         )
@@ -44,7 +44,7 @@ impl ProjectStore for PgStore {
     }
 
     async fn project(&self, id: &ProjectId) -> StoreResult<Option<ProjectRecord>> {
-        sqlx::query("SELECT id, name, wrapped_key, created_ms FROM projects WHERE id = $1")
+        sqlx::query("SELECT id, name, wrapped_key, created_ms FROM projects WHERE id = $1 AND deleted_ms IS NULL")
             .bind(id.to_string())
             .fetch_optional(self.pool())
             .await
@@ -55,7 +55,7 @@ impl ProjectStore for PgStore {
 
     async fn projects(&self) -> StoreResult<Vec<ProjectRecord>> {
         sqlx::query(
-            "SELECT id, name, wrapped_key, created_ms FROM projects ORDER BY name COLLATE \"C\"",
+            "SELECT id, name, wrapped_key, created_ms FROM projects WHERE deleted_ms IS NULL ORDER BY name COLLATE \"C\"",
         )
         .fetch_all(self.pool())
         .await

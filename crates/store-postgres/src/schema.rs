@@ -63,6 +63,11 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         name: "0007_rotation.sql",
         sql: include_str!("../migrations/0007_rotation.sql"),
     },
+    Migration {
+        version: 8,
+        name: "0008_trash.sql",
+        sql: include_str!("../migrations/0008_trash.sql"),
+    },
 ];
 
 /// Applies any missing migrations. [`StoreError::Corrupt`] if the database records a version

@@ -41,6 +41,7 @@ mod share;
 mod statement;
 mod token;
 mod transfer;
+mod trash;
 mod user;
 mod vault;
 mod writer;

@@ -38,7 +38,7 @@ impl ProjectStore for SqliteStore {
         self.write(move |tx| {
             exec_found(
                 tx,
-                "UPDATE projects SET name = ?2 WHERE id = ?1",
+                "UPDATE projects SET name = ?2 WHERE id = ?1 AND deleted_ms IS NULL",
                 params![id, name],
             )
         })
@@ -49,7 +49,7 @@ impl ProjectStore for SqliteStore {
         self.read(|c| {
             one(
                 c,
-                "SELECT id, name, wrapped_key, created_ms FROM projects WHERE id = ?1",
+                "SELECT id, name, wrapped_key, created_ms FROM projects WHERE id = ?1 AND deleted_ms IS NULL",
                 [id.as_str()],
                 project,
             )
@@ -60,7 +60,7 @@ impl ProjectStore for SqliteStore {
         self.read(|c| {
             all(
                 c,
-                "SELECT id, name, wrapped_key, created_ms FROM projects ORDER BY name",
+                "SELECT id, name, wrapped_key, created_ms FROM projects WHERE deleted_ms IS NULL ORDER BY name",
                 [],
                 project,
             )

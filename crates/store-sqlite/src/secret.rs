@@ -16,7 +16,7 @@ use crate::statement::{all, exec, exec_found, one};
 /// The secret columns every query below starts with, in the order [`secret`] reads them.
 macro_rules! secret_columns {
     () => {
-        "s.id, s.project_id, s.name, s.kind, s.field_names, s.current_version, s.created_ms, s.updated_ms, s.deleted_ms"
+        "s.id, s.project_id, s.name, s.kind, s.field_names, s.current_version, s.created_ms, s.updated_ms, COALESCE(s.deleted_ms, (SELECT pd.deleted_ms FROM projects pd WHERE pd.id = s.project_id))"
     };
 }
 
@@ -283,7 +283,7 @@ impl SecretStore for SqliteStore {
                     "FROM secrets s
                      LEFT JOIN memberships m ON m.machine_id = ?1 AND m.project_id = s.project_id
                      LEFT JOIN grants g ON g.machine_id = ?1 AND g.secret_id = s.id",
-                    "s.id = ?2 AND s.deleted_ms IS NULL",
+                    "s.id = ?2 AND s.deleted_ms IS NULL AND p.deleted_ms IS NULL",
                     ""
                 ),
                 [machine.as_str(), secret.as_str()],
@@ -305,7 +305,7 @@ impl SecretStore for SqliteStore {
                     "FROM grants g
                      JOIN secrets s ON s.id = g.secret_id
                      JOIN memberships m ON m.machine_id = g.machine_id AND m.project_id = s.project_id",
-                    "g.machine_id = ?1 AND s.deleted_ms IS NULL AND (?2 IS NULL OR s.project_id = ?2)",
+                    "g.machine_id = ?1 AND s.deleted_ms IS NULL AND p.deleted_ms IS NULL AND (?2 IS NULL OR s.project_id = ?2)",
                     " ORDER BY s.name, s.project_id"
                 ),
                 params![machine, project.map(ProjectId::as_str)],
@@ -331,7 +331,7 @@ impl SecretStore for SqliteStore {
                      JOIN secrets s ON s.id = g.secret_id
                      JOIN memberships m ON m.machine_id = g.machine_id AND m.project_id = s.project_id
                      JOIN projects p ON p.id = s.project_id
-                     WHERE g.machine_id = ?1 AND s.deleted_ms IS NULL AND (?2 IS NULL OR s.project_id = ?2)
+                     WHERE g.machine_id = ?1 AND s.deleted_ms IS NULL AND p.deleted_ms IS NULL AND (?2 IS NULL OR s.project_id = ?2)
                      ORDER BY p.name, s.name"
                 ),
                 params![machine, project.map(ProjectId::as_str)],
@@ -348,7 +348,7 @@ impl SecretStore for SqliteStore {
             all(
                 c,
                 "SELECT s.current_version,
-                        s.deleted_ms IS NOT NULL,
+                        (s.deleted_ms IS NOT NULL OR EXISTS (SELECT 1 FROM projects pd WHERE pd.id = s.project_id AND pd.deleted_ms IS NOT NULL)),
                         EXISTS (SELECT 1 FROM memberships m WHERE m.machine_id = ?1 AND m.project_id = s.project_id)
                           AND EXISTS (SELECT 1 FROM grants g WHERE g.machine_id = ?1 AND g.secret_id = s.id),
                         rm.version

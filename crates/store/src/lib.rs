@@ -28,6 +28,7 @@ mod session;
 mod share;
 mod token;
 mod transfer;
+mod trash;
 mod user;
 mod vault;
 
@@ -62,6 +63,7 @@ pub use session::{SessionRecord, SessionStore};
 pub use share::{ShareRecord, ShareStatus, ShareStore};
 pub use token::{BootstrapTokenRecord, EnrollmentGrant, EnrollmentTokenRecord, TokenStore};
 pub use transfer::{Cell, Table, TransferStore};
+pub use trash::{DEFAULT_TRASH_RETENTION_DAYS, Deletion, TrashItem, TrashKind, TrashStore};
 pub use user::{Lockout, LoginRecord, LoginResult, Role, UserRecord, UserStatus, UserStore};
 pub use vault::{PolicyVersion, VaultRecord, VaultStore};
 
@@ -144,6 +146,8 @@ pub enum Conflict {
     /// A scheduled rotation's due moment was claimed by another replica, or the schedule
     /// changed, since the scheduler read it.
     RotationClaimed,
+    /// A trashed secret cannot come back while its project is in the trash.
+    ProjectTrashed,
 }
 
 impl Conflict {
@@ -177,6 +181,9 @@ impl Conflict {
             Self::PolicyInUse => "policy_in_use",
             Self::ShareSpent => "share_spent",
             Self::RotationClaimed => "rotation_claimed",
+            Self::ProjectTrashed => {
+                "project_trashed: the secret's project is in the trash; restore the project first"
+            }
         }
     }
 }
@@ -209,6 +216,7 @@ pub trait Store:
     + ShareStore
     + TokenStore
     + TransferStore
+    + TrashStore
     + UserStore
     + VaultStore
     + Send
@@ -234,6 +242,7 @@ impl<T> Store for T where
         + ShareStore
         + TokenStore
         + TransferStore
+        + TrashStore
         + UserStore
         + VaultStore
         + Send

@@ -21,11 +21,12 @@ pub struct ProjectRecord {
 /// Projects.
 #[async_trait]
 pub trait ProjectStore {
-    /// Adds a project. `Conflict::ProjectName` if the name is taken.
+    /// Adds a project. `Conflict::ProjectName` if the name is taken (by a trashed project too:
+    /// names stay reserved until a purge).
     async fn insert_project(&self, project: &ProjectRecord) -> StoreResult<()>;
-    /// Looks one up by id.
+    /// Looks a live one up by id (a project in the trash is `None`; see `TrashStore`).
     async fn project(&self, id: &ProjectId) -> StoreResult<Option<ProjectRecord>>;
-    /// All projects, by name.
+    /// All live projects, by name.
     async fn projects(&self) -> StoreResult<Vec<ProjectRecord>>;
     /// Gives a project a new name. `Conflict::ProjectName` if another project has it (renaming
     /// a project to its own name changes nothing and succeeds); `NotFound` if there is no such

@@ -21,6 +21,7 @@ pub mod rotation;
 pub mod secret;
 pub mod share;
 pub mod token;
+pub mod trash;
 pub mod user;
 pub mod vault;
 
@@ -63,6 +64,7 @@ pub fn api() -> utoipa::openapi::OpenApi {
         secret::Api::openapi(),
         rotation::Api::openapi(),
         token::Api::openapi(),
+        trash::Api::openapi(),
         machine::Api::openapi(),
         allowlist::Api::openapi(),
         budget::Api::openapi(),
@@ -99,6 +101,11 @@ mod tests {
             route::PROJECT_POLICY,
             route::PROJECT_POLICY_UPDATE,
             route::PROJECT_POLICY_DELETE,
+            route::PROJECT_DELETE,
+            route::TRASH,
+            route::TRASH_RESTORE,
+            route::TRASH_PURGE,
+            route::TRASH_RETENTION,
             route::SECRETS,
             route::SECRETS_QUERY,
             route::SECRET,

@@ -56,3 +56,5 @@ mod policy;
 mod share;
 // Rotation settings, manual rotation and `signet run --watch` (issue 11, "Rotation").
 mod rotation;
+// Trash: delete, restore, purge and retention (issue 11, "Trash").
+mod trash;

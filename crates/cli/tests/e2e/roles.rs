@@ -338,6 +338,26 @@ async fn a_viewer_cannot_change_anything_and_a_developer_only_secrets(backend: B
             Some(json!({"policyId": polid})),
         ),
         (
+            "/v1/admin/projects/{id}/delete",
+            format!("/v1/admin/projects/{p}/delete"),
+            None,
+        ),
+        (
+            "/v1/admin/trash/{id}/restore",
+            format!("/v1/admin/trash/{sid}/restore"),
+            None,
+        ),
+        (
+            "/v1/admin/trash/{id}/purge",
+            format!("/v1/admin/trash/{sid}/purge"),
+            None,
+        ),
+        (
+            "/v1/admin/trash/retention",
+            "/v1/admin/trash/retention".into(),
+            Some(json!({"days": 7})),
+        ),
+        (
             "/v1/admin/secrets",
             "/v1/admin/secrets".into(),
             Some(json!({"projectId": p, "name": "X", "value": "v"})),
@@ -645,6 +665,23 @@ async fn a_viewer_cannot_change_anything_and_a_developer_only_secrets(backend: B
         )
         .await
         .0,
+        403
+    );
+    assert_eq!(
+        raw(
+            &dev,
+            "POST",
+            &format!("/v1/admin/projects/{p}/delete"),
+            None
+        )
+        .await
+        .0,
+        403
+    );
+    assert_eq!(
+        raw(&dev, "POST", &format!("/v1/admin/trash/{sid}/purge"), None)
+            .await
+            .0,
         403
     );
     assert_eq!(

@@ -16,6 +16,7 @@ pub mod rotation;
 pub mod secret;
 pub mod share;
 pub mod token;
+pub mod trash;
 pub mod user;
 pub mod vault;
 

@@ -33,6 +33,9 @@ use signet_api::admin::token::{
     BootstrapTokenAnswer, EnrollmentTokenAnswer, EnrollmentTokenId, EnrollmentTokenRequest,
     EnrollmentTokensAnswer,
 };
+use signet_api::admin::trash::{
+    TrashAnswer, TrashOutcomeAnswer, TrashRetentionAnswer, TrashRetentionRequest,
+};
 use signet_api::admin::user::{CreateUserRequest, CreatedUserAnswer, UsersAnswer};
 use signet_api::admin::vault::{VaultAnswer, VaultSettingsRequest};
 use signet_api::route;
@@ -66,6 +69,11 @@ pub(crate) fn routes() -> Router<AppState> {
         .route(route::admin::PROJECT_POLICY, get(policy::show))
         .route(route::admin::PROJECT_POLICY_UPDATE, post(policy::update))
         .route(route::admin::PROJECT_POLICY_DELETE, post(policy::delete))
+        .route(route::admin::PROJECT_DELETE, post(delete_project))
+        .route(route::admin::TRASH, get(trash))
+        .route(route::admin::TRASH_RESTORE, post(restore_from_trash))
+        .route(route::admin::TRASH_PURGE, post(purge_from_trash))
+        .route(route::admin::TRASH_RETENTION, post(set_trash_retention))
         .route(route::admin::SECRETS, post(create_secret))
         .route(route::admin::SECRETS_QUERY, post(query_secrets))
         .route(route::admin::SECRET, get(secret))
@@ -223,6 +231,78 @@ async fn rename_project(
             .rename_project(&call.operator, &id.to_string(), &b.name)
             .await?,
     )))
+}
+
+async fn delete_project(
+    State(s): State<AppState>,
+    id: Result<Path<WireId<ProjectId>>, PathRejection>,
+    call: OperatorCall,
+) -> ApiResult<Json<DeletedAnswer>> {
+    no_body(&call)?;
+    let id = found(id)?;
+    s.signet
+        .trash()
+        .delete_project(&call.operator, &id.to_string())
+        .await?;
+    Ok(Json(DeletedAnswer {
+        id: id.to_string(),
+        deleted: true,
+    }))
+}
+
+async fn trash(State(s): State<AppState>, call: OperatorCall) -> ApiResult<Json<TrashAnswer>> {
+    let trash = s.signet.trash();
+    let items = trash.list(&call.operator).await?;
+    let retention_days = trash.retention_days(&call.operator).await?;
+    Ok(Json(TrashAnswer {
+        items: items.into_iter().map(answer::trash_item).collect(),
+        retention_days,
+    }))
+}
+
+/// The id is a secret's or a project's; any text that is neither reaches core, which answers
+/// it like an id not in the trash.
+async fn restore_from_trash(
+    State(s): State<AppState>,
+    id: Result<Path<String>, PathRejection>,
+    call: OperatorCall,
+) -> ApiResult<Json<TrashOutcomeAnswer>> {
+    no_body(&call)?;
+    let id = found(id)?;
+    let kind = s.signet.trash().restore(&call.operator, &id).await?;
+    Ok(Json(TrashOutcomeAnswer {
+        id,
+        kind: kind.as_str().to_owned(),
+        outcome: "restored".to_owned(),
+    }))
+}
+
+async fn purge_from_trash(
+    State(s): State<AppState>,
+    id: Result<Path<String>, PathRejection>,
+    call: OperatorCall,
+) -> ApiResult<Json<TrashOutcomeAnswer>> {
+    no_body(&call)?;
+    let id = found(id)?;
+    let kind = s.signet.trash().purge(&call.operator, &id).await?;
+    Ok(Json(TrashOutcomeAnswer {
+        id,
+        kind: kind.as_str().to_owned(),
+        outcome: "purged".to_owned(),
+    }))
+}
+
+async fn set_trash_retention(
+    State(s): State<AppState>,
+    call: OperatorCall,
+) -> ApiResult<Json<TrashRetentionAnswer>> {
+    let b: TrashRetentionRequest = json(&call.body)?;
+    let retention_days = s
+        .signet
+        .trash()
+        .set_retention_days(&call.operator, b.days)
+        .await?;
+    Ok(Json(TrashRetentionAnswer { retention_days }))
 }
 
 async fn projects(

@@ -44,6 +44,7 @@ pub mod session;
 pub mod share;
 pub mod token;
 pub mod transfer;
+pub mod trash;
 pub mod user;
 pub mod vault;
 
@@ -198,6 +199,14 @@ macro_rules! conformance_suite {
                 concurrent_enrollment_redeems_stop_at_max_uses,
                 revoked_or_expired_enrollment_tokens_create_nothing,
                 an_enrollment_key_conflict_uses_nothing,
+            }
+            trash {
+                trashing_records_who_and_hides_from_machines,
+                restore_keeps_versions_and_grants,
+                purge_removes_everything,
+                purge_due_selects_by_deletion_time,
+                concurrent_purges_purge_and_audit_once,
+                retention_defaults_and_changes,
             }
             user {
                 users_round_trip_by_id_and_login,

@@ -12,6 +12,7 @@ use signet_api::admin::{
     secret::{SecretMetadataAnswer, VersionAnswer},
     share::ShareAnswer,
     token::{EnrollmentTokenAnswer, EnrollmentTokenId},
+    trash::TrashItemAnswer,
     user::{InviteAnswer, UserAnswer},
     vault::VaultAnswer,
 };
@@ -27,6 +28,7 @@ use signet_core::passkey::{PasskeyChallenge, PasskeyView};
 use signet_core::secret::{ProjectView, SecretView, VersionView};
 use signet_core::session::{AccountView, SessionView};
 use signet_core::share::ShareView;
+use signet_core::trash::TrashItemView;
 use signet_core::vault::VaultView;
 use zeroize::Zeroizing;
 
@@ -35,6 +37,20 @@ pub(crate) fn project(p: ProjectView) -> ProjectAnswer {
         id: p.id,
         name: p.name,
         created_at: p.created_at,
+    }
+}
+
+pub(crate) fn trash_item(i: TrashItemView) -> TrashItemAnswer {
+    TrashItemAnswer {
+        kind: i.kind.as_str().to_owned(),
+        id: i.id,
+        name: i.name,
+        project_id: i.project_id,
+        project_name: i.project_name,
+        deleted_by: i.deleted_by,
+        deleted_by_name: i.deleted_by_name,
+        deleted_at: i.deleted_ms,
+        purge_after: i.purge_after_ms,
     }
 }
 
