@@ -9,6 +9,7 @@ use signet_core::enrollment::EnrollmentSpec;
 use signet_core::role::{Permission, allows, may_grant};
 use signet_core::secret::SecretInput;
 use signet_core::{Conflict, CoreError};
+use signet_crypto::generator::{Charset, Generator};
 use signet_proto::{OperatorId, SecretSeed};
 use signet_store::{AuditFilter, Role};
 use signet_testkit::routes::route_path;
@@ -176,6 +177,22 @@ async fn a_viewer_changes_nothing_and_every_refusal_is_audited() {
         (
             "rename_project",
             s.secrets().rename_project(v, &pid, "x").await.map(drop),
+        ),
+        (
+            "create_canary",
+            s.secrets()
+                .create_canary(
+                    v,
+                    &pid,
+                    "X",
+                    Generator::new(None, Charset::Symbols).unwrap(),
+                )
+                .await
+                .map(drop),
+        ),
+        (
+            "unfreeze_project",
+            s.secrets().unfreeze_project(v, &pid).await.map(drop),
         ),
         (
             "create_secret",
@@ -526,6 +543,8 @@ fn every_post_admin_route_is_classified() {
         "/v1/admin/request-budgets",
         "/v1/admin/projects",
         "/v1/admin/projects/{id}/rename",
+        "/v1/admin/projects/{id}/canaries",
+        "/v1/admin/projects/{id}/unfreeze",
         "/v1/admin/secrets",
         "/v1/admin/secrets/{id}/update",
         "/v1/admin/secrets/{id}/rollback",

@@ -86,6 +86,7 @@ impl From<CoreError> for ApiError {
             CoreError::Unauthenticated => Self::new(ErrorCode::AuthenticationFailed),
             CoreError::Unavailable => Self::new(ErrorCode::Unavailable),
             CoreError::StepUpRequired => Self::new(ErrorCode::StepUpRequired),
+            CoreError::ProjectFrozen => Self::new(ErrorCode::ProjectFrozen),
             CoreError::SetupClosed => Self::new(ErrorCode::SetupClosed),
             CoreError::EnrollmentProofRequired => Self::new(ErrorCode::EnrollmentProofRequired),
             CoreError::EnrollmentProofInvalid(why) => Self {
@@ -137,7 +138,8 @@ fn conflict_code(rule: Conflict) -> ErrorCode {
         | Conflict::NotEmpty
         | Conflict::MachineState
         | Conflict::StaleBase
-        | Conflict::PasskeyExists => ErrorCode::Conflict,
+        | Conflict::PasskeyExists
+        | Conflict::Canary => ErrorCode::Conflict,
     }
 }
 

@@ -66,6 +66,7 @@ pub fn json_bodies(body: &[u8]) -> Vec<BodyVerdict> {
         required::<api::admin::vault::VaultSettingsRequest>("admin::VaultSettingsRequest", body),
         required::<api::admin::project::CreateProjectRequest>("admin::CreateProjectRequest", body),
         required::<api::admin::project::RenameProjectRequest>("admin::RenameProjectRequest", body),
+        required::<api::admin::project::CreateCanaryRequest>("admin::CreateCanaryRequest", body),
         required::<api::admin::secret::CreateSecretRequest>("admin::CreateSecretRequest", body),
         required::<api::admin::secret::UpdateSecretRequest>("admin::UpdateSecretRequest", body),
         required::<api::admin::secret::SecretQueryRequest>("admin::SecretQueryRequest", body),

@@ -48,6 +48,11 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         name: "0004_enrollment_proof.sql",
         sql: include_str!("../migrations/0004_enrollment_proof.sql"),
     },
+    Migration {
+        version: 5,
+        name: "0005_canaries.sql",
+        sql: include_str!("../migrations/0005_canaries.sql"),
+    },
 ];
 
 /// Applies any missing migrations. [`StoreError::Corrupt`] if the database records a version

@@ -24,6 +24,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0007_policy_version.sql"),
     include_str!("../migrations/0008_request_budget.sql"),
     include_str!("../migrations/0009_enrollment_proof.sql"),
+    include_str!("../migrations/0010_canaries.sql"),
 ];
 
 /// Creates the file if needed and opens the write connection, configured and migrated.

@@ -127,6 +127,9 @@ pub enum Conflict {
     StaleBase,
     /// Raised by the business layer: the passkey is registered to this user already.
     PasskeyExists,
+    /// Raised by the business layer: a canary's value is server-generated and is never written
+    /// by hand (update, field patch or merge, rollback, manual rotation); nothing changes.
+    Canary,
 }
 
 impl Conflict {
@@ -156,6 +159,7 @@ impl Conflict {
                 "version: the secret has a newer version than baseVersion; start again from it"
             }
             Self::PasskeyExists => "passkey_exists",
+            Self::Canary => "canary: a canary secret's value cannot be written by hand",
         }
     }
 }

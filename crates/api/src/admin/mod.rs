@@ -89,6 +89,8 @@ mod tests {
             route::VAULT_SETTINGS,
             route::PROJECTS,
             route::PROJECT_RENAME,
+            route::PROJECT_CANARIES,
+            route::PROJECT_UNFREEZE,
             route::SECRETS,
             route::SECRETS_QUERY,
             route::SECRET,

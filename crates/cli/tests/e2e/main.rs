@@ -48,3 +48,6 @@ mod login_flood;
 mod floods;
 // Check-and-set writes, partial field updates and project rename (issue 11, "Safe updates").
 mod safe_updates;
+// Canary secrets: a read answers, then freezes the project (423) until an admin unfreezes it
+// (issue 11, "Canary secrets").
+mod canary;

@@ -33,6 +33,7 @@ pub(crate) fn project(p: ProjectView) -> ProjectAnswer {
         id: p.id,
         name: p.name,
         created_at: p.created_at,
+        frozen_at: p.frozen_at,
     }
 }
 
@@ -46,6 +47,7 @@ pub(crate) fn secret(s: SecretView) -> SecretMetadataAnswer {
         version: s.version,
         created_at: s.created_at,
         updated_at: s.updated_at,
+        canary: s.canary,
     }
 }
 
