@@ -64,3 +64,26 @@ def test_sdk_in_memory_bootstrap_with_an_enrollment_token(server, monkeypatch):
     machines = server.op("machine", "list")["machines"]
     m = next(m for m in machines if m["name"] == "fn")
     assert m["kind"] == "ephemeral" and m["status"] == "approved" and m["expiresAt"]
+
+
+def test_sdk_reports_a_frozen_project_cleanly(server, monkeypatch):
+    """Issue 11 §5: after a canary read, the SDK gets 423 and raises its base ApiError with
+    http_status 423 and the server's message; it does not retry it or serve a cached value."""
+    from sikkerkey.exceptions import ApiError
+
+    project, std, fields, ident_path = setup_machine(server)
+    canary = server.op("project", "canary", project, "AWS_ROOT_KEY")["id"]
+    machine = json.loads(ident_path.read_text())["machineId"]
+    server.op("machine", "grant", machine, "--secret", canary)
+    monkeypatch.setenv("SIKKERKEY_IDENTITY", str(ident_path))
+    sk = SikkerKey()
+
+    assert sk.get_secret(std) == "postgres://app:pw@db/pay"
+    assert len(sk.get_secret(canary)) == 32
+    for call in (lambda: sk.get_secret(std), sk.list_secrets, sk.export):
+        with pytest.raises(ApiError) as e:
+            call()
+        assert e.value.http_status == 423
+        assert "frozen" in str(e.value)
+    server.op("project", "unfreeze", project)
+    assert sk.get_secret(std) == "postgres://app:pw@db/pay"

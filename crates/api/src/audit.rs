@@ -138,6 +138,11 @@ vocabulary! {
         ProjectCreate = "project_create";
         /// A project was renamed.
         ProjectRename = "project_rename";
+        /// CRITICAL: a machine read a canary secret, and its project was frozen. `actor_id` is
+        /// the machine, `source_ip` its address, `target` the canary, `detail` the project.
+        CanaryTriggered = "canary_triggered";
+        /// An administrator lifted a project's freeze, with a fresh second factor.
+        ProjectUnfreeze = "project_unfreeze";
         /// Projects were listed.
         ProjectList = "project_list";
         /// A project, with every secret in it, was moved to the trash.
@@ -335,6 +340,8 @@ vocabulary! {
         PolicyExpired = "policy_expired";
         /// The policy's maximum number of reads is spent.
         PolicyMaxReads = "policy_max_reads";
+        /// The project is frozen (a canary in it was read).
+        ProjectFrozen = "project_frozen";
         // Operators and users.
         /// The operator key's lifetime ended.
         OperatorExpired = "operator_expired";

@@ -134,6 +134,15 @@ error_codes! {
     /// the server keeps secret, so a precise answer is no oracle, and it is checked before the
     /// token is looked up, so it says nothing about the token.
     EnrollmentProofInvalid = (400, "enrollment_proof_invalid", "enrollment proof invalid");
+    /// 423: a machine request into a frozen project (a canary secret in it was read). The same
+    /// body for every request into that project, on every replica, until an administrator
+    /// unfreezes it with a fresh second factor. Only a machine that could otherwise use the
+    /// project gets it: one without access still gets the uniform 403.
+    ProjectFrozen = (
+        423,
+        "project_frozen",
+        "project frozen: a canary secret in it was read; an administrator must unfreeze it"
+    );
     /// 400: a new password is too easy to guess; the message is the estimator's advice.
     WeakPassword = (400, "weak_password", "password is too easy to guess");
 }

@@ -112,6 +112,10 @@ pub mod admin {
     pub const TRASH_PURGE: &str = "/v1/admin/trash/{id}/purge";
     /// How long the trash keeps items.
     pub const TRASH_RETENTION: &str = "/v1/admin/trash/retention";
+    /// Creates a canary secret in a project (its value generated on the server).
+    pub const PROJECT_CANARIES: &str = "/v1/admin/projects/{id}/canaries";
+    /// Lifts a canary's freeze from a project (admins, with a fresh second factor).
+    pub const PROJECT_UNFREEZE: &str = "/v1/admin/projects/{id}/unfreeze";
     /// Creates a secret.
     pub const SECRETS: &str = "/v1/admin/secrets";
     /// Lists secrets matching a query.

@@ -37,6 +37,27 @@ enum ProjectCommand {
         /// The project (its name or id).
         project: String,
     },
+    /// Create a canary secret: its value is generated on the server and never shown. Grant it
+    /// only to machines whose read of it means compromise: the read freezes the whole project
+    /// (every machine request into it answers 423) until an admin unfreezes it.
+    Canary {
+        /// The project (its name or id).
+        project: String,
+        /// The canary's name: one a thief would want.
+        name: String,
+        /// The value's length, 1-1024 (default 32; uuid is always 36).
+        #[arg(long)]
+        length: Option<u32>,
+        /// symbols (default), alphanumeric, numbers, hex, base64url or uuid.
+        #[arg(long)]
+        charset: Option<String>,
+    },
+    /// Lift a canary's freeze from a project (admins). With an operator key no second factor
+    /// is asked: the key itself was issued after a sign-in with one.
+    Unfreeze {
+        /// The project (its name or id).
+        project: String,
+    },
 }
 
 /// Runs a `project` subcommand.
@@ -77,6 +98,42 @@ pub async fn run(args: ProjectArgs, json: bool) -> anyhow::Result<ExitCode> {
                 output::lines([format!(
                     "moved project {} to the trash",
                     output::cell(&d.id)
+
+                )])?;
+            }
+        }
+        ProjectCommand::Canary {
+            project,
+            name,
+            length,
+            charset,
+        } => {
+            let id = resolve(&client, &project).await?;
+            let s = client
+                .projects()
+                .create_canary(&id, &name, length, charset.as_deref())
+                .await?;
+            if json {
+                output::json(&s)?;
+            } else {
+                output::lines([format!(
+                    "created canary {} ({}) in project {}",
+                    output::cell(&s.id),
+                    output::cell(&s.name),
+                    output::cell(&s.project_id)
+                )])?;
+            }
+        }
+        ProjectCommand::Unfreeze { project } => {
+            let id = resolve(&client, &project).await?;
+            let p = client.projects().unfreeze(&id).await?;
+            if json {
+                output::json(&p)?;
+            } else {
+                output::lines([format!(
+                    "unfroze project {} ({})",
+                    output::cell(&p.id),
+                    output::cell(&p.name)
                 )])?;
             }
         }

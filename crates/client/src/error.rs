@@ -22,6 +22,9 @@ pub enum HttpErrorKind {
     Other,
     /// 413: the body is larger than the route accepts.
     PayloadTooLarge,
+    /// 423: the project is frozen (`project_frozen`: a canary secret in it was read). Not
+    /// retried: nothing changes until an administrator unfreezes it.
+    Locked,
     /// 429: rate limited; the SDK retried before giving up.
     RateLimited,
     /// 401: the signature, timestamp, nonce or principal was refused. The server gives one
@@ -41,6 +44,7 @@ impl HttpErrorKind {
             404 => Self::NotFound,
             409 => Self::Conflict,
             413 => Self::PayloadTooLarge,
+            423 => Self::Locked,
             429 => Self::RateLimited,
             503 => Self::Unavailable,
             _ => Self::Other,

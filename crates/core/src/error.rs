@@ -61,6 +61,10 @@ pub enum CoreError {
     /// password.
     #[error("password is too easy to guess: {0}")]
     WeakPassword(String),
+    /// A machine request into a project that a canary read froze: the same answer for every
+    /// request into it until an administrator unfreezes it.
+    #[error("project frozen")]
+    ProjectFrozen,
     /// A fail-closed dependency (the store or the audit log) is down.
     #[error("service unavailable")]
     Unavailable,

@@ -1,12 +1,30 @@
 //! What machines read. Steps 5 and 6 of authorisation (project membership, then an explicit
 //! grant) happen here, then decryption, then the durable audit record, then the answer.
+//!
+//! # Canaries and frozen projects (issue 11 §5)
+//!
+//! Every read query below also reports whether the secret's project is frozen (the flag lives
+//! on the project row those queries join already, so it costs no extra query and every replica
+//! sees a freeze from its next request on). A machine that may use the project gets 423
+//! [`CoreError::ProjectFrozen`] for any request that touches a frozen one: a read, an export,
+//! a listing or a poll that names one of its secrets (an unscoped listing or export too, if
+//! one of its rows lies there). A machine without access still gets the uniform 403, so the
+//! freeze reveals nothing to it.
+//!
+//! A canary is read like any other secret (same answer, same record), and its read also
+//! freezes the project: the freeze and a `canary_triggered` record (the critical one: machine,
+//! source address, secret, project) commit in one transaction before the value leaves, then
+//! the read's own record follows as usual. If the freeze cannot be made durable the read fails
+//! closed (503) and nothing leaves.
 
 use std::sync::Arc;
 
 use signet_api::audit::{AuditAction, DenialReason};
 use signet_crypto::{SealedValue, SecretAad, WrappedProjectKey};
 use signet_proto::{ProjectId, SecretId};
-use signet_store::{AuditResult, GrantedSecret, ReadMark, SecretKind, SecretReadView};
+use signet_store::{
+    AuditResult, GrantedSecret, ReadMark, SecretKind, SecretReadView, SecretRecord,
+};
 use zeroize::Zeroizing;
 
 use crate::context::Context;
@@ -161,6 +179,11 @@ impl Reads {
                 .await?;
             return Err(CoreError::Forbidden);
         }
+        if view.project_frozen {
+            return Err(self
+                .refuse_frozen(m, AuditAction::SecretRead, secret_id.as_str())
+                .await);
+        }
         // The access policy, after the grant and before decryption. Its record came with the
         // view (one query); a secret without one goes straight on.
         let admitted = match policy::admit(&self.cx, m, &view).await? {
@@ -173,6 +196,9 @@ impl Reads {
             }
         };
         let value = self.decrypt(&view)?;
+        if view.secret.canary {
+            self.trigger(m, &view.secret).await?;
+        }
         let e = self.cx.event(
             &Actor::machine(m),
             AuditAction::SecretRead,
@@ -191,6 +217,51 @@ impl Reads {
             policy::rotation_due(&view.secret.id, view.secret.current_version);
         }
         Ok(value)
+    }
+
+    /// Audits a machine request refused because it touches a frozen project, and answers 423.
+    /// A failed record is the answer instead: an unrecorded denial is an outage.
+    async fn refuse_frozen(
+        &self,
+        m: &AuthedMachine,
+        action: AuditAction,
+        target: &str,
+    ) -> CoreError {
+        match self
+            .cx
+            .audit_machine_denied(m, action, target, DenialReason::ProjectFrozen)
+            .await
+        {
+            Ok(()) => CoreError::ProjectFrozen,
+            Err(e) => e,
+        }
+    }
+
+    /// A granted machine read `canary`: freezes its project and writes the critical record, in
+    /// one transaction, before the value may leave.
+    async fn trigger(&self, m: &AuthedMachine, canary: &SecretRecord) -> CoreResult<()> {
+        tracing::warn!(
+            machine = %m.record.id,
+            source = %m.source_ip,
+            secret = %canary.id,
+            project = %canary.project_id,
+            "canary secret read: freezing its project"
+        );
+        let e = self.cx.event(
+            &Actor::machine(m),
+            AuditAction::CanaryTriggered,
+            canary.id.as_str(),
+            AuditResult::Ok,
+            &format!("project={} severity=critical", canary.project_id),
+        );
+        self.cx
+            .audited_event(e)
+            .freeze_project(&canary.project_id, self.cx.now_ms())
+            .await
+            .map_err(|e| {
+                tracing::error!(error = %e, "canary freeze failed; failing closed");
+                CoreError::Unavailable
+            })
     }
 
     fn parse_project(&self, project: Option<&str>) -> CoreResult<Option<ProjectId>> {
@@ -213,6 +284,15 @@ impl Reads {
             .store
             .granted_secrets(&m.record.id, project.as_ref())
             .await?;
+        if let Some(frozen) = rows.iter().find(|r| r.project_frozen) {
+            return Err(self
+                .refuse_frozen(
+                    m,
+                    AuditAction::SecretList,
+                    frozen.secret.project_id.as_str(),
+                )
+                .await);
+        }
         let e = self.cx.event(
             &Actor::machine(m),
             AuditAction::SecretList,
@@ -237,6 +317,15 @@ impl Reads {
             .store
             .granted_read_views(&m.record.id, project.as_ref())
             .await?;
+        if let Some(frozen) = views.iter().find(|v| v.project_frozen) {
+            return Err(self
+                .refuse_frozen(
+                    m,
+                    AuditAction::SecretExport,
+                    frozen.secret.project_id.as_str(),
+                )
+                .await);
+        }
         let mut out = Vec::with_capacity(views.len());
         let mut events = Vec::with_capacity(views.len());
         let mut marks = Vec::with_capacity(views.len());
@@ -288,6 +377,10 @@ impl Reads {
                 "count=0",
             ));
         }
+        // Every canary among them freezes its project before any value leaves.
+        for v in views.iter().filter(|v| v.secret.canary) {
+            self.trigger(m, &v.secret).await?;
+        }
         self.cx.journal(events, marks).await?;
         for (secret, version) in &due {
             policy::rotation_due(secret, *version);
@@ -312,7 +405,14 @@ impl Reads {
                 Err(_) => out.push((w.clone(), PollStatus::AccessDenied)),
             }
         }
-        for row in self.cx.store.poll(&m.record.id, &ids).await? {
+        let rows = self.cx.store.poll(&m.record.id, &ids).await?;
+        // Only a machine that may read a watched secret learns that its project is frozen.
+        if let Some(frozen) = rows.iter().find(|r| r.granted && r.project_frozen) {
+            return Err(self
+                .refuse_frozen(m, AuditAction::SecretPoll, frozen.secret_id.as_str())
+                .await);
+        }
+        for row in rows {
             // Grant before deletion: only a machine that could read the secret may learn it
             // existed and was deleted (issue 9, finding 2).
             let status = match row.current_version {

@@ -4,6 +4,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use signet_api::audit::AuditAction;
+use signet_crypto::generator::Generator;
 use signet_crypto::{ProjectKey, SecretAad};
 use signet_proto::{MachineId, ProjectId, SecretId};
 use signet_store::{
@@ -312,6 +313,8 @@ pub struct ProjectView {
     pub name: String,
     /// Unix ms.
     pub created_at: i64,
+    /// When a canary read froze it, Unix ms; `None` while machines may use it.
+    pub frozen_at: Option<i64>,
 }
 
 impl From<ProjectRecord> for ProjectView {
@@ -320,6 +323,7 @@ impl From<ProjectRecord> for ProjectView {
             id: p.id,
             name: p.name,
             created_at: p.created_ms,
+            frozen_at: p.frozen_ms,
         }
     }
 }
@@ -343,6 +347,8 @@ pub struct SecretView {
     pub created_at: i64,
     /// Unix ms.
     pub updated_at: i64,
+    /// A canary (operators see it; machines never do).
+    pub canary: bool,
 }
 
 impl From<SecretRecord> for SecretView {
@@ -356,6 +362,7 @@ impl From<SecretRecord> for SecretView {
             version: s.current_version,
             created_at: s.created_ms,
             updated_at: s.updated_ms,
+            canary: s.canary,
         }
     }
 }
@@ -402,6 +409,22 @@ pub(crate) fn written_version(before: SecretRecord, written: u32, v: NewVersion)
     }
 }
 
+/// Whether a secret is a canary, whose value is never written by hand. Rotation asks this
+/// before it writes (a manual rotation of a canary is the same 409 as an update).
+pub fn is_canary(s: &SecretRecord) -> bool {
+    s.canary
+}
+
+/// Refuses a hand-made value write on a canary: 409 `conflict` naming the `canary` rule, before
+/// anything is sealed or written. Its value is the server's, and a write would let someone who
+/// learned it replace the trap with a value they know.
+pub(crate) fn refuse_canary(s: &SecretRecord) -> CoreResult<()> {
+    if is_canary(s) {
+        return Err(CoreError::Conflict(Conflict::Canary));
+    }
+    Ok(())
+}
+
 fn parse_secret_id(id: &str) -> CoreResult<SecretId> {
     SecretId::parse(id).map_err(|_| CoreError::NotFound)
 }
@@ -438,6 +461,7 @@ impl Secrets {
             name: name.to_owned(),
             wrapped_key: wrapped.0,
             created_ms: self.cx.now_ms(),
+            frozen_ms: None,
         };
         self.cx
             .audited(op, AuditAction::ProjectCreate, p.id.as_str(), &p.name)
@@ -498,6 +522,43 @@ impl Secrets {
         })
     }
 
+    /// Lifts a canary's freeze: machines may use the project again from their next request.
+    /// Admins and owners only, and in a browser session only with a second factor given within
+    /// the step-up window (operator keys pass, as for every step-up action: the key was issued
+    /// after a full sign-in with the second factor). Unfreezing a project that is not frozen
+    /// changes nothing and is still recorded.
+    pub async fn unfreeze_project(&self, op: &AuthedOperator, id: &str) -> CoreResult<ProjectView> {
+        self.cx
+            .require(op, Permission::ManageProjects, AuditAction::ProjectUnfreeze)
+            .await?;
+        let parsed = ProjectId::parse(id).ok();
+        self.cx
+            .require_project(op, parsed.as_ref(), AuditAction::ProjectUnfreeze)
+            .await?;
+        self.cx
+            .require_step_up(op, AuditAction::ProjectUnfreeze)
+            .await?;
+        let id = parsed.ok_or(CoreError::NotFound)?;
+        let project = self
+            .cx
+            .store
+            .project(&id)
+            .await?
+            .ok_or(CoreError::NotFound)?;
+        let detail = match project.frozen_ms {
+            Some(t) => format!("frozen_ms={t}"),
+            None => "frozen_ms=none".to_owned(),
+        };
+        self.cx
+            .audited(op, AuditAction::ProjectUnfreeze, id.as_str(), &detail)
+            .unfreeze_project(&id)
+            .await?;
+        Ok(ProjectView {
+            frozen_at: None,
+            ..project.into()
+        })
+    }
+
     async fn project_key(&self, project: &ProjectRecord) -> CoreResult<ProjectKey> {
         self.cx
             .root
@@ -554,6 +615,47 @@ impl Secrets {
         self.cx
             .require(op, Permission::WriteSecrets, AuditAction::SecretCreate)
             .await?;
+        self.create(op, project, name, input, None).await
+    }
+
+    /// Creates a canary: a standard secret whose value `generator` makes on the server (nobody
+    /// ever sees it). To a machine it is like any other secret; reading it freezes its project
+    /// (see `crate::read`). Only those who manage projects may set one (admins and owners), since
+    /// a granted machine's read of it takes the whole project offline.
+    pub async fn create_canary(
+        &self,
+        op: &AuthedOperator,
+        project: &str,
+        name: &str,
+        generator: Generator,
+    ) -> CoreResult<SecretView> {
+        self.cx
+            .require(op, Permission::ManageProjects, AuditAction::SecretCreate)
+            .await?;
+        let value = generator.generate().map_err(|e| {
+            tracing::error!(error = %e, "canary value generation failed");
+            CoreError::Unavailable
+        })?;
+        self.create(
+            op,
+            project,
+            name,
+            SecretInput::Value(value),
+            Some(generator),
+        )
+        .await
+    }
+
+    /// The body of [`Secrets::create_secret`] and [`Secrets::create_canary`], after the role
+    /// check: a canary is the one whose generator is given.
+    async fn create(
+        &self,
+        op: &AuthedOperator,
+        project: &str,
+        name: &str,
+        input: SecretInput,
+        canary: Option<Generator>,
+    ) -> CoreResult<SecretView> {
         let parsed = ProjectId::parse(project).ok();
         self.cx
             .require_project(op, parsed.as_ref(), AuditAction::SecretCreate)
@@ -580,14 +682,19 @@ impl Secrets {
             created_ms: now,
             updated_ms: now,
             deleted_ms: None,
+            canary: canary.is_some(),
+        };
+        let detail = match canary {
+            Some(g) => format!(
+                "project={} version=1 canary=true charset={} length={}",
+                rec.project_id,
+                g.charset(),
+                g.length()
+            ),
+            None => format!("project={} version=1", rec.project_id),
         };
         self.cx
-            .audited(
-                op,
-                AuditAction::SecretCreate,
-                rec.id.as_str(),
-                &format!("project={} version=1", rec.project_id),
-            )
+            .audited(op, AuditAction::SecretCreate, rec.id.as_str(), &detail)
             .insert_secret(&rec, &first)
             .await?;
         Ok(rec.into())
@@ -656,6 +763,7 @@ impl Secrets {
         let s = self
             .secret_in_scope(op, id, AuditAction::SecretUpdate)
             .await?;
+        refuse_canary(&s)?;
         check_expected(expected, s.current_version)?;
         let id = s.id.clone();
         let project = self
@@ -734,6 +842,7 @@ impl Secrets {
         let s = self
             .secret_in_scope(op, id, AuditAction::SecretUpdate)
             .await?;
+        refuse_canary(&s)?;
         let id = s.id.clone();
         // `read_view` also reports a machine's membership and grant; an operator is no machine,
         // so an id that matches no row stands in and only the value columns are used.
@@ -812,6 +921,7 @@ impl Secrets {
         let s = self
             .secret_in_scope(op, id, AuditAction::SecretRollback)
             .await?;
+        refuse_canary(&s)?;
         check_expected(expected, s.current_version)?;
         let id = s.id.clone();
         let versions = self.cx.store.versions(&id).await?;

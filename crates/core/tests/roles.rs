@@ -11,6 +11,7 @@ use signet_core::rotation::RotationSpec;
 use signet_core::secret::SecretInput;
 use signet_core::share::NewShare;
 use signet_core::{Conflict, CoreError};
+use signet_crypto::generator::{Charset, Generator};
 use signet_proto::{OperatorId, SecretSeed};
 use signet_store::{AuditFilter, Role};
 use signet_testkit::routes::route_path;
@@ -178,6 +179,22 @@ async fn a_viewer_changes_nothing_and_every_refusal_is_audited() {
         (
             "rename_project",
             s.secrets().rename_project(v, &pid, "x").await.map(drop),
+        ),
+        (
+            "create_canary",
+            s.secrets()
+                .create_canary(
+                    v,
+                    &pid,
+                    "X",
+                    Generator::new(None, Charset::Symbols).unwrap(),
+                )
+                .await
+                .map(drop),
+        ),
+        (
+            "unfreeze_project",
+            s.secrets().unfreeze_project(v, &pid).await.map(drop),
         ),
         (
             "create_secret",
@@ -610,6 +627,8 @@ fn every_post_admin_route_is_classified() {
         "/v1/admin/trash/{id}/restore",
         "/v1/admin/trash/{id}/purge",
         "/v1/admin/trash/retention",
+        "/v1/admin/projects/{id}/canaries",
+        "/v1/admin/projects/{id}/unfreeze",
         "/v1/admin/secrets",
         "/v1/admin/secrets/{id}/update",
         "/v1/admin/secrets/{id}/rollback",

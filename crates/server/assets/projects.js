@@ -1,7 +1,7 @@
 // Projects group secrets; machines are attached to projects.
 
 import * as api from './api.js';
-import { h, screen, card, table, when, mono, field, form, announce, action } from './page.js';
+import { h, screen, card, table, when, mono, field, form, announce, action, badge } from './page.js';
 
 export async function projectsPage() {
   const { projects = [] } = await api.get('/v1/admin/projects');
@@ -16,7 +16,7 @@ export async function projectsPage() {
   screen('Projects',
     card('Create a project', create),
     card('All projects', table('Projects', ['Name', 'Id', 'Created', 'Actions'],
-      projects.map((p) => [p.name, mono(p.id), when(p.createdAt),
+      projects.map((p) => [h('span', null, p.name, p.frozenAt ? [' ', badge('frozen', 'bad')] : null), mono(p.id), when(p.createdAt),
         h('div', { class: 'actions' },
           h('a', { href: `#/secrets/${encodeURIComponent(p.id)}` }, 'Secrets'),
           action('Delete', async () => {

@@ -70,28 +70,56 @@ export async function secretsPage(projectId) {
   });
 
   const policies = await policiesCard(project, () => secretsPage(project.id));
+  // A canary's value is the server's: nobody writes or rotates it by hand, so it offers neither.
   const rows = secrets.map((s) => [
     s.name,
-    h('span', null, badge(s.type), s.fieldNames ? h('span', { class: 'muted small' }, ' ', s.fieldNames.join(', ')) : null),
+    h('span', null, badge(s.type), s.canary ? badge('canary', 'bad') : null,
+      s.fieldNames ? h('span', { class: 'muted small' }, ' ', s.fieldNames.join(', ')) : null),
     String(s.version),
     when(s.updatedAt),
     mono(s.id),
     policySelect(s, policies.policies),
     h('div', { class: 'actions' },
-      button('Update', () => updateDialog(s, project.id), 'small'),
+      s.canary ? null : button('Update', () => updateDialog(s, project.id), 'small'),
       button('Versions', () => versionsDialog(s, project.id), 'small'),
-      button('Rotation', () => rotationDialog(s, project.id), 'small'),
+      s.canary ? null : button('Rotation', () => rotationDialog(s, project.id), 'small'),
       action('Delete', async () => {
         await api.post(`/v1/admin/secrets/${api.seg(s.id)}/delete`, {});
         await secretsPage(project.id);
         announce(`Secret ${s.name} deleted (moved to the trash).`);
       }, { cls: 'small danger', confirmText: `Delete the secret ${s.name}? Machines will no longer read it; it stays in the trash until purged.` })),
   ]);
+  const canary = form('stack', [
+    field('Canary name', { name: 'name', required: true, autocomplete: 'off', id: 'canary-name' },
+      { hint: 'One a thief would want, such as AWS_ROOT_KEY. The server generates its value; nobody sees it.' }),
+    field('Looks like', { name: 'charset', id: 'canary-charset', options: [['symbols', 'Letters, digits, punctuation'],
+      ['alphanumeric', 'Letters and digits'], ['hex', 'Hex'], ['base64url', 'Base64url'], ['uuid', 'UUID'], ['numbers', 'Digits']] },
+    { tag: 'select' }),
+  ], 'Create canary', async (v, f) => {
+    const s = await api.post(`/v1/admin/projects/${api.seg(project.id)}/canaries`, { name: v.name.trim(), charset: v.charset });
+    f.reset();
+    await secretsPage(project.id);
+    announce(`Canary ${s.name} created. Grant it only to machines whose read of it means compromise.`);
+  });
+  const frozen = project.frozenAt ? h('div', { class: 'callout error', role: 'alert', id: 'frozen-banner' },
+    h('p', null, h('strong', null, `${project.name} is frozen. `),
+      'A canary secret in it was read at ', when(project.frozenAt),
+      '. Every machine request into this project is refused (423) until an administrator unfreezes it.'),
+    action('Unfreeze', async () => {
+      await api.post(`/v1/admin/projects/${api.seg(project.id)}/unfreeze`, {});
+      await secretsPage(project.id);
+      announce(`${project.name} unfrozen: machines can read its secrets again.`);
+    }, { cls: 'danger', confirmText: `Unfreeze ${project.name}? Make sure the machine that read the canary is dealt with first.` }))
+    : null;
   screen('Secrets',
     h('div', { class: 'card' }, picker),
+    frozen,
     card(`Secrets in ${project.name}`, table('Secrets', ['Name', 'Type', 'Version', 'Updated', 'Id', 'Policy', 'Actions'], rows,
       'No secrets in this project yet.')),
     card('Create a secret', create),
+    card('Create a canary', h('p', { class: 'muted small' },
+      'A canary looks like any secret to machines. Reading it answers with its value and freezes this project at once, ',
+      'with a critical audit record. Only an administrator with a second factor can unfreeze it.'), canary),
     policies.section);
 }
 

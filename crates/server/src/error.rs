@@ -87,6 +87,7 @@ impl From<CoreError> for ApiError {
             CoreError::Unauthenticated => Self::new(ErrorCode::AuthenticationFailed),
             CoreError::Unavailable => Self::new(ErrorCode::Unavailable),
             CoreError::StepUpRequired => Self::new(ErrorCode::StepUpRequired),
+            CoreError::ProjectFrozen => Self::new(ErrorCode::ProjectFrozen),
             CoreError::SetupClosed => Self::new(ErrorCode::SetupClosed),
             CoreError::EnrollmentProofRequired => Self::new(ErrorCode::EnrollmentProofRequired),
             CoreError::EnrollmentProofInvalid(why) => Self {
@@ -143,7 +144,8 @@ fn conflict_code(rule: Conflict) -> ErrorCode {
         | Conflict::PolicyInUse
         | Conflict::ShareSpent
         | Conflict::RotationClaimed
-        | Conflict::ProjectTrashed => ErrorCode::Conflict,
+        | Conflict::ProjectTrashed
+        | Conflict::Canary => ErrorCode::Conflict,
     }
 }
 

@@ -70,6 +70,7 @@ pub fn json_bodies(body: &[u8]) -> Vec<BodyVerdict> {
         required::<api::admin::policy::UpdatePolicyRequest>("admin::UpdatePolicyRequest", body),
         required::<api::admin::policy::BindPolicyRequest>("admin::BindPolicyRequest", body),
         required::<api::admin::trash::TrashRetentionRequest>("admin::TrashRetentionRequest", body),
+        required::<api::admin::project::CreateCanaryRequest>("admin::CreateCanaryRequest", body),
         required::<api::admin::secret::CreateSecretRequest>("admin::CreateSecretRequest", body),
         required::<api::admin::secret::UpdateSecretRequest>("admin::UpdateSecretRequest", body),
         required::<api::admin::rotation::SetRotationRequest>("admin::SetRotationRequest", body),

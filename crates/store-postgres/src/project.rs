@@ -5,9 +5,10 @@ use signet_proto::ProjectId;
 use signet_store::{ProjectRecord, ProjectStore, StoreResult};
 use sqlx::postgres::PgRow;
 
-use crate::PgStore;
+use crate::change::policy_changed;
 use crate::error::db;
 use crate::row::{col, id};
+use crate::{PgStore, found};
 
 fn project(row: &PgRow) -> StoreResult<ProjectRecord> {
     Ok(ProjectRecord {
@@ -15,6 +16,7 @@ fn project(row: &PgRow) -> StoreResult<ProjectRecord> {
         name: col(row, 1)?,
         wrapped_key: col(row, 2)?,
         created_ms: col(row, 3)?,
+        frozen_ms: col(row, 4)?,
     })
 }
 
@@ -43,19 +45,49 @@ impl ProjectStore for PgStore {
         .await
     }
 
+    async fn freeze_project(&self, id: &ProjectId, now_ms: i64) -> StoreResult<()> {
+        let mut tx = self.begin().await?;
+        // The first freeze time stays: it is when the project stopped being trusted.
+        found(
+            sqlx::query("UPDATE projects SET frozen_ms = COALESCE(frozen_ms, $2) WHERE id = $1")
+                .bind(id.to_string())
+                .bind(now_ms)
+                .execute(&mut *tx)
+                .await
+                .map_err(db)?,
+        )?;
+        policy_changed(&mut tx).await?;
+        self.commit(tx).await
+    }
+
+    async fn unfreeze_project(&self, id: &ProjectId) -> StoreResult<()> {
+        let mut tx = self.begin().await?;
+        found(
+            sqlx::query("UPDATE projects SET frozen_ms = NULL WHERE id = $1")
+                .bind(id.to_string())
+                .execute(&mut *tx)
+                .await
+                .map_err(db)?,
+        )?;
+        policy_changed(&mut tx).await?;
+        self.commit(tx).await
+    }
+
     async fn project(&self, id: &ProjectId) -> StoreResult<Option<ProjectRecord>> {
-        sqlx::query("SELECT id, name, wrapped_key, created_ms FROM projects WHERE id = $1 AND deleted_ms IS NULL")
-            .bind(id.to_string())
-            .fetch_optional(self.pool())
-            .await
-            .map_err(db)?
-            .map(|r| project(&r))
-            .transpose()
+        sqlx::query(
+            "SELECT id, name, wrapped_key, created_ms, frozen_ms FROM projects WHERE id = $1 AND deleted_ms IS NULL",
+        )
+        .bind(id.to_string())
+        .fetch_optional(self.pool())
+        .await
+        .map_err(db)?
+        .map(|r| project(&r))
+        .transpose()
     }
 
     async fn projects(&self) -> StoreResult<Vec<ProjectRecord>> {
         sqlx::query(
-            "SELECT id, name, wrapped_key, created_ms FROM projects WHERE deleted_ms IS NULL ORDER BY name COLLATE \"C\"",
+            "SELECT id, name, wrapped_key, created_ms, frozen_ms FROM projects WHERE deleted_ms IS NULL ORDER BY name COLLATE \"C\"",
         )
         .fetch_all(self.pool())
         .await

@@ -68,6 +68,11 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         name: "0008_trash.sql",
         sql: include_str!("../migrations/0008_trash.sql"),
     },
+    Migration {
+        version: 9,
+        name: "0009_canaries.sql",
+        sql: include_str!("../migrations/0009_canaries.sql"),
+    },
 ];
 
 /// Applies any missing migrations. [`StoreError::Corrupt`] if the database records a version

@@ -16,7 +16,7 @@ use crate::row::{col, id, name, opt_list, opt_small, small, to_list};
 /// The secret columns every query below starts with, in the order [`secret`] reads them.
 macro_rules! secret_columns {
     () => {
-        "s.id, s.project_id, s.name, s.kind, s.field_names, s.current_version, s.created_ms, s.updated_ms, COALESCE(s.deleted_ms, (SELECT pd.deleted_ms FROM projects pd WHERE pd.id = s.project_id))"
+        "s.id, s.project_id, s.name, s.kind, s.field_names, s.current_version, s.created_ms, s.updated_ms, COALESCE(s.deleted_ms, (SELECT pd.deleted_ms FROM projects pd WHERE pd.id = s.project_id)), s.canary"
     };
 }
 
@@ -29,7 +29,7 @@ macro_rules! view_select {
         concat!(
             "SELECT ",
             secret_columns!(),
-            ", m.machine_id IS NOT NULL, g.machine_id IS NOT NULL, p.wrapped_key, val.version, val.wrapped_dek, val.ciphertext,
+            ", m.machine_id IS NOT NULL, g.machine_id IS NOT NULL, p.wrapped_key, val.version, val.wrapped_dek, val.ciphertext, p.frozen_ms IS NOT NULL,
                pol.id, pol.project_id, pol.name, pol.rules, pol.created_ms, pol.updated_ms ",
             $from,
             " JOIN projects p ON p.id = s.project_id
@@ -54,13 +54,14 @@ fn secret(row: &PgRow) -> StoreResult<SecretRecord> {
         created_ms: col(row, 6)?,
         updated_ms: col(row, 7)?,
         deleted_ms: col(row, 8)?,
+        canary: col(row, 9)?,
     })
 }
 
 fn view(row: &PgRow) -> StoreResult<SecretReadView> {
-    let value_version = opt_small(row, 12)?;
-    let wrapped_dek: Option<Vec<u8>> = col(row, 13)?;
-    let ciphertext: Option<Vec<u8>> = col(row, 14)?;
+    let value_version = opt_small(row, 13)?;
+    let wrapped_dek: Option<Vec<u8>> = col(row, 14)?;
+    let ciphertext: Option<Vec<u8>> = col(row, 15)?;
     let (Some(value_version), Some(wrapped_dek), Some(ciphertext)) =
         (value_version, wrapped_dek, ciphertext)
     else {
@@ -68,14 +69,15 @@ fn view(row: &PgRow) -> StoreResult<SecretReadView> {
     };
     Ok(SecretReadView {
         secret: secret(row)?,
-        attached: col(row, 9)?,
-        granted: col(row, 10)?,
-        wrapped_project_key: col(row, 11)?,
+        attached: col(row, 10)?,
+        granted: col(row, 11)?,
+        project_frozen: col(row, 16)?,
+        wrapped_project_key: col(row, 12)?,
         value_version,
         wrapped_dek,
         ciphertext,
-        policy: match col::<Option<String>>(row, 15)? {
-            Some(_) => Some(crate::policy::policy(row, 15)?),
+        policy: match col::<Option<String>>(row, 17)? {
+            Some(_) => Some(crate::policy::policy(row, 17)?),
             None => None,
         },
     })
@@ -193,8 +195,8 @@ impl SecretStore for PgStore {
         let mut tx = self.begin().await?;
         // A new secret is live and at version 1 whatever the record says.
         sqlx::query(
-            "INSERT INTO secrets (id, project_id, name, kind, field_names, current_version, created_ms, updated_ms)
-             VALUES ($1, $2, $3, $4, $5, 1, $6, $7)",
+            "INSERT INTO secrets (id, project_id, name, kind, field_names, current_version, created_ms, updated_ms, canary)
+             VALUES ($1, $2, $3, $4, $5, 1, $6, $7, $8)",
         )
         .bind(&id)
         .bind(s.project_id.to_string())
@@ -203,6 +205,7 @@ impl SecretStore for PgStore {
         .bind(field_names(s.field_names.as_ref()))
         .bind(s.created_ms)
         .bind(s.updated_ms)
+        .bind(s.canary)
         .execute(&mut *tx)
         .await
         .map_err(db)?;
@@ -325,7 +328,7 @@ impl SecretStore for PgStore {
         sqlx::query(concat!(
             "SELECT ",
             secret_columns!(),
-            ", p.name
+            ", p.name, p.frozen_ms IS NOT NULL
              FROM grants g
              JOIN secrets s ON s.id = g.secret_id
              JOIN memberships m ON m.machine_id = g.machine_id AND m.project_id = s.project_id
@@ -342,7 +345,8 @@ impl SecretStore for PgStore {
         .map(|r| {
             Ok(GrantedSecret {
                 secret: secret(r)?,
-                project_name: col(r, 9)?,
+                project_name: col(r, 10)?,
+                project_frozen: col(r, 11)?,
             })
         })
         .collect()
@@ -356,9 +360,11 @@ impl SecretStore for PgStore {
                     (s.deleted_ms IS NOT NULL OR EXISTS (SELECT 1 FROM projects pd WHERE pd.id = s.project_id AND pd.deleted_ms IS NOT NULL)),
                     EXISTS (SELECT 1 FROM memberships m WHERE m.machine_id = $1 AND m.project_id = s.project_id)
                       AND EXISTS (SELECT 1 FROM grants g WHERE g.machine_id = $1 AND g.secret_id = s.id),
-                    rm.version
+                    rm.version,
+                    p.frozen_ms IS NOT NULL
              FROM unnest($2::text[]) WITH ORDINALITY AS w (id, pos)
              LEFT JOIN secrets s ON s.id = w.id
+             LEFT JOIN projects p ON p.id = s.project_id
              LEFT JOIN read_marks rm ON rm.machine_id = $1 AND rm.secret_id = w.id
              ORDER BY w.pos",
         )
@@ -376,12 +382,14 @@ impl SecretStore for PgStore {
                 let current_version = opt_small(&r, 0)?;
                 let deleted: Option<bool> = col(&r, 1)?;
                 let granted: Option<bool> = col(&r, 2)?;
+                let frozen: Option<bool> = col(&r, 4)?;
                 Ok(PollRow {
                     secret_id: id.clone(),
                     current_version,
                     deleted: deleted.unwrap_or(false) && current_version.is_some(),
                     granted: granted.unwrap_or(false) && current_version.is_some(),
                     last_read_version: opt_small(&r, 3)?,
+                    project_frozen: frozen.unwrap_or(false) && current_version.is_some(),
                 })
             })
             .collect()

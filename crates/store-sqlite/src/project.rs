@@ -8,6 +8,7 @@ use signet_store::{ProjectRecord, ProjectStore, StoreResult};
 use crate::SqliteStore;
 use crate::row::{col, id};
 use crate::statement::{all, exec, exec_found, one};
+use crate::vault::bump_policy;
 
 fn project(row: &Row<'_>) -> StoreResult<ProjectRecord> {
     Ok(ProjectRecord {
@@ -15,6 +16,7 @@ fn project(row: &Row<'_>) -> StoreResult<ProjectRecord> {
         name: col(row, 1)?,
         wrapped_key: col(row, 2)?,
         created_ms: col(row, 3)?,
+        frozen_ms: col(row, 4)?,
     })
 }
 
@@ -45,11 +47,38 @@ impl ProjectStore for SqliteStore {
         .await
     }
 
+    async fn freeze_project(&self, id: &ProjectId, now_ms: i64) -> StoreResult<()> {
+        let id = id.to_string();
+        self.write(move |tx| {
+            // The first freeze time stays: it is when the project stopped being trusted.
+            exec_found(
+                tx,
+                "UPDATE projects SET frozen_ms = COALESCE(frozen_ms, ?2) WHERE id = ?1",
+                params![id, now_ms],
+            )?;
+            bump_policy(tx)
+        })
+        .await
+    }
+
+    async fn unfreeze_project(&self, id: &ProjectId) -> StoreResult<()> {
+        let id = id.to_string();
+        self.write(move |tx| {
+            exec_found(
+                tx,
+                "UPDATE projects SET frozen_ms = NULL WHERE id = ?1",
+                params![id],
+            )?;
+            bump_policy(tx)
+        })
+        .await
+    }
+
     async fn project(&self, id: &ProjectId) -> StoreResult<Option<ProjectRecord>> {
         self.read(|c| {
             one(
                 c,
-                "SELECT id, name, wrapped_key, created_ms FROM projects WHERE id = ?1 AND deleted_ms IS NULL",
+                "SELECT id, name, wrapped_key, created_ms, frozen_ms FROM projects WHERE id = ?1 AND deleted_ms IS NULL",
                 [id.as_str()],
                 project,
             )
@@ -60,7 +89,7 @@ impl ProjectStore for SqliteStore {
         self.read(|c| {
             all(
                 c,
-                "SELECT id, name, wrapped_key, created_ms FROM projects WHERE deleted_ms IS NULL ORDER BY name",
+                "SELECT id, name, wrapped_key, created_ms, frozen_ms FROM projects WHERE deleted_ms IS NULL ORDER BY name",
                 [],
                 project,
             )

@@ -16,7 +16,7 @@ use crate::statement::{all, exec, exec_found, one};
 /// The secret columns every query below starts with, in the order [`secret`] reads them.
 macro_rules! secret_columns {
     () => {
-        "s.id, s.project_id, s.name, s.kind, s.field_names, s.current_version, s.created_ms, s.updated_ms, COALESCE(s.deleted_ms, (SELECT pd.deleted_ms FROM projects pd WHERE pd.id = s.project_id))"
+        "s.id, s.project_id, s.name, s.kind, s.field_names, s.current_version, s.created_ms, s.updated_ms, COALESCE(s.deleted_ms, (SELECT pd.deleted_ms FROM projects pd WHERE pd.id = s.project_id)), s.canary"
     };
 }
 
@@ -29,7 +29,7 @@ macro_rules! view_select {
         concat!(
             "SELECT ",
             secret_columns!(),
-            ", m.machine_id IS NOT NULL, g.machine_id IS NOT NULL, p.wrapped_key, val.version, val.wrapped_dek, val.ciphertext,
+            ", m.machine_id IS NOT NULL, g.machine_id IS NOT NULL, p.wrapped_key, val.version, val.wrapped_dek, val.ciphertext, p.frozen_ms IS NOT NULL,
                pol.id, pol.project_id, pol.name, pol.rules, pol.created_ms, pol.updated_ms ",
             $from,
             " JOIN projects p ON p.id = s.project_id
@@ -54,13 +54,14 @@ fn secret(row: &Row<'_>) -> StoreResult<SecretRecord> {
         created_ms: col(row, 6)?,
         updated_ms: col(row, 7)?,
         deleted_ms: col(row, 8)?,
+        canary: col(row, 9)?,
     })
 }
 
 fn view(row: &Row<'_>) -> StoreResult<SecretReadView> {
-    let value_version: Option<u32> = col(row, 12)?;
-    let wrapped_dek: Option<Vec<u8>> = col(row, 13)?;
-    let ciphertext: Option<Vec<u8>> = col(row, 14)?;
+    let value_version: Option<u32> = col(row, 13)?;
+    let wrapped_dek: Option<Vec<u8>> = col(row, 14)?;
+    let ciphertext: Option<Vec<u8>> = col(row, 15)?;
     let (Some(value_version), Some(wrapped_dek), Some(ciphertext)) =
         (value_version, wrapped_dek, ciphertext)
     else {
@@ -68,14 +69,15 @@ fn view(row: &Row<'_>) -> StoreResult<SecretReadView> {
     };
     Ok(SecretReadView {
         secret: secret(row)?,
-        attached: col(row, 9)?,
-        granted: col(row, 10)?,
-        wrapped_project_key: col(row, 11)?,
+        attached: col(row, 10)?,
+        granted: col(row, 11)?,
+        project_frozen: col(row, 16)?,
+        wrapped_project_key: col(row, 12)?,
         value_version,
         wrapped_dek,
         ciphertext,
-        policy: match col::<Option<String>>(row, 15)? {
-            Some(_) => Some(crate::policy::policy(row, 15)?),
+        policy: match col::<Option<String>>(row, 17)? {
+            Some(_) => Some(crate::policy::policy(row, 17)?),
             None => None,
         },
     })
@@ -192,8 +194,8 @@ impl SecretStore for SqliteStore {
             // A new secret is live and at version 1 whatever the record says.
             exec(
                 tx,
-                "INSERT INTO secrets (id, project_id, name, kind, field_names, current_version, created_ms, updated_ms)
-                 VALUES (?1, ?2, ?3, ?4, ?5, 1, ?6, ?7)",
+                "INSERT INTO secrets (id, project_id, name, kind, field_names, current_version, created_ms, updated_ms, canary)
+                 VALUES (?1, ?2, ?3, ?4, ?5, 1, ?6, ?7, ?8)",
                 params![
                     s.id.as_str(),
                     s.project_id.as_str(),
@@ -202,6 +204,7 @@ impl SecretStore for SqliteStore {
                     field_names(s.field_names.as_ref()),
                     s.created_ms,
                     s.updated_ms,
+                    s.canary,
                 ],
             )?;
             insert_version(tx, s.id.as_str(), 1, &first)
@@ -326,7 +329,7 @@ impl SecretStore for SqliteStore {
                 concat!(
                     "SELECT ",
                     secret_columns!(),
-                    ", p.name
+                    ", p.name, p.frozen_ms IS NOT NULL
                      FROM grants g
                      JOIN secrets s ON s.id = g.secret_id
                      JOIN memberships m ON m.machine_id = g.machine_id AND m.project_id = s.project_id
@@ -335,7 +338,7 @@ impl SecretStore for SqliteStore {
                      ORDER BY p.name, s.name"
                 ),
                 params![machine, project.map(ProjectId::as_str)],
-                |r| Ok(GrantedSecret { secret: secret(r)?, project_name: col(r, 9)? }),
+                |r| Ok(GrantedSecret { secret: secret(r)?, project_name: col(r, 10)?, project_frozen: col(r, 11)? }),
             )
         })
     }
@@ -351,9 +354,11 @@ impl SecretStore for SqliteStore {
                         (s.deleted_ms IS NOT NULL OR EXISTS (SELECT 1 FROM projects pd WHERE pd.id = s.project_id AND pd.deleted_ms IS NOT NULL)),
                         EXISTS (SELECT 1 FROM memberships m WHERE m.machine_id = ?1 AND m.project_id = s.project_id)
                           AND EXISTS (SELECT 1 FROM grants g WHERE g.machine_id = ?1 AND g.secret_id = s.id),
-                        rm.version
+                        rm.version,
+                        p.frozen_ms IS NOT NULL
                  FROM json_each(?2) w
                  LEFT JOIN secrets s ON s.id = w.value
+                 LEFT JOIN projects p ON p.id = s.project_id
                  LEFT JOIN read_marks rm ON rm.machine_id = ?1 AND rm.secret_id = w.value
                  ORDER BY w.key",
                 [machine.as_str(), watched.as_str()],
@@ -362,7 +367,8 @@ impl SecretStore for SqliteStore {
                     let deleted: Option<bool> = col(r, 1)?;
                     let granted: Option<bool> = col(r, 2)?;
                     let last_read: Option<u32> = col(r, 3)?;
-                    Ok((current_version, deleted.unwrap_or(false), granted.unwrap_or(false), last_read))
+                    let frozen: Option<bool> = col(r, 4)?;
+                    Ok((current_version, deleted.unwrap_or(false), granted.unwrap_or(false), last_read, frozen.unwrap_or(false)))
                 },
             )
         })?;
@@ -373,12 +379,13 @@ impl SecretStore for SqliteStore {
             .iter()
             .zip(rows)
             .map(
-                |(id, (current_version, deleted, granted, last_read_version))| PollRow {
+                |(id, (current_version, deleted, granted, last_read_version, frozen))| PollRow {
                     secret_id: id.clone(),
                     current_version,
                     deleted: deleted && current_version.is_some(),
                     granted: granted && current_version.is_some(),
                     last_read_version,
+                    project_frozen: frozen && current_version.is_some(),
                 },
             )
             .collect())

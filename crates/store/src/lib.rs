@@ -148,6 +148,9 @@ pub enum Conflict {
     RotationClaimed,
     /// A trashed secret cannot come back while its project is in the trash.
     ProjectTrashed,
+    /// Raised by the business layer: a canary's value is server-generated and is never written
+    /// by hand (update, field patch or merge, rollback, manual rotation); nothing changes.
+    Canary,
 }
 
 impl Conflict {
@@ -184,6 +187,7 @@ impl Conflict {
             Self::ProjectTrashed => {
                 "project_trashed: the secret's project is in the trash; restore the project first"
             }
+            Self::Canary => "canary: a canary secret's value cannot be written by hand",
         }
     }
 }

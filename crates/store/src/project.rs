@@ -16,6 +16,9 @@ pub struct ProjectRecord {
     pub wrapped_key: Vec<u8>,
     /// Creation time, Unix ms.
     pub created_ms: i64,
+    /// When a canary read froze it; `None` while machines may use it. A new project is never
+    /// frozen, whatever the record says.
+    pub frozen_ms: Option<i64>,
 }
 
 /// Projects.
@@ -32,4 +35,10 @@ pub trait ProjectStore {
     /// a project to its own name changes nothing and succeeds); `NotFound` if there is no such
     /// project.
     async fn rename_project(&self, id: &ProjectId, name: &str) -> StoreResult<()>;
+    /// Freezes a project at `now_ms` (a frozen project keeps its first freeze time) and advances
+    /// the vault's policy stamp in the same transaction. `NotFound` if there is no such project.
+    async fn freeze_project(&self, id: &ProjectId, now_ms: i64) -> StoreResult<()>;
+    /// Lifts a freeze (a project that is not frozen stays so) and advances the policy stamp.
+    /// `NotFound` if there is no such project.
+    async fn unfreeze_project(&self, id: &ProjectId) -> StoreResult<()>;
 }

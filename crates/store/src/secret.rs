@@ -54,6 +54,9 @@ pub struct SecretRecord {
     pub updated_ms: i64,
     /// Set when soft-deleted; a deleted secret is invisible to machines.
     pub deleted_ms: Option<i64>,
+    /// A canary: its value is server-generated, never written by hand, and a machine's read of
+    /// it freezes its project. Fixed at creation; machines never see this flag.
+    pub canary: bool,
 }
 
 /// Where a version's value lives.
@@ -120,6 +123,8 @@ pub struct SecretReadView {
     pub attached: bool,
     /// Whether the machine holds an explicit grant for this secret.
     pub granted: bool,
+    /// Whether the secret's project is frozen (a canary in it was read).
+    pub project_frozen: bool,
     /// The project key, wrapped under the root key.
     pub wrapped_project_key: Vec<u8>,
     /// The version whose ciphertext holds the current value (the AAD binds this number).
@@ -141,6 +146,8 @@ pub struct GrantedSecret {
     pub secret: SecretRecord,
     /// The project's name, for the CLI listing.
     pub project_name: String,
+    /// Whether the project is frozen (a canary in it was read).
+    pub project_frozen: bool,
 }
 
 /// One watched secret's state, for the poll endpoint.
@@ -157,12 +164,14 @@ pub struct PollRow {
     pub granted: bool,
     /// The version this machine last read, if it ever read it.
     pub last_read_version: Option<u32>,
+    /// The secret's project is frozen (false if no such secret).
+    pub project_frozen: bool,
 }
 
 /// Secrets, versions, and the machine-side views.
 #[async_trait]
 pub trait SecretStore {
-    /// Creates a secret with its first version. `Conflict::SecretName` if a live secret of
+    /// Creates a secret (a canary if `secret.canary`) with its first version. `Conflict::SecretName` if a live secret of
     /// that name exists in the project; `NotFound` if the project does not exist.
     async fn insert_secret(&self, secret: &SecretRecord, first: &NewVersion) -> StoreResult<()>;
     /// Appends version `expected_current + 1`. Fails with `Conflict::Version` if the current

@@ -106,6 +106,8 @@ mod tests {
             route::TRASH_RESTORE,
             route::TRASH_PURGE,
             route::TRASH_RETENTION,
+            route::PROJECT_CANARIES,
+            route::PROJECT_UNFREEZE,
             route::SECRETS,
             route::SECRETS_QUERY,
             route::SECRET,

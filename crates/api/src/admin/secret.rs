@@ -113,6 +113,9 @@ pub struct SecretMetadataAnswer {
     pub created_at: i64,
     /// Unix ms.
     pub updated_at: i64,
+    /// A canary: its value is the server's and cannot be written by hand; a machine's read of
+    /// it freezes the project. Only operators see this flag.
+    pub canary: bool,
 }
 
 /// `POST /v1/admin/secrets/query`.

@@ -58,3 +58,6 @@ mod share;
 mod rotation;
 // Trash: delete, restore, purge and retention (issue 11, "Trash").
 mod trash;
+// Canary secrets: a read answers, then freezes the project (423) until an admin unfreezes it
+// (issue 11, "Canary secrets").
+mod canary;

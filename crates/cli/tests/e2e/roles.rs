@@ -358,6 +358,16 @@ async fn a_viewer_cannot_change_anything_and_a_developer_only_secrets(backend: B
             Some(json!({"days": 7})),
         ),
         (
+            "/v1/admin/projects/{id}/canaries",
+            format!("/v1/admin/projects/{p}/canaries"),
+            Some(json!({"name": "TRAP"})),
+        ),
+        (
+            "/v1/admin/projects/{id}/unfreeze",
+            format!("/v1/admin/projects/{p}/unfreeze"),
+            None,
+        ),
+        (
             "/v1/admin/secrets",
             "/v1/admin/secrets".into(),
             Some(json!({"projectId": p, "name": "X", "value": "v"})),

@@ -1,8 +1,9 @@
 //! Projects.
 
 use signet_api::admin::project::{
-    CreateProjectRequest, ProjectAnswer, ProjectsAnswer, RenameProjectRequest,
+    CreateCanaryRequest, CreateProjectRequest, ProjectAnswer, ProjectsAnswer, RenameProjectRequest,
 };
+use signet_api::admin::secret::SecretMetadataAnswer;
 use signet_api::route::admin as route;
 
 use signet_proto::ProjectId;
@@ -46,5 +47,31 @@ impl Projects<'_> {
         })?;
         let path = super::path(route::PROJECT_RENAME, &[("id", id.as_str())]);
         self.client.call("POST", &path, &body).await
+    }
+
+    /// `POST /v1/admin/projects/{id}/canaries`: creates a canary secret whose value the server
+    /// generates (`length` 1-1024, default 32; `charset` `symbols` by default). A machine's read
+    /// of it freezes the project.
+    pub async fn create_canary(
+        &self,
+        id: &ProjectId,
+        name: &str,
+        length: Option<u32>,
+        charset: Option<&str>,
+    ) -> Result<SecretMetadataAnswer, ClientError> {
+        let body = super::body(&CreateCanaryRequest {
+            name: name.to_owned(),
+            length,
+            charset: charset.map(str::to_owned),
+        })?;
+        let path = super::path(route::PROJECT_CANARIES, &[("id", id.as_str())]);
+        self.client.call("POST", &path, &body).await
+    }
+
+    /// `POST /v1/admin/projects/{id}/unfreeze`: lifts a canary's freeze (admins; an operator
+    /// key needs no step-up, a browser session does).
+    pub async fn unfreeze(&self, id: &ProjectId) -> Result<ProjectAnswer, ClientError> {
+        let path = super::path(route::PROJECT_UNFREEZE, &[("id", id.as_str())]);
+        self.client.call("POST", &path, &[]).await
     }
 }

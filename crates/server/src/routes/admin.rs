@@ -23,7 +23,7 @@ use signet_api::admin::machine::{
 };
 use signet_api::admin::operator::{LogoutAnswer, WhoamiAnswer};
 use signet_api::admin::project::{
-    CreateProjectRequest, ProjectAnswer, ProjectsAnswer, RenameProjectRequest,
+    CreateCanaryRequest, CreateProjectRequest, ProjectAnswer, ProjectsAnswer, RenameProjectRequest,
 };
 use signet_api::admin::secret::{
     CreateSecretRequest, RollbackRequest, SecretMetadataAnswer, SecretQueryRequest, SecretsAnswer,
@@ -44,6 +44,7 @@ use signet_core::account::{NewUser, Password, UserView};
 use signet_core::enrollment::EnrollmentSpec;
 use signet_core::role::Scope;
 use signet_core::secret::{FieldMerge, FieldPatch, SecretInput};
+use signet_crypto::generator::{Charset, Generator};
 use signet_proto::{MachineId, ProjectId, SecretId};
 use signet_store::AuditFilter;
 use zeroize::Zeroizing;
@@ -74,6 +75,8 @@ pub(crate) fn routes() -> Router<AppState> {
         .route(route::admin::TRASH_RESTORE, post(restore_from_trash))
         .route(route::admin::TRASH_PURGE, post(purge_from_trash))
         .route(route::admin::TRASH_RETENTION, post(set_trash_retention))
+        .route(route::admin::PROJECT_CANARIES, post(create_canary))
+        .route(route::admin::PROJECT_UNFREEZE, post(unfreeze_project))
         .route(route::admin::SECRETS, post(create_secret))
         .route(route::admin::SECRETS_QUERY, post(query_secrets))
         .route(route::admin::SECRET, get(secret))
@@ -303,6 +306,45 @@ async fn set_trash_retention(
         .set_retention_days(&call.operator, b.days)
         .await?;
     Ok(Json(TrashRetentionAnswer { retention_days }))
+}
+
+async fn create_canary(
+    State(s): State<AppState>,
+    id: Result<Path<WireId<ProjectId>>, PathRejection>,
+    call: OperatorCall,
+) -> ApiResult<Json<SecretMetadataAnswer>> {
+    let b: CreateCanaryRequest = json(&call.body)?;
+    let id = found(id)?;
+    let charset = match b.charset.as_deref() {
+        None => Charset::Symbols,
+        Some(name) => Charset::parse(name).ok_or_else(|| {
+            ApiError::malformed(
+                "charset must be symbols, alphanumeric, numbers, hex, base64url or uuid",
+            )
+        })?,
+    };
+    let generator =
+        Generator::new(b.length, charset).map_err(|e| ApiError::malformed(e.to_string()))?;
+    Ok(Json(answer::secret(
+        s.signet
+            .secrets()
+            .create_canary(&call.operator, &id.to_string(), &b.name, generator)
+            .await?,
+    )))
+}
+
+async fn unfreeze_project(
+    State(s): State<AppState>,
+    id: Result<Path<WireId<ProjectId>>, PathRejection>,
+    call: OperatorCall,
+) -> ApiResult<Json<ProjectAnswer>> {
+    let id = found(id)?;
+    Ok(Json(answer::project(
+        s.signet
+            .secrets()
+            .unfreeze_project(&call.operator, &id.to_string())
+            .await?,
+    )))
 }
 
 async fn projects(

@@ -89,6 +89,7 @@ pub fn project(name: &str) -> ProjectRecord {
         name: name.to_owned(),
         wrapped_key: format!("pk:{name}").into_bytes(),
         created_ms: NOW,
+        frozen_ms: None,
     }
 }
 
@@ -142,6 +143,7 @@ pub fn secret(project: &ProjectId, name: &str) -> (SecretRecord, NewVersion) {
         created_ms: NOW,
         updated_ms: NOW,
         deleted_ms: None,
+        canary: false,
     };
     (record, version(sealed(1), NOW))
 }

@@ -29,6 +29,7 @@ use crate::Store;
 
 pub mod audit;
 pub mod budget;
+pub mod canary;
 pub mod fixture;
 pub mod invite;
 pub mod machine;
@@ -98,6 +99,11 @@ macro_rules! conformance_suite {
             budget {
                 budgets_round_trip_and_clear,
                 a_machine_budget_needs_the_machine,
+            }
+            canary {
+                the_canary_flag_round_trips,
+                a_freeze_shows_in_every_read_view,
+                a_freeze_needs_the_project,
             }
             invite {
                 invites_round_trip_newest_first,
@@ -303,6 +309,7 @@ mod tests {
         let sources = [
             ("audit", include_str!("audit.rs")),
             ("budget", include_str!("budget.rs")),
+            ("canary", include_str!("canary.rs")),
             ("invite", include_str!("invite.rs")),
             ("machine", include_str!("machine.rs")),
             ("network", include_str!("network.rs")),

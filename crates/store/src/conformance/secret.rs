@@ -520,6 +520,7 @@ pub async fn poll_reports_each_watched_secret(store: Arc<dyn Store>) {
         deleted: false,
         granted: true,
         last_read_version: Some(1),
+        project_frozen: false,
     };
     assert_eq!(
         rows[0],
@@ -528,7 +529,8 @@ pub async fn poll_reports_each_watched_secret(store: Arc<dyn Store>) {
             current_version: None,
             deleted: false,
             granted: false,
-            last_read_version: None
+            last_read_version: None,
+            project_frozen: false,
         }
     );
     assert_eq!(rows[1], live);
@@ -549,7 +551,8 @@ pub async fn poll_reports_each_watched_secret(store: Arc<dyn Store>) {
             current_version: Some(1),
             deleted: false,
             granted: false,
-            last_read_version: None
+            last_read_version: None,
+            project_frozen: false,
         }
     );
     assert_eq!(rows[4], live);

@@ -92,6 +92,7 @@ async fn populate(store: &Arc<dyn Store>) -> Population {
         created_ms: NOW,
         updated_ms: NOW,
         deleted_ms: None,
+        canary: false,
     };
     let structured_first = NewVersion {
         kind: SecretKind::Structured,

@@ -37,6 +37,7 @@ pub(crate) fn project(p: ProjectView) -> ProjectAnswer {
         id: p.id,
         name: p.name,
         created_at: p.created_at,
+        frozen_at: p.frozen_at,
     }
 }
 
@@ -64,6 +65,7 @@ pub(crate) fn secret(s: SecretView) -> SecretMetadataAnswer {
         version: s.version,
         created_at: s.created_at,
         updated_at: s.updated_at,
+        canary: s.canary,
     }
 }
 
