@@ -98,7 +98,6 @@ pub async fn run(args: ProjectArgs, json: bool) -> anyhow::Result<ExitCode> {
                 output::lines([format!(
                     "moved project {} to the trash",
                     output::cell(&d.id)
-
                 )])?;
             }
         }

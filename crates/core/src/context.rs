@@ -6,7 +6,7 @@
 use std::sync::Arc;
 
 use signet_crypto::RootKey;
-use signet_proto::VaultId;
+use signet_proto::{SecretId, VaultId};
 use signet_store::Store;
 
 use crate::chain::ChainKey;
@@ -55,6 +55,11 @@ pub(crate) struct Context {
     pub(crate) failures: Failures,
     /// Static settings.
     pub(crate) config: SignetConfig,
+    /// Rotations an access policy made due ("rotate after N reads"): `(secret, version read)`.
+    /// A channel rather than a call because the read path sits below the rotation service;
+    /// `Signet::open` spawns the task that rotates them. Bounded, and a full queue drops the
+    /// request: every later read past N asks again, so nothing is lost but a duplicate.
+    pub(crate) rotations_due: tokio::sync::mpsc::Sender<(SecretId, u32)>,
 }
 
 impl Context {

@@ -9,7 +9,7 @@
 //!
 //! Layering, lowest first (a module imports only from lower ones; `tests/layering.rs` fails on
 //! an import circle): pure pieces (`clock`, `error`, `address`, `role`, `principal`, `chain`,
-//! `failures`, `readiness`) → `context` → the audit writer `journal` and the checks
+//! `failures`, `readiness`, `name`) → `context` → the audit writer `journal` and the checks
 //! `permission` (both implemented on the context) → the services.
 #![forbid(unsafe_code)]
 
@@ -28,6 +28,7 @@ pub mod fault;
 pub mod invite;
 mod journal;
 pub mod machine;
+mod name;
 pub mod network;
 pub mod operator;
 pub mod passkey;

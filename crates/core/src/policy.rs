@@ -38,9 +38,9 @@ use signet_store::{
 
 use crate::address::parse_cidr;
 use crate::context::Context;
+use crate::name::check_name;
 use crate::principal::{AuthedMachine, AuthedOperator};
 use crate::role::Permission;
-use crate::secret::check_name;
 use crate::{CoreError, CoreResult};
 
 const MINUTE_MS: i64 = 60_000;
@@ -330,13 +330,18 @@ pub(crate) async fn admit(
 
 /// The hook of "rotate after N reads": called after a read of `version` of `secret` that brought
 /// that version's read count to the policy's N or past it (every such read calls it, until a
-/// new version starts a new count).
-///
-/// MERGE (issue 11, section 3): the rotation feature wires here a rotation with trigger
-/// `policy`, conditional on `version` still being current (check-and-set), so that the reads
-/// racing past N rotate once. Until then this only reports that a rotation is due.
-pub(crate) fn rotation_due(secret: &SecretId, version: u32) {
-    tracing::info!(%secret, version, "access policy: rotation due after reads");
+/// new version starts a new count). It queues a rotation with trigger `policy` for the task
+/// `Signet::open` spawns; that rotation is a check-and-set on `version`, so however many reads
+/// race past N, the version is rotated once.
+pub(crate) fn rotation_due(cx: &Context, secret: &SecretId, version: u32) {
+    if cx
+        .rotations_due
+        .try_send((secret.clone(), version))
+        .is_err()
+    {
+        // Full (a burst of reads past N) or closed (shutting down): the next read asks again.
+        tracing::debug!(%secret, version, "access policy: rotation request not queued");
+    }
 }
 
 /// Policies as operators manage them.

@@ -214,7 +214,7 @@ impl Reads {
         // Fail closed: the value leaves only after its record is durable.
         self.cx.journal(vec![e], vec![mark]).await?;
         if admitted.rotate {
-            policy::rotation_due(&view.secret.id, view.secret.current_version);
+            policy::rotation_due(&self.cx, &view.secret.id, view.secret.current_version);
         }
         Ok(value)
     }
@@ -383,7 +383,7 @@ impl Reads {
         }
         self.cx.journal(events, marks).await?;
         for (secret, version) in &due {
-            policy::rotation_due(secret, *version);
+            policy::rotation_due(&self.cx, secret, *version);
         }
         Ok(out)
     }

@@ -24,7 +24,9 @@ use crate::journal::Actor;
 use crate::principal::AuthedOperator;
 use crate::read::Reads;
 use crate::role::Permission;
-use crate::secret::{SecretInput, SecretView, Secrets, check_field_name, parse_fields};
+use crate::secret::{
+    SecretInput, SecretView, Secrets, check_field_name, parse_fields, refuse_canary,
+};
 use crate::{CoreError, CoreResult};
 
 /// The shortest schedule interval, in seconds (5 minutes).
@@ -176,6 +178,7 @@ impl Rotation {
             .secrets
             .secret_in_scope(op, id, AuditAction::SecretRotationSet)
             .await?;
+        refuse_canary(&s)?;
         let charset = match &spec.charset {
             None => Charset::Symbols,
             Some(name) => Charset::parse(name).ok_or_else(|| {
@@ -353,6 +356,28 @@ impl Rotation {
         self.write(&actor, trigger.as_str(), s, trigger, None).await
     }
 
+    /// The rotation an access policy made due after N reads of `version`: a check-and-set on
+    /// that version, so the reads that raced past N rotate it once (the others find a newer
+    /// version and do nothing).
+    pub(crate) async fn rotate_after_reads(&self, secret: &SecretId, version: u32) {
+        let s = match self.cx.store.secret(secret).await {
+            Ok(Some(s)) if s.deleted_ms.is_none() && s.current_version == version => s,
+            Ok(_) => return,
+            Err(e) => {
+                tracing::warn!(%secret, error = %e, "policy rotation: the secret could not be read");
+                return;
+            }
+        };
+        let trigger = RotationTrigger::Policy;
+        let actor = Actor::new(ActorKind::System, trigger.as_str(), "local");
+        match self.write(&actor, trigger.as_str(), s, trigger, None).await {
+            Ok(_) | Err(CoreError::Conflict(Conflict::Version | Conflict::Canary)) => {}
+            Err(e) => {
+                tracing::warn!(%secret, error = %e, "policy rotation failed; the next read past N asks again");
+            }
+        }
+    }
+
     /// One scheduler tick: rotates every due schedule this replica claims first, at most
     /// [`TICK_BATCH`]. A claim another replica took, or a version a concurrent write took, is
     /// lost, not failed; a failure leaves the rotation due for the next tick.
@@ -410,6 +435,8 @@ impl Rotation {
         trigger: RotationTrigger,
         claimed: Option<(RotationClaim, RotationRecord)>,
     ) -> CoreResult<SecretView> {
+        // A canary's value is the server's trap: no trigger replaces it.
+        refuse_canary(&s)?;
         let now = self.cx.now_ms();
         let (claim, settings) = match claimed {
             Some((c, r)) => (Some(c), r),

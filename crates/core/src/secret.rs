@@ -236,21 +236,7 @@ impl std::fmt::Debug for SecretInput {
     }
 }
 
-/// Secret and project names: 1–255 characters of letters, digits, space and `_ - . / : @ +`,
-/// not starting or ending with a space. Wide enough for `DATABASE_URL` and `db creds`, narrow
-/// enough to be safe in a shell, an HTML page and a log line.
-pub fn check_name(what: &str, name: &str) -> CoreResult<()> {
-    let ok_chars = name
-        .chars()
-        .all(|c| c.is_ascii_alphanumeric() || " _-./:@+".contains(c));
-    let len = name.chars().count();
-    if !(1..=255).contains(&len) || !ok_chars || name.starts_with(' ') || name.ends_with(' ') {
-        return Err(CoreError::bad(format!(
-            "{what} name must be 1-255 characters of letters, digits, space and _-./:@+ (no leading or trailing space)"
-        )));
-    }
-    Ok(())
-}
+pub use crate::name::check_name;
 
 /// Field names: 1–64 characters of letters, digits and `_ - .`, so that the comma-joined
 /// `fieldNames` string of the machine API is unambiguous.

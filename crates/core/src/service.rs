@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use signet_crypto::RootKey;
-use signet_proto::VaultId;
+use signet_proto::{SecretId, VaultId};
 use signet_store::Store;
 
 use crate::account::{Accounts, HashGate, LOGIN_ATTEMPTS_PER_SOURCE_PER_MINUTE};
@@ -60,6 +60,31 @@ pub struct Signet {
     vault: VaultSettings,
 }
 
+/// Policy rotations waiting for the task below; past this, a request is dropped and the next
+/// read past N asks again.
+const POLICY_ROTATION_QUEUE: usize = 64;
+
+/// Runs the rotations access policies make due (`crate::policy::rotation_due`), one at a time.
+/// The task holds the context only weakly between requests, so it ends when the `Signet` that
+/// owns the queue's sender is dropped.
+fn spawn_policy_rotations(
+    cx: std::sync::Weak<Context>,
+    mut due: tokio::sync::mpsc::Receiver<(SecretId, u32)>,
+) {
+    tokio::spawn(async move {
+        while let Some((secret, version)) = due.recv().await {
+            let Some(cx) = cx.upgrade() else { break };
+            let reads = Reads { cx: cx.clone() };
+            let rotation = Rotation {
+                cx: cx.clone(),
+                reads: reads.clone(),
+                secrets: Secrets { cx, reads },
+            };
+            rotation.rotate_after_reads(&secret, version).await;
+        }
+    });
+}
+
 impl Signet {
     /// Opens the vault in `store` (creating it on a fresh store) and checks that `root` is the
     /// key its data was written under.
@@ -73,7 +98,9 @@ impl Signet {
         let policy = PolicyCache::load(store.as_ref())
             .await
             .map_err(OpenError::Store)?;
+        let (rotations_due, due) = tokio::sync::mpsc::channel(POLICY_ROTATION_QUEUE);
         let cx = Arc::new(Context {
+            rotations_due,
             chain: Arc::new(ChainKey::new(root.audit_key())),
             store,
             root,
@@ -105,6 +132,7 @@ impl Signet {
             cx: cx.clone(),
             reads: reads.clone(),
         };
+        spawn_policy_rotations(Arc::downgrade(&cx), due);
         Ok(Self {
             readiness: Readiness::default(),
             audit: AuditLog { cx: cx.clone() },

@@ -13,6 +13,7 @@ use std::sync::Arc;
 use signet_api::audit::AuditAction;
 use signet_core::auth::AuthedOperator;
 use signet_core::principal::{AuthedMachine, SessionGrant};
+use signet_core::rotation::RotationSpec;
 use signet_core::secret::{FieldPatch, SecretInput};
 use signet_core::{Conflict, CoreError, Signet, SignetConfig, SystemClock};
 use signet_crypto::RootKey;
@@ -228,7 +229,24 @@ impl Pair {
             )
             .await;
         let rollback = s.rollback_secret(&self.op, &self.canary, 1, None).await;
-        for (what, answer) in [("update", update), ("patch", patch), ("rollback", rollback)] {
+        // Nor by rotation: neither by hand nor by a schedule set on it.
+        let rotate = self.a.rotation().rotate_now(&self.op, &self.canary).await;
+        let schedule = self
+            .a
+            .rotation()
+            .set(&self.op, &self.canary, RotationSpec::default())
+            .await;
+        assert_eq!(
+            schedule.map(drop),
+            Err(CoreError::Conflict(Conflict::Canary)),
+            "rotation settings"
+        );
+        for (what, answer) in [
+            ("update", update),
+            ("patch", patch),
+            ("rollback", rollback),
+            ("rotate", rotate),
+        ] {
             assert_eq!(
                 answer.map(drop),
                 Err(CoreError::Conflict(Conflict::Canary)),

@@ -571,3 +571,86 @@ async fn policies_are_project_scoped_and_in_use_while_bound() {
         ]
     );
 }
+
+/// Waits (at most 10 s) until the secret's current version is `want`.
+async fn until_version(v: &Vault, want: u32) {
+    for _ in 0..200 {
+        let s = v.store.secret(&v.secret).await.unwrap().unwrap();
+        if s.current_version >= want {
+            assert_eq!(s.current_version, want, "rotated more than once");
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("the secret never reached version {want}");
+}
+
+/// The `secret_rotate` records' details, oldest first.
+async fn rotations(v: &Vault) -> Vec<String> {
+    let mut records = v
+        .store
+        .audit(&AuditFilter {
+            action: Some("secret_rotate".to_owned()),
+            limit: 1000,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    records.reverse();
+    records.into_iter().map(|r| r.event.detail).collect()
+}
+
+/// "Rotate after N reads": the Nth read of a version rotates it once, audited with trigger
+/// `policy`; reads of the new version count afresh.
+async fn rotates_after_n_reads(v: &Vault) {
+    v.bind(PolicyRules {
+        rotate_after_reads: Some(3),
+        ..Default::default()
+    })
+    .await;
+    for _ in 0..2 {
+        v.read().await.unwrap();
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert!(rotations(v).await.is_empty(), "rotated before the Nth read");
+    v.read().await.unwrap();
+    until_version(v, 2).await;
+    let r = rotations(v).await;
+    assert_eq!(r.len(), 1, "{r:?}");
+    assert!(r[0].starts_with("trigger=policy version=2"), "{r:?}");
+    // Version 2 starts a new count: two reads do not rotate it.
+    for _ in 0..2 {
+        v.a.reads()
+            .read_secret(&v.reader, v.secret.as_str())
+            .await
+            .unwrap();
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert_eq!(rotations(v).await.len(), 1);
+    // The third read of version 2 rotates it to version 3, once more.
+    v.a.reads()
+        .read_secret(&v.reader, v.secret.as_str())
+        .await
+        .unwrap();
+    until_version(v, 3).await;
+    assert_eq!(rotations(v).await.len(), 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rotate_after_n_reads_rotates_once_on_sqlite() {
+    let (_dir, store, _) = sqlite_file().await;
+    let v = vault(store, None, Arc::new(ManualClock::default())).await;
+    rotates_after_n_reads(&v).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rotate_after_n_reads_rotates_once_on_postgres() {
+    let db = TestDatabase::create().await;
+    let v = vault(
+        Arc::new(db.store().await),
+        None,
+        Arc::new(ManualClock::default()),
+    )
+    .await;
+    rotates_after_n_reads(&v).await;
+}

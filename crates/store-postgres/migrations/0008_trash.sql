@@ -7,7 +7,7 @@ ALTER TABLE secrets ADD COLUMN deleted_by_name TEXT;
 ALTER TABLE projects ADD COLUMN deleted_ms BIGINT;
 ALTER TABLE projects ADD COLUMN deleted_by TEXT;
 ALTER TABLE projects ADD COLUMN deleted_by_name TEXT;
-ALTER TABLE vault ADD COLUMN trash_retention_days INTEGER NOT NULL DEFAULT 30
+ALTER TABLE vault ADD COLUMN trash_retention_days BIGINT NOT NULL DEFAULT 30
     CHECK (trash_retention_days BETWEEN 1 AND 3650);
 CREATE INDEX secrets_deleted ON secrets (deleted_ms) WHERE deleted_ms IS NOT NULL;
 CREATE INDEX projects_deleted ON projects (deleted_ms) WHERE deleted_ms IS NOT NULL;

@@ -204,7 +204,7 @@ impl TrashStore for PgStore {
     }
 
     async fn trash_retention_days(&self) -> StoreResult<u32> {
-        let days: Option<i32> =
+        let days: Option<i64> =
             sqlx::query_scalar("SELECT trash_retention_days FROM vault WHERE singleton = 1")
                 .fetch_optional(self.pool())
                 .await
@@ -214,7 +214,7 @@ impl TrashStore for PgStore {
     }
 
     async fn set_trash_retention_days(&self, days: u32) -> StoreResult<()> {
-        let days = i32::try_from(days).map_err(|_| StoreError::Corrupt)?;
+        let days = i64::from(days);
         self.execute_found(
             sqlx::query("UPDATE vault SET trash_retention_days = $1 WHERE singleton = 1")
                 .bind(days),

@@ -393,6 +393,43 @@ async fn populate(store: &Arc<dyn Store>) -> Population {
                 .unwrap()
         );
     }
+    // An access policy bound to a secret, with counters and a last read spent by a read.
+    let policy = crate::PolicyRecord {
+        id: signet_proto::PolicyId::generate(),
+        project_id: payments.id.clone(),
+        name: "office-hours".to_owned(),
+        rules: r#"{"perMinute":3,"rotateAfterReads":10}"#.to_owned(),
+        created_ms: NOW,
+        updated_ms: NOW,
+    };
+    store.insert_policy(&policy).await.unwrap();
+    store
+        .bind_policy(&db_url.id, Some(&policy.id))
+        .await
+        .unwrap();
+    store
+        .record_policy_read(&crate::PolicyRead {
+            secret: db_url.id.clone(),
+            machine: approved.id,
+            now_ms: NOW + 3,
+            cosign: None,
+            takes: vec![
+                crate::CounterTake {
+                    machine: Some(approved.id),
+                    axis: crate::CounterAxis::Minute,
+                    window: NOW / 60_000 * 60_000,
+                    cap: Some(3),
+                },
+                crate::CounterTake {
+                    machine: None,
+                    axis: crate::CounterAxis::Version,
+                    window: 1,
+                    cap: None,
+                },
+            ],
+        })
+        .await
+        .unwrap();
     // Shares: one still pending (sealed value and all), one already opened (erased).
     let pending_share = super::share::share(NOW, NOW + HOUR);
     store.insert_share(&pending_share).await.unwrap();
@@ -473,6 +510,9 @@ async fn reads(store: &Arc<dyn Store>, p: &Population) -> Vec<String> {
         read!("rotation", store.rotation(id));
     }
     read!("shares", store.shares());
+    for project in &p.projects {
+        read!("policies", store.policies(project));
+    }
     read!("machines", store.machines());
     for m in &p.machines {
         read!("machine", store.machine(m));
