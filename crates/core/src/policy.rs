@@ -17,7 +17,7 @@
 //!   named machine itself is exempt from this axis (otherwise neither could read first).
 //! * **Expiry** (an instant) and **maximum reads** of the secret by all machines together.
 //! * **Rotate after N reads**: the reads of each version are counted; the read that reaches N
-//!   calls [`rotation_due`], where the rotation with trigger `policy` belongs.
+//!   calls [`rotation_due`], which queues the rotation with trigger `policy`.
 //!
 //! Counters live in the store and are spent by one transaction of conditional upserts, so they
 //! are exact across replicas and under races. The bound policy is loaded by the read view's own
