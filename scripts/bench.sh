@@ -5,14 +5,22 @@
 #
 #   scripts/bench.sh [RUNS] [CONNECTION COUNTS] [SECONDS]
 #   e.g. scripts/bench.sh 5 "32 128" 10   (runs alternate between the counts on one server)
+#
+# SIGNET_BENCH_BIN=DIR runs the `signet` and `signet-bench` already in DIR instead of building
+# this checkout, so that two builds (before and after a change) can be measured alternately in
+# one session.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 RUNS="${1:-3}"
 CONNS="${2:-32 128}"
 SECS="${3:-10}"
 
-cargo build --release --locked --bin signet --bin signet-bench >&2
-BIN="$PWD/target/release"
+if [ -n "${SIGNET_BENCH_BIN:-}" ]; then
+  BIN="$SIGNET_BENCH_BIN"
+else
+  cargo build --release --locked --bin signet --bin signet-bench >&2
+  BIN="${CARGO_TARGET_DIR:-$PWD/target}/release"
+fi
 TMP="$(mktemp -d)"
 SERVER=""
 cleanup() { [ -n "$SERVER" ] && kill "$SERVER" 2>/dev/null; wait 2>/dev/null; rm -rf "$TMP"; }
