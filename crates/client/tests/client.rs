@@ -433,7 +433,7 @@ async fn operator_requests_are_signed_with_the_operator_header() {
         ),
         (
             200,
-            r#"{"id":"sk_a1b2c3d4e5","name":"db","projectId":"proj_0123456789","type":"standard","fieldNames":null,"version":1,"createdAt":1,"updatedAt":1}"#,
+            r#"{"id":"sk_a1b2c3d4e5","name":"db","projectId":"proj_0123456789","type":"standard","fieldNames":null,"version":1,"createdAt":1,"updatedAt":1,"canary":false}"#,
         ),
     ]);
     let url = server.spawn().await;

@@ -619,7 +619,8 @@ async fn a_viewer_cannot_change_anything_and_a_developer_only_secrets(backend: B
         .request_json(
             "POST",
             "/v1/admin/audit/query",
-            Some(&json!({"result": "denied"})),
+            // More refusals than one default page (100) holds.
+            Some(&json!({"result": "denied", "limit": 1000})),
         )
         .await
         .expect("viewer reads the audit log");
@@ -637,7 +638,8 @@ async fn a_viewer_cannot_change_anything_and_a_developer_only_secrets(backend: B
     assert_eq!(
         denials,
         2 * (table.len() + 1) + malformed.len(),
-        "every refusal is audited"
+        "every refusal is audited: {:#}",
+        audit["records"]
     );
     let me = viewer
         .request_json("GET", "/v1/admin/whoami", None)

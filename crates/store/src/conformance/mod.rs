@@ -318,10 +318,13 @@ mod tests {
             ("passkey", include_str!("passkey.rs")),
             ("policy", include_str!("policy.rs")),
             ("project", include_str!("project.rs")),
+            ("rotation", include_str!("rotation.rs")),
             ("secret", include_str!("secret.rs")),
             ("session", include_str!("session.rs")),
+            ("share", include_str!("share.rs")),
             ("token", include_str!("token.rs")),
             ("transfer", include_str!("transfer.rs")),
+            ("trash", include_str!("trash.rs")),
             ("user", include_str!("user.rs")),
             ("vault", include_str!("vault.rs")),
         ];
