@@ -477,33 +477,7 @@ async fn sqlite_handles_on_one_file_rotate_each_due_secret_exactly_once() {
     race_on_one_database(a, b).await;
 }
 
-/// Runs each body on a fresh SQLite file and on a fresh PostgreSQL database.
-macro_rules! on_both_backends {
-    ($($name:ident),* $(,)?) => {
-        $(
-            mod $name {
-                use super::*;
-
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn sqlite() {
-                    let dir = tempfile::tempdir().unwrap();
-                    let store: Arc<dyn Store> =
-                        Arc::new(SqliteStore::open(&dir.path().join("signet.db")).unwrap());
-                    super::$name(store).await;
-                }
-
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn postgres() {
-                    let db = TestDatabase::create().await;
-                    let store: Arc<dyn Store> = Arc::new(db.store().await);
-                    super::$name(store).await;
-                }
-            }
-        )*
-    };
-}
-
-on_both_backends!(
+signet_testkit::on_both_backends!(
     a_manual_rotation_writes_a_generated_version,
     a_structured_rotation_keeps_the_fields_it_does_not_name,
     the_scheduler_rotates_once_when_due_and_once_after_downtime,

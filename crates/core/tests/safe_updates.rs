@@ -12,8 +12,6 @@ use signet_core::secret::{FieldPatch, SecretInput};
 use signet_core::{CoreError, Signet, SignetConfig, SystemClock};
 use signet_crypto::RootKey;
 use signet_store::{AuditFilter, Role, Store};
-use signet_store_sqlite::SqliteStore;
-use signet_testkit::postgres::TestDatabase;
 use zeroize::Zeroizing;
 
 /// Writers per race: more than the two cores, so some really overlap in the store.
@@ -355,33 +353,7 @@ async fn a_project_is_renamed_and_audited(store: Arc<dyn Store>) {
     assert!(v.signet.audit().audit_verify(&v.op).await.unwrap().ok);
 }
 
-/// Runs each body on a fresh SQLite file and on a fresh PostgreSQL database.
-macro_rules! on_both_backends {
-    ($($name:ident),* $(,)?) => {
-        $(
-            mod $name {
-                use super::*;
-
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn sqlite() {
-                    let dir = tempfile::tempdir().unwrap();
-                    let store: Arc<dyn Store> =
-                        Arc::new(SqliteStore::open(&dir.path().join("signet.db")).unwrap());
-                    super::$name(store).await;
-                }
-
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn postgres() {
-                    let db = TestDatabase::create().await;
-                    let store: Arc<dyn Store> = Arc::new(db.store().await);
-                    super::$name(store).await;
-                }
-            }
-        )*
-    };
-}
-
-on_both_backends!(
+signet_testkit::on_both_backends!(
     racing_writers_with_one_expected_version_let_exactly_one_win,
     a_partial_update_keeps_the_fields_it_does_not_name,
     a_project_is_renamed_and_audited,

@@ -384,33 +384,7 @@ async fn the_retention_job_purges_each_item_once(a: Arc<dyn Store>, b: Arc<dyn S
     assert!(one.audit().audit_verify(&op).await.unwrap().ok);
 }
 
-/// Runs each body on a fresh SQLite file and on a fresh PostgreSQL database.
-macro_rules! on_both_backends {
-    ($($name:ident),* $(,)?) => {
-        $(
-            mod $name {
-                use super::*;
-
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn sqlite() {
-                    let dir = tempfile::tempdir().unwrap();
-                    let store: Arc<dyn Store> =
-                        Arc::new(SqliteStore::open(&dir.path().join("signet.db")).unwrap());
-                    super::$name(store).await;
-                }
-
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn postgres() {
-                    let db = TestDatabase::create().await;
-                    let store: Arc<dyn Store> = Arc::new(db.store().await);
-                    super::$name(store).await;
-                }
-            }
-        )*
-    };
-}
-
-on_both_backends!(
+signet_testkit::on_both_backends!(
     deleted_items_hide_and_come_back_whole,
     restore_conflicts_name_the_rule,
     a_purge_is_final_and_for_admins,

@@ -1,7 +1,7 @@
 // The dashboard shell: who is signed in, the navigation, and the hash router.
 
 import * as api from './api.js';
-import { h, clear, screen, fail, button } from './page.js';
+import { h, clear, screen, fail, button, beginRoute } from './page.js';
 import { loginPage, setupPage, invitePage, stepUp, logout } from './auth.js';
 import { overviewPage } from './overview.js';
 import { projectsPage } from './projects.js';
@@ -72,6 +72,7 @@ let rendering = 0;
 
 async function render() {
   const ticket = ++rendering;
+  beginRoute(location.hash);
   const { name, arg } = route();
   document.getElementById('nav').classList.remove('open');
   document.getElementById('nav-toggle').setAttribute('aria-expanded', 'false');

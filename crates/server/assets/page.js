@@ -167,7 +167,17 @@ export function confirmDialog(text) {
 }
 
 /** The page's heading plus a container, replacing what `main` showed. */
+/** The address the newest page render started for (app.js sets it at every render). */
+let currentRoute = null;
+
+export function beginRoute(hash) {
+  currentRoute = hash;
+}
+
 export function screen(title, ...children) {
+  // A page whose data arrived after the user had moved on must not replace the newer page: its
+  // screen goes to a detached element instead.
+  if (currentRoute !== null && location.hash !== currentRoute) return document.createElement('main');
   const main = document.getElementById('main');
   clear(main);
   main.className = '';

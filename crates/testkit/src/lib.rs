@@ -30,3 +30,41 @@ pub mod world;
 pub use clock::ManualClock;
 pub use signing::{LOCAL, signed, signed_from};
 pub use world::{GrantedMachine, PASSWORD, UserKey, World, WorldBuilder, granted_machine};
+
+// The crates `on_both_backends!` names from the calling test crate, which need not depend on
+// them itself.
+#[doc(hidden)]
+pub use {signet_store, signet_store_sqlite, tempfile};
+
+/// Runs each named `async fn(Arc<dyn Store>)` of the calling test file twice, as `NAME::sqlite`
+/// on a fresh SQLite file and as `NAME::postgres` on a fresh PostgreSQL database (kept when the
+/// test fails), so one test body covers both backends.
+#[macro_export]
+macro_rules! on_both_backends {
+    ($($name:ident),* $(,)?) => {
+        $(
+            mod $name {
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn sqlite() {
+                    let dir = $crate::tempfile::tempdir().unwrap();
+                    let store: ::std::sync::Arc<dyn $crate::signet_store::Store> =
+                        ::std::sync::Arc::new(
+                            $crate::signet_store_sqlite::SqliteStore::open(
+                                &dir.path().join("signet.db"),
+                            )
+                            .unwrap(),
+                        );
+                    super::$name(store).await;
+                }
+
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn postgres() {
+                    let db = $crate::postgres::TestDatabase::create().await;
+                    let store: ::std::sync::Arc<dyn $crate::signet_store::Store> =
+                        ::std::sync::Arc::new(db.store().await);
+                    super::$name(store).await;
+                }
+            }
+        )*
+    };
+}
