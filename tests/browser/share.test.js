@@ -55,7 +55,10 @@ async function openLink(url, passphrase) {
 
 async function statusOf(page, url) {
   const id = url.split('/#/s/')[1].split('.')[0];
+  // Through the overview, fully shown, so that the row read below is from a fresh Share page
+  // and not the one left on screen before.
   await page.goto(`${server.url}/#/`);
+  await page.getByRole('heading', { name: 'Overview', exact: true }).waitFor();
   await page.goto(`${server.url}/#/share`);
   const row = page.locator('tr', { hasText: id });
   await row.waitFor();
