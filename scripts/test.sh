@@ -11,7 +11,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-step() { printf '\n==> %s\n' "$*"; }
+# Each step's heading also says how long the run has taken so far, so a slow CI run shows where.
+step() { printf '\n==> [%dm%02ds] %s\n' $((SECONDS / 60)) $((SECONDS % 60)) "$*"; }
 
 step "set-up (scripts/setup.sh: packages, PostgreSQL, venv, Node packages; quick when done)"
 ./scripts/setup.sh
@@ -63,3 +64,4 @@ signet_bin="${CARGO_TARGET_DIR:-$PWD/target}/debug/signet"
   # The same suite again with every server on its own PostgreSQL database.
   SIGNET_TEST_BACKEND=postgres SIGNET_BIN="$signet_bin" node --test --test-concurrency=1 --test-timeout=120000
 )
+step "all passed"
