@@ -23,6 +23,7 @@ mod environment;
 mod export;
 mod identity;
 mod ids;
+mod lease;
 mod machine;
 mod output;
 mod policy;
@@ -86,6 +87,10 @@ enum Command {
     Share(share::ShareArgs),
     /// Deleted secrets and projects: list, restore, purge, retention (operator).
     Trash(trash::TrashArgs),
+    /// Database connections a project's leased secrets mint roles in (operator).
+    Connection(lease::ConnectionArgs),
+    /// Leased secrets and leases: create, list, renew, revoke (operator).
+    Lease(lease::LeaseArgs),
 
     /// Enroll this machine: make a key here and register its public half.
     Enroll(enrollment::EnrollArgs),
@@ -166,6 +171,8 @@ async fn dispatch(command: Command, json: bool) -> anyhow::Result<ExitCode> {
         Command::Budget(args) => budget::run(args, json).await,
         Command::Share(args) => share::run(args, json).await,
         Command::Trash(args) => trash::run(args, json).await,
+        Command::Connection(args) => lease::connection(args, json).await,
+        Command::Lease(args) => lease::lease(args, json).await,
         Command::Enroll(args) => enrollment::run(args, json).await,
         Command::Get(args) => access::get(args, json).await,
         Command::List(args) => access::list(args, json).await,

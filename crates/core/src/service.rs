@@ -13,10 +13,12 @@ use crate::auth::{Auth, KeyCache};
 use crate::budget::{BudgetState, Budgets};
 use crate::chain::ChainKey;
 use crate::clock::Clock;
+use crate::connection::Connections;
 use crate::context::{Context, SignetConfig};
 use crate::enrollment::{Enrollment, RequestLimiter};
 use crate::failures::Failures;
 use crate::invite::Invites;
+use crate::lease::Leases;
 use crate::machine::Machines;
 use crate::network::{Network, PolicyCache};
 use crate::operator::Operators;
@@ -43,8 +45,10 @@ pub struct Signet {
     audit: AuditLog,
     auth: Auth,
     budgets: Budgets,
+    connections: Connections,
     enrollment: Enrollment,
     invites: Invites,
+    leases: Leases,
     machines: Machines,
     network: Network,
     operators: Operators,
@@ -151,6 +155,8 @@ impl Signet {
                 cx: cx.clone(),
                 accounts: accounts.clone(),
             },
+            connections: Connections { cx: cx.clone() },
+            leases: Leases { cx: cx.clone() },
             machines: Machines { cx: cx.clone() },
             operators: Operators { cx: cx.clone() },
             policies: Policies { cx: cx.clone() },
@@ -244,6 +250,16 @@ impl Signet {
     /// Invitations.
     pub fn invites(&self) -> &Invites {
         &self.invites
+    }
+
+    /// Database connections for leased secrets.
+    pub fn connections(&self) -> &Connections {
+        &self.connections
+    }
+
+    /// Leased secrets, leases, and the reaper's tick.
+    pub fn leases(&self) -> &Leases {
+        &self.leases
     }
 
     /// Machine lifecycle for operators.

@@ -145,7 +145,10 @@ fn conflict_code(rule: Conflict) -> ErrorCode {
         | Conflict::ShareSpent
         | Conflict::RotationClaimed
         | Conflict::ProjectTrashed
-        | Conflict::Canary => ErrorCode::Conflict,
+        | Conflict::Canary
+        | Conflict::ConnectionName
+        | Conflict::ConnectionInUse
+        | Conflict::LeaseState => ErrorCode::Conflict,
     }
 }
 

@@ -14,7 +14,9 @@
 mod audit;
 mod budget;
 mod change;
+mod connection;
 mod invite;
+mod lease;
 mod machine;
 mod network;
 mod nonce;
@@ -41,7 +43,9 @@ pub use audit::{
 };
 pub use budget::{BudgetStore, RequestBudgets};
 pub use change::{Change, ChangeFeed, ChangeWatcher, FeedState};
+pub use connection::{ConnectionRecord, ConnectionStore, TlsMode};
 pub use invite::{InviteRecord, InviteStore};
+pub use lease::{LeaseFilter, LeaseRecord, LeaseState, LeaseStore, LeasedSecretRecord};
 pub use machine::{
     EnrollMethod, MachineAtPolicy, MachineKind, MachineRecord, MachineStatus, MachineStore,
     NewMachine,
@@ -151,6 +155,12 @@ pub enum Conflict {
     /// Raised by the business layer: a canary's value is server-generated and is never written
     /// by hand (update, field patch or merge, rollback, manual rotation); nothing changes.
     Canary,
+    /// A database connection of that name exists in the project.
+    ConnectionName,
+    /// A leased secret, or a lease not yet revoked, still uses the database connection.
+    ConnectionInUse,
+    /// Raised by the business layer: the lease is expired or revoked, so it cannot be renewed.
+    LeaseState,
 }
 
 impl Conflict {
@@ -188,6 +198,9 @@ impl Conflict {
                 "project_trashed: the secret's project is in the trash; restore the project first"
             }
             Self::Canary => "canary: a canary secret's value cannot be written by hand",
+            Self::ConnectionName => "connection_name",
+            Self::ConnectionInUse => "connection_in_use",
+            Self::LeaseState => "lease_state: the lease is expired or revoked",
         }
     }
 }
@@ -206,7 +219,9 @@ pub trait Store:
     AuditStore
     + BudgetStore
     + ChangeFeed
+    + ConnectionStore
     + InviteStore
+    + LeaseStore
     + MachineStore
     + NetworkStore
     + NonceStore
@@ -232,7 +247,9 @@ impl<T> Store for T where
     T: AuditStore
         + BudgetStore
         + ChangeFeed
+        + ConnectionStore
         + InviteStore
+        + LeaseStore
         + MachineStore
         + NetworkStore
         + NonceStore

@@ -12,6 +12,8 @@ pub mod account;
 pub mod allowlist;
 pub mod audit;
 pub mod budget;
+pub mod connection;
+pub mod lease;
 pub mod machine;
 pub mod operator;
 pub mod passkey;
@@ -73,6 +75,8 @@ pub fn api() -> utoipa::openapi::OpenApi {
         account::Api::openapi(),
         passkey::Api::openapi(),
         share::Api::openapi(),
+        connection::Api::openapi(),
+        lease::Api::openapi(),
     ] {
         doc.merge(area);
     }
