@@ -275,6 +275,10 @@ vocabulary! {
         ShareOpen = "share_open";
         /// A share link was revoked.
         ShareRevoke = "share_revoke";
+        // Change notifications.
+        /// A machine opened a change-notification stream (`GET /v1/events`), or was refused
+        /// one (`reason=stream_limit`). `detail` says where it resumed (`after=SEQ`).
+        EventsOpen = "events_open";
     }
 }
 
@@ -420,6 +424,10 @@ vocabulary! {
         Expired = "expired";
         /// No share link has this id and secret part (nothing consumed).
         UnknownShare = "unknown_share";
+        // Change notifications.
+        /// The machine already holds as many open event streams as one may, or the server
+        /// does.
+        StreamLimit = "stream_limit";
     }
 }
 

@@ -13,6 +13,10 @@ use crate::chain::ChainKey;
 use crate::clock::Clock;
 use crate::failures::{FailureLimits, Failures};
 
+/// Event streams one machine may hold open unless configured (`crate::events`, which re-exports
+/// it as `MAX_STREAMS_PER_MACHINE`; declared here because the context sits below the services).
+pub(crate) const EVENT_STREAMS_PER_MACHINE: usize = 4;
+
 /// Settings that come from the server's configuration rather than the database.
 #[derive(Debug, Clone)]
 pub struct SignetConfig {
@@ -23,6 +27,8 @@ pub struct SignetConfig {
     /// The per-source authentication-failure budget and audit aggregation
     /// (`crate::failures`).
     pub auth_failures: FailureLimits,
+    /// Event streams one machine may hold open at once (`crate::events`).
+    pub event_streams_per_machine: usize,
 }
 
 impl Default for SignetConfig {
@@ -31,6 +37,7 @@ impl Default for SignetConfig {
             api_url: "http://localhost:8420".to_owned(),
             tokenless_requests_per_minute: 5,
             auth_failures: FailureLimits::default(),
+            event_streams_per_machine: EVENT_STREAMS_PER_MACHINE,
         }
     }
 }

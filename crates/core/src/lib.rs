@@ -23,6 +23,7 @@ mod clock;
 mod context;
 pub mod enrollment;
 mod error;
+pub mod events;
 pub mod failures;
 pub mod fault;
 pub mod invite;

@@ -15,6 +15,7 @@ use crate::chain::ChainKey;
 use crate::clock::Clock;
 use crate::context::{Context, SignetConfig};
 use crate::enrollment::{Enrollment, RequestLimiter};
+use crate::events::{Events, Hub};
 use crate::failures::Failures;
 use crate::invite::Invites;
 use crate::machine::Machines;
@@ -44,6 +45,7 @@ pub struct Signet {
     auth: Auth,
     budgets: Budgets,
     enrollment: Enrollment,
+    events: Events,
     invites: Invites,
     machines: Machines,
     network: Network,
@@ -147,6 +149,10 @@ impl Signet {
                 network: network.clone(),
                 limiter: Arc::new(RequestLimiter::new(cx.config.tokenless_requests_per_minute)),
             },
+            events: Events {
+                hub: Hub::new(&cx),
+                cx: cx.clone(),
+            },
             invites: Invites {
                 cx: cx.clone(),
                 accounts: accounts.clone(),
@@ -239,6 +245,11 @@ impl Signet {
     /// Tokens and enrollment.
     pub fn enrollment(&self) -> &Enrollment {
         &self.enrollment
+    }
+
+    /// Change notifications for machines (`GET /v1/events`).
+    pub fn events(&self) -> &Events {
+        &self.events
     }
 
     /// Invitations.

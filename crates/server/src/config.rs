@@ -82,6 +82,9 @@ pub struct FileConfig {
     /// Seconds between runs of the job that purges trashed items past the vault's retention
     /// (default 60). Every replica runs it; each item is purged by exactly one.
     pub trash_purge_interval_secs: Option<u64>,
+    /// Change-notification streams (`GET /v1/events`) one machine may hold open at once; the
+    /// next is refused with 429 (default 4).
+    pub event_streams_per_machine: Option<usize>,
 }
 
 impl FileConfig {
@@ -134,6 +137,8 @@ pub struct ServerConfig {
     pub auth_failures: FailureLimits,
     /// How often the trash retention job runs.
     pub trash_purge_every: Duration,
+    /// Event streams one machine may hold open at once.
+    pub event_streams_per_machine: usize,
 }
 
 /// The URL a listener advertises when none is configured. The SikkerKey SDKs accept plain HTTP
@@ -307,6 +312,15 @@ impl FileConfig {
             limits,
             auth_failures,
             trash_purge_every,
+            event_streams_per_machine: match self.event_streams_per_machine {
+                None => signet_core::events::MAX_STREAMS_PER_MACHINE,
+                Some(0) => {
+                    return Err(ConfigError::Invalid(
+                        "event_streams_per_machine must be at least 1".into(),
+                    ));
+                }
+                Some(n) => n,
+            },
         })
     }
 }

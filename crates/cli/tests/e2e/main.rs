@@ -61,3 +61,6 @@ mod trash;
 // Canary secrets: a read answers, then freezes the project (423) until an admin unfreezes it
 // (issue 11, "Canary secrets").
 mod canary;
+// Change notifications: a stream across replicas, `signet watch`, `signet run --watch`, and
+// the stream's signing (issue 12 §3).
+mod events;
