@@ -469,7 +469,7 @@ impl Subscription {
                 Err(_) => {
                     self.keep_alive_at = Instant::now() + KEEP_ALIVE;
                     self.keep_alives += 1;
-                    if self.keep_alives % 2 == 0 && !self.machine_may_listen().await {
+                    if self.keep_alives.is_multiple_of(2) && !self.machine_may_listen().await {
                         return None;
                     }
                     return Some(StreamItem::KeepAlive);
