@@ -184,6 +184,18 @@ async fn a_machine_hears_only_of_secrets_it_may_read(store: Arc<dyn Store>) {
         .unwrap();
     quiet(&mut sub, Duration::from_millis(700)).await;
 
+    // Its whole project to the trash and back: each of its secrets, once each way.
+    let project = v.machine.project.as_str();
+    v.signet
+        .trash()
+        .delete_project(&v.op, project)
+        .await
+        .unwrap();
+    about(&next(&mut sub).await, EventType::SecretDeleted, &s);
+    v.signet.trash().restore(&v.op, project).await.unwrap();
+    about(&next(&mut sub).await, EventType::SecretChanged, &s);
+    quiet(&mut sub, Duration::from_millis(500)).await;
+
     // The record of the stream's opening names where it started.
     let opened = v
         .signet
