@@ -296,6 +296,10 @@ vocabulary! {
         LeaseRevoke = "lease_revoke";
         /// Leases were listed.
         LeaseList = "lease_list";
+        // Change notifications.
+        /// A machine opened a change-notification stream (`GET /v1/events`), or was refused
+        /// one (`reason=stream_limit`). `detail` says where it resumed (`after=SEQ`).
+        EventsOpen = "events_open";
     }
 }
 
@@ -441,6 +445,10 @@ vocabulary! {
         Expired = "expired";
         /// No share link has this id and secret part (nothing consumed).
         UnknownShare = "unknown_share";
+        // Change notifications.
+        /// The machine already holds as many open event streams as one may, or the server
+        /// does.
+        StreamLimit = "stream_limit";
     }
 }
 

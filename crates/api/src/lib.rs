@@ -12,6 +12,7 @@ pub mod audit;
 pub mod auth;
 pub mod enroll;
 pub mod error;
+pub mod events;
 pub mod health;
 pub mod machine;
 pub mod openapi;

@@ -33,6 +33,10 @@ pub mod machine {
     pub const CLI_SECRETS: &str = "/v1/cli/secrets";
     /// The machine's own identity.
     pub const WHOAMI: &str = "/v1/whoami";
+    /// Change notifications as server-sent events, from now (or from `Last-Event-ID`).
+    pub const EVENTS: &str = "/v1/events";
+    /// Change notifications after the event id `after` (the signed way to resume).
+    pub const EVENTS_AFTER: &str = "/v1/events/{after}";
 }
 
 /// Enrollment: a new machine registers its public key, with a token or as a request an operator

@@ -26,8 +26,8 @@ struct Args {
     /// The machine's identity.json.
     #[arg(long)]
     identity: PathBuf,
-    /// The secret to read.
-    #[arg(long)]
+    /// The secret to read (unused by `--streams`).
+    #[arg(long, default_value = "")]
     secret: String,
     /// Concurrent keep-alive connections.
     #[arg(long, default_value_t = 32)]
@@ -63,9 +63,14 @@ struct Args {
     /// command line.
     #[arg(long, default_value = "SIGNET_BENCH_PASSWORD")]
     password_env: String,
+    /// Instead of a throughput run: open this many idle change-notification streams and hold
+    /// them for `--duration` seconds (scripts/bench-streams.sh).
+    #[arg(long)]
+    streams: Option<usize>,
 }
 
 mod flood;
+mod streams;
 
 /// What one connection saw.
 #[derive(Default)]
@@ -155,6 +160,9 @@ async fn main() -> Result<()> {
     let args = Args::parse();
     if let Some(kind) = args.flood {
         return flood::run(kind, &args).await;
+    }
+    if let Some(n) = args.streams {
+        return streams::run(n, &args).await;
     }
     let creds = identity::load::<Identity>(&args.identity)?;
     let (ident, seed, _) = creds.into_parts();

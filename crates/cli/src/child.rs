@@ -1,15 +1,19 @@
 //! `signet run`: a child process started with secrets added to its environment. Signet stays in
 //! between only to forward SIGINT and SIGTERM and to pass the child's exit status back; with
-//! `--watch`, also to poll for new versions (a rotation, an update) and restart the child with
-//! them.
+//! `--watch`, also to hear of changes (a rotation, an update, a deletion, a change of this
+//! machine's access) on the server's event stream, or by polling a server that has none, and
+//! restart the child with the new values: SIGTERM, then SIGKILL after `--grace`.
 
 use std::io::Write as _;
 use std::os::unix::process::ExitStatusExt as _;
 use std::process::ExitCode;
+use std::time::Duration;
 
 use anyhow::Context as _;
+use futures_util::StreamExt as _;
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
+use signet_client::events::Event;
 use signet_client::{MachineClient, ProjectId, SecretId};
 use tokio::signal::unix::{SignalKind, signal};
 
@@ -39,14 +43,20 @@ pub struct RunArgs {
     /// With --dry-run, print the real values.
     #[arg(long, requires = "dry_run")]
     show_values: bool,
-    /// Poll for new versions of the injected secrets (a rotation, an update); on one, stop the
-    /// child with SIGTERM and start it again with the new values. A child that exits is started
-    /// again at the next change.
+    /// Listen for changes to the injected secrets (a rotation, an update, a deletion, a change
+    /// of this machine's access) on the server's event stream, or poll a server that has none;
+    /// on one, stop the child (SIGTERM, then SIGKILL after --grace) and start it again with the
+    /// new values. A child that exits is started again at the next change.
     #[arg(long, conflicts_with = "dry_run")]
     watch: bool,
-    /// With --watch, how often to poll (e.g. 15s, 1m; default 15s).
+    /// With --watch, how often to poll a server without an event stream (e.g. 15s, 1m; default
+    /// 15s).
     #[arg(long, value_name = "DURATION", value_parser = crate::duration::parse, requires = "watch")]
     watch_interval: Option<u64>,
+    /// With --watch, how long the child has to exit after SIGTERM before it gets SIGKILL
+    /// (default 10s).
+    #[arg(long, value_name = "DURATION", value_parser = crate::duration::parse, requires = "watch")]
+    grace: Option<u64>,
     #[command(flatten)]
     opts: MachineOpts,
     /// The command and its arguments, after `--`.
@@ -64,6 +74,18 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         Some(p) => Some(resolve_project(&client, p).await?),
         None => None,
     };
+    // Where the event stream starts, taken before the first read: a change from here on
+    // restarts the child, even one made while the variables are read. A server without event
+    // streams (404) is polled instead.
+    let position = if args.watch {
+        match client.event_position().await {
+            Ok(p) => Some(p),
+            Err(e) if e.status() == Some(404) => None,
+            Err(e) => return Err(e).context("cannot open the event stream"),
+        }
+    } else {
+        None
+    };
     let vars = variables(&client, &args, project.as_ref()).await?;
 
     if args.dry_run {
@@ -78,8 +100,28 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     if !args.watch {
         return spawn_and_wait(&args.command, vars).await;
     }
-    let every = std::time::Duration::from_secs(args.watch_interval.unwrap_or(15));
-    watch(&client, &args, project.as_ref(), vars, every).await
+    let how = Watch {
+        every: Duration::from_secs(args.watch_interval.unwrap_or(15)),
+        grace: Duration::from_secs(args.grace.unwrap_or(10)),
+        position,
+    };
+    watch(&client, &args, project.as_ref(), vars, how).await
+}
+
+/// How `--watch` hears of changes and stops the child.
+struct Watch {
+    /// The poll interval, without an event stream.
+    every: Duration,
+    /// From SIGTERM to SIGKILL.
+    grace: Duration,
+    /// Where the event stream starts; `None`: poll.
+    position: Option<u64>,
+}
+
+/// Whether an event should restart a child that was given `ids` (every event, for `--all`,
+/// whose set of secrets an access change may change).
+fn restarts(e: &Event, ids: &[SecretId], all: bool) -> bool {
+    all || e.secret_id.as_ref().is_none_or(|s| ids.contains(s))
 }
 
 /// The variables `args` asks for, read now.
@@ -95,20 +137,23 @@ async fn variables(
     }
 }
 
-/// `--watch`: runs the child, and every `every` asks the server which injected secrets have a
-/// version this machine has not read; on any, stops the child (SIGTERM), reads the variables
-/// again and starts it again. A poll that fails is retried at the next tick: the child keeps
-/// its values meanwhile. SIGINT or SIGTERM to Signet is forwarded and ends the watch with the
-/// child's code.
+/// `--watch`: runs the child, and on a change of an injected secret (an event, or without an
+/// event stream a poll every `how.every` that finds a version this machine has not read) stops
+/// it (SIGTERM, SIGKILL after `how.grace`), reads the variables again and starts it again. A
+/// poll that fails is retried at the next tick, and a stream that ends with an error (the
+/// machine may no longer listen) falls back to polling: the child keeps its values meanwhile.
+/// SIGINT or SIGTERM to Signet is forwarded and ends the watch with the child's code.
 async fn watch(
     client: &MachineClient,
     args: &RunArgs,
     project: Option<&ProjectId>,
     first: EnvVars,
-    every: std::time::Duration,
+    how: Watch,
 ) -> anyhow::Result<ExitCode> {
     let mut sigint = signal(SignalKind::interrupt()).context("cannot listen for SIGINT")?;
     let mut sigterm = signal(SignalKind::terminate()).context("cannot listen for SIGTERM")?;
+    // One stream for the whole watch: it keeps its place across restarts of the child.
+    let mut events = how.position.map(|p| Box::pin(client.events(Some(p))));
     let mut vars = Some(first);
     loop {
         let current = match vars.take() {
@@ -124,13 +169,20 @@ async fn watch(
             Ok(child) => Some(Running::start(child)),
             Err(code) => return Ok(ExitCode::from(code)),
         };
-        let mut tick = tokio::time::interval(every);
+        let mut tick = tokio::time::interval(how.every);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         tick.tick().await;
         loop {
             let exited = async {
                 match running.as_mut() {
                     Some(r) => (&mut r.exited).await,
+                    None => std::future::pending().await,
+                }
+            };
+            let polling = events.is_none();
+            let event = async {
+                match events.as_mut() {
+                    Some(s) => s.next().await,
                     None => std::future::pending().await,
                 }
             };
@@ -144,11 +196,24 @@ async fn watch(
                 }
                 _ = sigint.recv() => return Running::stop(running, Signal::SIGINT).await,
                 _ = sigterm.recv() => return Running::stop(running, Signal::SIGTERM).await,
-                _ = tick.tick() => {
+                event = event => match event {
+                    Some(Ok(e)) if restarts(&e, &ids, args.all) => {
+                        eprintln!("signet: {} {}; restarting the command", e.kind.as_str(), e.secret_id.as_ref().map_or("(access)", SecretId::as_str));
+                        Running::stop_within(running.take(), how.grace).await?;
+                        break;
+                    }
+                    Some(Ok(_)) => {}
+                    Some(Err(e)) => {
+                        eprintln!("signet: the event stream ended ({e}); polling instead");
+                        events = None;
+                    }
+                    None => events = None,
+                },
+                _ = tick.tick(), if polling => {
                     match client.poll(&ids).await {
                         Ok(changes) if !changes.is_empty() => {
                             eprintln!("signet: {} secret(s) changed; restarting the command", changes.len());
-                            Running::stop(running.take(), Signal::SIGTERM).await?;
+                            Running::stop_within(running.take(), how.grace).await?;
                             break;
                         }
                         Ok(_) => {}
@@ -175,6 +240,27 @@ impl Running {
             let _ = tx.send(child.wait().await);
         });
         Self { pid, exited }
+    }
+
+    /// Stops the child for a restart: SIGTERM, and SIGKILL if it has not exited within
+    /// `grace`. Waits until it has exited.
+    async fn stop_within(running: Option<Self>, grace: Duration) -> anyhow::Result<()> {
+        let Some(mut r) = running else {
+            return Ok(());
+        };
+        forward(r.pid, Signal::SIGTERM);
+        if tokio::time::timeout(grace, &mut r.exited).await.is_err() {
+            eprintln!(
+                "signet: the command did not exit within {}s of SIGTERM; sending SIGKILL",
+                grace.as_secs()
+            );
+            forward(r.pid, Signal::SIGKILL);
+            r.exited
+                .await
+                .context("the child's waiter stopped")?
+                .context("cannot wait for the child")?;
+        }
+        Ok(())
     }
 
     /// Sends `sig` to the child and waits for it: its exit code (0 without a child).

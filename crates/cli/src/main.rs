@@ -1,7 +1,7 @@
 //! `signet`: the one binary for the server, the operator CLI and the machine CLI.
 //!
 //! The machine side mirrors SikkerKey's public CLI (`get`, `list`, `export`, `run`, `whoami`,
-//! `status`), reading `~/.signet/vaults/<vaultId>/identity.json`. The operator side calls the
+//! `status`; plus `watch`), reading `~/.signet/vaults/<vaultId>/identity.json`. The operator side calls the
 //! admin API with an operator identity from `~/.signet/operators/<vaultId>/`. Exit codes: 0 on
 //! success, 1 on any error with one `error: ...` line on stderr; `run` exits with its child's
 //! code.
@@ -36,6 +36,7 @@ mod storage;
 mod token;
 mod trash;
 mod vault;
+mod watch;
 
 /// Signet: a self-hosted secrets manager in which no machine holds a bearer token.
 #[derive(Debug, Parser)]
@@ -102,6 +103,8 @@ enum Command {
     Export(export::ExportArgs),
     /// Run a command with secrets in its environment.
     Run(child::RunArgs),
+    /// Print change notifications for the secrets this machine may read, as they happen.
+    Watch(watch::WatchArgs),
     /// Show this machine's identity, locally and as the server sees it.
     Whoami(identity::WhoamiArgs),
     /// Check the key file, authenticate, and count readable secrets.
@@ -178,6 +181,7 @@ async fn dispatch(command: Command, json: bool) -> anyhow::Result<ExitCode> {
         Command::List(args) => access::list(args, json).await,
         Command::Export(args) => export::run(args, json).await,
         Command::Run(args) => child::run(args).await,
+        Command::Watch(args) => watch::run(args, json).await,
         Command::Whoami(args) => identity::whoami(args, json).await,
         Command::Status(args) => identity::status(args, json).await,
     }

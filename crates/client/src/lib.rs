@@ -26,6 +26,7 @@
 pub mod admin;
 pub mod enroll;
 mod error;
+pub mod events;
 pub mod identity;
 pub mod login;
 mod machine;

@@ -126,6 +126,8 @@ pub struct Signer {
     seed: SecretSeed,
     base_url: String,
     http: reqwest::Client,
+    /// For streams: no bound on the whole exchange, only on silence (made on first use).
+    streaming: std::sync::OnceLock<reqwest::Client>,
     options: ClientOptions,
 }
 
@@ -145,8 +147,40 @@ impl Signer {
             seed,
             base_url,
             http,
+            streaming: std::sync::OnceLock::new(),
             options,
         })
+    }
+
+    /// Signs a GET to `path` and sends it once on the streaming client, which bounds connecting
+    /// and each silence (`idle`) but not the whole exchange. Returns the response at its headers,
+    /// whatever its status, with the body still to read.
+    pub(crate) async fn open_stream(
+        &self,
+        path: &str,
+        idle: Duration,
+    ) -> Result<reqwest::Response, ClientError> {
+        let http = match self.streaming.get() {
+            Some(c) => c.clone(),
+            None => {
+                let c = reqwest::Client::builder()
+                    .connect_timeout(self.options.timeout)
+                    .read_timeout(idle)
+                    .redirect(reqwest::redirect::Policy::none())
+                    .user_agent(USER_AGENT)
+                    .build()
+                    .map_err(ClientError::transport)?;
+                self.streaming.get_or_init(|| c).clone()
+            }
+        };
+        let prepared = self.signed("GET", path).build()?;
+        let url = reqwest::Url::parse(&format!("{}{}", self.base_url, prepared.path))
+            .map_err(|_| ClientError::InvalidRequest { what: "URL" })?;
+        let mut req = http.get(url).header("accept", "text/event-stream");
+        for (name, value) in &prepared.headers {
+            req = req.header(name.as_str(), value.as_str());
+        }
+        req.send().await.map_err(network_error)
     }
 
     /// Who signs.
@@ -665,7 +699,7 @@ impl PreparedRequest {
     }
 }
 
-fn network_error(e: reqwest::Error) -> ClientError {
+pub(crate) fn network_error(e: reqwest::Error) -> ClientError {
     ClientError::Transport {
         connect: e.is_connect(),
         source: Box::new(e),

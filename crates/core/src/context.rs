@@ -14,6 +14,10 @@ use crate::clock::Clock;
 use crate::failures::{FailureLimits, Failures};
 use crate::provision::{NoProvisioner, Provisioner};
 
+/// Event streams one machine may hold open unless configured (`crate::events`, which re-exports
+/// it as `MAX_STREAMS_PER_MACHINE`; declared here because the context sits below the services).
+pub(crate) const EVENT_STREAMS_PER_MACHINE: usize = 4;
+
 /// Settings that come from the server's configuration rather than the database.
 #[derive(Debug, Clone)]
 pub struct SignetConfig {
@@ -27,6 +31,8 @@ pub struct SignetConfig {
     /// Creates and drops roles in the databases leased secrets mint credentials in
     /// (`crate::provision`); the default fails every operation (`unconfigured`).
     pub provisioner: Arc<dyn Provisioner>,
+    /// Event streams one machine may hold open at once (`crate::events`).
+    pub event_streams_per_machine: usize,
 }
 
 impl Default for SignetConfig {
@@ -36,6 +42,7 @@ impl Default for SignetConfig {
             tokenless_requests_per_minute: 5,
             auth_failures: FailureLimits::default(),
             provisioner: Arc::new(NoProvisioner),
+            event_streams_per_machine: EVENT_STREAMS_PER_MACHINE,
         }
     }
 }

@@ -24,6 +24,7 @@ pub mod connection;
 mod context;
 pub mod enrollment;
 mod error;
+pub mod events;
 pub mod failures;
 pub mod fault;
 pub mod invite;

@@ -63,7 +63,7 @@ impl PolicyState {
             Change::Policy | Change::Resumed => {
                 self.reported.fetch_add(1, Ordering::SeqCst);
             }
-            Change::Lost => {}
+            Change::Lost | Change::Audit => {}
         }
     }
 

@@ -16,6 +16,7 @@ use crate::clock::Clock;
 use crate::connection::Connections;
 use crate::context::{Context, SignetConfig};
 use crate::enrollment::{Enrollment, RequestLimiter};
+use crate::events::{Events, Hub};
 use crate::failures::Failures;
 use crate::invite::Invites;
 use crate::lease::Leases;
@@ -47,6 +48,7 @@ pub struct Signet {
     budgets: Budgets,
     connections: Connections,
     enrollment: Enrollment,
+    events: Events,
     invites: Invites,
     leases: Leases,
     machines: Machines,
@@ -151,6 +153,10 @@ impl Signet {
                 network: network.clone(),
                 limiter: Arc::new(RequestLimiter::new(cx.config.tokenless_requests_per_minute)),
             },
+            events: Events {
+                hub: Hub::new(&cx),
+                cx: cx.clone(),
+            },
             invites: Invites {
                 cx: cx.clone(),
                 accounts: accounts.clone(),
@@ -245,6 +251,11 @@ impl Signet {
     /// Tokens and enrollment.
     pub fn enrollment(&self) -> &Enrollment {
         &self.enrollment
+    }
+
+    /// Change notifications for machines (`GET /v1/events`).
+    pub fn events(&self) -> &Events {
+        &self.events
     }
 
     /// Invitations.

@@ -86,6 +86,9 @@ pub struct FileConfig {
     /// past their expiry (default 5). Every replica runs it; each lease is revoked by exactly
     /// one.
     pub lease_reap_interval_secs: Option<u64>,
+    /// Change-notification streams (`GET /v1/events`) one machine may hold open at once; the
+    /// next is refused with 429 (default 4).
+    pub event_streams_per_machine: Option<usize>,
 }
 
 impl FileConfig {
@@ -140,6 +143,8 @@ pub struct ServerConfig {
     pub trash_purge_every: Duration,
     /// How often the lease reaper runs.
     pub lease_reap_every: Duration,
+    /// Event streams one machine may hold open at once.
+    pub event_streams_per_machine: usize,
 }
 
 /// The URL a listener advertises when none is configured. The SikkerKey SDKs accept plain HTTP
@@ -319,6 +324,15 @@ impl FileConfig {
             auth_failures,
             trash_purge_every,
             lease_reap_every,
+            event_streams_per_machine: match self.event_streams_per_machine {
+                None => signet_core::events::MAX_STREAMS_PER_MACHINE,
+                Some(0) => {
+                    return Err(ConfigError::Invalid(
+                        "event_streams_per_machine must be at least 1".into(),
+                    ));
+                }
+                Some(n) => n,
+            },
         })
     }
 }

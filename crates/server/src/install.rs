@@ -286,6 +286,7 @@ pub async fn open_server(config: &ServerConfig) -> Result<Arc<Signet>, InstallEr
         tokenless_requests_per_minute: config.tokenless_requests_per_minute,
         auth_failures: config.auth_failures,
         provisioner: Arc::new(crate::provision::PgProvisioner),
+        event_streams_per_machine: config.event_streams_per_machine,
     };
     open(&config.data_dir, &config.database, &config.root_key, core).await
 }

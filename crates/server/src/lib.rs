@@ -188,6 +188,7 @@ async fn not_found() -> ApiError {
 pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(routes::machine::routes())
+        .merge(routes::events::routes())
         .merge(routes::admin::routes())
         .merge(routes::user::routes())
         .merge(routes::share::routes())
@@ -298,6 +299,13 @@ pub async fn run(
     });
     let signet = state.signet.clone();
     let limits = state.limits;
+    // Event streams never finish by themselves: end them when shutdown begins, so the drain
+    // that follows does not wait for them.
+    let streams = state.signet.clone();
+    let shutdown = async move {
+        shutdown.await;
+        streams.events().close();
+    };
     let result = connection::serve(listener, router(state), limits, shutdown).await;
     sweeper.abort();
     flusher.abort();

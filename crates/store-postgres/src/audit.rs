@@ -203,10 +203,16 @@ async fn read_head(conn: &mut PgConnection) -> StoreResult<(u64, [u8; 32])> {
     }
 }
 
+/// Moves the head and announces the append on the change feed (`change::AUDIT`), in one
+/// statement of the append's transaction: PostgreSQL delivers the notification only if and when
+/// the records commit, so every replica's event hub reads them early, never before they exist.
 async fn move_head(conn: &mut PgConnection, seq: u64, hash: [u8; 32]) -> StoreResult<()> {
     sqlx::query(
-        "INSERT INTO audit_head (singleton, seq, hash) VALUES (1, $1, $2)
-         ON CONFLICT (singleton) DO UPDATE SET seq = excluded.seq, hash = excluded.hash",
+        "WITH moved AS (
+             INSERT INTO audit_head (singleton, seq, hash) VALUES (1, $1, $2)
+             ON CONFLICT (singleton) DO UPDATE SET seq = excluded.seq, hash = excluded.hash
+         )
+         SELECT pg_notify('signet_changes', 'audit')",
     )
     .bind(seq_param(seq))
     .bind(hash.as_slice())

@@ -1,7 +1,8 @@
 //! The change feed: LISTEN/NOTIFY on one dedicated connection.
 //!
 //! Every write to the vault settings or the IP allowlist advances the vault's policy stamp and
-//! runs `pg_notify(CHANNEL, 'policy')` in its own transaction, so the notification goes out
+//! runs `pg_notify(CHANNEL, 'policy')` in its own transaction, and every audit append runs
+//! `pg_notify(CHANNEL, 'audit')` in its own (the event hub's wake-up, `Change::Audit`), so the notification goes out
 //! exactly when the change commits, from whichever replica made it. The notification is only a
 //! hint for an early reload: it arrives some time after the commit, so correctness rests on the
 //! stamp, which each signed request reads with its machine lookup. Each store runs a listener task on a connection of its own
@@ -26,6 +27,10 @@ use crate::{PgOptions, PgStore};
 
 /// The notification channel every replica listens on.
 pub(crate) const CHANNEL: &str = "signet_changes";
+
+/// The payload of an audit append (`audit::move_head`): the event hub's wake-up, which must not
+/// reload any policy cache.
+pub(crate) const AUDIT: &str = "audit";
 
 /// The listener connection's `application_name`, so an operator can tell it apart.
 pub const LISTENER_APP: &str = "signet-listener";
@@ -151,9 +156,10 @@ async fn listen(pool: PgPool, shared: Shared, ready: oneshot::Sender<()>) {
                 tracing::info!("change feed listening");
                 loop {
                     match listener.try_recv().await {
-                        // Any payload counts: an unknown one is a newer replica's change, and
-                        // reporting it as a policy change only costs a reload.
-                        Ok(Some(_)) => deliver(&shared),
+                        // Any payload but an audit append counts as a policy change: an
+                        // unknown one is a newer replica's change, and reporting it as a policy
+                        // change only costs a reload.
+                        Ok(Some(n)) => deliver(&shared, change_of(n.payload())),
                         Ok(None) => {
                             tracing::warn!("change feed connection lost");
                             break;
@@ -177,9 +183,18 @@ async fn listen(pool: PgPool, shared: Shared, ready: oneshot::Sender<()>) {
 /// Tells every watcher of one notification. The fault point `change_feed_drop` (test builds
 /// only) swallows it, as a notification still in flight would: the policy stamp, not the feed,
 /// must keep every replica's next request on the current policy.
-fn deliver(shared: &Shared) {
+fn deliver(shared: &Shared, change: Change) {
     fail::fail_point!("change_feed_drop", |_| ());
-    tell(&transition(shared, None), Change::Policy);
+    tell(&transition(shared, None), change);
+}
+
+/// What a notification's payload reports.
+fn change_of(payload: &str) -> Change {
+    if payload == AUDIT {
+        Change::Audit
+    } else {
+        Change::Policy
+    }
 }
 
 impl ChangeFeed for PgStore {

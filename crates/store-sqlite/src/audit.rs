@@ -154,8 +154,13 @@ impl AuditStore for SqliteStore {
         batch: JournalBatch,
         chain: Arc<dyn AuditChain>,
     ) -> StoreResult<Vec<u64>> {
-        self.write(move |tx| append(tx, &batch, chain.as_ref()))
-            .await
+        let seqs = self
+            .write(move |tx| append(tx, &batch, chain.as_ref()))
+            .await?;
+        if !seqs.is_empty() {
+            self.audit_appended();
+        }
+        Ok(seqs)
     }
 
     async fn audit(&self, filter: &AuditFilter) -> StoreResult<Vec<AuditRecord>> {

@@ -53,7 +53,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use rusqlite::{Connection, Transaction};
-use signet_store::{Audited, StoreError, StoreResult};
+use signet_store::{Audited, Change, ChangeWatcher, StoreError, StoreResult};
 
 use crate::nonce::NonceSet;
 use crate::reader::ReaderPool;
@@ -71,6 +71,8 @@ pub struct SqliteStore {
     writer: Arc<Writer>,
     /// The audit record the next write commits with, taken by that write.
     record: Mutex<Option<Audited>>,
+    /// Told of every audit append this process commits (`Change::Audit`), for the event hub.
+    watchers: Arc<Mutex<Vec<ChangeWatcher>>>,
 }
 
 impl SqliteStore {
@@ -89,6 +91,7 @@ impl SqliteStore {
             nonces: Arc::new(nonces),
             writer: Arc::new(writer),
             record: Mutex::new(None),
+            watchers: Arc::default(),
         })
     }
 
@@ -100,6 +103,7 @@ impl SqliteStore {
             nonces: Arc::clone(&self.nonces),
             writer: Arc::clone(&self.writer),
             record: Mutex::new(Some(record)),
+            watchers: Arc::clone(&self.watchers),
         }
     }
 
@@ -156,7 +160,24 @@ impl SqliteStore {
             .await?;
         // A crash here leaves both, unanswered.
         fail::fail_point!("change_after_commit", |_| std::process::abort());
+        if changed(&done) {
+            self.audit_appended();
+        }
         Ok(done)
+    }
+
+    /// Tells the watchers that this process committed audit records. Called after the commit,
+    /// so a watcher that reads the log finds them.
+    pub(crate) fn audit_appended(&self) {
+        // A poisoned lock only means a watcher panicked while registering; the list is whole.
+        let watchers = self
+            .watchers
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone();
+        for w in watchers {
+            w(Change::Audit);
+        }
     }
 }
 
@@ -184,9 +205,15 @@ impl fmt::Debug for SqliteStore {
 }
 
 // One process writes the file (the server; the CLI only adds operators, which nothing caches), and
-// core refreshes its caches after its own writes, so there is never anything to report.
+// core refreshes its caches after its own writes, so the only report is this process's own
+// audit appends, which wake the event hub early. Another process on the same file appends
+// unreported: the hub's slow check of the head finds those.
 impl signet_store::ChangeFeed for SqliteStore {
-    fn watch(&self, _watcher: signet_store::ChangeWatcher) -> signet_store::FeedState {
+    fn watch(&self, watcher: ChangeWatcher) -> signet_store::FeedState {
+        self.watchers
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(watcher);
         signet_store::FeedState::Live
     }
 }

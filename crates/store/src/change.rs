@@ -1,9 +1,9 @@
 //! Changes made by other processes that share the store, for the caches core keeps.
 //!
 //! A single-node backend (SQLite) has one writer process, and core refreshes its own caches after
-//! its own writes, so it never reports anything. A shared backend (PostgreSQL behind several
-//! replicas) reports every write that touches cached state, and reports when it may have missed
-//! some.
+//! its own writes, so it reports only its own audit appends (for the event hub). A shared
+//! backend (PostgreSQL behind several replicas) reports every write that touches cached state
+//! and every audit append, from any replica, and reports when it may have missed some.
 //!
 //! The feed is a hint for early reloads, never what correctness rests on: a report arrives some
 //! time after the commit. What makes a policy change bind every replica's next request is the
@@ -16,6 +16,9 @@ use std::sync::Arc;
 pub enum Change {
     /// The vault settings or the IP allowlist changed.
     Policy,
+    /// The audit log grew: the event hub (`signet_core::events`) reads the new records. Only a
+    /// wake-up, never the records themselves: the hub reads them from the log.
+    Audit,
     /// The feed is down: changes may be missed from now on, so every cache is suspect until
     /// [`Change::Resumed`].
     Lost,

@@ -64,3 +64,6 @@ mod canary;
 // Leased PostgreSQL credentials: mint by a signed read, use, renew, revoke, revoke on
 // machine disable, a refused mint (issue 12 §1).
 mod lease;
+// Change notifications: a stream across replicas, `signet watch`, `signet run --watch`, and
+// the stream's signing (issue 12 §3).
+mod events;

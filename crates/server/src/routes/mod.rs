@@ -4,6 +4,7 @@ pub(crate) mod account;
 pub(crate) mod admin;
 pub(crate) mod auth;
 pub(crate) mod enroll;
+pub(crate) mod events;
 pub(crate) mod health;
 pub(crate) mod machine;
 pub(crate) mod openapi;
