@@ -13,6 +13,7 @@ use clap::{Parser, Subcommand};
 
 mod access;
 mod account;
+mod alert;
 mod allowlist;
 mod audit;
 mod budget;
@@ -86,6 +87,11 @@ enum Command {
     Share(share::ShareArgs),
     /// Deleted secrets and projects: list, restore, purge, retention (operator).
     Trash(trash::TrashArgs),
+    /// Webhooks alerts are delivered to, their delivery log, and `verify` for a saved delivery
+    /// (operator; `verify` needs no identity).
+    Webhook(alert::WebhookArgs),
+    /// Alert rules: which audit actions, or bursts of denied reads, raise an alert (operator).
+    Alert(alert::AlertArgs),
 
     /// Enroll this machine: make a key here and register its public half.
     Enroll(enrollment::EnrollArgs),
@@ -166,6 +172,8 @@ async fn dispatch(command: Command, json: bool) -> anyhow::Result<ExitCode> {
         Command::Budget(args) => budget::run(args, json).await,
         Command::Share(args) => share::run(args, json).await,
         Command::Trash(args) => trash::run(args, json).await,
+        Command::Webhook(args) => alert::webhook(args, json).await,
+        Command::Alert(args) => alert::alert(args, json).await,
         Command::Enroll(args) => enrollment::run(args, json).await,
         Command::Get(args) => access::get(args, json).await,
         Command::List(args) => access::list(args, json).await,

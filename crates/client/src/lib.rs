@@ -34,6 +34,7 @@ mod request;
 mod secret;
 
 pub use admin::account::Account;
+pub use admin::alert::{Alerts, webhook_keys};
 pub use admin::audit::Audit;
 pub use admin::machine::Machines;
 pub use admin::policy::Policies;

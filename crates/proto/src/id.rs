@@ -126,6 +126,15 @@ prefixed_id!(
     /// lists); opening the link also takes the secret part in its fragment.
     ShareId, "shr_", 16, "share"
 );
+prefixed_id!(
+    /// A webhook: an HTTPS endpoint alerts are delivered to. `wh_` and 12 letters or digits.
+    WebhookId, "wh_", 12, "webhook"
+);
+prefixed_id!(
+    /// An alert rule: which audit records (or bursts of them) become deliveries. `alr_` and 12
+    /// letters or digits.
+    AlertRuleId, "alr_", 12, "alert rule"
+);
 
 macro_rules! uuid_id {
     ($(#[$doc:meta])* $name:ident, $kind:literal) => {
@@ -213,6 +222,10 @@ uuid_id!(
 uuid_id!(
     /// An invitation to become a user, spent once by the person it was sent to.
     InviteId, "invite"
+);
+uuid_id!(
+    /// One webhook delivery: the same id on every retry, so a receiver can drop duplicates.
+    DeliveryId, "delivery"
 );
 
 #[cfg(test)]

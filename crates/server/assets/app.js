@@ -14,6 +14,7 @@ import { usersPage } from './users.js';
 import { trashPage } from './trash.js';
 import { accountPage } from './account.js';
 import { sharePage, openSharePage } from './share.js';
+import { alertsPage } from './alerts.js';
 
 const PAGES = [
   ['', 'Overview', overviewPage],
@@ -24,6 +25,7 @@ const PAGES = [
   ['allowlist', 'IP allowlist', allowlistPage],
   ['trash', 'Trash', trashPage],
   ['audit', 'Audit log', auditPage],
+  ['alerts', 'Alerts', alertsPage, (role) => role === 'owner' || role === 'admin'],
   ['users', 'Users', usersPage, (role) => role === 'owner' || role === 'admin'],
   ['share', 'Share', sharePage, (role) => role !== 'viewer'],
   ['account', 'Account', accountPage],

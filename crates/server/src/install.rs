@@ -286,7 +286,14 @@ pub async fn open_server(config: &ServerConfig) -> Result<Arc<Signet>, InstallEr
         tokenless_requests_per_minute: config.tokenless_requests_per_minute,
         auth_failures: config.auth_failures,
     };
-    open(&config.data_dir, &config.database, &config.root_key, core).await
+    let signet = open(&config.data_dir, &config.database, &config.root_key, core).await?;
+    // The composition root picks how webhooks are sent: over HTTP, behind the SSRF guard.
+    let w = &config.webhooks;
+    signet.webhooks().set_sender(
+        Arc::new(crate::webhook::HttpSender::new(w.allow.clone(), w.timeout)),
+        w.policy,
+    );
+    Ok(signet)
 }
 
 /// Why the first owner could not be created offline.

@@ -54,6 +54,10 @@ pub(crate) const TABLES: &[&str] = &[
     "policy_counters",
     "policy_reads",
     "shares",
+    "webhooks",
+    "alert_rules",
+    "alert_cursor",
+    "webhook_deliveries",
 ];
 
 /// What a column holds, from its declared type. Every table is `STRICT`, so the declared type is

@@ -11,6 +11,7 @@
 //! The [`conformance`] module (feature `conformance`) holds the test bodies every backend runs.
 #![forbid(unsafe_code)]
 
+mod alert;
 mod audit;
 mod budget;
 mod change;
@@ -35,6 +36,10 @@ mod vault;
 #[cfg(feature = "conformance")]
 pub mod conformance;
 
+pub use alert::{
+    AlertCursor, AlertRuleRecord, AlertStore, DeliveryOutcome, DeliveryRecord, DeliveryStatus,
+    WebhookRecord,
+};
 pub use audit::{
     ActorKind, AuditChain, AuditEvent, AuditFilter, AuditHead, AuditRecord, AuditResult,
     AuditStore, Audited, JournalBatch, ReadMark,
@@ -203,7 +208,8 @@ pub type StoreResult<T> = Result<T, StoreError>;
 
 /// Everything a backend implements. The composition root holds one as `Arc<dyn Store>`.
 pub trait Store:
-    AuditStore
+    AlertStore
+    + AuditStore
     + BudgetStore
     + ChangeFeed
     + InviteStore
@@ -229,7 +235,8 @@ pub trait Store:
 }
 
 impl<T> Store for T where
-    T: AuditStore
+    T: AlertStore
+        + AuditStore
         + BudgetStore
         + ChangeFeed
         + InviteStore

@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{OpenApi, ToSchema};
 
 pub mod account;
+pub mod alert;
 pub mod allowlist;
 pub mod audit;
 pub mod budget;
@@ -73,6 +74,7 @@ pub fn api() -> utoipa::openapi::OpenApi {
         account::Api::openapi(),
         passkey::Api::openapi(),
         share::Api::openapi(),
+        alert::Api::openapi(),
     ] {
         doc.merge(area);
     }

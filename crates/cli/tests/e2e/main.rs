@@ -61,3 +61,6 @@ mod trash;
 // Canary secrets: a read answers, then freezes the project (423) until an admin unfreezes it
 // (issue 11, "Canary secrets").
 mod canary;
+// Alert rules and signed webhooks: a real receiver, an independent RFC 9421 verifier, retries,
+// SSRF refusals (issue 12 §4).
+mod alerts;
