@@ -456,7 +456,7 @@ impl Alerts {
             for (rule, spec) in &rules {
                 let alert = match spec {
                     RuleSpec::Actions { actions, result } => {
-                        let hit = actions.iter().any(|a| *a == e.action)
+                        let hit = actions.contains(&e.action)
                             && result.as_deref().is_none_or(|r| r == e.result.as_str());
                         hit.then(|| Alert::record(rec, format!("{}:{}", rec.seq, rule.id)))
                     }

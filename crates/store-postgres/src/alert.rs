@@ -307,7 +307,7 @@ impl AlertStore for PgStore {
         .map_err(db)?;
         self.commit(tx).await?;
         let mut claimed = rows.iter().map(delivery).collect::<StoreResult<Vec<_>>>()?;
-        claimed.sort_by(|a, b| (a.next_attempt_ms, a.id).cmp(&(b.next_attempt_ms, b.id)));
+        claimed.sort_by_key(|a| (a.next_attempt_ms, a.id));
         Ok(claimed)
     }
 

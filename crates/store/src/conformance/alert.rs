@@ -92,7 +92,10 @@ pub async fn webhooks_and_rules_round_trip(store: Arc<dyn Store>) {
         created_ms: NOW,
     };
     store.insert_alert_rule(&rule).await.unwrap();
-    assert_eq!(store.alert_rules().await.unwrap(), [rule.clone()]);
+    assert_eq!(
+        store.alert_rules().await.unwrap(),
+        std::slice::from_ref(&rule)
+    );
     store.delete_alert_rule(&rule.id).await.unwrap();
     assert_eq!(
         store.delete_alert_rule(&rule.id).await,
