@@ -607,12 +607,82 @@ def check_enrollment(case: dict) -> None:
 
 
 # ---------------------------------------------------------------------------------------------
+# Webhook deliveries (docs/protocol.md, "Webhook signatures"): RFC 9421 with Ed25519 over an
+# RFC 9530 Content-Digest. Rebuilt here from the RFCs' rules, not from the Rust code.
+
+WEBHOOK_COVERED = ["@method", "@target-uri", "content-digest", "content-type", "signet-delivery-id"]
+
+
+def jwk_thumbprint(x: str) -> str:
+    canonical = json.dumps({"crv": "Ed25519", "kty": "OKP", "x": x}, separators=(",", ":"), sort_keys=True)
+    return base64.urlsafe_b64encode(hashlib.sha256(canonical.encode()).digest()).rstrip(b"=").decode()
+
+
+def b64url_decode(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def verify_webhook(case: dict) -> tuple[str, str | None]:
+    req = case["request"]
+    headers = {h["name"].lower(): h["value"].strip() for h in req["headers"]}
+    body = req["body_utf8"].encode("utf-8")
+    sig_input = headers["signature-input"]
+    ensure(sig_input.startswith("signet=("), "Signature-Input label")
+    params_raw = sig_input[len("signet="):]
+    inner, _, params = params_raw[1:].partition(")")
+    covered = [c.strip('"') for c in inner.split(" ") if c]
+    values = dict(p.split("=", 1) for p in params.lstrip(";").split(";"))
+    ensure(all(c in covered for c in WEBHOOK_COVERED), "coverage")
+    ensure(values.get("alg") == '"ed25519"' and values.get("tag") == '"signet-webhook"', "profile")
+    created = int(values["created"])
+    keyid = values["keyid"].strip('"')
+    keys = {k.get("kid") or jwk_thumbprint(k["x"]): k["x"] for k in case["jwks"]["keys"]}
+    for k in case["jwks"]["keys"]:
+        ensure(k["kid"] == jwk_thumbprint(k["x"]), "the kid is the RFC 7638 thumbprint")
+    if keyid not in keys:
+        return "invalid", "unknown_key"
+    digest = "sha-256=:" + base64.b64encode(hashlib.sha256(body).digest()).decode() + ":"
+    ensure(digest == case["body_content_digest"], "body digest")
+    if digest != headers["content-digest"]:
+        return "invalid", "digest_mismatch"
+    lines = []
+    for c in covered:
+        value = {"@method": req["method"], "@target-uri": req["url"]}.get(c, headers.get(c))
+        lines.append(f'"{c}": {value}')
+    lines.append(f'"@signature-params": {params_raw}')
+    base = "\n".join(lines)
+    sig = headers["signature"]
+    ensure(sig.startswith("signet=:") and sig.endswith(":"), "Signature header")
+    raw_sig = base64.b64decode(sig[len("signet=:"):-1], validate=True)
+    public = b64url_decode(keys[keyid])
+    try:
+        Ed25519PublicKey.from_public_bytes(public).verify(raw_sig, base.encode())
+    except InvalidSignature:
+        return "invalid", "bad_signature"
+    if case["now"] - created > case["max_age"]:
+        return "invalid", "too_old"
+    return "valid", None
+
+
+def check_webhook(case: dict) -> None:
+    expect, reason = verify_webhook(case)
+    ensure((expect, reason) == (case["expect"], case.get("reason")), f"got {expect} {reason}")
+    if case["expect"] != "invalid" or case.get("reason") not in ("digest_mismatch", "unknown_key"):
+        # The recorded base is what the verifier rebuilds from the request as received.
+        req = case["request"]
+        headers = {h["name"].lower(): h["value"] for h in req["headers"]}
+        ensure(case["signature_base"].split("\n")[0] == f'"@method": {req["method"]}', "base")
+        ensure(case["signature_base"].endswith(headers["signature-input"][len("signet="):]), "base params")
+
+
+# ---------------------------------------------------------------------------------------------
 
 CHECKS = {
     "signing": check_signing,
     "keys": check_key,
     "identity": check_identity,
     "enrollment": check_enrollment,
+    "webhook": check_webhook,
 }
 
 

@@ -300,6 +300,23 @@ vocabulary! {
         /// A machine opened a change-notification stream (`GET /v1/events`), or was refused
         /// one (`reason=stream_limit`). `detail` says where it resumed (`after=SEQ`).
         EventsOpen = "events_open";
+        // Alerts and webhooks.
+        /// A webhook was created (its HMAC secret shown once).
+        WebhookCreate = "webhook_create";
+        /// A webhook's name, URL or enabled flag changed.
+        WebhookUpdate = "webhook_update";
+        /// A webhook was deleted, with its deliveries.
+        WebhookDelete = "webhook_delete";
+        /// Webhooks or their delivery log were listed.
+        WebhookList = "webhook_list";
+        /// A test delivery was queued for a webhook.
+        WebhookTest = "webhook_test";
+        /// An alert rule was created.
+        AlertRuleCreate = "alert_rule_create";
+        /// An alert rule was deleted.
+        AlertRuleDelete = "alert_rule_delete";
+        /// Alert rules were listed.
+        AlertRuleList = "alert_rule_list";
     }
 }
 

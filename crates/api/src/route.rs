@@ -224,4 +224,24 @@ pub mod admin {
     pub const SHARES: &str = "/v1/admin/shares";
     /// Revokes a pending share link.
     pub const SHARE_REVOKE: &str = "/v1/admin/shares/{id}/revoke";
+    /// Webhooks: list (GET), create (POST; the HMAC secret is answered once).
+    pub const WEBHOOKS: &str = "/v1/admin/webhooks";
+    /// Changes a webhook's name, URL or enabled flag.
+    pub const WEBHOOK_UPDATE: &str = "/v1/admin/webhooks/{id}/update";
+    /// Deletes a webhook with its deliveries.
+    pub const WEBHOOK_DELETE: &str = "/v1/admin/webhooks/{id}/delete";
+    /// Queues a test delivery to a webhook.
+    pub const WEBHOOK_TEST: &str = "/v1/admin/webhooks/{id}/test";
+    /// The delivery log, newest first.
+    pub const WEBHOOK_DELIVERIES: &str = "/v1/admin/webhooks/deliveries";
+    /// Alert rules: list (GET), create (POST).
+    pub const ALERT_RULES: &str = "/v1/admin/alerts";
+    /// Deletes an alert rule.
+    pub const ALERT_RULE_DELETE: &str = "/v1/admin/alerts/{id}/delete";
+}
+
+/// Published keys; no authentication (anyone verifying a webhook delivery fetches them).
+pub mod well_known {
+    /// The vault's webhook signing key as a JWKS.
+    pub const WEBHOOK_KEYS: &str = "/.well-known/signet/webhook-keys";
 }

@@ -13,6 +13,7 @@ use clap::{Parser, Subcommand};
 
 mod access;
 mod account;
+mod alert;
 mod allowlist;
 mod audit;
 mod budget;
@@ -92,6 +93,11 @@ enum Command {
     Connection(lease::ConnectionArgs),
     /// Leased secrets and leases: create, list, renew, revoke (operator).
     Lease(lease::LeaseArgs),
+    /// Webhooks alerts are delivered to, their delivery log, and `verify` for a saved delivery
+    /// (operator; `verify` needs no identity).
+    Webhook(alert::WebhookArgs),
+    /// Alert rules: which audit actions, or bursts of denied reads, raise an alert (operator).
+    Alert(alert::AlertArgs),
 
     /// Enroll this machine: make a key here and register its public half.
     Enroll(enrollment::EnrollArgs),
@@ -176,6 +182,8 @@ async fn dispatch(command: Command, json: bool) -> anyhow::Result<ExitCode> {
         Command::Trash(args) => trash::run(args, json).await,
         Command::Connection(args) => lease::connection(args, json).await,
         Command::Lease(args) => lease::lease(args, json).await,
+        Command::Webhook(args) => alert::webhook(args, json).await,
+        Command::Alert(args) => alert::alert(args, json).await,
         Command::Enroll(args) => enrollment::run(args, json).await,
         Command::Get(args) => access::get(args, json).await,
         Command::List(args) => access::list(args, json).await,

@@ -35,6 +35,7 @@ mod request;
 mod secret;
 
 pub use admin::account::Account;
+pub use admin::alert::{Alerts, webhook_keys};
 pub use admin::audit::Audit;
 pub use admin::connection::Connections;
 pub use admin::lease::Leases;

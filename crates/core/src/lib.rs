@@ -15,6 +15,7 @@
 
 pub mod account;
 pub mod address;
+pub mod alert;
 pub mod audit;
 pub mod auth;
 pub mod budget;
@@ -50,6 +51,7 @@ pub mod share;
 pub mod trash;
 pub mod user;
 pub mod vault;
+pub mod webhook;
 
 pub use clock::{Clock, SystemClock};
 pub use context::SignetConfig;

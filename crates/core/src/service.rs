@@ -8,6 +8,7 @@ use signet_proto::{SecretId, VaultId};
 use signet_store::Store;
 
 use crate::account::{Accounts, HashGate, LOGIN_ATTEMPTS_PER_SOURCE_PER_MINUTE};
+use crate::alert::Alerts;
 use crate::audit::AuditLog;
 use crate::auth::{Auth, KeyCache};
 use crate::budget::{BudgetState, Budgets};
@@ -34,6 +35,7 @@ use crate::share::Shares;
 use crate::trash::Trash;
 use crate::user::Users;
 use crate::vault::{self, OpenError, VaultSettings};
+use crate::webhook::Webhooks;
 
 /// The business layer: one per process, shared by all requests. Each area's rules are a
 /// service reached through an accessor (`signet.secrets()`, `signet.machines()`, ...).
@@ -43,6 +45,7 @@ pub struct Signet {
     /// The last readiness answer (`/readyz`).
     readiness: Readiness,
     accounts: Accounts,
+    alerts: Alerts,
     audit: AuditLog,
     auth: Auth,
     budgets: Budgets,
@@ -64,6 +67,7 @@ pub struct Signet {
     trash: Trash,
     users: Users,
     vault: VaultSettings,
+    webhooks: Webhooks,
 }
 
 /// Policy rotations waiting for the task below; past this, a request is dropped and the next
@@ -139,7 +143,18 @@ impl Signet {
             reads: reads.clone(),
         };
         spawn_policy_rotations(Arc::downgrade(&cx), due);
+        let dispatch_wake = Arc::new(tokio::sync::Notify::new());
         Ok(Self {
+            alerts: Alerts {
+                cx: cx.clone(),
+                wake: Arc::new(tokio::sync::Notify::new()),
+                dispatch_wake: dispatch_wake.clone(),
+            },
+            webhooks: Webhooks {
+                cx: cx.clone(),
+                dispatch: Arc::default(),
+                wake: dispatch_wake,
+            },
             readiness: Readiness::default(),
             audit: AuditLog { cx: cx.clone() },
             auth: Auth {
@@ -231,6 +246,11 @@ impl Signet {
     /// Owner and user accounts, sign-in, CLI login keys, logout.
     pub fn accounts(&self) -> &Accounts {
         &self.accounts
+    }
+
+    /// Alert rules and the audit tailer that enqueues their deliveries.
+    pub fn alerts(&self) -> &Alerts {
+        &self.alerts
     }
 
     /// The audit log: listing, verification, aggregated failure records.
@@ -336,5 +356,10 @@ impl Signet {
     /// The vault's settings.
     pub fn vault(&self) -> &VaultSettings {
         &self.vault
+    }
+
+    /// Webhooks, test deliveries, the delivery log and the dispatcher.
+    pub fn webhooks(&self) -> &Webhooks {
+        &self.webhooks
     }
 }

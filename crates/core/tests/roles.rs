@@ -419,6 +419,49 @@ async fn a_viewer_changes_nothing_and_every_refusal_is_audited() {
             "revoke_share",
             s.shares().revoke_share(v, "shr_0000000000000000").await,
         ),
+        (
+            "create_webhook",
+            s.webhooks()
+                .create(v, "w", "https://hooks.example.com/x", true)
+                .await
+                .map(drop),
+        ),
+        (
+            "update_webhook",
+            s.webhooks()
+                .update(v, "wh_000000000000", Default::default())
+                .await
+                .map(drop),
+        ),
+        (
+            "delete_webhook",
+            s.webhooks().delete(v, "wh_000000000000").await.map(drop),
+        ),
+        (
+            "test_webhook",
+            s.webhooks().test(v, "wh_000000000000").await.map(drop),
+        ),
+        (
+            "create_alert_rule",
+            s.alerts()
+                .create(
+                    v,
+                    signet_core::alert::NewRule {
+                        name: "r".to_owned(),
+                        severity: "info".to_owned(),
+                        actions: Some(vec!["canary_triggered".to_owned()]),
+                        result: None,
+                        burst: None,
+                        webhooks: vec!["wh_000000000000".to_owned()],
+                    },
+                )
+                .await
+                .map(drop),
+        ),
+        (
+            "delete_alert_rule",
+            s.alerts().delete(v, "alr_000000000000").await.map(drop),
+        ),
     ];
     for (what, r) in &refusals {
         assert_eq!(r, &Err(CoreError::Forbidden), "{what}");
@@ -612,7 +655,7 @@ fn admin_routes(src: &str) -> Vec<(String, bool)> {
 #[test]
 fn every_post_admin_route_is_classified() {
     let routes = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../server/src/routes");
-    let src = ["admin.rs", "share.rs"]
+    let src = ["admin.rs", "share.rs", "alert.rs"]
         .iter()
         .map(|f| std::fs::read_to_string(routes.join(f)).expect("routes file"))
         .collect::<Vec<_>>()
@@ -661,6 +704,12 @@ fn every_post_admin_route_is_classified() {
         "/v1/admin/secrets/{id}/lease",
         "/v1/admin/leases/{id}/renew",
         "/v1/admin/leases/{id}/revoke",
+        "/v1/admin/webhooks",
+        "/v1/admin/webhooks/{id}/update",
+        "/v1/admin/webhooks/{id}/delete",
+        "/v1/admin/webhooks/{id}/test",
+        "/v1/admin/alerts",
+        "/v1/admin/alerts/{id}/delete",
     ];
     // POST only because signed routes carry parameters in the body, or acting on one's own key.
     let open_to_viewers = [

@@ -21,6 +21,9 @@ const LABEL_TOTP_SEED: &str = "signet/v1/totp-seed";
 const INFO_SHARE_KEK: &[u8] = b"signet/v1/share-kek";
 const LABEL_SHARE_DEK: &str = "signet/v1/share-data-key";
 const LABEL_SHARE_VALUE: &str = "signet/v1/share-value";
+const INFO_WEBHOOK_SIGNING: &[u8] = b"signet/v1/webhook-signing-seed";
+const INFO_WEBHOOK_KEK: &[u8] = b"signet/v1/webhook-kek";
+const LABEL_WEBHOOK_SECRET: &str = "signet/v1/webhook-hmac-secret";
 
 /// The installation's root key. Only derived keys ever touch data.
 pub struct RootKey(Zeroizing<[u8; 32]>);
@@ -151,6 +154,45 @@ impl RootKey {
         let dek = open(&kek, &aad.bytes(LABEL_SHARE_DEK), &sealed.wrapped_dek)?;
         let dek: &[u8; 32] = dek.as_slice().try_into().map_err(|_| CryptoError::Open)?;
         open(dek, &aad.bytes(LABEL_SHARE_VALUE), &sealed.ciphertext)
+    }
+}
+
+impl RootKey {
+    /// The Ed25519 seed of the vault's webhook signing key. Derived, not stored: every replica
+    /// holding the root key signs with the same key, nothing new has to be backed up, and the
+    /// key changes exactly when the root key does (`docs/protocol.md`, "Webhook signatures").
+    pub fn webhook_signing_seed(&self) -> Zeroizing<[u8; 32]> {
+        self.derive(INFO_WEBHOOK_SIGNING)
+    }
+
+    /// Seals a webhook's HMAC secret for storage, bound to its vault and webhook.
+    pub fn seal_webhook_secret(
+        &self,
+        vault: &str,
+        webhook: &str,
+        secret: &[u8],
+    ) -> Result<Vec<u8>, CryptoError> {
+        let kek = self.derive(INFO_WEBHOOK_KEK);
+        seal(
+            &kek,
+            &encode(LABEL_WEBHOOK_SECRET, &[vault, webhook], None),
+            secret,
+        )
+    }
+
+    /// Opens a stored webhook HMAC secret.
+    pub fn open_webhook_secret(
+        &self,
+        vault: &str,
+        webhook: &str,
+        sealed: &[u8],
+    ) -> Result<Zeroizing<Vec<u8>>, CryptoError> {
+        let kek = self.derive(INFO_WEBHOOK_KEK);
+        open(
+            &kek,
+            &encode(LABEL_WEBHOOK_SECRET, &[vault, webhook], None),
+            sealed,
+        )
     }
 }
 
@@ -286,6 +328,26 @@ mod tests {
         assert!(root.open_totp_seed("vault_a", "u2", &sealed).is_err());
         let other = RootKey::generate().unwrap();
         assert!(other.open_totp_seed("vault_a", "u1", &sealed).is_err());
+    }
+
+    #[test]
+    fn webhook_secrets_open_only_for_their_webhook_and_the_seed_is_per_root() {
+        let root = RootKey::generate().unwrap();
+        let sealed = root
+            .seal_webhook_secret("vault_a", "wh_a", b"whsec_x")
+            .unwrap();
+        let back = root
+            .open_webhook_secret("vault_a", "wh_a", &sealed)
+            .unwrap();
+        assert_eq!(back.as_slice(), b"whsec_x");
+        assert!(
+            root.open_webhook_secret("vault_a", "wh_b", &sealed)
+                .is_err()
+        );
+        let again = RootKey::from_hex(&root.to_hex()).unwrap();
+        assert_eq!(*root.webhook_signing_seed(), *again.webhook_signing_seed());
+        let other = RootKey::generate().unwrap();
+        assert_ne!(*root.webhook_signing_seed(), *other.webhook_signing_seed());
     }
 
     #[test]

@@ -135,6 +135,13 @@ prefixed_id!(
     /// One lease: a database role minted for one machine's read of a leased secret. `lease_` and
     /// 16 letters or digits.
     LeaseId, "lease_", 16, "lease"
+    /// A webhook: an HTTPS endpoint alerts are delivered to. `wh_` and 12 letters or digits.
+    WebhookId, "wh_", 12, "webhook"
+);
+prefixed_id!(
+    /// An alert rule: which audit records (or bursts of them) become deliveries. `alr_` and 12
+    /// letters or digits.
+    AlertRuleId, "alr_", 12, "alert rule"
 );
 
 macro_rules! uuid_id {
@@ -223,6 +230,10 @@ uuid_id!(
 uuid_id!(
     /// An invitation to become a user, spent once by the person it was sent to.
     InviteId, "invite"
+);
+uuid_id!(
+    /// One webhook delivery: the same id on every retry, so a receiver can drop duplicates.
+    DeliveryId, "delivery"
 );
 
 #[cfg(test)]

@@ -15,6 +15,7 @@ import { trashPage } from './trash.js';
 import { leasesPage } from './leases.js';
 import { accountPage } from './account.js';
 import { sharePage, openSharePage } from './share.js';
+import { alertsPage } from './alerts.js';
 
 const PAGES = [
   ['', 'Overview', overviewPage],
@@ -26,6 +27,7 @@ const PAGES = [
   ['trash', 'Trash', trashPage],
   ['leases', 'Leases', leasesPage],
   ['audit', 'Audit log', auditPage],
+  ['alerts', 'Alerts', alertsPage, (role) => role === 'owner' || role === 'admin'],
   ['users', 'Users', usersPage, (role) => role === 'owner' || role === 'admin'],
   ['share', 'Share', sharePage, (role) => role !== 'viewer'],
   ['account', 'Account', accountPage],

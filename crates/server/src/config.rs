@@ -89,6 +89,22 @@ pub struct FileConfig {
     /// Change-notification streams (`GET /v1/events`) one machine may hold open at once; the
     /// next is refused with 429 (default 4).
     pub event_streams_per_machine: Option<usize>,
+    /// Address ranges webhooks may reach despite the SSRF guard (private, loopback, ...), as
+    /// CIDRs. Plain `http://` is accepted only to an allowed loopback address. Default: none.
+    pub webhook_allow_cidrs: Option<Vec<String>>,
+    /// Seconds one delivery attempt may take (default 10).
+    pub webhook_timeout_secs: Option<u64>,
+    /// The first retry waits up to this many ms, each next one up to twice as long, with full
+    /// jitter (default 10000).
+    pub webhook_retry_base_ms: Option<u64>,
+    /// No retry waits longer than this many seconds (default 3600).
+    pub webhook_retry_cap_secs: Option<u64>,
+    /// Attempts before a delivery is marked failed (default 8).
+    pub webhook_max_attempts: Option<u32>,
+    /// Milliseconds between the alert tailer's reads of the audit log (default 1000).
+    pub alert_tail_interval_ms: Option<u64>,
+    /// Milliseconds between the dispatcher's looks for due deliveries (default 1000).
+    pub webhook_dispatch_interval_ms: Option<u64>,
 }
 
 impl FileConfig {
@@ -145,6 +161,23 @@ pub struct ServerConfig {
     pub lease_reap_every: Duration,
     /// Event streams one machine may hold open at once.
     pub event_streams_per_machine: usize,
+    /// Webhook delivery settings.
+    pub webhooks: WebhookSettings,
+}
+
+/// Webhook delivery settings (the `webhook_*` and `alert_*` keys).
+#[derive(Debug, Clone)]
+pub struct WebhookSettings {
+    /// Ranges the SSRF guard lets through.
+    pub allow: Vec<IpNet>,
+    /// One attempt's time limit.
+    pub timeout: Duration,
+    /// Retries and claims.
+    pub policy: signet_core::webhook::WebhookPolicy,
+    /// How often the tailer reads the audit log.
+    pub tail_every: Duration,
+    /// How often the dispatcher looks for due deliveries.
+    pub dispatch_every: Duration,
 }
 
 /// The URL a listener advertises when none is configured. The SikkerKey SDKs accept plain HTTP
@@ -182,6 +215,7 @@ fn check_api_url(url: &str) -> Result<String, ConfigError> {
 impl FileConfig {
     /// Resolves into a [`ServerConfig`], applying defaults and checking combinations.
     pub fn resolve(self) -> Result<ServerConfig, ConfigError> {
+        let webhooks = resolve_webhooks(&self)?;
         let listen = self
             .listen
             .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8420)));
@@ -333,8 +367,71 @@ impl FileConfig {
                 }
                 Some(n) => n,
             },
+            webhooks,
         })
     }
+}
+
+/// The webhook keys, checked: CIDRs parse, every duration and count is at least 1.
+fn resolve_webhooks(f: &FileConfig) -> Result<WebhookSettings, ConfigError> {
+    let allow = f
+        .webhook_allow_cidrs
+        .clone()
+        .unwrap_or_default()
+        .iter()
+        .map(|c| {
+            c.parse::<IpNet>().map_err(|_| {
+                ConfigError::Invalid(format!("webhook_allow_cidrs: not a CIDR: {c:?}"))
+            })
+        })
+        .collect::<Result<_, _>>()?;
+    let positive = |name: &str, v: Option<u64>, default: u64| match v {
+        None => Ok(default),
+        Some(0) => Err(ConfigError::Invalid(format!("{name} must be at least 1"))),
+        Some(n) => Ok(n),
+    };
+    let defaults = signet_core::webhook::WebhookPolicy::default();
+    let timeout = Duration::from_secs(positive(
+        "webhook_timeout_secs",
+        f.webhook_timeout_secs,
+        10,
+    )?);
+    let policy = signet_core::webhook::WebhookPolicy {
+        retry_base: Duration::from_millis(positive(
+            "webhook_retry_base_ms",
+            f.webhook_retry_base_ms,
+            10_000,
+        )?),
+        retry_cap: Duration::from_secs(positive(
+            "webhook_retry_cap_secs",
+            f.webhook_retry_cap_secs,
+            3600,
+        )?),
+        max_attempts: u32::try_from(positive(
+            "webhook_max_attempts",
+            f.webhook_max_attempts.map(u64::from),
+            u64::from(defaults.max_attempts),
+        )?)
+        .unwrap_or(u32::MAX),
+        // A claim outlives the attempt it covers, so a live dispatcher never loses one.
+        claim: timeout + Duration::from_secs(30),
+        batch: defaults.batch,
+    };
+    Ok(WebhookSettings {
+        allow,
+        timeout,
+        policy,
+        tail_every: Duration::from_millis(positive(
+            "alert_tail_interval_ms",
+            f.alert_tail_interval_ms,
+            1000,
+        )?),
+        dispatch_every: Duration::from_millis(positive(
+            "webhook_dispatch_interval_ms",
+            f.webhook_dispatch_interval_ms,
+            1000,
+        )?),
+    })
 }
 
 #[cfg(test)]

@@ -85,6 +85,12 @@ pub fn json_bodies(body: &[u8]) -> Vec<BodyVerdict> {
         optional::<api::admin::audit::AuditQueryRequest>("admin::AuditQueryRequest", body),
         required::<api::admin::user::CreateUserRequest>("admin::CreateUserRequest", body),
         required::<api::admin::budget::SetBudgetRequest>("admin::SetBudgetRequest", body),
+        required::<api::admin::alert::WebhookCreateRequest>("admin::WebhookCreateRequest", body),
+        required::<api::admin::alert::WebhookUpdateRequest>("admin::WebhookUpdateRequest", body),
+        required::<api::admin::alert::AlertRuleCreateRequest>(
+            "admin::AlertRuleCreateRequest",
+            body,
+        ),
         required::<Object>("admin::no_body", body),
         required::<api::auth::CliLoginRequest>("auth::CliLoginRequest", body),
         required::<api::auth::SetupRequest>("auth::SetupRequest", body),

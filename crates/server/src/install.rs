@@ -288,7 +288,14 @@ pub async fn open_server(config: &ServerConfig) -> Result<Arc<Signet>, InstallEr
         provisioner: Arc::new(crate::provision::PgProvisioner),
         event_streams_per_machine: config.event_streams_per_machine,
     };
-    open(&config.data_dir, &config.database, &config.root_key, core).await
+    let signet = open(&config.data_dir, &config.database, &config.root_key, core).await?;
+    // The composition root picks how webhooks are sent: over HTTP, behind the SSRF guard.
+    let w = &config.webhooks;
+    signet.webhooks().set_sender(
+        Arc::new(crate::webhook::HttpSender::new(w.allow.clone(), w.timeout)),
+        w.policy,
+    );
+    Ok(signet)
 }
 
 /// Why the first owner could not be created offline.

@@ -18,6 +18,7 @@ pub mod listener;
 pub mod provision;
 mod routes;
 pub mod session;
+pub mod webhook;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -40,6 +41,11 @@ use crate::session::WebConfig;
 
 /// How often the trash retention job runs unless configured (`trash_purge_interval_secs`).
 pub const TRASH_PURGE_EVERY: Duration = Duration::from_secs(60);
+/// How often the alert tailer reads the audit log unless configured (`alert_tail_interval_ms`).
+pub const ALERT_TAIL_EVERY: Duration = Duration::from_secs(1);
+/// How often the webhook dispatcher looks for due deliveries unless configured
+/// (`webhook_dispatch_interval_ms`).
+pub const WEBHOOK_DISPATCH_EVERY: Duration = Duration::from_secs(1);
 
 /// How often the lease reaper runs unless configured (`lease_reap_interval_secs`).
 pub const LEASE_REAP_EVERY: Duration = Duration::from_secs(5);
@@ -61,6 +67,12 @@ pub struct AppState {
     pub trash_purge_every: Duration,
     /// How often `run`'s reaper revokes leases past their expiry.
     pub lease_reap_every: Duration,
+    /// How often `run`'s alert tailer reads the audit log (it also wakes on
+    /// `signet.alerts().wakeup()`).
+    pub alert_tail_every: Duration,
+    /// How often `run`'s webhook dispatcher looks for due deliveries (it also wakes on
+    /// `signet.webhooks().wakeup()`).
+    pub webhook_dispatch_every: Duration,
 }
 
 impl AppState {
@@ -75,6 +87,8 @@ impl AppState {
             rotation_tick: DEFAULT_ROTATION_TICK,
             trash_purge_every: TRASH_PURGE_EVERY,
             lease_reap_every: LEASE_REAP_EVERY,
+            alert_tail_every: ALERT_TAIL_EVERY,
+            webhook_dispatch_every: WEBHOOK_DISPATCH_EVERY,
         }
     }
 
@@ -82,6 +96,15 @@ impl AppState {
     pub fn with_lease_reap_every(self, every: Duration) -> Self {
         Self {
             lease_reap_every: every,
+            ..self
+        }
+    }
+
+    /// The same state, tailing the audit log every `tail` and dispatching every `dispatch`.
+    pub fn with_alert_intervals(self, tail: Duration, dispatch: Duration) -> Self {
+        Self {
+            alert_tail_every: tail,
+            webhook_dispatch_every: dispatch,
             ..self
         }
     }
@@ -192,6 +215,7 @@ pub fn router(state: AppState) -> Router {
         .merge(routes::admin::routes())
         .merge(routes::user::routes())
         .merge(routes::share::routes())
+        .merge(routes::alert::routes())
         .merge(routes::enroll::routes())
         .merge(routes::auth::routes())
         .merge(routes::passkey::routes())
@@ -297,6 +321,58 @@ pub async fn run(
             }
         }
     });
+    // Every replica tails the audit log; each stretch is committed (and its alerts enqueued)
+    // by exactly one of them. The wake-up is the seam the event hub can drive.
+    let signet = state.signet.clone();
+    let every = state.alert_tail_every.max(Duration::from_millis(10));
+    let tailer = tokio::spawn(async move {
+        let wake = signet.alerts().wakeup();
+        let mut tick = tokio::time::interval(every);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                _ = tick.tick() => {}
+                () = wake.notified() => {}
+            }
+            match signet.alerts().tail().await {
+                Ok(r) if r.enqueued > 0 => tracing::info!(
+                    records = r.records,
+                    enqueued = r.enqueued,
+                    "alerts enqueued"
+                ),
+                Ok(_) => {}
+                Err(e) => {
+                    tracing::warn!(error = %e, "reading the audit log for alerts failed; will retry")
+                }
+            }
+        }
+    });
+    // Every replica dispatches; each delivery is claimed by one of them at a time.
+    let signet = state.signet.clone();
+    let every = state.webhook_dispatch_every.max(Duration::from_millis(10));
+    let dispatcher = tokio::spawn(async move {
+        let wake = signet.webhooks().wakeup();
+        let mut tick = tokio::time::interval(every);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                _ = tick.tick() => {}
+                () = wake.notified() => {}
+            }
+            match signet.webhooks().dispatch().await {
+                Ok(r) if r.delivered + r.retried + r.failed > 0 => tracing::info!(
+                    delivered = r.delivered,
+                    retried = r.retried,
+                    failed = r.failed,
+                    "webhook deliveries"
+                ),
+                Ok(_) => {}
+                Err(e) => {
+                    tracing::warn!(error = %e, "dispatching webhook deliveries failed; will retry")
+                }
+            }
+        }
+    });
     let signet = state.signet.clone();
     let limits = state.limits;
     // Event streams never finish by themselves: end them when shutdown begins, so the drain
@@ -312,6 +388,8 @@ pub async fn run(
     scheduler.abort();
     purger.abort();
     reaper.abort();
+    tailer.abort();
+    dispatcher.abort();
     // In-flight requests are drained: nothing more can be counted.
     if let Err(e) = signet.audit().flush_auth_failures(true).await {
         tracing::warn!(error = %e, "writing counted authentication failures at shutdown failed");

@@ -47,6 +47,7 @@
 //! `tracing` and reported as a bare [`StoreError`].
 #![forbid(unsafe_code)]
 
+mod alert;
 mod audit;
 mod budget;
 mod change;

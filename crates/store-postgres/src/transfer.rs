@@ -109,6 +109,16 @@ const TABLES: &[(&str, &str)] = &[
         "SELECT * FROM leased_secrets ORDER BY secret_id",
     ),
     ("leases", "SELECT * FROM leases ORDER BY created_ms, id"),
+    ("webhooks", "SELECT * FROM webhooks ORDER BY created_ms, id"),
+    (
+        "alert_rules",
+        "SELECT * FROM alert_rules ORDER BY created_ms, id",
+    ),
+    ("alert_cursor", "SELECT * FROM alert_cursor ORDER BY id"),
+    (
+        "webhook_deliveries",
+        "SELECT * FROM webhook_deliveries ORDER BY created_ms, id",
+    ),
 ];
 
 /// Rows per `INSERT` on import: large enough to amortise the round trip, small enough to keep

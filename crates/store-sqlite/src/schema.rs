@@ -30,6 +30,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0013_trash.sql"),
     include_str!("../migrations/0014_canaries.sql"),
     include_str!("../migrations/0015_leases.sql"),
+    include_str!("../migrations/0016_alerts.sql"),
 ];
 
 /// Creates the file if needed and opens the write connection, configured and migrated.

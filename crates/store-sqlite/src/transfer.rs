@@ -57,6 +57,10 @@ pub(crate) const TABLES: &[&str] = &[
     "db_connections",
     "leased_secrets",
     "leases",
+    "webhooks",
+    "alert_rules",
+    "alert_cursor",
+    "webhook_deliveries",
 ];
 
 /// What a column holds, from its declared type. Every table is `STRICT`, so the declared type is

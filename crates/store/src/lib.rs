@@ -11,6 +11,7 @@
 //! The [`conformance`] module (feature `conformance`) holds the test bodies every backend runs.
 #![forbid(unsafe_code)]
 
+mod alert;
 mod audit;
 mod budget;
 mod change;
@@ -37,6 +38,10 @@ mod vault;
 #[cfg(feature = "conformance")]
 pub mod conformance;
 
+pub use alert::{
+    AlertCursor, AlertRuleRecord, AlertStore, DeliveryOutcome, DeliveryRecord, DeliveryStatus,
+    WebhookRecord,
+};
 pub use audit::{
     ActorKind, AuditChain, AuditEvent, AuditFilter, AuditHead, AuditRecord, AuditResult,
     AuditStore, Audited, JournalBatch, ReadMark,
@@ -216,7 +221,8 @@ pub type StoreResult<T> = Result<T, StoreError>;
 
 /// Everything a backend implements. The composition root holds one as `Arc<dyn Store>`.
 pub trait Store:
-    AuditStore
+    AlertStore
+    + AuditStore
     + BudgetStore
     + ChangeFeed
     + ConnectionStore
@@ -244,7 +250,8 @@ pub trait Store:
 }
 
 impl<T> Store for T where
-    T: AuditStore
+    T: AlertStore
+        + AuditStore
         + BudgetStore
         + ChangeFeed
         + ConnectionStore

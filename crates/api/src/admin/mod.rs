@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{OpenApi, ToSchema};
 
 pub mod account;
+pub mod alert;
 pub mod allowlist;
 pub mod audit;
 pub mod budget;
@@ -77,6 +78,7 @@ pub fn api() -> utoipa::openapi::OpenApi {
         share::Api::openapi(),
         connection::Api::openapi(),
         lease::Api::openapi(),
+        alert::Api::openapi(),
     ] {
         doc.merge(area);
     }

@@ -67,3 +67,6 @@ mod lease;
 // Change notifications: a stream across replicas, `signet watch`, `signet run --watch`, and
 // the stream's signing (issue 12 §3).
 mod events;
+// Alert rules and signed webhooks: a real receiver, an independent RFC 9421 verifier, retries,
+// SSRF refusals (issue 12 §4).
+mod alerts;

@@ -162,7 +162,7 @@ pub(crate) async fn raw(
 /// the user management routes).
 fn admin_post_routes() -> Vec<String> {
     let mut out = Vec::new();
-    for file in ["admin.rs", "user.rs", "share.rs"] {
+    for file in ["admin.rs", "user.rs", "share.rs", "alert.rs"] {
         let src = std::fs::read_to_string(
             Path::new(env!("CARGO_MANIFEST_DIR"))
                 .join("../server/src/routes")
@@ -538,6 +538,35 @@ async fn a_viewer_cannot_change_anything_and_a_developer_only_secrets(backend: B
         (
             "/v1/admin/leases/{id}/revoke",
             "/v1/admin/leases/lease_0000000000000000/revoke".into(),
+            "/v1/admin/webhooks",
+            "/v1/admin/webhooks".into(),
+            Some(json!({"name": "w", "url": "https://hooks.example.com/x"})),
+        ),
+        (
+            "/v1/admin/webhooks/{id}/update",
+            "/v1/admin/webhooks/wh_000000000000/update".into(),
+            Some(json!({"enabled": false})),
+        ),
+        (
+            "/v1/admin/webhooks/{id}/delete",
+            "/v1/admin/webhooks/wh_000000000000/delete".into(),
+            None,
+        ),
+        (
+            "/v1/admin/webhooks/{id}/test",
+            "/v1/admin/webhooks/wh_000000000000/test".into(),
+            None,
+        ),
+        (
+            "/v1/admin/alerts",
+            "/v1/admin/alerts".into(),
+            Some(
+                json!({"name": "r", "severity": "info", "actions": ["canary_triggered"], "webhooks": ["wh_000000000000"]}),
+            ),
+        ),
+        (
+            "/v1/admin/alerts/{id}/delete",
+            "/v1/admin/alerts/alr_000000000000/delete".into(),
             None,
         ),
         (user_route, u("role"), Some(json!({"role": "viewer"}))),

@@ -27,6 +27,7 @@ use std::sync::Arc;
 
 use crate::Store;
 
+pub mod alert;
 pub mod audit;
 pub mod budget;
 pub mod canary;
@@ -199,6 +200,12 @@ macro_rules! conformance_suite {
                 user_operators_lists_live_keys_of_that_user,
                 a_password_hash_is_replaced,
             }
+            alert {
+                webhooks_and_rules_round_trip,
+                the_cursor_moves_only_from_where_it_was_read,
+                claims_are_exclusive_and_finished_by_their_holder,
+                concurrent_claims_split_the_work,
+            }
             share {
                 shares_round_trip_newest_first,
                 a_share_closes_once_and_is_erased,
@@ -317,6 +324,7 @@ mod tests {
     /// Every `pub async fn` of every suite module, read from the source.
     fn defined() -> Vec<String> {
         let sources = [
+            ("alert", include_str!("alert.rs")),
             ("audit", include_str!("audit.rs")),
             ("budget", include_str!("budget.rs")),
             ("canary", include_str!("canary.rs")),

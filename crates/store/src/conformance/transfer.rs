@@ -473,6 +473,32 @@ async fn populate(store: &Arc<dyn Store>) -> Population {
                 .unwrap();
         }
     }
+    // Alerts: a webhook, a rule, the tailer's cursor and one delivery.
+    let hook = super::alert::webhook(NOW);
+    store.insert_webhook(&hook).await.unwrap();
+    store
+        .insert_alert_rule(&crate::AlertRuleRecord {
+            id: signet_proto::AlertRuleId::generate(),
+            name: "canaries".to_owned(),
+            severity: "critical".to_owned(),
+            spec: "{}".to_owned(),
+            webhooks: vec![hook.id.clone()],
+            created_by: signet_proto::OperatorId::generate(),
+            created_ms: NOW,
+        })
+        .await
+        .unwrap();
+    store
+        .advance_alerts(
+            None,
+            &crate::AlertCursor {
+                next_seq: 1,
+                state: "{}".to_owned(),
+            },
+            &[super::alert::delivery(&hook.id, Some("1:r:w"), NOW)],
+        )
+        .await
+        .unwrap();
     for batch in 0..3 {
         let events = (0..4)
             .map(|i| {
@@ -544,6 +570,10 @@ async fn reads(store: &Arc<dyn Store>, p: &Population) -> Vec<String> {
         read!("rotation", store.rotation(id));
     }
     read!("shares", store.shares());
+    read!("webhooks", store.webhooks());
+    read!("alert_rules", store.alert_rules());
+    read!("alert_cursor", store.alert_cursor());
+    read!("deliveries", store.deliveries(100));
     for project in &p.projects {
         read!("policies", store.policies(project));
         read!("connections", store.connections(project));
