@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use signet_crypto::RootKey;
 use signet_proto::{SecretId, VaultId};
-use signet_store::Store;
+use signet_store::{Change, Store};
 
 use crate::account::{Accounts, HashGate, LOGIN_ATTEMPTS_PER_SOURCE_PER_MINUTE};
 use crate::alert::Alerts;
@@ -144,10 +144,19 @@ impl Signet {
         };
         spawn_policy_rotations(Arc::downgrade(&cx), due);
         let dispatch_wake = Arc::new(tokio::sync::Notify::new());
+        // The alert tailer reads the audit log as soon as any process appends to it (the same
+        // change feed the event hub follows), not only on its interval.
+        let tail_wake = Arc::new(tokio::sync::Notify::new());
+        let woken = tail_wake.clone();
+        let _ = cx.store.watch(Arc::new(move |change: Change| {
+            if matches!(change, Change::Audit | Change::Resumed) {
+                woken.notify_one();
+            }
+        }));
         Ok(Self {
             alerts: Alerts {
                 cx: cx.clone(),
-                wake: Arc::new(tokio::sync::Notify::new()),
+                wake: tail_wake,
                 dispatch_wake: dispatch_wake.clone(),
             },
             webhooks: Webhooks {

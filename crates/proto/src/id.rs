@@ -135,6 +135,8 @@ prefixed_id!(
     /// One lease: a database role minted for one machine's read of a leased secret. `lease_` and
     /// 16 letters or digits.
     LeaseId, "lease_", 16, "lease"
+);
+prefixed_id!(
     /// A webhook: an HTTPS endpoint alerts are delivered to. `wh_` and 12 letters or digits.
     WebhookId, "wh_", 12, "webhook"
 );

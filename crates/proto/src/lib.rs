@@ -14,10 +14,9 @@ pub mod webhook;
 
 pub use enrollment::{EnrollmentProof, PROOF_DOMAIN, proof_message, token_digest};
 pub use id::{
-    CeremonyId, ConnectionId, IdError, InviteId, LeaseId, MachineId, OperatorId, PasskeyId,
-    PolicyId, ProjectId, SecretId, SessionId, ShareId, UserId, VaultId,
-    AlertRuleId, CeremonyId, DeliveryId, IdError, InviteId, MachineId, OperatorId, PasskeyId,
-    PolicyId, ProjectId, SecretId, SessionId, ShareId, UserId, VaultId, WebhookId,
+    AlertRuleId, CeremonyId, ConnectionId, DeliveryId, IdError, InviteId, LeaseId, MachineId,
+    OperatorId, PasskeyId, PolicyId, ProjectId, SecretId, SessionId, ShareId, UserId, VaultId,
+    WebhookId,
 };
 pub use identity::{Identity, IdentityError};
 pub use key::{Fingerprint, KeyError, PublicKey, SecretSeed};

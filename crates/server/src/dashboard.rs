@@ -114,6 +114,8 @@ const ASSETS: &[(&str, &str, &[u8])] = &[
         "leases.js",
         "text/javascript; charset=utf-8",
         include_bytes!("../assets/leases.js"),
+    ),
+    (
         "alerts.js",
         "text/javascript; charset=utf-8",
         include_bytes!("../assets/alerts.js"),
