@@ -119,6 +119,7 @@ pub fn document() -> utoipa::openapi::OpenApi {
         crate::admin::api(),
         crate::share::Api::openapi(),
         crate::events::Api::openapi(),
+        crate::admin::alert::WellKnownApi::openapi(),
     ];
     for area in areas {
         doc.merge(area);

@@ -324,8 +324,7 @@ fn webhook_keys() {}
         deliveries,
         alert_rules,
         create_alert_rule,
-        delete_alert_rule,
-        webhook_keys
+        delete_alert_rule
     ),
     components(schemas(
         WebhookCreateRequest,
@@ -339,9 +338,13 @@ fn webhook_keys() {}
         BurstSpec,
         AlertRuleCreateRequest,
         AlertRuleAnswer,
-        AlertRulesAnswer,
-        Jwk,
-        WebhookKeysAnswer
+        AlertRulesAnswer
     ))
 )]
 pub struct Api;
+
+/// The published webhook key: not an operator route (no authentication), so its own part of
+/// the document.
+#[derive(OpenApi)]
+#[openapi(paths(webhook_keys), components(schemas(Jwk, WebhookKeysAnswer)))]
+pub struct WellKnownApi;

@@ -155,6 +155,13 @@ mod tests {
             route::PASSKEY_DELETE,
             route::SHARES,
             route::SHARE_REVOKE,
+            route::WEBHOOKS,
+            route::WEBHOOK_UPDATE,
+            route::WEBHOOK_DELETE,
+            route::WEBHOOK_TEST,
+            route::WEBHOOK_DELIVERIES,
+            route::ALERT_RULES,
+            route::ALERT_RULE_DELETE,
         ];
         assert_eq!(declared, owned.into_iter().collect());
     }

@@ -12,7 +12,9 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::harness::{Backend, Fixture, TestServer, every_backend, stderr, stdout};
+use crate::harness::{
+    Backend, Fixture, PgDatabase, TestServer, every_backend, shared_config, stderr, stdout,
+};
 
 /// The repository root.
 fn repo() -> PathBuf {
@@ -388,4 +390,68 @@ async fn ssrf_attempts_and_redirects_are_refused(backend: Backend) {
     let log = f.server.op_json(&["webhook", "deliveries"]);
     assert_eq!(log["deliveries"][0]["lastError"], "redirect");
     assert_eq!(log["deliveries"][0]["lastStatusCode"], 302);
+}
+
+/// Two replicas on one PostgreSQL database, both tailing the audit log and both dispatching:
+/// each alert reaches the receiver exactly once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_replicas_deliver_each_alert_once() {
+    let receiver = Receiver::start(0);
+    let db = PgDatabase::create();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = shared_config(dir.path(), db.url());
+    let mut text = std::fs::read_to_string(&config).expect("config");
+    text.push_str(
+        "webhook_allow_cidrs = [\"127.0.0.0/8\"]\n\
+         alert_tail_interval_ms = 50\n\
+         webhook_dispatch_interval_ms = 50\n",
+    );
+    std::fs::write(&config, text).expect("config");
+    let (a, _b) = std::thread::scope(|s| {
+        let a = s.spawn(|| TestServer::start_with_config(&config));
+        let b = s.spawn(|| TestServer::start_with_config(&config));
+        (a.join().expect("a"), b.join().expect("b"))
+    });
+    let f = Fixture::with_server(a);
+    let url = format!("http://127.0.0.1:{}/hook", receiver.port);
+    let hook = f
+        .server
+        .op_json(&["webhook", "add", "--name", "ops", "--url", &url])["webhook"]["id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    f.server.op_json(&[
+        "alert",
+        "add",
+        "--name",
+        "projects",
+        "--action",
+        "project_create",
+        "--webhook",
+        &hook,
+    ]);
+    std::thread::sleep(Duration::from_millis(300));
+    let n = 12;
+    for i in 0..n {
+        f.server.op_json(&["project", "create", &format!("p{i}")]);
+    }
+    receiver.wait_for(n, Duration::from_secs(20));
+    // Let any duplicate a second replica might send arrive before counting.
+    std::thread::sleep(Duration::from_millis(800));
+    let saved = receiver
+        .saved()
+        .into_iter()
+        .map(|(_, s)| s)
+        .collect::<Vec<_>>();
+    assert!(saved.len() >= n);
+    let mut ids: Vec<String> = saved
+        .iter()
+        .map(|s| header(s, "signet-delivery-id").to_owned())
+        .collect();
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), n, "one delivery per alert");
+    assert_eq!(saved.len(), n, "no delivery was sent twice");
+    drop(f);
+    drop(db);
 }
