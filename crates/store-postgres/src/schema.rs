@@ -77,6 +77,9 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         version: 10,
         name: "0010_leases.sql",
         sql: include_str!("../migrations/0010_leases.sql"),
+    },
+    Migration {
+        version: 11,
         name: "0011_alerts.sql",
         sql: include_str!("../migrations/0011_alerts.sql"),
     },
