@@ -354,3 +354,47 @@ fn two_replicas_reap_each_lease_once() {
     assert!(b.log().contains("lease reaper") || f.server.log().contains("lease reaper"));
     drop(b);
 }
+
+every_backend!(fn a_mint_that_cannot_be_recorded_drops_its_role);
+/// Fail closed: the role is created, its lease and record cannot be written (fault point
+/// `audit_append_fail`), so the role is dropped again and the machine gets 503.
+fn a_mint_that_cannot_be_recorded_drops_its_role(backend: Backend) {
+    let db = PgDatabase::create();
+    psql(db.url(), "CREATE TABLE t (x int)").unwrap();
+    let mut f = Fixture::on(backend);
+    // A lifetime no other test uses, so this mint's role would be found by its VALID UNTIL.
+    let secret = leased_secret(&f, &db, &["--ttl", "7777s"]);
+    f.server.stop();
+    let port = f.server.port;
+    f.server
+        .spawn_env(port, &[], &[("FAILPOINTS", "audit_append_fail=return")])
+        .expect("server starts with the fault point armed");
+    let out = f.server.machine(&["get", &secret]);
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("503") || stderr(&out).to_lowercase().contains("unavailable"),
+        "{}",
+        stderr(&out)
+    );
+    let leftover = Command::new("psql")
+        .arg(db.url())
+        .args([
+            "-qAtc",
+            "SELECT count(*) FROM pg_roles WHERE rolname LIKE 'signet\\_%' \
+             AND rolvaliduntil BETWEEN now() + interval '7700 seconds' \
+             AND now() + interval '7800 seconds'",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(stdout(&leftover).trim(), "0", "no role is left behind");
+    // The role was created, then dropped (not refused before the database was reached).
+    assert!(
+        f.server
+            .log()
+            .contains("recording a minted lease failed; dropping its role"),
+        "{}",
+        f.server.log()
+    );
+    f.server.restart();
+    assert!(leases(&f, &secret).is_empty(), "no lease was recorded");
+}
