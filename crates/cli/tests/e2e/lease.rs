@@ -111,6 +111,19 @@ fn a_signed_read_mints_a_lease_that_is_used_renewed_and_revoked(backend: Backend
     let secret = created["secretId"].as_str().unwrap().to_owned();
     s.op_json(&["machine", "grant", &f.machine, "--secret", &secret]);
 
+    // The machine's listing tags it as SikkerKey's CLI does.
+    let listed = s.machine(&["list", "--json"]);
+    assert!(listed.status.success(), "{}", stderr(&listed));
+    let listed: Value = serde_json::from_slice(&listed.stdout).unwrap();
+    let entry = listed["secrets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["id"] == secret.as_str())
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(entry["type"], "leased-secret", "{listed}");
+
     // The signed read mints a role that logs in and uses its grant.
     let v = read(&f, &secret);
     assert!(
