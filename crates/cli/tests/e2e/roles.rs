@@ -538,6 +538,9 @@ async fn a_viewer_cannot_change_anything_and_a_developer_only_secrets(backend: B
         (
             "/v1/admin/leases/{id}/revoke",
             "/v1/admin/leases/lease_0000000000000000/revoke".into(),
+            None,
+        ),
+        (
             "/v1/admin/webhooks",
             "/v1/admin/webhooks".into(),
             Some(json!({"name": "w", "url": "https://hooks.example.com/x"})),
