@@ -118,6 +118,7 @@ pub fn document() -> utoipa::openapi::OpenApi {
         crate::auth::Api::openapi(),
         crate::admin::api(),
         crate::share::Api::openapi(),
+        crate::agent::Api::openapi(),
     ];
     for area in areas {
         doc.merge(area);

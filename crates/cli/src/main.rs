@@ -24,6 +24,7 @@ mod export;
 mod identity;
 mod ids;
 mod machine;
+mod managed;
 mod output;
 mod policy;
 mod project;

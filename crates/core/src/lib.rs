@@ -28,6 +28,7 @@ pub mod fault;
 pub mod invite;
 mod journal;
 pub mod machine;
+pub mod managed;
 mod name;
 pub mod network;
 pub mod operator;

@@ -18,6 +18,7 @@ use crate::enrollment::{Enrollment, RequestLimiter};
 use crate::failures::Failures;
 use crate::invite::Invites;
 use crate::machine::Machines;
+use crate::managed::Managed;
 use crate::network::{Network, PolicyCache};
 use crate::operator::Operators;
 use crate::passkey::{Passkeys, RelyingParty};
@@ -46,6 +47,7 @@ pub struct Signet {
     enrollment: Enrollment,
     invites: Invites,
     machines: Machines,
+    managed: Managed,
     network: Network,
     operators: Operators,
     passkeys: Passkeys,
@@ -152,6 +154,11 @@ impl Signet {
                 accounts: accounts.clone(),
             },
             machines: Machines { cx: cx.clone() },
+            managed: Managed {
+                cx: cx.clone(),
+                reads: reads.clone(),
+                secrets: secrets.clone(),
+            },
             operators: Operators { cx: cx.clone() },
             policies: Policies { cx: cx.clone() },
             rotation: Rotation {
@@ -249,6 +256,11 @@ impl Signet {
     /// Machine lifecycle for operators.
     pub fn machines(&self) -> &Machines {
         &self.machines
+    }
+
+    /// Managed database passwords: the operator's binding and the sync agent's routes.
+    pub fn managed(&self) -> &Managed {
+        &self.managed
     }
 
     /// The vault IP allowlist.

@@ -145,7 +145,9 @@ fn conflict_code(rule: Conflict) -> ErrorCode {
         | Conflict::ShareSpent
         | Conflict::RotationClaimed
         | Conflict::ProjectTrashed
-        | Conflict::Canary => ErrorCode::Conflict,
+        | Conflict::Canary
+        | Conflict::RotationPending
+        | Conflict::RotationStale => ErrorCode::Conflict,
     }
 }
 

@@ -53,6 +53,7 @@ mod change;
 mod error;
 mod invite;
 mod machine;
+mod managed;
 mod network;
 mod nonce;
 mod operator;

@@ -73,6 +73,11 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         name: "0009_canaries.sql",
         sql: include_str!("../migrations/0009_canaries.sql"),
     },
+    Migration {
+        version: 10,
+        name: "0010_managed.sql",
+        sql: include_str!("../migrations/0010_managed.sql"),
+    },
 ];
 
 /// Applies any missing migrations. [`StoreError::Corrupt`] if the database records a version

@@ -25,6 +25,7 @@ mod budget;
 mod error;
 mod invite;
 mod machine;
+mod managed;
 mod network;
 mod nonce;
 mod operator;

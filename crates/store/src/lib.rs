@@ -16,6 +16,7 @@ mod budget;
 mod change;
 mod invite;
 mod machine;
+mod managed;
 mod network;
 mod nonce;
 mod operator;
@@ -45,6 +46,10 @@ pub use invite::{InviteRecord, InviteStore};
 pub use machine::{
     EnrollMethod, MachineAtPolicy, MachineKind, MachineRecord, MachineStatus, MachineStore,
     NewMachine,
+};
+pub use managed::{
+    FinishedRotation, Heartbeat, ManagedRecord, ManagedState, ManagedStore, PendingRotation,
+    RotationOutcome,
 };
 pub use network::{AllowlistEntry, NetworkStore};
 pub use nonce::NonceStore;
@@ -151,6 +156,10 @@ pub enum Conflict {
     /// Raised by the business layer: a canary's value is server-generated and is never written
     /// by hand (update, field patch or merge, rollback, manual rotation); nothing changes.
     Canary,
+    /// A managed secret has a rotation waiting for its agent already.
+    RotationPending,
+    /// No rotation of that id is pending (finished already, or never made).
+    RotationStale,
 }
 
 impl Conflict {
@@ -188,6 +197,10 @@ impl Conflict {
                 "project_trashed: the secret's project is in the trash; restore the project first"
             }
             Self::Canary => "canary: a canary secret's value cannot be written by hand",
+            Self::RotationPending => {
+                "rotation_pending: a rotation is waiting for the secret's agent to confirm or reject it"
+            }
+            Self::RotationStale => "rotation_stale: no rotation of that id is pending",
         }
     }
 }
@@ -208,6 +221,7 @@ pub trait Store:
     + ChangeFeed
     + InviteStore
     + MachineStore
+    + ManagedStore
     + NetworkStore
     + NonceStore
     + OperatorStore
@@ -234,6 +248,7 @@ impl<T> Store for T where
         + ChangeFeed
         + InviteStore
         + MachineStore
+        + ManagedStore
         + NetworkStore
         + NonceStore
         + OperatorStore

@@ -13,6 +13,7 @@ pub mod allowlist;
 pub mod audit;
 pub mod budget;
 pub mod machine;
+pub mod managed;
 pub mod operator;
 pub mod passkey;
 pub mod policy;
@@ -73,6 +74,7 @@ pub fn api() -> utoipa::openapi::OpenApi {
         account::Api::openapi(),
         passkey::Api::openapi(),
         share::Api::openapi(),
+        managed::Api::openapi(),
     ] {
         doc.merge(area);
     }
@@ -149,6 +151,7 @@ mod tests {
             route::PASSKEY_DELETE,
             route::SHARES,
             route::SHARE_REVOKE,
+            route::SECRET_MANAGED,
         ];
         assert_eq!(declared, owned.into_iter().collect());
     }

@@ -8,6 +8,7 @@ mod allowlist;
 pub mod audit;
 mod budget;
 pub mod machine;
+pub mod managed;
 mod operator;
 mod passkey;
 pub mod policy;

@@ -3,6 +3,7 @@
 //! Bodies and answers are `signet_api::admin`'s types; [`answer`] maps core's views to them.
 
 pub(crate) mod answer;
+mod managed;
 mod policy;
 mod rotation;
 
@@ -119,6 +120,10 @@ pub(crate) fn routes() -> Router<AppState> {
         .route(route::admin::AUDIT_QUERY, post(audit_query))
         .route(route::admin::AUDIT_VERIFY, post(audit_verify))
         .route(route::admin::USERS, get(users).post(create_user))
+        .route(
+            route::admin::SECRET_MANAGED,
+            get(managed::show).post(managed::set),
+        )
 }
 
 /// A typed path, or the 404 an unknown machine action has always answered. Taken as a `Result`

@@ -33,6 +33,7 @@ pub mod canary;
 pub mod fixture;
 pub mod invite;
 pub mod machine;
+pub mod managed;
 pub mod network;
 pub mod nonce;
 pub mod operator;
@@ -153,6 +154,11 @@ macro_rules! conformance_suite {
                 a_bound_policy_is_in_the_read_view_and_in_use,
                 counters_take_all_or_nothing,
                 concurrent_takes_stop_exactly_at_the_cap,
+            }
+            managed {
+                managed_binding_round_trip,
+                a_pending_rotation_is_confirmed_or_rejected_once,
+                a_due_managed_rotation_is_claimed_once,
             }
             project {
                 projects_round_trip_by_name,
@@ -312,6 +318,7 @@ mod tests {
             ("canary", include_str!("canary.rs")),
             ("invite", include_str!("invite.rs")),
             ("machine", include_str!("machine.rs")),
+            ("managed", include_str!("managed.rs")),
             ("network", include_str!("network.rs")),
             ("nonce", include_str!("nonce.rs")),
             ("operator", include_str!("operator.rs")),
