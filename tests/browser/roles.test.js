@@ -142,6 +142,14 @@ test('a viewer session gets 403 on every POST admin route and changes nothing', 
     ['/v1/admin/users/invites/{id}/revoke', `/v1/admin/users/invites/${inviteId}/revoke`, {}],
     ['/v1/admin/shares', '/v1/admin/shares', { value: 'v', passphrase: 'long enough passphrase', ttlSeconds: 600 }],
     ['/v1/admin/shares/{id}/revoke', '/v1/admin/shares/shr_0000000000000000/revoke', {}],
+    ['/v1/admin/projects/{id}/connections', `/v1/admin/projects/${p}/connections`, { name: 'db', host: '127.0.0.1', port: 5432, database: 'd', adminUser: 'u', adminPassword: 'p', tlsMode: 'disable' }],
+    ['/v1/admin/projects/{id}/connections/{connection}/update', `/v1/admin/projects/${p}/connections/dbc_0000000000/update`, { name: 'db', host: '127.0.0.1', port: 5432, database: 'd', adminUser: 'u', adminPassword: 'p', tlsMode: 'disable' }],
+    ['/v1/admin/projects/{id}/connections/{connection}/delete', `/v1/admin/projects/${p}/connections/dbc_0000000000/delete`, {}],
+    ['/v1/admin/projects/{id}/connections/{connection}/test', `/v1/admin/projects/${p}/connections/dbc_0000000000/test`, {}],
+    ['/v1/admin/projects/{id}/leased-secrets', `/v1/admin/projects/${p}/leased-secrets`, { name: 'DB', settings: { connectionId: 'dbc_0000000000', ttlSecs: 60, maxTtlSecs: 60, grantSql: ['SELECT 1'] } }],
+    ['/v1/admin/secrets/{id}/lease', `/v1/admin/secrets/${sid}/lease`, { connectionId: 'dbc_0000000000', ttlSecs: 60, maxTtlSecs: 60, grantSql: ['SELECT 1'] }],
+    ['/v1/admin/leases/{id}/renew', '/v1/admin/leases/lease_0000000000000000/renew', {}],
+    ['/v1/admin/leases/{id}/revoke', '/v1/admin/leases/lease_0000000000000000/revoke', {}],
     [user, u('role'), { role: 'viewer' }],
     [user, u('suspend'), {}],
     [user, u('activate'), {}],
@@ -149,7 +157,7 @@ test('a viewer session gets 403 on every POST admin route and changes nothing', 
   ];
   // Reads that are POSTs because signed routes take no query string, and acts on the caller's
   // own session, keys and account: open to viewers on purpose.
-  const openToViewers = (r) => ['/v1/admin/logout', '/v1/admin/secrets/query', '/v1/admin/audit/query', '/v1/admin/audit/verify'].includes(r)
+  const openToViewers = (r) => ['/v1/admin/logout', '/v1/admin/secrets/query', '/v1/admin/audit/query', '/v1/admin/audit/verify', '/v1/admin/leases/query'].includes(r)
     || r.startsWith('/v1/admin/account');
   const routes = adminPostRoutes();
   assert.ok(routes.length > 10, `parsed the router: ${routes}`);

@@ -291,6 +291,27 @@ vocabulary! {
         SecretRotationRejected = "secret_rotation_rejected";
         /// A managed secret's agent reported a health change (`status=healthy|error`).
         SecretAgentHeartbeat = "secret_agent_heartbeat";
+        // Database connections and leased credentials.
+        /// A database connection was registered.
+        DbConnectionCreate = "db_connection_create";
+        /// A database connection was changed.
+        DbConnectionUpdate = "db_connection_update";
+        /// A database connection was deleted.
+        DbConnectionDelete = "db_connection_delete";
+        /// Database connections were listed or shown.
+        DbConnectionList = "db_connection_list";
+        /// A database connection was tested (ok, or failed with a class).
+        DbConnectionTest = "db_connection_test";
+        /// A secret's lease settings were set.
+        LeasedSecretSet = "leased_secret_set";
+        /// A machine's read minted a lease (ok), or could not (failed, with a class).
+        LeaseCreate = "lease_create";
+        /// A lease was renewed.
+        LeaseRenew = "lease_renew";
+        /// A lease was revoked (`reason=expired`, `operator` or `machine_disabled`).
+        LeaseRevoke = "lease_revoke";
+        /// Leases were listed.
+        LeaseList = "lease_list";
     }
 }
 

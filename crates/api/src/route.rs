@@ -132,6 +132,28 @@ pub mod admin {
     pub const SECRET_DELETE: &str = "/v1/admin/secrets/{id}/delete";
     /// Binds an access policy to a secret, or unbinds it.
     pub const SECRET_POLICY: &str = "/v1/admin/secrets/{id}/policy";
+    /// A project's database connections: list (GET), register (POST).
+    pub const PROJECT_CONNECTIONS: &str = "/v1/admin/projects/{id}/connections";
+    /// One database connection.
+    pub const PROJECT_CONNECTION: &str = "/v1/admin/projects/{id}/connections/{connection}";
+    /// Changes a database connection.
+    pub const CONNECTION_UPDATE: &str = "/v1/admin/projects/{id}/connections/{connection}/update";
+    /// Deletes a database connection nothing uses.
+    pub const CONNECTION_DELETE: &str = "/v1/admin/projects/{id}/connections/{connection}/delete";
+    /// Logs in as a connection's admin and says whether it worked.
+    pub const CONNECTION_TEST: &str = "/v1/admin/projects/{id}/connections/{connection}/test";
+    /// Creates a leased secret in a project.
+    pub const PROJECT_LEASED_SECRETS: &str = "/v1/admin/projects/{id}/leased-secrets";
+    /// A leased secret's settings: show (GET), replace (POST).
+    pub const SECRET_LEASE: &str = "/v1/admin/secrets/{id}/lease";
+    /// Every lease the caller may see.
+    pub const LEASES: &str = "/v1/admin/leases";
+    /// Leases of one secret and/or machine.
+    pub const LEASES_QUERY: &str = "/v1/admin/leases/query";
+    /// Extends a lease.
+    pub const LEASE_RENEW: &str = "/v1/admin/leases/{id}/renew";
+    /// Revokes a lease now.
+    pub const LEASE_REVOKE: &str = "/v1/admin/leases/{id}/revoke";
     /// Rotates a secret now.
     pub const SECRET_ROTATE: &str = "/v1/admin/secrets/{id}/rotate";
     /// A secret's rotation settings: show (GET), set (POST).

@@ -255,7 +255,8 @@ fn write_if_changed(path: &Path, content: &[u8]) -> anyhow::Result<bool> {
         .file_name()
         .ok_or_else(|| anyhow::anyhow!("{} names no file", path.display()))?;
     let mut nonce = [0u8; 8];
-    getrandom::fill(&mut nonce).map_err(|_| anyhow::anyhow!("the OS random number generator failed"))?;
+    getrandom::fill(&mut nonce)
+        .map_err(|_| anyhow::anyhow!("the OS random number generator failed"))?;
     let tmp = dir.join(format!(
         ".{}.{}.tmp",
         name.to_string_lossy(),
@@ -326,7 +327,11 @@ impl Synced {
         }
         let r = client
             .agent()
-            .heartbeat(&self.id, self.error.is_none(), self.error.as_deref().unwrap_or(""))
+            .heartbeat(
+                &self.id,
+                self.error.is_none(),
+                self.error.as_deref().unwrap_or(""),
+            )
             .await;
         if let Err(e) = r {
             eprintln!("signet agent: {}: heartbeat failed ({e})", self.id);
@@ -348,7 +353,10 @@ impl Synced {
                 return None;
             }
             Err(e) => {
-                eprintln!("signet agent: {}: sync configuration failed ({e}); will retry", self.id);
+                eprintln!(
+                    "signet agent: {}: sync configuration failed ({e}); will retry",
+                    self.id
+                );
                 self.error = Some(format!("sync config failed: {e}"));
                 self.failed = true;
                 return None;
@@ -395,8 +403,9 @@ impl Synced {
         value: &str,
     ) -> Result<(), String> {
         eprintln!("signet agent: {}: applying rotation {rotation}", self.id);
-        let fields: Result<BTreeMap<String, Zeroizing<String>>, String> = serde_json::from_str(value)
-            .map_err(|_| "the pending value is not an object of strings".to_owned());
+        let fields: Result<BTreeMap<String, Zeroizing<String>>, String> =
+            serde_json::from_str(value)
+                .map_err(|_| "the pending value is not an object of strings".to_owned());
         let result = match fields {
             Err(e) => Err(e),
             Ok(fields) => {
@@ -414,14 +423,23 @@ impl Synced {
                     // The database has the new password; a later pass sees the rotation still
                     // pending but never applies it twice (`last`), and a retry of the confirm is
                     // safe: this agent exits non-zero with --once so an operator notices.
-                    eprintln!("signet agent: {}: confirming {rotation} failed ({e})", self.id);
+                    eprintln!(
+                        "signet agent: {}: confirming {rotation} failed ({e})",
+                        self.id
+                    );
                     Err(format!("confirm failed: {e}"))
                 }
             },
             Err(error) => {
-                eprintln!("signet agent: {}: rotation {rotation} rejected: {error}", self.id);
+                eprintln!(
+                    "signet agent: {}: rotation {rotation} rejected: {error}",
+                    self.id
+                );
                 if let Err(e) = client.agent().reject(&self.id, rotation, &error).await {
-                    eprintln!("signet agent: {}: rejecting {rotation} failed ({e})", self.id);
+                    eprintln!(
+                        "signet agent: {}: rejecting {rotation} failed ({e})",
+                        self.id
+                    );
                 }
                 Err(error)
             }
@@ -438,7 +456,8 @@ impl Synced {
         let username = fields
             .get("username")
             .map_or(managed_username, |u| u.as_str());
-        let role = RoleName::parse(username).ok_or_else(|| format!("{username:?} is not a role name Signet manages"))?;
+        let role = RoleName::parse(username)
+            .ok_or_else(|| format!("{username:?} is not a role name Signet manages"))?;
         let password = fields
             .get("password")
             .filter(|p| !p.is_empty())
@@ -449,7 +468,10 @@ impl Synced {
             .await
             .ok()
             .and_then(|v| v.fields())
-            .and_then(|f| f.get("password").map(|p| Zeroizing::new(p.expose().to_owned())));
+            .and_then(|f| {
+                f.get("password")
+                    .map(|p| Zeroizing::new(p.expose().to_owned()))
+            });
         signet_database::set_password(admin, &role, password)
             .await
             .map_err(|e| format!("apply failed: {e}"))?;

@@ -13,6 +13,7 @@ use clap::{Parser, Subcommand};
 
 mod access;
 mod account;
+mod agent;
 mod allowlist;
 mod audit;
 mod budget;
@@ -23,6 +24,7 @@ mod environment;
 mod export;
 mod identity;
 mod ids;
+mod lease;
 mod machine;
 mod managed;
 mod output;
@@ -87,6 +89,10 @@ enum Command {
     Share(share::ShareArgs),
     /// Deleted secrets and projects: list, restore, purge, retention (operator).
     Trash(trash::TrashArgs),
+    /// Database connections a project's leased secrets mint roles in (operator).
+    Connection(lease::ConnectionArgs),
+    /// Leased secrets and leases: create, list, renew, revoke (operator).
+    Lease(lease::LeaseArgs),
 
     /// Enroll this machine: make a key here and register its public half.
     Enroll(enrollment::EnrollArgs),
@@ -102,6 +108,8 @@ enum Command {
     Whoami(identity::WhoamiArgs),
     /// Check the key file, authenticate, and count readable secrets.
     Status(identity::StatusArgs),
+    /// Keep managed database passwords in sync, and render secrets into files (machine).
+    Agent(agent::AgentArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -167,6 +175,8 @@ async fn dispatch(command: Command, json: bool) -> anyhow::Result<ExitCode> {
         Command::Budget(args) => budget::run(args, json).await,
         Command::Share(args) => share::run(args, json).await,
         Command::Trash(args) => trash::run(args, json).await,
+        Command::Connection(args) => lease::connection(args, json).await,
+        Command::Lease(args) => lease::lease(args, json).await,
         Command::Enroll(args) => enrollment::run(args, json).await,
         Command::Get(args) => access::get(args, json).await,
         Command::List(args) => access::list(args, json).await,
@@ -174,6 +184,7 @@ async fn dispatch(command: Command, json: bool) -> anyhow::Result<ExitCode> {
         Command::Run(args) => child::run(args).await,
         Command::Whoami(args) => identity::whoami(args, json).await,
         Command::Status(args) => identity::status(args, json).await,
+        Command::Agent(args) => agent::run(args).await,
     }
 }
 

@@ -74,10 +74,9 @@ pub async fn run(
             match (&r.managed, json) {
                 (_, true) => output::json(&r)?,
                 (Some(m), false) => print(false, "managed secret", m)?,
-                (None, false) => output::lines([format!(
-                    "secret {} is not managed",
-                    output::cell(&id)
-                )])?,
+                (None, false) => {
+                    output::lines([format!("secret {} is not managed", output::cell(&id))])?
+                }
             }
         }
     }

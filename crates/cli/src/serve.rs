@@ -152,7 +152,8 @@ pub async fn server(args: ServerArgs) -> Result<()> {
     }
     let state = AppState::new(signet, config.trusted_proxies.clone())
         .with_limits(config.limits)
-        .with_trash_purge_every(config.trash_purge_every);
+        .with_trash_purge_every(config.trash_purge_every)
+        .with_lease_reap_every(config.lease_reap_every);
     signet_server::run(listener, state, shutdown_signal()).await?;
     Ok(())
 }

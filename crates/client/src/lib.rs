@@ -36,6 +36,8 @@ mod secret;
 
 pub use admin::account::Account;
 pub use admin::audit::Audit;
+pub use admin::connection::Connections;
+pub use admin::lease::Leases;
 pub use admin::machine::Machines;
 pub use admin::policy::Policies;
 pub use admin::project::Projects;
@@ -61,6 +63,6 @@ pub use secret::SecretValue;
 /// The wire contract's types, which the typed calls take and return.
 pub use signet_api as api;
 pub use signet_proto::{
-    Fingerprint, Identity, InviteId, MachineId, OperatorId, PasskeyId, PolicyId, ProjectId,
-    SecretId, SecretSeed, SessionId, ShareId, UserId, VaultId,
+    ConnectionId, Fingerprint, Identity, InviteId, LeaseId, MachineId, OperatorId, PasskeyId,
+    PolicyId, ProjectId, SecretId, SecretSeed, SessionId, ShareId, UserId, VaultId,
 };

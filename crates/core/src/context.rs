@@ -12,6 +12,7 @@ use signet_store::Store;
 use crate::chain::ChainKey;
 use crate::clock::Clock;
 use crate::failures::{FailureLimits, Failures};
+use crate::provision::{NoProvisioner, Provisioner};
 
 /// Settings that come from the server's configuration rather than the database.
 #[derive(Debug, Clone)]
@@ -23,6 +24,9 @@ pub struct SignetConfig {
     /// The per-source authentication-failure budget and audit aggregation
     /// (`crate::failures`).
     pub auth_failures: FailureLimits,
+    /// Creates and drops roles in the databases leased secrets mint credentials in
+    /// (`crate::provision`); the default fails every operation (`unconfigured`).
+    pub provisioner: Arc<dyn Provisioner>,
 }
 
 impl Default for SignetConfig {
@@ -31,6 +35,7 @@ impl Default for SignetConfig {
             api_url: "http://localhost:8420".to_owned(),
             tokenless_requests_per_minute: 5,
             auth_failures: FailureLimits::default(),
+            provisioner: Arc::new(NoProvisioner),
         }
     }
 }

@@ -9,7 +9,7 @@
 //!
 //! Layering, lowest first (a module imports only from lower ones; `tests/layering.rs` fails on
 //! an import circle): pure pieces (`clock`, `error`, `address`, `role`, `principal`, `chain`,
-//! `failures`, `readiness`, `name`) → `context` → the audit writer `journal` and the checks
+//! `failures`, `readiness`, `name`, `provision`) → `context` → the audit writer `journal` and the checks
 //! `permission` (both implemented on the context) → the services.
 #![forbid(unsafe_code)]
 
@@ -20,6 +20,7 @@ pub mod auth;
 pub mod budget;
 mod chain;
 mod clock;
+pub mod connection;
 mod context;
 pub mod enrollment;
 mod error;
@@ -27,6 +28,7 @@ pub mod failures;
 pub mod fault;
 pub mod invite;
 mod journal;
+pub mod lease;
 pub mod machine;
 pub mod managed;
 mod name;
@@ -36,6 +38,7 @@ pub mod passkey;
 mod permission;
 pub mod policy;
 pub mod principal;
+pub mod provision;
 pub mod read;
 pub mod readiness;
 pub mod role;

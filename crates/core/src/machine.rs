@@ -9,6 +9,7 @@ use signet_store::{Conflict, EnrollMethod, MachineRecord, MachineStatus, StoreEr
 
 use crate::address::parse_cidr;
 use crate::context::Context;
+use crate::journal::Actor;
 use crate::principal::AuthedOperator;
 use crate::role::Permission;
 use crate::{CoreError, CoreResult};
@@ -283,6 +284,12 @@ impl Machines {
             )
             .set_machine_enabled(&mid, enabled)
             .await?;
+        if !enabled {
+            // Leases of secrets with revoke-on-disable go with it (`crate::lease`).
+            self.cx
+                .revoke_machine_leases(&mid, &Actor::operator(op))
+                .await;
+        }
         self.machine_by_id(id).await
     }
 
@@ -296,6 +303,9 @@ impl Machines {
             .audited(op, AuditAction::MachineRevoke, &mid.to_string(), "")
             .revoke_machine(&mid)
             .await?;
+        self.cx
+            .revoke_machine_leases(&mid, &Actor::operator(op))
+            .await;
         self.machine_by_id(id).await
     }
 

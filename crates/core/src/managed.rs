@@ -20,7 +20,7 @@ use std::sync::Arc;
 
 use signet_api::audit::{AuditAction, DenialReason};
 use signet_crypto::generator::{Charset, Generator};
-use signet_proto::{MachineId, SecretId};
+use signet_proto::{ConnectionId, MachineId, SecretId};
 use signet_store::{
     AuditResult, Conflict, Heartbeat, ManagedRecord, ManagedState, NewVersion, PendingRotation,
     RotationClaim, RotationOutcome, RotationRecord, SecretReadView, SecretRecord, StoreError,
@@ -312,9 +312,23 @@ impl Managed {
         s: &SecretRecord,
         connection: &str,
     ) -> CoreResult<AdminConnection> {
-        // Wired to the database-connection registry when it lands (issue 12 §1).
-        let _ = (s, connection, &self.cx);
-        Err(CoreError::NotFound)
+        let Ok(id) = ConnectionId::parse(connection) else {
+            return Err(CoreError::NotFound);
+        };
+        let c = match self.cx.store.connection(&id).await? {
+            // A connection of another project is as absent as one that does not exist.
+            Some(c) if c.project_id == s.project_id => c,
+            _ => return Err(CoreError::NotFound),
+        };
+        let t = self.cx.admin_target(&c).await?;
+        Ok(AdminConnection {
+            host: t.host,
+            port: t.port,
+            database: t.database,
+            admin_user: t.user,
+            admin_password: t.password,
+            tls_mode: t.tls.as_str().to_owned(),
+        })
     }
 
     /// Makes a rotation of a managed secret pending (the rotation service's path for a managed

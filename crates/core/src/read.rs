@@ -29,6 +29,7 @@ use zeroize::Zeroizing;
 
 use crate::context::Context;
 use crate::journal::Actor;
+use crate::lease;
 use crate::policy;
 use crate::principal::AuthedMachine;
 use crate::{CoreError, CoreResult};
@@ -195,6 +196,22 @@ impl Reads {
                 return Err(CoreError::Forbidden);
             }
         };
+        // A leased secret's value is minted for this machine (`crate::lease`). Only a
+        // structured secret with exactly the lease fields can be one, so other reads cost no
+        // extra query.
+        if view
+            .secret
+            .field_names
+            .as_deref()
+            .is_some_and(|f| f == lease::LEASE_FIELDS)
+            && let Some(settings) = self.cx.store.leased_secret(&secret_id).await?
+        {
+            let value = self.cx.read_leased(m, &view, &settings).await?;
+            if admitted.rotate {
+                policy::rotation_due(&self.cx, &view.secret.id, view.secret.current_version);
+            }
+            return Ok(SecretValue(value));
+        }
         let value = self.decrypt(&view)?;
         if view.secret.canary {
             self.trigger(m, &view.secret).await?;

@@ -13,10 +13,12 @@ use crate::auth::{Auth, KeyCache};
 use crate::budget::{BudgetState, Budgets};
 use crate::chain::ChainKey;
 use crate::clock::Clock;
+use crate::connection::Connections;
 use crate::context::{Context, SignetConfig};
 use crate::enrollment::{Enrollment, RequestLimiter};
 use crate::failures::Failures;
 use crate::invite::Invites;
+use crate::lease::Leases;
 use crate::machine::Machines;
 use crate::managed::Managed;
 use crate::network::{Network, PolicyCache};
@@ -44,8 +46,10 @@ pub struct Signet {
     audit: AuditLog,
     auth: Auth,
     budgets: Budgets,
+    connections: Connections,
     enrollment: Enrollment,
     invites: Invites,
+    leases: Leases,
     machines: Machines,
     managed: Managed,
     network: Network,
@@ -153,6 +157,8 @@ impl Signet {
                 cx: cx.clone(),
                 accounts: accounts.clone(),
             },
+            connections: Connections { cx: cx.clone() },
+            leases: Leases { cx: cx.clone() },
             machines: Machines { cx: cx.clone() },
             managed: Managed {
                 cx: cx.clone(),
@@ -251,6 +257,16 @@ impl Signet {
     /// Invitations.
     pub fn invites(&self) -> &Invites {
         &self.invites
+    }
+
+    /// Database connections for leased secrets.
+    pub fn connections(&self) -> &Connections {
+        &self.connections
+    }
+
+    /// Leased secrets, leases, and the reaper's tick.
+    pub fn leases(&self) -> &Leases {
+        &self.leases
     }
 
     /// Machine lifecycle for operators.

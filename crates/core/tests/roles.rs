@@ -653,6 +653,14 @@ fn every_post_admin_route_is_classified() {
         "/v1/admin/users",
         "/v1/admin/shares",
         "/v1/admin/shares/{id}/revoke",
+        "/v1/admin/projects/{id}/connections",
+        "/v1/admin/projects/{id}/connections/{connection}/update",
+        "/v1/admin/projects/{id}/connections/{connection}/delete",
+        "/v1/admin/projects/{id}/connections/{connection}/test",
+        "/v1/admin/projects/{id}/leased-secrets",
+        "/v1/admin/secrets/{id}/lease",
+        "/v1/admin/leases/{id}/renew",
+        "/v1/admin/leases/{id}/revoke",
     ];
     // POST only because signed routes carry parameters in the body, or acting on one's own key.
     let open_to_viewers = [
@@ -660,6 +668,7 @@ fn every_post_admin_route_is_classified() {
         "/v1/admin/secrets/query",
         "/v1/admin/audit/query",
         "/v1/admin/audit/verify",
+        "/v1/admin/leases/query",
     ];
     let posts: Vec<String> = admin_routes(&src)
         .into_iter()

@@ -5,13 +5,15 @@ use std::fmt;
 use aws_lc_rs::aead::{AES_256_GCM, Aad, NONCE_LEN, Nonce, RandomizedNonceKey};
 use zeroize::Zeroizing;
 
-use crate::aad::SecretAad;
+use crate::aad::{RecordAad, SecretAad};
 use crate::{CryptoError, random_key};
 
 /// Format tag of every sealed blob, so a later scheme can coexist with this one.
 const FORMAT_V1: u8 = 1;
 const LABEL_DEK: &str = "signet/v1/data-key";
 const LABEL_VALUE: &str = "signet/v1/value";
+const LABEL_RECORD_DEK: &str = "signet/v1/record-data-key";
+const LABEL_RECORD_VALUE: &str = "signet/v1/record-value";
 
 /// Seals `plaintext` under `key` with a fresh random nonce: `FORMAT_V1 || nonce || ct || tag`.
 pub(crate) fn seal(key: &[u8; 32], aad: &[u8], plaintext: &[u8]) -> Result<Vec<u8>, CryptoError> {
@@ -87,6 +89,35 @@ impl ProjectKey {
     }
 }
 
+impl ProjectKey {
+    /// Seals a value that is not a secret version (module `aad`, [`RecordAad`]) the same way:
+    /// a fresh data key seals the value, this key seals the data key, both bound to `aad`.
+    pub fn seal_record(
+        &self,
+        aad: &RecordAad<'_>,
+        plaintext: &[u8],
+    ) -> Result<SealedValue, CryptoError> {
+        let dek = random_key()?;
+        let ciphertext = seal(&dek, &aad.bytes(LABEL_RECORD_VALUE), plaintext)?;
+        let wrapped_dek = seal(&self.0, &aad.bytes(LABEL_RECORD_DEK), dek.as_ref())?;
+        Ok(SealedValue {
+            wrapped_dek,
+            ciphertext,
+        })
+    }
+
+    /// Opens what [`Self::seal_record`] produced for the same `aad`.
+    pub fn open_record(
+        &self,
+        aad: &RecordAad<'_>,
+        sealed: &SealedValue,
+    ) -> Result<Zeroizing<Vec<u8>>, CryptoError> {
+        let dek = open(&self.0, &aad.bytes(LABEL_RECORD_DEK), &sealed.wrapped_dek)?;
+        let dek: &[u8; 32] = dek.as_slice().try_into().map_err(|_| CryptoError::Open)?;
+        open(dek, &aad.bytes(LABEL_RECORD_VALUE), &sealed.ciphertext)
+    }
+}
+
 impl fmt::Debug for ProjectKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("ProjectKey(***)")
@@ -124,6 +155,36 @@ mod tests {
             secret: "sk_a1b2c3d4e5",
             version,
         }
+    }
+
+    #[test]
+    fn a_record_opens_only_as_its_own_kind_and_row() {
+        use crate::aad::RecordKind;
+        let key = ProjectKey::generate().unwrap();
+        let aad = RecordAad {
+            vault: "vault_a1b2c3d4e5f6g7h8",
+            project: "proj_0123456789",
+            kind: RecordKind::ConnectionPassword,
+            id: "dbc_0123456789",
+        };
+        let sealed = key.seal_record(&aad, b"admin-pw").unwrap();
+        assert_eq!(
+            key.open_record(&aad, &sealed).unwrap().as_slice(),
+            b"admin-pw"
+        );
+        let other_kind = RecordAad {
+            kind: RecordKind::LeasePassword,
+            ..aad
+        };
+        assert_eq!(
+            key.open_record(&other_kind, &sealed),
+            Err(CryptoError::Open)
+        );
+        let other_row = RecordAad {
+            id: "dbc_9876543210",
+            ..aad
+        };
+        assert_eq!(key.open_record(&other_row, &sealed), Err(CryptoError::Open));
     }
 
     #[test]

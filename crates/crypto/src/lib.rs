@@ -22,7 +22,7 @@ mod envelope;
 pub mod generator;
 mod root;
 
-pub use aad::{SecretAad, ShareAad};
+pub use aad::{RecordAad, RecordKind, SecretAad, ShareAad};
 pub use envelope::{ProjectKey, SealedValue};
 pub use root::{AuditKey, KeyCheck, RootKey, WrappedProjectKey};
 

@@ -126,6 +126,16 @@ prefixed_id!(
     /// lists); opening the link also takes the secret part in its fragment.
     ShareId, "shr_", 16, "share"
 );
+prefixed_id!(
+    /// A database connection a project registers for leased credentials. `dbc_` and 10 letters
+    /// or digits.
+    ConnectionId, "dbc_", 10, "database connection"
+);
+prefixed_id!(
+    /// One lease: a database role minted for one machine's read of a leased secret. `lease_` and
+    /// 16 letters or digits.
+    LeaseId, "lease_", 16, "lease"
+);
 
 macro_rules! uuid_id {
     ($(#[$doc:meta])* $name:ident, $kind:literal) => {

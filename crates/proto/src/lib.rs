@@ -13,8 +13,8 @@ pub mod request;
 
 pub use enrollment::{EnrollmentProof, PROOF_DOMAIN, proof_message, token_digest};
 pub use id::{
-    CeremonyId, IdError, InviteId, MachineId, OperatorId, PasskeyId, PolicyId, ProjectId, SecretId,
-    SessionId, ShareId, UserId, VaultId,
+    CeremonyId, ConnectionId, IdError, InviteId, LeaseId, MachineId, OperatorId, PasskeyId,
+    PolicyId, ProjectId, SecretId, SessionId, ShareId, UserId, VaultId,
 };
 pub use identity::{Identity, IdentityError};
 pub use key::{Fingerprint, KeyError, PublicKey, SecretSeed};

@@ -12,6 +12,7 @@ import { allowlistPage } from './allowlist.js';
 import { auditPage } from './audit.js';
 import { usersPage } from './users.js';
 import { trashPage } from './trash.js';
+import { leasesPage } from './leases.js';
 import { accountPage } from './account.js';
 import { sharePage, openSharePage } from './share.js';
 
@@ -23,6 +24,7 @@ const PAGES = [
   ['tokens', 'Tokens', tokensPage],
   ['allowlist', 'IP allowlist', allowlistPage],
   ['trash', 'Trash', trashPage],
+  ['leases', 'Leases', leasesPage],
   ['audit', 'Audit log', auditPage],
   ['users', 'Users', usersPage, (role) => role === 'owner' || role === 'admin'],
   ['share', 'Share', sharePage, (role) => role !== 'viewer'],

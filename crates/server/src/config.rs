@@ -82,6 +82,10 @@ pub struct FileConfig {
     /// Seconds between runs of the job that purges trashed items past the vault's retention
     /// (default 60). Every replica runs it; each item is purged by exactly one.
     pub trash_purge_interval_secs: Option<u64>,
+    /// Seconds between runs of the lease reaper, which revokes leased database credentials
+    /// past their expiry (default 5). Every replica runs it; each lease is revoked by exactly
+    /// one.
+    pub lease_reap_interval_secs: Option<u64>,
 }
 
 impl FileConfig {
@@ -134,6 +138,8 @@ pub struct ServerConfig {
     pub auth_failures: FailureLimits,
     /// How often the trash retention job runs.
     pub trash_purge_every: Duration,
+    /// How often the lease reaper runs.
+    pub lease_reap_every: Duration,
 }
 
 /// The URL a listener advertises when none is configured. The SikkerKey SDKs accept plain HTTP
@@ -294,6 +300,11 @@ impl FileConfig {
             self.trash_purge_interval_secs,
             crate::TRASH_PURGE_EVERY,
         )?;
+        let lease_reap_every = secs(
+            "lease_reap_interval_secs",
+            self.lease_reap_interval_secs,
+            crate::LEASE_REAP_EVERY,
+        )?;
         Ok(ServerConfig {
             listen,
             data_dir,
@@ -307,6 +318,7 @@ impl FileConfig {
             limits,
             auth_failures,
             trash_purge_every,
+            lease_reap_every,
         })
     }
 }

@@ -110,6 +110,11 @@ const ASSETS: &[(&str, &str, &[u8])] = &[
         "text/javascript; charset=utf-8",
         include_bytes!("../assets/trash.js"),
     ),
+    (
+        "leases.js",
+        "text/javascript; charset=utf-8",
+        include_bytes!("../assets/leases.js"),
+    ),
 ];
 
 const INDEX: &[u8] = include_bytes!("../assets/index.html");

@@ -147,7 +147,10 @@ fn conflict_code(rule: Conflict) -> ErrorCode {
         | Conflict::ProjectTrashed
         | Conflict::Canary
         | Conflict::RotationPending
-        | Conflict::RotationStale => ErrorCode::Conflict,
+        | Conflict::RotationStale
+        | Conflict::ConnectionName
+        | Conflict::ConnectionInUse
+        | Conflict::LeaseState => ErrorCode::Conflict,
     }
 }
 

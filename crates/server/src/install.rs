@@ -285,6 +285,7 @@ pub async fn open_server(config: &ServerConfig) -> Result<Arc<Signet>, InstallEr
         api_url: config.api_url.clone(),
         tokenless_requests_per_minute: config.tokenless_requests_per_minute,
         auth_failures: config.auth_failures,
+        provisioner: Arc::new(crate::provision::PgProvisioner),
     };
     open(&config.data_dir, &config.database, &config.root_key, core).await
 }

@@ -15,6 +15,7 @@ pub mod extract;
 pub mod fuzzing;
 pub mod install;
 pub mod listener;
+pub mod provision;
 mod routes;
 pub mod session;
 
@@ -40,6 +41,9 @@ use crate::session::WebConfig;
 /// How often the trash retention job runs unless configured (`trash_purge_interval_secs`).
 pub const TRASH_PURGE_EVERY: Duration = Duration::from_secs(60);
 
+/// How often the lease reaper runs unless configured (`lease_reap_interval_secs`).
+pub const LEASE_REAP_EVERY: Duration = Duration::from_secs(5);
+
 /// What every handler can reach.
 #[derive(Clone)]
 pub struct AppState {
@@ -55,6 +59,8 @@ pub struct AppState {
     pub rotation_tick: Duration,
     /// How often `run` purges trashed items past the vault's retention.
     pub trash_purge_every: Duration,
+    /// How often `run`'s reaper revokes leases past their expiry.
+    pub lease_reap_every: Duration,
 }
 
 impl AppState {
@@ -68,6 +74,15 @@ impl AppState {
             limits: ConnectionLimits::default(),
             rotation_tick: DEFAULT_ROTATION_TICK,
             trash_purge_every: TRASH_PURGE_EVERY,
+            lease_reap_every: LEASE_REAP_EVERY,
+        }
+    }
+
+    /// The same state, its lease reaper running every `every`.
+    pub fn with_lease_reap_every(self, every: Duration) -> Self {
+        Self {
+            lease_reap_every: every,
+            ..self
         }
     }
 
@@ -194,7 +209,8 @@ pub fn router(state: AppState) -> Router {
 /// `state.limits` (header, body and TLS handshake timeouts; a cap on open connections).
 /// Also sweeps expired nonces once a minute, rotates due secrets every `state.rotation_tick`
 /// (every replica does; each due rotation is claimed by one), purges trashed items past the
-/// vault's retention every `state.trash_purge_every` (each item is purged by one), and writes
+/// vault's retention every `state.trash_purge_every` (each item is purged by one), revokes due
+/// leases every `state.lease_reap_every` (each by one), and writes
 /// counted authentication failures as their intervals end and once more before returning.
 pub async fn run(
     listener: Listener,
@@ -262,6 +278,25 @@ pub async fn run(
             }
         }
     });
+    // Every replica reaps; each due lease is claimed by one, and its revocation and record
+    // commit only under that claim (`signet_core::lease`). All state is in the store, so leases
+    // that fell due while the server was down are revoked on the first tick.
+    let signet = state.signet.clone();
+    let every = state.lease_reap_every.max(Duration::from_millis(10));
+    let reaper = tokio::spawn(async move {
+        let mut tick = tokio::time::interval(every);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            match signet.leases().reap().await {
+                Ok(r) if r.revoked + r.failed > 0 => {
+                    tracing::info!(revoked = r.revoked, failed = r.failed, "lease reaper")
+                }
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "looking for due leases failed; will retry"),
+            }
+        }
+    });
     let signet = state.signet.clone();
     let limits = state.limits;
     let result = connection::serve(listener, router(state), limits, shutdown).await;
@@ -269,6 +304,7 @@ pub async fn run(
     flusher.abort();
     scheduler.abort();
     purger.abort();
+    reaper.abort();
     // In-flight requests are drained: nothing more can be counted.
     if let Err(e) = signet.audit().flush_auth_failures(true).await {
         tracing::warn!(error = %e, "writing counted authentication failures at shutdown failed");

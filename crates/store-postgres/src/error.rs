@@ -18,6 +18,7 @@ const UNIQUE_RULES: &[(&str, Conflict)] = &[
     ("passkeys_credential_id_key", Conflict::CredentialId),
     ("secret_versions_pkey", Conflict::Version),
     ("policies_project_name_key", Conflict::PolicyName),
+    ("db_connections_project_name_key", Conflict::ConnectionName),
 ];
 
 /// The rule a unique constraint stands for; an unnamed one is an identifier collision.

@@ -50,8 +50,10 @@
 mod audit;
 mod budget;
 mod change;
+mod connection;
 mod error;
 mod invite;
+mod lease;
 mod machine;
 mod managed;
 mod network;

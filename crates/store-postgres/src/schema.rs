@@ -75,8 +75,13 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
     },
     Migration {
         version: 10,
-        name: "0010_managed.sql",
-        sql: include_str!("../migrations/0010_managed.sql"),
+        name: "0010_leases.sql",
+        sql: include_str!("../migrations/0010_leases.sql"),
+    },
+    Migration {
+        version: 11,
+        name: "0011_managed.sql",
+        sql: include_str!("../migrations/0011_managed.sql"),
     },
 ];
 

@@ -104,6 +104,15 @@ const TABLES: &[(&str, &str)] = &[
         "SELECT * FROM webauthn_ceremonies ORDER BY expires_ms, id",
     ),
     ("shares", "SELECT * FROM shares ORDER BY created_ms, id"),
+    (
+        "db_connections",
+        "SELECT * FROM db_connections ORDER BY created_ms, id",
+    ),
+    (
+        "leased_secrets",
+        "SELECT * FROM leased_secrets ORDER BY secret_id",
+    ),
+    ("leases", "SELECT * FROM leases ORDER BY created_ms, id"),
 ];
 
 /// Rows per `INSERT` on import: large enough to amortise the round trip, small enough to keep

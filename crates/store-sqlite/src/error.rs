@@ -20,6 +20,10 @@ const UNIQUE_RULES: &[(&str, Conflict)] = &[
     ("passkeys.credential_id", Conflict::CredentialId),
     ("policies.project_id, policies.name", Conflict::PolicyName),
     (
+        "db_connections.project_id, db_connections.name",
+        Conflict::ConnectionName,
+    ),
+    (
         "secret_versions.secret_id, secret_versions.version",
         Conflict::Version,
     ),

@@ -22,8 +22,10 @@
 
 mod audit;
 mod budget;
+mod connection;
 mod error;
 mod invite;
+mod lease;
 mod machine;
 mod managed;
 mod network;

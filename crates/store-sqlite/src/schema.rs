@@ -29,7 +29,8 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0012_rotation.sql"),
     include_str!("../migrations/0013_trash.sql"),
     include_str!("../migrations/0014_canaries.sql"),
-    include_str!("../migrations/0015_managed.sql"),
+    include_str!("../migrations/0015_leases.sql"),
+    include_str!("../migrations/0016_managed.sql"),
 ];
 
 /// Creates the file if needed and opens the write connection, configured and migrated.

@@ -55,6 +55,9 @@ pub(crate) const TABLES: &[&str] = &[
     "policy_counters",
     "policy_reads",
     "shares",
+    "db_connections",
+    "leased_secrets",
+    "leases",
 ];
 
 /// What a column holds, from its declared type. Every table is `STRICT`, so the declared type is

@@ -14,7 +14,9 @@
 mod audit;
 mod budget;
 mod change;
+mod connection;
 mod invite;
+mod lease;
 mod machine;
 mod managed;
 mod network;
@@ -42,7 +44,9 @@ pub use audit::{
 };
 pub use budget::{BudgetStore, RequestBudgets};
 pub use change::{Change, ChangeFeed, ChangeWatcher, FeedState};
+pub use connection::{ConnectionRecord, ConnectionStore, TlsMode};
 pub use invite::{InviteRecord, InviteStore};
+pub use lease::{LeaseFilter, LeaseRecord, LeaseState, LeaseStore, LeasedSecretRecord};
 pub use machine::{
     EnrollMethod, MachineAtPolicy, MachineKind, MachineRecord, MachineStatus, MachineStore,
     NewMachine,
@@ -160,6 +164,12 @@ pub enum Conflict {
     RotationPending,
     /// No rotation of that id is pending (finished already, or never made).
     RotationStale,
+    /// A database connection of that name exists in the project.
+    ConnectionName,
+    /// A leased secret, or a lease not yet revoked, still uses the database connection.
+    ConnectionInUse,
+    /// Raised by the business layer: the lease is expired or revoked, so it cannot be renewed.
+    LeaseState,
 }
 
 impl Conflict {
@@ -201,6 +211,9 @@ impl Conflict {
                 "rotation_pending: a rotation is waiting for the secret's agent to confirm or reject it"
             }
             Self::RotationStale => "rotation_stale: no rotation of that id is pending",
+            Self::ConnectionName => "connection_name",
+            Self::ConnectionInUse => "connection_in_use",
+            Self::LeaseState => "lease_state: the lease is expired or revoked",
         }
     }
 }
@@ -219,7 +232,9 @@ pub trait Store:
     AuditStore
     + BudgetStore
     + ChangeFeed
+    + ConnectionStore
     + InviteStore
+    + LeaseStore
     + MachineStore
     + ManagedStore
     + NetworkStore
@@ -246,7 +261,9 @@ impl<T> Store for T where
     T: AuditStore
         + BudgetStore
         + ChangeFeed
+        + ConnectionStore
         + InviteStore
+        + LeaseStore
         + MachineStore
         + ManagedStore
         + NetworkStore

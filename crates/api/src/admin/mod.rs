@@ -12,6 +12,8 @@ pub mod account;
 pub mod allowlist;
 pub mod audit;
 pub mod budget;
+pub mod connection;
+pub mod lease;
 pub mod machine;
 pub mod managed;
 pub mod operator;
@@ -75,6 +77,8 @@ pub fn api() -> utoipa::openapi::OpenApi {
         passkey::Api::openapi(),
         share::Api::openapi(),
         managed::Api::openapi(),
+        connection::Api::openapi(),
+        lease::Api::openapi(),
     ] {
         doc.merge(area);
     }

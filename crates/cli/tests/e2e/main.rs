@@ -61,3 +61,9 @@ mod trash;
 // Canary secrets: a read answers, then freezes the project (423) until an admin unfreezes it
 // (issue 11, "Canary secrets").
 mod canary;
+// Leased PostgreSQL credentials: mint by a signed read, use, renew, revoke, revoke on
+// machine disable, a refused mint (issue 12 §1).
+mod lease;
+// Managed database passwords: the official CLI agent and `signet agent` rotating a real role's
+// password, rejections, stale ids, non-agents, rendered files (issue 12 §2).
+mod managed;

@@ -64,7 +64,9 @@ impl Role {
     /// Whether `password` logs in as this role (over TCP, as the agents connect).
     fn logs_in(&self, password: &str) -> bool {
         Command::new("psql")
-            .args(["-h", PG_HOST, "-p", PG_PORT, "-U", &self.name, "-d", "postgres", "-w"])
+            .args([
+                "-h", PG_HOST, "-p", PG_PORT, "-U", &self.name, "-d", "postgres", "-w",
+            ])
             .args(["-tAc", "SELECT 1"])
             .env("PGPASSWORD", password)
             .stdout(Stdio::null())
@@ -95,9 +97,29 @@ fn managed(f: &Fixture, old_password: &str) -> Managed {
     // The admin password travels in an environment variable, never on the command line;
     // PostgreSQL trusts `postgres` here, so its value does not matter.
     let out = Command::new(bin())
-        .args(["--json", "connection", "create", "--project", &f.project, "--name", "local"])
-        .args(["--host", PG_HOST, "--port", PG_PORT, "--database", "postgres"])
-        .args(["--admin-user", "postgres", "--admin-password-env", "SIGNET_TEST_ADMIN_PASSWORD"])
+        .args([
+            "--json",
+            "connection",
+            "create",
+            "--project",
+            &f.project,
+            "--name",
+            "local",
+        ])
+        .args([
+            "--host",
+            PG_HOST,
+            "--port",
+            PG_PORT,
+            "--database",
+            "postgres",
+        ])
+        .args([
+            "--admin-user",
+            "postgres",
+            "--admin-password-env",
+            "SIGNET_TEST_ADMIN_PASSWORD",
+        ])
         .args(["--tls-mode", "disable"])
         .env("SIGNET_HOME", &s.operator_home)
         .env("SIGNET_TEST_ADMIN_PASSWORD", "trusted-anyway")
@@ -147,7 +169,8 @@ fn wait_for(what: &str, timeout: Duration, mut ok: impl FnMut() -> bool) {
 }
 
 fn audit_details(f: &Fixture, action: &str) -> Vec<String> {
-    f.server.op_json(&["audit", "list", "--action", action, "--limit", "50"])["records"]
+    f.server
+        .op_json(&["audit", "list", "--action", action, "--limit", "50"])["records"]
         .as_array()
         .expect("records")
         .iter()
@@ -155,7 +178,7 @@ fn audit_details(f: &Fixture, action: &str) -> Vec<String> {
         .collect()
 }
 
-fn stop(mut child: Child) -> String {
+fn stop(child: Child) -> String {
     let _ = nix::sys::signal::kill(
         nix::unistd::Pid::from_raw(i32::try_from(child.id()).expect("pid")),
         nix::sys::signal::Signal::SIGTERM,
@@ -173,7 +196,10 @@ async fn the_official_cli_agent_rotates_a_role_password(backend: Backend) {
     let f = Fixture::on(backend);
     let m = managed(&f, "OldPassword1");
     let rotation = f.server.op_json(&["secret", "rotate", &m.id]);
-    assert_eq!(rotation["version"], 1, "a managed rotation is pending, not live");
+    assert_eq!(
+        rotation["version"], 1,
+        "a managed rotation is pending, not live"
+    );
     let pending = show(&f, &m.id)["pendingRotationId"]
         .as_str()
         .expect("pending rotation")
@@ -212,7 +238,10 @@ async fn the_official_cli_agent_rotates_a_role_password(backend: Backend) {
     let new = machine_read(&f, &m.id, "password");
     assert_ne!(new, "OldPassword1");
     assert_eq!(machine_read(&f, &m.id, "username"), m.role.name);
-    assert!(!m.role.logs_in("OldPassword1"), "the old password still works");
+    assert!(
+        !m.role.logs_in("OldPassword1"),
+        "the old password still works"
+    );
     assert!(m.role.logs_in(&new), "the new password does not work");
     let confirms = audit_details(&f, "secret_rotation_confirmed");
     assert_eq!(confirms.len(), 1, "{confirms:?}");
@@ -224,7 +253,10 @@ every_backend!(async fn signet_agent_rotates_and_rejects_what_it_cannot_verify);
 async fn signet_agent_rotates_and_rejects_what_it_cannot_verify(backend: Backend) {
     let f = Fixture::on(backend);
     let m = managed(&f, "OldPassword2");
-    let agent = |f: &Fixture| f.server.machine(&["agent", "run", "--secret", &m.id, "--once"]);
+    let agent = |f: &Fixture| {
+        f.server
+            .machine(&["agent", "run", "--secret", &m.id, "--once"])
+    };
 
     // Nothing pending: a pass changes nothing and succeeds.
     let idle = agent(&f);
@@ -260,7 +292,10 @@ async fn signet_agent_rotates_and_rejects_what_it_cannot_verify(backend: Backend
     assert_eq!(f.server.op_json(&["secret", "show", &m.id])["version"], 2);
     assert_eq!(machine_read(&f, &m.id, "password"), second);
     psql(&admin_url(), &format!("ALTER ROLE {} LOGIN", m.role.name)).expect("login");
-    assert!(m.role.logs_in(&second), "the rollback did not restore the password");
+    assert!(
+        m.role.logs_in(&second),
+        "the rollback did not restore the password"
+    );
     let rejects = audit_details(&f, "secret_rotation_rejected");
     assert_eq!(rejects.len(), 1, "{rejects:?}");
     assert!(rejects[0].contains(&pending), "{rejects:?}");
@@ -281,14 +316,20 @@ async fn stale_rotations_and_other_machines_are_refused(backend: Backend) {
     let status = |r: Result<signet_client::api::agent::AgentAck, signet_client::ClientError>| {
         r.err().and_then(|e| e.status())
     };
-    assert_eq!(status(machine.agent().confirm(&id, "rot_unknown").await), Some(409));
+    assert_eq!(
+        status(machine.agent().confirm(&id, "rot_unknown").await),
+        Some(409)
+    );
     f.server.op_json(&["secret", "rotate", &m.id]);
     let cfg = machine.agent().sync_config(&id).await.expect("sync config");
     let rotation = cfg.pending_rotation_id.clone().expect("pending");
     assert_eq!(cfg.provider_type, "postgresql");
     assert_eq!(cfg.managed_username, m.role.name);
     assert_eq!(cfg.rotation_status, "pending");
-    assert_eq!(status(machine.agent().confirm(&id, "rot_other").await), Some(409));
+    assert_eq!(
+        status(machine.agent().confirm(&id, "rot_other").await),
+        Some(409)
+    );
     machine
         .agent()
         .reject(&id, &rotation, "test\u{7}error")
@@ -300,7 +341,10 @@ async fn stale_rotations_and_other_machines_are_refused(backend: Backend) {
         .reject(&id, &rotation, "test error")
         .await
         .expect("reject again");
-    assert_eq!(status(machine.agent().confirm(&id, &rotation).await), Some(409));
+    assert_eq!(
+        status(machine.agent().confirm(&id, &rotation).await),
+        Some(409)
+    );
     assert_eq!(
         audit_details(&f, "secret_rotation_rejected").len(),
         1,
@@ -322,10 +366,18 @@ async fn stale_rotations_and_other_machines_are_refused(backend: Backend) {
         &connection,
     ]);
     assert_eq!(
-        machine.agent().sync_config(&id).await.err().and_then(|e| e.status()),
+        machine
+            .agent()
+            .sync_config(&id)
+            .await
+            .err()
+            .and_then(|e| e.status()),
         Some(403)
     );
-    assert_eq!(status(machine.agent().heartbeat(&id, true, "").await), Some(403));
+    assert_eq!(
+        status(machine.agent().heartbeat(&id, true, "").await),
+        Some(403)
+    );
     let denied = f.server.op_json(&[
         "audit",
         "list",
@@ -345,7 +397,12 @@ async fn stale_rotations_and_other_machines_are_refused(backend: Backend) {
     // A standard secret is not managed: the same 403.
     let plain = signet_client::SecretId::parse(&f.secret).expect("id");
     assert_eq!(
-        machine.agent().sync_config(&plain).await.err().and_then(|e| e.status()),
+        machine
+            .agent()
+            .sync_config(&plain)
+            .await
+            .err()
+            .and_then(|e| e.status()),
         Some(403)
     );
 }
@@ -374,11 +431,22 @@ async fn signet_agent_renders_files_and_reloads_once_per_change(backend: Backend
         "--once",
     ]);
     assert!(!refused.status.success());
-    assert!(stderr(&refused).contains("writable by every user"), "{}", stderr(&refused));
+    assert!(
+        stderr(&refused).contains("writable by every user"),
+        "{}",
+        stderr(&refused)
+    );
     assert!(!open.join("x").exists());
 
     let agent = Command::new(bin())
-        .args(["agent", "run", "--render", &render, "--on-change", &on_change])
+        .args([
+            "agent",
+            "run",
+            "--render",
+            &render,
+            "--on-change",
+            &on_change,
+        ])
         .args(["--interval", "1s"])
         .env("SIGNET_HOME", &f.server.machine_home)
         .stdout(Stdio::piped())
@@ -392,10 +460,15 @@ async fn signet_agent_renders_files_and_reloads_once_per_change(backend: Backend
     };
     wait_for("the first render", Duration::from_secs(15), || count() == 1);
     assert_eq!(std::fs::read_to_string(&target).expect("read"), f.value);
-    let mode = std::fs::metadata(&target).expect("meta").permissions().mode() & 0o777;
+    let mode = std::fs::metadata(&target)
+        .expect("meta")
+        .permissions()
+        .mode()
+        & 0o777;
     assert_eq!(mode, 0o600);
 
-    f.server.op_json(&["secret", "update", &f.secret, "--value", "postgres://new"]);
+    f.server
+        .op_json(&["secret", "update", &f.secret, "--value", "postgres://new"]);
     wait_for("the re-render", Duration::from_secs(15), || {
         std::fs::read_to_string(&target).is_ok_and(|s| s == "postgres://new")
     });

@@ -492,6 +492,54 @@ async fn a_viewer_cannot_change_anything_and_a_developer_only_secrets(backend: B
             "/v1/admin/shares/shr_0000000000000000/revoke".into(),
             None,
         ),
+        (
+            "/v1/admin/projects/{id}/connections",
+            format!("/v1/admin/projects/{p}/connections"),
+            Some(
+                json!({"name": "db", "host": "127.0.0.1", "port": 5432, "database": "d", "adminUser": "u", "adminPassword": "p", "tlsMode": "disable"}),
+            ),
+        ),
+        (
+            "/v1/admin/projects/{id}/connections/{connection}/update",
+            format!("/v1/admin/projects/{p}/connections/dbc_0000000000/update"),
+            Some(
+                json!({"name": "db", "host": "127.0.0.1", "port": 5432, "database": "d", "adminUser": "u", "adminPassword": "p", "tlsMode": "disable"}),
+            ),
+        ),
+        (
+            "/v1/admin/projects/{id}/connections/{connection}/delete",
+            format!("/v1/admin/projects/{p}/connections/dbc_0000000000/delete"),
+            None,
+        ),
+        (
+            "/v1/admin/projects/{id}/connections/{connection}/test",
+            format!("/v1/admin/projects/{p}/connections/dbc_0000000000/test"),
+            None,
+        ),
+        (
+            "/v1/admin/projects/{id}/leased-secrets",
+            format!("/v1/admin/projects/{p}/leased-secrets"),
+            Some(
+                json!({"name": "DB", "settings": json!({"connectionId": "dbc_0000000000", "ttlSecs": 60, "maxTtlSecs": 60, "grantSql": ["SELECT 1"]})}),
+            ),
+        ),
+        (
+            "/v1/admin/secrets/{id}/lease",
+            format!("/v1/admin/secrets/{sid}/lease"),
+            Some(
+                json!({"connectionId": "dbc_0000000000", "ttlSecs": 60, "maxTtlSecs": 60, "grantSql": ["SELECT 1"]}),
+            ),
+        ),
+        (
+            "/v1/admin/leases/{id}/renew",
+            "/v1/admin/leases/lease_0000000000000000/renew".into(),
+            None,
+        ),
+        (
+            "/v1/admin/leases/{id}/revoke",
+            "/v1/admin/leases/lease_0000000000000000/revoke".into(),
+            None,
+        ),
         (user_route, u("role"), Some(json!({"role": "viewer"}))),
         (user_route, u("suspend"), None),
         (user_route, u("activate"), None),
@@ -504,6 +552,7 @@ async fn a_viewer_cannot_change_anything_and_a_developer_only_secrets(backend: B
         "/v1/admin/secrets/query",
         "/v1/admin/audit/query",
         "/v1/admin/audit/verify",
+        "/v1/admin/leases/query",
     ];
     let routes = admin_post_routes();
     assert!(routes.len() > 10, "parsed the router: {routes:?}");

@@ -7,6 +7,8 @@ pub mod account;
 mod allowlist;
 pub mod audit;
 mod budget;
+pub mod connection;
+pub mod lease;
 pub mod machine;
 pub mod managed;
 mod operator;

@@ -3,6 +3,8 @@
 //! Bodies and answers are `signet_api::admin`'s types; [`answer`] maps core's views to them.
 
 pub(crate) mod answer;
+mod connection;
+mod lease;
 mod managed;
 mod policy;
 mod rotation;
@@ -124,6 +126,23 @@ pub(crate) fn routes() -> Router<AppState> {
             route::admin::SECRET_MANAGED,
             get(managed::show).post(managed::set),
         )
+        .route(
+            route::admin::PROJECT_CONNECTIONS,
+            get(connection::list).post(connection::create),
+        )
+        .route(route::admin::PROJECT_CONNECTION, get(connection::show))
+        .route(route::admin::CONNECTION_UPDATE, post(connection::update))
+        .route(route::admin::CONNECTION_DELETE, post(connection::delete))
+        .route(route::admin::CONNECTION_TEST, post(connection::test))
+        .route(route::admin::PROJECT_LEASED_SECRETS, post(lease::create))
+        .route(
+            route::admin::SECRET_LEASE,
+            get(lease::show).post(lease::set),
+        )
+        .route(route::admin::LEASES, get(lease::list))
+        .route(route::admin::LEASES_QUERY, post(lease::query))
+        .route(route::admin::LEASE_RENEW, post(lease::renew))
+        .route(route::admin::LEASE_REVOKE, post(lease::revoke))
 }
 
 /// A typed path, or the 404 an unknown machine action has always answered. Taken as a `Result`

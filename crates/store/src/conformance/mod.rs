@@ -30,8 +30,10 @@ use crate::Store;
 pub mod audit;
 pub mod budget;
 pub mod canary;
+pub mod connection;
 pub mod fixture;
 pub mod invite;
+pub mod lease;
 pub mod machine;
 pub mod managed;
 pub mod network;
@@ -106,11 +108,19 @@ macro_rules! conformance_suite {
                 a_freeze_shows_in_every_read_view,
                 a_freeze_needs_the_project,
             }
+            connection {
+                connections_round_trip_by_name,
+                a_bound_connection_is_in_use,
+            }
             invite {
                 invites_round_trip_newest_first,
                 an_invite_is_accepted_once,
                 expired_or_revoked_invites_create_nothing,
                 concurrent_accepts_let_one_win,
+            }
+            lease {
+                leases_round_trip_and_renew_up_to_the_maximum,
+                a_due_lease_is_revoked_once,
             }
             machine {
                 machines_round_trip_newest_first,
@@ -316,7 +326,9 @@ mod tests {
             ("audit", include_str!("audit.rs")),
             ("budget", include_str!("budget.rs")),
             ("canary", include_str!("canary.rs")),
+            ("connection", include_str!("connection.rs")),
             ("invite", include_str!("invite.rs")),
+            ("lease", include_str!("lease.rs")),
             ("machine", include_str!("machine.rs")),
             ("managed", include_str!("managed.rs")),
             ("network", include_str!("network.rs")),

@@ -488,6 +488,40 @@ async fn populate(store: &Arc<dyn Store>) -> Population {
         .close_share(&opened_share.id, crate::ShareStatus::Viewed, NOW + 2)
         .await
         .unwrap();
+    // A database connection, a leased secret on it, and two leases: one active, one revoked.
+    let connection = super::connection::record(&payments.id, "main-db");
+    store.insert_connection(&connection).await.unwrap();
+    store
+        .set_leased_secret(&super::connection::leased(&structured, &connection.id))
+        .await
+        .unwrap();
+    for (i, revoked) in [false, true].into_iter().enumerate() {
+        let lease = crate::LeaseRecord {
+            id: signet_proto::LeaseId::generate(),
+            secret_id: structured.id.clone(),
+            project_id: payments.id.clone(),
+            machine_id: approved.id,
+            connection_id: connection.id.clone(),
+            role_name: format!("signet_transfer_{i}"),
+            password_wrapped_dek: vec![7; 60],
+            password_ciphertext: vec![8; 40],
+            created_ms: NOW + i as i64,
+            expires_ms: NOW + HOUR,
+            max_expires_ms: NOW + 2 * HOUR,
+            state: crate::LeaseState::Active,
+            claim_until_ms: None,
+            revoked_ms: None,
+            revoke_reason: None,
+        };
+        store.insert_lease(&lease).await.unwrap();
+        if revoked {
+            store.claim_lease(&lease.id, NOW, NOW + 5).await.unwrap();
+            store
+                .finish_lease(&lease.id, NOW + 5, NOW + 1, "operator")
+                .await
+                .unwrap();
+        }
+    }
     for batch in 0..3 {
         let events = (0..4)
             .map(|i| {
@@ -562,7 +596,12 @@ async fn reads(store: &Arc<dyn Store>, p: &Population) -> Vec<String> {
     read!("shares", store.shares());
     for project in &p.projects {
         read!("policies", store.policies(project));
+        read!("connections", store.connections(project));
     }
+    for id in &p.secrets {
+        read!("leased_secret", store.leased_secret(id));
+    }
+    read!("leases", store.leases(&crate::LeaseFilter::default(), 100));
     read!("machines", store.machines());
     for m in &p.machines {
         read!("machine", store.machine(m));

@@ -1,4 +1,4 @@
--- 0015: managed database passwords (issue 12 §2). One row per managed secret: the database
+-- 0016: managed database passwords (issue 12 §2). One row per managed secret: the database
 -- connection and role it is bound to, the one machine named as its sync agent, the rotation
 -- waiting for that agent (sealed like a version, for the version number in sealed_for), how the
 -- newest rotation ended, and the agent's newest heartbeat.

@@ -1,4 +1,4 @@
--- 0010: managed database passwords, as SQLite's 0015.
+-- 0011: managed database passwords, as SQLite's 0016.
 CREATE TABLE managed_secrets (
     secret_id          TEXT    PRIMARY KEY REFERENCES secrets (id),
     connection_id      TEXT    NOT NULL,
