@@ -181,6 +181,8 @@ impl Rotation {
             .await?;
         refuse_canary(&s)?;
         let charset = match &spec.charset {
+            // A managed password passes unquoted through SikkerKey's agent (`crate::managed`).
+            None if self.cx.store.managed(&s.id).await?.is_some() => Charset::Alphanumeric,
             None => Charset::Symbols,
             Some(name) => Charset::parse(name).ok_or_else(|| {
                 CoreError::bad(
