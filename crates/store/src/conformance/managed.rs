@@ -250,3 +250,46 @@ pub async fn a_due_managed_rotation_is_claimed_once(store: Arc<dyn Store>) {
         "pending is not live"
     );
 }
+
+/// Purging a managed secret with rotation settings (alone, or with its project) takes its
+/// binding and settings with it.
+pub async fn a_purged_managed_secret_takes_its_binding(store: Arc<dyn Store>) {
+    let p = add_project(&store, "p").await;
+    let mut ids = Vec::new();
+    for name in ["alone", "with_project"] {
+        let s = add_secret(&store, &p.id, name).await;
+        store.set_managed(&binding(&s, None)).await.unwrap();
+        store
+            .set_rotation(&RotationRecord {
+                secret_id: s.id.clone(),
+                charset: "alphanumeric".to_owned(),
+                length: 32,
+                fields: None,
+                interval_ms: Some(5 * MINUTE),
+                paused: false,
+                next_due_ms: Some(NOW + 5 * MINUTE),
+                last_rotated_ms: None,
+                updated_ms: NOW,
+            })
+            .await
+            .unwrap();
+        store
+            .begin_managed_rotation(&s.id, &pending("rot_p", 9), None)
+            .await
+            .unwrap();
+        ids.push(s.id);
+    }
+    let by = crate::Deletion {
+        at_ms: NOW,
+        by_id: "op_1".to_owned(),
+        by_name: "alice".to_owned(),
+    };
+    store.trash_secret(&ids[0], &by).await.unwrap();
+    store.purge_secret(&ids[0], None).await.unwrap();
+    assert_eq!(store.managed(&ids[0]).await.unwrap(), None);
+    assert_eq!(store.rotation(&ids[0]).await.unwrap(), None);
+    store.trash_project(&p.id, &by).await.unwrap();
+    store.purge_project(&p.id, None).await.unwrap();
+    assert_eq!(store.managed(&ids[1]).await.unwrap(), None);
+    assert_eq!(store.secret(&ids[1]).await.unwrap(), None);
+}

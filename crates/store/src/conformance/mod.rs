@@ -169,6 +169,7 @@ macro_rules! conformance_suite {
                 managed_binding_round_trip,
                 a_pending_rotation_is_confirmed_or_rejected_once,
                 a_due_managed_rotation_is_claimed_once,
+                a_purged_managed_secret_takes_its_binding,
             }
             project {
                 projects_round_trip_by_name,
