@@ -352,6 +352,22 @@ async fn stale_rotations_and_other_machines_are_refused(backend: Backend) {
     );
     assert_eq!(show(&f, &m.id)["lastError"], "test error");
 
+    // The agent without its grant: the uniform 403, until it is granted again.
+    f.server
+        .op_json(&["machine", "ungrant", &f.machine, "--secret", &m.id]);
+    assert_eq!(
+        machine
+            .agent()
+            .sync_config(&id)
+            .await
+            .err()
+            .and_then(|e| e.status()),
+        Some(403)
+    );
+    f.server
+        .op_json(&["machine", "grant", &f.machine, "--secret", &m.id]);
+    assert!(machine.agent().sync_config(&id).await.is_ok());
+
     // No longer its agent: every agent route is a 403, audited.
     let connection = show(&f, &m.id)["connectionId"]
         .as_str()
