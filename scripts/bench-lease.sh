@@ -1,17 +1,20 @@
 #!/usr/bin/env bash
-# Lease mint latency (BENCHMARKS.md): a leased secret with mint-fresh, read N times by one
-# machine through `signet get` against a real server on a real PostgreSQL, timing each read
-# (one signed read = authenticate, CREATE ROLE + grant in one transaction, lease row and audit
-# records). Prints p50, p99 and the spread over RUNS runs.
+# Lease mint latency (BENCHMARKS.md): signed reads of a mint-fresh leased secret (every read
+# creates a PostgreSQL role with its grant in one transaction, records the lease and its audit
+# records) against signed reads of a standard secret on the same server, alternately, one
+# connection at a time, with `signet-bench` (crates/bench). Prints one JSON line per run and
+# kind (p50, p90, p99 in ms), then revokes every lease it minted.
 #
-#   scripts/bench-lease.sh [READS] [RUNS]        (default 200 reads, 3 runs)
+#   scripts/bench-lease.sh [SECONDS] [RUNS]       (default 5 s per run, 3 runs)
 #
-# Needs target/debug/signet (or SIGNET_BIN) and the local PostgreSQL (trust on 127.0.0.1).
+# Uses target/debug/{signet,signet-bench} unless SIGNET_BENCH_BIN=DIR names others, and the
+# local PostgreSQL (trust on 127.0.0.1) for the leases; Signet's own store is SQLite.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-reads="${1:-200}"
+secs="${1:-5}"
 runs="${2:-3}"
-bin="${SIGNET_BIN:-$PWD/target/debug/signet}"
+dir="${SIGNET_BENCH_BIN:-$PWD/target/debug}"
+bin="$dir/signet"
 pg="${SIGNET_TEST_PG_URL:-postgres://postgres@127.0.0.1:5432/test}"
 base="${pg%/*}"
 work="$(mktemp -d)"
@@ -52,22 +55,15 @@ op machine grant "$machine" --secret "$secret" >/dev/null
 plain="$(op secret create --project "$project" --name PLAIN --value v | python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])')"
 op machine grant "$machine" --secret "$plain" >/dev/null
 
-echo "commit $(git rev-parse --short HEAD), $reads reads x $runs runs, mint-fresh (every read mints a role)"
+identity="$(ls "$work"/m/vaults/*/identity.json)"
+echo "commit $(git rev-parse --short HEAD), $runs runs of $secs s per kind, 1 connection; binaries in $dir"
 for run in $(seq "$runs"); do
     for which in plain leased; do
         id="$plain"
         [ "$which" = leased ] && id="$secret"
-        : >"$work/times"
-        for _ in $(seq "$reads"); do
-            start=$(date +%s%N)
-            SIGNET_HOME="$work/m" "$bin" get "$id" >/dev/null
-            echo $(( ($(date +%s%N) - start) / 1000 )) >>"$work/times"
-        done
-        sort -n "$work/times" | python3 -c '
-import sys
-v = [int(x) for x in sys.stdin]
-p = lambda q: v[min(len(v) - 1, int(q * len(v)))] / 1000
-print(f"run '"$run"' '"$which"': p50 {p(0.50):.1f} ms  p99 {p(0.99):.1f} ms  (n={len(v)}, whole signet get process)")'
+        printf '%s %s ' "$run" "$which"
+        "$dir/signet-bench" --identity "$identity" --secret "$id" --connections 1 \
+            --duration "$secs" --warmup 1
     done
 done
 # The leases were minted with an hour to live: revoke them so no role outlives the run.

@@ -185,7 +185,7 @@ pub struct CliSecret {
     pub application_id: String,
     /// Always empty.
     pub application_name: String,
-    /// `secret` or `structured`, the SikkerKey CLI's type names.
+    /// `secret`, `structured` or `leased-secret`, the SikkerKey CLI's type names.
     #[serde(rename = "type")]
     pub kind: String,
 }

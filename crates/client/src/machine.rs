@@ -107,7 +107,7 @@ pub struct CliSecret {
     pub application_id: String,
     /// Always empty.
     pub application_name: String,
-    /// `"secret"` or `"structured"`.
+    /// `"secret"`, `"structured"` or `"leased-secret"`.
     #[serde(rename = "type")]
     pub kind: String,
 }

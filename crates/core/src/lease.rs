@@ -207,6 +207,14 @@ impl RevokeReason {
     }
 }
 
+/// The shortest lifetime accepted: [`MIN_TTL_SECS`], or 1 s in a test build with the fault
+/// point `lease_short_lifetimes` armed, so end-to-end tests watch a real server's reaper revoke
+/// a lease without waiting out a minute (a release build has no fault points).
+fn min_ttl_secs() -> u64 {
+    fail::fail_point!("lease_short_lifetimes", |_| 1);
+    MIN_TTL_SECS
+}
+
 fn secs_to_ms(secs: u64) -> i64 {
     i64::try_from(secs.saturating_mul(1000)).unwrap_or(i64::MAX)
 }
@@ -220,9 +228,10 @@ fn settings_record(
 ) -> CoreResult<LeasedSecretRecord> {
     let connection = ConnectionId::parse(&input.connection)
         .map_err(|_| CoreError::bad("connection: not a connection id"))?;
-    if !(MIN_TTL_SECS..=MAX_TTL_SECS).contains(&input.ttl_secs) {
+    let min = min_ttl_secs();
+    if !(min..=MAX_TTL_SECS).contains(&input.ttl_secs) {
         return Err(CoreError::bad(format!(
-            "ttlSecs must be {MIN_TTL_SECS}-{MAX_TTL_SECS}"
+            "ttlSecs must be {min}-{MAX_TTL_SECS}"
         )));
     }
     if input.max_ttl_secs < input.ttl_secs || input.max_ttl_secs > MAX_TTL_SECS {
@@ -872,7 +881,7 @@ impl Leases {
             return Err(CoreError::Conflict(Conflict::LeaseState));
         }
         let ttl_ms = match ttl_secs {
-            Some(t) if (MIN_TTL_SECS..=MAX_TTL_SECS).contains(&t) => secs_to_ms(t),
+            Some(t) if (min_ttl_secs()..=MAX_TTL_SECS).contains(&t) => secs_to_ms(t),
             Some(_) => {
                 return Err(CoreError::bad(format!(
                     "ttlSecs must be {MIN_TTL_SECS}-{MAX_TTL_SECS}"

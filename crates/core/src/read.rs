@@ -72,7 +72,7 @@ pub struct Listed {
     pub project_id: ProjectId,
     /// Its project's name.
     pub project_name: String,
-    /// `secret` or `structured`, the SikkerKey CLI's type names.
+    /// `secret`, `structured` or `leased-secret`, the SikkerKey CLI's type names.
     pub kind: &'static str,
 }
 
@@ -318,7 +318,23 @@ impl Reads {
             &format!("count={}", rows.len()),
         );
         self.cx.journal(vec![e], Vec::new()).await?;
-        Ok(rows.into_iter().map(Listed::from).collect())
+        let mut out = Vec::with_capacity(rows.len());
+        for row in rows {
+            // A leased secret lists with the SikkerKey CLI's `leased-secret` tag. Only a secret
+            // with exactly the lease fields can be one, so other rows cost no query.
+            let leased = row
+                .secret
+                .field_names
+                .as_deref()
+                .is_some_and(|f| f == lease::LEASE_FIELDS)
+                && self.cx.store.leased_secret(&row.secret.id).await?.is_some();
+            let mut listed = Listed::from(row);
+            if leased {
+                listed.kind = "leased-secret";
+            }
+            out.push(listed);
+        }
+        Ok(out)
     }
 
     /// `POST /v1/secrets/export`: every granted secret's value in one round trip, each audited as

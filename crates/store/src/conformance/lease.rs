@@ -86,7 +86,10 @@ pub async fn leases_round_trip_and_renew_up_to_the_maximum(store: Arc<dyn Store>
         machine: Some(m.id),
         ..LeaseFilter::default()
     };
-    assert_eq!(store.leases(&mine, 10).await.unwrap(), [l.clone()]);
+    assert_eq!(
+        store.leases(&mine, 10).await.unwrap(),
+        std::slice::from_ref(&l)
+    );
     let elsewhere = LeaseFilter {
         projects: Some(vec![ProjectId::generate()]),
         ..LeaseFilter::default()
@@ -145,10 +148,13 @@ pub async fn a_due_lease_is_revoked_once(store: Arc<dyn Store>) {
     store.insert_lease(&l).await.unwrap();
     assert!(store.due_leases(NOW, 10).await.unwrap().is_empty());
     let due = NOW + 60_000;
-    assert_eq!(store.due_leases(due, 10).await.unwrap(), [l.clone()]);
+    assert_eq!(
+        store.due_leases(due, 10).await.unwrap(),
+        std::slice::from_ref(&l)
+    );
     assert_eq!(
         store.disable_revocable_leases(&m.id).await.unwrap(),
-        [l.clone()]
+        std::slice::from_ref(&l)
     );
 
     let tasks: Vec<_> = (0..8)
