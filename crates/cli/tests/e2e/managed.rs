@@ -321,6 +321,14 @@ async fn stale_rotations_and_other_machines_are_refused(backend: Backend) {
         Some(409)
     );
     f.server.op_json(&["secret", "rotate", &m.id]);
+    // SikkerKey's CLI lists it with its `managed` type.
+    let listed = machine.cli_secrets().await.expect("cli secrets");
+    let kinds: Vec<(&str, &str)> = listed
+        .iter()
+        .map(|s| (s.id.as_str(), s.kind.as_str()))
+        .collect();
+    assert!(kinds.contains(&(m.id.as_str(), "managed")), "{kinds:?}");
+    assert!(kinds.contains(&(f.secret.as_str(), "secret")), "{kinds:?}");
     let cfg = machine.agent().sync_config(&id).await.expect("sync config");
     let rotation = cfg.pending_rotation_id.clone().expect("pending");
     assert_eq!(cfg.provider_type, "postgresql");
