@@ -29,7 +29,6 @@ use zeroize::Zeroizing;
 
 use crate::context::Context;
 use crate::journal::Actor;
-use crate::lease;
 use crate::policy;
 use crate::principal::AuthedMachine;
 use crate::{CoreError, CoreResult};
@@ -197,13 +196,9 @@ impl Reads {
             }
         };
         // A leased secret's value is minted for this machine (`crate::lease`). Only a
-        // structured secret with exactly the lease fields can be one, so other reads cost no
-        // extra query.
-        if view
-            .secret
-            .field_names
-            .as_deref()
-            .is_some_and(|f| f == lease::LEASE_FIELDS)
+        // structured secret can be one, so a standard secret's read costs no extra query; the
+        // settings row decides, not the fields, which an operator's update could change.
+        if view.secret.kind == SecretKind::Structured
             && let Some(settings) = self.cx.store.leased_secret(&secret_id).await?
         {
             let value = self.cx.read_leased(m, &view, &settings).await?;
@@ -320,13 +315,9 @@ impl Reads {
         self.cx.journal(vec![e], Vec::new()).await?;
         let mut out = Vec::with_capacity(rows.len());
         for row in rows {
-            // A leased secret lists with the SikkerKey CLI's `leased-secret` tag. Only a secret
-            // with exactly the lease fields can be one, so other rows cost no query.
-            let leased = row
-                .secret
-                .field_names
-                .as_deref()
-                .is_some_and(|f| f == lease::LEASE_FIELDS)
+            // A leased secret lists with the SikkerKey CLI's `leased-secret` tag (only a
+            // structured secret can be one, so standard rows cost no query).
+            let leased = row.secret.kind == SecretKind::Structured
                 && self.cx.store.leased_secret(&row.secret.id).await?.is_some();
             // A managed password (`crate::managed`, which sits above this module) lists with
             // the `managed` tag, by the same rule.
