@@ -322,11 +322,7 @@ impl Reads {
             // A managed password (`crate::managed`, which sits above this module) lists with
             // the `managed` tag, by the same rule.
             let managed = !leased
-                && row
-                    .secret
-                    .field_names
-                    .as_deref()
-                    .is_some_and(|f| f == ["password", "username"])
+                && row.secret.kind == SecretKind::Structured
                 && self.cx.store.managed(&row.secret.id).await?.is_some();
             let mut listed = Listed::from(row);
             if leased {
