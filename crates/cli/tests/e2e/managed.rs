@@ -338,6 +338,24 @@ async fn stale_rotations_and_other_machines_are_refused(backend: Backend) {
         status(machine.agent().confirm(&id, "rot_other").await),
         Some(409)
     );
+    // A captured confirmation replayed is refused before it is looked at (401, nonce), and a
+    // malformed secret id is the uniform 403.
+    let confirm_path = format!("/v1/secret/{}/agent/confirm-rotation", m.id);
+    let captured = machine
+        .signed("POST", &confirm_path)
+        .json(&serde_json::json!({"rotationId": "rot_captured"}))
+        .build()
+        .expect("build");
+    assert_eq!(captured.send().await.expect("send").status, 409);
+    assert_eq!(captured.send().await.expect("send").status, 401);
+    let malformed = machine
+        .signed("GET", "/v1/secret/sk_bad/sync-config")
+        .build()
+        .expect("build")
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(malformed.status, 403);
     machine
         .agent()
         .reject(&id, &rotation, "test\u{7}error")
