@@ -28,6 +28,8 @@ use crate::identity::MachineOpts;
 
 /// How often a running agent tells the server it is alive.
 const HEARTBEAT_EVERY: Duration = Duration::from_secs(30);
+/// How a lost confirmation's error starts (the rotation is then confirmed again, not applied).
+const CONFIRM_FAILED: &str = "confirm failed";
 /// The shortest poll interval the server's sync configuration may ask for.
 const MIN_SYNC_EVERY: Duration = Duration::from_secs(5);
 
@@ -302,6 +304,8 @@ struct Synced {
     /// The newest rotation this agent applied (confirmed or rejected), so a rotation is never
     /// applied twice.
     last: Option<String>,
+    /// A rotation applied and verified whose confirmation did not reach the server.
+    unconfirmed: Option<String>,
     /// The last pass's error, for the heartbeat.
     error: Option<String>,
     /// The last pass failed (the exit code of `--once`).
@@ -315,6 +319,7 @@ impl Synced {
         Self {
             id,
             last: None,
+            unconfirmed: None,
             error: None,
             failed: false,
             done: false,
@@ -378,12 +383,38 @@ impl Synced {
             tls,
         };
         self.failed = false;
+        // Applied and verified, but the confirmation was lost: the database already has the
+        // new password, so only the (idempotent) confirmation is sent again.
+        if let Some(rotation) = cfg
+            .pending_rotation_id
+            .as_ref()
+            .filter(|r| self.unconfirmed.as_ref() == Some(*r))
+        {
+            match client.agent().confirm(&self.id, rotation).await {
+                Ok(_) => {
+                    eprintln!("signet agent: {}: rotation {rotation} confirmed", self.id);
+                    self.unconfirmed = None;
+                    self.error = None;
+                }
+                Err(e) => {
+                    self.failed = true;
+                    self.error = Some(format!("confirm failed: {e}"));
+                }
+            }
+            return Some(every);
+        }
         if let (Some(rotation), Some(value)) = (cfg.pending_rotation_id, cfg.pending_value)
             && self.last.as_deref() != Some(rotation.as_str())
         {
             let outcome = self
                 .apply(client, &admin, &cfg.managed_username, &rotation, &value)
                 .await;
+            if outcome
+                .as_ref()
+                .is_err_and(|e| e.starts_with(CONFIRM_FAILED))
+            {
+                self.unconfirmed = Some(rotation.clone());
+            }
             self.last = Some(rotation);
             self.failed = outcome.is_err();
             self.error = outcome.err();
@@ -420,9 +451,8 @@ impl Synced {
                     Ok(())
                 }
                 Err(e) => {
-                    // The database has the new password; a later pass sees the rotation still
-                    // pending but never applies it twice (`last`), and a retry of the confirm is
-                    // safe: this agent exits non-zero with --once so an operator notices.
+                    // The database has the new password: the next pass sends only the
+                    // confirmation again (`unconfirmed`), never the password.
                     eprintln!(
                         "signet agent: {}: confirming {rotation} failed ({e})",
                         self.id
