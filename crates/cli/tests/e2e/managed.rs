@@ -1,8 +1,8 @@
 //! Issue 12 §2, managed database passwords, through real processes against the real local
 //! PostgreSQL: the official SikkerKey CLI's `agent start` and `signet agent run` each rotate a
 //! role's password by the two-phase protocol (the old password stops working, the new one is
-//! the live version, the confirmation is audited); a rotation the agent cannot verify is rolled
-//! back and rejected, keeping the old value; a stale rotation id is refused; a machine that is
+//! the live version, the confirmation is audited); a rotation either agent cannot verify is
+//! rolled back and rejected, keeping the old value; a stale rotation id is refused; a machine that is
 //! not the secret's agent gets nothing; and `signet agent run` renders a secret into a 0600 file
 //! and runs its reload command once per change.
 //!
@@ -247,6 +247,41 @@ async fn the_official_cli_agent_rotates_a_role_password(backend: Backend) {
     assert_eq!(confirms.len(), 1, "{confirms:?}");
     assert!(confirms[0].contains(&pending), "{confirms:?}");
     assert!(!audit_details(&f, "secret_sync_config").is_empty());
+
+    // The role may no longer log in: the official agent sets the new password, cannot log in
+    // with it, puts the old one back and rejects; the live value stays.
+    psql(&admin_url(), &format!("ALTER ROLE {} NOLOGIN", m.role.name)).expect("nologin");
+    f.server.op_json(&["secret", "rotate", &m.id]);
+    let agent = Command::new(sikkerkey())
+        .args(["agent", "start", "--secret", &m.id])
+        .env("SIKKERKEY_HOME", &f.server.machine_home)
+        .env("HOME", home.path())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start the official CLI");
+    let start = Instant::now();
+    while show(&f, &m.id)["lastOutcome"] != "rejected" && start.elapsed() < Duration::from_secs(30)
+    {
+        std::thread::sleep(Duration::from_millis(250));
+    }
+    let log = stop(agent);
+    let state = show(&f, &m.id);
+    assert_eq!(state["lastOutcome"], "rejected", "{state} {log}");
+    assert!(
+        state["lastError"]
+            .as_str()
+            .is_some_and(|e| e.contains("verification failed")),
+        "{state}"
+    );
+    assert_eq!(f.server.op_json(&["secret", "show", &m.id])["version"], 2);
+    assert_eq!(machine_read(&f, &m.id, "password"), new);
+    psql(&admin_url(), &format!("ALTER ROLE {} LOGIN", m.role.name)).expect("login");
+    assert!(
+        m.role.logs_in(&new),
+        "the official agent's rollback did not restore it"
+    );
+    assert_eq!(audit_details(&f, "secret_rotation_rejected").len(), 1);
 }
 
 every_backend!(async fn signet_agent_rotates_and_rejects_what_it_cannot_verify);
