@@ -122,7 +122,8 @@ impl ConnectionStore for PgStore {
             return Err(StoreError::NotFound);
         }
         let bound = sqlx::query(
-            "SELECT 1 FROM leased_secrets WHERE connection_id = $1
+            "SELECT 1 FROM leased_secrets l JOIN secrets s ON s.id = l.secret_id
+             WHERE l.connection_id = $1
              UNION ALL
              SELECT 1 FROM managed_secrets WHERE connection_id = $1
              UNION ALL
@@ -136,6 +137,16 @@ impl ConnectionStore for PgStore {
         if bound.is_some() {
             return Err(StoreError::Conflict(Conflict::ConnectionInUse));
         }
+        // Settings of purged secrets (the trash deletes secrets by its own statements) bind
+        // nothing any more.
+        sqlx::query(
+            "DELETE FROM leased_secrets WHERE connection_id = $1
+               AND secret_id NOT IN (SELECT id FROM secrets)",
+        )
+        .bind(cid.as_str())
+        .execute(&mut *tx)
+        .await
+        .map_err(db)?;
         sqlx::query("DELETE FROM db_connections WHERE id = $1")
             .bind(cid.as_str())
             .execute(&mut *tx)

@@ -121,10 +121,19 @@ impl ConnectionStore for SqliteStore {
     async fn delete_connection(&self, cid: &ConnectionId) -> StoreResult<()> {
         let cid = cid.clone();
         self.write(move |tx| {
+            // Settings of purged secrets (the trash deletes secrets by its own statements) bind
+            // nothing any more.
+            exec(
+                tx,
+                "DELETE FROM leased_secrets WHERE connection_id = ?1
+                   AND secret_id NOT IN (SELECT id FROM secrets)",
+                [cid.as_str()],
+            )?;
             let gone = exec(
                 tx,
                 "DELETE FROM db_connections WHERE id = ?1
-                   AND NOT EXISTS (SELECT 1 FROM leased_secrets WHERE connection_id = ?1)
+                   AND NOT EXISTS (SELECT 1 FROM leased_secrets l JOIN secrets s ON s.id = l.secret_id
+                                   WHERE l.connection_id = ?1)
                    AND NOT EXISTS (SELECT 1 FROM managed_secrets WHERE connection_id = ?1)
                    AND NOT EXISTS (SELECT 1 FROM leases
                                    WHERE connection_id = ?1 AND state <> 'revoked')",

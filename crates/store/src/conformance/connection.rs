@@ -128,4 +128,19 @@ pub async fn a_bound_connection_is_in_use(store: Arc<dyn Store>) {
         Err(StoreError::NotFound)
     );
     assert!(store.connection(&c.id).await.unwrap().is_some());
+
+    // A trashed secret may come back: still in use. A purged one binds nothing.
+    let deletion = crate::Deletion {
+        at_ms: NOW,
+        by_id: "op".to_owned(),
+        by_name: "op".to_owned(),
+    };
+    store.trash_secret(&s.id, &deletion).await.unwrap();
+    assert_eq!(
+        store.delete_connection(&c.id).await,
+        Err(StoreError::Conflict(Conflict::ConnectionInUse))
+    );
+    store.purge_secret(&s.id, None).await.unwrap();
+    store.delete_connection(&c.id).await.unwrap();
+    assert_eq!(store.leased_secret(&s.id).await.unwrap(), None);
 }
