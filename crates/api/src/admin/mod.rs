@@ -156,6 +156,17 @@ mod tests {
             route::SHARES,
             route::SHARE_REVOKE,
             route::SECRET_MANAGED,
+            route::PROJECT_CONNECTIONS,
+            route::PROJECT_CONNECTION,
+            route::CONNECTION_UPDATE,
+            route::CONNECTION_DELETE,
+            route::CONNECTION_TEST,
+            route::PROJECT_LEASED_SECRETS,
+            route::SECRET_LEASE,
+            route::LEASES,
+            route::LEASES_QUERY,
+            route::LEASE_RENEW,
+            route::LEASE_REVOKE,
         ];
         assert_eq!(declared, owned.into_iter().collect());
     }
