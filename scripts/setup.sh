@@ -169,6 +169,17 @@ else
         say "creating the test database"
         psql "$admin_url" -w -qc 'CREATE DATABASE test'
     fi
+    # The managed-password tests need PostgreSQL to check a password: members of the role
+    # signet_pw_checked log in over loopback with one (SCRAM); every other role stays trusted.
+    if [ "$(psql "$admin_url" -w -qtAc "SELECT 1 FROM pg_roles WHERE rolname = 'signet_pw_checked'")" != 1 ]; then
+        psql "$admin_url" -w -qc 'CREATE ROLE signet_pw_checked NOLOGIN'
+    fi
+    hba="/etc/postgresql/$version/main/pg_hba.conf"
+    if ! as_root grep -q '+signet_pw_checked' "$hba"; then
+        say "checking the passwords of signet_pw_checked's members in $hba"
+        as_root sed -i '1i host all +signet_pw_checked 127.0.0.1/32 scram-sha-256' "$hba"
+        as_root pg_ctlcluster --skip-systemctl-redirect "$version" main reload
+    fi
 fi
 
 # --- Python venv for the second-language checks, reinstalled when tests/requirements.txt changes.
@@ -181,6 +192,15 @@ if [ "$(cat .venv/.requirements.sha256 2>/dev/null)" != "$requirements" ]; then
     say "installing tests/requirements.txt into .venv"
     .venv/bin/pip install --quiet --disable-pip-version-check -r tests/requirements.txt
     echo "$requirements" >.venv/.requirements.sha256
+fi
+
+# --- The official SikkerKey CLI (its sync agent, for the managed-password test), reinstalled
+# when tests/agent/package-lock.json (which pins its integrity) changes.
+agent_lock="$(sha256sum tests/agent/package-lock.json | cut -d' ' -f1)"
+if [ "$(cat tests/agent/node_modules/.signet-lock.sha256 2>/dev/null)" != "$agent_lock" ]; then
+    say "installing the official SikkerKey CLI (npm ci in tests/agent)"
+    (cd tests/agent && npm ci --no-audit --no-fund --loglevel=error)
+    echo "$agent_lock" >tests/agent/node_modules/.signet-lock.sha256
 fi
 
 # --- The browser tests' Node packages, reinstalled when package-lock.json changes.

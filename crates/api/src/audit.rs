@@ -275,6 +275,22 @@ vocabulary! {
         ShareOpen = "share_open";
         /// A share link was revoked.
         ShareRevoke = "share_revoke";
+        // Managed database passwords and their sync agent.
+        /// A secret was made managed, or its binding (connection, agent, poll interval)
+        /// changed.
+        SecretManagedSet = "secret_managed_set";
+        /// A managed secret's rotation was made pending for its agent
+        /// (`trigger=manual|schedule|policy rotation=…`).
+        SecretRotationPending = "secret_rotation_pending";
+        /// The agent fetched a managed secret's sync configuration (the database's admin
+        /// credentials, and any pending value).
+        SecretSyncConfig = "secret_sync_config";
+        /// The agent confirmed a pending rotation: it is the live version.
+        SecretRotationConfirmed = "secret_rotation_confirmed";
+        /// The agent rejected a pending rotation (`error=…`): the live version stays.
+        SecretRotationRejected = "secret_rotation_rejected";
+        /// A managed secret's agent reported a health change (`status=healthy|error`).
+        SecretAgentHeartbeat = "secret_agent_heartbeat";
         // Database connections and leased credentials.
         /// A database connection was registered.
         DbConnectionCreate = "db_connection_create";
@@ -466,6 +482,9 @@ vocabulary! {
         /// The machine already holds as many open event streams as one may, or the server
         /// does.
         StreamLimit = "stream_limit";
+        // Managed secrets.
+        /// The machine is granted the secret but is not its sync agent.
+        NotSyncAgent = "not_sync_agent";
     }
 }
 

@@ -185,7 +185,7 @@ pub struct CliSecret {
     pub application_id: String,
     /// Always empty.
     pub application_name: String,
-    /// `secret`, `structured` or `leased-secret`, the SikkerKey CLI's type names.
+    /// `secret`, `structured`, `leased-secret` or `managed`, the SikkerKey CLI's type names.
     #[serde(rename = "type")]
     pub kind: String,
 }

@@ -120,6 +120,7 @@ pub fn document() -> utoipa::openapi::OpenApi {
         crate::share::Api::openapi(),
         crate::events::Api::openapi(),
         crate::admin::alert::WellKnownApi::openapi(),
+        crate::agent::Api::openapi(),
     ];
     for area in areas {
         doc.merge(area);

@@ -244,4 +244,19 @@ pub mod admin {
 pub mod well_known {
     /// The vault's webhook signing key as a JWKS.
     pub const WEBHOOK_KEYS: &str = "/.well-known/signet/webhook-keys";
+    /// A managed secret's binding and rotation state: show (GET), set (POST).
+    pub const SECRET_MANAGED: &str = "/v1/admin/secrets/{id}/managed";
+}
+
+/// A managed secret's sync agent: signed by the machine's key like every machine route, and
+/// answered only to the machine an operator named as the secret's agent. SikkerKey's CLI paths.
+pub mod agent {
+    /// The database's admin credentials and any pending rotation.
+    pub const SYNC_CONFIG: &str = "/v1/secret/{id}/sync-config";
+    /// The agent's health.
+    pub const HEARTBEAT: &str = "/v1/secret/{id}/agent/heartbeat";
+    /// The pending rotation was applied and verified: make it live.
+    pub const CONFIRM_ROTATION: &str = "/v1/secret/{id}/agent/confirm-rotation";
+    /// The pending rotation failed: keep the live version.
+    pub const REJECT_ROTATION: &str = "/v1/secret/{id}/agent/reject-rotation";
 }

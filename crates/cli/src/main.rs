@@ -14,6 +14,7 @@ use clap::{Parser, Subcommand};
 mod access;
 mod account;
 mod alert;
+mod agent;
 mod allowlist;
 mod audit;
 mod budget;
@@ -26,6 +27,7 @@ mod identity;
 mod ids;
 mod lease;
 mod machine;
+mod managed;
 mod output;
 mod policy;
 mod project;
@@ -115,6 +117,8 @@ enum Command {
     Whoami(identity::WhoamiArgs),
     /// Check the key file, authenticate, and count readable secrets.
     Status(identity::StatusArgs),
+    /// Keep managed database passwords in sync, and render secrets into files (machine).
+    Agent(agent::AgentArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -192,6 +196,7 @@ async fn dispatch(command: Command, json: bool) -> anyhow::Result<ExitCode> {
         Command::Watch(args) => watch::run(args, json).await,
         Command::Whoami(args) => identity::whoami(args, json).await,
         Command::Status(args) => identity::status(args, json).await,
+        Command::Agent(args) => agent::run(args).await,
     }
 }
 

@@ -131,6 +131,11 @@ enum SecretCommand {
         #[command(subcommand)]
         command: crate::rotation::RotationCommand,
     },
+    /// A managed database password: its connection and sync agent (set, show).
+    Managed {
+        #[command(subcommand)]
+        command: crate::managed::ManagedCommand,
+    },
 }
 
 /// The new content: exactly one of a value, a value file, or fields (for an update, fields may
@@ -313,10 +318,21 @@ pub async fn run(args: SecretArgs, json: bool) -> anyhow::Result<ExitCode> {
         SecretCommand::Rotate { id } => {
             let id = ids::secret(&id)?;
             let s = client.rotation().rotate(&id).await?;
-            print_secret(json, "rotated secret", &s)?;
+            // A managed secret's rotation waits for its agent: the version is unchanged.
+            match client.managed().show(&id).await?.managed {
+                Some(m) if !json => output::lines([format!(
+                    "rotation {} of secret {} is pending until its agent confirms it",
+                    m.pending_rotation_id.as_deref().unwrap_or("?"),
+                    output::cell(&id)
+                )])?,
+                _ => print_secret(json, "rotated secret", &s)?,
+            }
         }
         SecretCommand::Rotation { command } => {
             return crate::rotation::run(&client, command, json).await;
+        }
+        SecretCommand::Managed { command } => {
+            return crate::managed::run(&client, command, json).await;
         }
         SecretCommand::Delete { id } => {
             let id = ids::secret(&id)?;

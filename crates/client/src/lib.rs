@@ -24,6 +24,7 @@
 #![deny(missing_docs)]
 
 pub mod admin;
+pub mod agent;
 pub mod enroll;
 mod error;
 pub mod events;

@@ -32,6 +32,7 @@ pub mod invite;
 mod journal;
 pub mod lease;
 pub mod machine;
+pub mod managed;
 mod name;
 pub mod network;
 pub mod operator;

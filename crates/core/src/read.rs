@@ -71,7 +71,7 @@ pub struct Listed {
     pub project_id: ProjectId,
     /// Its project's name.
     pub project_name: String,
-    /// `secret`, `structured` or `leased-secret`, the SikkerKey CLI's type names.
+    /// `secret`, `structured`, `leased-secret` or `managed`, the SikkerKey CLI's type names.
     pub kind: &'static str,
 }
 
@@ -319,9 +319,16 @@ impl Reads {
             // structured secret can be one, so standard rows cost no query).
             let leased = row.secret.kind == SecretKind::Structured
                 && self.cx.store.leased_secret(&row.secret.id).await?.is_some();
+            // A managed password (`crate::managed`, which sits above this module) lists with
+            // the `managed` tag, by the same rule.
+            let managed = !leased
+                && row.secret.kind == SecretKind::Structured
+                && self.cx.store.managed(&row.secret.id).await?.is_some();
             let mut listed = Listed::from(row);
             if leased {
                 listed.kind = "leased-secret";
+            } else if managed {
+                listed.kind = "managed";
             }
             out.push(listed);
         }

@@ -21,6 +21,7 @@ use zeroize::Zeroizing;
 
 use crate::context::Context;
 use crate::journal::Actor;
+use crate::managed::Managed;
 use crate::principal::AuthedOperator;
 use crate::read::Reads;
 use crate::role::Permission;
@@ -180,6 +181,8 @@ impl Rotation {
             .await?;
         refuse_canary(&s)?;
         let charset = match &spec.charset {
+            // A managed password passes unquoted through SikkerKey's agent (`crate::managed`).
+            None if self.cx.store.managed(&s.id).await?.is_some() => Charset::Alphanumeric,
             None => Charset::Symbols,
             Some(name) => Charset::parse(name).ok_or_else(|| {
                 CoreError::bad(
@@ -371,7 +374,10 @@ impl Rotation {
         let trigger = RotationTrigger::Policy;
         let actor = Actor::new(ActorKind::System, trigger.as_str(), "local");
         match self.write(&actor, trigger.as_str(), s, trigger, None).await {
-            Ok(_) | Err(CoreError::Conflict(Conflict::Version | Conflict::Canary)) => {}
+            Ok(_)
+            | Err(CoreError::Conflict(
+                Conflict::Version | Conflict::Canary | Conflict::RotationPending,
+            )) => {}
             Err(e) => {
                 tracing::warn!(%secret, error = %e, "policy rotation failed; the next read past N asks again");
             }
@@ -413,7 +419,9 @@ impl Rotation {
             {
                 Ok(_) => report.rotated += 1,
                 Err(
-                    CoreError::Conflict(Conflict::RotationClaimed | Conflict::Version)
+                    CoreError::Conflict(
+                        Conflict::RotationClaimed | Conflict::Version | Conflict::RotationPending,
+                    )
                     | CoreError::NotFound,
                 ) => report.lost += 1,
                 Err(e) => {
@@ -437,6 +445,23 @@ impl Rotation {
     ) -> CoreResult<SecretView> {
         // A canary's value is the server's trap: no trigger replaces it.
         refuse_canary(&s)?;
+        // A managed secret's rotation is only pending until its agent has set it in the
+        // database and confirmed it (`crate::managed`).
+        if self.cx.store.managed(&s.id).await?.is_some() {
+            let (claim, settings) = match claimed {
+                Some((c, r)) => (Some(c), Some(r)),
+                None => (None, self.cx.store.rotation(&s.id).await?),
+            };
+            let managed = Managed {
+                cx: self.cx.clone(),
+                reads: self.reads.clone(),
+                secrets: self.secrets.clone(),
+            };
+            return managed
+                .begin_rotation(actor, by, s, trigger.as_str(), settings, claim)
+                .await
+                .map(Into::into);
+        }
         let now = self.cx.now_ms();
         let (claim, settings) = match claimed {
             Some((c, r)) => (Some(c), r),

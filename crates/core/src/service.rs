@@ -22,6 +22,7 @@ use crate::failures::Failures;
 use crate::invite::Invites;
 use crate::lease::Leases;
 use crate::machine::Machines;
+use crate::managed::Managed;
 use crate::network::{Network, PolicyCache};
 use crate::operator::Operators;
 use crate::passkey::{Passkeys, RelyingParty};
@@ -55,6 +56,7 @@ pub struct Signet {
     invites: Invites,
     leases: Leases,
     machines: Machines,
+    managed: Managed,
     network: Network,
     operators: Operators,
     passkeys: Passkeys,
@@ -188,6 +190,11 @@ impl Signet {
             connections: Connections { cx: cx.clone() },
             leases: Leases { cx: cx.clone() },
             machines: Machines { cx: cx.clone() },
+            managed: Managed {
+                cx: cx.clone(),
+                reads: reads.clone(),
+                secrets: secrets.clone(),
+            },
             operators: Operators { cx: cx.clone() },
             policies: Policies { cx: cx.clone() },
             rotation: Rotation {
@@ -305,6 +312,11 @@ impl Signet {
     /// Machine lifecycle for operators.
     pub fn machines(&self) -> &Machines {
         &self.machines
+    }
+
+    /// Managed database passwords: the operator's binding and the sync agent's routes.
+    pub fn managed(&self) -> &Managed {
+        &self.managed
     }
 
     /// The vault IP allowlist.

@@ -276,6 +276,25 @@ async function rotationDialog(s, projectId) {
     fail(e);
     return;
   }
+  // A managed password: its rotations wait for its agent, whose health is shown here.
+  let managed = null;
+  if (s.type === 'structured') {
+    try {
+      managed = (await api.get(`/v1/admin/secrets/${api.seg(s.id)}/managed`)).managed;
+    } catch (e) {
+      fail(e);
+      return;
+    }
+  }
+  const managedStatus = managed ? h('div', { id: 'managed-status', class: 'callout' },
+    h('p', null, `Managed password of the database role ${managed.username}: a rotation stays pending until its agent has set it and logged in with it.`),
+    h('ul', null,
+      h('li', null, 'Agent: ', managed.agentMachineId ? mono(managed.agentMachineId) : 'none yet'),
+      h('li', null, `Health: ${managed.heartbeatStatus || 'never heard from'}${managed.heartbeatError ? ` (${managed.heartbeatError})` : ''}; last seen `,
+        when(managed.lastSeenAt)),
+      h('li', null, 'Pending: ', managed.pendingRotationId ? mono(managed.pendingRotationId) : 'none'),
+      h('li', null, `Last rotation: ${managed.lastRotationId ? `${managed.lastRotationId} ${managed.lastOutcome}` : 'none'}${managed.lastError ? ` (${managed.lastError})` : ''}`)))
+    : null;
   const status = h('div', { id: 'rotation-status', class: 'callout', 'aria-live': 'polite' });
   const show = (r) => {
     current = r;
@@ -334,9 +353,11 @@ async function rotationDialog(s, projectId) {
     const r = await api.post(`/v1/admin/secrets/${api.seg(s.id)}/rotate`, {});
     d.close();
     await secretsPage(projectId);
-    announce(`${s.name} rotated: version ${r.version} has a new generated value.`);
+    announce(managed
+      ? `${s.name}: a new password is pending until its agent confirms it.`
+      : `${s.name} rotated: version ${r.version} has a new generated value.`);
   }, { cls: 'primary', confirmText: `Rotate ${s.name} now? Machines get the new value at their next read.` });
-  const f = h('form', { class: 'stack' }, status, charset, length, every, fields,
+  const f = h('form', { class: 'stack' }, managedStatus, status, charset, length, every, fields,
     h('div', { class: 'actions' }, save, pause, resume, clearIt));
   const d = modal(`Rotation of ${s.name}`, f, [button('Close', () => d.close()), now]);
 }

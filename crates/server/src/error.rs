@@ -146,6 +146,8 @@ fn conflict_code(rule: Conflict) -> ErrorCode {
         | Conflict::RotationClaimed
         | Conflict::ProjectTrashed
         | Conflict::Canary
+        | Conflict::RotationPending
+        | Conflict::RotationStale
         | Conflict::ConnectionName
         | Conflict::ConnectionInUse
         | Conflict::LeaseState => ErrorCode::Conflict,

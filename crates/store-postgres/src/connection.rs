@@ -125,6 +125,8 @@ impl ConnectionStore for PgStore {
             "SELECT 1 FROM leased_secrets l JOIN secrets s ON s.id = l.secret_id
              WHERE l.connection_id = $1
              UNION ALL
+             SELECT 1 FROM managed_secrets WHERE connection_id = $1
+             UNION ALL
              SELECT 1 FROM leases WHERE connection_id = $1 AND state <> 'revoked'
              LIMIT 1",
         )

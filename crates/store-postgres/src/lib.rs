@@ -56,6 +56,7 @@ mod error;
 mod invite;
 mod lease;
 mod machine;
+mod managed;
 mod network;
 mod nonce;
 mod operator;

@@ -83,6 +83,11 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         name: "0011_alerts.sql",
         sql: include_str!("../migrations/0011_alerts.sql"),
     },
+    Migration {
+        version: 12,
+        name: "0012_managed.sql",
+        sql: include_str!("../migrations/0012_managed.sql"),
+    },
 ];
 
 /// Applies any missing migrations. [`StoreError::Corrupt`] if the database records a version

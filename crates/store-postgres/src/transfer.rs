@@ -43,6 +43,10 @@ const TABLES: &[(&str, &str)] = &[
         "secret_rotations",
         "SELECT * FROM secret_rotations ORDER BY secret_id",
     ),
+    (
+        "managed_secrets",
+        "SELECT * FROM managed_secrets ORDER BY secret_id",
+    ),
     ("machines", "SELECT * FROM machines ORDER BY created_ms, id"),
     (
         "memberships",

@@ -152,6 +152,8 @@ impl TrashStore for PgStore {
         for statement in [
             "DELETE FROM read_marks WHERE secret_id = $1",
             "DELETE FROM grants WHERE secret_id = $1",
+            "DELETE FROM managed_secrets WHERE secret_id = $1",
+            "DELETE FROM secret_rotations WHERE secret_id = $1",
             "DELETE FROM secret_versions WHERE secret_id = $1",
             "DELETE FROM secrets WHERE id = $1",
         ] {
@@ -184,6 +186,8 @@ impl TrashStore for PgStore {
         for statement in [
             "DELETE FROM read_marks WHERE secret_id IN (SELECT id FROM secrets WHERE project_id = $1)",
             "DELETE FROM grants WHERE secret_id IN (SELECT id FROM secrets WHERE project_id = $1)",
+            "DELETE FROM managed_secrets WHERE secret_id IN (SELECT id FROM secrets WHERE project_id = $1)",
+            "DELETE FROM secret_rotations WHERE secret_id IN (SELECT id FROM secrets WHERE project_id = $1)",
             "DELETE FROM secret_versions WHERE secret_id IN (SELECT id FROM secrets WHERE project_id = $1)",
             "DELETE FROM secrets WHERE project_id = $1",
             "DELETE FROM memberships WHERE project_id = $1",

@@ -134,6 +134,7 @@ impl ConnectionStore for SqliteStore {
                 "DELETE FROM db_connections WHERE id = ?1
                    AND NOT EXISTS (SELECT 1 FROM leased_secrets l JOIN secrets s ON s.id = l.secret_id
                                    WHERE l.connection_id = ?1)
+                   AND NOT EXISTS (SELECT 1 FROM managed_secrets WHERE connection_id = ?1)
                    AND NOT EXISTS (SELECT 1 FROM leases
                                    WHERE connection_id = ?1 AND state <> 'revoked')",
                 [cid.as_str()],

@@ -31,6 +31,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0014_canaries.sql"),
     include_str!("../migrations/0015_leases.sql"),
     include_str!("../migrations/0016_alerts.sql"),
+    include_str!("../migrations/0017_managed.sql"),
 ];
 
 /// Creates the file if needed and opens the write connection, configured and migrated.

@@ -41,6 +41,7 @@ pub(crate) const TABLES: &[&str] = &[
     "secrets",
     "secret_versions",
     "secret_rotations",
+    "managed_secrets",
     "machines",
     "memberships",
     "grants",

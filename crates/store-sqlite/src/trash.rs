@@ -60,6 +60,17 @@ fn destroy_secrets(tx: &Connection, id: &str, by_project: bool) -> StoreResult<(
             "DELETE FROM grants WHERE secret_id IN (SELECT id FROM secrets WHERE project_id = ?1)",
             [id],
         )?;
+        // Rows that refer to the secrets go first (foreign keys).
+        exec(
+            tx,
+            "DELETE FROM managed_secrets WHERE secret_id IN (SELECT id FROM secrets WHERE project_id = ?1)",
+            [id],
+        )?;
+        exec(
+            tx,
+            "DELETE FROM secret_rotations WHERE secret_id IN (SELECT id FROM secrets WHERE project_id = ?1)",
+            [id],
+        )?;
         exec(
             tx,
             "DELETE FROM secret_versions WHERE secret_id IN (SELECT id FROM secrets WHERE project_id = ?1)",
@@ -69,6 +80,12 @@ fn destroy_secrets(tx: &Connection, id: &str, by_project: bool) -> StoreResult<(
     } else {
         exec(tx, "DELETE FROM read_marks WHERE secret_id = ?1", [id])?;
         exec(tx, "DELETE FROM grants WHERE secret_id = ?1", [id])?;
+        exec(tx, "DELETE FROM managed_secrets WHERE secret_id = ?1", [id])?;
+        exec(
+            tx,
+            "DELETE FROM secret_rotations WHERE secret_id = ?1",
+            [id],
+        )?;
         exec(tx, "DELETE FROM secret_versions WHERE secret_id = ?1", [id])?;
         exec_found(tx, "DELETE FROM secrets WHERE id = ?1", [id])?;
     }

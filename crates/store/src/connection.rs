@@ -103,7 +103,8 @@ pub trait ConnectionStore {
     /// if there is no such connection.
     async fn update_connection(&self, connection: &ConnectionRecord) -> StoreResult<()>;
     /// Deletes a connection. `Conflict::ConnectionInUse` if a leased secret (live or in the
-    /// trash; a purged one no longer counts) is still bound to it or a lease through it is not
-    /// yet revoked, decided in the delete's own transaction; `NotFound` if there is none.
+    /// trash; a purged one no longer counts) or a managed secret (live or in the trash; the
+    /// trash's purge removes its binding) is still bound to it or a lease through it is not yet
+    /// revoked, decided in the delete's own transaction; `NotFound` if there is none.
     async fn delete_connection(&self, id: &ConnectionId) -> StoreResult<()>;
 }

@@ -19,6 +19,7 @@ mod connection;
 mod invite;
 mod lease;
 mod machine;
+mod managed;
 mod network;
 mod nonce;
 mod operator;
@@ -54,6 +55,10 @@ pub use lease::{LeaseFilter, LeaseRecord, LeaseState, LeaseStore, LeasedSecretRe
 pub use machine::{
     EnrollMethod, MachineAtPolicy, MachineKind, MachineRecord, MachineStatus, MachineStore,
     NewMachine,
+};
+pub use managed::{
+    FinishedRotation, Heartbeat, ManagedRecord, ManagedState, ManagedStore, PendingRotation,
+    RotationOutcome,
 };
 pub use network::{AllowlistEntry, NetworkStore};
 pub use nonce::NonceStore;
@@ -160,6 +165,10 @@ pub enum Conflict {
     /// Raised by the business layer: a canary's value is server-generated and is never written
     /// by hand (update, field patch or merge, rollback, manual rotation); nothing changes.
     Canary,
+    /// A managed secret has a rotation waiting for its agent already.
+    RotationPending,
+    /// No rotation of that id is pending (finished already, or never made).
+    RotationStale,
     /// A database connection of that name exists in the project.
     ConnectionName,
     /// A leased secret, or a lease not yet revoked, still uses the database connection.
@@ -203,6 +212,10 @@ impl Conflict {
                 "project_trashed: the secret's project is in the trash; restore the project first"
             }
             Self::Canary => "canary: a canary secret's value cannot be written by hand",
+            Self::RotationPending => {
+                "rotation_pending: a rotation is waiting for the secret's agent to confirm or reject it"
+            }
+            Self::RotationStale => "rotation_stale: no rotation of that id is pending",
             Self::ConnectionName => "connection_name",
             Self::ConnectionInUse => "connection_in_use",
             Self::LeaseState => "lease_state: the lease is expired or revoked",
@@ -229,6 +242,7 @@ pub trait Store:
     + InviteStore
     + LeaseStore
     + MachineStore
+    + ManagedStore
     + NetworkStore
     + NonceStore
     + OperatorStore
@@ -258,6 +272,7 @@ impl<T> Store for T where
         + InviteStore
         + LeaseStore
         + MachineStore
+        + ManagedStore
         + NetworkStore
         + NonceStore
         + OperatorStore

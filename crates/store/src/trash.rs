@@ -77,8 +77,8 @@ pub trait TrashStore {
     /// Brings a trashed project back with every secret that was live in it. `NotFound` if it is
     /// not in the trash. (Project names stay reserved while in the trash, so no clash.)
     async fn restore_project(&self, id: &ProjectId) -> StoreResult<()>;
-    /// Destroys a trashed secret: its versions (ciphertext and wrapped data keys), grants and
-    /// read marks, then the row. With `deleted_before`, only if it was trashed before that
+    /// Destroys a trashed secret: its versions (ciphertext and wrapped data keys), grants, read
+    /// marks, rotation settings and managed binding, then the row. With `deleted_before`, only if it was trashed before that
     /// instant. The check and the deletion are one transaction that holds the row, so of two
     /// concurrent purges exactly one succeeds; the other gets `NotFound`.
     async fn purge_secret(&self, id: &SecretId, deleted_before: Option<i64>) -> StoreResult<()>;

@@ -16,6 +16,7 @@ pub mod budget;
 pub mod connection;
 pub mod lease;
 pub mod machine;
+pub mod managed;
 pub mod operator;
 pub mod passkey;
 pub mod policy;
@@ -76,6 +77,7 @@ pub fn api() -> utoipa::openapi::OpenApi {
         account::Api::openapi(),
         passkey::Api::openapi(),
         share::Api::openapi(),
+        managed::Api::openapi(),
         connection::Api::openapi(),
         lease::Api::openapi(),
         alert::Api::openapi(),
@@ -162,6 +164,18 @@ mod tests {
             route::WEBHOOK_DELIVERIES,
             route::ALERT_RULES,
             route::ALERT_RULE_DELETE,
+            route::SECRET_MANAGED,
+            route::PROJECT_CONNECTIONS,
+            route::PROJECT_CONNECTION,
+            route::CONNECTION_UPDATE,
+            route::CONNECTION_DELETE,
+            route::CONNECTION_TEST,
+            route::PROJECT_LEASED_SECRETS,
+            route::SECRET_LEASE,
+            route::LEASES,
+            route::LEASES_QUERY,
+            route::LEASE_RENEW,
+            route::LEASE_REVOKE,
         ];
         assert_eq!(declared, owned.into_iter().collect());
     }

@@ -70,3 +70,6 @@ mod events;
 // Alert rules and signed webhooks: a real receiver, an independent RFC 9421 verifier, retries,
 // SSRF refusals (issue 12 §4).
 mod alerts;
+// Managed database passwords: the official CLI agent and `signet agent` rotating a real role's
+// password, rejections, stale ids, non-agents, rendered files (issue 12 §2).
+mod managed;

@@ -11,6 +11,7 @@ mod budget;
 pub mod connection;
 pub mod lease;
 pub mod machine;
+pub mod managed;
 mod operator;
 mod passkey;
 pub mod policy;

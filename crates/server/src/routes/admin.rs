@@ -5,6 +5,7 @@
 pub(crate) mod answer;
 mod connection;
 mod lease;
+mod managed;
 mod policy;
 mod rotation;
 
@@ -121,6 +122,10 @@ pub(crate) fn routes() -> Router<AppState> {
         .route(route::admin::AUDIT_QUERY, post(audit_query))
         .route(route::admin::AUDIT_VERIFY, post(audit_verify))
         .route(route::admin::USERS, get(users).post(create_user))
+        .route(
+            route::admin::SECRET_MANAGED,
+            get(managed::show).post(managed::set),
+        )
         .route(
             route::admin::PROJECT_CONNECTIONS,
             get(connection::list).post(connection::create),

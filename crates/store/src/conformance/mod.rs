@@ -36,6 +36,7 @@ pub mod fixture;
 pub mod invite;
 pub mod lease;
 pub mod machine;
+pub mod managed;
 pub mod network;
 pub mod nonce;
 pub mod operator;
@@ -164,6 +165,12 @@ macro_rules! conformance_suite {
                 a_bound_policy_is_in_the_read_view_and_in_use,
                 counters_take_all_or_nothing,
                 concurrent_takes_stop_exactly_at_the_cap,
+            }
+            managed {
+                managed_binding_round_trip,
+                a_pending_rotation_is_confirmed_or_rejected_once,
+                a_due_managed_rotation_is_claimed_once,
+                a_purged_managed_secret_takes_its_binding,
             }
             project {
                 projects_round_trip_by_name,
@@ -332,6 +339,7 @@ mod tests {
             ("invite", include_str!("invite.rs")),
             ("lease", include_str!("lease.rs")),
             ("machine", include_str!("machine.rs")),
+            ("managed", include_str!("managed.rs")),
             ("network", include_str!("network.rs")),
             ("nonce", include_str!("nonce.rs")),
             ("operator", include_str!("operator.rs")),

@@ -123,6 +123,55 @@ async fn populate(store: &Arc<dyn Store>) -> Population {
         )
         .await
         .unwrap();
+    // The structured secret is a managed one, with its agent, a heartbeat, a finished and a
+    // pending rotation.
+    store
+        .set_managed(&crate::ManagedRecord {
+            secret_id: structured.id.clone(),
+            connection_id: "dbc_0123456789".to_owned(),
+            username: "smtp_app".to_owned(),
+            agent_machine_id: Some(approved.id),
+            poll_interval_secs: 15,
+            created_ms: NOW,
+            updated_ms: NOW + 1,
+        })
+        .await
+        .unwrap();
+    store
+        .record_heartbeat(
+            &structured.id,
+            &crate::Heartbeat {
+                status: "healthy".to_owned(),
+                error: None,
+                at_ms: NOW + 2,
+            },
+        )
+        .await
+        .unwrap();
+    for (rotation, tag) in [("rot_done", 10_u8), ("rot_open", 11_u8)] {
+        store
+            .begin_managed_rotation(
+                &structured.id,
+                &crate::PendingRotation {
+                    rotation_id: rotation.to_owned(),
+                    version: NewVersion {
+                        content: fixture::sealed(tag),
+                        ..structured_first.clone()
+                    },
+                    sealed_for: 2,
+                    trigger: "schedule".to_owned(),
+                },
+                None,
+            )
+            .await
+            .unwrap();
+        if rotation == "rot_done" {
+            store
+                .reject_managed_rotation(&structured.id, rotation, "verify failed", NOW + 3)
+                .await
+                .unwrap();
+        }
+    }
     let pending = fixture::machine("pending-1");
     store.insert_machine(&pending).await.unwrap();
     let denied = fixture::machine("denied-1");
@@ -568,6 +617,7 @@ async fn reads(store: &Arc<dyn Store>, p: &Population) -> Vec<String> {
         read!("secret", store.secret(id));
         read!("versions", store.versions(id));
         read!("rotation", store.rotation(id));
+        read!("managed", store.managed(id));
     }
     read!("shares", store.shares());
     read!("webhooks", store.webhooks());

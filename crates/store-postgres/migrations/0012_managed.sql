@@ -1,0 +1,25 @@
+-- 0011: managed database passwords, as SQLite's 0016.
+CREATE TABLE managed_secrets (
+    secret_id          TEXT    PRIMARY KEY REFERENCES secrets (id),
+    connection_id      TEXT    NOT NULL,
+    username           TEXT    NOT NULL,
+    agent_machine_id   TEXT,
+    poll_interval_secs BIGINT  NOT NULL CHECK (poll_interval_secs BETWEEN 5 AND 3600),
+    pending_id         TEXT,
+    pending_sealed_for BIGINT,
+    pending_field_names TEXT,
+    pending_wrapped_dek BYTEA,
+    pending_ciphertext BYTEA,
+    pending_trigger    TEXT,
+    pending_by         TEXT,
+    pending_ms         BIGINT,
+    last_id            TEXT,
+    last_outcome       TEXT CHECK (last_outcome IN ('confirmed', 'rejected')),
+    last_error         TEXT,
+    last_ms            BIGINT,
+    heartbeat_status   TEXT,
+    heartbeat_error    TEXT,
+    heartbeat_ms       BIGINT,
+    created_ms         BIGINT  NOT NULL,
+    updated_ms         BIGINT  NOT NULL
+);
