@@ -238,14 +238,14 @@ pub mod admin {
     pub const ALERT_RULES: &str = "/v1/admin/alerts";
     /// Deletes an alert rule.
     pub const ALERT_RULE_DELETE: &str = "/v1/admin/alerts/{id}/delete";
+    /// A managed secret's binding and rotation state: show (GET), set (POST).
+    pub const SECRET_MANAGED: &str = "/v1/admin/secrets/{id}/managed";
 }
 
 /// Published keys; no authentication (anyone verifying a webhook delivery fetches them).
 pub mod well_known {
     /// The vault's webhook signing key as a JWKS.
     pub const WEBHOOK_KEYS: &str = "/.well-known/signet/webhook-keys";
-    /// A managed secret's binding and rotation state: show (GET), set (POST).
-    pub const SECRET_MANAGED: &str = "/v1/admin/secrets/{id}/managed";
 }
 
 /// A managed secret's sync agent: signed by the machine's key like every machine route, and
