@@ -391,6 +391,37 @@ mod tests {
     use super::*;
 
     #[test]
+    fn events_restart_the_child_only_for_its_secrets_or_its_access_as_a_whole() {
+        let mine = SecretId::parse("sk_aaaaaaaaaa").unwrap();
+        let other = SecretId::parse("sk_bbbbbbbbbb").unwrap();
+        let event = |kind, secret: Option<&SecretId>| Event {
+            id: 1,
+            kind,
+            secret_id: secret.cloned(),
+            version: None,
+            ts: 0,
+        };
+        use signet_client::events::EventType::*;
+        let ids = [mine.clone()];
+        assert!(restarts(&event(SecretRotated, Some(&mine)), &ids, false));
+        assert!(restarts(&event(SecretDeleted, Some(&mine)), &ids, false));
+        assert!(restarts(&event(AccessChanged, None), &ids, false));
+        assert!(!restarts(&event(SecretChanged, Some(&other)), &ids, false));
+        assert!(!restarts(&event(AccessChanged, Some(&other)), &ids, false));
+        // With --all, a new grant may add a variable: every event restarts.
+        assert!(restarts(&event(AccessChanged, Some(&other)), &ids, true));
+        assert!(crate::watch::wanted(
+            &event(SecretChanged, Some(&other)),
+            &[]
+        ));
+        assert!(!crate::watch::wanted(
+            &event(SecretChanged, Some(&other)),
+            &ids
+        ));
+        assert!(crate::watch::wanted(&event(AccessChanged, None), &ids));
+    }
+
+    #[test]
     fn exit_codes_pass_through_and_signals_add_128() {
         assert_eq!(exit_code(std::process::ExitStatus::from_raw(0)), 0);
         assert_eq!(exit_code(std::process::ExitStatus::from_raw(3 << 8)), 3);
