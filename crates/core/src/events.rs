@@ -267,10 +267,16 @@ async fn follow(cx: Weak<Context>, hub: Weak<Hub>) {
                 continue;
             }
         };
-        // Nobody listening (or the first round): skip ahead. A stream that subscribes later
-        // reads what it needs from the store itself (see `Subscription::on_batch`).
+        // Nobody listening (or the first round): skip ahead, and say so with an empty batch
+        // ending at the head, so a stream that stands before it reads the records in between
+        // from the store itself (see `Subscription::on_batch`) instead of waiting for the next.
         let Some(mut from) = last.filter(|_| hub.batches.receiver_count() > 0) else {
             last = Some(head);
+            let _ = hub.batches.send(Arc::new(Batch {
+                from: head + 1,
+                upto: head,
+                ..Batch::default()
+            }));
             continue;
         };
         while from < head {
