@@ -198,7 +198,8 @@ async fn watch(
                 _ = sigterm.recv() => return Running::stop(running, Signal::SIGTERM).await,
                 event = event => match event {
                     Some(Ok(e)) if restarts(&e, &ids, args.all) => {
-                        eprintln!("signet: {} {}; restarting the command", e.kind.as_str(), e.secret_id.as_ref().map_or("(access)", SecretId::as_str));
+                        let what = e.secret_id.as_ref().map_or("this machine's access", SecretId::as_str);
+                        eprintln!("signet: {what} ({}) changed; restarting the command", e.kind.as_str());
                         Running::stop_within(running.take(), how.grace).await?;
                         break;
                     }
