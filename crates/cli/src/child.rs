@@ -198,7 +198,8 @@ async fn watch(
                 _ = sigterm.recv() => return Running::stop(running, Signal::SIGTERM).await,
                 event = event => match event {
                     Some(Ok(e)) if restarts(&e, &ids, args.all) => {
-                        eprintln!("signet: {} {}; restarting the command", e.kind.as_str(), e.secret_id.as_ref().map_or("(access)", SecretId::as_str));
+                        let what = e.secret_id.as_ref().map_or("this machine's access", SecretId::as_str);
+                        eprintln!("signet: {what} ({}) changed; restarting the command", e.kind.as_str());
                         Running::stop_within(running.take(), how.grace).await?;
                         break;
                     }
@@ -389,6 +390,37 @@ mod tests {
     use std::os::unix::process::ExitStatusExt as _;
 
     use super::*;
+
+    #[test]
+    fn events_restart_the_child_only_for_its_secrets_or_its_access_as_a_whole() {
+        let mine = SecretId::parse("sk_aaaaaaaaaa").unwrap();
+        let other = SecretId::parse("sk_bbbbbbbbbb").unwrap();
+        let event = |kind, secret: Option<&SecretId>| Event {
+            id: 1,
+            kind,
+            secret_id: secret.cloned(),
+            version: None,
+            ts: 0,
+        };
+        use signet_client::events::EventType::*;
+        let ids = [mine.clone()];
+        assert!(restarts(&event(SecretRotated, Some(&mine)), &ids, false));
+        assert!(restarts(&event(SecretDeleted, Some(&mine)), &ids, false));
+        assert!(restarts(&event(AccessChanged, None), &ids, false));
+        assert!(!restarts(&event(SecretChanged, Some(&other)), &ids, false));
+        assert!(!restarts(&event(AccessChanged, Some(&other)), &ids, false));
+        // With --all, a new grant may add a variable: every event restarts.
+        assert!(restarts(&event(AccessChanged, Some(&other)), &ids, true));
+        assert!(crate::watch::wanted(
+            &event(SecretChanged, Some(&other)),
+            &[]
+        ));
+        assert!(!crate::watch::wanted(
+            &event(SecretChanged, Some(&other)),
+            &ids
+        ));
+        assert!(crate::watch::wanted(&event(AccessChanged, None), &ids));
+    }
 
     #[test]
     fn exit_codes_pass_through_and_signals_add_128() {

@@ -27,8 +27,9 @@
 //! # Staying cheap and safe
 //!
 //! An idle stream costs a broadcast receiver and its keep-alive timer; it re-checks its machine
-//! (approved, enabled, not expired, source inside its networks) on every batch that concerns it
-//! and every second keep-alive (30 s), and ends when the check fails. A stream that falls more
+//! (approved, enabled, not expired, source inside the vault allowlist and its networks) on
+//! every batch that concerns it (its own changes, the allowlist's, its secrets') and every second
+//! keep-alive (30 s), and ends when the check fails. A stream that falls more
 //! than [`BACKLOG`] batches behind (a reader that does not read) is dropped rather than buffered;
 //! its client resumes from its last id. At most [`MAX_STREAMS_PER_MACHINE`] streams per machine
 //! (configurable) and [`MAX_STREAMS`] per process are open at once.
@@ -48,6 +49,7 @@ use tokio::time::Instant;
 use crate::address::{ClientAddr, ip_in_cidrs};
 use crate::context::Context;
 use crate::journal::Actor;
+use crate::network::Network;
 use crate::principal::AuthedMachine;
 use crate::{CoreError, CoreResult};
 
@@ -110,6 +112,8 @@ enum Cause {
     /// `machine` was attached to or detached from a project, approved, enabled, disabled,
     /// denied, revoked, or given other source networks.
     Machine { machine: MachineId },
+    /// The vault IP allowlist changed: every stream re-checks its source.
+    Allowlist,
 }
 
 #[derive(Debug, Clone)]
@@ -181,6 +185,10 @@ fn cause_of(record: &AuditRecord) -> Option<Cause> {
         | AuditAction::MachineCidrsSet => Some(Cause::Machine {
             machine: machine()?,
         }),
+        AuditAction::IpAllowlistEnable
+        | AuditAction::IpAllowlistDisable
+        | AuditAction::IpAllowlistAdd
+        | AuditAction::IpAllowlistRemove => Some(Cause::Allowlist),
         _ => None,
     }
 }
@@ -267,10 +275,16 @@ async fn follow(cx: Weak<Context>, hub: Weak<Hub>) {
                 continue;
             }
         };
-        // Nobody listening (or the first round): skip ahead. A stream that subscribes later
-        // reads what it needs from the store itself (see `Subscription::on_batch`).
+        // Nobody listening (or the first round): skip ahead, and say so with an empty batch
+        // ending at the head, so a stream that stands before it reads the records in between
+        // from the store itself (see `Subscription::on_batch`) instead of waiting for the next.
         let Some(mut from) = last.filter(|_| hub.batches.receiver_count() > 0) else {
             last = Some(head);
+            let _ = hub.batches.send(Arc::new(Batch {
+                from: head + 1,
+                upto: head,
+                ..Batch::default()
+            }));
             continue;
         };
         while from < head {
@@ -303,6 +317,8 @@ async fn follow(cx: Weak<Context>, hub: Weak<Hub>) {
 pub struct Events {
     pub(crate) cx: Arc<Context>,
     pub(crate) hub: Arc<Hub>,
+    /// The vault allowlist, which an open stream's source must stay inside.
+    pub(crate) network: Network,
 }
 
 impl Events {
@@ -343,6 +359,7 @@ impl Events {
         self.cx.journal(vec![e], Vec::new()).await?;
         Ok(Subscription {
             cx: Arc::clone(&self.cx),
+            network: self.network.clone(),
             machine: m.record.id,
             source: m.source_ip,
             rx,
@@ -411,6 +428,7 @@ impl Drop for Slot {
 /// `None` once it has ended (machine no longer allowed, too slow, shutdown, store down).
 pub struct Subscription {
     cx: Arc<Context>,
+    network: Network,
     machine: MachineId,
     source: ClientAddr,
     rx: broadcast::Receiver<Arc<Batch>>,
@@ -533,21 +551,37 @@ impl Subscription {
     }
 
     /// Whether the machine may still listen: approved, enabled, not expired, and this stream's
-    /// source still inside its networks. A store error counts as no.
+    /// source still inside the vault allowlist and the machine's networks (the checks of
+    /// `crate::auth` that do not involve the request itself). A store error counts as no.
     async fn machine_may_listen(&self) -> bool {
-        match self.cx.store.machine(&self.machine).await {
-            Ok(Some(m)) => {
-                m.status == MachineStatus::Approved
-                    && m.enabled
-                    && m.expires_ms.is_none_or(|exp| self.cx.now_ms() < exp)
-                    && (m.allowed_cidrs.is_empty() || ip_in_cidrs(self.source, &m.allowed_cidrs))
-            }
-            Ok(None) => false,
+        let store = self.cx.store.as_ref();
+        let found = match store.machine_at_policy(&self.machine).await {
+            Ok(f) => f,
             Err(e) => {
                 tracing::warn!(error = %e, "cannot re-check a streaming machine; ending its stream");
-                false
+                return false;
             }
-        }
+        };
+        let Some(m) = found.machine else {
+            return false;
+        };
+        let allowed = match self
+            .network
+            .policy
+            .ip_allowed(store, found.policy_version, self.source)
+            .await
+        {
+            Ok(a) => a,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot re-check a streaming machine; ending its stream");
+                return false;
+            }
+        };
+        allowed
+            && m.status == MachineStatus::Approved
+            && m.enabled
+            && m.expires_ms.is_none_or(|exp| self.cx.now_ms() < exp)
+            && (m.allowed_cidrs.is_empty() || ip_in_cidrs(self.source, &m.allowed_cidrs))
     }
 
     /// Turns candidates into this machine's events; `false` ends the stream.
@@ -556,7 +590,7 @@ impl Subscription {
         let relevant: Vec<Candidate> = candidates
             .into_iter()
             .filter(|c| match &c.cause {
-                Cause::Secret { .. } | Cause::Project { .. } => true,
+                Cause::Secret { .. } | Cause::Project { .. } | Cause::Allowlist => true,
                 Cause::Grant { machine, .. } | Cause::Machine { machine } => *machine == me,
             })
             .collect();
@@ -659,6 +693,8 @@ impl Subscription {
                     self.pending
                         .push_back(event(EventType::AccessChanged, None, None));
                 }
+                // The re-check above is all it asks for: a source still inside hears nothing.
+                Cause::Allowlist => {}
             }
         }
         Ok(true)

@@ -182,6 +182,7 @@ impl Signet {
             events: Events {
                 hub: Hub::new(&cx),
                 cx: cx.clone(),
+                network: network.clone(),
             },
             invites: Invites {
                 cx: cx.clone(),

@@ -139,6 +139,7 @@ on_both_backends!(
     a_machine_hears_only_of_secrets_it_may_read,
     a_resume_replays_exactly_what_was_missed,
     a_revoked_grant_is_one_access_change_then_silence,
+    an_allowlist_that_leaves_the_source_out_ends_the_stream,
     streams_per_machine_are_capped_and_given_back,
 );
 
@@ -301,6 +302,36 @@ async fn a_revoked_grant_is_one_access_change_then_silence(store: Arc<dyn Store>
             .unwrap_err(),
         CoreError::Forbidden
     );
+}
+
+async fn an_allowlist_that_leaves_the_source_out_ends_the_stream(store: Arc<dyn Store>) {
+    let v = vault(store).await;
+    let mut sub = v.subscribe(None).await.unwrap();
+    let net = v.signet.network();
+    // An entry that keeps the stream's source (127.0.0.1) in changes nothing.
+    net.allowlist_add(&v.op, "127.0.0.0/8", "here")
+        .await
+        .unwrap();
+    net.allowlist_set_enabled(&v.op, true).await.unwrap();
+    let version = v.update(&v.machine.secret, "v2").await;
+    assert_eq!(next(&mut sub).await.version, Some(version));
+    // One that leaves it out ends the open stream, as it refuses the next request.
+    let here = net.allowlist().await.unwrap().entries.remove(0).id;
+    net.allowlist_add(&v.op, "10.0.0.0/8", "elsewhere")
+        .await
+        .unwrap();
+    net.allowlist_remove(&v.op, &here).await.unwrap();
+    let end = tokio::time::timeout(WITHIN, async {
+        loop {
+            match sub.next().await {
+                Some(StreamItem::KeepAlive) => {}
+                other => return other,
+            }
+        }
+    })
+    .await
+    .expect("the stream ends within a second");
+    assert_eq!(end, None);
 }
 
 async fn streams_per_machine_are_capped_and_given_back(store: Arc<dyn Store>) {

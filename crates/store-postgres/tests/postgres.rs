@@ -569,3 +569,36 @@ async fn a_panicking_chain_fails_its_batch_not_the_journal() {
     );
     assert_chain(&store.audit_range(1, 10).await.unwrap());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn another_replicas_audit_appends_are_reported_as_audit_changes_not_policy_changes() {
+    let db = TestDatabase::create().await;
+    let (a, b) = (db.store().await, db.store().await);
+    let (state, mut rx) = watcher(&b);
+    assert_eq!(state, FeedState::Live);
+
+    // A plain append, and a change carrying its record: each wakes the other replica's event
+    // hub, and neither makes its policy cache reload.
+    a.append_journal(one_event("x"), chain()).await.unwrap();
+    expect(&mut rx, Change::Audit).await;
+    let a: Arc<dyn Store> = Arc::new(a);
+    let project = add_project(&a, "p").await;
+    let secret = add_secret(&a, &project.id, "s").await;
+    let record = signet_store::Audited {
+        event: event("op", "secret_delete", AuditResult::Ok),
+        chain: chain(),
+    };
+    a.audited(record)
+        .delete_secret(&secret.id, fixture::NOW)
+        .await
+        .unwrap();
+    expect(&mut rx, Change::Audit).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    while let Ok(c) = rx.try_recv() {
+        assert_ne!(
+            c,
+            Change::Policy,
+            "an audit append was reported as a policy change"
+        );
+    }
+}

@@ -394,3 +394,24 @@ async fn an_export_is_one_snapshot_while_another_process_writes() {
         "some export ran mid-write: {seen:?}"
     );
 }
+
+#[tokio::test]
+async fn this_process_audit_appends_are_reported_to_watchers() {
+    let db = TestDb::create();
+    let store = db.dyn_store();
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let state = store.watch(Arc::new(move |c: signet_store::Change| {
+        let _ = tx.send(c);
+    }));
+    assert_eq!(state, signet_store::FeedState::Live);
+    // Told after the commit, before the append returns: the event hub reads it at once.
+    store.append_journal(one_event("x"), chain()).await.unwrap();
+    assert_eq!(rx.try_recv(), Ok(signet_store::Change::Audit));
+    // Read marks alone append no record, and say nothing.
+    let marks = JournalBatch {
+        events: Vec::new(),
+        read_marks: Vec::new(),
+    };
+    store.append_journal(marks, chain()).await.unwrap();
+    assert!(rx.try_recv().is_err());
+}
