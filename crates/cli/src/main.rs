@@ -13,8 +13,8 @@ use clap::{Parser, Subcommand};
 
 mod access;
 mod account;
-mod alert;
 mod agent;
+mod alert;
 mod allowlist;
 mod audit;
 mod budget;

@@ -159,7 +159,10 @@ fn cause_of(record: &AuditRecord) -> Option<Cause> {
     let machine = || MachineId::parse(&e.target).ok();
     match action {
         AuditAction::SecretUpdate | AuditAction::SecretRollback => secret(EventType::SecretChanged),
-        AuditAction::SecretRotate => secret(EventType::SecretRotated),
+        // A managed secret's rotation becomes a version only when its agent confirms it.
+        AuditAction::SecretRotate | AuditAction::SecretRotationConfirmed => {
+            secret(EventType::SecretRotated)
+        }
         AuditAction::SecretDelete => secret(EventType::SecretDeleted),
         AuditAction::TrashRestore | AuditAction::TrashPurge | AuditAction::ProjectDelete => {
             let deleted = action != AuditAction::TrashRestore;
@@ -750,6 +753,18 @@ mod tests {
                 kind: EventType::SecretRotated,
                 secret: secret.clone(),
                 version: Some(9)
+            })
+        );
+        assert_eq!(
+            ok(
+                AuditAction::SecretRotationConfirmed,
+                sk,
+                "rotation=rot_x version=3"
+            ),
+            Some(Cause::Secret {
+                kind: EventType::SecretRotated,
+                secret: secret.clone(),
+                version: Some(3)
             })
         );
         assert_eq!(

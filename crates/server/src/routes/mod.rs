@@ -2,8 +2,8 @@
 
 pub(crate) mod account;
 pub(crate) mod admin;
-pub(crate) mod alert;
 pub(crate) mod agent;
+pub(crate) mod alert;
 pub(crate) mod auth;
 pub(crate) mod enroll;
 pub(crate) mod events;
