@@ -195,13 +195,11 @@ impl Reads {
                 return Err(CoreError::Forbidden);
             }
         };
-        // A leased secret's value is minted for this machine (`crate::lease`). Only a
-        // structured secret can be one, so a standard secret's read costs no extra query; the
-        // settings row decides, not the fields, which an operator's update could change.
-        if view.secret.kind == SecretKind::Structured
-            && let Some(settings) = self.cx.store.leased_secret(&secret_id).await?
-        {
-            let value = self.cx.read_leased(m, &view, &settings).await?;
+        // A leased secret's value is minted for this machine (`crate::lease`). Its settings
+        // row came with the view (one query, no extra trip for any other secret); the row
+        // decides, not the fields, which an operator's update could change.
+        if let Some(settings) = &view.leased {
+            let value = self.cx.read_leased(m, &view, settings).await?;
             if admitted.rotate {
                 policy::rotation_due(&self.cx, &view.secret.id, view.secret.current_version);
             }

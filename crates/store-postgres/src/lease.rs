@@ -46,19 +46,21 @@ fn lease(row: &PgRow) -> StoreResult<LeaseRecord> {
     })
 }
 
-fn leased(row: &PgRow) -> StoreResult<LeasedSecretRecord> {
+/// The lease settings in the columns from `at` on (the order of [`LeaseStore::leased_secret`]'s
+/// select; the read view joins the same columns).
+pub(crate) fn leased(row: &PgRow, at: usize) -> StoreResult<LeasedSecretRecord> {
     Ok(LeasedSecretRecord {
-        secret_id: id(row, 0)?,
-        connection_id: id(row, 1)?,
-        ttl_ms: col(row, 2)?,
-        max_ttl_ms: col(row, 3)?,
-        renew_on_read: col(row, 4)?,
-        mint_fresh: col(row, 5)?,
-        revoke_on_disable: col(row, 6)?,
-        password_length: small(row, 7)?,
-        password_charset: col(row, 8)?,
-        grant_sql: list(row, 9)?,
-        updated_ms: col(row, 10)?,
+        secret_id: id(row, at)?,
+        connection_id: id(row, at + 1)?,
+        ttl_ms: col(row, at + 2)?,
+        max_ttl_ms: col(row, at + 3)?,
+        renew_on_read: col(row, at + 4)?,
+        mint_fresh: col(row, at + 5)?,
+        revoke_on_disable: col(row, at + 6)?,
+        password_length: small(row, at + 7)?,
+        password_charset: col(row, at + 8)?,
+        grant_sql: list(row, at + 9)?,
+        updated_ms: col(row, at + 10)?,
     })
 }
 
@@ -107,7 +109,7 @@ impl LeaseStore for PgStore {
         .fetch_optional(self.pool())
         .await
         .map_err(db)?
-        .map(|r| leased(&r))
+        .map(|r| leased(&r, 0))
         .transpose()
     }
 

@@ -45,20 +45,22 @@ fn lease(row: &Row<'_>) -> StoreResult<LeaseRecord> {
     })
 }
 
-fn leased(row: &Row<'_>) -> StoreResult<LeasedSecretRecord> {
-    let length: i64 = col(row, 7)?;
+/// The lease settings in the columns from `at` on (the order of [`LeaseStore::leased_secret`]'s
+/// select; the read view joins the same columns).
+pub(crate) fn leased(row: &Row<'_>, at: usize) -> StoreResult<LeasedSecretRecord> {
+    let length: i64 = col(row, at + 7)?;
     Ok(LeasedSecretRecord {
-        secret_id: id(row, 0)?,
-        connection_id: id(row, 1)?,
-        ttl_ms: col(row, 2)?,
-        max_ttl_ms: col(row, 3)?,
-        renew_on_read: col(row, 4)?,
-        mint_fresh: col(row, 5)?,
-        revoke_on_disable: col(row, 6)?,
+        secret_id: id(row, at)?,
+        connection_id: id(row, at + 1)?,
+        ttl_ms: col(row, at + 2)?,
+        max_ttl_ms: col(row, at + 3)?,
+        renew_on_read: col(row, at + 4)?,
+        mint_fresh: col(row, at + 5)?,
+        revoke_on_disable: col(row, at + 6)?,
         password_length: u32::try_from(length).map_err(|_| corrupt("password_length"))?,
-        password_charset: col(row, 8)?,
-        grant_sql: list(row, 9)?,
-        updated_ms: col(row, 10)?,
+        password_charset: col(row, at + 8)?,
+        grant_sql: list(row, at + 9)?,
+        updated_ms: col(row, at + 10)?,
     })
 }
 
@@ -110,7 +112,7 @@ impl LeaseStore for SqliteStore {
                         updated_ms
                  FROM leased_secrets WHERE secret_id = ?1",
                 [secret.as_str()],
-                leased,
+                |r| leased(r, 0),
             )
         })
     }

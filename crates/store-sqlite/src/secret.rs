@@ -20,22 +20,26 @@ macro_rules! secret_columns {
     };
 }
 
-/// A read view: the secret, then the flags, the value and the bound policy, in the order
-/// [`view`] reads them. Versions are left-joined so that a missing one shows up as corruption,
+/// A read view: the secret, then the flags, the value, the bound policy and the lease
+/// settings, in the order [`view`] reads them. Versions are left-joined so that a missing one shows up as corruption,
 /// not as "no secret". The policy is joined by primary key into this same statement, so a read
-/// of a secret without a policy costs no extra query (issue 11, section 4).
+/// of a secret without a policy costs no extra query (issue 11, section 4); the lease settings
+/// are joined the same way (by primary key), so a leased secret is told apart in the same trip.
 macro_rules! view_select {
     ($from:literal, $where:literal, $order:literal) => {
         concat!(
             "SELECT ",
             secret_columns!(),
             ", m.machine_id IS NOT NULL, g.machine_id IS NOT NULL, p.wrapped_key, val.version, val.wrapped_dek, val.ciphertext, p.frozen_ms IS NOT NULL,
-               pol.id, pol.project_id, pol.name, pol.rules, pol.created_ms, pol.updated_ms ",
+               pol.id, pol.project_id, pol.name, pol.rules, pol.created_ms, pol.updated_ms,
+               ls.secret_id, ls.connection_id, ls.ttl_ms, ls.max_ttl_ms, ls.renew_on_read, ls.mint_fresh,
+               ls.revoke_on_disable, ls.password_length, ls.password_charset, ls.grant_sql, ls.updated_ms ",
             $from,
             " JOIN projects p ON p.id = s.project_id
               LEFT JOIN secret_versions cur ON cur.secret_id = s.id AND cur.version = s.current_version
               LEFT JOIN secret_versions val ON val.secret_id = s.id AND val.version = cur.value_version
               LEFT JOIN policies pol ON pol.id = s.policy_id
+              LEFT JOIN leased_secrets ls ON ls.secret_id = s.id
               WHERE ",
             $where,
             $order
@@ -78,6 +82,10 @@ fn view(row: &Row<'_>) -> StoreResult<SecretReadView> {
         ciphertext,
         policy: match col::<Option<String>>(row, 17)? {
             Some(_) => Some(crate::policy::policy(row, 17)?),
+            None => None,
+        },
+        leased: match col::<Option<String>>(row, 23)? {
+            Some(_) => Some(crate::lease::leased(row, 23)?),
             None => None,
         },
     })

@@ -137,6 +137,9 @@ pub struct SecretReadView {
     /// without one costs no extra round trip, and a policy change is seen by the next read on
     /// every replica (nothing is cached to go stale).
     pub policy: Option<crate::PolicyRecord>,
+    /// The secret's lease settings if it is a leased secret, joined into the same query the
+    /// way the policy is: a read of any other secret costs no extra round trip for them.
+    pub leased: Option<crate::LeasedSecretRecord>,
 }
 
 /// A secret a machine may read: attached to its project and explicitly granted.

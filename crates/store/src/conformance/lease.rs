@@ -135,6 +135,41 @@ pub async fn leases_round_trip_and_renew_up_to_the_maximum(store: Arc<dyn Store>
     );
 }
 
+/// A read view carries a leased secret's settings, joined into its one query, and none for
+/// a plain secret; the export's views too.
+pub async fn a_read_view_carries_the_lease_settings(store: Arc<dyn Store>) {
+    let p = add_project(&store, "p").await;
+    let s = add_secret(&store, &p.id, "leased").await;
+    let plain = add_secret(&store, &p.id, "plain").await;
+    let c = record(&p.id, "c");
+    store.insert_connection(&c).await.unwrap();
+    let settings = leased(&s, &c.id);
+    store.set_leased_secret(&settings).await.unwrap();
+    let m = add_machine(&store, "m").await;
+    store.attach(&m.id, &p.id).await.unwrap();
+    for secret in [&s.id, &plain.id] {
+        store.grant(&m.id, secret).await.unwrap();
+    }
+    let view = store.read_view(&m.id, &s.id).await.unwrap().unwrap();
+    assert_eq!(view.leased, Some(settings.clone()));
+    let view = store.read_view(&m.id, &plain.id).await.unwrap().unwrap();
+    assert_eq!(view.leased, None);
+    let exported: Vec<_> = store
+        .granted_read_views(&m.id, Some(&p.id))
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|v| (v.secret.name, v.leased))
+        .collect();
+    assert_eq!(
+        exported,
+        [
+            ("leased".to_owned(), Some(settings)),
+            ("plain".to_owned(), None)
+        ]
+    );
+}
+
 /// Due leases are listed; of racing claims one wins; only the winning claim finishes (with
 /// its one audit record); a claim whose deadline passed is taken over.
 pub async fn a_due_lease_is_revoked_once(store: Arc<dyn Store>) {

@@ -122,6 +122,7 @@ macro_rules! conformance_suite {
             lease {
                 leases_round_trip_and_renew_up_to_the_maximum,
                 a_due_lease_is_revoked_once,
+                a_read_view_carries_the_lease_settings,
             }
             machine {
                 machines_round_trip_newest_first,
