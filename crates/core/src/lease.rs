@@ -11,6 +11,10 @@
 //! is the JSON object `{"username","password","host","port","database","expiresAt"}` (strings,
 //! like every structured secret's fields).
 //!
+//! Racing first reads by one machine (not mint-fresh) share one lease: the store keeps one
+//! reusable active lease per machine and secret, so the insert that comes second is refused;
+//! its read drops the role it just minted and answers the lease that won.
+//!
 //! Minting is fail-closed: the role is created (with `VALID UNTIL`, a second line of defence)
 //! and granted in one database transaction; then the lease row and its `lease_create` record
 //! commit together; then the `secret_read` record. If the row cannot be written the role is
@@ -428,18 +432,8 @@ impl Context {
         let (lease, password) = match active {
             Some(l) => {
                 let l = renew_on_read(self, &who, &admin, settings, l, now).await?;
-                let sealed = SealedValue {
-                    wrapped_dek: l.password_wrapped_dek.clone(),
-                    ciphertext: l.password_ciphertext.clone(),
-                };
-                let plain = key
-                    .open_record(
-                        &lease_aad(self, s.project_id.as_str(), l.id.as_str()),
-                        &sealed,
-                    )
-                    .map_err(|_| CoreError::Unavailable)?;
-                let pw = String::from_utf8(plain.to_vec()).map_err(|_| CoreError::Unavailable)?;
-                (l, Zeroizing::new(pw))
+                let pw = open_password(self, &key, &l)?;
+                (l, pw)
             }
             None => mint(self, &who, m.record.id, &key, &admin, s, settings, now).await?,
         };
@@ -509,6 +503,22 @@ impl Context {
             Err(e) => Err(e.into()),
         }
     }
+}
+
+/// A recorded lease's password, opened with its project's key.
+fn open_password(cx: &Context, key: &ProjectKey, l: &LeaseRecord) -> CoreResult<Zeroizing<String>> {
+    let sealed = SealedValue {
+        wrapped_dek: l.password_wrapped_dek.clone(),
+        ciphertext: l.password_ciphertext.clone(),
+    };
+    let plain = key
+        .open_record(
+            &lease_aad(cx, l.project_id.as_str(), l.id.as_str()),
+            &sealed,
+        )
+        .map_err(|_| CoreError::Unavailable)?;
+    let pw = String::from_utf8(plain.to_vec()).map_err(|_| CoreError::Unavailable)?;
+    Ok(Zeroizing::new(pw))
 }
 
 async fn renew_on_read(
@@ -599,6 +609,21 @@ async fn mint(
     };
     match written {
         Ok(r) => Ok((r, password)),
+        Err(StoreError::Conflict(Conflict::LeaseState)) => {
+            // A racing first read of the same machine recorded its lease first (the store
+            // holds one reusable lease per machine and secret): this role goes, that lease is
+            // the answer, as if this read had come a moment later.
+            if let Err(d) = p.drop_role(admin, &role).await {
+                tracing::error!(class = d.class, role = %role, "dropping a lost race's role failed");
+            }
+            let won = cx
+                .store
+                .active_lease(&machine, &s.id, now)
+                .await?
+                .ok_or(CoreError::Unavailable)?;
+            let password = open_password(cx, key, &won)?;
+            Ok((won, password))
+        }
         Err(e) => {
             // Fail closed: no record, no role.
             tracing::error!(error = %e, "recording a minted lease failed; dropping its role");

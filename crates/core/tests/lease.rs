@@ -530,9 +530,38 @@ async fn sqlite_handles_on_one_file_reap_each_lease_once() {
     replicas_reap_each_lease_once(a, b).await;
 }
 
+/// Racing first reads by one machine of a secret that is not mint-fresh share one lease: each
+/// mints a role, the store keeps one reusable lease per machine and secret, and every loser
+/// drops its role and answers the winner's credentials.
+async fn racing_first_reads_share_one_lease(store: Arc<dyn Store>) {
+    let v = vault(store, false, &["GRANT SELECT ON t TO {{name}}"]).await;
+    let (a, b, c, d) = tokio::join!(v.try_read(), v.try_read(), v.try_read(), v.try_read());
+    let answers = [a.unwrap(), b.unwrap(), c.unwrap(), d.unwrap()];
+    for other in &answers[1..] {
+        assert_eq!(other["username"], answers[0]["username"]);
+        assert_eq!(other["password"], answers[0]["password"]);
+    }
+    assert_eq!(v.use_credentials(&answers[0]).await.unwrap(), 7);
+    let leases = v.leases().await;
+    assert_eq!(leases.len(), 1, "{leases:?}");
+    assert_eq!(v.records("lease_create").await.len(), 1);
+    assert_eq!(v.records("secret_read").await.len(), 4);
+    // The losers' roles are gone: the winner's is the only one holding a grant on `t`.
+    let mut admin = PgConnection::connect(v.db.url()).await.unwrap();
+    let grantees: Vec<(String,)> = sqlx::query_as(
+        "SELECT DISTINCT a.grantee::regrole::text FROM pg_class c, aclexplode(c.relacl) a
+         WHERE c.relname = 't' AND a.grantee <> c.relowner",
+    )
+    .fetch_all(&mut admin)
+    .await
+    .unwrap();
+    assert_eq!(grantees, [(leases[0].role_name.clone(),)]);
+}
+
 signet_testkit::on_both_backends!(
     a_read_mints_a_role_that_is_renewed_then_reaped,
     mint_fresh_leases_are_revoked_when_the_machine_is_disabled,
     a_failed_mint_is_unavailable_and_leaves_no_role,
     a_lease_due_while_down_is_revoked_at_start,
+    racing_first_reads_share_one_lease,
 );

@@ -247,6 +247,13 @@ async fn with_connection<T>(
     out
 }
 
+/// Serialises Signet's role DDL within one database (a transaction-level advisory lock, so it
+/// ends with the transaction): PostgreSQL refuses a second concurrent `GRANT` or `DROP OWNED`
+/// on the same object ("tuple concurrently updated") instead of waiting, so two reads minting
+/// at once, or a mint beside the reaper's drop, would fail one of them. The key is a fixed
+/// number ("signet" in ASCII); only Signet's own transactions take it.
+const ROLE_LOCK: &str = "SELECT pg_advisory_xact_lock(126896544048500)";
+
 /// Builds `CREATE ROLE` from the transaction's settings (module docs).
 const CREATE_ROLE: &str = "DO $signet$ BEGIN
     EXECUTE format('CREATE ROLE %I LOGIN PASSWORD %L VALID UNTIL %L',
@@ -310,6 +317,7 @@ pub async fn create_role(
 ) -> Result<(), DatabaseError> {
     with_connection(admin, async |c| {
         let mut tx = c.begin().await?;
+        sqlx::raw_sql(ROLE_LOCK).execute(&mut *tx).await?;
         sqlx::query(
             "SELECT set_config('signet.role', $1, true), set_config('signet.password', $2, true),
                     set_config('signet.valid_until', $3, true)",
@@ -400,6 +408,7 @@ pub async fn drop_role(admin: &Target, role: &RoleName) -> Result<(), DatabaseEr
         .execute(&mut *c)
         .await?;
         let mut tx = c.begin().await?;
+        sqlx::raw_sql(ROLE_LOCK).execute(&mut *tx).await?;
         sqlx::query("SELECT set_config('signet.role', $1, true)")
             .bind(role.as_str())
             .execute(&mut *tx)

@@ -6,7 +6,8 @@
 use async_trait::async_trait;
 use signet_proto::{LeaseId, MachineId, SecretId};
 use signet_store::{
-    LeaseFilter, LeaseRecord, LeaseState, LeaseStore, LeasedSecretRecord, StoreResult,
+    Conflict, LeaseFilter, LeaseRecord, LeaseState, LeaseStore, LeasedSecretRecord, StoreError,
+    StoreResult,
 };
 use sqlx::postgres::PgRow;
 
@@ -114,32 +115,55 @@ impl LeaseStore for PgStore {
     }
 
     async fn insert_lease(&self, l: &LeaseRecord) -> StoreResult<()> {
-        self.execute(
-            sqlx::query(
-                "INSERT INTO leases (id, secret_id, project_id, machine_id, connection_id,
-                     role_name, password_wrapped_dek, password_ciphertext, created_ms,
-                     expires_ms, max_expires_ms, state, claim_until_ms, revoked_ms,
-                     revoke_reason)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
-            )
-            .bind(l.id.as_str())
-            .bind(l.secret_id.as_str())
-            .bind(l.project_id.as_str())
-            .bind(l.machine_id.to_string())
-            .bind(l.connection_id.as_str())
-            .bind(&l.role_name)
-            .bind(l.password_wrapped_dek.as_slice())
-            .bind(l.password_ciphertext.as_slice())
-            .bind(l.created_ms)
-            .bind(l.expires_ms)
-            .bind(l.max_expires_ms)
-            .bind(l.state.as_str())
-            .bind(l.claim_until_ms)
-            .bind(l.revoked_ms)
-            .bind(l.revoke_reason.as_deref()),
+        let mut tx = self.begin().await?;
+        // An expired lease still active (the reaper has not come yet) is no longer the one
+        // reads reuse: it leaves the unique set, so the new lease can take its place.
+        sqlx::query(
+            "UPDATE leases SET reusable = FALSE
+             WHERE machine_id = $1 AND secret_id = $2 AND state = 'active' AND reusable
+               AND expires_ms <= $3",
         )
+        .bind(l.machine_id.to_string())
+        .bind(l.secret_id.as_str())
+        .bind(l.created_ms)
+        .execute(&mut *tx)
         .await
-        .map(drop)
+        .map_err(db)?;
+        // A racing insert of the same machine's reusable lease waits on the unique index until
+        // the first commits, then inserts nothing.
+        let done = sqlx::query(
+            "INSERT INTO leases (id, secret_id, project_id, machine_id, connection_id,
+                 role_name, password_wrapped_dek, password_ciphertext, created_ms,
+                 expires_ms, max_expires_ms, state, claim_until_ms, revoked_ms,
+                 revoke_reason, reusable)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15,
+                 COALESCE((SELECT NOT mint_fresh FROM leased_secrets WHERE secret_id = $2), FALSE))
+             ON CONFLICT (machine_id, secret_id) WHERE state = 'active' AND reusable
+             DO NOTHING",
+        )
+        .bind(l.id.as_str())
+        .bind(l.secret_id.as_str())
+        .bind(l.project_id.as_str())
+        .bind(l.machine_id.to_string())
+        .bind(l.connection_id.as_str())
+        .bind(&l.role_name)
+        .bind(l.password_wrapped_dek.as_slice())
+        .bind(l.password_ciphertext.as_slice())
+        .bind(l.created_ms)
+        .bind(l.expires_ms)
+        .bind(l.max_expires_ms)
+        .bind(l.state.as_str())
+        .bind(l.claim_until_ms)
+        .bind(l.revoked_ms)
+        .bind(l.revoke_reason.as_deref())
+        .execute(&mut *tx)
+        .await
+        .map_err(db)?;
+        if done.rows_affected() == 0 {
+            // Dropping `tx` rolls back, with any record this handle carries.
+            return Err(StoreError::Conflict(Conflict::LeaseState));
+        }
+        self.commit(tx).await
     }
 
     async fn lease(&self, lid: &LeaseId) -> StoreResult<Option<LeaseRecord>> {

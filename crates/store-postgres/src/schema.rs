@@ -88,6 +88,11 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         name: "0012_managed.sql",
         sql: include_str!("../migrations/0012_managed.sql"),
     },
+    Migration {
+        version: 13,
+        name: "0013_leasefix.sql",
+        sql: include_str!("../migrations/0013_leasefix.sql"),
+    },
 ];
 
 /// Applies any missing migrations. [`StoreError::Corrupt`] if the database records a version

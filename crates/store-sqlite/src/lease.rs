@@ -5,13 +5,14 @@ use async_trait::async_trait;
 use rusqlite::{Row, params};
 use signet_proto::{LeaseId, MachineId, SecretId};
 use signet_store::{
-    LeaseFilter, LeaseRecord, LeaseState, LeaseStore, LeasedSecretRecord, StoreResult,
+    Conflict, LeaseFilter, LeaseRecord, LeaseState, LeaseStore, LeasedSecretRecord, StoreError,
+    StoreResult,
 };
 
 use crate::SqliteStore;
 use crate::error::corrupt;
 use crate::row::{col, id, list, name, to_list};
-use crate::statement::{all, exec_found, one};
+use crate::statement::{all, exec, exec_found, one};
 
 macro_rules! lease_select {
     ($rest:literal) => {
@@ -120,13 +121,25 @@ impl LeaseStore for SqliteStore {
     async fn insert_lease(&self, l: &LeaseRecord) -> StoreResult<()> {
         let l = l.clone();
         self.write(move |tx| {
-            exec_found(
+            // An expired lease still active (the reaper has not come yet) is no longer the one
+            // reads reuse: it leaves the unique set, so the new lease can take its place.
+            exec(
+                tx,
+                "UPDATE leases SET reusable = 0
+                 WHERE machine_id = ?1 AND secret_id = ?2 AND state = 'active' AND reusable = 1
+                   AND expires_ms <= ?3",
+                params![l.machine_id.to_string(), l.secret_id.as_str(), l.created_ms],
+            )?;
+            let inserted = exec(
                 tx,
                 "INSERT INTO leases (id, secret_id, project_id, machine_id, connection_id,
                      role_name, password_wrapped_dek, password_ciphertext, created_ms,
                      expires_ms, max_expires_ms, state, claim_until_ms, revoked_ms,
-                     revoke_reason)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
+                     revoke_reason, reusable)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15,
+                     COALESCE((SELECT 1 - mint_fresh FROM leased_secrets WHERE secret_id = ?2), 0))
+                 ON CONFLICT (machine_id, secret_id) WHERE state = 'active' AND reusable = 1
+                 DO NOTHING",
                 params![
                     l.id.as_str(),
                     l.secret_id.as_str(),
@@ -144,7 +157,11 @@ impl LeaseStore for SqliteStore {
                     l.revoked_ms,
                     l.revoke_reason
                 ],
-            )
+            )?;
+            if inserted == 0 {
+                return Err(StoreError::Conflict(Conflict::LeaseState));
+            }
+            Ok(())
         })
         .await
     }

@@ -143,7 +143,12 @@ pub trait LeaseStore {
     async fn set_leased_secret(&self, record: &LeasedSecretRecord) -> StoreResult<()>;
     /// A secret's lease settings, if it is a leased secret.
     async fn leased_secret(&self, secret: &SecretId) -> StoreResult<Option<LeasedSecretRecord>>;
-    /// Records a minted lease. `Conflict::Id` if the id or the role name exists.
+    /// Records a minted lease. `Conflict::Id` if the id or the role name exists. A lease of a
+    /// secret that is not mint-fresh (its settings when inserted) is the one its machine's reads
+    /// reuse, and a machine holds at most one such active lease per secret: `Conflict::LeaseState`,
+    /// with nothing written (not the record either), if it already holds one that has not
+    /// expired at the new lease's `created_ms` (a racing first read won). An expired one still
+    /// active no longer counts (it stays due for the reaper).
     async fn insert_lease(&self, lease: &LeaseRecord) -> StoreResult<()>;
     /// One lease, whatever its state.
     async fn lease(&self, id: &LeaseId) -> StoreResult<Option<LeaseRecord>>;

@@ -8,8 +8,8 @@ use signet_proto::{LeaseId, MachineId, ProjectId, SecretId};
 use super::connection::{leased, record};
 use super::fixture::{self, add_machine, add_project, add_secret, chain};
 use crate::{
-    ActorKind, AuditEvent, AuditResult, Audited, LeaseFilter, LeaseRecord, LeaseState, Store,
-    StoreError,
+    ActorKind, AuditEvent, AuditFilter, AuditResult, Audited, Conflict, LeaseFilter, LeaseRecord,
+    LeaseState, Store, StoreError,
 };
 
 const NOW: i64 = 1_800_000_000_000;
@@ -168,6 +168,104 @@ pub async fn a_read_view_carries_the_lease_settings(store: Arc<dyn Store>) {
             ("plain".to_owned(), None)
         ]
     );
+}
+
+/// A machine holds one reusable active lease per secret that is not mint-fresh: of racing
+/// inserts exactly one is written (the others `Conflict::LeaseState`, with their audit records
+/// rolled back); an expired one still active no longer counts; other machines and mint-fresh
+/// secrets are not limited.
+pub async fn a_machine_holds_one_reusable_lease_per_secret(store: Arc<dyn Store>) {
+    store.create_vault(&fixture::vault()).await.unwrap();
+    let p = add_project(&store, "p").await;
+    let s = add_secret(&store, &p.id, "s").await;
+    let c = record(&p.id, "c");
+    store.insert_connection(&c).await.unwrap();
+    let mut settings = leased(&s, &c.id);
+    store.set_leased_secret(&settings).await.unwrap();
+    let m = add_machine(&store, "m").await;
+    let other = add_machine(&store, "o").await;
+
+    let racing: Vec<_> = (0..8)
+        .map(|_| lease(&s.id, &p.id, m.id, c.id.as_str()))
+        .collect();
+    let tasks: Vec<_> = racing
+        .iter()
+        .map(|l| {
+            let (store, l) = (store.clone(), l.clone());
+            tokio::spawn(async move {
+                store
+                    .audited(audited("lease_create"))
+                    .insert_lease(&l)
+                    .await
+            })
+        })
+        .collect();
+    let mut won = Vec::new();
+    for (t, l) in tasks.into_iter().zip(&racing) {
+        match t.await.unwrap() {
+            Ok(()) => won.push(l.clone()),
+            Err(e) => assert_eq!(e, StoreError::Conflict(Conflict::LeaseState)),
+        }
+    }
+    assert_eq!(won.len(), 1);
+    assert_eq!(
+        store.active_lease(&m.id, &s.id, NOW).await.unwrap(),
+        Some(won[0].clone())
+    );
+    let records = store
+        .audit(&AuditFilter {
+            action: Some("lease_create".to_owned()),
+            limit: 100,
+            ..AuditFilter::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(records.len(), 1, "a lost insert leaves no record");
+
+    // Another machine's lease is its own.
+    store
+        .insert_lease(&lease(&s.id, &p.id, other.id, c.id.as_str()))
+        .await
+        .unwrap();
+    // Once the first has expired (not yet reaped), a new one takes its place; the old one
+    // stays due.
+    let later = LeaseRecord {
+        created_ms: NOW + 60_000,
+        expires_ms: NOW + 120_000,
+        ..lease(&s.id, &p.id, m.id, c.id.as_str())
+    };
+    store.insert_lease(&later).await.unwrap();
+    assert_eq!(
+        store
+            .active_lease(&m.id, &s.id, NOW + 60_000)
+            .await
+            .unwrap(),
+        Some(later.clone())
+    );
+    assert!(
+        store
+            .due_leases(NOW + 60_000, 10)
+            .await
+            .unwrap()
+            .contains(&won[0])
+    );
+    // A mint-fresh secret's leases are never reused, so any number may be active.
+    settings.mint_fresh = true;
+    store.set_leased_secret(&settings).await.unwrap();
+    for _ in 0..2 {
+        store
+            .insert_lease(&LeaseRecord {
+                created_ms: NOW + 60_001,
+                ..lease(&s.id, &p.id, m.id, c.id.as_str())
+            })
+            .await
+            .unwrap();
+    }
+    let mine = LeaseFilter {
+        machine: Some(m.id),
+        ..LeaseFilter::default()
+    };
+    assert_eq!(store.leases(&mine, 10).await.unwrap().len(), 4);
 }
 
 /// Due leases are listed; of racing claims one wins; only the winning claim finishes (with

@@ -123,6 +123,7 @@ macro_rules! conformance_suite {
                 leases_round_trip_and_renew_up_to_the_maximum,
                 a_due_lease_is_revoked_once,
                 a_read_view_carries_the_lease_settings,
+                a_machine_holds_one_reusable_lease_per_secret,
             }
             machine {
                 machines_round_trip_newest_first,

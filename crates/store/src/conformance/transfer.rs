@@ -488,14 +488,15 @@ async fn populate(store: &Arc<dyn Store>) -> Population {
         .close_share(&opened_share.id, crate::ShareStatus::Viewed, NOW + 2)
         .await
         .unwrap();
-    // A database connection, a leased secret on it, and two leases: one active, one revoked.
+    // A database connection, a leased secret on it, and two leases: one revoked, then one
+    // active (a machine holds one reusable active lease per secret, so not the other way round).
     let connection = super::connection::record(&payments.id, "main-db");
     store.insert_connection(&connection).await.unwrap();
     store
         .set_leased_secret(&super::connection::leased(&structured, &connection.id))
         .await
         .unwrap();
-    for (i, revoked) in [false, true].into_iter().enumerate() {
+    for (i, revoked) in [true, false].into_iter().enumerate() {
         let lease = crate::LeaseRecord {
             id: signet_proto::LeaseId::generate(),
             secret_id: structured.id.clone(),
