@@ -21,7 +21,13 @@ work="$(mktemp -d)"
 db="signet_bench_$(od -An -N6 -tx1 /dev/urandom | tr -d ' \n')"
 cleanup() {
     [ -n "${server:-}" ] && kill "$server" 2>/dev/null || true
-    # Any role a run left behind (a killed run) goes with its lease's database.
+    # Roles belong to the cluster, not the database: any role a run left behind (a killed run,
+    # or more leases than one listing shows) is found by its grant on `t` and dropped first.
+    psql "$base/$db" -qc "DO \$\$ DECLARE r text; BEGIN
+        FOR r IN SELECT DISTINCT a.grantee::regrole::text FROM pg_class c, aclexplode(c.relacl) a
+                 WHERE c.relname = 't' AND a.grantee <> c.relowner LOOP
+            EXECUTE format('DROP OWNED BY %s', r); EXECUTE format('DROP ROLE %s', r);
+        END LOOP; END \$\$" >/dev/null 2>&1 || true
     psql "$pg" -qc "DROP DATABASE IF EXISTS $db WITH (FORCE)" >/dev/null 2>&1 || true
     rm -rf "$work"
 }
