@@ -313,10 +313,9 @@ impl Reads {
         self.cx.journal(vec![e], Vec::new()).await?;
         let mut out = Vec::with_capacity(rows.len());
         for row in rows {
-            // A leased secret lists with the SikkerKey CLI's `leased-secret` tag (only a
-            // structured secret can be one, so standard rows cost no query).
-            let leased = row.secret.kind == SecretKind::Structured
-                && self.cx.store.leased_secret(&row.secret.id).await?.is_some();
+            // A leased secret lists with the SikkerKey CLI's `leased-secret` tag (its settings
+            // row was joined into the listing's query).
+            let leased = row.leased;
             // A managed password (`crate::managed`, which sits above this module) lists with
             // the `managed` tag, by the same rule.
             let managed = !leased

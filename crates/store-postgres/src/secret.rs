@@ -336,11 +336,12 @@ impl SecretStore for PgStore {
         sqlx::query(concat!(
             "SELECT ",
             secret_columns!(),
-            ", p.name, p.frozen_ms IS NOT NULL
+            ", p.name, p.frozen_ms IS NOT NULL, ls.secret_id IS NOT NULL
              FROM grants g
              JOIN secrets s ON s.id = g.secret_id
              JOIN memberships m ON m.machine_id = g.machine_id AND m.project_id = s.project_id
              JOIN projects p ON p.id = s.project_id
+             LEFT JOIN leased_secrets ls ON ls.secret_id = s.id
              WHERE g.machine_id = $1 AND s.deleted_ms IS NULL AND p.deleted_ms IS NULL AND ($2::text IS NULL OR s.project_id = $2)
              ORDER BY p.name COLLATE \"C\", s.name COLLATE \"C\""
         ))
@@ -355,6 +356,7 @@ impl SecretStore for PgStore {
                 secret: secret(r)?,
                 project_name: col(r, 10)?,
                 project_frozen: col(r, 11)?,
+                leased: col(r, 12)?,
             })
         })
         .collect()

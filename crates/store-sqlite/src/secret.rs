@@ -337,16 +337,17 @@ impl SecretStore for SqliteStore {
                 concat!(
                     "SELECT ",
                     secret_columns!(),
-                    ", p.name, p.frozen_ms IS NOT NULL
+                    ", p.name, p.frozen_ms IS NOT NULL, ls.secret_id IS NOT NULL
                      FROM grants g
                      JOIN secrets s ON s.id = g.secret_id
                      JOIN memberships m ON m.machine_id = g.machine_id AND m.project_id = s.project_id
                      JOIN projects p ON p.id = s.project_id
+                     LEFT JOIN leased_secrets ls ON ls.secret_id = s.id
                      WHERE g.machine_id = ?1 AND s.deleted_ms IS NULL AND p.deleted_ms IS NULL AND (?2 IS NULL OR s.project_id = ?2)
                      ORDER BY p.name, s.name"
                 ),
                 params![machine, project.map(ProjectId::as_str)],
-                |r| Ok(GrantedSecret { secret: secret(r)?, project_name: col(r, 10)?, project_frozen: col(r, 11)? }),
+                |r| Ok(GrantedSecret { secret: secret(r)?, project_name: col(r, 10)?, project_frozen: col(r, 11)?, leased: col(r, 12)? }),
             )
         })
     }

@@ -151,6 +151,9 @@ pub struct GrantedSecret {
     pub project_name: String,
     /// Whether the project is frozen (a canary in it was read).
     pub project_frozen: bool,
+    /// Whether it is a leased secret (has a `leased_secrets` row), joined into the listing's
+    /// query so a listing costs no lookup per structured secret.
+    pub leased: bool,
 }
 
 /// One watched secret's state, for the poll endpoint.

@@ -136,7 +136,7 @@ pub async fn leases_round_trip_and_renew_up_to_the_maximum(store: Arc<dyn Store>
 }
 
 /// A read view carries a leased secret's settings, joined into its one query, and none for
-/// a plain secret; the export's views too.
+/// a plain secret; the export's views too, and the listing says which is leased.
 pub async fn a_read_view_carries_the_lease_settings(store: Arc<dyn Store>) {
     let p = add_project(&store, "p").await;
     let s = add_secret(&store, &p.id, "leased").await;
@@ -167,6 +167,17 @@ pub async fn a_read_view_carries_the_lease_settings(store: Arc<dyn Store>) {
             ("leased".to_owned(), Some(settings)),
             ("plain".to_owned(), None)
         ]
+    );
+    let listed: Vec<_> = store
+        .granted_secrets(&m.id, Some(&p.id))
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|g| (g.secret.name, g.leased))
+        .collect();
+    assert_eq!(
+        listed,
+        [("leased".to_owned(), true), ("plain".to_owned(), false)]
     );
 }
 
