@@ -531,6 +531,11 @@ async fn a_viewer_cannot_change_anything_and_a_developer_only_secrets(backend: B
             ),
         ),
         (
+            "/v1/admin/secrets/{id}/managed",
+            format!("/v1/admin/secrets/{sid}/managed"),
+            Some(json!({"connectionId": "dbc_0000000000"})),
+        ),
+        (
             "/v1/admin/leases/{id}/renew",
             "/v1/admin/leases/lease_0000000000000000/renew".into(),
             None,
