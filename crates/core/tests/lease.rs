@@ -449,6 +449,66 @@ async fn a_failed_mint_is_unavailable_and_leaves_no_role(store: Arc<dyn Store>) 
     );
 }
 
+/// A leased secret moved to another connection: a machine's active lease belongs to the old
+/// database, so the next read mints on the new one instead of answering the old role with the
+/// new connection's host and database.
+async fn a_read_after_the_connection_changed_mints_on_the_new_one(store: Arc<dyn Store>) {
+    let v = vault(store, false, &["GRANT SELECT ON t TO {{name}}"]).await;
+    let first = v.try_read().await.unwrap();
+    assert_eq!(v.use_credentials(&first).await.unwrap(), 7);
+    let db2 = TestDatabase::create().await;
+    let mut admin = PgConnection::connect(db2.url()).await.unwrap();
+    sqlx::raw_sql("CREATE TABLE t (x int); INSERT INTO t VALUES (8)")
+        .execute(&mut admin)
+        .await
+        .unwrap();
+    let pid = v
+        .signet
+        .secrets()
+        .secret_view(&v.op, &v.leased)
+        .await
+        .unwrap()
+        .project_id
+        .to_string();
+    let c = v
+        .signet
+        .connections()
+        .create(
+            &v.op,
+            &pid,
+            ConnectionInput {
+                name: "second".to_owned(),
+                host: "127.0.0.1".to_owned(),
+                port: 5432,
+                database: db2.name().to_owned(),
+                admin_user: "postgres".to_owned(),
+                admin_password: Some(Zeroizing::new("unused-with-trust".to_owned())),
+                tls_mode: "disable".to_owned(),
+            },
+        )
+        .await
+        .unwrap();
+    v.signet
+        .leases()
+        .set(
+            &v.op,
+            &v.leased,
+            &settings(c.id.as_str(), false, &["GRANT SELECT ON t TO {{name}}"]),
+        )
+        .await
+        .unwrap();
+    v.clock.advance(1000);
+    let second = v.try_read().await.unwrap();
+    assert_eq!(second["database"], db2.name());
+    assert_ne!(second["username"], first["username"]);
+    assert_eq!(v.use_credentials(&second).await.unwrap(), 8);
+    // And the new lease is the one read from now on.
+    assert_eq!(v.try_read().await.unwrap()["username"], second["username"]);
+    // Both roles are dropped when they fall due (roles are cluster-wide: none is left behind).
+    v.clock.advance(301_000);
+    assert_eq!(v.signet.leases().reap().await.unwrap().revoked, 2);
+}
+
 /// An agent (SikkerKey's CLI) puts host, database and admin user into a libpq `key=value`
 /// string unquoted, where a later key wins: a database named `db host=evil.example` would send
 /// the stored admin password elsewhere, without the password being typed again.
@@ -507,6 +567,8 @@ async fn connection_fields_cannot_carry_connection_string_keys(store: Arc<dyn St
     }
     // The stored connection is unchanged: a read still mints against the real database.
     assert_eq!(v.try_read().await.unwrap()["database"], db.as_str());
+    v.clock.advance(301_000);
+    assert_eq!(v.signet.leases().reap().await.unwrap().revoked, 1);
 }
 
 async fn a_lease_due_while_down_is_revoked_at_start(store: Arc<dyn Store>) {
@@ -596,4 +658,5 @@ signet_testkit::on_both_backends!(
     a_failed_mint_is_unavailable_and_leaves_no_role,
     a_lease_due_while_down_is_revoked_at_start,
     connection_fields_cannot_carry_connection_string_keys,
+    a_read_after_the_connection_changed_mints_on_the_new_one,
 );
