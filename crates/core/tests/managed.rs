@@ -203,6 +203,46 @@ impl Vault {
     }
 }
 
+/// The connection's admin role cannot be the managed role: its rotated password would become a
+/// value every granted machine reads, and the agent would lock itself out.
+async fn the_connections_admin_role_cannot_be_managed(store: Arc<dyn Store>) {
+    let v = vault(store).await;
+    let project = v
+        .signet
+        .secrets()
+        .secret_view(&v.op, &v.managed)
+        .await
+        .unwrap()
+        .project_id
+        .to_string();
+    let admin = v
+        .signet
+        .secrets()
+        .create_secret(
+            &v.op,
+            &project,
+            "ADMIN_DB",
+            fields(&[("username", "signet_admin"), ("password", "x")]),
+        )
+        .await
+        .unwrap();
+    let err = v
+        .signet
+        .managed()
+        .set(
+            &v.op,
+            &admin.id.to_string(),
+            ManagedSpec {
+                connection_id: v.connection.clone(),
+                agent_machine_id: Some(v.machine.clone()),
+                poll_interval_secs: None,
+            },
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(err, CoreError::BadRequest(_)), "{err:?}");
+}
+
 async fn a_scheduled_rotation_is_pending_until_the_agent_confirms_it(store: Arc<dyn Store>) {
     let v = vault(store).await;
     let id = v.managed.clone();
@@ -336,4 +376,5 @@ async fn only_the_agent_is_answered_and_a_rejection_keeps_the_value(store: Arc<d
 signet_testkit::on_both_backends!(
     a_scheduled_rotation_is_pending_until_the_agent_confirms_it,
     only_the_agent_is_answered_and_a_rejection_keeps_the_value,
+    the_connections_admin_role_cannot_be_managed,
 );
