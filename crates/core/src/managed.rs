@@ -490,6 +490,14 @@ impl Managed {
     pub async fn sync_config(&self, m: &AuthedMachine, id: &str) -> CoreResult<SyncConfig> {
         let action = AuditAction::SecretSyncConfig;
         let (view, state) = self.agent_view(m, id, action).await?;
+        // The pending value is the secret's next value: the policy's source, time and expiry
+        // rules hold for it as for a read.
+        if let Some(reason) = crate::policy::refuses_uncounted(&self.cx, m, &view)? {
+            self.cx
+                .audit_machine_denied(m, action, view.secret.id.as_str(), reason)
+                .await?;
+            return Err(CoreError::Forbidden);
+        }
         let connection = self
             .admin_connection(&view.secret, &state.record.connection_id)
             .await

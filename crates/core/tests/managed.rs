@@ -10,6 +10,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use signet_api::admin::policy::PolicyRules;
 use signet_core::auth::{AuthedMachine, AuthedOperator};
 use signet_core::connection::ConnectionInput;
 use signet_core::managed::ManagedSpec;
@@ -243,6 +244,46 @@ async fn the_connections_admin_role_cannot_be_managed(store: Arc<dyn Store>) {
     assert!(matches!(err, CoreError::BadRequest(_)), "{err:?}");
 }
 
+/// `sync-config` hands out the pending value, the secret's next value: a policy that keeps the
+/// secret's reads to other networks keeps it from the agent too (audited, the uniform 403).
+async fn the_secrets_policy_networks_hold_for_sync_config(store: Arc<dyn Store>) {
+    let v = vault(store).await;
+    let id = v.managed.clone();
+    let path = format!("/v1/secret/{id}/sync-config");
+    let m = v.machine(&path).await;
+    v.signet.managed().sync_config(&m, &id).await.unwrap();
+    let project = v
+        .signet
+        .secrets()
+        .secret_view(&v.op, &id)
+        .await
+        .unwrap()
+        .project_id
+        .to_string();
+    let p = v
+        .signet
+        .policies()
+        .create(
+            &v.op,
+            &project,
+            "elsewhere",
+            &PolicyRules {
+                cidrs: Some(vec!["10.0.0.0/8".to_owned()]),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    v.signet
+        .policies()
+        .bind(&v.op, &id, Some(p.id.as_str()))
+        .await
+        .unwrap();
+    let m = v.machine(&path).await;
+    let err = v.signet.managed().sync_config(&m, &id).await.err();
+    assert!(matches!(err, Some(CoreError::Forbidden)), "{err:?}");
+}
+
 async fn a_scheduled_rotation_is_pending_until_the_agent_confirms_it(store: Arc<dyn Store>) {
     let v = vault(store).await;
     let id = v.managed.clone();
@@ -377,4 +418,5 @@ signet_testkit::on_both_backends!(
     a_scheduled_rotation_is_pending_until_the_agent_confirms_it,
     only_the_agent_is_answered_and_a_rejection_keeps_the_value,
     the_connections_admin_role_cannot_be_managed,
+    the_secrets_policy_networks_hold_for_sync_config,
 );
