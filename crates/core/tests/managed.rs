@@ -15,7 +15,7 @@ use signet_core::auth::{AuthedMachine, AuthedOperator};
 use signet_core::connection::ConnectionInput;
 use signet_core::managed::ManagedSpec;
 use signet_core::rotation::RotationSpec;
-use signet_core::secret::SecretInput;
+use signet_core::secret::{FieldPatch, SecretInput};
 use signet_core::{Clock, Conflict, CoreError, Signet, SignetConfig};
 use signet_crypto::RootKey;
 use signet_proto::SecretSeed;
@@ -284,6 +284,52 @@ async fn the_secrets_policy_networks_hold_for_sync_config(store: Arc<dyn Store>)
     assert!(matches!(err, Some(CoreError::Forbidden)), "{err:?}");
 }
 
+/// An operator's write to a managed secret keeps its role's username: machines would otherwise
+/// read another role's name, and SikkerKey's agent rolls a failed rotation back to the live
+/// value (setting *that* role's password). A new password under the same username is fine.
+async fn an_operators_write_keeps_the_managed_username(store: Arc<dyn Store>) {
+    let v = vault(store).await;
+    let secrets = v.signet.secrets();
+    for bad in [
+        fields(&[("username", "signet_admin"), ("password", "x")]),
+        fields(&[("username", "app_user"), ("password", "x"), ("extra", "y")]),
+        SecretInput::Value(Zeroizing::new("postgres://x".to_owned())),
+    ] {
+        let err = secrets
+            .update_secret(&v.op, &v.managed, bad, None)
+            .await
+            .unwrap_err();
+        assert!(matches!(err, CoreError::BadRequest(_)), "{err:?}");
+    }
+    let patch = |k: &str| FieldPatch {
+        set: [(k.to_owned(), Zeroizing::new("other".to_owned()))]
+            .into_iter()
+            .collect(),
+        unset: Vec::new(),
+        expected_version: None,
+    };
+    let err = secrets
+        .patch_secret_fields(&v.op, &v.managed, patch("username"))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, CoreError::BadRequest(_)), "{err:?}");
+    assert_eq!(v.version().await, 1);
+    secrets
+        .patch_secret_fields(&v.op, &v.managed, patch("password"))
+        .await
+        .unwrap();
+    secrets
+        .update_secret(
+            &v.op,
+            &v.managed,
+            fields(&[("username", "app_user"), ("password", "new")]),
+            None,
+        )
+        .await
+        .unwrap();
+    assert_eq!(v.version().await, 3);
+}
+
 async fn a_scheduled_rotation_is_pending_until_the_agent_confirms_it(store: Arc<dyn Store>) {
     let v = vault(store).await;
     let id = v.managed.clone();
@@ -419,4 +465,5 @@ signet_testkit::on_both_backends!(
     only_the_agent_is_answered_and_a_rejection_keeps_the_value,
     the_connections_admin_role_cannot_be_managed,
     the_secrets_policy_networks_hold_for_sync_config,
+    an_operators_write_keeps_the_managed_username,
 );
