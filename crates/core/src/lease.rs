@@ -423,7 +423,13 @@ impl Context {
         let active = if settings.mint_fresh {
             None
         } else {
-            self.store.active_lease(&m.record.id, &s.id, now).await?
+            // A lease minted before the secret moved to another connection holds a role on the
+            // old database: answering it with the new connection's address would hand out
+            // credentials that do not work there. It is left to expire; this read mints anew.
+            self.store
+                .active_lease(&m.record.id, &s.id, now)
+                .await?
+                .filter(|l| l.connection_id == settings.connection_id)
         };
         let (lease, password) = match active {
             Some(l) => {

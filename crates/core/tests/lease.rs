@@ -449,6 +449,128 @@ async fn a_failed_mint_is_unavailable_and_leaves_no_role(store: Arc<dyn Store>) 
     );
 }
 
+/// A leased secret moved to another connection: a machine's active lease belongs to the old
+/// database, so the next read mints on the new one instead of answering the old role with the
+/// new connection's host and database.
+async fn a_read_after_the_connection_changed_mints_on_the_new_one(store: Arc<dyn Store>) {
+    let v = vault(store, false, &["GRANT SELECT ON t TO {{name}}"]).await;
+    let first = v.try_read().await.unwrap();
+    assert_eq!(v.use_credentials(&first).await.unwrap(), 7);
+    let db2 = TestDatabase::create().await;
+    let mut admin = PgConnection::connect(db2.url()).await.unwrap();
+    sqlx::raw_sql("CREATE TABLE t (x int); INSERT INTO t VALUES (8)")
+        .execute(&mut admin)
+        .await
+        .unwrap();
+    let pid = v
+        .signet
+        .secrets()
+        .secret_view(&v.op, &v.leased)
+        .await
+        .unwrap()
+        .project_id
+        .to_string();
+    let c = v
+        .signet
+        .connections()
+        .create(
+            &v.op,
+            &pid,
+            ConnectionInput {
+                name: "second".to_owned(),
+                host: "127.0.0.1".to_owned(),
+                port: 5432,
+                database: db2.name().to_owned(),
+                admin_user: "postgres".to_owned(),
+                admin_password: Some(Zeroizing::new("unused-with-trust".to_owned())),
+                tls_mode: "disable".to_owned(),
+            },
+        )
+        .await
+        .unwrap();
+    v.signet
+        .leases()
+        .set(
+            &v.op,
+            &v.leased,
+            &settings(c.id.as_str(), false, &["GRANT SELECT ON t TO {{name}}"]),
+        )
+        .await
+        .unwrap();
+    v.clock.advance(1000);
+    let second = v.try_read().await.unwrap();
+    assert_eq!(second["database"], db2.name());
+    assert_ne!(second["username"], first["username"]);
+    assert_eq!(v.use_credentials(&second).await.unwrap(), 8);
+    // And the new lease is the one read from now on.
+    assert_eq!(v.try_read().await.unwrap()["username"], second["username"]);
+    // Both roles are dropped when they fall due (roles are cluster-wide: none is left behind).
+    v.clock.advance(301_000);
+    assert_eq!(v.signet.leases().reap().await.unwrap().revoked, 2);
+}
+
+/// An agent (SikkerKey's CLI) puts host, database and admin user into a libpq `key=value`
+/// string unquoted, where a later key wins: a database named `db host=evil.example` would send
+/// the stored admin password elsewhere, without the password being typed again.
+async fn connection_fields_cannot_carry_connection_string_keys(store: Arc<dyn Store>) {
+    let v = vault(store, false, &["GRANT SELECT ON t TO {{name}}"]).await;
+    let project = v.signet.leases().settings(&v.op, &v.leased).await.unwrap();
+    let pid = v
+        .signet
+        .secrets()
+        .secret_view(&v.op, &v.leased)
+        .await
+        .unwrap()
+        .project_id
+        .to_string();
+    let input = |host: &str, database: &str, user: &str, password: Option<&str>| ConnectionInput {
+        name: "other".to_owned(),
+        host: host.to_owned(),
+        port: 5432,
+        database: database.to_owned(),
+        admin_user: user.to_owned(),
+        admin_password: password.map(|p| Zeroizing::new(p.to_owned())),
+        tls_mode: "disable".to_owned(),
+    };
+    let db = v.db.name().to_owned();
+    let redirect = format!("{db} host=evil.example");
+    for (host, database, user) in [
+        ("127.0.0.1", redirect.as_str(), "postgres"),
+        ("127.0.0.1", "a=b", "postgres"),
+        ("127.0.0.1", "it's", "postgres"),
+        ("127.0.0.1", r"back\slash", "postgres"),
+        ("127.0.0.1 host=evil.example", db.as_str(), "postgres"),
+        ("127.0.0.1", db.as_str(), "postgres password=x"),
+    ] {
+        let err = v
+            .signet
+            .connections()
+            .update(
+                &v.op,
+                &pid,
+                project.connection_id.as_str(),
+                input(host, database, user, None),
+            )
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(err, CoreError::BadRequest(_)),
+            "{database:?}: {err:?}"
+        );
+        let err = v
+            .signet
+            .connections()
+            .create(&v.op, &pid, input(host, database, user, Some("pw")))
+            .await
+            .unwrap_err();
+        assert!(matches!(err, CoreError::BadRequest(_)), "{host:?}: {err:?}");
+    }
+    // The stored connection is unchanged: a read still mints against the real database.
+    assert_eq!(v.try_read().await.unwrap()["database"], db.as_str());
+    v.clock.advance(301_000);
+    assert_eq!(v.signet.leases().reap().await.unwrap().revoked, 1);
+}
+
 async fn a_lease_due_while_down_is_revoked_at_start(store: Arc<dyn Store>) {
     let v = vault(store, false, &["GRANT SELECT ON t TO {{name}}"]).await;
     let creds = v.try_read().await.unwrap();
@@ -535,4 +657,6 @@ signet_testkit::on_both_backends!(
     mint_fresh_leases_are_revoked_when_the_machine_is_disabled,
     a_failed_mint_is_unavailable_and_leaves_no_role,
     a_lease_due_while_down_is_revoked_at_start,
+    connection_fields_cannot_carry_connection_string_keys,
+    a_read_after_the_connection_changed_mints_on_the_new_one,
 );
