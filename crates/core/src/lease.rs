@@ -38,6 +38,7 @@ use signet_store::{
 };
 use zeroize::Zeroizing;
 
+use crate::connection::Connections;
 use crate::context::Context;
 use crate::journal::Actor;
 use crate::name::check_name;
@@ -621,6 +622,9 @@ async fn mint(
 pub struct Leases {
     /// The shared store, keys, clock, audit writer and permission checks.
     pub(crate) cx: Arc<Context>,
+    /// The database connections leases (and managed secrets) are made in; reached through
+    /// here so `Signet` hands out one service per area.
+    pub(crate) connections: Connections,
 }
 
 /// What the reaper's tick did.
@@ -633,6 +637,11 @@ pub struct Reaped {
 }
 
 impl Leases {
+    /// Database connections: registered per project, their admin password sealed.
+    pub fn connections(&self) -> &Connections {
+        &self.connections
+    }
+
     /// The live secret `id` in the operator's scope (audited refusal otherwise), and its
     /// project; `NotFound` if it does not exist.
     async fn secret(

@@ -152,6 +152,7 @@ async fn vault(store: Arc<dyn Store>, mint_fresh: bool, grants: &[&str]) -> Vaul
     let op = AuthedOperator::key(rec, Role::Owner, signet_testkit::LOCAL);
     let m = granted_machine(&signet, &op, "app", None).await;
     let c = signet
+        .leases()
         .connections()
         .create(
             &op,
@@ -320,12 +321,14 @@ async fn a_read_mints_a_role_that_is_renewed_then_reaped(store: Arc<dyn Store>) 
     // The connection is free again once its secret is gone, not before.
     let deleted = v
         .signet
+        .leases()
         .connections()
         .list(&v.op, leases[0].project_id.as_str())
         .await
         .unwrap();
     let err = v
         .signet
+        .leases()
         .connections()
         .delete(&v.op, leases[0].project_id.as_str(), deleted[0].id.as_str())
         .await
@@ -399,6 +402,7 @@ async fn a_failed_mint_is_unavailable_and_leaves_no_role(store: Arc<dyn Store>) 
     let project = v.signet.leases().settings(&v.op, &v.leased).await.unwrap();
     let conns = v
         .signet
+        .leases()
         .connections()
         .list(
             &v.op,
@@ -426,12 +430,14 @@ async fn a_failed_mint_is_unavailable_and_leaves_no_role(store: Arc<dyn Store>) 
     // The stored password never follows the connection to another server unasked.
     let err = v
         .signet
+        .leases()
         .connections()
         .update(&v.op, &pid, conns[0].id.as_str(), moved(None))
         .await
         .unwrap_err();
     assert!(matches!(err, CoreError::BadRequest(_)), "{err:?}");
     v.signet
+        .leases()
         .connections()
         .update(&v.op, &pid, conns[0].id.as_str(), moved(Some("again")))
         .await
@@ -441,6 +447,7 @@ async fn a_failed_mint_is_unavailable_and_leaves_no_role(store: Arc<dyn Store>) 
     assert!(v.leases().await.is_empty());
     assert_eq!(
         v.signet
+            .leases()
             .connections()
             .test(&v.op, &pid, conns[0].id.as_str())
             .await
@@ -472,6 +479,7 @@ async fn a_read_after_the_connection_changed_mints_on_the_new_one(store: Arc<dyn
         .to_string();
     let c = v
         .signet
+        .leases()
         .connections()
         .create(
             &v.op,
@@ -544,6 +552,7 @@ async fn connection_fields_cannot_carry_connection_string_keys(store: Arc<dyn St
     ] {
         let err = v
             .signet
+            .leases()
             .connections()
             .update(
                 &v.op,
@@ -559,6 +568,7 @@ async fn connection_fields_cannot_carry_connection_string_keys(store: Arc<dyn St
         );
         let err = v
             .signet
+            .leases()
             .connections()
             .create(&v.op, &pid, input(host, database, user, Some("pw")))
             .await

@@ -62,6 +62,7 @@ async fn vault(store: Arc<dyn Store>) -> Vault {
     let m = granted_machine(&signet, &op, "agent", None).await;
     let project = m.project.to_string();
     let connection = signet
+        .leases()
         .connections()
         .create(
             &op,
