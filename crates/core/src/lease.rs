@@ -42,6 +42,7 @@ use signet_store::{
 };
 use zeroize::Zeroizing;
 
+use crate::connection::Connections;
 use crate::context::Context;
 use crate::journal::Actor;
 use crate::name::check_name;
@@ -427,7 +428,13 @@ impl Context {
         let active = if settings.mint_fresh {
             None
         } else {
-            self.store.active_lease(&m.record.id, &s.id, now).await?
+            // A lease minted before the secret moved to another connection holds a role on the
+            // old database: answering it with the new connection's address would hand out
+            // credentials that do not work there. It is left to expire; this read mints anew.
+            self.store
+                .active_lease(&m.record.id, &s.id, now)
+                .await?
+                .filter(|l| l.connection_id == settings.connection_id)
         };
         let (lease, password) = match active {
             Some(l) => {
@@ -640,6 +647,9 @@ async fn mint(
 pub struct Leases {
     /// The shared store, keys, clock, audit writer and permission checks.
     pub(crate) cx: Arc<Context>,
+    /// The database connections leases (and managed secrets) are made in; reached through
+    /// here so `Signet` hands out one service per area.
+    pub(crate) connections: Connections,
 }
 
 /// What the reaper's tick did.
@@ -652,6 +662,11 @@ pub struct Reaped {
 }
 
 impl Leases {
+    /// Database connections: registered per project, their admin password sealed.
+    pub fn connections(&self) -> &Connections {
+        &self.connections
+    }
+
     /// The live secret `id` in the operator's scope (audited refusal otherwise), and its
     /// project; `NotFound` if it does not exist.
     async fn secret(

@@ -226,7 +226,15 @@ impl Managed {
                 "the username must be a PostgreSQL role name of a-z, 0-9 and _, starting with a letter, at most 63 characters",
             ));
         }
-        self.check_connection(&s, &spec.connection_id).await?;
+        let admin = self.check_connection(&s, &spec.connection_id).await?;
+        // The agent logs in as the admin role to set the managed role's password: managing the
+        // admin role itself would put the admin password into a secret every granted machine
+        // reads, and lock the agent out of the database with the first rotation.
+        if admin.admin_user == username {
+            return Err(CoreError::bad(
+                "the username must not be the connection's admin user",
+            ));
+        }
         let agent = match &spec.agent_machine_id {
             None => None,
             Some(m) => {
@@ -292,11 +300,14 @@ impl Managed {
         parse_fields(&self.reads.decrypt(&view)?.0)
     }
 
-    /// A connection id names a connection of the secret's project.
-    async fn check_connection(&self, s: &SecretRecord, connection: &str) -> CoreResult<()> {
+    /// A connection id names a connection of the secret's project: its details.
+    async fn check_connection(
+        &self,
+        s: &SecretRecord,
+        connection: &str,
+    ) -> CoreResult<AdminConnection> {
         self.admin_connection(s, connection)
             .await
-            .map(drop)
             .map_err(|e| match e {
                 CoreError::NotFound => {
                     CoreError::bad("no such database connection in the secret's project")
@@ -479,6 +490,14 @@ impl Managed {
     pub async fn sync_config(&self, m: &AuthedMachine, id: &str) -> CoreResult<SyncConfig> {
         let action = AuditAction::SecretSyncConfig;
         let (view, state) = self.agent_view(m, id, action).await?;
+        // The pending value is the secret's next value: the policy's source, time and expiry
+        // rules hold for it as for a read.
+        if let Some(reason) = crate::policy::refuses_uncounted(&self.cx, m, &view)? {
+            self.cx
+                .audit_machine_denied(m, action, view.secret.id.as_str(), reason)
+                .await?;
+            return Err(CoreError::Forbidden);
+        }
         let connection = self
             .admin_connection(&view.secret, &state.record.connection_id)
             .await

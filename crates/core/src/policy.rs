@@ -241,6 +241,34 @@ pub(crate) struct Admitted {
     pub(crate) rotate: bool,
 }
 
+/// The axes of `view`'s bound policy that spend no counter: its expiry, its window and its
+/// networks. A sync agent's `sync-config` hands out the pending value (the secret's next value)
+/// and must pass them like a read; it polls every few seconds, so it spends no read counter.
+/// `Some(reason)`: refused on that axis.
+pub(crate) fn refuses_uncounted(
+    cx: &Context,
+    m: &AuthedMachine,
+    view: &SecretReadView,
+) -> CoreResult<Option<DenialReason>> {
+    let Some(policy) = &view.policy else {
+        return Ok(None);
+    };
+    let rules = Compiled::from_stored(policy)?;
+    let now = cx.now_ms();
+    if rules.expires_ms.is_some_and(|e| now >= e) {
+        return Ok(Some(DenialReason::PolicyExpired));
+    }
+    if rules.window.as_ref().is_some_and(|w| !w.open_at(now)) {
+        return Ok(Some(DenialReason::PolicyWindow));
+    }
+    if let Some(cidrs) = &rules.cidrs
+        && !crate::address::ip_in_cidrs(m.source_ip, cidrs)
+    {
+        return Ok(Some(DenialReason::PolicyCidr));
+    }
+    Ok(None)
+}
+
 /// Evaluates the bound policy of `view` for one read by `m` at `now_ms`, spending its counters.
 /// `Err(reason)`: refused on that axis, nothing spent. A secret without a policy is admitted
 /// here without touching the store.

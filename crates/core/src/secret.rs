@@ -751,6 +751,10 @@ impl Secrets {
             .await?;
         refuse_canary(&s)?;
         check_expected(expected, s.current_version)?;
+        match &input {
+            SecretInput::Fields(fields) => self.keep_managed_username(&s.id, fields).await?,
+            SecretInput::Value(_) => self.keep_managed_username(&s.id, &BTreeMap::new()).await?,
+        }
         let id = s.id.clone();
         let project = self
             .cx
@@ -808,6 +812,34 @@ impl Secrets {
             .await
     }
 
+    /// A managed secret's value names its binding's role (`crate::managed`): an operator's write
+    /// keeps the fields `username` and `password`, with the same username. Machines would
+    /// otherwise read another role's name, and SikkerKey's agent, which rolls a failed rotation
+    /// back to the live value, would set that role's password.
+    async fn keep_managed_username(
+        &self,
+        id: &SecretId,
+        fields: &BTreeMap<String, Zeroizing<String>>,
+    ) -> CoreResult<()> {
+        let Some(m) = self.cx.store.managed(id).await? else {
+            return Ok(());
+        };
+        let mut names: Vec<&str> = fields.keys().map(String::as_str).collect();
+        names.sort_unstable();
+        let same = names == ["password", "username"]
+            && fields
+                .get("username")
+                .is_some_and(|u| u.as_str() == m.record.username);
+        if same {
+            Ok(())
+        } else {
+            Err(CoreError::bad(format!(
+                "a managed secret keeps the fields username and password, with username {}",
+                m.record.username
+            )))
+        }
+    }
+
     /// A new version of a structured secret computed from its current fields by `change`, at
     /// the current version: which must be `expected` (check-and-set, a
     /// [`CoreError::VersionConflict`] otherwise) and `base` (a field merge's base version, a
@@ -850,6 +882,7 @@ impl Secrets {
         }
         let current = parse_fields(&self.reads.decrypt(&view)?.0)?;
         let (fields, summary) = change(current)?;
+        self.keep_managed_username(&id, &fields).await?;
         let project = self
             .cx
             .store

@@ -50,7 +50,6 @@ pub struct Signet {
     audit: AuditLog,
     auth: Auth,
     budgets: Budgets,
-    connections: Connections,
     enrollment: Enrollment,
     events: Events,
     invites: Invites,
@@ -188,8 +187,10 @@ impl Signet {
                 cx: cx.clone(),
                 accounts: accounts.clone(),
             },
-            connections: Connections { cx: cx.clone() },
-            leases: Leases { cx: cx.clone() },
+            leases: Leases {
+                cx: cx.clone(),
+                connections: Connections { cx: cx.clone() },
+            },
             machines: Machines { cx: cx.clone() },
             managed: Managed {
                 cx: cx.clone(),
@@ -298,11 +299,6 @@ impl Signet {
     /// Invitations.
     pub fn invites(&self) -> &Invites {
         &self.invites
-    }
-
-    /// Database connections for leased secrets.
-    pub fn connections(&self) -> &Connections {
-        &self.connections
     }
 
     /// Leased secrets, leases, and the reaper's tick.

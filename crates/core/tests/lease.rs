@@ -152,6 +152,7 @@ async fn vault(store: Arc<dyn Store>, mint_fresh: bool, grants: &[&str]) -> Vaul
     let op = AuthedOperator::key(rec, Role::Owner, signet_testkit::LOCAL);
     let m = granted_machine(&signet, &op, "app", None).await;
     let c = signet
+        .leases()
         .connections()
         .create(
             &op,
@@ -320,12 +321,14 @@ async fn a_read_mints_a_role_that_is_renewed_then_reaped(store: Arc<dyn Store>) 
     // The connection is free again once its secret is gone, not before.
     let deleted = v
         .signet
+        .leases()
         .connections()
         .list(&v.op, leases[0].project_id.as_str())
         .await
         .unwrap();
     let err = v
         .signet
+        .leases()
         .connections()
         .delete(&v.op, leases[0].project_id.as_str(), deleted[0].id.as_str())
         .await
@@ -399,6 +402,7 @@ async fn a_failed_mint_is_unavailable_and_leaves_no_role(store: Arc<dyn Store>) 
     let project = v.signet.leases().settings(&v.op, &v.leased).await.unwrap();
     let conns = v
         .signet
+        .leases()
         .connections()
         .list(
             &v.op,
@@ -426,12 +430,14 @@ async fn a_failed_mint_is_unavailable_and_leaves_no_role(store: Arc<dyn Store>) 
     // The stored password never follows the connection to another server unasked.
     let err = v
         .signet
+        .leases()
         .connections()
         .update(&v.op, &pid, conns[0].id.as_str(), moved(None))
         .await
         .unwrap_err();
     assert!(matches!(err, CoreError::BadRequest(_)), "{err:?}");
     v.signet
+        .leases()
         .connections()
         .update(&v.op, &pid, conns[0].id.as_str(), moved(Some("again")))
         .await
@@ -441,12 +447,138 @@ async fn a_failed_mint_is_unavailable_and_leaves_no_role(store: Arc<dyn Store>) 
     assert!(v.leases().await.is_empty());
     assert_eq!(
         v.signet
+            .leases()
             .connections()
             .test(&v.op, &pid, conns[0].id.as_str())
             .await
             .unwrap(),
         Some("unreachable")
     );
+}
+
+/// A leased secret moved to another connection: a machine's active lease belongs to the old
+/// database, so the next read mints on the new one instead of answering the old role with the
+/// new connection's host and database.
+async fn a_read_after_the_connection_changed_mints_on_the_new_one(store: Arc<dyn Store>) {
+    let v = vault(store, false, &["GRANT SELECT ON t TO {{name}}"]).await;
+    let first = v.try_read().await.unwrap();
+    assert_eq!(v.use_credentials(&first).await.unwrap(), 7);
+    let db2 = TestDatabase::create().await;
+    let mut admin = PgConnection::connect(db2.url()).await.unwrap();
+    sqlx::raw_sql("CREATE TABLE t (x int); INSERT INTO t VALUES (8)")
+        .execute(&mut admin)
+        .await
+        .unwrap();
+    let pid = v
+        .signet
+        .secrets()
+        .secret_view(&v.op, &v.leased)
+        .await
+        .unwrap()
+        .project_id
+        .to_string();
+    let c = v
+        .signet
+        .leases()
+        .connections()
+        .create(
+            &v.op,
+            &pid,
+            ConnectionInput {
+                name: "second".to_owned(),
+                host: "127.0.0.1".to_owned(),
+                port: 5432,
+                database: db2.name().to_owned(),
+                admin_user: "postgres".to_owned(),
+                admin_password: Some(Zeroizing::new("unused-with-trust".to_owned())),
+                tls_mode: "disable".to_owned(),
+            },
+        )
+        .await
+        .unwrap();
+    v.signet
+        .leases()
+        .set(
+            &v.op,
+            &v.leased,
+            &settings(c.id.as_str(), false, &["GRANT SELECT ON t TO {{name}}"]),
+        )
+        .await
+        .unwrap();
+    v.clock.advance(1000);
+    let second = v.try_read().await.unwrap();
+    assert_eq!(second["database"], db2.name());
+    assert_ne!(second["username"], first["username"]);
+    assert_eq!(v.use_credentials(&second).await.unwrap(), 8);
+    // And the new lease is the one read from now on.
+    assert_eq!(v.try_read().await.unwrap()["username"], second["username"]);
+    // Both roles are dropped when they fall due (roles are cluster-wide: none is left behind).
+    v.clock.advance(301_000);
+    assert_eq!(v.signet.leases().reap().await.unwrap().revoked, 2);
+}
+
+/// An agent (SikkerKey's CLI) puts host, database and admin user into a libpq `key=value`
+/// string unquoted, where a later key wins: a database named `db host=evil.example` would send
+/// the stored admin password elsewhere, without the password being typed again.
+async fn connection_fields_cannot_carry_connection_string_keys(store: Arc<dyn Store>) {
+    let v = vault(store, false, &["GRANT SELECT ON t TO {{name}}"]).await;
+    let project = v.signet.leases().settings(&v.op, &v.leased).await.unwrap();
+    let pid = v
+        .signet
+        .secrets()
+        .secret_view(&v.op, &v.leased)
+        .await
+        .unwrap()
+        .project_id
+        .to_string();
+    let input = |host: &str, database: &str, user: &str, password: Option<&str>| ConnectionInput {
+        name: "other".to_owned(),
+        host: host.to_owned(),
+        port: 5432,
+        database: database.to_owned(),
+        admin_user: user.to_owned(),
+        admin_password: password.map(|p| Zeroizing::new(p.to_owned())),
+        tls_mode: "disable".to_owned(),
+    };
+    let db = v.db.name().to_owned();
+    let redirect = format!("{db} host=evil.example");
+    for (host, database, user) in [
+        ("127.0.0.1", redirect.as_str(), "postgres"),
+        ("127.0.0.1", "a=b", "postgres"),
+        ("127.0.0.1", "it's", "postgres"),
+        ("127.0.0.1", r"back\slash", "postgres"),
+        ("127.0.0.1 host=evil.example", db.as_str(), "postgres"),
+        ("127.0.0.1", db.as_str(), "postgres password=x"),
+    ] {
+        let err = v
+            .signet
+            .leases()
+            .connections()
+            .update(
+                &v.op,
+                &pid,
+                project.connection_id.as_str(),
+                input(host, database, user, None),
+            )
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(err, CoreError::BadRequest(_)),
+            "{database:?}: {err:?}"
+        );
+        let err = v
+            .signet
+            .leases()
+            .connections()
+            .create(&v.op, &pid, input(host, database, user, Some("pw")))
+            .await
+            .unwrap_err();
+        assert!(matches!(err, CoreError::BadRequest(_)), "{host:?}: {err:?}");
+    }
+    // The stored connection is unchanged: a read still mints against the real database.
+    assert_eq!(v.try_read().await.unwrap()["database"], db.as_str());
+    v.clock.advance(301_000);
+    assert_eq!(v.signet.leases().reap().await.unwrap().revoked, 1);
 }
 
 async fn a_lease_due_while_down_is_revoked_at_start(store: Arc<dyn Store>) {
@@ -564,4 +696,6 @@ signet_testkit::on_both_backends!(
     a_failed_mint_is_unavailable_and_leaves_no_role,
     a_lease_due_while_down_is_revoked_at_start,
     racing_first_reads_share_one_lease,
+    connection_fields_cannot_carry_connection_string_keys,
+    a_read_after_the_connection_changed_mints_on_the_new_one,
 );

@@ -10,11 +10,12 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use signet_api::admin::policy::PolicyRules;
 use signet_core::auth::{AuthedMachine, AuthedOperator};
 use signet_core::connection::ConnectionInput;
 use signet_core::managed::ManagedSpec;
 use signet_core::rotation::RotationSpec;
-use signet_core::secret::SecretInput;
+use signet_core::secret::{FieldPatch, SecretInput};
 use signet_core::{Clock, Conflict, CoreError, Signet, SignetConfig};
 use signet_crypto::RootKey;
 use signet_proto::SecretSeed;
@@ -61,6 +62,7 @@ async fn vault(store: Arc<dyn Store>) -> Vault {
     let m = granted_machine(&signet, &op, "agent", None).await;
     let project = m.project.to_string();
     let connection = signet
+        .leases()
         .connections()
         .create(
             &op,
@@ -203,6 +205,132 @@ impl Vault {
     }
 }
 
+/// The connection's admin role cannot be the managed role: its rotated password would become a
+/// value every granted machine reads, and the agent would lock itself out.
+async fn the_connections_admin_role_cannot_be_managed(store: Arc<dyn Store>) {
+    let v = vault(store).await;
+    let project = v
+        .signet
+        .secrets()
+        .secret_view(&v.op, &v.managed)
+        .await
+        .unwrap()
+        .project_id
+        .to_string();
+    let admin = v
+        .signet
+        .secrets()
+        .create_secret(
+            &v.op,
+            &project,
+            "ADMIN_DB",
+            fields(&[("username", "signet_admin"), ("password", "x")]),
+        )
+        .await
+        .unwrap();
+    let err = v
+        .signet
+        .managed()
+        .set(
+            &v.op,
+            &admin.id.to_string(),
+            ManagedSpec {
+                connection_id: v.connection.clone(),
+                agent_machine_id: Some(v.machine.clone()),
+                poll_interval_secs: None,
+            },
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(err, CoreError::BadRequest(_)), "{err:?}");
+}
+
+/// `sync-config` hands out the pending value, the secret's next value: a policy that keeps the
+/// secret's reads to other networks keeps it from the agent too (audited, the uniform 403).
+async fn the_secrets_policy_networks_hold_for_sync_config(store: Arc<dyn Store>) {
+    let v = vault(store).await;
+    let id = v.managed.clone();
+    let path = format!("/v1/secret/{id}/sync-config");
+    let m = v.machine(&path).await;
+    v.signet.managed().sync_config(&m, &id).await.unwrap();
+    let project = v
+        .signet
+        .secrets()
+        .secret_view(&v.op, &id)
+        .await
+        .unwrap()
+        .project_id
+        .to_string();
+    let p = v
+        .signet
+        .policies()
+        .create(
+            &v.op,
+            &project,
+            "elsewhere",
+            &PolicyRules {
+                cidrs: Some(vec!["10.0.0.0/8".to_owned()]),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    v.signet
+        .policies()
+        .bind(&v.op, &id, Some(p.id.as_str()))
+        .await
+        .unwrap();
+    let m = v.machine(&path).await;
+    let err = v.signet.managed().sync_config(&m, &id).await.err();
+    assert!(matches!(err, Some(CoreError::Forbidden)), "{err:?}");
+}
+
+/// An operator's write to a managed secret keeps its role's username: machines would otherwise
+/// read another role's name, and SikkerKey's agent rolls a failed rotation back to the live
+/// value (setting *that* role's password). A new password under the same username is fine.
+async fn an_operators_write_keeps_the_managed_username(store: Arc<dyn Store>) {
+    let v = vault(store).await;
+    let secrets = v.signet.secrets();
+    for bad in [
+        fields(&[("username", "signet_admin"), ("password", "x")]),
+        fields(&[("username", "app_user"), ("password", "x"), ("extra", "y")]),
+        SecretInput::Value(Zeroizing::new("postgres://x".to_owned())),
+    ] {
+        let err = secrets
+            .update_secret(&v.op, &v.managed, bad, None)
+            .await
+            .unwrap_err();
+        assert!(matches!(err, CoreError::BadRequest(_)), "{err:?}");
+    }
+    let patch = |k: &str| FieldPatch {
+        set: [(k.to_owned(), Zeroizing::new("other".to_owned()))]
+            .into_iter()
+            .collect(),
+        unset: Vec::new(),
+        expected_version: None,
+    };
+    let err = secrets
+        .patch_secret_fields(&v.op, &v.managed, patch("username"))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, CoreError::BadRequest(_)), "{err:?}");
+    assert_eq!(v.version().await, 1);
+    secrets
+        .patch_secret_fields(&v.op, &v.managed, patch("password"))
+        .await
+        .unwrap();
+    secrets
+        .update_secret(
+            &v.op,
+            &v.managed,
+            fields(&[("username", "app_user"), ("password", "new")]),
+            None,
+        )
+        .await
+        .unwrap();
+    assert_eq!(v.version().await, 3);
+}
+
 async fn a_scheduled_rotation_is_pending_until_the_agent_confirms_it(store: Arc<dyn Store>) {
     let v = vault(store).await;
     let id = v.managed.clone();
@@ -336,4 +464,7 @@ async fn only_the_agent_is_answered_and_a_rejection_keeps_the_value(store: Arc<d
 signet_testkit::on_both_backends!(
     a_scheduled_rotation_is_pending_until_the_agent_confirms_it,
     only_the_agent_is_answered_and_a_rejection_keeps_the_value,
+    the_connections_admin_role_cannot_be_managed,
+    the_secrets_policy_networks_hold_for_sync_config,
+    an_operators_write_keeps_the_managed_username,
 );

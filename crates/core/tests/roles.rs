@@ -462,6 +462,21 @@ async fn a_viewer_changes_nothing_and_every_refusal_is_audited() {
             "delete_alert_rule",
             s.alerts().delete(v, "alr_000000000000").await.map(drop),
         ),
+        (
+            "set_managed",
+            s.managed()
+                .set(
+                    v,
+                    "sk_0000000000",
+                    signet_core::managed::ManagedSpec {
+                        connection_id: "dbc_0000000000".to_owned(),
+                        agent_machine_id: None,
+                        poll_interval_secs: None,
+                    },
+                )
+                .await
+                .map(drop),
+        ),
     ];
     for (what, r) in &refusals {
         assert_eq!(r, &Err(CoreError::Forbidden), "{what}");
@@ -710,6 +725,7 @@ fn every_post_admin_route_is_classified() {
         "/v1/admin/webhooks/{id}/test",
         "/v1/admin/alerts",
         "/v1/admin/alerts/{id}/delete",
+        "/v1/admin/secrets/{id}/managed",
     ];
     // POST only because signed routes carry parameters in the body, or acting on one's own key.
     let open_to_viewers = [

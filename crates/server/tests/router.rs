@@ -309,3 +309,49 @@ async fn a_content_encoding_is_415_before_routing_or_authentication() {
     let (status, _, _) = call(&app, req).await;
     assert_ne!(status, StatusCode::UNSUPPORTED_MEDIA_TYPE);
 }
+
+/// Issue 12's machine routes (agent, events) refuse like every other machine route: one 401
+/// body before anything about the secret or the event id is looked at, and 413 above the limit.
+#[tokio::test]
+async fn issue_12_machine_routes_refuse_like_every_machine_route() {
+    let (app, _dir) = app().await;
+    let reference = call(&app, get("/v1/secret/sk_AAAAAAAAAA")).await;
+    assert_eq!(reference.0, StatusCode::UNAUTHORIZED);
+    for uri in [
+        "/v1/secret/sk_AAAAAAAAAA/sync-config",
+        "/v1/secret/sk_bad/sync-config",
+        "/v1/events",
+        "/v1/events/0",
+        "/v1/events/-1",
+        "/v1/events/x",
+        "/v1/events/99999999999999999999999",
+    ] {
+        let got = call(&app, get(uri)).await;
+        assert_eq!((got.0, &got.1), (reference.0, &reference.1), "{uri}");
+    }
+    let bad_id = Request::get("/v1/events")
+        .header("last-event-id", "-1")
+        .body(Body::empty())
+        .expect("request");
+    let got = call(&app, bad_id).await;
+    assert_eq!((got.0, &got.1), (reference.0, &reference.1));
+    for action in ["heartbeat", "confirm-rotation", "reject-rotation"] {
+        let uri = format!("/v1/secret/sk_AAAAAAAAAA/agent/{action}");
+        let got = call(
+            &app,
+            post_json(&uri, &serde_json::json!({"status": "healthy"})),
+        )
+        .await;
+        assert_eq!((got.0, &got.1), (reference.0, &reference.1), "{uri}");
+        let big = vec![b'a'; 16 * 1024 + 1];
+        let req = Request::post(uri.as_str())
+            .header("content-length", big.len())
+            .body(Body::from(big))
+            .expect("request");
+        assert_eq!(
+            call(&app, req).await.0,
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "{uri}"
+        );
+    }
+}

@@ -90,8 +90,8 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
     },
     Migration {
         version: 13,
-        name: "0013_leasefix.sql",
-        sql: include_str!("../migrations/0013_leasefix.sql"),
+        name: "0013_lease_reuse.sql",
+        sql: include_str!("../migrations/0013_lease_reuse.sql"),
     },
 ];
 

@@ -531,6 +531,11 @@ async fn a_viewer_cannot_change_anything_and_a_developer_only_secrets(backend: B
             ),
         ),
         (
+            "/v1/admin/secrets/{id}/managed",
+            format!("/v1/admin/secrets/{sid}/managed"),
+            Some(json!({"connectionId": "dbc_0000000000"})),
+        ),
+        (
             "/v1/admin/leases/{id}/renew",
             "/v1/admin/leases/lease_0000000000000000/renew".into(),
             None,
@@ -571,6 +576,11 @@ async fn a_viewer_cannot_change_anything_and_a_developer_only_secrets(backend: B
             "/v1/admin/alerts/{id}/delete",
             "/v1/admin/alerts/alr_000000000000/delete".into(),
             None,
+        ),
+        (
+            "/v1/admin/secrets/{id}/managed",
+            "/v1/admin/secrets/sk_0000000000/managed".into(),
+            Some(json!({"connectionId": "dbc_0000000000"})),
         ),
         (user_route, u("role"), Some(json!({"role": "viewer"}))),
         (user_route, u("suspend"), None),

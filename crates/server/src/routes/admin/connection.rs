@@ -55,6 +55,7 @@ pub(super) async fn list(
     let id = found(id)?;
     let list = s
         .signet
+        .leases()
         .connections()
         .list(&call.operator, &id.to_string())
         .await?;
@@ -72,6 +73,7 @@ pub(super) async fn create(
     let id = found(id)?;
     Ok(Json(answer(
         s.signet
+            .leases()
             .connections()
             .create(&call.operator, &id.to_string(), input(b))
             .await?,
@@ -86,6 +88,7 @@ pub(super) async fn show(
     let (project, id) = found(ids)?;
     Ok(Json(answer(
         s.signet
+            .leases()
             .connections()
             .show(&call.operator, &project.to_string(), &id.to_string())
             .await?,
@@ -101,6 +104,7 @@ pub(super) async fn update(
     let (project, id) = found(ids)?;
     Ok(Json(answer(
         s.signet
+            .leases()
             .connections()
             .update(
                 &call.operator,
@@ -120,6 +124,7 @@ pub(super) async fn delete(
     no_body(&call)?;
     let (project, id) = found(ids)?;
     s.signet
+        .leases()
         .connections()
         .delete(&call.operator, &project.to_string(), &id.to_string())
         .await?;
@@ -138,6 +143,7 @@ pub(super) async fn test(
     let (project, id) = found(ids)?;
     let failed = s
         .signet
+        .leases()
         .connections()
         .test(&call.operator, &project.to_string(), &id.to_string())
         .await?;
