@@ -116,16 +116,18 @@ impl LeaseStore for PgStore {
 
     async fn insert_lease(&self, l: &LeaseRecord) -> StoreResult<()> {
         let mut tx = self.begin().await?;
-        // An expired lease still active (the reaper has not come yet) is no longer the one
-        // reads reuse: it leaves the unique set, so the new lease can take its place.
+        // An expired lease still active (the reaper has not come yet), or one on a connection
+        // the secret has since left, is no longer the one reads reuse: it leaves the unique set
+        // (and stays due for the reaper), so the new lease can take its place.
         sqlx::query(
             "UPDATE leases SET reusable = FALSE
              WHERE machine_id = $1 AND secret_id = $2 AND state = 'active' AND reusable
-               AND expires_ms <= $3",
+               AND (expires_ms <= $3 OR connection_id <> $4)",
         )
         .bind(l.machine_id.to_string())
         .bind(l.secret_id.as_str())
         .bind(l.created_ms)
+        .bind(l.connection_id.as_str())
         .execute(&mut *tx)
         .await
         .map_err(db)?;

@@ -121,14 +121,20 @@ impl LeaseStore for SqliteStore {
     async fn insert_lease(&self, l: &LeaseRecord) -> StoreResult<()> {
         let l = l.clone();
         self.write(move |tx| {
-            // An expired lease still active (the reaper has not come yet) is no longer the one
-            // reads reuse: it leaves the unique set, so the new lease can take its place.
+            // An expired lease still active (the reaper has not come yet), or one on a connection
+            // the secret has since left, is no longer the one reads reuse: it leaves the unique
+            // set (and stays due for the reaper), so the new lease can take its place.
             exec(
                 tx,
                 "UPDATE leases SET reusable = 0
                  WHERE machine_id = ?1 AND secret_id = ?2 AND state = 'active' AND reusable = 1
-                   AND expires_ms <= ?3",
-                params![l.machine_id.to_string(), l.secret_id.as_str(), l.created_ms],
+                   AND (expires_ms <= ?3 OR connection_id <> ?4)",
+                params![
+                    l.machine_id.to_string(),
+                    l.secret_id.as_str(),
+                    l.created_ms,
+                    l.connection_id.as_str()
+                ],
             )?;
             let inserted = exec(
                 tx,
