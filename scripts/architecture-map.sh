@@ -15,7 +15,7 @@ map=docs/architecture.md
 listed() {
     git ls-files --cached --others --exclude-standard -- \
         'crates/*/src/*' 'crates/*/tests/*' 'crates/*/examples/*' 'crates/*/migrations/*' \
-        'crates/*/assets/*' 'fuzz/Cargo.toml' 'fuzz/*.py' 'fuzz/src/*' 'fuzz/fuzz_targets/*' \
+        'crates/*/assets/*' 'fuzz/Cargo.toml' 'fuzz/*.py' 'fuzz/src/*' 'fuzz/checks/*' 'fuzz/fuzz_targets/*' \
         'scripts/*' 'tests/*' |
         grep -v -e '/package-lock\.json$' -e '/\.gitignore$' -e '/node_modules/' -e '__pycache__' |
         sort -u

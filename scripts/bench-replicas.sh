@@ -17,8 +17,13 @@ CONNS="${2:-32}"
 SECS="${3:-10}"
 PG="${SIGNET_BENCH_PG:-postgres://postgres@127.0.0.1:5432}"
 
-cargo build --release --locked --bin signet --bin signet-bench >&2
-BIN="$PWD/target/release"
+# SIGNET_BENCH_BIN=DIR runs the binaries already in DIR instead of building this checkout.
+if [ -n "${SIGNET_BENCH_BIN:-}" ]; then
+  BIN="$SIGNET_BENCH_BIN"
+else
+  cargo build --release --locked --bin signet --bin signet-bench >&2
+  BIN="$PWD/target/release"
+fi
 TMP="$(mktemp -d)"
 DB="signet_bench_$(head -c 6 /dev/urandom | od -An -tx1 | tr -d ' \n')"
 PIDS=()

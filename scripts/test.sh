@@ -3,13 +3,22 @@
 # installs or starts the rest (Chromium, Node.js, PostgreSQL, the Python venv, cargo-deny); then
 #   formatting and lints; the dependency rules (cargo deny, the layering check and its
 #   self-test, the architecture map); unit, conformance, in-process router and end-to-end process
-#   tests; the protocol vectors re-checked in Python; and the official SikkerKey Python SDK
-#   reading secrets from a real server (also across two replicas on PostgreSQL); and the web
-#   dashboard in headless Chromium. The PostgreSQL tests use $SIGNET_TEST_PG_URL (default
+#   tests (the fuzz corpus replay among them); the protocol vectors re-checked in Python; the
+#   official SikkerKey Python SDK reading secrets from a real server (also across two replicas
+#   on PostgreSQL); the web dashboard in headless Chromium; and every benchmark script once,
+#   briefly, on the debug binaries. The PostgreSQL tests use $SIGNET_TEST_PG_URL (default
 #   postgres://postgres@127.0.0.1:5432/test, which setup.sh starts and creates) whose user may
 #   create databases.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+# CI (CI=true) builds once, from a fresh clone: incremental compilation's caches would only be
+# written, never read, and full debug info is written for every crate and test binary and linked
+# into each; line tables keep file and line in a failing test's backtrace. Set here, not per
+# command, so clippy, the tests and the binaries the later steps run share one profile.
+if [ "${CI:-}" = true ]; then
+  export CARGO_INCREMENTAL=0 CARGO_PROFILE_DEV_DEBUG=line-tables-only
+fi
 
 # Each step's heading also says how long the run has taken so far, so a slow CI run shows where.
 step() { printf '\n==> [%dm%02ds] %s\n' $((SECONDS / 60)) $((SECONDS % 60)) "$*"; }
@@ -21,9 +30,9 @@ step "cargo fmt --check"
 cargo fmt --all --check
 
 step "cargo clippy -D warnings"
+# `--all-targets` includes signet-cli's tests, whose dev-dependency turns on signet-server's
+# `fuzzing` feature, so the parsers named for the fuzzers are linted here too.
 cargo clippy --workspace --all-targets --locked -- -D warnings
-# The parsers named for the fuzzers sit behind a feature no other build turns on.
-cargo clippy -p signet-server --features fuzzing --lib --locked -- -D warnings
 
 step "cargo deny (advisories from the committed snapshot, licences, bans, sources)"
 ./scripts/deny.sh
@@ -36,16 +45,13 @@ step "layering: the pure crates never depend on a driver, an HTTP stack or tokio
 step "architecture map: docs/architecture.md names every source file"
 ./scripts/architecture-map.sh
 
-step "cargo test (unit, store conformance, router, end-to-end processes)"
+step "cargo test (unit, store conformance, router, end-to-end processes, fuzz corpus replay)"
+# The fuzz corpus replay is crates/cli/tests/fuzz_corpus.rs: the fuzz targets' own checks over
+# every committed seed, in this build; scripts/fuzz.sh's instrumented build is for real fuzzing.
 cargo test --workspace --locked
 
 step "protocol vectors, independent Python implementation"
 .venv/bin/python scripts/vectors/check_vectors.py testdata/vectors
-
-step "fuzz targets over the committed corpus (docs/fuzzing.md)"
-# Replay only (-runs=0): the instrumented build of fuzz/ is the cost (several minutes on a cold
-# fuzz/target); mutation runs of any length are `scripts/fuzz.sh SECONDS`.
-./scripts/fuzz.sh 0
 
 step "official sikkerkey Python SDK against a real server"
 SIGNET_BIN="${CARGO_TARGET_DIR:-$PWD/target}/debug/signet" .venv/bin/python -m pytest -q tests/sdk
@@ -64,4 +70,30 @@ signet_bin="${CARGO_TARGET_DIR:-$PWD/target}/debug/signet"
   # The same suite again with every server on its own PostgreSQL database.
   SIGNET_TEST_BACKEND=postgres SIGNET_BIN="$signet_bin" node --test --test-concurrency=1 --test-timeout=120000
 )
+
+step "every benchmark script once, for a few seconds, on the debug binaries (so none rots)"
+# One line per script and how its smoke run calls it; the check below fails when a
+# scripts/bench*.sh or scripts/bench/*.sh has no line. The figures come from release builds
+# (BENCHMARKS.md); here only that each script still runs to its end, audit checks included.
+bench_smoke="
+scripts/bench.sh 1 4 1
+scripts/bench-peer.sh 1 4 1
+scripts/bench-latency.sh 1 1 8 '25 50'
+scripts/bench-streams.sh 1 10 1
+scripts/bench-replicas.sh 1 4 1
+scripts/bench-lease.sh 1 1
+FLOOD_JUNK=200 FLOOD_SIGN_INS=10 FLOOD_SECS=1 scripts/bench/floods.sh 1 debug
+"
+for script in scripts/bench*.sh scripts/bench/*.sh; do
+  [ "$script" = scripts/bench/lib.sh ] && continue
+  grep -q "^[A-Z_=0-9 ]*$script " <<<"$bench_smoke" || { echo "no smoke line for $script in scripts/test.sh" >&2; exit 1; }
+done
+while read -r line; do
+  [ -n "$line" ] || continue
+  printf -- '--- %s\n' "$line"
+  started=$SECONDS
+  (export SIGNET_BENCH_BIN="${CARGO_TARGET_DIR:-$PWD/target}/debug"; eval "$line")
+  printf -- '--- %ss\n' $((SECONDS - started))
+done <<<"$bench_smoke"
+
 step "all passed"

@@ -9,20 +9,28 @@
 #
 #   scripts/bench/floods.sh [RUNS] [PROFILE]     e.g. scripts/bench/floods.sh 5 release
 #
+# FLOOD_JUNK, FLOOD_SIGN_INS and FLOOD_SECS shrink the floods (default 10000, 500, 10).
 # PROFILE is `release` (the figures to quote) or `debug` (a quick check). SKIP_BUILD=1 uses the
-# binaries already in target/PROFILE (for example the ones `cargo test` built).
+# binaries already in target/PROFILE (for example the ones `cargo test` built);
+# SIGNET_BENCH_BIN=DIR the ones in DIR.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 RUNS="${1:-5}"
 PROFILE="${2:-release}"
-if [ -n "${SKIP_BUILD:-}" ]; then
+# Smaller floods for a smoke run (scripts/test.sh); the figures use the defaults.
+JUNK="${FLOOD_JUNK:-10000}"
+SIGN_INS="${FLOOD_SIGN_INS:-500}"
+SECS="${FLOOD_SECS:-10}"
+if [ -n "${SIGNET_BENCH_BIN:-}" ]; then
+  :
+elif [ -n "${SKIP_BUILD:-}" ]; then
   :
 elif [ "$PROFILE" = release ]; then
   cargo build --release --locked --bin signet --bin signet-bench >&2
 else
   cargo build --locked --bin signet --bin signet-bench >&2
 fi
-BIN="$PWD/target/$PROFILE"
+BIN="${SIGNET_BENCH_BIN:-$PWD/target/$PROFILE}"
 TMP="$(mktemp -d)"
 SERVER=""
 cleanup() { [ -n "$SERVER" ] && kill "$SERVER" 2>/dev/null; wait 2>/dev/null; rm -rf "$TMP"; }
@@ -82,8 +90,8 @@ for run in $(seq 1 "$RUNS"); do
         --data-dir "$TMP/data" --config "$TMP/signet.toml" >/dev/null
     fi
     before="$(head_seq)"
-    report="$("$BIN/signet-bench" --identity "$IDENTITY" --secret "$SECRET" --flood "$kind" --junk 10000 --sign-ins 500 \
-      --flood-connections $([ "$kind" = junk ] && echo 16 || echo 96) --duration 10)"
+    report="$("$BIN/signet-bench" --identity "$IDENTITY" --secret "$SECRET" --flood "$kind" --junk "$JUNK" --sign-ins "$SIGN_INS" \
+      --flood-connections $([ "$kind" = junk ] && echo 16 || echo 96) --duration "$SECS")"
     hwm="$(sed -n 's/^VmHWM:[[:space:]]*\([0-9]*\) kB/\1/p' "/proc/$SERVER/status")"
     # A graceful stop writes the failures still counted; then read the log back.
     stop_server

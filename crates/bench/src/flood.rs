@@ -222,7 +222,7 @@ async fn slow(addr: String, stalls: bool, stop: Arc<AtomicBool>) -> Result<u64> 
 
 /// Runs one flood with a reader beside it and prints the report.
 pub async fn run(kind: Kind, args: &Args) -> Result<()> {
-    let creds = identity::load::<Identity>(&args.identity)?;
+    let creds = identity::load::<Identity>(args.identity()?)?;
     let (ident, seed, _) = creds.into_parts();
     let url = args.urls.first().cloned().unwrap_or(ident.api_url.clone());
     let host = url

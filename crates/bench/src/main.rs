@@ -3,18 +3,21 @@
 //! Every request is signed afresh (new timestamp and nonce), exactly as an SDK would, over
 //! keep-alive HTTP/1.1 connections, one request in flight per connection. It reports reads/s and
 //! latency percentiles as one JSON object, so BENCHMARKS.md can quote it verbatim.
+//!
+//! The same connections can instead carry a bearer-token KV v2 read (`--vault-path`), so a peer
+//! such as OpenBao is measured by the same client, and can run open loop (`--rate`).
 
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 use clap::Parser;
-use http_body_util::{BodyExt, Empty};
-use hyper::Request;
-use hyper::body::Bytes;
-use hyper_util::rt::TokioIo;
+use http_body_util::BodyExt;
 use signet_client::identity;
-use signet_proto::{CanonicalPath, Identity, Method, Nonce, SecretSeed, SignedHeaders, Timestamp};
+use signet_proto::{CanonicalPath, Identity, Method};
+
+use crate::load::Auth;
 
 /// Command-line flags.
 #[derive(Debug, Parser)]
@@ -23,9 +26,9 @@ use signet_proto::{CanonicalPath, Identity, Method, Nonce, SecretSeed, SignedHea
     about = "Load generator for signed secret reads"
 )]
 struct Args {
-    /// The machine's identity.json.
-    #[arg(long)]
-    identity: PathBuf,
+    /// The machine's identity.json (every mode but `--vault-path`).
+    #[arg(long, required_unless_present = "vault_path")]
+    identity: Option<PathBuf>,
     /// The secret to read (unused by `--streams`).
     #[arg(long, default_value = "")]
     secret: String,
@@ -67,9 +70,30 @@ struct Args {
     /// them for `--duration` seconds (scripts/bench-streams.sh).
     #[arg(long)]
     streams: Option<usize>,
+    /// Instead of signed reads: GET this path with the token of `--vault-token-env` in
+    /// `X-Vault-Token`, a KV v2 read on OpenBao (scripts/bench-peer.sh). Needs `--url`.
+    #[arg(long, requires = "vault_token_env")]
+    vault_path: Option<String>,
+    /// The environment variable holding the token of `--vault-path`.
+    #[arg(long)]
+    vault_token_env: Option<String>,
+    /// Open loop: this many requests/s in total on a fixed schedule, latency measured from each
+    /// request's due time (scripts/bench-latency.sh). Without it, each connection sends its
+    /// next request as soon as the last is answered.
+    #[arg(long)]
+    rate: Option<f64>,
+}
+
+impl Args {
+    fn identity(&self) -> Result<&std::path::Path> {
+        self.identity
+            .as_deref()
+            .context("--identity is needed for signed requests")
+    }
 }
 
 mod flood;
+mod load;
 mod streams;
 
 /// What one connection saw.
@@ -89,42 +113,19 @@ fn unix_now() -> i64 {
 async fn connection(
     addr: String,
     host: String,
-    ident: Identity,
-    seed: std::sync::Arc<SecretSeed>,
+    auth: Arc<Auth>,
     path: String,
     measure_from: Instant,
     until: Instant,
 ) -> Result<Tally> {
-    let stream = tokio::net::TcpStream::connect(&addr)
-        .await
-        .with_context(|| format!("connect {addr}"))?;
-    stream.set_nodelay(true)?;
-    let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
-    tokio::spawn(conn);
-    let method = Method::parse("GET")?;
-    let cpath = CanonicalPath::parse(&path)?;
-    let machine_id = ident.machine_id.to_string();
+    let mut sender = load::connect(&addr).await?;
     let mut t = Tally::default();
     loop {
         let now = Instant::now();
         if now >= until {
             return Ok(t);
         }
-        let h = SignedHeaders::sign(
-            &seed,
-            &method,
-            &cpath,
-            b"",
-            Timestamp::from_secs(unix_now()),
-            &Nonce::generate(),
-        );
-        let req = Request::get(path.as_str())
-            .header("host", host.as_str())
-            .header("x-machine-id", machine_id.as_str())
-            .header("x-timestamp", h.timestamp)
-            .header("x-nonce", h.nonce)
-            .header("x-signature", h.signature)
-            .body(Empty::<Bytes>::new())?;
+        let req = auth.request(&path, &host)?;
         let sent = Instant::now();
         match sender.send_request(req).await {
             Ok(resp) => {
@@ -164,13 +165,35 @@ async fn main() -> Result<()> {
     if let Some(n) = args.streams {
         return streams::run(n, &args).await;
     }
-    let creds = identity::load::<Identity>(&args.identity)?;
-    let (ident, seed, _) = creds.into_parts();
-    let urls = if args.urls.is_empty() {
-        vec![ident.api_url.clone()]
+    let (auth, path, urls) = if let Some(vault_path) = &args.vault_path {
+        let var = args.vault_token_env.as_deref().unwrap_or_default();
+        let token = std::env::var(var).with_context(|| format!("${var} (--vault-token-env)"))?;
+        if args.urls.is_empty() {
+            bail!("--vault-path needs --url");
+        }
+        (
+            Auth::VaultToken(token),
+            vault_path.clone(),
+            args.urls.clone(),
+        )
     } else {
-        args.urls.clone()
+        let creds = identity::load::<Identity>(args.identity()?)?;
+        let (ident, seed, _) = creds.into_parts();
+        let urls = if args.urls.is_empty() {
+            vec![ident.api_url.clone()]
+        } else {
+            args.urls.clone()
+        };
+        let path = format!("/v1/secret/{}", args.secret);
+        let auth = Auth::Signed {
+            machine_id: ident.machine_id.to_string(),
+            seed,
+            method: Method::parse("GET")?,
+            path: CanonicalPath::parse(&path)?,
+        };
+        (auth, path, urls)
     };
+    let auth = Arc::new(auth);
     let mut targets = Vec::new();
     for url in &urls {
         let rest = url
@@ -178,8 +201,18 @@ async fn main() -> Result<()> {
             .context("signet-bench speaks plain HTTP to a loopback server")?;
         targets.push((rest.replacen("localhost", "127.0.0.1", 1), rest.to_owned()));
     }
-    let path = format!("/v1/secret/{}", args.secret);
-    let seed = std::sync::Arc::new(seed);
+    if let Some(rate) = args.rate {
+        return load::run_open(
+            rate,
+            args.connections,
+            Duration::from_secs(args.warmup),
+            Duration::from_secs(args.duration),
+            &targets,
+            auth,
+            &path,
+        )
+        .await;
+    }
     let start = Instant::now();
     let measure_from = start + Duration::from_secs(args.warmup);
     let until = measure_from + Duration::from_secs(args.duration);
@@ -189,8 +222,7 @@ async fn main() -> Result<()> {
         tasks.push(tokio::spawn(connection(
             addr.clone(),
             host.clone(),
-            ident.clone(),
-            seed.clone(),
+            auth.clone(),
             path.clone(),
             measure_from,
             until,

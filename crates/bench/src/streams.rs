@@ -74,7 +74,7 @@ async fn hold(
 
 /// Runs the streams mode.
 pub async fn run(n: usize, args: &Args) -> Result<()> {
-    let creds = identity::load::<Identity>(&args.identity)?;
+    let creds = identity::load::<Identity>(args.identity()?)?;
     let (ident, seed, _) = creds.into_parts();
     let rest = ident
         .api_url
