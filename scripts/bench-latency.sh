@@ -10,7 +10,9 @@
 #   e.g. scripts/bench-latency.sh 3 10 64 "25 50 75 90"
 #
 # Prints each run's JSON line (with "percent"), then one line per percentage with the medians
-# over the runs: achieved rate, p50, p90, p99, p99.9, max. SIGNET_BENCH_BIN=DIR as in bench.sh.
+# over the runs: achieved rate, p50, p90, p99, p99.9, max, and requests never sent because the
+# server fell too far behind (a percentile among those is null). SIGNET_BENCH_BIN=DIR as in
+# bench.sh.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/bench/lib.sh
@@ -52,6 +54,9 @@ for pct in sorted({r["percent"] for r in runs}):
     rs = [r for r in runs if r["percent"] == pct]
     row = {"percent": pct, "max_closed_loop": float(sys.argv[2]), "rate": rs[0]["rate"], "runs": len(rs)}
     for k in ("achieved_per_sec", "p50_ms", "p90_ms", "p99_ms", "p999_ms", "max_ms"):
-        row[k] = statistics.median(r[k] for r in rs)
+        # null: the percentile fell among requests never sent (the server fell behind the rate).
+        m = statistics.median(float("inf") if r[k] is None else r[k] for r in rs)
+        row[k] = None if m == float("inf") else m
+    row["missed"] = sum(r["missed"] for r in rs)
     print(json.dumps(row))
 EOF

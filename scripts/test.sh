@@ -78,7 +78,7 @@ step "every benchmark script once, for a few seconds, on the debug binaries (so 
 bench_smoke="
 scripts/bench.sh 1 4 1
 scripts/bench-peer.sh 1 4 1
-scripts/bench-latency.sh 1 1 8 '25 50'
+scripts/bench-latency.sh 1 1 32 '25 50'
 scripts/bench-streams.sh 1 10 1
 scripts/bench-replicas.sh 1 4 1
 scripts/bench-lease.sh 1 1
