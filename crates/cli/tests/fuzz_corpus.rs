@@ -42,14 +42,17 @@ fn seeds(target: &str) -> Vec<(PathBuf, Vec<u8>)> {
         .join(target);
     let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
         .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
-        .map(|e| e.expect("a corpus entry").path())
+        .map(|e| {
+            e.unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+                .path()
+        })
         .collect();
     files.sort();
     assert!(!files.is_empty(), "no seeds in {}", dir.display());
     files
         .into_iter()
         .map(|p| {
-            let bytes = std::fs::read(&p).expect("a readable seed");
+            let bytes = std::fs::read(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
             (p, bytes)
         })
         .collect()
