@@ -35,6 +35,7 @@ trap cleanup EXIT
 psql "$pg" -qc "CREATE DATABASE $db" >/dev/null
 psql "$base/$db" -qc "CREATE TABLE t (x int)" >/dev/null
 
+: >"$work/server.log" # before the server's own redirection, so the first read below finds it
 "$bin" server --data-dir "$work/data" --listen 127.0.0.1:0 2>"$work/server.log" &
 server=$!
 for _ in $(seq 100); do

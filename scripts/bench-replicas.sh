@@ -40,6 +40,7 @@ psql "$PG/postgres" -qc "CREATE DATABASE $DB" >/dev/null
 printf 'database_url = "%s/%s"\nroot_key_file = "%s"\n' "$PG" "$DB" "$TMP/root.key" > "$TMP/signet.toml"
 
 start() { # name core -> sets PORT (not via $(...): the server would hold its stdout open)
+  : >"$TMP/$1.log" # before the server's own redirection, so the first read below finds it
   TOKIO_WORKER_THREADS=1 taskset -c "$2" "$BIN/signet" server --config "$TMP/signet.toml" \
     --data-dir "$TMP/$1" --listen 127.0.0.1:0 >/dev/null 2>"$TMP/$1.log" &
   PIDS+=($!)

@@ -42,6 +42,7 @@ run_once() {
   local dir="$TMP/run$1"
   mkdir -p "$dir"
   printf 'event_streams_per_machine = %s\nmax_connections = %s\n' "$((STREAMS + 10))" "$((STREAMS + 100))" >"$dir/signet.toml"
+  : >"$dir/server.log" # before the server's own redirection, so the first read below finds it
   TOKIO_WORKER_THREADS=1 taskset -c 0 "$BIN/signet" server --config "$dir/signet.toml" --data-dir "$dir/data" --listen 127.0.0.1:0 2>"$dir/server.log" &
   SERVER=$!
   local port=""

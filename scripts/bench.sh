@@ -26,6 +26,7 @@ SERVER=""
 cleanup() { [ -n "$SERVER" ] && kill "$SERVER" 2>/dev/null; wait 2>/dev/null; rm -rf "$TMP"; }
 trap cleanup EXIT
 
+: >"$TMP/server.log" # before the server's own redirection, so the first read below finds it
 TOKIO_WORKER_THREADS=1 taskset -c 0 "$BIN/signet" server --data-dir "$TMP/data" --listen 127.0.0.1:0 2>"$TMP/server.log" &
 SERVER=$!
 for _ in $(seq 1 100); do

@@ -23,6 +23,7 @@ bench_binaries() {
 signet_start() {
   local dir="$1" port=""
   mkdir -p "$dir"
+  : >"$dir/server.log" # before the server's own redirection, so the first read below finds it
   TOKIO_WORKER_THREADS=1 taskset -c 0 "$BIN/signet" server --data-dir "$dir/data" \
     --listen 127.0.0.1:0 2>"$dir/server.log" &
   SIGNET_PID=$!
