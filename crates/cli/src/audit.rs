@@ -161,7 +161,10 @@ pub async fn run(args: AuditArgs, json: bool) -> anyhow::Result<ExitCode> {
                 Some(dir) => match verify_archive(&client, dir, keys.as_ref()).await? {
                     Ok(summary) => Some(summary),
                     Err(problem) => {
-                        eprintln!("error: the audit archive in {} fails: {problem}", dir.display());
+                        eprintln!(
+                            "error: the audit archive in {} fails: {problem}",
+                            dir.display()
+                        );
                         return Ok(ExitCode::from(1));
                     }
                 },
@@ -335,7 +338,8 @@ fn check_evidence(keys: &MachineKeys, machine: &str, ev: &Evidence) -> Result<()
     let key = keys
         .get(machine)
         .ok_or_else(|| format!("machine {machine} is not registered, so its key is unknown"))?;
-    ev.verify(key).map_err(|e| format!("machine {machine}: {e}"))
+    ev.verify(key)
+        .map_err(|e| format!("machine {machine}: {e}"))
 }
 
 /// What `--archive` found in a folder that passed.

@@ -213,7 +213,9 @@ impl AuditLog {
         settings: &ArchiveSettings,
     ) -> CoreResult<Vec<Checkpoint>> {
         if settings.segment_records == 0 {
-            return Err(CoreError::bad("audit_archive_segment_records must be at least 1"));
+            return Err(CoreError::bad(
+                "audit_archive_segment_records must be at least 1",
+            ));
         }
         let mut done = Vec::new();
         while let Some(cp) = self.archive_one(actor, settings).await? {
@@ -314,15 +316,27 @@ impl AuditLog {
                 std::fs::File::open(&dir)?.sync_all()?;
                 // What is on disk now, not what was meant to be: the records leave the live
                 // store only if these bytes are the ones signed.
-                let mut back = std::io::BufReader::new(std::fs::File::open(dir.join(&name))?);
+                use std::io::Read as _;
+                let mut back = std::fs::File::open(dir.join(&name))?;
                 let mut sha = Sha256::new();
-                std::io::copy(&mut back, &mut sha)?;
+                let mut buf = vec![0u8; 1 << 16];
+                loop {
+                    let n = back.read(&mut buf)?;
+                    if n == 0 {
+                        break;
+                    }
+                    sha.update(&buf[..n]);
+                }
                 Ok(<[u8; 32]>::from(sha.finalize()))
             }
         })
         .await?;
         if durable != segment_sha256 {
-            tracing::error!(first, last, "an archived segment read back differently; not pruning");
+            tracing::error!(
+                first,
+                last,
+                "an archived segment read back differently; not pruning"
+            );
             return Err(CoreError::Unavailable);
         }
         let parts = cp.parts().map_err(|_| CoreError::Unavailable)?;
@@ -500,16 +514,13 @@ pub async fn verify_chain(
     let mut prev_checkpoint = [0u8; 32];
     for cp in store.audit_checkpoints().await? {
         let parts = checkpoint_parts(&cp);
-        let signed = archive_key
-            .verifying_key()
-            .ok()
-            .is_some_and(|vk| {
-                vk.verify_strict(
-                    &parts.signing_bytes(),
-                    &ed25519_dalek::Signature::from_bytes(&parts.signature),
-                )
-                .is_ok()
-            });
+        let signed = archive_key.verifying_key().ok().is_some_and(|vk| {
+            vk.verify_strict(
+                &parts.signing_bytes(),
+                &ed25519_dalek::Signature::from_bytes(&parts.signature),
+            )
+            .is_ok()
+        });
         if !signed {
             return Ok(fail(
                 cp.first_seq,

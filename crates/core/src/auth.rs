@@ -19,13 +19,13 @@ use std::sync::Arc;
 
 use dashmap::DashMap;
 use ed25519_dalek::VerifyingKey;
+use sha2::{Digest, Sha256};
 use signet_api::audit::{AuditAction, DenialReason};
 use signet_proto::request::{signing_string, verify};
 use signet_proto::{
     BodyHash, CLOCK_WINDOW_SECS, CanonicalPath, MachineId, Method, Nonce, OperatorId,
     ProtocolError, PublicKey, SignatureB64, Timestamp,
 };
-use sha2::{Digest, Sha256};
 use signet_store::{
     ActorKind, MachineAtPolicy, MachineRecord, MachineStatus, Role, SignedEvidence, UserStatus,
 };

@@ -105,7 +105,8 @@ impl Evidence {
         let vk = key
             .verifying_key()
             .map_err(|_| bad("the machine's key does not parse"))?;
-        verify(&vk, &s, &sig).map_err(|_| bad("the signature does not verify with the machine's key"))
+        verify(&vk, &s, &sig)
+            .map_err(|_| bad("the signature does not verify with the machine's key"))
     }
 }
 
@@ -239,8 +240,11 @@ impl Checkpoint {
         let vk = key
             .verifying_key()
             .map_err(|_| bad("the archive key does not parse"))?;
-        vk.verify_strict(&parts.signing_bytes(), &Signature::from_bytes(&parts.signature))
-            .map_err(|_| bad("the checkpoint's signature does not verify"))?;
+        vk.verify_strict(
+            &parts.signing_bytes(),
+            &Signature::from_bytes(&parts.signature),
+        )
+        .map_err(|_| bad("the checkpoint's signature does not verify"))?;
         Ok(parts)
     }
 
@@ -449,7 +453,10 @@ mod tests {
         };
         assert!(forged.verify(&key).is_err());
         let other = Checkpoint::sign(&[6; 32], 1, 3, &[3; 32], &[0; 32], &sha);
-        assert!(other.verify(&key).is_err(), "a checkpoint under another key");
+        assert!(
+            other.verify(&key).is_err(),
+            "a checkpoint under another key"
+        );
 
         let gap = segment(&[records[0].clone(), records[2].clone()]);
         let sha: [u8; 32] = Sha256::digest(&gap).into();

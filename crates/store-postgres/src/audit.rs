@@ -17,8 +17,8 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use signet_store::{
-    ActorKind, AuditChain, AuditCheckpoint, AuditEvent, AuditFilter, AuditHead, AuditRecord, AuditResult,
-    AuditStore, Audited, Conflict, JournalBatch, ReadMark, SignedEvidence, StoreError,
+    ActorKind, AuditChain, AuditCheckpoint, AuditEvent, AuditFilter, AuditHead, AuditRecord,
+    AuditResult, AuditStore, Audited, Conflict, JournalBatch, ReadMark, SignedEvidence, StoreError,
     StoreResult,
 };
 use sqlx::postgres::{PgPool, PgRow};

@@ -10,8 +10,9 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use rusqlite::{Row, Transaction, params};
 use signet_store::{
-    ActorKind, AuditChain, AuditCheckpoint, AuditEvent, AuditFilter, AuditHead, AuditRecord, AuditResult,
-    AuditStore, Audited, Conflict, JournalBatch, SignedEvidence, StoreError, StoreResult,
+    ActorKind, AuditChain, AuditCheckpoint, AuditEvent, AuditFilter, AuditHead, AuditRecord,
+    AuditResult, AuditStore, Audited, Conflict, JournalBatch, SignedEvidence, StoreError,
+    StoreResult,
 };
 
 use crate::SqliteStore;
@@ -313,14 +314,7 @@ impl AuditStore for SqliteStore {
     }
 
     async fn audit_checkpoints(&self) -> StoreResult<Vec<AuditCheckpoint>> {
-        self.read(|c| {
-            all(
-                c,
-                checkpoint_select!("ORDER BY last_seq"),
-                [],
-                checkpoint,
-            )
-        })
+        self.read(|c| all(c, checkpoint_select!("ORDER BY last_seq"), [], checkpoint))
     }
 
     async fn prune_audit(&self, checkpoint: &AuditCheckpoint) -> StoreResult<bool> {

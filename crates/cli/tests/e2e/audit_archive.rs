@@ -51,8 +51,11 @@ fn tamper(server: &TestServer, sqlite: &[&str], postgres: &str) {
             }
         }
         Some(url) => {
-            psql(url, &format!("ALTER TABLE audit DISABLE TRIGGER USER; {postgres}"))
-                .expect("tamper");
+            psql(
+                url,
+                &format!("ALTER TABLE audit DISABLE TRIGGER USER; {postgres}"),
+            )
+            .expect("tamper");
         }
     }
 }
@@ -90,17 +93,22 @@ async fn reads_keep_what_the_machine_signed(backend: Backend) {
     // the stored evidence still parses): both the chain and the signature check name it.
     let seq = reads[0]["seq"].as_u64().expect("seq");
     let nonce = reads[0]["evidence"]["nonce"].as_str().expect("nonce");
-    let other = format!("{}{}", if nonce.starts_with('A') { "B" } else { "A" }, &nonce[1..]);
+    let other = format!(
+        "{}{}",
+        if nonce.starts_with('A') { "B" } else { "A" },
+        &nonce[1..]
+    );
     match f.server.database_url() {
         None => {
-            let db =
-                rusqlite::Connection::open(f.server.data_dir.join("signet.db")).expect("db");
+            let db = rusqlite::Connection::open(f.server.data_dir.join("signet.db")).expect("db");
             db.execute_batch("DROP TRIGGER audit_no_update")
                 .expect("drop trigger");
             let mut blob: Vec<u8> = db
-                .query_row("SELECT evidence FROM audit WHERE seq = ?1", [seq], |r| {
-                    r.get(0)
-                })
+                .query_row(
+                    "SELECT evidence FROM audit WHERE seq = ?1",
+                    [seq as i64],
+                    |r| r.get(0),
+                )
                 .expect("evidence");
             let at = blob
                 .windows(nonce.len())
@@ -109,15 +117,12 @@ async fn reads_keep_what_the_machine_signed(backend: Backend) {
             blob[at..at + nonce.len()].copy_from_slice(other.as_bytes());
             db.execute(
                 "UPDATE audit SET evidence = ?1 WHERE seq = ?2",
-                rusqlite::params![blob, seq],
+                rusqlite::params![blob, seq as i64],
             )
             .expect("edit");
         }
         Some(url) => {
-            let (old_hex, new_hex) = (
-                hex::encode(nonce.as_bytes()),
-                hex::encode(other.as_bytes()),
-            );
+            let (old_hex, new_hex) = (hex::encode(nonce.as_bytes()), hex::encode(other.as_bytes()));
             psql(
                 url,
                 &format!(
@@ -138,7 +143,10 @@ async fn reads_keep_what_the_machine_signed(backend: Backend) {
     let bad = f.server.op(&["audit", "verify", "--signatures"]);
     assert!(!bad.status.success(), "verify must fail after an edit");
     let said = stdout(&bad) + &stderr(&bad);
-    assert!(said.contains(&format!("seq {seq}")), "names the record: {said}");
+    assert!(
+        said.contains(&format!("seq {seq}")),
+        "names the record: {said}"
+    );
 }
 
 every_backend!(async fn archived_segments_verify_and_any_damage_fails);
@@ -161,7 +169,9 @@ async fn archived_segments_verify_and_any_damage_fails(backend: Backend) {
     );
     assert_eq!(segments[0]["firstSeq"], 1);
     assert_eq!(segments[1]["firstSeq"], 11);
-    let last_archived = segments.last().expect("one")["lastSeq"].as_u64().expect("seq");
+    let last_archived = segments.last().expect("one")["lastSeq"]
+        .as_u64()
+        .expect("seq");
     // The archived records left the live store; an `audit_archive` record describes each.
     let live = records(&f);
     let oldest = live.last().expect("live")["seq"].as_u64().expect("seq");

@@ -14,8 +14,8 @@ use std::collections::BTreeMap;
 use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, State};
 use axum::routing::{get, post};
-use base64::Engine as _;
 use axum::{Json, Router};
+use base64::Engine as _;
 use signet_api::admin::DeletedAnswer;
 use signet_api::admin::allowlist::{
     AllowlistAddRequest, AllowlistAnswer, AllowlistEntryAnswer, AllowlistEntryId,
