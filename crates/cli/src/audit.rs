@@ -370,6 +370,9 @@ async fn verify_archive(
     let mut next = 1u64;
     let mut records = 0u64;
     let mut found = Vec::new();
+    // Every checkpoint is read, signature-checked and matched with its file name before any
+    // is chained, so a file moved out of place is named as such, not as the gap it leaves.
+    let mut checkpoints = Vec::with_capacity(names.len());
     for name in &names {
         let cp: Checkpoint = match serde_json::from_slice(&std::fs::read(dir.join(name))?) {
             Ok(cp) => cp,
@@ -381,14 +384,18 @@ async fn verify_archive(
         };
         if *name != Checkpoint::file_name(cp.first_seq, cp.last_seq) {
             return Ok(Err(format!(
-                "{name} holds the checkpoint of records {}..={} (a renamed file)",
+                "{name} holds the checkpoint of records {}..={} (a renamed or moved file)",
                 cp.first_seq, cp.last_seq
             )));
         }
+        checkpoints.push((name, cp, parts));
+    }
+    for (name, cp, parts) in checkpoints {
         if cp.first_seq != next {
             return Ok(Err(format!(
-                "records {next}..{} are missing: the next segment starts at {} (a segment is missing or out of order)",
-                cp.first_seq, cp.first_seq
+                "records {next}..={} are missing: the next segment starts at {} (a segment is missing or out of order)",
+                cp.first_seq - 1,
+                cp.first_seq
             )));
         }
         if parts.prev_checkpoint != prev_checkpoint {

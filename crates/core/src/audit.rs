@@ -217,16 +217,21 @@ impl AuditLog {
                 "audit_archive_segment_records must be at least 1",
             ));
         }
+        // Only segments full now: each archive appends a record of its own, which must not
+        // fill the next segment and keep this loop going (forever, with one-record segments).
+        let Some(head) = self.cx.store.audit_head().await? else {
+            return Ok(Vec::new());
+        };
         let mut done = Vec::new();
-        while let Some(cp) = self.archive_one(actor, settings).await? {
+        while let Some(cp) = self.archive_one(actor, settings, head.seq).await? {
             done.push(cp);
         }
         Ok(done)
     }
 
-    /// Archives the next segment if it is full: writes and syncs its file and checkpoint, reads
+    /// Archives the next segment if it ends at or before `up_to`: writes and syncs its file and checkpoint, reads
     /// the file back to check what is durable is what was signed, then prunes it. `None` when
-    /// the next segment is not full yet.
+    /// the next segment is not full yet (by `up_to`).
     ///
     /// Two archivers (replicas) may run this at once: both read the same records and sign the
     /// same bytes (Ed25519 is deterministic and the checkpoint carries no time), so their files
@@ -235,6 +240,7 @@ impl AuditLog {
         &self,
         actor: &Actor,
         settings: &ArchiveSettings,
+        up_to: u64,
     ) -> CoreResult<Option<Checkpoint>> {
         let store = self.cx.store.as_ref();
         let (first, mut prev, prev_checkpoint) = match store.audit_checkpoints().await?.last() {
@@ -244,7 +250,7 @@ impl AuditLog {
         let last = first
             .checked_add(settings.segment_records - 1)
             .ok_or(CoreError::Unavailable)?;
-        if store.audit_head().await?.is_none_or(|h| h.seq < last) {
+        if last > up_to {
             return Ok(None);
         }
         let dir = settings.dir.clone();

@@ -151,24 +151,24 @@ async fn reads_keep_what_the_machine_signed(backend: Backend) {
 
 every_backend!(async fn archived_segments_verify_and_any_damage_fails);
 async fn archived_segments_verify_and_any_damage_fails(backend: Backend) {
-    let (server, dir) = archiving_server(backend, 10);
+    let (server, dir) = archiving_server(backend, 5);
     let f = Fixture::with_server(server);
     machine_reads(&f, 12);
     // A store never archived verifies as before.
     let ok = f.server.op(&["audit", "verify"]);
     assert!(ok.status.success(), "{}", stderr(&ok));
     let head_before = records(&f)[0]["seq"].as_u64().expect("seq");
-    assert!(head_before > 25, "enough for two segments: {head_before}");
+    assert!(head_before > 12, "enough for two segments: {head_before}");
 
     let archived = f.server.op_json(&["audit", "archive"]);
     let segments = archived["segments"].as_array().expect("segments");
     assert_eq!(
         segments.len() as u64,
-        head_before / 10,
+        head_before / 5,
         "every full segment: {archived:#}"
     );
     assert_eq!(segments[0]["firstSeq"], 1);
-    assert_eq!(segments[1]["firstSeq"], 11);
+    assert_eq!(segments[1]["firstSeq"], 6);
     let last_archived = segments.last().expect("one")["lastSeq"]
         .as_u64()
         .expect("seq");
@@ -178,8 +178,8 @@ async fn archived_segments_verify_and_any_damage_fails(backend: Backend) {
     assert_eq!(oldest, last_archived + 1);
     assert!(live.iter().any(|r| r["action"] == "audit_archive"));
     for name in [
-        "segment-00000000000000000001-00000000000000000010.jsonl",
-        "segment-00000000000000000001-00000000000000000010.checkpoint.json",
+        "segment-00000000000000000001-00000000000000000005.jsonl",
+        "segment-00000000000000000001-00000000000000000005.checkpoint.json",
     ] {
         assert!(dir.join(name).is_file(), "{name}");
     }
@@ -199,9 +199,17 @@ async fn archived_segments_verify_and_any_damage_fails(backend: Backend) {
             stderr(&out)
         );
     }
-    // Nothing more is full yet: archiving again is a no-op.
+    // Archiving again continues where the last segment stopped (the archive and verify
+    // records since have filled more), and everything still verifies.
     let again = f.server.op_json(&["audit", "archive"]);
-    assert_eq!(again["segments"], Value::Array(vec![]));
+    let more = again["segments"].as_array().expect("segments");
+    assert!(!more.is_empty(), "{again:#}");
+    assert_eq!(more[0]["firstSeq"].as_u64(), Some(last_archived + 1));
+    let last_archived = more.last().expect("one")["lastSeq"].as_u64().expect("seq");
+    let ok = f
+        .server
+        .op(&["audit", "verify", "--archive", &dir_arg, "--signatures"]);
+    assert!(ok.status.success(), "{} {}", stdout(&ok), stderr(&ok));
 
     let fails = |why: &str, needle: &str| {
         let out = f.server.op(&["audit", "verify", "--archive", &dir_arg]);
@@ -209,17 +217,22 @@ async fn archived_segments_verify_and_any_damage_fails(backend: Backend) {
         assert!(!out.status.success(), "{why}: verify must fail");
         assert!(said.contains(needle), "{why}: {said}");
     };
-    let first = dir.join("segment-00000000000000000001-00000000000000000010.jsonl");
+    let first = dir.join("segment-00000000000000000001-00000000000000000005.jsonl");
     let bytes = std::fs::read(&first).expect("segment");
 
     // An edited segment.
     let text = String::from_utf8(bytes.clone()).expect("utf8");
-    std::fs::write(&first, text.replacen("secret_read", "secret_reed", 1)).expect("edit");
+    assert!(text.contains("\"result\":\"ok\""), "{text}");
+    std::fs::write(
+        &first,
+        text.replacen("\"result\":\"ok\"", "\"result\":\"no\"", 1),
+    )
+    .expect("edit");
     fails("edited", "edited");
     std::fs::write(&first, &bytes).expect("restore");
 
     // A missing segment (and its checkpoint).
-    let cp = dir.join("segment-00000000000000000001-00000000000000000010.checkpoint.json");
+    let cp = dir.join("segment-00000000000000000001-00000000000000000005.checkpoint.json");
     let cp_bytes = std::fs::read(&cp).expect("checkpoint");
     std::fs::remove_file(&cp).expect("remove");
     fails("missing", "missing");
@@ -229,7 +242,7 @@ async fn archived_segments_verify_and_any_damage_fails(backend: Backend) {
         &cp_bytes,
     )
     .expect("rename");
-    fails("reordered", "renamed");
+    fails("reordered", "moved");
     std::fs::remove_file(
         dir.join("segment-00000000000000000099-00000000000000000100.checkpoint.json"),
     )
