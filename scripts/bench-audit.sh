@@ -107,13 +107,15 @@ archived="$(measure)"
 python3 - "$before" "$after" "$archived" "$work/archived.json" "$work/archive" "$segment" "$(git rev-parse --short HEAD)" <<'PY'
 import json, os, sys
 before, after, archived = (json.loads(a) for a in sys.argv[1:4])
-segments = json.load(open(sys.argv[4]))["segments"]
 folder, segment, commit = sys.argv[5], int(sys.argv[6]), sys.argv[7]
 added = after["records"] - before["records"]
 nonces = after["nonces"] - before["nonces"]
-seg_bytes = sum(os.path.getsize(os.path.join(folder, f)) for f in os.listdir(folder)
-                if f.endswith(".jsonl"))
-seg_records = sum(s["records"] for s in segments)
+# The server's own archiver also runs once at start, so count every segment in the folder.
+files = os.listdir(folder)
+seg_bytes = sum(os.path.getsize(os.path.join(folder, f)) for f in files if f.endswith(".jsonl"))
+checkpoints = [json.load(open(os.path.join(folder, f))) for f in files
+               if f.endswith(".checkpoint.json")]
+seg_records = sum(c["records"] for c in checkpoints)
 def per(n, d):
     return round(n / d, 1) if d else None
 print(json.dumps({
@@ -125,7 +127,7 @@ print(json.dumps({
     "evidenceBytesPerRecord": per(after["evidenceBytes"] - before["evidenceBytes"], added),
     "noncesAdded": nonces,
     "nonceTableBytesPerNonce": per(after["nonceBytes"] - before["nonceBytes"], nonces),
-    "segments": len(segments),
+    "segments": len(checkpoints),
     "segmentBytesPerRecord": per(seg_bytes, seg_records),
     "liveRecordsAfterArchive": archived["records"],
     "fileBytesAfterArchive": archived["fileBytes"],
