@@ -211,6 +211,10 @@ vocabulary! {
         AuditList = "audit_list";
         /// The audit chain was verified.
         AuditVerify = "audit_verify";
+        /// A segment of the log was archived to a file and pruned from the live store.
+        AuditArchive = "audit_archive";
+        /// The archive checkpoints were listed.
+        AuditCheckpoints = "audit_checkpoints";
         // Operators and users.
         /// An operator key was created.
         OperatorCreate = "operator_create";

@@ -194,6 +194,10 @@ pub mod admin {
     pub const AUDIT_QUERY: &str = "/v1/admin/audit/query";
     /// Verifies the audit log's hash chain.
     pub const AUDIT_VERIFY: &str = "/v1/admin/audit/verify";
+    /// Archives every full segment of the audit log now.
+    pub const AUDIT_ARCHIVE: &str = "/v1/admin/audit/archive";
+    /// The archive checkpoints and the key that signs them.
+    pub const AUDIT_CHECKPOINTS: &str = "/v1/admin/audit/checkpoints";
     /// Users: list (GET), create (POST).
     pub const USERS: &str = "/v1/admin/users";
     /// Invites a user.

@@ -1,8 +1,12 @@
-//! `signet audit`: read the hash-chained audit log and check that it is unbroken.
+//! `signet audit`: read the hash-chained audit log, check that it is unbroken (and, offline,
+//! that machines signed what their records say they asked), and archive it.
 
+use std::collections::HashMap;
 use std::process::ExitCode;
 
 use signet_client::api::admin::audit::AuditQueryRequest;
+use signet_proto::PublicKey;
+use signet_proto::archive::{ArchiveError, Checkpoint, Evidence, verify_segment};
 
 use crate::identity::OperatorOpts;
 use crate::output::{self, Table};
@@ -44,7 +48,21 @@ enum AuditCommand {
         until: Option<i64>,
     },
     /// Recompute the hash chain; exits 1 when it is broken.
-    Verify,
+    Verify {
+        /// Also check, offline with each machine's public key, that every record carrying a
+        /// machine's signed evidence was signed by that machine, and that no read recorded
+        /// since evidence was first kept lacks it.
+        #[arg(long)]
+        signatures: bool,
+        /// Also verify the archived segments in this folder: each checkpoint signed with the
+        /// server's archive key and naming the one before, each segment's bytes and links, and
+        /// the live log continuing from the last one.
+        #[arg(long, value_name = "DIR")]
+        archive: Option<std::path::PathBuf>,
+    },
+    /// Archive every full segment of the log now (to the server's `audit_archive_dir`) and
+    /// prune it from the live store.
+    Archive,
 }
 
 /// A point in time: a Unix time in milliseconds (13 digits or more), or a duration ago.
@@ -113,26 +131,343 @@ pub async fn run(args: AuditArgs, json: bool) -> anyhow::Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
-        AuditCommand::Verify => {
-            let r = client.audit().verify().await?;
+        AuditCommand::Archive => {
+            let r = client.audit().archive().await?;
             if json {
                 output::json(&r)?;
-            } else if r.ok {
-                output::lines([format!(
+            } else if r.segments.is_empty() {
+                output::lines(["no full segment to archive".to_owned()])?;
+            } else {
+                output::lines(r.segments.iter().map(|c| {
+                    format!(
+                        "archived records {}..={} ({} records)",
+                        c.first_seq, c.last_seq, c.records
+                    )
+                }))?;
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        AuditCommand::Verify {
+            signatures,
+            archive,
+        } => {
+            let keys = if signatures {
+                Some(machine_keys(&client).await?)
+            } else {
+                None
+            };
+            let archived = match &archive {
+                None => None,
+                Some(dir) => match verify_archive(&client, dir, keys.as_ref()).await? {
+                    Ok(summary) => Some(summary),
+                    Err(problem) => {
+                        eprintln!(
+                            "error: the audit archive in {} fails: {problem}",
+                            dir.display()
+                        );
+                        return Ok(ExitCode::from(1));
+                    }
+                },
+            };
+            let r = client.audit().verify().await?;
+            if !r.ok {
+                if json {
+                    output::json(&r)?;
+                }
+                eprintln!(
+                    "error: the audit chain is broken at seq {}: {}",
+                    output::cell(&r.first_bad_seq),
+                    output::cell(&r.problem)
+                );
+                return Ok(ExitCode::from(1));
+            }
+            let checked = if let Some(keys) = &keys {
+                match verify_signatures(&client, keys).await? {
+                    Ok(report) => Some(report),
+                    Err(bad) => {
+                        eprintln!(
+                            "error: the audit record at seq {} fails its signature check: {}",
+                            bad.seq, bad.problem
+                        );
+                        return Ok(ExitCode::from(1));
+                    }
+                }
+            } else {
+                None
+            };
+            if json {
+                let mut v = serde_json::to_value(&r)?;
+                if let (Some(c), Some(obj)) = (&checked, v.as_object_mut()) {
+                    obj.insert("signed".to_owned(), c.signed.into());
+                    obj.insert("unsigned".to_owned(), c.unsigned.into());
+                }
+                if let (Some(a), Some(obj)) = (&archived, v.as_object_mut()) {
+                    obj.insert("archivedSegments".to_owned(), a.segments.into());
+                    obj.insert("archivedRecords".to_owned(), a.records.into());
+                }
+                output::json(&v)?;
+            } else {
+                let mut lines = vec![format!(
                     "audit chain ok: {} records, head at seq {}",
                     output::cell(&r.records),
                     output::cell(&r.head_seq)
-                )])?;
+                )];
+                if let Some(a) = &archived {
+                    lines.push(format!(
+                        "archive ok: {} segments, {} records, the live log continues from the last",
+                        a.segments, a.records
+                    ));
+                }
+                if let Some(c) = &checked {
+                    lines.push(format!(
+                        "machine signatures ok: {} records signed by their machine, {} machine \
+                         records without evidence (written before it was kept, or refused \
+                         before authentication)",
+                        c.signed, c.unsigned
+                    ));
+                }
+                output::lines(lines)?;
             }
-            if r.ok {
-                return Ok(ExitCode::SUCCESS);
-            }
-            eprintln!(
-                "error: the audit chain is broken at seq {}: {}",
-                output::cell(&r.first_bad_seq),
-                output::cell(&r.problem)
-            );
-            Ok(ExitCode::from(1))
+            Ok(ExitCode::SUCCESS)
         }
+    }
+}
+
+/// Records per page when walking the log for signatures.
+const PAGE: u32 = 1000;
+
+/// What `--signatures` found on a log that passed.
+struct SignatureReport {
+    /// Records whose evidence verified with their machine's key.
+    signed: u64,
+    /// Machine records without evidence.
+    unsigned: u64,
+}
+
+/// The first record that failed `--signatures`.
+struct BadRecord {
+    seq: u64,
+    problem: String,
+}
+
+/// Walks the whole log newest first and checks every record's machine evidence with the
+/// machine's registered key (fetched once through the signed admin API), exactly as the server
+/// checked the request: the signing string rebuilt from the stored fields, `verify_strict`.
+///
+/// A successful `secret_read` without evidence is a failure once any older record has some: a
+/// server that keeps evidence writes it on every read, so only a forger leaves it out.
+async fn verify_signatures(
+    client: &signet_client::OperatorClient,
+    keys: &MachineKeys,
+) -> anyhow::Result<Result<SignatureReport, BadRecord>> {
+    let mut report = SignatureReport {
+        signed: 0,
+        unsigned: 0,
+    };
+    // The newest successful read seen so far that carries no evidence.
+    let mut unsigned_read: Option<u64> = None;
+    let mut before = None;
+    loop {
+        let page = client
+            .audit()
+            .query(&AuditQueryRequest {
+                limit: Some(PAGE),
+                before_seq: before,
+                ..AuditQueryRequest::default()
+            })
+            .await?
+            .records;
+        let Some(last) = page.last() else { break };
+        before = Some(last.seq);
+        for rec in &page {
+            let Some(ev) = &rec.evidence else {
+                if rec.actor_kind == "machine" {
+                    report.unsigned += 1;
+                    if rec.action == "secret_read" && rec.result == "ok" && unsigned_read.is_none()
+                    {
+                        unsigned_read = Some(rec.seq);
+                    }
+                }
+                continue;
+            };
+            if let Some(seq) = unsigned_read {
+                return Ok(Err(BadRecord {
+                    seq,
+                    problem: format!(
+                        "a successful read without the machine's signed evidence, after record \
+                         {} kept it",
+                        rec.seq
+                    ),
+                }));
+            }
+            let bad = |problem: String| BadRecord {
+                seq: rec.seq,
+                problem,
+            };
+            if rec.actor_kind != "machine" {
+                return Ok(Err(bad(format!(
+                    "evidence on a record of a {} actor",
+                    rec.actor_kind
+                ))));
+            }
+            if let Err(problem) = check_evidence(keys, &rec.actor_id, &evidence(ev)) {
+                return Ok(Err(bad(problem)));
+            }
+            report.signed += 1;
+        }
+    }
+    Ok(Ok(report))
+}
+
+/// Every machine's registered public key by id, fetched once through the signed admin API.
+type MachineKeys = HashMap<String, PublicKey>;
+
+async fn machine_keys(client: &signet_client::OperatorClient) -> anyhow::Result<MachineKeys> {
+    let mut keys = HashMap::new();
+    for m in client.machines().list().await?.machines {
+        // A key the server registered always parses; one that does not fails its records.
+        if let Ok(k) = PublicKey::from_base64(&m.public_key) {
+            keys.insert(m.id.to_string(), k);
+        }
+    }
+    Ok(keys)
+}
+
+/// Checks one record's evidence with its machine's registered key (`signet_proto::archive`).
+fn check_evidence(keys: &MachineKeys, machine: &str, ev: &Evidence) -> Result<(), String> {
+    let key = keys
+        .get(machine)
+        .ok_or_else(|| format!("machine {machine} is not registered, so its key is unknown"))?;
+    ev.verify(key)
+        .map_err(|e| format!("machine {machine}: {e}"))
+}
+
+/// What `--archive` found in a folder that passed.
+struct ArchiveSummary {
+    segments: u64,
+    records: u64,
+}
+
+/// Verifies every segment in `dir` in chain order, and that the server's checkpoints are
+/// exactly the folder's (so the live log, which the server verifies from its newest
+/// checkpoint, continues from the folder's last segment). `Err(problem)` names what failed.
+async fn verify_archive(
+    client: &signet_client::OperatorClient,
+    dir: &std::path::Path,
+    keys: Option<&MachineKeys>,
+) -> anyhow::Result<Result<ArchiveSummary, String>> {
+    let server = client.audit().checkpoints().await?;
+    let archive_key = PublicKey::from_base64(&server.public_key)
+        .map_err(|e| anyhow::anyhow!("the server's archive key does not parse: {e}"))?;
+    let mut names: Vec<String> = std::fs::read_dir(dir)?
+        .filter_map(|e| e.ok()?.file_name().into_string().ok())
+        .filter(|n| n.starts_with("segment-") && n.ends_with(".checkpoint.json"))
+        .collect();
+    // The names are zero-padded, so this is chain order; the checkpoints' own ranges decide.
+    names.sort();
+    let mut prev_checkpoint = [0u8; 32];
+    let mut prev_last_hash = [0u8; 32];
+    let mut next = 1u64;
+    let mut records = 0u64;
+    let mut found = Vec::new();
+    // Every checkpoint is read, signature-checked and matched with its file name before any
+    // is chained, so a file moved out of place is named as such, not as the gap it leaves.
+    let mut checkpoints = Vec::with_capacity(names.len());
+    for name in &names {
+        let cp: Checkpoint = match serde_json::from_slice(&std::fs::read(dir.join(name))?) {
+            Ok(cp) => cp,
+            Err(e) => return Ok(Err(format!("{name} does not parse: {e}"))),
+        };
+        let parts = match cp.verify(&archive_key) {
+            Ok(p) => p,
+            Err(e) => return Ok(Err(format!("{name}: {e}"))),
+        };
+        if *name != Checkpoint::file_name(cp.first_seq, cp.last_seq) {
+            return Ok(Err(format!(
+                "{name} holds the checkpoint of records {}..={} (a renamed or moved file)",
+                cp.first_seq, cp.last_seq
+            )));
+        }
+        checkpoints.push((name, cp, parts));
+    }
+    for (name, cp, parts) in checkpoints {
+        if cp.first_seq != next {
+            return Ok(Err(format!(
+                "records {next}..={} are missing: the next segment starts at {} (a segment is missing or out of order)",
+                cp.first_seq - 1,
+                cp.first_seq
+            )));
+        }
+        if parts.prev_checkpoint != prev_checkpoint {
+            return Ok(Err(format!(
+                "{name} does not name the previous segment's checkpoint (a segment was replaced)"
+            )));
+        }
+        let segment = Checkpoint::segment_name(cp.first_seq, cp.last_seq);
+        let file = match std::fs::File::open(dir.join(&segment)) {
+            Ok(f) => std::io::BufReader::new(f),
+            Err(e) => return Ok(Err(format!("{segment} cannot be opened: {e}"))),
+        };
+        let checked = verify_segment(file, &parts, &prev_last_hash, |r| {
+            match (keys, &r.evidence) {
+                (Some(keys), Some(ev)) => {
+                    check_evidence(keys, &r.actor_id, ev).map_err(ArchiveError)
+                }
+                _ => Ok(()),
+            }
+        });
+        if let Err(e) = checked {
+            return Ok(Err(format!("{segment}: {e}")));
+        }
+        prev_checkpoint = parts.hash();
+        prev_last_hash = parts.last_hash;
+        next = cp.last_seq + 1;
+        records += cp.records;
+        found.push(cp);
+    }
+    let on_server: Vec<Checkpoint> = server.checkpoints.into_iter().map(checkpoint).collect();
+    if found.len() < on_server.len() {
+        return Ok(Err(format!(
+            "the server has archived {} segments but the folder holds {}: segments from record {} are missing",
+            on_server.len(),
+            found.len(),
+            next
+        )));
+    }
+    if found.len() > on_server.len() || found != on_server {
+        return Ok(Err(
+            "the folder's checkpoints are not the ones the server recorded".to_owned(),
+        ));
+    }
+    Ok(Ok(ArchiveSummary {
+        segments: found.len() as u64,
+        records,
+    }))
+}
+
+/// The server's checkpoint in the file form.
+fn checkpoint(c: signet_client::api::admin::audit::CheckpointAnswer) -> Checkpoint {
+    Checkpoint {
+        version: c.version,
+        first_seq: c.first_seq,
+        last_seq: c.last_seq,
+        records: c.records,
+        last_hash: c.last_hash,
+        prev_checkpoint: c.prev_checkpoint,
+        segment_sha256: c.segment_sha256,
+        public_key: c.public_key,
+        signature: c.signature,
+    }
+}
+
+/// The listing's evidence in the archive's form (the same fields).
+fn evidence(ev: &signet_client::api::admin::audit::AuditEvidenceAnswer) -> Evidence {
+    Evidence {
+        method: ev.method.clone(),
+        path: ev.path.clone(),
+        timestamp: ev.timestamp,
+        nonce: ev.nonce.clone(),
+        body_sha256: ev.body_sha256.clone(),
+        signature: ev.signature.clone(),
     }
 }

@@ -154,7 +154,8 @@ pub async fn server(args: ServerArgs) -> Result<()> {
         .with_limits(config.limits)
         .with_trash_purge_every(config.trash_purge_every)
         .with_lease_reap_every(config.lease_reap_every)
-        .with_alert_intervals(config.webhooks.tail_every, config.webhooks.dispatch_every);
+        .with_alert_intervals(config.webhooks.tail_every, config.webhooks.dispatch_every)
+        .with_audit_archive(config.audit_archive.clone(), config.audit_archive_every);
     signet_server::run(listener, state, shutdown_signal()).await?;
     Ok(())
 }

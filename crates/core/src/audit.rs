@@ -9,10 +9,18 @@
 //! Durability does not cap throughput because the store group-commits: every append queued while
 //! one transaction is being synced goes into the next one.
 
+use std::path::PathBuf;
 use std::sync::Arc;
 
+use base64::Engine as _;
+use sha2::{Digest, Sha256};
 use signet_api::audit::AuditAction;
-use signet_store::{ActorKind, AuditChain, AuditEvent, AuditFilter, AuditRecord, AuditResult};
+use signet_proto::PublicKey;
+use signet_proto::archive::{ArchivedRecord, Checkpoint, CheckpointParts, Evidence};
+use signet_store::{
+    ActorKind, AuditChain, AuditCheckpoint, AuditEvent, AuditFilter, AuditRecord, AuditResult,
+    SignedEvidence,
+};
 
 pub use crate::chain::ChainKey;
 use crate::context::Context;
@@ -62,6 +70,8 @@ pub struct AuditView {
     pub detail: String,
     /// The record's link, hex.
     pub hash: String,
+    /// What the machine signed, if the record keeps it.
+    pub evidence: Option<Arc<SignedEvidence>>,
 }
 
 impl From<AuditRecord> for AuditView {
@@ -76,6 +86,7 @@ impl From<AuditRecord> for AuditView {
             source_ip: r.event.source_ip,
             result: r.event.result.as_str(),
             detail: r.event.detail,
+            evidence: r.event.evidence,
             hash: hex::encode(r.hash),
         }
     }
@@ -116,7 +127,12 @@ impl AuditLog {
         self.cx
             .require_unscoped(op, AuditAction::AuditVerify)
             .await?;
-        let report = verify_chain(self.cx.store.as_ref(), self.cx.chain.as_ref()).await?;
+        let report = verify_chain(
+            self.cx.store.as_ref(),
+            self.cx.chain.as_ref(),
+            &self.archive_key(),
+        )
+        .await?;
         self.cx
             .audit_operator(
                 op,
@@ -127,6 +143,318 @@ impl AuditLog {
             .await?;
         Ok(report)
     }
+}
+
+/// Where and how the log is archived (`audit_archive_*` in the server's configuration).
+#[derive(Debug, Clone)]
+pub struct ArchiveSettings {
+    /// The folder segment and checkpoint files go to.
+    pub dir: PathBuf,
+    /// Records per segment: only full segments are archived.
+    pub segment_records: u64,
+}
+
+impl AuditLog {
+    /// The vault's archive public key, which signs every checkpoint; published so a verifier
+    /// never has to trust the key an archive names.
+    pub fn archive_key(&self) -> PublicKey {
+        archive_public_key(&self.cx.root.audit_archive_seed())
+    }
+
+    /// The checkpoints of every archived segment, oldest first, in their file form.
+    pub async fn checkpoints(&self, op: &AuthedOperator) -> CoreResult<Vec<Checkpoint>> {
+        self.cx
+            .require(op, Permission::Read, AuditAction::AuditCheckpoints)
+            .await?;
+        self.cx
+            .require_unscoped(op, AuditAction::AuditCheckpoints)
+            .await?;
+        let public_key =
+            base64::engine::general_purpose::STANDARD.encode(self.archive_key().as_bytes());
+        Ok(self
+            .cx
+            .store
+            .audit_checkpoints()
+            .await?
+            .iter()
+            .map(|cp| checkpoint_file(cp, &public_key))
+            .collect())
+    }
+
+    /// `signet audit archive`: archives every full segment now, as the operator.
+    /// `settings` is `None` when the server archives nothing: refused, after the role check so
+    /// a viewer learns nothing about the configuration.
+    pub async fn archive_now(
+        &self,
+        op: &AuthedOperator,
+        settings: Option<&ArchiveSettings>,
+    ) -> CoreResult<Vec<Checkpoint>> {
+        self.cx
+            .require(op, Permission::ManageVault, AuditAction::AuditArchive)
+            .await?;
+        self.cx
+            .require_unscoped(op, AuditAction::AuditArchive)
+            .await?;
+        let settings = settings.ok_or_else(|| {
+            CoreError::bad("audit archiving is not configured (set audit_archive_dir)")
+        })?;
+        self.archive(&Actor::operator(op), settings).await
+    }
+
+    /// The server's periodic archiver: archives every full segment, as the system.
+    pub async fn archive_due(&self, settings: &ArchiveSettings) -> CoreResult<Vec<Checkpoint>> {
+        self.archive(&Actor::new(ActorKind::System, "", ""), settings)
+            .await
+    }
+
+    async fn archive(
+        &self,
+        actor: &Actor,
+        settings: &ArchiveSettings,
+    ) -> CoreResult<Vec<Checkpoint>> {
+        if settings.segment_records == 0 {
+            return Err(CoreError::bad(
+                "audit_archive_segment_records must be at least 1",
+            ));
+        }
+        // Only segments full now: each archive appends a record of its own, which must not
+        // fill the next segment and keep this loop going (forever, with one-record segments).
+        let Some(head) = self.cx.store.audit_head().await? else {
+            return Ok(Vec::new());
+        };
+        let mut done = Vec::new();
+        while let Some(cp) = self.archive_one(actor, settings, head.seq).await? {
+            done.push(cp);
+        }
+        Ok(done)
+    }
+
+    /// Archives the next segment if it ends at or before `up_to`: writes and syncs its file and checkpoint, reads
+    /// the file back to check what is durable is what was signed, then prunes it. `None` when
+    /// the next segment is not full yet (by `up_to`).
+    ///
+    /// Two archivers (replicas) may run this at once: both read the same records and sign the
+    /// same bytes (Ed25519 is deterministic and the checkpoint carries no time), so their files
+    /// are identical, and the store records the checkpoint once (`prune_audit`).
+    async fn archive_one(
+        &self,
+        actor: &Actor,
+        settings: &ArchiveSettings,
+        up_to: u64,
+    ) -> CoreResult<Option<Checkpoint>> {
+        let store = self.cx.store.as_ref();
+        let (first, mut prev, prev_checkpoint) = match store.audit_checkpoints().await?.last() {
+            None => (1, [0u8; 32], [0u8; 32]),
+            Some(cp) => (cp.last_seq + 1, cp.last_hash, checkpoint_parts(cp).hash()),
+        };
+        let last = first
+            .checked_add(settings.segment_records - 1)
+            .ok_or(CoreError::Unavailable)?;
+        if last > up_to {
+            return Ok(None);
+        }
+        let dir = settings.dir.clone();
+        let name = Checkpoint::segment_name(first, last);
+        // Unique per attempt: two archivers sharing the folder never write into one file, and
+        // each renames its own complete file into place (the two are identical).
+        let mut salt = [0u8; 8];
+        getrandom::fill(&mut salt).map_err(|_| CoreError::Unavailable)?;
+        let tmp = dir.join(format!(".{name}.{}.tmp", hex::encode(salt)));
+        let mut file = blocking({
+            let dir = dir.clone();
+            let tmp = tmp.clone();
+            move || {
+                std::fs::create_dir_all(&dir)?;
+                std::fs::File::create(tmp)
+            }
+        })
+        .await?;
+        let mut sha = Sha256::new();
+        let mut expected = first;
+        while expected <= last {
+            let want = u32::try_from((last - expected + 1).min(u64::from(VERIFY_PAGE)))
+                .unwrap_or(VERIFY_PAGE);
+            let page = store.audit_range(expected, want).await?;
+            if page.is_empty() {
+                return Err(self.refuse(expected, "is missing"));
+            }
+            let mut bytes = Vec::with_capacity(page.len() * 320);
+            for r in page.iter().take_while(|r| r.seq <= last) {
+                if r.seq != expected {
+                    return Err(self.refuse(expected, "is missing"));
+                }
+                if r.prev_hash != prev || self.cx.chain.link(&prev, r.seq, &r.event) != r.hash {
+                    return Err(self.refuse(r.seq, "does not verify"));
+                }
+                serde_json::to_writer(&mut bytes, &archived(r))
+                    .map_err(|_| CoreError::Unavailable)?;
+                bytes.push(b'\n');
+                prev = r.hash;
+                expected += 1;
+            }
+            sha.update(&bytes);
+            file = blocking(move || {
+                use std::io::Write as _;
+                let mut file = file;
+                file.write_all(&bytes).map(|()| file)
+            })
+            .await?;
+        }
+        let segment_sha256: [u8; 32] = sha.finalize().into();
+        let seed = self.cx.root.audit_archive_seed();
+        let cp = Checkpoint::sign(&seed, first, last, &prev, &prev_checkpoint, &segment_sha256);
+        let cp_bytes = serde_json::to_vec_pretty(&cp).map_err(|_| CoreError::Unavailable)?;
+        let durable = blocking({
+            let dir = dir.clone();
+            move || {
+                file.sync_all()?;
+                drop(file);
+                std::fs::rename(&tmp, dir.join(&name))?;
+                let cp_name = Checkpoint::file_name(first, last);
+                let tmp = dir.join(format!(".{cp_name}.{}.tmp", hex::encode(salt)));
+                {
+                    use std::io::Write as _;
+                    let mut f = std::fs::File::create(&tmp)?;
+                    f.write_all(&cp_bytes)?;
+                    f.sync_all()?;
+                }
+                std::fs::rename(&tmp, dir.join(cp_name))?;
+                std::fs::File::open(&dir)?.sync_all()?;
+                // What is on disk now, not what was meant to be: the records leave the live
+                // store only if these bytes are the ones signed.
+                use std::io::Read as _;
+                let mut back = std::fs::File::open(dir.join(&name))?;
+                let mut sha = Sha256::new();
+                let mut buf = vec![0u8; 1 << 16];
+                loop {
+                    let n = back.read(&mut buf)?;
+                    if n == 0 {
+                        break;
+                    }
+                    sha.update(&buf[..n]);
+                }
+                Ok(<[u8; 32]>::from(sha.finalize()))
+            }
+        })
+        .await?;
+        if durable != segment_sha256 {
+            tracing::error!(
+                first,
+                last,
+                "an archived segment read back differently; not pruning"
+            );
+            return Err(CoreError::Unavailable);
+        }
+        let parts = cp.parts().map_err(|_| CoreError::Unavailable)?;
+        let stored = AuditCheckpoint {
+            first_seq: first,
+            last_seq: last,
+            last_hash: prev,
+            prev_checkpoint,
+            segment_sha256,
+            signature: parts.signature,
+        };
+        let event = self.cx.event(
+            actor,
+            AuditAction::AuditArchive,
+            "",
+            AuditResult::Ok,
+            &format!("first={first} last={last}"),
+        );
+        // `false`: another archiver recorded this same checkpoint first; the files are the same.
+        self.cx.audited_event(event).prune_audit(&stored).await?;
+        tracing::info!(first, last, "audit segment archived");
+        Ok(Some(cp))
+    }
+
+    fn refuse(&self, seq: u64, what: &str) -> CoreError {
+        tracing::error!(seq, what, "the audit chain is broken; not archiving");
+        CoreError::bad(format!(
+            "record {seq} {what}: the chain is broken there, so nothing was archived (run `signet audit verify`)"
+        ))
+    }
+}
+
+/// Runs blocking file work off the async threads; an I/O error is an outage.
+async fn blocking<T: Send + 'static>(
+    job: impl FnOnce() -> std::io::Result<T> + Send + 'static,
+) -> CoreResult<T> {
+    match tokio::task::spawn_blocking(job).await {
+        Ok(Ok(v)) => Ok(v),
+        Ok(Err(e)) => {
+            tracing::error!(error = %e, "audit archive file");
+            Err(CoreError::Unavailable)
+        }
+        Err(_) => Err(CoreError::Unavailable),
+    }
+}
+
+/// The archive key's public half from its seed.
+fn archive_public_key(seed: &[u8; 32]) -> PublicKey {
+    let raw = ed25519_dalek::SigningKey::from_bytes(seed)
+        .verifying_key()
+        .to_bytes();
+    // A key made from a seed is a valid point, so validation cannot fail; the fallback keeps
+    // this total without a panic.
+    PublicKey::from_bytes(&raw).unwrap_or_else(|_| archive_public_key(&[1; 32]))
+}
+
+/// A stored checkpoint's parts in the protocol's form.
+fn checkpoint_parts(cp: &AuditCheckpoint) -> CheckpointParts {
+    CheckpointParts {
+        first_seq: cp.first_seq,
+        last_seq: cp.last_seq,
+        last_hash: cp.last_hash,
+        prev_checkpoint: cp.prev_checkpoint,
+        segment_sha256: cp.segment_sha256,
+        signature: cp.signature,
+    }
+}
+
+/// A stored checkpoint in its file form.
+fn checkpoint_file(cp: &AuditCheckpoint, public_key: &str) -> Checkpoint {
+    Checkpoint {
+        version: signet_proto::archive::CHECKPOINT_VERSION,
+        first_seq: cp.first_seq,
+        last_seq: cp.last_seq,
+        records: cp.last_seq - cp.first_seq + 1,
+        last_hash: hex::encode(cp.last_hash),
+        prev_checkpoint: hex::encode(cp.prev_checkpoint),
+        segment_sha256: hex::encode(cp.segment_sha256),
+        public_key: public_key.to_owned(),
+        signature: base64::engine::general_purpose::STANDARD.encode(cp.signature),
+    }
+}
+
+/// A record as a segment line.
+fn archived(r: &AuditRecord) -> ArchivedRecord {
+    let e = &r.event;
+    ArchivedRecord {
+        seq: r.seq,
+        ts: e.ts_ms,
+        actor_kind: e.actor_kind.as_str().to_owned(),
+        actor_id: e.actor_id.clone(),
+        action: e.action.clone(),
+        target: e.target.clone(),
+        source_ip: e.source_ip.clone(),
+        result: e.result.as_str().to_owned(),
+        detail: e.detail.clone(),
+        prev_hash: hex::encode(r.prev_hash),
+        hash: hex::encode(r.hash),
+        evidence: e.evidence.as_deref().map(evidence),
+    }
+}
+
+/// Evidence in the archive's (and the listing's) form.
+pub fn evidence(ev: &SignedEvidence) -> Evidence {
+    Evidence::from_parts(
+        &ev.method,
+        &ev.path,
+        ev.timestamp,
+        &ev.nonce,
+        &ev.body_sha256,
+        &ev.signature,
+    )
 }
 
 impl AuditLog {
@@ -168,9 +496,15 @@ impl AuditLog {
 }
 
 /// Checks the chain in `store` with `chain`. Separate from [`AuditLog`] so tools can run it too.
+///
+/// On an archived log the walk starts after the newest checkpoint: every checkpoint must be
+/// signed with `archive_key` and name its predecessor, and the first live record must link to
+/// the newest one's last hash. The archived records themselves are checked from their files
+/// (`signet audit verify --archive`).
 pub async fn verify_chain(
     store: &dyn signet_store::Store,
     chain: &dyn AuditChain,
+    archive_key: &PublicKey,
 ) -> CoreResult<VerifyReport> {
     let head = store.audit_head().await?;
     let mut prev = [0u8; 32];
@@ -183,6 +517,40 @@ pub async fn verify_chain(
         first_bad_seq: Some(seq),
         problem: Some(problem),
     };
+    let mut prev_checkpoint = [0u8; 32];
+    for cp in store.audit_checkpoints().await? {
+        let parts = checkpoint_parts(&cp);
+        let signed = archive_key.verifying_key().ok().is_some_and(|vk| {
+            vk.verify_strict(
+                &parts.signing_bytes(),
+                &ed25519_dalek::Signature::from_bytes(&parts.signature),
+            )
+            .is_ok()
+        });
+        if !signed {
+            return Ok(fail(
+                cp.first_seq,
+                checked,
+                format!(
+                    "the checkpoint of records {}..={} is not signed by the vault's archive key",
+                    cp.first_seq, cp.last_seq
+                ),
+            ));
+        }
+        if cp.first_seq != expected || cp.prev_checkpoint != prev_checkpoint {
+            return Ok(fail(
+                expected,
+                checked,
+                format!(
+                    "the checkpoint of records {}..={} does not continue the one before",
+                    cp.first_seq, cp.last_seq
+                ),
+            ));
+        }
+        prev_checkpoint = parts.hash();
+        prev = cp.last_hash;
+        expected = cp.last_seq + 1;
+    }
     loop {
         let page = store.audit_range(expected, VERIFY_PAGE).await?;
         if page.is_empty() {

@@ -19,13 +19,16 @@ use std::sync::Arc;
 
 use dashmap::DashMap;
 use ed25519_dalek::VerifyingKey;
+use sha2::{Digest, Sha256};
 use signet_api::audit::{AuditAction, DenialReason};
 use signet_proto::request::{signing_string, verify};
 use signet_proto::{
     BodyHash, CLOCK_WINDOW_SECS, CanonicalPath, MachineId, Method, Nonce, OperatorId,
     ProtocolError, PublicKey, SignatureB64, Timestamp,
 };
-use signet_store::{ActorKind, MachineAtPolicy, MachineRecord, MachineStatus, Role, UserStatus};
+use signet_store::{
+    ActorKind, MachineAtPolicy, MachineRecord, MachineStatus, Role, SignedEvidence, UserStatus,
+};
 
 use crate::address::{ClientAddr, ip_in_cidrs};
 use crate::budget::Budgets;
@@ -135,25 +138,27 @@ pub struct Auth {
 }
 
 impl Auth {
-    /// Verifies signature, window and nonce for the principal whose key is `pk`.
+    /// Verifies signature, window and nonce for the principal whose key is `pk`. Returns the
+    /// body's SHA-256, which a machine's audit evidence keeps.
     async fn verify_signed(
         &self,
         principal: &str,
         pk: &PublicKey,
         parsed: &Parsed,
         body: &[u8],
-    ) -> Result<(), Failure> {
+    ) -> Result<[u8; 32], Failure> {
         let now_ms = self.cx.now_ms();
         parsed
             .ts
             .check_window(now_ms.div_euclid(1000))
             .map_err(Failure::Protocol)?;
+        let body_sha256: [u8; 32] = Sha256::digest(body).into();
         let s = signing_string(
             &parsed.method,
             &parsed.path,
             parsed.ts,
             &parsed.nonce,
-            &BodyHash::of(body),
+            &BodyHash::from_digest(&body_sha256),
         );
         let key = self
             .keys
@@ -169,7 +174,7 @@ impl Auth {
             .remember_nonce(principal, parsed.nonce.as_str(), expires_ms)
             .await
         {
-            Ok(true) => Ok(()),
+            Ok(true) => Ok(body_sha256),
             Ok(false) => Err(Failure::Replay),
             // Fail closed: a nonce that cannot be recorded cannot be trusted to be fresh.
             Err(_) => Err(Failure::State(DenialReason::NonceStoreUnavailable)),
@@ -287,7 +292,8 @@ impl Auth {
             return Err(unauth(Failure::UnknownPrincipal));
         };
         let id = &machine.id;
-        self.verify_signed(&format!("m:{id}"), &machine.public_key, &parsed, req.body)
+        let body_sha256 = self
+            .verify_signed(&format!("m:{id}"), &machine.public_key, &parsed, req.body)
             .await
             .map_err(|f| match f {
                 Failure::State(s) => (Failure::State(s), CoreError::Unavailable),
@@ -332,6 +338,14 @@ impl Auth {
         Ok(AuthedMachine {
             record: machine,
             source_ip: req.source_ip,
+            evidence: Some(Arc::new(SignedEvidence {
+                method: parsed.method.as_str().to_owned(),
+                path: parsed.path.as_str().to_owned(),
+                timestamp: parsed.ts.secs(),
+                nonce: parsed.nonce.as_str().to_owned(),
+                body_sha256,
+                signature: parsed.sig.to_bytes(),
+            })),
         })
     }
 

@@ -724,6 +724,7 @@ mod tests {
                 source_ip: String::new(),
                 result,
                 detail: detail.into(),
+                evidence: None,
             },
             prev_hash: [0; 32],
             hash: [0; 32],

@@ -2,8 +2,12 @@
 //! commits with its record, the fail-closed journal, and the refused-request records (counted
 //! per source by `crate::failures`). What is recorded and how it is verified is `crate::audit`.
 
+use std::sync::Arc;
+
 use signet_api::audit::{AuditAction, DenialReason};
-use signet_store::{ActorKind, AuditEvent, AuditResult, Audited, JournalBatch, ReadMark, Store};
+use signet_store::{
+    ActorKind, AuditEvent, AuditResult, Audited, JournalBatch, ReadMark, SignedEvidence, Store,
+};
 
 use crate::address::ClientAddr;
 use crate::context::Context;
@@ -15,6 +19,8 @@ pub(crate) struct Actor {
     kind: ActorKind,
     id: String,
     ip: String,
+    /// What an authenticated machine signed; every record about its request carries it.
+    evidence: Option<Arc<SignedEvidence>>,
 }
 
 impl Actor {
@@ -23,6 +29,7 @@ impl Actor {
             kind: ActorKind::Machine,
             id: m.record.id.to_string(),
             ip: m.source_ip.to_string(),
+            evidence: m.evidence.clone(),
         }
     }
 
@@ -31,6 +38,7 @@ impl Actor {
             kind: ActorKind::Operator,
             id: op.id.to_string(),
             ip: op.source_ip.to_string(),
+            evidence: None,
         }
     }
 
@@ -39,6 +47,7 @@ impl Actor {
             kind,
             id: id.to_owned(),
             ip: ip.to_owned(),
+            evidence: None,
         }
     }
 }
@@ -62,6 +71,7 @@ impl Context {
             source_ip: actor.ip.clone(),
             result,
             detail: detail.to_owned(),
+            evidence: actor.evidence.clone(),
         }
     }
 

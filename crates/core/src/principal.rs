@@ -2,8 +2,10 @@
 //! one of these; they live below the services so that authentication, the audit log and the
 //! permission checks can all name them without importing each other.
 
+use std::sync::Arc;
+
 use signet_proto::{OperatorId, SessionId, UserId};
-use signet_store::{MachineRecord, OperatorRecord, Role};
+use signet_store::{MachineRecord, OperatorRecord, Role, SignedEvidence};
 
 use crate::address::ClientAddr;
 use crate::role::Scope;
@@ -15,6 +17,10 @@ pub struct AuthedMachine {
     pub record: MachineRecord,
     /// Where the request came from.
     pub source_ip: ClientAddr,
+    /// What it signed, kept with every audit record of this request so that an auditor can
+    /// check offline that the machine itself asked; `None` only where no signed request exists
+    /// (tests that build a machine directly).
+    pub evidence: Option<Arc<SignedEvidence>>,
 }
 
 /// An operator whose request authenticated: a signed request from an operator key, or a

@@ -389,6 +389,7 @@ fn denied_read(machine: &str, ip: &str, ts_ms: i64) -> AuditEvent {
         source_ip: ip.to_owned(),
         result: AuditResult::Denied,
         detail: "reason=no_grant".to_owned(),
+        evidence: None,
     }
 }
 

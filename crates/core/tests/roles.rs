@@ -477,6 +477,19 @@ async fn a_viewer_changes_nothing_and_every_refusal_is_audited() {
                 .await
                 .map(drop),
         ),
+        (
+            "audit archive",
+            s.audit()
+                .archive_now(
+                    v,
+                    Some(&signet_core::audit::ArchiveSettings {
+                        dir: std::env::temp_dir().join("signet-roles-archive-never-written"),
+                        segment_records: 1,
+                    }),
+                )
+                .await
+                .map(drop),
+        ),
     ];
     for (what, r) in &refusals {
         assert_eq!(r, &Err(CoreError::Forbidden), "{what}");
@@ -726,6 +739,7 @@ fn every_post_admin_route_is_classified() {
         "/v1/admin/alerts",
         "/v1/admin/alerts/{id}/delete",
         "/v1/admin/secrets/{id}/managed",
+        "/v1/admin/audit/archive",
     ];
     // POST only because signed routes carry parameters in the body, or acting on one's own key.
     let open_to_viewers = [

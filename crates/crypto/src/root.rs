@@ -22,6 +22,7 @@ const INFO_SHARE_KEK: &[u8] = b"signet/v1/share-kek";
 const LABEL_SHARE_DEK: &str = "signet/v1/share-data-key";
 const LABEL_SHARE_VALUE: &str = "signet/v1/share-value";
 const INFO_WEBHOOK_SIGNING: &[u8] = b"signet/v1/webhook-signing-seed";
+const INFO_AUDIT_ARCHIVE_SIGNING: &[u8] = b"signet/v1/audit-archive-signing-seed";
 const INFO_WEBHOOK_KEK: &[u8] = b"signet/v1/webhook-kek";
 const LABEL_WEBHOOK_SECRET: &str = "signet/v1/webhook-hmac-secret";
 
@@ -163,6 +164,13 @@ impl RootKey {
     /// key changes exactly when the root key does (`docs/protocol.md`, "Webhook signatures").
     pub fn webhook_signing_seed(&self) -> Zeroizing<[u8; 32]> {
         self.derive(INFO_WEBHOOK_SIGNING)
+    }
+
+    /// The seed of the vault's Ed25519 audit archive key, which signs each archived segment's
+    /// checkpoint (`docs/protocol.md` §21). Derived like the webhook key, under its own label,
+    /// so the two never sign for each other, and nothing new has to be backed up.
+    pub fn audit_archive_seed(&self) -> Zeroizing<[u8; 32]> {
+        self.derive(INFO_AUDIT_ARCHIVE_SIGNING)
     }
 
     /// Seals a webhook's HMAC secret for storage, bound to its vault and webhook.

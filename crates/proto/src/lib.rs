@@ -5,6 +5,7 @@
 //! (`docs/protocol.md` is its normative description; `testdata/vectors/` its conformance tests).
 #![forbid(unsafe_code)]
 
+pub mod archive;
 pub mod enrollment;
 pub mod id;
 pub mod identity;

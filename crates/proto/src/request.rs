@@ -277,6 +277,16 @@ impl SignatureB64 {
     pub fn to_base64(&self) -> String {
         STANDARD.encode(self.0.to_bytes())
     }
+
+    /// The raw 64 bytes, as the audit log keeps them.
+    pub fn to_bytes(&self) -> [u8; 64] {
+        self.0.to_bytes()
+    }
+
+    /// From raw bytes (as the audit log keeps them).
+    pub fn from_bytes(bytes: &[u8; 64]) -> Self {
+        Self(Signature::from_bytes(bytes))
+    }
 }
 
 impl From<Signature> for SignatureB64 {
@@ -292,7 +302,12 @@ pub struct BodyHash(String);
 impl BodyHash {
     /// Hashes a body; an empty body hashes the empty string.
     pub fn of(body: &[u8]) -> Self {
-        Self(hex::encode(Sha256::digest(body)))
+        Self::from_digest(&Sha256::digest(body).into())
+    }
+
+    /// From a SHA-256 already computed (a body hashed once, or one kept by the audit log).
+    pub fn from_digest(digest: &[u8; 32]) -> Self {
+        Self(hex::encode(digest))
     }
 
     /// The hex text.

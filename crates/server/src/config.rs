@@ -105,6 +105,14 @@ pub struct FileConfig {
     pub alert_tail_interval_ms: Option<u64>,
     /// Milliseconds between the dispatcher's looks for due deliveries (default 1000).
     pub webhook_dispatch_interval_ms: Option<u64>,
+    /// Folder archived audit segments are written to; unset, the log is never archived and
+    /// `signet audit archive` is refused.
+    pub audit_archive_dir: Option<PathBuf>,
+    /// Records per archived segment (default 1000000). Only full segments are archived.
+    pub audit_archive_segment_records: Option<u64>,
+    /// Seconds between the archiver's looks for a full segment (default 3600). Every replica
+    /// runs it; each segment is recorded once.
+    pub audit_archive_interval_secs: Option<u64>,
 }
 
 impl FileConfig {
@@ -163,6 +171,10 @@ pub struct ServerConfig {
     pub event_streams_per_machine: usize,
     /// Webhook delivery settings.
     pub webhooks: WebhookSettings,
+    /// Where and how the audit log is archived, if it is.
+    pub audit_archive: Option<signet_core::audit::ArchiveSettings>,
+    /// How often the archiver looks for a full segment.
+    pub audit_archive_every: Duration,
 }
 
 /// Webhook delivery settings (the `webhook_*` and `alert_*` keys).
@@ -344,6 +356,23 @@ impl FileConfig {
             self.lease_reap_interval_secs,
             crate::LEASE_REAP_EVERY,
         )?;
+        let audit_archive_every = secs(
+            "audit_archive_interval_secs",
+            self.audit_archive_interval_secs,
+            crate::AUDIT_ARCHIVE_EVERY,
+        )?;
+        let audit_archive = match (&self.audit_archive_dir, self.audit_archive_segment_records) {
+            (_, Some(0)) => {
+                return Err(ConfigError::Invalid(
+                    "audit_archive_segment_records must be at least 1".into(),
+                ));
+            }
+            (None, _) => None,
+            (Some(dir), n) => Some(signet_core::audit::ArchiveSettings {
+                dir: dir.clone(),
+                segment_records: n.unwrap_or(crate::AUDIT_ARCHIVE_SEGMENT_RECORDS),
+            }),
+        };
         Ok(ServerConfig {
             listen,
             data_dir,
@@ -368,6 +397,8 @@ impl FileConfig {
                 Some(n) => n,
             },
             webhooks,
+            audit_archive,
+            audit_archive_every,
         })
     }
 }

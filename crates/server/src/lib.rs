@@ -32,12 +32,20 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use ipnet::IpNet;
 use signet_core::Signet;
+use signet_core::audit::ArchiveSettings;
 use signet_proto::{CanonicalPath, ProtocolError};
 
 use crate::connection::ConnectionLimits;
 use crate::error::{ApiError, ErrorCode};
 pub use crate::listener::{Listener, TlsListener};
 use crate::session::WebConfig;
+
+/// How often the audit archiver looks for a full segment unless configured
+/// (`audit_archive_interval_secs`).
+pub const AUDIT_ARCHIVE_EVERY: Duration = Duration::from_secs(3600);
+
+/// Records per archived audit segment unless configured (`audit_archive_segment_records`).
+pub const AUDIT_ARCHIVE_SEGMENT_RECORDS: u64 = 1_000_000;
 
 /// How often the trash retention job runs unless configured (`trash_purge_interval_secs`).
 pub const TRASH_PURGE_EVERY: Duration = Duration::from_secs(60);
@@ -73,6 +81,11 @@ pub struct AppState {
     /// How often `run`'s webhook dispatcher looks for due deliveries (it also wakes on
     /// `signet.webhooks().wakeup()`).
     pub webhook_dispatch_every: Duration,
+    /// Where the audit log is archived (`signet audit archive` and `run`'s archiver); `None`:
+    /// it is not.
+    pub audit_archive: Option<Arc<ArchiveSettings>>,
+    /// How often `run`'s archiver looks for a full segment.
+    pub audit_archive_every: Duration,
 }
 
 impl AppState {
@@ -86,6 +99,8 @@ impl AppState {
             limits: ConnectionLimits::default(),
             rotation_tick: DEFAULT_ROTATION_TICK,
             trash_purge_every: TRASH_PURGE_EVERY,
+            audit_archive: None,
+            audit_archive_every: AUDIT_ARCHIVE_EVERY,
             lease_reap_every: LEASE_REAP_EVERY,
             alert_tail_every: ALERT_TAIL_EVERY,
             webhook_dispatch_every: WEBHOOK_DISPATCH_EVERY,
@@ -105,6 +120,15 @@ impl AppState {
         Self {
             alert_tail_every: tail,
             webhook_dispatch_every: dispatch,
+            ..self
+        }
+    }
+
+    /// The same state, archiving the audit log with `settings` every `every`.
+    pub fn with_audit_archive(self, settings: Option<ArchiveSettings>, every: Duration) -> Self {
+        Self {
+            audit_archive: settings.map(Arc::new),
+            audit_archive_every: every,
             ..self
         }
     }
@@ -374,6 +398,26 @@ pub async fn run(
             }
         }
     });
+    // Every replica archives; each segment's checkpoint is recorded once (`prune_audit`), and
+    // two replicas closing the same segment write identical files.
+    let signet = state.signet.clone();
+    let archive = state.audit_archive.clone();
+    let every = state.audit_archive_every.max(Duration::from_millis(10));
+    let archiver = tokio::spawn(async move {
+        let Some(settings) = archive else { return };
+        let mut tick = tokio::time::interval(every);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            match signet.audit().archive_due(&settings).await {
+                Ok(done) if !done.is_empty() => {
+                    tracing::info!(segments = done.len(), "audit segments archived")
+                }
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "archiving the audit log failed; will retry"),
+            }
+        }
+    });
     let signet = state.signet.clone();
     let limits = state.limits;
     // Event streams never finish by themselves: end them when shutdown begins, so the drain
@@ -391,6 +435,7 @@ pub async fn run(
     reaper.abort();
     tailer.abort();
     dispatcher.abort();
+    archiver.abort();
     // In-flight requests are drained: nothing more can be counted.
     if let Err(e) = signet.audit().flush_auth_failures(true).await {
         tracing::warn!(error = %e, "writing counted authentication failures at shutdown failed");

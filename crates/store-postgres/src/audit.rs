@@ -17,8 +17,9 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use signet_store::{
-    ActorKind, AuditChain, AuditEvent, AuditFilter, AuditHead, AuditRecord, AuditResult,
-    AuditStore, Audited, JournalBatch, ReadMark, StoreError, StoreResult,
+    ActorKind, AuditChain, AuditCheckpoint, AuditEvent, AuditFilter, AuditHead, AuditRecord,
+    AuditResult, AuditStore, Audited, Conflict, JournalBatch, ReadMark, SignedEvidence, StoreError,
+    StoreResult,
 };
 use sqlx::postgres::{PgPool, PgRow};
 use sqlx::{PgConnection, Postgres, Transaction};
@@ -44,7 +45,8 @@ const MAX_LIMIT: u32 = 1000;
 macro_rules! record_select {
     ($where:literal, $order:literal) => {
         concat!(
-            "SELECT seq, ts_ms, actor_kind, actor_id, action, target, source_ip, result, detail, prev_hash, hash
+            "SELECT seq, ts_ms, actor_kind, actor_id, action, target, source_ip, result, detail, prev_hash, hash,
+                    evidence
              FROM audit WHERE ",
             $where,
             $order
@@ -64,10 +66,23 @@ fn record(row: &PgRow) -> StoreResult<AuditRecord> {
             source_ip: col(row, 6)?,
             result: name(row, 7, AuditResult::parse)?,
             detail: col(row, 8)?,
+            evidence: evidence(row, 11)?,
         },
         prev_hash: digest(row, 9)?,
         hash: digest(row, 10)?,
     })
+}
+
+/// The evidence column: NULL, or bytes that must parse (anything else is damage).
+fn evidence(row: &PgRow, i: usize) -> StoreResult<Option<Arc<SignedEvidence>>> {
+    let bytes: Option<Vec<u8>> = col(row, i)?;
+    bytes
+        .map(|b| {
+            SignedEvidence::from_bytes(&b)
+                .map(Arc::new)
+                .ok_or_else(|| corrupt("audit evidence"))
+        })
+        .transpose()
 }
 
 fn head(row: &PgRow) -> StoreResult<AuditHead> {
@@ -358,6 +373,7 @@ struct Rows<'a> {
     detail: Vec<&'a str>,
     prev: Vec<Vec<u8>>,
     hash: Vec<Vec<u8>>,
+    evidence: Vec<Option<Vec<u8>>>,
 }
 
 impl<'a> Rows<'a> {
@@ -392,6 +408,8 @@ impl<'a> Rows<'a> {
             self.detail.push(&event.detail);
             self.prev.push(p.to_vec());
             self.hash.push(hash.to_vec());
+            self.evidence
+                .push(event.evidence.as_ref().map(|e| e.to_bytes()));
         }
         (*seq, *prev) = (s, p);
         Ok(seqs)
@@ -431,9 +449,10 @@ async fn write(conn: &mut PgConnection, rows: &Rows<'_>, marks: &Marks) -> Store
     if !rows.seq.is_empty() {
         // The arrays are zipped row by row.
         sqlx::query(
-            "INSERT INTO audit (seq, ts_ms, actor_kind, actor_id, action, target, source_ip, result, detail, prev_hash, hash)
+            "INSERT INTO audit (seq, ts_ms, actor_kind, actor_id, action, target, source_ip, result, detail, prev_hash, hash,
+                                evidence)
              SELECT * FROM UNNEST($1::int8[], $2::int8[], $3::text[], $4::text[], $5::text[], $6::text[],
-                                  $7::text[], $8::text[], $9::text[], $10::bytea[], $11::bytea[])",
+                                  $7::text[], $8::text[], $9::text[], $10::bytea[], $11::bytea[], $12::bytea[])",
         )
         .bind(&rows.seq)
         .bind(&rows.ts)
@@ -446,6 +465,7 @@ async fn write(conn: &mut PgConnection, rows: &Rows<'_>, marks: &Marks) -> Store
         .bind(&rows.detail)
         .bind(&rows.prev)
         .bind(&rows.hash)
+        .bind(&rows.evidence)
         .execute(&mut *conn)
         .await
         .map_err(db)?;
@@ -466,6 +486,95 @@ async fn write(conn: &mut PgConnection, rows: &Rows<'_>, marks: &Marks) -> Store
         .map_err(db)?;
     }
     Ok(())
+}
+
+fn checkpoint(row: &PgRow) -> StoreResult<AuditCheckpoint> {
+    let signature: Vec<u8> = col(row, 5)?;
+    Ok(AuditCheckpoint {
+        first_seq: seq(row, 0)?,
+        last_seq: seq(row, 1)?,
+        last_hash: digest(row, 2)?,
+        prev_checkpoint: digest(row, 3)?,
+        segment_sha256: digest(row, 4)?,
+        signature: signature
+            .try_into()
+            .map_err(|_| corrupt("checkpoint signature"))?,
+    })
+}
+
+macro_rules! checkpoint_select {
+    ($rest:literal) => {
+        concat!(
+            "SELECT first_seq, last_seq, last_hash, prev_checkpoint, segment_sha256, signature
+             FROM audit_checkpoints ",
+            $rest
+        )
+    };
+}
+
+/// See `AuditStore::prune_audit`: the checks, the checkpoint and the delete, under the append
+/// lock so no append or other prune interleaves. `Ok(false)`: nothing to commit.
+async fn prune(conn: &mut PgConnection, cp: &AuditCheckpoint) -> StoreResult<bool> {
+    sqlx::query("SELECT pg_advisory_xact_lock($1)")
+        .bind(AUDIT_LOCK)
+        .execute(&mut *conn)
+        .await
+        .map_err(db)?;
+    let same_range = sqlx::query(checkpoint_select!("WHERE last_seq = $1 OR first_seq = $2"))
+        .bind(seq_param(cp.last_seq))
+        .bind(seq_param(cp.first_seq))
+        .fetch_optional(&mut *conn)
+        .await
+        .map_err(db)?
+        .map(|r| checkpoint(&r))
+        .transpose()?;
+    if let Some(existing) = same_range {
+        return if existing == *cp {
+            Ok(false)
+        } else {
+            Err(StoreError::Conflict(Conflict::Id))
+        };
+    }
+    let newest: Option<i64> = sqlx::query_scalar("SELECT max(last_seq) FROM audit_checkpoints")
+        .fetch_one(&mut *conn)
+        .await
+        .map_err(db)?;
+    let next = match newest {
+        None => 1,
+        Some(last) => u64::try_from(last).map_err(|_| corrupt("checkpoint seq"))? + 1,
+    };
+    if cp.first_seq != next || cp.last_seq < cp.first_seq {
+        return Err(StoreError::Conflict(Conflict::Id));
+    }
+    let hash = sqlx::query("SELECT hash FROM audit WHERE seq = $1")
+        .bind(seq_param(cp.last_seq))
+        .fetch_optional(&mut *conn)
+        .await
+        .map_err(db)?
+        .ok_or(StoreError::NotFound)?;
+    if digest(&hash, 0)? != cp.last_hash {
+        return Err(StoreError::Conflict(Conflict::Id));
+    }
+    sqlx::query(
+        "INSERT INTO audit_checkpoints
+             (first_seq, last_seq, last_hash, prev_checkpoint, segment_sha256, signature)
+         VALUES ($1, $2, $3, $4, $5, $6)",
+    )
+    .bind(seq_param(cp.first_seq))
+    .bind(seq_param(cp.last_seq))
+    .bind(cp.last_hash.as_slice())
+    .bind(cp.prev_checkpoint.as_slice())
+    .bind(cp.segment_sha256.as_slice())
+    .bind(cp.signature.as_slice())
+    .execute(&mut *conn)
+    .await
+    .map_err(db)?;
+    sqlx::query("DELETE FROM audit WHERE seq <= $1")
+        .bind(seq_param(cp.last_seq))
+        .execute(&mut *conn)
+        .await
+        .map_err(db)?;
+    Ok(true)
 }
 
 /// Chains one change's record inside the change's own transaction (see `PgStore::commit`).
@@ -570,6 +679,25 @@ impl AuditStore for PgStore {
             .iter()
             .map(record)
             .collect()
+    }
+
+    async fn audit_checkpoints(&self) -> StoreResult<Vec<AuditCheckpoint>> {
+        sqlx::query(checkpoint_select!("ORDER BY last_seq"))
+            .fetch_all(self.pool())
+            .await
+            .map_err(db)?
+            .iter()
+            .map(checkpoint)
+            .collect()
+    }
+
+    async fn prune_audit(&self, checkpoint: &AuditCheckpoint) -> StoreResult<bool> {
+        let mut tx = self.begin().await?;
+        if !prune(&mut tx, checkpoint).await? {
+            // Nothing changed: no record to append, nothing to commit.
+            return Ok(false);
+        }
+        self.commit(tx).await.map(|()| true)
     }
 
     async fn audit_head(&self) -> StoreResult<Option<AuditHead>> {

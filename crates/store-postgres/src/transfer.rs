@@ -75,6 +75,10 @@ const TABLES: &[(&str, &str)] = &[
     ("audit", "SELECT * FROM audit ORDER BY seq"),
     ("audit_head", "SELECT * FROM audit_head ORDER BY singleton"),
     (
+        "audit_checkpoints",
+        "SELECT * FROM audit_checkpoints ORDER BY last_seq",
+    ),
+    (
         "read_marks",
         "SELECT * FROM read_marks ORDER BY machine_id, secret_id",
     ),

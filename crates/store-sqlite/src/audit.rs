@@ -10,8 +10,9 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use rusqlite::{Row, Transaction, params};
 use signet_store::{
-    ActorKind, AuditChain, AuditEvent, AuditFilter, AuditHead, AuditRecord, AuditResult,
-    AuditStore, Audited, JournalBatch, StoreError, StoreResult,
+    ActorKind, AuditChain, AuditCheckpoint, AuditEvent, AuditFilter, AuditHead, AuditRecord,
+    AuditResult, AuditStore, Audited, Conflict, JournalBatch, SignedEvidence, StoreError,
+    StoreResult,
 };
 
 use crate::SqliteStore;
@@ -25,7 +26,8 @@ const MAX_LIMIT: u32 = 1000;
 macro_rules! record_select {
     ($where:literal, $order:literal) => {
         concat!(
-            "SELECT seq, ts_ms, actor_kind, actor_id, action, target, source_ip, result, detail, prev_hash, hash
+            "SELECT seq, ts_ms, actor_kind, actor_id, action, target, source_ip, result, detail, prev_hash, hash,
+                    evidence
              FROM audit WHERE ",
             $where,
             $order
@@ -45,10 +47,23 @@ fn record(row: &Row<'_>) -> StoreResult<AuditRecord> {
             source_ip: col(row, 6)?,
             result: name(row, 7, AuditResult::parse)?,
             detail: col(row, 8)?,
+            evidence: evidence(row, 11)?,
         },
         prev_hash: col(row, 9)?,
         hash: col(row, 10)?,
     })
+}
+
+/// The evidence column: NULL, or bytes that must parse (anything else is damage).
+fn evidence(row: &Row<'_>, i: usize) -> StoreResult<Option<Arc<SignedEvidence>>> {
+    let bytes: Option<Vec<u8>> = col(row, i)?;
+    bytes
+        .map(|b| {
+            SignedEvidence::from_bytes(&b)
+                .map(Arc::new)
+                .ok_or_else(|| corrupt("audit evidence"))
+        })
+        .transpose()
 }
 
 fn head(row: &Row<'_>) -> StoreResult<AuditHead> {
@@ -86,8 +101,9 @@ fn append(
         let hash = chain.link(&prev, seq, event);
         exec(
             tx,
-            "INSERT INTO audit (seq, ts_ms, actor_kind, actor_id, action, target, source_ip, result, detail, prev_hash, hash)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+            "INSERT INTO audit (seq, ts_ms, actor_kind, actor_id, action, target, source_ip, result, detail, prev_hash, hash,
+                                evidence)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
             params![
                 seq_param(seq),
                 event.ts_ms,
@@ -100,6 +116,7 @@ fn append(
                 event.detail,
                 prev,
                 hash,
+                event.evidence.as_ref().map(|e| e.to_bytes()),
             ],
         )?;
         appended.push(seq);
@@ -124,6 +141,90 @@ fn append(
         )?;
     }
     Ok(appended)
+}
+
+fn checkpoint(row: &Row<'_>) -> StoreResult<AuditCheckpoint> {
+    Ok(AuditCheckpoint {
+        first_seq: seq(row, 0)?,
+        last_seq: seq(row, 1)?,
+        last_hash: col(row, 2)?,
+        prev_checkpoint: col(row, 3)?,
+        segment_sha256: col(row, 4)?,
+        signature: col(row, 5)?,
+    })
+}
+
+macro_rules! checkpoint_select {
+    ($rest:literal) => {
+        concat!(
+            "SELECT first_seq, last_seq, last_hash, prev_checkpoint, segment_sha256, signature
+             FROM audit_checkpoints ",
+            $rest
+        )
+    };
+}
+
+/// See `AuditStore::prune_audit`. Runs on the writer thread, so nothing appends or prunes in
+/// between the checks and the delete.
+fn prune(tx: &Transaction<'_>, cp: &AuditCheckpoint) -> StoreResult<bool> {
+    let same_range = one(
+        tx,
+        checkpoint_select!("WHERE last_seq = ?1 OR first_seq = ?2"),
+        params![seq_param(cp.last_seq), seq_param(cp.first_seq)],
+        checkpoint,
+    )?;
+    if let Some(existing) = same_range {
+        return if existing == *cp {
+            Ok(false)
+        } else {
+            Err(StoreError::Conflict(Conflict::Id))
+        };
+    }
+    let newest = one(
+        tx,
+        "SELECT max(last_seq) FROM audit_checkpoints",
+        [],
+        |row| col::<Option<i64>>(row, 0),
+    )?
+    .flatten();
+    let next = newest.map_or(Ok(1), |last| {
+        u64::try_from(last)
+            .map_err(|_| corrupt("checkpoint seq"))
+            .map(|l| l + 1)
+    })?;
+    if cp.first_seq != next || cp.last_seq < cp.first_seq {
+        return Err(StoreError::Conflict(Conflict::Id));
+    }
+    let hash = one(
+        tx,
+        "SELECT hash FROM audit WHERE seq = ?1",
+        params![seq_param(cp.last_seq)],
+        |row| col::<[u8; 32]>(row, 0),
+    )?
+    .ok_or(StoreError::NotFound)?;
+    if hash != cp.last_hash {
+        return Err(StoreError::Conflict(Conflict::Id));
+    }
+    exec(
+        tx,
+        "INSERT INTO audit_checkpoints
+             (first_seq, last_seq, last_hash, prev_checkpoint, segment_sha256, signature)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        params![
+            seq_param(cp.first_seq),
+            seq_param(cp.last_seq),
+            cp.last_hash,
+            cp.prev_checkpoint,
+            cp.segment_sha256,
+            cp.signature,
+        ],
+    )?;
+    exec(
+        tx,
+        "DELETE FROM audit WHERE seq <= ?1",
+        params![seq_param(cp.last_seq)],
+    )?;
+    Ok(true)
 }
 
 /// Chains one change's record inside the change's own transaction (see `SqliteStore::write`).
@@ -210,6 +311,16 @@ impl AuditStore for SqliteStore {
                 record,
             )
         })
+    }
+
+    async fn audit_checkpoints(&self) -> StoreResult<Vec<AuditCheckpoint>> {
+        self.read(|c| all(c, checkpoint_select!("ORDER BY last_seq"), [], checkpoint))
+    }
+
+    async fn prune_audit(&self, checkpoint: &AuditCheckpoint) -> StoreResult<bool> {
+        let cp = checkpoint.clone();
+        self.write_where(move |tx| prune(tx, &cp), |changed| *changed)
+            .await
     }
 
     async fn audit_head(&self) -> StoreResult<Option<AuditHead>> {

@@ -51,6 +51,7 @@ pub(crate) const TABLES: &[&str] = &[
     "nonces",
     "audit",
     "audit_head",
+    "audit_checkpoints",
     "read_marks",
     "policy_counters",
     "policy_reads",

@@ -94,6 +94,97 @@ pub struct AuditEvent {
     pub result: AuditResult,
     /// A short reason or context; never a secret.
     pub detail: String,
+    /// What the machine signed, for a record written for an authenticated machine request;
+    /// `None` for every other record and for records written before evidence was kept.
+    /// Shared because one request may write several records.
+    pub evidence: Option<Arc<SignedEvidence>>,
+}
+
+/// What a machine signed for the request a record was written for: enough to rebuild the
+/// signing string (`docs/protocol.md` §2) and check the signature offline with the machine's
+/// public key, so a record no machine asked for cannot be made to look as if one had.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SignedEvidence {
+    /// The HTTP method as signed.
+    pub method: String,
+    /// The canonical path as signed.
+    pub path: String,
+    /// `X-Timestamp`, Unix seconds.
+    pub timestamp: i64,
+    /// `X-Nonce`.
+    pub nonce: String,
+    /// SHA-256 of the exact body bytes.
+    pub body_sha256: [u8; 32],
+    /// The Ed25519 signature.
+    pub signature: [u8; 64],
+}
+
+/// The one encoding version [`SignedEvidence::to_bytes`] writes.
+const EVIDENCE_V1: u8 = 1;
+
+impl SignedEvidence {
+    /// The stored form, also what the chain link covers: a version byte, then the method, path
+    /// and nonce length-prefixed (u32, big-endian), the timestamp (i64, big-endian), the body
+    /// hash and the signature. One column per backend, about 150 bytes for a read.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(
+            1 + 12 + 8 + self.method.len() + self.path.len() + self.nonce.len() + 96,
+        );
+        out.push(EVIDENCE_V1);
+        for text in [&self.method, &self.path] {
+            out.extend_from_slice(&(text.len() as u32).to_be_bytes());
+            out.extend_from_slice(text.as_bytes());
+        }
+        out.extend_from_slice(&self.timestamp.to_be_bytes());
+        out.extend_from_slice(&(self.nonce.len() as u32).to_be_bytes());
+        out.extend_from_slice(self.nonce.as_bytes());
+        out.extend_from_slice(&self.body_sha256);
+        out.extend_from_slice(&self.signature);
+        out
+    }
+
+    /// Parses [`Self::to_bytes`]; `None` for anything else (a damaged or foreign column).
+    pub fn from_bytes(bytes: &[u8]) -> Option<Self> {
+        let (&version, rest) = bytes.split_first()?;
+        if version != EVIDENCE_V1 {
+            return None;
+        }
+        let mut r = Reader(rest);
+        let method = r.text()?;
+        let path = r.text()?;
+        let timestamp = i64::from_be_bytes(r.take(8)?.try_into().ok()?);
+        let nonce = r.text()?;
+        let body_sha256 = r.take(32)?.try_into().ok()?;
+        let signature = r.take(64)?.try_into().ok()?;
+        if !r.0.is_empty() {
+            return None;
+        }
+        Some(Self {
+            method,
+            path,
+            timestamp,
+            nonce,
+            body_sha256,
+            signature,
+        })
+    }
+}
+
+/// The unread rest of an encoded [`SignedEvidence`].
+struct Reader<'a>(&'a [u8]);
+
+impl<'a> Reader<'a> {
+    fn take(&mut self, n: usize) -> Option<&'a [u8]> {
+        let (head, tail) = self.0.split_at_checked(n)?;
+        self.0 = tail;
+        Some(head)
+    }
+
+    fn text(&mut self) -> Option<String> {
+        let n = u32::from_be_bytes(self.take(4)?.try_into().ok()?);
+        let bytes = self.take(usize::try_from(n).ok()?)?;
+        String::from_utf8(bytes.to_vec()).ok()
+    }
 }
 
 /// A chained, stored event.
@@ -116,6 +207,25 @@ pub struct AuditHead {
     pub seq: u64,
     /// Its hash.
     pub hash: [u8; 32],
+}
+
+/// The signed close of an archived segment: records `first_seq..=last_seq` left the live store
+/// for a segment file whose SHA-256 is `segment_sha256`, and the live chain continues after
+/// `last_hash`. Core builds and signs it (`docs/protocol.md` §21); the store keeps it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditCheckpoint {
+    /// The segment's first record.
+    pub first_seq: u64,
+    /// Its last record.
+    pub last_seq: u64,
+    /// The last record's hash: the live chain's first record links to it.
+    pub last_hash: [u8; 32],
+    /// The previous checkpoint's hash (zeros for the first), chaining segments in order.
+    pub prev_checkpoint: [u8; 32],
+    /// SHA-256 of the segment file.
+    pub segment_sha256: [u8; 32],
+    /// Ed25519 signature by the vault's archive key.
+    pub signature: [u8; 64],
 }
 
 /// Computes chain links. Core implements it with a key the store never sees.
@@ -208,6 +318,16 @@ pub trait AuditStore {
     async fn audit_range(&self, from: u64, limit: u32) -> StoreResult<Vec<AuditRecord>>;
     /// The stored head, `None` before the first record.
     async fn audit_head(&self) -> StoreResult<Option<AuditHead>>;
+    /// Checkpoints, oldest first (one per archived segment, so few).
+    async fn audit_checkpoints(&self) -> StoreResult<Vec<AuditCheckpoint>>;
+    /// Closes an archived segment, in one transaction: checks that `checkpoint` continues the
+    /// newest one (its `first_seq` follows that one's `last_seq`, or is 1) and that the live
+    /// record `last_seq` has hash `last_hash`, records it, and deletes every record up to
+    /// `last_seq`. On an audited handle the record describing it commits in the same
+    /// transaction. `Ok(false)`, with nothing written, when this exact checkpoint is recorded
+    /// already (another archiver got there first); `Conflict::Id` when another checkpoint holds
+    /// the range or it does not continue the chain; `NotFound` when the record is not live.
+    async fn prune_audit(&self, checkpoint: &AuditCheckpoint) -> StoreResult<bool>;
     /// Opens a write transaction that changes nothing, on the path an append takes, and commits
     /// it: `Ok` only if an append could be made durable right now. For readiness; callers bound
     /// how long they wait.

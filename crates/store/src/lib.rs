@@ -44,8 +44,8 @@ pub use alert::{
     WebhookRecord,
 };
 pub use audit::{
-    ActorKind, AuditChain, AuditEvent, AuditFilter, AuditHead, AuditRecord, AuditResult,
-    AuditStore, Audited, JournalBatch, ReadMark,
+    ActorKind, AuditChain, AuditCheckpoint, AuditEvent, AuditFilter, AuditHead, AuditRecord,
+    AuditResult, AuditStore, Audited, JournalBatch, ReadMark, SignedEvidence,
 };
 pub use budget::{BudgetStore, RequestBudgets};
 pub use change::{Change, ChangeFeed, ChangeWatcher, FeedState};

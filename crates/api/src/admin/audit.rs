@@ -56,6 +56,30 @@ pub struct AuditRecordAnswer {
     pub detail: String,
     /// The record's link, hex.
     pub hash: String,
+    /// What the machine signed, on a record written for an authenticated machine request
+    /// (absent on other records and on records written before it was kept).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub evidence: Option<AuditEvidenceAnswer>,
+}
+
+/// What a machine signed for the request a record was written for: the signing string is
+/// `method:path:timestamp:nonce:bodySha256` (`docs/protocol.md` §2), and `signature` must
+/// verify over it with the machine's public key (`signet audit verify --signatures`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AuditEvidenceAnswer {
+    /// The HTTP method as signed.
+    pub method: String,
+    /// The canonical path as signed.
+    pub path: String,
+    /// `X-Timestamp`, Unix seconds.
+    pub timestamp: i64,
+    /// `X-Nonce`.
+    pub nonce: String,
+    /// SHA-256 of the body, lower-case hex.
+    pub body_sha256: String,
+    /// The Ed25519 signature, standard base64.
+    pub signature: String,
 }
 
 /// `POST /v1/admin/audit/query`.
@@ -81,6 +105,49 @@ pub struct VerifyAnswer {
     pub problem: Option<String>,
 }
 
+/// The signed close of one archived segment, as the server lists it and as it is stored next
+/// to the segment's file (`docs/protocol.md` §21).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CheckpointAnswer {
+    /// The format version, 1.
+    pub version: u32,
+    /// The segment's first record.
+    pub first_seq: u64,
+    /// Its last record.
+    pub last_seq: u64,
+    /// How many records it holds.
+    pub records: u64,
+    /// The last record's hash, hex: the live chain continues after it.
+    pub last_hash: String,
+    /// The previous checkpoint's hash, hex (zeros for the first).
+    pub prev_checkpoint: String,
+    /// SHA-256 of the segment file, hex.
+    pub segment_sha256: String,
+    /// The vault's archive public key, standard base64.
+    pub public_key: String,
+    /// The archive key's Ed25519 signature, standard base64.
+    pub signature: String,
+}
+
+/// `POST /v1/admin/audit/archive`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct ArchiveAnswer {
+    /// The segments archived by this call, oldest first (empty when no segment was full).
+    pub segments: Vec<CheckpointAnswer>,
+}
+
+/// `GET /v1/admin/audit/checkpoints`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CheckpointsAnswer {
+    /// The vault's archive public key, standard base64: the only key a checkpoint may be
+    /// signed with.
+    pub public_key: String,
+    /// Every archived segment's checkpoint, oldest first.
+    pub checkpoints: Vec<CheckpointAnswer>,
+}
+
 /// Reads the audit log.
 #[utoipa::path(post, path = "/v1/admin/audit/query", tag = "admin",
     request_body = AuditQueryRequest,
@@ -100,12 +167,33 @@ fn audit_query() {}
 #[allow(dead_code)] // A declaration for the OpenAPI document; the handler is in the server.
 fn audit_verify() {}
 
+/// Archives every full segment of the audit log now.
+#[utoipa::path(post, path = "/v1/admin/audit/archive", tag = "admin",
+    responses((status = 200, description = "Success", body = ArchiveAnswer),
+              (status = 400, description = "Malformed request, archiving not configured, or a broken chain", body = crate::openapi::ErrorBody),
+              (status = 401, description = "Authentication failed", body = crate::openapi::ErrorBody),
+              (status = 403, description = "Not allowed (the caller's role, CSRF or step-up)", body = crate::openapi::ErrorBody)))]
+#[allow(dead_code)] // A declaration for the OpenAPI document; the handler is in the server.
+fn audit_archive() {}
+
+/// Lists the archive checkpoints and the key that signs them.
+#[utoipa::path(get, path = "/v1/admin/audit/checkpoints", tag = "admin",
+    responses((status = 200, description = "Success", body = CheckpointsAnswer),
+              (status = 401, description = "Authentication failed", body = crate::openapi::ErrorBody),
+              (status = 403, description = "Not allowed (the caller's role, CSRF or step-up)", body = crate::openapi::ErrorBody)))]
+#[allow(dead_code)] // A declaration for the OpenAPI document; the handler is in the server.
+fn audit_checkpoints() {}
+
 /// The audit routes.
 #[derive(OpenApi)]
 #[openapi(
-    paths(audit_query, audit_verify),
+    paths(audit_query, audit_verify, audit_archive, audit_checkpoints),
     components(schemas(
+        ArchiveAnswer,
         AuditQueryRequest,
+        AuditEvidenceAnswer,
+        CheckpointAnswer,
+        CheckpointsAnswer,
         AuditRecordAnswer,
         AuditRecordsAnswer,
         VerifyAnswer,

@@ -142,6 +142,8 @@ mod tests {
             route::REQUEST_BUDGETS,
             route::AUDIT_QUERY,
             route::AUDIT_VERIFY,
+            route::AUDIT_ARCHIVE,
+            route::AUDIT_CHECKPOINTS,
             route::USERS,
             route::USERS_INVITE,
             route::USERS_INVITES,

@@ -73,3 +73,6 @@ mod alerts;
 // Managed database passwords: the official CLI agent and `signet agent` rotating a real role's
 // password, rejections, stale ids, non-agents, rendered files (issue 12 §2).
 mod managed;
+// Machine-signed evidence on audit records, offline signature checks, and the audit archive
+// (issue 13, goal 6).
+mod audit_archive;

@@ -582,6 +582,11 @@ async fn a_viewer_cannot_change_anything_and_a_developer_only_secrets(backend: B
             "/v1/admin/secrets/sk_0000000000/managed".into(),
             Some(json!({"connectionId": "dbc_0000000000"})),
         ),
+        (
+            "/v1/admin/audit/archive",
+            "/v1/admin/audit/archive".into(),
+            None,
+        ),
         (user_route, u("role"), Some(json!({"role": "viewer"}))),
         (user_route, u("suspend"), None),
         (user_route, u("activate"), None),

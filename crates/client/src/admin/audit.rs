@@ -1,6 +1,8 @@
 //! The audit log.
 
-use signet_api::admin::audit::{AuditQueryRequest, AuditRecordsAnswer, VerifyAnswer};
+use signet_api::admin::audit::{
+    ArchiveAnswer, AuditQueryRequest, AuditRecordsAnswer, CheckpointsAnswer, VerifyAnswer,
+};
 use signet_api::route::admin as route;
 
 use crate::error::ClientError;
@@ -33,5 +35,15 @@ impl Audit<'_> {
     /// `POST /v1/admin/audit/verify`: checks the whole hash chain.
     pub async fn verify(&self) -> Result<VerifyAnswer, ClientError> {
         self.client.call("POST", route::AUDIT_VERIFY, &[]).await
+    }
+
+    /// `POST /v1/admin/audit/archive`: archives every full segment now.
+    pub async fn archive(&self) -> Result<ArchiveAnswer, ClientError> {
+        self.client.call("POST", route::AUDIT_ARCHIVE, &[]).await
+    }
+
+    /// `GET /v1/admin/audit/checkpoints`: the archive checkpoints and the key that signs them.
+    pub async fn checkpoints(&self) -> Result<CheckpointsAnswer, ClientError> {
+        self.client.call("GET", route::AUDIT_CHECKPOINTS, &[]).await
     }
 }

@@ -15,11 +15,14 @@ use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, State};
 use axum::routing::{get, post};
 use axum::{Json, Router};
+use base64::Engine as _;
 use signet_api::admin::DeletedAnswer;
 use signet_api::admin::allowlist::{
     AllowlistAddRequest, AllowlistAnswer, AllowlistEntryAnswer, AllowlistEntryId,
 };
-use signet_api::admin::audit::{AuditQueryRequest, AuditRecordsAnswer, VerifyAnswer};
+use signet_api::admin::audit::{
+    ArchiveAnswer, AuditQueryRequest, AuditRecordsAnswer, CheckpointsAnswer, VerifyAnswer,
+};
 use signet_api::admin::budget::{BudgetsAnswer, SetBudgetRequest};
 use signet_api::admin::machine::{
     MachineAction, MachineActionRequest, MachineAnswer, MachinesAnswer,
@@ -121,6 +124,8 @@ pub(crate) fn routes() -> Router<AppState> {
         )
         .route(route::admin::AUDIT_QUERY, post(audit_query))
         .route(route::admin::AUDIT_VERIFY, post(audit_verify))
+        .route(route::admin::AUDIT_ARCHIVE, post(audit_archive))
+        .route(route::admin::AUDIT_CHECKPOINTS, get(audit_checkpoints))
         .route(route::admin::USERS, get(users).post(create_user))
         .route(
             route::admin::SECRET_MANAGED,
@@ -829,6 +834,35 @@ async fn audit_verify(
     Ok(Json(answer::verify(
         s.signet.audit().audit_verify(&call.operator).await?,
     )))
+}
+
+async fn audit_archive(
+    State(s): State<AppState>,
+    call: OperatorCall,
+) -> ApiResult<Json<ArchiveAnswer>> {
+    no_body(&call)?;
+    let done = s
+        .signet
+        .audit()
+        .archive_now(&call.operator, s.audit_archive.as_deref())
+        .await?;
+    Ok(Json(ArchiveAnswer {
+        segments: done.into_iter().map(answer::checkpoint).collect(),
+    }))
+}
+
+async fn audit_checkpoints(
+    State(s): State<AppState>,
+    call: OperatorCall,
+) -> ApiResult<Json<CheckpointsAnswer>> {
+    no_body(&call)?;
+    let audit = s.signet.audit();
+    let checkpoints = audit.checkpoints(&call.operator).await?;
+    Ok(Json(CheckpointsAnswer {
+        public_key: base64::engine::general_purpose::STANDARD
+            .encode(audit.archive_key().as_bytes()),
+        checkpoints: checkpoints.into_iter().map(answer::checkpoint).collect(),
+    }))
 }
 
 /// Creates a user; the answer carries their TOTP enrollment and recovery codes, shown once.

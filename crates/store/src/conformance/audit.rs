@@ -7,8 +7,8 @@ use signet_proto::{SessionId, UserId};
 
 use super::fixture::{self, assert_chain, chain, event};
 use crate::{
-    ActorKind, AuditEvent, AuditFilter, AuditHead, AuditRecord, AuditResult, Audited, Conflict,
-    JournalBatch, Store, StoreError,
+    ActorKind, AuditCheckpoint, AuditEvent, AuditFilter, AuditHead, AuditRecord, AuditResult,
+    Audited, Conflict, JournalBatch, SignedEvidence, Store, StoreError,
 };
 
 fn audited(action: &str) -> Audited {
@@ -448,4 +448,192 @@ pub async fn audited_writes_and_appends_keep_one_chain(store: Arc<dyn Store>) {
     want.sort();
     assert_eq!(got, want);
     assert_eq!(store.projects().await.unwrap().len(), EACH);
+}
+
+fn signed_event(nonce: &str) -> AuditEvent {
+    AuditEvent {
+        evidence: Some(Arc::new(SignedEvidence {
+            method: "GET".to_owned(),
+            path: "/v1/secret/sk_0123456789".to_owned(),
+            timestamp: fixture::NOW / 1000,
+            nonce: nonce.to_owned(),
+            body_sha256: [0xe3; 32],
+            signature: [0x5a; 64],
+        })),
+        ..event("m_1", "secret_read", AuditResult::Ok)
+    }
+}
+
+/// A machine's signed evidence is stored with its record, read back exactly (by a range and by
+/// a listing), and covered by the link; records without it keep none.
+pub async fn evidence_round_trips_and_is_linked(store: Arc<dyn Store>) {
+    let events = vec![
+        signed_event("AAAAAAAAAAAAAAAAAAAAAA=="),
+        event("op", "audit_list", AuditResult::Ok),
+        signed_event("BAAAAAAAAAAAAAAAAAAAAA=="),
+    ];
+    store
+        .append_journal(batch(events.clone()), chain())
+        .await
+        .unwrap();
+    let records = store.audit_range(1, 10).await.unwrap();
+    assert_chain(&records);
+    let got: Vec<_> = records.iter().map(|r| r.event.clone()).collect();
+    assert_eq!(got, events);
+    let listed = store.audit(&filter(10)).await.unwrap();
+    assert_eq!(listed[0].event, events[2]);
+    assert_eq!(listed[1].event.evidence, None);
+    // The same through a change's own record.
+    let audited = Audited {
+        event: signed_event("CAAAAAAAAAAAAAAAAAAAAA=="),
+        chain: chain(),
+    };
+    store
+        .audited(audited.clone())
+        .insert_project(&fixture::project("p"))
+        .await
+        .unwrap();
+    let records = store.audit_range(1, 10).await.unwrap();
+    assert_chain(&records);
+    assert_eq!(records[3].event, audited.event);
+}
+
+/// A checkpoint closing `first..=last` of `records` (which start at seq 1).
+fn checkpoint(records: &[AuditRecord], first: u64, last: u64, prev: [u8; 32]) -> AuditCheckpoint {
+    AuditCheckpoint {
+        first_seq: first,
+        last_seq: last,
+        last_hash: records[usize::try_from(last - 1).unwrap()].hash,
+        prev_checkpoint: prev,
+        segment_sha256: [u8::try_from(last).unwrap(); 32],
+        signature: [7; 64],
+    }
+}
+
+async fn appended(store: &Arc<dyn Store>, n: usize) -> Vec<AuditRecord> {
+    let events: Vec<_> = (0..n)
+        .map(|i| event("a", &format!("e{i}"), AuditResult::Ok))
+        .collect();
+    store.append_journal(batch(events), chain()).await.unwrap();
+    store.audit_range(1, 10_000).await.unwrap()
+}
+
+/// Pruning with a checkpoint deletes exactly the covered records and records the checkpoint,
+/// together with the audited handle's record, in one transaction; the same checkpoint again
+/// changes nothing and records nothing; a checkpoint that does not continue the chain, or
+/// names another hash, is refused with nothing deleted.
+pub async fn prune_with_checkpoint_is_atomic_and_idempotent(store: Arc<dyn Store>) {
+    let records = appended(&store, 10).await;
+    assert_eq!(store.audit_checkpoints().await.unwrap(), []);
+    let first = checkpoint(&records, 1, 4, [0; 32]);
+    let note = || Audited {
+        event: AuditEvent {
+            actor_kind: ActorKind::System,
+            ..event("", "audit_archive", AuditResult::Ok)
+        },
+        chain: chain(),
+    };
+    assert!(store.audited(note()).prune_audit(&first).await.unwrap());
+    let live = store.audit_range(1, 100).await.unwrap();
+    assert_eq!(seqs(&live), (5..=11).collect::<Vec<_>>());
+    assert_eq!(live[..6], records[4..]);
+    assert_eq!(
+        live[6].event.action, "audit_archive",
+        "the record came with the prune"
+    );
+    assert_eq!(live[6].prev_hash, records[9].hash);
+    assert_eq!(store.audit_head().await.unwrap().unwrap().seq, 11);
+    assert_eq!(
+        store.audit_checkpoints().await.unwrap(),
+        std::slice::from_ref(&first)
+    );
+
+    // Idempotent: the same checkpoint again writes nothing, not even the record.
+    assert!(!store.audited(note()).prune_audit(&first).await.unwrap());
+    assert_eq!(store.audit_head().await.unwrap().unwrap().seq, 11);
+
+    let refused = [
+        // Another checkpoint for a range already closed.
+        AuditCheckpoint {
+            segment_sha256: [1; 32],
+            ..first.clone()
+        },
+        // Not continuing the newest checkpoint: a gap.
+        checkpoint(&records, 6, 8, [0; 32]),
+        // Continuing, but naming another last hash.
+        AuditCheckpoint {
+            last_hash: [9; 32],
+            ..checkpoint(&records, 5, 8, [0; 32])
+        },
+    ];
+    for cp in &refused {
+        assert_eq!(
+            store.audited(note()).prune_audit(cp).await,
+            Err(StoreError::Conflict(Conflict::Id)),
+            "{cp:?}"
+        );
+    }
+    // A record that is not live (beyond the head).
+    let beyond = AuditCheckpoint {
+        last_seq: 50,
+        ..checkpoint(&records, 5, 8, [0; 32])
+    };
+    assert_eq!(
+        store.audited(note()).prune_audit(&beyond).await,
+        Err(StoreError::NotFound)
+    );
+    assert_eq!(store.audit_range(1, 100).await.unwrap(), live);
+    assert_eq!(
+        store.audit_checkpoints().await.unwrap(),
+        std::slice::from_ref(&first)
+    );
+
+    // The next segment continues; checkpoints list oldest first.
+    let second = checkpoint(&records, 5, 9, [3; 32]);
+    assert!(store.prune_audit(&second).await.unwrap());
+    assert_eq!(
+        store.audit_checkpoints().await.unwrap(),
+        [first, second.clone()]
+    );
+    assert_eq!(seqs(&store.audit_range(1, 100).await.unwrap()), [10, 11]);
+    // Appends go on after the head as before.
+    let more = store
+        .append_journal(batch(vec![event("a", "after", AuditResult::Ok)]), chain())
+        .await
+        .unwrap();
+    assert_eq!(more, [12]);
+}
+
+/// Archivers racing on the same segment (replicas) record it once: exactly one prune reports
+/// the change and appends its record.
+pub async fn concurrent_archivers_archive_each_range_once(store: Arc<dyn Store>) {
+    let records = appended(&store, 20).await;
+    let cp = checkpoint(&records, 1, 12, [0; 32]);
+    let tasks: Vec<_> = (0..8)
+        .map(|i| {
+            let store = Arc::clone(&store);
+            let cp = cp.clone();
+            tokio::spawn(async move {
+                let note = Audited {
+                    event: AuditEvent {
+                        actor_kind: ActorKind::System,
+                        ..event("", &format!("audit_archive_{i}"), AuditResult::Ok)
+                    },
+                    chain: chain(),
+                };
+                store.audited(note).prune_audit(&cp).await.unwrap()
+            })
+        })
+        .collect();
+    let mut won = 0;
+    for t in tasks {
+        if t.await.unwrap() {
+            won += 1;
+        }
+    }
+    assert_eq!(won, 1, "exactly one archiver pruned the segment");
+    assert_eq!(store.audit_checkpoints().await.unwrap(), [cp]);
+    let live = store.audit_range(1, 100).await.unwrap();
+    assert_eq!(seqs(&live), (13..=21).collect::<Vec<_>>());
+    assert_eq!(store.audit_head().await.unwrap().unwrap().seq, 21);
 }

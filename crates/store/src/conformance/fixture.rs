@@ -213,6 +213,7 @@ pub fn event(actor_id: &str, action: &str, result: AuditResult) -> AuditEvent {
         source_ip: "192.0.2.10".to_owned(),
         result,
         detail: String::new(),
+        evidence: None,
     }
 }
 
@@ -240,6 +241,7 @@ impl AuditChain for TestChain {
                 &event.source_ip,
                 event.result.as_str(),
                 &event.detail,
+                event.evidence.as_ref().map(|e| e.to_bytes()),
             )
                 .hash(&mut h);
             chunk.copy_from_slice(&h.finish().to_le_bytes());

@@ -99,6 +99,9 @@ macro_rules! conformance_suite {
                 an_audited_handle_carries_one_record,
                 a_write_that_changes_nothing_records_nothing,
                 audited_writes_and_appends_keep_one_chain,
+                evidence_round_trips_and_is_linked,
+                prune_with_checkpoint_is_atomic_and_idempotent,
+                concurrent_archivers_archive_each_range_once,
             }
             budget {
                 budgets_round_trip_and_clear,

@@ -1,10 +1,11 @@
 //! Core's domain types as the operator and sign-in routes' wire answers (`signet_api::admin`,
 //! `signet_api::auth`). Functions, not `From` impls: both sides are other crates' types.
 
+use base64::Engine as _;
 use signet_api::admin::{
     account::{AccountAnswer, AccountSessionAnswer, CliKeyAnswer, LoginAttemptAnswer},
     allowlist::{AllowlistAnswer, AllowlistEntryAnswer, AllowlistEntryId},
-    audit::{AuditRecordAnswer, VerifyAnswer},
+    audit::{AuditEvidenceAnswer, AuditRecordAnswer, CheckpointAnswer, VerifyAnswer},
     budget::{BudgetsAnswer, MachineBudgetAnswer},
     machine::MachineAnswer,
     passkey::{PasskeyAnswer, PasskeyChallengeAnswer},
@@ -171,6 +172,30 @@ pub(crate) fn audit_record(r: AuditView) -> AuditRecordAnswer {
         result: r.result.to_owned(),
         detail: r.detail,
         hash: r.hash,
+        evidence: r.evidence.map(|e| AuditEvidenceAnswer {
+            method: e.method.clone(),
+            path: e.path.clone(),
+            timestamp: e.timestamp,
+            nonce: e.nonce.clone(),
+            body_sha256: signet_proto::BodyHash::from_digest(&e.body_sha256)
+                .as_str()
+                .to_owned(),
+            signature: base64::engine::general_purpose::STANDARD.encode(e.signature),
+        }),
+    }
+}
+
+pub(crate) fn checkpoint(c: signet_proto::archive::Checkpoint) -> CheckpointAnswer {
+    CheckpointAnswer {
+        version: c.version,
+        first_seq: c.first_seq,
+        last_seq: c.last_seq,
+        records: c.records,
+        last_hash: c.last_hash,
+        prev_checkpoint: c.prev_checkpoint,
+        segment_sha256: c.segment_sha256,
+        public_key: c.public_key,
+        signature: c.signature,
     }
 }
 
