@@ -3,7 +3,7 @@
 //! permission checks can all name them without importing each other.
 
 use signet_proto::{OperatorId, SessionId, UserId};
-use signet_store::{MachineRecord, OperatorRecord, Role};
+use signet_store::{AccessStamp, MachineRecord, OperatorRecord, Role};
 
 use crate::address::ClientAddr;
 use crate::role::Scope;
@@ -15,6 +15,10 @@ pub struct AuthedMachine {
     pub record: MachineRecord,
     /// Where the request came from.
     pub source_ip: ClientAddr,
+    /// The store's access stamp read for this request, after it arrived (with its nonce), if
+    /// it was read: the read path uses a cached view only if it was read at exactly this stamp.
+    /// `None` (a principal made without a signed request) never uses the view cache.
+    pub access_stamp: Option<AccessStamp>,
 }
 
 /// An operator whose request authenticated: a signed request from an operator key, or a

@@ -76,6 +76,7 @@ async fn machine(store: &Arc<dyn Store>, id: &str) -> AuthedMachine {
     AuthedMachine {
         record,
         source_ip: signet_testkit::LOCAL,
+        access_stamp: None,
     }
 }
 

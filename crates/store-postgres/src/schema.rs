@@ -93,6 +93,11 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         name: "0013_lease_reuse.sql",
         sql: include_str!("../migrations/0013_lease_reuse.sql"),
     },
+    Migration {
+        version: 14,
+        name: "0014_access_stamp.sql",
+        sql: include_str!("../migrations/0014_access_stamp.sql"),
+    },
 ];
 
 /// Applies any missing migrations. [`StoreError::Corrupt`] if the database records a version
