@@ -154,10 +154,11 @@ impl Reads {
         secret: &SecretId,
     ) -> CoreResult<Option<Arc<SecretReadView>>> {
         let machine = &m.record.id;
-        if let Some(stamp) = m.access_stamp {
-            if let Some(v) = self.cx.stamped.view(machine, secret, stamp) {
-                return Ok(Some(v));
-            }
+        if let Some(v) = m
+            .access_stamp
+            .and_then(|stamp| self.cx.stamped.view(machine, secret, stamp))
+        {
+            return Ok(Some(v));
         }
         let Some(view) = self.cx.store.read_view(machine, secret).await? else {
             return Ok(None);

@@ -174,14 +174,12 @@ impl PgStore {
             .max_connections(options.max_connections)
             .connect_lazy_with(connect.clone().application_name("signet"));
         // The batcher has one statement in flight; the second connection covers a replacement.
-        let nonces = pool_options(&options)
-            .max_connections(2)
-            .connect_lazy_with(
-                connect
-                    .clone()
-                    .application_name("signet-nonces")
-                    .options([("synchronous_commit", "off")]),
-            );
+        let nonces = pool_options(&options).max_connections(2).connect_lazy_with(
+            connect
+                .clone()
+                .application_name("signet-nonces")
+                .options([("synchronous_commit", "off")]),
+        );
         let feed = Feed::start(&connect, &options).await;
         Ok(PgStore {
             journal: Arc::new(Journal::spawn(pool.clone())),
