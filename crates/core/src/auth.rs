@@ -27,7 +27,8 @@ use signet_proto::{
     ProtocolError, PublicKey, SignatureB64, Timestamp,
 };
 use signet_store::{
-    ActorKind, MachineAtPolicy, MachineRecord, MachineStatus, Role, SignedEvidence, UserStatus,
+    AccessStamp, ActorKind, MachineAtPolicy, MachineRecord, MachineStatus, Role, SignedEvidence,
+    UserStatus,
 };
 
 use crate::address::{ClientAddr, ip_in_cidrs};
@@ -139,14 +140,15 @@ pub struct Auth {
 
 impl Auth {
     /// Verifies signature, window and nonce for the principal whose key is `pk`. Returns the
-    /// body's SHA-256, which a machine's audit evidence keeps.
+    /// body's SHA-256, which a machine's audit evidence keeps, and the access stamp the nonce's
+    /// statement read, after the request arrived.
     async fn verify_signed(
         &self,
         principal: &str,
         pk: &PublicKey,
         parsed: &Parsed,
         body: &[u8],
-    ) -> Result<[u8; 32], Failure> {
+    ) -> Result<([u8; 32], AccessStamp), Failure> {
         let now_ms = self.cx.now_ms();
         parsed
             .ts
@@ -171,11 +173,11 @@ impl Auth {
         match self
             .cx
             .store
-            .remember_nonce(principal, parsed.nonce.as_str(), expires_ms)
+            .remember_nonce_at_stamp(principal, parsed.nonce.as_str(), expires_ms)
             .await
         {
-            Ok(true) => Ok(body_sha256),
-            Ok(false) => Err(Failure::Replay),
+            Ok(Some(stamp)) => Ok((body_sha256, stamp)),
+            Ok(None) => Err(Failure::Replay),
             // Fail closed: a nonce that cannot be recorded cannot be trusted to be fresh.
             Err(_) => Err(Failure::State(DenialReason::NonceStoreUnavailable)),
         }
@@ -187,6 +189,13 @@ impl Auth {
     /// stamp: step 1 then decides on a policy at least as new as that stamp, never on a snapshot
     /// that another replica's change has outdated. The lookup is one indexed read; the signature
     /// work still comes after the allowlist.
+    ///
+    /// A machine this process looked up before is taken from the stamped cache
+    /// (`crate::stamped`) instead, tentatively: its public key never changes, so the signature
+    /// check stands, and the nonce's statement returns the access stamp as of after the request
+    /// arrived. Only if that stamp is the entry's is the entry used for the state checks;
+    /// otherwise the machine is looked up again and the allowlist asked again on the policy
+    /// that lookup names. A refusal is never decided on a cached entry alone.
     pub async fn authenticate_machine(&self, req: &SignedRequest<'_>) -> CoreResult<AuthedMachine> {
         let claimed = req.principal_id.unwrap_or_default();
         // A source that has spent its failure budget costs a map lookup, not a database read or
@@ -195,40 +204,54 @@ impl Auth {
             .failures
             .admit(req.source_ip, self.cx.now_ms())
             .map_err(|retry_after_secs| CoreError::OverBudget { retry_after_secs })?;
-        let lookup = match MachineId::parse(claimed) {
-            Ok(id) => self.cx.store.machine_at_policy(&id).await,
-            // No machine to load, but the allowlist still decides on the current policy.
-            Err(_) => self
-                .cx
-                .store
-                .policy_version()
+        let id = MachineId::parse(claimed).ok();
+        let mut cached = id.as_ref().and_then(|id| self.cx.stamped.machine(id));
+        let mut allowed = None;
+        if let Some(c) = &cached {
+            match self
+                .network
+                .policy
+                .ip_allowed(self.cx.store.as_ref(), c.policy_version, req.source_ip)
                 .await
-                .map(|policy_version| MachineAtPolicy {
-                    machine: None,
-                    policy_version,
-                }),
+            {
+                Ok(true) => allowed = Some(true),
+                // Denied on a possibly outdated policy: decide on a fresh lookup instead.
+                Ok(false) => cached = None,
+                // Fail closed: a policy that cannot be read admits nobody.
+                Err(_) => return Err(CoreError::Unavailable),
+            }
+        }
+        let from_cache = cached.is_some();
+        let found = match cached {
+            Some(c) => c,
+            None => match self.look_up(id.as_ref()).await {
+                Ok(found) => found,
+                Err(()) => {
+                    self.cx
+                        .audit_auth_failure(
+                            ActorKind::Machine,
+                            claimed,
+                            req.source_ip,
+                            AuditAction::AuthFailure,
+                            DenialReason::StoreUnavailable,
+                        )
+                        .await;
+                    return Err(CoreError::Unavailable);
+                }
+            },
         };
-        let Ok(found) = lookup else {
-            self.cx
-                .audit_auth_failure(
-                    ActorKind::Machine,
-                    claimed,
-                    req.source_ip,
-                    AuditAction::AuthFailure,
-                    DenialReason::StoreUnavailable,
-                )
-                .await;
-            return Err(CoreError::Unavailable);
-        };
-        let allowed = match self
-            .network
-            .policy
-            .ip_allowed(self.cx.store.as_ref(), found.policy_version, req.source_ip)
-            .await
-        {
-            Ok(allowed) => allowed,
-            // Fail closed: a policy that cannot be read admits nobody.
-            Err(_) => return Err(CoreError::Unavailable),
+        let allowed = match allowed {
+            Some(a) => a,
+            None => match self
+                .network
+                .policy
+                .ip_allowed(self.cx.store.as_ref(), found.policy_version, req.source_ip)
+                .await
+            {
+                Ok(allowed) => allowed,
+                // Fail closed: a policy that cannot be read admits nobody.
+                Err(_) => return Err(CoreError::Unavailable),
+            },
         };
         if !allowed {
             let reason = DenialReason::IpAllowlist;
@@ -243,7 +266,10 @@ impl Auth {
                 .await;
             return Err(CoreError::Forbidden);
         }
-        match self.authenticate_machine_inner(req, found.machine).await {
+        match self
+            .authenticate_machine_inner(req, found, from_cache)
+            .await
+        {
             Ok(m) => {
                 self.budgets.spend_request_budget(&m).await?;
                 Ok(m)
@@ -277,28 +303,65 @@ impl Auth {
         }
     }
 
+    /// Looks the machine up in the store (with the policy and access stamps of the same
+    /// statement) and keeps a found one in the stamped cache. `Err` is a store outage.
+    async fn look_up(&self, id: Option<&MachineId>) -> Result<Arc<MachineAtPolicy>, ()> {
+        let found = match id {
+            Some(id) => self.cx.store.machine_at_policy(id).await,
+            // No machine to load, but the allowlist still decides on the current policy.
+            None => self
+                .cx
+                .store
+                .policy_version()
+                .await
+                .map(|policy_version| MachineAtPolicy {
+                    machine: None,
+                    policy_version,
+                    access_stamp: AccessStamp::default(),
+                }),
+        };
+        let found = Arc::new(found.map_err(drop)?);
+        self.cx.stamped.keep_machine(found.clone());
+        Ok(found)
+    }
+
     /// Steps 2–4, on the machine the lookup found (`None`: unknown or malformed id).
+    /// `from_cache`: `found` came from the stamped cache and is checked against the request's
+    /// access stamp before its state decides anything.
     async fn authenticate_machine_inner(
         &self,
         req: &SignedRequest<'_>,
-        machine: Option<MachineRecord>,
+        found: Arc<MachineAtPolicy>,
+        from_cache: bool,
     ) -> Result<AuthedMachine, (Failure, CoreError)> {
         let unauth = |f| (f, CoreError::Unauthenticated);
         let parsed = parse(req).map_err(|f| match f {
             Failure::Malformed(e) => (Failure::Malformed(e), CoreError::bad(e.to_string())),
             f => unauth(f),
         })?;
-        let Some(machine) = machine else {
+        let Some(signer) = &found.machine else {
             return Err(unauth(Failure::UnknownPrincipal));
         };
-        let id = &machine.id;
-        let body_sha256 = self
-            .verify_signed(&format!("m:{id}"), &machine.public_key, &parsed, req.body)
+        let (body_sha256, stamp) = self
+            .verify_signed(
+                &format!("m:{}", signer.id),
+                &signer.public_key,
+                &parsed,
+                req.body,
+            )
             .await
             .map_err(|f| match f {
                 Failure::State(s) => (Failure::State(s), CoreError::Unavailable),
                 f => unauth(f),
             })?;
+        let found = if from_cache && found.access_stamp != stamp {
+            self.refresh(&found, signer, req.source_ip).await?
+        } else {
+            found
+        };
+        let Some(machine) = found.machine.clone() else {
+            return Err(unauth(Failure::UnknownPrincipal));
+        };
         // A machine that no longer exists as an identity fails authentication; one that exists
         // but may not act right now is forbidden.
         match machine.status {
@@ -346,7 +409,52 @@ impl Auth {
                 body_sha256,
                 signature: parsed.sig.to_bytes(),
             })),
+            access_stamp: Some(stamp),
         })
+    }
+
+    /// A cached machine whose stamp the request's has passed: looked up again, and the
+    /// allowlist asked again on the policy that lookup names (the earlier answer came from the
+    /// entry's). The signature verified under the entry's key, which is the machine's for good;
+    /// a machine that is gone, or another key under its id (a tampered store), fails.
+    async fn refresh(
+        &self,
+        stale: &MachineAtPolicy,
+        signer: &MachineRecord,
+        source_ip: ClientAddr,
+    ) -> Result<Arc<MachineAtPolicy>, (Failure, CoreError)> {
+        let unavailable = || {
+            (
+                Failure::State(DenialReason::StoreUnavailable),
+                CoreError::Unavailable,
+            )
+        };
+        let fresh = self
+            .look_up(Some(&signer.id))
+            .await
+            .map_err(|()| unavailable())?;
+        if !fresh
+            .machine
+            .as_ref()
+            .is_some_and(|m| m.public_key == signer.public_key)
+        {
+            return Err((Failure::UnknownPrincipal, CoreError::Unauthenticated));
+        }
+        if fresh.policy_version != stale.policy_version {
+            let allowed = self
+                .network
+                .policy
+                .ip_allowed(self.cx.store.as_ref(), fresh.policy_version, source_ip)
+                .await
+                .map_err(|_| unavailable())?;
+            if !allowed {
+                return Err((
+                    Failure::State(DenialReason::IpAllowlist),
+                    CoreError::Forbidden,
+                ));
+            }
+        }
+        Ok(fresh)
     }
 
     /// Authenticates an operator request.
@@ -368,7 +476,8 @@ impl Auth {
                 Err(_) => return Err(Failure::State(DenialReason::StoreUnavailable)),
             };
             self.verify_signed(&format!("o:{id}"), &op.public_key, &parsed, req.body)
-                .await?;
+                .await
+                .map(drop)?;
             // A CLI sign-in key lives only as long as its session (`signet login`), and only
             // while its user may sign in; the headless `operator init` key has neither limit.
             if op.expires_ms.is_some_and(|exp| self.cx.now_ms() >= exp) {

@@ -13,6 +13,7 @@ use crate::chain::ChainKey;
 use crate::clock::Clock;
 use crate::failures::{FailureLimits, Failures};
 use crate::provision::{NoProvisioner, Provisioner};
+use crate::stamped::StampedCache;
 
 /// Event streams one machine may hold open unless configured (`crate::events`, which re-exports
 /// it as `MAX_STREAMS_PER_MACHINE`; declared here because the context sits below the services).
@@ -72,6 +73,9 @@ pub(crate) struct Context {
     /// `Signet::open` spawns the task that rotates them. Bounded, and a full queue drops the
     /// request: every later read past N asks again, so nothing is lost but a duplicate.
     pub(crate) rotations_due: tokio::sync::mpsc::Sender<(SecretId, u32)>,
+    /// Machine lookups and read views, valid while the access stamp has not moved
+    /// (`crate::stamped`): authentication and the read path share them.
+    pub(crate) stamped: StampedCache,
 }
 
 impl Context {

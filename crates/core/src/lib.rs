@@ -49,6 +49,7 @@ pub mod secret;
 mod service;
 pub mod session;
 pub mod share;
+mod stamped;
 pub mod trash;
 pub mod user;
 pub mod vault;

@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use signet_proto::{OperatorId, SessionId, UserId};
-use signet_store::{MachineRecord, OperatorRecord, Role, SignedEvidence};
+use signet_store::{AccessStamp, MachineRecord, OperatorRecord, Role, SignedEvidence};
 
 use crate::address::ClientAddr;
 use crate::role::Scope;
@@ -21,6 +21,10 @@ pub struct AuthedMachine {
     /// check offline that the machine itself asked; `None` only where no signed request exists
     /// (tests that build a machine directly).
     pub evidence: Option<Arc<SignedEvidence>>,
+    /// The store's access stamp read for this request, after it arrived (with its nonce), if
+    /// it was read: the read path uses a cached view only if it was read at exactly this stamp.
+    /// `None` (a principal made without a signed request) never uses the view cache.
+    pub access_stamp: Option<AccessStamp>,
 }
 
 /// An operator whose request authenticated: a signed request from an operator key, or a

@@ -145,6 +145,33 @@ impl Reads {
         Ok(SecretValue(Zeroizing::new(text)))
     }
 
+    /// The read view of `secret` for `m`: from the stamped cache (`crate::stamped`) if it was
+    /// read at exactly the stamp `m`'s request read, otherwise from the store (and kept, tagged
+    /// with that stamp: the view was read after it, so it is at least that new).
+    async fn view(
+        &self,
+        m: &AuthedMachine,
+        secret: &SecretId,
+    ) -> CoreResult<Option<Arc<SecretReadView>>> {
+        let machine = &m.record.id;
+        if let Some(v) = m
+            .access_stamp
+            .and_then(|stamp| self.cx.stamped.view(machine, secret, stamp))
+        {
+            return Ok(Some(v));
+        }
+        let Some(view) = self.cx.store.read_view(machine, secret).await? else {
+            return Ok(None);
+        };
+        let view = Arc::new(view);
+        if let Some(stamp) = m.access_stamp {
+            self.cx
+                .stamped
+                .keep_view(machine, secret, stamp, view.clone());
+        }
+        Ok(Some(view))
+    }
+
     /// `GET /v1/secret/{id}`.
     pub async fn read_secret(&self, m: &AuthedMachine, id: &str) -> CoreResult<SecretValue> {
         // An id that cannot exist is answered exactly like one that does not.
@@ -154,7 +181,7 @@ impl Reads {
                 .await?;
             return Err(CoreError::Forbidden);
         };
-        let view = match self.cx.store.read_view(&m.record.id, &secret_id).await? {
+        let view = match self.view(m, &secret_id).await? {
             Some(v) => v,
             None => {
                 self.cx

@@ -33,6 +33,7 @@ use crate::rotation::Rotation;
 use crate::secret::Secrets;
 use crate::session::Sessions;
 use crate::share::Shares;
+use crate::stamped::StampedCache;
 use crate::trash::Trash;
 use crate::user::Users;
 use crate::vault::{self, OpenError, VaultSettings};
@@ -119,6 +120,7 @@ impl Signet {
             clock: clock.clone(),
             failures: Failures::new(config.auth_failures, clock.clone()),
             config,
+            stamped: StampedCache::default(),
         });
         let network = Network {
             cx: cx.clone(),

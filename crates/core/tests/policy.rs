@@ -77,6 +77,7 @@ async fn machine(store: &Arc<dyn Store>, id: &str) -> AuthedMachine {
         record,
         source_ip: signet_testkit::LOCAL,
         evidence: None,
+        access_stamp: None,
     }
 }
 

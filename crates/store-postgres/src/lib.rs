@@ -7,8 +7,9 @@
 //!   [`PgOptions`] says otherwise) with a short acquire timeout: with PostgreSQL down a call
 //!   fails within seconds with [`StoreError::Unavailable`], which callers turn into a 503, rather
 //!   than queueing requests until they time out somewhere else. The pool tests a connection
-//!   before handing it out and opens new ones as needed, so the store recovers on its own when
-//!   the database comes back.
+//!   that has been idle for a second before handing it out (not a busy one: that would cost a
+//!   round trip per statement) and opens new ones as needed, so the store recovers on its own
+//!   when the database comes back.
 //! * **Forward-only migrations under an advisory lock** (see `schema.rs`). Embedded in the
 //!   binary, recorded in `signet_schema_migrations`, applied at connect by whichever replica
 //!   gets `pg_advisory_lock` first. A database recording a newer version than this binary knows
@@ -20,7 +21,8 @@
 //!   passkey limit) lock a row or take a transaction advisory lock first.
 //! * **A shared nonce table** (see `nonce.rs`). A (principal, nonce) pair is new exactly when
 //!   its `INSERT … ON CONFLICT DO NOTHING` inserts, committed before the call returns, so a
-//!   replay sent to another replica is refused too.
+//!   replay sent to another replica is refused too. Concurrent pairs share one statement,
+//!   which also returns the access stamp the caller validates its caches with.
 //! * **One audit chain, group-committed** (see `audit.rs`). Appends from one process are queued
 //!   to a journal task that writes up to a few hundred batches per transaction, each in its own
 //!   savepoint. The transaction first takes an advisory lock that every appender in every
@@ -89,6 +91,7 @@ use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use crate::audit::Journal;
 use crate::change::Feed;
 pub use crate::change::LISTENER_APP;
+use crate::nonce::NonceBatcher;
 
 /// Tuning for [`PgStore::connect_with`].
 #[derive(Debug, Clone)]
@@ -140,10 +143,10 @@ impl PgOptions {
 /// and feed, carrying the record its next write appends before committing.
 pub struct PgStore {
     pool: PgPool,
-    /// Connections that commit without waiting for the WAL flush, for nonces only (see
-    /// `nonce.rs`): a replay is refused from the moment of commit, and the flush of the audit
-    /// record that follows carries the nonce's earlier WAL with it.
-    nonces: PgPool,
+    /// Inserts concurrent requests' nonces together (see `nonce.rs`), on connections that
+    /// commit without waiting for the WAL flush: a replay is refused from the moment of commit,
+    /// and the flush of the audit record that follows carries the nonce's earlier WAL with it.
+    nonce_batcher: Arc<NonceBatcher>,
     journal: Arc<Journal>,
     feed: Arc<Feed>,
     /// The audit record the next write commits with, taken by that write.
@@ -167,24 +170,21 @@ impl PgStore {
             StoreError::Unavailable
         })?;
         schema::migrate(&connect, options.acquire_timeout).await?;
-        let pool = PgPoolOptions::new()
+        let pool = pool_options(&options)
             .max_connections(options.max_connections)
-            .acquire_timeout(options.acquire_timeout)
             .connect_lazy_with(connect.clone().application_name("signet"));
-        let nonces = PgPoolOptions::new()
-            .max_connections((options.max_connections / 2).max(2))
-            .acquire_timeout(options.acquire_timeout)
-            .connect_lazy_with(
-                connect
-                    .clone()
-                    .application_name("signet-nonces")
-                    .options([("synchronous_commit", "off")]),
-            );
+        // The batcher has one statement in flight; the second connection covers a replacement.
+        let nonces = pool_options(&options).max_connections(2).connect_lazy_with(
+            connect
+                .clone()
+                .application_name("signet-nonces")
+                .options([("synchronous_commit", "off")]),
+        );
         let feed = Feed::start(&connect, &options).await;
         Ok(PgStore {
             journal: Arc::new(Journal::spawn(pool.clone())),
+            nonce_batcher: Arc::new(NonceBatcher::spawn(nonces)),
             pool,
-            nonces,
             feed: Arc::new(feed),
             record: Mutex::new(None),
         })
@@ -194,7 +194,7 @@ impl PgStore {
     fn with_record(&self, record: Audited) -> PgStore {
         PgStore {
             pool: self.pool.clone(),
-            nonces: self.nonces.clone(),
+            nonce_batcher: Arc::clone(&self.nonce_batcher),
             journal: Arc::clone(&self.journal),
             feed: Arc::clone(&self.feed),
             record: Mutex::new(Some(record)),
@@ -206,9 +206,9 @@ impl PgStore {
         &self.pool
     }
 
-    /// The pool whose commits do not wait for the WAL flush (nonces only).
-    pub(crate) fn nonce_pool(&self) -> &PgPool {
-        &self.nonces
+    /// The batcher that inserts nonces on the pool whose commits do not wait for the WAL flush.
+    pub(crate) fn nonce_batcher(&self) -> &NonceBatcher {
+        &self.nonce_batcher
     }
 
     /// Starts a transaction on a pooled connection.
@@ -243,6 +243,29 @@ impl PgStore {
         fail::fail_point!("change_after_commit", |_| std::process::abort());
         Ok(())
     }
+}
+
+/// A connection idle longer than this is pinged before it is handed out; a busier one is not.
+const PING_AFTER_IDLE: Duration = Duration::from_secs(1);
+
+/// The pools' common settings. sqlx's own liveness test pings every connection on every
+/// acquire: a round trip per statement, as much again as a signed read's statements
+/// themselves. Here only a connection idle for [`PING_AFTER_IDLE`] is pinged (a restart of the
+/// database while the pool is quiet is still absorbed before anyone asks); a busy connection
+/// broken since its last statement fails that statement, which the caller answers with a 503
+/// like any outage, and sqlx closes it rather than returning it to the pool.
+fn pool_options(options: &PgOptions) -> PgPoolOptions {
+    PgPoolOptions::new()
+        .acquire_timeout(options.acquire_timeout)
+        .test_before_acquire(false)
+        .before_acquire(|conn, meta| {
+            Box::pin(async move {
+                if meta.idle_for >= PING_AFTER_IDLE {
+                    sqlx::Connection::ping(conn).await?;
+                }
+                Ok(true)
+            })
+        })
 }
 
 impl fmt::Debug for PgStore {

@@ -98,6 +98,11 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         name: "0014_audit_evidence.sql",
         sql: include_str!("../migrations/0014_audit_evidence.sql"),
     },
+    Migration {
+        version: 15,
+        name: "0015_access_stamp.sql",
+        sql: include_str!("../migrations/0015_access_stamp.sql"),
+    },
 ];
 
 /// Applies any missing migrations. [`StoreError::Corrupt`] if the database records a version

@@ -20,7 +20,7 @@ use crate::error::{corrupt, db};
 
 /// Every table that holds installation state, parents before children, with the statement that
 /// exports it (in a stable order, oldest first where a table has a time).
-/// `signet_schema_migrations` is bookkeeping and is deliberately absent.
+/// `signet_schema_migrations` and `access_stamp` are bookkeeping and are deliberately absent.
 const TABLES: &[(&str, &str)] = &[
     ("vault", "SELECT * FROM vault ORDER BY singleton"),
     (

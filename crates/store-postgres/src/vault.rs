@@ -2,7 +2,7 @@
 //! feed, in its own transaction (`change::policy_changed`).
 
 use async_trait::async_trait;
-use signet_store::{PolicyVersion, StoreResult, VaultRecord, VaultStore};
+use signet_store::{AccessStamp, PolicyVersion, StoreResult, VaultRecord, VaultStore};
 use sqlx::postgres::PgRow;
 
 use crate::change::policy_changed;
@@ -109,5 +109,14 @@ impl VaultStore for PgStore {
                 .await
                 .map_err(db)?;
         Ok(PolicyVersion(version.unwrap_or_default()))
+    }
+
+    async fn access_stamp(&self) -> StoreResult<AccessStamp> {
+        let stamp: Option<i64> =
+            sqlx::query_scalar("SELECT stamp FROM access_stamp WHERE singleton = 1")
+                .fetch_optional(self.pool())
+                .await
+                .map_err(db)?;
+        Ok(AccessStamp(stamp.unwrap_or_default()))
     }
 }

@@ -4,8 +4,8 @@ use async_trait::async_trait;
 use rusqlite::{Row, Transaction, params};
 use signet_proto::{MachineId, ProjectId, SecretId};
 use signet_store::{
-    EnrollMethod, MachineAtPolicy, MachineKind, MachineRecord, MachineStatus, MachineStore,
-    NewMachine, PolicyVersion, StoreResult,
+    AccessStamp, EnrollMethod, MachineAtPolicy, MachineKind, MachineRecord, MachineStatus,
+    MachineStore, NewMachine, PolicyVersion, StoreResult,
 };
 
 use crate::SqliteStore;
@@ -95,7 +95,8 @@ impl MachineStore for SqliteStore {
                 c,
                 "SELECT m.id, m.name, m.hostname, m.public_key, m.status, m.enabled, m.kind, m.expires_ms,
                         m.enrolled_via, m.enrollment_token_id, m.registered_ip, m.allowed_cidrs,
-                        m.created_ms, v.policy_version
+                        m.created_ms, v.policy_version,
+                    (SELECT stamp FROM access_stamp WHERE singleton = 1)
                  FROM (SELECT 1) AS one
                  LEFT JOIN vault AS v ON v.singleton = 1
                  LEFT JOIN machines AS m ON m.id = ?1",
@@ -103,9 +104,11 @@ impl MachineStore for SqliteStore {
                 |row| {
                     let present: Option<String> = col(row, 0)?;
                     let version: Option<i64> = col(row, 13)?;
+                    let stamp: Option<i64> = col(row, 14)?;
                     Ok(MachineAtPolicy {
                         machine: present.map(|_| machine(row)).transpose()?,
                         policy_version: PolicyVersion(version.unwrap_or_default()),
+                        access_stamp: AccessStamp(stamp.unwrap_or_default()),
                     })
                 },
             )
@@ -113,6 +116,7 @@ impl MachineStore for SqliteStore {
         Ok(found.unwrap_or(MachineAtPolicy {
             machine: None,
             policy_version: PolicyVersion::default(),
+            access_stamp: AccessStamp::default(),
         }))
     }
 

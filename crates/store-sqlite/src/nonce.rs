@@ -18,7 +18,7 @@ use async_trait::async_trait;
 use dashmap::{DashMap, Entry};
 use rusqlite::{Connection, Transaction, params};
 use sha2::{Digest, Sha256};
-use signet_store::{NonceStore, StoreResult};
+use signet_store::{AccessStamp, NonceStore, StoreResult, VaultStore};
 
 use crate::SqliteStore;
 use crate::row::col;
@@ -173,6 +173,20 @@ impl NonceStore for SqliteStore {
             }
         }
         Ok(true)
+    }
+
+    async fn remember_nonce_at_stamp(
+        &self,
+        principal: &str,
+        nonce: &str,
+        expires_ms: i64,
+    ) -> StoreResult<Option<AccessStamp>> {
+        // The pair is decided in memory and written behind, so there is no statement to fold the
+        // stamp into: it costs one indexed read of a one-row table on a reader connection.
+        if !self.remember_nonce(principal, nonce, expires_ms).await? {
+            return Ok(None);
+        }
+        self.access_stamp().await.map(Some)
     }
 
     async fn sweep_nonces(&self, now_ms: i64) -> StoreResult<u64> {

@@ -34,6 +34,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0017_managed.sql"),
     include_str!("../migrations/0018_lease_reuse.sql"),
     include_str!("../migrations/0019_audit_evidence.sql"),
+    include_str!("../migrations/0020_access_stamp.sql"),
 ];
 
 /// Creates the file if needed and opens the write connection, configured and migrated.

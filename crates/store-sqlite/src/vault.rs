@@ -2,7 +2,7 @@
 
 use async_trait::async_trait;
 use rusqlite::{Row, params};
-use signet_store::{PolicyVersion, StoreResult, VaultRecord, VaultStore};
+use signet_store::{AccessStamp, PolicyVersion, StoreResult, VaultRecord, VaultStore};
 
 use crate::SqliteStore;
 use crate::row::{col, id};
@@ -109,6 +109,18 @@ impl VaultStore for SqliteStore {
                 "SELECT policy_version FROM vault WHERE singleton = 1",
                 [],
                 |r| col(r, 0).map(PolicyVersion),
+            )
+        })
+        .map(Option::unwrap_or_default)
+    }
+
+    async fn access_stamp(&self) -> StoreResult<AccessStamp> {
+        self.read(|c| {
+            one(
+                c,
+                "SELECT stamp FROM access_stamp WHERE singleton = 1",
+                [],
+                |r| col(r, 0).map(AccessStamp),
             )
         })
         .map(Option::unwrap_or_default)

@@ -79,7 +79,7 @@ pub use token::{BootstrapTokenRecord, EnrollmentGrant, EnrollmentTokenRecord, To
 pub use transfer::{Cell, Table, TransferStore};
 pub use trash::{DEFAULT_TRASH_RETENTION_DAYS, Deletion, TrashItem, TrashKind, TrashStore};
 pub use user::{Lockout, LoginRecord, LoginResult, Role, UserRecord, UserStatus, UserStore};
-pub use vault::{PolicyVersion, VaultRecord, VaultStore};
+pub use vault::{AccessStamp, PolicyVersion, VaultRecord, VaultStore};
 
 /// Why a storage operation failed, without any driver detail.
 ///

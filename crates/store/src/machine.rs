@@ -3,7 +3,7 @@
 use async_trait::async_trait;
 use signet_proto::{MachineId, ProjectId, PublicKey, SecretId};
 
-use crate::{PolicyVersion, StoreResult};
+use crate::{AccessStamp, PolicyVersion, StoreResult};
 
 /// Where a machine is in its life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -139,6 +139,9 @@ pub struct MachineAtPolicy {
     pub machine: Option<MachineRecord>,
     /// The policy stamp at the moment of the lookup (known or not).
     pub policy_version: PolicyVersion,
+    /// The access stamp the lookup saw, read by the same statement: the machine (and the
+    /// policy stamp) are exactly as of this stamp.
+    pub access_stamp: AccessStamp,
 }
 
 /// A machine to register (alias kept for readability at call sites).

@@ -17,6 +17,15 @@ pub trait NonceStore {
         nonce: &str,
         expires_ms: i64,
     ) -> StoreResult<bool>;
+    /// [`remember_nonce`](Self::remember_nonce), and the access stamp read after this call
+    /// began: `Some(stamp)` if the pair is new, `None` if it was seen. A backend folds the stamp
+    /// into a statement it makes anyway where it can (PostgreSQL: the nonce insert itself).
+    async fn remember_nonce_at_stamp(
+        &self,
+        principal: &str,
+        nonce: &str,
+        expires_ms: i64,
+    ) -> StoreResult<Option<crate::AccessStamp>>;
     /// Forgets pairs that expired before `now_ms`; returns how many.
     async fn sweep_nonces(&self, now_ms: i64) -> StoreResult<u64>;
 }

@@ -36,6 +36,19 @@ pub struct VaultRecord {
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct PolicyVersion(pub i64);
 
+/// The access stamp: a counter that moves forward in the same transaction as every committed
+/// change to the data a machine's record or a secret's read view is built from (the vault
+/// settings and allowlist, machines, memberships, grants, projects, secrets and versions,
+/// policies, leased-secret settings), on every backend, by database triggers.
+///
+/// A replica caches machine records and read views tagged with the stamp they were read at (or
+/// an older one), and uses an entry only when the stamp read for the request at hand, after it
+/// arrived, is the same: any change committed before that read has moved the stamp, so a
+/// revocation or a removed grant is seen by the next request on every replica. Equal stamps
+/// mean equal access data; nothing is promised about how far it moves per change.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct AccessStamp(pub i64);
+
 /// Vault creation and settings.
 #[async_trait]
 pub trait VaultStore {
@@ -54,4 +67,6 @@ pub trait VaultStore {
     /// The current policy stamp (see [`PolicyVersion`]). Every setter above, and every
     /// allowlist write, advances it in its own transaction; a write that fails leaves it.
     async fn policy_version(&self) -> StoreResult<PolicyVersion>;
+    /// The current access stamp (see [`AccessStamp`]), as committed now.
+    async fn access_stamp(&self) -> StoreResult<AccessStamp>;
 }

@@ -47,6 +47,7 @@ pub mod rotation;
 pub mod secret;
 pub mod session;
 pub mod share;
+pub mod stamp;
 pub mod token;
 pub mod transfer;
 pub mod trash;
@@ -257,6 +258,11 @@ macro_rules! conformance_suite {
                 the_last_active_owner_stays,
                 removal_is_final_and_disables_keys,
             }
+            stamp {
+                every_access_change_moves_the_stamp,
+                the_read_path_leaves_the_stamp,
+                the_stamp_comes_with_the_nonce_and_the_lookup,
+            }
             vault {
                 a_fresh_store_has_no_vault,
                 the_vault_is_created_once,
@@ -359,6 +365,7 @@ mod tests {
             ("transfer", include_str!("transfer.rs")),
             ("trash", include_str!("trash.rs")),
             ("user", include_str!("user.rs")),
+            ("stamp", include_str!("stamp.rs")),
             ("vault", include_str!("vault.rs")),
         ];
         let mut names = Vec::new();
