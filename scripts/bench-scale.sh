@@ -17,14 +17,14 @@
 #   start    1k    / 0    / 10M  / 3.6M (a full window at 12k reads/s; time from spawn to
 #                                        /readyz 200 and to the first read answered)
 # Each point prints one JSON line; a summary gives reads/s and p99 as ratios to `base`.
-# SCALE_SMALL=1 divides every count by 1000 (a CI smoke of a few seconds);
+# SCALE_SMALL=1 divides every count by 1000 (a CI smoke of a few seconds), SCALE_DIV=N by N;
 # SCALE_POINTS="base a10m" runs a subset; SIGNET_BENCH_BIN=DIR uses the binaries in DIR.
 # Every point ends with `signet audit verify`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SECS="${1:-10}"
 CONNS="${2:-32}"
-DIV=1
+DIV="${SCALE_DIV:-1}"
 [ -n "${SCALE_SMALL:-}" ] && DIV=1000
 POINTS="${SCALE_POINTS:-base s100k s1m m10k a10m mem start}"
 
