@@ -84,6 +84,7 @@ scripts/bench-replicas.sh 1 4 1
 scripts/bench-lease.sh 1 1
 scripts/bench-audit.sh 2 1000
 scripts/bench-cpu.sh 1 4 1
+SCALE_SMALL=1 scripts/bench-scale.sh 2 8
 FLOOD_JUNK=200 FLOOD_SIGN_INS=10 FLOOD_SECS=1 scripts/bench/floods.sh 1 debug
 "
 for script in scripts/bench*.sh scripts/bench/*.sh; do

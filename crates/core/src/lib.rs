@@ -55,6 +55,7 @@ pub mod user;
 pub mod vault;
 pub mod webhook;
 
+pub use chain::ChainKey;
 pub use clock::{Clock, SystemClock};
 pub use context::SignetConfig;
 pub use error::{CoreError, CoreResult};

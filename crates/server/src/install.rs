@@ -11,10 +11,10 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use signet_core::account::{NewOwner, OwnerEnrollment};
-use signet_core::{CoreError, Signet, SignetConfig, SystemClock};
+use signet_core::{ChainKey, CoreError, Signet, SignetConfig, SystemClock};
 use signet_crypto::RootKey;
 use signet_proto::VaultId;
-use signet_store::{Cell, Conflict, Store, StoreError, Table};
+use signet_store::{AuditChain, Cell, Conflict, Store, StoreError, Table};
 use signet_store_postgres::PgStore;
 use signet_store_sqlite::SqliteStore;
 use zeroize::Zeroizing;
@@ -277,6 +277,45 @@ pub async fn open(
     let store = open_store(database).await?;
     let signet = Signet::open(store, key, Arc::new(SystemClock), config).await?;
     Ok(Arc::new(signet))
+}
+
+/// An installation opened for bulk seeding (`signet-seed`, crates/bench): the business layer,
+/// the store under it, and the audit chain key. Only a seeder needs the store itself, to append
+/// audit records and nonces in batches far larger than any request makes, through the same
+/// journal and nonce set the server uses, so that `signet audit verify` checks them like any
+/// other record. The server never opens an installation this way.
+pub struct Seeding {
+    /// The business layer over `store`.
+    pub signet: Arc<Signet>,
+    /// The store the server would open.
+    pub store: Arc<dyn Store>,
+    /// Links audit records as core does.
+    pub chain: Arc<dyn AuditChain>,
+}
+
+/// Opens (or creates) the installation in `data_dir` as [`open`] does, for a seeder. Run it
+/// while no server holds the installation: the seeder's in-memory nonce set is its own.
+pub async fn open_for_seeding(
+    data_dir: &Path,
+    database: &DatabaseUrl,
+    source: &RootKeySource,
+) -> Result<Seeding, InstallError> {
+    make_private_dir(data_dir)?;
+    let key = root_key(source, data_dir, database)?;
+    let chain: Arc<dyn AuditChain> = Arc::new(ChainKey::new(key.audit_key()));
+    let store = open_store(database).await?;
+    let signet = Signet::open(
+        store.clone(),
+        key,
+        Arc::new(SystemClock),
+        SignetConfig::default(),
+    )
+    .await?;
+    Ok(Seeding {
+        signet: Arc::new(signet),
+        store,
+        chain,
+    })
 }
 
 /// Opens the installation a [`ServerConfig`] describes.

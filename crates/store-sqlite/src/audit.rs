@@ -245,6 +245,8 @@ impl AuditStore for SqliteStore {
     }
 
     async fn probe_write(&self) -> StoreResult<()> {
+        // A signed request would wait for the nonce set's start-up load: not ready until then.
+        self.nonces.ready().await?;
         // An empty job still runs inside the writer's `BEGIN IMMEDIATE`, so it waits behind
         // the queue and fails when another process holds the write lock, as an append would.
         self.write(|_tx| Ok(())).await

@@ -85,12 +85,14 @@ impl SqliteStore {
     /// newer version, and [`StoreError::Unavailable`] if it cannot be opened.
     pub fn open(path: &Path) -> Result<SqliteStore, StoreError> {
         let conn = schema::open_writer(path)?;
-        let nonces = NonceSet::load(&conn)?;
+        let readers = Arc::new(ReaderPool::new(path));
+        // Migrated above, so the loader reads the current table.
+        let nonces = NonceSet::open(Arc::clone(&readers))?;
         let writer = Writer::spawn(conn)?;
         Ok(SqliteStore {
             path: path.to_owned(),
-            readers: Arc::new(ReaderPool::new(path)),
-            nonces: Arc::new(nonces),
+            readers,
+            nonces,
             writer: Arc::new(writer),
             record: Mutex::new(None),
             watchers: Arc::default(),

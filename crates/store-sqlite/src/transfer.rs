@@ -386,7 +386,7 @@ impl TransferStore for SqliteStore {
         })
         .await?;
         // The set, not the table, refuses replays; it must hold the imported pairs too.
-        self.read(|c| self.nonces.learn(c))
+        self.nonces.learn(&self.readers).await
     }
 }
 

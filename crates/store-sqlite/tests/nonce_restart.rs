@@ -1,0 +1,181 @@
+//! The nonce set across restarts, now that start-up loads the stored pairs on a thread of its
+//! own instead of before the store opens: a request that arrives before the load is done waits
+//! for it, so a pair stored before the restart is refused at once, and stays refused until a
+//! sweep past its expiry.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod test_db;
+
+use std::sync::Arc;
+
+use signet_store::conformance::fixture::{FAR_FUTURE, chain, event};
+use signet_store::{AuditResult, JournalBatch, Store};
+use signet_store_sqlite::SqliteStore;
+use test_db::TestDb;
+
+const MACHINE: &str = "0b6f7a51-8b0e-4a57-9a7e-3c1c1b0a4f11";
+const OTHER: &str = "5d0c8b1e-6f2a-4e7d-9c3b-2a1f0e9d8c7b";
+
+/// Enough pairs that the load is still running when the first request arrives on most runs;
+/// the assertions hold either way.
+const STORED: usize = 60_000;
+
+fn one_event() -> JournalBatch {
+    JournalBatch {
+        events: vec![event("a", "request", AuditResult::Ok)],
+        read_marks: Vec::new(),
+    }
+}
+
+/// Writes `STORED` pairs straight into the table (as a long run at full rate leaves it), with
+/// expiries spread over one window from `base_ms`.
+fn fill(db: &TestDb, base_ms: i64) {
+    let mut conn = rusqlite::Connection::open(db.path()).unwrap();
+    let tx = conn.transaction().unwrap();
+    {
+        let mut insert = tx
+            .prepare("INSERT INTO nonces (principal, nonce, expires_ms) VALUES (?1, ?2, ?3)")
+            .unwrap();
+        for i in 0..STORED {
+            let expires = base_ms + (i as i64 * 300_000) / STORED as i64;
+            insert
+                .execute(rusqlite::params![MACHINE, format!("stored-{i}"), expires])
+                .unwrap();
+        }
+    }
+    tx.commit().unwrap();
+}
+
+/// Right after a restart, before or while the set loads, every stored pair is refused: the
+/// first and the last written, and one in the middle. New pairs are admitted once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stored_nonce_is_refused_right_after_a_restart() {
+    let mut db = TestDb::create();
+    fill(&db, 1_000_000);
+    db.reopen();
+    let store = db.dyn_store();
+    for i in [STORED - 1, 0, STORED / 2] {
+        assert!(
+            !store
+                .remember_nonce(MACHINE, &format!("stored-{i}"), FAR_FUTURE)
+                .await
+                .unwrap(),
+            "stored pair {i} admitted after the restart"
+        );
+    }
+    assert!(
+        store
+            .remember_nonce(OTHER, "stored-0", FAR_FUTURE)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .remember_nonce(OTHER, "stored-0", FAR_FUTURE)
+            .await
+            .unwrap()
+    );
+    store.probe_write().await.unwrap();
+}
+
+/// Racing requests right after a restart all wait for the load: of many uses of one stored pair
+/// none is admitted, and of many uses of a new pair exactly one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn racing_requests_after_a_restart_wait_for_the_load() {
+    let mut db = TestDb::create();
+    fill(&db, 1_000_000);
+    db.reopen();
+    let store = db.dyn_store();
+    let tasks: Vec<_> = (0..32)
+        .map(|i| {
+            let store = Arc::clone(&store);
+            let nonce = if i % 2 == 0 { "stored-7" } else { "fresh" };
+            tokio::spawn(async move {
+                (
+                    nonce,
+                    store
+                        .remember_nonce(MACHINE, nonce, FAR_FUTURE)
+                        .await
+                        .unwrap(),
+                )
+            })
+        })
+        .collect();
+    let mut admitted = Vec::new();
+    for task in tasks {
+        let (nonce, fresh) = task.await.unwrap();
+        if fresh {
+            admitted.push(nonce);
+        }
+    }
+    assert_eq!(admitted, ["fresh"]);
+}
+
+/// A stored pair stays refused across the restart until a sweep passes its expiry (the caller's
+/// clock window has then closed on it), and only then may it be used again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stored_nonce_is_forgotten_only_by_a_sweep_past_its_expiry() {
+    let mut db = TestDb::create();
+    let store = db.dyn_store();
+    assert!(
+        store
+            .remember_nonce(MACHINE, "late", 500_000)
+            .await
+            .unwrap()
+    );
+    store.append_journal(one_event(), chain()).await.unwrap();
+    drop(store);
+    db.reopen();
+    let store = db.dyn_store();
+    assert!(
+        !store
+            .remember_nonce(MACHINE, "late", 500_000)
+            .await
+            .unwrap()
+    );
+    assert_eq!(store.sweep_nonces(499_999).await.unwrap(), 0);
+    assert!(
+        !store
+            .remember_nonce(MACHINE, "late", 500_000)
+            .await
+            .unwrap()
+    );
+    assert_eq!(store.sweep_nonces(500_001).await.unwrap(), 1);
+    assert!(
+        store
+            .remember_nonce(MACHINE, "late", 900_000)
+            .await
+            .unwrap()
+    );
+}
+
+/// Two processes on one file: a pair the first made durable before the second opened the file is
+/// refused by the second, whether the second's load has finished or not.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_process_refuses_pairs_stored_before_it_opened() {
+    let db = TestDb::create();
+    fill(&db, 1_000_000);
+    let first = db.dyn_store();
+    assert!(
+        first
+            .remember_nonce(OTHER, "from-first", FAR_FUTURE)
+            .await
+            .unwrap()
+    );
+    // The append is what makes the pair durable (nonce writes are not awaited).
+    first.append_journal(one_event(), chain()).await.unwrap();
+    let second: Arc<dyn Store> = Arc::new(SqliteStore::open(db.path()).unwrap());
+    assert!(
+        !second
+            .remember_nonce(OTHER, "from-first", FAR_FUTURE)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !second
+            .remember_nonce(MACHINE, "stored-1", FAR_FUTURE)
+            .await
+            .unwrap()
+    );
+    drop(second);
+}
