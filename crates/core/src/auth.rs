@@ -74,7 +74,7 @@ impl KeyCache {
 }
 
 /// The parsed, not yet verified, signed parts.
-struct Parsed {
+pub(crate) struct Parsed {
     method: Method,
     path: CanonicalPath,
     ts: Timestamp,
@@ -83,7 +83,7 @@ struct Parsed {
 }
 
 /// Why authentication failed, for the audit log only.
-enum Failure {
+pub(crate) enum Failure {
     Malformed(ProtocolError),
     Protocol(ProtocolError),
     UnknownPrincipal,
@@ -108,7 +108,7 @@ impl Failure {
     }
 }
 
-fn parse(req: &SignedRequest<'_>) -> Result<Parsed, Failure> {
+pub(crate) fn parse(req: &SignedRequest<'_>) -> Result<Parsed, Failure> {
     // The path decides 400 vs 401, so it is checked before the headers.
     let path = CanonicalPath::parse(req.target).map_err(Failure::Malformed)?;
     let p = |e| Failure::Protocol(e);
@@ -135,10 +135,10 @@ pub struct Auth {
 }
 
 impl Auth {
-    /// Verifies signature, window and nonce for the principal whose key is `pk`.
-    async fn verify_signed(
+    /// Verifies window and signature (no nonce) for the key `pk`: the part of authentication the
+    /// benchmark's ceiling (`crate::ceiling`) keeps.
+    pub(crate) fn check_signature(
         &self,
-        principal: &str,
         pk: &PublicKey,
         parsed: &Parsed,
         body: &[u8],
@@ -159,7 +159,18 @@ impl Auth {
             .keys
             .get(pk)
             .ok_or(Failure::Protocol(ProtocolError::BadSignature))?;
-        verify(&key, &s, &parsed.sig).map_err(Failure::Protocol)?;
+        verify(&key, &s, &parsed.sig).map_err(Failure::Protocol)
+    }
+
+    /// Verifies signature, window and nonce for the principal whose key is `pk`.
+    async fn verify_signed(
+        &self,
+        principal: &str,
+        pk: &PublicKey,
+        parsed: &Parsed,
+        body: &[u8],
+    ) -> Result<(), Failure> {
+        self.check_signature(pk, parsed, body)?;
         // Keep the pair until the timestamp can no longer pass the window, plus a second of
         // rounding slack; never less.
         let expires_ms = (parsed.ts.secs() + CLOCK_WINDOW_SECS + 1) * 1000;

@@ -105,6 +105,9 @@ pub struct FileConfig {
     pub alert_tail_interval_ms: Option<u64>,
     /// Milliseconds between the dispatcher's looks for due deliveries (default 1000).
     pub webhook_dispatch_interval_ms: Option<u64>,
+    /// Benchmarks only (`scripts/bench.sh`): secret reads check the signature and answer a
+    /// constant. Refused on a non-loopback address. Not documented for operators on purpose.
+    pub bench_ceiling: Option<bool>,
 }
 
 impl FileConfig {
@@ -163,6 +166,8 @@ pub struct ServerConfig {
     pub event_streams_per_machine: usize,
     /// Webhook delivery settings.
     pub webhooks: WebhookSettings,
+    /// The benchmark's ceiling mode (loopback only): see [`crate::AppState::with_bench_ceiling`].
+    pub bench_ceiling: bool,
 }
 
 /// Webhook delivery settings (the `webhook_*` and `alert_*` keys).
@@ -231,6 +236,14 @@ impl FileConfig {
         if tls.is_none() && !listen.ip().is_loopback() && !self.insecure_http.unwrap_or(false) {
             return Err(ConfigError::Invalid(format!(
                 "refusing plain HTTP on non-loopback address {listen}: give --tls-cert/--tls-key, or --insecure-http behind a TLS proxy"
+            )));
+        }
+        let bench_ceiling = self.bench_ceiling.unwrap_or(false);
+        // The ceiling answers without reading, auditing or checking nonces: it must never face
+        // a network.
+        if bench_ceiling && !listen.ip().is_loopback() {
+            return Err(ConfigError::Invalid(format!(
+                "bench_ceiling is for benchmarks on loopback only, not on {listen}"
             )));
         }
         let api_url = check_api_url(
@@ -368,6 +381,7 @@ impl FileConfig {
                 Some(n) => n,
             },
             webhooks,
+            bench_ceiling,
         })
     }
 }
