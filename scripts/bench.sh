@@ -32,6 +32,8 @@ TMP="$(mktemp -d)"
 SERVER=""
 CEILING=""
 WITH_CEILING="${SIGNET_BENCH_CEILING:-1}"
+# The script's knob, not the servers': the full server must never see it.
+unset SIGNET_BENCH_CEILING
 cleanup() {
   for pid in $SERVER $CEILING; do kill "$pid" 2>/dev/null; done
   wait 2>/dev/null
@@ -71,7 +73,7 @@ if [ "$WITH_CEILING" != 0 ]; then
   python3 -c 'import sqlite3,sys; s=sqlite3.connect(sys.argv[1]); d=sqlite3.connect(sys.argv[2]); s.backup(d); d.close()' \
     "$TMP/data/signet.db" "$TMP/ceiling-data/signet.db"
   chmod 600 "$TMP/ceiling-data/signet.db"
-  SIGNET_BENCH_CEILING=1 TOKIO_WORKER_THREADS=1 taskset -c 0 "$BIN/signet" server --data-dir "$TMP/ceiling-data" --listen 127.0.0.1:0 2>"$TMP/ceiling.log" &
+  TOKIO_WORKER_THREADS=1 taskset -c 0 "$BIN/signet" server --bench-ceiling --data-dir "$TMP/ceiling-data" --listen 127.0.0.1:0 2>"$TMP/ceiling.log" &
   CEILING=$!
   CPORT=""
   for _ in $(seq 1 100); do
