@@ -43,6 +43,9 @@ pub struct ServerArgs {
     /// Log JSON lines instead of text.
     #[arg(long)]
     pub log_json: bool,
+    /// Benchmarks only: secret reads check the signature and answer a constant (loopback only).
+    #[arg(long, env = "SIGNET_BENCH_CEILING", hide = true)]
+    pub bench_ceiling: bool,
 }
 
 impl ServerArgs {
@@ -62,6 +65,9 @@ impl ServerArgs {
         }
         if self.log_json {
             f.log_json = Some(true);
+        }
+        if self.bench_ceiling {
+            f.bench_ceiling = Some(true);
         }
         Ok(f)
     }
@@ -156,6 +162,15 @@ pub async fn server(args: ServerArgs) -> Result<()> {
         .with_lease_reap_every(config.lease_reap_every)
         .with_alert_intervals(config.webhooks.tail_every, config.webhooks.dispatch_every)
         .with_audit_archive(config.audit_archive.clone(), config.audit_archive_every);
+    let state = if config.bench_ceiling {
+        eprintln!(
+            "signet: BENCHMARK CEILING MODE: secret reads answer a constant after the signature \
+             check (no nonce, no audit). For scripts/bench.sh only."
+        );
+        state.with_bench_ceiling()
+    } else {
+        state
+    };
     signet_server::run(listener, state, shutdown_signal()).await?;
     Ok(())
 }

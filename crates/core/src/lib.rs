@@ -19,6 +19,7 @@ pub mod alert;
 pub mod audit;
 pub mod auth;
 pub mod budget;
+pub mod ceiling;
 mod chain;
 mod clock;
 pub mod connection;

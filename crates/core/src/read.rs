@@ -17,10 +17,11 @@
 //! the read's own record follows as usual. If the freeze cannot be made durable the read fails
 //! closed (503) and nothing leaves.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
 
 use signet_api::audit::{AuditAction, DenialReason};
-use signet_crypto::{SealedValue, SecretAad, WrappedProjectKey};
+use signet_crypto::{DataKey, SecretAad, WrappedProjectKey};
 use signet_proto::{ProjectId, SecretId};
 use signet_store::{
     AuditResult, GrantedSecret, ReadMark, SecretKind, SecretReadView, SecretRecord,
@@ -113,10 +114,81 @@ impl From<GrantedSecret> for Listed {
 pub struct Reads {
     /// The shared store, keys, clock, audit writer and permission checks.
     pub(crate) cx: Arc<Context>,
+    /// Unwrapped data keys of the versions last read.
+    pub(crate) data_keys: Arc<DataKeys>,
+}
+
+/// Most data keys [`DataKeys`] holds; past it the map starts over.
+const DATA_KEYS_MAX: usize = 4096;
+
+/// The data key of each secret's last-read version, with every stored input it was unwrapped
+/// from. A hit needs all of them equal to the row just read, so a rotated project key, a new
+/// version or an altered row is unwrapped afresh (and fails as it would have); the value's
+/// own tag is still checked on every read. Saves the project-key unwrap (an HKDF and an
+/// AES-GCM open) and the data-key unwrap per read. The keys are zeroized when evicted.
+#[derive(Default)]
+pub(crate) struct DataKeys(Mutex<HashMap<String, CachedKey>>);
+
+struct CachedKey {
+    project: String,
+    wrapped_project_key: Vec<u8>,
+    version: u32,
+    wrapped_dek: Vec<u8>,
+    key: Arc<DataKey>,
+}
+
+impl CachedKey {
+    fn unwrapped_from(&self, view: &SecretReadView) -> bool {
+        self.version == view.value_version
+            && self.project == view.secret.project_id.as_str()
+            && self.wrapped_dek == view.wrapped_dek
+            && self.wrapped_project_key == view.wrapped_project_key
+    }
+}
+
+impl DataKeys {
+    fn get(&self, view: &SecretReadView) -> Option<Arc<DataKey>> {
+        // A poisoned lock only means another reader panicked between two map operations; the
+        // map itself is consistent.
+        let map = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        map.get(view.secret.id.as_str())
+            .filter(|c| c.unwrapped_from(view))
+            .map(|c| Arc::clone(&c.key))
+    }
+
+    fn put(&self, view: &SecretReadView, key: Arc<DataKey>) {
+        let mut map = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        if map.len() >= DATA_KEYS_MAX && !map.contains_key(view.secret.id.as_str()) {
+            map.clear();
+        }
+        map.insert(
+            view.secret.id.as_str().to_owned(),
+            CachedKey {
+                project: view.secret.project_id.as_str().to_owned(),
+                wrapped_project_key: view.wrapped_project_key.clone(),
+                version: view.value_version,
+                wrapped_dek: view.wrapped_dek.clone(),
+                key,
+            },
+        );
+    }
 }
 
 impl Reads {
-    pub(crate) fn decrypt(&self, view: &SecretReadView) -> CoreResult<SecretValue> {
+    /// Reads over `cx`, with an empty data-key cache.
+    pub(crate) fn new(cx: Arc<Context>) -> Self {
+        Self {
+            cx,
+            data_keys: Arc::default(),
+        }
+    }
+
+    /// The data key of the version `view` holds: cached, or unwrapped (project key, then data
+    /// key) and cached.
+    fn data_key(&self, view: &SecretReadView, aad: &SecretAad<'_>) -> CoreResult<Arc<DataKey>> {
+        if let Some(key) = self.data_keys.get(view) {
+            return Ok(key);
+        }
         let s = &view.secret;
         let project_key = self
             .cx
@@ -127,20 +199,33 @@ impl Reads {
                 &WrappedProjectKey(view.wrapped_project_key.clone()),
             )
             .map_err(|_| CoreError::Unavailable)?;
+        let key = Arc::new(
+            project_key
+                .unwrap_data_key(aad, &view.wrapped_dek)
+                .map_err(|_| {
+                    tracing::error!(secret = %s.id, version = view.value_version, "stored data key failed to unwrap");
+                    CoreError::Unavailable
+                })?,
+        );
+        self.data_keys.put(view, Arc::clone(&key));
+        Ok(key)
+    }
+
+    pub(crate) fn decrypt(&self, view: &SecretReadView) -> CoreResult<SecretValue> {
+        let s = &view.secret;
         let aad = SecretAad {
             vault: self.cx.vault.as_str(),
             project: s.project_id.as_str(),
             secret: s.id.as_str(),
             version: view.value_version,
         };
-        let sealed = SealedValue {
-            wrapped_dek: view.wrapped_dek.clone(),
-            ciphertext: view.ciphertext.clone(),
-        };
-        let plain = project_key.open_value(&aad, &sealed).map_err(|_| {
-            tracing::error!(secret = %s.id, version = view.value_version, "stored secret failed to decrypt");
-            CoreError::Unavailable
-        })?;
+        let plain = self
+            .data_key(view, &aad)?
+            .open_value(&aad, &view.ciphertext)
+            .map_err(|_| {
+                tracing::error!(secret = %s.id, version = view.value_version, "stored secret failed to decrypt");
+                CoreError::Unavailable
+            })?;
         let text = String::from_utf8(plain.to_vec()).map_err(|_| CoreError::Unavailable)?;
         Ok(SecretValue(Zeroizing::new(text)))
     }

@@ -86,7 +86,7 @@ fn spawn_policy_rotations(
     tokio::spawn(async move {
         while let Some((secret, version)) = due.recv().await {
             let Some(cx) = cx.upgrade() else { break };
-            let reads = Reads { cx: cx.clone() };
+            let reads = Reads::new(cx.clone());
             let rotation = Rotation {
                 cx: cx.clone(),
                 reads: reads.clone(),
@@ -140,7 +140,7 @@ impl Signet {
             accounts: accounts.clone(),
             rp: Arc::new(RelyingParty::from_api_url(&cx.config.api_url)),
         };
-        let reads = Reads { cx: cx.clone() };
+        let reads = Reads::new(cx.clone());
         let secrets = Secrets {
             cx: cx.clone(),
             reads: reads.clone(),

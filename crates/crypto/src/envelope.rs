@@ -83,9 +83,41 @@ impl ProjectKey {
         aad: &SecretAad<'_>,
         sealed: &SealedValue,
     ) -> Result<Zeroizing<Vec<u8>>, CryptoError> {
-        let dek = open(&self.0, &aad.bytes(LABEL_DEK), &sealed.wrapped_dek)?;
-        let dek: &[u8; 32] = dek.as_slice().try_into().map_err(|_| CryptoError::Open)?;
-        open(dek, &aad.bytes(LABEL_VALUE), &sealed.ciphertext)
+        self.unwrap_data_key(aad, &sealed.wrapped_dek)?
+            .open_value(aad, &sealed.ciphertext)
+    }
+
+    /// Unwraps the data key of the secret version `aad` names: the first half of
+    /// [`Self::open_value`], for a caller that keeps the key for the version's next reads.
+    pub fn unwrap_data_key(
+        &self,
+        aad: &SecretAad<'_>,
+        wrapped_dek: &[u8],
+    ) -> Result<DataKey, CryptoError> {
+        let dek = open(&self.0, &aad.bytes(LABEL_DEK), wrapped_dek)?;
+        let dek: [u8; 32] = dek.as_slice().try_into().map_err(|_| CryptoError::Open)?;
+        Ok(DataKey(Zeroizing::new(dek)))
+    }
+}
+
+/// One secret version's data key, unwrapped ([`ProjectKey::unwrap_data_key`]). Zeroized on drop.
+pub struct DataKey(Zeroizing<[u8; 32]>);
+
+impl DataKey {
+    /// Decrypts the version's value: the second half of [`ProjectKey::open_value`]. The value's
+    /// own tag and `aad` still bind it to its row, so a cached key opens nothing else.
+    pub fn open_value(
+        &self,
+        aad: &SecretAad<'_>,
+        ciphertext: &[u8],
+    ) -> Result<Zeroizing<Vec<u8>>, CryptoError> {
+        open(&self.0, &aad.bytes(LABEL_VALUE), ciphertext)
+    }
+}
+
+impl fmt::Debug for DataKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("DataKey(***)")
     }
 }
 

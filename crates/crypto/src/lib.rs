@@ -23,7 +23,7 @@ pub mod generator;
 mod root;
 
 pub use aad::{RecordAad, RecordKind, SecretAad, ShareAad};
-pub use envelope::{ProjectKey, SealedValue};
+pub use envelope::{DataKey, ProjectKey, SealedValue};
 pub use root::{AuditKey, KeyCheck, RootKey, WrappedProjectKey};
 
 /// Why a cryptographic operation failed. Deliberately coarse: callers must not learn which byte

@@ -113,6 +113,9 @@ pub struct FileConfig {
     /// Seconds between the archiver's looks for a full segment (default 3600). Every replica
     /// runs it; each segment is recorded once.
     pub audit_archive_interval_secs: Option<u64>,
+    /// Benchmarks only (`scripts/bench.sh`): secret reads check the signature and answer a
+    /// constant. Refused on a non-loopback address. Not documented for operators on purpose.
+    pub bench_ceiling: Option<bool>,
 }
 
 impl FileConfig {
@@ -175,6 +178,8 @@ pub struct ServerConfig {
     pub audit_archive: Option<signet_core::audit::ArchiveSettings>,
     /// How often the archiver looks for a full segment.
     pub audit_archive_every: Duration,
+    /// The benchmark's ceiling mode (loopback only): see [`crate::AppState::with_bench_ceiling`].
+    pub bench_ceiling: bool,
 }
 
 /// Webhook delivery settings (the `webhook_*` and `alert_*` keys).
@@ -243,6 +248,14 @@ impl FileConfig {
         if tls.is_none() && !listen.ip().is_loopback() && !self.insecure_http.unwrap_or(false) {
             return Err(ConfigError::Invalid(format!(
                 "refusing plain HTTP on non-loopback address {listen}: give --tls-cert/--tls-key, or --insecure-http behind a TLS proxy"
+            )));
+        }
+        let bench_ceiling = self.bench_ceiling.unwrap_or(false);
+        // The ceiling answers without reading, auditing or checking nonces: it must never face
+        // a network.
+        if bench_ceiling && !listen.ip().is_loopback() {
+            return Err(ConfigError::Invalid(format!(
+                "bench_ceiling is for benchmarks on loopback only, not on {listen}"
             )));
         }
         let api_url = check_api_url(
@@ -399,6 +412,7 @@ impl FileConfig {
             webhooks,
             audit_archive,
             audit_archive_every,
+            bench_ceiling,
         })
     }
 }

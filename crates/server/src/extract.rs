@@ -192,7 +192,7 @@ pub struct OperatorCall {
     pub session_secret: Option<SessionSecret>,
 }
 
-async fn signed(
+pub(crate) async fn signed(
     req: Request<Body>,
     state: &AppState,
 ) -> Result<(Parts, Bytes, ClientAddr), ApiError> {
@@ -202,7 +202,7 @@ async fn signed(
     Ok((parts, body, ip))
 }
 
-fn signed_request<'a>(
+pub(crate) fn signed_request<'a>(
     parts: &'a Parts,
     body: &'a [u8],
     ip: ClientAddr,
@@ -239,6 +239,30 @@ impl FromRequest<AppState> for MachineCall {
             .authenticate_machine(&signed_request(&parts, &body, ip, HEADER_MACHINE_ID))
             .await?;
         Ok(Self { machine, body })
+    }
+}
+
+/// A machine request whose signature and window checked out, and nothing else: the benchmark's
+/// ceiling (`signet_core::ceiling`), extracted through the same steps as [`MachineCall`] up to
+/// the signature. Only routed under the `bench_ceiling` setting.
+pub struct CeilingCall;
+
+impl FromRequest<AppState> for CeilingCall {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request<Body>, state: &AppState) -> Result<Self, ApiError> {
+        let (parts, body, ip) = signed(req, state).await?;
+        if parts.headers.contains_key(HEADER_OPERATOR_ID) {
+            return Err(ApiError::new(ErrorCode::AuthenticationFailed));
+        }
+        // Routed only when the state has a ceiling; without one nothing authenticates.
+        let Some(ceiling) = &state.ceiling else {
+            return Err(ApiError::new(ErrorCode::AuthenticationFailed));
+        };
+        ceiling
+            .verify(&signed_request(&parts, &body, ip, HEADER_MACHINE_ID))
+            .await?;
+        Ok(Self)
     }
 }
 

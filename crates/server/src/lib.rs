@@ -86,6 +86,9 @@ pub struct AppState {
     pub audit_archive: Option<Arc<ArchiveSettings>>,
     /// How often `run`'s archiver looks for a full segment.
     pub audit_archive_every: Duration,
+    /// The benchmark's ceiling: `Some` only under the hidden `bench_ceiling` setting, and then
+    /// `GET /v1/secret/{id}` checks the signature and answers a constant (BENCHMARKS.md).
+    pub ceiling: Option<Arc<signet_core::ceiling::Ceiling>>,
 }
 
 impl AppState {
@@ -104,6 +107,21 @@ impl AppState {
             lease_reap_every: LEASE_REAP_EVERY,
             alert_tail_every: ALERT_TAIL_EVERY,
             webhook_dispatch_every: WEBHOOK_DISPATCH_EVERY,
+            ceiling: None,
+        }
+    }
+
+    /// The same state serving the benchmark's ceiling instead of secret reads: no store, no
+    /// nonce, no decryption, no audit record. For `scripts/bench.sh` only; `signet server`
+    /// allows it on loopback alone.
+    pub fn with_bench_ceiling(self) -> Self {
+        tracing::warn!(
+            "BENCHMARK CEILING MODE: GET /v1/secret/{{id}} answers a constant after the signature \
+             check; no nonce, no audit, no secret is read. Never run this for real machines."
+        );
+        Self {
+            ceiling: Some(Arc::new(self.signet.auth().ceiling())),
+            ..self
         }
     }
 
@@ -234,7 +252,7 @@ async fn not_found() -> ApiError {
 /// The complete router.
 pub fn router(state: AppState) -> Router {
     Router::new()
-        .merge(routes::machine::routes())
+        .merge(routes::machine::routes(state.ceiling.is_some()))
         .merge(routes::events::routes())
         .merge(routes::admin::routes())
         .merge(routes::user::routes())

@@ -14,15 +14,22 @@ use signet_api::route;
 use signet_api::wire_id::WireId;
 use signet_core::read::{Exported, Listed};
 use signet_proto::SecretId;
+use zeroize::Zeroizing;
 
 use crate::AppState;
 use crate::error::ApiResult;
-use crate::extract::{MachineCall, json, json_opt};
+use crate::extract::{CeilingCall, MachineCall, json, json_opt};
 
-/// Routes for machines.
-pub(crate) fn routes() -> Router<AppState> {
+/// Routes for machines. Under the benchmark's ceiling (`bench_ceiling`), a secret read only
+/// checks the signature and answers a constant.
+pub(crate) fn routes(ceiling: bool) -> Router<AppState> {
+    let read = if ceiling {
+        get(ceiling_read)
+    } else {
+        get(read_secret)
+    };
     Router::new()
-        .route(route::machine::SECRET, get(read_secret))
+        .route(route::machine::SECRET, read)
         .route(route::machine::SECRETS, get(list_secrets))
         .route(route::machine::SECRETS_LIST, post(list_in_project))
         .route(route::machine::SECRETS_EXPORT, post(export))
@@ -85,6 +92,22 @@ async fn read_secret(
         .read_secret(&call.machine, &id.to_string())
         .await?;
     Ok(Json(SecretAnswer { value: v.0 }))
+}
+
+/// The ceiling's answer: as long as the value `scripts/bench.sh` stores (48 random bytes in
+/// base64), so the answer's bytes on the wire match a real read's.
+pub(crate) const CEILING_VALUE: &str =
+    "ceiling-ceiling-ceiling-ceiling-ceiling-ceiling-ceiling-ceiling-";
+
+/// `GET /v1/secret/{id}` under the ceiling: the path is parsed like a real read's, then the
+/// constant answer goes through the same JSON type.
+async fn ceiling_read(
+    Path(_id): Path<WireId<SecretId>>,
+    _call: CeilingCall,
+) -> ApiResult<Json<SecretAnswer>> {
+    Ok(Json(SecretAnswer {
+        value: Zeroizing::new(CEILING_VALUE.to_owned()),
+    }))
 }
 
 async fn list_secrets(State(s): State<AppState>, call: MachineCall) -> ApiResult<Json<SecretList>> {
