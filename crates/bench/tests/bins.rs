@@ -1,6 +1,8 @@
 //! The benchmark binaries as the scripts run them. `cargo test` also builds them into
 //! `target/debug`, where `scripts/test.sh`'s benchmark smoke step finds them.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // Tests fail loudly by design.
+
 use std::io::{BufRead, BufReader, Write};
 use std::net::TcpListener;
 use std::process::Command;
