@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 use std::process::ExitCode;
 
-use signet_client::api::admin::audit::AuditQueryRequest;
+use signet_client::api::admin::audit::{ArchiveAnswer, AuditQueryRequest};
 use signet_proto::PublicKey;
 use signet_proto::archive::{ArchiveError, Checkpoint, Evidence, verify_segment};
 
@@ -132,18 +132,30 @@ pub async fn run(args: AuditArgs, json: bool) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         AuditCommand::Archive => {
-            let r = client.audit().archive().await?;
+            // Each call answers after a few seconds of work; a long backlog takes several.
+            let mut segments = Vec::new();
+            loop {
+                let r = client.audit().archive().await?;
+                if !json {
+                    output::lines(r.segments.iter().map(|c| {
+                        format!(
+                            "archived records {}..={} ({} records)",
+                            c.first_seq, c.last_seq, c.records
+                        )
+                    }))?;
+                }
+                segments.extend(r.segments);
+                if !r.more {
+                    break;
+                }
+            }
             if json {
-                output::json(&r)?;
-            } else if r.segments.is_empty() {
+                output::json(&ArchiveAnswer {
+                    segments,
+                    more: false,
+                })?;
+            } else if segments.is_empty() {
                 output::lines(["no full segment to archive".to_owned()])?;
-            } else {
-                output::lines(r.segments.iter().map(|c| {
-                    format!(
-                        "archived records {}..={} ({} records)",
-                        c.first_seq, c.last_seq, c.records
-                    )
-                }))?;
             }
             Ok(ExitCode::SUCCESS)
         }

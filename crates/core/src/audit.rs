@@ -145,6 +145,20 @@ impl AuditLog {
     }
 }
 
+/// What one `signet audit archive` call did.
+#[derive(Debug, Default)]
+pub struct Archived {
+    /// The segments archived, oldest first.
+    pub segments: Vec<Checkpoint>,
+    /// Full segments remain for the next call (the call ran out of its budget).
+    pub more: bool,
+}
+
+/// How long one operator call keeps archiving before it answers: well inside the clients' 15 s
+/// timeout, so a long backlog is archived by several calls instead of one that times out (and
+/// keeps working after its client has gone).
+pub const ARCHIVE_CALL_BUDGET: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// Where and how the log is archived (`audit_archive_*` in the server's configuration).
 #[derive(Debug, Clone)]
 pub struct ArchiveSettings {
@@ -152,6 +166,8 @@ pub struct ArchiveSettings {
     pub dir: PathBuf,
     /// Records per segment: only full segments are archived.
     pub segment_records: u64,
+    /// How long one operator call keeps archiving ([`ARCHIVE_CALL_BUDGET`] in a server).
+    pub call_budget: std::time::Duration,
 }
 
 impl AuditLog {
@@ -188,7 +204,7 @@ impl AuditLog {
         &self,
         op: &AuthedOperator,
         settings: Option<&ArchiveSettings>,
-    ) -> CoreResult<Vec<Checkpoint>> {
+    ) -> CoreResult<Archived> {
         self.cx
             .require(op, Permission::ManageVault, AuditAction::AuditArchive)
             .await?;
@@ -198,20 +214,26 @@ impl AuditLog {
         let settings = settings.ok_or_else(|| {
             CoreError::bad("audit archiving is not configured (set audit_archive_dir)")
         })?;
-        self.archive(&Actor::operator(op), settings).await
+        let deadline = tokio::time::Instant::now() + settings.call_budget;
+        self.archive(&Actor::operator(op), settings, Some(deadline))
+            .await
     }
 
     /// The server's periodic archiver: archives every full segment, as the system.
     pub async fn archive_due(&self, settings: &ArchiveSettings) -> CoreResult<Vec<Checkpoint>> {
-        self.archive(&Actor::new(ActorKind::System, "", ""), settings)
+        self.archive(&Actor::new(ActorKind::System, "", ""), settings, None)
             .await
+            .map(|a| a.segments)
     }
 
+    /// Archives full segments until none is left or `deadline` has passed (checked between
+    /// segments, so one segment is always finished).
     async fn archive(
         &self,
         actor: &Actor,
         settings: &ArchiveSettings,
-    ) -> CoreResult<Vec<Checkpoint>> {
+        deadline: Option<tokio::time::Instant>,
+    ) -> CoreResult<Archived> {
         if settings.segment_records == 0 {
             return Err(CoreError::bad(
                 "audit_archive_segment_records must be at least 1",
@@ -219,12 +241,19 @@ impl AuditLog {
         }
         // Only segments full now: each archive appends a record of its own, which must not
         // fill the next segment and keep this loop going (forever, with one-record segments).
+        let mut done = Archived::default();
         let Some(head) = self.cx.store.audit_head().await? else {
-            return Ok(Vec::new());
+            return Ok(done);
         };
-        let mut done = Vec::new();
         while let Some(cp) = self.archive_one(actor, settings, head.seq).await? {
-            done.push(cp);
+            done.segments.push(cp);
+            if deadline.is_some_and(|d| tokio::time::Instant::now() >= d) {
+                // Whether another full segment waits: the next one's last record is written.
+                let next_last =
+                    done.segments.last().map_or(0, |c| c.last_seq) + settings.segment_records;
+                done.more = next_last <= head.seq;
+                break;
+            }
         }
         Ok(done)
     }
@@ -260,6 +289,16 @@ impl AuditLog {
         let mut salt = [0u8; 8];
         getrandom::fill(&mut salt).map_err(|_| CoreError::Unavailable)?;
         let tmp = dir.join(format!(".{name}.{}.tmp", hex::encode(salt)));
+        // Removes the partial files of an attempt that fails anywhere below, so failed attempts
+        // do not pile up in the archive folder.
+        let _leftovers = Leftovers(vec![
+            tmp.clone(),
+            dir.join(format!(
+                ".{}.{}.tmp",
+                Checkpoint::file_name(first, last),
+                hex::encode(salt)
+            )),
+        ]);
         let mut file = blocking({
             let dir = dir.clone();
             let tmp = tmp.clone();
@@ -372,6 +411,19 @@ impl AuditLog {
         CoreError::bad(format!(
             "record {seq} {what}: the chain is broken there, so nothing was archived (run `signet audit verify`)"
         ))
+    }
+}
+
+/// Temporary files of one archive attempt, removed when the attempt ends. After a success they
+/// have been renamed into place, so there is nothing left to remove.
+struct Leftovers(Vec<PathBuf>);
+
+impl Drop for Leftovers {
+    fn drop(&mut self) {
+        for path in &self.0 {
+            // Absent (renamed, or never created) is the common case and not an error.
+            let _ = std::fs::remove_file(path);
+        }
     }
 }
 

@@ -485,6 +485,7 @@ async fn a_viewer_changes_nothing_and_every_refusal_is_audited() {
                     Some(&signet_core::audit::ArchiveSettings {
                         dir: std::env::temp_dir().join("signet-roles-archive-never-written"),
                         segment_records: 1,
+                        call_budget: std::time::Duration::from_secs(5),
                     }),
                 )
                 .await

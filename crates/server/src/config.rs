@@ -384,6 +384,7 @@ impl FileConfig {
             (Some(dir), n) => Some(signet_core::audit::ArchiveSettings {
                 dir: dir.clone(),
                 segment_records: n.unwrap_or(crate::AUDIT_ARCHIVE_SEGMENT_RECORDS),
+                call_budget: signet_core::audit::ARCHIVE_CALL_BUDGET,
             }),
         };
         Ok(ServerConfig {

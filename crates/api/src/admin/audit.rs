@@ -135,6 +135,10 @@ pub struct CheckpointAnswer {
 pub struct ArchiveAnswer {
     /// The segments archived by this call, oldest first (empty when no segment was full).
     pub segments: Vec<CheckpointAnswer>,
+    /// Full segments remain that this call left for the next one: each call stops after a few
+    /// seconds of work so that no client times out on a long backlog. Call again until `false`.
+    #[serde(default)]
+    pub more: bool,
 }
 
 /// `GET /v1/admin/audit/checkpoints`.

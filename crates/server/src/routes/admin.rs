@@ -847,7 +847,8 @@ async fn audit_archive(
         .archive_now(&call.operator, s.audit_archive.as_deref())
         .await?;
     Ok(Json(ArchiveAnswer {
-        segments: done.into_iter().map(answer::checkpoint).collect(),
+        segments: done.segments.into_iter().map(answer::checkpoint).collect(),
+        more: done.more,
     }))
 }
 
