@@ -7,6 +7,7 @@ pub mod account;
 pub mod alert;
 mod allowlist;
 pub mod audit;
+pub mod issuer;
 mod budget;
 pub mod connection;
 pub mod lease;
