@@ -297,8 +297,8 @@ pub fn use_digest(issuer: &str, jti: Option<&str>, token: &str) -> [u8; 32] {
     h.finalize().into()
 }
 
-/// Reads a JWKS: every key that parses and names a `kid`; others (unknown types, encryption
-/// keys without `kid`) are skipped rather than failing the set. `None` if it is not a JWKS.
+/// Reads a JWKS: every public key of a signing type (RSA, EC, OKP) that names a `kid`; others
+/// (symmetric or unknown types, keys without `kid`) are skipped rather than failing the set. `None` if it is not a JWKS.
 pub fn parse_key_set(text: &[u8]) -> Option<Vec<Jwk>> {
     let Value::Object(mut set) = serde_json::from_slice::<Value>(text).ok()? else {
         return None;
@@ -314,7 +314,12 @@ pub fn parse_key_set(text: &[u8]) -> Option<Vec<Jwk>> {
                     .key_id
                     .as_deref()
                     .is_some_and(|kid| !kid.is_empty())
-                    && !matches!(k.algorithm, AlgorithmParameters::OctetKey(_))
+                    && matches!(
+                        k.algorithm,
+                        AlgorithmParameters::RSA(_)
+                            | AlgorithmParameters::EllipticCurve(_)
+                            | AlgorithmParameters::OctetKeyPair(_)
+                    )
             })
             .collect(),
     )
