@@ -306,3 +306,114 @@ async fn issuers_refuse_none_hmac_and_shadowed_rules_and_need_an_admin() {
         .await;
     assert_eq!(r.unwrap_err(), CoreError::Forbidden);
 }
+
+#[tokio::test]
+async fn pinned_keys_need_no_fetch_and_changes_apply_to_the_next_token() {
+    let s = setup().await;
+    let issuers = s.w.signet.issuers();
+    // Trust the same issuer again, pinned: first delete the discovered trust (one per `iss`).
+    let rules = issuers.show(&s.op, &s.issuer_id).await.unwrap().rules;
+    let project = rules[0].project_ids[0].to_string();
+    issuers.delete(&s.op, &s.issuer_id).await.unwrap();
+    let t = s.issuer.mint(&s.issuer.kid(KeyKind::Rs256), &s.claims());
+    assert_eq!(s.enroll(&t).await.unwrap_err(), CoreError::Forbidden);
+    assert_eq!(s.last_refusal().await, "reason=wrong_issuer");
+    let pinned = issuers
+        .create(
+            &s.op,
+            NewIssuer {
+                name: "pinned".into(),
+                issuer: s.issuer.url().to_owned(),
+                audience: "signet".into(),
+                jwks: Some(s.issuer.jwks()),
+                algorithms: Some(vec!["RS256".into()]),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    let id = pinned.issuer.id.to_string();
+    // No rule yet: nothing matches.
+    assert_eq!(s.enroll(&t).await.unwrap_err(), CoreError::Forbidden);
+    assert!(
+        s.last_refusal()
+            .await
+            .starts_with("reason=no_matching_rule")
+    );
+    let v = issuers
+        .add_rule(
+            &s.op,
+            &id,
+            NewRule {
+                name: "any api".into(),
+                claims: BTreeMap::from([("repository".into(), "acme/api".into())]),
+                project_ids: vec![project],
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    s.enroll(&t).await.unwrap();
+    assert_eq!(s.fetches(), 0, "pinned keys are never fetched");
+    // Only RS256 is allowed now: an EdDSA token is refused for its algorithm.
+    let ed = s.issuer.mint(&s.issuer.kid(KeyKind::EdDsa), &s.claims());
+    assert_eq!(s.enroll(&ed).await.unwrap_err(), CoreError::Forbidden);
+    assert!(s.last_refusal().await.starts_with("reason=bad_algorithm"));
+    // A new audience applies to the next token.
+    issuers
+        .update(
+            &s.op,
+            &id,
+            signet_core::issuer::IssuerChange {
+                audience: Some("other".into()),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    let t = s.issuer.mint(&s.issuer.kid(KeyKind::Rs256), &s.claims());
+    assert_eq!(s.enroll(&t).await.unwrap_err(), CoreError::Forbidden);
+    assert!(s.last_refusal().await.starts_with("reason=wrong_audience"));
+    // Rule removed: nothing matches any more.
+    issuers
+        .update(
+            &s.op,
+            &id,
+            signet_core::issuer::IssuerChange {
+                audience: Some("signet".into()),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    issuers
+        .delete_rule(&s.op, &id, v.rules[0].id.as_str())
+        .await
+        .unwrap();
+    assert_eq!(s.enroll(&t).await.unwrap_err(), CoreError::Forbidden);
+    assert!(
+        s.last_refusal()
+            .await
+            .starts_with("reason=no_matching_rule")
+    );
+    // Every change was audited.
+    for action in [
+        "issuer_create",
+        "issuer_update",
+        "issuer_delete",
+        "issuer_rule_create",
+        "issuer_rule_delete",
+    ] {
+        let n =
+            s.w.store
+                .audit(&AuditFilter {
+                    action: Some(action.into()),
+                    limit: 10,
+                    ..Default::default()
+                })
+                .await
+                .unwrap()
+                .len();
+        assert!(n >= 1, "{action}");
+    }
+}
