@@ -110,6 +110,20 @@ vocabulary! {
         EnrollmentTokenList = "enrollment_token_list";
         /// An enrollment token was revoked.
         EnrollmentTokenRevoke = "enrollment_token_revoke";
+        /// A workload enrolled with a platform token from a trusted OIDC issuer.
+        MachineEnrollOidc = "machine_enroll_oidc";
+        /// An OIDC issuer was trusted.
+        IssuerCreate = "issuer_create";
+        /// Trusted issuers were listed or one was shown.
+        IssuerList = "issuer_list";
+        /// A trusted issuer's settings were changed.
+        IssuerUpdate = "issuer_update";
+        /// A trusted issuer and its rules were removed.
+        IssuerDelete = "issuer_delete";
+        /// A rule was added under a trusted issuer.
+        IssuerRuleCreate = "issuer_rule_create";
+        /// A rule under a trusted issuer was removed.
+        IssuerRuleDelete = "issuer_rule_delete";
         // Machines, as operators manage them.
         /// A machine was shown to an operator.
         MachineShow = "machine_show";
@@ -473,6 +487,29 @@ vocabulary! {
         FingerprintMismatch = "fingerprint_mismatch";
         /// The host name does not match the token's pattern.
         HostnamePattern = "hostname_pattern";
+        // Enrollment by platform (OIDC) token.
+        /// The platform token is not a well-formed JWT, or is larger than the cap.
+        MalformedToken = "malformed_token";
+        /// No trusted issuer has the token's `iss`.
+        WrongIssuer = "wrong_issuer";
+        /// The token's `aud` does not contain the issuer's expected audience.
+        WrongAudience = "wrong_audience";
+        /// The token's `exp` (plus leeway) has passed.
+        TokenExpired = "token_expired";
+        /// The token's `nbf` or `iat` (less leeway) is still in the future.
+        TokenNotYetValid = "token_not_yet_valid";
+        /// The token was already used to enroll.
+        TokenReplayed = "token_replayed";
+        /// The token's `alg` is not one the issuer allows, or does not fit its key's type.
+        BadAlgorithm = "bad_algorithm";
+        /// The token names no `kid`, or one the issuer's key set does not hold.
+        UnknownKid = "unknown_kid";
+        /// The token's signature does not verify under the issuer's key.
+        BadTokenSignature = "bad_token_signature";
+        /// The token's claims match none of the issuer's rules.
+        NoMatchingRule = "no_matching_rule";
+        /// The issuer's discovery document or key set could not be fetched.
+        IssuerUnavailable = "issuer_unavailable";
         /// The password hashing queue is full.
         HashQueueFull = "hash_queue_full";
         // One-time share links.

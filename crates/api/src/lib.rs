@@ -15,6 +15,7 @@ pub mod enroll;
 pub mod error;
 pub mod events;
 pub mod health;
+pub mod issuer;
 pub mod machine;
 pub mod openapi;
 pub mod route;

@@ -264,3 +264,23 @@ pub mod agent {
     /// The pending rotation failed: keep the live version.
     pub const REJECT_ROTATION: &str = "/v1/secret/{id}/agent/reject-rotation";
 }
+
+/// Workload identity by OIDC: operators trust issuers and add rules (operator routes, signed or
+/// session like every `/v1/admin` route); a workload enrolls with its platform token (unsigned,
+/// like every enrollment route).
+pub mod issuer {
+    /// Trusted issuers: list (GET), trust one (POST).
+    pub const ISSUERS: &str = "/v1/admin/issuers";
+    /// One trusted issuer with its rules.
+    pub const ISSUER: &str = "/v1/admin/issuers/{id}";
+    /// Changes a trusted issuer's settings.
+    pub const ISSUER_UPDATE: &str = "/v1/admin/issuers/{id}/update";
+    /// Removes a trusted issuer and its rules.
+    pub const ISSUER_DELETE: &str = "/v1/admin/issuers/{id}/delete";
+    /// Adds a rule under a trusted issuer.
+    pub const ISSUER_RULES: &str = "/v1/admin/issuers/{id}/rules";
+    /// Removes one rule.
+    pub const ISSUER_RULE_DELETE: &str = "/v1/admin/issuers/{id}/rules/{rule}/delete";
+    /// Registers an ephemeral machine with a platform token (a JWT from a trusted issuer).
+    pub const ENROLL_OIDC: &str = "/v1/{vault}/enroll/oidc";
+}

@@ -2,15 +2,19 @@
 
 use std::process::ExitCode;
 
+use std::io::Read as _;
+
 use anyhow::Context as _;
 use serde_json::json;
 use signet_client::{SignetHome, VaultId, enroll};
+use zeroize::Zeroizing;
 
 use crate::output;
 
-/// `signet enroll`: one of `--token`, `--vault V --request`, `--vault V --enrollment-token T`.
+/// `signet enroll`: one of `--token`, `--vault V --request`, `--vault V --enrollment-token T`,
+/// or a platform token: `--vault V --oidc-token FILE|-`, `--github-actions`, `--kubernetes`.
 #[derive(Debug, clap::Args)]
-#[command(group(clap::ArgGroup::new("mode").required(true).args(["token", "request", "enrollment_token"])))]
+#[command(group(clap::ArgGroup::new("mode").required(true).args(["token", "request", "enrollment_token", "oidc_token", "github_actions", "kubernetes"])))]
 pub struct EnrollArgs {
     /// The server's URL (https://, or http:// to this host).
     #[arg(long, value_name = "URL")]
@@ -27,6 +31,25 @@ pub struct EnrollArgs {
     /// An enrollment token: the machine is approved at once, ephemeral, and scoped by the token.
     #[arg(long, value_name = "TOKEN", requires = "vault")]
     enrollment_token: Option<String>,
+    /// A platform token (a JWT from an OIDC issuer the vault trusts) read from FILE, or from
+    /// standard input with `-`: the machine is approved at once, ephemeral, and scoped by the
+    /// issuer's first matching rule.
+    #[arg(long, value_name = "FILE|-", requires = "vault")]
+    oidc_token: Option<String>,
+    /// Enroll with this GitHub Actions job's OIDC token (the job needs
+    /// `permissions: id-token: write`).
+    #[arg(long, requires = "vault")]
+    github_actions: bool,
+    /// The audience to ask GitHub for (the issuer's expected audience in Signet).
+    #[arg(long, value_name = "AUD", requires = "github_actions")]
+    audience: Option<String>,
+    /// Enroll with this pod's projected service-account token.
+    #[arg(long, requires = "vault")]
+    kubernetes: bool,
+    /// Where the service-account token is
+    /// [default: /var/run/secrets/kubernetes.io/serviceaccount/token].
+    #[arg(long, value_name = "PATH", requires = "kubernetes")]
+    token_file: Option<String>,
     /// A name for this machine [default: chosen by the server].
     #[arg(long)]
     name: Option<String>,
@@ -44,6 +67,60 @@ enum Mode {
     EnrollmentToken,
     /// Tokenless: pending until approved with the fingerprint.
     Request,
+    /// A platform token: approved at once, ephemeral.
+    Platform,
+}
+
+/// Where Kubernetes projects a pod's service-account token.
+const KUBERNETES_TOKEN: &str = "/var/run/secrets/kubernetes.io/serviceaccount/token";
+
+/// Reads a platform token from a file or standard input, trimmed of the line end a file or a
+/// pipe adds.
+fn read_token(source: &str) -> anyhow::Result<Zeroizing<String>> {
+    let mut text = Zeroizing::new(String::new());
+    if source == "-" {
+        std::io::stdin()
+            .read_to_string(&mut text)
+            .context("cannot read the token from standard input")?;
+    } else {
+        let mut f = std::fs::File::open(source)
+            .with_context(|| format!("cannot read the token file {source}"))?;
+        f.read_to_string(&mut text)
+            .with_context(|| format!("cannot read the token file {source}"))?;
+    }
+    let token = Zeroizing::new(text.trim().to_owned());
+    if token.is_empty() {
+        anyhow::bail!("the token from {source} is empty");
+    }
+    Ok(token)
+}
+
+/// The platform token the flags name, if any.
+async fn platform_token(args: &EnrollArgs) -> anyhow::Result<Option<Zeroizing<String>>> {
+    if let Some(source) = &args.oidc_token {
+        return read_token(source).map(Some);
+    }
+    if args.kubernetes {
+        let path = args.token_file.as_deref().unwrap_or(KUBERNETES_TOKEN);
+        return read_token(path).map(Some);
+    }
+    if args.github_actions {
+        let var = |name: &str| {
+            std::env::var(name).map_err(|_| {
+                anyhow::anyhow!(
+                    "{name} is not set: run inside a GitHub Actions job with \
+                     `permissions: id-token: write`"
+                )
+            })
+        };
+        let url = var("ACTIONS_ID_TOKEN_REQUEST_URL")?;
+        let bearer = Zeroizing::new(var("ACTIONS_ID_TOKEN_REQUEST_TOKEN")?);
+        let token = enroll::github_actions_token(&url, &bearer, args.audience.as_deref())
+            .await
+            .context("cannot get the job's OIDC token from GitHub")?;
+        return Ok(Some(token));
+    }
+    Ok(None)
 }
 
 /// Enrolls and prints what the operator needs to know.
@@ -63,7 +140,21 @@ pub async fn run(args: EnrollArgs, json: bool) -> anyhow::Result<ExitCode> {
             anyhow::anyhow!("{raw:?} is not a vault id (vault_ and 16 letters or digits)")
         })
     };
-    let (mode, e) = if let Some(token) = &args.token {
+    let platform = platform_token(&args).await?;
+    let (mode, e) = if let Some(token) = &platform {
+        (
+            Mode::Platform,
+            enroll::register_with_platform_token(
+                &home,
+                &args.server,
+                &vault()?,
+                token,
+                &hostname,
+                name,
+            )
+            .await,
+        )
+    } else if let Some(token) = &args.token {
         (
             Mode::Bootstrap,
             enroll::bootstrap(&home, &args.server, token, &hostname, name).await,
@@ -139,7 +230,7 @@ pub async fn run(args: EnrollArgs, json: bool) -> anyhow::Result<ExitCode> {
             lines.push("An operator must approve it:".to_owned());
             lines.push(format!("  signet machine approve {}", id.machine_id));
         }
-        Mode::EnrollmentToken => {
+        Mode::EnrollmentToken | Mode::Platform => {
             let expiry = e.expires_at.map_or_else(String::new, |ms| {
                 format!(", expires {}", output::utc_from_millis(ms))
             });

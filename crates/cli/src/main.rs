@@ -25,6 +25,7 @@ mod environment;
 mod export;
 mod identity;
 mod ids;
+mod issuer;
 mod lease;
 mod machine;
 mod managed;
@@ -100,6 +101,9 @@ enum Command {
     Webhook(alert::WebhookArgs),
     /// Alert rules: which audit actions, or bursts of denied reads, raise an alert (operator).
     Alert(alert::AlertArgs),
+    /// Trusted OIDC issuers whose platform tokens (CI jobs, Kubernetes service accounts) may
+    /// enroll workloads, and their rules (operator).
+    Issuer(issuer::IssuerArgs),
 
     /// Enroll this machine: make a key here and register its public half.
     Enroll(enrollment::EnrollArgs),
@@ -188,6 +192,7 @@ async fn dispatch(command: Command, json: bool) -> anyhow::Result<ExitCode> {
         Command::Lease(args) => lease::lease(args, json).await,
         Command::Webhook(args) => alert::webhook(args, json).await,
         Command::Alert(args) => alert::alert(args, json).await,
+        Command::Issuer(args) => issuer::run(args, json).await,
         Command::Enroll(args) => enrollment::run(args, json).await,
         Command::Get(args) => access::get(args, json).await,
         Command::List(args) => access::list(args, json).await,

@@ -210,3 +210,73 @@ async fn enroll(
         replaced: saved.replaced,
     })
 }
+
+/// `POST /v1/{vaultId}/enroll/oidc` with a platform token (a JWT from an OIDC issuer the vault
+/// trusts: a CI job's or a Kubernetes service account's). The machine is approved at once,
+/// ephemeral, and scoped by the first of the issuer's rules that the token's claims match. The
+/// proof of possession signs the token's SHA-256, as for an enrollment token.
+pub async fn register_with_platform_token(
+    home: &SignetHome,
+    server_url: &str,
+    vault: &VaultId,
+    token: &str,
+    hostname: &str,
+    name: Option<&str>,
+) -> Result<Enrollment, ClientError> {
+    enroll(
+        home,
+        server_url,
+        &route::issuer::ENROLL_OIDC.replace("{vault}", vault.as_str()),
+        Some(vault),
+        Some(token),
+        hostname,
+        name,
+    )
+    .await
+}
+
+/// The OIDC token of a GitHub Actions job (which needs `permissions: id-token: write`): a `GET`
+/// of the runner's `ACTIONS_ID_TOKEN_REQUEST_URL` with `&audience=…` and the bearer
+/// `ACTIONS_ID_TOKEN_REQUEST_TOKEN`; the token is the answer's `value`. The request URL must be
+/// `https://` (or `http://` to this host, for tests).
+pub async fn github_actions_token(
+    request_url: &str,
+    request_token: &str,
+    audience: Option<&str>,
+) -> Result<Zeroizing<String>, ClientError> {
+    #[derive(Deserialize)]
+    struct Answer {
+        value: Zeroizing<String>,
+    }
+    let insecure = || ClientError::InsecureUrl {
+        url: request_url.to_owned(),
+    };
+    let mut url = reqwest::Url::parse(request_url).map_err(|_| insecure())?;
+    let base = format!(
+        "{}://{}",
+        url.scheme(),
+        url.host_str().ok_or_else(insecure)?
+    );
+    checked_base_url(&base)?;
+    if let Some(aud) = audience {
+        url.query_pairs_mut().append_pair("audience", aud);
+    }
+    let resp = http_client(TIMEOUT)?
+        .get(url)
+        .header("authorization", format!("bearer {request_token}"))
+        .header("accept", "application/json")
+        .send()
+        .await
+        .map_err(|e| ClientError::Transport {
+            connect: e.is_connect(),
+            source: Box::new(e),
+        })?;
+    let status = resp.status();
+    let bytes = Zeroizing::new(resp.bytes().await.map_err(ClientError::transport)?.to_vec());
+    if !status.is_success() {
+        return Err(ClientError::from_response(status.as_u16(), &bytes));
+    }
+    let a: Answer = serde_json::from_slice(&bytes)
+        .map_err(|e| ClientError::decode("GitHub Actions token answer", e))?;
+    Ok(a.value)
+}

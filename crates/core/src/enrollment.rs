@@ -205,7 +205,7 @@ pub struct EnrollmentSpec {
     pub hostname_pattern: Option<String>,
 }
 
-fn check_hostname(h: &str) -> CoreResult<()> {
+pub(crate) fn check_hostname(h: &str) -> CoreResult<()> {
     let ok = (1..=253).contains(&h.len())
         && h.bytes()
             .all(|b| b.is_ascii_alphanumeric() || b"-._".contains(&b));
@@ -218,7 +218,7 @@ fn check_hostname(h: &str) -> CoreResult<()> {
     }
 }
 
-fn machine_name(name: Option<&str>, hostname: &str) -> CoreResult<String> {
+pub(crate) fn machine_name(name: Option<&str>, hostname: &str) -> CoreResult<String> {
     let n = name.unwrap_or(hostname);
     if !(1..=255).contains(&n.chars().count()) || n.chars().any(char::is_control) {
         return Err(CoreError::bad(

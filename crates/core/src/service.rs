@@ -20,6 +20,7 @@ use crate::enrollment::{Enrollment, RequestLimiter};
 use crate::events::{Events, Hub};
 use crate::failures::Failures;
 use crate::invite::Invites;
+use crate::issuer::Issuers;
 use crate::lease::Leases;
 use crate::machine::Machines;
 use crate::managed::Managed;
@@ -54,6 +55,7 @@ pub struct Signet {
     enrollment: Enrollment,
     events: Events,
     invites: Invites,
+    issuers: Issuers,
     leases: Leases,
     machines: Machines,
     managed: Managed,
@@ -189,6 +191,7 @@ impl Signet {
                 cx: cx.clone(),
                 accounts: accounts.clone(),
             },
+            issuers: Issuers::new(cx.clone(), network.clone()),
             leases: Leases {
                 cx: cx.clone(),
                 connections: Connections { cx: cx.clone() },
@@ -291,6 +294,11 @@ impl Signet {
     /// Tokens and enrollment.
     pub fn enrollment(&self) -> &Enrollment {
         &self.enrollment
+    }
+
+    /// Trusted OIDC issuers and enrollment by platform token.
+    pub fn issuers(&self) -> &Issuers {
+        &self.issuers
     }
 
     /// Change notifications for machines (`GET /v1/events`).

@@ -491,6 +491,46 @@ async fn a_viewer_changes_nothing_and_every_refusal_is_audited() {
                 .await
                 .map(drop),
         ),
+        (
+            "issuer create",
+            s.issuers()
+                .create(
+                    v,
+                    signet_core::issuer::NewIssuer {
+                        name: "ci".into(),
+                        issuer: "https://ci.example".into(),
+                        audience: "signet".into(),
+                        ..Default::default()
+                    },
+                )
+                .await
+                .map(drop),
+        ),
+        (
+            "issuer update",
+            s.issuers()
+                .update(v, "iss_000000000000", Default::default())
+                .await
+                .map(drop),
+        ),
+        (
+            "issuer delete",
+            s.issuers().delete(v, "iss_000000000000").await.map(drop),
+        ),
+        (
+            "issuer rule add",
+            s.issuers()
+                .add_rule(v, "iss_000000000000", Default::default())
+                .await
+                .map(drop),
+        ),
+        (
+            "issuer rule delete",
+            s.issuers()
+                .delete_rule(v, "iss_000000000000", "isr_000000000000")
+                .await
+                .map(drop),
+        ),
     ];
     for (what, r) in &refusals {
         assert_eq!(r, &Err(CoreError::Forbidden), "{what}");
@@ -684,7 +724,7 @@ fn admin_routes(src: &str) -> Vec<(String, bool)> {
 #[test]
 fn every_post_admin_route_is_classified() {
     let routes = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../server/src/routes");
-    let src = ["admin.rs", "share.rs", "alert.rs"]
+    let src = ["admin.rs", "share.rs", "alert.rs", "issuer.rs"]
         .iter()
         .map(|f| std::fs::read_to_string(routes.join(f)).expect("routes file"))
         .collect::<Vec<_>>()
@@ -741,6 +781,11 @@ fn every_post_admin_route_is_classified() {
         "/v1/admin/alerts/{id}/delete",
         "/v1/admin/secrets/{id}/managed",
         "/v1/admin/audit/archive",
+        "/v1/admin/issuers",
+        "/v1/admin/issuers/{id}/update",
+        "/v1/admin/issuers/{id}/delete",
+        "/v1/admin/issuers/{id}/rules",
+        "/v1/admin/issuers/{id}/rules/{rule}/delete",
     ];
     // POST only because signed routes carry parameters in the body, or acting on one's own key.
     let open_to_viewers = [

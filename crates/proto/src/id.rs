@@ -145,6 +145,16 @@ prefixed_id!(
     /// letters or digits.
     AlertRuleId, "alr_", 12, "alert rule"
 );
+prefixed_id!(
+    /// A trusted OIDC issuer whose platform tokens may enroll workloads. `iss_` and 12 letters
+    /// or digits.
+    IssuerId, "iss_", 12, "issuer"
+);
+prefixed_id!(
+    /// A rule under a trusted issuer: claim conditions and what a matching workload is
+    /// granted. `isr_` and 12 letters or digits.
+    IssuerRuleId, "isr_", 12, "issuer rule"
+);
 
 macro_rules! uuid_id {
     ($(#[$doc:meta])* $name:ident, $kind:literal) => {

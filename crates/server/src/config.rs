@@ -94,6 +94,17 @@ pub struct FileConfig {
     pub webhook_allow_cidrs: Option<Vec<String>>,
     /// Seconds one delivery attempt may take (default 10).
     pub webhook_timeout_secs: Option<u64>,
+    /// Address ranges the fetches of trusted OIDC issuers' discovery documents and key sets
+    /// may reach despite the outbound guard, as CIDRs (the same guard as webhooks). Plain
+    /// `http://` is accepted only to an allowed loopback address. Default: none.
+    pub oidc_allow_cidrs: Option<Vec<String>>,
+    /// Seconds a trusted issuer's discovered keys are used before they are fetched again
+    /// (default 600).
+    pub oidc_keys_ttl_secs: Option<u64>,
+    /// The least seconds between two fetches of one issuer's keys (default 30): a token whose
+    /// `kid` is not held asks the issuer again only this often, so rotation is picked up and
+    /// made-up `kid`s cannot make Signet hammer the issuer.
+    pub oidc_keys_refetch_secs: Option<u64>,
     /// The first retry waits up to this many ms, each next one up to twice as long, with full
     /// jitter (default 10000).
     pub webhook_retry_base_ms: Option<u64>,
@@ -174,6 +185,10 @@ pub struct ServerConfig {
     pub event_streams_per_machine: usize,
     /// Webhook delivery settings.
     pub webhooks: WebhookSettings,
+    /// Ranges the outbound guard lets OIDC key fetches reach (`oidc_allow_cidrs`).
+    pub oidc_allow: Vec<IpNet>,
+    /// How long discovered issuer keys are used, and how often an issuer may be asked again.
+    pub oidc_keys: signet_core::issuer::KeyPolicy,
     /// Where and how the audit log is archived, if it is.
     pub audit_archive: Option<signet_core::audit::ArchiveSettings>,
     /// How often the archiver looks for a full segment.
@@ -233,6 +248,27 @@ impl FileConfig {
     /// Resolves into a [`ServerConfig`], applying defaults and checking combinations.
     pub fn resolve(self) -> Result<ServerConfig, ConfigError> {
         let webhooks = resolve_webhooks(&self)?;
+        let oidc_allow = resolve_cidrs("oidc_allow_cidrs", self.oidc_allow_cidrs.as_deref())?;
+        let secs_ms = |name: &str, v: Option<u64>, default_ms: i64| match v {
+            None => Ok(default_ms),
+            Some(0) => Err(ConfigError::Invalid(format!("{name} must be at least 1"))),
+            Some(n) => i64::try_from(n)
+                .ok()
+                .and_then(|n| n.checked_mul(1000))
+                .ok_or_else(|| ConfigError::Invalid(format!("{name} is too large"))),
+        };
+        let oidc_keys = signet_core::issuer::KeyPolicy {
+            ttl_ms: secs_ms(
+                "oidc_keys_ttl_secs",
+                self.oidc_keys_ttl_secs,
+                signet_core::issuer::KEYS_TTL_MS,
+            )?,
+            refetch_every_ms: secs_ms(
+                "oidc_keys_refetch_secs",
+                self.oidc_keys_refetch_secs,
+                signet_core::issuer::REFETCH_EVERY_MS,
+            )?,
+        };
         let listen = self
             .listen
             .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8420)));
@@ -411,11 +447,24 @@ impl FileConfig {
                 Some(n) => n,
             },
             webhooks,
+            oidc_allow,
+            oidc_keys,
             audit_archive,
             audit_archive_every,
             bench_ceiling,
         })
     }
+}
+
+/// A list of CIDRs, each parsed.
+fn resolve_cidrs(key: &str, list: Option<&[String]>) -> Result<Vec<IpNet>, ConfigError> {
+    list.unwrap_or_default()
+        .iter()
+        .map(|c| {
+            c.parse::<IpNet>()
+                .map_err(|_| ConfigError::Invalid(format!("{key}: not a CIDR: {c:?}")))
+        })
+        .collect()
 }
 
 /// The webhook keys, checked: CIDRs parse, every duration and count is at least 1.

@@ -150,7 +150,8 @@ fn conflict_code(rule: Conflict) -> ErrorCode {
         | Conflict::RotationStale
         | Conflict::ConnectionName
         | Conflict::ConnectionInUse
-        | Conflict::LeaseState => ErrorCode::Conflict,
+        | Conflict::LeaseState
+        | Conflict::IssuerName => ErrorCode::Conflict,
     }
 }
 

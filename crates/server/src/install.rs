@@ -334,6 +334,13 @@ pub async fn open_server(config: &ServerConfig) -> Result<Arc<Signet>, InstallEr
         Arc::new(crate::webhook::HttpSender::new(w.allow.clone(), w.timeout)),
         w.policy,
     );
+    // Trusted OIDC issuers' keys are fetched behind the same guard, with their own allowance.
+    signet.issuers().set_fetcher(
+        Arc::new(crate::issuer_keys::KeyClient::new(
+            config.oidc_allow.clone(),
+        )),
+        config.oidc_keys,
+    );
     Ok(signet)
 }
 

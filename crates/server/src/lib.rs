@@ -14,6 +14,7 @@ pub mod extract;
 #[cfg(feature = "fuzzing")]
 pub mod fuzzing;
 pub mod install;
+pub mod issuer_keys;
 pub mod listener;
 pub mod provision;
 mod routes;
@@ -259,6 +260,7 @@ pub fn router(state: AppState) -> Router {
         .merge(routes::share::routes())
         .merge(routes::alert::routes())
         .merge(routes::enroll::routes())
+        .merge(routes::issuer::routes())
         .merge(routes::auth::routes())
         .merge(routes::passkey::routes())
         .merge(routes::health::routes())

@@ -35,13 +35,13 @@ pub struct HttpSender {
 
 /// Where an attempt goes, once checked.
 #[derive(Debug)]
-struct Target {
+pub(crate) struct Target {
     /// The host as written (a DNS name, or an address literal).
-    host: String,
+    pub(crate) host: String,
     /// The address checked, with the port.
-    addr: SocketAddr,
+    pub(crate) addr: SocketAddr,
     /// Whether `host` is a name (then the client is pinned to `addr`).
-    named: bool,
+    pub(crate) named: bool,
 }
 
 fn refused(why: impl Into<String>) -> SendError {
@@ -239,7 +239,7 @@ impl HttpSender {
     }
 
     /// Parses and resolves `url`, and checks every address it reaches.
-    async fn target(&self, url: &str) -> Result<Target, SendError> {
+    pub(crate) async fn target(&self, url: &str) -> Result<Target, SendError> {
         let (https, auth) = authority(url)?;
         let (host, literal, port) = host_port(auth, https)?;
         // What reqwest will connect to must be what was checked: its parser must read the same

@@ -19,6 +19,8 @@ const UNIQUE_RULES: &[(&str, Conflict)] = &[
     ("secret_versions_pkey", Conflict::Version),
     ("policies_project_name_key", Conflict::PolicyName),
     ("db_connections_project_name_key", Conflict::ConnectionName),
+    ("oidc_issuers_name_key", Conflict::IssuerName),
+    ("oidc_issuers_issuer_key", Conflict::IssuerName),
 ];
 
 /// The rule a unique constraint stands for; an unnamed one is an identifier collision.

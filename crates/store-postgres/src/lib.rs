@@ -56,6 +56,7 @@ mod change;
 mod connection;
 mod error;
 mod invite;
+mod issuer;
 mod lease;
 mod machine;
 mod managed;

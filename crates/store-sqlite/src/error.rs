@@ -27,6 +27,8 @@ const UNIQUE_RULES: &[(&str, Conflict)] = &[
         "secret_versions.secret_id, secret_versions.version",
         Conflict::Version,
     ),
+    ("oidc_issuers.name", Conflict::IssuerName),
+    ("oidc_issuers.issuer", Conflict::IssuerName),
 ];
 
 /// Maps a driver error, logging what the caller will not see. Only the driver's message is

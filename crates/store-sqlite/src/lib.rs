@@ -26,6 +26,7 @@ mod budget;
 mod connection;
 mod error;
 mod invite;
+mod issuer;
 mod lease;
 mod machine;
 mod managed;

@@ -17,6 +17,7 @@ mod budget;
 mod change;
 mod connection;
 mod invite;
+mod issuer;
 mod lease;
 mod machine;
 mod managed;
@@ -51,6 +52,7 @@ pub use budget::{BudgetStore, RequestBudgets};
 pub use change::{Change, ChangeFeed, ChangeWatcher, FeedState};
 pub use connection::{ConnectionRecord, ConnectionStore, TlsMode};
 pub use invite::{InviteRecord, InviteStore};
+pub use issuer::{IssuerRecord, IssuerRuleRecord, IssuerStore, PlatformTokenUse};
 pub use lease::{LeaseFilter, LeaseRecord, LeaseState, LeaseStore, LeasedSecretRecord};
 pub use machine::{
     EnrollMethod, MachineAtPolicy, MachineKind, MachineRecord, MachineStatus, MachineStore,
@@ -175,6 +177,8 @@ pub enum Conflict {
     ConnectionInUse,
     /// Raised by the business layer: the lease is expired or revoked, so it cannot be renewed.
     LeaseState,
+    /// A trusted issuer of that name or issuer URL exists.
+    IssuerName,
 }
 
 impl Conflict {
@@ -219,6 +223,7 @@ impl Conflict {
             Self::ConnectionName => "connection_name",
             Self::ConnectionInUse => "connection_in_use",
             Self::LeaseState => "lease_state: the lease is expired or revoked",
+            Self::IssuerName => "issuer_name: an issuer of that name or URL is trusted already",
         }
     }
 }
@@ -240,6 +245,7 @@ pub trait Store:
     + ChangeFeed
     + ConnectionStore
     + InviteStore
+    + IssuerStore
     + LeaseStore
     + MachineStore
     + ManagedStore
@@ -270,6 +276,7 @@ impl<T> Store for T where
         + ChangeFeed
         + ConnectionStore
         + InviteStore
+        + IssuerStore
         + LeaseStore
         + MachineStore
         + ManagedStore

@@ -8,6 +8,8 @@
 //! - [`signing`]: signed machine and operator requests as core's authenticators take them.
 //! - [`passkey`]: [`Passkey`](passkey::Passkey), a software passkey that signs real challenges.
 //! - [`postgres`]: a fresh real PostgreSQL database per test, kept when the test fails.
+//! - [`oidc`]: [`TestIssuer`](oidc::TestIssuer), an OIDC issuer on loopback that mints good and
+//!   bad platform tokens.
 //! - [`routes`]: route paths read from the routers' source, for rules checked on every route.
 //! - `app` (feature `server`): the HTTP router in-process, driven with `oneshot`.
 //! - `process` (feature `process`): a real `signet server` process on a free port, the CLI run
@@ -19,6 +21,7 @@
 #[cfg(feature = "server")]
 pub mod app;
 pub mod clock;
+pub mod oidc;
 pub mod passkey;
 pub mod postgres;
 #[cfg(feature = "process")]

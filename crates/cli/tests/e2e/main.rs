@@ -76,3 +76,6 @@ mod managed;
 // Machine-signed evidence on audit records, offline signature checks, and the audit archive
 // (issue 13, goal 6).
 mod audit_archive;
+// Workload identity by OIDC: trusted issuers, rules, enrollment with a platform token from a
+// test issuer, every refusal audited, key rotation, GitHub Actions and Kubernetes (issue 14 §1).
+mod oidc;

@@ -9,6 +9,7 @@ mod allowlist;
 pub mod audit;
 mod budget;
 pub mod connection;
+pub mod issuer;
 pub mod lease;
 pub mod machine;
 pub mod managed;

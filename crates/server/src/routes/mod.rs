@@ -8,6 +8,7 @@ pub(crate) mod auth;
 pub(crate) mod enroll;
 pub(crate) mod events;
 pub(crate) mod health;
+pub(crate) mod issuer;
 pub(crate) mod machine;
 pub(crate) mod openapi;
 pub(crate) mod passkey;

@@ -34,6 +34,7 @@ pub mod canary;
 pub mod connection;
 pub mod fixture;
 pub mod invite;
+pub mod issuer;
 pub mod lease;
 pub mod machine;
 pub mod managed;
@@ -116,6 +117,12 @@ macro_rules! conformance_suite {
             connection {
                 connections_round_trip_by_name,
                 a_bound_connection_is_in_use,
+            }
+            issuer {
+                issuers_round_trip_with_unique_names_and_urls,
+                rules_keep_their_order_and_their_issuer,
+                a_platform_token_enrolls_once,
+                concurrent_platform_token_enrollments_let_one_win,
             }
             invite {
                 invites_round_trip_newest_first,
@@ -348,6 +355,7 @@ mod tests {
             ("canary", include_str!("canary.rs")),
             ("connection", include_str!("connection.rs")),
             ("invite", include_str!("invite.rs")),
+            ("issuer", include_str!("issuer.rs")),
             ("lease", include_str!("lease.rs")),
             ("machine", include_str!("machine.rs")),
             ("managed", include_str!("managed.rs")),
