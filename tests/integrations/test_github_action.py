@@ -6,8 +6,10 @@ import http.server
 import json
 import os
 import shutil
+import signal
 import subprocess
 import threading
+import time
 import urllib.parse
 from pathlib import Path
 
@@ -34,6 +36,7 @@ class GitHub:
         self.issuer, self.claims = issuer, claims
         self.requests = []
         self.files = {}
+        self.delay = 0.0
         outer = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
@@ -51,6 +54,7 @@ class GitHub:
                     return
                 q = urllib.parse.parse_qs(url.query)
                 outer.requests.append(q)
+                time.sleep(outer.delay)
                 if url.path != "/token" or self.headers.get("authorization", "").lower() != f"bearer {REQUEST_TOKEN}":
                     self.send_response(401)
                     self.end_headers()
@@ -98,7 +102,7 @@ def job(server, tmp_path):
     """A vault with three secrets, an issuer trust for acme/api on main, and a fake GitHub."""
     project = server.op("project", "create", "api")["id"]
     db = server.op("secret", "create", "--project", project, "--name", "DATABASE_URL", "--value", DB_URL)["id"]
-    tls = server.op("secret", "create", "--project", project, "--name", "TLS_KEY", "--value", TLS_KEY)["id"]
+    tls = server.op("secret", "create", "--project", project, "--name", "TLS_KEY", f"--value={TLS_KEY}")["id"]
     smtp = server.op("secret", "create", "--project", project, "--name", "smtp", "--field", "user=mailer", "--field", f"password={SMTP}")["id"]
     other = server.op("secret", "create", "--project", project, "--name", "NOT_GRANTED", "--value", "nope")["id"]
     issuer = Issuer("https://token.actions.githubusercontent.com")
@@ -112,13 +116,11 @@ def job(server, tmp_path):
         gh.close()
 
 
-def run_action(job, secrets: str, path: str | None = None, **inputs) -> tuple[subprocess.CompletedProcess, dict]:
-    github_env = job["root"] / "github_env"
-    github_env.write_text("")
+def action_env(job, secrets: str, path: str | None = None, **inputs) -> dict:
     env = {
         "PATH": path if path is not None else f"{Path(SIGNET).parent}:{os.environ['PATH']}",
         "HOME": os.environ.get("HOME", "/root"),
-        "GITHUB_ENV": str(github_env),
+        "GITHUB_ENV": str(job["root"] / "github_env"),
         "ACTIONS_ID_TOKEN_REQUEST_URL": f"{job['gh'].url}/token?api-version=2.0",
         "ACTIONS_ID_TOKEN_REQUEST_TOKEN": REQUEST_TOKEN,
         "SIGNET_ACTION_SERVER": job["server"].url,
@@ -128,6 +130,13 @@ def run_action(job, secrets: str, path: str | None = None, **inputs) -> tuple[su
         "SIGNET_ACTION_TMPDIR": str(job["tmp"]),
     }
     env.update(inputs)
+    return env
+
+
+def run_action(job, secrets: str, path: str | None = None, **inputs) -> tuple[subprocess.CompletedProcess, dict]:
+    github_env = job["root"] / "github_env"
+    github_env.write_text("")
+    env = action_env(job, secrets, path, **inputs)
     p = subprocess.run(["bash", str(SCRIPT)], env=env, capture_output=True, text=True, timeout=120)
     return p, parse_github_env(github_env.read_text())
 
@@ -168,6 +177,24 @@ def test_exports_masked_values_and_leaves_no_key_on_disk(job):
     # The machine it enrolled is an approved, ephemeral one.
     machines = job["server"].op("machine", "list")["machines"]
     assert len(machines) == 1 and machines[0]["kind"] == "ephemeral" and machines[0]["expiresAt"]
+
+
+def test_a_cancelled_step_still_removes_the_identity_folder(job):
+    """The runner cancels a step with a signal to its process group, here mid-enrollment."""
+    job["gh"].delay = 3
+    (job["root"] / "github_env").write_text("")
+    env = action_env(job, secrets_input(job["ids"]))
+    p = subprocess.Popen(["bash", str(SCRIPT)], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+    deadline = time.time() + 30
+    while not job["gh"].requests:
+        assert time.time() < deadline and p.poll() is None
+        time.sleep(0.05)
+    assert len(list(job["tmp"].iterdir())) == 1
+    os.killpg(p.pid, signal.SIGTERM)
+    p.communicate(timeout=30)
+    assert p.returncode != 0
+    assert list(job["tmp"].iterdir()) == []
+    assert (job["root"] / "github_env").read_text() == ""
 
 
 def test_a_job_no_rule_admits_gets_nothing_and_leaves_nothing(job):

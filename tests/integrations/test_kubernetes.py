@@ -194,7 +194,7 @@ class Pod:
         self.volumes = {}
         for v in pod["volumes"]:
             d = root / v["name"]
-            d.mkdir()
+            d.mkdir(parents=True)
             if "emptyDir" in v:
                 os.chmod(d, 0o777)
             self.volumes[v["name"]] = d
