@@ -43,27 +43,42 @@ def wait_for_port(proc, log: Path, timeout: float = 60) -> int:
     return found["port"]
 
 
-class Server:
-    """`signet server` on SQLite in `root`, with an operator identity in root/operator."""
+PG_BASE = os.environ.get("SIGNET_TEST_PG_URL", "postgres://postgres@127.0.0.1:5432/test").rsplit("/", 1)[0]
 
-    def __init__(self, root: Path):
+
+class Server:
+    """`signet server` in `root` on SQLite, or on a fresh PostgreSQL database with the root key
+    from the environment, with an operator identity in root/operator."""
+
+    def __init__(self, root: Path, backend: str = "sqlite"):
         self.root = root
         self.data = root / "data"
         self.op_home = root / "operator"
         self.log = root / "server.log"
+        self.database = None
+        self.env = {}
+        store = []
+        if backend == "postgres":
+            self.database = f"signet_it_{uuid.uuid4().hex[:12]}"
+            subprocess.run(["psql", f"{PG_BASE}/postgres", "-qc", f"CREATE DATABASE {self.database}"], check=True)
+            config = root / "signet.toml"
+            config.write_text('root_key_env = "SIGNET_ROOT_KEY"\n')
+            self.env = {"SIGNET_ROOT_KEY": os.urandom(32).hex()}
+            store = ["--config", str(config), "--database-url", f"{PG_BASE}/{self.database}"]
         self.proc = subprocess.Popen(
-            [SIGNET, "server", "--data-dir", str(self.data), "--listen", "127.0.0.1:0"],
+            [SIGNET, "server", "--data-dir", str(self.data), "--listen", "127.0.0.1:0", *store],
+            env=dict(os.environ, **self.env),
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
             text=True,
         )
         self.port = wait_for_port(self.proc, self.log)
         self.url = f"http://127.0.0.1:{self.port}"
-        out = self.run(self.op_home, "operator", "init", "--json", "--data-dir", str(self.data), "--api-url", self.url)
+        out = self.run(self.op_home, "operator", "init", "--json", "--data-dir", str(self.data), "--api-url", self.url, *store)
         self.vault = json.loads(out)["vaultId"]
 
     def run(self, home: Path, *args: str) -> str:
-        env = dict(os.environ, SIGNET_HOME=str(home))
+        env = dict(os.environ, SIGNET_HOME=str(home), **self.env)
         env.pop("SIGNET_IDENTITY", None)
         p = subprocess.run([SIGNET, *args], env=env, capture_output=True, text=True)
         assert p.returncode == 0, f"signet {args}: {p.stderr}"
@@ -91,6 +106,8 @@ class Server:
     def stop(self):
         self.proc.kill()
         self.proc.wait()
+        if self.database:
+            subprocess.run(["psql", f"{PG_BASE}/postgres", "-qc", f"DROP DATABASE IF EXISTS {self.database}"], check=False)
 
 
 class Issuer:
@@ -113,10 +130,11 @@ class Issuer:
         return jwt.encode(body, self.key, algorithm="RS256", headers={"kid": self.kid})
 
 
-@pytest.fixture
-def server():
+@pytest.fixture(params=["sqlite", "postgres"])
+def server(request):
+    """A real server on each backend (issuer trusts, used tokens and machines are stored)."""
     with tempfile.TemporaryDirectory() as tmp:
-        s = Server(Path(tmp))
+        s = Server(Path(tmp), request.param)
         try:
             yield s
         finally:
