@@ -273,9 +273,24 @@ fn enroll_oidc() {}
 /// The issuer routes' part of the document.
 #[derive(OpenApi)]
 #[openapi(
-    paths(issuers, create_issuer, issuer, update_issuer, delete_issuer, create_rule, delete_rule,
-          enroll_oidc),
-    components(schemas(IssuerCreateRequest, IssuerUpdateRequest, IssuerRuleCreateRequest,
-                       IssuerRuleAnswer, IssuerAnswer, IssuersAnswer, OidcEnrollRequest))
+    paths(
+        issuers,
+        create_issuer,
+        issuer,
+        update_issuer,
+        delete_issuer,
+        create_rule,
+        delete_rule,
+        enroll_oidc
+    ),
+    components(schemas(
+        IssuerCreateRequest,
+        IssuerUpdateRequest,
+        IssuerRuleCreateRequest,
+        IssuerRuleAnswer,
+        IssuerAnswer,
+        IssuersAnswer,
+        OidcEnrollRequest
+    ))
 )]
 pub struct Api;

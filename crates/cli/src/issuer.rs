@@ -121,8 +121,8 @@ enum RuleCommand {
 }
 
 fn read_jwks(path: &PathBuf) -> anyhow::Result<serde_json::Value> {
-    let text = std::fs::read_to_string(path)
-        .with_context(|| format!("cannot read {}", path.display()))?;
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
     serde_json::from_str(&text).with_context(|| format!("{} is not JSON", path.display()))
 }
 
@@ -233,7 +233,9 @@ pub async fn run(args: IssuerArgs, json: bool) -> anyhow::Result<ExitCode> {
                 leeway_seconds: leeway(l)?,
             };
             if req == IssuerUpdateRequest::default() {
-                bail!("nothing to change: give --name, --audience, --jwks, --algorithm or --leeway");
+                bail!(
+                    "nothing to change: give --name, --audience, --jwks, --algorithm or --leeway"
+                );
             }
             issuers.update(&id, &req).await?
         }

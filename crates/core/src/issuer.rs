@@ -162,13 +162,16 @@ struct HeldKeys {
     keys: Arc<Vec<Jwk>>,
 }
 
+/// The fetcher the server set, with its cache policy.
+type Fetching = (Arc<dyn KeyFetcher>, KeyPolicy);
+
 /// Trusted issuers and enrollment by platform token.
 #[derive(Clone)]
 pub struct Issuers {
     pub(crate) cx: Arc<Context>,
     pub(crate) network: Network,
     pub(crate) limiter: Arc<RequestLimiter>,
-    pub(crate) fetcher: Arc<RwLock<Option<(Arc<dyn KeyFetcher>, KeyPolicy)>>>,
+    pub(crate) fetcher: Arc<RwLock<Option<Fetching>>>,
     keys: Arc<Mutex<HashMap<IssuerId, HeldKeys>>>,
 }
 
@@ -186,7 +189,9 @@ fn check_issuer_url(url: &str) -> CoreResult<()> {
     let ok = scheme_ok
         && url.len() <= 2048
         && url.is_ascii()
-        && !url.chars().any(|c| c.is_ascii_whitespace() || c.is_ascii_control())
+        && !url
+            .chars()
+            .any(|c| c.is_ascii_whitespace() || c.is_ascii_control())
         && !url.contains(['?', '#']);
     if ok {
         Ok(())
@@ -287,17 +292,15 @@ impl Issuers {
 
     async fn existing(&self, id: &str) -> CoreResult<IssuerRecord> {
         let id = IssuerId::parse(id).map_err(|_| CoreError::NotFound)?;
-        self.cx
-            .store
-            .issuer(&id)
-            .await?
-            .ok_or(CoreError::NotFound)
+        self.cx.store.issuer(&id).await?.ok_or(CoreError::NotFound)
     }
 
     /// Every trusted issuer with its rules. Not for scoped operators: rules name projects and
     /// secrets across the vault.
     pub async fn list(&self, op: &AuthedOperator) -> CoreResult<Vec<IssuerView>> {
-        self.cx.require_unscoped(op, AuditAction::IssuerList).await?;
+        self.cx
+            .require_unscoped(op, AuditAction::IssuerList)
+            .await?;
         let mut out = Vec::new();
         for i in self.cx.store.issuers().await? {
             out.push(self.view(i).await?);
@@ -307,13 +310,17 @@ impl Issuers {
 
     /// One issuer with its rules.
     pub async fn show(&self, op: &AuthedOperator, id: &str) -> CoreResult<IssuerView> {
-        self.cx.require_unscoped(op, AuditAction::IssuerList).await?;
+        self.cx
+            .require_unscoped(op, AuditAction::IssuerList)
+            .await?;
         let i = self.existing(id).await?;
         self.view(i).await
     }
 
     async fn require_manage(&self, op: &AuthedOperator, action: AuditAction) -> CoreResult<()> {
-        self.cx.require(op, Permission::ManageTokens, action).await?;
+        self.cx
+            .require(op, Permission::ManageTokens, action)
+            .await?;
         self.cx.require_step_up(op, action).await
     }
 
@@ -340,7 +347,11 @@ impl Issuers {
         let detail = format!(
             "issuer={} keys={}",
             rec.issuer,
-            if rec.pinned_jwks.is_some() { "pinned" } else { "discovered" }
+            if rec.pinned_jwks.is_some() {
+                "pinned"
+            } else {
+                "discovered"
+            }
         );
         self.cx
             .audited(op, ACTION, rec.id.as_str(), &detail)
@@ -395,7 +406,12 @@ impl Issuers {
         self.require_manage(op, ACTION).await?;
         let rec = self.existing(id).await?;
         self.cx
-            .audited(op, ACTION, rec.id.as_str(), &format!("issuer={}", rec.issuer))
+            .audited(
+                op,
+                ACTION,
+                rec.id.as_str(),
+                &format!("issuer={}", rec.issuer),
+            )
             .delete_issuer(&rec.id)
             .await?;
         Ok(rec.id)
@@ -422,20 +438,19 @@ impl Issuers {
         }
         let ttl = spec.machine_ttl_secs.unwrap_or(DEFAULT_MACHINE_TTL_SECS);
         if !(60..=MAX_MACHINE_TTL_SECS).contains(&ttl) {
-            return Err(CoreError::bad(
-                "machine ttl must be 1 minute to 366 days",
-            ));
+            return Err(CoreError::bad("machine ttl must be 1 minute to 366 days"));
         }
         let (project_ids, secret_ids) = self.grants(&spec.project_ids, &spec.secret_ids).await?;
         let existing = self.cx.store.issuer_rules(&issuer.id).await?;
         if existing.len() >= MAX_RULES {
-            return Err(CoreError::bad(format!("an issuer has at most {MAX_RULES} rules")));
+            return Err(CoreError::bad(format!(
+                "an issuer has at most {MAX_RULES} rules"
+            )));
         }
-        if let Some(earlier) = existing.iter().find(|e| {
-            e.claims
-                .iter()
-                .all(|(k, v)| spec.claims.get(k) == Some(v))
-        }) {
+        if let Some(earlier) = existing
+            .iter()
+            .find(|e| e.claims.iter().all(|(k, v)| spec.claims.get(k) == Some(v)))
+        {
             return Err(CoreError::bad(format!(
                 "rule {} ({}) is tried first and matches every token this one would: it would \
                  never apply",
@@ -556,7 +571,7 @@ impl Issuers {
         CoreError::Forbidden
     }
 
-    fn fetcher(&self) -> Option<(Arc<dyn KeyFetcher>, KeyPolicy)> {
+    fn fetcher(&self) -> Option<Fetching> {
         self.fetcher
             .read()
             .unwrap_or_else(|e| e.into_inner())
@@ -705,9 +720,7 @@ impl Issuers {
             Ok(Some(k)) => k,
             Ok(None) => return Err(self.refuse(ip, DenialReason::UnknownKid, iid).await),
             Err(_) => {
-                let _ = self
-                    .refuse(ip, DenialReason::IssuerUnavailable, iid)
-                    .await;
+                let _ = self.refuse(ip, DenialReason::IssuerUnavailable, iid).await;
                 return Err(CoreError::Unavailable);
             }
         };
@@ -744,9 +757,9 @@ impl Issuers {
             m.public_key.fingerprint()
         );
         let e = self.cx.event(
-            &Actor::new(ActorKind::Machine, m.id.as_str(), &ip.to_string()),
+            &Actor::new(ActorKind::Machine, &m.id.to_string(), &ip.to_string()),
             ACTION,
-            m.id.as_str(),
+            &m.id.to_string(),
             AuditResult::Ok,
             &detail,
         );

@@ -91,7 +91,9 @@ pub struct Checked {
 }
 
 fn object(part: &str) -> Result<Map<String, Value>, Refusal> {
-    let raw = URL_SAFE_NO_PAD.decode(part).map_err(|_| Refusal::Malformed)?;
+    let raw = URL_SAFE_NO_PAD
+        .decode(part)
+        .map_err(|_| Refusal::Malformed)?;
     match serde_json::from_slice::<Value>(&raw) {
         Ok(Value::Object(m)) => Ok(m),
         _ => Err(Refusal::Malformed),
@@ -104,7 +106,8 @@ pub fn parse(token: &str) -> Result<Unverified<'_>, Refusal> {
         return Err(Refusal::Malformed);
     }
     let mut parts = token.split('.');
-    let (Some(h), Some(p), Some(s), None) = (parts.next(), parts.next(), parts.next(), parts.next())
+    let (Some(h), Some(p), Some(s), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
     else {
         return Err(Refusal::Malformed);
     };
@@ -137,7 +140,11 @@ fn num(v: Option<&Value>) -> Result<Option<i64>, Refusal> {
         // NumericDate may carry a fraction; whole seconds are what is compared.
         Some(Value::Number(n)) => n
             .as_i64()
-            .or_else(|| n.as_f64().filter(|f| f.is_finite()).map(|f| f.floor() as i64))
+            .or_else(|| {
+                n.as_f64()
+                    .filter(|f| f.is_finite())
+                    .map(|f| f.floor() as i64)
+            })
             .map(Some)
             .ok_or(Refusal::Malformed),
         Some(_) => Err(Refusal::Malformed),
@@ -203,12 +210,8 @@ impl Unverified<'_> {
             return Err(Refusal::BadAlgorithm);
         }
         let key = DecodingKey::from_jwk(jwk).map_err(|_| Refusal::BadSignature)?;
-        match jsonwebtoken::crypto::verify(
-            self.signature,
-            self.signing_input.as_bytes(),
-            &key,
-            alg,
-        ) {
+        match jsonwebtoken::crypto::verify(self.signature, self.signing_input.as_bytes(), &key, alg)
+        {
             Ok(true) => Ok(()),
             _ => Err(Refusal::BadSignature),
         }
@@ -247,7 +250,11 @@ impl Unverified<'_> {
         }
         Ok(Checked {
             exp,
-            sub: self.claims.get("sub").and_then(Value::as_str).map(str::to_owned),
+            sub: self
+                .claims
+                .get("sub")
+                .and_then(Value::as_str)
+                .map(str::to_owned),
             jti: self
                 .claims
                 .get("jti")
@@ -303,7 +310,10 @@ pub fn parse_key_set(text: &[u8]) -> Option<Vec<Jwk>> {
         keys.into_iter()
             .filter_map(|k| serde_json::from_value::<Jwk>(k).ok())
             .filter(|k| {
-                k.common.key_id.as_deref().is_some_and(|kid| !kid.is_empty())
+                k.common
+                    .key_id
+                    .as_deref()
+                    .is_some_and(|kid| !kid.is_empty())
                     && !matches!(k.algorithm, AlgorithmParameters::OctetKey(_))
             })
             .collect(),
@@ -312,7 +322,8 @@ pub fn parse_key_set(text: &[u8]) -> Option<Vec<Jwk>> {
 
 /// The key `kid` names.
 pub fn find<'k>(keys: &'k [Jwk], kid: &str) -> Option<&'k Jwk> {
-    keys.iter().find(|k| k.common.key_id.as_deref() == Some(kid))
+    keys.iter()
+        .find(|k| k.common.key_id.as_deref() == Some(kid))
 }
 
 #[cfg(test)]
@@ -339,7 +350,11 @@ mod tests {
 
     #[test]
     fn the_form_is_strict() {
-        let good = token(serde_json::json!({"alg": "RS256", "kid": "k"}), claims(), "c2ln");
+        let good = token(
+            serde_json::json!({"alg": "RS256", "kid": "k"}),
+            claims(),
+            "c2ln",
+        );
         assert!(parse(&good).is_ok());
         for bad in [
             String::new(),
@@ -365,7 +380,10 @@ mod tests {
     fn the_header_must_name_an_allowed_asymmetric_alg_and_a_kid() {
         let check = |h: Value| {
             let t = token(h, claims(), "c2ln");
-            parse(&t).unwrap().check_header(&allowed()).map(|(a, k)| (a, k.to_owned()))
+            parse(&t)
+                .unwrap()
+                .check_header(&allowed())
+                .map(|(a, k)| (a, k.to_owned()))
         };
         assert_eq!(
             check(serde_json::json!({"alg": "ES256", "kid": "k"})),
@@ -379,7 +397,11 @@ mod tests {
             );
         }
         // HMAC stays refused even if an operator listed it.
-        let t = token(serde_json::json!({"alg": "HS256", "kid": "k"}), claims(), "c2ln");
+        let t = token(
+            serde_json::json!({"alg": "HS256", "kid": "k"}),
+            claims(),
+            "c2ln",
+        );
         assert_eq!(
             parse(&t).unwrap().check_header(&["HS256".to_owned()]).err(),
             Some(Refusal::BadAlgorithm)
@@ -395,12 +417,21 @@ mod tests {
 
     #[test]
     fn claims_are_checked_with_leeway() {
-        let t = token(serde_json::json!({"alg": "RS256", "kid": "k"}), claims(), "c2ln");
+        let t = token(
+            serde_json::json!({"alg": "RS256", "kid": "k"}),
+            claims(),
+            "c2ln",
+        );
         let u = parse(&t).unwrap();
-        let ok = u.check_claims("https://i.example", "signet", 60, 1000).unwrap();
+        let ok = u
+            .check_claims("https://i.example", "signet", 60, 1000)
+            .unwrap();
         assert_eq!(ok.jti.as_deref(), Some("j1"));
         assert_eq!(ok.sub.as_deref(), Some("repo:acme/api"));
-        assert!(u.check_claims("https://i.example", "signet", 60, 1060).is_ok());
+        assert!(
+            u.check_claims("https://i.example", "signet", 60, 1060)
+                .is_ok()
+        );
         assert_eq!(
             u.check_claims("https://i.example", "signet", 60, 1061),
             Err(Refusal::Expired)
@@ -409,7 +440,10 @@ mod tests {
             u.check_claims("https://i.example", "signet", 60, 839),
             Err(Refusal::NotYetValid)
         );
-        assert!(u.check_claims("https://i.example", "signet", 60, 840).is_ok());
+        assert!(
+            u.check_claims("https://i.example", "signet", 60, 840)
+                .is_ok()
+        );
         assert_eq!(
             u.check_claims("https://i.example/", "signet", 60, 1000),
             Err(Refusal::WrongIssuer)
@@ -447,7 +481,11 @@ mod tests {
             machine_ttl_secs: 60,
             created_ms: 0,
         };
-        let t = token(serde_json::json!({"alg": "RS256", "kid": "k"}), claims(), "c2ln");
+        let t = token(
+            serde_json::json!({"alg": "RS256", "kid": "k"}),
+            claims(),
+            "c2ln",
+        );
         let u = parse(&t).unwrap();
         let rules = [
             rule(1, &[("repository", "acme/api"), ("ref", "refs/heads/dev")]),
@@ -464,8 +502,14 @@ mod tests {
 
     #[test]
     fn single_use_digests_bind_the_issuer() {
-        assert_ne!(use_digest("a", Some("j"), "t"), use_digest("b", Some("j"), "t"));
-        assert_eq!(use_digest("a", Some("j"), "t"), use_digest("a", Some("j"), "u"));
+        assert_ne!(
+            use_digest("a", Some("j"), "t"),
+            use_digest("b", Some("j"), "t")
+        );
+        assert_eq!(
+            use_digest("a", Some("j"), "t"),
+            use_digest("a", Some("j"), "u")
+        );
         assert_ne!(use_digest("a", None, "t"), use_digest("a", None, "u"));
     }
 

@@ -335,12 +335,12 @@ pub async fn open_server(config: &ServerConfig) -> Result<Arc<Signet>, InstallEr
         w.policy,
     );
     // Trusted OIDC issuers' keys are fetched behind the same guard, with their own allowance.
-    signet
-        .issuers()
-        .set_fetcher(
-            Arc::new(crate::issuer_keys::KeyClient::new(config.oidc_allow.clone())),
-            config.oidc_keys,
-        );
+    signet.issuers().set_fetcher(
+        Arc::new(crate::issuer_keys::KeyClient::new(
+            config.oidc_allow.clone(),
+        )),
+        config.oidc_keys,
+    );
     Ok(signet)
 }
 

@@ -90,8 +90,7 @@ pub trait IssuerStore {
     /// An issuer's rules, in position order.
     async fn issuer_rules(&self, issuer: &IssuerId) -> StoreResult<Vec<IssuerRuleRecord>>;
     /// Removes one rule of `issuer`. `NotFound` when it is not that issuer's.
-    async fn delete_issuer_rule(&self, issuer: &IssuerId, rule: &IssuerRuleId)
-    -> StoreResult<()>;
+    async fn delete_issuer_rule(&self, issuer: &IssuerId, rule: &IssuerRuleId) -> StoreResult<()>;
     /// In one transaction: forgets spent tokens past their time, remembers `token` (`NotFound`,
     /// with nothing written, when it is remembered already: a replay), and registers `machine`
     /// with `grant` (secrets outside its projects are skipped).

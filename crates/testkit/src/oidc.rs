@@ -169,8 +169,12 @@ impl TestIssuer {
         let jwks_fetches = Arc::new(AtomicU32::new(0));
         let stop = Arc::new(AtomicBool::new(false));
         let thread = {
-            let (state, fetches, stop, url) =
-                (state.clone(), jwks_fetches.clone(), stop.clone(), url.clone());
+            let (state, fetches, stop, url) = (
+                state.clone(),
+                jwks_fetches.clone(),
+                stop.clone(),
+                url.clone(),
+            );
             std::thread::spawn(move || {
                 for stream in listener.incoming() {
                     if stop.load(Ordering::SeqCst) {
@@ -196,7 +200,11 @@ impl TestIssuer {
         if reader.read_line(&mut line).is_err() {
             return;
         }
-        let target = line.split_whitespace().nth(1).unwrap_or_default().to_owned();
+        let target = line
+            .split_whitespace()
+            .nth(1)
+            .unwrap_or_default()
+            .to_owned();
         let mut authorization = String::new();
         loop {
             let mut h = String::new();
@@ -236,10 +244,7 @@ impl TestIssuer {
                     return respond(stream, "401 Unauthorized", "{}");
                 }
                 let mut claims = claims;
-                if let Some(aud) = query
-                    .split('&')
-                    .find_map(|p| p.strip_prefix("audience="))
-                {
+                if let Some(aud) = query.split('&').find_map(|p| p.strip_prefix("audience=")) {
                     claims["aud"] = json!(aud);
                 }
                 let token = Self::mint_locked(&s, &kid, &claims);

@@ -173,7 +173,9 @@ every_backend!(fn a_platform_token_enrolls_a_workload_that_reads_only_its_grant)
 fn a_platform_token_enrolls_a_workload_that_reads_only_its_grant(backend: Backend) {
     let t = setup(backend);
     let s = &t.f.server;
-    let token = t.issuer.mint(&t.issuer.kid(KeyKind::Rs256), &ci_claims(&t.issuer));
+    let token = t
+        .issuer
+        .mint(&t.issuer.kid(KeyKind::Rs256), &ci_claims(&t.issuer));
     let file = s.root.path().join("token.jwt");
     std::fs::write(&file, format!("{token}\n")).expect("token file");
     let home = t.home("ci");
@@ -206,7 +208,11 @@ fn a_platform_token_enrolls_a_workload_that_reads_only_its_grant(backend: Backen
     assert_eq!(stdout(&got).trim_end(), t.f.value);
     let denied = run(&home, &["get", &t.ungranted]);
     assert!(!denied.status.success(), "not granted");
-    assert!(stderr(&denied).contains("access denied"), "{}", stderr(&denied));
+    assert!(
+        stderr(&denied).contains("access denied"),
+        "{}",
+        stderr(&denied)
+    );
 
     // The record names the issuer, the rule and the token's subject; the token is nowhere.
     let rules = s.op_json(&["issuer", "rule", "list", &t.issuer_id]);
@@ -256,7 +262,11 @@ fn a_platform_token_enrolls_a_workload_that_reads_only_its_grant(backend: Backen
         &t.f.project,
     ]);
     assert!(!shadowed.status.success());
-    assert!(stderr(&shadowed).contains("never apply"), "{}", stderr(&shadowed));
+    assert!(
+        stderr(&shadowed).contains("never apply"),
+        "{}",
+        stderr(&shadowed)
+    );
 }
 
 every_backend!(async fn every_refusal_is_one_answer_with_its_reason_recorded);
@@ -288,7 +298,10 @@ async fn every_refusal_is_one_answer_with_its_reason_recorded(backend: Backend) 
             "wrong_issuer",
             i.mint(&rs, &with(json!({"iss": "https://elsewhere.example"}))),
         ),
-        ("wrong_audience", i.mint(&rs, &with(json!({"aud": "other"})))),
+        (
+            "wrong_audience",
+            i.mint(&rs, &with(json!({"aud": "other"}))),
+        ),
         (
             "token_expired",
             i.mint(&rs, &with(json!({"exp": now - 120, "iat": now - 400}))),
@@ -380,7 +393,10 @@ async fn every_refusal_is_one_answer_with_its_reason_recorded(backend: Backend) 
     let n = recorded.len();
     assert_eq!(
         recorded[n - 2..],
-        ["reason=proof_required".to_owned(), "reason=bad_proof".to_owned()]
+        [
+            "reason=proof_required".to_owned(),
+            "reason=bad_proof".to_owned()
+        ]
     );
     // Neither spent the token: it still enrolls, once.
     let ok = t.enroll(&t.home("after-proofs"), &fresh);

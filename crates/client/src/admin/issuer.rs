@@ -2,8 +2,7 @@
 
 use signet_api::admin::DeletedAnswer;
 use signet_api::issuer::{
-    IssuerAnswer, IssuerCreateRequest, IssuerRuleCreateRequest, IssuerUpdateRequest,
-    IssuersAnswer,
+    IssuerAnswer, IssuerCreateRequest, IssuerRuleCreateRequest, IssuerUpdateRequest, IssuersAnswer,
 };
 use signet_api::route::issuer as route;
 

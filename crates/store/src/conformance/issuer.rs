@@ -164,7 +164,9 @@ pub async fn rules_keep_their_order_and_their_issuer(store: Arc<dyn Store>) {
         Err(StoreError::Conflict(Conflict::Id))
     );
     assert_eq!(
-        store.insert_issuer_rule(&rule(&IssuerId::generate(), 1)).await,
+        store
+            .insert_issuer_rule(&rule(&IssuerId::generate(), 1))
+            .await,
         Err(StoreError::NotFound)
     );
     assert_eq!(
