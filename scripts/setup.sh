@@ -81,6 +81,9 @@ if ! command -v pg_createcluster >/dev/null 2>&1; then
     fresh_postgres=true
 fi
 command -v psql >/dev/null 2>&1 || missing+=(postgresql-client)
+# The GitHub Action's script (tests/integrations) downloads with curl and is held shellcheck-clean.
+command -v curl >/dev/null 2>&1 || missing+=(curl)
+command -v shellcheck >/dev/null 2>&1 || missing+=(shellcheck)
 
 if [ "${#missing[@]}" -gt 0 ]; then
     if ! command -v apt-get >/dev/null 2>&1 || ! can_be_root; then
