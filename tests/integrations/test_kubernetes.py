@@ -118,7 +118,7 @@ def test_the_workload_keeps_key_token_and_secrets_in_memory_and_the_app_read_onl
     assert token["audience"] == "signet"
     assert 600 <= token["expirationSeconds"] <= 3600
     containers = {c["name"]: c for c in all_containers(pod)}
-    assert list(containers) == ["signet-prepare", "signet-enroll", "signet-agent", "app"]
+    assert list(containers) == ["signet-enroll", "signet-agent", "app"]
     assert containers["signet-agent"]["restartPolicy"] == "Always"
     app = {m["name"]: m for m in containers["app"]["volumeMounts"]}
     assert list(app) == ["secrets"] and app["secrets"]["readOnly"] is True
@@ -266,11 +266,11 @@ def test_pod_like_run_enrolls_with_the_projected_token_and_renders_into_the_shar
         "sk_BBBBBBBBBB": mail,
     }
     # The init containers, in order, each to completion.
-    for name in ["signet-prepare", "signet-enroll"]:
+    for name in ["signet-enroll"]:
         p = subprocess.run(pod.command(name, replace), env=pod.env(name), capture_output=True, text=True, timeout=60)
         assert p.returncode == 0, f"{name}: {p.stdout}{p.stderr}"
     shared = pod.host_path("signet-agent", "/run/signet/secrets")
-    assert stat.S_IMODE(shared.stat().st_mode) == 0o700
+    assert not shared.exists(), "nothing prepares the render folder: the agent makes it"
     # The key was made in the in-memory home, owner-only; the app's volume holds no key.
     home = pod.volumes["signet-home"]
     keys = [p for p in home.rglob("*") if p.is_file() and "identity.json" not in p.name]
@@ -283,7 +283,8 @@ def test_pod_like_run_enrolls_with_the_projected_token_and_renders_into_the_shar
     assert again.returncode != 0
     assert len(server.op("machine", "list")["machines"]) == 1
 
-    # Why signet-prepare is there: the emptyDir's own 0777 folder is refused as a render target.
+    # The emptyDir's own 0777 folder is refused as a render target; the agent renders into a
+    # folder of its own inside it.
     bare = pod.command("signet-agent", {**replace, "/run/signet/secrets/": "/run/signet/"}) + ["--once"]
     refused = subprocess.run(bare, env=pod.env("signet-agent"), capture_output=True, text=True, timeout=60)
     assert refused.returncode != 0 and "writable by every user" in refused.stderr, refused.stderr
@@ -306,6 +307,8 @@ def test_pod_like_run_enrolls_with_the_projected_token_and_renders_into_the_shar
         probe = pod.containers["signet-agent"]["startupProbe"]["exec"]["command"]
         assert subprocess.run([pod.remap("signet-agent", a) for a in probe]).returncode == 0
         assert sorted(p.name for p in shared.iterdir()) == sorted(expected)
+        # Made by the agent, owner-only, inside the everyone-writable volume.
+        assert stat.S_IMODE(shared.stat().st_mode) == 0o700
         assert agent.poll() is None
     finally:
         agent.terminate()

@@ -6,14 +6,16 @@
 //! Files are written atomically: a new file with mode 0600 in the same folder, flushed to disk,
 //! then renamed over the old one (and the folder flushed), so a reader sees the old content or
 //! the new, never a mix, and never a file others may read. A folder anyone may write to is
-//! refused: another user could swap the file between the write and the rename.
+//! refused: another user could swap the file between the write and the rename. A render folder
+//! that does not exist yet is made, owner-only (so one inside a Kubernetes emptyDir, which every
+//! user may write to, needs no set-up step).
 //!
 //! Changes to rendered secrets are found by polling (`POST /v1/secrets/poll`) through
 //! [`Changes`], the one place to switch to a pushed event stream.
 
 use std::collections::BTreeMap;
 use std::io::Write as _;
-use std::os::unix::fs::{OpenOptionsExt as _, PermissionsExt as _};
+use std::os::unix::fs::{DirBuilderExt as _, OpenOptionsExt as _, PermissionsExt as _};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
@@ -232,6 +234,21 @@ async fn render_all(client: &MachineClient, renders: &[Render]) -> anyhow::Resul
     Ok(changed)
 }
 
+/// Creates `dir` (its parent must exist) with mode 0700 if it is missing. A folder this call
+/// creates is this user's and private however open its parent is, so a render folder inside a
+/// shared scratch volume (a Kubernetes emptyDir is writable by every user) needs no set-up step.
+/// A folder that exists already is judged as it is, by the caller.
+fn private_folder(dir: &Path) -> anyhow::Result<()> {
+    match std::fs::DirBuilder::new().mode(0o700).create(dir) {
+        Ok(()) => {
+            eprintln!("signet agent: created {} (mode 0700)", dir.display());
+            Ok(())
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(e).with_context(|| format!("creating the folder {}", dir.display())),
+    }
+}
+
 /// Replaces `path` with `content` atomically, unless it holds exactly that already.
 fn write_if_changed(path: &Path, content: &[u8]) -> anyhow::Result<bool> {
     if let Ok(old) = std::fs::read(path).map(Zeroizing::new)
@@ -243,6 +260,7 @@ fn write_if_changed(path: &Path, content: &[u8]) -> anyhow::Result<bool> {
         Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
         _ => PathBuf::from("."),
     };
+    private_folder(&dir)?;
     let mode = std::fs::metadata(&dir)
         .with_context(|| format!("the folder {}", dir.display()))?
         .permissions()
@@ -519,5 +537,38 @@ impl Synced {
             None => error.push_str("; no live password to roll back to"),
         }
         Err(error)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+    use super::*;
+
+    #[test]
+    fn a_missing_render_folder_is_made_private_inside_an_open_one() {
+        let root = tempfile::tempdir().unwrap();
+        // As a Kubernetes emptyDir is mounted: writable by every user.
+        std::fs::set_permissions(root.path(), std::fs::Permissions::from_mode(0o777)).unwrap();
+        let open = root.path().join("DIRECT");
+        let refused = write_if_changed(&open, b"v").unwrap_err();
+        assert!(format!("{refused:#}").contains("writable by every user"));
+        assert!(!open.exists());
+
+        let file = root.path().join("secrets").join("DATABASE_URL");
+        assert!(write_if_changed(&file, b"postgres://x").unwrap());
+        let folder = std::fs::metadata(root.path().join("secrets")).unwrap();
+        assert_eq!(folder.permissions().mode() & 0o777, 0o700);
+        assert_eq!(std::fs::read(&file).unwrap(), b"postgres://x");
+        assert!(
+            !write_if_changed(&file, b"postgres://x").unwrap(),
+            "unchanged"
+        );
+
+        // Only the last folder is made: a missing parent is an error, not a tree of folders.
+        let deep = root.path().join("a").join("b").join("F");
+        assert!(write_if_changed(&deep, b"v").is_err());
+        assert!(!root.path().join("a").exists());
     }
 }
