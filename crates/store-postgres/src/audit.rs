@@ -227,7 +227,10 @@ fn chain_group(group: &[Append], start: Head) -> Chained<'_> {
             c.outcomes.push(Ok(Vec::new()));
             continue;
         }
-        match c.rows.chain(&a.batch, a.chain.as_ref(), &mut seq, &mut prev) {
+        match c
+            .rows
+            .chain(&a.batch, a.chain.as_ref(), &mut seq, &mut prev)
+        {
             Ok(seqs) => {
                 c.marks.add(&a.batch.read_marks);
                 c.writers.push(i);
