@@ -52,6 +52,12 @@ pub const AUDIT_ARCHIVE_SEGMENT_RECORDS: u64 = 1_000_000;
 pub const TRASH_PURGE_EVERY: Duration = Duration::from_secs(60);
 /// How often the alert tailer reads the audit log unless configured (`alert_tail_interval_ms`).
 pub const ALERT_TAIL_EVERY: Duration = Duration::from_secs(1);
+/// The least time between two runs of the alert tailer (or the interval, if that is shorter).
+/// It wakes on every audit append; under load that is every group commit, and each run costs
+/// several statements and a read of every new record, as much again as the append itself on
+/// PostgreSQL. Appends during the gap are tailed together when it ends, so an alert is enqueued
+/// at most this much later.
+pub const ALERT_TAIL_GAP: Duration = Duration::from_millis(100);
 /// How often the webhook dispatcher looks for due deliveries unless configured
 /// (`webhook_dispatch_interval_ms`).
 pub const WEBHOOK_DISPATCH_EVERY: Duration = Duration::from_secs(1);
@@ -370,6 +376,7 @@ pub async fn run(
     // by exactly one of them. The wake-up is the seam the event hub can drive.
     let signet = state.signet.clone();
     let every = state.alert_tail_every.max(Duration::from_millis(10));
+    let gap = ALERT_TAIL_GAP.min(every);
     let tailer = tokio::spawn(async move {
         let wake = signet.alerts().wakeup();
         let mut tick = tokio::time::interval(every);
@@ -390,6 +397,8 @@ pub async fn run(
                     tracing::warn!(error = %e, "reading the audit log for alerts failed; will retry")
                 }
             }
+            // A wake-up during the gap is kept (`Notify` stores one permit) and served after it.
+            tokio::time::sleep(gap).await;
         }
     });
     // Every replica dispatches; each delivery is claimed by one of them at a time.

@@ -1,12 +1,20 @@
 //! The hash-chained audit log and the read marks that travel with it, group-committed.
 //!
 //! Appends from this process go through one journal task. It takes whatever is queued (up to
-//! [`MAX_GROUP`] batches), opens one transaction, takes the advisory lock [`AUDIT_LOCK`] that
-//! every appender in every process takes, reads the head, chains every batch after it and
-//! writes them all with one statement. If that statement fails, the group is written again with
-//! each batch in its own savepoint, so a batch that fails rolls back alone. Then it moves the
-//! head and commits once. Callers are answered only after the commit returned; if it failed, every caller in the
-//! group gets [`StoreError::Unavailable`] and nothing was written.
+//! [`MAX_GROUP`] batches), chains every batch after the head it last wrote, and hands the whole
+//! group to `signet_append_audit` (migration 0016) in one autocommitted statement: one round
+//! trip per group. The function takes the advisory lock [`AUDIT_LOCK`] that every appender in
+//! every process takes, reads the head under it, and writes the records, the read marks and the
+//! new head only if the head is still the one the group was chained after. If another appender
+//! (another replica, or a change's own record) moved it, nothing is written and the group is
+//! chained again after the head the function returned.
+//!
+//! When that does not settle it (no head yet, or the head keeps moving), the group is written
+//! by the transaction path: one transaction that takes the lock, reads the head, chains and
+//! writes the group and moves the head. If a statement with several batches in it fails, the
+//! group is written again with each batch in its own savepoint, so a batch that fails rolls back
+//! alone. Callers are answered only after the commit returned; if it failed (or its outcome is
+//! unknown), every caller in the group gets [`StoreError::Unavailable`].
 //!
 //! The lock is taken before the head is read and held until commit, so two replicas appending
 //! at once are serialised and form one gapless chain. A row lock on `audit_head` would not do:
@@ -38,6 +46,10 @@ const MAX_GROUP: usize = 256;
 
 /// How many appends may wait for the journal before callers wait too.
 const QUEUE_DEPTH: usize = 4096;
+
+/// How many times a group is chained again after a head another appender moved, before it
+/// takes the transaction path (which holds the lock from reading the head to commit).
+const FAST_TRIES: usize = 3;
 
 /// The most records one listing returns, whatever the filter asks for.
 const MAX_LIMIT: u32 = 1000;
@@ -142,13 +154,19 @@ fn drain(rx: &mut mpsc::Receiver<Append>, group: &mut Vec<Append>) {
     }
 }
 
+/// A head: the last record's sequence number and hash.
+type Head = (u64, [u8; 32]);
+
 async fn run(pool: PgPool, mut rx: mpsc::Receiver<Append>) {
     let mut group = Vec::with_capacity(MAX_GROUP);
+    // The head this task last wrote or was told of: its guess for the next group, checked under
+    // the lock by the statement that writes it. `None`: take the transaction path.
+    let mut head: Option<Head> = None;
     while let Some(first) = rx.recv().await {
         group.push(first);
         drain(&mut rx, &mut group);
         tracing::trace!(batches = group.len(), "audit group");
-        let outcomes = write_group(&pool, &group).await;
+        let outcomes = write_group(&pool, &group, &mut head).await;
         for (i, append) in group.drain(..).enumerate() {
             let outcome = match &outcomes {
                 Ok(each) => each.get(i).cloned().unwrap_or(Err(StoreError::Unavailable)),
@@ -163,14 +181,181 @@ async fn run(pool: PgPool, mut rx: mpsc::Receiver<Append>) {
 /// Writes a group. `Err` means nothing was written and every caller gets that error; `Ok`
 /// holds each caller's own result.
 ///
-/// The common case, where every batch is fine, costs one `INSERT` for the whole group's events
-/// and one upsert for its read marks. Only if one of those fails is the group written again,
+/// The common case, where every batch is fine and `head` is right, costs one statement for the
+/// whole group. Only if writing fails with several batches in it is the group written again,
 /// each batch in its own savepoint, to find out whose batch it was.
-async fn write_group(pool: &PgPool, group: &[Append]) -> StoreResult<Vec<StoreResult<Vec<u64>>>> {
-    match write_together(pool, group).await? {
-        Together::Done(outcomes) => Ok(outcomes),
-        Together::Split => write_apart(pool, group).await,
+async fn write_group(
+    pool: &PgPool,
+    group: &[Append],
+    head: &mut Option<Head>,
+) -> StoreResult<Vec<StoreResult<Vec<u64>>>> {
+    if let Some(done) = write_fast(pool, group, head).await? {
+        return Ok(done);
     }
+    match write_together(pool, group, head).await? {
+        Together::Done(outcomes) => Ok(outcomes),
+        Together::Split => {
+            *head = None;
+            write_apart(pool, group).await
+        }
+    }
+}
+
+/// A group chained after a head, as the statements take it.
+struct Chained<'a> {
+    rows: Rows<'a>,
+    marks: Marks,
+    /// Each caller's result (an error here is its batch failing to chain).
+    outcomes: Vec<StoreResult<Vec<u64>>>,
+    /// The batches that have something to write.
+    writers: Vec<usize>,
+    /// The head after the group's last record.
+    end: Head,
+}
+
+fn chain_group(group: &[Append], start: Head) -> Chained<'_> {
+    let (mut seq, mut prev) = start;
+    let mut c = Chained {
+        rows: Rows::default(),
+        marks: Marks::default(),
+        outcomes: Vec::with_capacity(group.len()),
+        writers: Vec::new(),
+        end: start,
+    };
+    for (i, a) in group.iter().enumerate() {
+        if is_empty(&a.batch) {
+            c.outcomes.push(Ok(Vec::new()));
+            continue;
+        }
+        match c
+            .rows
+            .chain(&a.batch, a.chain.as_ref(), &mut seq, &mut prev)
+        {
+            Ok(seqs) => {
+                c.marks.add(&a.batch.read_marks);
+                c.writers.push(i);
+                c.outcomes.push(Ok(seqs));
+            }
+            Err(e) => c.outcomes.push(Err(e)),
+        }
+    }
+    c.end = (seq, prev);
+    c
+}
+
+/// What a failed write of the whole group means for its callers: a batch alone in the group
+/// gets the error as its own; with several, the group must be split to find whose it was.
+fn failed(mut c: Chained<'_>, e: StoreError) -> Together {
+    match c.writers.as_slice() {
+        [only] => {
+            let only = *only;
+            c.outcomes[only] = Err(e);
+            Together::Done(c.outcomes)
+        }
+        _ => Together::Split,
+    }
+}
+
+/// How one call of `signet_append_audit` went.
+enum Fast {
+    Appended,
+    /// Nothing written: the head is not the one the group was chained after. `None`: there is
+    /// no head row.
+    Moved(Option<Head>),
+}
+
+/// Writes the group after `head` with one statement, chaining it again if another appender
+/// moved the head. `Ok(None)`: not settled here (no head known, or it kept moving); nothing was
+/// written and the transaction path takes over.
+async fn write_fast(
+    pool: &PgPool,
+    group: &[Append],
+    head: &mut Option<Head>,
+) -> StoreResult<Option<Vec<StoreResult<Vec<u64>>>>> {
+    for _ in 0..FAST_TRIES {
+        let Some(start) = *head else {
+            return Ok(None);
+        };
+        let c = chain_group(group, start);
+        if c.writers.is_empty() {
+            return Ok(Some(c.outcomes));
+        }
+        match append_group(pool, start, &c).await? {
+            Ok(Fast::Appended) => {
+                *head = Some(c.end);
+                return Ok(Some(c.outcomes));
+            }
+            Ok(Fast::Moved(now)) => *head = now,
+            Err(e) => {
+                *head = None;
+                return match failed(c, e) {
+                    Together::Done(outcomes) => Ok(Some(outcomes)),
+                    // Nothing was written: the transaction path splits the group.
+                    Together::Split => Ok(None),
+                };
+            }
+        }
+    }
+    Ok(None)
+}
+
+/// One call of `signet_append_audit`, autocommitted. The inner `Err` is an error the database
+/// reported for the statement, so its implicit transaction rolled back and nothing was written;
+/// an error that leaves the outcome unknown (the connection failed) is the outer `Err`, which
+/// fails the whole group as a failed commit does.
+async fn append_group(
+    pool: &PgPool,
+    start: Head,
+    c: &Chained<'_>,
+) -> StoreResult<Result<Fast, StoreError>> {
+    let (rows, marks) = (&c.rows, &c.marks);
+    let answer = sqlx::query(
+        "SELECT appended, head_seq, head_hash FROM signet_append_audit(
+             $1, $2, $3, $4::int8[], $5::int8[], $6::text[], $7::text[], $8::text[], $9::text[],
+             $10::text[], $11::text[], $12::text[], $13::bytea[], $14::bytea[], $15::bytea[],
+             $16::text[], $17::text[], $18::int8[])",
+    )
+    .bind(AUDIT_LOCK)
+    .bind(seq_param(start.0))
+    .bind(start.1.as_slice())
+    .bind(&rows.seq)
+    .bind(&rows.ts)
+    .bind(&rows.kind)
+    .bind(&rows.actor)
+    .bind(&rows.action)
+    .bind(&rows.target)
+    .bind(&rows.ip)
+    .bind(&rows.result)
+    .bind(&rows.detail)
+    .bind(&rows.prev)
+    .bind(&rows.hash)
+    .bind(&rows.evidence)
+    .bind(&marks.machines)
+    .bind(&marks.secrets)
+    .bind(&marks.versions)
+    .fetch_one(pool)
+    .await;
+    let row = match answer {
+        Ok(row) => row,
+        Err(e @ sqlx::Error::Database(_)) => return Ok(Err(db(e))),
+        Err(e) => {
+            db(e);
+            return Err(StoreError::Unavailable);
+        }
+    };
+    let appended: bool = col(&row, 0)?;
+    if appended {
+        return Ok(Ok(Fast::Appended));
+    }
+    let seq: Option<i64> = col(&row, 1)?;
+    let hash: Option<&[u8]> = col(&row, 2)?;
+    Ok(Ok(Fast::Moved(match (seq, hash) {
+        (Some(s), Some(h)) => Some((
+            u64::try_from(s).map_err(|_| corrupt("audit head"))?,
+            h.try_into().map_err(|_| corrupt("audit head"))?,
+        )),
+        _ => None,
+    })))
 }
 
 /// How the one-statement attempt went.
@@ -255,42 +440,26 @@ fn is_empty(batch: &JournalBatch) -> bool {
     batch.events.is_empty() && batch.read_marks.is_empty()
 }
 
-async fn write_together(pool: &PgPool, group: &[Append]) -> StoreResult<Together> {
+/// The transaction path for the whole group; on success `head` is the new head.
+async fn write_together(
+    pool: &PgPool,
+    group: &[Append],
+    head: &mut Option<Head>,
+) -> StoreResult<Together> {
+    *head = None;
     let (mut tx, start, start_hash) = open(pool).await?;
-    let (mut seq, mut prev) = (start, start_hash);
-    let mut rows = Rows::default();
-    let mut marks = Marks::default();
-    let mut outcomes = Vec::with_capacity(group.len());
-    let mut writers = Vec::new();
-    for (i, a) in group.iter().enumerate() {
-        if is_empty(&a.batch) {
-            outcomes.push(Ok(Vec::new()));
-            continue;
-        }
-        match rows.chain(&a.batch, a.chain.as_ref(), &mut seq, &mut prev) {
-            Ok(seqs) => {
-                marks.add(&a.batch.read_marks);
-                writers.push(i);
-                outcomes.push(Ok(seqs));
-            }
-            Err(e) => outcomes.push(Err(e)),
-        }
-    }
-    if let Err(e) = write(&mut tx, &rows, &marks).await {
+    let c = chain_group(group, (start, start_hash));
+    if let Err(e) = write(&mut tx, &c.rows, &c.marks).await {
         if let Err(rollback) = tx.rollback().await {
             db(rollback);
         }
-        return Ok(match writers.as_slice() {
-            // Alone in the group, the batch's error is its own.
-            [only] => {
-                outcomes[*only] = Err(e);
-                Together::Done(outcomes)
-            }
-            _ => Together::Split,
-        });
+        return Ok(failed(c, e));
     }
-    finish(tx, (seq != start).then_some((seq, prev))).await?;
-    Ok(Together::Done(outcomes))
+    let end = c.end;
+    finish(tx, (end.0 != start).then_some(end)).await?;
+    // An empty log has no head row yet, which the one-statement path cannot start from.
+    *head = (end.0 > 0).then_some(end);
+    Ok(Together::Done(c.outcomes))
 }
 
 async fn write_apart(pool: &PgPool, group: &[Append]) -> StoreResult<Vec<StoreResult<Vec<u64>>>> {

@@ -24,9 +24,11 @@
 //!   replay sent to another replica is refused too. Concurrent pairs share one statement,
 //!   which also returns the access stamp the caller validates its caches with.
 //! * **One audit chain, group-committed** (see `audit.rs`). Appends from one process are queued
-//!   to a journal task that writes up to a few hundred batches per transaction, each in its own
-//!   savepoint. The transaction first takes an advisory lock that every appender in every
-//!   process takes, then reads the head, so concurrent replicas still form one gapless chain.
+//!   to a journal task that writes up to a few hundred batches in one statement
+//!   (`signet_append_audit`), chained after the head it last wrote. The statement takes an
+//!   advisory lock that every appender in every process takes, then reads the head, and writes
+//!   only if the head is the one the group was chained after, so concurrent replicas still form
+//!   one gapless chain.
 //! * **A LISTEN/NOTIFY change feed** (see `change.rs`). Writes to the vault settings and the IP
 //!   allowlist `pg_notify` in their own transaction; a listener task per store tells watchers,
 //!   and tells them when its connection drops ([`Change::Lost`](signet_store::Change::Lost)) and

@@ -108,6 +108,11 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         name: "0016_oidc_issuers.sql",
         sql: include_str!("../migrations/0016_oidc_issuers.sql"),
     },
+    Migration {
+        version: 17,
+        name: "0017_audit_append.sql",
+        sql: include_str!("../migrations/0017_audit_append.sql"),
+    },
 ];
 
 /// Applies any missing migrations. [`StoreError::Corrupt`] if the database records a version

@@ -246,6 +246,49 @@ async fn replicas_appending_at_once_keep_one_chain() {
     );
 }
 
+/// Each journal chains its next group after the head it last wrote; here that guess is always
+/// out of date (the other replica, or a change's own record, moved the head in between), so
+/// every append must find that out under the lock and chain again after the real head.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn appends_after_another_replicas_chain_after_its_head() {
+    let db = TestDatabase::create().await;
+    let (a, b): (Arc<dyn Store>, Arc<dyn Store>) =
+        (Arc::new(db.store().await), Arc::new(db.store().await));
+    let mut want = 0;
+    for round in 0..6u32 {
+        for (name, store) in [("a", &a), ("b", &b)] {
+            let batch = JournalBatch {
+                events: vec![
+                    event(name, &format!("read_{round}"), AuditResult::Ok),
+                    event(name, &format!("list_{round}"), AuditResult::Ok),
+                ],
+                read_marks: Vec::new(),
+            };
+            let got = store.append_journal(batch, chain()).await.unwrap();
+            assert_eq!(
+                got,
+                [want + 1, want + 2],
+                "{name} chained after the real head"
+            );
+            want += 2;
+        }
+        // A change carrying its record moves the head outside either journal.
+        let project = fixture::project(&format!("p{round}"));
+        a.audited(signet_store::Audited {
+            event: event("op", &format!("change_{round}"), AuditResult::Ok),
+            chain: chain(),
+        })
+        .insert_project(&project)
+        .await
+        .unwrap();
+        want += 1;
+    }
+    let records = b.audit_range(1, 1000).await.unwrap();
+    assert_eq!(records.len() as u64, want);
+    assert_chain(&records);
+    assert_eq!(a.audit_head().await.unwrap().unwrap().seq, want);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_bad_batch_fails_alone_in_its_group() {
     let h = TestStore::create().await;
