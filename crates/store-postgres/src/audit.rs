@@ -2,7 +2,7 @@
 //!
 //! Appends from this process go through one journal task. It takes whatever is queued (up to
 //! [`MAX_GROUP`] batches), chains every batch after the head it last wrote, and hands the whole
-//! group to `signet_append_audit` (migration 0016) in one autocommitted statement: one round
+//! group to `signet_append_audit` (migration 0017) in one autocommitted statement: one round
 //! trip per group. The function takes the advisory lock [`AUDIT_LOCK`] that every appender in
 //! every process takes, reads the head under it, and writes the records, the read marks and the
 //! new head only if the head is still the one the group was chained after. If another appender
