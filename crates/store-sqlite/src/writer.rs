@@ -193,15 +193,14 @@ impl Writer {
         // The thread leaves its loop once the queue is closed and drained; joining before
         // closing it would wait forever.
         drop(self.tx.take());
-        let times = match self.thread.take().map(JoinHandle::join) {
+        match self.thread.take().map(JoinHandle::join) {
             Some(Ok(times)) => times,
             Some(Err(_)) => {
                 tracing::error!("the sqlite writer thread panicked");
                 CommitTimes::default()
             }
             None => CommitTimes::default(),
-        };
-        times
+        }
     }
 }
 
