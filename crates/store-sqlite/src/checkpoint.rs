@@ -445,6 +445,37 @@ mod tests {
         assert!(counts.unwrap().passive > 0);
     }
 
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_closed_gate_holds_the_next_commit_until_it_opens() {
+        let (_dir, path, conn) = scratch();
+        // Polls too rarely to close the gate itself during the test.
+        let checkpointer = Checkpointer::spawn(
+            &path,
+            Thresholds {
+                poll: Duration::from_secs(3600),
+                ..quick()
+            },
+        )
+        .unwrap();
+        let gate = checkpointer.gate();
+        let writer = Arc::new(Writer::spawn(conn, Some(checkpointer)).unwrap());
+        let held = gate.enter();
+        let pending = tokio::spawn({
+            let writer = Arc::clone(&writer);
+            async move { fill(&writer, 1, 1).await }
+        });
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        assert!(
+            !pending.is_finished(),
+            "a commit went through a closed gate"
+        );
+        drop(held);
+        tokio::time::timeout(Duration::from_secs(10), pending)
+            .await
+            .unwrap()
+            .unwrap();
+    }
+
     #[test]
     fn the_write_connection_trims_the_log_file_when_it_starts_over() {
         let (_dir, _path, conn) = scratch();
