@@ -464,7 +464,9 @@ mod tests {
             let writer = Arc::clone(&writer);
             async move { fill(&writer, 1, 1).await }
         });
-        tokio::time::sleep(Duration::from_millis(100)).await;
+        // A blocking sleep: the guard is a std mutex's, not to be held across an await. The
+        // write waits on the writer thread meanwhile.
+        std::thread::sleep(Duration::from_millis(100));
         assert!(
             !pending.is_finished(),
             "a commit went through a closed gate"
