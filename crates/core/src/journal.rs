@@ -15,6 +15,7 @@ use crate::principal::{AuthedMachine, AuthedOperator};
 use crate::{CoreError, CoreResult};
 
 /// Who an audit record is about: the kind and id of the actor, and where they acted from.
+#[derive(Clone)]
 pub(crate) struct Actor {
     kind: ActorKind,
     id: String,
@@ -62,16 +63,36 @@ impl Context {
         result: AuditResult,
         detail: &str,
     ) -> AuditEvent {
+        self.owned_event(
+            actor.clone(),
+            action,
+            target.to_owned(),
+            result,
+            detail.to_owned(),
+        )
+    }
+
+    /// [`Context::event`] taking what the event keeps, for a caller that has no further use
+    /// for it: on the signed-read path this saves copying the actor's id, address and the
+    /// detail once per read.
+    pub(crate) fn owned_event(
+        &self,
+        actor: Actor,
+        action: AuditAction,
+        target: String,
+        result: AuditResult,
+        detail: String,
+    ) -> AuditEvent {
         AuditEvent {
             ts_ms: self.now_ms(),
             actor_kind: actor.kind,
-            actor_id: actor.id.clone(),
+            actor_id: actor.id,
             action: action.as_str().to_owned(),
-            target: target.to_owned(),
-            source_ip: actor.ip.clone(),
+            target,
+            source_ip: actor.ip,
             result,
-            detail: detail.to_owned(),
-            evidence: actor.evidence.clone(),
+            detail,
+            evidence: actor.evidence,
         }
     }
 

@@ -321,12 +321,12 @@ impl Reads {
         if view.secret.canary {
             self.trigger(m, &view.secret).await?;
         }
-        let e = self.cx.event(
-            &Actor::machine(m),
+        let e = self.cx.owned_event(
+            Actor::machine(m),
             AuditAction::SecretRead,
-            secret_id.as_str(),
+            secret_id.as_str().to_owned(),
             AuditResult::Ok,
-            &format!("version={}", view.secret.current_version),
+            format!("version={}", view.secret.current_version),
         );
         let mark = ReadMark {
             machine: m.record.id,

@@ -8,7 +8,10 @@
 //! * **One writer thread with group commit** (see `writer.rs`). Callers hand it closures; it runs
 //!   everything queued in one transaction, each closure in its own savepoint, and pays one fsync
 //!   for the lot. That is what lets durable audit records reach tens of thousands per second,
-//!   where one commit per record would cap out near 7k/s.
+//!   where one commit per record would cap out near 7k/s. Consecutive journal appends in a
+//!   batch share one savepoint and one move of the audit head.
+//! * **Checkpoints off the commit path** (see `checkpoint.rs`): the writer never copies the WAL
+//!   into the database file; a thread of its own does, and keeps the WAL bounded.
 //! * **Pooled read-only connections** used inline on the calling task (see `reader.rs`). WAL
 //!   readers never wait for the writer.
 //! * **An in-memory nonce set** in front of the durable `nonces` table (see `nonce.rs`).
@@ -23,6 +26,7 @@
 mod alert;
 mod audit;
 mod budget;
+mod checkpoint;
 mod connection;
 mod error;
 mod invite;
@@ -58,6 +62,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use rusqlite::{Connection, Transaction};
 use signet_store::{Audited, Change, ChangeWatcher, StoreError, StoreResult};
 
+use crate::checkpoint::{Checkpointer, Thresholds};
 use crate::nonce::NonceSet;
 use crate::reader::ReaderPool;
 use crate::writer::Writer;
@@ -89,7 +94,8 @@ impl SqliteStore {
         let readers = Arc::new(ReaderPool::new(path));
         // Migrated above, so the loader reads the current table.
         let nonces = NonceSet::open(Arc::clone(&readers))?;
-        let writer = Writer::spawn(conn)?;
+        let checkpointer = Checkpointer::spawn(path, Thresholds::default())?;
+        let writer = Writer::spawn(conn, Some(checkpointer))?;
         Ok(SqliteStore {
             path: path.to_owned(),
             readers,
@@ -169,6 +175,14 @@ impl SqliteStore {
             self.audit_appended();
         }
         Ok(done)
+    }
+
+    /// Whether this is an audited handle whose record is still to be written.
+    fn carries_record(&self) -> bool {
+        self.record
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .is_some()
     }
 
     /// Tells the watchers that this process committed audit records. Called after the commit,

@@ -60,6 +60,18 @@ pub(crate) fn open_writer(path: &Path) -> StoreResult<Connection> {
     }
     conn.pragma_update(None, "synchronous", "FULL")
         .map_err(db)?;
+    // The commit that takes the WAL past 1000 pages would otherwise copy them into the database
+    // file and fsync it while every queued caller waits: the checkpointer thread does it
+    // instead (`checkpoint.rs`). When the WAL starts over, this connection trims the file back
+    // to the limit, so a burst does not keep its disk space.
+    conn.pragma_update(None, "wal_autocheckpoint", 0)
+        .map_err(db)?;
+    conn.pragma_update(
+        None,
+        "journal_size_limit",
+        crate::checkpoint::WAL_SIZE_LIMIT,
+    )
+    .map_err(db)?;
     conn.pragma_update(None, "foreign_keys", "ON").map_err(db)?;
     // Each job of a group commit runs in its own savepoint, so SQLite copies every page a job
     // touches into a statement journal first. In a temp file that is a pwrite per page (19% of
