@@ -35,6 +35,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0018_lease_reuse.sql"),
     include_str!("../migrations/0019_audit_evidence.sql"),
     include_str!("../migrations/0020_access_stamp.sql"),
+    include_str!("../migrations/0021_nonce_keys.sql"),
 ];
 
 /// Creates the file if needed and opens the write connection, configured and migrated.
@@ -46,6 +47,8 @@ pub(crate) fn open_writer(path: &Path) -> StoreResult<Connection> {
     })?;
     conn.busy_timeout(BUSY_TIMEOUT).map_err(db)?;
     crate::reader::plan_once(&conn)?;
+    // Before `migrate`: migration 0021 computes the keys of the stored nonces with it.
+    crate::nonce::register_key_function(&conn)?;
     conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
     // WAL lets readers run beside the writer. FULL makes every commit fsync the log, so an
     // acknowledged write survives `kill -9` and power loss (NORMAL could lose the last commits

@@ -4,7 +4,9 @@
 // Shared by several test binaries, each of which uses only part of it.
 #![allow(dead_code, clippy::unwrap_used)]
 
+use std::future::Future;
 use std::path::{Path, PathBuf};
+use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -76,6 +78,12 @@ impl TestDb {
 impl Harness for TestDb {
     fn store(&self) -> Arc<dyn Store> {
         self.dyn_store()
+    }
+
+    /// A second store on the file, as a restarted process opens it (this one stays open).
+    fn reopen(&self) -> Pin<Box<dyn Future<Output = Option<Arc<dyn Store>>> + '_>> {
+        let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&self.path).unwrap());
+        Box::pin(async move { Some(store) })
     }
 }
 
