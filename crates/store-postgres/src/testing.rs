@@ -157,9 +157,7 @@ impl Harness for TestStore {
     }
 
     /// Another replica on the database.
-    fn reopen(
-        &self,
-    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Option<Arc<dyn Store>>> + '_>> {
+    fn reopen(&self) -> signet_store::conformance::Reopened<'_> {
         Box::pin(async { Some(Arc::new(self.database.store().await) as Arc<dyn Store>) })
     }
 }

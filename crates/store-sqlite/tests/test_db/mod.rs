@@ -4,14 +4,12 @@
 // Shared by several test binaries, each of which uses only part of it.
 #![allow(dead_code, clippy::unwrap_used)]
 
-use std::future::Future;
 use std::path::{Path, PathBuf};
-use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use signet_store::Store;
-use signet_store::conformance::Harness;
+use signet_store::conformance::{Harness, Reopened};
 use signet_store_sqlite::SqliteStore;
 
 static NEXT: AtomicUsize = AtomicUsize::new(0);
@@ -81,7 +79,7 @@ impl Harness for TestDb {
     }
 
     /// A second store on the file, as a restarted process opens it (this one stays open).
-    fn reopen(&self) -> Pin<Box<dyn Future<Output = Option<Arc<dyn Store>>> + '_>> {
+    fn reopen(&self) -> Reopened<'_> {
         let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&self.path).unwrap());
         Box::pin(async move { Some(store) })
     }

@@ -58,6 +58,9 @@ pub mod trash;
 pub mod user;
 pub mod vault;
 
+/// [`Harness::reopen`]'s answer: the second store, once opened.
+pub type Reopened<'a> = Pin<Box<dyn Future<Output = Option<Arc<dyn Store>>> + 'a>>;
+
 /// What a backend's constructor expression yields: the store under test, plus anything that
 /// must live until the test ends. It is dropped after the body returns or panics, so a `Drop`
 /// impl can tell the two apart with [`std::thread::panicking`].
@@ -68,7 +71,7 @@ pub trait Harness {
     /// A second store over the same data, opened now: what a restarted process (SQLite) or
     /// another replica (PostgreSQL) starts from. `None` where the harness cannot open one; the
     /// bodies after the second `;` need it and fail without it.
-    fn reopen(&self) -> Pin<Box<dyn Future<Output = Option<Arc<dyn Store>>> + '_>> {
+    fn reopen(&self) -> Reopened<'_> {
         Box::pin(async { None })
     }
 }
