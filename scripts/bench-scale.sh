@@ -87,7 +87,7 @@ point() {
 
   start_server "$data"
   op() { SIGNET_HOME="$op_home" "$BIN/signet" --json "$@"; }
-  # The first signed read: the moment the server actually serves (nonce set loaded).
+  # The first signed read: the moment the server actually serves.
   local project secret token identity machine first_ms
   project="$(op project create bench | field id)"
   secret="$(op secret create --project "$project" --name BENCH_SECRET --value "$(head -c 48 /dev/urandom | base64)" | field id)"

@@ -1,7 +1,8 @@
 //! A signed request replayed after the server restarts, on the manual clock: the SQLite store
 //! loads its stored nonces on a thread of its own while start-up goes on, and a request that
-//! arrives meanwhile waits for that load, so the replay is refused right after the restart;
-//! once the clock window has closed on it, the window refuses it, and the sweep may forget it.
+//! arrives meanwhile first loads the stored pairs with its own expiry (which its signed timestamp
+//! gives), so the replay is refused right after the restart; once the clock window has closed on
+//! it, the window refuses it, and the sweep may forget it.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // Tests fail loudly by design.
 
 use std::sync::Arc;

@@ -155,6 +155,11 @@ impl Harness for TestStore {
     fn store(&self) -> Arc<dyn Store> {
         Arc::clone(&self.store) as Arc<dyn Store>
     }
+
+    /// Another replica on the database.
+    fn reopen(&self) -> signet_store::conformance::Reopened<'_> {
+        Box::pin(async { Some(Arc::new(self.database.store().await) as Arc<dyn Store>) })
+    }
 }
 
 #[cfg(test)]

@@ -351,7 +351,8 @@ impl AuditStore for SqliteStore {
     }
 
     async fn probe_write(&self) -> StoreResult<()> {
-        // A signed request would wait for the nonce set's start-up load: not ready until then.
+        // Not ready once the nonce set's start-up load has failed (signed requests would be
+        // refused); a load still running does not hold readiness back (see `nonce.rs`).
         self.nonces.ready().await?;
         // An empty job still runs inside the writer's `BEGIN IMMEDIATE`, so it waits behind
         // the queue and fails when another process holds the write lock, as an append would.

@@ -6,10 +6,43 @@
 //! flush that carries its nonce. One flush per group commit, rather than one job per nonce, halves
 //! the writer's work on the signed-read path.
 //!
-//! Start-up does not wait for the stored pairs: a thread loads them into the set while the
-//! server starts, and a signed request that arrives first waits for that load (about a second
-//! at a full window at full rate) before its nonce is judged, so no replay is ever admitted
-//! against a partial set. See `NonceSet::open`.
+//! # Start-up
+//!
+//! Nothing waits for the stored pairs, not `/readyz` and not the first requests. A thread loads
+//! them into the set (keys read from the rows, no hashing: about a second at a full window at
+//! full rate). Until it is done, a request first makes sure that the stored pairs *with its
+//! expiry* are in the set, loading that one expiry's rows through the `nonces_expiry` index if no
+//! request has yet (one load per expiry, shared by racing requests), and then the set decides as
+//! always. Most requests load nothing: a fresh request's expiry lies past every stored one (it is
+//! its signed timestamp plus the window, and the server was down meanwhile), which one `max` read
+//! at open tells. Only requests signed before the restart, replays among them, load an expiry,
+//! which costs a few milliseconds at full rate. Why no replay gets through meanwhile:
+//!
+//! * A pair stored by an earlier process was committed before this one opened the file. A request
+//!   with its expiry either finds that expiry already loaded (the load finished before the cell
+//!   says so) or loads it itself before deciding; one past the newest stored expiry has no stored
+//!   pair to find.
+//! * A pair admitted by this process is in the set from the moment it is admitted, before its row
+//!   is buffered, flushed or committed; the set answers for it, so a pair in the buffer or in a
+//!   flush not yet committed is never judged by the table alone.
+//! * Two requests with one new pair: whatever they load, the admission itself is an
+//!   insert-if-absent under the set's shard lock, so exactly one wins.
+//! * The loader against a request: both only add stored pairs (keeping the later expiry), so what
+//!   one adds the other cannot take away, and a pair loaded twice is one entry.
+//! * The hot path stops loading expiries only after reading `done` (acquire), which the loader
+//!   sets (release) after its last insert: a set that is consulted alone is complete.
+//! * A sweep waits for the load to finish, so it never races it: otherwise a load could put back
+//!   a pair the sweep had just forgotten (only until the next sweep, but there is no need).
+//! * If a load fails, the request it serves fails (closed); if the start-up load fails, every
+//!   signed request and `/readyz` fail from then on.
+//!
+//! Until the load is done a pair counts as seen with the expiry it was stored with. Callers derive
+//! `expires_ms` from the request's *signed* timestamp (`core::auth`), so a replay carries the
+//! expiry of the original and is refused. The same nonce under another signed timestamp is a new
+//! request its key holder signed, not a replay; it may be admitted while the load runs (and is
+//! refused once the set holds the stored pair).
+//!
+//! # Expiry
 //!
 //! A pair stays in the set until a sweep forgets it, even past its expiry. The store has no
 //! clock of its own: judging expiry by the wall clock here would admit replays whenever the
@@ -17,11 +50,13 @@
 //! allows this: an expired pair *may* be forgotten, and a replay of one fails the caller's
 //! timestamp window anyway.
 
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use dashmap::{DashMap, Entry};
+use rusqlite::functions::FunctionFlags;
 use rusqlite::{Connection, Transaction, params};
 use sha2::{Digest, Sha256};
 use signet_store::{AccessStamp, NonceStore, StoreError, StoreResult, VaultStore};
@@ -31,10 +66,10 @@ use crate::error::db;
 use crate::reader::ReaderPool;
 use crate::statement::exec;
 
-/// A pair's key in the set: the first 128 bits of SHA-256 over `principal NUL nonce`. At 10,000
-/// requests a second the set holds about three million pairs; two heap strings per pair would
-/// cost several hundred megabytes, 16 bytes cost under a hundred. A false "seen" needs a 128-bit
-/// collision between live pairs, which is out of reach.
+/// A pair's key in the set and in the table: the first 128 bits of SHA-256 over
+/// `principal NUL nonce`. At 10,000 requests a second the set holds about three million pairs;
+/// two heap strings per pair would cost several hundred megabytes, 16 bytes cost under a hundred.
+/// A false "seen" needs a 128-bit collision between live pairs, which is out of reach.
 type PairKey = [u8; 16];
 
 fn pair_key(principal: &str, nonce: &str) -> PairKey {
@@ -48,15 +83,44 @@ fn pair_key(principal: &str, nonce: &str) -> PairKey {
     key
 }
 
+/// Registers `signet_pair_key(principal, nonce)` on `conn`: [`pair_key`] for SQL, with which
+/// migration 0022 keys the rows stored before it and an import keys the rows it copies (the
+/// key is not part of the logical table that travels between backends).
+pub(crate) fn register_key_function(conn: &Connection) -> StoreResult<()> {
+    conn.create_scalar_function(
+        "signet_pair_key",
+        2,
+        FunctionFlags::SQLITE_UTF8 | FunctionFlags::SQLITE_DETERMINISTIC,
+        |ctx| {
+            let text = |i| {
+                ctx.get_raw(i)
+                    .as_str()
+                    .map_err(|e| rusqlite::Error::UserFunctionError(Box::new(e)))
+            };
+            let (principal, nonce) = (text(0)?, text(1)?);
+            Ok(pair_key(principal, nonce).to_vec())
+        },
+    )
+    .map_err(db)
+}
+
 /// Every (principal, nonce) pair seen and not yet swept, with the second (rounded up) from which
 /// it may be forgotten. Whole seconds in a `u32` keep an entry at 20 bytes (the window holds
 /// millions at full rate); rounding up only keeps a pair longer, never forgets one early.
 pub(crate) struct NonceSet {
     seen: DashMap<PairKey, u32>,
-    /// Whether the stored pairs are all in `seen` yet (see [`NonceSet::open`]).
+    /// How far the start-up load has got (see the module docs).
     loaded: tokio::sync::watch::Receiver<Load>,
-    /// `loaded` once it is `Done`: the hot path's check without touching the channel.
+    /// `loaded` once it is `Done`: the hot path's check without touching the channel. Set with
+    /// release after the loader's last insert.
     done: AtomicBool,
+    /// The newest expiry stored when the store opened (`i64::MIN`: none). A request with a later
+    /// expiry has no stored pair to find.
+    newest_stored_ms: i64,
+    /// The expiries loaded (or being loaded) for requests while the start-up load runs. At most
+    /// one per second of the clock window (expiries come from signed timestamps inside it);
+    /// emptied once the load is done.
+    covered: Mutex<HashMap<i64, Arc<tokio::sync::OnceCell<()>>>>,
     /// Pairs admitted but not yet handed to a flush job.
     pending: Arc<Mutex<Pending>>,
     /// Serialises "buffer, and enqueue a flush if none is queued", so that no caller can return
@@ -73,10 +137,18 @@ enum Load {
     Failed,
 }
 
+/// A row to write.
+struct Row {
+    principal: String,
+    nonce: String,
+    expires_ms: i64,
+    key: PairKey,
+}
+
 /// The write buffer.
 #[derive(Default)]
 struct Pending {
-    rows: Vec<(String, String, i64)>,
+    rows: Vec<Row>,
     /// A flush job is on the writer's queue and has not yet taken `rows`.
     flush_queued: bool,
 }
@@ -88,32 +160,41 @@ fn expiry_secs(expires_ms: i64) -> u32 {
     u32::try_from(secs).unwrap_or(u32::MAX)
 }
 
-/// Adds every stored pair to `seen`, keeping a later expiry where a pair is there already.
-fn load_into(seen: &DashMap<PairKey, u32>, conn: &Connection) -> StoreResult<usize> {
-    // Borrowed text, hashed in place: no allocation per row. At a full window (millions of
-    // rows) the row loop is the whole cost of the load.
-    let mut stmt = conn
-        .prepare("SELECT principal, nonce, expires_ms FROM nonces")
-        .map_err(db)?;
-    let mut rows = stmt.query([]).map_err(db)?;
+/// Adds every pair `query` selects (`expires_ms, key` rows) to `seen`, keeping a later expiry
+/// where a pair is there already.
+fn load_into(
+    seen: &DashMap<PairKey, u32>,
+    conn: &Connection,
+    query: &'static str,
+    params: impl rusqlite::Params,
+) -> StoreResult<usize> {
+    // Keys arrive ready: no hashing per row. At a full window (millions of rows) the row loop is
+    // the whole cost of the load.
+    let mut stmt = conn.prepare_cached(query).map_err(db)?;
+    let mut rows = stmt.query(params).map_err(db)?;
     let mut count = 0usize;
     while let Some(r) = rows.next().map_err(db)? {
-        let text = |i| -> StoreResult<&str> {
-            r.get_ref(i)
-                .map_err(db)?
-                .as_str()
-                .map_err(|_| StoreError::Corrupt)
-        };
-        let (principal, nonce) = (text(0)?, text(1)?);
-        let expires: i64 = r.get(2).map_err(db)?;
+        let expires: i64 = r.get(0).map_err(db)?;
+        let key: PairKey = r
+            .get_ref(1)
+            .map_err(db)?
+            .as_blob()
+            .ok()
+            .and_then(|b| b.try_into().ok())
+            .ok_or(StoreError::Corrupt)?;
         let secs = expiry_secs(expires);
-        seen.entry(pair_key(principal, nonce))
+        seen.entry(key)
             .and_modify(|e| *e = (*e).max(secs))
             .or_insert(secs);
         count += 1;
     }
     Ok(count)
 }
+
+/// Every stored pair.
+const ALL: &str = "SELECT expires_ms, key FROM nonces";
+/// The stored pairs of one expiry, through `nonces_expiry`.
+const ONE_EXPIRY: &str = "SELECT expires_ms, key FROM nonces WHERE expires_ms = ?1";
 
 /// An estimate of the table's rows, from its rowid range (two index seeks, where `count(*)`
 /// would scan the table): rows are appended in rowid order and swept oldest first.
@@ -130,17 +211,25 @@ fn estimate_rows(conn: &Connection) -> usize {
 
 impl NonceSet {
     /// An empty set that fills itself from the table on a thread of its own, reading through
-    /// `readers`. Start-up does not wait for it: at a full window (millions of rows) the load
-    /// takes about a second. Until it is done, [`NonceStore::remember_nonce`] waits for it
-    /// before deciding, so no pair is ever judged against a partial set.
+    /// `readers`. Nobody waits for it: until it is done, each request loads its own expiry's
+    /// stored pairs first (see the module docs).
     pub(crate) fn open(readers: Arc<ReaderPool>) -> StoreResult<Arc<Self>> {
         let (tx, loaded) = tokio::sync::watch::channel(Load::Running);
         // Sized up front, so the load does not rehash millions of entries as it goes.
-        let estimate = readers.read(|conn| Ok(estimate_rows(conn)))?;
+        let (estimate, newest_stored_ms) = readers.read(|conn| {
+            let newest = conn
+                .query_row("SELECT max(expires_ms) FROM nonces", [], |r| {
+                    r.get::<_, Option<i64>>(0)
+                })
+                .map_err(db)?;
+            Ok((estimate_rows(conn), newest.unwrap_or(i64::MIN)))
+        })?;
         let set = Arc::new(Self {
             seen: DashMap::with_capacity(estimate),
             loaded,
             done: AtomicBool::new(false),
+            newest_stored_ms,
+            covered: Mutex::default(),
             pending: Arc::default(),
             enqueue: tokio::sync::Mutex::new(()),
         });
@@ -148,11 +237,18 @@ impl NonceSet {
         std::thread::Builder::new()
             .name("signet-nonce-load".into())
             .spawn(move || {
-                let result = readers.read(|conn| load_into(&filling.seen, conn));
+                // Tests hold the load here, to judge requests against an empty set.
+                fail::fail_point!("nonce_load_start");
+                let result = readers.read(|conn| load_into(&filling.seen, conn, ALL, []));
                 let state = match result {
                     Ok(rows) => {
                         tracing::debug!(rows, "nonce set loaded");
                         filling.done.store(true, Ordering::Release);
+                        filling
+                            .covered
+                            .lock()
+                            .unwrap_or_else(|e| e.into_inner())
+                            .clear();
                         Load::Done
                     }
                     Err(e) => {
@@ -170,8 +266,27 @@ impl NonceSet {
         Ok(set)
     }
 
-    /// Waits until the stored pairs are all in the set.
+    /// Whether the set alone decides: `Ok(true)` once every stored pair is in it, `Ok(false)`
+    /// while the load runs (see [`NonceSet::cover`]), an error if the load failed.
+    fn complete(&self) -> StoreResult<bool> {
+        if self.done.load(Ordering::Acquire) {
+            return Ok(true);
+        }
+        match *self.loaded.borrow() {
+            Load::Running => Ok(false),
+            Load::Done => Ok(true),
+            Load::Failed => Err(StoreError::Unavailable),
+        }
+    }
+
+    /// Whether pairs can be judged: fails once the start-up load has failed. Never waits for
+    /// the load, so neither do `/readyz` nor the first signed requests.
     pub(crate) async fn ready(&self) -> StoreResult<()> {
+        self.complete().map(drop)
+    }
+
+    /// Waits until the stored pairs are all in the set.
+    pub(crate) async fn loaded(&self) -> StoreResult<()> {
         if self.done.load(Ordering::Acquire) {
             return Ok(());
         }
@@ -186,13 +301,32 @@ impl NonceSet {
     /// Adds every stored pair to the set, keeping the pairs it already holds. Used after an
     /// import has filled the table behind the set's back.
     pub(crate) async fn learn(&self, readers: &ReaderPool) -> StoreResult<()> {
-        self.ready().await?;
-        readers.read(|conn| load_into(&self.seen, conn).map(drop))
+        self.loaded().await?;
+        readers.read(|conn| load_into(&self.seen, conn, ALL, []).map(drop))
+    }
+
+    /// Makes sure the stored pairs with this expiry are in the set, while the start-up load has
+    /// not got to all of them. One load per expiry: racing requests wait for the first; a failed
+    /// load is retried by the next request.
+    async fn cover(&self, readers: &ReaderPool, expires_ms: i64) -> StoreResult<()> {
+        if expires_ms > self.newest_stored_ms {
+            return Ok(());
+        }
+        let cell = {
+            let mut covered = self.covered.lock().unwrap_or_else(|e| e.into_inner());
+            Arc::clone(covered.entry(expires_ms).or_default())
+        };
+        cell.get_or_try_init(|| async {
+            readers
+                .read(|conn| load_into(&self.seen, conn, ONE_EXPIRY, [expires_ms]))
+                .map(drop)
+        })
+        .await
+        .map(drop)
     }
 
     /// Records the pair and returns `true` if it was not in the set.
-    fn admit(&self, principal: &str, nonce: &str, expires_ms: i64) -> bool {
-        let key = pair_key(principal, nonce);
+    fn admit(&self, key: PairKey, expires_ms: i64) -> bool {
         // `entry` holds the shard lock, so of two racing callers exactly one finds it vacant.
         match self.seen.entry(key) {
             Entry::Occupied(_) => false,
@@ -210,11 +344,11 @@ impl NonceSet {
     }
 }
 
-fn persist(tx: &Transaction<'_>, principal: &str, nonce: &str, expires_ms: i64) -> StoreResult<()> {
+fn persist(tx: &Transaction<'_>, row: &Row) -> StoreResult<()> {
     exec(
         tx,
-        "INSERT INTO nonces (principal, nonce, expires_ms) VALUES (?1, ?2, ?3)",
-        params![principal, nonce, expires_ms],
+        "INSERT INTO nonces (principal, nonce, expires_ms, key) VALUES (?1, ?2, ?3, ?4)",
+        params![row.principal, row.nonce, row.expires_ms, &row.key[..]],
     )
     .map(drop)
 }
@@ -227,8 +361,12 @@ impl NonceStore for SqliteStore {
         nonce: &str,
         expires_ms: i64,
     ) -> StoreResult<bool> {
-        self.nonces.ready().await?;
-        if !self.nonces.admit(principal, nonce, expires_ms) {
+        if !self.nonces.complete()? {
+            // While the load runs, the set may lack a stored pair with this expiry (module docs).
+            self.nonces.cover(&self.readers, expires_ms).await?;
+        }
+        let key = pair_key(principal, nonce);
+        if !self.nonces.admit(key, expires_ms) {
             return Ok(false);
         }
         // Invariant: the pair is durable no later than any audit record appended after this
@@ -246,8 +384,12 @@ impl NonceStore for SqliteStore {
                 .pending
                 .lock()
                 .unwrap_or_else(|e| e.into_inner());
-            p.rows
-                .push((principal.to_owned(), nonce.to_owned(), expires_ms));
+            p.rows.push(Row {
+                principal: principal.to_owned(),
+                nonce: nonce.to_owned(),
+                expires_ms,
+                key,
+            });
             !std::mem::replace(&mut p.flush_queued, true)
         };
         if needs_flush {
@@ -260,7 +402,7 @@ impl NonceStore for SqliteStore {
                         p.flush_queued = false;
                         std::mem::take(&mut p.rows)
                     };
-                    rows.iter().try_for_each(|(p, n, e)| persist(tx, p, n, *e))
+                    rows.iter().try_for_each(|row| persist(tx, row))
                 })
                 .await;
             if let Err(e) = submitted {
@@ -291,9 +433,9 @@ impl NonceStore for SqliteStore {
     }
 
     async fn sweep_nonces(&self, now_ms: i64) -> StoreResult<u64> {
-        // A sweep racing the load could let the loader put back a pair it forgot; that pair
-        // would only be kept until the next sweep, but waiting is simpler to reason about.
-        self.nonces.ready().await?;
+        // Not while the load runs: the loader could put back a pair the sweep forgot (module
+        // docs). Sweeps run in the background, so this wait delays no request.
+        self.nonces.loaded().await?;
         self.nonces.sweep(now_ms);
         let removed = self
             .write(move |tx| exec(tx, "DELETE FROM nonces WHERE expires_ms < ?1", [now_ms]))

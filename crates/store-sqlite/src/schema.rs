@@ -36,6 +36,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0019_audit_evidence.sql"),
     include_str!("../migrations/0020_access_stamp.sql"),
     include_str!("../migrations/0021_oidc_issuers.sql"),
+    include_str!("../migrations/0022_nonce_keys.sql"),
 ];
 
 /// Creates the file if needed and opens the write connection, configured and migrated.
@@ -47,6 +48,8 @@ pub(crate) fn open_writer(path: &Path) -> StoreResult<Connection> {
     })?;
     conn.busy_timeout(BUSY_TIMEOUT).map_err(db)?;
     crate::reader::plan_once(&conn)?;
+    // Before `migrate`: migration 0022 computes the keys of the stored nonces with it.
+    crate::nonce::register_key_function(&conn)?;
     conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
     // WAL lets readers run beside the writer. FULL makes every commit fsync the log, so an
     // acknowledged write survives `kill -9` and power loss (NORMAL could lose the last commits

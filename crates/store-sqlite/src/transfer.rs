@@ -68,6 +68,29 @@ pub(crate) const TABLES: &[&str] = &[
     "webhook_deliveries",
 ];
 
+/// Columns that do not travel: each is computed on import from the row's other columns, so the
+/// logical table is the same as PostgreSQL's. `nonces.key` is the pair's key in the replay set
+/// (`nonce.rs`); `signet_pair_key` is a function of the writer connection, which imports run on.
+/// Each entry: table, column, and the function of the writer connection that computes it from
+/// the listed columns.
+const DERIVED: &[Derived] = &[Derived {
+    table: "nonces",
+    column: "key",
+    function: "signet_pair_key",
+    from: &["principal", "nonce"],
+}];
+
+struct Derived {
+    table: &'static str,
+    column: &'static str,
+    function: &'static str,
+    from: &'static [&'static str],
+}
+
+fn derived(table: &str) -> impl Iterator<Item = &'static Derived> + '_ {
+    DERIVED.iter().filter(move |d| d.table == table)
+}
+
 /// What a column holds, from its declared type. Every table is `STRICT`, so the declared type is
 /// the only type a value of that column can have.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -152,6 +175,9 @@ fn shape(conn: &Connection, table: &str) -> StoreResult<Shape> {
     )?;
     let mut columns = Vec::with_capacity(info.len());
     for (name, declared, _) in &info {
+        if derived(table).any(|d| d.column == name) {
+            continue;
+        }
         let Some(affinity) = Affinity::parse(declared) else {
             tracing::error!(
                 table,
@@ -319,14 +345,33 @@ fn import_table(conn: &Connection, name: &str, table: Table) -> StoreResult<()> 
     // Safe to build from names: `plan` has checked the table name and every column name against
     // this file's own schema, so only identifiers the schema defines reach the SQL text. Values
     // are always bound parameters.
+    // A derived column's value is its function over the parameters of the columns it is
+    // derived from (the function and column names are constants of this file).
+    let mut derived_columns = Vec::new();
+    let mut derived_values = Vec::new();
+    for d in derived(name) {
+        let args = d
+            .from
+            .iter()
+            .map(|from| {
+                let i = table.columns.iter().position(|c| c == from)?;
+                Some(format!("?{}", i + 1))
+            })
+            .collect::<Option<Vec<_>>>()
+            .ok_or(StoreError::Corrupt)?;
+        derived_columns.push(quoted(d.column));
+        derived_values.push(format!("{}({})", d.function, args.join(", ")));
+    }
     let list = table
         .columns
         .iter()
         .map(|c| quoted(c))
+        .chain(derived_columns)
         .collect::<Vec<_>>()
         .join(", ");
     let params = (1..=table.columns.len())
         .map(|i| format!("?{i}"))
+        .chain(derived_values)
         .collect::<Vec<_>>()
         .join(", ");
     let sql = format!("INSERT INTO {} ({list}) VALUES ({params})", quoted(name));

@@ -11,6 +11,10 @@ pub trait NonceStore {
     /// not expired. The pair must be durable no later than any audit record appended after this
     /// call returns, so a restart never forgets a nonce whose request was answered.
     /// `expires_ms` is when the pair may be forgotten; entries are never dropped before it.
+    /// Callers derive it from the request's signed timestamp, so a replay carries the expiry of
+    /// its original: a pair remembered again with the same expiry is always refused, from the
+    /// first call on a store opened over existing data. (A store still loading its stored pairs
+    /// may judge a pair remembered with another expiry by the pair and expiry only.)
     async fn remember_nonce(
         &self,
         principal: &str,

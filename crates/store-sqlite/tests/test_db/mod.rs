@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use signet_store::Store;
-use signet_store::conformance::Harness;
+use signet_store::conformance::{Harness, Reopened};
 use signet_store_sqlite::SqliteStore;
 
 static NEXT: AtomicUsize = AtomicUsize::new(0);
@@ -76,6 +76,12 @@ impl TestDb {
 impl Harness for TestDb {
     fn store(&self) -> Arc<dyn Store> {
         self.dyn_store()
+    }
+
+    /// A second store on the file, as a restarted process opens it (this one stays open).
+    fn reopen(&self) -> Reopened<'_> {
+        let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&self.path).unwrap());
+        Box::pin(async move { Some(store) })
     }
 }
 

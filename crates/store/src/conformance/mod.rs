@@ -2,7 +2,8 @@
 //!
 //! Each body is `pub async fn name(store: Arc<dyn Store>)`, checks only what the trait docs
 //! promise, and panics on failure. The bodies after the `;` in the list (export and import) need
-//! two stores and are `pub async fn name(source: Arc<dyn Store>, target: Arc<dyn Store>)`. A
+//! two stores and are `pub async fn name(source: Arc<dyn Store>, target: Arc<dyn Store>)`; those
+//! after the second `;` (a restart) are `pub async fn name(harness: &dyn Harness)`. A
 //! backend runs them all from an integration test with
 //!
 //! ```ignore
@@ -23,6 +24,8 @@
 // Test bodies: a failed `unwrap` is a failed test, which is exactly what should happen.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 
 use crate::Store;
@@ -44,6 +47,7 @@ pub mod operator;
 pub mod passkey;
 pub mod policy;
 pub mod project;
+pub mod restart;
 pub mod rotation;
 pub mod secret;
 pub mod session;
@@ -55,12 +59,22 @@ pub mod trash;
 pub mod user;
 pub mod vault;
 
+/// [`Harness::reopen`]'s answer: the second store, once opened.
+pub type Reopened<'a> = Pin<Box<dyn Future<Output = Option<Arc<dyn Store>>> + 'a>>;
+
 /// What a backend's constructor expression yields: the store under test, plus anything that
 /// must live until the test ends. It is dropped after the body returns or panics, so a `Drop`
 /// impl can tell the two apart with [`std::thread::panicking`].
 pub trait Harness {
     /// The store the test body receives.
     fn store(&self) -> Arc<dyn Store>;
+
+    /// A second store over the same data, opened now: what a restarted process (SQLite) or
+    /// another replica (PostgreSQL) starts from. `None` where the harness cannot open one; the
+    /// bodies after the second `;` need it and fail without it.
+    fn reopen(&self) -> Reopened<'_> {
+        Box::pin(async { None })
+    }
 }
 
 impl Harness for Arc<dyn Store> {
@@ -286,22 +300,32 @@ macro_rules! conformance_suite {
                 import_refuses_an_ill_typed_cell,
                 export_is_stable,
             }
+            ;
+            // Bodies that take the harness, to open a second store over the same data.
+            restart {
+                stored_nonces_are_refused_by_a_store_opened_after_them,
+            }
         }
     };
     (@emit (names);
         $($module:ident { $($test:ident),* $(,)? })*
         ;
         $($pair_module:ident { $($pair_test:ident),* $(,)? })*
+        ;
+        $($harness_module:ident { $($harness_test:ident),* $(,)? })*
     ) => {
         &[
             $($(concat!(stringify!($module), "::", stringify!($test)),)*)*
             $($(concat!(stringify!($pair_module), "::", stringify!($pair_test)),)*)*
+            $($(concat!(stringify!($harness_module), "::", stringify!($harness_test)),)*)*
         ]
     };
     (@emit (tests $make:expr);
         $($module:ident { $($test:ident),* $(,)? })*
         ;
         $($pair_module:ident { $($pair_test:ident),* $(,)? })*
+        ;
+        $($harness_module:ident { $($harness_test:ident),* $(,)? })*
     ) => {
         $(
             mod $module {
@@ -338,6 +362,20 @@ macro_rules! conformance_suite {
                 )*
             }
         )*
+        $(
+            mod $harness_module {
+                #[allow(unused_imports)]
+                use super::*;
+                $(
+                    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                    async fn $harness_test() {
+                        let harness = $make.await;
+                        $crate::conformance::$harness_module::$harness_test(&harness).await;
+                        drop(harness);
+                    }
+                )*
+            }
+        )*
     };
     ($make:expr) => {
         $crate::conformance_suite!(@with (tests $make));
@@ -365,6 +403,7 @@ mod tests {
             ("passkey", include_str!("passkey.rs")),
             ("policy", include_str!("policy.rs")),
             ("project", include_str!("project.rs")),
+            ("restart", include_str!("restart.rs")),
             ("rotation", include_str!("rotation.rs")),
             ("secret", include_str!("secret.rs")),
             ("session", include_str!("session.rs")),
