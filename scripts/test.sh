@@ -56,6 +56,9 @@ step "protocol vectors, independent Python implementation"
 step "official sikkerkey Python SDK against a real server"
 SIGNET_BIN="${CARGO_TARGET_DIR:-$PWD/target}/debug/signet" .venv/bin/python -m pytest -q tests/sdk
 
+step "signet mcp driven by the official MCP Python SDK against a real server"
+SIGNET_BIN="${CARGO_TARGET_DIR:-$PWD/target}/debug/signet" .venv/bin/python -m pytest -q tests/mcp
+
 step "OpenAPI document: independent validator, and real answers against its schemas"
 SIGNET_BIN="${CARGO_TARGET_DIR:-$PWD/target}/debug/signet" .venv/bin/python -m pytest -q tests/openapi
 

@@ -121,6 +121,7 @@ pub fn document() -> utoipa::openapi::OpenApi {
         crate::events::Api::openapi(),
         crate::admin::alert::WellKnownApi::openapi(),
         crate::agent::Api::openapi(),
+        crate::ai_agent::Api::openapi(),
     ];
     for area in areas {
         doc.merge(area);

@@ -8,6 +8,7 @@ use signet_proto::{SecretId, VaultId};
 use signet_store::{Change, Store};
 
 use crate::account::{Accounts, HashGate, LOGIN_ATTEMPTS_PER_SOURCE_PER_MINUTE};
+use crate::ai_agent::AiAgents;
 use crate::alert::Alerts;
 use crate::audit::AuditLog;
 use crate::auth::{Auth, KeyCache};
@@ -47,6 +48,7 @@ pub struct Signet {
     /// The last readiness answer (`/readyz`).
     readiness: Readiness,
     accounts: Accounts,
+    ai_agents: AiAgents,
     alerts: Alerts,
     audit: AuditLog,
     auth: Auth,
@@ -156,7 +158,29 @@ impl Signet {
                 woken.notify_one();
             }
         }));
+        let audit = AuditLog { cx: cx.clone() };
+        let auth = Auth {
+            cx: cx.clone(),
+            keys: Arc::new(KeyCache::default()),
+            network: network.clone(),
+            budgets: budgets.clone(),
+        };
+        let machines = Machines { cx: cx.clone() };
+        let rotation = Rotation {
+            cx: cx.clone(),
+            reads: reads.clone(),
+            secrets: secrets.clone(),
+        };
+        let ai_agents = AiAgents {
+            cx: cx.clone(),
+            auth: auth.clone(),
+            secrets: secrets.clone(),
+            machines: machines.clone(),
+            rotation: rotation.clone(),
+            audit: audit.clone(),
+        };
         Ok(Self {
+            ai_agents,
             alerts: Alerts {
                 cx: cx.clone(),
                 wake: tail_wake,
@@ -168,13 +192,8 @@ impl Signet {
                 wake: dispatch_wake,
             },
             readiness: Readiness::default(),
-            audit: AuditLog { cx: cx.clone() },
-            auth: Auth {
-                cx: cx.clone(),
-                keys: Arc::new(KeyCache::default()),
-                network: network.clone(),
-                budgets: budgets.clone(),
-            },
+            audit,
+            auth,
             enrollment: Enrollment {
                 cx: cx.clone(),
                 network: network.clone(),
@@ -193,7 +212,7 @@ impl Signet {
                 cx: cx.clone(),
                 connections: Connections { cx: cx.clone() },
             },
-            machines: Machines { cx: cx.clone() },
+            machines,
             managed: Managed {
                 cx: cx.clone(),
                 reads: reads.clone(),
@@ -201,11 +220,7 @@ impl Signet {
             },
             operators: Operators { cx: cx.clone() },
             policies: Policies { cx: cx.clone() },
-            rotation: Rotation {
-                cx: cx.clone(),
-                reads: reads.clone(),
-                secrets: secrets.clone(),
-            },
+            rotation,
             secrets,
             sessions: Sessions {
                 cx: cx.clone(),
@@ -233,6 +248,11 @@ impl Signet {
             reads,
             cx,
         })
+    }
+
+    /// AI agents: their management routes and the operators' management of them.
+    pub fn ai_agents(&self) -> &AiAgents {
+        &self.ai_agents
     }
 
     /// The vault this installation serves.

@@ -103,6 +103,11 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         name: "0015_access_stamp.sql",
         sql: include_str!("../migrations/0015_access_stamp.sql"),
     },
+    Migration {
+        version: 16,
+        name: "0016_ai_agents.sql",
+        sql: include_str!("../migrations/0016_ai_agents.sql"),
+    },
 ];
 
 /// Applies any missing migrations. [`StoreError::Corrupt`] if the database records a version

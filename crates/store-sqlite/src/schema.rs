@@ -35,6 +35,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0018_lease_reuse.sql"),
     include_str!("../migrations/0019_audit_evidence.sql"),
     include_str!("../migrations/0020_access_stamp.sql"),
+    include_str!("../migrations/0021_ai_agents.sql"),
 ];
 
 /// Creates the file if needed and opens the write connection, configured and migrated.

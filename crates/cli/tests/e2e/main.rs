@@ -76,3 +76,6 @@ mod managed;
 // Machine-signed evidence on audit records, offline signature checks, and the audit archive
 // (issue 13, goal 6).
 mod audit_archive;
+// AI agents: a tokenless request approved as an agent, `signet mcp` over stdio, scopes,
+// confirmation, and the agent's key refused on machine routes (issue 14 §2).
+mod ai_agent;
