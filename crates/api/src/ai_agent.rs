@@ -28,6 +28,7 @@ pub struct AgentWhoami {
     pub scopes: Vec<String>,
     /// Its project allowlist; absent: every project.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Vec<String>>)]
     pub project_ids: Option<Vec<ProjectId>>,
 }
 
@@ -103,6 +104,7 @@ pub struct AiAgentAnswer {
     pub scopes: Vec<String>,
     /// Its project allowlist; absent: every project.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Vec<String>>)]
     pub project_ids: Option<Vec<ProjectId>>,
 }
 

@@ -21,14 +21,14 @@ use serde_json::{Map, Value, json};
 use signet_client::api::admin::audit::AuditQueryRequest;
 use signet_client::api::ai_agent::AgentCreateSecretRequest;
 use signet_client::{AgentClient, ClientError, SignetHome};
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use std::io::{BufRead as _, Read as _, Write as _};
 use zeroize::Zeroizing;
 
 /// MCP revisions understood, newest first.
 pub const PROTOCOL_VERSIONS: [&str; 4] = ["2025-11-25", "2025-06-18", "2025-03-26", "2024-11-05"];
 
 /// The longest line read from stdin (a secret value travels in one): 1 MiB.
-const MAX_LINE: usize = 1 << 20;
+const MAX_LINE: u64 = 1 << 20;
 
 /// `signet mcp`.
 #[derive(Debug, clap::Args)]
@@ -43,43 +43,75 @@ pub struct McpArgs {
 pub async fn run(args: McpArgs) -> anyhow::Result<ExitCode> {
     let home = SignetHome::from_env()?;
     let client = AgentClient::new(home.load(args.identity.as_deref())?)?;
-    let mut lines = BufReader::new(tokio::io::stdin());
-    let mut out = tokio::io::stdout();
-    let mut buf = Vec::new();
-    loop {
-        buf.clear();
-        let n = (&mut lines)
-            .take(MAX_LINE as u64 + 1)
-            .read_until(b'\n', &mut buf)
-            .await?;
-        if n == 0 {
-            return Ok(ExitCode::SUCCESS);
+    // Standard input is read on a blocking thread (the runtime has no async stdin here), one
+    // message at a time; the answers are written in order as each is handled.
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<Line>(1);
+    let reader = tokio::task::spawn_blocking(move || read_lines(&tx));
+    let mut out = std::io::stdout();
+    while let Some(line) = rx.recv().await {
+        let reply = match line {
+            Line::TooLong => Some(error(Value::Null, -32600, "message too large")),
+            Line::Message(text) => handle(&client, &text).await,
+        };
+        if let Some(reply) = reply {
+            let mut bytes = serde_json::to_vec(&reply)?;
+            bytes.push(b'\n');
+            out.write_all(&bytes)?;
+            out.flush()?;
         }
-        if n > MAX_LINE {
+    }
+    reader.await??;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// One line of standard input.
+enum Line {
+    /// A message's bytes (it may hold a secret's value on its way in: wiped when dropped).
+    Message(Zeroizing<Vec<u8>>),
+    /// A line over [`MAX_LINE`], skipped.
+    TooLong,
+}
+
+/// Reads lines until end of input or until the receiver is gone. Blank lines are skipped.
+fn read_lines(tx: &tokio::sync::mpsc::Sender<Line>) -> std::io::Result<()> {
+    let mut input = std::io::stdin().lock();
+    loop {
+        let mut buf = Zeroizing::new(Vec::new());
+        let n = (&mut input).take(MAX_LINE + 1).read_until(b'\n', &mut buf)?;
+        if n == 0 {
+            return Ok(());
+        }
+        let line = if u64::try_from(n).unwrap_or(u64::MAX) > MAX_LINE {
             // The rest of an over-long line cannot be parsed as a message; skip to its end.
             if !buf.ends_with(b"\n") {
-                let mut rest = Vec::new();
-                lines.read_until(b'\n', &mut rest).await?;
+                skip_line(&mut input)?;
             }
-            write(&mut out, &error(Value::Null, -32600, "message too large")).await?;
+            Line::TooLong
+        } else if buf.iter().all(u8::is_ascii_whitespace) {
             continue;
-        }
-        let text = Zeroizing::new(buf.clone());
-        if text.iter().all(u8::is_ascii_whitespace) {
-            continue;
-        }
-        if let Some(reply) = handle(&client, &text).await {
-            write(&mut out, &reply).await?;
+        } else {
+            Line::Message(buf)
+        };
+        if tx.blocking_send(line).is_err() {
+            return Ok(());
         }
     }
 }
 
-async fn write(out: &mut tokio::io::Stdout, message: &Value) -> anyhow::Result<()> {
-    let mut line = serde_json::to_vec(message)?;
-    line.push(b'\n');
-    out.write_all(&line).await?;
-    out.flush().await?;
-    Ok(())
+/// Discards input up to and including the next newline, a buffer at a time.
+fn skip_line(r: &mut impl std::io::BufRead) -> std::io::Result<()> {
+    loop {
+        let chunk = r.fill_buf()?;
+        if chunk.is_empty() {
+            return Ok(());
+        }
+        if let Some(i) = chunk.iter().position(|b| *b == b'\n') {
+            r.consume(i + 1);
+            return Ok(());
+        }
+        let n = chunk.len();
+        r.consume(n);
+    }
 }
 
 fn error(id: Value, code: i64, message: &str) -> Value {

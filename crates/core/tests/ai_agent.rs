@@ -379,6 +379,19 @@ async fn operators_approve_agents_and_set_scopes_strictly() {
         .await,
         Err(CoreError::BadRequest(_))
     ));
+    // Below admin, no approval: developers and viewers do not manage machines.
+    for role in [signet_store::Role::Viewer, signet_store::Role::Developer] {
+        let low = AuthedOperator {
+            role,
+            ..w.owner.clone()
+        };
+        assert_eq!(
+            ops.approve_as_agent(&low, &id, &fingerprint(&m), &bad("audit.read"), None)
+                .await
+                .err(),
+            Some(CoreError::Forbidden)
+        );
+    }
     let (_, decoy) = pending(&w, "decoy").await;
     assert!(matches!(
         ops.approve_as_agent(&w.owner, &id, &fingerprint(&decoy), &bad("audit.read"), None)
