@@ -62,8 +62,8 @@ class Session:
         self.session = session
         self.results: list[str] = []
 
-    async def call(self, name: str, **arguments):
-        r = await self.session.call_tool(name, arguments)
+    async def call(self, tool: str, /, **arguments):
+        r = await self.session.call_tool(tool, arguments)
         dumped = json.dumps({
             "content": [c.model_dump(mode="json") for c in r.content],
             "structured": r.structured_content,
@@ -72,14 +72,14 @@ class Session:
         self.results.append(dumped)
         return r
 
-    async def ok(self, name: str, **arguments) -> dict:
-        r = await self.call(name, **arguments)
-        assert not r.is_error, f"{name}: {r.content}"
+    async def ok(self, tool: str, /, **arguments) -> dict:
+        r = await self.call(tool, **arguments)
+        assert not r.is_error, f"{tool}: {r.content}"
         return r.structured_content
 
-    async def refused(self, name: str, **arguments) -> str:
-        r = await self.call(name, **arguments)
-        assert r.is_error, f"{name} should be refused: {r.structured_content}"
+    async def refused(self, tool: str, /, **arguments) -> str:
+        r = await self.call(tool, **arguments)
+        assert r.is_error, f"{tool} should be refused: {r.structured_content}"
         return " ".join(c.text for c in r.content)
 
 

@@ -133,11 +133,20 @@ pub async fn run(args: AiAgentArgs, json: bool) -> anyhow::Result<ExitCode> {
                 project_ids: project_ids(&client, &scopes.projects).await?,
             };
             let id = ids::machine(&id)?;
-            ("updated", client.ai_agents().set_scopes(&id, &request).await?)
+            (
+                "updated",
+                client.ai_agents().set_scopes(&id, &request).await?,
+            )
         }
-        AiAgentCommand::Disable { id } => return act(&client, &id, MachineAction::Disable, json).await,
-        AiAgentCommand::Enable { id } => return act(&client, &id, MachineAction::Enable, json).await,
-        AiAgentCommand::Delete { id } => return act(&client, &id, MachineAction::Revoke, json).await,
+        AiAgentCommand::Disable { id } => {
+            return act(&client, &id, MachineAction::Disable, json).await;
+        }
+        AiAgentCommand::Enable { id } => {
+            return act(&client, &id, MachineAction::Enable, json).await;
+        }
+        AiAgentCommand::Delete { id } => {
+            return act(&client, &id, MachineAction::Revoke, json).await;
+        }
     };
     if json {
         output::json(&agent)?;

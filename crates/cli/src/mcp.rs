@@ -77,7 +77,9 @@ fn read_lines(tx: &tokio::sync::mpsc::Sender<Line>) -> std::io::Result<()> {
     let mut input = std::io::stdin().lock();
     loop {
         let mut buf = Zeroizing::new(Vec::new());
-        let n = (&mut input).take(MAX_LINE + 1).read_until(b'\n', &mut buf)?;
+        let n = (&mut input)
+            .take(MAX_LINE + 1)
+            .read_until(b'\n', &mut buf)?;
         if n == 0 {
             return Ok(());
         }
@@ -192,7 +194,13 @@ fn initialize(params: &Value) -> Value {
 }
 
 /// A tool's declaration.
-fn tool(name: &str, description: &str, properties: Value, required: &[&str], hints: Value) -> Value {
+fn tool(
+    name: &str,
+    description: &str,
+    properties: Value,
+    required: &[&str],
+    hints: Value,
+) -> Value {
     json!({
         "name": name,
         "description": description,
@@ -221,15 +229,38 @@ fn tools() -> Vec<Value> {
     let confirm = json!({"type": "boolean",
         "description": "Must be true: this takes access away. Ask the person before setting it."});
     vec![
-        tool("whoami", "This agent's id, name, scopes and project allowlist.", json!({}), &[], read_only()),
-        tool("list_projects", "List the projects this agent may see (scope projects.read).",
-            json!({}), &[], read_only()),
-        tool("create_project", "Create a project (scope projects.write).",
-            json!({"name": s("The project's name.")}), &["name"], writes(false, false)),
-        tool("list_secrets", "List a project's secrets: names, ids, versions; never values \
+        tool(
+            "whoami",
+            "This agent's id, name, scopes and project allowlist.",
+            json!({}),
+            &[],
+            read_only(),
+        ),
+        tool(
+            "list_projects",
+            "List the projects this agent may see (scope projects.read).",
+            json!({}),
+            &[],
+            read_only(),
+        ),
+        tool(
+            "create_project",
+            "Create a project (scope projects.write).",
+            json!({"name": s("The project's name.")}),
+            &["name"],
+            writes(false, false),
+        ),
+        tool(
+            "list_secrets",
+            "List a project's secrets: names, ids, versions; never values \
             (scope secrets.read).",
-            json!({"project_id": s("The project's id (proj_...).")}), &["project_id"], read_only()),
-        tool("create_secret", "Create a secret (scope secrets.write). Give value or fields, or \
+            json!({"project_id": s("The project's id (proj_...).")}),
+            &["project_id"],
+            read_only(),
+        ),
+        tool(
+            "create_secret",
+            "Create a secret (scope secrets.write). Give value or fields, or \
             generate: true for a server-generated value nobody sees. The value is never returned.",
             json!({
                 "project_id": s("The project's id (proj_...)."),
@@ -238,39 +269,79 @@ fn tools() -> Vec<Value> {
                 "fields": {"type": "object", "additionalProperties": {"type": "string"},
                     "description": "A structured secret's fields (write-only)."},
                 "generate": {"type": "boolean", "description": "Generate the value on the server."},
-            }), &["project_id", "name"], writes(false, false)),
-        tool("rotate_secret", "Rotate a secret to a new server-generated value (scope \
+            }),
+            &["project_id", "name"],
+            writes(false, false),
+        ),
+        tool(
+            "rotate_secret",
+            "Rotate a secret to a new server-generated value (scope \
             secrets.write). The value is never returned.",
-            json!({"secret_id": s("The secret's id (sk_...).")}), &["secret_id"], writes(false, false)),
-        tool("list_machines", "List machines with their state, fingerprint, projects and grants \
-            (scope machines.read).", json!({}), &[], read_only()),
-        tool("approve_machine", "Approve a pending machine (scope machines.write). The \
+            json!({"secret_id": s("The secret's id (sk_...).")}),
+            &["secret_id"],
+            writes(false, false),
+        ),
+        tool(
+            "list_machines",
+            "List machines with their state, fingerprint, projects and grants \
+            (scope machines.read).",
+            json!({}),
+            &[],
+            read_only(),
+        ),
+        tool(
+            "approve_machine",
+            "Approve a pending machine (scope machines.write). The \
             fingerprint must be the one the machine printed, as the person read it to you.",
             json!({"machine_id": s("The machine's id."),
                 "fingerprint": s("The fingerprint the machine printed.")}),
-            &["machine_id", "fingerprint"], writes(false, true)),
-        tool("enable_machine", "Let a disabled machine read again (scope machines.write).",
-            json!({"machine_id": s("The machine's id.")}), &["machine_id"], writes(false, true)),
-        tool("disable_machine", "Stop a machine from reading, reversibly (scope \
+            &["machine_id", "fingerprint"],
+            writes(false, true),
+        ),
+        tool(
+            "enable_machine",
+            "Let a disabled machine read again (scope machines.write).",
+            json!({"machine_id": s("The machine's id.")}),
+            &["machine_id"],
+            writes(false, true),
+        ),
+        tool(
+            "disable_machine",
+            "Stop a machine from reading, reversibly (scope \
             machines.write). Needs confirm: true.",
             json!({"machine_id": s("The machine's id."), "confirm": confirm.clone()}),
-            &["machine_id", "confirm"], writes(true, true)),
-        tool("grant_secret", "Let a machine read one secret (scope machines.write).",
+            &["machine_id", "confirm"],
+            writes(true, true),
+        ),
+        tool(
+            "grant_secret",
+            "Let a machine read one secret (scope machines.write).",
             json!({"machine_id": s("The machine's id."), "secret_id": s("The secret's id.")}),
-            &["machine_id", "secret_id"], writes(false, true)),
-        tool("revoke_secret", "Take one secret back from a machine (scope machines.write). \
+            &["machine_id", "secret_id"],
+            writes(false, true),
+        ),
+        tool(
+            "revoke_secret",
+            "Take one secret back from a machine (scope machines.write). \
             Needs confirm: true.",
             json!({"machine_id": s("The machine's id."), "secret_id": s("The secret's id."),
                 "confirm": confirm}),
-            &["machine_id", "secret_id", "confirm"], writes(true, true)),
-        tool("query_audit", "Query the audit log, newest first (scope audit.read).",
+            &["machine_id", "secret_id", "confirm"],
+            writes(true, true),
+        ),
+        tool(
+            "query_audit",
+            "Query the audit log, newest first (scope audit.read).",
             json!({
                 "action": s("Only this action, e.g. secret_read."),
                 "actor_id": s("Only this actor id."),
                 "result": s("Only ok, denied or failed."),
                 "limit": {"type": "integer", "minimum": 1, "maximum": 1000},
                 "before_seq": {"type": "integer", "minimum": 1},
-            }), &[], read_only()),
+            }),
+            &[],
+            read_only(),
+        ),
     ]
 }
 
@@ -291,7 +362,21 @@ fn refusal(text: &str) -> Value {
 }
 
 fn refused(e: &ClientError) -> Value {
-    refusal(&format!("The Signet server refused: {e}"))
+    // The server's answers are uniform on purpose; say what each can mean, so the model can
+    // tell the person rather than retry.
+    let hint = match e.status() {
+        Some(401) => {
+            " (HTTP 401: this agent's key was not accepted: not approved as an agent, \
+            revoked, or its clock is off)"
+        }
+        Some(403) => {
+            " (HTTP 403: outside this agent's scopes or project allowlist, an agent as \
+            target, or no such object; an operator can change the scopes)"
+        }
+        Some(status) => &format!(" (HTTP {status})"),
+        None => "",
+    };
+    refusal(&format!("The Signet server refused: {e}{hint}"))
 }
 
 /// A required string argument, or the refusal that names it.

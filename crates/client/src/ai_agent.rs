@@ -17,9 +17,9 @@ use signet_api::ai_agent::{
 use signet_api::route;
 use signet_proto::Identity;
 
+use crate::ClientError;
 use crate::identity::{self, Credentials};
 use crate::request::{ClientOptions, Principal, RetryNetwork, Signer};
-use crate::ClientError;
 
 /// Manages a vault as one AI agent. Reads are retried like a machine's; writes only when the
 /// connection never opened, so none is applied twice. Cheap to clone.
@@ -105,7 +105,8 @@ impl AgentClient {
         &self,
         request: &AgentCreateSecretRequest,
     ) -> Result<SecretMetadataAnswer, ClientError> {
-        self.write(route::ai_agent::SECRETS, request, "secret").await
+        self.write(route::ai_agent::SECRETS, request, "secret")
+            .await
     }
 
     /// `POST /v1/ai/secrets/{id}/rotate`.
@@ -167,7 +168,10 @@ impl AgentClient {
     }
 
     /// `POST /v1/ai/audit/query`.
-    pub async fn audit(&self, query: &AuditQueryRequest) -> Result<AuditRecordsAnswer, ClientError> {
+    pub async fn audit(
+        &self,
+        query: &AuditQueryRequest,
+    ) -> Result<AuditRecordsAnswer, ClientError> {
         let body = encode(query)?;
         self.signer
             .call_json(

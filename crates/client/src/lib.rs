@@ -38,7 +38,6 @@ mod operator;
 mod request;
 mod secret;
 
-pub use ai_agent::AgentClient;
 pub use admin::account::Account;
 pub use admin::ai_agent::AiAgents;
 pub use admin::alert::{Alerts, webhook_keys};
@@ -54,6 +53,7 @@ pub use admin::token::Tokens;
 pub use admin::trash::Trash;
 pub use admin::user::Users;
 pub use admin::vault::Vault;
+pub use ai_agent::AgentClient;
 pub use error::{ClientError, ErrorCode, HttpErrorKind, IdentityFileError};
 pub use identity::{Credentials, OperatorIdentity, SignetHome};
 pub use machine::{

@@ -251,13 +251,19 @@ impl AiAgents {
         if agent.scopes.contains(&needs) {
             return Ok(op);
         }
-        let detail = format!("reason={} needs={}", DenialReason::AgentScope, needs.as_str());
+        let detail = format!(
+            "reason={} needs={}",
+            DenialReason::AgentScope,
+            needs.as_str()
+        );
         Err(self.cx.deny(&op, action.audit_action(), &detail).await)
     }
 
     /// The same audited 403 as for a machine that does not exist.
     async fn refuse(&self, op: &AuthedOperator, action: AgentAction) -> CoreError {
-        self.cx.deny(op, action.audit_action(), "target=ai_agent").await
+        self.cx
+            .deny(op, action.audit_action(), "target=ai_agent")
+            .await
     }
 
     /// The agent itself: its id, name, scopes and allowlist. Needs no scope; audited.
@@ -531,8 +537,8 @@ impl AiAgents {
             .machine(&mid)
             .await?
             .ok_or(CoreError::NotFound)?;
-        let quoted =
-            Fingerprint::parse(fingerprint).ok_or_else(|| CoreError::bad("fingerprint is malformed"))?;
+        let quoted = Fingerprint::parse(fingerprint)
+            .ok_or_else(|| CoreError::bad("fingerprint is malformed"))?;
         if !quoted.matches(&m.public_key.fingerprint()) {
             let e = self.cx.event(
                 &Actor::operator(op),

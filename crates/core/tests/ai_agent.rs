@@ -150,7 +150,10 @@ async fn each_scope_allows_its_methods_and_nothing_else() {
         .iter()
         .filter(|r| r.event.actor_kind == ActorKind::AiAgent)
         .collect();
-    assert_eq!(by_agents.len(), AgentScope::ALL.len() * (AgentScope::ALL.len() - 1));
+    assert_eq!(
+        by_agents.len(),
+        AgentScope::ALL.len() * (AgentScope::ALL.len() - 1)
+    );
     assert!(
         by_agents
             .iter()
@@ -190,7 +193,8 @@ async fn an_agent_key_never_passes_as_a_machine_and_a_machine_key_never_as_an_ag
         ))
         .await;
     assert_eq!(as_agent.err(), Some(CoreError::Unauthenticated));
-    // The refusals are recorded with their reason.
+    // The refusal is recorded with its reason (later failures from the same source within the
+    // interval are counted into one aggregated record: `crate::failures`).
     let records = w
         .store
         .audit(&AuditFilter {
@@ -203,7 +207,7 @@ async fn an_agent_key_never_passes_as_a_machine_and_a_machine_key_never_as_an_ag
         .iter()
         .filter(|r| r.event.detail.contains("principal_class"))
         .count();
-    assert!(class >= 2, "both refusals audited: {class}");
+    assert!(class >= 1, "the refusal is audited");
 }
 
 #[tokio::test]
@@ -214,7 +218,13 @@ async fn an_agent_never_acts_on_an_agent_or_itself() {
     let all = vec!["audit.read".to_owned()];
     w.signet
         .ai_agents()
-        .approve_as_agent(&w.owner, &other.id.to_string(), &fingerprint(&other), &all, None)
+        .approve_as_agent(
+            &w.owner,
+            &other.id.to_string(),
+            &fingerprint(&other),
+            &all,
+            None,
+        )
         .await
         .unwrap();
     let agents = w.signet.ai_agents();
@@ -237,7 +247,11 @@ async fn an_agent_never_acts_on_an_agent_or_itself() {
     // A pending agent-to-be cannot be approved by an agent either, and agents are not listed.
     let (_, fresh) = pending(&w, "fresh").await;
     let listed = agents.machines(&a).await.unwrap();
-    assert!(listed.iter().all(|m| m.id != a.machine.record.id && m.id != other.id));
+    assert!(
+        listed
+            .iter()
+            .all(|m| m.id != a.machine.record.id && m.id != other.id)
+    );
     assert!(listed.iter().any(|m| m.id == fresh.id));
     // A wrong fingerprint is refused; the right one approves the machine as a machine.
     let wrong = fingerprint(&pending(&w, "decoy").await.1);
@@ -253,7 +267,10 @@ async fn an_agent_never_acts_on_an_agent_or_itself() {
         .unwrap();
     assert_eq!(approved.status, "approved");
     let row = w.store.machine(&fresh.id).await.unwrap().unwrap();
-    assert_eq!(row.ai_agent, None, "an agent approves machines, never agents");
+    assert_eq!(
+        row.ai_agent, None,
+        "an agent approves machines, never agents"
+    );
     // Unknown and malformed ids are the same 403 as an agent.
     assert_eq!(
         agents
@@ -295,7 +312,7 @@ async fn the_allowlist_limits_projects_machines_and_the_audit_log() {
     let projects = agents.projects(&a).await.unwrap();
     assert_eq!(
         projects.iter().map(|p| p.id.clone()).collect::<Vec<_>>(),
-        [w.machine.project.clone()]
+        std::slice::from_ref(&w.machine.project)
     );
     assert_eq!(
         agents.secrets(&a, other.id.as_str()).await.err(),
@@ -318,7 +335,13 @@ async fn the_allowlist_limits_projects_machines_and_the_audit_log() {
     );
     assert_eq!(
         agents
-            .audit(&a, &AuditFilter { limit: 1, ..AuditFilter::default() })
+            .audit(
+                &a,
+                &AuditFilter {
+                    limit: 1,
+                    ..AuditFilter::default()
+                }
+            )
             .await
             .err(),
         Some(CoreError::Forbidden)
@@ -348,7 +371,10 @@ async fn the_allowlist_limits_projects_machines_and_the_audit_log() {
         Some(CoreError::Forbidden)
     );
     let mid = MachineId::parse(&w.machine.id).unwrap();
-    assert_eq!(w.store.memberships(&mid).await.unwrap(), [w.machine.project.clone()]);
+    assert_eq!(
+        w.store.memberships(&mid).await.unwrap(),
+        std::slice::from_ref(&w.machine.project)
+    );
 }
 
 #[tokio::test]
@@ -358,10 +384,12 @@ async fn operators_approve_agents_and_set_scopes_strictly() {
     let (_, m) = pending(&w, "agent").await;
     let id = m.id.to_string();
     let bad = |s: &str| vec![s.to_owned()];
-    for scopes in [bad("secrets.reveal"), bad("Projects.Read"), bad(""), vec![
-        "audit.read".to_owned(),
-        "audit.read".to_owned(),
-    ]] {
+    for scopes in [
+        bad("secrets.reveal"),
+        bad("Projects.Read"),
+        bad(""),
+        vec!["audit.read".to_owned(), "audit.read".to_owned()],
+    ] {
         assert!(matches!(
             ops.approve_as_agent(&w.owner, &id, &fingerprint(&m), &scopes, None)
                 .await,
@@ -394,11 +422,20 @@ async fn operators_approve_agents_and_set_scopes_strictly() {
     }
     let (_, decoy) = pending(&w, "decoy").await;
     assert!(matches!(
-        ops.approve_as_agent(&w.owner, &id, &fingerprint(&decoy), &bad("audit.read"), None)
-            .await,
+        ops.approve_as_agent(
+            &w.owner,
+            &id,
+            &fingerprint(&decoy),
+            &bad("audit.read"),
+            None
+        )
+        .await,
         Err(CoreError::BadRequest(_))
     ));
-    assert_eq!(w.store.machine(&m.id).await.unwrap().unwrap().status, MachineStatus::Pending);
+    assert_eq!(
+        w.store.machine(&m.id).await.unwrap().unwrap().status,
+        MachineStatus::Pending
+    );
 
     let v = ops
         .approve_as_agent(&w.owner, &id, &fingerprint(&m), &bad("audit.read"), None)

@@ -243,6 +243,32 @@ impl FromRequest<AppState> for MachineCall {
     }
 }
 
+/// A request signed by an AI agent's key (`signet_core::ai_agent`): the same headers and checks
+/// as [`MachineCall`], admitted only for a machine row approved as an agent.
+pub struct AgentCall {
+    /// The agent.
+    pub agent: signet_core::ai_agent::AuthedAgent,
+    /// The exact body that was signed.
+    pub body: Bytes,
+}
+
+impl FromRequest<AppState> for AgentCall {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request<Body>, state: &AppState) -> Result<Self, ApiError> {
+        let (parts, body, ip) = signed(req, state).await?;
+        if parts.headers.contains_key(HEADER_OPERATOR_ID) {
+            return Err(ApiError::new(ErrorCode::AuthenticationFailed));
+        }
+        let agent = state
+            .signet
+            .ai_agents()
+            .authenticate(&signed_request(&parts, &body, ip, HEADER_MACHINE_ID))
+            .await?;
+        Ok(Self { agent, body })
+    }
+}
+
 /// A machine request whose signature and window checked out, and nothing else: the benchmark's
 /// ceiling (`signet_core::ceiling`), extracted through the same steps as [`MachineCall`] up to
 /// the signature. Only routed under the `bench_ceiling` setting.
@@ -508,31 +534,5 @@ mod tests {
         let mut h = xff("192.0.2.1");
         h.append("x-forwarded-for", HeaderValue::from_bytes(b"\xff").unwrap());
         assert_eq!(forwarded_client(&trusted, peer, &h), ClientAddr::Unknown);
-    }
-}
-
-/// A request signed by an AI agent's key (`signet_core::ai_agent`): the same headers and checks
-/// as [`MachineCall`], admitted only for a machine row approved as an agent.
-pub struct AgentCall {
-    /// The agent.
-    pub agent: signet_core::ai_agent::AuthedAgent,
-    /// The exact body that was signed.
-    pub body: Bytes,
-}
-
-impl FromRequest<AppState> for AgentCall {
-    type Rejection = ApiError;
-
-    async fn from_request(req: Request<Body>, state: &AppState) -> Result<Self, ApiError> {
-        let (parts, body, ip) = signed(req, state).await?;
-        if parts.headers.contains_key(HEADER_OPERATOR_ID) {
-            return Err(ApiError::new(ErrorCode::AuthenticationFailed));
-        }
-        let agent = state
-            .signet
-            .ai_agents()
-            .authenticate(&signed_request(&parts, &body, ip, HEADER_MACHINE_ID))
-            .await?;
-        Ok(Self { agent, body })
     }
 }

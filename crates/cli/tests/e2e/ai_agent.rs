@@ -12,7 +12,15 @@ fn request(s: &TestServer, home: &std::path::Path, vault: &str, name: &str) -> (
     let out = run(
         home,
         &[
-            "--json", "enroll", "--server", &s.url, "--vault", vault, "--request", "--name", name,
+            "--json",
+            "enroll",
+            "--server",
+            &s.url,
+            "--vault",
+            vault,
+            "--request",
+            "--name",
+            name,
         ],
     );
     assert!(out.status.success(), "enroll: {}", stderr(&out));
@@ -32,8 +40,10 @@ fn mcp(home: &std::path::Path, calls: &[(&str, Value)]) -> Vec<Value> {
         json!({"jsonrpc": "2.0", "method": "notifications/initialized"}),
     ];
     for (i, (tool, args)) in calls.iter().enumerate() {
-        lines.push(json!({"jsonrpc": "2.0", "id": i + 1, "method": "tools/call",
-            "params": {"name": tool, "arguments": args}}));
+        lines.push(
+            json!({"jsonrpc": "2.0", "id": i + 1, "method": "tools/call",
+            "params": {"name": tool, "arguments": args}}),
+        );
     }
     let input: String = lines.iter().map(|l| format!("{l}\n")).collect();
     let out = run_with_stdin(home, &["mcp"], &input);
@@ -76,7 +86,14 @@ fn an_agent_manages_over_mcp_within_its_scopes_and_never_reads(backend: Backend)
         .to_owned();
     let value = "operator-value-9f3k";
     let secret = s.op_json(&[
-        "secret", "create", "--project", &project, "--name", "db", "--value", value,
+        "secret",
+        "create",
+        "--project",
+        &project,
+        "--name",
+        "db",
+        "--value",
+        value,
     ])["id"]
         .as_str()
         .expect("secret")
@@ -88,7 +105,13 @@ fn an_agent_manages_over_mcp_within_its_scopes_and_never_reads(backend: Backend)
 
     // An unknown scope is a 400, and nothing changes.
     let bad = s.op(&[
-        "ai-agent", "approve", &agent, "--fingerprint", &agent_fp, "--scope", "secrets.reveal",
+        "ai-agent",
+        "approve",
+        &agent,
+        "--fingerprint",
+        &agent_fp,
+        "--scope",
+        "secrets.reveal",
     ]);
     assert!(!bad.status.success());
     assert!(stderr(&bad).contains("unknown scope"), "{}", stderr(&bad));
@@ -114,12 +137,21 @@ fn an_agent_manages_over_mcp_within_its_scopes_and_never_reads(backend: Backend)
         &[
             ("list_secrets", json!({"project_id": project})),
             ("rotate_secret", json!({"secret_id": secret})),
-            ("approve_machine", json!({"machine_id": machine, "fingerprint": machine_fp})),
-            ("grant_secret", json!({"machine_id": machine, "secret_id": secret})),
+            (
+                "approve_machine",
+                json!({"machine_id": machine, "fingerprint": machine_fp}),
+            ),
+            (
+                "grant_secret",
+                json!({"machine_id": machine, "secret_id": secret}),
+            ),
             ("disable_machine", json!({"machine_id": machine})),
             ("list_machines", json!({})),
             ("query_audit", json!({})),
-            ("approve_machine", json!({"machine_id": agent, "fingerprint": agent_fp})),
+            (
+                "approve_machine",
+                json!({"machine_id": agent, "fingerprint": agent_fp}),
+            ),
         ],
     );
     assert_eq!(ok(&answers[0])["secrets"][0]["name"], "db");
@@ -148,26 +180,45 @@ fn an_agent_manages_over_mcp_within_its_scopes_and_never_reads(backend: Backend)
 
     // Operators change the scopes; disable with confirm; the audit names the agent.
     s.op_json(&[
-        "ai-agent", "scopes", &agent, "--scope", "audit.read", "--scope", "machines.write",
+        "ai-agent",
+        "scopes",
+        &agent,
+        "--scope",
+        "audit.read",
+        "--scope",
+        "machines.write",
     ]);
     let answers = mcp(
         &agent_home,
         &[
-            ("disable_machine", json!({"machine_id": machine, "confirm": true})),
+            (
+                "disable_machine",
+                json!({"machine_id": machine, "confirm": true}),
+            ),
             ("query_audit", json!({"limit": 500})),
             ("rotate_secret", json!({"secret_id": secret})),
         ],
     );
     assert_eq!(ok(&answers[0])["enabled"], false);
-    let records = ok(&answers[1])["records"].as_array().expect("records").clone();
+    let records = ok(&answers[1])["records"]
+        .as_array()
+        .expect("records")
+        .clone();
     let by_agent: Vec<_> = records
         .iter()
         .filter(|r| r["actorKind"] == "ai_agent")
         .collect();
     assert!(by_agent.iter().all(|r| r["actorId"] == agent.as_str()));
-    for action in ["secret_rotate", "machine_approve", "grant_add", "machine_disable"] {
+    for action in [
+        "secret_rotate",
+        "machine_approve",
+        "grant_add",
+        "machine_disable",
+    ] {
         assert!(
-            by_agent.iter().any(|r| r["action"] == action && r["result"] == "ok"),
+            by_agent
+                .iter()
+                .any(|r| r["action"] == action && r["result"] == "ok"),
             "{action} by the agent"
         );
     }

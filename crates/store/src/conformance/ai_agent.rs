@@ -27,7 +27,10 @@ pub async fn an_agent_profile_round_trips(store: Arc<dyn Store>) {
     };
     store.insert_machine(&plain).await.unwrap();
     store.insert_machine(&agent).await.unwrap();
-    assert_eq!(store.machine(&plain.id).await.unwrap().unwrap().ai_agent, None);
+    assert_eq!(
+        store.machine(&plain.id).await.unwrap().unwrap().ai_agent,
+        None
+    );
     assert_eq!(store.machine(&agent.id).await.unwrap(), Some(agent.clone()));
     let at = store.machine_at_policy(&agent.id).await.unwrap();
     assert_eq!(at.machine, Some(agent.clone()));
@@ -49,7 +52,10 @@ pub async fn only_a_pending_machine_becomes_an_agent(store: Arc<dyn Store>) {
         store.approve_agent(&approved.id, &scopes).await,
         Err(StoreError::NotFound)
     );
-    assert_eq!(store.machine(&approved.id).await.unwrap().unwrap().ai_agent, None);
+    assert_eq!(
+        store.machine(&approved.id).await.unwrap().unwrap().ai_agent,
+        None
+    );
     store.approve_agent(&pending.id, &scopes).await.unwrap();
     let got = store.machine(&pending.id).await.unwrap().unwrap();
     assert_eq!(got.status, MachineStatus::Approved);
@@ -99,5 +105,8 @@ pub async fn only_an_agent_profile_changes(store: Arc<dyn Store>) {
         store.set_agent_profile(&plain.id, &narrowed).await,
         Err(StoreError::NotFound)
     );
-    assert_eq!(store.machine(&plain.id).await.unwrap().unwrap().ai_agent, None);
+    assert_eq!(
+        store.machine(&plain.id).await.unwrap().unwrap().ai_agent,
+        None
+    );
 }
