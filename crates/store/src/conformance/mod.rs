@@ -348,6 +348,7 @@ mod tests {
     /// Every `pub async fn` of every suite module, read from the source.
     fn defined() -> Vec<String> {
         let sources = [
+            ("ai_agent", include_str!("ai_agent.rs")),
             ("alert", include_str!("alert.rs")),
             ("audit", include_str!("audit.rs")),
             ("budget", include_str!("budget.rs")),
