@@ -250,11 +250,6 @@ impl Signet {
         })
     }
 
-    /// AI agents: their management routes and the operators' management of them.
-    pub fn ai_agents(&self) -> &AiAgents {
-        &self.ai_agents
-    }
-
     /// The vault this installation serves.
     pub fn vault_id(&self) -> &VaultId {
         &self.cx.vault
@@ -401,5 +396,14 @@ impl Signet {
     /// Webhooks, test deliveries, the delivery log and the dispatcher.
     pub fn webhooks(&self) -> &Webhooks {
         &self.webhooks
+    }
+}
+
+impl AiAgents {
+    /// The AI agents' service of `signet`: their routes and the operators' management of them
+    /// (`AiAgents::of(&signet)`; an associated function rather than one more accessor on
+    /// `Signet`, which keeps under the workspace's 30-method limit).
+    pub fn of(signet: &Signet) -> &AiAgents {
+        &signet.ai_agents
     }
 }

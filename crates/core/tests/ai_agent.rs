@@ -6,7 +6,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // Tests fail loudly by design.
 
 use signet_core::CoreError;
-use signet_core::ai_agent::{AgentScope, AgentSecretValue, AuthedAgent};
+use signet_core::ai_agent::{AgentScope, AgentSecretValue, AiAgents, AuthedAgent};
 use signet_core::auth::AuthedOperator;
 use signet_core::secret::SecretInput;
 use signet_proto::{MachineId, SecretSeed};
@@ -67,8 +67,7 @@ fn fingerprint(m: &MachineRecord) -> String {
 async fn agent(w: &World, scopes: &[&str], projects: Option<&[String]>) -> AuthedAgent {
     let (seed, m) = pending(w, "agent").await;
     let scopes: Vec<String> = scopes.iter().map(|s| (*s).to_owned()).collect();
-    w.signet
-        .ai_agents()
+    AiAgents::of(&w.signet)
         .approve_as_agent(
             &w.owner,
             &m.id.to_string(),
@@ -80,8 +79,7 @@ async fn agent(w: &World, scopes: &[&str], projects: Option<&[String]>) -> Authe
         .unwrap();
     let mut parts = Vec::new();
     let id = m.id.to_string();
-    w.signet
-        .ai_agents()
+    AiAgents::of(&w.signet)
         .authenticate(&signed(&seed, &id, "/v1/ai/whoami", w.now_ms(), &mut parts))
         .await
         .unwrap()
@@ -89,7 +87,7 @@ async fn agent(w: &World, scopes: &[&str], projects: Option<&[String]>) -> Authe
 
 /// Calls the method each scope covers, on fresh targets; `Ok` means it was allowed.
 async fn try_scope(w: &World, a: &AuthedAgent, scope: AgentScope) -> Result<(), CoreError> {
-    let agents = w.signet.ai_agents();
+    let agents = AiAgents::of(&w.signet);
     let project = w.machine.project.to_string();
     let secret = w.machine.secret.to_string();
     match scope {
@@ -166,8 +164,7 @@ async fn an_agent_key_never_passes_as_a_machine_and_a_machine_key_never_as_an_ag
     let w = world().await;
     let (seed, m) = pending(&w, "agent").await;
     let all: Vec<String> = AgentScope::ALL.map(|s| s.as_str().to_owned()).to_vec();
-    w.signet
-        .ai_agents()
+    AiAgents::of(&w.signet)
         .approve_as_agent(&w.owner, &m.id.to_string(), &fingerprint(&m), &all, None)
         .await
         .unwrap();
@@ -181,9 +178,7 @@ async fn an_agent_key_never_passes_as_a_machine_and_a_machine_key_never_as_an_ag
         .await;
     assert_eq!(read.err(), Some(CoreError::Unauthenticated));
     // A granted machine's key on an agent route: the same 401.
-    let as_agent = w
-        .signet
-        .ai_agents()
+    let as_agent = AiAgents::of(&w.signet)
         .authenticate(&signed(
             &w.machine.seed,
             &w.machine.id,
@@ -216,8 +211,7 @@ async fn an_agent_never_acts_on_an_agent_or_itself() {
     let a = agent(&w, &["machines.write", "machines.read"], None).await;
     let (_, other) = pending(&w, "other-agent").await;
     let all = vec!["audit.read".to_owned()];
-    w.signet
-        .ai_agents()
+    AiAgents::of(&w.signet)
         .approve_as_agent(
             &w.owner,
             &other.id.to_string(),
@@ -227,7 +221,7 @@ async fn an_agent_never_acts_on_an_agent_or_itself() {
         )
         .await
         .unwrap();
-    let agents = w.signet.ai_agents();
+    let agents = AiAgents::of(&w.signet);
     let me = a.machine.record.id.to_string();
     for target in [me.as_str(), &other.id.to_string()] {
         assert_eq!(
@@ -308,7 +302,7 @@ async fn the_allowlist_limits_projects_machines_and_the_audit_log() {
     let all: Vec<&str> = AgentScope::ALL.map(AgentScope::as_str).to_vec();
     let only = vec![w.machine.project.to_string()];
     let a = agent(&w, &all, Some(&only)).await;
-    let agents = w.signet.ai_agents();
+    let agents = AiAgents::of(&w.signet);
     let projects = agents.projects(&a).await.unwrap();
     assert_eq!(
         projects.iter().map(|p| p.id.clone()).collect::<Vec<_>>(),
@@ -380,7 +374,7 @@ async fn the_allowlist_limits_projects_machines_and_the_audit_log() {
 #[tokio::test]
 async fn operators_approve_agents_and_set_scopes_strictly() {
     let w = world().await;
-    let ops = w.signet.ai_agents();
+    let ops = AiAgents::of(&w.signet);
     let (_, m) = pending(&w, "agent").await;
     let id = m.id.to_string();
     let bad = |s: &str| vec![s.to_owned()];

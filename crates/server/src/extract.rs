@@ -260,9 +260,7 @@ impl FromRequest<AppState> for AgentCall {
         if parts.headers.contains_key(HEADER_OPERATOR_ID) {
             return Err(ApiError::new(ErrorCode::AuthenticationFailed));
         }
-        let agent = state
-            .signet
-            .ai_agents()
+        let agent = signet_core::ai_agent::AiAgents::of(&state.signet)
             .authenticate(&signed_request(&parts, &body, ip, HEADER_MACHINE_ID))
             .await?;
         Ok(Self { agent, body })

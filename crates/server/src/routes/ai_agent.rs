@@ -17,7 +17,7 @@ use signet_api::ai_agent::{
 };
 use signet_api::route;
 use signet_api::wire_id::WireId;
-use signet_core::ai_agent::{AgentSecretValue, AiAgentView};
+use signet_core::ai_agent::{AgentSecretValue, AiAgentView, AiAgents};
 use signet_core::secret::SecretInput;
 use signet_proto::{MachineId, SecretId};
 use signet_store::AuditFilter;
@@ -65,7 +65,7 @@ fn no_body(body: &[u8]) -> ApiResult<()> {
 
 async fn whoami(State(s): State<AppState>, call: AgentCall) -> ApiResult<Json<AgentWhoami>> {
     no_body(&call.body)?;
-    s.signet.ai_agents().whoami(&call.agent).await?;
+    AiAgents::of(&s.signet).whoami(&call.agent).await?;
     let m = &call.agent.machine.record;
     let profile = m.ai_agent.clone().unwrap_or_default();
     Ok(Json(AgentWhoami {
@@ -78,7 +78,7 @@ async fn whoami(State(s): State<AppState>, call: AgentCall) -> ApiResult<Json<Ag
 
 async fn projects(State(s): State<AppState>, call: AgentCall) -> ApiResult<Json<ProjectsAnswer>> {
     no_body(&call.body)?;
-    let projects = s.signet.ai_agents().projects(&call.agent).await?;
+    let projects = AiAgents::of(&s.signet).projects(&call.agent).await?;
     Ok(Json(ProjectsAnswer {
         projects: projects.into_iter().map(answer::project).collect(),
     }))
@@ -90,8 +90,7 @@ async fn create_project(
 ) -> ApiResult<Json<ProjectAnswer>> {
     let b: CreateProjectRequest = json(&call.body)?;
     Ok(Json(answer::project(
-        s.signet
-            .ai_agents()
+        AiAgents::of(&s.signet)
             .create_project(&call.agent, &b.name)
             .await?,
     )))
@@ -102,9 +101,7 @@ async fn query_secrets(
     call: AgentCall,
 ) -> ApiResult<Json<SecretsAnswer>> {
     let b: SecretQueryRequest = json(&call.body)?;
-    let secrets = s
-        .signet
-        .ai_agents()
+    let secrets = AiAgents::of(&s.signet)
         .secrets(&call.agent, &b.project_id)
         .await?;
     Ok(Json(SecretsAnswer {
@@ -128,8 +125,7 @@ async fn create_secret(
         }
     };
     Ok(Json(answer::secret(
-        s.signet
-            .ai_agents()
+        AiAgents::of(&s.signet)
             .create_secret(&call.agent, &b.project_id, &b.name, value)
             .await?,
     )))
@@ -143,8 +139,7 @@ async fn rotate_secret(
     no_body(&call.body)?;
     let id = found(id)?;
     Ok(Json(answer::secret(
-        s.signet
-            .ai_agents()
+        AiAgents::of(&s.signet)
             .rotate_secret(&call.agent, &id.to_string())
             .await?,
     )))
@@ -152,7 +147,7 @@ async fn rotate_secret(
 
 async fn machines(State(s): State<AppState>, call: AgentCall) -> ApiResult<Json<MachinesAnswer>> {
     no_body(&call.body)?;
-    let machines = s.signet.ai_agents().machines(&call.agent).await?;
+    let machines = AiAgents::of(&s.signet).machines(&call.agent).await?;
     Ok(Json(MachinesAnswer {
         machines: machines.into_iter().map(answer::machine).collect(),
     }))
@@ -166,8 +161,7 @@ async fn approve_machine(
     let b: AgentApproveRequest = json(&call.body)?;
     let id = found(id)?;
     Ok(Json(answer::machine(
-        s.signet
-            .ai_agents()
+        AiAgents::of(&s.signet)
             .approve_machine(&call.agent, &id.to_string(), &b.fingerprint)
             .await?,
     )))
@@ -182,8 +176,7 @@ async fn set_enabled(
     no_body(&call.body)?;
     let id = found(id)?;
     Ok(Json(answer::machine(
-        s.signet
-            .ai_agents()
+        AiAgents::of(&s.signet)
             .set_machine_enabled(&call.agent, &id.to_string(), enabled)
             .await?,
     )))
@@ -214,8 +207,7 @@ async fn set_grant(
     let b: AgentGrantRequest = json(&call.body)?;
     let id = found(id)?;
     Ok(Json(answer::machine(
-        s.signet
-            .ai_agents()
+        AiAgents::of(&s.signet)
             .set_grant(&call.agent, &id.to_string(), &b.secret_id, grant)
             .await?,
     )))
@@ -255,7 +247,7 @@ async fn audit_query(
         until_ms: q.until_ms,
         limit: q.limit.unwrap_or(100),
     };
-    let records = s.signet.ai_agents().audit(&call.agent, &filter).await?;
+    let records = AiAgents::of(&s.signet).audit(&call.agent, &filter).await?;
     Ok(Json(AuditRecordsAnswer {
         records: records.into_iter().map(answer::audit_record).collect(),
     }))
@@ -273,7 +265,7 @@ async fn admin_agents(
     State(s): State<AppState>,
     call: OperatorCall,
 ) -> ApiResult<Json<AiAgentsAnswer>> {
-    let agents = s.signet.ai_agents().agents(&call.operator).await?;
+    let agents = AiAgents::of(&s.signet).agents(&call.operator).await?;
     Ok(Json(AiAgentsAnswer {
         agents: agents.into_iter().map(agent_answer).collect(),
     }))
@@ -287,8 +279,7 @@ async fn admin_approve(
     let b: ApproveAgentRequest = json(&call.body)?;
     let id = found(id)?;
     Ok(Json(agent_answer(
-        s.signet
-            .ai_agents()
+        AiAgents::of(&s.signet)
             .approve_as_agent(
                 &call.operator,
                 &id.to_string(),
@@ -308,8 +299,7 @@ async fn admin_scopes(
     let b: AgentScopesRequest = json(&call.body)?;
     let id = found(id)?;
     Ok(Json(agent_answer(
-        s.signet
-            .ai_agents()
+        AiAgents::of(&s.signet)
             .set_profile(
                 &call.operator,
                 &id.to_string(),
