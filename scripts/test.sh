@@ -58,6 +58,8 @@ SIGNET_BIN="${CARGO_TARGET_DIR:-$PWD/target}/debug/signet" .venv/bin/python -m p
 
 step "integrations: the GitHub Action's script, the Kubernetes manifests, a pod-like run of signet agent"
 SIGNET_BIN="${CARGO_TARGET_DIR:-$PWD/target}/debug/signet" .venv/bin/python -m pytest -q tests/integrations
+step "signet mcp driven by the official MCP Python SDK against a real server"
+SIGNET_BIN="${CARGO_TARGET_DIR:-$PWD/target}/debug/signet" .venv/bin/python -m pytest -q tests/mcp
 
 step "OpenAPI document: independent validator, and real answers against its schemas"
 SIGNET_BIN="${CARGO_TARGET_DIR:-$PWD/target}/debug/signet" .venv/bin/python -m pytest -q tests/openapi

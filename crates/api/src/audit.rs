@@ -147,6 +147,15 @@ vocabulary! {
         GrantAdd = "grant_add";
         /// A machine's grant on a secret was removed.
         GrantRemove = "grant_remove";
+        // AI agents (issue 14 §2), as operators manage them.
+        /// A pending machine was approved as an AI agent, with its scopes.
+        AiAgentApprove = "ai_agent_approve";
+        /// An AI agent's scopes or project allowlist were changed.
+        AiAgentScopes = "ai_agent_scopes";
+        /// AI agents were listed.
+        AiAgentList = "ai_agent_list";
+        /// An AI agent asked who it is.
+        AiAgentWhoami = "ai_agent_whoami";
         // Projects and secrets, as operators manage them.
         /// A project was created.
         ProjectCreate = "project_create";
@@ -395,6 +404,10 @@ vocabulary! {
         MachineDisabled = "machine_disabled";
         /// The source address is outside the machine's networks.
         MachineCidr = "machine_cidr";
+        /// An AI agent's key on a machine route, or a machine's key on an agent route.
+        PrincipalClass = "principal_class";
+        /// The AI agent's scopes do not cover the action.
+        AgentScope = "agent_scope";
         /// The machine is not attached to the secret's project.
         NotAttached = "not_attached";
         /// The machine has no grant on the secret.

@@ -9,6 +9,7 @@
 
 pub mod admin;
 pub mod agent;
+pub mod ai_agent;
 pub mod audit;
 pub mod auth;
 pub mod enroll;

@@ -284,3 +284,39 @@ pub mod issuer {
     /// Registers an ephemeral machine with a platform token (a JWT from a trusted issuer).
     pub const ENROLL_OIDC: &str = "/v1/{vault}/enroll/oidc";
 }
+
+/// AI agents (issue 14 §2): signed by the agent's key exactly like a machine route (its id in
+/// `X-Machine-Id`), and answered only to a machine row an operator approved as an agent. No
+/// route here answers a secret's value.
+pub mod ai_agent {
+    /// The agent itself: id, name, scopes, allowlist.
+    pub const WHOAMI: &str = "/v1/ai/whoami";
+    /// Projects: list (GET, `projects.read`), create (POST, `projects.write`).
+    pub const PROJECTS: &str = "/v1/ai/projects";
+    /// A project's secrets' metadata (`secrets.read`).
+    pub const SECRETS_QUERY: &str = "/v1/ai/secrets/query";
+    /// Creates a secret: the value given, or generated (`secrets.write`).
+    pub const SECRETS: &str = "/v1/ai/secrets";
+    /// Rotates a secret to a server-generated value (`secrets.write`).
+    pub const SECRET_ROTATE: &str = "/v1/ai/secrets/{id}/rotate";
+    /// Machines (`machines.read`).
+    pub const MACHINES: &str = "/v1/ai/machines";
+    /// Approves a pending machine by its fingerprint (`machines.write`).
+    pub const MACHINE_APPROVE: &str = "/v1/ai/machines/{id}/approve";
+    /// Enables a machine (`machines.write`).
+    pub const MACHINE_ENABLE: &str = "/v1/ai/machines/{id}/enable";
+    /// Disables a machine (`machines.write`).
+    pub const MACHINE_DISABLE: &str = "/v1/ai/machines/{id}/disable";
+    /// Grants a secret to a machine (`machines.write`).
+    pub const MACHINE_GRANT: &str = "/v1/ai/machines/{id}/grant";
+    /// Removes a machine's grant (`machines.write`).
+    pub const MACHINE_REVOKE: &str = "/v1/ai/machines/{id}/revoke";
+    /// The audit log (`audit.read`).
+    pub const AUDIT_QUERY: &str = "/v1/ai/audit/query";
+    /// Operators: every agent (a signed operator request or a browser session).
+    pub const ADMIN_AGENTS: &str = "/v1/admin/ai-agents";
+    /// Operators: approve a pending machine as an agent, with its scopes.
+    pub const ADMIN_APPROVE: &str = "/v1/admin/ai-agents/{id}/approve";
+    /// Operators: replace an agent's scopes and allowlist.
+    pub const ADMIN_SCOPES: &str = "/v1/admin/ai-agents/{id}/scopes";
+}

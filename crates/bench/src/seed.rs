@@ -248,6 +248,7 @@ async fn create_machines(
                     registered_ip: "127.0.0.1".into(),
                     allowed_cidrs: Vec::new(),
                     created_ms: now,
+                    ai_agent: None,
                 };
                 store.insert_machine(&m).await.context("insert machine")?;
                 let id = m.id.to_string();

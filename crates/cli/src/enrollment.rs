@@ -223,6 +223,11 @@ pub async fn run(args: EnrollArgs, json: bool) -> anyhow::Result<ExitCode> {
                 "  signet machine approve {} --fingerprint {}",
                 id.machine_id, e.fingerprint
             ));
+            lines.push("or, for an AI agent that will run `signet mcp` here:".to_owned());
+            lines.push(format!(
+                "  signet ai-agent approve {} --fingerprint {} --scope ...",
+                id.machine_id, e.fingerprint
+            ));
         }
         Mode::Bootstrap => {
             lines.push(format!("status:      {status} approval"));

@@ -14,6 +14,7 @@ use clap::{Parser, Subcommand};
 mod access;
 mod account;
 mod agent;
+mod ai_agent;
 mod alert;
 mod allowlist;
 mod audit;
@@ -29,6 +30,7 @@ mod issuer;
 mod lease;
 mod machine;
 mod managed;
+mod mcp;
 mod output;
 mod policy;
 mod project;
@@ -104,6 +106,9 @@ enum Command {
     /// Trusted OIDC issuers whose platform tokens (CI jobs, Kubernetes service accounts) may
     /// enroll workloads, and their rules (operator).
     Issuer(issuer::IssuerArgs),
+    /// AI agents: approve a pending machine as an agent with scopes, change them, cut it off
+    /// (operator).
+    AiAgent(ai_agent::AiAgentArgs),
 
     /// Enroll this machine: make a key here and register its public half.
     Enroll(enrollment::EnrollArgs),
@@ -123,6 +128,9 @@ enum Command {
     Status(identity::StatusArgs),
     /// Keep managed database passwords in sync, and render secrets into files (machine).
     Agent(agent::AgentArgs),
+    /// Serve the Model Context Protocol over stdio as an AI agent (its identity approved by
+    /// `signet ai-agent approve`); it can manage, never read a value.
+    Mcp(mcp::McpArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -193,6 +201,7 @@ async fn dispatch(command: Command, json: bool) -> anyhow::Result<ExitCode> {
         Command::Webhook(args) => alert::webhook(args, json).await,
         Command::Alert(args) => alert::alert(args, json).await,
         Command::Issuer(args) => issuer::run(args, json).await,
+        Command::AiAgent(args) => ai_agent::run(args, json).await,
         Command::Enroll(args) => enrollment::run(args, json).await,
         Command::Get(args) => access::get(args, json).await,
         Command::List(args) => access::list(args, json).await,
@@ -202,6 +211,7 @@ async fn dispatch(command: Command, json: bool) -> anyhow::Result<ExitCode> {
         Command::Whoami(args) => identity::whoami(args, json).await,
         Command::Status(args) => identity::status(args, json).await,
         Command::Agent(args) => agent::run(args).await,
+        Command::Mcp(args) => mcp::run(args).await,
     }
 }
 

@@ -8,6 +8,8 @@
 //! - [`OperatorClient`]: the admin API, signed with an operator's key, one handle per area
 //!   ([`Projects`], [`Secrets`], [`Machines`], [`Tokens`], [`Users`], [`Account`], [`Vault`],
 //!   [`Audit`]): `client.secrets().list(project)`. Every answer is `signet_api`'s wire type.
+//! - [`AgentClient`]: an AI agent's management calls (tag `ai-agent`), signed with its key like
+//!   a machine's; none returns a value.
 //! - [`enroll`]: the unsigned enrollment calls that create a machine identity.
 //! - [`login`]: `signet login`, which trades a password and a second factor for an operator key.
 //! - [`SignedRequest`]: the low-level builder both clients use. With the non-default `tamper`
@@ -25,6 +27,7 @@
 
 pub mod admin;
 pub mod agent;
+pub mod ai_agent;
 pub mod enroll;
 mod error;
 pub mod events;
@@ -36,6 +39,7 @@ mod request;
 mod secret;
 
 pub use admin::account::Account;
+pub use admin::ai_agent::AiAgents;
 pub use admin::alert::{Alerts, webhook_keys};
 pub use admin::audit::Audit;
 pub use admin::connection::Connections;
@@ -49,6 +53,7 @@ pub use admin::token::Tokens;
 pub use admin::trash::Trash;
 pub use admin::user::Users;
 pub use admin::vault::Vault;
+pub use ai_agent::AgentClient;
 pub use error::{ClientError, ErrorCode, HttpErrorKind, IdentityFileError};
 pub use identity::{Credentials, OperatorIdentity, SignetHome};
 pub use machine::{

@@ -209,6 +209,18 @@ impl Auth {
     /// otherwise the machine is looked up again and the allowlist asked again on the policy
     /// that lookup names. A refusal is never decided on a cached entry alone.
     pub async fn authenticate_machine(&self, req: &SignedRequest<'_>) -> CoreResult<AuthedMachine> {
+        self.authenticate_signed_machine(req, false).await
+    }
+
+    /// Authenticates a machine row as the class the route serves: an AI agent (`ai_agent`,
+    /// for the agent routes) or an ordinary machine. The other class is refused after its
+    /// signature verifies, with the uniform 401: an agent's key never reads a secret, and a
+    /// machine's key never manages anything (`crate::ai_agent`).
+    pub(crate) async fn authenticate_signed_machine(
+        &self,
+        req: &SignedRequest<'_>,
+        ai_agent: bool,
+    ) -> CoreResult<AuthedMachine> {
         let claimed = req.principal_id.unwrap_or_default();
         // A source that has spent its failure budget costs a map lookup, not a database read or
         // a signature check.
@@ -279,7 +291,7 @@ impl Auth {
             return Err(CoreError::Forbidden);
         }
         match self
-            .authenticate_machine_inner(req, found, from_cache)
+            .authenticate_machine_inner(req, found, from_cache, ai_agent)
             .await
         {
             Ok(m) => {
@@ -345,6 +357,7 @@ impl Auth {
         req: &SignedRequest<'_>,
         found: Arc<MachineAtPolicy>,
         from_cache: bool,
+        ai_agent: bool,
     ) -> Result<AuthedMachine, (Failure, CoreError)> {
         let unauth = |f| (f, CoreError::Unauthenticated);
         let parsed = parse(req).map_err(|f| match f {
@@ -374,6 +387,9 @@ impl Auth {
         let Some(machine) = found.machine.clone() else {
             return Err(unauth(Failure::UnknownPrincipal));
         };
+        if machine.ai_agent.is_some() != ai_agent {
+            return Err(unauth(Failure::Refused(DenialReason::PrincipalClass)));
+        }
         // A machine that no longer exists as an identity fails authentication; one that exists
         // but may not act right now is forbidden.
         match machine.status {

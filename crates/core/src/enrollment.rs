@@ -270,6 +270,7 @@ impl Enrollment {
             registered_ip: reg.source_ip.to_canonical().to_string(),
             allowed_cidrs: Vec::new(),
             created_ms: self.cx.now_ms(),
+            ai_agent: None,
         })
     }
 

@@ -35,9 +35,13 @@ impl Actor {
     }
 
     pub(crate) fn operator(op: &AuthedOperator) -> Self {
+        let (kind, id) = match op.ai_agent {
+            Some(agent) => (ActorKind::AiAgent, agent.to_string()),
+            None => (ActorKind::Operator, op.id.to_string()),
+        };
         Self {
-            kind: ActorKind::Operator,
-            id: op.id.to_string(),
+            kind,
+            id,
             ip: op.source_ip.to_string(),
             evidence: None,
         }

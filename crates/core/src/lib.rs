@@ -15,6 +15,7 @@
 
 pub mod account;
 pub mod address;
+pub mod ai_agent;
 pub mod alert;
 pub mod audit;
 pub mod auth;

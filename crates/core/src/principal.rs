@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use signet_proto::{OperatorId, SessionId, UserId};
+use signet_proto::{MachineId, OperatorId, SessionId, UserId};
 use signet_store::{AccessStamp, MachineRecord, OperatorRecord, Role, SignedEvidence};
 
 use crate::address::ClientAddr;
@@ -48,6 +48,9 @@ pub struct AuthedOperator {
     pub scope: Scope,
     /// Where the request came from.
     pub source_ip: ClientAddr,
+    /// Set only on the stand-in `crate::ai_agent` builds for an AI agent's request inside core:
+    /// audit records then name the agent (`ai_agent` actor) instead of an operator.
+    pub ai_agent: Option<MachineId>,
 }
 
 /// What a browser session brings to a request beyond its user.
@@ -71,6 +74,7 @@ impl AuthedOperator {
             role,
             scope: Scope::All,
             source_ip,
+            ai_agent: None,
         }
     }
 }

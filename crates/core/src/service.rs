@@ -8,6 +8,7 @@ use signet_proto::{SecretId, VaultId};
 use signet_store::{Change, Store};
 
 use crate::account::{Accounts, HashGate, LOGIN_ATTEMPTS_PER_SOURCE_PER_MINUTE};
+use crate::ai_agent::AiAgents;
 use crate::alert::Alerts;
 use crate::audit::AuditLog;
 use crate::auth::{Auth, KeyCache};
@@ -48,6 +49,7 @@ pub struct Signet {
     /// The last readiness answer (`/readyz`).
     readiness: Readiness,
     accounts: Accounts,
+    ai_agents: AiAgents,
     alerts: Alerts,
     audit: AuditLog,
     auth: Auth,
@@ -158,7 +160,29 @@ impl Signet {
                 woken.notify_one();
             }
         }));
+        let audit = AuditLog { cx: cx.clone() };
+        let auth = Auth {
+            cx: cx.clone(),
+            keys: Arc::new(KeyCache::default()),
+            network: network.clone(),
+            budgets: budgets.clone(),
+        };
+        let machines = Machines { cx: cx.clone() };
+        let rotation = Rotation {
+            cx: cx.clone(),
+            reads: reads.clone(),
+            secrets: secrets.clone(),
+        };
+        let ai_agents = AiAgents {
+            cx: cx.clone(),
+            auth: auth.clone(),
+            secrets: secrets.clone(),
+            machines: machines.clone(),
+            rotation: rotation.clone(),
+            audit: audit.clone(),
+        };
         Ok(Self {
+            ai_agents,
             alerts: Alerts {
                 cx: cx.clone(),
                 wake: tail_wake,
@@ -170,13 +194,8 @@ impl Signet {
                 wake: dispatch_wake,
             },
             readiness: Readiness::default(),
-            audit: AuditLog { cx: cx.clone() },
-            auth: Auth {
-                cx: cx.clone(),
-                keys: Arc::new(KeyCache::default()),
-                network: network.clone(),
-                budgets: budgets.clone(),
-            },
+            audit,
+            auth,
             enrollment: Enrollment {
                 cx: cx.clone(),
                 network: network.clone(),
@@ -196,7 +215,7 @@ impl Signet {
                 cx: cx.clone(),
                 connections: Connections { cx: cx.clone() },
             },
-            machines: Machines { cx: cx.clone() },
+            machines,
             managed: Managed {
                 cx: cx.clone(),
                 reads: reads.clone(),
@@ -204,11 +223,7 @@ impl Signet {
             },
             operators: Operators { cx: cx.clone() },
             policies: Policies { cx: cx.clone() },
-            rotation: Rotation {
-                cx: cx.clone(),
-                reads: reads.clone(),
-                secrets: secrets.clone(),
-            },
+            rotation,
             secrets,
             sessions: Sessions {
                 cx: cx.clone(),
@@ -389,5 +404,14 @@ impl Signet {
     /// Webhooks, test deliveries, the delivery log and the dispatcher.
     pub fn webhooks(&self) -> &Webhooks {
         &self.webhooks
+    }
+}
+
+impl AiAgents {
+    /// The AI agents' service of `signet`: their routes and the operators' management of them
+    /// (`AiAgents::of(&signet)`; an associated function rather than one more accessor on
+    /// `Signet`, which keeps under the workspace's 30-method limit).
+    pub fn of(signet: &Signet) -> &AiAgents {
+        &signet.ai_agents
     }
 }

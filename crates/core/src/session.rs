@@ -433,6 +433,7 @@ impl Sessions {
             role: user.role,
             scope: crate::role::Scope::of(user.role, user.projects.as_deref()),
             source_ip,
+            ai_agent: None,
         })
     }
 

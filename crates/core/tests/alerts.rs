@@ -212,6 +212,7 @@ fn operator(role: Role) -> AuthedOperator {
         role,
         scope: Scope::All,
         source_ip: signet_testkit::LOCAL,
+        ai_agent: None,
     }
 }
 

@@ -604,6 +604,7 @@ async fn a_scoped_viewer_sees_only_machines_on_their_projects() {
         registered_ip: "192.0.2.1".to_owned(),
         allowed_cidrs: Vec::new(),
         created_ms: w.clock.now_ms(),
+        ai_agent: None,
     };
     let both = machine("both");
     let other = machine("other");

@@ -43,6 +43,7 @@ fn operator(role: Role, user: Option<UserId>) -> AuthedOperator {
         role,
         scope: Scope::All,
         source_ip: signet_testkit::LOCAL,
+        ai_agent: None,
     }
 }
 

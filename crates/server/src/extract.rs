@@ -126,6 +126,7 @@ impl FromRequestParts<AppState> for ClientIp {
 fn body_limit(path: &str) -> usize {
     // A share's value may be 100 KB; core answers 413 above that, the body limit well above.
     let secret_write = path == "/v1/admin/secrets"
+        || path == signet_api::route::ai_agent::SECRETS
         || path == signet_api::route::admin::SHARES
         || (path.starts_with("/v1/admin/secrets/") && path.ends_with("/update"));
     if secret_write {
@@ -239,6 +240,30 @@ impl FromRequest<AppState> for MachineCall {
             .authenticate_machine(&signed_request(&parts, &body, ip, HEADER_MACHINE_ID))
             .await?;
         Ok(Self { machine, body })
+    }
+}
+
+/// A request signed by an AI agent's key (`signet_core::ai_agent`): the same headers and checks
+/// as [`MachineCall`], admitted only for a machine row approved as an agent.
+pub struct AgentCall {
+    /// The agent.
+    pub agent: signet_core::ai_agent::AuthedAgent,
+    /// The exact body that was signed.
+    pub body: Bytes,
+}
+
+impl FromRequest<AppState> for AgentCall {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request<Body>, state: &AppState) -> Result<Self, ApiError> {
+        let (parts, body, ip) = signed(req, state).await?;
+        if parts.headers.contains_key(HEADER_OPERATOR_ID) {
+            return Err(ApiError::new(ErrorCode::AuthenticationFailed));
+        }
+        let agent = signet_core::ai_agent::AiAgents::of(&state.signet)
+            .authenticate(&signed_request(&parts, &body, ip, HEADER_MACHINE_ID))
+            .await?;
+        Ok(Self { agent, body })
     }
 }
 

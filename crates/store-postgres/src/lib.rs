@@ -51,6 +51,7 @@
 //! `tracing` and reported as a bare [`StoreError`].
 #![forbid(unsafe_code)]
 
+mod ai_agent;
 mod alert;
 mod audit;
 mod budget;

@@ -18,7 +18,8 @@ macro_rules! machine_select {
     ($rest:literal) => {
         concat!(
             "SELECT id, name, hostname, public_key, status, enabled, kind, expires_ms, enrolled_via,
-                    enrollment_token_id, registered_ip, allowed_cidrs, created_ms
+                    enrollment_token_id, registered_ip, allowed_cidrs, created_ms, agent_scopes,
+                    agent_projects
              FROM machines ",
             $rest
         )
@@ -40,6 +41,7 @@ fn machine(row: &PgRow) -> StoreResult<MachineRecord> {
         registered_ip: col(row, 10)?,
         allowed_cidrs: list(row, 11)?,
         created_ms: col(row, 12)?,
+        ai_agent: crate::ai_agent::profile(row, 13)?,
     })
 }
 
@@ -50,8 +52,9 @@ pub(crate) async fn insert(conn: &mut PgConnection, m: &NewMachine) -> StoreResu
     claim_key(&mut *conn, &m.public_key, "machine", &id).await?;
     sqlx::query(
         "INSERT INTO machines (id, name, hostname, public_key, status, enabled, kind, expires_ms, enrolled_via,
-                               enrollment_token_id, registered_ip, allowed_cidrs, created_ms)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+                               enrollment_token_id, registered_ip, allowed_cidrs, created_ms, agent_scopes,
+                               agent_projects)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
     )
     .bind(&id)
     .bind(&m.name)
@@ -66,6 +69,8 @@ pub(crate) async fn insert(conn: &mut PgConnection, m: &NewMachine) -> StoreResu
     .bind(&m.registered_ip)
     .bind(to_list(&m.allowed_cidrs))
     .bind(m.created_ms)
+    .bind(crate::ai_agent::scopes_cell(m.ai_agent.as_ref()))
+    .bind(crate::ai_agent::projects_cell(m.ai_agent.as_ref()))
     .execute(conn)
     .await
     .map(drop)
@@ -107,7 +112,7 @@ impl MachineStore for PgStore {
         let row = sqlx::query(
             "SELECT m.id, m.name, m.hostname, m.public_key, m.status, m.enabled, m.kind, m.expires_ms,
                     m.enrolled_via, m.enrollment_token_id, m.registered_ip, m.allowed_cidrs,
-                    m.created_ms, v.policy_version,
+                    m.created_ms, m.agent_scopes, m.agent_projects, v.policy_version,
                     (SELECT stamp FROM access_stamp WHERE singleton = 1)
              FROM (SELECT 1) AS one
              LEFT JOIN vault AS v ON v.singleton = 1
@@ -118,8 +123,8 @@ impl MachineStore for PgStore {
         .await
         .map_err(db)?;
         let present: Option<String> = col(&row, 0)?;
-        let version: Option<i64> = col(&row, 13)?;
-        let stamp: Option<i64> = col(&row, 14)?;
+        let version: Option<i64> = col(&row, 15)?;
+        let stamp: Option<i64> = col(&row, 16)?;
         Ok(MachineAtPolicy {
             machine: present.map(|_| machine(&row)).transpose()?,
             policy_version: PolicyVersion(version.unwrap_or_default()),

@@ -113,6 +113,11 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         name: "0017_audit_append.sql",
         sql: include_str!("../migrations/0017_audit_append.sql"),
     },
+    Migration {
+        version: 18,
+        name: "0018_ai_agents.sql",
+        sql: include_str!("../migrations/0018_ai_agents.sql"),
+    },
 ];
 
 /// Applies any missing migrations. [`StoreError::Corrupt`] if the database records a version

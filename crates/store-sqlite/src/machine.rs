@@ -28,6 +28,7 @@ fn machine(row: &Row<'_>) -> StoreResult<MachineRecord> {
         registered_ip: col(row, 10)?,
         allowed_cidrs: list(row, 11)?,
         created_ms: col(row, 12)?,
+        ai_agent: crate::ai_agent::profile(row, 13)?,
     })
 }
 
@@ -39,8 +40,9 @@ pub(crate) fn insert(tx: &Transaction<'_>, m: &NewMachine) -> StoreResult<()> {
     exec(
         tx,
         "INSERT INTO machines (id, name, hostname, public_key, status, enabled, kind, expires_ms, enrolled_via,
-                               enrollment_token_id, registered_ip, allowed_cidrs, created_ms)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+                               enrollment_token_id, registered_ip, allowed_cidrs, created_ms, agent_scopes,
+                               agent_projects)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
         params![
             id,
             m.name,
@@ -55,6 +57,8 @@ pub(crate) fn insert(tx: &Transaction<'_>, m: &NewMachine) -> StoreResult<()> {
             m.registered_ip,
             to_list(&m.allowed_cidrs),
             m.created_ms,
+            crate::ai_agent::scopes_cell(m.ai_agent.as_ref()),
+            crate::ai_agent::projects_cell(m.ai_agent.as_ref()),
         ],
     )
     .map(drop)
@@ -78,7 +82,8 @@ impl MachineStore for SqliteStore {
             one(
                 c,
                 "SELECT id, name, hostname, public_key, status, enabled, kind, expires_ms, enrolled_via,
-                        enrollment_token_id, registered_ip, allowed_cidrs, created_ms
+                        enrollment_token_id, registered_ip, allowed_cidrs, created_ms, agent_scopes,
+                        agent_projects
                  FROM machines WHERE id = ?1",
                 [id],
                 machine,
@@ -95,7 +100,7 @@ impl MachineStore for SqliteStore {
                 c,
                 "SELECT m.id, m.name, m.hostname, m.public_key, m.status, m.enabled, m.kind, m.expires_ms,
                         m.enrolled_via, m.enrollment_token_id, m.registered_ip, m.allowed_cidrs,
-                        m.created_ms, v.policy_version,
+                        m.created_ms, m.agent_scopes, m.agent_projects, v.policy_version,
                     (SELECT stamp FROM access_stamp WHERE singleton = 1)
                  FROM (SELECT 1) AS one
                  LEFT JOIN vault AS v ON v.singleton = 1
@@ -103,8 +108,8 @@ impl MachineStore for SqliteStore {
                 [id],
                 |row| {
                     let present: Option<String> = col(row, 0)?;
-                    let version: Option<i64> = col(row, 13)?;
-                    let stamp: Option<i64> = col(row, 14)?;
+                    let version: Option<i64> = col(row, 15)?;
+                    let stamp: Option<i64> = col(row, 16)?;
                     Ok(MachineAtPolicy {
                         machine: present.map(|_| machine(row)).transpose()?,
                         policy_version: PolicyVersion(version.unwrap_or_default()),
@@ -125,7 +130,8 @@ impl MachineStore for SqliteStore {
             all(
                 c,
                 "SELECT id, name, hostname, public_key, status, enabled, kind, expires_ms, enrolled_via,
-                        enrollment_token_id, registered_ip, allowed_cidrs, created_ms
+                        enrollment_token_id, registered_ip, allowed_cidrs, created_ms, agent_scopes,
+                        agent_projects
                  FROM machines ORDER BY created_ms DESC, rowid DESC",
                 [],
                 machine,

@@ -84,7 +84,7 @@ fn pair_key(principal: &str, nonce: &str) -> PairKey {
 }
 
 /// Registers `signet_pair_key(principal, nonce)` on `conn`: [`pair_key`] for SQL, with which
-/// migration 0022 keys the rows stored before it and an import keys the rows it copies (the
+/// migration 0023 keys the rows stored before it and an import keys the rows it copies (the
 /// key is not part of the logical table that travels between backends).
 pub(crate) fn register_key_function(conn: &Connection) -> StoreResult<()> {
     conn.create_scalar_function(

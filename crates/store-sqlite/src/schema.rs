@@ -36,7 +36,8 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0019_audit_evidence.sql"),
     include_str!("../migrations/0020_access_stamp.sql"),
     include_str!("../migrations/0021_oidc_issuers.sql"),
-    include_str!("../migrations/0022_nonce_keys.sql"),
+    include_str!("../migrations/0022_ai_agents.sql"),
+    include_str!("../migrations/0023_nonce_keys.sql"),
 ];
 
 /// Creates the file if needed and opens the write connection, configured and migrated.
@@ -48,7 +49,7 @@ pub(crate) fn open_writer(path: &Path) -> StoreResult<Connection> {
     })?;
     conn.busy_timeout(BUSY_TIMEOUT).map_err(db)?;
     crate::reader::plan_once(&conn)?;
-    // Before `migrate`: migration 0022 computes the keys of the stored nonces with it.
+    // Before `migrate`: migration 0023 computes the keys of the stored nonces with it.
     crate::nonce::register_key_function(&conn)?;
     conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
     // WAL lets readers run beside the writer. FULL makes every commit fsync the log, so an

@@ -137,7 +137,7 @@ async fn stored_pairs_are_refused_before_the_load_has_read_them() {
     assert!(!remember(&store, OTHER, "a", 5_000).await);
 }
 
-/// A file from before migration 0022 (nonces without their key) is keyed by the migration with
+/// A file from before migration 0023 (nonces without their key) is keyed by the migration with
 /// the set's own key: the table alone, with the load held, refuses its pairs.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pairs_stored_before_the_key_migration_are_refused() {
@@ -149,8 +149,8 @@ async fn pairs_stored_before_the_key_migration_are_refused() {
         let version: i64 = conn
             .query_row("PRAGMA user_version", [], |r| r.get(0))
             .unwrap();
-        // The table as migration 0001 made it, and the file as the migration before 0022 left it
-        // (0022 is the last migration; the tests of a later one would move this).
+        // The table as migration 0001 made it, and the file as the migration before 0023 left it
+        // (0023 is the last migration; the tests of a later one would move this).
         conn.execute_batch(&format!(
             "DROP TABLE nonces;
              CREATE TABLE nonces (

@@ -18,6 +18,9 @@ pub enum ActorKind {
     Operator,
     /// The server itself (start-up, sweeps).
     System,
+    /// An AI agent's key (a machine row with an agent profile) acting on the management
+    /// routes; its id is the machine id.
+    AiAgent,
 }
 
 impl ActorKind {
@@ -28,6 +31,7 @@ impl ActorKind {
             Self::Machine => "machine",
             Self::Operator => "operator",
             Self::System => "system",
+            Self::AiAgent => "ai_agent",
         }
     }
 
@@ -38,6 +42,7 @@ impl ActorKind {
             "machine" => Some(Self::Machine),
             "operator" => Some(Self::Operator),
             "system" => Some(Self::System),
+            "ai_agent" => Some(Self::AiAgent),
             _ => None,
         }
     }

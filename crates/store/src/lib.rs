@@ -11,6 +11,7 @@
 //! The [`conformance`] module (feature `conformance`) holds the test bodies every backend runs.
 #![forbid(unsafe_code)]
 
+mod ai_agent;
 mod alert;
 mod audit;
 mod budget;
@@ -40,6 +41,7 @@ mod vault;
 #[cfg(feature = "conformance")]
 pub mod conformance;
 
+pub use ai_agent::{AiAgentProfile, AiAgentStore};
 pub use alert::{
     AlertCursor, AlertRuleRecord, AlertStore, DeliveryOutcome, DeliveryRecord, DeliveryStatus,
     WebhookRecord,
@@ -239,7 +241,8 @@ pub type StoreResult<T> = Result<T, StoreError>;
 
 /// Everything a backend implements. The composition root holds one as `Arc<dyn Store>`.
 pub trait Store:
-    AlertStore
+    AiAgentStore
+    + AlertStore
     + AuditStore
     + BudgetStore
     + ChangeFeed
@@ -270,7 +273,8 @@ pub trait Store:
 }
 
 impl<T> Store for T where
-    T: AlertStore
+    T: AiAgentStore
+        + AlertStore
         + AuditStore
         + BudgetStore
         + ChangeFeed

@@ -3,7 +3,7 @@
 use async_trait::async_trait;
 use signet_proto::{MachineId, ProjectId, PublicKey, SecretId};
 
-use crate::{AccessStamp, PolicyVersion, StoreResult};
+use crate::{AccessStamp, AiAgentProfile, PolicyVersion, StoreResult};
 
 /// Where a machine is in its life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -130,6 +130,8 @@ pub struct MachineRecord {
     pub allowed_cidrs: Vec<String>,
     /// Creation time, Unix ms.
     pub created_ms: i64,
+    /// Set when the machine is an AI agent (`crate::ai_agent`): machine routes refuse it.
+    pub ai_agent: Option<AiAgentProfile>,
 }
 
 /// A machine lookup together with the vault's policy stamp, both read by one statement.

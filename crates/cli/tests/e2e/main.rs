@@ -79,3 +79,6 @@ mod audit_archive;
 // Workload identity by OIDC: trusted issuers, rules, enrollment with a platform token from a
 // test issuer, every refusal audited, key rotation, GitHub Actions and Kubernetes (issue 14 §1).
 mod oidc;
+// AI agents: a tokenless request approved as an agent, `signet mcp` over stdio, scopes,
+// confirmation, and the agent's key refused on machine routes (issue 14 §2).
+mod ai_agent;

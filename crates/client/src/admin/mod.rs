@@ -4,6 +4,7 @@
 //! grows a method per route.
 
 pub mod account;
+pub mod ai_agent;
 pub mod alert;
 mod allowlist;
 pub mod audit;

@@ -3,6 +3,7 @@
 pub(crate) mod account;
 pub(crate) mod admin;
 pub(crate) mod agent;
+pub(crate) mod ai_agent;
 pub(crate) mod alert;
 pub(crate) mod auth;
 pub(crate) mod enroll;

@@ -109,6 +109,7 @@ pub fn machine(name: &str) -> MachineRecord {
         registered_ip: "192.0.2.10".to_owned(),
         allowed_cidrs: Vec::new(),
         created_ms: NOW,
+        ai_agent: None,
     }
 }
 

@@ -30,6 +30,7 @@ use std::sync::Arc;
 
 use crate::Store;
 
+pub mod ai_agent;
 pub mod alert;
 pub mod audit;
 pub mod budget;
@@ -100,6 +101,11 @@ macro_rules! conformance_suite {
     };
     (@with $mode:tt) => {
         $crate::conformance_suite! { @emit $mode;
+            ai_agent {
+                an_agent_profile_round_trips,
+                only_a_pending_machine_becomes_an_agent,
+                only_an_agent_profile_changes,
+            }
             audit {
                 an_empty_log_has_no_head,
                 appends_chain_without_gaps,
@@ -387,6 +393,7 @@ mod tests {
     /// Every `pub async fn` of every suite module, read from the source.
     fn defined() -> Vec<String> {
         let sources = [
+            ("ai_agent", include_str!("ai_agent.rs")),
             ("alert", include_str!("alert.rs")),
             ("audit", include_str!("audit.rs")),
             ("budget", include_str!("budget.rs")),
