@@ -812,6 +812,8 @@ impl Issuers {
             registered_ip: reg.source_ip.to_canonical().to_string(),
             allowed_cidrs: Vec::new(),
             created_ms: self.cx.now_ms(),
+            // A workload, never an agent: an agent is approved as one by an operator.
+            ai_agent: None,
         })
     }
 }
