@@ -127,6 +127,18 @@ const TABLES: &[(&str, &str)] = &[
         "webhook_deliveries",
         "SELECT * FROM webhook_deliveries ORDER BY created_ms, id",
     ),
+    (
+        "oidc_issuers",
+        "SELECT * FROM oidc_issuers ORDER BY created_ms, id",
+    ),
+    (
+        "oidc_rules",
+        "SELECT * FROM oidc_rules ORDER BY issuer_id, position",
+    ),
+    (
+        "oidc_tokens_used",
+        "SELECT * FROM oidc_tokens_used ORDER BY forget_after_ms, digest",
+    ),
 ];
 
 /// Rows per `INSERT` on import: large enough to amortise the round trip, small enough to keep

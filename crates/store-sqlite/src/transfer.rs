@@ -66,6 +66,9 @@ pub(crate) const TABLES: &[&str] = &[
     "alert_rules",
     "alert_cursor",
     "webhook_deliveries",
+    "oidc_issuers",
+    "oidc_rules",
+    "oidc_tokens_used",
 ];
 
 /// Columns that do not travel: each is computed on import from the row's other columns, so the
