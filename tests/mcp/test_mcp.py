@@ -49,6 +49,14 @@ def enroll(server, home: Path, name: str) -> dict:
     ))
 
 
+def bootstrapped(server, home: Path, name: str) -> dict:
+    """Enrolls with a bootstrap token an operator issued: pending until approved."""
+    token = server.op("token", "bootstrap")["token"]
+    return json.loads(server.run(
+        home, "--json", "enroll", "--server", server.url, "--token", token, "--name", name,
+    ))
+
+
 def machine_get(home: Path, secret: str) -> subprocess.CompletedProcess:
     env = dict(os.environ, SIGNET_HOME=str(home))
     env.pop("SIGNET_IDENTITY", None)
@@ -113,7 +121,10 @@ def test_an_agent_manages_through_mcp_and_never_sees_a_value(server):
     )
     assert approved["scopes"] == ["projects.read", "secrets.read", "secrets.write",
                                   "machines.read", "machines.write"]
-    target = enroll(server, machine_home, "web-1")
+    # A person issued this machine's bootstrap token, so the agent may approve it; a tokenless
+    # request (anyone can file one) is refused to the agent, fingerprint or not.
+    target = bootstrapped(server, machine_home, "web-1")
+    stranger = enroll(server, root / "stranger", "stranger")
     read_back: list[str] = []
 
     async def scenario(s: Session):
@@ -153,6 +164,8 @@ def test_an_agent_manages_through_mcp_and_never_sees_a_value(server):
         # An agent never acts on an agent, itself included.
         await s.refused("approve_machine", machine_id=agent["machineId"],
                         fingerprint=agent["fingerprint"])
+        await s.refused("approve_machine", machine_id=stranger["machineId"],
+                        fingerprint=stranger["fingerprint"])
         await s.refused("disable_machine", machine_id=agent["machineId"], confirm=True)
 
         for secret in (db, created["id"], generated["id"]):

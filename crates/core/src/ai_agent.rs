@@ -19,7 +19,7 @@
 //! | `secrets.read`   | [`AiAgents::secrets`] (metadata only)                          |
 //! | `secrets.write`  | [`AiAgents::create_secret`] (value in, never out; or generated), [`AiAgents::rotate_secret`] |
 //! | `machines.read`  | [`AiAgents::machines`] (agents are never listed)               |
-//! | `machines.write` | [`AiAgents::approve_machine`] (fingerprint required), [`AiAgents::set_machine_enabled`], [`AiAgents::set_grant`] |
+//! | `machines.write` | [`AiAgents::approve_machine`] (fingerprint required; bootstrap-token machines only), [`AiAgents::set_machine_enabled`], [`AiAgents::set_grant`] |
 //! | `audit.read`     | [`AiAgents::audit`]                                            |
 //!
 //! [`AiAgents::whoami`] needs no scope. An agent's optional project allowlist works like an
@@ -27,6 +27,10 @@
 //! ones, machines are visible and manageable only when attached to an allowed project (so a
 //! limited agent approves nobody: a pending machine has no project), and the audit log, which
 //! covers every project, is refused.
+//!
+//! An agent approves only machines that enrolled with a bootstrap token, which a person issued;
+//! a tokenless request (which anyone can file) is the same 403, so a hijacked agent cannot admit
+//! an attacker's machine and grant it what the agent itself may never read.
 //!
 //! An agent never acts on an agent: approving, enabling, disabling or granting to one is the
 //! same 403 as a machine that does not exist. Only operators approve agents and change their
@@ -40,7 +44,9 @@ use std::sync::Arc;
 use signet_api::audit::{AuditAction, DenialReason};
 use signet_crypto::generator::{Charset, Generator};
 use signet_proto::{Fingerprint, MachineId, OperatorId, ProjectId};
-use signet_store::{AiAgentProfile, AuditFilter, AuditResult, MachineStatus, Role, StoreError};
+use signet_store::{
+    AiAgentProfile, AuditFilter, AuditResult, EnrollMethod, MachineStatus, Role, StoreError,
+};
 
 use crate::audit::{AuditLog, AuditView};
 use crate::auth::{Auth, SignedRequest};
@@ -383,6 +389,26 @@ impl AiAgents {
     ) -> CoreResult<MachineView> {
         let op = self.permit(agent, AgentAction::ApproveMachine).await?;
         let mid = self.target(&op, id, AgentAction::ApproveMachine).await?;
+        // Anyone can file a tokenless request, and an agent may grant secrets: approving one
+        // would let a hijacked agent (prompt injection) admit the attacker's own machine and
+        // grant it values it may never read itself. A bootstrap token was issued by a person,
+        // who vouched for that enrollment; a tokenless request needs a person to approve it.
+        let tokenless = self
+            .cx
+            .store
+            .machine(&mid)
+            .await?
+            .is_some_and(|m| m.enrolled_via == EnrollMethod::Request);
+        if tokenless {
+            return Err(self
+                .cx
+                .deny(
+                    &op,
+                    AgentAction::ApproveMachine.audit_action(),
+                    "target=tokenless_request",
+                )
+                .await);
+        }
         self.machines
             .approve_machine(&op, &mid.to_string(), Some(fingerprint))
             .await

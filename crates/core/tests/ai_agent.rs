@@ -38,6 +38,11 @@ async fn world() -> World {
 
 /// A pending tokenless request, as `signet enroll --request` leaves one.
 async fn pending(w: &World, name: &str) -> (SecretSeed, MachineRecord) {
+    pending_via(w, name, EnrollMethod::Request).await
+}
+
+/// A pending machine that enrolled `via` a tokenless request or a bootstrap token.
+async fn pending_via(w: &World, name: &str, via: EnrollMethod) -> (SecretSeed, MachineRecord) {
     let seed = SecretSeed::generate();
     let m = MachineRecord {
         id: MachineId::generate(),
@@ -48,7 +53,7 @@ async fn pending(w: &World, name: &str) -> (SecretSeed, MachineRecord) {
         enabled: true,
         kind: MachineKind::Standard,
         expires_ms: None,
-        enrolled_via: EnrollMethod::Request,
+        enrolled_via: via,
         enrollment_token_id: None,
         registered_ip: "127.0.0.1".to_owned(),
         allowed_cidrs: Vec::new(),
@@ -239,7 +244,7 @@ async fn an_agent_never_acts_on_an_agent_or_itself() {
         );
     }
     // A pending agent-to-be cannot be approved by an agent either, and agents are not listed.
-    let (_, fresh) = pending(&w, "fresh").await;
+    let (_, fresh) = pending_via(&w, "fresh", EnrollMethod::Bootstrap).await;
     let listed = agents.machines(&a).await.unwrap();
     assert!(
         listed
@@ -264,6 +269,35 @@ async fn an_agent_never_acts_on_an_agent_or_itself() {
     assert_eq!(
         row.ai_agent, None,
         "an agent approves machines, never agents"
+    );
+    // A tokenless request (anyone may file one) needs a person: with the right fingerprint
+    // too, the agent gets the uniform 403, the refusal is audited, and the machine stays
+    // pending, so a hijacked agent cannot admit an attacker's machine and grant it secrets.
+    let (_, stranger) = pending(&w, "stranger").await;
+    assert_eq!(
+        agents
+            .approve_machine(&a, &stranger.id.to_string(), &fingerprint(&stranger))
+            .await
+            .err(),
+        Some(CoreError::Forbidden)
+    );
+    let row = w.store.machine(&stranger.id).await.unwrap().unwrap();
+    assert_eq!(row.status, MachineStatus::Pending);
+    let refusals = w
+        .store
+        .audit(&AuditFilter {
+            action: Some("machine_approve".to_owned()),
+            limit: 10,
+            ..AuditFilter::default()
+        })
+        .await
+        .unwrap();
+    assert!(
+        refusals
+            .iter()
+            .any(|r| r.event.result == AuditResult::Denied
+                && r.event.detail.contains("tokenless_request")),
+        "{refusals:?}"
     );
     // Unknown and malformed ids are the same 403 as an agent.
     assert_eq!(

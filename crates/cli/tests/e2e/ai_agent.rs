@@ -31,6 +31,27 @@ fn request(s: &TestServer, home: &std::path::Path, vault: &str, name: &str) -> (
     )
 }
 
+/// Enrolls in `home` with a bootstrap token an operator issued (pending until approved); its
+/// id and fingerprint.
+fn bootstrapped(s: &TestServer, home: &std::path::Path, name: &str) -> (String, String) {
+    let token = s.op_json(&["token", "bootstrap"])["token"]
+        .as_str()
+        .expect("token")
+        .to_owned();
+    let out = run(
+        home,
+        &[
+            "--json", "enroll", "--server", &s.url, "--token", &token, "--name", name,
+        ],
+    );
+    assert!(out.status.success(), "enroll: {}", stderr(&out));
+    let v: Value = serde_json::from_str(&stdout(&out)).expect("json");
+    (
+        v["machineId"].as_str().expect("id").to_owned(),
+        v["fingerprint"].as_str().expect("fingerprint").to_owned(),
+    )
+}
+
 /// Runs `signet mcp` in `home` over these requests (an `initialize` first); the answers by id.
 fn mcp(home: &std::path::Path, calls: &[(&str, Value)]) -> Vec<Value> {
     let mut lines = vec![
@@ -101,7 +122,11 @@ fn an_agent_manages_over_mcp_within_its_scopes_and_never_reads(backend: Backend)
 
     let agent_home = s.root.path().join("ai-agent");
     let (agent, agent_fp) = request(&s, &agent_home, &vault, "ops-agent");
-    let (machine, machine_fp) = request(&s, &s.machine_home, &vault, "web-1");
+    // A person issued the bootstrap token this machine used, so an agent may approve it; the
+    // stranger filed a tokenless request, which only a person may approve.
+    let (machine, machine_fp) = bootstrapped(&s, &s.machine_home, "web-1");
+    let stranger_home = s.root.path().join("stranger");
+    let (stranger, stranger_fp) = request(&s, &stranger_home, &vault, "stranger");
 
     // An unknown scope is a 400, and nothing changes.
     let bad = s.op(&[
@@ -152,6 +177,10 @@ fn an_agent_manages_over_mcp_within_its_scopes_and_never_reads(backend: Backend)
                 "approve_machine",
                 json!({"machine_id": agent, "fingerprint": agent_fp}),
             ),
+            (
+                "approve_machine",
+                json!({"machine_id": stranger, "fingerprint": stranger_fp}),
+            ),
         ],
     );
     assert_eq!(ok(&answers[0])["secrets"][0]["name"], "db");
@@ -162,6 +191,7 @@ fn an_agent_manages_over_mcp_within_its_scopes_and_never_reads(backend: Backend)
     refused(&answers[5]); // machines.read not granted
     refused(&answers[6]); // audit.read not granted
     refused(&answers[7]); // never an agent
+    refused(&answers[8]); // a tokenless request needs a person
 
     // The machine reads the rotated value the agent never saw; it appears in no answer.
     let read = s.machine(&["get", &secret]);
