@@ -178,6 +178,48 @@ async fn a_stored_nonce_is_forgotten_only_by_a_sweep_past_its_expiry() {
     );
 }
 
+/// A sweep past half of a full table forgets exactly the expired half, in bounded jobs, however
+/// many rows that is (here many times one job's share), and says how many went; the rest stay
+/// refused. Writes queued while it runs are answered.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_large_sweep_removes_every_expired_pair_and_nothing_else() {
+    let mut db = TestDb::create();
+    drop(db.dyn_store());
+    fill(&db, BASE);
+    db.reopen();
+    let store = db.dyn_store();
+    // The pairs expiring before `cut`: the first half of `fill`'s window.
+    let half = STORED / 2;
+    let cut = expiry(BASE, half);
+    let expired = (0..STORED).filter(|i| expiry(BASE, *i) < cut).count() as u64;
+    assert!(expired > 20_000, "{expired}");
+    let sweeping = tokio::spawn({
+        let store = Arc::clone(&store);
+        async move { store.sweep_nonces(cut).await.unwrap() }
+    });
+    for _ in 0..20 {
+        store.append_journal(one_event(), chain()).await.unwrap();
+    }
+    assert_eq!(sweeping.await.unwrap(), expired);
+    let conn = rusqlite::Connection::open(db.path()).unwrap();
+    let (left, oldest): (i64, i64) = conn
+        .query_row("SELECT count(*), min(expires_ms) FROM nonces", [], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })
+        .unwrap();
+    assert_eq!(left as u64, STORED as u64 - expired);
+    assert!(oldest >= cut);
+    let last = STORED - 1;
+    assert!(
+        !store
+            .remember_nonce(MACHINE, &format!("stored-{last}"), expiry(BASE, last))
+            .await
+            .unwrap(),
+        "a pair the sweep kept is still refused"
+    );
+    assert_eq!(store.sweep_nonces(cut).await.unwrap(), 0);
+}
+
 /// Two processes on one file: a pair the first made durable before the second opened the file is
 /// refused by the second, whether the second's load has finished or not.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
