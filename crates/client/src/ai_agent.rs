@@ -4,7 +4,6 @@
 //! route that answers one.
 
 use std::path::Path;
-use std::sync::Arc;
 
 use serde::Serialize;
 use signet_api::admin::audit::{AuditQueryRequest, AuditRecordsAnswer};
@@ -18,15 +17,17 @@ use signet_api::route;
 use signet_proto::Identity;
 
 use crate::ClientError;
-use crate::identity::{self, Credentials};
-use crate::request::{ClientOptions, Principal, RetryNetwork, Signer};
+use crate::identity::Credentials;
+use crate::machine::MachineClient;
+use crate::request::{ClientOptions, RetryNetwork};
 
 /// Manages a vault as one AI agent. Reads are retried like a machine's; writes only when the
 /// connection never opened, so none is applied twice. Cheap to clone.
 #[derive(Debug, Clone)]
 pub struct AgentClient {
-    signer: Arc<Signer>,
-    identity: Arc<Identity>,
+    /// An agent's key is a machine identity and signs exactly as a machine's does; only the
+    /// routes differ.
+    machine: MachineClient,
 }
 
 impl AgentClient {
@@ -40,28 +41,18 @@ impl AgentClient {
         credentials: Credentials<Identity>,
         options: ClientOptions,
     ) -> Result<Self, ClientError> {
-        let (identity, seed, _) = credentials.into_parts();
-        let signer = Signer::new(
-            Principal::Machine(identity.machine_id),
-            seed,
-            &identity.api_url,
-            options,
-        )?;
-        Ok(Self {
-            signer: Arc::new(signer),
-            identity: Arc::new(identity),
-        })
+        MachineClient::with_options(credentials, options).map(|machine| Self { machine })
     }
 
     /// A client for the identity at `explicit`, else `SIGNET_IDENTITY`, else the single vault
     /// under `SIGNET_HOME`, like a machine's.
     pub fn from_env(explicit: Option<&Path>) -> Result<Self, ClientError> {
-        Self::new(identity::load_machine_from_env(explicit)?)
+        MachineClient::from_env(explicit).map(|machine| Self { machine })
     }
 
     /// The identity this client signs as.
     pub fn identity(&self) -> &Identity {
-        &self.identity
+        self.machine.identity()
     }
 
     /// `GET /v1/ai/whoami`.
@@ -89,7 +80,8 @@ impl AgentClient {
             project_id: project_id.to_owned(),
         };
         let body = encode(&body)?;
-        self.signer
+        self.machine
+            .signer()
             .call_json(
                 "POST",
                 route::ai_agent::SECRETS_QUERY,
@@ -173,7 +165,8 @@ impl AgentClient {
         query: &AuditQueryRequest,
     ) -> Result<AuditRecordsAnswer, ClientError> {
         let body = encode(query)?;
-        self.signer
+        self.machine
+            .signer()
             .call_json(
                 "POST",
                 route::ai_agent::AUDIT_QUERY,
@@ -189,7 +182,8 @@ impl AgentClient {
         path: &str,
         what: &'static str,
     ) -> Result<T, ClientError> {
-        self.signer
+        self.machine
+            .signer()
             .call_json("GET", path, &[], RetryNetwork::Always, what)
             .await
     }
@@ -201,7 +195,8 @@ impl AgentClient {
         what: &'static str,
     ) -> Result<T, ClientError> {
         let body = encode(body)?;
-        self.signer
+        self.machine
+            .signer()
             .call_json("POST", path, &body, RetryNetwork::ConnectOnly, what)
             .await
     }
@@ -211,7 +206,8 @@ impl AgentClient {
         path: &str,
         what: &'static str,
     ) -> Result<T, ClientError> {
-        self.signer
+        self.machine
+            .signer()
             .call_json("POST", path, &[], RetryNetwork::ConnectOnly, what)
             .await
     }
