@@ -37,9 +37,9 @@ use zeroize::{Zeroize, Zeroizing};
 
 use crate::address::ClientAddr;
 use crate::context::Context;
-use crate::enrollment::RequestLimiter;
 use crate::journal::Actor;
 use crate::principal::{AuthedOperator, SessionGrant};
+use crate::registration::RequestLimiter;
 use crate::role::{Permission, may_grant, rank};
 use crate::{CoreError, CoreResult};
 

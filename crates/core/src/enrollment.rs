@@ -14,9 +14,7 @@
 //! vault setting makes it required. Both are checked before the token is looked up, so a refused
 //! attempt never spends a token and its answer says nothing about the token.
 
-use std::collections::HashMap;
 use std::sync::Arc;
-use std::sync::Mutex;
 
 use regex::RegexBuilder;
 use sha2::{Digest, Sha256};
@@ -32,9 +30,12 @@ use zeroize::Zeroizing;
 
 use crate::address::{ClientAddr, ip_in_cidrs, parse_cidr};
 use crate::context::Context;
+use crate::issuer::Issuers;
 use crate::journal::Actor;
 use crate::network::{Network, new_public_id};
 use crate::principal::AuthedOperator;
+use crate::registration::RequestLimiter;
+pub use crate::registration::{Registered, Registration};
 use crate::role::Permission;
 use crate::{CoreError, CoreResult};
 
@@ -65,72 +66,6 @@ fn new_token(prefix: &str) -> CoreResult<IssuedToken> {
 /// Tokens carry 256 random bits, so a plain SHA-256 is a safe one-way index.
 pub fn token_hash(token: &str) -> [u8; 32] {
     Sha256::digest(token.as_bytes()).into()
-}
-
-/// Throttles tokenless requests per source address (fixed one-minute windows).
-pub(crate) struct RequestLimiter {
-    per_minute: u32,
-    windows: Mutex<HashMap<ClientAddr, (i64, u32)>>,
-}
-
-impl RequestLimiter {
-    pub(crate) fn new(per_minute: u32) -> Self {
-        Self {
-            per_minute,
-            windows: Mutex::new(HashMap::new()),
-        }
-    }
-
-    pub(crate) fn allow(&self, ip: ClientAddr, now_ms: i64) -> bool {
-        let window = now_ms.div_euclid(60_000);
-        // A poisoned lock only means a panic elsewhere mid-update of plain counters.
-        let mut w = self.windows.lock().unwrap_or_else(|e| e.into_inner());
-        if w.len() > 100_000 {
-            w.retain(|_, (win, _)| *win == window);
-        }
-        let entry = w.entry(ip.to_canonical()).or_insert((window, 0));
-        if entry.0 != window {
-            *entry = (window, 0);
-        }
-        entry.1 += 1;
-        entry.1 <= self.per_minute
-    }
-}
-
-/// Who is asking to register.
-#[derive(Debug, Clone)]
-pub struct Registration<'a> {
-    /// The raw public key, standard base64.
-    pub public_key: &'a str,
-    /// The hostname it reports.
-    pub hostname: &'a str,
-    /// An optional label; defaults to the hostname.
-    pub name: Option<&'a str>,
-    /// Where the request came from.
-    pub source_ip: ClientAddr,
-    /// The `proof` field: the new key's base64 signature over the proof string.
-    pub proof: Option<&'a str>,
-    /// The `timestamp` field the proof signs, Unix seconds.
-    pub proof_timestamp: Option<i64>,
-}
-
-/// What the machine is told after registering.
-#[derive(Debug, Clone)]
-pub struct Registered {
-    /// Its new id.
-    pub machine_id: MachineId,
-    /// Its name.
-    pub machine_name: String,
-    /// The vault.
-    pub vault_id: signet_proto::VaultId,
-    /// Where to send signed requests.
-    pub api_url: String,
-    /// `pending` or `approved`.
-    pub status: &'static str,
-    /// The key's fingerprint.
-    pub fingerprint: String,
-    /// When it stops authenticating (Unix ms), for ephemeral machines.
-    pub expires_at: Option<i64>,
 }
 
 /// An enrollment token as shown to operators (never its text, except once at issue).
@@ -205,29 +140,6 @@ pub struct EnrollmentSpec {
     pub hostname_pattern: Option<String>,
 }
 
-pub(crate) fn check_hostname(h: &str) -> CoreResult<()> {
-    let ok = (1..=253).contains(&h.len())
-        && h.bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"-._".contains(&b));
-    if ok {
-        Ok(())
-    } else {
-        Err(CoreError::bad(
-            "hostname must be 1-253 characters of letters, digits and -._",
-        ))
-    }
-}
-
-pub(crate) fn machine_name(name: Option<&str>, hostname: &str) -> CoreResult<String> {
-    let n = name.unwrap_or(hostname);
-    if !(1..=255).contains(&n.chars().count()) || n.chars().any(char::is_control) {
-        return Err(CoreError::bad(
-            "name must be 1-255 characters without control characters",
-        ));
-    }
-    Ok(n.to_owned())
-}
-
 fn compile_pattern(p: &str) -> CoreResult<regex::Regex> {
     RegexBuilder::new(&format!("^(?:{p})$"))
         .size_limit(1 << 16)
@@ -244,21 +156,28 @@ pub struct Enrollment {
     pub(crate) network: Network,
     /// Throttles tokenless enrollment requests per source address.
     pub(crate) limiter: Arc<RequestLimiter>,
+    /// Trusted OIDC issuers, whose platform tokens are a fourth way in.
+    pub(crate) issuers: Issuers,
 }
 
 impl Enrollment {
+    /// Trusted OIDC issuers and enrollment by platform token (`crate::issuer`).
+    pub fn issuers(&self) -> &Issuers {
+        &self.issuers
+    }
+
     fn new_machine(
         &self,
         reg: &Registration<'_>,
         via: EnrollMethod,
         status: MachineStatus,
     ) -> CoreResult<MachineRecord> {
-        check_hostname(reg.hostname)?;
+        crate::name::check_hostname(reg.hostname)?;
         let public_key =
             PublicKey::from_base64(reg.public_key).map_err(|e| CoreError::bad(e.to_string()))?;
         Ok(MachineRecord {
             id: MachineId::generate(),
-            name: machine_name(reg.name, reg.hostname)?,
+            name: crate::name::machine_name(reg.name, reg.hostname)?,
             hostname: reg.hostname.to_owned(),
             public_key,
             status,

@@ -35,11 +35,11 @@ use signet_store::{
 
 use crate::address::ClientAddr;
 use crate::context::Context;
-use crate::enrollment::{Registered, Registration, RequestLimiter};
 use crate::journal::Actor;
 use crate::network::Network;
 use crate::platform_token::{self, ACCEPTABLE_ALGORITHMS, DEFAULT_ALGORITHMS, parse_key_set};
 use crate::principal::AuthedOperator;
+use crate::registration::{Registered, Registration, RequestLimiter};
 use crate::role::Permission;
 use crate::{CoreError, CoreResult};
 
@@ -795,10 +795,10 @@ impl Issuers {
         public_key: PublicKey,
         expires_ms: i64,
     ) -> CoreResult<MachineRecord> {
-        crate::enrollment::check_hostname(reg.hostname)?;
+        crate::name::check_hostname(reg.hostname)?;
         Ok(MachineRecord {
             id: MachineId::generate(),
-            name: crate::enrollment::machine_name(reg.name, reg.hostname)?,
+            name: crate::name::machine_name(reg.name, reg.hostname)?,
             hostname: reg.hostname.to_owned(),
             public_key,
             status: MachineStatus::Approved,

@@ -47,6 +47,7 @@ pub mod principal;
 pub mod provision;
 pub mod read;
 pub mod readiness;
+mod registration;
 pub mod role;
 pub mod rotation;
 pub mod secret;

@@ -1,4 +1,5 @@
-//! The names operators give what they create (projects, secrets, policies, tokens): one rule,
+//! The names operators give what they create (projects, secrets, policies, tokens) and machines
+//! give themselves (hostname and name at enrollment): one rule each,
 //! below every service, so that any of them can check a name without importing another.
 
 use crate::{CoreError, CoreResult};
@@ -17,4 +18,27 @@ pub fn check_name(what: &str, name: &str) -> CoreResult<()> {
         )));
     }
     Ok(())
+}
+
+pub(crate) fn check_hostname(h: &str) -> CoreResult<()> {
+    let ok = (1..=253).contains(&h.len())
+        && h.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-._".contains(&b));
+    if ok {
+        Ok(())
+    } else {
+        Err(CoreError::bad(
+            "hostname must be 1-253 characters of letters, digits and -._",
+        ))
+    }
+}
+
+pub(crate) fn machine_name(name: Option<&str>, hostname: &str) -> CoreResult<String> {
+    let n = name.unwrap_or(hostname);
+    if !(1..=255).contains(&n.chars().count()) || n.chars().any(char::is_control) {
+        return Err(CoreError::bad(
+            "name must be 1-255 characters without control characters",
+        ));
+    }
+    Ok(n.to_owned())
 }

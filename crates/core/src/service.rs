@@ -17,7 +17,7 @@ use crate::chain::ChainKey;
 use crate::clock::Clock;
 use crate::connection::Connections;
 use crate::context::{Context, SignetConfig};
-use crate::enrollment::{Enrollment, RequestLimiter};
+use crate::enrollment::Enrollment;
 use crate::events::{Events, Hub};
 use crate::failures::Failures;
 use crate::invite::Invites;
@@ -31,6 +31,7 @@ use crate::passkey::{Passkeys, RelyingParty};
 use crate::policy::Policies;
 use crate::read::Reads;
 use crate::readiness::Readiness;
+use crate::registration::RequestLimiter;
 use crate::rotation::Rotation;
 use crate::secret::Secrets;
 use crate::session::Sessions;
@@ -57,7 +58,6 @@ pub struct Signet {
     enrollment: Enrollment,
     events: Events,
     invites: Invites,
-    issuers: Issuers,
     leases: Leases,
     machines: Machines,
     managed: Managed,
@@ -200,6 +200,7 @@ impl Signet {
                 cx: cx.clone(),
                 network: network.clone(),
                 limiter: Arc::new(RequestLimiter::new(cx.config.tokenless_requests_per_minute)),
+                issuers: Issuers::new(cx.clone(), network.clone()),
             },
             events: Events {
                 hub: Hub::new(&cx),
@@ -210,7 +211,6 @@ impl Signet {
                 cx: cx.clone(),
                 accounts: accounts.clone(),
             },
-            issuers: Issuers::new(cx.clone(), network.clone()),
             leases: Leases {
                 cx: cx.clone(),
                 connections: Connections { cx: cx.clone() },
@@ -309,11 +309,6 @@ impl Signet {
     /// Tokens and enrollment.
     pub fn enrollment(&self) -> &Enrollment {
         &self.enrollment
-    }
-
-    /// Trusted OIDC issuers and enrollment by platform token.
-    pub fn issuers(&self) -> &Issuers {
-        &self.issuers
     }
 
     /// Change notifications for machines (`GET /v1/events`).

@@ -64,6 +64,7 @@ async fn setup() -> Setup {
         down: AtomicBool::new(false),
     });
     w.signet
+        .enrollment()
         .issuers()
         .set_fetcher(fetcher.clone(), KeyPolicy::default());
     let project = w.signet.secrets().create_project(&op, "ci").await.unwrap();
@@ -80,6 +81,7 @@ async fn setup() -> Setup {
         .unwrap();
     let v = w
         .signet
+        .enrollment()
         .issuers()
         .create(
             &op,
@@ -94,6 +96,7 @@ async fn setup() -> Setup {
         .unwrap();
     let issuer_id = v.issuer.id.to_string();
     w.signet
+        .enrollment()
         .issuers()
         .add_rule(
             &op,
@@ -147,6 +150,7 @@ impl Setup {
         };
         self.w
             .signet
+            .enrollment()
             .issuers()
             .enroll(self.w.signet.vault_id().as_str(), token, &reg)
             .await
@@ -246,7 +250,7 @@ async fn an_unreachable_issuer_is_a_503_but_held_keys_keep_serving() {
 #[tokio::test]
 async fn issuers_refuse_none_hmac_and_shadowed_rules_and_need_an_admin() {
     let s = setup().await;
-    let issuers = s.w.signet.issuers();
+    let issuers = s.w.signet.enrollment().issuers();
     for algs in [vec!["none"], vec!["HS256"], vec!["RS256", "HS512"], vec![]] {
         let r = issuers
             .create(
@@ -310,7 +314,7 @@ async fn issuers_refuse_none_hmac_and_shadowed_rules_and_need_an_admin() {
 #[tokio::test]
 async fn pinned_keys_need_no_fetch_and_changes_apply_to_the_next_token() {
     let s = setup().await;
-    let issuers = s.w.signet.issuers();
+    let issuers = s.w.signet.enrollment().issuers();
     // Trust the same issuer again, pinned: first delete the discovered trust (one per `iss`).
     let rules = issuers.show(&s.op, &s.issuer_id).await.unwrap().rules;
     let project = rules[0].project_ids[0].to_string();

@@ -493,7 +493,8 @@ async fn a_viewer_changes_nothing_and_every_refusal_is_audited() {
         ),
         (
             "issuer create",
-            s.issuers()
+            s.enrollment()
+                .issuers()
                 .create(
                     v,
                     signet_core::issuer::NewIssuer {
@@ -508,25 +509,32 @@ async fn a_viewer_changes_nothing_and_every_refusal_is_audited() {
         ),
         (
             "issuer update",
-            s.issuers()
+            s.enrollment()
+                .issuers()
                 .update(v, "iss_000000000000", Default::default())
                 .await
                 .map(drop),
         ),
         (
             "issuer delete",
-            s.issuers().delete(v, "iss_000000000000").await.map(drop),
+            s.enrollment()
+                .issuers()
+                .delete(v, "iss_000000000000")
+                .await
+                .map(drop),
         ),
         (
             "issuer rule add",
-            s.issuers()
+            s.enrollment()
+                .issuers()
                 .add_rule(v, "iss_000000000000", Default::default())
                 .await
                 .map(drop),
         ),
         (
             "issuer rule delete",
-            s.issuers()
+            s.enrollment()
+                .issuers()
                 .delete_rule(v, "iss_000000000000", "isr_000000000000")
                 .await
                 .map(drop),

@@ -335,7 +335,7 @@ pub async fn open_server(config: &ServerConfig) -> Result<Arc<Signet>, InstallEr
         w.policy,
     );
     // Trusted OIDC issuers' keys are fetched behind the same guard, with their own allowance.
-    signet.issuers().set_fetcher(
+    signet.enrollment().issuers().set_fetcher(
         Arc::new(crate::issuer_keys::KeyClient::new(
             config.oidc_allow.clone(),
         )),

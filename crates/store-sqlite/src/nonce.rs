@@ -68,7 +68,7 @@ use crate::statement::exec;
 
 /// Most expired pairs one write job deletes (see `sweep_nonces`): a few milliseconds of the
 /// writer's time.
-const SWEEP_CHUNK: usize = 2_000;
+const SWEEP_CHUNK: u16 = 2_000;
 
 /// A pair's key in the set and in the table: the first 128 bits of SHA-256 over
 /// `principal NUL nonce`. At 10,000 requests a second the set holds about three million pairs;
@@ -459,7 +459,7 @@ impl NonceStore for SqliteStore {
                 })
                 .await?;
             removed = removed.saturating_add(u64::try_from(n).unwrap_or(u64::MAX));
-            if n < SWEEP_CHUNK {
+            if n < usize::from(SWEEP_CHUNK) {
                 return Ok(removed);
             }
         }

@@ -79,7 +79,7 @@ fn no_body(body: &[u8]) -> ApiResult<()> {
 }
 
 async fn issuers(State(s): State<AppState>, call: OperatorCall) -> ApiResult<Json<IssuersAnswer>> {
-    let list = s.signet.issuers().list(&call.operator).await?;
+    let list = s.signet.enrollment().issuers().list(&call.operator).await?;
     Ok(Json(IssuersAnswer {
         issuers: list.into_iter().map(answer).collect(),
     }))
@@ -89,6 +89,7 @@ async fn create(State(s): State<AppState>, call: OperatorCall) -> ApiResult<Json
     let b: IssuerCreateRequest = json(&call.body)?;
     let v = s
         .signet
+        .enrollment()
         .issuers()
         .create(
             &call.operator,
@@ -112,7 +113,11 @@ async fn show(
 ) -> ApiResult<Json<IssuerAnswer>> {
     let id = found(id)?;
     Ok(Json(answer(
-        s.signet.issuers().show(&call.operator, &id).await?,
+        s.signet
+            .enrollment()
+            .issuers()
+            .show(&call.operator, &id)
+            .await?,
     )))
 }
 
@@ -125,6 +130,7 @@ async fn update(
     let b: IssuerUpdateRequest = json(&call.body)?;
     let v = s
         .signet
+        .enrollment()
         .issuers()
         .update(
             &call.operator,
@@ -148,7 +154,12 @@ async fn delete(
 ) -> ApiResult<Json<DeletedAnswer>> {
     no_body(&call.body)?;
     let id = found(id)?;
-    let gone = s.signet.issuers().delete(&call.operator, &id).await?;
+    let gone = s
+        .signet
+        .enrollment()
+        .issuers()
+        .delete(&call.operator, &id)
+        .await?;
     Ok(Json(DeletedAnswer {
         id: gone.to_string(),
         deleted: true,
@@ -164,6 +175,7 @@ async fn add_rule(
     let b: IssuerRuleCreateRequest = json(&call.body)?;
     let v = s
         .signet
+        .enrollment()
         .issuers()
         .add_rule(
             &call.operator,
@@ -189,6 +201,7 @@ async fn delete_rule(
     let (id, rule) = found(ids)?;
     let v = s
         .signet
+        .enrollment()
         .issuers()
         .delete_rule(&call.operator, &id, &rule)
         .await?;
@@ -214,6 +227,7 @@ async fn enroll(
     };
     let r = s
         .signet
+        .enrollment()
         .issuers()
         .enroll(&vault.to_string(), &b.token, &reg)
         .await?;
