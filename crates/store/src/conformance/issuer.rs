@@ -11,7 +11,7 @@ use crate::{
     MachineRecord, MachineStatus, PlatformTokenUse, Store, StoreError,
 };
 
-fn issuer(name: &str) -> IssuerRecord {
+pub(super) fn issuer(name: &str) -> IssuerRecord {
     IssuerRecord {
         id: IssuerId::generate(),
         name: name.to_owned(),
@@ -26,7 +26,7 @@ fn issuer(name: &str) -> IssuerRecord {
     }
 }
 
-fn rule(issuer: &IssuerId, position: u32) -> IssuerRuleRecord {
+pub(super) fn rule(issuer: &IssuerId, position: u32) -> IssuerRuleRecord {
     IssuerRuleRecord {
         id: IssuerRuleId::generate(),
         issuer_id: issuer.clone(),
@@ -43,7 +43,7 @@ fn rule(issuer: &IssuerId, position: u32) -> IssuerRuleRecord {
     }
 }
 
-fn workload(name: &str) -> MachineRecord {
+pub(super) fn workload(name: &str) -> MachineRecord {
     MachineRecord {
         status: MachineStatus::Approved,
         kind: MachineKind::Ephemeral,
@@ -53,7 +53,7 @@ fn workload(name: &str) -> MachineRecord {
     }
 }
 
-fn nothing() -> EnrollmentGrant {
+pub(super) fn nothing() -> EnrollmentGrant {
     EnrollmentGrant {
         project_ids: Vec::new(),
         secret_ids: Vec::new(),

@@ -590,6 +590,27 @@ async fn populate(store: &Arc<dyn Store>) -> Population {
             .await
             .unwrap();
     }
+    // A trusted OIDC issuer with a rule, and a workload it enrolled (its token's digest stays
+    // remembered, so a replay after the move is still refused).
+    let trusted = super::issuer::issuer("ci");
+    store.insert_issuer(&trusted).await.unwrap();
+    store
+        .insert_issuer_rule(&super::issuer::rule(&trusted.id, 1))
+        .await
+        .unwrap();
+    let workload = super::issuer::workload("ci-job");
+    store
+        .enroll_with_platform_token(
+            &crate::PlatformTokenUse {
+                digest: [9; 32],
+                forget_after_ms: NOW + HOUR,
+            },
+            NOW,
+            &workload,
+            &super::issuer::nothing(),
+        )
+        .await
+        .unwrap();
     // The oldest record archived: the checkpoint moves too, and the live chain starts after it.
     let oldest = store.audit_range(1, 1).await.unwrap();
     assert!(
@@ -617,6 +638,7 @@ async fn populate(store: &Arc<dyn Store>) -> Population {
             disabled.id,
             bootstrapped.id,
             ephemeral.id,
+            workload.id,
         ],
         users: vec![owner, dev, viewer, admin, ann],
         operators: vec![init.id, cli.id, admins.id, retired.id],
@@ -664,6 +686,10 @@ async fn reads(store: &Arc<dyn Store>, p: &Population) -> Vec<String> {
         read!("leased_secret", store.leased_secret(id));
     }
     read!("leases", store.leases(&crate::LeaseFilter::default(), 100));
+    read!("issuers", store.issuers());
+    for i in store.issuers().await.unwrap() {
+        read!("issuer_rules", store.issuer_rules(&i.id));
+    }
     read!("machines", store.machines());
     for m in &p.machines {
         read!("machine", store.machine(m));
