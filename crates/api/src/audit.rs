@@ -147,6 +147,32 @@ vocabulary! {
         GrantAdd = "grant_add";
         /// A machine's grant on a secret was removed.
         GrantRemove = "grant_remove";
+        // Single sign-on for people (issue 14 §3).
+        /// A person signed in to the dashboard through an SSO provider (`ok` or `denied` with
+        /// the reason). `target` is the user, when known; `detail` names the provider.
+        SsoLogin = "sso_login";
+        /// `signet login --sso` registered an operator key through an SSO provider.
+        SsoCliLogin = "sso_cli_login";
+        /// A signed-in user linked a provider identity to their account.
+        SsoLink = "sso_link";
+        /// A user's provider identity was unlinked (by them, or with its provider's removal).
+        SsoUnlink = "sso_unlink";
+        /// A person confirmed a second factor through the provider (`amr`) for a step-up.
+        SsoStepUp = "sso_step_up";
+        /// An SSO sign-in created the user just in time.
+        SsoUserCreate = "sso_user_create";
+        /// An SSO sign-in changed the user's role or scope to what the mappings now give.
+        SsoUserSync = "sso_user_sync";
+        /// An owner trusted an SSO provider.
+        SsoProviderCreate = "sso_provider_create";
+        /// An owner changed an SSO provider's settings.
+        SsoProviderUpdate = "sso_provider_update";
+        /// An owner removed an SSO provider.
+        SsoProviderDelete = "sso_provider_delete";
+        /// An owner added a claim-to-role mapping.
+        SsoMappingCreate = "sso_mapping_create";
+        /// An owner removed a claim-to-role mapping.
+        SsoMappingDelete = "sso_mapping_delete";
         // AI agents (issue 14 §2), as operators manage them.
         /// A pending machine was approved as an AI agent, with its scopes.
         AiAgentApprove = "ai_agent_approve";
@@ -523,6 +549,35 @@ vocabulary! {
         NoMatchingRule = "no_matching_rule";
         /// The issuer's discovery document or key set could not be fetched.
         IssuerUnavailable = "issuer_unavailable";
+        // Single sign-on for people.
+        /// The callback's `state` names no attempt, or one used or expired.
+        SsoUnknownState = "sso_unknown_state";
+        /// The attempt was started in another browser (its binding cookie is missing or
+        /// differs): a forged callback.
+        SsoBrowserMismatch = "sso_browser_mismatch";
+        /// The callback's `iss` is not the attempt's provider (a mix-up).
+        SsoIssuerMismatch = "sso_issuer_mismatch";
+        /// The provider answered with an error (the person cancelled, or it refused).
+        SsoProviderError = "sso_provider_error";
+        /// The provider's token endpoint refused the code (used, expired, for another client,
+        /// or a wrong PKCE verifier).
+        SsoCodeRefused = "sso_code_refused";
+        /// The ID token's `nonce` is not the attempt's.
+        SsoNonceMismatch = "sso_nonce_mismatch";
+        /// The ID token is for another client (`azp`).
+        SsoWrongClient = "sso_wrong_client";
+        /// The person's claims match none of the provider's mappings.
+        SsoNoMapping = "sso_no_mapping";
+        /// No linked user, and just-in-time creation is off.
+        SsoNotLinked = "sso_not_linked";
+        /// Just-in-time creation would take a username a local user already has.
+        SsoUsernameTaken = "sso_username_taken";
+        /// The vault requires SSO: password and passkey sign-in are for the break-glass owner.
+        SsoRequired = "sso_required";
+        /// The provider did not assert a second factor recent enough for a step-up.
+        SsoNoSecondFactor = "sso_no_second_factor";
+        /// The CLI's completion code or signature is wrong.
+        SsoBadCompletion = "sso_bad_completion";
         /// The password hashing queue is full.
         HashQueueFull = "hash_queue_full";
         // One-time share links.

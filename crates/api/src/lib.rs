@@ -21,4 +21,5 @@ pub mod machine;
 pub mod openapi;
 pub mod route;
 pub mod share;
+pub mod sso;
 pub mod wire_id;

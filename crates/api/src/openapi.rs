@@ -122,6 +122,7 @@ pub fn document() -> utoipa::openapi::OpenApi {
         crate::admin::alert::WellKnownApi::openapi(),
         crate::agent::Api::openapi(),
         crate::issuer::Api::openapi(),
+        crate::sso::Api::openapi(),
         crate::ai_agent::Api::openapi(),
     ];
     for area in areas {

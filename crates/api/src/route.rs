@@ -285,6 +285,38 @@ pub mod issuer {
     pub const ENROLL_OIDC: &str = "/v1/{vault}/enroll/oidc";
 }
 
+/// Single sign-on for people (issue 14 §3). The provider management routes are operator routes
+/// (owners only); the sign-in routes need no authentication: the provider's answer, checked
+/// against the attempt's `state`, `nonce` and PKCE verifier, is the proof.
+pub mod sso {
+    /// Owners: trusted providers (GET), trust one (POST).
+    pub const PROVIDERS: &str = "/v1/admin/sso/providers";
+    /// Owners: one provider with its mappings.
+    pub const PROVIDER: &str = "/v1/admin/sso/providers/{id}";
+    /// Owners: change a provider's settings.
+    pub const PROVIDER_UPDATE: &str = "/v1/admin/sso/providers/{id}/update";
+    /// Owners: remove a provider.
+    pub const PROVIDER_DELETE: &str = "/v1/admin/sso/providers/{id}/delete";
+    /// Owners: add a claim-to-role mapping.
+    pub const MAPPINGS: &str = "/v1/admin/sso/providers/{id}/mappings";
+    /// Owners: remove a mapping.
+    pub const MAPPING_DELETE: &str = "/v1/admin/sso/providers/{id}/mappings/{mapping}/delete";
+    /// The signed-in user's linked identities.
+    pub const IDENTITIES: &str = "/v1/admin/account/sso";
+    /// Unlinks one of the signed-in user's identities.
+    pub const IDENTITY_DELETE: &str = "/v1/admin/account/sso/{provider}/delete";
+    /// What the sign-in page offers (no authentication).
+    pub const LOGIN_OPTIONS: &str = "/v1/auth/sso/providers";
+    /// Starts a browser sign-in, link or step-up: redirects to the provider.
+    pub const START: &str = "/v1/auth/sso/{provider}/start";
+    /// The one redirect URI registered at every provider.
+    pub const CALLBACK: &str = "/v1/auth/sso/callback";
+    /// Starts `signet login --sso`.
+    pub const CLI_START: &str = "/v1/auth/sso/cli/start";
+    /// Finishes `signet login --sso`.
+    pub const CLI_FINISH: &str = "/v1/auth/sso/cli/finish";
+}
+
 /// AI agents (issue 14 §2): signed by the agent's key exactly like a machine route (its id in
 /// `X-Machine-Id`), and answered only to a machine row an operator approved as an agent. No
 /// route here answers a secret's value.

@@ -155,6 +155,20 @@ prefixed_id!(
     /// granted. `isr_` and 12 letters or digits.
     IssuerRuleId, "isr_", 12, "issuer rule"
 );
+prefixed_id!(
+    /// A trusted OpenID provider people sign in through. `sso_` and 12 letters or digits.
+    SsoProviderId, "sso_", 12, "SSO provider"
+);
+prefixed_id!(
+    /// A mapping from a claim value to a role, under an SSO provider. `ssm_` and 12 letters or
+    /// digits.
+    SsoMappingId, "ssm_", 12, "SSO mapping"
+);
+prefixed_id!(
+    /// One SSO sign-in attempt (its `state` is a separate secret). `ssa_` and 24 letters or
+    /// digits: it names server-side state, so it is as long as a session id.
+    SsoAttemptId, "ssa_", 24, "SSO attempt"
+);
 
 macro_rules! uuid_id {
     ($(#[$doc:meta])* $name:ident, $kind:literal) => {

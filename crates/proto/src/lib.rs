@@ -19,7 +19,7 @@ pub use id::{
     OperatorId, PasskeyId, PolicyId, ProjectId, SecretId, SessionId, ShareId, UserId, VaultId,
     WebhookId,
 };
-pub use id::{IssuerId, IssuerRuleId};
+pub use id::{IssuerId, IssuerRuleId, SsoAttemptId, SsoMappingId, SsoProviderId};
 pub use identity::{Identity, IdentityError};
 pub use key::{Fingerprint, KeyError, PublicKey, SecretSeed};
 pub use request::{
