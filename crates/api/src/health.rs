@@ -1,6 +1,21 @@
 //! Probes and the API's own description: unauthenticated, no body.
 
-use utoipa::OpenApi;
+use serde::{Deserialize, Serialize};
+use utoipa::{OpenApi, ToSchema};
+
+/// `GET /v1/version`: which build answers. Unauthenticated, like the probes: the version is in
+/// every `User-Agent` the CLI sends anyway, and an operator needs it before they can sign in.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct VersionAnswer {
+    /// The release, as in `Cargo.toml` (`0.1.0`).
+    pub version: String,
+    /// The short git commit it was built from, or `unknown` outside a git checkout.
+    pub commit: String,
+    /// The day it was built (`YYYY-MM-DD`, UTC): `SOURCE_DATE_EPOCH`'s, else the commit's, so
+    /// a rebuild of the same commit answers the same; `unknown` when neither is known.
+    pub build_date: String,
+}
 
 /// Liveness: the process answers.
 #[utoipa::path(operation_id = "health_live", get, path = "/healthz", tag = "health",
@@ -21,10 +36,17 @@ fn ready() {}
 #[allow(dead_code)] // A declaration for the OpenAPI document; the handler is in the server.
 fn openapi() {}
 
+/// The server's version, commit and build date.
+#[utoipa::path(operation_id = "health_version", get, path = "/v1/version", tag = "health",
+    responses((status = 200, description = "The build that answers", body = VersionAnswer)))]
+#[allow(dead_code)] // A declaration for the OpenAPI document; the handler is in the server.
+fn version() {}
+
 /// The probes' part of the document.
 #[derive(OpenApi)]
 #[openapi(
-    paths(live, ready, openapi),
-    tags((name = "health", description = "Probes and this document; no authentication."))
+    paths(live, ready, openapi, version),
+    components(schemas(VersionAnswer)),
+    tags((name = "health", description = "Probes, the version and this document; no authentication."))
 )]
 pub struct Api;

@@ -12,6 +12,8 @@ pub mod health {
     pub const READY: &str = "/readyz";
     /// This API's OpenAPI 3.1 document.
     pub const OPENAPI: &str = "/v1/openapi.json";
+    /// The server's version, commit and build date.
+    pub const VERSION: &str = "/v1/version";
 }
 
 /// Machine routes: every request is signed by the machine's Ed25519 key (`docs/protocol.md`).

@@ -2,14 +2,16 @@
 //!
 //! The machine side mirrors SikkerKey's public CLI (`get`, `list`, `export`, `run`, `whoami`,
 //! `status`; plus `watch`), reading `~/.signet/vaults/<vaultId>/identity.json`. The operator side calls the
-//! admin API with an operator identity from `~/.signet/operators/<vaultId>/`. Exit codes: 0 on
-//! success, 1 on any error with one `error: ...` line on stderr; `run` exits with its child's
-//! code.
+//! admin API with an operator identity from `~/.signet/operators/<vaultId>/`. Every error is one
+//! `error: ...` line on stderr, and its exit code says which kind it was (see [`exit_code`] and
+//! docs/operations.md, "Exit codes"); `run` exits with its child's code.
 
 use std::io::Write as _;
+use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory as _, Parser, Subcommand};
+use signet_client::{ClientError, RetryCause};
 
 mod access;
 mod account;
@@ -20,6 +22,7 @@ mod allowlist;
 mod audit;
 mod budget;
 mod child;
+mod completions;
 mod duration;
 mod enrollment;
 mod environment;
@@ -30,6 +33,7 @@ mod issuer;
 mod lease;
 mod machine;
 mod managed;
+mod manual;
 mod mcp;
 mod output;
 mod policy;
@@ -44,13 +48,44 @@ mod trash;
 mod vault;
 mod watch;
 
+/// `signet --version`: the release, the commit and the build date (crates/cli/build.rs).
+const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (commit ",
+    env!("SIGNET_COMMIT"),
+    ", built ",
+    env!("SIGNET_BUILD_DATE"),
+    ")"
+);
+
+/// Exit codes scripts can tell apart (docs/operations.md, "Exit codes"); `run` exits with its
+/// child's instead.
+mod exit {
+    /// Anything not below: a bad identity file, a refused input, an unexpected answer...
+    pub const OTHER: u8 = 1;
+    /// The command line itself is wrong (clap's own convention).
+    pub const USAGE: u8 = 2;
+    /// 401: the key, signature or session was refused.
+    pub const UNAUTHENTICATED: u8 = 3;
+    /// 403: the caller may not do this (or it does not exist, for a machine).
+    pub const FORBIDDEN: u8 = 4;
+    /// 404 or 409: no such object (operators), or it conflicts with the current state.
+    pub const NOT_FOUND_OR_CONFLICT: u8 = 5;
+    /// The server could not be reached, timed out, or answered 5xx (503 included), after the
+    /// retries.
+    pub const UNAVAILABLE: u8 = 6;
+}
+
 /// Signet: a self-hosted secrets manager in which no machine holds a bearer token.
 #[derive(Debug, Parser)]
-#[command(name = "signet", version, max_term_width = 100)]
+#[command(name = "signet", version = VERSION, max_term_width = 100)]
 struct Cli {
     /// Print one JSON object instead of text (accepted before or after the subcommand).
     #[arg(long, global = true)]
     json: bool,
+    /// Trust the CA certificates in this PEM file too (a private CA), besides the system's.
+    #[arg(long, global = true, env = "SIGNET_CACERT", value_name = "PEM")]
+    cacert: Option<PathBuf>,
     #[command(subcommand)]
     command: Command,
 }
@@ -131,6 +166,11 @@ enum Command {
     /// Serve the Model Context Protocol over stdio as an AI agent (its identity approved by
     /// `signet ai-agent approve`); it can manage, never read a value.
     Mcp(mcp::McpArgs),
+
+    /// Print a shell completion script (bash, zsh, fish, powershell, elvish).
+    Completions(completions::CompletionsArgs),
+    /// Print the manual page, or write one per command with `--out DIR`.
+    Man(manual::ManArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -145,15 +185,20 @@ fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {
-            // Help and version go to stdout with success; usage errors exit 1 (not clap's 2).
+            // Help and version go to stdout with success; usage errors to stderr with 2.
             let _ = e.print();
             return if e.use_stderr() {
-                ExitCode::from(1)
+                ExitCode::from(exit::USAGE)
             } else {
                 ExitCode::SUCCESS
             };
         }
     };
+    if let Some(pem) = &cli.cacert {
+        // Before any client exists, so every one of them trusts it.
+        signet_client::trust_ca_file(pem);
+    }
+    signet_client::on_retry(retry_notice);
     // Test builds only: arms the fault points `FAILPOINTS` names (see signet_core::fault).
     let _faults = signet_core::fault::arm_from_env();
     let outcome = match tokio::runtime::Builder::new_multi_thread()
@@ -212,7 +257,21 @@ async fn dispatch(command: Command, json: bool) -> anyhow::Result<ExitCode> {
         Command::Status(args) => identity::status(args, json).await,
         Command::Agent(args) => agent::run(args).await,
         Command::Mcp(args) => mcp::run(args).await,
+        Command::Completions(args) => completions::run(args, Cli::command()),
+        Command::Man(args) => manual::run(args, Cli::command(), json),
     }
+}
+
+/// Says once, on stderr, that the command is waiting for the server rather than stuck.
+fn retry_notice(cause: RetryCause) {
+    static SAID: std::sync::Once = std::sync::Once::new();
+    SAID.call_once(|| {
+        let why = match cause {
+            RetryCause::RateLimited => "over the request budget",
+            _ => "server unavailable",
+        };
+        let _ = writeln!(std::io::stderr(), "signet: {why}, retrying…");
+    });
 }
 
 /// Prints the error as one line and picks the exit code. A closed stdout (`signet get x | head`)
@@ -230,20 +289,100 @@ fn report(e: &anyhow::Error) -> ExitCode {
         .map(|c| if c.is_control() { ' ' } else { c })
         .collect();
     let _ = writeln!(std::io::stderr(), "error: {text}");
-    ExitCode::from(1)
+    ExitCode::from(exit_code(e))
+}
+
+/// The exit code of a failed command: the kind of the first SDK error in its chain, else
+/// [`exit::OTHER`]. The one place the SDK's errors become exit codes.
+fn exit_code(e: &anyhow::Error) -> u8 {
+    let Some(client) = e.chain().find_map(|c| c.downcast_ref::<ClientError>()) else {
+        return exit::OTHER;
+    };
+    match client {
+        ClientError::Http { status: 401, .. } => exit::UNAUTHENTICATED,
+        ClientError::Http { status: 403, .. } => exit::FORBIDDEN,
+        ClientError::Http {
+            status: 404 | 409, ..
+        } => exit::NOT_FOUND_OR_CONFLICT,
+        ClientError::Http {
+            status: 500..=599, ..
+        }
+        | ClientError::Transport { .. } => exit::UNAVAILABLE,
+        _ => exit::OTHER,
+    }
 }
 
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-    use clap::CommandFactory as _;
-
     use super::*;
 
     #[test]
     fn command_tree_is_consistent() {
         Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn each_kind_of_sdk_error_has_its_exit_code() {
+        let http = |status: u16| {
+            anyhow::Error::new(ClientError::Http {
+                status,
+                kind: signet_client::HttpErrorKind::from_status(status),
+                code: None,
+                message: "refused".into(),
+                current_version: None,
+            })
+            // Under a context, as commands add one: the chain is searched.
+            .context("cannot list secrets")
+        };
+        let cases = [
+            (401, exit::UNAUTHENTICATED),
+            (403, exit::FORBIDDEN),
+            (404, exit::NOT_FOUND_OR_CONFLICT),
+            (409, exit::NOT_FOUND_OR_CONFLICT),
+            (500, exit::UNAVAILABLE),
+            (502, exit::UNAVAILABLE),
+            (503, exit::UNAVAILABLE),
+            (400, exit::OTHER),
+            (413, exit::OTHER),
+            (423, exit::OTHER),
+            (429, exit::OTHER),
+        ];
+        for (status, code) in cases {
+            assert_eq!(exit_code(&http(status)), code, "HTTP {status}");
+        }
+        let network = anyhow::Error::new(ClientError::Transport {
+            connect: true,
+            source: Box::new(std::io::Error::from(std::io::ErrorKind::ConnectionRefused)),
+        });
+        assert_eq!(exit_code(&network), exit::UNAVAILABLE);
+        assert_eq!(exit_code(&anyhow::anyhow!("bad input")), exit::OTHER);
+        let ca = anyhow::Error::new(ClientError::CaCertificate {
+            path: "/x.pem".into(),
+            reason: "no PEM certificate in the file".into(),
+        });
+        assert_eq!(exit_code(&ca), exit::OTHER);
+    }
+
+    #[test]
+    fn version_names_the_commit_and_the_build_date() {
+        let version = Cli::command().render_version();
+        assert!(
+            version.starts_with(&format!("signet {} (commit ", env!("CARGO_PKG_VERSION"))),
+            "{version}"
+        );
+        assert!(version.contains(", built "), "{version}");
+    }
+
+    #[test]
+    fn completions_take_a_known_shell_and_man_an_optional_folder() {
+        for shell in ["bash", "zsh", "fish", "powershell"] {
+            assert!(Cli::try_parse_from(["signet", "completions", shell]).is_ok());
+        }
+        assert!(Cli::try_parse_from(["signet", "completions", "tcsh"]).is_err());
+        assert!(Cli::try_parse_from(["signet", "man"]).is_ok());
+        assert!(Cli::try_parse_from(["signet", "man", "--out", "/tmp/man"]).is_ok());
     }
 
     #[test]

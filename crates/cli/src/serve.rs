@@ -161,7 +161,12 @@ pub async fn server(args: ServerArgs) -> Result<()> {
         .with_trash_purge_every(config.trash_purge_every)
         .with_lease_reap_every(config.lease_reap_every)
         .with_alert_intervals(config.webhooks.tail_every, config.webhooks.dispatch_every)
-        .with_audit_archive(config.audit_archive.clone(), config.audit_archive_every);
+        .with_audit_archive(config.audit_archive.clone(), config.audit_archive_every)
+        .with_build(signet_client::api::health::VersionAnswer {
+            version: env!("CARGO_PKG_VERSION").to_owned(),
+            commit: env!("SIGNET_COMMIT").to_owned(),
+            build_date: env!("SIGNET_BUILD_DATE").to_owned(),
+        });
     let state = if config.bench_ceiling {
         eprintln!(
             "signet: BENCHMARK CEILING MODE: secret reads answer a constant after the signature \

@@ -118,6 +118,15 @@ pub enum IdentityFileError {
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum ClientError {
+    /// The private CA file (`SIGNET_CACERT`, or the one set by [`crate::trust_ca_file`])
+    /// cannot be read or holds no PEM certificate.
+    #[error("cannot use the CA certificates in {}: {reason}", path.display())]
+    CaCertificate {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong with it.
+        reason: String,
+    },
     /// A 2xx response whose body is not the JSON the contract promises.
     #[error("unexpected response from the server: {what}")]
     Decode {

@@ -41,14 +41,16 @@ struct State {
     body: Option<reqwest::Response>,
     buf: Vec<u8>,
     pending: VecDeque<Event>,
-    failures: u32,
+    /// The pauses of the current run of failed reconnections; `None` after a success.
+    pauses: Option<Box<dyn Iterator<Item = Duration> + Send>>,
     ended: bool,
 }
 
 impl MachineClient {
     /// `GET /v1/events`: the events of secrets this machine may read and of its own access,
     /// from now, or after event id `after`. The stream reconnects on network failures, 429 and
-    /// 503 (pausing 1, 2, 4... up to 30 s), and ends after yielding an error the server meant
+    /// 503 (pausing 1, 2, 4... up to 30 s, each jittered, so machines do not all come back in
+    /// the same second after a restart), and ends after yielding an error the server meant
     /// (401, 403: the machine may no longer listen).
     pub fn events(
         &self,
@@ -60,7 +62,7 @@ impl MachineClient {
             body: None,
             buf: Vec::new(),
             pending: VecDeque::new(),
-            failures: 0,
+            pauses: None,
             ended: false,
         };
         futures_util::stream::unfold(state, |mut st| async move {
@@ -96,7 +98,7 @@ impl MachineClient {
             body: None,
             buf: Vec::new(),
             pending: VecDeque::new(),
-            failures: 0,
+            pauses: None,
             ended: false,
         };
         // The opening message comes first; anything before its end is at most a few bytes.
@@ -131,7 +133,7 @@ impl State {
             };
             match body.chunk().await {
                 Ok(Some(bytes)) => {
-                    self.failures = 0;
+                    self.pauses = None;
                     self.buf.extend_from_slice(&bytes);
                     self.parse();
                 }
@@ -171,9 +173,17 @@ impl State {
     }
 
     async fn pause(&mut self) {
-        let secs = 1u64 << self.failures.min(5);
-        self.failures += 1;
-        tokio::time::sleep(Duration::from_secs(secs).min(MAX_PAUSE)).await;
+        let pause = self
+            .pauses
+            .get_or_insert_with(|| {
+                Box::new(crate::retry::reconnect_pauses(
+                    Duration::from_secs(1),
+                    MAX_PAUSE,
+                ))
+            })
+            .next()
+            .unwrap_or(MAX_PAUSE);
+        tokio::time::sleep(pause).await;
     }
 
     /// Takes every complete message out of the buffer. A message's `id` moves the resume point

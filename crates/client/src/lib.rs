@@ -4,7 +4,8 @@
 //!   SikkerKey's so its SDKs can read them.
 //! - [`MachineClient`]: a machine's signed reads (`docs/openapi.json`, tag `machine`; the
 //!   answers are `signet_api`'s wire types), with the
-//!   SikkerKey SDKs' retries (429, 503 and network failures; 1, 2, 4 s) and 15 s timeout.
+//!   SikkerKey SDKs' retries (429, 503 and network failures; about 1, 2, 4 s, jittered; a program
+//!   learns of them through [`on_retry`]) and 15 s timeout.
 //! - [`OperatorClient`]: the admin API, signed with an operator's key, one handle per area
 //!   ([`Projects`], [`Secrets`], [`Machines`], [`Tokens`], [`Users`], [`Account`], [`Vault`],
 //!   [`Audit`]): `client.secrets().list(project)`. Every answer is `signet_api`'s wire type.
@@ -17,6 +18,8 @@
 //!   requests; without it, the SDK has no way to send a request an honest client would not.
 //!
 //! No request is sent unless the server URL is `https://`, or `http://` to a loopback host.
+//! HTTPS trusts the system's roots and, in addition, a private CA's certificates from the PEM
+//! file `SIGNET_CACERT` names ([`trust_ca_file`]).
 //! Secret values come back as [`SecretValue`], which zeroizes on drop and never prints; buffers
 //! inside the HTTP stack are outside this crate's reach, so the wiping is best effort.
 //!
@@ -36,7 +39,9 @@ pub mod login;
 mod machine;
 mod operator;
 mod request;
+mod retry;
 mod secret;
+mod trust;
 
 pub use admin::account::Account;
 pub use admin::ai_agent::AiAgents;
@@ -66,9 +71,11 @@ pub use request::SignOverrides;
 pub use request::{
     ClientOptions, PreparedRequest, Principal, RawResponse, SignedRequest, Signer, unix_now,
 };
+pub use retry::{RetryCause, on_retry};
 pub use secret::SecretValue;
 /// The wire contract's types, which the typed calls take and return.
 pub use signet_api as api;
+pub use trust::{CACERT_ENV, trust_ca_file};
 pub use signet_proto::{
     ConnectionId, Fingerprint, Identity, InviteId, LeaseId, MachineId, OperatorId, PasskeyId,
     PolicyId, ProjectId, SecretId, SecretSeed, SessionId, ShareId, UserId, VaultId,

@@ -138,7 +138,8 @@ struct PollEntry {
 }
 
 /// Reads secrets as one machine. Every request is signed with the machine's key, re-signed on
-/// each retry, and retried on 429, 503 and network failures (1, 2 and 4 s apart by default).
+/// each retry, and retried on 429, 503 and network failures (about 1, 2 and 4 s apart by
+/// default, jittered).
 /// Cheap to clone.
 #[derive(Debug, Clone)]
 pub struct MachineClient {

@@ -41,6 +41,8 @@ use signet_proto::{
 use zeroize::Zeroize as _;
 
 use crate::error::ClientError;
+use crate::retry::{self, RetryCause};
+use crate::trust;
 
 /// The `User-Agent` of every request.
 pub(crate) const USER_AGENT: &str = concat!("signet-client/", env!("CARGO_PKG_VERSION"));
@@ -87,16 +89,21 @@ pub struct ClientOptions {
     /// The limit for one attempt, from connecting to the end of the body. Default 15 s, as in
     /// the SikkerKey SDKs.
     pub timeout: Duration,
-    /// The pauses before each retry; its length is the number of retries. Default 1, 2 and 4
-    /// seconds, as in the SikkerKey SDKs. Only 429, 503 and network failures are retried.
-    pub backoff: Vec<Duration>,
+    /// How many times a call is retried after its first attempt. Default 3, as in the
+    /// SikkerKey SDKs. Only 429, 503 and network failures are retried.
+    pub retries: usize,
+    /// The least pause before the first retry. Each pause is jittered up to twice its least,
+    /// and each next least is twice the previous one. Default 700 ms: the pauses then average
+    /// about 1, 2 and 4 s, the SikkerKey SDKs' fixed ones.
+    pub first_pause: Duration,
 }
 
 impl Default for ClientOptions {
     fn default() -> Self {
         Self {
             timeout: Duration::from_secs(15),
-            backoff: [1, 2, 4].map(Duration::from_secs).to_vec(),
+            retries: 3,
+            first_pause: Duration::from_millis(700),
         }
     }
 }
@@ -104,7 +111,7 @@ impl Default for ClientOptions {
 impl ClientOptions {
     /// The same settings without retries.
     pub fn without_retries(mut self) -> Self {
-        self.backoff.clear();
+        self.retries = 0;
         self
     }
 }
@@ -163,11 +170,9 @@ impl Signer {
         let http = match self.streaming.get() {
             Some(c) => c.clone(),
             None => {
-                let c = reqwest::Client::builder()
+                let c = client_builder()?
                     .connect_timeout(self.options.timeout)
                     .read_timeout(idle)
-                    .redirect(reqwest::redirect::Policy::none())
-                    .user_agent(USER_AGENT)
                     .build()
                     .map_err(ClientError::transport)?;
                 self.streaming.get_or_init(|| c).clone()
@@ -222,8 +227,9 @@ impl Signer {
     }
 
     /// Sends a signed request, re-signed with a fresh timestamp and nonce on every attempt, and
-    /// retried on 429, 503 and (per `network`) network failures. Success is exactly 200, as on
-    /// every signed route; the 200 response is returned.
+    /// retried on 429, 503 and (per `network`) network failures after jittered, doubling pauses,
+    /// telling the program once when retrying starts ([`crate::on_retry`]). Success is exactly
+    /// 200, as on every signed route; the 200 response is returned.
     pub(crate) async fn call(
         &self,
         method: &str,
@@ -231,24 +237,32 @@ impl Signer {
         body: &[u8],
         network: RetryNetwork,
     ) -> Result<RawResponse, ClientError> {
-        let mut attempt = 0;
+        let mut pauses = retry::pauses(self.options.first_pause, self.options.retries);
+        let mut retrying = false;
         loop {
             let prepared = self.signed(method, path).body(body.to_vec()).build()?;
             let outcome = prepared.send().await;
             drop(prepared);
-            let pause = self.options.backoff.get(attempt).copied();
-            match (outcome, pause) {
+            let pause = pauses.next();
+            let cause = match (outcome, pause) {
                 (Ok(resp), _) if resp.status == 200 => return Ok(resp),
-                (Ok(resp), Some(_)) if matches!(resp.status, 429 | 503) => {}
+                (Ok(resp), Some(_)) if resp.status == 429 => RetryCause::RateLimited,
+                (Ok(resp), Some(_)) if resp.status == 503 => RetryCause::Unavailable,
                 (Ok(resp), _) => return Err(ClientError::from_response(resp.status, &resp.body)),
                 (Err(ClientError::Transport { connect, .. }), Some(_))
-                    if connect || network == RetryNetwork::Always => {}
+                    if connect || network == RetryNetwork::Always =>
+                {
+                    RetryCause::Unavailable
+                }
                 (Err(e), _) => return Err(e),
+            };
+            if !retrying {
+                retrying = true;
+                retry::notify(cause);
             }
             if let Some(pause) = pause {
                 tokio::time::sleep(pause).await;
             }
-            attempt += 1;
         }
     }
 
@@ -278,12 +292,19 @@ pub(crate) fn checked_base_url(url: &str) -> Result<String, ClientError> {
 /// The HTTP client: rustls, the given per-attempt timeout, and no redirects (a redirect would
 /// resend signed headers, or an enrollment token, to a place the identity never named).
 pub(crate) fn http_client(timeout: Duration) -> Result<reqwest::Client, ClientError> {
-    reqwest::Client::builder()
+    client_builder()?
         .timeout(timeout)
-        .redirect(reqwest::redirect::Policy::none())
-        .user_agent(USER_AGENT)
         .build()
         .map_err(ClientError::transport)
+}
+
+/// What every HTTP client of the SDK shares: no redirects, the user agent, and the system's
+/// roots plus the private CA's (see [`crate::trust_ca_file`]).
+fn client_builder() -> Result<reqwest::ClientBuilder, ClientError> {
+    Ok(reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .user_agent(USER_AGENT)
+        .tls_certs_merge(trust::extra_roots()?))
 }
 
 /// Fixed values and tampering for a [`SignedRequest`]. Test-support: an honest client never

@@ -110,7 +110,8 @@ async fn record(State(server): State<Server>, req: Request) -> Response {
 fn fast() -> ClientOptions {
     ClientOptions {
         timeout: Duration::from_secs(5),
-        backoff: vec![Duration::from_millis(10); 3],
+        retries: 3,
+        first_pause: Duration::from_millis(10),
     }
 }
 

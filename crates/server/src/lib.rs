@@ -96,6 +96,8 @@ pub struct AppState {
     /// The benchmark's ceiling: `Some` only under the hidden `bench_ceiling` setting, and then
     /// `GET /v1/secret/{id}` checks the signature and answers a constant (BENCHMARKS.md).
     pub ceiling: Option<Arc<signet_core::ceiling::Ceiling>>,
+    /// What `GET /v1/version` answers: the binary's build, which only the binary knows.
+    pub build: Arc<signet_api::health::VersionAnswer>,
 }
 
 impl AppState {
@@ -115,6 +117,19 @@ impl AppState {
             alert_tail_every: ALERT_TAIL_EVERY,
             webhook_dispatch_every: WEBHOOK_DISPATCH_EVERY,
             ceiling: None,
+            build: Arc::new(signet_api::health::VersionAnswer {
+                version: env!("CARGO_PKG_VERSION").to_owned(),
+                commit: "unknown".to_owned(),
+                build_date: "unknown".to_owned(),
+            }),
+        }
+    }
+
+    /// The same state, answering `GET /v1/version` with `build`.
+    pub fn with_build(self, build: signet_api::health::VersionAnswer) -> Self {
+        Self {
+            build: Arc::new(build),
+            ..self
         }
     }
 

@@ -1,9 +1,10 @@
-//! Liveness and readiness.
+//! Liveness, readiness and the version.
 
-use axum::Router;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::get;
+use axum::{Json, Router};
+use signet_api::health::VersionAnswer;
 use signet_api::route;
 
 use crate::AppState;
@@ -13,6 +14,7 @@ pub(crate) fn routes() -> Router<AppState> {
     Router::new()
         .route(route::health::LIVE, get(healthz))
         .route(route::health::READY, get(readyz))
+        .route(route::health::VERSION, get(version))
 }
 
 async fn healthz() -> &'static str {
@@ -25,4 +27,8 @@ async fn readyz(State(s): State<AppState>) -> (StatusCode, &'static str) {
     } else {
         (StatusCode::SERVICE_UNAVAILABLE, "not ready")
     }
+}
+
+async fn version(State(s): State<AppState>) -> Json<VersionAnswer> {
+    Json(VersionAnswer::clone(&s.build))
 }
