@@ -1,0 +1,384 @@
+//! What scripts see, through real `signet` processes: an exit code for each kind of failure
+//! (docs/operations.md, "Exit codes"), the one line a retry prints, the version with its commit
+//! and build date (flag and `GET /v1/version`), and `SIGNET_CACERT`/`--cacert` against a real
+//! TLS server whose certificate a private CA signed.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::io::{Read as _, Write as _};
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use serde_json::Value;
+use signet_testkit::process::{Fixture, TestServer, bin, run, run_with_stdin, stderr, stdout};
+
+const USAGE: i32 = 2;
+const UNAUTHENTICATED: i32 = 3;
+const FORBIDDEN: i32 = 4;
+const NOT_FOUND_OR_CONFLICT: i32 = 5;
+const UNAVAILABLE: i32 = 6;
+
+const RETRY_LINE: &str = "signet: server unavailable, retrying…";
+
+fn code(out: &Output) -> i32 {
+    out.status.code().expect("exited, not killed by a signal")
+}
+
+/// Asserts the exit code, showing what the command printed when it differs.
+#[track_caller]
+fn assert_exit(out: &Output, expected: i32, what: &str) {
+    assert_eq!(
+        code(out),
+        expected,
+        "{what}: stdout {:?}, stderr {:?}",
+        stdout(out),
+        stderr(out)
+    );
+}
+
+/// The identity file of the only vault under `home/kind` (`vaults` or `operators`).
+fn identity_file(home: &Path, kind: &str) -> PathBuf {
+    std::fs::read_dir(home.join(kind))
+        .expect("identity folder")
+        .next()
+        .expect("one identity")
+        .expect("entry")
+        .path()
+        .join("identity.json")
+}
+
+/// A copy of the identity at `original` in `dir`, changed by `edit`, its key still the
+/// original's (by absolute path).
+fn edited_identity(original: &Path, dir: &Path, edit: impl FnOnce(&mut Value)) -> PathBuf {
+    let mut ident: Value =
+        serde_json::from_str(&std::fs::read_to_string(original).expect("identity")).expect("json");
+    let key = PathBuf::from(ident["privateKeyPath"].as_str().expect("key path"));
+    let key = if key.is_absolute() {
+        key
+    } else {
+        original.parent().expect("folder").join(key)
+    };
+    ident["privateKeyPath"] = Value::from(key.to_str().expect("utf8"));
+    edit(&mut ident);
+    std::fs::create_dir_all(dir).expect("folder");
+    let path = dir.join("identity.json");
+    std::fs::write(&path, serde_json::to_vec(&ident).expect("json")).expect("write identity");
+    path
+}
+
+#[test]
+fn usage_errors_exit_2_help_and_version_0() {
+    let home = tempfile::tempdir().expect("tmp");
+    for argv in [
+        &["--no-such-flag"][..],
+        &["frobnicate"],
+        &["secret", "show"],
+        &["completions", "tcsh"],
+        &[],
+    ] {
+        let out = run(home.path(), argv);
+        assert_exit(&out, USAGE, &format!("signet {argv:?}"));
+        assert!(stdout(&out).is_empty(), "usage errors go to stderr");
+    }
+    for argv in [&["--help"][..], &["secret", "--help"], &["--version"]] {
+        let out = run(home.path(), argv);
+        assert_exit(&out, 0, &format!("signet {argv:?}"));
+        assert!(!stdout(&out).is_empty());
+    }
+}
+
+/// One server, each class in turn: ok, an unknown key, a viewer's admin action, a missing
+/// secret and a stale write, a machine's read of what it was not granted, `run`'s child, and
+/// last the server stopped.
+#[test]
+fn each_class_of_failure_exits_with_its_code() {
+    let mut f = Fixture::new();
+    let s = &f.server;
+    let root = s.root.path().to_path_buf();
+
+    let ok = s.machine(&["get", &f.secret]);
+    assert_exit(&ok, 0, "a granted read");
+    assert_eq!(stdout(&ok).trim_end(), f.value);
+
+    // 401: a key the server does not know (an operator id it never issued).
+    let stranger = edited_identity(
+        &identity_file(&s.operator_home, "operators"),
+        &root.join("stranger"),
+        |ident| ident["operatorId"] = Value::from(signet_client::OperatorId::generate().to_string()),
+    );
+    let out = s.op(&["project", "list", "--operator-identity", stranger.to_str().unwrap()]);
+    assert_exit(&out, UNAUTHENTICATED, "an unknown operator key");
+
+    // 403: a viewer's admin action, and a machine's read of a secret it was not granted.
+    let viewer_home = viewer(s);
+    let out = run(&viewer_home, &["project", "create", "nope"]);
+    assert_exit(&out, FORBIDDEN, "a viewer creating a project");
+    assert_exit(&run(&viewer_home, &["project", "list"]), 0, "a viewer listing");
+    let ungranted = s.op_json(&[
+        "secret", "create", "--project", &f.project, "--name", "OTHER", "--value", "x",
+    ])["id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    let out = s.machine(&["get", &ungranted]);
+    assert_exit(&out, FORBIDDEN, "a machine reading an ungranted secret");
+
+    // 404 and 409: a secret that does not exist (operators are told), a stale check-and-set.
+    let missing = signet_client::SecretId::generate();
+    let out = s.op(&["secret", "show", &missing.to_string()]);
+    assert_exit(&out, NOT_FOUND_OR_CONFLICT, "a missing secret");
+    let out = s.op(&["secret", "update", &f.secret, "--cas", "7", "--value", "v2"]);
+    assert_exit(&out, NOT_FOUND_OR_CONFLICT, "a stale --cas");
+
+    // `run` keeps its child's code, whatever it is.
+    let out = s.machine(&["run", "--all", "--", "sh", "-c", "exit 7"]);
+    assert_exit(&out, 7, "run's child");
+
+    // 6: the server is gone. The CLI retries first, and says so once.
+    f.server.stop();
+    let out = f.server.machine(&["get", &f.secret]);
+    assert_exit(&out, UNAVAILABLE, "a stopped server");
+    assert_eq!(stderr(&out).matches(RETRY_LINE).count(), 1, "{}", stderr(&out));
+    assert!(stderr(&out).contains("error: cannot reach the server"));
+    let out = f.server.op(&["project", "list"]);
+    assert_exit(&out, UNAVAILABLE, "an operator call to a stopped server");
+}
+
+/// A user with the viewer role, signed in with `signet login` into a home of their own.
+fn viewer(s: &TestServer) -> PathBuf {
+    const PASSWORD: &str = "a long enough passphrase";
+    let out = run_with_stdin(
+        &s.operator_home,
+        &[
+            "--json",
+            "user",
+            "create",
+            "--username",
+            "vera",
+            "--email",
+            "vera@example.test",
+            "--role",
+            "viewer",
+            "--password-stdin",
+        ],
+        &format!("{PASSWORD}\n"),
+    );
+    assert_exit(&out, 0, "user create");
+    let made: Value = serde_json::from_slice(&out.stdout).expect("json");
+    let totp = totp_rs::Totp::from_url(made["otpauthUri"].as_str().expect("uri")).expect("uri");
+    let home = s.root.path().join("viewer-home");
+    let out = run_with_stdin(
+        &home,
+        &[
+            "login",
+            "--server",
+            &s.url,
+            "--email",
+            "vera@example.test",
+            "--password-stdin",
+            "--totp",
+            &totp.generate_current().to_string(),
+        ],
+        &format!("{PASSWORD}\n"),
+    );
+    assert_exit(&out, 0, "viewer login");
+    home
+}
+
+/// A server that answers every request with 503, as a proxy does while the backend is down.
+fn always_503() -> (String, std::thread::JoinHandle<usize>) {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let url = format!("http://localhost:{}", listener.local_addr().expect("addr").port());
+    let answered = std::thread::spawn(move || {
+        let mut answered = 0;
+        // The first attempt and three retries, then the CLI gives up.
+        for stream in listener.incoming().take(4) {
+            let mut stream = stream.expect("accept");
+            let mut buf = [0u8; 8192];
+            let _ = stream.read(&mut buf);
+            let body = r#"{"error":"service temporarily unavailable","code":"unavailable"}"#;
+            let _ = stream.write_all(
+                format!(
+                    "HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json\r\n\
+                     content-length: {}\r\nconnection: close\r\n\r\n{body}",
+                    body.len()
+                )
+                .as_bytes(),
+            );
+            answered += 1;
+        }
+        answered
+    });
+    (url, answered)
+}
+
+#[test]
+fn a_503_is_retried_with_one_notice_then_exits_6() {
+    let f = Fixture::new();
+    let (url, answered) = always_503();
+    let identity = edited_identity(
+        &f.server.machine_identity(),
+        &f.server.root.path().join("proxied"),
+        |ident| ident["apiUrl"] = Value::from(url.as_str()),
+    );
+    let out = f.server.machine(&[
+        "get",
+        &f.secret,
+        "--identity",
+        identity.to_str().unwrap(),
+    ]);
+    assert_exit(&out, UNAVAILABLE, "a 503 after the retries");
+    assert_eq!(stderr(&out).matches(RETRY_LINE).count(), 1, "{}", stderr(&out));
+    assert_eq!(answered.join().expect("server thread"), 4);
+}
+
+/// `git ARGS` in this crate's folder, if git is there and this is a checkout.
+fn git(args: &[&str], env: &[(&str, &str)]) -> Option<String> {
+    let out = Command::new("git")
+        .args(args)
+        .envs(env.iter().copied())
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .ok()?;
+    let text = String::from_utf8(out.stdout).ok()?.trim().to_owned();
+    (out.status.success() && !text.is_empty()).then_some(text)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn version_names_the_commit_and_build_date_and_the_server_says_the_same() {
+    let home = tempfile::tempdir().expect("tmp");
+    let out = run(home.path(), &["--version"]);
+    assert_exit(&out, 0, "--version");
+    let commit = git(&["rev-parse", "--short=10", "HEAD"], &[]).unwrap_or("unknown".into());
+    // Not the clock's day: SOURCE_DATE_EPOCH's, else the commit's, so rebuilds are identical.
+    let date = match std::env::var("SOURCE_DATE_EPOCH") {
+        Ok(_) => None,
+        Err(_) => Some(
+            git(
+                &[
+                    "log",
+                    "-1",
+                    "--format=%cd",
+                    "--date=format-local:%Y-%m-%d",
+                    "HEAD",
+                ],
+                &[("TZ", "UTC")],
+            )
+            .unwrap_or("unknown".into()),
+        ),
+    };
+    let line = stdout(&out);
+    let line = line.trim_end();
+    let prefix = format!(
+        "signet {} (commit {commit}, built ",
+        env!("CARGO_PKG_VERSION")
+    );
+    assert!(line.starts_with(&prefix), "{line:?} vs {prefix:?}");
+    let built = line
+        .strip_prefix(&prefix)
+        .and_then(|rest| rest.strip_suffix(')'))
+        .expect("the date, then a parenthesis");
+    if let Some(date) = &date {
+        assert_eq!(built, date);
+    }
+    assert!(built == "unknown" || built.len() == 10, "{built}");
+
+    // The server answers the same, to anyone: no signature, no session.
+    let server = TestServer::start();
+    let r = reqwest::get(format!("{}/v1/version", server.url))
+        .await
+        .expect("GET /v1/version");
+    assert_eq!(r.status(), 200);
+    let answer: Value = r.json().await.expect("json");
+    assert_eq!(
+        answer,
+        serde_json::json!({
+            "version": env!("CARGO_PKG_VERSION"),
+            "commit": commit,
+            "buildDate": built,
+        })
+    );
+}
+
+/// A private CA, and a certificate for `localhost` it signed, as PEM files in `dir`: (CA, leaf
+/// certificate, leaf key).
+fn private_ca(dir: &Path) -> (PathBuf, PathBuf, PathBuf) {
+    use rcgen::{
+        BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer,
+        KeyPair, KeyUsagePurpose,
+    };
+    let ca_key = KeyPair::generate().expect("CA key");
+    let mut ca = CertificateParams::new(Vec::<String>::new()).expect("CA params");
+    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    ca.distinguished_name
+        .push(DnType::CommonName, "Signet test private CA");
+    ca.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
+    let ca_cert = ca.self_signed(&ca_key).expect("CA certificate");
+    let issuer = Issuer::new(ca, ca_key);
+
+    let leaf_key = KeyPair::generate().expect("leaf key");
+    let mut leaf = CertificateParams::new(vec!["localhost".to_owned()]).expect("leaf params");
+    leaf.distinguished_name.push(DnType::CommonName, "localhost");
+    leaf.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
+    let leaf_cert = leaf.signed_by(&leaf_key, &issuer).expect("leaf certificate");
+
+    let paths = (
+        dir.join("ca.pem"),
+        dir.join("server.pem"),
+        dir.join("server.key"),
+    );
+    std::fs::write(&paths.0, ca_cert.pem()).expect("write CA");
+    std::fs::write(&paths.1, leaf_cert.pem()).expect("write certificate");
+    std::fs::write(&paths.2, leaf_key.serialize_pem()).expect("write key");
+    (paths.0, paths.1, paths.2)
+}
+
+#[test]
+fn a_private_ca_is_trusted_only_when_named() {
+    let certs = tempfile::tempdir().expect("tmp");
+    let (ca, cert, key) = private_ca(certs.path());
+    let server = TestServer::start_with(&[
+        "--tls-cert",
+        cert.to_str().expect("utf8"),
+        "--tls-key",
+        key.to_str().expect("utf8"),
+    ]);
+    let url = format!("https://localhost:{}", server.port);
+    let init = Command::new(bin())
+        .args(["operator", "init", "--data-dir"])
+        .arg(&server.data_dir)
+        .args(["--api-url", &url])
+        .env("SIGNET_HOME", &server.operator_home)
+        .output()
+        .expect("operator init");
+    assert_exit(&init, 0, "operator init");
+
+    // Without the CA the certificate is refused: the server is unreachable for this client.
+    let out = server.op(&["project", "list"]);
+    assert_exit(&out, UNAVAILABLE, "TLS without the private CA");
+    assert!(
+        stderr(&out).to_lowercase().contains("certificate"),
+        "{}",
+        stderr(&out)
+    );
+
+    // With it, by flag or by environment, the same call succeeds.
+    let out = server.op(&["project", "list", "--cacert", ca.to_str().expect("utf8")]);
+    assert_exit(&out, 0, "--cacert");
+    let out = Command::new(bin())
+        .args(["project", "list"])
+        .env("SIGNET_HOME", &server.operator_home)
+        .env("SIGNET_CACERT", &ca)
+        .output()
+        .expect("signet");
+    assert_exit(&out, 0, "SIGNET_CACERT");
+
+    // Naming a file that is no CA fails in words, before anything is sent.
+    let out = server.op(&["project", "list", "--cacert", key.to_str().expect("utf8")]);
+    assert_exit(&out, 1, "a key file given as CA");
+    assert!(
+        stderr(&out).contains("cannot use the CA certificates in"),
+        "{}",
+        stderr(&out)
+    );
+}
