@@ -3,11 +3,11 @@
 use serde::{Deserialize, Serialize};
 use utoipa::{OpenApi, ToSchema};
 
-/// `GET /v1/version`: which build answers. Unauthenticated, like the probes: the version is in
-/// every `User-Agent` the CLI sends anyway, and an operator needs it before they can sign in.
+/// `GET /v1/version`: which build answers. Unauthenticated, like the probes: monitoring and an
+/// operator about to upgrade need it before any sign-in (Vault's `sys/health` tells it too).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
-pub struct VersionAnswer {
+pub struct ServerVersionAnswer {
     /// The release, as in `Cargo.toml` (`0.1.0`).
     pub version: String,
     /// The short git commit it was built from, or `unknown` outside a git checkout.
@@ -38,7 +38,7 @@ fn openapi() {}
 
 /// The server's version, commit and build date.
 #[utoipa::path(operation_id = "health_version", get, path = "/v1/version", tag = "health",
-    responses((status = 200, description = "The build that answers", body = VersionAnswer)))]
+    responses((status = 200, description = "The build that answers", body = ServerVersionAnswer)))]
 #[allow(dead_code)] // A declaration for the OpenAPI document; the handler is in the server.
 fn version() {}
 
@@ -46,7 +46,7 @@ fn version() {}
 #[derive(OpenApi)]
 #[openapi(
     paths(live, ready, openapi, version),
-    components(schemas(VersionAnswer)),
+    components(schemas(ServerVersionAnswer)),
     tags((name = "health", description = "Probes, the version and this document; no authentication."))
 )]
 pub struct Api;

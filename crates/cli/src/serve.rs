@@ -162,7 +162,7 @@ pub async fn server(args: ServerArgs) -> Result<()> {
         .with_lease_reap_every(config.lease_reap_every)
         .with_alert_intervals(config.webhooks.tail_every, config.webhooks.dispatch_every)
         .with_audit_archive(config.audit_archive.clone(), config.audit_archive_every)
-        .with_build(signet_client::api::health::VersionAnswer {
+        .with_build(signet_client::api::health::ServerVersionAnswer {
             version: env!("CARGO_PKG_VERSION").to_owned(),
             commit: env!("SIGNET_COMMIT").to_owned(),
             build_date: env!("SIGNET_BUILD_DATE").to_owned(),

@@ -97,7 +97,7 @@ pub struct AppState {
     /// `GET /v1/secret/{id}` checks the signature and answers a constant (BENCHMARKS.md).
     pub ceiling: Option<Arc<signet_core::ceiling::Ceiling>>,
     /// What `GET /v1/version` answers: the binary's build, which only the binary knows.
-    pub build: Arc<signet_api::health::VersionAnswer>,
+    pub build: Arc<signet_api::health::ServerVersionAnswer>,
 }
 
 impl AppState {
@@ -117,7 +117,7 @@ impl AppState {
             alert_tail_every: ALERT_TAIL_EVERY,
             webhook_dispatch_every: WEBHOOK_DISPATCH_EVERY,
             ceiling: None,
-            build: Arc::new(signet_api::health::VersionAnswer {
+            build: Arc::new(signet_api::health::ServerVersionAnswer {
                 version: env!("CARGO_PKG_VERSION").to_owned(),
                 commit: "unknown".to_owned(),
                 build_date: "unknown".to_owned(),
@@ -126,7 +126,7 @@ impl AppState {
     }
 
     /// The same state, answering `GET /v1/version` with `build`.
-    pub fn with_build(self, build: signet_api::health::VersionAnswer) -> Self {
+    pub fn with_build(self, build: signet_api::health::ServerVersionAnswer) -> Self {
         Self {
             build: Arc::new(build),
             ..self

@@ -4,7 +4,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::get;
 use axum::{Json, Router};
-use signet_api::health::VersionAnswer;
+use signet_api::health::ServerVersionAnswer;
 use signet_api::route;
 
 use crate::AppState;
@@ -29,6 +29,6 @@ async fn readyz(State(s): State<AppState>) -> (StatusCode, &'static str) {
     }
 }
 
-async fn version(State(s): State<AppState>) -> Json<VersionAnswer> {
-    Json(VersionAnswer::clone(&s.build))
+async fn version(State(s): State<AppState>) -> Json<ServerVersionAnswer> {
+    Json(ServerVersionAnswer::clone(&s.build))
 }
