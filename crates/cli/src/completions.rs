@@ -47,10 +47,12 @@ fn without_double_quotes(command: clap::Command) -> clap::Command {
             let values: Vec<clap::builder::PossibleValue> = arg
                 .get_possible_values()
                 .into_iter()
-                .map(|v| match v.get_help().map(|h| h.to_string().replace('"', "'")) {
-                    Some(help) => v.help(help),
-                    None => v,
-                })
+                .map(
+                    |v| match v.get_help().map(|h| h.to_string().replace('"', "'")) {
+                        Some(help) => v.help(help),
+                        None => v,
+                    },
+                )
                 .collect();
             arg.value_parser(clap::builder::PossibleValuesParser::new(values))
         })

@@ -38,14 +38,22 @@ pub fn run(args: ManArgs, command: clap::Command, json: bool) -> anyhow::Result<
     if json {
         output::json(&json!({ "dir": dir, "pages": written }))?;
     } else {
-        output::lines([format!("{} pages written to {}", written.len(), dir.display())])?;
+        output::lines([format!(
+            "{} pages written to {}",
+            written.len(),
+            dir.display()
+        )])?;
     }
     Ok(ExitCode::SUCCESS)
 }
 
 /// Writes `command`'s page and, depth first, its subcommands' (not clap's `help`, nor hidden
 /// ones); pushes each file name written.
-fn write_pages(command: &clap::Command, dir: &Path, written: &mut Vec<String>) -> anyhow::Result<()> {
+fn write_pages(
+    command: &clap::Command,
+    dir: &Path,
+    written: &mut Vec<String>,
+) -> anyhow::Result<()> {
     let name = format!(
         "{}.1",
         command.get_display_name().unwrap_or(command.get_name())

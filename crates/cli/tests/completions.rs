@@ -13,11 +13,7 @@ use signet_testkit::process::{run, stderr, stdout};
 fn signet(args: &[&str]) -> Output {
     let home = tempfile::tempdir().expect("tmp");
     let out = run(home.path(), args);
-    assert!(
-        out.status.success(),
-        "signet {args:?}: {}",
-        stderr(&out)
-    );
+    assert!(out.status.success(), "signet {args:?}: {}", stderr(&out));
     out
 }
 
@@ -69,7 +65,9 @@ fn every_shell_gets_a_script_naming_the_commands() {
         std::fs::write(&path, &script).expect("write script");
         match check {
             Some((program, args)) if installed(program) => check_with(program, args, &path),
-            Some((program, _)) => eprintln!("{program} is not installed: {shell} script not parsed"),
+            Some((program, _)) => {
+                eprintln!("{program} is not installed: {shell} script not parsed")
+            }
             None => assert!(script.contains("Register-ArgumentCompleter")),
         }
     }
@@ -128,7 +126,10 @@ fn the_manual_has_a_rendering_page_per_command() {
         "signet-man.1",
         "signet-operator-init.1",
     ] {
-        assert!(pages.iter().any(|p| p == page), "{page} missing from {pages:?}");
+        assert!(
+            pages.iter().any(|p| p == page),
+            "{page} missing from {pages:?}"
+        );
     }
     assert!(
         !pages.iter().any(|p| p.contains("help")),
@@ -144,7 +145,8 @@ fn the_manual_has_a_rendering_page_per_command() {
         let text = std::fs::read_to_string(&path).expect("page");
         let title = page.trim_end_matches(".1");
         assert!(
-            text.lines().any(|l| l.starts_with(".TH ") && l.contains(title)),
+            text.lines()
+                .any(|l| l.starts_with(".TH ") && l.contains(title)),
             "{page}: no .TH header naming it"
         );
         assert!(text.contains(".SH NAME"), "{page}: no NAME section");
@@ -164,7 +166,10 @@ fn the_manual_has_a_rendering_page_per_command() {
 
     // The top page, printed without --out, reads as a manual (`signet man | man -l -`).
     let top = stdout(&signet(&["man"]));
-    assert!(top.starts_with(".ie") || top.contains(".TH signet"), "{top:.200}");
+    assert!(
+        top.starts_with(".ie") || top.contains(".TH signet"),
+        "{top:.200}"
+    );
     if installed("man") {
         let path = dir.path().join("signet.1");
         let out = Command::new("man")
@@ -175,7 +180,10 @@ fn the_manual_has_a_rendering_page_per_command() {
             .expect("man");
         assert!(out.status.success(), "man -l: {}", stderr(&out));
         let text = stdout(&out);
-        assert!(text.contains("NAME") && text.contains("SUBCOMMANDS"), "{text:.500}");
+        assert!(
+            text.contains("NAME") && text.contains("SUBCOMMANDS"),
+            "{text:.500}"
+        );
         assert!(text.contains("signet-secret(1)"), "{text:.2000}");
     }
 }

@@ -104,18 +104,36 @@ fn each_class_of_failure_exits_with_its_code() {
     let stranger = edited_identity(
         &identity_file(&s.operator_home, "operators"),
         &root.join("stranger"),
-        |ident| ident["operatorId"] = Value::from(signet_client::OperatorId::generate().to_string()),
+        |ident| {
+            ident["operatorId"] = Value::from(signet_client::OperatorId::generate().to_string())
+        },
     );
-    let out = s.op(&["project", "list", "--operator-identity", stranger.to_str().unwrap()]);
+    let out = s.op(&[
+        "project",
+        "list",
+        "--operator-identity",
+        stranger.to_str().unwrap(),
+    ]);
     assert_exit(&out, UNAUTHENTICATED, "an unknown operator key");
 
     // 403: a viewer's admin action, and a machine's read of a secret it was not granted.
     let viewer_home = viewer(s);
     let out = run(&viewer_home, &["project", "create", "nope"]);
     assert_exit(&out, FORBIDDEN, "a viewer creating a project");
-    assert_exit(&run(&viewer_home, &["project", "list"]), 0, "a viewer listing");
+    assert_exit(
+        &run(&viewer_home, &["project", "list"]),
+        0,
+        "a viewer listing",
+    );
     let ungranted = s.op_json(&[
-        "secret", "create", "--project", &f.project, "--name", "OTHER", "--value", "x",
+        "secret",
+        "create",
+        "--project",
+        &f.project,
+        "--name",
+        "OTHER",
+        "--value",
+        "x",
     ])["id"]
         .as_str()
         .expect("id")
@@ -138,7 +156,12 @@ fn each_class_of_failure_exits_with_its_code() {
     f.server.stop();
     let out = f.server.machine(&["get", &f.secret]);
     assert_exit(&out, UNAVAILABLE, "a stopped server");
-    assert_eq!(stderr(&out).matches(RETRY_LINE).count(), 1, "{}", stderr(&out));
+    assert_eq!(
+        stderr(&out).matches(RETRY_LINE).count(),
+        1,
+        "{}",
+        stderr(&out)
+    );
     assert!(stderr(&out).contains("error: cannot reach the server"));
     let out = f.server.op(&["project", "list"]);
     assert_exit(&out, UNAVAILABLE, "an operator call to a stopped server");
@@ -188,7 +211,10 @@ fn viewer(s: &TestServer) -> PathBuf {
 /// A server that answers every request with 503, as a proxy does while the backend is down.
 fn always_503() -> (String, std::thread::JoinHandle<usize>) {
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
-    let url = format!("http://localhost:{}", listener.local_addr().expect("addr").port());
+    let url = format!(
+        "http://localhost:{}",
+        listener.local_addr().expect("addr").port()
+    );
     let answered = std::thread::spawn(move || {
         let mut answered = 0;
         // The first attempt and three retries, then the CLI gives up.
@@ -221,14 +247,16 @@ fn a_503_is_retried_with_one_notice_then_exits_6() {
         &f.server.root.path().join("proxied"),
         |ident| ident["apiUrl"] = Value::from(url.as_str()),
     );
-    let out = f.server.machine(&[
-        "get",
-        &f.secret,
-        "--identity",
-        identity.to_str().unwrap(),
-    ]);
+    let out = f
+        .server
+        .machine(&["get", &f.secret, "--identity", identity.to_str().unwrap()]);
     assert_exit(&out, UNAVAILABLE, "a 503 after the retries");
-    assert_eq!(stderr(&out).matches(RETRY_LINE).count(), 1, "{}", stderr(&out));
+    assert_eq!(
+        stderr(&out).matches(RETRY_LINE).count(),
+        1,
+        "{}",
+        stderr(&out)
+    );
     assert_eq!(answered.join().expect("server thread"), 4);
 }
 
@@ -318,9 +346,12 @@ fn private_ca(dir: &Path) -> (PathBuf, PathBuf, PathBuf) {
 
     let leaf_key = KeyPair::generate().expect("leaf key");
     let mut leaf = CertificateParams::new(vec!["localhost".to_owned()]).expect("leaf params");
-    leaf.distinguished_name.push(DnType::CommonName, "localhost");
+    leaf.distinguished_name
+        .push(DnType::CommonName, "localhost");
     leaf.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
-    let leaf_cert = leaf.signed_by(&leaf_key, &issuer).expect("leaf certificate");
+    let leaf_cert = leaf
+        .signed_by(&leaf_key, &issuer)
+        .expect("leaf certificate");
 
     let paths = (
         dir.join("ca.pem"),

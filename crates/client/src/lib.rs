@@ -75,8 +75,8 @@ pub use retry::{RetryCause, on_retry};
 pub use secret::SecretValue;
 /// The wire contract's types, which the typed calls take and return.
 pub use signet_api as api;
-pub use trust::{CACERT_ENV, trust_ca_file};
 pub use signet_proto::{
     ConnectionId, Fingerprint, Identity, InviteId, LeaseId, MachineId, OperatorId, PasskeyId,
     PolicyId, ProjectId, SecretId, SecretSeed, SessionId, ShareId, UserId, VaultId,
 };
+pub use trust::{CACERT_ENV, trust_ca_file};

@@ -95,7 +95,10 @@ mod tests {
             .take(50)
             .collect();
         assert_eq!(all.len(), 50);
-        assert!(all.iter().all(|d| *d <= cap && *d >= Duration::from_secs(1)));
+        assert!(
+            all.iter()
+                .all(|d| *d <= cap && *d >= Duration::from_secs(1))
+        );
         assert!(all[49] >= cap / 2);
     }
 }
