@@ -384,7 +384,9 @@ fn a_private_ca_is_trusted_only_when_named() {
         .expect("operator init");
     assert_exit(&init, 0, "operator init");
 
-    // Without the CA the certificate is refused: the server is unreachable for this client.
+    // Without the CA the certificate is refused: the server is unreachable for this client,
+    // at once (a refused certificate stays refused, so it is not retried).
+    let started = std::time::Instant::now();
     let out = server.op(&["project", "list"]);
     assert_exit(&out, UNAVAILABLE, "TLS without the private CA");
     assert!(
@@ -392,6 +394,8 @@ fn a_private_ca_is_trusted_only_when_named() {
         "{}",
         stderr(&out)
     );
+    assert!(!stderr(&out).contains(RETRY_LINE), "{}", stderr(&out));
+    assert!(started.elapsed() < std::time::Duration::from_secs(5));
 
     // With it, by flag or by environment, the same call succeeds.
     let out = server.op(&["project", "list", "--cacert", ca.to_str().expect("utf8")]);

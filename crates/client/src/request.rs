@@ -227,7 +227,8 @@ impl Signer {
     }
 
     /// Sends a signed request, re-signed with a fresh timestamp and nonce on every attempt, and
-    /// retried on 429, 503 and (per `network`) network failures after jittered, doubling pauses,
+    /// retried on 429, 503 and (per `network`) network failures other than a refused TLS
+    /// handshake, after jittered, doubling pauses,
     /// telling the program once when retrying starts ([`crate::on_retry`]). Success is exactly
     /// 200, as on every signed route; the 200 response is returned.
     pub(crate) async fn call(
@@ -249,8 +250,9 @@ impl Signer {
                 (Ok(resp), Some(_)) if resp.status == 429 => RetryCause::RateLimited,
                 (Ok(resp), Some(_)) if resp.status == 503 => RetryCause::Unavailable,
                 (Ok(resp), _) => return Err(ClientError::from_response(resp.status, &resp.body)),
-                (Err(ClientError::Transport { connect, .. }), Some(_))
-                    if connect || network == RetryNetwork::Always =>
+                (Err(ClientError::Transport { connect, source }), Some(_))
+                    if (connect || network == RetryNetwork::Always)
+                        && !refused_tls(source.as_ref()) =>
                 {
                     RetryCause::Unavailable
                 }
@@ -718,6 +720,23 @@ impl PreparedRequest {
                 source: Box::new(e),
             })?
     }
+}
+
+/// Whether a network failure is a TLS handshake refused (the server's certificate not trusted,
+/// no common protocol): the same until the trust or the server changes, so not worth a retry.
+/// rustls's error travels inside an `io::Error`, whose `source` skips it: look inside.
+fn refused_tls(e: &(dyn std::error::Error + Send + Sync + 'static)) -> bool {
+    let mut next: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(e) = next {
+        if e.is::<rustls::Error>() {
+            return true;
+        }
+        next = match e.downcast_ref::<std::io::Error>().and_then(std::io::Error::get_ref) {
+            Some(inner) => Some(inner),
+            None => e.source(),
+        };
+    }
+    false
 }
 
 pub(crate) fn network_error(e: reqwest::Error) -> ClientError {
