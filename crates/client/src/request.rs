@@ -731,7 +731,10 @@ fn refused_tls(e: &(dyn std::error::Error + Send + Sync + 'static)) -> bool {
         if e.is::<rustls::Error>() {
             return true;
         }
-        next = match e.downcast_ref::<std::io::Error>().and_then(std::io::Error::get_ref) {
+        next = match e
+            .downcast_ref::<std::io::Error>()
+            .and_then(std::io::Error::get_ref)
+        {
             Some(inner) => Some(inner),
             None => e.source(),
         };
