@@ -84,6 +84,9 @@ command -v psql >/dev/null 2>&1 || missing+=(postgresql-client)
 # The GitHub Action's script (tests/integrations) downloads with curl and is held shellcheck-clean.
 command -v curl >/dev/null 2>&1 || missing+=(curl)
 command -v shellcheck >/dev/null 2>&1 || missing+=(shellcheck)
+# `signet completions` is checked by the shells that load it (crates/cli/tests/completions.rs).
+command -v zsh >/dev/null 2>&1 || missing+=(zsh)
+command -v fish >/dev/null 2>&1 || missing+=(fish)
 
 if [ "${#missing[@]}" -gt 0 ]; then
     if ! command -v apt-get >/dev/null 2>&1 || ! can_be_root; then
