@@ -3,11 +3,14 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::{Context, Result};
 use clap::Args;
 use signet_client::identity::{OperatorIdentity, SignetHome};
-use signet_core::SignetConfig;
+use sd_notify::NotifyState;
+use signet_core::{Signet, SignetConfig};
 use signet_server::config::FileConfig;
 use signet_server::{AppState, Listener, TlsListener, install};
 
@@ -107,7 +110,44 @@ async fn shutdown_signal() {
         _ = term.recv() => {}
     }
     tracing::info!("shutting down: draining in-flight requests");
+    notify_service_manager(&[
+        NotifyState::Stopping,
+        NotifyState::Status("draining in-flight requests"),
+    ]);
 }
+
+/// Tells systemd (`Type=notify`, deploy/systemd/signet.service) how start-up and shutdown go.
+/// Without `NOTIFY_SOCKET`, that is anywhere but under a service manager, it does nothing. A
+/// failure is logged and never stops the server: the manager's start timeout is what reports a
+/// readiness that never came.
+fn notify_service_manager(states: &[NotifyState<'_>]) {
+    if let Err(e) = sd_notify::notify(states) {
+        tracing::warn!(error = %e, "could not notify the service manager");
+    }
+}
+
+/// Sends `READY=1` once the store answers as `/readyz` requires, so units ordered after Signet
+/// (and `systemctl start`, which waits for it) find a server that serves. The listener is bound
+/// before this runs: a request sent on the notification waits in the backlog until the accept
+/// loop, started right after, takes it. While the store does not answer (PostgreSQL still
+/// starting) the unit's status says so and the check is repeated.
+async fn announce_ready(signet: Arc<Signet>, status: String) {
+    let mut said_waiting = false;
+    loop {
+        if signet.ready().await {
+            notify_service_manager(&[NotifyState::Ready, NotifyState::Status(&status)]);
+            return;
+        }
+        if !said_waiting {
+            notify_service_manager(&[NotifyState::Status("waiting for the store to answer")]);
+            said_waiting = true;
+        }
+        tokio::time::sleep(READY_RETRY).await;
+    }
+}
+
+/// How often start-up asks the store again before announcing readiness.
+const READY_RETRY: Duration = Duration::from_millis(250);
 
 /// Runs the server until SIGINT or SIGTERM.
 pub async fn server(args: ServerArgs) -> Result<()> {
@@ -171,7 +211,14 @@ pub async fn server(args: ServerArgs) -> Result<()> {
     } else {
         state
     };
-    signet_server::run(listener, state, shutdown_signal()).await?;
+    let ready = tokio::spawn(announce_ready(
+        state.signet.clone(),
+        format!("serving vault {} on {addr}", state.signet.vault_id()),
+    ));
+    let served = signet_server::run(listener, state, shutdown_signal()).await;
+    // A stop that came before readiness must not be followed by a late READY=1.
+    ready.abort();
+    served?;
     Ok(())
 }
 
