@@ -8,8 +8,8 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 use clap::Args;
-use signet_client::identity::{OperatorIdentity, SignetHome};
 use sd_notify::NotifyState;
+use signet_client::identity::{OperatorIdentity, SignetHome};
 use signet_core::{Signet, SignetConfig};
 use signet_server::config::FileConfig;
 use signet_server::{AppState, Listener, TlsListener, install};
