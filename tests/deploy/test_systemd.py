@@ -105,6 +105,10 @@ def test_the_unit_is_type_notify_and_sandboxed():
     expected = {
         "Type": ["notify"],
         "NotifyAccess": ["main"],
+        "Restart": ["on-failure"],
+        # Slower than the default start limit (5 starts in 10 s), so a database that is late at
+        # boot delays Signet instead of failing the unit for good.
+        "RestartSec": ["5s"],
         "User": ["signet"],
         "StateDirectory": ["signet"],
         "StateDirectoryMode": ["0700"],

@@ -131,8 +131,10 @@ fn notify_service_manager(states: &[NotifyState<'_>]) {
 /// Sends `READY=1` once the store answers as `/readyz` requires, so units ordered after Signet
 /// (and `systemctl start`, which waits for it) find a server that serves. The listener is bound
 /// before this runs: a request sent on the notification waits in the backlog until the accept
-/// loop, started right after, takes it. While the store does not answer (PostgreSQL still
-/// starting) the unit's status says so and the check is repeated.
+/// loop, started right after, takes it. While the store opened but cannot take writes yet (a
+/// write lock held elsewhere, a PostgreSQL failing over) the unit's status says so and the check
+/// is repeated.
+///
 /// `ready` is the `/readyz` check and `notify` the way to the service manager, as parameters so
 /// the unit test below can hold the store back.
 async fn announce_ready<R, F>(mut ready: R, status: String, notify: impl Fn(&[NotifyState<'_>]))
