@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Installs or starts everything scripts/test.sh needs, so that on a fresh Debian machine with
 # Rust the README's test command passes by itself: Debian packages (Chromium, Node.js and npm,
-# PostgreSQL, Python's venv, a C compiler, curl and openssl), rustfmt and clippy, cargo-deny, a
-# running PostgreSQL at 127.0.0.1:5432 with a `test` database, the Python venv and the browser
-# tests' Node packages. scripts/test.sh runs it first.
+# PostgreSQL, Python's venv, a C compiler, curl, openssl and systemd-analyze), rustfmt and
+# clippy, cargo-deny, a running PostgreSQL at 127.0.0.1:5432 with a `test` database, the Python
+# venv and the browser tests' Node packages. scripts/test.sh runs it first.
 #
 # Idempotent: each part checks before it acts, so a second run installs nothing and takes about
 # a second. Packages come from apt-get, run directly as root or through sudo; with neither, it
@@ -87,6 +87,8 @@ command -v shellcheck >/dev/null 2>&1 || missing+=(shellcheck)
 # `signet completions` is checked by the shells that load it (crates/cli/tests/completions.rs).
 command -v zsh >/dev/null 2>&1 || missing+=(zsh)
 command -v fish >/dev/null 2>&1 || missing+=(fish)
+# The systemd unit (deploy/systemd) is checked with systemd-analyze verify (tests/deploy).
+command -v systemd-analyze >/dev/null 2>&1 || missing+=(systemd)
 
 if [ "${#missing[@]}" -gt 0 ]; then
     if ! command -v apt-get >/dev/null 2>&1 || ! can_be_root; then

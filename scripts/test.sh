@@ -58,6 +58,8 @@ SIGNET_BIN="${CARGO_TARGET_DIR:-$PWD/target}/debug/signet" .venv/bin/python -m p
 
 step "integrations: the GitHub Action's script, the Kubernetes manifests, a pod-like run of signet agent"
 SIGNET_BIN="${CARGO_TARGET_DIR:-$PWD/target}/debug/signet" .venv/bin/python -m pytest -q tests/integrations
+step "deployment: the systemd unit and sd_notify readiness, the Containerfile (hadolint), the compose examples"
+SIGNET_BIN="${CARGO_TARGET_DIR:-$PWD/target}/debug/signet" .venv/bin/python -m pytest -q tests/deploy
 step "signet mcp driven by the official MCP Python SDK against a real server"
 SIGNET_BIN="${CARGO_TARGET_DIR:-$PWD/target}/debug/signet" .venv/bin/python -m pytest -q tests/mcp
 

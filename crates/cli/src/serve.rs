@@ -3,9 +3,12 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::{Context, Result};
 use clap::Args;
+use sd_notify::NotifyState;
 use signet_client::identity::{OperatorIdentity, SignetHome};
 use signet_core::SignetConfig;
 use signet_server::config::FileConfig;
@@ -95,19 +98,66 @@ fn disable_core_dumps() {
     }
 }
 
-async fn shutdown_signal() {
-    let ctrl_c = tokio::signal::ctrl_c();
-    let Ok(mut term) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-    else {
-        let _ = ctrl_c.await;
-        return;
-    };
-    tokio::select! {
-        _ = ctrl_c => {}
-        _ = term.recv() => {}
-    }
-    tracing::info!("shutting down: draining in-flight requests");
+/// Resolves on the first SIGINT or SIGTERM. Both handlers are installed when this is called, not
+/// when the future is first polled: the server announces readiness before the accept loop polls
+/// it, and a `systemctl stop` right after must drain, not meet the default action and kill.
+fn shutdown_signal() -> Result<impl std::future::Future<Output = ()>> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut int = signal(SignalKind::interrupt()).context("cannot handle SIGINT")?;
+    let mut term = signal(SignalKind::terminate()).context("cannot handle SIGTERM")?;
+    Ok(async move {
+        tokio::select! {
+            _ = int.recv() => {}
+            _ = term.recv() => {}
+        }
+        tracing::info!("shutting down: draining in-flight requests");
+        notify_service_manager(&[
+            NotifyState::Stopping,
+            NotifyState::Status("draining in-flight requests"),
+        ]);
+    })
 }
+
+/// Tells systemd (`Type=notify`, deploy/systemd/signet.service) how start-up and shutdown go.
+/// Without `NOTIFY_SOCKET`, that is anywhere but under a service manager, it does nothing. A
+/// failure is logged and never stops the server: the manager's start timeout is what reports a
+/// readiness that never came.
+fn notify_service_manager(states: &[NotifyState<'_>]) {
+    if let Err(e) = sd_notify::notify(states) {
+        tracing::warn!(error = %e, "could not notify the service manager");
+    }
+}
+
+/// Sends `READY=1` once the store answers as `/readyz` requires, so units ordered after Signet
+/// (and `systemctl start`, which waits for it) find a server that serves. The listener is bound
+/// before this runs: a request sent on the notification waits in the backlog until the accept
+/// loop, started right after, takes it. While the store opened but cannot take writes yet (a
+/// write lock held elsewhere, a PostgreSQL failing over) the unit's status says so and the check
+/// is repeated.
+///
+/// `ready` is the `/readyz` check and `notify` the way to the service manager, as parameters so
+/// the unit test below can hold the store back.
+async fn announce_ready<R, F>(mut ready: R, status: String, notify: impl Fn(&[NotifyState<'_>]))
+where
+    R: FnMut() -> F,
+    F: std::future::Future<Output = bool>,
+{
+    let mut said_waiting = false;
+    loop {
+        if ready().await {
+            notify(&[NotifyState::Ready, NotifyState::Status(&status)]);
+            return;
+        }
+        if !said_waiting {
+            notify(&[NotifyState::Status("waiting for the store to answer")]);
+            said_waiting = true;
+        }
+        tokio::time::sleep(READY_RETRY).await;
+    }
+}
+
+/// How often start-up asks the store again before announcing readiness.
+const READY_RETRY: Duration = Duration::from_millis(250);
 
 /// Runs the server until SIGINT or SIGTERM.
 pub async fn server(args: ServerArgs) -> Result<()> {
@@ -176,7 +226,20 @@ pub async fn server(args: ServerArgs) -> Result<()> {
     } else {
         state
     };
-    signet_server::run(listener, state, shutdown_signal()).await?;
+    let shutdown = shutdown_signal()?;
+    let signet = Arc::clone(&state.signet);
+    let ready = tokio::spawn(announce_ready(
+        move || {
+            let signet = Arc::clone(&signet);
+            async move { signet.ready().await }
+        },
+        format!("serving vault {} on {addr}", state.signet.vault_id()),
+        notify_service_manager,
+    ));
+    let served = signet_server::run(listener, state, shutdown).await;
+    // A stop that came before readiness must not be followed by a late READY=1.
+    ready.abort();
+    served?;
     Ok(())
 }
 
@@ -246,4 +309,48 @@ pub async fn operator_init(args: OperatorInitArgs, json: bool) -> Result<()> {
         println!("Try: signet project create demo");
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use super::*;
+
+    /// systemd must hear READY=1 only after the readiness check passed, once, with the status
+    /// line; while it fails, only a status saying why (once, not every retry).
+    #[tokio::test]
+    async fn ready_is_announced_once_and_only_after_the_store_answers() {
+        let checks = AtomicUsize::new(0);
+        let sent = Mutex::new(Vec::<String>::new());
+        announce_ready(
+            || {
+                let n = checks.fetch_add(1, Ordering::SeqCst);
+                let before = sent.lock().map(|s| s.len()).unwrap_or(0);
+                async move {
+                    // Nothing but the one waiting status may have been sent while not ready.
+                    assert!(
+                        before <= 1,
+                        "sent {before} messages before the store answered"
+                    );
+                    n >= 3
+                }
+            },
+            "serving vault v on 127.0.0.1:1".into(),
+            |states: &[NotifyState<'_>]| {
+                let line: Vec<String> = states.iter().map(ToString::to_string).collect();
+                sent.lock().unwrap().push(line.join("\n"));
+            },
+        )
+        .await;
+        assert_eq!(checks.load(Ordering::SeqCst), 4);
+        assert_eq!(
+            *sent.lock().unwrap(),
+            [
+                "STATUS=waiting for the store to answer",
+                "READY=1\nSTATUS=serving vault v on 127.0.0.1:1",
+            ]
+        );
+    }
 }
