@@ -16,6 +16,7 @@ pub mod fuzzing;
 pub mod install;
 pub mod issuer_keys;
 pub mod listener;
+pub mod metrics;
 pub mod provision;
 mod routes;
 pub mod session;
@@ -96,6 +97,8 @@ pub struct AppState {
     /// The benchmark's ceiling: `Some` only under the hidden `bench_ceiling` setting, and then
     /// `GET /v1/secret/{id}` checks the signature and answers a constant (BENCHMARKS.md).
     pub ceiling: Option<Arc<signet_core::ceiling::Ceiling>>,
+    /// Requests counted per route template, for `/metrics` (`crate::metrics`).
+    pub routes: Arc<metrics::Routes>,
 }
 
 impl AppState {
@@ -115,6 +118,7 @@ impl AppState {
             alert_tail_every: ALERT_TAIL_EVERY,
             webhook_dispatch_every: WEBHOOK_DISPATCH_EVERY,
             ceiling: None,
+            routes: Arc::default(),
         }
     }
 
@@ -214,14 +218,9 @@ async fn guard(req: Request<Body>, next: Next) -> Response {
             return ApiError::malformed(msg).into_response();
         }
     }
-    let (method, path, started) = (
-        req.method().clone(),
-        req.uri().path().to_owned(),
-        std::time::Instant::now(),
-    );
+    // The access log is `metrics::observe`'s, by route template: a raw path can hold a
+    // bootstrap token.
     let mut resp = next.run(req).await;
-    // Paths name secrets by id, never by value; bodies and signature headers are never logged.
-    tracing::debug!(%method, %path, status = resp.status().as_u16(), micros = started.elapsed().as_micros() as u64, "request");
     // API answers may carry secret values: no cache anywhere may keep them.
     resp.headers_mut()
         .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
@@ -278,6 +277,8 @@ pub fn router(state: AppState) -> Router {
         .fallback(not_found)
         .method_not_allowed_fallback(|| async { ApiError::new(ErrorCode::MethodNotAllowed) })
         .layer(middleware::from_fn(guard))
+        // Outside the guard, so its refusals are counted and logged too.
+        .layer(middleware::from_fn_with_state(state.clone(), metrics::observe))
         .with_state(state)
 }
 

@@ -22,6 +22,7 @@ mod issuer;
 mod lease;
 mod machine;
 mod managed;
+pub mod metrics;
 mod network;
 mod nonce;
 mod operator;
@@ -52,6 +53,7 @@ pub use audit::{
 };
 pub use budget::{BudgetStore, RequestBudgets};
 pub use change::{Change, ChangeFeed, ChangeWatcher, FeedState};
+pub use metrics::{Instrumented, PoolUse, StoreMetrics};
 pub use connection::{ConnectionRecord, ConnectionStore, TlsMode};
 pub use invite::{InviteRecord, InviteStore};
 pub use issuer::{IssuerRecord, IssuerRuleRecord, IssuerStore, PlatformTokenUse};
@@ -248,6 +250,7 @@ pub trait Store:
     + ChangeFeed
     + ConnectionStore
     + InviteStore
+    + Instrumented
     + IssuerStore
     + LeaseStore
     + MachineStore
@@ -280,6 +283,7 @@ impl<T> Store for T where
         + ChangeFeed
         + ConnectionStore
         + InviteStore
+        + Instrumented
         + IssuerStore
         + LeaseStore
         + MachineStore
