@@ -1,8 +1,9 @@
 """`/metrics` read by parsers that are not Signet's (issue 15 §1): a real `signet server` with a
 metrics listener from its config file (`metrics_listen`), signed reads made here (answered,
 refused, unauthenticated), then the scrape parsed by the official Prometheus client's text
-parser and by its stricter OpenMetrics parser. Checks the families, their types and label sets,
-and that the counters moved by what was done."""
+parser (Prometheus text format) and by its stricter OpenMetrics parser (OpenMetrics, asked for
+with `Accept`). Checks the families, their types and label sets, and that the counters moved
+by what was done."""
 
 import base64
 import hashlib
@@ -62,9 +63,20 @@ def get(url, headers=None):
 
 
 def scrape(server):
+    """The Prometheus text format, what a scraper gets without asking."""
     status, ctype, text = get(server.metrics)
     assert status == 200
+    assert ctype.startswith("text/plain; version=0.0.4")
+    return text
+
+
+def scrape_openmetrics(server):
+    """OpenMetrics, for a scraper that asks for it as Prometheus does."""
+    accept = "application/openmetrics-text;version=1.0.0,text/plain;version=0.0.4;q=0.5"
+    status, ctype, text = get(server.metrics, {"Accept": accept})
+    assert status == 200
     assert ctype.startswith("application/openmetrics-text; version=1.0.0")
+    assert text.endswith("# EOF\n")
     return text
 
 
@@ -119,8 +131,8 @@ def test_the_scrape_parses_and_moves_with_reads(server):
     assert signed_get(server, key, machine, f"/v1/secret/{granted}", signature="AAAA" * 22) == 401
 
     text = scrape(server)
-    # The stricter OpenMetrics parser accepts the exposition as a whole (types, units, # EOF).
-    strict = {f.name: f for f in parse_openmetrics(text)}
+    # The stricter OpenMetrics parser accepts the other format as a whole (types, units, # EOF).
+    strict = {f.name: f for f in parse_openmetrics(scrape_openmetrics(server))}
     assert strict["signet_secret_reads"].type == "counter"
     assert strict["signet_http_request_duration_seconds"].type == "histogram"
     assert strict["signet_http_request_duration_seconds"].unit == "seconds"

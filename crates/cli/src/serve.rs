@@ -194,7 +194,10 @@ pub async fn server(args: ServerArgs) -> Result<()> {
                 .with_context(|| format!("cannot listen for metrics on {addr}"))?;
             let addr = tcp.local_addr()?;
             // A stable line for scripts and tests that start the listener on port 0.
-            eprintln!("signet: metrics on http://{addr}{}", signet_server::metrics::PATH);
+            eprintln!(
+                "signet: metrics on http://{addr}{}",
+                signet_server::metrics::PATH
+            );
             tracing::info!(%addr, "metrics listener");
             let state = state.clone();
             let limits = config.limits;

@@ -17,7 +17,8 @@ use totp_rs::Totp;
 const PASSWORD: &str = "a long enough passphrase";
 const EMAIL: &str = "owner@example.test";
 /// Sent as a signature on a request that must fail: it must never reach the log.
-const FAKE_SIGNATURE: &str = "c2lnbmF0dXJlLW1hcmtlci1uZXZlci1sb2dnZWQtNzQ2MjE5ODM0NTIxMDk4NzY1NDMyMQ==";
+const FAKE_SIGNATURE: &str =
+    "c2lnbmF0dXJlLW1hcmtlci1uZXZlci1sb2dnZWQtNzQ2MjE5ODM0NTIxMDk4NzY1NDMyMQ==";
 
 /// One HTTP/1.1 GET over a plain socket: the status and the body.
 fn http_get(addr: &str, path: &str, headers: &[(&str, &str)]) -> (u16, String, String) {
@@ -71,20 +72,41 @@ fn metrics_addr(server: &TestServer) -> String {
         }) {
             return addr.replace("0.0.0.0", "127.0.0.1");
         }
-        assert!(Instant::now() < deadline, "no metrics line: {}", server.log());
+        assert!(
+            Instant::now() < deadline,
+            "no metrics line: {}",
+            server.log()
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
 }
 
+/// The scrape in the Prometheus text format (what a scraper gets without asking), after checking
+/// that the same scrape in OpenMetrics is offered to one that asks.
 fn scrape(addr: &str) -> String {
     let (status, head, body) = http_get(addr, "/metrics", &[]);
     assert_eq!(status, 200, "{body}");
     assert!(
         head.to_ascii_lowercase()
+            .contains("content-type: text/plain; version=0.0.4"),
+        "{head}"
+    );
+    let (status, head, om) = http_get(
+        addr,
+        "/metrics",
+        &[(
+            "Accept",
+            "application/openmetrics-text;version=1.0.0,text/plain;q=0.5",
+        )],
+    );
+    assert_eq!(status, 200);
+    assert!(
+        head.to_ascii_lowercase()
             .contains("content-type: application/openmetrics-text; version=1.0.0"),
         "{head}"
     );
-    assert!(body.ends_with("# EOF\n"), "an OpenMetrics exposition ends so");
+    assert!(om.ends_with("# EOF\n"), "an OpenMetrics exposition ends so");
+    assert!(om.contains("# TYPE signet_secret_reads counter"), "{om}");
     body
 }
 
@@ -332,5 +354,8 @@ fn a_remote_metrics_listener_needs_its_flag() {
         )
         .expect("starts with the flag");
     let body = scrape(&metrics_addr(&allowed));
-    assert!(body.contains("# TYPE signet_secret_reads counter"), "{body}");
+    assert!(
+        body.contains("# TYPE signet_secret_reads_total counter"),
+        "{body}"
+    );
 }

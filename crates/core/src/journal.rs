@@ -141,7 +141,9 @@ impl Context {
             .store
             .append_journal(JournalBatch { events, read_marks }, self.chain.clone())
             .await;
-        self.metrics.audit_append.observe_duration(started.elapsed());
+        self.metrics
+            .audit_append
+            .observe_duration(started.elapsed());
         match appended {
             Ok(_) => Ok(()),
             Err(e) => {

@@ -270,11 +270,7 @@ impl Reads {
         read
     }
 
-    async fn read_secret_uncounted(
-        &self,
-        m: &AuthedMachine,
-        id: &str,
-    ) -> CoreResult<SecretValue> {
+    async fn read_secret_uncounted(&self, m: &AuthedMachine, id: &str) -> CoreResult<SecretValue> {
         // An id that cannot exist is answered exactly like one that does not.
         let Ok(secret_id) = SecretId::parse(id) else {
             self.cx

@@ -648,7 +648,10 @@ mod tests {
 
     #[test]
     fn a_remote_metrics_listener_needs_the_flag() {
-        assert_eq!(FileConfig::default().resolve().unwrap().metrics_listen, None);
+        assert_eq!(
+            FileConfig::default().resolve().unwrap().metrics_listen,
+            None
+        );
         let local = FileConfig {
             metrics_listen: Some("127.0.0.1:9420".parse().unwrap()),
             ..Default::default()

@@ -264,9 +264,7 @@ impl FromRequest<AppState> for AgentCall {
         let agent = signet_core::ai_agent::AiAgents::of(&state.signet)
             .authenticate(&signed_request(&parts, &body, ip, HEADER_MACHINE_ID))
             .await?;
-        crate::metrics::note_principal(crate::metrics::Principal::Machine(
-            agent.machine.record.id,
-        ));
+        crate::metrics::note_principal(crate::metrics::Principal::Machine(agent.machine.record.id));
         Ok(Self { agent, body })
     }
 }

@@ -14,8 +14,9 @@
 //! and it needs no credential Prometheus would have to hold: an operator signature would mean
 //! an operator key on the monitoring host, able to do everything an operator can.
 //!
-//! At scrape time the [`Scrape`] collector reads every counter and encodes the OpenMetrics
-//! text with the official client (`prometheus-client`).
+//! At scrape time the [`Scrape`] collector reads every counter and encodes them with the
+//! official client (`prometheus-client`): OpenMetrics text for a scraper that asks for it, the
+//! Prometheus text format otherwise.
 
 use std::cell::Cell;
 use std::fmt;
@@ -26,7 +27,7 @@ use std::time::Instant;
 use axum::Router;
 use axum::body::Body;
 use axum::extract::{MatchedPath, Request, State};
-use axum::http::{HeaderValue, Method, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -43,6 +44,10 @@ use signet_store::metrics::{Histogram, HistogramSnapshot};
 use crate::AppState;
 use crate::connection::ConnectionLimits;
 use crate::listener::Listener;
+
+/// The access log's target: `SIGNET_LOG=info,signet::access=off` keeps every other `info` line
+/// and drops these (a busy server writes one per request).
+pub const ACCESS_LOG: &str = "signet::access";
 
 /// The scrape's path on the metrics listener.
 pub const PATH: &str = "/metrics";
@@ -213,12 +218,18 @@ fn unauthenticated_read(status: StatusCode) -> ReadOutcome {
 }
 
 /// Counts, times and logs every request (the layer on every route; see the module docs).
-pub(crate) async fn observe(State(state): State<AppState>, req: Request<Body>, next: Next) -> Response {
+pub(crate) async fn observe(
+    State(state): State<AppState>,
+    req: Request<Body>,
+    next: Next,
+) -> Response {
     let started = Instant::now();
     let method = req.method().clone();
-    let series = state
-        .routes
-        .series(req.extensions().get::<MatchedPath>().map(MatchedPath::as_str));
+    let series = state.routes.series(
+        req.extensions()
+            .get::<MatchedPath>()
+            .map(MatchedPath::as_str),
+    );
     let (resp, principal) = PRINCIPAL
         .scope(Cell::new(None), async move {
             let resp = next.run(req).await;
@@ -237,9 +248,12 @@ pub(crate) async fn observe(State(state): State<AppState>, req: Request<Body>, n
         let (core, _) = Metrics::of(&state.signet);
         core.read(unauthenticated_read(status));
     }
-    let ms = took.as_secs_f64() * 1000.0;
+    // Whole µs as ms, so the line shows 0.327 rather than the float noise of a product.
+    #[allow(clippy::cast_precision_loss)]
+    let ms = took.as_micros() as f64 / 1000.0;
     match principal {
         Some(p) => tracing::info!(
+            target: ACCESS_LOG,
             %method,
             route = &*series.template,
             status = status.as_u16(),
@@ -248,6 +262,7 @@ pub(crate) async fn observe(State(state): State<AppState>, req: Request<Body>, n
             "request"
         ),
         None => tracing::info!(
+            target: ACCESS_LOG,
             %method,
             route = &*series.template,
             status = status.as_u16(),
@@ -266,18 +281,21 @@ struct Scrape {
 
 impl fmt::Debug for Scrape {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Scrape").field("routes", &self.routes).finish()
+        f.debug_struct("Scrape")
+            .field("routes", &self.routes)
+            .finish()
     }
 }
 
-/// A histogram's buckets as the encoder takes them: per bucket (it sums them), in `scale` units
-/// per stored unit (µs to seconds: 1e-6), ending with `+Inf`.
+/// A histogram's buckets as the encoder takes them: per bucket (it sums them), the stored units
+/// divided by `per` (µs to seconds: 1e6; a division, so that 100 µs prints as 0.0001), ending
+/// with `+Inf`.
 // Counts and µs far below 2^52 convert exactly; past that a scrape is off in the last digits.
 #[allow(clippy::cast_precision_loss)]
-fn buckets(s: &HistogramSnapshot, scale: f64) -> Vec<(f64, u64)> {
+fn buckets(s: &HistogramSnapshot, per: f64) -> Vec<(f64, u64)> {
     s.bounds
         .iter()
-        .map(|b| *b as f64 * scale)
+        .map(|b| *b as f64 / per)
         .chain([f64::INFINITY])
         .zip(s.buckets.iter().copied())
         .collect()
@@ -290,11 +308,11 @@ fn encode_histogram(
     help: &str,
     unit: Option<&Unit>,
     h: &Histogram,
-    scale: f64,
+    per: f64,
 ) -> fmt::Result {
     let s = h.snapshot();
     let mut m = enc.encode_descriptor(name, help, unit, MetricType::Histogram)?;
-    m.encode_histogram::<NoLabelSet>(s.sum as f64 * scale, s.count, &buckets(&s, scale), None)
+    m.encode_histogram::<NoLabelSet>(s.sum as f64 / per, s.count, &buckets(&s, per), None)
 }
 
 fn encode_gauge(enc: &mut DescriptorEncoder<'_>, name: &str, help: &str, v: u64) -> fmt::Result {
@@ -307,8 +325,8 @@ fn encode_counter(enc: &mut DescriptorEncoder<'_>, name: &str, help: &str, v: u6
         .encode_counter::<NoLabelSet, _, u64>(&v, None)
 }
 
-/// µs to seconds.
-const MICROS: f64 = 1e-6;
+/// µs per second.
+const MICROS: f64 = 1e6;
 
 impl Collector for Scrape {
     #[allow(clippy::cast_precision_loss)]
@@ -355,7 +373,7 @@ impl Collector for Scrape {
                 }
                 let labels = [("route", &*r.template)];
                 m.encode_family(&labels)?.encode_histogram::<NoLabelSet>(
-                    s.sum as f64 * MICROS,
+                    s.sum as f64 / MICROS,
                     s.count,
                     &buckets(&s, MICROS),
                     None,
@@ -489,18 +507,38 @@ pub fn router(state: &AppState) -> Router {
         .with_state(registry)
 }
 
-async fn scrape(State(registry): State<Arc<Registry>>) -> Response {
+/// OpenMetrics for a scraper that asks for it (Prometheus does, first), the Prometheus text
+/// format (0.0.4) otherwise: the same series, spelled as each format wants (a counter's
+/// family is `x` in one and `x_total` in the other).
+async fn scrape(State(registry): State<Arc<Registry>>, headers: HeaderMap) -> Response {
+    let openmetrics = headers
+        .get_all(header::ACCEPT)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .any(|v| v.contains("application/openmetrics-text"));
     let mut text = String::with_capacity(16 * 1024);
-    if prometheus_client::encoding::text::encode(&mut text, &registry).is_err() {
+    let (encoded, content_type) = if openmetrics {
+        (
+            prometheus_client::encoding::text::encode(&mut text, &registry),
+            OPENMETRICS,
+        )
+    } else {
+        (
+            prometheus_client::encoding::prometheus_text::encode(&mut text, &registry),
+            prometheus_client::encoding::prometheus_text::CONTENT_TYPE,
+        )
+    };
+    if encoded.is_err() {
         return StatusCode::INTERNAL_SERVER_ERROR.into_response();
     }
     let mut resp = text.into_response();
-    resp.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/openmetrics-text; version=1.0.0; charset=utf-8"),
-    );
+    resp.headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
     resp
 }
+
+/// The OpenMetrics text format's `Content-Type`.
+const OPENMETRICS: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
 
 /// Serves `/metrics` for `state` on `listener` (plain HTTP, under the API's connection limits)
 /// until `shutdown` resolves.

@@ -25,10 +25,9 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use signet_store::{
-    StoreMetrics,
     ActorKind, AuditChain, AuditCheckpoint, AuditEvent, AuditFilter, AuditHead, AuditRecord,
     AuditResult, AuditStore, Audited, Conflict, JournalBatch, ReadMark, SignedEvidence, StoreError,
-    StoreResult,
+    StoreMetrics, StoreResult,
 };
 use sqlx::postgres::{PgPool, PgRow};
 use sqlx::{PgConnection, Postgres, Transaction};

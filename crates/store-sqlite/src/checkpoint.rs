@@ -263,7 +263,9 @@ fn run(
             let held = gate.enter();
             let started = Instant::now();
             let state = logged(checkpoint(conn, Mode::Restart));
-            metrics.checkpoint_micros.observe_duration(started.elapsed());
+            metrics
+                .checkpoint_micros
+                .observe_duration(started.elapsed());
             drop(held);
             counts.held += 1;
             if state.is_some_and(|s| !s.busy) {
@@ -284,7 +286,9 @@ fn run(
         }
         let started = Instant::now();
         let copied = logged(checkpoint(conn, Mode::Passive));
-        metrics.checkpoint_micros.observe_duration(started.elapsed());
+        metrics
+            .checkpoint_micros
+            .observe_duration(started.elapsed());
         if copied.is_some() {
             counts.passive += 1;
         }

@@ -53,7 +53,6 @@ pub use audit::{
 };
 pub use budget::{BudgetStore, RequestBudgets};
 pub use change::{Change, ChangeFeed, ChangeWatcher, FeedState};
-pub use metrics::{Instrumented, PoolUse, StoreMetrics};
 pub use connection::{ConnectionRecord, ConnectionStore, TlsMode};
 pub use invite::{InviteRecord, InviteStore};
 pub use issuer::{IssuerRecord, IssuerRuleRecord, IssuerStore, PlatformTokenUse};
@@ -66,6 +65,7 @@ pub use managed::{
     FinishedRotation, Heartbeat, ManagedRecord, ManagedState, ManagedStore, PendingRotation,
     RotationOutcome,
 };
+pub use metrics::{Instrumented, PoolUse, StoreMetrics};
 pub use network::{AllowlistEntry, NetworkStore};
 pub use nonce::NonceStore;
 pub use operator::{OperatorRecord, OperatorStore};
