@@ -1,6 +1,7 @@
 //! `signet server` and `signet operator init`: the two commands that run on the server host
 //! with file access to the data folder.
 
+use std::io::IsTerminal;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -46,6 +47,13 @@ pub struct ServerArgs {
     /// Log JSON lines instead of text.
     #[arg(long)]
     pub log_json: bool,
+    /// Serve Prometheus metrics at /metrics on this address (a listener of its own, plain
+    /// HTTP). Loopback only unless --metrics-allow-remote. Default: off.
+    #[arg(long, env = "SIGNET_METRICS_LISTEN")]
+    pub metrics_listen: Option<SocketAddr>,
+    /// Allow --metrics-listen on a non-loopback address (no authentication: firewall it).
+    #[arg(long, env = "SIGNET_METRICS_ALLOW_REMOTE")]
+    pub metrics_allow_remote: bool,
     /// Benchmarks only: secret reads check the signature and answer a constant (loopback only).
     #[arg(long, env = "SIGNET_BENCH_CEILING", hide = true)]
     pub bench_ceiling: bool,
@@ -69,6 +77,10 @@ impl ServerArgs {
         if self.log_json {
             f.log_json = Some(true);
         }
+        f.metrics_listen = self.metrics_listen.or(f.metrics_listen);
+        if self.metrics_allow_remote {
+            f.metrics_allow_remote = Some(true);
+        }
         if self.bench_ceiling {
             f.bench_ceiling = Some(true);
         }
@@ -83,6 +95,9 @@ pub(crate) fn init_logging(json: bool, default: &str) {
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        // Colour codes only for a person at a terminal: a file, journald or a log shipper
+        // would keep them as noise.
+        .with_ansi(std::io::stderr().is_terminal())
         .with_target(false);
     let _ = if json {
         builder.json().try_init()
@@ -226,6 +241,36 @@ pub async fn server(args: ServerArgs) -> Result<()> {
     } else {
         state
     };
+    // Bound before serving, so a bad address fails the start rather than the first scrape.
+    let metrics = match config.metrics_listen {
+        Some(addr) => {
+            let tcp = tokio::net::TcpListener::bind(addr)
+                .await
+                .with_context(|| format!("cannot listen for metrics on {addr}"))?;
+            let addr = tcp.local_addr()?;
+            // A stable line for scripts and tests that start the listener on port 0.
+            eprintln!(
+                "signet: metrics on http://{addr}{}",
+                signet_server::metrics::PATH
+            );
+            tracing::info!(%addr, "metrics listener");
+            let state = state.clone();
+            let limits = config.limits;
+            Some(tokio::spawn(async move {
+                let served = signet_server::metrics::serve(
+                    Listener::Plain(tcp),
+                    &state,
+                    limits,
+                    std::future::pending(),
+                )
+                .await;
+                if let Err(e) = served {
+                    tracing::error!(error = %e, "the metrics listener stopped");
+                }
+            }))
+        }
+        None => None,
+    };
     let shutdown = shutdown_signal()?;
     let signet = Arc::clone(&state.signet);
     let ready = tokio::spawn(announce_ready(
@@ -239,6 +284,9 @@ pub async fn server(args: ServerArgs) -> Result<()> {
     let served = signet_server::run(listener, state, shutdown).await;
     // A stop that came before readiness must not be followed by a late READY=1.
     ready.abort();
+    if let Some(task) = metrics {
+        task.abort();
+    }
     served?;
     Ok(())
 }

@@ -1018,6 +1018,7 @@ impl Accounts {
                 }
                 e => e.into(),
             })?;
+        self.cx.metrics.signed_in(crate::metrics::SignIn::Cli);
         Ok(CliLogin {
             operator_id: rec.id,
             vault_id: self.cx.vault.clone(),

@@ -12,6 +12,7 @@ use signet_store::Store;
 use crate::chain::ChainKey;
 use crate::clock::Clock;
 use crate::failures::{FailureLimits, Failures};
+use crate::metrics::Metrics;
 use crate::provision::{NoProvisioner, Provisioner};
 use crate::stamped::StampedCache;
 
@@ -76,6 +77,8 @@ pub(crate) struct Context {
     /// Machine lookups and read views, valid while the access stamp has not moved
     /// (`crate::stamped`): authentication and the read path share them.
     pub(crate) stamped: StampedCache,
+    /// Counters for the server's scrape (`crate::metrics`).
+    pub(crate) metrics: Metrics,
 }
 
 impl Context {

@@ -11,6 +11,7 @@ use signet_store::{
 
 use crate::address::ClientAddr;
 use crate::context::Context;
+use crate::metrics::ReadOutcome;
 use crate::principal::{AuthedMachine, AuthedOperator};
 use crate::{CoreError, CoreResult};
 
@@ -135,11 +136,15 @@ impl Context {
         events: Vec<AuditEvent>,
         read_marks: Vec<ReadMark>,
     ) -> CoreResult<()> {
-        match self
+        let started = std::time::Instant::now();
+        let appended = self
             .store
             .append_journal(JournalBatch { events, read_marks }, self.chain.clone())
-            .await
-        {
+            .await;
+        self.metrics
+            .audit_append
+            .observe_duration(started.elapsed());
+        match appended {
             Ok(_) => Ok(()),
             Err(e) => {
                 tracing::error!(error = %e, "audit append failed; failing closed");
@@ -174,6 +179,15 @@ impl Context {
         target: &str,
         reason: DenialReason,
     ) -> CoreResult<()> {
+        // The access log's line for a refused machine request: ids and the reason, never a
+        // value. `target` is an id (or empty for one that could not be parsed).
+        tracing::warn!(
+            machine = %m.record.id,
+            action = action.as_str(),
+            target,
+            reason = reason.as_str(),
+            "machine request denied"
+        );
         let e = self.event(
             &Actor::machine(m),
             action,
@@ -181,7 +195,13 @@ impl Context {
             AuditResult::Denied,
             reason.as_str(),
         );
-        self.journal(vec![e], Vec::new()).await
+        self.journal(vec![e], Vec::new()).await?;
+        // Counted once recorded: a refusal whose record failed is answered (and counted) as
+        // an error instead (`Reads::read_secret`).
+        if action == AuditAction::SecretRead {
+            self.metrics.read(ReadOutcome::of_denial(reason));
+        }
+        Ok(())
     }
 
     /// Records a request that did not authenticate. Best effort: the caller answers 401 either

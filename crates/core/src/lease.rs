@@ -366,7 +366,10 @@ impl Context {
             .finish_lease(&lease.id, claim, self.now_ms(), reason.as_str())
             .await
         {
-            Ok(()) => Ok(true),
+            Ok(()) => {
+                self.metrics.lease_revoked();
+                Ok(true)
+            }
             // The claim lapsed meanwhile and another replica took over: it finishes (its drop
             // is idempotent) and writes the one record.
             Err(StoreError::NotFound) => Ok(false),
@@ -615,7 +618,10 @@ async fn mint(
         Err(_) => Err(StoreError::Unavailable),
     };
     match written {
-        Ok(r) => Ok((r, password)),
+        Ok(r) => {
+            cx.metrics.lease_created();
+            Ok((r, password))
+        }
         Err(StoreError::Conflict(Conflict::LeaseState)) => {
             // A racing first read of the same machine recorded its lease first (the store
             // holds one reusable lease per machine and secret): this role goes, that lease is

@@ -36,6 +36,7 @@ mod journal;
 pub mod lease;
 pub mod machine;
 pub mod managed;
+pub mod metrics;
 mod name;
 pub mod network;
 pub mod operator;

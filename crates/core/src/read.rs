@@ -30,6 +30,7 @@ use zeroize::Zeroizing;
 
 use crate::context::Context;
 use crate::journal::Actor;
+use crate::metrics::ReadOutcome;
 use crate::policy;
 use crate::principal::AuthedMachine;
 use crate::{CoreError, CoreResult};
@@ -257,8 +258,19 @@ impl Reads {
         Ok(Some(view))
     }
 
-    /// `GET /v1/secret/{id}`.
+    /// `GET /v1/secret/{id}`, counted by outcome (`crate::metrics`): refusals are counted by
+    /// class where they are recorded, everything else here.
     pub async fn read_secret(&self, m: &AuthedMachine, id: &str) -> CoreResult<SecretValue> {
+        let read = self.read_secret_uncounted(m, id).await;
+        match &read {
+            Ok(_) => self.cx.metrics.read(ReadOutcome::Ok),
+            Err(CoreError::Forbidden | CoreError::ProjectFrozen) => {}
+            Err(_) => self.cx.metrics.read(ReadOutcome::Error),
+        }
+        read
+    }
+
+    async fn read_secret_uncounted(&self, m: &AuthedMachine, id: &str) -> CoreResult<SecretValue> {
         // An id that cannot exist is answered exactly like one that does not.
         let Ok(secret_id) = SecretId::parse(id) else {
             self.cx

@@ -370,6 +370,7 @@ impl Sessions {
             &format!("user={}", user.id),
         );
         self.cx.audited_event(e).insert_session(&rec).await?;
+        self.cx.metrics.signed_in(crate::metrics::SignIn::Browser);
         let view = self.view_of(&secret, &rec, user.clone());
         Ok(OpenedSession { secret, view })
     }

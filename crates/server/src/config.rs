@@ -124,6 +124,12 @@ pub struct FileConfig {
     /// Seconds between the archiver's looks for a full segment (default 3600). Every replica
     /// runs it; each segment is recorded once.
     pub audit_archive_interval_secs: Option<u64>,
+    /// Address of the Prometheus listener serving `/metrics` (default: none, no metrics
+    /// listener). Loopback only unless `metrics_allow_remote`.
+    pub metrics_listen: Option<SocketAddr>,
+    /// Let `metrics_listen` be a non-loopback address (plain HTTP, no authentication: firewall
+    /// it to the scrapers).
+    pub metrics_allow_remote: Option<bool>,
     /// Benchmarks only (`scripts/bench.sh`): secret reads check the signature and answer a
     /// constant. Refused on a non-loopback address. Not documented for operators on purpose.
     pub bench_ceiling: Option<bool>,
@@ -193,6 +199,8 @@ pub struct ServerConfig {
     pub audit_archive: Option<signet_core::audit::ArchiveSettings>,
     /// How often the archiver looks for a full segment.
     pub audit_archive_every: Duration,
+    /// Where `/metrics` is served, if anywhere (`crate::metrics`).
+    pub metrics_listen: Option<SocketAddr>,
     /// The benchmark's ceiling mode (loopback only): see [`crate::AppState::with_bench_ceiling`].
     pub bench_ceiling: bool,
 }
@@ -292,6 +300,18 @@ impl FileConfig {
         if bench_ceiling && !listen.ip().is_loopback() {
             return Err(ConfigError::Invalid(format!(
                 "bench_ceiling is for benchmarks on loopback only, not on {listen}"
+            )));
+        }
+        // The scrape tells whoever reaches it how busy the vault is and what fails: the host
+        // only, unless the operator says otherwise.
+        if let Some(addr) = self.metrics_listen
+            && !addr.ip().is_loopback()
+            && !self.metrics_allow_remote.unwrap_or(false)
+        {
+            return Err(ConfigError::Invalid(format!(
+                "refusing the metrics listener on non-loopback address {addr}: give \
+                 --metrics-allow-remote (metrics_allow_remote = true) and firewall it to your \
+                 scrapers"
             )));
         }
         let api_url = check_api_url(
@@ -451,6 +471,7 @@ impl FileConfig {
             oidc_keys,
             audit_archive,
             audit_archive_every,
+            metrics_listen: self.metrics_listen,
             bench_ceiling,
         })
     }
@@ -623,6 +644,34 @@ mod tests {
             .resolve()
             .is_ok()
         );
+    }
+
+    #[test]
+    fn a_remote_metrics_listener_needs_the_flag() {
+        assert_eq!(
+            FileConfig::default().resolve().unwrap().metrics_listen,
+            None
+        );
+        let local = FileConfig {
+            metrics_listen: Some("127.0.0.1:9420".parse().unwrap()),
+            ..Default::default()
+        };
+        assert!(local.resolve().is_ok());
+        for addr in ["0.0.0.0:9420", "[::]:9420", "192.0.2.7:9420"] {
+            let f = FileConfig {
+                metrics_listen: Some(addr.parse().unwrap()),
+                ..Default::default()
+            };
+            assert!(f.clone().resolve().is_err(), "{addr}");
+            let allowed = FileConfig {
+                metrics_allow_remote: Some(true),
+                ..f
+            };
+            assert_eq!(
+                allowed.resolve().unwrap().metrics_listen,
+                Some(addr.parse().unwrap())
+            );
+        }
     }
 
     #[test]

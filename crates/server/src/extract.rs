@@ -239,6 +239,7 @@ impl FromRequest<AppState> for MachineCall {
             .auth()
             .authenticate_machine(&signed_request(&parts, &body, ip, HEADER_MACHINE_ID))
             .await?;
+        crate::metrics::note_principal(crate::metrics::Principal::Machine(machine.record.id));
         Ok(Self { machine, body })
     }
 }
@@ -263,6 +264,7 @@ impl FromRequest<AppState> for AgentCall {
         let agent = signet_core::ai_agent::AiAgents::of(&state.signet)
             .authenticate(&signed_request(&parts, &body, ip, HEADER_MACHINE_ID))
             .await?;
+        crate::metrics::note_principal(crate::metrics::Principal::Machine(agent.machine.record.id));
         Ok(Self { agent, body })
     }
 }
@@ -311,6 +313,7 @@ impl FromRequest<AppState> for OperatorCall {
                 .sessions()
                 .authenticate_session(&secret, ip)
                 .await?;
+            crate::metrics::note_principal(crate::metrics::Principal::Operator(operator.id));
             return Ok(Self {
                 operator,
                 body,
@@ -322,6 +325,7 @@ impl FromRequest<AppState> for OperatorCall {
             .auth()
             .authenticate_operator(&signed_request(&parts, &body, ip, HEADER_OPERATOR_ID))
             .await?;
+        crate::metrics::note_principal(crate::metrics::Principal::Operator(operator.id));
         Ok(Self {
             operator,
             body,

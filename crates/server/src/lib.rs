@@ -16,6 +16,7 @@ pub mod fuzzing;
 pub mod install;
 pub mod issuer_keys;
 pub mod listener;
+pub mod metrics;
 pub mod provision;
 mod routes;
 pub mod session;
@@ -98,6 +99,8 @@ pub struct AppState {
     pub ceiling: Option<Arc<signet_core::ceiling::Ceiling>>,
     /// What `GET /v1/version` answers: the binary's build, which only the binary knows.
     pub build: Arc<signet_api::health::ServerVersionAnswer>,
+    /// Requests counted per route template, for `/metrics` (`crate::metrics`).
+    pub routes: Arc<metrics::Routes>,
 }
 
 impl AppState {
@@ -122,6 +125,7 @@ impl AppState {
                 commit: "unknown".to_owned(),
                 build_date: "unknown".to_owned(),
             }),
+            routes: Arc::default(),
         }
     }
 
@@ -229,14 +233,9 @@ async fn guard(req: Request<Body>, next: Next) -> Response {
             return ApiError::malformed(msg).into_response();
         }
     }
-    let (method, path, started) = (
-        req.method().clone(),
-        req.uri().path().to_owned(),
-        std::time::Instant::now(),
-    );
+    // The access log is `metrics::observe`'s, by route template: a raw path can hold a
+    // bootstrap token.
     let mut resp = next.run(req).await;
-    // Paths name secrets by id, never by value; bodies and signature headers are never logged.
-    tracing::debug!(%method, %path, status = resp.status().as_u16(), micros = started.elapsed().as_micros() as u64, "request");
     // API answers may carry secret values: no cache anywhere may keep them.
     resp.headers_mut()
         .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
@@ -293,6 +292,11 @@ pub fn router(state: AppState) -> Router {
         .fallback(not_found)
         .method_not_allowed_fallback(|| async { ApiError::new(ErrorCode::MethodNotAllowed) })
         .layer(middleware::from_fn(guard))
+        // Outside the guard, so its refusals are counted and logged too.
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            metrics::observe,
+        ))
         .with_state(state)
 }
 

@@ -27,7 +27,7 @@ use async_trait::async_trait;
 use signet_store::{
     ActorKind, AuditChain, AuditCheckpoint, AuditEvent, AuditFilter, AuditHead, AuditRecord,
     AuditResult, AuditStore, Audited, Conflict, JournalBatch, ReadMark, SignedEvidence, StoreError,
-    StoreResult,
+    StoreMetrics, StoreResult,
 };
 use sqlx::postgres::{PgPool, PgRow};
 use sqlx::{PgConnection, Postgres, Transaction};
@@ -118,9 +118,9 @@ pub(crate) struct Journal {
 }
 
 impl Journal {
-    pub(crate) fn spawn(pool: PgPool) -> Journal {
+    pub(crate) fn spawn(pool: PgPool, metrics: Arc<StoreMetrics>) -> Journal {
         let (queue, rx) = mpsc::channel(QUEUE_DEPTH);
-        tokio::spawn(run(pool, rx));
+        tokio::spawn(run(pool, rx, metrics));
         Journal { queue }
     }
 
@@ -157,7 +157,7 @@ fn drain(rx: &mut mpsc::Receiver<Append>, group: &mut Vec<Append>) {
 /// A head: the last record's sequence number and hash.
 type Head = (u64, [u8; 32]);
 
-async fn run(pool: PgPool, mut rx: mpsc::Receiver<Append>) {
+async fn run(pool: PgPool, mut rx: mpsc::Receiver<Append>, metrics: Arc<StoreMetrics>) {
     let mut group = Vec::with_capacity(MAX_GROUP);
     // The head this task last wrote or was told of: its guess for the next group, checked under
     // the lock by the statement that writes it. `None`: take the transaction path.
@@ -166,7 +166,12 @@ async fn run(pool: PgPool, mut rx: mpsc::Receiver<Append>) {
         group.push(first);
         drain(&mut rx, &mut group);
         tracing::trace!(batches = group.len(), "audit group");
+        metrics
+            .commit_batch
+            .observe(u64::try_from(group.len()).unwrap_or(u64::MAX));
+        let started = std::time::Instant::now();
         let outcomes = write_group(&pool, &group, &mut head).await;
+        metrics.commit_micros.observe_duration(started.elapsed());
         for (i, append) in group.drain(..).enumerate() {
             let outcome = match &outcomes {
                 Ok(each) => each.get(i).cloned().unwrap_or(Err(StoreError::Unavailable)),

@@ -89,7 +89,7 @@ use std::str::FromStr;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use signet_store::{Audited, StoreError, StoreResult};
+use signet_store::{Audited, Instrumented, PoolUse, StoreError, StoreMetrics, StoreResult};
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 
 use crate::audit::Journal;
@@ -155,6 +155,8 @@ pub struct PgStore {
     feed: Arc<Feed>,
     /// The audit record the next write commits with, taken by that write.
     record: Mutex<Option<Audited>>,
+    /// The journal's group commits, for the server's scrape.
+    metrics: Arc<StoreMetrics>,
 }
 
 impl PgStore {
@@ -185,8 +187,10 @@ impl PgStore {
                 .options([("synchronous_commit", "off")]),
         );
         let feed = Feed::start(&connect, &options).await;
+        let metrics = Arc::new(StoreMetrics::default());
         Ok(PgStore {
-            journal: Arc::new(Journal::spawn(pool.clone())),
+            journal: Arc::new(Journal::spawn(pool.clone(), Arc::clone(&metrics))),
+            metrics,
             nonce_batcher: Arc::new(NonceBatcher::spawn(nonces)),
             pool,
             feed: Arc::new(feed),
@@ -202,6 +206,7 @@ impl PgStore {
             journal: Arc::clone(&self.journal),
             feed: Arc::clone(&self.feed),
             record: Mutex::new(Some(record)),
+            metrics: Arc::clone(&self.metrics),
         }
     }
 
@@ -246,6 +251,29 @@ impl PgStore {
         // A crash here leaves both, unanswered.
         fail::fail_point!("change_after_commit", |_| std::process::abort());
         Ok(())
+    }
+}
+
+impl Instrumented for PgStore {
+    fn backend(&self) -> &'static str {
+        "postgres"
+    }
+
+    fn metrics(&self) -> &StoreMetrics {
+        &self.metrics
+    }
+
+    fn pool_use(&self) -> PoolUse {
+        let open = u64::from(self.pool.size());
+        let idle = u64::try_from(self.pool.num_idle()).unwrap_or(u64::MAX);
+        PoolUse {
+            open,
+            busy: open.saturating_sub(idle),
+        }
+    }
+
+    fn nonces_held(&self) -> Option<u64> {
+        None
     }
 }
 

@@ -37,7 +37,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use rusqlite::Connection;
-use signet_store::{StoreError, StoreResult};
+use signet_store::{StoreError, StoreMetrics, StoreResult};
 
 use crate::error::db;
 
@@ -110,7 +110,18 @@ pub(crate) struct Checkpointer {
 
 impl Checkpointer {
     /// Opens its own connection to `path` (already created and in WAL mode) and starts.
+    #[cfg(test)]
     pub(crate) fn spawn(path: &Path, thresholds: Thresholds) -> StoreResult<Checkpointer> {
+        Self::spawn_counted(path, thresholds, Arc::default())
+    }
+
+    /// Opens its own connection to `path` (already created and in WAL mode) and starts, timing
+    /// each checkpoint that copies pages into `metrics`.
+    pub(crate) fn spawn_counted(
+        path: &Path,
+        thresholds: Thresholds,
+        metrics: Arc<StoreMetrics>,
+    ) -> StoreResult<Checkpointer> {
         let conn = Connection::open(path).map_err(|e| {
             tracing::error!(error = %e, path = %path.display(), "cannot open the sqlite checkpointer");
             StoreError::Unavailable
@@ -127,7 +138,7 @@ impl Checkpointer {
         let held = gate.clone();
         let thread = std::thread::Builder::new()
             .name("signet-sqlite-checkpoint".into())
-            .spawn(move || run(&conn, &stopped, &held, thresholds))
+            .spawn(move || run(&conn, &stopped, &held, thresholds, &metrics))
             .map_err(|e| {
                 tracing::error!(error = %e, "cannot start the sqlite checkpointer thread");
                 StoreError::Unavailable
@@ -218,7 +229,13 @@ fn checkpoint(conn: &Connection, mode: Mode) -> Result<WalState, rusqlite::Error
     })
 }
 
-fn run(conn: &Connection, stopped: &mpsc::Receiver<()>, gate: &Gate, t: Thresholds) -> Counts {
+fn run(
+    conn: &Connection,
+    stopped: &mpsc::Receiver<()>,
+    gate: &Gate,
+    t: Thresholds,
+    metrics: &StoreMetrics,
+) -> Counts {
     let mut counts = Counts::default();
     let mut last_log = 0;
     let mut last_hold: Option<Instant> = None;
@@ -244,7 +261,11 @@ fn run(conn: &Connection, stopped: &mpsc::Receiver<()>, gate: &Gate, t: Threshol
             // this one waits for older readers, copies the rest, and the next commit starts
             // the log over.
             let held = gate.enter();
+            let started = Instant::now();
             let state = logged(checkpoint(conn, Mode::Restart));
+            metrics
+                .checkpoint_micros
+                .observe_duration(started.elapsed());
             drop(held);
             counts.held += 1;
             if state.is_some_and(|s| !s.busy) {
@@ -263,7 +284,12 @@ fn run(conn: &Connection, stopped: &mpsc::Receiver<()>, gate: &Gate, t: Threshol
         if waiting == 0 || (waiting < t.passive && !idle) {
             continue;
         }
-        if logged(checkpoint(conn, Mode::Passive)).is_some() {
+        let started = Instant::now();
+        let copied = logged(checkpoint(conn, Mode::Passive));
+        metrics
+            .checkpoint_micros
+            .observe_duration(started.elapsed());
+        if copied.is_some() {
             counts.passive += 1;
         }
     }

@@ -61,7 +61,9 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use rusqlite::{Connection, Transaction};
-use signet_store::{Audited, Change, ChangeWatcher, StoreError, StoreResult};
+use signet_store::{
+    Audited, Change, ChangeWatcher, Instrumented, PoolUse, StoreError, StoreMetrics, StoreResult,
+};
 
 use crate::checkpoint::{Checkpointer, Thresholds};
 use crate::nonce::NonceSet;
@@ -82,6 +84,8 @@ pub struct SqliteStore {
     record: Mutex<Option<Audited>>,
     /// Told of every audit append this process commits (`Change::Audit`), for the event hub.
     watchers: Arc<Mutex<Vec<ChangeWatcher>>>,
+    /// Group commits and checkpoints, for the server's scrape.
+    metrics: Arc<StoreMetrics>,
 }
 
 impl SqliteStore {
@@ -95,8 +99,10 @@ impl SqliteStore {
         let readers = Arc::new(ReaderPool::new(path));
         // Migrated above, so the loader reads the current table.
         let nonces = NonceSet::open(Arc::clone(&readers))?;
-        let checkpointer = Checkpointer::spawn(path, Thresholds::default())?;
-        let writer = Writer::spawn(conn, Some(checkpointer))?;
+        let metrics = Arc::new(StoreMetrics::default());
+        let checkpointer =
+            Checkpointer::spawn_counted(path, Thresholds::default(), Arc::clone(&metrics))?;
+        let writer = Writer::spawn_counted(conn, Some(checkpointer), Arc::clone(&metrics))?;
         Ok(SqliteStore {
             path: path.to_owned(),
             readers,
@@ -104,6 +110,7 @@ impl SqliteStore {
             writer: Arc::new(writer),
             record: Mutex::new(None),
             watchers: Arc::default(),
+            metrics,
         })
     }
 
@@ -116,6 +123,7 @@ impl SqliteStore {
             writer: Arc::clone(&self.writer),
             record: Mutex::new(Some(record)),
             watchers: Arc::clone(&self.watchers),
+            metrics: Arc::clone(&self.metrics),
         }
     }
 
@@ -228,6 +236,24 @@ impl fmt::Debug for SqliteStore {
 // core refreshes its caches after its own writes, so the only report is this process's own
 // audit appends, which wake the event hub early. Another process on the same file appends
 // unreported: the hub's slow check of the head finds those.
+impl Instrumented for SqliteStore {
+    fn backend(&self) -> &'static str {
+        "sqlite"
+    }
+
+    fn metrics(&self) -> &StoreMetrics {
+        &self.metrics
+    }
+
+    fn pool_use(&self) -> PoolUse {
+        self.readers.pool_use()
+    }
+
+    fn nonces_held(&self) -> Option<u64> {
+        Some(u64::try_from(self.nonces.len()).unwrap_or(u64::MAX))
+    }
+}
+
 impl signet_store::ChangeFeed for SqliteStore {
     fn watch(&self, watcher: ChangeWatcher) -> signet_store::FeedState {
         self.watchers

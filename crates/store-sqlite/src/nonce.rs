@@ -329,6 +329,11 @@ impl NonceSet {
         .map(drop)
     }
 
+    /// Pairs held now (the scrape's nonce-set size). Visits every shard: not for the hot path.
+    pub(crate) fn len(&self) -> usize {
+        self.seen.len()
+    }
+
     /// Records the pair and returns `true` if it was not in the set.
     fn admit(&self, key: PairKey, expires_ms: i64) -> bool {
         // `entry` holds the shard lock, so of two racing callers exactly one finds it vacant.

@@ -8,10 +8,11 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use rusqlite::{Connection, OpenFlags};
-use signet_store::{StoreError, StoreResult};
+use signet_store::{PoolUse, StoreError, StoreResult};
 
 use crate::error::db;
 
@@ -42,6 +43,10 @@ pub(crate) fn plan_once(conn: &Connection) -> StoreResult<()> {
 pub(crate) struct ReaderPool {
     path: PathBuf,
     idle: Mutex<Vec<Connection>>,
+    /// Connections open, idle or not (for the scrape).
+    open: AtomicU64,
+    /// Connections running a read now (for the scrape).
+    busy: AtomicU64,
 }
 
 impl ReaderPool {
@@ -49,6 +54,8 @@ impl ReaderPool {
         Self {
             path: path.to_owned(),
             idle: Mutex::new(Vec::new()),
+            open: AtomicU64::new(0),
+            busy: AtomicU64::new(0),
         }
     }
 
@@ -58,9 +65,19 @@ impl ReaderPool {
             Some(conn) => conn,
             None => self.open()?,
         };
+        self.busy.fetch_add(1, Ordering::Relaxed);
         let result = f(&conn);
+        self.busy.fetch_sub(1, Ordering::Relaxed);
         self.put_back(conn);
         result
+    }
+
+    /// Connections open and busy now.
+    pub(crate) fn pool_use(&self) -> PoolUse {
+        PoolUse {
+            open: self.open.load(Ordering::Relaxed),
+            busy: self.busy.load(Ordering::Relaxed),
+        }
     }
 
     fn take(&self) -> Option<Connection> {
@@ -72,6 +89,8 @@ impl ReaderPool {
         let mut idle = self.idle.lock().unwrap_or_else(|p| p.into_inner());
         if idle.len() < MAX_IDLE {
             idle.push(conn);
+        } else {
+            self.open.fetch_sub(1, Ordering::Relaxed);
         }
     }
 
@@ -84,6 +103,7 @@ impl ReaderPool {
         conn.busy_timeout(BUSY_TIMEOUT).map_err(db)?;
         plan_once(&conn)?;
         conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
+        self.open.fetch_add(1, Ordering::Relaxed);
         Ok(conn)
     }
 }

@@ -23,11 +23,12 @@
 //! A caller that stops waiting (its future is dropped) does not cancel its write.
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use rusqlite::{Connection, Transaction, TransactionBehavior};
-use signet_store::{StoreError, StoreResult};
+use signet_store::{StoreError, StoreMetrics, StoreResult};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::audit::JournalCall;
@@ -117,15 +118,26 @@ pub(crate) struct Writer {
 impl Writer {
     /// Starts the writer on its own thread with the connection it will own (which must not
     /// checkpoint on commit: see `schema.rs`), beside the checkpointer that does it instead.
+    #[cfg(test)]
     pub(crate) fn spawn(
         conn: Connection,
         checkpointer: Option<Checkpointer>,
+    ) -> StoreResult<Writer> {
+        Self::spawn_counted(conn, checkpointer, Arc::default())
+    }
+
+    /// Starts the writer on its own thread with the connection it will own (which must not
+    /// checkpoint on commit), counting each group commit's size and time into `metrics`.
+    pub(crate) fn spawn_counted(
+        conn: Connection,
+        checkpointer: Option<Checkpointer>,
+        metrics: Arc<StoreMetrics>,
     ) -> StoreResult<Writer> {
         let (tx, rx) = mpsc::channel(QUEUE_DEPTH);
         let gate = checkpointer.as_ref().map(Checkpointer::gate);
         let thread = std::thread::Builder::new()
             .name("signet-sqlite-writer".into())
-            .spawn(move || run(conn, rx, gate))
+            .spawn(move || run(conn, rx, gate, &metrics))
             .map_err(|e| {
                 tracing::error!(error = %e, "cannot start the sqlite writer thread");
                 StoreError::Unavailable
@@ -266,6 +278,7 @@ fn run(
     mut conn: Connection,
     mut rx: mpsc::Receiver<Box<dyn Work>>,
     gate: Option<Gate>,
+    metrics: &StoreMetrics,
 ) -> CommitTimes {
     let mut batch: Vec<Box<dyn Work>> = Vec::with_capacity(MAX_BATCH);
     let mut busy = false;
@@ -282,13 +295,18 @@ fn run(
             drain(&mut rx, &mut batch);
         }
         busy = batch.len() > 1;
+        metrics
+            .commit_batch
+            .observe(u64::try_from(batch.len()).unwrap_or(u64::MAX));
         let started = Instant::now();
         // Closed only while the checkpointer copies the end of an overlong log (see
         // `checkpoint.rs`); the wait counts in the commit's time, as its callers feel it.
         let held = gate.as_ref().map(Gate::enter);
         commit_batch(&mut conn, &mut batch);
         drop(held);
-        times.add(started.elapsed());
+        let took = started.elapsed();
+        metrics.commit_micros.observe_duration(took);
+        times.add(took);
     }
     times
 }

@@ -22,6 +22,7 @@ mod issuer;
 mod lease;
 mod machine;
 mod managed;
+pub mod metrics;
 mod network;
 mod nonce;
 mod operator;
@@ -64,6 +65,7 @@ pub use managed::{
     FinishedRotation, Heartbeat, ManagedRecord, ManagedState, ManagedStore, PendingRotation,
     RotationOutcome,
 };
+pub use metrics::{Instrumented, PoolUse, StoreMetrics};
 pub use network::{AllowlistEntry, NetworkStore};
 pub use nonce::NonceStore;
 pub use operator::{OperatorRecord, OperatorStore};
@@ -248,6 +250,7 @@ pub trait Store:
     + ChangeFeed
     + ConnectionStore
     + InviteStore
+    + Instrumented
     + IssuerStore
     + LeaseStore
     + MachineStore
@@ -280,6 +283,7 @@ impl<T> Store for T where
         + ChangeFeed
         + ConnectionStore
         + InviteStore
+        + Instrumented
         + IssuerStore
         + LeaseStore
         + MachineStore
