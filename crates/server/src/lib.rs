@@ -267,6 +267,7 @@ pub fn router(state: AppState) -> Router {
         .merge(routes::alert::routes())
         .merge(routes::enroll::routes())
         .merge(routes::issuer::routes())
+        .merge(routes::sso::routes())
         .merge(routes::auth::routes())
         .merge(routes::passkey::routes())
         .merge(routes::health::routes())
