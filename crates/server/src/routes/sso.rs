@@ -34,6 +34,19 @@ pub const BINDING_COOKIE: &str = "signet_sso";
 /// How long the binding cookie lives, seconds: the attempt's lifetime.
 const BINDING_MAX_AGE: i64 = 600;
 
+/// Whether `method path` is one of the two unsigned browser routes that take a query string:
+/// the start (`?purpose=`) and the provider's callback (`?code&state&iss&error`).
+pub(crate) fn takes_query(method: &axum::http::Method, path: &str) -> bool {
+    if method != axum::http::Method::GET {
+        return false;
+    }
+    let start = path
+        .strip_prefix("/v1/auth/sso/")
+        .and_then(|rest| rest.strip_suffix("/start"))
+        .is_some_and(|provider| !provider.is_empty() && !provider.contains('/'));
+    start || path == route::sso::CALLBACK
+}
+
 /// SSO routes.
 pub(crate) fn routes() -> Router<AppState> {
     Router::new()
