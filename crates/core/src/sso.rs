@@ -409,6 +409,7 @@ pub struct Sso {
     /// The workload issuers' fetcher (the server's guarded client), shared.
     pub(crate) fetcher: Arc<RwLock<Option<Fetching>>>,
     held: Arc<Mutex<HashMap<SsoProviderId, Held>>>,
+    admin: SsoAdmin,
 }
 
 fn check_text(what: &str, v: &str, max: usize) -> CoreResult<()> {
@@ -481,12 +482,17 @@ impl Sso {
         sessions: Sessions,
         fetcher: Arc<RwLock<Option<Fetching>>>,
     ) -> Self {
+        let held: Arc<Mutex<HashMap<SsoProviderId, Held>>> = Arc::default();
         Self {
+            admin: SsoAdmin {
+                cx: cx.clone(),
+                held: held.clone(),
+            },
             cx,
             sessions,
             limiter: Arc::new(RequestLimiter::new(STARTS_PER_SOURCE_PER_MINUTE)),
             fetcher,
-            held: Arc::default(),
+            held,
         }
     }
 
@@ -1444,6 +1450,20 @@ impl Sso {
         Ok(self.cx.store.sweep_sso_attempts(self.cx.now_ms()).await?)
     }
 
+    /// Providers, mappings and the user's own identities.
+    pub fn admin(&self) -> &SsoAdmin {
+        &self.admin
+    }
+}
+
+/// Providers and mappings (owners), and the signed-in user's linked identities.
+#[derive(Clone)]
+pub struct SsoAdmin {
+    pub(crate) cx: Arc<Context>,
+    held: Arc<Mutex<HashMap<SsoProviderId, Held>>>,
+}
+
+impl SsoAdmin {
     // ---- Owners: providers and mappings ----
 
     async fn require_owner(&self, op: &AuthedOperator, action: AuditAction) -> CoreResult<()> {

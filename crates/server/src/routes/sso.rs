@@ -129,7 +129,7 @@ async fn providers(
     State(s): State<AppState>,
     call: OperatorCall,
 ) -> ApiResult<Json<SsoProvidersAnswer>> {
-    let list = Sso::of(&s.signet).providers(&call.operator).await?;
+    let list = Sso::of(&s.signet).admin().providers(&call.operator).await?;
     Ok(Json(SsoProvidersAnswer {
         providers: list.into_iter().map(|v| provider_answer(&s, v)).collect(),
     }))
@@ -141,6 +141,7 @@ async fn create_provider(
 ) -> ApiResult<Json<SsoProviderAnswer>> {
     let b: SsoProviderCreateRequest = json(&call.body)?;
     let v = Sso::of(&s.signet)
+        .admin()
         .create_provider(
             &call.operator,
             NewProvider {
@@ -165,7 +166,7 @@ async fn provider(
     call: OperatorCall,
 ) -> ApiResult<Json<SsoProviderAnswer>> {
     let id = found(id)?;
-    let v = Sso::of(&s.signet).provider(&call.operator, &id).await?;
+    let v = Sso::of(&s.signet).admin().provider(&call.operator, &id).await?;
     Ok(Json(provider_answer(&s, v)))
 }
 
@@ -177,6 +178,7 @@ async fn update_provider(
     let id = found(id)?;
     let b: SsoProviderUpdateRequest = json(&call.body)?;
     let v = Sso::of(&s.signet)
+        .admin()
         .update_provider(
             &call.operator,
             &id,
@@ -203,6 +205,7 @@ async fn delete_provider(
     let id = found(id)?;
     no_body(&call.body)?;
     Sso::of(&s.signet)
+        .admin()
         .delete_provider(&call.operator, &id)
         .await?;
     Ok(Json(DeletedAnswer { id, deleted: true }))
@@ -216,6 +219,7 @@ async fn create_mapping(
     let id = found(id)?;
     let b: SsoMappingCreateRequest = json(&call.body)?;
     let v = Sso::of(&s.signet)
+        .admin()
         .add_mapping(
             &call.operator,
             &id,
@@ -238,6 +242,7 @@ async fn delete_mapping(
     let (id, mapping) = found(ids)?;
     no_body(&call.body)?;
     let v = Sso::of(&s.signet)
+        .admin()
         .delete_mapping(&call.operator, &id, &mapping)
         .await?;
     Ok(Json(provider_answer(&s, v)))
@@ -247,7 +252,7 @@ async fn identities(
     State(s): State<AppState>,
     call: OperatorCall,
 ) -> ApiResult<Json<SsoIdentitiesAnswer>> {
-    let list = Sso::of(&s.signet).identities(&call.operator).await?;
+    let list = Sso::of(&s.signet).admin().identities(&call.operator).await?;
     Ok(Json(identities_answer(list)))
 }
 
@@ -259,6 +264,7 @@ async fn delete_identity(
     let provider = provider.map(|Path(p)| p).map_err(|_| ApiError::new(ErrorCode::AccessDenied))?;
     no_body(&call.body)?;
     let list = Sso::of(&s.signet)
+        .admin()
         .unlink(&call.operator, &provider)
         .await?;
     Ok(Json(identities_answer(list)))
