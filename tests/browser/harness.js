@@ -284,10 +284,15 @@ export async function trustSsoProvider(page, idp, { name = 'Test IdP', jit = tru
 export async function ssoSignIn(page, server, providerName, who, { fill = true } = {}) {
   await page.goto(`${server.url}/#/login`);
   await page.getByRole('link', { name: `Sign in with ${providerName}` }).click();
-  if (!fill) return;
-  await page.getByLabel('Username').fill(who.username);
-  await page.getByLabel('Password').fill(who.password);
-  await page.getByRole('button', { name: 'Sign in', exact: true }).click();
+  if (fill) await providerForm(page, who);
+}
+
+/** The test provider's login form (tests/oidc/provider.mjs), filled and sent. */
+export async function providerForm(page, who) {
+  const form = page.locator('form[action*="/interaction/"][action$="/login"]');
+  await form.locator('input[name="username"]').fill(who.username);
+  await form.locator('input[name="password"]').fill(who.password);
+  await form.getByRole('button', { name: 'Sign in', exact: true }).click();
 }
 
 /** Whether the page's context holds a live Signet session. */

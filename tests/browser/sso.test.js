@@ -13,7 +13,7 @@ import { spawn } from 'node:child_process';
 import { randomBytes, createHash } from 'node:crypto';
 import {
   startServer, launch, newPage, setupOwner, login, pageFetch, createUser, go, freshTotp, signet, BIN,
-  SSO_SERVER_CONFIG, startSsoProvider, trustSsoProvider, ssoSignIn, signedIn,
+  SSO_SERVER_CONFIG, startSsoProvider, trustSsoProvider, ssoSignIn, providerForm, signedIn,
 } from './harness.js';
 
 const IDP = 'Acme IdP';
@@ -69,8 +69,8 @@ async function ownerStepUp() {
   assert.equal(r.status, 200, `owner step-up: ${r.text}`);
 }
 
+/** Changes vault settings from the owner's page (after `ownerStepUp`). */
 async function vaultSettings(body) {
-  await ownerStepUp();
   const r = await pageFetch(ownerPage, 'POST', '/v1/admin/vault/settings', body);
   assert.equal(r.status, 200, `vault settings ${JSON.stringify(body)}: ${r.text}`);
   return r.json;
@@ -273,12 +273,10 @@ test('an ended session at the provider: the next SSO sign-in shows the provider 
   await page.getByRole('heading', { name: 'Sign in' }).waitFor();
   assert.ok((await idp.endSessions()) >= 1);
   await ssoSignIn(page, server, IDP, dana, { fill: false });
-  await page.getByRole('button', { name: 'Sign in', exact: true }).waitFor();
-  assert.equal(new URL(page.url()).origin, idp.issuer, 'the provider asks again');
-  assert.equal(await page.getByLabel('Password').count(), 1);
-  await page.getByLabel('Username').fill(dana.username);
-  await page.getByLabel('Password').fill(dana.password);
-  await page.getByRole('button', { name: 'Sign in', exact: true }).click();
+  await page.waitForURL((u) => u.origin === idp.issuer);
+  await page.locator('input[name="password"]').waitFor();
+  assert.ok(interactions.length > 0, 'the provider asks again');
+  await providerForm(page, dana);
   await overview(page);
   assert.deepEqual(page.problems, []);
 });
@@ -301,6 +299,7 @@ test('step-up: Signet asks for its own second factor unless the vault trusts the
   assert.equal(await dialog.getByRole('link', { name: `Confirm with ${IDP}` }).count(), 0, 'the provider is offered while not trusted');
 
   // Trusted: Dana's provider asserted otp just now, so her new session needs no more.
+  await ownerStepUp();
   const settings = await vaultSettings({ ssoTrustProviderMfa: true });
   assert.equal(settings.ssoTrustProviderMfa, true);
   const d2 = await newPage(browser);
@@ -321,9 +320,7 @@ test('step-up: Signet asks for its own second factor unless the vault trusts the
   await go(c, 'Tokens');
   await c.getByRole('button', { name: 'Issue bootstrap token' }).click();
   await c.locator('#step-up').getByRole('link', { name: `Confirm with ${IDP}` }).click();
-  await c.getByLabel('Username').fill(carol.username);
-  await c.getByLabel('Password').fill(carol.password);
-  await c.getByRole('button', { name: 'Sign in', exact: true }).click();
+  await providerForm(c, carol); // prompt=login: the form even with a live provider session
   await c.waitForURL((u) => u.origin === server.url);
   await c.getByText('Single sign-on did not complete.').first().waitFor();
   assert.ok(await signedIn(c), 'a refused step-up ended the session');
@@ -365,9 +362,7 @@ test('signet login --sso: the browser signs in at the provider, the CLI\'s loopb
   assert.ok(cli.url.startsWith(`${idp.issuer}/auth?`), cli.url);
   const page = await newPage(browser);
   await page.goto(cli.url);
-  await page.getByLabel('Username').fill(carol.username);
-  await page.getByLabel('Password').fill(carol.password);
-  await page.getByRole('button', { name: 'Sign in', exact: true }).click();
+  await providerForm(page, carol);
   await page.waitForURL(/^http:\/\/127\.0\.0\.1:\d+\/callback\?/);
   assert.match(await page.locator('body').textContent(), /terminal/i);
   const code = await cli.exited;
@@ -396,9 +391,7 @@ test('a phished authorize URL finished while the CLI is not listening registers 
   const victim = await newPage(browser);
   const loopback = victim.waitForRequest((r) => /^http:\/\/127\.0\.0\.1:\d+\/callback\?/.test(r.url()));
   await victim.goto(cli.url);
-  await victim.getByLabel('Username').fill(dana.username);
-  await victim.getByLabel('Password').fill(dana.password);
-  await victim.getByRole('button', { name: 'Sign in', exact: true }).click();
+  await providerForm(victim, dana);
   const sent = new URL((await loopback).url());
   const attempt = sent.searchParams.get('attempt');
   assert.ok(attempt && sent.searchParams.get('code'), sent.href);
@@ -418,7 +411,9 @@ test('a phished authorize URL finished while the CLI is not listening registers 
 test('sso_required: passwords are refused with the SSO message except for the break-glass owner', async () => {
   await ownerStepUp();
   const erin = await createUser(ownerPage, { username: 'erin', email: 'erin@example.com', password: 'erin-password-long-enough', role: 'developer' });
-  const settings = await vaultSettings({ breakGlassUser: owner.username, ssoRequired: true });
+  const glass = await vaultSettings({ breakGlassUser: owner.username });
+  assert.ok(glass.breakGlassUser, JSON.stringify(glass));
+  const settings = await vaultSettings({ ssoRequired: true });
   assert.equal(settings.ssoRequired, true);
 
   const page = await newPage(browser);
