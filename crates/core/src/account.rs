@@ -792,7 +792,9 @@ impl Accounts {
             return Err(CoreError::RateLimited);
         }
 
-        let phc = user.as_ref().map_or_else(|| DUMMY_PHC.to_owned(), stored_or_dummy);
+        let phc = user
+            .as_ref()
+            .map_or_else(|| DUMMY_PHC.to_owned(), stored_or_dummy);
         // Known and unknown logins queue at the same gate, so a full queue says nothing about
         // which logins exist.
         let password_ok = match verify_password(&self.hashes, attempt.password.clone(), phc).await {

@@ -323,7 +323,9 @@ impl Identity {
             return None;
         }
         let t = self.claims.get("auth_time")?;
-        let secs = t.as_i64().or_else(|| t.as_f64().map(|f| f.floor() as i64))?;
+        let secs = t
+            .as_i64()
+            .or_else(|| t.as_f64().map(|f| f.floor() as i64))?;
         secs.checked_mul(1000)
     }
 
@@ -373,7 +375,10 @@ pub fn check_id_token(
     now_secs: i64,
 ) -> Result<Identity, DenialReason> {
     let t = platform_token::parse(token).map_err(token_reason)?;
-    let allowed: Vec<String> = ACCEPTABLE_ALGORITHMS.iter().map(|a| (*a).to_owned()).collect();
+    let allowed: Vec<String> = ACCEPTABLE_ALGORITHMS
+        .iter()
+        .map(|a| (*a).to_owned())
+        .collect();
     let (alg, kid) = t.check_header(&allowed).map_err(token_reason)?;
     let key = platform_token::find(keys, kid).ok_or(DenialReason::UnknownKid)?;
     t.verify(alg, key).map_err(token_reason)?;
@@ -389,7 +394,9 @@ pub fn check_id_token(
     let nonce_ok = claims
         .get("nonce")
         .and_then(Value::as_str)
-        .is_some_and(|n| n.len() == nonce.len() && bool::from(n.as_bytes().ct_eq(nonce.as_bytes())));
+        .is_some_and(|n| {
+            n.len() == nonce.len() && bool::from(n.as_bytes().ct_eq(nonce.as_bytes()))
+        });
     if !nonce_ok {
         return Err(DenialReason::SsoNonceMismatch);
     }
@@ -461,7 +468,8 @@ fn scopes(list: Option<Vec<String>>) -> CoreResult<Vec<String>> {
     for s in list {
         let ok = !s.is_empty()
             && s.len() <= 128
-            && s.bytes().all(|b| b.is_ascii_graphic() && b != b'"' && b != b'\\');
+            && s.bytes()
+                .all(|b| b.is_ascii_graphic() && b != b'"' && b != b'\\');
         if !ok {
             return Err(CoreError::bad("a scope must be 1-128 printable characters"));
         }
@@ -603,7 +611,11 @@ impl Sso {
                 tracing::warn!(provider = %p.id, error = %e, "cannot fetch the SSO provider's documents");
                 let held = self.held.lock().unwrap_or_else(|e| e.into_inner());
                 match held.get(&p.id) {
-                    Some(Held { doc: Some(doc), keys, .. }) => Ok((
+                    Some(Held {
+                        doc: Some(doc),
+                        keys,
+                        ..
+                    }) => Ok((
                         doc.clone(),
                         kid.and_then(|k| platform_token::find(keys, k).cloned()),
                     )),
@@ -626,12 +638,7 @@ impl Sso {
             .filter(|p| p.enabled)
             .map(|p| (p.id, p.name))
             .collect();
-        let required = self
-            .cx
-            .store
-            .vault()
-            .await?
-            .is_some_and(|v| v.sso_required);
+        let required = self.cx.store.vault().await?.is_some_and(|v| v.sso_required);
         Ok((providers, required))
     }
 
@@ -850,7 +857,8 @@ impl Sso {
         {
             Ok(landing) => Ok(landing),
             Err(Refusing::Refused(reason)) => {
-                self.audit_refusal(source_ip, Some(&attempt), reason).await?;
+                self.audit_refusal(source_ip, Some(&attempt), reason)
+                    .await?;
                 Ok(Landing::Redirect(refused_redirect(&attempt)))
             }
             Err(Refusing::Error(e)) => Err(e),
@@ -935,9 +943,7 @@ impl Sso {
         if secret.is_none() {
             form.push(("client_id", p.client_id.as_str()));
         }
-        let basic = secret
-            .as_ref()
-            .map(|s| (p.client_id.as_str(), s.as_str()));
+        let basic = secret.as_ref().map(|s| (p.client_id.as_str(), s.as_str()));
         let body = fetcher
             .post_form(&doc.token_endpoint, &form, basic)
             .await
@@ -1001,7 +1007,12 @@ impl Sso {
     }
 
     async fn break_glass(&self) -> CoreResult<Option<UserId>> {
-        Ok(self.cx.store.vault().await?.and_then(|v| v.break_glass_user))
+        Ok(self
+            .cx
+            .store
+            .vault()
+            .await?
+            .and_then(|v| v.break_glass_user))
     }
 
     /// The user a sign-in is for: the linked one (its role and scope brought in line with the
@@ -1037,7 +1048,10 @@ impl Sso {
             if user.status != UserStatus::Active {
                 return Err(Refusing::Refused(DenialReason::UserInactive));
             }
-            let current = user.projects.clone().filter(|_| rank(user.role) < rank(Role::Admin));
+            let current = user
+                .projects
+                .clone()
+                .filter(|_| rank(user.role) < rank(Role::Admin));
             if user.role != mapping.role || current != projects {
                 let e = self.cx.event(
                     &actor,
@@ -1470,7 +1484,11 @@ impl SsoAdmin {
         self.cx.require(op, Permission::ManageOwners, action).await
     }
 
-    async fn require_owner_write(&self, op: &AuthedOperator, action: AuditAction) -> CoreResult<()> {
+    async fn require_owner_write(
+        &self,
+        op: &AuthedOperator,
+        action: AuditAction,
+    ) -> CoreResult<()> {
         self.require_owner(op, action).await?;
         self.cx.require_step_up(op, action).await
     }
@@ -1491,7 +1509,8 @@ impl SsoAdmin {
 
     /// Every provider with its mappings (owners).
     pub async fn providers(&self, op: &AuthedOperator) -> CoreResult<Vec<ProviderView>> {
-        self.require_owner(op, AuditAction::SsoProviderUpdate).await?;
+        self.require_owner(op, AuditAction::SsoProviderUpdate)
+            .await?;
         let mut out = Vec::new();
         for p in self.cx.store.sso_providers().await? {
             out.push(self.view(p).await?);
@@ -1501,7 +1520,8 @@ impl SsoAdmin {
 
     /// One provider (owners).
     pub async fn provider(&self, op: &AuthedOperator, id: &str) -> CoreResult<ProviderView> {
-        self.require_owner(op, AuditAction::SsoProviderUpdate).await?;
+        self.require_owner(op, AuditAction::SsoProviderUpdate)
+            .await?;
         let p = self.existing(id).await?;
         self.view(p).await
     }
@@ -1639,7 +1659,12 @@ impl SsoAdmin {
         }
         rec.updated_ms = self.cx.now_ms().max(rec.updated_ms + 1);
         self.cx
-            .audited(op, ACTION, &rec.id.to_string(), &format!("changed={}", changed.join(",")))
+            .audited(
+                op,
+                ACTION,
+                &rec.id.to_string(),
+                &format!("changed={}", changed.join(",")),
+            )
             .update_sso_provider(&rec)
             .await?;
         self.view(rec).await
@@ -1651,7 +1676,9 @@ impl SsoAdmin {
             return Ok(false);
         }
         for p in self.cx.store.sso_providers().await? {
-            if p.id != *provider && p.enabled && !self.cx.store.sso_mappings(&p.id).await?.is_empty()
+            if p.id != *provider
+                && p.enabled
+                && !self.cx.store.sso_mappings(&p.id).await?.is_empty()
             {
                 return Ok(false);
             }
@@ -1672,7 +1699,12 @@ impl SsoAdmin {
         }
         let links = self
             .cx
-            .audited(op, ACTION, &rec.id.to_string(), &format!("name={}", rec.name))
+            .audited(
+                op,
+                ACTION,
+                &rec.id.to_string(),
+                &format!("name={}", rec.name),
+            )
             .delete_sso_provider(&rec.id)
             .await?;
         if links > 0 {
@@ -1707,10 +1739,14 @@ impl SsoAdmin {
         let role = Role::parse(&spec.role)
             .ok_or_else(|| CoreError::bad("role must be owner, admin, developer or viewer"))?;
         if !spec.project_ids.is_empty() && rank(role) >= rank(Role::Admin) {
-            return Err(CoreError::bad("projects apply only to developers and viewers"));
+            return Err(CoreError::bad(
+                "projects apply only to developers and viewers",
+            ));
         }
         if spec.project_ids.len() > MAX_SCOPED_PROJECTS {
-            return Err(CoreError::bad(format!("at most {MAX_SCOPED_PROJECTS} projects")));
+            return Err(CoreError::bad(format!(
+                "at most {MAX_SCOPED_PROJECTS} projects"
+            )));
         }
         let mut projects = Vec::with_capacity(spec.project_ids.len());
         for raw in &spec.project_ids {
@@ -1821,7 +1857,11 @@ impl SsoAdmin {
 
     /// Unlinks one of the caller's identities (with a fresh second factor). Someone else's, or
     /// none, is [`CoreError::Forbidden`].
-    pub async fn unlink(&self, op: &AuthedOperator, provider: &str) -> CoreResult<Vec<IdentityView>> {
+    pub async fn unlink(
+        &self,
+        op: &AuthedOperator,
+        provider: &str,
+    ) -> CoreResult<Vec<IdentityView>> {
         const ACTION: AuditAction = AuditAction::SsoUnlink;
         let user = op.user_id.ok_or(CoreError::Forbidden)?;
         self.cx.require_step_up(op, ACTION).await?;
@@ -1900,9 +1940,12 @@ mod tests {
 
     #[test]
     fn a_mapping_holds_for_an_equal_string_or_an_array_holding_the_value() {
-        let c = claims(json!({"groups": ["dev", "ops"], "hd": "acme.example", "n": 3,
-            "nested": {"groups": ["admins"]}, "email_verified": true}));
-        let holds = |claim: &str, value: &str| mapping_holds(&mapping(1, claim, value, Role::Viewer), &c);
+        let c = claims(
+            json!({"groups": ["dev", "ops"], "hd": "acme.example", "n": 3,
+            "nested": {"groups": ["admins"]}, "email_verified": true}),
+        );
+        let holds =
+            |claim: &str, value: &str| mapping_holds(&mapping(1, claim, value, Role::Viewer), &c);
         assert!(holds("groups", "ops"));
         assert!(holds("hd", "acme.example"));
         assert!(holds("email_verified", "true"));
@@ -1946,10 +1989,16 @@ mod tests {
             Some(1_700_000_000_000)
         );
         // A password alone, a factor without a time, a time without a factor, a string amr.
-        assert_eq!(identity(json!({"amr": ["pwd"], "auth_time": 1})).mfa_at_ms(), None);
+        assert_eq!(
+            identity(json!({"amr": ["pwd"], "auth_time": 1})).mfa_at_ms(),
+            None
+        );
         assert_eq!(identity(json!({"amr": ["mfa"]})).mfa_at_ms(), None);
         assert_eq!(identity(json!({"auth_time": 1})).mfa_at_ms(), None);
-        assert_eq!(identity(json!({"amr": "mfa", "auth_time": 1})).mfa_at_ms(), None);
+        assert_eq!(
+            identity(json!({"amr": "mfa", "auth_time": 1})).mfa_at_ms(),
+            None
+        );
     }
 
     fn keys(issuer: &TestIssuer) -> Vec<Jwk> {
@@ -1973,7 +2022,10 @@ mod tests {
             check(json!({"nonce": "n-2"})).unwrap_err(),
             DenialReason::SsoNonceMismatch
         );
-        assert_eq!(check(json!({})).unwrap_err(), DenialReason::SsoNonceMismatch);
+        assert_eq!(
+            check(json!({})).unwrap_err(),
+            DenialReason::SsoNonceMismatch
+        );
         // Another client's token: `aud`, or `azp` naming another, or several audiences and no
         // `azp`.
         assert_eq!(
@@ -1988,7 +2040,9 @@ mod tests {
             check(json!({"nonce": "n-1", "aud": ["signet", "other"]})).unwrap_err(),
             DenialReason::SsoWrongClient
         );
-        assert!(check(json!({"nonce": "n-1", "aud": ["signet", "other"], "azp": "signet"})).is_ok());
+        assert!(
+            check(json!({"nonce": "n-1", "aud": ["signet", "other"], "azp": "signet"})).is_ok()
+        );
         assert_eq!(
             check(json!({"nonce": "n-1", "sub": null})).unwrap_err(),
             DenialReason::MalformedToken
@@ -2025,7 +2079,10 @@ mod tests {
         );
         // A signature made by another key under the published kid.
         let other = TestIssuer::start();
-        let forged = other.mint(&other.kid(KeyKind::Rs256), &idp.claims("signet", json!({"nonce": "n-1"})));
+        let forged = other.mint(
+            &other.kid(KeyKind::Rs256),
+            &idp.claims("signet", json!({"nonce": "n-1"})),
+        );
         assert_eq!(
             check_id_token(&forged, idp.url(), "signet", "n-1", &keys, now).unwrap_err(),
             DenialReason::BadTokenSignature
@@ -2035,7 +2092,10 @@ mod tests {
     #[test]
     fn query_values_are_percent_encoded() {
         assert_eq!(
-            query(&[("redirect_uri", "http://a/b?c=d"), ("scope", "openid profile")]),
+            query(&[
+                ("redirect_uri", "http://a/b?c=d"),
+                ("scope", "openid profile")
+            ]),
             "redirect_uri=http%3A%2F%2Fa%2Fb%3Fc%3Dd&scope=openid%20profile"
         );
     }

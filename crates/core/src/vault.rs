@@ -225,7 +225,9 @@ impl VaultSettings {
         change: SsoSettings,
     ) -> CoreResult<VaultView> {
         const ACTION: AuditAction = AuditAction::VaultSettingsUpdate;
-        self.cx.require(op, Permission::ManageOwners, ACTION).await?;
+        self.cx
+            .require(op, Permission::ManageOwners, ACTION)
+            .await?;
         let v = self
             .cx
             .store
@@ -246,7 +248,9 @@ impl VaultSettings {
             }
         }
         let required = change.required.unwrap_or(v.sso_required);
-        let trust = change.trust_provider_mfa.unwrap_or(v.sso_trust_provider_mfa);
+        let trust = change
+            .trust_provider_mfa
+            .unwrap_or(v.sso_trust_provider_mfa);
         if required {
             if break_glass.is_none() {
                 return Err(crate::CoreError::bad(
@@ -296,13 +300,18 @@ impl VaultSettings {
             )
         };
         let user = user.ok_or_else(unfit)?;
-        let second_factor = user.totp_sealed.is_some()
-            || !self.cx.store.passkeys(&user.id).await?.is_empty();
+        let second_factor =
+            user.totp_sealed.is_some() || !self.cx.store.passkeys(&user.id).await?.is_empty();
         let fit = user.role == signet_store::Role::Owner
             && user.status == signet_store::UserStatus::Active
             && !user.password_hash.is_empty()
             && second_factor
-            && self.cx.store.user_sso_identities(&user.id).await?.is_empty();
+            && self
+                .cx
+                .store
+                .user_sso_identities(&user.id)
+                .await?
+                .is_empty();
         if !fit {
             return Err(unfit());
         }

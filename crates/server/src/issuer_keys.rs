@@ -125,11 +125,8 @@ impl KeyFetcher for KeyClient {
             .header("content-type", "application/x-www-form-urlencoded")
             .body(body);
         if let Some((id, secret)) = basic {
-            let credentials = zeroize::Zeroizing::new(format!(
-                "{}:{}",
-                form_encode(id),
-                form_encode(secret)
-            ));
+            let credentials =
+                zeroize::Zeroizing::new(format!("{}:{}", form_encode(id), form_encode(secret)));
             let value = zeroize::Zeroizing::new(format!(
                 "Basic {}",
                 base64::engine::general_purpose::STANDARD.encode(credentials.as_bytes())

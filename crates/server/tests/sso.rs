@@ -161,14 +161,21 @@ async fn only_owners_manage_providers_and_mappings() {
         ))
         .await;
     assert_eq!(status, StatusCode::OK, "{with_mapping}");
-    let mapping = with_mapping["mappings"][0]["id"].as_str().unwrap().to_owned();
+    let mapping = with_mapping["mappings"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     assert_eq!(with_mapping["mappings"][0]["position"], 1);
 
     for who in [&p.admin, &p.viewer] {
         let s = session(&app, who).await;
         let calls = [
             ("GET", "/v1/admin/sso/providers".to_owned(), Value::Null),
-            ("POST", "/v1/admin/sso/providers".to_owned(), provider_body("Evil")),
+            (
+                "POST",
+                "/v1/admin/sso/providers".to_owned(),
+                provider_body("Evil"),
+            ),
             ("GET", format!("/v1/admin/sso/providers/{id}"), Value::Null),
             (
                 "POST",
@@ -185,7 +192,11 @@ async fn only_owners_manage_providers_and_mappings() {
                 format!("/v1/admin/sso/providers/{id}/mappings/{mapping}/delete"),
                 json!({}),
             ),
-            ("POST", format!("/v1/admin/sso/providers/{id}/delete"), json!({})),
+            (
+                "POST",
+                format!("/v1/admin/sso/providers/{id}/delete"),
+                json!({}),
+            ),
             (
                 "POST",
                 "/v1/admin/vault/settings".to_owned(),
@@ -204,11 +215,19 @@ async fn only_owners_manage_providers_and_mappings() {
     }
     // Nothing changed.
     let (_, list, _) = app
-        .call(browser("GET", "/v1/admin/sso/providers", Some(&owner), Value::Null))
+        .call(browser(
+            "GET",
+            "/v1/admin/sso/providers",
+            Some(&owner),
+            Value::Null,
+        ))
         .await;
     assert_eq!(list["providers"].as_array().unwrap().len(), 1);
     assert_eq!(list["providers"][0]["jitUsers"], true);
-    assert_eq!(list["providers"][0]["mappings"].as_array().unwrap().len(), 1);
+    assert_eq!(
+        list["providers"][0]["mappings"].as_array().unwrap().len(),
+        1
+    );
 
     // The owner changes, then removes.
     let (status, changed, _) = app
@@ -298,7 +317,9 @@ async fn sso_required_refuses_password_sign_in_for_all_but_the_break_glass_owner
         assert_eq!(status, StatusCode::BAD_REQUEST, "{who}: {body}");
     }
     let (status, body, _) = app
-        .call(settings(json!({"ssoRequired": true, "breakGlassUser": "Alice"})))
+        .call(settings(
+            json!({"ssoRequired": true, "breakGlassUser": "Alice"}),
+        ))
         .await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "no provider yet: {body}");
     let (_, made, _) = app
@@ -311,7 +332,9 @@ async fn sso_required_refuses_password_sign_in_for_all_but_the_break_glass_owner
         .await;
     let id = made["id"].as_str().unwrap().to_owned();
     let (status, body, _) = app
-        .call(settings(json!({"ssoRequired": true, "breakGlassUser": "Alice"})))
+        .call(settings(
+            json!({"ssoRequired": true, "breakGlassUser": "Alice"}),
+        ))
         .await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "no mapping yet: {body}");
     app.call(browser(
@@ -322,7 +345,9 @@ async fn sso_required_refuses_password_sign_in_for_all_but_the_break_glass_owner
     ))
     .await;
     let (status, vault, _) = app
-        .call(settings(json!({"ssoRequired": true, "breakGlassUser": "Alice"})))
+        .call(settings(
+            json!({"ssoRequired": true, "breakGlassUser": "Alice"}),
+        ))
         .await;
     assert_eq!(status, StatusCode::OK, "{vault}");
     assert_eq!(vault["ssoRequired"], true);
@@ -376,9 +401,7 @@ async fn sso_required_refuses_password_sign_in_for_all_but_the_break_glass_owner
     assert_eq!(status, StatusCode::OK, "{body}");
 
     // The break-glass owner stays while SSO is required; the provider it depends on too.
-    let (status, body, _) = app
-        .call(settings(json!({"breakGlassUser": ""})))
-        .await;
+    let (status, body, _) = app.call(settings(json!({"breakGlassUser": ""}))).await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
     let (status, body, _) = app
         .call(browser(
@@ -523,10 +546,22 @@ async fn sign_in_routes_refuse_without_a_provider_round_trip() {
 
     // Starts: an unknown provider, a link or step-up without a session, a bad purpose.
     for (path, code) in [
-        ("/v1/auth/sso/sso_000000000000/start".to_owned(), StatusCode::FORBIDDEN),
-        (format!("/v1/auth/sso/{id}/start?purpose=link"), StatusCode::FORBIDDEN),
-        (format!("/v1/auth/sso/{id}/start?purpose=step_up"), StatusCode::FORBIDDEN),
-        (format!("/v1/auth/sso/{id}/start?purpose=other"), StatusCode::BAD_REQUEST),
+        (
+            "/v1/auth/sso/sso_000000000000/start".to_owned(),
+            StatusCode::FORBIDDEN,
+        ),
+        (
+            format!("/v1/auth/sso/{id}/start?purpose=link"),
+            StatusCode::FORBIDDEN,
+        ),
+        (
+            format!("/v1/auth/sso/{id}/start?purpose=step_up"),
+            StatusCode::FORBIDDEN,
+        ),
+        (
+            format!("/v1/auth/sso/{id}/start?purpose=other"),
+            StatusCode::BAD_REQUEST,
+        ),
     ] {
         let (status, body, _) = app.call(browser("GET", &path, None, Value::Null)).await;
         assert_eq!(status, code, "{path}: {body}");

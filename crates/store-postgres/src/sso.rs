@@ -248,11 +248,7 @@ impl SsoStore for PgStore {
         .collect()
     }
 
-    async fn delete_sso_mapping(
-        &self,
-        pid: &SsoProviderId,
-        mid: &SsoMappingId,
-    ) -> StoreResult<()> {
+    async fn delete_sso_mapping(&self, pid: &SsoProviderId, mid: &SsoMappingId) -> StoreResult<()> {
         self.execute_found(
             sqlx::query("DELETE FROM sso_mappings WHERE id = $1 AND provider_id = $2")
                 .bind(mid.as_str())

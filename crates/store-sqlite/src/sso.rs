@@ -161,7 +161,14 @@ impl SsoStore for SqliteStore {
     }
 
     async fn sso_provider(&self, pid: &SsoProviderId) -> StoreResult<Option<SsoProviderRecord>> {
-        self.read(|c| one(c, provider_select!("WHERE id = ?1"), [pid.as_str()], provider))
+        self.read(|c| {
+            one(
+                c,
+                provider_select!("WHERE id = ?1"),
+                [pid.as_str()],
+                provider,
+            )
+        })
     }
 
     async fn update_sso_provider(&self, p: &SsoProviderRecord) -> StoreResult<()> {
@@ -193,9 +200,21 @@ impl SsoStore for SqliteStore {
     async fn delete_sso_provider(&self, pid: &SsoProviderId) -> StoreResult<u64> {
         let pid = pid.to_string();
         self.write(move |tx| {
-            exec(tx, "DELETE FROM sso_attempts WHERE provider_id = ?1", [&pid])?;
-            exec(tx, "DELETE FROM sso_mappings WHERE provider_id = ?1", [&pid])?;
-            let links = exec(tx, "DELETE FROM sso_identities WHERE provider_id = ?1", [&pid])?;
+            exec(
+                tx,
+                "DELETE FROM sso_attempts WHERE provider_id = ?1",
+                [&pid],
+            )?;
+            exec(
+                tx,
+                "DELETE FROM sso_mappings WHERE provider_id = ?1",
+                [&pid],
+            )?;
+            let links = exec(
+                tx,
+                "DELETE FROM sso_identities WHERE provider_id = ?1",
+                [&pid],
+            )?;
             exec_found(tx, "DELETE FROM sso_providers WHERE id = ?1", [&pid])?;
             Ok(links as u64)
         })
@@ -238,11 +257,7 @@ impl SsoStore for SqliteStore {
         })
     }
 
-    async fn delete_sso_mapping(
-        &self,
-        pid: &SsoProviderId,
-        mid: &SsoMappingId,
-    ) -> StoreResult<()> {
+    async fn delete_sso_mapping(&self, pid: &SsoProviderId, mid: &SsoMappingId) -> StoreResult<()> {
         let (pid, mid) = (pid.to_string(), mid.to_string());
         self.write(move |tx| {
             exec_found(
@@ -432,7 +447,12 @@ impl SsoStore for SqliteStore {
 
     async fn sweep_sso_attempts(&self, now_ms: i64) -> StoreResult<u64> {
         self.write(move |tx| {
-            exec(tx, "DELETE FROM sso_attempts WHERE expires_ms <= ?1", [now_ms]).map(|n| n as u64)
+            exec(
+                tx,
+                "DELETE FROM sso_attempts WHERE expires_ms <= ?1",
+                [now_ms],
+            )
+            .map(|n| n as u64)
         })
         .await
     }

@@ -238,7 +238,9 @@ impl Conflict {
             Self::ConnectionInUse => "connection_in_use",
             Self::LeaseState => "lease_state: the lease is expired or revoked",
             Self::IssuerName => "issuer_name: an issuer of that name or URL is trusted already",
-            Self::SsoProviderName => "sso_provider_name: a provider of that name is trusted already",
+            Self::SsoProviderName => {
+                "sso_provider_name: a provider of that name is trusted already"
+            }
             Self::SsoIdentity => {
                 "sso_identity: that identity is linked to a user already, or the user has one at that provider"
             }

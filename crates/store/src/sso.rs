@@ -12,9 +12,7 @@
 use std::fmt;
 
 use async_trait::async_trait;
-use signet_proto::{
-    ProjectId, SessionId, SsoAttemptId, SsoMappingId, SsoProviderId, UserId,
-};
+use signet_proto::{ProjectId, SessionId, SsoAttemptId, SsoMappingId, SsoProviderId, UserId};
 
 use crate::{Role, StoreResult, UserRecord};
 

@@ -91,7 +91,11 @@ async fn setup(backend: Backend) -> Setup {
     let idp = TestOidcProvider::start(
         &ProviderConfig::new()
             .client(OidcClient::confidential("signet", CLIENT_SECRET, &callback))
-            .client(OidcClient::confidential("other", "another secret entirely", &callback))
+            .client(OidcClient::confidential(
+                "other",
+                "another secret entirely",
+                &callback,
+            ))
             .account(
                 OidcAccount::new("alice", PASSWORD)
                     .subject("sub-alice")
@@ -111,8 +115,10 @@ async fn setup(backend: Backend) -> Setup {
         .request_json(
             "POST",
             "/v1/admin/sso/providers",
-            Some(&json!({"name": "Corp", "issuer": idp.issuer(), "clientId": "signet",
-                         "clientSecret": CLIENT_SECRET, "jitUsers": true})),
+            Some(
+                &json!({"name": "Corp", "issuer": idp.issuer(), "clientId": "signet",
+                         "clientSecret": CLIENT_SECRET, "jitUsers": true}),
+            ),
         )
         .await
         .expect("trust the provider");
@@ -154,10 +160,21 @@ impl Setup {
             .await
             .expect("start");
         assert_eq!(r.status(), 302);
-        let to = r.headers()["location"].to_str().expect("location").to_owned();
+        let to = r.headers()["location"]
+            .to_str()
+            .expect("location")
+            .to_owned();
         assert!(to.starts_with(self.idp.issuer()), "{to}");
-        let cookie = r.headers()["set-cookie"].to_str().expect("cookie").to_owned();
-        for attr in ["HttpOnly", "SameSite=Lax", "Path=/v1/auth/sso", "Max-Age=600"] {
+        let cookie = r.headers()["set-cookie"]
+            .to_str()
+            .expect("cookie")
+            .to_owned();
+        for attr in [
+            "HttpOnly",
+            "SameSite=Lax",
+            "Path=/v1/auth/sso",
+            "Max-Age=600",
+        ] {
             assert!(cookie.contains(attr), "{cookie} lacks {attr}");
         }
         let pair = cookie.split(';').next().expect("pair").to_owned();
@@ -167,7 +184,10 @@ impl Setup {
 
     /// Delivers a callback URL to Signet with `cookie` (if any), as a browser would.
     async fn deliver(&self, callback: &str, cookie: Option<&str>) -> Landed {
-        assert!(callback.starts_with(&self.url("/v1/auth/sso/callback")), "{callback}");
+        assert!(
+            callback.starts_with(&self.url("/v1/auth/sso/callback")),
+            "{callback}"
+        );
         let mut req = self.http.get(callback);
         if let Some(c) = cookie {
             req = req.header("cookie", c);
@@ -203,7 +223,14 @@ impl Setup {
     /// The reasons of the denied `sso_login` records, oldest first.
     fn refusals(&self) -> Vec<String> {
         let v = self.f.server.op_json(&[
-            "audit", "list", "--action", "sso_login", "--result", "denied", "--limit", "200",
+            "audit",
+            "list",
+            "--action",
+            "sso_login",
+            "--result",
+            "denied",
+            "--limit",
+            "200",
         ]);
         let mut out: Vec<String> = v["records"]
             .as_array()
@@ -223,7 +250,9 @@ impl Setup {
     }
 
     fn records(&self, action: &str) -> Vec<Value> {
-        self.f.server.op_json(&["audit", "list", "--action", action, "--limit", "200"])["records"]
+        self.f
+            .server
+            .op_json(&["audit", "list", "--action", action, "--limit", "200"])["records"]
             .as_array()
             .expect("records")
             .clone()
@@ -232,9 +261,14 @@ impl Setup {
     /// A refused callback: the generic page, the binding cleared, no session.
     fn refused(&self, l: &Landed, why: &str) {
         assert_eq!((l.status, l.location.as_str()), (302, FAILED), "{why}");
-        assert!(l.cookie("__Host-signet_session").is_none(), "{why}: a session");
         assert!(
-            l.cookies.iter().any(|c| c.starts_with("signet_sso=;") && c.contains("Max-Age=0")),
+            l.cookie("__Host-signet_session").is_none(),
+            "{why}: a session"
+        );
+        assert!(
+            l.cookies
+                .iter()
+                .any(|c| c.starts_with("signet_sso=;") && c.contains("Max-Age=0")),
             "{why}: the binding cookie is not cleared: {:?}",
             l.cookies
         );
@@ -261,7 +295,12 @@ async fn a_person_signs_in_through_the_provider_and_is_made_by_a_mapping(backend
     assert_eq!(options["required"], false);
 
     let l = t.browser_sign_in("alice").await;
-    assert_eq!((l.status, l.location.as_str()), (302, "/#/"), "{:?}", t.refusals());
+    assert_eq!(
+        (l.status, l.location.as_str()),
+        (302, "/#/"),
+        "{:?}",
+        t.refusals()
+    );
     let session = l.cookie("__Host-signet_session").expect("a session cookie");
     let (status, who) = t.get_with_session("/v1/auth/session", &session).await;
     assert_eq!(status, 200, "{who}");
@@ -288,7 +327,12 @@ async fn a_person_signs_in_through_the_provider_and_is_made_by_a_mapping(backend
         .await
         .expect("jit off");
     let l = t.browser_sign_in("alice").await;
-    assert_eq!((l.status, l.location.as_str()), (302, "/#/"), "{:?}", t.refusals());
+    assert_eq!(
+        (l.status, l.location.as_str()),
+        (302, "/#/"),
+        "{:?}",
+        t.refusals()
+    );
     let users = t.f.server.op_json(&["user", "list"]);
     let alices: Vec<&Value> = users["users"]
         .as_array()
@@ -326,7 +370,11 @@ async fn every_refusal_is_one_redirect_with_an_audited_reason(backend: Backend) 
 
     // A wrong state.
     let (authorize, binding) = t.start().await;
-    let callback = t.idp.sign_in(&authorize, "alice", PASSWORD).await.expect("sign-in");
+    let callback = t
+        .idp
+        .sign_in(&authorize, "alice", PASSWORD)
+        .await
+        .expect("sign-in");
     let wrong = with_param(&callback, "state", "not-the-state");
     t.refused(&t.deliver(&wrong, Some(&binding)).await, "a wrong state");
     expected.push("sso_unknown_state");
@@ -334,7 +382,10 @@ async fn every_refusal_is_one_redirect_with_an_audited_reason(backend: Backend) 
     // The same callback twice: the first signs in, the replay is refused.
     let l = t.deliver(&callback, Some(&binding)).await;
     assert_eq!(l.location, "/#/", "{:?}", t.refusals());
-    t.refused(&t.deliver(&callback, Some(&binding)).await, "a replayed state");
+    t.refused(
+        &t.deliver(&callback, Some(&binding)).await,
+        "a replayed state",
+    );
     expected.push("sso_unknown_state");
 
     // The first code again, with a fresh attempt's state and cookie: the provider refuses it.
@@ -342,25 +393,43 @@ async fn every_refusal_is_one_redirect_with_an_audited_reason(backend: Backend) 
     let (authorize2, binding2) = t.start().await;
     let state2 = query_param(&authorize2, "state").expect("state");
     let replayed = with_param(&with_param(&callback, "state", &state2), "code", &code);
-    t.refused(&t.deliver(&replayed, Some(&binding2)).await, "a replayed code");
+    t.refused(
+        &t.deliver(&replayed, Some(&binding2)).await,
+        "a replayed code",
+    );
     expected.push("sso_code_refused");
 
     // A code the provider issued to ANOTHER client, with Signet's state, PKCE and nonce.
     let (authorize, binding) = t.start().await;
     let foreign = with_param(&authorize, "client_id", "other");
-    let callback = t.idp.sign_in(&foreign, "alice", PASSWORD).await.expect("sign-in");
-    t.refused(&t.deliver(&callback, Some(&binding)).await, "another client's code");
+    let callback = t
+        .idp
+        .sign_in(&foreign, "alice", PASSWORD)
+        .await
+        .expect("sign-in");
+    t.refused(
+        &t.deliver(&callback, Some(&binding)).await,
+        "another client's code",
+    );
     expected.push("sso_code_refused");
 
     // No binding cookie (a callback opened in another browser: login CSRF), then another
     // attempt's cookie.
     let (authorize, _) = t.start().await;
-    let callback = t.idp.sign_in(&authorize, "alice", PASSWORD).await.expect("sign-in");
+    let callback = t
+        .idp
+        .sign_in(&authorize, "alice", PASSWORD)
+        .await
+        .expect("sign-in");
     t.refused(&t.deliver(&callback, None).await, "no binding cookie");
     expected.push("sso_browser_mismatch");
     let (authorize, _) = t.start().await;
     let (_, other_binding) = t.start().await;
-    let callback = t.idp.sign_in(&authorize, "alice", PASSWORD).await.expect("sign-in");
+    let callback = t
+        .idp
+        .sign_in(&authorize, "alice", PASSWORD)
+        .await
+        .expect("sign-in");
     t.refused(
         &t.deliver(&callback, Some(&other_binding)).await,
         "another attempt's cookie",
@@ -374,7 +443,10 @@ async fn every_refusal_is_one_redirect_with_an_audited_reason(backend: Backend) 
         "/v1/auth/sso/callback?error=access_denied&state={state}&iss={}",
         t.idp.issuer()
     ));
-    t.refused(&t.deliver(&cancelled, Some(&binding)).await, "access_denied");
+    t.refused(
+        &t.deliver(&cancelled, Some(&binding)).await,
+        "access_denied",
+    );
     expected.push("sso_provider_error");
 
     // Claims no mapping holds for: nothing is created.
@@ -395,7 +467,11 @@ async fn every_refusal_is_one_redirect_with_an_audited_reason(backend: Backend) 
 
     // An attempt past its time (10 minutes: moved into the past in the database).
     let (authorize, binding) = t.start().await;
-    let callback = t.idp.sign_in(&authorize, "alice", PASSWORD).await.expect("sign-in");
+    let callback = t
+        .idp
+        .sign_in(&authorize, "alice", PASSWORD)
+        .await
+        .expect("sign-in");
     expire_attempts(&t.f.server);
     t.refused(&t.deliver(&callback, Some(&binding)).await, "expired");
     expected.push("sso_unknown_state");
@@ -410,9 +486,15 @@ async fn every_refusal_is_one_redirect_with_an_audited_reason(backend: Backend) 
         .collect();
     assert_eq!(names, ["alice"], "only alice was made");
     // Nothing secret in the log or the audit log: no code, no state.
-    let everything = t.f.server.op_json(&["audit", "list", "--limit", "1000"]).to_string();
+    let everything =
+        t.f.server
+            .op_json(&["audit", "list", "--limit", "1000"])
+            .to_string();
     assert!(!everything.contains(&code), "a code reached the audit log");
-    assert!(!t.f.server.log().contains(&code), "a code reached the server log");
+    assert!(
+        !t.f.server.log().contains(&code),
+        "a code reached the server log"
+    );
     assert!(!t.f.server.log().contains(CLIENT_SECRET));
 }
 
@@ -423,7 +505,8 @@ fn expire_attempts(s: &TestServer) {
         Some(url) => psql(url, SQL).expect("psql"),
         None => {
             let c = rusqlite::Connection::open(s.data_dir.join("signet.db")).expect("sqlite");
-            c.busy_timeout(std::time::Duration::from_secs(10)).expect("busy");
+            c.busy_timeout(std::time::Duration::from_secs(10))
+                .expect("busy");
             c.execute(SQL, []).expect("update");
         }
     }
@@ -462,7 +545,11 @@ async fn the_cli_finishes_on_its_loopback_with_the_key_it_named(backend: Backend
     let started = start(&seed).await;
     let attempt = started["attemptId"].as_str().expect("attempt").to_owned();
     let authorize = started["authorizeUrl"].as_str().expect("url");
-    let callback = t.idp.sign_in(authorize, "alice", PASSWORD).await.expect("sign-in");
+    let callback = t
+        .idp
+        .sign_in(authorize, "alice", PASSWORD)
+        .await
+        .expect("sign-in");
     // No binding cookie: the loopback is the binding.
     let l = t.deliver(&callback, None).await;
     assert!(
@@ -471,7 +558,10 @@ async fn the_cli_finishes_on_its_loopback_with_the_key_it_named(backend: Backend
         l.location,
         t.refusals()
     );
-    assert_eq!(query_param(&l.location, "attempt").as_deref(), Some(attempt.as_str()));
+    assert_eq!(
+        query_param(&l.location, "attempt").as_deref(),
+        Some(attempt.as_str())
+    );
     let code = query_param(&l.location, "code").expect("completion code");
 
     // Another key cannot finish it (and the attempt is spent by the try).
@@ -508,9 +598,17 @@ async fn the_cli_finishes_on_its_loopback_with_the_key_it_named(backend: Backend
     // The key works as alice's operator key.
     let op = OperatorClient::new(Credentials::new(
         OperatorIdentity {
-            operator_id: login["operatorId"].as_str().expect("id").parse().expect("id"),
+            operator_id: login["operatorId"]
+                .as_str()
+                .expect("id")
+                .parse()
+                .expect("id"),
             name: "laptop".to_owned(),
-            vault_id: login["vaultId"].as_str().expect("vault").parse().expect("vault"),
+            vault_id: login["vaultId"]
+                .as_str()
+                .expect("vault")
+                .parse()
+                .expect("vault"),
             api_url: t.f.server.url.clone(),
             private_key_path: String::new(),
         },
@@ -518,7 +616,10 @@ async fn the_cli_finishes_on_its_loopback_with_the_key_it_named(backend: Backend
         std::path::PathBuf::from("sso-test"),
     ))
     .expect("client");
-    let who = op.request_json("GET", "/v1/admin/whoami", None).await.expect("whoami");
+    let who = op
+        .request_json("GET", "/v1/admin/whoami", None)
+        .await
+        .expect("whoami");
     let users = t.f.server.op_json(&["user", "list"]);
     let alice = users["users"]
         .as_array()
@@ -536,17 +637,21 @@ async fn the_cli_finishes_on_its_loopback_with_the_key_it_named(backend: Backend
         .filter(|r| r["result"] == "denied")
         .collect();
     assert_eq!(denied.len(), 3);
-    assert!(
-        denied
-            .iter()
-            .all(|r| r["detail"].as_str().is_some_and(|d| d.contains("reason=sso_bad_completion")))
-    );
+    assert!(denied.iter().all(|r| {
+        r["detail"]
+            .as_str()
+            .is_some_and(|d| d.contains("reason=sso_bad_completion"))
+    }));
 
     // A refused CLI attempt goes back to the loopback with an error, not to the dashboard.
     let started = start(&SecretSeed::generate()).await;
     let callback = t
         .idp
-        .sign_in(started["authorizeUrl"].as_str().expect("url"), "mallory", PASSWORD)
+        .sign_in(
+            started["authorizeUrl"].as_str().expect("url"),
+            "mallory",
+            PASSWORD,
+        )
         .await
         .expect("sign-in");
     let l = t.deliver(&callback, None).await;
@@ -562,7 +667,11 @@ fn base64_std(bytes: &[u8]) -> String {
     const A: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     let mut out = String::new();
     for chunk in bytes.chunks(3) {
-        let b = [chunk[0], *chunk.get(1).unwrap_or(&0), *chunk.get(2).unwrap_or(&0)];
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
         let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
         for i in 0..4 {
             if i <= chunk.len() {

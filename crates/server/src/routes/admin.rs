@@ -230,7 +230,9 @@ async fn vault_settings(
                 .await?,
         );
     }
-    if b.sso_required.is_some() || b.break_glass_user.is_some() || b.sso_trust_provider_mfa.is_some()
+    if b.sso_required.is_some()
+        || b.break_glass_user.is_some()
+        || b.sso_trust_provider_mfa.is_some()
     {
         view = Some(
             s.signet

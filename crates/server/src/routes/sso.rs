@@ -16,8 +16,8 @@ use signet_api::route;
 use signet_api::sso::{
     SsoCliFinishRequest, SsoCliStartAnswer, SsoCliStartRequest, SsoIdentitiesAnswer,
     SsoIdentityAnswer, SsoLoginOption, SsoLoginOptionsAnswer, SsoMappingAnswer,
-    SsoMappingCreateRequest, SsoProviderAnswer, SsoProviderCreateRequest,
-    SsoProviderUpdateRequest, SsoProvidersAnswer,
+    SsoMappingCreateRequest, SsoProviderAnswer, SsoProviderCreateRequest, SsoProviderUpdateRequest,
+    SsoProvidersAnswer,
 };
 use signet_core::sso::{
     Callback, IdentityView, Landing, NewMapping, NewProvider, ProviderChange, ProviderView, Sso,
@@ -166,7 +166,10 @@ async fn provider(
     call: OperatorCall,
 ) -> ApiResult<Json<SsoProviderAnswer>> {
     let id = found(id)?;
-    let v = Sso::of(&s.signet).admin().provider(&call.operator, &id).await?;
+    let v = Sso::of(&s.signet)
+        .admin()
+        .provider(&call.operator, &id)
+        .await?;
     Ok(Json(provider_answer(&s, v)))
 }
 
@@ -252,7 +255,10 @@ async fn identities(
     State(s): State<AppState>,
     call: OperatorCall,
 ) -> ApiResult<Json<SsoIdentitiesAnswer>> {
-    let list = Sso::of(&s.signet).admin().identities(&call.operator).await?;
+    let list = Sso::of(&s.signet)
+        .admin()
+        .identities(&call.operator)
+        .await?;
     Ok(Json(identities_answer(list)))
 }
 
@@ -261,7 +267,9 @@ async fn delete_identity(
     provider: Result<Path<String>, PathRejection>,
     call: OperatorCall,
 ) -> ApiResult<Json<SsoIdentitiesAnswer>> {
-    let provider = provider.map(|Path(p)| p).map_err(|_| ApiError::new(ErrorCode::AccessDenied))?;
+    let provider = provider
+        .map(|Path(p)| p)
+        .map_err(|_| ApiError::new(ErrorCode::AccessDenied))?;
     no_body(&call.body)?;
     let list = Sso::of(&s.signet)
         .admin()
@@ -306,7 +314,11 @@ fn decode(s: &str) -> Option<String> {
 /// one that does not decode is absent too.
 fn query_params(query: Option<&str>) -> Vec<(String, Option<String>)> {
     let mut out: Vec<(String, Option<String>)> = Vec::new();
-    for pair in query.unwrap_or_default().split('&').filter(|p| !p.is_empty()) {
+    for pair in query
+        .unwrap_or_default()
+        .split('&')
+        .filter(|p| !p.is_empty())
+    {
         let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
         let (Some(k), v) = (decode(k), decode(v)) else {
             continue;
@@ -329,19 +341,23 @@ fn param<'a>(params: &'a [(String, Option<String>)], name: &str) -> Option<&'a s
 
 fn redirect(to: &str) -> ApiResult<Response> {
     let mut resp = StatusCode::FOUND.into_response();
-    let location =
-        HeaderValue::from_str(to).map_err(|_| ApiError::new(ErrorCode::Internal))?;
+    let location = HeaderValue::from_str(to).map_err(|_| ApiError::new(ErrorCode::Internal))?;
     resp.headers_mut().insert(header::LOCATION, location);
     // Neither the state in the URL this answers nor the target may be cached or leaked on.
     resp.headers_mut()
         .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    resp.headers_mut()
-        .insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    resp.headers_mut().insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
     Ok(resp)
 }
 
 fn https(s: &AppState) -> bool {
-    s.signet.api_url().to_ascii_lowercase().starts_with("https://")
+    s.signet
+        .api_url()
+        .to_ascii_lowercase()
+        .starts_with("https://")
 }
 
 fn binding_cookie(s: &AppState, value: &str, max_age: i64) -> ApiResult<HeaderValue> {
@@ -397,7 +413,11 @@ async fn start(
             )
         }
         "login" => None,
-        _ => return Err(ApiError::malformed("purpose must be login, link or step_up")),
+        _ => {
+            return Err(ApiError::malformed(
+                "purpose must be login, link or step_up",
+            ));
+        }
     };
     let purpose = match (purpose, op.as_ref()) {
         ("link", Some(op)) => StartFor::Link(op),
@@ -507,7 +527,9 @@ mod tests {
 
     #[test]
     fn the_query_is_decoded_and_repeats_are_ambiguous() {
-        let p = query_params(Some("code=a%2Bb&state=x+y&iss=https%3A%2F%2Fidp&state=z&bad=%zz"));
+        let p = query_params(Some(
+            "code=a%2Bb&state=x+y&iss=https%3A%2F%2Fidp&state=z&bad=%zz",
+        ));
         assert_eq!(param(&p, "code"), Some("a+b"));
         assert_eq!(param(&p, "iss"), Some("https://idp"));
         assert_eq!(param(&p, "state"), None);
@@ -518,7 +540,10 @@ mod tests {
     #[test]
     fn a_binding_cookie_sent_twice_is_ignored() {
         let mut h = HeaderMap::new();
-        h.insert(header::COOKIE, HeaderValue::from_static("a=1; signet_sso=abc"));
+        h.insert(
+            header::COOKIE,
+            HeaderValue::from_static("a=1; signet_sso=abc"),
+        );
         assert_eq!(binding_of(&h).as_deref(), Some("abc"));
         h.append(header::COOKIE, HeaderValue::from_static("signet_sso=def"));
         assert_eq!(binding_of(&h), None);

@@ -50,7 +50,11 @@ pub(super) fn identity(provider: &SsoProviderId, subject: &str, user: UserId) ->
     }
 }
 
-pub(super) fn attempt(provider: &SsoProviderId, purpose: SsoPurpose, expires_ms: i64) -> SsoAttemptRecord {
+pub(super) fn attempt(
+    provider: &SsoProviderId,
+    purpose: SsoPurpose,
+    expires_ms: i64,
+) -> SsoAttemptRecord {
     SsoAttemptRecord {
         id: SsoAttemptId::generate(),
         state_hash: random32(),
@@ -83,9 +87,18 @@ pub async fn providers_round_trip_and_delete_with_their_links(store: Arc<dyn Sto
     };
     store.insert_sso_provider(&b).await.unwrap();
     store.insert_sso_provider(&a).await.unwrap();
-    assert_eq!(store.sso_providers().await.unwrap(), vec![a.clone(), b.clone()]);
+    assert_eq!(
+        store.sso_providers().await.unwrap(),
+        vec![a.clone(), b.clone()]
+    );
     assert_eq!(store.sso_provider(&b.id).await.unwrap(), Some(b.clone()));
-    assert_eq!(store.sso_provider(&SsoProviderId::generate()).await.unwrap(), None);
+    assert_eq!(
+        store
+            .sso_provider(&SsoProviderId::generate())
+            .await
+            .unwrap(),
+        None
+    );
     assert_eq!(
         store.insert_sso_provider(&provider("a")).await,
         Err(StoreError::Conflict(Conflict::SsoProviderName))
@@ -151,7 +164,10 @@ pub async fn providers_round_trip_and_delete_with_their_links(store: Arc<dyn Sto
     assert!(store.sso_mappings(&b.id).await.unwrap().is_empty());
     assert_eq!(store.sso_identity(&b.id, "s-alice").await.unwrap(), None);
     assert_eq!(
-        store.take_sso_attempt(&pending.state_hash, NOW).await.unwrap(),
+        store
+            .take_sso_attempt(&pending.state_hash, NOW)
+            .await
+            .unwrap(),
         None
     );
     // The users stay, and so does the link through the other provider.
@@ -192,7 +208,9 @@ pub async fn mappings_keep_their_order_and_their_provider(store: Arc<dyn Store>)
         Err(StoreError::Conflict(Conflict::Id))
     );
     assert_eq!(
-        store.insert_sso_mapping(&mapping(&SsoProviderId::generate(), 1)).await,
+        store
+            .insert_sso_mapping(&mapping(&SsoProviderId::generate(), 1))
+            .await,
         Err(StoreError::NotFound)
     );
     assert_eq!(
@@ -215,11 +233,15 @@ pub async fn identities_link_once_and_users_come_with_their_link(store: Arc<dyn 
     let link = identity(&p.id, "sub-1", alice.id);
     store.insert_sso_identity(&link).await.unwrap();
     assert_eq!(
-        store.insert_sso_identity(&identity(&p.id, "sub-1", bob.id)).await,
+        store
+            .insert_sso_identity(&identity(&p.id, "sub-1", bob.id))
+            .await,
         Err(StoreError::Conflict(Conflict::SsoIdentity))
     );
     assert_eq!(
-        store.insert_sso_identity(&identity(&p.id, "sub-2", alice.id)).await,
+        store
+            .insert_sso_identity(&identity(&p.id, "sub-2", alice.id))
+            .await,
         Err(StoreError::Conflict(Conflict::SsoIdentity))
     );
     assert_eq!(
@@ -228,11 +250,17 @@ pub async fn identities_link_once_and_users_come_with_their_link(store: Arc<dyn 
             .await,
         Err(StoreError::NotFound)
     );
-    assert_eq!(store.sso_identity(&p.id, "sub-1").await.unwrap(), Some(link.clone()));
+    assert_eq!(
+        store.sso_identity(&p.id, "sub-1").await.unwrap(),
+        Some(link.clone())
+    );
     // Exact: no case folding of the subject.
     assert_eq!(store.sso_identity(&p.id, "SUB-1").await.unwrap(), None);
 
-    store.touch_sso_identity(&p.id, "sub-1", NOW + 7).await.unwrap();
+    store
+        .touch_sso_identity(&p.id, "sub-1", NOW + 7)
+        .await
+        .unwrap();
     assert_eq!(
         store.user_sso_identities(&alice.id).await.unwrap(),
         vec![SsoIdentityRecord {
@@ -301,7 +329,10 @@ pub async fn an_attempt_is_taken_completed_and_finished_once(store: Arc<dyn Stor
         store.insert_sso_attempt(&login).await,
         Err(StoreError::Conflict(Conflict::Id))
     );
-    assert_eq!(store.take_sso_attempt(&random32(), NOW).await.unwrap(), None);
+    assert_eq!(
+        store.take_sso_attempt(&random32(), NOW).await.unwrap(),
+        None
+    );
     let taken = store
         .take_sso_attempt(&login.state_hash, NOW)
         .await
@@ -315,19 +346,27 @@ pub async fn an_attempt_is_taken_completed_and_finished_once(store: Arc<dyn Stor
         }
     );
     assert_eq!(
-        store.take_sso_attempt(&login.state_hash, NOW).await.unwrap(),
+        store
+            .take_sso_attempt(&login.state_hash, NOW)
+            .await
+            .unwrap(),
         None
     );
     // Not a CLI attempt: it cannot be completed or finished.
     assert_eq!(
-        store.complete_sso_attempt(&login.id, &user.id, &random32()).await,
+        store
+            .complete_sso_attempt(&login.id, &user.id, &random32())
+            .await,
         Err(StoreError::NotFound)
     );
 
     let expired = attempt(&p.id, SsoPurpose::Login, NOW);
     store.insert_sso_attempt(&expired).await.unwrap();
     assert_eq!(
-        store.take_sso_attempt(&expired.state_hash, NOW).await.unwrap(),
+        store
+            .take_sso_attempt(&expired.state_hash, NOW)
+            .await
+            .unwrap(),
         None
     );
 
@@ -336,18 +375,26 @@ pub async fn an_attempt_is_taken_completed_and_finished_once(store: Arc<dyn Stor
     let completion = random32();
     // Not consumed yet: neither completed nor finished.
     assert_eq!(
-        store.complete_sso_attempt(&cli.id, &user.id, &completion).await,
+        store
+            .complete_sso_attempt(&cli.id, &user.id, &completion)
+            .await,
         Err(StoreError::NotFound)
     );
     assert_eq!(store.finish_sso_attempt(&cli.id, NOW).await.unwrap(), None);
-    store.take_sso_attempt(&cli.state_hash, NOW).await.unwrap().unwrap();
+    store
+        .take_sso_attempt(&cli.state_hash, NOW)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(store.finish_sso_attempt(&cli.id, NOW).await.unwrap(), None);
     store
         .complete_sso_attempt(&cli.id, &user.id, &completion)
         .await
         .unwrap();
     assert_eq!(
-        store.complete_sso_attempt(&cli.id, &user.id, &random32()).await,
+        store
+            .complete_sso_attempt(&cli.id, &user.id, &random32())
+            .await,
         Err(StoreError::NotFound)
     );
     // Past its time it cannot be finished.
@@ -370,7 +417,10 @@ pub async fn an_attempt_is_taken_completed_and_finished_once(store: Arc<dyn Stor
             ..cli.clone()
         }
     );
-    assert_eq!(store.finish_sso_attempt(&cli.id, NOW + 2).await.unwrap(), None);
+    assert_eq!(
+        store.finish_sso_attempt(&cli.id, NOW + 2).await.unwrap(),
+        None
+    );
 
     // `expired` (expires NOW) goes; the others live until NOW + HOUR.
     assert_eq!(store.sweep_sso_attempts(NOW).await.unwrap(), 1);

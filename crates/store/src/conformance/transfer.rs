@@ -12,8 +12,8 @@ use super::fixture::{self, FAR_FUTURE, HOUR, NOW, chain, event};
 use crate::{
     AuditFilter, AuditResult, Cell, CeremonyKind, CeremonyRecord, Conflict, EnrollmentGrant,
     InviteRecord, JournalBatch, LoginRecord, LoginResult, MachineRecord, MachineStatus, NewVersion,
-    OperatorRecord, PasskeyRecord, ReadMark, Role, SecretKind, SecretRecord, SessionRecord, Store,
-    SsoAttemptRecord, SsoPurpose, StoreError, Table, UserRecord, VersionContent,
+    OperatorRecord, PasskeyRecord, ReadMark, Role, SecretKind, SecretRecord, SessionRecord,
+    SsoAttemptRecord, SsoPurpose, Store, StoreError, Table, UserRecord, VersionContent,
 };
 
 /// The principal whose nonces the source remembers.
