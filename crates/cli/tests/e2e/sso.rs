@@ -683,3 +683,186 @@ fn base64_std(bytes: &[u8]) -> String {
     }
     out
 }
+
+every_backend!(async fn a_linked_account_steps_up_through_the_providers_second_factor);
+async fn a_linked_account_steps_up_through_the_providers_second_factor(backend: Backend) {
+    let t = setup(backend).await;
+    let s = &t.f.server;
+    // Carol exists with a password and TOTP (made by the owner) and signs in with a recovery
+    // code, as before SSO.
+    let out = crate::harness::run_with_stdin(
+        &s.operator_home,
+        &[
+            "--json",
+            "user",
+            "create",
+            "--username",
+            "carol",
+            "--email",
+            "carol@example.test",
+            "--role",
+            "admin",
+            "--password-stdin",
+        ],
+        &format!("{PASSWORD}\n"),
+    );
+    assert!(out.status.success(), "{}", crate::harness::stderr(&out));
+    let made: Value = serde_json::from_slice(&out.stdout).expect("json");
+    let codes: Vec<String> = made["recoveryCodes"]
+        .as_array()
+        .expect("codes")
+        .iter()
+        .map(|c| c.as_str().expect("code").to_owned())
+        .collect();
+    let r = t
+        .http
+        .post(t.url("/v1/auth/session"))
+        .json(&json!({"login": "carol", "password": PASSWORD, "recoveryCode": codes[0]}))
+        .send()
+        .await
+        .expect("sign in");
+    assert_eq!(r.status(), 200);
+    let session = r.headers()["set-cookie"]
+        .to_str()
+        .expect("cookie")
+        .split(';')
+        .next()
+        .expect("pair")
+        .to_owned();
+
+    // Linking needs her session; without it the start is refused.
+    let link_start = t.url(&format!("/v1/auth/sso/{}/start?purpose=link", t.provider));
+    let r = t.http.get(&link_start).send().await.expect("start");
+    assert_eq!(r.status(), 403);
+    let r = t
+        .http
+        .get(&link_start)
+        .header("cookie", &session)
+        .send()
+        .await
+        .expect("start");
+    assert_eq!(r.status(), 302);
+    let authorize = r.headers()["location"]
+        .to_str()
+        .expect("location")
+        .to_owned();
+    let binding = r.headers()["set-cookie"]
+        .to_str()
+        .expect("cookie")
+        .split(';')
+        .next()
+        .expect("pair")
+        .to_owned();
+    let callback = t
+        .idp
+        .sign_in(&authorize, "bob", PASSWORD)
+        .await
+        .expect("sign-in");
+    let l = t.deliver(&callback, Some(&binding)).await;
+    assert_eq!(
+        (l.status, l.location.as_str()),
+        (302, "/#/account"),
+        "{:?}",
+        t.refusals()
+    );
+    let (_, linked) = t.get_with_session("/v1/admin/account/sso", &session).await;
+    assert_eq!(linked["identities"][0]["subject"], "bob");
+    assert_eq!(t.records("sso_link").len(), 1);
+
+    // A step-up through the provider needs the vault to trust its second factor.
+    let step_up = t.url(&format!(
+        "/v1/auth/sso/{}/start?purpose=step_up",
+        t.provider
+    ));
+    let r = t
+        .http
+        .get(&step_up)
+        .header("cookie", &session)
+        .send()
+        .await
+        .expect("start");
+    assert_eq!(r.status(), 403);
+    t.owner
+        .request_json(
+            "POST",
+            "/v1/admin/vault/settings",
+            Some(&json!({"ssoTrustProviderMfa": true})),
+        )
+        .await
+        .expect("trust the provider's MFA");
+
+    // Bob's sign-in (amr otp, just now) carries its step-up; his role follows the mapping.
+    let l = t.browser_sign_in("bob").await;
+    assert_eq!(l.location, "/#/", "{:?}", t.refusals());
+    let bob = l.cookie("__Host-signet_session").expect("session");
+    let (_, view) = t.get_with_session("/v1/auth/session", &bob).await;
+    assert_eq!(view["user"]["username"], "carol");
+    assert_eq!(view["user"]["role"], "developer");
+    assert!(view["stepUpUntil"].as_i64().is_some(), "{view}");
+    assert_eq!(t.records("sso_user_sync").len(), 1);
+
+    // A step-up round trip in that session: prompt=login at the provider, then marked.
+    let r = t
+        .http
+        .get(&step_up)
+        .header("cookie", &bob)
+        .send()
+        .await
+        .expect("start");
+    assert_eq!(r.status(), 302);
+    let authorize = r.headers()["location"]
+        .to_str()
+        .expect("location")
+        .to_owned();
+    assert!(authorize.contains("prompt=login") && authorize.contains("max_age=0"));
+    let binding = r.headers()["set-cookie"]
+        .to_str()
+        .expect("cookie")
+        .split(';')
+        .next()
+        .expect("pair")
+        .to_owned();
+    let callback = t
+        .idp
+        .sign_in(&authorize, "bob", PASSWORD)
+        .await
+        .expect("sign-in");
+    let l = t.deliver(&callback, Some(&binding)).await;
+    assert_eq!(l.location, "/#/", "{:?}", t.refusals());
+    assert_eq!(t.records("sso_step_up").len(), 1);
+
+    // Alice's provider asserts a password only: no step-up at sign-in, and a step-up round
+    // trip is refused.
+    let l = t.browser_sign_in("alice").await;
+    let alice = l.cookie("__Host-signet_session").expect("session");
+    let (_, view) = t.get_with_session("/v1/auth/session", &alice).await;
+    assert_eq!(view["stepUpUntil"], Value::Null, "{view}");
+    let r = t
+        .http
+        .get(&step_up)
+        .header("cookie", &alice)
+        .send()
+        .await
+        .expect("start");
+    let authorize = r.headers()["location"]
+        .to_str()
+        .expect("location")
+        .to_owned();
+    let binding = r.headers()["set-cookie"]
+        .to_str()
+        .expect("cookie")
+        .split(';')
+        .next()
+        .expect("pair")
+        .to_owned();
+    let callback = t
+        .idp
+        .sign_in(&authorize, "alice", PASSWORD)
+        .await
+        .expect("sign-in");
+    t.refused(
+        &t.deliver(&callback, Some(&binding)).await,
+        "no second factor",
+    );
+    assert_eq!(t.refusals(), ["sso_no_second_factor"]);
+}
