@@ -1369,7 +1369,10 @@ impl Sso {
             let e = self.cx.event(
                 &Actor::new(ActorKind::Anonymous, "", &ip),
                 AuditAction::SsoCliLogin,
-                attempt_id.get(..40).unwrap_or(""),
+                // Only a well-formed id is recorded: the text is the caller's.
+                &SsoAttemptId::parse(attempt_id)
+                    .map(|a| a.to_string())
+                    .unwrap_or_default(),
                 AuditResult::Denied,
                 &format!("reason={}", DenialReason::SsoBadCompletion),
             );
