@@ -37,6 +37,7 @@ use crate::rotation::Rotation;
 use crate::secret::Secrets;
 use crate::session::Sessions;
 use crate::share::Shares;
+use crate::sso::Sso;
 use crate::stamped::StampedCache;
 use crate::trash::Trash;
 use crate::user::Users;
@@ -71,6 +72,7 @@ pub struct Signet {
     secrets: Secrets,
     sessions: Sessions,
     shares: Shares,
+    sso: Sso,
     trash: Trash,
     users: Users,
     vault: VaultSettings,
@@ -175,6 +177,15 @@ impl Signet {
             reads: reads.clone(),
             secrets: secrets.clone(),
         };
+        let issuers = Issuers::new(cx.clone(), network.clone());
+        let sessions = Sessions {
+            cx: cx.clone(),
+            accounts: accounts.clone(),
+            passkeys: passkeys.clone(),
+            setup: Arc::default(),
+        };
+        // Providers' documents are fetched by the workload issuers' fetcher, set once.
+        let sso = Sso::new(cx.clone(), sessions.clone(), issuers.fetcher.clone());
         let ai_agents = AiAgents {
             cx: cx.clone(),
             auth: auth.clone(),
@@ -202,7 +213,7 @@ impl Signet {
                 cx: cx.clone(),
                 network: network.clone(),
                 limiter: Arc::new(RequestLimiter::new(cx.config.tokenless_requests_per_minute)),
-                issuers: Issuers::new(cx.clone(), network.clone()),
+                issuers,
             },
             events: Events {
                 hub: Hub::new(&cx),
@@ -227,12 +238,8 @@ impl Signet {
             policies: Policies { cx: cx.clone() },
             rotation,
             secrets,
-            sessions: Sessions {
-                cx: cx.clone(),
-                accounts: accounts.clone(),
-                passkeys: passkeys.clone(),
-                setup: Arc::default(),
-            },
+            sessions,
+            sso,
             shares: Shares {
                 cx: cx.clone(),
                 accounts: accounts.clone(),
@@ -280,7 +287,7 @@ impl Signet {
     /// went.
     pub async fn sweep(&self) -> crate::CoreResult<u64> {
         let nonces = self.cx.store.sweep_nonces(self.now_ms()).await?;
-        Ok(nonces + self.passkeys.sweep_ceremonies().await?)
+        Ok(nonces + self.passkeys.sweep_ceremonies().await? + self.sso.sweep().await?)
     }
 
     /// Owner and user accounts, sign-in, CLI login keys, logout.
@@ -419,5 +426,12 @@ impl Metrics {
     /// workspace's 30-method limit).
     pub fn of(signet: &Signet) -> (&Metrics, &dyn signet_store::Instrumented) {
         (&signet.cx.metrics, signet.cx.store.as_ref())
+    }
+}
+
+impl Sso {
+    /// Single sign-on for people: providers, mappings and sign-in through them.
+    pub fn of(signet: &Signet) -> &Sso {
+        &signet.sso
     }
 }
