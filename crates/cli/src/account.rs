@@ -188,7 +188,7 @@ pub struct LoginArgs {
     )]
     sso: Option<Option<String>>,
     /// With --sso: print the sign-in URL instead of opening a browser.
-    #[arg(long, requires = "sso")]
+    #[arg(long, requires = "sso", conflicts_with = "email")]
     no_browser: bool,
     /// A name for the key this login creates.
     #[arg(long, default_value = "cli")]
