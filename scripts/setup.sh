@@ -2,8 +2,8 @@
 # Installs or starts everything scripts/test.sh needs, so that on a fresh Debian machine with
 # Rust the README's test command passes by itself: Debian packages (Chromium, Node.js and npm,
 # PostgreSQL, Python's venv, a C compiler, curl and openssl), rustfmt and clippy, cargo-deny, a
-# running PostgreSQL at 127.0.0.1:5432 with a `test` database, the Python venv and the browser
-# tests' Node packages. scripts/test.sh runs it first.
+# running PostgreSQL at 127.0.0.1:5432 with a `test` database, the Python venv, the browser
+# tests' Node packages and the test OpenID provider's. scripts/test.sh runs it first.
 #
 # Idempotent: each part checks before it acts, so a second run installs nothing and takes about
 # a second. Packages come from apt-get, run directly as root or through sudo; with neither, it
@@ -212,6 +212,15 @@ if [ "$(cat tests/browser/node_modules/.signet-lock.sha256 2>/dev/null)" != "$lo
     say "installing the browser tests' Node packages (npm ci)"
     (cd tests/browser && npm ci --no-audit --no-fund --loglevel=error)
     echo "$lock" >tests/browser/node_modules/.signet-lock.sha256
+fi
+
+# --- The test OpenID provider (oidc-provider, for the SSO tests), reinstalled when
+# tests/oidc/package-lock.json changes.
+oidc_lock="$(sha256sum tests/oidc/package-lock.json | cut -d' ' -f1)"
+if [ "$(cat tests/oidc/node_modules/.signet-lock.sha256 2>/dev/null)" != "$oidc_lock" ]; then
+    say "installing the test OpenID provider's Node packages (npm ci in tests/oidc)"
+    (cd tests/oidc && npm ci --no-audit --no-fund --loglevel=error)
+    echo "$oidc_lock" >tests/oidc/node_modules/.signet-lock.sha256
 fi
 
 say "ready"

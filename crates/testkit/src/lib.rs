@@ -10,6 +10,8 @@
 //! - [`postgres`]: a fresh real PostgreSQL database per test, kept when the test fails.
 //! - [`oidc`]: [`TestIssuer`](oidc::TestIssuer), an OIDC issuer on loopback that mints good and
 //!   bad platform tokens.
+//! - [`oidc_provider`]: [`TestOidcProvider`](oidc_provider::TestOidcProvider), a real OpenID
+//!   provider (`tests/oidc`, Node) for SSO sign-in, and a person signing in at it over HTTP.
 //! - [`routes`]: route paths read from the routers' source, for rules checked on every route.
 //! - `app` (feature `server`): the HTTP router in-process, driven with `oneshot`.
 //! - `process` (feature `process`): a real `signet server` process on a free port, the CLI run
@@ -22,6 +24,7 @@
 pub mod app;
 pub mod clock;
 pub mod oidc;
+pub mod oidc_provider;
 pub mod passkey;
 pub mod postgres;
 #[cfg(feature = "process")]
