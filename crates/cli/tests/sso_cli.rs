@@ -231,7 +231,7 @@ impl Setup {
             "--action",
             "sso_cli_login",
             "--result",
-            "success",
+            "ok",
             "--limit",
             "100",
         ]);
@@ -351,6 +351,24 @@ async fn a_refused_person_ends_the_cli_with_an_error(backend: Backend) {
     assert!(err.contains("single sign-on was refused"), "{err}");
     assert!(!home.join("operators").exists(), "an identity was saved");
     assert_eq!(t.cli_logins(), 0);
+    let denied = t.server.op_json(&[
+        "audit",
+        "list",
+        "--action",
+        "sso_login",
+        "--result",
+        "denied",
+    ]);
+    let details: Vec<&str> = denied["records"]
+        .as_array()
+        .expect("records")
+        .iter()
+        .filter_map(|r| r["detail"].as_str())
+        .collect();
+    assert!(
+        details.iter().any(|d| d.contains("sso_no_mapping")),
+        "{details:?}"
+    );
 }
 
 every_backend!(async fn a_phished_authorize_url_registers_no_key);
