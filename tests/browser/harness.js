@@ -10,6 +10,7 @@ import net from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
 import { totp, secretFromUri } from './totp.js';
+import { startProvider } from '../oidc/start.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 export const repoRoot = resolve(here, '../..');
@@ -49,14 +50,23 @@ function postgresConfig(root) {
   return { args: ['--config', config], drop };
 }
 
-/** Starts a fresh server; resolves once it listens, with the setup link it printed. */
-export async function startServer() {
+/**
+ * Starts a fresh server; resolves once it listens, with the setup link it printed. `config`:
+ * extra lines for its config file (`oidc_allow_cidrs = [...]` for the SSO tests).
+ */
+export async function startServer({ config = '' } = {}) {
   const root = mkdtempSync(join(tmpdir(), 'signet-browser-'));
   const port = await freePort();
   const url = `http://localhost:${port}`;
   const env = { ...process.env, SIGNET_LOG: 'info' };
   delete env.SIGNET_CONFIG;
   const storage = BACKEND === 'postgres' ? postgresConfig(root) : { args: [], drop: () => {} };
+  if (config) {
+    const file = storage.args[1] ?? join(root, 'signet.toml');
+    const before = storage.args.length ? readFileSync(file, 'utf8') : '';
+    writeFileSync(file, `${before}${config.endsWith('\n') ? config : `${config}\n`}`, { mode: 0o600 });
+    storage.args = ['--config', file];
+  }
   const child = spawn(BIN, ['server', '--data-dir', join(root, 'data'), '--listen', `127.0.0.1:${port}`, '--api-url', url, ...storage.args], {
     env,
     stdio: ['ignore', 'ignore', 'pipe'],
@@ -222,4 +232,71 @@ export async function createUser(page, { username, email, password, role }) {
 export async function go(page, name) {
   await page.getByRole('navigation').getByRole('link', { name, exact: true }).click();
   await page.getByRole('heading', { name, level: 1, exact: true }).waitFor();
+}
+
+// --- Single sign-on: the test OpenID provider (tests/oidc) and a Signet server trusting it. ---
+
+/** The config lines a server needs to reach the test provider on loopback. */
+export const SSO_SERVER_CONFIG = 'oidc_allow_cidrs = ["127.0.0.0/8"]';
+export const SSO_CLIENT_ID = 'signet-browser';
+export const SSO_CLIENT_SECRET = 'sso-client-secret-4c1f9a7e2b6d8035';
+
+/**
+ * Starts the test OpenID provider (tests/oidc/provider.mjs) with `accounts` (username,
+ * password, groups, amr, ...) and Signet's client registered with the server's one redirect URI,
+ * plus any `clients` more. Resolves with `{issuer, endSessions(), stop(), log()}`.
+ */
+export async function startSsoProvider(server, { accounts, clients = [], sessionTtlSeconds } = {}) {
+  return startProvider({
+    clients: [
+      { client_id: SSO_CLIENT_ID, client_secret: SSO_CLIENT_SECRET, redirect_uris: [`${server.url}/v1/auth/sso/callback`] },
+      ...clients,
+    ],
+    accounts: accounts.map((a) => ({ email: `${a.username}@example.test`, email_verified: true, name: a.username, groups: [], ...a })),
+    ...(sessionTtlSeconds ? { sessionTtlSeconds } : {}),
+  });
+}
+
+/**
+ * Trusts the provider in the server from an owner's signed-in page (the admin API, as the
+ * dashboard's Single sign-on page sends it) with `mappings` ({claim, value, role, projectIds});
+ * resolves with the provider's answer (its `id`, `redirectUri`, ...).
+ */
+export async function trustSsoProvider(page, idp, { name = 'Test IdP', jit = true, mappings = [], clientId = SSO_CLIENT_ID, clientSecret = SSO_CLIENT_SECRET } = {}) {
+  const made = await pageFetch(page, 'POST', '/v1/admin/sso/providers', {
+    name, issuer: idp.issuer, clientId, clientSecret, jitUsers: jit,
+  });
+  if (made.status !== 200) throw new Error(`add SSO provider: ${made.status} ${made.text}`);
+  let answer = made.json;
+  for (const m of mappings) {
+    const r = await pageFetch(page, 'POST', `/v1/admin/sso/providers/${answer.id}/mappings`, { projectIds: [], ...m });
+    if (r.status !== 200) throw new Error(`add SSO mapping: ${r.status} ${r.text}`);
+    answer = r.json;
+  }
+  return answer;
+}
+
+/**
+ * The dashboard's SSO button on the sign-in page, then the provider's own form: the page ends
+ * wherever Signet sends it (call `waitFor` on what you expect). `fill: false` when the provider
+ * should not ask (its session is alive).
+ */
+export async function ssoSignIn(page, server, providerName, who, { fill = true } = {}) {
+  await page.goto(`${server.url}/#/login`);
+  await page.getByRole('link', { name: `Sign in with ${providerName}` }).click();
+  if (fill) await providerForm(page, who);
+}
+
+/** The test provider's login form (tests/oidc/provider.mjs), filled and sent. */
+export async function providerForm(page, who) {
+  const form = page.locator('form[action*="/interaction/"][action$="/login"]');
+  await form.locator('input[name="username"]').fill(who.username);
+  await form.locator('input[name="password"]').fill(who.password);
+  await form.getByRole('button', { name: 'Sign in', exact: true }).click();
+}
+
+/** Whether the page's context holds a live Signet session. */
+export async function signedIn(page) {
+  const r = await pageFetch(page, 'GET', '/v1/auth/session', undefined, { csrf: false });
+  return r.status === 200;
 }
