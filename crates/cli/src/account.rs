@@ -10,7 +10,7 @@ use anyhow::{Context as _, Result, bail};
 use serde_json::json;
 use signet_client::api::admin::user::{CreateUserRequest, InviteRequest, UserRoleRequest};
 use signet_client::login::{LoginFactor, accept_invite, cli_login};
-use signet_client::{ProjectId, SignetHome};
+use signet_client::{ErrorCode, ProjectId, SignetHome};
 use signet_core::account::{NewOwner, Password};
 use signet_server::config::FileConfig;
 use signet_server::install;
@@ -489,18 +489,12 @@ async fn create_owner(args: CreateOwnerArgs, json: bool) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// What the server answers a password sign-in when the vault requires single sign-on.
-const SSO_REQUIRED: &str = "sso_required";
-
 /// Turns the server's `sso_required` refusal into the command that works instead.
 fn sso_hint(e: signet_client::ClientError) -> anyhow::Error {
-    match &e {
-        signet_client::ClientError::Http {
-            code: Some(code), ..
-        } if code == SSO_REQUIRED => {
-            anyhow::anyhow!("this vault requires single sign-on: signet login --sso")
-        }
-        _ => anyhow::Error::new(e),
+    if e.error_code() == Some(ErrorCode::SsoRequired) {
+        anyhow::anyhow!("this vault requires single sign-on: signet login --sso")
+    } else {
+        anyhow::Error::new(e)
     }
 }
 

@@ -4,7 +4,8 @@
 //! runs `signet login --sso NAME --no-browser`, the test plays their browser (the provider's
 //! form, Signet's callback, then the CLI's own loopback listener), and the key the CLI made
 //! signs admin calls afterwards. A refused person ends the CLI with an error; an authorize URL
-//! completed while no CLI listens (a phished one) registers no key.
+//! completed while no CLI listens (a phished one) registers no key. With `signet vault settings
+//! --sso-required on`, password sign-in is refused with a hint, except for the break-glass owner.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::io::{BufRead as _, BufReader};
@@ -16,7 +17,8 @@ use std::time::Duration;
 use serde_json::{Value, json};
 use signet_testkit::every_backend;
 use signet_testkit::oidc_provider::{OidcAccount, OidcClient, ProviderConfig, TestOidcProvider};
-use signet_testkit::process::{Backend, TestServer, bin, run, stderr, stdout};
+use signet_testkit::process::{Backend, TestServer, bin, run, run_with_stdin, stderr, stdout};
+use totp_rs::Totp;
 
 const CLIENT_ID: &str = "signet-cli-test";
 const CLIENT_SECRET: &str = "client-secret-never-printed";
@@ -405,4 +407,105 @@ async fn a_phished_authorize_url_registers_no_key(backend: Backend) {
     assert_eq!(guessed.status(), 401);
     assert_eq!(t.cli_logins(), 0, "a phished sign-in registered a key");
     assert!(!attacker_home.join("operators").exists());
+}
+
+every_backend!(fn sso_required_leaves_password_sign_in_to_the_break_glass_owner);
+fn sso_required_leaves_password_sign_in_to_the_break_glass_owner(backend: Backend) {
+    let t = setup(backend);
+    let s = &t.server;
+    let mut host = vec![
+        "--json",
+        "user",
+        "create-owner",
+        "--email",
+        "owner@example.test",
+        "--username",
+        "owner",
+        "--password-stdin",
+        "--data-dir",
+        s.data_dir.to_str().expect("utf-8"),
+    ];
+    if let Some(c) = &s.config {
+        host.extend(["--config", c.to_str().expect("utf-8")]);
+    }
+    let owner_password = "the break-glass passphrase";
+    let out = run_with_stdin(&s.operator_home, &host, &format!("{owner_password}\n"));
+    assert!(out.status.success(), "create-owner: {}", stderr(&out));
+    let owner: Value = serde_json::from_slice(&out.stdout).expect("owner JSON");
+    let owner_totp = Totp::from_url(owner["otpauthUri"].as_str().expect("uri")).expect("otpauth");
+
+    let dev_password = "a developer's passphrase";
+    let out = run_with_stdin(
+        &s.operator_home,
+        &[
+            "--json",
+            "user",
+            "create",
+            "--username",
+            "dev",
+            "--email",
+            "dev@example.test",
+            "--role",
+            "developer",
+            "--password-stdin",
+        ],
+        &format!("{dev_password}\n"),
+    );
+    assert!(out.status.success(), "user create: {}", stderr(&out));
+    let dev: Value = serde_json::from_slice(&out.stdout).expect("user JSON");
+    let dev_totp = Totp::from_url(dev["otpauthUri"].as_str().expect("uri")).expect("otpauth");
+
+    let vault = s.op_json(&[
+        "vault",
+        "settings",
+        "--break-glass",
+        "owner",
+        "--sso-required",
+        "on",
+        "--sso-trust-provider-mfa",
+        "true",
+    ]);
+    assert_eq!(vault["ssoRequired"], true, "{vault}");
+    assert_eq!(vault["breakGlassUser"], owner["userId"], "{vault}");
+    assert_eq!(vault["ssoTrustProviderMfa"], true, "{vault}");
+    let shown = s.op(&["vault", "show"]);
+    assert!(
+        stdout(&shown).contains("sso required:         on"),
+        "{}",
+        stdout(&shown)
+    );
+
+    let password_login = |email: &str, password: &str, totp: &Totp, home: &str| {
+        run_with_stdin(
+            &s.root.path().join(home),
+            &[
+                "login",
+                "--server",
+                &s.url,
+                "--email",
+                email,
+                "--password-stdin",
+                "--totp",
+                &totp.generate_current().to_string(),
+            ],
+            &format!("{password}\n"),
+        )
+    };
+    let refused = password_login("dev@example.test", dev_password, &dev_totp, "dev-home");
+    assert!(!refused.status.success(), "a password sign-in got through");
+    assert!(
+        stderr(&refused).contains("this vault requires single sign-on: signet login --sso"),
+        "{}",
+        stderr(&refused)
+    );
+    let glass = password_login(
+        "owner@example.test",
+        owner_password,
+        &owner_totp,
+        "owner-home",
+    );
+    assert!(glass.status.success(), "break-glass: {}", stderr(&glass));
+
+    let off = s.op_json(&["vault", "settings", "--sso-required", "off"]);
+    assert_eq!(off["ssoRequired"], false);
 }
