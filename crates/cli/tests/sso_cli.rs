@@ -335,6 +335,51 @@ async fn sso_login_makes_a_key_that_signs_admin_calls(backend: Backend) {
         .expect("finish replay");
     assert_eq!(replay.status(), 401);
     assert_eq!(t.cli_logins(), 1);
+
+    // The person's own linked identity, as text and JSON.
+    let mine = run(&home, &["--json", "sso", "identities"]);
+    assert!(mine.status.success(), "identities: {}", stderr(&mine));
+    let mine: Value = serde_json::from_slice(&mine.stdout).expect("identities JSON");
+    assert_eq!(mine["identities"][0]["providerName"], "corp");
+    assert_eq!(mine["identities"][0]["subject"], "alice");
+
+    // The owner's text views, then changes by name: secret removed, switched off, mapping and
+    // provider deleted.
+    let text = stdout(&s.op(&["sso", "provider", "show", "corp"]));
+    for part in [
+        "redirect URI:",
+        "client secret:  set",
+        "signet-admins",
+        "admin",
+    ] {
+        assert!(text.contains(part), "{part}: {text}");
+    }
+    assert!(!text.contains(CLIENT_SECRET), "{text}");
+    let updated = s.op_json(&[
+        "sso",
+        "provider",
+        "update",
+        "corp",
+        "--no-client-secret",
+        "--enabled",
+        "off",
+    ]);
+    assert_eq!(updated["hasClientSecret"], false);
+    assert_eq!(updated["enabled"], false);
+    let nothing = s.op(&["sso", "provider", "update", "corp"]);
+    assert!(!nothing.status.success(), "an empty update was sent");
+    let mapping = updated["mappings"][0]["id"].as_str().expect("mapping id");
+    let emptied = s.op_json(&["sso", "mapping", "delete", "corp", mapping]);
+    assert_eq!(emptied["mappings"], json!([]));
+    let id = updated["id"].as_str().expect("provider id");
+    let deleted = s.op_json(&["sso", "provider", "delete", id]);
+    assert_eq!(deleted["id"], id);
+    let unknown = s.op(&["sso", "provider", "show", "corp"]);
+    assert!(
+        stderr(&unknown).contains("no SSO provider is named"),
+        "{}",
+        stderr(&unknown)
+    );
 }
 
 every_backend!(async fn a_refused_person_ends_the_cli_with_an_error);
