@@ -144,16 +144,14 @@ impl CliLogin {
     /// Starts `signet --json login --sso corp --no-browser` in `home` and reads the sign-in
     /// URL from its standard error.
     fn start(server: &TestServer, home: &Path) -> Self {
+        Self::start_with(server, home, &["--sso", "corp", "--no-browser"])
+    }
+
+    /// The same with these sign-in flags.
+    fn start_with(server: &TestServer, home: &Path, flags: &[&str]) -> Self {
         let mut child = Command::new(bin())
-            .args([
-                "--json",
-                "login",
-                "--server",
-                &server.url,
-                "--sso",
-                "corp",
-                "--no-browser",
-            ])
+            .args(["--json", "login", "--server", &server.url])
+            .args(flags)
             .env("SIGNET_HOME", home)
             .env_remove("SIGNET_OPERATOR_IDENTITY")
             .stdin(Stdio::null())
@@ -386,7 +384,8 @@ every_backend!(async fn a_refused_person_ends_the_cli_with_an_error);
 async fn a_refused_person_ends_the_cli_with_an_error(backend: Backend) {
     let t = setup(backend);
     let home = t.server.root.path().join("bob-home");
-    let cli = CliLogin::start(&t.server, &home);
+    // No provider named: the server offers exactly one, which is used.
+    let cli = CliLogin::start_with(&t.server, &home, &["--no-browser", "--sso"]);
     // bob's groups match no mapping: the server sends the browser back with `error=refused`.
     let loopback = t.through_provider(&cli.url, "bob").await;
     assert_eq!(param(&loopback, "error").as_deref(), Some("refused"));
