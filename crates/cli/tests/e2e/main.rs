@@ -82,3 +82,6 @@ mod oidc;
 // AI agents: a tokenless request approved as an agent, `signet mcp` over stdio, scopes,
 // confirmation, and the agent's key refused on machine routes (issue 14 §2).
 mod ai_agent;
+
+// Single sign-on for people through a real OpenID provider (issue 14 §3).
+mod sso;
