@@ -10,7 +10,7 @@ use anyhow::{Context as _, Result, bail};
 use serde_json::json;
 use signet_client::api::admin::user::{CreateUserRequest, InviteRequest, UserRoleRequest};
 use signet_client::login::{LoginFactor, accept_invite, cli_login};
-use signet_client::{ProjectId, SignetHome};
+use signet_client::{ErrorCode, ProjectId, SignetHome};
 use signet_core::account::{NewOwner, Password};
 use signet_server::config::FileConfig;
 use signet_server::install;
@@ -167,8 +167,8 @@ pub struct LoginArgs {
     #[arg(long)]
     server: String,
     /// Your email (or username).
-    #[arg(long)]
-    email: String,
+    #[arg(long, required_unless_present = "sso")]
+    email: Option<String>,
     /// Read the password from the first line of standard input instead of prompting.
     #[arg(long)]
     password_stdin: bool,
@@ -178,6 +178,18 @@ pub struct LoginArgs {
     /// One of your recovery codes, instead of a TOTP code.
     #[arg(long)]
     recovery_code: Option<String>,
+    /// Sign in through the vault's OpenID provider in a browser instead of with a password
+    /// [default provider: the only one the server offers].
+    #[arg(
+        long,
+        value_name = "PROVIDER",
+        num_args = 0..=1,
+        conflicts_with_all = ["email", "password_stdin", "totp", "recovery_code"]
+    )]
+    sso: Option<Option<String>>,
+    /// With --sso: print the sign-in URL instead of opening a browser.
+    #[arg(long, requires = "sso", conflicts_with = "email")]
+    no_browser: bool,
     /// A name for the key this login creates.
     #[arg(long, default_value = "cli")]
     name: String,
@@ -336,6 +348,7 @@ async fn accept(a: AcceptInviteArgs, json: bool) -> Result<ExitCode> {
     let password = read_password(a.password_stdin)?;
     let r = accept_invite(&a.link, &a.username, &password)
         .await
+        .map_err(sso_hint)
         .context("cannot accept the invitation")?;
     if json {
         output::json(&r)?;
@@ -476,8 +489,21 @@ async fn create_owner(args: CreateOwnerArgs, json: bool) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// Turns the server's `sso_required` refusal into the command that works instead.
+fn sso_hint(e: signet_client::ClientError) -> anyhow::Error {
+    if e.error_code() == Some(ErrorCode::SsoRequired) {
+        anyhow::anyhow!("this vault requires single sign-on: signet login --sso")
+    } else {
+        anyhow::Error::new(e)
+    }
+}
+
 /// `signet login`.
 pub async fn login(args: LoginArgs, json: bool) -> Result<ExitCode> {
+    let Some(email) = args.email else {
+        let provider = args.sso.flatten();
+        return crate::sso::login(&args.server, provider, args.no_browser, &args.name, json).await;
+    };
     let password = read_password(args.password_stdin)?;
     let factor = match (args.totp, args.recovery_code) {
         (Some(code), _) => LoginFactor::Totp(Zeroizing::new(code)),
@@ -491,12 +517,13 @@ pub async fn login(args: LoginArgs, json: bool) -> Result<ExitCode> {
     let l = cli_login(
         &home,
         &args.server,
-        &args.email,
+        &email,
         &password,
         Some(&factor),
         Some(&args.name),
     )
     .await
+    .map_err(sso_hint)
     .context("login failed")?;
     let path = l.credentials.path().display().to_string();
     let id = l.credentials.identity();

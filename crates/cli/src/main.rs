@@ -38,6 +38,7 @@ mod rotation;
 mod secret;
 mod serve;
 mod share;
+mod sso;
 mod storage;
 mod token;
 mod trash;
@@ -66,7 +67,8 @@ enum Command {
     Storage(storage::StorageArgs),
     /// Human accounts (`create-owner` runs on the server host).
     User(account::UserArgs),
-    /// Sign in with a password and a second factor; makes an operator key here that expires.
+    /// Sign in with a password and a second factor, or through single sign-on (`--sso`); makes
+    /// an operator key here that expires.
     Login(account::LoginArgs),
     /// Revoke the operator key made by `signet login`.
     Logout(account::LogoutArgs),
@@ -106,6 +108,9 @@ enum Command {
     /// Trusted OIDC issuers whose platform tokens (CI jobs, Kubernetes service accounts) may
     /// enroll workloads, and their rules (operator).
     Issuer(issuer::IssuerArgs),
+    /// Single sign-on: the OpenID providers people sign in through and the mappings from their
+    /// claims to roles (owners), and your own linked identities (operator).
+    Sso(sso::SsoArgs),
     /// AI agents: approve a pending machine as an agent with scopes, change them, cut it off
     /// (operator).
     AiAgent(ai_agent::AiAgentArgs),
@@ -201,6 +206,7 @@ async fn dispatch(command: Command, json: bool) -> anyhow::Result<ExitCode> {
         Command::Webhook(args) => alert::webhook(args, json).await,
         Command::Alert(args) => alert::alert(args, json).await,
         Command::Issuer(args) => issuer::run(args, json).await,
+        Command::Sso(args) => sso::run(args, json).await,
         Command::AiAgent(args) => ai_agent::run(args, json).await,
         Command::Enroll(args) => enrollment::run(args, json).await,
         Command::Get(args) => access::get(args, json).await,
@@ -353,6 +359,122 @@ mod tests {
             .is_err()
         );
         assert!(Cli::try_parse_from(["signet", "enroll", "--server", "https://x"]).is_err());
+    }
+
+    #[test]
+    fn login_takes_a_password_or_single_sign_on_never_both() {
+        let server = ["signet", "login", "--server", "https://x"];
+        let parses = |extra: &[&str]| {
+            let mut argv = server.to_vec();
+            argv.extend_from_slice(extra);
+            Cli::try_parse_from(argv).is_ok()
+        };
+        assert!(parses(&["--email", "a@b.test", "--totp", "123456"]));
+        assert!(parses(&["--sso"]));
+        assert!(parses(&["--sso", "corp", "--no-browser"]));
+        assert!(parses(&["--sso", "--no-browser", "--name", "laptop"]));
+        assert!(!parses(&[]), "neither a login nor --sso");
+        assert!(!parses(&["--sso", "corp", "--email", "a@b.test"]));
+        assert!(!parses(&["--sso", "--password-stdin"]));
+        assert!(!parses(&["--sso", "--totp", "123456"]));
+        assert!(!parses(&["--email", "a@b.test", "--no-browser"]));
+    }
+
+    #[test]
+    fn sso_and_vault_switches_take_on_off_or_true_false() {
+        for argv in [
+            &["signet", "vault", "settings", "--sso-required", "on"][..],
+            &[
+                "signet",
+                "vault",
+                "settings",
+                "--sso-trust-provider-mfa",
+                "false",
+            ],
+            &["signet", "vault", "settings", "--break-glass", "owner"],
+            &[
+                "signet",
+                "sso",
+                "provider",
+                "update",
+                "corp",
+                "--enabled",
+                "true",
+            ],
+            &[
+                "signet",
+                "sso",
+                "provider",
+                "add",
+                "corp",
+                "--issuer",
+                "https://i",
+                "--client-id",
+                "c",
+                "--jit",
+                "--disabled",
+            ],
+            &[
+                "signet",
+                "sso",
+                "mapping",
+                "add",
+                "corp",
+                "--claim",
+                "groups",
+                "--value",
+                "v",
+                "--role",
+                "viewer",
+                "--project",
+                "p1",
+                "--project",
+                "p2",
+            ],
+            &[
+                "signet",
+                "sso",
+                "mapping",
+                "delete",
+                "corp",
+                "ssm_abcdefghijkl",
+            ],
+        ] {
+            Cli::try_parse_from(argv).unwrap_or_else(|e| panic!("{argv:?}: {e}"));
+        }
+        assert!(
+            Cli::try_parse_from(["signet", "vault", "settings", "--sso-required", "yes"]).is_err()
+        );
+        // A client secret is never a flag's value.
+        assert!(
+            Cli::try_parse_from([
+                "signet",
+                "sso",
+                "provider",
+                "add",
+                "corp",
+                "--issuer",
+                "https://i",
+                "--client-id",
+                "c",
+                "--client-secret",
+                "s"
+            ])
+            .is_err()
+        );
+        assert!(
+            Cli::try_parse_from([
+                "signet",
+                "sso",
+                "provider",
+                "update",
+                "corp",
+                "--client-secret-file",
+                "-",
+                "--no-client-secret"
+            ])
+            .is_err()
+        );
     }
 
     #[test]

@@ -32,14 +32,36 @@ enum VaultCommand {
         /// bootstrap script always do; the SikkerKey SDKs cannot, so `on` refuses them.
         #[arg(long, value_enum)]
         require_enrollment_proof: Option<Switch>,
+        /// Whether people must sign in through single sign-on: password, passkey and
+        /// invitation sign-ins are refused for everyone but the break-glass owner (owners;
+        /// needs a break-glass owner and an enabled provider with a mapping).
+        #[arg(long, value_enum)]
+        sso_required: Option<Switch>,
+        /// The owner (user id or username) who may still sign in with a password and a second
+        /// factor when single sign-on is required (owners).
+        #[arg(long = "break-glass", value_name = "USER")]
+        break_glass: Option<String>,
+        /// Whether a second factor the SSO provider asserts (`amr`) counts as Signet's step-up
+        /// (owners).
+        #[arg(long, value_enum)]
+        sso_trust_provider_mfa: Option<Switch>,
     },
 }
 
-/// An on/off setting.
+/// An on/off setting (`true` and `false` are accepted too).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-enum Switch {
+pub(crate) enum Switch {
+    #[value(alias = "true")]
     On,
+    #[value(alias = "false")]
     Off,
+}
+
+impl Switch {
+    /// Whether it is `on`.
+    pub(crate) fn on(self) -> bool {
+        self == Self::On
+    }
 }
 
 /// Runs a `vault` subcommand.
@@ -51,6 +73,9 @@ pub async fn run(args: VaultArgs, json: bool) -> anyhow::Result<ExitCode> {
             tokenless,
             cli_key_ttl,
             require_enrollment_proof,
+            sso_required,
+            break_glass,
+            sso_trust_provider_mfa,
         } => {
             let cli_key_ttl_ms = cli_key_ttl
                 .map(|ttl| {
@@ -59,13 +84,18 @@ pub async fn run(args: VaultArgs, json: bool) -> anyhow::Result<ExitCode> {
                 })
                 .transpose()?;
             let settings = VaultSettingsRequest {
-                tokenless_enrollment: tokenless.map(|t| t == Switch::On),
+                tokenless_enrollment: tokenless.map(Switch::on),
                 cli_key_ttl_ms,
-                require_enrollment_proof: require_enrollment_proof.map(|p| p == Switch::On),
-                ..VaultSettingsRequest::default()
+                require_enrollment_proof: require_enrollment_proof.map(Switch::on),
+                sso_required: sso_required.map(Switch::on),
+                break_glass_user: break_glass,
+                sso_trust_provider_mfa: sso_trust_provider_mfa.map(Switch::on),
             };
             if settings == VaultSettingsRequest::default() {
-                anyhow::bail!("give --tokenless, --cli-key-ttl or --require-enrollment-proof");
+                anyhow::bail!(
+                    "give --tokenless, --cli-key-ttl, --require-enrollment-proof, \
+                     --sso-required, --break-glass or --sso-trust-provider-mfa"
+                );
             }
             client.vault().set_settings(&settings).await?
         }
@@ -93,6 +123,15 @@ fn describe(v: &VaultAnswer) -> Vec<String> {
             }
         ),
         format!("  cli key lifetime:     {} min", v.cli_key_ttl_ms / 60_000),
+        format!("  sso required:         {}", on_off(v.sso_required)),
+        format!(
+            "  break-glass owner:    {}",
+            output::cell(&v.break_glass_user)
+        ),
+        format!(
+            "  trust provider mfa:   {}",
+            on_off(v.sso_trust_provider_mfa)
+        ),
         format!("  created:              {}", output::at(v.created_at)),
     ]
 }

@@ -157,6 +157,9 @@ pub enum ClientError {
     /// An identity or key file could not be found, read or written.
     #[error(transparent)]
     Identity(#[from] IdentityFileError),
+    /// `signet login --sso` could not listen on, or accept from, its loopback address.
+    #[error("cannot listen for the sign-in's redirect on 127.0.0.1")]
+    Loopback(#[source] std::io::Error),
     /// A server URL is neither https:// nor http:// to a loopback host.
     #[error("{url}: the server URL must be https://, or http:// to a loopback host")]
     InsecureUrl {

@@ -12,6 +12,8 @@
 //!   a machine's; none returns a value.
 //! - [`enroll`]: the unsigned enrollment calls that create a machine identity.
 //! - [`login`]: `signet login`, which trades a password and a second factor for an operator key.
+//! - [`sso`]: `signet login --sso`, which signs in through the vault's OpenID provider in a
+//!   browser and ends the same way, with a loopback listener receiving the redirect.
 //! - [`SignedRequest`]: the low-level builder both clients use. With the non-default `tamper`
 //!   feature (tests only) it is also the API for sending replays, stale timestamps and tampered
 //!   requests; without it, the SDK has no way to send a request an honest client would not.
@@ -37,6 +39,7 @@ mod machine;
 mod operator;
 mod request;
 mod secret;
+pub mod sso;
 
 pub use admin::account::Account;
 pub use admin::ai_agent::AiAgents;
@@ -49,6 +52,7 @@ pub use admin::policy::Policies;
 pub use admin::project::Projects;
 pub use admin::secret::Secrets;
 pub use admin::share::{Shares, open_share};
+pub use admin::sso::Sso;
 pub use admin::token::Tokens;
 pub use admin::trash::Trash;
 pub use admin::user::Users;
@@ -71,5 +75,6 @@ pub use secret::SecretValue;
 pub use signet_api as api;
 pub use signet_proto::{
     ConnectionId, Fingerprint, Identity, InviteId, LeaseId, MachineId, OperatorId, PasskeyId,
-    PolicyId, ProjectId, SecretId, SecretSeed, SessionId, ShareId, UserId, VaultId,
+    PolicyId, ProjectId, SecretId, SecretSeed, SessionId, ShareId, SsoMappingId, SsoProviderId,
+    UserId, VaultId,
 };

@@ -21,6 +21,7 @@ pub mod project;
 pub mod rotation;
 pub mod secret;
 pub mod share;
+pub mod sso;
 pub mod token;
 pub mod trash;
 pub mod user;
