@@ -16,6 +16,21 @@ function parseScopes(text) {
   return String(text || '').split(/[\s,]+/).map((s) => s.trim()).filter((s) => s && s !== 'openid');
 }
 
+/**
+ * A URL or id as code that may wrap after a `/` and nowhere else: a narrow
+ * column never splits `login.example` into `logi` and `n.example`.
+ */
+function breakable(text) {
+  const parts = String(text).split(/(?<=\/)/);
+  return h('code', { class: 'breakable' }, parts.flatMap((x, i) => (i ? [h('wbr'), x] : [x])));
+}
+
+function copyableUrl(text, label) {
+  const row = copyable(text, label);
+  row.querySelector('code').replaceWith(breakable(text));
+  return row;
+}
+
 function sameList(a, b) {
   return a.length === b.length && a.every((x, i) => x === b[i]);
 }
@@ -157,11 +172,11 @@ async function render({ notice, focus }) {
   const projectName = (id) => (projects.find((p) => p.id === id) || { name: id }).name;
 
   const rows = providers.map((p) => [
-    p.name, mono(p.issuer), mono(p.clientId),
-    p.hasClientSecret ? badge('set', 'ok') : badge('none (public)'),
+    p.name, breakable(p.issuer),
+    h('span', { class: 'stack-xs' }, breakable(p.clientId), p.hasClientSecret ? badge('secret set', 'ok') : badge('public client')),
     p.jitUsers ? 'yes' : 'no',
     badge(p.enabled ? 'enabled' : 'disabled', p.enabled ? 'ok' : 'warn'),
-    copyable(p.redirectUri),
+    copyableUrl(p.redirectUri),
     h('div', { class: 'actions' },
       h('button', { type: 'button', class: 'small', id: `sso-edit-${p.id}`, 'aria-label': `Edit ${p.name}`, on: { click: () => editDialog(p, reload) } }, 'Edit'),
       h('button', { type: 'button', class: 'small danger', id: `sso-delete-${p.id}`, 'aria-label': `Delete ${p.name}`, on: { click: () => deleteDialog(p, reload) } }, 'Delete')),
@@ -170,9 +185,9 @@ async function render({ notice, focus }) {
   const main = screen('Single sign-on',
     h('p', { class: 'muted' }, 'People sign in through your organisation\u2019s OpenID Connect provider. Register the redirect URI shown for each provider at the provider, then map claims to roles: a person no mapping holds for is refused.'),
     notice ? h('div', { class: 'callout', id: 'sso-added', role: 'status' },
-      h('p', null, `${notice.name} is trusted. Register this redirect URI at the provider:`), copyable(notice.redirectUri, 'Copy redirect URI')) : null,
-    card('Providers', table('Providers', ['Name', 'Issuer', 'Client id', 'Client secret', 'Just-in-time users', 'State', 'Redirect URI', 'Actions'], rows,
-      'No providers yet. Add one below.')),
+      h('p', null, `${notice.name} is trusted. Register this redirect URI at the provider:`), copyableUrl(notice.redirectUri, 'Copy redirect URI')) : null,
+    card('Providers', h('div', { class: 'sso-providers' }, table('Providers', ['Name', 'Issuer', 'Client id', 'JIT users', 'Enabled', 'Redirect URI', 'Actions'], rows,
+      'No providers yet. Add one below.'))),
     card('Add a provider', addForm(reload)),
     providers.map((p) => mappingsCard(p, projects, projectName, reload)),
     card('Sign-in policy', policyForm(vault, users, providers, reload)));
@@ -313,8 +328,7 @@ function mappingsCard(p, projects, projectName, reload) {
       },
     }, 'Delete'),
   ]);
-  const claim = field('Claim', { name: 'claim', autocomplete: 'off', id: `${prefix}-claim`, value: p.groupsClaim || 'groups' },
-    { hint: 'A string claim must equal the value; a list (groups) must contain it.' });
+  const claim = field('Claim', { name: 'claim', autocomplete: 'off', id: `${prefix}-claim`, value: p.groupsClaim || 'groups', 'aria-describedby': `${prefix}-how` });
   const value = field('Value', { name: 'value', autocomplete: 'off', id: `${prefix}-value`, placeholder: 'signet-admins' });
   const roleF = field('Role', { name: 'role', id: `${prefix}-role`, options: ROLES }, { tag: 'select' });
   const picker = projectPicker(projects, [], `${prefix}-p`);
@@ -338,7 +352,7 @@ function mappingsCard(p, projects, projectName, reload) {
   return card(`Mappings: ${p.name}`,
     h('p', { class: 'muted small' }, 'Tried in order at every sign-in; the first that holds decides the role and projects.'),
     table(`Mappings of ${p.name}`, ['Order', 'Claim', 'Value', 'Role', 'Projects', 'Actions'], rows, 'No mappings yet: nobody can sign in through this provider.'),
-    h('div', { class: 'top-gap' }, add));
+    h('div', { class: 'top-gap' }, h('p', { class: 'muted small', id: `${prefix}-how` }, 'A mapping holds when a string claim equals the value, or a list claim (such as groups) contains it.'), add));
 }
 
 function policyForm(vault, users, providers, reload) {
