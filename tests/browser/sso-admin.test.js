@@ -2,11 +2,13 @@
 // client secret never shown back, only "set"), shows the redirect URI to register, refuses a bad
 // issuer next to its field, adds and deletes a claim mapping, edits the provider, and deletes it
 // only after its name is typed. A developer sees no Single sign-on entry and the API answers
-// them the uniform 403.
+// them the uniform 403. The sign-in page offers each enabled provider, shows one generic message
+// after a refused SSO sign-in, and, once SSO is required, keeps the password form behind a
+// break-glass disclosure that tells everyone else to use SSO.
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startServer, launch, newPage, setupOwner, login, pageFetch, createUser, go } from './harness.js';
+import { startServer, launch, newPage, setupOwner, login, pageFetch, createUser, go, freshTotp } from './harness.js';
 
 let server;
 let browser;
@@ -22,10 +24,15 @@ after(async () => {
 });
 
 const SECRET = 'client-secret-7f3a9c1e5b2d8046';
+// Set by the first test, used by the second.
+let page;
+let owner;
+let dev;
+let keptId;
 
 test('an owner manages providers, mappings and the sign-in policy; a developer cannot', async () => {
-  const page = await newPage(browser);
-  const owner = await setupOwner(page, server);
+  page = await newPage(browser);
+  owner = await setupOwner(page, server);
   await login(page, server, owner);
   const project = await pageFetch(page, 'POST', '/v1/admin/projects', { name: 'payments' });
   assert.equal(project.status, 200, project.text);
@@ -74,9 +81,6 @@ test('an owner manages providers, mappings and the sign-in policy; a developer c
   await add.locator('#sso-add-name-error').waitFor();
   assert.equal(await add.getByLabel('Name', { exact: true }).getAttribute('aria-invalid'), 'true');
   assert.equal(await page.locator('tr', { hasText: 'other.example.com' }).count(), 0);
-  await add.getByLabel('Name', { exact: true }).fill('');
-  await add.getByLabel('Issuer URL').fill('');
-  await add.getByLabel('Client id').fill('');
 
   // A mapping: members of signet-devs become developers of the payments project.
   const providers = await pageFetch(page, 'GET', '/v1/admin/sso/providers');
@@ -94,6 +98,8 @@ test('an owner manages providers, mappings and the sign-in policy; a developer c
   await mrow.waitFor();
   assert.ok(await mrow.getByText('developer').isVisible());
   assert.ok(await mrow.getByText('payments').isVisible());
+  assert.equal(await add.getByLabel('Issuer URL').inputValue(), 'https://other.example.com', 'the half-filled form survived the reload');
+  for (const label of ['Name', 'Issuer URL', 'Client id']) await add.getByLabel(label, { exact: true }).fill('');
   await mappings.getByLabel('Value').fill('signet-owners');
   await mappings.getByLabel('Role').selectOption('owner');
   await mappings.getByRole('button', { name: 'Add mapping' }).click();
@@ -160,7 +166,8 @@ test('an owner manages providers, mappings and the sign-in policy; a developer c
   // A developer: no navigation entry, the page says who manages it, the API refuses uniformly.
   const kept = await pageFetch(page, 'POST', '/v1/admin/sso/providers', { name: 'Kept', issuer: 'https://kept.example.com', clientId: 'k' });
   assert.equal(kept.status, 200, kept.text);
-  const dev = await createUser(page, { username: 'bob', email: 'bob@example.com', password: 'bob-password-long', role: 'developer' });
+  keptId = kept.json.id;
+  dev = await createUser(page, { username: 'bob', email: 'bob@example.com', password: 'bob-password-long', role: 'developer' });
   const devPage = await newPage(browser);
   await login(devPage, server, dev);
   assert.equal(await devPage.getByRole('navigation').getByRole('link', { name: 'Single sign-on' }).count(), 0);
@@ -182,4 +189,42 @@ test('an owner manages providers, mappings and the sign-in policy; a developer c
   const still = (await pageFetch(page, 'GET', '/v1/admin/sso/providers')).json.providers;
   assert.deepEqual(still.map((p) => [p.name, p.enabled, p.mappings.length]), [['Kept', true, 0]], 'nothing changed');
   assert.deepEqual(devPage.problems, []);
+});
+
+test('the sign-in page offers each provider, says when SSO failed, and keeps the password form for break-glass', async () => {
+  assert.ok(keptId && dev, 'the first test made a provider and a developer');
+  const anon = await newPage(browser);
+  await anon.goto(`${server.url}/#/login`);
+  const button = anon.getByRole('link', { name: 'Sign in with Kept' });
+  await button.waitFor();
+  assert.equal(await button.getAttribute('href'), `/v1/auth/sso/${keptId}/start`);
+  assert.ok(await anon.getByLabel('Username or email').isVisible(), 'the password form is shown while SSO is optional');
+
+  // Back from a refused sign-in: one generic message, nothing about why.
+  await anon.goto('about:blank');
+  await anon.goto(`${server.url}/#/login?sso=failed`);
+  await anon.getByRole('alert').filter({ hasText: 'Single sign-on did not complete. Try again, or ask an administrator.' }).waitFor();
+
+  // SSO required (alice is the break-glass owner since the first test): the password form sits
+  // behind a disclosure, a developer's password sign-in is told to use SSO, alice still signs in.
+  const mapped = await pageFetch(page, 'POST', `/v1/admin/sso/providers/${keptId}/mappings`, { claim: 'groups', value: 'devs', role: 'developer' });
+  assert.equal(mapped.status, 200, mapped.text);
+  const required = await pageFetch(page, 'POST', '/v1/admin/vault/settings', { ssoRequired: true });
+  assert.equal(required.status, 200, required.text);
+  await anon.goto('about:blank');
+  await anon.goto(`${server.url}/#/login`);
+  await anon.getByRole('link', { name: 'Sign in with Kept' }).waitFor();
+  assert.equal(await anon.getByLabel('Username or email').isVisible(), false, 'the password form is behind the disclosure');
+  await anon.getByText('Break-glass sign-in').click();
+  await anon.getByLabel('Username or email').fill(dev.username);
+  await anon.getByLabel('Password').fill(dev.password);
+  await anon.getByLabel('Authenticator code').fill(await freshTotp(dev.totpSecret));
+  await anon.getByRole('button', { name: 'Sign in', exact: true }).click();
+  await anon.locator('#login-error', { hasText: 'This vault requires single sign-on.' }).waitFor();
+  await anon.getByLabel('Username or email').fill(owner.username);
+  await anon.getByLabel('Password').fill(owner.password);
+  await anon.getByLabel('Authenticator code').fill(await freshTotp(owner.totpSecret));
+  await anon.getByRole('button', { name: 'Sign in', exact: true }).click();
+  await anon.getByRole('heading', { name: 'Overview', level: 1 }).waitFor();
+  assert.deepEqual(anon.problems, []);
 });

@@ -163,8 +163,35 @@ export async function ssoPage() {
   }
 }
 
-/** Draws the page from fresh data; `notice` is a provider just added, `focus` what to focus. */
-async function render({ notice, focus }) {
+/**
+ * What the person has typed into the page's forms, by control id, except in the form `skip`
+ * (the one just saved) and in password fields: a reload after one action must not wipe a
+ * half-filled form elsewhere on the page.
+ */
+function drafts(skip) {
+  const out = new Map();
+  for (const el of document.querySelectorAll('#main form input, #main form select')) {
+    if (!el.id || el.type === 'password' || (skip && el.form && el.form.id === skip)) continue;
+    out.set(el.id, el.type === 'checkbox' ? el.checked : el.value);
+  }
+  return out;
+}
+
+function restore(saved) {
+  for (const [id, v] of saved) {
+    const el = document.getElementById(id);
+    if (!el) continue;
+    if (el.type === 'checkbox') el.checked = v;
+    else el.value = v;
+  }
+}
+
+/**
+ * Draws the page from fresh data; `notice` is a provider just added, `focus` what to focus,
+ * `saved` the form just saved (its fields start afresh; every other form keeps its draft).
+ */
+async function render({ notice, focus, saved }) {
+  const kept = saved ? drafts(saved) : new Map();
   const [{ providers = [] }, vault, { users = [] }, { projects = [] }] = await Promise.all([
     api.get('/v1/admin/sso/providers'), api.get('/v1/admin/vault'), api.get('/v1/admin/users'), api.get('/v1/admin/projects'),
   ]);
@@ -191,6 +218,7 @@ async function render({ notice, focus }) {
     card('Add a provider', addForm(reload)),
     providers.map((p) => mappingsCard(p, projects, projectName, reload)),
     card('Sign-in policy', policyForm(vault, users, providers, reload)));
+  if (main.isConnected) restore(kept);
   if (focus && main.isConnected) {
     const el = typeof focus === 'string' ? document.getElementById(focus) : focus;
     if (el) el.focus();
@@ -223,7 +251,7 @@ function addForm(reload) {
         return;
       }
       form.reset();
-      await reload({ notice: p });
+      await reload({ notice: p, saved: 'sso-add' });
       const copy = document.querySelector('#sso-added button');
       if (copy) copy.focus();
       announce(`Provider ${p.name} added.`);
@@ -262,7 +290,7 @@ function editDialog(p, reload) {
       return;
     }
     d.close();
-    await reload({ focus: `sso-edit-${p.id}` });
+    await reload({ focus: `sso-edit-${p.id}`, saved: 'none' });
     announce(`Provider ${body.name || p.name} saved.`);
   }, [cancel]);
   const d = modal(`Edit ${p.name}`, form, [], { returnFocus: () => document.getElementById(`sso-edit-${p.id}`) });
@@ -297,7 +325,7 @@ function deleteDialog(p, reload) {
       return;
     }
     d.close();
-    await reload({ focus: 'sso-add-name' });
+    await reload({ focus: 'sso-add-name', saved: 'none' });
     announce(`Provider ${p.name} deleted.`);
   });
   const d = modal(`Delete ${p.name}`, f, [], { returnFocus: () => document.getElementById('sso-add-name') });
@@ -318,7 +346,7 @@ function mappingsCard(p, projects, projectName, reload) {
           b.disabled = true;
           try {
             await api.post(`/v1/admin/sso/providers/${api.seg(p.id)}/mappings/${api.seg(m.id)}/delete`, {});
-            await reload({ focus: `${prefix}-claim` });
+            await reload({ focus: `${prefix}-claim`, saved: 'none' });
             announce('Mapping deleted.');
           } catch (e) {
             b.disabled = false;
@@ -346,7 +374,7 @@ function mappingsCard(p, projects, projectName, reload) {
       placeError(e, [['claim', claim], ['value', value], ['role', roleF]], general);
       return;
     }
-    await reload({ focus: `${prefix}-value` });
+    await reload({ focus: `${prefix}-value`, saved: `${prefix}-form` });
     announce(`Mapping ${c} = ${v} added to ${p.name}.`);
   });
   return card(`Mappings: ${p.name}`,
@@ -389,7 +417,7 @@ function policyForm(vault, users, providers, reload) {
       placeError(e, [['break', breakGlass], ['owner', breakGlass], ['mfa', trust], ['factor', trust], ['mapping', required], ['provider', required], ['sso', required]], general);
       return;
     }
-    await reload({ focus: 'sso-required' });
+    await reload({ focus: 'sso-required', saved: 'sso-policy' });
     announce('Sign-in policy saved.');
   });
 }
