@@ -117,7 +117,7 @@ function providerFields(prefix, p) {
     ? (p.hasClientSecret ? 'A secret is set. Leave empty to keep it.' : 'None set (a public client, PKCE only). Leave empty to keep it so.')
     : 'From the provider\u2019s client registration. Leave empty for a public client (PKCE only). Never shown again.';
   const f = {
-    name: field('Name', { name: 'name', required: true, maxlength: 100, autocomplete: 'off', id: `${prefix}-name`, value: p ? p.name : null },
+    name: field('Name', { name: 'name', required: true, maxlength: 64, autocomplete: 'off', id: `${prefix}-name`, value: p ? p.name : null },
       { hint: 'Shown on the sign-in button: \u201cSign in with NAME\u201d.' }),
     issuer: p ? null : field('Issuer URL', { name: 'issuer', required: true, type: 'url', autocomplete: 'off', id: `${prefix}-issuer`, placeholder: 'https://login.example.com' },
       { hint: 'Exactly the iss of the provider\u2019s ID tokens; its discovery document names the endpoints and keys.' }),
