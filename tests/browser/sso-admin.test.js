@@ -145,6 +145,25 @@ test('an owner manages providers, mappings and the sign-in policy; a developer c
   assert.equal(vault.ssoRequired, false);
   assert.ok(vault.breakGlassUser, JSON.stringify(vault));
 
+  // The step-up dialog offers only what this person has: a TOTP code (no passkey registered, no
+  // identity linked, so neither "Use a passkey" nor "Confirm with" although provider MFA is
+  // trusted now). The sign-in just now counts as a step-up, so the server's 403 for a stale one
+  // is played once here.
+  await page.route('**/v1/admin/tokens/bootstrap', (route) => route.fulfill({
+    status: 403, contentType: 'application/json', body: JSON.stringify({ error: 'step-up required', code: 'step_up_required' }),
+  }));
+  await go(page, 'Tokens');
+  await page.getByRole('button', { name: 'Issue bootstrap token' }).click();
+  const stepUp = page.getByRole('dialog', { name: 'Confirm it is you' });
+  await stepUp.getByLabel('Authenticator code').waitFor();
+  assert.equal(await stepUp.getByRole('button', { name: 'Use a passkey' }).count(), 0);
+  assert.equal(await stepUp.getByRole('link', { name: /^Confirm with/ }).count(), 0);
+  await stepUp.getByRole('button', { name: 'Cancel' }).click();
+  await stepUp.waitFor({ state: 'detached' });
+  await page.unroute('**/v1/admin/tokens/bootstrap');
+  await go(page, 'Single sign-on');
+  await page.getByRole('button', { name: 'Delete Acme SSO' }).waitFor();
+
   // Delete: only once the name is typed exactly.
   await page.getByRole('button', { name: 'Delete Acme SSO' }).click();
   const del = page.getByRole('dialog', { name: 'Delete Acme SSO' });
