@@ -145,6 +145,15 @@ error_codes! {
     );
     /// 400: a new password is too easy to guess; the message is the estimator's advice.
     WeakPassword = (400, "weak_password", "password is too easy to guess");
+    /// 403: the vault requires single sign-on: password and passkey sign-in (and accepting an
+    /// invitation) are for its break-glass owner only. The sign-in page tells people to use
+    /// their SSO provider. Given only after the password and second factor (or passkey) were
+    /// right, so it says nothing about an account to whoever does not hold its factors.
+    SsoRequired = (
+        403,
+        "sso_required",
+        "this vault requires single sign-on: sign in through your SSO provider"
+    );
 }
 
 impl fmt::Display for ErrorCode {

@@ -62,6 +62,7 @@ pub async fn run(args: VaultArgs, json: bool) -> anyhow::Result<ExitCode> {
                 tokenless_enrollment: tokenless.map(|t| t == Switch::On),
                 cli_key_ttl_ms,
                 require_enrollment_proof: require_enrollment_proof.map(|p| p == Switch::On),
+                ..VaultSettingsRequest::default()
             };
             if settings == VaultSettingsRequest::default() {
                 anyhow::bail!("give --tokenless, --cli-key-ttl or --require-enrollment-proof");

@@ -467,6 +467,16 @@ fn stored_hash(phc: &str) -> Option<(Argon2<'static>, Salt, Output)> {
     ))
 }
 
+/// The hash a password is verified against: the user's, or, for a user made by SSO without a
+/// password (an empty hash), [`DUMMY_PHC`], so the refusal costs what a wrong password does.
+pub(crate) fn stored_or_dummy(user: &UserRecord) -> String {
+    if user.password_hash.is_empty() {
+        DUMMY_PHC.to_owned()
+    } else {
+        user.password_hash.clone()
+    }
+}
+
 fn totp(seed: &[u8], account: &str) -> CoreResult<Totp> {
     TotpBuilder::new()
         .with_algorithm(TotpAlgorithm::SHA1)
@@ -782,9 +792,7 @@ impl Accounts {
             return Err(CoreError::RateLimited);
         }
 
-        let phc = user
-            .as_ref()
-            .map_or_else(|| DUMMY_PHC.to_owned(), |u| u.password_hash.clone());
+        let phc = user.as_ref().map_or_else(|| DUMMY_PHC.to_owned(), stored_or_dummy);
         // Known and unknown logins queue at the same gate, so a full queue says nothing about
         // which logins exist.
         let password_ok = match verify_password(&self.hashes, attempt.password.clone(), phc).await {
@@ -830,10 +838,32 @@ impl Accounts {
                 .await?;
             return Err(CoreError::Unauthenticated);
         }
+        // Only behind both factors, so the answer says nothing to whoever lacks them.
+        if self.sso_required_for(&user).await? {
+            self.record_login(
+                Some(user.id),
+                &attempt,
+                LoginResult::Failed,
+                Some(DenialReason::SsoRequired),
+            )
+            .await?;
+            return Err(CoreError::SsoRequired);
+        }
         self.cx.store.reset_login_failures(&user.id).await?;
         self.record_login(Some(user.id), &attempt, LoginResult::Ok, None)
             .await?;
         Ok(user)
+    }
+
+    /// Whether the vault requires SSO and `user` is not its break-glass owner: then password
+    /// and passkey sign-in are refused with [`CoreError::SsoRequired`].
+    pub(crate) async fn sso_required_for(&self, user: &UserRecord) -> CoreResult<bool> {
+        Ok(self
+            .cx
+            .store
+            .vault()
+            .await?
+            .is_some_and(|v| v.sso_required && v.break_glass_user != Some(user.id)))
     }
 
     pub(crate) async fn second_factor_ok(

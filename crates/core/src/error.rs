@@ -73,6 +73,10 @@ pub enum CoreError {
     EnrollmentProofRequired,
     /// An enrollment proof that does not hold; the payload says which part, safely: the proof
     /// is checked against nothing but the request and the clock, so the reason reveals nothing.
+    /// The vault requires SSO, and this sign-in (password, passkey or invitation) is not the
+    /// break-glass owner's.
+    #[error("this vault requires single sign-on")]
+    SsoRequired,
     #[error("enrollment proof invalid: {0}")]
     EnrollmentProofInvalid(&'static str),
 }

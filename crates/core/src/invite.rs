@@ -14,7 +14,7 @@
 use std::sync::Arc;
 
 use sha2::{Digest, Sha256};
-use signet_api::audit::AuditAction;
+use signet_api::audit::{AuditAction, DenialReason};
 use signet_proto::{InviteId, ProjectId};
 use signet_store::{ActorKind, AuditResult, Conflict, InviteRecord, Role, StoreError};
 use zeroize::Zeroizing;
@@ -242,6 +242,18 @@ impl Invites {
         let username = canonical_username(a.username)?;
         check_password(&a.password, &[a.username, &username])?;
         let ip = a.source_ip.to_canonical().to_string();
+        // Nobody accepting an invitation is the break-glass owner: people join through SSO.
+        if self.cx.store.vault().await?.is_some_and(|v| v.sso_required) {
+            let e = self.cx.event(
+                &Actor::new(ActorKind::Anonymous, "", &ip),
+                AuditAction::UserInviteAccept,
+                "",
+                AuditResult::Denied,
+                &format!("reason={}", DenialReason::SsoRequired),
+            );
+            self.cx.journal(vec![e], Vec::new()).await?;
+            return Err(CoreError::SsoRequired);
+        }
         let now = self.cx.now_ms();
         let invite = if a.code.chars().count() <= MAX_CODE_CHARS {
             self.cx.store.invite_by_code(&code_hash(a.code)).await?

@@ -93,6 +93,18 @@ pub enum FetchError {
 pub trait KeyFetcher: Send + Sync {
     /// The body of a `GET url`.
     async fn get(&self, url: &str) -> Result<Vec<u8>, FetchError>;
+    /// The body of a form `POST` (an SSO provider's token endpoint), with HTTP basic
+    /// authentication when `basic` names a client id and secret. A status outside 2xx is
+    /// [`FetchError::Failed`] like no answer: a refused code is a refused code.
+    async fn post_form(
+        &self,
+        url: &str,
+        form: &[(&str, &str)],
+        basic: Option<(&str, &str)>,
+    ) -> Result<Vec<u8>, FetchError> {
+        let _ = (url, form, basic);
+        Err(FetchError::Failed)
+    }
 }
 
 /// What an operator asks for when trusting an issuer.
@@ -163,7 +175,7 @@ struct HeldKeys {
 }
 
 /// The fetcher the server set, with its cache policy.
-type Fetching = (Arc<dyn KeyFetcher>, KeyPolicy);
+pub(crate) type Fetching = (Arc<dyn KeyFetcher>, KeyPolicy);
 
 /// Trusted issuers and enrollment by platform token.
 #[derive(Clone)]

@@ -54,6 +54,7 @@ pub mod secret;
 mod service;
 pub mod session;
 pub mod share;
+pub mod sso;
 mod stamped;
 pub mod trash;
 pub mod user;

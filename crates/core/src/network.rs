@@ -361,6 +361,9 @@ mod tests {
             created_ms: 1,
             cli_key_ttl_ms: 43_200_000,
             enrollment_proof_required: false,
+            sso_required: false,
+            break_glass_user: None,
+            sso_trust_provider_mfa: false,
         };
         store.create_vault(&vault).await.unwrap();
         store
@@ -424,6 +427,9 @@ mod tests {
             created_ms: 1,
             cli_key_ttl_ms: 43_200_000,
             enrollment_proof_required: false,
+            sso_required: false,
+            break_glass_user: None,
+            sso_trust_provider_mfa: false,
         };
         store.create_vault(&vault).await.unwrap();
         let cache = Arc::new(PolicyCache::load(store.as_ref()).await.unwrap());

@@ -52,6 +52,10 @@ pub const MAX_PASSKEYS_PER_USER: u32 = 10;
 pub const PASSKEY_NAME_MAX_CHARS: usize = 64;
 /// How long a browser has to answer a challenge: the WebAuthn recommended timeout, 5 minutes.
 pub const CEREMONY_TTL_MS: i64 = 5 * 60 * 1000;
+/// How long after an SSO sign-in a user without any second factor may add their first one
+/// without a step-up: 10 minutes. Otherwise a user made by SSO could never step up unless the
+/// vault trusts the provider's MFA.
+pub const FIRST_FACTOR_GRACE_MS: i64 = 10 * 60 * 1000;
 /// Shown by authenticators next to the account.
 const RP_NAME: &str = "Signet";
 
@@ -258,6 +262,26 @@ impl Passkeys {
         })
     }
 
+    /// Whether `user` may add a first second factor without a step-up: they have none, and the
+    /// session asking was opened within [`FIRST_FACTOR_GRACE_MS`] (only an SSO sign-in opens a
+    /// session for a user without any second factor).
+    async fn first_factor_grace(&self, op: &AuthedOperator, user: &UserRecord) -> CoreResult<bool> {
+        let Some(grant) = op.session else {
+            return Ok(false);
+        };
+        if user.totp_sealed.is_some() || !self.cx.store.passkeys(&user.id).await?.is_empty() {
+            return Ok(false);
+        }
+        let now = self.cx.now_ms();
+        Ok(self
+            .cx
+            .store
+            .live_sessions(&user.id, now)
+            .await?
+            .iter()
+            .any(|s| s.id == grant.id && now - s.created_ms < FIRST_FACTOR_GRACE_MS))
+    }
+
     /// Starts adding a passkey named `name` to the operator's own account. Returns the creation
     /// options for `navigator.credentials.create`.
     pub async fn passkey_register_start(
@@ -267,11 +291,6 @@ impl Passkeys {
     ) -> CoreResult<PasskeyChallenge> {
         let rp = self.rp.get()?;
         let user_id = self.account_of(op, AuditAction::PasskeyRegister).await?;
-        // A passkey outlives the session that adds it: a hijacked session must not be able to
-        // plant one without a fresh second factor.
-        self.cx
-            .require_step_up(op, AuditAction::PasskeyRegister)
-            .await?;
         let name = check_name(name)?;
         let user = self
             .cx
@@ -279,6 +298,14 @@ impl Passkeys {
             .user(&user_id)
             .await?
             .ok_or(CoreError::NotFound)?;
+        // A passkey outlives the session that adds it: a hijacked session must not be able to
+        // plant one without a fresh second factor. A user made by SSO has none to give, so
+        // their first one is added within minutes of the sign-in without (crate::sso).
+        if !self.first_factor_grace(op, &user).await? {
+            self.cx
+                .require_step_up(op, AuditAction::PasskeyRegister)
+                .await?;
+        }
         let existing = self.cx.store.passkeys(&user_id).await?;
         if existing.len() >= MAX_PASSKEYS_PER_USER as usize {
             return Err(CoreError::Conflict(Conflict::PasskeyLimit));
@@ -471,6 +498,19 @@ impl Passkeys {
         let id = parse_challenge(answer.challenge_id)?;
         let credential: PublicKeyCredential = parse_credential(answer.credential)?;
         match self.passkey_login_check(rp, &id, &credential).await? {
+            Ok(user) if self.accounts.sso_required_for(&user).await? => {
+                self.accounts
+                    .record_sign_in(
+                        Some(user.id),
+                        answer.source_ip,
+                        answer.user_agent,
+                        Some("passkey"),
+                        LoginResult::Failed,
+                        Some(DenialReason::SsoRequired),
+                    )
+                    .await?;
+                Err(CoreError::SsoRequired)
+            }
             Ok(user) => {
                 self.cx.store.reset_login_failures(&user.id).await?;
                 self.accounts

@@ -157,6 +157,11 @@ impl Unverified<'_> {
         self.claims.get("iss").and_then(Value::as_str)
     }
 
+    /// Every claim, unverified until `verify` and `check_claims` have held.
+    pub fn claims(&self) -> &Map<String, Value> {
+        &self.claims
+    }
+
     /// The header's `alg` (if in `allowed` and acceptable at all) and `kid`.
     pub fn check_header(&self, allowed: &[String]) -> Result<(Algorithm, &str), Refusal> {
         let alg = self

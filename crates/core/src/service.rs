@@ -36,6 +36,7 @@ use crate::rotation::Rotation;
 use crate::secret::Secrets;
 use crate::session::Sessions;
 use crate::share::Shares;
+use crate::sso::Sso;
 use crate::stamped::StampedCache;
 use crate::trash::Trash;
 use crate::user::Users;
@@ -70,6 +71,7 @@ pub struct Signet {
     secrets: Secrets,
     sessions: Sessions,
     shares: Shares,
+    sso: Sso,
     trash: Trash,
     users: Users,
     vault: VaultSettings,
@@ -173,6 +175,15 @@ impl Signet {
             reads: reads.clone(),
             secrets: secrets.clone(),
         };
+        let issuers = Issuers::new(cx.clone(), network.clone());
+        let sessions = Sessions {
+            cx: cx.clone(),
+            accounts: accounts.clone(),
+            passkeys: passkeys.clone(),
+            setup: Arc::default(),
+        };
+        // Providers' documents are fetched by the workload issuers' fetcher, set once.
+        let sso = Sso::new(cx.clone(), sessions.clone(), issuers.fetcher.clone());
         let ai_agents = AiAgents {
             cx: cx.clone(),
             auth: auth.clone(),
@@ -200,7 +211,7 @@ impl Signet {
                 cx: cx.clone(),
                 network: network.clone(),
                 limiter: Arc::new(RequestLimiter::new(cx.config.tokenless_requests_per_minute)),
-                issuers: Issuers::new(cx.clone(), network.clone()),
+                issuers,
             },
             events: Events {
                 hub: Hub::new(&cx),
@@ -225,12 +236,8 @@ impl Signet {
             policies: Policies { cx: cx.clone() },
             rotation,
             secrets,
-            sessions: Sessions {
-                cx: cx.clone(),
-                accounts: accounts.clone(),
-                passkeys: passkeys.clone(),
-                setup: Arc::default(),
-            },
+            sessions,
+            sso,
             shares: Shares {
                 cx: cx.clone(),
                 accounts: accounts.clone(),
@@ -278,7 +285,7 @@ impl Signet {
     /// went.
     pub async fn sweep(&self) -> crate::CoreResult<u64> {
         let nonces = self.cx.store.sweep_nonces(self.now_ms()).await?;
-        Ok(nonces + self.passkeys.sweep_ceremonies().await?)
+        Ok(nonces + self.passkeys.sweep_ceremonies().await? + self.sso.sweep().await?)
     }
 
     /// Owner and user accounts, sign-in, CLI login keys, logout.
@@ -408,5 +415,12 @@ impl AiAgents {
     /// `Signet`, which keeps under the workspace's 30-method limit).
     pub fn of(signet: &Signet) -> &AiAgents {
         &signet.ai_agents
+    }
+}
+
+impl Sso {
+    /// Single sign-on for people: providers, mappings and sign-in through them.
+    pub fn of(signet: &Signet) -> &Sso {
+        &signet.sso
     }
 }

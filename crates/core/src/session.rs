@@ -330,6 +330,21 @@ impl Sessions {
         user_agent: &str,
         previous: Option<&SessionSecret>,
     ) -> CoreResult<OpenedSession> {
+        let now = self.cx.now_ms();
+        self.open_session_with(user, source_ip, user_agent, previous, Some(now))
+            .await
+    }
+
+    /// [`Sessions::open_session`] with the step-up given: an SSO sign-in counts as one only
+    /// when the provider asserted a second factor the vault trusts (`crate::sso`).
+    pub(crate) async fn open_session_with(
+        &self,
+        user: &UserRecord,
+        source_ip: ClientAddr,
+        user_agent: &str,
+        previous: Option<&SessionSecret>,
+        step_up_ms: Option<i64>,
+    ) -> CoreResult<OpenedSession> {
         if user.status != UserStatus::Active {
             return Err(CoreError::Unauthenticated);
         }
@@ -353,7 +368,7 @@ impl Sessions {
             created_ms: now,
             last_seen_ms: now,
             expires_ms: now + SESSION_ABSOLUTE_MS,
-            step_up_ms: Some(now),
+            step_up_ms,
             ip: ip.clone(),
             user_agent: user_agent
                 .chars()
@@ -707,7 +722,7 @@ impl Sessions {
         if !crate::account::verify_password(
             &self.accounts.hashes,
             current,
-            user.password_hash.clone(),
+            crate::account::stored_or_dummy(&user),
         )
         .await?
         {

@@ -78,6 +78,21 @@ impl Users {
         Ok(user)
     }
 
+    /// Refuses a change that would take the break-glass owner away while the vault requires
+    /// SSO: without them, nobody could sign in if the provider fails.
+    async fn keep_break_glass(&self, user: &UserRecord) -> CoreResult<()> {
+        let held = self
+            .cx
+            .store
+            .vault()
+            .await?
+            .is_some_and(|v| v.sso_required && v.break_glass_user == Some(user.id));
+        if held {
+            return Err(CoreError::Conflict(signet_store::Conflict::BreakGlass));
+        }
+        Ok(())
+    }
+
     async fn user_view(&self, id: &UserId) -> CoreResult<UserView> {
         Ok(self
             .cx
@@ -115,6 +130,9 @@ impl Users {
             .accounts
             .check_scope(change.role, change.projects.as_deref())
             .await?;
+        if change.role != Role::Owner {
+            self.keep_break_glass(&user).await?;
+        }
         self.cx
             .audited(
                 op,
@@ -146,6 +164,9 @@ impl Users {
             AuditAction::UserSuspend
         };
         let user = self.manageable_user(op, id, action).await?;
+        if !active {
+            self.keep_break_glass(&user).await?;
+        }
         self.cx
             .audited(op, action, &user.id.to_string(), "")
             .set_user_active(&user.id, active)
@@ -160,6 +181,7 @@ impl Users {
         let user = self
             .manageable_user(op, id, AuditAction::UserRemove)
             .await?;
+        self.keep_break_glass(&user).await?;
         self.cx
             .audited(
                 op,

@@ -51,6 +51,9 @@ pub(crate) async fn open_or_create(
         cli_key_ttl_ms: crate::account::CLI_KEY_TTL_MS,
         // Off, so the SikkerKey SDKs (which cannot prove possession) can enroll.
         enrollment_proof_required: false,
+        sso_required: false,
+        break_glass_user: None,
+        sso_trust_provider_mfa: false,
     };
     match store.create_vault(&v).await {
         Ok(()) => Ok(v),
@@ -77,6 +80,12 @@ pub struct VaultView {
     pub cli_key_ttl_ms: i64,
     /// Whether enrollment must prove possession of the new key.
     pub require_enrollment_proof: bool,
+    /// Whether people must sign in through SSO (all but the break-glass owner).
+    pub sso_required: bool,
+    /// The break-glass owner.
+    pub break_glass_user: Option<signet_proto::UserId>,
+    /// Whether the provider's asserted second factor counts as step-up.
+    pub sso_trust_provider_mfa: bool,
     /// Unix ms.
     pub created_at: i64,
 }
@@ -105,6 +114,9 @@ impl VaultSettings {
             ip_allowlist_enabled: v.ip_allowlist_enabled,
             cli_key_ttl_ms: v.cli_key_ttl_ms,
             require_enrollment_proof: v.enrollment_proof_required,
+            sso_required: v.sso_required,
+            break_glass_user: v.break_glass_user,
+            sso_trust_provider_mfa: v.sso_trust_provider_mfa,
             created_at: v.created_ms,
         })
     }
@@ -190,6 +202,114 @@ impl VaultSettings {
 }
 
 /// Shortest lifetime a vault may give CLI sign-in keys: 5 minutes.
+/// A change to the SSO settings; `None` keeps a setting. `break_glass_user` is a user id or
+/// username; an empty one clears it.
+#[derive(Debug, Clone, Default)]
+pub struct SsoSettings {
+    /// Require SSO.
+    pub required: Option<bool>,
+    /// The break-glass owner.
+    pub break_glass_user: Option<String>,
+    /// Trust the provider's MFA.
+    pub trust_provider_mfa: Option<bool>,
+}
+
+impl VaultSettings {
+    /// Changes the SSO settings (owners only). Requiring SSO needs a break-glass owner (set now
+    /// or before: an active owner with a password and a TOTP or passkey, linked to no
+    /// provider) and an enabled provider with a mapping; a break-glass owner cannot be cleared
+    /// while SSO is required.
+    pub async fn set_sso_settings(
+        &self,
+        op: &AuthedOperator,
+        change: SsoSettings,
+    ) -> CoreResult<VaultView> {
+        const ACTION: AuditAction = AuditAction::VaultSettingsUpdate;
+        self.cx.require(op, Permission::ManageOwners, ACTION).await?;
+        let v = self
+            .cx
+            .store
+            .vault()
+            .await?
+            .ok_or(crate::CoreError::Unavailable)?;
+        let break_glass = match change.break_glass_user.as_deref().map(str::trim) {
+            None => v.break_glass_user,
+            Some("") => None,
+            Some(name) => Some(self.break_glass_candidate(name).await?),
+        };
+        if change.break_glass_user.is_none()
+            && let Some(id) = break_glass
+        {
+            // Still a fit break-glass owner? (Checked again whenever SSO is turned on.)
+            if change.required == Some(true) {
+                self.break_glass_candidate(&id.to_string()).await?;
+            }
+        }
+        let required = change.required.unwrap_or(v.sso_required);
+        let trust = change.trust_provider_mfa.unwrap_or(v.sso_trust_provider_mfa);
+        if required {
+            if break_glass.is_none() {
+                return Err(crate::CoreError::bad(
+                    "requiring SSO needs a break-glass owner (breakGlassUser)",
+                ));
+            }
+            let mut usable = false;
+            for p in self.cx.store.sso_providers().await? {
+                if p.enabled && !self.cx.store.sso_mappings(&p.id).await?.is_empty() {
+                    usable = true;
+                    break;
+                }
+            }
+            if !usable {
+                return Err(crate::CoreError::bad(
+                    "requiring SSO needs an enabled provider with at least one mapping",
+                ));
+            }
+        }
+        self.cx
+            .audited(
+                op,
+                ACTION,
+                "",
+                &format!(
+                    "sso_required={required} break_glass_user={} sso_trust_provider_mfa={trust}",
+                    break_glass.map(|u| u.to_string()).unwrap_or_default()
+                ),
+            )
+            .set_sso_settings(required, break_glass.as_ref(), trust)
+            .await?;
+        self.vault_view().await
+    }
+
+    /// The user `name` (an id or username) if they can be the break-glass owner.
+    async fn break_glass_candidate(&self, name: &str) -> CoreResult<signet_proto::UserId> {
+        let user = match signet_proto::UserId::parse(name) {
+            Ok(id) => self.cx.store.user(&id).await?,
+            Err(_) => match crate::account::canonical(name) {
+                Ok(c) => self.cx.store.user_by_login(&c).await?,
+                Err(_) => None,
+            },
+        };
+        let unfit = || {
+            crate::CoreError::bad(
+                "breakGlassUser must be an active owner with a password and a TOTP or passkey,                  linked to no SSO provider",
+            )
+        };
+        let user = user.ok_or_else(unfit)?;
+        let second_factor = user.totp_sealed.is_some()
+            || !self.cx.store.passkeys(&user.id).await?.is_empty();
+        let fit = user.role == signet_store::Role::Owner
+            && user.status == signet_store::UserStatus::Active
+            && !user.password_hash.is_empty()
+            && second_factor
+            && self.cx.store.user_sso_identities(&user.id).await?.is_empty();
+        if !fit {
+            return Err(unfit());
+        }
+        Ok(user.id)
+    }
+}
+
 pub const CLI_KEY_TTL_MIN_MS: i64 = 5 * 60 * 1000;
 /// Longest: 30 days.
 pub const CLI_KEY_TTL_MAX_MS: i64 = 30 * 24 * 3600 * 1000;

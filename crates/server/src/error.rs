@@ -87,6 +87,7 @@ impl From<CoreError> for ApiError {
             CoreError::Unauthenticated => Self::new(ErrorCode::AuthenticationFailed),
             CoreError::Unavailable => Self::new(ErrorCode::Unavailable),
             CoreError::StepUpRequired => Self::new(ErrorCode::StepUpRequired),
+            CoreError::SsoRequired => Self::new(ErrorCode::SsoRequired),
             CoreError::ProjectFrozen => Self::new(ErrorCode::ProjectFrozen),
             CoreError::SetupClosed => Self::new(ErrorCode::SetupClosed),
             CoreError::EnrollmentProofRequired => Self::new(ErrorCode::EnrollmentProofRequired),
@@ -151,7 +152,10 @@ fn conflict_code(rule: Conflict) -> ErrorCode {
         | Conflict::ConnectionName
         | Conflict::ConnectionInUse
         | Conflict::LeaseState
-        | Conflict::IssuerName => ErrorCode::Conflict,
+        | Conflict::IssuerName
+        | Conflict::SsoProviderName
+        | Conflict::SsoIdentity
+        | Conflict::BreakGlass => ErrorCode::Conflict,
     }
 }
 

@@ -1,4 +1,5 @@
-//! Fetching trusted OIDC issuers' discovery documents and key sets: core's `KeyFetcher`, behind
+//! Fetching trusted OIDC issuers' discovery documents and key sets, and posting to SSO providers'
+//! token endpoints: core's `KeyFetcher`, behind
 //! the webhooks' outbound guard (`crate::webhook`): `https://` (plain `http://` only to an
 //! allowed loopback address), public addresses unless a range is allowed (`oidc_allow_cidrs`),
 //! the connection pinned to the address checked, no redirects, a time limit and a size cap.
@@ -6,6 +7,7 @@
 use std::time::Duration;
 
 use async_trait::async_trait;
+use base64::Engine as _;
 use ipnet::IpNet;
 use signet_core::issuer::{FetchError, KeyFetcher};
 use signet_core::webhook::SendError;
@@ -32,9 +34,22 @@ impl KeyClient {
     }
 }
 
-#[async_trait]
-impl KeyFetcher for KeyClient {
-    async fn get(&self, url: &str) -> Result<Vec<u8>, FetchError> {
+/// Percent-encodes for a form body or basic credentials (RFC 6749 §2.3.1, appendix B).
+fn form_encode(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+impl KeyClient {
+    /// A client for `url` whose connection goes to the address the guard checked.
+    async fn client(&self, url: &str) -> Result<reqwest::Client, FetchError> {
         let target = self.guard.target(url).await.map_err(|e| match e {
             SendError::AddressRefused(why) => FetchError::Refused(why),
             _ => FetchError::Failed,
@@ -49,33 +64,80 @@ impl KeyFetcher for KeyClient {
             // Pinned: the connection goes to the address checked, whatever DNS says now.
             builder = builder.resolve(&target.host, target.addr);
         }
-        let client = builder.build().map_err(|e| {
+        builder.build().map_err(|e| {
             tracing::error!(error = %e, "cannot build the OIDC key HTTP client");
             FetchError::Failed
-        })?;
-        let mut resp = client
+        })
+    }
+}
+
+/// Reads a 2xx answer's body up to the cap.
+async fn body_of(mut resp: reqwest::Response) -> Result<Vec<u8>, FetchError> {
+    if !resp.status().is_success() {
+        return Err(FetchError::Failed);
+    }
+    if resp
+        .content_length()
+        .is_some_and(|n| n > MAX_DOCUMENT_BYTES as u64)
+    {
+        return Err(FetchError::Failed);
+    }
+    let mut body = Vec::new();
+    while let Some(chunk) = resp.chunk().await.map_err(|_| FetchError::Failed)? {
+        if body.len() + chunk.len() > MAX_DOCUMENT_BYTES {
+            return Err(FetchError::Failed);
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
+}
+
+#[async_trait]
+impl KeyFetcher for KeyClient {
+    async fn get(&self, url: &str) -> Result<Vec<u8>, FetchError> {
+        let resp = self
+            .client(url)
+            .await?
             .get(url)
             .header("accept", "application/json")
             .send()
             .await
             .map_err(|_| FetchError::Failed)?;
-        if !resp.status().is_success() {
-            return Err(FetchError::Failed);
+        body_of(resp).await
+    }
+
+    async fn post_form(
+        &self,
+        url: &str,
+        form: &[(&str, &str)],
+        basic: Option<(&str, &str)>,
+    ) -> Result<Vec<u8>, FetchError> {
+        let body = form
+            .iter()
+            .map(|(k, v)| format!("{}={}", form_encode(k), form_encode(v)))
+            .collect::<Vec<_>>()
+            .join("&");
+        let mut req = self
+            .client(url)
+            .await?
+            .post(url)
+            .header("accept", "application/json")
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(body);
+        if let Some((id, secret)) = basic {
+            let credentials = zeroize::Zeroizing::new(format!(
+                "{}:{}",
+                form_encode(id),
+                form_encode(secret)
+            ));
+            let value = zeroize::Zeroizing::new(format!(
+                "Basic {}",
+                base64::engine::general_purpose::STANDARD.encode(credentials.as_bytes())
+            ));
+            req = req.header("authorization", value.as_str());
         }
-        if resp
-            .content_length()
-            .is_some_and(|n| n > MAX_DOCUMENT_BYTES as u64)
-        {
-            return Err(FetchError::Failed);
-        }
-        let mut body = Vec::new();
-        while let Some(chunk) = resp.chunk().await.map_err(|_| FetchError::Failed)? {
-            if body.len() + chunk.len() > MAX_DOCUMENT_BYTES {
-                return Err(FetchError::Failed);
-            }
-            body.extend_from_slice(&chunk);
-        }
-        Ok(body)
+        let resp = req.send().await.map_err(|_| FetchError::Failed)?;
+        body_of(resp).await
     }
 }
 

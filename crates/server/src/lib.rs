@@ -206,7 +206,13 @@ async fn guard(req: Request<Body>, next: Next) -> Response {
         ) {
             return ApiError::new(ErrorCode::MethodNotAllowed).into_response();
         }
-        if let Err(e) = CanonicalPath::parse(target) {
+        // The SSO start and callback are browser navigations whose parameters (the provider's
+        // `code` and `state`) come in the query: only their path is held to the canonical form.
+        let checked = match target.split_once('?') {
+            Some((path, _)) if routes::sso::takes_query(req.method(), path) => path,
+            _ => target,
+        };
+        if let Err(e) = CanonicalPath::parse(checked) {
             let msg = match e {
                 ProtocolError::QueryString => "query strings are not accepted on signed routes",
                 _ => "request path is not in canonical form",
@@ -267,6 +273,7 @@ pub fn router(state: AppState) -> Router {
         .merge(routes::alert::routes())
         .merge(routes::enroll::routes())
         .merge(routes::issuer::routes())
+        .merge(routes::sso::routes())
         .merge(routes::auth::routes())
         .merge(routes::passkey::routes())
         .merge(routes::health::routes())

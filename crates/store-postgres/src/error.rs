@@ -21,6 +21,9 @@ const UNIQUE_RULES: &[(&str, Conflict)] = &[
     ("db_connections_project_name_key", Conflict::ConnectionName),
     ("oidc_issuers_name_key", Conflict::IssuerName),
     ("oidc_issuers_issuer_key", Conflict::IssuerName),
+    ("sso_providers_name_key", Conflict::SsoProviderName),
+    ("sso_identities_pkey", Conflict::SsoIdentity),
+    ("sso_identities_user_key", Conflict::SsoIdentity),
 ];
 
 /// The rule a unique constraint stands for; an unnamed one is an identifier collision.

@@ -75,6 +75,7 @@ mod schema;
 mod secret;
 mod session;
 mod share;
+mod sso;
 mod token;
 mod transfer;
 mod trash;

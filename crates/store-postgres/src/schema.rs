@@ -118,6 +118,11 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         name: "0018_ai_agents.sql",
         sql: include_str!("../migrations/0018_ai_agents.sql"),
     },
+    Migration {
+        version: 19,
+        name: "0019_sso.sql",
+        sql: include_str!("../migrations/0019_sso.sql"),
+    },
 ];
 
 /// Applies any missing migrations. [`StoreError::Corrupt`] if the database records a version

@@ -139,6 +139,22 @@ const TABLES: &[(&str, &str)] = &[
         "oidc_tokens_used",
         "SELECT * FROM oidc_tokens_used ORDER BY forget_after_ms, digest",
     ),
+    (
+        "sso_providers",
+        "SELECT * FROM sso_providers ORDER BY created_ms, id",
+    ),
+    (
+        "sso_mappings",
+        "SELECT * FROM sso_mappings ORDER BY provider_id, position",
+    ),
+    (
+        "sso_identities",
+        "SELECT * FROM sso_identities ORDER BY provider_id, subject",
+    ),
+    (
+        "sso_attempts",
+        "SELECT * FROM sso_attempts ORDER BY created_ms, id",
+    ),
 ];
 
 /// Rows per `INSERT` on import: large enough to amortise the round trip, small enough to keep

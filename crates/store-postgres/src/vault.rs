@@ -7,7 +7,7 @@ use sqlx::postgres::PgRow;
 
 use crate::change::policy_changed;
 use crate::error::db;
-use crate::row::{col, id};
+use crate::row::{col, id, opt_id};
 use crate::{PgStore, found};
 
 fn vault(row: &PgRow) -> StoreResult<VaultRecord> {
@@ -19,6 +19,9 @@ fn vault(row: &PgRow) -> StoreResult<VaultRecord> {
         created_ms: col(row, 4)?,
         cli_key_ttl_ms: col(row, 5)?,
         enrollment_proof_required: col(row, 6)?,
+        sso_required: col(row, 7)?,
+        break_glass_user: opt_id(row, 8)?,
+        sso_trust_provider_mfa: col(row, 9)?,
     })
 }
 
@@ -40,7 +43,7 @@ impl VaultStore for PgStore {
     async fn vault(&self) -> StoreResult<Option<VaultRecord>> {
         sqlx::query(
             "SELECT id, key_check, tokenless_enrollment, ip_allowlist_enabled, created_ms, cli_key_ttl_ms,
-                    enrollment_proof_required
+                    enrollment_proof_required, sso_required, break_glass_user, sso_trust_provider_mfa
              FROM vault WHERE singleton = 1",
         )
         .fetch_optional(self.pool())
@@ -54,8 +57,9 @@ impl VaultStore for PgStore {
         let mut tx = self.begin().await?;
         sqlx::query(
             "INSERT INTO vault (singleton, id, key_check, tokenless_enrollment, ip_allowlist_enabled, created_ms, cli_key_ttl_ms,
-                                enrollment_proof_required)
-             VALUES (1, $1, $2, $3, $4, $5, $6, $7)",
+                                enrollment_proof_required, sso_required, break_glass_user,
+                                sso_trust_provider_mfa)
+             VALUES (1, $1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
         )
         .bind(v.id.to_string())
         .bind(&v.key_check)
@@ -64,11 +68,33 @@ impl VaultStore for PgStore {
         .bind(v.created_ms)
         .bind(v.cli_key_ttl_ms)
         .bind(v.enrollment_proof_required)
+        .bind(v.sso_required)
+        .bind(v.break_glass_user.map(|u| u.to_string()))
+        .bind(v.sso_trust_provider_mfa)
         .execute(&mut *tx)
         .await
         .map_err(db)?;
         policy_changed(&mut tx).await?;
         self.commit(tx).await
+    }
+
+    async fn set_sso_settings(
+        &self,
+        required: bool,
+        break_glass_user: Option<&signet_proto::UserId>,
+        trust_provider_mfa: bool,
+    ) -> StoreResult<()> {
+        self.update_vault(
+            sqlx::query(
+                "UPDATE vault SET sso_required = $1, break_glass_user = $2,
+                     sso_trust_provider_mfa = $3
+                 WHERE singleton = 1",
+            )
+            .bind(required)
+            .bind(break_glass_user.map(ToString::to_string))
+            .bind(trust_provider_mfa),
+        )
+        .await
     }
 
     async fn set_tokenless_enrollment(&self, enabled: bool) -> StoreResult<()> {

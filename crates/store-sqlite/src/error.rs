@@ -29,6 +29,15 @@ const UNIQUE_RULES: &[(&str, Conflict)] = &[
     ),
     ("oidc_issuers.name", Conflict::IssuerName),
     ("oidc_issuers.issuer", Conflict::IssuerName),
+    ("sso_providers.name", Conflict::SsoProviderName),
+    (
+        "sso_identities.provider_id, sso_identities.subject",
+        Conflict::SsoIdentity,
+    ),
+    (
+        "sso_identities.provider_id, sso_identities.user_id",
+        Conflict::SsoIdentity,
+    ),
 ];
 
 /// Maps a driver error, logging what the caller will not see. Only the driver's message is

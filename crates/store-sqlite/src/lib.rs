@@ -48,6 +48,7 @@ mod schema;
 mod secret;
 mod session;
 mod share;
+mod sso;
 mod statement;
 mod token;
 mod transfer;

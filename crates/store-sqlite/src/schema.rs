@@ -38,6 +38,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0021_oidc_issuers.sql"),
     include_str!("../migrations/0022_ai_agents.sql"),
     include_str!("../migrations/0023_nonce_keys.sql"),
+    include_str!("../migrations/0024_sso.sql"),
 ];
 
 /// Creates the file if needed and opens the write connection, configured and migrated.

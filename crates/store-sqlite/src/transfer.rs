@@ -69,6 +69,10 @@ pub(crate) const TABLES: &[&str] = &[
     "oidc_issuers",
     "oidc_rules",
     "oidc_tokens_used",
+    "sso_providers",
+    "sso_mappings",
+    "sso_identities",
+    "sso_attempts",
 ];
 
 /// Columns that do not travel: each is computed on import from the row's other columns, so the

@@ -5,7 +5,7 @@ use rusqlite::{Row, params};
 use signet_store::{AccessStamp, PolicyVersion, StoreResult, VaultRecord, VaultStore};
 
 use crate::SqliteStore;
-use crate::row::{col, id};
+use crate::row::{col, id, opt_id};
 use crate::statement::{exec, exec_found, one};
 
 /// Advances the policy stamp inside the caller's transaction; a store without a vault has no
@@ -28,6 +28,9 @@ fn vault(row: &Row<'_>) -> StoreResult<VaultRecord> {
         created_ms: col(row, 4)?,
         cli_key_ttl_ms: col(row, 5)?,
         enrollment_proof_required: col(row, 6)?,
+        sso_required: col(row, 7)?,
+        break_glass_user: opt_id(row, 8)?,
+        sso_trust_provider_mfa: col(row, 9)?,
     })
 }
 
@@ -37,7 +40,7 @@ impl VaultStore for SqliteStore {
         self.read(|c| {
             one(
                 c,
-                "SELECT id, key_check, tokenless_enrollment, ip_allowlist_enabled, created_ms, cli_key_ttl_ms, enrollment_proof_required FROM vault WHERE singleton = 1",
+                "SELECT id, key_check, tokenless_enrollment, ip_allowlist_enabled, created_ms, cli_key_ttl_ms, enrollment_proof_required, sso_required, break_glass_user, sso_trust_provider_mfa FROM vault WHERE singleton = 1",
                 [],
                 vault,
             )
@@ -49,9 +52,9 @@ impl VaultStore for SqliteStore {
         self.write(move |tx| {
             exec(
                 tx,
-                "INSERT INTO vault (singleton, id, key_check, tokenless_enrollment, ip_allowlist_enabled, created_ms, cli_key_ttl_ms, enrollment_proof_required)
-                 VALUES (1, ?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-                params![v.id.as_str(), v.key_check, v.tokenless_enrollment, v.ip_allowlist_enabled, v.created_ms, v.cli_key_ttl_ms, v.enrollment_proof_required],
+                "INSERT INTO vault (singleton, id, key_check, tokenless_enrollment, ip_allowlist_enabled, created_ms, cli_key_ttl_ms, enrollment_proof_required, sso_required, break_glass_user, sso_trust_provider_mfa)
+                 VALUES (1, ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                params![v.id.as_str(), v.key_check, v.tokenless_enrollment, v.ip_allowlist_enabled, v.created_ms, v.cli_key_ttl_ms, v.enrollment_proof_required, v.sso_required, v.break_glass_user.map(|u| u.to_string()), v.sso_trust_provider_mfa],
             )
             .map(drop)
         })
@@ -97,6 +100,25 @@ impl VaultStore for SqliteStore {
                 tx,
                 "UPDATE vault SET enrollment_proof_required = ?1, policy_version = policy_version + 1 WHERE singleton = 1",
                 [required],
+            )
+        })
+        .await
+    }
+
+    async fn set_sso_settings(
+        &self,
+        required: bool,
+        break_glass_user: Option<&signet_proto::UserId>,
+        trust_provider_mfa: bool,
+    ) -> StoreResult<()> {
+        let user = break_glass_user.map(ToString::to_string);
+        self.write(move |tx| {
+            exec_found(
+                tx,
+                "UPDATE vault SET sso_required = ?1, break_glass_user = ?2, sso_trust_provider_mfa = ?3,
+                     policy_version = policy_version + 1
+                 WHERE singleton = 1",
+                params![required, user, trust_provider_mfa],
             )
         })
         .await

@@ -137,6 +137,9 @@ async fn stored_pairs_are_refused_before_the_load_has_read_them() {
     assert!(!remember(&store, OTHER, "a", 5_000).await);
 }
 
+/// Migrations after 0023_nonce_keys, undone below before 0023 is.
+const MIGRATIONS_AFTER_0023: i64 = 1;
+
 /// A file from before migration 0023 (nonces without their key) is keyed by the migration with
 /// the set's own key: the table alone, with the load held, refuses its pairs.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -149,10 +152,18 @@ async fn pairs_stored_before_the_key_migration_are_refused() {
         let version: i64 = conn
             .query_row("PRAGMA user_version", [], |r| r.get(0))
             .unwrap();
-        // The table as migration 0001 made it, and the file as the migration before 0023 left it
-        // (0023 is the last migration; the tests of a later one would move this).
+        // The table as migration 0001 made it, and the file as the migration before 0023 left it:
+        // what the migrations after 0023 (0024_sso) made is taken away too, so that reopening
+        // runs 0023 and every later one again, in order.
         conn.execute_batch(&format!(
-            "DROP TABLE nonces;
+            "DROP TABLE sso_attempts;
+             DROP TABLE sso_identities;
+             DROP TABLE sso_mappings;
+             DROP TABLE sso_providers;
+             ALTER TABLE vault DROP COLUMN sso_required;
+             ALTER TABLE vault DROP COLUMN break_glass_user;
+             ALTER TABLE vault DROP COLUMN sso_trust_provider_mfa;
+             DROP TABLE nonces;
              CREATE TABLE nonces (
                  principal  TEXT    NOT NULL,
                  nonce      TEXT    NOT NULL,
@@ -161,7 +172,7 @@ async fn pairs_stored_before_the_key_migration_are_refused() {
              CREATE INDEX nonces_expiry ON nonces (expires_ms);
              INSERT INTO nonces VALUES ('{MACHINE}', 'old-1', 7000), ('{OTHER}', 'old-2', {FAR_FUTURE});
              PRAGMA user_version = {};",
-            version - 1
+            version - 1 - MIGRATIONS_AFTER_0023
         ))
         .unwrap();
     }

@@ -32,6 +32,7 @@ mod rotation;
 mod secret;
 mod session;
 mod share;
+mod sso;
 mod token;
 mod transfer;
 mod trash;
@@ -79,6 +80,9 @@ pub use secret::{
 };
 pub use session::{SessionRecord, SessionStore};
 pub use share::{ShareRecord, ShareStatus, ShareStore};
+pub use sso::{
+    SsoAttemptRecord, SsoIdentityRecord, SsoMappingRecord, SsoProviderRecord, SsoPurpose, SsoStore,
+};
 pub use token::{BootstrapTokenRecord, EnrollmentGrant, EnrollmentTokenRecord, TokenStore};
 pub use transfer::{Cell, Table, TransferStore};
 pub use trash::{DEFAULT_TRASH_RETENTION_DAYS, Deletion, TrashItem, TrashKind, TrashStore};
@@ -181,6 +185,14 @@ pub enum Conflict {
     LeaseState,
     /// A trusted issuer of that name or issuer URL exists.
     IssuerName,
+    /// A trusted SSO provider of that name exists.
+    SsoProviderName,
+    /// The provider identity is linked to a user already, or the user has an identity at that
+    /// provider already.
+    SsoIdentity,
+    /// Raised by the business layer: the user is the vault's break-glass owner while SSO is
+    /// required, so cannot be demoted, suspended or removed.
+    BreakGlass,
 }
 
 impl Conflict {
@@ -226,6 +238,13 @@ impl Conflict {
             Self::ConnectionInUse => "connection_in_use",
             Self::LeaseState => "lease_state: the lease is expired or revoked",
             Self::IssuerName => "issuer_name: an issuer of that name or URL is trusted already",
+            Self::SsoProviderName => "sso_provider_name: a provider of that name is trusted already",
+            Self::SsoIdentity => {
+                "sso_identity: that identity is linked to a user already, or the user has one at that provider"
+            }
+            Self::BreakGlass => {
+                "break_glass: this owner is the vault's break-glass user while SSO is required; name another first"
+            }
         }
     }
 }
@@ -262,6 +281,7 @@ pub trait Store:
     + SecretStore
     + SessionStore
     + ShareStore
+    + SsoStore
     + TokenStore
     + TransferStore
     + TrashStore
@@ -294,6 +314,7 @@ impl<T> Store for T where
         + SecretStore
         + SessionStore
         + ShareStore
+        + SsoStore
         + TokenStore
         + TransferStore
         + TrashStore

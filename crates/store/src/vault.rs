@@ -23,6 +23,14 @@ pub struct VaultRecord {
     /// Whether enrollment must carry the new key's proof of possession. Off by default: the
     /// SikkerKey SDKs cannot send one.
     pub enrollment_proof_required: bool,
+    /// Whether people must sign in through SSO: password and passkey sign-in, and accepting
+    /// an invitation, are refused for all but [`VaultRecord::break_glass_user`].
+    pub sso_required: bool,
+    /// The owner who may still sign in with a password and second factor when SSO is required;
+    /// never linked to or signed in through a provider.
+    pub break_glass_user: Option<signet_proto::UserId>,
+    /// Whether a second factor the provider asserts (`amr`) counts as Signet's step-up.
+    pub sso_trust_provider_mfa: bool,
 }
 
 /// The vault's policy stamp: a counter that moves forward in the same transaction as every write
@@ -64,6 +72,13 @@ pub trait VaultStore {
     async fn set_cli_key_ttl(&self, ttl_ms: i64) -> StoreResult<()>;
     /// Requires (or stops requiring) a proof of possession at enrollment.
     async fn set_enrollment_proof_required(&self, required: bool) -> StoreResult<()>;
+    /// Replaces the three SSO settings together (core checks the rules between them).
+    async fn set_sso_settings(
+        &self,
+        required: bool,
+        break_glass_user: Option<&signet_proto::UserId>,
+        trust_provider_mfa: bool,
+    ) -> StoreResult<()>;
     /// The current policy stamp (see [`PolicyVersion`]). Every setter above, and every
     /// allowlist write, advances it in its own transaction; a write that fails leaves it.
     async fn policy_version(&self) -> StoreResult<PolicyVersion>;

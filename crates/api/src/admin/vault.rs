@@ -19,6 +19,16 @@ pub struct VaultAnswer {
     pub cli_key_ttl_ms: i64,
     /// Whether enrollment must prove possession of the new key.
     pub require_enrollment_proof: bool,
+    /// Whether people must sign in through SSO (password and passkey sign-in refused for all
+    /// but the break-glass owner).
+    pub sso_required: bool,
+    /// The owner who may still sign in with a password and second factor when SSO is
+    /// required.
+    #[schema(value_type = Option<String>)]
+    pub break_glass_user: Option<signet_proto::UserId>,
+    /// Whether a second factor the SSO provider asserts (`amr`, within the step-up window of
+    /// `auth_time`) counts as Signet's step-up.
+    pub sso_trust_provider_mfa: bool,
     /// Unix ms.
     pub created_at: i64,
 }
@@ -36,6 +46,16 @@ pub struct VaultSettingsRequest {
     /// Whether enrollment must prove possession of the new key.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub require_enrollment_proof: Option<bool>,
+    /// Require SSO for everyone but the break-glass owner (owners only; needs a break-glass
+    /// owner, set now or before, with a password and a second factor).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sso_required: Option<bool>,
+    /// The break-glass owner: a user id or username of an active owner (owners only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub break_glass_user: Option<String>,
+    /// Trust the provider's `amr` as the step-up second factor (owners only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sso_trust_provider_mfa: Option<bool>,
 }
 
 /// The vault's settings.

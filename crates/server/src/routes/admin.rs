@@ -230,6 +230,22 @@ async fn vault_settings(
                 .await?,
         );
     }
+    if b.sso_required.is_some() || b.break_glass_user.is_some() || b.sso_trust_provider_mfa.is_some()
+    {
+        view = Some(
+            s.signet
+                .vault()
+                .set_sso_settings(
+                    &call.operator,
+                    signet_core::vault::SsoSettings {
+                        required: b.sso_required,
+                        break_glass_user: b.break_glass_user,
+                        trust_provider_mfa: b.sso_trust_provider_mfa,
+                    },
+                )
+                .await?,
+        );
+    }
     let view = match view {
         Some(v) => v,
         None => s.signet.vault().vault_view().await?,

@@ -14,4 +14,5 @@ pub(crate) mod machine;
 pub(crate) mod openapi;
 pub(crate) mod passkey;
 pub(crate) mod share;
+pub(crate) mod sso;
 pub(crate) mod user;

@@ -46,6 +46,9 @@ pub fn vault() -> VaultRecord {
         created_ms: NOW,
         cli_key_ttl_ms: 12 * HOUR,
         enrollment_proof_required: false,
+        sso_required: false,
+        break_glass_user: None,
+        sso_trust_provider_mfa: false,
     }
 }
 

@@ -53,6 +53,7 @@ pub mod rotation;
 pub mod secret;
 pub mod session;
 pub mod share;
+pub mod sso;
 pub mod stamp;
 pub mod token;
 pub mod transfer;
@@ -252,6 +253,14 @@ macro_rules! conformance_suite {
                 concurrent_closes_let_one_win,
                 expired_shares_are_never_viewed_and_are_swept,
             }
+            sso {
+                providers_round_trip_and_delete_with_their_links,
+                mappings_keep_their_order_and_their_provider,
+                identities_link_once_and_users_come_with_their_link,
+                an_attempt_is_taken_completed_and_finished_once,
+                concurrent_takes_of_an_attempt_admit_one,
+                sso_settings_change_together,
+            }
             token {
                 bootstrap_tokens_are_single_use,
                 expired_or_unknown_bootstrap_tokens_are_refused,
@@ -415,6 +424,7 @@ mod tests {
             ("secret", include_str!("secret.rs")),
             ("session", include_str!("session.rs")),
             ("share", include_str!("share.rs")),
+            ("sso", include_str!("sso.rs")),
             ("token", include_str!("token.rs")),
             ("transfer", include_str!("transfer.rs")),
             ("trash", include_str!("trash.rs")),

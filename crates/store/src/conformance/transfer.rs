@@ -13,7 +13,7 @@ use crate::{
     AuditFilter, AuditResult, Cell, CeremonyKind, CeremonyRecord, Conflict, EnrollmentGrant,
     InviteRecord, JournalBatch, LoginRecord, LoginResult, MachineRecord, MachineStatus, NewVersion,
     OperatorRecord, PasskeyRecord, ReadMark, Role, SecretKind, SecretRecord, SessionRecord, Store,
-    StoreError, Table, UserRecord, VersionContent,
+    SsoAttemptRecord, SsoPurpose, StoreError, Table, UserRecord, VersionContent,
 };
 
 /// The principal whose nonces the source remembers.
@@ -33,6 +33,7 @@ struct Population {
     bootstrap_hashes: Vec<[u8; 32]>,
     enrollment_hashes: Vec<[u8; 32]>,
     nonces: Vec<String>,
+    sso_attempts: Vec<SsoAttemptRecord>,
 }
 
 /// Fills `store` through the traits with at least one row of every table, and rows in the states
@@ -611,6 +612,36 @@ async fn populate(store: &Arc<dyn Store>) -> Population {
         )
         .await
         .unwrap();
+    // A trusted SSO provider with a mapping, a person linked through it, the vault requiring
+    // SSO with a break-glass owner, and attempts in flight: one to consume, and a CLI attempt
+    // consumed and completed, still to finish.
+    let idp = super::sso::provider("idp");
+    store.insert_sso_provider(&idp).await.unwrap();
+    store
+        .insert_sso_mapping(&super::sso::mapping(&idp.id, 1))
+        .await
+        .unwrap();
+    store
+        .insert_sso_identity(&super::sso::identity(&idp.id, "sub-dev", dev.id))
+        .await
+        .unwrap();
+    let sso_login = super::sso::attempt(&idp.id, SsoPurpose::Login, FAR_FUTURE);
+    store.insert_sso_attempt(&sso_login).await.unwrap();
+    let sso_cli = super::sso::attempt(&idp.id, SsoPurpose::Cli, FAR_FUTURE);
+    store.insert_sso_attempt(&sso_cli).await.unwrap();
+    store
+        .take_sso_attempt(&sso_cli.state_hash, NOW)
+        .await
+        .unwrap()
+        .unwrap();
+    store
+        .complete_sso_attempt(&sso_cli.id, &dev.id, &[5; 32])
+        .await
+        .unwrap();
+    store
+        .set_sso_settings(true, Some(&owner.id), true)
+        .await
+        .unwrap();
     // The oldest record archived: the checkpoint moves too, and the live chain starts after it.
     let oldest = store.audit_range(1, 1).await.unwrap();
     assert!(
@@ -649,6 +680,7 @@ async fn populate(store: &Arc<dyn Store>) -> Population {
         bootstrap_hashes: vec![spent.token_hash, live.token_hash],
         enrollment_hashes: vec![enrollment.token_hash, withdrawn.token_hash],
         nonces,
+        sso_attempts: vec![sso_login, sso_cli],
     }
 }
 
@@ -689,6 +721,11 @@ async fn reads(store: &Arc<dyn Store>, p: &Population) -> Vec<String> {
     read!("issuers", store.issuers());
     for i in store.issuers().await.unwrap() {
         read!("issuer_rules", store.issuer_rules(&i.id));
+    }
+    read!("sso_providers", store.sso_providers());
+    for i in store.sso_providers().await.unwrap() {
+        read!("sso_mappings", store.sso_mappings(&i.id));
+        read!("sso_identity", store.sso_identity(&i.id, "sub-dev"));
     }
     read!("machines", store.machines());
     for m in &p.machines {
@@ -731,6 +768,7 @@ async fn reads(store: &Arc<dyn Store>, p: &Population) -> Vec<String> {
         read!("user_operators", store.user_operators(&u.id, NOW));
         read!("live_sessions", store.live_sessions(&u.id, NOW));
         read!("passkeys", store.passkeys(&u.id));
+        read!("user_sso_identities", store.user_sso_identities(&u.id));
     }
     read!("operators", store.operators());
     for id in &p.operators {
@@ -815,6 +853,20 @@ pub async fn round_trip_reads_the_same(source: Arc<dyn Store>, target: Arc<dyn S
     let taken = take_all(&source, &p).await;
     assert!(taken.iter().all(Option::is_some));
     assert_eq!(take_all(&target, &p).await, taken);
+    for a in &p.sso_attempts {
+        let (s, t) = match a.purpose {
+            SsoPurpose::Cli => (
+                source.finish_sso_attempt(&a.id, NOW).await.unwrap(),
+                target.finish_sso_attempt(&a.id, NOW).await.unwrap(),
+            ),
+            _ => (
+                source.take_sso_attempt(&a.state_hash, NOW).await.unwrap(),
+                target.take_sso_attempt(&a.state_hash, NOW).await.unwrap(),
+            ),
+        };
+        assert!(s.is_some(), "an imported attempt is taken or finished once");
+        assert_eq!(s, t);
+    }
 
     for n in &p.nonces {
         assert!(

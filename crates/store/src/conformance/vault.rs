@@ -70,6 +70,9 @@ pub async fn enrollment_proof_requirement_changes(store: Arc<dyn Store>) {
     assert_eq!(
         VaultRecord {
             enrollment_proof_required: false,
+            sso_required: false,
+            break_glass_user: None,
+            sso_trust_provider_mfa: false,
             ..got
         },
         v

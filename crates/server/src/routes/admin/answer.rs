@@ -156,6 +156,9 @@ pub(crate) fn vault(v: VaultView) -> VaultAnswer {
         ip_allowlist_enabled: v.ip_allowlist_enabled,
         cli_key_ttl_ms: v.cli_key_ttl_ms,
         require_enrollment_proof: v.require_enrollment_proof,
+        sso_required: v.sso_required,
+        break_glass_user: v.break_glass_user,
+        sso_trust_provider_mfa: v.sso_trust_provider_mfa,
         created_at: v.created_at,
     }
 }
