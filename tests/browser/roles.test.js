@@ -87,10 +87,19 @@ test('a viewer session gets 403 on every POST admin route and changes nothing', 
   let inviteId = 'inv_unknown';
   const invited = await pageFetch(ownerPage, 'POST', '/v1/admin/users/invite', { email: 'zed@example.com', role: 'viewer' });
   if (invited.status === 200) inviteId = invited.json.inviteId;
+  // A real SSO provider with a mapping, once the server has the routes.
+  let ssoId = 'sso_000000000000';
+  let ssmId = 'ssm_000000000000';
+  const sso = await pageFetch(ownerPage, 'POST', '/v1/admin/sso/providers', { name: 'Acme', issuer: 'https://login.example.com', clientId: 'signet' });
+  if (sso.status === 200) {
+    ssoId = sso.json.id;
+    ssmId = (await ok('POST', `/v1/admin/sso/providers/${ssoId}/mappings`, { claim: 'groups', value: 'devs', role: 'viewer' })).mappings[0].id;
+  }
 
   const snapshotPaths = ['/v1/admin/vault', '/v1/admin/projects', `/v1/admin/secrets/${sid}`, `/v1/admin/secrets/${sid}/versions`,
     '/v1/admin/tokens/enrollment', '/v1/admin/machines', '/v1/admin/ip-allowlist', '/v1/admin/users',
     '/v1/admin/request-budgets'];
+  if (sso.status === 200) snapshotPaths.push('/v1/admin/sso/providers');
   const snapshot = async () => Promise.all(snapshotPaths.map(async (path) => JSON.stringify(await ok('GET', path))));
   const was = await snapshot();
   const tokenless = (await ok('GET', '/v1/admin/vault')).tokenlessEnrollment;
@@ -167,6 +176,13 @@ test('a viewer session gets 403 on every POST admin route and changes nothing', 
     ['/v1/admin/issuers/{id}/rules/{rule}/delete', '/v1/admin/issuers/iss_000000000000/rules/isr_000000000000/delete', {}],
     ['/v1/admin/ai-agents/{id}/approve', `/v1/admin/ai-agents/${mid}/approve`, { fingerprint: 'x', scopes: ['audit.read'] }],
     ['/v1/admin/ai-agents/{id}/scopes', `/v1/admin/ai-agents/${mid}/scopes`, { scopes: ['audit.read'] }],
+    // Single sign-on (owners only), and unlinking an identity the viewer does not have.
+    ['/v1/admin/sso/providers', '/v1/admin/sso/providers', { name: 'Evil', issuer: 'https://evil.example.com', clientId: 'evil' }],
+    ['/v1/admin/sso/providers/{id}/update', `/v1/admin/sso/providers/${ssoId}/update`, { enabled: false }],
+    ['/v1/admin/sso/providers/{id}/delete', `/v1/admin/sso/providers/${ssoId}/delete`, {}],
+    ['/v1/admin/sso/providers/{id}/mappings', `/v1/admin/sso/providers/${ssoId}/mappings`, { claim: 'groups', value: 'x', role: 'owner' }],
+    ['/v1/admin/sso/providers/{id}/mappings/{mapping}/delete', `/v1/admin/sso/providers/${ssoId}/mappings/${ssmId}/delete`, {}],
+    ['/v1/admin/account/sso/{provider}/delete', `/v1/admin/account/sso/${ssoId}/delete`, {}],
     [user, u('role'), { role: 'viewer' }],
     [user, u('suspend'), {}],
     [user, u('activate'), {}],

@@ -61,6 +61,11 @@ test('every main page renders; screenshots for the docs', async (t) => {
   await ok('/v1/admin/ip-allowlist', { cidr: '10.0.0.0/8', label: 'office VPN' });
   await createUser(page, { username: 'bob', email: 'bob@example.com', password: 'bob-password-long', role: 'developer' });
   await createUser(page, { username: 'vera', email: 'vera@example.com', password: 'vera-password-long', role: 'viewer' });
+  const sso = await pageFetch(page, 'POST', '/v1/admin/sso/providers', { name: 'Acme Login', issuer: 'https://login.acme.example', clientId: 'signet', clientSecret: 'not-a-real-secret', jitUsers: true });
+  if (sso.status === 200) {
+    await ok(`/v1/admin/sso/providers/${sso.json.id}/mappings`, { claim: 'groups', value: 'platform-team', role: 'admin' });
+    await ok(`/v1/admin/sso/providers/${sso.json.id}/mappings`, { claim: 'groups', value: 'payments-devs', role: 'developer', projectIds: [payments.id] });
+  }
 
   const pages = [
     ['overview', '#/', 'Overview'],
@@ -71,6 +76,7 @@ test('every main page renders; screenshots for the docs', async (t) => {
     ['allowlist', '#/allowlist', 'IP allowlist'],
     ['audit', '#/audit', 'Audit log'],
     ['users', '#/users', 'Users'],
+    ['sso', '#/sso', 'Single sign-on'],
     ['account', '#/account', 'Account'],
   ];
   for (const [name, hash, heading] of pages) {

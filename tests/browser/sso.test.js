@@ -15,6 +15,7 @@ import {
   startServer, launch, newPage, setupOwner, login, pageFetch, createUser, go, freshTotp, signet, BIN,
   SSO_SERVER_CONFIG, startSsoProvider, trustSsoProvider, ssoSignIn, providerForm, signedIn,
 } from './harness.js';
+import { signInOverHttp } from '../oidc/start.mjs';
 
 const IDP = 'Acme IdP';
 const CARD = (who) => ({ username: who, password: `${who}-provider-password` });
@@ -87,20 +88,31 @@ const overview = (page) => page.getByRole('heading', { name: 'Overview', level: 
 const isCallback = (u) => u.pathname === '/v1/auth/sso/callback';
 
 /**
- * The next request to Signet's callback in the page's browser is held back (aborted, so the
- * server never sees it): resolves with its URL, as an attacker or a test wants it.
+ * Starts an SSO attempt over HTTP as `page`'s browser would by clicking the button, and hands the
+ * binding cookie Signet set to the page's context; resolves with the provider's authorization
+ * URL. (Chromium does not let a test hold back a redirect, so the attacks below build their
+ * callbacks this way; the first test shows the path signs in when nothing is tampered with.)
  */
-async function holdCallback(page) {
-  const context = page.context();
-  let got;
-  const url = new Promise((ok) => { got = ok; });
-  const handler = async (route) => {
-    await context.unroute(isCallback, handler);
-    got(route.request().url());
-    await route.abort();
-  };
-  await context.route(isCallback, handler);
-  return url;
+async function startAttempt(page) {
+  const res = await fetch(`${server.url}/v1/auth/sso/${provider.id}/start`, { redirect: 'manual' });
+  assert.ok([302, 303].includes(res.status), `start: ${res.status}`);
+  const set = res.headers.getSetCookie().find((c) => c.startsWith('signet_sso='));
+  assert.ok(set, 'no binding cookie');
+  assert.match(set, /HttpOnly/i);
+  assert.match(set, /SameSite=Lax/i);
+  assert.match(set, /Path=\/v1\/auth\/sso(;|$)/i);
+  const value = set.split(';')[0].slice('signet_sso='.length);
+  await page.context().addCookies([{ name: 'signet_sso', value, domain: 'localhost', path: '/v1/auth/sso', httpOnly: true, sameSite: 'Lax' }]);
+  const authorize = res.headers.get('location');
+  assert.ok(authorize.startsWith(`${idp.issuer}/auth?`), authorize);
+  return authorize;
+}
+
+/** The person at the provider over HTTP: Signet's callback URL, unfollowed. */
+async function atProvider(authorize, who) {
+  const r = await signInOverHttp(idp.issuer, authorize, who);
+  assert.ok(r.callback, `the provider did not redirect back: ${r.status} ${r.html}`);
+  return r.callback.href;
 }
 
 /** The next callback URL the page's browser sends (and the server answers). */
@@ -175,7 +187,14 @@ test('sign in with SSO: a just-in-time admin with the mapped role, a viewer with
 });
 
 test('a tampered state, a replayed callback, a replayed code, a code for another client and another browser are refused alike', async () => {
-  // A genuine sign-in, its callback URL noted on the way.
+  // The control: an attempt started and finished over HTTP, its binding cookie in Chromium, and
+  // the untouched callback opened there signs in.
+  const p = await newPage(browser);
+  const control = await atProvider(await startAttempt(p), carol);
+  await p.goto(control);
+  await overview(p);
+
+  // A genuine sign-in in Chromium, its callback URL noted on the way.
   const a = await newPage(browser);
   const seen = seeCallback(a);
   await ssoSignIn(a, server, IDP, carol);
@@ -186,10 +205,8 @@ test('a tampered state, a replayed callback, a replayed code, a code for another
 
   // Wrong state: the browser's own callback with the state changed.
   const w = await newPage(browser);
-  const held = holdCallback(w);
-  await ssoSignIn(w, server, IDP, carol);
-  const tampered = withParam(await held, 'state', randomBytes(32).toString('base64url'));
-  await w.goto(tampered);
+  const own = await atProvider(await startAttempt(w), carol);
+  await w.goto(withParam(own, 'state', randomBytes(32).toString('base64url')));
   await expectRefused(w, 'a wrong state');
 
   // The genuine callback replayed, by the same browser once signed out and by another.
@@ -203,16 +220,13 @@ test('a tampered state, a replayed callback, a replayed code, a code for another
 
   // The used code under a fresh attempt's state, in the browser that started that attempt.
   const b = await newPage(browser);
-  const heldB = holdCallback(b);
-  await ssoSignIn(b, server, IDP, carol);
-  await b.goto(withParam(await heldB, 'code', genuineCode));
+  const fresh = await atProvider(await startAttempt(b), carol);
+  await b.goto(withParam(fresh, 'code', genuineCode));
   await expectRefused(b, 'a replayed code with a fresh state');
 
   // A code the provider issued to another client, delivered under this browser's own state.
   const c = await newPage(browser);
-  const heldC = holdCallback(c);
-  await ssoSignIn(c, server, IDP, carol);
-  const state = new URL(await heldC).searchParams.get('state');
+  const state = new URL(await startAttempt(c)).searchParams.get('state');
   const verifier = randomBytes(32).toString('base64url');
   const foreign = new URL(`${idp.issuer}/auth`);
   foreign.search = new URLSearchParams({
@@ -220,18 +234,14 @@ test('a tampered state, a replayed callback, a replayed code, a code for another
     scope: 'openid', state, nonce: randomBytes(16).toString('base64url'),
     code_challenge: createHash('sha256').update(verifier).digest('base64url'), code_challenge_method: 'S256',
   });
-  const heldForeign = holdCallback(c);
-  await c.goto(foreign.href).catch(() => {}); // the provider's session answers at once
-  const foreignCallback = await heldForeign;
-  assert.ok(new URL(foreignCallback).searchParams.get('code'), foreignCallback);
+  const foreignCallback = await atProvider(foreign.href, carol);
+  assert.equal(new URL(foreignCallback).searchParams.get('state'), state);
   await c.goto(foreignCallback);
   await expectRefused(c, 'a code for another client');
 
   // A callback finished in a browser that did not start the attempt (no binding cookie).
   const x = await newPage(browser);
-  const heldX = holdCallback(x);
-  await ssoSignIn(x, server, IDP, carol);
-  const stolen = await heldX;
+  const stolen = await atProvider(await startAttempt(x), carol);
   const y = await newPage(browser);
   await y.goto(stolen);
   await expectRefused(y, 'a callback in another browser');
@@ -242,14 +252,14 @@ test('a tampered state, a replayed callback, a replayed code, a code for another
   for (const reason of ['sso_unknown_state', 'sso_code_refused', 'sso_browser_mismatch']) {
     assert.ok(details.includes(reason), `no sso_login denial with ${reason}:\n${details}`);
   }
-  for (const url of [genuine, stolen, foreignCallback]) {
+  for (const url of [control, genuine, own, fresh, stolen, foreignCallback]) {
     const u = new URL(url);
     for (const v of [u.searchParams.get('code'), u.searchParams.get('state')]) {
       assert.ok(!details.includes(v), 'a code or state in the audit');
       assert.ok(!server.log.includes(v), 'a code or state in the server log');
     }
   }
-  for (const p of [a, w, other, b, c, x, y]) assert.deepEqual(p.problems, []);
+  for (const page of [p, a, w, other, b, c, x, y]) assert.deepEqual(page.problems, []);
 });
 
 test('an ended session at the provider: the next SSO sign-in shows the provider form again', async () => {

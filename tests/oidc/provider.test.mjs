@@ -6,7 +6,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, createPublicKey, randomBytes, verify } from 'node:crypto';
 
-import { startProvider } from './start.mjs';
+import { CookieJar as Jar, signInOverHttp, startProvider } from './start.mjs';
 
 const CALLBACK = 'http://127.0.0.1:9/v1/auth/sso/callback';
 const SECRET = 'test-client-secret-0123456789abcdef';
@@ -28,23 +28,6 @@ after(async () => { await idp?.stop(); });
 
 const b64url = (buf) => Buffer.from(buf).toString('base64url');
 
-/** A cookie jar good enough for one origin: name -> value, deletions honoured. */
-class Jar {
-    constructor() { this.cookies = new Map(); }
-    store(res) {
-        for (const line of res.headers.getSetCookie()) {
-            const [pair, ...attrs] = line.split(';');
-            const i = pair.indexOf('=');
-            const name = pair.slice(0, i).trim();
-            const value = pair.slice(i + 1).trim();
-            const expired = attrs.some((a) => /^\s*expires=.*1970/i.test(a) || /^\s*max-age=0\s*$/i.test(a));
-            if (expired || value === '') this.cookies.delete(name);
-            else this.cookies.set(name, value);
-        }
-    }
-    header() { return [...this.cookies].map(([k, v]) => `${k}=${v}`).join('; '); }
-}
-
 function authorizeUrl(clientId, { scope = 'openid', pkce = true, extra = {} } = {}) {
     const verifier = b64url(randomBytes(32));
     const state = b64url(randomBytes(16));
@@ -58,37 +41,7 @@ function authorizeUrl(clientId, { scope = 'openid', pkce = true, extra = {} } = 
     return { url: url.href, verifier, state, nonce };
 }
 
-/** Follows the provider's redirects; fills the login form when shown (if credentials are given). */
-async function drive(start, jar, credentials) {
-    let url = start;
-    let method = 'GET';
-    let body;
-    let formsSeen = 0;
-    for (let hop = 0; hop < 20; hop += 1) {
-        const res = await fetch(url, {
-            method, body, redirect: 'manual',
-            headers: { cookie: jar.header(), ...(body ? { 'content-type': 'application/x-www-form-urlencoded' } : {}) },
-        });
-        jar.store(res);
-        method = 'GET';
-        body = undefined;
-        if (res.status >= 300 && res.status < 400) {
-            const next = new URL(res.headers.get('location'), url);
-            if (next.origin !== idp.issuer) return { callback: next, formsSeen };
-            url = next.href;
-            continue;
-        }
-        const html = await res.text();
-        const form = html.match(/<form method="post" action="([^"]+\/login)"/);
-        if (!form) return { status: res.status, html, formsSeen };
-        formsSeen += 1;
-        if (!credentials || formsSeen > 1) return { status: res.status, html, formsSeen };
-        url = new URL(form[1], url).href;
-        method = 'POST';
-        body = new URLSearchParams(credentials).toString();
-    }
-    throw new Error('too many redirects');
-}
+const drive = (url, jar, credentials) => signInOverHttp(idp.issuer, url, credentials, jar);
 
 async function exchange(code, verifier, clientId, secret) {
     const form = new URLSearchParams({ grant_type: 'authorization_code', code, redirect_uri: CALLBACK, code_verifier: verifier });

@@ -1,6 +1,8 @@
 // Starts tests/oidc/provider.mjs as a child process for Node tests (the browser suite, this
 // folder's own test): writes the config to a temporary file, waits for the listening line, and
-// returns the issuer with helpers. The Rust twin is crates/testkit/src/oidc_provider.rs.
+// returns the issuer with helpers; and `signInOverHttp`, a person at the provider driven over HTTP
+// that stops at the first redirect leaving it (Signet's callback, unfollowed). The Rust twin of
+// both is crates/testkit/src/oidc_provider.rs.
 import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -60,4 +62,62 @@ export async function startProvider(config) {
         },
         log: () => out + err,
     };
+}
+
+/** The cookies one browser holds for the provider's origin (one origin: name -> value). */
+export class CookieJar {
+    constructor() { this.cookies = new Map(); }
+
+    store(res) {
+        for (const line of res.headers.getSetCookie()) {
+            const [pair, ...attrs] = line.split(';');
+            const i = pair.indexOf('=');
+            const name = pair.slice(0, i).trim();
+            const value = pair.slice(i + 1).trim();
+            const expired = attrs.some((a) => /^\s*expires=.*1970/i.test(a) || /^\s*max-age=0\s*$/i.test(a));
+            if (expired || value === '') this.cookies.delete(name);
+            else this.cookies.set(name, value);
+        }
+    }
+
+    header() { return [...this.cookies].map(([k, v]) => `${k}=${v}`).join('; '); }
+}
+
+/**
+ * Opens `start` (an authorization URL at the provider `issuer`) with `jar`, follows the
+ * provider's own redirects, posts its login form with `credentials` ({username, password}) when
+ * shown (once), and stops at the first redirect elsewhere. Resolves with `{callback: URL}` there,
+ * or `{status, html}` for a page that is not a redirect out (the form again, an error page), with
+ * `formsSeen` either way.
+ */
+export async function signInOverHttp(issuer, start, credentials, jar = new CookieJar()) {
+    const origin = new URL(issuer).origin;
+    let url = start;
+    let method = 'GET';
+    let body;
+    let formsSeen = 0;
+    for (let hop = 0; hop < 20; hop += 1) {
+        const res = await fetch(url, {
+            method, body, redirect: 'manual',
+            headers: { cookie: jar.header(), ...(body ? { 'content-type': 'application/x-www-form-urlencoded' } : {}) },
+        });
+        jar.store(res);
+        method = 'GET';
+        body = undefined;
+        if (res.status >= 300 && res.status < 400) {
+            const next = new URL(res.headers.get('location'), url);
+            if (next.origin !== origin) return { callback: next, formsSeen };
+            url = next.href;
+            continue;
+        }
+        const html = await res.text();
+        const form = html.match(/<form method="post" action="([^"]+\/login)"/);
+        if (!form) return { status: res.status, html, formsSeen };
+        formsSeen += 1;
+        if (!credentials || formsSeen > 1) return { status: res.status, html, formsSeen };
+        url = new URL(form[1], url).href;
+        method = 'POST';
+        body = new URLSearchParams({ username: credentials.username, password: credentials.password }).toString();
+    }
+    throw new Error(`more than 20 redirects from ${start}`);
 }

@@ -3,10 +3,42 @@
 
 import * as api from './api.js';
 import { h, screen, card, table, when, mono, badge, action, field, form, announce, button, modal, fail } from './page.js';
-import { passkeysSupported, passkeyCreation } from './auth.js';
+import { passkeysSupported, passkeyCreation, ssoLink } from './auth.js';
+
+/**
+ * The person's linked provider identities and the providers they could link; `null` when the
+ * server has no SSO (an older one) so the card is left out.
+ */
+async function ssoState() {
+  try {
+    const [linked, options] = await Promise.all([api.get('/v1/admin/account/sso'), api.raw('GET', '/v1/auth/sso/providers')]);
+    return { identities: linked.identities || [], providers: options.providers || [] };
+  } catch (e) {
+    if (e.status === 401) throw e;
+    return null;
+  }
+}
+
+function ssoCard(sso, reload) {
+  if (!sso || (!sso.identities.length && !sso.providers.length)) return null;
+  const linkedIds = new Set(sso.identities.map((i) => i.providerId));
+  const linkable = sso.providers.filter((p) => !linkedIds.has(p.id));
+  return card('Single sign-on',
+    h('p', { class: 'muted small' }, 'Identities at your organisation’s sign-in provider that sign you in here.'),
+    table('Linked identities', ['Provider', 'Subject', 'Linked', 'Last sign-in', 'Actions'], sso.identities.map((i) => [
+      i.providerName, mono(i.subject), when(i.linkedAt), when(i.lastLoginAt),
+      action('Unlink', async () => {
+        await api.post(`/v1/admin/account/sso/${api.seg(i.providerId)}/delete`, {});
+        await reload();
+        announce(`Unlinked from ${i.providerName}.`);
+      }, { cls: 'small danger', confirmText: `Unlink your ${i.providerName} identity? You can no longer sign in with ${i.providerName} until you link it again.` })]),
+    'No linked identities.'),
+    linkable.length ? h('div', { class: 'actions top-gap', id: 'sso-link' },
+      linkable.map((p) => ssoLink(p, `Link ${p.name}`, 'link', { back: '#/account' }))) : null);
+}
 
 export async function accountPage() {
-  const a = await api.get('/v1/admin/account');
+  const [a, sso] = await Promise.all([api.get('/v1/admin/account'), ssoState()]);
   const reload = () => accountPage();
   const u = a.user || {};
 
@@ -68,6 +100,7 @@ export async function accountPage() {
           }, { cls: 'small danger', confirmText: `Remove the passkey ${p.name}?` }))]),
       'No passkeys yet. A passkey signs you in without a password or code.'),
       h('div', { class: 'top-gap' }, addPasskey)),
+    ssoCard(sso, reload),
     card('Password', password),
     card('Sessions', table('Sessions', ['Browser', 'From', 'Started', 'Last seen', ''],
       sessions.map((s) => [h('span', { class: 'small' }, s.userAgent || '—'), mono(s.ip), when(s.createdAt), when(s.lastSeenAt),

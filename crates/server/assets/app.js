@@ -1,8 +1,8 @@
 // The dashboard shell: who is signed in, the navigation, and the hash router.
 
 import * as api from './api.js';
-import { h, clear, screen, fail, button, beginRoute } from './page.js';
-import { loginPage, setupPage, invitePage, stepUp, logout } from './auth.js';
+import { h, clear, screen, fail, announce, button, beginRoute } from './page.js';
+import { loginPage, setupPage, invitePage, stepUp, logout, takeSsoReturn } from './auth.js';
 import { overviewPage } from './overview.js';
 import { projectsPage } from './projects.js';
 import { secretsPage } from './secrets.js';
@@ -16,6 +16,7 @@ import { leasesPage } from './leases.js';
 import { accountPage } from './account.js';
 import { sharePage, openSharePage } from './share.js';
 import { alertsPage } from './alerts.js';
+import { ssoPage } from './sso.js';
 
 const PAGES = [
   ['', 'Overview', overviewPage],
@@ -29,6 +30,7 @@ const PAGES = [
   ['audit', 'Audit log', auditPage],
   ['alerts', 'Alerts', alertsPage, (role) => role === 'owner' || role === 'admin'],
   ['users', 'Users', usersPage, (role) => role === 'owner' || role === 'admin'],
+  ['sso', 'Single sign-on', ssoPage, (role) => role === 'owner'],
   ['share', 'Share', sharePage, (role) => role !== 'viewer'],
   ['account', 'Account', accountPage],
 ];
@@ -36,7 +38,8 @@ const PAGES = [
 const PUBLIC = { login: loginPage, setup: setupPage, invite: invitePage, s: openSharePage };
 
 function route() {
-  const parts = location.hash.replace(/^#\/?/, '').split('/');
+  // `#/login?sso=failed`: the query belongs to the page, not to its name.
+  const parts = location.hash.replace(/^#\/?/, '').split('?')[0].split('/');
   return { name: parts[0] || '', arg: parts.slice(1).map(decodeURIComponent).join('/') };
 }
 
@@ -91,6 +94,14 @@ async function render() {
     return;
   }
   if (ticket !== rendering) return;
+  // Back from the provider after an SSO sign-in, link or step-up: the server always lands on
+  // `#/`, so go on to the page the person started from.
+  const back = takeSsoReturn();
+  if (back && name === '' && back.hash && back.hash !== location.hash && back.hash !== '#/') {
+    if (back.purpose === 'step_up' && api.session.stepUpUntil > Date.now()) announce('Confirmed. Repeat the action to go on.');
+    location.hash = back.hash;
+    return;
+  }
   shell(true);
   const page = PAGES.find(([path]) => path === name);
   if (!page) {

@@ -31,12 +31,78 @@ function signedIn(answer) {
   location.hash = back && !back.startsWith('#/login') ? back : '#/';
 }
 
-export async function loginPage() {
-  let setupOpen = false;
+const SSO_RETURN = 'signet.sso-return';
+
+/**
+ * Remembers, before the browser leaves for the provider, where to come back to: the server
+ * ends every SSO round trip on `#/` (or `#/account`), not on the page the person was on.
+ */
+function rememberSsoReturn(purpose, hash) {
+  sessionStorage.setItem(SSO_RETURN, JSON.stringify({ purpose, hash, at: Date.now() }));
+}
+
+/** The remembered return of an SSO round trip begun in the last ten minutes (used once). */
+export function takeSsoReturn() {
+  const raw = sessionStorage.getItem(SSO_RETURN);
+  if (!raw) return null;
+  sessionStorage.removeItem(SSO_RETURN);
   try {
-    setupOpen = (await api.raw('GET', '/v1/auth/setup')).open === true;
-  } catch { /* an older server: no hint */ }
-  const err = h('p', { class: 'error-text', role: 'alert' });
+    const r = JSON.parse(raw);
+    return r && typeof r.hash === 'string' && r.hash.startsWith('#/') && Date.now() - r.at < 600000 ? r : null;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * A link that starts an SSO round trip (a plain navigation: the server answers with a redirect
+ * to the provider and sets the cookie that binds the attempt to this browser).
+ */
+export function ssoLink(provider, text, purpose, { cls = 'button', back } = {}) {
+  const q = purpose && purpose !== 'login' ? `?purpose=${encodeURIComponent(purpose)}` : '';
+  return h('a', {
+    href: `/v1/auth/sso/${api.seg(provider.id)}/start${q}`,
+    class: cls,
+    on: { click: () => rememberSsoReturn(purpose || 'login', back ?? location.hash) },
+  }, text);
+}
+
+/** What the sign-in page offers; an older server without SSO offers nothing. */
+async function ssoOptions() {
+  try {
+    const o = await api.raw('GET', '/v1/auth/sso/providers');
+    return { providers: Array.isArray(o.providers) ? o.providers : [], required: o.required === true };
+  } catch {
+    return { providers: [], required: false };
+  }
+}
+
+const SSO_FAILED = 'Single sign-on did not complete. Try again, or ask an administrator.';
+const SSO_REQUIRED = 'This vault requires single sign-on.';
+
+export async function loginPage() {
+  const query = new URLSearchParams(location.hash.split('?')[1] || '');
+  const ssoFailed = query.get('sso') === 'failed';
+  if (ssoFailed) {
+    // A link or step-up the provider refused also ends here, with the session still good: go
+    // back to where it started and say so there.
+    const back = takeSsoReturn();
+    if (back && back.purpose !== 'login') {
+      try {
+        api.adopt(await api.raw('GET', '/v1/auth/session'));
+        location.hash = back.hash;
+        announce(SSO_FAILED, 'error');
+        return;
+      } catch { /* signed out meanwhile: the sign-in page it is */ }
+    }
+  }
+  let setupOpen = false;
+  const [setup, sso] = await Promise.all([
+    api.raw('GET', '/v1/auth/setup').catch(() => ({})),
+    ssoOptions(),
+  ]);
+  setupOpen = setup.open === true;
+  const err = h('p', { class: 'error-text', role: 'alert', id: 'login-error' });
   const useRecovery = h('input', { type: 'checkbox', id: 'use-recovery' });
   const totp = field('Authenticator code', {
     name: 'totp', autocomplete: 'one-time-code', inputmode: 'numeric', id: 'login-totp',
@@ -47,6 +113,7 @@ export async function loginPage() {
     totp.hidden = useRecovery.checked;
     recovery.hidden = !useRecovery.checked;
   });
+  const refused = (e, fallback) => (e.status === 403 && e.code === 'sso_required' ? SSO_REQUIRED : fallback);
   const f = form('stack', [
     field('Username or email', { name: 'login', autocomplete: 'username webauthn', required: true, id: 'login-name' }),
     field('Password', { name: 'password', type: 'password', autocomplete: 'current-password', required: true, id: 'login-password' }),
@@ -63,7 +130,7 @@ export async function loginPage() {
     } catch (e) {
       err.textContent = e.status === 429
         ? 'Too many attempts. Wait a few minutes, then try again.'
-        : e.status === 401 ? 'Those details did not match. Check them and try again.' : e.message;
+        : e.status === 401 ? 'Those details did not match. Check them and try again.' : refused(e, e.message);
       f.elements.password.value = '';
     }
   });
@@ -75,16 +142,42 @@ export async function loginPage() {
       const credential = await passkeyAssertion(start.publicKey);
       signedIn(await api.raw('POST', '/v1/auth/passkey/login/finish', { challengeId: start.challengeId, credential }));
     } catch (e) {
-      err.textContent = e.name === 'NotAllowedError' ? 'The passkey prompt was closed.' : `Passkey sign-in failed: ${e.message}`;
+      err.textContent = e.name === 'NotAllowedError' ? 'The passkey prompt was closed.' : refused(e, `Passkey sign-in failed: ${e.message}`);
     } finally {
       passkey.disabled = false;
     }
   }) : null;
+
+  const ssoButtons = sso.providers.map((p) => {
+    const a = ssoLink(p, `Sign in with ${p.name}`, 'login', { cls: 'button primary wide', back: sessionStorage.getItem('signet.after-login') || '#/' });
+    a.addEventListener('click', () => sessionStorage.removeItem('signet.after-login'));
+    return a;
+  });
+  const local = [f, passkey ? h('hr', { class: 'sep' }) : null, passkey];
+  let localBlock;
+  if (sso.required) {
+    // The password form is for the break-glass owner alone: out of everyone else's way.
+    localBlock = h('details', { class: 'break-glass', id: 'break-glass' },
+      h('summary', null, 'Break-glass sign-in'),
+      h('p', { class: 'muted small' }, 'For the vault\u2019s break-glass owner only, when single sign-on is unavailable.'),
+      local);
+  } else {
+    localBlock = h('div', null, ssoButtons.length ? h('p', { class: 'muted small or' }, 'Or sign in with your Signet password') : null, local);
+  }
   const main = screen('Sign in',
     setupOpen ? h('p', { class: 'callout' }, 'This server has no users yet. Open the setup link the server printed when it started.') : null,
-    card(null, f, passkey ? h('hr', { class: 'sep' }) : null, passkey));
+    ssoFailed ? h('p', { class: 'callout error', role: 'alert', id: 'sso-failed' }, SSO_FAILED) : null,
+    card(null,
+      sso.required ? h('p', null, SSO_REQUIRED) : null,
+      ssoButtons.length ? h('div', { class: 'sso-buttons stack-sm' }, ssoButtons) : null,
+      ssoButtons.length ? h('hr', { class: 'sep' }) : null,
+      localBlock));
   main.classList.add('narrow');
-  f.elements.login.focus();
+  if (sso.required && ssoButtons.length) ssoButtons[0].focus();
+  else if (!sso.required) f.elements.login.focus();
+  if (sso.required) {
+    localBlock.addEventListener('toggle', () => { if (localBlock.open) f.elements.login.focus(); });
+  }
 }
 
 function showEnrollment(title, answer) {
@@ -149,20 +242,51 @@ export function invitePage(code) {
 }
 
 /**
- * Asks for a second factor before a sensitive action. Resolves true when the server accepted
- * one, false when the user cancelled.
+ * The second factors this person can confirm with now: their authenticator and passkeys as the
+ * account page lists them, and, when the vault trusts the provider's MFA, each linked provider.
+ * When the account cannot be read (an older server), both Signet factors are offered.
  */
-export function stepUp() {
+async function stepUpOptions() {
+  const out = { totp: true, passkey: passkeysSupported(), providers: [] };
+  const [account, vault, linked] = await Promise.all([
+    api.raw('GET', '/v1/admin/account').catch(() => null),
+    api.raw('GET', '/v1/admin/vault').catch(() => null),
+    api.raw('GET', '/v1/admin/account/sso').catch(() => null),
+  ]);
+  if (account) {
+    out.totp = account.totpEnabled === true;
+    out.passkey = passkeysSupported() && Array.isArray(account.passkeys) && account.passkeys.length > 0;
+  }
+  if (vault && vault.ssoTrustProviderMfa === true && linked && Array.isArray(linked.identities)) {
+    out.providers = linked.identities.map((i) => ({ id: i.providerId, name: i.providerName }));
+  }
+  return out;
+}
+
+/**
+ * Asks for a second factor before a sensitive action. Resolves true when the server accepted
+ * one, false when the user cancelled. Confirming through the provider leaves the page (the
+ * action is then repeated by the person once they are back).
+ */
+export async function stepUp() {
+  const opts = await stepUpOptions();
   return new Promise((resolve) => {
     let ok = false;
     const err = h('p', { class: 'error-text', role: 'alert' });
     const code = field('Authenticator code', { name: 'totp', autocomplete: 'one-time-code', inputmode: 'numeric', id: 'stepup-totp' });
     const confirm = h('button', { type: 'submit', class: 'primary' }, 'Confirm');
+    const none = !opts.totp && !opts.passkey && !opts.providers.length;
     const f = h('form', { class: 'stack', method: 'dialog' },
-      h('p', null, 'This action needs a fresh second factor.'), code, err,
+      h('p', null, 'This action needs a fresh second factor.'),
+      none ? h('p', { class: 'callout' }, 'Add an authenticator app or a passkey on your ',
+        h('a', { href: '#/account', on: { click: () => d.close() } }, 'Account'), ' page first.') : null,
+      opts.totp ? code : null,
+      err,
+      opts.providers.length ? h('div', { class: 'actions' }, opts.providers.map((p) =>
+        ssoLink(p, `Confirm with ${p.name}`, 'step_up'))) : null,
       h('div', { class: 'actions' },
         button('Cancel', () => d.close()),
-        passkeysSupported() ? button('Use a passkey', async () => {
+        opts.passkey ? button('Use a passkey', async () => {
           err.textContent = '';
           try {
             const start = await api.raw('POST', '/v1/auth/step-up/passkey/start', {});
@@ -175,9 +299,10 @@ export function stepUp() {
             err.textContent = e.name === 'NotAllowedError' ? 'The passkey prompt was closed.' : e.message;
           }
         }) : null,
-        confirm));
+        opts.totp ? confirm : null));
     f.addEventListener('submit', async (ev) => {
       ev.preventDefault();
+      if (!opts.totp) return;
       err.textContent = '';
       confirm.disabled = true;
       try {
@@ -196,7 +321,7 @@ export function stepUp() {
     const d = modal('Confirm it is you', f, []);
     d.id = 'step-up';
     d.addEventListener('close', () => resolve(ok));
-    code.control.focus();
+    if (opts.totp) code.control.focus();
   });
 }
 

@@ -144,13 +144,25 @@ export function copyable(text, label = 'Copy') {
   return h('div', { class: 'copyrow' }, code, b);
 }
 
-/** A modal built on <dialog>: focus is trapped and Escape cancels, for free. */
-export function modal(title, body, buttons) {
+/**
+ * A modal built on <dialog>: focus is trapped and Escape cancels, for free. On close, focus goes
+ * back to what opened it, or, when a reload replaced that element, to `returnFocus()`'s answer.
+ */
+export function modal(title, body, buttons, { returnFocus } = {}) {
   const id = `d${++fieldSeq}`;
+  const opener = document.activeElement;
   const d = h('dialog', { 'aria-labelledby': id }, h('h2', { id }, title), body,
     h('div', { class: 'actions' }, buttons));
   document.body.appendChild(d);
-  d.addEventListener('close', () => d.remove());
+  d.addEventListener('close', () => {
+    d.remove();
+    // The close event comes before a caller's reload finishes: wait for it, then place focus.
+    setTimeout(() => {
+      if (document.querySelector('dialog[open]')) return;
+      const target = (opener && opener.isConnected && opener !== document.body) ? opener : (returnFocus && returnFocus());
+      if (target && target.isConnected) target.focus({ preventScroll: false });
+    }, 0);
+  });
   d.showModal();
   return d;
 }
@@ -208,13 +220,58 @@ export function form(cls, fields, submitText, fn) {
   f.addEventListener('submit', async (ev) => {
     ev.preventDefault();
     submit.disabled = true;
+    f.setAttribute('aria-busy', 'true');
     try {
       await fn(values(f), f);
     } catch (e) {
       fail(e);
     } finally {
       submit.disabled = false;
+      f.setAttribute('aria-busy', 'false');
     }
   });
   return f;
+}
+
+/**
+ * Shows `text` as the error of a field made by `field()` (or clears it when `text` is empty):
+ * next to the control, linked by aria-describedby, with aria-invalid, so a screen reader reads
+ * it with the field and the person sees which field it is about.
+ */
+export function fieldError(wrap, text) {
+  const c = wrap.control;
+  const id = `${c.id}-error`;
+  let el = wrap.querySelector(`[id="${id}"]`);
+  const described = (c.getAttribute('aria-describedby') || '').split(' ').filter((x) => x && x !== id);
+  if (!text) {
+    if (el) el.remove();
+    c.removeAttribute('aria-invalid');
+    if (described.length) c.setAttribute('aria-describedby', described.join(' '));
+    else c.removeAttribute('aria-describedby');
+    return;
+  }
+  if (!el) {
+    el = h('span', { class: 'error-text field-error', id });
+    wrap.appendChild(el);
+  }
+  el.textContent = text;
+  c.setAttribute('aria-invalid', 'true');
+  c.setAttribute('aria-describedby', [...described, id].join(' '));
+}
+
+/** Clears every field error inside `root`. */
+export function clearFieldErrors(root) {
+  for (const el of root.querySelectorAll('.field-error')) {
+    const wrap = el.closest('.field');
+    if (wrap && wrap.control) fieldError(wrap, '');
+    else el.remove();
+  }
+}
+
+/** An error sentence from a server message: `issuer must be …` becomes `Issuer must be ….` */
+export function sentence(text) {
+  const t = String(text || '').trim();
+  if (!t) return 'Something went wrong.';
+  const s = t[0].toUpperCase() + t.slice(1);
+  return /[.!?]$/.test(s) ? s : `${s}.`;
 }

@@ -120,6 +120,11 @@ const ASSETS: &[(&str, &str, &[u8])] = &[
         "text/javascript; charset=utf-8",
         include_bytes!("../assets/alerts.js"),
     ),
+    (
+        "sso.js",
+        "text/javascript; charset=utf-8",
+        include_bytes!("../assets/sso.js"),
+    ),
 ];
 
 const INDEX: &[u8] = include_bytes!("../assets/index.html");
