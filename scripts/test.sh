@@ -69,6 +69,9 @@ SIGNET_BIN="${CARGO_TARGET_DIR:-$PWD/target}/debug/signet" .venv/bin/python -m p
 step "/metrics parsed by the official Prometheus client's parsers against a real server"
 SIGNET_BIN="${CARGO_TARGET_DIR:-$PWD/target}/debug/signet" .venv/bin/python -m pytest -q tests/metrics
 
+step "the test OpenID provider checks itself as an OIDC client would (the SSO tests rely on it)"
+(cd tests/oidc && node --test)
+
 step "dashboard in headless Chromium (playwright-core, node:test)"
 # `cargo test` above built the binary (the end-to-end tests run it); a separate `cargo build`
 # would unify features differently and compile everything again.
