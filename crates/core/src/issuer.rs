@@ -196,7 +196,9 @@ fn check_text(what: &str, v: &str, max: usize) -> CoreResult<()> {
     Ok(())
 }
 
-fn check_issuer_url(url: &str) -> CoreResult<()> {
+/// An issuer URL as it must appear in `iss`: `https://` (or `http://`, which the outbound guard
+/// allows only to loopback), ASCII, no whitespace, query or fragment. Shared with SSO providers.
+pub(crate) fn check_issuer_url(url: &str) -> CoreResult<()> {
     let scheme_ok = url.starts_with("https://") || url.starts_with("http://");
     let ok = scheme_ok
         && url.len() <= 2048

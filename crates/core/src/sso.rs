@@ -443,20 +443,8 @@ fn check_claim_name(what: &str, v: &str) -> CoreResult<()> {
 }
 
 fn check_issuer(url: &str) -> CoreResult<()> {
-    let ok = (url.starts_with("https://") || url.starts_with("http://"))
-        && url.len() <= 2048
-        && url.is_ascii()
-        && !url
-            .chars()
-            .any(|c| c.is_ascii_whitespace() || c.is_ascii_control())
-        && !url.contains(['?', '#']);
-    if ok {
-        Ok(())
-    } else {
-        Err(CoreError::bad(
-            "issuer must be the provider's exact issuer: an https:// URL without query or fragment",
-        ))
-    }
+    // The same rule as a workload issuer's: the exact `iss`, nothing a parser would normalise.
+    crate::issuer::check_issuer_url(url)
 }
 
 fn scopes(list: Option<Vec<String>>) -> CoreResult<Vec<String>> {
