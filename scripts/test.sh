@@ -13,11 +13,12 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # CI (CI=true) builds once, from a fresh clone: incremental compilation's caches would only be
-# written, never read, and full debug info is written for every crate and test binary and linked
-# into each; line tables keep file and line in a failing test's backtrace. Set here, not per
-# command, so clippy, the tests and the binaries the later steps run share one profile.
+# written, never read. (The dev profile already keeps line tables only, Cargo.toml: file and line
+# in a failing test's backtrace without full debug info linked into every test binary.) Set
+# here, not per command, so clippy, the tests and the binaries the later steps run share one
+# profile.
 if [ "${CI:-}" = true ]; then
-  export CARGO_INCREMENTAL=0 CARGO_PROFILE_DEV_DEBUG=line-tables-only
+  export CARGO_INCREMENTAL=0
 fi
 
 # Each step's heading also says how long the run has taken so far, so a slow CI run shows where.
