@@ -173,6 +173,20 @@ vocabulary! {
         SsoMappingCreate = "sso_mapping_create";
         /// An owner removed a claim-to-role mapping.
         SsoMappingDelete = "sso_mapping_delete";
+        // Keys and backups (issue 15 §2), as operators run them.
+        /// A new root key generation became current; every root-sealed value is re-wrapped
+        /// under it. `detail` names the old and new generations.
+        RootKeyRotate = "root_key_rotate";
+        /// A root key generation nothing refers to any more was retired: its sealed copy is
+        /// gone from the store. `detail` names the generation.
+        RootKeyRetire = "root_key_retire";
+        /// A project's key was replaced and every version's data key re-wrapped under the new
+        /// one. `target` is the project.
+        ProjectKeyRotate = "project_key_rotate";
+        /// An encrypted backup was taken; `detail` holds the manifest's audit head.
+        BackupCreate = "backup_create";
+        /// The store was restored from a backup; `detail` holds the backup's manifest id.
+        BackupRestore = "backup_restore";
         // AI agents (issue 14 §2), as operators manage them.
         /// A pending machine was approved as an AI agent, with its scopes.
         AiAgentApprove = "ai_agent_approve";
