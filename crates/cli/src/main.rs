@@ -20,6 +20,7 @@ mod ai_agent;
 mod alert;
 mod allowlist;
 mod audit;
+mod backup;
 mod budget;
 mod child;
 mod completions;
@@ -37,6 +38,7 @@ mod manual;
 mod mcp;
 mod output;
 mod policy;
+mod progress;
 mod project;
 mod rotation;
 mod secret;
@@ -100,6 +102,11 @@ enum Command {
     Operator(OperatorCommand),
     /// The database itself: copy an installation to another backend (runs on the server host).
     Storage(storage::StorageArgs),
+    /// Take an encrypted, verified backup of a running installation (runs on the server host);
+    /// `keygen` makes a backup key, `inspect` reads a backup's manifest.
+    Backup(backup::BackupArgs),
+    /// Restore a backup into a new, empty database and verify it (runs on the server host).
+    Restore(backup::RestoreArgs),
     /// Human accounts (`create-owner` runs on the server host).
     User(account::UserArgs),
     /// Sign in with a password and a second factor, or through single sign-on (`--sso`); makes
@@ -231,6 +238,14 @@ async fn dispatch(command: Command, json: bool) -> anyhow::Result<ExitCode> {
         Command::Storage(args) => {
             serve::init_logging(false, "warn");
             storage::run(args, json).await
+        }
+        Command::Backup(args) => {
+            serve::init_logging(false, "warn");
+            backup::backup(args, json).await
+        }
+        Command::Restore(args) => {
+            serve::init_logging(false, "warn");
+            backup::restore(args, json).await
         }
         Command::User(args) => account::user(args, json).await,
         Command::Login(args) => account::login(args, json).await,

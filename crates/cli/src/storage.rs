@@ -10,6 +10,7 @@ use serde_json::json;
 use signet_server::install::{self, DatabaseUrl};
 
 use crate::output;
+use crate::progress::{Progress, Unit};
 
 /// `signet storage`.
 #[derive(Debug, clap::Args)]
@@ -50,7 +51,9 @@ pub async fn run(args: StorageArgs, json: bool) -> Result<ExitCode> {
 }
 
 async fn migrate(from: &DatabaseUrl, to: &DatabaseUrl, json: bool) -> Result<ExitCode> {
-    let copied = install::transfer(from, to).await?;
+    let progress = Progress::start("copying", None, Unit::Items);
+    let copied = install::transfer_watched(from, to, &progress).await?;
+    progress.finish();
     let rows: usize = copied.tables.iter().map(|(_, rows)| rows).sum();
     if json {
         let counts: Vec<_> = copied

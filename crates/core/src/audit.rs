@@ -145,6 +145,41 @@ impl AuditLog {
     }
 }
 
+/// Host-side commands (`signet backup`, `signet restore`), run by whoever holds the server's
+/// files rather than by an authenticated operator: their records name the system as actor and
+/// `local` as source, like `signet server create-owner`'s.
+impl AuditLog {
+    /// Appends one record about a host-side command (`BackupCreate`, `BackupRestore`) through
+    /// the journal, so it is chained like any other. Fails closed: a command that could not
+    /// record itself must not go on.
+    pub async fn record_host_action(
+        &self,
+        action: AuditAction,
+        target: &str,
+        detail: &str,
+    ) -> CoreResult<()> {
+        let e = self.cx.event(
+            &Actor::new(ActorKind::System, "", "local"),
+            action,
+            target,
+            AuditResult::Ok,
+            detail,
+        );
+        self.cx.journal(vec![e], Vec::new()).await
+    }
+
+    /// Checks the whole chain as `signet audit verify` does, without an operator and without
+    /// recording the check (a restore records itself right after).
+    pub async fn verify_host(&self) -> CoreResult<VerifyReport> {
+        verify_chain(
+            self.cx.store.as_ref(),
+            self.cx.chain.as_ref(),
+            &self.archive_key(),
+        )
+        .await
+    }
+}
+
 /// What one `signet audit archive` call did.
 #[derive(Debug, Default)]
 pub struct Archived {

@@ -18,11 +18,13 @@
 #![forbid(unsafe_code)]
 
 mod aad;
+pub mod backup;
 mod envelope;
 pub mod generator;
 mod root;
 
 pub use aad::{RecordAad, RecordKind, SecretAad, ShareAad};
+pub use backup::BackupKey;
 pub use envelope::{DataKey, ProjectKey, SealedValue};
 pub use root::{AuditKey, KeyCheck, RootKey, WrappedProjectKey};
 

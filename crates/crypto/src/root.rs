@@ -210,6 +210,17 @@ impl fmt::Debug for RootKey {
     }
 }
 
+/// Backups (`signet backup` without `--key-file`).
+const INFO_BACKUP: &[u8] = b"signet/v1/backup-key";
+
+impl RootKey {
+    /// The key that encrypts backups taken without a backup key file: its own HKDF label, so a
+    /// backup file's key opens nothing else in the installation.
+    pub fn backup_key(&self) -> crate::BackupKey {
+        crate::BackupKey::from_bytes(self.derive(INFO_BACKUP))
+    }
+}
+
 /// A stored project key, sealed under the root key's project-KEK.
 #[derive(Clone, PartialEq, Eq)]
 pub struct WrappedProjectKey(pub Vec<u8>);

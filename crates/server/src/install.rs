@@ -458,6 +458,14 @@ pub struct Transfer {
 /// it again. Needs no root key, since nothing is decrypted: ciphertexts, wrapped keys and audit
 /// hashes travel byte for byte. The source may stay in use; the copy is one consistent snapshot.
 pub async fn transfer(from: &DatabaseUrl, to: &DatabaseUrl) -> Result<Transfer, TransferError> {
+    transfer_with(from, to, &Unwatched).await
+}
+
+async fn transfer_with(
+    from: &DatabaseUrl,
+    to: &DatabaseUrl,
+    watch: &dyn Watch,
+) -> Result<Transfer, TransferError> {
     // Opening a missing SQLite file would create it, and then report an empty source.
     if let DatabaseUrl::Sqlite(path) = from
         && !path.exists()
@@ -487,6 +495,9 @@ pub async fn transfer(from: &DatabaseUrl, to: &DatabaseUrl) -> Result<Transfer, 
         .export_tables()
         .await
         .map_err(|e| TransferError::Export(from.clone(), failed(e)))?;
+    let rows: usize = tables.iter().map(|t| t.rows.len()).sum();
+    watch.total(rows as u64);
+    watch.step(&format!("writing {} tables", tables.len()));
     match target.import_tables(tables.clone()).await {
         Ok(()) => {}
         Err(StoreError::Conflict(Conflict::NotEmpty)) => {
@@ -494,6 +505,8 @@ pub async fn transfer(from: &DatabaseUrl, to: &DatabaseUrl) -> Result<Transfer, 
         }
         Err(e) => return Err(TransferError::Import(to.clone(), failed(e))),
     }
+    watch.advance(rows as u64);
+    watch.step("verifying the copy");
     let copy = target
         .export_tables()
         .await
@@ -571,6 +584,330 @@ fn first_difference<'a>(expected: &'a [Table], actual: &[Table]) -> Option<&'a s
         }
     }
     (actual.len() != expected.len()).then_some("(extra tables)")
+}
+
+// ---------------------------------------------------------------------------------------------
+// Backups (`signet backup`, `signet restore`, issue 15 §2) and progress on long host-side work.
+// The file format and its encryption are pure (`signet_store::backup`, `signet_crypto::backup`);
+// the CLI reads and writes the file. What needs a store or the root key is here.
+
+/// What long host-side work reports as it goes; the CLI draws it as a progress bar on a
+/// terminal. Every method has a default that does nothing.
+pub trait Watch: Send + Sync {
+    /// A new phase ("exporting", "importing 40 rows").
+    fn step(&self, _what: &str) {}
+    /// The phase's total, once known.
+    fn total(&self, _total: u64) {}
+    /// `n` more done.
+    fn advance(&self, _n: u64) {}
+}
+
+/// Watches nothing.
+pub struct Unwatched;
+
+impl Watch for Unwatched {}
+
+/// [`transfer`], reporting its phases and rows to `watch`.
+pub async fn transfer_watched(
+    from: &DatabaseUrl,
+    to: &DatabaseUrl,
+    watch: &dyn Watch,
+) -> Result<Transfer, TransferError> {
+    watch.step("reading the source");
+    let copied = transfer_with(from, to, watch).await?;
+    Ok(copied)
+}
+
+/// The root key of the installation `config` describes, read and never created: a backup or a
+/// restore must not mint a key for a data folder that lacks one.
+fn existing_root_key(config: &ServerConfig) -> Result<RootKey, InstallError> {
+    if let (RootKeySource::DataDir, DatabaseUrl::Sqlite(_)) = (&config.root_key, &config.database) {
+        let path = config.data_dir.join(ROOT_KEY_FILE);
+        return read_key_file(&path)?.ok_or_else(|| {
+            InstallError::MissingRootKey(
+                config.database.to_string(),
+                format!(
+                    "{} not found; copy the installation's root key there (mode 0600) first",
+                    path.display()
+                ),
+            )
+        });
+    }
+    root_key(&config.root_key, &config.data_dir, &config.database)
+}
+
+/// The key that encrypts backups taken without a key file: derived from the root key of the
+/// installation `config` describes.
+pub fn root_backup_key(config: &ServerConfig) -> Result<signet_crypto::BackupKey, InstallError> {
+    Ok(existing_root_key(config)?.backup_key())
+}
+
+/// Why `signet backup` or `signet restore` stopped. Messages say what to do.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum BackupError {
+    /// The installation (or the target's root key) could not be opened.
+    #[error(transparent)]
+    Install(#[from] InstallError),
+    /// No database where the configuration points.
+    #[error("no database at {}; check --data-dir, --config and --database-url", .0.display())]
+    NoDatabase(PathBuf),
+    /// The database holds no vault.
+    #[error("the database {0} holds no vault; there is nothing to back up")]
+    NoVault(DatabaseUrl),
+    /// The store failed.
+    #[error("{1} {0}")]
+    Store(DatabaseUrl, &'static str, #[source] StoreFailure),
+    /// The audit record could not be appended: fail closed.
+    #[error("cannot record the {0} in the audit log of {1}; nothing was done")]
+    Audit(&'static str, DatabaseUrl),
+    /// The restore target holds data.
+    #[error("the target {0} is not empty; restore only into a new database (nothing was changed)")]
+    NotEmpty(DatabaseUrl),
+    /// The backup's vault was written under another root key.
+    #[error(
+        "the backup's vault was written under another root key than the one configured for \
+         {0}; give the target the root key of the backed-up installation (nothing was changed)"
+    )]
+    WrongRootKey(DatabaseUrl),
+    /// The restored copy does not read back as the backup holds it.
+    #[error(
+        "the restored copy in {to} differs from the backup (table {table}); do not use it: \
+         delete it and restore again"
+    )]
+    Differs {
+        /// The target.
+        to: DatabaseUrl,
+        /// The first table that differs.
+        table: String,
+    },
+    /// The restored audit chain does not verify or does not end where the backup's did.
+    #[error(
+        "the restored audit chain in {0} does not verify ({1}); do not use this copy: delete it"
+    )]
+    Chain(DatabaseUrl, String),
+}
+
+/// One consistent snapshot of a running installation, for a backup file.
+pub struct Snapshot {
+    /// The vault.
+    pub vault_id: VaultId,
+    /// `sqlite` or `postgres`.
+    pub backend: &'static str,
+    /// Every table, as [`signet_store::TransferStore::export_tables`] read them.
+    pub tables: Vec<Table>,
+    /// The audit head in the snapshot: the `backup_create` record or a later one.
+    pub audit_head: Option<(u64, [u8; 32])>,
+    /// When the snapshot was taken, Unix ms.
+    pub taken_at_ms: i64,
+    /// The backup key derived from the installation's root key.
+    pub root_backup_key: signet_crypto::BackupKey,
+}
+
+fn backend_name(url: &DatabaseUrl) -> &'static str {
+    match url {
+        DatabaseUrl::Sqlite(_) => "sqlite",
+        DatabaseUrl::Postgres(_) => "postgres",
+    }
+}
+
+/// `signet backup`: records `backup_create` (naming `manifest_id`) in the installation's audit
+/// chain through core's journal, then exports every table in one read snapshot (which holds that
+/// record). The server may keep serving meanwhile.
+pub async fn backup_snapshot(
+    config: &ServerConfig,
+    manifest_id: &str,
+    watch: &dyn Watch,
+) -> Result<Snapshot, BackupError> {
+    let url = &config.database;
+    // Opening a missing SQLite file would create it.
+    if let DatabaseUrl::Sqlite(path) = url
+        && !path.exists()
+    {
+        return Err(BackupError::NoDatabase(path.clone()));
+    }
+    let store_err = |what: &'static str| {
+        move |e: StoreError| BackupError::Store(url.clone(), what, StoreFailure(e))
+    };
+    let key = existing_root_key(config)?;
+    let store = open_store(url).await?;
+    if store
+        .vault()
+        .await
+        .map_err(store_err("cannot read"))?
+        .is_none()
+    {
+        return Err(BackupError::NoVault(url.clone()));
+    }
+    let root_backup_key = key.backup_key();
+    let signet = Signet::open(
+        store.clone(),
+        key,
+        Arc::new(SystemClock),
+        SignetConfig::default(),
+    )
+    .await
+    .map_err(InstallError::from)?;
+    signet
+        .audit()
+        .record_host_action(
+            signet_api::audit::AuditAction::BackupCreate,
+            "",
+            &format!("manifest={manifest_id}"),
+        )
+        .await
+        .map_err(|_| BackupError::Audit("backup", url.clone()))?;
+    watch.step("reading a snapshot");
+    let taken_at_ms = signet.now_ms();
+    let tables = store
+        .export_tables()
+        .await
+        .map_err(store_err("cannot export"))?;
+    Ok(Snapshot {
+        vault_id: signet.vault_id().clone(),
+        backend: backend_name(url),
+        audit_head: audit_head_of(&tables),
+        tables,
+        taken_at_ms,
+        root_backup_key,
+    })
+}
+
+/// The head an exported `audit_head` table holds.
+pub fn audit_head_of(tables: &[Table]) -> Option<(u64, [u8; 32])> {
+    let t = tables.iter().find(|t| t.name == "audit_head")?;
+    let seq = t.columns.iter().position(|c| c == "seq")?;
+    let hash = t.columns.iter().position(|c| c == "hash")?;
+    let row = t.rows.first()?;
+    match (row.get(seq)?, row.get(hash)?) {
+        (Cell::Int(s), Cell::Bytes(h)) => {
+            Some((u64::try_from(*s).ok()?, h.as_slice().try_into().ok()?))
+        }
+        _ => None,
+    }
+}
+
+/// The key-check value an exported `vault` table holds.
+fn key_check_of(tables: &[Table]) -> Option<&[u8]> {
+    let t = tables.iter().find(|t| t.name == "vault")?;
+    let col = t.columns.iter().position(|c| c == "key_check")?;
+    match t.rows.first()?.get(col)? {
+        Cell::Bytes(b) => Some(b),
+        _ => None,
+    }
+}
+
+/// What a restore did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Restored {
+    /// The vault restored.
+    pub vault_id: VaultId,
+    /// Every table with its row count.
+    pub tables: Vec<(String, usize)>,
+    /// Audit records checked after the import.
+    pub audit_records: u64,
+    /// The chain's head after the `backup_restore` record.
+    pub head_seq: Option<u64>,
+}
+
+/// `signet restore`: loads `tables` (read from a backup file whose every chunk and table hash
+/// the caller has verified) into the empty store `config` names, in one transaction; reads the
+/// copy back and compares; opens the vault with the configured root key and checks the whole
+/// audit chain, which must end at `expected_head`; then records `backup_restore`.
+///
+/// Refuses, writing nothing, a target that holds anything and a root key the backup's vault was
+/// not written under.
+pub async fn restore(
+    config: &ServerConfig,
+    tables: Vec<Table>,
+    manifest_id: &str,
+    expected_head: Option<(u64, [u8; 32])>,
+    watch: &dyn Watch,
+) -> Result<Restored, BackupError> {
+    let url = &config.database;
+    let store_err = |what: &'static str| {
+        move |e: StoreError| BackupError::Store(url.clone(), what, StoreFailure(e))
+    };
+    let key = existing_root_key(config)?;
+    if !key_check_of(&tables).is_some_and(|check| key.key_check().matches(check)) {
+        return Err(BackupError::WrongRootKey(url.clone()));
+    }
+    let store = open_store(url).await?;
+    match refuse_unless_empty(store.as_ref(), url).await {
+        Ok(()) => {}
+        Err(TransferError::NotEmpty(_)) => return Err(BackupError::NotEmpty(url.clone())),
+        Err(TransferError::ReadTarget(_, StoreFailure(e))) => {
+            return Err(store_err("cannot read")(e));
+        }
+        Err(_) => return Err(BackupError::NotEmpty(url.clone())),
+    }
+    let rows: usize = tables.iter().map(|t| t.rows.len()).sum();
+    watch.step(&format!("importing {rows} rows"));
+    match store.import_tables(tables.clone()).await {
+        Ok(()) => {}
+        Err(StoreError::Conflict(Conflict::NotEmpty)) => {
+            return Err(BackupError::NotEmpty(url.clone()));
+        }
+        Err(e) => return Err(store_err("cannot import into (nothing was written)")(e)),
+    }
+    watch.advance(rows as u64);
+    watch.step("reading the copy back");
+    let copy = store
+        .export_tables()
+        .await
+        .map_err(store_err("cannot read back"))?;
+    if let Some(name) = first_difference(&tables, &copy) {
+        return Err(BackupError::Differs {
+            to: url.clone(),
+            table: name.to_owned(),
+        });
+    }
+    watch.step("verifying the audit chain");
+    let signet = Signet::open(
+        store.clone(),
+        key,
+        Arc::new(SystemClock),
+        SignetConfig::default(),
+    )
+    .await
+    .map_err(InstallError::from)?;
+    let report = signet
+        .audit()
+        .verify_host()
+        .await
+        .map_err(|_| BackupError::Chain(url.clone(), "the chain could not be read".into()))?;
+    if !report.ok {
+        return Err(BackupError::Chain(
+            url.clone(),
+            report.problem.unwrap_or_else(|| "broken".into()),
+        ));
+    }
+    let head = store.audit_head().await.map_err(store_err("cannot read"))?;
+    if head.map(|h| (h.seq, h.hash)) != expected_head {
+        return Err(BackupError::Chain(
+            url.clone(),
+            "its head is not the backup's".into(),
+        ));
+    }
+    signet
+        .audit()
+        .record_host_action(
+            signet_api::audit::AuditAction::BackupRestore,
+            "",
+            &format!("manifest={manifest_id}"),
+        )
+        .await
+        .map_err(|_| BackupError::Audit("restore", url.clone()))?;
+    let head = store.audit_head().await.map_err(store_err("cannot read"))?;
+    Ok(Restored {
+        vault_id: signet.vault_id().clone(),
+        tables: tables
+            .iter()
+            .map(|t| (t.name.clone(), t.rows.len()))
+            .collect(),
+        audit_records: report.records,
+        head_seq: head.map(|h| h.seq),
+    })
 }
 
 #[cfg(test)]

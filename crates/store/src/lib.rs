@@ -14,6 +14,7 @@
 mod ai_agent;
 mod alert;
 mod audit;
+pub mod backup;
 mod budget;
 mod change;
 mod connection;

@@ -85,3 +85,7 @@ mod ai_agent;
 
 // Single sign-on for people through a real OpenID provider (issue 14 §3).
 mod sso;
+
+// Encrypted backups taken under load and restored into an empty store, on both backends;
+// damaged files and wrong keys refused with the target left empty (issue 15 §2).
+mod backup;
