@@ -183,7 +183,8 @@ vocabulary! {
         /// A project's key was replaced and every version's data key re-wrapped under the new
         /// one. `target` is the project.
         ProjectKeyRotate = "project_key_rotate";
-        /// An encrypted backup was taken; `detail` holds the manifest's audit head.
+        /// An encrypted backup was taken; `detail` holds the backup's manifest id. Appended
+        /// just before the snapshot, so the backup holds it.
         BackupCreate = "backup_create";
         /// The store was restored from a backup; `detail` holds the backup's manifest id.
         BackupRestore = "backup_restore";

@@ -549,7 +549,7 @@ fn inspect(path: &Path, key: Option<&BackupKey>, json: bool) -> Result<ExitCode>
         format!("Backend     {}", manifest.backend),
         format!("Schema      {}", manifest.schema),
         format!("Vault       {}", manifest.vault_id),
-        format!("Created     {} (Unix ms)", manifest.created_at_ms),
+        format!("Created     {}", output::at(manifest.created_at_ms)),
         format!("Audit head  {head}"),
         format!(
             "Key         {} {}",

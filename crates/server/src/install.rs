@@ -620,25 +620,21 @@ pub async fn transfer_watched(
 
 /// The root key of the installation `config` describes, read and never created: a backup or a
 /// restore must not mint a key for a data folder that lacks one.
-fn existing_root_key(config: &ServerConfig) -> Result<RootKey, InstallError> {
+fn existing_root_key(config: &ServerConfig) -> Result<RootKey, BackupError> {
     if let (RootKeySource::DataDir, DatabaseUrl::Sqlite(_)) = (&config.root_key, &config.database) {
         let path = config.data_dir.join(ROOT_KEY_FILE);
-        return read_key_file(&path)?.ok_or_else(|| {
-            InstallError::MissingRootKey(
-                config.database.to_string(),
-                format!(
-                    "{} not found; copy the installation's root key there (mode 0600) first",
-                    path.display()
-                ),
-            )
-        });
+        return read_key_file(&path)?.ok_or(BackupError::NoRootKey(path));
     }
-    root_key(&config.root_key, &config.data_dir, &config.database)
+    Ok(root_key(
+        &config.root_key,
+        &config.data_dir,
+        &config.database,
+    )?)
 }
 
 /// The key that encrypts backups taken without a key file: derived from the root key of the
 /// installation `config` describes.
-pub fn root_backup_key(config: &ServerConfig) -> Result<signet_crypto::BackupKey, InstallError> {
+pub fn root_backup_key(config: &ServerConfig) -> Result<signet_crypto::BackupKey, BackupError> {
     Ok(existing_root_key(config)?.backup_key())
 }
 
@@ -649,6 +645,13 @@ pub enum BackupError {
     /// The installation (or the target's root key) could not be opened.
     #[error(transparent)]
     Install(#[from] InstallError),
+    /// The data folder has no root key file (and a backup or restore never makes one).
+    #[error(
+        "no root key at {}; copy the backed-up installation's root key there (mode 0600), or \
+         give --config with its root_key_file (nothing was written)",
+        .0.display()
+    )]
+    NoRootKey(PathBuf),
     /// No database where the configuration points.
     #[error("no database at {}; check --data-dir, --config and --database-url", .0.display())]
     NoDatabase(PathBuf),

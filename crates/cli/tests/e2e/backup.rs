@@ -34,16 +34,16 @@ struct Target {
 }
 
 impl Target {
-    fn new(s: &TestServer, backend: Backend, name: &str) -> Self {
+    /// `key` is the source installation's root key file.
+    fn new(s: &TestServer, backend: Backend, name: &str, key: &Path) -> Self {
         let data_dir = s.root.path().join(name);
         std::fs::create_dir(&data_dir).unwrap();
         std::fs::set_permissions(&data_dir, std::fs::Permissions::from_mode(0o700)).unwrap();
         match backend {
             Backend::Sqlite => {
                 // The operator copies the root key into the new data folder first.
-                let key = std::fs::read(s.data_dir.join("root.key")).unwrap();
                 let path = data_dir.join("root.key");
-                std::fs::write(&path, key).unwrap();
+                std::fs::write(&path, std::fs::read(key).unwrap()).unwrap();
                 std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
                 Self {
                     data_dir,
@@ -53,15 +53,14 @@ impl Target {
             }
             Backend::Postgres => {
                 let db = PgDatabase::create();
-                let old = std::fs::read_to_string(s.config.as_ref().unwrap()).unwrap();
-                let key_line = old
-                    .lines()
-                    .find(|l| l.starts_with("root_key_file"))
-                    .unwrap();
                 let config = data_dir.join("signet.toml");
                 std::fs::write(
                     &config,
-                    format!("database_url = {:?}\n{key_line}\n", db.url()),
+                    format!(
+                        "database_url = {:?}\nroot_key_file = {:?}\n",
+                        db.url(),
+                        key.display().to_string()
+                    ),
                 )
                 .unwrap();
                 Self {
@@ -118,6 +117,17 @@ impl Target {
 fn backup_and_restore_under_load(backend: Backend) {
     let mut f = Fixture::on(backend);
     let source = installation(&f.server.data_dir, f.server.config.as_deref());
+    let root_key = match &f.server.config {
+        None => f.server.data_dir.join("root.key"),
+        Some(config) => {
+            let text = std::fs::read_to_string(config).unwrap();
+            let line = text
+                .lines()
+                .find(|l| l.starts_with("root_key_file"))
+                .unwrap();
+            PathBuf::from(line.split('"').nth(1).unwrap())
+        }
+    };
 
     // The load: a writer making new versions (remembering each version's value) and a machine
     // reading, until told to stop.
@@ -161,6 +171,8 @@ fn backup_and_restore_under_load(backend: Backend) {
     stop.store(true, Ordering::SeqCst);
     load.join().unwrap();
     assert!(out.status.success(), "backup: {}", stderr(&out));
+    // Not a terminal: no progress bar, no escape codes.
+    assert!(!stderr(&out).contains('\u{1b}'), "{}", stderr(&out));
     let report: Value = serde_json::from_slice(&out.stdout).unwrap();
     let manifest = report["manifest"].clone();
     let head = manifest["auditHead"]["seq"].as_u64().unwrap();
@@ -203,7 +215,7 @@ fn backup_and_restore_under_load(backend: Backend) {
         true
     );
 
-    let target = Target::new(&f.server, backend, "restored");
+    let target = Target::new(&f.server, backend, "restored", &root_key);
     let restore = |path: &Path, extra: &[&str]| {
         let p = path.display().to_string();
         let mut args = vec!["--json", "restore", p.as_str()];
@@ -230,6 +242,18 @@ fn backup_and_restore_under_load(backend: Backend) {
         std::fs::write(&damaged, &bad).unwrap();
         let out = restore(&damaged, &[]);
         assert!(!out.status.success(), "a flipped byte at {at} was accepted");
+        let why = stderr(&out);
+        assert!(
+            [
+                "does not authenticate",
+                "not a Signet backup",
+                "truncated or damaged",
+                "wrong key"
+            ]
+            .iter()
+            .any(|m| why.contains(m)),
+            "unclear refusal at {at}: {why}"
+        );
         target.assert_empty();
     }
     for cut in [
@@ -242,6 +266,11 @@ fn backup_and_restore_under_load(backend: Backend) {
         std::fs::write(&damaged, &bytes[..cut]).unwrap();
         let out = restore(&damaged, &[]);
         assert!(!out.status.success(), "a file cut at {cut} was accepted");
+        let why = stderr(&out);
+        assert!(
+            why.contains("does not authenticate") || why.contains("truncated or damaged"),
+            "unclear refusal of a file cut at {cut}: {why}"
+        );
         target.assert_empty();
     }
     let other_key = backups.join("keys").join("other.key");
@@ -267,6 +296,25 @@ fn backup_and_restore_under_load(backend: Backend) {
     let out = restore(&file, &[]);
     assert!(!out.status.success());
     assert!(stderr(&out).contains("is not empty"), "{}", stderr(&out));
+    // The same file restores into the other backend too (the restore checks the chain itself).
+    let other = match backend {
+        Backend::Sqlite => Backend::Postgres,
+        Backend::Postgres => Backend::Sqlite,
+    };
+    let crossed = Target::new(&f.server, other, "crossed", &root_key);
+    let out = host(
+        &f.server,
+        &["--json", "restore", &file_arg],
+        &crossed.args(),
+    );
+    assert!(
+        out.status.success(),
+        "restore into {other:?}: {}",
+        stderr(&out)
+    );
+    let crossed_report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(crossed_report["auditHead"].as_u64().unwrap(), head + 1);
+    assert_eq!(crossed_report["rows"], restored["rows"]);
 
     // A server on the restored store: the chain verifies, the backed-up machine reads the
     // version that was current at the manifest's head.
@@ -320,7 +368,6 @@ fn backup_and_restore_under_load(backend: Backend) {
         .clone();
     assert_eq!(created.len(), 1, "{created:?}");
     assert!(created[0]["seq"].as_u64().unwrap() <= head);
-    let _ = stdout;
 }
 
 every_backend!(fn backup_and_restore_under_load);
