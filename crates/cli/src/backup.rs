@@ -130,7 +130,11 @@ pub async fn backup(args: BackupArgs, json: bool) -> Result<ExitCode> {
         }) => {
             let key = match (key_file, data_dir) {
                 (Some(k), _) => Some(read_key_file(&k)?),
-                (None, Some(data_dir)) => {
+                // A root key opens only a backup made with it (SIGNET_DATA_DIR may be set
+                // for a backup made with a key file).
+                (None, Some(data_dir))
+                    if open_backup(&file)?.manifest.key.kind == KIND_ROOT_KEY =>
+                {
                     let installation = Installation {
                         data_dir,
                         config,
@@ -138,7 +142,7 @@ pub async fn backup(args: BackupArgs, json: bool) -> Result<ExitCode> {
                     };
                     Some(install::root_backup_key(&installation.resolve()?)?)
                 }
-                (None, None) => None,
+                (None, _) => None,
             };
             inspect(&file, key.as_ref(), json)
         }
