@@ -20,6 +20,7 @@ mod ai_agent;
 mod alert;
 mod allowlist;
 mod audit;
+mod audit_file;
 mod budget;
 mod child;
 mod completions;

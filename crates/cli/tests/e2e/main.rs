@@ -85,3 +85,6 @@ mod ai_agent;
 
 // Single sign-on for people through a real OpenID provider (issue 14 §3).
 mod sso;
+// Audit devices: a JSON-lines file equal to the log and verifiable alone, SIGHUP rotation, a
+// required device on a full disk, a failing best-effort device, stdout and syslog (issue 15 §1).
+mod audit_devices;
