@@ -695,6 +695,29 @@ mod tests {
     }
 
     #[test]
+    fn the_config_file_takes_tables_and_specs() {
+        let f: crate::config::FileConfig = toml::from_str(
+            "audit_devices = [\"stdout,best-effort\"]\n\
+             [[audit_device]]\nkind = \"file\"\npath = \"/var/log/signet/audit.jsonl\"\n\
+             [[audit_device]]\nkind = \"syslog\"\nrequired = false\nname = \"siem\"\n",
+        )
+        .unwrap();
+        let c = f.resolve().unwrap();
+        let names: Vec<_> = c.audit_devices.iter().map(|d| d.name.as_str()).collect();
+        assert_eq!(names, ["file", "siem", "stdout"]);
+        assert!(c.audit_devices[0].required);
+        assert!(!c.audit_devices[1].required);
+        let bad: crate::config::FileConfig =
+            toml::from_str("[[audit_device]]\nkind = \"file\"\n").unwrap();
+        assert!(
+            bad.resolve()
+                .unwrap_err()
+                .to_string()
+                .contains("needs a path")
+        );
+    }
+
+    #[test]
     fn timestamps_are_rfc3339_utc() {
         assert_eq!(rfc3339_ms(0), "1970-01-01T00:00:00.000Z");
         assert_eq!(rfc3339_ms(1_700_000_000_123), "2023-11-14T22:13:20.123Z");
