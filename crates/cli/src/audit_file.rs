@@ -98,15 +98,14 @@ fn check(
                         l.seq
                     ))));
                 }
-                Some((seq, hash)) if l.seq == seq + 1 => {
-                    if l.prev_hash != *hash {
-                        return Ok(Err(bad(format!(
-                            "record {} does not link to record {seq} on the line before (one of \
-                             the two was altered, or a line replaced)",
-                            l.seq
-                        ))));
-                    }
+                Some((seq, hash)) if l.seq == seq + 1 && l.prev_hash != *hash => {
+                    return Ok(Err(bad(format!(
+                        "record {} does not link to record {seq} on the line before (one of \
+                         the two was altered, or a line replaced)",
+                        l.seq
+                    ))));
                 }
+                Some((seq, _)) if l.seq == seq + 1 => {}
                 Some((seq, _)) => {
                     if !allow_gaps {
                         return Ok(Err(bad(format!(
