@@ -59,6 +59,32 @@ enum AuditCommand {
         /// the live log continuing from the last one.
         #[arg(long, value_name = "DIR")]
         archive: Option<std::path::PathBuf>,
+        /// Verify audit device files instead of the server's log, offline: each line parses,
+        /// seqs increase, each line links to the one before, no record is missing (unless
+        /// --allow-gaps). Several files (a rotated file and its successor, or a shell glob)
+        /// are checked as one stream, taken in the order of their first records. With the root
+        /// key (--data-dir or --config, as `signet server` takes them) every line's MAC is
+        /// recomputed too.
+        #[arg(long, value_name = "FILE", num_args = 1.., conflicts_with_all = ["signatures", "archive"])]
+        file: Vec<std::path::PathBuf>,
+        /// With --file: accept missing records (a best-effort device drops the records it
+        /// could not write), listing them instead of failing.
+        #[arg(long, requires = "file")]
+        allow_gaps: bool,
+        /// With --file: the server's data folder, whose root key recomputes the MACs.
+        #[arg(long, env = "SIGNET_DATA_DIR", requires = "file")]
+        data_dir: Option<std::path::PathBuf>,
+        /// With --file: the server's config file (for root_key_file / root_key_env).
+        #[arg(long, env = "SIGNET_CONFIG", requires = "file")]
+        config: Option<std::path::PathBuf>,
+        /// With --file: the server's database, if not the SQLite file in the data folder.
+        #[arg(
+            long,
+            env = "SIGNET_DATABASE_URL",
+            hide_env_values = true,
+            requires = "file"
+        )]
+        database_url: Option<String>,
     },
     /// Archive every full segment of the log now (to the server's `audit_archive_dir`) and
     /// prune it from the live store.
@@ -81,6 +107,19 @@ fn parse_time(s: &str) -> Result<i64, String> {
 
 /// Runs an `audit` subcommand.
 pub async fn run(args: AuditArgs, json: bool) -> anyhow::Result<ExitCode> {
+    if let AuditCommand::Verify {
+        file,
+        allow_gaps,
+        data_dir,
+        config,
+        database_url,
+        ..
+    } = &args.command
+        && !file.is_empty()
+    {
+        let chain = file_chain_key(data_dir.as_deref(), config.as_deref(), database_url.clone())?;
+        return crate::audit_file::verify_files(file, chain.as_ref(), *allow_gaps, json);
+    }
     let client = args.opts.client()?;
     match args.command {
         AuditCommand::List {
@@ -162,6 +201,7 @@ pub async fn run(args: AuditArgs, json: bool) -> anyhow::Result<ExitCode> {
         AuditCommand::Verify {
             signatures,
             archive,
+            ..
         } => {
             let keys = if signatures {
                 Some(machine_keys(&client).await?)
@@ -243,6 +283,28 @@ pub async fn run(args: AuditArgs, json: bool) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+/// The audit key from the root key the server at `data_dir` / `config` uses, for `--file`;
+/// `None` when neither is given (links are checked, MACs are not).
+fn file_chain_key(
+    data_dir: Option<&std::path::Path>,
+    config: Option<&std::path::Path>,
+    database_url: Option<String>,
+) -> anyhow::Result<Option<signet_core::ChainKey>> {
+    if data_dir.is_none() && config.is_none() {
+        return Ok(None);
+    }
+    let mut file = match config {
+        Some(p) => signet_server::config::FileConfig::load(p)?,
+        None => signet_server::config::FileConfig::default(),
+    };
+    file.data_dir = data_dir.map(ToOwned::to_owned).or(file.data_dir);
+    file.database_url = database_url.or(file.database_url);
+    // Nothing is served: only the key source is resolved.
+    file.insecure_http = Some(true);
+    let config = file.resolve()?;
+    Ok(Some(signet_server::install::audit_chain_key(&config)?))
 }
 
 /// Records per page when walking the log for signatures.

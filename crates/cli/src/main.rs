@@ -21,6 +21,7 @@ mod alert;
 mod allowlist;
 mod audit;
 mod backup;
+mod audit_file;
 mod budget;
 mod child;
 mod completions;

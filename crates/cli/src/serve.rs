@@ -57,6 +57,17 @@ pub struct ServerArgs {
     /// Benchmarks only: secret reads check the signature and answer a constant (loopback only).
     #[arg(long, env = "SIGNET_BENCH_CEILING", hide = true)]
     pub bench_ceiling: bool,
+    /// Also send every audit record to this device (repeatable): file:/PATH, stdout, syslog,
+    /// syslog:unix:/PATH, syslog:udp:HOST:PORT or syslog:tcp:HOST:PORT, then ,best-effort
+    /// (default: required) and ,name=NAME. In the environment, separate devices with `;`.
+    /// Added to the config file's [[audit_device]] tables.
+    #[arg(
+        long = "audit-device",
+        value_name = "SPEC",
+        env = "SIGNET_AUDIT_DEVICES",
+        value_delimiter = ';'
+    )]
+    pub audit_devices: Vec<String>,
 }
 
 impl ServerArgs {
@@ -83,6 +94,16 @@ impl ServerArgs {
         }
         if self.bench_ceiling {
             f.bench_ceiling = Some(true);
+        }
+        if !self.audit_devices.is_empty() {
+            let mut specs = f.audit_devices.unwrap_or_default();
+            specs.extend(
+                self.audit_devices
+                    .iter()
+                    .filter(|s| !s.trim().is_empty())
+                    .cloned(),
+            );
+            f.audit_devices = Some(specs);
         }
         Ok(f)
     }
@@ -190,6 +211,17 @@ pub async fn server(args: ServerArgs) -> Result<()> {
             signet_server::config::default_api_url(tcp.local_addr()?, config.tls.is_some());
     }
     let signet = install::open_server(&config).await?;
+    let devices = install::attach_audit_devices(&signet, &config.audit_devices).await?;
+    // SIGHUP reopens the audit device files (after logrotate renamed them).
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let mut hup = signal(SignalKind::hangup()).context("cannot handle SIGHUP")?;
+        tokio::spawn(async move {
+            while hup.recv().await.is_some() {
+                devices.reopen();
+            }
+        });
+    }
     let listener = match &config.tls {
         Some((cert, key)) => Listener::Tls(TlsListener::new(
             tcp,

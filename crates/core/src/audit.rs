@@ -514,7 +514,7 @@ fn checkpoint_file(cp: &AuditCheckpoint, public_key: &str) -> Checkpoint {
 }
 
 /// A record as a segment line.
-fn archived(r: &AuditRecord) -> ArchivedRecord {
+pub(crate) fn archived(r: &AuditRecord) -> ArchivedRecord {
     let e = &r.event;
     ArchivedRecord {
         seq: r.seq,

@@ -79,6 +79,8 @@ pub(crate) struct Context {
     pub(crate) stamped: StampedCache,
     /// Counters for the server's scrape (`crate::metrics`).
     pub(crate) metrics: Metrics,
+    /// Where audit records go besides the store (`crate::audit_device`).
+    pub(crate) devices: crate::audit_device::AuditDevices,
 }
 
 impl Context {

@@ -145,7 +145,10 @@ impl Context {
             .audit_append
             .observe_duration(started.elapsed());
         match appended {
-            Ok(_) => Ok(()),
+            // The devices get the records before the caller may release anything they
+            // describe: a required device that cannot write them fails the request as the
+            // store would (`crate::audit_device`).
+            Ok(seqs) => self.flush_devices(seqs.iter().copied().max()).await,
             Err(e) => {
                 tracing::error!(error = %e, "audit append failed; failing closed");
                 Err(CoreError::Unavailable)

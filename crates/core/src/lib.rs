@@ -18,6 +18,7 @@ pub mod address;
 pub mod ai_agent;
 pub mod alert;
 pub mod audit;
+pub mod audit_device;
 pub mod auth;
 pub mod budget;
 pub mod ceiling;

@@ -129,6 +129,7 @@ impl Signet {
             config,
             stamped: StampedCache::default(),
             metrics: Metrics::default(),
+            devices: crate::audit_device::AuditDevices::default(),
         });
         let network = Network {
             cx: cx.clone(),
@@ -281,6 +282,27 @@ impl Signet {
     /// bounded and cached, see [`crate::readiness`].
     pub async fn ready(&self) -> bool {
         self.readiness.check(self.cx.store.as_ref()).await
+    }
+
+    /// Sends every audit record from now on to `devices` too (`crate::audit_device`). Called
+    /// once by the composition root, before serving.
+    pub async fn set_audit_devices(
+        &self,
+        devices: Vec<Arc<dyn crate::audit_device::AuditDevice>>,
+    ) -> crate::CoreResult<()> {
+        self.cx.set_audit_devices(devices).await
+    }
+
+    /// Writes the records the audit devices lack (those audited writes committed with their
+    /// change, and other replicas' records). `Err(Unavailable)` when a required device cannot
+    /// take them: the server answers the request that wrote them 503.
+    pub async fn flush_audit_devices(&self) -> crate::CoreResult<()> {
+        self.cx.flush_devices(None).await
+    }
+
+    /// Failed writes so far per audit device name, for the metrics scrape.
+    pub fn audit_device_failures(&self) -> Vec<(String, u64)> {
+        self.cx.device_failures()
     }
 
     /// Forgets expired nonces and WebAuthn ceremonies; run periodically. Returns how many rows

@@ -133,6 +133,13 @@ pub struct FileConfig {
     /// Benchmarks only (`scripts/bench.sh`): secret reads check the signature and answer a
     /// constant. Refused on a non-loopback address. Not documented for operators on purpose.
     pub bench_ceiling: Option<bool>,
+    /// Audit devices, one `[[audit_device]]` table each (`kind`, `path` or `address`,
+    /// `required`, `name`): every audit record also goes there (`docs/operations.md`).
+    pub audit_device: Option<Vec<crate::audit_device::AuditDeviceTable>>,
+    /// Audit devices as specs (`file:/PATH`, `stdout`, `syslog[:ADDRESS]`, then
+    /// `,best-effort`, `,name=NAME`): what `--audit-device` and `SIGNET_AUDIT_DEVICES` give.
+    /// Kept after the tables.
+    pub audit_devices: Option<Vec<String>>,
 }
 
 impl FileConfig {
@@ -203,6 +210,8 @@ pub struct ServerConfig {
     pub metrics_listen: Option<SocketAddr>,
     /// The benchmark's ceiling mode (loopback only): see [`crate::AppState::with_bench_ceiling`].
     pub bench_ceiling: bool,
+    /// Where audit records go besides the database (`crate::audit_device`).
+    pub audit_devices: Vec<crate::audit_device::DeviceSpec>,
 }
 
 /// Webhook delivery settings (the `webhook_*` and `alert_*` keys).
@@ -443,6 +452,10 @@ impl FileConfig {
                 call_budget: signet_core::audit::ARCHIVE_CALL_BUDGET,
             }),
         };
+        let audit_devices = crate::audit_device::resolve(
+            self.audit_device.as_deref().unwrap_or_default(),
+            self.audit_devices.as_deref().unwrap_or_default(),
+        )?;
         Ok(ServerConfig {
             listen,
             data_dir,
@@ -473,6 +486,7 @@ impl FileConfig {
             audit_archive_every,
             metrics_listen: self.metrics_listen,
             bench_ceiling,
+            audit_devices,
         })
     }
 }

@@ -57,6 +57,9 @@ pub enum InstallError {
     /// A database URL that names no backend Signet knows, or no database.
     #[error("{0}")]
     DatabaseUrl(String),
+    /// An audit device could not be opened (the message names it and the path).
+    #[error("{0}")]
+    AuditDevice(String),
 }
 
 /// Where a store lives: `sqlite://PATH` or `postgres://...` / `postgresql://...`.
@@ -342,6 +345,39 @@ pub async fn open_server(config: &ServerConfig) -> Result<Arc<Signet>, InstallEr
         config.oidc_keys,
     );
     Ok(signet)
+}
+
+/// Opens the audit devices `specs` names and sends every record from now on to them too
+/// (`crate::audit_device`). The answer reopens the devices' files on SIGHUP.
+pub async fn attach_audit_devices(
+    signet: &Signet,
+    specs: &[crate::audit_device::DeviceSpec],
+) -> Result<crate::audit_device::Devices, InstallError> {
+    let devices = crate::audit_device::Devices::open(specs)
+        .map_err(|e| InstallError::AuditDevice(e.to_string()))?;
+    signet
+        .set_audit_devices(devices.all.clone())
+        .await
+        .map_err(|_| InstallError::Store("(reading the audit head)".to_owned()))?;
+    Ok(devices)
+}
+
+/// The audit chain's key for checking device files offline (`signet audit verify --file`):
+/// the root key as the server would load it, but never created.
+pub fn audit_chain_key(config: &ServerConfig) -> Result<ChainKey, InstallError> {
+    let key = match &config.root_key {
+        RootKeySource::DataDir => {
+            let path = config.data_dir.join(ROOT_KEY_FILE);
+            read_key_file(&path)?.ok_or_else(|| {
+                InstallError::MissingRootKey(
+                    config.database.to_string(),
+                    format!("{} not found", path.display()),
+                )
+            })?
+        }
+        source => root_key(source, &config.data_dir, &config.database)?,
+    };
+    Ok(ChainKey::new(key.audit_key()))
 }
 
 /// Why the first owner could not be created offline.

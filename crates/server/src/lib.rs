@@ -5,6 +5,7 @@
 //! resolves. [`install`] is the composition root: the only place that picks a storage backend.
 #![forbid(unsafe_code)]
 
+pub mod audit_device;
 pub mod bootstrap;
 pub mod config;
 pub mod connection;
@@ -28,7 +29,7 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::body::Body;
-use axum::extract::Request;
+use axum::extract::{Request, State};
 use axum::http::{HeaderValue, Method, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
@@ -272,6 +273,23 @@ async fn guard(req: Request<Body>, next: Next) -> Response {
     resp
 }
 
+/// After a handler, writes the records the audit devices lack: the ones audited writes commit
+/// with their change (a journal append already wrote its own before answering). A required
+/// device that cannot take them turns the answer into the uniform 503, as a failed audit append
+/// does; the change itself is committed (the database keeps its record, and the device gets it
+/// once it works again).
+async fn flush_audit_devices(
+    State(state): State<AppState>,
+    req: Request<Body>,
+    next: Next,
+) -> Response {
+    let resp = next.run(req).await;
+    match state.signet.flush_audit_devices().await {
+        Ok(()) => resp,
+        Err(_) => ApiError::new(ErrorCode::Unavailable).into_response(),
+    }
+}
+
 async fn not_found() -> ApiError {
     ApiError::new(ErrorCode::NotFound)
 }
@@ -298,6 +316,10 @@ pub fn router(state: AppState) -> Router {
         .merge(dashboard::routes())
         .fallback(not_found)
         .method_not_allowed_fallback(|| async { ApiError::new(ErrorCode::MethodNotAllowed) })
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            flush_audit_devices,
+        ))
         .layer(middleware::from_fn(guard))
         // Outside the guard, so its refusals are counted and logged too.
         .layer(middleware::from_fn_with_state(
@@ -474,6 +496,18 @@ pub async fn run(
             }
         }
     });
+    // Records written outside requests (the archiver, counted authentication failures, other
+    // replicas) reach the audit devices within a second.
+    let signet = state.signet.clone();
+    let device_flusher = tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(1));
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            // A failing device is logged (once a minute) and counted by core.
+            let _ = signet.flush_audit_devices().await;
+        }
+    });
     let signet = state.signet.clone();
     let limits = state.limits;
     // Event streams never finish by themselves: end them when shutdown begins, so the drain
@@ -492,9 +526,13 @@ pub async fn run(
     tailer.abort();
     dispatcher.abort();
     archiver.abort();
+    device_flusher.abort();
     // In-flight requests are drained: nothing more can be counted.
     if let Err(e) = signet.audit().flush_auth_failures(true).await {
         tracing::warn!(error = %e, "writing counted authentication failures at shutdown failed");
+    }
+    if signet.flush_audit_devices().await.is_err() {
+        tracing::warn!("a required audit device lacks the last records at shutdown");
     }
     result
 }

@@ -415,6 +415,20 @@ impl Collector for Scrape {
                     .encode_counter::<NoLabelSet, _, u64>(&core.sign_ins(k), None)?;
             }
         }
+        {
+            let mut m = enc.encode_descriptor(
+                "signet_audit_device_failures",
+                "Failed writes to an audit device, by device name (a required device's failure \
+                 also failed its request).",
+                None,
+                MetricType::Counter,
+            )?;
+            for (name, n) in self.signet.audit_device_failures() {
+                let labels = [("device", name.as_str())];
+                m.encode_family(&labels)?
+                    .encode_counter::<NoLabelSet, _, u64>(&n, None)?;
+            }
+        }
         encode_counter(
             &mut enc,
             "signet_leases_created",

@@ -130,6 +130,9 @@ pub struct TestServer {
     /// Extra environment for the server process (for example `FAILPOINTS`), kept across
     /// restarts.
     pub env: Vec<(String, String)>,
+    /// Where the server's stdout goes (appended across restarts); `None` discards it. Set
+    /// before spawning, for the stdout audit device.
+    pub stdout_path: Option<PathBuf>,
     child: Option<Child>,
     // After `child` (killed in `drop`), so the database outlives the process.
     db: Option<PgDatabase>,
@@ -213,6 +216,7 @@ impl TestServer {
             port: 0,
             config: None,
             env: Vec::new(),
+            stdout_path: None,
             child: None,
             db: None,
         }
@@ -244,8 +248,17 @@ impl TestServer {
             .envs(env.iter().copied())
             .env_remove("SIGNET_CONFIG")
             .envs(self.env.iter().map(|(k, v)| (k, v)))
-            .stdout(Stdio::null())
             .stderr(Stdio::piped());
+        match &self.stdout_path {
+            None => cmd.stdout(Stdio::null()),
+            Some(path) => cmd.stdout(
+                std::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(path)
+                    .expect("stdout file"),
+            ),
+        };
         let mut child = cmd.spawn().expect("spawn signet server");
         let stderr = child.stderr.take().expect("piped stderr");
         let (tx, rx) = mpsc::channel();

@@ -89,3 +89,7 @@ mod sso;
 // Encrypted backups taken under load and restored into an empty store, on both backends;
 // damaged files and wrong keys refused with the target left empty (issue 15 §2).
 mod backup;
+
+// Audit devices: a JSON-lines file equal to the log and verifiable alone, SIGHUP rotation, a
+// required device on a full disk, a failing best-effort device, stdout and syslog (issue 15 §1).
+mod audit_devices;
