@@ -90,7 +90,10 @@ fn point_in_time(s: &str, now_ms: i64) -> Result<i64, String> {
         }
         let civil = s
             .parse::<jiff::civil::DateTime>()
-            .or_else(|_| s.parse::<jiff::civil::Date>().map(jiff::civil::Date::to_datetime));
+            .or_else(|_| {
+                s.parse::<jiff::civil::Date>()
+                    .map(|d| d.to_datetime(jiff::civil::Time::midnight()))
+            });
         if let Ok(t) = civil.and_then(|dt| dt.to_zoned(jiff::tz::TimeZone::UTC)) {
             return Ok(t.timestamp().as_millisecond());
         }
