@@ -16,6 +16,7 @@ use crate::install::DatabaseUrl;
 use clap::builder::BoolishValueParser;
 use serde::{Deserialize, Deserializer, Serialize};
 use signet_core::duration;
+use signet_proto::loopback::is_loopback_ip;
 
 /// Why a configuration was refused.
 #[derive(Debug, thiserror::Error)]
@@ -352,7 +353,7 @@ pub struct WebhookSettings {
 pub fn default_api_url(listen: SocketAddr, tls: bool) -> String {
     let scheme = if tls { "https" } else { "http" };
     let host = match listen.ip() {
-        ip if ip.is_loopback() => "localhost".to_owned(),
+        ip if is_loopback_ip(ip) => "localhost".to_owned(),
         std::net::IpAddr::V6(v6) => format!("[{v6}]"),
         ip => ip.to_string(),
     };
@@ -416,7 +417,7 @@ impl FileConfig {
                 ));
             }
         };
-        if tls.is_none() && !listen.ip().is_loopback() && !self.insecure_http.unwrap_or(false) {
+        if tls.is_none() && !is_loopback_ip(listen.ip()) && !self.insecure_http.unwrap_or(false) {
             return Err(ConfigError::Invalid(format!(
                 "refusing plain HTTP on non-loopback address {listen}: give --tls-cert/--tls-key, or --insecure-http behind a TLS proxy"
             )));
@@ -424,7 +425,7 @@ impl FileConfig {
         let bench_ceiling = self.bench_ceiling.unwrap_or(false);
         // The ceiling answers without reading, auditing or checking nonces: it must never face
         // a network.
-        if bench_ceiling && !listen.ip().is_loopback() {
+        if bench_ceiling && !is_loopback_ip(listen.ip()) {
             return Err(ConfigError::Invalid(format!(
                 "bench_ceiling is for benchmarks on loopback only, not on {listen}"
             )));
@@ -432,7 +433,7 @@ impl FileConfig {
         // The scrape tells whoever reaches it how busy the vault is and what fails: the host
         // only, unless the operator says otherwise.
         if let Some(addr) = self.metrics_listen
-            && !addr.ip().is_loopback()
+            && !is_loopback_ip(addr.ip())
             && !self.metrics_allow_remote.unwrap_or(false)
         {
             return Err(ConfigError::Invalid(format!(
