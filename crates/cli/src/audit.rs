@@ -88,12 +88,10 @@ fn point_in_time(s: &str, now_ms: i64) -> Result<i64, String> {
         if let Ok(t) = s.parse::<jiff::Timestamp>() {
             return Ok(t.as_millisecond());
         }
-        let civil = s
-            .parse::<jiff::civil::DateTime>()
-            .or_else(|_| {
-                s.parse::<jiff::civil::Date>()
-                    .map(|d| d.to_datetime(jiff::civil::Time::midnight()))
-            });
+        let civil = s.parse::<jiff::civil::DateTime>().or_else(|_| {
+            s.parse::<jiff::civil::Date>()
+                .map(|d| d.to_datetime(jiff::civil::Time::midnight()))
+        });
         if let Ok(t) = civil.and_then(|dt| dt.to_zoned(jiff::tz::TimeZone::UTC)) {
             return Ok(t.timestamp().as_millisecond());
         }
@@ -541,7 +539,15 @@ mod tests {
 
     #[test]
     fn since_refuses_what_is_no_time() {
-        for bad in ["", "yesterday", "2026-13-01", "2026-12-01T25:00:00Z", "-1h", "0s", "1 month"] {
+        for bad in [
+            "",
+            "yesterday",
+            "2026-13-01",
+            "2026-12-01T25:00:00Z",
+            "-1h",
+            "0s",
+            "1 month",
+        ] {
             let e = point_in_time(bad, NOW).unwrap_err();
             assert!(e.contains("2026-12-01"), "{bad}: {e}");
         }

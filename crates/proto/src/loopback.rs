@@ -126,7 +126,11 @@ mod tests {
             }
             // Over HTTPS only the refusals stay refusals.
             let https = url.replacen("http://", "https://", 1);
-            assert_eq!(Identity::check_url(&https).is_ok(), loopback.is_some(), "{https}");
+            assert_eq!(
+                Identity::check_url(&https).is_ok(),
+                loopback.is_some(),
+                "{https}"
+            );
         }
     }
 }

@@ -73,11 +73,21 @@ pub struct FileConfig {
     #[arg(long, env = "SIGNET_INSECURE_HTTP", value_name = "BOOL", num_args = 0..=1, default_missing_value = "true", value_parser = BoolishValueParser::new())]
     pub insecure_http: Option<bool>,
     /// CIDRs of proxies whose `X-Forwarded-For` is believed (default: none).
-    #[arg(long, env = "SIGNET_TRUSTED_PROXIES", value_name = "CIDRS", value_delimiter = ',')]
+    #[arg(
+        long,
+        env = "SIGNET_TRUSTED_PROXIES",
+        value_name = "CIDRS",
+        value_delimiter = ','
+    )]
     pub trusted_proxies: Option<Vec<String>>,
     /// Where the data lives: `sqlite://PATH` or `postgres://…` (several replicas may share one
     /// PostgreSQL database). Default: `<data_dir>/signet.db`.
-    #[arg(long, env = "SIGNET_DATABASE_URL", value_name = "URL", hide_env_values = true)]
+    #[arg(
+        long,
+        env = "SIGNET_DATABASE_URL",
+        value_name = "URL",
+        hide_env_values = true
+    )]
     pub database_url: Option<String>,
     /// File holding the root key (64 hex digits). Default: `<data_dir>/root.key`.
     #[arg(long, env = "SIGNET_ROOT_KEY_FILE", value_name = "PATH")]
@@ -137,7 +147,12 @@ pub struct FileConfig {
     pub event_streams_per_machine: Option<usize>,
     /// Address ranges webhooks may reach despite the SSRF guard (private, loopback, ...), as
     /// CIDRs. Plain `http://` is accepted only to an allowed loopback address. Default: none.
-    #[arg(long, env = "SIGNET_WEBHOOK_ALLOW_CIDRS", value_name = "CIDRS", value_delimiter = ',')]
+    #[arg(
+        long,
+        env = "SIGNET_WEBHOOK_ALLOW_CIDRS",
+        value_name = "CIDRS",
+        value_delimiter = ','
+    )]
     pub webhook_allow_cidrs: Option<Vec<String>>,
     /// Seconds one delivery attempt may take (default 10).
     #[arg(long, env = "SIGNET_WEBHOOK_TIMEOUT_SECS", value_name = "SECONDS", value_parser = duration::secs)]
@@ -146,7 +161,12 @@ pub struct FileConfig {
     /// Address ranges the fetches of trusted OIDC issuers' discovery documents and key sets
     /// may reach despite the outbound guard, as CIDRs (the same guard as webhooks). Plain
     /// `http://` is accepted only to an allowed loopback address. Default: none.
-    #[arg(long, env = "SIGNET_OIDC_ALLOW_CIDRS", value_name = "CIDRS", value_delimiter = ',')]
+    #[arg(
+        long,
+        env = "SIGNET_OIDC_ALLOW_CIDRS",
+        value_name = "CIDRS",
+        value_delimiter = ','
+    )]
     pub oidc_allow_cidrs: Option<Vec<String>>,
     /// Seconds a trusted issuer's discovered keys are used before they are fetched again
     /// (default 600).
@@ -239,7 +259,10 @@ impl FileConfig {
             }
         }
         serde_json::from_value(serde_json::Value::Object(merged)).map_err(|e| {
-            ConfigError::Invalid(format!("settings do not combine: {}", e.to_string().lines().next().unwrap_or_default()))
+            ConfigError::Invalid(format!(
+                "settings do not combine: {}",
+                e.to_string().lines().next().unwrap_or_default()
+            ))
         })
     }
 }

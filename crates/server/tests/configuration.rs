@@ -91,7 +91,10 @@ fn file_keys() -> Vec<&'static str> {
 /// Kinds of value, how each is written, and samples: `(flag or variable text, TOML value,
 /// what the layered settings hold)`. Sample 0 and 1 differ, so a case shows which source won.
 const KINDS: &[(&str, &str)] = &[
-    ("ADDR", "an IP address and port: `127.0.0.1:8420`, `[::1]:8420`"),
+    (
+        "ADDR",
+        "an IP address and port: `127.0.0.1:8420`, `[::1]:8420`",
+    ),
     ("PATH", "a file or folder path"),
     ("URL", "a URL"),
     ("NAME", "a name"),
@@ -262,9 +265,16 @@ fn every_setting_has_a_flag_and_a_variable_named_for_its_key() {
         );
         assert!(!s.help.is_empty(), "{key}: document it (the doc comment)");
         // A variable's value must not show in `--help` when it is or may hold a secret.
-        let secret_like = ["password", "passphrase", "pin", "secret", "token", "database_url"]
-            .iter()
-            .any(|w| key.split('_').any(|part| part == *w) || key == w)
+        let secret_like = [
+            "password",
+            "passphrase",
+            "pin",
+            "secret",
+            "token",
+            "database_url",
+        ]
+        .iter()
+        .any(|w| key.split('_').any(|part| part == *w) || key == w)
             && !["_file", "_env", "_fd", "_name"]
                 .iter()
                 .any(|suffix| key.ends_with(suffix));
@@ -281,12 +291,48 @@ fn every_setting_has_a_flag_and_a_variable_named_for_its_key() {
 fn every_setting_is_read_from_each_source_and_flag_beats_env_beats_file() {
     let settings = settings();
     let cases = [
-        Case { name: "flag alone", flag: Some(0), env: None, file: None, wins: 0 },
-        Case { name: "variable alone", flag: None, env: Some(1), file: None, wins: 1 },
-        Case { name: "file alone", flag: None, env: None, file: Some(2), wins: 2 },
-        Case { name: "flag over variable and file", flag: Some(0), env: Some(1), file: Some(1), wins: 0 },
-        Case { name: "variable over file", flag: None, env: Some(0), file: Some(1), wins: 0 },
-        Case { name: "flag over file", flag: Some(0), env: None, file: Some(1), wins: 0 },
+        Case {
+            name: "flag alone",
+            flag: Some(0),
+            env: None,
+            file: None,
+            wins: 0,
+        },
+        Case {
+            name: "variable alone",
+            flag: None,
+            env: Some(1),
+            file: None,
+            wins: 1,
+        },
+        Case {
+            name: "file alone",
+            flag: None,
+            env: None,
+            file: Some(2),
+            wins: 2,
+        },
+        Case {
+            name: "flag over variable and file",
+            flag: Some(0),
+            env: Some(1),
+            file: Some(1),
+            wins: 0,
+        },
+        Case {
+            name: "variable over file",
+            flag: None,
+            env: Some(0),
+            file: Some(1),
+            wins: 0,
+        },
+        Case {
+            name: "flag over file",
+            flag: Some(0),
+            env: None,
+            file: Some(1),
+            wins: 0,
+        },
     ];
     for case in &cases {
         let (mut args, mut env, mut file) = (Vec::new(), Vec::new(), String::new());
@@ -338,9 +384,7 @@ fn bad_values_are_refused() {
             .to_string();
         assert!(e.contains(flag), "{flag}={text}: {e}");
     }
-    let help = settings_command()
-        .render_long_help()
-        .to_string();
+    let help = settings_command().render_long_help().to_string();
     assert!(help.contains("SIGNET_DATABASE_URL"));
 }
 
