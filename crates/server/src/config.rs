@@ -258,12 +258,10 @@ impl FileConfig {
                 merged.insert(key, value);
             }
         }
-        serde_json::from_value(serde_json::Value::Object(merged)).map_err(|e| {
-            ConfigError::Invalid(format!(
-                "settings do not combine: {}",
-                e.to_string().lines().next().unwrap_or_default()
-            ))
-        })
+        // Both sides were typed settings already, so this only fails if a key's serde form does
+        // not read back; the message names no value (one may be a database password).
+        serde_json::from_value(serde_json::Value::Object(merged))
+            .map_err(|_| ConfigError::Invalid("the settings do not combine".into()))
     }
 }
 
