@@ -216,3 +216,30 @@ def test_the_metrics_listener_serves_nothing_else(server):
     for path in ("/", "/v1/secrets", "/metrics/", "/healthz"):
         status, _, _ = get(server.metrics.rsplit("/", 1)[0] + path)
         assert status == 404, path
+
+
+def test_the_example_alert_rules_name_only_served_series(server):
+    """deploy/prometheus/signet-alerts.yml (docs/operations.md) parses as a Prometheus rule file,
+    and every `signet_*` series an expression names is one a real server serves: a renamed
+    metric cannot leave an alert that never fires. `promtool check rules` runs too when it is
+    installed (Debian's `prometheus` package)."""
+    import shutil
+    import subprocess
+
+    import yaml
+
+    path = REPO / "deploy" / "prometheus" / "signet-alerts.yml"
+    doc = yaml.safe_load(path.read_text())
+    rules = [r for g in doc["groups"] for r in g["rules"]]
+    assert rules and all({"alert", "expr"} <= set(r) for r in rules)
+    served = set()
+    for fam in text_string_to_metric_families(scrape(server)):
+        served.update(s.name for s in fam.samples)
+        served.add(fam.name)
+    for rule in rules:
+        for name in re.findall(r"\bsignet_[a-z0-9_]+", rule["expr"]):
+            assert name in served, f"{rule['alert']}: {name} is not served"
+    promtool = shutil.which("promtool")
+    if promtool:
+        out = subprocess.run([promtool, "check", "rules", str(path)], capture_output=True, text=True)
+        assert out.returncode == 0, out.stdout + out.stderr

@@ -39,12 +39,13 @@ enum AuditCommand {
         /// Only records older than this sequence number (to page back).
         #[arg(long, value_name = "SEQ")]
         before: Option<u64>,
-        /// Only records from this long ago on (`90m`, `24h`, `7d`), or from this Unix time in
-        /// milliseconds.
-        #[arg(long, value_name = "AGO|MS", value_parser = parse_time)]
+        /// Only records from this time on: a date (`2026-12-01`, midnight UTC), a timestamp
+        /// (`2026-12-01T10:00:00Z`; without an offset it is UTC), a duration ago (`90m`,
+        /// `1h30m`, `7d`), or a Unix time in milliseconds.
+        #[arg(long, value_name = "WHEN", value_parser = parse_time)]
         since: Option<i64>,
-        /// Only records before this long ago, or before this Unix time in milliseconds.
-        #[arg(long, value_name = "AGO|MS", value_parser = parse_time)]
+        /// Only records before this time, in the same forms as `--since`.
+        #[arg(long, value_name = "WHEN", value_parser = parse_time)]
         until: Option<i64>,
     },
     /// Recompute the hash chain; exits 1 when it is broken.
@@ -91,18 +92,44 @@ enum AuditCommand {
     Archive,
 }
 
-/// A point in time: a Unix time in milliseconds (13 digits or more), or a duration ago.
+/// A point in time, for `--since`/`--until`: see [`point_in_time`].
 fn parse_time(s: &str) -> Result<i64, String> {
+    point_in_time(s, signet_client::unix_now().saturating_mul(1000))
+}
+
+/// A point in time as Unix milliseconds: an RFC 3339 timestamp (`2026-12-01T10:00:00Z`), a date
+/// and time without an offset or a date alone (`2026-12-01`, midnight), both read as UTC since
+/// that is how `audit list` prints times, a duration ago (`90m`, `1h30m`, `7d`), or a Unix time
+/// in milliseconds (13 digits or more, as `--json` prints them). Dates and durations are read
+/// by jiff, the one date library of the workspace.
+fn point_in_time(s: &str, now_ms: i64) -> Result<i64, String> {
     if s.len() >= 13
+        && s.bytes().all(|b| b.is_ascii_digit())
         && let Ok(ms) = s.parse::<i64>()
     {
         return Ok(ms);
     }
-    let secs = crate::duration::parse(s)?;
+    // A date has a dash where no duration has one (a negative duration is refused anyway).
+    if s.contains('-') {
+        if let Ok(t) = s.parse::<jiff::Timestamp>() {
+            return Ok(t.as_millisecond());
+        }
+        let civil = s.parse::<jiff::civil::DateTime>().or_else(|_| {
+            s.parse::<jiff::civil::Date>()
+                .map(|d| d.to_datetime(jiff::civil::Time::midnight()))
+        });
+        if let Ok(t) = civil.and_then(|dt| dt.to_zoned(jiff::tz::TimeZone::UTC)) {
+            return Ok(t.timestamp().as_millisecond());
+        }
+    }
+    let secs = crate::duration::parse(s).map_err(|_| {
+        format!(
+            "invalid time {s:?}: give a date (2026-12-01), a timestamp (2026-12-01T10:00:00Z), \
+             a duration ago (90m, 1h30m, 7d) or Unix milliseconds"
+        )
+    })?;
     let ago = i64::try_from(secs.saturating_mul(1000)).map_err(|_| "too long ago".to_owned())?;
-    Ok(signet_client::unix_now()
-        .saturating_mul(1000)
-        .saturating_sub(ago))
+    Ok(now_ms.saturating_sub(ago))
 }
 
 /// Runs an `audit` subcommand.
@@ -543,5 +570,48 @@ fn evidence(ev: &signet_client::api::admin::audit::AuditEvidenceAnswer) -> Evide
         nonce: ev.nonce.clone(),
         body_sha256: ev.body_sha256.clone(),
         signature: ev.signature.clone(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+    use super::*;
+
+    /// 2026-12-07T12:00:00Z.
+    const NOW: i64 = 1_796_644_800_000;
+
+    #[test]
+    fn since_and_until_read_dates_timestamps_durations_and_millis() {
+        for (text, want) in [
+            ("2026-12-01", 1_796_083_200_000),
+            ("2026-12-01T10:00:00Z", 1_796_119_200_000),
+            ("2026-12-01T11:00:00+01:00", 1_796_119_200_000),
+            ("2026-12-01T10:00:00", 1_796_119_200_000),
+            ("90m", NOW - 5_400_000),
+            ("1h30m", NOW - 5_400_000),
+            ("7d", NOW - 604_800_000),
+            ("90", NOW - 90_000),
+            ("1796083200000", 1_796_083_200_000),
+        ] {
+            assert_eq!(point_in_time(text, NOW), Ok(want), "{text}");
+        }
+    }
+
+    #[test]
+    fn since_refuses_what_is_no_time() {
+        for bad in [
+            "",
+            "yesterday",
+            "2026-13-01",
+            "2026-12-01T25:00:00Z",
+            "-1h",
+            "0s",
+            "1 month",
+        ] {
+            let e = point_in_time(bad, NOW).unwrap_err();
+            assert!(e.contains("2026-12-01"), "{bad}: {e}");
+        }
     }
 }

@@ -97,7 +97,8 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Run the Signet server.
-    Server(serve::ServerArgs),
+    // Boxed: every server setting is a flag, which makes these arguments the largest variant.
+    Server(Box<serve::ServerArgs>),
     /// Operator identities.
     #[command(subcommand)]
     Operator(OperatorCommand),
@@ -229,7 +230,7 @@ fn main() -> ExitCode {
 
 async fn dispatch(command: Command, json: bool) -> anyhow::Result<ExitCode> {
     match command {
-        Command::Server(args) => serve::server(args).await.map(|()| ExitCode::SUCCESS),
+        Command::Server(args) => serve::server(*args).await.map(|()| ExitCode::SUCCESS),
         Command::Operator(OperatorCommand::Init(args)) => serve::operator_init(args, json)
             .await
             .map(|()| ExitCode::SUCCESS),

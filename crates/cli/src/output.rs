@@ -107,26 +107,12 @@ pub fn at(ms: impl Into<Option<i64>>) -> String {
     ms.into().map_or_else(|| "-".to_owned(), utc_from_millis)
 }
 
-/// Formats Unix milliseconds as UTC, with the civil-from-days algorithm of H. Hinnant (so no
-/// date crate is needed for one format).
+/// Formats Unix milliseconds as UTC. Outside the range the date library holds (±9999 years,
+/// which no Signet time reaches) the raw number is shown rather than a made-up date.
 pub fn utc_from_millis(ms: i64) -> String {
-    let secs = ms.div_euclid(1000);
-    let days = secs.div_euclid(86_400);
-    let rem = secs.rem_euclid(86_400);
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}-{month:02}-{day:02} {:02}:{:02}:{:02}Z",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
+    jiff::Timestamp::from_millisecond(ms).map_or_else(
+        |_| format!("{ms} ms"),
+        |t| t.strftime("%Y-%m-%d %H:%M:%SZ").to_string(),
     )
 }
 

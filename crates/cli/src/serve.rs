@@ -2,7 +2,6 @@
 //! with file access to the data folder.
 
 use std::io::IsTerminal;
-use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -15,97 +14,26 @@ use signet_core::SignetConfig;
 use signet_server::config::FileConfig;
 use signet_server::{AppState, Listener, TlsListener, install};
 
-/// `signet server` flags. Each overrides the same key of `--config`.
+/// `signet server` flags: the configuration file, and every server setting as a flag (and a
+/// `SIGNET_*` environment variable) declared once in [`FileConfig`]; see
+/// `docs/configuration.md`. A flag beats its variable, which beats the file.
 #[derive(Debug, Args)]
 pub struct ServerArgs {
-    /// Data folder (database and, by default, the root key). Default: ./signet-data
-    #[arg(long, env = "SIGNET_DATA_DIR")]
-    pub data_dir: Option<PathBuf>,
-    /// Address to listen on. Default: 127.0.0.1:8420
-    #[arg(long, env = "SIGNET_LISTEN")]
-    pub listen: Option<SocketAddr>,
-    /// TOML configuration file.
-    #[arg(long, env = "SIGNET_CONFIG")]
+    /// TOML configuration file: every setting below, by its key (`data_dir`, `listen`, ...).
+    #[arg(long, env = "SIGNET_CONFIG", value_name = "PATH")]
     pub config: Option<PathBuf>,
-    /// Where the data lives: sqlite://PATH, or postgres://USER@HOST/DB to run several replicas
-    /// on one database (the root key must then come from root_key_file or root_key_env).
-    /// Default: the SQLite file in the data folder.
-    #[arg(long, env = "SIGNET_DATABASE_URL", hide_env_values = true)]
-    pub database_url: Option<String>,
-    /// TLS certificate chain (PEM).
-    #[arg(long, requires = "tls_key")]
-    pub tls_cert: Option<PathBuf>,
-    /// TLS private key (PEM).
-    #[arg(long, requires = "tls_cert")]
-    pub tls_key: Option<PathBuf>,
-    /// Allow plain HTTP on a non-loopback address (only behind a TLS-terminating proxy).
-    #[arg(long)]
-    pub insecure_http: bool,
-    /// Public base URL given to machines. Default: derived from --listen.
-    #[arg(long)]
-    pub api_url: Option<String>,
-    /// Log JSON lines instead of text.
-    #[arg(long)]
-    pub log_json: bool,
-    /// Serve Prometheus metrics at /metrics on this address (a listener of its own, plain
-    /// HTTP). Loopback only unless --metrics-allow-remote. Default: off.
-    #[arg(long, env = "SIGNET_METRICS_LISTEN")]
-    pub metrics_listen: Option<SocketAddr>,
-    /// Allow --metrics-listen on a non-loopback address (no authentication: firewall it).
-    #[arg(long, env = "SIGNET_METRICS_ALLOW_REMOTE")]
-    pub metrics_allow_remote: bool,
-    /// Benchmarks only: secret reads check the signature and answer a constant (loopback only).
-    #[arg(long, env = "SIGNET_BENCH_CEILING", hide = true)]
-    pub bench_ceiling: bool,
-    /// Also send every audit record to this device (repeatable): file:/PATH, stdout, syslog,
-    /// syslog:unix:/PATH, syslog:udp:HOST:PORT or syslog:tcp:HOST:PORT, then ,best-effort
-    /// (default: required) and ,name=NAME. In the environment, separate devices with `;`.
-    /// Added to the config file's [[audit_device]] tables.
-    #[arg(
-        long = "audit-device",
-        value_name = "SPEC",
-        env = "SIGNET_AUDIT_DEVICES",
-        value_delimiter = ';'
-    )]
-    pub audit_devices: Vec<String>,
+    /// The settings given as flags or environment variables.
+    #[command(flatten)]
+    pub settings: FileConfig,
 }
 
 impl ServerArgs {
     fn file_config(&self) -> Result<FileConfig> {
-        let mut f = match &self.config {
+        let file = match &self.config {
             Some(p) => FileConfig::load(p)?,
             None => FileConfig::default(),
         };
-        f.data_dir = self.data_dir.clone().or(f.data_dir);
-        f.database_url = self.database_url.clone().or(f.database_url);
-        f.listen = self.listen.or(f.listen);
-        f.tls_cert = self.tls_cert.clone().or(f.tls_cert);
-        f.tls_key = self.tls_key.clone().or(f.tls_key);
-        f.api_url = self.api_url.clone().or(f.api_url);
-        if self.insecure_http {
-            f.insecure_http = Some(true);
-        }
-        if self.log_json {
-            f.log_json = Some(true);
-        }
-        f.metrics_listen = self.metrics_listen.or(f.metrics_listen);
-        if self.metrics_allow_remote {
-            f.metrics_allow_remote = Some(true);
-        }
-        if self.bench_ceiling {
-            f.bench_ceiling = Some(true);
-        }
-        if !self.audit_devices.is_empty() {
-            let mut specs = f.audit_devices.unwrap_or_default();
-            specs.extend(
-                self.audit_devices
-                    .iter()
-                    .filter(|s| !s.trim().is_empty())
-                    .cloned(),
-            );
-            f.audit_devices = Some(specs);
-        }
-        Ok(f)
+        Ok(self.settings.clone().over(file)?)
     }
 }
 

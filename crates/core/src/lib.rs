@@ -9,7 +9,7 @@
 //!
 //! Layering, lowest first (a module imports only from lower ones; `tests/layering.rs` fails on
 //! an import circle): pure pieces (`clock`, `error`, `address`, `role`, `principal`, `chain`,
-//! `failures`, `readiness`, `name`, `provision`) → `context` → the audit writer `journal` and the checks
+//! `failures`, `readiness`, `name`, `provision`, `duration`) → `context` → the audit writer `journal` and the checks
 //! `permission` (both implemented on the context) → the services.
 #![forbid(unsafe_code)]
 
@@ -26,6 +26,7 @@ mod chain;
 mod clock;
 pub mod connection;
 mod context;
+pub mod duration;
 pub mod enrollment;
 mod error;
 pub mod events;

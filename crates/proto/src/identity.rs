@@ -33,15 +33,11 @@ enum Host<'a> {
 }
 
 impl Host<'_> {
+    /// The workspace's one loopback rule ([`crate::loopback`]).
     fn is_loopback(&self) -> bool {
         match self {
-            Self::Name(name) => {
-                *name == "localhost"
-                    || name
-                        .parse::<std::net::Ipv4Addr>()
-                        .is_ok_and(|ip| ip.is_loopback())
-            }
-            Self::V6(ip) => ip.is_loopback(),
+            Self::Name(name) => crate::loopback::is_loopback_host(name),
+            Self::V6(ip) => crate::loopback::is_loopback_ip(std::net::IpAddr::V6(*ip)),
         }
     }
 }
@@ -65,6 +61,17 @@ fn origin_host(authority: &str) -> Option<Host<'_>> {
             && name
                 .bytes()
                 .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_'));
+        // A name ending in a number is an IPv4 address to a URL parser (`127.1`, `0177.0.0.1`,
+        // `0x7f.1`), which it would rewrite: only the dotted-decimal form is taken as written.
+        let last = name.strip_suffix('.').unwrap_or(name).rsplit('.').next();
+        let ends_in_number = last.is_some_and(|l| {
+            !l.is_empty()
+                && (l.bytes().all(|b| b.is_ascii_digit())
+                    || l.get(..2).is_some_and(|p| p.eq_ignore_ascii_case("0x")))
+        });
+        if ends_in_number && name.parse::<std::net::Ipv4Addr>().is_err() {
+            return None;
+        }
         (Host::Name(name_ok.then_some(name)?), port)
     };
     if let Some(port) = port {
@@ -96,8 +103,9 @@ pub struct Identity {
 impl Identity {
     /// Checks an `apiUrl`: an origin and nothing else, and never plain HTTP to another host.
     ///
-    /// The form is `https://host[:port]`, or `http://host[:port]` with `host` one of
-    /// `localhost`, an IPv4 loopback address or `[::1]`:
+    /// The form is `https://host[:port]`, or `http://host[:port]` with `host` a loopback host
+    /// as [`crate::loopback`] defines it (`localhost`, `127.0.0.0/8`, `[::1]`,
+    /// `[::ffff:127.0.0.1]`):
     ///
     /// - no path, not even `/`: the SikkerKey SDKs build request URLs as `apiUrl + path`, so a
     ///   trailing slash would send `//v1/...`, which the server refuses as non-canonical;

@@ -10,6 +10,7 @@ pub mod enrollment;
 pub mod id;
 pub mod identity;
 pub mod key;
+pub mod loopback;
 pub mod request;
 pub mod webhook;
 

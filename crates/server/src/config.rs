@@ -1,5 +1,7 @@
-//! Server configuration: a TOML file, overridden by command-line flags, resolved once into typed
-//! values (parse, don't validate later).
+//! Server configuration: every setting a config-file key, a flag and an environment variable
+//! (one declaration, [`FileConfig`]), layered flag over environment over file, then resolved
+//! once into typed values (parse, don't validate later). `docs/configuration.md` is the
+//! reference generated from the declaration.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -11,7 +13,10 @@ use signet_core::failures::FailureLimits;
 
 use crate::connection::ConnectionLimits;
 use crate::install::DatabaseUrl;
-use serde::Deserialize;
+use clap::builder::BoolishValueParser;
+use serde::{Deserialize, Deserializer, Serialize};
+use signet_core::duration;
+use signet_proto::loopback::is_loopback_ip;
 
 /// Why a configuration was refused.
 #[derive(Debug, thiserror::Error)]
@@ -33,112 +38,206 @@ pub enum ConfigError {
     Invalid(String),
 }
 
-/// The file format. Every field is optional; flags override the file.
-#[derive(Debug, Default, Clone, Deserialize)]
+/// Every server setting, declared once: each field is a config-file key (serde), a
+/// `signet server` flag and a `SIGNET_*` environment variable (clap), and its doc comment is the
+/// help text and the entry in `docs/configuration.md` (generated from this declaration by
+/// `crates/server/tests/configuration.rs`, which also proves each setting is read from each
+/// source). Every field is optional; a flag beats the environment, which beats the file
+/// ([`FileConfig::over`]), which beats the default [`FileConfig::resolve`] applies.
+///
+/// A new setting needs: `#[arg(long, env = "SIGNET_<KEY>", value_name = "<KIND>")]` with a kind
+/// the test knows (`ADDR`, `PATH`, `URL`, `NAME`, `N`, `SECONDS`, `MS`, `CIDRS`, `BOOL`, plus
+/// the kind's extra attributes as on the fields below), `hide_env_values = true` if its value
+/// is a secret, and `SIGNET_BLESS=1` to regenerate the reference.
+#[derive(Debug, Default, Clone, Deserialize, Serialize, clap::Args)]
 #[serde(deny_unknown_fields)]
 pub struct FileConfig {
     /// Address to listen on (default `127.0.0.1:8420`).
+    #[arg(long, env = "SIGNET_LISTEN", value_name = "ADDR")]
     pub listen: Option<SocketAddr>,
     /// Data folder (default `./signet-data`).
+    #[arg(long, env = "SIGNET_DATA_DIR", value_name = "PATH")]
     pub data_dir: Option<PathBuf>,
-    /// Public base URL given to machines.
+    /// Public base URL given to machines and browsers, `http(s)://host[:port]` (default: derived
+    /// from `listen`, with `localhost` for a loopback address).
+    #[arg(long, env = "SIGNET_API_URL", value_name = "URL")]
     pub api_url: Option<String>,
-    /// TLS certificate chain (PEM).
+    /// TLS certificate chain (PEM); give `tls_key` with it. Default: no TLS.
+    #[arg(long, env = "SIGNET_TLS_CERT", value_name = "PATH")]
     pub tls_cert: Option<PathBuf>,
-    /// TLS private key (PEM).
+    /// TLS private key (PEM); give `tls_cert` with it.
+    #[arg(long, env = "SIGNET_TLS_KEY", value_name = "PATH")]
     pub tls_key: Option<PathBuf>,
-    /// Allow plain HTTP on a non-loopback address (behind a TLS-terminating proxy).
+    /// Allow plain HTTP on a non-loopback address, only behind a TLS-terminating proxy (default
+    /// false).
+    #[arg(long, env = "SIGNET_INSECURE_HTTP", value_name = "BOOL", num_args = 0..=1, default_missing_value = "true", value_parser = BoolishValueParser::new())]
     pub insecure_http: Option<bool>,
-    /// CIDRs of proxies whose `X-Forwarded-For` is believed.
+    /// CIDRs of proxies whose `X-Forwarded-For` is believed (default: none).
+    #[arg(
+        long,
+        env = "SIGNET_TRUSTED_PROXIES",
+        value_name = "CIDRS",
+        value_delimiter = ','
+    )]
     pub trusted_proxies: Option<Vec<String>>,
     /// Where the data lives: `sqlite://PATH` or `postgres://…` (several replicas may share one
     /// PostgreSQL database). Default: `<data_dir>/signet.db`.
+    #[arg(
+        long,
+        env = "SIGNET_DATABASE_URL",
+        value_name = "URL",
+        hide_env_values = true
+    )]
     pub database_url: Option<String>,
     /// File holding the root key (64 hex digits). Default: `<data_dir>/root.key`.
+    #[arg(long, env = "SIGNET_ROOT_KEY_FILE", value_name = "PATH")]
     pub root_key_file: Option<PathBuf>,
-    /// Name of an environment variable holding the root key instead.
+    /// Name of an environment variable holding the root key instead of a file (not the key
+    /// itself).
+    #[arg(long, env = "SIGNET_ROOT_KEY_ENV", value_name = "NAME")]
     pub root_key_env: Option<String>,
-    /// Log as JSON lines.
+    /// Log as JSON lines instead of text (default false).
+    #[arg(long, env = "SIGNET_LOG_JSON", value_name = "BOOL", num_args = 0..=1, default_missing_value = "true", value_parser = BoolishValueParser::new())]
     pub log_json: Option<bool>,
     /// Tokenless enrollment requests per source per minute (default 5).
+    #[arg(long, env = "SIGNET_TOKENLESS_REQUESTS_PER_MINUTE", value_name = "N")]
     pub tokenless_requests_per_minute: Option<u32>,
     /// Seconds a client has to send a request's headers, counted from the connection or from
     /// the previous response, so it also closes idle kept-alive connections (default 10).
+    #[arg(long, env = "SIGNET_HEADER_READ_TIMEOUT_SECS", value_name = "SECONDS", value_parser = duration::secs)]
+    #[serde(default, deserialize_with = "secs_or_duration")]
     pub header_read_timeout_secs: Option<u64>,
     /// Seconds a client has to send a request's body once its headers arrived (default 30).
+    #[arg(long, env = "SIGNET_BODY_READ_TIMEOUT_SECS", value_name = "SECONDS", value_parser = duration::secs)]
+    #[serde(default, deserialize_with = "secs_or_duration")]
     pub body_read_timeout_secs: Option<u64>,
     /// Seconds a client has to finish the TLS handshake (default 10).
+    #[arg(long, env = "SIGNET_TLS_HANDSHAKE_TIMEOUT_SECS", value_name = "SECONDS", value_parser = duration::secs)]
+    #[serde(default, deserialize_with = "secs_or_duration")]
     pub tls_handshake_timeout_secs: Option<u64>,
     /// Open connections at most; further ones wait in the listen backlog (default 1024).
+    #[arg(long, env = "SIGNET_MAX_CONNECTIONS", value_name = "N")]
     pub max_connections: Option<usize>,
     /// Failed signed requests a source may make per minute before it is answered 429 without
     /// any signature work (default 30; 0 turns the budget off, not the aggregation).
+    #[arg(long, env = "SIGNET_AUTH_FAILURES_PER_MINUTE", value_name = "N")]
     pub auth_failures_per_minute: Option<u32>,
     /// Seconds over which a source's authentication failures are counted into one audit record
     /// (default 60).
+    #[arg(long, env = "SIGNET_AUTH_FAILURE_AUDIT_INTERVAL_SECS", value_name = "SECONDS", value_parser = duration::secs)]
+    #[serde(default, deserialize_with = "secs_or_duration")]
     pub auth_failure_audit_interval_secs: Option<u64>,
     /// Sources whose failures are tracked at most; the oldest is evicted beyond (default 10000).
+    #[arg(long, env = "SIGNET_AUTH_FAILURE_MAX_SOURCES", value_name = "N")]
     pub auth_failure_max_sources: Option<usize>,
     /// Seconds between runs of the job that purges trashed items past the vault's retention
     /// (default 60). Every replica runs it; each item is purged by exactly one.
+    #[arg(long, env = "SIGNET_TRASH_PURGE_INTERVAL_SECS", value_name = "SECONDS", value_parser = duration::secs)]
+    #[serde(default, deserialize_with = "secs_or_duration")]
     pub trash_purge_interval_secs: Option<u64>,
     /// Seconds between runs of the lease reaper, which revokes leased database credentials
     /// past their expiry (default 5). Every replica runs it; each lease is revoked by exactly
     /// one.
+    #[arg(long, env = "SIGNET_LEASE_REAP_INTERVAL_SECS", value_name = "SECONDS", value_parser = duration::secs)]
+    #[serde(default, deserialize_with = "secs_or_duration")]
     pub lease_reap_interval_secs: Option<u64>,
     /// Change-notification streams (`GET /v1/events`) one machine may hold open at once; the
     /// next is refused with 429 (default 4).
+    #[arg(long, env = "SIGNET_EVENT_STREAMS_PER_MACHINE", value_name = "N")]
     pub event_streams_per_machine: Option<usize>,
     /// Address ranges webhooks may reach despite the SSRF guard (private, loopback, ...), as
     /// CIDRs. Plain `http://` is accepted only to an allowed loopback address. Default: none.
+    #[arg(
+        long,
+        env = "SIGNET_WEBHOOK_ALLOW_CIDRS",
+        value_name = "CIDRS",
+        value_delimiter = ','
+    )]
     pub webhook_allow_cidrs: Option<Vec<String>>,
     /// Seconds one delivery attempt may take (default 10).
+    #[arg(long, env = "SIGNET_WEBHOOK_TIMEOUT_SECS", value_name = "SECONDS", value_parser = duration::secs)]
+    #[serde(default, deserialize_with = "secs_or_duration")]
     pub webhook_timeout_secs: Option<u64>,
     /// Address ranges the fetches of trusted OIDC issuers' discovery documents and key sets
     /// may reach despite the outbound guard, as CIDRs (the same guard as webhooks). Plain
     /// `http://` is accepted only to an allowed loopback address. Default: none.
+    #[arg(
+        long,
+        env = "SIGNET_OIDC_ALLOW_CIDRS",
+        value_name = "CIDRS",
+        value_delimiter = ','
+    )]
     pub oidc_allow_cidrs: Option<Vec<String>>,
     /// Seconds a trusted issuer's discovered keys are used before they are fetched again
     /// (default 600).
+    #[arg(long, env = "SIGNET_OIDC_KEYS_TTL_SECS", value_name = "SECONDS", value_parser = duration::secs)]
+    #[serde(default, deserialize_with = "secs_or_duration")]
     pub oidc_keys_ttl_secs: Option<u64>,
     /// The least seconds between two fetches of one issuer's keys (default 30): a token whose
     /// `kid` is not held asks the issuer again only this often, so rotation is picked up and
     /// made-up `kid`s cannot make Signet hammer the issuer.
+    #[arg(long, env = "SIGNET_OIDC_KEYS_REFETCH_SECS", value_name = "SECONDS", value_parser = duration::secs)]
+    #[serde(default, deserialize_with = "secs_or_duration")]
     pub oidc_keys_refetch_secs: Option<u64>,
     /// The first retry waits up to this many ms, each next one up to twice as long, with full
     /// jitter (default 10000).
+    #[arg(long, env = "SIGNET_WEBHOOK_RETRY_BASE_MS", value_name = "MS", value_parser = duration::millis)]
+    #[serde(default, deserialize_with = "millis_or_duration")]
     pub webhook_retry_base_ms: Option<u64>,
     /// No retry waits longer than this many seconds (default 3600).
+    #[arg(long, env = "SIGNET_WEBHOOK_RETRY_CAP_SECS", value_name = "SECONDS", value_parser = duration::secs)]
+    #[serde(default, deserialize_with = "secs_or_duration")]
     pub webhook_retry_cap_secs: Option<u64>,
     /// Attempts before a delivery is marked failed (default 8).
+    #[arg(long, env = "SIGNET_WEBHOOK_MAX_ATTEMPTS", value_name = "N")]
     pub webhook_max_attempts: Option<u32>,
     /// Milliseconds between the alert tailer's reads of the audit log (default 1000).
+    #[arg(long, env = "SIGNET_ALERT_TAIL_INTERVAL_MS", value_name = "MS", value_parser = duration::millis)]
+    #[serde(default, deserialize_with = "millis_or_duration")]
     pub alert_tail_interval_ms: Option<u64>,
     /// Milliseconds between the dispatcher's looks for due deliveries (default 1000).
+    #[arg(long, env = "SIGNET_WEBHOOK_DISPATCH_INTERVAL_MS", value_name = "MS", value_parser = duration::millis)]
+    #[serde(default, deserialize_with = "millis_or_duration")]
     pub webhook_dispatch_interval_ms: Option<u64>,
     /// Folder archived audit segments are written to; unset, the log is never archived and
     /// `signet audit archive` is refused.
+    #[arg(long, env = "SIGNET_AUDIT_ARCHIVE_DIR", value_name = "PATH")]
     pub audit_archive_dir: Option<PathBuf>,
     /// Records per archived segment (default 1000000). Only full segments are archived.
+    #[arg(long, env = "SIGNET_AUDIT_ARCHIVE_SEGMENT_RECORDS", value_name = "N")]
     pub audit_archive_segment_records: Option<u64>,
     /// Seconds between the archiver's looks for a full segment (default 3600). Every replica
     /// runs it; each segment is recorded once.
+    #[arg(long, env = "SIGNET_AUDIT_ARCHIVE_INTERVAL_SECS", value_name = "SECONDS", value_parser = duration::secs)]
+    #[serde(default, deserialize_with = "secs_or_duration")]
     pub audit_archive_interval_secs: Option<u64>,
     /// Address of the Prometheus listener serving `/metrics` (default: none, no metrics
     /// listener). Loopback only unless `metrics_allow_remote`.
+    #[arg(long, env = "SIGNET_METRICS_LISTEN", value_name = "ADDR")]
     pub metrics_listen: Option<SocketAddr>,
     /// Let `metrics_listen` be a non-loopback address (plain HTTP, no authentication: firewall
     /// it to the scrapers).
+    #[arg(long, env = "SIGNET_METRICS_ALLOW_REMOTE", value_name = "BOOL", num_args = 0..=1, default_missing_value = "true", value_parser = BoolishValueParser::new())]
     pub metrics_allow_remote: Option<bool>,
     /// Benchmarks only (`scripts/bench.sh`): secret reads check the signature and answer a
     /// constant. Refused on a non-loopback address. Not documented for operators on purpose.
+    #[arg(long, env = "SIGNET_BENCH_CEILING", value_name = "BOOL", num_args = 0..=1, default_missing_value = "true", value_parser = BoolishValueParser::new(), hide = true)]
     pub bench_ceiling: Option<bool>,
     /// Audit devices, one `[[audit_device]]` table each (`kind`, `path` or `address`,
     /// `required`, `name`): every audit record also goes there (`docs/operations.md`).
+    #[arg(skip)]
     pub audit_device: Option<Vec<crate::audit_device::AuditDeviceTable>>,
-    /// Audit devices as specs (`file:/PATH`, `stdout`, `syslog[:ADDRESS]`, then
-    /// `,best-effort`, `,name=NAME`): what `--audit-device` and `SIGNET_AUDIT_DEVICES` give.
-    /// Kept after the tables.
+    /// Audit devices as specs, besides the `[[audit_device]]` tables: `file:/PATH`, `stdout`,
+    /// `syslog`, `syslog:unix:/PATH`, `syslog:udp:HOST:PORT` or `syslog:tcp:HOST:PORT`, each
+    /// followed by `,best-effort` (default: required) and `,name=NAME`. Repeat the flag (or its
+    /// alias `--audit-device`) for several; in the environment separate them with `;`.
+    #[arg(
+        long,
+        alias = "audit-device",
+        env = "SIGNET_AUDIT_DEVICES",
+        value_name = "DEVICES",
+        value_delimiter = ';'
+    )]
     pub audit_devices: Option<Vec<String>>,
 }
 
@@ -151,6 +250,65 @@ impl FileConfig {
             path: path.display().to_string(),
             message: e.message().to_owned(),
         })
+    }
+
+    /// Layers these settings (from flags and the environment, where clap already put a flag
+    /// before its variable) over `below` (from the file): every setting given here wins, every
+    /// other keeps the file's value. Done through the serde form of both, so a setting added to
+    /// the declaration is layered without a line here.
+    pub fn over(self, below: FileConfig) -> Result<FileConfig, ConfigError> {
+        // Only a path that is not UTF-8 fails to serialise; no message carries a value.
+        let unreadable =
+            |_| ConfigError::Invalid("settings must be UTF-8 text (a path is not)".into());
+        let serde_json::Value::Object(top) = serde_json::to_value(&self).map_err(unreadable)?
+        else {
+            return Err(ConfigError::Invalid("settings are not a table".into()));
+        };
+        let serde_json::Value::Object(mut merged) =
+            serde_json::to_value(&below).map_err(unreadable)?
+        else {
+            return Err(ConfigError::Invalid("settings are not a table".into()));
+        };
+        for (key, value) in top {
+            if !value.is_null() {
+                merged.insert(key, value);
+            }
+        }
+        // Both sides were typed settings already, so this only fails if a key's serde form does
+        // not read back; the message names no value (one may be a database password).
+        serde_json::from_value(serde_json::Value::Object(merged))
+            .map_err(|_| ConfigError::Invalid("the settings do not combine".into()))
+    }
+}
+
+/// A number, or a duration text in the same forms as on the command line.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum NumberOrDuration {
+    Number(u64),
+    Text(String),
+}
+
+/// A `*_secs` key: whole seconds as a number (the original form, kept) or a duration text
+/// (`"90s"`, `"10m"`, `"1h30m"`).
+fn secs_or_duration<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
+    match Option::<NumberOrDuration>::deserialize(d)? {
+        None => Ok(None),
+        Some(NumberOrDuration::Number(n)) => Ok(Some(n)),
+        Some(NumberOrDuration::Text(t)) => duration::secs(&t)
+            .map(Some)
+            .map_err(serde::de::Error::custom),
+    }
+}
+
+/// A `*_ms` key: milliseconds as a number, or a duration text (`"2s"`, `"250ms"`).
+fn millis_or_duration<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
+    match Option::<NumberOrDuration>::deserialize(d)? {
+        None => Ok(None),
+        Some(NumberOrDuration::Number(n)) => Ok(Some(n)),
+        Some(NumberOrDuration::Text(t)) => duration::millis(&t)
+            .map(Some)
+            .map_err(serde::de::Error::custom),
     }
 }
 
@@ -234,7 +392,7 @@ pub struct WebhookSettings {
 pub fn default_api_url(listen: SocketAddr, tls: bool) -> String {
     let scheme = if tls { "https" } else { "http" };
     let host = match listen.ip() {
-        ip if ip.is_loopback() => "localhost".to_owned(),
+        ip if is_loopback_ip(ip) => "localhost".to_owned(),
         std::net::IpAddr::V6(v6) => format!("[{v6}]"),
         ip => ip.to_string(),
     };
@@ -298,7 +456,7 @@ impl FileConfig {
                 ));
             }
         };
-        if tls.is_none() && !listen.ip().is_loopback() && !self.insecure_http.unwrap_or(false) {
+        if tls.is_none() && !is_loopback_ip(listen.ip()) && !self.insecure_http.unwrap_or(false) {
             return Err(ConfigError::Invalid(format!(
                 "refusing plain HTTP on non-loopback address {listen}: give --tls-cert/--tls-key, or --insecure-http behind a TLS proxy"
             )));
@@ -306,7 +464,7 @@ impl FileConfig {
         let bench_ceiling = self.bench_ceiling.unwrap_or(false);
         // The ceiling answers without reading, auditing or checking nonces: it must never face
         // a network.
-        if bench_ceiling && !listen.ip().is_loopback() {
+        if bench_ceiling && !is_loopback_ip(listen.ip()) {
             return Err(ConfigError::Invalid(format!(
                 "bench_ceiling is for benchmarks on loopback only, not on {listen}"
             )));
@@ -314,7 +472,7 @@ impl FileConfig {
         // The scrape tells whoever reaches it how busy the vault is and what fails: the host
         // only, unless the operator says otherwise.
         if let Some(addr) = self.metrics_listen
-            && !addr.ip().is_loopback()
+            && !is_loopback_ip(addr.ip())
             && !self.metrics_allow_remote.unwrap_or(false)
         {
             return Err(ConfigError::Invalid(format!(
@@ -567,6 +725,81 @@ fn resolve_webhooks(f: &FileConfig) -> Result<WebhookSettings, ConfigError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The example configurations shipped in `deploy/` keep loading and resolving.
+    #[test]
+    fn the_shipped_example_configs_load() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../deploy");
+        for file in [
+            "systemd/signet.toml",
+            "compose/signet-postgres.toml",
+            "container/signet.toml",
+        ] {
+            let f = FileConfig::load(&root.join(file)).unwrap_or_else(|e| panic!("{file}: {e}"));
+            // The container's file leaves TLS to the command line (`--insecure-http` behind a
+            // proxy, or a certificate), as its compose file and Containerfile give it.
+            let f = FileConfig {
+                insecure_http: Some(true),
+                ..Default::default()
+            }
+            .over(f)
+            .unwrap();
+            f.resolve().unwrap_or_else(|e| panic!("{file}: {e}"));
+        }
+    }
+
+    /// `*_secs` and `*_ms` keys take the old integers and duration texts alike.
+    #[test]
+    fn duration_keys_take_numbers_and_texts() {
+        let f: FileConfig = toml::from_str(
+            "header_read_timeout_secs = 7\nbody_read_timeout_secs = \"2m\"\n\
+             lease_reap_interval_secs = \"1h30m\"\nwebhook_retry_base_ms = 250\n\
+             alert_tail_interval_ms = \"2s\"\n",
+        )
+        .unwrap();
+        let c = f.resolve().unwrap();
+        assert_eq!(c.limits.header_read, Duration::from_secs(7));
+        assert_eq!(c.limits.body_read, Duration::from_secs(120));
+        assert_eq!(c.lease_reap_every, Duration::from_secs(5400));
+        assert_eq!(c.webhooks.policy.retry_base, Duration::from_millis(250));
+        assert_eq!(c.webhooks.tail_every, Duration::from_secs(2));
+        for bad in [
+            "body_read_timeout_secs = \"-1m\"",
+            "body_read_timeout_secs = \"1.5s\"",
+            "body_read_timeout_secs = \"1 month\"",
+            "body_read_timeout_secs = -1",
+            "alert_tail_interval_ms = \"soon\"",
+        ] {
+            assert!(toml::from_str::<FileConfig>(bad).is_err(), "{bad}");
+        }
+        assert!(
+            toml::from_str::<FileConfig>("body_read_timeout_secs = \"0s\"")
+                .unwrap()
+                .resolve()
+                .is_err()
+        );
+    }
+
+    /// A setting given above wins; one not given keeps the value below.
+    #[test]
+    fn settings_layer_over_the_file() {
+        let file = FileConfig {
+            listen: Some("127.0.0.1:1".parse().unwrap()),
+            log_json: Some(true),
+            trusted_proxies: Some(vec!["10.0.0.0/8".into()]),
+            ..Default::default()
+        };
+        let top = FileConfig {
+            listen: Some("127.0.0.1:2".parse().unwrap()),
+            insecure_http: Some(false),
+            ..Default::default()
+        };
+        let f = top.over(file).unwrap();
+        assert_eq!(f.listen, Some("127.0.0.1:2".parse().unwrap()));
+        assert_eq!(f.log_json, Some(true));
+        assert_eq!(f.insecure_http, Some(false));
+        assert_eq!(f.trusted_proxies, Some(vec!["10.0.0.0/8".to_owned()]));
+    }
 
     #[test]
     fn defaults_are_loopback_and_localhost() {

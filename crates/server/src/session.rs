@@ -48,7 +48,7 @@ impl WebConfig {
             .rsplit_once(':')
             .filter(|(_, port)| port.bytes().all(|b| b.is_ascii_digit()))
             .map_or(authority.as_str(), |(h, _)| h);
-        let loopback = matches!(host, "localhost" | "127.0.0.1" | "[::1]");
+        let loopback = signet_proto::loopback::is_loopback_host(host);
         Self {
             origin: format!("{}://{authority}", scheme.to_ascii_lowercase()),
             secure: scheme.eq_ignore_ascii_case("https") || loopback,
@@ -170,6 +170,20 @@ mod tests {
             b = b.header(*k, *v);
         }
         b.body(()).unwrap().into_parts().0
+    }
+
+    /// The cookie policy calls a public URL loopback exactly when the identity file's rule
+    /// does (`signet_proto::loopback::CASES`): cookies lose `Secure` only on plain HTTP to a
+    /// loopback host.
+    #[test]
+    fn cookies_follow_the_one_loopback_rule() {
+        for (url, loopback) in signet_proto::loopback::CASES {
+            if let Some(loopback) = loopback {
+                assert_eq!(WebConfig::from_public_url(url).secure, *loopback, "{url}");
+                let https = url.replacen("http://", "https://", 1);
+                assert!(WebConfig::from_public_url(&https).secure, "{https}");
+            }
+        }
     }
 
     #[test]

@@ -98,14 +98,9 @@ fn public_v6(ip: Ipv6Addr) -> bool {
         || (s[0] == 0x0100 && s[1..4] == [0, 0, 0])) // discard-only
 }
 
-/// Whether an address is loopback, in any of its IPv6 forms.
+/// Whether an address is loopback: the workspace's one rule.
 fn loopback(ip: IpAddr) -> bool {
-    match ip {
-        IpAddr::V4(v4) => v4.is_loopback(),
-        IpAddr::V6(v6) => {
-            v6.is_loopback() || v6.to_ipv4_mapped().is_some_and(|v4| v4.is_loopback())
-        }
-    }
+    signet_proto::loopback::is_loopback_ip(ip)
 }
 
 /// Splits `scheme://authority/...` without normalising anything.

@@ -161,5 +161,34 @@ async fn an_invited_scoped_developer_sees_only_their_project(backend: Backend) {
     assert_eq!(recent["records"].as_array().expect("records").len(), 1);
     let old = s.op_json(&["audit", "list", "--until", "1h"]);
     assert!(old["records"].as_array().expect("records").is_empty());
+    // Dates and timestamps as well as durations ago (read as UTC, by jiff).
+    let now = jiff::Timestamp::now();
+    let yesterday = now
+        .checked_sub(jiff::SignedDuration::from_hours(24))
+        .expect("a day ago")
+        .strftime("%Y-%m-%d")
+        .to_string();
+    let hour_ago = now
+        .checked_sub(jiff::SignedDuration::from_hours(1))
+        .expect("an hour ago")
+        .to_string();
+    for since in [yesterday.as_str(), hour_ago.as_str(), "1h30m"] {
+        let got = s.op_json(&["audit", "list", "--since", since, "--action", "user_remove"]);
+        assert_eq!(
+            got["records"].as_array().expect("records").len(),
+            1,
+            "{since}"
+        );
+    }
+    for (flag, when) in [
+        ("--since", "2999-01-01"),
+        ("--until", "2000-01-01T00:00:00Z"),
+    ] {
+        let got = s.op_json(&["audit", "list", flag, when]);
+        assert!(
+            got["records"].as_array().expect("records").is_empty(),
+            "{flag} {when}"
+        );
+    }
     drop(owner);
 }
