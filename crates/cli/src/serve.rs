@@ -57,6 +57,37 @@ pub struct ServerArgs {
     /// Benchmarks only: secret reads check the signature and answer a constant (loopback only).
     #[arg(long, env = "SIGNET_BENCH_CEILING", hide = true)]
     pub bench_ceiling: bool,
+    // Unsealing the root key (docs/operations.md, "Unsealing the root key"). The PIN is never
+    // a flag's value: it would show in `ps`.
+    /// A passphrase-sealed root key file (made by `signet unseal init|seal --passphrase`).
+    #[arg(long, env = "SIGNET_ROOT_KEY_SEALED_FILE", value_name = "PATH")]
+    pub root_key_sealed_file: Option<PathBuf>,
+    /// Read the sealed key's passphrase from this file descriptor (to its end) at start.
+    /// Without it: the systemd credential, then a prompt if stdin is a terminal.
+    #[arg(long, env = "SIGNET_ROOT_KEY_PASSPHRASE_FD", value_name = "N")]
+    pub root_key_passphrase_fd: Option<i32>,
+    /// The systemd credential holding the passphrase. Default: signet-root-passphrase
+    #[arg(
+        long,
+        env = "SIGNET_ROOT_KEY_PASSPHRASE_CREDENTIAL",
+        value_name = "NAME"
+    )]
+    pub root_key_passphrase_credential: Option<String>,
+    /// A root key file sealed by a PKCS#11 token (made by `signet unseal init|seal --pkcs11`).
+    #[arg(long, env = "SIGNET_ROOT_KEY_PKCS11_FILE", value_name = "PATH")]
+    pub root_key_pkcs11_file: Option<PathBuf>,
+    /// The PKCS#11 module, for example /usr/lib/softhsm/libsofthsm2.so.
+    #[arg(long, env = "SIGNET_PKCS11_MODULE", value_name = "PATH")]
+    pub pkcs11_module: Option<PathBuf>,
+    /// A file holding the token's user PIN.
+    #[arg(long, env = "SIGNET_PKCS11_PIN_FILE", value_name = "PATH")]
+    pub pkcs11_pin_file: Option<PathBuf>,
+    /// The name of an environment variable holding the token's user PIN.
+    #[arg(long, env = "SIGNET_PKCS11_PIN_ENV", value_name = "VAR")]
+    pub pkcs11_pin_env: Option<String>,
+    /// The systemd credential holding the token's user PIN. Default: signet-pkcs11-pin
+    #[arg(long, env = "SIGNET_PKCS11_PIN_CREDENTIAL", value_name = "NAME")]
+    pub pkcs11_pin_credential: Option<String>,
 }
 
 impl ServerArgs {
@@ -84,6 +115,21 @@ impl ServerArgs {
         if self.bench_ceiling {
             f.bench_ceiling = Some(true);
         }
+        // Unsealing the root key.
+        f.root_key_sealed_file = self.root_key_sealed_file.clone().or(f.root_key_sealed_file);
+        f.root_key_passphrase_fd = self.root_key_passphrase_fd.or(f.root_key_passphrase_fd);
+        f.root_key_passphrase_credential = self
+            .root_key_passphrase_credential
+            .clone()
+            .or(f.root_key_passphrase_credential);
+        f.root_key_pkcs11_file = self.root_key_pkcs11_file.clone().or(f.root_key_pkcs11_file);
+        f.pkcs11_module = self.pkcs11_module.clone().or(f.pkcs11_module);
+        f.pkcs11_pin_file = self.pkcs11_pin_file.clone().or(f.pkcs11_pin_file);
+        f.pkcs11_pin_env = self.pkcs11_pin_env.clone().or(f.pkcs11_pin_env);
+        f.pkcs11_pin_credential = self
+            .pkcs11_pin_credential
+            .clone()
+            .or(f.pkcs11_pin_credential);
         Ok(f)
     }
 }

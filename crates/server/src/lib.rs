@@ -20,6 +20,7 @@ pub mod metrics;
 pub mod provision;
 mod routes;
 pub mod session;
+pub mod unseal;
 pub mod webhook;
 
 use std::future::Future;

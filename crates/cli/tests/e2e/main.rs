@@ -85,3 +85,7 @@ mod ai_agent;
 
 // Single sign-on for people through a real OpenID provider (issue 14 §3).
 mod sso;
+
+// Unsealing the root key: passphrase (descriptor, systemd credential, terminal) and PKCS#11
+// (SoftHSM2), and sealing a running installation's plain key (issue 15 §2).
+mod unseal;
