@@ -812,4 +812,56 @@ mod tests {
         }
         assert!(check_api_url("https://vault.example:8443").is_ok());
     }
+
+    #[test]
+    fn a_sealed_root_key_is_one_source_among_four_with_its_own_settings() {
+        use crate::unseal::{PassphraseSource, PinSource, TokenAccess};
+        let parse = |text: &str| toml::from_str::<FileConfig>(text).unwrap().resolve();
+        let c = parse("root_key_sealed_file = \"/k.sealed\"").unwrap();
+        assert_eq!(
+            c.root_key,
+            RootKeySource::Passphrase {
+                file: "/k.sealed".into(),
+                passphrase: PassphraseSource {
+                    fd: None,
+                    credential: "signet-root-passphrase".into()
+                }
+            }
+        );
+        let c = parse(
+            "root_key_pkcs11_file = \"/k.p11\"\npkcs11_module = \"/m.so\"\npkcs11_pin_env = \"P\"",
+        )
+        .unwrap();
+        assert_eq!(
+            c.root_key,
+            RootKeySource::Pkcs11 {
+                file: "/k.p11".into(),
+                token: TokenAccess {
+                    module: "/m.so".into(),
+                    pin: PinSource::Env("P".into())
+                }
+            }
+        );
+        for (bad, why) in [
+            (
+                "root_key_file = \"/a\"\nroot_key_sealed_file = \"/b\"",
+                "only one of",
+            ),
+            ("root_key_passphrase_fd = 3", "need root_key_sealed_file"),
+            ("pkcs11_module = \"/m.so\"", "need root_key_pkcs11_file"),
+            ("root_key_pkcs11_file = \"/k.p11\"", "needs pkcs11_module"),
+            (
+                "root_key_sealed_file = \"/b\"\nroot_key_passphrase_fd = -1",
+                "file descriptor",
+            ),
+        ] {
+            let Err(e) = parse(bad) else {
+                panic!("accepted: {bad}");
+            };
+            assert!(e.to_string().contains(why), "{bad}: {e}");
+        }
+        // A shared database accepts a sealed key as its explicit source.
+        let c = parse("database_url = \"postgres://db/x\"\nroot_key_sealed_file = \"/k.sealed\"");
+        assert!(c.is_ok());
+    }
 }

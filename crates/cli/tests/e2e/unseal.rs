@@ -289,7 +289,7 @@ fn a_passphrase_sealed_key_opens_from_a_credential_or_a_descriptor_and_only_with
 /// note) when python3 is missing.
 fn prompt_through_pty(data: &Path, port: u16, config: &Path) -> Option<String> {
     let script = r#"
-import os, pty, select, signal, sys, time
+import os, pty, select, signal, sys, termios, time
 argv = sys.argv[1:]
 pid, fd = pty.fork()
 if pid == 0:
@@ -309,6 +309,11 @@ while time.time() < deadline:
         break
     out += chunk
     if not typed and b"Passphrase for the root key" in out:
+        # Type only once the prompt has turned echo off, as a person would (the prompt is
+        # written before the terminal is switched; input sent earlier is echoed by the
+        # terminal itself).
+        while termios.tcgetattr(fd)[3] & termios.ECHO and time.time() < deadline:
+            time.sleep(0.01)
         os.write(fd, os.environ["PASS"].encode() + b"\n")
         typed = True
     if b"signet: listening on" in out:
