@@ -538,3 +538,113 @@ fn a_pkcs11_sealed_key_opens_only_with_the_token_and_its_pin() {
     let log = f.server.spawn(port, &[]).expect_err("no token, no start");
     assert!(log.contains("no PKCS#11 token labelled"), "unclear: {log}");
 }
+
+/// `signet unseal init --pkcs11 --generate-token-key` on a fresh install (the PIN in a file),
+/// then the server started with the `signet server` flags alone: it makes the vault, starts
+/// again with the token, and no plain key is ever written.
+#[test]
+fn a_fresh_install_starts_from_a_token_sealed_key_given_by_flags() {
+    let dir = tempfile::tempdir().unwrap();
+    let Some(conf) = softhsm_token(&dir.path().join("hsm"), "fresh", "2468") else {
+        return;
+    };
+    let data = dir.path().join("data");
+    let sealed = data.join("root.key.p11");
+    let pin = dir.path().join("pin");
+    std::fs::write(&pin, "2468\n").unwrap();
+    let env = [("SOFTHSM2_CONF", conf.to_str().unwrap())];
+    let out = unseal_cmd(
+        &[
+            "init",
+            "--pkcs11",
+            "--module",
+            SOFTHSM_MODULE,
+            "--token-label",
+            "fresh",
+            "--key-label",
+            "vault-root",
+            "--generate-token-key",
+            "--pin-file",
+            pin.to_str().unwrap(),
+            "--out",
+            sealed.to_str().unwrap(),
+        ],
+        "",
+        &env,
+    );
+    assert!(out.status.success(), "init: {}", stderr(&out));
+    assert!(stdout(&out).contains("pkcs11_pin_file"), "{}", stdout(&out));
+    // The label is taken now: a second generation is refused and writes nothing.
+    let again = dir.path().join("again.p11");
+    let out = unseal_cmd(
+        &[
+            "init",
+            "--pkcs11",
+            "--module",
+            SOFTHSM_MODULE,
+            "--token-label",
+            "fresh",
+            "--key-label",
+            "vault-root",
+            "--generate-token-key",
+            "--pin-file",
+            pin.to_str().unwrap(),
+            "--out",
+            again.to_str().unwrap(),
+        ],
+        "",
+        &env,
+    );
+    assert!(!out.status.success() && !again.exists());
+    assert!(stderr(&out).contains("already holds"), "{}", stderr(&out));
+
+    let config = write_config(dir.path(), "");
+    let flags = [
+        "--root-key-pkcs11-file",
+        sealed.to_str().unwrap(),
+        "--pkcs11-module",
+        SOFTHSM_MODULE,
+        "--pkcs11-pin-file",
+        pin.to_str().unwrap(),
+    ];
+    let start = || {
+        let mut cmd = Command::new(bin());
+        cmd.args(["server", "--listen", "127.0.0.1:0", "--data-dir"])
+            .arg(&data)
+            .arg("--config")
+            .arg(&config)
+            .args(flags)
+            .env("SOFTHSM2_CONF", &conf)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped());
+        let mut child = cmd.spawn().unwrap();
+        let err = child.stderr.take().unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        // Drains stderr to its end (a closed pipe would fail the server's next write) and
+        // sends the first line that says how the start went.
+        std::thread::spawn(move || {
+            for line in BufReader::new(err).lines().map_while(Result::ok) {
+                if line.starts_with("signet: listening on") || line.starts_with("error:") {
+                    let _ = tx.send(line);
+                }
+            }
+        });
+        let first = rx
+            .recv_timeout(Duration::from_secs(120))
+            .unwrap_or_default();
+        (child, first)
+    };
+    let (child, line) = start();
+    assert!(line.starts_with("signet: listening on"), "{line}");
+    stop(child);
+    assert!(data.join("signet.db").exists());
+    assert!(!data.join("root.key").exists(), "a plain key was written");
+    let (child, line) = start();
+    assert!(line.starts_with("signet: listening on"), "restart: {line}");
+    stop(child);
+    std::fs::write(&pin, "1111").unwrap();
+    let (mut child, line) = start();
+    assert!(line.contains("wrong PIN"), "{line}");
+    assert!(!child.wait().unwrap().success());
+}
