@@ -552,6 +552,10 @@ fn a_fresh_install_starts_from_a_token_sealed_key_given_by_flags() {
     let sealed = data.join("root.key.p11");
     let pin = dir.path().join("pin");
     std::fs::write(&pin, "2468\n").unwrap();
+    let chmod = |mode: u32| {
+        std::fs::set_permissions(&pin, std::os::unix::fs::PermissionsExt::from_mode(mode)).unwrap()
+    };
+    chmod(0o600);
     let env = [("SOFTHSM2_CONF", conf.to_str().unwrap())];
     let out = unseal_cmd(
         &[
@@ -643,8 +647,15 @@ fn a_fresh_install_starts_from_a_token_sealed_key_given_by_flags() {
     let (child, line) = start();
     assert!(line.starts_with("signet: listening on"), "restart: {line}");
     stop(child);
+    // A PIN file others may read is refused like a key file.
+    chmod(0o644);
+    let (mut child, line) = start();
+    assert!(line.contains("chmod 600"), "{line}");
+    assert!(!child.wait().unwrap().success());
+    chmod(0o600);
     std::fs::write(&pin, "1111").unwrap();
     let (mut child, line) = start();
     assert!(line.contains("wrong PIN"), "{line}");
+    assert!(!line.contains("1111"), "{line}");
     assert!(!child.wait().unwrap().success());
 }

@@ -9,6 +9,7 @@
 pub mod pkcs11;
 
 use std::io::{IsTerminal, Read};
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 use signet_crypto::{RootKey, SealedKeyError, SealedRootKey};
@@ -211,6 +212,24 @@ pub fn pin(source: &PinSource) -> Result<Zeroizing<String>, UnsealError> {
             let f = std::fs::File::open(path).map_err(|e| {
                 UnsealError::ReadSecret(WHAT.into(), format!("{}: {e}", path.display()))
             })?;
+            // Held to the key files' rule: a PIN others could read may already be theirs. The
+            // mode is read from the open file, so the file checked is the file read.
+            let mode = f
+                .metadata()
+                .map_err(|e| UnsealError::ReadSecret(WHAT.into(), e.to_string()))?
+                .permissions()
+                .mode()
+                & 0o777;
+            if mode & 0o077 != 0 {
+                return Err(UnsealError::ReadSecret(
+                    WHAT.into(),
+                    format!(
+                        "{p} is accessible to other users (mode {mode:o}); refusing to start. \
+                         Make it private with: chmod 600 {p}",
+                        p = path.display()
+                    ),
+                ));
+            }
             read_all(WHAT, f)?
         }
         PinSource::Env(var) => {
