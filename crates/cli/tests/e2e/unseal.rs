@@ -49,7 +49,7 @@ fn spawn_with_fd3(
     config: &Path,
     fd3: &Path,
     extra: &[&str],
-) -> Result<Child, String> {
+) -> Result<(Child, u16), String> {
     let mut cmd = Command::new("sh");
     cmd.arg("-c")
         .arg(r#"exec "$0" "$@" 3<"$SIGNET_TEST_FD3""#)
@@ -76,8 +76,9 @@ fn spawn_with_fd3(
         for line in BufReader::new(err).lines() {
             let Ok(line) = line else { break };
             // Reading on after this keeps the server from blocking on a full pipe.
-            if line.starts_with("signet: listening on ") {
-                let _ = tx.send(Ok(()));
+            if let Some(addr) = line.strip_prefix("signet: listening on ") {
+                let port = addr.rsplit(':').next().and_then(|p| p.parse::<u16>().ok());
+                let _ = tx.send(Ok(port.unwrap_or(0)));
             }
             seen.push_str(&line);
             seen.push('\n');
@@ -85,7 +86,7 @@ fn spawn_with_fd3(
         let _ = tx.send(Err(seen));
     });
     match rx.recv_timeout(Duration::from_secs(120)) {
-        Ok(Ok(())) => Ok(child),
+        Ok(Ok(port)) => Ok((child, port)),
         Ok(Err(log)) => {
             let _ = child.wait();
             Err(log)
@@ -249,7 +250,7 @@ fn a_passphrase_sealed_key_opens_from_a_credential_or_a_descriptor_and_only_with
     // A descriptor (3, a file here; a pipe works the same), which wins over the credential.
     let pass_file = f.server.root.path().join("pass");
     std::fs::write(&pass_file, PASSPHRASE).unwrap();
-    let child = spawn_with_fd3(
+    let (child, _) = spawn_with_fd3(
         &data,
         port,
         &config,
@@ -382,7 +383,7 @@ fn a_fresh_install_starts_from_a_key_sealed_at_birth() {
     );
     let pass_file = dir.path().join("pass");
     std::fs::write(&pass_file, format!("{PASSPHRASE}\n")).unwrap();
-    let child = spawn_with_fd3(
+    let (child, port) = spawn_with_fd3(
         &data,
         0,
         &config,
@@ -390,18 +391,41 @@ fn a_fresh_install_starts_from_a_key_sealed_at_birth() {
         &["--root-key-passphrase-fd", "3"],
     )
     .expect("a fresh install starts");
+    // The first operator, unsealing through a credential directory this time, and a signed
+    // request under the new vault.
+    let creds = dir.path().join("credentials");
+    std::fs::create_dir(&creds).unwrap();
+    std::fs::write(creds.join("signet-root-passphrase"), PASSPHRASE).unwrap();
+    let home = dir.path().join("operator-home");
+    let url = format!("http://localhost:{port}");
+    let out = Command::new(bin())
+        .args(["operator", "init", "--json", "--data-dir"])
+        .arg(&data)
+        .args(["--api-url", &url, "--config"])
+        .arg(&config)
+        .env("SIGNET_HOME", &home)
+        .env("CREDENTIALS_DIRECTORY", &creds)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "operator init: {}", stderr(&out));
+    let out = crate::harness::run(&home, &["project", "create", "sealed-demo"]);
+    assert!(out.status.success(), "project create: {}", stderr(&out));
     stop(child);
     assert!(data.join("signet.db").exists());
     assert!(!data.join("root.key").exists(), "a plain key was written");
     // The vault made under the sealed key opens with it again, and only with it.
-    let child = spawn_with_fd3(
+    let (child, _) = spawn_with_fd3(
         &data,
-        0,
+        port,
         &config,
         &pass_file,
         &["--root-key-passphrase-fd", "3"],
     )
     .expect("restarts");
+    let out = crate::harness::run(&home, &["project", "list"]);
+    assert!(out.status.success(), "project list: {}", stderr(&out));
+    assert!(stdout(&out).contains("sealed-demo"), "{}", stdout(&out));
     stop(child);
     std::fs::write(&pass_file, "other").unwrap();
     let log = spawn_with_fd3(
