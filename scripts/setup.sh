@@ -90,6 +90,9 @@ command -v zsh >/dev/null 2>&1 || missing+=(zsh)
 command -v fish >/dev/null 2>&1 || missing+=(fish)
 # The systemd unit (deploy/systemd) is checked with systemd-analyze verify (tests/deploy).
 command -v systemd-analyze >/dev/null 2>&1 || missing+=(systemd)
+# PKCS#11 unseal tests run against a real SoftHSM2 token (crates/server/tests/unseal_pkcs11.rs,
+# crates/cli/tests/e2e/unseal.rs); they find the module at /usr/lib/softhsm/libsofthsm2.so.
+[ -e /usr/lib/softhsm/libsofthsm2.so ] && command -v softhsm2-util >/dev/null 2>&1 || missing+=(softhsm2)
 
 if [ "${#missing[@]}" -gt 0 ]; then
     if ! command -v apt-get >/dev/null 2>&1 || ! can_be_root; then

@@ -49,6 +49,7 @@ mod sso;
 mod storage;
 mod token;
 mod trash;
+mod unseal;
 mod vault;
 mod watch;
 
@@ -111,6 +112,9 @@ enum Command {
     Restore(backup::RestoreArgs),
     /// Human accounts (`create-owner` runs on the server host).
     User(account::UserArgs),
+    /// Seal the root key under a passphrase or a PKCS#11 token: a new one (`init`) or an
+    /// existing plain key file (`seal`). Runs on the server host.
+    Unseal(unseal::UnsealArgs),
     /// Sign in with a password and a second factor, or through single sign-on (`--sso`); makes
     /// an operator key here that expires.
     Login(account::LoginArgs),
@@ -250,6 +254,7 @@ async fn dispatch(command: Command, json: bool) -> anyhow::Result<ExitCode> {
             backup::restore(args, json).await
         }
         Command::User(args) => account::user(args, json).await,
+        Command::Unseal(args) => unseal::run(args, json),
         Command::Login(args) => account::login(args, json).await,
         Command::Logout(args) => account::logout(args, json).await,
         Command::Project(args) => project::run(args, json).await,

@@ -22,11 +22,13 @@ pub mod backup;
 mod envelope;
 pub mod generator;
 mod root;
+pub mod sealed_key;
 
 pub use aad::{RecordAad, RecordKind, SecretAad, ShareAad};
 pub use backup::BackupKey;
 pub use envelope::{DataKey, ProjectKey, SealedValue};
 pub use root::{AuditKey, KeyCheck, RootKey, WrappedProjectKey};
+pub use sealed_key::{KdfParams, SealedKeyError, SealedRootKey};
 
 /// Why a cryptographic operation failed. Deliberately coarse: callers must not learn which byte
 /// was wrong.

@@ -45,6 +45,16 @@ impl RootKey {
         Ok(Self(Zeroizing::new(bytes)))
     }
 
+    /// From raw bytes (an unsealed key file).
+    pub(crate) fn from_bytes(bytes: [u8; 32]) -> Self {
+        Self(Zeroizing::new(bytes))
+    }
+
+    /// The raw bytes, for sealing.
+    pub(crate) fn as_bytes(&self) -> &[u8; 32] {
+        &self.0
+    }
+
     /// The file form.
     pub fn to_hex(&self) -> Zeroizing<String> {
         Zeroizing::new(hex::encode(self.0.as_ref()))

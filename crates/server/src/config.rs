@@ -239,6 +239,35 @@ pub struct FileConfig {
         value_delimiter = ';'
     )]
     pub audit_devices: Option<Vec<String>>,
+    // Unsealing the root key (crate::unseal; docs/operations.md, "Unsealing the root key").
+    /// A passphrase-sealed root key file (`signet unseal init|seal --passphrase`), instead of
+    /// `root_key_file` / `root_key_env`.
+    #[arg(long, env = "SIGNET_ROOT_KEY_SEALED_FILE", value_name = "PATH")]
+    pub root_key_sealed_file: Option<PathBuf>,
+    /// A file descriptor the passphrase is read from (to its end) at start, before the systemd
+    /// credential and the terminal prompt.
+    #[arg(long, env = "SIGNET_ROOT_KEY_PASSPHRASE_FD", value_name = "N")]
+    pub root_key_passphrase_fd: Option<i32>,
+    /// The systemd credential holding the passphrase, read from `$CREDENTIALS_DIRECTORY`
+    /// (default `signet-root-passphrase`).
+    #[arg(long, env = "SIGNET_ROOT_KEY_PASSPHRASE_CREDENTIAL", value_name = "NAME", hide_env_values = true)]
+    pub root_key_passphrase_credential: Option<String>,
+    /// A root key file sealed by a PKCS#11 token (`signet unseal init|seal --pkcs11`).
+    #[arg(long, env = "SIGNET_ROOT_KEY_PKCS11_FILE", value_name = "PATH")]
+    pub root_key_pkcs11_file: Option<PathBuf>,
+    /// The PKCS#11 module (for example `/usr/lib/softhsm/libsofthsm2.so`).
+    #[arg(long, env = "SIGNET_PKCS11_MODULE", value_name = "PATH")]
+    pub pkcs11_module: Option<PathBuf>,
+    /// A file holding the token's user PIN.
+    #[arg(long, env = "SIGNET_PKCS11_PIN_FILE", value_name = "PATH")]
+    pub pkcs11_pin_file: Option<PathBuf>,
+    /// An environment variable holding the token's user PIN.
+    #[arg(long, env = "SIGNET_PKCS11_PIN_ENV", value_name = "NAME")]
+    pub pkcs11_pin_env: Option<String>,
+    /// The systemd credential holding the token's user PIN (default `signet-pkcs11-pin`), used
+    /// when neither `pkcs11_pin_file` nor `pkcs11_pin_env` is set.
+    #[arg(long, env = "SIGNET_PKCS11_PIN_CREDENTIAL", value_name = "NAME", hide_env_values = true)]
+    pub pkcs11_pin_credential: Option<String>,
 }
 
 impl FileConfig {
@@ -321,6 +350,20 @@ pub enum RootKeySource {
     File(PathBuf),
     /// An environment variable.
     Env(String),
+    /// A passphrase-sealed key file ([`signet_crypto::SealedRootKey`]).
+    Passphrase {
+        /// The sealed file.
+        file: PathBuf,
+        /// Where the passphrase comes from.
+        passphrase: crate::unseal::PassphraseSource,
+    },
+    /// A key file sealed by a key inside a PKCS#11 token.
+    Pkcs11 {
+        /// The sealed file.
+        file: PathBuf,
+        /// The module and the PIN.
+        token: crate::unseal::TokenAccess,
+    },
 }
 
 /// The resolved configuration.
@@ -423,6 +466,7 @@ impl FileConfig {
     /// Resolves into a [`ServerConfig`], applying defaults and checking combinations.
     pub fn resolve(self) -> Result<ServerConfig, ConfigError> {
         let webhooks = resolve_webhooks(&self)?;
+        let root_key = resolve_root_key(&self)?;
         let oidc_allow = resolve_cidrs("oidc_allow_cidrs", self.oidc_allow_cidrs.as_deref())?;
         let secs_ms = |name: &str, v: Option<u64>, default_ms: i64| match v {
             None => Ok(default_ms),
@@ -496,16 +540,6 @@ impl FileConfig {
                 })
             })
             .collect::<Result<_, _>>()?;
-        let root_key = match (self.root_key_file, self.root_key_env) {
-            (Some(_), Some(_)) => {
-                return Err(ConfigError::Invalid(
-                    "give root_key_file or root_key_env, not both".into(),
-                ));
-            }
-            (Some(f), None) => RootKeySource::File(f),
-            (None, Some(v)) => RootKeySource::Env(v),
-            (None, None) => RootKeySource::DataDir,
-        };
         let data_dir = self
             .data_dir
             .unwrap_or_else(|| PathBuf::from("signet-data"));
@@ -519,8 +553,10 @@ impl FileConfig {
         if matches!(database, DatabaseUrl::Postgres(_)) && root_key == RootKeySource::DataDir {
             return Err(ConfigError::Invalid(
                 "a PostgreSQL database needs the root key every replica shares: set \
-                 root_key_file or root_key_env in the config (make one with \
-                 `head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \\n'`)"
+                 root_key_file, root_key_env, root_key_sealed_file or root_key_pkcs11_file in \
+                 the config (make a plain one with \
+                 `head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \\n'`, or a sealed one with \
+                 `signet unseal init`)"
                     .into(),
             ));
         }
@@ -647,6 +683,101 @@ impl FileConfig {
             audit_devices,
         })
     }
+}
+
+/// The root key's source: at most one of the four keys, and the unseal settings only with the
+/// source they serve (a PIN file with no PKCS#11 key file is a mistake worth hearing about).
+fn resolve_root_key(f: &FileConfig) -> Result<RootKeySource, ConfigError> {
+    use crate::unseal::{
+        PASSPHRASE_CREDENTIAL, PIN_CREDENTIAL, PassphraseSource, PinSource, TokenAccess,
+    };
+    let given = [
+        f.root_key_file.is_some(),
+        f.root_key_env.is_some(),
+        f.root_key_sealed_file.is_some(),
+        f.root_key_pkcs11_file.is_some(),
+    ];
+    if given.iter().filter(|g| **g).count() > 1 {
+        return Err(ConfigError::Invalid(
+            "give only one of root_key_file, root_key_env, root_key_sealed_file and \
+             root_key_pkcs11_file"
+                .into(),
+        ));
+    }
+    let passphrase_keys =
+        f.root_key_passphrase_fd.is_some() || f.root_key_passphrase_credential.is_some();
+    if passphrase_keys && f.root_key_sealed_file.is_none() {
+        return Err(ConfigError::Invalid(
+            "root_key_passphrase_fd and root_key_passphrase_credential need \
+             root_key_sealed_file"
+                .into(),
+        ));
+    }
+    let pkcs11_keys = f.pkcs11_module.is_some()
+        || f.pkcs11_pin_file.is_some()
+        || f.pkcs11_pin_env.is_some()
+        || f.pkcs11_pin_credential.is_some();
+    if pkcs11_keys && f.root_key_pkcs11_file.is_none() {
+        return Err(ConfigError::Invalid(
+            "the pkcs11_* settings need root_key_pkcs11_file".into(),
+        ));
+    }
+    if let Some(fd) = f.root_key_passphrase_fd
+        && fd < 0
+    {
+        return Err(ConfigError::Invalid(format!(
+            "root_key_passphrase_fd must be a file descriptor (0 or more), got {fd}"
+        )));
+    }
+    Ok(
+        match (
+            &f.root_key_file,
+            &f.root_key_env,
+            &f.root_key_sealed_file,
+            &f.root_key_pkcs11_file,
+        ) {
+            (Some(file), ..) => RootKeySource::File(file.clone()),
+            (_, Some(var), ..) => RootKeySource::Env(var.clone()),
+            (_, _, Some(file), _) => RootKeySource::Passphrase {
+                file: file.clone(),
+                passphrase: PassphraseSource {
+                    fd: f.root_key_passphrase_fd,
+                    credential: f
+                        .root_key_passphrase_credential
+                        .clone()
+                        .unwrap_or_else(|| PASSPHRASE_CREDENTIAL.to_owned()),
+                },
+            },
+            (_, _, _, Some(file)) => {
+                let Some(module) = f.pkcs11_module.clone() else {
+                    return Err(ConfigError::Invalid(
+                        "root_key_pkcs11_file needs pkcs11_module (the token's PKCS#11 \
+                         library, for example /usr/lib/softhsm/libsofthsm2.so)"
+                            .into(),
+                    ));
+                };
+                let pin = match (&f.pkcs11_pin_file, &f.pkcs11_pin_env) {
+                    (Some(_), Some(_)) => {
+                        return Err(ConfigError::Invalid(
+                            "give pkcs11_pin_file or pkcs11_pin_env, not both".into(),
+                        ));
+                    }
+                    (Some(p), None) => PinSource::File(p.clone()),
+                    (None, Some(v)) => PinSource::Env(v.clone()),
+                    (None, None) => PinSource::Credential(
+                        f.pkcs11_pin_credential
+                            .clone()
+                            .unwrap_or_else(|| PIN_CREDENTIAL.to_owned()),
+                    ),
+                };
+                RootKeySource::Pkcs11 {
+                    file: file.clone(),
+                    token: TokenAccess { module, pin },
+                }
+            }
+            (None, None, None, None) => RootKeySource::DataDir,
+        },
+    )
 }
 
 /// A list of CIDRs, each parsed.
@@ -935,5 +1066,57 @@ mod tests {
             assert!(check_api_url(bad).is_err(), "{bad}");
         }
         assert!(check_api_url("https://vault.example:8443").is_ok());
+    }
+
+    #[test]
+    fn a_sealed_root_key_is_one_source_among_four_with_its_own_settings() {
+        use crate::unseal::{PassphraseSource, PinSource, TokenAccess};
+        let parse = |text: &str| toml::from_str::<FileConfig>(text).unwrap().resolve();
+        let c = parse("root_key_sealed_file = \"/k.sealed\"").unwrap();
+        assert_eq!(
+            c.root_key,
+            RootKeySource::Passphrase {
+                file: "/k.sealed".into(),
+                passphrase: PassphraseSource {
+                    fd: None,
+                    credential: "signet-root-passphrase".into()
+                }
+            }
+        );
+        let c = parse(
+            "root_key_pkcs11_file = \"/k.p11\"\npkcs11_module = \"/m.so\"\npkcs11_pin_env = \"P\"",
+        )
+        .unwrap();
+        assert_eq!(
+            c.root_key,
+            RootKeySource::Pkcs11 {
+                file: "/k.p11".into(),
+                token: TokenAccess {
+                    module: "/m.so".into(),
+                    pin: PinSource::Env("P".into())
+                }
+            }
+        );
+        for (bad, why) in [
+            (
+                "root_key_file = \"/a\"\nroot_key_sealed_file = \"/b\"",
+                "only one of",
+            ),
+            ("root_key_passphrase_fd = 3", "need root_key_sealed_file"),
+            ("pkcs11_module = \"/m.so\"", "need root_key_pkcs11_file"),
+            ("root_key_pkcs11_file = \"/k.p11\"", "needs pkcs11_module"),
+            (
+                "root_key_sealed_file = \"/b\"\nroot_key_passphrase_fd = -1",
+                "file descriptor",
+            ),
+        ] {
+            let Err(e) = parse(bad) else {
+                panic!("accepted: {bad}");
+            };
+            assert!(e.to_string().contains(why), "{bad}: {e}");
+        }
+        // A shared database accepts a sealed key as its explicit source.
+        let c = parse("database_url = \"postgres://db/x\"\nroot_key_sealed_file = \"/k.sealed\"");
+        assert!(c.is_ok());
     }
 }

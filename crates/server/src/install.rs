@@ -25,6 +25,10 @@ use crate::config::{RootKeySource, ServerConfig};
 pub const DB_FILE: &str = "signet.db";
 /// The default root key file inside the data folder.
 pub const ROOT_KEY_FILE: &str = "root.key";
+/// The passphrase-sealed root key's usual name in the data folder (`signet unseal`).
+pub const SEALED_KEY_FILE: &str = "root.key.sealed";
+/// The PKCS#11-sealed root key's usual name in the data folder (`signet unseal`).
+pub const PKCS11_KEY_FILE: &str = "root.key.p11";
 
 /// Why the installation could not be opened. Messages say what to do.
 #[derive(Debug, thiserror::Error)]
@@ -60,6 +64,16 @@ pub enum InstallError {
     /// An audit device could not be opened (the message names it and the path).
     #[error("{0}")]
     AuditDevice(String),
+    /// A sealed root key could not be unsealed (crate::unseal).
+    #[error(transparent)]
+    Unseal(#[from] crate::unseal::UnsealError),
+    /// A sealed root key file lies in the data folder but the config does not name it.
+    #[error(
+        "{0} exists but the config names no sealed root key; set root_key_sealed_file or \
+         root_key_pkcs11_file (or --root-key-sealed-file / --root-key-pkcs11-file) to it; \
+         refusing to start rather than make a new plain key"
+    )]
+    UnnamedSealedKey(String),
 }
 
 /// Where a store lives: `sqlite://PATH` or `postgres://...` / `postgresql://...`.
@@ -170,7 +184,7 @@ async fn open_store(url: &DatabaseUrl) -> Result<Arc<dyn Store>, InstallError> {
     }
 }
 
-fn make_private_dir(dir: &Path) -> Result<(), InstallError> {
+pub fn make_private_dir(dir: &Path) -> Result<(), InstallError> {
     let err = |e: std::io::Error| InstallError::DataDir(dir.display().to_string(), e.to_string());
     if !dir.exists() {
         fs::create_dir_all(dir).map_err(err)?;
@@ -183,7 +197,9 @@ fn make_private_dir(dir: &Path) -> Result<(), InstallError> {
     Ok(())
 }
 
-fn read_key_file(path: &Path) -> Result<Option<RootKey>, InstallError> {
+/// Reads a key file (plain or sealed) that only its owner may read or write: `None` if it does
+/// not exist.
+pub fn read_private_file(path: &Path) -> Result<Option<Zeroizing<String>>, InstallError> {
     let io = |e: std::io::Error| InstallError::DataDir(path.display().to_string(), e.to_string());
     let mut file = match fs::File::open(path) {
         Ok(f) => f,
@@ -202,6 +218,14 @@ fn read_key_file(path: &Path) -> Result<Option<RootKey>, InstallError> {
     }
     let mut text = Zeroizing::new(String::new());
     std::io::Read::read_to_string(&mut file, &mut text).map_err(io)?;
+    Ok(Some(text))
+}
+
+/// Reads a plain root key file (64 hex digits): `None` if it does not exist.
+pub fn read_key_file(path: &Path) -> Result<Option<RootKey>, InstallError> {
+    let Some(text) = read_private_file(path)? else {
+        return Ok(None);
+    };
     RootKey::from_hex(&text)
         .map(Some)
         .map_err(|_| InstallError::BadRootKey(path.display().to_string()))
@@ -247,6 +271,19 @@ pub fn root_key(
             }
             RootKey::from_hex(&text).map_err(|_| InstallError::BadRootKey(format!("${var}")))
         }
+        RootKeySource::Passphrase { file, passphrase } => {
+            let text = read_private_file(file)?.ok_or_else(|| {
+                InstallError::MissingRootKey(db, format!("file {} not found", file.display()))
+            })?;
+            let pass = crate::unseal::passphrase(passphrase, file)?;
+            Ok(crate::unseal::open_sealed(&text, &pass, file)?)
+        }
+        RootKeySource::Pkcs11 { file, token } => {
+            let text = read_private_file(file)?.ok_or_else(|| {
+                InstallError::MissingRootKey(db, format!("file {} not found", file.display()))
+            })?;
+            Ok(crate::unseal::pkcs11::unseal(&text, file, token)?)
+        }
         RootKeySource::DataDir => {
             let DatabaseUrl::Sqlite(file) = database else {
                 return Err(InstallError::MissingRootKey(
@@ -255,6 +292,15 @@ pub fn root_key(
                 ));
             };
             let path = data_dir.join(ROOT_KEY_FILE);
+            // A sealed key beside where the plain one would be: the operator sealed this
+            // installation and forgot the setting. Making a new plain key would start an empty
+            // vault (or refuse the database); saying so is the useful answer.
+            for sealed in [SEALED_KEY_FILE, PKCS11_KEY_FILE] {
+                let sealed = data_dir.join(sealed);
+                if !path.exists() && sealed.exists() {
+                    return Err(InstallError::UnnamedSealedKey(sealed.display().to_string()));
+                }
+            }
             match read_key_file(&path)? {
                 Some(k) => Ok(k),
                 None if file.exists() => Err(InstallError::MissingRootKey(

@@ -21,6 +21,7 @@ pub mod metrics;
 pub mod provision;
 mod routes;
 pub mod session;
+pub mod unseal;
 pub mod webhook;
 
 use std::future::Future;

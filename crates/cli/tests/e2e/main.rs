@@ -93,3 +93,7 @@ mod backup;
 // Audit devices: a JSON-lines file equal to the log and verifiable alone, SIGHUP rotation, a
 // required device on a full disk, a failing best-effort device, stdout and syslog (issue 15 §1).
 mod audit_devices;
+
+// Unsealing the root key: passphrase (descriptor, systemd credential, terminal) and PKCS#11
+// (SoftHSM2), and sealing a running installation's plain key (issue 15 §2).
+mod unseal;
