@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use signet_core::audit_device::{AuditDevice, AuditLine};
 
 use crate::config::ConfigError;
@@ -24,7 +24,7 @@ pub const DEFAULT_SYSLOG_SOCKET: &str = "/dev/log";
 const SYSLOG_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// One `[[audit_device]]` table of the config file.
-#[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
 pub struct AuditDeviceTable {
     /// `file`, `stdout` or `syslog`.
