@@ -280,7 +280,7 @@ impl Webhooks {
 
     /// The vault's webhook signing key.
     pub fn signing_key(&self) -> WebhookKey {
-        WebhookKey::from_seed(&self.cx.root.webhook_signing_seed())
+        WebhookKey::from_seed(&self.cx.root.unseal().webhook_signing_seed())
     }
 
     fn sender(&self) -> CoreResult<&Dispatch> {
@@ -340,6 +340,7 @@ impl Webhooks {
             Some(s) => Some(
                 self.cx
                     .root
+                    .unseal()
                     .seal_webhook_secret(self.cx.vault.as_str(), id.as_str(), s.as_bytes())
                     .map_err(|_| CoreError::Unavailable)?,
             ),
@@ -581,6 +582,7 @@ impl Webhooks {
             match self
                 .cx
                 .root
+                .unseal()
                 .open_webhook_secret(self.cx.vault.as_str(), hook.id.as_str(), sealed)
             {
                 Ok(secret) => headers.push((

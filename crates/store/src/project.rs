@@ -12,8 +12,11 @@ pub struct ProjectRecord {
     pub id: ProjectId,
     /// Unique name.
     pub name: String,
-    /// The project key, wrapped under the root key (opaque to the store).
+    /// The project key, wrapped under a root key generation (opaque to the store).
     pub wrapped_key: Vec<u8>,
+    /// The root key generation `wrapped_key` is wrapped under (`KeyringStore`). Inserting a
+    /// project under a generation that is not live fails with `NotFound`.
+    pub root_generation: u32,
     /// Creation time, Unix ms.
     pub created_ms: i64,
     /// When a canary read froze it; `None` while machines may use it. A new project is never

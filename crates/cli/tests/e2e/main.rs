@@ -85,3 +85,5 @@ mod ai_agent;
 
 // Single sign-on for people through a real OpenID provider (issue 14 §3).
 mod sso;
+// Root key rotation online, under load, across two replicas and on SQLite (issue 15 §2).
+mod keys;
