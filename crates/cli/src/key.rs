@@ -75,13 +75,12 @@ pub async fn run(args: KeyArgs, json: bool) -> anyhow::Result<ExitCode> {
                 let r = client.keys().rotate_root(start).await?;
                 start = false;
                 total += r.rewrapped;
-                if !json {
-                    // Progress goes to stderr, so stdout stays the result alone.
-                    eprintln!(
-                        "generation {}: {} project keys re-wrapped, {} to go",
-                        r.generation, total, r.remaining
-                    );
-                }
+                // Progress goes to stderr, one line per call, so stdout stays the result alone
+                // (`--json` too).
+                eprintln!(
+                    "generation {}: {} project keys re-wrapped, {} to go",
+                    r.generation, total, r.remaining
+                );
                 if !r.more {
                     break r;
                 }

@@ -36,6 +36,15 @@ pub const ROTATION_CALL_BUDGET: std::time::Duration = std::time::Duration::from_
 /// Projects re-wrapped per store listing.
 const REWRAP_BATCH: u32 = 64;
 
+/// Projects per listing, and whether a call stops after its first listing: [`REWRAP_BATCH`]
+/// and no, or 1 and yes in a test build with the fault point `root_rewrap_one_per_call` armed,
+/// so end-to-end tests watch a rotation span many calls while load runs (a release build has
+/// no fault points).
+fn rewrap_batch() -> (u32, bool) {
+    fail::fail_point!("root_rewrap_one_per_call", |_| (1, true));
+    (REWRAP_BATCH, false)
+}
+
 /// The keys of the live generations this process knows, and the unseal key.
 pub(crate) struct Keyring {
     /// The root key file's key: seals the generations, derives the integrity keys.
@@ -265,8 +274,9 @@ impl Keys {
         }
         let to = current.generation();
         let mut rewrapped = 0u64;
+        let (batch_size, one_batch) = rewrap_batch();
         'batches: loop {
-            let batch = store.projects_below_generation(to, REWRAP_BATCH).await?;
+            let batch = store.projects_below_generation(to, batch_size).await?;
             if batch.is_empty() {
                 break;
             }
@@ -288,6 +298,9 @@ impl Keys {
                 if tokio::time::Instant::now() >= deadline {
                     break 'batches;
                 }
+            }
+            if one_batch {
+                break;
             }
         }
         let remaining = store

@@ -437,20 +437,33 @@ impl Secrets {
         check_name("project", name)?;
         let id = ProjectId::generate();
         let key = ProjectKey::generate().map_err(|_| CoreError::Unavailable)?;
-        let (wrapped_key, root_generation) = self.cx.wrap_project_key(&id, &key).await?;
-        let p = ProjectRecord {
-            id,
-            name: name.to_owned(),
-            wrapped_key,
-            created_ms: self.cx.now_ms(),
-            frozen_ms: None,
-            root_generation,
-        };
-        self.cx
-            .audited(op, AuditAction::ProjectCreate, p.id.as_str(), &p.name)
-            .insert_project(&p)
-            .await?;
-        Ok(p.into())
+        // A root key rotation may make a new generation current between the wrap and the
+        // insert; the store refuses the stale one, and the key is wrapped again.
+        let mut attempts = 0;
+        loop {
+            attempts += 1;
+            let (wrapped_key, root_generation) = self.cx.wrap_project_key(&id, &key).await?;
+            let p = ProjectRecord {
+                id: id.clone(),
+                name: name.to_owned(),
+                wrapped_key,
+                created_ms: self.cx.now_ms(),
+                frozen_ms: None,
+                root_generation,
+            };
+            match self
+                .cx
+                .audited(op, AuditAction::ProjectCreate, p.id.as_str(), &p.name)
+                .insert_project(&p)
+                .await
+            {
+                Err(StoreError::Conflict(Conflict::RootGenerationStale)) if attempts < 3 => {}
+                done => {
+                    done?;
+                    return Ok(p.into());
+                }
+            }
+        }
     }
 
     /// The projects in the operator's scope (all of them for most).

@@ -33,6 +33,63 @@ fn project(row: &PgRow) -> StoreResult<ProjectRecord> {
     })
 }
 
+/// The current generation, locked against a rotation (`FOR UPDATE` below) until `tx` ends.
+async fn current_locked(
+    tx: &mut sqlx::Transaction<'static, sqlx::Postgres>,
+    lock: &str,
+) -> StoreResult<Option<i64>> {
+    let current: Option<i64> = sqlx::query("SELECT max(generation) FROM root_keys")
+        .fetch_one(&mut **tx)
+        .await
+        .map_err(db)?
+        .try_get(0)
+        .map_err(db)?;
+    let Some(current) = current else {
+        return Ok(None);
+    };
+    let sql = if lock == "share" {
+        "SELECT generation FROM root_keys WHERE generation = $1 FOR SHARE"
+    } else {
+        "SELECT generation FROM root_keys WHERE generation = $1 FOR UPDATE"
+    };
+    let held = sqlx::query(sql)
+        .bind(current)
+        .fetch_optional(&mut **tx)
+        .await
+        .map_err(db)?;
+    Ok(held.map(|_| current))
+}
+
+/// Checks, inside a transaction that writes a value wrapped under `generation`, that it is
+/// the current generation, and holds it so until the transaction ends: a rotation
+/// (`add_root_generation`) waits for the write to commit, so its re-wrapping finds the value;
+/// a write that comes after the rotation fails with `Conflict::RootGenerationStale` (and the
+/// caller wraps again under the new generation). `NotFound` if the generation is not live.
+pub(crate) async fn hold_current(
+    tx: &mut sqlx::Transaction<'static, sqlx::Postgres>,
+    generation: u32,
+) -> StoreResult<()> {
+    let live = sqlx::query("SELECT generation FROM root_keys WHERE generation = $1 FOR SHARE")
+        .bind(i64::from(generation))
+        .fetch_optional(&mut **tx)
+        .await
+        .map_err(db)?;
+    if live.is_none() {
+        return Err(StoreError::NotFound);
+    }
+    // Read after the lock: a rotation that committed while this waited is seen.
+    let current: Option<i64> = sqlx::query("SELECT max(generation) FROM root_keys")
+        .fetch_one(&mut **tx)
+        .await
+        .map_err(db)?
+        .try_get(0)
+        .map_err(db)?;
+    if current != Some(i64::from(generation)) {
+        return Err(StoreError::Conflict(Conflict::RootGenerationStale));
+    }
+    Ok(())
+}
+
 #[async_trait]
 impl KeyringStore for PgStore {
     async fn root_generations(&self) -> StoreResult<Vec<RootGenerationRecord>> {
@@ -47,12 +104,9 @@ impl KeyringStore for PgStore {
 
     async fn add_root_generation(&self, record: &RootGenerationRecord) -> StoreResult<()> {
         let mut tx = self.begin().await?;
-        let current: Option<i64> = sqlx::query("SELECT max(generation) FROM root_keys")
-            .fetch_one(&mut *tx)
-            .await
-            .map_err(db)?
-            .try_get(0)
-            .map_err(db)?;
+        // Waits for every write still wrapping under the current generation (`hold_current`),
+        // so the re-wrapping that follows finds them all.
+        let current = current_locked(&mut tx, "update").await?;
         if current.map_or(0, |c| c + 1) != i64::from(record.generation) {
             return Err(StoreError::Conflict(Conflict::RootGenerationStale));
         }

@@ -24,18 +24,20 @@ fn project(row: &PgRow) -> StoreResult<ProjectRecord> {
 #[async_trait]
 impl ProjectStore for PgStore {
     async fn insert_project(&self, p: &ProjectRecord) -> StoreResult<()> {
-        self.execute(
-            sqlx::query(
-                "INSERT INTO projects (id, name, wrapped_key, created_ms, root_generation) VALUES ($1, $2, $3, $4, $5)",
-            )
-            .bind(p.id.to_string())
-            .bind(&p.name)
-            .bind(&p.wrapped_key)
-            .bind(p.created_ms)
-            .bind(i64::from(p.root_generation)),
+        let mut tx = self.begin().await?;
+        crate::keyring::hold_current(&mut tx, p.root_generation).await?;
+        sqlx::query(
+            "INSERT INTO projects (id, name, wrapped_key, created_ms, root_generation) VALUES ($1, $2, $3, $4, $5)",
         )
+        .bind(p.id.to_string())
+        .bind(&p.name)
+        .bind(&p.wrapped_key)
+        .bind(p.created_ms)
+        .bind(i64::from(p.root_generation))
+        .execute(&mut *tx)
         .await
-        .map(drop)
+        .map_err(db)?;
+        self.commit(tx).await
     }
 
     async fn rename_project(&self, id: &ProjectId, name: &str) -> StoreResult<()> {

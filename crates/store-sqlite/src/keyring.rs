@@ -2,7 +2,7 @@
 //! project's generation live; the checks here give the refusals their names first.
 
 use async_trait::async_trait;
-use rusqlite::{OptionalExtension, Row, params};
+use rusqlite::{Connection, OptionalExtension, Row, params};
 use signet_proto::ProjectId;
 use signet_store::{
     Conflict, KeyringStore, ProjectRecord, RootGenerationRecord, RootGenerationUse, StoreError,
@@ -31,6 +31,31 @@ fn project(row: &Row<'_>) -> StoreResult<ProjectRecord> {
         frozen_ms: col(row, 4)?,
         root_generation: col(row, 5)?,
     })
+}
+
+/// Checks, inside the writer's transaction for a value wrapped under `generation`, that it is
+/// the current generation: `NotFound` if it is not live, `Conflict::RootGenerationStale` if a
+/// rotation made a newer one (the caller wraps again). One writer at a time, so a rotation
+/// cannot land between this check and the write.
+pub(crate) fn check_current(tx: &Connection, generation: u32) -> StoreResult<()> {
+    let live: Option<u32> = tx
+        .query_row(
+            "SELECT generation FROM root_keys WHERE generation = ?1",
+            [generation],
+            |r| r.get(0),
+        )
+        .optional()
+        .map_err(db)?;
+    if live.is_none() {
+        return Err(StoreError::NotFound);
+    }
+    let current: Option<u32> = tx
+        .query_row("SELECT max(generation) FROM root_keys", [], |r| r.get(0))
+        .map_err(db)?;
+    if current != Some(generation) {
+        return Err(StoreError::Conflict(Conflict::RootGenerationStale));
+    }
+    Ok(())
 }
 
 #[async_trait]

@@ -26,6 +26,7 @@ impl ProjectStore for SqliteStore {
     async fn insert_project(&self, p: &ProjectRecord) -> StoreResult<()> {
         let p = p.clone();
         self.write(move |tx| {
+            crate::keyring::check_current(tx, p.root_generation)?;
             exec(
                 tx,
                 "INSERT INTO projects (id, name, wrapped_key, created_ms, root_generation) VALUES (?1, ?2, ?3, ?4, ?5)",

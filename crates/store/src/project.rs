@@ -28,7 +28,10 @@ pub struct ProjectRecord {
 #[async_trait]
 pub trait ProjectStore {
     /// Adds a project. `Conflict::ProjectName` if the name is taken (by a trashed project too:
-    /// names stay reserved until a purge).
+    /// names stay reserved until a purge). Its key must be wrapped under the current root key
+    /// generation (`KeyringStore`): `NotFound` if `root_generation` is not live,
+    /// `Conflict::RootGenerationStale` if a newer one is current (wrap again under that one). A
+    /// rotation waits for an insert in flight, so its re-wrapping finds every project.
     async fn insert_project(&self, project: &ProjectRecord) -> StoreResult<()>;
     /// Looks a live one up by id (a project in the trash is `None`; see `TrashStore`).
     async fn project(&self, id: &ProjectId) -> StoreResult<Option<ProjectRecord>>;

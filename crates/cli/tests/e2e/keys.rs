@@ -14,6 +14,9 @@ use signet_proto::Identity;
 use crate::harness::{AdminJson, Backend, Fixture, TestServer, stderr};
 use crate::replicas::Replicas;
 
+/// Re-wraps one project key per `rotate-root` call (`signet_core::keyring`'s fault point).
+const ONE_PER_CALL: (&str, &str) = ("FAILPOINTS", "root_rewrap_one_per_call=return");
+
 /// Projects seeded, secrets per project, versions per secret.
 const PROJECTS: usize = 4;
 const SECRETS: usize = 3;
@@ -250,6 +253,9 @@ async fn rotate_under_load(
     }
     let out = rotation.await.unwrap();
     assert!(out.status.success(), "rotate-root: {}", stderr(&out));
+    // One progress line per call: the rotation took several while the load ran.
+    let calls = stderr(&out).lines().filter(|l| l.contains("re-wrapped")).count();
+    assert!(calls > PROJECTS, "{calls} calls: {}", stderr(&out));
     let rotated: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(rotated["generation"], 1, "{rotated}");
     assert_eq!(rotated["remaining"], 0, "{rotated}");
@@ -269,12 +275,21 @@ async fn rotate_under_load(
     assert_eq!(gens[0]["projectKeys"], 0, "{status}");
     assert_eq!(gens[1]["current"], true, "{status}");
     // The current generation cannot be retired: the stable code, and nothing changes.
-    let refused = ops[0]
+    match ops[0]
         .request_json("POST", "/v1/admin/keys/root/retire", Some(&json!({ "generation": 1 })))
         .await
-        .unwrap_err()
-        .to_string();
-    assert!(refused.contains("key_generation_in_use"), "{refused}");
+    {
+        Err(signet_client::ClientError::Http {
+            status: 409,
+            code: Some(code),
+            message,
+            ..
+        }) => {
+            assert_eq!(code, "key_generation_in_use");
+            assert!(message.contains("root_generation_current"), "{message}");
+        }
+        other => panic!("retiring the current generation: {other:?}"),
+    }
     ops[ops.len() - 1]
         .request_json("POST", "/v1/admin/keys/root/retire", Some(&json!({ "generation": 0 })))
         .await
@@ -313,7 +328,8 @@ async fn rotate_under_load(
 /// PostgreSQL: two replicas of one database, the rotation run against A.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn root_key_rotation_under_load_across_two_replicas() {
-    let mut r = Replicas::start();
+    // One project per call, so the rotation spans many calls while the load runs.
+    let mut r = Replicas::start_with_env(&[ONE_PER_CALL], &[]);
     let url = r.db.url().to_owned();
     let count = move |sql: &str| -> u64 {
         let out = std::process::Command::new("psql")
@@ -329,7 +345,10 @@ async fn root_key_rotation_under_load_across_two_replicas() {
 /// SQLite: the same on one process.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn root_key_rotation_under_load_on_sqlite() {
-    let mut f = Fixture::on(Backend::Sqlite);
+    let mut server = TestServer::unstarted_on(Backend::Sqlite);
+    server.env = vec![(ONE_PER_CALL.0.to_owned(), ONE_PER_CALL.1.to_owned())];
+    server.spawn(0, &[]).unwrap();
+    let mut f = Fixture::with_server(server);
     let file = f.server.data_dir.join("signet.db");
     let count = move |sql: &str| -> u64 {
         let out = std::process::Command::new("sqlite3")

@@ -156,7 +156,7 @@ pub async fn retirement_needs_an_older_generation_nothing_uses(store: Arc<dyn St
         store.retire_root_generation(0).await,
         Err(StoreError::NotFound)
     );
-    // Nothing is written under the retired generation any more.
+    // Nothing is written under the retired generation any more, nor under a live older one.
     let late = fixture::project("late");
     assert_eq!(store.insert_project(&late).await, Err(StoreError::NotFound));
     assert_eq!(store.project(&late.id).await.unwrap(), None);
@@ -169,47 +169,45 @@ pub async fn retirement_needs_an_older_generation_nothing_uses(store: Arc<dyn St
     store.add_root_generation(&generation(2)).await.unwrap();
 }
 
-/// Projects written under a generation while it is being retired: either the retirement
-/// refuses, or every such write failed. Never both a retirement and a value under it.
-pub async fn a_seal_racing_a_retirement_never_strands_a_value(store: Arc<dyn Store>) {
-    store.add_root_generation(&generation(1)).await.unwrap();
-    for round in 0..8 {
+/// A project written under the current generation while a rotation makes a new one: it
+/// either commits before the new generation exists (so the rotation's listing finds it) or is
+/// refused as stale. Never a project under the old generation that a finished re-wrap missed.
+pub async fn a_seal_racing_a_rotation_lands_before_it_or_fails(store: Arc<dyn Store>) {
+    for round in 0..6u32 {
         let mut writes = Vec::new();
         for i in 0..6 {
             let store = store.clone();
             writes.push(tokio::spawn(async move {
-                let p = fixture::project(&format!("p{round}-{i}"));
+                let mut p = fixture::project(&format!("p{round}-{i}"));
+                p.root_generation = round;
                 store.insert_project(&p).await.map(|()| p.id)
             }));
         }
-        let retire = {
-            let store = store.clone();
-            tokio::spawn(async move { store.retire_root_generation(0).await })
-        };
-        let mut written = Vec::new();
+        store.add_root_generation(&generation(round + 1)).await.unwrap();
+        // What a rotation's re-wrap lists right after making the new generation current.
+        let listed: Vec<_> = store
+            .projects_below_generation(round + 1, 1000)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|p| p.id)
+            .collect();
         for w in writes {
             match w.await.unwrap() {
-                Ok(id) => written.push(id),
-                Err(e) => assert_eq!(e, StoreError::NotFound, "a write failed otherwise"),
+                Ok(id) => assert!(listed.contains(&id), "round {round}: a write landed after"),
+                Err(e) => assert_eq!(
+                    e,
+                    StoreError::Conflict(Conflict::RootGenerationStale),
+                    "round {round}"
+                ),
             }
         }
-        let retired = retire.await.unwrap();
-        let zero_uses = store.root_generation_use().await.unwrap();
-        match retired {
-            Ok(()) => {
-                assert!(written.is_empty(), "round {round}: retired under live values");
-                assert!(zero_uses.iter().all(|u| u.generation != 0));
-                return;
-            }
-            Err(e) => {
-                assert_eq!(e, StoreError::Conflict(Conflict::RootGenerationInUse));
-                // Move what was written so the next round's retirement may succeed.
-                for id in written {
-                    assert!(store.rewrap_project_key(&id, 0, b"pk@1", 1).await.unwrap());
-                }
-            }
-        }
+        // After the rotation, the old generation is refused outright.
+        let mut late = fixture::project(&format!("late{round}"));
+        late.root_generation = round;
+        assert_eq!(
+            store.insert_project(&late).await,
+            Err(StoreError::Conflict(Conflict::RootGenerationStale))
+        );
     }
-    // Every round lost the race to a write: still consistent, and a quiet retirement works.
-    store.retire_root_generation(0).await.unwrap();
 }

@@ -150,7 +150,7 @@ macro_rules! conformance_suite {
                 the_keyring_starts_at_generation_zero_and_grows_by_one,
                 rewrapping_moves_a_project_to_a_newer_generation,
                 retirement_needs_an_older_generation_nothing_uses,
-                a_seal_racing_a_retirement_never_strands_a_value,
+                a_seal_racing_a_rotation_lands_before_it_or_fails,
             }
             invite {
                 invites_round_trip_newest_first,
