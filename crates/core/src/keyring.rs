@@ -128,7 +128,10 @@ impl Keyring {
         }
         self.load(store).await?;
         self.cached(generation).ok_or_else(|| {
-            tracing::error!(generation, "a value names a root key generation that is not live");
+            tracing::error!(
+                generation,
+                "a value names a root key generation that is not live"
+            );
             CoreError::Unavailable
         })
     }
@@ -148,7 +151,10 @@ impl Context {
         wrapped: &[u8],
         generation: u32,
     ) -> CoreResult<ProjectKey> {
-        let root = self.root.generation(self.store.as_ref(), generation).await?;
+        let root = self
+            .root
+            .generation(self.store.as_ref(), generation)
+            .await?;
         root.unwrap_project_key(
             self.vault.as_str(),
             project.as_str(),
@@ -211,8 +217,14 @@ pub struct Keys {
 }
 
 impl Keys {
-    async fn require_owner_write(&self, op: &AuthedOperator, action: AuditAction) -> CoreResult<()> {
-        self.cx.require(op, Permission::ManageOwners, action).await?;
+    async fn require_owner_write(
+        &self,
+        op: &AuthedOperator,
+        action: AuditAction,
+    ) -> CoreResult<()> {
+        self.cx
+            .require(op, Permission::ManageOwners, action)
+            .await?;
         self.cx.require_step_up(op, action).await
     }
 

@@ -579,12 +579,11 @@ impl Webhooks {
             ("User-Agent".to_owned(), "Signet-Webhook/1.0".to_owned()),
         ];
         if let Some(sealed) = &hook.sealed_secret {
-            match self
-                .cx
-                .root
-                .unseal()
-                .open_webhook_secret(self.cx.vault.as_str(), hook.id.as_str(), sealed)
-            {
+            match self.cx.root.unseal().open_webhook_secret(
+                self.cx.vault.as_str(),
+                hook.id.as_str(),
+                sealed,
+            ) {
                 Ok(secret) => headers.push((
                     "X-SikkerKey-Signature".to_owned(),
                     sikkerkey_signature(&secret, d.payload.as_bytes()),

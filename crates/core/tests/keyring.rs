@@ -146,7 +146,11 @@ async fn a_replica_that_missed_the_rotation_reads_and_seals_under_the_new_genera
     // B reads the project key now wrapped under generation 1, which it reloads to learn.
     assert_eq!(read(&p.b, &p.reader).await.as_deref(), Ok("v"));
     // B seals a new project under the current generation, re-read from the store.
-    let made = p.b.secrets().create_project(&p.op, "made-on-b").await.unwrap();
+    let made =
+        p.b.secrets()
+            .create_project(&p.op, "made-on-b")
+            .await
+            .unwrap();
     let rec = p.store.project(&made.id).await.unwrap().unwrap();
     assert_eq!(rec.root_generation, 1);
 
@@ -254,10 +258,21 @@ async fn a_value_under_a_generation_that_is_not_live_fails_closed() {
     // Sealing under it is refused the same way: nothing is written under a key that may be
     // wrong.
     assert_eq!(
-        fresh.secrets().create_project(&p.op, "never").await.map(drop),
+        fresh
+            .secrets()
+            .create_project(&p.op, "never")
+            .await
+            .map(drop),
         Err(CoreError::Unavailable)
     );
-    assert!(p.store.projects().await.unwrap().iter().all(|x| x.name != "never"));
+    assert!(
+        p.store
+            .projects()
+            .await
+            .unwrap()
+            .iter()
+            .all(|x| x.name != "never")
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -303,7 +318,11 @@ async fn only_owners_with_a_fresh_second_factor_rotate_or_retire() {
         .into_iter()
         .filter(|r| r.event.result == AuditResult::Denied)
         .count();
-    assert_eq!(denied, 3 + 1 + 3, "three roles, the stale session, three status reads");
+    assert_eq!(
+        denied,
+        3 + 1 + 3,
+        "three roles, the stale session, three status reads"
+    );
     let fresh = AuthedOperator {
         session: Some(SessionGrant {
             id: SessionId::generate(),

@@ -443,7 +443,12 @@ mod tests {
         assert_eq!(*back.key, *g1.key);
         assert!(unseal.open_generation("vault_a", 2, &sealed).is_err());
         assert!(unseal.open_generation("vault_b", 1, &sealed).is_err());
-        assert!(RootKey::generate().unwrap().open_generation("vault_a", 1, &sealed).is_err());
+        assert!(
+            RootKey::generate()
+                .unwrap()
+                .open_generation("vault_a", 1, &sealed)
+                .is_err()
+        );
         assert!(unseal.seal_generation("vault_a", &unseal).is_err());
         assert!(RootKey::generate_generation(0).is_err());
 
@@ -456,7 +461,11 @@ mod tests {
             key: Zeroizing::new(*g1.key),
             generation: 2,
         };
-        assert!(renumbered.unwrap_project_key("vault_a", "proj_a", &w).is_err());
+        assert!(
+            renumbered
+                .unwrap_project_key("vault_a", "proj_a", &w)
+                .is_err()
+        );
         let as_zero = RootKey {
             key: Zeroizing::new(*g1.key),
             generation: 0,

@@ -64,7 +64,11 @@ async fn read(c: &MachineClient, secret: &str) -> Result<String, String> {
 
 /// A project with `SECRETS` secrets of `VERSIONS` versions each, attached and granted to the
 /// fixture machine: `(secret id, value of each version)`.
-async fn seed_project(op: &OperatorClient, machine: &str, name: &str) -> Vec<(String, Vec<String>)> {
+async fn seed_project(
+    op: &OperatorClient,
+    machine: &str,
+    name: &str,
+) -> Vec<(String, Vec<String>)> {
     let p = op
         .request_json("POST", "/v1/admin/projects", Some(&json!({ "name": name })))
         .await
@@ -166,7 +170,9 @@ async fn run_load(
         for (r, c) in readers.iter().enumerate() {
             match read(c, &secret).await {
                 Ok(v) if known.contains(&v) => load.reads += 1,
-                Ok(v) => load.failures.push(format!("replica {r} read an unknown value {v}")),
+                Ok(v) => load
+                    .failures
+                    .push(format!("replica {r} read an unknown value {v}")),
                 Err(e) => load.failures.push(format!("replica {r} read: {e}")),
             }
         }
@@ -229,7 +235,11 @@ async fn rotate_under_load(
     check_every_version(&ops[0], &readers, &secrets, "before").await;
 
     let status = op_json(f, &["key", "status"]).await;
-    assert_eq!(status["generations"].as_array().unwrap().len(), 1, "{status}");
+    assert_eq!(
+        status["generations"].as_array().unwrap().len(),
+        1,
+        "{status}"
+    );
 
     // The load: reads through every replica and writes through each in turn.
     let stop = Arc::new(AtomicBool::new(false));
@@ -254,7 +264,10 @@ async fn rotate_under_load(
     let out = rotation.await.unwrap();
     assert!(out.status.success(), "rotate-root: {}", stderr(&out));
     // One progress line per call: the rotation took several while the load ran.
-    let calls = stderr(&out).lines().filter(|l| l.contains("re-wrapped")).count();
+    let calls = stderr(&out)
+        .lines()
+        .filter(|l| l.contains("re-wrapped"))
+        .count();
     assert!(calls > PROJECTS, "{calls} calls: {}", stderr(&out));
     let rotated: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(rotated["generation"], 1, "{rotated}");
@@ -276,7 +289,11 @@ async fn rotate_under_load(
     assert_eq!(gens[1]["current"], true, "{status}");
     // The current generation cannot be retired: the stable code, and nothing changes.
     match ops[0]
-        .request_json("POST", "/v1/admin/keys/root/retire", Some(&json!({ "generation": 1 })))
+        .request_json(
+            "POST",
+            "/v1/admin/keys/root/retire",
+            Some(&json!({ "generation": 1 })),
+        )
         .await
     {
         Err(signet_client::ClientError::Http {
@@ -291,7 +308,11 @@ async fn rotate_under_load(
         other => panic!("retiring the current generation: {other:?}"),
     }
     ops[ops.len() - 1]
-        .request_json("POST", "/v1/admin/keys/root/retire", Some(&json!({ "generation": 0 })))
+        .request_json(
+            "POST",
+            "/v1/admin/keys/root/retire",
+            Some(&json!({ "generation": 0 })),
+        )
         .await
         .unwrap();
     check_every_version(&ops[0], &readers, &secrets, "after retiring generation 0").await;
@@ -309,8 +330,14 @@ async fn rotate_under_load(
     }
 
     // Nothing in the database is wrapped under the retired generation, and its key is gone.
-    assert_eq!(count("SELECT count(*) FROM projects WHERE root_generation = 0"), 0);
-    assert_eq!(count("SELECT count(*) FROM root_keys WHERE generation = 0"), 0);
+    assert_eq!(
+        count("SELECT count(*) FROM projects WHERE root_generation = 0"),
+        0
+    );
+    assert_eq!(
+        count("SELECT count(*) FROM root_keys WHERE generation = 0"),
+        0
+    );
     assert_eq!(count("SELECT count(*) FROM root_keys"), 1);
     assert_eq!(
         count("SELECT count(*) FROM projects WHERE root_generation = 1"),
@@ -336,7 +363,11 @@ async fn root_key_rotation_under_load_across_two_replicas() {
             .args([url.as_str(), "-tAc", sql])
             .output()
             .unwrap();
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         String::from_utf8_lossy(&out.stdout).trim().parse().unwrap()
     };
     rotate_under_load(&mut r.a, Some(&mut r.b), &count).await;
@@ -356,7 +387,11 @@ async fn root_key_rotation_under_load_on_sqlite() {
             .arg(sql)
             .output()
             .unwrap();
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         String::from_utf8_lossy(&out.stdout).trim().parse().unwrap()
     };
     rotate_under_load(&mut f, None, &count).await;

@@ -1,8 +1,7 @@
 //! Root key rotation: the keyring's generations, rotating, retiring.
 
 use signet_api::admin::keys::{
-    RetireRootAnswer, RetireRootRequest, RootKeyStatusAnswer, RootRotationAnswer,
-    RotateRootRequest,
+    RetireRootAnswer, RetireRootRequest, RootKeyStatusAnswer, RootRotationAnswer, RotateRootRequest,
 };
 use signet_api::route::keys as route;
 

@@ -68,8 +68,17 @@ pub async fn rewrapping_moves_a_project_to_a_newer_generation(store: Arc<dyn Sto
     let mut want = vec![web.id.clone(), old.id.clone()];
     want.sort();
     assert_eq!(ids, want);
-    assert_eq!(store.projects_below_generation(1, 1).await.unwrap().len(), 1);
-    assert!(store.projects_below_generation(0, 100).await.unwrap().is_empty());
+    assert_eq!(
+        store.projects_below_generation(1, 1).await.unwrap().len(),
+        1
+    );
+    assert!(
+        store
+            .projects_below_generation(0, 100)
+            .await
+            .unwrap()
+            .is_empty()
+    );
 
     // Not under generation 1 yet: nothing changes.
     assert!(
@@ -109,13 +118,27 @@ pub async fn rewrapping_moves_a_project_to_a_newer_generation(store: Arc<dyn Sto
         uses(&store.root_generation_use().await.unwrap()),
         [(0, 0), (1, 2)]
     );
-    assert!(store.projects_below_generation(1, 100).await.unwrap().is_empty());
+    assert!(
+        store
+            .projects_below_generation(1, 100)
+            .await
+            .unwrap()
+            .is_empty()
+    );
     // A re-wrap to a generation that does not exist is refused and changes nothing.
     assert_eq!(
         store.rewrap_project_key(&web.id, 1, b"pk:web@7", 7).await,
         Err(StoreError::NotFound)
     );
-    assert_eq!(store.project(&web.id).await.unwrap().unwrap().root_generation, 1);
+    assert_eq!(
+        store
+            .project(&web.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .root_generation,
+        1
+    );
 }
 
 /// The current generation and a generation a project still uses cannot be retired; an unused
@@ -183,7 +206,10 @@ pub async fn a_seal_racing_a_rotation_lands_before_it_or_fails(store: Arc<dyn St
                 store.insert_project(&p).await.map(|()| p.id)
             }));
         }
-        store.add_root_generation(&generation(round + 1)).await.unwrap();
+        store
+            .add_root_generation(&generation(round + 1))
+            .await
+            .unwrap();
         // What a rotation's re-wrap lists right after making the new generation current.
         let listed: Vec<_> = store
             .projects_below_generation(round + 1, 1000)
