@@ -174,11 +174,11 @@ vocabulary! {
         /// An owner removed a claim-to-role mapping.
         SsoMappingDelete = "sso_mapping_delete";
         // Keys and backups (issue 15 §2), as operators run them.
-        /// A new root key generation became current; every root-sealed value is re-wrapped
-        /// under it. `detail` names the old and new generations.
+        /// A new root key generation became current; every project key is re-wrapped under
+        /// it. `detail` names the old and new generations (`from=0 to=1`).
         RootKeyRotate = "root_key_rotate";
         /// A root key generation nothing refers to any more was retired: its sealed copy is
-        /// gone from the store. `detail` names the generation.
+        /// gone from the store. `detail` names the generation (`generation=0`).
         RootKeyRetire = "root_key_retire";
         /// A project's key was replaced and every version's data key re-wrapped under the new
         /// one. `target` is the project.

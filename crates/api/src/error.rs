@@ -154,6 +154,13 @@ error_codes! {
         "sso_required",
         "this vault requires single sign-on: sign in through your SSO provider"
     );
+    /// 409: a root key generation cannot be retired: it is the current one, or stored values
+    /// are still wrapped under it (finish the rotation first). Nothing changed.
+    KeyGenerationInUse = (
+        409,
+        "key_generation_in_use",
+        "that key generation is current or still wraps stored values"
+    );
 }
 
 impl fmt::Display for ErrorCode {

@@ -124,6 +124,7 @@ pub fn document() -> utoipa::openapi::OpenApi {
         crate::issuer::Api::openapi(),
         crate::sso::Api::openapi(),
         crate::ai_agent::Api::openapi(),
+        crate::admin::keys::Api::openapi(),
     ];
     for area in areas {
         doc.merge(area);

@@ -354,3 +354,14 @@ pub mod ai_agent {
     /// Operators: replace an agent's scopes and allowlist.
     pub const ADMIN_SCOPES: &str = "/v1/admin/ai-agents/{id}/scopes";
 }
+
+/// Root key rotation (issue 15 §2; `docs/operations.md`, "Key rotation"): operator routes,
+/// owners only, with a fresh second factor in a browser.
+pub mod keys {
+    /// The root keyring's live generations and what each still wraps.
+    pub const ROOT: &str = "/v1/admin/keys/root";
+    /// Makes a new root key generation current (`start`) and re-wraps in batches.
+    pub const ROOT_ROTATE: &str = "/v1/admin/keys/root/rotate";
+    /// Retires a root key generation nothing refers to.
+    pub const ROOT_RETIRE: &str = "/v1/admin/keys/root/retire";
+}

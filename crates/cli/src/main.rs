@@ -32,6 +32,7 @@ mod export;
 mod identity;
 mod ids;
 mod issuer;
+mod key;
 mod lease;
 mod machine;
 mod managed;
@@ -162,6 +163,8 @@ enum Command {
     /// AI agents: approve a pending machine as an agent with scopes, change them, cut it off
     /// (operator).
     AiAgent(ai_agent::AiAgentArgs),
+    /// The root keyring: rotate the root key online, retire old generations (operator; owners).
+    Key(key::KeyArgs),
 
     /// Enroll this machine: make a key here and register its public half.
     Enroll(enrollment::EnrollArgs),
@@ -275,6 +278,7 @@ async fn dispatch(command: Command, json: bool) -> anyhow::Result<ExitCode> {
         Command::Issuer(args) => issuer::run(args, json).await,
         Command::Sso(args) => sso::run(args, json).await,
         Command::AiAgent(args) => ai_agent::run(args, json).await,
+        Command::Key(args) => key::run(args, json).await,
         Command::Enroll(args) => enrollment::run(args, json).await,
         Command::Get(args) => access::get(args, json).await,
         Command::List(args) => access::list(args, json).await,

@@ -723,6 +723,7 @@ impl Accounts {
         let sealed = self
             .cx
             .root
+            .unseal()
             .seal_totp_seed(self.cx.vault.as_str(), &id.to_string(), seed.as_ref())
             .map_err(|_| CoreError::Unavailable)?;
         let otpauth_uri = Zeroizing::new(totp(seed.as_ref(), &email)?.to_url().map_err(|e| {
@@ -887,6 +888,7 @@ impl Accounts {
                 let seed = self
                     .cx
                     .root
+                    .unseal()
                     .open_totp_seed(self.cx.vault.as_str(), &user.id.to_string(), sealed)
                     .map_err(|_| {
                         tracing::error!(user = %user.id, "a stored TOTP seed does not open");

@@ -209,7 +209,7 @@ impl AuditLog {
     /// The vault's archive public key, which signs every checkpoint; published so a verifier
     /// never has to trust the key an archive names.
     pub fn archive_key(&self) -> PublicKey {
-        archive_public_key(&self.cx.root.audit_archive_seed())
+        archive_public_key(&self.cx.root.unseal().audit_archive_seed())
     }
 
     /// The checkpoints of every archived segment, oldest first, in their file form.
@@ -375,7 +375,7 @@ impl AuditLog {
             .await?;
         }
         let segment_sha256: [u8; 32] = sha.finalize().into();
-        let seed = self.cx.root.audit_archive_seed();
+        let seed = self.cx.root.unseal().audit_archive_seed();
         let cp = Checkpoint::sign(&seed, first, last, &prev, &prev_checkpoint, &segment_sha256);
         let cp_bytes = serde_json::to_vec_pretty(&cp).map_err(|_| CoreError::Unavailable)?;
         let durable = blocking({

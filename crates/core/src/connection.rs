@@ -7,7 +7,7 @@
 use std::sync::Arc;
 
 use signet_api::audit::AuditAction;
-use signet_crypto::{ProjectKey, RecordAad, RecordKind, SealedValue, WrappedProjectKey};
+use signet_crypto::{ProjectKey, RecordAad, RecordKind, SealedValue};
 use signet_proto::{ConnectionId, ProjectId};
 use signet_store::{AuditResult, ConnectionRecord, ProjectRecord, TlsMode};
 use zeroize::Zeroizing;
@@ -106,17 +106,9 @@ fn check_field(what: &str, value: &str) -> CoreResult<()> {
 
 impl Context {
     /// The project's key, unwrapped.
-    pub(crate) fn project_key(&self, project: &ProjectRecord) -> CoreResult<ProjectKey> {
-        self.root
-            .unwrap_project_key(
-                self.vault.as_str(),
-                project.id.as_str(),
-                &WrappedProjectKey(project.wrapped_key.clone()),
-            )
-            .map_err(|_| {
-                tracing::error!(project = %project.id, "project key failed to unwrap");
-                CoreError::Unavailable
-            })
+    pub(crate) async fn project_key(&self, project: &ProjectRecord) -> CoreResult<ProjectKey> {
+        self.unwrap_project_key(&project.id, &project.wrapped_key, project.root_generation)
+            .await
     }
 
     /// The project `id`; `Unavailable` if it is gone (a row that refers to it outlived it).
@@ -127,7 +119,7 @@ impl Context {
     /// The admin target of a stored connection, its password opened.
     pub(crate) async fn admin_target(&self, c: &ConnectionRecord) -> CoreResult<DbTarget> {
         let project = self.project_record(&c.project_id).await?;
-        let key = self.project_key(&project)?;
+        let key = self.project_key(&project).await?;
         let aad = RecordAad {
             vault: self.vault.as_str(),
             project: c.project_id.as_str(),
@@ -186,13 +178,13 @@ impl Connections {
         }
     }
 
-    fn seal(
+    async fn seal(
         &self,
         project: &ProjectRecord,
         id: &ConnectionId,
         password: &str,
     ) -> CoreResult<SealedValue> {
-        let key = self.cx.project_key(project)?;
+        let key = self.cx.project_key(project).await?;
         let aad = RecordAad {
             vault: self.cx.vault.as_str(),
             project: project.id.as_str(),
@@ -272,7 +264,7 @@ impl Connections {
             .as_ref()
             .ok_or_else(|| CoreError::bad("adminPassword is required"))?;
         let id = ConnectionId::generate();
-        let sealed = self.seal(&project, &id, password)?;
+        let sealed = self.seal(&project, &id, password).await?;
         let now = self.cx.now_ms();
         let record = ConnectionRecord {
             id,
@@ -325,7 +317,7 @@ impl Connections {
         }
         let (wrapped_dek, ciphertext, changed) = match &input.admin_password {
             Some(p) => {
-                let s = self.seal(&project, &current.id, p)?;
+                let s = self.seal(&project, &current.id, p).await?;
                 (s.wrapped_dek, s.ciphertext, true)
             }
             None => (

@@ -5,13 +5,13 @@
 
 use std::sync::Arc;
 
-use signet_crypto::RootKey;
 use signet_proto::{SecretId, VaultId};
 use signet_store::Store;
 
 use crate::chain::ChainKey;
 use crate::clock::Clock;
 use crate::failures::{FailureLimits, Failures};
+use crate::keyring::Keyring;
 use crate::metrics::Metrics;
 use crate::provision::{NoProvisioner, Provisioner};
 use crate::stamped::StampedCache;
@@ -55,9 +55,9 @@ impl Default for SignetConfig {
 pub(crate) struct Context {
     /// Where everything lives.
     pub(crate) store: Arc<dyn Store>,
-    /// Unwraps project keys and seals TOTP seeds. Held for the life of the process; zeroized
-    /// on drop.
-    pub(crate) root: RootKey,
+    /// The root keyring (`crate::keyring`): the unseal key and the generations that wrap
+    /// project keys. Held for the life of the process; zeroized on drop.
+    pub(crate) root: Keyring,
     /// This installation's vault.
     pub(crate) vault: VaultId,
     /// Time source (tests move it).

@@ -34,7 +34,7 @@ use std::sync::Arc;
 
 use signet_api::audit::AuditAction;
 use signet_crypto::generator::{Charset, Generator};
-use signet_crypto::{ProjectKey, RecordAad, RecordKind, SealedValue, SecretAad, WrappedProjectKey};
+use signet_crypto::{ProjectKey, RecordAad, RecordKind, SealedValue, SecretAad};
 use signet_proto::{ConnectionId, LeaseId, MachineId, ProjectId, SecretId};
 use signet_store::{
     AuditResult, Conflict, LeaseFilter, LeaseRecord, LeaseState, LeasedSecretRecord, NewVersion,
@@ -414,13 +414,12 @@ impl Context {
         let s = &view.secret;
         let now = self.now_ms();
         let key = self
-            .root
             .unwrap_project_key(
-                self.vault.as_str(),
-                s.project_id.as_str(),
-                &WrappedProjectKey(view.wrapped_project_key.clone()),
+                &s.project_id,
+                &view.wrapped_project_key,
+                view.project_root_generation,
             )
-            .map_err(|_| CoreError::Unavailable)?;
+            .await?;
         let connection = self
             .store
             .connection(&settings.connection_id)
@@ -743,7 +742,7 @@ impl Leases {
             "username": "",
         })
         .to_string();
-        let key = self.cx.project_key(&project)?;
+        let key = self.cx.project_key(&project).await?;
         let aad = SecretAad {
             vault: self.cx.vault.as_str(),
             project: project_id.as_str(),

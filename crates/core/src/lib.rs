@@ -35,6 +35,7 @@ pub mod fault;
 pub mod invite;
 pub mod issuer;
 mod journal;
+pub mod keyring;
 pub mod lease;
 pub mod machine;
 pub mod managed;

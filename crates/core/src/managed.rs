@@ -297,7 +297,7 @@ impl Managed {
             .read_view(&MachineId::generate(), id)
             .await?
             .ok_or(CoreError::NotFound)?;
-        parse_fields(&self.reads.decrypt(&view)?.0)
+        parse_fields(&self.reads.decrypt(&view).await?.0)
     }
 
     /// A connection id names a connection of the secret's project: its details.
@@ -464,7 +464,7 @@ impl Managed {
     }
 
     /// Opens a pending value with the view's project key.
-    fn open_pending(
+    async fn open_pending(
         &self,
         view: &SecretReadView,
         p: &PendingRotation,
@@ -482,7 +482,7 @@ impl Managed {
             ciphertext: ciphertext.clone(),
             ..view.clone()
         };
-        Ok(self.reads.decrypt(&sealed)?.0)
+        Ok(self.reads.decrypt(&sealed).await?.0)
     }
 
     /// `GET /v1/secret/{id}/sync-config`: the database's admin credentials and any pending
@@ -508,7 +508,7 @@ impl Managed {
                 e => e,
             })?;
         let pending = match &state.pending {
-            Some(p) => Some((p.rotation_id.clone(), self.open_pending(&view, p)?)),
+            Some(p) => Some((p.rotation_id.clone(), self.open_pending(&view, p).await?)),
             None => None,
         };
         let rotation_status = match (&state.pending, &state.last) {
@@ -593,7 +593,7 @@ impl Managed {
         let Some(pending) = state.pending.as_ref().filter(|p| p.rotation_id == rotation) else {
             return finished(&state, rotation, RotationOutcome::Confirmed);
         };
-        let value = self.open_pending(&view, pending)?;
+        let value = self.open_pending(&view, pending).await?;
         let project = self
             .cx
             .store

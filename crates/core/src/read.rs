@@ -21,7 +21,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use signet_api::audit::{AuditAction, DenialReason};
-use signet_crypto::{DataKey, SecretAad, WrappedProjectKey};
+use signet_crypto::{DataKey, SecretAad};
 use signet_proto::{ProjectId, SecretId};
 use signet_store::{
     AuditResult, GrantedSecret, ReadMark, SecretKind, SecretReadView, SecretRecord,
@@ -133,6 +133,7 @@ pub(crate) struct DataKeys(Mutex<HashMap<String, CachedKey>>);
 struct CachedKey {
     project: String,
     wrapped_project_key: Vec<u8>,
+    root_generation: u32,
     version: u32,
     wrapped_dek: Vec<u8>,
     key: Arc<DataKey>,
@@ -144,6 +145,7 @@ impl CachedKey {
             && self.project == view.secret.project_id.as_str()
             && self.wrapped_dek == view.wrapped_dek
             && self.wrapped_project_key == view.wrapped_project_key
+            && self.root_generation == view.project_root_generation
     }
 }
 
@@ -167,6 +169,7 @@ impl DataKeys {
             CachedKey {
                 project: view.secret.project_id.as_str().to_owned(),
                 wrapped_project_key: view.wrapped_project_key.clone(),
+                root_generation: view.project_root_generation,
                 version: view.value_version,
                 wrapped_dek: view.wrapped_dek.clone(),
                 key,
@@ -186,20 +189,23 @@ impl Reads {
 
     /// The data key of the version `view` holds: cached, or unwrapped (project key, then data
     /// key) and cached.
-    fn data_key(&self, view: &SecretReadView, aad: &SecretAad<'_>) -> CoreResult<Arc<DataKey>> {
+    async fn data_key(
+        &self,
+        view: &SecretReadView,
+        aad: &SecretAad<'_>,
+    ) -> CoreResult<Arc<DataKey>> {
         if let Some(key) = self.data_keys.get(view) {
             return Ok(key);
         }
         let s = &view.secret;
         let project_key = self
             .cx
-            .root
             .unwrap_project_key(
-                self.cx.vault.as_str(),
-                s.project_id.as_str(),
-                &WrappedProjectKey(view.wrapped_project_key.clone()),
+                &s.project_id,
+                &view.wrapped_project_key,
+                view.project_root_generation,
             )
-            .map_err(|_| CoreError::Unavailable)?;
+            .await?;
         let key = Arc::new(
             project_key
                 .unwrap_data_key(aad, &view.wrapped_dek)
@@ -212,7 +218,7 @@ impl Reads {
         Ok(key)
     }
 
-    pub(crate) fn decrypt(&self, view: &SecretReadView) -> CoreResult<SecretValue> {
+    pub(crate) async fn decrypt(&self, view: &SecretReadView) -> CoreResult<SecretValue> {
         let s = &view.secret;
         let aad = SecretAad {
             vault: self.cx.vault.as_str(),
@@ -221,7 +227,8 @@ impl Reads {
             version: view.value_version,
         };
         let plain = self
-            .data_key(view, &aad)?
+            .data_key(view, &aad)
+            .await?
             .open_value(&aad, &view.ciphertext)
             .map_err(|_| {
                 tracing::error!(secret = %s.id, version = view.value_version, "stored secret failed to decrypt");
@@ -329,7 +336,7 @@ impl Reads {
             }
             return Ok(SecretValue(value));
         }
-        let value = self.decrypt(&view)?;
+        let value = self.decrypt(&view).await?;
         if view.secret.canary {
             self.trigger(m, &view.secret).await?;
         }
@@ -500,7 +507,7 @@ impl Reads {
                     continue;
                 }
             }
-            let value = self.decrypt(v)?;
+            let value = self.decrypt(v).await?;
             events.push(self.cx.event(
                 &who,
                 AuditAction::SecretRead,

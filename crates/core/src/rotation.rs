@@ -498,7 +498,7 @@ impl Rotation {
                     .await?
                     .ok_or(CoreError::NotFound)?;
                 let mut fields: BTreeMap<String, Zeroizing<String>> =
-                    parse_fields(&self.reads.decrypt(&view)?.0)?;
+                    parse_fields(&self.reads.decrypt(&view).await?.0)?;
                 let names: Vec<String> = match &settings.fields {
                     Some(f) => f.clone(),
                     None => fields.keys().cloned().collect(),

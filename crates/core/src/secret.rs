@@ -437,23 +437,33 @@ impl Secrets {
         check_name("project", name)?;
         let id = ProjectId::generate();
         let key = ProjectKey::generate().map_err(|_| CoreError::Unavailable)?;
-        let wrapped = self
-            .cx
-            .root
-            .wrap_project_key(self.cx.vault.as_str(), id.as_str(), &key)
-            .map_err(|_| CoreError::Unavailable)?;
-        let p = ProjectRecord {
-            id,
-            name: name.to_owned(),
-            wrapped_key: wrapped.0,
-            created_ms: self.cx.now_ms(),
-            frozen_ms: None,
-        };
-        self.cx
-            .audited(op, AuditAction::ProjectCreate, p.id.as_str(), &p.name)
-            .insert_project(&p)
-            .await?;
-        Ok(p.into())
+        // A root key rotation may make a new generation current between the wrap and the
+        // insert; the store refuses the stale one, and the key is wrapped again.
+        let mut attempts = 0;
+        loop {
+            attempts += 1;
+            let (wrapped_key, root_generation) = self.cx.wrap_project_key(&id, &key).await?;
+            let p = ProjectRecord {
+                id: id.clone(),
+                name: name.to_owned(),
+                wrapped_key,
+                created_ms: self.cx.now_ms(),
+                frozen_ms: None,
+                root_generation,
+            };
+            match self
+                .cx
+                .audited(op, AuditAction::ProjectCreate, p.id.as_str(), &p.name)
+                .insert_project(&p)
+                .await
+            {
+                Err(StoreError::Conflict(Conflict::RootGenerationStale)) if attempts < 3 => {}
+                done => {
+                    done?;
+                    return Ok(p.into());
+                }
+            }
+        }
     }
 
     /// The projects in the operator's scope (all of them for most).
@@ -546,17 +556,7 @@ impl Secrets {
     }
 
     async fn project_key(&self, project: &ProjectRecord) -> CoreResult<ProjectKey> {
-        self.cx
-            .root
-            .unwrap_project_key(
-                self.cx.vault.as_str(),
-                project.id.as_str(),
-                &signet_crypto::WrappedProjectKey(project.wrapped_key.clone()),
-            )
-            .map_err(|_| {
-                tracing::error!(project = %project.id, "project key failed to unwrap");
-                CoreError::Unavailable
-            })
+        self.cx.project_key(project).await
     }
 
     pub(crate) async fn seal_version(
@@ -880,7 +880,7 @@ impl Secrets {
                 "only a structured secret's fields can be kept, set or removed",
             ));
         }
-        let current = parse_fields(&self.reads.decrypt(&view)?.0)?;
+        let current = parse_fields(&self.reads.decrypt(&view).await?.0)?;
         let (fields, summary) = change(current)?;
         self.keep_managed_username(&id, &fields).await?;
         let project = self

@@ -22,6 +22,7 @@ use crate::events::{Events, Hub};
 use crate::failures::Failures;
 use crate::invite::Invites;
 use crate::issuer::Issuers;
+use crate::keyring::{Keyring, Keys};
 use crate::lease::Leases;
 use crate::machine::Machines;
 use crate::managed::Managed;
@@ -60,6 +61,7 @@ pub struct Signet {
     enrollment: Enrollment,
     events: Events,
     invites: Invites,
+    keys: Keys,
     leases: Leases,
     machines: Machines,
     managed: Managed,
@@ -122,7 +124,7 @@ impl Signet {
             rotations_due,
             chain: Arc::new(ChainKey::new(root.audit_key())),
             store,
-            root,
+            root: Keyring::new(root, &vault.id),
             vault: vault.id,
             clock: clock.clone(),
             failures: Failures::new(config.auth_failures, clock.clone()),
@@ -225,6 +227,7 @@ impl Signet {
                 cx: cx.clone(),
                 accounts: accounts.clone(),
             },
+            keys: Keys { cx: cx.clone() },
             leases: Leases {
                 cx: cx.clone(),
                 connections: Connections { cx: cx.clone() },
@@ -350,6 +353,11 @@ impl Signet {
     /// Invitations.
     pub fn invites(&self) -> &Invites {
         &self.invites
+    }
+
+    /// Root key rotation and retirement (`crate::keyring`).
+    pub fn keys(&self) -> &Keys {
+        &self.keys
     }
 
     /// Leased secrets, leases, and the reaper's tick.

@@ -219,6 +219,7 @@ impl Shares {
         let sealed = self
             .cx
             .root
+            .unseal()
             .seal_share(
                 &ShareAad {
                     vault: self.cx.vault.as_str(),
@@ -380,6 +381,7 @@ impl Shares {
         let value = self
             .cx
             .root
+            .unseal()
             .open_share(
                 &ShareAad {
                     vault: self.cx.vault.as_str(),

@@ -985,6 +985,7 @@ impl Sso {
         let raw = self
             .cx
             .root
+            .unseal()
             .open_webhook_secret(self.cx.vault.as_str(), p.id.as_str(), sealed)
             .map_err(|_| {
                 tracing::error!(provider = %p.id, "an SSO client secret does not open");
@@ -1522,6 +1523,7 @@ impl SsoAdmin {
         // prefixed by kind, so a provider's sealed secret never opens as a webhook's).
         self.cx
             .root
+            .unseal()
             .seal_webhook_secret(self.cx.vault.as_str(), id.as_str(), secret.as_bytes())
             .map_err(|_| CoreError::Unavailable)
     }

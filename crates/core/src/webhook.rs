@@ -280,7 +280,7 @@ impl Webhooks {
 
     /// The vault's webhook signing key.
     pub fn signing_key(&self) -> WebhookKey {
-        WebhookKey::from_seed(&self.cx.root.webhook_signing_seed())
+        WebhookKey::from_seed(&self.cx.root.unseal().webhook_signing_seed())
     }
 
     fn sender(&self) -> CoreResult<&Dispatch> {
@@ -340,6 +340,7 @@ impl Webhooks {
             Some(s) => Some(
                 self.cx
                     .root
+                    .unseal()
                     .seal_webhook_secret(self.cx.vault.as_str(), id.as_str(), s.as_bytes())
                     .map_err(|_| CoreError::Unavailable)?,
             ),
@@ -578,11 +579,11 @@ impl Webhooks {
             ("User-Agent".to_owned(), "Signet-Webhook/1.0".to_owned()),
         ];
         if let Some(sealed) = &hook.sealed_secret {
-            match self
-                .cx
-                .root
-                .open_webhook_secret(self.cx.vault.as_str(), hook.id.as_str(), sealed)
-            {
+            match self.cx.root.unseal().open_webhook_secret(
+                self.cx.vault.as_str(),
+                hook.id.as_str(),
+                sealed,
+            ) {
                 Ok(secret) => headers.push((
                     "X-SikkerKey-Signature".to_owned(),
                     sikkerkey_signature(&secret, d.payload.as_bytes()),

@@ -25,14 +25,95 @@ const INFO_WEBHOOK_SIGNING: &[u8] = b"signet/v1/webhook-signing-seed";
 const INFO_AUDIT_ARCHIVE_SIGNING: &[u8] = b"signet/v1/audit-archive-signing-seed";
 const INFO_WEBHOOK_KEK: &[u8] = b"signet/v1/webhook-kek";
 const LABEL_WEBHOOK_SECRET: &str = "signet/v1/webhook-hmac-secret";
+const INFO_KEYRING_KEK: &[u8] = b"signet/v1/keyring-kek";
+const LABEL_ROOT_GENERATION: &str = "signet/v1/root-generation";
 
-/// The installation's root key. Only derived keys ever touch data.
-pub struct RootKey(Zeroizing<[u8; 32]>);
+/// A root key: the installation's unseal key (the root key file, generation 0), or one of the
+/// keyring's later generations, which the unseal key seals into the store
+/// ([`RootKey::seal_generation`]). Only derived keys ever touch data. Integrity keys (audit
+/// chain, key check, webhook and archive signing) are only ever derived from the unseal key.
+pub struct RootKey {
+    key: Zeroizing<[u8; 32]>,
+    /// 0 for the unseal key. A later generation's number is bound into the AAD of everything
+    /// it wraps, so a blob moved to a row naming another generation fails to open.
+    generation: u32,
+}
 
 impl RootKey {
-    /// A fresh random root key.
+    /// A fresh random root key (generation 0: an unseal key).
     pub fn generate() -> Result<Self, CryptoError> {
-        random_key().map(Self)
+        random_key().map(|key| Self { key, generation: 0 })
+    }
+
+    /// A fresh random key for keyring generation `generation` (at least 1).
+    pub fn generate_generation(generation: u32) -> Result<Self, CryptoError> {
+        if generation == 0 {
+            return Err(CryptoError::KeyFormat);
+        }
+        random_key().map(|key| Self { key, generation })
+    }
+
+    /// Which keyring generation this key is: 0 for the unseal key.
+    pub fn generation(&self) -> u32 {
+        self.generation
+    }
+
+    /// The same key and generation, as a second value (the keyring keeps the unseal key both
+    /// as itself and as generation 0).
+    pub fn duplicate(&self) -> Self {
+        Self {
+            key: Zeroizing::new(*self.key),
+            generation: self.generation,
+        }
+    }
+
+    /// Seals keyring generation `key` (at least 1) for the store, under a KEK derived from this
+    /// unseal key and bound to the vault and the generation's number.
+    pub fn seal_generation(&self, vault: &str, key: &RootKey) -> Result<Vec<u8>, CryptoError> {
+        if key.generation == 0 {
+            return Err(CryptoError::KeyFormat);
+        }
+        let kek = self.derive(INFO_KEYRING_KEK);
+        let number = key.generation.to_string();
+        seal(
+            &kek,
+            &encode(LABEL_ROOT_GENERATION, &[vault, &number], None),
+            key.key.as_ref(),
+        )
+    }
+
+    /// Opens what [`Self::seal_generation`] sealed for generation `generation`.
+    pub fn open_generation(
+        &self,
+        vault: &str,
+        generation: u32,
+        sealed: &[u8],
+    ) -> Result<RootKey, CryptoError> {
+        if generation == 0 {
+            return Err(CryptoError::Open);
+        }
+        let kek = self.derive(INFO_KEYRING_KEK);
+        let number = generation.to_string();
+        let raw = open(
+            &kek,
+            &encode(LABEL_ROOT_GENERATION, &[vault, &number], None),
+            sealed,
+        )?;
+        let bytes: [u8; 32] = raw.as_slice().try_into().map_err(|_| CryptoError::Open)?;
+        Ok(Self {
+            key: Zeroizing::new(bytes),
+            generation,
+        })
+    }
+
+    /// The AAD of a wrapped project key: generation 0 keeps the original layout, so data
+    /// written before keyrings existed reads unchanged.
+    fn project_key_aad(&self, vault: &str, project: &str) -> Vec<u8> {
+        if self.generation == 0 {
+            encode(LABEL_PROJECT_KEY, &[vault, project], None)
+        } else {
+            encode(LABEL_PROJECT_KEY, &[vault, project], Some(self.generation))
+        }
     }
 
     /// Parses the file form: 64 hex digits, surrounding whitespace allowed.
@@ -42,7 +123,10 @@ impl RootKey {
             .as_slice()
             .try_into()
             .map_err(|_| CryptoError::KeyFormat)?;
-        Ok(Self(Zeroizing::new(bytes)))
+        Ok(Self {
+            key: Zeroizing::new(bytes),
+            generation: 0,
+        })
     }
 
     /// From raw bytes (an unsealed key file).
@@ -57,11 +141,11 @@ impl RootKey {
 
     /// The file form.
     pub fn to_hex(&self) -> Zeroizing<String> {
-        Zeroizing::new(hex::encode(self.0.as_ref()))
+        Zeroizing::new(hex::encode(self.key.as_ref()))
     }
 
     fn derive(&self, info: &[u8]) -> Zeroizing<[u8; 32]> {
-        let hk = Hkdf::<Sha256>::new(None, self.0.as_ref());
+        let hk = Hkdf::<Sha256>::new(None, self.key.as_ref());
         let mut out = Zeroizing::new([0u8; 32]);
         // 32 bytes is far below HKDF-SHA256's 8160-byte limit, so expand cannot fail.
         let _ = hk.expand(info, out.as_mut());
@@ -87,12 +171,7 @@ impl RootKey {
         key: &ProjectKey,
     ) -> Result<WrappedProjectKey, CryptoError> {
         let kek = self.derive(INFO_PROJECT_KEK);
-        seal(
-            &kek,
-            &encode(LABEL_PROJECT_KEY, &[vault, project], None),
-            key.0.as_ref(),
-        )
-        .map(WrappedProjectKey)
+        seal(&kek, &self.project_key_aad(vault, project), key.0.as_ref()).map(WrappedProjectKey)
     }
 
     /// Unwraps a stored project key.
@@ -103,11 +182,7 @@ impl RootKey {
         wrapped: &WrappedProjectKey,
     ) -> Result<ProjectKey, CryptoError> {
         let kek = self.derive(INFO_PROJECT_KEK);
-        let raw = open(
-            &kek,
-            &encode(LABEL_PROJECT_KEY, &[vault, project], None),
-            &wrapped.0,
-        )?;
+        let raw = open(&kek, &self.project_key_aad(vault, project), &wrapped.0)?;
         let bytes: [u8; 32] = raw.as_slice().try_into().map_err(|_| CryptoError::Open)?;
         Ok(ProjectKey(Zeroizing::new(bytes)))
     }
@@ -216,7 +291,7 @@ impl RootKey {
 
 impl fmt::Debug for RootKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("RootKey(***)")
+        write!(f, "RootKey(generation {}, ***)", self.generation)
     }
 }
 
@@ -380,6 +455,47 @@ mod tests {
     }
 
     #[test]
+    fn generations_seal_under_the_unseal_key_and_bind_their_number() {
+        let unseal = RootKey::generate().unwrap();
+        let g1 = RootKey::generate_generation(1).unwrap();
+        let sealed = unseal.seal_generation("vault_a", &g1).unwrap();
+        let back = unseal.open_generation("vault_a", 1, &sealed).unwrap();
+        assert_eq!(back.generation(), 1);
+        assert_eq!(*back.key, *g1.key);
+        assert!(unseal.open_generation("vault_a", 2, &sealed).is_err());
+        assert!(unseal.open_generation("vault_b", 1, &sealed).is_err());
+        assert!(
+            RootKey::generate()
+                .unwrap()
+                .open_generation("vault_a", 1, &sealed)
+                .is_err()
+        );
+        assert!(unseal.seal_generation("vault_a", &unseal).is_err());
+        assert!(RootKey::generate_generation(0).is_err());
+
+        // A project key wrapped under generation 1 opens only under generation 1: the same
+        // bytes presented as another generation fail, because the number is in the AAD.
+        let pk = ProjectKey::generate().unwrap();
+        let w = g1.wrap_project_key("vault_a", "proj_a", &pk).unwrap();
+        assert!(back.unwrap_project_key("vault_a", "proj_a", &w).is_ok());
+        let renumbered = RootKey {
+            key: Zeroizing::new(*g1.key),
+            generation: 2,
+        };
+        assert!(
+            renumbered
+                .unwrap_project_key("vault_a", "proj_a", &w)
+                .is_err()
+        );
+        let as_zero = RootKey {
+            key: Zeroizing::new(*g1.key),
+            generation: 0,
+        };
+        assert!(as_zero.unwrap_project_key("vault_a", "proj_a", &w).is_err());
+        assert!(unseal.unwrap_project_key("vault_a", "proj_a", &w).is_err());
+    }
+
+    #[test]
     fn key_check_tells_keys_apart() {
         let a = RootKey::generate().unwrap();
         let b = RootKey::from_hex(&a.to_hex()).unwrap();
@@ -387,7 +503,7 @@ mod tests {
         let c = RootKey::generate().unwrap();
         assert!(!a.key_check().matches(&c.key_check().0));
         assert!(RootKey::from_hex("abcd").is_err());
-        assert_eq!(format!("{a:?}"), "RootKey(***)");
+        assert_eq!(format!("{a:?}"), "RootKey(generation 0, ***)");
     }
 
     #[test]

@@ -70,6 +70,13 @@ impl From<CoreError> for ApiError {
                     retry_after_secs: None,
                     current_version: None,
                 },
+                // Says which of the two refusals it is; both name the rule, never a value.
+                ErrorCode::KeyGenerationInUse => Self {
+                    code: ErrorCode::KeyGenerationInUse,
+                    message: Some(rule.to_string()),
+                    retry_after_secs: None,
+                    current_version: None,
+                },
                 code => Self::new(code),
             },
             CoreError::Forbidden => Self::new(ErrorCode::AccessDenied),
@@ -121,6 +128,9 @@ impl From<CoreError> for ApiError {
 fn conflict_code(rule: Conflict) -> ErrorCode {
     match rule {
         Conflict::PublicKeyTaken => ErrorCode::PublicKeyTaken,
+        Conflict::RootGenerationCurrent | Conflict::RootGenerationInUse => {
+            ErrorCode::KeyGenerationInUse
+        }
         Conflict::Id
         | Conflict::Vault
         | Conflict::ProjectName
@@ -155,7 +165,8 @@ fn conflict_code(rule: Conflict) -> ErrorCode {
         | Conflict::IssuerName
         | Conflict::SsoProviderName
         | Conflict::SsoIdentity
-        | Conflict::BreakGlass => ErrorCode::Conflict,
+        | Conflict::BreakGlass
+        | Conflict::RootGenerationStale => ErrorCode::Conflict,
     }
 }
 

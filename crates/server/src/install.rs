@@ -609,7 +609,7 @@ async fn refuse_unless_empty(target: &dyn Store, to: &DatabaseUrl) -> Result<(),
     let read = |e: StoreError| TransferError::ReadTarget(to.clone(), StoreFailure(e));
     let vault = target.vault().await.map_err(read)?;
     let tables = target.export_tables().await.map_err(read)?;
-    if vault.is_some() || tables.iter().any(|t| !t.rows.is_empty()) {
+    if vault.is_some() || tables.iter().any(|t| t.state_rows() > 0) {
         return Err(TransferError::NotEmpty(to.clone()));
     }
     Ok(())

@@ -314,6 +314,7 @@ pub fn router(state: AppState) -> Router {
         .merge(routes::account::routes())
         .merge(routes::agent::routes())
         .merge(routes::ai_agent::routes())
+        .merge(routes::keys::routes())
         .merge(dashboard::routes())
         .fallback(not_found)
         .method_not_allowed_fallback(|| async { ApiError::new(ErrorCode::MethodNotAllowed) })

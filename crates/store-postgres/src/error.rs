@@ -24,6 +24,7 @@ const UNIQUE_RULES: &[(&str, Conflict)] = &[
     ("sso_providers_name_key", Conflict::SsoProviderName),
     ("sso_identities_pkey", Conflict::SsoIdentity),
     ("sso_identities_user_key", Conflict::SsoIdentity),
+    ("root_keys_pkey", Conflict::RootGenerationStale),
 ];
 
 /// The rule a unique constraint stands for; an unnamed one is an identifier collision.

@@ -60,6 +60,7 @@ mod connection;
 mod error;
 mod invite;
 mod issuer;
+mod keyring;
 mod lease;
 mod machine;
 mod managed;

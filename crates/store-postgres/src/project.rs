@@ -7,7 +7,7 @@ use sqlx::postgres::PgRow;
 
 use crate::change::policy_changed;
 use crate::error::db;
-use crate::row::{col, id};
+use crate::row::{col, id, small};
 use crate::{PgStore, found};
 
 fn project(row: &PgRow) -> StoreResult<ProjectRecord> {
@@ -17,23 +17,27 @@ fn project(row: &PgRow) -> StoreResult<ProjectRecord> {
         wrapped_key: col(row, 2)?,
         created_ms: col(row, 3)?,
         frozen_ms: col(row, 4)?,
+        root_generation: small(row, 5)?,
     })
 }
 
 #[async_trait]
 impl ProjectStore for PgStore {
     async fn insert_project(&self, p: &ProjectRecord) -> StoreResult<()> {
-        self.execute(
-            sqlx::query(
-                "INSERT INTO projects (id, name, wrapped_key, created_ms) VALUES ($1, $2, $3, $4)",
-            )
-            .bind(p.id.to_string())
-            .bind(&p.name)
-            .bind(&p.wrapped_key)
-            .bind(p.created_ms),
+        let mut tx = self.begin().await?;
+        crate::keyring::hold_current(&mut tx, p.root_generation).await?;
+        sqlx::query(
+            "INSERT INTO projects (id, name, wrapped_key, created_ms, root_generation) VALUES ($1, $2, $3, $4, $5)",
         )
+        .bind(p.id.to_string())
+        .bind(&p.name)
+        .bind(&p.wrapped_key)
+        .bind(p.created_ms)
+        .bind(i64::from(p.root_generation))
+        .execute(&mut *tx)
         .await
-        .map(drop)
+        .map_err(db)?;
+        self.commit(tx).await
     }
 
     async fn rename_project(&self, id: &ProjectId, name: &str) -> StoreResult<()> {
@@ -75,7 +79,7 @@ impl ProjectStore for PgStore {
 
     async fn project(&self, id: &ProjectId) -> StoreResult<Option<ProjectRecord>> {
         sqlx::query(
-            "SELECT id, name, wrapped_key, created_ms, frozen_ms FROM projects WHERE id = $1 AND deleted_ms IS NULL",
+            "SELECT id, name, wrapped_key, created_ms, frozen_ms, root_generation FROM projects WHERE id = $1 AND deleted_ms IS NULL",
         )
         .bind(id.to_string())
         .fetch_optional(self.pool())
@@ -87,7 +91,7 @@ impl ProjectStore for PgStore {
 
     async fn projects(&self) -> StoreResult<Vec<ProjectRecord>> {
         sqlx::query(
-            "SELECT id, name, wrapped_key, created_ms, frozen_ms FROM projects WHERE deleted_ms IS NULL ORDER BY name COLLATE \"C\"",
+            "SELECT id, name, wrapped_key, created_ms, frozen_ms, root_generation FROM projects WHERE deleted_ms IS NULL ORDER BY name COLLATE \"C\"",
         )
         .fetch_all(self.pool())
         .await

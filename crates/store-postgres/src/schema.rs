@@ -123,6 +123,11 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         name: "0019_sso.sql",
         sql: include_str!("../migrations/0019_sso.sql"),
     },
+    Migration {
+        version: 20,
+        name: "0020_keyring.sql",
+        sql: include_str!("../migrations/0020_keyring.sql"),
+    },
 ];
 
 /// Applies any missing migrations. [`StoreError::Corrupt`] if the database records a version

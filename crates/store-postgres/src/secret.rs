@@ -33,7 +33,8 @@ macro_rules! view_select {
             ", m.machine_id IS NOT NULL, g.machine_id IS NOT NULL, p.wrapped_key, val.version, val.wrapped_dek, val.ciphertext, p.frozen_ms IS NOT NULL,
                pol.id, pol.project_id, pol.name, pol.rules, pol.created_ms, pol.updated_ms,
                ls.secret_id, ls.connection_id, ls.ttl_ms, ls.max_ttl_ms, ls.renew_on_read, ls.mint_fresh,
-               ls.revoke_on_disable, ls.password_length, ls.password_charset, ls.grant_sql, ls.updated_ms ",
+               ls.revoke_on_disable, ls.password_length, ls.password_charset, ls.grant_sql, ls.updated_ms,
+               p.root_generation ",
             $from,
             " JOIN projects p ON p.id = s.project_id
               LEFT JOIN secret_versions cur ON cur.secret_id = s.id AND cur.version = s.current_version
@@ -77,6 +78,7 @@ fn view(row: &PgRow) -> StoreResult<SecretReadView> {
         granted: col(row, 11)?,
         project_frozen: col(row, 16)?,
         wrapped_project_key: col(row, 12)?,
+        project_root_generation: small(row, 34)?,
         value_version,
         wrapped_dek,
         ciphertext,

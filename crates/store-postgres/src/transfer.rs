@@ -23,6 +23,7 @@ use crate::error::{corrupt, db};
 /// `signet_schema_migrations` and `access_stamp` are bookkeeping and are deliberately absent.
 const TABLES: &[(&str, &str)] = &[
     ("vault", "SELECT * FROM vault ORDER BY singleton"),
+    ("root_keys", "SELECT * FROM root_keys ORDER BY generation"),
     (
         "principal_keys",
         "SELECT * FROM principal_keys ORDER BY public_key",
@@ -481,6 +482,14 @@ impl TransferStore for PgStore {
             .map_err(db)?;
         if occupied.is_some() {
             return Err(StoreError::Conflict(Conflict::NotEmpty));
+        }
+        // A migrated store holds the keyring's generation 0 already; the copy brings its own
+        // keyring (which may have retired generation 0), so it replaces that row.
+        if tables.iter().any(|t| t.name == "root_keys") {
+            sqlx::query("DELETE FROM root_keys")
+                .execute(&mut *tx)
+                .await
+                .map_err(db)?;
         }
         let catalog = catalog(&mut tx).await?;
         let mut checked = tables

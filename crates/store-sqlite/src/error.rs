@@ -88,6 +88,14 @@ fn constraint(extended: i32, msg: Option<&str>) -> StoreError {
         }
         // Every foreign key points at a row the operation needs: a machine, project or secret.
         ffi::SQLITE_CONSTRAINT_FOREIGNKEY => StoreError::NotFound,
+        // The keyring's triggers (migration 0025) stand in for PostgreSQL's foreign key and
+        // answer as it does: a write naming a retired generation finds no such generation.
+        ffi::SQLITE_CONSTRAINT_TRIGGER if msg == Some("root key generation retired") => {
+            StoreError::NotFound
+        }
+        ffi::SQLITE_CONSTRAINT_TRIGGER if msg == Some("root key generation in use") => {
+            StoreError::Conflict(Conflict::RootGenerationInUse)
+        }
         _ => {
             // CHECK, NOT NULL and trigger failures mean a caller passed a value the schema can
             // never hold, or the file was edited: a bug either way.

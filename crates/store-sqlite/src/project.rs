@@ -17,6 +17,7 @@ fn project(row: &Row<'_>) -> StoreResult<ProjectRecord> {
         wrapped_key: col(row, 2)?,
         created_ms: col(row, 3)?,
         frozen_ms: col(row, 4)?,
+        root_generation: col(row, 5)?,
     })
 }
 
@@ -25,10 +26,11 @@ impl ProjectStore for SqliteStore {
     async fn insert_project(&self, p: &ProjectRecord) -> StoreResult<()> {
         let p = p.clone();
         self.write(move |tx| {
+            crate::keyring::check_current(tx, p.root_generation)?;
             exec(
                 tx,
-                "INSERT INTO projects (id, name, wrapped_key, created_ms) VALUES (?1, ?2, ?3, ?4)",
-                params![p.id.as_str(), p.name, p.wrapped_key, p.created_ms],
+                "INSERT INTO projects (id, name, wrapped_key, created_ms, root_generation) VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![p.id.as_str(), p.name, p.wrapped_key, p.created_ms, p.root_generation],
             )
             .map(drop)
         })
@@ -78,7 +80,7 @@ impl ProjectStore for SqliteStore {
         self.read(|c| {
             one(
                 c,
-                "SELECT id, name, wrapped_key, created_ms, frozen_ms FROM projects WHERE id = ?1 AND deleted_ms IS NULL",
+                "SELECT id, name, wrapped_key, created_ms, frozen_ms, root_generation FROM projects WHERE id = ?1 AND deleted_ms IS NULL",
                 [id.as_str()],
                 project,
             )
@@ -89,7 +91,7 @@ impl ProjectStore for SqliteStore {
         self.read(|c| {
             all(
                 c,
-                "SELECT id, name, wrapped_key, created_ms, frozen_ms FROM projects WHERE deleted_ms IS NULL ORDER BY name",
+                "SELECT id, name, wrapped_key, created_ms, frozen_ms, root_generation FROM projects WHERE deleted_ms IS NULL ORDER BY name",
                 [],
                 project,
             )

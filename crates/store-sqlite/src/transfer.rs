@@ -29,6 +29,7 @@ use crate::statement::{all, one};
 /// after every table it references.
 pub(crate) const TABLES: &[&str] = &[
     "vault",
+    "root_keys",
     "principal_keys",
     "users",
     "operators",
@@ -426,6 +427,11 @@ impl TransferStore for SqliteStore {
                 .map_err(db)?;
             if vaults != 0 {
                 return Err(StoreError::Conflict(Conflict::NotEmpty));
+            }
+            // A migrated store holds the keyring's generation 0 already; the copy brings its
+            // own keyring (which may have retired generation 0), so it replaces that row.
+            if tables.iter().any(|t| t.name == "root_keys") {
+                tx.execute("DELETE FROM root_keys", []).map_err(db)?;
             }
             for (i, (name, table)) in plan(tx, tables)?.into_iter().enumerate() {
                 // A crash with some tables copied must leave the target without any of them.

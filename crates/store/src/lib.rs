@@ -20,6 +20,7 @@ mod change;
 mod connection;
 mod invite;
 mod issuer;
+mod keyring;
 mod lease;
 mod machine;
 mod managed;
@@ -58,6 +59,7 @@ pub use change::{Change, ChangeFeed, ChangeWatcher, FeedState};
 pub use connection::{ConnectionRecord, ConnectionStore, TlsMode};
 pub use invite::{InviteRecord, InviteStore};
 pub use issuer::{IssuerRecord, IssuerRuleRecord, IssuerStore, PlatformTokenUse};
+pub use keyring::{KeyringStore, RootGenerationRecord, RootGenerationUse};
 pub use lease::{LeaseFilter, LeaseRecord, LeaseState, LeaseStore, LeasedSecretRecord};
 pub use machine::{
     EnrollMethod, MachineAtPolicy, MachineKind, MachineRecord, MachineStatus, MachineStore,
@@ -196,6 +198,12 @@ pub enum Conflict {
     /// Raised by the business layer: the user is the vault's break-glass owner while SSO is
     /// required, so cannot be demoted, suspended or removed.
     BreakGlass,
+    /// A root key generation was added by another rotation meanwhile (`KeyringStore`).
+    RootGenerationStale,
+    /// The root key generation is the current one, so it cannot be retired.
+    RootGenerationCurrent,
+    /// Stored values are still wrapped under the root key generation, so it cannot be retired.
+    RootGenerationInUse,
 }
 
 impl Conflict {
@@ -250,6 +258,15 @@ impl Conflict {
             Self::BreakGlass => {
                 "break_glass: this owner is the vault's break-glass user while SSO is required; name another first"
             }
+            Self::RootGenerationStale => {
+                "root_generation_stale: another rotation made a new root key generation meanwhile"
+            }
+            Self::RootGenerationCurrent => {
+                "root_generation_current: the current root key generation cannot be retired; rotate first"
+            }
+            Self::RootGenerationInUse => {
+                "root_generation_in_use: values are still wrapped under that generation; finish the rotation first"
+            }
         }
     }
 }
@@ -274,6 +291,7 @@ pub trait Store:
     + InviteStore
     + Instrumented
     + IssuerStore
+    + KeyringStore
     + LeaseStore
     + MachineStore
     + ManagedStore
@@ -308,6 +326,7 @@ impl<T> Store for T where
         + InviteStore
         + Instrumented
         + IssuerStore
+        + KeyringStore
         + LeaseStore
         + MachineStore
         + ManagedStore

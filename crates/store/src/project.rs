@@ -12,8 +12,11 @@ pub struct ProjectRecord {
     pub id: ProjectId,
     /// Unique name.
     pub name: String,
-    /// The project key, wrapped under the root key (opaque to the store).
+    /// The project key, wrapped under a root key generation (opaque to the store).
     pub wrapped_key: Vec<u8>,
+    /// The root key generation `wrapped_key` is wrapped under (`KeyringStore`). Inserting a
+    /// project under a generation that is not live fails with `NotFound`.
+    pub root_generation: u32,
     /// Creation time, Unix ms.
     pub created_ms: i64,
     /// When a canary read froze it; `None` while machines may use it. A new project is never
@@ -25,7 +28,10 @@ pub struct ProjectRecord {
 #[async_trait]
 pub trait ProjectStore {
     /// Adds a project. `Conflict::ProjectName` if the name is taken (by a trashed project too:
-    /// names stay reserved until a purge).
+    /// names stay reserved until a purge). Its key must be wrapped under the current root key
+    /// generation (`KeyringStore`): `NotFound` if `root_generation` is not live,
+    /// `Conflict::RootGenerationStale` if a newer one is current (wrap again under that one). A
+    /// rotation waits for an insert in flight, so its re-wrapping finds every project.
     async fn insert_project(&self, project: &ProjectRecord) -> StoreResult<()>;
     /// Looks a live one up by id (a project in the trash is `None`; see `TrashStore`).
     async fn project(&self, id: &ProjectId) -> StoreResult<Option<ProjectRecord>>;

@@ -125,8 +125,10 @@ pub struct SecretReadView {
     pub granted: bool,
     /// Whether the secret's project is frozen (a canary in it was read).
     pub project_frozen: bool,
-    /// The project key, wrapped under the root key.
+    /// The project key, wrapped under a root key generation.
     pub wrapped_project_key: Vec<u8>,
+    /// That root key generation.
+    pub project_root_generation: u32,
     /// The version whose ciphertext holds the current value (the AAD binds this number).
     pub value_version: u32,
     /// The data key of `value_version`, wrapped under the project key.

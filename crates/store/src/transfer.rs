@@ -47,6 +47,22 @@ pub struct Table {
     pub rows: Vec<Vec<Cell>>,
 }
 
+impl Table {
+    /// The rows that are installation state: all of them, except the root keyring's generation 0
+    /// row (`KeyringStore`), which every migrated store holds from the start (it names the root
+    /// key file and holds no key).
+    pub fn state_rows(&self) -> usize {
+        if self.name == "root_keys" {
+            self.rows
+                .iter()
+                .filter(|r| r.first() != Some(&Cell::Int(0)))
+                .count()
+        } else {
+            self.rows.len()
+        }
+    }
+}
+
 /// Export and import of every table.
 #[async_trait]
 pub trait TransferStore {

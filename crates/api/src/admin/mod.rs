@@ -14,6 +14,7 @@ pub mod allowlist;
 pub mod audit;
 pub mod budget;
 pub mod connection;
+pub mod keys;
 pub mod lease;
 pub mod machine;
 pub mod managed;

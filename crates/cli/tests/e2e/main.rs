@@ -97,3 +97,6 @@ mod audit_devices;
 // Unsealing the root key: passphrase (descriptor, systemd credential, terminal) and PKCS#11
 // (SoftHSM2), and sealing a running installation's plain key (issue 15 §2).
 mod unseal;
+
+// Root key rotation online, under load, across two replicas and on SQLite (issue 15 §2).
+mod keys;

@@ -34,11 +34,18 @@ impl Replicas {
 
     /// The same, with extra environment for B's process (fault points, say).
     pub fn start_with_b_env(b_env: &[(&str, &str)]) -> Self {
+        Self::start_with_env(&[], b_env)
+    }
+
+    /// The same, with extra environment for each process.
+    pub fn start_with_env(a_env: &[(&str, &str)], b_env: &[(&str, &str)]) -> Self {
         let db = PgDatabase::create();
         let dir = tempfile::tempdir().unwrap();
         let config = shared_config(dir.path(), db.url());
         let (a, b) = std::thread::scope(|s| {
-            let a = s.spawn(|| TestServer::start_with_config(&config));
+            let a = s.spawn(|| {
+                TestServer::try_start_with_config_env(&config, a_env).expect("server starts")
+            });
             let b = s.spawn(|| {
                 TestServer::try_start_with_config_env(&config, b_env).expect("server starts")
             });

@@ -11,6 +11,7 @@ pub mod audit;
 mod budget;
 pub mod connection;
 pub mod issuer;
+pub mod keys;
 pub mod lease;
 pub mod machine;
 pub mod managed;

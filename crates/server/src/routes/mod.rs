@@ -10,6 +10,7 @@ pub(crate) mod enroll;
 pub(crate) mod events;
 pub(crate) mod health;
 pub(crate) mod issuer;
+pub(crate) mod keys;
 pub(crate) mod machine;
 pub(crate) mod openapi;
 pub(crate) mod passkey;

@@ -93,6 +93,7 @@ pub fn project(name: &str) -> ProjectRecord {
         wrapped_key: format!("pk:{name}").into_bytes(),
         created_ms: NOW,
         frozen_ms: None,
+        root_generation: 0,
     }
 }
 

@@ -39,6 +39,7 @@ pub mod connection;
 pub mod fixture;
 pub mod invite;
 pub mod issuer;
+pub mod keyring;
 pub mod lease;
 pub mod machine;
 pub mod managed;
@@ -144,6 +145,12 @@ macro_rules! conformance_suite {
                 rules_keep_their_order_and_their_issuer,
                 a_platform_token_enrolls_once,
                 concurrent_platform_token_enrollments_let_one_win,
+            }
+            keyring {
+                the_keyring_starts_at_generation_zero_and_grows_by_one,
+                rewrapping_moves_a_project_to_a_newer_generation,
+                retirement_needs_an_older_generation_nothing_uses,
+                a_seal_racing_a_rotation_lands_before_it_or_fails,
             }
             invite {
                 invites_round_trip_newest_first,
