@@ -130,6 +130,16 @@ pub struct SessionAnswer {
     pub idle_timeout_ms: i64,
     /// Until when sensitive actions need no new second factor, Unix ms; `null` if never.
     pub step_up_until: Option<i64>,
+    /// What the user's role allows: `read`, `write_secrets`, `manage_projects`, `manage_tokens`,
+    /// `manage_machines`, `manage_allowlist`, `manage_vault`, `manage_users`, `manage_owners`.
+    /// The server still checks every request; this only spares the dashboard offering what
+    /// would be refused.
+    #[serde(default)]
+    pub permissions: Vec<String>,
+    /// Whether the user is limited to some projects; such a user is also refused the
+    /// enrollment-token list and the audit log.
+    #[serde(default)]
+    pub scoped: bool,
 }
 
 /// `POST /v1/auth/step-up`.

@@ -137,6 +137,12 @@ pub struct SessionView {
     pub idle_timeout_ms: i64,
     /// Until when sensitive actions need no new second factor, Unix ms; `null` if never.
     pub step_up_until: Option<i64>,
+    /// What the user's role allows (`crate::role::Permission` names), from the same table that
+    /// checks every request, so the dashboard hides what would be refused without a copy of it.
+    pub permissions: Vec<&'static str>,
+    /// Whether the user is limited to some projects (`crate::role::Scope`): such a user is also
+    /// refused the token list and the audit log.
+    pub scoped: bool,
 }
 
 /// One of the user's live sessions, for the account page.
@@ -396,8 +402,16 @@ impl Sessions {
         rec: &SessionRecord,
         user: UserRecord,
     ) -> SessionView {
+        let permissions = crate::role::Permission::ALL
+            .into_iter()
+            .filter(|p| crate::role::allows(user.role, *p))
+            .map(crate::role::Permission::as_str)
+            .collect();
+        let scoped = crate::role::Scope::of(user.role, user.projects.as_deref()).is_limited();
         SessionView {
             csrf_token: secret.csrf_token(),
+            permissions,
+            scoped,
             user: user.into(),
             session_id: rec.id,
             expires_at: rec.expires_ms,

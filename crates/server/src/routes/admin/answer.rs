@@ -318,6 +318,8 @@ pub(crate) fn session(v: SessionView) -> SessionAnswer {
         expires_at: v.expires_at,
         idle_timeout_ms: v.idle_timeout_ms,
         step_up_until: v.step_up_until,
+        permissions: v.permissions.into_iter().map(str::to_owned).collect(),
+        scoped: v.scoped,
     }
 }
 
