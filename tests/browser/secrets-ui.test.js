@@ -79,7 +79,7 @@ test('a name with spaces and an empty value are refused next to their field; not
 test('Chromium checks field names itself: an invalid one is flagged, with no console error', async () => {
   await openSecrets();
   await page.locator('#secret-name').fill('STRIPE');
-  await page.getByLabel('Type').selectOption('structured');
+  await page.locator('#secret-type').selectOption('structured');
   const fname = page.getByLabel('Field name');
   await fname.fill('secret key');
   // The browser compiled the pattern (with the `v` flag) and applied it.
@@ -130,7 +130,7 @@ test('a .env file is imported from a real upload: names previewed, values never 
     '',
   ].join('\n'));
   await openSecrets();
-  await page.getByLabel('.env file').setInputFiles(file);
+  await page.locator('#env-file').setInputFiles(file);
   const preview = page.locator('#env-preview');
   await preview.locator('tr', { hasText: 'API_URL' }).getByText('will be created').waitFor();
   await preview.locator('tr', { hasText: 'DB_CREDS' }).getByText('exists already').waitFor();

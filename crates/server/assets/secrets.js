@@ -123,6 +123,9 @@ export async function secretsPage(projectId) {
     await secretsPage(project.id);
     announce(`Secret ${s.name} created (version ${s.version}).`);
   });
+  // The checks above say what is wrong next to each field (with aria-invalid), in place of the
+  // browser's passing bubble; `pattern` still lets the browser mark a bad field as it is typed.
+  create.noValidate = true;
 
   const policies = await policiesCard(project, () => secretsPage(project.id));
   // A canary's value is the server's: nobody writes or rotates it by hand, so it offers neither.
@@ -151,7 +154,7 @@ export async function secretsPage(projectId) {
     items: secrets,
     row,
     text: (s) => `${s.name} ${s.id} ${(s.fieldNames || []).join(' ')}`,
-    filters: [{ label: 'Type', options: [['', 'All'], ['standard', 'Standard'], ['structured', 'Structured'], ['canary', 'Canary']],
+    filters: [{ label: 'Kind of secret', options: [['', 'All'], ['standard', 'Standard'], ['structured', 'Structured'], ['canary', 'Canary']],
       test: (s, v) => (v === 'canary' ? !!s.canary : s.type === v) }],
     empty: 'No secrets in this project yet.',
   });
