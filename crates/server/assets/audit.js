@@ -37,7 +37,7 @@ function csvCell(v) {
 }
 
 export function toCsv(records) {
-  const cols = ['seq', 'ts', 'time', 'actorKind', 'actorId', 'actorName', 'action', 'target', 'sourceIp', 'result', 'detail', 'hash'];
+  const cols = ['seq', 'ts', 'time', 'actorKind', 'actorId', 'action', 'target', 'sourceIp', 'result', 'detail', 'hash', 'actorName'];
   const lines = [cols.join(',')];
   for (const r of records) {
     lines.push(cols.map((c) => csvCell(c === 'time' ? new Date(r.ts).toISOString() : r[c])).join(','));
