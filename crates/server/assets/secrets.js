@@ -178,7 +178,7 @@ export async function secretsPage(projectId) {
       await api.post(`/v1/admin/projects/${api.seg(project.id)}/unfreeze`, {});
       await secretsPage(project.id);
       announce(`${project.name} unfrozen: machines can read its secrets again.`);
-    }, { cls: 'danger', confirmText: `Unfreeze ${project.name}? Make sure the machine that read the canary is dealt with first.` }))
+    }, { cls: 'danger', confirmText: `Unfreeze ${project.name}? Make sure the machine that read the canary is dealt with first.`, confirmAction: `Unfreeze ${project.name}` }))
     : null;
   screen('Secrets',
     h('div', { class: 'card' }, picker),
