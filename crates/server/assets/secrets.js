@@ -557,7 +557,7 @@ async function rotationDialog(s, projectId) {
     announce(managed
       ? `${s.name}: a new password is pending until its agent confirms it.`
       : `${s.name} rotated: version ${r.version} has a new generated value.`);
-  }, { cls: 'primary', confirmText: `Rotate ${s.name} now? Machines get the new value at their next read.` });
+  }, { cls: 'primary', confirmText: `Rotate ${s.name} now? Machines get the new value at their next read.`, confirmAction: `Rotate ${s.name} now` });
   const f = h('form', { class: 'stack' }, managedStatus, status, charset, length, every, fields,
     h('div', { class: 'actions' }, save, pause, resume, clearIt));
   const d = modal(`Rotation of ${s.name}`, f, [button('Close', () => d.close()), now]);
