@@ -508,7 +508,7 @@ export function filteredTable({ caption, headers, items, row, text, filters = []
   const box = h('div', { class: 'list-filter' });
   const search = field(label, { type: 'search', autocomplete: 'off', spellcheck: 'false', 'data-filter': 'search' });
   const selects = filters.map((flt) => {
-    const f = field(flt.label, { options: flt.options, 'data-filter': flt.label });
+    const f = field(flt.label, { options: flt.options, 'data-filter': flt.label }, { tag: 'select' });
     f.control.addEventListener('change', draw);
     return { ...flt, control: f.control, wrap: f };
   });
