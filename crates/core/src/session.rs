@@ -28,7 +28,7 @@ use sha2::{Digest, Sha256};
 use signet_api::audit::{AuditAction, DenialReason};
 use signet_proto::{OperatorId, SessionId};
 use signet_store::{
-    ActorKind, AuditResult, Conflict, LoginResult, SessionRecord, UserRecord, UserStatus,
+    ActorKind, AuditResult, Conflict, SessionRecord, UserRecord, UserStatus,
 };
 use subtle::ConstantTimeEq;
 use zeroize::Zeroizing;

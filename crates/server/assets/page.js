@@ -188,7 +188,10 @@ export function idCell(text, what = 'id') {
  */
 export function modal(title, body, buttons, { returnFocus, cls } = {}) {
   const id = `d${++fieldSeq}`;
-  const opener = document.activeElement;
+  // A form's submit button is disabled while its request runs, which drops focus to the body:
+  // then the opener is the element focused last.
+  const active = document.activeElement;
+  const opener = active && active !== document.body ? active : lastFocused;
   const key = opener && opener !== document.body
     ? { id: opener.id, text: (opener.textContent || '').trim(), tag: opener.tagName, label: opener.getAttribute('aria-label') }
     : null;
@@ -210,6 +213,8 @@ export function modal(title, body, buttons, { returnFocus, cls } = {}) {
         if (tries++ < 10) { setTimeout(place, 50); return; }
         target = (main && main.querySelector('h1')) || main;
       }
+      // The opener may still be disabled for a moment (its form re-enables it when done).
+      if (target && target.disabled && tries++ < 40) { setTimeout(place, 50); return; }
       if (target && target.isConnected) {
         if (target.tabIndex < 0 && !target.hasAttribute('tabindex')) target.setAttribute('tabindex', '-1');
         target.focus({ preventScroll: false });
@@ -220,6 +225,12 @@ export function modal(title, body, buttons, { returnFocus, cls } = {}) {
   d.showModal();
   return d;
 }
+
+/** The element focused last outside a dialog (see `modal`). */
+let lastFocused = null;
+document.addEventListener('focusin', (ev) => {
+  if (ev.target instanceof Element && !ev.target.closest('dialog')) lastFocused = ev.target;
+});
 
 /** The element on the current page that stands where `key` (an opener that is gone) stood. */
 function findLike(key) {
