@@ -316,20 +316,6 @@ async fn sensitive_actions_need_a_recent_second_factor() {
         .await;
     // Not the session's 401: the session is fine (issue 16, bug 13).
     assert_eq!(wrong.unwrap_err(), CoreError::WrongFactor);
-    let refused = w
-        .store
-        .audit(&signet_store::AuditFilter {
-            action: Some("user_password_change".to_owned()),
-            limit: 10,
-            ..signet_store::AuditFilter::default()
-        })
-        .await
-        .expect("audit");
-    assert!(
-        refused.iter().any(|r| r.event.result == signet_store::AuditResult::Denied
-            && r.event.detail == "reason=bad_password"),
-        "{refused:?}"
-    );
     w.advance(30_000);
     let code = w.code();
     let until = w
@@ -422,6 +408,20 @@ async fn a_password_change_needs_the_old_one_and_ends_other_sessions() {
         )
         .await;
     assert_eq!(wrong.unwrap_err(), CoreError::WrongFactor);
+    let refused = w
+        .store
+        .audit(&signet_store::AuditFilter {
+            action: Some("user_password_change".to_owned()),
+            limit: 10,
+            ..signet_store::AuditFilter::default()
+        })
+        .await
+        .expect("audit");
+    assert!(
+        refused.iter().any(|r| r.event.result == signet_store::AuditResult::Denied
+            && r.event.detail == "reason=bad_password"),
+        "{refused:?}"
+    );
     let refused = w
         .store
         .audit(&signet_store::AuditFilter {
