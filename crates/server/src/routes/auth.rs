@@ -193,6 +193,7 @@ async fn session(
         .sessions()
         .authenticate_session(&secret, ip)
         .await?;
+    crate::metrics::note_principal(crate::metrics::Principal::Operator(operator.id));
     let view = s.signet.sessions().session_view(&secret, &operator).await?;
     Ok(Json(answer::session(view)))
 }
