@@ -135,6 +135,11 @@ test('a server error sits next to its field in plain words', async () => {
   assert.equal(await name.getAttribute('aria-invalid'), 'true');
   assert.ok(await name.evaluate((el) => el === document.activeElement), 'focus on the field to fix');
   assert.equal(await page.getByText('conflict: project_name').count(), 0, 'no code words');
+  // The field's own constraints are field errors too, not the browser's passing bubble.
+  await name.fill('');
+  await name.press('Enter');
+  await page.getByText('Fill in this field.').waitFor();
+  assert.equal(await name.getAttribute('aria-invalid'), 'true');
   assert.deepEqual(page.problems, []);
 });
 

@@ -894,7 +894,13 @@ impl Accounts {
         user: &UserRecord,
         factor: &SecondFactor,
     ) -> CoreResult<FactorCheck> {
-        let ok = |b: bool| if b { FactorCheck::Ok } else { FactorCheck::Wrong };
+        let ok = |b: bool| {
+            if b {
+                FactorCheck::Ok
+            } else {
+                FactorCheck::Wrong
+            }
+        };
         match factor {
             SecondFactor::Missing => Ok(FactorCheck::Wrong),
             SecondFactor::Recovery(code) => Ok(ok(self

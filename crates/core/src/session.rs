@@ -27,9 +27,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use sha2::{Digest, Sha256};
 use signet_api::audit::{AuditAction, DenialReason};
 use signet_proto::{OperatorId, SessionId};
-use signet_store::{
-    ActorKind, AuditResult, Conflict, SessionRecord, UserRecord, UserStatus,
-};
+use signet_store::{ActorKind, AuditResult, Conflict, SessionRecord, UserRecord, UserStatus};
 use subtle::ConstantTimeEq;
 use zeroize::Zeroizing;
 

@@ -361,7 +361,10 @@ async fn sensitive_actions_need_a_recent_second_factor() {
         denied.iter().all(|d| d.starts_with(&op.id.to_string())),
         "{denied:?}"
     );
-    assert!(denied.iter().any(|d| d.ends_with("reason=code_reused")), "{denied:?}");
+    assert!(
+        denied.iter().any(|d| d.ends_with("reason=code_reused")),
+        "{denied:?}"
+    );
     assert!(
         records("user_login")
             .await
@@ -418,8 +421,10 @@ async fn a_password_change_needs_the_old_one_and_ends_other_sessions() {
         .await
         .expect("audit");
     assert!(
-        refused.iter().any(|r| r.event.result == signet_store::AuditResult::Denied
-            && r.event.detail == "reason=bad_password"),
+        refused
+            .iter()
+            .any(|r| r.event.result == signet_store::AuditResult::Denied
+                && r.event.detail == "reason=bad_password"),
         "{refused:?}"
     );
     let refused = w
@@ -432,8 +437,10 @@ async fn a_password_change_needs_the_old_one_and_ends_other_sessions() {
         .await
         .expect("audit");
     assert!(
-        refused.iter().any(|r| r.event.result == signet_store::AuditResult::Denied
-            && r.event.detail == "reason=bad_password"),
+        refused
+            .iter()
+            .any(|r| r.event.result == signet_store::AuditResult::Denied
+                && r.event.detail == "reason=bad_password"),
         "{refused:?}"
     );
     let weak = w

@@ -115,8 +115,10 @@ export function button(text, onClick, cls = '') {
 export function action(text, fn, { cls = '', done, confirmText, confirmAction, typeName } = {}) {
   const b = button(text, async () => {
     if (typeName && !(await typeToConfirm(typeName, confirmAction || text, confirmText))) return;
+    // The confirm button says "Confirm" unless the page names the action (`confirmAction:
+    // 'Delete project payments'`), as destructive actions should.
     if (!typeName && confirmText && !(await confirmDialog(confirmText, {
-      action: confirmAction || text, danger: /danger/.test(cls),
+      action: confirmAction || 'Confirm', danger: Boolean(confirmAction) && /danger/.test(cls),
     }))) return;
     b.disabled = true;
     try {
@@ -329,12 +331,15 @@ export function values(form) {
 export function form(cls, fields, submitText, fn, { fieldsFor } = {}) {
   const submit = h('button', { type: 'submit', class: 'primary' }, submitText);
   const alert = formAlert();
-  const f = h('form', { class: cls, novalidate: null }, alert, fields, h('div', { class: 'actions' }, submit));
+  // novalidate: the browser's own bubbles vanish and are not linked to their field; the same
+  // checks (required, pattern, type, length) are shown as field errors instead (`invalidFields`).
+  const f = h('form', { class: cls, novalidate: true }, alert, fields, h('div', { class: 'actions' }, submit));
   f.addEventListener('submit', async (ev) => {
     ev.preventDefault();
+    clearFormErrors(f);
+    if (invalidFields(f)) return;
     submit.disabled = true;
     f.setAttribute('aria-busy', 'true');
-    clearFormErrors(f);
     try {
       await fn(values(f), f);
     } catch (e) {
@@ -497,6 +502,30 @@ export function showError(f, e, fieldsFor) {
     f.prepend(alert);
   }
   alert.textContent = text;
+}
+
+/**
+ * Checks every control of form `f` against its own constraints (`required`, `pattern`, `type`,
+ * `minlength`…) and shows each failure as a field error, the field's `title` (if any) saying
+ * what is expected. Focuses the first. Returns whether any failed.
+ */
+export function invalidFields(f) {
+  let first = null;
+  for (const el of f.elements) {
+    if (!el.willValidate || el.checkValidity()) continue;
+    const wrap = el.closest('.field');
+    if (!wrap || wrap.hidden) continue;
+    if (!wrap.control) wrap.control = el;
+    const v = el.validity;
+    let text = el.validationMessage;
+    if (v.valueMissing) text = 'Fill in this field.';
+    else if (v.patternMismatch && el.title) text = sentence(el.title);
+    else if (v.tooShort) text = `Use at least ${el.minLength} characters.`;
+    fieldError(wrap, text);
+    first = first || el;
+  }
+  if (first) first.focus();
+  return first !== null;
 }
 
 /** Clears a form's field errors and its alert region. */
