@@ -172,7 +172,7 @@ test('a sensitive action asks for a fresh second factor, refuses a reused code, 
   await dialog.waitFor();
   await dialog.getByLabel('Authenticator code').fill(loginCode);
   await dialog.getByRole('button', { name: 'Confirm' }).click();
-  await dialog.getByText(/not accepted/).waitFor();
+  await dialog.getByText(/used already/).waitFor();
   await dialog.getByLabel('Authenticator code').fill(await freshTotp(owner.totpSecret));
   await dialog.getByRole('button', { name: 'Confirm' }).click();
   await page.locator('#bootstrap-result code').waitFor();

@@ -115,8 +115,10 @@ export function button(text, onClick, cls = '') {
 export function action(text, fn, { cls = '', done, confirmText, confirmAction, typeName } = {}) {
   const b = button(text, async () => {
     if (typeName && !(await typeToConfirm(typeName, confirmAction || text, confirmText))) return;
+    // The confirm button says "Confirm" unless the page names the action (`confirmAction:
+    // 'Delete project payments'`), as destructive actions should.
     if (!typeName && confirmText && !(await confirmDialog(confirmText, {
-      action: confirmAction || text, danger: /danger/.test(cls),
+      action: confirmAction || 'Confirm', danger: Boolean(confirmAction) && /danger/.test(cls),
     }))) return;
     b.disabled = true;
     try {
@@ -188,7 +190,10 @@ export function idCell(text, what = 'id') {
  */
 export function modal(title, body, buttons, { returnFocus, cls } = {}) {
   const id = `d${++fieldSeq}`;
-  const opener = document.activeElement;
+  // A form's submit button is disabled while its request runs, which drops focus to the body:
+  // then the opener is the element focused last.
+  const active = document.activeElement;
+  const opener = active && active !== document.body ? active : lastFocused;
   const key = opener && opener !== document.body
     ? { id: opener.id, text: (opener.textContent || '').trim(), tag: opener.tagName, label: opener.getAttribute('aria-label') }
     : null;
@@ -210,6 +215,8 @@ export function modal(title, body, buttons, { returnFocus, cls } = {}) {
         if (tries++ < 10) { setTimeout(place, 50); return; }
         target = (main && main.querySelector('h1')) || main;
       }
+      // The opener may still be disabled for a moment (its form re-enables it when done).
+      if (target && target.disabled && tries++ < 40) { setTimeout(place, 50); return; }
       if (target && target.isConnected) {
         if (target.tabIndex < 0 && !target.hasAttribute('tabindex')) target.setAttribute('tabindex', '-1');
         target.focus({ preventScroll: false });
@@ -220,6 +227,12 @@ export function modal(title, body, buttons, { returnFocus, cls } = {}) {
   d.showModal();
   return d;
 }
+
+/** The element focused last outside a dialog (see `modal`). */
+let lastFocused = null;
+document.addEventListener('focusin', (ev) => {
+  if (ev.target instanceof Element && !ev.target.closest('dialog')) lastFocused = ev.target;
+});
 
 /** The element on the current page that stands where `key` (an opener that is gone) stood. */
 function findLike(key) {
@@ -318,12 +331,15 @@ export function values(form) {
 export function form(cls, fields, submitText, fn, { fieldsFor } = {}) {
   const submit = h('button', { type: 'submit', class: 'primary' }, submitText);
   const alert = formAlert();
-  const f = h('form', { class: cls, novalidate: null }, alert, fields, h('div', { class: 'actions' }, submit));
+  // novalidate: the browser's own bubbles vanish and are not linked to their field; the same
+  // checks (required, pattern, type, length) are shown as field errors instead (`invalidFields`).
+  const f = h('form', { class: cls, novalidate: true }, alert, fields, h('div', { class: 'actions' }, submit));
   f.addEventListener('submit', async (ev) => {
     ev.preventDefault();
+    clearFormErrors(f);
+    if (invalidFields(f)) return;
     submit.disabled = true;
     f.setAttribute('aria-busy', 'true');
-    clearFormErrors(f);
     try {
       await fn(values(f), f);
     } catch (e) {
@@ -488,6 +504,30 @@ export function showError(f, e, fieldsFor) {
   alert.textContent = text;
 }
 
+/**
+ * Checks every control of form `f` against its own constraints (`required`, `pattern`, `type`,
+ * `minlength`…) and shows each failure as a field error, the field's `title` (if any) saying
+ * what is expected. Focuses the first. Returns whether any failed.
+ */
+export function invalidFields(f) {
+  let first = null;
+  for (const el of f.elements) {
+    if (!el.willValidate || el.checkValidity()) continue;
+    const wrap = el.closest('.field');
+    if (!wrap || wrap.hidden) continue;
+    if (!wrap.control) wrap.control = el;
+    const v = el.validity;
+    let text = el.validationMessage;
+    if (v.valueMissing) text = 'Fill in this field.';
+    else if (v.patternMismatch && el.title) text = sentence(el.title);
+    else if (v.tooShort) text = `Use at least ${el.minLength} characters.`;
+    fieldError(wrap, text);
+    first = first || el;
+  }
+  if (first) first.focus();
+  return first !== null;
+}
+
 /** Clears a form's field errors and its alert region. */
 export function clearFormErrors(f) {
   clearFieldErrors(f);
@@ -508,7 +548,7 @@ export function filteredTable({ caption, headers, items, row, text, filters = []
   const box = h('div', { class: 'list-filter' });
   const search = field(label, { type: 'search', autocomplete: 'off', spellcheck: 'false', 'data-filter': 'search' });
   const selects = filters.map((flt) => {
-    const f = field(flt.label, { options: flt.options, 'data-filter': flt.label });
+    const f = field(flt.label, { options: flt.options, 'data-filter': flt.label }, { tag: 'select' });
     f.control.addEventListener('change', draw);
     return { ...flt, control: f.control, wrap: f };
   });
