@@ -52,7 +52,11 @@ impl<'a> ActorNames<'a> {
 
     /// The name behind `id` of kind `kind`; `None` when nobody is known (anonymous, system,
     /// a removed user, a session whose sign-in record was archived).
-    pub(crate) async fn name(&mut self, kind: ActorKind, id: &str) -> CoreResult<Option<ActorName>> {
+    pub(crate) async fn name(
+        &mut self,
+        kind: ActorKind,
+        id: &str,
+    ) -> CoreResult<Option<ActorName>> {
         let key = (kind.as_str(), id.to_owned());
         if let Some(known) = self.known.get(&key) {
             return Ok(known.clone());

@@ -22,8 +22,8 @@ use signet_store::{
     SignedEvidence,
 };
 
-pub use crate::chain::ChainKey;
 use crate::actor::{ActorName, ActorNames};
+pub use crate::chain::ChainKey;
 use crate::context::Context;
 use crate::journal::Actor;
 use crate::principal::AuthedOperator;

@@ -81,7 +81,10 @@ async fn records_and_versions_name_the_person_behind_each_session() {
     let w = world().await;
     let first = w.session().await;
     let second = w.session().await;
-    assert_ne!(first.id, second.id, "each session acts as its own principal");
+    assert_ne!(
+        first.id, second.id,
+        "each session acts as its own principal"
+    );
     let p = w
         .signet
         .secrets()
@@ -124,7 +127,10 @@ async fn records_and_versions_name_the_person_behind_each_session() {
         if r.actor_id == first.id.to_string() {
             assert_eq!(name, Some("owner"), "a session is named by its user");
             assert_eq!(
-                r.actor.as_ref().and_then(|a| a.user_id.as_ref()).map(ToString::to_string),
+                r.actor
+                    .as_ref()
+                    .and_then(|a| a.user_id.as_ref())
+                    .map(ToString::to_string),
                 Some(w.user_id.clone())
             );
         } else {
@@ -144,8 +150,14 @@ async fn records_and_versions_name_the_person_behind_each_session() {
         .collect();
     let first_id = first.id.to_string();
     let second_id = second.id.to_string();
-    assert!(actions.contains(&("project_create", first_id.as_str())), "{actions:?}");
-    assert!(actions.contains(&("secret_create", second_id.as_str())), "{actions:?}");
+    assert!(
+        actions.contains(&("project_create", first_id.as_str())),
+        "{actions:?}"
+    );
+    assert!(
+        actions.contains(&("secret_create", second_id.as_str())),
+        "{actions:?}"
+    );
     assert!(
         mine.iter().all(|r| r.actor_id != key.id.to_string()),
         "{actions:?}"

@@ -49,7 +49,7 @@ export async function alertsPage() {
       action(`Delete webhook ${w.name}`, async () => {
         await api.post(`/v1/admin/webhooks/${api.seg(w.id)}/delete`, {});
         await reload();
-      }, { cls: 'small danger', done: `Webhook ${w.name} deleted.`, confirmText: `Delete the webhook ${w.name} and its delivery log?` })),
+      }, { cls: 'small danger', confirmAction: `Delete webhook ${w.name}`, done: `Webhook ${w.name} deleted.`, confirmText: `Delete the webhook ${w.name} and its delivery log?` })),
   ]);
   const addRule = form('stack', [
     field('Name', { name: 'name', required: true, maxlength: 100, id: 'rule-name' }),
@@ -83,7 +83,7 @@ export async function alertsPage() {
     action(`Delete rule ${r.name}`, async () => {
       await api.post(`/v1/admin/alerts/${api.seg(r.id)}/delete`, {});
       await reload();
-    }, { cls: 'small danger', done: `Alert rule ${r.name} deleted.`, confirmText: `Delete the alert rule ${r.name}?` }),
+    }, { cls: 'small danger', confirmAction: `Delete rule ${r.name}`, done: `Alert rule ${r.name} deleted.`, confirmText: `Delete the alert rule ${r.name}?` }),
   ]);
   const logRow = (d) => [
     when(d.createdAt), names[d.webhookId] || mono(d.webhookId), d.event,

@@ -70,6 +70,13 @@ export async function auditPage() {
         mono(r.target), mono(r.sourceIp), resultBadge(r.result),
         h('span', { class: 'small' }, typeof r.detail === 'object' && r.detail !== null ? JSON.stringify(r.detail) : (r.detail ?? ''))]),
       'No records match.'));
+    // A wide table scrolls sideways: keyboard users must be able to reach and scroll it.
+    const wrap = body.querySelector('.table-wrap');
+    if (wrap) {
+      wrap.setAttribute('tabindex', '0');
+      wrap.setAttribute('role', 'region');
+      wrap.setAttribute('aria-label', 'Audit records (scrolls sideways)');
+    }
     body.setAttribute('aria-busy', 'false');
   }
 

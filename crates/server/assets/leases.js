@@ -57,11 +57,11 @@ export async function leasesPage() {
         action(`Renew ${l.role}`, async () => {
           await api.post(`/v1/admin/leases/${api.seg(l.id)}/renew`, {});
           await reload();
-        }, { cls: 'small', done: `Lease ${l.role} renewed.`, confirmText: `Renew the lease of ${l.role}? It is extended by the secret's lifetime, never past its hard maximum.` }),
+        }, { cls: 'small', confirmAction: `Renew ${l.role}`, done: `Lease ${l.role} renewed.`, confirmText: `Renew the lease of ${l.role}? It is extended by the secret's lifetime, never past its hard maximum.` }),
         action(`Revoke ${l.role}`, async () => {
           await api.post(`/v1/admin/leases/${api.seg(l.id)}/revoke`, {});
           await reload();
-        }, { cls: 'small danger', done: `Lease ${l.role} revoked.`, confirmText: `Revoke the lease of ${l.role}? Its role is dropped and its sessions end now.` }))
+        }, { cls: 'small danger', confirmAction: `Revoke ${l.role}`, done: `Lease ${l.role} revoked.`, confirmText: `Revoke the lease of ${l.role}? Its role is dropped and its sessions end now.` }))
       : '',
   ];
   screen('Leases',

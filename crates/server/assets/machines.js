@@ -125,7 +125,7 @@ async function machinePage(id) {
   }
   if (m.status !== 'revoked') {
     lifecycle.push(action(`Revoke ${m.name}`, async () => { await act(m, 'revoke'); await reload(); },
-      { cls: 'danger', done: `${m.name} revoked.`, confirmText: `Revoke ${m.name}? It will never authenticate again.` }));
+      { cls: 'danger', confirmAction: `Revoke ${m.name}`, done: `${m.name} revoked.`, confirmText: `Revoke ${m.name}? It will never authenticate again.` }));
   }
 
   const attached = projects.filter((p) => m.projects.includes(p.id));

@@ -112,7 +112,7 @@ export async function policiesCard(project, reload) {
         await api.post(`/v1/admin/projects/${api.seg(project.id)}/policies/${api.seg(p.id)}/delete`, {});
         await reload();
         announce(`Policy ${p.name} deleted.`);
-      }, { cls: 'small danger', confirmText: `Delete the policy ${p.name}?` })),
+      }, { cls: 'small danger', confirmAction: `Delete policy ${p.name}`, confirmText: `Delete the policy ${p.name}?` })),
   ]);
   return {
     policies,

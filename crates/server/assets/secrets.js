@@ -6,9 +6,11 @@ import { h, screen, card, table, when, mono, field, form, announce, badge, actio
 // What the server takes (crates/core/src/name.rs and secret.rs `check_field_name`), written for
 // the `v` flag Chromium compiles `pattern` with: `-` and `/` inside a class must be escaped.
 /** A secret name as the dashboard takes it: no spaces (a machine would read `db creds` as DB_CREDS). */
-export const NAME_PATTERN = '[A-Za-z0-9_.\\-\\/:@+]{1,255}';
+const NAME_PATTERN = '[A-Za-z0-9_.\\-\\/:@+]{1,255}';
 /** A structured secret's field name. */
 export const FIELD_PATTERN = '[A-Za-z0-9_.\\-]{1,64}';
+/** What the browser says when a field name fails FIELD_PATTERN. */
+const FIELD_TITLE = 'Use up to 64 letters, digits and _-. only (no spaces)';
 
 /** Why `name` cannot name a secret, in words, or '' when it can. */
 export function nameProblem(name) {
@@ -51,7 +53,7 @@ function valueEditor(type, fieldNames = []) {
     const n = ++seq;
     const row = h('fieldset', { class: 'fieldrow' },
       h('legend', null, `Field ${rows.children.length + 1}`),
-      field('Field name', { class: 'fname', value: name, autocomplete: 'off', pattern: FIELD_PATTERN, id: `fname-${n}` }),
+      field('Field name', { class: 'fname', value: name, autocomplete: 'off', pattern: FIELD_PATTERN, title: FIELD_TITLE, id: `fname-${n}` }),
       field('Field value', { class: 'fvalue', autocomplete: 'off', spellcheck: 'false', id: `fvalue-${n}` }),
       button('Remove field', () => row.remove(), 'small danger'));
     rows.appendChild(row);
@@ -109,7 +111,8 @@ export async function secretsPage(projectId) {
     editor = valueEditor(typeSel.control.value);
     editorSlot.replaceChildren(editor.el);
   });
-  const nameField = field('Name', { name: 'name', required: true, autocomplete: 'off', spellcheck: 'false', pattern: NAME_PATTERN, maxlength: 255, id: 'secret-name' },
+  // No `pattern` here: nameProblem() says what a space would turn into, which a pattern cannot.
+  const nameField = field('Name', { name: 'name', required: true, autocomplete: 'off', spellcheck: 'false', maxlength: 255, id: 'secret-name' },
     { hint: 'For example DATABASE_URL: letters, digits and _-./:@+, no spaces.' });
   const create = form('stack', [
     nameField,
@@ -145,7 +148,7 @@ export async function secretsPage(projectId) {
         await api.post(`/v1/admin/secrets/${api.seg(s.id)}/delete`, {});
         await secretsPage(project.id);
         announce(`Secret ${s.name} deleted (moved to the trash).`);
-      }, { cls: 'small danger', confirmText: `Delete the secret ${s.name}? Machines will no longer read it; it stays in the trash until purged.` })),
+      }, { cls: 'small danger', confirmAction: `Delete ${s.name}`, confirmText: `Delete the secret ${s.name}? Machines will no longer read it; it stays in the trash until purged.` })),
   ];
   const list = filteredTable({
     caption: 'Secrets',
@@ -231,7 +234,7 @@ function fieldUpdateEditor(currentNames, onChange) {
     const n = ++seq;
     const row = h('fieldset', { class: 'fieldrow' },
       h('legend', null, 'New field'),
-      field('Field name', { class: 'fname', autocomplete: 'off', pattern: FIELD_PATTERN, id: `fname-${n}` }),
+      field('Field name', { class: 'fname', autocomplete: 'off', pattern: FIELD_PATTERN, title: FIELD_TITLE, id: `fname-${n}` }),
       field('Field value', { class: 'fvalue', autocomplete: 'off', spellcheck: 'false', id: `fvalue-${n}` }),
       button('Remove field', () => { row.remove(); onChange(); }, 'small danger'));
     row.addEventListener('input', onChange);

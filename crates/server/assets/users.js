@@ -47,14 +47,14 @@ export async function usersPage() {
         button(`Role of ${u.username}…`, () => roleDialog(u, projects, lists), 'small'),
         u.status === 'suspended'
           ? action(`Activate ${u.username}`, async () => { await api.post(`/v1/admin/users/${api.seg(u.id)}/activate`, {}); await lists(); }, { cls: 'small', done: `${u.username} activated.` })
-          : action(`Suspend ${u.username}`, async () => { await api.post(`/v1/admin/users/${api.seg(u.id)}/suspend`, {}); await lists(); }, { cls: 'small', done: `${u.username} suspended.`, confirmText: `Suspend ${u.username}? Their sessions and keys stop working.` }),
-        action(`Remove ${u.username}`, async () => { await api.post(`/v1/admin/users/${api.seg(u.id)}/delete`, {}); await lists(); }, { cls: 'small danger', done: `${u.username} removed.`, confirmText: `Remove ${u.username} for good?` })),
+          : action(`Suspend ${u.username}`, async () => { await api.post(`/v1/admin/users/${api.seg(u.id)}/suspend`, {}); await lists(); }, { cls: 'small', confirmAction: `Suspend ${u.username}`, done: `${u.username} suspended.`, confirmText: `Suspend ${u.username}? Their sessions and keys stop working.` }),
+        action(`Remove ${u.username}`, async () => { await api.post(`/v1/admin/users/${api.seg(u.id)}/delete`, {}); await lists(); }, { cls: 'small danger', confirmAction: `Remove ${u.username}`, done: `${u.username} removed.`, confirmText: `Remove ${u.username} for good?` })),
     ])));
     const open = invites.filter((i) => i.status === 'pending');
     pending.replaceChildren(open.length
       ? table('Pending invitations', ['Email', 'Role', 'Expires', 'Actions'], open.map((i) => [i.email, badge(i.role), when(i.expiresAt),
         action(`Revoke invitation for ${i.email}`, async () => { await api.post(`/v1/admin/users/invites/${api.seg(i.id)}/revoke`, {}); await lists(); },
-          { cls: 'small danger', done: 'Invitation revoked.', confirmText: `Revoke the invitation for ${i.email}? Its link stops working.` })]))
+          { cls: 'small danger', confirmAction: `Revoke invitation for ${i.email}`, done: 'Invitation revoked.', confirmText: `Revoke the invitation for ${i.email}? Its link stops working.` })]))
       : h('p', { class: 'muted' }, 'No invitation is waiting to be accepted.'));
   }
 

@@ -177,7 +177,11 @@ pub(crate) fn audit_record(r: AuditView) -> AuditRecordAnswer {
         detail: r.detail,
         hash: r.hash,
         actor_name: r.actor.as_ref().map(|a| a.name.clone()),
-        actor_user_id: r.actor.as_ref().and_then(|a| a.user_id.as_ref()).map(ToString::to_string),
+        actor_user_id: r
+            .actor
+            .as_ref()
+            .and_then(|a| a.user_id.as_ref())
+            .map(ToString::to_string),
         evidence: r.evidence.map(|e| AuditEvidenceAnswer {
             method: e.method.clone(),
             path: e.path.clone(),
