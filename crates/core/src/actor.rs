@@ -156,7 +156,7 @@ mod tests {
     #[test]
     fn detail_names_the_user() {
         let u = UserId::generate();
-        assert_eq!(user_in_detail(&format!("user={u}")), Some(u.clone()));
+        assert_eq!(user_in_detail(&format!("user={u}")), Some(u));
         assert_eq!(user_in_detail(&format!("user={u} provider=p")), Some(u));
         assert_eq!(user_in_detail("provider=p"), None);
         assert_eq!(user_in_detail("user=not-an-id"), None);
