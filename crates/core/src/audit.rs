@@ -201,7 +201,7 @@ impl AuditLog {
                 merged.extend(self.cx.store.audit(&q).await?);
             }
         }
-        merged.sort_by_key(|r| std::cmp::Reverse(r.seq));
+        merged.sort_by_key(|b| std::cmp::Reverse(b.seq));
         merged.dedup_by_key(|r| r.seq);
         merged.truncate(f.limit as usize);
         let mut names = ActorNames::new(&self.cx);

@@ -18,8 +18,9 @@ import { sharePage, openSharePage } from './share.js';
 import { alertsPage } from './alerts.js';
 import { ssoPage } from './sso.js';
 
-// [path, label, page, may(role)]: `may` hides a page the person's role or project scope would
-// refuse (the server's permission table, as the session answer sends it: api.can).
+// [path, label, page, may(), why]: `may` hides a page the person's role or project scope would
+// refuse (the server's permission table, as the session answer sends it: api.can); `why` is what
+// the page says instead when opened by its address anyway.
 const PAGES = [
   ['', 'Overview', overviewPage],
   ['projects', 'Projects', projectsPage],
@@ -32,7 +33,7 @@ const PAGES = [
   ['audit', 'Audit log', auditPage, () => api.can('read_audit')],
   ['alerts', 'Alerts', alertsPage, () => api.can('manage_vault')],
   ['users', 'Users', usersPage, () => api.can('manage_users')],
-  ['sso', 'Single sign-on', ssoPage, () => api.can('manage_owners')],
+  ['sso', 'Single sign-on', ssoPage, () => api.can('manage_owners'), 'Single sign-on is managed by owners.'],
   ['share', 'Share', sharePage, () => api.can('write_secrets')],
   ['account', 'Account', accountPage],
 ];
@@ -120,6 +121,7 @@ async function render() {
     } else if (page[3] && !page[3]()) {
       const role = (api.session.user && api.session.user.role) || '';
       screen(page[1], h('p', { class: 'callout' },
+        page[4] ? `${page[4]} ` : null,
         `Your role (${role}${api.session.scoped ? ', limited to some projects' : ''}) cannot use this page. `,
         h('a', { href: '#/' }, 'Go to the overview.')));
     } else {

@@ -91,6 +91,8 @@ export async function overviewPage() {
       return r.target ? (names.has(r.target) ? `sign-in as ${names.get(r.target)}` : h('span', null, 'sign-in as ', mono(r.target)))
         : 'sign-in with an unknown name';
     }
+    // The person behind a session or CLI key, when the server names them (`actorName`).
+    if (r.actorName) return r.actorName;
     return r.actorId ? mono(r.actorId) : r.actorKind || '—';
   };
   const stat = (n, label, href) => h('div', { class: 'card stat' },

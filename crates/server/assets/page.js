@@ -448,6 +448,8 @@ const CODES = {
   network: 'The server could not be reached. Check your connection and try again.',
   version_conflict: 'Someone changed this meanwhile. Reload to see the current version, then try again.',
   project_frozen: 'This project is frozen because a canary secret in it was read.',
+  wrong_factor: 'That is not right. Check it and try again.',
+  code_reused: 'That code was used already. Wait for the next one, then enter it.',
 };
 
 /**
