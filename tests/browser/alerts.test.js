@@ -30,7 +30,8 @@ test('webhooks, rules, the test button and the delivery log', async () => {
   await page.getByLabel('Name', { exact: true }).first().fill('evil');
   await page.getByLabel('URL', { exact: true }).fill('https://169.254.169.254/latest/meta-data/');
   await page.getByRole('button', { name: 'Add webhook' }).click();
-  await page.locator('#status.error', { hasText: 'refused' }).waitFor();
+  // Next to the form (its alert region or the URL field), not only in a passing toast.
+  await page.locator('form .form-alert, form .field-error', { hasText: 'refused' }).first().waitFor();
 
   // A public address (an IP literal: no DNS needed) with an HMAC secret, shown once.
   await page.getByLabel('Name', { exact: true }).first().fill('pager');
@@ -50,7 +51,7 @@ test('webhooks, rules, the test button and the delivery log', async () => {
   await page.locator('tr', { hasText: 'canary_triggered' }).waitFor();
 
   // The Test button queues a delivery that the log shows.
-  await page.locator('tr', { hasText: 'pager' }).getByRole('button', { name: 'Test' }).click();
+  await page.locator('tr', { hasText: 'pager' }).getByRole('button', { name: 'Test pager' }).click();
   await page.locator('tr', { hasText: 'test' }).filter({ hasText: 'pager' }).first().waitFor();
 
   // The secret appears nowhere once the page is shown again.

@@ -85,7 +85,7 @@ test('a canary read freezes its project until an admin unfreezes it with a secon
     return route.fulfill({ status: 403, contentType: 'application/json', body: JSON.stringify({ error: 'step-up required', code: 'step_up_required' }) });
   });
   await banner.getByRole('button', { name: 'Unfreeze' }).click();
-  await page.getByRole('dialog', { name: 'Please confirm' }).getByRole('button', { name: 'Confirm' }).click();
+  await page.getByRole('dialog', { name: 'Please confirm' }).getByRole('button', { name: /^Unfreeze / }).click();
   const dialog = page.getByRole('dialog', { name: 'Confirm it is you' });
   await dialog.waitFor();
   await dialog.getByLabel('Authenticator code').fill(await freshTotp(owner.totpSecret));

@@ -59,13 +59,13 @@ test('setup, sign in, add a secret, enroll and approve a machine, and the machin
   assert.ok(fingerprint);
 
   await go(page, 'Machines');
-  const row = page.locator('tr', { hasText: 'web-1' });
+  const row = page.locator('section', { has: page.getByRole('heading', { name: 'Waiting for approval' }) }).locator('tr', { hasText: 'web-1' });
   await row.waitFor();
   assert.equal((await row.locator('.fingerprint').textContent()).trim(), fingerprint, 'the fingerprint the machine printed');
   await row.getByRole('button', { name: 'Approve' }).click();
   await page.getByRole('dialog').getByText(fingerprint).waitFor();
-  await page.getByRole('dialog').getByRole('button', { name: 'Confirm' }).click();
-  await page.getByRole('link', { name: 'web-1' }).click();
+  await page.getByRole('dialog').getByRole('button', { name: 'Approve web-1' }).click();
+  await page.getByRole('link', { name: 'web-1', exact: true }).click();
   await page.getByRole('heading', { name: 'web-1' }).waitFor();
   await page.getByText('active', { exact: true }).first().waitFor();
 
@@ -111,21 +111,21 @@ test('secrets lifecycle, tokens, allowlist and the audit log from the dashboard'
     .getByRole('button', { name: 'Roll back' }).click();
   await page.locator('#status', { hasText: 'version 3 has the value of version 1' }).waitFor();
   await page.locator('tr', { hasText: 'STRIPE' }).getByRole('cell', { name: '3', exact: true }).waitFor();
-  await page.locator('tr', { hasText: 'STRIPE' }).getByRole('button', { name: 'Delete' }).click();
-  await page.getByRole('dialog').getByRole('button', { name: 'Confirm' }).click();
+  await page.locator('tr', { hasText: 'STRIPE' }).getByRole('button', { name: 'Delete STRIPE' }).click();
+  await page.getByRole('dialog').getByRole('button', { name: 'Delete STRIPE' }).click();
   await page.locator('#status', { hasText: 'STRIPE deleted' }).waitFor();
   await page.locator('tr', { hasText: 'STRIPE' }).waitFor({ state: 'detached' });
 
   // An enrollment token, shown once, then revoked.
   await go(page, 'Tokens');
   await page.getByLabel('Name', { exact: true }).fill('ci runners');
-  await page.getByLabel('payments').check();
+  await page.getByLabel('payments', { exact: true }).check();
   await page.getByRole('button', { name: 'Create enrollment token' }).click();
   await page.locator('#enroll-result code').first().waitFor();
   const tokenRow = page.locator('tr', { hasText: 'ci runners' });
   await tokenRow.getByText('active').waitFor();
-  await tokenRow.getByRole('button', { name: 'Revoke' }).click();
-  await page.getByRole('dialog').getByRole('button', { name: 'Confirm' }).click();
+  await tokenRow.getByRole('button', { name: 'Revoke ci runners' }).click();
+  await page.getByRole('dialog').getByRole('button', { name: 'Revoke ci runners' }).click();
   await page.locator('tr', { hasText: 'ci runners' }).getByText('revoked').waitFor();
 
   // An allowlist range added and removed (the list stays off, so this browser keeps access).
@@ -135,8 +135,8 @@ test('secrets lifecycle, tokens, allowlist and the audit log from the dashboard'
   await page.getByRole('button', { name: 'Add range' }).click();
   const range = page.locator('tr', { hasText: '10.0.0.0/8' });
   await range.waitFor();
-  await range.getByRole('button', { name: 'Remove' }).click();
-  await page.getByRole('dialog').getByRole('button', { name: 'Confirm' }).click();
+  await range.getByRole('button', { name: 'Remove 10.0.0.0/8' }).click();
+  await page.getByRole('dialog').getByRole('button', { name: 'Remove 10.0.0.0/8' }).click();
   await page.locator('#status', { hasText: 'removed' }).waitFor();
 
   // The audit log shows what happened and exports it as CSV.
@@ -150,7 +150,7 @@ test('secrets lifecycle, tokens, allowlist and the audit log from the dashboard'
   let text = '';
   for await (const chunk of csv) text += chunk;
   const lines = text.trim().split('\r\n');
-  assert.equal(lines[0], 'seq,ts,time,actorKind,actorId,action,target,sourceIp,result,detail,hash');
+  assert.equal(lines[0], 'seq,ts,time,actorKind,actorId,action,target,sourceIp,result,detail,hash,actorName');
   assert.ok(lines.length > 3, text);
   assert.ok(lines.slice(1).every((l) => l.includes(',ok,')), 'the filter applies to the export');
   assert.deepEqual(page.problems, []);
@@ -172,7 +172,7 @@ test('a sensitive action asks for a fresh second factor, refuses a reused code, 
   await dialog.waitFor();
   await dialog.getByLabel('Authenticator code').fill(loginCode);
   await dialog.getByRole('button', { name: 'Confirm' }).click();
-  await dialog.getByText(/not accepted/).waitFor();
+  await dialog.getByText(/used already/).waitFor();
   await dialog.getByLabel('Authenticator code').fill(await freshTotp(owner.totpSecret));
   await dialog.getByRole('button', { name: 'Confirm' }).click();
   await page.locator('#bootstrap-result code').waitFor();

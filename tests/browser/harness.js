@@ -300,3 +300,33 @@ export async function signedIn(page) {
   const r = await pageFetch(page, 'GET', '/v1/auth/session', undefined, { csrf: false });
   return r.status === 200;
 }
+
+// --- Accessibility: axe-core (tests/browser/package.json) in the page under test. ---
+
+/**
+ * Loads axe-core into every document of the page's context. Through CDP
+ * (`Page.addScriptToEvaluateOnNewDocument`), so the dashboard's CSP, which allows no inline or
+ * foreign script, does not block it; the app itself is unchanged.
+ */
+export async function loadAxe(page) {
+  const src = readFileSync(resolve(here, 'node_modules/axe-core/axe.min.js'), 'utf8');
+  await page.context().addInitScript({ content: src });
+}
+
+/**
+ * Runs axe over the current document (every rule axe runs by default, any impact) and resolves
+ * with one line per violation: rule id, impact, and the first few offending elements.
+ */
+export async function axeViolations(page) {
+  const found = await page.evaluate(async () => {
+    // eslint-disable-next-line no-undef
+    const r = await axe.run(document, { resultTypes: ['violations'] });
+    return r.violations.map((v) => ({
+      id: v.id,
+      impact: v.impact,
+      nodes: v.nodes.slice(0, 3).map((n) => `${n.target.join(' ')}${n.failureSummary ? ` (${n.failureSummary.split('\n').slice(1).join('; ').trim()})` : ''}`),
+      more: Math.max(0, v.nodes.length - 3),
+    }));
+  });
+  return found.map((v) => `${v.id} [${v.impact}]: ${v.nodes.join(' | ')}${v.more ? ` (+${v.more} more)` : ''}`);
+}

@@ -92,12 +92,12 @@ test('a lease minted by a machine is renewed and revoked from the Leases page', 
   const text = await row.textContent();
   assert.ok(text.includes(machine) && text.includes(secretId) && text.includes('active'), text);
 
-  await row.getByRole('button', { name: 'Renew' }).click();
-  await page.getByRole('dialog').getByRole('button', { name: 'Confirm' }).click();
+  await row.getByRole('button', { name: `Renew ${creds.username}` }).click();
+  await page.getByRole('dialog').getByRole('button', { name: `Renew ${creds.username}` }).click();
   await page.locator('#status', { hasText: `Lease ${creds.username} renewed` }).waitFor();
 
-  await page.locator('tr', { hasText: creds.username }).getByRole('button', { name: 'Revoke' }).click();
-  await page.getByRole('dialog').getByRole('button', { name: 'Confirm' }).click();
+  await page.locator('tr', { hasText: creds.username }).getByRole('button', { name: `Revoke ${creds.username}` }).click();
+  await page.getByRole('dialog').getByRole('button', { name: `Revoke ${creds.username}` }).click();
   await page.locator('#status', { hasText: `Lease ${creds.username} revoked` }).waitFor();
   await page.locator('tr', { hasText: creds.username }).getByText('revoked').waitFor();
   assert.ok(!canLogIn(creds), 'a revoked role no longer logs in');

@@ -53,7 +53,7 @@ test('a managed secret shows its agent state and a pending rotation in the Rotat
   assert.match(before, /Pending: none/);
 
   await page.getByRole('dialog').getByRole('button', { name: 'Rotate now' }).click();
-  await page.getByRole('dialog').getByRole('button', { name: 'Confirm' }).click();
+  await page.getByRole('dialog', { name: 'Please confirm' }).getByRole('button', { name: /^Rotate .* now$/ }).click();
   await page.locator('#status', { hasText: 'pending until its agent confirms it' }).waitFor();
   const shown = await ok(page, 'GET', `/v1/admin/secrets/${secret.id}`);
   assert.equal(shown.version, 1, 'a managed rotation is not live before its agent confirms it');

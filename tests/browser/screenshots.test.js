@@ -102,5 +102,15 @@ test('every main page renders; screenshots for the docs', async (t) => {
   await shot('menu-375');
   const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
   assert.ok(overflow <= 0, `no horizontal scroll at 375 px (overflow ${overflow})`);
+  // Issue 16, the shell's own pages on a phone: ids whole, nothing clipped, no sideways scroll.
+  for (const [name, hash, heading] of [['overview-375', '#/', 'Overview'], ['account-375', '#/account', 'Account']]) {
+    await page.goto('about:blank');
+    await page.goto(`${server.url}/${hash}`);
+    await page.getByRole('heading', { name: heading, level: 1 }).waitFor();
+    await page.waitForLoadState('networkidle');
+    await page.screenshot({ path: join(OUT, `${name}.png`), fullPage: true });
+    const wide = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+    assert.ok(wide <= 0, `${name}: no horizontal scroll (overflow ${wide})`);
+  }
   assert.deepEqual(page.problems, []);
 });

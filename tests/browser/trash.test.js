@@ -48,8 +48,8 @@ test('a secret deleted in the dashboard is restored from the Trash page', async 
   // Deleted from the secrets page, after confirming.
   await page.goto(`${server.url}/#/secrets/${project.id}`);
   const row = page.locator('tr', { hasText: 'STRIPE_KEY' });
-  await row.getByRole('button', { name: 'Delete' }).click();
-  await page.getByRole('dialog').getByRole('button', { name: 'Confirm' }).click();
+  await row.getByRole('button', { name: 'Delete STRIPE_KEY' }).click();
+  await page.getByRole('dialog').getByRole('button', { name: 'Delete STRIPE_KEY' }).click();
   await page.locator('#status', { hasText: 'STRIPE_KEY deleted' }).waitFor();
   await row.waitFor({ state: 'detached' });
   assert.notEqual((await read()).code, 0, 'the machine cannot read a deleted secret');

@@ -76,6 +76,24 @@ pub struct SetupRequest {
     pub password: Zeroizing<String>,
 }
 
+/// `POST /v1/auth/setup/check`: whether a setup code would still be accepted. Held in zeroizing
+/// memory like the setup request itself.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SetupCheckRequest {
+    /// The setup code from the link.
+    #[schema(value_type = String)]
+    pub code: Zeroizing<String>,
+}
+
+/// A setup code check's answer.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct SetupCheckAnswer {
+    /// Whether `POST /v1/auth/setup` would accept the code now: it is the live one, not expired,
+    /// and no user exists yet. Nothing is spent by asking.
+    pub valid: bool,
+}
+
 /// What a new account is shown once (first-run setup, an accepted invitation): the user, how to
 /// enroll an authenticator, and the recovery codes.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
@@ -130,6 +148,16 @@ pub struct SessionAnswer {
     pub idle_timeout_ms: i64,
     /// Until when sensitive actions need no new second factor, Unix ms; `null` if never.
     pub step_up_until: Option<i64>,
+    /// What the user's role allows: `read`, `write_secrets`, `manage_projects`, `manage_tokens`,
+    /// `manage_machines`, `manage_allowlist`, `manage_vault`, `manage_users`, `manage_owners`.
+    /// The server still checks every request; this only spares the dashboard offering what
+    /// would be refused.
+    #[serde(default)]
+    pub permissions: Vec<String>,
+    /// Whether the user is limited to some projects; such a user is also refused the
+    /// enrollment-token list and the audit log.
+    #[serde(default)]
+    pub scoped: bool,
 }
 
 /// `POST /v1/auth/step-up`.
@@ -278,6 +306,17 @@ fn step_up_passkey_finish() {}
 #[allow(dead_code)] // A declaration for the OpenAPI document; the handler is in the server.
 fn invite_accept() {}
 
+/// Whether a setup code would still be accepted, without spending it. Budgeted per source like
+/// a sign-in.
+#[utoipa::path(operation_id = "auth_setup_check", post, path = "/v1/auth/setup/check", tag = "auth",
+    request_body = SetupCheckRequest,
+    responses((status = 200, description = "Success", body = SetupCheckAnswer),
+              (status = 400, description = "Malformed request", body = crate::openapi::ErrorBody),
+              (status = 403, description = "A cross-site request", body = crate::openapi::ErrorBody),
+              (status = 429, description = "Source over its budget", body = crate::openapi::ErrorBody)))]
+#[allow(dead_code)] // A declaration for the OpenAPI document; the handler is in the server.
+fn setup_check() {}
+
 /// The sign-in routes.
 #[derive(OpenApi)]
 #[openapi(
@@ -293,7 +332,8 @@ fn invite_accept() {}
         passkey_login_finish,
         step_up_passkey_start,
         step_up_passkey_finish,
-        invite_accept
+        invite_accept,
+        setup_check
     ),
     components(schemas(
         CliLoginRequest,
@@ -305,7 +345,9 @@ fn invite_accept() {}
         SessionAnswer,
         StepUpRequest,
         StepUpAnswer,
-        InviteAcceptRequest
+        InviteAcceptRequest,
+        SetupCheckRequest,
+        SetupCheckAnswer
     )),
     tags((name = "auth", description = "Human sign-in: unsigned (a password and second factor, a \
                                        passkey, or an invitation code), or acting on the \

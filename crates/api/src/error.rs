@@ -161,6 +161,17 @@ error_codes! {
         "key_generation_in_use",
         "that key generation is current or still wraps stored values"
     );
+    /// 400: inside a live browser session, the person's own factor did not match: the current
+    /// password of a password change, or a step-up code. Not the uniform 401: the session is
+    /// valid (the request was authenticated by it), so nothing is revealed to a stranger and the
+    /// dashboard keeps the person signed in. Counted towards the account's lockout and audited.
+    WrongFactor = (400, "wrong_factor", "the current password or code is not right");
+    /// 400: a step-up code that was right but used already; wait for the next one.
+    CodeReused = (
+        400,
+        "code_reused",
+        "that code was used already; wait for the next one"
+    );
 }
 
 impl fmt::Display for ErrorCode {

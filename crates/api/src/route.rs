@@ -76,6 +76,8 @@ pub mod auth {
     pub const STEP_UP_PASSKEY_FINISH: &str = "/v1/auth/step-up/passkey/finish";
     /// Accepts an invitation: creates the invited user.
     pub const INVITE_ACCEPT: &str = "/v1/auth/invite/accept";
+    /// Whether a setup code would still work, without spending it (the setup page asks first).
+    pub const SETUP_CHECK: &str = "/v1/auth/setup/check";
 }
 
 /// One-time share links, opened without signing in: the link's secret part and the passphrase

@@ -169,6 +169,7 @@ pub async fn run(args: AuditArgs, json: bool) -> anyhow::Result<ExitCode> {
                 result,
                 since_ms: since,
                 until_ms: until,
+                ..AuditQueryRequest::default()
             };
             let r = client.audit().query(&query).await?;
             if json {

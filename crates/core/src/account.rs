@@ -162,6 +162,17 @@ pub struct NewUser<'a> {
 /// Most projects one user or invitation may be scoped to.
 pub const MAX_SCOPED_PROJECTS: usize = 1000;
 
+/// What a second factor given was.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum FactorCheck {
+    /// Right, and now used.
+    Ok,
+    /// Not right (or none given, or none enrolled).
+    Wrong,
+    /// A TOTP code that was right but used already.
+    Reused,
+}
+
 /// A user as operators see them: no hash, no seed, no counters.
 #[derive(Debug, Clone)]
 pub struct UserView {
@@ -874,16 +885,33 @@ impl Accounts {
         user: &UserRecord,
         factor: &SecondFactor,
     ) -> CoreResult<bool> {
+        Ok(self.second_factor_check(user, factor).await? == FactorCheck::Ok)
+    }
+
+    /// [`Self::second_factor_ok`], telling a wrong code from a right one used already: only a
+    /// step-up inside a live session, whose person holds the account, is told the difference.
+    pub(crate) async fn second_factor_check(
+        &self,
+        user: &UserRecord,
+        factor: &SecondFactor,
+    ) -> CoreResult<FactorCheck> {
+        let ok = |b: bool| {
+            if b {
+                FactorCheck::Ok
+            } else {
+                FactorCheck::Wrong
+            }
+        };
         match factor {
-            SecondFactor::Missing => Ok(false),
-            SecondFactor::Recovery(code) => Ok(self
+            SecondFactor::Missing => Ok(FactorCheck::Wrong),
+            SecondFactor::Recovery(code) => Ok(ok(self
                 .cx
                 .store
                 .use_recovery_code(&user.id, &recovery_digest(code), self.cx.now_ms())
-                .await?),
+                .await?)),
             SecondFactor::Totp(code) => {
                 let Some(sealed) = &user.totp_sealed else {
-                    return Ok(false);
+                    return Ok(FactorCheck::Wrong);
                 };
                 let seed = self
                     .cx
@@ -896,11 +924,15 @@ impl Accounts {
                     })?;
                 let now_secs = u64::try_from(self.cx.now_ms() / 1000).unwrap_or(0);
                 let Some(step) = totp(&seed, &user.email)?.check(code.trim(), now_secs) else {
-                    return Ok(false);
+                    return Ok(FactorCheck::Wrong);
                 };
                 // The library finds the step; only the store can say whether it was used.
                 let step = i64::try_from(step).unwrap_or(i64::MAX);
-                Ok(self.cx.store.accept_totp_step(&user.id, step).await?)
+                Ok(if self.cx.store.accept_totp_step(&user.id, step).await? {
+                    FactorCheck::Ok
+                } else {
+                    FactorCheck::Reused
+                })
             }
         }
     }

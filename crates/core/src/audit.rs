@@ -22,6 +22,7 @@ use signet_store::{
     SignedEvidence,
 };
 
+use crate::actor::{ActorName, ActorNames};
 pub use crate::chain::ChainKey;
 use crate::context::Context;
 use crate::journal::Actor;
@@ -31,6 +32,32 @@ use crate::{CoreError, CoreResult};
 
 /// Records per page when walking the chain.
 const VERIFY_PAGE: u32 = 1000;
+
+/// Most store queries one audit search may run (matching actions × a person's sessions).
+const MAX_SEARCH_QUERIES: usize = 400;
+
+/// The actions a filter's text names: itself when it is one exactly, else every action
+/// containing it, with `.`, `-` and spaces read as `_` and case ignored (a person types
+/// `machine.approve` or `Approve`). Empty when none matches.
+pub fn matching_actions(text: &str) -> Vec<String> {
+    let text = text.trim();
+    if AuditAction::ALL.iter().any(|a| a.as_str() == text) {
+        return vec![text.to_owned()];
+    }
+    let wanted: String = text
+        .chars()
+        .map(|c| match c {
+            '.' | '-' | ' ' => '_',
+            c => c.to_ascii_lowercase(),
+        })
+        .collect();
+    AuditAction::ALL
+        .iter()
+        .map(|a| a.as_str())
+        .filter(|a| a.contains(wanted.as_str()))
+        .map(str::to_owned)
+        .collect()
+}
 
 /// The outcome of `signet audit verify`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -72,6 +99,9 @@ pub struct AuditView {
     pub hash: String,
     /// What the machine signed, if the record keeps it.
     pub evidence: Option<Arc<SignedEvidence>>,
+    /// Who the actor is, for people: the user behind an operator key or session, or a
+    /// machine's name (`crate::actor`); `None` when nobody is known.
+    pub actor: Option<ActorName>,
 }
 
 impl From<AuditRecord> for AuditView {
@@ -88,6 +118,7 @@ impl From<AuditRecord> for AuditView {
             detail: r.event.detail,
             evidence: r.event.evidence,
             hash: hex::encode(r.hash),
+            actor: None,
         }
     }
 }
@@ -106,17 +137,82 @@ impl AuditLog {
         op: &AuthedOperator,
         filter: &AuditFilter,
     ) -> CoreResult<Vec<AuditView>> {
+        self.audit_search(op, filter, None).await
+    }
+
+    /// Lists records, newest first, each with the person (or machine) behind its actor.
+    ///
+    /// `filter.action` is an action's name or part of one: text that names no action exactly
+    /// matches every action containing it (`approve` finds `machine_approve`; `.` and `-` read
+    /// as `_`, so `machine.approve` does too). `person`, a user id, keeps the records of that
+    /// person under any of their keys and sessions (`crate::actor::ids_of_person`), and
+    /// replaces `filter.actor_id`.
+    pub async fn audit_search(
+        &self,
+        op: &AuthedOperator,
+        filter: &AuditFilter,
+        person: Option<&str>,
+    ) -> CoreResult<Vec<AuditView>> {
         self.cx.require_unscoped(op, AuditAction::AuditList).await?;
         let mut f = filter.clone();
         f.limit = f.limit.clamp(1, 1000);
-        Ok(self
-            .cx
-            .store
-            .audit(&f)
-            .await?
-            .into_iter()
-            .map(AuditView::from)
-            .collect())
+        let actions = match f.action.as_deref().map(str::trim) {
+            None | Some("") => vec![None],
+            Some(text) => {
+                let actions = matching_actions(text);
+                // Text naming no action of this server's vocabulary still matches exactly: an
+                // older server's records may carry it.
+                if actions.is_empty() {
+                    vec![Some(text.to_owned())]
+                } else {
+                    actions.into_iter().map(Some).collect()
+                }
+            }
+        };
+        let actors = match person {
+            None => vec![f.actor_id.clone()],
+            Some(user) => {
+                // An unknown or malformed id is simply nobody: no records.
+                let Ok(user) = signet_proto::UserId::parse(user.trim()) else {
+                    return Ok(Vec::new());
+                };
+                crate::actor::ids_of_person(&self.cx, &user)
+                    .await?
+                    .into_iter()
+                    .map(Some)
+                    .collect()
+            }
+        };
+        if actions.len().saturating_mul(actors.len()) > MAX_SEARCH_QUERIES {
+            return Err(CoreError::bad(
+                "this search covers too many actions and sessions at once; name the action more exactly",
+            ));
+        }
+        // One store query per (actor, action) pair, merged newest first: each returns at most
+        // `limit`, so the newest `limit` of the union are among them.
+        let mut merged: Vec<AuditRecord> = Vec::new();
+        for actor in &actors {
+            for action in &actions {
+                let q = AuditFilter {
+                    actor_id: actor.clone(),
+                    action: action.clone(),
+                    ..f.clone()
+                };
+                merged.extend(self.cx.store.audit(&q).await?);
+            }
+        }
+        merged.sort_by_key(|b| std::cmp::Reverse(b.seq));
+        merged.dedup_by_key(|r| r.seq);
+        merged.truncate(f.limit as usize);
+        let mut names = ActorNames::new(&self.cx);
+        let mut out = Vec::with_capacity(merged.len());
+        for r in merged {
+            let actor = names.name(r.event.actor_kind, &r.event.actor_id).await?;
+            let mut view = AuditView::from(r);
+            view.actor = actor;
+            out.push(view);
+        }
+        Ok(out)
     }
 
     /// Walks the whole chain and checks every link, the sequence, and the head.

@@ -77,6 +77,15 @@ pub enum CoreError {
     /// break-glass owner's.
     #[error("this vault requires single sign-on")]
     SsoRequired,
+    /// Inside a live session, a re-check of the person's own factor failed: the current
+    /// password when changing it, or a step-up code. Not [`CoreError::Unauthenticated`]: the
+    /// session is fine, and a 401 would sign the person out. Counted towards the lockout.
+    #[error("the password or code given is not right")]
+    WrongFactor,
+    /// Inside a live session, a step-up code that was right but used already (each code works
+    /// once): the person waits for the next one.
+    #[error("that code was used already")]
+    CodeReused,
     #[error("enrollment proof invalid: {0}")]
     EnrollmentProofInvalid(&'static str),
 }

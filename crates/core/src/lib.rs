@@ -14,6 +14,7 @@
 #![forbid(unsafe_code)]
 
 pub mod account;
+pub mod actor;
 pub mod address;
 pub mod ai_agent;
 pub mod alert;

@@ -366,6 +366,8 @@ pub struct VersionView {
     pub field_names: Option<Vec<String>>,
     /// Who wrote it.
     pub created_by: String,
+    /// The person (or machine) behind `created_by`, for people (`crate::actor`).
+    pub created_by_name: Option<String>,
     /// Unix ms.
     pub created_at: i64,
 }
@@ -378,6 +380,7 @@ impl From<VersionRecord> for VersionView {
             kind: v.kind.as_str(),
             field_names: v.field_names,
             created_by: v.created_by,
+            created_by_name: None,
             created_at: v.created_ms,
         }
     }
@@ -1034,14 +1037,27 @@ impl Secrets {
             .secret_in_scope(op, id, AuditAction::SecretVersions)
             .await?
             .id;
-        Ok(self
-            .cx
-            .store
-            .versions(&id)
-            .await?
-            .into_iter()
-            .map(VersionView::from)
-            .collect())
+        let mut names = crate::actor::ActorNames::new(&self.cx);
+        let mut out = Vec::new();
+        for v in self.cx.store.versions(&id).await? {
+            let mut view = VersionView::from(v);
+            // `created_by` is an operator key or session, or a machine for a rotation it
+            // confirmed: the id's own prefix tells which, so at most one lookup matches.
+            let by = match names
+                .name(signet_store::ActorKind::Operator, &view.created_by)
+                .await?
+            {
+                Some(n) => Some(n),
+                None => {
+                    names
+                        .name(signet_store::ActorKind::Machine, &view.created_by)
+                        .await?
+                }
+            };
+            view.created_by_name = by.map(|n| n.name);
+            out.push(view);
+        }
+        Ok(out)
     }
 }
 

@@ -27,9 +27,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use sha2::{Digest, Sha256};
 use signet_api::audit::{AuditAction, DenialReason};
 use signet_proto::{OperatorId, SessionId};
-use signet_store::{
-    ActorKind, AuditResult, Conflict, LoginResult, SessionRecord, UserRecord, UserStatus,
-};
+use signet_store::{ActorKind, AuditResult, Conflict, SessionRecord, UserRecord, UserStatus};
 use subtle::ConstantTimeEq;
 use zeroize::Zeroizing;
 
@@ -137,6 +135,12 @@ pub struct SessionView {
     pub idle_timeout_ms: i64,
     /// Until when sensitive actions need no new second factor, Unix ms; `null` if never.
     pub step_up_until: Option<i64>,
+    /// What the user's role allows (`crate::role::Permission` names), from the same table that
+    /// checks every request, so the dashboard hides what would be refused without a copy of it.
+    pub permissions: Vec<&'static str>,
+    /// Whether the user is limited to some projects (`crate::role::Scope`): such a user is also
+    /// refused the token list and the audit log.
+    pub scoped: bool,
 }
 
 /// One of the user's live sessions, for the account page.
@@ -245,6 +249,28 @@ impl Sessions {
     /// Whether first-run setup is still possible: no user exists yet.
     pub async fn setup_open(&self) -> CoreResult<bool> {
         Ok(self.cx.store.user_count().await? == 0)
+    }
+
+    /// Whether `setup_owner` would accept `code` now (the live code, unexpired, and no user
+    /// yet), spending nothing: the setup page asks before showing its form. Budgeted per source
+    /// like a sign-in, on top of the code's 256 bits; a wrong guess is not audited (a check
+    /// changes nothing, and a flood must not fill the log).
+    pub async fn setup_code_live(&self, code: &str, source_ip: ClientAddr) -> CoreResult<bool> {
+        if !self
+            .accounts
+            .login_limiter
+            .allow(source_ip, self.cx.now_ms())
+        {
+            return Err(CoreError::RateLimited);
+        }
+        let presented: [u8; 32] = Sha256::digest(code.trim().as_bytes()).into();
+        let live = {
+            let slot = self.setup.0.lock().map_err(|_| CoreError::Unavailable)?;
+            slot.as_ref().is_some_and(|s| {
+                self.cx.now_ms() < s.expires_ms && bool::from(s.digest.ct_eq(&presented))
+            })
+        };
+        Ok(live && self.setup_open().await?)
     }
 
     /// Creates the first owner with the setup code. A wrong, expired or spent code, or an
@@ -396,8 +422,16 @@ impl Sessions {
         rec: &SessionRecord,
         user: UserRecord,
     ) -> SessionView {
+        let permissions = crate::role::Permission::ALL
+            .into_iter()
+            .filter(|p| crate::role::allows(user.role, *p))
+            .map(crate::role::Permission::as_str)
+            .collect();
+        let scoped = crate::role::Scope::of(user.role, user.projects.as_deref()).is_limited();
         SessionView {
             csrf_token: secret.csrf_token(),
+            permissions,
+            scoped,
             user: user.into(),
             session_id: rec.id,
             expires_at: rec.expires_ms,
@@ -524,21 +558,35 @@ impl Sessions {
             source_ip: op.source_ip,
             user_agent,
         };
-        if !self
+        let check = self
             .accounts
-            .second_factor_ok(&user, &attempt.second_factor)
-            .await?
-        {
+            .second_factor_check(&user, &attempt.second_factor)
+            .await?;
+        if check != crate::account::FactorCheck::Ok {
             self.count_failure(&user).await?;
-            self.accounts
-                .record_login(
-                    Some(user.id),
-                    &attempt,
-                    LoginResult::Failed,
-                    Some(DenialReason::BadStepUp),
-                )
-                .await?;
-            return Err(CoreError::Unauthenticated);
+            // A failed step-up is a step-up that failed, by the session's operator: not an
+            // anonymous failed sign-in (issue 16, bug 13).
+            let reused = check == crate::account::FactorCheck::Reused;
+            let e = self.cx.event(
+                &crate::journal::Actor::operator(op),
+                AuditAction::SessionStepUp,
+                &grant.id.to_string(),
+                signet_store::AuditResult::Denied,
+                &format!(
+                    "factor=totp reason={}",
+                    if reused {
+                        "code_reused"
+                    } else {
+                        DenialReason::BadStepUp.as_str()
+                    }
+                ),
+            );
+            self.cx.journal(vec![e], Vec::new()).await?;
+            return Err(if reused {
+                CoreError::CodeReused
+            } else {
+                CoreError::WrongFactor
+            });
         }
         self.mark_step_up(op, grant, "totp").await
     }
@@ -728,7 +776,16 @@ impl Sessions {
         .await?
         {
             self.count_failure(&user).await?;
-            return Err(CoreError::Unauthenticated);
+            // The session is valid: a 401 would sign the person out (issue 16, bug 1).
+            let e = self.cx.event(
+                &crate::journal::Actor::operator(op),
+                AuditAction::UserPasswordChange,
+                &user_id.to_string(),
+                signet_store::AuditResult::Denied,
+                "reason=bad_password",
+            );
+            self.cx.journal(vec![e], Vec::new()).await?;
+            return Err(CoreError::WrongFactor);
         }
         let now = self.cx.now_ms();
         let phc = crate::account::hash_password(&self.accounts.hashes, new).await?;

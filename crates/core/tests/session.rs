@@ -314,7 +314,8 @@ async fn sensitive_actions_need_a_recent_second_factor() {
         .sessions()
         .step_up_totp(&op, Zeroizing::new("000000".into()), "test")
         .await;
-    assert_eq!(wrong.unwrap_err(), CoreError::Unauthenticated);
+    // Not the session's 401: the session is fine (issue 16, bug 13).
+    assert_eq!(wrong.unwrap_err(), CoreError::WrongFactor);
     w.advance(30_000);
     let code = w.code();
     let until = w
@@ -329,7 +330,48 @@ async fn sensitive_actions_need_a_recent_second_factor() {
         .sessions()
         .step_up_totp(&op, Zeroizing::new(code), "test")
         .await;
-    assert_eq!(reused.unwrap_err(), CoreError::Unauthenticated);
+    assert_eq!(reused.unwrap_err(), CoreError::CodeReused);
+    // Both failures are recorded as failed step-ups by the session's operator, never as
+    // anonymous failed sign-ins.
+    let records = |action: &'static str| {
+        let store = w.store.clone();
+        async move {
+            store
+                .audit(&signet_store::AuditFilter {
+                    action: Some(action.to_owned()),
+                    limit: 100,
+                    ..signet_store::AuditFilter::default()
+                })
+                .await
+                .expect("audit")
+        }
+    };
+    let denied: Vec<String> = records("session_step_up")
+        .await
+        .into_iter()
+        .filter(|r| r.event.result == signet_store::AuditResult::Denied)
+        .map(|r| format!("{} {}", r.event.actor_id, r.event.detail))
+        .collect();
+    assert_eq!(
+        denied.len(),
+        2,
+        "a wrong and a reused code, each a denied step-up: {denied:?}"
+    );
+    assert!(
+        denied.iter().all(|d| d.starts_with(&op.id.to_string())),
+        "{denied:?}"
+    );
+    assert!(
+        denied.iter().any(|d| d.ends_with("reason=code_reused")),
+        "{denied:?}"
+    );
+    assert!(
+        records("user_login")
+            .await
+            .iter()
+            .all(|r| r.event.result == signet_store::AuditResult::Ok),
+        "no failed sign-in was recorded"
+    );
     let op = w
         .signet
         .sessions()
@@ -368,7 +410,39 @@ async fn a_password_change_needs_the_old_one_and_ends_other_sessions() {
             Password::new("a brand new passphrase"),
         )
         .await;
-    assert_eq!(wrong.unwrap_err(), CoreError::Unauthenticated);
+    assert_eq!(wrong.unwrap_err(), CoreError::WrongFactor);
+    let refused = w
+        .store
+        .audit(&signet_store::AuditFilter {
+            action: Some("user_password_change".to_owned()),
+            limit: 10,
+            ..signet_store::AuditFilter::default()
+        })
+        .await
+        .expect("audit");
+    assert!(
+        refused
+            .iter()
+            .any(|r| r.event.result == signet_store::AuditResult::Denied
+                && r.event.detail == "reason=bad_password"),
+        "{refused:?}"
+    );
+    let refused = w
+        .store
+        .audit(&signet_store::AuditFilter {
+            action: Some("user_password_change".to_owned()),
+            limit: 10,
+            ..signet_store::AuditFilter::default()
+        })
+        .await
+        .expect("audit");
+    assert!(
+        refused
+            .iter()
+            .any(|r| r.event.result == signet_store::AuditResult::Denied
+                && r.event.detail == "reason=bad_password"),
+        "{refused:?}"
+    );
     let weak = w
         .signet
         .sessions()

@@ -2,7 +2,7 @@
 // recent sign-ins.
 
 import * as api from './api.js';
-import { h, screen, card, table, when, mono, badge, action, field, form, announce, button, modal, fail } from './page.js';
+import { h, screen, card, table, when, mono, badge, action, field, form, announce, button, modal, fail, fieldError, explain } from './page.js';
 import { passkeysSupported, passkeyCreation, ssoLink } from './auth.js';
 
 /**
@@ -42,23 +42,31 @@ export async function accountPage() {
   const reload = () => accountPage();
   const u = a.user || {};
 
-  const pwErr = h('p', { class: 'error-text', role: 'alert' });
-  const password = form('stack', [
-    field('Current password', { name: 'currentPassword', type: 'password', autocomplete: 'current-password', required: true, id: 'pw-current' }),
-    field('New password', { name: 'newPassword', type: 'password', autocomplete: 'new-password', required: true, id: 'pw-new' }, { hint: 'At least 12 characters.' }),
-    field('Repeat new password', { name: 'newPassword2', type: 'password', autocomplete: 'new-password', required: true, id: 'pw-new2' }),
-    pwErr,
-  ], 'Change password', async (v, f) => {
-    pwErr.textContent = '';
-    if (v.newPassword !== v.newPassword2) { pwErr.textContent = 'The two new passwords differ.'; return; }
-    if (v.newPassword.length < 12) { pwErr.textContent = 'The new password needs at least 12 characters.'; return; }
+  // A wrong current password is a field error: the session is fine, so the server answers 400
+  // `wrong_factor`, not the 401 that would sign the person out (issue 16, bug 1).
+  const current = field('Current password', { name: 'currentPassword', type: 'password', autocomplete: 'current-password', required: true, id: 'pw-current' });
+  const newPw = field('New password', { name: 'newPassword', type: 'password', autocomplete: 'new-password', required: true, id: 'pw-new' }, { hint: 'At least 12 characters.' });
+  const newPw2 = field('Repeat new password', { name: 'newPassword2', type: 'password', autocomplete: 'new-password', required: true, id: 'pw-new2' });
+  const password = form('stack', [current, newPw, newPw2], 'Change password', async (v, f) => {
+    if (v.newPassword.length < 12) { fieldError(newPw, 'The new password needs at least 12 characters.'); newPw.control.focus(); return; }
+    if (v.newPassword !== v.newPassword2) { fieldError(newPw2, 'The two new passwords differ.'); newPw2.control.focus(); return; }
     try {
       await api.post('/v1/admin/account/password', { currentPassword: v.currentPassword, newPassword: v.newPassword });
-      f.reset();
-      announce('Password changed.');
     } catch (e) {
-      pwErr.textContent = e.status === 401 || e.status === 403 ? 'The current password is not right.' : e.message;
+      if (e.code === 'wrong_factor') {
+        fieldError(current, 'The current password is not right.');
+        current.control.focus();
+        return;
+      }
+      if (e.code === 'weak_password') {
+        fieldError(newPw, explain(e).text);
+        newPw.control.focus();
+        return;
+      }
+      throw e;
     }
+    f.reset();
+    announce('Password changed. Your other sessions were signed out.');
   });
 
   const addPasskey = passkeysSupported() ? form('inline', [

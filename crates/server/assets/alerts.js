@@ -2,7 +2,7 @@
 // records, and the delivery log. Admins and owners manage them; other roles see why not.
 
 import * as api from './api.js';
-import { h, screen, card, table, when, mono, badge, action, field, form, announce, copyable } from './page.js';
+import { h, screen, card, table, when, mono, badge, action, field, form, announce, copyable, idCell, filteredTable } from './page.js';
 
 const SEVERITIES = [['warning', 'warning'], ['critical', 'critical'], ['info', 'info']];
 const STATUS_KIND = { pending: 'warn', delivered: 'ok', failed: 'warn' };
@@ -36,20 +36,20 @@ export async function alertsPage() {
   });
   const hookRows = webhooks.map((w) => [
     w.name, mono(w.url), badge(w.enabled ? 'enabled' : 'disabled', w.enabled ? 'ok' : 'warn'),
-    w.hasHmacSecret ? 'yes' : 'no', mono(w.id),
+    w.hasHmacSecret ? 'yes' : 'no', idCell(w.id, `id of ${w.name}`),
     h('div', { class: 'actions' },
-      action('Test', async () => {
+      action(`Test ${w.name}`, async () => {
         await api.post(`/v1/admin/webhooks/${api.seg(w.id)}/test`, {});
         await reload();
       }, { cls: 'small', done: `Test delivery queued for ${w.name}.` }),
-      action(w.enabled ? 'Disable' : 'Enable', async () => {
+      action(`${w.enabled ? 'Disable' : 'Enable'} ${w.name}`, async () => {
         await api.post(`/v1/admin/webhooks/${api.seg(w.id)}/update`, { enabled: !w.enabled });
         await reload();
       }, { cls: 'small' }),
-      action('Delete', async () => {
+      action(`Delete webhook ${w.name}`, async () => {
         await api.post(`/v1/admin/webhooks/${api.seg(w.id)}/delete`, {});
         await reload();
-      }, { cls: 'small danger', done: `Webhook ${w.name} deleted.`, confirmText: `Delete the webhook ${w.name} and its delivery log?` })),
+      }, { cls: 'small danger', confirmAction: `Delete webhook ${w.name}`, done: `Webhook ${w.name} deleted.`, confirmText: `Delete the webhook ${w.name} and its delivery log?` })),
   ]);
   const addRule = form('stack', [
     field('Name', { name: 'name', required: true, maxlength: 100, id: 'rule-name' }),
@@ -80,16 +80,16 @@ export async function alertsPage() {
     r.burst ? `${r.burst.threshold} denied reads per ${r.burst.per} in ${r.burst.windowSeconds} s`
       : r.actions.join(', ') + (r.result ? ` (${r.result})` : ''),
     r.webhooks.map((w) => names[w] || w).join(', '),
-    action('Delete', async () => {
+    action(`Delete rule ${r.name}`, async () => {
       await api.post(`/v1/admin/alerts/${api.seg(r.id)}/delete`, {});
       await reload();
-    }, { cls: 'small danger', done: `Alert rule ${r.name} deleted.`, confirmText: `Delete the alert rule ${r.name}?` }),
+    }, { cls: 'small danger', confirmAction: `Delete rule ${r.name}`, done: `Alert rule ${r.name} deleted.`, confirmText: `Delete the alert rule ${r.name}?` }),
   ]);
-  const logRows = deliveries.map((d) => [
+  const logRow = (d) => [
     when(d.createdAt), names[d.webhookId] || mono(d.webhookId), d.event,
     badge(d.status, STATUS_KIND[d.status] || ''), String(d.attempts),
-    d.lastStatusCode == null ? '' : String(d.lastStatusCode), d.lastError || '', mono(d.id),
-  ]);
+    d.lastStatusCode == null ? '' : String(d.lastStatusCode), d.lastError || '', idCell(d.id, 'delivery id'),
+  ];
   screen('Alerts',
     h('p', { class: 'muted' }, 'Deliveries are signed with the vault key ', mono(keyId || ''),
       ' (RFC 9421), published at /.well-known/signet/webhook-keys.'),
@@ -97,6 +97,14 @@ export async function alertsPage() {
       table('Webhooks', ['Name', 'URL', 'State', 'HMAC', 'Id', 'Actions'], hookRows, 'No webhooks yet.')),
     card('Alert rules', webhooks.length ? addRule : h('p', { class: 'muted' }, 'Add a webhook first.'),
       table('Alert rules', ['Name', 'Severity', 'Matches', 'Webhooks', ''], ruleRows, 'No alert rules yet.')),
-    card('Delivery log', table('Deliveries', ['Created', 'Webhook', 'Event', 'Status', 'Attempts', 'Code', 'Error', 'Delivery id'],
-      logRows, 'No deliveries yet.')));
+    card('Delivery log', filteredTable({
+      caption: 'Deliveries',
+      label: 'Search deliveries',
+      headers: ['Created', 'Webhook', 'Event', 'Status', 'Attempts', 'Code', 'Error', 'Delivery id'],
+      items: deliveries,
+      row: logRow,
+      text: (d) => `${names[d.webhookId] || d.webhookId} ${d.event} ${d.status} ${d.lastError || ''} ${d.id}`,
+      filters: [{ label: 'Delivery status', options: [['', 'All'], ...Object.keys(STATUS_KIND).map((k) => [k, k])], test: (d, v) => d.status === v }],
+      empty: 'No deliveries yet.',
+    })));
 }

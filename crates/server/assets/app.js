@@ -1,7 +1,7 @@
 // The dashboard shell: who is signed in, the navigation, and the hash router.
 
 import * as api from './api.js';
-import { h, clear, screen, fail, announce, button, beginRoute } from './page.js';
+import { h, clear, screen, fail, announce, button, beginRoute, explain } from './page.js';
 import { loginPage, setupPage, invitePage, stepUp, logout, takeSsoReturn } from './auth.js';
 import { overviewPage } from './overview.js';
 import { projectsPage } from './projects.js';
@@ -18,20 +18,23 @@ import { sharePage, openSharePage } from './share.js';
 import { alertsPage } from './alerts.js';
 import { ssoPage } from './sso.js';
 
+// [path, label, page, may(), why]: `may` hides a page the person's role or project scope would
+// refuse (the server's permission table, as the session answer sends it: api.can); `why` is what
+// the page says instead when opened by its address anyway.
 const PAGES = [
   ['', 'Overview', overviewPage],
   ['projects', 'Projects', projectsPage],
   ['secrets', 'Secrets', secretsPage],
   ['machines', 'Machines', machinesPage],
-  ['tokens', 'Tokens', tokensPage],
+  ['tokens', 'Tokens', tokensPage, () => api.can('list_tokens')],
   ['allowlist', 'IP allowlist', allowlistPage],
   ['trash', 'Trash', trashPage],
   ['leases', 'Leases', leasesPage],
-  ['audit', 'Audit log', auditPage],
-  ['alerts', 'Alerts', alertsPage, (role) => role === 'owner' || role === 'admin'],
-  ['users', 'Users', usersPage, (role) => role === 'owner' || role === 'admin'],
-  ['sso', 'Single sign-on', ssoPage, (role) => role === 'owner'],
-  ['share', 'Share', sharePage, (role) => role !== 'viewer'],
+  ['audit', 'Audit log', auditPage, () => api.can('read_audit')],
+  ['alerts', 'Alerts', alertsPage, () => api.can('manage_vault')],
+  ['users', 'Users', usersPage, () => api.can('manage_users')],
+  ['sso', 'Single sign-on', ssoPage, () => api.can('manage_owners'), 'Single sign-on is managed by owners.'],
+  ['share', 'Share', sharePage, () => api.can('write_secrets')],
   ['account', 'Account', accountPage],
 ];
 
@@ -57,7 +60,7 @@ function shell(signedIn) {
   );
   const { name } = route();
   clear(nav).appendChild(h('ul', null, PAGES
-    .filter(([, , , allowed]) => !allowed || allowed(user.role))
+    .filter(([, , , allowed]) => !allowed || allowed())
     .map(([path, label]) => h('li', null, h('a', {
       href: `#/${path}`,
       'aria-current': path === name ? 'page' : null,
@@ -85,7 +88,11 @@ async function render() {
   document.getElementById('nav-toggle').setAttribute('aria-expanded', 'false');
   if (PUBLIC[name]) {
     shell(false);
-    await PUBLIC[name](arg);
+    try {
+      await PUBLIC[name](arg);
+    } finally {
+      if (ticket === rendering) document.getElementById('main').removeAttribute('aria-busy');
+    }
     return;
   }
   if (!(await ensureSession())) {
@@ -102,19 +109,36 @@ async function render() {
     location.hash = back.hash;
     return;
   }
-  shell(true);
+  // The navigation is drawn once signed in; its highlight moves only when the new page is there,
+  // and meanwhile the old page stays, marked busy (never an empty card).
+  const main = document.getElementById('main');
+  if (document.getElementById('nav').hidden) shell(true);
+  main.setAttribute('aria-busy', 'true');
   const page = PAGES.find(([path]) => path === name);
-  if (!page) {
-    screen('Not found', h('p', null, 'There is no such page. ', h('a', { href: '#/' }, 'Go to the overview.')));
-    return;
-  }
   try {
-    await page[2](arg);
-  } catch (e) {
-    if (e.status === 401) return;
-    screen(page[1], h('p', { class: 'callout error', role: 'alert' }, `Could not load this page: ${e.message}`));
+    if (!page) {
+      screen('Not found', h('p', null, 'There is no such page. ', h('a', { href: '#/' }, 'Go to the overview.')));
+    } else if (page[3] && !page[3]()) {
+      const role = (api.session.user && api.session.user.role) || '';
+      screen(page[1], h('p', { class: 'callout' },
+        page[4] ? `${page[4]} ` : null,
+        `Your role (${role}${api.session.scoped ? ', limited to some projects' : ''}) cannot use this page. `,
+        h('a', { href: '#/' }, 'Go to the overview.')));
+    } else {
+      try {
+        await page[2](arg);
+      } catch (e) {
+        if (e.status === 401) return;
+        screen(page[1], h('p', { class: 'callout error', role: 'alert' }, `Could not load this page: ${explain(e).text}`));
+      }
+    }
+  } finally {
+    if (ticket === rendering) {
+      main.removeAttribute('aria-busy');
+      if (api.session.csrfToken) shell(true);
+    }
   }
-  if (ticket === rendering) document.getElementById('main').focus({ preventScroll: true });
+  if (ticket === rendering) main.focus({ preventScroll: true });
 }
 
 api.onStepUp(stepUp);

@@ -2,6 +2,29 @@
 
 import * as api from './api.js';
 import { h, screen, card, table, when, mono, field, form, button, announce, action } from './page.js';
+
+/**
+ * The audit vocabulary, from the server's own OpenAPI document (its `AuditAction` schema is
+ * generated from the Rust enum), so the picker never drifts from what the server writes.
+ */
+let vocabulary = null;
+export async function auditActions() {
+  if (vocabulary) return vocabulary;
+  try {
+    const doc = await api.get('/v1/openapi.json');
+    vocabulary = (((doc.components || {}).schemas || {}).AuditAction || {}).enum || [];
+  } catch {
+    vocabulary = [];
+  }
+  return vocabulary;
+}
+
+/** The actor as people know it: the username (or machine name), with the raw id beside it. */
+function actorCell(r) {
+  return h('span', { class: 'actor' },
+    r.actorName ? h('strong', { class: 'actor-name' }, r.actorName) : null,
+    h('span', { class: 'muted small' }, r.actorName ? ` ${r.actorKind} ` : `${r.actorKind} `), mono(r.actorId));
+}
 import { resultBadge } from './overview.js';
 
 const PAGE = 50;
@@ -14,7 +37,7 @@ function csvCell(v) {
 }
 
 export function toCsv(records) {
-  const cols = ['seq', 'ts', 'time', 'actorKind', 'actorId', 'action', 'target', 'sourceIp', 'result', 'detail', 'hash'];
+  const cols = ['seq', 'ts', 'time', 'actorKind', 'actorId', 'action', 'target', 'sourceIp', 'result', 'detail', 'hash', 'actorName'];
   const lines = [cols.join(',')];
   for (const r of records) {
     lines.push(cols.map((c) => csvCell(c === 'time' ? new Date(r.ts).toISOString() : r[c])).join(','));
@@ -23,6 +46,10 @@ export function toCsv(records) {
 }
 
 export async function auditPage() {
+  const [actions, people] = await Promise.all([
+    auditActions(),
+    api.get('/v1/admin/users').then((r) => r.users || [], () => []),
+  ]);
   let filter = {};
   let loaded = [];
   const body = h('div', { id: 'audit-records', 'aria-busy': 'false' });
@@ -39,22 +66,35 @@ export async function auditPage() {
     more.hidden = records.length < PAGE;
     info.textContent = `${loaded.length} record${loaded.length === 1 ? '' : 's'} loaded.`;
     body.replaceChildren(table('Audit records', ['Seq', 'When', 'Actor', 'Action', 'Target', 'Source', 'Result', 'Detail'],
-      loaded.map((r) => [String(r.seq), when(r.ts), h('span', null, r.actorKind, ' ', mono(r.actorId)), r.action,
+      loaded.map((r) => [String(r.seq), when(r.ts), actorCell(r), r.action,
         mono(r.target), mono(r.sourceIp), resultBadge(r.result),
         h('span', { class: 'small' }, typeof r.detail === 'object' && r.detail !== null ? JSON.stringify(r.detail) : (r.detail ?? ''))]),
       'No records match.'));
+    // A wide table scrolls sideways: keyboard users must be able to reach and scroll it.
+    const wrap = body.querySelector('.table-wrap');
+    if (wrap) {
+      wrap.setAttribute('tabindex', '0');
+      wrap.setAttribute('role', 'region');
+      wrap.setAttribute('aria-label', 'Audit records (scrolls sideways)');
+    }
     body.setAttribute('aria-busy', 'false');
   }
 
+  const actionList = h('datalist', { id: 'audit-action-list' }, actions.map((a) => h('option', { value: a })));
   const filters = form('inline', [
-    field('Actor id', { name: 'actorId', autocomplete: 'off', id: 'audit-actor' }),
-    field('Action', { name: 'action', autocomplete: 'off', placeholder: 'machine.approve', id: 'audit-action' }),
+    field('Person', { name: 'person', id: 'audit-person',
+      options: [['', 'anyone'], ...people.map((u) => [u.id, u.username])] }, { tag: 'select' }),
+    field('Actor id', { name: 'actorId', autocomplete: 'off', id: 'audit-actor', placeholder: 'a machine or key id' }),
+    field('Action', { name: 'action', autocomplete: 'off', placeholder: 'machine_approve or approve', id: 'audit-action', list: 'audit-action-list' },
+      { hint: 'Pick one, or type part of a name: every action containing it matches.' }),
+    actionList,
     field('Result', { name: 'result', id: 'audit-result', options: [['', 'any'], ['ok', 'ok'], ['denied', 'denied'], ['failed', 'failed']] }, { tag: 'select' }),
     field('From', { name: 'since', type: 'datetime-local', id: 'audit-since' }),
     field('Until', { name: 'until', type: 'datetime-local', id: 'audit-until' }),
   ], 'Apply filters', async (v) => {
     filter = {};
-    if (v.actorId.trim()) filter.actorId = v.actorId.trim();
+    if (v.person) filter.actorUserId = v.person;
+    else if (v.actorId.trim()) filter.actorId = v.actorId.trim();
     if (v.action.trim()) filter.action = v.action.trim();
     if (v.result) filter.result = v.result;
     if (v.since) filter.sinceMs = new Date(v.since).getTime();

@@ -1,7 +1,7 @@
 // Sign-in, first-run setup, invitations and the step-up prompt.
 
 import * as api from './api.js';
-import { h, field, form, screen, card, copyable, announce, fail, modal, button } from './page.js';
+import { h, field, form, screen, card, copyable, announce, fail, modal, button, fieldError, explain } from './page.js';
 
 /** Whether this browser can do WebAuthn with JSON options (all current browsers). */
 export function passkeysSupported() {
@@ -196,28 +196,47 @@ function showEnrollment(title, answer) {
 }
 
 function accountForm(submitText, withEmail, onSubmit) {
-  const err = h('p', { class: 'error-text', role: 'alert' });
+  const password = field('Password', { name: 'password', type: 'password', autocomplete: 'new-password', required: true, minlength: 12, id: 'new-password' },
+    { hint: 'At least 12 characters. A long passphrase is best.' });
+  const password2 = field('Repeat password', { name: 'password2', type: 'password', autocomplete: 'new-password', required: true, id: 'new-password2' });
+  // Errors go next to their field, or into the form's alert region (page.js `form`).
   const f = form('stack', [
     field('Username', { name: 'username', autocomplete: 'username', required: true, id: 'new-username' }),
     withEmail ? field('Email', { name: 'email', type: 'email', autocomplete: 'email', required: true, id: 'new-email' }) : null,
-    field('Password', { name: 'password', type: 'password', autocomplete: 'new-password', required: true, minlength: 12, id: 'new-password' },
-      { hint: 'At least 12 characters. A long passphrase is best.' }),
-    field('Repeat password', { name: 'password2', type: 'password', autocomplete: 'new-password', required: true, id: 'new-password2' }),
-    err,
+    password, password2,
   ], submitText, async (v) => {
-    err.textContent = '';
-    if (v.password.length < 12) { err.textContent = 'The password needs at least 12 characters.'; return; }
-    if (v.password !== v.password2) { err.textContent = 'The two passwords differ.'; return; }
-    try {
-      await onSubmit(v);
-    } catch (e) {
-      err.textContent = e.message;
-    }
-  });
+    if (v.password.length < 12) { fieldError(password, 'The password needs at least 12 characters.'); password.control.focus(); return; }
+    if (v.password !== v.password2) { fieldError(password2, 'The two passwords differ.'); password2.control.focus(); return; }
+    await onSubmit(v);
+  }, { fieldsFor: (e) => (e.code === 'weak_password' ? ['password'] : []) });
   return f;
 }
 
-export function setupPage(code) {
+export async function setupPage(code) {
+  // Ask first whether the link still works (spends nothing), so a used or expired link says so
+  // instead of showing a form that fails only after it was filled in (issue 16, bug 8).
+  let valid = true;
+  try {
+    valid = (await api.raw('POST', '/v1/auth/setup/check', { code })).valid === true;
+  } catch (e) {
+    // An older server without the check: show the form, which still refuses a spent code.
+    valid = e.status === 404 || e.status === 405;
+    if (e.status === 429) {
+      const main = screen('Set up Signet', h('p', { class: 'callout error', role: 'alert', id: 'setup-closed' },
+        'Too many attempts from this address. Wait a minute, then reload this page.'));
+      main.classList.add('narrow');
+      return;
+    }
+  }
+  if (!valid) {
+    const main = screen('Set up Signet',
+      h('p', { class: 'callout error', role: 'alert', id: 'setup-closed' },
+        'This setup link was already used or has expired. '
+        + 'If the vault has an owner, sign in; otherwise restart the server to print a new link.'),
+      h('p', null, h('a', { href: '#/login', class: 'button primary' }, 'Go to sign-in')));
+    main.classList.add('narrow');
+    return;
+  }
   const f = accountForm('Create owner account', true, async (v) => {
     const answer = await api.raw('POST', '/v1/auth/setup', {
       code, username: v.username.trim(), email: v.email.trim(), password: v.password,
@@ -311,7 +330,14 @@ export async function stepUp() {
         ok = true;
         d.close();
       } catch (e) {
-        err.textContent = e.status === 401 ? 'That code was not accepted. Wait for the next one and try again.' : e.message;
+        // Only a code the server says was just used means "wait"; a wrong one is wrong.
+        const text = e.code === 'code_reused'
+          ? 'That code was used already. Wait for the next one in your authenticator, then enter it.'
+          : e.code === 'wrong_factor' || e.status === 401
+            ? 'Wrong code. Check your authenticator app and type the code it shows now.'
+            : explain(e).text;
+        fieldError(code, text);
+        err.textContent = '';
         code.control.value = '';
         code.control.focus();
       } finally {

@@ -3,7 +3,7 @@
 // leased secret on one of a project's database connections.
 
 import * as api from './api.js';
-import { h, screen, card, table, when, mono, badge, action, field, form, announce } from './page.js';
+import { h, screen, card, table, when, mono, badge, action, field, form, announce, filteredTable, idCell } from './page.js';
 
 const STATE_KIND = { active: 'ok', revoking: 'warn', revoked: '' };
 
@@ -46,27 +46,36 @@ export async function leasesPage() {
     writer ? api.get('/v1/admin/projects') : Promise.resolve({}),
   ]);
   const reload = () => leasesPage();
-  const rows = leases.map((l) => [
-    mono(l.machineId),
-    mono(l.secretId),
-    mono(l.role),
+  const row = (l) => [
+    idCell(l.machineId, 'machine id'),
+    idCell(l.secretId, 'secret id'),
+    idCell(l.role, 'role name'),
     when(l.expiresAt),
     badge(l.state, STATE_KIND[l.state] || ''),
     writer && l.state === 'active'
       ? h('div', { class: 'actions' },
-        action('Renew', async () => {
+        action(`Renew ${l.role}`, async () => {
           await api.post(`/v1/admin/leases/${api.seg(l.id)}/renew`, {});
           await reload();
-        }, { cls: 'small', done: `Lease ${l.role} renewed.`, confirmText: `Renew the lease of ${l.role}? It is extended by the secret's lifetime, never past its hard maximum.` }),
-        action('Revoke', async () => {
+        }, { cls: 'small', confirmAction: `Renew ${l.role}`, done: `Lease ${l.role} renewed.`, confirmText: `Renew the lease of ${l.role}? It is extended by the secret's lifetime, never past its hard maximum.` }),
+        action(`Revoke ${l.role}`, async () => {
           await api.post(`/v1/admin/leases/${api.seg(l.id)}/revoke`, {});
           await reload();
-        }, { cls: 'small danger', done: `Lease ${l.role} revoked.`, confirmText: `Revoke the lease of ${l.role}? Its role is dropped and its sessions end now.` }))
+        }, { cls: 'small danger', confirmAction: `Revoke ${l.role}`, done: `Lease ${l.role} revoked.`, confirmText: `Revoke the lease of ${l.role}? Its role is dropped and its sessions end now.` }))
       : '',
-  ]);
+  ];
   screen('Leases',
     h('p', { class: 'muted' },
       'Database roles minted for machines by their reads of leased secrets. The server revokes each when it expires.'),
-    card('Leases', table('Leases', ['Machine', 'Secret', 'Role', 'Expires', 'State', 'Actions'], rows, 'No leases yet.')),
+    card('Leases', filteredTable({
+      caption: 'Leases',
+      label: 'Search leases',
+      headers: ['Machine', 'Secret', 'Role', 'Expires', 'State', 'Actions'],
+      items: leases,
+      row,
+      text: (l) => `${l.machineId} ${l.secretId} ${l.role} ${l.state}`,
+      filters: [{ label: 'State', options: [['', 'All'], ...[...new Set(leases.map((l) => l.state))].map((st) => [st, st])], test: (l, v) => l.state === v }],
+      empty: 'No leases yet.',
+    })),
     writer && projects.length ? card('New leased secret', createForm(projects, reload)) : '');
 }

@@ -2,7 +2,67 @@
 // machine projects and secrets. Names and hostnames are chosen by the machine, so they are text.
 
 import * as api from './api.js';
-import { h, screen, card, table, when, mono, badge, action, field, announce, clear } from './page.js';
+import { h, screen, card, table, when, mono, badge, action, field, announce, clear, button, modal, fieldError, filteredTable, idCell, copyButton, fail } from './page.js';
+
+/** How a machine asked to join, in words: a tokenless request deserves the closest look. */
+export const HOW = {
+  request: ['Tokenless request', 'No token vouches for it: anyone who reaches the server can ask. Approve only a fingerprint you got from the machine itself.'],
+  bootstrap: ['Bootstrap token', 'It redeemed a one-use bootstrap token an administrator issued.'],
+  enrollment: ['Enrollment token', 'It joined with an enrollment token (approved at once, within the token\'s limits).'],
+};
+
+function how(m) {
+  const [label, text] = HOW[m.enrolledVia] || [m.enrolledVia, ''];
+  return h('span', { class: 'how', title: text || null }, badge(label, m.enrolledVia === 'request' ? 'warn' : ''));
+}
+
+/**
+ * Approval of a pending machine. A tokenless request must be approved by typing (or pasting)
+ * the fingerprint the machine printed: the form starts empty, like `signet machine approve`,
+ * and the server checks it. A token-vouched machine is confirmed with its fingerprint shown.
+ */
+function approve(m, after) {
+  if (m.enrolledVia !== 'request') {
+    return action(`Approve ${m.name}`, async () => { await act(m, 'approve', { fingerprint: m.fingerprint }); await after(); },
+      { cls: 'small primary', done: `${m.name} approved.`, confirmText: `Approve ${m.name}? Its key fingerprint is ${m.fingerprint}.`, confirmAction: `Approve ${m.name}` });
+  }
+  return button(`Approve ${m.name}…`, () => {
+    const fp = field('Fingerprint the machine printed', { autocomplete: 'off', spellcheck: 'false', id: 'approve-fingerprint', class: 'mono' },
+      { hint: 'Type or paste it from the machine, not from this page.' });
+    const go = h('button', { type: 'submit', class: 'primary' }, `Approve ${m.name}`);
+    const f = h('form', { class: 'stack' },
+      h('p', null, `${m.name} (${m.hostname}) asked to join without a token, from `, mono(m.registeredIp), '.'), fp);
+    f.addEventListener('submit', async (ev) => {
+      ev.preventDefault();
+      const typed = fp.control.value.trim();
+      if (typed !== m.fingerprint) {
+        fieldError(fp, typed ? 'This is not the fingerprint of this request. Check with the machine; do not approve a key you cannot vouch for.'
+          : 'Type or paste the fingerprint the machine printed.');
+        fp.control.focus();
+        return;
+      }
+      go.disabled = true;
+      try {
+        await act(m, 'approve', { fingerprint: typed });
+        d.close();
+        await after();
+        announce(`${m.name} approved.`);
+      } catch (e) {
+        fail(e);
+      } finally {
+        go.disabled = false;
+      }
+    });
+    go.addEventListener('click', () => f.requestSubmit());
+    const d = modal(`Approve ${m.name}`, f, [button('Cancel', () => d.close()), go]);
+    fp.control.focus();
+  }, 'small primary');
+}
+
+function deny(m, after, cls = 'small danger') {
+  return action(`Deny ${m.name}`, async () => { await act(m, 'deny'); await after(); },
+    { cls, done: `${m.name} denied.`, confirmText: `Deny ${m.name}? Its key can never join; the machine must enroll again with a new key.`, confirmAction: `Deny ${m.name}` });
+}
 
 function statusBadge(m) {
   if (m.status === 'approved') return m.enabled ? badge('active', 'ok') : badge('disabled', 'warn');
@@ -10,38 +70,41 @@ function statusBadge(m) {
   return badge(m.status, 'bad');
 }
 
+const copyFp = (m) => copyButton(m.fingerprint, 'fingerprint');
+
 const act = (m, verb, body = {}) => api.post(`/v1/admin/machines/${api.seg(m.id)}/${verb}`, body);
 
 export async function machinesPage(id) {
   if (id) return machinePage(id);
   const { machines = [] } = await api.get('/v1/admin/machines');
   const pending = machines.filter((m) => m.status === 'pending');
-  const others = machines.filter((m) => m.status !== 'pending');
   const reload = () => machinesPage();
+  const counts = `${machines.length} machine${machines.length === 1 ? '' : 's'}${pending.length ? `, ${pending.length} waiting for approval` : ''}.`;
   screen('Machines',
     card('Waiting for approval',
       pending.length ? h('p', { class: 'muted small' },
         'Compare each fingerprint with the one the machine printed before approving.') : null,
-      table('Machines waiting for approval', ['Name', 'Hostname', 'Fingerprint', 'From', 'Asked', 'Decision'],
-        pending.map((m) => [m.name, m.hostname, h('code', { class: 'fingerprint' }, m.fingerprint), mono(m.registeredIp), when(m.createdAt),
-          h('div', { class: 'actions' },
-            action('Approve', async () => {
-              await act(m, 'approve', { fingerprint: m.fingerprint });
-              await reload();
-              announce(`${m.name} approved.`);
-            }, { cls: 'small primary', confirmText: `Approve ${m.name}? Its key fingerprint is ${m.fingerprint}.` }),
-            action('Deny', async () => {
-              await act(m, 'deny');
-              await reload();
-              announce(`${m.name} denied.`);
-            }, { cls: 'small danger' }))]),
+      table('Machines waiting for approval', ['Name', 'Hostname', 'How it asked', 'Fingerprint', 'From', 'Asked', ''],
+        pending.map((m) => [m.name, m.hostname, how(m), h('code', { class: 'fingerprint id' }, m.fingerprint), mono(m.registeredIp), when(m.createdAt),
+          h('div', { class: 'actions' }, approve(m, reload), deny(m, reload))]),
         'No machine is waiting.')),
-    card('All machines', table('Machines', ['Name', 'Hostname', 'Status', 'Kind', 'Projects', 'Secrets', 'Enrolled', ''],
-      others.map((m) => [
-        h('a', { href: `#/machines/${encodeURIComponent(m.id)}` }, m.name),
-        m.hostname, statusBadge(m), m.kind, String(m.projects.length), String(m.grants.length), when(m.createdAt),
-        h('a', { href: `#/machines/${encodeURIComponent(m.id)}` }, 'Manage'),
-      ]), 'No machines yet. Issue a bootstrap token on the Tokens page to add one.')));
+    card('All machines', machines.length ? h('p', { class: 'muted small', id: 'machine-count' }, counts) : null,
+      filteredTable({
+        caption: 'Machines',
+        label: 'Search machines',
+        headers: ['Name', 'Hostname', 'Status', 'How it joined', 'Kind', 'Projects', 'Secrets', 'Enrolled', ''],
+        items: machines,
+        text: (m) => `${m.name} ${m.hostname} ${m.id} ${m.fingerprint} ${m.registeredIp}`,
+        filters: [{ label: 'Status', options: [['', 'All'], ['pending', 'Pending'], ['approved', 'Approved'], ['denied', 'Denied'], ['revoked', 'Revoked']],
+          test: (m, v) => m.status === v }],
+        row: (m) => [
+          h('a', { href: `#/machines/${encodeURIComponent(m.id)}` }, m.name),
+          m.hostname, statusBadge(m), how(m), m.kind, String(m.projects.length), String(m.grants.length), when(m.createdAt),
+          h('a', { href: `#/machines/${encodeURIComponent(m.id)}` }, `Manage ${m.name}`),
+        ],
+        empty: 'No machines yet. Issue a bootstrap token on the Tokens page to add one.',
+      })));
+  return undefined;
 }
 
 async function machinePage(id) {
@@ -52,9 +115,8 @@ async function machinePage(id) {
   const reload = () => machinePage(id);
   const lifecycle = [];
   if (m.status === 'pending') {
-    lifecycle.push(action('Approve', async () => { await act(m, 'approve', { fingerprint: m.fingerprint }); await reload(); },
-      { cls: 'primary', done: `${m.name} approved.`, confirmText: `Approve ${m.name}? Its key fingerprint is ${m.fingerprint}.` }));
-    lifecycle.push(action('Deny', async () => { await act(m, 'deny'); await reload(); }, { cls: 'danger', done: `${m.name} denied.` }));
+    lifecycle.push(approve(m, reload));
+    lifecycle.push(deny(m, reload, 'danger'));
   }
   if (m.status === 'approved') {
     lifecycle.push(m.enabled
@@ -62,8 +124,8 @@ async function machinePage(id) {
       : action('Enable', async () => { await act(m, 'enable'); await reload(); }, { done: `${m.name} enabled.` }));
   }
   if (m.status !== 'revoked') {
-    lifecycle.push(action('Revoke', async () => { await act(m, 'revoke'); await reload(); },
-      { cls: 'danger', done: `${m.name} revoked.`, confirmText: `Revoke ${m.name}? It will never authenticate again.` }));
+    lifecycle.push(action(`Revoke ${m.name}`, async () => { await act(m, 'revoke'); await reload(); },
+      { cls: 'danger', confirmAction: `Revoke ${m.name}`, done: `${m.name} revoked.`, confirmText: `Revoke ${m.name}? It will never authenticate again.` }));
   }
 
   const attached = projects.filter((p) => m.projects.includes(p.id));
@@ -109,10 +171,10 @@ async function machinePage(id) {
     card('Details', h('dl', { class: 'props' },
       h('dt', null, 'Status'), h('dd', null, statusBadge(m)),
       h('dt', null, 'Hostname'), h('dd', null, m.hostname),
-      h('dt', null, 'Id'), h('dd', null, mono(m.id)),
-      h('dt', null, 'Fingerprint'), h('dd', null, h('code', { class: 'fingerprint' }, m.fingerprint)),
+      h('dt', null, 'Id'), h('dd', null, idCell(m.id, 'machine id')),
+      h('dt', null, 'Fingerprint'), h('dd', null, h('code', { class: 'fingerprint id' }, m.fingerprint), ' ', copyFp(m)),
       h('dt', null, 'Kind'), h('dd', null, m.kind, m.expiresAt ? [' · expires ', when(m.expiresAt)] : null),
-      h('dt', null, 'Enrolled via'), h('dd', null, m.enrolledVia),
+      h('dt', null, 'Enrolled via'), h('dd', null, how(m), ' ', h('span', { class: 'muted small' }, (HOW[m.enrolledVia] || [])[1] || '')),
       h('dt', null, 'Registered from'), h('dd', null, mono(m.registeredIp)),
       h('dt', null, 'Allowed sources'), h('dd', null, m.allowedCidrs.length ? m.allowedCidrs.join(', ') : 'any'),
       h('dt', null, 'Created'), h('dd', null, when(m.createdAt))),

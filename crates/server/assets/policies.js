@@ -2,7 +2,7 @@
 // Every axis is off unless its fields are filled in; the server checks each rule.
 
 import * as api from './api.js';
-import { h, card, table, mono, field, form, announce, action, button, modal, fail } from './page.js';
+import { h, card, table, field, form, announce, action, button, modal, fail, idCell } from './page.js';
 
 const DAYS = ['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'];
 
@@ -105,14 +105,14 @@ export async function policiesCard(project, reload) {
     p.name,
     describe(p.rules),
     String(p.boundSecrets),
-    mono(p.id),
+    idCell(p.id, `id of ${p.name}`),
     h('div', { class: 'actions' },
-      button('Edit', () => editDialog(project, p, reload), 'small'),
-      action('Delete', async () => {
+      button(`Edit ${p.name}`, () => editDialog(project, p, reload), 'small'),
+      action(`Delete policy ${p.name}`, async () => {
         await api.post(`/v1/admin/projects/${api.seg(project.id)}/policies/${api.seg(p.id)}/delete`, {});
         await reload();
         announce(`Policy ${p.name} deleted.`);
-      }, { cls: 'small danger', confirmText: `Delete the policy ${p.name}?` })),
+      }, { cls: 'small danger', confirmAction: `Delete policy ${p.name}`, confirmText: `Delete the policy ${p.name}?` })),
   ]);
   return {
     policies,

@@ -1,7 +1,34 @@
 // Secrets of a project. Values go in and are never shown back: the admin API does not return them.
 
 import * as api from './api.js';
-import { h, screen, card, table, when, mono, field, form, announce, badge, action, button, modal, fail } from './page.js';
+import { h, screen, card, table, when, mono, field, form, announce, badge, action, button, modal, fail, fieldError, filteredTable, idCell } from './page.js';
+
+// What the server takes (crates/core/src/name.rs and secret.rs `check_field_name`), written for
+// the `v` flag Chromium compiles `pattern` with: `-` and `/` inside a class must be escaped.
+/** A secret name as the dashboard takes it: no spaces (a machine would read `db creds` as DB_CREDS). */
+const NAME_PATTERN = '[A-Za-z0-9_.\\-\\/:@+]{1,255}';
+/** A structured secret's field name. */
+export const FIELD_PATTERN = '[A-Za-z0-9_.\\-]{1,64}';
+/** What the browser says when a field name fails FIELD_PATTERN. */
+const FIELD_TITLE = 'Use up to 64 letters, digits and _-. only (no spaces)';
+
+/** Why `name` cannot name a secret, in words, or '' when it can. */
+export function nameProblem(name) {
+  if (!name) return 'Give the secret a name.';
+  if (/\s/.test(name)) {
+    const env = name.trim().replace(/[^A-Za-z0-9]+/g, '_').replace(/^_+|_+$/g, '').toUpperCase();
+    return `No spaces in a name: machines read it as an environment variable, so this one would silently become ${env || 'something else'}. Write ${env || 'a name without spaces'} yourself.`;
+  }
+  if (!new RegExp(`^${NAME_PATTERN}$`, 'v').test(name)) return 'Use up to 255 letters, digits and _-./:@+ only.';
+  return '';
+}
+
+/** Refuses what the person typed: `text` next to the field `wrap`, which gets focus. */
+function refuse(wrap, text) {
+  fieldError(wrap, text);
+  wrap.control.focus();
+  throw new Error('Nothing was saved: check the marked field.');
+}
 import { policiesCard, policySelect } from './policies.js';
 
 let seq = 0;
@@ -10,31 +37,56 @@ let seq = 0;
 function valueEditor(type, fieldNames = []) {
   const wrap = h('div', { class: 'stack-sm' });
   if (type === 'standard') {
-    const v = field('Value', { name: 'value', autocomplete: 'off', spellcheck: 'false', id: `secret-value-${++seq}` },
-      { tag: 'textarea', hint: 'Stored encrypted. It will not be shown again.' });
+    const v = field('Value', { name: 'value', autocomplete: 'off', spellcheck: 'false', required: true, id: `secret-value-${++seq}` },
+      { tag: 'textarea', hint: 'Stored encrypted. Nobody sees it again here: only machines read values.' });
     wrap.appendChild(v);
-    return { el: wrap, read: () => ({ value: v.control.value }) };
+    return {
+      el: wrap,
+      read: () => {
+        if (v.control.value === '') refuse(v, 'A secret needs a value; this one is empty.');
+        return { value: v.control.value };
+      },
+    };
   }
   const rows = h('div', { class: 'stack-sm' });
   const addRow = (name = '') => {
     const n = ++seq;
     const row = h('fieldset', { class: 'fieldrow' },
       h('legend', null, `Field ${rows.children.length + 1}`),
-      field('Field name', { class: 'fname', value: name, autocomplete: 'off', pattern: '[A-Za-z0-9_.-]+', id: `fname-${n}` }),
+      field('Field name', { class: 'fname', value: name, autocomplete: 'off', pattern: FIELD_PATTERN, title: FIELD_TITLE, id: `fname-${n}` }),
       field('Field value', { class: 'fvalue', autocomplete: 'off', spellcheck: 'false', id: `fvalue-${n}` }),
       button('Remove field', () => row.remove(), 'small danger'));
     rows.appendChild(row);
   };
   (fieldNames.length ? fieldNames : ['']).forEach(addRow);
-  wrap.append(rows, button('Add field', () => addRow(), 'small'));
+  wrap.append(rows, button('Add field', () => addRow(), 'small add-field'));
   return {
     el: wrap,
     read: () => {
       const fields = {};
+      let bad = null;
       for (const row of rows.children) {
-        const name = row.querySelector('.fname').value.trim();
-        if (name) fields[name] = row.querySelector('.fvalue').value;
+        const wrapName = row.querySelector('.fname').closest('.field');
+        const wrapValue = row.querySelector('.fvalue').closest('.field');
+        fieldError(wrapName, '');
+        fieldError(wrapValue, '');
+        const nameEl = wrapName.control;
+        const name = nameEl.value;
+        let problem = '';
+        if (!name && !wrapValue.control.value) continue;
+        // The browser checks `pattern` itself; its verdict is what the person sees marked.
+        if (!name) problem = 'Give this field a name.';
+        else if (nameEl.validity.patternMismatch) problem = 'Use up to 64 letters, digits and _-. only (no spaces).';
+        else if (name in fields) problem = `There is a field ${name} already.`;
+        if (problem) { fieldError(wrapName, problem); bad = bad || nameEl; continue; }
+        if (wrapValue.control.value === '') { fieldError(wrapValue, 'Give this field a value.'); bad = bad || wrapValue.control; continue; }
+        fields[name] = wrapValue.control.value;
       }
+      if (bad) {
+        bad.focus();
+        throw new Error('Check the fields marked above; nothing was saved.');
+      }
+      if (!Object.keys(fields).length) throw new Error('A structured secret needs at least one field with a name and a value.');
       return { fields };
     },
   };
@@ -59,36 +111,56 @@ export async function secretsPage(projectId) {
     editor = valueEditor(typeSel.control.value);
     editorSlot.replaceChildren(editor.el);
   });
+  // No `pattern` here: nameProblem() says what a space would turn into, which a pattern cannot.
+  const nameField = field('Name', { name: 'name', required: true, autocomplete: 'off', spellcheck: 'false', maxlength: 255, id: 'secret-name' },
+    { hint: 'For example DATABASE_URL: letters, digits and _-./:@+, no spaces.' });
   const create = form('stack', [
-    field('Name', { name: 'name', required: true, autocomplete: 'off', id: 'secret-name' }, { hint: 'For example DATABASE_URL.' }),
+    nameField,
     typeSel, editorSlot,
   ], 'Create secret', async (v, f) => {
-    const s = await api.post('/v1/admin/secrets', { projectId: project.id, name: v.name.trim(), ...editor.read() });
+    // The name is sent as typed, never trimmed or rewritten: what is refused is said here.
+    const problem = nameProblem(v.name);
+    if (problem) refuse(nameField, problem);
+    const s = await api.post('/v1/admin/secrets', { projectId: project.id, name: v.name, ...editor.read() });
     f.reset();
     await secretsPage(project.id);
     announce(`Secret ${s.name} created (version ${s.version}).`);
   });
+  // The checks above say what is wrong next to each field (with aria-invalid), in place of the
+  // browser's passing bubble; `pattern` still lets the browser mark a bad field as it is typed.
+  create.noValidate = true;
 
   const policies = await policiesCard(project, () => secretsPage(project.id));
   // A canary's value is the server's: nobody writes or rotates it by hand, so it offers neither.
-  const rows = secrets.map((s) => [
+  const row = (s) => [
     s.name,
     h('span', null, badge(s.type), s.canary ? badge('canary', 'bad') : null,
       s.fieldNames ? h('span', { class: 'muted small' }, ' ', s.fieldNames.join(', ')) : null),
     String(s.version),
     when(s.updatedAt),
-    mono(s.id),
+    idCell(s.id, `id of ${s.name}`),
     policySelect(s, policies.policies),
     h('div', { class: 'actions' },
-      s.canary ? null : button('Update', () => updateDialog(s, project.id), 'small'),
-      button('Versions', () => versionsDialog(s, project.id), 'small'),
-      s.canary ? null : button('Rotation', () => rotationDialog(s, project.id), 'small'),
-      action('Delete', async () => {
+      s.canary ? null : button(`Update ${s.name}`, () => updateDialog(s, project.id), 'small'),
+      button(`Versions of ${s.name}`, () => versionsDialog(s, project.id), 'small'),
+      s.canary ? null : button(`Rotation of ${s.name}`, () => rotationDialog(s, project.id), 'small'),
+      action(`Delete ${s.name}`, async () => {
         await api.post(`/v1/admin/secrets/${api.seg(s.id)}/delete`, {});
         await secretsPage(project.id);
         announce(`Secret ${s.name} deleted (moved to the trash).`);
-      }, { cls: 'small danger', confirmText: `Delete the secret ${s.name}? Machines will no longer read it; it stays in the trash until purged.` })),
-  ]);
+      }, { cls: 'small danger', confirmAction: `Delete ${s.name}`, confirmText: `Delete the secret ${s.name}? Machines will no longer read it; it stays in the trash until purged.` })),
+  ];
+  const list = filteredTable({
+    caption: 'Secrets',
+    label: 'Search secrets',
+    headers: ['Name', 'Type', 'Version', 'Updated', 'Id', 'Policy', 'Actions'],
+    items: secrets,
+    row,
+    text: (s) => `${s.name} ${s.id} ${(s.fieldNames || []).join(' ')}`,
+    filters: [{ label: 'Kind of secret', options: [['', 'All'], ['standard', 'Standard'], ['structured', 'Structured'], ['canary', 'Canary']],
+      test: (s, v) => (v === 'canary' ? !!s.canary : s.type === v) }],
+    empty: 'No secrets in this project yet.',
+  });
   const canary = form('stack', [
     field('Canary name', { name: 'name', required: true, autocomplete: 'off', id: 'canary-name' },
       { hint: 'One a thief would want, such as AWS_ROOT_KEY. The server generates its value; nobody sees it.' }),
@@ -109,14 +181,18 @@ export async function secretsPage(projectId) {
       await api.post(`/v1/admin/projects/${api.seg(project.id)}/unfreeze`, {});
       await secretsPage(project.id);
       announce(`${project.name} unfrozen: machines can read its secrets again.`);
-    }, { cls: 'danger', confirmText: `Unfreeze ${project.name}? Make sure the machine that read the canary is dealt with first.` }))
+    }, { cls: 'danger', confirmText: `Unfreeze ${project.name}? Make sure the machine that read the canary is dealt with first.`, confirmAction: `Unfreeze ${project.name}` }))
     : null;
   screen('Secrets',
     h('div', { class: 'card' }, picker),
     frozen,
-    card(`Secrets in ${project.name}`, table('Secrets', ['Name', 'Type', 'Version', 'Updated', 'Id', 'Policy', 'Actions'], rows,
-      'No secrets in this project yet.')),
+    card(`Secrets in ${project.name}`,
+      h('p', { class: 'callout', id: 'no-reveal' }, h('strong', null, 'No value is ever shown here. '),
+        'By design, people write values and only machines that prove their key read them back: there is no reveal button. ',
+        'To check a value, read it from a machine granted the secret (', mono('signet get NAME'), ').'),
+      list),
     card('Create a secret', create),
+    card('Import a .env file', importEnv(project, secrets)),
     card('Create a canary', h('p', { class: 'muted small' },
       'A canary looks like any secret to machines. Reading it answers with its value and freezes this project at once, ',
       'with a critical audit record. Only an administrator with a second factor can unfreeze it.'), canary),
@@ -158,7 +234,7 @@ function fieldUpdateEditor(currentNames, onChange) {
     const n = ++seq;
     const row = h('fieldset', { class: 'fieldrow' },
       h('legend', null, 'New field'),
-      field('Field name', { class: 'fname', autocomplete: 'off', pattern: '[A-Za-z0-9_.-]+', id: `fname-${n}` }),
+      field('Field name', { class: 'fname', autocomplete: 'off', pattern: FIELD_PATTERN, title: FIELD_TITLE, id: `fname-${n}` }),
       field('Field value', { class: 'fvalue', autocomplete: 'off', spellcheck: 'false', id: `fvalue-${n}` }),
       button('Remove field', () => { row.remove(); onChange(); }, 'small danger'));
     row.addEventListener('input', onChange);
@@ -244,6 +320,23 @@ function updateDialog(s, projectId) {
   });
 }
 
+/** What changed from `prev` to `v`, by field name only (values never reach a person). */
+export function versionChange(prev, v) {
+  if (v.valueVersion !== v.version) return `Rolled back to the value of version ${v.valueVersion}`;
+  if (!prev) return v.type === 'structured' ? `Created with ${(v.fieldNames || []).join(', ')}` : 'Created';
+  if (v.type !== 'structured' || prev.type !== 'structured') return prev.type === v.type ? 'New value' : `Now ${v.type}`;
+  const before = new Set(prev.fieldNames || []);
+  const after = new Set(v.fieldNames || []);
+  const added = [...after].filter((n) => !before.has(n));
+  const removed = [...before].filter((n) => !after.has(n));
+  const parts = [];
+  if (added.length) parts.push(`added ${added.join(', ')}`);
+  if (removed.length) parts.push(`removed ${removed.join(', ')}`);
+  if (!parts.length) parts.push('new values, same fields');
+  const s = parts.join('; ');
+  return s[0].toUpperCase() + s.slice(1);
+}
+
 async function versionsDialog(s, projectId) {
   let versions;
   try {
@@ -252,14 +345,125 @@ async function versionsDialog(s, projectId) {
     fail(e);
     return;
   }
-  const d = modal(`Versions of ${s.name}`, table('Versions', ['Version', 'Type', 'By', 'Created', ''],
-    versions.map((v) => [String(v.version), v.type, mono(v.createdBy), when(v.createdAt),
-      v.version === s.version ? badge('current', 'ok') : action('Roll back', async () => {
-        const r = await api.post(`/v1/admin/secrets/${api.seg(s.id)}/rollback`, { version: v.version });
-        d.close();
-        await secretsPage(projectId);
-        announce(`${s.name} rolled back: version ${r.version} has the value of version ${v.version}.`);
-      }, { cls: 'small' })])), [button('Close', () => d.close())]);
+  const rows = versions.map((v, i) => [String(v.version), versionChange(versions[i - 1], v),
+    v.createdByName ? h('span', { title: v.createdBy }, v.createdByName) : mono(v.createdBy), when(v.createdAt),
+    v.version === s.version ? badge('current', 'ok') : action(`Roll back to version ${v.version}`, async () => {
+      const r = await api.post(`/v1/admin/secrets/${api.seg(s.id)}/rollback`, { version: v.version });
+      d.close();
+      await secretsPage(projectId);
+      announce(`${s.name} rolled back: version ${r.version} has the value of version ${v.version}.`);
+    }, { cls: 'small' })]).reverse();
+  const d = modal(`Versions of ${s.name}`, h('div', null,
+    h('p', { class: 'muted small' }, 'Newest first. Changes are named by field; values are never shown.'),
+    table('Versions', ['Version', 'Change', 'By', 'Created', ''], rows)), [button('Close', () => d.close())], { cls: 'wide' });
+}
+
+/**
+ * Parses a .env file: `KEY=value` lines, `export ` allowed, `#` comments, values bare, in
+ * single quotes (literal) or double quotes (with \n, \t, \" and \\ escapes, may span lines).
+ * Returns `{ entries: [{ name, value, line }], problems: [{ line, text }] }`.
+ */
+export function parseDotenv(text) {
+  const entries = [];
+  const problems = [];
+  const lines = String(text).replace(/\r\n?/g, '\n').split('\n');
+  for (let i = 0; i < lines.length; i++) {
+    const lineNo = i + 1;
+    const raw = lines[i];
+    const t = raw.trim();
+    if (!t || t.startsWith('#')) continue;
+    const m = t.match(/^(?:export\s+)?([^=\s]+)\s*=\s?(.*)$/);
+    if (!m) { problems.push({ line: lineNo, text: 'not NAME=value' }); continue; }
+    const name = m[1];
+    let rest = m[2];
+    let value;
+    if (rest.startsWith('"')) {
+      // Read to the closing quote, over line ends if need be, undoing escapes on the way.
+      let body = rest.slice(1);
+      let out = '';
+      let closed = false;
+      for (;;) {
+        let j = 0;
+        for (; j < body.length; j++) {
+          const c = body[j];
+          if (c === '\\' && j + 1 < body.length) {
+            const n = body[++j];
+            out += { n: '\n', t: '\t', r: '\r' }[n] ?? n;
+          } else if (c === '"') {
+            closed = true;
+            break;
+          } else {
+            out += c;
+          }
+        }
+        if (closed || i + 1 >= lines.length) break;
+        out += '\n';
+        body = lines[++i];
+      }
+      if (!closed) { problems.push({ line: lineNo, text: 'a double quote is never closed' }); continue; }
+      value = out;
+    } else if (rest.startsWith("'")) {
+      const close = rest.indexOf("'", 1);
+      if (close < 0) { problems.push({ line: lineNo, text: 'a single quote is never closed' }); continue; }
+      value = rest.slice(1, close);
+    } else {
+      value = rest.replace(/\s+#.*$/, '').trim();
+    }
+    entries.push({ name, value, line: lineNo });
+  }
+  return { entries, problems };
+}
+
+/** Bulk import: a .env file read in the browser, its names previewed, each created as a secret. */
+function importEnv(project, existing) {
+  const taken = new Set(existing.map((s) => s.name));
+  const file = field('.env file', { type: 'file', accept: '.env,text/plain', id: 'env-file' },
+    { hint: 'Read here in the browser; the values go to the server and are never shown back.' });
+  const preview = h('div', { id: 'env-preview', 'aria-live': 'polite' });
+  let plan = [];
+  file.control.addEventListener('change', async () => {
+    fieldError(file, '');
+    plan = [];
+    const f = file.control.files && file.control.files[0];
+    if (!f) { preview.replaceChildren(); return; }
+    if (f.size > 1024 * 1024) { fieldError(file, 'This file is over 1 MiB; a .env file is much smaller.'); preview.replaceChildren(); return; }
+    const { entries, problems } = parseDotenv(await f.text());
+    const seen = new Set();
+    const rows = entries.map((e) => {
+      let state = 'new';
+      if (nameProblem(e.name)) state = nameProblem(e.name);
+      else if (taken.has(e.name)) state = 'exists already: skipped';
+      else if (seen.has(e.name)) state = 'repeated: the first one counts';
+      else if (e.value === '') state = 'empty value: skipped';
+      seen.add(e.name);
+      if (state === 'new') plan.push(e);
+      return [e.name, String(e.line), state === 'new' ? badge('will be created', 'ok') : h('span', { class: 'small' }, state)];
+    });
+    const go = action(`Import ${plan.length} secret${plan.length === 1 ? '' : 's'} into ${project.name}`, async () => {
+      const done = [];
+      const failed = [];
+      for (const e of plan) {
+        try {
+          await api.post('/v1/admin/secrets', { projectId: project.id, name: e.name, value: e.value });
+          done.push(e.name);
+        } catch (err) {
+          failed.push(`${e.name} (${err.message})`);
+        }
+      }
+      // Forget the values the moment they are sent.
+      plan = [];
+      file.control.value = '';
+      await secretsPage(project.id);
+      announce(failed.length ? `Imported ${done.length}; not imported: ${failed.join(', ')}.` : `Imported ${done.length} secrets into ${project.name}.`,
+        failed.length ? 'error' : 'info');
+    }, { cls: 'primary' });
+    go.disabled = plan.length === 0;
+    preview.replaceChildren(
+      table('Names found in the file', ['Name', 'Line', 'What happens'], rows, 'No NAME=value lines in this file.'),
+      problems.length ? h('p', { class: 'error-text' }, `Lines not read: ${problems.map((p) => `${p.line} (${p.text})`).join(', ')}.`) : null,
+      h('div', { class: 'actions top-gap' }, go));
+  });
+  return h('div', { class: 'stack' }, file, preview);
 }
 
 const CHARSETS = ['symbols', 'alphanumeric', 'numbers', 'hex', 'base64url', 'uuid'];
@@ -356,7 +560,7 @@ async function rotationDialog(s, projectId) {
     announce(managed
       ? `${s.name}: a new password is pending until its agent confirms it.`
       : `${s.name} rotated: version ${r.version} has a new generated value.`);
-  }, { cls: 'primary', confirmText: `Rotate ${s.name} now? Machines get the new value at their next read.` });
+  }, { cls: 'primary', confirmText: `Rotate ${s.name} now? Machines get the new value at their next read.`, confirmAction: `Rotate ${s.name} now` });
   const f = h('form', { class: 'stack' }, managedStatus, status, charset, length, every, fields,
     h('div', { class: 'actions' }, save, pause, resume, clearIt));
   const d = modal(`Rotation of ${s.name}`, f, [button('Close', () => d.close()), now]);

@@ -2,7 +2,7 @@
 // their status, and the plain page a reader opens a link on, without signing in.
 
 import * as api from './api.js';
-import { h, screen, card, table, when, badge, action, field, form, announce, copyable } from './page.js';
+import { h, screen, card, table, when, badge, action, field, form, announce, copyable, idCell } from './page.js';
 
 const LIFETIMES = [
   ['600', '10 minutes'],
@@ -35,10 +35,10 @@ export async function sharePage() {
     announce('Share link created.');
   });
   const rows = shares.map((s) => [
-    h('code', null, s.id), badge(s.status, STATUS_KIND[s.status] || ''), when(s.createdAt), when(s.expiresAt),
+    idCell(s.id, 'link id'), badge(s.status, STATUS_KIND[s.status] || ''), when(s.createdAt), when(s.expiresAt),
     s.status === 'pending'
-      ? action('Revoke', async () => { await api.post(`/v1/admin/shares/${api.seg(s.id)}/revoke`, {}); await reload(); },
-        { cls: 'small danger', done: 'Share link destroyed.', confirmText: 'Destroy this link? Nobody will be able to open it.' })
+      ? action(`Destroy link ${s.id}`, async () => { await api.post(`/v1/admin/shares/${api.seg(s.id)}/revoke`, {}); await reload(); },
+        { cls: 'small danger', confirmAction: 'Destroy link', done: 'Share link destroyed.', confirmText: 'Destroy this link? Nobody will be able to open it.' })
       : '',
   ]);
   screen('Share',

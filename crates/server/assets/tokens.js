@@ -4,11 +4,22 @@
 import * as api from './api.js';
 import { h, screen, card, table, when, mono, badge, action, field, form, announce, copyable } from './page.js';
 
+/** The command a machine runs to join with enrollment token `token`: every flag it needs. */
+export function enrollCommand(vaultId, token) {
+  return `signet enroll --server ${location.origin} --vault ${vaultId} --enrollment-token ${token}`;
+}
+
 export async function tokensPage() {
-  const [{ tokens = [] }, { projects = [] }] = await Promise.all([
+  const [{ tokens = [] }, { projects = [] }, vault] = await Promise.all([
     api.get('/v1/admin/tokens/enrollment'),
     api.get('/v1/admin/projects'),
+    api.get('/v1/admin/vault').catch(() => null),
   ]);
+  // Secrets its machines may be granted at once, by project: a ticked secret brings its project.
+  const secretLists = await Promise.all(projects.map((p) =>
+    api.post('/v1/admin/secrets/query', { projectId: p.id }).then((r) => [p, r.secrets || []], () => [p, []])));
+  const secretProject = new Map();
+  for (const [p, secrets] of secretLists) for (const sec of secrets) secretProject.set(sec.id, p.id);
   const bootstrapOut = h('div', { id: 'bootstrap-result', class: 'top-gap', 'aria-live': 'polite' });
   const bootstrap = action('Issue bootstrap token', async () => {
     const t = await api.post('/v1/admin/tokens/bootstrap', {});
@@ -24,6 +35,10 @@ export async function tokensPage() {
   const create = form('stack', [
     field('Name', { name: 'name', autocomplete: 'off', id: 'tok-name' }),
     projectBoxes.length ? h('fieldset', null, h('legend', null, 'Projects its machines join'), projectBoxes) : null,
+    secretProject.size ? h('fieldset', { id: 'tok-secrets' }, h('legend', null, 'Secrets its machines may read at once'),
+      h('p', { class: 'muted small' }, 'A ticked secret also attaches its project.'),
+      secretLists.filter(([, list]) => list.length).map(([p, list]) => list.map((sec) =>
+        field(`${sec.name} (${p.name})`, { type: 'checkbox', name: `secret:${sec.id}`, id: `tok-s-${sec.id}` })))) : null,
     h('div', { class: 'fieldrow' },
       field('Uses', { name: 'maxUses', type: 'number', min: 1, value: '1', id: 'tok-uses' }),
       field('Token valid for (hours)', { name: 'ttlHours', type: 'number', min: 1, value: '24', id: 'tok-ttl' }),
@@ -31,9 +46,12 @@ export async function tokensPage() {
     field('Source CIDR (optional)', { name: 'sourceCidr', autocomplete: 'off', placeholder: '10.0.0.0/8', id: 'tok-cidr' }),
     field('Hostname pattern (optional)', { name: 'hostnamePattern', autocomplete: 'off', placeholder: 'ci-*', id: 'tok-host' }),
   ], 'Create enrollment token', async (v, f) => {
+    const secretIds = Object.keys(v).filter((k) => k.startsWith('secret:') && v[k]).map((k) => k.slice(7));
+    const projectIds = new Set(Object.keys(v).filter((k) => k.startsWith('project:') && v[k]).map((k) => k.slice(8)));
+    for (const id of secretIds) projectIds.add(secretProject.get(id));
     const body = {
-      projectIds: Object.keys(v).filter((k) => k.startsWith('project:') && v[k]).map((k) => k.slice(8)),
-      secretIds: [],
+      projectIds: [...projectIds],
+      secretIds,
       maxUses: Number(v.maxUses) || 1,
       ttlSecs: Math.round((Number(v.ttlHours) || 24) * 3600),
       machineTtlSecs: Math.round((Number(v.machineHours) || 24) * 3600),
@@ -44,8 +62,10 @@ export async function tokensPage() {
     const t = await api.post('/v1/admin/tokens/enrollment', body);
     f.reset();
     await tokensPage();
-    enrollOut.replaceChildren(h('p', null, 'The token, shown only now:'), copyable(t.token),
-      h('p', { class: 'muted small top-gap' }, 'Use it with ', mono('signet enroll --enrollment-token …'), '.'));
+    enrollOut.replaceChildren(h('p', null, 'The token is shown only now. Run this on each machine:'),
+      vault ? copyable(enrollCommand(vault.vaultId, t.token)) : copyable(t.token),
+      h('p', { class: 'muted small top-gap' }, 'Machines that join with it are approved at once',
+        secretIds.length ? ` and read the ${secretIds.length} secret${secretIds.length === 1 ? '' : 's'} you ticked.` : '.'));
     document.getElementById('enroll-result')?.replaceWith(enrollOut);
     announce('Enrollment token created.');
   });
@@ -62,11 +82,11 @@ export async function tokensPage() {
       table('Enrollment tokens', ['Name', 'State', 'Uses', 'Projects', 'Expires', ''],
         tokens.map((t) => [t.name || mono(t.id), state(t), `${t.uses} / ${t.maxUses ?? '∞'}`,
           (t.projectIds || []).map(name).join(', ') || '—', when(t.expiresAt),
-          t.revokedAt ? '' : action('Revoke', async () => {
+          t.revokedAt ? '' : action(`Revoke ${t.name || 'token'}`, async () => {
             await api.post(`/v1/admin/tokens/enrollment/${api.seg(t.id)}/revoke`, {});
             await tokensPage();
             announce('Token revoked.');
-          }, { cls: 'small danger', confirmText: 'Revoke this enrollment token? Machines already enrolled stay.' })]),
+          }, { cls: 'small danger', confirmText: 'Revoke this enrollment token? Machines already enrolled stay.', confirmAction: `Revoke ${t.name || 'token'}` })]),
         'No enrollment tokens.')),
     card('New enrollment token', create));
 }

@@ -2,36 +2,46 @@
 // vault's retention.
 
 import * as api from './api.js';
-import { h, screen, card, table, when, mono, badge, action, announce } from './page.js';
+import { h, screen, card, table, when, mono, badge, action, announce, filteredTable, idCell } from './page.js';
 
 export async function trashPage() {
   const { items = [], retentionDays } = await api.get('/v1/admin/trash');
-  const rows = items.map((i) => [
+  const row = (i) => [
     i.name,
     badge(i.kind),
     i.kind === 'secret' ? i.projectName : '',
     i.deletedByName || mono(i.deletedBy || 'unknown'),
     when(i.deletedAt),
     when(i.purgeAfter),
-    mono(i.id),
+    idCell(i.id, `id of ${i.name}`),
     h('div', { class: 'actions' },
-      action('Restore', async () => {
+      action(`Restore ${i.name}`, async () => {
         await api.post(`/v1/admin/trash/${api.seg(i.id)}/restore`, {});
         await trashPage();
         announce(`Restored the ${i.kind} ${i.name}.`);
       }, { cls: 'small' }),
-      action('Purge', async () => {
+      action(`Purge ${i.kind} ${i.name}`, async () => {
         await api.post(`/v1/admin/trash/${api.seg(i.id)}/purge`, {});
         await trashPage();
         announce(`Purged the ${i.kind} ${i.name}.`);
       }, {
         cls: 'small danger',
+        // Purging cannot be undone: the person types the name, as for deleting a project.
+        typeName: i.name,
         confirmText: `Purge the ${i.kind} ${i.name} for good? Its values and keys are destroyed and cannot be restored.`,
       })),
-  ]);
+  ];
   screen('Trash',
     h('p', { class: 'muted' },
       `Deleted secrets and projects are kept for ${retentionDays} days, then purged. Machines cannot read them meanwhile.`),
-    card('Deleted items', table('Trash', ['Name', 'Kind', 'Project', 'Deleted by', 'Deleted', 'Purged after', 'Id', 'Actions'],
-      rows, 'The trash is empty.')));
+    card('Deleted items', filteredTable({
+      caption: 'Trash',
+      label: 'Search the trash',
+      headers: ['Name', 'Kind', 'Project', 'Deleted by', 'Deleted', 'Purged after', 'Id', 'Actions'],
+      items,
+      row,
+      text: (i) => `${i.name} ${i.projectName || ''} ${i.deletedByName || ''} ${i.id}`,
+      filters: [{ label: 'Kind', options: [['', 'All'], ['secret', 'Secrets'], ['project', 'Projects']], test: (i, v) => i.kind === v }],
+      empty: 'The trash is empty.',
+    })));
 }

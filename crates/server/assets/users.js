@@ -16,13 +16,47 @@ function scope(v) {
   return ids.length ? ids : undefined;
 }
 
+/** How often an open Users page looks for invitations accepted elsewhere, in ms. */
+const WATCH_MS = 5000;
+
 export async function usersPage() {
-  const [{ users = [] }, { projects = [] }] = await Promise.all([api.get('/v1/admin/users'), api.get('/v1/admin/projects')]);
-  let invites = [];
-  try { invites = (await api.get('/v1/admin/users/invites')).invites || []; } catch { /* older server */ }
+  const [{ projects = [] }] = await Promise.all([api.get('/v1/admin/projects')]);
   const me = api.session.user || {};
-  const reload = () => usersPage();
   const projectName = (id) => (projects.find((p) => p.id === id) || { name: id }).name;
+  const people = h('div', { id: 'users-list' });
+  const pending = h('div', { id: 'invites-list' });
+  let shown = '';
+
+  /** Re-reads people and invitations and redraws both lists (never the forms being typed in). */
+  async function lists() {
+    const [{ users = [] }, invites] = await Promise.all([
+      api.get('/v1/admin/users'),
+      api.get('/v1/admin/users/invites').then((r) => r.invites || [], () => []),
+    ]);
+    // Redraw only on a change, so a poll never moves focus or a screen reader's place.
+    const key = JSON.stringify([users, invites]);
+    if (key === shown) return;
+    shown = key;
+    const statusBadge = (u) => badge(u.status, u.status === 'active' ? 'ok' : 'warn');
+    people.replaceChildren(table('Users', ['Username', 'Email', 'Role', 'Projects', 'Status', 'Created', 'Actions'], users.map((u) => [
+      h('span', null, u.username, u.id === me.id ? h('span', { class: 'muted small' }, ' (you)') : null),
+      u.email, badge(u.role),
+      u.projects ? u.projects.map(projectName).join(', ') : 'all',
+      statusBadge(u), when(u.createdAt),
+      u.id === me.id ? '' : h('div', { class: 'actions' },
+        button(`Role of ${u.username}…`, () => roleDialog(u, projects, lists), 'small'),
+        u.status === 'suspended'
+          ? action(`Activate ${u.username}`, async () => { await api.post(`/v1/admin/users/${api.seg(u.id)}/activate`, {}); await lists(); }, { cls: 'small', done: `${u.username} activated.` })
+          : action(`Suspend ${u.username}`, async () => { await api.post(`/v1/admin/users/${api.seg(u.id)}/suspend`, {}); await lists(); }, { cls: 'small', confirmAction: `Suspend ${u.username}`, done: `${u.username} suspended.`, confirmText: `Suspend ${u.username}? Their sessions and keys stop working.` }),
+        action(`Remove ${u.username}`, async () => { await api.post(`/v1/admin/users/${api.seg(u.id)}/delete`, {}); await lists(); }, { cls: 'small danger', confirmAction: `Remove ${u.username}`, done: `${u.username} removed.`, confirmText: `Remove ${u.username} for good?` })),
+    ])));
+    const open = invites.filter((i) => i.status === 'pending');
+    pending.replaceChildren(open.length
+      ? table('Pending invitations', ['Email', 'Role', 'Expires', 'Actions'], open.map((i) => [i.email, badge(i.role), when(i.expiresAt),
+        action(`Revoke invitation for ${i.email}`, async () => { await api.post(`/v1/admin/users/invites/${api.seg(i.id)}/revoke`, {}); await lists(); },
+          { cls: 'small danger', confirmAction: `Revoke invitation for ${i.email}`, done: 'Invitation revoked.', confirmText: `Revoke the invitation for ${i.email}? Its link stops working.` })]))
+      : h('p', { class: 'muted' }, 'No invitation is waiting to be accepted.'));
+  }
 
   const inviteOut = h('div', { 'aria-live': 'polite', id: 'invite-result' });
   const invite = form('stack', [
@@ -36,31 +70,22 @@ export async function usersPage() {
     const r = await api.post('/v1/admin/users/invite', body);
     f.reset();
     inviteOut.replaceChildren(h('p', null, `Send this link to ${body.email}. It works once, until `, when(r.expiresAt), '.'), copyable(r.inviteUrl));
+    await lists();
     announce('Invitation created.');
   });
 
-  const statusBadge = (u) => badge(u.status, u.status === 'active' ? 'ok' : 'warn');
-  const rows = users.map((u) => [
-    h('span', null, u.username, u.id === me.id ? h('span', { class: 'muted small' }, ' (you)') : null),
-    u.email, badge(u.role),
-    u.projects ? u.projects.map(projectName).join(', ') : 'all',
-    statusBadge(u), when(u.createdAt),
-    u.id === me.id ? '' : h('div', { class: 'actions' },
-      button('Role…', () => roleDialog(u, projects, reload), 'small'),
-      u.status === 'suspended'
-        ? action('Activate', async () => { await api.post(`/v1/admin/users/${api.seg(u.id)}/activate`, {}); await reload(); }, { cls: 'small', done: `${u.username} activated.` })
-        : action('Suspend', async () => { await api.post(`/v1/admin/users/${api.seg(u.id)}/suspend`, {}); await reload(); }, { cls: 'small', done: `${u.username} suspended.`, confirmText: `Suspend ${u.username}? Their sessions and keys stop working.` }),
-      action('Remove', async () => { await api.post(`/v1/admin/users/${api.seg(u.id)}/delete`, {}); await reload(); }, { cls: 'small danger', done: `${u.username} removed.`, confirmText: `Remove ${u.username} for good?` })),
-  ]);
-
+  await lists();
   screen('Users',
-    card('People', table('Users', ['Username', 'Email', 'Role', 'Projects', 'Status', 'Created', ''], rows)),
+    card('People', people),
+    card('Pending invitations', h('p', { class: 'muted small' }, 'An accepted invitation moves its person to People above, without reloading.'), pending),
     card('Invite someone', h('p', { class: 'muted small' }, 'They choose their own username and password and set up their authenticator.'), invite, inviteOut),
-    invites.length ? card('Invitations', table('Invitations', ['Email', 'Role', 'Status', 'Expires', ''],
-      invites.map((i) => [i.email, badge(i.role), i.status, when(i.expiresAt),
-        i.status === 'pending' ? action('Revoke', async () => { await api.post(`/v1/admin/users/invites/${api.seg(i.id)}/revoke`, {}); await reload(); }, { cls: 'small danger', done: 'Invitation revoked.' }) : ''])))
-      : null,
-    card('Create a user directly', createForm(projects, reload)));
+    card('Create a user directly', createForm(projects, lists)));
+  // While this page is open, pick up invitations accepted elsewhere. The timer ends itself once
+  // the page is gone (another page, sign-out).
+  const timer = setInterval(() => {
+    if (!people.isConnected) { clearInterval(timer); return; }
+    if (document.visibilityState === 'visible') lists().catch(() => {});
+  }, WATCH_MS);
 }
 
 function createForm(projects, reload) {

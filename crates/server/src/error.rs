@@ -95,6 +95,8 @@ impl From<CoreError> for ApiError {
             CoreError::Unavailable => Self::new(ErrorCode::Unavailable),
             CoreError::StepUpRequired => Self::new(ErrorCode::StepUpRequired),
             CoreError::SsoRequired => Self::new(ErrorCode::SsoRequired),
+            CoreError::WrongFactor => Self::new(ErrorCode::WrongFactor),
+            CoreError::CodeReused => Self::new(ErrorCode::CodeReused),
             CoreError::ProjectFrozen => Self::new(ErrorCode::ProjectFrozen),
             CoreError::SetupClosed => Self::new(ErrorCode::SetupClosed),
             CoreError::EnrollmentProofRequired => Self::new(ErrorCode::EnrollmentProofRequired),

@@ -306,3 +306,153 @@ async fn the_dashboard_is_served_with_a_strict_policy() {
     .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
 }
+
+// ---- issue 16: what the dashboard's shell relies on ----
+
+/// The audit records so far, read through the signed-in session.
+async fn audit_records(app: &App, cookie: &str, csrf: &str) -> Vec<Value> {
+    let (status, body, _) = send(
+        app,
+        browser(
+            "POST",
+            "/v1/admin/audit/query",
+            Some(cookie),
+            Some(csrf),
+            json!({"limit": 500}),
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    body["records"].as_array().unwrap().clone()
+}
+
+#[tokio::test]
+async fn opening_the_dashboard_on_a_fresh_vault_records_no_failure() {
+    let app = app().await;
+    // The dashboard's first request: who is signed in? Nobody, and nobody tried to be.
+    let (status, body, _) = send(
+        &app,
+        browser("GET", "/v1/auth/session", None, None, Value::Null),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
+    assert_eq!(body["code"], "authentication_failed", "the uniform 401");
+    let (cookie, csrf) = signed_in(&app).await;
+    let records = audit_records(&app, &cookie, &csrf).await;
+    let refused: Vec<&Value> = records.iter().filter(|r| r["result"] != "ok").collect();
+    assert!(
+        refused.is_empty(),
+        "a probe without a cookie is no authentication attempt: {refused:?}"
+    );
+    // A dead cookie is still judged and recorded like on any route.
+    let (status, _, _) = send(
+        &app,
+        browser(
+            "GET",
+            "/v1/auth/session",
+            Some("__Host-signet_session=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"),
+            None,
+            Value::Null,
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn a_setup_code_is_checked_without_being_spent() {
+    let app = app().await;
+    let check = |code: String| {
+        let req = browser(
+            "POST",
+            "/v1/auth/setup/check",
+            None,
+            None,
+            json!({ "code": code }),
+        );
+        let app = &app;
+        async move { send(app, req).await }
+    };
+    let (status, body, _) = check("x".repeat(43)).await;
+    assert_eq!((status, &body["valid"]), (StatusCode::OK, &json!(false)));
+    for _ in 0..2 {
+        let (status, body, _) = check(app.setup_code.clone()).await;
+        assert_eq!(
+            (status, &body["valid"]),
+            (StatusCode::OK, &json!(true)),
+            "checking spends nothing"
+        );
+    }
+    // Another site cannot probe it through a visitor's browser.
+    let mut cross = browser(
+        "POST",
+        "/v1/auth/setup/check",
+        None,
+        None,
+        json!({ "code": app.setup_code }),
+    );
+    cross
+        .headers_mut()
+        .insert("origin", "https://evil.example".parse().unwrap());
+    cross
+        .headers_mut()
+        .insert("sec-fetch-site", "cross-site".parse().unwrap());
+    assert_eq!(send(&app, cross).await.0, StatusCode::FORBIDDEN);
+    // The code still works once; afterwards the check says it is used.
+    let _ = signed_in(&app).await;
+    let (status, body, _) = check(app.setup_code.clone()).await;
+    assert_eq!((status, &body["valid"]), (StatusCode::OK, &json!(false)));
+}
+
+#[tokio::test]
+async fn a_wrong_current_password_keeps_the_session_and_is_audited() {
+    let app = app().await;
+    let (cookie, csrf) = signed_in(&app).await;
+    let (status, body, _) = send(
+        &app,
+        browser(
+            "POST",
+            "/v1/admin/account/password",
+            Some(&cookie),
+            Some(&csrf),
+            json!({"currentPassword": "not my password at all", "newPassword": "a brand new passphrase"}),
+        ),
+    )
+    .await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("wrong_factor")),
+        "{body}"
+    );
+    // Still signed in, and the session says what the role may do.
+    let (status, view, _) = send(
+        &app,
+        browser("GET", "/v1/auth/session", Some(&cookie), None, Value::Null),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{view}");
+    let permissions: Vec<&str> = view["permissions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p.as_str().unwrap())
+        .collect();
+    assert!(
+        permissions.contains(&"manage_owners") && permissions.contains(&"manage_tokens"),
+        "{permissions:?}"
+    );
+    assert_eq!(view["scoped"], false);
+    let records = audit_records(&app, &cookie, &csrf).await;
+    assert!(
+        records.iter().any(|r| r["action"] == "user_password_change"
+            && r["result"] == "denied"
+            && r["detail"] == "reason=bad_password"),
+        "{records:?}"
+    );
+    assert!(
+        !records
+            .iter()
+            .any(|r| r["action"] == "user_login" && r["result"] != "ok"),
+        "a wrong current password is no failed sign-in"
+    );
+}

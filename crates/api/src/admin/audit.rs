@@ -16,7 +16,12 @@ pub struct AuditQueryRequest {
     /// Only this actor's records.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub actor_id: Option<String>,
-    /// Only this action.
+    /// Only this person's records (a user id): under any of their operator keys and browser
+    /// sessions. Replaces `actorId`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub actor_user_id: Option<String>,
+    /// Only this action, or, when the text names no action exactly, every action containing
+    /// it (case ignored; `.`, `-` and spaces read as `_`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub action: Option<String>,
     /// Only this result: `ok`, `denied` or `failed`.
@@ -42,6 +47,13 @@ pub struct AuditRecordAnswer {
     pub actor_kind: String,
     /// The actor's id.
     pub actor_id: String,
+    /// Who the actor is, for people: the username behind an operator key or browser session,
+    /// or a machine's name; absent when nobody is known (anonymous, system, a removed user).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub actor_name: Option<String>,
+    /// The user behind an operator key or browser session, when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub actor_user_id: Option<String>,
     /// What happened: one of [`AuditAction`](crate::audit::AuditAction)'s texts (text, so a
     /// newer server's actions still read).
     pub action: String,

@@ -140,6 +140,10 @@ pub struct VersionAnswer {
     pub field_names: Option<Vec<String>>,
     /// The operator that wrote it.
     pub created_by: String,
+    /// The person behind `created_by` (a username; a machine's name for a rotation its agent
+    /// confirmed), when known: for people, next to the raw id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub created_by_name: Option<String>,
     /// Unix ms.
     pub created_at: i64,
 }

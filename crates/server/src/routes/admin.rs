@@ -838,7 +838,11 @@ async fn audit_query(
         until_ms: q.until_ms,
         limit: q.limit.unwrap_or(100),
     };
-    let records = s.signet.audit().audit_list(&call.operator, &filter).await?;
+    let records = s
+        .signet
+        .audit()
+        .audit_search(&call.operator, &filter, q.actor_user_id.as_deref())
+        .await?;
     Ok(Json(AuditRecordsAnswer {
         records: records.into_iter().map(answer::audit_record).collect(),
     }))

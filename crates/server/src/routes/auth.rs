@@ -11,8 +11,8 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use signet_api::admin::operator::LogoutAnswer;
 use signet_api::auth::{
-    CliLoginAnswer, CliLoginRequest, NewAccountAnswer, SessionLoginRequest, SetupRequest,
-    SetupStateAnswer, StepUpAnswer, StepUpRequest,
+    CliLoginAnswer, CliLoginRequest, NewAccountAnswer, SessionLoginRequest, SetupCheckAnswer,
+    SetupCheckRequest, SetupRequest, SetupStateAnswer, StepUpAnswer, StepUpRequest,
 };
 use signet_api::route;
 use signet_core::account::{LoginAttempt, NewOwner, Password, SecondFactor};
@@ -88,6 +88,7 @@ pub(crate) fn browser_routes() -> Router<AppState> {
         .route(route::auth::SESSION, get(session).post(session_login))
         .route(route::auth::SESSION_LOGOUT, post(session_logout))
         .route(route::auth::STEP_UP, post(step_up))
+        .route(route::auth::SETUP_CHECK, post(setup_check))
 }
 
 /// An unauthenticated browser POST: same-origin checked, body read into zeroizing memory (it
@@ -128,6 +129,19 @@ async fn setup(State(s): State<AppState>, req: Request<Body>) -> ApiResult<Json<
     Ok(Json(answer::new_account(e)))
 }
 
+/// Whether the setup link's code still works, so the page can say "already used" before the
+/// person fills in the form (issue 16, bug 8). Spends nothing.
+async fn setup_check(
+    State(s): State<AppState>,
+    req: Request<Body>,
+) -> ApiResult<Json<SetupCheckAnswer>> {
+    let (_parts, body, ip) = browser_post(&s, req).await?;
+    let b: SetupCheckRequest = json(&body)?;
+    Ok(Json(SetupCheckAnswer {
+        valid: s.signet.sessions().setup_code_live(&b.code, ip).await?,
+    }))
+}
+
 /// Answers a fresh session: its view as JSON and the cookie.
 pub(crate) fn session_response(s: &AppState, opened: OpenedSession) -> ApiResult<Response> {
     let cookie = s
@@ -159,19 +173,28 @@ async fn session_login(State(s): State<AppState>, req: Request<Body>) -> ApiResu
     session_response(&s, opened)
 }
 
+/// Who is signed in. Without a session cookie nobody is, and nobody tried to be: the dashboard
+/// asks this on every first load, so the answer is the uniform 401 and no authentication-failure
+/// record (issue 16, bug 14: a fresh vault's first record was a failure caused by opening the
+/// dashboard). A cookie is judged like on any other route: a dead one is a recorded failure.
 async fn session(
     State(s): State<AppState>,
-    call: OperatorCall,
+    req: Request<Body>,
 ) -> ApiResult<Json<signet_api::auth::SessionAnswer>> {
-    let secret = call
-        .session_secret
-        .as_ref()
+    let (parts, _body) = req.into_parts();
+    let secret = s
+        .web
+        .session_secret(&parts.headers)
         .ok_or_else(|| ApiError::new(ErrorCode::AuthenticationFailed))?;
-    let view = s
+    s.web.check_same_origin(&parts, Some(&secret))?;
+    let ip = crate::extract::client_ip(&s, crate::extract::peer_of(&parts), &parts.headers);
+    let operator = s
         .signet
         .sessions()
-        .session_view(secret, &call.operator)
+        .authenticate_session(&secret, ip)
         .await?;
+    crate::metrics::note_principal(crate::metrics::Principal::Operator(operator.id));
+    let view = s.signet.sessions().session_view(&secret, &operator).await?;
     Ok(Json(answer::session(view)))
 }
 

@@ -77,6 +77,7 @@ pub(crate) fn version(v: VersionView) -> VersionAnswer {
         kind: v.kind.to_owned(),
         field_names: v.field_names,
         created_by: v.created_by,
+        created_by_name: v.created_by_name,
         created_at: v.created_at,
     }
 }
@@ -175,6 +176,12 @@ pub(crate) fn audit_record(r: AuditView) -> AuditRecordAnswer {
         result: r.result.to_owned(),
         detail: r.detail,
         hash: r.hash,
+        actor_name: r.actor.as_ref().map(|a| a.name.clone()),
+        actor_user_id: r
+            .actor
+            .as_ref()
+            .and_then(|a| a.user_id.as_ref())
+            .map(ToString::to_string),
         evidence: r.evidence.map(|e| AuditEvidenceAnswer {
             method: e.method.clone(),
             path: e.path.clone(),
@@ -315,6 +322,8 @@ pub(crate) fn session(v: SessionView) -> SessionAnswer {
         expires_at: v.expires_at,
         idle_timeout_ms: v.idle_timeout_ms,
         step_up_until: v.step_up_until,
+        permissions: v.permissions.into_iter().map(str::to_owned).collect(),
+        scoped: v.scoped,
     }
 }
 

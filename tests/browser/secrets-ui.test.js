@@ -1,0 +1,168 @@
+// Secrets in the dashboard as a new user meets them (issue 16): names with spaces and empty
+// values refused next to their field (never rewritten), field names that Chromium itself checks,
+// a version history naming its authors and changed fields, a .env file imported from a real
+// upload with its names previewed and its values never shown, and type-the-name confirmation
+// for deleting a project and purging it from the trash.
+
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { startServer, launch, newPage, setupOwner, login, pageFetch, go } from './harness.js';
+
+let server;
+let browser;
+let page;
+let owner;
+let projectId;
+// Every console error, not only CSP ones: an invalid `pattern` is reported there.
+const consoleErrors = [];
+
+before(async () => {
+  server = await startServer();
+  browser = await launch();
+  page = await newPage(browser);
+  page.on('console', (m) => { if (m.type() === 'error') consoleErrors.push(m.text()); });
+  owner = await setupOwner(page, server);
+  await login(page, server, owner);
+  const p = await pageFetch(page, 'POST', '/v1/admin/projects', { name: 'payments' });
+  assert.equal(p.status, 200, p.text);
+  projectId = p.json.id;
+});
+
+after(async () => {
+  await browser?.close();
+  await server?.stop();
+});
+
+async function secretNames() {
+  const r = await pageFetch(page, 'POST', '/v1/admin/secrets/query', { projectId });
+  return r.json.secrets.map((s) => s.name);
+}
+
+async function openSecrets() {
+  // Through the overview, so the page renders afresh even when it was the last one shown.
+  await page.goto(`${server.url}/#/`);
+  await page.getByRole('heading', { name: 'Overview', level: 1 }).waitFor();
+  await page.goto(`${server.url}/#/secrets/${projectId}`);
+  await page.getByRole('heading', { name: 'Secrets', level: 1, exact: true }).waitFor();
+}
+
+test('a name with spaces and an empty value are refused next to their field; nothing is created', async () => {
+  await openSecrets();
+  const name = page.locator('#secret-name');
+  await name.fill('db creds');
+  await page.getByLabel('Value').fill('s3cret-value');
+  await page.getByRole('button', { name: 'Create secret' }).click();
+  assert.equal(await name.getAttribute('aria-invalid'), 'true');
+  const errId = (await name.getAttribute('aria-describedby')).split(' ').find((id) => id.endsWith('-error'));
+  assert.match(await page.locator(`[id="${errId}"]`).textContent(), /No spaces.*DB_CREDS/);
+  assert.deepEqual(await secretNames(), [], 'nothing was created, under any name');
+
+  await name.fill('DB_CREDS');
+  await page.getByLabel('Value').fill('');
+  await page.getByRole('button', { name: 'Create secret' }).click();
+  assert.equal(await page.getByLabel('Value').getAttribute('aria-invalid'), 'true');
+  assert.equal(await name.getAttribute('aria-invalid'), null, 'the name is fine now');
+  assert.deepEqual(await secretNames(), []);
+
+  await page.getByLabel('Value').fill('s3cret-value');
+  await page.getByRole('button', { name: 'Create secret' }).click();
+  await page.locator('tr', { hasText: 'DB_CREDS' }).waitFor();
+  assert.deepEqual(await secretNames(), ['DB_CREDS']);
+  // Where someone would look for a reveal button, the page says why there is none.
+  await page.locator('#no-reveal', { hasText: 'No value is ever shown here' }).waitFor();
+  assert.equal(await page.getByText('s3cret-value').count(), 0);
+  assert.deepEqual(page.problems, []);
+});
+
+test('Chromium checks field names itself: an invalid one is flagged, with no console error', async () => {
+  await openSecrets();
+  await page.locator('#secret-name').fill('STRIPE');
+  await page.locator('#secret-type').selectOption('structured');
+  const fname = page.getByLabel('Field name');
+  await fname.fill('secret key');
+  // The browser compiled the pattern (with the `v` flag) and applied it.
+  assert.equal(await fname.evaluate((el) => el.validity.patternMismatch), true, 'a name with a space fails the pattern');
+  await fname.fill('secret_key-1.x');
+  assert.equal(await fname.evaluate((el) => el.validity.patternMismatch), false, 'a good name passes');
+  await fname.fill('secret key');
+  await page.getByLabel('Field value').fill('sk_1');
+  await page.getByRole('button', { name: 'Create secret' }).click();
+  assert.equal(await fname.getAttribute('aria-invalid'), 'true');
+  assert.deepEqual(await secretNames(), ['DB_CREDS']);
+  assert.deepEqual(consoleErrors.filter((e) => /pattern/i.test(e)), [], 'no invalid-pattern console error');
+
+  // "Add field" keeps its own width.
+  const add = page.getByRole('button', { name: 'Add field' });
+  const [addBox, formBox] = await Promise.all([add.boundingBox(), page.locator('form.stack').filter({ has: add }).boundingBox()]);
+  assert.ok(addBox.width < formBox.width / 2, `Add field is ${addBox.width}px in a ${formBox.width}px form`);
+  assert.deepEqual(page.problems, []);
+});
+
+test('version history names its author and the fields that changed, never a value', async () => {
+  const made = await pageFetch(page, 'POST', '/v1/admin/secrets', { projectId, name: 'STRIPE', fields: { publishable_key: 'pk_v1' } });
+  assert.equal(made.status, 200, made.text);
+  const up = await pageFetch(page, 'POST', `/v1/admin/secrets/${made.json.id}/update`,
+    { baseVersion: 1, keepFields: ['publishable_key'], removeFields: [], fields: { secret_key: 'sk_v2' } });
+  assert.equal(up.status, 200, up.text);
+  await openSecrets();
+  await page.locator('tr', { hasText: 'STRIPE' }).getByRole('button', { name: 'Versions of STRIPE' }).click();
+  const dialog = page.getByRole('dialog', { name: 'Versions of STRIPE' });
+  const v2 = dialog.getByRole('row').filter({ has: page.getByRole('rowheader', { name: '2', exact: true }) });
+  await v2.getByText('Added secret_key').waitFor();
+  await v2.getByText(owner.username, { exact: true }).waitFor();
+  assert.equal(await dialog.getByText(/pk_v1|sk_v2/).count(), 0, 'no value in the history');
+  await dialog.getByRole('button', { name: 'Close' }).click();
+  assert.deepEqual(page.problems, []);
+});
+
+test('a .env file is imported from a real upload: names previewed, values never shown back', async () => {
+  const file = join(server.root, 'app.env');
+  writeFileSync(file, [
+    '# the app',
+    'export API_URL=https://api.example.test',
+    'SESSION_KEY="multi-value-91ab"',
+    "QUOTED='single quoted 44'",
+    'DB_CREDS=already-there',
+    'EMPTY=',
+    'bad name=x',
+    '',
+  ].join('\n'));
+  await openSecrets();
+  await page.locator('#env-file').setInputFiles(file);
+  const preview = page.locator('#env-preview');
+  await preview.locator('tr', { hasText: 'API_URL' }).getByText('will be created').waitFor();
+  await preview.locator('tr', { hasText: 'DB_CREDS' }).getByText('exists already').waitFor();
+  await preview.locator('tr', { hasText: 'EMPTY' }).getByText('empty value').waitFor();
+  assert.equal(await preview.getByText(/example\.test|multi-value|single quoted/).count(), 0, 'the preview shows names only');
+  await page.getByRole('button', { name: 'Import 3 secrets into payments' }).click();
+  await page.locator('#status', { hasText: 'Imported 3 secrets' }).waitFor();
+  assert.deepEqual((await secretNames()).sort(), ['API_URL', 'DB_CREDS', 'QUOTED', 'SESSION_KEY', 'STRIPE']);
+  assert.equal(await page.getByText(/example\.test|multi-value|single quoted/).count(), 0);
+  assert.deepEqual(page.problems, []);
+});
+
+test('deleting a project and purging it take its name typed on a button that names it', async () => {
+  const p = await pageFetch(page, 'POST', '/v1/admin/projects', { name: 'scratch' });
+  assert.equal(p.status, 200, p.text);
+  await go(page, 'Projects');
+  await page.getByRole('button', { name: 'Delete project scratch' }).click();
+  const dialog = page.getByRole('dialog', { name: 'Delete project scratch' });
+  const confirm = dialog.getByRole('button', { name: 'Delete project scratch' });
+  assert.ok(await confirm.isDisabled());
+  await dialog.getByLabel('Type scratch to confirm').fill('scratch');
+  await confirm.click();
+  await page.locator('#status', { hasText: 'scratch moved to the trash' }).waitFor();
+
+  await go(page, 'Trash');
+  await page.getByRole('button', { name: 'Purge project scratch' }).click();
+  const purge = page.getByRole('dialog', { name: 'Purge project scratch' });
+  const purgeButton = purge.getByRole('button', { name: 'Purge project scratch' });
+  await purge.getByLabel('Type scratch to confirm').fill('scratc');
+  assert.ok(await purgeButton.isDisabled());
+  await purge.getByLabel('Type scratch to confirm').fill('scratch');
+  await purgeButton.click();
+  await page.locator('#status', { hasText: 'Purged the project scratch' }).waitFor();
+  assert.deepEqual(page.problems, []);
+});
