@@ -250,7 +250,12 @@ pub struct FileConfig {
     pub root_key_passphrase_fd: Option<i32>,
     /// The systemd credential holding the passphrase, read from `$CREDENTIALS_DIRECTORY`
     /// (default `signet-root-passphrase`).
-    #[arg(long, env = "SIGNET_ROOT_KEY_PASSPHRASE_CREDENTIAL", value_name = "NAME", hide_env_values = true)]
+    #[arg(
+        long,
+        env = "SIGNET_ROOT_KEY_PASSPHRASE_CREDENTIAL",
+        value_name = "NAME",
+        hide_env_values = true
+    )]
     pub root_key_passphrase_credential: Option<String>,
     /// A root key file sealed by a PKCS#11 token (`signet unseal init|seal --pkcs11`).
     #[arg(long, env = "SIGNET_ROOT_KEY_PKCS11_FILE", value_name = "PATH")]
@@ -266,7 +271,12 @@ pub struct FileConfig {
     pub pkcs11_pin_env: Option<String>,
     /// The systemd credential holding the token's user PIN (default `signet-pkcs11-pin`), used
     /// when neither `pkcs11_pin_file` nor `pkcs11_pin_env` is set.
-    #[arg(long, env = "SIGNET_PKCS11_PIN_CREDENTIAL", value_name = "NAME", hide_env_values = true)]
+    #[arg(
+        long,
+        env = "SIGNET_PKCS11_PIN_CREDENTIAL",
+        value_name = "NAME",
+        hide_env_values = true
+    )]
     pub pkcs11_pin_credential: Option<String>,
 }
 

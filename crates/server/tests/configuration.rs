@@ -163,7 +163,10 @@ fn sample(kind: &str, i: usize) -> (String, String, Value) {
             )
         }
         "DEVICES" => {
-            let list = [format!("file:/srv/audit-{i}.jsonl"), "stdout,best-effort".to_owned()];
+            let list = [
+                format!("file:/srv/audit-{i}.jsonl"),
+                "stdout,best-effort".to_owned(),
+            ];
             (
                 list.join(";"),
                 format!("[{:?}, {:?}]", list[0], list[1]),
