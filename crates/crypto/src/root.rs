@@ -129,14 +129,17 @@ impl RootKey {
         })
     }
 
-    /// From raw bytes (an unsealed key file).
+    /// From raw bytes (an unsealed key file): an unseal key, generation 0.
     pub(crate) fn from_bytes(bytes: [u8; 32]) -> Self {
-        Self(Zeroizing::new(bytes))
+        Self {
+            key: Zeroizing::new(bytes),
+            generation: 0,
+        }
     }
 
     /// The raw bytes, for sealing.
     pub(crate) fn as_bytes(&self) -> &[u8; 32] {
-        &self.0
+        &self.key
     }
 
     /// The file form.
