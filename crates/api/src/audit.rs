@@ -180,9 +180,6 @@ vocabulary! {
         /// A root key generation nothing refers to any more was retired: its sealed copy is
         /// gone from the store. `detail` names the generation (`generation=0`).
         RootKeyRetire = "root_key_retire";
-        /// A project's key was replaced and every version's data key re-wrapped under the new
-        /// one. `target` is the project.
-        ProjectKeyRotate = "project_key_rotate";
         /// An encrypted backup was taken; `detail` holds the backup's manifest id. Appended
         /// just before the snapshot, so the backup holds it.
         BackupCreate = "backup_create";

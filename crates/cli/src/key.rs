@@ -5,6 +5,7 @@
 
 use std::process::ExitCode;
 
+use signet_client::admin::keys::Keys;
 use signet_client::api::admin::keys::RootRotationAnswer;
 
 use crate::identity::OperatorOpts;
@@ -46,7 +47,7 @@ pub async fn run(args: KeyArgs, json: bool) -> anyhow::Result<ExitCode> {
     let client = args.opts.client()?;
     match args.command {
         KeyCommand::Status => {
-            let status = client.keys().root_status().await?;
+            let status = Keys::of(&client).root_status().await?;
             if json {
                 output::json(&status)?;
                 return Ok(ExitCode::SUCCESS);
@@ -72,7 +73,7 @@ pub async fn run(args: KeyArgs, json: bool) -> anyhow::Result<ExitCode> {
             let mut start = !resume;
             let mut total = 0u64;
             let last: RootRotationAnswer = loop {
-                let r = client.keys().rotate_root(start).await?;
+                let r = Keys::of(&client).rotate_root(start).await?;
                 start = false;
                 total += r.rewrapped;
                 // Progress goes to stderr, one line per call, so stdout stays the result alone
@@ -101,7 +102,7 @@ pub async fn run(args: KeyArgs, json: bool) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         KeyCommand::RetireRoot { generation } => {
-            let r = client.keys().retire_root(generation).await?;
+            let r = Keys::of(&client).retire_root(generation).await?;
             if json {
                 output::json(&r)?;
             } else {

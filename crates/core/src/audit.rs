@@ -16,7 +16,7 @@ use base64::Engine as _;
 use sha2::{Digest, Sha256};
 use signet_api::audit::AuditAction;
 use signet_proto::PublicKey;
-use signet_proto::archive::{ArchivedRecord, Checkpoint, CheckpointParts, Evidence};
+use signet_proto::archive::{Checkpoint, CheckpointParts};
 use signet_store::{
     ActorKind, AuditChain, AuditCheckpoint, AuditEvent, AuditFilter, AuditRecord, AuditResult,
     SignedEvidence,
@@ -24,6 +24,8 @@ use signet_store::{
 
 use crate::actor::{ActorName, ActorNames};
 pub use crate::chain::ChainKey;
+use crate::chain::archived;
+pub use crate::chain::evidence;
 use crate::context::Context;
 use crate::journal::Actor;
 use crate::principal::AuthedOperator;
@@ -241,25 +243,59 @@ impl AuditLog {
     }
 }
 
+/// Audit devices (`crate::audit_device`): where records go besides the store.
+impl AuditLog {
+    /// Sends every audit record from now on to `devices` too. Called once by the composition
+    /// root, before serving.
+    pub async fn set_devices(
+        &self,
+        devices: Vec<Arc<dyn crate::audit_device::AuditDevice>>,
+    ) -> CoreResult<()> {
+        self.cx.set_audit_devices(devices).await
+    }
+
+    /// Writes the records the audit devices lack (those audited writes committed with their
+    /// change, and other replicas' records). `Err(Unavailable)` when a required device cannot
+    /// take them: the server answers the request that wrote them 503.
+    pub async fn flush_devices(&self) -> CoreResult<()> {
+        self.cx.flush_devices(None).await
+    }
+
+    /// Failed writes so far per audit device name, for the metrics scrape.
+    pub fn device_failures(&self) -> Vec<(String, u64)> {
+        self.cx.device_failures()
+    }
+}
+
 /// Host-side commands (`signet backup`, `signet restore`), run by whoever holds the server's
 /// files rather than by an authenticated operator: their records name the system as actor and
 /// `local` as source, like `signet server create-owner`'s.
 impl AuditLog {
-    /// Appends one record about a host-side command (`BackupCreate`, `BackupRestore`) through
-    /// the journal, so it is chained like any other. Fails closed: a command that could not
-    /// record itself must not go on.
-    pub async fn record_host_action(
-        &self,
-        action: AuditAction,
-        target: &str,
-        detail: &str,
-    ) -> CoreResult<()> {
+    /// Records that a backup is being taken (`backup_create`), before its snapshot is read, so
+    /// the backup holds its own record. Fails closed: a backup that could not record itself must
+    /// not go on.
+    pub async fn record_backup(&self, manifest_id: &str) -> CoreResult<()> {
+        self.record_host_action(AuditAction::BackupCreate, manifest_id)
+            .await
+    }
+
+    /// Records that this store was restored from a backup (`backup_restore`), after its chain
+    /// was checked.
+    pub async fn record_restore(&self, manifest_id: &str) -> CoreResult<()> {
+        self.record_host_action(AuditAction::BackupRestore, manifest_id)
+            .await
+    }
+
+    /// One record about a host-side command, through the journal, so it is chained like any
+    /// other. The actions are named by the two methods above only: the server cannot make core
+    /// write any other action as the system.
+    async fn record_host_action(&self, action: AuditAction, manifest_id: &str) -> CoreResult<()> {
         let e = self.cx.event(
             &Actor::new(ActorKind::System, "", "local"),
             action,
-            target,
+            "",
             AuditResult::Ok,
-            detail,
+            &format!("manifest={manifest_id}"),
         );
         self.cx.journal(vec![e], Vec::new()).await
     }
@@ -607,37 +643,6 @@ fn checkpoint_file(cp: &AuditCheckpoint, public_key: &str) -> Checkpoint {
         public_key: public_key.to_owned(),
         signature: base64::engine::general_purpose::STANDARD.encode(cp.signature),
     }
-}
-
-/// A record as a segment line.
-pub(crate) fn archived(r: &AuditRecord) -> ArchivedRecord {
-    let e = &r.event;
-    ArchivedRecord {
-        seq: r.seq,
-        ts: e.ts_ms,
-        actor_kind: e.actor_kind.as_str().to_owned(),
-        actor_id: e.actor_id.clone(),
-        action: e.action.clone(),
-        target: e.target.clone(),
-        source_ip: e.source_ip.clone(),
-        result: e.result.as_str().to_owned(),
-        detail: e.detail.clone(),
-        prev_hash: hex::encode(r.prev_hash),
-        hash: hex::encode(r.hash),
-        evidence: e.evidence.as_deref().map(evidence),
-    }
-}
-
-/// Evidence in the archive's (and the listing's) form.
-pub fn evidence(ev: &SignedEvidence) -> Evidence {
-    Evidence::from_parts(
-        &ev.method,
-        &ev.path,
-        ev.timestamp,
-        &ev.nonce,
-        &ev.body_sha256,
-        &ev.signature,
-    )
 }
 
 impl AuditLog {

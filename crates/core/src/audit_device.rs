@@ -128,7 +128,7 @@ impl Context {
             };
             let full = page.len() >= PAGE as usize;
             let lines: Arc<Vec<AuditLine>> =
-                Arc::new(page.iter().map(crate::audit::archived).collect());
+                Arc::new(page.iter().map(crate::chain::archived).collect());
             for (f, stalled) in followers.iter().zip(stalled.iter_mut()) {
                 let next = f.next.load(Ordering::Relaxed);
                 if next > last || *stalled {
@@ -303,7 +303,7 @@ mod tests {
         };
         let prev = [9u8; 32];
         let hash = chain.link(&prev, 5, &event);
-        crate::audit::archived(&AuditRecord {
+        crate::chain::archived(&AuditRecord {
             seq: 5,
             event,
             prev_hash: prev,

@@ -9,7 +9,8 @@
 //! record with evidence.
 
 use signet_crypto::AuditKey;
-use signet_store::{AuditChain, AuditEvent};
+use signet_proto::archive::{ArchivedRecord, Evidence};
+use signet_store::{AuditChain, AuditEvent, AuditRecord, SignedEvidence};
 
 /// Links records with the root-derived audit key.
 pub struct ChainKey(AuditKey);
@@ -49,6 +50,37 @@ impl AuditChain for ChainKey {
     fn link(&self, prev: &[u8; 32], seq: u64, event: &AuditEvent) -> [u8; 32] {
         self.0.link(prev, &encode(seq, event))
     }
+}
+
+/// A record as a segment line.
+pub(crate) fn archived(r: &AuditRecord) -> ArchivedRecord {
+    let e = &r.event;
+    ArchivedRecord {
+        seq: r.seq,
+        ts: e.ts_ms,
+        actor_kind: e.actor_kind.as_str().to_owned(),
+        actor_id: e.actor_id.clone(),
+        action: e.action.clone(),
+        target: e.target.clone(),
+        source_ip: e.source_ip.clone(),
+        result: e.result.as_str().to_owned(),
+        detail: e.detail.clone(),
+        prev_hash: hex::encode(r.prev_hash),
+        hash: hex::encode(r.hash),
+        evidence: e.evidence.as_deref().map(evidence),
+    }
+}
+
+/// Evidence in the archive's (and the listing's) form.
+pub fn evidence(ev: &SignedEvidence) -> Evidence {
+    Evidence::from_parts(
+        &ev.method,
+        &ev.path,
+        ev.timestamp,
+        &ev.nonce,
+        &ev.body_sha256,
+        &ev.signature,
+    )
 }
 
 #[cfg(test)]

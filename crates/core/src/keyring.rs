@@ -209,7 +209,7 @@ pub struct RootRotation {
     pub more: bool,
 }
 
-/// Root key rotation and retirement: `signet.keys()`.
+/// Root key rotation and retirement: `Keys::of(&signet)`.
 #[derive(Clone)]
 pub struct Keys {
     /// The shared store, keys, clock, audit writer and permission checks.

@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use signet_core::auth::AuthedOperator;
+use signet_core::keyring::Keys;
 use signet_core::principal::SessionGrant;
 use signet_core::{Conflict, CoreError, Signet, SignetConfig, SystemClock};
 use signet_crypto::RootKey;
@@ -93,7 +94,7 @@ async fn rotate(signet: &Signet, op: &AuthedOperator) -> (usize, u64) {
     let mut start = true;
     let (mut calls, mut total) = (0, 0);
     loop {
-        let r = signet.keys().rotate_root(op, start).await.unwrap();
+        let r = Keys::of(&signet).rotate_root(op, start).await.unwrap();
         start = false;
         calls += 1;
         total += r.rewrapped;
@@ -137,7 +138,7 @@ async fn a_replica_that_missed_the_rotation_reads_and_seals_under_the_new_genera
     let p = pair().await;
     // B has read under generation 0: its caches and keyring know only that one.
     assert_eq!(read(&p.b, &p.reader).await.as_deref(), Ok("v"));
-    let status = p.a.keys().root_status(&p.op).await.unwrap();
+    let status = Keys::of(&p.a).root_status(&p.op).await.unwrap();
     assert_eq!(status.len(), 1);
     assert!(status[0].current && status[0].generation == 0 && status[0].project_keys == 1);
 
@@ -154,14 +155,14 @@ async fn a_replica_that_missed_the_rotation_reads_and_seals_under_the_new_genera
     let rec = p.store.project(&made.id).await.unwrap().unwrap();
     assert_eq!(rec.root_generation, 1);
 
-    let status = p.b.keys().root_status(&p.op).await.unwrap();
+    let status = Keys::of(&p.b).root_status(&p.op).await.unwrap();
     let counts: Vec<_> = status
         .iter()
         .map(|g| (g.generation, g.current, g.project_keys))
         .collect();
     assert_eq!(counts, [(0, false, 0), (1, true, 2)]);
 
-    p.b.keys().retire_root(&p.op, 0).await.unwrap();
+    Keys::of(&p.b).retire_root(&p.op, 0).await.unwrap();
     assert_eq!(read(&p.a, &p.reader).await.as_deref(), Ok("v"));
     assert_eq!(read(&p.b, &p.reader).await.as_deref(), Ok("v"));
 
@@ -183,7 +184,7 @@ async fn retiring_is_refused_while_referenced_or_current() {
     for name in ["two", "three"] {
         p.a.secrets().create_project(&p.op, name).await.unwrap();
     }
-    let keys = p.a.keys();
+    let keys = Keys::of(&p.a);
     assert_eq!(
         keys.retire_root(&p.op, 0).await,
         Err(CoreError::Conflict(Conflict::RootGenerationCurrent))
@@ -285,17 +286,17 @@ async fn only_owners_with_a_fresh_second_factor_rotate_or_retire() {
             ..p.op.clone()
         };
         assert_eq!(
-            p.a.keys().rotate_root(&who, true).await,
+            Keys::of(&p.a).rotate_root(&who, true).await,
             Err(CoreError::Forbidden),
             "{role:?}"
         );
         assert_eq!(
-            p.a.keys().retire_root(&who, 0).await,
+            Keys::of(&p.a).retire_root(&who, 0).await,
             Err(CoreError::Forbidden),
             "{role:?}"
         );
         assert_eq!(
-            p.a.keys().root_status(&who).await.map(drop),
+            Keys::of(&p.a).root_status(&who).await.map(drop),
             Err(CoreError::Forbidden),
             "{role:?}"
         );
@@ -308,11 +309,11 @@ async fn only_owners_with_a_fresh_second_factor_rotate_or_retire() {
         ..p.op.clone()
     };
     assert_eq!(
-        p.a.keys().rotate_root(&stale, true).await,
+        Keys::of(&p.a).rotate_root(&stale, true).await,
         Err(CoreError::StepUpRequired)
     );
     // Nothing rotated: still one generation, and every refusal is on record.
-    assert_eq!(p.a.keys().root_status(&p.op).await.unwrap().len(), 1);
+    assert_eq!(Keys::of(&p.a).root_status(&p.op).await.unwrap().len(), 1);
     let denied = records(&p.store, "root_key_rotate")
         .await
         .into_iter()

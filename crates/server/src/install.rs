@@ -402,7 +402,8 @@ pub async fn attach_audit_devices(
     let devices = crate::audit_device::Devices::open(specs)
         .map_err(|e| InstallError::AuditDevice(e.to_string()))?;
     signet
-        .set_audit_devices(devices.all.clone())
+        .audit()
+        .set_devices(devices.all.clone())
         .await
         .map_err(|_| InstallError::Store("(reading the audit head)".to_owned()))?;
     Ok(devices)
@@ -835,11 +836,7 @@ pub async fn backup_snapshot(
     .map_err(InstallError::from)?;
     signet
         .audit()
-        .record_host_action(
-            signet_api::audit::AuditAction::BackupCreate,
-            "",
-            &format!("manifest={manifest_id}"),
-        )
+        .record_backup(manifest_id)
         .await
         .map_err(|_| BackupError::Audit("backup", url.clone()))?;
     watch.step("reading a snapshot");
@@ -976,11 +973,7 @@ pub async fn restore(
     }
     signet
         .audit()
-        .record_host_action(
-            signet_api::audit::AuditAction::BackupRestore,
-            "",
-            &format!("manifest={manifest_id}"),
-        )
+        .record_restore(manifest_id)
         .await
         .map_err(|_| BackupError::Audit("restore", url.clone()))?;
     let head = store.audit_head().await.map_err(store_err("cannot read"))?;

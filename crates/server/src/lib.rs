@@ -285,7 +285,7 @@ async fn flush_audit_devices(
     next: Next,
 ) -> Response {
     let resp = next.run(req).await;
-    match state.signet.flush_audit_devices().await {
+    match state.signet.audit().flush_devices().await {
         Ok(()) => resp,
         Err(_) => ApiError::new(ErrorCode::Unavailable).into_response(),
     }
@@ -507,7 +507,7 @@ pub async fn run(
         loop {
             tick.tick().await;
             // A failing device is logged (once a minute) and counted by core.
-            let _ = signet.flush_audit_devices().await;
+            let _ = signet.audit().flush_devices().await;
         }
     });
     let signet = state.signet.clone();
@@ -533,7 +533,7 @@ pub async fn run(
     if let Err(e) = signet.audit().flush_auth_failures(true).await {
         tracing::warn!(error = %e, "writing counted authentication failures at shutdown failed");
     }
-    if signet.flush_audit_devices().await.is_err() {
+    if signet.audit().flush_devices().await.is_err() {
         tracing::warn!("a required audit device lacks the last records at shutdown");
     }
     result

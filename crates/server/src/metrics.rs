@@ -423,7 +423,7 @@ impl Collector for Scrape {
                 None,
                 MetricType::Counter,
             )?;
-            for (name, n) in self.signet.audit_device_failures() {
+            for (name, n) in self.signet.audit().device_failures() {
                 let labels = [("device", name.as_str())];
                 m.encode_family(&labels)?
                     .encode_counter::<NoLabelSet, _, u64>(&n, None)?;

@@ -486,7 +486,7 @@ fn softhsm_token(dir: &Path, label: &str, pin: &str) -> Option<PathBuf> {
 fn a_pkcs11_sealed_key_opens_only_with_the_token_and_its_pin() {
     let mut f = Fixture::new();
     let hsm = f.server.root.path().join("hsm");
-    let Some(conf) = softhsm_token(&hsm, "signet-test", "4321") else {
+    let Some(conf) = softhsm_token(&hsm, "signet-test", "pin-right-Qz4k") else {
         return;
     };
     let conf = conf.display().to_string();
@@ -494,7 +494,10 @@ fn a_pkcs11_sealed_key_opens_only_with_the_token_and_its_pin() {
     f.server.stop();
     let plain = f.server.data_dir.join("root.key");
     let sealed = f.server.data_dir.join("root.key.p11");
-    let env = [("SOFTHSM2_CONF", conf.as_str()), ("TOKEN_PIN", "4321")];
+    let env = [
+        ("SOFTHSM2_CONF", conf.as_str()),
+        ("TOKEN_PIN", "pin-right-Qz4k"),
+    ];
     let out = unseal_cmd(
         &[
             "seal",
@@ -540,7 +543,7 @@ fn a_pkcs11_sealed_key_opens_only_with_the_token_and_its_pin() {
 
     f.server.env = vec![
         ("SOFTHSM2_CONF".into(), conf.clone()),
-        ("TOKEN_PIN".into(), "9999".into()),
+        ("TOKEN_PIN".into(), "pin-wrong-Xv7j".into()),
     ];
     let log = f
         .server
@@ -548,7 +551,7 @@ fn a_pkcs11_sealed_key_opens_only_with_the_token_and_its_pin() {
         .expect_err("a wrong PIN is refused");
     assert!(log.contains("wrong PIN"), "unclear: {log}");
     assert!(
-        !log.contains("9999") && !log.contains("4321"),
+        !log.contains("pin-wrong-Xv7j") && !log.contains("pin-right-Qz4k"),
         "a PIN leaked: {log}"
     );
     std::fs::write(&f.server.log_path, "").unwrap();

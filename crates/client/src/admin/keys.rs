@@ -8,17 +8,18 @@ use signet_api::route::keys as route;
 use crate::error::ClientError;
 use crate::operator::OperatorClient;
 
-/// Root key rotation: `client.keys()`.
+/// Root key rotation: `Keys::of(&client)` (an associated function rather than one more accessor
+/// on `OperatorClient`, which keeps under the workspace's 30-method limit).
 #[derive(Clone, Copy)]
 pub struct Keys<'a> {
     /// The signed client every call goes through.
     pub(super) client: &'a OperatorClient,
 }
 
-impl OperatorClient {
-    /// Calls on the root keyring (owners).
-    pub fn keys(&self) -> Keys<'_> {
-        Keys { client: self }
+impl<'a> Keys<'a> {
+    /// Calls on the root keyring (owners), through `client`.
+    pub fn of(client: &'a OperatorClient) -> Self {
+        Self { client }
     }
 }
 

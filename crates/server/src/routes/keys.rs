@@ -29,7 +29,9 @@ async fn root_status(
     if !call.body.iter().all(u8::is_ascii_whitespace) {
         return Err(ApiError::malformed("this route takes no body"));
     }
-    let generations = s.signet.keys().root_status(&call.operator).await?;
+    let generations = signet_core::keyring::Keys::of(&s.signet)
+        .root_status(&call.operator)
+        .await?;
     Ok(Json(RootKeyStatusAnswer {
         generations: generations
             .into_iter()
@@ -53,7 +55,9 @@ async fn root_rotate(
     } else {
         json(&call.body)?
     };
-    let r = s.signet.keys().rotate_root(&call.operator, b.start).await?;
+    let r = signet_core::keyring::Keys::of(&s.signet)
+        .rotate_root(&call.operator, b.start)
+        .await?;
     Ok(Json(RootRotationAnswer {
         generation: r.generation,
         started: r.started,
@@ -68,8 +72,7 @@ async fn root_retire(
     call: OperatorCall,
 ) -> ApiResult<Json<RetireRootAnswer>> {
     let b: RetireRootRequest = json(&call.body)?;
-    s.signet
-        .keys()
+    signet_core::keyring::Keys::of(&s.signet)
         .retire_root(&call.operator, b.generation)
         .await?;
     Ok(Json(RetireRootAnswer {

@@ -417,6 +417,7 @@ mod tests {
             ("connection", include_str!("connection.rs")),
             ("invite", include_str!("invite.rs")),
             ("issuer", include_str!("issuer.rs")),
+            ("keyring", include_str!("keyring.rs")),
             ("lease", include_str!("lease.rs")),
             ("machine", include_str!("machine.rs")),
             ("managed", include_str!("managed.rs")),
