@@ -4,7 +4,7 @@
 //! order; it does no file or socket I/O itself.
 //!
 //! The devices follow the store rather than the callers: each keeps the next sequence number it
-//! has to write, and [`Context::flush_devices`] reads every record from there up to the head and
+//! has to write, and [`AuditDevices::flush`] reads every record from there up to the head and
 //! writes the ones a device lacks, under one lock. So a device's lines come out in seq order
 //! whatever order concurrent requests finish in, records written by audited writes (which commit
 //! inside their change's transaction) reach the devices as well as journal appends, and a
@@ -21,7 +21,8 @@ use base64::Engine as _;
 use signet_proto::archive::ArchivedRecord;
 use signet_store::{ActorKind, AuditChain, AuditEvent, AuditResult, SignedEvidence};
 
-use crate::context::Context;
+use signet_store::Store;
+
 use crate::{CoreError, CoreResult};
 
 /// One line a device writes.
@@ -68,15 +69,19 @@ pub(crate) struct AuditDevices {
     any: std::sync::atomic::AtomicBool,
 }
 
-impl Context {
+// The context reaches these through its `devices` field (`Context::flush_devices` and the
+// others, in `context.rs`); they take the store rather than the context, so this module sits
+// below the context.
+impl AuditDevices {
     /// Installs the devices; each starts after the current head (a device is a stream from now
     /// on, not a copy of the history).
-    pub(crate) async fn set_audit_devices(
+    pub(crate) async fn install(
         &self,
+        store: &dyn Store,
         devices: Vec<Arc<dyn AuditDevice>>,
     ) -> CoreResult<()> {
-        let next = self.store.audit_head().await?.map_or(1, |h| h.seq + 1);
-        let mut followers = self.devices.followers.lock().await;
+        let next = store.audit_head().await?.map_or(1, |h| h.seq + 1);
+        let mut followers = self.followers.lock().await;
         *followers = devices
             .iter()
             .map(|d| Follower {
@@ -86,15 +91,13 @@ impl Context {
                 logged_ms: AtomicI64::new(i64::MIN),
             })
             .collect();
-        if let Ok(mut counts) = self.devices.counts.write() {
+        if let Ok(mut counts) = self.counts.write() {
             *counts = followers
                 .iter()
                 .map(|f| (f.device.name().to_owned(), f.failures.clone()))
                 .collect();
         }
-        self.devices
-            .any
-            .store(!devices.is_empty(), Ordering::Release);
+        self.any.store(!devices.is_empty(), Ordering::Release);
         Ok(())
     }
 
@@ -102,11 +105,16 @@ impl Context {
     /// order. `Err(Unavailable)` when a required device could not write one (it keeps its
     /// place and gets the record on the next call); a best-effort device's failure is counted
     /// and its lines are dropped. Fast when `up_to` is given and every device has it already.
-    pub(crate) async fn flush_devices(&self, up_to: Option<u64>) -> CoreResult<()> {
-        if !self.devices.any.load(Ordering::Acquire) {
+    pub(crate) async fn flush(
+        &self,
+        store: &dyn Store,
+        up_to: Option<u64>,
+        now_ms: i64,
+    ) -> CoreResult<()> {
+        if !self.any.load(Ordering::Acquire) {
             return Ok(());
         }
-        let followers = self.devices.followers.lock().await;
+        let followers = self.followers.lock().await;
         let Some(from) = followers
             .iter()
             .map(|f| f.next.load(Ordering::Relaxed))
@@ -122,7 +130,7 @@ impl Context {
         // what they missed, so their lines stay in order without a gap.
         let mut stalled = vec![false; followers.len()];
         loop {
-            let page = self.store.audit_range(cursor, PAGE).await?;
+            let page = store.audit_range(cursor, PAGE).await?;
             let Some(last) = page.last().map(|r| r.seq) else {
                 break;
             };
@@ -143,8 +151,9 @@ impl Context {
                     Ok(Ok(())) => f.next.store(last + 1, Ordering::Relaxed),
                     failed => {
                         f.failures.fetch_add(1, Ordering::Relaxed);
-                        self.log_device_failure(
+                        log_device_failure(
                             f,
+                            now_ms,
                             failed.err().map_or_else(
                                 || "the device's writer stopped".to_owned(),
                                 |e| e.to_string(),
@@ -171,29 +180,28 @@ impl Context {
         Ok(())
     }
 
-    fn log_device_failure(&self, f: &Follower, error: String) {
-        let now = self.now_ms();
-        let last = f.logged_ms.load(Ordering::Relaxed);
-        if now.saturating_sub(last) < LOG_EVERY_MS {
-            return;
-        }
-        f.logged_ms.store(now, Ordering::Relaxed);
-        if f.device.required() {
-            tracing::error!(device = f.device.name(), %error, "required audit device failed; failing closed");
-        } else {
-            tracing::warn!(device = f.device.name(), %error, "best-effort audit device failed (logged once a minute)");
-        }
-    }
-
     /// Failed writes per device, for the metrics scrape.
-    pub(crate) fn device_failures(&self) -> Vec<(String, u64)> {
-        let Ok(counts) = self.devices.counts.read() else {
+    pub(crate) fn failures(&self) -> Vec<(String, u64)> {
+        let Ok(counts) = self.counts.read() else {
             return Vec::new();
         };
         counts
             .iter()
             .map(|(name, n)| (name.clone(), n.load(Ordering::Relaxed)))
             .collect()
+    }
+}
+
+fn log_device_failure(f: &Follower, now: i64, error: String) {
+    let last = f.logged_ms.load(Ordering::Relaxed);
+    if now.saturating_sub(last) < LOG_EVERY_MS {
+        return;
+    }
+    f.logged_ms.store(now, Ordering::Relaxed);
+    if f.device.required() {
+        tracing::error!(device = f.device.name(), %error, "required audit device failed; failing closed");
+    } else {
+        tracing::warn!(device = f.device.name(), %error, "best-effort audit device failed (logged once a minute)");
     }
 }
 

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use signet_proto::{SecretId, VaultId};
 use signet_store::Store;
 
+use crate::CoreResult;
 use crate::chain::ChainKey;
 use crate::clock::Clock;
 use crate::failures::{FailureLimits, Failures};
@@ -87,5 +88,26 @@ impl Context {
     /// Current time, Unix ms.
     pub(crate) fn now_ms(&self) -> i64 {
         self.clock.now_ms()
+    }
+
+    /// Installs the audit devices (`crate::audit_device`).
+    pub(crate) async fn set_audit_devices(
+        &self,
+        devices: Vec<Arc<dyn crate::audit_device::AuditDevice>>,
+    ) -> CoreResult<()> {
+        self.devices.install(self.store.as_ref(), devices).await
+    }
+
+    /// Writes the records the audit devices lack, up to `up_to` or the head
+    /// (`crate::audit_device::AuditDevices::flush`).
+    pub(crate) async fn flush_devices(&self, up_to: Option<u64>) -> CoreResult<()> {
+        self.devices
+            .flush(self.store.as_ref(), up_to, self.now_ms())
+            .await
+    }
+
+    /// Failed writes per audit device, for the metrics scrape.
+    pub(crate) fn device_failures(&self) -> Vec<(String, u64)> {
+        self.devices.failures()
     }
 }
