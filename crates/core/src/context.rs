@@ -5,10 +5,11 @@
 
 use std::sync::Arc;
 
+use signet_crypto::{ProjectKey, WrappedProjectKey};
+use signet_proto::ProjectId;
 use signet_proto::{SecretId, VaultId};
 use signet_store::Store;
 
-use crate::CoreResult;
 use crate::chain::ChainKey;
 use crate::clock::Clock;
 use crate::failures::{FailureLimits, Failures};
@@ -16,6 +17,7 @@ use crate::keyring::Keyring;
 use crate::metrics::Metrics;
 use crate::provision::{NoProvisioner, Provisioner};
 use crate::stamped::StampedCache;
+use crate::{CoreError, CoreResult};
 
 /// Event streams one machine may hold open unless configured (`crate::events`, which re-exports
 /// it as `MAX_STREAMS_PER_MACHINE`; declared here because the context sits below the services).
@@ -109,5 +111,43 @@ impl Context {
     /// Failed writes per audit device, for the metrics scrape.
     pub(crate) fn device_failures(&self) -> Vec<(String, u64)> {
         self.devices.failures()
+    }
+}
+
+impl Context {
+    /// A project's key, unwrapped under the generation its row names.
+    pub(crate) async fn unwrap_project_key(
+        &self,
+        project: &ProjectId,
+        wrapped: &[u8],
+        generation: u32,
+    ) -> CoreResult<ProjectKey> {
+        let root = self
+            .root
+            .generation(self.store.as_ref(), generation)
+            .await?;
+        root.unwrap_project_key(
+            self.vault.as_str(),
+            project.as_str(),
+            &WrappedProjectKey(wrapped.to_vec()),
+        )
+        .map_err(|_| {
+            tracing::error!(project = %project, generation, "project key failed to unwrap");
+            CoreError::Unavailable
+        })
+    }
+
+    /// Wraps a new project key under the current generation: the wrapped key and its
+    /// generation, for the project's row.
+    pub(crate) async fn wrap_project_key(
+        &self,
+        project: &ProjectId,
+        key: &ProjectKey,
+    ) -> CoreResult<(Vec<u8>, u32)> {
+        let root = self.root.current(self.store.as_ref()).await?;
+        let wrapped = root
+            .wrap_project_key(self.vault.as_str(), project.as_str(), key)
+            .map_err(|_| CoreError::Unavailable)?;
+        Ok((wrapped.0, root.generation()))
     }
 }

@@ -54,6 +54,7 @@ pub mod read;
 pub mod readiness;
 mod registration;
 pub mod role;
+pub mod root_rotation;
 pub mod rotation;
 pub mod secret;
 mod service;

@@ -10,8 +10,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use signet_core::auth::AuthedOperator;
-use signet_core::keyring::Keys;
 use signet_core::principal::SessionGrant;
+use signet_core::root_rotation::Keys;
 use signet_core::{Conflict, CoreError, Signet, SignetConfig, SystemClock};
 use signet_crypto::RootKey;
 use signet_proto::SessionId;

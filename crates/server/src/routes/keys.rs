@@ -29,7 +29,7 @@ async fn root_status(
     if !call.body.iter().all(u8::is_ascii_whitespace) {
         return Err(ApiError::malformed("this route takes no body"));
     }
-    let generations = signet_core::keyring::Keys::of(&s.signet)
+    let generations = signet_core::root_rotation::Keys::of(&s.signet)
         .root_status(&call.operator)
         .await?;
     Ok(Json(RootKeyStatusAnswer {
@@ -55,7 +55,7 @@ async fn root_rotate(
     } else {
         json(&call.body)?
     };
-    let r = signet_core::keyring::Keys::of(&s.signet)
+    let r = signet_core::root_rotation::Keys::of(&s.signet)
         .rotate_root(&call.operator, b.start)
         .await?;
     Ok(Json(RootRotationAnswer {
@@ -72,7 +72,7 @@ async fn root_retire(
     call: OperatorCall,
 ) -> ApiResult<Json<RetireRootAnswer>> {
     let b: RetireRootRequest = json(&call.body)?;
-    signet_core::keyring::Keys::of(&s.signet)
+    signet_core::root_rotation::Keys::of(&s.signet)
         .retire_root(&call.operator, b.generation)
         .await?;
     Ok(Json(RetireRootAnswer {
