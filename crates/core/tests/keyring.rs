@@ -94,7 +94,7 @@ async fn rotate(signet: &Signet, op: &AuthedOperator) -> (usize, u64) {
     let mut start = true;
     let (mut calls, mut total) = (0, 0);
     loop {
-        let r = Keys::of(&signet).rotate_root(op, start).await.unwrap();
+        let r = Keys::of(signet).rotate_root(op, start).await.unwrap();
         start = false;
         calls += 1;
         total += r.rewrapped;
