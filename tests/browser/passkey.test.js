@@ -45,7 +45,7 @@ test('register a passkey, sign out, sign in with the passkey alone', async (t) =
   await page.getByRole('heading', { name: 'Sign in' }).waitFor();
   await page.getByRole('button', { name: 'Sign in with a passkey' }).click();
   await page.getByRole('heading', { name: 'Overview' }).waitFor();
-  await page.getByText(owner.username, { exact: true }).waitFor();
+  await page.locator('#who').getByText(owner.username, { exact: true }).waitFor();
 
   await go(page, 'Account');
   const row = page.locator('tr', { hasText: 'Test laptop' });

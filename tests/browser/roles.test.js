@@ -98,7 +98,7 @@ test('a viewer session gets 403 on every POST admin route and changes nothing', 
 
   const snapshotPaths = ['/v1/admin/vault', '/v1/admin/projects', `/v1/admin/secrets/${sid}`, `/v1/admin/secrets/${sid}/versions`,
     '/v1/admin/tokens/enrollment', '/v1/admin/machines', '/v1/admin/ip-allowlist', '/v1/admin/users',
-    '/v1/admin/request-budgets'];
+    '/v1/admin/request-budgets', '/v1/admin/keys/root'];
   if (sso.status === 200) snapshotPaths.push('/v1/admin/sso/providers');
   const snapshot = async () => Promise.all(snapshotPaths.map(async (path) => JSON.stringify(await ok('GET', path))));
   const was = await snapshot();
@@ -183,6 +183,10 @@ test('a viewer session gets 403 on every POST admin route and changes nothing', 
     ['/v1/admin/sso/providers/{id}/mappings', `/v1/admin/sso/providers/${ssoId}/mappings`, { claim: 'groups', value: 'x', role: 'owner' }],
     ['/v1/admin/sso/providers/{id}/mappings/{mapping}/delete', `/v1/admin/sso/providers/${ssoId}/mappings/${ssmId}/delete`, {}],
     ['/v1/admin/account/sso/{provider}/delete', `/v1/admin/account/sso/${ssoId}/delete`, {}],
+    // The root keyring (owners only, with a fresh second factor): a viewer neither rotates nor
+    // retires, and the generations stay as they were (the snapshot below).
+    ['/v1/admin/keys/root/rotate', '/v1/admin/keys/root/rotate', { start: true }],
+    ['/v1/admin/keys/root/retire', '/v1/admin/keys/root/retire', { generation: 0 }],
     [user, u('role'), { role: 'viewer' }],
     [user, u('suspend'), {}],
     [user, u('activate'), {}],
