@@ -261,9 +261,10 @@ def test_sign_in_and_account_answers_match_their_schemas(server, doc):
     assert (status, err["code"], err["currentVersion"]) == (409, "version_conflict", 2), err
     check(doc, "/v1/admin/secrets/{id}/rollback", "POST", status, err)
 
-    # A wrong code is the uniform 401, and the session stays.
+    # A wrong code inside a live session is 400 `wrong_factor` (not the session's 401), and the
+    # session stays.
     status, _, raw = request(url + "/v1/auth/step-up", "POST", json.dumps({"totp": "000000"}).encode(), csrf)
-    assert status == 401, raw
+    assert (status, json.loads(raw)["code"]) == (400, "wrong_factor"), raw
     check(doc, "/v1/auth/step-up", "POST", status, json.loads(raw))
 
     status, _, raw = request(url + "/v1/auth/session/logout", "POST", b"{}", csrf)
