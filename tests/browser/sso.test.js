@@ -434,7 +434,9 @@ test('sso_required: passwords are refused with the SSO message except for the br
   await page.getByLabel('Password').fill(erin.password);
   await page.getByLabel('Authenticator code').fill(await freshTotp(erin.totpSecret));
   await page.getByRole('button', { name: 'Sign in', exact: true }).click();
-  await page.locator('#login-error', { hasText: 'This vault requires single sign-on.' }).waitFor();
+  // Whatever the page says is in the failure message, so a flake names its cause.
+  await page.waitForFunction(() => document.querySelector('#login-error')?.textContent || !location.hash.startsWith('#/login'));
+  assert.equal(await page.locator('#login-error').textContent(), 'This vault requires single sign-on.', `at ${page.url()}`);
   assert.equal(await signedIn(page), false);
   const refusals = await audit(undefined, 'denied');
   assert.ok(refusals.some((r) => r.detail.includes('sso_required')), 'no denial names sso_required');
