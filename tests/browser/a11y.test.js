@@ -81,11 +81,25 @@ test('every page of the dashboard has no accessibility violation, light and dark
   await createUser(page, { username: 'bob', email: 'bob@example.com', password: 'bob-password-long', role: 'developer' });
   const invite = await ok('/v1/admin/users/invite', { email: 'carol@example.com', role: 'viewer' });
   const share = await pageFetch(page, 'POST', '/v1/admin/shares', { value: 'a value to share', passphrase: 'a long passphrase', ttlSeconds: 3600 });
+  // Workload identity, AI agents and root keys: an issuer with a rule, a host waiting to be
+  // approved and an approved agent, a rotated keyring (two generations).
+  const issuer = await ok('/v1/admin/issuers', { name: 'GitHub Actions', issuer: 'https://token.actions.githubusercontent.com', audience: 'signet' });
+  await ok(`/v1/admin/issuers/${issuer.id}/rules`, { name: 'main branch', claims: { repository: 'acme/api', ref: 'refs/heads/main' }, projectIds: [payments.id], secretIds: [db.id] });
+  const vaultId = (await pageFetch(page, 'GET', '/v1/admin/vault')).json.vaultId;
+  for (const name of ['assistant', 'copilot-host']) {
+    const asked = await signet(server.home(name), ['--json', 'enroll', '--server', server.url, '--vault', vaultId, '--request', '--name', name]);
+    assert.equal(asked.code, 0, asked.stderr);
+    if (name === 'assistant') {
+      const { machineId, fingerprint } = JSON.parse(asked.stdout);
+      await ok(`/v1/admin/ai-agents/${machineId}/approve`, { fingerprint, scopes: ['projects.read', 'secrets.read'], projectIds: [payments.id] });
+    }
+  }
+  await ok('/v1/admin/keys/root/rotate', { start: true });
 
   // Every signed-in page, as the navigation lists it, plus a project's secrets and a missing page.
   const pages = await page.locator('nav a').evaluateAll((as) => as.map((a) => [a.getAttribute('href'), a.textContent]));
   assert.ok(pages.length >= 10, `the owner sees every page: ${pages.map((p) => p[1])}`);
-  pages.push([`#/secrets/${payments.id}`, 'Secrets'], ['#/no-such-page', 'Not found']);
+  pages.push([`#/secrets/${payments.id}`, 'Secrets'], [`#/issuers/${issuer.id}`, 'GitHub Actions'], ['#/no-such-page', 'Not found']);
   for (const [href, heading] of pages) {
     await page.goto(`${server.url}/${href}`);
     await settled(page, heading);

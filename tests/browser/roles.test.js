@@ -216,6 +216,10 @@ test('a viewer session gets 403 on every POST admin route and changes nothing', 
 
   // The dashboard hides what a viewer cannot open.
   assert.equal(await viewerPage.getByRole('navigation').getByRole('link', { name: 'Users', exact: true }).count(), 0);
+  assert.equal(await viewerPage.getByRole('navigation').getByRole('link', { name: 'Root keys', exact: true }).count(), 0);
+  for (const shown of ['Workload identity', 'AI agents']) {
+    assert.equal(await viewerPage.getByRole('navigation').getByRole('link', { name: shown, exact: true }).count(), 1, `${shown}: listed for a viewer, read-only`);
+  }
   assert.deepEqual(viewerPage.problems, []);
   assert.deepEqual(ownerPage.problems, []);
 });

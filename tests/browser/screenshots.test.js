@@ -77,6 +77,9 @@ test('every main page renders; screenshots for the docs', async (t) => {
     ['audit', '#/audit', 'Audit log'],
     ['users', '#/users', 'Users'],
     ['sso', '#/sso', 'Single sign-on'],
+    ['issuers', '#/issuers', 'Workload identity'],
+    ['agents', '#/agents', 'AI agents'],
+    ['keys', '#/keys', 'Root keys'],
     ['account', '#/account', 'Account'],
   ];
   for (const [name, hash, heading] of pages) {

@@ -203,7 +203,7 @@ test('a project-scoped developer is not offered the token list, the audit log or
     assert.equal(await nav.getByRole('link', { name: hidden, exact: true }).count(), 0, `${hidden} hidden`);
   }
   assert.equal(session.scoped, true, 'the developer is limited to one project');
-  for (const hidden of ['Tokens', 'Audit log']) {
+  for (const hidden of ['Tokens', 'Audit log', 'Workload identity', 'AI agents', 'Root keys']) {
     assert.equal(await nav.getByRole('link', { name: hidden, exact: true }).count(), 0, `${hidden} hidden from a scoped developer`);
   }
   await dp.goto(`${server.url}/#/tokens`);

@@ -17,6 +17,9 @@ import { accountPage } from './account.js';
 import { sharePage, openSharePage } from './share.js';
 import { alertsPage } from './alerts.js';
 import { ssoPage } from './sso.js';
+import { issuersPage } from './issuers.js';
+import { agentsPage } from './agents.js';
+import { keysPage } from './keys.js';
 
 // [path, label, page, may(), why]: `may` hides a page the person's role or project scope would
 // refuse (the server's permission table, as the session answer sends it: api.can); `why` is what
@@ -34,6 +37,9 @@ const PAGES = [
   ['alerts', 'Alerts', alertsPage, () => api.can('manage_vault')],
   ['users', 'Users', usersPage, () => api.can('manage_users')],
   ['sso', 'Single sign-on', ssoPage, () => api.can('manage_owners'), 'Single sign-on is managed by owners.'],
+  ['issuers', 'Workload identity', issuersPage, () => api.can('read') && !api.session.scoped, 'Trusted issuers cover the whole vault.'],
+  ['agents', 'AI agents', agentsPage, () => api.can('read') && !api.session.scoped, 'AI agents cover the whole vault.'],
+  ['keys', 'Root keys', keysPage, () => api.can('manage_owners'), 'Root keys are managed by owners.'],
   ['share', 'Share', sharePage, () => api.can('write_secrets')],
   ['account', 'Account', accountPage],
 ];

@@ -125,6 +125,21 @@ const ASSETS: &[(&str, &str, &[u8])] = &[
         "text/javascript; charset=utf-8",
         include_bytes!("../assets/sso.js"),
     ),
+    (
+        "issuers.js",
+        "text/javascript; charset=utf-8",
+        include_bytes!("../assets/issuers.js"),
+    ),
+    (
+        "agents.js",
+        "text/javascript; charset=utf-8",
+        include_bytes!("../assets/agents.js"),
+    ),
+    (
+        "keys.js",
+        "text/javascript; charset=utf-8",
+        include_bytes!("../assets/keys.js"),
+    ),
 ];
 
 const INDEX: &[u8] = include_bytes!("../assets/index.html");
