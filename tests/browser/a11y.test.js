@@ -81,8 +81,8 @@ test('every page of the dashboard has no accessibility violation, light and dark
   await createUser(page, { username: 'bob', email: 'bob@example.com', password: 'bob-password-long', role: 'developer' });
   const invite = await ok('/v1/admin/users/invite', { email: 'carol@example.com', role: 'viewer' });
   const share = await pageFetch(page, 'POST', '/v1/admin/shares', { value: 'a value to share', passphrase: 'a long passphrase', ttlSeconds: 3600 });
-  // Workload identity, AI agents and root keys: an issuer with a rule, a host waiting to be
-  // approved and an approved agent, a rotated keyring (two generations).
+  // Workload identity, AI agents, root keys and connections: an issuer with a rule, a host
+  // waiting to be approved and an approved agent, a rotated keyring, a database connection.
   const issuer = await ok('/v1/admin/issuers', { name: 'GitHub Actions', issuer: 'https://token.actions.githubusercontent.com', audience: 'signet' });
   await ok(`/v1/admin/issuers/${issuer.id}/rules`, { name: 'main branch', claims: { repository: 'acme/api', ref: 'refs/heads/main' }, projectIds: [payments.id], secretIds: [db.id] });
   const vaultId = (await pageFetch(page, 'GET', '/v1/admin/vault')).json.vaultId;
@@ -95,6 +95,9 @@ test('every page of the dashboard has no accessibility violation, light and dark
     }
   }
   await ok('/v1/admin/keys/root/rotate', { start: true });
+  await ok(`/v1/admin/projects/${payments.id}/connections`, {
+    name: 'main', host: 'db.internal', port: 5432, database: 'payments', adminUser: 'signet_admin', adminPassword: 'not-shown', tlsMode: 'verify-full',
+  });
 
   // Every signed-in page, as the navigation lists it, plus a project's secrets and a missing page.
   const pages = await page.locator('nav a').evaluateAll((as) => as.map((a) => [a.getAttribute('href'), a.textContent]));

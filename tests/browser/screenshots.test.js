@@ -80,6 +80,8 @@ test('every main page renders; screenshots for the docs', async (t) => {
     ['issuers', '#/issuers', 'Workload identity'],
     ['agents', '#/agents', 'AI agents'],
     ['keys', '#/keys', 'Root keys'],
+    ['connections', '#/connections', 'Connections'],
+    ['budgets', '#/budgets', 'Request budgets'],
     ['account', '#/account', 'Account'],
   ];
   for (const [name, hash, heading] of pages) {

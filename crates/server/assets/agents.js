@@ -23,6 +23,12 @@ const SCOPES = [
 
 const manager = () => api.can('manage_machines');
 
+/** A fingerprint may wrap between its groups on a phone (app.css), never inside one. */
+function fingerprintCell(m) {
+  const code = h('code', { class: 'fingerprint id' }, m.fingerprint);
+  return h('span', { class: 'id-cell' }, code, copyButton(m.fingerprint, `fingerprint of ${m.name}`, code));
+}
+
 function command(text, what) {
   const code = h('code', { class: 'command' }, text);
   return h('div', { class: 'copyrow' }, code, copyButton(text, what, code));
@@ -162,7 +168,7 @@ export async function agentsPage() {
       state(m),
       h('span', { class: 'badges' }, a.scopes.map((s) => badge(s))),
       a.projectIds ? a.projectIds.map((p) => projectName.get(p) || p).join(', ') : 'every project',
-      idCell(m.fingerprint, `fingerprint of ${m.name}`),
+      fingerprintCell(m),
       idCell(m.id, `id of ${m.name}`),
       may && m.status === 'approved' ? h('div', { class: 'actions' },
         scopesButton(a, projects, reload),

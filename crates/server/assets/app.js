@@ -20,6 +20,8 @@ import { ssoPage } from './sso.js';
 import { issuersPage } from './issuers.js';
 import { agentsPage } from './agents.js';
 import { keysPage } from './keys.js';
+import { connectionsPage } from './connections.js';
+import { budgetsPage } from './budgets.js';
 
 // [path, label, page, may(), why]: `may` hides a page the person's role or project scope would
 // refuse (the server's permission table, as the session answer sends it: api.can); `why` is what
@@ -40,6 +42,8 @@ const PAGES = [
   ['issuers', 'Workload identity', issuersPage, () => api.can('read') && !api.session.scoped, 'Trusted issuers cover the whole vault.'],
   ['agents', 'AI agents', agentsPage, () => api.can('read') && !api.session.scoped, 'AI agents cover the whole vault.'],
   ['keys', 'Root keys', keysPage, () => api.can('manage_owners'), 'Root keys are managed by owners.'],
+  ['connections', 'Connections', connectionsPage],
+  ['budgets', 'Request budgets', budgetsPage],
   ['share', 'Share', sharePage, () => api.can('write_secrets')],
   ['account', 'Account', accountPage],
 ];

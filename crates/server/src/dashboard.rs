@@ -140,6 +140,16 @@ const ASSETS: &[(&str, &str, &[u8])] = &[
         "text/javascript; charset=utf-8",
         include_bytes!("../assets/keys.js"),
     ),
+    (
+        "connections.js",
+        "text/javascript; charset=utf-8",
+        include_bytes!("../assets/connections.js"),
+    ),
+    (
+        "budgets.js",
+        "text/javascript; charset=utf-8",
+        include_bytes!("../assets/budgets.js"),
+    ),
 ];
 
 const INDEX: &[u8] = include_bytes!("../assets/index.html");
