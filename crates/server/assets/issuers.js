@@ -41,6 +41,12 @@ export function enrollCommands(vaultId, issuer) {
   return out;
 }
 
+/** A URL that may wrap after a `/` and nowhere else, with its copy button. */
+function urlCell(text) {
+  const code = h('code', { class: 'breakable' }, String(text).split(/(?<=\/)/).flatMap((x, i) => (i ? [h('wbr'), x] : [x])));
+  return h('span', { class: 'id-cell' }, code, copyButton(text, 'issuer URL', code));
+}
+
 /** Words of a refusal that point at a form field, first match wins. */
 function pick(e, pairs) {
   const m = String((e && e.message) || '').toLowerCase();
@@ -108,7 +114,7 @@ export async function issuersPage(id) {
       text: (i) => `${i.name} ${i.issuer} ${i.audience} ${i.id} ${i.rules.map((r) => r.name).join(' ')}`,
       row: (i) => [
         h('a', { href: `#/issuers/${encodeURIComponent(i.id)}` }, i.name),
-        mono(i.issuer), mono(i.audience), badge(i.pinned ? 'pinned' : 'discovered'),
+        urlCell(i.issuer), mono(i.audience), badge(i.pinned ? 'pinned' : 'discovered'),
         String(i.rules.length), idCell(i.id, `id of ${i.name}`),
       ],
       empty: 'No issuer is trusted yet: only tokens and approvals enroll machines.',
@@ -206,7 +212,7 @@ async function issuerPage(id) {
   screen(issuer.name,
     h('p', null, h('a', { href: '#/issuers' }, '\u2190 All issuers')),
     card('Details', h('dl', { class: 'props' },
-      h('dt', null, 'Issuer'), h('dd', null, idCell(issuer.issuer, 'issuer URL')),
+      h('dt', null, 'Issuer'), h('dd', null, urlCell(issuer.issuer)),
       h('dt', null, 'Audience'), h('dd', null, mono(issuer.audience)),
       h('dt', null, 'Keys'), h('dd', null, issuer.pinned ? 'pinned (the key set given when it was added)' : 'fetched from its discovery document'),
       h('dt', null, 'Algorithms'), h('dd', null, issuer.algorithms.join(', ')),
