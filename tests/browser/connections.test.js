@@ -70,6 +70,10 @@ test('a database connection added, tested and deleted from the Connections page'
   await add.getByLabel('Admin user').fill(decodeURIComponent(PG.username));
   await add.getByLabel('TLS').selectOption('disable');
   await add.getByRole('button', { name: 'Add connection' }).click();
+  await page.locator('#conn-password[aria-invalid="true"]').waitFor();
+  assert.match(await page.locator('#conn-password-error').textContent(), /Fill in/);
+  await add.getByLabel('Admin password').fill('wrong-but-trusted');
+  await add.getByRole('button', { name: 'Add connection' }).click();
   const broken = table.locator('tr', { hasText: 'broken' });
   await broken.waitFor();
   await broken.getByRole('button', { name: 'Test broken' }).click();

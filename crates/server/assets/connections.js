@@ -31,14 +31,13 @@ function createForm(projects, reload) {
     field('Database', { name: 'database', id: 'conn-database', required: true, autocomplete: 'off', spellcheck: 'false' }),
     field('Admin user', { name: 'adminUser', id: 'conn-user', required: true, autocomplete: 'off', spellcheck: 'false' },
       { hint: 'A role with CREATEROLE: Signet creates and drops the leased roles as it.' }),
-    field('Admin password', { name: 'adminPassword', id: 'conn-password', type: 'password', autocomplete: 'new-password' },
+    field('Admin password', { name: 'adminPassword', id: 'conn-password', type: 'password', required: true, autocomplete: 'new-password' },
       { hint: 'Stored encrypted; never shown again.' }),
     field('TLS', { name: 'tlsMode', id: 'conn-tls', options: TLS }, { tag: 'select' }),
   ], 'Add connection', async (v, f) => {
     const body = {
-      name: v.name.trim(), host: v.host.trim(), port: Number(v.port), database: v.database.trim(), adminUser: v.adminUser.trim(), tlsMode: v.tlsMode,
+      name: v.name.trim(), host: v.host.trim(), port: Number(v.port), database: v.database.trim(), adminUser: v.adminUser.trim(), adminPassword: v.adminPassword, tlsMode: v.tlsMode,
     };
-    if (v.adminPassword) body.adminPassword = v.adminPassword;
     const c = await api.post(`/v1/admin/projects/${api.seg(v.project)}/connections`, body);
     f.reset();
     // A reset empties what the page filled in; the usual port comes back.
