@@ -67,6 +67,20 @@ test('every main page renders; screenshots for the docs', async (t) => {
     await ok(`/v1/admin/sso/providers/${sso.json.id}/mappings`, { claim: 'groups', value: 'payments-devs', role: 'developer', projectIds: [payments.id] });
   }
 
+  // Workload identity, an AI agent, a database connection and a machine's request budget.
+  const gha = await ok('/v1/admin/issuers', { name: 'GitHub Actions', issuer: 'https://token.actions.githubusercontent.com', audience: 'signet' });
+  await ok(`/v1/admin/issuers/${gha.id}/rules`, { name: 'api main', claims: { repository: 'acme/api', ref: 'refs/heads/main' }, projectIds: [payments.id], secretIds: [db.id], machineTtlSeconds: 900 });
+  const vaultId = (await pageFetch(page, 'GET', '/v1/admin/vault')).json.vaultId;
+  const asked = await signet(server.home('assistant'), ['--json', 'enroll', '--server', server.url, '--vault', vaultId, '--request', '--name', 'assistant']);
+  assert.equal(asked.code, 0, asked.stderr);
+  const agent = JSON.parse(asked.stdout);
+  await ok(`/v1/admin/ai-agents/${agent.machineId}/approve`, { fingerprint: agent.fingerprint, scopes: ['projects.read', 'secrets.read', 'secrets.write'], projectIds: [payments.id] });
+  await ok(`/v1/admin/projects/${payments.id}/connections`, {
+    name: 'payments-db', host: 'db.internal', port: 5432, database: 'payments', adminUser: 'signet_admin', adminPassword: 'not-shown', tlsMode: 'verify-full',
+  });
+  await ok('/v1/admin/request-budgets', { requestsPerMinute: 600 });
+  await ok('/v1/admin/keys/root/rotate', { start: true });
+
   const pages = [
     ['overview', '#/', 'Overview'],
     ['projects', '#/projects', 'Projects'],

@@ -143,6 +143,19 @@ function scopesButton(a, projects, after) {
   }, 'small');
 }
 
+/**
+ * Row buttons show their verb only (the row names the agent); the accessible name keeps the
+ * whole "Revoke assistant", so a screen reader and the confirmation say which one.
+ */
+function named(buttons, name) {
+  for (const b of buttons) {
+    const full = b.textContent;
+    b.setAttribute('aria-label', full);
+    b.textContent = full.endsWith(` ${name}`) ? full.slice(0, -name.length - 1).replace(/ of$/, '') : full;
+  }
+  return buttons;
+}
+
 function state(m) {
   if (m.status === 'approved') return m.enabled ? badge('active', 'ok') : badge('disabled', 'warn');
   return badge(m.status, m.status === 'pending' ? 'warn' : 'bad');
@@ -170,7 +183,7 @@ export async function agentsPage() {
       a.projectIds ? a.projectIds.map((p) => projectName.get(p) || p).join(', ') : 'every project',
       fingerprintCell(m),
       idCell(m.id, `id of ${m.name}`),
-      may && m.status === 'approved' ? h('div', { class: 'actions' },
+      may && m.status === 'approved' ? h('div', { class: 'actions' }, named([
         scopesButton(a, projects, reload),
         m.enabled
           ? action(`Disable ${m.name}`, async () => { await act(m, 'disable'); await reload(); },
@@ -178,7 +191,8 @@ export async function agentsPage() {
           : action(`Enable ${m.name}`, async () => { await act(m, 'enable'); await reload(); }, { cls: 'small', done: `${m.name} enabled.` }),
         action(`Revoke ${m.name}`, async () => { await act(m, 'revoke'); await reload(); },
           { cls: 'small danger', typeName: m.name, confirmAction: `Revoke ${m.name}`, done: `${m.name} revoked.`,
-            confirmText: `Revoke the AI agent ${m.name} for good? Its key never authenticates again.` }))
+            confirmText: `Revoke the AI agent ${m.name} for good? Its key never authenticates again.` }),
+      ], m.name))
         : '',
     ];
   };

@@ -21,6 +21,14 @@ const TEST_FAILURE = {
 
 const writer = () => api.can('write_secrets');
 
+/** A row button shows its verb (the row names the connection); its accessible name says which. */
+function short(b, name) {
+  const full = b.textContent;
+  b.setAttribute('aria-label', full);
+  b.textContent = full.replace(` connection ${name}`, '').replace(` ${name}`, '');
+  return b;
+}
+
 function createForm(projects, reload) {
   return form('stack', [
     field('Project', { name: 'project', id: 'conn-project', options: projects.map((p) => [p.id, p.name]) }, { tag: 'select' }),
@@ -71,7 +79,7 @@ export async function connectionsPage() {
       mono(c.adminUser),
       c.tlsMode,
       idCell(c.id, `id of ${c.name}`),
-      may ? h('div', { class: 'actions' },
+      may ? h('div', { class: 'actions' }, [
         action(`Test ${c.name}`, async () => {
           result.textContent = 'Testing…';
           const r = await api.post(path(c, 'test'), {});
@@ -83,7 +91,7 @@ export async function connectionsPage() {
           await reload();
         }, { cls: 'small danger', confirmAction: `Delete connection ${c.name}`, done: `Connection ${c.name} deleted.`,
           confirmText: `Delete the connection ${c.name}? Only a connection no leased secret or live lease uses can go.` }),
-        result) : '',
+      ].map((b) => short(b, c.name)), result) : '',
     ];
   };
   screen('Connections',
