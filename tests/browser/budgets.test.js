@@ -54,7 +54,7 @@ test('request budgets set from the page hold a real machine to them', async () =
   await page.getByRole('button', { name: 'Set budget' }).click();
   const row = page.getByRole('table', { name: 'Machine budgets' }).locator('tr', { hasText: 'web-1' });
   await row.waitFor();
-  assert.match(await row.textContent(), /1 requests a minute/);
+  assert.match(await row.textContent(), /1 request a minute/);
   const reads = [];
   for (let i = 0; i < 2; i++) reads.push(await signet(home, ['get', secret.id]));
   assert.ok(reads.some((r) => r.code !== 0 && /429|too many|budget|retry/i.test(r.stderr)),

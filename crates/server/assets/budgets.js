@@ -4,7 +4,7 @@
 import * as api from './api.js';
 import { h, screen, card, table, action, field, form, announce, idCell } from './page.js';
 
-const perMinute = (n) => (n ? `${n} requests a minute` : 'unlimited');
+const perMinute = (n) => (n ? `${n} request${n === 1 ? '' : 's'} a minute` : 'unlimited');
 
 export async function budgetsPage() {
   const [b, machines] = await Promise.all([
