@@ -102,7 +102,9 @@ run_one() {
     local why
     why=$(awk '
       /^ *error: \|-?$/ { grab = 1; next }
-      /^ *error: / { sub(/^ *error: */, ""); gsub(/^'\''|'\''$/, ""); print; exit }
+      /^ *error: '\''/ { sub(/^ *error: '\''/, ""); sub(/'\''$/, ""); gsub(/'\'''\''/, "'\''"); print; exit }
+      /^ *error: "/ { sub(/^ *error: "/, ""); sub(/"$/, ""); gsub(/\\"/, "\""); print; exit }
+      /^ *error: / { sub(/^ *error: */, ""); print; exit }
       grab && NF { sub(/^ */, ""); print; exit }
     ' "$log")
     echo "fail: ${why:-see $log}"

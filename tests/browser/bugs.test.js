@@ -129,7 +129,7 @@ test('bug 2: the Users page shows a new invitation at once and its acceptance wi
   await page.getByRole('button', { name: 'Create invitation' }).click();
   const link = (await page.locator('#invite-result code').first().textContent()).trim();
   const listed = await eventually(() => page.locator('main tr', { hasText: email }).count());
-  assert.ok(listed > 0, `the new invitation is listed as pending at once; the page shows:\n${await mainText(page)}`);
+  assert.ok(listed > 0, `the new invitation is listed as pending at once: no row names ${email}\n${await mainText(page)}`);
 
   const username = tag('dora').replace(/-/g, '_');
   const dora = await newPage(browser);
@@ -194,7 +194,9 @@ test('bug 5: an enrollment token comes with the whole command, and pre-granted s
   const vault = (await pageFetch(page, 'GET', '/v1/admin/vault', undefined, { csrf: false })).json.vaultId;
   await go(page, 'Tokens');
   await page.locator('#tok-name').fill(tag('runners'));
+  await page.getByLabel(pname, { exact: true }).check();
   await page.getByRole('button', { name: 'Create enrollment token' }).click();
+  await page.locator('#enroll-result code').first().waitFor();
   const shown = (await page.locator('#enroll-result').innerText()).replace(/\s+/g, ' ');
   assert.ok(shown.includes(`--server ${server.url}`) && shown.includes(`--vault ${vault}`),
     `the command names the server and the vault: "${shown}"`);
@@ -227,10 +229,11 @@ test('bug 6: a project-scoped developer is offered only pages and buttons their 
     const text = await mainText(page);
     if (/access denied|could not load|not allowed|does not allow/i.test(text)) refused.push(`${name}: ${text.split('\n').find((l) => /denied|could not|allow/i.test(l))}`);
   }
-  assert.deepEqual(refused, [], 'no page in the navigation is refused');
+  assert.deepEqual(refused, [], `no page in the navigation is refused; refused: ${refused.join('; ')}`);
   await go(page, 'IP allowlist');
   const buttons = await page.locator('main button').allTextContents();
-  assert.deepEqual(buttons.filter((b) => /\b(remove|turn on|turn off|add)\b/i.test(b)), [], 'no allowlist button a developer cannot use');
+  const offered = buttons.filter((b) => /\b(remove|turn on|turn off|add)\b/i.test(b));
+  assert.deepEqual(offered, [], `no allowlist button a developer cannot use; offered: ${offered.join(', ')}`);
   assert.deepEqual(page.problems, []);
 });
 
@@ -314,8 +317,9 @@ test('bug 10: the old page stays, marked busy, while the next one loads; the nav
 test('bug 11: removing the allowlist range that covers every active machine names them and wants the range typed', async () => {
   const { page } = await signedInAs('admin');
   const vault = (await pageFetch(page, 'GET', '/v1/admin/vault', undefined, { csrf: false })).json.vaultId;
+  const { id } = await project(page, tag('fleet'));
   const t = await pageFetch(page, 'POST', '/v1/admin/tokens/enrollment', {
-    name: tag('fleet'), projectIds: [], secretIds: [], maxUses: 2, ttlSecs: 3600, machineTtlSecs: 3600,
+    name: tag('fleet'), projectIds: [id], secretIds: [], maxUses: 2, ttlSecs: 3600, machineTtlSecs: 3600,
   });
   assert.equal(t.status, 200, t.text);
   for (const n of ['a', 'b']) {
@@ -437,7 +441,7 @@ test('bug 14: opening a fresh vault records no failure; the overview names an ac
     await login(page, fresh, first);
     const records = (await pageFetch(page, 'POST', '/v1/admin/audit/query', { limit: 500 })).json.records;
     const refused = records.filter((x) => x.result !== 'ok').map((x) => `${x.action} ${x.result} ${x.detail ?? ''}`.trim());
-    assert.deepEqual(refused, [], 'opening the dashboard is no failed authentication');
+    assert.deepEqual(refused, [], `opening the dashboard is no failed authentication; recorded: ${refused.join('; ')}`);
 
     const made = await pageFetch(page, 'POST', '/v1/admin/users', { username: 'bob', email: 'bob@example.com', password: 'bob-password-long', role: 'developer' });
     assert.equal(made.status, 200, made.text);
@@ -453,7 +457,7 @@ test('bug 14: opening a fresh vault records no failure; the overview names an ac
     await page.goto(`${fresh.url}/#/`);
     await page.getByRole('heading', { name: 'Overview', level: 1 }).waitFor();
     const alerts = await eventually(() => page.getByRole('alert').filter({ hasText: 'bob' }).count());
-    assert.ok(alerts > 0, `an alert names the account bob under attack; the overview shows:\n${await mainText(page)}`);
+    assert.ok(alerts > 0, `an alert names the account bob under attack: none does\n${await mainText(page)}`);
     assert.ok(await page.getByText('sign-in as bob').count() > 0, 'the recent activity names the account');
     assert.deepEqual(page.problems, []);
   } finally {
@@ -469,14 +473,14 @@ test('bug 15: a name with spaces and an empty value are refused, never rewritten
   await page.getByLabel('Value').fill('s3cret-value');
   await page.getByRole('button', { name: 'Create secret' }).click();
   await eventually(async () => (await secretNames(page, id)).length > 0, 3000);
-  assert.deepEqual(await secretNames(page, id), [], 'nothing was created, under any name');
+  assert.deepEqual(await secretNames(page, id), [], `nothing was created, under any name; created: ${await secretNames(page, id)}`);
   assert.equal(await page.locator('#secret-name').getAttribute('aria-invalid'), 'true', 'the name is refused on its field');
 
   await page.locator('#secret-name').fill('EMPTY_VALUE');
   await page.getByLabel('Value').fill('');
   await page.getByRole('button', { name: 'Create secret' }).click();
   await eventually(async () => (await secretNames(page, id)).length > 0, 3000);
-  assert.deepEqual(await secretNames(page, id), [], 'an empty value is refused');
+  assert.deepEqual(await secretNames(page, id), [], `an empty value is refused; created: ${await secretNames(page, id)}`);
 
   await page.locator('#secret-type').selectOption('structured');
   const add = page.getByRole('button', { name: 'Add field' });
@@ -507,7 +511,7 @@ test('bug 16: action columns have headers, focus returns after a dialog is saved
     const n = await page.locator('main th').evaluateAll((ths) => ths.filter((th) => !th.textContent.trim()).length);
     if (n) blank.push(`${name}: ${n}`);
   }
-  assert.deepEqual(blank, [], 'no blank table header');
+  assert.deepEqual(blank, [], `no blank table header; blank ones on ${blank.join(', ')}`);
 
   await go(page, 'Users');
   await page.locator('main tr', { hasText: other }).getByRole('button', { name: /^Role/ }).click();
