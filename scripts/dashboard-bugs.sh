@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Issue 16's acceptance, "a Chromium test for every bug that fails on today's dashboard and passes
 # after", as a run anyone can repeat: each bug's browser test (this checkout's
-# tests/browser/bugs.test.js) runs alone against the `signet` binary of the commit before the
+# tests/browser/bugs-*.test.js) runs alone against the `signet` binary of the commit before the
 # fixes (a06fc02) and then against this checkout's, and a table says, per bug, that the old one
 # failed (with the first line of why) and the new one passed.
 #
@@ -30,22 +30,22 @@ BROWSER_TIMEOUT_MS=${BROWSER_TIMEOUT_MS:-300000}
 # Bug (issue 16's numbering) -> test file in tests/browser -> the test's name, the one place this
 # mapping lives. Each test's first assertion is its bug, so an old failure names it.
 TESTS=(
-  "1|bugs.test.js|bug 1: a wrong current password"
-  "2|bugs.test.js|bug 2: the Users page"
-  "3|bugs.test.js|bug 3: the audit action filter"
-  "4|bugs.test.js|bug 4: the audit log and a secret"
-  "5|bugs.test.js|bug 5: an enrollment token"
-  "6|bugs.test.js|bug 6: a project-scoped developer"
-  "7|bugs.test.js|bug 7: a server error"
-  "8|bugs.test.js|bug 8: a used setup link"
-  "9|bugs.test.js|bug 9: Chromium checks"
-  "10|bugs.test.js|bug 10: the old page stays"
-  "11|bugs.test.js|bug 11: removing the allowlist range"
-  "12|bugs.test.js|bug 12: pending machines"
-  "13|bugs.test.js|bug 13: step-up"
-  "14|bugs.test.js|bug 14: opening a fresh vault"
-  "15|bugs.test.js|bug 15: a name with spaces"
-  "16|bugs.test.js|bug 16: action columns"
+  "1|bugs-01-04.test.js|bug 1: a wrong current password"
+  "2|bugs-01-04.test.js|bug 2: the Users page"
+  "3|bugs-01-04.test.js|bug 3: the audit action filter"
+  "4|bugs-01-04.test.js|bug 4: the audit log and a secret"
+  "5|bugs-05-08.test.js|bug 5: an enrollment token"
+  "6|bugs-05-08.test.js|bug 6: a project-scoped developer"
+  "7|bugs-05-08.test.js|bug 7: a server error"
+  "8|bugs-05-08.test.js|bug 8: a used setup link"
+  "9|bugs-09-12.test.js|bug 9: Chromium checks"
+  "10|bugs-09-12.test.js|bug 10: the old page stays"
+  "11|bugs-09-12.test.js|bug 11: removing the allowlist range"
+  "12|bugs-09-12.test.js|bug 12: pending machines"
+  "13|bugs-13-16.test.js|bug 13: step-up"
+  "14|bugs-13-16.test.js|bug 14: opening a fresh vault"
+  "15|bugs-13-16.test.js|bug 15: a name with spaces"
+  "16|bugs-13-16.test.js|bug 16: action columns"
 )
 
 old_commit_full=$(git rev-parse --verify "$OLD_COMMIT^{commit}")
