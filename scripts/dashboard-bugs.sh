@@ -79,6 +79,9 @@ fi
 for b in "$old_bin" "$new_bin"; do
   [[ -x $b ]] || { echo "dashboard-bugs: no binary at $b" >&2; exit 2; }
 done
+# The tests run from tests/browser: a relative path would point elsewhere there.
+old_bin=$(realpath "$old_bin")
+new_bin=$(realpath "$new_bin")
 
 # --- one test, one binary -------------------------------------------------------------------
 logs=$OLD_TARGET/runs
