@@ -220,12 +220,40 @@ export function modal(title, body, buttons, { returnFocus, cls } = {}) {
       if (target && target.isConnected) {
         if (target.tabIndex < 0 && !target.hasAttribute('tabindex')) target.setAttribute('tabindex', '-1');
         target.focus({ preventScroll: false });
+        if (key) keepFocusThroughRedraw(target, key);
       }
     };
     setTimeout(place, 0);
   });
   d.showModal();
   return d;
+}
+
+/**
+ * A caller that saves in a dialog often redraws its list in place a moment after the dialog
+ * closes (no `aria-busy` on the page for that), which removes the element focus went back to
+ * and drops focus to the body. For a short while, put it on the element that now stands in
+ * its place; the person moving focus themselves ends the watch.
+ */
+function keepFocusThroughRedraw(placed, key) {
+  const main = document.getElementById('main');
+  if (!main) return;
+  let current = placed;
+  const stop = () => { watch.disconnect(); clearTimeout(timer); document.removeEventListener('focusin', moved); };
+  const moved = (ev) => { if (ev.target !== current) stop(); };
+  const watch = new MutationObserver(() => {
+    if (current.isConnected) return;
+    const active = document.activeElement;
+    if (active && active !== document.body) { stop(); return; }
+    const again = findLike(key);
+    if (!again) return;
+    current = again;
+    if (again.tabIndex < 0 && !again.hasAttribute('tabindex')) again.setAttribute('tabindex', '-1');
+    again.focus({ preventScroll: true });
+  });
+  watch.observe(main, { childList: true, subtree: true });
+  const timer = setTimeout(stop, 3000);
+  document.addEventListener('focusin', moved);
 }
 
 /** The element focused last outside a dialog (see `modal`). */
