@@ -264,7 +264,9 @@ fn refuse_empty<'a>(values: impl IntoIterator<Item = (&'a str, &'a str)>) -> Cor
             return Err(CoreError::EmptyValue(if name.is_empty() {
                 "`value` is empty: a secret needs a value; nothing was saved".to_owned()
             } else {
-                format!("field `{name}` has an empty value; remove the field instead; nothing was saved")
+                format!(
+                    "field `{name}` has an empty value; remove the field instead; nothing was saved"
+                )
             }));
         }
     }
@@ -1182,10 +1184,25 @@ mod tests {
 
     #[test]
     fn secret_names_are_refused_as_sent_never_rewritten() {
-        for ok in ["DATABASE_URL", "a", "prod/api-key:v2", "x@y+z", &"x".repeat(255)] {
+        for ok in [
+            "DATABASE_URL",
+            "a",
+            "prod/api-key:v2",
+            "x@y+z",
+            &"x".repeat(255),
+        ] {
             assert_eq!(check_secret_name(ok), Ok(()), "{ok}");
         }
-        for bad in ["", "db creds", " DB", "DB ", "a\tb", "a\nb", "é", &"x".repeat(256)] {
+        for bad in [
+            "",
+            "db creds",
+            " DB",
+            "DB ",
+            "a\tb",
+            "a\nb",
+            "é",
+            &"x".repeat(256),
+        ] {
             match check_secret_name(bad) {
                 Err(CoreError::InvalidName(m)) => assert!(m.contains("`name`"), "{m}"),
                 other => panic!("{bad:?}: {other:?}"),
@@ -1200,16 +1217,25 @@ mod tests {
     #[test]
     fn an_empty_value_or_field_is_refused_and_named() {
         let empty = SecretInput::Value(Zeroizing::new(String::new()));
-        assert!(matches!(empty.check_values(), Err(CoreError::EmptyValue(m)) if m.contains("`value`")));
+        assert!(
+            matches!(empty.check_values(), Err(CoreError::EmptyValue(m)) if m.contains("`value`"))
+        );
         let f = SecretInput::Fields(fields(&[("user", "app"), ("pass", "")]));
         assert!(matches!(f.check_values(), Err(CoreError::EmptyValue(m)) if m.contains("`pass`")));
-        assert_eq!(SecretInput::Fields(fields(&[("a", " ")])).check_values(), Ok(()));
+        assert_eq!(
+            SecretInput::Fields(fields(&[("a", " ")])).check_values(),
+            Ok(())
+        );
         // A merge or patch refuses an empty new value, but carries an old field as it is.
         assert!(matches!(
             merge(&["a"], &[], &[("b", "")]).apply(fields(&[("a", "")])),
             Err(CoreError::EmptyValue(_))
         ));
-        assert!(merge(&["a"], &[], &[("b", "2")]).apply(fields(&[("a", "")])).is_ok());
+        assert!(
+            merge(&["a"], &[], &[("b", "2")])
+                .apply(fields(&[("a", "")]))
+                .is_ok()
+        );
         assert!(matches!(
             patch(&[("b", "")], &[]).apply(fields(&[("a", "1")])),
             Err(CoreError::EmptyValue(_))

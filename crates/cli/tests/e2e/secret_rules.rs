@@ -89,7 +89,11 @@ async fn names_with_spaces_and_empty_values_are_refused_as_sent(backend: Backend
         assert_eq!(e.error_code(), Some(code), "{body}: {e}");
         assert!(e.to_string().contains(says), "{body}: {e}");
     }
-    assert_eq!(names(&f).await, before, "nothing was created, under any name");
+    assert_eq!(
+        names(&f).await,
+        before,
+        "nothing was created, under any name"
+    );
 
     // The CLI sends the name as typed and shows the server's reason.
     let out = f.server.op(&[
@@ -117,10 +121,17 @@ async fn names_with_spaces_and_empty_values_are_refused_as_sent(backend: Backend
             structured.as_str(),
             json!({"baseVersion": 1, "keepFields": ["user"], "fields": {"pass": ""}}),
         ),
-        (structured.as_str(), json!({"fields": {"user": "app", "pass": ""}})),
+        (
+            structured.as_str(),
+            json!({"fields": {"user": "app", "pass": ""}}),
+        ),
     ] {
         let e = op
-            .request_json("POST", &format!("/v1/admin/secrets/{id}/update"), Some(&body))
+            .request_json(
+                "POST",
+                &format!("/v1/admin/secrets/{id}/update"),
+                Some(&body),
+            )
             .await
             .expect_err("refused");
         assert_eq!(e.error_code(), Some(ErrorCode::EmptyValue), "{body}: {e}");
@@ -178,8 +189,8 @@ async fn each_version_records_which_fields_changed_never_values(backend: Backend
         &format!("/v1/admin/secrets/{id}/rotate"),
         Some(&json!({})),
     )
-        .await
-        .expect("rotate");
+    .await
+    .expect("rotate");
     assert_eq!(
         changes(&op, &id).await,
         [

@@ -156,7 +156,10 @@ pub async fn a_version_keeps_which_fields_it_changed(store: Arc<dyn Store>) {
         (3, changed(None, 4)),
         (4, changed(Some(&["password", "user"]), 5)),
     ] {
-        assert_eq!(store.append_version(&s.id, expected, &v).await.unwrap(), expected + 1);
+        assert_eq!(
+            store.append_version(&s.id, expected, &v).await.unwrap(),
+            expected + 1
+        );
     }
     let got: Vec<Option<Vec<String>>> = store
         .versions(&s.id)
@@ -168,7 +171,13 @@ pub async fn a_version_keeps_which_fields_it_changed(store: Arc<dyn Store>) {
     let list = |n: &[&str]| Some(n.iter().map(|x| (*x).to_owned()).collect::<Vec<_>>());
     assert_eq!(
         got,
-        [None, list(&["password"]), list(&[]), None, list(&["password", "user"])]
+        [
+            None,
+            list(&["password"]),
+            list(&[]),
+            None,
+            list(&["password", "user"])
+        ]
     );
 }
 
