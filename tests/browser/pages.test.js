@@ -2,7 +2,8 @@
 // and finds actions by part of their name, the Users page follows invitations without a reload,
 // an enrollment token's command carries every flag and pre-grants secrets a real machine then
 // reads, pending machines say how they asked and a tokenless one needs its fingerprint typed,
-// and removing an allowlist range says which machines it cuts off.
+// removing an allowlist range says which machines it cuts off, and the Users list is searched,
+// filtered and copies ids (as the audit log does).
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -217,5 +218,42 @@ test('removing the allowlist range that covers every active machine warns by nam
   const still = (await pageFetch(page, 'GET', '/v1/admin/ip-allowlist', undefined, { csrf: false })).json.entries.map((e) => e.cidr);
   assert.ok(still.includes('127.0.0.0/8'));
   await pageFetch(page, 'POST', '/v1/admin/ip-allowlist/disable', {});
+  assert.deepEqual(page.problems, []);
+});
+
+test('the Users list is searched and filtered by role, keeps its search across live updates, and copies ids', async () => {
+  const make = (username) => pageFetch(page, 'POST', '/v1/admin/users',
+    { username, email: `${username}@example.com`, password: 'violet-harbour-lantern-93', role: 'viewer' });
+  const erin = await make('erin');
+  assert.equal(erin.status, 200, erin.text);
+  await go(page, 'Users');
+  const people = page.locator('#users-list');
+  await people.locator('tr', { hasText: 'erin@example.com' }).waitFor();
+  // Every person's id has its own named copy button.
+  await people.getByRole('button', { name: `Copy id of ${owner.username}` }).waitFor();
+  await people.getByRole('button', { name: 'Copy id of erin' }).waitFor();
+
+  await people.getByLabel('Filter by role').selectOption('owner');
+  await people.locator('tr', { hasText: 'erin@example.com' }).waitFor({ state: 'detached' });
+  await people.locator('tr', { hasText: owner.username }).first().waitFor();
+  await people.getByLabel('Filter by role').selectOption('');
+
+  await people.getByLabel('Search people').fill('erin');
+  await people.locator('tbody tr', { hasText: owner.username }).waitFor({ state: 'detached' });
+  assert.equal(await people.locator('tbody tr').count(), 1);
+  // Someone added elsewhere appears without a reload, and the search still applies.
+  assert.equal((await make('erin2')).status, 200);
+  await people.locator('tr', { hasText: 'erin2@example.com' }).waitFor({ timeout: 20000 });
+  assert.equal(await people.getByLabel('Search people').inputValue(), 'erin');
+  assert.equal(await people.locator('tbody tr', { hasText: owner.username }).count(), 0);
+  assert.equal(await people.locator('tbody tr').count(), 2);
+
+  // The audit log's actor ids and targets have copy buttons too.
+  await go(page, 'Audit log');
+  const records = page.locator('#audit-records');
+  const first = records.locator('tbody tr', { hasText: 'user_create' }).first();
+  await first.waitFor();
+  await first.getByRole('button', { name: /^Copy actor id of record \d+$/ }).waitFor();
+  await first.getByRole('button', { name: /^Copy target of record \d+$/ }).waitFor();
   assert.deepEqual(page.problems, []);
 });

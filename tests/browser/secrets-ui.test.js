@@ -1,6 +1,7 @@
 // Secrets in the dashboard as a new user meets them (issue 16): names with spaces and empty
-// values refused next to their field (never rewritten), field names that Chromium itself checks,
-// a version history naming its authors and changed fields, a .env file imported from a real
+// values refused next to their field (never rewritten) by the dashboard and by the server itself,
+// field names that Chromium itself checks, a version history naming its authors and the fields
+// whose value changed (recorded by the server), a .env file imported from a real
 // upload with its names previewed and its values never shown, and type-the-name confirmation
 // for deleting a project and purging it from the trash.
 
@@ -114,6 +115,61 @@ test('version history names its author and the fields that changed, never a valu
   await v2.getByText(owner.username, { exact: true }).waitFor();
   assert.equal(await dialog.getByText(/pk_v1|sk_v2/).count(), 0, 'no value in the history');
   await dialog.getByRole('button', { name: 'Close' }).click();
+
+  // The server compares the values where it holds them and records only the names: a field
+  // given its own value again is not "changed".
+  const v3 = await pageFetch(page, 'POST', `/v1/admin/secrets/${made.json.id}/update`,
+    { set: { secret_key: 'sk_v3', publishable_key: 'pk_v1', port: '443' } });
+  assert.equal(v3.status, 200, v3.text);
+  const listed = await pageFetch(page, 'GET', `/v1/admin/secrets/${made.json.id}/versions`);
+  assert.deepEqual(listed.json.versions.map((v) => v.changedFields ?? null), [null, [], ['secret_key']]);
+  assert.doesNotMatch(listed.text, /sk_v3|pk_v1|443/);
+  await openSecrets();
+  await page.locator('tr', { hasText: 'STRIPE' }).getByRole('button', { name: 'Versions of STRIPE' }).click();
+  const again = page.getByRole('dialog', { name: 'Versions of STRIPE' });
+  const row3 = again.getByRole('row').filter({ has: page.getByRole('rowheader', { name: '3', exact: true }) });
+  await row3.getByText('Changed secret_key; added port', { exact: true }).waitFor();
+  assert.equal(await again.getByText(/sk_v3|pk_v1|443/).count(), 0);
+  await again.getByRole('button', { name: 'Close' }).click();
+  assert.deepEqual(page.problems, []);
+});
+
+test('the server refuses a name with spaces and an empty value itself; the dashboard shows its words at the field', async () => {
+  // The server's own rule, whatever a client checks: a stable code, nothing rewritten or saved.
+  const spaced = await pageFetch(page, 'POST', '/v1/admin/secrets', { projectId, name: 'db creds', value: 'x' });
+  assert.equal(spaced.status, 400, spaced.text);
+  assert.equal(spaced.json.code, 'invalid_name');
+  const empty = await pageFetch(page, 'POST', '/v1/admin/secrets', { projectId, name: 'EMPTY_ONE', value: '' });
+  assert.equal(empty.status, 400, empty.text);
+  assert.equal(empty.json.code, 'empty_value');
+  const emptyField = await pageFetch(page, 'POST', '/v1/admin/secrets', { projectId, name: 'EMPTY_TWO', fields: { user: 'u', pass: '' } });
+  assert.equal(emptyField.json.code, 'empty_value', emptyField.text);
+  assert.deepEqual((await secretNames()).sort(), ['DB_CREDS', 'STRIPE'], 'nothing was created');
+
+  // The canary form sends the name as typed; the server's refusal lands next to the field.
+  await openSecrets();
+  const canary = page.locator('#canary-name');
+  await canary.fill('aws root key');
+  await page.getByRole('button', { name: 'Create canary' }).click();
+  await page.locator('#canary-name[aria-invalid="true"]').waitFor();
+  const errId = (await canary.getAttribute('aria-describedby')).split(' ').find((id) => id.endsWith('-error'));
+  assert.match(await page.locator(`[id="${errId}"]`).textContent(), /no spaces/i);
+  assert.ok(!(await secretNames()).some((n) => /aws/i.test(n)), 'no canary under any name');
+
+  // Replacing a field with nothing: the server names the field, and the dialog marks it.
+  await page.locator('tr', { hasText: 'STRIPE' }).getByRole('button', { name: 'Update STRIPE' }).click();
+  const dialog = page.getByRole('dialog', { name: 'Update STRIPE' });
+  const row = dialog.locator('fieldset', { has: page.locator('legend', { hasText: /^port$/ }) });
+  await row.getByLabel('Change').selectOption('replace');
+  await dialog.getByRole('button', { name: 'Save new version' }).click();
+  const value = row.getByLabel('Field value');
+  await row.locator('[aria-invalid="true"]').waitFor();
+  const valueErr = (await value.getAttribute('aria-describedby')).split(' ').find((id) => id.endsWith('-error'));
+  assert.match(await page.locator(`[id="${valueErr}"]`).textContent(), /port.*empty/i);
+  await dialog.getByRole('button', { name: 'Cancel' }).click();
+  const stripe = (await pageFetch(page, 'POST', '/v1/admin/secrets/query', { projectId })).json.secrets.find((x) => x.name === 'STRIPE');
+  const versions = await pageFetch(page, 'GET', `/v1/admin/secrets/${stripe.id}/versions`);
+  assert.equal(versions.json.versions.length, 3, 'nothing was saved');
   assert.deepEqual(page.problems, []);
 });
 

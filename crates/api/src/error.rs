@@ -172,6 +172,13 @@ error_codes! {
         "code_reused",
         "that code was used already; wait for the next one"
     );
+    /// 400: a secret name that breaks the name rule (1-255 letters, digits and `_-./:@+`, no
+    /// whitespace). Refused as sent, never trimmed or rewritten: a machine's environment
+    /// variable is derived from the name, and a rewritten one would not be the name asked for.
+    InvalidName = (400, "invalid_name", "invalid secret name");
+    /// 400: a value written by a person is empty (a standard secret's value, or a structured
+    /// field's); the message names the field. Generated values are never empty.
+    EmptyValue = (400, "empty_value", "a value may not be empty");
 }
 
 impl fmt::Display for ErrorCode {

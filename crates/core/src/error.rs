@@ -86,6 +86,14 @@ pub enum CoreError {
     /// once): the person waits for the next one.
     #[error("that code was used already")]
     CodeReused,
+    /// A secret name that breaks the name rule (`crate::name::check_secret_name`); the message
+    /// says the rule. Never normalised: the name is refused as sent.
+    #[error("{0}")]
+    InvalidName(String),
+    /// A value written by a person is empty; the message names the field (`value`, or a
+    /// structured field's name).
+    #[error("{0}")]
+    EmptyValue(String),
     #[error("enrollment proof invalid: {0}")]
     EnrollmentProofInvalid(&'static str),
 }

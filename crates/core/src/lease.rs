@@ -45,7 +45,6 @@ use zeroize::Zeroizing;
 use crate::connection::Connections;
 use crate::context::Context;
 use crate::journal::Actor;
-use crate::name::check_name;
 use crate::principal::{AuthedMachine, AuthedOperator};
 use crate::role::Permission;
 use crate::{CoreError, CoreResult};
@@ -713,7 +712,7 @@ impl Leases {
             .await?;
         let parsed = ProjectId::parse(project).ok();
         self.cx.require_project(op, parsed.as_ref(), action).await?;
-        check_name("secret", name)?;
+        crate::name::check_secret_name(name)?;
         let project_id = parsed.ok_or_else(|| CoreError::bad("unknown project"))?;
         let project = self
             .cx
@@ -762,6 +761,7 @@ impl Leases {
             },
             created_by: op.id.to_string(),
             created_ms: now,
+            changed_fields: None,
         };
         let rec = SecretRecord {
             id: id.clone(),

@@ -604,7 +604,7 @@ impl Managed {
         // began moved the version on, and the value's AAD binds its number.
         let mut current = view.secret.current_version;
         for _ in 0..3 {
-            let v: NewVersion = self
+            let mut v: NewVersion = self
                 .secrets
                 .seal_version(
                     &project,
@@ -614,6 +614,8 @@ impl Managed {
                     &m.record.id.to_string(),
                 )
                 .await?;
+            // The username is fixed (`keep_managed_username`); the password is the generated one.
+            v.changed_fields = Some(vec!["password".to_owned()]);
             let e = self.cx.event(
                 &Actor::machine(m),
                 action,

@@ -20,6 +20,27 @@ pub fn check_name(what: &str, name: &str) -> CoreResult<()> {
     Ok(())
 }
 
+/// Secret names: [`check_name`]'s characters without the space. A machine reads a secret as an
+/// environment variable derived from its name (`db creds` would become `DB_CREDS`), so a name
+/// with whitespace is refused as sent, never trimmed or rewritten into another one. Secrets
+/// named before this rule keep their names; only new names are checked.
+pub fn check_secret_name(name: &str) -> CoreResult<()> {
+    let ok_chars = name
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || "_-./:@+".contains(c));
+    if !(1..=255).contains(&name.chars().count()) || !ok_chars {
+        let why = if name.chars().any(char::is_whitespace) {
+            "no spaces: a machine reads the secret as an environment variable named after it"
+        } else {
+            "1-255 characters of letters, digits and _-./:@+"
+        };
+        return Err(CoreError::InvalidName(format!(
+            "`name` is not a valid secret name ({why}); nothing was rewritten or saved"
+        )));
+    }
+    Ok(())
+}
+
 pub(crate) fn check_hostname(h: &str) -> CoreResult<()> {
     let ok = (1..=253).contains(&h.len())
         && h.bytes()

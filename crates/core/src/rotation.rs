@@ -482,11 +482,12 @@ impl Rotation {
             .project(&s.project_id)
             .await?
             .ok_or(CoreError::NotFound)?;
-        let (expected, input, rotated) = match s.kind {
+        let (expected, input, rotated, changed) = match s.kind {
             SecretKind::Standard => (
                 s.current_version,
                 SecretInput::Value(fresh(&generator)?),
                 "*".to_owned(),
+                None,
             ),
             SecretKind::Structured => {
                 // An operator is no machine: an id that matches no row stands in, and only the
@@ -503,21 +504,25 @@ impl Rotation {
                     Some(f) => f.clone(),
                     None => fields.keys().cloned().collect(),
                 };
+                let before = fields.clone();
                 for name in &names {
                     fields.insert(name.clone(), fresh(&generator)?);
                 }
+                let changed = crate::secret::changed_fields(&before, &fields);
                 (
                     view.secret.current_version,
                     SecretInput::Fields(fields),
                     names.join(","),
+                    Some(changed),
                 )
             }
         };
         let next = expected + 1;
-        let v = self
+        let mut v = self
             .secrets
             .seal_version(&project, &id, next, input, by)
             .await?;
+        v.changed_fields = changed;
         let event = self.cx.event(
             actor,
             AuditAction::SecretRotate,

@@ -96,6 +96,7 @@ impl FieldPatch {
         if self.set.is_empty() && self.unset.is_empty() {
             return Err(CoreError::bad("give at least one field to set or unset"));
         }
+        check_set_values(&self.set)?;
         let mut seen = std::collections::BTreeSet::new();
         for name in &self.unset {
             check_field_name(name)?;
@@ -175,6 +176,7 @@ impl FieldMerge {
         mut self,
         mut current: BTreeMap<String, Zeroizing<String>>,
     ) -> CoreResult<(BTreeMap<String, Zeroizing<String>>, MergeSummary)> {
+        check_set_values(&self.set)?;
         let mut summary = MergeSummary::default();
         let mut seen = std::collections::BTreeSet::new();
         for name in self.keep.iter().chain(&self.remove) {
@@ -218,6 +220,20 @@ impl FieldMerge {
     }
 }
 
+/// The fields present in both `before` and `after` whose value differs, by name, sorted: what a
+/// version changed, recorded with it (`NewVersion::changed_fields`). Added and removed fields are
+/// told by the two versions' field names. Values are compared here and never leave.
+pub(crate) fn changed_fields(
+    before: &BTreeMap<String, Zeroizing<String>>,
+    after: &BTreeMap<String, Zeroizing<String>>,
+) -> Vec<String> {
+    after
+        .iter()
+        .filter(|(k, v)| before.get(*k).is_some_and(|old| old.as_str() != v.as_str()))
+        .map(|(k, _)| k.clone())
+        .collect()
+}
+
 /// A structured value as stored: a JSON object of strings.
 pub(crate) fn parse_fields(plain: &str) -> CoreResult<BTreeMap<String, Zeroizing<String>>> {
     let map: BTreeMap<String, Zeroizing<String>> = serde_json::from_str(plain).map_err(|_| {
@@ -236,7 +252,40 @@ impl std::fmt::Debug for SecretInput {
     }
 }
 
-pub use crate::name::check_name;
+pub use crate::name::{check_name, check_secret_name};
+
+/// Refuses an empty value written by a person: a standard secret's value or any structured
+/// field's (a field meant to be blank is a field to remove). Only what is written now is
+/// checked: fields kept from an earlier version are carried as they are, and generated values
+/// (rotation, canaries) are never empty.
+fn refuse_empty<'a>(values: impl IntoIterator<Item = (&'a str, &'a str)>) -> CoreResult<()> {
+    for (name, value) in values {
+        if value.is_empty() {
+            return Err(CoreError::EmptyValue(if name.is_empty() {
+                "`value` is empty: a secret needs a value; nothing was saved".to_owned()
+            } else {
+                format!(
+                    "field `{name}` has an empty value; remove the field instead; nothing was saved"
+                )
+            }));
+        }
+    }
+    Ok(())
+}
+
+impl SecretInput {
+    /// [`refuse_empty`] over the input: the value of a standard secret is named `""`.
+    fn check_values(&self) -> CoreResult<()> {
+        match self {
+            Self::Value(v) => refuse_empty([("", v.as_str())]),
+            Self::Fields(f) => refuse_empty(f.iter().map(|(k, v)| (k.as_str(), v.as_str()))),
+        }
+    }
+}
+
+fn check_set_values(set: &BTreeMap<String, Zeroizing<String>>) -> CoreResult<()> {
+    refuse_empty(set.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+}
 
 /// Field names: 1–64 characters of letters, digits and `_ - .`, so that the comma-joined
 /// `fieldNames` string of the machine API is unambiguous.
@@ -370,6 +419,8 @@ pub struct VersionView {
     pub created_by_name: Option<String>,
     /// Unix ms.
     pub created_at: i64,
+    /// Fields whose value this version changed, by name; `None` when not recorded.
+    pub changed_fields: Option<Vec<String>>,
 }
 
 impl From<VersionRecord> for VersionView {
@@ -382,6 +433,7 @@ impl From<VersionRecord> for VersionView {
             created_by: v.created_by,
             created_by_name: None,
             created_at: v.created_ms,
+            changed_fields: v.changed_fields,
         }
     }
 }
@@ -590,6 +642,7 @@ impl Secrets {
             },
             created_by: by.to_owned(),
             created_ms: self.cx.now_ms(),
+            changed_fields: None,
         })
     }
 
@@ -649,7 +702,8 @@ impl Secrets {
         self.cx
             .require_project(op, parsed.as_ref(), AuditAction::SecretCreate)
             .await?;
-        check_name("secret", name)?;
+        check_secret_name(name)?;
+        input.check_values()?;
         let project_id = parsed.ok_or_else(|| CoreError::bad("unknown project"))?;
         let project = self
             .cx
@@ -754,6 +808,7 @@ impl Secrets {
             .await?;
         refuse_canary(&s)?;
         check_expected(expected, s.current_version)?;
+        input.check_values()?;
         match &input {
             SecretInput::Fields(fields) => self.keep_managed_username(&s.id, fields).await?,
             SecretInput::Value(_) => self.keep_managed_username(&s.id, &BTreeMap::new()).await?,
@@ -766,9 +821,11 @@ impl Secrets {
             .await?
             .ok_or(CoreError::NotFound)?;
         let next = s.current_version + 1;
-        let v = self
+        let changed = self.changed_by(&s, &input).await?;
+        let mut v = self
             .seal_version(&project, &id, next, input, &op.id.to_string())
             .await?;
+        v.changed_fields = changed;
         // Conditional on the version read above (the expected one, when given), so `next` is
         // exactly what the store writes or the write fails; the record names it before the
         // transaction starts.
@@ -787,6 +844,36 @@ impl Secrets {
             Err(e) => return Err(self.lost_race(&id, expected, e).await),
         };
         Ok(written_version(s, written, v).into())
+    }
+
+    /// Which fields a whole new structured value changes against the current version `s`
+    /// names, decrypted here to compare (nothing leaves); `None` when either is not structured,
+    /// or when the secret has moved on since `s` was read (the write then fails as a conflict).
+    async fn changed_by(
+        &self,
+        s: &SecretRecord,
+        input: &SecretInput,
+    ) -> CoreResult<Option<Vec<String>>> {
+        let SecretInput::Fields(after) = input else {
+            return Ok(None);
+        };
+        if s.kind != SecretKind::Structured {
+            return Ok(None);
+        }
+        // As in `rewrite_fields`: an operator is no machine, and only the value columns are used.
+        let Some(view) = self
+            .cx
+            .store
+            .read_view(&MachineId::generate(), &s.id)
+            .await?
+        else {
+            return Ok(None);
+        };
+        if view.secret.current_version != s.current_version {
+            return Ok(None);
+        }
+        let before = parse_fields(&self.reads.decrypt(&view).await?.0)?;
+        Ok(Some(changed_fields(&before, after)))
     }
 
     /// Writes a new version of a structured secret from its current fields (see [`FieldMerge`]).
@@ -884,8 +971,10 @@ impl Secrets {
             ));
         }
         let current = parse_fields(&self.reads.decrypt(&view).await?.0)?;
+        let before = current.clone();
         let (fields, summary) = change(current)?;
         self.keep_managed_username(&id, &fields).await?;
+        let changed = changed_fields(&before, &fields);
         let project = self
             .cx
             .store
@@ -893,7 +982,7 @@ impl Secrets {
             .await?
             .ok_or(CoreError::NotFound)?;
         let next = current_version + 1;
-        let v = self
+        let mut v = self
             .seal_version(
                 &project,
                 &id,
@@ -902,6 +991,7 @@ impl Secrets {
                 &op.id.to_string(),
             )
             .await?;
+        v.changed_fields = Some(changed);
         // Conditional on the version read above: a concurrent update since that read makes this
         // a conflict, never a write over fields it did not see.
         let written = match self
@@ -958,6 +1048,8 @@ impl Secrets {
             content: VersionContent::Pointer(target.value_version),
             created_by: op.id.to_string(),
             created_ms: self.cx.now_ms(),
+            // The person sees "rolled back to version N": the value is that version's.
+            changed_fields: None,
         };
         let written = match self
             .cx
@@ -1088,6 +1180,66 @@ mod tests {
         ] {
             assert!(check_name("secret", bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn secret_names_are_refused_as_sent_never_rewritten() {
+        for ok in [
+            "DATABASE_URL",
+            "a",
+            "prod/api-key:v2",
+            "x@y+z",
+            &"x".repeat(255),
+        ] {
+            assert_eq!(check_secret_name(ok), Ok(()), "{ok}");
+        }
+        for bad in [
+            "",
+            "db creds",
+            " DB",
+            "DB ",
+            "a\tb",
+            "a\nb",
+            "é",
+            &"x".repeat(256),
+        ] {
+            match check_secret_name(bad) {
+                Err(CoreError::InvalidName(m)) => assert!(m.contains("`name`"), "{m}"),
+                other => panic!("{bad:?}: {other:?}"),
+            }
+        }
+        let Err(CoreError::InvalidName(m)) = check_secret_name("db creds") else {
+            panic!("refused")
+        };
+        assert!(m.contains("no spaces"), "{m}");
+    }
+
+    #[test]
+    fn an_empty_value_or_field_is_refused_and_named() {
+        let empty = SecretInput::Value(Zeroizing::new(String::new()));
+        assert!(
+            matches!(empty.check_values(), Err(CoreError::EmptyValue(m)) if m.contains("`value`"))
+        );
+        let f = SecretInput::Fields(fields(&[("user", "app"), ("pass", "")]));
+        assert!(matches!(f.check_values(), Err(CoreError::EmptyValue(m)) if m.contains("`pass`")));
+        assert_eq!(
+            SecretInput::Fields(fields(&[("a", " ")])).check_values(),
+            Ok(())
+        );
+        // A merge or patch refuses an empty new value, but carries an old field as it is.
+        assert!(matches!(
+            merge(&["a"], &[], &[("b", "")]).apply(fields(&[("a", "")])),
+            Err(CoreError::EmptyValue(_))
+        ));
+        assert!(
+            merge(&["a"], &[], &[("b", "2")])
+                .apply(fields(&[("a", "")]))
+                .is_ok()
+        );
+        assert!(matches!(
+            patch(&[("b", "")], &[]).apply(fields(&[("a", "1")])),
+            Err(CoreError::EmptyValue(_))
+        ));
     }
 
     fn fields(pairs: &[(&str, &str)]) -> BTreeMap<String, Zeroizing<String>> {

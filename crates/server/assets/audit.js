@@ -1,7 +1,7 @@
 // The audit log: filters, paging backwards by sequence number, and a CSV of what was loaded.
 
 import * as api from './api.js';
-import { h, screen, card, table, when, mono, field, form, button, announce, action } from './page.js';
+import { h, screen, card, table, when, mono, field, form, button, announce, action, idCell } from './page.js';
 
 /**
  * The audit vocabulary, from the server's own OpenAPI document (its `AuditAction` schema is
@@ -23,7 +23,7 @@ export async function auditActions() {
 function actorCell(r) {
   return h('span', { class: 'actor' },
     r.actorName ? h('strong', { class: 'actor-name' }, r.actorName) : null,
-    h('span', { class: 'muted small' }, r.actorName ? ` ${r.actorKind} ` : `${r.actorKind} `), mono(r.actorId));
+    h('span', { class: 'muted small' }, r.actorName ? ` ${r.actorKind} ` : `${r.actorKind} `), idCell(r.actorId, `actor id of record ${r.seq}`));
 }
 import { resultBadge } from './overview.js';
 
@@ -67,7 +67,7 @@ export async function auditPage() {
     info.textContent = `${loaded.length} record${loaded.length === 1 ? '' : 's'} loaded.`;
     body.replaceChildren(table('Audit records', ['Seq', 'When', 'Actor', 'Action', 'Target', 'Source', 'Result', 'Detail'],
       loaded.map((r) => [String(r.seq), when(r.ts), actorCell(r), r.action,
-        mono(r.target), mono(r.sourceIp), resultBadge(r.result),
+        idCell(r.target, `target of record ${r.seq}`), mono(r.sourceIp), resultBadge(r.result),
         h('span', { class: 'small' }, typeof r.detail === 'object' && r.detail !== null ? JSON.stringify(r.detail) : (r.detail ?? ''))]),
       'No records match.'));
     // A wide table scrolls sideways: keyboard users must be able to reach and scroll it.

@@ -495,7 +495,7 @@ export function explain(e) {
     const rest = message.replace(/^conflict:\s*[a-z_]+:?\s*/, '');
     return { text: rest ? sentence(rest) : 'That conflicts with what is stored. Reload and try again.', fields: [] };
   }
-  if (code === 'malformed_request' || code === 'weak_password') {
+  if (code === 'malformed_request' || code === 'weak_password' || code === 'invalid_name' || code === 'empty_value') {
     const named = [...message.matchAll(/`([A-Za-z][A-Za-z0-9_]*)`/g)].map((m) => m[1]);
     const fields = code === 'weak_password' ? ['newPassword', 'password', ...named] : named;
     return { text: sentence(message.replace(/`/g, '')), fields };

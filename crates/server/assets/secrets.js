@@ -1,7 +1,7 @@
 // Secrets of a project. Values go in and are never shown back: the admin API does not return them.
 
 import * as api from './api.js';
-import { h, screen, card, table, when, mono, field, form, announce, badge, action, button, modal, fail, fieldError, filteredTable, idCell } from './page.js';
+import { h, screen, card, table, when, mono, field, form, announce, badge, action, button, modal, fail, fieldError, filteredTable, idCell, explain, clearFieldErrors } from './page.js';
 
 // What the server takes (crates/core/src/name.rs and secret.rs `check_field_name`), written for
 // the `v` flag Chromium compiles `pattern` with: `-` and `/` inside a class must be escaped.
@@ -168,7 +168,8 @@ export async function secretsPage(projectId) {
       ['alphanumeric', 'Letters and digits'], ['hex', 'Hex'], ['base64url', 'Base64url'], ['uuid', 'UUID'], ['numbers', 'Digits']] },
     { tag: 'select' }),
   ], 'Create canary', async (v, f) => {
-    const s = await api.post(`/v1/admin/projects/${api.seg(project.id)}/canaries`, { name: v.name.trim(), charset: v.charset });
+    // Sent as typed: a name the server refuses is marked here with its reason, never rewritten.
+    const s = await api.post(`/v1/admin/projects/${api.seg(project.id)}/canaries`, { name: v.name, charset: v.charset });
     f.reset();
     await secretsPage(project.id);
     announce(`Canary ${s.name} created. Grant it only to machines whose read of it means compromise.`);
@@ -252,7 +253,7 @@ function fieldUpdateEditor(currentNames, onChange) {
       else { p.replace.push(c.name); p.values[c.name] = c.value.value; }
     }
     for (const row of added.children) {
-      const name = row.querySelector('.fname').value.trim();
+      const name = row.querySelector('.fname').value;
       if (!name) continue;
       if (currentNames.includes(name) || p.add.includes(name)) throw new Error(`The field ${name} is there already.`);
       p.add.push(name);
@@ -260,9 +261,19 @@ function fieldUpdateEditor(currentNames, onChange) {
     }
     return p;
   };
+  /** The value field of the field `name` (current or added), to mark a server error at. */
+  const valueWrap = (name) => {
+    const c = current.find((x) => x.name === name);
+    if (c) return c.value.closest('.field');
+    for (const row of added.children) {
+      if (row.querySelector('.fname').value === name) return row.querySelector('.fvalue').closest('.field');
+    }
+    return null;
+  };
   return {
     el: wrap,
     plan,
+    valueWrap,
     body: (baseVersion) => {
       const p = plan();
       return { baseVersion, keepFields: p.keep, removeFields: p.remove, fields: p.values };
@@ -300,6 +311,7 @@ function updateDialog(s, projectId) {
   const d = modal(`Update ${s.name}`, f, [button('Cancel', () => d.close()), save]);
   save.addEventListener('click', async () => {
     save.disabled = true;
+    clearFieldErrors(f);
     try {
       // A structured update names the version it started from: if someone saved a newer one
       // meanwhile, the server refuses rather than undo their change.
@@ -309,8 +321,15 @@ function updateDialog(s, projectId) {
       await secretsPage(projectId);
       announce(`${s.name} is now at version ${r.version}.`);
     } catch (e) {
+      // The server's refusal of one field's value is shown at that field, in its words.
+      const named = e.code === 'empty_value' && structured && (/`([^`]+)`/.exec(e.message || '') || [])[1];
+      const at = named && editor.valueWrap(named);
       if (e.status === 409) {
         fail(new Error(`${s.name} was changed by someone else meanwhile; nothing was saved. Close this and open Update again to start from the new version.`));
+      } else if (at) {
+        const { text } = explain(e);
+        fieldError(at, text);
+        at.control.focus();
       } else {
         fail(e);
       }
@@ -320,7 +339,12 @@ function updateDialog(s, projectId) {
   });
 }
 
-/** What changed from `prev` to `v`, by field name only (values never reach a person). */
+/**
+ * What changed from `prev` to `v`, by field name only (values never reach a person): the
+ * fields whose value changed are the server's record (`changedFields`, compared where the
+ * values are); added and removed ones come from the two versions' field names. A version
+ * written before the server kept that record says "new values".
+ */
 export function versionChange(prev, v) {
   if (v.valueVersion !== v.version) return `Rolled back to the value of version ${v.valueVersion}`;
   if (!prev) return v.type === 'structured' ? `Created with ${(v.fieldNames || []).join(', ')}` : 'Created';
@@ -329,10 +353,13 @@ export function versionChange(prev, v) {
   const after = new Set(v.fieldNames || []);
   const added = [...after].filter((n) => !before.has(n));
   const removed = [...before].filter((n) => !after.has(n));
+  const changed = v.changedFields;
   const parts = [];
+  if (changed && changed.length) parts.push(`changed ${changed.join(', ')}`);
   if (added.length) parts.push(`added ${added.join(', ')}`);
   if (removed.length) parts.push(`removed ${removed.join(', ')}`);
-  if (!parts.length) parts.push('new values, same fields');
+  if (!changed && !parts.length) parts.push('new values');
+  if (changed && !parts.length) parts.push('same values written again');
   const s = parts.join('; ');
   return s[0].toUpperCase() + s.slice(1);
 }

@@ -2,7 +2,7 @@
 // suspend, activate or remove them.
 
 import * as api from './api.js';
-import { h, screen, card, table, when, badge, action, field, form, announce, copyable, button, modal, fail } from './page.js';
+import { h, screen, card, table, when, badge, action, field, form, announce, copyable, button, modal, fail, filteredTable, idCell } from './page.js';
 
 const ROLES = ['viewer', 'developer', 'admin', 'owner'];
 
@@ -38,18 +38,38 @@ export async function usersPage() {
     if (key === shown) return;
     shown = key;
     const statusBadge = (u) => badge(u.status, u.status === 'active' ? 'ok' : 'warn');
-    people.replaceChildren(table('Users', ['Username', 'Email', 'Role', 'Projects', 'Status', 'Created', 'Actions'], users.map((u) => [
+    // The search and filters keep what was typed when a poll redraws the list.
+    const kept = [...people.querySelectorAll('[data-filter]')].map((el) => [el.dataset.filter, el.value]);
+    const focused = document.activeElement && people.contains(document.activeElement) ? document.activeElement.dataset.filter : null;
+    people.replaceChildren(filteredTable({
+      caption: 'Users',
+      label: 'Search people',
+      headers: ['Username', 'Email', 'Role', 'Projects', 'Status', 'Created', 'Id', 'Actions'],
+      items: users,
+      text: (u) => `${u.username} ${u.email} ${u.id}`,
+      filters: [
+        { label: 'Filter by role', options: [['', 'Any role'], ...ROLES.map((r) => [r, r])], test: (u, v) => u.role === v },
+        { label: 'Filter by status', options: [['', 'Any status'], ['active', 'active'], ['suspended', 'suspended']], test: (u, v) => u.status === v },
+      ],
+      empty: 'No people yet.',
+      row: (u) => [
       h('span', null, u.username, u.id === me.id ? h('span', { class: 'muted small' }, ' (you)') : null),
       u.email, badge(u.role),
       u.projects ? u.projects.map(projectName).join(', ') : 'all',
-      statusBadge(u), when(u.createdAt),
+      statusBadge(u), when(u.createdAt), idCell(u.id, `id of ${u.username}`),
       u.id === me.id ? '' : h('div', { class: 'actions' },
         button(`Role of ${u.username}…`, () => roleDialog(u, projects, lists), 'small'),
         u.status === 'suspended'
           ? action(`Activate ${u.username}`, async () => { await api.post(`/v1/admin/users/${api.seg(u.id)}/activate`, {}); await lists(); }, { cls: 'small', done: `${u.username} activated.` })
           : action(`Suspend ${u.username}`, async () => { await api.post(`/v1/admin/users/${api.seg(u.id)}/suspend`, {}); await lists(); }, { cls: 'small', confirmAction: `Suspend ${u.username}`, done: `${u.username} suspended.`, confirmText: `Suspend ${u.username}? Their sessions and keys stop working.` }),
         action(`Remove ${u.username}`, async () => { await api.post(`/v1/admin/users/${api.seg(u.id)}/delete`, {}); await lists(); }, { cls: 'small danger', confirmAction: `Remove ${u.username}`, done: `${u.username} removed.`, confirmText: `Remove ${u.username} for good?` })),
-    ])));
+      ],
+    }));
+    for (const [name, value] of kept) {
+      const el = people.querySelector(`[data-filter="${CSS.escape(name)}"]`);
+      if (el && value) { el.value = value; el.dispatchEvent(new Event(el.tagName === 'SELECT' ? 'change' : 'input')); }
+    }
+    if (focused) people.querySelector(`[data-filter="${CSS.escape(focused)}"]`)?.focus();
     const open = invites.filter((i) => i.status === 'pending');
     pending.replaceChildren(open.length
       ? table('Pending invitations', ['Email', 'Role', 'Expires', 'Actions'], open.map((i) => [i.email, badge(i.role), when(i.expiresAt),

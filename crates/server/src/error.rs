@@ -97,6 +97,18 @@ impl From<CoreError> for ApiError {
             CoreError::SsoRequired => Self::new(ErrorCode::SsoRequired),
             CoreError::WrongFactor => Self::new(ErrorCode::WrongFactor),
             CoreError::CodeReused => Self::new(ErrorCode::CodeReused),
+            CoreError::InvalidName(m) => Self {
+                code: ErrorCode::InvalidName,
+                message: Some(m),
+                retry_after_secs: None,
+                current_version: None,
+            },
+            CoreError::EmptyValue(m) => Self {
+                code: ErrorCode::EmptyValue,
+                message: Some(m),
+                retry_after_secs: None,
+                current_version: None,
+            },
             CoreError::ProjectFrozen => Self::new(ErrorCode::ProjectFrozen),
             CoreError::SetupClosed => Self::new(ErrorCode::SetupClosed),
             CoreError::EnrollmentProofRequired => Self::new(ErrorCode::EnrollmentProofRequired),

@@ -46,6 +46,7 @@ fn state(row: &PgRow) -> StoreResult<ManagedState> {
                     },
                     created_by: col(row, 11)?,
                     created_ms: col(row, 12)?,
+                    changed_fields: None,
                 },
             })
         }

@@ -128,6 +128,11 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         name: "0020_keyring.sql",
         sql: include_str!("../migrations/0020_keyring.sql"),
     },
+    Migration {
+        version: 23,
+        name: "0023_version_changes.sql",
+        sql: include_str!("../migrations/0023_version_changes.sql"),
+    },
 ];
 
 /// Applies any missing migrations. [`StoreError::Corrupt`] if the database records a version

@@ -101,6 +101,7 @@ fn version(row: &PgRow) -> StoreResult<VersionRecord> {
         field_names: opt_list(row, 3)?,
         created_by: col(row, 4)?,
         created_ms: col(row, 5)?,
+        changed_fields: opt_list(row, 6)?,
     })
 }
 
@@ -138,8 +139,8 @@ async fn insert_version(
     };
     sqlx::query(
         "INSERT INTO secret_versions (secret_id, version, value_version, kind, field_names, wrapped_dek, ciphertext,
-                                      created_by, created_ms)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+                                      created_by, created_ms, changed_fields)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
     )
     .bind(secret)
     .bind(i64::from(number))
@@ -150,6 +151,7 @@ async fn insert_version(
     .bind(ciphertext)
     .bind(&v.created_by)
     .bind(v.created_ms)
+    .bind(field_names(v.changed_fields.as_ref()))
     .execute(conn)
     .await
     .map(drop)
@@ -275,7 +277,7 @@ impl SecretStore for PgStore {
 
     async fn versions(&self, id: &SecretId) -> StoreResult<Vec<VersionRecord>> {
         sqlx::query(
-            "SELECT version, value_version, kind, field_names, created_by, created_ms
+            "SELECT version, value_version, kind, field_names, created_by, created_ms, changed_fields
              FROM secret_versions WHERE secret_id = $1 ORDER BY version",
         )
         .bind(id.to_string())

@@ -49,6 +49,7 @@ fn state(row: &Row<'_>) -> StoreResult<ManagedState> {
                     },
                     created_by: col(row, 11)?,
                     created_ms: col(row, 12)?,
+                    changed_fields: None,
                 },
             })
         }

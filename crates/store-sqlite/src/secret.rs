@@ -101,6 +101,7 @@ fn version(row: &Row<'_>) -> StoreResult<VersionRecord> {
         field_names: opt_list(row, 3)?,
         created_by: col(row, 4)?,
         created_ms: col(row, 5)?,
+        changed_fields: opt_list(row, 6)?,
     })
 }
 
@@ -137,8 +138,8 @@ fn insert_version(
     exec(
         tx,
         "INSERT INTO secret_versions (secret_id, version, value_version, kind, field_names, wrapped_dek, ciphertext,
-                                      created_by, created_ms)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                                      created_by, created_ms, changed_fields)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
         params![
             secret,
             number,
@@ -149,6 +150,7 @@ fn insert_version(
             ciphertext,
             v.created_by,
             v.created_ms,
+            field_names(v.changed_fields.as_ref()),
         ],
     )
     .map(drop)
@@ -275,7 +277,7 @@ impl SecretStore for SqliteStore {
         self.read(|c| {
             all(
                 c,
-                "SELECT version, value_version, kind, field_names, created_by, created_ms
+                "SELECT version, value_version, kind, field_names, created_by, created_ms, changed_fields
                  FROM secret_versions WHERE secret_id = ?1 ORDER BY version",
                 [id.as_str()],
                 version,

@@ -95,6 +95,10 @@ pub struct NewVersion {
     pub created_by: String,
     /// Unix ms.
     pub created_ms: i64,
+    /// Which fields of the version written over changed value here, by name (never values):
+    /// those in both versions whose value differs. `None` when not recorded (a standard secret,
+    /// a first version, a rollback).
+    pub changed_fields: Option<Vec<String>>,
 }
 
 /// A version as listed to operators (no ciphertext).
@@ -112,6 +116,8 @@ pub struct VersionRecord {
     pub created_by: String,
     /// Unix ms.
     pub created_ms: i64,
+    /// As [`NewVersion::changed_fields`]; `None` also for versions written before it was kept.
+    pub changed_fields: Option<Vec<String>>,
 }
 
 /// Everything the machine read path needs about one secret, in one round trip.

@@ -146,6 +146,12 @@ pub struct VersionAnswer {
     pub created_by_name: Option<String>,
     /// Unix ms.
     pub created_at: i64,
+    /// The fields present both here and in the version before whose value this version changed,
+    /// by name (values are compared on the server and never shown). Added and removed fields
+    /// are told by the two versions' `fieldNames`. Absent when not recorded: a standard secret,
+    /// a first version, a rollback, or a version written before the server kept it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub changed_fields: Option<Vec<String>>,
 }
 
 /// `GET /v1/admin/secrets/{id}/versions`.

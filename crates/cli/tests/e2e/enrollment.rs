@@ -202,7 +202,7 @@ async fn poll_list_export_and_revoke(backend: Backend) {
         "--project",
         &f.project,
         "--name",
-        "db creds",
+        "db_creds",
         "--field",
         "user=app",
         "--field",

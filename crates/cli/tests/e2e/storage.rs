@@ -220,7 +220,7 @@ fn a_running_installation_moves_to_postgres() {
         "--project",
         &f.project,
         "--name",
-        "db creds",
+        "db_creds",
         "--field",
         "user=app",
         "--field",

@@ -133,6 +133,7 @@ pub fn version(content: VersionContent, created_ms: i64) -> NewVersion {
         content,
         created_by: "op".to_owned(),
         created_ms,
+        changed_fields: None,
     }
 }
 

@@ -228,6 +228,7 @@ macro_rules! conformance_suite {
                 a_live_secret_name_is_unique_per_project,
                 a_secret_needs_its_project,
                 versions_append_optimistically,
+                a_version_keeps_which_fields_it_changed,
                 concurrent_appends_on_one_version_let_one_win,
                 concurrent_appends_are_told_the_version_they_wrote,
                 appending_needs_a_live_secret,

@@ -57,6 +57,7 @@ pub async fn secrets_round_trip_with_their_first_version(store: Arc<dyn Store>) 
         field_names: first.field_names.clone(),
         created_by: "op".to_owned(),
         created_ms: NOW,
+        changed_fields: None,
     };
     assert_eq!(store.versions(&s.id).await.unwrap(), [expected]);
 
@@ -138,6 +139,46 @@ pub async fn versions_append_optimistically(store: Arc<dyn Store>) {
     );
     assert_eq!(versions[1].kind, SecretKind::Structured);
     assert_eq!(versions[1].created_ms, NOW + 10);
+}
+
+/// Which fields a version changed is kept with it, by name, as written: a list, an empty list
+/// (a write that changed no value) and none (not recorded) each read back as themselves.
+pub async fn a_version_keeps_which_fields_it_changed(store: Arc<dyn Store>) {
+    let p = add_project(&store, "p").await;
+    let s = add_secret(&store, &p.id, "s").await;
+    let changed = |names: Option<&[&str]>, tag: u8| NewVersion {
+        changed_fields: names.map(|n| n.iter().map(|x| (*x).to_owned()).collect()),
+        ..structured(sealed(tag), NOW + i64::from(tag))
+    };
+    for (expected, v) in [
+        (1, changed(Some(&["password"]), 2)),
+        (2, changed(Some(&[]), 3)),
+        (3, changed(None, 4)),
+        (4, changed(Some(&["password", "user"]), 5)),
+    ] {
+        assert_eq!(
+            store.append_version(&s.id, expected, &v).await.unwrap(),
+            expected + 1
+        );
+    }
+    let got: Vec<Option<Vec<String>>> = store
+        .versions(&s.id)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|v| v.changed_fields)
+        .collect();
+    let list = |n: &[&str]| Some(n.iter().map(|x| (*x).to_owned()).collect::<Vec<_>>());
+    assert_eq!(
+        got,
+        [
+            None,
+            list(&["password"]),
+            list(&[]),
+            None,
+            list(&["password", "user"])
+        ]
+    );
 }
 
 /// Of several writers appending on the same version, exactly one wins.

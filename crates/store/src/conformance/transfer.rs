@@ -56,7 +56,11 @@ async fn populate(store: &Arc<dyn Store>) -> Population {
         .append_version(
             &db_url.id,
             1,
-            &fixture::version(fixture::sealed(2), NOW + 1),
+            // With a record of what changed, so that the column is seen to travel.
+            &NewVersion {
+                changed_fields: Some(vec!["password".to_owned()]),
+                ..fixture::version(fixture::sealed(2), NOW + 1)
+            },
         )
         .await
         .unwrap();
@@ -101,6 +105,7 @@ async fn populate(store: &Arc<dyn Store>) -> Population {
         content: fixture::sealed(9),
         created_by: "op".to_owned(),
         created_ms: NOW,
+        changed_fields: None,
     };
     store
         .insert_secret(&structured, &structured_first)

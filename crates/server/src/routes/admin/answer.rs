@@ -79,6 +79,7 @@ pub(crate) fn version(v: VersionView) -> VersionAnswer {
         created_by: v.created_by,
         created_by_name: v.created_by_name,
         created_at: v.created_at,
+        changed_fields: v.changed_fields,
     }
 }
 
