@@ -453,6 +453,7 @@ impl Secrets {
                 created_ms: self.cx.now_ms(),
                 frozen_ms: None,
                 root_generation,
+                key_generation: 0,
             };
             match self
                 .cx
@@ -590,6 +591,7 @@ impl Secrets {
             },
             created_by: by.to_owned(),
             created_ms: self.cx.now_ms(),
+            key_generation: project.key_generation,
         })
     }
 
@@ -958,6 +960,8 @@ impl Secrets {
             content: VersionContent::Pointer(target.value_version),
             created_by: op.id.to_string(),
             created_ms: self.cx.now_ms(),
+            // A pointer seals nothing.
+            key_generation: 0,
         };
         let written = match self
             .cx

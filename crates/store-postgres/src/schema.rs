@@ -128,6 +128,11 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         name: "0020_keyring.sql",
         sql: include_str!("../migrations/0020_keyring.sql"),
     },
+    Migration {
+        version: 21,
+        name: "0021_project_keys.sql",
+        sql: include_str!("../migrations/0021_project_keys.sql"),
+    },
 ];
 
 /// Applies any missing migrations. [`StoreError::Corrupt`] if the database records a version

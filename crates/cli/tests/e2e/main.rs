@@ -100,3 +100,6 @@ mod unseal;
 
 // Root key rotation online, under load, across two replicas and on SQLite (issue 15 §2).
 mod keys;
+
+// Project key rotation online, under load, across two replicas and on SQLite (issue 15 §2).
+mod project_keys;
