@@ -445,9 +445,9 @@ impl Context {
                 (l, pw)
             }
             None => {
-                    let key = (&key, view.project_key_generation);
-                    mint(self, &who, m.record.id, key, &admin, s, settings, now).await?
-                }
+                let key = (&key, view.project_key_generation);
+                mint(self, &who, m.record.id, key, &admin, s, settings, now).await?
+            }
         };
         // Serialised from borrowed fields straight into zeroizing memory: no other copy of the
         // password is made on the way.

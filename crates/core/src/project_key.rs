@@ -18,8 +18,7 @@ use signet_api::audit::AuditAction;
 use signet_crypto::{ProjectKey, RecordAad, RecordKind, SecretAad};
 use signet_proto::ProjectId;
 use signet_store::{
-    Conflict, ProjectKeyReplacement, ProjectKeyedRow, ProjectKeyedValue, ProjectRecord,
-    StoreError,
+    Conflict, ProjectKeyReplacement, ProjectKeyedRow, ProjectKeyedValue, ProjectRecord, StoreError,
 };
 
 use crate::principal::AuthedOperator;

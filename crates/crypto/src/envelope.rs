@@ -297,7 +297,10 @@ mod tests {
 
     #[test]
     fn a_rewrapped_data_key_opens_only_under_the_new_project_key() {
-        let (old, new) = (ProjectKey::generate().unwrap(), ProjectKey::generate().unwrap());
+        let (old, new) = (
+            ProjectKey::generate().unwrap(),
+            ProjectKey::generate().unwrap(),
+        );
         let sealed = old.seal_value(&aad(3), b"value").unwrap();
         let wrapped_dek = old
             .rewrap_data_key(&new, &aad(3), &sealed.wrapped_dek)
@@ -306,11 +309,20 @@ mod tests {
             wrapped_dek,
             ciphertext: sealed.ciphertext.clone(),
         };
-        assert_eq!(new.open_value(&aad(3), &moved).unwrap().as_slice(), b"value");
+        assert_eq!(
+            new.open_value(&aad(3), &moved).unwrap().as_slice(),
+            b"value"
+        );
         assert!(old.open_value(&aad(3), &moved).is_err());
         // Bound to its row: another version's AAD does not re-wrap it.
-        assert!(old.rewrap_data_key(&new, &aad(4), &sealed.wrapped_dek).is_err());
-        assert!(new.rewrap_data_key(&old, &aad(3), &sealed.wrapped_dek).is_err());
+        assert!(
+            old.rewrap_data_key(&new, &aad(4), &sealed.wrapped_dek)
+                .is_err()
+        );
+        assert!(
+            new.rewrap_data_key(&old, &aad(3), &sealed.wrapped_dek)
+                .is_err()
+        );
 
         let record = RecordAad {
             vault: "vault_a1b2c3d4e5f6g7h8",

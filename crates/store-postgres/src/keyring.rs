@@ -331,7 +331,10 @@ impl KeyringStore for PgStore {
     }
 
     async fn replace_project_key(&self, r: &ProjectKeyReplacement) -> StoreResult<()> {
-        let to = r.from_generation.checked_add(1).ok_or(StoreError::Corrupt)?;
+        let to = r
+            .from_generation
+            .checked_add(1)
+            .ok_or(StoreError::Corrupt)?;
         let mut tx = self.begin().await?;
         hold_current(&mut tx, r.root_generation).await?;
         // The row lock orders this rotation with every writer's trigger (which holds the row

@@ -48,9 +48,9 @@ async fn every_version(
             .unwrap_or_else(|e| panic!("{when}: rollback {id} to {v}: {e}"));
             let mut seen = Vec::new();
             for (r, c) in readers.iter().enumerate() {
-                let got = read(c, id)
-                    .await
-                    .unwrap_or_else(|e| panic!("{when}: {id} version {v} through replica {r}: {e}"));
+                let got = read(c, id).await.unwrap_or_else(|e| {
+                    panic!("{when}: {id} version {v} through replica {r}: {e}")
+                });
                 seen.push(got);
             }
             of_secret.push(seen);
@@ -104,7 +104,9 @@ async fn rotate_project_under_load(
         .request_json(
             "POST",
             "/v1/admin/secrets",
-            Some(&json!({ "projectId": p, "name": "DB", "fields": { "user": "u1", "pass": "p1" } })),
+            Some(
+                &json!({ "projectId": p, "name": "DB", "fields": { "user": "u1", "pass": "p1" } }),
+            ),
         )
         .await
         .unwrap();
@@ -190,7 +192,11 @@ async fn rotate_project_under_load(
     }
     assert_eq!(before[0][0][0], "s0/v1#");
     assert_eq!(before[0][3][0], "s0/v1#", "the rollback");
-    assert!(before[SECRETS][1][0].contains("p2"), "{:?}", before[SECRETS]);
+    assert!(
+        before[SECRETS][1][0].contains("p2"),
+        "{:?}",
+        before[SECRETS]
+    );
 
     // The load: reads through every replica, writes into the rotated project through each.
     let stop = Arc::new(AtomicBool::new(false));
@@ -234,12 +240,18 @@ async fn rotate_project_under_load(
         // The newest value written under load reads back through every replica.
         assert_eq!(read(c, &f.secret).await.as_deref(), Ok(last.as_str()));
         for (id, values) in &other {
-            assert_eq!(read(c, id).await.as_deref(), Ok(values.last().unwrap().as_str()));
+            assert_eq!(
+                read(c, id).await.as_deref(),
+                Ok(values.last().unwrap().as_str())
+            );
         }
     }
     // The lease's password opens (the active lease is answered again, unchanged), and so does
     // the connection's admin password.
-    assert_eq!(read(&readers[readers.len() - 1], &leased).await, Ok(lease_before));
+    assert_eq!(
+        read(&readers[readers.len() - 1], &leased).await,
+        Ok(lease_before)
+    );
     let tested = ops[ops.len() - 1]
         .request_json(
             "POST",
@@ -332,7 +344,9 @@ async fn rotate_project_under_load(
     let (status, body) = raw(&ops[0], "POST", "/v1/admin/projects/nope/key/rotate", None).await;
     denied(status, &body, "owner, malformed id");
     assert_eq!(
-        count(&format!("SELECT count(*) FROM projects WHERE id = '{p}' AND key_generation = 2")),
+        count(&format!(
+            "SELECT count(*) FROM projects WHERE id = '{p}' AND key_generation = 2"
+        )),
         1,
         "nothing refused changed the key"
     );

@@ -1,7 +1,8 @@
 //! Root key rotation: the keyring's generations, rotating, retiring; and project key rotation.
 
 use signet_api::admin::keys::{
-    ProjectKeyRotationAnswer, RetireRootAnswer, RetireRootRequest, RootKeyStatusAnswer, RootRotationAnswer, RotateRootRequest,
+    ProjectKeyRotationAnswer, RetireRootAnswer, RetireRootRequest, RootKeyStatusAnswer,
+    RootRotationAnswer, RotateRootRequest,
 };
 use signet_api::route::keys as route;
 

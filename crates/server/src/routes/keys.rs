@@ -6,8 +6,8 @@ use axum::extract::{Path, State};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use signet_api::admin::keys::{
-    ProjectKeyRotationAnswer, RetireRootAnswer, RetireRootRequest, RootGenerationAnswer, RootKeyStatusAnswer,
-    RootRotationAnswer, RotateRootRequest,
+    ProjectKeyRotationAnswer, RetireRootAnswer, RetireRootRequest, RootGenerationAnswer,
+    RootKeyStatusAnswer, RootRotationAnswer, RotateRootRequest,
 };
 use signet_api::route;
 

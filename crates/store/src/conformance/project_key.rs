@@ -105,7 +105,11 @@ fn kinds(values: &[ProjectKeyedValue]) -> Vec<&'static str> {
 }
 
 /// Each value with its data key replaced by `[0xEE; 8]`.
-fn replacement(project: &ProjectId, from: u32, values: &[ProjectKeyedValue]) -> ProjectKeyReplacement {
+fn replacement(
+    project: &ProjectId,
+    from: u32,
+    values: &[ProjectKeyedValue],
+) -> ProjectKeyReplacement {
     ProjectKeyReplacement {
         project: project.clone(),
         from_generation: from,
@@ -129,7 +133,14 @@ pub async fn a_project_key_rotation_rewraps_every_kind_of_value(store: Arc<dyn S
     // Two sealed versions and the managed secret's first; the rollback seals nothing.
     assert_eq!(
         kinds(&before),
-        ["connection", "lease", "pending", "version", "version", "version"]
+        [
+            "connection",
+            "lease",
+            "pending",
+            "version",
+            "version",
+            "version"
+        ]
     );
     assert!(before.iter().all(|v| v.key_generation == 0));
     let other = add_project(&store, "other").await;
@@ -196,7 +207,9 @@ pub async fn a_value_written_after_the_listing_stops_the_rotation(store: Arc<dyn
         .await
         .unwrap();
     assert_eq!(
-        store.replace_project_key(&replacement(&p, 0, &listed)).await,
+        store
+            .replace_project_key(&replacement(&p, 0, &listed))
+            .await,
         Err(StoreError::Conflict(Conflict::ProjectKeyStale))
     );
     let project = store.project(&p).await.unwrap().unwrap();
@@ -242,8 +255,14 @@ pub async fn a_write_under_a_replaced_project_key_is_refused(store: Arc<dyn Stor
         stale
     );
     let m = add_machine(&store, "m2").await;
-    assert_eq!(store.insert_lease(&lease(&s, &c, m.id.clone(), 0)).await, stale);
-    assert_eq!(store.project_key_values(&p).await.unwrap().len(), values.len());
+    assert_eq!(
+        store.insert_lease(&lease(&s, &c, m.id.clone(), 0)).await,
+        stale
+    );
+    assert_eq!(
+        store.project_key_values(&p).await.unwrap().len(),
+        values.len()
+    );
 
     // A rollback pointer seals nothing, so its generation does not matter.
     store
