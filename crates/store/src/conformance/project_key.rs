@@ -144,7 +144,13 @@ pub async fn a_project_key_rotation_rewraps_every_kind_of_value(store: Arc<dyn S
     );
     assert!(before.iter().all(|v| v.key_generation == 0));
     let other = add_project(&store, "other").await;
-    assert!(store.project_key_values(&other.id).await.unwrap().len() == 0);
+    assert!(
+        store
+            .project_key_values(&other.id)
+            .await
+            .unwrap()
+            .is_empty()
+    );
 
     store
         .replace_project_key(&replacement(&p, 0, &before))
@@ -255,10 +261,7 @@ pub async fn a_write_under_a_replaced_project_key_is_refused(store: Arc<dyn Stor
         stale
     );
     let m = add_machine(&store, "m2").await;
-    assert_eq!(
-        store.insert_lease(&lease(&s, &c, m.id.clone(), 0)).await,
-        stale
-    );
+    assert_eq!(store.insert_lease(&lease(&s, &c, m.id, 0)).await, stale);
     assert_eq!(
         store.project_key_values(&p).await.unwrap().len(),
         values.len()
