@@ -187,6 +187,8 @@ test('a viewer session gets 403 on every POST admin route and changes nothing', 
     // retires, and the generations stay as they were (the snapshot below).
     ['/v1/admin/keys/root/rotate', '/v1/admin/keys/root/rotate', { start: true }],
     ['/v1/admin/keys/root/retire', '/v1/admin/keys/root/retire', { generation: 0 }],
+    // A project's key (owners and admins): a viewer does not rotate it.
+    ['/v1/admin/projects/{id}/key/rotate', `/v1/admin/projects/${p}/key/rotate`, {}],
     [user, u('role'), { role: 'viewer' }],
     [user, u('suspend'), {}],
     [user, u('activate'), {}],

@@ -180,6 +180,10 @@ vocabulary! {
         /// A root key generation nothing refers to any more was retired: its sealed copy is
         /// gone from the store. `detail` names the generation (`generation=0`).
         RootKeyRetire = "root_key_retire";
+        /// A project's key was replaced by a new one and every value sealed under it re-wrapped.
+        /// `target` is the project; `detail` names the generations and the values re-wrapped
+        /// (`from=0 to=1 values=12`).
+        ProjectKeyRotate = "project_key_rotate";
         /// An encrypted backup was taken; `detail` holds the backup's manifest id. Appended
         /// just before the snapshot, so the backup holds it.
         BackupCreate = "backup_create";

@@ -161,6 +161,13 @@ error_codes! {
         "key_generation_in_use",
         "that key generation is current or still wraps stored values"
     );
+    /// 409: another rotation of the same project's key finished while this one ran; this one
+    /// changed nothing (the project has a new key already).
+    ProjectKeyConflict = (
+        409,
+        "project_key_conflict",
+        "another rotation of this project's key finished first; nothing changed"
+    );
     /// 400: inside a live browser session, the person's own factor did not match: the current
     /// password of a password change, or a step-up code. Not the uniform 401: the session is
     /// valid (the request was authenticated by it), so nothing is revealed to a stranger and the

@@ -366,4 +366,7 @@ pub mod keys {
     pub const ROOT_ROTATE: &str = "/v1/admin/keys/root/rotate";
     /// Retires a root key generation nothing refers to.
     pub const ROOT_RETIRE: &str = "/v1/admin/keys/root/retire";
+    /// Replaces one project's key and re-wraps every value sealed under it (owners and
+    /// admins).
+    pub const PROJECT_ROTATE: &str = "/v1/admin/projects/{id}/key/rotate";
 }

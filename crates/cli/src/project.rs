@@ -2,10 +2,12 @@
 
 use std::process::ExitCode;
 
+use signet_client::admin::keys::Keys;
 use signet_client::{OperatorClient, ProjectId};
 
 use crate::identity::OperatorOpts;
 use crate::output::{self, Table};
+use crate::progress::{Progress, Unit};
 
 /// `signet project`.
 #[derive(Debug, clap::Args)]
@@ -55,6 +57,13 @@ enum ProjectCommand {
     /// Lift a canary's freeze from a project (admins). With an operator key no second factor
     /// is asked: the key itself was issued after a sign-in with one.
     Unfreeze {
+        /// The project (its name or id).
+        project: String,
+    },
+    /// Replace a project's key with a new one and re-wrap every value sealed under it (secret
+    /// versions, database connection and lease passwords) in one step, while the server
+    /// serves (owners and admins). The old key is gone when this answers.
+    RotateKey {
         /// The project (its name or id).
         project: String,
     },
@@ -133,6 +142,23 @@ pub async fn run(args: ProjectArgs, json: bool) -> anyhow::Result<ExitCode> {
                     "unfroze project {} ({})",
                     output::cell(&p.id),
                     output::cell(&p.name)
+                )])?;
+            }
+        }
+        ProjectCommand::RotateKey { project } => {
+            let id = resolve(&client, &project).await?;
+            let bar = Progress::start(&format!("rotating the key of {id}"), None, Unit::Items);
+            let r = Keys::of(&client).rotate_project(&id).await;
+            bar.finish();
+            let r = r?;
+            if json {
+                output::json(&r)?;
+            } else {
+                output::lines([format!(
+                    "project {} has key generation {}: {} values re-wrapped, the old key is gone",
+                    output::cell(&r.project_id),
+                    r.generation,
+                    r.rewrapped
                 )])?;
             }
         }

@@ -277,6 +277,7 @@ impl Connections {
             tls_mode,
             password_wrapped_dek: sealed.wrapped_dek,
             password_ciphertext: sealed.ciphertext,
+            key_generation: project.key_generation,
             created_ms: now,
             updated_ms: now,
         };
@@ -315,14 +316,17 @@ impl Connections {
                 "adminPassword is required when host, port, adminUser or tlsMode changes",
             ));
         }
-        let (wrapped_dek, ciphertext, changed) = match &input.admin_password {
+        // A kept password keeps the generation it was read with: if a rotation re-wrapped it
+        // since, the store refuses the stale copy.
+        let (wrapped_dek, ciphertext, key_generation, changed) = match &input.admin_password {
             Some(p) => {
                 let s = self.seal(&project, &current.id, p).await?;
-                (s.wrapped_dek, s.ciphertext, true)
+                (s.wrapped_dek, s.ciphertext, project.key_generation, true)
             }
             None => (
                 current.password_wrapped_dek.clone(),
                 current.password_ciphertext.clone(),
+                current.key_generation,
                 false,
             ),
         };
@@ -335,6 +339,7 @@ impl Connections {
             tls_mode,
             password_wrapped_dek: wrapped_dek,
             password_ciphertext: ciphertext,
+            key_generation,
             updated_ms: self.cx.now_ms(),
             ..current
         };

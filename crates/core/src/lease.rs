@@ -443,7 +443,10 @@ impl Context {
                 let pw = open_password(self, &key, &l)?;
                 (l, pw)
             }
-            None => mint(self, &who, m.record.id, &key, &admin, s, settings, now).await?,
+            None => {
+                let key = (&key, view.project_key_generation);
+                mint(self, &who, m.record.id, key, &admin, s, settings, now).await?
+            }
         };
         // Serialised from borrowed fields straight into zeroizing memory: no other copy of the
         // password is made on the way.
@@ -551,7 +554,7 @@ async fn mint(
     cx: &Context,
     who: &Actor,
     machine: MachineId,
-    key: &ProjectKey,
+    key: (&ProjectKey, u32),
     admin: &crate::provision::DbTarget,
     s: &SecretRecord,
     settings: &LeasedSecretRecord,
@@ -581,6 +584,7 @@ async fn mint(
         cx.journal(vec![e], Vec::new()).await?;
         return Err(CoreError::Unavailable);
     }
+    let (key, key_generation) = key;
     let sealed = key.seal_record(
         &lease_aad(cx, s.project_id.as_str(), id.as_str()),
         password.as_bytes(),
@@ -594,6 +598,7 @@ async fn mint(
         role_name: role.clone(),
         password_wrapped_dek: sealed.wrapped_dek,
         password_ciphertext: sealed.ciphertext,
+        key_generation,
         created_ms: now,
         expires_ms: expires,
         max_expires_ms: max,
@@ -762,6 +767,7 @@ impl Leases {
             created_by: op.id.to_string(),
             created_ms: now,
             changed_fields: None,
+            key_generation: project.key_generation,
         };
         let rec = SecretRecord {
             id: id.clone(),

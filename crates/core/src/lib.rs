@@ -49,6 +49,7 @@ mod permission;
 pub mod platform_token;
 pub mod policy;
 pub mod principal;
+pub mod project_key;
 pub mod provision;
 pub mod read;
 pub mod readiness;

@@ -505,6 +505,7 @@ impl Secrets {
                 created_ms: self.cx.now_ms(),
                 frozen_ms: None,
                 root_generation,
+                key_generation: 0,
             };
             match self
                 .cx
@@ -643,6 +644,7 @@ impl Secrets {
             created_by: by.to_owned(),
             created_ms: self.cx.now_ms(),
             changed_fields: None,
+            key_generation: project.key_generation,
         })
     }
 
@@ -1050,6 +1052,8 @@ impl Secrets {
             created_ms: self.cx.now_ms(),
             // The person sees "rolled back to version N": the value is that version's.
             changed_fields: None,
+            // A pointer seals nothing.
+            key_generation: 0,
         };
         let written = match self
             .cx

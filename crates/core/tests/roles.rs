@@ -197,6 +197,13 @@ async fn a_viewer_changes_nothing_and_every_refusal_is_audited() {
             s.secrets().unfreeze_project(v, &pid).await.map(drop),
         ),
         (
+            "rotate_project_key",
+            signet_core::root_rotation::Keys::of(s)
+                .rotate_project_key(v, &pid)
+                .await
+                .map(drop),
+        ),
+        (
             "create_secret",
             s.secrets()
                 .create_secret(v, &pid, "X", value("v"))

@@ -150,6 +150,34 @@ impl ProjectKey {
     }
 }
 
+impl ProjectKey {
+    /// Re-wraps the data key of the secret version `aad` names from this key to `to`, for a
+    /// project key rotation: the value's own ciphertext is left as it is.
+    pub fn rewrap_data_key(
+        &self,
+        to: &ProjectKey,
+        aad: &SecretAad<'_>,
+        wrapped_dek: &[u8],
+    ) -> Result<Vec<u8>, CryptoError> {
+        let label = aad.bytes(LABEL_DEK);
+        let dek = open(&self.0, &label, wrapped_dek)?;
+        seal(&to.0, &label, &dek)
+    }
+
+    /// Re-wraps the data key of a record [`Self::seal_record`] sealed for `aad` from this key to
+    /// `to`, like [`Self::rewrap_data_key`].
+    pub fn rewrap_record_key(
+        &self,
+        to: &ProjectKey,
+        aad: &RecordAad<'_>,
+        wrapped_dek: &[u8],
+    ) -> Result<Vec<u8>, CryptoError> {
+        let label = aad.bytes(LABEL_RECORD_DEK);
+        let dek = open(&self.0, &label, wrapped_dek)?;
+        seal(&to.0, &label, &dek)
+    }
+}
+
 impl fmt::Debug for ProjectKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("ProjectKey(***)")
@@ -265,5 +293,51 @@ mod tests {
     fn debug_is_redacted() {
         let pk = ProjectKey::generate().unwrap();
         assert_eq!(format!("{pk:?}"), "ProjectKey(***)");
+    }
+
+    #[test]
+    fn a_rewrapped_data_key_opens_only_under_the_new_project_key() {
+        let (old, new) = (
+            ProjectKey::generate().unwrap(),
+            ProjectKey::generate().unwrap(),
+        );
+        let sealed = old.seal_value(&aad(3), b"value").unwrap();
+        let wrapped_dek = old
+            .rewrap_data_key(&new, &aad(3), &sealed.wrapped_dek)
+            .unwrap();
+        let moved = SealedValue {
+            wrapped_dek,
+            ciphertext: sealed.ciphertext.clone(),
+        };
+        assert_eq!(
+            new.open_value(&aad(3), &moved).unwrap().as_slice(),
+            b"value"
+        );
+        assert!(old.open_value(&aad(3), &moved).is_err());
+        // Bound to its row: another version's AAD does not re-wrap it.
+        assert!(
+            old.rewrap_data_key(&new, &aad(4), &sealed.wrapped_dek)
+                .is_err()
+        );
+        assert!(
+            new.rewrap_data_key(&old, &aad(3), &sealed.wrapped_dek)
+                .is_err()
+        );
+
+        let record = RecordAad {
+            vault: "vault_a1b2c3d4e5f6g7h8",
+            project: "proj_0123456789",
+            kind: crate::aad::RecordKind::LeasePassword,
+            id: "lease_1",
+        };
+        let sealed = old.seal_record(&record, b"pw").unwrap();
+        let moved = SealedValue {
+            wrapped_dek: old
+                .rewrap_record_key(&new, &record, &sealed.wrapped_dek)
+                .unwrap(),
+            ciphertext: sealed.ciphertext,
+        };
+        assert_eq!(new.open_record(&record, &moved).unwrap().as_slice(), b"pw");
+        assert!(old.open_record(&record, &moved).is_err());
     }
 }

@@ -145,6 +145,10 @@ fn conflict_code(rule: Conflict) -> ErrorCode {
         Conflict::RootGenerationCurrent | Conflict::RootGenerationInUse => {
             ErrorCode::KeyGenerationInUse
         }
+        Conflict::ProjectKeyRotated => ErrorCode::ProjectKeyConflict,
+        // A write that sealed under a key a rotation replaced a moment ago wrote nothing; the
+        // clients retry a 503, and the retry seals under the new key.
+        Conflict::ProjectKeyStale => ErrorCode::Unavailable,
         Conflict::Id
         | Conflict::Vault
         | Conflict::ProjectName

@@ -8,13 +8,14 @@ use sqlx::postgres::PgRow;
 
 use crate::PgStore;
 use crate::error::{corrupt, db};
-use crate::row::{col, id, name};
+use crate::row::{col, id, name, small};
 
 macro_rules! connection_select {
     ($rest:literal) => {
         concat!(
             "SELECT id, project_id, name, host, port, database, admin_user, tls_mode,
-                    password_wrapped_dek, password_ciphertext, created_ms, updated_ms
+                    password_wrapped_dek, password_ciphertext, created_ms, updated_ms,
+                    key_generation
              FROM db_connections ",
             $rest
         )
@@ -36,6 +37,7 @@ fn connection(row: &PgRow) -> StoreResult<ConnectionRecord> {
         password_ciphertext: col(row, 9)?,
         created_ms: col(row, 10)?,
         updated_ms: col(row, 11)?,
+        key_generation: small(row, 12)?,
     })
 }
 
@@ -46,8 +48,8 @@ impl ConnectionStore for PgStore {
             sqlx::query(
                 "INSERT INTO db_connections (id, project_id, name, host, port, database,
                      admin_user, tls_mode, password_wrapped_dek, password_ciphertext,
-                     created_ms, updated_ms)
-                 SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12
+                     created_ms, updated_ms, key_generation)
+                 SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13
                  WHERE EXISTS (SELECT 1 FROM projects WHERE id = $2)",
             )
             .bind(c.id.as_str())
@@ -61,7 +63,8 @@ impl ConnectionStore for PgStore {
             .bind(c.password_wrapped_dek.as_slice())
             .bind(c.password_ciphertext.as_slice())
             .bind(c.created_ms)
-            .bind(c.updated_ms),
+            .bind(c.updated_ms)
+            .bind(i64::from(c.key_generation)),
         )
         .await
     }
@@ -94,7 +97,7 @@ impl ConnectionStore for PgStore {
             sqlx::query(
                 "UPDATE db_connections SET name = $2, host = $3, port = $4, database = $5,
                      admin_user = $6, tls_mode = $7, password_wrapped_dek = $8,
-                     password_ciphertext = $9, updated_ms = $10
+                     password_ciphertext = $9, updated_ms = $10, key_generation = $11
                  WHERE id = $1",
             )
             .bind(c.id.as_str())
@@ -106,7 +109,8 @@ impl ConnectionStore for PgStore {
             .bind(c.tls_mode.as_str())
             .bind(c.password_wrapped_dek.as_slice())
             .bind(c.password_ciphertext.as_slice())
-            .bind(c.updated_ms),
+            .bind(c.updated_ms)
+            .bind(i64::from(c.key_generation)),
         )
         .await
     }

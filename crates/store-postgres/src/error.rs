@@ -84,6 +84,8 @@ fn database(
             tracing::error!(code, constraint, table, message, "constraint violated");
             StoreError::Corrupt
         }
+        // Migration 0021's triggers: a value sealed under a project key a rotation replaced.
+        "SK001" => StoreError::Conflict(Conflict::ProjectKeyStale),
         // The append-only trigger on `audit`.
         "P0001" => {
             tracing::error!(code, table, message, "a trigger refused the change");

@@ -4,8 +4,8 @@
 use async_trait::async_trait;
 use signet_proto::ProjectId;
 use signet_store::{
-    Conflict, KeyringStore, ProjectRecord, RootGenerationRecord, RootGenerationUse, StoreError,
-    StoreResult,
+    Conflict, KeyringStore, ProjectKeyReplacement, ProjectKeyedRow, ProjectKeyedValue,
+    ProjectRecord, RootGenerationRecord, RootGenerationUse, StoreError, StoreResult,
 };
 use sqlx::Row as _;
 use sqlx::postgres::PgRow;
@@ -30,7 +30,103 @@ fn project(row: &PgRow) -> StoreResult<ProjectRecord> {
         created_ms: col(row, 3)?,
         frozen_ms: col(row, 4)?,
         root_generation: small(row, 5)?,
+        key_generation: small(row, 6)?,
     })
+}
+
+/// Every value sealed under a project's key, one `SELECT` per kind; `$1` is the project id.
+/// Each row: kind, row id, number (version or `sealed_for`, else 0), wrapped data key,
+/// generation. A macro, so the rotation's check can splice it into a static statement.
+macro_rules! project_key_values {
+    () => {
+        "
+    SELECT 'version' AS kind, v.secret_id AS id, v.version AS number, v.wrapped_dek,
+           v.key_generation
+      FROM secret_versions v JOIN secrets s ON s.id = v.secret_id
+     WHERE s.project_id = $1 AND v.wrapped_dek IS NOT NULL
+    UNION ALL
+    SELECT 'pending', m.secret_id, m.pending_sealed_for, m.pending_wrapped_dek,
+           m.pending_key_generation
+      FROM managed_secrets m JOIN secrets s ON s.id = m.secret_id
+     WHERE s.project_id = $1 AND m.pending_wrapped_dek IS NOT NULL
+    UNION ALL
+    SELECT 'connection', id, 0, password_wrapped_dek, key_generation
+      FROM db_connections WHERE project_id = $1
+    UNION ALL
+    SELECT 'lease', id, 0, password_wrapped_dek, key_generation
+      FROM leases WHERE project_id = $1"
+    };
+}
+
+fn keyed_value(row: &PgRow) -> StoreResult<ProjectKeyedValue> {
+    let kind: String = col(row, 0)?;
+    let id: String = col(row, 1)?;
+    let number = small(row, 2)?;
+    let row_of = match kind.as_str() {
+        "version" => ProjectKeyedRow::Version {
+            secret: id,
+            version: number,
+        },
+        "pending" => ProjectKeyedRow::Pending {
+            secret: id,
+            sealed_for: number,
+        },
+        "connection" => ProjectKeyedRow::Connection { id },
+        _ => ProjectKeyedRow::Lease { id },
+    };
+    Ok(ProjectKeyedValue {
+        row: row_of,
+        wrapped_dek: col(row, 3)?,
+        key_generation: small(row, 4)?,
+    })
+}
+
+/// Re-wraps one value's data key, if it is still under generation `from`.
+async fn rewrap_value(
+    tx: &mut sqlx::Transaction<'static, sqlx::Postgres>,
+    v: &ProjectKeyedValue,
+    from: u32,
+    to: u32,
+) -> StoreResult<()> {
+    let (sql, id, number) = match &v.row {
+        ProjectKeyedRow::Version { secret, version } => (
+            "UPDATE secret_versions SET wrapped_dek = $1, key_generation = $2
+             WHERE secret_id = $3 AND version = $4 AND key_generation = $5",
+            secret,
+            *version,
+        ),
+        ProjectKeyedRow::Pending { secret, sealed_for } => (
+            "UPDATE managed_secrets SET pending_wrapped_dek = $1, pending_key_generation = $2
+             WHERE secret_id = $3 AND pending_sealed_for = $4 AND pending_key_generation = $5
+               AND pending_wrapped_dek IS NOT NULL",
+            secret,
+            *sealed_for,
+        ),
+        ProjectKeyedRow::Connection { id } => (
+            "UPDATE db_connections SET password_wrapped_dek = $1, key_generation = $2
+             WHERE id = $3 AND $4 = 0 AND key_generation = $5",
+            id,
+            0,
+        ),
+        ProjectKeyedRow::Lease { id } => (
+            "UPDATE leases SET password_wrapped_dek = $1, key_generation = $2
+             WHERE id = $3 AND $4 = 0 AND key_generation = $5",
+            id,
+            0,
+        ),
+    };
+    // A row that changed or left since the listing matches nothing here; the count of values
+    // left under `from` afterwards decides.
+    sqlx::query(sql)
+        .bind(v.wrapped_dek.as_slice())
+        .bind(i64::from(to))
+        .bind(id.as_str())
+        .bind(i64::from(number))
+        .bind(i64::from(from))
+        .execute(&mut **tx)
+        .await
+        .map_err(db)
+        .map(drop)
 }
 
 /// The current generation, locked against a rotation (`FOR UPDATE` below) until `tx` ends.
@@ -146,8 +242,8 @@ impl KeyringStore for PgStore {
         limit: u32,
     ) -> StoreResult<Vec<ProjectRecord>> {
         sqlx::query(
-            "SELECT id, name, wrapped_key, created_ms, frozen_ms, root_generation FROM projects
-             WHERE root_generation < $1 ORDER BY created_ms, id LIMIT $2",
+            "SELECT id, name, wrapped_key, created_ms, frozen_ms, root_generation, key_generation
+             FROM projects WHERE root_generation < $1 ORDER BY created_ms, id LIMIT $2",
         )
         .bind(i64::from(generation))
         .bind(i64::from(limit))
@@ -220,6 +316,72 @@ impl KeyringStore for PgStore {
                 StoreError::NotFound => StoreError::Conflict(Conflict::RootGenerationInUse),
                 other => other,
             })?;
+        self.commit(tx).await
+    }
+
+    async fn project_key_values(&self, project: &ProjectId) -> StoreResult<Vec<ProjectKeyedValue>> {
+        sqlx::query(project_key_values!())
+            .bind(project.as_str())
+            .fetch_all(self.pool())
+            .await
+            .map_err(db)?
+            .iter()
+            .map(keyed_value)
+            .collect()
+    }
+
+    async fn replace_project_key(&self, r: &ProjectKeyReplacement) -> StoreResult<()> {
+        let to = r
+            .from_generation
+            .checked_add(1)
+            .ok_or(StoreError::Corrupt)?;
+        let mut tx = self.begin().await?;
+        hold_current(&mut tx, r.root_generation).await?;
+        // The row lock orders this rotation with every writer's trigger (which holds the row
+        // FOR SHARE) and with another rotation: whichever comes second sees the first.
+        let now = sqlx::query(
+            "SELECT key_generation FROM projects WHERE id = $1 AND deleted_ms IS NULL FOR UPDATE",
+        )
+        .bind(r.project.as_str())
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(db)?;
+        let Some(now) = now else {
+            return Err(StoreError::NotFound);
+        };
+        if small(&now, 0)? != r.from_generation {
+            return Err(StoreError::Conflict(Conflict::ProjectKeyRotated));
+        }
+        sqlx::query(
+            "UPDATE projects SET wrapped_key = $2, root_generation = $3, key_generation = $4
+             WHERE id = $1",
+        )
+        .bind(r.project.as_str())
+        .bind(r.wrapped_key.as_slice())
+        .bind(i64::from(r.root_generation))
+        .bind(i64::from(to))
+        .execute(&mut *tx)
+        .await
+        .map_err(db)?;
+        for v in &r.values {
+            rewrap_value(&mut tx, v, r.from_generation, to).await?;
+        }
+        let left: i64 = sqlx::query(concat!(
+            "SELECT count(*) FROM (",
+            project_key_values!(),
+            ") AS keyed WHERE key_generation <> $2"
+        ))
+        .bind(r.project.as_str())
+        .bind(i64::from(to))
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(db)?
+        .try_get(0)
+        .map_err(db)?;
+        if left > 0 {
+            // Dropping `tx` rolls the whole rotation back.
+            return Err(StoreError::Conflict(Conflict::ProjectKeyStale));
+        }
         self.commit(tx).await
     }
 }

@@ -20,7 +20,8 @@ macro_rules! lease_select {
         concat!(
             "SELECT id, secret_id, project_id, machine_id, connection_id, role_name,
                     password_wrapped_dek, password_ciphertext, created_ms, expires_ms,
-                    max_expires_ms, state, claim_until_ms, revoked_ms, revoke_reason
+                    max_expires_ms, state, claim_until_ms, revoked_ms, revoke_reason,
+                    key_generation
              FROM leases ",
             $rest
         )
@@ -44,6 +45,7 @@ fn lease(row: &PgRow) -> StoreResult<LeaseRecord> {
         claim_until_ms: col(row, 12)?,
         revoked_ms: col(row, 13)?,
         revoke_reason: col(row, 14)?,
+        key_generation: small(row, 15)?,
     })
 }
 
@@ -137,9 +139,10 @@ impl LeaseStore for PgStore {
             "INSERT INTO leases (id, secret_id, project_id, machine_id, connection_id,
                  role_name, password_wrapped_dek, password_ciphertext, created_ms,
                  expires_ms, max_expires_ms, state, claim_until_ms, revoked_ms,
-                 revoke_reason, reusable)
+                 revoke_reason, reusable, key_generation)
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15,
-                 COALESCE((SELECT NOT mint_fresh FROM leased_secrets WHERE secret_id = $2), FALSE))
+                 COALESCE((SELECT NOT mint_fresh FROM leased_secrets WHERE secret_id = $2), FALSE),
+                 $16)
              ON CONFLICT (machine_id, secret_id) WHERE state = 'active' AND reusable
              DO NOTHING",
         )
@@ -158,6 +161,7 @@ impl LeaseStore for PgStore {
         .bind(l.claim_until_ms)
         .bind(l.revoked_ms)
         .bind(l.revoke_reason.as_deref())
+        .bind(i64::from(l.key_generation))
         .execute(&mut *tx)
         .await
         .map_err(db)?;

@@ -47,6 +47,7 @@ fn state(row: &PgRow) -> StoreResult<ManagedState> {
                     created_by: col(row, 11)?,
                     created_ms: col(row, 12)?,
                     changed_fields: None,
+                    key_generation: small(row, 22)?,
                 },
             })
         }
@@ -109,7 +110,8 @@ impl ManagedStore for PgStore {
                     pending_id, pending_sealed_for, pending_field_names, pending_wrapped_dek,
                     pending_ciphertext, pending_trigger, pending_by, pending_ms,
                     last_id, last_outcome, last_error, last_ms,
-                    heartbeat_status, heartbeat_error, heartbeat_ms, created_ms, updated_ms
+                    heartbeat_status, heartbeat_error, heartbeat_ms, created_ms, updated_ms,
+                    pending_key_generation
              FROM managed_secrets WHERE secret_id = $1",
         )
         .bind(id.to_string())
@@ -171,7 +173,8 @@ impl ManagedStore for PgStore {
         let set = sqlx::query(
             "UPDATE managed_secrets SET pending_id = $2, pending_sealed_for = $3,
                  pending_field_names = $4, pending_wrapped_dek = $5, pending_ciphertext = $6,
-                 pending_trigger = $7, pending_by = $8, pending_ms = $9
+                 pending_trigger = $7, pending_by = $8, pending_ms = $9,
+                 pending_key_generation = $10
              WHERE secret_id = $1 AND pending_id IS NULL",
         )
         .bind(&id)
@@ -183,6 +186,7 @@ impl ManagedStore for PgStore {
         .bind(&p.trigger)
         .bind(&p.version.created_by)
         .bind(p.version.created_ms)
+        .bind(i64::from(p.version.key_generation))
         .execute(&mut *tx)
         .await
         .map_err(db)?;

@@ -18,6 +18,7 @@ fn project(row: &PgRow) -> StoreResult<ProjectRecord> {
         created_ms: col(row, 3)?,
         frozen_ms: col(row, 4)?,
         root_generation: small(row, 5)?,
+        key_generation: small(row, 6)?,
     })
 }
 
@@ -27,13 +28,15 @@ impl ProjectStore for PgStore {
         let mut tx = self.begin().await?;
         crate::keyring::hold_current(&mut tx, p.root_generation).await?;
         sqlx::query(
-            "INSERT INTO projects (id, name, wrapped_key, created_ms, root_generation) VALUES ($1, $2, $3, $4, $5)",
+            "INSERT INTO projects (id, name, wrapped_key, created_ms, root_generation, key_generation)
+             VALUES ($1, $2, $3, $4, $5, $6)",
         )
         .bind(p.id.to_string())
         .bind(&p.name)
         .bind(&p.wrapped_key)
         .bind(p.created_ms)
         .bind(i64::from(p.root_generation))
+        .bind(i64::from(p.key_generation))
         .execute(&mut *tx)
         .await
         .map_err(db)?;
@@ -79,7 +82,7 @@ impl ProjectStore for PgStore {
 
     async fn project(&self, id: &ProjectId) -> StoreResult<Option<ProjectRecord>> {
         sqlx::query(
-            "SELECT id, name, wrapped_key, created_ms, frozen_ms, root_generation FROM projects WHERE id = $1 AND deleted_ms IS NULL",
+            "SELECT id, name, wrapped_key, created_ms, frozen_ms, root_generation, key_generation FROM projects WHERE id = $1 AND deleted_ms IS NULL",
         )
         .bind(id.to_string())
         .fetch_optional(self.pool())
@@ -91,7 +94,7 @@ impl ProjectStore for PgStore {
 
     async fn projects(&self) -> StoreResult<Vec<ProjectRecord>> {
         sqlx::query(
-            "SELECT id, name, wrapped_key, created_ms, frozen_ms, root_generation FROM projects WHERE deleted_ms IS NULL ORDER BY name COLLATE \"C\"",
+            "SELECT id, name, wrapped_key, created_ms, frozen_ms, root_generation, key_generation FROM projects WHERE deleted_ms IS NULL ORDER BY name COLLATE \"C\"",
         )
         .fetch_all(self.pool())
         .await

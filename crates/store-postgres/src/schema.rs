@@ -129,6 +129,11 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         sql: include_str!("../migrations/0020_keyring.sql"),
     },
     Migration {
+        version: 21,
+        name: "0021_project_keys.sql",
+        sql: include_str!("../migrations/0021_project_keys.sql"),
+    },
+    Migration {
         version: 23,
         name: "0023_version_changes.sql",
         sql: include_str!("../migrations/0023_version_changes.sql"),

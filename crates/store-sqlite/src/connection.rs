@@ -14,7 +14,8 @@ macro_rules! connection_select {
     ($rest:literal) => {
         concat!(
             "SELECT id, project_id, name, host, port, database, admin_user, tls_mode,
-                    password_wrapped_dek, password_ciphertext, created_ms, updated_ms
+                    password_wrapped_dek, password_ciphertext, created_ms, updated_ms,
+                    key_generation
              FROM db_connections ",
             $rest
         )
@@ -35,6 +36,7 @@ fn connection(row: &Row<'_>) -> StoreResult<ConnectionRecord> {
         password_ciphertext: col(row, 9)?,
         created_ms: col(row, 10)?,
         updated_ms: col(row, 11)?,
+        key_generation: col(row, 12)?,
     })
 }
 
@@ -48,8 +50,8 @@ impl ConnectionStore for SqliteStore {
                 tx,
                 "INSERT INTO db_connections (id, project_id, name, host, port, database,
                      admin_user, tls_mode, password_wrapped_dek, password_ciphertext,
-                     created_ms, updated_ms)
-                 SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12
+                     created_ms, updated_ms, key_generation)
+                 SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13
                  WHERE EXISTS (SELECT 1 FROM projects WHERE id = ?2)",
                 params![
                     c.id.as_str(),
@@ -63,7 +65,8 @@ impl ConnectionStore for SqliteStore {
                     c.password_wrapped_dek,
                     c.password_ciphertext,
                     c.created_ms,
-                    c.updated_ms
+                    c.updated_ms,
+                    c.key_generation
                 ],
             )
         })
@@ -99,7 +102,7 @@ impl ConnectionStore for SqliteStore {
                 tx,
                 "UPDATE db_connections SET name = ?2, host = ?3, port = ?4, database = ?5,
                      admin_user = ?6, tls_mode = ?7, password_wrapped_dek = ?8,
-                     password_ciphertext = ?9, updated_ms = ?10
+                     password_ciphertext = ?9, updated_ms = ?10, key_generation = ?11
                  WHERE id = ?1",
                 params![
                     c.id.as_str(),
@@ -111,7 +114,8 @@ impl ConnectionStore for SqliteStore {
                     c.tls_mode.as_str(),
                     c.password_wrapped_dek,
                     c.password_ciphertext,
-                    c.updated_ms
+                    c.updated_ms,
+                    c.key_generation
                 ],
             )
         })

@@ -96,6 +96,10 @@ fn constraint(extended: i32, msg: Option<&str>) -> StoreError {
         ffi::SQLITE_CONSTRAINT_TRIGGER if msg == Some("root key generation in use") => {
             StoreError::Conflict(Conflict::RootGenerationInUse)
         }
+        // Migration 0026: a value sealed under a project key a rotation has replaced.
+        ffi::SQLITE_CONSTRAINT_TRIGGER if msg == Some("project key stale") => {
+            StoreError::Conflict(Conflict::ProjectKeyStale)
+        }
         _ => {
             // CHECK, NOT NULL and trigger failures mean a caller passed a value the schema can
             // never hold, or the file was edited: a bug either way.

@@ -5,8 +5,8 @@ use async_trait::async_trait;
 use rusqlite::{Connection, OptionalExtension, Row, params};
 use signet_proto::ProjectId;
 use signet_store::{
-    Conflict, KeyringStore, ProjectRecord, RootGenerationRecord, RootGenerationUse, StoreError,
-    StoreResult,
+    Conflict, KeyringStore, ProjectKeyReplacement, ProjectKeyedRow, ProjectKeyedValue,
+    ProjectRecord, RootGenerationRecord, RootGenerationUse, StoreError, StoreResult,
 };
 
 use crate::SqliteStore;
@@ -30,7 +30,83 @@ fn project(row: &Row<'_>) -> StoreResult<ProjectRecord> {
         created_ms: col(row, 3)?,
         frozen_ms: col(row, 4)?,
         root_generation: col(row, 5)?,
+        key_generation: col(row, 6)?,
     })
+}
+
+/// Every value sealed under a project's key, one `SELECT` per kind; `?1` is the project id.
+/// Each row: kind, row id, number (version or `sealed_for`, else 0), wrapped data key,
+/// generation.
+const PROJECT_KEY_VALUES: &str = "
+    SELECT 'version', v.secret_id, v.version, v.wrapped_dek, v.key_generation
+      FROM secret_versions v JOIN secrets s ON s.id = v.secret_id
+     WHERE s.project_id = ?1 AND v.wrapped_dek IS NOT NULL
+    UNION ALL
+    SELECT 'pending', m.secret_id, m.pending_sealed_for, m.pending_wrapped_dek, m.pending_key_generation
+      FROM managed_secrets m JOIN secrets s ON s.id = m.secret_id
+     WHERE s.project_id = ?1 AND m.pending_wrapped_dek IS NOT NULL
+    UNION ALL
+    SELECT 'connection', id, 0, password_wrapped_dek, key_generation
+      FROM db_connections WHERE project_id = ?1
+    UNION ALL
+    SELECT 'lease', id, 0, password_wrapped_dek, key_generation
+      FROM leases WHERE project_id = ?1";
+
+fn keyed_value(row: &Row<'_>) -> StoreResult<ProjectKeyedValue> {
+    let kind: String = col(row, 0)?;
+    let id: String = col(row, 1)?;
+    let number: u32 = col(row, 2)?;
+    let row_of = match kind.as_str() {
+        "version" => ProjectKeyedRow::Version {
+            secret: id,
+            version: number,
+        },
+        "pending" => ProjectKeyedRow::Pending {
+            secret: id,
+            sealed_for: number,
+        },
+        "connection" => ProjectKeyedRow::Connection { id },
+        _ => ProjectKeyedRow::Lease { id },
+    };
+    Ok(ProjectKeyedValue {
+        row: row_of,
+        wrapped_dek: col(row, 3)?,
+        key_generation: col(row, 4)?,
+    })
+}
+
+/// Re-wraps one value's data key, if it is still under generation `from`.
+fn rewrap_value(tx: &Connection, v: &ProjectKeyedValue, from: u32, to: u32) -> StoreResult<()> {
+    let (sql, id, number) = match &v.row {
+        ProjectKeyedRow::Version { secret, version } => (
+            "UPDATE secret_versions SET wrapped_dek = ?1, key_generation = ?2
+             WHERE secret_id = ?3 AND version = ?4 AND key_generation = ?5",
+            secret,
+            *version,
+        ),
+        ProjectKeyedRow::Pending { secret, sealed_for } => (
+            "UPDATE managed_secrets SET pending_wrapped_dek = ?1, pending_key_generation = ?2
+             WHERE secret_id = ?3 AND pending_sealed_for = ?4 AND pending_key_generation = ?5
+               AND pending_wrapped_dek IS NOT NULL",
+            secret,
+            *sealed_for,
+        ),
+        ProjectKeyedRow::Connection { id } => (
+            "UPDATE db_connections SET password_wrapped_dek = ?1, key_generation = ?2
+             WHERE id = ?3 AND ?4 = 0 AND key_generation = ?5",
+            id,
+            0,
+        ),
+        ProjectKeyedRow::Lease { id } => (
+            "UPDATE leases SET password_wrapped_dek = ?1, key_generation = ?2
+             WHERE id = ?3 AND ?4 = 0 AND key_generation = ?5",
+            id,
+            0,
+        ),
+    };
+    // A row that changed or left since the listing matches nothing here; the count of values
+    // left under `from` afterwards decides.
+    exec(tx, sql, params![v.wrapped_dek, to, id, number, from]).map(drop)
 }
 
 /// Checks, inside the writer's transaction for a value wrapped under `generation`, that it is
@@ -115,8 +191,8 @@ impl KeyringStore for SqliteStore {
         self.read(|c| {
             all(
                 c,
-                "SELECT id, name, wrapped_key, created_ms, frozen_ms, root_generation FROM projects
-                 WHERE root_generation < ?1 ORDER BY created_ms, id LIMIT ?2",
+                "SELECT id, name, wrapped_key, created_ms, frozen_ms, root_generation, key_generation
+                 FROM projects WHERE root_generation < ?1 ORDER BY created_ms, id LIMIT ?2",
                 params![generation, limit],
                 project,
             )
@@ -180,6 +256,61 @@ impl KeyringStore for SqliteStore {
                 [generation],
             )
             .map(drop)
+        })
+        .await
+    }
+
+    async fn project_key_values(&self, project: &ProjectId) -> StoreResult<Vec<ProjectKeyedValue>> {
+        let project = project.to_string();
+        self.read(move |c| all(c, PROJECT_KEY_VALUES, [project.as_str()], keyed_value))
+    }
+
+    async fn replace_project_key(&self, r: &ProjectKeyReplacement) -> StoreResult<()> {
+        let r = r.clone();
+        self.write(move |tx| {
+            check_current(tx, r.root_generation)?;
+            let to = r
+                .from_generation
+                .checked_add(1)
+                .ok_or(StoreError::Corrupt)?;
+            let now: Option<u32> = tx
+                .query_row(
+                    "SELECT key_generation FROM projects WHERE id = ?1 AND deleted_ms IS NULL",
+                    [r.project.as_str()],
+                    |row| row.get(0),
+                )
+                .optional()
+                .map_err(db)?;
+            match now {
+                None => return Err(StoreError::NotFound),
+                Some(g) if g != r.from_generation => {
+                    return Err(StoreError::Conflict(Conflict::ProjectKeyRotated));
+                }
+                Some(_) => {}
+            }
+            exec(
+                tx,
+                "UPDATE projects SET wrapped_key = ?2, root_generation = ?3, key_generation = ?4
+                 WHERE id = ?1",
+                params![r.project.as_str(), r.wrapped_key, r.root_generation, to],
+            )?;
+            for v in &r.values {
+                rewrap_value(tx, v, r.from_generation, to)?;
+            }
+            let left: i64 = tx
+                .query_row(
+                    &format!(
+                        "SELECT count(*) FROM ({PROJECT_KEY_VALUES}) WHERE key_generation <> ?2"
+                    ),
+                    params![r.project.as_str(), to],
+                    |row| row.get(0),
+                )
+                .map_err(db)?;
+            if left > 0 {
+                // Returning the error rolls the whole rotation back.
+                return Err(StoreError::Conflict(Conflict::ProjectKeyStale));
+            }
+            Ok(())
         })
         .await
     }

@@ -19,7 +19,8 @@ macro_rules! lease_select {
         concat!(
             "SELECT id, secret_id, project_id, machine_id, connection_id, role_name,
                     password_wrapped_dek, password_ciphertext, created_ms, expires_ms,
-                    max_expires_ms, state, claim_until_ms, revoked_ms, revoke_reason
+                    max_expires_ms, state, claim_until_ms, revoked_ms, revoke_reason,
+                    key_generation
              FROM leases ",
             $rest
         )
@@ -43,6 +44,7 @@ fn lease(row: &Row<'_>) -> StoreResult<LeaseRecord> {
         claim_until_ms: col(row, 12)?,
         revoked_ms: col(row, 13)?,
         revoke_reason: col(row, 14)?,
+        key_generation: col(row, 15)?,
     })
 }
 
@@ -141,9 +143,10 @@ impl LeaseStore for SqliteStore {
                 "INSERT INTO leases (id, secret_id, project_id, machine_id, connection_id,
                      role_name, password_wrapped_dek, password_ciphertext, created_ms,
                      expires_ms, max_expires_ms, state, claim_until_ms, revoked_ms,
-                     revoke_reason, reusable)
+                     revoke_reason, reusable, key_generation)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15,
-                     COALESCE((SELECT 1 - mint_fresh FROM leased_secrets WHERE secret_id = ?2), 0))
+                     COALESCE((SELECT 1 - mint_fresh FROM leased_secrets WHERE secret_id = ?2), 0),
+                     ?16)
                  ON CONFLICT (machine_id, secret_id) WHERE state = 'active' AND reusable = 1
                  DO NOTHING",
                 params![
@@ -161,7 +164,8 @@ impl LeaseStore for SqliteStore {
                     l.state.as_str(),
                     l.claim_until_ms,
                     l.revoked_ms,
-                    l.revoke_reason
+                    l.revoke_reason,
+                    l.key_generation
                 ],
             )?;
             if inserted == 0 {

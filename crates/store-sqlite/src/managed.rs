@@ -50,6 +50,7 @@ fn state(row: &Row<'_>) -> StoreResult<ManagedState> {
                     created_by: col(row, 11)?,
                     created_ms: col(row, 12)?,
                     changed_fields: None,
+                    key_generation: col(row, 22)?,
                 },
             })
         }
@@ -118,7 +119,8 @@ impl ManagedStore for SqliteStore {
                         pending_id, pending_sealed_for, pending_field_names, pending_wrapped_dek,
                         pending_ciphertext, pending_trigger, pending_by, pending_ms,
                         last_id, last_outcome, last_error, last_ms,
-                        heartbeat_status, heartbeat_error, heartbeat_ms, created_ms, updated_ms
+                        heartbeat_status, heartbeat_error, heartbeat_ms, created_ms, updated_ms,
+                        pending_key_generation
                  FROM managed_secrets WHERE secret_id = ?1",
                 [id.as_str()],
                 state,
@@ -171,7 +173,8 @@ impl ManagedStore for SqliteStore {
                 tx,
                 "UPDATE managed_secrets SET pending_id = ?2, pending_sealed_for = ?3,
                      pending_field_names = ?4, pending_wrapped_dek = ?5, pending_ciphertext = ?6,
-                     pending_trigger = ?7, pending_by = ?8, pending_ms = ?9
+                     pending_trigger = ?7, pending_by = ?8, pending_ms = ?9,
+                     pending_key_generation = ?10
                  WHERE secret_id = ?1 AND pending_id IS NULL",
                 params![
                     id.as_str(),
@@ -183,6 +186,7 @@ impl ManagedStore for SqliteStore {
                     p.trigger,
                     p.version.created_by,
                     p.version.created_ms,
+                    p.version.key_generation,
                 ],
             )
         })

@@ -18,6 +18,7 @@ fn project(row: &Row<'_>) -> StoreResult<ProjectRecord> {
         created_ms: col(row, 3)?,
         frozen_ms: col(row, 4)?,
         root_generation: col(row, 5)?,
+        key_generation: col(row, 6)?,
     })
 }
 
@@ -29,8 +30,9 @@ impl ProjectStore for SqliteStore {
             crate::keyring::check_current(tx, p.root_generation)?;
             exec(
                 tx,
-                "INSERT INTO projects (id, name, wrapped_key, created_ms, root_generation) VALUES (?1, ?2, ?3, ?4, ?5)",
-                params![p.id.as_str(), p.name, p.wrapped_key, p.created_ms, p.root_generation],
+                "INSERT INTO projects (id, name, wrapped_key, created_ms, root_generation, key_generation)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                params![p.id.as_str(), p.name, p.wrapped_key, p.created_ms, p.root_generation, p.key_generation],
             )
             .map(drop)
         })
@@ -80,7 +82,7 @@ impl ProjectStore for SqliteStore {
         self.read(|c| {
             one(
                 c,
-                "SELECT id, name, wrapped_key, created_ms, frozen_ms, root_generation FROM projects WHERE id = ?1 AND deleted_ms IS NULL",
+                "SELECT id, name, wrapped_key, created_ms, frozen_ms, root_generation, key_generation FROM projects WHERE id = ?1 AND deleted_ms IS NULL",
                 [id.as_str()],
                 project,
             )
@@ -91,7 +93,7 @@ impl ProjectStore for SqliteStore {
         self.read(|c| {
             all(
                 c,
-                "SELECT id, name, wrapped_key, created_ms, frozen_ms, root_generation FROM projects WHERE deleted_ms IS NULL ORDER BY name",
+                "SELECT id, name, wrapped_key, created_ms, frozen_ms, root_generation, key_generation FROM projects WHERE deleted_ms IS NULL ORDER BY name",
                 [],
                 project,
             )

@@ -34,7 +34,7 @@ macro_rules! view_select {
                pol.id, pol.project_id, pol.name, pol.rules, pol.created_ms, pol.updated_ms,
                ls.secret_id, ls.connection_id, ls.ttl_ms, ls.max_ttl_ms, ls.renew_on_read, ls.mint_fresh,
                ls.revoke_on_disable, ls.password_length, ls.password_charset, ls.grant_sql, ls.updated_ms,
-               p.root_generation ",
+               p.root_generation, p.key_generation ",
             $from,
             " JOIN projects p ON p.id = s.project_id
               LEFT JOIN secret_versions cur ON cur.secret_id = s.id AND cur.version = s.current_version
@@ -79,6 +79,7 @@ fn view(row: &Row<'_>) -> StoreResult<SecretReadView> {
         project_frozen: col(row, 16)?,
         wrapped_project_key: col(row, 12)?,
         project_root_generation: col(row, 34)?,
+        project_key_generation: col(row, 35)?,
         value_version,
         wrapped_dek,
         ciphertext,
@@ -138,8 +139,8 @@ fn insert_version(
     exec(
         tx,
         "INSERT INTO secret_versions (secret_id, version, value_version, kind, field_names, wrapped_dek, ciphertext,
-                                      created_by, created_ms, changed_fields)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                                      created_by, created_ms, changed_fields, key_generation)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
         params![
             secret,
             number,
@@ -151,6 +152,7 @@ fn insert_version(
             v.created_by,
             v.created_ms,
             field_names(v.changed_fields.as_ref()),
+            v.key_generation,
         ],
     )
     .map(drop)

@@ -63,6 +63,9 @@ pub struct ConnectionRecord {
     pub tls_mode: TlsMode,
     /// The admin password's data key, sealed under the project key.
     pub password_wrapped_dek: Vec<u8>,
+    /// The project key generation that sealed it; a write under another generation than the
+    /// project's fails with `Conflict::ProjectKeyStale`.
+    pub key_generation: u32,
     /// The admin password, sealed under its data key.
     pub password_ciphertext: Vec<u8>,
     /// Creation time, Unix ms.

@@ -11,6 +11,15 @@
 //! generation fails with `NotFound`, and a retirement fails while anything (committed or
 //! not) names the generation. So a replica that sealed under a generation a moment before
 //! another retired it either lands before the retirement (which then refuses) or fails.
+//!
+//! A project key has generations of its own (`ProjectRecord::key_generation`), and every value
+//! sealed under it names the generation that sealed it ([`ProjectKeyedValue`]). A project key
+//! rotation replaces the key and re-wraps every such value in one transaction
+//! ([`KeyringStore::replace_project_key`]), so a read sees either the old key with the old
+//! wrapped data keys or the new key with the new ones, and the old key is gone the moment
+//! nothing refers to it. A write sealed under a generation that is no longer the project's
+//! fails with `Conflict::ProjectKeyStale` (the backends' triggers check it, with the project's
+//! row locked on PostgreSQL), so nothing is ever left under a deleted key.
 
 use async_trait::async_trait;
 use signet_proto::ProjectId;
@@ -47,6 +56,83 @@ pub struct RootGenerationUse {
     pub project_keys: u64,
 }
 
+/// Which row holds a value sealed under a project key; the ids are what the value's AAD binds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ProjectKeyedRow {
+    /// A secret version holding its own ciphertext (a rollback pointer holds none).
+    Version {
+        /// The secret's id.
+        secret: String,
+        /// The version number.
+        version: u32,
+    },
+    /// A managed secret's pending rotation, sealed for version `sealed_for`.
+    Pending {
+        /// The secret's id.
+        secret: String,
+        /// The version number its AAD binds.
+        sealed_for: u32,
+    },
+    /// A database connection's admin password.
+    Connection {
+        /// The connection's id.
+        id: String,
+    },
+    /// A lease's role password (of a revoked lease too: its row is history).
+    Lease {
+        /// The lease's id.
+        id: String,
+    },
+}
+
+/// One value sealed under a project key: where it is, its data key as wrapped, and the project
+/// key generation that wrapped it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct ProjectKeyedValue {
+    /// The row.
+    pub row: ProjectKeyedRow,
+    /// The data key, wrapped under the project key (opaque to the store).
+    pub wrapped_dek: Vec<u8>,
+    /// The project key generation that wrapped it.
+    pub key_generation: u32,
+}
+
+impl std::fmt::Debug for ProjectKeyedValue {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ProjectKeyedValue")
+            .field("row", &self.row)
+            .field("wrapped_dek", &"***")
+            .field("key_generation", &self.key_generation)
+            .finish()
+    }
+}
+
+/// A project key rotation, applied whole or not at all.
+#[derive(Clone, PartialEq, Eq)]
+pub struct ProjectKeyReplacement {
+    /// The project.
+    pub project: ProjectId,
+    /// The generation being replaced; the new key is generation `from_generation + 1`.
+    pub from_generation: u32,
+    /// The new project key, wrapped under the current root key generation.
+    pub wrapped_key: Vec<u8>,
+    /// That root key generation.
+    pub root_generation: u32,
+    /// Every value of the project, its data key re-wrapped under the new key.
+    pub values: Vec<ProjectKeyedValue>,
+}
+
+impl std::fmt::Debug for ProjectKeyReplacement {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ProjectKeyReplacement")
+            .field("project", &self.project)
+            .field("from_generation", &self.from_generation)
+            .field("root_generation", &self.root_generation)
+            .field("values", &self.values.len())
+            .finish_non_exhaustive()
+    }
+}
+
 /// The root keyring.
 #[async_trait]
 pub trait KeyringStore {
@@ -79,4 +165,15 @@ pub trait KeyringStore {
     /// `Conflict::RootGenerationCurrent` if it is the current one;
     /// `Conflict::RootGenerationInUse` while any value refers to it.
     async fn retire_root_generation(&self, generation: u32) -> StoreResult<()>;
+    /// Every value sealed under `project`'s key (of trashed secrets too), each with the
+    /// generation that sealed it; empty for a project with none or no such project.
+    async fn project_key_values(&self, project: &ProjectId) -> StoreResult<Vec<ProjectKeyedValue>>;
+    /// Rotates a project key in one transaction: the project's key becomes `wrapped_key`
+    /// (generation `from_generation + 1`) and each listed value's data key the one given, if it
+    /// is still under `from_generation`. `NotFound` if the project is not live (or in the
+    /// trash); `Conflict::ProjectKeyRotated` if its key is no longer `from_generation`;
+    /// `Conflict::ProjectKeyStale` (nothing changed) if a value under an older generation is
+    /// left, i.e. one was written after the listing; `Conflict::RootGenerationStale` unless
+    /// `root_generation` is the current root key generation.
+    async fn replace_project_key(&self, replacement: &ProjectKeyReplacement) -> StoreResult<()>;
 }

@@ -87,6 +87,9 @@ pub struct LeaseRecord {
     pub role_name: String,
     /// The role password's data key, sealed under the project key.
     pub password_wrapped_dek: Vec<u8>,
+    /// The project key generation that sealed it; an insert under another generation than the
+    /// project's fails with `Conflict::ProjectKeyStale`.
+    pub key_generation: u32,
     /// The role password, sealed under its data key.
     pub password_ciphertext: Vec<u8>,
     /// Minting time, Unix ms.

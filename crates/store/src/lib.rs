@@ -59,7 +59,10 @@ pub use change::{Change, ChangeFeed, ChangeWatcher, FeedState};
 pub use connection::{ConnectionRecord, ConnectionStore, TlsMode};
 pub use invite::{InviteRecord, InviteStore};
 pub use issuer::{IssuerRecord, IssuerRuleRecord, IssuerStore, PlatformTokenUse};
-pub use keyring::{KeyringStore, RootGenerationRecord, RootGenerationUse};
+pub use keyring::{
+    KeyringStore, ProjectKeyReplacement, ProjectKeyedRow, ProjectKeyedValue, RootGenerationRecord,
+    RootGenerationUse,
+};
 pub use lease::{LeaseFilter, LeaseRecord, LeaseState, LeaseStore, LeasedSecretRecord};
 pub use machine::{
     EnrollMethod, MachineAtPolicy, MachineKind, MachineRecord, MachineStatus, MachineStore,
@@ -204,6 +207,12 @@ pub enum Conflict {
     RootGenerationCurrent,
     /// Stored values are still wrapped under the root key generation, so it cannot be retired.
     RootGenerationInUse,
+    /// A value was sealed under a project key generation that is no longer the project's
+    /// (`KeyringStore::replace_project_key`): a rotation committed meanwhile, or, to a
+    /// rotation, a write landed after it listed the values. Seal (or list) again.
+    ProjectKeyStale,
+    /// Another rotation of the project key committed since this one read the key.
+    ProjectKeyRotated,
 }
 
 impl Conflict {
@@ -266,6 +275,12 @@ impl Conflict {
             }
             Self::RootGenerationInUse => {
                 "root_generation_in_use: values are still wrapped under that generation; finish the rotation first"
+            }
+            Self::ProjectKeyStale => {
+                "project_key_stale: the project key was rotated meanwhile; try again"
+            }
+            Self::ProjectKeyRotated => {
+                "project_key_rotated: another rotation of this project's key finished first"
             }
         }
     }

@@ -17,6 +17,9 @@ pub struct ProjectRecord {
     /// The root key generation `wrapped_key` is wrapped under (`KeyringStore`). Inserting a
     /// project under a generation that is not live fails with `NotFound`.
     pub root_generation: u32,
+    /// The project key's generation: 0 when the project is made, one more at each rotation
+    /// (`KeyringStore::replace_project_key`). Every value sealed under the key names it.
+    pub key_generation: u32,
     /// Creation time, Unix ms.
     pub created_ms: i64,
     /// When a canary read froze it; `None` while machines may use it. A new project is never

@@ -91,6 +91,10 @@ pub struct NewVersion {
     pub field_names: Option<Vec<String>>,
     /// The value, or a pointer to an earlier version's value.
     pub content: VersionContent,
+    /// The project key generation that sealed `content`'s data key (ignored for a pointer).
+    /// The store refuses a sealed version under a generation that is no longer the project's
+    /// with `Conflict::ProjectKeyStale`.
+    pub key_generation: u32,
     /// Who wrote it (an audit actor id).
     pub created_by: String,
     /// Unix ms.
@@ -135,6 +139,9 @@ pub struct SecretReadView {
     pub wrapped_project_key: Vec<u8>,
     /// That root key generation.
     pub project_root_generation: u32,
+    /// The project key's generation, for a value sealed under it on the read path (a lease's
+    /// password).
+    pub project_key_generation: u32,
     /// The version whose ciphertext holds the current value (the AAD binds this number).
     pub value_version: u32,
     /// The data key of `value_version`, wrapped under the project key.

@@ -1,4 +1,4 @@
-//! Root key rotation: the keyring's generations, rotating, retiring
+//! Root key rotation: the keyring's generations, rotating, retiring; and project key rotation
 //! (`docs/operations.md`, "Key rotation"; `docs/protocol.md`, "Key rotation").
 
 use serde::{Deserialize, Serialize};
@@ -68,6 +68,19 @@ pub struct RetireRootAnswer {
     pub retired: bool,
 }
 
+/// `POST /v1/admin/projects/{id}/key/rotate`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ProjectKeyRotationAnswer {
+    /// The project.
+    pub project_id: String,
+    /// The new key's generation (the old one was this minus one, and is gone).
+    pub generation: u32,
+    /// Values re-wrapped under the new key: secret versions' data keys, a pending managed
+    /// rotation's, database connection and lease passwords.
+    pub rewrapped: u64,
+}
+
 /// The keyring's generations.
 #[utoipa::path(get, path = "/v1/admin/keys/root", tag = "admin",
     responses((status = 200, description = "Success", body = RootKeyStatusAnswer),
@@ -100,11 +113,23 @@ fn root_rotate() {}
 #[allow(dead_code)] // A declaration for the OpenAPI document; the handler is in the server.
 fn root_retire() {}
 
+/// Replaces a project's key and re-wraps every value sealed under it, in one transaction.
+#[utoipa::path(post, path = "/v1/admin/projects/{id}/key/rotate", tag = "admin",
+    params(("id" = String, Path, description = "The project id")),
+    responses((status = 200, description = "Success", body = ProjectKeyRotationAnswer),
+              (status = 401, description = "Authentication failed", body = crate::openapi::ErrorBody),
+              (status = 403, description = "Not allowed (owners and admins, in scope; CSRF or step-up), or no such project", body = crate::openapi::ErrorBody),
+              (status = 409, description = "`project_key_conflict`: another rotation of the project finished first", body = crate::openapi::ErrorBody),
+              (status = 503, description = "The store is down, the key does not open, or writes kept racing the rotation", body = crate::openapi::ErrorBody)))]
+#[allow(dead_code)] // A declaration for the OpenAPI document; the handler is in the server.
+fn project_rotate() {}
+
 /// The key rotation routes' part of the document.
 #[derive(OpenApi)]
 #[openapi(
-    paths(root_status, root_rotate, root_retire),
+    paths(root_status, root_rotate, root_retire, project_rotate),
     components(schemas(
+        ProjectKeyRotationAnswer,
         RootGenerationAnswer,
         RootKeyStatusAnswer,
         RotateRootRequest,

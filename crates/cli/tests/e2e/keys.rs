@@ -23,7 +23,7 @@ const SECRETS: usize = 3;
 const VERSIONS: usize = 3;
 
 /// The fixture operator's SDK client, aimed at the server at `url`.
-fn op_at(f: &Fixture, url: &str) -> OperatorClient {
+pub(crate) fn op_at(f: &Fixture, url: &str) -> OperatorClient {
     let path = std::fs::read_dir(f.server.operator_home.join("operators"))
         .unwrap()
         .next()
@@ -39,14 +39,14 @@ fn op_at(f: &Fixture, url: &str) -> OperatorClient {
 }
 
 /// The fixture machine's client, aimed at the server at `url`.
-fn machine_at(f: &Fixture, url: &str) -> MachineClient {
+pub(crate) fn machine_at(f: &Fixture, url: &str) -> MachineClient {
     let creds = identity::load::<Identity>(&f.server.machine_identity()).unwrap();
     let (mut ident, seed, path) = creds.into_parts();
     ident.api_url = url.to_owned();
     MachineClient::new(Credentials::new(ident, seed, path)).unwrap()
 }
 
-async fn read(c: &MachineClient, secret: &str) -> Result<String, String> {
+pub(crate) async fn read(c: &MachineClient, secret: &str) -> Result<String, String> {
     let r = c
         .signed("GET", &format!("/v1/secret/{secret}"))
         .build()
@@ -64,7 +64,7 @@ async fn read(c: &MachineClient, secret: &str) -> Result<String, String> {
 
 /// A project with `SECRETS` secrets of `VERSIONS` versions each, attached and granted to the
 /// fixture machine: `(secret id, value of each version)`.
-async fn seed_project(
+pub(crate) async fn seed_project(
     op: &OperatorClient,
     machine: &str,
     name: &str,
@@ -148,15 +148,15 @@ async fn check_every_version(
 
 /// What the load loop saw: values written (per secret) and failures.
 #[derive(Default)]
-struct Load {
-    written: Vec<(String, String)>,
-    failures: Vec<String>,
-    reads: usize,
+pub(crate) struct Load {
+    pub(crate) written: Vec<(String, String)>,
+    pub(crate) failures: Vec<String>,
+    pub(crate) reads: usize,
 }
 
 /// Reads the fixture secret through every replica and writes it through each in turn, until
 /// `stop`; every read must succeed with a value written before or during the loop.
-async fn run_load(
+pub(crate) async fn run_load(
     ops: Vec<OperatorClient>,
     readers: Vec<MachineClient>,
     secret: String,
@@ -198,7 +198,7 @@ async fn run_load(
 }
 
 /// Runs the CLI as the operator against the fixture's server (A), off the runtime's threads.
-async fn op_json(f: &Fixture, args: &[&str]) -> Value {
+pub(crate) async fn op_json(f: &Fixture, args: &[&str]) -> Value {
     let home = f.server.operator_home.clone();
     let args: Vec<String> = args.iter().map(|s| (*s).to_owned()).collect();
     tokio::task::spawn_blocking(move || {

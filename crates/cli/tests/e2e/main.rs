@@ -101,6 +101,9 @@ mod unseal;
 // Root key rotation online, under load, across two replicas and on SQLite (issue 15 §2).
 mod keys;
 
+// Project key rotation online, under load, across two replicas and on SQLite (issue 15 §2).
+mod project_keys;
+
 // Secret names and empty values refused by the server itself, and the fields each version
 // changed, by name (issue 16, bug 15 and version history).
 mod secret_rules;

@@ -18,7 +18,7 @@ use crate::harness::{Backend, Fixture, TestServer, every_backend, run_with_stdin
 pub(crate) const PASSWORD: &str = "a long enough passphrase";
 
 /// The owner creates a user with `role`; returns their TOTP generator and recovery codes.
-fn create_user(server: &TestServer, name: &str, role: &str) -> (Totp, Vec<String>) {
+pub(crate) fn create_user(server: &TestServer, name: &str, role: &str) -> (Totp, Vec<String>) {
     let email = format!("{name}@example.test");
     let out = run_with_stdin(
         &server.operator_home,
@@ -365,6 +365,11 @@ async fn a_viewer_cannot_change_anything_and_a_developer_only_secrets(backend: B
         (
             "/v1/admin/projects/{id}/unfreeze",
             format!("/v1/admin/projects/{p}/unfreeze"),
+            None,
+        ),
+        (
+            "/v1/admin/projects/{id}/key/rotate",
+            format!("/v1/admin/projects/{p}/key/rotate"),
             None,
         ),
         (

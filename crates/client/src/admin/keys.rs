@@ -1,7 +1,8 @@
-//! Root key rotation: the keyring's generations, rotating, retiring.
+//! Root key rotation: the keyring's generations, rotating, retiring; and project key rotation.
 
 use signet_api::admin::keys::{
-    RetireRootAnswer, RetireRootRequest, RootKeyStatusAnswer, RootRotationAnswer, RotateRootRequest,
+    ProjectKeyRotationAnswer, RetireRootAnswer, RetireRootRequest, RootKeyStatusAnswer,
+    RootRotationAnswer, RotateRootRequest,
 };
 use signet_api::route::keys as route;
 
@@ -40,5 +41,15 @@ impl Keys<'_> {
     pub async fn retire_root(&self, generation: u32) -> Result<RetireRootAnswer, ClientError> {
         let body = super::body(&RetireRootRequest { generation })?;
         self.client.call("POST", route::ROOT_RETIRE, &body).await
+    }
+
+    /// `POST /v1/admin/projects/{id}/key/rotate`: replaces the project's key and re-wraps every
+    /// value sealed under it, in one transaction (owners and admins).
+    pub async fn rotate_project(
+        &self,
+        project: &signet_proto::ProjectId,
+    ) -> Result<ProjectKeyRotationAnswer, ClientError> {
+        let path = super::path(route::PROJECT_ROTATE, &[("id", project.as_str())]);
+        self.client.call("POST", &path, &[]).await
     }
 }

@@ -1,12 +1,13 @@
 //! Root key rotation (`docs/operations.md`, "Key rotation"): the keyring's generations,
-//! rotating and retiring. The rules live in `signet_core::keyring`.
+//! rotating and retiring; and rotating one project's key. The rules live in
+//! `signet_core::keyring` and `signet_core::project_key`.
 
-use axum::extract::State;
+use axum::extract::{Path, State};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use signet_api::admin::keys::{
-    RetireRootAnswer, RetireRootRequest, RootGenerationAnswer, RootKeyStatusAnswer,
-    RootRotationAnswer, RotateRootRequest,
+    ProjectKeyRotationAnswer, RetireRootAnswer, RetireRootRequest, RootGenerationAnswer,
+    RootKeyStatusAnswer, RootRotationAnswer, RotateRootRequest,
 };
 use signet_api::route;
 
@@ -20,6 +21,7 @@ pub(crate) fn routes() -> Router<AppState> {
         .route(route::keys::ROOT, get(root_status))
         .route(route::keys::ROOT_ROTATE, post(root_rotate))
         .route(route::keys::ROOT_RETIRE, post(root_retire))
+        .route(route::keys::PROJECT_ROTATE, post(project_rotate))
 }
 
 async fn root_status(
@@ -78,5 +80,25 @@ async fn root_retire(
     Ok(Json(RetireRootAnswer {
         generation: b.generation,
         retired: true,
+    }))
+}
+
+/// The id is taken as text: a malformed one is a project that does not exist, which gets the
+/// same 403 as one out of reach.
+async fn project_rotate(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+    call: OperatorCall,
+) -> ApiResult<Json<ProjectKeyRotationAnswer>> {
+    if !call.body.iter().all(u8::is_ascii_whitespace) && call.body.as_ref() != b"{}" {
+        return Err(ApiError::malformed("this route takes no body"));
+    }
+    let r = signet_core::root_rotation::Keys::of(&s.signet)
+        .rotate_project_key(&call.operator, &id)
+        .await?;
+    Ok(Json(ProjectKeyRotationAnswer {
+        project_id: r.project.to_string(),
+        generation: r.generation,
+        rewrapped: r.rewrapped,
     }))
 }

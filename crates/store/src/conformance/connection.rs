@@ -12,6 +12,7 @@ const NOW: i64 = 1_800_000_000_000;
 /// A connection record of `project` named `name`.
 pub fn record(project: &ProjectId, name: &str) -> ConnectionRecord {
     ConnectionRecord {
+        key_generation: 0,
         id: ConnectionId::generate(),
         project_id: project.clone(),
         name: name.to_owned(),

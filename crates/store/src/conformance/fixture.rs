@@ -88,6 +88,7 @@ pub fn user(name: &str, created_ms: i64) -> UserRecord {
 /// A project whose wrapped key is recognisably its own.
 pub fn project(name: &str) -> ProjectRecord {
     ProjectRecord {
+        key_generation: 0,
         id: ProjectId::generate(),
         name: name.to_owned(),
         wrapped_key: format!("pk:{name}").into_bytes(),
@@ -128,6 +129,7 @@ pub fn sealed(tag: u8) -> VersionContent {
 /// A standard version with the given content.
 pub fn version(content: VersionContent, created_ms: i64) -> NewVersion {
     NewVersion {
+        key_generation: 0,
         kind: SecretKind::Standard,
         field_names: None,
         content,

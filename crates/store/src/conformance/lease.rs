@@ -16,6 +16,7 @@ const NOW: i64 = 1_800_000_000_000;
 
 fn lease(secret: &SecretId, project: &ProjectId, machine: MachineId, c: &str) -> LeaseRecord {
     LeaseRecord {
+        key_generation: 0,
         id: LeaseId::generate(),
         secret_id: secret.clone(),
         project_id: project.clone(),

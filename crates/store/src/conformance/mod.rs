@@ -49,6 +49,7 @@ pub mod operator;
 pub mod passkey;
 pub mod policy;
 pub mod project;
+pub mod project_key;
 pub mod restart;
 pub mod rotation;
 pub mod secret;
@@ -151,6 +152,12 @@ macro_rules! conformance_suite {
                 rewrapping_moves_a_project_to_a_newer_generation,
                 retirement_needs_an_older_generation_nothing_uses,
                 a_seal_racing_a_rotation_lands_before_it_or_fails,
+            }
+            project_key {
+                a_project_key_rotation_rewraps_every_kind_of_value,
+                a_second_rotation_from_the_same_generation_loses,
+                a_value_written_after_the_listing_stops_the_rotation,
+                a_write_under_a_replaced_project_key_is_refused,
             }
             invite {
                 invites_round_trip_newest_first,
@@ -428,6 +435,7 @@ mod tests {
             ("passkey", include_str!("passkey.rs")),
             ("policy", include_str!("policy.rs")),
             ("project", include_str!("project.rs")),
+            ("project_key", include_str!("project_key.rs")),
             ("restart", include_str!("restart.rs")),
             ("rotation", include_str!("rotation.rs")),
             ("secret", include_str!("secret.rs")),

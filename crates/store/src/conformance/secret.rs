@@ -12,6 +12,7 @@ use crate::{
 
 fn structured(content: VersionContent, created_ms: i64) -> NewVersion {
     NewVersion {
+        key_generation: 0,
         kind: SecretKind::Structured,
         field_names: Some(vec!["user".to_owned(), "password".to_owned()]),
         ..version(content, created_ms)

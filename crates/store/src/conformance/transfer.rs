@@ -100,6 +100,7 @@ async fn populate(store: &Arc<dyn Store>) -> Population {
         canary: false,
     };
     let structured_first = NewVersion {
+        key_generation: 0,
         kind: SecretKind::Structured,
         field_names: Some(fields),
         content: fixture::sealed(9),
@@ -504,6 +505,7 @@ async fn populate(store: &Arc<dyn Store>) -> Population {
         .unwrap();
     for (i, revoked) in [true, false].into_iter().enumerate() {
         let lease = crate::LeaseRecord {
+            key_generation: 0,
             id: signet_proto::LeaseId::generate(),
             secret_id: structured.id.clone(),
             project_id: payments.id.clone(),
