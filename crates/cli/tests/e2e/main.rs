@@ -100,3 +100,7 @@ mod unseal;
 
 // Root key rotation online, under load, across two replicas and on SQLite (issue 15 §2).
 mod keys;
+
+// URLs read by one parser everywhere: a bad `--server`, public URL, webhook or issuer URL is
+// refused naming the setting and what to write, and nothing is stored (issue 15 §3).
+mod urls;
