@@ -225,11 +225,7 @@ pub async fn run(kind: Kind, args: &Args) -> Result<()> {
     let creds = identity::load::<Identity>(args.identity()?)?;
     let (ident, seed, _) = creds.into_parts();
     let url = args.urls.first().cloned().unwrap_or(ident.api_url.clone());
-    let host = url
-        .strip_prefix("http://")
-        .context("signet-bench speaks plain HTTP to a loopback server")?
-        .to_owned();
-    let addr = host.replacen("localhost", "127.0.0.1", 1);
+    let (addr, host) = crate::loopback_target(&url)?;
     let stop = Arc::new(AtomicBool::new(false));
     let reading = tokio::spawn(reader(
         addr.clone(),

@@ -96,6 +96,23 @@ mod flood;
 mod load;
 mod streams;
 
+/// Where a plain-HTTP loopback server URL connects and what it sends as `Host`, read by the
+/// workspace's one URL parser (`signet_proto::web_url`): `(address, host)`, `localhost` dialled
+/// as `127.0.0.1`.
+fn loopback_target(url: &str) -> Result<(String, String)> {
+    let parsed = signet_proto::web_url::WebUrl::parse_server(url)
+        .map_err(|e| anyhow::anyhow!("{url:?}: the server URL {e}"))?;
+    if parsed.is_https() || !parsed.is_loopback() {
+        bail!("signet-bench speaks plain HTTP to a loopback server, not {url}");
+    }
+    let host = parsed.authority();
+    let addr = match parsed.host_str() {
+        "localhost" => format!("127.0.0.1:{}", parsed.port()),
+        ip => format!("{ip}:{}", parsed.port()),
+    };
+    Ok((addr, host))
+}
+
 /// What one connection saw.
 #[derive(Default)]
 struct Tally {
@@ -196,10 +213,7 @@ async fn main() -> Result<()> {
     let auth = Arc::new(auth);
     let mut targets = Vec::new();
     for url in &urls {
-        let rest = url
-            .strip_prefix("http://")
-            .context("signet-bench speaks plain HTTP to a loopback server")?;
-        targets.push((rest.replacen("localhost", "127.0.0.1", 1), rest.to_owned()));
+        targets.push(loopback_target(url)?);
     }
     if let Some(rate) = args.rate {
         return load::run_open(

@@ -76,12 +76,7 @@ async fn hold(
 pub async fn run(n: usize, args: &Args) -> Result<()> {
     let creds = identity::load::<Identity>(args.identity()?)?;
     let (ident, seed, _) = creds.into_parts();
-    let rest = ident
-        .api_url
-        .strip_prefix("http://")
-        .context("signet-bench speaks plain HTTP to a loopback server")?
-        .to_owned();
-    let addr = rest.replacen("localhost", "127.0.0.1", 1);
+    let (addr, rest) = crate::loopback_target(&ident.api_url)?;
     let seed = Arc::new(seed);
     let opened = Arc::new(AtomicU64::new(0));
     let start = Instant::now();

@@ -18,6 +18,7 @@ use std::time::Duration;
 use serde::Deserialize;
 use signet_api::enroll::EnrollRequest;
 use signet_api::route;
+use signet_proto::web_url::WebUrl;
 use signet_proto::{
     EnrollmentProof, Fingerprint, Identity, MachineId, SecretSeed, Timestamp, VaultId,
 };
@@ -248,16 +249,16 @@ pub async fn github_actions_token(
     struct Answer {
         value: Zeroizing<String>,
     }
-    let insecure = || ClientError::InsecureUrl {
+    let parsed = WebUrl::parse(request_url).map_err(|why| ClientError::MalformedUrl {
         url: request_url.to_owned(),
-    };
-    let mut url = reqwest::Url::parse(request_url).map_err(|_| insecure())?;
-    let base = format!(
-        "{}://{}",
-        url.scheme(),
-        url.host_str().ok_or_else(insecure)?
-    );
-    checked_base_url(&base)?;
+        why,
+    })?;
+    if !parsed.is_secure() {
+        return Err(ClientError::InsecureUrl {
+            url: request_url.to_owned(),
+        });
+    }
+    let mut url = parsed.url().clone();
     if let Some(aud) = audience {
         url.query_pairs_mut().append_pair("audience", aud);
     }

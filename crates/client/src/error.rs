@@ -76,11 +76,14 @@ pub enum IdentityFileError {
         /// The identity file.
         path: PathBuf,
     },
-    /// The identity's `apiUrl` would send signed requests in the clear to another host.
-    #[error("{}: apiUrl must be https://, or http:// to a loopback host", path.display())]
+    /// The identity's `apiUrl` would send signed requests in the clear to another host, or is
+    /// not a bare origin as the one URL parser writes it.
+    #[error("{}: {reason}", path.display())]
     InsecureUrl {
         /// The identity file.
         path: PathBuf,
+        /// Which rule it breaks.
+        reason: signet_proto::IdentityError,
     },
     /// The private key file is not a PKCS#8 Ed25519 PEM.
     #[error("{} is not a PKCS#8 Ed25519 private key", path.display())]
@@ -174,6 +177,15 @@ pub enum ClientError {
     InsecureUrl {
         /// The refused URL.
         url: String,
+    },
+    /// A URL that is not written as the one URL parser reads it, or not of the form asked for
+    /// (`signet_proto::web_url`): it is refused rather than rewritten.
+    #[error("{url:?}: the server URL {why}")]
+    MalformedUrl {
+        /// The refused URL.
+        url: String,
+        /// What is wrong with it, and what to write instead when that is known.
+        why: signet_proto::web_url::UrlError,
     },
     /// A request that cannot be put on the wire: an invalid method, URL or header.
     #[error("cannot build the request: invalid {what}")]

@@ -317,9 +317,10 @@ pub fn load<I: IdentityDocument>(path: &Path) -> Result<Credentials<I>, Identity
     let identity: I = serde_json::from_str(&text).map_err(|_| IdentityFileError::Malformed {
         path: path.to_path_buf(),
     })?;
-    if Identity::check_url(identity.api_url()).is_err() {
+    if let Err(reason) = Identity::check_url(identity.api_url()) {
         return Err(IdentityFileError::InsecureUrl {
             path: path.to_path_buf(),
+            reason,
         });
     }
     let dir = path.parent().unwrap_or(Path::new("."));

@@ -33,10 +33,10 @@ use ed25519_dalek::Signer as _;
 use http_body_util::{BodyExt as _, Full};
 #[cfg(feature = "tamper")]
 use hyper::body::Bytes;
+use signet_proto::web_url::WebUrl;
 use signet_proto::{
     BodyHash, CanonicalPath, HEADER_MACHINE_ID, HEADER_NONCE, HEADER_OPERATOR_ID, HEADER_SIGNATURE,
-    HEADER_TIMESTAMP, Identity, MachineId, Method, Nonce, OperatorId, SecretSeed, SignedHeaders,
-    Timestamp,
+    HEADER_TIMESTAMP, MachineId, Method, Nonce, OperatorId, SecretSeed, SignedHeaders, Timestamp,
 };
 use zeroize::Zeroize as _;
 
@@ -282,13 +282,20 @@ impl Signer {
     }
 }
 
-/// Normalises and checks a server URL before anything is sent to it.
+/// Checks a server URL before anything is sent to it: `scheme://host[:port]` as the one URL
+/// parser writes it, a trailing `/` allowed (and dropped, so paths join cleanly), and
+/// `https://` or `http://` to a loopback host.
 pub(crate) fn checked_base_url(url: &str) -> Result<String, ClientError> {
-    let trimmed = url.trim().trim_end_matches('/');
-    Identity::check_url(trimmed).map_err(|_| ClientError::InsecureUrl {
+    let parsed = WebUrl::parse_server(url).map_err(|why| ClientError::MalformedUrl {
         url: url.to_owned(),
+        why,
     })?;
-    Ok(trimmed.to_owned())
+    if !parsed.is_secure() {
+        return Err(ClientError::InsecureUrl {
+            url: url.to_owned(),
+        });
+    }
+    Ok(parsed.origin())
 }
 
 /// The HTTP client: rustls, the given per-attempt timeout, and no redirects (a redirect would
@@ -852,5 +859,16 @@ mod tests {
             checked_base_url("http://vault.example"),
             Err(ClientError::InsecureUrl { .. })
         ));
+        let e = checked_base_url("http://LOCALHOST:8420/").unwrap_err();
+        assert!(matches!(e, ClientError::MalformedUrl { .. }));
+        assert!(e.to_string().contains("http://localhost:8420"), "{e}");
+    }
+
+    /// A client's `--server` is read as every URL is (`signet_proto::web_url::CASES`).
+    #[test]
+    fn server_urls_follow_the_one_url_table() {
+        for (url, want) in signet_proto::web_url::CASES {
+            assert_eq!(checked_base_url(url).is_ok(), want.server_flag, "{url:?}");
+        }
     }
 }

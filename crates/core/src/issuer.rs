@@ -25,6 +25,7 @@ use std::sync::{Arc, Mutex, RwLock};
 use async_trait::async_trait;
 use jsonwebtoken::jwk::Jwk;
 use signet_api::audit::{AuditAction, DenialReason};
+use signet_proto::web_url::WebUrl;
 use signet_proto::{
     EnrollmentProof, IssuerId, IssuerRuleId, MachineId, ProjectId, PublicKey, SecretId,
 };
@@ -197,23 +198,22 @@ fn check_text(what: &str, v: &str, max: usize) -> CoreResult<()> {
 }
 
 /// An issuer URL as it must appear in `iss`: `https://` (or `http://`, which the outbound guard
-/// allows only to loopback), ASCII, no whitespace, query or fragment. Shared with SSO providers.
-pub(crate) fn check_issuer_url(url: &str) -> CoreResult<()> {
-    let scheme_ok = url.starts_with("https://") || url.starts_with("http://");
-    let ok = scheme_ok
-        && url.len() <= 2048
-        && url.is_ascii()
-        && !url
-            .chars()
-            .any(|c| c.is_ascii_whitespace() || c.is_ascii_control())
-        && !url.contains(['?', '#']);
-    if ok {
-        Ok(())
-    } else {
-        Err(CoreError::bad(
-            "issuer must be the tokens' exact `iss`: an https:// URL without query or fragment",
+/// allows only to loopback), without query or fragment, read by the workspace's one URL parser
+/// ([`signet_proto::web_url`]) and taken only as that parser writes it: `iss` is compared byte
+/// for byte, and the discovery document is fetched from the same text. Shared with SSO
+/// providers (`what` names the field).
+pub(crate) fn check_issuer_url(what: &str, url: &str) -> CoreResult<()> {
+    let parsed = WebUrl::parse(url).map_err(|e| {
+        CoreError::bad(format!(
+            "{what} must be the tokens' exact `iss`, an https:// URL: it {e}"
         ))
+    })?;
+    if parsed.has_query() {
+        return Err(CoreError::bad(format!(
+            "{what} must be the tokens' exact `iss`, an https:// URL without a query"
+        )));
     }
+    Ok(())
 }
 
 fn algorithms(list: Option<Vec<String>>) -> CoreResult<Vec<String>> {
@@ -343,7 +343,7 @@ impl Issuers {
         const ACTION: AuditAction = AuditAction::IssuerCreate;
         self.require_manage(op, ACTION).await?;
         crate::name::check_name("issuer", &spec.name)?;
-        check_issuer_url(&spec.issuer)?;
+        check_issuer_url("issuer", &spec.issuer)?;
         check_text("audience", &spec.audience, 512)?;
         let now = self.cx.now_ms();
         let rec = IssuerRecord {

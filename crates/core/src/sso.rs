@@ -444,7 +444,7 @@ fn check_claim_name(what: &str, v: &str) -> CoreResult<()> {
 
 fn check_issuer(url: &str) -> CoreResult<()> {
     // The same rule as a workload issuer's: the exact `iss`, nothing a parser would normalise.
-    crate::issuer::check_issuer_url(url)
+    crate::issuer::check_issuer_url("issuer", url)
 }
 
 fn scopes(list: Option<Vec<String>>) -> CoreResult<Vec<String>> {
@@ -523,7 +523,8 @@ impl Sso {
         let field = |name: &str| {
             doc.get(name)
                 .and_then(Value::as_str)
-                .filter(|u| u.starts_with("https://") || u.starts_with("http://"))
+                // Read as every URL is; the fetcher's guard then decides where it may go.
+                .filter(|u| signet_proto::web_url::WebUrl::parse(u).is_ok())
                 .map(str::to_owned)
                 .ok_or(FetchError::Failed)
         };

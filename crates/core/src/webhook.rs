@@ -26,6 +26,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use signet_api::audit::AuditAction;
+use signet_proto::web_url::WebUrl;
 use signet_proto::webhook::{
     CONTENT_TYPE, HEADER_DELIVERY_ID, WebhookKey, generate_hmac_secret, sikkerkey_signature,
 };
@@ -237,10 +238,12 @@ pub(crate) fn check_label(name: &str, what: &str) -> CoreResult<()> {
     Ok(())
 }
 
-/// The host of a URL, for audit details (never its path or query, which may hold a token).
-fn host_of(url: &str) -> &str {
-    let rest = url.split_once("://").map_or(url, |(_, r)| r);
-    rest.split(['/', '?', '#']).next().unwrap_or_default()
+/// The host and port of a URL, for audit details (never its path or query, which may hold a
+/// token). Only checked URLs get here; anything else is named by nothing.
+fn host_of(url: &str) -> String {
+    WebUrl::parse(url)
+        .map(|u| u.authority())
+        .unwrap_or_default()
 }
 
 /// A uniformly random u64 from the OS.
@@ -294,6 +297,9 @@ impl Webhooks {
                 "url must be 1 to {MAX_URL_CHARS} characters"
             )));
         }
+        // The form first, the same for every sender; the sender then checks where it leads.
+        WebUrl::parse(url)
+            .map_err(|e| CoreError::bad(format!("webhook url refused: the URL {e}")))?;
         match self.sender()?.sender.check(url).await {
             Ok(()) => Ok(()),
             Err(SendError::AddressRefused(why)) => {
@@ -684,5 +690,7 @@ mod tests {
             "h.example.com:8443"
         );
         assert_eq!(host_of("http://127.0.0.1:9/"), "127.0.0.1:9");
+        assert_eq!(host_of("https://[::1]/x"), "[::1]");
+        assert_eq!(host_of("https://user:pw@h.example/"), "");
     }
 }

@@ -7,6 +7,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::id::{MachineId, VaultId};
+use crate::web_url::WebUrl;
 
 /// Why an identity document was refused.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -24,63 +25,6 @@ pub enum IdentityError {
         "apiUrl must be scheme://host[:port], with no path, trailing slash, query or user info"
     )]
     MalformedUrl,
-}
-
-/// The host of an `apiUrl`, as far as the loopback rule cares.
-enum Host<'a> {
-    Name(&'a str),
-    V6(std::net::Ipv6Addr),
-}
-
-impl Host<'_> {
-    /// The workspace's one loopback rule ([`crate::loopback`]).
-    fn is_loopback(&self) -> bool {
-        match self {
-            Self::Name(name) => crate::loopback::is_loopback_host(name),
-            Self::V6(ip) => crate::loopback::is_loopback_ip(std::net::IpAddr::V6(*ip)),
-        }
-    }
-}
-
-/// Parses `host [":" port]` and nothing more, or `None`.
-fn origin_host(authority: &str) -> Option<Host<'_>> {
-    let (host, port) = if let Some(bracketed) = authority.strip_prefix('[') {
-        let (inside, after) = bracketed.split_once(']')?;
-        let port = if after.is_empty() {
-            None
-        } else {
-            Some(after.strip_prefix(':')?)
-        };
-        (Host::V6(inside.parse().ok()?), port)
-    } else {
-        let (name, port) = match authority.split_once(':') {
-            Some((name, port)) => (name, Some(port)),
-            None => (authority, None),
-        };
-        let name_ok = !name.is_empty()
-            && name
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_'));
-        // A name ending in a number is an IPv4 address to a URL parser (`127.1`, `0177.0.0.1`,
-        // `0x7f.1`), which it would rewrite: only the dotted-decimal form is taken as written.
-        let last = name.strip_suffix('.').unwrap_or(name).rsplit('.').next();
-        let ends_in_number = last.is_some_and(|l| {
-            !l.is_empty()
-                && (l.bytes().all(|b| b.is_ascii_digit())
-                    || l.get(..2).is_some_and(|p| p.eq_ignore_ascii_case("0x")))
-        });
-        if ends_in_number && name.parse::<std::net::Ipv4Addr>().is_err() {
-            return None;
-        }
-        (Host::Name(name_ok.then_some(name)?), port)
-    };
-    if let Some(port) = port {
-        let digits_ok = (1..=5).contains(&port.len()) && port.bytes().all(|b| b.is_ascii_digit());
-        if !digits_ok || port.starts_with('0') || port.parse::<u16>().is_err() {
-            return None;
-        }
-    }
-    Some(host)
 }
 
 /// The contents of `identity.json`.
@@ -105,27 +49,26 @@ impl Identity {
     ///
     /// The form is `https://host[:port]`, or `http://host[:port]` with `host` a loopback host
     /// as [`crate::loopback`] defines it (`localhost`, `127.0.0.0/8`, `[::1]`,
-    /// `[::ffff:127.0.0.1]`):
+    /// `[::ffff:7f00:1]`), parsed as [`crate::web_url`] parses every URL (as written, nothing
+    /// a parser would rewrite):
     ///
     /// - no path, not even `/`: the SikkerKey SDKs build request URLs as `apiUrl + path`, so a
     ///   trailing slash would send `//v1/...`, which the server refuses as non-canonical;
     /// - no query, fragment or user info (`http://localhost:8420@evil.example` names
     ///   `evil.example`, not the loopback host);
-    /// - `host` is a name of letters, digits, `-`, `.` and `_`, or a bracketed IPv6 address;
-    ///   `port` is 1 to 65535 in decimal without leading zeros.
+    /// - `host` is a name of letters, digits, `-`, `.` and `_`, or an IP address; `port` is 1
+    ///   to 65535 in decimal without leading zeros, and not the scheme's default.
     ///
     /// Scheme and loopback failures are [`IdentityError::InsecureUrl`]; any other departure from
     /// the form is [`IdentityError::MalformedUrl`].
     pub fn check_url(url: &str) -> Result<(), IdentityError> {
-        let (https, authority) = if let Some(rest) = url.strip_prefix("https://") {
-            (true, rest)
-        } else if let Some(rest) = url.strip_prefix("http://") {
-            (false, rest)
-        } else {
+        // The scheme as written decides which error: an upper-case or missing scheme is not a
+        // malformed secure URL but no secure URL at all.
+        if !(url.starts_with("https://") || url.starts_with("http://")) {
             return Err(IdentityError::InsecureUrl);
-        };
-        let host = origin_host(authority).ok_or(IdentityError::MalformedUrl)?;
-        if https || host.is_loopback() {
+        }
+        let parsed = WebUrl::parse_origin(url).map_err(|_| IdentityError::MalformedUrl)?;
+        if parsed.is_secure() {
             Ok(())
         } else {
             Err(IdentityError::InsecureUrl)
@@ -159,7 +102,7 @@ mod tests {
             "https://vault.example",
             "https://vault.example:8443",
             "https://10.0.0.1",
-            "https://[2001:db8::1]:443",
+            "https://[2001:db8::1]:8443",
             "https://signet_server:8420",
             "http://localhost",
             "http://localhost:8420",
@@ -167,6 +110,7 @@ mod tests {
             "http://127.1.2.3:65535",
             "http://[::1]",
             "http://[::1]:8420",
+            "http://[::ffff:7f00:1]",
         ] {
             assert_eq!(Identity::check_url(ok), Ok(()), "{ok}");
         }
@@ -220,6 +164,15 @@ mod tests {
             "http://[localhost]",
             "https://x ",
             "https://x\n",
+            // Anything a parser would rewrite.
+            "https://X",
+            "http://LOCALHOST",
+            "http://localhost:80",
+            "https://x:443",
+            "https://[2001:db8::1]:443",
+            "http://127.1",
+            "http://[0:0:0:0:0:0:0:1]",
+            "http://[::ffff:127.0.0.1]",
         ] {
             assert_eq!(
                 Identity::check_url(malformed),

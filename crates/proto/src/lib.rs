@@ -12,6 +12,7 @@ pub mod identity;
 pub mod key;
 pub mod loopback;
 pub mod request;
+pub mod web_url;
 pub mod webhook;
 
 pub use enrollment::{EnrollmentProof, PROOF_DOMAIN, proof_message, token_digest};

@@ -17,6 +17,7 @@ use clap::builder::BoolishValueParser;
 use serde::{Deserialize, Deserializer, Serialize};
 use signet_core::duration;
 use signet_proto::loopback::is_loopback_ip;
+use signet_proto::web_url::WebUrl;
 
 /// Why a configuration was refused.
 #[derive(Debug, thiserror::Error)]
@@ -58,8 +59,9 @@ pub struct FileConfig {
     /// Data folder (default `./signet-data`).
     #[arg(long, env = "SIGNET_DATA_DIR", value_name = "PATH")]
     pub data_dir: Option<PathBuf>,
-    /// Public base URL given to machines and browsers, `http(s)://host[:port]` (default: derived
-    /// from `listen`, with `localhost` for a loopback address).
+    /// Public base URL given to machines and browsers, `http(s)://host[:port]` exactly as a URL
+    /// parser writes it: lower case, no default port, no path or trailing slash (default:
+    /// derived from `listen`, with `localhost` for a loopback address).
     #[arg(long, env = "SIGNET_API_URL", value_name = "URL")]
     pub api_url: Option<String>,
     /// TLS certificate chain (PEM); give `tls_key` with it. Default: no TLS.
@@ -81,7 +83,8 @@ pub struct FileConfig {
     )]
     pub trusted_proxies: Option<Vec<String>>,
     /// Where the data lives: `sqlite://PATH` or `postgres://…` (several replicas may share one
-    /// PostgreSQL database). Default: `<data_dir>/signet.db`.
+    /// PostgreSQL database; special characters in its password percent-encoded, as a URL parser
+    /// writes it). Default: `<data_dir>/signet.db`.
     #[arg(
         long,
         env = "SIGNET_DATABASE_URL",
@@ -446,29 +449,28 @@ pub fn default_api_url(listen: SocketAddr, tls: bool) -> String {
     let scheme = if tls { "https" } else { "http" };
     let host = match listen.ip() {
         ip if is_loopback_ip(ip) => "localhost".to_owned(),
-        std::net::IpAddr::V6(v6) => format!("[{v6}]"),
-        ip => ip.to_string(),
+        // As the URL parser writes it (`::ffff:a00:1`, not `::ffff:10.0.0.1`), so that
+        // `check_api_url` takes it as written.
+        ip => signet_proto::web_url::ip_host(ip),
     };
-    format!("{scheme}://{host}:{}", listen.port())
+    let default_port = if tls { 443 } else { 80 };
+    if listen.port() == default_port {
+        format!("{scheme}://{host}")
+    } else {
+        format!("{scheme}://{host}:{}", listen.port())
+    }
 }
 
-/// Checks a public URL: scheme, no path, and none of the characters that could break out of the
-/// quoting in the bootstrap script.
+/// Checks a public URL: `http(s)://host[:port]` as the one URL parser writes it
+/// ([`signet_proto::web_url`]), with no path, query or user info. Its host is a DNS name or an
+/// IP address, so nothing in it can break out of the quoting in the bootstrap script.
 fn check_api_url(url: &str) -> Result<String, ConfigError> {
-    let url = url.to_owned();
-    let rest = url
-        .strip_prefix("https://")
-        .or_else(|| url.strip_prefix("http://"));
-    let ok = rest.is_some_and(|r| !r.is_empty() && !r.contains('/'))
-        && !url
-            .chars()
-            .any(|c| c.is_whitespace() || c.is_control() || "'\"\\$`;|&<>(){}@?#".contains(c));
-    if ok {
-        Ok(url)
-    } else {
-        Err(ConfigError::Invalid(format!(
-            "api_url must be http(s)://host[:port] with no path or trailing slash, got {url:?}"
-        )))
+    match WebUrl::parse_origin(url) {
+        Ok(_) => Ok(url.to_owned()),
+        Err(e) => Err(ConfigError::Invalid(format!(
+            "api_url (--api-url, SIGNET_API_URL) {e}; got {:?}",
+            url.chars().take(256).collect::<String>()
+        ))),
     }
 }
 
@@ -535,11 +537,12 @@ impl FileConfig {
                  scrapers"
             )));
         }
-        let api_url = check_api_url(
-            &self
-                .api_url
-                .unwrap_or_else(|| default_api_url(listen, tls.is_some())),
-        )?;
+        // The default is made from the listen address in the form the check takes (with port 0
+        // it is remade once the port is known: `signet serve`).
+        let api_url = match &self.api_url {
+            Some(url) => check_api_url(url)?,
+            None => default_api_url(listen, tls.is_some()),
+        };
         let trusted_proxies = self
             .trusted_proxies
             .unwrap_or_default()
@@ -1076,6 +1079,44 @@ mod tests {
             assert!(check_api_url(bad).is_err(), "{bad}");
         }
         assert!(check_api_url("https://vault.example:8443").is_ok());
+    }
+
+    /// The public URL is read as every URL is (`signet_proto::web_url::CASES`), and the error
+    /// names the setting and what to write instead.
+    #[test]
+    fn api_urls_follow_the_one_url_table() {
+        for (url, want) in signet_proto::web_url::CASES {
+            assert_eq!(check_api_url(url).is_ok(), want.api_url, "{url:?}");
+        }
+        let err = check_api_url("http://LOCALHOST:80")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("api_url (--api-url, SIGNET_API_URL)"), "{err}");
+        assert!(
+            err.contains("write its scheme, host and port as http://localhost "),
+            "{err}"
+        );
+    }
+
+    /// Every listen address advertises a URL the check takes as written.
+    #[test]
+    fn default_api_urls_pass_the_check() {
+        for (listen, tls, want) in [
+            ("127.0.0.1:8420", false, "http://localhost:8420"),
+            ("[::1]:8420", true, "https://localhost:8420"),
+            ("0.0.0.0:443", true, "https://0.0.0.0"),
+            ("10.0.0.1:80", false, "http://10.0.0.1"),
+            ("[2001:db8:0:0::1]:8443", true, "https://[2001:db8::1]:8443"),
+            (
+                "[::ffff:10.0.0.1]:8420",
+                false,
+                "http://[::ffff:a00:1]:8420",
+            ),
+        ] {
+            let url = default_api_url(listen.parse().unwrap(), tls);
+            assert_eq!(url, want);
+            assert!(check_api_url(&url).is_ok(), "{url}");
+        }
     }
 
     #[test]

@@ -108,7 +108,7 @@ impl DatabaseUrl {
                     .into(),
             )),
             "sqlite" => Ok(DatabaseUrl::Sqlite(PathBuf::from(rest))),
-            "postgres" | "postgresql" => Ok(DatabaseUrl::Postgres(url.to_owned())),
+            "postgres" | "postgresql" => check_postgres_url(url).map(DatabaseUrl::Postgres),
             other => Err(InstallError::DatabaseUrl(format!(
                 "unsupported database URL scheme `{}`; use sqlite://PATH, postgres:// or \
                  postgresql://",
@@ -144,20 +144,41 @@ impl fmt::Debug for DatabaseUrl {
     }
 }
 
-/// `scheme://user:secret@host/db` becomes `scheme://user:***@host/db`; anything else is
-/// returned as it is.
-fn redact_password(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else {
-        return url.to_owned();
-    };
-    let authority_end = rest.find(['/', '?']).unwrap_or(rest.len());
-    let (authority, tail) = rest.split_at(authority_end);
-    let Some((userinfo, host)) = authority.rsplit_once('@') else {
-        return url.to_owned();
-    };
-    match userinfo.split_once(':') {
-        Some((user, _)) => format!("{scheme}://{user}:***@{host}{tail}"),
-        None => url.to_owned(),
+/// A PostgreSQL URL as sqlx reads it (the `url` crate, the parser of every URL here), taken
+/// only as that parser writes it: a password with an unencoded `@` or `/`, a space or a
+/// `#fragment` would otherwise reach the driver as something else than what was written. The
+/// errors never repeat the URL: it may hold a password.
+fn check_postgres_url(text: &str) -> Result<String, InstallError> {
+    let parsed = url::Url::parse(text).map_err(|e| {
+        InstallError::DatabaseUrl(format!("the PostgreSQL database URL is not a URL ({e})"))
+    })?;
+    if parsed.fragment().is_some() {
+        return Err(InstallError::DatabaseUrl(
+            "the PostgreSQL database URL must not have a #fragment".into(),
+        ));
+    }
+    if parsed.as_str() != text {
+        return Err(InstallError::DatabaseUrl(
+            "the PostgreSQL database URL is not written as a URL parser reads it: \
+             percent-encode special characters (`@ / : ? # %` and spaces) in the user name, \
+             password and database name, and write nothing around it"
+                .into(),
+        ));
+    }
+    Ok(text.to_owned())
+}
+
+/// `scheme://user:secret@host/db` becomes `scheme://user:***@host/db`; a URL that does not
+/// parse (never one [`DatabaseUrl::parse`] made) is hidden whole.
+fn redact_password(text: &str) -> String {
+    match url::Url::parse(text) {
+        Ok(mut parsed) => {
+            if parsed.password().is_some() && parsed.set_password(Some("***")).is_err() {
+                return format!("{}://***", parsed.scheme());
+            }
+            parsed.to_string()
+        }
+        Err(_) => "postgres://***".to_owned(),
     }
 }
 
@@ -1028,6 +1049,33 @@ mod tests {
             let e = DatabaseUrl::parse(url).unwrap_err().to_string();
             assert!(e.contains("sqlite://"), "{url}: {e}");
             assert!(!e.contains("hunter2"), "{e}");
+        }
+        // PostgreSQL URLs the parser would rewrite (so the driver would read something else).
+        for url in [
+            "postgres://signet:hunter2@x@db/signet",
+            "postgres://signet:hunter 2@db/signet",
+            "postgres://signet:hunter2@db/signet#x",
+            "postgres://signet:hunter2@db:5432:1/signet",
+            "postgres://signet:hunter2@[::1/signet",
+            " postgres://signet:hunter2@db/signet",
+        ] {
+            let e = match DatabaseUrl::parse(url) {
+                Err(e) => e.to_string(),
+                Ok(u) => panic!("{url:?} taken as {u}"),
+            };
+            assert!(
+                e.contains("PostgreSQL") || e.contains("sqlite://"),
+                "{url}: {e}"
+            );
+            assert!(!e.contains("hunter2"), "{e}");
+        }
+        for url in [
+            "postgres://signet:hunter%40x@db/signet",
+            "postgres:///signet?host=/var/run/postgresql",
+            "postgres://[::1]:5432/signet",
+            "postgres://postgres@127.0.0.1:5432",
+        ] {
+            assert!(DatabaseUrl::parse(url).is_ok(), "{url}");
         }
     }
 

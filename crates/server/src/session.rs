@@ -12,6 +12,7 @@
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, Method, header};
 use signet_core::session::SessionSecret;
+use signet_proto::web_url::WebUrl;
 
 use crate::error::{ApiError, ErrorCode};
 
@@ -35,23 +36,21 @@ pub struct WebConfig {
 }
 
 impl WebConfig {
-    /// Derives the origin and cookie policy from the public URL (`--api-url`).
+    /// Derives the origin and cookie policy from the public URL (`--api-url`), parsed as every
+    /// URL is ([`signet_proto::web_url`]), so the cookie policy calls loopback what the identity
+    /// file's rule calls loopback.
     pub fn from_public_url(url: &str) -> Self {
-        let url = url.trim_end_matches('/');
-        let (scheme, rest) = url.split_once("://").unwrap_or(("http", url));
-        let authority = rest
-            .split('/')
-            .next()
-            .unwrap_or_default()
-            .to_ascii_lowercase();
-        let host = authority
-            .rsplit_once(':')
-            .filter(|(_, port)| port.bytes().all(|b| b.is_ascii_digit()))
-            .map_or(authority.as_str(), |(h, _)| h);
-        let loopback = signet_proto::loopback::is_loopback_host(host);
-        Self {
-            origin: format!("{}://{authority}", scheme.to_ascii_lowercase()),
-            secure: scheme.eq_ignore_ascii_case("https") || loopback,
+        match WebUrl::parse(url) {
+            Ok(parsed) => Self {
+                origin: parsed.origin(),
+                secure: parsed.is_secure(),
+            },
+            // The configuration refuses such a URL before this is made; were one to arrive
+            // anyway, cookies stay `Secure` and only `Host` can vouch for an origin.
+            Err(_) => Self {
+                origin: url.to_owned(),
+                secure: true,
+            },
         }
     }
 
@@ -173,15 +172,25 @@ mod tests {
     }
 
     /// The cookie policy calls a public URL loopback exactly when the identity file's rule
-    /// does (`signet_proto::loopback::CASES`): cookies lose `Secure` only on plain HTTP to a
+    /// does (`signet_proto::web_url::CASES`): cookies lose `Secure` only on plain HTTP to a
     /// loopback host.
     #[test]
     fn cookies_follow_the_one_loopback_rule() {
-        for (url, loopback) in signet_proto::loopback::CASES {
-            if let Some(loopback) = loopback {
-                assert_eq!(WebConfig::from_public_url(url).secure, *loopback, "{url}");
-                let https = url.replacen("http://", "https://", 1);
-                assert!(WebConfig::from_public_url(&https).secure, "{https}");
+        for (url, want) in signet_proto::web_url::CASES {
+            if want.api_url {
+                let web = WebConfig::from_public_url(url);
+                assert_eq!(
+                    web.secure,
+                    want.loopback || url.starts_with("https://"),
+                    "{url}"
+                );
+                assert_eq!(web.origin, *url, "{url}");
+            } else {
+                // Refused by the configuration; should it arrive, the cookie stays `Secure`.
+                assert!(
+                    WebConfig::from_public_url(url).secure || WebUrl::parse(url).is_ok(),
+                    "{url}"
+                );
             }
         }
     }
@@ -222,9 +231,10 @@ mod tests {
             PLAIN_COOKIE
         );
         assert_eq!(
-            WebConfig::from_public_url("HTTPS://Vault.Example:8443/x").origin,
+            WebConfig::from_public_url("https://vault.example:8443/").origin,
             "https://vault.example:8443"
         );
+        assert!(WebConfig::from_public_url("HTTP://10.0.0.5:8420").secure);
     }
 
     #[test]

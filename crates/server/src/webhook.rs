@@ -1,8 +1,9 @@
 //! Webhook deliveries over HTTP: core's `WebhookSender`, with the SSRF guard.
 //!
-//! A URL is parsed as written, never normalised: `https://` (or `http://`, only to a loopback
-//! address the operator allowed), no user info, a host that is a DNS name, a dotted-quad IPv4
-//! address or a bracketed IPv6 address in canonical form. Hosts that URL parsers would read as
+//! A URL is parsed as written, never normalised, by the workspace's one URL parser
+//! ([`signet_proto::web_url`]): `https://` (or `http://`, only to a loopback address the
+//! operator allowed), no user info, a host that is a DNS name, a dotted-quad IPv4 address or a
+//! bracketed IPv6 address, each as the parser writes it. Hosts that URL parsers would read as
 //! numbers in another form (`2130706433`, `0x7f.1`, `0177.0.0.1`, `127.1`) are refused rather
 //! than converted. The host is resolved, and every address it resolves to must be public (not
 //! loopback, private, CGNAT, link-local, metadata, unique-local, multicast, unspecified,
@@ -20,6 +21,7 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 use ipnet::IpNet;
 use signet_core::webhook::{OutgoingDelivery, SendError, SendOutcome, WebhookSender};
+use signet_proto::web_url::WebUrl;
 
 /// How long name resolution may take.
 const RESOLVE_TIMEOUT: Duration = Duration::from_secs(5);
@@ -103,113 +105,10 @@ fn loopback(ip: IpAddr) -> bool {
     signet_proto::loopback::is_loopback_ip(ip)
 }
 
-/// Splits `scheme://authority/...` without normalising anything.
-fn authority(url: &str) -> Result<(bool, &str), SendError> {
-    if url.len() > 2048
-        || url
-            .chars()
-            .any(|c| c.is_whitespace() || c.is_control() || !c.is_ascii())
-    {
-        return Err(refused(
-            "the URL must be ASCII without spaces, at most 2048 characters",
-        ));
-    }
-    let (https, rest) = if let Some(r) = url.strip_prefix("https://") {
-        (true, r)
-    } else if let Some(r) = url.strip_prefix("http://") {
-        (false, r)
-    } else {
-        return Err(refused("the URL must start with https://"));
-    };
-    let auth = rest.split(['/', '?', '#']).next().unwrap_or_default();
-    if auth.contains('@') {
-        return Err(refused("the URL must not carry a user name or password"));
-    }
-    if auth.contains('\\') || auth.contains('%') {
-        return Err(refused("the URL's host must be written plainly"));
-    }
-    Ok((https, auth))
-}
-
-/// The host and port as written; the host in the form reqwest's URL parser keeps.
-fn host_port(auth: &str, https: bool) -> Result<(String, Option<IpAddr>, u16), SendError> {
-    let default_port = if https { 443 } else { 80 };
-    let (host, port) = if let Some(v6) = auth.strip_prefix('[') {
-        let (inner, after) = v6
-            .split_once(']')
-            .ok_or_else(|| refused("the URL's IPv6 address is not closed with ]"))?;
-        (
-            format!("[{inner}]"),
-            after
-                .strip_prefix(':')
-                .map(str::to_owned)
-                .or_else(|| (!after.is_empty()).then(|| "x".to_owned())),
-        )
-    } else {
-        match auth.rsplit_once(':') {
-            Some((h, p)) => (h.to_owned(), Some(p.to_owned())),
-            None => (auth.to_owned(), None),
-        }
-    };
-    let port = match port {
-        None => default_port,
-        Some(p) => {
-            let ok = !p.is_empty()
-                && p.len() <= 5
-                && p.bytes().all(|b| b.is_ascii_digit())
-                && !(p.len() > 1 && p.starts_with('0'));
-            match p.parse::<u16>() {
-                Ok(n) if ok && n > 0 => n,
-                _ => return Err(refused("the URL's port is not a number from 1 to 65535")),
-            }
-        }
-    };
-    if host.is_empty() {
-        return Err(refused("the URL has no host"));
-    }
-    if let Some(inner) = host.strip_prefix('[').and_then(|h| h.strip_suffix(']')) {
-        let ip: Ipv6Addr = inner
-            .parse()
-            .map_err(|_| refused("the URL's IPv6 address does not parse"))?;
-        // The canonical text (RFC 5952), so no other spelling of the same address passes.
-        if ip.to_string() != inner {
-            return Err(refused(format!(
-                "write the IPv6 address in its canonical form, [{ip}]"
-            )));
-        }
-        return Ok((host, Some(IpAddr::V6(ip)), port));
-    }
-    // A URL parser reads a host whose last label is a number as an IPv4 address in any of
-    // several spellings; only the plain dotted quad is accepted.
-    let last = host
-        .trim_end_matches('.')
-        .rsplit('.')
-        .next()
-        .unwrap_or_default();
-    let numeric = !last.is_empty()
-        && (last.bytes().all(|b| b.is_ascii_digit())
-            || last.to_ascii_lowercase().starts_with("0x"));
-    if numeric {
-        let ip: Ipv4Addr = host.parse().map_err(|_| {
-            refused("a numeric host must be a plain dotted-quad IPv4 address (no octal, hex or short forms)")
-        })?;
-        return Ok((host, Some(IpAddr::V4(ip)), port));
-    }
-    let labels_ok = host.len() <= 253
-        && host.split('.').all(|l| {
-            !l.is_empty()
-                && l.len() <= 63
-                && !l.starts_with('-')
-                && !l.ends_with('-')
-                && l.bytes()
-                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-        });
-    if !labels_ok {
-        return Err(refused(
-            "the URL's host must be a lower-case DNS name, a dotted-quad IPv4 address or a bracketed IPv6 address",
-        ));
-    }
-    Ok((host, None, port))
+/// Parses a webhook URL as every URL is parsed ([`signet_proto::web_url`]): as written, never
+/// normalised.
+fn parse(url: &str) -> Result<WebUrl, SendError> {
+    WebUrl::parse(url).map_err(|e| refused(format!("the URL {e}")))
 }
 
 impl HttpSender {
@@ -235,15 +134,12 @@ impl HttpSender {
 
     /// Parses and resolves `url`, and checks every address it reaches.
     pub(crate) async fn target(&self, url: &str) -> Result<Target, SendError> {
-        let (https, auth) = authority(url)?;
-        let (host, literal, port) = host_port(auth, https)?;
-        // What reqwest will connect to must be what was checked: its parser must read the same
-        // host and port.
-        let parsed = reqwest::Url::parse(url).map_err(|_| refused("the URL does not parse"))?;
-        if parsed.host_str() != Some(host.as_str()) || parsed.port_or_known_default() != Some(port)
-        {
-            return Err(refused("the URL's host is not written in its plain form"));
-        }
+        let parsed = parse(url)?;
+        let https = parsed.is_https();
+        // The host as reqwest reads it (the same parser), so what is checked is what it connects to.
+        let host = parsed.host_str().to_owned();
+        let port = parsed.port();
+        let literal = parsed.ip();
         let addrs: Vec<SocketAddr> = match literal {
             Some(ip) => vec![SocketAddr::new(ip, port)],
             None => tokio::time::timeout(
@@ -416,6 +312,18 @@ mod tests {
         ] {
             assert!(refused_now(url), "{url} was not refused");
         }
+    }
+
+    /// Webhook URLs are read as every URL is (`signet_proto::web_url::CASES`).
+    #[test]
+    fn urls_follow_the_one_url_table() {
+        for (url, want) in signet_proto::web_url::CASES {
+            assert_eq!(parse(url).is_ok(), want.outbound, "{url:?}");
+        }
+        let Err(SendError::AddressRefused(why)) = parse("https://Hooks.Example/x") else {
+            panic!("not refused");
+        };
+        assert!(why.contains("https://hooks.example"), "{why}");
     }
 
     #[test]

@@ -10,6 +10,7 @@ use signet_api::admin::alert::{
     WebhookUpdateRequest, WebhooksAnswer,
 };
 use signet_api::route;
+use signet_proto::web_url::WebUrl;
 
 use crate::error::ClientError;
 use crate::operator::OperatorClient;
@@ -105,22 +106,25 @@ impl Alerts<'_> {
 /// `/.well-known/signet/webhook-keys` is fetched) or the key document's full URL. Plain http
 /// only to localhost, as for every other call.
 pub async fn webhook_keys(url: &str) -> Result<serde_json::Value, ClientError> {
-    let url = url.trim();
-    let full = if url.contains("/.well-known/") {
-        url.to_owned()
-    } else {
+    let malformed = |why| ClientError::MalformedUrl {
+        url: url.to_owned(),
+        why,
+    };
+    let parsed = WebUrl::parse(url).map_err(malformed)?;
+    let full = if WebUrl::parse_server(url).is_ok() {
         format!(
             "{}{}",
             checked_base_url(url)?,
             route::well_known::WEBHOOK_KEYS
         )
+    } else {
+        if !parsed.is_secure() {
+            return Err(ClientError::InsecureUrl {
+                url: url.to_owned(),
+            });
+        }
+        parsed.to_string()
     };
-    let origin_end = full
-        .find("://")
-        .map(|i| i + 3)
-        .and_then(|s| full[s..].find('/').map(|j| s + j))
-        .unwrap_or(full.len());
-    checked_base_url(&full[..origin_end])?;
     let resp = http_client(Duration::from_secs(15))?
         .get(&full)
         .send()

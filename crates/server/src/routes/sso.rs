@@ -354,10 +354,7 @@ fn redirect(to: &str) -> ApiResult<Response> {
 }
 
 fn https(s: &AppState) -> bool {
-    s.signet
-        .api_url()
-        .to_ascii_lowercase()
-        .starts_with("https://")
+    signet_proto::web_url::WebUrl::parse(s.signet.api_url()).is_ok_and(|u| u.is_https())
 }
 
 fn binding_cookie(s: &AppState, value: &str, max_age: i64) -> ApiResult<HeaderValue> {
