@@ -107,6 +107,7 @@ mod project_keys;
 // Secret names and empty values refused by the server itself, and the fields each version
 // changed, by name (issue 16, bug 15 and version history).
 mod secret_rules;
+
 // URLs read by one parser everywhere: a bad `--server`, public URL, webhook or issuer URL is
 // refused naming the setting and what to write, and nothing is stored (issue 15 §3).
 mod urls;
