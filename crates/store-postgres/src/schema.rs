@@ -128,6 +128,11 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         name: "0020_keyring.sql",
         sql: include_str!("../migrations/0020_keyring.sql"),
     },
+    Migration {
+        version: 22,
+        name: "0022_totp_confirmed.sql",
+        sql: include_str!("../migrations/0022_totp_confirmed.sql"),
+    },
 ];
 
 /// Applies any missing migrations. [`StoreError::Corrupt`] if the database records a version

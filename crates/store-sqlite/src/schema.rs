@@ -40,6 +40,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0023_nonce_keys.sql"),
     include_str!("../migrations/0024_sso.sql"),
     include_str!("../migrations/0025_keyring.sql"),
+    include_str!("../migrations/0027_totp_confirmed.sql"),
 ];
 
 /// Creates the file if needed and opens the write connection, configured and migrated.

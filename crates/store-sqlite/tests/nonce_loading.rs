@@ -138,7 +138,7 @@ async fn stored_pairs_are_refused_before_the_load_has_read_them() {
 }
 
 /// Migrations after 0023_nonce_keys, undone below before 0023 is.
-const MIGRATIONS_AFTER_0023: i64 = 2;
+const MIGRATIONS_AFTER_0023: i64 = 3;
 
 /// A file from before migration 0023 (nonces without their key) is keyed by the migration with
 /// the set's own key: the table alone, with the load held, refuses its pairs.
@@ -153,10 +153,11 @@ async fn pairs_stored_before_the_key_migration_are_refused() {
             .query_row("PRAGMA user_version", [], |r| r.get(0))
             .unwrap();
         // The table as migration 0001 made it, and the file as the migration before 0023 left it:
-        // what the migrations after 0023 (0024_sso, 0025_keyring) made is taken away too, so
-        // that reopening runs 0023 and every later one again, in order.
+        // what the migrations after 0023 (0024_sso, 0025_keyring, 0027_totp_confirmed) made is
+        // taken away too, so that reopening runs 0023 and every later one again, in order.
         conn.execute_batch(&format!(
-            "DROP TRIGGER root_keys_in_use;
+            "ALTER TABLE users DROP COLUMN totp_confirmed;
+             DROP TRIGGER root_keys_in_use;
              DROP TRIGGER projects_root_generation_insert;
              DROP TRIGGER projects_root_generation_update;
              DROP INDEX projects_root_generation;
