@@ -31,14 +31,14 @@ impl World {
     }
 
     async fn stored(&self) -> UserRecord {
-        self.store
-            .user(&self.owner.user.id)
-            .await
-            .unwrap()
-            .unwrap()
+        self.store.user(&self.owner.user.id).await.unwrap().unwrap()
     }
 
-    async fn confirm(&self, ticket: &str, code: Zeroizing<String>) -> Result<UserRecord, CoreError> {
+    async fn confirm(
+        &self,
+        ticket: &str,
+        code: Zeroizing<String>,
+    ) -> Result<UserRecord, CoreError> {
         self.signet
             .accounts()
             .confirm_totp(ticket, code, ip())
@@ -83,10 +83,7 @@ async fn a_new_seed_is_pending_until_a_right_code_confirms_it_once() {
     let before = w.stored().await;
     assert!(before.totp_sealed.is_some());
     assert!(!before.totp_confirmed, "a new seed starts pending");
-    assert_eq!(
-        w.owner.ticket_expires_ms,
-        w.clock.now_ms() + TOTP_TICKET_MS
-    );
+    assert_eq!(w.owner.ticket_expires_ms, w.clock.now_ms() + TOTP_TICKET_MS);
 
     // A wrong code: told so, nothing changes but the failure count.
     let code = w.code();

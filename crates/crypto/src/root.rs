@@ -239,7 +239,11 @@ impl RootKey {
         sealed: &[u8],
     ) -> Result<i64, CryptoError> {
         let kek = self.derive(INFO_TOTP_KEK);
-        let raw = open(&kek, &encode(LABEL_TOTP_TICKET, &[vault, user], None), sealed)?;
+        let raw = open(
+            &kek,
+            &encode(LABEL_TOTP_TICKET, &[vault, user], None),
+            sealed,
+        )?;
         let bytes: [u8; 8] = raw.as_slice().try_into().map_err(|_| CryptoError::Open)?;
         Ok(i64::from_be_bytes(bytes))
     }
@@ -472,7 +476,10 @@ mod tests {
     fn totp_tickets_open_only_for_their_user_and_never_as_seeds() {
         let root = RootKey::generate().unwrap();
         let ticket = root.seal_totp_ticket("vault_a", "u1", 1_234).unwrap();
-        assert_eq!(root.open_totp_ticket("vault_a", "u1", &ticket).unwrap(), 1_234);
+        assert_eq!(
+            root.open_totp_ticket("vault_a", "u1", &ticket).unwrap(),
+            1_234
+        );
         assert!(root.open_totp_ticket("vault_a", "u2", &ticket).is_err());
         assert!(root.open_totp_seed("vault_a", "u1", &ticket).is_err());
         let seed = root.seal_totp_seed("vault_a", "u1", &[7; 8]).unwrap();

@@ -89,7 +89,10 @@ async fn a_right_code_confirms_once_and_opens_the_session() {
     let ticket = made["enrollmentTicket"].as_str().unwrap();
     let totp = totp_rs::Totp::from_url(made["otpauthUri"].as_str().unwrap()).unwrap();
     let code = totp.generate(now_secs()).to_string();
-    let wrong = format!("{:06}", (code.parse::<u32>().unwrap() + 500_000) % 1_000_000);
+    let wrong = format!(
+        "{:06}",
+        (code.parse::<u32>().unwrap() + 500_000) % 1_000_000
+    );
 
     let (status, body, headers) = send(
         &app,

@@ -326,9 +326,9 @@ impl UserStore for PgStore {
                 "UPDATE users SET totp_sealed = $2, totp_last_step = $3, totp_confirmed = FALSE
                  WHERE id = $1",
             )
-                .bind(id.to_string())
-                .bind(sealed)
-                .bind(step),
+            .bind(id.to_string())
+            .bind(sealed)
+            .bind(step),
         )
         .await
     }
