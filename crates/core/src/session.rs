@@ -351,9 +351,9 @@ impl Sessions {
 
     /// Confirms a new account's pending TOTP seed by its enrollment ticket and a code
     /// ([`Accounts::confirm_totp`]), then opens a browser session: the ticket's holder made the
-    /// account moments ago with its password, and has now shown the code. The session does not
-    /// count as a step-up. `None` (confirmed, no session) when the vault requires SSO for
-    /// this person: they sign in through the provider.
+    /// account moments ago with its password, and has now shown the code, so the session counts
+    /// as a step-up like any sign-in with both factors. `None` (confirmed, no session) when the
+    /// vault requires SSO for this person: they sign in through the provider.
     pub async fn confirm_enrollment(
         &self,
         ticket: &str,
@@ -366,7 +366,7 @@ impl Sessions {
         if self.accounts.sso_required_for(&user).await? {
             return Ok(None);
         }
-        self.open_session_with(&user, source_ip, user_agent, previous, None)
+        self.open_session(&user, source_ip, user_agent, previous)
             .await
             .map(Some)
     }
