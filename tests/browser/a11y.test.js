@@ -5,7 +5,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  startServer, launch, newPage, setupOwner, login, pageFetch, createUser, signet, loadAxe, axeViolations,
+  startServer, launch, newPage, setupOwner, confirmEnrollment, login, pageFetch, createUser, signet, loadAxe, axeViolations,
 } from './harness.js';
 
 let server;
@@ -54,6 +54,13 @@ test('every page of the dashboard has no accessibility violation, light and dark
   found.push(...await scan(page, 'setup'));
   const owner = await setupOwner(page, server);
   found.push(...await scan(page, 'setup: recovery codes'));
+  // The enrollment's states: a refused code (its error next to the field), then confirmed.
+  await page.getByLabel('Code from your authenticator app').fill('000000');
+  await page.getByRole('button', { name: 'Confirm code' }).click();
+  await page.locator('#enroll-totp-error').waitFor();
+  found.push(...await scan(page, 'setup: wrong code'));
+  await confirmEnrollment(page, owner);
+  found.push(...await scan(page, 'setup: authenticator confirmed'));
   await page.goto('about:blank');
   await page.goto(server.setupUrl.replace(/^https?:\/\/[^/]+/, server.url));
   await page.locator('#setup-closed').waitFor();

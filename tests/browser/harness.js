@@ -179,6 +179,19 @@ export async function setupOwner(page, server, { username = 'alice', email = 'al
   return { username, email, password, totpSecret: secretFromUri(uri), recoveryCodes: codes, otpauthUri: uri };
 }
 
+/**
+ * Confirms the enrollment page's pending authenticator with a fresh code from `who`'s secret
+ * (the new account's page, after setupOwner or an accepted invitation); returns the code. The
+ * page then offers to continue, signed in.
+ */
+export async function confirmEnrollment(page, who) {
+  const code = await freshTotp(who.totpSecret);
+  await page.getByLabel('Code from your authenticator app').fill(code);
+  await page.getByRole('button', { name: 'Confirm code' }).click();
+  await page.locator('#enroll-confirmed').waitFor();
+  return code;
+}
+
 /** Signs in through the login form with password and a fresh TOTP code; returns the code. */
 export async function login(page, server, who, { login = who.username } = {}) {
   await page.goto(`${server.url}/#/login`);

@@ -335,6 +335,10 @@ vocabulary! {
         PasskeyRename = "passkey_rename";
         /// A passkey was deleted.
         PasskeyDelete = "passkey_delete";
+        /// A pending TOTP seed was confirmed by a right code from the authenticator (at
+        /// enrollment, sign-in or step-up), or an enrollment's confirmation was refused
+        /// (`reason=…`).
+        TotpConfirm = "totp_confirm";
         // One-time share links.
         /// A share link was created.
         ShareCreate = "share_create";

@@ -110,6 +110,39 @@ pub struct NewAccountAnswer {
     /// Recovery codes, shown once.
     #[schema(value_type = Vec<String>)]
     pub recovery_codes: Vec<Zeroizing<String>>,
+    /// `otpauthUri` drawn as a QR code by the server: a standalone SVG document (black modules
+    /// on a white quiet zone, no script, no external reference) for an `<img>`.
+    #[schema(value_type = String)]
+    pub qr_svg: Zeroizing<String>,
+    /// Confirms the new seed at `POST /v1/auth/totp/confirm`: the seed stays pending until a
+    /// code from the authenticator is confirmed with this ticket (or signs in).
+    #[schema(value_type = String)]
+    pub enrollment_ticket: Zeroizing<String>,
+    /// When `enrollmentTicket` stops working, Unix ms.
+    pub enrollment_expires_at: i64,
+}
+
+/// `POST /v1/auth/totp/confirm`: proves the authenticator app has the new seed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct TotpConfirmRequest {
+    /// The `enrollmentTicket` the new account was answered with.
+    #[schema(value_type = String)]
+    pub ticket: Zeroizing<String>,
+    /// The code the authenticator app shows now.
+    #[schema(value_type = String)]
+    pub totp: Zeroizing<String>,
+}
+
+/// A confirmed enrollment, and the browser session it opened (its cookie is set too).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct TotpConfirmAnswer {
+    /// Always `true`: a code that does not confirm is an error.
+    pub confirmed: bool,
+    /// The session now open; `null` when the vault requires single sign-on for this person,
+    /// who then signs in through the provider.
+    pub session: Option<SessionAnswer>,
 }
 
 /// `POST /v1/auth/session`: a browser sign-in. Its secrets are held in zeroizing memory.
@@ -317,6 +350,19 @@ fn invite_accept() {}
 #[allow(dead_code)] // A declaration for the OpenAPI document; the handler is in the server.
 fn setup_check() {}
 
+/// Confirms a new account's pending TOTP seed with a code from the authenticator app, and opens
+/// a browser session (its cookie set). A wrong code, or a right one used already, is a 400 that
+/// changes nothing but the lockout count; the seed stays pending.
+#[utoipa::path(operation_id = "auth_totp_confirm", post, path = "/v1/auth/totp/confirm", tag = "auth",
+    request_body = TotpConfirmRequest,
+    responses((status = 200, description = "Success", body = TotpConfirmAnswer),
+              (status = 400, description = "Malformed request, a wrong code (`wrong_factor`) or a right one used already (`code_reused`)", body = crate::openapi::ErrorBody),
+              (status = 401, description = "The ticket is unknown, expired or already used", body = crate::openapi::ErrorBody),
+              (status = 403, description = "A cross-site request", body = crate::openapi::ErrorBody),
+              (status = 429, description = "The account is locked, or the source over its budget", body = crate::openapi::ErrorBody)))]
+#[allow(dead_code)] // A declaration for the OpenAPI document; the handler is in the server.
+fn totp_confirm() {}
+
 /// The sign-in routes.
 #[derive(OpenApi)]
 #[openapi(
@@ -333,7 +379,8 @@ fn setup_check() {}
         step_up_passkey_start,
         step_up_passkey_finish,
         invite_accept,
-        setup_check
+        setup_check,
+        totp_confirm
     ),
     components(schemas(
         CliLoginRequest,
@@ -347,7 +394,9 @@ fn setup_check() {}
         StepUpAnswer,
         InviteAcceptRequest,
         SetupCheckRequest,
-        SetupCheckAnswer
+        SetupCheckAnswer,
+        TotpConfirmRequest,
+        TotpConfirmAnswer
     )),
     tags((name = "auth", description = "Human sign-in: unsigned (a password and second factor, a \
                                        passkey, or an invitation code), or acting on the \

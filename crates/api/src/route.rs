@@ -78,6 +78,8 @@ pub mod auth {
     pub const INVITE_ACCEPT: &str = "/v1/auth/invite/accept";
     /// Whether a setup code would still work, without spending it (the setup page asks first).
     pub const SETUP_CHECK: &str = "/v1/auth/setup/check";
+    /// Confirms a new account's pending TOTP seed with a code, by its enrollment ticket.
+    pub const TOTP_CONFIRM: &str = "/v1/auth/totp/confirm";
 }
 
 /// One-time share links, opened without signing in: the link's secret part and the passphrase

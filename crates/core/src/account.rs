@@ -16,12 +16,22 @@
 //! * A TOTP code (RFC 6238: SHA-1, 6 digits, 30 s, ±1 step) is accepted once: its step must be
 //!   later than the last accepted one, checked and recorded in one store statement.
 //! * Recovery codes are stored as SHA-256 digests and spent once.
+//! * A new TOTP seed is *pending* until the person proves their authenticator has it: the new
+//!   account's answer carries an enrollment ticket (sealed under the TOTP key, bound to the
+//!   vault and user, valid [`TOTP_TICKET_MS`]) with which a right code confirms the seed
+//!   ([`Accounts::confirm_totp`]). A wrong code there is told apart from a right one used
+//!   already, counts towards the lockout, and leaves the seed pending. A sign-in or step-up
+//!   with a right code proves the same, so it confirms a pending seed too; a pending seed
+//!   otherwise signs in like a confirmed one, so a person who closed the page is not locked
+//!   out. A ticket works once: a confirmed seed refuses it with the uniform 401.
 
 use std::fmt;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use argon2::password_hash::phc::{Output, ParamsString, PasswordHash, Salt};
 use argon2::{Algorithm, Argon2, Block, Params, Version};
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use sha2::{Digest, Sha256};
 use signet_api::audit::{AuditAction, DenialReason};
 use signet_proto::{OperatorId, ProjectId, PublicKey, UserId, VaultId};
@@ -73,6 +83,9 @@ pub const TOTP_DIGITS: u8 = 6;
 pub const TOTP_SKEW: u8 = 1;
 /// TOTP seed length: 160 bits, the HMAC-SHA-1 block RFC 4226 recommends.
 const TOTP_SEED_BYTES: usize = 20;
+/// How long a new account's enrollment ticket can confirm its TOTP seed: 30 minutes, time to
+/// install an authenticator app.
+pub const TOTP_TICKET_MS: i64 = 30 * 60 * 1000;
 /// Recovery codes issued with an account.
 pub const RECOVERY_CODES: usize = 10;
 /// How long a key registered by `signet login` authenticates unless the vault says otherwise
@@ -217,6 +230,10 @@ pub struct OwnerEnrollment {
     pub otpauth_uri: Zeroizing<String>,
     /// The recovery codes in clear; only their digests are stored.
     pub recovery_codes: Vec<Zeroizing<String>>,
+    /// Confirms the pending seed with [`Accounts::confirm_totp`]: `USER_ID.SEALED_EXPIRY`.
+    pub ticket: Zeroizing<String>,
+    /// When `ticket` stops working, Unix ms.
+    pub ticket_expires_ms: i64,
 }
 
 impl fmt::Debug for OwnerEnrollment {
@@ -741,6 +758,8 @@ impl Accounts {
             tracing::error!(error = %e, "cannot render the otpauth URI");
             CoreError::Unavailable
         })?);
+        let ticket_expires_ms = self.cx.now_ms() + TOTP_TICKET_MS;
+        let ticket = self.totp_ticket(&id, ticket_expires_ms)?;
 
         let user = UserRecord {
             id,
@@ -751,6 +770,7 @@ impl Accounts {
             totp_sealed: Some(sealed),
             // Step 0 is 1970: every real code is later.
             totp_last_step: 0,
+            totp_confirmed: false,
             role,
             projects,
             status: UserStatus::Active,
@@ -770,9 +790,133 @@ impl Accounts {
                 user,
                 otpauth_uri,
                 recovery_codes: codes,
+                ticket,
+                ticket_expires_ms,
             },
             digests,
         ))
+    }
+
+    /// An enrollment ticket for `user`'s new seed: the user id, then the sealed expiry.
+    fn totp_ticket(&self, user: &UserId, expires_ms: i64) -> CoreResult<Zeroizing<String>> {
+        let sealed = self
+            .cx
+            .root
+            .unseal()
+            .seal_totp_ticket(self.cx.vault.as_str(), &user.to_string(), expires_ms)
+            .map_err(|_| CoreError::Unavailable)?;
+        Ok(Zeroizing::new(format!(
+            "{user}.{}",
+            URL_SAFE_NO_PAD.encode(sealed)
+        )))
+    }
+
+    /// The user a live enrollment ticket names, if it opens, has not expired, and that user
+    /// is active with a pending seed. Anything else is nobody.
+    async fn ticket_user(&self, ticket: &str) -> CoreResult<Option<UserRecord>> {
+        let Some((user, sealed)) = ticket.trim().split_once('.') else {
+            return Ok(None);
+        };
+        let (Ok(id), Ok(sealed)) = (UserId::parse(user), URL_SAFE_NO_PAD.decode(sealed)) else {
+            return Ok(None);
+        };
+        let Ok(expires_ms) = self.cx.root.unseal().open_totp_ticket(
+            self.cx.vault.as_str(),
+            &id.to_string(),
+            &sealed,
+        ) else {
+            return Ok(None);
+        };
+        if self.cx.now_ms() >= expires_ms {
+            return Ok(None);
+        }
+        Ok(self.cx.store.user(&id).await?.filter(|u| {
+            u.status == UserStatus::Active && u.totp_sealed.is_some() && !u.totp_confirmed
+        }))
+    }
+
+    /// Confirms a new account's pending TOTP seed with a code from the authenticator, by the
+    /// enrollment ticket the account was answered with. A ticket that does not open, has
+    /// expired, or names no pending seed (confirmed already) is [`CoreError::Unauthenticated`];
+    /// a wrong code [`CoreError::WrongFactor`] and a right one used already
+    /// [`CoreError::CodeReused`] (the ticket's holder just made the account, so is told the
+    /// difference), both counted towards the lockout and changing nothing else. Returns the
+    /// confirmed user.
+    pub async fn confirm_totp(
+        &self,
+        ticket: &str,
+        code: Zeroizing<String>,
+        source_ip: ClientAddr,
+    ) -> CoreResult<UserRecord> {
+        let now = self.cx.now_ms();
+        if !self.login_limiter.allow(source_ip, now) {
+            return Err(CoreError::RateLimited);
+        }
+        let Some(user) = self.ticket_user(ticket).await? else {
+            self.cx
+                .audit_auth_failure(
+                    ActorKind::Anonymous,
+                    "",
+                    source_ip,
+                    AuditAction::TotpConfirm,
+                    DenialReason::BadCode,
+                )
+                .await;
+            return Err(CoreError::Unauthenticated);
+        };
+        if user.locked_until_ms.is_some_and(|until| now < until) {
+            return Err(CoreError::RateLimited);
+        }
+        let ip = source_ip.to_canonical().to_string();
+        let check = self
+            .second_factor_check(&user, &SecondFactor::Totp(code))
+            .await?;
+        if check != FactorCheck::Ok {
+            self.cx
+                .store
+                .record_login_failure(&user.id, now, LOCKOUT_FAILURES, LOCKOUT_MS)
+                .await?;
+            let reused = check == FactorCheck::Reused;
+            let reason = if reused {
+                "code_reused"
+            } else {
+                DenialReason::BadSecondFactor.as_str()
+            };
+            let e = self.cx.event(
+                &Actor::new(ActorKind::Anonymous, "", &ip),
+                AuditAction::TotpConfirm,
+                &user.id.to_string(),
+                AuditResult::Denied,
+                &format!("reason={reason}"),
+            );
+            self.cx.journal(vec![e], Vec::new()).await?;
+            return Err(if reused {
+                CoreError::CodeReused
+            } else {
+                CoreError::WrongFactor
+            });
+        }
+        // The right code confirmed the seed already (`second_factor_check`); the ticket now
+        // names no pending seed, so it cannot be used again.
+        self.cx.store.reset_login_failures(&user.id).await?;
+        self.cx
+            .store
+            .user(&user.id)
+            .await?
+            .ok_or(CoreError::Unauthenticated)
+    }
+
+    /// Marks `user`'s pending seed confirmed after a right code, with its audit record.
+    async fn confirmed_by_code(&self, user: &UserRecord) -> CoreResult<()> {
+        let e = self.cx.event(
+            &Actor::new(ActorKind::Anonymous, "", ""),
+            AuditAction::TotpConfirm,
+            &user.id.to_string(),
+            AuditResult::Ok,
+            "",
+        );
+        self.cx.audited_event(e).confirm_totp(&user.id).await?;
+        Ok(())
     }
 
     /// Checks a sign-in. Every failure is [`CoreError::Unauthenticated`]; a locked account or a
@@ -928,11 +1072,13 @@ impl Accounts {
                 };
                 // The library finds the step; only the store can say whether it was used.
                 let step = i64::try_from(step).unwrap_or(i64::MAX);
-                Ok(if self.cx.store.accept_totp_step(&user.id, step).await? {
-                    FactorCheck::Ok
-                } else {
-                    FactorCheck::Reused
-                })
+                if !self.cx.store.accept_totp_step(&user.id, step).await? {
+                    return Ok(FactorCheck::Reused);
+                }
+                if !user.totp_confirmed {
+                    self.confirmed_by_code(user).await?;
+                }
+                Ok(FactorCheck::Ok)
             }
         }
     }

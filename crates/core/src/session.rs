@@ -195,6 +195,8 @@ pub struct AccountView {
     pub user: UserView,
     /// Whether an authenticator is enrolled.
     pub totp_enabled: bool,
+    /// Whether that authenticator still waits for its first right code.
+    pub totp_pending: bool,
     /// Unused recovery codes.
     pub recovery_codes_left: u32,
     /// Registered passkeys, oldest first.
@@ -345,6 +347,28 @@ impl Sessions {
         let (ip, ua) = (attempt.source_ip, attempt.user_agent.to_owned());
         let user = self.accounts.login(attempt).await?;
         self.open_session(&user, ip, &ua, previous).await
+    }
+
+    /// Confirms a new account's pending TOTP seed by its enrollment ticket and a code
+    /// ([`Accounts::confirm_totp`]), then opens a browser session: the ticket's holder made the
+    /// account moments ago with its password, and has now shown the code, so the session counts
+    /// as a step-up like any sign-in with both factors. `None` (confirmed, no session) when the
+    /// vault requires SSO for this person: they sign in through the provider.
+    pub async fn confirm_enrollment(
+        &self,
+        ticket: &str,
+        code: Zeroizing<String>,
+        source_ip: ClientAddr,
+        user_agent: &str,
+        previous: Option<&SessionSecret>,
+    ) -> CoreResult<Option<OpenedSession>> {
+        let user = self.accounts.confirm_totp(ticket, code, source_ip).await?;
+        if self.accounts.sso_required_for(&user).await? {
+            return Ok(None);
+        }
+        self.open_session(&user, source_ip, user_agent, previous)
+            .await
+            .map(Some)
     }
 
     /// Opens a browser session for a user who has just proved both factors (a password and a
@@ -709,6 +733,7 @@ impl Sessions {
             .collect();
         Ok(AccountView {
             totp_enabled: user.totp_sealed.is_some(),
+            totp_pending: user.totp_sealed.is_some() && !user.totp_confirmed,
             recovery_codes_left: self.cx.store.unused_recovery_codes(&user_id).await?,
             passkeys: self.passkeys.passkeys_of(&user_id).await?,
             user: user.into(),

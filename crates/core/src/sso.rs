@@ -1147,6 +1147,7 @@ impl Sso {
             password_hash: String::new(),
             totp_sealed: None,
             totp_last_step: 0,
+            totp_confirmed: false,
             role,
             projects,
             status: UserStatus::Active,

@@ -53,6 +53,7 @@ impl World {
             password_hash: "$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$x".into(),
             totp_sealed: None,
             totp_last_step: 0,
+            totp_confirmed: false,
             role: Role::Developer,
             status,
             failed_attempts: 0,

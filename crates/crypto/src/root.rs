@@ -18,6 +18,7 @@ const INFO_AUDIT: &[u8] = b"signet/v1/audit-chain";
 const LABEL_PROJECT_KEY: &str = "signet/v1/project-key";
 const INFO_TOTP_KEK: &[u8] = b"signet/v1/totp-kek";
 const LABEL_TOTP_SEED: &str = "signet/v1/totp-seed";
+const LABEL_TOTP_TICKET: &str = "signet/v1/totp-enrollment-ticket";
 const INFO_SHARE_KEK: &[u8] = b"signet/v1/share-kek";
 const LABEL_SHARE_DEK: &str = "signet/v1/share-data-key";
 const LABEL_SHARE_VALUE: &str = "signet/v1/share-value";
@@ -211,6 +212,40 @@ impl RootKey {
     ) -> Result<Zeroizing<Vec<u8>>, CryptoError> {
         let kek = self.derive(INFO_TOTP_KEK);
         open(&kek, &encode(LABEL_TOTP_SEED, &[vault, user], None), sealed)
+    }
+
+    /// Seals an enrollment ticket's expiry (Unix ms) for one user's pending TOTP seed: whoever
+    /// holds the ticket just created the account, and may confirm its seed until then. Sealed
+    /// under the TOTP key with a label of its own, so a ticket never opens as a seed or back.
+    pub fn seal_totp_ticket(
+        &self,
+        vault: &str,
+        user: &str,
+        expires_ms: i64,
+    ) -> Result<Vec<u8>, CryptoError> {
+        let kek = self.derive(INFO_TOTP_KEK);
+        seal(
+            &kek,
+            &encode(LABEL_TOTP_TICKET, &[vault, user], None),
+            &expires_ms.to_be_bytes(),
+        )
+    }
+
+    /// Opens an enrollment ticket: its expiry, if it was sealed for this vault and user.
+    pub fn open_totp_ticket(
+        &self,
+        vault: &str,
+        user: &str,
+        sealed: &[u8],
+    ) -> Result<i64, CryptoError> {
+        let kek = self.derive(INFO_TOTP_KEK);
+        let raw = open(
+            &kek,
+            &encode(LABEL_TOTP_TICKET, &[vault, user], None),
+            sealed,
+        )?;
+        let bytes: [u8; 8] = raw.as_slice().try_into().map_err(|_| CryptoError::Open)?;
+        Ok(i64::from_be_bytes(bytes))
     }
 }
 
@@ -435,6 +470,20 @@ mod tests {
         assert!(root.open_totp_seed("vault_a", "u2", &sealed).is_err());
         let other = RootKey::generate().unwrap();
         assert!(other.open_totp_seed("vault_a", "u1", &sealed).is_err());
+    }
+
+    #[test]
+    fn totp_tickets_open_only_for_their_user_and_never_as_seeds() {
+        let root = RootKey::generate().unwrap();
+        let ticket = root.seal_totp_ticket("vault_a", "u1", 1_234).unwrap();
+        assert_eq!(
+            root.open_totp_ticket("vault_a", "u1", &ticket).unwrap(),
+            1_234
+        );
+        assert!(root.open_totp_ticket("vault_a", "u2", &ticket).is_err());
+        assert!(root.open_totp_seed("vault_a", "u1", &ticket).is_err());
+        let seed = root.seal_totp_seed("vault_a", "u1", &[7; 8]).unwrap();
+        assert!(root.open_totp_ticket("vault_a", "u1", &seed).is_err());
     }
 
     #[test]

@@ -94,7 +94,9 @@ export async function accountPage() {
       h('dt', null, 'Username'), h('dd', null, u.username),
       h('dt', null, 'Email'), h('dd', null, u.email),
       h('dt', null, 'Role'), h('dd', null, badge(u.role)),
-      h('dt', null, 'Authenticator'), h('dd', null, a.totpEnabled ? badge('on', 'ok') : badge('off', 'warn')),
+      h('dt', null, 'Authenticator'), h('dd', null, !a.totpEnabled ? badge('off', 'warn')
+        : a.totpPending ? [badge('not confirmed yet', 'warn'), h('span', { class: 'muted small' }, ' — your next sign-in or confirmation with a code confirms it')]
+          : badge('on', 'ok')),
       h('dt', null, 'Recovery codes left'), h('dd', { id: 'recovery-left' }, String(a.recoveryCodesLeft ?? '—'),
         a.recoveryCodesLeft !== undefined && a.recoveryCodesLeft < 3 ? h('span', { class: 'muted small' }, ' — running low') : null))),
     card('Passkeys',

@@ -180,18 +180,74 @@ export async function loginPage() {
   }
 }
 
+/** The server-drawn QR code (an SVG: no script runs in an `<img>`), or nothing without one. */
+function qrImage(svg) {
+  if (!svg) return null;
+  // The SVG is ASCII (markup and numbers), so btoa needs no UTF-8 step.
+  return h('img', {
+    class: 'qr', id: 'totp-qr', width: 240, height: 240,
+    src: `data:image/svg+xml;base64,${btoa(svg)}`,
+    alt: 'QR code of the authenticator link below. Scan it with your authenticator app.',
+  });
+}
+
+/**
+ * A new account's one-time page: the authenticator enrollment (QR code, link and secret), a
+ * code to confirm it with, and the recovery codes. The seed stays pending until a code from the
+ * app is confirmed: a wrong one says so and keeps the QR code up; a right one opens the session.
+ */
 function showEnrollment(title, answer) {
+  const err = h('p', { class: 'error-text', role: 'alert', id: 'enroll-error' });
+  const code = field('Code from your authenticator app', {
+    name: 'totp', autocomplete: 'one-time-code', inputmode: 'numeric', id: 'enroll-totp', required: true,
+    pattern: '[0-9 ]*', maxlength: 8,
+  }, { hint: 'The 6-digit code the app shows now for Signet.' });
+  const done = h('div', { class: 'actions', id: 'enroll-done', hidden: true });
+  let opened = null;
+  const confirm = form('stack', [code, err], 'Confirm code', async (v) => {
+    fieldError(code, '');
+    try {
+      const r = await api.raw('POST', '/v1/auth/totp/confirm', {
+        ticket: answer.enrollmentTicket || '', totp: v.totp.replace(/\s/g, ''),
+      });
+      opened = r.session || null;
+    } catch (e) {
+      const text = e.code === 'wrong_factor'
+        ? 'That code is not right. Type the code your app shows now; if it still fails, check that your phone sets its clock automatically.'
+        : e.code === 'code_reused'
+          ? 'That code was used already. Wait for the next one in your app, then enter it.'
+          : e.status === 401
+            ? 'This enrollment has expired or was confirmed already. Sign in with your password and a code from the app.'
+            : e.status === 429 ? 'Too many attempts. Wait a few minutes, then try again.' : explain(e).text;
+      fieldError(code, text);
+      code.control.value = '';
+      code.control.focus();
+      return;
+    }
+    confirm.replaceWith(h('p', { class: 'callout ok', role: 'status', id: 'enroll-confirmed' },
+      'Your authenticator app is confirmed.'));
+    done.hidden = false;
+    done.querySelector('button').focus();
+  });
+  confirm.id = 'enroll-confirm';
+  done.appendChild(button(
+    'I saved my recovery codes, continue',
+    () => { if (opened) signedIn(opened); else location.hash = '#/login'; },
+    'primary'));
   const main = screen(title,
-    h('p', { class: 'callout' }, 'Save these now. They are shown only once.'),
-    card('Authenticator app',
-      h('p', null, 'Add this account to your authenticator app (scan or paste the link, or type the secret).'),
+    h('p', { class: 'callout' }, 'Set up your authenticator app now. The codes on this page are shown only once.'),
+    card('1. Add Signet to your authenticator app',
+      h('p', null, 'Scan this QR code with your authenticator app.'),
+      qrImage(answer.qrSvg),
+      h('p', { class: 'muted small' }, 'Cannot scan it? Paste the link, or type the secret into the app.'),
       h('h3', null, 'otpauth link'), copyable(answer.otpauthUri || ''),
       answer.totpSecret ? [h('h3', null, 'Secret'), copyable(answer.totpSecret)] : null),
-    card('Recovery codes',
+    card('2. Confirm a code', confirm),
+    card('3. Save your recovery codes',
       h('p', null, 'Each code signs you in once if you lose your authenticator. Keep them somewhere safe.'),
       h('ol', { class: 'codes', id: 'recovery-codes' }, (answer.recoveryCodes || []).map((c) => h('li', null, c))),
       copyable((answer.recoveryCodes || []).join('\n'), 'Copy all')),
-    h('div', { class: 'actions' }, button('I saved them, continue to sign in', () => { location.hash = '#/login'; }, 'primary')));
+    done);
   main.classList.add('narrow');
 }
 

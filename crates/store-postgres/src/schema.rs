@@ -134,6 +134,11 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         sql: include_str!("../migrations/0021_project_keys.sql"),
     },
     Migration {
+        version: 22,
+        name: "0022_totp_confirmed.sql",
+        sql: include_str!("../migrations/0022_totp_confirmed.sql"),
+    },
+    Migration {
         version: 23,
         name: "0023_version_changes.sql",
         sql: include_str!("../migrations/0023_version_changes.sql"),

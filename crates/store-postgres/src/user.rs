@@ -28,7 +28,8 @@ macro_rules! user_select {
     ($rest:literal) => {
         concat!(
             "SELECT id, username, email, display_name, password_hash, totp_sealed, totp_last_step,
-                    role, status, failed_attempts, locked_until_ms, created_ms, scoped, removed_ms
+                    role, status, failed_attempts, locked_until_ms, created_ms, scoped, removed_ms,
+                    totp_confirmed
              FROM users ",
             $rest
         )
@@ -52,6 +53,7 @@ fn user(row: &PgRow) -> StoreResult<UserRecord> {
         password_hash: col(row, 4)?,
         totp_sealed: col(row, 5)?,
         totp_last_step: col(row, 6)?,
+        totp_confirmed: col(row, 14)?,
         role: name(row, 7, Role::parse)?,
         projects: scoped.then(Vec::new),
         status,
@@ -172,8 +174,8 @@ pub(crate) async fn insert(conn: &mut PgConnection, u: &UserRecord) -> StoreResu
     sqlx::query(
         "INSERT INTO users (id, username, email, display_name, password_hash, totp_sealed,
              totp_last_step, role, status, failed_attempts, locked_until_ms, created_ms,
-             removed_ms)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+             removed_ms, totp_confirmed)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
     )
     .bind(u.id.to_string())
     .bind(&u.username)
@@ -188,6 +190,7 @@ pub(crate) async fn insert(conn: &mut PgConnection, u: &UserRecord) -> StoreResu
     .bind(u.locked_until_ms)
     .bind(u.created_ms)
     .bind(removed_ms)
+    .bind(u.totp_confirmed)
     .execute(&mut *conn)
     .await
     .map_err(db)?;
@@ -319,10 +322,13 @@ impl UserStore for PgStore {
 
     async fn set_totp(&self, id: &UserId, sealed: &[u8], step: i64) -> StoreResult<()> {
         self.execute_found(
-            sqlx::query("UPDATE users SET totp_sealed = $2, totp_last_step = $3 WHERE id = $1")
-                .bind(id.to_string())
-                .bind(sealed)
-                .bind(step),
+            sqlx::query(
+                "UPDATE users SET totp_sealed = $2, totp_last_step = $3, totp_confirmed = FALSE
+                 WHERE id = $1",
+            )
+            .bind(id.to_string())
+            .bind(sealed)
+            .bind(step),
         )
         .await
     }
@@ -335,6 +341,19 @@ impl UserStore for PgStore {
                 )
                 .bind(id.to_string())
                 .bind(step),
+            )
+            .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn confirm_totp(&self, id: &UserId) -> StoreResult<bool> {
+        let done = self
+            .execute(
+                sqlx::query(
+                    "UPDATE users SET totp_confirmed = TRUE
+                     WHERE id = $1 AND totp_sealed IS NOT NULL AND NOT totp_confirmed",
+                )
+                .bind(id.to_string()),
             )
             .await?;
         Ok(done.rows_affected() == 1)

@@ -41,6 +41,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0024_sso.sql"),
     include_str!("../migrations/0025_keyring.sql"),
     include_str!("../migrations/0026_project_keys.sql"),
+    include_str!("../migrations/0027_totp_confirmed.sql"),
     include_str!("../migrations/0028_version_changes.sql"),
 ];
 

@@ -19,7 +19,8 @@ macro_rules! user_select {
     ($rest:literal) => {
         concat!(
             "SELECT id, username, email, display_name, password_hash, totp_sealed, totp_last_step,
-                    role, status, failed_attempts, locked_until_ms, created_ms, scoped, removed_ms
+                    role, status, failed_attempts, locked_until_ms, created_ms, scoped, removed_ms,
+                    totp_confirmed
              FROM users ",
             $rest
         )
@@ -43,6 +44,7 @@ fn user(row: &Row<'_>) -> StoreResult<UserRecord> {
         password_hash: col(row, 4)?,
         totp_sealed: col(row, 5)?,
         totp_last_step: col(row, 6)?,
+        totp_confirmed: col(row, 14)?,
         role: name(row, 7, Role::parse)?,
         projects: scoped.then(Vec::new),
         status,
@@ -133,8 +135,8 @@ pub(crate) fn insert(tx: &rusqlite::Transaction<'_>, u: &UserRecord) -> StoreRes
         tx,
         "INSERT INTO users (id, username, email, display_name, password_hash, totp_sealed,
              totp_last_step, role, status, failed_attempts, locked_until_ms, created_ms,
-             removed_ms)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+             removed_ms, totp_confirmed)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
         params![
             u.id.to_string(),
             u.username,
@@ -148,7 +150,8 @@ pub(crate) fn insert(tx: &rusqlite::Transaction<'_>, u: &UserRecord) -> StoreRes
             u.failed_attempts,
             u.locked_until_ms,
             u.created_ms,
-            removed_ms
+            removed_ms,
+            u.totp_confirmed
         ],
     )?;
     write_scope(tx, &u.id, u.projects.as_deref())
@@ -262,7 +265,8 @@ impl UserStore for SqliteStore {
         self.write(move |tx| {
             exec_found(
                 tx,
-                "UPDATE users SET totp_sealed = ?2, totp_last_step = ?3 WHERE id = ?1",
+                "UPDATE users SET totp_sealed = ?2, totp_last_step = ?3, totp_confirmed = 0
+                 WHERE id = ?1",
                 params![id, sealed, step],
             )
         })
@@ -276,6 +280,20 @@ impl UserStore for SqliteStore {
                 tx,
                 "UPDATE users SET totp_last_step = ?2 WHERE id = ?1 AND totp_last_step < ?2",
                 params![id, step],
+            )
+            .map(|n| n == 1)
+        })
+        .await
+    }
+
+    async fn confirm_totp(&self, id: &UserId) -> StoreResult<bool> {
+        let id = id.to_string();
+        self.write(move |tx| {
+            exec(
+                tx,
+                "UPDATE users SET totp_confirmed = 1
+                 WHERE id = ?1 AND totp_sealed IS NOT NULL AND totp_confirmed = 0",
+                params![id],
             )
             .map(|n| n == 1)
         })

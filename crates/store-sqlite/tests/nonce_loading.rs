@@ -138,7 +138,7 @@ async fn stored_pairs_are_refused_before_the_load_has_read_them() {
 }
 
 /// Migrations after 0023_nonce_keys, undone below before 0023 is.
-const MIGRATIONS_AFTER_0023: i64 = 4;
+const MIGRATIONS_AFTER_0023: i64 = 5;
 
 /// A file from before migration 0023 (nonces without their key) is keyed by the migration with
 /// the set's own key: the table alone, with the load held, refuses its pairs.
@@ -154,10 +154,11 @@ async fn pairs_stored_before_the_key_migration_are_refused() {
             .unwrap();
         // The table as migration 0001 made it, and the file as the migration before 0023 left it:
         // what the migrations after 0023 (0024_sso, 0025_keyring, 0026_project_keys,
-        // 0028_version_changes) made is taken away too, so that reopening runs 0023 and every
-        // later one again, in order.
+        // 0027_totp_confirmed, 0028_version_changes) made is taken away too, so that reopening
+        // runs 0023 and every later one again, in order.
         conn.execute_batch(&format!(
             "ALTER TABLE secret_versions DROP COLUMN changed_fields;
+             ALTER TABLE users DROP COLUMN totp_confirmed;
              DROP TRIGGER secret_versions_project_key;
              DROP TRIGGER managed_secrets_project_key;
              DROP TRIGGER db_connections_project_key_insert;

@@ -98,6 +98,9 @@ pub struct UserRecord {
     pub totp_sealed: Option<Vec<u8>>,
     /// The last TOTP time step accepted; a code for this step or an earlier one is refused.
     pub totp_last_step: i64,
+    /// Whether the person proved their authenticator has the seed (a right code after
+    /// enrollment). A seed stored before this was tracked counts as confirmed.
+    pub totp_confirmed: bool,
     /// What the user may do.
     pub role: Role,
     /// The projects a developer or viewer is limited to; `None` means every project. Owners and
@@ -126,6 +129,7 @@ impl fmt::Debug for UserRecord {
                 &self.totp_sealed.as_ref().map(|_| "[redacted]"),
             )
             .field("totp_last_step", &self.totp_last_step)
+            .field("totp_confirmed", &self.totp_confirmed)
             .field("role", &self.role)
             .field("projects", &self.projects)
             .field("status", &self.status)
@@ -222,13 +226,16 @@ pub trait UserStore {
     async fn user_count(&self) -> StoreResult<u64>;
     /// Replaces the password hash. `NotFound` if the user does not exist.
     async fn set_password_hash(&self, id: &UserId, phc: &str) -> StoreResult<()>;
-    /// Stores a (new) sealed TOTP seed and resets the last accepted step to `step`.
-    /// `NotFound` if the user does not exist.
+    /// Stores a (new) sealed TOTP seed, pending until [`UserStore::confirm_totp`], and resets
+    /// the last accepted step to `step`. `NotFound` if the user does not exist.
     async fn set_totp(&self, id: &UserId, sealed: &[u8], step: i64) -> StoreResult<()>;
     /// Records `step` as the last accepted TOTP step if it is later than the stored one.
     /// `false` if it is not (the code was used already, or an earlier one was): the caller must
     /// refuse the code. Atomic, so of two requests with one code exactly one wins.
     async fn accept_totp_step(&self, id: &UserId, step: i64) -> StoreResult<bool>;
+    /// Marks the user's pending TOTP seed confirmed. `false` if there is none (no seed, already
+    /// confirmed, or no such user): of two racing confirmations exactly one wins.
+    async fn confirm_totp(&self, id: &UserId) -> StoreResult<bool>;
     /// Counts a failed sign-in. When the count reaches `limit` the account is locked until
     /// `now_ms + lock_ms` and the count starts again from zero. `NotFound` if the user does not
     /// exist. Atomic, so concurrent failures are all counted.

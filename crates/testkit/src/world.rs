@@ -138,6 +138,7 @@ impl World {
             password_hash: "unused".to_owned(),
             totp_sealed: None,
             totp_last_step: 0,
+            totp_confirmed: false,
             role,
             projects,
             status: UserStatus::Active,

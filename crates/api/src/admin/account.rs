@@ -67,6 +67,10 @@ pub struct AccountAnswer {
     pub user: UserAnswer,
     /// Whether an authenticator is enrolled.
     pub totp_enabled: bool,
+    /// Whether the enrolled authenticator still waits for its first right code (it signs in
+    /// meanwhile, and that code confirms it).
+    #[serde(default)]
+    pub totp_pending: bool,
     /// Unused recovery codes.
     pub recovery_codes_left: u32,
     /// Registered passkeys, oldest first.

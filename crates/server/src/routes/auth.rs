@@ -13,6 +13,7 @@ use signet_api::admin::operator::LogoutAnswer;
 use signet_api::auth::{
     CliLoginAnswer, CliLoginRequest, NewAccountAnswer, SessionLoginRequest, SetupCheckAnswer,
     SetupCheckRequest, SetupRequest, SetupStateAnswer, StepUpAnswer, StepUpRequest,
+    TotpConfirmAnswer, TotpConfirmRequest,
 };
 use signet_api::route;
 use signet_core::account::{LoginAttempt, NewOwner, Password, SecondFactor};
@@ -89,6 +90,7 @@ pub(crate) fn browser_routes() -> Router<AppState> {
         .route(route::auth::SESSION_LOGOUT, post(session_logout))
         .route(route::auth::STEP_UP, post(step_up))
         .route(route::auth::SETUP_CHECK, post(setup_check))
+        .route(route::auth::TOTP_CONFIRM, post(totp_confirm))
 }
 
 /// An unauthenticated browser POST: same-origin checked, body read into zeroizing memory (it
@@ -140,6 +142,44 @@ async fn setup_check(
     Ok(Json(SetupCheckAnswer {
         valid: s.signet.sessions().setup_code_live(&b.code, ip).await?,
     }))
+}
+
+/// Confirms a new account's pending TOTP seed with a code, by the enrollment ticket its
+/// answer carried (the ticket is the credential: there is no session yet), and opens the
+/// session.
+async fn totp_confirm(State(s): State<AppState>, req: Request<Body>) -> ApiResult<Response> {
+    let (parts, body, ip) = browser_post(&s, req).await?;
+    let b: TotpConfirmRequest = json(&body)?;
+    let previous = s.web.session_secret(&parts.headers);
+    let opened = s
+        .signet
+        .sessions()
+        .confirm_enrollment(
+            &b.ticket,
+            b.totp,
+            ip,
+            user_agent(&parts.headers),
+            previous.as_ref(),
+        )
+        .await?;
+    let Some(opened) = opened else {
+        return Ok(Json(TotpConfirmAnswer {
+            confirmed: true,
+            session: None,
+        })
+        .into_response());
+    };
+    let cookie = s
+        .web
+        .set_cookie(&opened.secret)
+        .ok_or_else(|| ApiError::new(ErrorCode::Internal))?;
+    let mut resp = Json(TotpConfirmAnswer {
+        confirmed: true,
+        session: Some(answer::session(opened.view)),
+    })
+    .into_response();
+    resp.headers_mut().insert(header::SET_COOKIE, cookie);
+    Ok(resp)
 }
 
 /// Answers a fresh session: its view as JSON and the cookie.

@@ -76,6 +76,7 @@ pub fn user(name: &str, created_ms: i64) -> UserRecord {
         password_hash: format!("$argon2id$v=19$m=19456,t=2,p=1$c2FsdA${name}"),
         totp_sealed: None,
         totp_last_step: 0,
+        totp_confirmed: false,
         role: Role::Developer,
         projects: None,
         status: UserStatus::Active,

@@ -301,6 +301,7 @@ macro_rules! conformance_suite {
                 the_first_user_is_created_once,
                 a_user_is_added_with_their_codes,
                 totp_steps_only_move_forward,
+                totp_seeds_are_confirmed_once,
                 failures_lock_an_account,
                 recovery_codes_are_single_use,
                 logins_list_newest_first,

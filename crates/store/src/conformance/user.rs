@@ -17,6 +17,7 @@ pub async fn users_round_trip_by_id_and_login(store: Arc<dyn Store>) {
         role: Role::Owner,
         totp_sealed: Some(vec![1, 2, 3]),
         totp_last_step: 7,
+        totp_confirmed: true,
         locked_until_ms: Some(NOW),
         failed_attempts: 2,
         ..fixture::user("alice", NOW)
@@ -183,6 +184,55 @@ pub async fn totp_steps_only_move_forward(store: Arc<dyn Store>) {
             .await
             .unwrap()
     );
+}
+
+/// A stored seed is pending until confirmed, once even under concurrency; a user without a
+/// seed has nothing to confirm, and storing a new seed makes it pending again. Confirming
+/// changes nothing else about the user.
+pub async fn totp_seeds_are_confirmed_once(store: Arc<dyn Store>) {
+    let u = fixture::user("grace", NOW);
+    store.insert_user(&u).await.unwrap();
+    assert!(!store.user(&u.id).await.unwrap().unwrap().totp_confirmed);
+    // No seed yet: nothing to confirm.
+    assert!(!store.confirm_totp(&u.id).await.unwrap());
+    assert!(!store.confirm_totp(&UserId::generate()).await.unwrap());
+
+    store.set_totp(&u.id, &[3; 8], 0).await.unwrap();
+    let pending = store.user(&u.id).await.unwrap().unwrap();
+    assert!(!pending.totp_confirmed);
+    let mut tasks = Vec::new();
+    for _ in 0..8 {
+        let store = Arc::clone(&store);
+        let id = u.id;
+        tasks.push(tokio::spawn(async move { store.confirm_totp(&id).await }));
+    }
+    let mut won = 0;
+    for t in tasks {
+        if t.await.unwrap().unwrap() {
+            won += 1;
+        }
+    }
+    assert_eq!(won, 1);
+    let confirmed = store.user(&u.id).await.unwrap().unwrap();
+    assert_eq!(
+        confirmed,
+        UserRecord {
+            totp_confirmed: true,
+            ..pending
+        }
+    );
+    assert!(!store.confirm_totp(&u.id).await.unwrap());
+
+    // A replaced seed is pending again, and a user stored as confirmed reads back so.
+    store.set_totp(&u.id, &[4; 8], 0).await.unwrap();
+    assert!(!store.user(&u.id).await.unwrap().unwrap().totp_confirmed);
+    let enrolled = UserRecord {
+        totp_sealed: Some(vec![5; 8]),
+        totp_confirmed: true,
+        ..fixture::user("heidi", NOW + 1)
+    };
+    store.insert_user(&enrolled).await.unwrap();
+    assert_eq!(store.user(&enrolled.id).await.unwrap(), Some(enrolled));
 }
 
 /// Failures are counted until the limit, which locks the account and restarts the count;

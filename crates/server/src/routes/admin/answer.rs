@@ -277,6 +277,7 @@ pub(crate) fn account(a: AccountView) -> AccountAnswer {
     AccountAnswer {
         user: user(a.user),
         totp_enabled: a.totp_enabled,
+        totp_pending: a.totp_pending,
         recovery_codes_left: a.recovery_codes_left,
         passkeys: a.passkeys.into_iter().map(passkey).collect(),
         sessions: a
@@ -342,8 +343,33 @@ pub(crate) fn new_account(e: OwnerEnrollment) -> NewAccountAnswer {
     );
     NewAccountAnswer {
         user: user(UserView::from(e.user)),
+        qr_svg: qr_svg(&e.otpauth_uri),
         otpauth_uri: e.otpauth_uri,
         totp_secret,
         recovery_codes: e.recovery_codes,
+        enrollment_ticket: e.ticket,
+        enrollment_expires_at: e.ticket_expires_ms,
+    }
+}
+
+/// `otpauth_uri` as a QR code: an SVG of black modules on a white quiet zone, whatever the
+/// page's colour scheme, so a phone can scan it. Drawn here rather than by a third party, which
+/// would learn the seed. Empty if the URI does not fit a QR code (it always does: about 150
+/// bytes against a capacity of over 2000); the page then offers the link and secret alone.
+pub(crate) fn qr_svg(otpauth_uri: &str) -> Zeroizing<String> {
+    use qrcode::render::svg;
+    match qrcode::QrCode::with_error_correction_level(otpauth_uri, qrcode::EcLevel::M) {
+        Ok(code) => Zeroizing::new(
+            code.render::<svg::Color<'_>>()
+                .min_dimensions(240, 240)
+                .dark_color(svg::Color("#000000"))
+                .light_color(svg::Color("#ffffff"))
+                .quiet_zone(true)
+                .build(),
+        ),
+        Err(e) => {
+            tracing::error!(error = %e, "cannot draw the enrollment QR code");
+            Zeroizing::new(String::new())
+        }
     }
 }
