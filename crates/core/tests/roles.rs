@@ -738,6 +738,7 @@ fn every_post_admin_route_is_classified() {
         "/v1/admin/trash/retention",
         "/v1/admin/projects/{id}/canaries",
         "/v1/admin/projects/{id}/unfreeze",
+        "/v1/admin/projects/{id}/key/rotate",
         "/v1/admin/secrets",
         "/v1/admin/secrets/{id}/update",
         "/v1/admin/secrets/{id}/rollback",
