@@ -20,19 +20,22 @@ pub fn check_name(what: &str, name: &str) -> CoreResult<()> {
     Ok(())
 }
 
-/// Secret names: [`check_name`]'s characters without the space. A machine reads a secret as an
-/// environment variable derived from its name (`db creds` would become `DB_CREDS`), so a name
-/// with whitespace is refused as sent, never trimmed or rewritten into another one. Secrets
-/// named before this rule keep their names; only new names are checked.
+/// Secret names: [`check_name`]'s rule, refused as sent with its own error code. A space
+/// inside a name stays allowed, as it always was here and is in SikkerKey (whose clients
+/// export `db creds` as `DB_CREDS`): names already in use and scripts that write them keep
+/// working. The dashboard says what such a name becomes for a machine before it sends one.
+/// Nothing is ever trimmed or rewritten: a leading or trailing space, a tab or a newline is
+/// refused.
 pub fn check_secret_name(name: &str) -> CoreResult<()> {
     let ok_chars = name
         .chars()
-        .all(|c| c.is_ascii_alphanumeric() || "_-./:@+".contains(c));
-    if !(1..=255).contains(&name.chars().count()) || !ok_chars {
-        let why = if name.chars().any(char::is_whitespace) {
-            "no spaces: a machine reads the secret as an environment variable named after it"
+        .all(|c| c.is_ascii_alphanumeric() || " _-./:@+".contains(c));
+    let len = name.chars().count();
+    if !(1..=255).contains(&len) || !ok_chars || name.starts_with(' ') || name.ends_with(' ') {
+        let why = if name.starts_with(char::is_whitespace) || name.ends_with(char::is_whitespace) {
+            "no leading or trailing space"
         } else {
-            "1-255 characters of letters, digits and _-./:@+"
+            "1-255 characters of letters, digits, space and _-./:@+"
         };
         return Err(CoreError::InvalidName(format!(
             "`name` is not a valid secret name ({why}); nothing was rewritten or saved"

@@ -1193,29 +1193,21 @@ mod tests {
             "a",
             "prod/api-key:v2",
             "x@y+z",
+            "db creds",
             &"x".repeat(255),
         ] {
             assert_eq!(check_secret_name(ok), Ok(()), "{ok}");
         }
-        for bad in [
-            "",
-            "db creds",
-            " DB",
-            "DB ",
-            "a\tb",
-            "a\nb",
-            "é",
-            &"x".repeat(256),
-        ] {
+        for bad in ["", " DB", "DB ", "a\tb", "a\nb", "é", &"x".repeat(256)] {
             match check_secret_name(bad) {
                 Err(CoreError::InvalidName(m)) => assert!(m.contains("`name`"), "{m}"),
                 other => panic!("{bad:?}: {other:?}"),
             }
         }
-        let Err(CoreError::InvalidName(m)) = check_secret_name("db creds") else {
+        let Err(CoreError::InvalidName(m)) = check_secret_name("db creds ") else {
             panic!("refused")
         };
-        assert!(m.contains("no spaces"), "{m}");
+        assert!(m.contains("no leading or trailing space"), "{m}");
     }
 
     #[test]

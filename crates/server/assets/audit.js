@@ -1,7 +1,7 @@
 // The audit log: filters, paging backwards by sequence number, and a CSV of what was loaded.
 
 import * as api from './api.js';
-import { h, screen, card, table, when, mono, field, form, button, announce, action, idCell } from './page.js';
+import { h, screen, card, table, when, mono, field, form, button, announce, action, idCell, copyButton } from './page.js';
 
 /**
  * The audit vocabulary, from the server's own OpenAPI document (its `AuditAction` schema is
@@ -23,7 +23,12 @@ export async function auditActions() {
 function actorCell(r) {
   return h('span', { class: 'actor' },
     r.actorName ? h('strong', { class: 'actor-name' }, r.actorName) : null,
-    h('span', { class: 'muted small' }, r.actorName ? ` ${r.actorKind} ` : `${r.actorKind} `), idCell(r.actorId, `actor id of record ${r.seq}`));
+    h('span', { class: 'muted small' }, r.actorName ? ` ${r.actorKind} ` : `${r.actorKind} `),
+    // A named actor's id goes behind its copy button (and its tooltip): a whole UUID in every
+    // row pushed the log wider than the page. An unnamed actor has only its id to show.
+    r.actorName && r.actorId
+      ? h('span', { class: 'id-cell', title: r.actorId }, copyButton(r.actorId, `actor id of record ${r.seq}`))
+      : idCell(r.actorId, `actor id of record ${r.seq}`));
 }
 import { resultBadge } from './overview.js';
 

@@ -104,6 +104,8 @@ export async function keysPage() {
       h('p', { class: 'muted small' }, 'The same, with an owner\u2019s CLI key:'),
       command('signet key status', 'key status command'),
       command('signet key rotate-root', 'rotate command'),
-      command('signet key retire-root --generation N', 'retire command')));
+      command('signet key retire-root --generation N', 'retire command'),
+      h('p', { class: 'muted small' }, 'A project\u2019s own key (which wraps its values\u2019 data keys) is rotated per project, by an owner or admin:'),
+      command('signet project rotate-key PROJECT', 'project key rotate command')));
   return undefined;
 }

@@ -85,7 +85,7 @@ export async function machinesPage(id) {
       pending.length ? h('p', { class: 'muted small' },
         'Compare each fingerprint with the one the machine printed before approving.') : null,
       table('Machines waiting for approval', ['Name', 'Hostname', 'How it asked', 'Fingerprint', 'From', 'Asked', ''],
-        pending.map((m) => [m.name, m.hostname, how(m), h('code', { class: 'fingerprint id' }, m.fingerprint), mono(m.registeredIp), when(m.createdAt),
+        pending.map((m) => [h('span', { class: 'nowrap' }, m.name), m.hostname, how(m), h('code', { class: 'fingerprint id' }, m.fingerprint), mono(m.registeredIp), when(m.createdAt),
           h('div', { class: 'actions' }, approve(m, reload), deny(m, reload))]),
         'No machine is waiting.')),
     card('All machines', machines.length ? h('p', { class: 'muted small', id: 'machine-count' }, counts) : null,

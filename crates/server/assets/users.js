@@ -44,7 +44,7 @@ export async function usersPage() {
     people.replaceChildren(filteredTable({
       caption: 'Users',
       label: 'Search people',
-      headers: ['Username', 'Email', 'Role', 'Projects', 'Status', 'Created', 'Id', 'Actions'],
+      headers: ['Person', 'Email', 'Role', 'Projects', 'Status', 'Created', 'Actions'],
       items: users,
       text: (u) => `${u.username} ${u.email} ${u.id}`,
       filters: [
@@ -53,10 +53,14 @@ export async function usersPage() {
       ],
       empty: 'No people yet.',
       row: (u) => [
-      h('span', null, u.username, u.id === me.id ? h('span', { class: 'muted small' }, ' (you)') : null),
+      // The id under the name, not in a column of its own: a whole UUID, unwrapped, beside
+      // the action buttons pushed the table wider than a 1280 px page.
+      h('div', { class: 'person' },
+        h('span', null, u.username, u.id === me.id ? h('span', { class: 'muted small' }, ' (you)') : null),
+        idCell(u.id, `id of ${u.username}`)),
       u.email, badge(u.role),
       u.projects ? u.projects.map(projectName).join(', ') : 'all',
-      statusBadge(u), when(u.createdAt), idCell(u.id, `id of ${u.username}`),
+      statusBadge(u), when(u.createdAt),
       u.id === me.id ? '' : h('div', { class: 'actions' },
         button(`Role of ${u.username}…`, () => roleDialog(u, projects, lists), 'small'),
         u.status === 'suspended'
