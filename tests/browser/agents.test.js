@@ -6,7 +6,7 @@
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startServer, launch, newPage, setupOwner, login, signet, pageFetch, go, createUser } from './harness.js';
+import { startServer, launch, newPage, setupOwner, login, signet, go, createUser, ok } from './harness.js';
 import { operatorLogin } from './operator.js';
 
 let server;
@@ -21,12 +21,6 @@ after(async () => {
   await browser?.close();
   await server?.stop();
 });
-
-async function ok(page, method, path, body) {
-  const r = await pageFetch(page, method, path, body);
-  assert.equal(r.status, 200, `${method} ${path}: ${r.text}`);
-  return r.json;
-}
 
 test('a host approved as an AI agent from the page, by its typed fingerprint, with scopes', async () => {
   const page = await newPage(browser);

@@ -5,7 +5,7 @@
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startServer, launch, newPage, setupOwner, login, signet, pageFetch, go, createUser, machineIdentity } from './harness.js';
+import { startServer, launch, newPage, setupOwner, login, signet, go, createUser, machineIdentity, ok } from './harness.js';
 
 let server;
 let browser;
@@ -19,12 +19,6 @@ after(async () => {
   await browser?.close();
   await server?.stop();
 });
-
-async function ok(page, method, path, body) {
-  const r = await pageFetch(page, method, path, body);
-  assert.equal(r.status, 200, `${method} ${path}: ${r.text}`);
-  return r.json;
-}
 
 test('request budgets set from the page hold a real machine to them', async () => {
   const page = await newPage(browser);

@@ -5,7 +5,7 @@
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startServer, launch, newPage, setupOwner, login, signet, pageFetch, machineIdentity, freshTotp } from './harness.js';
+import { startServer, launch, newPage, setupOwner, login, signet, machineIdentity, freshTotp, ok } from './harness.js';
 
 let server;
 let browser;
@@ -19,12 +19,6 @@ after(async () => {
   await browser?.close();
   await server?.stop();
 });
-
-async function ok(page, method, path, body) {
-  const r = await pageFetch(page, method, path, body);
-  assert.equal(r.status, 200, `${method} ${path}: ${r.text}`);
-  return r.json;
-}
 
 test('a canary read freezes its project until an admin unfreezes it with a second factor', async () => {
   const page = await newPage(browser);

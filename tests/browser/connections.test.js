@@ -6,7 +6,7 @@
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startServer, launch, newPage, setupOwner, login, pageFetch, go, createUser } from './harness.js';
+import { startServer, launch, newPage, setupOwner, login, go, createUser, ok } from './harness.js';
 
 let server;
 let browser;
@@ -20,12 +20,6 @@ after(async () => {
   await browser?.close();
   await server?.stop();
 });
-
-async function ok(page, method, path, body) {
-  const r = await pageFetch(page, method, path, body);
-  assert.equal(r.status, 200, `${method} ${path}: ${r.text}`);
-  return r.json;
-}
 
 const PG = new URL(process.env.SIGNET_TEST_PG_URL || 'postgres://postgres@127.0.0.1:5432/test');
 

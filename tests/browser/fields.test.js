@@ -4,7 +4,7 @@
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startServer, launch, newPage, setupOwner, login, signet, pageFetch, machineIdentity } from './harness.js';
+import { startServer, launch, newPage, setupOwner, login, signet, machineIdentity, ok } from './harness.js';
 
 let server;
 let browser;
@@ -18,12 +18,6 @@ after(async () => {
   await browser?.close();
   await server?.stop();
 });
-
-async function ok(page, method, path, body) {
-  const r = await pageFetch(page, method, path, body);
-  assert.equal(r.status, 200, `${method} ${path}: ${r.text}`);
-  return r.json;
-}
 
 test('updating one field of a 3-field secret keeps the other two', async () => {
   const page = await newPage(browser);

@@ -227,6 +227,13 @@ export function pageFetch(page, method, path, body, { csrf = true } = {}) {
   }, { method, path, body, csrf });
 }
 
+/** `pageFetch` that must answer 200; returns the JSON, or throws naming the route and the answer. */
+export async function ok(page, method, path, body) {
+  const r = await pageFetch(page, method, path, body);
+  if (r.status !== 200) throw new Error(`${method} ${path}: expected 200, got ${r.status}: ${r.text}`);
+  return r.json;
+}
+
 /** Whether the server has a route yet (the backend lands in parts): anything but 404/405. */
 export async function hasRoute(url, method, path) {
   const r = await fetch(url + path, { method, headers: { 'Content-Type': 'application/json' }, body: method === 'POST' ? '{}' : undefined });

@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import { generateKeyPairSync, sign, randomBytes } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { startServer, launch, newPage, setupOwner, login, signet, pageFetch, go, createUser } from './harness.js';
+import { startServer, launch, newPage, setupOwner, login, signet, go, createUser, ok } from './harness.js';
 import { operatorLogin } from './operator.js';
 
 let server;
@@ -25,12 +25,6 @@ after(async () => {
   await browser?.close();
   await server?.stop();
 });
-
-async function ok(page, method, path, body) {
-  const r = await pageFetch(page, method, path, body);
-  assert.equal(r.status, 200, `${method} ${path}: ${r.text}`);
-  return r.json;
-}
 
 const ISS = 'https://ci.example.test';
 const AUD = 'signet-ci';

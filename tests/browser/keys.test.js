@@ -6,7 +6,7 @@
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startServer, launch, newPage, setupOwner, login, signet, pageFetch, go, createUser, freshTotp, machineIdentity } from './harness.js';
+import { startServer, launch, newPage, setupOwner, login, signet, go, createUser, freshTotp, machineIdentity, ok } from './harness.js';
 import { operatorLogin } from './operator.js';
 
 let server;
@@ -21,12 +21,6 @@ after(async () => {
   await browser?.close();
   await server?.stop();
 });
-
-async function ok(page, method, path, body) {
-  const r = await pageFetch(page, method, path, body);
-  assert.equal(r.status, 200, `${method} ${path}: ${r.text}`);
-  return r.json;
-}
 
 const ROTATE = '/v1/admin/keys/root/rotate';
 

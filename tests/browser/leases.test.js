@@ -7,7 +7,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { startServer, launch, newPage, setupOwner, login, signet, pageFetch, machineIdentity, go } from './harness.js';
+import { startServer, launch, newPage, setupOwner, login, signet, machineIdentity, go, ok } from './harness.js';
 
 const PG_ADMIN = process.env.SIGNET_TEST_PG_URL || 'postgres://postgres@127.0.0.1:5432/test';
 const BASE = PG_ADMIN.slice(0, PG_ADMIN.lastIndexOf('/'));
@@ -28,12 +28,6 @@ after(async () => {
   await server?.stop();
   execFileSync('psql', [PG_ADMIN, '-qc', `DROP DATABASE IF EXISTS ${DB} WITH (FORCE)`]);
 });
-
-async function ok(page, method, path, body) {
-  const r = await pageFetch(page, method, path, body);
-  assert.equal(r.status, 200, `${method} ${path}: ${r.text}`);
-  return r.json;
-}
 
 function canLogIn(creds) {
   const url = `postgres://${creds.username}:${creds.password}@${creds.host}:${creds.port}/${creds.database}`;

@@ -5,7 +5,7 @@
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startServer, launch, newPage, setupOwner, login, pageFetch } from './harness.js';
+import { startServer, launch, newPage, setupOwner, login, ok } from './harness.js';
 
 let server;
 let browser;
@@ -19,12 +19,6 @@ after(async () => {
   await browser?.close();
   await server?.stop();
 });
-
-async function ok(page, method, path, body) {
-  const r = await pageFetch(page, method, path, body);
-  assert.equal(r.status, 200, `${method} ${path}: ${r.text}`);
-  return r.json;
-}
 
 test('a managed secret shows its agent state and a pending rotation in the Rotation dialog', async () => {
   const page = await newPage(browser);

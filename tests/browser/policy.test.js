@@ -4,7 +4,7 @@
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startServer, launch, newPage, setupOwner, login, signet, pageFetch, machineIdentity, go } from './harness.js';
+import { startServer, launch, newPage, setupOwner, login, signet, pageFetch, machineIdentity, go, ok } from './harness.js';
 
 let server;
 let browser;
@@ -18,12 +18,6 @@ after(async () => {
   await browser?.close();
   await server?.stop();
 });
-
-async function ok(page, method, path, body) {
-  const r = await pageFetch(page, method, path, body);
-  assert.equal(r.status, 200, `${method} ${path}: ${r.text}`);
-  return r.json;
-}
 
 /** HH:MM of a minute of the day. */
 const hhmm = (m) => `${String(Math.floor(m / 60) % 24).padStart(2, '0')}:${String(m % 60).padStart(2, '0')}`;
