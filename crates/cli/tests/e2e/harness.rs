@@ -31,3 +31,24 @@ impl AdminJson for signet_client::OperatorClient {
         self.request(method, path, body).await
     }
 }
+
+/// `count(sql)` against a PostgreSQL database: the single number a `SELECT count(*) …` prints,
+/// read with `psql` as an operator would, bypassing the server under test.
+pub fn postgres_count(url: String) -> impl Fn(&str) -> u64 {
+    move |sql| count_from(std::process::Command::new("psql").args([url.as_str(), "-tAc", sql]))
+}
+
+/// The same against a SQLite file, with the `sqlite3` shell.
+pub fn sqlite_count(file: std::path::PathBuf) -> impl Fn(&str) -> u64 {
+    move |sql| count_from(std::process::Command::new("sqlite3").arg(&file).arg(sql))
+}
+
+fn count_from(command: &mut std::process::Command) -> u64 {
+    let out = command.output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().parse().unwrap()
+}

@@ -357,19 +357,7 @@ async fn rotate_under_load(
 async fn root_key_rotation_under_load_across_two_replicas() {
     // One project per call, so the rotation spans many calls while the load runs.
     let mut r = Replicas::start_with_env(&[ONE_PER_CALL], &[]);
-    let url = r.db.url().to_owned();
-    let count = move |sql: &str| -> u64 {
-        let out = std::process::Command::new("psql")
-            .args([url.as_str(), "-tAc", sql])
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).trim().parse().unwrap()
-    };
+    let count = crate::harness::postgres_count(r.db.url().to_owned());
     rotate_under_load(&mut r.a, Some(&mut r.b), &count).await;
 }
 
@@ -380,19 +368,6 @@ async fn root_key_rotation_under_load_on_sqlite() {
     server.env = vec![(ONE_PER_CALL.0.to_owned(), ONE_PER_CALL.1.to_owned())];
     server.spawn(0, &[]).unwrap();
     let mut f = Fixture::with_server(server);
-    let file = f.server.data_dir.join("signet.db");
-    let count = move |sql: &str| -> u64 {
-        let out = std::process::Command::new("sqlite3")
-            .arg(&file)
-            .arg(sql)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).trim().parse().unwrap()
-    };
+    let count = crate::harness::sqlite_count(f.server.data_dir.join("signet.db"));
     rotate_under_load(&mut f, None, &count).await;
 }

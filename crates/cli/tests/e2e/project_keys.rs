@@ -357,19 +357,7 @@ async fn rotate_project_under_load(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn project_key_rotation_under_load_across_two_replicas() {
     let mut r = Replicas::start_with_env(&[PAUSE], &[PAUSE]);
-    let url = r.db.url().to_owned();
-    let count = move |sql: &str| -> u64 {
-        let out = std::process::Command::new("psql")
-            .args([url.as_str(), "-tAc", sql])
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).trim().parse().unwrap()
-    };
+    let count = crate::harness::postgres_count(r.db.url().to_owned());
     rotate_project_under_load(&mut r.a, Some(&r.b), &count).await;
 }
 
@@ -380,19 +368,6 @@ async fn project_key_rotation_under_load_on_sqlite() {
     server.env = vec![(PAUSE.0.to_owned(), PAUSE.1.to_owned())];
     server.spawn(0, &[]).unwrap();
     let mut f = Fixture::with_server(server);
-    let file = f.server.data_dir.join("signet.db");
-    let count = move |sql: &str| -> u64 {
-        let out = std::process::Command::new("sqlite3")
-            .arg(&file)
-            .arg(sql)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).trim().parse().unwrap()
-    };
+    let count = crate::harness::sqlite_count(f.server.data_dir.join("signet.db"));
     rotate_project_under_load(&mut f, None, &count).await;
 }
