@@ -202,7 +202,16 @@ impl CliLogin {
             std::thread::sleep(Duration::from_millis(50));
         }
         let out = self.child.wait_with_output().expect("output");
-        let err: Vec<String> = self.stderr.try_iter().collect();
+        // The reader thread may still hold the last lines when the child has exited: read
+        // until it sees end of file and drops its sender, not just what has arrived so far.
+        let mut err = Vec::new();
+        loop {
+            match self.stderr.recv_timeout(Duration::from_secs(10)) {
+                Ok(line) => err.push(line),
+                Err(mpsc::RecvTimeoutError::Disconnected) => break,
+                Err(mpsc::RecvTimeoutError::Timeout) => panic!("stderr stayed open: {err:?}"),
+            }
+        }
         (out, err.join("\n"))
     }
 }
