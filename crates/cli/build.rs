@@ -1,8 +1,11 @@
 //! Stamps the binary with the commit it was built from and a build date, for `signet --version`
-//! and `GET /v1/version`: `SIGNET_COMMIT` (`git rev-parse --short HEAD`, or `unknown` outside a
-//! git checkout) and `SIGNET_BUILD_DATE` (`YYYY-MM-DD`, UTC). The date is `SOURCE_DATE_EPOCH`'s
-//! when set, else the commit's, never the clock's, so two builds of one commit are the same
-//! bytes (reproducible builds).
+//! and `GET /v1/version`: `SIGNET_COMMIT` (`git rev-parse --short HEAD`) and `SIGNET_BUILD_DATE`
+//! (`YYYY-MM-DD`, UTC). The date is `SOURCE_DATE_EPOCH`'s when set, else the commit's, never the
+//! clock's, so two builds of one commit are the same bytes (reproducible builds).
+//!
+//! A source tarball made by `git archive` (a release download) has no `.git`: there `git
+//! archive` itself wrote the commit and its date into `archive-stamp` (`export-subst` in
+//! `.gitattributes`). With neither, both read `unknown`; nothing here ever fails the build.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -13,10 +16,18 @@ fn main() {
     let manifest = PathBuf::from(std::env::var_os("CARGO_MANIFEST_DIR").unwrap_or_default());
     watch_head(&manifest);
 
-    let commit = git(&manifest, &["rev-parse", "--short=10", "HEAD"]);
+    println!("cargo:rerun-if-changed=archive-stamp");
+    let stamp = archive_stamp(&manifest);
+    // An expanded stamp wins over git: a tarball unpacked inside some other repository (a
+    // distribution's packaging) must not take that repository's commit.
+    let commit = stamp
+        .as_ref()
+        .map(|(commit, _)| commit.clone())
+        .or_else(|| git(&manifest, &["rev-parse", "--short=10", "HEAD"]));
     let epoch = std::env::var("SOURCE_DATE_EPOCH")
         .ok()
         .and_then(|s| s.trim().parse::<i64>().ok())
+        .or_else(|| stamp.map(|(_, epoch)| epoch))
         .or_else(|| {
             git(&manifest, &["log", "-1", "--format=%ct", "HEAD"])
                 .and_then(|s| s.parse::<i64>().ok())
@@ -29,6 +40,22 @@ fn main() {
         "cargo:rustc-env=SIGNET_BUILD_DATE={}",
         epoch.map_or_else(|| "unknown".to_owned(), utc_date)
     );
+}
+
+/// The commit (abbreviated as `git rev-parse --short=10` does) and its Unix time, as `git
+/// archive` wrote them into `archive-stamp`; `None` in a checkout, where the file still holds its
+/// unexpanded placeholders, or when it is missing or garbled.
+fn archive_stamp(dir: &Path) -> Option<(String, i64)> {
+    let text = std::fs::read_to_string(dir.join("archive-stamp")).ok()?;
+    let field = |name: &str| {
+        text.lines()
+            .find_map(|l| l.strip_prefix(name)?.strip_prefix('='))
+            .map(str::trim)
+    };
+    let commit = field("commit")?;
+    let epoch = field("date")?.parse::<i64>().ok()?;
+    let hex = commit.len() >= 10 && commit.bytes().all(|b| b.is_ascii_hexdigit());
+    hex.then(|| (commit[..10].to_owned(), epoch))
 }
 
 /// The trimmed output of `git ARGS` run in `dir`, if git ran and succeeded.

@@ -41,7 +41,8 @@ enum AuditCommand {
         before: Option<u64>,
         /// Only records from this time on: a date (`2026-12-01`, midnight UTC), a timestamp
         /// (`2026-12-01T10:00:00Z`; without an offset it is UTC), a duration ago (`90m`,
-        /// `1h30m`, `7d`), or a Unix time in milliseconds.
+        /// `1h30m`, `7d`; a bare number like `90` is refused, it has no unit), or a Unix time in
+        /// milliseconds (13 digits or more).
         #[arg(long, value_name = "WHEN", value_parser = parse_time)]
         since: Option<i64>,
         /// Only records before this time, in the same forms as `--since`.
@@ -103,11 +104,23 @@ fn parse_time(s: &str) -> Result<i64, String> {
 /// in milliseconds (13 digits or more, as `--json` prints them). Dates and durations are read
 /// by jiff, the one date library of the workspace.
 fn point_in_time(s: &str, now_ms: i64) -> Result<i64, String> {
-    if s.len() >= 13
-        && s.bytes().all(|b| b.is_ascii_digit())
-        && let Ok(ms) = s.parse::<i64>()
-    {
-        return Ok(ms);
+    let refused = || {
+        format!(
+            "invalid time {s:?}: give a date (2026-12-01), a timestamp (2026-12-01T10:00:00Z), \
+             a duration ago (90m, 1h30m, 7d) or Unix milliseconds"
+        )
+    };
+    if !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) {
+        // A short bare number has no unit: `--since 90` may mean minutes, days or seconds, and
+        // guessing would filter the wrong window silently.
+        return match s.parse::<i64>() {
+            Ok(ms) if s.len() >= 13 => Ok(ms),
+            _ if s.len() >= 13 => Err(refused()),
+            _ => Err(format!(
+                "{}; a bare number needs a unit ({s}m, {s}h, {s}d)",
+                refused()
+            )),
+        };
     }
     // A date has a dash where no duration has one (a negative duration is refused anyway).
     if s.contains('-') {
@@ -122,12 +135,7 @@ fn point_in_time(s: &str, now_ms: i64) -> Result<i64, String> {
             return Ok(t.timestamp().as_millisecond());
         }
     }
-    let secs = crate::duration::parse(s).map_err(|_| {
-        format!(
-            "invalid time {s:?}: give a date (2026-12-01), a timestamp (2026-12-01T10:00:00Z), \
-             a duration ago (90m, 1h30m, 7d) or Unix milliseconds"
-        )
-    })?;
+    let secs = crate::duration::parse(s).map_err(|_| refused())?;
     let ago = i64::try_from(secs.saturating_mul(1000)).map_err(|_| "too long ago".to_owned())?;
     Ok(now_ms.saturating_sub(ago))
 }
@@ -593,7 +601,6 @@ mod tests {
             ("90m", NOW - 5_400_000),
             ("1h30m", NOW - 5_400_000),
             ("7d", NOW - 604_800_000),
-            ("90", NOW - 90_000),
             ("1796083200000", 1_796_083_200_000),
         ] {
             assert_eq!(point_in_time(text, NOW), Ok(want), "{text}");
@@ -610,9 +617,17 @@ mod tests {
             "-1h",
             "0s",
             "1 month",
+            "90",
+            "0",
+            "179608320000",
         ] {
             let e = point_in_time(bad, NOW).unwrap_err();
             assert!(e.contains("2026-12-01"), "{bad}: {e}");
         }
+        assert!(
+            point_in_time("90", NOW)
+                .unwrap_err()
+                .contains("(90m, 90h, 90d)")
+        );
     }
 }

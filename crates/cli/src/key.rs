@@ -3,6 +3,7 @@
 //! seconds each, while the server keeps serving; `retire-root` deletes a generation nothing
 //! refers to any more. The root key file itself does not change.
 
+use std::io::IsTerminal as _;
 use std::process::ExitCode;
 
 use signet_client::admin::keys::Keys;
@@ -10,6 +11,7 @@ use signet_client::api::admin::keys::RootRotationAnswer;
 
 use crate::identity::OperatorOpts;
 use crate::output::{self, Table};
+use crate::progress::{Progress, Unit};
 
 /// `signet key`.
 #[derive(Debug, clap::Args)]
@@ -72,20 +74,31 @@ pub async fn run(args: KeyArgs, json: bool) -> anyhow::Result<ExitCode> {
             // Each call answers after a few seconds of work; many projects take several.
             let mut start = !resume;
             let mut total = 0u64;
+            // Progress goes to stderr, so stdout stays the result alone (`--json` too): a bar on
+            // a terminal, else one plain line per call, which a log keeps readable.
+            let terminal = std::io::stderr().is_terminal();
+            let bar = Progress::start("re-wrapping project keys", Some(0), Unit::Items);
             let last: RootRotationAnswer = loop {
                 let r = Keys::of(&client).rotate_root(start).await?;
                 start = false;
                 total += r.rewrapped;
-                // Progress goes to stderr, one line per call, so stdout stays the result alone
-                // (`--json` too).
-                eprintln!(
-                    "generation {}: {} project keys re-wrapped, {} to go",
-                    r.generation, total, r.remaining
-                );
+                bar.set_total(total + r.remaining);
+                bar.advance(r.rewrapped);
+                bar.step(&format!(
+                    "generation {}: re-wrapping project keys",
+                    r.generation
+                ));
+                if !terminal {
+                    eprintln!(
+                        "generation {}: {} project keys re-wrapped, {} to go",
+                        r.generation, total, r.remaining
+                    );
+                }
                 if !r.more {
                     break r;
                 }
             };
+            bar.finish();
             if json {
                 output::json(&RootRotationAnswer {
                     rewrapped: total,

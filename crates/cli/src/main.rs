@@ -69,7 +69,8 @@ const VERSION: &str = concat!(
 mod exit {
     /// Anything not below: a bad identity file, a refused input, an unexpected answer...
     pub const OTHER: u8 = 1;
-    /// The command line itself is wrong (clap's own convention).
+    /// The command line itself is wrong (clap's own convention), or a file it names for the
+    /// client (`--cacert`) is unusable.
     pub const USAGE: u8 = 2;
     /// 401: the key, signature or session was refused.
     pub const UNAUTHENTICATED: u8 = 3;
@@ -340,6 +341,9 @@ fn exit_code(e: &anyhow::Error) -> u8 {
             status: 500..=599, ..
         }
         | ClientError::Transport { .. } => exit::UNAVAILABLE,
+        // `--cacert`/`SIGNET_CACERT` names a file that is no CA: the command line (or its
+        // environment) is wrong, as for any other bad flag value, and nothing was sent.
+        ClientError::CaCertificate { .. } => exit::USAGE,
         _ => exit::OTHER,
     }
 }
@@ -394,7 +398,7 @@ mod tests {
             path: "/x.pem".into(),
             reason: "no PEM certificate in the file".into(),
         });
-        assert_eq!(exit_code(&ca), exit::OTHER);
+        assert_eq!(exit_code(&ca), exit::USAGE);
     }
 
     #[test]

@@ -52,6 +52,7 @@ fn every_shell_gets_a_script_naming_the_commands() {
         ("zsh", "_signet", Some(("zsh", &["-n"][..]))),
         ("fish", "signet.fish", Some(("fish", &["--no-execute"][..]))),
         ("powershell", "signet.ps1", None),
+        ("elvish", "signet.elv", None),
     ] {
         let script = stdout(&signet(&["completions", shell]));
         assert!(script.len() > 10_000, "{shell}: {} bytes", script.len());
@@ -68,7 +69,13 @@ fn every_shell_gets_a_script_naming_the_commands() {
             Some((program, _)) => {
                 eprintln!("{program} is not installed: {shell} script not parsed")
             }
-            None => assert!(script.contains("Register-ArgumentCompleter")),
+            None => {
+                let hook = match shell {
+                    "powershell" => "Register-ArgumentCompleter",
+                    _ => "edit:completion:arg-completer[signet]",
+                };
+                assert!(script.contains(hook), "{shell} script lacks {hook}");
+            }
         }
     }
 }

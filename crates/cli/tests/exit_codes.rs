@@ -1,16 +1,20 @@
 //! What scripts see, through real `signet` processes: an exit code for each kind of failure
 //! (docs/operations.md, "Exit codes"), the one line a retry prints, the version with its commit
-//! and build date (flag and `GET /v1/version`), and `SIGNET_CACERT`/`--cacert` against a real
-//! TLS server whose certificate a private CA signed.
+//! and build date (flag, `GET /v1/version`, and a build from a `git archive` tarball), progress
+//! on a terminal and none in a pipe, and `SIGNET_CACERT`/`--cacert` against a real TLS server
+//! whose certificate a private CA signed.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::io::{Read as _, Write as _};
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::{Command, Output, Stdio};
 
 use serde_json::Value;
-use signet_testkit::process::{Fixture, TestServer, bin, run, run_with_stdin, stderr, stdout};
+use signet_testkit::every_backend;
+use signet_testkit::process::{
+    Backend, Fixture, TestServer, bin, run, run_with_stdin, stderr, stdout,
+};
 
 const USAGE: i32 = 2;
 const UNAUTHENTICATED: i32 = 3;
@@ -87,12 +91,12 @@ fn usage_errors_exit_2_help_and_version_0() {
     }
 }
 
-/// One server, each class in turn: ok, an unknown key, a viewer's admin action, a missing
-/// secret and a stale write, a machine's read of what it was not granted, `run`'s child, and
-/// last the server stopped.
-#[test]
-fn each_class_of_failure_exits_with_its_code() {
-    let mut f = Fixture::new();
+/// One server, each class in turn: ok, an unknown key and a revoked one, a viewer's admin
+/// action, a missing secret, a stale write and a name taken, a machine's read of what it was not
+/// granted, `run`'s child, a wrong port, and last the server stopped. On both backends: a name
+/// taken is each database's own unique violation.
+fn each_class_of_failure_exits_with_its_code(backend: Backend) {
+    let mut f = Fixture::on(backend);
     let s = &f.server;
     let root = s.root.path().to_path_buf();
 
@@ -147,10 +151,50 @@ fn each_class_of_failure_exits_with_its_code() {
     assert_exit(&out, NOT_FOUND_OR_CONFLICT, "a missing secret");
     let out = s.op(&["secret", "update", &f.secret, "--cas", "7", "--value", "v2"]);
     assert_exit(&out, NOT_FOUND_OR_CONFLICT, "a stale --cas");
+    let out = s.op(&[
+        "secret",
+        "create",
+        "--project",
+        &f.project,
+        "--name",
+        "OTHER",
+        "--value",
+        "again",
+    ]);
+    assert_exit(&out, NOT_FOUND_OR_CONFLICT, "a secret name taken");
+    s.op_json(&["project", "create", "taken"]);
+    let out = s.op(&["project", "create", "taken"]);
+    assert_exit(&out, NOT_FOUND_OR_CONFLICT, "a project name taken");
 
-    // `run` keeps its child's code, whatever it is.
+    // 401 again: a key its holder revoked (`signet logout`), still on disk and used after.
+    assert_exit(&run(&viewer_home, &["logout"]), 0, "logout");
+    let out = run(&viewer_home, &["project", "list"]);
+    assert_exit(&out, UNAUTHENTICATED, "a revoked operator key");
+
+    // `run` keeps its child's code, whatever it is, and a signal's as a shell reports it.
     let out = s.machine(&["run", "--all", "--", "sh", "-c", "exit 7"]);
     assert_exit(&out, 7, "run's child");
+    let out = s.machine(&["run", "--all", "--", "sh", "-c", "kill -KILL $$"]);
+    assert_exit(&out, 128 + 9, "run's child killed by SIGKILL");
+    let out = s.machine(&["run", "--all", "--", "/nonexistent/program"]);
+    assert_exit(&out, 127, "run's missing program");
+
+    // 6: nothing listens on the port the identity names (a wrong --server at enrollment).
+    let wrong_port = edited_identity(
+        &f.server.machine_identity(),
+        &root.join("wrong-port"),
+        |ident| ident["apiUrl"] = Value::from(format!("http://localhost:{}", closed_port())),
+    );
+    let out = f
+        .server
+        .machine(&["get", &f.secret, "--identity", wrong_port.to_str().unwrap()]);
+    assert_exit(&out, UNAVAILABLE, "a port nothing listens on");
+    assert_eq!(
+        stderr(&out).matches(RETRY_LINE).count(),
+        1,
+        "{}",
+        stderr(&out)
+    );
 
     // 6: the server is gone. The CLI retries first, and says so once.
     f.server.stop();
@@ -165,6 +209,17 @@ fn each_class_of_failure_exits_with_its_code() {
     assert!(stderr(&out).contains("error: cannot reach the server"));
     let out = f.server.op(&["project", "list"]);
     assert_exit(&out, UNAVAILABLE, "an operator call to a stopped server");
+}
+
+every_backend!(fn each_class_of_failure_exits_with_its_code);
+
+/// A port nothing listens on: bound once by the system, then released.
+fn closed_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port()
 }
 
 /// A user with the viewer role, signed in with `signet login` into a home of their own.
@@ -207,6 +262,91 @@ fn viewer(s: &TestServer) -> PathBuf {
     assert_exit(&out, 0, "viewer login");
     home
 }
+
+/// Runs `signet ARGS` with `SIGNET_HOME=home` on a terminal: `script` gives it a pseudo-terminal
+/// and copies what that terminal showed (stdout and stderr alike) to its own stdout.
+fn on_a_terminal(home: &Path, args: &[&str]) -> Output {
+    let quote = |s: &str| format!("'{}'", s.replace('\'', r"'\''"));
+    let line: Vec<String> = std::iter::once(bin().to_str().expect("utf8"))
+        .chain(args.iter().copied())
+        .map(quote)
+        .collect();
+    Command::new("script")
+        .args(["-q", "-e", "-c", &line.join(" "), "/dev/null"])
+        .env("SIGNET_HOME", home)
+        .env("TERM", "xterm")
+        .env_remove("SIGNET_OPERATOR_IDENTITY")
+        .stdin(Stdio::null())
+        .output()
+        .expect("script")
+}
+
+/// Long work (`key rotate-root`, `storage migrate`) draws progress on a terminal, and none, no
+/// escape code at all, when its stderr is a pipe.
+fn long_work_shows_progress_on_a_terminal_only(backend: Backend) {
+    let script = Command::new("script").arg("--version").output();
+    if !script.is_ok_and(|o| o.status.success()) {
+        eprintln!("script (util-linux) is not installed: no terminal to test on");
+        return;
+    }
+    let f = Fixture::on(backend);
+    let s = &f.server;
+    for i in 0..3 {
+        s.op_json(&["project", "create", &format!("progress-{i}")]);
+    }
+    // What a progress bar draws and no plain output has: a line erased to be drawn again.
+    let erase = "\u{1b}[2K";
+
+    let tty = on_a_terminal(&s.operator_home, &["key", "rotate-root"]);
+    assert_exit(&tty, 0, "rotate-root on a terminal");
+    let shown = stdout(&tty);
+    assert!(shown.contains("re-wrapping project keys"), "{shown:?}");
+    assert!(shown.contains(erase), "{shown:?}");
+    assert!(
+        !shown.contains("to go"),
+        "the bar, not the log lines: {shown:?}"
+    );
+    assert!(shown.contains("is current"), "{shown:?}");
+    let piped = s.op(&["key", "rotate-root"]);
+    assert_exit(&piped, 0, "rotate-root into a pipe");
+    assert!(!stderr(&piped).contains('\u{1b}'), "{:?}", stderr(&piped));
+    assert!(!stderr(&piped).contains("re-wrapping project keys"));
+
+    let from = match s.database_url() {
+        Some(url) => url.to_owned(),
+        None => format!("sqlite://{}", s.data_dir.join("signet.db").display()),
+    };
+    let to = |name: &str| {
+        format!(
+            "sqlite://{}",
+            s.root.path().join(name).join("signet.db").display()
+        )
+    };
+    let migrate = |to: String| {
+        [
+            "storage",
+            "migrate",
+            "--from",
+            from.as_str(),
+            "--to",
+            to.as_str(),
+        ]
+        .map(str::to_owned)
+    };
+    let args = migrate(to("on-a-terminal"));
+    let tty = on_a_terminal(&s.operator_home, &args.each_ref().map(String::as_str));
+    assert_exit(&tty, 0, "storage migrate on a terminal");
+    let shown = stdout(&tty);
+    assert!(shown.contains(erase), "{shown:?}");
+    assert!(shown.contains("verified"), "{shown:?}");
+    let args = migrate(to("into-a-pipe"));
+    let piped = s.op(&args.each_ref().map(String::as_str));
+    assert_exit(&piped, 0, "storage migrate into a pipe");
+    assert_eq!(stderr(&piped), "", "nothing but the result, on stdout");
+    assert!(stdout(&piped).contains("verified"));
+}
+
+every_backend!(fn long_work_shows_progress_on_a_terminal_only);
 
 /// A server that answers every request with 503, as a proxy does while the backend is down.
 fn always_503() -> (String, std::thread::JoinHandle<usize>) {
@@ -328,6 +468,102 @@ async fn version_names_the_commit_and_build_date_and_the_server_says_the_same() 
     );
 }
 
+/// Runs crates/cli/build.rs, compiled alone (it has no dependencies), as cargo would in
+/// `crate_dir`, outside any git repository; returns the commit and the date it stamps.
+fn stamp_of(build_script: &Path, crate_dir: &Path) -> (String, String) {
+    let out = Command::new("rustc")
+        .args(["--edition", "2024", "-O", "-o"])
+        .arg(crate_dir.join("build-script"))
+        .arg(build_script)
+        .output()
+        .expect("rustc");
+    assert!(out.status.success(), "rustc build.rs: {}", stderr(&out));
+    let out = Command::new(crate_dir.join("build-script"))
+        .current_dir(crate_dir)
+        .env("CARGO_MANIFEST_DIR", crate_dir)
+        // No repository above the folder may answer for it.
+        .env(
+            "GIT_CEILING_DIRECTORIES",
+            crate_dir.parent().expect("parent"),
+        )
+        .env_remove("SOURCE_DATE_EPOCH")
+        .output()
+        .expect("build script");
+    assert!(out.status.success(), "build.rs failed: {}", stderr(&out));
+    let text = stdout(&out);
+    let value = |name: &str| {
+        text.lines()
+            .find_map(|l| l.strip_prefix(&format!("cargo:rustc-env={name}=")))
+            .unwrap_or_else(|| panic!("no {name} in {text}"))
+            .to_owned()
+    };
+    (value("SIGNET_COMMIT"), value("SIGNET_BUILD_DATE"))
+}
+
+/// A release tarball made by `git archive` has no `.git`: the build still stamps the commit and
+/// its date (from `archive-stamp`, which `git archive` fills in), and a tree with neither, or a
+/// garbled stamp, builds with `unknown` instead of failing.
+#[test]
+fn a_build_from_a_git_archive_stamps_its_commit_and_one_without_builds_anyway() {
+    let Some(commit) = git(&["rev-parse", "--short=10", "HEAD"], &[]) else {
+        eprintln!("not a git checkout: nothing to archive");
+        return;
+    };
+    if git(&["ls-tree", "--name-only", "HEAD", "archive-stamp"], &[]).is_none() {
+        eprintln!("archive-stamp is not committed yet: nothing to archive");
+        return;
+    }
+    let date = git(
+        &[
+            "log",
+            "-1",
+            "--format=%cd",
+            "--date=format-local:%Y-%m-%d",
+            "HEAD",
+        ],
+        &[("TZ", "UTC")],
+    )
+    .expect("commit date");
+    let tmp = tempfile::tempdir().expect("tmp");
+    let tree = tmp.path().join("signet-src");
+    std::fs::create_dir(&tree).expect("dir");
+    let archive = Command::new("sh")
+        .arg("-c")
+        .arg(
+            "git -C \"$1\" archive --format=tar HEAD crates/cli/build.rs crates/cli/archive-stamp \
+             | tar -x -C \"$2\"",
+        )
+        .args([
+            "sh",
+            concat!(env!("CARGO_MANIFEST_DIR"), "/../.."),
+            tree.to_str().expect("utf8"),
+        ])
+        .output()
+        .expect("git archive");
+    assert!(
+        archive.status.success(),
+        "git archive: {}",
+        stderr(&archive)
+    );
+    let crate_dir = tree.join("crates/cli");
+    assert!(!tree.join(".git").exists());
+    let build_rs = crate_dir.join("build.rs");
+    assert_eq!(stamp_of(&build_rs, &crate_dir), (commit, date));
+
+    // The checkout's own stamp (its placeholders unexpanded), a garbled one, none at all.
+    let checkout = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/archive-stamp"))
+        .expect("stamp");
+    let unknown = ("unknown".to_owned(), "unknown".to_owned());
+    for stamp in [Some(checkout.as_str()), Some("commit=zz\ndate=x\n"), None] {
+        let path = crate_dir.join("archive-stamp");
+        match stamp {
+            Some(text) => std::fs::write(&path, text).expect("write"),
+            None => std::fs::remove_file(&path).expect("remove"),
+        }
+        assert_eq!(stamp_of(&build_rs, &crate_dir), unknown, "{stamp:?}");
+    }
+}
+
 /// A private CA, and a certificate for `localhost` it signed, as PEM files in `dir`: (CA, leaf
 /// certificate, leaf key).
 fn private_ca(dir: &Path) -> (PathBuf, PathBuf, PathBuf) {
@@ -408,12 +644,32 @@ fn a_private_ca_is_trusted_only_when_named() {
         .expect("signet");
     assert_exit(&out, 0, "SIGNET_CACERT");
 
-    // Naming a file that is no CA fails in words, before anything is sent.
-    let out = server.op(&["project", "list", "--cacert", key.to_str().expect("utf8")]);
-    assert_exit(&out, 1, "a key file given as CA");
-    assert!(
-        stderr(&out).contains("cannot use the CA certificates in"),
-        "{}",
-        stderr(&out)
-    );
+    // Naming a file that is no CA (a key, garbage, nothing at all) is a usage error, told in
+    // words, by flag or by environment, before anything is sent.
+    let garbage = certs.path().join("garbage.pem");
+    std::fs::write(&garbage, b"\x00\xffnot a certificate\n").expect("write");
+    let missing = certs.path().join("missing.pem");
+    for (file, why) in [
+        (&key, "a key file"),
+        (&garbage, "garbage"),
+        (&missing, "a missing file"),
+    ] {
+        let out = server.op(&["project", "list", "--cacert", file.to_str().expect("utf8")]);
+        assert_exit(&out, USAGE, &format!("{why} given as --cacert"));
+        let out = Command::new(bin())
+            .args(["project", "list"])
+            .env("SIGNET_HOME", &server.operator_home)
+            .env("SIGNET_CACERT", file)
+            .output()
+            .expect("signet");
+        assert_exit(&out, USAGE, &format!("{why} given as SIGNET_CACERT"));
+        let err = stderr(&out);
+        assert!(
+            err.starts_with("error: cannot use the CA certificates in")
+                && err.contains(file.to_str().expect("utf8"))
+                && err.lines().count() == 1,
+            "{why}: {err}"
+        );
+        assert!(!err.contains(RETRY_LINE), "{why}: {err}");
+    }
 }

@@ -284,13 +284,40 @@ pub struct FileConfig {
 }
 
 impl FileConfig {
-    /// Reads a TOML file.
+    /// Reads a TOML file. An unknown key is refused (a typo must not leave a setting at its
+    /// default unnoticed), and every error names the line and the key it is about: serde's own
+    /// message for a bad value names only the type it wanted.
     pub fn load(path: &Path) -> Result<Self, ConfigError> {
         let text = std::fs::read_to_string(path)
             .map_err(|_| ConfigError::Read(path.display().to_string()))?;
-        toml::from_str(&text).map_err(|e| ConfigError::Parse {
+        Self::parse(&text).map_err(|message| ConfigError::Parse {
             path: path.display().to_string(),
-            message: e.message().to_owned(),
+            message,
+        })
+    }
+
+    /// The settings in a config file's text, or what is wrong with it, in one line.
+    fn parse(text: &str) -> Result<Self, String> {
+        let at = |e: &toml::de::Error| {
+            e.span().map_or_else(String::new, |span| {
+                let line = text
+                    .get(..span.start)
+                    .map_or(0, |before| before.matches('\n').count());
+                format!("line {}: ", line + 1)
+            })
+        };
+        let de =
+            toml::Deserializer::parse(text).map_err(|e| format!("{}{}", at(&e), e.message()))?;
+        serde_path_to_error::deserialize(de).map_err(|e| {
+            let path = e.path().to_string();
+            let inner = e.into_inner();
+            let message = inner.message();
+            // An unknown key's message already quotes it; a bad value's does not.
+            if path == "." || message.starts_with("unknown field") {
+                format!("{}{message}", at(&inner))
+            } else {
+                format!("{}{path}: {message}", at(&inner))
+            }
         })
     }
 
@@ -889,6 +916,50 @@ mod tests {
             .over(f)
             .unwrap();
             f.resolve().unwrap_or_else(|e| panic!("{file}: {e}"));
+        }
+    }
+
+    /// A typo in the file is refused, not ignored, and every refusal names the line and the
+    /// key: an operator must not find out from a default that a setting was never read.
+    #[test]
+    fn file_errors_name_the_line_and_the_key() {
+        let dir = tempfile::tempdir().unwrap();
+        for (text, wants) in [
+            (
+                "listen = \"127.0.0.1:8420\"\nlisen = \"0.0.0.0:1\"\n",
+                &["line 2", "unknown field `lisen`"][..],
+            ),
+            ("[tls]\ncert = \"/x\"\n", &["line 1", "unknown field `tls`"]),
+            (
+                "data_dir = \"/d\"\nmax_connections = \"lots\"\n",
+                &["line 2", "max_connections: invalid type"],
+            ),
+            ("listen = \"nowhere\"\n", &["line 1", "listen: invalid"]),
+            (
+                "\n\nbody_read_timeout_secs = \"soon\"\n",
+                &["line 3", "body_read_timeout_secs: "],
+            ),
+            (
+                "trusted_proxies = [1]\n",
+                &["trusted_proxies[0]: invalid type"],
+            ),
+            (
+                "[[audit_device]]\nkind = \"file\"\npth = \"/x\"\n",
+                &["line 3", "unknown field `pth`"],
+            ),
+            ("listen = \n", &["line 1"]),
+        ] {
+            let path = dir.path().join("signet.toml");
+            std::fs::write(&path, text).unwrap();
+            let e = FileConfig::load(&path).unwrap_err().to_string();
+            assert!(
+                e.starts_with(&format!("invalid config file {}: ", path.display())),
+                "{e}"
+            );
+            for want in wants {
+                assert!(e.contains(want), "{text:?}: {e:?} lacks {want:?}");
+            }
+            assert!(!e.contains('\n'), "one line: {e:?}");
         }
     }
 

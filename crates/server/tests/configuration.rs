@@ -431,7 +431,8 @@ fn reference() -> String {
          A flag beats its environment variable, which beats the file, which beats the default. \
          So a file can hold the installation's settings, a unit or container can override one \
          with a variable, and a flag wins for one run. A list given by a flag or a variable \
-         replaces the file's list. Unknown keys in the file are refused.\n\n\
+         replaces the file's list. Unknown keys in the file are refused, so a typo is not \
+         silently ignored, and an error in the file names its line and key.\n\n\
          Two variables are not settings of the file: `SIGNET_CONFIG`, the file itself, and \
          `SIGNET_LOG`, the log filter (`info` by default; for example `signet_server=debug`).\n\n\
          Keys are written as in the file; the flag is the key with dashes (`--data-dir`), the \
