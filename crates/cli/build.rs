@@ -5,7 +5,10 @@
 //!
 //! A source tarball made by `git archive` (a release download) has no `.git`: there `git
 //! archive` itself wrote the commit and its date into `archive-stamp` (`export-subst` in
-//! `.gitattributes`). With neither, both read `unknown`; nothing here ever fails the build.
+//! `.gitattributes`). A build that is given neither (a container build, whose context holds no
+//! `.git`) can name the commit in `SIGNET_BUILD_COMMIT` and the date in `SOURCE_DATE_EPOCH`
+//! (deploy/container/Containerfile takes both as build arguments). With none of these, both read
+//! `unknown`; nothing here ever fails the build.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -20,9 +23,14 @@ fn main() {
     let stamp = archive_stamp(&manifest);
     // An expanded stamp wins over git: a tarball unpacked inside some other repository (a
     // distribution's packaging) must not take that repository's commit.
-    let commit = stamp
-        .as_ref()
-        .map(|(commit, _)| commit.clone())
+    println!("cargo:rerun-if-env-changed=SIGNET_BUILD_COMMIT");
+    let given = std::env::var("SIGNET_BUILD_COMMIT")
+        .ok()
+        .map(|c| c.trim().to_owned())
+        .filter(|c| c.len() >= 7 && c.bytes().all(|b| b.is_ascii_hexdigit()))
+        .map(|c| c.chars().take(10).collect::<String>());
+    let commit = given
+        .or_else(|| stamp.as_ref().map(|(commit, _)| commit.clone()))
         .or_else(|| git(&manifest, &["rev-parse", "--short=10", "HEAD"]));
     let epoch = std::env::var("SOURCE_DATE_EPOCH")
         .ok()

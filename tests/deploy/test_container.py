@@ -113,6 +113,9 @@ def test_the_image_is_built_and_run_as_documented():
     assert build[0][1] == "docker.io/library/rust:1.95-slim-bookworm AS build"
     runs = " ".join(a for i, a in build if i == "RUN")
     assert "cargo build --release --locked --bin signet" in runs
+    # No .git in the context: the commit and its date come in as build arguments (docs/deploy.md).
+    build_args = [a.split("=")[0] for i, a in build if i == "ARG"]
+    assert build_args == ["SIGNET_BUILD_COMMIT", "SOURCE_DATE_EPOCH"], build_args
     assert runtime[0][1] == "gcr.io/distroless/cc-debian12:nonroot"
     final = dict((i, a) for i, a in runtime)
     assert final["USER"] == "65532:65532"

@@ -11,7 +11,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{CommandFactory as _, Parser, Subcommand};
-use signet_client::{ClientError, RetryCause};
+use signet_client::{ClientError, IdentityFileError, RetryCause};
 
 mod access;
 mod account;
@@ -72,7 +72,7 @@ mod exit {
     /// The command line itself is wrong (clap's own convention), or a file it names for the
     /// client (`--cacert`) is unusable.
     pub const USAGE: u8 = 2;
-    /// 401: the key, signature or session was refused.
+    /// 401: the key, signature or session was refused; or there is no identity to sign with.
     pub const UNAUTHENTICATED: u8 = 3;
     /// 403: the caller may not do this (or it does not exist, for a machine).
     pub const FORBIDDEN: u8 = 4;
@@ -328,6 +328,18 @@ fn report(e: &anyhow::Error) -> ExitCode {
 /// The exit code of a failed command: the kind of the first SDK error in its chain, else
 /// [`exit::OTHER`]. The one place the SDK's errors become exit codes.
 fn exit_code(e: &anyhow::Error) -> u8 {
+    // No identity at all (never enrolled, never signed in) is not authenticated, as a refused
+    // key is: the script's remedy is the same, enroll or `signet login`.
+    let identity = e.chain().find_map(|c| {
+        c.downcast_ref::<IdentityFileError>()
+            .or(match c.downcast_ref::<ClientError>() {
+                Some(ClientError::Identity(i)) => Some(i),
+                _ => None,
+            })
+    });
+    if let Some(IdentityFileError::NotFound { .. }) = identity {
+        return exit::UNAUTHENTICATED;
+    }
     let Some(client) = e.chain().find_map(|c| c.downcast_ref::<ClientError>()) else {
         return exit::OTHER;
     };
@@ -399,6 +411,21 @@ mod tests {
             reason: "no PEM certificate in the file".into(),
         });
         assert_eq!(exit_code(&ca), exit::USAGE);
+        let none = || IdentityFileError::NotFound {
+            dir: "/home/x/.signet/vaults".into(),
+        };
+        assert_eq!(
+            exit_code(&anyhow::Error::new(none()).context("cannot load")),
+            exit::UNAUTHENTICATED
+        );
+        assert_eq!(
+            exit_code(&anyhow::Error::new(ClientError::Identity(none()))),
+            exit::UNAUTHENTICATED
+        );
+        let malformed = IdentityFileError::Malformed {
+            path: "/x/identity.json".into(),
+        };
+        assert_eq!(exit_code(&anyhow::Error::new(malformed)), exit::OTHER);
     }
 
     #[test]

@@ -91,6 +91,30 @@ fn usage_errors_exit_2_help_and_version_0() {
     }
 }
 
+/// Never enrolled, never signed in: not authenticated, the same remedy as a refused key.
+#[test]
+fn no_identity_at_all_exits_3() {
+    let home = tempfile::tempdir().expect("tmp");
+    for argv in [
+        &["get", "sk_aaaaaaaaaa"][..],
+        &["export"],
+        &["project", "list"],
+        &["audit", "list", "--since", "90m"],
+    ] {
+        let out = run(home.path(), argv);
+        assert_exit(
+            &out,
+            UNAUTHENTICATED,
+            &format!("signet {argv:?} with no identity"),
+        );
+        assert!(
+            stderr(&out).contains("no identity found"),
+            "{}",
+            stderr(&out)
+        );
+    }
+}
+
 /// One server, each class in turn: ok, an unknown key and a revoked one, a viewer's admin
 /// action, a missing secret, a stale write and a name taken, a machine's read of what it was not
 /// granted, `run`'s child, a wrong port, and last the server stopped. On both backends: a name
@@ -470,7 +494,7 @@ async fn version_names_the_commit_and_build_date_and_the_server_says_the_same() 
 
 /// Runs crates/cli/build.rs, compiled alone (it has no dependencies), as cargo would in
 /// `crate_dir`, outside any git repository; returns the commit and the date it stamps.
-fn stamp_of(build_script: &Path, crate_dir: &Path) -> (String, String) {
+fn stamp_of(build_script: &Path, crate_dir: &Path, env: &[(&str, &str)]) -> (String, String) {
     let out = Command::new("rustc")
         .args(["--edition", "2024", "-O", "-o"])
         .arg(crate_dir.join("build-script"))
@@ -487,6 +511,8 @@ fn stamp_of(build_script: &Path, crate_dir: &Path) -> (String, String) {
             crate_dir.parent().expect("parent"),
         )
         .env_remove("SOURCE_DATE_EPOCH")
+        .env_remove("SIGNET_BUILD_COMMIT")
+        .envs(env.iter().copied())
         .output()
         .expect("build script");
     assert!(out.status.success(), "build.rs failed: {}", stderr(&out));
@@ -501,8 +527,9 @@ fn stamp_of(build_script: &Path, crate_dir: &Path) -> (String, String) {
 }
 
 /// A release tarball made by `git archive` has no `.git`: the build still stamps the commit and
-/// its date (from `archive-stamp`, which `git archive` fills in), and a tree with neither, or a
-/// garbled stamp, builds with `unknown` instead of failing.
+/// its date (from `archive-stamp`, which `git archive` fills in), a container build takes them
+/// from its build arguments, and a tree with none, or a garbled stamp, builds with `unknown`
+/// instead of failing.
 #[test]
 fn a_build_from_a_git_archive_stamps_its_commit_and_one_without_builds_anyway() {
     let Some(commit) = git(&["rev-parse", "--short=10", "HEAD"], &[]) else {
@@ -548,7 +575,7 @@ fn a_build_from_a_git_archive_stamps_its_commit_and_one_without_builds_anyway() 
     let crate_dir = tree.join("crates/cli");
     assert!(!tree.join(".git").exists());
     let build_rs = crate_dir.join("build.rs");
-    assert_eq!(stamp_of(&build_rs, &crate_dir), (commit, date));
+    assert_eq!(stamp_of(&build_rs, &crate_dir, &[]), (commit, date));
 
     // The checkout's own stamp (its placeholders unexpanded), a garbled one, none at all.
     let checkout = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/archive-stamp"))
@@ -560,8 +587,22 @@ fn a_build_from_a_git_archive_stamps_its_commit_and_one_without_builds_anyway() 
             Some(text) => std::fs::write(&path, text).expect("write"),
             None => std::fs::remove_file(&path).expect("remove"),
         }
-        assert_eq!(stamp_of(&build_rs, &crate_dir), unknown, "{stamp:?}");
+        assert_eq!(stamp_of(&build_rs, &crate_dir, &[]), unknown, "{stamp:?}");
     }
+    // A container build names them (its build arguments); 2026-12-07 is 1796601600.
+    let given = [
+        (
+            "SIGNET_BUILD_COMMIT",
+            "0123456789abcdef0123456789abcdef01234567",
+        ),
+        ("SOURCE_DATE_EPOCH", "1796601600"),
+    ];
+    assert_eq!(
+        stamp_of(&build_rs, &crate_dir, &given),
+        ("0123456789".to_owned(), "2026-12-07".to_owned())
+    );
+    let garbage = [("SIGNET_BUILD_COMMIT", "$(git rev-parse HEAD)")];
+    assert_eq!(stamp_of(&build_rs, &crate_dir, &garbage), unknown);
 }
 
 /// A private CA, and a certificate for `localhost` it signed, as PEM files in `dir`: (CA, leaf

@@ -312,15 +312,54 @@ impl FileConfig {
             let path = e.path().to_string();
             let inner = e.into_inner();
             let message = inner.message();
-            // An unknown key's message already quotes it; a bad value's does not.
-            if path == "." || message.starts_with("unknown field") {
+            if let Some(unknown) = unknown_key(message) {
+                format!("{}{unknown}", at(&inner))
+            } else if path == "." {
                 format!("{}{message}", at(&inner))
             } else {
                 format!("{}{path}: {message}", at(&inner))
             }
         })
     }
+}
 
+/// serde's "unknown field `lisen`, expected one of `listen`, ..." (every key, some fifty) as
+/// "unknown key `lisen` (did you mean `listen`?)": the one close key is what a typo needs, and
+/// the reference lists them all.
+fn unknown_key(message: &str) -> Option<String> {
+    let rest = message.strip_prefix("unknown field `")?;
+    let (key, rest) = rest.split_once('`')?;
+    let known = rest.split('`').skip(1).step_by(2);
+    let closest = known
+        .filter(|k| *k != "bench_ceiling")
+        .map(|k| (edit_distance(key, k), k))
+        .min()
+        .filter(|(d, _)| *d <= 2.max(key.len() / 4));
+    let hint = closest.map_or_else(String::new, |(_, k)| format!(" (did you mean `{k}`?)"));
+    Some(format!(
+        "unknown key `{key}`{hint}; docs/configuration.md lists every key"
+    ))
+}
+
+/// Levenshtein distance between two keys (insertions, deletions and substitutions).
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut diagonal = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let above = row[j + 1];
+            row[j + 1] = (above + 1)
+                .min(row[j] + 1)
+                .min(diagonal + usize::from(ca != *cb));
+            diagonal = above;
+        }
+    }
+    row[b.len()]
+}
+
+impl FileConfig {
     /// Layers these settings (from flags and the environment, where clap already put a flag
     /// before its variable) over `below` (from the file): every setting given here wins, every
     /// other keeps the file's value. Done through the serde form of both, so a setting added to
@@ -927,9 +966,19 @@ mod tests {
         for (text, wants) in [
             (
                 "listen = \"127.0.0.1:8420\"\nlisen = \"0.0.0.0:1\"\n",
-                &["line 2", "unknown field `lisen`"][..],
+                &["line 2", "unknown key `lisen` (did you mean `listen`?)"][..],
             ),
-            ("[tls]\ncert = \"/x\"\n", &["line 1", "unknown field `tls`"]),
+            (
+                "[tls]\ncert = \"/x\"\n",
+                &[
+                    "line 1",
+                    "unknown key `tls`; docs/configuration.md lists every key",
+                ],
+            ),
+            (
+                "max_conections = 9\n",
+                &["unknown key `max_conections` (did you mean `max_connections`?)"],
+            ),
             (
                 "data_dir = \"/d\"\nmax_connections = \"lots\"\n",
                 &["line 2", "max_connections: invalid type"],
@@ -945,7 +994,7 @@ mod tests {
             ),
             (
                 "[[audit_device]]\nkind = \"file\"\npth = \"/x\"\n",
-                &["line 3", "unknown field `pth`"],
+                &["line 3", "unknown key `pth` (did you mean `path`?)"],
             ),
             ("listen = \n", &["line 1"]),
         ] {
@@ -960,7 +1009,17 @@ mod tests {
                 assert!(e.contains(want), "{text:?}: {e:?} lacks {want:?}");
             }
             assert!(!e.contains('\n'), "one line: {e:?}");
+            assert!(!e.contains("expected one of"), "not every key: {e:?}");
         }
+        // Far from every key: no guess.
+        let e = unknown_key("unknown field `zzzzzz`, expected one of `listen`, `data_dir`");
+        assert_eq!(
+            e.as_deref(),
+            Some("unknown key `zzzzzz`; docs/configuration.md lists every key")
+        );
+        assert_eq!(edit_distance("lisen", "listen"), 1);
+        assert_eq!(edit_distance("", "abc"), 3);
+        assert_eq!(edit_distance("kitten", "sitting"), 3);
     }
 
     /// `*_secs` and `*_ms` keys take the old integers and duration texts alike.
