@@ -6,9 +6,11 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { newPage, pageFetch, go, sleep } from './harness.js';
+import { newPage, pageFetch, go, sleep, signet } from './harness.js';
+import { operatorLogin } from './operator.js';
+import { secretFromUri } from './totp.js';
 import {
-  setUp, server, browser, tag, eventually, signedInAs, project, openPage, mainText,
+  setUp, server, browser, tag, eventually, signedInAs, project, openPage, mainText, asOwner,
 } from './bugs.js';
 
 setUp();
@@ -95,5 +97,97 @@ test('bug 4: the audit log and a secret\'s versions name the person, not a sessi
   await dialog.getByRole('table').waitFor();
   const by = await dialog.getByRole('table').innerText();
   assert.ok(by.includes(who.username), `the versions name their author ${who.username}:\n${by}`);
+  assert.deepEqual(page.problems, []);
+});
+
+test('bug 2: a revoked invitation leaves the pending list at once, and its link says so before the form', async () => {
+  const { page } = await signedInAs('admin');
+  await go(page, 'Users');
+  const email = `${tag('revoked')}@example.com`;
+  await page.locator('#invite-email').fill(email);
+  await page.getByRole('button', { name: 'Create invitation' }).click();
+  const link = (await page.locator('#invite-result code').first().textContent()).trim();
+  const row = page.locator('#invites-list tr', { hasText: email });
+  await row.waitFor();
+  await row.getByRole('button', { name: `Revoke invitation for ${email}` }).click();
+  await page.getByRole('dialog').getByRole('button', { name: `Revoke invitation for ${email}` }).click();
+  await row.waitFor({ state: 'detached', timeout: 5000 });
+
+  const invitee = await newPage(browser);
+  await invitee.goto(link);
+  await invitee.getByRole('heading', { name: 'Accept invitation', level: 1 }).waitFor();
+  await eventually(async () => (await invitee.getByLabel('Username').count()) > 0 || (await invitee.locator('#invite-closed').count()) > 0);
+  assert.equal(await invitee.getByLabel('Username').count(), 0, 'no form for a revoked invitation');
+  assert.match(await invitee.locator('#invite-closed').innerText(), /revoked/);
+  assert.deepEqual(invitee.problems, []);
+  assert.deepEqual(page.problems, []);
+});
+
+test('bug 2: an invitation revoked by someone else, or accepted in another browser, leaves the pending list without a reload', async () => {
+  const { page } = await signedInAs('admin');
+  const gone = `${tag('elsewhere')}@example.com`;
+  const taken = `${tag('accepted')}@example.com`;
+  const a = await pageFetch(page, 'POST', '/v1/admin/users/invite', { email: gone, role: 'viewer' });
+  const b = await pageFetch(page, 'POST', '/v1/admin/users/invite', { email: taken, role: 'viewer' });
+  assert.equal(a.status, 200, a.text);
+  assert.equal(b.status, 200, b.text);
+  await go(page, 'Users');
+  const pending = page.locator('#invites-list');
+  await pending.locator('tr', { hasText: gone }).waitFor();
+  await pending.locator('tr', { hasText: taken }).waitFor();
+
+  // Another administrator's browser revokes one; a new person accepts the other.
+  const { page: other } = await signedInAs('admin');
+  const r = await pageFetch(other, 'POST', `/v1/admin/users/invites/${a.json.inviteId}/revoke`, {});
+  assert.equal(r.status, 200, r.text);
+  const username = tag('kai').replace(/-/g, '_');
+  const kai = await newPage(browser);
+  await kai.goto(b.json.inviteUrl.replace(/^https?:\/\/[^/]+/, server.url));
+  await kai.getByLabel('Username').fill(username);
+  await kai.getByLabel('Password', { exact: true }).fill('kai-password-long-7');
+  await kai.getByLabel('Repeat password').fill('kai-password-long-7');
+  await kai.getByRole('button', { name: 'Create account' }).click();
+  await kai.locator('#recovery-codes li').first().waitFor();
+
+  await pending.locator('tr', { hasText: gone }).waitFor({ state: 'detached', timeout: 20000 });
+  await pending.locator('tr', { hasText: taken }).waitFor({ state: 'detached', timeout: 20000 });
+  await page.locator('#users-list tr', { hasText: username }).waitFor({ timeout: 20000 });
+  assert.deepEqual(page.problems, []);
+  assert.deepEqual(kai.problems, []);
+});
+
+test('bug 4: a change from the CLI is named after its person in the versions and the audit log, and the Person filter finds it', async () => {
+  const { page } = await signedInAs('admin');
+  const username = tag('cli_dev').replace(/-/g, '_');
+  const made = await asOwner('POST', '/v1/admin/users', {
+    username, email: `${username}@example.com`, password: `${username} long password`, role: 'developer',
+  });
+  assert.equal(made.status, 200, made.text);
+  const dev = { email: `${username}@example.com`, password: `${username} long password`, recoveryCodes: made.json.recoveryCodes,
+    totpSecret: secretFromUri(made.json.otpauthUri) };
+  const { id, secretId } = await project(page, tag('cli-named'), { name: 'CLI_KEY', value: 'v1' });
+  const home = await operatorLogin(server, dev, tag('cli-home'));
+  const up = await signet(home, ['secret', 'update', secretId, '--value', 'v2']);
+  assert.equal(up.code, 0, up.stderr);
+
+  await openPage(page, `secrets/${id}`, 'Secrets');
+  await page.locator('tr', { hasText: 'CLI_KEY' }).getByRole('button', { name: /^Versions/ }).click();
+  const versions = page.getByRole('dialog').getByRole('table');
+  await versions.waitFor();
+  const newest = await versions.locator('tbody tr').first().innerText();
+  assert.ok(newest.includes(username), `the CLI's version names ${username}: "${newest}"`);
+  assert.doesNotMatch(newest, /\bop_[A-Za-z0-9]+|[0-9a-f]{8}-[0-9a-f]{4}-/, 'no key id where the person should be');
+  await page.getByRole('dialog').getByRole('button', { name: 'Close' }).click();
+
+  await go(page, 'Audit log');
+  await page.getByLabel('Person').selectOption({ label: username });
+  const answered = page.waitForResponse((r) => r.url().endsWith('/v1/admin/audit/query'));
+  await page.getByRole('button', { name: 'Apply filters' }).click();
+  await answered;
+  const rows = page.locator('#audit-records tbody tr');
+  await rows.filter({ hasText: 'secret_update' }).first().waitFor();
+  for (const actor of await rows.locator('td:nth-child(3)').allInnerTexts()) {
+    assert.ok(actor.includes(username), `every record the filter finds is ${username}'s: "${actor}"`);
+  }
   assert.deepEqual(page.problems, []);
 });

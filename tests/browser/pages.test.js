@@ -257,3 +257,55 @@ test('the Users list is searched and filtered by role, keeps its search across l
   await first.getByRole('button', { name: /^Copy target of record \d+$/ }).waitFor();
   assert.deepEqual(page.problems, []);
 });
+
+/** What a copy button should put on the clipboard: the id or command its cell shows. */
+function copyTargets(page) {
+  return page.locator('main button.copy').evaluateAll((buttons) => buttons.map((b, i) => {
+    const cell = b.closest('.id-cell, .copyrow');
+    const code = cell && cell.querySelector('code');
+    return { i, name: b.getAttribute('aria-label'), expected: code ? code.textContent : (cell && cell.getAttribute('title')) || '' };
+  }));
+}
+
+/** Ids (UUIDs and prefixed ids) shown in `main` without a copy button beside them. */
+function idsWithoutCopy(page) {
+  return page.locator('main code').evaluateAll((codes) => codes
+    .filter((c) => /^([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|[a-z]{2,6}_[A-Za-z0-9]{10,})$/.test(c.textContent.trim()))
+    .filter((c) => !c.closest('.id-cell, .copyrow'))
+    .map((c) => c.textContent.trim()));
+}
+
+test('every copy button on every page puts exactly its id or command on the clipboard, and no id is shown without one', async () => {
+  await page.context().grantPermissions(['clipboard-read', 'clipboard-write'], { origin: server.url });
+  // Something on every list: a project and secret, an enrollment token, a pending machine.
+  const { projectId } = await projectWithSecret('copyable', 'COPY_ME', 'v1');
+  const token = await pageFetch(page, 'POST', '/v1/admin/tokens/enrollment', { name: 'copy-token', projectIds: [projectId] });
+  assert.equal(token.status, 200, token.text);
+  const boot = await pageFetch(page, 'POST', '/v1/admin/tokens/bootstrap', {});
+  assert.equal(boot.status, 200, boot.text);
+  const enrolled = await signet(server.home('copy-machine'), ['enroll', '--server', server.url, '--token', boot.json.token, '--name', 'copy-1']);
+  assert.equal(enrolled.code, 0, enrolled.stderr);
+
+  const links = await page.getByRole('navigation').getByRole('link').allTextContents();
+  const missing = [];
+  const wrong = [];
+  let checked = 0;
+  for (const name of links) {
+    await go(page, name);
+    await page.waitForFunction(() => document.getElementById('main').getAttribute('aria-busy') !== 'true');
+    missing.push(...(await idsWithoutCopy(page)).map((id) => `${name}: ${id}`));
+    const targets = await copyTargets(page);
+    // The first few of each page: every kind of cell, without copying hundreds of audit ids.
+    for (const t of targets.slice(0, 6)) {
+      await page.evaluate(() => navigator.clipboard.writeText(''));
+      await page.locator('main button.copy').nth(t.i).click();
+      const got = await page.evaluate(() => navigator.clipboard.readText());
+      checked += 1;
+      if (!t.expected || got !== t.expected) wrong.push(`${name}: "${t.name}" copied "${got}", the page shows "${t.expected}"`);
+    }
+  }
+  assert.deepEqual(wrong, [], 'each copy button copies what its cell shows');
+  assert.deepEqual(missing, [], 'every id shown has a copy button');
+  assert.ok(checked >= 10, `copy buttons were tried (${checked})`);
+  assert.deepEqual(page.problems, []);
+});

@@ -224,6 +224,24 @@ pub struct InviteAcceptRequest {
     pub password: Zeroizing<String>,
 }
 
+/// `POST /v1/auth/invite/check`: whether an invitation code would still be accepted. Held in
+/// zeroizing memory like the acceptance itself.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct InviteCheckRequest {
+    /// The code from the invitation link.
+    #[schema(value_type = String)]
+    pub code: Zeroizing<String>,
+}
+
+/// An invitation code check's answer.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct InviteCheckAnswer {
+    /// Whether `POST /v1/auth/invite/accept` would accept the code now: known, not used, not
+    /// revoked, not expired. Nothing is spent by asking.
+    pub valid: bool,
+}
+
 /// Registers a CLI operator key with a password and second factor.
 #[utoipa::path(operation_id = "auth_cli_login", post, path = "/v1/auth/cli-login", tag = "auth",
     request_body = CliLoginRequest,
@@ -363,6 +381,17 @@ fn setup_check() {}
 #[allow(dead_code)] // A declaration for the OpenAPI document; the handler is in the server.
 fn totp_confirm() {}
 
+/// Whether an invitation code would still be accepted, without spending it, so the invitation
+/// page can say "used, revoked or expired" before the form is filled in. Budgeted per source
+/// like a sign-in.
+#[utoipa::path(operation_id = "auth_invite_check", post, path = "/v1/auth/invite/check", tag = "auth",
+    request_body = InviteCheckRequest,
+    responses((status = 200, description = "Success", body = InviteCheckAnswer),
+              (status = 400, description = "Malformed request", body = crate::openapi::ErrorBody),
+              (status = 429, description = "Source over its budget", body = crate::openapi::ErrorBody)))]
+#[allow(dead_code)] // A declaration for the OpenAPI document; the handler is in the server.
+fn invite_check() {}
+
 /// The sign-in routes.
 #[derive(OpenApi)]
 #[openapi(
@@ -380,7 +409,8 @@ fn totp_confirm() {}
         step_up_passkey_finish,
         invite_accept,
         setup_check,
-        totp_confirm
+        totp_confirm,
+        invite_check
     ),
     components(schemas(
         CliLoginRequest,
@@ -396,7 +426,9 @@ fn totp_confirm() {}
         SetupCheckRequest,
         SetupCheckAnswer,
         TotpConfirmRequest,
-        TotpConfirmAnswer
+        TotpConfirmAnswer,
+        InviteCheckRequest,
+        InviteCheckAnswer
     )),
     tags((name = "auth", description = "Human sign-in: unsigned (a password and second factor, a \
                                        passkey, or an invitation code), or acting on the \

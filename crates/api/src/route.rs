@@ -80,6 +80,8 @@ pub mod auth {
     pub const SETUP_CHECK: &str = "/v1/auth/setup/check";
     /// Confirms a new account's pending TOTP seed with a code, by its enrollment ticket.
     pub const TOTP_CONFIRM: &str = "/v1/auth/totp/confirm";
+    /// Whether an invitation code would still be accepted (spends nothing).
+    pub const INVITE_CHECK: &str = "/v1/auth/invite/check";
 }
 
 /// One-time share links, opened without signing in: the link's secret part and the passphrase

@@ -9,7 +9,7 @@ use std::process::ExitCode;
 use anyhow::{Context as _, Result, bail};
 use serde_json::json;
 use signet_client::api::admin::user::{CreateUserRequest, InviteRequest, UserRoleRequest};
-use signet_client::login::{LoginFactor, accept_invite, cli_login};
+use signet_client::login::{LoginFactor, accept_invite, cli_login, confirm_totp};
 use signet_client::{ErrorCode, ProjectId, SignetHome};
 use signet_core::account::{NewOwner, Password};
 use signet_server::config::FileConfig;
@@ -371,10 +371,69 @@ async fn accept(a: AcceptInviteArgs, json: bool) -> Result<ExitCode> {
                 .iter()
                 .map(|c| format!("  {}", output::cell(c))),
         );
-        lines.push("Then: signet login --server URL --email EMAIL".to_owned());
+        // At a terminal the person has the app in hand now: confirm it at once, so a mistyped
+        // seed shows here and not at the first sign-in. A script (no terminal) gets today's
+        // output, and the first sign-in with a code confirms the seed as before.
+        let interactive = std::io::stdin().is_terminal();
+        if !interactive {
+            lines.push("Then: signet login --server URL --email EMAIL".to_owned());
+        }
         output::lines(lines)?;
+        if interactive {
+            confirm_now(&a.link, &r.enrollment_ticket).await?;
+        }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Tries at most this many codes at the confirm prompt (the server limits attempts too).
+const CONFIRM_TRIES: usize = 3;
+
+/// Asks for a code from the new authenticator entry and confirms it with `ticket`; an empty
+/// line skips (the first sign-in with a code confirms it then). A wrong or reused code asks
+/// again, up to [`CONFIRM_TRIES`] times; nothing here undoes the account.
+async fn confirm_now(link: &str, ticket: &str) -> Result<()> {
+    let mut stdin = std::io::stdin().lock();
+    for _ in 0..CONFIRM_TRIES {
+        eprint!("Code from your authenticator app, to confirm it now (Enter to skip): ");
+        let mut line = Zeroizing::new(String::new());
+        if stdin.read_line(&mut line).context("cannot read the code")? == 0 {
+            break;
+        }
+        let code: String = line.chars().filter(|c| !c.is_whitespace()).collect();
+        if code.is_empty() {
+            break;
+        }
+        match confirm_totp(link, ticket, &code).await {
+            Ok(()) => {
+                output::lines([
+                    "Authenticator confirmed.".to_owned(),
+                    "Then: signet login --server URL --email EMAIL".to_owned(),
+                ])?;
+                return Ok(());
+            }
+            Err(e) => match e.error_code() {
+                Some(ErrorCode::WrongFactor) => eprintln!(
+                    "That code is not right. Type the code the app shows now; if it fails again, \
+                     check that the phone sets its clock automatically."
+                ),
+                Some(ErrorCode::CodeReused) => {
+                    eprintln!("That code was used already. Wait for the next one, then type it.");
+                }
+                _ => {
+                    return Err(anyhow::Error::new(e).context(
+                        "cannot confirm the authenticator; the first sign-in with a code \
+                         confirms it instead",
+                    ));
+                }
+            },
+        }
+    }
+    output::lines([
+        "Not confirmed yet: your first sign-in with a code from the app confirms it.".to_owned(),
+        "Then: signet login --server URL --email EMAIL".to_owned(),
+    ])?;
+    Ok(())
 }
 
 async fn create_user(args: CreateUserArgs, json: bool) -> Result<ExitCode> {

@@ -5,7 +5,9 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use signet_api::auth::{CliLoginAnswer, CliLoginRequest, InviteAcceptRequest, NewAccountAnswer};
+use signet_api::auth::{
+    CliLoginAnswer, CliLoginRequest, InviteAcceptRequest, NewAccountAnswer, TotpConfirmRequest,
+};
 use signet_api::route::auth as route;
 use signet_proto::SecretSeed;
 use zeroize::Zeroizing;
@@ -119,14 +121,7 @@ pub async fn accept_invite(
     username: &str,
     password: &str,
 ) -> Result<NewAccountAnswer, ClientError> {
-    let (server, code) =
-        link.trim()
-            .split_once("/#/invite/")
-            .ok_or(ClientError::InvalidRequest {
-                what: "invitation link (URL/#/invite/CODE)",
-            })?;
-    // The password must not travel in the clear, so the URL is checked before anything else.
-    let base = checked_base_url(server)?;
+    let (base, code) = invite_parts(link)?;
     let bytes = Zeroizing::new(
         serde_json::to_vec(&InviteAcceptRequest {
             code: Zeroizing::new(code.to_owned()),
@@ -151,4 +146,48 @@ pub async fn accept_invite(
         return Err(ClientError::from_response(status.as_u16(), &answer));
     }
     serde_json::from_slice(&answer).map_err(|e| ClientError::decode("invitation answer", e))
+}
+
+/// The server (checked: https, or http to loopback) and the code of an invitation link.
+fn invite_parts(link: &str) -> Result<(String, &str), ClientError> {
+    let (server, code) =
+        link.trim()
+            .split_once("/#/invite/")
+            .ok_or(ClientError::InvalidRequest {
+                what: "invitation link (URL/#/invite/CODE)",
+            })?;
+    // A password or code must not travel in the clear, so the URL is checked before anything.
+    Ok((checked_base_url(server)?, code))
+}
+
+/// Confirms a new account's authenticator app with a code it shows, right after
+/// [`accept_invite`]: `ticket` is that answer's `enrollmentTicket`, `link` the same invitation
+/// link (for its server). Until confirmed (here, or by the first sign-in with a code) the seed
+/// stays pending. The browser session the server also opens is not kept: the CLI signs in with
+/// `signet login`. A wrong or reused code is the server's `wrong_factor` or `code_reused`.
+pub async fn confirm_totp(link: &str, ticket: &str, code: &str) -> Result<(), ClientError> {
+    let (base, _) = invite_parts(link)?;
+    let bytes = Zeroizing::new(
+        serde_json::to_vec(&TotpConfirmRequest {
+            ticket: Zeroizing::new(ticket.to_owned()),
+            totp: Zeroizing::new(code.to_owned()),
+        })
+        .map_err(|e| ClientError::decode("confirmation body", e))?,
+    );
+    let resp = http_client(TIMEOUT)?
+        .post(format!("{base}{}", route::TOTP_CONFIRM))
+        .header("content-type", "application/json")
+        .body(bytes.to_vec())
+        .send()
+        .await
+        .map_err(|e| ClientError::Transport {
+            connect: e.is_connect(),
+            source: Box::new(e),
+        })?;
+    let status = resp.status();
+    let answer = resp.bytes().await.map_err(ClientError::transport)?;
+    if !status.is_success() {
+        return Err(ClientError::from_response(status.as_u16(), &answer));
+    }
+    Ok(())
 }

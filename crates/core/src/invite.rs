@@ -306,6 +306,26 @@ impl Invites {
         Ok(enrollment)
     }
 
+    /// Whether `code` would still be accepted (known, not used, revoked or expired), spending
+    /// nothing: the invitation page asks before showing its form. Budgeted per source like a
+    /// sign-in, on top of the code's entropy; a check is not audited (it changes nothing, and
+    /// a flood must not fill the log).
+    pub async fn invite_code_live(&self, code: &str, source_ip: ClientAddr) -> CoreResult<bool> {
+        let now = self.cx.now_ms();
+        if !self.accounts.login_limiter.allow(source_ip, now) {
+            return Err(CoreError::RateLimited);
+        }
+        if code.chars().count() > MAX_CODE_CHARS {
+            return Ok(false);
+        }
+        Ok(self
+            .cx
+            .store
+            .invite_by_code(&code_hash(code))
+            .await?
+            .is_some_and(|i| i.used_ms.is_none() && i.revoked_ms.is_none() && now < i.expires_ms))
+    }
+
     async fn refuse_invite(&self, ip: &str, target: &str) -> CoreError {
         let e = self.cx.event(
             &Actor::new(ActorKind::Anonymous, "", ip),

@@ -2,7 +2,7 @@
 // recent sign-ins.
 
 import * as api from './api.js';
-import { h, screen, card, table, when, mono, badge, action, field, form, announce, button, modal, fail, fieldError, explain } from './page.js';
+import { h, screen, card, table, when, mono, badge, action, field, form, announce, button, modal, fieldError, explain, idCell } from './page.js';
 import { passkeysSupported, passkeyCreation, ssoLink } from './auth.js';
 
 /**
@@ -121,7 +121,7 @@ export async function accountPage() {
         }, { cls: 'small' })]))),
     card('CLI keys', h('p', { class: 'muted small' }, 'Keys made by ', mono('signet login'), ' on your computers.'),
       table('CLI keys', ['Name', 'Key id', 'Created', 'Expires', ''],
-        cliKeys.map((k) => [k.name || '—', mono(k.operatorId), when(k.createdAt), when(k.expiresAt),
+        cliKeys.map((k) => [k.name || '—', idCell(k.operatorId, `key id of ${k.name || 'CLI key'}`), when(k.createdAt), when(k.expiresAt),
           action('Revoke', async () => {
             await api.post(`/v1/admin/account/cli-keys/${api.seg(k.operatorId)}/revoke`, {});
             await reload();
@@ -138,13 +138,17 @@ function renameDialog(p, reload) {
   const save = h('button', { type: 'button', class: 'primary' }, 'Rename');
   const d = modal(`Rename ${p.name}`, name, [button('Cancel', () => d.close()), save]);
   save.addEventListener('click', async () => {
+    fieldError(name, '');
     try {
       await api.post(`/v1/admin/account/passkeys/${api.seg(p.id)}/rename`, { name: name.control.value.trim() });
       d.close();
       await reload();
       announce('Passkey renamed.');
     } catch (e) {
-      fail(e);
+      if (e.status === 401) return;
+      // Next to the field, in plain words, with the dialog still open (issue 16, bug 7).
+      fieldError(name, explain(e).text);
+      name.control.focus();
     }
   });
 }

@@ -66,7 +66,7 @@ export async function allowlistPage() {
     f.reset();
     await allowlistPage();
     announce(`${body.cidr} added.`);
-  });
+  }, { fieldsFor: (e) => (e.code === 'malformed_request' && /cidr/i.test(e.message) ? ['cidr'] : []) });
   const toggle = list.enabled
     ? action('Turn off', async () => { await api.post('/v1/admin/ip-allowlist/disable', {}); await allowlistPage(); },
       { done: 'The allowlist is off.', confirmText: 'Turn the allowlist off? Requests from any address will be served.', confirmAction: 'Turn the allowlist off' })

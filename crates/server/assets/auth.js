@@ -181,7 +181,7 @@ export async function loginPage() {
 }
 
 /** The server-drawn QR code (an SVG: no script runs in an `<img>`), or nothing without one. */
-function qrImage(svg) {
+export function qrImage(svg) {
   if (!svg) return null;
   // The SVG is ASCII (markup and numbers), so btoa needs no UTF-8 step.
   return h('img', {
@@ -305,7 +305,31 @@ export async function setupPage(code) {
   main.classList.add('narrow');
 }
 
-export function invitePage(code) {
+export async function invitePage(code) {
+  // As for the setup link: a used, revoked or expired invitation says so at once, not after the
+  // form was filled in and sent.
+  let valid = true;
+  try {
+    valid = (await api.raw('POST', '/v1/auth/invite/check', { code })).valid === true;
+  } catch (e) {
+    // An older server without the check: the form, which still refuses a spent code.
+    valid = e.status === 404 || e.status === 405;
+    if (e.status === 429) {
+      const main = screen('Accept invitation', h('p', { class: 'callout error', role: 'alert', id: 'invite-closed' },
+        'Too many attempts from this address. Wait a minute, then reload this page.'));
+      main.classList.add('narrow');
+      return;
+    }
+  }
+  if (!valid) {
+    const main = screen('Accept invitation',
+      h('p', { class: 'callout error', role: 'alert', id: 'invite-closed' },
+        'This invitation link was already used, was revoked or has expired. '
+        + 'Ask the person who invited you for a new one; if you already made your account, sign in.'),
+      h('p', null, h('a', { href: '#/login', class: 'button primary' }, 'Go to sign-in')));
+    main.classList.add('narrow');
+    return;
+  }
   const f = accountForm('Create account', false, async (v) => {
     const answer = await api.raw('POST', '/v1/auth/invite/accept', {
       code, username: v.username.trim(), password: v.password,

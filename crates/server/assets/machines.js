@@ -86,7 +86,7 @@ export async function machinesPage(id) {
         'Compare each fingerprint with the one the machine printed before approving.') : null,
       table('Machines waiting for approval', ['Name', 'Hostname', 'How it asked', 'Fingerprint', 'From', 'Asked', ''],
         pending.map((m) => [h('span', { class: 'nowrap' }, m.name), m.hostname, how(m), h('code', { class: 'fingerprint id' }, m.fingerprint), mono(m.registeredIp), when(m.createdAt),
-          h('div', { class: 'actions' }, approve(m, reload), deny(m, reload))]),
+          api.can('manage_machines') ? h('div', { class: 'actions' }, approve(m, reload), deny(m, reload)) : '']),
         'No machine is waiting.')),
     card('All machines', machines.length ? h('p', { class: 'muted small', id: 'machine-count' }, counts) : null,
       filteredTable({
@@ -113,17 +113,19 @@ async function machinePage(id) {
     api.get('/v1/admin/projects'),
   ]);
   const reload = () => machinePage(id);
+  // Only a role that may manage machines is offered what changes one (issue 16, bug 6).
+  const manage = api.can('manage_machines');
   const lifecycle = [];
-  if (m.status === 'pending') {
+  if (!manage) { /* read-only: no lifecycle buttons */ } else if (m.status === 'pending') {
     lifecycle.push(approve(m, reload));
     lifecycle.push(deny(m, reload, 'danger'));
   }
-  if (m.status === 'approved') {
+  if (manage && m.status === 'approved') {
     lifecycle.push(m.enabled
       ? action('Disable', async () => { await act(m, 'disable'); await reload(); }, { done: `${m.name} disabled.` })
       : action('Enable', async () => { await act(m, 'enable'); await reload(); }, { done: `${m.name} enabled.` }));
   }
-  if (m.status !== 'revoked') {
+  if (manage && m.status !== 'revoked') {
     lifecycle.push(action(`Revoke ${m.name}`, async () => { await act(m, 'revoke'); await reload(); },
       { cls: 'danger', confirmAction: `Revoke ${m.name}`, done: `${m.name} revoked.`, confirmText: `Revoke ${m.name}? It will never authenticate again.` }));
   }
@@ -132,10 +134,10 @@ async function machinePage(id) {
   const detached = projects.filter((p) => !m.projects.includes(p.id));
   const attachSel = field('Project', { id: 'attach-project', options: detached.map((p) => [p.id, p.name]) }, { tag: 'select' });
   const projectsCard = card('Projects',
-    table('Attached projects', ['Project', ''], attached.map((p) => [p.name,
+    table('Attached projects', ['Project', ''], attached.map((p) => [p.name, !manage ? '' :
       action('Detach', async () => { await act(m, 'detach', { projectId: p.id }); await reload(); }, { cls: 'small', done: `Detached from ${p.name}.` })]),
     'Not attached to any project.'),
-    detached.length ? h('div', { class: 'inline-form' }, attachSel,
+    manage && detached.length ? h('div', { class: 'inline-form' }, attachSel,
       action('Attach', async () => { await act(m, 'attach', { projectId: attachSel.control.value }); await reload(); }, { done: 'Attached.' })) : null);
 
   const grantsList = h('ul', { class: 'checklist' });
@@ -148,7 +150,7 @@ async function machinePage(id) {
     for (const s of secrets) {
       const granted = m.grants.includes(s.id);
       const boxId = `grant-${s.id}`;
-      const box = h('input', { type: 'checkbox', id: boxId, checked: granted, 'data-secret': s.id });
+      const box = h('input', { type: 'checkbox', id: boxId, checked: granted, 'data-secret': s.id, disabled: !manage });
       box.addEventListener('change', async () => {
         box.disabled = true;
         try {

@@ -2,7 +2,7 @@
 // guide until the vault is in use, and recent activity.
 
 import * as api from './api.js';
-import { h, screen, card, table, when, badge, mono } from './page.js';
+import { h, screen, card, table, when, badge, mono, idCell } from './page.js';
 
 // crates/core/src/account.rs: LOCKOUT_FAILURES wrong sign-ins lock an account for LOCKOUT_MS.
 const LOCKOUT_FAILURES = 5;
@@ -114,7 +114,7 @@ export async function overviewPage() {
     auditable ? card('Recent activity', table('Recent audit records', ['Action', 'By', 'Result', 'When'],
       records.map((r) => [r.action, who(r), resultBadge(r.result), when(r.ts)]),
       'No activity yet.')) : null,
-    card('Vault', h('p', { class: 'small muted' }, 'Vault id ', mono(vault.vaultId), ' · created ', when(vault.createdAt))));
+    card('Vault', h('p', { class: 'small muted' }, 'Vault id ', idCell(vault.vaultId, 'vault id'), ' · created ', when(vault.createdAt))));
 }
 
 export function resultBadge(result) {

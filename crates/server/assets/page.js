@@ -89,7 +89,8 @@ export function announce(text, kind = 'info') {
 }
 
 export function fail(e) {
-  announce(e && e.message ? e.message : String(e), 'error');
+  // In plain words (`explain`), never the server's code words such as `conflict: last_owner`.
+  announce(e && (e.code || e.message) ? explain(e).text : String(e), 'error');
 }
 
 export function when(ms) {

@@ -130,6 +130,11 @@ export async function secretsPage(projectId) {
   // browser's passing bubble; `pattern` still lets the browser mark a bad field as it is typed.
   create.noValidate = true;
 
+  // What this person's role lets them change (the server checks every request; this spares
+  // them buttons it would refuse, issue 16 bug 6): writing secrets (developers up) and the
+  // project's own settings, canaries and policies (admins up).
+  const write = api.can('write_secrets');
+  const manage = api.can('manage_projects');
   const policies = await policiesCard(project, () => secretsPage(project.id));
   // A canary's value is the server's: nobody writes or rotates it by hand, so it offers neither.
   const row = (s) => [
@@ -139,12 +144,12 @@ export async function secretsPage(projectId) {
     String(s.version),
     when(s.updatedAt),
     idCell(s.id, `id of ${s.name}`),
-    policySelect(s, policies.policies),
+    readOnlyPolicy(policySelect(s, policies.policies), manage),
     h('div', { class: 'actions' },
-      s.canary ? null : button(`Update ${s.name}`, () => updateDialog(s, project.id), 'small'),
-      button(`Versions of ${s.name}`, () => versionsDialog(s, project.id), 'small'),
-      s.canary ? null : button(`Rotation of ${s.name}`, () => rotationDialog(s, project.id), 'small'),
-      action(`Delete ${s.name}`, async () => {
+      s.canary || !write ? null : button(`Update ${s.name}`, () => updateDialog(s, project.id), 'small'),
+      button(`Versions of ${s.name}`, () => versionsDialog(s, project.id, write), 'small'),
+      s.canary || !write ? null : button(`Rotation of ${s.name}`, () => rotationDialog(s, project.id), 'small'),
+      !write ? null : action(`Delete ${s.name}`, async () => {
         await api.post(`/v1/admin/secrets/${api.seg(s.id)}/delete`, {});
         await secretsPage(project.id);
         announce(`Secret ${s.name} deleted (moved to the trash).`);
@@ -184,6 +189,8 @@ export async function secretsPage(projectId) {
       announce(`${project.name} unfrozen: machines can read its secrets again.`);
     }, { cls: 'danger', confirmText: `Unfreeze ${project.name}? Make sure the machine that read the canary is dealt with first.`, confirmAction: `Unfreeze ${project.name}` }))
     : null;
+  if (frozen && !manage) frozen.lastChild.remove();
+  const role = (api.session.user && api.session.user.role) || '';
   screen('Secrets',
     h('div', { class: 'card' }, picker),
     frozen,
@@ -191,13 +198,31 @@ export async function secretsPage(projectId) {
       h('p', { class: 'callout', id: 'no-reveal' }, h('strong', null, 'No value is ever shown here. '),
         'By design, people write values and only machines that prove their key read them back: there is no reveal button. ',
         'To check a value, read it from a machine granted the secret (', mono('signet get NAME'), ').'),
+      write ? null : h('p', { class: 'muted small', id: 'secrets-read-only' },
+        `Your role (${role}) reads names, versions and history here; writing secrets is for developers and above.`),
       list),
-    card('Create a secret', create),
-    card('Import a .env file', importEnv(project, secrets)),
-    card('Create a canary', h('p', { class: 'muted small' },
+    write ? card('Create a secret', create) : null,
+    write ? card('Import a .env file', importEnv(project, secrets)) : null,
+    manage ? card('Create a canary', h('p', { class: 'muted small' },
       'A canary looks like any secret to machines. Reading it answers with its value and freezes this project at once, ',
-      'with a critical audit record. Only an administrator with a second factor can unfreeze it.'), canary),
-    policies.section);
+      'with a critical audit record. Only an administrator with a second factor can unfreeze it.'), canary) : null,
+    manage ? policies.section : readOnlyPolicies(policies.section));
+}
+
+/** A secret's policy picker, disabled for a role that may not bind policies (admins do). */
+function readOnlyPolicy(sel, manage) {
+  if (!manage) sel.control.disabled = true;
+  return sel;
+}
+
+/**
+ * The project's policies for a role that may read but not change them: the list alone, without
+ * the create form or the edit and delete buttons (policies.js draws them for admins).
+ */
+function readOnlyPolicies(section) {
+  for (const b of section.querySelectorAll('button')) b.closest('.actions')?.remove();
+  for (const c of section.querySelectorAll('section.card')) if (c.querySelector('form')) c.remove();
+  return section;
 }
 
 /**
@@ -364,7 +389,7 @@ export function versionChange(prev, v) {
   return s[0].toUpperCase() + s.slice(1);
 }
 
-async function versionsDialog(s, projectId) {
+async function versionsDialog(s, projectId, write = true) {
   let versions;
   try {
     versions = (await api.get(`/v1/admin/secrets/${api.seg(s.id)}/versions`)).versions || [];
@@ -373,8 +398,11 @@ async function versionsDialog(s, projectId) {
     return;
   }
   const rows = versions.map((v, i) => [String(v.version), versionChange(versions[i - 1], v),
-    v.createdByName ? h('span', { title: v.createdBy }, v.createdByName) : mono(v.createdBy), when(v.createdAt),
-    v.version === s.version ? badge('current', 'ok') : action(`Roll back to version ${v.version}`, async () => {
+    // A person, never the per-session key id their browser signed with; one the server can no
+    // longer name (a removed account, an archived sign-in) says so, its id in the tooltip.
+    v.createdByName ? h('span', { title: v.createdBy }, v.createdByName)
+      : h('span', { class: 'muted', title: v.createdBy || '' }, 'unknown (removed or archived)'), when(v.createdAt),
+    v.version === s.version ? badge('current', 'ok') : !write ? '' : action(`Roll back to version ${v.version}`, async () => {
       const r = await api.post(`/v1/admin/secrets/${api.seg(s.id)}/rollback`, { version: v.version });
       d.close();
       await secretsPage(projectId);
@@ -520,10 +548,10 @@ async function rotationDialog(s, projectId) {
   const managedStatus = managed ? h('div', { id: 'managed-status', class: 'callout' },
     h('p', null, `Managed password of the database role ${managed.username}: a rotation stays pending until its agent has set it and logged in with it.`),
     h('ul', null,
-      h('li', null, 'Agent: ', managed.agentMachineId ? mono(managed.agentMachineId) : 'none yet'),
+      h('li', null, 'Agent: ', managed.agentMachineId ? idCell(managed.agentMachineId, 'agent machine id') : 'none yet'),
       h('li', null, `Health: ${managed.heartbeatStatus || 'never heard from'}${managed.heartbeatError ? ` (${managed.heartbeatError})` : ''}; last seen `,
         when(managed.lastSeenAt)),
-      h('li', null, 'Pending: ', managed.pendingRotationId ? mono(managed.pendingRotationId) : 'none'),
+      h('li', null, 'Pending: ', managed.pendingRotationId ? idCell(managed.pendingRotationId, 'pending rotation id') : 'none'),
       h('li', null, `Last rotation: ${managed.lastRotationId ? `${managed.lastRotationId} ${managed.lastOutcome}` : 'none'}${managed.lastError ? ` (${managed.lastError})` : ''}`)))
     : null;
   const status = h('div', { id: 'rotation-status', class: 'callout', 'aria-live': 'polite' });

@@ -2,11 +2,26 @@
 // and enrollment tokens (machines join approved, ephemeral, within the token's limits).
 
 import * as api from './api.js';
-import { h, screen, card, table, when, mono, badge, action, field, form, announce, copyable } from './page.js';
+import { h, screen, card, when, badge, action, field, form, announce, copyable, filteredTable, idCell } from './page.js';
 
 /** The command a machine runs to join with enrollment token `token`: every flag it needs. */
 export function enrollCommand(vaultId, token) {
   return `signet enroll --server ${location.origin} --vault ${vaultId} --enrollment-token ${token}`;
+}
+
+/**
+ * The field a refused enrollment token is about, from the server's words (crates/core/src/
+ * enrollment.rs names no field in backticks), so the error sits next to it (issue 16, bug 7).
+ */
+function tokenField(e) {
+  if (e.code !== 'malformed_request') return [];
+  const m = e.message || '';
+  if (/cidr/i.test(m)) return ['sourceCidr'];
+  if (/hostname/i.test(m)) return ['hostnamePattern'];
+  if (/maxUses/.test(m)) return ['maxUses'];
+  if (/machine ttl/i.test(m)) return ['ttlHours', 'machineHours'];
+  if (/project/i.test(m)) return [...document.querySelectorAll('#main input[name^="project:"]')].slice(0, 1).map((el) => el.name);
+  return [];
 }
 
 export async function tokensPage() {
@@ -15,9 +30,12 @@ export async function tokensPage() {
     api.get('/v1/admin/projects'),
     api.get('/v1/admin/vault').catch(() => null),
   ]);
+  // Reading the list is open to every unscoped role; issuing and revoking is for admins: the
+  // others see the list alone, never a button the server would refuse (issue 16, bug 6).
+  const manage = api.can('manage_tokens');
   // Secrets its machines may be granted at once, by project: a ticked secret brings its project.
-  const secretLists = await Promise.all(projects.map((p) =>
-    api.post('/v1/admin/secrets/query', { projectId: p.id }).then((r) => [p, r.secrets || []], () => [p, []])));
+  const secretLists = manage ? await Promise.all(projects.map((p) =>
+    api.post('/v1/admin/secrets/query', { projectId: p.id }).then((r) => [p, r.secrets || []], () => [p, []]))) : [];
   const secretProject = new Map();
   for (const [p, secrets] of secretLists) for (const sec of secrets) secretProject.set(sec.id, p.id);
   const bootstrapOut = h('div', { id: 'bootstrap-result', class: 'top-gap', 'aria-live': 'polite' });
@@ -68,25 +86,35 @@ export async function tokensPage() {
         secretIds.length ? ` and read the ${secretIds.length} secret${secretIds.length === 1 ? '' : 's'} you ticked.` : '.'));
     document.getElementById('enroll-result')?.replaceWith(enrollOut);
     announce('Enrollment token created.');
-  });
+  }, { fieldsFor: tokenField });
   enrollOut.id = 'enroll-result';
   const name = (id) => (projects.find((p) => p.id === id) || { name: id }).name;
   const state = (t) => (t.revokedAt ? badge('revoked', 'bad')
     : t.expiresAt && t.expiresAt < Date.now() ? badge('expired', 'warn')
       : t.maxUses && t.uses >= t.maxUses ? badge('used up', 'warn') : badge('active', 'ok'));
+  const list = filteredTable({
+    caption: 'Enrollment tokens',
+    label: 'Search tokens',
+    headers: ['Name', 'Id', 'State', 'Uses', 'Projects', 'Expires', 'Actions'],
+    items: tokens,
+    text: (t) => `${t.name || ''} ${t.id} ${(t.projectIds || []).map(name).join(' ')}`,
+    filters: [{ label: 'Filter by state', options: [['', 'Any state'], ['active', 'active'], ['used up', 'used up'], ['expired', 'expired'], ['revoked', 'revoked']],
+      test: (t, v) => state(t).textContent === v }],
+    empty: 'No enrollment tokens.',
+    row: (t) => [t.name || '—', idCell(t.id, `id of token ${t.name || t.id}`), state(t), `${t.uses} / ${t.maxUses ?? '∞'}`,
+      (t.projectIds || []).map(name).join(', ') || '—', when(t.expiresAt),
+      t.revokedAt || !manage ? '' : action(`Revoke ${t.name || 'token'}`, async () => {
+        await api.post(`/v1/admin/tokens/enrollment/${api.seg(t.id)}/revoke`, {});
+        await tokensPage();
+        announce('Token revoked.');
+      }, { cls: 'small danger', confirmText: 'Revoke this enrollment token? Machines already enrolled stay.', confirmAction: `Revoke ${t.name || 'token'}` })],
+  });
+  const role = (api.session.user && api.session.user.role) || '';
   screen('Tokens',
-    card('Bootstrap a machine',
+    manage ? card('Bootstrap a machine',
       h('p', null, 'A bootstrap token lets one machine register its key. You approve it afterwards.'),
-      bootstrap, bootstrapOut),
-    card('Enrollment tokens', enrollOut,
-      table('Enrollment tokens', ['Name', 'State', 'Uses', 'Projects', 'Expires', ''],
-        tokens.map((t) => [t.name || mono(t.id), state(t), `${t.uses} / ${t.maxUses ?? '∞'}`,
-          (t.projectIds || []).map(name).join(', ') || '—', when(t.expiresAt),
-          t.revokedAt ? '' : action(`Revoke ${t.name || 'token'}`, async () => {
-            await api.post(`/v1/admin/tokens/enrollment/${api.seg(t.id)}/revoke`, {});
-            await tokensPage();
-            announce('Token revoked.');
-          }, { cls: 'small danger', confirmText: 'Revoke this enrollment token? Machines already enrolled stay.', confirmAction: `Revoke ${t.name || 'token'}` })]),
-        'No enrollment tokens.')),
-    card('New enrollment token', create));
+      bootstrap, bootstrapOut) : h('p', { class: 'callout', id: 'tokens-read-only' },
+      `Your role (${role}) can see the enrollment tokens; issuing and revoking them is for administrators.`),
+    card('Enrollment tokens', enrollOut, list),
+    manage ? card('New enrollment token', create) : null);
 }

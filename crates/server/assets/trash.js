@@ -14,13 +14,15 @@ export async function trashPage() {
     when(i.deletedAt),
     when(i.purgeAfter),
     idCell(i.id, `id of ${i.name}`),
+    // Restoring a secret takes a writer, a project or any purge an administrator: nobody is
+    // offered a button the server would refuse (issue 16, bug 6).
     h('div', { class: 'actions' },
-      action(`Restore ${i.name}`, async () => {
+      !api.can(i.kind === 'secret' ? 'write_secrets' : 'manage_projects') ? null : action(`Restore ${i.name}`, async () => {
         await api.post(`/v1/admin/trash/${api.seg(i.id)}/restore`, {});
         await trashPage();
         announce(`Restored the ${i.kind} ${i.name}.`);
       }, { cls: 'small' }),
-      action(`Purge ${i.kind} ${i.name}`, async () => {
+      !api.can('manage_projects') ? null : action(`Purge ${i.kind} ${i.name}`, async () => {
         await api.post(`/v1/admin/trash/${api.seg(i.id)}/purge`, {});
         await trashPage();
         announce(`Purged the ${i.kind} ${i.name}.`);

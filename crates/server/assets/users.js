@@ -2,9 +2,13 @@
 // suspend, activate or remove them.
 
 import * as api from './api.js';
-import { h, screen, card, table, when, badge, action, field, form, announce, copyable, button, modal, fail, filteredTable, idCell } from './page.js';
+import { h, screen, card, table, when, badge, action, field, form, announce, copyable, button, modal, filteredTable, idCell, fieldError, explain } from './page.js';
+import { qrImage } from './auth.js';
 
 const ROLES = ['viewer', 'developer', 'admin', 'owner'];
+
+/** The roles this person may hand out: up to admin, and owner only for owners (`may_grant`). */
+const grantable = () => ROLES.filter((r) => r !== 'owner' || api.can('manage_owners'));
 
 function projectPicker(projects, chosen, prefix) {
   return h('fieldset', { class: 'project-scope' }, h('legend', null, 'Projects (none ticked = all projects)'),
@@ -61,7 +65,9 @@ export async function usersPage() {
       u.email, badge(u.role),
       u.projects ? u.projects.map(projectName).join(', ') : 'all',
       statusBadge(u), when(u.createdAt),
-      u.id === me.id ? '' : h('div', { class: 'actions' },
+      // Nobody acts on themselves here, and only owners on owners (an admin's press would be
+      // refused: issue 16, bug 6).
+      u.id === me.id || (u.role === 'owner' && !api.can('manage_owners')) ? '' : h('div', { class: 'actions' },
         button(`Role of ${u.username}…`, () => roleDialog(u, projects, lists), 'small'),
         u.status === 'suspended'
           ? action(`Activate ${u.username}`, async () => { await api.post(`/v1/admin/users/${api.seg(u.id)}/activate`, {}); await lists(); }, { cls: 'small', done: `${u.username} activated.` })
@@ -85,7 +91,7 @@ export async function usersPage() {
   const inviteOut = h('div', { 'aria-live': 'polite', id: 'invite-result' });
   const invite = form('stack', [
     field('Email', { name: 'email', type: 'email', required: true, autocomplete: 'off', id: 'invite-email' }),
-    field('Role', { name: 'role', id: 'invite-role', options: ROLES }, { tag: 'select' }),
+    field('Role', { name: 'role', id: 'invite-role', options: grantable() }, { tag: 'select' }),
     projects.length ? projectPicker(projects, null, 'invite-p') : null,
   ], 'Create invitation', async (v, f) => {
     const body = { email: v.email.trim(), role: v.role };
@@ -118,13 +124,17 @@ function createForm(projects, reload) {
     field('Username', { name: 'username', required: true, autocomplete: 'off', id: 'cu-username' }),
     field('Email', { name: 'email', type: 'email', required: true, autocomplete: 'off', id: 'cu-email' }),
     field('Initial password', { name: 'password', type: 'password', required: true, autocomplete: 'new-password', id: 'cu-password' }, { hint: 'At least 12 characters; tell it to them over a separate channel.' }),
-    field('Role', { name: 'role', id: 'cu-role', options: ROLES }, { tag: 'select' }),
+    field('Role', { name: 'role', id: 'cu-role', options: grantable() }, { tag: 'select' }),
   ], 'Create user', async (v, form_) => {
     const r = await api.post('/v1/admin/users', { username: v.username.trim(), email: v.email.trim(), password: v.password, role: v.role });
     form_.reset();
     await reload();
+    // The QR code is drawn by the server (no third party sees the seed), for the person to
+    // scan here; their first sign-in with a code from the app confirms it.
     const d = modal(`${r.user.username} created`, h('div', null,
       h('p', { class: 'callout' }, 'Give these to them now; they are shown only once.'),
+      r.qrSvg ? [h('p', null, `${r.user.username} scans this QR code with their authenticator app:`), qrImage(r.qrSvg)] : null,
+      h('p', { class: 'muted small' }, 'Their first sign-in with a code from the app confirms it.'),
       h('h3', null, 'otpauth link'), copyable(r.otpauthUri),
       h('h3', null, 'Recovery codes'), h('ol', { class: 'codes' }, (r.recoveryCodes || []).map((c) => h('li', null, c)))),
     [button('Done', () => d.close(), 'primary')]);
@@ -133,7 +143,7 @@ function createForm(projects, reload) {
 }
 
 function roleDialog(u, projects, reload) {
-  const role = field('Role', { name: 'role', id: 'role-select', options: ROLES }, { tag: 'select' });
+  const role = field('Role', { name: 'role', id: 'role-select', options: grantable() }, { tag: 'select' });
   role.control.value = u.role;
   const picker = projects.length ? projectPicker(projects, u.projects, 'role-p') : null;
   const save = h('button', { type: 'button', class: 'primary' }, 'Save role');
@@ -147,13 +157,18 @@ function roleDialog(u, projects, reload) {
     const payload = { role: v.role };
     const p = scope(v);
     if (p && (v.role === 'developer' || v.role === 'viewer')) payload.projects = p;
+    fieldError(role, '');
     try {
       await api.post(`/v1/admin/users/${api.seg(u.id)}/role`, payload);
       d.close();
       await reload();
       announce(`${u.username} is now ${v.role}.`);
     } catch (e) {
-      fail(e);
+      if (e.status === 401) return;
+      // Next to the role, in plain words, with the dialog still open (issue 16, bug 7): the
+      // last owner, a role above the person's own.
+      fieldError(role, explain(e).text);
+      role.control.focus();
     } finally {
       save.disabled = false;
     }

@@ -355,3 +355,28 @@ async fn issue_12_machine_routes_refuse_like_every_machine_route() {
         );
     }
 }
+
+#[tokio::test]
+async fn an_invitation_code_is_checked_without_an_answer_beyond_valid() {
+    let (app, _dir) = app().await;
+    let check = |code: String| {
+        post_json(
+            "/v1/auth/invite/check",
+            &serde_json::json!({ "code": code }),
+        )
+    };
+    // Unknown, malformed and overlong codes all answer the same `false`, never a 403 that
+    // would differ from a known-but-spent one.
+    for code in ["0".repeat(64), "x".to_owned(), "z".repeat(500)] {
+        let r = call(&app, check(code)).await;
+        assert_eq!(
+            (r.0, &r.1),
+            (StatusCode::OK, &serde_json::json!({"valid": false}))
+        );
+    }
+    let extra = post_json(
+        "/v1/auth/invite/check",
+        &serde_json::json!({"code": "x", "username": "n"}),
+    );
+    assert_eq!(call(&app, extra).await.0, StatusCode::BAD_REQUEST);
+}

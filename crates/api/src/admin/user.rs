@@ -68,6 +68,12 @@ pub struct CreatedUserAnswer {
     /// Recovery codes, shown once.
     #[schema(value_type = Vec<String>)]
     pub recovery_codes: Vec<Zeroizing<String>>,
+    /// `otpauthUri` drawn as a QR code by the server, for the person to scan where the account
+    /// was made: a standalone SVG (black modules on a white quiet zone, no script, no external
+    /// reference). Empty from a server that does not draw one.
+    #[serde(default)]
+    #[schema(value_type = String)]
+    pub qr_svg: Zeroizing<String>,
 }
 
 /// `POST /v1/admin/users/invite`.

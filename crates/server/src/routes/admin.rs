@@ -906,6 +906,7 @@ async fn create_user(
     let e = s.signet.accounts().create_user(&call.operator, new).await?;
     Ok(Json(CreatedUserAnswer {
         user: answer::user(UserView::from(e.user)),
+        qr_svg: answer::qr_svg(&e.otpauth_uri),
         otpauth_uri: e.otpauth_uri,
         recovery_codes: e.recovery_codes,
     }))

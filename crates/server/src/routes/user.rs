@@ -11,7 +11,9 @@ use signet_api::admin::user::{
     InviteRequest, InvitedAnswer, InvitesAnswer, UserAction, UserActionAnswer, UserRoleRequest,
 };
 use signet_api::admin::{DeletedFlagAnswer, RevokedAnswer};
-use signet_api::auth::{InviteAcceptRequest, NewAccountAnswer};
+use signet_api::auth::{
+    InviteAcceptRequest, InviteCheckAnswer, InviteCheckRequest, NewAccountAnswer,
+};
 use signet_api::route;
 use signet_api::wire_id::WireId;
 use signet_core::account::Password;
@@ -34,6 +36,7 @@ pub(crate) fn routes() -> Router<AppState> {
         .route(route::admin::USERS_INVITE_REVOKE, post(revoke_invite))
         .route(route::admin::USER_ACTION, post(user_action))
         .route(route::auth::INVITE_ACCEPT, post(accept_invite))
+        .route(route::auth::INVITE_CHECK, post(check_invite))
 }
 
 /// A role from the wire.
@@ -147,4 +150,19 @@ async fn accept_invite(
         })
         .await?;
     Ok(Json(answer::new_account(e)))
+}
+
+/// Whether an invitation link still works, so its page can say "used, revoked or expired"
+/// before the person fills in the form (as the setup link does). Spends nothing.
+async fn check_invite(
+    State(s): State<AppState>,
+    ClientIp(ip): ClientIp,
+    headers: HeaderMap,
+    raw: axum::body::Body,
+) -> ApiResult<Json<InviteCheckAnswer>> {
+    let body = Zeroizing::new(read_body(&headers, raw, MAX_BODY).await?.to_vec());
+    let b: InviteCheckRequest = json(&body)?;
+    Ok(Json(InviteCheckAnswer {
+        valid: s.signet.invites().invite_code_live(&b.code, ip).await?,
+    }))
 }
