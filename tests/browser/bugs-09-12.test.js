@@ -8,7 +8,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { pageFetch, signet, go, sleep } from './harness.js';
 import {
-  setUp, server, browser, tag, eventually, signedInAs, project, openPage,
+  setUp, server, browser, tag, eventually, signedInAs, project, openPage, ownerPage,
 } from './bugs.js';
 
 setUp();
@@ -138,4 +138,45 @@ test('bug 12: pending machines say how they asked, the fingerprint is typed, den
   const still = (await pageFetch(page, 'GET', '/v1/admin/machines', undefined, { csrf: false })).json.machines.find((m) => m.name === b);
   assert.equal(still.status, 'pending', 'cancelling changes nothing');
   assert.deepEqual(page.problems, []);
+});
+
+test('bugs 9 and 10 on every page: each one marked busy while a slow server answers, every pattern compiles with the v flag, no console error', async () => {
+  const page = ownerPage;
+  const consoleErrors = [];
+  const listen = (m) => { if (m.type() === 'error') consoleErrors.push(`${page.url()}: ${m.text()}`); };
+  page.on('console', listen);
+  try {
+    await openPage(page, 'account', 'Account');
+    const links = await page.getByRole('navigation').locator('a[href^="#/"]').evaluateAll((as) => as.map((a) => [a.getAttribute('href'), a.textContent.trim()]));
+    assert.ok(links.length >= 10, `the owner sees every page: ${links.map((l) => l[1])}`);
+    let before = 'Account';
+    // Account last, so every visit leaves the page before.
+    links.push(...links.splice(links.findIndex(([h]) => h === '#/account'), 1));
+    for (const [href, name] of links) {
+      // A slow server: every admin call waits a moment before it goes out.
+      let held = 0;
+      const slow = async (route) => { held += 1; await sleep(1500); await route.continue().catch(() => {}); };
+      await page.route('**/v1/admin/**', slow);
+      await page.getByRole('navigation').getByRole('link', { name, exact: true }).click();
+      await sleep(400);
+      if (held) {
+        assert.equal(await page.locator('main').getAttribute('aria-busy'), 'true', `${href}: the page says it is loading`);
+        assert.equal(await page.locator('main h1').textContent(), before, `${href}: the old page stays while the next loads`);
+        assert.notEqual(await page.locator('nav [aria-current="page"]').textContent().catch(() => ''), name, `${href}: the navigation waits for the page`);
+      }
+      await page.unroute('**/v1/admin/**', slow);
+      await page.locator('main h1').filter({ hasNotText: new RegExp(`^${before}$`) }).waitFor({ timeout: 15_000 });
+      await page.waitForFunction(() => !document.querySelector('[aria-busy="true"]'));
+      before = await page.locator('main h1').textContent();
+      assert.equal(await page.locator('nav [aria-current="page"]').textContent(), name, `${href}: the navigation follows the page`);
+      const bad = await page.evaluate(() => [...document.querySelectorAll('[pattern]')].flatMap((el) => {
+        try { new RegExp(`^(?:${el.getAttribute('pattern')})$`, 'v'); return []; } catch { return [`#${el.id} ${el.getAttribute('pattern')}`]; }
+      }));
+      assert.deepEqual(bad, [], `${href}: patterns Chromium cannot compile`);
+    }
+  } finally {
+    page.off('console', listen);
+  }
+  assert.deepEqual(consoleErrors, [], 'no console error on any page');
+  assert.deepEqual(ownerPage.problems, []);
 });

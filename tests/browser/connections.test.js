@@ -10,6 +10,8 @@ import { startServer, launch, newPage, setupOwner, login, go, createUser, ok } f
 
 let server;
 let browser;
+/** The owner, set up by whichever test runs first (each may run alone). */
+let owner;
 
 before(async () => {
   server = await startServer();
@@ -25,7 +27,7 @@ const PG = new URL(process.env.SIGNET_TEST_PG_URL || 'postgres://postgres@127.0.
 
 test('a database connection added, tested and deleted from the Connections page', async () => {
   const page = await newPage(browser);
-  const owner = await setupOwner(page, server);
+  owner ||= await setupOwner(page, server);
   await login(page, server, owner);
   const project = await ok(page, 'POST', '/v1/admin/projects', { name: 'payments' });
 
@@ -90,5 +92,53 @@ test('a database connection added, tested and deleted from the Connections page'
   await page.getByRole('dialog', { name: 'Please confirm' }).getByRole('button', { name: 'Delete connection main' }).click();
   await page.locator('#status', { hasText: 'Connection main deleted' }).waitFor();
   assert.deepEqual((await ok(page, 'GET', `/v1/admin/projects/${project.id}/connections`)).connections.map((c) => c.name), ['broken']);
+  assert.deepEqual(page.problems, []);
+});
+
+test('a connection is edited in a dialog: the stored password kept for the same server, asked for again when it moves', async () => {
+  const page = await newPage(browser);
+  owner ||= await setupOwner(page, server);
+  await login(page, server, owner);
+  const project = await ok(page, 'POST', '/v1/admin/projects', { name: 'ledger' });
+  const conn = await ok(page, 'POST', `/v1/admin/projects/${project.id}/connections`, {
+    name: 'ledger-db', host: PG.hostname, port: Number(PG.port || 5432), database: 'no_such_database_yet',
+    adminUser: decodeURIComponent(PG.username), adminPassword: 'kept-password', tlsMode: 'disable',
+  });
+  const path = `/v1/admin/projects/${project.id}/connections/${conn.id}`;
+
+  await go(page, 'Connections');
+  const row = page.getByRole('table', { name: 'Database connections' }).locator('tr', { hasText: 'ledger-db' });
+  await row.getByRole('button', { name: 'Edit connection ledger-db' }).click();
+  const dialog = page.getByRole('dialog', { name: 'Edit connection ledger-db' });
+  assert.equal(await dialog.getByLabel('Database').inputValue(), 'no_such_database_yet', 'the form starts from what is stored');
+  assert.equal(await dialog.getByLabel('TLS').inputValue(), 'disable');
+  assert.equal(await dialog.getByLabel('Admin password').inputValue(), '', 'the password is never shown back');
+
+  // Moving it to another host without the password is refused next to the password field.
+  await dialog.getByLabel('Host').fill('elsewhere.example.test');
+  await dialog.getByRole('button', { name: 'Save connection' }).click();
+  await page.locator('#conn-edit-password[aria-invalid="true"]').waitFor();
+  assert.match(await dialog.getByLabel('Admin password').getAttribute('aria-describedby'), /conn-edit-password-error/);
+  assert.equal((await ok(page, 'GET', path)).host, PG.hostname, 'nothing was sent');
+
+  // The same server with the right database: the stored password is kept, and Test logs in.
+  await dialog.getByLabel('Host').fill(PG.hostname);
+  await dialog.getByLabel('Database').fill(PG.pathname.slice(1));
+  await dialog.getByRole('button', { name: 'Save connection' }).click();
+  await dialog.waitFor({ state: 'detached' });
+  await page.locator('#status', { hasText: 'Connection ledger-db saved' }).waitFor();
+  await page.waitForFunction(() => document.activeElement && document.activeElement.getAttribute('aria-label') === 'Edit connection ledger-db');
+  assert.equal((await ok(page, 'GET', path)).database, PG.pathname.slice(1));
+  assert.match(await row.textContent(), new RegExp(`/${PG.pathname.slice(1)}`));
+  await row.getByRole('button', { name: 'Test ledger-db' }).click();
+  await page.locator(`#test-${conn.id}`, { hasText: 'Works.' }).waitFor();
+
+  // A rename: the row follows.
+  await row.getByRole('button', { name: 'Edit connection ledger-db' }).click();
+  await dialog.getByLabel('Name').fill('ledger-main');
+  await dialog.getByRole('button', { name: 'Save connection' }).click();
+  await page.getByRole('table', { name: 'Database connections' }).locator('tr', { hasText: 'ledger-main' }).waitFor();
+  assert.equal((await ok(page, 'GET', path)).name, 'ledger-main');
+  assert.doesNotMatch(await page.content(), /kept-password/);
   assert.deepEqual(page.problems, []);
 });

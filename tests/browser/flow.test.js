@@ -4,7 +4,7 @@
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startServer, launch, newPage, setupOwner, confirmEnrollment, login, signet, hasRoute, freshTotp, go } from './harness.js';
+import { startServer, launch, newPage, setupOwner, confirmEnrollment, login, signet, hasRoute, freshTotp, go, ok } from './harness.js';
 import { secretFromUri } from './totp.js';
 
 let server;
@@ -211,4 +211,49 @@ test('an invitation link lets a new person choose a password, enroll TOTP and si
   assert.equal(await carolPage.getByRole('navigation').getByRole('link', { name: 'Users', exact: true }).count(), 0);
   assert.deepEqual(carolPage.problems, []);
   await carolPage.close();
+});
+
+test('the first-run guide: on a fresh vault, each step ticks as it happens, a waiting machine does not count, and it goes once done', async () => {
+  // A vault of its own: the guide only shows while the vault is new.
+  const fresh = await startServer();
+  const p = await newPage(browser);
+  try {
+    const who = await setupOwner(p, fresh);
+    await login(p, fresh, who);
+    const guide = p.locator('#first-run');
+    const states = async () => {
+      // Through another page, so the overview renders afresh.
+      await p.goto(`${fresh.url}/#/account`);
+      await p.getByRole('heading', { name: 'Account', level: 1 }).waitFor();
+      await p.goto(`${fresh.url}/#/`);
+      await p.getByRole('heading', { name: 'Overview', level: 1 }).waitFor();
+      await p.waitForFunction(() => !document.querySelector('[aria-busy="true"]'));
+      if (!await guide.count()) return null;
+      return (await guide.locator('li').allTextContents()).map((t) => t.replace(/\s+/g, ' ').trim());
+    };
+    const call = (method, path, body) => ok(p, method, path, body);
+    assert.deepEqual(await states(), ['To do Create a project', 'To do Add a secret to it', 'To do Enroll a machine'], 'a fresh vault is guided');
+    assert.equal(await guide.getByRole('link', { name: 'Create a project' }).getAttribute('href'), '#/projects');
+
+    const project = await call('POST', '/v1/admin/projects', { name: 'first' });
+    assert.deepEqual(await states(), ['Done Create a project', 'To do Add a secret to it', 'To do Enroll a machine']);
+    await call('POST', '/v1/admin/secrets', { projectId: project.id, name: 'API_KEY', value: 'first-value' });
+    assert.deepEqual(await states(), ['Done Create a project', 'Done Add a secret to it', 'To do Enroll a machine']);
+
+    // A tokenless request anyone could file is not an enrolled machine.
+    const vaultId = (await call('GET', '/v1/admin/vault')).vaultId;
+    const asked = await signet(fresh.home('asker'), ['--json', 'enroll', '--server', fresh.url, '--vault', vaultId, '--request', '--name', 'asker']);
+    assert.equal(asked.code, 0, asked.stderr);
+    assert.deepEqual(await states(), ['Done Create a project', 'Done Add a secret to it', 'To do Enroll a machine'], 'a waiting machine does not tick the step');
+    assert.equal(await guide.getByRole('link', { name: 'Enroll a machine' }).getAttribute('href'), '#/machines', 'the step points at the machine waiting');
+
+    const { machineId, fingerprint } = JSON.parse(asked.stdout);
+    await call('POST', `/v1/admin/machines/${machineId}/approve`, { fingerprint });
+    assert.equal(await states(), null, 'the guide is gone once every step is done');
+    assert.equal(await p.getByRole('heading', { name: 'Get started' }).count(), 0);
+    assert.deepEqual(p.problems, []);
+  } finally {
+    await p.close();
+    await fresh.stop();
+  }
 });

@@ -15,6 +15,8 @@ import { operatorLogin } from './operator.js';
 
 let server;
 let browser;
+/** The owner, set up by whichever test runs first (each may run alone). */
+let owner;
 
 before(async () => {
   server = await startServer();
@@ -51,7 +53,7 @@ function mint(privateKey, claims) {
 
 test('an issuer and a rule made on the page enroll a real workload with its platform token', async () => {
   const page = await newPage(browser);
-  const owner = await setupOwner(page, server);
+  owner ||= await setupOwner(page, server);
   await login(page, server, owner);
   const project = await ok(page, 'POST', '/v1/admin/projects', { name: 'payments' });
   const granted = await ok(page, 'POST', '/v1/admin/secrets', { projectId: project.id, name: 'DATABASE_URL', value: 'postgres://ci@db/payments' });
@@ -163,5 +165,60 @@ test('an issuer and a rule made on the page enroll a real workload with its plat
   await page.getByRole('heading', { name: 'Workload identity', level: 1 }).waitFor();
   await page.getByText('No issuer is trusted yet').waitFor();
   assert.deepEqual((await ok(page, 'GET', '/v1/admin/issuers')).issuers, []);
+  assert.deepEqual(page.problems, []);
+});
+
+test('an issuer is edited in a dialog: a new audience and a rotated pinned key set take effect, focus comes back', async () => {
+  const page = await newPage(browser);
+  owner ||= await setupOwner(page, server);
+  await login(page, server, owner);
+  const project = await ok(page, 'POST', '/v1/admin/projects', { name: 'billing' });
+  const secret = await ok(page, 'POST', '/v1/admin/secrets', { projectId: project.id, name: 'TOKEN', value: 'for-ci-only' });
+  const oldKey = issuerKey();
+  const newKey = issuerKey();
+  const iss2 = 'https://ci2.example.test';
+  const made = await ok(page, 'POST', '/v1/admin/issuers', { name: 'ci two', issuer: iss2, audience: AUD, jwks: oldKey.jwks });
+  await ok(page, 'POST', `/v1/admin/issuers/${made.id}/rules`, { name: 'any', claims: { repository: 'acme/billing' }, projectIds: [project.id], secretIds: [secret.id] });
+
+  await go(page, 'Workload identity');
+  await page.getByRole('link', { name: 'ci two', exact: true }).click();
+  await page.getByRole('heading', { name: 'ci two', level: 1 }).waitFor();
+  const edit = page.getByRole('button', { name: 'Edit issuer ci two' });
+  await edit.click();
+  const dialog = page.getByRole('dialog', { name: 'Edit ci two' });
+  assert.equal(await dialog.getByLabel('Audience').inputValue(), AUD, 'the form starts from what is stored');
+  assert.equal(await dialog.getByLabel('Clock leeway (seconds)').inputValue(), String(made.leewaySeconds));
+  // A key set that is not JSON is refused next to its field, linked to it.
+  const jwks = dialog.getByLabel('Replace the pinned key set (JWKS, optional)');
+  await jwks.fill('{"keys": [');
+  await dialog.getByRole('button', { name: 'Save issuer' }).click();
+  await page.locator('#issuer-edit-jwks[aria-invalid="true"]').waitFor();
+  assert.match(await jwks.getAttribute('aria-describedby'), /issuer-edit-jwks-error/);
+  assert.equal((await ok(page, 'GET', `/v1/admin/issuers/${made.id}`)).audience, AUD, 'nothing was sent');
+  await jwks.fill(JSON.stringify(newKey.jwks));
+  await dialog.getByLabel('Audience').fill('signet-billing');
+  await dialog.getByLabel('Clock leeway (seconds)').fill('30');
+  await dialog.getByRole('button', { name: 'Save issuer' }).click();
+  await dialog.waitFor({ state: 'detached' });
+  await page.locator('#status', { hasText: 'Issuer ci two saved' }).waitFor();
+  await page.waitForFunction(() => document.activeElement && document.activeElement.id === 'issuer-edit');
+  assert.match(await page.locator('main').textContent(), /signet-billing/, 'the page shows the new audience');
+  const stored = await ok(page, 'GET', `/v1/admin/issuers/${made.id}`);
+  assert.deepEqual([stored.audience, stored.leewaySeconds, stored.pinned], ['signet-billing', 30, true]);
+
+  // What the edit means for a workload: the old key or the old audience enrolls nothing; a token
+  // signed with the new key for the new audience does.
+  const vaultId = (await ok(page, 'GET', '/v1/admin/vault')).vaultId;
+  const tokenFile = join(server.root, 'token2.jwt');
+  const enroll = (name) => signet(server.home(name), ['--json', 'enroll', '--server', server.url, '--vault', vaultId, '--oidc-token', tokenFile, '--name', name]);
+  const claims = { iss: iss2, sub: 'repo:acme/billing', repository: 'acme/billing' };
+  writeFileSync(tokenFile, mint(oldKey.privateKey, { ...claims, aud: 'signet-billing' }));
+  assert.notEqual((await enroll('old-key')).code, 0, 'the replaced key no longer enrolls');
+  writeFileSync(tokenFile, mint(newKey.privateKey, claims));
+  assert.notEqual((await enroll('old-aud')).code, 0, 'the old audience no longer enrolls');
+  writeFileSync(tokenFile, mint(newKey.privateKey, { ...claims, aud: 'signet-billing' }));
+  const joined = await enroll('new-key');
+  assert.equal(joined.code, 0, joined.stderr);
+  assert.equal(JSON.parse(joined.stdout).status, 'approved');
   assert.deepEqual(page.problems, []);
 });

@@ -9,7 +9,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { startServer, launch, newPage, setupOwner, login, pageFetch, go } from './harness.js';
+import { startServer, launch, newPage, setupOwner, login, pageFetch, go, signet, ok } from './harness.js';
 
 let server;
 let browser;
@@ -223,5 +223,99 @@ test('deleting a project and purging it take its name typed on a button that nam
   await purge.getByLabel('Type scratch to confirm').fill('scratch');
   await purgeButton.click();
   await page.locator('#status', { hasText: 'Purged the project scratch' }).waitFor();
+  assert.deepEqual(page.problems, []);
+});
+
+test('a .env import reads what shells read (CRLF, quotes, export, comments, the last of a repeated name) and never puts a value in the page', async () => {
+  const imports = await ok(page, 'POST', '/v1/admin/projects', { name: 'imports' });
+  const file = join(server.root, 'windows.env');
+  // Written on Windows: CRLF line ends throughout, a name given twice (the later line is the
+  // override), an unclosed quote that must not swallow the lines after it.
+  writeFileSync(file, [
+    '# exported from the old vault',
+    'export API_TOKEN=tok-crlf-1a2b',
+    'DB_PASSWORD="pw with spaces and \\"quotes\\""',
+    "LITERAL='single $not_expanded'",
+    'INLINE=bare-value-77 # a comment after it',
+    'REPEATED=first-value-old',
+    'EMPTY=',
+    'EMPTY_QUOTED=""',
+    'BAD!NAME=value-of-a-bad-name',
+    'BROKEN="broken-value-33',
+    'AFTER_BROKEN=after-broken-55',
+    'REPEATED=second-value-new',
+    '',
+  ].join('\r\n'));
+  await page.goto(`${server.url}/#/secrets/${imports.id}`);
+  await page.getByRole('heading', { name: 'Secrets', level: 1, exact: true }).waitFor();
+  await page.locator('#env-file').setInputFiles(file);
+  const preview = page.locator('#env-preview');
+  const state = async (name, line) => (await preview.locator('tr', { has: page.getByRole('rowheader', { name, exact: true }) })
+    .filter({ has: page.getByRole('cell', { name: String(line), exact: true }) }).textContent());
+  await preview.locator('tr', { hasText: 'API_TOKEN' }).waitFor();
+  for (const name of ['API_TOKEN', 'DB_PASSWORD', 'LITERAL', 'INLINE', 'AFTER_BROKEN']) {
+    assert.match(await preview.locator('tr', { has: page.getByRole('rowheader', { name, exact: true }) }).textContent(), /will be created/, name);
+  }
+  assert.match(await state('REPEATED', 6), /repeated on line 12: the last one counts/);
+  assert.match(await state('REPEATED', 12), /will be created/);
+  assert.match(await state('EMPTY', 7), /empty value/);
+  assert.match(await state('EMPTY_QUOTED', 8), /empty value/);
+  assert.match(await preview.textContent(), /Lines not read: 10 \(a double quote is never closed\)/);
+  assert.match(await state('BAD!NAME', 9), /letters, digits/, 'a bad name is marked, not imported');
+  const VALUES = /tok-crlf|pw with spaces|not_expanded|bare-value|first-value|second-value|after-broken|value-of-a-bad-name|broken-value/;
+  assert.doesNotMatch(await page.content(), VALUES, 'the preview holds names only');
+  await page.getByRole('button', { name: 'Import 6 secrets into imports' }).click();
+  await page.locator('#status', { hasText: 'Imported 6 secrets into imports' }).waitFor();
+  assert.doesNotMatch(await page.content(), VALUES, 'nothing of the file is left in the page');
+  assert.equal(await page.locator('#env-file').inputValue(), '', 'the file is let go');
+
+  // What went in is what a shell would have exported: a machine granted the lot reads it.
+  const secrets = (await ok(page, 'POST', '/v1/admin/secrets/query', { projectId: imports.id })).secrets;
+  assert.deepEqual(secrets.map((x) => x.name).sort(), ['AFTER_BROKEN', 'API_TOKEN', 'DB_PASSWORD', 'INLINE', 'LITERAL', 'REPEATED']);
+  const vault = (await ok(page, 'GET', '/v1/admin/vault')).vaultId;
+  const token = await ok(page, 'POST', '/v1/admin/tokens/enrollment', {
+    name: 'import check', projectIds: [imports.id], secretIds: secrets.map((x) => x.id), maxUses: 1, ttlSecs: 600, machineTtlSecs: 600,
+  });
+  const home = server.home('import-reader');
+  const enrolled = await signet(home, ['enroll', '--server', server.url, '--vault', vault, '--enrollment-token', token.token, '--name', 'import-reader']);
+  assert.equal(enrolled.code, 0, enrolled.stderr);
+  const expect = {
+    API_TOKEN: 'tok-crlf-1a2b', DB_PASSWORD: 'pw with spaces and "quotes"', LITERAL: 'single $not_expanded', INLINE: 'bare-value-77',
+    REPEATED: 'second-value-new', AFTER_BROKEN: 'after-broken-55',
+  };
+  for (const x of secrets) {
+    const got = await signet(home, ['get', x.id]);
+    assert.equal(got.code, 0, got.stderr);
+    assert.equal(JSON.stringify(got.stdout.replace(/\n$/, '')), JSON.stringify(expect[x.name]), `${x.name}: no \\r, no quotes, no comment`);
+  }
+  assert.deepEqual(page.problems, []);
+});
+
+test('a .env file over 1 MiB is refused next to the file field; one just under it is previewed and imported', async () => {
+  const big = await ok(page, 'POST', '/v1/admin/projects', { name: 'big-import' });
+  await page.goto(`${server.url}/#/secrets/${big.id}`);
+  await page.getByRole('heading', { name: 'Secrets', level: 1, exact: true }).waitFor();
+  const over = join(server.root, 'over.env');
+  writeFileSync(over, `HUGE=${'h'.repeat(1024 * 1024)}\n`);
+  await page.locator('#env-file').setInputFiles(over);
+  await page.locator('#env-file[aria-invalid="true"]').waitFor();
+  assert.match(await page.locator('#env-file').getAttribute('aria-describedby'), /env-file-error/);
+  assert.match(await page.locator('#env-file-error').textContent(), /over 1 MiB/);
+  assert.equal(await page.locator('#env-preview tr').count(), 0, 'nothing is previewed');
+
+  // One megabyte: many ordinary lines and one long value (a bundled certificate chain, say).
+  const lines = [];
+  for (let i = 0; lines.join('\n').length < 10_000; i++) lines.push(`KEY_${String(i).padStart(4, '0')}=value-${i}-${'v'.repeat(40)}`);
+  lines.push(`LONG_VALUE=${'L'.repeat(1_000_000 - lines.join('\n').length - 20)}`);
+  const mb = join(server.root, 'one-mb.env');
+  writeFileSync(mb, `${lines.join('\n')}\n`);
+  await page.locator('#env-file').setInputFiles(mb);
+  await page.locator('#env-preview tr', { hasText: 'LONG_VALUE' }).waitFor();
+  assert.equal(await page.locator('#env-file').getAttribute('aria-invalid'), null, 'the refusal of the bigger file is cleared');
+  const count = lines.length;
+  await page.getByRole('button', { name: `Import ${count} secrets into big-import` }).click();
+  await page.locator('#status', { hasText: `Imported ${count} secrets into big-import` }).waitFor({ timeout: 60_000 });
+  assert.equal((await ok(page, 'POST', '/v1/admin/secrets/query', { projectId: big.id })).secrets.length, count);
+  assert.doesNotMatch(await page.content(), /LLLLLLLLLL|value-1-vvvv/, 'no value in the page');
   assert.deepEqual(page.problems, []);
 });

@@ -169,7 +169,7 @@ test('an owner manages providers, mappings and the sign-in policy; a developer c
   const del = page.getByRole('dialog', { name: 'Delete Acme SSO' });
   await del.waitFor();
   await del.getByText('its 1 mapping').waitFor();
-  const confirm = del.getByRole('button', { name: 'Delete provider' });
+  const confirm = del.getByRole('button', { name: 'Delete provider Acme SSO' });
   assert.equal(await confirm.isDisabled(), true);
   await del.getByLabel('Type Acme SSO to confirm').fill('Acme');
   assert.equal(await confirm.isDisabled(), true);

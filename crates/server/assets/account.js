@@ -27,11 +27,11 @@ function ssoCard(sso, reload) {
     h('p', { class: 'muted small' }, 'Identities at your organisation’s sign-in provider that sign you in here.'),
     table('Linked identities', ['Provider', 'Subject', 'Linked', 'Last sign-in', 'Actions'], sso.identities.map((i) => [
       i.providerName, mono(i.subject), when(i.linkedAt), when(i.lastLoginAt),
-      action('Unlink', async () => {
+      action(`Unlink ${i.providerName}`, async () => {
         await api.post(`/v1/admin/account/sso/${api.seg(i.providerId)}/delete`, {});
         await reload();
         announce(`Unlinked from ${i.providerName}.`);
-      }, { cls: 'small danger', confirmText: `Unlink your ${i.providerName} identity? You can no longer sign in with ${i.providerName} until you link it again.` })]),
+      }, { cls: 'small danger', confirmAction: `Unlink ${i.providerName}`, confirmText: `Unlink your ${i.providerName} identity? You can no longer sign in with ${i.providerName} until you link it again.` })]),
     'No linked identities.'),
     linkable.length ? h('div', { class: 'actions top-gap', id: 'sso-link' },
       linkable.map((p) => ssoLink(p, `Link ${p.name}`, 'link', { back: '#/account' }))) : null);
@@ -103,11 +103,11 @@ export async function accountPage() {
       table('Passkeys', ['Name', 'Added', 'Last used', ''], passkeys.map((p) => [p.name, when(p.createdAt), when(p.lastUsedAt),
         h('div', { class: 'actions' },
           button('Rename', () => renameDialog(p, reload), 'small'),
-          action('Remove', async () => {
+          action(`Remove passkey ${p.name}`, async () => {
             await api.post(`/v1/admin/account/passkeys/${api.seg(p.id)}/delete`, {});
             await reload();
             announce(`Passkey ${p.name} removed.`);
-          }, { cls: 'small danger', confirmText: `Remove the passkey ${p.name}?` }))]),
+          }, { cls: 'small danger', confirmAction: `Remove passkey ${p.name}`, confirmText: `Remove the passkey ${p.name}?` }))]),
       'No passkeys yet. A passkey signs you in without a password or code.'),
       h('div', { class: 'top-gap' }, addPasskey)),
     ssoCard(sso, reload),
@@ -122,11 +122,11 @@ export async function accountPage() {
     card('CLI keys', h('p', { class: 'muted small' }, 'Keys made by ', mono('signet login'), ' on your computers.'),
       table('CLI keys', ['Name', 'Key id', 'Created', 'Expires', ''],
         cliKeys.map((k) => [k.name || '—', idCell(k.operatorId, `key id of ${k.name || 'CLI key'}`), when(k.createdAt), when(k.expiresAt),
-          action('Revoke', async () => {
+          action(`Revoke CLI key ${k.name || k.operatorId}`, async () => {
             await api.post(`/v1/admin/account/cli-keys/${api.seg(k.operatorId)}/revoke`, {});
             await reload();
             announce('CLI key revoked.');
-          }, { cls: 'small danger', confirmText: 'Revoke this CLI key? That computer must sign in again.' })]),
+          }, { cls: 'small danger', confirmAction: `Revoke CLI key ${k.name || k.operatorId}`, confirmText: 'Revoke this CLI key? That computer must sign in again.' })]),
         'No CLI keys.')),
     card('Recent sign-ins', table('Sign-ins', ['When', 'From', 'Browser', 'Result'],
       logins.map((l) => [when(l.at), mono(l.ip), h('span', { class: 'small' }, l.userAgent || '—'),

@@ -8,7 +8,7 @@ import {
   h, screen, card, table, when, mono, badge, action, field, announce, button, modal, fieldError,
   clearFieldErrors, filteredTable, idCell, copyButton, explain,
 } from './page.js';
-import { HOW } from './machines.js';
+import { howBadge } from './enrollment.js';
 
 /** Every scope, as `crates/core/src/ai_agent.rs` names it, with what it allows in words. */
 const SCOPES = [
@@ -204,7 +204,7 @@ export async function agentsPage() {
       pending.length ? h('p', { class: 'muted small' },
         'Approve only the host that will run the agent, after comparing the fingerprint it printed. Other pending machines are approved on the Machines page.') : null,
       table('Machines that may be approved as agents', ['Name', 'Hostname', 'How it asked', 'Fingerprint', 'From', 'Asked', 'Actions'],
-        pending.map((m) => [m.name, m.hostname, badge((HOW[m.enrolledVia] || [m.enrolledVia])[0], m.enrolledVia === 'request' ? 'warn' : ''),
+        pending.map((m) => [m.name, m.hostname, howBadge(m),
           h('code', { class: 'fingerprint id' }, m.fingerprint), mono(m.registeredIp), when(m.createdAt),
           approveButton(m, projects, reload)]),
         'No machine is waiting.')) : null,

@@ -3,7 +3,7 @@
 // the server to log in and answers a class of failure, never the database's own message.
 
 import * as api from './api.js';
-import { h, screen, card, mono, action, field, form, announce, idCell, filteredTable } from './page.js';
+import { h, screen, card, mono, action, field, form, announce, idCell, filteredTable, button, modal, fieldError } from './page.js';
 
 const TLS = [['require', 'require'], ['verify-full', 'verify-full'], ['prefer', 'prefer'], ['disable', 'disable (loopback and tests only)']];
 
@@ -62,6 +62,53 @@ function createForm(projects, reload) {
   });
 }
 
+/**
+ * Edits connection `c` in a dialog. The admin password is write-only: left empty, the stored
+ * one is kept, but only for the same server, user and TLS mode (the server refuses to send it
+ * anywhere else, so the form asks for it again before sending).
+ */
+function editConnection(c, reload) {
+  const password = field('Admin password', { name: 'adminPassword', id: 'conn-edit-password', type: 'password', autocomplete: 'new-password' },
+    { hint: 'Empty keeps the stored one. Needed again when the host, port, admin user or TLS changes.' });
+  const tls = field('TLS', { name: 'tlsMode', id: 'conn-edit-tls', options: TLS }, { tag: 'select' });
+  tls.control.value = c.tlsMode;
+  const f = form('stack', [
+    h('p', { class: 'muted small' }, `Project ${c.projectName}.`),
+    field('Name', { name: 'name', id: 'conn-edit-name', required: true, maxlength: 64, autocomplete: 'off', value: c.name }),
+    h('div', { class: 'fieldrow' },
+      field('Host', { name: 'host', id: 'conn-edit-host', required: true, autocomplete: 'off', spellcheck: 'false', value: c.host }),
+      field('Port', { name: 'port', id: 'conn-edit-port', type: 'number', min: 1, max: 65535, required: true, value: String(c.port) })),
+    field('Database', { name: 'database', id: 'conn-edit-database', required: true, autocomplete: 'off', spellcheck: 'false', value: c.database }),
+    field('Admin user', { name: 'adminUser', id: 'conn-edit-user', required: true, autocomplete: 'off', spellcheck: 'false', value: c.adminUser }),
+    password,
+    tls,
+  ], 'Save connection', async (v) => {
+    const body = {
+      name: v.name.trim(), host: v.host.trim(), port: Number(v.port), database: v.database.trim(), adminUser: v.adminUser.trim(), tlsMode: v.tlsMode,
+    };
+    const moved = body.host !== c.host || body.port !== c.port || body.adminUser !== c.adminUser || body.tlsMode !== c.tlsMode;
+    if (v.adminPassword) body.adminPassword = v.adminPassword;
+    else if (moved) {
+      fieldError(password, 'Type the admin password again: the stored one only goes to the server, user and TLS it was given for.');
+      password.control.focus();
+      return;
+    }
+    await api.post(`/v1/admin/projects/${api.seg(c.projectId)}/connections/${api.seg(c.id)}/update`, body);
+    d.close();
+    await reload();
+    announce(`Connection ${body.name} saved.`);
+  }, {
+    fieldsFor: (e) => {
+      const m = String(e.message || '').toLowerCase();
+      for (const [word, name] of [['password', 'adminPassword'], ['host', 'host'], ['port', 'port'], ['database', 'database'], ['admin', 'adminUser'],
+        ['user', 'adminUser'], ['tls', 'tlsMode'], ['name', 'name']]) if (m.includes(word)) return [name];
+      return [];
+    },
+  });
+  const d = modal(`Edit connection ${c.name}`, f, [button('Cancel', () => d.close())], { cls: 'wide' });
+  f.elements.namedItem('name').focus();
+}
+
 export async function connectionsPage() {
   const { projects = [] } = await api.get('/v1/admin/projects');
   const lists = await Promise.all(projects.map((p) => api.get(`/v1/admin/projects/${api.seg(p.id)}/connections`)
@@ -86,6 +133,7 @@ export async function connectionsPage() {
           result.textContent = r.ok ? 'Works.' : `Failed: ${TEST_FAILURE[r.error] || r.error}.`;
           result.className = r.ok ? 'conn-test ok' : 'conn-test error-text';
         }, { cls: 'small' }),
+        button(`Edit connection ${c.name}`, () => editConnection(c, reload), 'small'),
         action(`Delete connection ${c.name}`, async () => {
           await api.post(path(c, 'delete'), {});
           await reload();

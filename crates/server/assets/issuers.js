@@ -6,7 +6,7 @@
 import * as api from './api.js';
 import {
   h, screen, card, table, when, mono, badge, action, field, form, announce, idCell, copyButton,
-  filteredTable, fieldError,
+  filteredTable, fieldError, button, modal,
 } from './page.js';
 
 const GITHUB = 'https://token.actions.githubusercontent.com';
@@ -176,6 +176,53 @@ function addRuleForm(issuer, secretLists, reload) {
   });
 }
 
+/**
+ * Edits an issuer in a dialog: only what changed is sent (`POST …/update` keeps every field
+ * absent). Its URL is its identity, so it is shown, not editable; a pinned key set can be
+ * replaced, a discovered one stays discovered.
+ */
+function editIssuer(issuer, reload) {
+  const fields = [
+    h('dl', { class: 'props' }, h('dt', null, 'Issuer'), h('dd', null, urlCell(issuer.issuer))),
+    field('Name', { name: 'name', id: 'issuer-edit-name', required: true, maxlength: 64, autocomplete: 'off', value: issuer.name }),
+    field('Audience', { name: 'audience', id: 'issuer-edit-audience', required: true, autocomplete: 'off', spellcheck: 'false', value: issuer.audience },
+      { hint: 'The aud its tokens must carry.' }),
+    issuer.pinned ? field('Replace the pinned key set (JWKS, optional)', { name: 'jwks', id: 'issuer-edit-jwks', rows: 3, spellcheck: 'false', class: 'mono' },
+      { tag: 'textarea', hint: 'Empty: the pinned keys stay. Only public keys.' }) : null,
+    h('div', { class: 'fieldrow' },
+      field('Algorithms', { name: 'algorithms', id: 'issuer-edit-algorithms', required: true, autocomplete: 'off', value: issuer.algorithms.join(' ') }),
+      field('Clock leeway (seconds)', { name: 'leeway', id: 'issuer-edit-leeway', type: 'number', required: true, min: 0, max: 300, value: String(issuer.leewaySeconds) })),
+  ];
+  const f = form('stack', fields, 'Save issuer', async (v, el) => {
+    const body = {};
+    if (v.name.trim() !== issuer.name) body.name = v.name.trim();
+    if (v.audience.trim() !== issuer.audience) body.audience = v.audience.trim();
+    const algs = v.algorithms.split(/[\s,]+/).filter(Boolean);
+    if (algs.join(' ') !== issuer.algorithms.join(' ')) body.algorithms = algs;
+    if (Number(v.leeway) !== issuer.leewaySeconds) body.leewaySeconds = Number(v.leeway);
+    if (issuer.pinned && v.jwks.trim()) {
+      try {
+        body.jwks = JSON.parse(v.jwks);
+      } catch {
+        const wrap = el.elements.namedItem('jwks').closest('.field');
+        fieldError(wrap, 'This is not JSON: paste the key set ({"keys": [...]}) as the issuer publishes it.');
+        wrap.control.focus();
+        return;
+      }
+    }
+    if (!Object.keys(body).length) { d.close(); announce('Nothing changed.'); return; }
+    const saved = await api.post(`/v1/admin/issuers/${api.seg(issuer.id)}/update`, body);
+    d.close();
+    await reload();
+    announce(`Issuer ${saved.name || issuer.name} saved.`);
+  }, {
+    fieldsFor: (e) => pick(e, [['audience', 'audience'], ['jwks', 'jwks'], ['key', 'jwks'], ['algorithm', 'algorithms'], ['leeway', 'leeway'],
+      ['name', 'name']]),
+  });
+  const d = modal(`Edit ${issuer.name}`, f, [button('Cancel', () => d.close())], { cls: 'wide' });
+  f.elements.namedItem('name').focus();
+}
+
 async function issuerPage(id) {
   const [issuer, { projects = [] }, vault] = await Promise.all([
     api.get(`/v1/admin/issuers/${api.seg(id)}`),
@@ -219,7 +266,9 @@ async function issuerPage(id) {
       h('dt', null, 'Clock leeway'), h('dd', null, `${issuer.leewaySeconds} s`),
       h('dt', null, 'Id'), h('dd', null, idCell(issuer.id, 'issuer id')),
       h('dt', null, 'Trusted since'), h('dd', null, when(issuer.createdAt))),
-    remove ? h('div', { class: 'actions top-gap' }, remove) : null),
+    may ? h('div', { class: 'actions top-gap' },
+      h('button', { type: 'button', id: 'issuer-edit', on: { click: () => editIssuer(issuer, reload) } }, `Edit issuer ${issuer.name}`),
+      remove) : null),
     card('Rules',
       h('p', { class: 'muted small' }, 'Tried in order; the first whose every claim holds decides. A token that matches none enrolls nothing.'),
       table(`Rules of ${issuer.name}`, ['#', 'Name', 'Claims', 'Projects', 'Secrets', 'Machine lifetime', 'Actions'], issuer.rules.map(ruleRow),

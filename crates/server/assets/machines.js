@@ -3,18 +3,7 @@
 
 import * as api from './api.js';
 import { h, screen, card, table, when, mono, badge, action, field, announce, clear, button, modal, fieldError, filteredTable, idCell, copyButton, fail } from './page.js';
-
-/** How a machine asked to join, in words: a tokenless request deserves the closest look. */
-export const HOW = {
-  request: ['Tokenless request', 'No token vouches for it: anyone who reaches the server can ask. Approve only a fingerprint you got from the machine itself.'],
-  bootstrap: ['Bootstrap token', 'It redeemed a one-use bootstrap token an administrator issued.'],
-  enrollment: ['Enrollment token', 'It joined with an enrollment token (approved at once, within the token\'s limits).'],
-};
-
-function how(m) {
-  const [label, text] = HOW[m.enrolledVia] || [m.enrolledVia, ''];
-  return h('span', { class: 'how', title: text || null }, badge(label, m.enrolledVia === 'request' ? 'warn' : ''));
-}
+import { howBadge as how, howText } from './enrollment.js';
 
 /**
  * Approval of a pending machine. A tokenless request must be approved by typing (or pasting)
@@ -122,8 +111,9 @@ async function machinePage(id) {
   }
   if (manage && m.status === 'approved') {
     lifecycle.push(m.enabled
-      ? action('Disable', async () => { await act(m, 'disable'); await reload(); }, { done: `${m.name} disabled.` })
-      : action('Enable', async () => { await act(m, 'enable'); await reload(); }, { done: `${m.name} enabled.` }));
+      ? action(`Disable ${m.name}`, async () => { await act(m, 'disable'); await reload(); },
+        { done: `${m.name} disabled.`, confirmText: `Disable ${m.name}? It is refused until enabled again.`, confirmAction: `Disable ${m.name}` })
+      : action(`Enable ${m.name}`, async () => { await act(m, 'enable'); await reload(); }, { done: `${m.name} enabled.` }));
   }
   if (manage && m.status !== 'revoked') {
     lifecycle.push(action(`Revoke ${m.name}`, async () => { await act(m, 'revoke'); await reload(); },
@@ -135,7 +125,10 @@ async function machinePage(id) {
   const attachSel = field('Project', { id: 'attach-project', options: detached.map((p) => [p.id, p.name]) }, { tag: 'select' });
   const projectsCard = card('Projects',
     table('Attached projects', ['Project', ''], attached.map((p) => [p.name, !manage ? '' :
-      action('Detach', async () => { await act(m, 'detach', { projectId: p.id }); await reload(); }, { cls: 'small', done: `Detached from ${p.name}.` })]),
+      action(`Detach from ${p.name}`, async () => { await act(m, 'detach', { projectId: p.id }); await reload(); }, {
+        cls: 'small danger', done: `Detached from ${p.name}.`, confirmAction: `Detach ${m.name} from ${p.name}`,
+        confirmText: `Detach ${m.name} from ${p.name}? It can no longer read any of that project\u2019s secrets; its grants there go.`,
+      })]),
     'Not attached to any project.'),
     manage && detached.length ? h('div', { class: 'inline-form' }, attachSel,
       action('Attach', async () => { await act(m, 'attach', { projectId: attachSel.control.value }); await reload(); }, { done: 'Attached.' })) : null);
@@ -176,7 +169,7 @@ async function machinePage(id) {
       h('dt', null, 'Id'), h('dd', null, idCell(m.id, 'machine id')),
       h('dt', null, 'Fingerprint'), h('dd', null, h('code', { class: 'fingerprint id' }, m.fingerprint), ' ', copyFp(m)),
       h('dt', null, 'Kind'), h('dd', null, m.kind, m.expiresAt ? [' · expires ', when(m.expiresAt)] : null),
-      h('dt', null, 'Enrolled via'), h('dd', null, how(m), ' ', h('span', { class: 'muted small' }, (HOW[m.enrolledVia] || [])[1] || '')),
+      h('dt', null, 'Enrolled via'), h('dd', null, how(m), ' ', h('span', { class: 'muted small' }, howText(m.enrolledVia))),
       h('dt', null, 'Registered from'), h('dd', null, mono(m.registeredIp)),
       h('dt', null, 'Allowed sources'), h('dd', null, m.allowedCidrs.length ? m.allowedCidrs.join(', ') : 'any'),
       h('dt', null, 'Created'), h('dd', null, when(m.createdAt))),

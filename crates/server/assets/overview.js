@@ -73,7 +73,9 @@ export async function overviewPage() {
     const steps = [
       ['Create a project', projectList.length > 0, '#/projects'],
       ['Add a secret to it', projectList.length > 0 && await anySecret(projectList), '#/secrets'],
-      ['Enroll a machine', all.length > 0, '#/tokens'],
+      // Approved, not merely asking: anyone who reaches the server can file a tokenless request,
+      // and a machine still waiting (or denied) reads nothing.
+      ['Enroll a machine', all.some((m) => m.status === 'approved'), pending.length ? '#/machines' : '#/tokens'],
     ];
     if (!steps.every(([, done]) => done)) {
       guide = card('Get started',

@@ -7,6 +7,8 @@ import { h, screen, card, table, when, mono, field, form, announce, badge, actio
 // the `v` flag Chromium compiles `pattern` with: `-` and `/` inside a class must be escaped.
 /** A secret name as the dashboard takes it: no spaces (a machine would read `db creds` as DB_CREDS). */
 const NAME_PATTERN = '[A-Za-z0-9_.\\-\\/:@+]{1,255}';
+/** The largest value the server stores, in bytes (crates/core/src/secret.rs `MAX_VALUE_BYTES`). */
+const MAX_VALUE_BYTES = 1024 * 1024 - 4096;
 /** A structured secret's field name. */
 export const FIELD_PATTERN = '[A-Za-z0-9_.\\-]{1,64}';
 /** What the browser says when a field name fails FIELD_PATTERN. */
@@ -455,7 +457,13 @@ export function parseDotenv(text) {
         out += '\n';
         body = lines[++i];
       }
-      if (!closed) { problems.push({ line: lineNo, text: 'a double quote is never closed' }); continue; }
+      if (!closed) {
+        // Only this line is refused: the lines after it are read as lines of their own again,
+        // not silently swallowed as the rest of an unterminated value.
+        problems.push({ line: lineNo, text: 'a double quote is never closed' });
+        i = lineNo - 1;
+        continue;
+      }
       value = out;
     } else if (rest.startsWith("'")) {
       const close = rest.indexOf("'", 1);
@@ -483,14 +491,17 @@ function importEnv(project, existing) {
     if (!f) { preview.replaceChildren(); return; }
     if (f.size > 1024 * 1024) { fieldError(file, 'This file is over 1 MiB; a .env file is much smaller.'); preview.replaceChildren(); return; }
     const { entries, problems } = parseDotenv(await f.text());
-    const seen = new Set();
-    const rows = entries.map((e) => {
+    // A name given twice takes its last value, as `source .env`, Docker Compose and the dotenv
+    // libraries do: a file that overrides a line further down means the override.
+    const last = new Map(entries.map((e, i) => [e.name, i]));
+    const bytes = new TextEncoder();
+    const rows = entries.map((e, i) => {
       let state = 'new';
       if (nameProblem(e.name)) state = nameProblem(e.name);
       else if (taken.has(e.name)) state = 'exists already: skipped';
-      else if (seen.has(e.name)) state = 'repeated: the first one counts';
+      else if (last.get(e.name) !== i) state = `repeated on line ${entries[last.get(e.name)].line}: the last one counts`;
       else if (e.value === '') state = 'empty value: skipped';
-      seen.add(e.name);
+      else if (bytes.encode(e.value).length > MAX_VALUE_BYTES) state = 'value over the server\u2019s limit (1 MiB): skipped';
       if (state === 'new') plan.push(e);
       return [e.name, String(e.line), state === 'new' ? badge('will be created', 'ok') : h('span', { class: 'small' }, state)];
     });

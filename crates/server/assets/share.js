@@ -38,7 +38,7 @@ export async function sharePage() {
     idCell(s.id, 'link id'), badge(s.status, STATUS_KIND[s.status] || ''), when(s.createdAt), when(s.expiresAt),
     s.status === 'pending'
       ? action(`Destroy link ${s.id}`, async () => { await api.post(`/v1/admin/shares/${api.seg(s.id)}/revoke`, {}); await reload(); },
-        { cls: 'small danger', confirmAction: 'Destroy link', done: 'Share link destroyed.', confirmText: 'Destroy this link? Nobody will be able to open it.' })
+        { cls: 'small danger', confirmAction: `Destroy link ${s.id}`, done: 'Share link destroyed.', confirmText: 'Destroy this link? Nobody will be able to open it.' })
       : '',
   ]);
   screen('Share',

@@ -154,13 +154,9 @@ export async function ssoPage() {
     screen('Single sign-on', h('p', { class: 'muted' }, 'Single sign-on is managed by owners.'));
     return;
   }
-  const loading = screen('Single sign-on', h('p', { class: 'muted', role: 'status' }, 'Loading providers\u2026'));
-  loading.setAttribute('aria-busy', 'true');
-  try {
-    await render({});
-  } finally {
-    loading.setAttribute('aria-busy', 'false');
-  }
+  // No interim "Loading" screen: the page before stays, marked busy by the router, until this
+  // one is ready (issue 16, bug 10), as on every other page.
+  await render({});
 }
 
 /**
@@ -300,7 +296,7 @@ function editDialog(p, reload) {
 
 function deleteDialog(p, reload) {
   const typed = field(`Type ${p.name} to confirm`, { name: 'confirm', autocomplete: 'off', id: `sso-delete-confirm-${p.id}` });
-  const del = h('button', { type: 'submit', class: 'danger', disabled: true }, 'Delete provider');
+  const del = h('button', { type: 'submit', class: 'danger', disabled: true }, `Delete provider ${p.name}`);
   const err = h('p', { class: 'error-text', role: 'alert' });
   typed.control.addEventListener('input', () => { del.disabled = typed.control.value !== p.name; });
   const f = h('form', { class: 'stack', novalidate: true },

@@ -150,6 +150,11 @@ const ASSETS: &[(&str, &str, &[u8])] = &[
         "text/javascript; charset=utf-8",
         include_bytes!("../assets/budgets.js"),
     ),
+    (
+        "enrollment.js",
+        "text/javascript; charset=utf-8",
+        include_bytes!("../assets/enrollment.js"),
+    ),
 ];
 
 const INDEX: &[u8] = include_bytes!("../assets/index.html");
