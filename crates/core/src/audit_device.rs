@@ -151,14 +151,14 @@ impl AuditDevices {
                     Ok(Ok(())) => f.next.store(last + 1, Ordering::Relaxed),
                     failed => {
                         f.failures.fetch_add(1, Ordering::Relaxed);
-                        log_device_failure(
-                            f,
-                            now_ms,
-                            failed.err().map_or_else(
-                                || "the device's writer stopped".to_owned(),
-                                |e| e.to_string(),
-                            ),
-                        );
+                        // The device's own error ("No space left on device", a refused
+                        // connection) is what the operator needs; only a writer that panicked
+                        // has none.
+                        let error = match failed {
+                            Ok(Err(e)) => e.to_string(),
+                            _ => "the device's writer stopped".to_owned(),
+                        };
+                        log_device_failure(f, now_ms, error);
                         if f.device.required() {
                             *stalled = true;
                         } else {

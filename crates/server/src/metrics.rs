@@ -57,7 +57,9 @@ pub const PATH: &str = "/metrics";
 const ROUTE_SLOTS: usize = 512;
 
 /// The methods counted by name; any other is `other`.
-const METHODS: [&str; 6] = ["GET", "POST", "PUT", "PATCH", "DELETE", "other"];
+const METHODS: [&str; 8] = [
+    "GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS", "other",
+];
 
 /// The statuses counted by code; any other is `other`.
 const STATUSES: [&str; 26] = [
@@ -192,7 +194,9 @@ fn method_index(m: &Method) -> usize {
         Method::PUT => 2,
         Method::PATCH => 3,
         Method::DELETE => 4,
-        _ => 5,
+        Method::HEAD => 5,
+        Method::OPTIONS => 6,
+        _ => 7,
     }
 }
 
@@ -224,7 +228,7 @@ pub(crate) async fn observe(
     next: Next,
 ) -> Response {
     let started = Instant::now();
-    let method = req.method().clone();
+    let method = method_index(req.method());
     let series = state.routes.series(
         req.extensions()
             .get::<MatchedPath>()
@@ -238,7 +242,7 @@ pub(crate) async fn observe(
         .await;
     let took = started.elapsed();
     let status = resp.status();
-    let at = method_index(&method) * STATUSES.len() + status_index(status);
+    let at = method * STATUSES.len() + status_index(status);
     if let Some(c) = series.requests.get(at) {
         c.fetch_add(1, Ordering::Relaxed);
     }
@@ -248,13 +252,16 @@ pub(crate) async fn observe(
         let (core, _) = Metrics::of(&state.signet);
         core.read(unauthenticated_read(status));
     }
+    // The method as counted, like the route: a client may send any token as a method, and a
+    // made-up one (any length, any text) is `other` in the log as in the scrape.
+    let method = METHODS.get(method).copied().unwrap_or("other");
     // Whole µs as ms, so the line shows 0.327 rather than the float noise of a product.
     #[allow(clippy::cast_precision_loss)]
     let ms = took.as_micros() as f64 / 1000.0;
     match principal {
         Some(p) => tracing::info!(
             target: ACCESS_LOG,
-            %method,
+            method,
             route = &*series.template,
             status = status.as_u16(),
             principal = %p,
@@ -263,7 +270,7 @@ pub(crate) async fn observe(
         ),
         None => tracing::info!(
             target: ACCESS_LOG,
-            %method,
+            method,
             route = &*series.template,
             status = status.as_u16(),
             ms,
@@ -499,7 +506,8 @@ impl Collector for Scrape {
             encode_gauge(
                 &mut enc,
                 "signet_nonces_held",
-                "Request nonces held in memory for replay checks (SQLite).",
+                "Request nonces held for replay checks (SQLite: in memory; PostgreSQL: the shared \
+                 table's rows at the last sweep plus this process's inserts since).",
                 n,
             )?;
         }
@@ -595,7 +603,10 @@ mod tests {
     fn statuses_and_methods_outside_the_lists_are_other() {
         assert_eq!(STATUSES[status_index(StatusCode::IM_A_TEAPOT)], "other");
         assert_eq!(STATUSES[status_index(StatusCode::FORBIDDEN)], "403");
-        assert_eq!(METHODS[method_index(&Method::OPTIONS)], "other");
+        assert_eq!(METHODS[method_index(&Method::OPTIONS)], "OPTIONS");
+        assert_eq!(METHODS[method_index(&Method::TRACE)], "other");
+        let made_up = Method::from_bytes(b"XSECRETLOOKINGTOKEN").unwrap();
+        assert_eq!(METHODS[method_index(&made_up)], "other");
     }
 
     #[test]

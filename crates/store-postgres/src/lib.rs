@@ -275,7 +275,7 @@ impl Instrumented for PgStore {
     }
 
     fn nonces_held(&self) -> Option<u64> {
-        None
+        Some(self.nonce_batcher.held())
     }
 }
 

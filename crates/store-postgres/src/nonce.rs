@@ -24,8 +24,15 @@
 //! statement (and of the pool's acquire and release). Pairs go in sorted, so two replicas'
 //! batches that share pairs (a replay sent to both) lock them in one order and cannot
 //! deadlock; a pair twice in one batch is admitted once, for the first to ask.
+//!
+//! For the metrics scrape the batcher keeps a count of the table's rows without asking the
+//! database: each sweep sets it to what the table holds after the sweep, and every pair this
+//! process inserts adds one. With one replica it is exact; with several, the others' inserts
+//! show from the next sweep (a minute at most).
 
 use std::collections::HashSet;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use async_trait::async_trait;
 use signet_store::{AccessStamp, NonceStore, StoreError, StoreResult};
@@ -51,13 +58,21 @@ struct Pending {
 /// The sending side of the nonce batcher's queue. Dropping it stops the task.
 pub(crate) struct NonceBatcher {
     queue: mpsc::Sender<Pending>,
+    /// The table's rows as of the last sweep, plus the pairs inserted here since.
+    held: Arc<AtomicU64>,
 }
 
 impl NonceBatcher {
     pub(crate) fn spawn(pool: PgPool) -> NonceBatcher {
         let (queue, rx) = mpsc::channel(QUEUE_DEPTH);
-        tokio::spawn(run(pool, rx));
-        NonceBatcher { queue }
+        let held = Arc::new(AtomicU64::new(0));
+        tokio::spawn(run(pool, rx, Arc::clone(&held)));
+        NonceBatcher { queue, held }
+    }
+
+    /// The nonce table's rows, as the module docs count them.
+    pub(crate) fn held(&self) -> u64 {
+        self.held.load(Ordering::Relaxed)
     }
 
     async fn remember(
@@ -83,7 +98,7 @@ impl NonceBatcher {
     }
 }
 
-async fn run(pool: PgPool, mut rx: mpsc::Receiver<Pending>) {
+async fn run(pool: PgPool, mut rx: mpsc::Receiver<Pending>, held: Arc<AtomicU64>) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
     while let Some(first) = rx.recv().await {
         batch.push(first);
@@ -95,6 +110,9 @@ async fn run(pool: PgPool, mut rx: mpsc::Receiver<Pending>) {
         }
         batch.sort_by(|a, b| (&a.principal, &a.nonce).cmp(&(&b.principal, &b.nonce)));
         let mut admitted = insert(&pool, &batch).await;
+        if let Ok((_, inserted)) = &admitted {
+            held.fetch_add(inserted.len() as u64, Ordering::Relaxed);
+        }
         for p in batch.drain(..) {
             let answer = match &mut admitted {
                 // Removed on first use: a pair twice in one batch is new only for the first.
@@ -159,11 +177,21 @@ impl NonceStore for PgStore {
     }
 
     async fn sweep_nonces(&self, now_ms: i64) -> StoreResult<u64> {
-        let done = sqlx::query("DELETE FROM nonces WHERE expires_ms < $1")
-            .bind(now_ms)
-            .execute(self.pool())
-            .await
-            .map_err(db)?;
-        Ok(done.rows_affected())
+        // One statement deletes and counts: both subqueries read the snapshot from before the
+        // delete, so what stays is the table's rows less the deleted ones.
+        let (deleted, before): (i64, i64) = sqlx::query_as(
+            "WITH gone AS (DELETE FROM nonces WHERE expires_ms < $1 RETURNING 1)
+             SELECT (SELECT count(*) FROM gone), (SELECT count(*) FROM nonces)",
+        )
+        .bind(now_ms)
+        .fetch_one(self.pool())
+        .await
+        .map_err(db)?;
+        let deleted = u64::try_from(deleted).unwrap_or(0);
+        let before = u64::try_from(before).unwrap_or(0);
+        self.nonce_batcher()
+            .held
+            .store(before.saturating_sub(deleted), Ordering::Relaxed);
+        Ok(deleted)
     }
 }

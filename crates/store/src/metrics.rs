@@ -134,8 +134,9 @@ pub trait Instrumented {
     fn metrics(&self) -> &StoreMetrics;
     /// The read pool's connections (SQLite: the reader pool; PostgreSQL: the main pool).
     fn pool_use(&self) -> PoolUse;
-    /// Nonces held in memory for replay checks; `None` where the set lives only in the
-    /// database (PostgreSQL), which a scrape does not query.
+    /// Nonces held for replay checks: SQLite's in-memory set, PostgreSQL's shared table as
+    /// counted without a query (its last sweep plus this process's inserts since). `None` for a
+    /// backend that cannot tell.
     fn nonces_held(&self) -> Option<u64>;
 }
 

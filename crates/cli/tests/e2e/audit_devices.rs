@@ -316,7 +316,15 @@ async fn a_required_device_on_a_full_disk_answers_503_without_the_value_and_reco
     let out = f.server.machine(&["get", &f.secret]);
     assert_eq!(out.status.code(), Some(6), "{}", stderr(&out));
     assert!(!stdout(&out).contains("s3cr3t") && !stderr(&out).contains("s3cr3t"));
-    assert!(f.server.log().contains("required audit device failed"));
+    // The log says why, in the operating system's words, so the operator knows to free space.
+    let log = f.server.log();
+    assert!(
+        log.lines()
+            .any(|l| l.contains("required audit device failed")
+                && l.contains("device=\"file\"")
+                && l.contains("No space left on device")),
+        "{log}"
+    );
 
     // Space again: the device reopens its path after a failure, by itself.
     std::fs::remove_file(&link).unwrap();
@@ -394,6 +402,121 @@ async fn a_failing_best_effort_device_only_moves_its_counter() {
     assert_eq!(device_failures(&addr, "copy"), 0);
     let (ok, out, err) = verify(&f.server, &[&file], true);
     assert!(ok, "{out}{err}");
+    let log = f.server.log();
+    assert!(
+        log.lines()
+            .any(|l| l.contains("best-effort audit device failed")
+                && l.contains("device=\"full\"")
+                && l.contains("No space left on device")),
+        "{log}"
+    );
+}
+
+/// A tmpfs of `bytes` mounted on a new folder, unmounted when dropped.
+struct Tmpfs(tempfile::TempDir);
+
+impl Tmpfs {
+    fn mount(bytes: u64) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let out = std::process::Command::new("mount")
+            .args([
+                "-t",
+                "tmpfs",
+                "-o",
+                &format!("size={bytes},mode=0700"),
+                "tmpfs",
+            ])
+            .arg(dir.path())
+            .output()
+            .expect("mount runs");
+        assert!(
+            out.status.success(),
+            "mount a tmpfs: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        Self(dir)
+    }
+
+    fn path(&self) -> &Path {
+        self.0.path()
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount")
+            .args(["-l"])
+            .arg(self.0.path())
+            .status();
+    }
+}
+
+/// The same as the `/dev/full` test on a real file system that fills up: a small tmpfs (so
+/// root only; CI runs as root). A real disk takes part of a write before refusing the rest, so
+/// this also checks that a half-written batch is cut back and the file stays one chain.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_required_device_on_a_real_full_file_system_answers_503_and_recovers() {
+    let uid = std::process::Command::new("id").arg("-u").output().unwrap();
+    if String::from_utf8_lossy(&uid.stdout).trim() != "0" {
+        eprintln!("skipped: mounting a tmpfs needs root (the /dev/full test covers the rest)");
+        return;
+    }
+    let fs = Tmpfs::mount(256 * 1024);
+    let file = fs.path().join("audit.jsonl");
+    let server = server_with_devices(Backend::Sqlite, &format!("file:{}", file.display()), &[]);
+    let f = Fixture::with_server(server);
+    assert_eq!(signed_read(&f).await.0, 200);
+
+    // Fill every free page. The audit file can still grow into the rest of its last page (at
+    // most 4 KiB, a dozen lines): reads are answered until that is used up, then refused.
+    let filler = fs.path().join("filler");
+    {
+        let mut w = std::fs::File::create(&filler).unwrap();
+        let chunk = vec![0u8; 4096];
+        while w.write_all(&chunk).is_ok() {}
+    }
+    let mut answered = 0;
+    loop {
+        let (status, body) = signed_read(&f).await;
+        if status == 503 {
+            assert!(!body.contains(&f.value), "{body}");
+            break;
+        }
+        assert_eq!(status, 200, "{body}");
+        answered += 1;
+        assert!(answered < 40, "reads still answered on a full disk");
+    }
+    // Refused from then on, each without its value.
+    for _ in 0..3 {
+        let (status, body) = signed_read(&f).await;
+        assert_eq!(status, 503, "{body}");
+        assert!(!body.contains(&f.value), "{body}");
+    }
+    let log = f.server.log();
+    assert!(
+        log.lines()
+            .any(|l| l.contains("required audit device failed")
+                && l.contains("No space left on device")),
+        "{log}"
+    );
+    // Every line on the disk is whole: a batch that did not fit was cut back.
+    let text = std::fs::read_to_string(&file).unwrap();
+    assert!(text.ends_with('\n'), "a half line was left behind");
+    let (ok, out, err) = verify(&f.server, &[&file], true);
+    assert!(ok, "{out}{err}");
+
+    // Space again: the next read is answered and the missed records follow, in one chain.
+    std::fs::remove_file(&filler).unwrap();
+    let (status, body) = signed_read(&f).await;
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains(&f.value));
+    let (ok, out, err) = verify(&f.server, &[&file], true);
+    assert!(ok, "{out}{err}");
+    let reads = lines_of(&file)
+        .iter()
+        .filter(|l| l["action"] == "secret_read")
+        .count();
+    assert!(reads >= 6, "{reads} read records");
 }
 
 #[test]

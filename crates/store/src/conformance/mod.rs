@@ -191,6 +191,7 @@ macro_rules! conformance_suite {
                 an_expired_nonce_may_be_reused,
                 sweeping_forgets_only_expired_nonces,
                 concurrent_uses_of_one_nonce_admit_one,
+                the_nonce_count_follows_inserts_and_sweeps,
             }
             operator {
                 operators_round_trip_oldest_first,

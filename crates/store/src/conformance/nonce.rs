@@ -104,3 +104,26 @@ pub async fn concurrent_uses_of_one_nonce_admit_one(store: Arc<dyn Store>) {
     }
     assert_eq!(admitted, 1);
 }
+
+/// The scrape's nonce-set size (`Instrumented::nonces_held`) is known on every backend and
+/// follows what was remembered and swept: a new pair adds one, a replay nothing, a sweep takes
+/// away what it forgot.
+pub async fn the_nonce_count_follows_inserts_and_sweeps(store: Arc<dyn Store>) {
+    let held = |s: &Arc<dyn Store>| s.nonces_held().expect("every backend counts its nonces");
+    let start = held(&store);
+    assert!(store.remember_nonce(MACHINE, "n1", 1_000).await.unwrap());
+    assert!(store.remember_nonce(MACHINE, "n2", 2_000).await.unwrap());
+    assert!(
+        store
+            .remember_nonce(OPERATOR, "n3", FAR_FUTURE)
+            .await
+            .unwrap()
+    );
+    assert_eq!(held(&store), start + 3);
+    assert!(!store.remember_nonce(MACHINE, "n1", 1_000).await.unwrap());
+    assert_eq!(held(&store), start + 3, "a replay is not a new pair");
+    assert_eq!(store.sweep_nonces(1_500).await.unwrap(), 1);
+    assert_eq!(held(&store), start + 2);
+    assert_eq!(store.sweep_nonces(2_500).await.unwrap(), 1);
+    assert_eq!(held(&store), start + 1);
+}
