@@ -157,7 +157,13 @@ impl std::fmt::Debug for RewrappedValue {
 /// the commit. `None` if the data key does not unwrap (the rotation changes nothing and fails
 /// with `Corrupt`).
 #[derive(Clone)]
-pub struct LateRewrap(Arc<dyn Fn(&ProjectKeyedValue) -> Option<Vec<u8>> + Send + Sync>);
+pub struct LateRewrap(Arc<dyn Rewrap>);
+
+/// What [`LateRewrap`] holds: a function from a value to its re-wrapped data key, callable
+/// from the store's writer thread.
+trait Rewrap: Fn(&ProjectKeyedValue) -> Option<Vec<u8>> + Send + Sync {}
+
+impl<F: Fn(&ProjectKeyedValue) -> Option<Vec<u8>> + Send + Sync> Rewrap for F {}
 
 impl LateRewrap {
     /// Wraps `f`.

@@ -76,6 +76,19 @@ impl Target {
         installation(&self.data_dir, self.config.as_deref())
     }
 
+    /// Restarts `s` (same port, so identities stay valid) on this restored store, and checks
+    /// that its audit chain verifies.
+    fn serve(&self, s: &mut TestServer) {
+        s.stop();
+        s.data_dir = self.data_dir.clone();
+        s.config = self.config.clone();
+        let port = s.port;
+        s.spawn(port, &[])
+            .expect("a server starts on the restored store");
+        let verify = s.op_json(&["audit", "verify"]);
+        assert_eq!(verify["ok"], true, "{verify}");
+    }
+
     /// Holds no vault (or no database at all yet).
     fn assert_empty(&self) {
         match &self.db {
@@ -323,15 +336,7 @@ fn backup_and_restore_under_load(backend: Backend) {
 
     // A server on the restored store: the chain verifies, the backed-up machine reads the
     // version that was current at the manifest's head.
-    f.server.stop();
-    f.server.data_dir = target.data_dir.clone();
-    f.server.config = target.config.clone();
-    let port = f.server.port;
-    f.server
-        .spawn(port, &[])
-        .expect("a server starts on the restored store");
-    let verify = f.server.op_json(&["audit", "verify"]);
-    assert_eq!(verify["ok"], true, "{verify}");
+    target.serve(&mut f.server);
     let shown = f.server.op_json(&["secret", "show", &f.secret]);
     let version = shown["version"].as_u64().unwrap();
     let written = written.lock().unwrap().clone();
@@ -456,14 +461,7 @@ fn a_backup_under_a_backup_key_opens_only_with_it(backend: Backend) {
     assert_eq!(restored["verified"], true);
     assert_eq!(restored["manifestId"], manifest["id"]);
 
-    f.server.stop();
-    f.server.data_dir = target.data_dir.clone();
-    f.server.config = target.config.clone();
-    let port = f.server.port;
-    f.server
-        .spawn(port, &[])
-        .expect("a server starts on the restored store");
-    assert_eq!(f.server.op_json(&["audit", "verify"])["ok"], true);
+    target.serve(&mut f.server);
     let out = f.server.machine(&["get", &f.secret]);
     assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(stdout(&out).trim_end(), f.value);

@@ -580,10 +580,6 @@ fn a_pkcs11_sealed_key_opens_only_with_the_token_and_its_pin() {
 
     std::fs::remove_dir_all(hsm.join("tokens")).unwrap();
     std::fs::create_dir(hsm.join("tokens")).unwrap();
-    f.server.env = env
-        .iter()
-        .map(|(k, v)| ((*k).into(), (*v).into()))
-        .collect();
     let log = f.server.spawn(port, &[]).expect_err("no token, no start");
     assert!(log.contains("no PKCS#11 token labelled"), "unclear: {log}");
 }
