@@ -66,7 +66,7 @@ pub struct BackupArgs {
     file: Option<PathBuf>,
     /// Encrypt with this backup key file (64 hex digits, mode 0600; see `signet backup
     /// keygen`) instead of a key derived from the root key.
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, value_name = "FILE", visible_alias = "backup-key")]
     key_file: Option<PathBuf>,
     /// The server's data folder.
     #[arg(long, env = "SIGNET_DATA_DIR")]
@@ -93,7 +93,7 @@ enum BackupCommand {
         #[arg(value_name = "FILE")]
         file: PathBuf,
         /// The backup key file, for a backup made with one.
-        #[arg(long, value_name = "FILE")]
+        #[arg(long, value_name = "FILE", visible_alias = "backup-key")]
         key_file: Option<PathBuf>,
         /// The installation's data folder, for a backup encrypted under its root key.
         #[arg(long, env = "SIGNET_DATA_DIR")]
@@ -112,7 +112,7 @@ pub struct RestoreArgs {
     file: PathBuf,
     /// The backup key file, for a backup made with one (otherwise the key is derived from the
     /// configured root key, which must be the backed-up installation's).
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, value_name = "FILE", visible_alias = "backup-key")]
     key_file: Option<PathBuf>,
     #[command(flatten)]
     installation: Installation,

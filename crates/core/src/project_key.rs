@@ -11,14 +11,20 @@
 //! caches data keys, keyed by the wrapped project key they came from, `crate::read`), so a
 //! replica needs no notice. A write that read the old key just before the rotation committed is
 //! refused by the store (`Conflict::ProjectKeyStale`, a 503 the clients retry) instead of
-//! landing under a deleted key; a write that lands between this service's listing and its
-//! commit makes the store refuse the rotation instead, and it lists again.
+//! landing under a deleted key. A write that lands between this service's listing and its
+//! commit is re-wrapped inside the commit (`signet_store::LateRewrap`), with writers to the
+//! project held for that moment: the work done there is only what landed in the window, so
+//! the rotation converges however hard the project is written (an earlier design listed again
+//! and gave up after 20 rounds of losing that race).
+
+use std::sync::Arc;
 
 use signet_api::audit::AuditAction;
-use signet_crypto::{ProjectKey, RecordAad, RecordKind, SecretAad};
+use signet_crypto::{CryptoError, ProjectKey, RecordAad, RecordKind, SecretAad};
 use signet_proto::ProjectId;
 use signet_store::{
-    Conflict, ProjectKeyReplacement, ProjectKeyedRow, ProjectKeyedValue, ProjectRecord, StoreError,
+    Conflict, LateRewrap, ProjectKeyReplacement, ProjectKeyedRow, ProjectKeyedValue, ProjectRecord,
+    RewrappedValue, StoreError,
 };
 
 use crate::principal::AuthedOperator;
@@ -26,14 +32,15 @@ use crate::role::Permission;
 use crate::root_rotation::Keys;
 use crate::{CoreError, CoreResult};
 
-/// Listings a rotation makes before it gives up on a project whose values keep changing under
-/// it (a 503; the operator tries again).
-const ATTEMPTS: u32 = 20;
+/// Listings a rotation makes before it gives up (a 503; the operator tries again). Writes to
+/// the project never cost one (they are re-wrapped inside the commit); a root key rotation
+/// that makes a new generation current between the listing and the commit does.
+const ATTEMPTS: u32 = 5;
 
-/// A pause between the first listing and its commit, in a test build with the fault point
+/// A pause between each listing and its commit, in a test build with the fault point
 /// `project_key_rotate_pause` armed (`return(MS)`), so end-to-end tests can run two rotations
 /// at once and writes during one (a release build has no fault points).
-fn first_attempt_pause() -> Option<std::time::Duration> {
+fn listing_pause() -> Option<std::time::Duration> {
     fail::fail_point!("project_key_rotate_pause", |ms: Option<String>| {
         ms.and_then(|m| m.parse().ok())
             .map(std::time::Duration::from_millis)
@@ -48,7 +55,8 @@ pub struct ProjectKeyRotation {
     pub project: ProjectId,
     /// The new key's generation.
     pub generation: u32,
-    /// Values re-wrapped under it.
+    /// Values re-wrapped under it: those listed, and those written meanwhile (the audit
+    /// record's `values=`, written before the commit, counts the listed ones only).
     pub rewrapped: u64,
 }
 
@@ -72,7 +80,7 @@ impl Keys {
         let Some(id) = parsed else {
             return Err(cx.deny(op, ACTION, "project=none").await);
         };
-        for attempt in 1..=ATTEMPTS {
+        for _ in 0..ATTEMPTS {
             let Some(current) = cx.store.project(&id).await? else {
                 return Err(cx.deny(op, ACTION, "project=none").await);
             };
@@ -85,9 +93,7 @@ impl Keys {
                 continue;
             }
             let replacement = self.rewrapped(&current, values).await?;
-            if attempt == 1
-                && let Some(pause) = first_attempt_pause()
-            {
+            if let Some(pause) = listing_pause() {
                 tokio::time::sleep(pause).await;
             }
             let detail = format!(
@@ -101,15 +107,17 @@ impl Keys {
                 .replace_project_key(&replacement)
                 .await
             {
-                Ok(()) => {
+                Ok(late) => {
+                    let listed = u64::try_from(replacement.values.len()).unwrap_or(u64::MAX);
                     return Ok(ProjectKeyRotation {
                         project: id,
                         generation: current.key_generation + 1,
-                        rewrapped: u64::try_from(replacement.values.len()).unwrap_or(u64::MAX),
+                        rewrapped: listed.saturating_add(late),
                     });
                 }
-                // A value written after the listing, or a root key rotation made a new
-                // generation current: list and wrap again.
+                // A root key rotation made a new generation current (or, which the store's
+                // late re-wrap rules out, a value is left under another generation): list and
+                // wrap again.
                 Err(StoreError::Conflict(
                     Conflict::ProjectKeyStale | Conflict::RootGenerationStale,
                 )) => {}
@@ -120,67 +128,94 @@ impl Keys {
                 Err(e) => return Err(e.into()),
             }
         }
-        tracing::warn!(project = %id, "project key rotation kept racing writes; gave up");
+        tracing::warn!(project = %id, "project key rotation kept racing root key rotations; gave up");
         Err(CoreError::Unavailable)
     }
 
     /// A new project key for `project`, wrapped under the current root key generation, and
-    /// every value in `values` re-wrapped from the current key to it.
+    /// every value in `values` re-wrapped from the current key to it; the store re-wraps values
+    /// written after the listing with the same two keys.
     async fn rewrapped(
         &self,
         project: &ProjectRecord,
         values: Vec<ProjectKeyedValue>,
     ) -> CoreResult<ProjectKeyReplacement> {
         let cx = &self.cx;
-        let old = cx.project_key(project).await?;
-        let new = ProjectKey::generate().map_err(|_| CoreError::Unavailable)?;
-        let (vault, pid) = (cx.vault.as_str(), project.id.as_str());
+        let mover = Arc::new(Mover {
+            old: cx.project_key(project).await?,
+            new: ProjectKey::generate().map_err(|_| CoreError::Unavailable)?,
+            vault: cx.vault.as_str().to_owned(),
+            project: project.id.clone(),
+        });
         let mut out = Vec::with_capacity(values.len());
-        for v in values {
-            let moved = match &v.row {
-                ProjectKeyedRow::Version {
-                    secret,
-                    version: number,
-                }
-                | ProjectKeyedRow::Pending {
-                    secret,
-                    sealed_for: number,
-                } => {
-                    let aad = SecretAad {
-                        vault,
-                        project: pid,
-                        secret,
-                        version: *number,
-                    };
-                    old.rewrap_data_key(&new, &aad, &v.wrapped_dek)
-                }
-                ProjectKeyedRow::Connection { id } | ProjectKeyedRow::Lease { id } => {
-                    let kind = match v.row {
-                        ProjectKeyedRow::Connection { .. } => RecordKind::ConnectionPassword,
-                        _ => RecordKind::LeasePassword,
-                    };
-                    let aad = RecordAad {
-                        vault,
-                        project: pid,
-                        kind,
-                        id,
-                    };
-                    old.rewrap_record_key(&new, &aad, &v.wrapped_dek)
-                }
-            };
-            let wrapped_dek = moved.map_err(|_| {
-                tracing::error!(project = %project.id, row = ?v.row, "a stored data key failed to unwrap");
-                CoreError::Unavailable
-            })?;
-            out.push(ProjectKeyedValue { wrapped_dek, ..v });
+        for listed in values {
+            let wrapped_dek = mover.rewrap(&listed).ok_or(CoreError::Unavailable)?;
+            out.push(RewrappedValue {
+                listed,
+                wrapped_dek,
+            });
         }
-        let (wrapped_key, root_generation) = cx.wrap_project_key(&project.id, &new).await?;
+        let (wrapped_key, root_generation) = cx.wrap_project_key(&project.id, &mover.new).await?;
+        let late = LateRewrap::new(move |v| mover.rewrap(v));
         Ok(ProjectKeyReplacement {
             project: project.id.clone(),
             from_generation: project.key_generation,
             wrapped_key,
             root_generation,
             values: out,
+            late,
         })
+    }
+}
+
+/// The old and new keys of one rotation, and what a value's AAD binds besides its row.
+struct Mover {
+    old: ProjectKey,
+    new: ProjectKey,
+    vault: String,
+    project: ProjectId,
+}
+
+impl Mover {
+    /// `v`'s data key re-wrapped from the old key to the new one; `None` (logged) if it does
+    /// not unwrap.
+    fn rewrap(&self, v: &ProjectKeyedValue) -> Option<Vec<u8>> {
+        let (vault, pid) = (self.vault.as_str(), self.project.as_str());
+        let moved: Result<Vec<u8>, CryptoError> = match &v.row {
+            ProjectKeyedRow::Version {
+                secret,
+                version: number,
+            }
+            | ProjectKeyedRow::Pending {
+                secret,
+                sealed_for: number,
+            } => {
+                let aad = SecretAad {
+                    vault,
+                    project: pid,
+                    secret,
+                    version: *number,
+                };
+                self.old.rewrap_data_key(&self.new, &aad, &v.wrapped_dek)
+            }
+            ProjectKeyedRow::Connection { id } | ProjectKeyedRow::Lease { id } => {
+                let kind = match v.row {
+                    ProjectKeyedRow::Connection { .. } => RecordKind::ConnectionPassword,
+                    _ => RecordKind::LeasePassword,
+                };
+                let aad = RecordAad {
+                    vault,
+                    project: pid,
+                    kind,
+                    id,
+                };
+                self.old.rewrap_record_key(&self.new, &aad, &v.wrapped_dek)
+            }
+        };
+        moved
+            .map_err(|_| {
+                tracing::error!(project = %self.project, row = ?v.row, "a stored data key failed to unwrap");
+            })
+            .ok()
     }
 }

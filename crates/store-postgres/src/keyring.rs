@@ -12,25 +12,14 @@ use sqlx::postgres::PgRow;
 
 use crate::PgStore;
 use crate::error::db;
-use crate::row::{col, id, small};
+use crate::project::project;
+use crate::row::{col, small};
 
 fn generation(row: &PgRow) -> StoreResult<RootGenerationRecord> {
     Ok(RootGenerationRecord {
         generation: small(row, 0)?,
         sealed: col(row, 1)?,
         created_ms: col(row, 2)?,
-    })
-}
-
-fn project(row: &PgRow) -> StoreResult<ProjectRecord> {
-    Ok(ProjectRecord {
-        id: id(row, 0)?,
-        name: col(row, 1)?,
-        wrapped_key: col(row, 2)?,
-        created_ms: col(row, 3)?,
-        frozen_ms: col(row, 4)?,
-        root_generation: small(row, 5)?,
-        key_generation: small(row, 6)?,
     })
 }
 
@@ -60,69 +49,62 @@ macro_rules! project_key_values {
 
 fn keyed_value(row: &PgRow) -> StoreResult<ProjectKeyedValue> {
     let kind: String = col(row, 0)?;
-    let id: String = col(row, 1)?;
-    let number = small(row, 2)?;
-    let row_of = match kind.as_str() {
-        "version" => ProjectKeyedRow::Version {
-            secret: id,
-            version: number,
-        },
-        "pending" => ProjectKeyedRow::Pending {
-            secret: id,
-            sealed_for: number,
-        },
-        "connection" => ProjectKeyedRow::Connection { id },
-        _ => ProjectKeyedRow::Lease { id },
-    };
     Ok(ProjectKeyedValue {
-        row: row_of,
+        row: ProjectKeyedRow::from_parts(&kind, col(row, 1)?, small(row, 2)?),
         wrapped_dek: col(row, 3)?,
         key_generation: small(row, 4)?,
     })
 }
 
-/// Re-wraps one value's data key, if it is still under generation `from`.
+/// Re-wraps one value's data key to `wrapped_dek`, if it is still under generation `from` and
+/// its data key is still `listed_dek`.
 async fn rewrap_value(
     tx: &mut sqlx::Transaction<'static, sqlx::Postgres>,
-    v: &ProjectKeyedValue,
+    row: &ProjectKeyedRow,
+    listed_dek: &[u8],
+    wrapped_dek: &[u8],
     from: u32,
     to: u32,
 ) -> StoreResult<()> {
-    let (sql, id, number) = match &v.row {
+    let (sql, id, number) = match row {
         ProjectKeyedRow::Version { secret, version } => (
             "UPDATE secret_versions SET wrapped_dek = $1, key_generation = $2
-             WHERE secret_id = $3 AND version = $4 AND key_generation = $5",
+             WHERE secret_id = $3 AND version = $4 AND key_generation = $5
+               AND wrapped_dek = $6",
             secret,
             *version,
         ),
         ProjectKeyedRow::Pending { secret, sealed_for } => (
             "UPDATE managed_secrets SET pending_wrapped_dek = $1, pending_key_generation = $2
              WHERE secret_id = $3 AND pending_sealed_for = $4 AND pending_key_generation = $5
-               AND pending_wrapped_dek IS NOT NULL",
+               AND pending_wrapped_dek = $6",
             secret,
             *sealed_for,
         ),
         ProjectKeyedRow::Connection { id } => (
             "UPDATE db_connections SET password_wrapped_dek = $1, key_generation = $2
-             WHERE id = $3 AND $4 = 0 AND key_generation = $5",
+             WHERE id = $3 AND $4 = 0 AND key_generation = $5
+               AND password_wrapped_dek = $6",
             id,
             0,
         ),
         ProjectKeyedRow::Lease { id } => (
             "UPDATE leases SET password_wrapped_dek = $1, key_generation = $2
-             WHERE id = $3 AND $4 = 0 AND key_generation = $5",
+             WHERE id = $3 AND $4 = 0 AND key_generation = $5
+               AND password_wrapped_dek = $6",
             id,
             0,
         ),
     };
-    // A row that changed or left since the listing matches nothing here; the count of values
-    // left under `from` afterwards decides.
+    // A row that changed or left since the listing matches nothing here; the late pass re-wraps
+    // what it holds now.
     sqlx::query(sql)
-        .bind(v.wrapped_dek.as_slice())
+        .bind(wrapped_dek)
         .bind(i64::from(to))
         .bind(id.as_str())
         .bind(i64::from(number))
         .bind(i64::from(from))
+        .bind(listed_dek)
         .execute(&mut **tx)
         .await
         .map_err(db)
@@ -330,7 +312,7 @@ impl KeyringStore for PgStore {
             .collect()
     }
 
-    async fn replace_project_key(&self, r: &ProjectKeyReplacement) -> StoreResult<()> {
+    async fn replace_project_key(&self, r: &ProjectKeyReplacement) -> StoreResult<u64> {
         let to = r
             .from_generation
             .checked_add(1)
@@ -364,7 +346,45 @@ impl KeyringStore for PgStore {
         .await
         .map_err(db)?;
         for v in &r.values {
-            rewrap_value(&mut tx, v, r.from_generation, to).await?;
+            let l = &v.listed;
+            rewrap_value(
+                &mut tx,
+                &l.row,
+                &l.wrapped_dek,
+                &v.wrapped_dek,
+                r.from_generation,
+                to,
+            )
+            .await?;
+        }
+        // What was written (or changed) after the listing: every writer's trigger waits on the
+        // project's row, locked above, so what committed before the lock is all there is, and
+        // this statement (read committed) sees it.
+        let late = sqlx::query(concat!(
+            "SELECT * FROM (",
+            project_key_values!(),
+            ") AS keyed WHERE key_generation = $2"
+        ))
+        .bind(r.project.as_str())
+        .bind(i64::from(r.from_generation))
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(db)?
+        .iter()
+        .map(keyed_value)
+        .collect::<StoreResult<Vec<_>>>()?;
+        let rewrapped = u64::try_from(late.len()).unwrap_or(u64::MAX);
+        for v in late {
+            let wrapped_dek = r.late.rewrap(&v).ok_or(StoreError::Corrupt)?;
+            rewrap_value(
+                &mut tx,
+                &v.row,
+                &v.wrapped_dek,
+                &wrapped_dek,
+                r.from_generation,
+                to,
+            )
+            .await?;
         }
         let left: i64 = sqlx::query(concat!(
             "SELECT count(*) FROM (",
@@ -382,6 +402,6 @@ impl KeyringStore for PgStore {
             // Dropping `tx` rolls the whole rotation back.
             return Err(StoreError::Conflict(Conflict::ProjectKeyStale));
         }
-        self.commit(tx).await
+        self.commit(tx).await.map(|()| rewrapped)
     }
 }

@@ -10,7 +10,7 @@ use crate::error::db;
 use crate::row::{col, id, small};
 use crate::{PgStore, found};
 
-fn project(row: &PgRow) -> StoreResult<ProjectRecord> {
+pub(crate) fn project(row: &PgRow) -> StoreResult<ProjectRecord> {
     Ok(ProjectRecord {
         id: id(row, 0)?,
         name: col(row, 1)?,

@@ -11,7 +11,8 @@ use signet_store::{
 
 use crate::SqliteStore;
 use crate::error::db;
-use crate::row::{col, id};
+use crate::project::project;
+use crate::row::col;
 use crate::statement::{all, exec};
 
 fn generation(row: &Row<'_>) -> StoreResult<RootGenerationRecord> {
@@ -19,18 +20,6 @@ fn generation(row: &Row<'_>) -> StoreResult<RootGenerationRecord> {
         generation: col(row, 0)?,
         sealed: col(row, 1)?,
         created_ms: col(row, 2)?,
-    })
-}
-
-fn project(row: &Row<'_>) -> StoreResult<ProjectRecord> {
-    Ok(ProjectRecord {
-        id: id(row, 0)?,
-        name: col(row, 1)?,
-        wrapped_key: col(row, 2)?,
-        created_ms: col(row, 3)?,
-        frozen_ms: col(row, 4)?,
-        root_generation: col(row, 5)?,
-        key_generation: col(row, 6)?,
     })
 }
 
@@ -54,59 +43,61 @@ const PROJECT_KEY_VALUES: &str = "
 
 fn keyed_value(row: &Row<'_>) -> StoreResult<ProjectKeyedValue> {
     let kind: String = col(row, 0)?;
-    let id: String = col(row, 1)?;
-    let number: u32 = col(row, 2)?;
-    let row_of = match kind.as_str() {
-        "version" => ProjectKeyedRow::Version {
-            secret: id,
-            version: number,
-        },
-        "pending" => ProjectKeyedRow::Pending {
-            secret: id,
-            sealed_for: number,
-        },
-        "connection" => ProjectKeyedRow::Connection { id },
-        _ => ProjectKeyedRow::Lease { id },
-    };
     Ok(ProjectKeyedValue {
-        row: row_of,
+        row: ProjectKeyedRow::from_parts(&kind, col(row, 1)?, col(row, 2)?),
         wrapped_dek: col(row, 3)?,
         key_generation: col(row, 4)?,
     })
 }
 
-/// Re-wraps one value's data key, if it is still under generation `from`.
-fn rewrap_value(tx: &Connection, v: &ProjectKeyedValue, from: u32, to: u32) -> StoreResult<()> {
-    let (sql, id, number) = match &v.row {
+/// Re-wraps one value's data key to `wrapped_dek`, if it is still under generation `from` and
+/// its data key is still `listed_dek`.
+fn rewrap_value(
+    tx: &Connection,
+    row: &ProjectKeyedRow,
+    listed_dek: &[u8],
+    wrapped_dek: &[u8],
+    from: u32,
+    to: u32,
+) -> StoreResult<()> {
+    let (sql, id, number) = match row {
         ProjectKeyedRow::Version { secret, version } => (
             "UPDATE secret_versions SET wrapped_dek = ?1, key_generation = ?2
-             WHERE secret_id = ?3 AND version = ?4 AND key_generation = ?5",
+             WHERE secret_id = ?3 AND version = ?4 AND key_generation = ?5
+               AND wrapped_dek = ?6",
             secret,
             *version,
         ),
         ProjectKeyedRow::Pending { secret, sealed_for } => (
             "UPDATE managed_secrets SET pending_wrapped_dek = ?1, pending_key_generation = ?2
              WHERE secret_id = ?3 AND pending_sealed_for = ?4 AND pending_key_generation = ?5
-               AND pending_wrapped_dek IS NOT NULL",
+               AND pending_wrapped_dek = ?6",
             secret,
             *sealed_for,
         ),
         ProjectKeyedRow::Connection { id } => (
             "UPDATE db_connections SET password_wrapped_dek = ?1, key_generation = ?2
-             WHERE id = ?3 AND ?4 = 0 AND key_generation = ?5",
+             WHERE id = ?3 AND ?4 = 0 AND key_generation = ?5
+               AND password_wrapped_dek = ?6",
             id,
             0,
         ),
         ProjectKeyedRow::Lease { id } => (
             "UPDATE leases SET password_wrapped_dek = ?1, key_generation = ?2
-             WHERE id = ?3 AND ?4 = 0 AND key_generation = ?5",
+             WHERE id = ?3 AND ?4 = 0 AND key_generation = ?5
+               AND password_wrapped_dek = ?6",
             id,
             0,
         ),
     };
-    // A row that changed or left since the listing matches nothing here; the count of values
-    // left under `from` afterwards decides.
-    exec(tx, sql, params![v.wrapped_dek, to, id, number, from]).map(drop)
+    // A row that changed or left since the listing matches nothing here; the late pass re-wraps
+    // what it holds now.
+    exec(
+        tx,
+        sql,
+        params![wrapped_dek, to, id, number, from, listed_dek],
+    )
+    .map(drop)
 }
 
 /// Checks, inside the writer's transaction for a value wrapped under `generation`, that it is
@@ -265,7 +256,7 @@ impl KeyringStore for SqliteStore {
         self.read(move |c| all(c, PROJECT_KEY_VALUES, [project.as_str()], keyed_value))
     }
 
-    async fn replace_project_key(&self, r: &ProjectKeyReplacement) -> StoreResult<()> {
+    async fn replace_project_key(&self, r: &ProjectKeyReplacement) -> StoreResult<u64> {
         let r = r.clone();
         self.write(move |tx| {
             check_current(tx, r.root_generation)?;
@@ -295,7 +286,40 @@ impl KeyringStore for SqliteStore {
                 params![r.project.as_str(), r.wrapped_key, r.root_generation, to],
             )?;
             for v in &r.values {
-                rewrap_value(tx, v, r.from_generation, to)?;
+                let l = &v.listed;
+                rewrap_value(
+                    tx,
+                    &l.row,
+                    &l.wrapped_dek,
+                    &v.wrapped_dek,
+                    r.from_generation,
+                    to,
+                )?;
+            }
+            // What was written (or changed) after the listing: no other writer runs until this
+            // transaction ends, so wrapping these here is all that is left.
+            let sql = format!("SELECT * FROM ({PROJECT_KEY_VALUES}) WHERE key_generation = ?2");
+            let mut late = Vec::new();
+            {
+                let mut st = tx.prepare(&sql).map_err(db)?;
+                let mut rows = st
+                    .query(params![r.project.as_str(), r.from_generation])
+                    .map_err(db)?;
+                while let Some(row) = rows.next().map_err(db)? {
+                    late.push(keyed_value(row)?);
+                }
+            }
+            let rewrapped = u64::try_from(late.len()).unwrap_or(u64::MAX);
+            for v in late {
+                let wrapped_dek = r.late.rewrap(&v).ok_or(StoreError::Corrupt)?;
+                rewrap_value(
+                    tx,
+                    &v.row,
+                    &v.wrapped_dek,
+                    &wrapped_dek,
+                    r.from_generation,
+                    to,
+                )?;
             }
             let left: i64 = tx
                 .query_row(
@@ -310,7 +334,7 @@ impl KeyringStore for SqliteStore {
                 // Returning the error rolls the whole rotation back.
                 return Err(StoreError::Conflict(Conflict::ProjectKeyStale));
             }
-            Ok(())
+            Ok(rewrapped)
         })
         .await
     }

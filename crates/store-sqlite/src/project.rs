@@ -10,7 +10,7 @@ use crate::row::{col, id};
 use crate::statement::{all, exec, exec_found, one};
 use crate::vault::bump_policy;
 
-fn project(row: &Row<'_>) -> StoreResult<ProjectRecord> {
+pub(crate) fn project(row: &Row<'_>) -> StoreResult<ProjectRecord> {
     Ok(ProjectRecord {
         id: id(row, 0)?,
         name: col(row, 1)?,

@@ -21,6 +21,8 @@
 //! fails with `Conflict::ProjectKeyStale` (the backends' triggers check it, with the project's
 //! row locked on PostgreSQL), so nothing is ever left under a deleted key.
 
+use std::sync::Arc;
+
 use async_trait::async_trait;
 use signet_proto::ProjectId;
 
@@ -85,6 +87,27 @@ pub enum ProjectKeyedRow {
     },
 }
 
+impl ProjectKeyedRow {
+    /// The row a backend's listing names by `kind` (`version`, `pending`, `connection` or
+    /// `lease`), `id` (the secret's for the first two) and `number` (the version, or
+    /// `sealed_for`; 0 for the others). The listings of both backends return these columns.
+    #[must_use]
+    pub fn from_parts(kind: &str, id: String, number: u32) -> Self {
+        match kind {
+            "version" => Self::Version {
+                secret: id,
+                version: number,
+            },
+            "pending" => Self::Pending {
+                secret: id,
+                sealed_for: number,
+            },
+            "connection" => Self::Connection { id },
+            _ => Self::Lease { id },
+        }
+    }
+}
+
 /// One value sealed under a project key: where it is, its data key as wrapped, and the project
 /// key generation that wrapped it.
 #[derive(Clone, PartialEq, Eq)]
@@ -107,8 +130,61 @@ impl std::fmt::Debug for ProjectKeyedValue {
     }
 }
 
-/// A project key rotation, applied whole or not at all.
+/// A listed value and its data key re-wrapped under the new project key.
 #[derive(Clone, PartialEq, Eq)]
+pub struct RewrappedValue {
+    /// The value as listed, its data key as the old key wrapped it: the rotation replaces the
+    /// row's data key only if it is still this one (a row re-sealed since, such as a connection
+    /// given a new password, is re-wrapped late instead, from what it holds then).
+    pub listed: ProjectKeyedValue,
+    /// Its data key re-wrapped under the new key.
+    pub wrapped_dek: Vec<u8>,
+}
+
+impl std::fmt::Debug for RewrappedValue {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RewrappedValue")
+            .field("listed", &self.listed)
+            .field("wrapped_dek", &"***")
+            .finish()
+    }
+}
+
+/// Re-wraps one value's data key from the old project key to the new one. The store calls it
+/// inside the rotation's transaction, with writers to the project held, for each value written
+/// after the listing ([`ProjectKeyReplacement::values`]), so a rotation never races writes: the
+/// values it must wrap there are only those that landed in the window between the listing and
+/// the commit. `None` if the data key does not unwrap (the rotation changes nothing and fails
+/// with `Corrupt`).
+#[derive(Clone)]
+pub struct LateRewrap(Arc<dyn Rewrap>);
+
+/// What [`LateRewrap`] holds: a function from a value to its re-wrapped data key, callable
+/// from the store's writer thread.
+trait Rewrap: Fn(&ProjectKeyedValue) -> Option<Vec<u8>> + Send + Sync {}
+
+impl<F: Fn(&ProjectKeyedValue) -> Option<Vec<u8>> + Send + Sync> Rewrap for F {}
+
+impl LateRewrap {
+    /// Wraps `f`.
+    pub fn new(f: impl Fn(&ProjectKeyedValue) -> Option<Vec<u8>> + Send + Sync + 'static) -> Self {
+        Self(Arc::new(f))
+    }
+
+    /// The data key of `value` re-wrapped under the new key, or `None` if it does not unwrap.
+    pub fn rewrap(&self, value: &ProjectKeyedValue) -> Option<Vec<u8>> {
+        (self.0)(value)
+    }
+}
+
+impl std::fmt::Debug for LateRewrap {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("LateRewrap")
+    }
+}
+
+/// A project key rotation, applied whole or not at all.
+#[derive(Clone)]
 pub struct ProjectKeyReplacement {
     /// The project.
     pub project: ProjectId,
@@ -118,8 +194,10 @@ pub struct ProjectKeyReplacement {
     pub wrapped_key: Vec<u8>,
     /// That root key generation.
     pub root_generation: u32,
-    /// Every value of the project, its data key re-wrapped under the new key.
-    pub values: Vec<ProjectKeyedValue>,
+    /// Every value of the project as listed, with its data key re-wrapped under the new key.
+    pub values: Vec<RewrappedValue>,
+    /// How to re-wrap a value written after the listing.
+    pub late: LateRewrap,
 }
 
 impl std::fmt::Debug for ProjectKeyReplacement {
@@ -170,10 +248,14 @@ pub trait KeyringStore {
     async fn project_key_values(&self, project: &ProjectId) -> StoreResult<Vec<ProjectKeyedValue>>;
     /// Rotates a project key in one transaction: the project's key becomes `wrapped_key`
     /// (generation `from_generation + 1`) and each listed value's data key the one given, if it
-    /// is still under `from_generation`. `NotFound` if the project is not live (or in the
-    /// trash); `Conflict::ProjectKeyRotated` if its key is no longer `from_generation`;
-    /// `Conflict::ProjectKeyStale` (nothing changed) if a value under an older generation is
-    /// left, i.e. one was written after the listing; `Conflict::RootGenerationStale` unless
-    /// `root_generation` is the current root key generation.
-    async fn replace_project_key(&self, replacement: &ProjectKeyReplacement) -> StoreResult<()>;
+    /// is still under `from_generation` with the data key listed. Then, with writers to the project held (one writer at
+    /// a time on SQLite, the project's row locked on PostgreSQL), every value still under
+    /// `from_generation` (written after the listing, or changed since) is re-wrapped by
+    /// `late`, so a rotation converges however many writes land meanwhile. `NotFound` if the
+    /// project is not live (or in the trash); `Conflict::ProjectKeyRotated` if its key is no
+    /// longer `from_generation`; `Corrupt` (nothing changed) if `late` cannot re-wrap a value;
+    /// `Conflict::ProjectKeyStale` (nothing changed) if a value under another generation is
+    /// left even so; `Conflict::RootGenerationStale` unless `root_generation` is the current
+    /// root key generation. Answers how many values `late` re-wrapped.
+    async fn replace_project_key(&self, replacement: &ProjectKeyReplacement) -> StoreResult<u64>;
 }

@@ -60,8 +60,8 @@ pub use connection::{ConnectionRecord, ConnectionStore, TlsMode};
 pub use invite::{InviteRecord, InviteStore};
 pub use issuer::{IssuerRecord, IssuerRuleRecord, IssuerStore, PlatformTokenUse};
 pub use keyring::{
-    KeyringStore, ProjectKeyReplacement, ProjectKeyedRow, ProjectKeyedValue, RootGenerationRecord,
-    RootGenerationUse,
+    KeyringStore, LateRewrap, ProjectKeyReplacement, ProjectKeyedRow, ProjectKeyedValue,
+    RewrappedValue, RootGenerationRecord, RootGenerationUse,
 };
 pub use lease::{LeaseFilter, LeaseRecord, LeaseState, LeaseStore, LeasedSecretRecord};
 pub use machine::{

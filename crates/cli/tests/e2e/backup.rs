@@ -76,6 +76,19 @@ impl Target {
         installation(&self.data_dir, self.config.as_deref())
     }
 
+    /// Restarts `s` (same port, so identities stay valid) on this restored store, and checks
+    /// that its audit chain verifies.
+    fn serve(&self, s: &mut TestServer) {
+        s.stop();
+        s.data_dir = self.data_dir.clone();
+        s.config = self.config.clone();
+        let port = s.port;
+        s.spawn(port, &[])
+            .expect("a server starts on the restored store");
+        let verify = s.op_json(&["audit", "verify"]);
+        assert_eq!(verify["ok"], true, "{verify}");
+    }
+
     /// Holds no vault (or no database at all yet).
     fn assert_empty(&self) {
         match &self.db {
@@ -109,16 +122,10 @@ impl Target {
     }
 }
 
-/// Issue 15 §2: a backup taken while signed reads and secret writes run restores into a new,
-/// empty store; a server started on it verifies its audit chain, serves every secret as it was
-/// at the manifest's audit head to the backed-up machine identity, and its chain is the
-/// manifest's plus the one `backup_restore` record. Damaged files and wrong keys are refused with
-/// the target left empty, and a second restore into the used target is refused.
-fn backup_and_restore_under_load(backend: Backend) {
-    let mut f = Fixture::on(backend);
-    let source = installation(&f.server.data_dir, f.server.config.as_deref());
-    let root_key = match &f.server.config {
-        None => f.server.data_dir.join("root.key"),
+/// The root key file of `s`'s installation: in its data folder, or named by its config.
+fn root_key_file(s: &TestServer) -> PathBuf {
+    match &s.config {
+        None => s.data_dir.join("root.key"),
         Some(config) => {
             let text = std::fs::read_to_string(config).unwrap();
             let line = text
@@ -127,7 +134,18 @@ fn backup_and_restore_under_load(backend: Backend) {
                 .unwrap();
             PathBuf::from(line.split('"').nth(1).unwrap())
         }
-    };
+    }
+}
+
+/// Issue 15 §2: a backup taken while signed reads and secret writes run restores into a new,
+/// empty store; a server started on it verifies its audit chain, serves every secret as it was
+/// at the manifest's audit head to the backed-up machine identity, and its chain is the
+/// manifest's plus the one `backup_restore` record. Damaged files and wrong keys are refused with
+/// the target left empty, and a second restore into the used target is refused.
+fn backup_and_restore_under_load(backend: Backend) {
+    let mut f = Fixture::on(backend);
+    let source = installation(&f.server.data_dir, f.server.config.as_deref());
+    let root_key = root_key_file(&f.server);
 
     // The load: a writer making new versions (remembering each version's value) and a machine
     // reading, until told to stop.
@@ -318,15 +336,7 @@ fn backup_and_restore_under_load(backend: Backend) {
 
     // A server on the restored store: the chain verifies, the backed-up machine reads the
     // version that was current at the manifest's head.
-    f.server.stop();
-    f.server.data_dir = target.data_dir.clone();
-    f.server.config = target.config.clone();
-    let port = f.server.port;
-    f.server
-        .spawn(port, &[])
-        .expect("a server starts on the restored store");
-    let verify = f.server.op_json(&["audit", "verify"]);
-    assert_eq!(verify["ok"], true, "{verify}");
+    target.serve(&mut f.server);
     let shown = f.server.op_json(&["secret", "show", &f.secret]);
     let version = shown["version"].as_u64().unwrap();
     let written = written.lock().unwrap().clone();
@@ -371,3 +381,90 @@ fn backup_and_restore_under_load(backend: Backend) {
 }
 
 every_backend!(fn backup_and_restore_under_load);
+
+/// Issue 15 §2, a backup key instead of the root key: `backup keygen` writes a private key in a
+/// private folder; `backup --backup-key` encrypts under it (the manifest says `backupKey`), so
+/// only that key opens the file: `inspect` checks every chunk with it, a restore with the root
+/// key alone is refused as the wrong key, and so is a key file others could read, each leaving
+/// the target empty. The restore with it verifies, and a server started on the restored store
+/// serves the machine its secret and verifies its chain.
+fn a_backup_under_a_backup_key_opens_only_with_it(backend: Backend) {
+    let mut f = Fixture::on(backend);
+    let source = installation(&f.server.data_dir, f.server.config.as_deref());
+    let root_key = root_key_file(&f.server);
+    let keys = f.server.root.path().join("backup-keys");
+    let key = keys.join("backup.key");
+    let key_arg = key.display().to_string();
+    let out = host(&f.server, &["backup", "keygen", &key_arg], &[]);
+    assert!(out.status.success(), "keygen: {}", stderr(&out));
+    let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!((mode(&key), mode(&keys)), (0o600, 0o700));
+
+    let file = f.server.root.path().join("keyed.signet-backup");
+    let file_arg = file.display().to_string();
+    let out = host(
+        &f.server,
+        &["--json", "backup", &file_arg, "--backup-key", &key_arg],
+        &source,
+    );
+    assert!(out.status.success(), "backup: {}", stderr(&out));
+    let manifest = serde_json::from_slice::<Value>(&out.stdout).unwrap()["manifest"].clone();
+    assert_eq!(manifest["key"]["kind"], "backupKey", "{manifest}");
+    assert!(
+        manifest["auditHead"]["seq"].as_u64().is_some(),
+        "{manifest}"
+    );
+    let bytes = std::fs::read(&file).unwrap();
+    assert!(!String::from_utf8_lossy(&bytes).contains(&f.value));
+
+    let out = host(
+        &f.server,
+        &[
+            "--json",
+            "backup",
+            "inspect",
+            &file_arg,
+            "--backup-key",
+            &key_arg,
+        ],
+        &[],
+    );
+    assert!(out.status.success(), "inspect: {}", stderr(&out));
+    assert_eq!(
+        serde_json::from_slice::<Value>(&out.stdout).unwrap()["verified"],
+        true
+    );
+
+    let target = Target::new(&f.server, backend, "restored", &root_key);
+    let restore = |extra: &[&str]| {
+        let mut args = vec!["--json", "restore", file_arg.as_str()];
+        args.extend_from_slice(extra);
+        host(&f.server, &args, &target.args())
+    };
+    let out = restore(&[]);
+    assert!(!out.status.success(), "restored without its key");
+    assert!(stderr(&out).contains("wrong key"), "{}", stderr(&out));
+    target.assert_empty();
+    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let out = restore(&["--backup-key", &key_arg]);
+    assert!(!out.status.success(), "a key file others can read was used");
+    assert!(
+        stderr(&out).contains("accessible to other users"),
+        "{}",
+        stderr(&out)
+    );
+    target.assert_empty();
+    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let out = restore(&["--backup-key", &key_arg]);
+    assert!(out.status.success(), "restore: {}", stderr(&out));
+    let restored: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(restored["verified"], true);
+    assert_eq!(restored["manifestId"], manifest["id"]);
+
+    target.serve(&mut f.server);
+    let out = f.server.machine(&["get", &f.secret]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(stdout(&out).trim_end(), f.value);
+}
+
+every_backend!(fn a_backup_under_a_backup_key_opens_only_with_it);

@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 use signet_client::{MachineClient, OperatorClient};
 use signet_testkit::postgres::psql;
 
-use crate::harness::{AdminJson, Backend, Fixture, PgDatabase, TestServer, stderr};
+use crate::harness::{AdminJson, Backend, Fixture, PgDatabase, TestServer, every_backend, stderr};
 use crate::keys::{machine_at, op_at, op_json, read, run_load, seed_project};
 use crate::replicas::Replicas;
 use crate::roles::{create_user, login, raw};
@@ -371,3 +371,159 @@ async fn project_key_rotation_under_load_on_sqlite() {
     let count = crate::harness::sqlite_count(f.server.data_dir.join("signet.db"));
     rotate_project_under_load(&mut f, None, &count).await;
 }
+
+/// Writers in the sustained-write scenario, each looping updates of a secret of its own in the
+/// rotated project.
+const WRITERS: usize = 4;
+
+/// What one writer wrote, in order (version 1 first), and what failed.
+struct Written {
+    secret: String,
+    values: Vec<String>,
+    failures: Vec<String>,
+}
+
+/// Updates `secret` with a new value in a loop until `stop`.
+async fn write_until(
+    op: OperatorClient,
+    secret: String,
+    first: String,
+    stop: Arc<AtomicBool>,
+) -> Written {
+    let mut w = Written {
+        secret,
+        values: vec![first],
+        failures: Vec::new(),
+    };
+    let mut n = 1usize;
+    while !stop.load(Ordering::SeqCst) {
+        let value = format!("{}/{n}#", w.secret);
+        match op
+            .request_json(
+                "POST",
+                &format!("/v1/admin/secrets/{}/update", w.secret),
+                Some(&json!({ "value": value })),
+            )
+            .await
+        {
+            Ok(_) => w.values.push(value),
+            Err(e) => w.failures.push(format!("write {n}: {e}")),
+        }
+        n += 1;
+    }
+    w
+}
+
+/// A rotation converges under a sustained write load: several writers update secrets of the
+/// rotated project in a loop from before the rotation to after it, every listing is held long
+/// enough for writes to land before its commit, and the rotation still succeeds at once (the
+/// store re-wraps what landed meanwhile inside the commit; before, each such write sent the
+/// rotation back to list again, and after 20 rounds it answered 503). No write fails, and
+/// every version every writer wrote reads back afterwards.
+async fn project_key_rotation_converges_under_sustained_writes(backend: Backend) {
+    let mut server = TestServer::unstarted_on(backend);
+    server.env = vec![(
+        "FAILPOINTS".to_owned(),
+        "project_key_rotate_pause=return(800)".to_owned(),
+    )];
+    server.spawn(0, &[]).unwrap();
+    let f = Fixture::with_server(server);
+    let op = op_at(&f, &f.server.url);
+    let reader = machine_at(&f, &f.server.url);
+
+    let mut secrets = Vec::new();
+    for i in 0..WRITERS {
+        let first = format!("w{i}/0#");
+        let created = op
+            .request_json(
+                "POST",
+                "/v1/admin/secrets",
+                Some(&json!({ "projectId": f.project, "name": format!("W{i}"), "value": first })),
+            )
+            .await
+            .unwrap();
+        secrets.push((created["id"].as_str().unwrap().to_owned(), first));
+    }
+    let ids: Vec<&str> = secrets.iter().map(|(id, _)| id.as_str()).collect();
+    op.request_json(
+        "POST",
+        &format!("/v1/admin/machines/{}/grant", f.machine),
+        Some(&json!({ "secretIds": ids })),
+    )
+    .await
+    .unwrap();
+
+    let stop = Arc::new(AtomicBool::new(false));
+    let writers: Vec<_> = secrets
+        .iter()
+        .map(|(id, first)| {
+            tokio::spawn(write_until(
+                op_at(&f, &f.server.url),
+                id.clone(),
+                first.clone(),
+                stop.clone(),
+            ))
+        })
+        .collect();
+    // The writers are under way before the rotation lists.
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let home = f.server.operator_home.clone();
+    let p = f.project.clone();
+    let out = tokio::task::spawn_blocking(move || {
+        crate::harness::run(&home, &["--json", "project", "rotate-key", &p])
+    })
+    .await
+    .unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    stop.store(true, Ordering::SeqCst);
+    let mut written = Vec::new();
+    for w in writers {
+        written.push(w.await.unwrap());
+    }
+    assert!(out.status.success(), "rotate-key: {}", stderr(&out));
+    let rotated: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(rotated["generation"], 1, "{rotated}");
+    for w in &written {
+        assert!(w.failures.is_empty(), "{}: {:?}", w.secret, w.failures);
+        assert!(w.values.len() > 2, "{}: {:?}", w.secret, w.values);
+    }
+
+    // Writes landed between the listing and the commit, and the commit re-wrapped them: the
+    // answer counts more values than the listing the audit record names.
+    let audit = op_json(&f, &["audit", "list", "--action", "project_key_rotate"]).await;
+    let records = audit["records"].as_array().unwrap();
+    assert_eq!(records.len(), 1, "one listing, one commit: {audit}");
+    let detail = records[0]["detail"].as_str().unwrap();
+    let listed: u64 = detail
+        .rsplit("values=")
+        .next()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("{detail}"));
+    assert!(
+        rotated["rewrapped"].as_u64().unwrap() > listed,
+        "{rotated} after {detail}"
+    );
+
+    // Every version every writer wrote reads back (each made current by a rollback).
+    for w in &written {
+        for (i, want) in w.values.iter().enumerate() {
+            op.request_json(
+                "POST",
+                &format!("/v1/admin/secrets/{}/rollback", w.secret),
+                Some(&json!({ "version": i + 1 })),
+            )
+            .await
+            .unwrap_or_else(|e| panic!("rollback {} to {}: {e}", w.secret, i + 1));
+            assert_eq!(
+                read(&reader, &w.secret).await.as_deref(),
+                Ok(want.as_str()),
+                "{} version {}",
+                w.secret,
+                i + 1
+            );
+        }
+    }
+    assert_eq!(op_json(&f, &["audit", "verify"]).await["ok"], true);
+}
+
+every_backend!(async fn project_key_rotation_converges_under_sustained_writes);

@@ -481,7 +481,8 @@ fn softhsm_token(dir: &Path, label: &str, pin: &str) -> Option<PathBuf> {
 
 /// `signet unseal seal --pkcs11 --generate-token-key` on a running installation: the key is
 /// made in a fresh SoftHSM2 token, the server starts with the token and the PIN, the machine
-/// reads its secret; a wrong PIN and a deleted token each stop the start.
+/// reads its secret; a wrong PIN, a sealed file naming a key the token lacks and a deleted
+/// token each stop the start.
 #[test]
 fn a_pkcs11_sealed_key_opens_only_with_the_token_and_its_pin() {
     let mut f = Fixture::new();
@@ -556,12 +557,29 @@ fn a_pkcs11_sealed_key_opens_only_with_the_token_and_its_pin() {
     );
     std::fs::write(&f.server.log_path, "").unwrap();
 
-    std::fs::remove_dir_all(hsm.join("tokens")).unwrap();
-    std::fs::create_dir(hsm.join("tokens")).unwrap();
+    // A sealed file naming a key the token does not hold (the wrong file, or a token set up
+    // again): refused by name, and the server does not start.
+    let original = std::fs::read_to_string(&sealed).unwrap();
+    let mut renamed: serde_json::Value = serde_json::from_str(&original).unwrap();
+    renamed["key_label"] = "signet-gone".into();
+    std::fs::write(&sealed, renamed.to_string()).unwrap();
     f.server.env = env
         .iter()
         .map(|(k, v)| ((*k).into(), (*v).into()))
         .collect();
+    let log = f
+        .server
+        .spawn(port, &[])
+        .expect_err("a missing token key is refused");
+    assert!(
+        log.contains("holds no key labelled \"signet-gone\""),
+        "unclear: {log}"
+    );
+    std::fs::write(&sealed, original).unwrap();
+    std::fs::write(&f.server.log_path, "").unwrap();
+
+    std::fs::remove_dir_all(hsm.join("tokens")).unwrap();
+    std::fs::create_dir(hsm.join("tokens")).unwrap();
     let log = f.server.spawn(port, &[]).expect_err("no token, no start");
     assert!(log.contains("no PKCS#11 token labelled"), "unclear: {log}");
 }

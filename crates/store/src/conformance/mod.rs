@@ -156,7 +156,7 @@ macro_rules! conformance_suite {
             project_key {
                 a_project_key_rotation_rewraps_every_kind_of_value,
                 a_second_rotation_from_the_same_generation_loses,
-                a_value_written_after_the_listing_stops_the_rotation,
+                a_value_written_after_the_listing_is_rewrapped_in_the_commit,
                 a_write_under_a_replaced_project_key_is_refused,
             }
             invite {

@@ -1,7 +1,7 @@
 //! Project key rotation (`KeyringStore::project_key_values`, `replace_project_key`): every kind
 //! of value sealed under a project key is listed and re-wrapped in one transaction, a second
-//! rotation from the same generation loses, a value written after the listing makes the
-//! rotation change nothing, and a write under a replaced generation is refused.
+//! rotation from the same generation loses, a value written after the listing is re-wrapped
+//! inside the commit, and a write under a replaced generation is refused.
 
 use std::sync::Arc;
 
@@ -10,9 +10,9 @@ use signet_proto::{LeaseId, ProjectId};
 use super::connection::record;
 use super::fixture::{self, NOW, add_machine, add_project, sealed, version};
 use crate::{
-    Conflict, ConnectionRecord, LeaseRecord, LeaseState, ManagedRecord, PendingRotation,
-    ProjectKeyReplacement, ProjectKeyedRow, ProjectKeyedValue, SecretRecord, Store, StoreError,
-    VersionContent,
+    Conflict, ConnectionRecord, LateRewrap, LeaseRecord, LeaseState, ManagedRecord,
+    PendingRotation, ProjectKeyReplacement, ProjectKeyedRow, ProjectKeyedValue, RewrappedValue,
+    SecretRecord, Store, StoreError, VersionContent,
 };
 
 /// A project with a secret of two sealed versions and a rollback (a pointer, which seals
@@ -104,7 +104,8 @@ fn kinds(values: &[ProjectKeyedValue]) -> Vec<&'static str> {
     k
 }
 
-/// Each value with its data key replaced by `[0xEE; 8]`.
+/// Each value with its data key replaced by `[0xEE; 8]`; a value written after the listing
+/// gets `[0x1A; 8]`.
 fn replacement(
     project: &ProjectId,
     from: u32,
@@ -117,11 +118,12 @@ fn replacement(
         root_generation: 0,
         values: values
             .iter()
-            .map(|v| ProjectKeyedValue {
+            .map(|v| RewrappedValue {
+                listed: v.clone(),
                 wrapped_dek: vec![0xEE; 8],
-                ..v.clone()
             })
             .collect(),
+        late: LateRewrap::new(|_| Some(vec![0x1A; 8])),
     }
 }
 
@@ -203,30 +205,72 @@ pub async fn a_second_rotation_from_the_same_generation_loses(store: Arc<dyn Sto
     );
 }
 
-/// A value written after the listing is not in the replacement: the rotation changes nothing
-/// (`ProjectKeyStale`), and a listing made after it succeeds.
-pub async fn a_value_written_after_the_listing_stops_the_rotation(store: Arc<dyn Store>) {
-    let (p, s, _) = seeded(&store).await;
+/// A value written after the listing is not in the replacement, and a listed one re-sealed
+/// since no longer holds the data key listed: the commit re-wraps both with the replacement's
+/// `late` from what they hold then (the other listed values take the data keys given), so the
+/// rotation lands whatever was written meanwhile and never pairs a ciphertext with another's
+/// data key. A `late` that cannot re-wrap a value makes
+/// the rotation change nothing (`Corrupt`).
+pub async fn a_value_written_after_the_listing_is_rewrapped_in_the_commit(store: Arc<dyn Store>) {
+    let (p, s, c) = seeded(&store).await;
     let listed = store.project_key_values(&p).await.unwrap();
     store
         .append_version(&s.id, 3, &version(sealed(4), NOW + 3))
         .await
         .unwrap();
+    // A listed row re-sealed meanwhile (a connection given a new password): the data key the
+    // listing re-wrapped is no longer the row's, so the commit must not write it there.
+    store
+        .update_connection(&ConnectionRecord {
+            password_wrapped_dek: vec![9; 60],
+            password_ciphertext: vec![8; 40],
+            ..c.clone()
+        })
+        .await
+        .unwrap();
+
+    let mut refusing = replacement(&p, 0, &listed);
+    refusing.late = LateRewrap::new(|_| None);
     assert_eq!(
-        store
-            .replace_project_key(&replacement(&p, 0, &listed))
-            .await,
-        Err(StoreError::Conflict(Conflict::ProjectKeyStale))
+        store.replace_project_key(&refusing).await,
+        Err(StoreError::Corrupt)
     );
-    let project = store.project(&p).await.unwrap().unwrap();
-    assert_eq!(project.key_generation, 0);
+    assert_eq!(store.project(&p).await.unwrap().unwrap().key_generation, 0);
     let unchanged = store.project_key_values(&p).await.unwrap();
     assert!(unchanged.iter().all(|v| v.key_generation == 0));
     assert_eq!(unchanged.len(), listed.len() + 1);
+
     store
-        .replace_project_key(&replacement(&p, 0, &unchanged))
+        .replace_project_key(&replacement(&p, 0, &listed))
         .await
         .unwrap();
+    assert_eq!(store.project(&p).await.unwrap().unwrap().key_generation, 1);
+    let after = store.project_key_values(&p).await.unwrap();
+    assert_eq!(after.len(), listed.len() + 1);
+    assert!(after.iter().all(|v| v.key_generation == 1));
+    let mut late: Vec<&ProjectKeyedRow> = after
+        .iter()
+        .filter(|v| v.wrapped_dek == vec![0x1A; 8])
+        .map(|v| &v.row)
+        .collect();
+    late.sort_by_key(|r| matches!(r, ProjectKeyedRow::Version { .. }));
+    assert_eq!(
+        late,
+        [
+            &ProjectKeyedRow::Connection {
+                id: c.id.as_str().to_owned(),
+            },
+            &ProjectKeyedRow::Version {
+                secret: s.id.as_str().to_owned(),
+                version: 4,
+            }
+        ]
+    );
+    let conn = store.connection(&c.id).await.unwrap().unwrap();
+    assert_eq!(
+        (conn.password_wrapped_dek, conn.password_ciphertext),
+        (vec![0x1A; 8], vec![8; 40])
+    );
 }
 
 /// After a rotation, every write sealed under the replaced generation is refused with
