@@ -5,7 +5,7 @@
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startServer, launch, newPage, setupOwner, login, signet, go, createUser, machineIdentity, ok } from './harness.js';
+import { startServer, launch, newPage, setupOwner, login, enrollMachine, signet, go, createUser, ok } from './harness.js';
 
 let server;
 let browser;
@@ -26,14 +26,7 @@ test('request budgets set from the page hold a real machine to them', async () =
   await login(page, server, owner);
   const project = await ok(page, 'POST', '/v1/admin/projects', { name: 'payments' });
   const secret = await ok(page, 'POST', '/v1/admin/secrets', { projectId: project.id, name: 'DATABASE_URL', value: 'postgres://db/pay' });
-  const { token } = await ok(page, 'POST', '/v1/admin/tokens/bootstrap', {});
-  const home = server.home('machine');
-  const enrolled = await signet(home, ['--json', 'enroll', '--server', server.url, '--token', token, '--name', 'web-1']);
-  assert.equal(enrolled.code, 0, enrolled.stderr);
-  const machine = machineIdentity(home).machineId;
-  await ok(page, 'POST', `/v1/admin/machines/${machine}/approve`, { fingerprint: JSON.parse(enrolled.stdout).fingerprint });
-  await ok(page, 'POST', `/v1/admin/machines/${machine}/attach`, { projectId: project.id });
-  await ok(page, 'POST', `/v1/admin/machines/${machine}/grant`, { secretIds: [secret.id] });
+  const { home, machine } = await enrollMachine(page, server, { projectId: project.id, secretIds: [secret.id] });
 
   await go(page, 'Request budgets');
   assert.match(await page.locator('#budget-default-now').textContent(), /unlimited/);

@@ -5,7 +5,7 @@
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startServer, launch, newPage, setupOwner, login, signet, machineIdentity, freshTotp, ok } from './harness.js';
+import { startServer, launch, newPage, setupOwner, login, enrollMachine, signet, freshTotp, ok } from './harness.js';
 
 let server;
 let browser;
@@ -28,15 +28,7 @@ test('a canary read freezes its project until an admin unfreezes it with a secon
   // A project with an ordinary secret and a machine allowed to read it.
   const project = await ok(page, 'POST', '/v1/admin/projects', { name: 'payments' });
   const plain = await ok(page, 'POST', '/v1/admin/secrets', { projectId: project.id, name: 'DATABASE_URL', value: 'postgres://db/pay' });
-  const { token } = await ok(page, 'POST', '/v1/admin/tokens/bootstrap', {});
-  const home = server.home('machine');
-  const enrolled = await signet(home, ['--json', 'enroll', '--server', server.url, '--token', token, '--name', 'web-1']);
-  assert.equal(enrolled.code, 0, enrolled.stderr);
-  const machine = machineIdentity(home).machineId;
-  const { fingerprint } = JSON.parse(enrolled.stdout);
-  await ok(page, 'POST', `/v1/admin/machines/${machine}/approve`, { fingerprint });
-  await ok(page, 'POST', `/v1/admin/machines/${machine}/attach`, { projectId: project.id });
-  await ok(page, 'POST', `/v1/admin/machines/${machine}/grant`, { secretIds: [plain.id] });
+  const { home, machine } = await enrollMachine(page, server, { projectId: project.id, secretIds: [plain.id] });
 
   // The canary, from the dashboard's form; its row carries the badge and offers no update.
   await page.goto(`${server.url}/#/secrets/${project.id}`);

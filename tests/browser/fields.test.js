@@ -4,7 +4,7 @@
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startServer, launch, newPage, setupOwner, login, signet, machineIdentity, ok } from './harness.js';
+import { startServer, launch, newPage, setupOwner, login, enrollMachine, signet, ok } from './harness.js';
 
 let server;
 let browser;
@@ -29,15 +29,7 @@ test('updating one field of a 3-field secret keeps the other two', async () => {
   const secret = await ok(page, 'POST', '/v1/admin/secrets', {
     projectId: project.id, name: 'db', fields: { host: 'db.internal', user: 'app', pass: 'old-pass' },
   });
-  const { token } = await ok(page, 'POST', '/v1/admin/tokens/bootstrap', {});
-  const home = server.home('machine');
-  const enrolled = await signet(home, ['--json', 'enroll', '--server', server.url, '--token', token, '--name', 'web-1']);
-  assert.equal(enrolled.code, 0, enrolled.stderr);
-  const machine = machineIdentity(home).machineId;
-  const { fingerprint } = JSON.parse(enrolled.stdout);
-  await ok(page, 'POST', `/v1/admin/machines/${machine}/approve`, { fingerprint });
-  await ok(page, 'POST', `/v1/admin/machines/${machine}/attach`, { projectId: project.id });
-  await ok(page, 'POST', `/v1/admin/machines/${machine}/grant`, { secretIds: [secret.id] });
+  const { home, machine } = await enrollMachine(page, server, { projectId: project.id, secretIds: [secret.id] });
 
   // The dashboard's update: it starts from the three current field names, every one kept.
   await page.goto(`${server.url}/#/secrets/${project.id}`);

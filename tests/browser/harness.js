@@ -56,37 +56,58 @@ function postgresConfig(root) {
  */
 export async function startServer({ config = '' } = {}) {
   const root = mkdtempSync(join(tmpdir(), 'signet-browser-'));
-  const port = await freePort();
-  const url = `http://localhost:${port}`;
   const env = { ...process.env, SIGNET_LOG: 'info' };
   delete env.SIGNET_CONFIG;
-  const storage = BACKEND === 'postgres' ? postgresConfig(root) : { args: [], drop: () => {} };
-  if (config) {
-    const file = storage.args[1] ?? join(root, 'signet.toml');
-    const before = storage.args.length ? readFileSync(file, 'utf8') : '';
-    writeFileSync(file, `${before}${config.endsWith('\n') ? config : `${config}\n`}`, { mode: 0o600 });
-    storage.args = ['--config', file];
-  }
-  const child = spawn(BIN, ['server', '--data-dir', join(root, 'data'), '--listen', `127.0.0.1:${port}`, '--api-url', url, ...storage.args], {
-    env,
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
+  let port;
+  let url;
+  let storage;
+  let child;
   let log = '';
   let setupUrl = null;
-  await new Promise((ok, fail) => {
-    const timer = setTimeout(() => fail(new Error(`server did not start:\n${log}`)), 60000);
-    child.stderr.setEncoding('utf8');
-    child.stderr.on('data', (chunk) => {
-      log += chunk;
-      const m = log.match(/(https?:\/\/\S+\/#\/setup\/[A-Za-z0-9_-]+)/);
-      if (m) setupUrl = m[1];
-      if (log.includes('signet: listening on')) {
-        clearTimeout(timer);
-        ok();
-      }
+  // freePort's port was free when it answered, not necessarily when the server binds it (another
+  // file's server, or any outgoing connection, may take it in between); and on a loaded machine
+  // PostgreSQL may not answer the server's first connection within its 2 s. A server that could
+  // not start for either reason is started again, from scratch, on another port.
+  for (let attempt = 1; ; attempt++) {
+    port = await freePort();
+    url = `http://localhost:${port}`;
+    storage = BACKEND === 'postgres' ? postgresConfig(root) : { args: [], drop: () => {} };
+    if (config) {
+      const file = storage.args[1] ?? join(root, 'signet.toml');
+      const before = storage.args.length ? readFileSync(file, 'utf8') : '';
+      writeFileSync(file, `${before}${config.endsWith('\n') ? config : `${config}\n`}`, { mode: 0o600 });
+      storage.args = ['--config', file];
+    }
+    child = spawn(BIN, ['server', '--data-dir', join(root, 'data'), '--listen', `127.0.0.1:${port}`, '--api-url', url, ...storage.args], {
+      env,
+      stdio: ['ignore', 'ignore', 'pipe'],
     });
-    child.on('exit', (code) => { clearTimeout(timer); fail(new Error(`server exited ${code}:\n${log}`)); });
-  });
+    log = '';
+    setupUrl = null;
+    const started = child;
+    try {
+      await new Promise((ok, fail) => {
+        const timer = setTimeout(() => fail(new Error(`server did not start:\n${log}`)), 60000);
+        started.stderr.setEncoding('utf8');
+        started.stderr.on('data', (chunk) => {
+          log += chunk;
+          const m = log.match(/(https?:\/\/\S+\/#\/setup\/[A-Za-z0-9_-]+)/);
+          if (m) setupUrl = m[1];
+          if (log.includes('signet: listening on')) {
+            clearTimeout(timer);
+            ok();
+          }
+        });
+        started.on('exit', (code) => { clearTimeout(timer); fail(new Error(`server exited ${code}:\n${log}`)); });
+      });
+      break;
+    } catch (e) {
+      if (attempt >= 3 || !/Address already in use|postgres did not answer in time/.test(log)) throw e;
+      storage.drop();
+      rmSync(join(root, 'data'), { recursive: true, force: true });
+      if (config && BACKEND !== 'postgres') rmSync(join(root, 'signet.toml'), { force: true });
+    }
+  }
   // The link may come a line or two after the listening line.
   for (let i = 0; i < 40 && !setupUrl; i++) await sleep(50);
   child.removeAllListeners('exit');
@@ -141,6 +162,10 @@ export async function launch() {
 /** A page that fails the test on any uncaught error or CSP violation in the app. */
 export async function newPage(browser, { width = 1280, height = 860 } = {}) {
   const context = await browser.newContext({ viewport: { width, height } });
+  // Playwright's 30 s default for each wait and action is too tight on a loaded 2-core machine
+  // (a debug server hashing a new owner's password and recovery codes beside three other test
+  // files was seen to take longer); 60 s still fails a hung page well inside the file's timeout.
+  context.setDefaultTimeout(60000);
   const page = await context.newPage();
   page.problems = [];
   page.on('pageerror', (e) => page.problems.push(`pageerror: ${e.message}`));
@@ -151,12 +176,19 @@ export async function newPage(browser, { width = 1280, height = 860 } = {}) {
   return page;
 }
 
-/** TOTP codes, never the same step twice for one secret: the server refuses a reused code. */
+/**
+ * TOTP codes, never the same step twice for one secret: the server accepts only a step after the
+ * last it accepted. It also takes the next step's code (one step of clock skew, TOTP_SKEW in
+ * crates/core/src/account.rs), so a second code within one 30 s step is the next step's, at
+ * once; only a third within the step waits for it to turn. (Waiting out the step for every
+ * second code, a sign-in then a step-up, cost a test up to 30 s each time.)
+ */
 const lastStep = new Map();
 export async function freshTotp(secret) {
   for (;;) {
-    const step = Math.floor(Date.now() / 30000);
-    if (lastStep.get(secret) !== step) {
+    const now = Math.floor(Date.now() / 30000);
+    const step = Math.max(now, (lastStep.get(secret) ?? now - 1) + 1);
+    if (step <= now + 1) {
       lastStep.set(secret, step);
       return totp(secret, step * 30000);
     }
@@ -232,6 +264,25 @@ export async function ok(page, method, path, body) {
   const r = await pageFetch(page, method, path, body);
   if (r.status !== 200) throw new Error(`${method} ${path}: expected 200, got ${r.status}: ${r.text}`);
   return r.json;
+}
+
+/**
+ * A real machine for a test: `signet enroll` with a bootstrap token into its own CLI home
+ * (`server.home(home)`), approved by the fingerprint it printed, attached to `projectId` and
+ * granted `secretIds`, all from an owner's signed-in page. Resolves with `{ home, machine }`
+ * (the CLI home to run `signet get` in, and the machine's id).
+ */
+export async function enrollMachine(page, server, { projectId, secretIds, name = 'web-1', home = 'machine' }) {
+  const { token } = await ok(page, 'POST', '/v1/admin/tokens/bootstrap', {});
+  const dir = server.home(home);
+  const enrolled = await signet(dir, ['--json', 'enroll', '--server', server.url, '--token', token, '--name', name]);
+  if (enrolled.code !== 0) throw new Error(`signet enroll exited ${enrolled.code}: ${enrolled.stderr}`);
+  const machine = machineIdentity(dir).machineId;
+  const { fingerprint } = JSON.parse(enrolled.stdout);
+  await ok(page, 'POST', `/v1/admin/machines/${machine}/approve`, { fingerprint });
+  await ok(page, 'POST', `/v1/admin/machines/${machine}/attach`, { projectId });
+  await ok(page, 'POST', `/v1/admin/machines/${machine}/grant`, { secretIds });
+  return { home: dir, machine };
 }
 
 /** Whether the server has a route yet (the backend lands in parts): anything but 404/405. */

@@ -6,7 +6,7 @@
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startServer, launch, newPage, setupOwner, login, signet, go, createUser, freshTotp, machineIdentity, ok } from './harness.js';
+import { startServer, launch, newPage, setupOwner, login, enrollMachine, signet, go, createUser, freshTotp, ok } from './harness.js';
 import { operatorLogin } from './operator.js';
 
 let server;
@@ -34,14 +34,7 @@ test('the owner rotates the root key from the page, with a step-up and progress,
   await ok(page, 'POST', '/v1/admin/projects', { name: 'billing' });
   await ok(page, 'POST', '/v1/admin/projects', { name: 'search' });
   const secret = await ok(page, 'POST', '/v1/admin/secrets', { projectId: project.id, name: 'DATABASE_URL', value: 'postgres://db/pay' });
-  const { token } = await ok(page, 'POST', '/v1/admin/tokens/bootstrap', {});
-  const home = server.home('machine');
-  const enrolled = await signet(home, ['--json', 'enroll', '--server', server.url, '--token', token, '--name', 'web-1']);
-  assert.equal(enrolled.code, 0, enrolled.stderr);
-  const machine = machineIdentity(home).machineId;
-  await ok(page, 'POST', `/v1/admin/machines/${machine}/approve`, { fingerprint: JSON.parse(enrolled.stdout).fingerprint });
-  await ok(page, 'POST', `/v1/admin/machines/${machine}/attach`, { projectId: project.id });
-  await ok(page, 'POST', `/v1/admin/machines/${machine}/grant`, { secretIds: [secret.id] });
+  const { home, machine } = await enrollMachine(page, server, { projectId: project.id, secretIds: [secret.id] });
   const before = await ok(page, 'GET', '/v1/admin/keys/root');
   assert.equal(before.generations.length, 1, JSON.stringify(before));
   const keys = before.generations[0].projectKeys;

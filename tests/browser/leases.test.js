@@ -7,7 +7,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { startServer, launch, newPage, setupOwner, login, signet, machineIdentity, go, ok } from './harness.js';
+import { startServer, launch, newPage, setupOwner, login, enrollMachine, signet, go, ok } from './harness.js';
 
 const PG_ADMIN = process.env.SIGNET_TEST_PG_URL || 'postgres://postgres@127.0.0.1:5432/test';
 const BASE = PG_ADMIN.slice(0, PG_ADMIN.lastIndexOf('/'));
@@ -64,15 +64,7 @@ test('a lease minted by a machine is renewed and revoked from the Leases page', 
   const secretId = (await created.textContent()).match(/sk_[A-Za-z0-9]{10}/)[0];
 
   // A machine reads it: a role is minted and logs in.
-  const { token } = await ok(page, 'POST', '/v1/admin/tokens/bootstrap', {});
-  const home = server.home('machine');
-  const enrolled = await signet(home, ['--json', 'enroll', '--server', server.url, '--token', token, '--name', 'web-1']);
-  assert.equal(enrolled.code, 0, enrolled.stderr);
-  const machine = machineIdentity(home).machineId;
-  const { fingerprint } = JSON.parse(enrolled.stdout);
-  await ok(page, 'POST', `/v1/admin/machines/${machine}/approve`, { fingerprint });
-  await ok(page, 'POST', `/v1/admin/machines/${machine}/attach`, { projectId: project.id });
-  await ok(page, 'POST', `/v1/admin/machines/${machine}/grant`, { secretIds: [secretId] });
+  const { home, machine } = await enrollMachine(page, server, { projectId: project.id, secretIds: [secretId] });
   const read = await signet(home, ['get', secretId]);
   assert.equal(read.code, 0, read.stderr);
   const creds = JSON.parse(read.stdout);

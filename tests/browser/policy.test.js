@@ -4,7 +4,7 @@
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startServer, launch, newPage, setupOwner, login, signet, pageFetch, machineIdentity, go, ok } from './harness.js';
+import { startServer, launch, newPage, setupOwner, login, enrollMachine, signet, pageFetch, go, ok } from './harness.js';
 
 let server;
 let browser;
@@ -29,15 +29,7 @@ test('a window policy made in the dashboard refuses a signed read outside it, an
 
   const project = await ok(page, 'POST', '/v1/admin/projects', { name: 'payments' });
   const secret = await ok(page, 'POST', '/v1/admin/secrets', { projectId: project.id, name: 'DATABASE_URL', value: 'postgres://db' });
-  const { token } = await ok(page, 'POST', '/v1/admin/tokens/bootstrap', {});
-  const home = server.home('machine');
-  const enrolled = await signet(home, ['--json', 'enroll', '--server', server.url, '--token', token, '--name', 'web-1']);
-  assert.equal(enrolled.code, 0, enrolled.stderr);
-  const machine = machineIdentity(home).machineId;
-  const { fingerprint } = JSON.parse(enrolled.stdout);
-  await ok(page, 'POST', `/v1/admin/machines/${machine}/approve`, { fingerprint });
-  await ok(page, 'POST', `/v1/admin/machines/${machine}/attach`, { projectId: project.id });
-  await ok(page, 'POST', `/v1/admin/machines/${machine}/grant`, { secretIds: [secret.id] });
+  const { home, machine } = await enrollMachine(page, server, { projectId: project.id, secretIds: [secret.id] });
   const before = await signet(home, ['get', secret.id]);
   assert.equal(before.code, 0, before.stderr);
   assert.equal(before.stdout.trimEnd(), 'postgres://db');

@@ -4,7 +4,7 @@
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startServer, launch, newPage, setupOwner, login, signet, machineIdentity, go, ok } from './harness.js';
+import { startServer, launch, newPage, setupOwner, login, enrollMachine, signet, go, ok } from './harness.js';
 
 let server;
 let browser;
@@ -27,15 +27,7 @@ test('a secret deleted in the dashboard is restored from the Trash page', async 
   // A project, a secret and a machine allowed to read it, through the admin API.
   const project = await ok(page, 'POST', '/v1/admin/projects', { name: 'payments' });
   const secret = await ok(page, 'POST', '/v1/admin/secrets', { projectId: project.id, name: 'STRIPE_KEY', value: 'sk-live-1' });
-  const { token } = await ok(page, 'POST', '/v1/admin/tokens/bootstrap', {});
-  const home = server.home('machine');
-  const enrolled = await signet(home, ['--json', 'enroll', '--server', server.url, '--token', token, '--name', 'web-1']);
-  assert.equal(enrolled.code, 0, enrolled.stderr);
-  const machine = machineIdentity(home).machineId;
-  const { fingerprint } = JSON.parse(enrolled.stdout);
-  await ok(page, 'POST', `/v1/admin/machines/${machine}/approve`, { fingerprint });
-  await ok(page, 'POST', `/v1/admin/machines/${machine}/attach`, { projectId: project.id });
-  await ok(page, 'POST', `/v1/admin/machines/${machine}/grant`, { secretIds: [secret.id] });
+  const { home } = await enrollMachine(page, server, { projectId: project.id, secretIds: [secret.id] });
   const read = () => signet(home, ['get', secret.id]);
   assert.equal((await read()).stdout.trimEnd(), 'sk-live-1');
 
