@@ -173,6 +173,7 @@ def test_the_scrape_parses_and_moves_with_reads(server):
         "signet_store_backend": "gauge",
         "signet_store_group_commit_size": "histogram",
         "signet_store_commit_duration_seconds": "histogram",
+        "signet_store_fsync_duration_seconds": "histogram",
         "signet_store_checkpoint_duration_seconds": "histogram",
         "signet_store_pool_connections": "gauge",
         "signet_store_pool_busy_connections": "gauge",

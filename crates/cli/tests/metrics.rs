@@ -282,6 +282,11 @@ async fn scrape_moves_with_reads_denials_and_sign_ins(backend: Backend) {
     );
     assert!(value(&after, "signet_store_group_commit_size_count") > 0.0);
     assert!(value(&after, "signet_store_commit_duration_seconds_count") > 0.0);
+    // Every group commit has one durable step, timed apart (a commit may be under way while
+    // the scrape reads the two, so they may differ by one).
+    let syncs = value(&after, "signet_store_fsync_duration_seconds_count");
+    let commits = value(&after, "signet_store_commit_duration_seconds_count");
+    assert!(syncs > 0.0 && (syncs - commits).abs() <= 1.0, "{syncs} vs {commits}");
     assert!(value(&after, "signet_store_pool_connections") >= 1.0);
     let name = match backend {
         Backend::Sqlite => "sqlite",

@@ -483,6 +483,14 @@ impl Collector for Scrape {
         )?;
         encode_histogram(
             &mut enc,
+            "signet_store_fsync_duration",
+            "Time of the durable step of each group commit: SQLite's COMMIT (WAL write and fsync); PostgreSQL's journal write, whose commit waits for the WAL flush.",
+            Some(&Unit::Seconds),
+            &sm.sync_micros,
+            MICROS,
+        )?;
+        encode_histogram(
+            &mut enc,
             "signet_store_checkpoint_duration",
             "Time per SQLite WAL checkpoint (none on PostgreSQL).",
             Some(&Unit::Seconds),
