@@ -35,6 +35,7 @@ pub mod alert;
 pub mod audit;
 pub mod budget;
 pub mod canary;
+pub mod census;
 pub mod connection;
 pub mod fixture;
 pub mod invite;
@@ -322,6 +323,9 @@ macro_rules! conformance_suite {
                 vault_settings_change,
                 enrollment_proof_requirement_changes,
                 every_policy_write_advances_the_stamp,
+            }
+            census {
+                live_counts_follow_sessions_keys_and_leases,
             }
             ;
             // Bodies that take two fresh stores: (source, target).
