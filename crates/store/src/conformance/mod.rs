@@ -454,6 +454,7 @@ mod tests {
             ("user", include_str!("user.rs")),
             ("stamp", include_str!("stamp.rs")),
             ("vault", include_str!("vault.rs")),
+            ("census", include_str!("census.rs")),
         ];
         let mut names = Vec::new();
         for (module, src) in sources {
