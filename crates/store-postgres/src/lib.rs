@@ -289,10 +289,11 @@ impl Instrumented for PgStore {
         let counted = sqlx::query(
             "SELECT
                  (SELECT COUNT(*) FROM sessions
-                  WHERE revoked_ms IS NULL AND expires_ms > $1 AND last_seen_ms > $2),
+                  WHERE revoked_ms IS NULL AND expires_ms > $1 AND last_seen_ms > $2
+                    AND user_id IN (SELECT id FROM users WHERE status = 'active')),
                  (SELECT COUNT(*) FROM operators
-                  WHERE user_id IS NOT NULL AND NOT disabled
-                    AND (expires_ms IS NULL OR expires_ms > $1)),
+                  WHERE user_id IN (SELECT id FROM users WHERE status = 'active')
+                    AND NOT disabled AND (expires_ms IS NULL OR expires_ms > $1)),
                  (SELECT COUNT(*) FROM leases WHERE state = 'active' AND expires_ms > $1)",
         )
         .bind(now_ms)

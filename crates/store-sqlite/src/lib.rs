@@ -268,10 +268,11 @@ impl Instrumented for SqliteStore {
                 c,
                 "SELECT
                      (SELECT COUNT(*) FROM sessions
-                      WHERE revoked_ms IS NULL AND expires_ms > ?1 AND last_seen_ms > ?2),
+                      WHERE revoked_ms IS NULL AND expires_ms > ?1 AND last_seen_ms > ?2
+                        AND user_id IN (SELECT id FROM users WHERE status = 'active')),
                      (SELECT COUNT(*) FROM operators
-                      WHERE user_id IS NOT NULL AND disabled = 0
-                        AND (expires_ms IS NULL OR expires_ms > ?1)),
+                      WHERE user_id IN (SELECT id FROM users WHERE status = 'active')
+                        AND disabled = 0 AND (expires_ms IS NULL OR expires_ms > ?1)),
                      (SELECT COUNT(*) FROM leases WHERE state = 'active' AND expires_ms > ?1)",
                 rusqlite::params![now_ms, seen_after_ms],
                 |r| {

@@ -134,10 +134,12 @@ pub struct PoolUse {
 /// for the scrape's gauges. One statement counts all three, so they come from one snapshot.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct LiveCounts {
-    /// Browser sessions neither revoked, nor past their absolute end, nor idle.
+    /// Browser sessions of active users neither revoked, nor past their absolute end, nor idle.
     pub browser_sessions: u64,
-    /// CLI keys (operator keys a user made by signing in: `user_id` set) neither disabled nor
-    /// expired. The headless `signet operator init` key is no sign-in and is not counted.
+    /// CLI keys (operator keys a user made by signing in: `user_id` set) of active users,
+    /// neither disabled nor expired. The headless `signet operator init` key is no sign-in and
+    /// is not counted; a suspended user's keys and sessions authenticate nothing and are not
+    /// either.
     pub cli_keys: u64,
     /// Leases `active` and not yet expired (a lease past its expiry that the reaper has not
     /// reached yet no longer counts; one being revoked does not either).
@@ -159,9 +161,10 @@ pub trait Instrumented {
     /// counted without a query (its last sweep plus this process's inserts since). `None` for a
     /// backend that cannot tell.
     fn nonces_held(&self) -> Option<u64>;
-    /// Counts what is live at `now_ms`: browser sessions not revoked, with `expires_ms` after
-    /// `now_ms` and `last_seen_ms` after `seen_after_ms` (idle expiry is the caller's rule,
-    /// given as that bound); CLI keys enabled with no expiry or one after `now_ms`; leases
+    /// Counts what is live at `now_ms`: browser sessions of active users, not revoked, with
+    /// `expires_ms` after `now_ms` and `last_seen_ms` after `seen_after_ms` (idle expiry is the
+    /// caller's rule, given as that bound); keys of active users, enabled, with no expiry or
+    /// one after `now_ms`; leases
     /// `active` with `expires_ms` after `now_ms`. A query over the whole store: never run it in
     /// a scrape (the server refreshes these in the background and the scrape reads the last).
     async fn live_counts(&self, now_ms: i64, seen_after_ms: i64) -> StoreResult<LiveCounts>;

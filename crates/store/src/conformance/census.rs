@@ -49,9 +49,9 @@ fn lease(secret: &SecretId, project: &ProjectId, expires_ms: i64) -> LeaseRecord
     }
 }
 
-/// A fresh store counts nothing. Then only what is live at `now` counts: a session neither
-/// revoked, expired nor idle (last seen at or before the bound); a key a user signed in with,
-/// enabled and unexpired (not the headless key); a lease `active` and unexpired (not one being
+/// A fresh store counts nothing. Then only what is live at `now` counts: a session of an active
+/// user neither revoked, expired nor idle (last seen at or before the bound); a key an active
+/// user signed in with, enabled and unexpired (not the headless key, not a suspended user's); a lease `active` and unexpired (not one being
 /// revoked, revoked, or past its expiry). The counts follow the clock given and the changes.
 pub async fn live_counts_follow_sessions_keys_and_leases(store: Arc<dyn Store>) {
     let seen_after = NOW - HOUR / 2;
@@ -94,6 +94,22 @@ pub async fn live_counts_follow_sessions_keys_and_leases(store: Arc<dyn Store>) 
         .await
         .unwrap();
     store.disable_operator(&off.id).await.unwrap();
+    // A suspended user's session and key authenticate nothing: not counted.
+    let bob = fixture::user("bob", NOW - HOUR);
+    store.insert_user(&bob).await.unwrap();
+    store
+        .insert_session(&session(&bob.id, NOW - 60_000, NOW + HOUR))
+        .await
+        .unwrap();
+    store
+        .insert_operator(&OperatorRecord {
+            user_id: Some(bob.id),
+            expires_ms: Some(NOW + HOUR),
+            ..fixture::operator("bobs", NOW - HOUR)
+        })
+        .await
+        .unwrap();
+    store.set_user_active(&bob.id, false).await.unwrap();
 
     let p = add_project(&store, "p").await;
     let s = add_secret(&store, &p.id, "s").await;
