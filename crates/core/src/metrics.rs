@@ -248,4 +248,19 @@ mod tests {
             ReadOutcome::Frozen
         );
     }
+
+    #[test]
+    fn live_counts_are_unknown_until_the_first_and_then_the_last() {
+        let m = Metrics::default();
+        assert_eq!(m.live(), None, "no zero is made up before a count");
+        let first = LiveCounts {
+            browser_sessions: 3,
+            cli_keys: 2,
+            leases: 1,
+        };
+        m.set_live(first, 1_000);
+        assert_eq!(m.live(), Some((first, 1_000)));
+        m.set_live(LiveCounts::default(), 2_000);
+        assert_eq!(m.live(), Some((LiveCounts::default(), 2_000)));
+    }
 }
