@@ -2,9 +2,10 @@
 metrics listener from its config file (`metrics_listen`), signed reads made here (answered,
 refused, unauthenticated), then the scrape parsed by the official Prometheus client's text
 parser (Prometheus text format) and by its stricter OpenMetrics parser (OpenMetrics, asked for
-with `Accept`). Checks the families, their types and label sets, and that the counters moved
-by what was done. Every test runs on SQLite and again on a fresh database on the PostgreSQL at
-$SIGNET_TEST_PG_URL (default postgres://postgres@127.0.0.1:5432/test), dropped afterwards."""
+with `Accept`). Checks the families, their types and label sets (the gauges of live sessions and
+leases included), and that the counters moved by what was done. Every test runs on SQLite and
+again on a fresh database on the PostgreSQL at $SIGNET_TEST_PG_URL (default
+postgres://postgres@127.0.0.1:5432/test), dropped afterwards."""
 
 import base64
 import hashlib
@@ -178,6 +179,8 @@ def test_the_scrape_parses_and_moves_with_reads(server):
         "signet_store_pool_connections": "gauge",
         "signet_store_pool_busy_connections": "gauge",
         "signet_nonces_held": "gauge",
+        "signet_sessions_active": "gauge",
+        "signet_leases_active": "gauge",
     }
     for name, typ in expected.items():
         assert name in after, f"{name} missing"
@@ -193,6 +196,10 @@ def test_the_scrape_parses_and_moves_with_reads(server):
     assert {s.labels["outcome"] for s in after["signet_secret_reads"].samples} == OUTCOMES
     assert {s.labels["kind"] for s in after["signet_sign_ins"].samples} == {"browser", "cli"}
     assert [s.labels for s in after["signet_store_backend"].samples] == [{"backend": server.backend}]
+    # What is live in the store, counted as the server starts and every 10 s: sessions by kind.
+    assert {s.labels["kind"] for s in after["signet_sessions_active"].samples} == {"browser", "cli"}
+    assert [s.labels for s in after["signet_leases_active"].samples] == [{}]
+    assert all(s.value >= 0 for f in ("signet_sessions_active", "signet_leases_active") for s in after[f].samples)
 
     # No id from a path became a label value.
     for ident in (machine, granted, other):

@@ -3,7 +3,9 @@
 //! unauthenticated) and sign-ins (browser and CLI); `/metrics` is scraped over HTTP before and
 //! after, and the counters must have moved by exactly what was done. The API listener does not
 //! serve `/metrics`, a remote metrics address needs its flag, and the server's log holds no
-//! secret value, signature, cookie or colour code.
+//! secret value, signature, cookie or colour code. The gauges of what is live in the store
+//! (sessions by kind, leases) follow a browser sign-in, a CLI login and a lease minted by a
+//! signed read on a real PostgreSQL, and fall back when each is ended.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::io::{Read as _, Write as _};
@@ -11,7 +13,8 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 use signet_testkit::every_backend;
-use signet_testkit::process::{Backend, Fixture, TestServer, run_with_stdin, stderr};
+use signet_testkit::postgres::{PgDatabase, psql};
+use signet_testkit::process::{Backend, Fixture, TestServer, bin, run_with_stdin, stderr};
 use totp_rs::Totp;
 
 const PASSWORD: &str = "a long enough passphrase";
@@ -344,6 +347,156 @@ async fn scrape_moves_with_reads_denials_and_sign_ins(backend: Backend) {
     ] {
         assert!(!log.contains(needle), "{what} in the server's log");
     }
+}
+
+/// One sample's value, `None` if the series is absent.
+fn sample(text: &str, series: &str) -> Option<f64> {
+    text.lines()
+        .find_map(|l| l.strip_prefix(series)?.strip_prefix(' '))
+        .map(|v| v.trim().parse().expect("a number"))
+}
+
+const BROWSER: &str = "signet_sessions_active{kind=\"browser\"}";
+const CLI: &str = "signet_sessions_active{kind=\"cli\"}";
+const LEASES: &str = "signet_leases_active";
+
+/// Scrapes until the gauges read `want` (browser sessions, CLI keys, leases). They are counted
+/// every 10 s, so a change shows within that; the deadline leaves room for a loaded machine.
+fn await_gauges(addr: &str, want: [f64; 3]) {
+    let deadline = Instant::now() + Duration::from_secs(40);
+    loop {
+        let (status, _, text) = http_get(addr, "/metrics", &[]);
+        assert_eq!(status, 200, "{text}");
+        let got = [BROWSER, CLI, LEASES].map(|s| sample(&text, s));
+        if got == want.map(Some) {
+            assert!(
+                text.contains("# TYPE signet_sessions_active gauge")
+                    && text.contains("# TYPE signet_leases_active gauge"),
+                "{text}"
+            );
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "gauges {got:?}, waited for {want:?}: {text}"
+        );
+        std::thread::sleep(Duration::from_millis(250));
+    }
+}
+
+every_backend!(async fn gauges_count_live_sessions_and_leases);
+async fn gauges_count_live_sessions_and_leases(backend: Backend) {
+    let mut server = TestServer::unstarted_on(backend);
+    server
+        .spawn(0, &["--metrics-listen", "127.0.0.1:0"])
+        .expect("server starts");
+    let f = Fixture::with_server(server);
+    let s = &f.server;
+    let addr = metrics_addr(s);
+    // Counted as the server starts: the fixture's headless operator key is no sign-in.
+    await_gauges(&addr, [0.0, 0.0, 0.0]);
+
+    // A leased secret on a real PostgreSQL, and the machine's signed read that mints a lease.
+    let db = PgDatabase::create();
+    psql(db.url(), "CREATE TABLE t (x int)").unwrap();
+    let out = std::process::Command::new(bin())
+        .args(["--json", "connection", "create", "--project", &f.project])
+        .args([
+            "--name",
+            "main",
+            "--host",
+            "127.0.0.1",
+            "--database",
+            db.name(),
+        ])
+        .args([
+            "--admin-user",
+            "postgres",
+            "--admin-password-env",
+            "PGADMIN_PW",
+        ])
+        .args(["--tls-mode", "disable"])
+        .env("SIGNET_HOME", &s.operator_home)
+        .env("PGADMIN_PW", "unused-with-trust")
+        .output()
+        .expect("run signet");
+    assert!(out.status.success(), "connection create: {}", stderr(&out));
+    let conn: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let created = s.op_json(&[
+        "lease",
+        "create",
+        "--project",
+        &f.project,
+        "--name",
+        "APP_DB",
+        "--connection",
+        conn["id"].as_str().unwrap(),
+        "--ttl",
+        "10m",
+        "--grant",
+        "GRANT SELECT ON t TO {{name}}",
+    ]);
+    let leased = created["secretId"].as_str().unwrap().to_owned();
+    s.op_json(&["machine", "grant", &f.machine, "--secret", &leased]);
+    let out = s.machine(&["get", &leased]);
+    assert!(out.status.success(), "leased read: {}", stderr(&out));
+
+    // A browser sign-in and a CLI login.
+    let (totp, codes) = create_owner(s);
+    let web = reqwest::Client::new();
+    let r = web
+        .post(format!("{}/v1/auth/session", s.url))
+        .header("origin", &s.url)
+        .json(&json!({"login": EMAIL, "password": PASSWORD, "recoveryCode": codes[0]}))
+        .send()
+        .await
+        .expect("session login");
+    assert_eq!(r.status(), 200, "browser sign-in");
+    let cookie = r
+        .headers()
+        .get("set-cookie")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .expect("a session cookie")
+        .to_owned();
+    let session: Value = r.json().await.unwrap();
+    let csrf = session["csrfToken"].as_str().unwrap().to_owned();
+    let cli_home = s.root.path().join("cli-home");
+    let out = run_with_stdin(
+        &cli_home,
+        &[
+            "--json",
+            "login",
+            "--server",
+            &s.url,
+            "--email",
+            EMAIL,
+            "--password-stdin",
+            "--totp",
+            &totp.generate_current().to_string(),
+        ],
+        &format!("{PASSWORD}\n"),
+    );
+    assert!(out.status.success(), "cli login: {}", stderr(&out));
+    await_gauges(&addr, [1.0, 1.0, 1.0]);
+
+    // Each ended: the lease revoked, the session logged out, the CLI key logged out.
+    let listed = s.op_json(&["lease", "list", "--secret", &leased]);
+    let lease = listed["leases"][0]["id"].as_str().unwrap().to_owned();
+    s.op_json(&["lease", "revoke", &lease]);
+    let r = web
+        .post(format!("{}/v1/auth/session/logout", s.url))
+        .header("origin", &s.url)
+        .header("cookie", &cookie)
+        .header("x-csrf-token", &csrf)
+        .json(&json!({}))
+        .send()
+        .await
+        .expect("session logout");
+    assert!(r.status().is_success(), "browser logout: {}", r.status());
+    let out = run_with_stdin(&cli_home, &["--json", "logout"], "");
+    assert!(out.status.success(), "cli logout: {}", stderr(&out));
+    await_gauges(&addr, [0.0, 0.0, 0.0]);
 }
 
 #[test]

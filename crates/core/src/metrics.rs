@@ -2,11 +2,21 @@
 //! audit journal's append latency, sign-ins and leases. Plain atomics bumped where the event
 //! happens (no lock, no allocation), read by the server at scrape time through
 //! [`Metrics::of`]. The exposition format is the server's business, not core's.
+//!
+//! What is live now (sessions, CLI keys, leases) is not an event this process sees: other
+//! replicas open and end them, and they expire without anyone acting. [`Metrics::count_live`]
+//! counts them in the store (the server runs it every [`LIVE_COUNT_EVERY`]) and keeps the last
+//! count here for the scrape, which never queries.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::time::Duration;
 
 use signet_api::audit::DenialReason;
+use signet_store::LiveCounts;
 use signet_store::metrics::Histogram;
+
+/// How often the server counts live sessions, CLI keys and leases ([`Metrics::count_live`]).
+pub const LIVE_COUNT_EVERY: Duration = Duration::from_secs(10);
 
 /// How a signed secret read (`GET /v1/secret/{id}`) ended, in classes coarse enough to alert on.
 /// Core decides the classes past authentication; the server counts the ones before it (a
@@ -103,6 +113,10 @@ pub struct Metrics {
     sign_ins: [AtomicU64; SignIn::ALL.len()],
     leases_created: AtomicU64,
     leases_revoked: AtomicU64,
+    /// The last [`LiveCounts`], field by field.
+    live: [AtomicU64; 3],
+    /// When they were counted, Unix ms; 0 before the first count.
+    live_at_ms: AtomicI64,
     /// How long the audit journal's appends took (µs), from the call to the durable answer: the
     /// wait a signed read pays before its value may leave.
     pub audit_append: Histogram,
@@ -115,6 +129,8 @@ impl Default for Metrics {
             sign_ins: Default::default(),
             leases_created: AtomicU64::new(0),
             leases_revoked: AtomicU64::new(0),
+            live: Default::default(),
+            live_at_ms: AtomicI64::new(0),
             audit_append: Histogram::latency(),
         }
     }
@@ -167,6 +183,34 @@ impl Metrics {
     pub fn leases_revoked(&self) -> u64 {
         self.leases_revoked.load(Ordering::Relaxed)
     }
+
+    pub(crate) fn set_live(&self, counts: LiveCounts, at_ms: i64) {
+        let [browser, cli, leases] = &self.live;
+        browser.store(counts.browser_sessions, Ordering::Relaxed);
+        cli.store(counts.cli_keys, Ordering::Relaxed);
+        leases.store(counts.leases, Ordering::Relaxed);
+        // Release: a reader that sees the time sees the counts stored before it.
+        self.live_at_ms.store(at_ms.max(1), Ordering::Release);
+    }
+
+    /// The last count of what is live in the whole store and when it was made (Unix ms); `None`
+    /// before the first. Read field by field while the next count may store: a scrape can mix
+    /// two counts ten seconds apart, which the next scrape settles.
+    pub fn live(&self) -> Option<(LiveCounts, i64)> {
+        let at_ms = self.live_at_ms.load(Ordering::Acquire);
+        if at_ms == 0 {
+            return None;
+        }
+        let [browser, cli, leases] = &self.live;
+        Some((
+            LiveCounts {
+                browser_sessions: browser.load(Ordering::Relaxed),
+                cli_keys: cli.load(Ordering::Relaxed),
+                leases: leases.load(Ordering::Relaxed),
+            },
+            at_ms,
+        ))
+    }
 }
 
 #[cfg(test)]
@@ -203,5 +247,20 @@ mod tests {
             ReadOutcome::of_denial(DenialReason::ProjectFrozen),
             ReadOutcome::Frozen
         );
+    }
+
+    #[test]
+    fn live_counts_are_unknown_until_the_first_and_then_the_last() {
+        let m = Metrics::default();
+        assert_eq!(m.live(), None, "no zero is made up before a count");
+        let first = LiveCounts {
+            browser_sessions: 3,
+            cli_keys: 2,
+            leases: 1,
+        };
+        m.set_live(first, 1_000);
+        assert_eq!(m.live(), Some((first, 1_000)));
+        m.set_live(LiveCounts::default(), 2_000);
+        assert_eq!(m.live(), Some((LiveCounts::default(), 2_000)));
     }
 }

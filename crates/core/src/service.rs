@@ -432,6 +432,20 @@ impl Metrics {
     pub fn of(signet: &Signet) -> (&Metrics, &dyn signet_store::Instrumented) {
         (&signet.cx.metrics, signet.cx.store.as_ref())
     }
+
+    /// Counts the browser sessions, CLI keys and leases live now in the whole store (every
+    /// replica's), by core's rules (a session idle for [`crate::session::SESSION_IDLE_MS`] is
+    /// over), and keeps the count for the scrape ([`Metrics::live`]). One query; the server runs
+    /// it every [`crate::metrics::LIVE_COUNT_EVERY`], never in a scrape.
+    pub async fn count_live(signet: &Signet) -> crate::CoreResult<signet_store::LiveCounts> {
+        let now = signet.now_ms();
+        let store: &dyn signet_store::Instrumented = signet.cx.store.as_ref();
+        let counts = store
+            .live_counts(now, now - crate::session::SESSION_IDLE_MS)
+            .await?;
+        signet.cx.metrics.set_live(counts, now);
+        Ok(counts)
+    }
 }
 
 impl Sso {

@@ -336,7 +336,8 @@ pub fn router(state: AppState) -> Router {
 /// Also sweeps expired nonces once a minute, rotates due secrets every `state.rotation_tick`
 /// (every replica does; each due rotation is claimed by one), purges trashed items past the
 /// vault's retention every `state.trash_purge_every` (each item is purged by one), revokes due
-/// leases every `state.lease_reap_every` (each by one), and writes
+/// leases every `state.lease_reap_every` (each by one), counts live sessions and leases for the
+/// scrape every 10 s, and writes
 /// counted authentication failures as their intervals end and once more before returning.
 pub async fn run(
     listener: Listener,
@@ -510,6 +511,20 @@ pub async fn run(
             let _ = signet.audit().flush_devices().await;
         }
     });
+    // The scrape's gauges of live sessions, CLI keys and leases: counted in the store now and
+    // every 10 s after, so a scrape reads atomics and never waits on a query. Every replica
+    // counts the same whole store.
+    let signet = state.signet.clone();
+    let live_counter = tokio::spawn(async move {
+        let mut tick = tokio::time::interval(signet_core::metrics::LIVE_COUNT_EVERY);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            if let Err(e) = signet_core::metrics::Metrics::count_live(&signet).await {
+                tracing::warn!(error = %e, "counting live sessions and leases failed; will retry");
+            }
+        }
+    });
     let signet = state.signet.clone();
     let limits = state.limits;
     // Event streams never finish by themselves: end them when shutdown begins, so the drain
@@ -529,6 +544,7 @@ pub async fn run(
     dispatcher.abort();
     archiver.abort();
     device_flusher.abort();
+    live_counter.abort();
     // In-flight requests are drained: nothing more can be counted.
     if let Err(e) = signet.audit().flush_auth_failures(true).await {
         tracing::warn!(error = %e, "writing counted authentication failures at shutdown failed");

@@ -448,6 +448,31 @@ impl Collector for Scrape {
             "Leased database credentials revoked by this process.",
             core.leases_revoked(),
         )?;
+        // Absent until the first count (made as the server starts): a zero before it would be a
+        // guess.
+        if let Some((live, _)) = core.live() {
+            {
+                let mut m = enc.encode_descriptor(
+                    "signet_sessions_active",
+                    "People signed in now, in the whole store (every replica's): browser sessions \
+                     neither ended, expired nor idle, and CLI keys neither disabled nor expired. \
+                     Counted every 10 s.",
+                    None,
+                    MetricType::Gauge,
+                )?;
+                for (kind, n) in [("browser", live.browser_sessions), ("cli", live.cli_keys)] {
+                    let labels = [("kind", kind)];
+                    m.encode_family(&labels)?.encode_gauge(&n)?;
+                }
+            }
+            encode_gauge(
+                &mut enc,
+                "signet_leases_active",
+                "Leased database credentials active and unexpired now, in the whole store (every \
+                 replica's). Counted every 10 s.",
+                live.leases,
+            )?;
+        }
         encode_gauge(
             &mut enc,
             "signet_event_streams_open",

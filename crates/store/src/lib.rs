@@ -72,7 +72,7 @@ pub use managed::{
     FinishedRotation, Heartbeat, ManagedRecord, ManagedState, ManagedStore, PendingRotation,
     RotationOutcome,
 };
-pub use metrics::{Instrumented, PoolUse, StoreMetrics};
+pub use metrics::{Instrumented, LiveCounts, PoolUse, StoreMetrics};
 pub use network::{AllowlistEntry, NetworkStore};
 pub use nonce::NonceStore;
 pub use operator::{OperatorRecord, OperatorStore};

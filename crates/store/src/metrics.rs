@@ -2,10 +2,15 @@
 //!
 //! Plain atomics: the writer and the read path add to them with relaxed `fetch_add`s (no lock,
 //! no allocation), and the server reads them when it is scraped. Nothing here knows the
-//! exposition format; the server (`crates/server/src/metrics.rs`) turns them into it.
+//! exposition format; the server (`crates/server/src/metrics.rs`) turns them into it. The one
+//! exception is [`Instrumented::live_counts`], a query the server runs in the background.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
+
+use async_trait::async_trait;
+
+use crate::StoreResult;
 
 /// Upper bounds (µs) of the latency histograms' buckets, from 100 µs to 10 s; one more bucket
 /// counts anything longer.
@@ -131,8 +136,26 @@ pub struct PoolUse {
     pub busy: u64,
 }
 
+/// What is live in the whole store at one instant (every replica's rows, not this process's),
+/// for the scrape's gauges. One statement counts all three, so they come from one snapshot.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct LiveCounts {
+    /// Browser sessions of active users neither revoked, nor past their absolute end, nor idle.
+    pub browser_sessions: u64,
+    /// CLI keys (operator keys a user made by signing in: `user_id` set) of active users,
+    /// neither disabled nor expired. The headless `signet operator init` key is no sign-in and
+    /// is not counted; a suspended user's keys and sessions authenticate nothing and are not
+    /// either.
+    pub cli_keys: u64,
+    /// Leases `active` and not yet expired (a lease past its expiry that the reaper has not
+    /// reached yet no longer counts; one being revoked does not either).
+    pub leases: u64,
+}
+
 /// What every backend reports to the scrape. Cheap: each call reads atomics or a pool's
-/// counters, never the database.
+/// counters, never the database; except [`Instrumented::live_counts`], which the server runs
+/// off the scrape.
+#[async_trait]
 pub trait Instrumented {
     /// `sqlite` or `postgres`.
     fn backend(&self) -> &'static str;
@@ -144,6 +167,13 @@ pub trait Instrumented {
     /// counted without a query (its last sweep plus this process's inserts since). `None` for a
     /// backend that cannot tell.
     fn nonces_held(&self) -> Option<u64>;
+    /// Counts what is live at `now_ms`: browser sessions of active users, not revoked, with
+    /// `expires_ms` after `now_ms` and `last_seen_ms` after `seen_after_ms` (idle expiry is the
+    /// caller's rule, given as that bound); keys of active users, enabled, with no expiry or
+    /// one after `now_ms`; leases
+    /// `active` with `expires_ms` after `now_ms`. A query over the whole store: never run it in
+    /// a scrape (the server refreshes these in the background and the scrape reads the last).
+    async fn live_counts(&self, now_ms: i64, seen_after_ms: i64) -> StoreResult<LiveCounts>;
 }
 
 #[cfg(test)]

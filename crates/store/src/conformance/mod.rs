@@ -35,6 +35,7 @@ pub mod alert;
 pub mod audit;
 pub mod budget;
 pub mod canary;
+pub mod census;
 pub mod connection;
 pub mod fixture;
 pub mod invite;
@@ -323,6 +324,9 @@ macro_rules! conformance_suite {
                 enrollment_proof_requirement_changes,
                 every_policy_write_advances_the_stamp,
             }
+            census {
+                live_counts_follow_sessions_keys_and_leases,
+            }
             ;
             // Bodies that take two fresh stores: (source, target).
             transfer {
@@ -450,6 +454,7 @@ mod tests {
             ("user", include_str!("user.rs")),
             ("stamp", include_str!("stamp.rs")),
             ("vault", include_str!("vault.rs")),
+            ("census", include_str!("census.rs")),
         ];
         let mut names = Vec::new();
         for (module, src) in sources {
