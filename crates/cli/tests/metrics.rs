@@ -289,7 +289,10 @@ async fn scrape_moves_with_reads_denials_and_sign_ins(backend: Backend) {
     // the scrape reads the two, so they may differ by one).
     let syncs = value(&after, "signet_store_fsync_duration_seconds_count");
     let commits = value(&after, "signet_store_commit_duration_seconds_count");
-    assert!(syncs > 0.0 && (syncs - commits).abs() <= 1.0, "{syncs} vs {commits}");
+    assert!(
+        syncs > 0.0 && (syncs - commits).abs() <= 1.0,
+        "{syncs} vs {commits}"
+    );
     assert!(value(&after, "signet_store_pool_connections") >= 1.0);
     let name = match backend {
         Backend::Sqlite => "sqlite",

@@ -26,7 +26,7 @@ use zeroize::Zeroizing;
 
 use crate::error::ClientError;
 use crate::identity::{Credentials, SignetHome};
-use crate::request::{checked_base_url, http_client, unix_now};
+use crate::request::{checked_base_url, http_client, unix_now, unsigned_call};
 
 /// How long one enrollment call may take, as in the SikkerKey SDKs.
 const TIMEOUT: Duration = Duration::from_secs(15);
@@ -157,22 +157,13 @@ async fn enroll(
         timestamp: Some(proof.timestamp.secs()),
     };
 
-    let http = http_client(TIMEOUT)?;
-    let resp = http
-        .post(format!("{base}{path}"))
-        .json(&body)
-        .send()
-        .await
-        .map_err(|e| ClientError::Transport {
-            connect: e.is_connect(),
-            source: Box::new(e),
-        })?;
-    let status = resp.status();
-    let bytes = resp.bytes().await.map_err(ClientError::transport)?;
     // Any 2xx is success here (unlike signed routes), as the SikkerKey SDKs accept 201.
-    if !status.is_success() {
-        return Err(ClientError::from_response(status.as_u16(), &bytes));
-    }
+    let bytes = unsigned_call(
+        http_client(TIMEOUT)?
+            .post(format!("{base}{path}"))
+            .json(&body),
+    )
+    .await?;
     let r: EnrollResponse = serde_json::from_slice(&bytes)
         .map_err(|e| ClientError::decode("enrollment response", e))?;
 
@@ -262,21 +253,13 @@ pub async fn github_actions_token(
     if let Some(aud) = audience {
         url.query_pairs_mut().append_pair("audience", aud);
     }
-    let resp = http_client(TIMEOUT)?
-        .get(url)
-        .header("authorization", format!("bearer {request_token}"))
-        .header("accept", "application/json")
-        .send()
-        .await
-        .map_err(|e| ClientError::Transport {
-            connect: e.is_connect(),
-            source: Box::new(e),
-        })?;
-    let status = resp.status();
-    let bytes = Zeroizing::new(resp.bytes().await.map_err(ClientError::transport)?.to_vec());
-    if !status.is_success() {
-        return Err(ClientError::from_response(status.as_u16(), &bytes));
-    }
+    let bytes = unsigned_call(
+        http_client(TIMEOUT)?
+            .get(url)
+            .header("authorization", format!("bearer {request_token}"))
+            .header("accept", "application/json"),
+    )
+    .await?;
     let a: Answer = serde_json::from_slice(&bytes)
         .map_err(|e| ClientError::decode("GitHub Actions token answer", e))?;
     Ok(a.value)

@@ -14,7 +14,7 @@ use zeroize::Zeroizing;
 
 use crate::error::ClientError;
 use crate::identity::{Credentials, OperatorIdentity, SignetHome};
-use crate::request::{checked_base_url, http_client};
+use crate::request::{checked_base_url, http_client, unsigned_call};
 
 /// A sign-in may wait for a password hash on a busy server.
 const TIMEOUT: Duration = Duration::from_secs(30);
@@ -77,21 +77,13 @@ pub async fn cli_login(
     let bytes = Zeroizing::new(
         serde_json::to_vec(&body).map_err(|e| ClientError::decode("login body", e))?,
     );
-    let resp = http_client(TIMEOUT)?
-        .post(format!("{base}{}", route::CLI_LOGIN))
-        .header("content-type", "application/json")
-        .body(bytes.to_vec())
-        .send()
-        .await
-        .map_err(|e| ClientError::Transport {
-            connect: e.is_connect(),
-            source: Box::new(e),
-        })?;
-    let status = resp.status();
-    let answer = resp.bytes().await.map_err(ClientError::transport)?;
-    if !status.is_success() {
-        return Err(ClientError::from_response(status.as_u16(), &answer));
-    }
+    let answer = unsigned_call(
+        http_client(TIMEOUT)?
+            .post(format!("{base}{}", route::CLI_LOGIN))
+            .header("content-type", "application/json")
+            .body(bytes.to_vec()),
+    )
+    .await?;
     let r: CliLoginAnswer =
         serde_json::from_slice(&answer).map_err(|e| ClientError::decode("login response", e))?;
     let api_url = match r.api_url.trim() {
@@ -130,21 +122,13 @@ pub async fn accept_invite(
         })
         .map_err(|e| ClientError::decode("invitation body", e))?,
     );
-    let resp = http_client(TIMEOUT)?
-        .post(format!("{base}{}", route::INVITE_ACCEPT))
-        .header("content-type", "application/json")
-        .body(bytes.to_vec())
-        .send()
-        .await
-        .map_err(|e| ClientError::Transport {
-            connect: e.is_connect(),
-            source: Box::new(e),
-        })?;
-    let status = resp.status();
-    let answer = resp.bytes().await.map_err(ClientError::transport)?;
-    if !status.is_success() {
-        return Err(ClientError::from_response(status.as_u16(), &answer));
-    }
+    let answer = unsigned_call(
+        http_client(TIMEOUT)?
+            .post(format!("{base}{}", route::INVITE_ACCEPT))
+            .header("content-type", "application/json")
+            .body(bytes.to_vec()),
+    )
+    .await?;
     serde_json::from_slice(&answer).map_err(|e| ClientError::decode("invitation answer", e))
 }
 
@@ -174,20 +158,12 @@ pub async fn confirm_totp(link: &str, ticket: &str, code: &str) -> Result<(), Cl
         })
         .map_err(|e| ClientError::decode("confirmation body", e))?,
     );
-    let resp = http_client(TIMEOUT)?
-        .post(format!("{base}{}", route::TOTP_CONFIRM))
-        .header("content-type", "application/json")
-        .body(bytes.to_vec())
-        .send()
-        .await
-        .map_err(|e| ClientError::Transport {
-            connect: e.is_connect(),
-            source: Box::new(e),
-        })?;
-    let status = resp.status();
-    let answer = resp.bytes().await.map_err(ClientError::transport)?;
-    if !status.is_success() {
-        return Err(ClientError::from_response(status.as_u16(), &answer));
-    }
+    unsigned_call(
+        http_client(TIMEOUT)?
+            .post(format!("{base}{}", route::TOTP_CONFIRM))
+            .header("content-type", "application/json")
+            .body(bytes.to_vec()),
+    )
+    .await?;
     Ok(())
 }

@@ -38,7 +38,7 @@ use signet_proto::{
     BodyHash, CanonicalPath, HEADER_MACHINE_ID, HEADER_NONCE, HEADER_OPERATOR_ID, HEADER_SIGNATURE,
     HEADER_TIMESTAMP, MachineId, Method, Nonce, OperatorId, SecretSeed, SignedHeaders, Timestamp,
 };
-use zeroize::Zeroize as _;
+use zeroize::{Zeroize as _, Zeroizing};
 
 use crate::error::ClientError;
 use crate::retry::{self, RetryCause};
@@ -305,6 +305,25 @@ pub(crate) fn http_client(timeout: Duration) -> Result<reqwest::Client, ClientEr
         .timeout(timeout)
         .build()
         .map_err(ClientError::transport)
+}
+
+/// Sends a request that carries no signature (sign-in, invitations, enrollment, share links,
+/// a CI provider's token) and reads its answer: any 2xx is success (the SikkerKey SDKs accept
+/// 201 from enrollment), anything else is the server's error. The answer stays in zeroizing
+/// memory, as it may hold a value or a credential.
+pub(crate) async fn unsigned_call(
+    request: reqwest::RequestBuilder,
+) -> Result<Zeroizing<Vec<u8>>, ClientError> {
+    let resp = request.send().await.map_err(|e| ClientError::Transport {
+        connect: e.is_connect(),
+        source: Box::new(e),
+    })?;
+    let status = resp.status();
+    let answer = Zeroizing::new(resp.bytes().await.map_err(ClientError::transport)?.to_vec());
+    if !status.is_success() {
+        return Err(ClientError::from_response(status.as_u16(), &answer));
+    }
+    Ok(answer)
 }
 
 /// What every HTTP client of the SDK shares: no redirects, the user agent, and the system's

@@ -12,7 +12,7 @@ use zeroize::Zeroizing;
 
 use crate::error::ClientError;
 use crate::operator::OperatorClient;
-use crate::request::{checked_base_url, http_client};
+use crate::request::{checked_base_url, http_client, unsigned_call};
 
 /// Opening waits for a passphrase hash on a busy server.
 const TIMEOUT: Duration = Duration::from_secs(30);
@@ -80,21 +80,13 @@ pub async fn open_share(link: &str, passphrase: &str) -> Result<Zeroizing<String
         })
         .map_err(|e| ClientError::decode("share body", e))?,
     );
-    let resp = http_client(TIMEOUT)?
-        .post(format!("{base}{}", route::share::OPEN))
-        .header("content-type", "application/json")
-        .body(bytes.to_vec())
-        .send()
-        .await
-        .map_err(|e| ClientError::Transport {
-            connect: e.is_connect(),
-            source: Box::new(e),
-        })?;
-    let status = resp.status();
-    let answer = Zeroizing::new(resp.bytes().await.map_err(ClientError::transport)?.to_vec());
-    if !status.is_success() {
-        return Err(ClientError::from_response(status.as_u16(), &answer));
-    }
+    let answer = unsigned_call(
+        http_client(TIMEOUT)?
+            .post(format!("{base}{}", route::share::OPEN))
+            .header("content-type", "application/json")
+            .body(bytes.to_vec()),
+    )
+    .await?;
     let opened: ShareOpenAnswer =
         serde_json::from_slice(&answer).map_err(|e| ClientError::decode("share answer", e))?;
     Ok(opened.value)
