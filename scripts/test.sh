@@ -83,9 +83,10 @@ signet_bin="${CARGO_TARGET_DIR:-$PWD/target}/debug/signet"
 (
   cd tests/browser
   # The suite on SQLite and, at the same time, again with every server on its own PostgreSQL
-  # database, each run two files at a time: a file mostly waits on its browser and server, and
-  # with one file per backend the two cores were mostly idle (the two runs used about 390
-  # CPU-seconds, by `/usr/bin/time -v`, in a step that took 10.5 minutes on CI). Files share
+  # database, one file at a time each: a file mostly waits on its browser and server, so the two
+  # runs share the two cores (about 390 CPU-seconds, by `/usr/bin/time -v`, in a step of about
+  # 10 minutes). Two files at a time per backend was tried and left: on PostgreSQL, tests then
+  # ran past Playwright's 60 s waits (a debug server's sign-up under four Chromiums). Files share
   # nothing: each starts its own server on a free port with its own data folder (or database),
   # its own Chromium and its own CLI homes. The PostgreSQL run's output follows the SQLite run's,
   # and its screenshots go to a scratch folder: only the SQLite run refreshes docs/screenshots/
@@ -96,10 +97,10 @@ signet_bin="${CARGO_TARGET_DIR:-$PWD/target}/debug/signet"
   pg_log=$(mktemp)
   pg_shots=$(mktemp -d)
   SIGNET_TEST_BACKEND=postgres SIGNET_BIN="$signet_bin" SCREENSHOT_DIR="$pg_shots" \
-    node --test --test-concurrency=2 --test-timeout=600000 >"$pg_log" 2>&1 &
+    node --test --test-concurrency=1 --test-timeout=600000 >"$pg_log" 2>&1 &
   pg_run=$!
   sqlite_rc=0
-  SIGNET_BIN="$signet_bin" node --test --test-concurrency=2 --test-timeout=600000 || sqlite_rc=$?
+  SIGNET_BIN="$signet_bin" node --test --test-concurrency=1 --test-timeout=600000 || sqlite_rc=$?
   pg_rc=0
   wait "$pg_run" || pg_rc=$?
   echo "--- the same suite on PostgreSQL ---"

@@ -294,7 +294,9 @@ test('a .env import reads what shells read (CRLF, quotes, export, comments, the 
 test('a .env file over 1 MiB is refused next to the file field; one just under it is previewed and imported', async () => {
   const big = await ok(page, 'POST', '/v1/admin/projects', { name: 'big-import' });
   await page.goto(`${server.url}/#/secrets/${big.id}`);
-  await page.getByRole('heading', { name: 'Secrets', level: 1, exact: true }).waitFor();
+  // The old project's page stays (busy) until this one's data is there: wait for this one, or
+  // the file goes to an input that is about to be replaced.
+  await page.getByRole('heading', { name: 'Secrets in big-import' }).waitFor();
   const over = join(server.root, 'over.env');
   writeFileSync(over, `HUGE=${'h'.repeat(1024 * 1024)}\n`);
   await page.locator('#env-file').setInputFiles(over);
