@@ -200,6 +200,9 @@ export async function freshTotp(secret) {
 export async function setupOwner(page, server, { username = 'alice', email = 'alice@example.com', password = 'correct horse battery staple' } = {}) {
   if (!server.setupUrl) throw new Error(`no setup link in the server log:\n${server.log}`);
   await page.goto(server.setupUrl.replace(/^https?:\/\/[^/]+/, server.url));
+  // The page before (sign-in, say) stays while the server checks the setup code: wait for the
+  // setup form itself, or its Username would be typed into the sign-in form's.
+  await page.getByRole('button', { name: 'Create owner account' }).waitFor();
   await page.getByLabel('Username').fill(username);
   await page.getByLabel('Email').fill(email);
   await page.getByLabel('Password', { exact: true }).fill(password);
